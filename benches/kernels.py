@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""NumPy counterpart of `cargo run -p dp-tensor --release --example bench`.
+
+python3 benches/kernels.py            # run NumPy, then the Rust bench, print ratios
+python3 benches/kernels.py --numpy    # NumPy table only
+ratio = numpy_time / dp_time  (> 1 means dp-tensor is faster)
+"""
+import os, subprocess, sys, time
+import numpy as np
+
+
+def timeit(fn):
+    fn()
+    t0 = time.perf_counter(); fn(); once = max(time.perf_counter() - t0, 1e-7)
+    reps = min(max(int(0.15 / once), 3), 20000)
+    per = max(reps // 7, 1)
+    samples = []
+    for _ in range(max(reps // per, 3)):
+        t = time.perf_counter()
+        for _ in range(per):
+            fn()
+        samples.append((time.perf_counter() - t) / per)
+    samples.sort()
+    return samples[len(samples) // 2] * 1e6
+
+
+def cases():
+    r = np.random.default_rng(42)
+    out = []
+    for n in (128, 256, 512, 1024):
+        a = r.random((n, n)); b = r.random((n, n))
+        out.append((f"matmul {n}x{n}", lambda a=a, b=b: a @ b))
+    a = r.random((512, 512)); b = r.random((512, 512))
+    out.append(("matmul 512 a.T@b", lambda a=a, b=b: a.T @ b))
+    a = r.random((128, 64)); b = r.random((64, 256))
+    out.append(("matmul 128x64@64x256", lambda a=a, b=b: a @ b))
+    a = r.random((32, 64, 64)); b = r.random((32, 64, 64))
+    out.append(("matmul batch 32x64x64", lambda a=a, b=b: a @ b))
+    a = r.random((64, 64)); v = r.random(64)
+    out.append(("matvec 64", lambda a=a, v=v: a @ v))
+    n = 1_000_000
+    a, b, c = r.random(n), r.random(n), r.random(n)
+    m = r.random((1000, 1000)); row = r.random(1000); col = r.random((1000, 1))
+    out += [
+        ("add 1e6", lambda: a + b),
+        ("a*b+c 1e6", lambda: a * b + c),
+        ("a*2.0 1e6", lambda: a * 2.0),
+        ("p-0.1*g 1e6", lambda: a - 0.1 * b),
+        ("exp 1e6", lambda: np.exp(a)),
+        ("tanh 1e6", lambda: np.tanh(a)),
+        ("relu 1e6", lambda: np.maximum(a, 0.0)),
+        ("maximum 1e6", lambda: np.maximum(a, b)),
+        ("gt 1e6", lambda: (a > b).astype(np.float64)),
+        ("row bcast 1000x1000", lambda: m + row),
+        ("col bcast 1000x1000", lambda: m + col),
+        ("m.T + m 1000x1000", lambda: m.T + m),
+        ("sum 1e6", lambda: a.sum()),
+        ("max 1e6", lambda: a.max()),
+        ("sum axis0 1000x1000", lambda: m.sum(axis=0)),
+        ("sum axis1 1000x1000", lambda: m.sum(axis=1)),
+        ("max axis1 1000x1000", lambda: m.max(axis=1)),
+        ("argmax axis1 1000x1000", lambda: m.argmax(axis=1).astype(np.float64)),
+        ("chain sum(tanh(a*b+c)) 1e6", lambda: np.tanh(a * b + c).sum()),
+        ("chain sum((a-b)**2)/n 1e6", lambda: ((a - b) ** 2).sum() / n),
+        ("take rows 1000x1000[512 idx]", lambda: m.take(np.arange(0.0, 1000.0, 2.0).astype(np.int64), axis=0)),
+    ]
+    return out
+
+
+def main():
+    numpy_only = "--numpy" in sys.argv
+    np_times = {}
+    for name, fn in cases():
+        np_times[name] = timeit(fn)
+        if numpy_only:
+            print(f"{name}\t{np_times[name]:.2f}")
+    if numpy_only:
+        return
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    res = subprocess.run(["cargo", "run", "-q", "-p", "dp-tensor", "--release", "--example", "bench"],
+                         cwd=root, capture_output=True, text=True, check=True)
+    print(f"{'case':32s} {'numpy us':>11s} {'dp us':>11s} {'ratio':>7s}")
+    for line in res.stdout.strip().splitlines():
+        name, t = line.split("\t")
+        t = float(t)
+        npt = np_times.get(name)
+        if npt is None:
+            print(f"{name:32s} {'-':>11s} {t:11.2f}")
+        else:
+            print(f"{name:32s} {npt:11.2f} {t:11.2f} {npt / t:7.2f}")
+
+
+if __name__ == "__main__":
+    main()

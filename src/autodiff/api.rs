@@ -1,0 +1,561 @@
+//! The differentiation transformations of LANGUAGE.md §4: grad,
+//! value_and_grad, vjp, jvp, jacfwd, jacrev, hessian, numgrad, check_grad.
+
+use super::trace::{
+    self, backward, dual, leaf, new_level, start_tape, tangent_at, unwrap_level, ForwardGuard, TraceKind,
+};
+use crate::builtins::{native, Args};
+use crate::diagnostics::{Diagnostic, ErrorKind};
+use crate::eval::Interp;
+use crate::ops::{self, apply, as_tensor, num, shape_of, Prim};
+use crate::syntax::span::Span;
+use crate::tree::{self, is_differentiable, path_string};
+use crate::value::Value;
+use dp_tensor::Tensor;
+use std::cell::Cell;
+use std::rc::Rc;
+
+type R<T> = Result<T, Diagnostic>;
+
+thread_local! {
+    static DEBUG_NANS: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether backward passes check every adjoint for nan/inf (`debug_nans(true)`).
+pub fn debug_nans() -> bool {
+    DEBUG_NANS.with(|c| c.get())
+}
+
+/// Turns nan/inf checking of adjoints on or off.
+pub fn set_debug_nans(on: bool) {
+    DEBUG_NANS.with(|c| c.set(on));
+}
+
+/// Whether every element of a numeric value is finite.
+pub fn all_finite(v: &Value) -> bool {
+    match v.strip() {
+        Value::Float(x) => x.is_finite(),
+        Value::Tensor(t) => t.to_vec().iter().all(|x| x.is_finite()),
+        _ => true,
+    }
+}
+
+/// Which positional arguments to differentiate.
+#[derive(Clone, Debug)]
+pub enum Argnums {
+    /// One argument: the gradient is returned bare.
+    One(usize),
+    /// Several: a tuple of gradients.
+    Many(Vec<usize>),
+}
+
+impl Argnums {
+    fn list(&self) -> Vec<usize> {
+        match self {
+            Argnums::One(i) => vec![*i],
+            Argnums::Many(v) => v.clone(),
+        }
+    }
+}
+
+/// Reads `argnums=`.
+pub fn argnums_arg(v: Option<&Value>) -> R<Argnums> {
+    let one = |x: &Value| -> R<usize> {
+        let i = crate::builtins::int_arg("grad", "argnums", x)?;
+        usize::try_from(i)
+            .map_err(|_| Diagnostic::new(ErrorKind::Value, format!("argnums must be non-negative, found {i}")))
+    };
+    match v {
+        None | Some(Value::None) => Ok(Argnums::One(0)),
+        Some(Value::Tuple(t)) => Ok(Argnums::Many(t.iter().map(one).collect::<R<_>>()?)),
+        Some(x) => Ok(Argnums::One(one(x)?)),
+    }
+}
+
+fn no_leaf_error(i: usize, v: &Value) -> Diagnostic {
+    Diagnostic::new(
+        ErrorKind::Differentiation,
+        format!(
+            "cannot differentiate with respect to argument {i}: it is {} and has no float or tensor leaf",
+            v.describe()
+        ),
+    )
+    .with_help("ints, bools, strings and functions are not differentiable; pass floats (e.g. `2.0` rather than `2`)")
+}
+
+fn missing_arg(fname: &str, i: usize, n: usize) -> Diagnostic {
+    Diagnostic::new(
+        ErrorKind::Differentiation,
+        format!(
+            "`{fname}` differentiates argument {i}, but the function was called with {n} positional argument{}",
+            if n == 1 { "" } else { "s" }
+        ),
+    )
+}
+
+/// Replaces every differentiable leaf of `v` with a new input of the tape; returns the node ids.
+fn wrap_inputs(guard: &trace::TapeGuard, v: &Value) -> R<(Value, Vec<Option<u32>>)> {
+    let mut ids = Vec::new();
+    let wrapped = tree::map_leaves(v, &mut |x, _| {
+        if is_differentiable(x) {
+            let (t, id) = leaf(guard, num(x));
+            ids.push(Some(id));
+            Ok(t)
+        } else {
+            ids.push(None);
+            Ok(x.clone())
+        }
+    })?;
+    Ok((wrapped, ids))
+}
+
+/// Builds the adjoint of an input tree from the backward pass's results.
+fn collect_adjoints(orig: &Value, ids: &[Option<u32>], adj: &[Option<Value>]) -> R<Value> {
+    let mut it = ids.iter();
+    tree::map_leaves(orig, &mut |x, _| match it.next().copied().flatten() {
+        Some(id) => match &adj[id as usize] {
+            Some(g) => Ok(g.clone()),
+            None => ops::zeros_like(x),
+        },
+        None => Ok(Value::None),
+    })
+}
+
+fn scalar_output(fname: &str, out: &Value) -> R<()> {
+    match out.strip() {
+        Value::Float(_) => Ok(()),
+        Value::Tensor(t) if t.size() == 1 => Ok(()),
+        Value::Int(_) => Err(Diagnostic::new(
+            ErrorKind::Differentiation,
+            format!("`{fname}` needs a function returning a float, but it returned an int"),
+        )
+        .with_help("make the result a float, e.g. `float(n)` or use float literals like `1.0`")),
+        other => Err(Diagnostic::new(
+            ErrorKind::Differentiation,
+            format!(
+                "`{fname}` needs a function returning a scalar float, but it returned {}",
+                other.describe()
+            ),
+        )
+        .with_help(
+            "reduce the output first, e.g. with `sum(...)` or `mean(...)`; use `jacrev`/`vjp` for non-scalar outputs",
+        )),
+    }
+}
+
+fn seed_like(y: &Value) -> R<Value> {
+    match y.strip() {
+        Value::Tensor(t) => Ok(Value::Tensor(Tensor::ones(t.shape()).map_err(ops::tensor_error)?)),
+        _ => Ok(Value::Float(1.0)),
+    }
+}
+
+/// `grad(f, argnums)(args...)` and `value_and_grad(...)`.
+pub fn grad_call(it: &mut Interp, f: &Value, argnums: &Argnums, args: Args, fname: &str, with_value: bool) -> R<Value> {
+    let level = new_level();
+    let guard = start_tape(level);
+    let mut call_args = args.clone();
+    let mut ids_per_arg = Vec::new();
+    for i in argnums.list() {
+        let a = args.pos.get(i).ok_or_else(|| missing_arg(fname, i, args.pos.len()))?;
+        let (w, ids) = wrap_inputs(&guard, a)?;
+        if ids.iter().all(Option::is_none) {
+            return Err(no_leaf_error(i, a));
+        }
+        call_args.pos[i] = w;
+        ids_per_arg.push((i, ids));
+    }
+    let out = it.call(f, call_args)?;
+    let tape = guard.finish();
+    let y = unwrap_level(&out, level);
+    scalar_output(fname, &y)?;
+    let adj = match trace::node_at(&out, level) {
+        Some(n) => backward(&tape, vec![(n, seed_like(&y)?)])?,
+        None => vec![None; tape.nodes.len()],
+    };
+    let mut grads = Vec::new();
+    for (i, ids) in &ids_per_arg {
+        grads.push(collect_adjoints(&args.pos[*i], ids, &adj)?);
+    }
+    let g = match argnums {
+        Argnums::One(_) => grads.remove(0),
+        Argnums::Many(_) => Value::tuple(grads),
+    };
+    Ok(if with_value { Value::tuple([y, g]) } else { g })
+}
+
+/// `vjp(f, *primals)`: the output and a pullback function.
+pub fn vjp_call(it: &mut Interp, f: &Value, primals: Vec<Value>, span: Span) -> R<Value> {
+    let level = new_level();
+    let guard = start_tape(level);
+    let mut wrapped = Vec::new();
+    let mut ids = Vec::new();
+    for p in &primals {
+        let (w, i) = wrap_inputs(&guard, p)?;
+        wrapped.push(w);
+        ids.push(i);
+    }
+    let out = it.call_pos(f, wrapped, span)?;
+    let tape = Rc::new(guard.finish());
+    let mut out_nodes = Vec::new();
+    let y = tree::map_leaves(&out, &mut |x, _| {
+        out_nodes.push(trace::node_at(x, level));
+        Ok(unwrap_level(x, level))
+    })?;
+    let y_for_pullback = y.clone();
+    let pullback = native("pullback", move |_, a: Args| {
+        let v = a.bind("pullback", &["cotangent"])?;
+        let cot = v[0].clone().unwrap_or(Value::None);
+        let mut seeds = Vec::new();
+        let mut k = 0;
+        tree::map_many(&[y_for_pullback.clone(), cot], &mut |pair, p| {
+            if let Some(Some(n)) = out_nodes.get(k) {
+                let (yl, cl) = (&pair[0], &pair[1]);
+                if shape_of(yl) != shape_of(cl) && !matches!(cl.strip(), Value::Float(_)) {
+                    return Err(Diagnostic::new(
+                        ErrorKind::Shape,
+                        format!(
+                            "cotangent at {} has shape {} but the output there has shape {}",
+                            path_string(p),
+                            ops::describe_shape(cl),
+                            ops::describe_shape(yl)
+                        ),
+                    ));
+                }
+                seeds.push((*n, ops::broadcast_to(&num(cl), &shape_of(yl))?));
+            }
+            k += 1;
+            Ok(Value::None)
+        })?;
+        let adj = backward(&tape, seeds)?;
+        let mut res = Vec::new();
+        for (p, i) in primals.iter().zip(&ids) {
+            res.push(collect_adjoints(p, i, &adj)?);
+        }
+        Ok(Value::tuple(res))
+    });
+    Ok(Value::tuple([y, pullback]))
+}
+
+/// `jvp(f, primals, tangents)`: the output and its tangent.
+pub fn jvp_call(it: &mut Interp, f: &Value, primals: &Value, tangents: &Value, span: Span) -> R<Value> {
+    let (ps, ts) = match (primals, tangents) {
+        (Value::Tuple(p), Value::Tuple(t)) => (p.clone(), t.clone()),
+        _ => {
+            return Err(Diagnostic::new(
+                ErrorKind::Type,
+                format!(
+                    "`jvp` expects tuples of primals and tangents, found {} and {}",
+                    primals.describe(),
+                    tangents.describe()
+                ),
+            )
+            .with_help("write `jvp(f, (x,), (v,))` for a function of one argument"))
+        }
+    };
+    if ps.len() != ts.len() {
+        return Err(Diagnostic::new(
+            ErrorKind::Value,
+            format!("`jvp` got {} primals but {} tangents", ps.len(), ts.len()),
+        ));
+    }
+    let level = new_level();
+    let _guard = ForwardGuard::enter();
+    let mut args = Vec::new();
+    for (p, t) in ps.iter().zip(ts.iter()) {
+        args.push(tree::map_many(&[p.clone(), t.clone()], &mut |pair, path| {
+            let (p, t) = (&pair[0], &pair[1]);
+            if !is_differentiable(p) {
+                return Ok(p.clone());
+            }
+            if !t.is_numeric() {
+                return Err(Diagnostic::new(
+                    ErrorKind::Type,
+                    format!(
+                        "tangent at {} must be a number or tensor, found {}",
+                        path_string(path),
+                        t.describe()
+                    ),
+                ));
+            }
+            let t = ops::broadcast_to(&num(t), &shape_of(p)).map_err(|_| {
+                Diagnostic::new(
+                    ErrorKind::Shape,
+                    format!(
+                        "tangent at {} has shape {} but the primal has shape {}",
+                        path_string(path),
+                        ops::describe_shape(t),
+                        ops::describe_shape(p)
+                    ),
+                )
+            })?;
+            Ok(dual(level, num(p), t))
+        })?);
+    }
+    let out = it.call_pos(f, args, span)?;
+    let y = tree::map_leaves(&out, &mut |x, _| Ok(unwrap_level(x, level)))?;
+    let ty = tree::map_leaves(&out, &mut |x, _| match tangent_at(x, level) {
+        Some(t) => Ok(t),
+        None if is_differentiable(x) => ops::zeros_like(&unwrap_level(x, level)),
+        None => Ok(Value::None),
+    })?;
+    Ok(Value::tuple([y, ty]))
+}
+
+fn single_input(fname: &str, args: &Args) -> R<Value> {
+    let x = args.pos.first().ok_or_else(|| missing_arg(fname, 0, 0))?;
+    if !is_differentiable(x) {
+        return Err(Diagnostic::new(
+            ErrorKind::Differentiation,
+            format!(
+                "`{fname}` differentiates a function of a float or tensor, but argument 0 is {}",
+                x.describe()
+            ),
+        ));
+    }
+    Ok(num(x))
+}
+
+fn basis(shape: &[usize], i: usize) -> R<Value> {
+    if shape.is_empty() {
+        return Ok(Value::Float(1.0));
+    }
+    let n: usize = shape.iter().product();
+    let mut data = vec![0.0; n];
+    data[i] = 1.0;
+    Ok(Value::Tensor(Tensor::from_vec(data, shape).map_err(ops::tensor_error)?))
+}
+
+/// Stacks per-element results into shape `lead + trail`.
+fn assemble(parts: Vec<Value>, lead: &[usize], trail: &[usize], axis_last: bool) -> R<Value> {
+    let mut shape = lead.to_vec();
+    shape.extend_from_slice(trail);
+    if parts.len() == 1 && (lead.is_empty() || trail.is_empty()) && shape.iter().product::<usize>() <= 1 {
+        return ops::reshape(&parts[0], &shape);
+    }
+    if parts.is_empty() {
+        return Ok(Value::Tensor(Tensor::zeros(&shape).map_err(ops::tensor_error)?));
+    }
+    let axis = if axis_last { shape_of(&parts[0]).len() } else { 0 };
+    let stacked = apply(&Prim::Stack(axis), &parts)?;
+    ops::reshape(&stacked, &shape)
+}
+
+/// `jacrev(f)(x, ...)`: reverse mode, one backward pass per output element.
+pub fn jacrev_call(it: &mut Interp, f: &Value, args: Args) -> R<Value> {
+    let x = single_input("jacrev", &args)?;
+    let level = new_level();
+    let guard = start_tape(level);
+    let (w, id) = leaf(&guard, x.clone());
+    let mut call_args = args.clone();
+    call_args.pos[0] = w;
+    let out = it.call(f, call_args)?;
+    let tape = guard.finish();
+    let y = unwrap_level(&out, level);
+    if !y.is_numeric() {
+        return Err(Diagnostic::new(
+            ErrorKind::Differentiation,
+            format!(
+                "`jacrev` needs a function returning a float or tensor, found {}",
+                y.describe()
+            ),
+        ));
+    }
+    let ys = shape_of(&y);
+    let n_out: usize = ys.iter().product();
+    let mut rows = Vec::with_capacity(n_out);
+    for i in 0..n_out {
+        let g = match trace::node_at(&out, level) {
+            Some(n) => backward(&tape, vec![(n, basis(&ys, i)?)])?[id as usize].clone(),
+            None => None,
+        };
+        rows.push(match g {
+            Some(g) => g,
+            None => ops::zeros_like(&x)?,
+        });
+    }
+    assemble(rows, &ys, &shape_of(&x), false)
+}
+
+/// `jacfwd(f)(x, ...)`: forward mode, one pass per input element.
+pub fn jacfwd_call(it: &mut Interp, f: &Value, args: Args) -> R<Value> {
+    let x = single_input("jacfwd", &args)?;
+    let xs = shape_of(&x);
+    let n_in: usize = xs.iter().product();
+    let mut cols = Vec::with_capacity(n_in);
+    let mut out_shape = None;
+    for j in 0..n_in {
+        let level = new_level();
+        let _guard = ForwardGuard::enter();
+        let mut call_args = args.clone();
+        call_args.pos[0] = dual(level, x.clone(), basis(&xs, j)?);
+        let out = it.call(f, call_args)?;
+        let y = unwrap_level(&out, level);
+        if !y.is_numeric() {
+            return Err(Diagnostic::new(
+                ErrorKind::Differentiation,
+                format!(
+                    "`jacfwd` needs a function returning a float or tensor, found {}",
+                    y.describe()
+                ),
+            ));
+        }
+        out_shape = Some(shape_of(&y));
+        cols.push(match tangent_at(&out, level) {
+            Some(t) => t,
+            None => ops::zeros_like(&y)?,
+        });
+    }
+    let ys = match out_shape {
+        Some(s) => s,
+        None => shape_of(&it.call(f, args.clone())?),
+    };
+    assemble(cols, &ys, &xs, true)
+}
+
+fn float_of(v: &Value, fname: &str) -> R<f64> {
+    match v.strip() {
+        Value::Float(x) => Ok(*x),
+        Value::Tensor(t) if t.size() == 1 => Ok(t.item().unwrap_or(f64::NAN)),
+        other => Err(Diagnostic::new(
+            ErrorKind::Differentiation,
+            format!(
+                "`{fname}` needs a function returning a scalar float, found {}",
+                other.describe()
+            ),
+        )),
+    }
+}
+
+/// `numgrad(f, eps, argnums)(args...)`: central differences, same structure as `grad`.
+pub fn numgrad_call(it: &mut Interp, f: &Value, eps: f64, argnums: &Argnums, args: Args) -> R<Value> {
+    let mut grads = Vec::new();
+    for i in argnums.list() {
+        let arg = args
+            .pos
+            .get(i)
+            .ok_or_else(|| missing_arg("numgrad", i, args.pos.len()))?
+            .clone();
+        let leaves = tree::leaves(&arg);
+        if !leaves.iter().any(is_differentiable) {
+            return Err(no_leaf_error(i, &arg));
+        }
+        let mut out_leaves = Vec::with_capacity(leaves.len());
+        for (li, l) in leaves.iter().enumerate() {
+            if !is_differentiable(l) {
+                out_leaves.push(Value::None);
+                continue;
+            }
+            let base = as_tensor(&num(l))?;
+            let data = base.to_vec();
+            let mut g = vec![0.0; data.len()];
+            for k in 0..data.len() {
+                let mut eval_at = |delta: f64| -> R<f64> {
+                    let mut d = data.clone();
+                    d[k] += delta;
+                    let leaf_v = if matches!(l.strip(), Value::Float(_)) {
+                        Value::Float(d[0])
+                    } else {
+                        Value::Tensor(Tensor::from_vec(d, base.shape()).map_err(ops::tensor_error)?)
+                    };
+                    let mut new_leaves = leaves.clone();
+                    new_leaves[li] = leaf_v;
+                    let new_arg = tree::unflatten(&arg, &mut new_leaves.into_iter())?;
+                    let mut a = args.clone();
+                    a.pos[i] = new_arg;
+                    float_of(&it.call(f, a)?, "numgrad")
+                };
+                g[k] = (eval_at(eps)? - eval_at(-eps)?) / (2.0 * eps);
+            }
+            out_leaves.push(if matches!(l.strip(), Value::Float(_)) {
+                Value::Float(g[0])
+            } else {
+                Value::Tensor(Tensor::from_vec(g, base.shape()).map_err(ops::tensor_error)?)
+            });
+        }
+        grads.push(tree::unflatten(&arg, &mut out_leaves.into_iter())?);
+    }
+    Ok(match argnums {
+        Argnums::One(_) => grads.remove(0),
+        Argnums::Many(_) => Value::tuple(grads),
+    })
+}
+
+/// Compares two gradients leaf by leaf; on failure names the worst leaf and both values.
+fn compare(analytic: &Value, numeric: &Value, rtol: f64, atol: f64, what: &str) -> R<()> {
+    let a = tree::leaves_with_paths(analytic);
+    let n = tree::leaves(numeric);
+    let mut worst: Option<(f64, String, String, String)> = None;
+    for ((path, av), nv) in a.iter().zip(n.iter()) {
+        if !is_differentiable(av) {
+            continue;
+        }
+        let (at, nt) = (as_tensor(av)?.to_vec(), as_tensor(nv)?.to_vec());
+        for (k, (x, y)) in at.iter().zip(nt.iter()).enumerate() {
+            let err = (x - y).abs() / (atol + rtol * y.abs());
+            let bad = !err.is_finite() || err > 1.0;
+            if bad && worst.as_ref().is_none_or(|w| err > w.0 || err.is_nan()) {
+                let loc = if at.len() > 1 {
+                    format!("{} element {k}", path_string(path))
+                } else {
+                    path_string(path)
+                };
+                worst = Some((err, loc, dp_tensor::format_float(*x), dp_tensor::format_float(*y)));
+            }
+        }
+    }
+    match worst {
+        None => Ok(()),
+        Some((_, loc, x, y)) => Err(Diagnostic::new(
+            ErrorKind::Assertion,
+            format!("gradient check failed ({what}): at {loc} the derivative is {x} but central differences give {y}"),
+        )
+        .with_note(format!("tolerances: rtol={rtol}, atol={atol}"))),
+    }
+}
+
+/// `check_grad(f, *args, order, rtol, atol)`.
+pub fn check_grad_call(it: &mut Interp, f: &Value, args: Args, order: i64, rtol: f64, atol: f64) -> R<Value> {
+    let g = grad_call(it, f, &Argnums::One(0), args.clone(), "check_grad", false)?;
+    let n = numgrad_call(it, f, 1e-6, &Argnums::One(0), args.clone())?;
+    compare(&g, &n, rtol, atol, "first order")?;
+    if order >= 2 {
+        // Second order along a random direction v: d/dx <grad f(x), v>.
+        let mut rng = dp_tensor::Rng::new(0x5eed);
+        let v = tree::map_leaves(&args.pos[0], &mut |x, _| {
+            if is_differentiable(x) {
+                let s = shape_of(x);
+                let r = rng.normal(&s).map_err(ops::tensor_error)?;
+                Ok(ops::from_tensor(r))
+            } else {
+                Ok(Value::None)
+            }
+        })?;
+        let f2 = f.clone();
+        let directional = native("directional_derivative", move |it2: &mut Interp, a: Args| {
+            let g = grad_call(it2, &f2, &Argnums::One(0), a, "check_grad", false)?;
+            tree_dot(&g, &v)
+        });
+        let g2 = grad_call(it, &directional, &Argnums::One(0), args.clone(), "check_grad", false)?;
+        let n2 = numgrad_call(it, &directional, 1e-5, &Argnums::One(0), args)?;
+        compare(&g2, &n2, rtol.max(1e-4), atol.max(1e-6), "second order")?;
+    }
+    Ok(Value::Bool(true))
+}
+
+/// The sum over leaves of elementwise products: `tree_dot(a, b)`, differentiable.
+pub fn tree_dot(a: &Value, b: &Value) -> R<Value> {
+    let mut acc = Value::Float(0.0);
+    tree::map_many(&[a.clone(), b.clone()], &mut |pair, _| {
+        if pair[0].is_numeric() && pair[1].is_numeric() {
+            acc = ops::add(&acc, &ops::sum(&ops::mul(&pair[0], &pair[1])?, None, false)?)?;
+        }
+        Ok(Value::None)
+    })?;
+    Ok(acc)
+}
+
+/// Whether `v` is a reverse-mode tracer (used by `dp graph`).
+pub fn is_reverse_tracer(v: &Value) -> bool {
+    matches!(v, Value::Dual(t) if matches!(t.kind, TraceKind::Reverse(_)))
+}

@@ -1,0 +1,114 @@
+//! Differentiation builtins (LANGUAGE.md §4): each returns a function value
+//! that runs the transformation when called.
+
+use super::{bool_arg, float_arg, func_arg, int_arg, native, register, Args};
+use crate::autodiff::api::{self, argnums_arg, Argnums};
+use crate::value::Value;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// Registers grad, value_and_grad, vjp, jvp, jacfwd, jacrev, hessian, numgrad, check_grad, debug_nans.
+pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
+    for (name, with_value) in [("grad", false), ("value_and_grad", true)] {
+        register(t, name, move |_, a: Args| {
+            let v = a.bind(name, &["f", "argnums?"])?;
+            let f = func_arg(name, "f", v[0].as_ref().unwrap_or(&Value::None))?;
+            let argnums = argnums_arg(v[1].as_ref())?;
+            let fname = format!("{name}({})", fn_name(&f));
+            Ok(native(fname.clone(), move |it, args| {
+                api::grad_call(it, &f, &argnums, args, name, with_value)
+            }))
+        });
+    }
+    register(t, "vjp", |it, a: Args| {
+        a.only_kwargs("vjp", &[])?;
+        let f = func_arg("vjp", "f", a.pos.first().unwrap_or(&Value::None))?;
+        api::vjp_call(it, &f, a.pos[1..].to_vec(), a.span)
+    });
+    register(t, "jvp", |it, a: Args| {
+        let v = a.bind("jvp", &["f", "primals", "tangents"])?;
+        let f = func_arg("jvp", "f", v[0].as_ref().unwrap_or(&Value::None))?;
+        api::jvp_call(
+            it,
+            &f,
+            v[1].as_ref().unwrap_or(&Value::None),
+            v[2].as_ref().unwrap_or(&Value::None),
+            a.span,
+        )
+    });
+    for name in ["jacfwd", "jacrev", "hessian"] {
+        register(t, name, move |_, a: Args| {
+            let v = a.bind(name, &["f"])?;
+            let f = func_arg(name, "f", v[0].as_ref().unwrap_or(&Value::None))?;
+            let fname = format!("{name}({})", fn_name(&f));
+            Ok(match name {
+                "jacfwd" => native(fname, move |it, args| api::jacfwd_call(it, &f, args)),
+                "jacrev" => native(fname, move |it, args| api::jacrev_call(it, &f, args)),
+                _ => {
+                    let f2 = f.clone();
+                    let inner = native(format!("jacrev({})", fn_name(&f)), move |it, args| {
+                        api::jacrev_call(it, &f2, args)
+                    });
+                    native(fname, move |it, args| api::jacfwd_call(it, &inner, args))
+                }
+            })
+        });
+    }
+    register(t, "numgrad", |_, a: Args| {
+        let v = a.bind("numgrad", &["f", "eps?", "argnums?"])?;
+        let f = func_arg("numgrad", "f", v[0].as_ref().unwrap_or(&Value::None))?;
+        let eps = v[1]
+            .as_ref()
+            .map(|e| float_arg("numgrad", "eps", e))
+            .transpose()?
+            .unwrap_or(1e-6);
+        let argnums = argnums_arg(v[2].as_ref())?;
+        Ok(native(format!("numgrad({})", fn_name(&f)), move |it, args| {
+            api::numgrad_call(it, &f, eps, &argnums, args)
+        }))
+    });
+    register(t, "check_grad", |it, a: Args| {
+        a.only_kwargs("check_grad", &["order", "rtol", "atol"])?;
+        let f = func_arg("check_grad", "f", a.pos.first().unwrap_or(&Value::None))?;
+        let order = a
+            .kwarg("order")
+            .map(|o| int_arg("check_grad", "order", o))
+            .transpose()?
+            .unwrap_or(1);
+        let rtol = a
+            .kwarg("rtol")
+            .map(|o| float_arg("check_grad", "rtol", o))
+            .transpose()?
+            .unwrap_or(1e-5);
+        let atol = a
+            .kwarg("atol")
+            .map(|o| float_arg("check_grad", "atol", o))
+            .transpose()?
+            .unwrap_or(1e-7);
+        let args = Args {
+            pos: a.pos[1..].to_vec(),
+            kw: Vec::new(),
+            span: a.span,
+            spans: a.spans.get(1..).map(<[_]>::to_vec).unwrap_or_default(),
+        };
+        api::check_grad_call(it, &f, args, order, rtol, atol)
+    });
+    register(t, "debug_nans", |_, a: Args| {
+        let v = a.bind("debug_nans", &["on"])?;
+        api::set_debug_nans(bool_arg(
+            "debug_nans",
+            "on",
+            v[0].as_ref().unwrap_or(&Value::Bool(true)),
+        )?);
+        Ok(Value::None)
+    });
+    let _ = Argnums::One(0);
+}
+
+fn fn_name(f: &Value) -> String {
+    match f {
+        Value::Func(c) => c.proto.name.to_string(),
+        Value::Native(n) => n.name.to_string(),
+        _ => "?".into(),
+    }
+}

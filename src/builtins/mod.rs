@@ -1,0 +1,221 @@
+//! The builtin functions, one module per family. Each family registers its
+//! functions into the table built by [`all`].
+
+pub mod core;
+pub mod diff;
+pub mod io;
+pub mod structure;
+pub mod tensor;
+
+use crate::diagnostics::{did_you_mean, Diagnostic, ErrorKind};
+use crate::eval::Interp;
+use crate::syntax::span::Span;
+use crate::value::Value;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// The Rust signature of every native function.
+pub type NativeFn = dyn Fn(&mut Interp, Args) -> Result<Value, Diagnostic>;
+
+/// A function implemented in Rust: a builtin, or a function made by one
+/// (e.g. the gradient function returned by `grad`).
+pub struct Native {
+    /// The name shown when printed and in errors.
+    pub name: Rc<str>,
+    /// The implementation.
+    pub func: Box<NativeFn>,
+}
+
+impl std::fmt::Debug for Native {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<fn {}>", self.name)
+    }
+}
+
+/// Wraps a Rust closure as a dp function value.
+pub fn native(
+    name: impl Into<Rc<str>>,
+    func: impl Fn(&mut Interp, Args) -> Result<Value, Diagnostic> + 'static,
+) -> Value {
+    Value::Native(Rc::new(Native {
+        name: name.into(),
+        func: Box::new(func),
+    }))
+}
+
+/// The evaluated arguments of one call.
+#[derive(Clone, Debug)]
+pub struct Args {
+    /// Positional arguments in order.
+    pub pos: Vec<Value>,
+    /// Keyword arguments in order.
+    pub kw: Vec<(Rc<str>, Value)>,
+    /// The whole call expression.
+    pub span: Span,
+    /// The span of each positional argument.
+    pub spans: Vec<Span>,
+}
+
+impl Args {
+    /// Positional-only arguments for a call made from Rust.
+    pub fn positional(pos: Vec<Value>, span: Span) -> Args {
+        let spans = vec![span; pos.len()];
+        Args {
+            pos,
+            kw: Vec::new(),
+            span,
+            spans,
+        }
+    }
+
+    /// The span of positional argument `i` (the call's span when absent).
+    pub fn span_of(&self, i: usize) -> Span {
+        self.spans.get(i).copied().unwrap_or(self.span)
+    }
+
+    /// Binds the arguments to a signature. Each parameter is a name, with a
+    /// trailing `?` when it is optional. Returns one slot per parameter.
+    pub fn bind(&self, fname: &str, params: &[&str]) -> Result<Vec<Option<Value>>, Diagnostic> {
+        let names: Vec<&str> = params.iter().map(|p| p.trim_end_matches('?')).collect();
+        if self.pos.len() > params.len() {
+            return Err(Diagnostic::new(
+                ErrorKind::Arity,
+                format!(
+                    "`{fname}` takes at most {} argument{} ({}) but {} were given",
+                    params.len(),
+                    if params.len() == 1 { "" } else { "s" },
+                    names.join(", "),
+                    self.pos.len()
+                ),
+            )
+            .at(self.span));
+        }
+        let mut out: Vec<Option<Value>> = vec![None; params.len()];
+        for (i, v) in self.pos.iter().enumerate() {
+            out[i] = Some(v.clone());
+        }
+        for (k, v) in &self.kw {
+            match names.iter().position(|n| **n == **k) {
+                Some(i) if out[i].is_some() => {
+                    return Err(
+                        Diagnostic::new(ErrorKind::Arity, format!("argument `{k}` of `{fname}` given twice"))
+                            .at(self.span),
+                    )
+                }
+                Some(i) => out[i] = Some(v.clone()),
+                None => {
+                    let mut d = Diagnostic::new(ErrorKind::Arity, format!("`{fname}` has no parameter named `{k}`"))
+                        .at(self.span)
+                        .with_note(format!("its parameters are: {}", names.join(", ")));
+                    if let Some(s) = did_you_mean(k, names.iter().copied()) {
+                        d = d.with_help(format!("did you mean `{s}`?"));
+                    }
+                    return Err(d);
+                }
+            }
+        }
+        for (i, p) in params.iter().enumerate() {
+            if out[i].is_none() && !p.ends_with('?') {
+                return Err(Diagnostic::new(
+                    ErrorKind::Arity,
+                    format!("missing argument `{}` in call to `{fname}`", names[i]),
+                )
+                .at(self.span)
+                .with_note(format!("`{fname}` takes ({})", names.join(", "))));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The value of keyword argument `name`, if given.
+    pub fn kwarg(&self, name: &str) -> Option<&Value> {
+        self.kw.iter().find(|(k, _)| **k == *name).map(|(_, v)| v)
+    }
+
+    /// Rejects keyword arguments other than `allowed`.
+    pub fn only_kwargs(&self, fname: &str, allowed: &[&str]) -> Result<(), Diagnostic> {
+        for (k, _) in &self.kw {
+            if !allowed.contains(&&**k) {
+                let mut d =
+                    Diagnostic::new(ErrorKind::Arity, format!("`{fname}` has no parameter named `{k}`")).at(self.span);
+                if let Some(s) = did_you_mean(k, allowed.iter().copied()) {
+                    d = d.with_help(format!("did you mean `{s}`?"));
+                }
+                return Err(d);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A type error for argument `what` of `fname`.
+pub fn arg_type(fname: &str, what: &str, expected: &str, found: &Value) -> Diagnostic {
+    Diagnostic::new(
+        ErrorKind::Type,
+        format!("`{fname}` expects {what} to be {expected}, found {}", found.describe()),
+    )
+}
+
+/// Reads an int argument (integral floats are accepted).
+pub fn int_arg(fname: &str, what: &str, v: &Value) -> Result<i64, Diagnostic> {
+    match v.strip() {
+        Value::Int(i) => Ok(*i),
+        Value::Float(x) if x.fract() == 0.0 && x.abs() < 9.0e15 => Ok(*x as i64),
+        Value::Bool(b) => Ok(i64::from(*b)),
+        other => Err(arg_type(fname, what, "an int", other)),
+    }
+}
+
+/// Reads a float argument (ints and 1-element tensors are accepted).
+pub fn float_arg(fname: &str, what: &str, v: &Value) -> Result<f64, Diagnostic> {
+    match v.strip() {
+        Value::Int(i) => Ok(*i as f64),
+        Value::Float(x) => Ok(*x),
+        Value::Tensor(t) if t.size() == 1 => Ok(t.item().unwrap_or(f64::NAN)),
+        other => Err(arg_type(fname, what, "a number", other)),
+    }
+}
+
+/// Reads a bool argument.
+pub fn bool_arg(fname: &str, what: &str, v: &Value) -> Result<bool, Diagnostic> {
+    match v.strip() {
+        Value::Bool(b) => Ok(*b),
+        other => Err(arg_type(fname, what, "a bool", other)),
+    }
+}
+
+/// Reads a string argument.
+pub fn str_arg(fname: &str, what: &str, v: &Value) -> Result<Rc<str>, Diagnostic> {
+    match v {
+        Value::Str(s) => Ok(s.clone()),
+        other => Err(arg_type(fname, what, "a string", other)),
+    }
+}
+
+/// Reads a function argument.
+pub fn func_arg(fname: &str, what: &str, v: &Value) -> Result<Value, Diagnostic> {
+    match v {
+        Value::Func(_) | Value::Native(_) => Ok(v.clone()),
+        other => Err(arg_type(fname, what, "a function", other)),
+    }
+}
+
+/// Registers a builtin under `name`.
+pub fn register(
+    table: &mut HashMap<Rc<str>, Value>,
+    name: &'static str,
+    func: impl Fn(&mut Interp, Args) -> Result<Value, Diagnostic> + 'static,
+) {
+    table.insert(Rc::from(name), native(name, func));
+}
+
+/// Every builtin function, by name.
+pub fn all() -> HashMap<Rc<str>, Value> {
+    let mut t = HashMap::new();
+    core::register_all(&mut t);
+    structure::register_all(&mut t);
+    tensor::register_all(&mut t);
+    diff::register_all(&mut t);
+    io::register_all(&mut t);
+    t
+}

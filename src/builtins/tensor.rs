@@ -1,0 +1,744 @@
+//! Tensor builtins (LANGUAGE.md §5): creation, random numbers, elementwise
+//! math, reductions, neural-network helpers, linear algebra and shapes.
+//! Composite operations (mean, var, softmax, cross_entropy, ...) are written
+//! with the differentiable primitives of `crate::ops`, so they differentiate
+//! to any order without rules of their own.
+
+use super::{arg_type, bool_arg, float_arg, int_arg, register, Args};
+use crate::diagnostics::{Diagnostic, ErrorKind};
+use crate::eval::Interp;
+use crate::ops::{self, apply, as_tensor, num, shape_of, tensor_error, Prim};
+use crate::syntax::span::Span;
+use crate::value::Value;
+use dp_tensor::{format_shape, normalize_axis, BinaryOp, ReduceOp, Tensor, UnaryOp};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+type R<T> = Result<T, Diagnostic>;
+
+fn te<T>(r: dp_tensor::Result<T>) -> R<T> {
+    r.map_err(tensor_error)
+}
+
+/// Builds the tensor literal `[a, b, ...]`: numbers become a 1-d tensor,
+/// tensors of one shape are stacked. Differentiable in every element.
+pub fn literal(vals: Vec<Value>, spans: &[Span], span: Span) -> R<Value> {
+    crate::autodiff::trace::set_span(span);
+    if vals.is_empty() {
+        return Ok(Value::Tensor(te(Tensor::zeros(&[0]))?));
+    }
+    let mut plain = Vec::with_capacity(vals.len());
+    let mut all_plain = true;
+    for v in &vals {
+        match v {
+            Value::Float(x) => plain.push(*x),
+            Value::Int(i) => plain.push(*i as f64),
+            _ => {
+                all_plain = false;
+                break;
+            }
+        }
+    }
+    if all_plain {
+        return Ok(Value::Tensor(te(Tensor::from_vec(plain, &[vals.len()]))?));
+    }
+    let first = shape_of(&vals[0]);
+    for (i, v) in vals.iter().enumerate() {
+        if !v.is_numeric() {
+            return Err(Diagnostic::new(
+                ErrorKind::Type,
+                format!(
+                    "tensor literal elements must be numbers or tensors, found {}",
+                    v.describe()
+                ),
+            )
+            .at(spans.get(i).copied().unwrap_or(span)));
+        }
+        let s = shape_of(v);
+        if s != first {
+            return Err(Diagnostic::new(
+                ErrorKind::Shape,
+                format!(
+                    "tensor literal rows must all have one shape: element 0 has shape {} but element {i} has shape {}",
+                    format_shape(&first),
+                    format_shape(&s)
+                ),
+            )
+            .at(spans.get(i).copied().unwrap_or(span))
+            .with_secondary(
+                spans.first().copied().unwrap_or(span),
+                format!("shape {}", format_shape(&first)),
+            ));
+        }
+    }
+    let args: Vec<Value> = vals.iter().map(num).collect();
+    apply(&Prim::Stack(0), &args).map_err(|d| d.at(span))
+}
+
+/// `x.shape`, `x.ndim`, `x.size`, `x.T`.
+pub fn property(name: &str, x: &Value) -> R<Value> {
+    let s = shape_of(x);
+    Ok(match name {
+        "shape" => Value::tuple(s.iter().map(|&d| Value::Int(d as i64))),
+        "ndim" => Value::Int(s.len() as i64),
+        "size" => Value::Int(s.iter().product::<usize>() as i64),
+        _ => {
+            let perm: Vec<usize> = (0..s.len()).rev().collect();
+            if s.len() < 2 {
+                x.clone()
+            } else {
+                ops::transpose(x, &perm)?
+            }
+        }
+    })
+}
+
+/// Reads a shape: an int or a tuple of ints.
+pub fn shape_arg(fname: &str, v: &Value) -> R<Vec<usize>> {
+    let one = |x: &Value| -> R<usize> {
+        let i = int_arg(fname, "a shape entry", x)?;
+        usize::try_from(i).map_err(|_| {
+            Diagnostic::new(
+                ErrorKind::Value,
+                format!("`{fname}`: shape entries must be non-negative, found {i}"),
+            )
+        })
+    };
+    match v {
+        Value::Tuple(t) => t.iter().map(one).collect(),
+        Value::Tensor(t) if t.ndim() == 1 => t.to_vec().iter().map(|x| one(&Value::Float(*x))).collect(),
+        other => Ok(vec![one(other).map_err(|_| {
+            arg_type(fname, "the shape", "an int or a tuple of ints", other)
+        })?]),
+    }
+}
+
+/// Reads an `axis=` argument: `None` for all axes, else normalised axes (sorted, unique).
+pub fn axes_arg(fname: &str, v: Option<&Value>, ndim: usize) -> R<Option<Vec<usize>>> {
+    let v = match v {
+        None | Some(Value::None) => return Ok(None),
+        Some(v) => v,
+    };
+    let list: Vec<i64> = match v {
+        Value::Tuple(t) => t.iter().map(|x| int_arg(fname, "axis", x)).collect::<R<_>>()?,
+        other => vec![int_arg(fname, "axis", other)?],
+    };
+    let mut axes = Vec::with_capacity(list.len());
+    for a in list {
+        let n = te(normalize_axis(a, ndim))?;
+        if axes.contains(&n) {
+            return Err(Diagnostic::new(
+                ErrorKind::Value,
+                format!("`{fname}`: axis {a} is repeated"),
+            ));
+        }
+        axes.push(n);
+    }
+    axes.sort_unstable();
+    Ok(Some(axes))
+}
+
+fn axis_arg(fname: &str, v: Option<&Value>, ndim: usize, default: i64) -> R<usize> {
+    let a = match v {
+        None | Some(Value::None) => default,
+        Some(v) => int_arg(fname, "axis", v)?,
+    };
+    te(normalize_axis(a, ndim))
+}
+
+fn numeric(fname: &str, v: &Value) -> R<Value> {
+    if v.is_numeric() || matches!(v, Value::Bool(_)) {
+        Ok(num(v))
+    } else if let Value::Tuple(_) = v {
+        to_tensor(v)
+    } else {
+        Err(arg_type(fname, "its argument", "a number or tensor", v))
+    }
+}
+
+/// Converts numbers, tensors and nested tuples of numbers to a tensor value.
+pub fn to_tensor(v: &Value) -> R<Value> {
+    match v {
+        Value::Tuple(items) => {
+            let vals: Vec<Value> = items.iter().map(to_tensor).collect::<R<_>>()?;
+            let spans = vec![Span::default(); vals.len()];
+            literal(vals, &spans, Span::default())
+        }
+        Value::Int(i) => Ok(Value::Float(*i as f64)),
+        Value::Bool(b) => Ok(Value::Float(f64::from(u8::from(*b)))),
+        Value::Range(..) => {
+            let items: crate::value::Tuple = crate::eval::index::iterate(v)?.collect::<R<_>>()?;
+            to_tensor(&Value::Tuple(items))
+        }
+        v if v.is_numeric() => Ok(v.clone()),
+        other => Err(arg_type(
+            "tensor",
+            "its argument",
+            "a number, tensor or tuple of numbers",
+            other,
+        )),
+    }
+}
+
+fn tensor_value(v: &Value) -> R<Value> {
+    Ok(match to_tensor(v)? {
+        Value::Float(x) => Value::Tensor(Tensor::scalar(x)),
+        other => other,
+    })
+}
+
+fn reduce(x: &Value, op: ReduceOp, axes: Option<Vec<usize>>, keepdims: bool) -> R<Value> {
+    apply(&Prim::Reduce(op, axes.map(Rc::from), keepdims), &[x.clone()])
+}
+
+fn count(shape: &[usize], axes: &Option<Vec<usize>>) -> f64 {
+    match axes {
+        None => shape.iter().product::<usize>() as f64,
+        Some(a) => a.iter().map(|&i| shape[i]).product::<usize>() as f64,
+    }
+}
+
+/// `mean(x, axis, keepdims)`.
+pub fn mean(x: &Value, axes: Option<Vec<usize>>, keepdims: bool) -> R<Value> {
+    let n = count(&shape_of(x), &axes);
+    ops::div(&reduce(x, ReduceOp::Sum, axes, keepdims)?, &Value::Float(n))
+}
+
+/// `var(x, axis, keepdims)` (population variance, like NumPy's default).
+pub fn var(x: &Value, axes: Option<Vec<usize>>, keepdims: bool) -> R<Value> {
+    let m = mean(x, axes.clone(), true)?;
+    let d = ops::sub(x, &m)?;
+    mean(&ops::mul(&d, &d)?, axes, keepdims)
+}
+
+/// `logsumexp(x, axis, keepdims)`, stable for large inputs.
+pub fn logsumexp(x: &Value, axes: Option<Vec<usize>>, keepdims: bool) -> R<Value> {
+    let plain = x.strip().clone();
+    // The shift is a constant: logsumexp does not depend on it, so its derivative is not needed.
+    let m = reduce(&plain, ReduceOp::Max, axes.clone(), true)?;
+    let m = match m {
+        Value::Float(v) => Value::Float(if v.is_finite() { v } else { 0.0 }),
+        Value::Tensor(t) => Value::Tensor(t.map(|v| if v.is_finite() { v } else { 0.0 })),
+        other => other,
+    };
+    let e = ops::unary(UnaryOp::Exp, &ops::sub(x, &m)?)?;
+    let s = reduce(&e, ReduceOp::Sum, axes.clone(), true)?;
+    let r = ops::add(&ops::unary(UnaryOp::Log, &s)?, &m)?;
+    if keepdims {
+        return Ok(r);
+    }
+    let shape = shape_of(x);
+    let out: Vec<usize> = match &axes {
+        None => vec![],
+        Some(a) => shape
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !a.contains(i))
+            .map(|(_, &d)| d)
+            .collect(),
+    };
+    ops::reshape(&r, &out)
+}
+
+fn log_softmax(x: &Value, axis: usize) -> R<Value> {
+    ops::sub(x, &logsumexp(x, Some(vec![axis]), true)?)
+}
+
+fn one_hot(labels: &Value, n: usize) -> R<Value> {
+    let t = as_tensor(labels.strip())?;
+    Ok(ops::from_tensor(te(t.one_hot(n))?))
+}
+
+/// `cross_entropy(logits, labels)`: mean negative log-likelihood of integer class labels.
+pub fn cross_entropy(logits: &Value, labels: &Value) -> R<Value> {
+    let s = shape_of(logits);
+    if s.is_empty() {
+        return Err(Diagnostic::new(
+            ErrorKind::Shape,
+            "`cross_entropy` expects logits with a class axis, found a scalar",
+        ));
+    }
+    let classes = s[s.len() - 1];
+    let ls = shape_of(labels);
+    if ls[..] != s[..s.len() - 1] {
+        return Err(Diagnostic::new(
+            ErrorKind::Shape,
+            format!(
+                "`cross_entropy`: logits of shape {} need labels of shape {}, found {}",
+                format_shape(&s),
+                format_shape(&s[..s.len() - 1]),
+                format_shape(&ls)
+            ),
+        ));
+    }
+    let lp = log_softmax(logits, s.len() - 1)?;
+    let picked = reduce(
+        &ops::mul(&lp, &one_hot(labels, classes)?)?,
+        ReduceOp::Sum,
+        Some(vec![s.len() - 1]),
+        false,
+    )?;
+    ops::neg(&mean(&picked, None, false)?)
+}
+
+fn unary_builtin(t: &mut HashMap<Rc<str>, Value>, name: &'static str, op: UnaryOp) {
+    register(t, name, move |_, a: Args| {
+        let v = a.bind(name, &["x"])?;
+        let x = v[0]
+            .as_ref()
+            .map(|x| numeric(name, x))
+            .transpose()?
+            .unwrap_or(Value::None);
+        crate::autodiff::trace::set_span(a.span);
+        ops::unary(op, &x)
+    });
+}
+
+fn reduction(t: &mut HashMap<Rc<str>, Value>, name: &'static str, f: fn(&Value, Option<Vec<usize>>, bool) -> R<Value>) {
+    register(t, name, move |_, a: Args| {
+        let v = a.bind(name, &["x", "axis?", "keepdims?"])?;
+        let x = numeric(name, v[0].as_ref().unwrap_or(&Value::None))?;
+        let axes = axes_arg(name, v[1].as_ref(), shape_of(&x).len())?;
+        let keepdims = v[2]
+            .as_ref()
+            .map(|k| bool_arg(name, "keepdims", k))
+            .transpose()?
+            .unwrap_or(false);
+        crate::autodiff::trace::set_span(a.span);
+        f(&x, axes, keepdims)
+    });
+}
+
+fn creation(t: &mut HashMap<Rc<str>, Value>, name: &'static str, fill: f64) {
+    register(t, name, move |_, a: Args| {
+        let v = a.bind(name, &["shape"])?;
+        let shape = shape_arg(name, v[0].as_ref().unwrap_or(&Value::None))?;
+        Ok(Value::Tensor(te(Tensor::full(&shape, fill))?))
+    });
+}
+
+fn like(t: &mut HashMap<Rc<str>, Value>, name: &'static str, fill: f64) {
+    register(t, name, move |_, a: Args| {
+        let v = a.bind(name, &["x"])?;
+        let x = numeric(name, v[0].as_ref().unwrap_or(&Value::None))?;
+        Ok(match x.strip() {
+            Value::Tensor(t) => Value::Tensor(te(Tensor::full(t.shape(), fill))?),
+            _ => Value::Float(fill),
+        })
+    });
+}
+
+fn binary_builtin(t: &mut HashMap<Rc<str>, Value>, name: &'static str, op: BinaryOp) {
+    register(t, name, move |_, a: Args| {
+        let v = a.bind(name, &["a", "b"])?;
+        let x = numeric(name, v[0].as_ref().unwrap_or(&Value::None))?;
+        let y = numeric(name, v[1].as_ref().unwrap_or(&Value::None))?;
+        crate::autodiff::trace::set_span(a.span);
+        ops::binary(op, &x, &y)
+    });
+}
+
+fn tuple_of_tensors(fname: &str, v: &Value) -> R<Vec<Value>> {
+    match v {
+        Value::Tuple(items) => items.iter().map(|x| numeric(fname, x)).collect(),
+        other => Err(arg_type(fname, "its first argument", "a tuple of tensors", other)),
+    }
+}
+
+fn rng_shape(fname: &str, v: Option<&Value>) -> R<Vec<usize>> {
+    match v {
+        None | Some(Value::None) => Ok(vec![]),
+        Some(s) => shape_arg(fname, s),
+    }
+}
+
+fn rand_result(t: Tensor) -> Value {
+    ops::from_tensor(t)
+}
+
+/// Registers every tensor builtin.
+pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
+    use UnaryOp::*;
+    for (name, op) in [
+        ("exp", Exp),
+        ("log", Log),
+        ("log1p", Log1p),
+        ("expm1", Expm1),
+        ("sqrt", Sqrt),
+        ("abs", Abs),
+        ("sin", Sin),
+        ("cos", Cos),
+        ("tan", Tan),
+        ("tanh", Tanh),
+        ("sigmoid", Sigmoid),
+        ("relu", Relu),
+        ("softplus", Softplus),
+        ("sign", Sign),
+        ("floor", Floor),
+        ("round", Round),
+        ("isnan", IsNan),
+        ("square", Square),
+    ] {
+        unary_builtin(t, name, op);
+    }
+    binary_builtin(t, "maximum", BinaryOp::Maximum);
+    binary_builtin(t, "minimum", BinaryOp::Minimum);
+    binary_builtin(t, "pow", BinaryOp::Pow);
+
+    reduction(t, "sum", |x, a, k| reduce(x, ReduceOp::Sum, a, k));
+    reduction(t, "prod", |x, a, k| reduce(x, ReduceOp::Prod, a, k));
+    reduction(t, "max", |x, a, k| reduce(x, ReduceOp::Max, a, k));
+    reduction(t, "min", |x, a, k| reduce(x, ReduceOp::Min, a, k));
+    reduction(t, "mean", mean);
+    reduction(t, "var", var);
+    reduction(t, "std", |x, a, k| ops::unary(UnaryOp::Sqrt, &var(x, a, k)?));
+    reduction(t, "logsumexp", logsumexp);
+
+    creation(t, "zeros", 0.0);
+    creation(t, "ones", 1.0);
+    like(t, "zeros_like", 0.0);
+    like(t, "ones_like", 1.0);
+
+    register(t, "tensor", |_, a| {
+        let v = a.bind("tensor", &["x"])?;
+        tensor_value(v[0].as_ref().unwrap_or(&Value::None))
+    });
+    register(t, "full", |_, a| {
+        let v = a.bind("full", &["shape", "value"])?;
+        let shape = shape_arg("full", v[0].as_ref().unwrap_or(&Value::None))?;
+        let x = float_arg("full", "the value", v[1].as_ref().unwrap_or(&Value::None))?;
+        Ok(Value::Tensor(te(Tensor::full(&shape, x))?))
+    });
+    register(t, "arange", |_, a| {
+        let v = a.bind("arange", &["start", "stop?", "step?"])?;
+        let f = |i: usize, d: f64| -> R<f64> {
+            v[i].as_ref()
+                .map(|x| float_arg("arange", "a bound", x))
+                .transpose()
+                .map(|o| o.unwrap_or(d))
+        };
+        let (start, stop) = match v[1] {
+            None => (0.0, f(0, 0.0)?),
+            Some(_) => (f(0, 0.0)?, f(1, 0.0)?),
+        };
+        Ok(Value::Tensor(te(Tensor::arange(start, stop, f(2, 1.0)?))?))
+    });
+    register(t, "linspace", |_, a| {
+        let v = a.bind("linspace", &["start", "stop", "num?"])?;
+        let start = float_arg("linspace", "start", v[0].as_ref().unwrap_or(&Value::None))?;
+        let stop = float_arg("linspace", "stop", v[1].as_ref().unwrap_or(&Value::None))?;
+        let n = v[2]
+            .as_ref()
+            .map(|x| int_arg("linspace", "num", x))
+            .transpose()?
+            .unwrap_or(50);
+        let n = usize::try_from(n).map_err(|_| {
+            Diagnostic::new(
+                ErrorKind::Value,
+                format!("`linspace`: num must be non-negative, found {n}"),
+            )
+        })?;
+        Ok(Value::Tensor(te(Tensor::linspace(start, stop, n))?))
+    });
+    register(t, "eye", |_, a| {
+        let v = a.bind("eye", &["n"])?;
+        let n = int_arg("eye", "n", v[0].as_ref().unwrap_or(&Value::None))?;
+        let n = usize::try_from(n)
+            .map_err(|_| Diagnostic::new(ErrorKind::Value, format!("`eye`: n must be non-negative, found {n}")))?;
+        Ok(Value::Tensor(te(Tensor::eye(n))?))
+    });
+
+    register(t, "seed", |it: &mut Interp, a| {
+        let v = a.bind("seed", &["n"])?;
+        let n = int_arg("seed", "n", v[0].as_ref().unwrap_or(&Value::None))?;
+        it.rng = dp_tensor::Rng::new(n as u64);
+        Ok(Value::None)
+    });
+    register(t, "rand", |it: &mut Interp, a| {
+        let v = a.bind("rand", &["shape?"])?;
+        let s = rng_shape("rand", v[0].as_ref())?;
+        Ok(rand_result(te(it.rng.uniform(&s))?))
+    });
+    register(t, "randn", |it: &mut Interp, a| {
+        let v = a.bind("randn", &["shape?"])?;
+        let s = rng_shape("randn", v[0].as_ref())?;
+        Ok(rand_result(te(it.rng.normal(&s))?))
+    });
+    register(t, "randint", |it: &mut Interp, a| {
+        let v = a.bind("randint", &["lo", "hi", "shape?"])?;
+        let lo = int_arg("randint", "lo", v[0].as_ref().unwrap_or(&Value::None))?;
+        let hi = int_arg("randint", "hi", v[1].as_ref().unwrap_or(&Value::None))?;
+        let s = rng_shape("randint", v[2].as_ref())?;
+        let r = te(it.rng.randint(lo, hi, &s))?;
+        if s.is_empty() {
+            return Ok(Value::Int(r.item().unwrap_or(0.0) as i64));
+        }
+        Ok(Value::Tensor(r))
+    });
+    register(t, "permutation", |it: &mut Interp, a| {
+        let v = a.bind("permutation", &["n"])?;
+        let n = int_arg("permutation", "n", v[0].as_ref().unwrap_or(&Value::None))?;
+        let n = usize::try_from(n).map_err(|_| {
+            Diagnostic::new(
+                ErrorKind::Value,
+                format!("`permutation`: n must be non-negative, found {n}"),
+            )
+        })?;
+        Ok(Value::Tensor(te(it.rng.permutation(n))?))
+    });
+
+    register(t, "clip", |_, a| {
+        let v = a.bind("clip", &["x", "lo", "hi"])?;
+        let x = numeric("clip", v[0].as_ref().unwrap_or(&Value::None))?;
+        let lo = numeric("clip", v[1].as_ref().unwrap_or(&Value::None))?;
+        let hi = numeric("clip", v[2].as_ref().unwrap_or(&Value::None))?;
+        crate::autodiff::trace::set_span(a.span);
+        ops::binary(BinaryOp::Minimum, &ops::binary(BinaryOp::Maximum, &x, &lo)?, &hi)
+    });
+    register(t, "where", |_, a| {
+        let v = a.bind("where", &["cond", "a", "b"])?;
+        let c = match v[0].as_ref().unwrap_or(&Value::None) {
+            Value::Bool(b) => Value::Float(f64::from(u8::from(*b))),
+            other => numeric("where", other)?.strip().clone(),
+        };
+        let x = numeric("where", v[1].as_ref().unwrap_or(&Value::None))?;
+        let y = numeric("where", v[2].as_ref().unwrap_or(&Value::None))?;
+        crate::autodiff::trace::set_span(a.span);
+        ops::where_(&c, &x, &y)
+    });
+    for (name, want_all) in [("all", true), ("any", false)] {
+        register(t, name, move |_, a| {
+            let v = a.bind(name, &["x"])?;
+            let x = v[0].as_ref().unwrap_or(&Value::None);
+            if let Value::Bool(b) = x {
+                return Ok(Value::Bool(*b));
+            }
+            let t = as_tensor(&numeric(name, x)?)?.to_vec();
+            Ok(Value::Bool(if want_all {
+                t.iter().all(|v| *v != 0.0)
+            } else {
+                t.iter().any(|v| *v != 0.0)
+            }))
+        });
+    }
+    for (name, is_max) in [("argmax", true), ("argmin", false)] {
+        register(t, name, move |_, a| {
+            let v = a.bind(name, &["x", "axis?", "keepdims?"])?;
+            let x = as_tensor(&numeric(name, v[0].as_ref().unwrap_or(&Value::None))?)?;
+            let keep = v[2]
+                .as_ref()
+                .map(|k| bool_arg(name, "keepdims", k))
+                .transpose()?
+                .unwrap_or(false);
+            let axis = match &v[1] {
+                None | Some(Value::None) => None,
+                Some(ax) => Some(te(normalize_axis(int_arg(name, "axis", ax)?, x.ndim()))?),
+            };
+            let r = te(if is_max {
+                x.argmax(axis, keep)
+            } else {
+                x.argmin(axis, keep)
+            })?;
+            if axis.is_none() && !keep {
+                return Ok(Value::Int(r.item().unwrap_or(0.0) as i64));
+            }
+            Ok(ops::from_tensor(r))
+        });
+    }
+    for (name, log) in [("softmax", false), ("log_softmax", true)] {
+        register(t, name, move |_, a| {
+            let v = a.bind(name, &["x", "axis?"])?;
+            let x = numeric(name, v[0].as_ref().unwrap_or(&Value::None))?;
+            let axis = axis_arg(name, v[1].as_ref(), shape_of(&x).len().max(1), -1)?;
+            crate::autodiff::trace::set_span(a.span);
+            let x = if shape_of(&x).is_empty() {
+                ops::reshape(&x, &[1])?
+            } else {
+                x
+            };
+            let ls = log_softmax(&x, axis)?;
+            if log {
+                Ok(ls)
+            } else {
+                ops::unary(UnaryOp::Exp, &ls)
+            }
+        });
+    }
+    register(t, "one_hot", |_, a| {
+        let v = a.bind("one_hot", &["labels", "n"])?;
+        let l = numeric("one_hot", v[0].as_ref().unwrap_or(&Value::None))?;
+        let n = int_arg("one_hot", "n", v[1].as_ref().unwrap_or(&Value::None))?;
+        let n = usize::try_from(n).map_err(|_| {
+            Diagnostic::new(
+                ErrorKind::Value,
+                format!("`one_hot`: n must be non-negative, found {n}"),
+            )
+        })?;
+        one_hot(&l, n)
+    });
+    register(t, "cross_entropy", |_, a| {
+        let v = a.bind("cross_entropy", &["logits", "labels"])?;
+        let x = numeric("cross_entropy", v[0].as_ref().unwrap_or(&Value::None))?;
+        let l = numeric("cross_entropy", v[1].as_ref().unwrap_or(&Value::None))?;
+        crate::autodiff::trace::set_span(a.span);
+        cross_entropy(&x, &l)
+    });
+    register(t, "matmul", |_, a| {
+        let v = a.bind("matmul", &["a", "b"])?;
+        let x = numeric("matmul", v[0].as_ref().unwrap_or(&Value::None))?;
+        let y = numeric("matmul", v[1].as_ref().unwrap_or(&Value::None))?;
+        crate::autodiff::trace::set_span(a.span);
+        crate::eval::arith::matmul(&x, &y)
+    });
+    register(t, "dot", |_, a| {
+        let v = a.bind("dot", &["a", "b"])?;
+        let x = numeric("dot", v[0].as_ref().unwrap_or(&Value::None))?;
+        let y = numeric("dot", v[1].as_ref().unwrap_or(&Value::None))?;
+        crate::autodiff::trace::set_span(a.span);
+        if shape_of(&x).is_empty() || shape_of(&y).is_empty() {
+            return ops::mul(&x, &y);
+        }
+        if shape_of(&x).len() > 2 || shape_of(&y).len() > 2 {
+            return Err(Diagnostic::new(
+                ErrorKind::Shape,
+                "`dot` supports tensors of up to 2 dimensions; use `@` for batches",
+            ));
+        }
+        crate::eval::arith::matmul(&x, &y)
+    });
+    register(t, "outer", |_, a| {
+        let v = a.bind("outer", &["a", "b"])?;
+        let x = numeric("outer", v[0].as_ref().unwrap_or(&Value::None))?;
+        let y = numeric("outer", v[1].as_ref().unwrap_or(&Value::None))?;
+        crate::autodiff::trace::set_span(a.span);
+        let n: usize = shape_of(&x).iter().product();
+        let m: usize = shape_of(&y).iter().product();
+        ops::mul(&ops::reshape(&x, &[n, 1])?, &ops::reshape(&y, &[1, m])?)
+    });
+    register(t, "transpose", |_, a| {
+        let v = a.bind("transpose", &["x", "axes?"])?;
+        let x = numeric("transpose", v[0].as_ref().unwrap_or(&Value::None))?;
+        let n = shape_of(&x).len();
+        let perm: Vec<usize> = match &v[1] {
+            None | Some(Value::None) => (0..n).rev().collect(),
+            Some(Value::Tuple(p)) => {
+                let mut out = Vec::new();
+                for q in p.iter() {
+                    out.push(te(normalize_axis(int_arg("transpose", "an axis", q)?, n))?);
+                }
+                out
+            }
+            Some(other) => return Err(arg_type("transpose", "axes", "a tuple of ints", other)),
+        };
+        if n == 0 {
+            return Ok(x);
+        }
+        crate::autodiff::trace::set_span(a.span);
+        ops::transpose(&x, &perm)
+    });
+    register(t, "size", |_, a| {
+        let v = a.bind("size", &["x"])?;
+        property("size", &numeric("size", v[0].as_ref().unwrap_or(&Value::None))?)
+    });
+    register(t, "shape", |_, a| {
+        let v = a.bind("shape", &["x"])?;
+        property("shape", &numeric("shape", v[0].as_ref().unwrap_or(&Value::None))?)
+    });
+    register(t, "ndim", |_, a| {
+        let v = a.bind("ndim", &["x"])?;
+        property("ndim", &numeric("ndim", v[0].as_ref().unwrap_or(&Value::None))?)
+    });
+    register(t, "reshape", |_, a| {
+        let v = a.bind("reshape", &["x", "shape"])?;
+        let x = numeric("reshape", v[0].as_ref().unwrap_or(&Value::None))?;
+        let want: Vec<i64> = match v[1].as_ref().unwrap_or(&Value::None) {
+            Value::Tuple(t) => t
+                .iter()
+                .map(|d| int_arg("reshape", "a shape entry", d))
+                .collect::<R<_>>()?,
+            other => vec![int_arg("reshape", "the shape", other)?],
+        };
+        let shape = te(as_tensor(&x)?.resolve_reshape(&want))?;
+        crate::autodiff::trace::set_span(a.span);
+        ops::reshape(&x, &shape)
+    });
+    register(t, "flatten", |_, a| {
+        let v = a.bind("flatten", &["x"])?;
+        let x = numeric("flatten", v[0].as_ref().unwrap_or(&Value::None))?;
+        let n: usize = shape_of(&x).iter().product();
+        ops::reshape(&x, &[n])
+    });
+    register(t, "squeeze", |_, a| {
+        let v = a.bind("squeeze", &["x", "axis?"])?;
+        let x = numeric("squeeze", v[0].as_ref().unwrap_or(&Value::None))?;
+        let s = shape_of(&x);
+        let axes = axes_arg("squeeze", v[1].as_ref(), s.len())?;
+        let out = te(Tensor::zeros(&[0]).and_then(|_| {
+            as_tensor(&x)
+                .map_err(|_| dp_tensor::TensorError::Invalid(String::new()))
+                .and_then(|t| t.squeeze(axes.as_deref()))
+        }))?;
+        ops::reshape(&x, out.shape())
+    });
+    register(t, "expand_dims", |_, a| {
+        let v = a.bind("expand_dims", &["x", "axis"])?;
+        let x = numeric("expand_dims", v[0].as_ref().unwrap_or(&Value::None))?;
+        let mut s = shape_of(&x);
+        let axis = te(normalize_axis(
+            int_arg("expand_dims", "axis", v[1].as_ref().unwrap_or(&Value::None))?,
+            s.len() + 1,
+        ))?;
+        s.insert(axis, 1);
+        ops::reshape(&x, &s)
+    });
+    register(t, "broadcast_to", |_, a| {
+        let v = a.bind("broadcast_to", &["x", "shape"])?;
+        let x = numeric("broadcast_to", v[0].as_ref().unwrap_or(&Value::None))?;
+        let s = shape_arg("broadcast_to", v[1].as_ref().unwrap_or(&Value::None))?;
+        te(as_tensor(&x)?.broadcast_to(&s))?;
+        crate::autodiff::trace::set_span(a.span);
+        ops::broadcast_to(&x, &s)
+    });
+    for (name, stack) in [("concat", false), ("stack", true)] {
+        register(t, name, move |_, a| {
+            let v = a.bind(name, &["xs", "axis?"])?;
+            let xs = tuple_of_tensors(name, v[0].as_ref().unwrap_or(&Value::None))?;
+            if xs.is_empty() {
+                return Err(Diagnostic::new(
+                    ErrorKind::Value,
+                    format!("`{name}` needs at least one tensor"),
+                ));
+            }
+            let nd = shape_of(&xs[0]).len() + usize::from(stack);
+            let axis = axis_arg(name, v[1].as_ref(), nd, 0)?;
+            crate::autodiff::trace::set_span(a.span);
+            apply(&if stack { Prim::Stack(axis) } else { Prim::Concat(axis) }, &xs)
+        });
+    }
+    register(t, "take", |_, a| {
+        let v = a.bind("take", &["x", "indices", "axis?"])?;
+        let x = numeric("take", v[0].as_ref().unwrap_or(&Value::None))?;
+        let idx = tensor_value(v[1].as_ref().unwrap_or(&Value::None))?;
+        let axis = axis_arg("take", v[2].as_ref(), shape_of(&x).len(), 0)?;
+        crate::autodiff::trace::set_span(a.span);
+        apply(&Prim::Take(axis), &[x, idx.strip().clone()])
+    });
+    register(t, "tolist", |_, a| {
+        let v = a.bind("tolist", &["x"])?;
+        let x = as_tensor(&numeric("tolist", v[0].as_ref().unwrap_or(&Value::None))?)?;
+        fn build(data: &[f64], shape: &[usize]) -> Value {
+            match shape.split_first() {
+                None => Value::Float(data.first().copied().unwrap_or(0.0)),
+                Some((&n, rest)) => {
+                    let step: usize = rest.iter().product();
+                    Value::tuple((0..n).map(|i| build(&data[i * step..], rest)))
+                }
+            }
+        }
+        Ok(build(&x.to_vec(), x.shape()))
+    });
+    register(t, "stop_gradient", |_, a| {
+        let v = a.bind("stop_gradient", &["x"])?;
+        crate::tree::map_leaves(v[0].as_ref().unwrap_or(&Value::None), &mut |x, _| Ok(x.strip().clone()))
+    });
+}

@@ -1,0 +1,281 @@
+//! One error type for every phase — lexing, parsing, resolution, evaluation,
+//! differentiation — rendered by ariadne with the offending source underlined.
+
+use crate::syntax::span::{FileId, Span};
+use ariadne::{Config, IndexType, Label, Report, ReportKind};
+use std::fmt;
+use std::rc::Rc;
+
+/// The family an error belongs to; shown in the report's header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    Syntax,
+    Name,
+    Type,
+    Value,
+    Shape,
+    Index,
+    Arity,
+    Assertion,
+    Differentiation,
+    Import,
+    Io,
+    Recursion,
+    Interrupted,
+    /// Raised by the program itself through `error(msg)`.
+    User,
+}
+
+impl ErrorKind {
+    /// The label printed in the report header, e.g. `shape error`.
+    pub fn title(self) -> &'static str {
+        match self {
+            ErrorKind::Syntax => "syntax error",
+            ErrorKind::Name => "name error",
+            ErrorKind::Type => "type error",
+            ErrorKind::Value => "value error",
+            ErrorKind::Shape => "shape error",
+            ErrorKind::Index => "index error",
+            ErrorKind::Arity => "arity error",
+            ErrorKind::Assertion => "assertion failed",
+            ErrorKind::Differentiation => "differentiation error",
+            ErrorKind::Import => "import error",
+            ErrorKind::Io => "io error",
+            ErrorKind::Recursion => "recursion error",
+            ErrorKind::Interrupted => "interrupted",
+            ErrorKind::User => "error",
+        }
+    }
+}
+
+/// One entry of the call stack attached to a runtime error.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StackFrame {
+    /// The called function's name (`<lambda>` for anonymous ones).
+    pub function: Rc<str>,
+    /// Where the call was made.
+    pub call_site: Span,
+}
+
+/// An error with everything needed to render a report.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Diagnostic {
+    /// The error family.
+    pub kind: ErrorKind,
+    /// The headline: what was expected and what was found.
+    pub message: String,
+    /// The primary location, underlined.
+    pub span: Option<Span>,
+    /// Text attached to the primary underline.
+    pub label: Option<String>,
+    /// Further underlined locations with their text.
+    pub labels: Vec<(Span, String)>,
+    /// Free-form notes printed under the source.
+    pub notes: Vec<String>,
+    /// A suggestion, e.g. "did you mean `x`?".
+    pub help: Option<String>,
+    /// The calls that were active when a runtime error happened, innermost first.
+    pub stack: Vec<StackFrame>,
+}
+
+impl Diagnostic {
+    /// A new diagnostic of `kind` with `message`, located nowhere yet.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            kind,
+            message: message.into(),
+            span: None,
+            label: None,
+            labels: Vec::new(),
+            notes: Vec::new(),
+            help: None,
+            stack: Vec::new(),
+        }
+    }
+
+    /// Sets the primary span unless one is already set (the innermost location wins).
+    pub fn at(mut self, span: Span) -> Diagnostic {
+        if self.span.is_none() {
+            self.span = Some(span);
+        }
+        self
+    }
+
+    /// Sets the text of the primary underline.
+    pub fn with_label(mut self, label: impl Into<String>) -> Diagnostic {
+        self.label = Some(label.into());
+        self
+    }
+
+    /// Adds a secondary underlined location.
+    pub fn with_secondary(mut self, span: Span, text: impl Into<String>) -> Diagnostic {
+        self.labels.push((span, text.into()));
+        self
+    }
+
+    /// Adds a note.
+    pub fn with_note(mut self, note: impl Into<String>) -> Diagnostic {
+        self.notes.push(note.into());
+        self
+    }
+
+    /// Sets the help line.
+    pub fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
+        self.help = Some(help.into());
+        self
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind.title(), self.message)
+    }
+}
+
+/// Shorthand constructors used all over the interpreter.
+pub fn error(kind: ErrorKind, message: impl Into<String>) -> Diagnostic {
+    Diagnostic::new(kind, message)
+}
+
+/// The source texts known to the interpreter, so reports can quote them.
+#[derive(Default, Debug, Clone)]
+pub struct SourceMap {
+    files: Vec<(String, Rc<str>)>,
+}
+
+impl SourceMap {
+    /// Registers a source text under a display name and returns its id.
+    pub fn add(&mut self, name: impl Into<String>, text: impl Into<Rc<str>>) -> FileId {
+        let mut name = name.into();
+        // ariadne identifies sources by name: keep names unique.
+        if self.files.iter().any(|(n, _)| *n == name) {
+            name = format!("{name}#{}", self.files.len());
+        }
+        self.files.push((name, text.into()));
+        (self.files.len() - 1) as FileId
+    }
+
+    /// The display name of a file.
+    pub fn name(&self, file: FileId) -> &str {
+        self.files
+            .get(file as usize)
+            .map(|f| f.0.as_str())
+            .unwrap_or("<unknown>")
+    }
+
+    /// The text of a file.
+    pub fn text(&self, file: FileId) -> Rc<str> {
+        self.files
+            .get(file as usize)
+            .map(|f| f.1.clone())
+            .unwrap_or_else(|| Rc::from(""))
+    }
+
+    /// `name:line:column` (1-based) of the start of `span`.
+    pub fn location(&self, span: Span) -> String {
+        let text = self.text(span.file);
+        let upto = &text[..(span.start as usize).min(text.len())];
+        let line = upto.matches('\n').count() + 1;
+        let col = upto.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+        format!("{}:{}:{}", self.name(span.file), line, col)
+    }
+
+    /// Renders `diag` as a report; `color` selects ANSI colours.
+    pub fn render(&self, diag: &Diagnostic, color: bool) -> String {
+        let mut out = Vec::new();
+        let header = format!("{}: {}", diag.kind.title(), diag.message);
+        let clamp = |s: Span| {
+            let len = self.text(s.file).len();
+            let start = (s.start as usize).min(len);
+            (self.name(s.file).to_string(), start..(s.end as usize).clamp(start, len))
+        };
+        match diag.span {
+            Some(span) => {
+                let config = Config::default().with_color(color).with_index_type(IndexType::Byte);
+                let mut b = Report::build(ReportKind::Error, clamp(span))
+                    .with_config(config)
+                    .with_message(&header);
+                let mut primary = Label::new(clamp(span));
+                if let Some(l) = &diag.label {
+                    primary = primary.with_message(l);
+                }
+                if color {
+                    primary = primary.with_color(ariadne::Color::Red);
+                }
+                b = b.with_label(primary);
+                for (s, text) in &diag.labels {
+                    let mut l = Label::new(clamp(*s)).with_message(text);
+                    if color {
+                        l = l.with_color(ariadne::Color::Blue);
+                    }
+                    b = b.with_label(l);
+                }
+                for n in &diag.notes {
+                    b = b.with_note(n);
+                }
+                for frame in &diag.stack {
+                    b = b.with_note(format!(
+                        "in `{}`, called at {}",
+                        frame.function,
+                        self.location(frame.call_site)
+                    ));
+                }
+                if let Some(h) = &diag.help {
+                    b = b.with_help(h);
+                }
+                let cache = ariadne::sources(self.files.iter().map(|(n, t)| (n.clone(), t.to_string())));
+                // Writing into a Vec cannot fail.
+                let _ = b.finish().write(cache, &mut out);
+                String::from_utf8_lossy(&out).into_owned()
+            }
+            None => {
+                let mut s = format!("Error: {header}\n");
+                for n in &diag.notes {
+                    s.push_str(&format!("  note: {n}\n"));
+                }
+                for frame in &diag.stack {
+                    s.push_str(&format!(
+                        "  note: in `{}`, called at {}\n",
+                        frame.function,
+                        self.location(frame.call_site)
+                    ));
+                }
+                if let Some(h) = &diag.help {
+                    s.push_str(&format!("  help: {h}\n"));
+                }
+                s
+            }
+        }
+    }
+}
+
+/// The candidate closest to `name` by edit distance, if it is close enough to be a likely typo.
+pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    let mut best: Option<(usize, &str)> = None;
+    for c in candidates {
+        if c == name {
+            continue;
+        }
+        let d = edit_distance(name, c);
+        let limit = (name.len().max(c.len()) / 3).max(1);
+        if d <= limit && best.is_none_or(|(bd, bc)| d < bd || (d == bd && c < bc)) {
+            best = Some((d, c));
+        }
+    }
+    best.map(|(_, c)| c.to_string())
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut cur = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}

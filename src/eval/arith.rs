@@ -1,0 +1,209 @@
+//! Arithmetic and comparison operators on values (LANGUAGE.md §2, §3, §5).
+
+use crate::diagnostics::{Diagnostic, ErrorKind};
+use crate::ops::{self, Prim};
+use crate::syntax::ast::BinOp;
+use crate::value::{values_equal, Value};
+use dp_tensor::{BinaryOp, UnaryOp};
+
+/// Python-style float modulo: the result has the sign of the divisor.
+fn float_mod(a: f64, b: f64) -> f64 {
+    let r = a % b;
+    if r != 0.0 && ((r < 0.0) != (b < 0.0)) {
+        r + b
+    } else {
+        r
+    }
+}
+
+/// `op` on two plain floats, when it has a scalar result (`None` for `@`).
+#[inline]
+pub fn float_fast(op: BinOp, a: f64, b: f64) -> Option<Value> {
+    Some(match op {
+        BinOp::Add => Value::Float(a + b),
+        BinOp::Sub => Value::Float(a - b),
+        BinOp::Mul => Value::Float(a * b),
+        BinOp::Div => Value::Float(a / b),
+        BinOp::Pow => Value::Float(a.powf(b)),
+        BinOp::FloorDiv => Value::Float((a / b).floor()),
+        BinOp::Mod => Value::Float(float_mod(a, b)),
+        BinOp::Eq => Value::Bool(a == b),
+        BinOp::Ne => Value::Bool(a != b),
+        BinOp::Lt => Value::Bool(a < b),
+        BinOp::Le => Value::Bool(a <= b),
+        BinOp::Gt => Value::Bool(a > b),
+        BinOp::Ge => Value::Bool(a >= b),
+        BinOp::MatMul => return None,
+    })
+}
+
+fn overflow(op: BinOp) -> Diagnostic {
+    Diagnostic::new(ErrorKind::Value, format!("integer overflow in `{}`", op.symbol()))
+        .with_help("use floats (e.g. `2.0 ** 70`) for numbers beyond 64-bit integers")
+}
+
+fn int_op(op: BinOp, a: i64, b: i64) -> Result<Value, Diagnostic> {
+    let zero = || {
+        Diagnostic::new(
+            ErrorKind::Value,
+            format!("integer division by zero in `{}`", op.symbol()),
+        )
+        .with_label("the divisor is 0")
+    };
+    Ok(match op {
+        BinOp::Add => Value::Int(a.checked_add(b).ok_or_else(|| overflow(op))?),
+        BinOp::Sub => Value::Int(a.checked_sub(b).ok_or_else(|| overflow(op))?),
+        BinOp::Mul => Value::Int(a.checked_mul(b).ok_or_else(|| overflow(op))?),
+        BinOp::Div => Value::Float(a as f64 / b as f64),
+        BinOp::FloorDiv => {
+            if b == 0 {
+                return Err(zero());
+            }
+            let q = a.checked_div(b).ok_or_else(|| overflow(op))?;
+            Value::Int(if (a % b != 0) && ((a < 0) != (b < 0)) { q - 1 } else { q })
+        }
+        BinOp::Mod => {
+            if b == 0 {
+                return Err(zero());
+            }
+            let r = a.checked_rem(b).ok_or_else(|| overflow(op))?;
+            Value::Int(if r != 0 && ((r < 0) != (b < 0)) { r + b } else { r })
+        }
+        BinOp::Pow => {
+            if b < 0 {
+                Value::Float((a as f64).powf(b as f64))
+            } else {
+                let e = u32::try_from(b).map_err(|_| overflow(op))?;
+                Value::Int(a.checked_pow(e).ok_or_else(|| overflow(op))?)
+            }
+        }
+        BinOp::Eq => Value::Bool(a == b),
+        BinOp::Ne => Value::Bool(a != b),
+        BinOp::Lt => Value::Bool(a < b),
+        BinOp::Le => Value::Bool(a <= b),
+        BinOp::Gt => Value::Bool(a > b),
+        BinOp::Ge => Value::Bool(a >= b),
+        BinOp::MatMul => return Err(type_mismatch(op, &Value::Int(a), &Value::Int(b))),
+    })
+}
+
+fn type_mismatch(op: BinOp, a: &Value, b: &Value) -> Diagnostic {
+    Diagnostic::new(
+        ErrorKind::Type,
+        format!(
+            "unsupported operand types for `{}`: {} and {}",
+            op.symbol(),
+            a.describe(),
+            b.describe()
+        ),
+    )
+}
+
+fn is_scalar_num(v: &Value) -> bool {
+    matches!(v.strip(), Value::Int(_) | Value::Float(_))
+}
+
+fn is_num(v: &Value) -> bool {
+    matches!(v.strip(), Value::Int(_) | Value::Float(_) | Value::Tensor(_))
+}
+
+fn scalar_of(v: &Value) -> f64 {
+    match v.strip() {
+        Value::Int(i) => *i as f64,
+        Value::Float(x) => *x,
+        _ => f64::NAN,
+    }
+}
+
+/// `-x`.
+pub fn neg(v: &Value) -> Result<Value, Diagnostic> {
+    match v {
+        Value::Int(i) => Ok(Value::Int(i.checked_neg().ok_or_else(|| overflow(BinOp::Sub))?)),
+        Value::Float(x) => Ok(Value::Float(-x)),
+        v if is_num(v) => ops::unary(UnaryOp::Neg, v),
+        other => Err(Diagnostic::new(
+            ErrorKind::Type,
+            format!("cannot negate {}", other.describe()),
+        )),
+    }
+}
+
+/// Any binary operator on any two values.
+pub fn binary(op: BinOp, a: &Value, b: &Value) -> Result<Value, Diagnostic> {
+    match (a, b) {
+        (Value::Int(x), Value::Int(y)) => return int_op(op, *x, *y),
+        (Value::Float(x), Value::Int(y)) => {
+            return float_fast(op, *x, *y as f64).ok_or_else(|| type_mismatch(op, a, b))
+        }
+        (Value::Int(x), Value::Float(y)) => {
+            return float_fast(op, *x as f64, *y).ok_or_else(|| type_mismatch(op, a, b))
+        }
+        (Value::Float(x), Value::Float(y)) => return float_fast(op, *x, *y).ok_or_else(|| type_mismatch(op, a, b)),
+        _ => {}
+    }
+    if is_num(a) && is_num(b) {
+        let comparison = matches!(
+            op,
+            BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge
+        );
+        if comparison && is_scalar_num(a) && is_scalar_num(b) {
+            // Comparisons of (possibly differentiated) scalars give bools.
+            return float_fast(op, scalar_of(a), scalar_of(b)).ok_or_else(|| type_mismatch(op, a, b));
+        }
+        let kernel = |k: BinaryOp| ops::binary(k, a, b);
+        return match op {
+            BinOp::Add => kernel(BinaryOp::Add),
+            BinOp::Sub => kernel(BinaryOp::Sub),
+            BinOp::Mul => kernel(BinaryOp::Mul),
+            BinOp::Div => kernel(BinaryOp::Div),
+            BinOp::Pow => kernel(BinaryOp::Pow),
+            BinOp::Eq => kernel(BinaryOp::Eq),
+            BinOp::Ne => kernel(BinaryOp::Ne),
+            BinOp::Lt => kernel(BinaryOp::Lt),
+            BinOp::Le => kernel(BinaryOp::Le),
+            BinOp::Gt => kernel(BinaryOp::Gt),
+            BinOp::Ge => kernel(BinaryOp::Ge),
+            BinOp::FloorDiv => ops::unary(UnaryOp::Floor, &kernel(BinaryOp::Div)?),
+            BinOp::Mod => {
+                // a - b * floor(a / b): differentiable in a and b away from the jumps.
+                let q = ops::unary(UnaryOp::Floor, &kernel(BinaryOp::Div)?)?;
+                ops::sub(&ops::num(a), &ops::mul(&ops::num(b), &q)?)
+            }
+            BinOp::MatMul => matmul(a, b),
+        };
+    }
+    match (op, a, b) {
+        (BinOp::Eq, _, _) => Ok(Value::Bool(values_equal(a, b))),
+        (BinOp::Ne, _, _) => Ok(Value::Bool(!values_equal(a, b))),
+        (BinOp::Add, Value::Str(x), Value::Str(y)) => Ok(Value::Str(format!("{x}{y}").into())),
+        (BinOp::Add, Value::Tuple(x), Value::Tuple(y)) => {
+            let mut t = x.clone();
+            t.append(y.clone());
+            Ok(Value::Tuple(t))
+        }
+        (BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge, Value::Str(x), Value::Str(y)) => Ok(Value::Bool(match op {
+            BinOp::Lt => x < y,
+            BinOp::Le => x <= y,
+            BinOp::Gt => x > y,
+            _ => x >= y,
+        })),
+        _ => Err(type_mismatch(op, a, b)),
+    }
+}
+
+/// `a @ b` with NumPy semantics.
+pub fn matmul(a: &Value, b: &Value) -> Result<Value, Diagnostic> {
+    let (sa, sb) = (ops::shape_of(a), ops::shape_of(b));
+    if sa.is_empty() || sb.is_empty() {
+        return Err(Diagnostic::new(
+            ErrorKind::Shape,
+            format!(
+                "cannot multiply {} @ {}: `@` needs tensors with at least one dimension",
+                dp_tensor::format_shape(&sa),
+                dp_tensor::format_shape(&sb)
+            ),
+        )
+        .with_help("use `*` to multiply by a scalar"));
+    }
+    ops::apply(&Prim::MatMul, &[ops::num(a), ops::num(b)])
+}

@@ -1,0 +1,288 @@
+//! Indexing (`x[i]`, `x[a:b:c]`, gathers) and iteration (`for x in v`).
+
+use crate::diagnostics::{Diagnostic, ErrorKind};
+use crate::ops::{self, Prim};
+use crate::syntax::span::Span;
+use crate::value::Value;
+use dp_tensor::SliceSpec;
+
+/// One evaluated position of `x[...]`.
+pub enum Item {
+    /// An index or tensor of indices.
+    At(Value, Span),
+    /// `a:b:c`, each part optional.
+    Slice(Option<(Value, Span)>, Option<(Value, Span)>, Option<(Value, Span)>),
+}
+
+fn as_index(v: &Value, span: Span, what: &str) -> Result<i64, Diagnostic> {
+    match v.strip() {
+        Value::Int(i) => Ok(*i),
+        Value::Float(x) if x.fract() == 0.0 && x.abs() < 9.0e15 => Ok(*x as i64),
+        other => Err(Diagnostic::new(
+            ErrorKind::Type,
+            format!("{what} must be an int, found {}", other.describe()),
+        )
+        .at(span)),
+    }
+}
+
+fn norm_index(i: i64, len: usize, span: Span) -> Result<usize, Diagnostic> {
+    let n = len as i64;
+    let j = if i < 0 { i + n } else { i };
+    if j < 0 || j >= n {
+        return Err(
+            Diagnostic::new(ErrorKind::Index, format!("index {i} is out of range for length {len}"))
+                .at(span)
+                .with_label(format!(
+                    "valid indices are {}..{} (or -{}..-1)",
+                    0,
+                    n.max(1) - 1,
+                    n.max(1)
+                )),
+        );
+    }
+    Ok(j as usize)
+}
+
+fn slice_bounds(
+    a: &Option<(Value, Span)>,
+    b: &Option<(Value, Span)>,
+    c: &Option<(Value, Span)>,
+    len: usize,
+) -> Result<Vec<usize>, Diagnostic> {
+    let opt = |p: &Option<(Value, Span)>| -> Result<Option<i64>, Diagnostic> {
+        match p {
+            None => Ok(None),
+            Some((Value::None, _)) => Ok(None),
+            Some((v, s)) => Ok(Some(as_index(v, *s, "a slice bound")?)),
+        }
+    };
+    let step = opt(c)?.unwrap_or(1);
+    if step == 0 {
+        return Err(Diagnostic::new(ErrorKind::Value, "slice step cannot be zero")
+            .at(c.as_ref().map(|x| x.1).unwrap_or_default()));
+    }
+    let n = len as i64;
+    let clamp = |v: Option<i64>, default: i64, lo: i64, hi: i64| -> i64 {
+        match v {
+            None => default,
+            Some(v) => {
+                let v = if v < 0 { v + n } else { v };
+                v.clamp(lo, hi)
+            }
+        }
+    };
+    let mut out = Vec::new();
+    if step > 0 {
+        let (s, e) = (clamp(opt(a)?, 0, 0, n), clamp(opt(b)?, n, 0, n));
+        let mut i = s;
+        while i < e {
+            out.push(i as usize);
+            i += step;
+        }
+    } else {
+        let (s, e) = (clamp(opt(a)?, n - 1, -1, n - 1), clamp(opt(b)?, -1, -1, n - 1));
+        let mut i = s;
+        while i > e {
+            out.push(i as usize);
+            i += step;
+        }
+    }
+    Ok(out)
+}
+
+/// `v[items]` for tuples, strings, dicts and tensors.
+pub fn index(v: &Value, items: Vec<Item>, recv_span: Span, span: Span) -> Result<Value, Diagnostic> {
+    crate::autodiff::trace::set_span(span);
+    match v {
+        Value::Tuple(t) => match one_item(items, "a tuple", span)? {
+            Item::At(i, s) => {
+                let i = norm_index(as_index(&i, s, "a tuple index")?, t.len(), s)?;
+                Ok(t[i].clone())
+            }
+            Item::Slice(a, b, c) => Ok(Value::Tuple(
+                slice_bounds(&a, &b, &c, t.len())?
+                    .into_iter()
+                    .map(|i| t[i].clone())
+                    .collect(),
+            )),
+        },
+        Value::Str(s) => {
+            let chars: Vec<char> = s.chars().collect();
+            match one_item(items, "a string", span)? {
+                Item::At(i, sp) => {
+                    let i = norm_index(as_index(&i, sp, "a string index")?, chars.len(), sp)?;
+                    Ok(Value::str(chars[i].to_string()))
+                }
+                Item::Slice(a, b, c) => Ok(Value::str(
+                    slice_bounds(&a, &b, &c, chars.len())?
+                        .into_iter()
+                        .map(|i| chars[i])
+                        .collect::<String>(),
+                )),
+            }
+        }
+        Value::Dict(d) => match one_item(items, "a dict", span)? {
+            Item::At(Value::Str(k), s) => d
+                .get(&k)
+                .cloned()
+                .ok_or_else(|| crate::eval::interp::missing_key(d, &k, s)),
+            Item::At(other, s) => Err(Diagnostic::new(
+                ErrorKind::Type,
+                format!("dict keys are strings, found {}", other.describe()),
+            )
+            .at(s)),
+            Item::Slice(..) => Err(Diagnostic::new(ErrorKind::Type, "cannot slice a dict").at(span)),
+        },
+        Value::Range(a, b, st) => {
+            let items_t: crate::value::Tuple = iterate(v)?.collect::<Result<_, _>>()?;
+            let _ = (a, b, st);
+            index(&Value::Tuple(items_t), items, recv_span, span)
+        }
+        other if other.is_numeric() => tensor_index(other, items, span),
+        other => Err(
+            Diagnostic::new(ErrorKind::Type, format!("{} cannot be indexed", other.describe()))
+                .at(recv_span)
+                .with_label("this value"),
+        ),
+    }
+}
+
+fn one_item(mut items: Vec<Item>, what: &str, span: Span) -> Result<Item, Diagnostic> {
+    if items.len() != 1 {
+        return Err(Diagnostic::new(
+            ErrorKind::Index,
+            format!("{what} takes exactly one index, found {}", items.len()),
+        )
+        .at(span));
+    }
+    Ok(items.remove(0))
+}
+
+fn tensor_index(x: &Value, items: Vec<Item>, span: Span) -> Result<Value, Diagnostic> {
+    let shape = ops::shape_of(x);
+    if items.len() > shape.len() {
+        return Err(Diagnostic::new(
+            ErrorKind::Index,
+            format!(
+                "too many indices: {} given for a tensor of shape {} ({} dimensions)",
+                items.len(),
+                dp_tensor::format_shape(&shape),
+                shape.len()
+            ),
+        )
+        .at(span));
+    }
+    let mut specs = Vec::with_capacity(items.len());
+    let mut gather: Option<(usize, Value, Span)> = None;
+    let mut dropped_before = 0usize;
+    for (axis, it) in items.into_iter().enumerate() {
+        match it {
+            Item::At(v, s) => match v.strip() {
+                Value::Tensor(t) => {
+                    if gather.is_some() {
+                        return Err(Diagnostic::new(
+                            ErrorKind::Index,
+                            "only one tensor of indices is supported per indexing expression",
+                        )
+                        .at(s)
+                        .with_help("gather one axis at a time, or use `take(x, idx, axis)`"));
+                    }
+                    gather = Some((axis - dropped_before, Value::Tensor(t.clone()), s));
+                    specs.push(SliceSpec::full());
+                }
+                _ => {
+                    let i = as_index(&v, s, "a tensor index")?;
+                    let n = shape[axis] as i64;
+                    if i < -n || i >= n {
+                        return Err(Diagnostic::new(
+                            ErrorKind::Index,
+                            format!("index {i} is out of range for axis {axis} of size {n}"),
+                        )
+                        .at(s)
+                        .with_label(format!("valid indices are -{n}..{}", n - 1)));
+                    }
+                    specs.push(SliceSpec::Index(i));
+                    dropped_before += 1;
+                }
+            },
+            Item::Slice(a, b, c) => {
+                let opt = |p: &Option<(Value, Span)>| -> Result<Option<i64>, Diagnostic> {
+                    match p {
+                        None | Some((Value::None, _)) => Ok(None),
+                        Some((v, s)) => Ok(Some(as_index(v, *s, "a slice bound")?)),
+                    }
+                };
+                let step = opt(&c)?.unwrap_or(1);
+                if step == 0 {
+                    return Err(Diagnostic::new(ErrorKind::Value, "slice step cannot be zero").at(span));
+                }
+                specs.push(SliceSpec::Range {
+                    start: opt(&a)?,
+                    stop: opt(&b)?,
+                    step,
+                });
+            }
+        }
+    }
+    let trivial = specs.iter().all(|s| *s == SliceSpec::full());
+    let sliced = if trivial {
+        x.clone()
+    } else {
+        ops::apply(&Prim::Slice(specs.into()), &[ops::num(x)]).map_err(|d| d.at(span))?
+    };
+    match gather {
+        None => Ok(sliced),
+        Some((axis, idx, s)) => ops::apply(&Prim::Take(axis), &[sliced, idx]).map_err(|d| d.at(s)),
+    }
+}
+
+/// The elements of an iterable value, in order.
+pub fn iterate(v: &Value) -> Result<Box<dyn Iterator<Item = Result<Value, Diagnostic>>>, Diagnostic> {
+    Ok(match v {
+        Value::Range(a, b, s) => {
+            let (a, b, s) = (*a, *b, *s);
+            let mut i = a;
+            Box::new(std::iter::from_fn(move || {
+                if (s > 0 && i < b) || (s < 0 && i > b) {
+                    let r = i;
+                    i = i.saturating_add(s);
+                    if i == r {
+                        i = b;
+                    }
+                    Some(Ok(Value::Int(r)))
+                } else {
+                    None
+                }
+            }))
+        }
+        Value::Tuple(t) => Box::new(t.clone().into_iter().map(Ok)),
+        Value::Dict(d) => Box::new(
+            d.keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .into_iter()
+                .map(|k| Ok(Value::Str(k))),
+        ),
+        Value::Str(s) => Box::new(
+            s.chars()
+                .map(|c| Ok(Value::str(c.to_string())))
+                .collect::<Vec<_>>()
+                .into_iter(),
+        ),
+        other if matches!(other.strip(), Value::Tensor(_)) => {
+            let n = ops::shape_of(other).first().copied().unwrap_or(0);
+            let x = other.clone();
+            Box::new(
+                (0..n).map(move |i| ops::apply(&Prim::Slice(vec![SliceSpec::Index(i as i64)].into()), &[x.clone()])),
+            )
+        }
+        other => {
+            return Err(
+                Diagnostic::new(ErrorKind::Type, format!("cannot iterate over {}", other.describe())).with_help(
+                    "`for` iterates over ranges, tuples, dicts (their keys), strings and tensors (their rows)",
+                ),
+            )
+        }
+    })
+}

@@ -1,0 +1,817 @@
+//! The tree-walking interpreter over the resolved IR.
+
+use super::ir::{self, CaptureSrc, ExprKind as K, Target};
+use super::module::Module;
+use super::resolve::Resolver;
+use crate::builtins::{self, Args};
+use crate::diagnostics::{did_you_mean, Diagnostic, ErrorKind, SourceMap, StackFrame};
+use crate::syntax::parser;
+use crate::syntax::span::Span;
+use crate::value::{Closure, Dict, Value};
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set by the Ctrl-C handler; loops and calls check it and stop with a report.
+pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// The deepest chain of dp calls allowed before a recursion error.
+pub const MAX_CALL_DEPTH: usize = 10_000;
+
+/// The native stack size of the interpreter thread: enough for [`MAX_CALL_DEPTH`] nested dp calls.
+pub const INTERPRETER_STACK: usize = 1 << 30;
+
+/// Non-local control flow while evaluating: errors, `return`, `break`, `continue`.
+pub enum Flow {
+    /// An error on its way to the top.
+    Err(Box<Diagnostic>),
+    /// `return v`.
+    Return(Value),
+    /// `break`.
+    Break,
+    /// `continue`.
+    Continue,
+}
+
+impl From<Diagnostic> for Flow {
+    fn from(d: Diagnostic) -> Flow {
+        Flow::Err(Box::new(d))
+    }
+}
+
+type R<T> = Result<T, Flow>;
+
+/// One activation of a function (or of a top-level program).
+pub struct Frame {
+    slots: Vec<Value>,
+    module: Rc<Module>,
+    closure: Option<Rc<Closure>>,
+}
+
+/// The interpreter: source map, modules, builtins, output and random state.
+pub struct Interp {
+    /// Every source text seen, for rendering reports.
+    pub sources: SourceMap,
+    /// Where `print` writes.
+    pub out: Box<dyn Write>,
+    /// The builtin functions by name.
+    pub builtins: HashMap<Rc<str>, Value>,
+    /// The module of the main program (or the REPL session).
+    pub main: Rc<Module>,
+    /// The state of `seed`/`rand`/`randn`/...
+    pub rng: dp_tensor::Rng,
+    /// The script's command-line arguments (`args()`).
+    pub script_args: Vec<String>,
+    depth: usize,
+    imported: HashMap<PathBuf, Value>,
+    importing: HashSet<PathBuf>,
+}
+
+impl Interp {
+    /// A fresh interpreter writing program output to `out`.
+    pub fn new(out: Box<dyn Write>) -> Interp {
+        let mut sources = SourceMap::default();
+        let file = sources.add("<main>", "");
+        Interp {
+            sources,
+            out,
+            builtins: builtins::all(),
+            main: Rc::new(Module::new("<main>", None, file)),
+            rng: dp_tensor::Rng::new(0),
+            script_args: Vec::new(),
+            depth: 0,
+            imported: HashMap::new(),
+            importing: HashSet::new(),
+        }
+    }
+
+    /// Renders a diagnostic against the known sources.
+    pub fn render(&self, d: &Diagnostic, color: bool) -> String {
+        self.sources.render(d, color)
+    }
+
+    /// Parses and resolves `src` as the main program's next chunk, without running it.
+    pub fn check_source(&mut self, name: &str, src: &str, dir: Option<PathBuf>) -> Result<(), Vec<Diagnostic>> {
+        let file = self.sources.add(name, src);
+        let ast = parser::parse(src, file)?;
+        let module = Module::new(name, dir, file);
+        Resolver::new(&module, &self.builtins).program(&ast).map(|_| ())
+    }
+
+    /// Runs `src` in the main module (a file, a `-e` snippet or a REPL entry),
+    /// returning the value of its final expression.
+    pub fn run_source(
+        &mut self,
+        name: &str,
+        src: &str,
+        dir: Option<PathBuf>,
+    ) -> Result<Option<Value>, Vec<Diagnostic>> {
+        let file = self.sources.add(name, src);
+        let ast = parser::parse(src, file)?;
+        if dir.is_some() && self.main.dir.is_none() {
+            self.main = Rc::new(Module::new(name, dir, file));
+        }
+        let module = self.main.clone();
+        let program = Resolver::new(&module, &self.builtins).program(&ast)?;
+        self.run_program(&program, &module).map_err(|d| vec![d])
+    }
+
+    fn run_program(&mut self, p: &ir::Program, module: &Rc<Module>) -> Result<Option<Value>, Diagnostic> {
+        INTERRUPTED.store(false, Ordering::Relaxed);
+        let mut frame = Frame {
+            slots: vec![Value::None; p.n_slots as usize],
+            module: module.clone(),
+            closure: None,
+        };
+        for (slot, proto) in &p.hoisted {
+            let c = Closure {
+                proto: proto.clone(),
+                captures: Vec::new(),
+                module: module.clone(),
+            };
+            module.set(*slot, Value::Func(Rc::new(c)));
+        }
+        let result = (|| -> R<Option<Value>> {
+            for s in &p.stmts {
+                self.exec(s, &mut frame)?;
+            }
+            match &p.tail {
+                Some(e) => Ok(Some(self.eval(e, &mut frame)?)),
+                None => Ok(None),
+            }
+        })();
+        let _ = self.out.flush();
+        match result {
+            Ok(v) => Ok(v),
+            Err(Flow::Err(d)) => Err(*d),
+            // The resolver rejects `return`/`break`/`continue` outside functions and loops.
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// Imports a stdlib module by name or a file by path (relative to `from`).
+    fn import(&mut self, path: Option<&str>, name: &str, from: &Module, span: Span) -> Result<Value, Diagnostic> {
+        let (key, display, src) = match path {
+            None => {
+                let src = crate::stdlib::source(name).ok_or_else(|| {
+                    let mut d =
+                        Diagnostic::new(ErrorKind::Import, format!("no standard library module named `{name}`"))
+                            .at(span)
+                            .with_note(format!("available modules: {}", crate::stdlib::NAMES.join(", ")));
+                    if let Some(s) = did_you_mean(name, crate::stdlib::NAMES.iter().copied()) {
+                        d = d.with_help(format!("did you mean `{s}`?"));
+                    }
+                    d
+                })?;
+                (
+                    PathBuf::from(format!("<stdlib>/{name}.dp")),
+                    format!("<stdlib>/{name}.dp"),
+                    src.to_string(),
+                )
+            }
+            Some(p) => {
+                let base = from.dir.clone().unwrap_or_else(|| PathBuf::from("."));
+                let full = base.join(p);
+                let key = full.canonicalize().unwrap_or_else(|_| full.clone());
+                let src = std::fs::read_to_string(&full).map_err(|e| {
+                    Diagnostic::new(ErrorKind::Import, format!("cannot read `{}`: {e}", full.display())).at(span)
+                })?;
+                (key, full.display().to_string(), src)
+            }
+        };
+        if let Some(v) = self.imported.get(&key) {
+            return Ok(v.clone());
+        }
+        if self.importing.contains(&key) {
+            return Err(Diagnostic::new(
+                ErrorKind::Import,
+                format!("import cycle: `{display}` is already being imported"),
+            )
+            .at(span)
+            .with_label("this import leads back to a file that is still loading"));
+        }
+        let file = self.sources.add(display.clone(), src.as_str());
+        let dir = if path.is_some() {
+            key.parent().map(Path::to_path_buf)
+        } else {
+            None
+        };
+        let module = Rc::new(Module::new(display.as_str(), dir, file));
+        let parsed = parser::parse(&src, file).map_err(|mut ds| ds.remove(0))?;
+        let program = Resolver::new(&module, &self.builtins)
+            .program(&parsed)
+            .map_err(|mut ds| ds.remove(0))?;
+        self.importing.insert(key.clone());
+        let r = self.run_program(&program, &module);
+        self.importing.remove(&key);
+        r.map_err(|d| d.with_secondary(span, "while importing this"))?;
+        let v = module.to_dict();
+        self.imported.insert(key, v.clone());
+        Ok(v)
+    }
+
+    fn exec(&mut self, s: &ir::Stmt, f: &mut Frame) -> R<()> {
+        match s {
+            ir::Stmt::Let(p, e) => {
+                let v = self.eval(e, f)?;
+                self.bind(p, v, f)?;
+            }
+            ir::Stmt::Assign(t, e) => {
+                let v = self.eval(e, f)?;
+                self.store(*t, v, f);
+            }
+            ir::Stmt::Expr(e) => {
+                self.eval(e, f)?;
+            }
+            ir::Stmt::Fn(t, proto) => {
+                let c = self.make_closure(proto, f);
+                self.store(*t, c, f);
+            }
+            ir::Stmt::Return(e, _) => {
+                let v = match e {
+                    Some(e) => self.eval(e, f)?,
+                    None => Value::None,
+                };
+                return Err(Flow::Return(v));
+            }
+            ir::Stmt::Break(_) => return Err(Flow::Break),
+            ir::Stmt::Continue(_) => return Err(Flow::Continue),
+            ir::Stmt::Import {
+                target,
+                path,
+                name,
+                span,
+            } => {
+                let module = f.module.clone();
+                let v = self.import(path.as_deref(), name, &module, *span)?;
+                self.store(*target, v, f);
+            }
+        }
+        Ok(())
+    }
+
+    fn store(&mut self, t: Target, v: Value, f: &mut Frame) {
+        match t {
+            Target::Local(s) => f.slots[s as usize] = v,
+            Target::Global(g) => f.module.set(g, v),
+        }
+    }
+
+    fn bind(&mut self, p: &ir::Pattern, v: Value, f: &mut Frame) -> Result<(), Diagnostic> {
+        match p {
+            ir::Pattern::Bind(t, _) => {
+                self.store(*t, v, f);
+                Ok(())
+            }
+            ir::Pattern::Tuple(ps, span) => {
+                let items = match &v {
+                    Value::Tuple(items) => items.clone(),
+                    other => {
+                        return Err(Diagnostic::new(
+                            ErrorKind::Type,
+                            format!("cannot destructure {} as a tuple of {}", other.describe(), ps.len()),
+                        )
+                        .at(*span)
+                        .with_label("this pattern expects a tuple"))
+                    }
+                };
+                if items.len() != ps.len() {
+                    return Err(Diagnostic::new(
+                        ErrorKind::Value,
+                        format!(
+                            "cannot destructure a tuple of {} elements into {} names",
+                            items.len(),
+                            ps.len()
+                        ),
+                    )
+                    .at(*span)
+                    .with_label(format!("expects exactly {} elements", ps.len())));
+                }
+                for (p, v) in ps.iter().zip(items) {
+                    self.bind(p, v, f)?;
+                }
+                Ok(())
+            }
+            ir::Pattern::Dict(es, span) => {
+                let d = match &v {
+                    Value::Dict(d) => d.clone(),
+                    other => {
+                        return Err(Diagnostic::new(
+                            ErrorKind::Type,
+                            format!("cannot destructure {} as a dict", other.describe()),
+                        )
+                        .at(*span)
+                        .with_label("this pattern expects a dict"))
+                    }
+                };
+                for (k, kspan, p) in es {
+                    let v = d.get(k).cloned().ok_or_else(|| missing_key(&d, k, *kspan))?;
+                    self.bind(p, v, f)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn make_closure(&mut self, proto: &Rc<ir::FnProto>, f: &Frame) -> Value {
+        let captures = proto
+            .captures
+            .iter()
+            .map(|(src, _)| match src {
+                CaptureSrc::Local(s) => Some(f.slots[*s as usize].clone()),
+                CaptureSrc::Global(g) => f.module.get(*g),
+                CaptureSrc::SelfRef => f.closure.clone().map(Value::Func),
+            })
+            .collect();
+        Value::Func(Rc::new(Closure {
+            proto: proto.clone(),
+            captures,
+            module: f.module.clone(),
+        }))
+    }
+
+    /// Calls any callable value with already-evaluated arguments.
+    pub fn call(&mut self, callee: &Value, args: Args) -> Result<Value, Diagnostic> {
+        match callee {
+            Value::Func(c) => self.call_closure(c, args),
+            Value::Native(n) => {
+                let span = args.span;
+                (n.func)(self, args).map_err(|d| d.at(span))
+            }
+            other => Err(
+                Diagnostic::new(ErrorKind::Type, format!("{} is not callable", other.describe()))
+                    .at(args.span)
+                    .with_label("expected a function here"),
+            ),
+        }
+    }
+
+    /// Calls a function with positional arguments only.
+    pub fn call_pos(&mut self, callee: &Value, pos: Vec<Value>, span: Span) -> Result<Value, Diagnostic> {
+        self.call(callee, Args::positional(pos, span))
+    }
+
+    fn call_closure(&mut self, c: &Rc<Closure>, args: Args) -> Result<Value, Diagnostic> {
+        let proto = &c.proto;
+        let call_site = args.span;
+        if self.depth >= MAX_CALL_DEPTH {
+            return Err(Diagnostic::new(
+                ErrorKind::Recursion,
+                format!("maximum call depth ({MAX_CALL_DEPTH}) exceeded in `{}`", proto.name),
+            )
+            .at(call_site)
+            .with_note("this is usually a recursion without a base case"));
+        }
+        if INTERRUPTED.load(Ordering::Relaxed) {
+            return Err(Diagnostic::new(ErrorKind::Interrupted, "interrupted by Ctrl-C").at(call_site));
+        }
+        let mut frame = Frame {
+            slots: vec![Value::None; proto.n_slots as usize],
+            module: c.module.clone(),
+            closure: Some(c.clone()),
+        };
+        for ((_, slot), v) in proto.captures.iter().zip(&c.captures) {
+            frame.slots[*slot as usize] = match v {
+                Some(v) => v.clone(),
+                None => Value::None,
+            };
+        }
+        // Late-bound captures: top-level names that did not exist when the closure was made.
+        for ((src, slot), v) in proto.captures.iter().zip(&c.captures) {
+            if let (CaptureSrc::Global(g), None) = (src, v) {
+                frame.slots[*slot as usize] = c.module.get(*g).unwrap_or(Value::None);
+            }
+        }
+        self.depth += 1;
+        let result = self
+            .bind_params(c, args, &mut frame)
+            .and_then(|()| match self.eval(&proto.body, &mut frame) {
+                Ok(v) | Err(Flow::Return(v)) => Ok(v),
+                Err(Flow::Err(d)) => Err(*d),
+                Err(Flow::Break | Flow::Continue) => Ok(Value::None),
+            });
+        self.depth -= 1;
+        result.map_err(|mut d| {
+            if d.span.is_some() && d.kind != ErrorKind::Recursion {
+                d.stack.push(StackFrame {
+                    function: proto.name.clone(),
+                    call_site,
+                });
+            } else if d.kind == ErrorKind::Recursion && d.stack.is_empty() {
+                d.stack.push(StackFrame {
+                    function: proto.name.clone(),
+                    call_site,
+                });
+            }
+            d.at(call_site)
+        })
+    }
+
+    fn bind_params(&mut self, c: &Rc<Closure>, args: Args, frame: &mut Frame) -> Result<(), Diagnostic> {
+        let proto = &c.proto;
+        let n = proto.params.len();
+        let Args { pos, mut kw, span, .. } = args;
+        if pos.len() > n {
+            return Err(Diagnostic::new(
+                ErrorKind::Arity,
+                format!(
+                    "`{}` takes {} argument{} but {} were given",
+                    proto.name,
+                    n,
+                    if n == 1 { "" } else { "s" },
+                    pos.len()
+                ),
+            )
+            .at(span)
+            .with_secondary(proto.span, "defined here"));
+        }
+        let mut pos = pos.into_iter();
+        for p in &proto.params {
+            let v = if let Some(v) = pos.next() {
+                if let Some(name) = &p.name {
+                    if kw.iter().any(|(k, _)| k == name) {
+                        return Err(Diagnostic::new(
+                            ErrorKind::Arity,
+                            format!("argument `{name}` of `{}` given twice", proto.name),
+                        )
+                        .at(span));
+                    }
+                }
+                v
+            } else if let Some(i) = p.name.as_ref().and_then(|name| kw.iter().position(|(k, _)| k == name)) {
+                kw.swap_remove(i).1
+            } else if let Some(d) = &p.default {
+                match self.eval(d, frame) {
+                    Ok(v) => v,
+                    Err(Flow::Err(d)) => return Err(*d),
+                    Err(_) => Value::None,
+                }
+            } else {
+                let what = p
+                    .name
+                    .as_ref()
+                    .map(|n| format!("`{n}`"))
+                    .unwrap_or_else(|| "a destructured argument".into());
+                return Err(Diagnostic::new(
+                    ErrorKind::Arity,
+                    format!("missing argument {what} in call to `{}`", proto.name),
+                )
+                .at(span)
+                .with_secondary(proto.span, "defined here"));
+            };
+            self.bind(&p.pattern, v, frame)?;
+        }
+        if let Some((k, _)) = kw.first() {
+            let names: Vec<&str> = proto.params.iter().filter_map(|p| p.name.as_deref()).collect();
+            let mut d = Diagnostic::new(
+                ErrorKind::Arity,
+                format!("`{}` has no parameter named `{k}`", proto.name),
+            )
+            .at(span)
+            .with_note(format!("its parameters are: {}", names.join(", ")));
+            if let Some(s) = did_you_mean(k, names.iter().copied()) {
+                d = d.with_help(format!("did you mean `{s}`?"));
+            }
+            return Err(d);
+        }
+        Ok(())
+    }
+
+    fn eval_args(&mut self, args: &[ir::Arg], f: &mut Frame, span: Span, recv: Option<Value>) -> R<Args> {
+        let mut out = Args {
+            pos: Vec::with_capacity(args.len() + 1),
+            kw: Vec::new(),
+            span,
+            spans: Vec::new(),
+        };
+        if let Some(r) = recv {
+            out.pos.push(r);
+            out.spans.push(span);
+        }
+        for a in args {
+            let v = self.eval(&a.value, f)?;
+            match &a.name {
+                None => {
+                    out.pos.push(v);
+                    out.spans.push(a.value.span);
+                }
+                Some(k) => {
+                    if out.kw.iter().any(|(n, _)| n == k) {
+                        return Err(
+                            Diagnostic::new(ErrorKind::Arity, format!("keyword argument `{k}` given twice"))
+                                .at(a.value.span)
+                                .into(),
+                        );
+                    }
+                    out.kw.push((k.clone(), v));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn truthy(&self, v: &Value, span: Span, what: &str) -> Result<bool, Diagnostic> {
+        match v.strip() {
+            Value::Bool(b) => Ok(*b),
+            Value::Tensor(t) if t.size() == 1 => Ok(t.item().unwrap_or(0.0) != 0.0),
+            other => {
+                let mut d = Diagnostic::new(
+                    ErrorKind::Type,
+                    format!("{what} must be a bool, found {}", other.describe()),
+                )
+                .at(span)
+                .with_label("expected `true` or `false`");
+                if let Value::Tensor(_) = other {
+                    d = d.with_help("use `all(...)` or `any(...)` to turn a tensor comparison into a bool");
+                }
+                Err(d)
+            }
+        }
+    }
+
+    /// Evaluates one expression.
+    pub fn eval(&mut self, e: &ir::Expr, f: &mut Frame) -> R<Value> {
+        match &e.kind {
+            K::Const(v) => Ok(v.clone()),
+            K::Local(s) => Ok(f.slots[*s as usize].clone()),
+            K::Global(g, name) => f.module.get(*g).ok_or_else(|| {
+                Diagnostic::new(ErrorKind::Name, format!("`{name}` is used before it is defined"))
+                    .at(e.span)
+                    .with_label("no value has been bound to this name yet")
+                    .into()
+            }),
+            K::SelfRef => Ok(f.closure.clone().map(Value::Func).unwrap_or(Value::None)),
+            K::Tensor(es) => {
+                let mut vals = Vec::with_capacity(es.len());
+                let mut spans = Vec::with_capacity(es.len());
+                for x in es {
+                    vals.push(self.eval(x, f)?);
+                    spans.push(x.span);
+                }
+                Ok(builtins::tensor::literal(vals, &spans, e.span)?)
+            }
+            K::Tuple(es) => {
+                let mut items = crate::value::Tuple::new();
+                for x in es {
+                    items.push_back(self.eval(x, f)?);
+                }
+                Ok(Value::Tuple(items))
+            }
+            K::Dict(items) => {
+                let mut d = Dict::new();
+                for it in items {
+                    match it {
+                        ir::DictItem::Pair(k, v) => {
+                            let v = self.eval(v, f)?;
+                            d.insert(k.clone(), v);
+                        }
+                        ir::DictItem::Spread(x) => match self.eval(x, f)? {
+                            Value::Dict(other) => d = other.union(d),
+                            other => {
+                                return Err(Diagnostic::new(
+                                    ErrorKind::Type,
+                                    format!("can only spread a dict into a dict, found {}", other.describe()),
+                                )
+                                .at(x.span)
+                                .into())
+                            }
+                        },
+                    }
+                }
+                Ok(Value::Dict(d))
+            }
+            K::Neg(x) => {
+                let v = self.eval(x, f)?;
+                Ok(super::arith::neg(&v).map_err(|d| d.at(e.span))?)
+            }
+            K::Not(x) => {
+                let v = self.eval(x, f)?;
+                Ok(Value::Bool(!self.truthy(&v, x.span, "the operand of `not`")?))
+            }
+            K::Binary(op, a, b) => {
+                let x = self.eval(a, f)?;
+                let y = self.eval(b, f)?;
+                // Scalar fast path: no allocation, no dispatch.
+                if let (Value::Float(p), Value::Float(q)) = (&x, &y) {
+                    if let Some(v) = super::arith::float_fast(*op, *p, *q) {
+                        return Ok(v);
+                    }
+                }
+                Ok(super::arith::binary(*op, &x, &y)
+                    .map_err(|d| d.at(e.span).with_secondary_if_missing(a.span, b.span, &x, &y))?)
+            }
+            K::And(a, b) => {
+                let x = self.eval(a, f)?;
+                if !self.truthy(&x, a.span, "the left operand of `and`")? {
+                    return Ok(Value::Bool(false));
+                }
+                let y = self.eval(b, f)?;
+                Ok(Value::Bool(self.truthy(&y, b.span, "the right operand of `and`")?))
+            }
+            K::Or(a, b) => {
+                let x = self.eval(a, f)?;
+                if self.truthy(&x, a.span, "the left operand of `or`")? {
+                    return Ok(Value::Bool(true));
+                }
+                let y = self.eval(b, f)?;
+                Ok(Value::Bool(self.truthy(&y, b.span, "the right operand of `or`")?))
+            }
+            K::Call(callee, args) => {
+                let fv = self.eval(callee, f)?;
+                let args = self.eval_args(args, f, e.span, None)?;
+                Ok(self.call(&fv, args)?)
+            }
+            K::Method(recv, name, name_span, args) => {
+                let r = self.eval(recv, f)?;
+                if let Value::Dict(d) = &r {
+                    match d.get(name) {
+                        Some(m @ (Value::Func(_) | Value::Native(_))) => {
+                            let m = m.clone();
+                            let args = self.eval_args(args, f, e.span, None)?;
+                            return Ok(self.call(&m, args)?);
+                        }
+                        Some(other) => {
+                            return Err(Diagnostic::new(
+                                ErrorKind::Type,
+                                format!("`{name}` is {}, not a function", other.describe()),
+                            )
+                            .at(*name_span)
+                            .into())
+                        }
+                        None => {}
+                    }
+                }
+                let m = match self.builtins.get(name) {
+                    Some(m) => m.clone(),
+                    None => {
+                        let mut d =
+                            Diagnostic::new(ErrorKind::Name, format!("{} has no method `{name}`", r.describe()))
+                                .at(*name_span)
+                                .with_label("no builtin function of this name");
+                        let candidates: Vec<Rc<str>> = match &r {
+                            Value::Dict(d) => d.keys().cloned().chain(self.builtins.keys().cloned()).collect(),
+                            _ => self.builtins.keys().cloned().collect(),
+                        };
+                        if let Some(s) = did_you_mean(name, candidates.iter().map(|c| &**c)) {
+                            d = d.with_help(format!("did you mean `{s}`?"));
+                        }
+                        return Err(d.into());
+                    }
+                };
+                let args = self.eval_args(args, f, e.span, Some(r))?;
+                Ok(self.call(&m, args)?)
+            }
+            K::Field(x, name, name_span) => {
+                let v = self.eval(x, f)?;
+                Ok(field(&v, name, *name_span)?)
+            }
+            K::Index(x, items) => {
+                let v = self.eval(x, f)?;
+                let mut idx = Vec::with_capacity(items.len());
+                for it in items {
+                    idx.push(match it {
+                        ir::IndexItem::At(i) => super::index::Item::At(self.eval(i, f)?, i.span),
+                        ir::IndexItem::Slice(a, b, c) => {
+                            let mut part = |p: &Option<ir::Expr>| -> R<Option<(Value, Span)>> {
+                                match p {
+                                    Some(p) => Ok(Some((self.eval(p, f)?, p.span))),
+                                    None => Ok(None),
+                                }
+                            };
+                            super::index::Item::Slice(part(a)?, part(b)?, part(c)?)
+                        }
+                    });
+                }
+                Ok(super::index::index(&v, idx, x.span, e.span)?)
+            }
+            K::Lambda(proto) => Ok(self.make_closure(proto, f)),
+            K::Block(stmts, tail) => {
+                for s in stmts {
+                    self.exec(s, f)?;
+                }
+                match tail {
+                    Some(t) => self.eval(t, f),
+                    None => Ok(Value::None),
+                }
+            }
+            K::If(c, t, other) => {
+                let cv = self.eval(c, f)?;
+                if self.truthy(&cv, c.span, "an `if` condition")? {
+                    self.eval(t, f)
+                } else if let Some(o) = other {
+                    self.eval(o, f)
+                } else {
+                    Ok(Value::None)
+                }
+            }
+            K::While(c, body) => {
+                loop {
+                    let cv = self.eval(c, f)?;
+                    if !self.truthy(&cv, c.span, "a `while` condition")? {
+                        break;
+                    }
+                    check_interrupt(e.span)?;
+                    match self.eval(body, f) {
+                        Ok(_) | Err(Flow::Continue) => {}
+                        Err(Flow::Break) => break,
+                        Err(other) => return Err(other),
+                    }
+                }
+                Ok(Value::None)
+            }
+            K::For(p, it, body) => {
+                let iterable = self.eval(it, f)?;
+                let items = super::index::iterate(&iterable).map_err(|d| d.at(it.span))?;
+                for item in items {
+                    let item = item.map_err(|d| d.at(it.span))?;
+                    check_interrupt(e.span)?;
+                    self.bind(p, item, f)?;
+                    match self.eval(body, f) {
+                        Ok(_) | Err(Flow::Continue) => {}
+                        Err(Flow::Break) => break,
+                        Err(other) => return Err(other),
+                    }
+                }
+                Ok(Value::None)
+            }
+        }
+    }
+
+    /// Writes one line of program output.
+    pub fn write_out(&mut self, s: &str) -> Result<(), Diagnostic> {
+        self.out
+            .write_all(s.as_bytes())
+            .map_err(|e| Diagnostic::new(ErrorKind::Io, format!("cannot write output: {e}")))
+    }
+}
+
+fn check_interrupt(span: Span) -> Result<(), Diagnostic> {
+    if INTERRUPTED.load(Ordering::Relaxed) {
+        return Err(Diagnostic::new(ErrorKind::Interrupted, "interrupted by Ctrl-C").at(span));
+    }
+    Ok(())
+}
+
+/// The error for a dict key that is absent, with a suggestion.
+pub fn missing_key(d: &Dict, k: &str, span: Span) -> Diagnostic {
+    let mut diag = Diagnostic::new(ErrorKind::Index, format!("dict has no key `{k}`"))
+        .at(span)
+        .with_label("no such key");
+    let keys: Vec<&str> = d.keys().map(|k| &**k).collect();
+    diag = diag.with_note(format!(
+        "its keys are: {}",
+        if keys.is_empty() {
+            "(none)".to_string()
+        } else {
+            keys.join(", ")
+        }
+    ));
+    if let Some(s) = did_you_mean(k, keys.iter().copied()) {
+        diag = diag.with_help(format!("did you mean `{s}`?"));
+    }
+    diag
+}
+
+/// `x.name`: a dict key or a tensor property.
+pub fn field(v: &Value, name: &str, span: Span) -> Result<Value, Diagnostic> {
+    match v {
+        Value::Dict(d) => d.get(name).cloned().ok_or_else(|| missing_key(d, name, span)),
+        other => match (other.strip(), name) {
+            (Value::Tensor(_) | Value::Float(_), "shape" | "ndim" | "T" | "size") => {
+                let f = match name {
+                    "shape" => "shape",
+                    "ndim" => "ndim",
+                    "size" => "size",
+                    _ => "transpose",
+                };
+                builtins::tensor::property(f, other).map_err(|d| d.at(span))
+            }
+            _ => Err(
+                Diagnostic::new(ErrorKind::Type, format!("{} has no field `{name}`", other.describe()))
+                    .at(span)
+                    .with_help(if matches!(other.strip(), Value::Tensor(_)) {
+                        "tensors have the fields `shape`, `ndim`, `size` and `T`".to_string()
+                    } else {
+                        "fields are read from dicts (`d.key`) and tensors (`x.shape`)".to_string()
+                    }),
+            ),
+        },
+    }
+}
+
+trait SecondaryOperands {
+    fn with_secondary_if_missing(self, a: Span, b: Span, x: &Value, y: &Value) -> Self;
+}
+
+impl SecondaryOperands for Diagnostic {
+    /// Labels both operands with their types when a binary operator fails.
+    fn with_secondary_if_missing(mut self, a: Span, b: Span, x: &Value, y: &Value) -> Self {
+        if self.labels.is_empty() && matches!(self.kind, ErrorKind::Type | ErrorKind::Shape) {
+            self.labels.push((a, x.describe()));
+            self.labels.push((b, y.describe()));
+        }
+        self
+    }
+}

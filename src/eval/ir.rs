@@ -1,0 +1,161 @@
+//! The resolved program the interpreter walks: the AST with every name bound
+//! to a frame slot, a module global, a builtin, or the running closure itself.
+
+use crate::syntax::ast::BinOp;
+use crate::syntax::span::Span;
+use crate::value::Value;
+use std::rc::Rc;
+
+/// Where a name lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// A slot of the current call frame.
+    Local(u32),
+    /// A global of the current module.
+    Global(u32),
+}
+
+/// A resolved expression.
+#[derive(Debug)]
+pub struct Expr {
+    /// What to compute.
+    pub kind: ExprKind,
+    /// Where it came from.
+    pub span: Span,
+}
+
+/// A call argument, positional or keyword.
+#[derive(Debug)]
+pub struct Arg {
+    /// The keyword, if any.
+    pub name: Option<Rc<str>>,
+    /// The argument's value.
+    pub value: Expr,
+}
+
+/// One entry of a dict literal.
+#[derive(Debug)]
+pub enum DictItem {
+    /// `key: value`.
+    Pair(Rc<str>, Expr),
+    /// `...other`.
+    Spread(Expr),
+}
+
+/// One position inside `x[...]`.
+#[derive(Debug)]
+pub enum IndexItem {
+    /// An index or a tensor of indices.
+    At(Expr),
+    /// `a:b:c`.
+    Slice(Option<Expr>, Option<Expr>, Option<Expr>),
+}
+
+/// A resolved binding pattern.
+#[derive(Debug)]
+pub enum Pattern {
+    /// Bind to a name.
+    Bind(Target, Span),
+    /// Destructure a tuple.
+    Tuple(Vec<Pattern>, Span),
+    /// Destructure a dict by key.
+    Dict(Vec<(Rc<str>, Span, Pattern)>, Span),
+}
+
+/// How a closure obtains one captured value when it is created.
+#[derive(Clone, Copy, Debug)]
+pub enum CaptureSrc {
+    /// A slot of the creating frame.
+    Local(u32),
+    /// A module global, read when the closure is created.
+    Global(u32),
+    /// The closure running the creating frame (a local recursive `fn`).
+    SelfRef,
+}
+
+/// A compiled function.
+#[derive(Debug)]
+pub struct FnProto {
+    /// The name, or `<lambda>`.
+    pub name: Rc<str>,
+    /// Parameters: how each argument binds, its keyword name and its default.
+    pub params: Vec<Param>,
+    /// Frame size.
+    pub n_slots: u32,
+    /// Captured values and the slots they are copied into.
+    pub captures: Vec<(CaptureSrc, u32)>,
+    /// The body.
+    pub body: Expr,
+    /// The definition.
+    pub span: Span,
+}
+
+/// A compiled parameter.
+#[derive(Debug)]
+pub struct Param {
+    /// The keyword a caller may use (plain-name parameters only).
+    pub name: Option<Rc<str>>,
+    /// How the argument binds.
+    pub pattern: Pattern,
+    /// Evaluated in the callee's frame when the argument is omitted.
+    pub default: Option<Expr>,
+}
+
+/// The kinds of resolved expression.
+#[derive(Debug)]
+pub enum ExprKind {
+    Const(Value),
+    Local(u32),
+    Global(u32, Rc<str>),
+    /// The running closure (a local `fn` calling itself).
+    SelfRef,
+    Tensor(Vec<Expr>),
+    Tuple(Vec<Expr>),
+    Dict(Vec<DictItem>),
+    Neg(Box<Expr>),
+    Not(Box<Expr>),
+    Binary(BinOp, Box<Expr>, Box<Expr>),
+    And(Box<Expr>, Box<Expr>),
+    Or(Box<Expr>, Box<Expr>),
+    Call(Box<Expr>, Vec<Arg>),
+    /// `recv.name(args)`: a module/dict call or a uniform method call.
+    Method(Box<Expr>, Rc<str>, Span, Vec<Arg>),
+    Field(Box<Expr>, Rc<str>, Span),
+    Index(Box<Expr>, Vec<IndexItem>),
+    Lambda(Rc<FnProto>),
+    Block(Vec<Stmt>, Option<Box<Expr>>),
+    If(Box<Expr>, Box<Expr>, Option<Box<Expr>>),
+    While(Box<Expr>, Box<Expr>),
+    For(Pattern, Box<Expr>, Box<Expr>),
+}
+
+/// A resolved statement.
+#[derive(Debug)]
+pub enum Stmt {
+    Let(Pattern, Expr),
+    Assign(Target, Expr),
+    Expr(Expr),
+    Fn(Target, Rc<FnProto>),
+    Return(Option<Expr>, Span),
+    Break(Span),
+    Continue(Span),
+    Import {
+        target: Target,
+        path: Option<Rc<str>>,
+        name: Rc<str>,
+        span: Span,
+    },
+}
+
+/// A resolved top-level program (a file, a REPL entry or a `-e` snippet).
+#[derive(Debug)]
+pub struct Program {
+    /// Top-level `fn`s, bound before anything runs so they can be used anywhere.
+    pub hoisted: Vec<(u32, Rc<FnProto>)>,
+    /// The statements in order (without the hoisted `fn`s).
+    pub stmts: Vec<Stmt>,
+    /// The final expression, if any.
+    pub tail: Option<Expr>,
+    /// Size of the top-level frame (locals of top-level blocks and loops).
+    pub n_slots: u32,
+}

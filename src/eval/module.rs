@@ -1,0 +1,81 @@
+//! A module: one file's (or the REPL's) top-level names and their values.
+
+use crate::syntax::span::FileId;
+use crate::value::{Dict, Value};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::rc::Rc;
+
+/// The globals of one source file, shared by every function defined in it.
+#[derive(Debug)]
+pub struct Module {
+    /// The name shown in messages.
+    pub name: Rc<str>,
+    /// The file's directory, against which `import "x.dp"` resolves.
+    pub dir: Option<PathBuf>,
+    /// The file's id in the source map.
+    pub file: FileId,
+    names: RefCell<HashMap<Rc<str>, u32>>,
+    order: RefCell<Vec<Rc<str>>>,
+    values: RefCell<Vec<Option<Value>>>,
+}
+
+impl Module {
+    /// An empty module.
+    pub fn new(name: impl Into<Rc<str>>, dir: Option<PathBuf>, file: FileId) -> Module {
+        Module {
+            name: name.into(),
+            dir,
+            file,
+            names: RefCell::default(),
+            order: RefCell::default(),
+            values: RefCell::default(),
+        }
+    }
+
+    /// The slot of a global, creating it (unbound) if needed.
+    pub fn declare(&self, name: &Rc<str>) -> u32 {
+        if let Some(&i) = self.names.borrow().get(name) {
+            return i;
+        }
+        let i = self.order.borrow().len() as u32;
+        self.names.borrow_mut().insert(name.clone(), i);
+        self.order.borrow_mut().push(name.clone());
+        self.values.borrow_mut().push(None);
+        i
+    }
+
+    /// The slot of a declared global.
+    pub fn lookup(&self, name: &str) -> Option<u32> {
+        self.names.borrow().get(name).copied()
+    }
+
+    /// The value of a global, if bound.
+    pub fn get(&self, slot: u32) -> Option<Value> {
+        self.values.borrow().get(slot as usize).cloned().flatten()
+    }
+
+    /// Binds a global.
+    pub fn set(&self, slot: u32, v: Value) {
+        if let Some(s) = self.values.borrow_mut().get_mut(slot as usize) {
+            *s = Some(v);
+        }
+    }
+
+    /// Every declared name (bound or not).
+    pub fn names(&self) -> Vec<Rc<str>> {
+        self.order.borrow().clone()
+    }
+
+    /// The bound globals as a dict: the value of `import`ing this module.
+    pub fn to_dict(&self) -> Value {
+        let mut d = Dict::new();
+        for (name, v) in self.order.borrow().iter().zip(self.values.borrow().iter()) {
+            if let Some(v) = v {
+                d.insert(name.clone(), v.clone());
+            }
+        }
+        Value::Dict(d)
+    }
+}

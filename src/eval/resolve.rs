@@ -1,0 +1,518 @@
+//! Name resolution: turns the AST into the slot-addressed IR of [`super::ir`],
+//! reporting unbound names (with suggestions) and misplaced `break`/`return`.
+
+use super::ir::{self, CaptureSrc, Target};
+use super::module::Module;
+use crate::diagnostics::{did_you_mean, Diagnostic, ErrorKind};
+use crate::syntax::ast::{self, ExprKind as A};
+use crate::syntax::span::Span;
+use crate::value::Value;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// The deepest expression nesting accepted (deeper input is reported, not a stack overflow).
+const MAX_NESTING: usize = 2000;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ScopeKind {
+    /// The top level of a module.
+    Top,
+    /// A `fn` declared at the top level: reads globals when called.
+    TopFn,
+    /// Any other function: captures by value.
+    Nested,
+}
+
+struct FnScope {
+    kind: ScopeKind,
+    blocks: Vec<Vec<(Rc<str>, u32)>>,
+    n_slots: u32,
+    captures: Vec<(Rc<str>, CaptureSrc, u32)>,
+    self_name: Option<Rc<str>>,
+    loops: u32,
+}
+
+impl FnScope {
+    fn new(kind: ScopeKind, self_name: Option<Rc<str>>) -> FnScope {
+        FnScope {
+            kind,
+            blocks: vec![Vec::new()],
+            n_slots: 0,
+            captures: Vec::new(),
+            self_name,
+            loops: 0,
+        }
+    }
+    fn alloc(&mut self, name: &Rc<str>) -> u32 {
+        let slot = self.n_slots;
+        self.n_slots += 1;
+        if let Some(b) = self.blocks.last_mut() {
+            b.push((name.clone(), slot));
+        }
+        slot
+    }
+}
+
+enum Found {
+    Local(u32),
+    Global(u32),
+    SelfRef,
+}
+
+/// Resolves one program against a module and the builtins.
+pub struct Resolver<'a> {
+    module: &'a Module,
+    builtins: &'a HashMap<Rc<str>, Value>,
+    scopes: Vec<FnScope>,
+    errors: Vec<Diagnostic>,
+    nesting: usize,
+}
+
+impl<'a> Resolver<'a> {
+    /// A resolver that declares top-level names in `module`.
+    pub fn new(module: &'a Module, builtins: &'a HashMap<Rc<str>, Value>) -> Resolver<'a> {
+        Resolver {
+            module,
+            builtins,
+            scopes: Vec::new(),
+            errors: Vec::new(),
+            nesting: 0,
+        }
+    }
+
+    /// Resolves a whole program, or returns every error found.
+    pub fn program(mut self, p: &ast::Program) -> Result<ir::Program, Vec<Diagnostic>> {
+        // Declare every top-level name first, so functions may use names defined later.
+        for s in &p.stmts {
+            match &s.kind {
+                ast::StmtKind::Let(pat, _) => self.declare_pattern_globals(pat),
+                ast::StmtKind::Fn(f) => {
+                    if let Some(n) = &f.name {
+                        self.module.declare(&n.name);
+                    }
+                }
+                ast::StmtKind::Import { name, .. } => {
+                    self.module.declare(&name.name);
+                }
+                _ => {}
+            }
+        }
+        self.scopes.push(FnScope::new(ScopeKind::Top, None));
+        let mut hoisted = Vec::new();
+        let mut stmts = Vec::new();
+        for s in &p.stmts {
+            if let ast::StmtKind::Fn(f) = &s.kind {
+                if let Some(n) = &f.name {
+                    let slot = self.module.declare(&n.name);
+                    let proto = self.function(f, ScopeKind::TopFn);
+                    hoisted.push((slot, proto));
+                    continue;
+                }
+            }
+            if let Some(st) = self.stmt(s, true) {
+                stmts.push(st);
+            }
+        }
+        let tail = p.tail.as_ref().map(|e| self.expr(e));
+        let top = self.scopes.pop().map(|s| s.n_slots).unwrap_or(0);
+        if self.errors.is_empty() {
+            Ok(ir::Program {
+                hoisted,
+                stmts,
+                tail,
+                n_slots: top,
+            })
+        } else {
+            Err(self.errors)
+        }
+    }
+
+    fn declare_pattern_globals(&self, p: &ast::Pattern) {
+        match p {
+            ast::Pattern::Name(i) => {
+                self.module.declare(&i.name);
+            }
+            ast::Pattern::Tuple(ps, _) => ps.iter().for_each(|p| self.declare_pattern_globals(p)),
+            ast::Pattern::Dict(es, _) => es.iter().for_each(|(_, p)| self.declare_pattern_globals(p)),
+        }
+    }
+
+    fn scope(&mut self) -> &mut FnScope {
+        // Invariant: a scope is pushed before any statement or expression is resolved.
+        self.scopes
+            .last_mut()
+            .expect("resolver scope stack is never empty while resolving")
+    }
+
+    /// Whether `let` here binds module globals (top level, outside any block).
+    fn at_top_level(&self) -> bool {
+        self.scopes.len() == 1 && self.scopes[0].blocks.len() == 1
+    }
+
+    fn lookup(&mut self, depth: usize, name: &Rc<str>) -> Option<Found> {
+        let scope = &self.scopes[depth];
+        for b in scope.blocks.iter().rev() {
+            if let Some((_, slot)) = b.iter().rev().find(|(n, _)| n == name) {
+                return Some(Found::Local(*slot));
+            }
+        }
+        if let Some((_, _, slot)) = scope.captures.iter().find(|(n, _, _)| n == name) {
+            return Some(Found::Local(*slot));
+        }
+        if scope.self_name.as_ref() == Some(name) {
+            return Some(Found::SelfRef);
+        }
+        if depth == 0 {
+            return self.module.lookup(name).map(Found::Global);
+        }
+        let kind = scope.kind;
+        let src = match self.lookup(depth - 1, name)? {
+            Found::Global(g) if kind == ScopeKind::TopFn => return Some(Found::Global(g)),
+            Found::Global(g) => CaptureSrc::Global(g),
+            Found::Local(s) => CaptureSrc::Local(s),
+            Found::SelfRef => CaptureSrc::SelfRef,
+        };
+        let scope = &mut self.scopes[depth];
+        let slot = scope.n_slots;
+        scope.n_slots += 1;
+        scope.captures.push((name.clone(), src, slot));
+        Some(Found::Local(slot))
+    }
+
+    fn name(&mut self, name: &Rc<str>, span: Span) -> ir::ExprKind {
+        let depth = self.scopes.len() - 1;
+        match self.lookup(depth, name) {
+            Some(Found::Local(s)) => ir::ExprKind::Local(s),
+            Some(Found::Global(g)) => ir::ExprKind::Global(g, name.clone()),
+            Some(Found::SelfRef) => ir::ExprKind::SelfRef,
+            None => match self.builtins.get(name) {
+                Some(v) => ir::ExprKind::Const(v.clone()),
+                None => {
+                    self.unbound(name, span);
+                    ir::ExprKind::Const(Value::None)
+                }
+            },
+        }
+    }
+
+    fn visible_names(&self) -> Vec<Rc<str>> {
+        let mut names: Vec<Rc<str>> = Vec::new();
+        for s in &self.scopes {
+            for b in &s.blocks {
+                names.extend(b.iter().map(|(n, _)| n.clone()));
+            }
+            names.extend(s.captures.iter().map(|(n, _, _)| n.clone()));
+        }
+        names.extend(self.module.names());
+        names.extend(self.builtins.keys().cloned());
+        names
+    }
+
+    fn unbound(&mut self, name: &Rc<str>, span: Span) {
+        let names = self.visible_names();
+        let mut d = Diagnostic::new(ErrorKind::Name, format!("unbound name `{name}`"))
+            .at(span)
+            .with_label("not defined here or in any enclosing scope");
+        if let Some(s) = did_you_mean(name, names.iter().map(|n| &**n)) {
+            d = d.with_help(format!("did you mean `{s}`?"));
+        }
+        self.errors.push(d);
+    }
+
+    fn target_for_assign(&mut self, name: &ast::Ident) -> Option<Target> {
+        let depth = self.scopes.len() - 1;
+        match self.lookup(depth, &name.name) {
+            Some(Found::Local(s)) => Some(Target::Local(s)),
+            Some(Found::Global(g)) => Some(Target::Global(g)),
+            Some(Found::SelfRef) | None => {
+                let mut d = Diagnostic::new(
+                    ErrorKind::Name,
+                    format!("cannot assign to unbound name `{}`", name.name),
+                )
+                .at(name.span)
+                .with_label("no variable of this name is in scope");
+                let names = self.visible_names();
+                d = match did_you_mean(&name.name, names.iter().map(|n| &**n)) {
+                    Some(s) => d.with_help(format!(
+                        "did you mean `{s}`? To create a new variable, write `let {} = ...`",
+                        name.name
+                    )),
+                    None => d.with_help(format!("to create a new variable, write `let {} = ...`", name.name)),
+                };
+                self.errors.push(d);
+                None
+            }
+        }
+    }
+
+    fn bind_target(&mut self, name: &Rc<str>) -> Target {
+        if self.at_top_level() {
+            Target::Global(self.module.declare(name))
+        } else {
+            Target::Local(self.scope().alloc(name))
+        }
+    }
+
+    fn pattern(&mut self, p: &ast::Pattern) -> ir::Pattern {
+        match p {
+            ast::Pattern::Name(i) => ir::Pattern::Bind(self.bind_target(&i.name), i.span),
+            ast::Pattern::Tuple(ps, span) => ir::Pattern::Tuple(ps.iter().map(|p| self.pattern(p)).collect(), *span),
+            ast::Pattern::Dict(es, span) => ir::Pattern::Dict(
+                es.iter()
+                    .map(|(k, p)| (k.name.clone(), k.span, self.pattern(p)))
+                    .collect(),
+                *span,
+            ),
+        }
+    }
+
+    fn function(&mut self, f: &ast::FnDef, kind: ScopeKind) -> Rc<ir::FnProto> {
+        let self_name = if kind == ScopeKind::Nested {
+            f.name.as_ref().map(|n| n.name.clone())
+        } else {
+            None
+        };
+        self.scopes.push(FnScope::new(kind, self_name));
+        let saved_nesting = self.nesting;
+        let mut params = Vec::new();
+        for p in &f.params {
+            let pattern = self.pattern(&p.pattern);
+            let name = match &p.pattern {
+                ast::Pattern::Name(i) => Some(i.name.clone()),
+                _ => None,
+            };
+            let default = p.default.as_ref().map(|e| self.expr(e));
+            params.push(ir::Param { name, pattern, default });
+        }
+        let body = self.expr(&f.body);
+        self.nesting = saved_nesting;
+        // Invariant: pushed above.
+        let scope = self.scopes.pop().expect("function scope was pushed");
+        let name: Rc<str> = f
+            .name
+            .as_ref()
+            .map(|n| n.name.clone())
+            .unwrap_or_else(|| Rc::from("<lambda>"));
+        Rc::new(ir::FnProto {
+            name,
+            params,
+            n_slots: scope.n_slots,
+            captures: scope.captures.iter().map(|(_, src, slot)| (*src, *slot)).collect(),
+            body,
+            span: f.span,
+        })
+    }
+
+    fn block(&mut self, b: &ast::Block) -> ir::Expr {
+        self.scope().blocks.push(Vec::new());
+        let mut stmts = Vec::new();
+        for s in &b.stmts {
+            if let Some(st) = self.stmt(s, false) {
+                stmts.push(st);
+            }
+        }
+        let tail = b.tail.as_ref().map(|e| Box::new(self.expr(e)));
+        self.scope().blocks.pop();
+        ir::Expr {
+            kind: ir::ExprKind::Block(stmts, tail),
+            span: b.span,
+        }
+    }
+
+    fn stmt(&mut self, s: &ast::Stmt, top: bool) -> Option<ir::Stmt> {
+        use ast::StmtKind as S;
+        Some(match &s.kind {
+            S::Let(p, e) => {
+                // The value is resolved before the pattern binds: `let x = x + 1` reads the outer `x`.
+                let v = self.expr(e);
+                ir::Stmt::Let(self.pattern(p), v)
+            }
+            S::Assign(n, e) => {
+                let v = self.expr(e);
+                ir::Stmt::Assign(self.target_for_assign(n)?, v)
+            }
+            S::Expr(e, _) => ir::Stmt::Expr(self.expr(e)),
+            S::Fn(f) => {
+                // Invariant: the grammar gives every `fn` declaration a name.
+                let name = f
+                    .name
+                    .as_ref()
+                    .map(|n| n.name.clone())
+                    .unwrap_or_else(|| Rc::from("<fn>"));
+                let target = self.bind_target(&name);
+                let proto = self.function(f, ScopeKind::Nested);
+                ir::Stmt::Fn(target, proto)
+            }
+            S::Return(e) => {
+                if self.scopes.len() == 1 {
+                    self.errors.push(
+                        Diagnostic::new(ErrorKind::Syntax, "`return` outside of a function")
+                            .at(s.span)
+                            .with_label("not inside any function"),
+                    );
+                }
+                ir::Stmt::Return(e.as_ref().map(|e| self.expr(e)), s.span)
+            }
+            S::Break | S::Continue => {
+                if self.scope().loops == 0 {
+                    let what = if matches!(s.kind, S::Break) {
+                        "break"
+                    } else {
+                        "continue"
+                    };
+                    self.errors.push(
+                        Diagnostic::new(ErrorKind::Syntax, format!("`{what}` outside of a loop"))
+                            .at(s.span)
+                            .with_label("not inside any `while` or `for` of this function"),
+                    );
+                }
+                if matches!(s.kind, S::Break) {
+                    ir::Stmt::Break(s.span)
+                } else {
+                    ir::Stmt::Continue(s.span)
+                }
+            }
+            S::Import { path, name } => {
+                if !top {
+                    self.errors.push(
+                        Diagnostic::new(ErrorKind::Syntax, "`import` is only allowed at the top level of a file")
+                            .at(s.span),
+                    );
+                }
+                let target = self.bind_target(&name.name);
+                ir::Stmt::Import {
+                    target,
+                    path: path.clone(),
+                    name: name.name.clone(),
+                    span: s.span,
+                }
+            }
+            S::Error => return None,
+        })
+    }
+
+    fn args(&mut self, args: &[ast::Arg]) -> Vec<ir::Arg> {
+        let mut seen_kw = false;
+        let mut out = Vec::with_capacity(args.len());
+        for a in args {
+            if a.name.is_some() {
+                seen_kw = true;
+            } else if seen_kw {
+                self.errors.push(
+                    Diagnostic::new(ErrorKind::Syntax, "positional argument after a keyword argument")
+                        .at(a.value.span)
+                        .with_label("move this before the keyword arguments"),
+                );
+            }
+            out.push(ir::Arg {
+                name: a.name.as_ref().map(|n| n.name.clone()),
+                value: self.expr(&a.value),
+            });
+        }
+        out
+    }
+
+    fn boxed(&mut self, e: &ast::Expr) -> Box<ir::Expr> {
+        Box::new(self.expr(e))
+    }
+
+    fn expr(&mut self, e: &ast::Expr) -> ir::Expr {
+        self.nesting += 1;
+        if self.nesting > MAX_NESTING {
+            self.nesting -= 1;
+            if !self.errors.iter().any(|d| d.message.starts_with("expression nested")) {
+                self.errors.push(
+                    Diagnostic::new(
+                        ErrorKind::Syntax,
+                        format!("expression nested more than {MAX_NESTING} levels deep"),
+                    )
+                    .at(e.span),
+                );
+            }
+            return ir::Expr {
+                kind: ir::ExprKind::Const(Value::None),
+                span: e.span,
+            };
+        }
+        let kind = match &e.kind {
+            A::Int(i) => ir::ExprKind::Const(Value::Int(*i)),
+            A::Float(x) => ir::ExprKind::Const(Value::Float(*x)),
+            A::Str(s) => ir::ExprKind::Const(Value::Str(s.clone())),
+            A::Bool(b) => ir::ExprKind::Const(Value::Bool(*b)),
+            A::None => ir::ExprKind::Const(Value::None),
+            A::Var(n) => self.name(n, e.span),
+            A::Tensor(es) => ir::ExprKind::Tensor(es.iter().map(|e| self.expr(e)).collect()),
+            A::Tuple(es) => ir::ExprKind::Tuple(es.iter().map(|e| self.expr(e)).collect()),
+            A::Dict(es) => ir::ExprKind::Dict(
+                es.iter()
+                    .map(|d| match d {
+                        ast::DictEntry::Pair(k, v) => ir::DictItem::Pair(k.name.clone(), self.expr(v)),
+                        ast::DictEntry::Spread(v) => ir::DictItem::Spread(self.expr(v)),
+                    })
+                    .collect(),
+            ),
+            A::Neg(x) => ir::ExprKind::Neg(self.boxed(x)),
+            A::Not(x) => ir::ExprKind::Not(self.boxed(x)),
+            A::Binary(op, a, b) => ir::ExprKind::Binary(*op, self.boxed(a), self.boxed(b)),
+            A::And(a, b) => ir::ExprKind::And(self.boxed(a), self.boxed(b)),
+            A::Or(a, b) => ir::ExprKind::Or(self.boxed(a), self.boxed(b)),
+            A::Call(f, args) => match &f.kind {
+                A::Field(recv, m) => {
+                    let recv = self.boxed(recv);
+                    ir::ExprKind::Method(recv, m.name.clone(), m.span, self.args(args))
+                }
+                _ => ir::ExprKind::Call(self.boxed(f), self.args(args)),
+            },
+            A::Field(x, n) => ir::ExprKind::Field(self.boxed(x), n.name.clone(), n.span),
+            A::Index(x, items) => {
+                let x = self.boxed(x);
+                let items = items
+                    .iter()
+                    .map(|i| match i {
+                        ast::IndexItem::At(e) => ir::IndexItem::At(self.expr(e)),
+                        ast::IndexItem::Slice(a, b, c) => ir::IndexItem::Slice(
+                            a.as_ref().map(|e| self.expr(e)),
+                            b.as_ref().map(|e| self.expr(e)),
+                            c.as_ref().map(|e| self.expr(e)),
+                        ),
+                    })
+                    .collect();
+                ir::ExprKind::Index(x, items)
+            }
+            A::Lambda(f) => ir::ExprKind::Lambda(self.function(f, ScopeKind::Nested)),
+            A::Block(b) => {
+                let blk = self.block(b);
+                return self.finish(blk);
+            }
+            A::If(c, t, f) => {
+                let c = self.boxed(c);
+                let t = Box::new(self.block(t));
+                let f = f.as_ref().map(|f| self.boxed(f));
+                ir::ExprKind::If(c, t, f)
+            }
+            A::While(c, body) => {
+                let c = self.boxed(c);
+                self.scope().loops += 1;
+                let body = Box::new(self.block(body));
+                self.scope().loops -= 1;
+                ir::ExprKind::While(c, body)
+            }
+            A::For(p, it, body) => {
+                let it = self.boxed(it);
+                self.scope().blocks.push(Vec::new());
+                let pat = self.pattern(p);
+                self.scope().loops += 1;
+                let body = Box::new(self.block(body));
+                self.scope().loops -= 1;
+                self.scope().blocks.pop();
+                ir::ExprKind::For(pat, it, body)
+            }
+        };
+        self.finish(ir::Expr { kind, span: e.span })
+    }
+
+    fn finish(&mut self, e: ir::Expr) -> ir::Expr {
+        self.nesting -= 1;
+        e
+    }
+}

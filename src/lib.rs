@@ -1,0 +1,20 @@
+//! dp: a small, expression-oriented language in which every function can be
+//! differentiated. The pipeline: `syntax` (logos lexer, LALRPOP parser) →
+//! `eval::resolve` (names to slots) → `eval::interp` (tree walk) → `builtins`
+//! and `ops` (differentiable primitives over the `dp_tensor` kernels) with
+//! `autodiff` recording and replaying them; every error is a
+//! `diagnostics::Diagnostic`.
+pub mod autodiff;
+pub mod builtins;
+pub mod diagnostics;
+pub mod eval;
+pub mod ops;
+pub mod repl;
+pub mod stdlib;
+pub mod syntax;
+pub mod tree;
+pub mod value;
+
+pub use diagnostics::Diagnostic;
+pub use eval::Interp;
+pub use value::Value;

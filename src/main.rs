@@ -1,0 +1,146 @@
+//! The `dp` command line: REPL, scripts, snippets and checks.
+
+use clap::{Parser, Subcommand};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// dp — a differentiable programming language.
+#[derive(Parser, Debug)]
+#[command(name = "dp", version, about, long_about = None, args_conflicts_with_subcommands = true)]
+struct Cli {
+    /// Run a snippet and print the value of its last expression.
+    #[arg(short = 'e', long = "eval", value_name = "CODE")]
+    eval: Option<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// A script to run, followed by its arguments (available as `args()`).
+    #[arg(value_name = "FILE", trailing_var_arg = true, allow_hyphen_values = true)]
+    script: Vec<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a script.
+    Run {
+        /// The script.
+        file: PathBuf,
+        /// Arguments passed to the script (`args()`).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Parse and resolve a script without running it; report every error.
+    Check {
+        /// The script.
+        file: PathBuf,
+    },
+    /// Start the interactive REPL.
+    Repl,
+}
+
+fn use_color() -> bool {
+    std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal()
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // The interpreter runs on a thread with a large stack so that deep (but
+    // bounded) recursion in user programs never overflows the native stack.
+    let handle = std::thread::Builder::new()
+        .name("dp".into())
+        .stack_size(dp::eval::interp::INTERPRETER_STACK)
+        .spawn(move || run(cli));
+    match handle.map(|h| h.join()) {
+        Ok(Ok(code)) => ExitCode::from(code),
+        _ => {
+            eprintln!("dp: internal error: the interpreter thread failed");
+            ExitCode::from(70)
+        }
+    }
+}
+
+fn run(cli: Cli) -> u8 {
+    let color = use_color();
+    if let Some(code) = cli.eval {
+        return run_snippet(&code, color);
+    }
+    match cli.command {
+        Some(Command::Run { file, args }) => run_file(&file, args, color),
+        Some(Command::Check { file }) => check_file(&file, color),
+        Some(Command::Repl) => dp::repl::run(),
+        None => match cli.script.split_first() {
+            Some((file, rest)) => run_file(Path::new(file), rest.to_vec(), color),
+            None => dp::repl::run(),
+        },
+    }
+}
+
+fn report(interp: &dp::Interp, errors: &[dp::Diagnostic], color: bool) {
+    for d in errors {
+        eprint!("{}", interp.render(d, color));
+    }
+}
+
+fn read(file: &Path) -> Result<String, u8> {
+    std::fs::read_to_string(file).map_err(|e| {
+        eprintln!("dp: cannot read {}: {e}", file.display());
+        2
+    })
+}
+
+fn run_file(file: &Path, args: Vec<String>, color: bool) -> u8 {
+    let src = match read(file) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let mut interp = dp::Interp::new(Box::new(std::io::BufWriter::new(std::io::stdout())));
+    interp.script_args = args;
+    dp::repl::install_interrupt_handler();
+    let dir = file.parent().map(|p| {
+        if p.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            p.to_path_buf()
+        }
+    });
+    match interp.run_source(&file.display().to_string(), &src, dir) {
+        Ok(_) => 0,
+        Err(errors) => {
+            report(&interp, &errors, color);
+            1
+        }
+    }
+}
+
+fn run_snippet(code: &str, color: bool) -> u8 {
+    let mut interp = dp::Interp::new(Box::new(std::io::BufWriter::new(std::io::stdout())));
+    match interp.run_source("<-e>", code, Some(PathBuf::from("."))) {
+        Ok(Some(v)) if !matches!(v, dp::Value::None) => {
+            println!("{}", v.repr());
+            0
+        }
+        Ok(_) => 0,
+        Err(errors) => {
+            report(&interp, &errors, color);
+            1
+        }
+    }
+}
+
+fn check_file(file: &Path, color: bool) -> u8 {
+    let src = match read(file) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let mut interp = dp::Interp::new(Box::new(std::io::sink()));
+    match interp.check_source(&file.display().to_string(), &src, file.parent().map(Path::to_path_buf)) {
+        Ok(()) => {
+            println!("{}: ok", file.display());
+            0
+        }
+        Err(errors) => {
+            report(&interp, &errors, color);
+            1
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! Trees: tuples and dicts walked down to their leaves, each leaf with a path
+//! like `.w[0]`. Used by grad, vjp, jvp, tree_map, assert_close, save/load and
+//! check_grad alike.
+
+use crate::diagnostics::{Diagnostic, ErrorKind};
+use crate::value::{dict_key, Dict, Tuple, Value};
+
+/// One step of a leaf's path.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PathStep {
+    /// A tuple position.
+    Index(usize),
+    /// A dict key.
+    Key(std::rc::Rc<str>),
+}
+
+/// Renders a path as users read it: `[0].w`, or `(root)` for the whole value.
+pub fn path_string(path: &[PathStep]) -> String {
+    if path.is_empty() {
+        return "(root)".into();
+    }
+    let mut s = String::new();
+    for p in path {
+        match p {
+            PathStep::Index(i) => s.push_str(&format!("[{i}]")),
+            PathStep::Key(k) => {
+                let k = dict_key(k);
+                if k.starts_with('"') {
+                    s.push_str(&format!("[{k}]"));
+                } else {
+                    s.push('.');
+                    s.push_str(&k);
+                }
+            }
+        }
+    }
+    s
+}
+
+/// Rebuilds `v` with every leaf replaced by `f(leaf, path)`.
+pub fn map_leaves(
+    v: &Value,
+    f: &mut dyn FnMut(&Value, &[PathStep]) -> Result<Value, Diagnostic>,
+) -> Result<Value, Diagnostic> {
+    let mut path = Vec::new();
+    map_rec(v, &mut path, f)
+}
+
+fn map_rec(
+    v: &Value,
+    path: &mut Vec<PathStep>,
+    f: &mut dyn FnMut(&Value, &[PathStep]) -> Result<Value, Diagnostic>,
+) -> Result<Value, Diagnostic> {
+    match v {
+        Value::Tuple(items) => {
+            let mut out = Tuple::new();
+            for (i, x) in items.iter().enumerate() {
+                path.push(PathStep::Index(i));
+                let r = map_rec(x, path, f);
+                path.pop();
+                out.push_back(r?);
+            }
+            Ok(Value::Tuple(out))
+        }
+        Value::Dict(d) => {
+            let mut out = Dict::new();
+            for (k, x) in d.iter() {
+                path.push(PathStep::Key(k.clone()));
+                let r = map_rec(x, path, f);
+                path.pop();
+                out.insert(k.clone(), r?);
+            }
+            Ok(Value::Dict(out))
+        }
+        leaf => f(leaf, path),
+    }
+}
+
+/// The leaves of `v` in order, with their paths.
+pub fn leaves_with_paths(v: &Value) -> Vec<(Vec<PathStep>, Value)> {
+    let mut out = Vec::new();
+    let _ = map_leaves(v, &mut |x, p| {
+        out.push((p.to_vec(), x.clone()));
+        Ok(Value::None)
+    });
+    out
+}
+
+/// The leaves of `v` in order.
+pub fn leaves(v: &Value) -> Vec<Value> {
+    leaves_with_paths(v).into_iter().map(|(_, x)| x).collect()
+}
+
+/// Rebuilds `like`'s structure with leaves taken in order from `items`.
+pub fn unflatten(like: &Value, items: &mut dyn Iterator<Item = Value>) -> Result<Value, Diagnostic> {
+    map_leaves(like, &mut |_, p| {
+        items.next().ok_or_else(|| {
+            Diagnostic::new(
+                ErrorKind::Value,
+                format!("too few leaves to rebuild the tree at {}", path_string(p)),
+            )
+        })
+    })
+}
+
+/// Maps `f` over several trees of equal structure at once, leaf by leaf.
+/// A structural mismatch is reported with the first path where the trees differ.
+pub fn map_many(
+    trees: &[Value],
+    f: &mut dyn FnMut(&[Value], &[PathStep]) -> Result<Value, Diagnostic>,
+) -> Result<Value, Diagnostic> {
+    let mut path = Vec::new();
+    many_rec(trees, &mut path, f)
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Tuple(_) => "tuple",
+        Value::Dict(_) => "dict",
+        _ => "leaf",
+    }
+}
+
+fn many_rec(
+    trees: &[Value],
+    path: &mut Vec<PathStep>,
+    f: &mut dyn FnMut(&[Value], &[PathStep]) -> Result<Value, Diagnostic>,
+) -> Result<Value, Diagnostic> {
+    let first = &trees[0];
+    for (i, t) in trees.iter().enumerate().skip(1) {
+        let mismatch = |what: String| {
+            Diagnostic::new(
+                ErrorKind::Value,
+                format!("tree structures differ at {}: {what}", path_string(path)),
+            )
+            .with_note(format!(
+                "tree 0 has {} there; tree {i} has {}",
+                first.describe(),
+                t.describe()
+            ))
+        };
+        match (first, t) {
+            (Value::Tuple(a), Value::Tuple(b)) if a.len() != b.len() => {
+                return Err(mismatch(format!(
+                    "a tuple of {} elements against a tuple of {}",
+                    a.len(),
+                    b.len()
+                )))
+            }
+            (Value::Dict(a), Value::Dict(b)) => {
+                let ka: Vec<_> = a.keys().collect();
+                let kb: Vec<_> = b.keys().collect();
+                if ka != kb {
+                    let only_a: Vec<&str> = a.keys().filter(|k| !b.contains_key(*k)).map(|k| &**k).collect();
+                    let only_b: Vec<&str> = b.keys().filter(|k| !a.contains_key(*k)).map(|k| &**k).collect();
+                    return Err(mismatch(format!(
+                        "dict keys differ (only in tree 0: {:?}; only in tree {i}: {:?})",
+                        only_a, only_b
+                    )));
+                }
+            }
+            (a, b) if kind(a) != kind(b) && (kind(a) != "leaf" || kind(b) != "leaf") => {
+                return Err(mismatch(format!("a {} against a {}", kind(a), kind(b))))
+            }
+            _ => {}
+        }
+    }
+    match first {
+        Value::Tuple(a) => {
+            let mut out = Tuple::new();
+            for i in 0..a.len() {
+                let sub: Vec<Value> = trees
+                    .iter()
+                    .map(|t| match t {
+                        Value::Tuple(x) => x[i].clone(),
+                        _ => Value::None,
+                    })
+                    .collect();
+                path.push(PathStep::Index(i));
+                let r = many_rec(&sub, path, f);
+                path.pop();
+                out.push_back(r?);
+            }
+            Ok(Value::Tuple(out))
+        }
+        Value::Dict(a) => {
+            let mut out = Dict::new();
+            for k in a.keys() {
+                let sub: Vec<Value> = trees
+                    .iter()
+                    .map(|t| match t {
+                        Value::Dict(x) => x.get(k).cloned().unwrap_or(Value::None),
+                        _ => Value::None,
+                    })
+                    .collect();
+                path.push(PathStep::Key(k.clone()));
+                let r = many_rec(&sub, path, f);
+                path.pop();
+                out.insert(k.clone(), r?);
+            }
+            Ok(Value::Dict(out))
+        }
+        _ => f(trees, path),
+    }
+}
+
+/// Whether a leaf can be differentiated (a float or a tensor).
+pub fn is_differentiable(v: &Value) -> bool {
+    matches!(v.strip(), Value::Float(_) | Value::Tensor(_))
+}
+
+/// The error for a leaf missing where a structure was expected.
+pub fn structure_error(msg: impl Into<String>) -> Diagnostic {
+    Diagnostic::new(ErrorKind::Value, msg)
+}

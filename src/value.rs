@@ -1,0 +1,225 @@
+//! The values of dp and how they print (LANGUAGE.md §2 and §7).
+
+use crate::autodiff::trace::Tracer;
+use crate::builtins::Native;
+use crate::eval::ir::FnProto;
+use crate::eval::module::Module;
+use dp_tensor::{format_float, Tensor};
+use std::fmt::Write as _;
+use std::rc::Rc;
+
+/// A persistent tuple: cheap to clone, structural sharing on update.
+pub type Tuple = im::Vector<Value>;
+/// A persistent dict with string keys, ordered by key.
+pub type Dict = im::OrdMap<Rc<str>, Value>;
+
+/// A closure: a function's compiled code plus the values it captured.
+#[derive(Debug)]
+pub struct Closure {
+    /// The compiled function.
+    pub proto: Rc<FnProto>,
+    /// Captured values, copied into the frame at each call (capture by value).
+    /// `None` marks a top-level name that was not yet bound when the closure
+    /// was made; it is read from the module when the closure is called.
+    pub captures: Vec<Option<Value>>,
+    /// The module whose globals the function's body reads.
+    pub module: Rc<Module>,
+}
+
+/// Every dp value.
+#[derive(Clone, Debug)]
+pub enum Value {
+    None,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(Rc<str>),
+    Tensor(Tensor),
+    Tuple(Tuple),
+    Dict(Dict),
+    Func(Rc<Closure>),
+    Native(Rc<Native>),
+    /// `range(a, b, step)`, iterated lazily.
+    Range(i64, i64, i64),
+    /// A float or tensor being differentiated (see `autodiff`).
+    Dual(Rc<Tracer>),
+}
+
+impl Value {
+    /// The name of the value's type, as users see it.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::None => "none",
+            Value::Bool(_) => "bool",
+            Value::Int(_) => "int",
+            Value::Float(_) => "float",
+            Value::Str(_) => "str",
+            Value::Tensor(_) => "tensor",
+            Value::Tuple(_) => "tuple",
+            Value::Dict(_) => "dict",
+            Value::Func(_) | Value::Native(_) => "function",
+            Value::Range(..) => "range",
+            Value::Dual(t) => t.primal.type_name(),
+        }
+    }
+
+    /// A description for error messages: the type, and the shape for tensors.
+    pub fn describe(&self) -> String {
+        match self.strip() {
+            Value::Tensor(t) => format!("tensor of shape {}", dp_tensor::format_shape(t.shape())),
+            v => v.type_name().to_string(),
+        }
+    }
+
+    /// The value with every differentiation wrapper removed.
+    pub fn strip(&self) -> &Value {
+        let mut v = self;
+        while let Value::Dual(t) = v {
+            v = &t.primal;
+        }
+        v
+    }
+
+    /// Whether this is a number or tensor (possibly being differentiated).
+    pub fn is_numeric(&self) -> bool {
+        matches!(self.strip(), Value::Float(_) | Value::Int(_) | Value::Tensor(_))
+    }
+
+    /// Builds a tuple value.
+    pub fn tuple(items: impl IntoIterator<Item = Value>) -> Value {
+        Value::Tuple(items.into_iter().collect())
+    }
+
+    /// Builds a string value.
+    pub fn str(s: impl AsRef<str>) -> Value {
+        Value::Str(Rc::from(s.as_ref()))
+    }
+
+    /// The value as printed by `print` and `str` (strings unquoted).
+    pub fn to_display(&self) -> String {
+        match self {
+            Value::Str(s) => s.to_string(),
+            v => v.repr(),
+        }
+    }
+
+    /// The value as shown inside structures and by the REPL (strings quoted).
+    pub fn repr(&self) -> String {
+        let mut s = String::new();
+        self.write_repr(&mut s);
+        s
+    }
+
+    fn write_repr(&self, out: &mut String) {
+        match self {
+            Value::None => out.push_str("none"),
+            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Value::Int(i) => {
+                let _ = write!(out, "{i}");
+            }
+            Value::Float(x) => out.push_str(&format_float(*x)),
+            Value::Str(s) => out.push_str(&quote(s)),
+            Value::Tensor(t) => {
+                let _ = write!(out, "{t}");
+            }
+            Value::Tuple(items) => {
+                out.push('(');
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    v.write_repr(out);
+                }
+                if items.len() == 1 {
+                    out.push(',');
+                }
+                out.push(')');
+            }
+            Value::Dict(d) => {
+                out.push('{');
+                for (i, (k, v)) in d.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    out.push_str(&dict_key(k));
+                    out.push_str(": ");
+                    v.write_repr(out);
+                }
+                out.push('}');
+            }
+            Value::Func(c) => {
+                let _ = write!(out, "<fn {}>", c.proto.name);
+            }
+            Value::Native(n) => {
+                let _ = write!(out, "<fn {}>", n.name);
+            }
+            Value::Range(a, b, s) => {
+                if *s == 1 {
+                    let _ = write!(out, "range({a}, {b})");
+                } else {
+                    let _ = write!(out, "range({a}, {b}, {s})");
+                }
+            }
+            Value::Dual(t) => t.primal.write_repr(out),
+        }
+    }
+}
+
+/// A dict key as printed: bare when it is an identifier, quoted otherwise.
+pub fn dict_key(k: &str) -> String {
+    let ident = k.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ident {
+        k.to_string()
+    } else {
+        quote(k)
+    }
+}
+
+/// A string literal that reads back as `s`.
+pub fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Structural equality of two values, as `==` on non-tensor values.
+/// Numbers compare by value across int and float.
+pub fn values_equal(a: &Value, b: &Value) -> bool {
+    match (a.strip(), b.strip()) {
+        (Value::None, Value::None) => true,
+        (Value::Bool(x), Value::Bool(y)) => x == y,
+        (Value::Int(x), Value::Int(y)) => x == y,
+        (Value::Int(x), Value::Float(y)) | (Value::Float(y), Value::Int(x)) => (*x as f64) == *y,
+        (Value::Float(x), Value::Float(y)) => x == y,
+        (Value::Str(x), Value::Str(y)) => x == y,
+        (Value::Tensor(x), Value::Tensor(y)) => x.shape() == y.shape() && x.to_vec() == y.to_vec(),
+        (Value::Tuple(x), Value::Tuple(y)) => {
+            x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| values_equal(p, q))
+        }
+        (Value::Dict(x), Value::Dict(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y.iter())
+                    .all(|((k1, v1), (k2, v2))| k1 == k2 && values_equal(v1, v2))
+        }
+        (Value::Func(x), Value::Func(y)) => Rc::ptr_eq(x, y),
+        (Value::Native(x), Value::Native(y)) => Rc::ptr_eq(x, y),
+        (Value::Range(a1, b1, s1), Value::Range(a2, b2, s2)) => (a1, b1, s1) == (a2, b2, s2),
+        _ => false,
+    }
+}

@@ -1,0 +1,407 @@
+//! Elementwise kernels: unary maps, broadcasting binary ops, `where`.
+
+use crate::error::{checked_size, Result, TensorError};
+use crate::iter::{contiguous_strides, for_each_row};
+use crate::ops::{BinaryOp, UnaryOp};
+use crate::tensor::{broadcast_shapes, broadcast_strides, Tensor};
+use std::rc::Rc;
+
+/// Expands `$body` once per unary operator with `$f` bound to a closure that
+/// the compiler can inline (so each kernel is monomorphised).
+macro_rules! unary_dispatch {
+    ($op:expr, |$f:ident| $body:expr) => {{
+        match $op {
+            UnaryOp::Neg => {
+                let $f = |x: f64| -x;
+                $body
+            }
+            UnaryOp::Exp => {
+                let $f = |x: f64| x.exp();
+                $body
+            }
+            UnaryOp::Log => {
+                let $f = |x: f64| x.ln();
+                $body
+            }
+            UnaryOp::Log1p => {
+                let $f = |x: f64| x.ln_1p();
+                $body
+            }
+            UnaryOp::Expm1 => {
+                let $f = |x: f64| x.exp_m1();
+                $body
+            }
+            UnaryOp::Sqrt => {
+                let $f = |x: f64| x.sqrt();
+                $body
+            }
+            UnaryOp::Abs => {
+                let $f = |x: f64| x.abs();
+                $body
+            }
+            UnaryOp::Sin => {
+                let $f = |x: f64| x.sin();
+                $body
+            }
+            UnaryOp::Cos => {
+                let $f = |x: f64| x.cos();
+                $body
+            }
+            UnaryOp::Tan => {
+                let $f = |x: f64| x.tan();
+                $body
+            }
+            UnaryOp::Tanh => {
+                let $f = |x: f64| x.tanh();
+                $body
+            }
+            UnaryOp::Sigmoid => {
+                let $f = crate::ops::sigmoid;
+                $body
+            }
+            UnaryOp::Relu => {
+                let $f = crate::ops::relu;
+                $body
+            }
+            UnaryOp::Softplus => {
+                let $f = crate::ops::softplus;
+                $body
+            }
+            UnaryOp::Sign => {
+                let $f = crate::ops::sign;
+                $body
+            }
+            UnaryOp::Floor => {
+                let $f = |x: f64| x.floor();
+                $body
+            }
+            UnaryOp::Round => {
+                let $f = |x: f64| x.round_ties_even();
+                $body
+            }
+            UnaryOp::IsNan => {
+                let $f = |x: f64| if x.is_nan() { 1.0 } else { 0.0 };
+                $body
+            }
+            UnaryOp::Recip => {
+                let $f = |x: f64| 1.0 / x;
+                $body
+            }
+            UnaryOp::Square => {
+                let $f = |x: f64| x * x;
+                $body
+            }
+        }
+    }};
+}
+
+/// Like `unary_dispatch` for binary operators.
+macro_rules! binary_dispatch {
+    ($op:expr, |$f:ident| $body:expr) => {{
+        match $op {
+            BinaryOp::Add => {
+                let $f = |a: f64, b: f64| a + b;
+                $body
+            }
+            BinaryOp::Sub => {
+                let $f = |a: f64, b: f64| a - b;
+                $body
+            }
+            BinaryOp::Mul => {
+                let $f = |a: f64, b: f64| a * b;
+                $body
+            }
+            BinaryOp::Div => {
+                let $f = |a: f64, b: f64| a / b;
+                $body
+            }
+            BinaryOp::Pow => {
+                let $f = pow;
+                $body
+            }
+            BinaryOp::Maximum => {
+                let $f = crate::ops::maximum;
+                $body
+            }
+            BinaryOp::Minimum => {
+                let $f = crate::ops::minimum;
+                $body
+            }
+            BinaryOp::Eq => {
+                let $f = |a: f64, b: f64| if a == b { 1.0 } else { 0.0 };
+                $body
+            }
+            BinaryOp::Ne => {
+                let $f = |a: f64, b: f64| if a != b { 1.0 } else { 0.0 };
+                $body
+            }
+            BinaryOp::Lt => {
+                let $f = |a: f64, b: f64| if a < b { 1.0 } else { 0.0 };
+                $body
+            }
+            BinaryOp::Le => {
+                let $f = |a: f64, b: f64| if a <= b { 1.0 } else { 0.0 };
+                $body
+            }
+            BinaryOp::Gt => {
+                let $f = |a: f64, b: f64| if a > b { 1.0 } else { 0.0 };
+                $body
+            }
+            BinaryOp::Ge => {
+                let $f = |a: f64, b: f64| if a >= b { 1.0 } else { 0.0 };
+                $body
+            }
+        }
+    }};
+}
+
+/// `a ** b` with fast paths for common small integer exponents.
+#[inline(always)]
+fn pow(a: f64, b: f64) -> f64 {
+    if b == 2.0 {
+        a * a
+    } else {
+        a.powf(b)
+    }
+}
+
+#[inline(always)]
+fn map_inplace(buf: &mut [f64], f: impl Fn(f64) -> f64) {
+    for d in buf.iter_mut() {
+        *d = f(*d);
+    }
+}
+
+/// Applies `f` to every element of `t` into a fresh contiguous buffer.
+#[inline(always)]
+fn map_tensor(t: &Tensor, f: impl Fn(f64) -> f64) -> Tensor {
+    let out: Vec<f64> = if let Some(src) = t.as_slice() {
+        src.iter().map(|&x| f(x)).collect()
+    } else {
+        let mut out = Vec::with_capacity(t.size());
+        let data = &t.data[..];
+        for_each_row(&t.shape, [&t.strides], [t.offset as isize], |[o], len, [s]| {
+            if s == 1 {
+                out.extend(data[o as usize..o as usize + len].iter().map(|&x| f(x)));
+            } else {
+                out.extend((0..len as isize).map(|i| f(data[(o + i * s) as usize])));
+            }
+        });
+        out
+    };
+    Tensor::from_parts(out, t.shape.clone())
+}
+
+/// Appends one output row of a broadcasting binary op:
+/// `out.push(f(a[ao + i*sa], b[bo + i*sb]))` for `i in 0..n`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn binary_row(
+    out: &mut Vec<f64>,
+    n: usize,
+    a: &[f64],
+    ao: isize,
+    sa: isize,
+    b: &[f64],
+    bo: isize,
+    sb: isize,
+    f: impl Fn(f64, f64) -> f64,
+) {
+    let (aou, bou) = (ao as usize, bo as usize);
+    match (sa, sb) {
+        (1, 1) => out.extend(a[aou..aou + n].iter().zip(&b[bou..bou + n]).map(|(&x, &y)| f(x, y))),
+        (1, 0) => {
+            let y = b[bou];
+            out.extend(a[aou..aou + n].iter().map(|&x| f(x, y)))
+        }
+        (0, 1) => {
+            let x = a[aou];
+            out.extend(b[bou..bou + n].iter().map(|&y| f(x, y)))
+        }
+        _ => out.extend((0..n as isize).map(|i| f(a[(ao + i * sa) as usize], b[(bo + i * sb) as usize]))),
+    }
+}
+
+/// In-place row: `out[i] = f(out[i], b[bo + i*bs])`.
+#[inline(always)]
+fn inplace_row(out: &mut [f64], b: &[f64], bo: isize, sb: isize, f: impl Fn(f64, f64) -> f64) {
+    let n = out.len();
+    let bo = bo as usize;
+    match sb {
+        1 => {
+            for (o, &y) in out.iter_mut().zip(&b[bo..bo + n]) {
+                *o = f(*o, y);
+            }
+        }
+        0 => {
+            let y = b[bo];
+            for o in out.iter_mut() {
+                *o = f(*o, y);
+            }
+        }
+        _ => {
+            for (i, o) in out.iter_mut().enumerate() {
+                *o = f(*o, b[(bo as isize + i as isize * sb) as usize]);
+            }
+        }
+    }
+}
+
+/// General broadcasting binary kernel into a fresh buffer of shape `shape`.
+#[inline(always)]
+fn binary_general(a: &Tensor, b: &Tensor, shape: &[usize], n: usize, f: impl Fn(f64, f64) -> f64 + Copy) -> Vec<f64> {
+    if let (Some(x), Some(y)) = (a.as_slice(), b.as_slice()) {
+        if a.shape == b.shape {
+            return x.iter().zip(y).map(|(&p, &q)| f(p, q)).collect();
+        }
+        if y.len() == 1 {
+            let q = y[0];
+            return x.iter().map(|&p| f(p, q)).collect();
+        }
+        if x.len() == 1 {
+            let p = x[0];
+            return y.iter().map(|&q| f(p, q)).collect();
+        }
+    }
+    let mut out = Vec::with_capacity(n);
+    let sa = broadcast_strides(&a.shape, &a.strides, shape);
+    let sb = broadcast_strides(&b.shape, &b.strides, shape);
+    let (ad, bd) = (&a.data[..], &b.data[..]);
+    // The output is written in row-major order, so rows can simply be appended.
+    for_each_row(
+        shape,
+        [&sa, &sb],
+        [a.offset as isize, b.offset as isize],
+        |[ao, bo], len, [sa, sb]| binary_row(&mut out, len, ad, ao, sa, bd, bo, sb, f),
+    );
+    out
+}
+
+impl Tensor {
+    /// Applies a unary operator elementwise into a new tensor.
+    pub fn unary(&self, op: UnaryOp) -> Tensor {
+        unary_dispatch!(op, |f| map_tensor(self, f))
+    }
+
+    /// Applies a unary operator, reusing the buffer when it is uniquely owned and contiguous.
+    pub fn unary_owned(mut self, op: UnaryOp) -> Tensor {
+        if self.is_reusable() {
+            if let Some(buf) = Rc::get_mut(&mut self.data) {
+                unary_dispatch!(op, |f| map_inplace(buf, f));
+                return self;
+            }
+        }
+        self.unary(op)
+    }
+
+    /// Applies an arbitrary function elementwise into a new tensor.
+    pub fn map(&self, f: impl Fn(f64) -> f64) -> Tensor {
+        map_tensor(self, f)
+    }
+
+    /// Applies a binary operator with NumPy broadcasting.
+    pub fn binary(&self, other: &Tensor, op: BinaryOp) -> Result<Tensor> {
+        let shape = if self.shape == other.shape {
+            self.shape.clone()
+        } else {
+            broadcast_shapes(&self.shape, &other.shape).ok_or_else(|| TensorError::Broadcast {
+                left: self.shape.clone(),
+                right: other.shape.clone(),
+                op: op.symbol().to_string(),
+            })?
+        };
+        let n = checked_size(&shape)?;
+        let out = binary_dispatch!(op, |f| binary_general(self, other, &shape, n, f));
+        Ok(Tensor::from_parts(out, shape))
+    }
+
+    /// Like [`binary`](Self::binary) but writes into `self`'s buffer when it is
+    /// uniquely owned, contiguous and the result has `self`'s shape.
+    pub fn binary_owned(mut self, other: &Tensor, op: BinaryOp) -> Result<Tensor> {
+        let fits = self.shape == other.shape
+            || broadcast_shapes(&self.shape, &other.shape).as_deref() == Some(&self.shape[..]);
+        if fits && self.is_reusable() {
+            let shape = self.shape.clone();
+            let sb = broadcast_strides(&other.shape, &other.strides, &shape);
+            let so = contiguous_strides(&shape);
+            let bd = &other.data[..];
+            let boff = other.offset as isize;
+            if let Some(buf) = Rc::get_mut(&mut self.data) {
+                binary_dispatch!(op, |f| {
+                    for_each_row(&shape, [&so, &sb], [0, boff], |[oo, bo], len, [os, sb]| {
+                        if os == 1 {
+                            inplace_row(&mut buf[oo as usize..oo as usize + len], bd, bo, sb, f);
+                        } else {
+                            for i in 0..len as isize {
+                                let k = (oo + i * os) as usize;
+                                buf[k] = f(buf[k], bd[(bo + i * sb) as usize]);
+                            }
+                        }
+                    })
+                });
+                return Ok(self);
+            }
+        }
+        self.binary(other, op)
+    }
+
+    /// Applies a binary operator between every element and the scalar `s`
+    /// (`op(s, x)` if `scalar_on_left`, else `op(x, s)`).
+    pub fn binary_scalar(&self, s: f64, op: BinaryOp, scalar_on_left: bool) -> Tensor {
+        if scalar_on_left {
+            binary_dispatch!(op, |f| map_tensor(self, |x| f(s, x)))
+        } else {
+            binary_dispatch!(op, |f| map_tensor(self, |x| f(x, s)))
+        }
+    }
+
+    /// Like [`binary_scalar`](Self::binary_scalar), reusing the buffer when possible.
+    pub fn binary_scalar_owned(mut self, s: f64, op: BinaryOp, scalar_on_left: bool) -> Tensor {
+        if self.is_reusable() {
+            if let Some(buf) = Rc::get_mut(&mut self.data) {
+                if scalar_on_left {
+                    binary_dispatch!(op, |f| map_inplace(buf, |x| f(s, x)));
+                } else {
+                    binary_dispatch!(op, |f| map_inplace(buf, |x| f(x, s)));
+                }
+                return self;
+            }
+        }
+        self.binary_scalar(s, op, scalar_on_left)
+    }
+
+    /// Elementwise selection with three-way broadcasting: `a` where `cond != 0`, else `b`
+    /// (NaN in `cond` counts as true, like NumPy).
+    pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+        let err = |l: &[usize], r: &[usize]| TensorError::Broadcast {
+            left: l.to_vec(),
+            right: r.to_vec(),
+            op: "where".into(),
+        };
+        let s1 = broadcast_shapes(&cond.shape, &a.shape).ok_or_else(|| err(&cond.shape, &a.shape))?;
+        let shape = broadcast_shapes(&s1, &b.shape).ok_or_else(|| err(&s1, &b.shape))?;
+        let n = checked_size(&shape)?;
+        let mut out = vec![0.0; n];
+        let sc = broadcast_strides(&cond.shape, &cond.strides, &shape);
+        let sa = broadcast_strides(&a.shape, &a.strides, &shape);
+        let sb = broadcast_strides(&b.shape, &b.strides, &shape);
+        let so = contiguous_strides(&shape);
+        let (cd, ad, bd) = (&cond.data[..], &a.data[..], &b.data[..]);
+        for_each_row(
+            &shape,
+            [&so, &sc, &sa, &sb],
+            [0, cond.offset as isize, a.offset as isize, b.offset as isize],
+            |[oo, co, ao, bo], len, [os, sc, sa, sb]| {
+                for i in 0..len as isize {
+                    let c = cd[(co + i * sc) as usize];
+                    out[(oo + i * os) as usize] = if c != 0.0 {
+                        ad[(ao + i * sa) as usize]
+                    } else {
+                        bd[(bo + i * sb) as usize]
+                    };
+                }
+            },
+        );
+        Ok(Tensor::from_parts(out, shape))
+    }
+}

@@ -1,0 +1,241 @@
+//! Error type shared by every fallible tensor operation.
+
+use std::fmt;
+
+/// Largest number of elements a single tensor may hold (2^31).
+pub const MAX_ELEMENTS: usize = 1 << 31;
+
+/// Formats a shape as a Python tuple: `()`, `(3,)`, `(2, 3)`.
+pub fn format_shape(shape: &[usize]) -> String {
+    format_tuple(shape.iter().map(|d| d.to_string()))
+}
+
+/// Formats a requested reshape target (which may contain `-1`) as a Python tuple.
+fn format_ishape(shape: &[i64]) -> String {
+    format_tuple(shape.iter().map(|d| d.to_string()))
+}
+
+fn format_tuple(items: impl Iterator<Item = String>) -> String {
+    let items: Vec<String> = items.collect();
+    match items.len() {
+        0 => "()".to_string(),
+        1 => format!("({},)", items[0]),
+        _ => format!("({})", items.join(", ")),
+    }
+}
+
+/// Everything that can go wrong in a tensor operation.
+///
+/// The [`Display`](fmt::Display) implementation renders a complete, user-facing
+/// sentence without any source location, with shapes written as Python tuples.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TensorError {
+    /// `a @ b` with mismatching contraction dimensions.
+    MatmulMismatch {
+        /// Shape of the left operand.
+        left: Vec<usize>,
+        /// Shape of the right operand.
+        right: Vec<usize>,
+        /// Contracted dimension of the left operand.
+        left_inner: usize,
+        /// Contracted dimension of the right operand.
+        right_inner: usize,
+    },
+    /// Two (or three) shapes cannot be broadcast together in the named operation.
+    Broadcast {
+        /// Shape of the first operand.
+        left: Vec<usize>,
+        /// Shape of the second operand.
+        right: Vec<usize>,
+        /// Operation name or symbol, e.g. `+` or `where`.
+        op: String,
+    },
+    /// An axis number outside `-ndim..ndim`.
+    AxisOutOfRange {
+        /// The axis as the user wrote it.
+        axis: i64,
+        /// Number of dimensions of the tensor.
+        ndim: usize,
+    },
+    /// An index outside the valid range of an axis.
+    IndexOutOfRange {
+        /// The index as the user wrote it.
+        index: i64,
+        /// The axis being indexed.
+        axis: usize,
+        /// Size of that axis.
+        size: usize,
+    },
+    /// A reshape whose element counts do not agree (or that is otherwise invalid).
+    Reshape {
+        /// The shape of the tensor being reshaped.
+        from: Vec<usize>,
+        /// The requested target shape (may contain `-1`).
+        to: Vec<i64>,
+    },
+    /// A tensor whose element count would exceed [`MAX_ELEMENTS`] or overflow.
+    TooLarge {
+        /// The requested shape.
+        shape: Vec<usize>,
+    },
+    /// A value used as an index (or label) that is not an integer.
+    NotInteger {
+        /// The offending value.
+        value: f64,
+    },
+    /// `from_vec` with a data length that does not match the shape.
+    DataLength {
+        /// Number of values supplied.
+        len: usize,
+        /// The requested shape.
+        shape: Vec<usize>,
+    },
+    /// A reduction without identity (max/min/argmax/argmin) over zero elements.
+    EmptyReduction {
+        /// Name of the reduction, e.g. `maximum`.
+        op: &'static str,
+        /// Shape of the tensor being reduced.
+        shape: Vec<usize>,
+    },
+    /// Any other invalid argument; the message is a complete sentence.
+    Invalid(String),
+}
+
+impl fmt::Display for TensorError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TensorError::MatmulMismatch {
+                left,
+                right,
+                left_inner,
+                right_inner,
+            } => write!(
+                f,
+                "cannot multiply {} @ {}: inner dimensions {} and {} differ",
+                format_shape(left),
+                format_shape(right),
+                left_inner,
+                right_inner
+            ),
+            TensorError::Broadcast { left, right, op } => write!(
+                f,
+                "cannot broadcast shapes {} and {} in `{}`",
+                format_shape(left),
+                format_shape(right),
+                op
+            ),
+            TensorError::AxisOutOfRange { axis, ndim } => {
+                if *ndim == 0 {
+                    write!(
+                        f,
+                        "axis {} is out of range for a tensor with 0 dimensions (a 0-d tensor has no axes)",
+                        axis
+                    )
+                } else {
+                    write!(
+                        f,
+                        "axis {} is out of range for a tensor with {} dimension{} (valid: {}..={})",
+                        axis,
+                        ndim,
+                        if *ndim == 1 { "" } else { "s" },
+                        -(*ndim as i64),
+                        *ndim as i64 - 1
+                    )
+                }
+            }
+            TensorError::IndexOutOfRange { index, axis, size } => {
+                write!(f, "index {} is out of range for axis {} of size {}", index, axis, size)
+            }
+            TensorError::Reshape { from, to } => {
+                let n: usize = from.iter().product();
+                write!(
+                    f,
+                    "cannot reshape {} ({} element{}) into {}",
+                    format_shape(from),
+                    n,
+                    if n == 1 { "" } else { "s" },
+                    format_ishape(to)
+                )
+            }
+            TensorError::TooLarge { shape } => {
+                let n: f64 = shape.iter().map(|&d| d as f64).product();
+                write!(
+                    f,
+                    "tensor of shape {} is too large ({:e} elements; the limit is 2^31)",
+                    format_shape(shape),
+                    n
+                )
+            }
+            TensorError::NotInteger { value } => {
+                write!(f, "index {} is not an integer", crate::format::format_float(*value))
+            }
+            TensorError::DataLength { len, shape } => {
+                let n: f64 = shape.iter().map(|&d| d as f64).product();
+                write!(
+                    f,
+                    "cannot build a tensor of shape {} ({} elements) from {} value{}",
+                    format_shape(shape),
+                    n,
+                    len,
+                    if *len == 1 { "" } else { "s" }
+                )
+            }
+            TensorError::EmptyReduction { op, shape } => {
+                write!(f, "zero-size tensor of shape {} has no {}", format_shape(shape), op)
+            }
+            TensorError::Invalid(msg) => f.write_str(msg),
+        }
+    }
+}
+
+impl std::error::Error for TensorError {}
+
+/// Result alias used throughout the crate.
+pub type Result<T> = std::result::Result<T, TensorError>;
+
+/// Number of elements of `shape`, or [`TensorError::TooLarge`] when it exceeds
+/// [`MAX_ELEMENTS`] or overflows `usize`.
+pub fn checked_size(shape: &[usize]) -> Result<usize> {
+    let mut n: usize = 1;
+    let mut zero = false;
+    let mut overflow = false;
+    for &d in shape {
+        if d == 0 {
+            zero = true;
+        }
+        match n.checked_mul(d) {
+            Some(v) if v <= MAX_ELEMENTS => n = v,
+            _ => overflow = true,
+        }
+    }
+    if zero {
+        // Zero-size tensors are always fine, however large the other axes.
+        return Ok(0);
+    }
+    if overflow || n > MAX_ELEMENTS {
+        return Err(TensorError::TooLarge { shape: shape.to_vec() });
+    }
+    Ok(n)
+}
+
+/// Normalises a possibly negative axis against `ndim` (Python rules).
+pub fn normalize_axis(axis: i64, ndim: usize) -> Result<usize> {
+    let n = ndim as i64;
+    if axis >= -n && axis < n {
+        Ok(if axis < 0 { (axis + n) as usize } else { axis as usize })
+    } else {
+        Err(TensorError::AxisOutOfRange { axis, ndim })
+    }
+}
+
+/// Error for an axis argument (already non-negative) that is out of range.
+pub(crate) fn check_axis(axis: usize, ndim: usize) -> Result<()> {
+    if axis < ndim {
+        Ok(())
+    } else {
+        Err(TensorError::AxisOutOfRange {
+            axis: axis.min(i64::MAX as usize) as i64,
+            ndim,
+        })
+    }
+}

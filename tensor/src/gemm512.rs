@@ -1,0 +1,260 @@
+//! A packed AVX-512 double-precision GEMM (Goto/BLIS blocking, 14x16
+//! micro-kernel, two threads for large products). Used when the CPU supports
+//! AVX-512F; otherwise `matrixmultiply` is used.
+
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
+
+/// Micro-tile rows (broadcast A values).
+const MR: usize = 14;
+/// Micro-tile columns (two 8-wide vectors of B).
+const NR: usize = 16;
+/// Depth of a packed block.
+const KC: usize = 256;
+/// Rows of a packed A block (a multiple of MR).
+const MC: usize = MR * 12;
+/// Columns of a packed B block (a multiple of NR).
+const NC: usize = NR * 64;
+
+/// Whether this CPU can run the AVX-512 kernel (cached by std).
+#[inline]
+pub(crate) fn available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Raw matrix view (pointer + strides) that may be sent to a worker thread.
+#[derive(Clone, Copy)]
+struct Mat {
+    ptr: *mut f64,
+    rs: isize,
+    cs: isize,
+}
+// SAFETY: the threads touch disjoint parts of C and only read A and B.
+unsafe impl Send for Mat {}
+unsafe impl Sync for Mat {}
+
+/// `C += A @ B` for an `m x k` A, `k x n` B and `m x n` C with unit column stride.
+///
+/// # Safety
+/// The pointers/strides must address valid memory, C must not alias A or B,
+/// `csc == 1`, and [`available`] must be true.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn gemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: *const f64,
+    rsa: isize,
+    csa: isize,
+    b: *const f64,
+    rsb: isize,
+    csb: isize,
+    c: *mut f64,
+    rsc: isize,
+) {
+    let am = Mat {
+        ptr: a as *mut f64,
+        rs: rsa,
+        cs: csa,
+    };
+    let bm = Mat {
+        ptr: b as *mut f64,
+        rs: rsb,
+        cs: csb,
+    };
+    let cm = Mat { ptr: c, rs: rsc, cs: 1 };
+    let flops = m as f64 * n as f64 * k as f64;
+    if flops < 8.0e6 || (m < 2 * MR && n < 2 * NR) {
+        gemm_serial(m, k, n, am, bm, cm);
+        return;
+    }
+    // Split the larger of m and n between two threads.
+    if n >= m {
+        let n0 = (n / 2).div_ceil(NR) * NR;
+        let n0 = n0.min(n);
+        let b1 = Mat {
+            ptr: bm.ptr.offset(n0 as isize * bm.cs),
+            ..bm
+        };
+        let c1 = Mat {
+            ptr: cm.ptr.add(n0),
+            ..cm
+        };
+        std::thread::scope(|s| {
+            s.spawn(move || gemm_serial(m, k, n - n0, am, b1, c1));
+            gemm_serial(m, k, n0, am, bm, cm);
+        });
+    } else {
+        let m0 = (m / 2).div_ceil(MR) * MR;
+        let m0 = m0.min(m);
+        let a1 = Mat {
+            ptr: am.ptr.offset(m0 as isize * am.rs),
+            ..am
+        };
+        let c1 = Mat {
+            ptr: cm.ptr.offset(m0 as isize * cm.rs),
+            ..cm
+        };
+        std::thread::scope(|s| {
+            s.spawn(move || gemm_serial(m - m0, k, n, a1, bm, c1));
+            gemm_serial(m0, k, n, am, bm, cm);
+        });
+    }
+}
+
+/// Aligned scratch buffer.
+struct Buf {
+    v: Vec<__m512d>,
+}
+
+impl Buf {
+    fn new(len_f64: usize) -> Buf {
+        // SAFETY: an all-zero bit pattern is a valid __m512d.
+        Buf {
+            v: vec![unsafe { _mm512_setzero_pd() }; len_f64.div_ceil(8)],
+        }
+    }
+    fn ptr(&mut self) -> *mut f64 {
+        self.v.as_mut_ptr() as *mut f64
+    }
+}
+
+fn gemm_serial(m: usize, k: usize, n: usize, a: Mat, b: Mat, c: Mat) {
+    if m == 0 || n == 0 || k == 0 {
+        return;
+    }
+    let kmax = KC.min(k);
+    let mut apack = Buf::new(MC.min(m.div_ceil(MR) * MR) * kmax);
+    let mut bpack = Buf::new(NC.min(n.div_ceil(NR) * NR) * kmax);
+    let (ap, bp) = (apack.ptr(), bpack.ptr());
+    let mut jc = 0;
+    while jc < n {
+        let nc = NC.min(n - jc);
+        let mut pc = 0;
+        while pc < k {
+            let kc = KC.min(k - pc);
+            // SAFETY: indices stay within the caller-provided matrices; the
+            // packing buffers are sized for full MC x KC / KC x NC blocks.
+            unsafe {
+                pack_b(
+                    kc,
+                    nc,
+                    b.ptr.offset(pc as isize * b.rs + jc as isize * b.cs),
+                    b.rs,
+                    b.cs,
+                    bp,
+                );
+                let mut ic = 0;
+                while ic < m {
+                    let mc = MC.min(m - ic);
+                    pack_a(
+                        mc,
+                        kc,
+                        a.ptr.offset(ic as isize * a.rs + pc as isize * a.cs),
+                        a.rs,
+                        a.cs,
+                        ap,
+                    );
+                    let mut jr = 0;
+                    while jr < nc {
+                        let nr = NR.min(nc - jr);
+                        let bpanel = bp.add(jr * kc);
+                        let mut ir = 0;
+                        while ir < mc {
+                            let mr = MR.min(mc - ir);
+                            let cptr = c.ptr.offset((ic + ir) as isize * c.rs + (jc + jr) as isize);
+                            kernel(kc, ap.add(ir * kc), bpanel, cptr, c.rs, mr, nr);
+                            ir += MR;
+                        }
+                        jr += NR;
+                    }
+                    ic += MC;
+                }
+            }
+            pc += KC;
+        }
+        jc += NC;
+    }
+}
+
+/// Packs an `mc x kc` block of A into MR-row panels (k-major inside a panel), zero padded.
+unsafe fn pack_a(mc: usize, kc: usize, a: *const f64, rsa: isize, csa: isize, out: *mut f64) {
+    let mut dst = out;
+    let mut i0 = 0;
+    while i0 < mc {
+        let mr = MR.min(mc - i0);
+        for p in 0..kc {
+            let col = a.offset(i0 as isize * rsa + p as isize * csa);
+            for i in 0..MR {
+                *dst.add(i) = if i < mr { *col.offset(i as isize * rsa) } else { 0.0 };
+            }
+            dst = dst.add(MR);
+        }
+        i0 += MR;
+    }
+}
+
+/// Packs a `kc x nc` block of B into NR-column panels (k-major inside a panel), zero padded.
+unsafe fn pack_b(kc: usize, nc: usize, b: *const f64, rsb: isize, csb: isize, out: *mut f64) {
+    let mut dst = out;
+    let mut j0 = 0;
+    while j0 < nc {
+        let nr = NR.min(nc - j0);
+        for p in 0..kc {
+            let row = b.offset(p as isize * rsb + j0 as isize * csb);
+            if nr == NR && csb == 1 {
+                std::ptr::copy_nonoverlapping(row, dst, NR);
+            } else {
+                for j in 0..NR {
+                    *dst.add(j) = if j < nr { *row.offset(j as isize * csb) } else { 0.0 };
+                }
+            }
+            dst = dst.add(NR);
+        }
+        j0 += NR;
+    }
+}
+
+/// `C[0..mr, 0..nr] += Apanel @ Bpanel` for one packed micro-panel pair.
+#[target_feature(enable = "avx512f")]
+unsafe fn kernel(kc: usize, a: *const f64, b: *const f64, c: *mut f64, rsc: isize, mr: usize, nr: usize) {
+    let mut c0 = [_mm512_setzero_pd(); MR];
+    let mut c1 = [_mm512_setzero_pd(); MR];
+    let mut ap = a;
+    let mut bp = b;
+    for _ in 0..kc {
+        let b0 = _mm512_load_pd(bp);
+        let b1 = _mm512_load_pd(bp.add(8));
+        for i in 0..MR {
+            let av = _mm512_set1_pd(*ap.add(i));
+            c0[i] = _mm512_fmadd_pd(av, b0, c0[i]);
+            c1[i] = _mm512_fmadd_pd(av, b1, c1[i]);
+        }
+        ap = ap.add(MR);
+        bp = bp.add(NR);
+    }
+    if mr == MR && nr == NR {
+        for i in 0..MR {
+            let row = c.offset(i as isize * rsc);
+            _mm512_storeu_pd(row, _mm512_add_pd(_mm512_loadu_pd(row), c0[i]));
+            _mm512_storeu_pd(row.add(8), _mm512_add_pd(_mm512_loadu_pd(row.add(8)), c1[i]));
+        }
+    } else {
+        let mut tmp = [0.0f64; NR];
+        for i in 0..mr {
+            _mm512_storeu_pd(tmp.as_mut_ptr(), c0[i]);
+            _mm512_storeu_pd(tmp.as_mut_ptr().add(8), c1[i]);
+            let row = c.offset(i as isize * rsc);
+            for (j, t) in tmp.iter().enumerate().take(nr) {
+                *row.add(j) += t;
+            }
+        }
+    }
+}

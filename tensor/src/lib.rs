@@ -1,0 +1,28 @@
+//! `dp-tensor`: the CPU tensor kernel library of the `dp` language.
+//!
+//! Provides n-dimensional `f64` tensors with NumPy semantics: strided views
+//! (transpose, slicing, broadcasting without copies), broadcasting elementwise
+//! operators, reductions, GEMM-backed `matmul`, indexing with scatter
+//! adjoints for automatic differentiation, Python-compatible number
+//! formatting and a reproducible seeded random number generator.
+//!
+//! Every fallible operation returns [`Result`]; no public function panics.
+
+mod elementwise;
+mod error;
+mod format;
+mod gemm512;
+mod index;
+mod iter;
+mod linalg;
+mod ops;
+mod reduce;
+mod rng;
+mod tensor;
+
+pub use error::{checked_size, format_shape, normalize_axis, Result, TensorError, MAX_ELEMENTS};
+pub use format::format_float;
+pub use index::SliceSpec;
+pub use ops::{BinaryOp, ReduceOp, UnaryOp};
+pub use rng::Rng;
+pub use tensor::{broadcast_shapes, Shape, Tensor};

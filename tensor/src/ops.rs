@@ -1,0 +1,341 @@
+//! Scalar definitions of the elementwise and reduction operators.
+
+/// Elementwise unary operators.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum UnaryOp {
+    /// `-x`
+    Neg,
+    /// `e^x`
+    Exp,
+    /// natural logarithm
+    Log,
+    /// `ln(1 + x)`, accurate near 0
+    Log1p,
+    /// `e^x - 1`, accurate near 0
+    Expm1,
+    /// square root
+    Sqrt,
+    /// absolute value
+    Abs,
+    /// sine
+    Sin,
+    /// cosine
+    Cos,
+    /// tangent
+    Tan,
+    /// hyperbolic tangent
+    Tanh,
+    /// logistic function `1 / (1 + e^-x)`, stable for large `|x|`
+    Sigmoid,
+    /// `max(x, 0)` (NaN stays NaN)
+    Relu,
+    /// `ln(1 + e^x)`, stable for large `|x|`
+    Softplus,
+    /// -1, 0 or 1 (NaN stays NaN)
+    Sign,
+    /// round towards negative infinity
+    Floor,
+    /// round half to even (NumPy `round`)
+    Round,
+    /// 1.0 if NaN else 0.0
+    IsNan,
+    /// `1 / x`
+    Recip,
+    /// `x * x`
+    Square,
+}
+
+impl UnaryOp {
+    /// All unary operators, in declaration order.
+    pub const ALL: [UnaryOp; 20] = [
+        UnaryOp::Neg,
+        UnaryOp::Exp,
+        UnaryOp::Log,
+        UnaryOp::Log1p,
+        UnaryOp::Expm1,
+        UnaryOp::Sqrt,
+        UnaryOp::Abs,
+        UnaryOp::Sin,
+        UnaryOp::Cos,
+        UnaryOp::Tan,
+        UnaryOp::Tanh,
+        UnaryOp::Sigmoid,
+        UnaryOp::Relu,
+        UnaryOp::Softplus,
+        UnaryOp::Sign,
+        UnaryOp::Floor,
+        UnaryOp::Round,
+        UnaryOp::IsNan,
+        UnaryOp::Recip,
+        UnaryOp::Square,
+    ];
+
+    /// Applies the operator to one value.
+    #[inline]
+    pub fn apply(self, x: f64) -> f64 {
+        match self {
+            UnaryOp::Neg => -x,
+            UnaryOp::Exp => x.exp(),
+            UnaryOp::Log => x.ln(),
+            UnaryOp::Log1p => x.ln_1p(),
+            UnaryOp::Expm1 => x.exp_m1(),
+            UnaryOp::Sqrt => x.sqrt(),
+            UnaryOp::Abs => x.abs(),
+            UnaryOp::Sin => x.sin(),
+            UnaryOp::Cos => x.cos(),
+            UnaryOp::Tan => x.tan(),
+            UnaryOp::Tanh => x.tanh(),
+            UnaryOp::Sigmoid => sigmoid(x),
+            UnaryOp::Relu => relu(x),
+            UnaryOp::Softplus => softplus(x),
+            UnaryOp::Sign => sign(x),
+            UnaryOp::Floor => x.floor(),
+            UnaryOp::Round => x.round_ties_even(),
+            UnaryOp::IsNan => {
+                if x.is_nan() {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+            UnaryOp::Recip => 1.0 / x,
+            UnaryOp::Square => x * x,
+        }
+    }
+
+    /// The operator's name as a user would call it, e.g. `"exp"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            UnaryOp::Neg => "neg",
+            UnaryOp::Exp => "exp",
+            UnaryOp::Log => "log",
+            UnaryOp::Log1p => "log1p",
+            UnaryOp::Expm1 => "expm1",
+            UnaryOp::Sqrt => "sqrt",
+            UnaryOp::Abs => "abs",
+            UnaryOp::Sin => "sin",
+            UnaryOp::Cos => "cos",
+            UnaryOp::Tan => "tan",
+            UnaryOp::Tanh => "tanh",
+            UnaryOp::Sigmoid => "sigmoid",
+            UnaryOp::Relu => "relu",
+            UnaryOp::Softplus => "softplus",
+            UnaryOp::Sign => "sign",
+            UnaryOp::Floor => "floor",
+            UnaryOp::Round => "round",
+            UnaryOp::IsNan => "isnan",
+            UnaryOp::Recip => "recip",
+            UnaryOp::Square => "square",
+        }
+    }
+}
+
+/// Numerically stable logistic function.
+#[inline]
+pub fn sigmoid(x: f64) -> f64 {
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
+    }
+}
+
+/// `max(x, 0)`, propagating NaN.
+#[inline]
+pub fn relu(x: f64) -> f64 {
+    // NaN fails the comparison and is passed through.
+    if x <= 0.0 {
+        0.0
+    } else {
+        x
+    }
+}
+
+/// Numerically stable `ln(1 + e^x)`.
+#[inline]
+pub fn softplus(x: f64) -> f64 {
+    if x.is_nan() {
+        return x;
+    }
+    x.max(0.0) + (-x.abs()).exp().ln_1p()
+}
+
+/// Sign function: -1, 0 or 1; NaN stays NaN.
+#[inline]
+pub fn sign(x: f64) -> f64 {
+    if x > 0.0 {
+        1.0
+    } else if x < 0.0 {
+        -1.0
+    } else if x == 0.0 {
+        0.0
+    } else {
+        x
+    }
+}
+
+/// Elementwise binary operators.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BinaryOp {
+    /// `a + b`
+    Add,
+    /// `a - b`
+    Sub,
+    /// `a * b`
+    Mul,
+    /// `a / b`
+    Div,
+    /// `a ** b`
+    Pow,
+    /// elementwise maximum (NaN propagates)
+    Maximum,
+    /// elementwise minimum (NaN propagates)
+    Minimum,
+    /// `a == b` as 1.0/0.0
+    Eq,
+    /// `a != b` as 1.0/0.0
+    Ne,
+    /// `a < b` as 1.0/0.0
+    Lt,
+    /// `a <= b` as 1.0/0.0
+    Le,
+    /// `a > b` as 1.0/0.0
+    Gt,
+    /// `a >= b` as 1.0/0.0
+    Ge,
+}
+
+#[inline]
+fn b2f(b: bool) -> f64 {
+    if b {
+        1.0
+    } else {
+        0.0
+    }
+}
+
+/// NumPy `maximum`: NaN if either is NaN (branch-free so loops vectorise).
+#[inline]
+pub fn maximum(a: f64, b: f64) -> f64 {
+    let m = if a >= b { a } else { b };
+    if a.is_nan() || b.is_nan() {
+        a + b
+    } else {
+        m
+    }
+}
+
+/// NumPy `minimum`: NaN if either is NaN (branch-free so loops vectorise).
+#[inline]
+pub fn minimum(a: f64, b: f64) -> f64 {
+    let m = if a <= b { a } else { b };
+    if a.is_nan() || b.is_nan() {
+        a + b
+    } else {
+        m
+    }
+}
+
+impl BinaryOp {
+    /// All binary operators, in declaration order.
+    pub const ALL: [BinaryOp; 13] = [
+        BinaryOp::Add,
+        BinaryOp::Sub,
+        BinaryOp::Mul,
+        BinaryOp::Div,
+        BinaryOp::Pow,
+        BinaryOp::Maximum,
+        BinaryOp::Minimum,
+        BinaryOp::Eq,
+        BinaryOp::Ne,
+        BinaryOp::Lt,
+        BinaryOp::Le,
+        BinaryOp::Gt,
+        BinaryOp::Ge,
+    ];
+
+    /// Applies the operator to one pair of values.
+    #[inline]
+    pub fn apply(self, a: f64, b: f64) -> f64 {
+        match self {
+            BinaryOp::Add => a + b,
+            BinaryOp::Sub => a - b,
+            BinaryOp::Mul => a * b,
+            BinaryOp::Div => a / b,
+            BinaryOp::Pow => a.powf(b),
+            BinaryOp::Maximum => maximum(a, b),
+            BinaryOp::Minimum => minimum(a, b),
+            BinaryOp::Eq => b2f(a == b),
+            BinaryOp::Ne => b2f(a != b),
+            BinaryOp::Lt => b2f(a < b),
+            BinaryOp::Le => b2f(a <= b),
+            BinaryOp::Gt => b2f(a > b),
+            BinaryOp::Ge => b2f(a >= b),
+        }
+    }
+
+    /// The operator's symbol (`+`, `**`, `<=`) or name (`maximum`, `minimum`).
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BinaryOp::Add => "+",
+            BinaryOp::Sub => "-",
+            BinaryOp::Mul => "*",
+            BinaryOp::Div => "/",
+            BinaryOp::Pow => "**",
+            BinaryOp::Maximum => "maximum",
+            BinaryOp::Minimum => "minimum",
+            BinaryOp::Eq => "==",
+            BinaryOp::Ne => "!=",
+            BinaryOp::Lt => "<",
+            BinaryOp::Le => "<=",
+            BinaryOp::Gt => ">",
+            BinaryOp::Ge => ">=",
+        }
+    }
+}
+
+/// Reduction operators.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ReduceOp {
+    /// sum (0 for no elements)
+    Sum,
+    /// product (1 for no elements)
+    Prod,
+    /// maximum (error for no elements; NaN propagates)
+    Max,
+    /// minimum (error for no elements; NaN propagates)
+    Min,
+}
+
+impl ReduceOp {
+    /// The reduction's name: `sum`, `prod`, `max`, `min`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReduceOp::Sum => "sum",
+            ReduceOp::Prod => "prod",
+            ReduceOp::Max => "max",
+            ReduceOp::Min => "min",
+        }
+    }
+
+    /// The identity element, if the reduction has one.
+    pub fn identity(self) -> Option<f64> {
+        match self {
+            ReduceOp::Sum => Some(0.0),
+            ReduceOp::Prod => Some(1.0),
+            ReduceOp::Max | ReduceOp::Min => None,
+        }
+    }
+
+    /// Combines an accumulator with one value.
+    #[inline]
+    pub fn combine(self, acc: f64, x: f64) -> f64 {
+        match self {
+            ReduceOp::Sum => acc + x,
+            ReduceOp::Prod => acc * x,
+            ReduceOp::Max => maximum(acc, x),
+            ReduceOp::Min => minimum(acc, x),
+        }
+    }
+}
