@@ -195,7 +195,11 @@ impl SourceMap {
                 let mut b = Report::build(ReportKind::Error, clamp(span))
                     .with_config(config)
                     .with_message(&header);
-                let default_label = if diag.kind == ErrorKind::Assertion { "this check failed" } else { "here" };
+                let default_label = if diag.kind == ErrorKind::Assertion {
+                    "this check failed"
+                } else {
+                    "here"
+                };
                 let mut primary = Label::new(clamp(span)).with_message(diag.label.as_deref().unwrap_or(default_label));
                 if color {
                     primary = primary.with_color(ariadne::Color::Red);

@@ -34,6 +34,12 @@ enum Command {
         /// The script.
         file: PathBuf,
     },
+    /// Run a script and print the computational graph of its first `grad`/`vjp`
+    /// (Graphviz DOT on stdout; the program's own output goes to stderr).
+    Graph {
+        /// The script.
+        file: PathBuf,
+    },
     /// Start the interactive REPL.
     Repl,
 }
@@ -67,6 +73,7 @@ fn run(cli: Cli) -> u8 {
     match cli.command {
         Some(Command::Run { file, args }) => run_file(&file, args, color),
         Some(Command::Check { file }) => check_file(&file, color),
+        Some(Command::Graph { file }) => graph_file(&file, color),
         Some(Command::Repl) => dp::repl::run(),
         None => match cli.script.split_first() {
             Some((file, rest)) => run_file(Path::new(file), rest.to_vec(), color),
@@ -122,6 +129,33 @@ fn run_snippet(code: &str, color: bool) -> u8 {
         Ok(_) => 0,
         Err(errors) => {
             report(&interp, &errors, color);
+            1
+        }
+    }
+}
+
+fn graph_file(file: &Path, color: bool) -> u8 {
+    let src = match read(file) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let mut interp = dp::Interp::new(Box::new(std::io::stderr()));
+    dp::autodiff::graph::start_capture();
+    let dir = file.parent().map(Path::to_path_buf);
+    if let Err(errors) = interp.run_source(&file.display().to_string(), &src, dir) {
+        report(&interp, &errors, color);
+        return 1;
+    }
+    match dp::autodiff::graph::take_captured() {
+        Some(tape) => {
+            print!("{}", dp::autodiff::graph::to_dot(&tape, &interp.sources));
+            0
+        }
+        None => {
+            eprintln!(
+                "dp graph: {} ran no grad, value_and_grad, vjp or jacrev, so there is no graph to show",
+                file.display()
+            );
             1
         }
     }

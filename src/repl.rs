@@ -1,13 +1,541 @@
-//! The interactive REPL (placeholder until the rustyline front end lands).
+//! The interactive REPL.
+//!
+//! [`Session`] holds everything that does not need a terminal: evaluating one
+//! entry (code or a `:command`), deciding whether an entry is complete, and
+//! completion candidates. [`run`] wraps it in a rustyline editor with history,
+//! multi-line input, completion and highlighting, so tests drive the very code
+//! the terminal uses.
 
+use crate::diagnostics::did_you_mean;
+use crate::eval::{Interp, INTERRUPTED};
+use crate::syntax::lexer::tokenize;
+use crate::syntax::parser;
+use crate::syntax::token::{LexError, Token, KEYWORDS};
+use crate::value::Value;
+use logos::Logos;
+use rustyline::completion::{Completer, FilenameCompleter, Pair};
+use rustyline::config::{ColorMode, CompletionType, Config};
+use rustyline::error::ReadlineError;
+use rustyline::highlight::{CmdKind, Highlighter};
+use rustyline::hint::Hinter;
+use rustyline::history::DefaultHistory;
+use rustyline::validate::{ValidationContext, ValidationResult, Validator};
+use rustyline::{Context, Editor, Helper};
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::atomic::Ordering;
 
 /// Installs a Ctrl-C handler that interrupts the running evaluation.
+///
+/// At the REPL prompt the terminal is in raw mode, so Ctrl-C reaches rustyline
+/// as a key (clearing the line) rather than as a signal; while an entry runs it
+/// is a signal, and this handler asks the interpreter to stop.
 pub fn install_interrupt_handler() {
-    let _ = ctrlc::set_handler(|| crate::eval::INTERRUPTED.store(true, Ordering::Relaxed));
+    // `ctrlc` accepts one handler per process; a second call fails harmlessly.
+    let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::Relaxed));
 }
 
-/// Runs the REPL; returns the process exit code.
+/// The REPL's commands with their one-line descriptions, as `:help` lists them.
+pub const COMMANDS: &[(&str, &str)] = &[
+    (":help", "show this help"),
+    (":load FILE", "run FILE in this session, keeping its bindings"),
+    (":reset", "forget every binding and start a fresh session"),
+    (":quit", "leave the REPL (also :q or Ctrl-D)"),
+];
+
+/// The command words that completion offers.
+const COMMAND_WORDS: &[&str] = &[":help", ":load", ":reset", ":quit", ":q"];
+
+const HELP_TIPS: &str = "\
+Tips:
+  an entry that ends in an expression prints its value:   1 + 2
+  a missing final `;` is added for you:                   let x = 3.0
+  input continues while a bracket, block or string is open; Ctrl-C clears it
+  Tab completes keywords, builtins, your names and :commands; `d.` completes a dict's keys
+  Ctrl-C stops a long evaluation; Ctrl-D exits
+  import stdlib modules with `import nn;`, files with `import \"f.dp\" as f;`
+";
+
+/// What one entry produced, for the caller to show.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EntryResult {
+    /// Text for standard output: the entry's value or a command's output, each
+    /// line ending in a newline. (Output of `print` goes to the interpreter's
+    /// own writer, before this.)
+    pub stdout: String,
+    /// Text for standard error: error reports and complaints about commands.
+    pub stderr: String,
+    /// Whether the session should end.
+    pub quit: bool,
+}
+
+/// One REPL session: the interpreter whose main module holds the bindings,
+/// plus the session's directory and numbering of entries.
+pub struct Session {
+    /// The interpreter; its main module holds the session's bindings.
+    pub interp: Interp,
+    /// Where relative `:load` paths and `import "file.dp"` resolve.
+    dir: PathBuf,
+    /// Whether error reports are coloured.
+    color: bool,
+    /// How many code entries have run, for naming them `<repl:N>`.
+    entries: usize,
+}
+
+impl Session {
+    /// A fresh session whose `print` output goes to `out`; `dir` is the
+    /// working directory, `color` whether reports carry ANSI colours.
+    pub fn new(out: Box<dyn Write>, dir: PathBuf, color: bool) -> Session {
+        Session {
+            interp: Interp::new(out),
+            dir,
+            color,
+            entries: 0,
+        }
+    }
+
+    /// Whether `text` is a whole entry, or whether the editor should ask for
+    /// another line: it is incomplete while a string is open, or while the
+    /// parser's only complaint is that the input ended early (an open bracket,
+    /// block or expression). Entries with real syntax errors count as
+    /// complete, so that their report is shown at once.
+    pub fn is_complete(text: &str) -> bool {
+        let t = text.trim_start();
+        if t.is_empty() || t.starts_with(':') {
+            return true;
+        }
+        // A terminated string may span lines, so an unterminated one runs to
+        // the end of the input: the user is still typing it.
+        let (_, lex_errors) = tokenize(text, 0);
+        if lex_errors.iter().any(|e| e.error == LexError::UnterminatedString) {
+            return false;
+        }
+        match parser::parse(text, 0) {
+            Ok(_) => true,
+            Err(diags) => {
+                let only_eof = diags.iter().all(|d| parser::is_incomplete(std::slice::from_ref(d)));
+                // `let x = 1` lacks only its `;`, which `eval_entry` supplies.
+                !only_eof || with_semicolon(text).is_some()
+            }
+        }
+    }
+
+    /// Evaluates one entry — code or a `:command` — and says what to show.
+    pub fn eval_entry(&mut self, text: &str) -> EntryResult {
+        let t = text.trim();
+        if t.is_empty() {
+            return EntryResult::default();
+        }
+        if let Some(cmd) = t.strip_prefix(':') {
+            return self.command(cmd);
+        }
+        self.entries += 1;
+        let name = format!("<repl:{}>", self.entries);
+        let src = with_semicolon(text).unwrap_or_else(|| text.to_string());
+        let mut r = EntryResult::default();
+        match self.run(&name, &src) {
+            Ok(Some(v)) if !matches!(v, Value::None) => r.stdout = format!("{}\n", v.repr()),
+            Ok(_) => {}
+            Err(report) => r.stderr = report,
+        }
+        r
+    }
+
+    /// Runs source text in the main module; an error comes back rendered.
+    fn run(&mut self, name: &str, src: &str) -> Result<Option<Value>, String> {
+        // A Ctrl-C that arrived between entries must not stop this one.
+        INTERRUPTED.store(false, Ordering::Relaxed);
+        let result = self.interp.run_source(name, src, Some(self.dir.clone()));
+        let _ = self.interp.out.flush();
+        result.map_err(|errors| errors.iter().map(|d| self.interp.render(d, self.color)).collect())
+    }
+
+    fn command(&mut self, cmd: &str) -> EntryResult {
+        let (word, arg) = match cmd.split_once(char::is_whitespace) {
+            Some((w, a)) => (w, a.trim()),
+            None => (cmd, ""),
+        };
+        let mut r = EntryResult::default();
+        match word {
+            "help" | "h" | "?" => r.stdout = help_text(),
+            "quit" | "q" | "exit" => r.quit = true,
+            "reset" => {
+                // Keep the output writer; everything else starts afresh.
+                let out = std::mem::replace(&mut self.interp.out, Box::new(std::io::sink()));
+                self.interp = Interp::new(out);
+                r.stdout = "session reset: every binding is forgotten\n".into();
+            }
+            "load" => return self.load(arg),
+            _ => {
+                r.stderr = format!("unknown command `:{word}`");
+                let words = COMMAND_WORDS.iter().map(|c| &c[1..]);
+                if let Some(s) = did_you_mean(word, words) {
+                    r.stderr.push_str(&format!("; did you mean `:{s}`?"));
+                }
+                r.stderr.push_str(" (:help lists the commands)\n");
+            }
+        }
+        r
+    }
+
+    fn load(&mut self, arg: &str) -> EntryResult {
+        let mut r = EntryResult::default();
+        let arg = unquote_path(arg);
+        if arg.is_empty() {
+            r.stderr = "usage: :load FILE\n".into();
+            return r;
+        }
+        let path = self.dir.join(&arg);
+        let src = match std::fs::read_to_string(&path) {
+            Ok(s) => s,
+            Err(e) => {
+                r.stderr = format!("cannot read {}: {e}\n", path.display());
+                return r;
+            }
+        };
+        let before = self.bound_names();
+        match self.run(&arg, &src) {
+            Ok(_) => {
+                let new: Vec<String> = self.bound_names().into_iter().filter(|n| !before.contains(n)).collect();
+                r.stdout = if new.is_empty() {
+                    format!("loaded {arg}\n")
+                } else {
+                    format!("loaded {arg}: {}\n", new.join(", "))
+                };
+            }
+            Err(report) => r.stderr = report,
+        }
+        r
+    }
+
+    /// The session's top-level names that hold a value, in order of declaration.
+    /// (A name declared by an entry that failed before binding it is left out.)
+    pub fn bound_names(&self) -> Vec<String> {
+        let main = &self.interp.main;
+        main.names()
+            .iter()
+            .filter(|n| main.lookup(n).and_then(|s| main.get(s)).is_some())
+            .map(|n| n.to_string())
+            .collect()
+    }
+
+    /// Completion for the text `line` with the cursor at byte `pos`: the byte
+    /// where the completed word starts and the sorted candidates. Offers
+    /// `:commands` at the start of an entry, a dict's keys after `d.`, and
+    /// otherwise keywords, builtins and the session's bound names.
+    pub fn completions(&self, line: &str, pos: usize) -> (usize, Vec<String>) {
+        let Some(before) = line.get(..pos) else {
+            return (pos, Vec::new());
+        };
+        let trimmed = before.trim_start();
+        if trimmed.starts_with(':') && !trimmed.contains(char::is_whitespace) {
+            let start = before.len() - trimmed.len();
+            let cands = COMMAND_WORDS
+                .iter()
+                .filter(|c| c.starts_with(trimmed))
+                .map(|c| c.to_string())
+                .collect();
+            return (start, cands);
+        }
+        let start = word_start(before);
+        let word = &before[start..];
+        if word.is_empty() || word.starts_with(|c: char| c.is_ascii_digit()) {
+            return (pos, Vec::new());
+        }
+        let mut cands: Vec<String> = Vec::new();
+        if let Some(recv) = before[..start].strip_suffix('.') {
+            let rstart = word_start(recv);
+            if let Some(Value::Dict(d)) = self.global(&recv[rstart..]) {
+                cands.extend(d.keys().filter(|k| k.starts_with(word)).map(|k| k.to_string()));
+                return (start, cands);
+            }
+        }
+        cands.extend(KEYWORDS.iter().filter(|k| k.starts_with(word)).map(|k| k.to_string()));
+        cands.extend(
+            self.interp
+                .builtins
+                .keys()
+                .filter(|k| k.starts_with(word))
+                .map(|k| k.to_string()),
+        );
+        cands.extend(self.bound_names().into_iter().filter(|k| k.starts_with(word)));
+        cands.sort();
+        cands.dedup();
+        (start, cands)
+    }
+
+    fn global(&self, name: &str) -> Option<Value> {
+        let main = &self.interp.main;
+        main.lookup(name).and_then(|s| main.get(s))
+    }
+}
+
+/// `text` with a `;` inserted after its last token, if that is exactly what it
+/// lacks to parse (`let x = 1`, `import math`, `x = 2  # note`). Everything
+/// before the insertion keeps its byte offset, so reports point at the
+/// user's text.
+fn with_semicolon(text: &str) -> Option<String> {
+    if parser::parse(text, 0).is_ok() {
+        return None;
+    }
+    let (tokens, _) = tokenize(text, 0);
+    let end = tokens.last()?.2;
+    let fixed = format!("{};{}", &text[..end], &text[end..]);
+    parser::parse(&fixed, 0).is_ok().then_some(fixed)
+}
+
+/// Where the identifier ending at the end of `s` starts.
+fn word_start(s: &str) -> usize {
+    s.char_indices()
+        .rev()
+        .take_while(|(_, c)| c.is_ascii_alphanumeric() || *c == '_')
+        .last()
+        .map_or(s.len(), |(i, _)| i)
+}
+
+/// A `:load` argument as a path: surrounding quotes removed, and the
+/// backslash-escaped spaces of filename completion unescaped.
+fn unquote_path(arg: &str) -> String {
+    let a = arg.trim();
+    for q in ['"', '\''] {
+        if let Some(inner) = a.strip_prefix(q).and_then(|s| s.strip_suffix(q)) {
+            return inner.to_string();
+        }
+    }
+    a.replace("\\ ", " ")
+}
+
+fn help_text() -> String {
+    let mut s = String::from("Commands:\n");
+    for (c, what) in COMMANDS {
+        s.push_str(&format!("  {c:<12} {what}\n"));
+    }
+    s.push('\n');
+    s.push_str(HELP_TIPS);
+    s
+}
+
+const KEYWORD_STYLE: &str = "\x1b[1;35m";
+const LITERAL_STYLE: &str = "\x1b[33m";
+const STRING_STYLE: &str = "\x1b[32m";
+const COMMENT_STYLE: &str = "\x1b[90m";
+const RESET: &str = "\x1b[0m";
+
+/// `src` with ANSI colours for keywords, numbers, strings and comments; the
+/// visible text is unchanged (rustyline requires the same display width).
+pub fn highlight(src: &str) -> String {
+    let mut out = String::with_capacity(src.len() * 2);
+    let mut last = 0;
+    let mut lex = Token::lexer(src);
+    while let Some(tok) = lex.next() {
+        let r = lex.span();
+        push_gap(&mut out, &src[last..r.start]);
+        if tok == Err(LexError::UnterminatedString) {
+            // The string is open to the end of the input (see `is_complete`).
+            push_styled(&mut out, STRING_STYLE, &src[r.start..]);
+            return out;
+        }
+        let style = match tok {
+            Ok(Token::Int(_) | Token::Float(_) | Token::True | Token::False | Token::None) => Some(LITERAL_STYLE),
+            Ok(Token::Str(_)) | Err(LexError::BadEscape(_)) => Some(STRING_STYLE),
+            Ok(Token::Ident(_)) => None,
+            Ok(ref t) if KEYWORDS.contains(&crate::syntax::token::token_text(t)) => Some(KEYWORD_STYLE),
+            _ => None,
+        };
+        let text = &src[r.clone()];
+        match style {
+            Some(s) => push_styled(&mut out, s, text),
+            None => out.push_str(text),
+        }
+        last = r.end;
+    }
+    push_gap(&mut out, &src[last..]);
+    out
+}
+
+/// Appends `text` in `style`, reset at each newline so that a multi-line
+/// string does not colour the terminal's margin.
+fn push_styled(out: &mut String, style: &str, text: &str) {
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        if !line.is_empty() {
+            out.push_str(style);
+            out.push_str(line);
+            out.push_str(RESET);
+        }
+    }
+}
+
+/// Copies text between tokens (whitespace and comments), colouring comments.
+fn push_gap(out: &mut String, gap: &str) {
+    let mut rest = gap;
+    while let Some(i) = rest.find('#') {
+        out.push_str(&rest[..i]);
+        let end = rest[i..].find('\n').map_or(rest.len(), |j| i + j);
+        out.push_str(COMMENT_STYLE);
+        out.push_str(&rest[i..end]);
+        out.push_str(RESET);
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+}
+
+/// The rustyline helper: completion, highlighting and the multi-line validator,
+/// all delegating to the shared [`Session`].
+struct ReplHelper {
+    session: Rc<RefCell<Session>>,
+    files: FilenameCompleter,
+}
+
+impl Completer for ReplHelper {
+    type Candidate = Pair;
+
+    fn complete(&self, line: &str, pos: usize, ctx: &Context<'_>) -> rustyline::Result<(usize, Vec<Pair>)> {
+        if line.trim_start().starts_with(":load ") {
+            return self.files.complete(line, pos, ctx);
+        }
+        let before = line.get(..pos).unwrap_or("");
+        let current_line = before.rsplit('\n').next().unwrap_or("");
+        if current_line.trim().is_empty() {
+            // Tab at the start of a line indents, which multi-line input needs.
+            let pair = Pair {
+                display: String::new(),
+                replacement: "    ".into(),
+            };
+            return Ok((pos, vec![pair]));
+        }
+        let Ok(session) = self.session.try_borrow() else {
+            return Ok((pos, Vec::new()));
+        };
+        let (start, cands) = session.completions(line, pos);
+        let pairs = cands
+            .into_iter()
+            .map(|c| Pair {
+                display: c.clone(),
+                replacement: c,
+            })
+            .collect();
+        Ok((start, pairs))
+    }
+}
+
+impl Hinter for ReplHelper {
+    type Hint = String;
+}
+
+impl Highlighter for ReplHelper {
+    fn highlight<'l>(&self, line: &'l str, _pos: usize) -> Cow<'l, str> {
+        if line.trim_start().starts_with(':') {
+            return Cow::Borrowed(line);
+        }
+        Cow::Owned(highlight(line))
+    }
+
+    fn highlight_prompt<'b, 's: 'b, 'p: 'b>(&'s self, prompt: &'p str, _default: bool) -> Cow<'b, str> {
+        Cow::Owned(format!("\x1b[1;32m{}{RESET}", prompt))
+    }
+
+    fn highlight_char(&self, _line: &str, _pos: usize, kind: CmdKind) -> bool {
+        // Typing can turn an identifier into a keyword or open a string, so
+        // every edit repaints; moving the cursor changes nothing.
+        kind != CmdKind::MoveCursor
+    }
+}
+
+impl Validator for ReplHelper {
+    fn validate(&self, ctx: &mut ValidationContext) -> rustyline::Result<ValidationResult> {
+        Ok(if Session::is_complete(ctx.input()) {
+            ValidationResult::Valid(None)
+        } else {
+            ValidationResult::Incomplete
+        })
+    }
+}
+
+impl Helper for ReplHelper {}
+
+/// `$DATA_DIR/dp/history`, where the REPL keeps its history between sessions.
+fn history_path() -> Option<PathBuf> {
+    dirs::data_dir().map(|d| d.join("dp").join("history"))
+}
+
+fn save_history(editor: &mut Editor<ReplHelper, DefaultHistory>, path: Option<&Path>) {
+    if let Some(p) = path {
+        if let Some(parent) = p.parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        // History is a convenience: failing to write it is not worth a message.
+        let _ = editor.append_history(p);
+    }
+}
+
+fn no_color() -> bool {
+    std::env::var_os("NO_COLOR").is_some()
+}
+
+/// Runs the REPL on the terminal; returns the process exit code.
 pub fn run() -> u8 {
+    install_interrupt_handler();
+    let color_out = std::io::stdout().is_terminal() && !no_color();
+    let color_err = std::io::stderr().is_terminal() && !no_color();
+    let dir = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let session = Rc::new(RefCell::new(Session::new(Box::new(std::io::stdout()), dir, color_err)));
+    let config = Config::builder()
+        .auto_add_history(false)
+        .history_ignore_space(true)
+        .completion_type(CompletionType::List)
+        .color_mode(if color_out {
+            ColorMode::Enabled
+        } else {
+            ColorMode::Disabled
+        })
+        .build();
+    let mut editor = match Editor::<ReplHelper, DefaultHistory>::with_config(config) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("dp: cannot start the line editor: {e}");
+            return 1;
+        }
+    };
+    editor.set_helper(Some(ReplHelper {
+        session: session.clone(),
+        files: FilenameCompleter::new(),
+    }));
+    let history = history_path();
+    if let Some(h) = &history {
+        let _ = editor.load_history(h);
+    }
+    if std::io::stdin().is_terminal() {
+        println!("dp {} — :help for help, Ctrl-D to exit", env!("CARGO_PKG_VERSION"));
+    }
+    loop {
+        match editor.readline("dp> ") {
+            Ok(line) => {
+                if !line.trim().is_empty() {
+                    let _ = editor.add_history_entry(line.as_str());
+                    save_history(&mut editor, history.as_deref());
+                }
+                let r = session.borrow_mut().eval_entry(&line);
+                print!("{}", r.stdout);
+                let _ = std::io::stdout().flush();
+                eprint!("{}", r.stderr);
+                if r.quit {
+                    break;
+                }
+            }
+            // Ctrl-C at the prompt abandons the line being typed.
+            Err(ReadlineError::Interrupted) => continue,
+            Err(ReadlineError::Eof) => break,
+            Err(e) => {
+                eprintln!("dp: cannot read input: {e}");
+                return 1;
+            }
+        }
+    }
     0
 }

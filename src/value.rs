@@ -8,8 +8,45 @@ use dp_tensor::{format_float, Tensor};
 use std::fmt::Write as _;
 use std::rc::Rc;
 
-/// A persistent tuple: cheap to clone, structural sharing on update.
-pub type Tuple = im::Vector<Value>;
+/// A persistent tuple: one pointer wide, cheap to clone, with structural
+/// sharing on update (an `im::Vector` behind an `Rc`; mutation goes through
+/// `Rc::make_mut`, so a uniquely held tuple is updated in place).
+#[derive(Clone, Debug, Default)]
+pub struct Tuple(Rc<im::Vector<Value>>);
+
+impl Tuple {
+    /// The empty tuple.
+    pub fn new() -> Tuple {
+        Tuple::default()
+    }
+}
+
+impl std::ops::Deref for Tuple {
+    type Target = im::Vector<Value>;
+    fn deref(&self) -> &im::Vector<Value> {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Tuple {
+    fn deref_mut(&mut self) -> &mut im::Vector<Value> {
+        Rc::make_mut(&mut self.0)
+    }
+}
+
+impl FromIterator<Value> for Tuple {
+    fn from_iter<I: IntoIterator<Item = Value>>(iter: I) -> Tuple {
+        Tuple(Rc::new(iter.into_iter().collect()))
+    }
+}
+
+impl IntoIterator for Tuple {
+    type Item = Value;
+    type IntoIter = im::vector::ConsumingIter<Value>;
+    fn into_iter(self) -> Self::IntoIter {
+        Rc::try_unwrap(self.0).unwrap_or_else(|rc| (*rc).clone()).into_iter()
+    }
+}
 /// A persistent dict with string keys, ordered by key.
 pub type Dict = im::OrdMap<Rc<str>, Value>;
 

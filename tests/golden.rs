@@ -43,7 +43,9 @@ fn run_case(path: &Path) -> (String, Option<String>) {
     let name = path.to_string_lossy().replace('\\', "/");
     let result = interp.run_source(&name, &src, path.parent().map(Path::to_path_buf));
     let out = String::from_utf8_lossy(&cap.0.borrow()).into_owned();
-    let err = result.err().map(|errs| errs.iter().map(|d| interp.render(d, false)).collect::<String>());
+    let err = result
+        .err()
+        .map(|errs| errs.iter().map(|d| interp.render(d, false)).collect::<String>());
     (out, err)
 }
 
@@ -82,17 +84,27 @@ fn run_all() {
         let want_out = std::fs::read_to_string(&out_path).unwrap_or_default();
         let want_err = std::fs::read_to_string(&err_path).ok();
         if out != want_out {
-            failures.push(format!("{}: stdout differs\n--- expected\n{want_out}--- actual\n{out}", case.display()));
+            failures.push(format!(
+                "{}: stdout differs\n--- expected\n{want_out}--- actual\n{out}",
+                case.display()
+            ));
         }
         match (&want_err, &err) {
             (None, Some(e)) => failures.push(format!("{}: unexpected error\n{e}", case.display())),
             (Some(_), None) => failures.push(format!("{}: expected an error, but it succeeded", case.display())),
-            (Some(w), Some(e)) if w != e => {
-                failures.push(format!("{}: error report differs\n--- expected\n{w}--- actual\n{e}", case.display()))
-            }
+            (Some(w), Some(e)) if w != e => failures.push(format!(
+                "{}: error report differs\n--- expected\n{w}--- actual\n{e}",
+                case.display()
+            )),
             _ => {}
         }
     }
     println!("{} golden cases run", cases.len());
-    assert!(failures.is_empty(), "{} of {} golden cases failed:\n\n{}", failures.len(), cases.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} golden cases failed:\n\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n\n")
+    );
 }

@@ -56,7 +56,10 @@ fn unary_derivative(op: UnaryOp, x: &Value, y: &Value) -> R<Option<Value>> {
         Cos => neg(&un(Sin, x)?)?,
         Tan => add(&f(1.0), &mul(y, y)?)?,
         Tanh => sub(&f(1.0), &mul(y, y)?)?,
-        Sigmoid => mul(y, &sub(&f(1.0), y)?)?,
+        Sigmoid => {
+            let y = y.strip().clone();
+            mul(&y, &sub(&f(1.0), &y)?)?
+        }
         // relu'(0) = 0.
         Relu => bin(BinaryOp::Gt, x, &f(0.0))?,
         Softplus => un(Sigmoid, x)?,

@@ -110,7 +110,9 @@ impl TapeGuard {
         if let Some(t) = &tape {
             remove_tape(t);
         }
-        tape.map(|t| std::mem::take(&mut *t.borrow_mut())).unwrap_or_default()
+        let tape = tape.map(|t| std::mem::take(&mut *t.borrow_mut())).unwrap_or_default();
+        super::graph::offer(&tape);
+        tape
     }
 }
 

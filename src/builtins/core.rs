@@ -287,6 +287,13 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             Value::Bool(b) => Ok(Value::Int(i64::from(*b))),
             Value::Float(f) => from_f(*f),
             Value::Tensor(t) if t.size() == 1 => from_f(t.item().unwrap_or(f64::NAN)),
+            Value::Tensor(t) => Err(Diagnostic::new(
+                ErrorKind::Shape,
+                format!(
+                    "`int` needs a tensor with exactly one element, found shape {}",
+                    dp_tensor::format_shape(t.shape())
+                ),
+            )),
             Value::Str(s) => s
                 .trim()
                 .parse::<i64>()

@@ -1,8 +1,400 @@
 //! File input/output builtins: `load_csv`, `save`, `load` (LANGUAGE.md §7).
+//!
+//! Behaviour users can rely on:
+//! - Relative paths resolve against the current working directory (not the
+//!   script's folder). `save` overwrites an existing file but never creates
+//!   directories: the parent folder must exist.
+//! - `load_csv(path, header=false)` follows
+//!   `numpy.loadtxt(path, delimiter=",", ndmin=2, skiprows=header)`: always a
+//!   2-d tensor (a single row is `(1, n)`, a single column `(n, 1)`, an empty
+//!   file `(0, 1)`); blank lines and `#` comments are skipped. A cell that is
+//!   not a number, or a row of a different length, is an error naming the line
+//!   and column.
+//! - `save("x.npy", t)` writes one tensor (a float or int becomes a 0-d f64
+//!   array) in NPY format 1.0 as `'<f8'`, readable by `np.load`.
+//! - `save("x.npz", tree)` writes every leaf of a tuple/dict tree as one
+//!   array in an uncompressed NPZ archive, keyed by its dotted path:
+//!   `{w: .., layers: ({b: ..},)}` gives the keys `w` and `layers.0.b`. Ints
+//!   and floats become 0-d arrays; any other leaf (str, bool, none, function)
+//!   is an error naming its path. Dict keys must be non-empty, contain no `.`
+//!   and not be all digits (such keys would not read back as written). Empty
+//!   tuples and dicts inside the tree have no leaves and so are not stored.
+//! - `load("x.npy")` gives a tensor, or a float for a 0-d array. Any plain
+//!   numeric dtype NumPy writes (float, int, uint, bool, either byte order, C
+//!   or Fortran order) is read and converted to f64.
+//! - `load("x.npz")` rebuilds the tree from the dotted keys: each group of
+//!   keys becomes a dict, or a tuple (in numeric order) when all its key
+//!   segments are integers. Stored and deflated (`np.savez_compressed`)
+//!   archives are both read.
 
-use crate::value::Value;
-use std::collections::HashMap;
+mod csv;
+mod npy;
+
+use super::{bool_arg, register, str_arg, Args};
+use crate::diagnostics::{Diagnostic, ErrorKind};
+use crate::eval::Interp;
+use crate::tree::{leaves_with_paths, path_string, PathStep};
+use crate::value::{quote, Dict, Tuple, Value};
+use dp_tensor::Tensor;
+use std::collections::{BTreeMap, HashMap};
+use std::io::{Read, Write};
+use std::path::Path;
 use std::rc::Rc;
 
+type R<T> = Result<T, Diagnostic>;
+
 /// Registers the I/O builtins.
-pub fn register_all(_t: &mut HashMap<Rc<str>, Value>) {}
+pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
+    register(t, "load_csv", |_: &mut Interp, a: Args| {
+        let v = a.bind("load_csv", &["path", "header?"])?;
+        let path =
+            str_arg("load_csv", "the path", v[0].as_ref().unwrap_or(&Value::None)).map_err(|d| d.at(a.span_of(0)))?;
+        let header = match &v[1] {
+            Some(h) => bool_arg("load_csv", "`header`", h)?,
+            None => false,
+        };
+        load_csv(&path, header).map_err(|d| d.at(a.span_of(0)))
+    });
+    register(t, "save", |_: &mut Interp, a: Args| {
+        let v = a.bind("save", &["path", "tree"])?;
+        let path =
+            str_arg("save", "the path", v[0].as_ref().unwrap_or(&Value::None)).map_err(|d| d.at(a.span_of(0)))?;
+        let tree = v[1].as_ref().unwrap_or(&Value::None);
+        let bytes = match format_of("save", &path).map_err(|d| d.at(a.span_of(0)))? {
+            Format::Npy => npy::encode(&leaf_tensor("save", tree, &[]).map_err(|d| d.at(a.span_of(1)))?),
+            Format::Npz => encode_npz(tree).map_err(|d| d.at(a.span_of(1)))?,
+        };
+        write_file(&path, &bytes).map_err(|d| d.at(a.span_of(0)))?;
+        Ok(Value::None)
+    });
+    register(t, "load", |_: &mut Interp, a: Args| {
+        let v = a.bind("load", &["path"])?;
+        let path =
+            str_arg("load", "the path", v[0].as_ref().unwrap_or(&Value::None)).map_err(|d| d.at(a.span_of(0)))?;
+        let loaded = match format_of("load", &path).map_err(|d| d.at(a.span_of(0)))? {
+            Format::Npy => decode_npy(&path, &read_file("load", &path)?),
+            Format::Npz => load_npz(&path),
+        };
+        loaded.map_err(|d| d.at(a.span_of(0)))
+    });
+}
+
+/// The two binary formats, chosen by the file extension.
+enum Format {
+    Npy,
+    Npz,
+}
+
+fn format_of(fname: &str, path: &str) -> R<Format> {
+    match Path::new(path).extension().and_then(|e| e.to_str()) {
+        Some("npy") => Ok(Format::Npy),
+        Some("npz") => Ok(Format::Npz),
+        _ => {
+            let mut d = Diagnostic::new(
+                ErrorKind::Value,
+                format!(
+                    "`{fname}` cannot tell the format of {}: the path must end in .npy or .npz",
+                    quote(path)
+                ),
+            )
+            .with_note(".npy holds one tensor; .npz holds a tuple or dict of tensors");
+            if fname == "load" && path.ends_with(".csv") {
+                d = d.with_help("use `load_csv` to read a CSV file");
+            }
+            Err(d)
+        }
+    }
+}
+
+/// A user-facing reason for an OS-level failure (without the `(os error N)` suffix).
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        std::io::ErrorKind::IsADirectory => "it is a directory".into(),
+        _ => {
+            let s = e.to_string();
+            match s.find(" (os error") {
+                Some(i) => s[..i].to_string(),
+                None => s,
+            }
+        }
+    }
+}
+
+/// Where a relative path was looked for, as a note.
+fn cwd_note(d: Diagnostic, path: &str) -> Diagnostic {
+    if Path::new(path).is_relative() {
+        d.with_note("relative paths are resolved against the current working directory")
+    } else {
+        d
+    }
+}
+
+fn read_file(fname: &str, path: &str) -> R<Vec<u8>> {
+    std::fs::read(path).map_err(|e| {
+        cwd_note(
+            Diagnostic::new(
+                ErrorKind::Io,
+                format!("`{fname}` cannot read {}: {}", quote(path), io_reason(&e)),
+            ),
+            path,
+        )
+    })
+}
+
+fn write_file(path: &str, bytes: &[u8]) -> R<()> {
+    std::fs::write(path, bytes).map_err(|e| {
+        let mut d = Diagnostic::new(
+            ErrorKind::Io,
+            format!("`save` cannot write {}: {}", quote(path), io_reason(&e)),
+        );
+        if e.kind() == std::io::ErrorKind::NotFound {
+            d = d.with_note("`save` does not create directories: the folder must already exist");
+        }
+        cwd_note(d, path)
+    })
+}
+
+/// A file's contents are not in the format its extension promises.
+fn corrupt(path: &str, what: &str, why: impl std::fmt::Display) -> Diagnostic {
+    Diagnostic::new(
+        ErrorKind::Value,
+        format!("{} is not a valid {what} file: {why}", quote(path)),
+    )
+}
+
+fn load_csv(path: &str, header: bool) -> R<Value> {
+    let bytes = read_file("load_csv", path)?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        Diagnostic::new(
+            ErrorKind::Value,
+            format!(
+                "`load_csv` cannot read {}: it is not UTF-8 text (invalid byte at offset {})",
+                quote(path),
+                e.utf8_error().valid_up_to()
+            ),
+        )
+    })?;
+    let (data, shape) = csv::parse(&text, header).map_err(|e| match e {
+        csv::CsvError::BadCell { line, column, text } => Diagnostic::new(
+            ErrorKind::Value,
+            format!(
+                "`load_csv`: {} at line {line}, column {column} of {} is not a number",
+                if text.is_empty() {
+                    "the empty cell".to_string()
+                } else {
+                    quote(&text)
+                },
+                quote(path)
+            ),
+        ),
+        csv::CsvError::Ragged {
+            line,
+            found,
+            first_line,
+            expected,
+        } => Diagnostic::new(
+            ErrorKind::Value,
+            format!(
+                "`load_csv`: line {line} of {} has {found} value{} but line {first_line} has {expected}",
+                quote(path),
+                if found == 1 { "" } else { "s" }
+            ),
+        )
+        .with_note("every row of a CSV file must have the same number of values"),
+    })?;
+    let t = Tensor::from_vec(data, &shape).map_err(crate::ops::tensor_error)?;
+    Ok(Value::Tensor(t))
+}
+
+/// A tree leaf as a tensor: tensors as they are, numbers as 0-d arrays.
+fn leaf_tensor(fname: &str, leaf: &Value, path: &[PathStep]) -> R<Tensor> {
+    match leaf.strip() {
+        Value::Tensor(t) => Ok(t.clone()),
+        Value::Float(x) => Ok(Tensor::scalar(*x)),
+        Value::Int(i) => Ok(Tensor::scalar(*i as f64)),
+        Value::Tuple(_) | Value::Dict(_) if path.is_empty() => Err(Diagnostic::new(
+            ErrorKind::Type,
+            format!("`{fname}` to a .npy file needs one tensor, found {}", leaf.describe()),
+        )
+        .with_help("use a path ending in .npz to save a tuple or dict of tensors")),
+        other => {
+            let whole = if path.is_empty() {
+                "the value".to_string()
+            } else {
+                format!("the leaf at {}", path_string(path))
+            };
+            Err(Diagnostic::new(
+                ErrorKind::Type,
+                format!(
+                    "`{fname}` can only store tensors and numbers, but {whole} is {}",
+                    other.describe()
+                ),
+            ))
+        }
+    }
+}
+
+/// The dotted .npz key of a leaf path, checking that it will read back as written.
+fn npz_key(path: &[PathStep]) -> R<String> {
+    let mut parts = Vec::with_capacity(path.len());
+    for (i, step) in path.iter().enumerate() {
+        match step {
+            PathStep::Index(n) => parts.push(n.to_string()),
+            PathStep::Key(k) => {
+                let problem = if k.is_empty() {
+                    Some("is empty")
+                } else if k.contains('.') {
+                    Some("contains `.`, which separates the parts of .npz keys")
+                } else if k.bytes().all(|b| b.is_ascii_digit()) {
+                    Some("is all digits, which .npz keys use for tuple positions")
+                } else {
+                    None
+                };
+                if let Some(problem) = problem {
+                    return Err(Diagnostic::new(
+                        ErrorKind::Value,
+                        format!(
+                            "`save` cannot store the dict key {} at {}: it {problem}",
+                            quote(k),
+                            path_string(&path[..=i])
+                        ),
+                    ));
+                }
+                parts.push(k.to_string());
+            }
+        }
+    }
+    Ok(parts.join("."))
+}
+
+fn encode_npz(tree: &Value) -> R<Vec<u8>> {
+    if !matches!(tree.strip(), Value::Tuple(_) | Value::Dict(_)) {
+        return Err(Diagnostic::new(
+            ErrorKind::Type,
+            format!(
+                "`save` to a .npz file needs a tuple or dict of tensors, found {}",
+                tree.describe()
+            ),
+        )
+        .with_help("use a path ending in .npy to save one tensor"));
+    }
+    let zip_err =
+        |e: zip::result::ZipError| Diagnostic::new(ErrorKind::Io, format!("`save` cannot build the .npz archive: {e}"));
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (path, leaf) in leaves_with_paths(tree) {
+        let key = npz_key(&path)?;
+        let bytes = npy::encode(&leaf_tensor("save", &leaf, &path)?);
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored)
+            .large_file(bytes.len() >= u32::MAX as usize);
+        w.start_file(format!("{key}.npy"), options).map_err(zip_err)?;
+        w.write_all(&bytes).map_err(|e| zip_err(e.into()))?;
+    }
+    Ok(w.finish().map_err(zip_err)?.into_inner())
+}
+
+/// A 0-d array loads as a float, anything else as a tensor.
+fn tensor_value(t: Tensor) -> Value {
+    match (t.ndim(), t.item()) {
+        (0, Some(x)) => Value::Float(x),
+        _ => Value::Tensor(t),
+    }
+}
+
+fn decode_npy(path: &str, bytes: &[u8]) -> R<Value> {
+    npy::decode(bytes)
+        .map(tensor_value)
+        .map_err(|why| corrupt(path, ".npy", why))
+}
+
+/// The keys of an .npz archive, grouped by their dotted segments.
+enum Node {
+    Leaf(Value),
+    Group(BTreeMap<String, Node>),
+}
+
+fn load_npz(path: &str) -> R<Value> {
+    let file = std::fs::File::open(path).map_err(|e| {
+        cwd_note(
+            Diagnostic::new(
+                ErrorKind::Io,
+                format!("`load` cannot read {}: {}", quote(path), io_reason(&e)),
+            ),
+            path,
+        )
+    })?;
+    let bad = |why: String| corrupt(path, ".npz", why);
+    let mut archive = zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|e| bad(e.to_string()))?;
+    let mut root = BTreeMap::new();
+    for i in 0..archive.len() {
+        let mut member = archive.by_index(i).map_err(|e| bad(e.to_string()))?;
+        if member.is_dir() {
+            continue;
+        }
+        let name = member.name().map_err(|e| bad(e.to_string()))?.into_owned();
+        let key = name.strip_suffix(".npy").unwrap_or(&name).to_string();
+        let mut bytes = Vec::new();
+        member
+            .read_to_end(&mut bytes)
+            .map_err(|e| bad(format!("member {}: {e}", quote(&name))))?;
+        let value = npy::decode(&bytes)
+            .map(tensor_value)
+            .map_err(|why| bad(format!("member {}: {why}", quote(&name))))?;
+        insert_key(&mut root, &key, value).map_err(bad)?;
+    }
+    Ok(build(root))
+}
+
+fn insert_key(root: &mut BTreeMap<String, Node>, key: &str, value: Value) -> Result<(), String> {
+    let segments: Vec<&str> = key.split('.').collect();
+    if segments.iter().any(|s| s.is_empty()) {
+        return Err(format!("the key {} has an empty part between dots", quote(key)));
+    }
+    let conflict = || {
+        format!(
+            "the key {} clashes with another key (one names an array inside the other)",
+            quote(key)
+        )
+    };
+    let (last, groups) = segments.split_last().ok_or_else(conflict)?;
+    let mut node = root;
+    for seg in groups {
+        let entry = node
+            .entry(seg.to_string())
+            .or_insert_with(|| Node::Group(BTreeMap::new()));
+        node = match entry {
+            Node::Group(g) => g,
+            Node::Leaf(_) => return Err(conflict()),
+        };
+    }
+    if node.insert(last.to_string(), Node::Leaf(value)).is_some() {
+        return Err(conflict());
+    }
+    Ok(())
+}
+
+/// Turns a group into a dict, or a tuple when every key is an integer.
+fn build(group: BTreeMap<String, Node>) -> Value {
+    let is_index = |k: &str| !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit());
+    let node_value = |n: Node| match n {
+        Node::Leaf(v) => v,
+        Node::Group(g) => build(g),
+    };
+    if !group.is_empty() && group.keys().all(|k| is_index(k)) {
+        let mut items: Vec<(String, Node)> = group.into_iter().collect();
+        // Numeric order without overflow: compare digit strings by length after leading zeros.
+        items.sort_by(|(a, _), (b, _)| {
+            let (a, b) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
+            a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+        });
+        Value::Tuple(items.into_iter().map(|(_, n)| node_value(n)).collect::<Tuple>())
+    } else {
+        let mut d = Dict::new();
+        for (k, n) in group {
+            d.insert(Rc::from(k.as_str()), node_value(n));
+        }
+        Value::Dict(d)
+    }
+}

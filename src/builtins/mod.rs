@@ -52,7 +52,8 @@ pub struct Args {
     pub kw: Vec<(Rc<str>, Value)>,
     /// The whole call expression.
     pub span: Span,
-    /// The span of each positional argument.
+    /// The span of each positional argument, then of each keyword argument's
+    /// value (in the order of `kw`), when the call was written in source.
     pub spans: Vec<Span>,
 }
 
@@ -70,7 +71,28 @@ impl Args {
 
     /// The span of positional argument `i` (the call's span when absent).
     pub fn span_of(&self, i: usize) -> Span {
-        self.spans.get(i).copied().unwrap_or(self.span)
+        if i < self.pos.len() {
+            self.spans.get(i).copied().unwrap_or(self.span)
+        } else {
+            self.span
+        }
+    }
+
+    /// The span of parameter `i` of the signature `params` (as given to
+    /// [`Args::bind`]), whether it was passed by position or by keyword; the
+    /// call's span when it was not passed or has no recorded span.
+    pub fn param_span(&self, params: &[&str], i: usize) -> Span {
+        if i < self.pos.len() {
+            return self.span_of(i);
+        }
+        let Some(name) = params.get(i).map(|p| p.trim_end_matches('?')) else {
+            return self.span;
+        };
+        self.kw
+            .iter()
+            .position(|(k, _)| **k == *name)
+            .and_then(|j| self.spans.get(self.pos.len() + j).copied())
+            .unwrap_or(self.span)
     }
 
     /// Binds the arguments to a signature. Each parameter is a name, with a

@@ -20,6 +20,109 @@ fn te<T>(r: dp_tensor::Result<T>) -> R<T> {
     r.map_err(tensor_error)
 }
 
+/// Underlines parameter `i` of the call (`params` as given to `Args::bind`)
+/// as the place of an error that has no location yet.
+fn at_param(a: &Args, params: &[&str], i: usize) -> impl Fn(Diagnostic) -> Diagnostic {
+    let span = a.param_span(params, i);
+    move |d| d.at(span)
+}
+
+/// Labels parameter `i` with what it is (e.g. `tensor of shape (2, 3)`), so a
+/// report about another argument shows the shape it was checked against.
+fn label_param(d: Diagnostic, a: &Args, params: &[&str], i: usize, v: &Value) -> Diagnostic {
+    let span = a.param_span(params, i);
+    if d.span == Some(span) || d.labels.iter().any(|(s, _)| *s == span) {
+        return d;
+    }
+    d.with_secondary(span, v.describe())
+}
+
+/// Turns a kernel complaint about incompatible shapes into a shape error (the
+/// kernel reports some of them as generic invalid arguments).
+fn as_shape_error(mut d: Diagnostic) -> Diagnostic {
+    if d.kind == ErrorKind::Value && !d.message.contains("too large") {
+        d.kind = ErrorKind::Shape;
+    }
+    d
+}
+
+/// Checks that the arguments of an elementwise builtin broadcast together
+/// (NumPy rules); otherwise reports the first argument that does not fit the
+/// ones before it, naming both shapes.
+fn check_broadcast(fname: &str, a: &Args, params: &[&str], vals: &[&Value]) -> R<()> {
+    let mut acc: Vec<usize> = Vec::new();
+    let mut acc_from = 0;
+    for (i, v) in vals.iter().enumerate() {
+        let s = shape_of(v);
+        match dp_tensor::broadcast_shapes(&acc, &s) {
+            Some(b) => {
+                if b != acc {
+                    acc_from = i;
+                }
+                acc = b.to_vec();
+            }
+            None => {
+                let d = Diagnostic::new(
+                    ErrorKind::Shape,
+                    format!(
+                        "cannot broadcast shapes {} and {} in `{fname}`",
+                        format_shape(&acc),
+                        format_shape(&s)
+                    ),
+                )
+                .at(a.param_span(params, i))
+                .with_label(v.describe());
+                return Err(label_param(d, a, params, acc_from, vals[acc_from]));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks class ids for `one_hot` / `cross_entropy`: integral and in `0..n`.
+fn check_labels(fname: &str, labels: &Value, n: usize) -> R<()> {
+    for &l in as_tensor(labels.strip())?.to_vec().iter() {
+        if l.fract() != 0.0 || !l.is_finite() {
+            return Err(Diagnostic::new(
+                ErrorKind::Index,
+                format!(
+                    "`{fname}`: label {} is not an integer class id",
+                    dp_tensor::format_float(l)
+                ),
+            ));
+        }
+        if l < 0.0 || l >= n as f64 {
+            let valid = if n == 0 {
+                "there are none".to_string()
+            } else {
+                format!("valid class ids are 0..={}", n - 1)
+            };
+            return Err(Diagnostic::new(
+                ErrorKind::Index,
+                format!(
+                    "`{fname}`: label {} is out of range for {n} classes ({valid})",
+                    l as i64
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// An `axis` out of range for an op whose valid axes are those of a tensor
+/// with `ndim` dimensions, worded for `fname`.
+fn axis_error(fname: &str, axis: i64, ndim: usize, of: &str) -> Diagnostic {
+    let n = ndim as i64;
+    Diagnostic::new(
+        ErrorKind::Shape,
+        format!(
+            "`{fname}`: axis {axis} is out of range for {of} (valid: {}..={})",
+            -n,
+            n - 1
+        ),
+    )
+}
+
 /// Builds the tensor literal `[a, b, ...]`: numbers become a 1-d tensor,
 /// tensors of one shape are stacked. Differentiable in every element.
 pub fn literal(vals: Vec<Value>, spans: &[Span], span: Span) -> R<Value> {
@@ -65,6 +168,7 @@ pub fn literal(vals: Vec<Value>, spans: &[Span], span: Span) -> R<Value> {
                 ),
             )
             .at(spans.get(i).copied().unwrap_or(span))
+            .with_label(format!("shape {}", format_shape(&s)))
             .with_secondary(
                 spans.first().copied().unwrap_or(span),
                 format!("shape {}", format_shape(&first)),
@@ -296,9 +400,11 @@ fn unary_builtin(t: &mut HashMap<Rc<str>, Value>, name: &'static str, op: UnaryO
 
 fn reduction(t: &mut HashMap<Rc<str>, Value>, name: &'static str, f: fn(&Value, Option<Vec<usize>>, bool) -> R<Value>) {
     register(t, name, move |_, a: Args| {
-        let v = a.bind(name, &["x", "axis?", "keepdims?"])?;
+        const P: &[&str] = &["x", "axis?", "keepdims?"];
+        let v = a.bind(name, P)?;
         let x = numeric(name, v[0].as_ref().unwrap_or(&Value::None))?;
-        let axes = axes_arg(name, v[1].as_ref(), shape_of(&x).len())?;
+        let axes = axes_arg(name, v[1].as_ref(), shape_of(&x).len())
+            .map_err(|d| label_param(at_param(&a, P, 1)(d), &a, P, 0, &x))?;
         let keepdims = v[2]
             .as_ref()
             .map(|k| bool_arg(name, "keepdims", k))
@@ -312,8 +418,9 @@ fn reduction(t: &mut HashMap<Rc<str>, Value>, name: &'static str, f: fn(&Value, 
 fn creation(t: &mut HashMap<Rc<str>, Value>, name: &'static str, fill: f64) {
     register(t, name, move |_, a: Args| {
         let v = a.bind(name, &["shape"])?;
-        let shape = shape_arg(name, v[0].as_ref().unwrap_or(&Value::None))?;
-        Ok(Value::Tensor(te(Tensor::full(&shape, fill))?))
+        let at = at_param(&a, &["shape"], 0);
+        let shape = shape_arg(name, v[0].as_ref().unwrap_or(&Value::None)).map_err(&at)?;
+        Ok(Value::Tensor(te(Tensor::full(&shape, fill)).map_err(&at)?))
     });
 }
 
@@ -330,9 +437,11 @@ fn like(t: &mut HashMap<Rc<str>, Value>, name: &'static str, fill: f64) {
 
 fn binary_builtin(t: &mut HashMap<Rc<str>, Value>, name: &'static str, op: BinaryOp) {
     register(t, name, move |_, a: Args| {
-        let v = a.bind(name, &["a", "b"])?;
+        const P: &[&str] = &["a", "b"];
+        let v = a.bind(name, P)?;
         let x = numeric(name, v[0].as_ref().unwrap_or(&Value::None))?;
         let y = numeric(name, v[1].as_ref().unwrap_or(&Value::None))?;
+        check_broadcast(name, &a, P, &[&x, &y])?;
         crate::autodiff::trace::set_span(a.span);
         ops::binary(op, &x, &y)
     });
@@ -376,11 +485,21 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         ("sign", Sign),
         ("floor", Floor),
         ("round", Round),
-        ("isnan", IsNan),
         ("square", Square),
     ] {
         unary_builtin(t, name, op);
     }
+    // Like the comparison operators, `isnan` of a number is a bool (so it can
+    // drive an `if`); of a tensor, a 0.0/1.0 tensor.
+    register(t, "isnan", |_, a| {
+        let v = a.bind("isnan", &["x"])?;
+        let x = numeric("isnan", v[0].as_ref().unwrap_or(&Value::None))?;
+        match x.strip() {
+            Value::Float(f) => Ok(Value::Bool(f.is_nan())),
+            Value::Tensor(t) if t.ndim() == 0 => Ok(Value::Bool(t.item().is_some_and(f64::is_nan))),
+            _ => ops::unary(IsNan, &x),
+        }
+    });
     binary_builtin(t, "maximum", BinaryOp::Maximum);
     binary_builtin(t, "minimum", BinaryOp::Minimum);
     binary_builtin(t, "pow", BinaryOp::Pow);
@@ -404,10 +523,11 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         tensor_value(v[0].as_ref().unwrap_or(&Value::None))
     });
     register(t, "full", |_, a| {
-        let v = a.bind("full", &["shape", "value"])?;
-        let shape = shape_arg("full", v[0].as_ref().unwrap_or(&Value::None))?;
-        let x = float_arg("full", "the value", v[1].as_ref().unwrap_or(&Value::None))?;
-        Ok(Value::Tensor(te(Tensor::full(&shape, x))?))
+        const P: &[&str] = &["shape", "value"];
+        let v = a.bind("full", P)?;
+        let shape = shape_arg("full", v[0].as_ref().unwrap_or(&Value::None)).map_err(at_param(&a, P, 0))?;
+        let x = float_arg("full", "the value", v[1].as_ref().unwrap_or(&Value::None)).map_err(at_param(&a, P, 1))?;
+        Ok(Value::Tensor(te(Tensor::full(&shape, x)).map_err(at_param(&a, P, 0))?))
     });
     register(t, "arange", |_, a| {
         let v = a.bind("arange", &["start", "stop?", "step?"])?;
@@ -421,7 +541,12 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             None => (0.0, f(0, 0.0)?),
             Some(_) => (f(0, 0.0)?, f(1, 0.0)?),
         };
-        Ok(Value::Tensor(te(Tensor::arange(start, stop, f(2, 1.0)?))?))
+        let step = f(2, 1.0)?;
+        if step == 0.0 {
+            return Err(Diagnostic::new(ErrorKind::Value, "`arange`: the step must not be zero")
+                .at(a.param_span(&["start", "stop?", "step?"], 2)));
+        }
+        Ok(Value::Tensor(te(Tensor::arange(start, stop, step))?))
     });
     register(t, "linspace", |_, a| {
         let v = a.bind("linspace", &["start", "stop", "num?"])?;
@@ -437,14 +562,16 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
                 ErrorKind::Value,
                 format!("`linspace`: num must be non-negative, found {n}"),
             )
+            .at(a.param_span(&["start", "stop", "num?"], 2))
         })?;
         Ok(Value::Tensor(te(Tensor::linspace(start, stop, n))?))
     });
     register(t, "eye", |_, a| {
         let v = a.bind("eye", &["n"])?;
         let n = int_arg("eye", "n", v[0].as_ref().unwrap_or(&Value::None))?;
-        let n = usize::try_from(n)
-            .map_err(|_| Diagnostic::new(ErrorKind::Value, format!("`eye`: n must be non-negative, found {n}")))?;
+        let n = usize::try_from(n).map_err(|_| {
+            Diagnostic::new(ErrorKind::Value, format!("`eye`: n must be non-negative, found {n}")).at(a.span_of(0))
+        })?;
         Ok(Value::Tensor(te(Tensor::eye(n))?))
     });
 
@@ -456,20 +583,30 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     });
     register(t, "rand", |it: &mut Interp, a| {
         let v = a.bind("rand", &["shape?"])?;
-        let s = rng_shape("rand", v[0].as_ref())?;
-        Ok(rand_result(te(it.rng.uniform(&s))?))
+        let at = at_param(&a, &["shape?"], 0);
+        let s = rng_shape("rand", v[0].as_ref()).map_err(&at)?;
+        Ok(rand_result(te(it.rng.uniform(&s)).map_err(&at)?))
     });
     register(t, "randn", |it: &mut Interp, a| {
         let v = a.bind("randn", &["shape?"])?;
-        let s = rng_shape("randn", v[0].as_ref())?;
-        Ok(rand_result(te(it.rng.normal(&s))?))
+        let at = at_param(&a, &["shape?"], 0);
+        let s = rng_shape("randn", v[0].as_ref()).map_err(&at)?;
+        Ok(rand_result(te(it.rng.normal(&s)).map_err(&at)?))
     });
     register(t, "randint", |it: &mut Interp, a| {
         let v = a.bind("randint", &["lo", "hi", "shape?"])?;
         let lo = int_arg("randint", "lo", v[0].as_ref().unwrap_or(&Value::None))?;
         let hi = int_arg("randint", "hi", v[1].as_ref().unwrap_or(&Value::None))?;
-        let s = rng_shape("randint", v[2].as_ref())?;
-        let r = te(it.rng.randint(lo, hi, &s))?;
+        let s = rng_shape("randint", v[2].as_ref()).map_err(at_param(&a, &["lo", "hi", "shape?"], 2))?;
+        if lo >= hi {
+            return Err(Diagnostic::new(
+                ErrorKind::Value,
+                format!("`randint` needs lo < hi, found lo = {lo} and hi = {hi}"),
+            )
+            .at(a.param_span(&["lo", "hi", "shape?"], 1))
+            .with_secondary(a.param_span(&["lo", "hi", "shape?"], 0), "lo"));
+        }
+        let r = te(it.rng.randint(lo, hi, &s)).map_err(at_param(&a, &["lo", "hi", "shape?"], 2))?;
         if s.is_empty() {
             return Ok(Value::Int(r.item().unwrap_or(0.0) as i64));
         }
@@ -483,26 +620,31 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
                 ErrorKind::Value,
                 format!("`permutation`: n must be non-negative, found {n}"),
             )
+            .at(a.span_of(0))
         })?;
         Ok(Value::Tensor(te(it.rng.permutation(n))?))
     });
 
     register(t, "clip", |_, a| {
-        let v = a.bind("clip", &["x", "lo", "hi"])?;
+        const P: &[&str] = &["x", "lo", "hi"];
+        let v = a.bind("clip", P)?;
         let x = numeric("clip", v[0].as_ref().unwrap_or(&Value::None))?;
         let lo = numeric("clip", v[1].as_ref().unwrap_or(&Value::None))?;
         let hi = numeric("clip", v[2].as_ref().unwrap_or(&Value::None))?;
+        check_broadcast("clip", &a, P, &[&x, &lo, &hi])?;
         crate::autodiff::trace::set_span(a.span);
         ops::binary(BinaryOp::Minimum, &ops::binary(BinaryOp::Maximum, &x, &lo)?, &hi)
     });
     register(t, "where", |_, a| {
-        let v = a.bind("where", &["cond", "a", "b"])?;
+        const P: &[&str] = &["cond", "a", "b"];
+        let v = a.bind("where", P)?;
         let c = match v[0].as_ref().unwrap_or(&Value::None) {
             Value::Bool(b) => Value::Float(f64::from(u8::from(*b))),
             other => numeric("where", other)?.strip().clone(),
         };
         let x = numeric("where", v[1].as_ref().unwrap_or(&Value::None))?;
         let y = numeric("where", v[2].as_ref().unwrap_or(&Value::None))?;
+        check_broadcast("where", &a, P, &[&c, &x, &y])?;
         crate::autodiff::trace::set_span(a.span);
         ops::where_(&c, &x, &y)
     });
@@ -523,8 +665,10 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     }
     for (name, is_max) in [("argmax", true), ("argmin", false)] {
         register(t, name, move |_, a| {
-            let v = a.bind(name, &["x", "axis?", "keepdims?"])?;
-            let x = as_tensor(&numeric(name, v[0].as_ref().unwrap_or(&Value::None))?)?;
+            const P: &[&str] = &["x", "axis?", "keepdims?"];
+            let v = a.bind(name, P)?;
+            let xv = numeric(name, v[0].as_ref().unwrap_or(&Value::None))?;
+            let x = as_tensor(&xv)?;
             let keep = v[2]
                 .as_ref()
                 .map(|k| bool_arg(name, "keepdims", k))
@@ -532,7 +676,11 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
                 .unwrap_or(false);
             let axis = match &v[1] {
                 None | Some(Value::None) => None,
-                Some(ax) => Some(te(normalize_axis(int_arg(name, "axis", ax)?, x.ndim()))?),
+                Some(ax) => Some(
+                    int_arg(name, "axis", ax)
+                        .and_then(|i| te(normalize_axis(i, x.ndim())))
+                        .map_err(|d| label_param(at_param(&a, P, 1)(d), &a, P, 0, &xv))?,
+                ),
             };
             let r = te(if is_max {
                 x.argmax(axis, keep)
@@ -547,9 +695,11 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     }
     for (name, log) in [("softmax", false), ("log_softmax", true)] {
         register(t, name, move |_, a| {
-            let v = a.bind(name, &["x", "axis?"])?;
+            const P: &[&str] = &["x", "axis?"];
+            let v = a.bind(name, P)?;
             let x = numeric(name, v[0].as_ref().unwrap_or(&Value::None))?;
-            let axis = axis_arg(name, v[1].as_ref(), shape_of(&x).len().max(1), -1)?;
+            let axis = axis_arg(name, v[1].as_ref(), shape_of(&x).len().max(1), -1)
+                .map_err(|d| label_param(at_param(&a, P, 1)(d), &a, P, 0, &x))?;
             crate::autodiff::trace::set_span(a.span);
             let x = if shape_of(&x).is_empty() {
                 ops::reshape(&x, &[1])?
@@ -565,46 +715,77 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         });
     }
     register(t, "one_hot", |_, a| {
-        let v = a.bind("one_hot", &["labels", "n"])?;
+        const P: &[&str] = &["labels", "n"];
+        let v = a.bind("one_hot", P)?;
         let l = numeric("one_hot", v[0].as_ref().unwrap_or(&Value::None))?;
-        let n = int_arg("one_hot", "n", v[1].as_ref().unwrap_or(&Value::None))?;
+        let n = int_arg("one_hot", "n", v[1].as_ref().unwrap_or(&Value::None)).map_err(at_param(&a, P, 1))?;
         let n = usize::try_from(n).map_err(|_| {
             Diagnostic::new(
                 ErrorKind::Value,
                 format!("`one_hot`: n must be non-negative, found {n}"),
             )
+            .at(a.param_span(P, 1))
         })?;
+        check_labels("one_hot", &l, n).map_err(at_param(&a, P, 0))?;
         one_hot(&l, n)
     });
     register(t, "cross_entropy", |_, a| {
-        let v = a.bind("cross_entropy", &["logits", "labels"])?;
+        const P: &[&str] = &["logits", "labels"];
+        let v = a.bind("cross_entropy", P)?;
         let x = numeric("cross_entropy", v[0].as_ref().unwrap_or(&Value::None))?;
         let l = numeric("cross_entropy", v[1].as_ref().unwrap_or(&Value::None))?;
+        let s = shape_of(&x);
+        if let Some(&classes) = s.last() {
+            if shape_of(&l)[..] == s[..s.len() - 1] {
+                check_labels("cross_entropy", &l, classes)
+                    .map_err(|d| label_param(at_param(&a, P, 1)(d), &a, P, 0, &x))?;
+            }
+        }
         crate::autodiff::trace::set_span(a.span);
-        cross_entropy(&x, &l)
+        cross_entropy(&x, &l).map_err(|d| {
+            if d.kind == ErrorKind::Shape && d.span.is_none() {
+                let at = if s.is_empty() { 0 } else { 1 };
+                label_param(at_param(&a, P, at)(d), &a, P, 0, &x)
+            } else {
+                d
+            }
+        })
     });
     register(t, "matmul", |_, a| {
-        let v = a.bind("matmul", &["a", "b"])?;
+        const P: &[&str] = &["a", "b"];
+        let v = a.bind("matmul", P)?;
         let x = numeric("matmul", v[0].as_ref().unwrap_or(&Value::None))?;
         let y = numeric("matmul", v[1].as_ref().unwrap_or(&Value::None))?;
         crate::autodiff::trace::set_span(a.span);
-        crate::eval::arith::matmul(&x, &y)
+        crate::eval::arith::matmul(&x, &y).map_err(|d| {
+            let d = d.at(a.span);
+            label_param(label_param(d, &a, P, 0, &x), &a, P, 1, &y)
+        })
     });
     register(t, "dot", |_, a| {
-        let v = a.bind("dot", &["a", "b"])?;
+        const P: &[&str] = &["a", "b"];
+        let v = a.bind("dot", P)?;
         let x = numeric("dot", v[0].as_ref().unwrap_or(&Value::None))?;
         let y = numeric("dot", v[1].as_ref().unwrap_or(&Value::None))?;
         crate::autodiff::trace::set_span(a.span);
         if shape_of(&x).is_empty() || shape_of(&y).is_empty() {
             return ops::mul(&x, &y);
         }
+        let labelled = |d: Diagnostic| label_param(label_param(d.at(a.span), &a, P, 0, &x), &a, P, 1, &y);
         if shape_of(&x).len() > 2 || shape_of(&y).len() > 2 {
-            return Err(Diagnostic::new(
-                ErrorKind::Shape,
-                "`dot` supports tensors of up to 2 dimensions; use `@` for batches",
+            return Err(labelled(
+                Diagnostic::new(
+                    ErrorKind::Shape,
+                    format!(
+                        "`dot` takes tensors of up to 2 dimensions, found {} and {}",
+                        format_shape(&shape_of(&x)),
+                        format_shape(&shape_of(&y))
+                    ),
+                )
+                .with_help("use `@` (matmul) for batched products"),
             ));
         }
-        crate::eval::arith::matmul(&x, &y)
+        crate::eval::arith::matmul(&x, &y).map_err(labelled)
     });
     register(t, "outer", |_, a| {
         let v = a.bind("outer", &["a", "b"])?;
@@ -616,19 +797,40 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         ops::mul(&ops::reshape(&x, &[n, 1])?, &ops::reshape(&y, &[1, m])?)
     });
     register(t, "transpose", |_, a| {
-        let v = a.bind("transpose", &["x", "axes?"])?;
+        const P: &[&str] = &["x", "axes?"];
+        let v = a.bind("transpose", P)?;
         let x = numeric("transpose", v[0].as_ref().unwrap_or(&Value::None))?;
-        let n = shape_of(&x).len();
+        let s = shape_of(&x);
+        let n = s.len();
+        let bad = |d: Diagnostic| label_param(at_param(&a, P, 1)(d), &a, P, 0, &x);
         let perm: Vec<usize> = match &v[1] {
             None | Some(Value::None) => (0..n).rev().collect(),
             Some(Value::Tuple(p)) => {
                 let mut out = Vec::new();
                 for q in p.iter() {
-                    out.push(te(normalize_axis(int_arg("transpose", "an axis", q)?, n))?);
+                    let i = int_arg("transpose", "an axis", q).map_err(bad)?;
+                    out.push(te(normalize_axis(i, n)).map_err(bad)?);
+                }
+                let mut seen = vec![false; n];
+                let is_perm = out.len() == n && out.iter().all(|&i| !std::mem::replace(&mut seen[i], true));
+                if !is_perm {
+                    let given: Vec<String> = p.iter().map(|q| q.repr()).collect();
+                    let given = if given.len() == 1 {
+                        format!("({},)", given[0])
+                    } else {
+                        format!("({})", given.join(", "))
+                    };
+                    return Err(bad(Diagnostic::new(
+                        ErrorKind::Shape,
+                        format!(
+                            "`transpose`: axes {given} are not a permutation of the {n} axes of a tensor of shape {}",
+                            format_shape(&s)
+                        ),
+                    )));
                 }
                 out
             }
-            Some(other) => return Err(arg_type("transpose", "axes", "a tuple of ints", other)),
+            Some(other) => return Err(bad(arg_type("transpose", "axes", "a tuple of ints", other))),
         };
         if n == 0 {
             return Ok(x);
@@ -649,16 +851,27 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         property("ndim", &numeric("ndim", v[0].as_ref().unwrap_or(&Value::None))?)
     });
     register(t, "reshape", |_, a| {
-        let v = a.bind("reshape", &["x", "shape"])?;
+        const P: &[&str] = &["x", "shape"];
+        let v = a.bind("reshape", P)?;
         let x = numeric("reshape", v[0].as_ref().unwrap_or(&Value::None))?;
+        let bad = |d: Diagnostic| label_param(at_param(&a, P, 1)(d), &a, P, 0, &x);
         let want: Vec<i64> = match v[1].as_ref().unwrap_or(&Value::None) {
             Value::Tuple(t) => t
                 .iter()
                 .map(|d| int_arg("reshape", "a shape entry", d))
-                .collect::<R<_>>()?,
-            other => vec![int_arg("reshape", "the shape", other)?],
+                .collect::<R<_>>()
+                .map_err(bad)?,
+            Value::Tensor(t) if t.ndim() == 1 => t
+                .to_vec()
+                .iter()
+                .map(|d| int_arg("reshape", "a shape entry", &Value::Float(*d)))
+                .collect::<R<_>>()
+                .map_err(bad)?,
+            other => vec![int_arg("reshape", "the shape", other)
+                .map_err(|_| arg_type("reshape", "the shape", "an int or a tuple of ints", other))
+                .map_err(bad)?],
         };
-        let shape = te(as_tensor(&x)?.resolve_reshape(&want))?;
+        let shape = te(as_tensor(&x)?.resolve_reshape(&want)).map_err(|d| bad(as_shape_error(d)))?;
         crate::autodiff::trace::set_span(a.span);
         ops::reshape(&x, &shape)
     });
@@ -669,59 +882,90 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         ops::reshape(&x, &[n])
     });
     register(t, "squeeze", |_, a| {
-        let v = a.bind("squeeze", &["x", "axis?"])?;
+        const P: &[&str] = &["x", "axis?"];
+        let v = a.bind("squeeze", P)?;
         let x = numeric("squeeze", v[0].as_ref().unwrap_or(&Value::None))?;
         let s = shape_of(&x);
-        let axes = axes_arg("squeeze", v[1].as_ref(), s.len())?;
-        let out = te(Tensor::zeros(&[0]).and_then(|_| {
-            as_tensor(&x)
-                .map_err(|_| dp_tensor::TensorError::Invalid(String::new()))
-                .and_then(|t| t.squeeze(axes.as_deref()))
-        }))?;
-        ops::reshape(&x, out.shape())
+        let bad = |d: Diagnostic| label_param(at_param(&a, P, 1)(d), &a, P, 0, &x);
+        let axes = axes_arg("squeeze", v[1].as_ref(), s.len()).map_err(bad)?;
+        let out: Vec<usize> = match &axes {
+            None => s.iter().copied().filter(|&d| d != 1).collect(),
+            Some(ax) => {
+                if let Some(&i) = ax.iter().find(|&&i| s[i] != 1) {
+                    return Err(bad(Diagnostic::new(
+                        ErrorKind::Shape,
+                        format!(
+                            "`squeeze`: axis {i} of a tensor of shape {} has size {}, not 1",
+                            format_shape(&s),
+                            s[i]
+                        ),
+                    )));
+                }
+                s.iter()
+                    .enumerate()
+                    .filter(|(i, _)| !ax.contains(i))
+                    .map(|(_, &d)| d)
+                    .collect()
+            }
+        };
+        ops::reshape(&x, &out)
     });
     register(t, "expand_dims", |_, a| {
-        let v = a.bind("expand_dims", &["x", "axis"])?;
+        const P: &[&str] = &["x", "axis"];
+        let v = a.bind("expand_dims", P)?;
         let x = numeric("expand_dims", v[0].as_ref().unwrap_or(&Value::None))?;
         let mut s = shape_of(&x);
-        let axis = te(normalize_axis(
-            int_arg("expand_dims", "axis", v[1].as_ref().unwrap_or(&Value::None))?,
-            s.len() + 1,
-        ))?;
+        let bad = |d: Diagnostic| label_param(at_param(&a, P, 1)(d), &a, P, 0, &x);
+        let ax = int_arg("expand_dims", "axis", v[1].as_ref().unwrap_or(&Value::None)).map_err(bad)?;
+        let axis = normalize_axis(ax, s.len() + 1).map_err(|_| {
+            let of = format!(
+                "a tensor with {} dimension{}",
+                s.len(),
+                if s.len() == 1 { "" } else { "s" }
+            );
+            bad(axis_error("expand_dims", ax, s.len() + 1, &of))
+        })?;
         s.insert(axis, 1);
         ops::reshape(&x, &s)
     });
     register(t, "broadcast_to", |_, a| {
-        let v = a.bind("broadcast_to", &["x", "shape"])?;
+        const P: &[&str] = &["x", "shape"];
+        let v = a.bind("broadcast_to", P)?;
         let x = numeric("broadcast_to", v[0].as_ref().unwrap_or(&Value::None))?;
-        let s = shape_arg("broadcast_to", v[1].as_ref().unwrap_or(&Value::None))?;
-        te(as_tensor(&x)?.broadcast_to(&s))?;
+        let bad = |d: Diagnostic| label_param(at_param(&a, P, 1)(d), &a, P, 0, &x);
+        let s = shape_arg("broadcast_to", v[1].as_ref().unwrap_or(&Value::None)).map_err(bad)?;
+        te(as_tensor(&x)?.broadcast_to(&s)).map_err(bad)?;
         crate::autodiff::trace::set_span(a.span);
         ops::broadcast_to(&x, &s)
     });
     for (name, stack) in [("concat", false), ("stack", true)] {
         register(t, name, move |_, a| {
-            let v = a.bind(name, &["xs", "axis?"])?;
-            let xs = tuple_of_tensors(name, v[0].as_ref().unwrap_or(&Value::None))?;
+            const P: &[&str] = &["xs", "axis?"];
+            let v = a.bind(name, P)?;
+            let xs = tuple_of_tensors(name, v[0].as_ref().unwrap_or(&Value::None)).map_err(at_param(&a, P, 0))?;
             if xs.is_empty() {
-                return Err(Diagnostic::new(
-                    ErrorKind::Value,
-                    format!("`{name}` needs at least one tensor"),
-                ));
+                return Err(
+                    Diagnostic::new(ErrorKind::Value, format!("`{name}` needs at least one tensor"))
+                        .at(a.param_span(P, 0)),
+                );
             }
             let nd = shape_of(&xs[0]).len() + usize::from(stack);
-            let axis = axis_arg(name, v[1].as_ref(), nd, 0)?;
+            let axis = axis_arg(name, v[1].as_ref(), nd, 0).map_err(at_param(&a, P, 1))?;
             crate::autodiff::trace::set_span(a.span);
             apply(&if stack { Prim::Stack(axis) } else { Prim::Concat(axis) }, &xs)
+                .map_err(|d| at_param(&a, P, 0)(as_shape_error(d)))
         });
     }
     register(t, "take", |_, a| {
-        let v = a.bind("take", &["x", "indices", "axis?"])?;
+        const P: &[&str] = &["x", "indices", "axis?"];
+        let v = a.bind("take", P)?;
         let x = numeric("take", v[0].as_ref().unwrap_or(&Value::None))?;
-        let idx = tensor_value(v[1].as_ref().unwrap_or(&Value::None))?;
-        let axis = axis_arg("take", v[2].as_ref(), shape_of(&x).len(), 0)?;
+        let idx = tensor_value(v[1].as_ref().unwrap_or(&Value::None)).map_err(at_param(&a, P, 1))?;
+        let axis = axis_arg("take", v[2].as_ref(), shape_of(&x).len(), 0)
+            .map_err(|d| label_param(at_param(&a, P, 2)(d), &a, P, 0, &x))?;
         crate::autodiff::trace::set_span(a.span);
-        apply(&Prim::Take(axis), &[x, idx.strip().clone()])
+        apply(&Prim::Take(axis), &[x.clone(), idx.strip().clone()])
+            .map_err(|d| label_param(at_param(&a, P, 1)(d), &a, P, 0, &x))
     });
     register(t, "tolist", |_, a| {
         let v = a.bind("tolist", &["x"])?;

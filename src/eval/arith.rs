@@ -37,6 +37,23 @@ pub fn float_fast(op: BinOp, a: f64, b: f64) -> Option<Value> {
     })
 }
 
+/// `op` on two ints when it cannot fail (no overflow, no division by zero); `None` otherwise.
+#[inline]
+pub fn int_fast(op: BinOp, a: i64, b: i64) -> Option<Value> {
+    Some(match op {
+        BinOp::Add => Value::Int(a.checked_add(b)?),
+        BinOp::Sub => Value::Int(a.checked_sub(b)?),
+        BinOp::Mul => Value::Int(a.checked_mul(b)?),
+        BinOp::Eq => Value::Bool(a == b),
+        BinOp::Ne => Value::Bool(a != b),
+        BinOp::Lt => Value::Bool(a < b),
+        BinOp::Le => Value::Bool(a <= b),
+        BinOp::Gt => Value::Bool(a > b),
+        BinOp::Ge => Value::Bool(a >= b),
+        _ => return None,
+    })
+}
+
 fn overflow(op: BinOp) -> Diagnostic {
     Diagnostic::new(ErrorKind::Value, format!("integer overflow in `{}`", op.symbol()))
         .with_help("use floats (e.g. `2.0 ** 70`) for numbers beyond 64-bit integers")
@@ -99,8 +116,13 @@ fn type_mismatch(op: BinOp, a: &Value, b: &Value) -> Diagnostic {
     )
 }
 
+/// A number: an int, a float or a 0-d tensor (which is interchangeable with a float).
 fn is_scalar_num(v: &Value) -> bool {
-    matches!(v.strip(), Value::Int(_) | Value::Float(_))
+    match v.strip() {
+        Value::Int(_) | Value::Float(_) => true,
+        Value::Tensor(t) => t.ndim() == 0,
+        _ => false,
+    }
 }
 
 fn is_num(v: &Value) -> bool {
@@ -111,6 +133,7 @@ fn scalar_of(v: &Value) -> f64 {
     match v.strip() {
         Value::Int(i) => *i as f64,
         Value::Float(x) => *x,
+        Value::Tensor(t) if t.ndim() == 0 => t.item().unwrap_or(f64::NAN),
         _ => f64::NAN,
     }
 }
@@ -178,7 +201,7 @@ pub fn binary(op: BinOp, a: &Value, b: &Value) -> Result<Value, Diagnostic> {
         (BinOp::Add, Value::Str(x), Value::Str(y)) => Ok(Value::Str(format!("{x}{y}").into())),
         (BinOp::Add, Value::Tuple(x), Value::Tuple(y)) => {
             let mut t = x.clone();
-            t.append(y.clone());
+            t.append((**y).clone());
             Ok(Value::Tuple(t))
         }
         (BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge, Value::Str(x), Value::Str(y)) => Ok(Value::Bool(match op {
@@ -205,5 +228,12 @@ pub fn matmul(a: &Value, b: &Value) -> Result<Value, Diagnostic> {
         )
         .with_help("use `*` to multiply by a scalar"));
     }
-    ops::apply(&Prim::MatMul, &[ops::num(a), ops::num(b)])
+    ops::apply(&Prim::MatMul, &[ops::num(a), ops::num(b)]).map_err(|mut d| {
+        // The kernel reports unbroadcastable batch dimensions as an invalid
+        // argument; to the user every matmul complaint is about shapes.
+        if d.kind == ErrorKind::Value && d.message.starts_with("cannot multiply") {
+            d.kind = ErrorKind::Shape;
+        }
+        d
+    })
 }

@@ -18,6 +18,11 @@ fn as_index(v: &Value, span: Span, what: &str) -> Result<i64, Diagnostic> {
     match v.strip() {
         Value::Int(i) => Ok(*i),
         Value::Float(x) if x.fract() == 0.0 && x.abs() < 9.0e15 => Ok(*x as i64),
+        Value::Float(x) => Err(Diagnostic::new(
+            ErrorKind::Index,
+            format!("{what} must be an integer, found {}", dp_tensor::format_float(*x)),
+        )
+        .at(span)),
         other => Err(Diagnostic::new(
             ErrorKind::Type,
             format!("{what} must be an int, found {}", other.describe()),
@@ -200,7 +205,11 @@ fn tensor_index(x: &Value, items: Vec<Item>, span: Span) -> Result<Value, Diagno
                             format!("index {i} is out of range for axis {axis} of size {n}"),
                         )
                         .at(s)
-                        .with_label(format!("valid indices are -{n}..{}", n - 1)));
+                        .with_label(if n == 0 {
+                            "the axis is empty".to_string()
+                        } else {
+                            format!("valid indices are -{n}..={}", n - 1)
+                        }));
                     }
                     specs.push(SliceSpec::Index(i));
                     dropped_before += 1;
@@ -215,7 +224,8 @@ fn tensor_index(x: &Value, items: Vec<Item>, span: Span) -> Result<Value, Diagno
                 };
                 let step = opt(&c)?.unwrap_or(1);
                 if step == 0 {
-                    return Err(Diagnostic::new(ErrorKind::Value, "slice step cannot be zero").at(span));
+                    return Err(Diagnostic::new(ErrorKind::Value, "slice step cannot be zero")
+                        .at(c.as_ref().map_or(span, |x| x.1)));
                 }
                 specs.push(SliceSpec::Range {
                     start: opt(&a)?,

@@ -65,6 +65,8 @@ pub struct Interp {
     /// The script's command-line arguments (`args()`).
     pub script_args: Vec<String>,
     depth: usize,
+    /// Slot vectors of finished calls, reused so a call does not allocate.
+    frame_pool: Vec<Vec<Value>>,
     imported: HashMap<PathBuf, Value>,
     importing: HashSet<PathBuf>,
 }
@@ -82,6 +84,7 @@ impl Interp {
             rng: dp_tensor::Rng::new(0),
             script_args: Vec::new(),
             depth: 0,
+            frame_pool: Vec::new(),
             imported: HashMap::new(),
             importing: HashSet::new(),
         }
@@ -335,7 +338,7 @@ impl Interp {
     /// Calls any callable value with already-evaluated arguments.
     pub fn call(&mut self, callee: &Value, args: Args) -> Result<Value, Diagnostic> {
         match callee {
-            Value::Func(c) => self.call_closure(c, args),
+            Value::Func(c) => self.call_closure(c, args.pos, args.kw, args.span),
             Value::Native(n) => {
                 let span = args.span;
                 (n.func)(self, args).map_err(|d| d.at(span))
@@ -353,66 +356,113 @@ impl Interp {
         self.call(callee, Args::positional(pos, span))
     }
 
-    fn call_closure(&mut self, c: &Rc<Closure>, args: Args) -> Result<Value, Diagnostic> {
+    fn call_closure(
+        &mut self,
+        c: &Rc<Closure>,
+        pos: Vec<Value>,
+        kw: Vec<(Rc<str>, Value)>,
+        call_site: Span,
+    ) -> Result<Value, Diagnostic> {
+        let mut frame = self.new_frame(c);
+        if let Err(d) = self.bind_params(c, pos, kw, call_site, &mut frame) {
+            self.recycle(frame);
+            return Err(d);
+        }
+        self.enter(c, frame, call_site).map_err(|d| *d)
+    }
+
+    /// A frame for a call of `c`, with its captured values in place.
+    fn new_frame(&mut self, c: &Rc<Closure>) -> Frame {
         let proto = &c.proto;
-        let call_site = args.span;
-        if self.depth >= MAX_CALL_DEPTH {
-            return Err(Diagnostic::new(
-                ErrorKind::Recursion,
-                format!("maximum call depth ({MAX_CALL_DEPTH}) exceeded in `{}`", proto.name),
-            )
-            .at(call_site)
-            .with_note("this is usually a recursion without a base case"));
-        }
-        if INTERRUPTED.load(Ordering::Relaxed) {
-            return Err(Diagnostic::new(ErrorKind::Interrupted, "interrupted by Ctrl-C").at(call_site));
-        }
-        let mut frame = Frame {
-            slots: vec![Value::None; proto.n_slots as usize],
-            module: c.module.clone(),
-            closure: Some(c.clone()),
-        };
-        for ((_, slot), v) in proto.captures.iter().zip(&c.captures) {
-            frame.slots[*slot as usize] = match v {
-                Some(v) => v.clone(),
-                None => Value::None,
+        let mut slots = self.frame_pool.pop().unwrap_or_default();
+        slots.resize(proto.n_slots as usize, Value::None);
+        for ((src, slot), v) in proto.captures.iter().zip(&c.captures) {
+            slots[*slot as usize] = match (v, src) {
+                (Some(v), _) => v.clone(),
+                // Late-bound: a top-level name that did not exist when the closure was made.
+                (None, CaptureSrc::Global(g)) => c.module.get(*g).unwrap_or(Value::None),
+                (None, _) => Value::None,
             };
         }
-        // Late-bound captures: top-level names that did not exist when the closure was made.
-        for ((src, slot), v) in proto.captures.iter().zip(&c.captures) {
-            if let (CaptureSrc::Global(g), None) = (src, v) {
-                frame.slots[*slot as usize] = c.module.get(*g).unwrap_or(Value::None);
-            }
+        Frame {
+            slots,
+            module: c.module.clone(),
+            closure: Some(c.clone()),
+        }
+    }
+
+    /// Returns a finished frame's slot vector to the pool.
+    fn recycle(&mut self, mut frame: Frame) {
+        let mut slots = std::mem::take(&mut frame.slots);
+        slots.clear();
+        if self.frame_pool.len() < 256 {
+            self.frame_pool.push(slots);
+        }
+    }
+
+    /// Runs the body of `c` in a frame whose parameters are bound.
+    fn enter(&mut self, c: &Rc<Closure>, mut frame: Frame, call_site: Span) -> Result<Value, Box<Diagnostic>> {
+        let proto = &c.proto;
+        if self.depth >= MAX_CALL_DEPTH {
+            self.recycle(frame);
+            return Err(Box::new(
+                Diagnostic::new(
+                    ErrorKind::Recursion,
+                    format!("maximum call depth ({MAX_CALL_DEPTH}) exceeded in `{}`", proto.name),
+                )
+                .at(call_site)
+                .with_note("this is usually a recursion without a base case"),
+            ));
+        }
+        if INTERRUPTED.load(Ordering::Relaxed) {
+            self.recycle(frame);
+            return Err(Box::new(
+                Diagnostic::new(ErrorKind::Interrupted, "interrupted by Ctrl-C").at(call_site),
+            ));
         }
         self.depth += 1;
-        let result = self
-            .bind_params(c, args, &mut frame)
-            .and_then(|()| match self.eval(&proto.body, &mut frame) {
-                Ok(v) | Err(Flow::Return(v)) => Ok(v),
-                Err(Flow::Err(d)) => Err(*d),
-                Err(Flow::Break | Flow::Continue) => Ok(Value::None),
-            });
+        let result = match self.eval(&proto.body, &mut frame) {
+            Ok(v) | Err(Flow::Return(v)) => Ok(v),
+            Err(Flow::Err(d)) => Err(d),
+            Err(Flow::Break | Flow::Continue) => Ok(Value::None),
+        };
         self.depth -= 1;
+        self.recycle(frame);
         result.map_err(|mut d| {
-            if d.span.is_some() && d.kind != ErrorKind::Recursion {
-                d.stack.push(StackFrame {
-                    function: proto.name.clone(),
-                    call_site,
-                });
-            } else if d.kind == ErrorKind::Recursion && d.stack.is_empty() {
+            // A recursion error keeps only its innermost frame: thousands of identical notes help nobody.
+            if d.kind != ErrorKind::Recursion || d.stack.is_empty() {
                 d.stack.push(StackFrame {
                     function: proto.name.clone(),
                     call_site,
                 });
             }
-            d.at(call_site)
+            if d.span.is_none() {
+                d.span = Some(call_site);
+            }
+            d
         })
     }
 
-    fn bind_params(&mut self, c: &Rc<Closure>, args: Args, frame: &mut Frame) -> Result<(), Diagnostic> {
+    fn bind_params(
+        &mut self,
+        c: &Rc<Closure>,
+        pos: Vec<Value>,
+        mut kw: Vec<(Rc<str>, Value)>,
+        span: Span,
+        frame: &mut Frame,
+    ) -> Result<(), Diagnostic> {
         let proto = &c.proto;
         let n = proto.params.len();
-        let Args { pos, mut kw, span, .. } = args;
+        if pos.len() == n && kw.is_empty() {
+            // Fast path: every argument positional, bound straight into its slot.
+            for (p, v) in proto.params.iter().zip(pos) {
+                match &p.pattern {
+                    ir::Pattern::Bind(Target::Local(s), _) => frame.slots[*s as usize] = v,
+                    pat => self.bind(pat, v, frame)?,
+                }
+            }
+            return Ok(());
+        }
         if pos.len() > n {
             return Err(Diagnostic::new(
                 ErrorKind::Arity,
@@ -479,16 +529,17 @@ impl Interp {
         Ok(())
     }
 
-    fn eval_args(&mut self, args: &[ir::Arg], f: &mut Frame, span: Span, recv: Option<Value>) -> R<Args> {
+    fn eval_args(&mut self, args: &[ir::Arg], f: &mut Frame, span: Span, recv: Option<(Value, Span)>) -> R<Args> {
         let mut out = Args {
             pos: Vec::with_capacity(args.len() + 1),
             kw: Vec::new(),
             span,
             spans: Vec::new(),
         };
-        if let Some(r) = recv {
+        let mut kw_spans = Vec::new();
+        if let Some((r, recv_span)) = recv {
             out.pos.push(r);
-            out.spans.push(span);
+            out.spans.push(recv_span);
         }
         for a in args {
             let v = self.eval(&a.value, f)?;
@@ -506,9 +557,12 @@ impl Interp {
                         );
                     }
                     out.kw.push((k.clone(), v));
+                    kw_spans.push(a.value.span);
                 }
             }
         }
+        // Keyword spans follow the positional ones (see `Args::spans`).
+        out.spans.extend(kw_spans);
         Ok(out)
     }
 
@@ -531,11 +585,113 @@ impl Interp {
         }
     }
 
-    /// Evaluates one expression.
+    /// Evaluates one expression. The hot, small cases are handled here; the
+    /// rest live in [`Interp::eval_cold`] so this function's stack frame stays
+    /// small (it is entered once per node, recursively).
     pub fn eval(&mut self, e: &ir::Expr, f: &mut Frame) -> R<Value> {
         match &e.kind {
             K::Const(v) => Ok(v.clone()),
             K::Local(s) => Ok(f.slots[*s as usize].clone()),
+            K::Global(g, _) => match f.module.get(*g) {
+                Some(v) => Ok(v),
+                None => self.eval_cold(e, f),
+            },
+            K::Binary(op, a, b) => {
+                let x = self.eval(a, f)?;
+                let y = self.eval(b, f)?;
+                match (&x, &y) {
+                    (Value::Float(p), Value::Float(q)) => {
+                        if let Some(v) = super::arith::float_fast(*op, *p, *q) {
+                            return Ok(v);
+                        }
+                    }
+                    (Value::Int(p), Value::Int(q)) => {
+                        if let Some(v) = super::arith::int_fast(*op, *p, *q) {
+                            return Ok(v);
+                        }
+                    }
+                    _ => {}
+                }
+                self.binary_slow(*op, x, y, a, b, e.span)
+            }
+            K::Call(callee, args) if args.iter().all(|a| a.name.is_none()) => {
+                let fv = self.eval(callee, f)?;
+                if let Value::Func(c) = &fv {
+                    if let Some(param_slots) = c.proto.simple_params.as_ref().filter(|p| p.len() == args.len()) {
+                        // Fast path: evaluate the arguments straight into the callee's slots.
+                        let mut frame = self.new_frame(c);
+                        for (a, slot) in args.iter().zip(param_slots) {
+                            match self.eval(&a.value, f) {
+                                Ok(v) => frame.slots[*slot as usize] = v,
+                                Err(err) => {
+                                    self.recycle(frame);
+                                    return Err(err);
+                                }
+                            }
+                        }
+                        return self.enter(c, frame, e.span).map_err(Flow::Err);
+                    }
+                    let mut pos = Vec::with_capacity(args.len());
+                    for a in args {
+                        pos.push(self.eval(&a.value, f)?);
+                    }
+                    return Ok(self.call_closure(c, pos, Vec::new(), e.span)?);
+                }
+                self.call_cold(fv, args, f, e.span)
+            }
+            K::If(c, t, other) => {
+                let cv = self.eval(c, f)?;
+                let b = match cv {
+                    Value::Bool(b) => b,
+                    other => self.truthy(&other, c.span, "an `if` condition")?,
+                };
+                if b {
+                    self.eval(t, f)
+                } else if let Some(o) = other {
+                    self.eval(o, f)
+                } else {
+                    Ok(Value::None)
+                }
+            }
+            K::Block(stmts, tail) => {
+                for s in stmts {
+                    self.exec(s, f)?;
+                }
+                match tail {
+                    Some(t) => self.eval(t, f),
+                    None => Ok(Value::None),
+                }
+            }
+            _ => self.eval_cold(e, f),
+        }
+    }
+
+    #[inline(never)]
+    fn binary_slow(
+        &mut self,
+        op: crate::syntax::ast::BinOp,
+        x: Value,
+        y: Value,
+        a: &ir::Expr,
+        b: &ir::Expr,
+        span: Span,
+    ) -> R<Value> {
+        crate::autodiff::trace::set_span(span);
+        Ok(super::arith::binary(op, &x, &y)
+            .map_err(|d| d.at(span).with_secondary_if_missing(a.span, b.span, &x, &y))?)
+    }
+
+    #[inline(never)]
+    fn call_cold(&mut self, fv: Value, args: &[ir::Arg], f: &mut Frame, span: Span) -> R<Value> {
+        let args = self.eval_args(args, f, span, None)?;
+        Ok(self.call(&fv, args)?)
+    }
+
+    #[inline(never)]
+    fn eval_cold(&mut self, e: &ir::Expr, f: &mut Frame) -> R<Value> {
+        match &e.kind {
+            // Handled by `eval`.
+            K::Const(_) | K::Local(_) | K::Binary(..) | K::If(..) | K::Block(..) => self.eval(e, f),
             K::Global(g, name) => f.module.get(*g).ok_or_else(|| {
                 Diagnostic::new(ErrorKind::Name, format!("`{name}` is used before it is defined"))
                     .at(e.span)
@@ -589,18 +745,6 @@ impl Interp {
             K::Not(x) => {
                 let v = self.eval(x, f)?;
                 Ok(Value::Bool(!self.truthy(&v, x.span, "the operand of `not`")?))
-            }
-            K::Binary(op, a, b) => {
-                let x = self.eval(a, f)?;
-                let y = self.eval(b, f)?;
-                // Scalar fast path: no allocation, no dispatch.
-                if let (Value::Float(p), Value::Float(q)) = (&x, &y) {
-                    if let Some(v) = super::arith::float_fast(*op, *p, *q) {
-                        return Ok(v);
-                    }
-                }
-                Ok(super::arith::binary(*op, &x, &y)
-                    .map_err(|d| d.at(e.span).with_secondary_if_missing(a.span, b.span, &x, &y))?)
             }
             K::And(a, b) => {
                 let x = self.eval(a, f)?;
@@ -660,7 +804,7 @@ impl Interp {
                         return Err(d.into());
                     }
                 };
-                let args = self.eval_args(args, f, e.span, Some(r))?;
+                let args = self.eval_args(args, f, e.span, Some((r, recv.span)))?;
                 Ok(self.call(&m, args)?)
             }
             K::Field(x, name, name_span) => {
@@ -687,25 +831,6 @@ impl Interp {
                 Ok(super::index::index(&v, idx, x.span, e.span)?)
             }
             K::Lambda(proto) => Ok(self.make_closure(proto, f)),
-            K::Block(stmts, tail) => {
-                for s in stmts {
-                    self.exec(s, f)?;
-                }
-                match tail {
-                    Some(t) => self.eval(t, f),
-                    None => Ok(Value::None),
-                }
-            }
-            K::If(c, t, other) => {
-                let cv = self.eval(c, f)?;
-                if self.truthy(&cv, c.span, "an `if` condition")? {
-                    self.eval(t, f)
-                } else if let Some(o) = other {
-                    self.eval(o, f)
-                } else {
-                    Ok(Value::None)
-                }
-            }
             K::While(c, body) => {
                 loop {
                     let cv = self.eval(c, f)?;

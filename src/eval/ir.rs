@@ -82,6 +82,9 @@ pub struct FnProto {
     pub params: Vec<Param>,
     /// Frame size.
     pub n_slots: u32,
+    /// The slot of each parameter when every parameter is a plain name
+    /// (calls with all arguments positional then bind without any checks).
+    pub simple_params: Option<Vec<u32>>,
     /// Captured values and the slots they are copied into.
     pub captures: Vec<(CaptureSrc, u32)>,
     /// The body.

@@ -293,8 +293,16 @@ impl<'a> Resolver<'a> {
             .as_ref()
             .map(|n| n.name.clone())
             .unwrap_or_else(|| Rc::from("<lambda>"));
+        let simple_params = params
+            .iter()
+            .map(|p| match p.pattern {
+                ir::Pattern::Bind(Target::Local(s), _) => Some(s),
+                _ => None,
+            })
+            .collect();
         Rc::new(ir::FnProto {
             name,
+            simple_params,
             params,
             n_slots: scope.n_slots,
             captures: scope.captures.iter().map(|(_, src, slot)| (*src, *slot)).collect(),

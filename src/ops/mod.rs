@@ -238,9 +238,10 @@ pub fn sum(x: &Value, axes: Option<Rc<[usize]>>, keepdims: bool) -> Result<Value
     apply(&Prim::Reduce(ReduceOp::Sum, axes, keepdims), &[num(x)])
 }
 
-/// Reshape to `shape`.
+/// Reshape to `shape`. A reshape to `()` always gives a float (0-d tensors
+/// and floats are interchangeable, and `float(x)` relies on this).
 pub fn reshape(x: &Value, shape: &[usize]) -> Result<Value, Diagnostic> {
-    if shape_of(x) == shape && !matches!(x.strip(), Value::Float(_)) {
+    if shape_of(x) == shape && (!shape.is_empty() || matches!(x.strip(), Value::Float(_))) {
         return Ok(x.clone());
     }
     apply(&Prim::Reshape(shape.into()), &[num(x)])

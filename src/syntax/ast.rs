@@ -180,6 +180,17 @@ impl ExprKind {
             ExprKind::Block(_) | ExprKind::If(..) | ExprKind::While(..) | ExprKind::For(..)
         )
     }
+
+    /// Whether this is a comparison (`==`, `<`, ...), which may not be chained.
+    pub fn is_comparison(&self) -> bool {
+        matches!(
+            self,
+            ExprKind::Binary(
+                BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge,
+                ..
+            )
+        )
+    }
 }
 
 /// A statement and its span.

@@ -60,42 +60,138 @@ pub fn is_incomplete(errors: &[Diagnostic]) -> bool {
 /// Parses one source file.
 pub fn parse(src: &str, file: FileId) -> ParseResult {
     let (tokens, lex_errors) = tokenize(src, file);
+    let token_starts: Vec<usize> = tokens.iter().map(|t| t.0).collect();
+    let separator_starts: Vec<usize> = tokens
+        .iter()
+        .filter(|t| matches!(t.1, Token::Semi | Token::RBrace))
+        .map(|t| t.0)
+        .collect();
+    let lex_ends: Vec<usize> = lex_errors.iter().map(|e| e.span.end as usize).collect();
     let mut diags: Vec<Diagnostic> = lex_errors
         .into_iter()
         .map(|e| {
-            Diagnostic::new(ErrorKind::Syntax, e.error.to_string())
-                .at(e.span)
-                .with_label("here")
+            let mut d = Diagnostic::new(ErrorKind::Syntax, e.error.to_string()).at(e.span);
+            if e.error == LexError::UnexpectedChar {
+                let text = src.get(e.span.range()).unwrap_or("");
+                d.message = format!("unexpected character `{text}`");
+            }
+            match e.error {
+                LexError::TrailingDot(n) => d
+                    .with_label("write a digit after the point")
+                    .with_help(format!("write `{n}.0`")),
+                LexError::BadEscape(_) => d
+                    .with_label("unknown escape")
+                    .with_help(r#"the escapes are \n \t \r \0 \\ \" and \u{1F600} (1 to 6 hex digits)"#),
+                LexError::UnterminatedString => d
+                    .with_label("this string is not closed on its line")
+                    .with_help(r#"add the closing `"`"#),
+                LexError::UnexpectedChar => d.with_label("no token starts with this character"),
+                LexError::IntTooLarge => d.with_label("does not fit in a 64-bit int").with_help(
+                    "ints range from -9223372036854775808 to 9223372036854775807; use a float such as `1e20` beyond",
+                ),
+                _ => d.with_label("here"),
+            }
         })
         .collect();
     let mut recovered: Vec<ErrorRecovery<usize, Token, LexError>> = Vec::new();
     let result = grammar::ProgramParser::new().parse(file, &mut recovered, tokens.into_iter().map(Ok::<_, LexError>));
-    for r in recovered {
-        diags.push(convert(r.error, file, src.len()));
-    }
-    match result {
-        Ok(p) if diags.is_empty() => Ok(p),
-        Ok(_) => Err(diags),
+    let mut parse_diags: Vec<Diagnostic> = recovered
+        .into_iter()
+        .map(|r| convert(r.error, file, src.len()))
+        .collect();
+    let program = match result {
+        Ok(p) => Some(p),
         Err(e) => {
-            diags.push(convert(e, file, src.len()));
-            Err(diags)
+            parse_diags.push(convert(e, file, src.len()));
+            None
         }
+    };
+    // A parse error at the very next token after a lexical error is almost
+    // always a consequence of it (e.g. the rest of the line swallowed by an
+    // unterminated string): report the cause only.
+    parse_diags.retain(|d| {
+        let at = d.span.map_or(usize::MAX, |s| s.start as usize);
+        !lex_ends
+            .iter()
+            .any(|&end| end <= at && !token_starts.iter().any(|&t| t >= end && t < at))
+    });
+    // After a parse error, later errors in the same statement are usually
+    // echoes of the first: keep a parse error only when a `;` or `}` lies
+    // between it and the previous one kept.
+    parse_diags.sort_by_key(|d| d.span.map_or(u32::MAX, |s| s.start));
+    let mut last: Option<usize> = None;
+    parse_diags.retain(|d| {
+        let at = d.span.map_or(usize::MAX, |s| s.start as usize);
+        let keep = last.is_none_or(|prev| separator_starts.iter().any(|&t| t >= prev && t < at));
+        if keep {
+            last = Some(at);
+        }
+        keep
+    });
+    diags.extend(parse_diags);
+    match program {
+        Some(p) if diags.is_empty() => Ok(p),
+        _ => Err(diags),
     }
 }
 
+/// Terminals that can start an expression.
+const EXPR_START: &[&str] = &[
+    "ident",
+    "int",
+    "float",
+    "str",
+    "\"(\"",
+    "\"[\"",
+    "\"{\"",
+    "\"-\"",
+    "\"|\"",
+    "\"not\"",
+    "\"true\"",
+    "\"false\"",
+    "\"none\"",
+    "\"if\"",
+    "\"while\"",
+    "\"for\"",
+];
+
+/// Terminals that continue an expression: binary operators and postfix brackets.
+const OPERATORS: &[&str] = &[
+    "\"+\"", "\"-\"", "\"*\"", "\"/\"", "\"//\"", "\"%\"", "\"@\"", "\"**\"", "\"==\"", "\"!=\"", "\"<\"", "\"<=\"",
+    "\">\"", "\">=\"", "\"and\"", "\"or\"", "\"(\"", "\"[\"", "\".\"",
+];
+
+/// Says what the parser expected in words: long sets of terminals are
+/// summarised as "an expression" or "an operator".
 fn expected_list(expected: &[String]) -> String {
-    let mut items: Vec<String> = expected.iter().map(|s| pretty_terminal(s)).collect();
+    let has = |t: &str| expected.iter().any(|x| x == t);
+    let mut summaries = Vec::new();
+    let mut skip: Vec<&str> = Vec::new();
+    if has("ident") && has("int") && has("str") {
+        summaries.push("an expression".to_string());
+        skip.extend(EXPR_START);
+    }
+    if OPERATORS.iter().filter(|t| has(t)).count() >= 5 {
+        summaries.push("an operator".to_string());
+        skip.extend(OPERATORS);
+    }
+    let mut items: Vec<String> = expected
+        .iter()
+        .filter(|t| !skip.contains(&t.as_str()))
+        .map(|s| pretty_terminal(s))
+        .collect();
     items.sort();
     items.dedup();
     if items.len() > 8 {
         let n = items.len();
         items.truncate(8);
-        return format!("one of {}, … ({} possibilities)", items.join(", "), n);
+        items.push(format!("… ({} possibilities)", n + summaries.len()));
     }
-    match items.len() {
-        0 => "nothing".into(),
-        1 => items[0].clone(),
-        _ => format!("one of {}", items.join(", ")),
+    items.extend(summaries);
+    match items.split_last() {
+        None => "nothing".into(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
     }
 }
 
@@ -138,6 +234,12 @@ fn convert(e: ParseError<usize, Token, LexError>, file: FileId, len: usize) -> D
         ParseError::ExtraToken { token: (l, t, r) } => {
             Diagnostic::new(ErrorKind::Syntax, format!("unexpected extra {t}")).at(Span::new(file, l, r))
         }
+        ParseError::User {
+            error: error @ LexError::ChainedComparison { start, end },
+        } => Diagnostic::new(ErrorKind::Syntax, error.to_string())
+            .at(Span::new(file, start, end))
+            .with_label("`a < b < c` is ambiguous")
+            .with_help("write `a < b and b < c`, or add parentheses"),
         ParseError::User { error } => Diagnostic::new(ErrorKind::Syntax, error.to_string()),
     }
 }

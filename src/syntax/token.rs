@@ -15,6 +15,15 @@ pub enum LexError {
     BadEscape(String),
     /// A string literal without its closing quote.
     UnterminatedString,
+    /// A number ending in a bare `.` such as `3.` (floats need a digit after the point).
+    TrailingDot(String),
+    /// Comparison operators chained without parentheses (`a < b < c`), found by the parser.
+    ChainedComparison {
+        /// Start of the whole chain.
+        start: usize,
+        /// End of the whole chain.
+        end: usize,
+    },
 }
 
 impl fmt::Display for LexError {
@@ -23,7 +32,9 @@ impl fmt::Display for LexError {
             LexError::UnexpectedChar => write!(f, "unexpected character"),
             LexError::IntTooLarge => write!(f, "integer literal is too large for a 64-bit int"),
             LexError::BadEscape(e) => write!(f, "invalid escape sequence `{e}` in string"),
-            LexError::UnterminatedString => write!(f, "unterminated string literal"),
+            LexError::UnterminatedString => write!(f, "unterminated string literal: expected a closing `\"`"),
+            LexError::TrailingDot(n) => write!(f, "`{n}.` is not a number: a float needs a digit after the point"),
+            LexError::ChainedComparison { .. } => write!(f, "comparison operators cannot be chained"),
         }
     }
 }
@@ -41,7 +52,7 @@ fn parse_float(lex: &mut logos::Lexer<Token>) -> Option<f64> {
 
 fn parse_string(lex: &mut logos::Lexer<Token>) -> Result<String, LexError> {
     let s = lex.slice();
-    unescape(&s[1..s.len() - 1])
+    unescape(&s[1..s.len() - 1]).map_err(|(e, _)| e)
 }
 
 fn unterminated(_: &mut logos::Lexer<Token>) -> Result<String, LexError> {
@@ -49,33 +60,58 @@ fn unterminated(_: &mut logos::Lexer<Token>) -> Result<String, LexError> {
 }
 
 /// Resolves the escapes `\n \t \r \0 \\ \" \u{XXXX}` of a string literal's body.
-pub fn unescape(body: &str) -> Result<String, LexError> {
+/// A bad escape is reported with its byte offset in `body`.
+pub fn unescape(body: &str) -> Result<String, (LexError, std::ops::Range<usize>)> {
     let mut out = String::with_capacity(body.len());
-    let mut chars = body.chars();
-    while let Some(c) = chars.next() {
+    let mut chars = body.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
         if c != '\\' {
             out.push(c);
             continue;
         }
+        let bad = |end: usize| (LexError::BadEscape(body[at..end].to_string()), at..end);
         match chars.next() {
-            Some('n') => out.push('\n'),
-            Some('t') => out.push('\t'),
-            Some('r') => out.push('\r'),
-            Some('0') => out.push('\0'),
-            Some('\\') => out.push('\\'),
-            Some('"') => out.push('"'),
-            Some('u') => {
-                let rest: String = chars.clone().take_while(|&c| c != '}').collect();
-                let bad = || LexError::BadEscape(format!("\\u{rest}}}"));
-                let hex = rest.strip_prefix('{').ok_or_else(bad)?;
-                let code = u32::from_str_radix(hex, 16).map_err(|_| bad())?;
-                out.push(char::from_u32(code).ok_or_else(bad)?);
-                for _ in 0..=rest.len() {
+            Some((_, 'n')) => out.push('\n'),
+            Some((_, 't')) => out.push('\t'),
+            Some((_, 'r')) => out.push('\r'),
+            Some((_, '0')) => out.push('\0'),
+            Some((_, '\\')) => out.push('\\'),
+            Some((_, '"')) => out.push('"'),
+            Some((u, 'u')) => {
+                // `\u{` up to 6 hex digits `}`; the error covers what was written of it.
+                let mut end = u + 1;
+                let mut hex = String::new();
+                let mut closed = false;
+                if chars.peek().map(|p| p.1) == Some('{') {
+                    end += 1;
                     chars.next();
+                    while let Some(&(i, h)) = chars.peek() {
+                        if h == '}' {
+                            closed = true;
+                            end = i + 1;
+                            chars.next();
+                            break;
+                        }
+                        if !h.is_ascii_alphanumeric() || hex.len() >= 8 {
+                            break;
+                        }
+                        hex.push(h);
+                        end = i + 1;
+                        chars.next();
+                    }
+                }
+                let ok = closed && (1..=6).contains(&hex.len()) && hex.chars().all(|h| h.is_ascii_hexdigit());
+                match u32::from_str_radix(&hex, 16)
+                    .ok()
+                    .filter(|_| ok)
+                    .and_then(char::from_u32)
+                {
+                    Some(ch) => out.push(ch),
+                    None => return Err(bad(end)),
                 }
             }
-            Some(other) => return Err(LexError::BadEscape(format!("\\{other}"))),
-            None => return Err(LexError::BadEscape("\\".into())),
+            Some((i, other)) => return Err(bad(i + other.len_utf8())),
+            None => return Err(bad(body.len())),
         }
     }
     Ok(out)
@@ -133,7 +169,7 @@ pub enum Token {
     #[regex(r"[0-9][0-9_]*[eE][+-]?[0-9]+", parse_float)]
     Float(f64),
     #[regex(r#""([^"\\]|\\.)*""#, parse_string)]
-    #[regex(r#""([^"\\]|\\.)*"#, unterminated)]
+    #[regex(r#""([^"\\\n]|\\.)*"#, unterminated)]
     Str(String),
 
     #[token("(")]

@@ -280,6 +280,23 @@ fn binary_general(a: &Tensor, b: &Tensor, shape: &[usize], n: usize, f: impl Fn(
 impl Tensor {
     /// Applies a unary operator elementwise into a new tensor.
     pub fn unary(&self, op: UnaryOp) -> Tensor {
+        if crate::vmath::supports(op) {
+            // Transcendentals: vectorised kernels on contiguous data (a
+            // strided view is gathered first; the copy is cheap next to them).
+            let out = match self.as_slice() {
+                Some(src) => {
+                    let mut out = vec![0.0; src.len()];
+                    crate::vmath::map(op, src, &mut out);
+                    out
+                }
+                None => {
+                    let mut out = self.to_vec();
+                    crate::vmath::map_inplace(op, &mut out);
+                    out
+                }
+            };
+            return Tensor::from_parts(out, self.shape.clone());
+        }
         unary_dispatch!(op, |f| map_tensor(self, f))
     }
 
@@ -287,7 +304,11 @@ impl Tensor {
     pub fn unary_owned(mut self, op: UnaryOp) -> Tensor {
         if self.is_reusable() {
             if let Some(buf) = Rc::get_mut(&mut self.data) {
-                unary_dispatch!(op, |f| map_inplace(buf, f));
+                if crate::vmath::supports(op) {
+                    crate::vmath::map_inplace(op, buf);
+                } else {
+                    unary_dispatch!(op, |f| map_inplace(buf, f));
+                }
                 return self;
             }
         }

@@ -18,7 +18,9 @@ mod linalg;
 mod ops;
 mod reduce;
 mod rng;
+mod simd;
 mod tensor;
+mod vmath;
 
 pub use error::{checked_size, format_shape, normalize_axis, Result, TensorError, MAX_ELEMENTS};
 pub use format::format_float;

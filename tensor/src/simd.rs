@@ -1,0 +1,114 @@
+//! Run-time instruction-set dispatch for auto-vectorised kernels.
+//!
+//! The crate is compiled for the baseline target (SSE2 on x86-64), so a plain
+//! loop vectorises only two lanes wide and has no fused multiply-add. Hot
+//! kernels are therefore written once as `#[inline(always)]` functions generic
+//! over [`Mode`] and instantiated by [`multiversion!`] three times: inside an
+//! AVX-512 and an AVX2+FMA `#[target_feature]` wrapper (where LLVM vectorises
+//! the same loops 8 or 4 lanes wide) and as the portable fallback. The choice
+//! is made per call from a cached CPU probe, so the binary runs everywhere.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+
+/// Instruction-set level of the running CPU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Isa {
+    /// Baseline target only (any CPU, any architecture).
+    Generic,
+    /// x86-64 with AVX2 and FMA.
+    Avx2,
+    /// x86-64 with AVX-512F/DQ (plus AVX2 and FMA).
+    Avx512,
+}
+
+/// 0 = not probed yet, else `Isa as u8 + 1`.
+static ISA: AtomicU8 = AtomicU8::new(0);
+
+/// The best instruction set this CPU supports (probed once, then cached).
+#[inline]
+pub(crate) fn isa() -> Isa {
+    match ISA.load(Ordering::Relaxed) {
+        1 => Isa::Generic,
+        2 => Isa::Avx2,
+        3 => Isa::Avx512,
+        _ => {
+            let isa = probe();
+            ISA.store(isa as u8 + 1, Ordering::Relaxed);
+            isa
+        }
+    }
+}
+
+fn probe() -> Isa {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let avx2 = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
+        if avx2 && is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512dq") {
+            return Isa::Avx512;
+        }
+        if avx2 {
+            return Isa::Avx2;
+        }
+    }
+    Isa::Generic
+}
+
+/// How a kernel instantiation may do arithmetic.
+pub(crate) trait Mode {
+    /// Whether hardware fused multiply-add is available (else `a * b + c`,
+    /// since a software `fma` call would be far slower than two roundings).
+    const FMA: bool;
+}
+
+/// Instantiation for CPUs with FMA (compiled under `target_feature`).
+pub(crate) struct WithFma;
+impl Mode for WithFma {
+    const FMA: bool = true;
+}
+
+/// Portable instantiation.
+pub(crate) struct NoFma;
+impl Mode for NoFma {
+    const FMA: bool = false;
+}
+
+/// `a * b + c`, fused (one rounding) when the mode has FMA.
+#[inline(always)]
+pub(crate) fn mla<M: Mode>(a: f64, b: f64, c: f64) -> f64 {
+    if M::FMA {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
+    }
+}
+
+/// Defines `fn $name(args) -> ret` that calls `$imp::<M>(args)` compiled for
+/// the best available instruction set. `$imp` must be `#[inline(always)]` so
+/// its body is compiled inside each `#[target_feature]` wrapper.
+macro_rules! multiversion {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? => $imp:ident) => {
+        $(#[$meta])*
+        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
+                unsafe fn v4($($arg: $ty),*) $(-> $ret)? {
+                    $imp::<$crate::simd::WithFma>($($arg),*)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn v3($($arg: $ty),*) $(-> $ret)? {
+                    $imp::<$crate::simd::WithFma>($($arg),*)
+                }
+                match $crate::simd::isa() {
+                    // SAFETY: `isa()` reported that this CPU supports every enabled feature.
+                    $crate::simd::Isa::Avx512 => return unsafe { v4($($arg),*) },
+                    // SAFETY: as above.
+                    $crate::simd::Isa::Avx2 => return unsafe { v3($($arg),*) },
+                    $crate::simd::Isa::Generic => {}
+                }
+            }
+            $imp::<$crate::simd::NoFma>($($arg),*)
+        }
+    };
+}
+pub(crate) use multiversion;

@@ -1,0 +1,767 @@
+//! Property tests of the differentiation machinery (LANGUAGE.md §4).
+//!
+//! For every primitive of `dp::ops::Prim` and the composite tensor builtins,
+//! over random shapes with size-1 axes and broadcasting, three properties:
+//!
+//! (a) reverse mode equals central differences of `s(x) = <u, f(x)>`;
+//! (b) forward and reverse agree: `<J v, u> == <v, Jᵀ u>`;
+//! (c) second order: the Hessian-vector product of `s` computed three ways
+//!     (reverse over reverse, forward over reverse, reverse over forward)
+//!     equals central differences of the gradient along `v`.
+//!
+//! The functions are driven through `dp::autodiff::trace` directly (levels,
+//! tapes, duals) — the same machinery `grad`/`jvp` use — so nested
+//! differentiation exercises the extended graph exactly as user code does.
+//! Inputs stay away from kinks here; the conventions at kinks are tested with
+//! exact values at the bottom of the file.
+
+use dp::autodiff::trace::{
+    backward, dual, leaf, new_level, node_at, start_tape, tangent_at, unwrap_level, ForwardGuard,
+};
+use dp::builtins::Args;
+use dp::ops::{self, apply, shape_of, Prim};
+use dp::{Diagnostic, Interp, Value};
+use dp_tensor::{BinaryOp, ReduceOp, Rng, SliceSpec, Tensor, UnaryOp};
+use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
+use std::rc::Rc;
+
+type R<T> = Result<T, Diagnostic>;
+
+/// A function under test: several inputs, one numeric output.
+type Fun = Rc<dyn Fn(&mut Interp, &[Value]) -> R<Value>>;
+
+/// A function with several numeric outputs (used for gradients).
+type MultiFun<'a> = &'a dyn Fn(&mut Interp, &[Value]) -> R<Vec<Value>>;
+
+fn interp() -> Interp {
+    Interp::new(Box::new(std::io::sink()))
+}
+
+fn value(t: Tensor) -> Value {
+    ops::from_tensor(t)
+}
+
+fn data(v: &Value) -> Vec<f64> {
+    ops::as_tensor(v.strip()).map(|t| t.to_vec()).unwrap_or_default()
+}
+
+fn dot(a: &Value, b: &Value) -> f64 {
+    data(a).iter().zip(data(b)).map(|(x, y)| x * y).sum()
+}
+
+/// `sum(a * b)`, differentiable in `a` (and `b`).
+fn dot_v(a: &Value, b: &Value) -> R<Value> {
+    ops::sum(&ops::mul(a, b)?, None, false)
+}
+
+/// Uniform values in `[lo, hi)` of `shape` (a float for `()`).
+fn uni(rng: &mut Rng, shape: &[usize], lo: f64, hi: f64) -> Value {
+    let t = rng.uniform(shape).expect("small shape");
+    value(t.map(|u| lo + (hi - lo) * u))
+}
+
+/// Values whose magnitude is in `[lo, hi)`, with random signs: away from 0.
+fn away(rng: &mut Rng, shape: &[usize], lo: f64, hi: f64) -> Value {
+    let m = rng.uniform(shape).expect("small shape");
+    let s = rng.uniform(shape).expect("small shape");
+    let v: Vec<f64> = m
+        .to_vec()
+        .iter()
+        .zip(s.to_vec())
+        .map(|(m, s)| (lo + (hi - lo) * m) * if s < 0.5 { -1.0 } else { 1.0 })
+        .collect();
+    value(Tensor::from_vec(v, shape).expect("shape"))
+}
+
+fn normal(rng: &mut Rng, shape: &[usize]) -> Value {
+    value(rng.normal(shape).expect("small shape"))
+}
+
+/// Replaces element `k` of `x` by `x[k] + d` (keeping floats floats).
+fn bump(x: &Value, k: usize, d: f64) -> Value {
+    let mut v = data(x);
+    v[k] += d;
+    match x.strip() {
+        Value::Float(_) => Value::Float(v[0]),
+        _ => value(Tensor::from_vec(v, &shape_of(x)).expect("shape")),
+    }
+}
+
+/// `x + c * v`, elementwise (plain values).
+fn axpy(x: &Value, c: f64, v: &Value) -> Value {
+    let xs = data(x);
+    let r: Vec<f64> = xs.iter().zip(data(v)).map(|(a, b)| a + c * b).collect();
+    match x.strip() {
+        Value::Float(_) => Value::Float(r[0]),
+        _ => value(Tensor::from_vec(r, &shape_of(x)).expect("shape")),
+    }
+}
+
+/// Reverse mode: the outputs and the adjoint of every input for the output cotangents `us`.
+fn vjp(it: &mut Interp, f: MultiFun, xs: &[Value], us: &[Value]) -> R<(Vec<Value>, Vec<Value>)> {
+    let level = new_level();
+    let guard = start_tape(level);
+    let mut wrapped = Vec::new();
+    let mut ids = Vec::new();
+    for x in xs {
+        let (w, id) = leaf(&guard, x.clone());
+        wrapped.push(w);
+        ids.push(id);
+    }
+    let outs = f(it, &wrapped)?;
+    let tape = guard.finish();
+    let mut seeds = Vec::new();
+    for (o, u) in outs.iter().zip(us) {
+        if let Some(n) = node_at(o, level) {
+            seeds.push((n, u.clone()));
+        }
+    }
+    let adj = backward(&tape, seeds)?;
+    let ys = outs.iter().map(|o| unwrap_level(o, level)).collect();
+    let grads = ids
+        .iter()
+        .zip(xs)
+        .map(|(id, x)| match &adj[*id as usize] {
+            Some(g) => Ok(g.clone()),
+            None => ops::zeros_like(x),
+        })
+        .collect::<R<Vec<_>>>()?;
+    Ok((ys, grads))
+}
+
+/// Forward mode: the outputs and their tangents for input tangents `ts`.
+fn jvp(it: &mut Interp, f: MultiFun, xs: &[Value], ts: &[Value]) -> R<(Vec<Value>, Vec<Value>)> {
+    let level = new_level();
+    let _guard = ForwardGuard::enter();
+    let args: Vec<Value> = xs
+        .iter()
+        .zip(ts)
+        .map(|(x, t)| dual(level, x.clone(), t.clone()))
+        .collect();
+    let outs = f(it, &args)?;
+    let ys: Vec<Value> = outs.iter().map(|o| unwrap_level(o, level)).collect();
+    let tys = outs
+        .iter()
+        .zip(&ys)
+        .map(|(o, y)| match tangent_at(o, level) {
+            Some(t) => Ok(t),
+            None => ops::zeros_like(y),
+        })
+        .collect::<R<Vec<_>>>()?;
+    Ok((ys, tys))
+}
+
+fn single(f: &Fun) -> impl Fn(&mut Interp, &[Value]) -> R<Vec<Value>> + '_ {
+    move |it, xs| Ok(vec![f(it, xs)?])
+}
+
+/// The gradient of `<u, f(x)>` (works on tracers of outer levels too).
+fn grad_s(it: &mut Interp, f: &Fun, xs: &[Value], u: &Value) -> R<Vec<Value>> {
+    Ok(vjp(it, &single(f), xs, std::slice::from_ref(u))?.1)
+}
+
+fn close(a: f64, b: f64, rtol: f64, atol: f64) -> bool {
+    (a - b).abs() <= atol + rtol * a.abs().max(b.abs())
+}
+
+fn fail(name: &str, what: &str, detail: String) -> TestCaseError {
+    TestCaseError::fail(format!("{name}: {what}: {detail}"))
+}
+
+fn ok<T>(name: &str, r: R<T>) -> Result<T, TestCaseError> {
+    r.map_err(|d| fail(name, "error", d.message))
+}
+
+fn compare_all(name: &str, what: &str, a: &[Value], b: &[Value], rtol: f64, atol: f64) -> Result<(), TestCaseError> {
+    for (k, (x, y)) in a.iter().zip(b).enumerate() {
+        if shape_of(x) != shape_of(y) {
+            return Err(fail(
+                name,
+                what,
+                format!("input {k}: shape {:?} vs {:?}", shape_of(x), shape_of(y)),
+            ));
+        }
+        for (j, (p, q)) in data(x).iter().zip(data(y)).enumerate() {
+            if !close(*p, q, rtol, atol) {
+                return Err(fail(name, what, format!("input {k} element {j}: {p} vs {q}")));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks properties (a), (b) and (c) for `f` at `xs`; `seed` draws `u` and `v`.
+fn check(name: &str, f: &Fun, xs: &[Value], seed: u64) -> Result<(), TestCaseError> {
+    let mut it = interp();
+    let it = &mut it;
+    let mut rng = Rng::new(seed);
+    let y = ok(name, f(it, xs))?;
+    let u = normal(&mut rng, &shape_of(&y));
+    let vs: Vec<Value> = xs.iter().map(|x| normal(&mut rng, &shape_of(x))).collect();
+    let s = |it: &mut Interp, xs: &[Value]| -> R<f64> { Ok(dot(&f(it, xs)?, &u)) };
+
+    // (a) reverse mode against central differences, element by element.
+    let g = ok(name, grad_s(it, f, xs, &u))?;
+    let eps = 1e-6;
+    let mut num = Vec::new();
+    for (k, x) in xs.iter().enumerate() {
+        let mut gk = Vec::new();
+        for j in 0..data(x).len() {
+            let mut plus = xs.to_vec();
+            plus[k] = bump(x, j, eps);
+            let mut minus = xs.to_vec();
+            minus[k] = bump(x, j, -eps);
+            gk.push((ok(name, s(it, &plus))? - ok(name, s(it, &minus))?) / (2.0 * eps));
+        }
+        num.push(match x.strip() {
+            Value::Float(_) => Value::Float(gk[0]),
+            _ => value(Tensor::from_vec(gk, &shape_of(x)).expect("shape")),
+        });
+    }
+    compare_all(name, "reverse vs central differences", &g, &num, 1e-5, 1e-6)?;
+
+    // (b) forward vs reverse: <J v, u> == <v, Jᵀ u>.
+    let (ys, tys) = ok(name, jvp(it, &single(f), xs, &vs))?;
+    compare_all(name, "forward-mode primal", &ys, std::slice::from_ref(&y), 0.0, 0.0)?;
+    let jv_u = dot(&tys[0], &u);
+    let v_jtu: f64 = vs.iter().zip(&g).map(|(v, g)| dot(v, g)).sum();
+    if !close(jv_u, v_jtu, 1e-9, 1e-10) {
+        return Err(fail(name, "<Jv,u> vs <v,J^T u>", format!("{jv_u} vs {v_jtu}")));
+    }
+
+    // (c) second order: H v three ways, against central differences of the gradient.
+    let h = 1e-5;
+    let xp: Vec<Value> = xs.iter().zip(&vs).map(|(x, v)| axpy(x, h, v)).collect();
+    let xm: Vec<Value> = xs.iter().zip(&vs).map(|(x, v)| axpy(x, -h, v)).collect();
+    let gp = ok(name, grad_s(it, f, &xp, &u))?;
+    let gm = ok(name, grad_s(it, f, &xm, &u))?;
+    let fd: Vec<Value> = gp
+        .iter()
+        .zip(&gm)
+        .map(|(a, b)| {
+            let d: Vec<f64> = data(a).iter().zip(data(b)).map(|(p, q)| (p - q) / (2.0 * h)).collect();
+            match a.strip() {
+                Value::Float(_) => Value::Float(d[0]),
+                _ => value(Tensor::from_vec(d, &shape_of(a)).expect("shape")),
+            }
+        })
+        .collect();
+    let (rtol2, atol2) = (1e-5, 1e-5);
+    // Reverse over reverse: grad of <grad s, v>.
+    let inner_dot = |it: &mut Interp, xs: &[Value]| -> R<Vec<Value>> {
+        let g = grad_s(it, f, xs, &u)?;
+        let mut acc = Value::Float(0.0);
+        for (gk, vk) in g.iter().zip(&vs) {
+            acc = ops::add(&acc, &dot_v(gk, vk)?)?;
+        }
+        Ok(vec![acc])
+    };
+    let rr = ok(name, vjp(it, &inner_dot, xs, &[Value::Float(1.0)]))?.1;
+    compare_all(name, "reverse-over-reverse H v", &rr, &fd, rtol2, atol2)?;
+    // Forward over reverse: the tangent of grad s along v.
+    let grad_fn = |it: &mut Interp, xs: &[Value]| grad_s(it, f, xs, &u);
+    let fr = ok(name, jvp(it, &grad_fn, xs, &vs))?.1;
+    compare_all(name, "forward-over-reverse H v", &fr, &fd, rtol2, atol2)?;
+    // Reverse over forward: grad of <J v, u>.
+    let jv_dot = |it: &mut Interp, xs: &[Value]| -> R<Vec<Value>> {
+        let (_, t) = jvp(it, &single(f), xs, &vs)?;
+        Ok(vec![dot_v(&t[0], &u)?])
+    };
+    let rf = ok(name, vjp(it, &jv_dot, xs, &[Value::Float(1.0)]))?.1;
+    compare_all(name, "reverse-over-forward H v", &rf, &fd, rtol2, atol2)?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------- strategies
+
+/// A shape of `lo..=hi` axes with sizes 1..=3 (so size-1 axes are common).
+fn shape(lo: usize, hi: usize) -> impl Strategy<Value = Vec<usize>> {
+    prop::collection::vec(1usize..=3, lo..=hi)
+}
+
+/// A shape that broadcasts to `base`: some leading axes dropped, some axes set to 1.
+fn derived(base: &[usize], drop: usize, ones: &[bool]) -> Vec<usize> {
+    let drop = drop.min(base.len());
+    base[drop..]
+        .iter()
+        .zip(ones)
+        .map(|(&d, &one)| if one { 1 } else { d })
+        .collect()
+}
+
+/// Two shapes that broadcast together (either may be the smaller one).
+fn broadcast_pair() -> impl Strategy<Value = (Vec<usize>, Vec<usize>)> {
+    (
+        shape(0, 3),
+        0usize..=3,
+        prop::collection::vec(any::<bool>(), 3),
+        any::<bool>(),
+    )
+        .prop_map(|(base, drop, ones, swap)| {
+            let d = derived(&base, drop, &ones);
+            if swap {
+                (d, base)
+            } else {
+                (base, d)
+            }
+        })
+}
+
+/// Reduction axes (`None`: all) for a shape, and keepdims.
+fn reduction() -> impl Strategy<Value = (Vec<usize>, Option<Vec<usize>>, bool)> {
+    (
+        shape(0, 3),
+        any::<bool>(),
+        prop::collection::vec(any::<bool>(), 3),
+        any::<bool>(),
+    )
+        .prop_map(|(s, all, pick, keep)| {
+            let axes = if all {
+                None
+            } else {
+                Some((0..s.len()).filter(|&i| pick[i]).collect())
+            };
+            (s, axes, keep)
+        })
+}
+
+fn prim_fun(p: Prim) -> Fun {
+    Rc::new(move |_, xs| apply(&p, xs))
+}
+
+/// A call of a builtin by name with positional and keyword arguments.
+fn builtin_fun(name: &'static str, kw: Vec<(&'static str, Value)>) -> Fun {
+    Rc::new(move |it, xs| {
+        let f = it.builtins.get(name).cloned().expect("builtin exists");
+        let mut args = Args::positional(xs.to_vec(), Default::default());
+        args.kw = kw.iter().map(|(k, v)| (Rc::from(*k), v.clone())).collect();
+        it.call(&f, args)
+    })
+}
+
+fn min_gap(vals: &[f64]) -> f64 {
+    let mut s = vals.to_vec();
+    s.sort_by(f64::total_cmp);
+    s.windows(2).map(|w| w[1] - w[0]).fold(f64::INFINITY, f64::min)
+}
+
+fn axes_value(axes: &Option<Vec<usize>>) -> Value {
+    match axes {
+        None => Value::None,
+        Some(a) => Value::tuple(a.iter().map(|&i| Value::Int(i as i64))),
+    }
+}
+
+fn config() -> ProptestConfig {
+    ProptestConfig {
+        cases: 32,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
+// ---------------------------------------------------------------- properties
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn unary_ops(s in shape(0, 3), seed in any::<u64>()) {
+        use UnaryOp::*;
+        let mut rng = Rng::new(seed);
+        let cases: Vec<(UnaryOp, Value)> = vec![
+            (Neg, uni(&mut rng, &s, -2.0, 2.0)),
+            (Exp, uni(&mut rng, &s, -2.0, 2.0)),
+            (Log, uni(&mut rng, &s, 0.5, 2.0)),
+            (Log1p, uni(&mut rng, &s, -0.5, 2.0)),
+            (Expm1, uni(&mut rng, &s, -2.0, 2.0)),
+            (Sqrt, uni(&mut rng, &s, 0.5, 2.0)),
+            (Abs, away(&mut rng, &s, 0.2, 2.0)),
+            (Sin, uni(&mut rng, &s, -3.0, 3.0)),
+            (Cos, uni(&mut rng, &s, -3.0, 3.0)),
+            (Tan, uni(&mut rng, &s, -1.2, 1.2)),
+            (Tanh, uni(&mut rng, &s, -2.0, 2.0)),
+            (Sigmoid, uni(&mut rng, &s, -3.0, 3.0)),
+            (Relu, away(&mut rng, &s, 0.2, 2.0)),
+            (Softplus, uni(&mut rng, &s, -3.0, 3.0)),
+            (Recip, away(&mut rng, &s, 0.5, 2.0)),
+            (Square, uni(&mut rng, &s, -2.0, 2.0)),
+        ];
+        for (op, x) in cases {
+            check(op.name(), &prim_fun(Prim::Unary(op)), &[x], seed)?;
+        }
+    }
+
+    /// sign/floor/round/isnan and comparisons have zero derivative (away from their jumps).
+    #[test]
+    fn nondifferentiable_ops((sa, sb) in broadcast_pair(), seed in any::<u64>()) {
+        let mut rng = Rng::new(seed);
+        let x = away(&mut rng, &sa, 0.1, 0.4);
+        for op in [UnaryOp::Sign, UnaryOp::Floor, UnaryOp::Round, UnaryOp::IsNan] {
+            check(op.name(), &prim_fun(Prim::Unary(op)), std::slice::from_ref(&x), seed)?;
+        }
+        let a = uni(&mut rng, &sa, -2.0, 2.0);
+        let b = uni(&mut rng, &sb, -2.0, 2.0);
+        for op in [BinaryOp::Eq, BinaryOp::Ne, BinaryOp::Lt, BinaryOp::Le, BinaryOp::Gt, BinaryOp::Ge] {
+            let mut it = interp();
+            let g = grad_s(&mut it, &prim_fun(Prim::Binary(op)), &[a.clone(), b.clone()], &normal(&mut rng, &shape_of(&ops::raw(&Prim::Binary(op), &[a.clone(), b.clone()]).unwrap())));
+            let g = ok("compare", g)?;
+            prop_assert!(g.iter().all(|v| data(v).iter().all(|x| *x == 0.0)));
+        }
+    }
+
+    #[test]
+    fn binary_ops((sa, sb) in broadcast_pair(), seed in any::<u64>()) {
+        use BinaryOp::*;
+        let mut rng = Rng::new(seed);
+        let mut cases = vec![
+            (Add, uni(&mut rng, &sa, -2.0, 2.0), uni(&mut rng, &sb, -2.0, 2.0)),
+            (Sub, uni(&mut rng, &sa, -2.0, 2.0), uni(&mut rng, &sb, -2.0, 2.0)),
+            (Mul, uni(&mut rng, &sa, -2.0, 2.0), uni(&mut rng, &sb, -2.0, 2.0)),
+            (Div, uni(&mut rng, &sa, -2.0, 2.0), away(&mut rng, &sb, 0.5, 2.0)),
+            // Tensor exponents: both operands differentiated.
+            (Pow, uni(&mut rng, &sa, 0.5, 2.0), uni(&mut rng, &sb, -2.0, 2.0)),
+        ];
+        let (a, b) = (uni(&mut rng, &sa, -2.0, 2.0), uni(&mut rng, &sb, -2.0, 2.0));
+        // maximum/minimum away from ties (central differences need a gap).
+        let diff = ops::raw(&Prim::Binary(Sub), &[a.clone(), b.clone()]).unwrap();
+        if data(&diff).iter().all(|d| d.abs() > 1e-3) {
+            cases.push((Maximum, a.clone(), b.clone()));
+            cases.push((Minimum, a, b));
+        }
+        for (op, a, b) in cases {
+            check(op.symbol(), &prim_fun(Prim::Binary(op)), &[a, b], seed)?;
+        }
+    }
+
+    /// `x ** c` for constant exponents, including the special-cased 0, 1 and 2.
+    #[test]
+    fn pow_constant_exponent(s in shape(0, 3), seed in any::<u64>(), e in prop::sample::select(vec![0.0, 1.0, 2.0, 3.0, -1.5, 0.5, 2.5])) {
+        let mut rng = Rng::new(seed);
+        let x = uni(&mut rng, &s, 0.5, 2.0);
+        let f: Fun = Rc::new(move |_, xs| ops::binary(BinaryOp::Pow, &xs[0], &Value::Float(e)));
+        check("pow const", &f, &[x.clone()], seed)?;
+        // Integral exponents also on negative bases.
+        if e.fract() == 0.0 {
+            check("pow const (negative base)", &f, &[away(&mut rng, &s, 0.5, 2.0)], seed)?;
+        }
+        // A constant base with a differentiated exponent.
+        let g: Fun = Rc::new(move |_, xs| ops::binary(BinaryOp::Pow, &Value::Float(1.7), &xs[0]));
+        check("pow const base", &g, &[uni(&mut rng, &s, -2.0, 2.0)], seed)?;
+    }
+
+    #[test]
+    fn where_op(base in shape(0, 3), drops in prop::collection::vec(0usize..=3, 3), ones in prop::collection::vec(prop::collection::vec(any::<bool>(), 3), 3), seed in any::<u64>()) {
+        let mut rng = Rng::new(seed);
+        let sc = derived(&base, drops[0], &ones[0]);
+        let sa = derived(&base, drops[1], &ones[1]);
+        let sb = derived(&base, drops[2], &ones[2]);
+        let c = value(rng.uniform(&sc).unwrap().map(|u| if u < 0.5 { 0.0 } else { 1.0 }));
+        let f: Fun = Rc::new(move |_, xs| ops::where_(&c, &xs[0], &xs[1]));
+        check("where", &f, &[uni(&mut rng, &sa, -2.0, 2.0), uni(&mut rng, &sb, -2.0, 2.0)], seed)?;
+    }
+
+    #[test]
+    fn reductions((s, axes, keep) in reduction(), seed in any::<u64>()) {
+        let mut rng = Rng::new(seed);
+        let axes_rc: Option<Rc<[usize]>> = axes.as_ref().map(|a| a.as_slice().into());
+        let x = uni(&mut rng, &s, -2.0, 2.0);
+        check("sum", &prim_fun(Prim::Reduce(ReduceOp::Sum, axes_rc.clone(), keep)), std::slice::from_ref(&x), seed)?;
+        let p = away(&mut rng, &s, 0.5, 1.5);
+        check("prod", &prim_fun(Prim::Reduce(ReduceOp::Prod, axes_rc.clone(), keep)), &[p], seed)?;
+        if min_gap(&data(&x)) > 1e-3 {
+            check("max", &prim_fun(Prim::Reduce(ReduceOp::Max, axes_rc.clone(), keep)), std::slice::from_ref(&x), seed)?;
+            check("min", &prim_fun(Prim::Reduce(ReduceOp::Min, axes_rc, keep)), &[x], seed)?;
+        }
+    }
+
+    /// `@` in every NumPy form: 1-d·1-d, matrix·vector, vector·matrix, batched with broadcast batch axes.
+    #[test]
+    fn matmul_forms(k in 1usize..=3, m in 1usize..=3, n in 1usize..=3, (ba, bb) in broadcast_pair(), a1 in any::<bool>(), b1 in any::<bool>(), seed in any::<u64>()) {
+        let mut rng = Rng::new(seed);
+        let mut sa = if a1 { vec![] } else { ba.iter().copied().take(2).collect::<Vec<_>>() };
+        let mut sb = if b1 { vec![] } else { bb.iter().copied().take(2).collect::<Vec<_>>() };
+        if a1 { sa.push(k) } else { sa.extend([m, k]) }
+        if b1 { sb.push(k) } else { sb.extend([k, n]) }
+        let (a, b) = (uni(&mut rng, &sa, -2.0, 2.0), uni(&mut rng, &sb, -2.0, 2.0));
+        check(&format!("matmul {sa:?}@{sb:?}"), &prim_fun(Prim::MatMul), &[a, b], seed)?;
+    }
+
+    #[test]
+    fn transpose_op(perm in shape(1, 4).prop_flat_map(|s| { let n = s.len(); (Just(s), Just((0..n).collect::<Vec<_>>()).prop_shuffle()) }), seed in any::<u64>()) {
+        let (s, p) = perm;
+        let mut rng = Rng::new(seed);
+        check("transpose", &prim_fun(Prim::Transpose(p.into())), &[uni(&mut rng, &s, -2.0, 2.0)], seed)?;
+    }
+
+    #[test]
+    fn reshape_op(sp in shape(0, 3).prop_flat_map(|s| (Just(s.clone()), Just(s).prop_shuffle())), ones in 0usize..=2, seed in any::<u64>()) {
+        let (s, mut target) = sp;
+        for _ in 0..ones { target.insert(target.len() / 2, 1) }
+        let mut rng = Rng::new(seed);
+        check("reshape", &prim_fun(Prim::Reshape(target.into())), &[uni(&mut rng, &s, -2.0, 2.0)], seed)?;
+    }
+
+    /// broadcast_to and its adjoint sum_to.
+    #[test]
+    fn broadcast_and_sum_to(base in shape(0, 3), drop in 0usize..=3, ones in prop::collection::vec(any::<bool>(), 3), seed in any::<u64>()) {
+        let small = derived(&base, drop, &ones);
+        let mut rng = Rng::new(seed);
+        check("broadcast_to", &prim_fun(Prim::BroadcastTo(base.clone().into())), &[uni(&mut rng, &small, -2.0, 2.0)], seed)?;
+        check("sum_to", &prim_fun(Prim::SumTo(small.into())), &[uni(&mut rng, &base, -2.0, 2.0)], seed)?;
+    }
+
+    /// Basic slicing (indices, negative indices, ranges with negative steps, new axes) and its adjoint.
+    #[test]
+    fn slicing(s in shape(1, 3), raw_specs in prop::collection::vec((0u8..4, -4i64..4, -4i64..4, prop::sample::select(vec![-2i64, -1, 1, 2]), any::<bool>(), any::<bool>()), 0..=3), seed in any::<u64>()) {
+        let mut specs = Vec::new();
+        let mut axis = 0;
+        for (kind, a, b, step, has_a, has_b) in raw_specs {
+            if kind == 3 {
+                specs.push(SliceSpec::NewAxis);
+                continue;
+            }
+            if axis >= s.len() { break }
+            let d = s[axis] as i64;
+            specs.push(if kind == 0 {
+                SliceSpec::Index(a.rem_euclid(2 * d) - d)
+            } else {
+                SliceSpec::Range { start: has_a.then_some(a), stop: has_b.then_some(b), step }
+            });
+            axis += 1;
+        }
+        let mut rng = Rng::new(seed);
+        let x = uni(&mut rng, &s, -2.0, 2.0);
+        let specs: Rc<[SliceSpec]> = specs.into();
+        check(&format!("slice {specs:?}"), &prim_fun(Prim::Slice(specs.clone())), std::slice::from_ref(&x), seed)?;
+        let out_shape = shape_of(&ops::raw(&Prim::Slice(specs.clone()), &[x]).unwrap());
+        let g = uni(&mut rng, &out_shape, -2.0, 2.0);
+        check("slice_scatter", &prim_fun(Prim::SliceScatter(specs, s.into())), &[g], seed)?;
+    }
+
+    /// Gather (`take`, `x[idx]`) with repeated and negative indices, and its scatter-add adjoint.
+    #[test]
+    fn take_op(s in shape(1, 3), ax in 0usize..3, si in shape(0, 2), seed in any::<u64>()) {
+        let axis = ax % s.len();
+        let d = s[axis] as f64;
+        let mut rng = Rng::new(seed);
+        let idx = value(rng.uniform(&si).unwrap().map(|u| (u * 2.0 * d).floor() - d));
+        let x = uni(&mut rng, &s, -2.0, 2.0);
+        let i2 = idx.clone();
+        let f: Fun = Rc::new(move |_, xs| apply(&Prim::Take(axis), &[xs[0].clone(), i2.clone()]));
+        check("take", &f, std::slice::from_ref(&x), seed)?;
+        let out_shape = shape_of(&ops::raw(&Prim::Take(axis), &[x, idx.clone()]).unwrap());
+        let shape: Rc<[usize]> = s.into();
+        let g: Fun = Rc::new(move |_, xs| apply(&Prim::TakeScatter(axis, shape.clone()), &[xs[0].clone(), idx.clone()]));
+        check("take_scatter", &g, &[uni(&mut rng, &out_shape, -2.0, 2.0)], seed)?;
+    }
+
+    #[test]
+    fn concat_op(s in shape(1, 3), ax in 0usize..3, lens in prop::collection::vec(1usize..=3, 1..=3), seed in any::<u64>()) {
+        let axis = ax % s.len();
+        let mut rng = Rng::new(seed);
+        let xs: Vec<Value> = lens.iter().map(|&l| { let mut si = s.clone(); si[axis] = l; uni(&mut rng, &si, -2.0, 2.0) }).collect();
+        check("concat", &prim_fun(Prim::Concat(axis)), &xs, seed)?;
+    }
+
+    /// stack, also of floats (the tensor literal `[a, b]`).
+    #[test]
+    fn stack_op(s in shape(0, 2), ax in 0usize..3, n in 1usize..=3, seed in any::<u64>()) {
+        let axis = ax % (s.len() + 1);
+        let mut rng = Rng::new(seed);
+        let xs: Vec<Value> = (0..n).map(|_| uni(&mut rng, &s, -2.0, 2.0)).collect();
+        check("stack", &prim_fun(Prim::Stack(axis)), &xs, seed)?;
+    }
+
+    /// softmax, log_softmax, logsumexp, mean, var, std as the builtins users call.
+    #[test]
+    fn composites((s, axes, keep) in reduction(), ax in 0usize..3, seed in any::<u64>()) {
+        let mut rng = Rng::new(seed);
+        let x = uni(&mut rng, &s, -2.0, 2.0);
+        let axis = if s.is_empty() { Value::Int(-1) } else { Value::Int((ax % s.len()) as i64) };
+        for name in ["softmax", "log_softmax"] {
+            check(name, &builtin_fun(name, vec![("axis", axis.clone())]), std::slice::from_ref(&x), seed)?;
+        }
+        let red = vec![("axis", axes_value(&axes)), ("keepdims", Value::Bool(keep))];
+        for name in ["logsumexp", "mean", "var"] {
+            check(name, &builtin_fun(name, red.clone()), std::slice::from_ref(&x), seed)?;
+        }
+        // std needs a positive variance: at least two reduced elements.
+        let count: usize = match &axes { None => s.iter().product(), Some(a) => a.iter().map(|&i| s[i]).product() };
+        if count >= 2 {
+            check("std", &builtin_fun("std", red), &[x], seed)?;
+        }
+    }
+
+    #[test]
+    fn cross_entropy_op(b in prop::option::of(1usize..=3), c in 1usize..=4, seed in any::<u64>()) {
+        let mut rng = Rng::new(seed);
+        let (ls, ll): (Vec<usize>, Vec<usize>) = match b { Some(b) => (vec![b, c], vec![b]), None => (vec![c], vec![]) };
+        let labels = value(rng.uniform(&ll).unwrap().map(|u| (u * c as f64).floor()));
+        let f: Fun = Rc::new(move |it, xs| builtin_fun("cross_entropy", vec![])(it, &[xs[0].clone(), labels.clone()]));
+        check("cross_entropy", &f, &[uni(&mut rng, &ls, -2.0, 2.0)], seed)?;
+    }
+}
+
+// ---------------------------------------------------------------- kinks, exactly
+
+fn t1(v: &[f64]) -> Value {
+    value(Tensor::from_vec(v.to_vec(), &[v.len()]).unwrap())
+}
+
+/// The gradient of `sum(f(x))` in reverse mode and in forward mode (one basis direction at a time).
+fn both_modes(f: Fun, x: &Value) -> (Vec<f64>, Vec<f64>) {
+    let mut it = interp();
+    let y = f(&mut it, std::slice::from_ref(x)).unwrap();
+    let ones = value(Tensor::full(&shape_of(&y), 1.0).unwrap());
+    let rev = grad_s(&mut it, &f, std::slice::from_ref(x), &ones).unwrap();
+    let n = data(x).len();
+    let mut fwd = Vec::new();
+    for j in 0..n {
+        let e = bump(&ops::zeros_like(x).unwrap(), j, 1.0);
+        let (_, t) = jvp(&mut it, &single(&f), std::slice::from_ref(x), &[e]).unwrap();
+        fwd.push(data(&t[0]).iter().sum());
+    }
+    (data(&rev[0]), fwd)
+}
+
+fn assert_grad(f: Fun, x: &[f64], want: &[f64]) {
+    let (rev, fwd) = both_modes(f, &t1(x));
+    let same =
+        |a: &[f64]| a.len() == want.len() && a.iter().zip(want).all(|(p, q)| p == q || (p.is_nan() && q.is_nan()));
+    assert!(same(&rev), "reverse: {rev:?}, want {want:?}");
+    assert!(same(&fwd), "forward: {fwd:?}, want {want:?}");
+}
+
+#[test]
+fn kink_relu_abs_sqrt() {
+    assert_grad(
+        prim_fun(Prim::Unary(UnaryOp::Relu)),
+        &[-1.0, 0.0, 2.0],
+        &[0.0, 0.0, 1.0],
+    );
+    assert_grad(
+        prim_fun(Prim::Unary(UnaryOp::Abs)),
+        &[-1.0, 0.0, 2.0],
+        &[-1.0, 1.0, 1.0],
+    );
+    assert_grad(
+        prim_fun(Prim::Unary(UnaryOp::Sqrt)),
+        &[0.0, 4.0],
+        &[f64::INFINITY, 0.25],
+    );
+}
+
+#[test]
+fn kink_ties_split_equally() {
+    // maximum/minimum: ties give half to each side.
+    let y = t1(&[1.0, 2.0, 3.0]);
+    let y2 = y.clone();
+    assert_grad(
+        Rc::new(move |_, xs| ops::binary(BinaryOp::Maximum, &xs[0], &y2)),
+        &[0.0, 2.0, 5.0],
+        &[0.0, 0.5, 1.0],
+    );
+    assert_grad(
+        Rc::new(move |_, xs| ops::binary(BinaryOp::Minimum, &y, &xs[0])),
+        &[0.0, 2.0, 5.0],
+        &[1.0, 0.5, 0.0],
+    );
+    // max/min reductions: ties share the gradient equally.
+    assert_grad(
+        prim_fun(Prim::Reduce(ReduceOp::Max, None, false)),
+        &[3.0, 1.0, 3.0, 3.0],
+        &[1.0 / 3.0, 0.0, 1.0 / 3.0, 1.0 / 3.0],
+    );
+    assert_grad(
+        prim_fun(Prim::Reduce(ReduceOp::Min, None, false)),
+        &[1.0, 1.0, 3.0],
+        &[0.5, 0.5, 0.0],
+    );
+    // clip at a bound (maximum then minimum, as jnp.clip): half.
+    assert_grad(
+        builtin_fun_clip(),
+        &[-1.0, 0.0, 0.5, 1.0, 2.0],
+        &[0.0, 0.5, 1.0, 0.5, 0.0],
+    );
+}
+
+fn builtin_fun_clip() -> Fun {
+    Rc::new(|it, xs| builtin_fun("clip", vec![])(it, &[xs[0].clone(), Value::Float(0.0), Value::Float(1.0)]))
+}
+
+#[test]
+fn kink_where_routes_by_condition() {
+    // where(x > 0, x, 0) at 0 routes to the zero branch; a nan in the unused branch's value does not leak
+    // into the used one's gradient when the branch's own derivative is finite.
+    let f: Fun = Rc::new(|_, xs| {
+        let c = ops::binary(BinaryOp::Gt, &xs[0], &Value::Float(0.0))?;
+        ops::where_(
+            &c,
+            &ops::mul(&xs[0], &Value::Float(3.0))?,
+            &ops::mul(&xs[0], &Value::Float(-2.0))?,
+        )
+    });
+    assert_grad(f, &[-1.0, 0.0, 1.0], &[-2.0, -2.0, 3.0]);
+}
+
+#[test]
+fn kink_pow() {
+    // d/db a**b at a = 0 is 0 (log(0) taken as 0), d/da a**0 is 0, d/da a**2 at 0 is 0.
+    let b_only: Fun = Rc::new(|_, xs| ops::binary(BinaryOp::Pow, &t1(&[0.0, 0.0, 2.0]), &xs[0]));
+    assert_grad(b_only, &[2.0, 0.5, 3.0], &[0.0, 0.0, 8.0 * 2f64.ln()]);
+    let zero_exp: Fun = Rc::new(|_, xs| ops::binary(BinaryOp::Pow, &xs[0], &Value::Float(0.0)));
+    assert_grad(zero_exp, &[0.0, 2.0], &[0.0, 0.0]);
+    let zero_texp: Fun = Rc::new(|_, xs| ops::binary(BinaryOp::Pow, &xs[0], &t1(&[0.0, 0.0])));
+    assert_grad(zero_texp, &[0.0, 2.0], &[0.0, 0.0]);
+    let sq: Fun = Rc::new(|_, xs| ops::binary(BinaryOp::Pow, &xs[0], &Value::Float(2.0)));
+    assert_grad(sq, &[0.0, -3.0], &[0.0, -6.0]);
+}
+
+#[test]
+fn kink_prod_with_zeros() {
+    // jax.grad(jnp.prod)(jnp.array([2., 0., 3.])) == [0., 6., 0.]; with two zeros, all zero.
+    let p = prim_fun(Prim::Reduce(ReduceOp::Prod, None, false));
+    assert_grad(p.clone(), &[2.0, 0.0, 3.0], &[0.0, 6.0, 0.0]);
+    assert_grad(p, &[0.0, 0.0, 3.0], &[0.0, 0.0, 0.0]);
+    // Second order through a zero: d²/dx0dx1 prod([x0, x1, x2]) = x2 at x1 = 0.
+    let mut it = interp();
+    let x = t1(&[2.0, 0.0, 3.0]);
+    let pf = prim_fun(Prim::Reduce(ReduceOp::Prod, None, false));
+    let e0 = t1(&[1.0, 0.0, 0.0]);
+    let grad_fn = |it: &mut Interp, xs: &[Value]| grad_s(it, &pf, xs, &Value::Float(1.0));
+    let hv = jvp(&mut it, &grad_fn, &[x], &[e0]).unwrap().1;
+    assert_eq!(data(&hv[0]), vec![0.0, 3.0, 0.0]);
+}
+
+/// Perturbation confusion: the inner level treats the outer tracer as a constant.
+#[test]
+fn nested_levels_do_not_confuse_perturbations() {
+    // grad(|x| x * grad(|y| x * y)(2.0))(3.0) == 6.0 (JAX: 6.0).
+    let inner = |it: &mut Interp, x: &Value| -> R<Value> {
+        let x = x.clone();
+        let f: Fun = Rc::new(move |_, ys| ops::mul(&x, &ys[0]));
+        Ok(grad_s(it, &f, &[Value::Float(2.0)], &Value::Float(1.0))?.remove(0))
+    };
+    let outer: Fun = Rc::new(move |it, xs| ops::mul(&xs[0], &inner(it, &xs[0])?));
+    let mut it = interp();
+    let g = grad_s(&mut it, &outer, &[Value::Float(3.0)], &Value::Float(1.0)).unwrap();
+    assert_eq!(data(&g[0]), vec![6.0]);
+    // The same with forward mode inside reverse mode and reverse inside forward.
+    let (_, t) = jvp(&mut it, &single(&outer), &[Value::Float(3.0)], &[Value::Float(1.0)]).unwrap();
+    assert_eq!(data(&t[0]), vec![6.0]);
+}
+
+/// A gradient's tape is dropped after the call: levels restart, nothing leaks.
+#[test]
+fn levels_restart_after_each_call() {
+    let f = prim_fun(Prim::Unary(UnaryOp::Sin));
+    let mut it = interp();
+    for _ in 0..3 {
+        let _ = grad_s(&mut it, &f, &[Value::Float(1.0)], &Value::Float(1.0)).unwrap();
+        assert_eq!(new_level(), 1, "a finished differentiation frees its level");
+        // Restore: `new_level` above took level 1 without a tape; taking a tape and dropping it resets.
+        drop(start_tape(1));
+    }
+}

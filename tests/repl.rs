@@ -1,0 +1,278 @@
+//! Drives the REPL's `Session` — the code path the terminal loop uses — with
+//! sequences of entries, and checks what each would print.
+
+use dp::repl::{highlight, Session};
+use std::cell::RefCell;
+use std::io::Write;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::sync::Mutex;
+
+/// `INTERRUPTED` is process-wide: tests run one at a time so that the
+/// interrupt test cannot stop another test's evaluation.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// A `Write` that appends into a shared buffer (the session's `print` output).
+#[derive(Clone, Default)]
+struct Capture(Rc<RefCell<Vec<u8>>>);
+
+impl Capture {
+    fn take(&self) -> String {
+        String::from_utf8_lossy(&std::mem::take(&mut *self.0.borrow_mut())).into_owned()
+    }
+}
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn session_in(dir: PathBuf) -> (Session, Capture) {
+    let cap = Capture::default();
+    (Session::new(Box::new(cap.clone()), dir, false), cap)
+}
+
+fn session() -> (Session, Capture) {
+    session_in(std::env::temp_dir())
+}
+
+/// Runs an entry that must succeed; returns what it prints to stdout.
+fn ok(s: &mut Session, entry: &str) -> String {
+    let r = s.eval_entry(entry);
+    assert_eq!(r.stderr, "", "entry {entry:?} failed");
+    assert!(!r.quit);
+    r.stdout
+}
+
+/// Runs an entry that must fail; returns its report.
+fn err(s: &mut Session, entry: &str) -> String {
+    let r = s.eval_entry(entry);
+    assert_eq!(r.stdout, "", "entry {entry:?} printed a value");
+    assert_ne!(r.stderr, "", "entry {entry:?} did not fail");
+    assert!(!r.stderr.contains('\x1b'), "colourless session printed colour");
+    r.stderr
+}
+
+/// A fresh directory under the system temp dir for one test.
+fn temp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("dp-repl-test-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("create temp dir");
+    d
+}
+
+#[test]
+fn bindings_persist_and_values_print() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (mut s, out) = session();
+    assert_eq!(ok(&mut s, "let x = 3"), "");
+    assert_eq!(ok(&mut s, "x * 2"), "6\n");
+    assert_eq!(ok(&mut s, "let y = x + 0.5;"), "");
+    assert_eq!(ok(&mut s, "y"), "3.5\n");
+    assert_eq!(ok(&mut s, "fn sq(a) { a * a }"), "");
+    assert_eq!(ok(&mut s, "sq(7)"), "49\n");
+    assert_eq!(ok(&mut s, "x = x + 1"), "");
+    // The missing `;` goes after the code, not into a trailing comment.
+    assert!(Session::is_complete("let s = \"hi\" # a comment"));
+    assert_eq!(ok(&mut s, "let s = \"hi\" # a comment"), "");
+    assert_eq!(ok(&mut s, "s"), "\"hi\"\n");
+    assert_eq!(ok(&mut s, "sq(x)"), "16\n");
+    // Strings are quoted (repr), `none` prints nothing, `print` goes to the writer.
+    assert_eq!(ok(&mut s, "\"hi\""), "\"hi\"\n");
+    assert_eq!(ok(&mut s, "none"), "");
+    assert_eq!(ok(&mut s, "print(\"a\", 1)"), "");
+    assert_eq!(out.take(), "a 1\n");
+    assert_eq!(ok(&mut s, "(x, {b: 2, a: \"s\"})"), "(4, {a: \"s\", b: 2})\n");
+    assert_eq!(ok(&mut s, "   "), "");
+    assert_eq!(ok(&mut s, "# only a comment"), "");
+}
+
+#[test]
+fn errors_leave_earlier_bindings_intact() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (mut s, _out) = session();
+    ok(&mut s, "let a = 10;");
+    ok(&mut s, "fn twice(v) { v * 2 }");
+    // A name error is found before anything runs: `b` is not bound, `a` unchanged.
+    let e = err(&mut s, "let a = 99; let b = a + 1; b + nosuch");
+    assert!(e.contains("unbound name `nosuch`"), "{e}");
+    assert!(e.contains("<repl:3>"), "the report names the entry: {e}");
+    assert_eq!(ok(&mut s, "a"), "10\n");
+    let e = err(&mut s, "b");
+    assert!(e.contains("`b`"), "{e}");
+    // A runtime error: the `let` before it has run (as in Python), nothing is corrupted.
+    let e = err(&mut s, "let a = 20; let c = twice(\"x\") - 1; c");
+    assert!(e.contains("<repl:6>"), "{e}");
+    assert_eq!(ok(&mut s, "a"), "20\n");
+    assert_eq!(ok(&mut s, "twice(a)"), "40\n");
+    // A syntax error, then more entries.
+    let e = err(&mut s, "let = 5;");
+    assert!(e.contains("syntax error"), "{e}");
+    let e = err(&mut s, "error(\"boom\")");
+    assert!(e.contains("boom"), "{e}");
+    assert_eq!(ok(&mut s, "a + 1"), "21\n");
+    // The completion list does not offer a name whose binding never ran.
+    assert!(s.bound_names().contains(&"a".to_string()));
+    assert!(!s.bound_names().contains(&"b".to_string()));
+}
+
+#[test]
+fn multi_line_entries_use_the_validator() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (mut s, _out) = session();
+    let lines = [
+        "fn fact(n) {",
+        "    # the factorial",
+        "    if n <= 1 { 1 }",
+        "    else { n * fact(n - 1) }",
+        "}",
+    ];
+    let mut entry = String::new();
+    for (i, line) in lines.iter().enumerate() {
+        if i > 0 {
+            entry.push('\n');
+        }
+        entry.push_str(line);
+        let last = i == lines.len() - 1;
+        assert_eq!(Session::is_complete(&entry), last, "after line {i}: {entry:?}");
+    }
+    assert_eq!(ok(&mut s, &entry), "");
+    assert_eq!(ok(&mut s, "fact(10)"), "3628800\n");
+
+    for incomplete in [
+        "1 +",
+        "let t = (1,",
+        "let s = \"abc",
+        "print(\"a\nb",
+        "if true { 1 } else",
+        "[1.0, 2.0",
+        "let s = \"abc\nfoo, bar",
+    ] {
+        assert!(!Session::is_complete(incomplete), "{incomplete:?} should continue");
+    }
+    for complete in [
+        "",
+        "1 + 2",
+        "let x = 1",
+        "import math",
+        ":help",
+        "let x = ) 1",
+        "let x = 1; }",
+        "\"a\nb\"",
+        "# \"quoted\" in a comment",
+    ] {
+        assert!(Session::is_complete(complete), "{complete:?} should be complete");
+    }
+    // A string spanning lines is one entry.
+    assert_eq!(ok(&mut s, "let m = \"a\nb\"; len(m)"), "3\n");
+}
+
+#[test]
+fn commands_help_reset_quit() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (mut s, out) = session();
+    let help = ok(&mut s, ":help");
+    for c in [":help", ":load FILE", ":reset", ":quit"] {
+        assert!(help.contains(c), "{help}");
+    }
+    ok(&mut s, "let keep = 1;");
+    assert!(ok(&mut s, ":reset").contains("reset"));
+    let e = err(&mut s, "keep");
+    assert!(e.contains("unbound name `keep`"), "{e}");
+    // The output writer survives the reset.
+    ok(&mut s, "print(5)");
+    assert_eq!(out.take(), "5\n");
+    let r = s.eval_entry(":lod x");
+    assert!(r.stderr.contains("unknown command `:lod`"), "{}", r.stderr);
+    assert!(r.stderr.contains("did you mean `:load`?"), "{}", r.stderr);
+    assert!(s.eval_entry(":quit").quit);
+    assert!(s.eval_entry("  :q  ").quit);
+}
+
+#[test]
+fn load_runs_a_file_and_keeps_its_bindings() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = temp_dir("load");
+    std::fs::write(
+        dir.join("lib.dp"),
+        "let base = 40;\nfn add2(x) { x + 2 }\nprint(\"loading\");\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("bad.dp"), "let q = 1;\nq + nope\n").unwrap();
+    let (mut s, out) = session_in(dir.clone());
+    assert_eq!(ok(&mut s, ":load lib.dp"), "loaded lib.dp: base, add2\n");
+    assert_eq!(out.take(), "loading\n");
+    assert_eq!(ok(&mut s, "add2(base)"), "42\n");
+    let r = s.eval_entry(":load bad.dp");
+    assert!(
+        r.stderr.contains("bad.dp:2"),
+        "the report points into the file: {}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("unbound name `nope`"), "{}", r.stderr);
+    let r = s.eval_entry(":load missing.dp");
+    assert!(r.stderr.contains("cannot read"), "{}", r.stderr);
+    // `import "file"` resolves against the session's directory.
+    assert_eq!(ok(&mut s, "import \"lib.dp\" as lib"), "");
+    out.take();
+    assert_eq!(ok(&mut s, "lib.add2(1)"), "3\n");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn completion_offers_keywords_builtins_names_and_commands() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (mut s, _out) = session();
+    ok(&mut s, "let my_value = 1;");
+    ok(&mut s, "let cfg = {alpha: 1, beta: 2, also: 3};");
+    err(&mut s, "let ghost = nosuch;");
+    assert_eq!(s.completions("my_v", 4), (0, vec!["my_value".to_string()]));
+    let (start, c) = s.completions("print(my", 8);
+    assert_eq!(start, 6);
+    assert!(c.contains(&"my_value".to_string()), "{c:?}");
+    assert!(s.completions("wh", 2).1.contains(&"while".to_string()));
+    assert!(s.completions("ran", 3).1.contains(&"range".to_string()));
+    assert_eq!(s.completions(":re", 3), (0, vec![":reset".to_string()]));
+    assert_eq!(
+        s.completions("cfg.al", 6),
+        (4, vec!["alpha".to_string(), "also".to_string()])
+    );
+    assert_eq!(s.completions("gho", 3).1, Vec::<String>::new());
+    // The cursor in the middle of a line completes the word before it.
+    assert_eq!(s.completions("my_v + 1", 4), (0, vec!["my_value".to_string()]));
+}
+
+#[test]
+fn ctrl_c_interrupts_a_long_evaluation() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (mut s, _out) = session();
+    // A stale Ctrl-C from before the entry must not stop it.
+    dp::eval::INTERRUPTED.store(true, Ordering::Relaxed);
+    assert_eq!(ok(&mut s, "let n = 0; while n < 3 { n = n + 1; } n"), "3\n");
+    let killer = std::thread::spawn(|| {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        dp::eval::INTERRUPTED.store(true, Ordering::Relaxed);
+    });
+    let e = err(&mut s, "n = 0; while true { n = n + 1; }");
+    killer.join().unwrap();
+    assert!(e.contains("interrupted"), "{e}");
+    assert_eq!(ok(&mut s, "n > 3"), "true\n");
+    assert_eq!(ok(&mut s, "1 + 1"), "2\n");
+}
+
+#[test]
+fn highlighting_colours_tokens_and_keeps_the_text() {
+    let src = "let x = 1.5; # note\nprint(\"s\", true)";
+    let h = highlight(src);
+    let expected = "\x1b[1;35mlet\x1b[0m x = \x1b[33m1.5\x1b[0m; \x1b[90m# note\x1b[0m\n\
+                    print(\x1b[32m\"s\"\x1b[0m, \x1b[33mtrue\x1b[0m)";
+    assert_eq!(h, expected);
+    // An unterminated string is coloured as a string, line by line.
+    assert_eq!(highlight("\"ab\ncd"), "\x1b[32m\"ab\x1b[0m\n\x1b[32mcd\x1b[0m");
+}
