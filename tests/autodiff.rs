@@ -646,11 +646,9 @@ fn kink_relu_abs_sqrt() {
         &[-1.0, 0.0, 2.0],
         &[-1.0, 1.0, 1.0],
     );
-    assert_grad(
-        prim_fun(Prim::Unary(UnaryOp::Sqrt)),
-        &[0.0, 4.0],
-        &[f64::INFINITY, 0.25],
-    );
+    // One element at a time: in forward mode a zero tangent times inf is nan (as in JAX).
+    assert_grad(prim_fun(Prim::Unary(UnaryOp::Sqrt)), &[0.0], &[f64::INFINITY]);
+    assert_grad(prim_fun(Prim::Unary(UnaryOp::Sqrt)), &[4.0], &[0.25]);
 }
 
 #[test]
@@ -733,6 +731,23 @@ fn kink_prod_with_zeros() {
     let grad_fn = |it: &mut Interp, xs: &[Value]| grad_s(it, &pf, xs, &Value::Float(1.0));
     let hv = jvp(&mut it, &grad_fn, &[x], &[e0]).unwrap().1;
     assert_eq!(data(&hv[0]), vec![0.0, 3.0, 0.0]);
+    // Two zeros: the first derivative is 0 everywhere but the Hessian is not.
+    // jax.hessian(jnp.prod)(jnp.array([0., 0., 3.]))[0] == [0., 3., 0.]
+    let x = t1(&[0.0, 0.0, 3.0]);
+    let hv = jvp(&mut it, &grad_fn, &[x.clone()], &[t1(&[1.0, 0.0, 0.0])]).unwrap().1;
+    assert_eq!(data(&hv[0]), vec![0.0, 3.0, 0.0]);
+    // Reverse over reverse agrees; third order: d³ prod / dx0 dx1 dx2 == 1.
+    let dot_e0 = |it: &mut Interp, xs: &[Value]| -> R<Vec<Value>> {
+        Ok(vec![dot_v(&grad_fn(it, xs)?[0], &t1(&[1.0, 0.0, 0.0]))?])
+    };
+    let h0 = vjp(&mut it, &dot_e0, &[x.clone()], &[Value::Float(1.0)]).unwrap().1;
+    assert_eq!(data(&h0[0]), vec![0.0, 3.0, 0.0]);
+    let third = |it: &mut Interp, xs: &[Value]| -> R<Vec<Value>> {
+        let h = vjp(it, &dot_e0, xs, &[Value::Float(1.0)])?.1;
+        Ok(vec![dot_v(&h[0], &t1(&[0.0, 1.0, 0.0]))?])
+    };
+    let d3 = vjp(&mut it, &third, &[x], &[Value::Float(1.0)]).unwrap().1;
+    assert_eq!(data(&d3[0]), vec![0.0, 0.0, 1.0]);
 }
 
 /// Perturbation confusion: the inner level treats the outer tracer as a constant.

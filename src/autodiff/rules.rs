@@ -56,10 +56,7 @@ fn unary_derivative(op: UnaryOp, x: &Value, y: &Value) -> R<Option<Value>> {
         Cos => neg(&un(Sin, x)?)?,
         Tan => add(&f(1.0), &mul(y, y)?)?,
         Tanh => sub(&f(1.0), &mul(y, y)?)?,
-        Sigmoid => {
-            let y = y.strip().clone();
-            mul(&y, &sub(&f(1.0), &y)?)?
-        }
+        Sigmoid => mul(y, &sub(&f(1.0), y)?)?,
         // relu'(0) = 0.
         Relu => bin(BinaryOp::Gt, x, &f(0.0))?,
         Softplus => un(Sigmoid, x)?,
@@ -117,6 +114,45 @@ fn keep_reduced_dims(g: &Value, input_shape: &[usize], axes: &Option<Rc<[usize]>
             .collect(),
     };
     ops::reshape(g, &kept)
+}
+
+/// `∂ prod(x) / ∂ x_i`, shaped like `x`: the product of the other elements of
+/// `x_i`'s group. Without zeros that is `y / x_i`; where `x` has a zero the
+/// exclusive products are formed explicitly (each group repeated with one
+/// element replaced by 1), which is exact at every order, as JAX is
+/// (`grad(prod)([2, 0, 3]) == [0, 6, 0]`, not `nan`).
+fn prod_partials(x: &Value, y: &Value, axes: &Option<Rc<[usize]>>, keepdims: bool) -> R<Value> {
+    let shape = shape_of(x);
+    if shape.is_empty() {
+        return Ok(f(1.0));
+    }
+    let has_zero = ops::as_tensor(x.strip())?.to_vec().contains(&0.0);
+    if !has_zero {
+        return div(&keep_reduced_dims(y, &shape, axes, keepdims)?, x);
+    }
+    let nd = shape.len();
+    let red: Vec<usize> = match axes {
+        None => (0..nd).collect(),
+        Some(a) => a.to_vec(),
+    };
+    // Move the reduced axes last and flatten them into one axis of length n.
+    let perm: Vec<usize> = (0..nd)
+        .filter(|i| !red.contains(i))
+        .chain(red.iter().copied())
+        .collect();
+    let rest: usize = perm[..nd - red.len()].iter().map(|&i| shape[i]).product();
+    let n: usize = red.iter().map(|&i| shape[i]).product();
+    let xt = ops::reshape(&ops::transpose(x, &perm)?, &[rest, 1, n])?;
+    let eye = Value::Tensor(dp_tensor::Tensor::eye(n).map_err(ops::tensor_error)?);
+    // Row i of each group: the group with its i-th element replaced by 1.
+    let rows = ops::where_(&eye, &f(1.0), &xt)?;
+    let others = apply(&Prim::Reduce(ReduceOp::Prod, Some(Rc::from([2usize])), false), &[rows])?;
+    let permuted: Vec<usize> = perm.iter().map(|&i| shape[i]).collect();
+    let mut inv = vec![0; nd];
+    for (i, &p) in perm.iter().enumerate() {
+        inv[p] = i;
+    }
+    ops::transpose(&ops::reshape(&others, &permuted)?, &inv)
 }
 
 fn swap_last_two(x: &Value) -> R<Value> {
@@ -238,10 +274,7 @@ pub fn vjp(prim: &Prim, x: &[Value], y: &Value, g: &Value, needs: &[bool]) -> R<
                     let count = ops::sum(&mask, axes.clone(), true)?;
                     mul(&gk, &div(&mask, &count)?)?
                 }
-                ReduceOp::Prod => {
-                    let yk = keep_reduced_dims(y, &shape, axes, *keepdims)?;
-                    mul(&gk, &div(&yk, &x[0])?)?
-                }
+                ReduceOp::Prod => mul(&gk, &prod_partials(&x[0], y, axes, *keepdims)?)?,
             };
             vec![Some(unbroadcast(&ops::broadcast_to(&gx, &shape)?, &x[0])?)]
         }
@@ -420,11 +453,11 @@ pub fn jvp(prim: &Prim, x: &[Value], t: &[Option<Value>], y: &Value) -> R<Option
                     let count = ops::sum(&mask, axes.clone(), true)?;
                     Some(ops::sum(&mul(&tx, &div(&mask, &count)?)?, axes.clone(), *keepdims)?)
                 }
-                ReduceOp::Prod => {
-                    let shape = shape_of(&x[0]);
-                    let yk = keep_reduced_dims(y, &shape, axes, *keepdims)?;
-                    Some(ops::sum(&mul(&tx, &div(&yk, &x[0])?)?, axes.clone(), *keepdims)?)
-                }
+                ReduceOp::Prod => Some(ops::sum(
+                    &mul(&tx, &prod_partials(&x[0], y, axes, *keepdims)?)?,
+                    axes.clone(),
+                    *keepdims,
+                )?),
             }
         }
         Prim::MatMul => {

@@ -16,6 +16,7 @@ use crate::diagnostics::{Diagnostic, ErrorKind};
 use crate::ops::{apply, Prim};
 use crate::syntax::span::Span;
 use crate::value::Value;
+use smallvec::SmallVec;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
@@ -45,9 +46,9 @@ pub struct Node {
     /// The primitive.
     pub prim: Prim,
     /// Its arguments, unwrapped by this level (outer-level tracers stay, so the backward pass is recorded by them).
-    pub inputs: Vec<Value>,
+    pub inputs: SmallVec<[Value; 2]>,
     /// For each argument, the node that produced it on this tape (`None`: a constant here).
-    pub parents: Vec<Option<u32>>,
+    pub parents: SmallVec<[Option<u32>; 2]>,
     /// The result, unwrapped by this level.
     pub out: Value,
     /// The source expression that applied the primitive.
@@ -175,8 +176,8 @@ pub fn leaf(guard: &TapeGuard, value: Value) -> (Value, u32) {
     let id = t.nodes.len() as u32;
     t.nodes.push(Node {
         prim: Prim::Leaf,
-        inputs: Vec::new(),
-        parents: Vec::new(),
+        inputs: SmallVec::new(),
+        parents: SmallVec::new(),
         out: value.clone(),
         span: current_span(),
     });
@@ -232,7 +233,7 @@ pub fn tangent_at(v: &Value, level: u32) -> Option<Value> {
 
 /// Applies `prim` at `level`, the highest level among `args`.
 pub fn lift(prim: &Prim, args: &[Value], level: u32) -> Result<Value, Diagnostic> {
-    let primals: Vec<Value> = args.iter().map(|a| unwrap_level(a, level)).collect();
+    let primals: SmallVec<[Value; 2]> = args.iter().map(|a| unwrap_level(a, level)).collect();
     let out = apply(prim, &primals)?;
     let forward = args
         .iter()
@@ -245,7 +246,7 @@ pub fn lift(prim: &Prim, args: &[Value], level: u32) -> Result<Value, Diagnostic
             None => out,
         });
     }
-    let parents: Vec<Option<u32>> = args.iter().map(|a| node_at(a, level)).collect();
+    let parents: SmallVec<[Option<u32>; 2]> = args.iter().map(|a| node_at(a, level)).collect();
     if crate::autodiff::rules::is_nondifferentiable(prim) {
         return Ok(out);
     }
@@ -288,8 +289,9 @@ pub fn backward(tape: &Tape, seeds: Vec<(u32, Value)>) -> Result<Vec<Option<Valu
         if node.prim == Prim::Leaf || node.parents.iter().all(Option::is_none) {
             continue;
         }
-        let Some(g) = adj[i].clone() else { continue };
-        let needs: Vec<bool> = node.parents.iter().map(Option::is_some).collect();
+        // Every use of node i comes later on the tape, so its adjoint is complete and no longer needed.
+        let Some(g) = adj[i].take() else { continue };
+        let needs: SmallVec<[bool; 3]> = node.parents.iter().map(Option::is_some).collect();
         set_span(node.span);
         let grads = crate::autodiff::rules::vjp(&node.prim, &node.inputs, &node.out, &g, &needs)
             .map_err(|d| in_gradient_of(d, node))?;

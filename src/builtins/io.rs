@@ -220,15 +220,15 @@ fn leaf_tensor(fname: &str, leaf: &Value, path: &[PathStep]) -> R<Tensor> {
         )
         .with_help("use a path ending in .npz to save a tuple or dict of tensors")),
         other => {
-            let whole = if path.is_empty() {
-                "the value".to_string()
+            let at = if path.is_empty() {
+                String::new()
             } else {
-                format!("the leaf at {}", path_string(path))
+                format!(" at {}", path_string(path))
             };
             Err(Diagnostic::new(
                 ErrorKind::Type,
                 format!(
-                    "`{fname}` can only store tensors and numbers, but {whole} is {}",
+                    "`{fname}` can only store tensors and numbers, found {}{at}",
                     other.describe()
                 ),
             ))

@@ -341,6 +341,7 @@ impl Interp {
             Value::Func(c) => self.call_closure(c, args.pos, args.kw, args.span),
             Value::Native(n) => {
                 let span = args.span;
+                crate::autodiff::trace::set_span(span);
                 (n.func)(self, args).map_err(|d| d.at(span))
             }
             other => Err(

@@ -321,9 +321,13 @@ impl<'a> Resolver<'a> {
         }
         let tail = b.tail.as_ref().map(|e| Box::new(self.expr(e)));
         self.scope().blocks.pop();
-        ir::Expr {
-            kind: ir::ExprKind::Block(stmts, tail),
-            span: b.span,
+        match (stmts.is_empty(), tail) {
+            // `{ e }` is just `e`: one tree node fewer on every evaluation.
+            (true, Some(t)) => *t,
+            (_, tail) => ir::Expr {
+                kind: ir::ExprKind::Block(stmts, tail),
+                span: b.span,
+            },
         }
     }
 

@@ -284,11 +284,7 @@ impl Tensor {
             // Transcendentals: vectorised kernels on contiguous data (a
             // strided view is gathered first; the copy is cheap next to them).
             let out = match self.as_slice() {
-                Some(src) => {
-                    let mut out = vec![0.0; src.len()];
-                    crate::vmath::map(op, src, &mut out);
-                    out
-                }
+                Some(src) => crate::vmath::map(op, src),
                 None => {
                     let mut out = self.to_vec();
                     crate::vmath::map_inplace(op, &mut out);

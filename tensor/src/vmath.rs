@@ -15,6 +15,7 @@
 
 use crate::ops::{sigmoid, softplus, UnaryOp};
 use crate::simd::{mla, multiversion, Mode};
+use std::mem::MaybeUninit;
 
 /// Elements per block: small enough that a block stays in L1 while it is
 /// scanned for special values, large enough to amortise the scan.
@@ -23,28 +24,91 @@ const BLOCK: usize = 256;
 /// Adding then subtracting `1.5 * 2^52` rounds a double of magnitude below
 /// 2^51 to the nearest integer, whose two's complement sits in the low bits.
 const SHIFT: f64 = 6755399441055744.0;
-const LOG2E: f64 = std::f64::consts::LOG2_E;
 /// `ln 2` split so that `k * LN2_HI` is exact for `|k| < 2^20` (fdlibm).
 const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
 const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
 
-/// Taylor coefficients `1/n!` for n = 2..=14: `expm1(r) = r + r^2 * q(r)`.
-/// On `|r| <= ln2/2` the truncation error is below 1e-19 relative.
-const EXPM1_Q: [f64; 13] = [
-    1.0 / 2.0,
-    1.0 / 6.0,
-    1.0 / 24.0,
-    1.0 / 120.0,
-    1.0 / 720.0,
-    1.0 / 5040.0,
-    1.0 / 40320.0,
-    1.0 / 362880.0,
-    1.0 / 3628800.0,
-    1.0 / 39916800.0,
-    1.0 / 479001600.0,
-    1.0 / 6227020800.0,
-    1.0 / 87178291200.0,
+/// `2^(j/32)` for j = 0..32 as `EXP_SBITS[j] + (j << 47)` (the bits of the
+/// double nearest to it, minus `j << 47` so that adding `(32k + j) << 47`
+/// gives `2^k 2^(j/32)` directly) and its relative rounding error
+/// `EXP_TAIL[j]`. Computed with 300-bit mpmath.
+const EXP_SBITS: [u64; 32] = [
+    0x3ff0_0000_0000_0000,
+    0x3fef_d9b0_d315_8574,
+    0x3fef_b558_6cf9_890f,
+    0x3fef_9301_d012_5b51,
+    0x3fef_72b8_3c7d_517b,
+    0x3fef_5487_3168_b9aa,
+    0x3fef_387a_6e75_6238,
+    0x3fef_1e9d_f51f_dee1,
+    0x3fef_06fe_0a31_b715,
+    0x3fee_f1a7_373a_a9cb,
+    0x3fee_dea6_4c12_3422,
+    0x3fee_ce08_6061_892d,
+    0x3fee_bfda_d536_2a27,
+    0x3fee_b42b_569d_4f82,
+    0x3fee_ab07_dd48_5429,
+    0x3fee_a47e_b03a_5585,
+    0x3fee_a09e_667f_3bcd,
+    0x3fee_9f75_e8ec_5f74,
+    0x3fee_a114_73eb_0187,
+    0x3fee_a589_994c_ce13,
+    0x3fee_ace5_422a_a0db,
+    0x3fee_b737_b0cd_c5e5,
+    0x3fee_c491_82a3_f090,
+    0x3fee_d503_b23e_255d,
+    0x3fee_e89f_995a_d3ad,
+    0x3fee_ff76_f2fb_5e47,
+    0x3fef_199b_dd85_529c,
+    0x3fef_3720_dcef_9069,
+    0x3fef_5818_dcfb_a487,
+    0x3fef_7c97_337b_9b5f,
+    0x3fef_a4af_a2a4_90da,
+    0x3fef_d076_5b6e_4540,
 ];
+const EXP_TAIL: [f64; 32] = [
+    0.0,
+    4.9997448722726326e-17,
+    8.189317638195515e-17,
+    -7.402825309426177e-17,
+    -2.7939114859515733e-17,
+    9.341710609905046e-17,
+    7.826573258636076e-17,
+    3.2904726646008416e-17,
+    3.3484623336251524e-17,
+    -6.346552106729483e-17,
+    3.750854201303127e-17,
+    2.1023049675215714e-18,
+    1.9572585293112036e-17,
+    -2.1571477251208752e-17,
+    5.68648095791174e-17,
+    -4.8923067513522756e-17,
+    -6.835808657661922e-17,
+    -2.092304381843353e-17,
+    -2.3591094770850053e-17,
+    -6.735219232374683e-17,
+    5.1548301170786783e-17,
+    -6.432131775424189e-18,
+    1.5341410053603723e-17,
+    -6.152602891550265e-17,
+    4.875160526227062e-17,
+    -1.0772487078934056e-17,
+    1.685487290628973e-17,
+    1.01562190116415e-17,
+    1.790126907604513e-17,
+    -3.266924100901318e-17,
+    -5.545065618639427e-17,
+    4.5784915277060095e-17,
+];
+/// `32 / ln 2`.
+const INV_LN2_32: f64 = 46.16624130844683;
+/// `ln2 / 32` split like [`LN2_HI`]/[`LN2_LO`] (division by 32 is exact).
+const LN2_32_HI: f64 = LN2_HI / 32.0;
+const LN2_32_LO: f64 = LN2_LO / 32.0;
+
+/// Taylor coefficients `1/n!` for n = 2..=7: `expm1(r) = r + r^2 q(r)`. On
+/// `|r| <= ln2/64` the truncation error is below 5e-19 relative to `r`.
+const EXPM1_Q: [f64; 6] = [1.0 / 2.0, 1.0 / 6.0, 1.0 / 24.0, 1.0 / 120.0, 1.0 / 720.0, 1.0 / 5040.0];
 
 /// fdlibm's minimax coefficients for `log(1+f)` in terms of `s = f/(2+f)`.
 const LG1: f64 = 6.666666666666735130e-01;
@@ -65,54 +129,56 @@ fn horner<M: Mode, const N: usize>(x: f64, c: &[f64; N]) -> f64 {
     acc
 }
 
-/// Range reduction of `e^x` for `|x| < 708`: returns `(z, r, t)` with
-/// `e^x = 2^k (1 + r + t)`, where `k` is stored in the low bits of `z` (see
-/// [`SHIFT`]), `|r| <= ln2/2` and `t` is the small rest of `expm1(r)`,
-/// including the rounding error of `r` (Cody-Waite with a compensation term).
+/// Range reduction of `e^x` for `|x| < 708`: returns `(h, r, m)` with
+/// `e^x = h (1 + r + m)` to about 0.01 ulp, where `h = 2^(i/32)` is a double
+/// (`i = round(32 x / ln 2)`, `h` normal), `r = x - i ln2/32` (`|r| < 0.011`)
+/// and `m` is the small rest of `expm1(r)` plus the table's tail.
 #[inline(always)]
 fn exp_reduce<M: Mode>(x: f64) -> (f64, f64, f64) {
-    let z = mla::<M>(x, LOG2E, SHIFT);
-    let k = z - SHIFT;
-    let hi = mla::<M>(-k, LN2_HI, x); // exact: k * LN2_HI is exact and close to x
-    let lo = k * LN2_LO;
-    let r = hi - lo;
-    let c = (hi - r) - lo; // what rounding `r` lost
-    let q = horner::<M, 13>(r, &EXPM1_Q);
-    // expm1(r + c) = r + r^2 q(r) + c (1 + r) to well below an ulp.
-    let t = mla::<M>(r * r, q, mla::<M>(c, r, c));
-    (z, r, t)
-}
-
-/// `2^k` for `z` from [`exp_reduce`] with `-1022 <= k <= 1023`.
-#[inline(always)]
-fn pow2(z: f64) -> f64 {
-    f64::from_bits(z.to_bits().wrapping_add(1023) << 52)
+    let z = mla::<M>(x, INV_LN2_32, SHIFT);
+    let bits = z.to_bits(); // low bits: i = 32k + j in two's complement
+    let i = z - SHIFT;
+    // Cody-Waite: i * LN2_32_HI is exact and close to x, so `hi` is exact.
+    let r = mla::<M>(-i, LN2_32_LO, mla::<M>(-i, LN2_32_HI, x));
+    let j = (bits & 31) as usize;
+    let h = f64::from_bits(EXP_SBITS[j].wrapping_add(bits << 47));
+    let q = horner::<M, 6>(r, &EXPM1_Q);
+    // (1 + tail)(1 + expm1 r) = 1 + r + (r^2 q + tail (1 + r)).
+    let tail = EXP_TAIL[j];
+    let m = mla::<M>(r * r, q, mla::<M>(tail, r, tail));
+    (h, r, m)
 }
 
 /// `e^x` for `|x| < 708` (normal, finite results).
 #[inline(always)]
 fn exp_lane<M: Mode>(x: f64) -> f64 {
-    let (z, r, t) = exp_reduce::<M>(x);
-    // 1 + r + t with the rounding error of 1 + r carried along (Fast2Sum).
-    let hi = 1.0 + r;
-    let err = (1.0 - hi) + r;
-    (hi + (t + err)) * pow2(z)
+    let (h, r, m) = exp_reduce::<M>(x);
+    mla::<M>(h, r + m, h)
+}
+
+/// `e^x - 1 = hi + lo` (unrounded sum, `|lo|` tiny) for `|x| < 708`.
+#[inline(always)]
+fn expm1_parts<M: Mode>(x: f64) -> (f64, f64) {
+    let (h, r, m) = exp_reduce::<M>(x);
+    // h (1 + r + m) - 1 = (h - 1) + h r + h m. The result can be much smaller
+    // than h, so the big terms are added exactly (TwoSum, and with FMA an
+    // exact product) and all rounding errors join the small term.
+    let a = h - 1.0;
+    let bb = a - h;
+    let ea = (h - (a - bb)) + (-1.0 - bb);
+    let b = h * r;
+    let eb = if M::FMA { mla::<M>(h, r, -b) } else { 0.0 };
+    let sum = a + b;
+    let bb = sum - a;
+    let es = (a - (sum - bb)) + (b - bb);
+    (sum, mla::<M>(h, m, (ea + eb) + es))
 }
 
 /// `e^x - 1` for `|x| < 708`, except that it returns +0 for -0.
 #[inline(always)]
 fn expm1_core<M: Mode>(x: f64) -> f64 {
-    let (z, r, t) = exp_reduce::<M>(x);
-    let s = pow2(z);
-    // 2^k (1 + r + t) - 1 = (s - 1) + s r + s t; s - 1 and s r are exact (or,
-    // for |k| > 53, harmlessly rounded), so add them with TwoSum and fold the
-    // error into the small term: one final rounding.
-    let a = s - 1.0;
-    let b = s * r;
-    let sum = a + b;
-    let bb = sum - a;
-    let err = (a - (sum - bb)) + (b - bb);
-    sum + mla::<M>(s, t, err)
+    let (hi, lo) = expm1_parts::<M>(x);
+    hi + lo
 }
 
 /// `ln x` for positive normal finite `x` (fdlibm's algorithm, < 1 ulp).
@@ -240,10 +306,23 @@ impl Kernel for Tanh {
         let a = x.abs();
         // tanh(20) rounds to 1, and clamping keeps 2a inside expm1's range (NaN passes).
         let a = if a > 20.0 { 20.0 } else { a };
-        let t = expm1_core::<M>(a + a); // tanh a = t / (t + 2)
+        // tanh a = t / (t + 2) with t = expm1(2a) = th + tl.
+        let (sum, rest) = expm1_parts::<M>(a + a);
+        let th = sum + rest;
+        let tl = (sum - th) + rest;
+        let dh = 2.0 + th;
+        let dl = ((2.0 - dh) + th) + tl; // t + 2 = dh + dl
+                                         // Below the split t/(t+2) has no cancellation; above it 1 - 2/(t+2)
+                                         // keeps the rounding error on the small quotient.
         let small = a < TANH_SPLIT;
-        let q = (if small { t } else { 2.0 }) / (t + 2.0);
-        let y = if small { q } else { 1.0 - q };
+        let num = if small { th } else { 2.0 };
+        let d0 = num / dh;
+        // (num + nl)/(dh + dl) = d0 + (nl - d0 dl)/dh to first order, and
+        // 1/dh = (1 - d0)/2 (small) or d0/2 (large) is accurate enough there.
+        let nl = if small { tl } else { 0.0 };
+        let inv = (if small { 1.0 - d0 } else { d0 }) * 0.5;
+        let d = mla::<M>(mla::<M>(-d0, dl, nl), inv, d0);
+        let y = if small { d } else { 1.0 - d };
         y.copysign(x)
     }
     fn valid(_: f64) -> bool {
@@ -291,11 +370,12 @@ impl Kernel for Softplus {
     }
 }
 
-/// `d[i] = K(s[i])` for one block (`s.len() == d.len() <= BLOCK`).
+/// `d[i] = K(s[i])` for one block (`s.len() == d.len() <= BLOCK`); every
+/// element of `d` is written.
 #[inline(always)]
-fn block<M: Mode, K: Kernel>(s: &[f64], d: &mut [f64]) {
+fn block<M: Mode, K: Kernel>(s: &[f64], d: &mut [MaybeUninit<f64>]) {
     for (o, &x) in d.iter_mut().zip(s) {
-        *o = K::lane::<M>(x);
+        o.write(K::lane::<M>(x));
     }
     if K::CHECK {
         let mut bad = false;
@@ -305,7 +385,7 @@ fn block<M: Mode, K: Kernel>(s: &[f64], d: &mut [f64]) {
         if bad {
             for (o, &x) in d.iter_mut().zip(s) {
                 if !K::valid(x) {
-                    *o = K::fallback(x);
+                    o.write(K::fallback(x));
                 }
             }
         }
@@ -313,7 +393,7 @@ fn block<M: Mode, K: Kernel>(s: &[f64], d: &mut [f64]) {
 }
 
 #[inline(always)]
-fn run<M: Mode, K: Kernel>(src: &[f64], dst: &mut [f64]) {
+fn run<M: Mode, K: Kernel>(src: &[f64], dst: &mut [MaybeUninit<f64>]) {
     for (s, d) in src.chunks(BLOCK).zip(dst.chunks_mut(BLOCK)) {
         block::<M, K>(s, d);
     }
@@ -325,6 +405,9 @@ fn run_inplace<M: Mode, K: Kernel>(buf: &mut [f64]) {
     for d in buf.chunks_mut(BLOCK) {
         let s = &mut tmp[..d.len()];
         s.copy_from_slice(d);
+        // SAFETY: f64 and MaybeUninit<f64> have the same layout, and only
+        // initialised values are written.
+        let d = unsafe { &mut *(d as *mut [f64] as *mut [MaybeUninit<f64>]) };
         block::<M, K>(s, d);
     }
 }
@@ -344,7 +427,7 @@ pub(crate) fn supports(op: UnaryOp) -> bool {
 }
 
 #[inline(always)]
-fn map_impl<M: Mode>(op: UnaryOp, src: &[f64], dst: &mut [f64]) {
+fn map_impl<M: Mode>(op: UnaryOp, src: &[f64], dst: &mut [MaybeUninit<f64>]) {
     match op {
         UnaryOp::Exp => run::<M, Exp>(src, dst),
         UnaryOp::Expm1 => run::<M, Expm1>(src, dst),
@@ -355,7 +438,7 @@ fn map_impl<M: Mode>(op: UnaryOp, src: &[f64], dst: &mut [f64]) {
         UnaryOp::Softplus => run::<M, Softplus>(src, dst),
         _ => {
             for (o, &x) in dst.iter_mut().zip(src) {
-                *o = op.apply(x);
+                o.write(op.apply(x));
             }
         }
     }
@@ -380,10 +463,20 @@ fn map_inplace_impl<M: Mode>(op: UnaryOp, buf: &mut [f64]) {
 }
 
 multiversion!(
-    /// `dst[i] = op(src[i])` over `min(src.len(), dst.len())` elements
+    /// Writes `dst[i] = op(src[i])` for `i < min(src.len(), dst.len())`
     /// (vectorised for the ops of [`supports`], scalar otherwise).
-    pub(crate) fn map(op: UnaryOp, src: &[f64], dst: &mut [f64]) => map_impl
+    fn map_uninit(op: UnaryOp, src: &[f64], dst: &mut [MaybeUninit<f64>]) => map_impl
 );
+
+/// `op` applied to every element of `src`, into a new vector (vectorised for
+/// the ops of [`supports`], scalar otherwise).
+pub(crate) fn map(op: UnaryOp, src: &[f64]) -> Vec<f64> {
+    let mut out = Vec::with_capacity(src.len());
+    map_uninit(op, src, &mut out.spare_capacity_mut()[..src.len()]);
+    // SAFETY: map_uninit wrote all src.len() elements.
+    unsafe { out.set_len(src.len()) };
+    out
+}
 
 multiversion!(
     /// `buf[i] = op(buf[i])` (vectorised for the ops of [`supports`]).
@@ -472,10 +565,8 @@ mod tests {
 
     fn check(op: UnaryOp, reference: fn(f64) -> f64, max_ulps: u64) {
         let xs = inputs();
-        let mut generic = vec![0.0; xs.len()];
-        run_generic(op, &xs, &mut generic);
-        let mut best = vec![0.0; xs.len()];
-        map(op, &xs, &mut best);
+        let generic = run_generic(op, &xs);
+        let best = map(op, &xs);
         for (i, &x) in xs.iter().enumerate() {
             let want = reference(x);
             for got in [generic[i], best[i]] {
@@ -495,8 +586,10 @@ mod tests {
         }
     }
 
-    fn run_generic(op: UnaryOp, src: &[f64], dst: &mut [f64]) {
-        map_impl::<NoFma>(op, src, dst);
+    fn run_generic(op: UnaryOp, src: &[f64]) -> Vec<f64> {
+        let mut out = vec![MaybeUninit::new(0.0); src.len()];
+        map_impl::<NoFma>(op, src, &mut out);
+        out.iter().map(|v| unsafe { v.assume_init() }).collect()
     }
 
     #[test]
@@ -513,8 +606,7 @@ mod tests {
     fn log_matches_libm() {
         check(UnaryOp::Log, f64::ln, 1);
         let pos: Vec<f64> = inputs().iter().map(|x| x.abs()).collect();
-        let mut out = vec![0.0; pos.len()];
-        map(UnaryOp::Log, &pos, &mut out);
+        let out = map(UnaryOp::Log, &pos);
         for (x, y) in pos.iter().zip(&out) {
             assert!(ulps(*y, x.ln()) <= 1, "log({x:e})");
         }
@@ -540,8 +632,7 @@ mod tests {
     fn inplace_equals_out_of_place() {
         let xs = inputs();
         for op in UnaryOp::ALL {
-            let mut a = vec![0.0; xs.len()];
-            map(op, &xs, &mut a);
+            let a = map(op, &xs);
             let mut b = xs.clone();
             map_inplace(op, &mut b);
             for (p, q) in a.iter().zip(&b) {

@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""Driver behind benches/run.sh: runs dp and its peers on the same workloads, one table.
+
+python3 benches/compare.py --dp target/release/dp [--reps N] [--peer-threads 1|default] [SECTION...]
+SECTION: interp kernels train scalar gradcost (default: all, in that order).
+
+Every workload script prints `BENCH <tab> workload <tab> best-seconds <tab> check`; the
+check (a result or final loss) must agree between dp and the peer, which is how we know
+both did the same computation. Rows: workload, dp time, peer, peer time,
+ratio = peer / dp (> 1 means dp is faster), check. Ratios are printed, never asserted.
+"""
+import argparse, importlib.util, os, platform, subprocess, sys, time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+SECTIONS = ("interp", "kernels", "train", "scalar", "gradcost")
+# Environment that pins the peers' BLAS / XLA / torch thread pools to one thread. dp runs
+# these (small) workloads on one thread, and on a shared 2-core machine a spinning
+# multi-threaded BLAS can lose 10x to contention alone (see README).
+ONE_THREAD = {
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
+}
+
+
+def run(cmd, env=None, timeout=900):
+    """Run a command; return (exit code, stdout, stderr)."""
+    try:
+        p = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+        return p.returncode, p.stdout, p.stderr
+    except subprocess.TimeoutExpired:
+        return -1, "", f"timed out after {timeout} s"
+
+
+def parse(stdout, tag="BENCH"):
+    """{workload: (seconds, check)} from the script's tagged lines."""
+    out = {}
+    for line in stdout.splitlines():
+        parts = line.split("\t")
+        if parts[0] == tag and len(parts) >= 3:
+            out[parts[1]] = (float(parts[2]), parts[3] if len(parts) > 3 else "")
+    return out
+
+
+def agree(a, b):
+    """Checks agree when equal as text, or as numbers to 1e-6 relative."""
+    if a == b:
+        return True
+    try:
+        x, y = float(a), float(b)
+    except ValueError:
+        return False
+    return abs(x - y) <= 1e-6 * max(abs(x), abs(y), 1e-12)
+
+
+def fmt_t(s):
+    return f"{s * 1e3:10.2f} ms" if s < 10 else f"{s:10.2f} s "
+
+
+class Table:
+    W = 36
+
+    def header(self, title):
+        print(f"\n== {title}")
+        print(f"{'workload':{self.W}s} {'dp':>13s}  {'peer':16s} {'peer time':>13s} {'peer/dp':>8s}  check")
+
+    def row(self, name, dp, peer, pt, note=""):
+        if dp is None and pt is None:
+            print(f"{name:{self.W}s} {'-':>13s}  {peer:16s} {'-':>13s} {'-':>8s}  {note}")
+            return
+        d = fmt_t(dp[0]) if dp else f"{'-':>13s}"
+        p = fmt_t(pt[0]) if pt else f"{'-':>13s}"
+        ratio = f"{pt[0] / dp[0]:8.2f}" if dp and pt else f"{'-':>8s}"
+        if not note:
+            if dp and pt:
+                note = "ok" if agree(dp[1], pt[1]) else f"DIFFERS dp={dp[1]} peer={pt[1]}"
+            elif dp:
+                note = f"dp={dp[1]}"
+        print(f"{name:{self.W}s} {d}  {peer:16s} {p} {ratio}  {note}")
+
+
+def pair(t, dp_cmd, peers, env_peer):
+    """Run the dp script once and each peer once; one row per (workload, peer)."""
+    code, out, err = run(dp_cmd)
+    dp = parse(out)
+    if code != 0:
+        print(f"dp failed ({' '.join(dp_cmd)}):\n{err.strip()}")
+    for label, cmd in peers:
+        code, pout, perr = run(cmd, env=env_peer)
+        if code == 3:  # the peer script's "package missing" exit
+            t.row("(all workloads)", None, label, None, "skipped: " + perr.strip())
+            continue
+        if code != 0:
+            t.row("(all workloads)", None, label, None, f"peer failed: {perr.strip().splitlines()[-1:]}")
+            continue
+        got = parse(pout)
+        for name in dp.keys() | got.keys():
+            t.row(name, dp.get(name), label, got.get(name))
+
+
+def versions():
+    vs = [f"python {platform.python_version()}"]
+    for mod in ("numpy", "autograd", "jax", "torch", "micrograd"):
+        if importlib.util.find_spec(mod) is None:
+            vs.append(f"{mod} -")
+            continue
+        try:
+            from importlib.metadata import version
+
+            vs.append(f"{mod} {version(mod)}")
+        except Exception:
+            vs.append(f"{mod} ?")
+    return ", ".join(vs)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--dp", default=os.path.join(ROOT, "target", "release", "dp"))
+    ap.add_argument("--reps", type=int, default=5, help="best-of-N inside each script (default 5)")
+    ap.add_argument("--peer-threads", choices=("1", "default"), default="1",
+                    help="pin the peers' BLAS/XLA/torch pools to 1 thread (default) or leave them alone")
+    ap.add_argument("sections", nargs="*", metavar="SECTION", help=" ".join(SECTIONS) + " (default: all)")
+    a = ap.parse_args()
+    sections = a.sections or list(SECTIONS)
+    bad = [s for s in sections if s not in SECTIONS]
+    if bad:
+        ap.error(f"unknown section(s) {' '.join(bad)}; choose from {' '.join(SECTIONS)}")
+    dp, n = os.path.abspath(a.dp), str(a.reps)
+    py = sys.executable
+    env_peer = dict(os.environ, **(ONE_THREAD if a.peer_threads == "1" else {}))
+    b = lambda f: os.path.join("benches", f)
+
+    load = os.getloadavg()
+    print(f"dp benchmarks  {time.strftime('%Y-%m-%d %H:%M:%S')}  cores {os.cpu_count()}  "
+          f"load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}  best of {n}  peer threads {a.peer_threads}")
+    print(versions())
+    print("ratio = peer time / dp time (> 1: dp is faster); check = results agree")
+    t = Table()
+
+    if "interp" in sections:
+        t.header("interpreter: dp vs CPython")
+        for script in ("fib", "loops", "structs"):
+            pair(t, [dp, b(script + ".dp"), n], [("cpython", [py, b(script + ".py"), n])], env_peer)
+
+    if "kernels" in sections:
+        print("\n== tensor kernels: dp-tensor vs NumPy (benches/kernels.py; ratio = numpy/dp, median timing)")
+        code, out, err = run([py, b("kernels.py")], timeout=1800)
+        print(out.rstrip() if code == 0 else f"kernels.py failed:\n{err.strip()}")
+
+    if "train" in sections:
+        t.header("training loop: MLP 64-128-10, batch 256, tanh, cross-entropy, SGD, 200 steps, f64")
+        labels = {"autograd": "autograd", "jax": "jax (no jit)", "jax-jit": "jax jit", "torch": "torch"}
+        peers = [(lbl, [py, b("mlp_train.py"), p, n]) for p, lbl in labels.items()]
+        pair(t, [dp, b("mlp_train.dp"), n], peers, env_peer)
+
+    if "scalar" in sections:
+        t.header("scalar autodiff: dp vs micrograd (forward + backward)")
+        pair(t, [dp, b("scalar_mlp.dp"), n], [("micrograd", [py, b("scalar_mlp.py"), n])], env_peer)
+
+    if "gradcost" in sections:
+        print("\n== cheap-gradient principle (benches/grad_cost.dp)")
+        code, out, err = run([dp, b("grad_cost.dp"), n])
+        if code != 0:
+            print(f"grad_cost.dp failed:\n{err.strip()}")
+        else:
+            print("\n".join(l for l in out.splitlines() if not l.startswith("GRADCOST")))
+            g = {k: v[0] for k, v in parse(out, "GRADCOST").items()}
+            r, ns = g.get("mlp_ratio"), g.get("scalar_grad_ns_per_op")
+            if r is not None:
+                print(f"target: mlp value_and_grad / loss <= 3 ...... {r:.2f}  {'PASS' if r <= 3 else 'MISS'}")
+            if ns is not None:
+                print(f"target: scalar op under grad < 1000 ns ...... {ns:.0f}  {'PASS' if ns < 1000 else 'MISS'}")
+
+
+if __name__ == "__main__":
+    main()
