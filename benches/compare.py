@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Driver behind benches/run.sh: runs dp and its peers on the same workloads, one table.
 
-python3 benches/compare.py --dp target/release/dp [--reps N] [--peer-threads 1|default] [SECTION...]
+python3 benches/compare.py --dp target/release/dp [--reps N] [--peer-threads 1|2|both] [SECTION...]
 SECTION: interp kernels train scalar gradcost (default: all, in that order).
 
 Every workload script prints `BENCH <tab> workload <tab> best-seconds <tab> check`; the
@@ -14,9 +14,10 @@ import argparse, importlib.util, os, platform, subprocess, sys, time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 SECTIONS = ("interp", "kernels", "train", "scalar", "gradcost")
-# Environment that pins the peers' BLAS / XLA / torch thread pools to one thread. dp runs
-# these (small) workloads on one thread, and on a shared 2-core machine a spinning
-# multi-threaded BLAS can lose 10x to contention alone (see README).
+# Environment that pins the peers' BLAS / XLA / torch thread pools to one thread. On a
+# shared 2-core machine a spinning multi-threaded BLAS can lose 10-100x to contention
+# alone (see README), so the pinned rows are the stable comparison. dp itself has no
+# thread knob: dp-tensor hands half of a large enough product to one helper thread.
 ONE_THREAD = {
     "OMP_NUM_THREADS": "1",
     "OPENBLAS_NUM_THREADS": "1",
@@ -64,11 +65,11 @@ class Table:
 
     def header(self, title):
         print(f"\n== {title}")
-        print(f"{'workload':{self.W}s} {'dp':>13s}  {'peer':16s} {'peer time':>13s} {'peer/dp':>8s}  check")
+        print(f"{'workload':{self.W}s} {'dp':>13s}  {'peer':18s} {'peer time':>13s} {'peer/dp':>8s}  check")
 
     def row(self, name, dp, peer, pt, note=""):
         if dp is None and pt is None:
-            print(f"{name:{self.W}s} {'-':>13s}  {peer:16s} {'-':>13s} {'-':>8s}  {note}")
+            print(f"{name:{self.W}s} {'-':>13s}  {peer:18s} {'-':>13s} {'-':>8s}  {note}")
             return
         d = fmt_t(dp[0]) if dp else f"{'-':>13s}"
         p = fmt_t(pt[0]) if pt else f"{'-':>13s}"
@@ -78,15 +79,20 @@ class Table:
                 note = "ok" if agree(dp[1], pt[1]) else f"DIFFERS dp={dp[1]} peer={pt[1]}"
             elif dp:
                 note = f"dp={dp[1]}"
-        print(f"{name:{self.W}s} {d}  {peer:16s} {p} {ratio}  {note}")
+        print(f"{name:{self.W}s} {d}  {peer:18s} {p} {ratio}  {note}")
 
 
 def pair(t, dp_cmd, peers, env_peer):
-    """Run the dp script once and each peer once; one row per (workload, peer)."""
-    code, out, err = run(dp_cmd)
-    dp = parse(out)
-    if code != 0:
-        print(f"dp failed ({' '.join(dp_cmd)}):\n{err.strip()}")
+    """Run the dp script (unless `dp_cmd` is an earlier run's result) and each peer once.
+
+    Prints one row per (workload, peer); returns the dp result for reuse."""
+    if isinstance(dp_cmd, dict):
+        dp = dp_cmd
+    else:
+        code, out, err = run(dp_cmd)
+        dp = parse(out)
+        if code != 0:
+            print(f"dp failed ({' '.join(dp_cmd)}):\n{err.strip()}")
     for label, cmd in peers:
         code, pout, perr = run(cmd, env=env_peer)
         if code == 3:  # the peer script's "package missing" exit
@@ -96,8 +102,9 @@ def pair(t, dp_cmd, peers, env_peer):
             t.row("(all workloads)", None, label, None, f"peer failed: {perr.strip().splitlines()[-1:]}")
             continue
         got = parse(pout)
-        for name in dp.keys() | got.keys():
+        for name in list(dp) + [k for k in got if k not in dp]:
             t.row(name, dp.get(name), label, got.get(name))
+    return dp
 
 
 def versions():
@@ -119,8 +126,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dp", default=os.path.join(ROOT, "target", "release", "dp"))
     ap.add_argument("--reps", type=int, default=5, help="best-of-N inside each script (default 5)")
-    ap.add_argument("--peer-threads", choices=("1", "default"), default="1",
-                    help="pin the peers' BLAS/XLA/torch pools to 1 thread (default) or leave them alone")
+    ap.add_argument("--peer-threads", choices=("1", "2", "both"), default="both",
+                    help="peers' BLAS/XLA/torch thread pools: pinned to 1, left at their default (2 here), "
+                         "or both (training rows twice; kernels pinned) -- default both")
     ap.add_argument("sections", nargs="*", metavar="SECTION", help=" ".join(SECTIONS) + " (default: all)")
     a = ap.parse_args()
     sections = a.sections or list(SECTIONS)
@@ -129,7 +137,11 @@ def main():
         ap.error(f"unknown section(s) {' '.join(bad)}; choose from {' '.join(SECTIONS)}")
     dp, n = os.path.abspath(a.dp), str(a.reps)
     py = sys.executable
-    env_peer = dict(os.environ, **(ONE_THREAD if a.peer_threads == "1" else {}))
+    env_1 = dict(os.environ, **ONE_THREAD)
+    env_default = dict(os.environ)
+    env_peer = env_default if a.peer_threads == "2" else env_1
+    # (label suffix, environment) per peer run of the training section.
+    thread_runs = {"1": [("", env_1)], "2": [("", env_default)], "both": [(" 1thr", env_1), (" 2thr", env_default)]}
     b = lambda f: os.path.join("benches", f)
 
     load = os.getloadavg()
@@ -146,14 +158,19 @@ def main():
 
     if "kernels" in sections:
         print("\n== tensor kernels: dp-tensor vs NumPy (benches/kernels.py; ratio = numpy/dp, median timing)")
-        code, out, err = run([py, b("kernels.py")], timeout=1800)
+        print("   NumPy threads: " + ("default (2)" if a.peer_threads == "2" else "pinned to 1")
+              + "; dp-tensor splits products of >= 1e6 multiply-adds over 2 threads")
+        code, out, err = run([py, b("kernels.py")], env=env_peer, timeout=1800)
         print(out.rstrip() if code == 0 else f"kernels.py failed:\n{err.strip()}")
 
     if "train" in sections:
         t.header("training loop: MLP 64-128-10, batch 256, tanh, cross-entropy, SGD, 200 steps, f64")
         labels = {"autograd": "autograd", "jax": "jax (no jit)", "jax-jit": "jax jit", "torch": "torch"}
-        peers = [(lbl, [py, b("mlp_train.py"), p, n]) for p, lbl in labels.items()]
-        pair(t, [dp, b("mlp_train.dp"), n], peers, env_peer)
+        runs = thread_runs[a.peer_threads]
+        dp_run = [dp, b("mlp_train.dp"), n]
+        for p, lbl in labels.items():
+            for suffix, env in runs:
+                dp_run = pair(t, dp_run, [(lbl + suffix, [py, b("mlp_train.py"), p, n])], env)
 
     if "scalar" in sections:
         t.header("scalar autodiff: dp vs micrograd (forward + backward)")

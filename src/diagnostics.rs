@@ -57,9 +57,29 @@ pub struct StackFrame {
     pub call_site: Span,
 }
 
-/// An error with everything needed to render a report.
+/// An error with everything needed to render a report. It is one pointer
+/// wide (the details live behind a `Box`), so `Result<Value, Diagnostic>`
+/// stays small on the interpreter's hot paths; fields are reached through
+/// `Deref`, e.g. `d.message`.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Diagnostic {
+pub struct Diagnostic(Box<DiagnosticData>);
+
+impl std::ops::Deref for Diagnostic {
+    type Target = DiagnosticData;
+    fn deref(&self) -> &DiagnosticData {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Diagnostic {
+    fn deref_mut(&mut self) -> &mut DiagnosticData {
+        &mut self.0
+    }
+}
+
+/// The contents of a [`Diagnostic`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct DiagnosticData {
     /// The error family.
     pub kind: ErrorKind,
     /// The headline: what was expected and what was found.
@@ -81,7 +101,7 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// A new diagnostic of `kind` with `message`, located nowhere yet.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Diagnostic {
-        Diagnostic {
+        Diagnostic(Box::new(DiagnosticData {
             kind,
             message: message.into(),
             span: None,
@@ -90,7 +110,7 @@ impl Diagnostic {
             notes: Vec::new(),
             help: None,
             stack: Vec::new(),
-        }
+        }))
     }
 
     /// Sets the primary span unless one is already set (the innermost location wins).
@@ -180,10 +200,37 @@ impl SourceMap {
         format!("{}:{}:{}", self.name(span.file), line, col)
     }
 
+    /// The call stack as notes, innermost first. Runs of the same call (deep
+    /// recursion) are folded into one note with a count, and a very long
+    /// stack keeps only its innermost and outermost calls.
+    fn stack_notes(&self, stack: &[StackFrame]) -> Vec<String> {
+        const KEEP: usize = 8;
+        let mut runs: Vec<(&StackFrame, usize)> = Vec::new();
+        for frame in stack {
+            match runs.last_mut() {
+                Some((last, n)) if *last == frame => *n += 1,
+                _ => runs.push((frame, 1)),
+            }
+        }
+        let note = |(frame, n): &(&StackFrame, usize)| {
+            let times = if *n > 1 { format!(" (repeated {n} times)") } else { String::new() };
+            format!("in `{}`, called at {}{times}", frame.function, self.location(frame.call_site))
+        };
+        if runs.len() <= 2 * KEEP + 1 {
+            return runs.iter().map(note).collect();
+        }
+        let hidden: usize = runs[KEEP..runs.len() - KEEP].iter().map(|r| r.1).sum();
+        let mut notes: Vec<String> = runs[..KEEP].iter().map(note).collect();
+        notes.push(format!("... {hidden} more calls ..."));
+        notes.extend(runs[runs.len() - KEEP..].iter().map(note));
+        notes
+    }
+
     /// Renders `diag` as a report; `color` selects ANSI colours.
     pub fn render(&self, diag: &Diagnostic, color: bool) -> String {
         let mut out = Vec::new();
-        let header = format!("{}: {}", diag.kind.title(), diag.message);
+        // ariadne already prints "Error:"; errors raised by `error(msg)` show just the message.
+        let header = if diag.kind == ErrorKind::User { diag.message.clone() } else { format!("{}: {}", diag.kind.title(), diag.message) };
         let clamp = |s: Span| {
             let len = self.text(s.file).len();
             let start = (s.start as usize).min(len);
@@ -215,12 +262,8 @@ impl SourceMap {
                 for n in &diag.notes {
                     b = b.with_note(n);
                 }
-                for frame in &diag.stack {
-                    b = b.with_note(format!(
-                        "in `{}`, called at {}",
-                        frame.function,
-                        self.location(frame.call_site)
-                    ));
+                for note in self.stack_notes(&diag.stack) {
+                    b = b.with_note(note);
                 }
                 if let Some(h) = &diag.help {
                     b = b.with_help(h);
@@ -235,12 +278,8 @@ impl SourceMap {
                 for n in &diag.notes {
                     s.push_str(&format!("  note: {n}\n"));
                 }
-                for frame in &diag.stack {
-                    s.push_str(&format!(
-                        "  note: in `{}`, called at {}\n",
-                        frame.function,
-                        self.location(frame.call_site)
-                    ));
+                for note in self.stack_notes(&diag.stack) {
+                    s.push_str(&format!("  note: {note}\n"));
                 }
                 if let Some(h) = &diag.help {
                     s.push_str(&format!("  help: {h}\n"));

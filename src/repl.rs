@@ -146,9 +146,14 @@ impl Session {
 
     /// Runs source text in the main module; an error comes back rendered.
     fn run(&mut self, name: &str, src: &str) -> Result<Option<Value>, String> {
+        self.run_in(name, src, self.dir.clone())
+    }
+
+    /// Runs source text whose relative imports resolve against `dir`.
+    fn run_in(&mut self, name: &str, src: &str, dir: PathBuf) -> Result<Option<Value>, String> {
         // A Ctrl-C that arrived between entries must not stop this one.
         INTERRUPTED.store(false, Ordering::Relaxed);
-        let result = self.interp.run_source(name, src, Some(self.dir.clone()));
+        let result = self.interp.run_source(name, src, Some(dir));
         let _ = self.interp.out.flush();
         result.map_err(|errors| errors.iter().map(|d| self.interp.render(d, self.color)).collect())
     }
@@ -197,7 +202,8 @@ impl Session {
             }
         };
         let before = self.bound_names();
-        match self.run(&arg, &src) {
+        let file_dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| self.dir.clone());
+        match self.run_in(&arg, &src, file_dir) {
             Ok(_) => {
                 let new: Vec<String> = self.bound_names().into_iter().filter(|n| !before.contains(n)).collect();
                 r.stdout = if new.is_empty() {

@@ -104,65 +104,71 @@ pub fn unflatten(like: &Value, items: &mut dyn Iterator<Item = Value>) -> Result
 }
 
 /// Maps `f` over several trees of equal structure at once, leaf by leaf.
-/// A structural mismatch is reported with the first path where the trees differ.
+/// A structural mismatch is reported with the first path where the trees
+/// differ; the trees are called "tree 1", "tree 2", ... in the message.
 pub fn map_many(
     trees: &[Value],
     f: &mut dyn FnMut(&[Value], &[PathStep]) -> Result<Value, Diagnostic>,
 ) -> Result<Value, Diagnostic> {
-    let mut path = Vec::new();
-    many_rec(trees, &mut path, f)
+    let names: Vec<String> = (1..=trees.len()).map(|i| format!("tree {i}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    map_many_named(trees, &names, f)
 }
 
-fn kind(v: &Value) -> &'static str {
+/// [`map_many`], naming the trees in mismatch reports (e.g. "actual", "expected").
+pub fn map_many_named(
+    trees: &[Value],
+    names: &[&str],
+    f: &mut dyn FnMut(&[Value], &[PathStep]) -> Result<Value, Diagnostic>,
+) -> Result<Value, Diagnostic> {
+    let mut path = Vec::new();
+    many_rec(trees, names, &mut path, f)
+}
+
+/// How a node of a tree is described in a mismatch: "a tuple of 2 elements",
+/// "a dict with keys (b, w)", "a float".
+fn node_desc(v: &Value) -> String {
     match v {
-        Value::Tuple(_) => "tuple",
-        Value::Dict(_) => "dict",
-        _ => "leaf",
+        Value::Tuple(t) => format!("a tuple of {} element{}", t.len(), if t.len() == 1 { "" } else { "s" }),
+        Value::Dict(d) => {
+            let keys: Vec<String> = d.keys().map(|k| dict_key(k)).collect();
+            format!("a dict with keys ({})", keys.join(", "))
+        }
+        Value::None => "none".into(),
+        other => {
+            let d = other.describe();
+            let article = if d.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+            format!("{article} {d}")
+        }
     }
 }
 
 fn many_rec(
     trees: &[Value],
+    names: &[&str],
     path: &mut Vec<PathStep>,
     f: &mut dyn FnMut(&[Value], &[PathStep]) -> Result<Value, Diagnostic>,
 ) -> Result<Value, Diagnostic> {
     let first = &trees[0];
     for (i, t) in trees.iter().enumerate().skip(1) {
-        let mismatch = |what: String| {
-            Diagnostic::new(
-                ErrorKind::Value,
-                format!("tree structures differ at {}: {what}", path_string(path)),
-            )
-            .with_note(format!(
-                "tree 0 has {} there; tree {i} has {}",
-                first.describe(),
-                t.describe()
-            ))
+        let differs = match (first, t) {
+            (Value::Tuple(a), Value::Tuple(b)) => a.len() != b.len(),
+            (Value::Dict(a), Value::Dict(b)) => !a.keys().eq(b.keys()),
+            (a, b) => matches!(a, Value::Tuple(_) | Value::Dict(_)) || matches!(b, Value::Tuple(_) | Value::Dict(_)),
         };
-        match (first, t) {
-            (Value::Tuple(a), Value::Tuple(b)) if a.len() != b.len() => {
-                return Err(mismatch(format!(
-                    "a tuple of {} elements against a tuple of {}",
-                    a.len(),
-                    b.len()
-                )))
-            }
-            (Value::Dict(a), Value::Dict(b)) => {
-                let ka: Vec<_> = a.keys().collect();
-                let kb: Vec<_> = b.keys().collect();
-                if ka != kb {
-                    let only_a: Vec<&str> = a.keys().filter(|k| !b.contains_key(*k)).map(|k| &**k).collect();
-                    let only_b: Vec<&str> = b.keys().filter(|k| !a.contains_key(*k)).map(|k| &**k).collect();
-                    return Err(mismatch(format!(
-                        "dict keys differ (only in tree 0: {:?}; only in tree {i}: {:?})",
-                        only_a, only_b
-                    )));
-                }
-            }
-            (a, b) if kind(a) != kind(b) && (kind(a) != "leaf" || kind(b) != "leaf") => {
-                return Err(mismatch(format!("a {} against a {}", kind(a), kind(b))))
-            }
-            _ => {}
+        if differs {
+            let name = |k: usize| names.get(k).copied().unwrap_or("a tree");
+            return Err(Diagnostic::new(
+                ErrorKind::Value,
+                format!(
+                    "tree structures differ at {}: {} has {} but {} has {}",
+                    path_string(path),
+                    name(0),
+                    node_desc(first),
+                    name(i),
+                    node_desc(t)
+                ),
+            ));
         }
     }
     match first {
@@ -177,7 +183,7 @@ fn many_rec(
                     })
                     .collect();
                 path.push(PathStep::Index(i));
-                let r = many_rec(&sub, path, f);
+                let r = many_rec(&sub, names, path, f);
                 path.pop();
                 out.push_back(r?);
             }
@@ -194,7 +200,7 @@ fn many_rec(
                     })
                     .collect();
                 path.push(PathStep::Key(k.clone()));
-                let r = many_rec(&sub, path, f);
+                let r = many_rec(&sub, names, path, f);
                 path.pop();
                 out.insert(k.clone(), r?);
             }

@@ -510,7 +510,11 @@ fn compare(analytic: &Value, numeric: &Value, rtol: f64, atol: f64, what: &str) 
             ErrorKind::Assertion,
             format!("gradient check failed ({what}): at {loc} the derivative is {x} but central differences give {y}"),
         )
-        .with_note(format!("tolerances: rtol={rtol}, atol={atol}"))),
+        .with_note(format!(
+            "tolerances: rtol={}, atol={}",
+            dp_tensor::format_float(rtol),
+            dp_tensor::format_float(atol)
+        ))),
     }
 }
 

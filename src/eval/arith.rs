@@ -54,9 +54,17 @@ pub fn int_fast(op: BinOp, a: i64, b: i64) -> Option<Value> {
     })
 }
 
-fn overflow(op: BinOp) -> Diagnostic {
-    Diagnostic::new(ErrorKind::Value, format!("integer overflow in `{}`", op.symbol()))
-        .with_help("use floats (e.g. `2.0 ** 70`) for numbers beyond 64-bit integers")
+fn overflow(op: BinOp, a: i64, b: i64) -> Diagnostic {
+    let what = match op {
+        // `neg` reports `-a` as `0 - a`.
+        BinOp::Sub if a == 0 => format!("-({b})"),
+        _ => format!("{a} {} {b}", op.symbol()),
+    };
+    Diagnostic::new(
+        ErrorKind::Value,
+        format!("integer overflow: the result of `{what}` does not fit in a 64-bit int"),
+    )
+    .with_help("use floats (e.g. `2.0 ** 70`) for numbers beyond 64-bit integers")
 }
 
 fn int_op(op: BinOp, a: i64, b: i64) -> Result<Value, Diagnostic> {
@@ -68,30 +76,30 @@ fn int_op(op: BinOp, a: i64, b: i64) -> Result<Value, Diagnostic> {
         .with_label("the divisor is 0")
     };
     Ok(match op {
-        BinOp::Add => Value::Int(a.checked_add(b).ok_or_else(|| overflow(op))?),
-        BinOp::Sub => Value::Int(a.checked_sub(b).ok_or_else(|| overflow(op))?),
-        BinOp::Mul => Value::Int(a.checked_mul(b).ok_or_else(|| overflow(op))?),
+        BinOp::Add => Value::Int(a.checked_add(b).ok_or_else(|| overflow(op, a, b))?),
+        BinOp::Sub => Value::Int(a.checked_sub(b).ok_or_else(|| overflow(op, a, b))?),
+        BinOp::Mul => Value::Int(a.checked_mul(b).ok_or_else(|| overflow(op, a, b))?),
         BinOp::Div => Value::Float(a as f64 / b as f64),
         BinOp::FloorDiv => {
             if b == 0 {
                 return Err(zero());
             }
-            let q = a.checked_div(b).ok_or_else(|| overflow(op))?;
+            let q = a.checked_div(b).ok_or_else(|| overflow(op, a, b))?;
             Value::Int(if (a % b != 0) && ((a < 0) != (b < 0)) { q - 1 } else { q })
         }
         BinOp::Mod => {
             if b == 0 {
                 return Err(zero());
             }
-            let r = a.checked_rem(b).ok_or_else(|| overflow(op))?;
+            let r = a.checked_rem(b).ok_or_else(|| overflow(op, a, b))?;
             Value::Int(if r != 0 && ((r < 0) != (b < 0)) { r + b } else { r })
         }
         BinOp::Pow => {
             if b < 0 {
                 Value::Float((a as f64).powf(b as f64))
             } else {
-                let e = u32::try_from(b).map_err(|_| overflow(op))?;
-                Value::Int(a.checked_pow(e).ok_or_else(|| overflow(op))?)
+                let e = u32::try_from(b).map_err(|_| overflow(op, a, b))?;
+                Value::Int(a.checked_pow(e).ok_or_else(|| overflow(op, a, b))?)
             }
         }
         BinOp::Eq => Value::Bool(a == b),
@@ -141,7 +149,7 @@ fn scalar_of(v: &Value) -> f64 {
 /// `-x`.
 pub fn neg(v: &Value) -> Result<Value, Diagnostic> {
     match v {
-        Value::Int(i) => Ok(Value::Int(i.checked_neg().ok_or_else(|| overflow(BinOp::Sub))?)),
+        Value::Int(i) => Ok(Value::Int(i.checked_neg().ok_or_else(|| overflow(BinOp::Sub, 0, *i))?)),
         Value::Float(x) => Ok(Value::Float(-x)),
         v if is_num(v) => ops::unary(UnaryOp::Neg, v),
         other => Err(Diagnostic::new(

@@ -8,7 +8,7 @@ use crate::diagnostics::{did_you_mean, Diagnostic, ErrorKind, SourceMap, StackFr
 use crate::syntax::parser;
 use crate::syntax::span::Span;
 use crate::value::{Closure, Dict, Value};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -26,7 +26,7 @@ pub const INTERPRETER_STACK: usize = 1 << 30;
 /// Non-local control flow while evaluating: errors, `return`, `break`, `continue`.
 pub enum Flow {
     /// An error on its way to the top.
-    Err(Box<Diagnostic>),
+    Err(Diagnostic),
     /// `return v`.
     Return(Value),
     /// `break`.
@@ -37,7 +37,7 @@ pub enum Flow {
 
 impl From<Diagnostic> for Flow {
     fn from(d: Diagnostic) -> Flow {
-        Flow::Err(Box::new(d))
+        Flow::Err(d)
     }
 }
 
@@ -68,7 +68,8 @@ pub struct Interp {
     /// Slot vectors of finished calls, reused so a call does not allocate.
     frame_pool: Vec<Vec<Value>>,
     imported: HashMap<PathBuf, Value>,
-    importing: HashSet<PathBuf>,
+    /// The files being loaded, outermost first, with their display names (to report cycles).
+    importing: Vec<(PathBuf, String)>,
 }
 
 impl Interp {
@@ -86,7 +87,7 @@ impl Interp {
             depth: 0,
             frame_pool: Vec::new(),
             imported: HashMap::new(),
-            importing: HashSet::new(),
+            importing: Vec::new(),
         }
     }
 
@@ -113,12 +114,35 @@ impl Interp {
     ) -> Result<Option<Value>, Vec<Diagnostic>> {
         let file = self.sources.add(name, src);
         let ast = parser::parse(src, file)?;
-        if dir.is_some() && self.main.dir.is_none() {
-            self.main = Rc::new(Module::new(name, dir, file));
-        }
         let module = self.main.clone();
-        let program = Resolver::new(&module, &self.builtins).program(&ast)?;
-        self.run_program(&program, &module).map_err(|d| vec![d])
+        // Relative imports of this source resolve against its own directory.
+        let previous_dir = dir.map(|d| module.replace_dir(Some(d)));
+        let r = self.resolve_and_run(name, &ast, &module);
+        if let Some(prev) = previous_dir {
+            if prev.is_some() {
+                module.replace_dir(prev);
+            }
+        }
+        r
+    }
+
+    fn resolve_and_run(
+        &mut self,
+        name: &str,
+        ast: &crate::syntax::ast::Program,
+        module: &Rc<Module>,
+    ) -> Result<Option<Value>, Vec<Diagnostic>> {
+        let program = Resolver::new(module, &self.builtins).program(ast)?;
+        // The main file takes part in cycle detection: a module importing it back is a cycle.
+        let main_key = Path::new(name).canonicalize().ok().filter(|p| p.is_file());
+        if let Some(k) = &main_key {
+            self.importing.push((k.clone(), name.to_string()));
+        }
+        let r = self.run_program(&program, module).map_err(|d| vec![d]);
+        if main_key.is_some() {
+            self.importing.pop();
+        }
+        r
     }
 
     fn run_program(&mut self, p: &ir::Program, module: &Rc<Module>) -> Result<Option<Value>, Diagnostic> {
@@ -148,7 +172,7 @@ impl Interp {
         let _ = self.out.flush();
         match result {
             Ok(v) => Ok(v),
-            Err(Flow::Err(d)) => Err(*d),
+            Err(Flow::Err(d)) => Err(d),
             // The resolver rejects `return`/`break`/`continue` outside functions and loops.
             Err(_) => Ok(None),
         }
@@ -175,11 +199,20 @@ impl Interp {
                 )
             }
             Some(p) => {
-                let base = from.dir.clone().unwrap_or_else(|| PathBuf::from("."));
-                let full = base.join(p);
+                let base = from.dir().unwrap_or_else(|| PathBuf::from("."));
+                // Shown as written relative to the importer (never as an absolute path it was not given).
+                let full = normalize_path(&base.join(p));
                 let key = full.canonicalize().unwrap_or_else(|_| full.clone());
                 let src = std::fs::read_to_string(&full).map_err(|e| {
-                    Diagnostic::new(ErrorKind::Import, format!("cannot read `{}`: {e}", full.display())).at(span)
+                    let why = match e.kind() {
+                        std::io::ErrorKind::NotFound => "no such file".to_string(),
+                        std::io::ErrorKind::IsADirectory => "it is a directory".to_string(),
+                        _ => e.to_string(),
+                    };
+                    Diagnostic::new(ErrorKind::Import, format!("cannot import `{}`: {why}", full.display()))
+                        .at(span)
+                        .with_label(format!("looked for `{}`", full.display()))
+                        .with_note("import paths are relative to the folder of the importing file")
                 })?;
                 (key, full.display().to_string(), src)
             }
@@ -187,28 +220,38 @@ impl Interp {
         if let Some(v) = self.imported.get(&key) {
             return Ok(v.clone());
         }
-        if self.importing.contains(&key) {
+        if let Some(at) = self.importing.iter().position(|(k, _)| *k == key) {
+            let chain: Vec<&str> = self.importing[at..].iter().map(|(_, n)| n.as_str()).collect();
             return Err(Diagnostic::new(
                 ErrorKind::Import,
-                format!("import cycle: `{display}` is already being imported"),
+                format!("import cycle: {} -> {display}", chain.join(" -> ")),
             )
             .at(span)
-            .with_label("this import leads back to a file that is still loading"));
+            .with_label(format!("`{display}` is still loading"))
+            .with_help("move what both files need into a third file that imports neither"));
         }
         let file = self.sources.add(display.clone(), src.as_str());
         let dir = if path.is_some() {
-            key.parent().map(Path::to_path_buf)
+            Path::new(&display).parent().map(Path::to_path_buf)
         } else {
             None
         };
         let module = Rc::new(Module::new(display.as_str(), dir, file));
-        let parsed = parser::parse(&src, file).map_err(|mut ds| ds.remove(0))?;
-        let program = Resolver::new(&module, &self.builtins)
-            .program(&parsed)
-            .map_err(|mut ds| ds.remove(0))?;
-        self.importing.insert(key.clone());
+        // Errors in the imported file are shown there, with the import that loaded it.
+        let first = |ds: Vec<Diagnostic>| {
+            let more = ds.len().saturating_sub(1);
+            let mut d = ds.into_iter().next().unwrap_or_else(|| Diagnostic::new(ErrorKind::Import, "import failed"));
+            d = d.with_secondary(span, "while importing this");
+            if more > 0 {
+                d = d.with_note(format!("{more} more error(s) in `{display}`; run it alone to see them all"));
+            }
+            d
+        };
+        let parsed = parser::parse(&src, file).map_err(first)?;
+        let program = Resolver::new(&module, &self.builtins).program(&parsed).map_err(first)?;
+        self.importing.push((key.clone(), display.clone()));
         let r = self.run_program(&program, &module);
-        self.importing.remove(&key);
+        self.importing.pop();
         r.map_err(|d| d.with_secondary(span, "while importing this"))?;
         let v = module.to_dict();
         self.imported.insert(key, v.clone());
@@ -274,23 +317,27 @@ impl Interp {
                     other => {
                         return Err(Diagnostic::new(
                             ErrorKind::Type,
-                            format!("cannot destructure {} as a tuple of {}", other.describe(), ps.len()),
+                            format!(
+                                "cannot destructure {}: the pattern expects a tuple of {}",
+                                other.describe(),
+                                plural(ps.len(), "element")
+                            ),
                         )
                         .at(*span)
-                        .with_label("this pattern expects a tuple"))
+                        .with_label(format!("expects a tuple, found {}", other.describe())))
                     }
                 };
                 if items.len() != ps.len() {
                     return Err(Diagnostic::new(
                         ErrorKind::Value,
                         format!(
-                            "cannot destructure a tuple of {} elements into {} names",
-                            items.len(),
+                            "cannot destructure a tuple of {}: the pattern expects {}",
+                            plural(items.len(), "element"),
                             ps.len()
                         ),
                     )
                     .at(*span)
-                    .with_label(format!("expects exactly {} elements", ps.len())));
+                    .with_label(format!("expects {}, found {}", plural(ps.len(), "element"), items.len())));
                 }
                 for (p, v) in ps.iter().zip(items) {
                     self.bind(p, v, f)?;
@@ -303,10 +350,10 @@ impl Interp {
                     other => {
                         return Err(Diagnostic::new(
                             ErrorKind::Type,
-                            format!("cannot destructure {} as a dict", other.describe()),
+                            format!("cannot destructure {}: the pattern expects a dict", other.describe()),
                         )
                         .at(*span)
-                        .with_label("this pattern expects a dict"))
+                        .with_label(format!("expects a dict, found {}", other.describe())))
                     }
                 };
                 for (k, kspan, p) in es {
@@ -338,7 +385,11 @@ impl Interp {
     /// Calls any callable value with already-evaluated arguments.
     pub fn call(&mut self, callee: &Value, args: Args) -> Result<Value, Diagnostic> {
         match callee {
-            Value::Func(c) => self.call_closure(c, args.pos, args.kw, args.span),
+            Value::Func(c) => {
+                // Keyword spans follow the positional ones; they locate keyword errors.
+                let kw_spans = args.spans.get(args.pos.len()..).map(<[Span]>::to_vec).unwrap_or_default();
+                self.call_closure(c, args.pos, (args.kw, &kw_spans), args.span)
+            }
             Value::Native(n) => {
                 let span = args.span;
                 crate::autodiff::trace::set_span(span);
@@ -361,7 +412,7 @@ impl Interp {
         &mut self,
         c: &Rc<Closure>,
         pos: Vec<Value>,
-        kw: Vec<(Rc<str>, Value)>,
+        kw: (Vec<(Rc<str>, Value)>, &[Span]),
         call_site: Span,
     ) -> Result<Value, Diagnostic> {
         let mut frame = self.new_frame(c);
@@ -369,7 +420,7 @@ impl Interp {
             self.recycle(frame);
             return Err(d);
         }
-        self.enter(c, frame, call_site).map_err(|d| *d)
+        self.enter(c, frame, call_site)
     }
 
     /// A frame for a call of `c`, with its captured values in place.
@@ -402,24 +453,20 @@ impl Interp {
     }
 
     /// Runs the body of `c` in a frame whose parameters are bound.
-    fn enter(&mut self, c: &Rc<Closure>, mut frame: Frame, call_site: Span) -> Result<Value, Box<Diagnostic>> {
+    fn enter(&mut self, c: &Rc<Closure>, mut frame: Frame, call_site: Span) -> Result<Value, Diagnostic> {
         let proto = &c.proto;
         if self.depth >= MAX_CALL_DEPTH {
             self.recycle(frame);
-            return Err(Box::new(
-                Diagnostic::new(
-                    ErrorKind::Recursion,
-                    format!("maximum call depth ({MAX_CALL_DEPTH}) exceeded in `{}`", proto.name),
-                )
-                .at(call_site)
-                .with_note("this is usually a recursion without a base case"),
-            ));
+            return Err(Diagnostic::new(
+                ErrorKind::Recursion,
+                format!("maximum call depth ({MAX_CALL_DEPTH}) exceeded in `{}`", proto.name),
+            )
+            .at(call_site)
+            .with_note("this is usually a recursion without a base case"));
         }
         if INTERRUPTED.load(Ordering::Relaxed) {
             self.recycle(frame);
-            return Err(Box::new(
-                Diagnostic::new(ErrorKind::Interrupted, "interrupted by Ctrl-C").at(call_site),
-            ));
+            return Err(Diagnostic::new(ErrorKind::Interrupted, "interrupted by Ctrl-C").at(call_site));
         }
         self.depth += 1;
         let result = match self.eval(&proto.body, &mut frame) {
@@ -430,13 +477,11 @@ impl Interp {
         self.depth -= 1;
         self.recycle(frame);
         result.map_err(|mut d| {
-            // A recursion error keeps only its innermost frame: thousands of identical notes help nobody.
-            if d.kind != ErrorKind::Recursion || d.stack.is_empty() {
-                d.stack.push(StackFrame {
-                    function: proto.name.clone(),
-                    call_site,
-                });
-            }
+            // Every frame is kept; the report folds runs of identical calls.
+            d.stack.push(StackFrame {
+                function: proto.name.clone(),
+                call_site,
+            });
             if d.span.is_none() {
                 d.span = Some(call_site);
             }
@@ -448,7 +493,7 @@ impl Interp {
         &mut self,
         c: &Rc<Closure>,
         pos: Vec<Value>,
-        mut kw: Vec<(Rc<str>, Value)>,
+        (mut kw, kw_spans): (Vec<(Rc<str>, Value)>, &[Span]),
         span: Span,
         frame: &mut Frame,
     ) -> Result<(), Diagnostic> {
@@ -478,25 +523,29 @@ impl Interp {
             .at(span)
             .with_secondary(proto.span, "defined here"));
         }
+        let kw_span = |i: usize| kw_spans.get(i).copied().unwrap_or(span);
+        let mut used = vec![false; kw.len()];
         let mut pos = pos.into_iter();
         for p in &proto.params {
             let v = if let Some(v) = pos.next() {
                 if let Some(name) = &p.name {
-                    if kw.iter().any(|(k, _)| k == name) {
+                    if let Some(i) = kw.iter().position(|(k, _)| k == name) {
                         return Err(Diagnostic::new(
                             ErrorKind::Arity,
                             format!("argument `{name}` of `{}` given twice", proto.name),
                         )
-                        .at(span));
+                        .at(kw_span(i))
+                        .with_label(format!("`{name}` was already given by position")));
                     }
                 }
                 v
             } else if let Some(i) = p.name.as_ref().and_then(|name| kw.iter().position(|(k, _)| k == name)) {
-                kw.swap_remove(i).1
+                used[i] = true;
+                std::mem::replace(&mut kw[i].1, Value::None)
             } else if let Some(d) = &p.default {
                 match self.eval(d, frame) {
                     Ok(v) => v,
-                    Err(Flow::Err(d)) => return Err(*d),
+                    Err(Flow::Err(d)) => return Err(d),
                     Err(_) => Value::None,
                 }
             } else {
@@ -514,13 +563,15 @@ impl Interp {
             };
             self.bind(&p.pattern, v, frame)?;
         }
-        if let Some((k, _)) = kw.first() {
+        if let Some(i) = used.iter().position(|u| !u) {
+            let k = &kw[i].0;
             let names: Vec<&str> = proto.params.iter().filter_map(|p| p.name.as_deref()).collect();
             let mut d = Diagnostic::new(
                 ErrorKind::Arity,
                 format!("`{}` has no parameter named `{k}`", proto.name),
             )
-            .at(span)
+            .at(kw_span(i))
+            .with_label(format!("`{k}` is not a parameter of `{}`", proto.name))
             .with_note(format!("its parameters are: {}", names.join(", ")));
             if let Some(s) = did_you_mean(k, names.iter().copied()) {
                 d = d.with_help(format!("did you mean `{s}`?"));
@@ -558,7 +609,7 @@ impl Interp {
                         );
                     }
                     out.kw.push((k.clone(), v));
-                    kw_spans.push(a.value.span);
+                    kw_spans.push(a.span);
                 }
             }
         }
@@ -636,9 +687,9 @@ impl Interp {
                     for a in args {
                         pos.push(self.eval(&a.value, f)?);
                     }
-                    return Ok(self.call_closure(c, pos, Vec::new(), e.span)?);
+                    return Ok(self.call_closure(c, pos, (Vec::new(), &[]), e.span)?);
                 }
-                self.call_cold(fv, args, f, e.span)
+                self.call_cold(fv, callee.span, args, f, e.span)
             }
             K::If(c, t, other) => {
                 let cv = self.eval(c, f)?;
@@ -678,12 +729,19 @@ impl Interp {
         span: Span,
     ) -> R<Value> {
         crate::autodiff::trace::set_span(span);
+        use crate::syntax::ast::BinOp;
+        // Integer division by zero is the divisor's fault: underline it.
+        let at = match (op, &x, &y) {
+            (BinOp::FloorDiv | BinOp::Mod, Value::Int(_), Value::Int(0)) => b.span,
+            _ => span,
+        };
         Ok(super::arith::binary(op, &x, &y)
-            .map_err(|d| d.at(span).with_secondary_if_missing(a.span, b.span, &x, &y))?)
+            .map_err(|d| d.at(at).with_secondary_if_missing(a.span, b.span, &x, &y))?)
     }
 
     #[inline(never)]
-    fn call_cold(&mut self, fv: Value, args: &[ir::Arg], f: &mut Frame, span: Span) -> R<Value> {
+    fn call_cold(&mut self, fv: Value, callee: Span, args: &[ir::Arg], f: &mut Frame, span: Span) -> R<Value> {
+        not_callable(&fv, callee)?;
         let args = self.eval_args(args, f, span, None)?;
         Ok(self.call(&fv, args)?)
     }
@@ -765,8 +823,7 @@ impl Interp {
             }
             K::Call(callee, args) => {
                 let fv = self.eval(callee, f)?;
-                let args = self.eval_args(args, f, e.span, None)?;
-                Ok(self.call(&fv, args)?)
+                self.call_cold(fv, callee.span, args, f, e.span)
             }
             K::Method(recv, name, name_span, args) => {
                 let r = self.eval(recv, f)?;
@@ -880,20 +937,55 @@ fn check_interrupt(span: Span) -> Result<(), Diagnostic> {
     Ok(())
 }
 
+/// `n thing` or `n things`.
+fn plural(n: usize, thing: &str) -> String {
+    format!("{n} {thing}{}", if n == 1 { "" } else { "s" })
+}
+
+/// Reports a call of a value that is not a function, underlining the callee.
+fn not_callable(v: &Value, callee: Span) -> Result<(), Diagnostic> {
+    match v {
+        Value::Func(_) | Value::Native(_) => Ok(()),
+        other => Err(
+            Diagnostic::new(ErrorKind::Type, format!("cannot call {}: it is not a function", other.describe()))
+                .at(callee)
+                .with_label(format!("this is {}", other.describe())),
+        ),
+    }
+}
+
+/// Removes `.` components and folds `dir/..` so an import path reads as the
+/// user would write it (`tests/lib/../lib/x.dp` is `tests/lib/x.dp`).
+fn normalize_path(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out: Vec<Component> = Vec::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir if matches!(out.last(), Some(Component::Normal(_))) => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    if out.is_empty() {
+        return PathBuf::from(".");
+    }
+    out.iter().collect()
+}
+
 /// The error for a dict key that is absent, with a suggestion.
 pub fn missing_key(d: &Dict, k: &str, span: Span) -> Diagnostic {
     let mut diag = Diagnostic::new(ErrorKind::Index, format!("dict has no key `{k}`"))
         .at(span)
         .with_label("no such key");
     let keys: Vec<&str> = d.keys().map(|k| &**k).collect();
-    diag = diag.with_note(format!(
-        "its keys are: {}",
-        if keys.is_empty() {
-            "(none)".to_string()
-        } else {
-            keys.join(", ")
-        }
-    ));
+    let shown: Vec<String> = keys.iter().map(|k| crate::value::dict_key(k)).collect();
+    diag = diag.with_note(if keys.is_empty() {
+        "the dict is empty".to_string()
+    } else {
+        format!("its keys are: {}", shown.join(", "))
+    });
     if let Some(s) = did_you_mean(k, keys.iter().copied()) {
         diag = diag.with_help(format!("did you mean `{s}`?"));
     }

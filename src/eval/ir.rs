@@ -31,6 +31,8 @@ pub struct Arg {
     pub name: Option<Rc<str>>,
     /// The argument's value.
     pub value: Expr,
+    /// The whole argument as written (`name=value` for keyword arguments).
+    pub span: Span,
 }
 
 /// One entry of a dict literal.

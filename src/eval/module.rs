@@ -12,8 +12,9 @@ use std::rc::Rc;
 pub struct Module {
     /// The name shown in messages.
     pub name: Rc<str>,
-    /// The file's directory, against which `import "x.dp"` resolves.
-    pub dir: Option<PathBuf>,
+    /// The file's directory, against which `import "x.dp"` resolves (the REPL
+    /// points it at a `:load`ed file's directory while that file runs).
+    dir: RefCell<Option<PathBuf>>,
     /// The file's id in the source map.
     pub file: FileId,
     names: RefCell<HashMap<Rc<str>, u32>>,
@@ -26,12 +27,22 @@ impl Module {
     pub fn new(name: impl Into<Rc<str>>, dir: Option<PathBuf>, file: FileId) -> Module {
         Module {
             name: name.into(),
-            dir,
+            dir: RefCell::new(dir),
             file,
             names: RefCell::default(),
             order: RefCell::default(),
             values: RefCell::default(),
         }
+    }
+
+    /// The directory relative imports resolve against.
+    pub fn dir(&self) -> Option<PathBuf> {
+        self.dir.borrow().clone()
+    }
+
+    /// Changes the import directory, returning the previous one.
+    pub fn replace_dir(&self, dir: Option<PathBuf>) -> Option<PathBuf> {
+        std::mem::replace(&mut *self.dir.borrow_mut(), dir)
     }
 
     /// The slot of a global, creating it (unbound) if needed.

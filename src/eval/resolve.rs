@@ -418,6 +418,7 @@ impl<'a> Resolver<'a> {
             }
             out.push(ir::Arg {
                 name: a.name.as_ref().map(|n| n.name.clone()),
+                span: a.name.as_ref().map_or(a.value.span, |n| n.span.to(a.value.span)),
                 value: self.expr(&a.value),
             });
         }

@@ -15,6 +15,10 @@ const KC: usize = 256;
 const MC: usize = MR * 12;
 /// Columns of a packed B block (a multiple of NR).
 const NC: usize = NR * 64;
+/// Multiply-adds above which a product is split between the caller and the
+/// pool's helper thread (measured on a 2-core AVX-512 machine; below it the
+/// hand-off costs more than it saves).
+pub(crate) const PARALLEL_FLOPS: f64 = 1.0e6;
 
 /// Whether this CPU can run the AVX-512 kernel (cached by std).
 #[inline]
@@ -71,7 +75,7 @@ pub(crate) unsafe fn gemm(
     };
     let cm = Mat { ptr: c, rs: rsc, cs: 1 };
     let flops = m as f64 * n as f64 * k as f64;
-    if flops < 8.0e6 || (m < 2 * MR && n < 2 * NR) {
+    if flops < PARALLEL_FLOPS || (m < 2 * MR && n < 2 * NR) {
         gemm_serial(m, k, n, am, bm, cm);
         return;
     }
@@ -87,10 +91,10 @@ pub(crate) unsafe fn gemm(
             ptr: cm.ptr.add(n0),
             ..cm
         };
-        std::thread::scope(|s| {
-            s.spawn(move || gemm_serial(m, k, n - n0, am, b1, c1));
-            gemm_serial(m, k, n0, am, bm, cm);
-        });
+        crate::pool::join(
+            || gemm_serial(m, k, n0, am, bm, cm),
+            || gemm_serial(m, k, n - n0, am, b1, c1),
+        );
     } else {
         let m0 = (m / 2).div_ceil(MR) * MR;
         let m0 = m0.min(m);
@@ -102,10 +106,10 @@ pub(crate) unsafe fn gemm(
             ptr: cm.ptr.offset(m0 as isize * cm.rs),
             ..cm
         };
-        std::thread::scope(|s| {
-            s.spawn(move || gemm_serial(m - m0, k, n, a1, bm, c1));
-            gemm_serial(m0, k, n, am, bm, cm);
-        });
+        crate::pool::join(
+            || gemm_serial(m0, k, n, am, bm, cm),
+            || gemm_serial(m - m0, k, n, a1, bm, c1),
+        );
     }
 }
 

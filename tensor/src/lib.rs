@@ -16,11 +16,13 @@ mod index;
 mod iter;
 mod linalg;
 mod ops;
+mod pool;
 mod reduce;
 mod rng;
 mod simd;
 mod tensor;
 mod vmath;
+mod vreduce;
 
 pub use error::{checked_size, format_shape, normalize_axis, Result, TensorError, MAX_ELEMENTS};
 pub use format::format_float;

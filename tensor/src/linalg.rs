@@ -67,22 +67,7 @@ fn vdot(a: &[f64], ao: isize, sa: isize, b: &[f64], bo: isize, sb: isize, n: usi
         return 0.0;
     }
     if sa == 1 && sb == 1 {
-        let x = &a[ao as usize..ao as usize + n];
-        let y = &b[bo as usize..bo as usize + n];
-        let mut acc = [0.0f64; 8];
-        let cx = x.chunks_exact(8);
-        let cy = y.chunks_exact(8);
-        let (rx, ry) = (cx.remainder(), cy.remainder());
-        for (p, q) in cx.zip(cy) {
-            for k in 0..8 {
-                acc[k] += p[k] * q[k];
-            }
-        }
-        let mut s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-        for (p, q) in rx.iter().zip(ry) {
-            s += p * q;
-        }
-        s
+        crate::vreduce::dot(&a[ao as usize..ao as usize + n], &b[bo as usize..bo as usize + n])
     } else {
         let mut s = 0.0;
         for i in 0..n as isize {
@@ -126,6 +111,15 @@ impl Tensor {
             let (m, k, k2) = (self.shape[0], self.shape[1], other.shape[0]);
             if k != k2 {
                 return Err(self.mismatch(other, k, k2));
+            }
+            if m > 0 && k > 0 && self.strides[1] == 1 && self.strides[0] >= 0 && other.strides[0] == 1 {
+                // Row-major A and contiguous x: a direct multi-row dot-product loop.
+                let lda = self.strides[0] as usize;
+                let a = &self.data[self.offset..self.offset + (m - 1) * lda + k];
+                let x = &other.data[other.offset..other.offset + k];
+                let mut out = vec![0.0; m];
+                crate::vreduce::gemv(a, lda, x, &mut out);
+                return Ok(Tensor::from_parts(out, vec![m]));
             }
             let out: Vec<f64> = (0..m)
                 .map(|i| {
@@ -243,12 +237,14 @@ impl Tensor {
                     }
                 };
                 let per = m as f64 * n as f64 * k as f64;
-                if jobs.len() >= 2 && per < 8.0e6 && per * jobs.len() as f64 >= 4.0e6 {
+                // Small matrices in a big batch: half the batch to the helper
+                // (each product alone is too small to split).
+                if jobs.len() >= 2
+                    && per < crate::gemm512::PARALLEL_FLOPS
+                    && per * jobs.len() as f64 >= crate::gemm512::PARALLEL_FLOPS
+                {
                     let (j0, j1) = jobs.split_at(jobs.len() / 2);
-                    std::thread::scope(|s| {
-                        s.spawn(move || run(j1));
-                        run(j0);
-                    });
+                    crate::pool::join(|| run(j0), || run(j1));
                 } else {
                     run(&jobs);
                 }

@@ -149,7 +149,14 @@ mod tests {
     fn join_runs_both_halves() {
         for _ in 0..200 {
             let (x, y) = (AtomicUsize::new(0), AtomicUsize::new(0));
-            join(|| _ = x.fetch_add(1, Ordering::Relaxed), || _ = y.fetch_add(2, Ordering::Relaxed));
+            join(
+                || {
+                    x.fetch_add(1, Ordering::Relaxed);
+                },
+                || {
+                    y.fetch_add(2, Ordering::Relaxed);
+                },
+            );
             assert_eq!((x.into_inner(), y.into_inner()), (1, 2));
         }
     }
@@ -161,10 +168,10 @@ mod tests {
             for _ in 0..4 {
                 s.spawn(|| {
                     for _ in 0..50 {
-                        join(
-                            || _ = total.fetch_add(1, Ordering::Relaxed),
-                            || join(|| _ = total.fetch_add(1, Ordering::Relaxed), || _ = total.fetch_add(1, Ordering::Relaxed)),
-                        );
+                        let add = || {
+                            total.fetch_add(1, Ordering::Relaxed);
+                        };
+                        join(add, || join(add, add));
                     }
                 });
             }

@@ -288,16 +288,6 @@ impl Tensor {
 
     fn arg_extreme(&self, axis: Option<usize>, keepdims: bool, is_max: bool) -> Result<Tensor> {
         let name = if is_max { "argmax" } else { "argmin" };
-        // Two vectorisable passes: find the extreme, then its first position.
-        let scan = |row: &[f64]| -> usize {
-            let m = extreme_slice(row, is_max);
-            let pos = if m.is_nan() {
-                row.iter().position(|v| v.is_nan())
-            } else {
-                row.iter().position(|&v| v == m)
-            };
-            pos.unwrap_or(0)
-        };
         match axis {
             None => {
                 if self.size() == 0 {
@@ -307,9 +297,11 @@ impl Tensor {
                     });
                 }
                 let v = self.contiguous();
-                let i = scan(v.as_slice().unwrap_or(&[]));
+                let src = v.as_slice().unwrap_or(&[]);
+                let mut out = Vec::with_capacity(1);
+                crate::vreduce::arg_extreme_rows(src, src.len(), is_max, &mut out);
                 let shape = if keepdims { vec![1; self.ndim()] } else { vec![] };
-                Ok(Tensor::from_parts(vec![i as f64], shape))
+                Ok(Tensor::from_parts(out, shape))
             }
             Some(ax) => {
                 let nd = self.ndim();
@@ -335,8 +327,10 @@ impl Tensor {
                         shape: self.shape.clone(),
                     });
                 }
+                // The reduced axis is now last and contiguous: one tight pass per row.
                 let src = moved.as_slice().unwrap_or(&[]);
-                let out: Vec<f64> = (0..outer).map(|r| scan(&src[r * n..(r + 1) * n]) as f64).collect();
+                let mut out = Vec::with_capacity(outer);
+                crate::vreduce::arg_extreme_rows(src, n, is_max, &mut out);
                 Ok(Tensor::from_parts(out, out_shape))
             }
         }

@@ -295,8 +295,28 @@ impl Kernel for Log1p {
     }
 }
 
-/// `log(3)/2`: below it `tanh = t/(t+2)` (no cancellation), above it `1 - 2/(t+2)`.
-const TANH_SPLIT: f64 = 0.5493061443340549;
+/// Minimax linear approximation of `1/d` on `[1, 1.29]` (relative error 0.8%).
+const RECIP_1_129: [f64; 2] = [1.7608454318321702, -0.7689281359277992];
+/// Minimax quadratic approximation of `1/d` on `[1, 2]` (relative error 1.0%).
+const RECIP_1_2: [f64; 3] = [2.12121700917446, -1.454550339544495, 0.32323340772719417];
+
+/// `num / den` and a cheap approximation of `1/den` (relative error <= 1%,
+/// for `den` in the range `init` was fitted on), used for first-order
+/// corrections. (Newton iterations from it were tried in place of the
+/// division: faster alone, but slower in these kernels, where the divider
+/// runs in parallel with the FMA units.)
+#[inline(always)]
+fn div_in_range<M: Mode, const N: usize>(num: f64, den: f64, init: &[f64; N]) -> (f64, f64) {
+    (num / den, horner::<M, N>(den, init))
+}
+
+/// Below this `tanh` uses the rational approximation, above it `e^-2|x|`.
+const TANH_SPLIT: f64 = 0.625;
+/// Cephes' `tanh(x) = x + x z P(z)/Q(z)`, `z = x^2`, `|x| <= 0.625` (0.05 ulp
+/// approximation error), with P and Q divided by Q's constant term so that
+/// `Q(z)` lies in `[1, 1.19]`. Coefficients in increasing powers of `z`.
+const TANH_P: [f64; 3] = [-0.33333333333333326, -0.02049678586110715, -0.00019908889888990266];
+const TANH_Q: [f64; 4] = [1.0, 0.46149035758330637, 0.023288647825489308, 0.0002064382707258149];
 
 struct Tanh;
 impl Kernel for Tanh {
@@ -304,25 +324,24 @@ impl Kernel for Tanh {
     #[inline(always)]
     fn lane<M: Mode>(x: f64) -> f64 {
         let a = x.abs();
-        // tanh(20) rounds to 1, and clamping keeps 2a inside expm1's range (NaN passes).
+        // tanh(20) rounds to 1, and clamping keeps e^-2a normal (NaN passes).
         let a = if a > 20.0 { 20.0 } else { a };
-        // tanh a = t / (t + 2) with t = expm1(2a) = th + tl.
-        let (sum, rest) = expm1_parts::<M>(a + a);
-        let th = sum + rest;
-        let tl = (sum - th) + rest;
-        let dh = 2.0 + th;
-        let dl = ((2.0 - dh) + th) + tl; // t + 2 = dh + dl
-                                         // Below the split t/(t+2) has no cancellation; above it 1 - 2/(t+2)
-                                         // keeps the rounding error on the small quotient.
         let small = a < TANH_SPLIT;
-        let num = if small { th } else { 2.0 };
-        let d0 = num / dh;
-        // (num + nl)/(dh + dl) = d0 + (nl - d0 dl)/dh to first order, and
-        // 1/dh = (1 - d0)/2 (small) or d0/2 (large) is accurate enough there.
-        let nl = if small { tl } else { 0.0 };
-        let inv = (if small { 1.0 - d0 } else { d0 }) * 0.5;
-        let d = mla::<M>(mla::<M>(-d0, dl, nl), inv, d0);
-        let y = if small { d } else { 1.0 - d };
+        let z = a * a;
+        // Above the split: tanh a = 1 - 2w/(1 + w), w = e^-2a <= 0.29.
+        let w = exp_lane::<M>(-2.0 * a);
+        let den_l = 1.0 + w;
+        let err_l = (1.0 - den_l) + w; // 1 + w = den_l + err_l exactly
+        // Both denominators lie in [1, 1.29]: one shared division.
+        let num = if small { horner::<M, 3>(z, &TANH_P) } else { w + w };
+        let den = if small { horner::<M, 4>(z, &TANH_Q) } else { den_l };
+        let (q, inv) = div_in_range::<M, 2>(num, den, &RECIP_1_129);
+        let y = if small {
+            mla::<M>(a * z, q, a)
+        } else {
+            // num / (den + err) = q - q err / den.
+            1.0 - mla::<M>(-q * inv, err_l, q)
+        };
         y.copysign(x)
     }
     fn valid(_: f64) -> bool {
@@ -341,7 +360,10 @@ impl Kernel for Sigmoid {
         // e^-|x| never overflows: 1/(1+e) for x >= 0, e/(1+e) below.
         let e = exp_lane::<M>(-x.abs());
         let num = if x >= 0.0 { 1.0 } else { e };
-        num / (1.0 + e)
+        let den = 1.0 + e;
+        let err = (1.0 - den) + e; // 1 + e = den + err exactly
+        let (q, inv) = div_in_range::<M, 3>(num, den, &RECIP_1_2);
+        mla::<M>(-q * inv, err, q)
     }
     #[inline(always)]
     fn valid(x: f64) -> bool {

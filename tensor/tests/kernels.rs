@@ -1,0 +1,338 @@
+//! Tests of the vectorised kernels through the public API: transcendental
+//! unary ops (against 300-bit mpmath values, the platform libm and exact
+//! special values), matrix-vector products, argmax/argmin and the threaded
+//! GEMM path.
+use dp_tensor::Rng as DRng;
+use dp_tensor::*;
+use proptest::prelude::*;
+
+/// Distance in units in the last place (0 for two NaNs; +0 and -0 are equal).
+fn ulps(a: f64, b: f64) -> u64 {
+    if a.is_nan() && b.is_nan() {
+        return 0;
+    }
+    let key = |v: f64| {
+        let b = v.to_bits() as i64;
+        if b < 0 {
+            i64::MIN - b
+        } else {
+            b
+        }
+    };
+    key(a).abs_diff(key(b))
+}
+
+fn t1(v: &[f64]) -> Tensor {
+    Tensor::from_vec(v.to_vec(), &[v.len()]).unwrap()
+}
+
+/// Applies `op` to `xs` both out of place and in place (buffer reuse).
+fn both(op: UnaryOp, xs: &[f64]) -> [Vec<f64>; 2] {
+    [t1(xs).unary(op).to_vec(), t1(xs).unary_owned(op).to_vec()]
+}
+
+fn check_within(op: UnaryOp, xs: &[f64], want: &[f64], max_ulps: u64) {
+    for got in both(op, xs) {
+        for ((x, g), w) in xs.iter().zip(&got).zip(want) {
+            assert!(ulps(*g, *w) <= max_ulps, "{}({x:e}) = {g:e}, want {w:e}", op.name());
+        }
+    }
+}
+
+#[test]
+fn transcendentals_match_mpmath() {
+    // Correctly rounded values: [repr(float(mpmath.exp(x))) for x in xs] at 300 bits.
+    check_within(
+        UnaryOp::Exp,
+        &[-745.0, -700.5, -20.0, -1.0, -1e-5, 1e-300, 0.3, 1.0, 2.5, 88.7, 709.7],
+        &[
+            5e-324,
+            5.980196118639791e-305,
+            2.061153622438558e-09,
+            0.36787944117144233,
+            0.9999900000499998,
+            1.0,
+            1.3498588075760032,
+            2.718281828459045,
+            12.182493960703473,
+            3.325986980250579e+38,
+            1.6549840276802644e+308,
+        ],
+        1,
+    );
+    check_within(
+        UnaryOp::Expm1,
+        &[-30.0, -0.5, -1e-10, 1e-10, 0.01, 0.4, 3.0, 700.0],
+        &[
+            -0.9999999999999064,
+            -0.3934693402873666,
+            -9.999999999500001e-11,
+            1.00000000005e-10,
+            0.010050167084168058,
+            0.49182469764127035,
+            19.085536923187668,
+            1.0142320547350045e+304,
+        ],
+        1,
+    );
+    check_within(
+        UnaryOp::Log,
+        &[5e-324, 1e-300, 0.1, 0.75, 1.0000000001, 2.0, 10.0, 1e300],
+        &[
+            -744.4400719213812,
+            -690.7755278982137,
+            -2.3025850929940455,
+            -0.2876820724517809,
+            1.000000082690371e-10,
+            0.6931471805599453,
+            2.302585092994046,
+            690.7755278982137,
+        ],
+        1,
+    );
+    check_within(
+        UnaryOp::Log1p,
+        &[-0.9999, -0.5, -1e-12, 1e-12, 0.5, 3.0, 1e10],
+        &[
+            -9.210340371976294,
+            -0.6931471805599453,
+            -1.0000000000005e-12,
+            9.999999999995e-13,
+            0.4054651081081644,
+            1.3862943611198906,
+            23.025850930040455,
+        ],
+        1,
+    );
+    check_within(
+        UnaryOp::Tanh,
+        &[-19.0, -3.0, -0.6, -0.3, -1e-8, 1e-8, 0.1, 0.5493, 0.55, 1.0, 5.0, 18.0],
+        &[
+            -0.9999999999999999,
+            -0.9950547536867305,
+            -0.5370495669980353,
+            -0.2913126124515909,
+            -1e-08,
+            1e-08,
+            0.09966799462495582,
+            0.49999539173530155,
+            0.5005202111902353,
+            0.7615941559557649,
+            0.9999092042625951,
+            0.9999999999999996,
+        ],
+        1,
+    );
+    // 1 / (1 + mpmath.exp(-x)) and mpmath.log1p(mpmath.exp(x)).
+    let xs = [-740.0, -50.0, -3.0, -1e-3, 0.0, 0.5, 4.0, 40.0];
+    check_within(
+        UnaryOp::Sigmoid,
+        &xs,
+        &[
+            4.2e-322,
+            1.9287498479639178e-22,
+            0.04742587317756678,
+            0.4997500000208333,
+            0.5,
+            0.6224593312018546,
+            0.9820137900379085,
+            1.0,
+        ],
+        1,
+    );
+    check_within(
+        UnaryOp::Softplus,
+        &xs,
+        &[
+            4.2e-322,
+            1.9287498479639178e-22,
+            0.04858735157374206,
+            0.6926473055599401,
+            0.6931471805599453,
+            0.9740769841801067,
+            4.0181499279178094,
+            40.0,
+        ],
+        1,
+    );
+}
+
+#[test]
+fn special_values_match_std_exactly() {
+    let inf = f64::INFINITY;
+    let xs = [
+        0.0, -0.0, inf, -inf, f64::NAN, 709.8, 710.0, -745.2, -746.0, -744.9, 1000.0, -1000.0, 1e300, -1e300,
+        5e-324, -5e-324, -1.0, -2.0, 1e-320,
+    ];
+    let std_ops: [(UnaryOp, fn(f64) -> f64); 5] = [
+        (UnaryOp::Exp, f64::exp),
+        (UnaryOp::Expm1, f64::exp_m1),
+        (UnaryOp::Log, f64::ln),
+        (UnaryOp::Log1p, f64::ln_1p),
+        (UnaryOp::Tanh, f64::tanh),
+    ];
+    for (op, f) in std_ops {
+        for got in both(op, &xs) {
+            for (x, g) in xs.iter().zip(&got) {
+                let w = f(*x);
+                assert!(
+                    g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan()),
+                    "{}({x:e}) = {g:e}, std gives {w:e}",
+                    op.name()
+                );
+            }
+        }
+    }
+    // The stable scalar definitions, including +-1000 (no overflow).
+    for op in [UnaryOp::Sigmoid, UnaryOp::Softplus] {
+        for got in both(op, &xs) {
+            for (x, g) in xs.iter().zip(&got) {
+                let w = op.apply(*x);
+                assert!(g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan()), "{}({x:e})", op.name());
+            }
+        }
+    }
+    let s = t1(&[1000.0, -1000.0, 800.0, -800.0]).unary(UnaryOp::Sigmoid).to_vec();
+    assert_eq!(s, vec![1.0, 0.0, 1.0, 0.0]);
+    let s = t1(&[1000.0, -1000.0]).unary(UnaryOp::Softplus).to_vec();
+    assert_eq!(s, vec![1000.0, 0.0]);
+    let s = t1(&[25.0, -25.0, 1e10, -inf]).unary(UnaryOp::Tanh).to_vec();
+    assert_eq!(s, vec![1.0, -1.0, 1.0, -1.0]);
+}
+
+#[test]
+fn strided_views_give_the_same_values() {
+    let mut rng = DRng::new(7);
+    let m = rng.normal(&[37, 29]).unwrap().binary_scalar(3.0, BinaryOp::Mul, false);
+    for op in UnaryOp::ALL {
+        let view = m.t();
+        let a = view.unary(op).to_vec();
+        let b = view.contiguous().unary(op).to_vec();
+        let same = a.iter().zip(&b).all(|(p, q)| p.to_bits() == q.to_bits() || (p.is_nan() && q.is_nan()));
+        assert!(same, "{}", op.name());
+    }
+}
+
+/// Finite doubles of every magnitude, plus the ranges where the kernels switch formulas.
+fn wide_f64() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        prop::num::f64::ANY,
+        -750.0..750.0f64,
+        -1.0..1.0f64,
+        -0.02..0.02f64,
+        -1e-6..1e-6f64,
+    ]
+}
+
+proptest! {
+    #[test]
+    fn unary_kernels_within_ulps_of_libm(xs in prop::collection::vec(wide_f64(), 1..300)) {
+        let cases: [(UnaryOp, fn(f64) -> f64, u64); 7] = [
+            (UnaryOp::Exp, f64::exp, 1),
+            (UnaryOp::Expm1, f64::exp_m1, 1),
+            (UnaryOp::Log, f64::ln, 1),
+            (UnaryOp::Log1p, f64::ln_1p, 1),
+            (UnaryOp::Tanh, f64::tanh, 2),
+            (UnaryOp::Sigmoid, |x| UnaryOp::Sigmoid.apply(x), 2),
+            (UnaryOp::Softplus, |x| UnaryOp::Softplus.apply(x), 2),
+        ];
+        for (op, f, tol) in cases {
+            for got in both(op, &xs) {
+                for (x, g) in xs.iter().zip(&got) {
+                    let w = f(*x);
+                    prop_assert!(ulps(*g, w) <= tol, "{}({:e}) = {:e}, libm {:e}", op.name(), x, g, w);
+                    if w == 0.0 {
+                        prop_assert_eq!(g.to_bits(), w.to_bits(), "sign of zero: {}({:e})", op.name(), x);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn matvec_matches_naive(m in 0usize..12, k in 0usize..40, transposed in any::<bool>(), seed in 0u64..1000) {
+        let mut rng = DRng::new(seed);
+        // Small integers: every summation order is exact.
+        let int = |t: Tensor| t.map(|x| (x * 4.0).round());
+        let a = if transposed { int(rng.normal(&[k, m]).unwrap()).t() } else { int(rng.normal(&[m, k]).unwrap()) };
+        let x = int(rng.normal(&[k]).unwrap());
+        let y = a.matmul(&x).unwrap();
+        prop_assert_eq!(y.shape(), &[m][..]);
+        for i in 0..m {
+            let want: f64 = (0..k).map(|p| a.get(&[i, p]).unwrap() * x.get(&[p]).unwrap()).sum();
+            prop_assert_eq!(y.get(&[i]).unwrap(), want);
+        }
+        let d = x.matmul(&x).unwrap().item().unwrap();
+        prop_assert_eq!(d, x.to_vec().iter().map(|v| v * v).sum::<f64>());
+    }
+
+    #[test]
+    fn arg_extreme_last_axis_matches_naive(rows in 1usize..5, n in 1usize..40, nan_at in 0usize..80, seed in 0u64..1000) {
+        let mut rng = DRng::new(seed);
+        // Few distinct values so ties are common; maybe one NaN.
+        let mut v: Vec<f64> = rng.uniform(&[rows * n]).unwrap().to_vec().iter().map(|x| (x * 4.0).floor()).collect();
+        if nan_at < v.len() {
+            v[nan_at] = f64::NAN;
+        }
+        let t = Tensor::from_vec(v.clone(), &[rows, n]).unwrap();
+        for is_max in [true, false] {
+            let got = if is_max { t.argmax(Some(1), false) } else { t.argmin(Some(1), false) }.unwrap().to_vec();
+            for r in 0..rows {
+                let row = &v[r * n..(r + 1) * n];
+                let want = match row.iter().position(|x| x.is_nan()) {
+                    Some(p) => p,
+                    None => {
+                        let e = row.iter().copied().fold(row[0], |a, b| if is_max { a.max(b) } else { a.min(b) });
+                        row.iter().position(|&x| x == e).unwrap()
+                    }
+                };
+                prop_assert_eq!(got[r], want as f64);
+            }
+            let flat = if is_max { t.argmax(None, false) } else { t.argmin(None, false) }.unwrap().item().unwrap();
+            let want = match v.iter().position(|x| x.is_nan()) {
+                Some(p) => p,
+                None => {
+                    let e = v.iter().copied().fold(v[0], |a, b| if is_max { a.max(b) } else { a.min(b) });
+                    v.iter().position(|&x| x == e).unwrap()
+                }
+            };
+            prop_assert_eq!(flat, want as f64);
+        }
+    }
+}
+
+#[test]
+fn threaded_gemm_matches_naive_from_many_threads() {
+    // Sizes above the parallel threshold (split over m, over n, and batched),
+    // run from several threads at once so the helper is sometimes busy.
+    std::thread::scope(|s| {
+        for seed in 0..3u64 {
+            s.spawn(move || {
+                let mut rng = DRng::new(seed);
+                let int = |t: Tensor| t.map(|x| (x * 4.0).round());
+                for (ashape, bshape) in [
+                    (vec![150, 70], vec![70, 40]),
+                    (vec![40, 70], vec![70, 150]),
+                    (vec![128, 128], vec![128, 128]),
+                    (vec![24, 33, 40], vec![24, 40, 35]),
+                ] {
+                    let a = int(rng.normal(&ashape).unwrap());
+                    let b = int(rng.normal(&bshape).unwrap());
+                    let c = a.matmul(&b).unwrap();
+                    let nd = ashape.len();
+                    let (m, k, n) = (ashape[nd - 2], ashape[nd - 1], bshape[nd - 1]);
+                    let batch = if nd == 3 { ashape[0] } else { 1 };
+                    let (av, bv, cv) = (a.to_vec(), b.to_vec(), c.to_vec());
+                    for q in 0..batch {
+                        for i in 0..m {
+                            for j in 0..n {
+                                let want: f64 = (0..k).map(|p| av[q * m * k + i * k + p] * bv[q * k * n + p * n + j]).sum();
+                                assert_eq!(cv[q * m * n + i * n + j], want);
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+}

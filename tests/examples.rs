@@ -1,0 +1,172 @@
+//! The user-facing programs stay correct:
+//! - every `examples/*.dp` runs in-process (as `dp examples/NAME.dp` would from
+//!   the repository root) and succeeds — each ends with asserts that check its
+//!   own result, so "succeeds" means "computed the right answer";
+//! - every ```` ```dp ```` block of `docs/guide.md` runs, and where it is
+//!   followed directly by an ```` ```output ```` block the program must succeed
+//!   and print exactly that, and where by an ```` ```error ```` block it must
+//!   fail and print (stdout, then the colourless reports) exactly that. So the
+//!   guide never shows output dp does not produce.
+
+use std::cell::RefCell;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+/// A `Write` that appends into a shared buffer the test can read afterwards.
+#[derive(Clone, Default)]
+struct Capture(Rc<RefCell<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Runs `src` as the file `name`, with imports resolved against `dir`;
+/// returns (stdout, rendered error reports if it failed).
+fn run(name: &str, src: &str, dir: &Path) -> (String, Option<String>) {
+    let cap = Capture::default();
+    let mut interp = dp::Interp::new(Box::new(cap.clone()));
+    let result = interp.run_source(name, src, Some(dir.to_path_buf()));
+    let out = String::from_utf8_lossy(&cap.0.borrow()).into_owned();
+    let err = result
+        .err()
+        .map(|errs| errs.iter().map(|d| interp.render(d, false)).collect::<String>());
+    // `debug_nans` is per-thread state that outlives an interpreter.
+    dp::autodiff::api::set_debug_nans(false);
+    (out, err)
+}
+
+/// Runs `body` on a thread with the interpreter's stack, from the crate root
+/// (examples use paths like `examples/data/digits.csv`, relative to it).
+fn on_interpreter_thread(body: fn()) {
+    let handle = std::thread::Builder::new()
+        .stack_size(dp::eval::interp::INTERPRETER_STACK)
+        .spawn(move || {
+            std::env::set_current_dir(env!("CARGO_MANIFEST_DIR")).expect("cd to crate root");
+            body()
+        })
+        .expect("spawn test thread");
+    if let Err(e) = handle.join() {
+        std::panic::resume_unwind(e);
+    }
+}
+
+#[test]
+fn examples_run_and_pass_their_asserts() {
+    on_interpreter_thread(|| {
+        let mut files: Vec<PathBuf> = std::fs::read_dir("examples")
+            .expect("examples/ exists")
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "dp"))
+            .collect();
+        files.sort();
+        assert!(files.len() >= 6, "expected the examples, found {files:?}");
+        let mut failures = Vec::new();
+        for file in &files {
+            let src = std::fs::read_to_string(file).expect("example is readable");
+            let name = file.to_string_lossy().replace('\\', "/");
+            let (out, err) = run(&name, &src, file.parent().unwrap_or(Path::new(".")));
+            if let Some(e) = err {
+                failures.push(format!("{name} failed:\n--- stdout\n{out}--- error\n{e}"));
+            } else if out.trim().is_empty() {
+                failures.push(format!("{name} printed nothing"));
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    });
+}
+
+/// One fenced block of the guide: its info string, body and starting line.
+struct Block {
+    lang: String,
+    body: String,
+    line: usize,
+}
+
+/// The fenced blocks of a markdown text, in order; `adjacent[i]` says whether
+/// block `i + 1` follows block `i` with only blank lines between.
+fn fenced_blocks(text: &str) -> (Vec<Block>, Vec<bool>) {
+    let mut blocks = Vec::new();
+    let mut adjacent = Vec::new();
+    let mut current: Option<Block> = None;
+    let mut only_blank_since_last = false;
+    for (i, line) in text.lines().enumerate() {
+        match (&mut current, line.strip_prefix("```")) {
+            (None, Some(info)) => {
+                if !blocks.is_empty() {
+                    adjacent.push(only_blank_since_last);
+                }
+                current = Some(Block {
+                    lang: info.trim().to_string(),
+                    body: String::new(),
+                    line: i + 1,
+                });
+            }
+            (Some(_), Some("")) => {
+                blocks.extend(current.take());
+                only_blank_since_last = true;
+            }
+            (Some(b), _) => {
+                b.body.push_str(line);
+                b.body.push('\n');
+            }
+            (None, None) => only_blank_since_last &= line.trim().is_empty(),
+        }
+    }
+    assert!(current.is_none(), "docs/guide.md: unclosed code block");
+    (blocks, adjacent)
+}
+
+/// Text with trailing whitespace removed from every line (editors strip it,
+/// and the reports' box drawing leaves some).
+fn trim_lines(s: &str) -> String {
+    s.lines().map(str::trim_end).collect::<Vec<_>>().join("\n")
+}
+
+#[test]
+fn guide_examples_print_what_the_guide_shows() {
+    on_interpreter_thread(|| {
+        let text = std::fs::read_to_string("docs/guide.md").expect("docs/guide.md exists");
+        let (blocks, adjacent) = fenced_blocks(&text);
+        let root = PathBuf::from(".");
+        let mut failures = Vec::new();
+        let mut checked = 0;
+        for (i, b) in blocks.iter().enumerate() {
+            if b.lang != "dp" {
+                continue;
+            }
+            let (out, err) = run("example.dp", &b.body, &root);
+            let expect = blocks.get(i + 1).filter(|_| adjacent.get(i) == Some(&true));
+            let here = format!("docs/guide.md:{}", b.line);
+            match (expect.map(|e| e.lang.as_str()), err) {
+                (Some("output"), None) => {
+                    checked += 1;
+                    let want = &expect.map(|e| e.body.as_str()).unwrap_or_default();
+                    if trim_lines(&out) != trim_lines(want) {
+                        failures.push(format!("{here}: output differs\n--- guide\n{want}--- dp\n{out}"));
+                    }
+                }
+                (Some("error"), Some(e)) => {
+                    checked += 1;
+                    let want = &expect.map(|e| e.body.as_str()).unwrap_or_default();
+                    let got = out + &e;
+                    if trim_lines(&got) != trim_lines(want) {
+                        failures.push(format!("{here}: error report differs\n--- guide\n{want}--- dp\n{got}"));
+                    }
+                }
+                (Some("error"), None) => failures.push(format!("{here}: the guide shows an error, but it ran")),
+                (_, Some(e)) => failures.push(format!("{here}: failed\n{out}{e}")),
+                (_, None) => {}
+            }
+        }
+        assert!(checked >= 40, "only {checked} guide examples have expected output");
+        assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    });
+}
