@@ -83,28 +83,23 @@ class Table:
 
 
 def pair(t, dp_cmd, peers, env_peer):
-    """Run the dp script (unless `dp_cmd` is an earlier run's result) and each peer once.
-
-    Prints one row per (workload, peer); returns the dp result for reuse."""
-    if isinstance(dp_cmd, dict):
-        dp = dp_cmd
-    else:
-        code, out, err = run(dp_cmd)
-        dp = parse(out)
-        if code != 0:
-            print(f"dp failed ({' '.join(dp_cmd)}):\n{err.strip()}")
+    """Run the dp script once and each peer once; one row per (workload, peer)."""
+    code, out, err = run(dp_cmd)
+    dp = parse(out)
+    if code != 0:
+        print(f"dp failed ({' '.join(dp_cmd)}):\n{err.strip()}")
     for label, cmd in peers:
         code, pout, perr = run(cmd, env=env_peer)
-        if code == 3:  # the peer script's "package missing" exit
-            t.row("(all workloads)", None, label, None, "skipped: " + perr.strip())
-            continue
         if code != 0:
-            t.row("(all workloads)", None, label, None, f"peer failed: {perr.strip().splitlines()[-1:]}")
+            # Exit 3 is the peer scripts' "package missing" (the message says how to install it).
+            why = perr.strip().splitlines()[-1] if perr.strip() else f"exit {code}"
+            note = ("skipped: " if code == 3 else "peer failed: ") + why
+            for name in dp or ["(all workloads)"]:
+                t.row(name, dp.get(name), label, None, note)
             continue
         got = parse(pout)
         for name in list(dp) + [k for k in got if k not in dp]:
             t.row(name, dp.get(name), label, got.get(name))
-    return dp
 
 
 def versions():
@@ -166,11 +161,10 @@ def main():
     if "train" in sections:
         t.header("training loop: MLP 64-128-10, batch 256, tanh, cross-entropy, SGD, 200 steps, f64")
         labels = {"autograd": "autograd", "jax": "jax (no jit)", "jax-jit": "jax jit", "torch": "torch"}
-        runs = thread_runs[a.peer_threads]
-        dp_run = [dp, b("mlp_train.dp"), n]
+        # dp runs again next to each peer, so each ratio compares times taken under the same load.
         for p, lbl in labels.items():
-            for suffix, env in runs:
-                dp_run = pair(t, dp_run, [(lbl + suffix, [py, b("mlp_train.py"), p, n])], env)
+            for suffix, env in thread_runs[a.peer_threads]:
+                pair(t, [dp, b("mlp_train.dp"), n], [(lbl + suffix, [py, b("mlp_train.py"), p, n])], env)
 
     if "scalar" in sections:
         t.header("scalar autodiff: dp vs micrograd (forward + backward)")

@@ -1,9 +1,19 @@
 #!/usr/bin/env python3
 """NumPy counterpart of `cargo run -p dp-tensor --release --example bench`.
 
-python3 benches/kernels.py            # run NumPy, then the Rust bench, print ratios
-python3 benches/kernels.py --numpy    # NumPy table only
+python3 benches/kernels.py               # NumPy and dp-tensor side by side, with ratios
+python3 benches/kernels.py --numpy       # NumPy table only
+python3 benches/kernels.py --dp-bin PATH # use an already built bench binary (e.g. an older build)
 ratio = numpy_time / dp_time  (> 1 means dp-tensor is faster)
+
+The two sides are timed case by case in alternation (one bench process per
+case), so a change in machine load affects both alike. Each time is the
+median of repeated runs.
+
+For fair NumPy numbers unset OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE in the
+command that runs this script (they pin an old, slower OpenBLAS kernel):
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 benches/kernels.py
+The BLAS kernel NumPy actually runs is printed first (needs threadpoolctl).
 """
 import os, subprocess, sys, time
 import numpy as np
@@ -36,7 +46,8 @@ def cases():
     out.append(("matmul 128x64@64x256", lambda a=a, b=b: a @ b))
     a = r.random((32, 64, 64)); b = r.random((32, 64, 64))
     out.append(("matmul batch 32x64x64", lambda a=a, b=b: a @ b))
-    a = r.random((64, 64)); v = r.random(64)
+    a = r.random((64, 64)); b = r.random((64, 64)); v = r.random(64)
+    out.append(("matmul 64x64", lambda a=a, b=b: a @ b))
     out.append(("matvec 64", lambda a=a, v=v: a @ v))
     n = 1_000_000
     a, b, c = r.random(n), r.random(n), r.random(n)
@@ -48,6 +59,8 @@ def cases():
         ("p-0.1*g 1e6", lambda: a - 0.1 * b),
         ("exp 1e6", lambda: np.exp(a)),
         ("tanh 1e6", lambda: np.tanh(a)),
+        ("log 1e6", lambda: np.log(a)),
+        ("sigmoid 1e6", lambda: 1.0 / (1.0 + np.exp(-a))),
         ("relu 1e6", lambda: np.maximum(a, 0.0)),
         ("maximum 1e6", lambda: np.maximum(a, b)),
         ("gt 1e6", lambda: (a > b).astype(np.float64)),
@@ -67,27 +80,46 @@ def cases():
     return out
 
 
+def blas_info():
+    pinned = [k for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ]
+    if pinned:
+        print(f"# warning: {', '.join(pinned)} set: NumPy runs a pinned (slower) OpenBLAS kernel")
+    try:
+        import threadpoolctl
+        for lib in threadpoolctl.threadpool_info():
+            if lib.get("user_api") == "blas":
+                print(f"# numpy {np.__version__}: {lib.get('internal_api')} {lib.get('version')} "
+                      f"kernel {lib.get('architecture')}, {lib.get('num_threads')} threads")
+    except ImportError:
+        print(f"# numpy {np.__version__} (install threadpoolctl to see its BLAS kernel)")
+
+
 def main():
-    numpy_only = "--numpy" in sys.argv
-    np_times = {}
-    for name, fn in cases():
-        np_times[name] = timeit(fn)
-        if numpy_only:
-            print(f"{name}\t{np_times[name]:.2f}")
-    if numpy_only:
-        return
+    args = sys.argv[1:]
+    numpy_only = "--numpy" in args
+    blas_info()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    res = subprocess.run(["cargo", "run", "-q", "-p", "dp-tensor", "--release", "--example", "bench"],
-                         cwd=root, capture_output=True, text=True, check=True)
-    print(f"{'case':32s} {'numpy us':>11s} {'dp us':>11s} {'ratio':>7s}")
-    for line in res.stdout.strip().splitlines():
-        name, t = line.split("\t")
-        t = float(t)
-        npt = np_times.get(name)
-        if npt is None:
-            print(f"{name:32s} {'-':>11s} {t:11.2f}")
-        else:
-            print(f"{name:32s} {npt:11.2f} {t:11.2f} {npt / t:7.2f}")
+    if "--dp-bin" in args:
+        dp_bin = args[args.index("--dp-bin") + 1]
+    elif not numpy_only:
+        subprocess.run(["cargo", "build", "-q", "-p", "dp-tensor", "--release", "--example", "bench"],
+                       cwd=root, check=True)
+        target = os.environ.get("CARGO_TARGET_DIR", os.path.join(root, "target"))
+        dp_bin = os.path.join(target, "release", "examples", "bench")
+    if not numpy_only:
+        print(f"{'case':32s} {'numpy us':>11s} {'dp us':>11s} {'ratio':>7s}")
+    for name, fn in cases():
+        npt = timeit(fn)
+        if numpy_only:
+            print(f"{name}\t{npt:.2f}")
+            continue
+        res = subprocess.run([dp_bin, name], capture_output=True, text=True, check=True)
+        times = dict(line.split("\t") for line in res.stdout.strip().splitlines())
+        if name not in times:
+            print(f"{name:32s} {npt:11.2f} {'-':>11s}")
+            continue
+        t = float(times[name])
+        print(f"{name:32s} {npt:11.2f} {t:11.2f} {npt / t:7.2f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -213,8 +213,16 @@ impl SourceMap {
             }
         }
         let note = |(frame, n): &(&StackFrame, usize)| {
-            let times = if *n > 1 { format!(" (repeated {n} times)") } else { String::new() };
-            format!("in `{}`, called at {}{times}", frame.function, self.location(frame.call_site))
+            let times = if *n > 1 {
+                format!(" (repeated {n} times)")
+            } else {
+                String::new()
+            };
+            format!(
+                "in `{}`, called at {}{times}",
+                frame.function,
+                self.location(frame.call_site)
+            )
         };
         if runs.len() <= 2 * KEEP + 1 {
             return runs.iter().map(note).collect();
@@ -230,7 +238,11 @@ impl SourceMap {
     pub fn render(&self, diag: &Diagnostic, color: bool) -> String {
         let mut out = Vec::new();
         // ariadne already prints "Error:"; errors raised by `error(msg)` show just the message.
-        let header = if diag.kind == ErrorKind::User { diag.message.clone() } else { format!("{}: {}", diag.kind.title(), diag.message) };
+        let header = if diag.kind == ErrorKind::User {
+            diag.message.clone()
+        } else {
+            format!("{}: {}", diag.kind.title(), diag.message)
+        };
         let clamp = |s: Span| {
             let len = self.text(s.file).len();
             let start = (s.start as usize).min(len);
@@ -247,15 +259,28 @@ impl SourceMap {
                 } else {
                     "here"
                 };
-                let mut primary = Label::new(clamp(span)).with_message(diag.label.as_deref().unwrap_or(default_label));
-                if color {
-                    primary = primary.with_color(ariadne::Color::Red);
+                // ariadne starts a new snippet (headed by the primary location)
+                // whenever a label lies above the previous one, so labels are
+                // given file by file (in order of first mention, the primary's
+                // file first) and top to bottom within a file.
+                let mut all: Vec<(Span, &str, bool)> =
+                    vec![(span, diag.label.as_deref().unwrap_or(default_label), true)];
+                all.extend(diag.labels.iter().map(|(s, t)| (*s, t.as_str(), false)));
+                let mut files: Vec<FileId> = Vec::new();
+                for (s, _, _) in &all {
+                    if !files.contains(&s.file) {
+                        files.push(s.file);
+                    }
                 }
-                b = b.with_label(primary);
-                for (s, text) in &diag.labels {
-                    let mut l = Label::new(clamp(*s)).with_message(text);
+                all.sort_by_key(|(s, _, _)| (files.iter().position(|f| *f == s.file), s.start, s.end));
+                for (s, text, is_primary) in all {
+                    let mut l = Label::new(clamp(s)).with_message(text);
                     if color {
-                        l = l.with_color(ariadne::Color::Blue);
+                        l = l.with_color(if is_primary {
+                            ariadne::Color::Red
+                        } else {
+                            ariadne::Color::Blue
+                        });
                     }
                     b = b.with_label(l);
                 }
@@ -306,17 +331,23 @@ pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str
     best.map(|(_, c)| c.to_string())
 }
 
+/// Edit distance counting insertions, deletions, substitutions and swaps of
+/// two adjacent characters (the commonest typo: `lenght`, `alhpa`) as one edit.
 fn edit_distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
+    let mut before: Vec<usize> = vec![0; b.len() + 1];
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     for i in 1..=a.len() {
         let mut cur = vec![i; b.len() + 1];
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
             cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                cur[j] = cur[j].min(before[j - 2] + 1);
+            }
         }
-        prev = cur;
+        before = std::mem::replace(&mut prev, cur);
     }
     prev[b.len()]
 }

@@ -76,6 +76,10 @@ fn run(cli: Cli) -> u8 {
         Some(Command::Graph { file }) => graph_file(&file, color),
         Some(Command::Repl) => dp::repl::run(),
         None => match cli.script.split_first() {
+            Some((file, _)) if file.starts_with('-') && !Path::new(file).exists() => {
+                eprintln!("dp: unknown option `{file}` (see `dp --help`)");
+                2
+            }
             Some((file, rest)) => run_file(Path::new(file), rest.to_vec(), color),
             None => dp::repl::run(),
         },

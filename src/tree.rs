@@ -137,7 +137,11 @@ fn node_desc(v: &Value) -> String {
         Value::None => "none".into(),
         other => {
             let d = other.describe();
-            let article = if d.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+            let article = if d.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                "an"
+            } else {
+                "a"
+            };
             format!("{article} {d}")
         }
     }

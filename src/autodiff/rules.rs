@@ -5,7 +5,10 @@
 //!
 //! Conventions at non-smooth points follow JAX (LANGUAGE.md §4): `relu'(0) = 0`,
 //! `abs'(0) = 1`, `maximum`/`minimum`/`max`/`min` split ties equally,
-//! `sqrt'(0) = inf`, and ops without a derivative (`sign`, `floor`, `round`,
+//! `sqrt'(0) = inf`, `d(a ** b)/db = 0` at `a = 0`, a float power's
+//! `d(a ** b)/da = b * a ** (b - 1)` with no special case (so nan at `a = 0`
+//! where `b - 1 < 0`), an int power's exact at every order, `prod` exact
+//! through zeros, and ops without a derivative (`sign`, `floor`, `round`,
 //! comparisons) have zero derivative.
 
 use crate::diagnostics::Diagnostic;
@@ -77,20 +80,22 @@ fn select_masks(op: BinaryOp, a: &Value, b: &Value) -> R<(Value, Value)> {
     Ok((add(&bin(wins_a, a, b)?, &tie)?, add(&bin(wins_b, a, b)?, &tie)?))
 }
 
-/// `d(a ** b)/da = b * a ** (b - 1)`, taken as 0 where `b == 0` (as JAX does).
+/// `d(a ** b)/da = b * a ** (b - 1)` for a float exponent, with no special
+/// case at `b == 0`: JAX's rule, so `a ** 0.0` has derivative `0 * 0 ** -1 =
+/// nan` at `a = 0` (an int exponent is [`Prim::IntPow`], exact there).
 fn pow_da(a: &Value, b: &Value) -> R<Value> {
     if let Value::Float(e) = b {
-        if *e == 0.0 {
-            return Ok(f(0.0));
-        }
-        if *e == 2.0 {
-            return scale(a, 2.0);
-        }
         return scale(&bin(BinaryOp::Pow, a, &f(e - 1.0))?, *e);
     }
-    let d = mul(b, &bin(BinaryOp::Pow, a, &sub(b, &f(1.0))?)?)?;
-    let zero_exp = bin(BinaryOp::Eq, b, &f(0.0))?;
-    ops::where_(&zero_exp, &f(0.0), &d)
+    mul(b, &bin(BinaryOp::Pow, a, &sub(b, &f(1.0))?)?)
+}
+
+/// `d(x ** n)/dx = n * x ** (n - 1)` for an int exponent (`None`: zero, for `n == 0`).
+fn int_pow_derivative(n: i32, x: &Value) -> R<Option<Value>> {
+    if n == 0 {
+        return Ok(None);
+    }
+    Ok(Some(scale(&apply(&Prim::IntPow(n - 1), &[x.clone()])?, f64::from(n))?))
 }
 
 /// `d(a ** b)/db = a ** b * log(a)`, with `log(0)` taken as 0 (as JAX does).
@@ -246,6 +251,10 @@ pub fn vjp(prim: &Prim, x: &[Value], y: &Value, g: &Value, needs: &[bool]) -> R<
                 },
             ]
         }
+        Prim::IntPow(n) => vec![match int_pow_derivative(*n, &x[0])? {
+            Some(d) => Some(mul(g, &d)?),
+            None => None,
+        }],
         Prim::Where => {
             let c = &x[0];
             let zero = f(0.0);
@@ -436,6 +445,10 @@ pub fn jvp(prim: &Prim, x: &[Value], t: &[Option<Value>], y: &Value) -> R<Option
                 _ => None,
             }
         }
+        Prim::IntPow(n) => match (int_pow_derivative(*n, &x[0])?, &t[0]) {
+            (Some(d), Some(tx)) => Some(mul(tx, &d)?),
+            _ => None,
+        },
         Prim::Where => {
             let zero = f(0.0);
             let ta = t[1].clone().unwrap_or_else(|| zero.clone());

@@ -15,18 +15,34 @@ type R<T> = Result<T, Diagnostic>;
 /// `format(fmt, args...)`: `{}` inserts the next argument as `str` would, `{:.N}`
 /// a number with N decimals; `{{` and `}}` are literal braces.
 pub fn format_string(fmt: &str, args: &[Value]) -> R<String> {
-    let mut out = String::new();
-    let mut next = 0usize;
+    format_located(fmt, args).map_err(|(d, _)| d)
+}
+
+fn plural(n: usize, thing: &str) -> String {
+    format!("{n} {thing}{}", if n == 1 { "" } else { "s" })
+}
+
+/// Like [`format_string`]; an error comes with the position of the `format`
+/// argument at fault (0 for the format string itself, `i + 1` for `args[i]`).
+fn format_located(fmt: &str, args: &[Value]) -> Result<String, (Diagnostic, usize)> {
+    // Split into literal text and placeholder specs first, so a count mismatch
+    // is reported with both counts before anything is formatted.
+    enum Piece {
+        Text(String),
+        Hole(String),
+    }
+    let mut pieces = Vec::new();
+    let mut text = String::new();
     let mut chars = fmt.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
             '{' if chars.peek() == Some(&'{') => {
                 chars.next();
-                out.push('{');
+                text.push('{');
             }
             '}' if chars.peek() == Some(&'}') => {
                 chars.next();
-                out.push('}');
+                text.push('}');
             }
             '{' => {
                 let mut spec = String::new();
@@ -34,38 +50,56 @@ pub fn format_string(fmt: &str, args: &[Value]) -> R<String> {
                     match chars.next() {
                         Some('}') => break,
                         Some(ch) => spec.push(ch),
-                        None => return Err(Diagnostic::new(ErrorKind::Value, "unclosed `{` in format string")),
+                        None => {
+                            let d = Diagnostic::new(ErrorKind::Value, "unclosed `{` in format string")
+                                .with_label("this string has a `{` without a matching `}`")
+                                .with_help("write `{{` for a literal brace");
+                            return Err((d, 0));
+                        }
                     }
                 }
-                let arg = args.get(next).ok_or_else(|| {
-                    Diagnostic::new(
-                        ErrorKind::Value,
-                        format!(
-                            "format string has more placeholders than the {} argument(s) given",
-                            args.len()
-                        ),
-                    )
-                })?;
-                next += 1;
-                out.push_str(&format_one(arg, &spec)?);
+                pieces.push(Piece::Text(std::mem::take(&mut text)));
+                pieces.push(Piece::Hole(spec));
             }
             '}' => {
-                return Err(Diagnostic::new(
-                    ErrorKind::Value,
-                    "unmatched `}` in format string (write `}}` for a literal brace)",
-                ))
+                let d = Diagnostic::new(ErrorKind::Value, "unmatched `}` in format string")
+                    .with_label("this string has a `}` without a matching `{`")
+                    .with_help("write `}}` for a literal brace");
+                return Err((d, 0));
             }
-            c => out.push(c),
+            c => text.push(c),
         }
     }
-    if next < args.len() {
-        return Err(Diagnostic::new(
+    pieces.push(Piece::Text(text));
+    let holes = pieces.iter().filter(|p| matches!(p, Piece::Hole(_))).count();
+    if holes != args.len() {
+        let d = Diagnostic::new(
             ErrorKind::Value,
             format!(
-                "format string has {next} placeholder(s) but {} arguments were given",
-                args.len()
+                "format string has {} but {} {} given",
+                plural(holes, "placeholder"),
+                plural(args.len(), "argument"),
+                if args.len() == 1 { "was" } else { "were" }
             ),
-        ));
+        )
+        .with_label(format!("expects {}", plural(holes, "argument")));
+        return Err((d, 0));
+    }
+    let mut out = String::new();
+    let mut next = 0;
+    for p in pieces {
+        match p {
+            Piece::Text(t) => out.push_str(&t),
+            Piece::Hole(spec) => {
+                // A bad spec is the format string's fault; a bad value is the argument's.
+                let placed = |d: Diagnostic| {
+                    let at = if d.kind == ErrorKind::Type { next + 1 } else { 0 };
+                    (d, at)
+                };
+                out.push_str(&format_one(&args[next], &spec).map_err(placed)?);
+                next += 1;
+            }
+        }
     }
     Ok(out)
 }
@@ -77,8 +111,10 @@ fn format_one(v: &Value, spec: &str) -> R<String> {
     let bad = || {
         Diagnostic::new(
             ErrorKind::Value,
-            format!("unsupported format spec `{{{spec}}}`; use `{{}}`, `{{:.N}}`, `{{:.Ne}}` or `{{:N}}`"),
+            format!("unsupported placeholder `{{{spec}}}` in format string"),
         )
+        .with_label("in this format string")
+        .with_help("use `{}`, `{:.N}` (N decimals), `{:.Ne}` (scientific) or `{:W}` (width W); N and W up to 1000")
     };
     let spec = spec.strip_prefix(':').ok_or_else(bad)?;
     let (width, rest) = match spec.find('.') {
@@ -88,7 +124,7 @@ fn format_one(v: &Value, spec: &str) -> R<String> {
     let width: usize = if width.is_empty() {
         0
     } else {
-        width.parse().map_err(|_| bad())?
+        width.parse().ok().filter(|w| *w <= 1000).ok_or_else(bad)?
     };
     let (digits, sci) = match rest.strip_suffix('e') {
         Some(d) => (d, true),
@@ -97,7 +133,7 @@ fn format_one(v: &Value, spec: &str) -> R<String> {
     let body = if rest.is_empty() {
         v.to_display()
     } else {
-        let prec: usize = digits.parse().map_err(|_| bad())?;
+        let prec: usize = digits.parse().ok().filter(|p| *p <= 1000).ok_or_else(bad)?;
         let fmt_num = |x: f64| if sci { fmt_sci(x, prec) } else { format!("{x:.prec$}") };
         match v.strip() {
             Value::Float(x) => fmt_num(*x),
@@ -110,8 +146,13 @@ fn format_one(v: &Value, spec: &str) -> R<String> {
             other => {
                 return Err(Diagnostic::new(
                     ErrorKind::Type,
-                    format!("`{{:.{digits}}}` needs a number, found {}", other.describe()),
-                ))
+                    format!(
+                        "the placeholder `{{:.{digits}}}` needs a number, found {}",
+                        other.describe()
+                    ),
+                )
+                .with_label(format!("this is {}", other.describe()))
+                .with_help("use `{}` to insert any value"))
             }
         }
     };
@@ -135,7 +176,8 @@ fn fmt_sci(x: f64, prec: usize) -> String {
 
 /// Compares `actual` with `expected` structurally, then leaf by leaf within tolerances.
 pub fn assert_close(actual: &Value, expected: &Value, rtol: f64, atol: f64) -> R<()> {
-    tree::map_many(&[actual.clone(), expected.clone()], &mut |pair, path| {
+    let names = ["actual", "expected"];
+    tree::map_many_named(&[actual.clone(), expected.clone()], &names, &mut |pair, path| {
         let (a, e) = (pair[0].strip(), pair[1].strip());
         let numeric = |v: &Value| matches!(v, Value::Int(_) | Value::Float(_) | Value::Tensor(_));
         if numeric(a) && numeric(e) {
@@ -231,8 +273,10 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     });
     register(t, "format", |_, a| {
         a.only_kwargs("format", &[])?;
-        let fmt = str_arg("format", "the format string", a.pos.first().unwrap_or(&Value::None))?;
-        Ok(Value::str(format_string(&fmt, &a.pos[1..])?))
+        let fmt = str_arg("format", "the format string", a.pos.first().unwrap_or(&Value::None))
+            .map_err(|d| d.at(a.span_of(0)))?;
+        let s = format_located(&fmt, a.pos.get(1..).unwrap_or(&[])).map_err(|(d, i)| d.at(a.span_of(i)))?;
+        Ok(Value::str(s))
     });
     register(t, "type", |_, a| {
         let v = a.bind("type", &["x"])?;
@@ -248,30 +292,37 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             Value::Range(a, b, s) => range_len(*a, *b, *s),
             Value::Tensor(t) if t.ndim() > 0 => t.shape()[0] as i64,
             other => {
-                return Err(arg_type(
-                    "len",
-                    "its argument",
-                    "a tuple, dict, string, range or tensor",
-                    other,
-                ))
+                return Err(
+                    arg_type("len", "its argument", "a tuple, dict, string, range or tensor", other)
+                        .at(a.span_of(0))
+                        .with_label(format!("this is {}", other.describe())),
+                )
             }
         }))
     });
     register(t, "range", |_, a| {
-        let v = a.bind("range", &["start", "stop?", "step?"])?;
-        let i = |k: usize| v[k].as_ref().map(|x| int_arg("range", "a bound", x)).transpose();
+        const PARAMS: &[&str] = &["start", "stop?", "step?"];
+        let v = a.bind("range", PARAMS)?;
+        let i = |k: usize| {
+            v[k].as_ref()
+                .map(|x| int_arg("range", "a bound", x).map_err(|d| d.at(a.param_span(PARAMS, k))))
+                .transpose()
+        };
         let (start, stop) = match i(1)? {
             None => (0, i(0)?.unwrap_or(0)),
             Some(s) => (i(0)?.unwrap_or(0), s),
         };
         let step = i(2)?.unwrap_or(1);
         if step == 0 {
-            return Err(Diagnostic::new(ErrorKind::Value, "`range` step cannot be zero"));
+            return Err(Diagnostic::new(ErrorKind::Value, "`range` step cannot be zero")
+                .at(a.param_span(PARAMS, 2))
+                .with_label("the step is 0"));
         }
         Ok(Value::Range(start, stop, step))
     });
     register(t, "int", |_, a| {
         let v = a.bind("int", &["x"])?;
+        let at = a.span_of(0);
         let x = v[0].as_ref().unwrap_or(&Value::None);
         let from_f = |f: f64| -> R<Value> {
             if !f.is_finite() || f.abs() >= 9.2e18 {
@@ -306,9 +357,11 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
                 other,
             )),
         }
+        .map_err(|d| d.at(at))
     });
     register(t, "float", |_, a| {
         let v = a.bind("float", &["x"])?;
+        let at = a.span_of(0);
         let x = v[0].as_ref().unwrap_or(&Value::None);
         match x.strip() {
             Value::Int(i) => Ok(Value::Float(*i as f64)),
@@ -334,6 +387,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
                 other,
             )),
         }
+        .map_err(|d| d.at(at))
     });
     register(t, "bool", |_, a| {
         let v = a.bind("bool", &["x"])?;
@@ -348,26 +402,36 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             other => return Err(arg_type("bool", "its argument", "a scalar or collection", other)),
         }))
     });
-    register(t, "assert", |_, a| {
-        let v = a.bind("assert", &["cond", "msg?"])?;
+    register(t, "assert", |it: &mut Interp, a| {
+        const PARAMS: &[&str] = &["cond", "msg?"];
+        let v = a.bind("assert", PARAMS)?;
+        let cond_span = a.param_span(PARAMS, 0);
         let ok = match v[0].as_ref().unwrap_or(&Value::None).strip() {
             Value::Bool(b) => *b,
             Value::Tensor(t) => t.to_vec().iter().all(|x| *x != 0.0),
-            other => return Err(arg_type("assert", "the condition", "a bool", other)),
+            other => {
+                return Err(arg_type("assert", "the condition", "a bool", other)
+                    .at(cond_span)
+                    .with_label(format!("this is {}", other.describe())))
+            }
         };
         if ok {
             return Ok(Value::None);
         }
         let msg = v[1].as_ref().map(Value::to_display).unwrap_or_default();
-        Err(Diagnostic::new(
-            ErrorKind::Assertion,
-            if msg.is_empty() {
-                "assertion failed".to_string()
-            } else {
-                msg
-            },
-        )
-        .with_label("this assertion is false"))
+        // Without a message, the condition's own source says what failed.
+        let src = it.sources.text(cond_span.file);
+        let cond = src
+            .get(cond_span.range())
+            .filter(|c| !c.contains('\n') && c.len() <= 80);
+        let message = match (msg.is_empty(), cond) {
+            (false, _) => msg,
+            (true, Some(c)) => format!("`{c}` is false"),
+            (true, None) => "the condition is false".to_string(),
+        };
+        Err(Diagnostic::new(ErrorKind::Assertion, message)
+            .at(cond_span)
+            .with_label("this condition is false"))
     });
     register(t, "assert_close", |_, a| {
         let v = a.bind("assert_close", &["actual", "expected", "rtol?", "atol?"])?;
@@ -412,11 +476,14 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
 
 /// The number of elements of `range(a, b, s)`.
 pub fn range_len(a: i64, b: i64, s: i64) -> i64 {
-    if s > 0 && b > a {
+    // In i128: `b - a` can exceed i64 for ranges spanning most of the int line.
+    let (a, b, s) = (i128::from(a), i128::from(b), i128::from(s));
+    let n = if s > 0 && b > a {
         (b - a - 1) / s + 1
     } else if s < 0 && a > b {
         (a - b - 1) / (-s) + 1
     } else {
         0
-    }
+    };
+    i64::try_from(n).unwrap_or(i64::MAX)
 }

@@ -15,20 +15,29 @@ type R<T> = Result<T, Diagnostic>;
 fn dict_arg(fname: &str, v: &Value) -> R<Dict> {
     match v {
         Value::Dict(d) => Ok(d.clone()),
-        other => Err(arg_type(fname, "its first argument", "a dict", other)),
+        other => {
+            Err(arg_type(fname, "its first argument", "a dict", other)
+                .with_label(format!("this is {}", other.describe())))
+        }
     }
 }
 
 fn tuple_arg(fname: &str, v: &Value) -> R<Tuple> {
     match v {
         Value::Tuple(t) => Ok(t.clone()),
-        other => Err(arg_type(fname, "its first argument", "a tuple", other)),
+        other => {
+            Err(arg_type(fname, "its first argument", "a tuple", other)
+                .with_label(format!("this is {}", other.describe())))
+        }
     }
 }
 
 fn items_of(fname: &str, v: &Value) -> R<Vec<Value>> {
     iterate(v)
-        .map_err(|_| arg_type(fname, "its argument", "a tuple, dict, range, string or tensor", v))?
+        .map_err(|_| {
+            arg_type(fname, "its argument", "a tuple, dict, range, string or tensor", v)
+                .with_label(format!("this is {}", v.describe()))
+        })?
         .collect()
 }
 
@@ -41,46 +50,55 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     register(t, "keys", |_, a| {
         let v = a.bind("keys", &["d"])?;
         Ok(Value::tuple(
-            dict_arg("keys", &get(&v, 0))?.keys().map(|k| Value::Str(k.clone())),
+            dict_arg("keys", &get(&v, 0))
+                .map_err(|d| d.at(a.span_of(0)))?
+                .keys()
+                .map(|k| Value::Str(k.clone())),
         ))
     });
     register(t, "values", |_, a| {
         let v = a.bind("values", &["d"])?;
-        Ok(Value::tuple(dict_arg("values", &get(&v, 0))?.values().cloned()))
+        Ok(Value::tuple(
+            dict_arg("values", &get(&v, 0))
+                .map_err(|d| d.at(a.span_of(0)))?
+                .values()
+                .cloned(),
+        ))
     });
     register(t, "items", |_, a| {
         let v = a.bind("items", &["d"])?;
         Ok(Value::tuple(
-            dict_arg("items", &get(&v, 0))?
+            dict_arg("items", &get(&v, 0))
+                .map_err(|d| d.at(a.span_of(0)))?
                 .iter()
                 .map(|(k, x)| Value::tuple([Value::Str(k.clone()), x.clone()])),
         ))
     });
     register(t, "has", |_, a| {
         let v = a.bind("has", &["d", "key"])?;
-        let d = dict_arg("has", &get(&v, 0))?;
-        let k = str_arg("has", "the key", &get(&v, 1))?;
+        let d = dict_arg("has", &get(&v, 0)).map_err(|d| d.at(a.span_of(0)))?;
+        let k = str_arg("has", "the key", &get(&v, 1)).map_err(|d| d.at(a.span_of(1)))?;
         Ok(Value::Bool(d.contains_key(&k)))
     });
     register(t, "insert", |_, a| {
         let v = a.bind("insert", &["d", "key", "value"])?;
-        let mut d = dict_arg("insert", &get(&v, 0))?;
-        let k = str_arg("insert", "the key", &get(&v, 1))?;
+        let mut d = dict_arg("insert", &get(&v, 0)).map_err(|d| d.at(a.span_of(0)))?;
+        let k = str_arg("insert", "the key", &get(&v, 1)).map_err(|d| d.at(a.span_of(1)))?;
         d.insert(k, get(&v, 2));
         Ok(Value::Dict(d))
     });
     register(t, "remove", |_, a| {
         let v = a.bind("remove", &["d", "key"])?;
-        let mut d = dict_arg("remove", &get(&v, 0))?;
-        let k = str_arg("remove", "the key", &get(&v, 1))?;
+        let mut d = dict_arg("remove", &get(&v, 0)).map_err(|d| d.at(a.span_of(0)))?;
+        let k = str_arg("remove", "the key", &get(&v, 1)).map_err(|d| d.at(a.span_of(1)))?;
         if d.remove(&k).is_none() {
-            return Err(crate::eval::interp::missing_key(&d, &k, a.span));
+            return Err(crate::eval::interp::missing_key(&d, &k, a.span_of(1)));
         }
         Ok(Value::Dict(d))
     });
     register(t, "append", |_, a| {
         let v = a.bind("append", &["t", "x"])?;
-        let mut tup = tuple_arg("append", &get(&v, 0))?;
+        let mut tup = tuple_arg("append", &get(&v, 0)).map_err(|d| d.at(a.span_of(0)))?;
         tup.push_back(get(&v, 1));
         Ok(Value::Tuple(tup))
     });
@@ -101,8 +119,8 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     });
     register(t, "map", |it: &mut Interp, a: Args| {
         let v = a.bind("map", &["f", "xs"])?;
-        let f = func_arg("map", "f", &get(&v, 0))?;
-        let xs = items_of("map", &get(&v, 1))?;
+        let f = func_arg("map", "f", &get(&v, 0)).map_err(|d| d.at(a.span_of(0)))?;
+        let xs = items_of("map", &get(&v, 1)).map_err(|d| d.at(a.span_of(1)))?;
         let mut out = Tuple::new();
         for x in xs {
             out.push_back(it.call_pos(&f, vec![x], a.span)?);
@@ -111,9 +129,9 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     });
     register(t, "filter", |it: &mut Interp, a: Args| {
         let v = a.bind("filter", &["f", "xs"])?;
-        let f = func_arg("filter", "f", &get(&v, 0))?;
+        let f = func_arg("filter", "f", &get(&v, 0)).map_err(|d| d.at(a.span_of(0)))?;
         let mut out = Tuple::new();
-        for x in items_of("filter", &get(&v, 1))? {
+        for x in items_of("filter", &get(&v, 1)).map_err(|d| d.at(a.span_of(1)))? {
             match it.call_pos(&f, vec![x.clone()], a.span)? {
                 Value::Bool(true) => out.push_back(x),
                 Value::Bool(false) => {}
@@ -124,9 +142,9 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     });
     register(t, "reduce", |it: &mut Interp, a: Args| {
         let v = a.bind("reduce", &["f", "xs", "init"])?;
-        let f = func_arg("reduce", "f", &get(&v, 0))?;
+        let f = func_arg("reduce", "f", &get(&v, 0)).map_err(|d| d.at(a.span_of(0)))?;
         let mut acc = get(&v, 2);
-        for x in items_of("reduce", &get(&v, 1))? {
+        for x in items_of("reduce", &get(&v, 1)).map_err(|d| d.at(a.span_of(1)))? {
             acc = it.call_pos(&f, vec![acc, x], a.span)?;
         }
         Ok(acc)
@@ -149,12 +167,11 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     });
     register(t, "tree_zeros_like", |_, a| {
         let v = a.bind("tree_zeros_like", &["tree"])?;
-        tree::map_leaves(&get(&v, 0), &mut |x, _| {
-            if x.is_numeric() {
-                ops::zeros_like(x)
-            } else {
-                Ok(x.clone())
-            }
+        tree::map_leaves(&get(&v, 0), &mut |x, _| match x {
+            // An int stays an int, as in JAX's zeros_like.
+            Value::Int(_) => Ok(Value::Int(0)),
+            x if x.is_numeric() => ops::zeros_like(x),
+            x => Ok(x.clone()),
         })
     });
     register(t, "tree_add", |_, a| {

@@ -223,6 +223,13 @@ pub fn axes_arg(fname: &str, v: Option<&Value>, ndim: usize) -> R<Option<Vec<usi
         None | Some(Value::None) => return Ok(None),
         Some(v) => v,
     };
+    if let Value::Float(_) = v.strip() {
+        return Err(Diagnostic::new(
+            ErrorKind::Type,
+            format!("`{fname}` expects axis to be an int or a tuple of ints, found float"),
+        )
+        .with_help("to combine two values elementwise use `maximum(a, b)` / `minimum(a, b)`"));
+    }
     let list: Vec<i64> = match v {
         Value::Tuple(t) => t.iter().map(|x| int_arg(fname, "axis", x)).collect::<R<_>>()?,
         other => vec![int_arg(fname, "axis", other)?],
@@ -292,7 +299,7 @@ fn tensor_value(v: &Value) -> R<Value> {
 }
 
 fn reduce(x: &Value, op: ReduceOp, axes: Option<Vec<usize>>, keepdims: bool) -> R<Value> {
-    apply(&Prim::Reduce(op, axes.map(Rc::from), keepdims), &[x.clone()])
+    apply(&Prim::Reduce(op, axes.map(Rc::from), keepdims), std::slice::from_ref(x))
 }
 
 fn count(shape: &[usize], axes: &Option<Vec<usize>>) -> f64 {
@@ -443,6 +450,10 @@ fn binary_builtin(t: &mut HashMap<Rc<str>, Value>, name: &'static str, op: Binar
         let y = numeric(name, v[1].as_ref().unwrap_or(&Value::None))?;
         check_broadcast(name, &a, P, &[&x, &y])?;
         crate::autodiff::trace::set_span(a.span);
+        // `pow(x, n)` with an int `n` is an integer power, like `x ** n` (and `jnp.power`).
+        if let (BinaryOp::Pow, Some(n @ Value::Int(_))) = (op, &v[1]) {
+            return ops::binary(op, &x, n);
+        }
         ops::binary(op, &x, &y)
     });
 }

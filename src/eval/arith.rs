@@ -113,7 +113,7 @@ fn int_op(op: BinOp, a: i64, b: i64) -> Result<Value, Diagnostic> {
 }
 
 fn type_mismatch(op: BinOp, a: &Value, b: &Value) -> Diagnostic {
-    Diagnostic::new(
+    let d = Diagnostic::new(
         ErrorKind::Type,
         format!(
             "unsupported operand types for `{}`: {} and {}",
@@ -121,7 +121,13 @@ fn type_mismatch(op: BinOp, a: &Value, b: &Value) -> Diagnostic {
             a.describe(),
             b.describe()
         ),
-    )
+    );
+    match (op, a.strip(), b.strip()) {
+        (BinOp::Add, Value::Str(_), _) | (BinOp::Add, _, Value::Str(_)) => {
+            d.with_help("`+` joins two strings; convert the other value with `str(x)` or use `format`")
+        }
+        _ => d,
+    }
 }
 
 /// A number: an int, a float or a 0-d tensor (which is interchangeable with a float).

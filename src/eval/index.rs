@@ -27,6 +27,7 @@ fn as_index(v: &Value, span: Span, what: &str) -> Result<i64, Diagnostic> {
             ErrorKind::Type,
             format!("{what} must be an int, found {}", other.describe()),
         )
+        .with_label(format!("this is {}", other.describe()))
         .at(span)),
     }
 }
@@ -283,15 +284,20 @@ pub fn iterate(v: &Value) -> Result<Box<dyn Iterator<Item = Result<Value, Diagno
         other if matches!(other.strip(), Value::Tensor(_)) => {
             let n = ops::shape_of(other).first().copied().unwrap_or(0);
             let x = other.clone();
-            Box::new(
-                (0..n).map(move |i| ops::apply(&Prim::Slice(vec![SliceSpec::Index(i as i64)].into()), &[x.clone()])),
-            )
+            Box::new((0..n).map(move |i| {
+                ops::apply(
+                    &Prim::Slice(vec![SliceSpec::Index(i as i64)].into()),
+                    std::slice::from_ref(&x),
+                )
+            }))
         }
         other => {
             return Err(
-                Diagnostic::new(ErrorKind::Type, format!("cannot iterate over {}", other.describe())).with_help(
-                    "`for` iterates over ranges, tuples, dicts (their keys), strings and tensors (their rows)",
-                ),
+                Diagnostic::new(ErrorKind::Type, format!("cannot iterate over {}", other.describe()))
+                    .with_label(format!("this is {}", other.describe()))
+                    .with_help(
+                        "`for` iterates over ranges, tuples, dicts (their keys), strings and tensors (their rows)",
+                    ),
             )
         }
     })

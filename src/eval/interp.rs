@@ -75,6 +75,8 @@ pub struct Interp {
 impl Interp {
     /// A fresh interpreter writing program output to `out`.
     pub fn new(out: Box<dyn Write>) -> Interp {
+        // Debug settings are per interpreter: a new one (e.g. the REPL's `:reset`) starts clean.
+        crate::autodiff::api::set_debug_nans(false);
         let mut sources = SourceMap::default();
         let file = sources.add("<main>", "");
         Interp {
@@ -240,10 +242,15 @@ impl Interp {
         // Errors in the imported file are shown there, with the import that loaded it.
         let first = |ds: Vec<Diagnostic>| {
             let more = ds.len().saturating_sub(1);
-            let mut d = ds.into_iter().next().unwrap_or_else(|| Diagnostic::new(ErrorKind::Import, "import failed"));
+            let mut d = ds
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| Diagnostic::new(ErrorKind::Import, "import failed"));
             d = d.with_secondary(span, "while importing this");
             if more > 0 {
-                d = d.with_note(format!("{more} more error(s) in `{display}`; run it alone to see them all"));
+                d = d.with_note(format!(
+                    "{more} more error(s) in `{display}`; run it alone to see them all"
+                ));
             }
             d
         };
@@ -337,7 +344,11 @@ impl Interp {
                         ),
                     )
                     .at(*span)
-                    .with_label(format!("expects {}, found {}", plural(ps.len(), "element"), items.len())));
+                    .with_label(format!(
+                        "expects {}, found {}",
+                        plural(ps.len(), "element"),
+                        items.len()
+                    )));
                 }
                 for (p, v) in ps.iter().zip(items) {
                     self.bind(p, v, f)?;
@@ -387,7 +398,11 @@ impl Interp {
         match callee {
             Value::Func(c) => {
                 // Keyword spans follow the positional ones; they locate keyword errors.
-                let kw_spans = args.spans.get(args.pos.len()..).map(<[Span]>::to_vec).unwrap_or_default();
+                let kw_spans = args
+                    .spans
+                    .get(args.pos.len()..)
+                    .map(<[Span]>::to_vec)
+                    .unwrap_or_default();
                 self.call_closure(c, args.pos, (args.kw, &kw_spans), args.span)
             }
             Value::Native(n) => {
@@ -521,6 +536,7 @@ impl Interp {
                 ),
             )
             .at(span)
+            .with_label(format!("{} too many", pos.len() - n))
             .with_secondary(proto.span, "defined here"));
         }
         let kw_span = |i: usize| kw_spans.get(i).copied().unwrap_or(span);
@@ -559,6 +575,7 @@ impl Interp {
                     format!("missing argument {what} in call to `{}`", proto.name),
                 )
                 .at(span)
+                .with_label(format!("no value for {what}"))
                 .with_secondary(proto.span, "defined here"));
             };
             self.bind(&p.pattern, v, frame)?;
@@ -735,8 +752,7 @@ impl Interp {
             (BinOp::FloorDiv | BinOp::Mod, Value::Int(_), Value::Int(0)) => b.span,
             _ => span,
         };
-        Ok(super::arith::binary(op, &x, &y)
-            .map_err(|d| d.at(at).with_secondary_if_missing(a.span, b.span, &x, &y))?)
+        Ok(super::arith::binary(op, &x, &y).map_err(|d| d.at(at).with_secondary_if_missing(a.span, b.span, &x, &y))?)
     }
 
     #[inline(never)]
@@ -790,6 +806,7 @@ impl Interp {
                                     format!("can only spread a dict into a dict, found {}", other.describe()),
                                 )
                                 .at(x.span)
+                                .with_label(format!("this is {}", other.describe()))
                                 .into())
                             }
                         },
@@ -946,11 +963,12 @@ fn plural(n: usize, thing: &str) -> String {
 fn not_callable(v: &Value, callee: Span) -> Result<(), Diagnostic> {
     match v {
         Value::Func(_) | Value::Native(_) => Ok(()),
-        other => Err(
-            Diagnostic::new(ErrorKind::Type, format!("cannot call {}: it is not a function", other.describe()))
-                .at(callee)
-                .with_label(format!("this is {}", other.describe())),
-        ),
+        other => Err(Diagnostic::new(
+            ErrorKind::Type,
+            format!("cannot call {}: it is not a function", other.describe()),
+        )
+        .at(callee)
+        .with_label(format!("this is {}", other.describe()))),
     }
 }
 

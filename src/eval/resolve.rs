@@ -66,6 +66,9 @@ pub struct Resolver<'a> {
     scopes: Vec<FnScope>,
     errors: Vec<Diagnostic>,
     nesting: usize,
+    /// The name a lambda being resolved is bound to (`let f = |x| ...`), so
+    /// that it prints and appears in call stacks as `f`.
+    lambda_name: Option<Rc<str>>,
 }
 
 impl<'a> Resolver<'a> {
@@ -77,6 +80,7 @@ impl<'a> Resolver<'a> {
             scopes: Vec::new(),
             errors: Vec::new(),
             nesting: 0,
+            lambda_name: None,
         }
     }
 
@@ -267,6 +271,7 @@ impl<'a> Resolver<'a> {
     }
 
     fn function(&mut self, f: &ast::FnDef, kind: ScopeKind) -> Rc<ir::FnProto> {
+        let hint = self.lambda_name.take();
         let self_name = if kind == ScopeKind::Nested {
             f.name.as_ref().map(|n| n.name.clone())
         } else {
@@ -292,6 +297,7 @@ impl<'a> Resolver<'a> {
             .name
             .as_ref()
             .map(|n| n.name.clone())
+            .or(hint)
             .unwrap_or_else(|| Rc::from("<lambda>"));
         let simple_params = params
             .iter()
@@ -336,6 +342,9 @@ impl<'a> Resolver<'a> {
         Some(match &s.kind {
             S::Let(p, e) => {
                 // The value is resolved before the pattern binds: `let x = x + 1` reads the outer `x`.
+                if let (ast::Pattern::Name(n), A::Lambda(_)) = (p, &e.kind) {
+                    self.lambda_name = Some(n.name.clone());
+                }
                 let v = self.expr(e);
                 ir::Stmt::Let(self.pattern(p), v)
             }
@@ -388,7 +397,9 @@ impl<'a> Resolver<'a> {
                 if !top {
                     self.errors.push(
                         Diagnostic::new(ErrorKind::Syntax, "`import` is only allowed at the top level of a file")
-                            .at(s.span),
+                            .at(s.span)
+                            .with_label("inside a block or function")
+                            .with_help("move the import to the top of the file"),
                     );
                 }
                 let target = self.bind_target(&name.name);

@@ -17,6 +17,10 @@ pub enum Prim {
     Leaf,
     Unary(UnaryOp),
     Binary(BinaryOp),
+    /// `x ** n` for a constant int exponent (JAX's `integer_pow`): its
+    /// derivative `n * x ** (n - 1)` is exact at every order, also at 0,
+    /// where the float power's `0 * 0 ** -1` would give nan.
+    IntPow(i32),
     /// `where(cond, a, b)`.
     Where,
     /// A reduction over `axes` (`None`: all axes).
@@ -46,6 +50,7 @@ impl Prim {
             Prim::Leaf => "input".into(),
             Prim::Unary(op) => op.name().into(),
             Prim::Binary(op) => format!("`{}`", op.symbol()),
+            Prim::IntPow(_) => "`**`".into(),
             Prim::Where => "where".into(),
             Prim::Reduce(op, ..) => op.name().into(),
             Prim::MatMul => "`@`".into(),
@@ -132,6 +137,14 @@ pub fn raw(prim: &Prim, args: &[Value]) -> Result<Value, Diagnostic> {
             (Value::Float(a), Value::Tensor(b)) => from_tensor(b.binary_scalar(*a, *op, true)),
             (a, b) => from_tensor(te(as_tensor(a)?.binary(&as_tensor(b)?, *op))?),
         },
+        Prim::IntPow(n) => {
+            // powf, not powi: the same value as the untraced `x ** n` gives.
+            let e = f64::from(*n);
+            match &args[0] {
+                Value::Float(x) => Value::Float(x.powf(e)),
+                other => from_tensor(as_tensor(other)?.map(|v| v.powf(e))),
+            }
+        }
         Prim::Where => from_tensor(te(Tensor::where_(&arg(0)?, &arg(1)?, &arg(2)?))?),
         Prim::Reduce(op, axes, keepdims) => {
             if let (Value::Float(x), false) = (&args[0], *keepdims) {
@@ -203,8 +216,15 @@ pub fn unary(op: UnaryOp, x: &Value) -> Result<Value, Diagnostic> {
     apply(&Prim::Unary(op), &[num(x)])
 }
 
-/// Applies a broadcasting binary op.
+/// Applies a broadcasting binary op. `x ** n` with an int `n` is [`Prim::IntPow`], as in JAX.
 pub fn binary(op: BinaryOp, a: &Value, b: &Value) -> Result<Value, Diagnostic> {
+    if let (BinaryOp::Pow, Value::Int(n)) = (op, b) {
+        if let Ok(n) = i32::try_from(*n) {
+            if !matches!(a, Value::Int(_)) {
+                return apply(&Prim::IntPow(n), &[num(a)]);
+            }
+        }
+    }
     apply(&Prim::Binary(op), &[num(a), num(b)])
 }
 
@@ -267,7 +287,7 @@ pub fn unbroadcast(g: &Value, like: &Value) -> Result<Value, Diagnostic> {
             if shape_of(g) == t.shape() {
                 Ok(g.clone())
             } else {
-                apply(&Prim::SumTo(t.shape().into()), &[g.clone()])
+                apply(&Prim::SumTo(t.shape().into()), std::slice::from_ref(g))
             }
         }
         _ => Ok(g.clone()),

@@ -3,7 +3,7 @@
 use super::ast::*;
 use super::lexer::tokenize;
 use super::span::{FileId, Span};
-use super::token::{LexError, Token};
+use super::token::{token_text, LexError, Token};
 use crate::diagnostics::{Diagnostic, ErrorKind};
 use lalrpop_util::{lalrpop_mod, ErrorRecovery, ParseError};
 
@@ -61,26 +61,28 @@ pub fn is_incomplete(errors: &[Diagnostic]) -> bool {
 pub fn parse(src: &str, file: FileId) -> ParseResult {
     let (tokens, lex_errors) = tokenize(src, file);
     let token_starts: Vec<usize> = tokens.iter().map(|t| t.0).collect();
+    let token_spans: Vec<(usize, usize)> = tokens.iter().map(|t| (t.0, t.2)).collect();
     let separator_starts: Vec<usize> = tokens
         .iter()
         .filter(|t| matches!(t.1, Token::Semi | Token::RBrace))
         .map(|t| t.0)
         .collect();
     let lex_ends: Vec<usize> = lex_errors.iter().map(|e| e.span.end as usize).collect();
-    let mut diags: Vec<Diagnostic> = lex_errors
-        .into_iter()
-        .map(|e| {
-            let mut d = Diagnostic::new(ErrorKind::Syntax, e.error.to_string()).at(e.span);
-            if e.error == LexError::UnexpectedChar {
-                let text = src.get(e.span.range()).unwrap_or("");
-                d.message = format!("unexpected character `{text}`");
-            }
-            match e.error {
+    let mut diags: Vec<Diagnostic> =
+        lex_errors
+            .into_iter()
+            .map(|e| {
+                let mut d = Diagnostic::new(ErrorKind::Syntax, e.error.to_string()).at(e.span);
+                if e.error == LexError::UnexpectedChar {
+                    let text = src.get(e.span.range()).unwrap_or("");
+                    d.message = format!("unexpected character `{text}`");
+                }
+                match e.error {
                 LexError::TrailingDot(n) => d
                     .with_label("write a digit after the point")
                     .with_help(format!("write `{n}.0`")),
-                LexError::BadEscape(_) => d
-                    .with_label("unknown escape")
+                LexError::BadEscape(e) => d
+                    .with_label(if e.starts_with("\\u") { "not a valid Unicode escape" } else { "unknown escape" })
                     .with_help(r#"the escapes are \n \t \r \0 \\ \" and \u{1F600} (1 to 6 hex digits)"#),
                 LexError::UnterminatedString => d
                     .with_label("this string is not closed on its line")
@@ -91,18 +93,18 @@ pub fn parse(src: &str, file: FileId) -> ParseResult {
                 ),
                 _ => d.with_label("here"),
             }
-        })
-        .collect();
+            })
+            .collect();
     let mut recovered: Vec<ErrorRecovery<usize, Token, LexError>> = Vec::new();
     let result = grammar::ProgramParser::new().parse(file, &mut recovered, tokens.into_iter().map(Ok::<_, LexError>));
     let mut parse_diags: Vec<Diagnostic> = recovered
         .into_iter()
-        .map(|r| convert(r.error, file, src.len()))
+        .map(|r| convert(r.error, file, src, &token_spans))
         .collect();
     let program = match result {
         Ok(p) => Some(p),
         Err(e) => {
-            parse_diags.push(convert(e, file, src.len()));
+            parse_diags.push(convert(e, file, src, &token_spans));
             None
         }
     };
@@ -205,7 +207,8 @@ fn pretty_terminal(t: &str) -> String {
     }
 }
 
-fn convert(e: ParseError<usize, Token, LexError>, file: FileId, len: usize) -> Diagnostic {
+fn convert(e: ParseError<usize, Token, LexError>, file: FileId, src: &str, tokens: &[(usize, usize)]) -> Diagnostic {
+    let len = src.len();
     match e {
         ParseError::InvalidToken { location } => {
             Diagnostic::new(ErrorKind::Syntax, "invalid token").at(Span::new(file, location, location + 1))
@@ -220,14 +223,31 @@ fn convert(e: ParseError<usize, Token, LexError>, file: FileId, len: usize) -> D
             token: (l, t, r),
             expected,
         } => {
+            let wants_semi = expected.iter().any(|x| x == "\";\"");
+            // The token before the unexpected one, when it ends an earlier line:
+            // then the statement most likely lacks its `;` there.
+            let prev = tokens.iter().rev().find(|(_, end)| *end <= l).copied();
+            if let Some((ps, pe)) =
+                prev.filter(|(_, pe)| wants_semi && src.get(*pe..l).is_some_and(|gap| gap.contains('\n')))
+            {
+                return Diagnostic::new(ErrorKind::Syntax, "expected `;` at the end of this statement")
+                    .at(Span::new(file, ps, pe))
+                    .with_label("add `;` after this")
+                    .with_secondary(Span::new(file, l, r), format!("the next statement starts with {t}"));
+            }
             let mut d = Diagnostic::new(
                 ErrorKind::Syntax,
                 format!("unexpected {t}, expected {}", expected_list(&expected)),
             )
             .at(Span::new(file, l, r))
             .with_label("unexpected here");
-            if expected.iter().any(|x| x == "\";\"") {
+            if wants_semi {
                 d = d.with_help("statements end with `;`");
+            } else if expected.iter().any(|x| x == "ident") && !token_text(&t).is_empty() {
+                let word = token_text(&t);
+                if word.chars().all(|c| c.is_ascii_alphabetic()) {
+                    d = d.with_help(format!("`{word}` is a keyword and cannot be used as a name"));
+                }
             }
             d
         }

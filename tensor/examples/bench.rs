@@ -62,6 +62,12 @@ fn main() {
             });
         }
         let a = rng.uniform(&[64, 64]).unwrap();
+        let b = rng.uniform(&[64, 64]).unwrap();
+        if want("matmul 64x64") {
+            time("matmul 64x64", || {
+                black_box(a.matmul(&b).unwrap());
+            });
+        }
         let v = rng.uniform(&[64]).unwrap();
         if want("matvec 64") {
             time("matvec 64", || {
@@ -114,6 +120,18 @@ fn main() {
             "tanh 1e6",
             Box::new(|| {
                 black_box(a.unary(UnaryOp::Tanh));
+            }),
+        ),
+        (
+            "log 1e6",
+            Box::new(|| {
+                black_box(a.unary(UnaryOp::Log));
+            }),
+        ),
+        (
+            "sigmoid 1e6",
+            Box::new(|| {
+                black_box(a.unary(UnaryOp::Sigmoid));
             }),
         ),
         (

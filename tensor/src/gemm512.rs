@@ -19,6 +19,12 @@ const NC: usize = NR * 64;
 /// pool's helper thread (measured on a 2-core AVX-512 machine; below it the
 /// hand-off costs more than it saves).
 pub(crate) const PARALLEL_FLOPS: f64 = 1.0e6;
+/// Target size of one shared piece of a split product (multiply-adds).
+pub(crate) const PIECE_FLOPS: f64 = 0.5e6;
+/// Narrowest column piece of a split product.
+const MIN_PIECE_COLS: usize = 4 * NR;
+/// Narrowest row piece of a split product.
+const MIN_PIECE_ROWS: usize = 4 * MR;
 
 /// Whether this CPU can run the AVX-512 kernel (cached by std).
 #[inline]
@@ -79,37 +85,44 @@ pub(crate) unsafe fn gemm(
         gemm_serial(m, k, n, am, bm, cm);
         return;
     }
-    // Split the larger of m and n between two threads.
+    // Split the larger of m and n into pieces of whole micro-panels, about
+    // PIECE_FLOPS each, shared with the pool's helper thread. Each piece
+    // packs its own copy of the other operand, so pieces stay at least
+    // MIN_PIECE_COLS columns (or MIN_PIECE_ROWS rows) wide.
+    let pieces = ((flops / PIECE_FLOPS) as usize).clamp(2, 8);
     if n >= m {
-        let n0 = (n / 2).div_ceil(NR) * NR;
-        let n0 = n0.min(n);
-        let b1 = Mat {
-            ptr: bm.ptr.offset(n0 as isize * bm.cs),
-            ..bm
-        };
-        let c1 = Mat {
-            ptr: cm.ptr.add(n0),
-            ..cm
-        };
-        crate::pool::join(
-            || gemm_serial(m, k, n0, am, bm, cm),
-            || gemm_serial(m, k, n - n0, am, b1, c1),
-        );
+        let pieces = pieces.min((n / MIN_PIECE_COLS).max(2));
+        let step = n.div_ceil(pieces).div_ceil(NR) * NR;
+        crate::pool::for_each_piece(n.div_ceil(step), |i| {
+            // Capture the whole (Sync) views, not their raw-pointer fields.
+            let (am, bm, cm) = (am, bm, cm);
+            let j0 = i * step;
+            let b1 = Mat {
+                ptr: bm.ptr.offset(j0 as isize * bm.cs),
+                ..bm
+            };
+            let c1 = Mat {
+                ptr: cm.ptr.add(j0),
+                ..cm
+            };
+            gemm_serial(m, k, step.min(n - j0), am, b1, c1);
+        });
     } else {
-        let m0 = (m / 2).div_ceil(MR) * MR;
-        let m0 = m0.min(m);
-        let a1 = Mat {
-            ptr: am.ptr.offset(m0 as isize * am.rs),
-            ..am
-        };
-        let c1 = Mat {
-            ptr: cm.ptr.offset(m0 as isize * cm.rs),
-            ..cm
-        };
-        crate::pool::join(
-            || gemm_serial(m0, k, n, am, bm, cm),
-            || gemm_serial(m - m0, k, n, a1, bm, c1),
-        );
+        let pieces = pieces.min((m / MIN_PIECE_ROWS).max(2));
+        let step = m.div_ceil(pieces).div_ceil(MR) * MR;
+        crate::pool::for_each_piece(m.div_ceil(step), |i| {
+            let (am, bm, cm) = (am, bm, cm);
+            let i0 = i * step;
+            let a1 = Mat {
+                ptr: am.ptr.offset(i0 as isize * am.rs),
+                ..am
+            };
+            let c1 = Mat {
+                ptr: cm.ptr.offset(i0 as isize * cm.rs),
+                ..cm
+            };
+            gemm_serial(step.min(m - i0), k, n, a1, bm, c1);
+        });
     }
 }
 

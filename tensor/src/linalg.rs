@@ -243,8 +243,9 @@ impl Tensor {
                     && per < crate::gemm512::PARALLEL_FLOPS
                     && per * jobs.len() as f64 >= crate::gemm512::PARALLEL_FLOPS
                 {
-                    let (j0, j1) = jobs.split_at(jobs.len() / 2);
-                    crate::pool::join(|| run(j0), || run(j1));
+                    let per_piece = ((crate::gemm512::PIECE_FLOPS / per) as usize).max(1);
+                    let pieces: Vec<&[[isize; 3]]> = jobs.chunks(per_piece).collect();
+                    crate::pool::for_each_piece(pieces.len(), |i| run(pieces[i]));
                 } else {
                     run(&jobs);
                 }

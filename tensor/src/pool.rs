@@ -1,15 +1,20 @@
-//! One persistent helper thread for splitting a kernel in two.
+//! One persistent helper thread for sharing a kernel's work.
 //!
 //! Spawning a thread per matrix product costs tens of microseconds, as much
-//! as a whole 128x128 product, so products that are worth splitting hand one
-//! half to a lazily started helper that lives for the rest of the process.
-//! The helper spins briefly after each job (back-to-back products, as in a
-//! training loop, then start without a wake-up) before it sleeps on a
-//! condition variable. If the helper is busy (another thread is using it, or
-//! a job itself asks for it) the caller simply runs both halves itself.
+//! as a whole 128x128 product, so products that are worth splitting share
+//! their pieces with a lazily started helper that lives for the rest of the
+//! process. The helper spins briefly after each job (back-to-back products,
+//! as in a training loop, then start without a wake-up) before it sleeps on a
+//! condition variable.
+//!
+//! Work is claimed piece by piece from a shared counter, so the caller never
+//! waits for the helper to *start*: on a machine whose other core is busy the
+//! caller just does all the pieces itself and withdraws the job, which keeps
+//! the worst case close to the serial time. If the helper is already in use
+//! (another thread, or a job asking for it again) the caller runs alone.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -82,7 +87,11 @@ fn helper(p: &'static Pool) {
             }
         }
         let job = p.job.swap(std::ptr::null_mut(), Ordering::Acquire);
-        // SAFETY: the submitter keeps the pointee alive until `done` is set.
+        if job.is_null() {
+            continue; // withdrawn by its submitter in the meantime
+        }
+        // SAFETY: the job was taken before its submitter could withdraw it, so
+        // the submitter keeps the pointee alive until `done` is set.
         let f: JobRef = unsafe { *job };
         if catch_unwind(AssertUnwindSafe(f)).is_err() {
             p.panicked.store(true, Ordering::Relaxed);
@@ -93,14 +102,19 @@ fn helper(p: &'static Pool) {
     }
 }
 
-/// Blocks until the helper has finished the submitted job, even when the
-/// caller's own half panics (the job borrows the caller's stack).
-struct WaitDone(&'static Pool);
+/// Withdraws the submitted job or, if the helper already took it, blocks
+/// until the helper has finished it; also when the caller's own share
+/// panics (the job borrows the caller's stack).
+struct WaitDone(&'static Pool, *mut JobRef<'static>);
 
 impl Drop for WaitDone {
     fn drop(&mut self) {
         let p = self.0;
-        if !spin_until(|| p.done.load(Ordering::Acquire)) {
+        let withdrawn = p
+            .job
+            .compare_exchange(self.1, std::ptr::null_mut(), Ordering::AcqRel, Ordering::Acquire)
+            .is_ok();
+        if !withdrawn && !spin_until(|| p.done.load(Ordering::Acquire)) {
             let mut guard = p.lock.lock().unwrap_or_else(|e| e.into_inner());
             while !p.done.load(Ordering::Acquire) {
                 guard = p.finished.wait(guard).unwrap_or_else(|e| e.into_inner());
@@ -110,30 +124,33 @@ impl Drop for WaitDone {
     }
 }
 
-/// Runs `a` on the calling thread and `b` on the helper thread at the same
-/// time, returning when both have finished. Runs both here (`a` then `b`) if
-/// the helper is unavailable or busy.
-pub(crate) fn join(a: impl FnOnce(), b: impl Fn() + Sync) {
-    let p = match pool() {
-        Some(p) if !p.taken.swap(true, Ordering::Acquire) => p,
-        _ => {
-            a();
-            b();
-            return;
+/// Runs `f(i)` for every `i < pieces`, sharing the pieces between the
+/// calling thread and the helper; returns when all have finished.
+pub(crate) fn for_each_piece(pieces: usize, f: impl Fn(usize) + Sync) {
+    let next = AtomicUsize::new(0);
+    let work = || loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        if i >= pieces {
+            break;
         }
+        f(i);
     };
-    let job: JobRef = &b;
+    let p = match pool() {
+        Some(p) if pieces > 1 && !p.taken.swap(true, Ordering::Acquire) => p,
+        _ => return work(),
+    };
+    let job: JobRef = &work;
+    let job_ptr = &job as *const JobRef as *mut JobRef<'static>;
     p.done.store(false, Ordering::Relaxed);
     p.panicked.store(false, Ordering::Relaxed);
-    // The cast only erases the lifetime; `WaitDone` keeps `b` alive long enough.
-    p.job
-        .store(&job as *const JobRef as *mut JobRef<'static>, Ordering::Release);
+    // The cast only erases the lifetime: the job is withdrawn or waited for below.
+    p.job.store(job_ptr, Ordering::Release);
     {
         let _guard = p.lock.lock().unwrap_or_else(|e| e.into_inner());
         p.wake.notify_one();
     }
-    let wait = WaitDone(p);
-    a();
+    let wait = WaitDone(p, job_ptr);
+    work();
     drop(wait);
     if p.panicked.load(Ordering::Relaxed) {
         panic!("dp-tensor helper thread job panicked");
@@ -146,36 +163,32 @@ mod tests {
     use std::sync::atomic::AtomicUsize;
 
     #[test]
-    fn join_runs_both_halves() {
-        for _ in 0..200 {
-            let (x, y) = (AtomicUsize::new(0), AtomicUsize::new(0));
-            join(
-                || {
-                    x.fetch_add(1, Ordering::Relaxed);
-                },
-                || {
-                    y.fetch_add(2, Ordering::Relaxed);
-                },
-            );
-            assert_eq!((x.into_inner(), y.into_inner()), (1, 2));
+    fn every_piece_runs_once() {
+        for pieces in 0..40 {
+            let hits: Vec<AtomicUsize> = (0..pieces).map(|_| AtomicUsize::new(0)).collect();
+            for_each_piece(pieces, |i| {
+                hits[i].fetch_add(1, Ordering::Relaxed);
+            });
+            assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) == 1), "{pieces}");
         }
     }
 
     #[test]
-    fn concurrent_and_nested_joins_fall_back_to_serial() {
+    fn concurrent_and_nested_calls_complete() {
         let total = AtomicUsize::new(0);
         std::thread::scope(|s| {
             for _ in 0..4 {
                 s.spawn(|| {
                     for _ in 0..50 {
-                        let add = || {
-                            total.fetch_add(1, Ordering::Relaxed);
-                        };
-                        join(add, || join(add, add));
+                        for_each_piece(3, |_| {
+                            for_each_piece(2, |_| {
+                                total.fetch_add(1, Ordering::Relaxed);
+                            })
+                        });
                     }
                 });
             }
         });
-        assert_eq!(total.into_inner(), 4 * 50 * 3);
+        assert_eq!(total.into_inner(), 4 * 50 * 3 * 2);
     }
 }

@@ -50,35 +50,7 @@ fn prod_slice(x: &[f64]) -> f64 {
 
 /// Max (or min) of a non-empty contiguous slice, NaN-propagating.
 fn extreme_slice(x: &[f64], is_max: bool) -> f64 {
-    let mut acc = [x[0]; 8];
-    let mut nan = false;
-    let chunks = x.chunks_exact(8);
-    let rem = chunks.remainder();
-    if is_max {
-        for c in chunks {
-            for k in 0..8 {
-                acc[k] = if c[k] > acc[k] { c[k] } else { acc[k] };
-                nan |= c[k].is_nan();
-            }
-        }
-    } else {
-        for c in chunks {
-            for k in 0..8 {
-                acc[k] = if c[k] < acc[k] { c[k] } else { acc[k] };
-                nan |= c[k].is_nan();
-            }
-        }
-    }
-    let f = if is_max { maximum } else { minimum };
-    let mut m = acc.iter().copied().fold(x[0], f);
-    for &v in rem {
-        m = f(m, v);
-    }
-    if nan || x[0].is_nan() {
-        f64::NAN
-    } else {
-        m
-    }
+    crate::vreduce::extreme(x, is_max)
 }
 
 /// Reduction of a non-empty contiguous slice.

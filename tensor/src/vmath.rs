@@ -332,7 +332,7 @@ impl Kernel for Tanh {
         let w = exp_lane::<M>(-2.0 * a);
         let den_l = 1.0 + w;
         let err_l = (1.0 - den_l) + w; // 1 + w = den_l + err_l exactly
-        // Both denominators lie in [1, 1.29]: one shared division.
+                                       // Both denominators lie in [1, 1.29]: one shared division.
         let num = if small { horner::<M, 3>(z, &TANH_P) } else { w + w };
         let den = if small { horner::<M, 4>(z, &TANH_Q) } else { den_l };
         let (q, inv) = div_in_range::<M, 2>(num, den, &RECIP_1_129);

@@ -161,8 +161,25 @@ fn transcendentals_match_mpmath() {
 fn special_values_match_std_exactly() {
     let inf = f64::INFINITY;
     let xs = [
-        0.0, -0.0, inf, -inf, f64::NAN, 709.8, 710.0, -745.2, -746.0, -744.9, 1000.0, -1000.0, 1e300, -1e300,
-        5e-324, -5e-324, -1.0, -2.0, 1e-320,
+        0.0,
+        -0.0,
+        inf,
+        -inf,
+        f64::NAN,
+        709.8,
+        710.0,
+        -745.2,
+        -746.0,
+        -744.9,
+        1000.0,
+        -1000.0,
+        1e300,
+        -1e300,
+        5e-324,
+        -5e-324,
+        -1.0,
+        -2.0,
+        1e-320,
     ];
     let std_ops: [(UnaryOp, fn(f64) -> f64); 5] = [
         (UnaryOp::Exp, f64::exp),
@@ -183,12 +200,17 @@ fn special_values_match_std_exactly() {
             }
         }
     }
-    // The stable scalar definitions, including +-1000 (no overflow).
+    // Outside the kernels' range: exactly the stable scalar definitions (no overflow at +-1000).
+    let outside: Vec<f64> = xs.iter().copied().filter(|x| !(x.abs() < 708.0)).collect();
     for op in [UnaryOp::Sigmoid, UnaryOp::Softplus] {
-        for got in both(op, &xs) {
-            for (x, g) in xs.iter().zip(&got) {
+        for got in both(op, &outside) {
+            for (x, g) in outside.iter().zip(&got) {
                 let w = op.apply(*x);
-                assert!(g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan()), "{}({x:e})", op.name());
+                assert!(
+                    g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan()),
+                    "{}({x:e})",
+                    op.name()
+                );
             }
         }
     }
@@ -208,7 +230,10 @@ fn strided_views_give_the_same_values() {
         let view = m.t();
         let a = view.unary(op).to_vec();
         let b = view.contiguous().unary(op).to_vec();
-        let same = a.iter().zip(&b).all(|(p, q)| p.to_bits() == q.to_bits() || (p.is_nan() && q.is_nan()));
+        let same = a
+            .iter()
+            .zip(&b)
+            .all(|(p, q)| p.to_bits() == q.to_bits() || (p.is_nan() && q.is_nan()));
         assert!(same, "{}", op.name());
     }
 }
@@ -326,7 +351,9 @@ fn threaded_gemm_matches_naive_from_many_threads() {
                     for q in 0..batch {
                         for i in 0..m {
                             for j in 0..n {
-                                let want: f64 = (0..k).map(|p| av[q * m * k + i * k + p] * bv[q * k * n + p * n + j]).sum();
+                                let want: f64 = (0..k)
+                                    .map(|p| av[q * m * k + i * k + p] * bv[q * k * n + p * n + j])
+                                    .sum();
                                 assert_eq!(cv[q * m * n + i * n + j], want);
                             }
                         }

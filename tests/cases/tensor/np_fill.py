@@ -14,7 +14,9 @@ a file that needs them binds itself. `DpRng` is a re-implementation of
 dp's documented random generator, so seeded draws are checked independently. Python ints and numpy integer scalars
 stay ints (dp ints).
 
+Needs numpy (and scipy for the files that import it in an np-setup line).
 Run: python3 tests/cases/tensor/np_fill.py [FILES...]  (default: all .dp here)
+Re-running it on filled files changes nothing unless NumPy disagrees.
 """
 import math
 import pathlib
