@@ -200,38 +200,46 @@ impl SourceMap {
         format!("{}:{}:{}", self.name(span.file), line, col)
     }
 
-    /// The call stack as notes, innermost first. Runs of the same call (deep
-    /// recursion) are folded into one note with a count, and a very long
-    /// stack keeps only its innermost and outermost calls.
+    /// The call stack as notes, innermost first. Repetitions (deep recursion,
+    /// direct or through a cycle of up to 4 functions) are folded into one
+    /// note with a count, and a very long stack keeps only its innermost and
+    /// outermost notes.
     fn stack_notes(&self, stack: &[StackFrame]) -> Vec<String> {
         const KEEP: usize = 8;
-        let mut runs: Vec<(&StackFrame, usize)> = Vec::new();
-        for frame in stack {
-            match runs.last_mut() {
-                Some((last, n)) if *last == frame => *n += 1,
-                _ => runs.push((frame, 1)),
+        const MAX_CYCLE: usize = 4;
+        let line = |f: &StackFrame| format!("in `{}`, called at {}", f.function, self.location(f.call_site));
+        let mut notes = Vec::new();
+        let mut i = 0;
+        while i < stack.len() {
+            // The period covering the most frames by repeating from `i`.
+            let mut best = (1, 1);
+            for p in 1..=MAX_CYCLE.min(stack.len() - i) {
+                let mut r = 1;
+                while i + (r + 1) * p <= stack.len() && stack[i..i + p] == stack[i + r * p..i + (r + 1) * p] {
+                    r += 1;
+                }
+                if r > 1 && p * r > best.0 * best.1 {
+                    best = (p, r);
+                }
             }
+            match best {
+                (1, r) if r > 1 => notes.push(format!("{} (repeated {r} times)", line(&stack[i]))),
+                (p, r) if r > 1 => {
+                    notes.extend(stack[i..i + p].iter().map(line));
+                    notes.push(format!("... the {p} calls above repeat {} more times ...", r - 1));
+                }
+                _ => notes.push(line(&stack[i])),
+            }
+            i += best.0 * best.1;
         }
-        let note = |(frame, n): &(&StackFrame, usize)| {
-            let times = if *n > 1 {
-                format!(" (repeated {n} times)")
-            } else {
-                String::new()
-            };
-            format!(
-                "in `{}`, called at {}{times}",
-                frame.function,
-                self.location(frame.call_site)
-            )
-        };
-        if runs.len() <= 2 * KEEP + 1 {
-            return runs.iter().map(note).collect();
+        if notes.len() <= 2 * KEEP + 1 {
+            return notes;
         }
-        let hidden: usize = runs[KEEP..runs.len() - KEEP].iter().map(|r| r.1).sum();
-        let mut notes: Vec<String> = runs[..KEEP].iter().map(note).collect();
-        notes.push(format!("... {hidden} more calls ..."));
-        notes.extend(runs[runs.len() - KEEP..].iter().map(note));
-        notes
+        let hidden = notes.len() - 2 * KEEP;
+        let mut kept: Vec<String> = notes[..KEEP].to_vec();
+        kept.push(format!("... {hidden} more notes ..."));
+        kept.extend_from_slice(&notes[notes.len() - KEEP..]);
+        kept
     }
 
     /// Renders `diag` as a report; `color` selects ANSI colours.
@@ -350,4 +358,39 @@ fn edit_distance(a: &str, b: &str) -> usize {
         before = std::mem::replace(&mut prev, cur);
     }
     prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn did_you_mean_counts_a_swap_as_one_typo() {
+        assert_eq!(did_you_mean("alhpa", ["alpha", "beta"]), Some("alpha".into()));
+        assert_eq!(did_you_mean("prnt", ["print", "len"]), Some("print".into()));
+        assert_eq!(did_you_mean("zzz", ["print", "len"]), None);
+    }
+
+    #[test]
+    fn stack_notes_fold_recursion() {
+        let mut map = SourceMap::default();
+        let f = map.add("m.dp", "f(1)\ng(2)\n");
+        let at = |s: usize| Span::new(f, s, s + 4);
+        let frame = |n: &str, s: usize| StackFrame { function: n.into(), call_site: at(s) };
+        let mut stack = vec![frame("f", 0); 5];
+        stack.push(frame("g", 5));
+        assert_eq!(
+            map.stack_notes(&stack),
+            vec!["in `f`, called at m.dp:1:1 (repeated 5 times)", "in `g`, called at m.dp:2:1"]
+        );
+        let cycle: Vec<StackFrame> = (0..6).map(|i| if i % 2 == 0 { frame("f", 0) } else { frame("g", 5) }).collect();
+        assert_eq!(
+            map.stack_notes(&cycle),
+            vec![
+                "in `f`, called at m.dp:1:1",
+                "in `g`, called at m.dp:2:1",
+                "... the 2 calls above repeat 2 more times ..."
+            ]
+        );
+    }
 }

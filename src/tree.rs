@@ -14,6 +14,12 @@ pub enum PathStep {
     Key(std::rc::Rc<str>),
 }
 
+/// A function of one leaf and its path, as mapped over a tree.
+pub type LeafFn<'a> = dyn FnMut(&Value, &[PathStep]) -> Result<Value, Diagnostic> + 'a;
+
+/// A function of the leaves at one path of several trees, and that path.
+pub type LeavesFn<'a> = dyn FnMut(&[Value], &[PathStep]) -> Result<Value, Diagnostic> + 'a;
+
 /// Renders a path as users read it: `[0].w`, or `(root)` for the whole value.
 pub fn path_string(path: &[PathStep]) -> String {
     if path.is_empty() {
@@ -38,19 +44,12 @@ pub fn path_string(path: &[PathStep]) -> String {
 }
 
 /// Rebuilds `v` with every leaf replaced by `f(leaf, path)`.
-pub fn map_leaves(
-    v: &Value,
-    f: &mut dyn FnMut(&Value, &[PathStep]) -> Result<Value, Diagnostic>,
-) -> Result<Value, Diagnostic> {
+pub fn map_leaves(v: &Value, f: &mut LeafFn<'_>) -> Result<Value, Diagnostic> {
     let mut path = Vec::new();
     map_rec(v, &mut path, f)
 }
 
-fn map_rec(
-    v: &Value,
-    path: &mut Vec<PathStep>,
-    f: &mut dyn FnMut(&Value, &[PathStep]) -> Result<Value, Diagnostic>,
-) -> Result<Value, Diagnostic> {
+fn map_rec(v: &Value, path: &mut Vec<PathStep>, f: &mut LeafFn<'_>) -> Result<Value, Diagnostic> {
     match v {
         Value::Tuple(items) => {
             let mut out = Tuple::new();
@@ -106,21 +105,14 @@ pub fn unflatten(like: &Value, items: &mut dyn Iterator<Item = Value>) -> Result
 /// Maps `f` over several trees of equal structure at once, leaf by leaf.
 /// A structural mismatch is reported with the first path where the trees
 /// differ; the trees are called "tree 1", "tree 2", ... in the message.
-pub fn map_many(
-    trees: &[Value],
-    f: &mut dyn FnMut(&[Value], &[PathStep]) -> Result<Value, Diagnostic>,
-) -> Result<Value, Diagnostic> {
+pub fn map_many(trees: &[Value], f: &mut LeavesFn<'_>) -> Result<Value, Diagnostic> {
     let names: Vec<String> = (1..=trees.len()).map(|i| format!("tree {i}")).collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     map_many_named(trees, &names, f)
 }
 
 /// [`map_many`], naming the trees in mismatch reports (e.g. "actual", "expected").
-pub fn map_many_named(
-    trees: &[Value],
-    names: &[&str],
-    f: &mut dyn FnMut(&[Value], &[PathStep]) -> Result<Value, Diagnostic>,
-) -> Result<Value, Diagnostic> {
+pub fn map_many_named(trees: &[Value], names: &[&str], f: &mut LeavesFn<'_>) -> Result<Value, Diagnostic> {
     let mut path = Vec::new();
     many_rec(trees, names, &mut path, f)
 }
@@ -151,7 +143,7 @@ fn many_rec(
     trees: &[Value],
     names: &[&str],
     path: &mut Vec<PathStep>,
-    f: &mut dyn FnMut(&[Value], &[PathStep]) -> Result<Value, Diagnostic>,
+    f: &mut LeavesFn<'_>,
 ) -> Result<Value, Diagnostic> {
     let first = &trees[0];
     for (i, t) in trees.iter().enumerate().skip(1) {

@@ -71,7 +71,8 @@ pub enum Value {
     Int(i64),
     Float(f64),
     Str(Rc<str>),
-    Tensor(Tensor),
+    /// A tensor, behind an `Rc` so that a `Value` stays a few words wide.
+    Tensor(Rc<Tensor>),
     Tuple(Tuple),
     Dict(Dict),
     Func(Rc<Closure>),
@@ -260,3 +261,6 @@ pub fn values_equal(a: &Value, b: &Value) -> bool {
         _ => false,
     }
 }
+
+// Values are copied on every variable read and call: keep them four words wide.
+const _: () = assert!(std::mem::size_of::<Value>() <= 32);

@@ -1,9 +1,7 @@
 //! The differentiation transformations of LANGUAGE.md §4: grad,
 //! value_and_grad, vjp, jvp, jacfwd, jacrev, hessian, numgrad, check_grad.
 
-use super::trace::{
-    self, backward, dual, leaf, new_level, start_tape, tangent_at, unwrap_level, ForwardGuard, TraceKind,
-};
+use super::trace::{self, backward, dual, leaf, new_level, start_tape, tangent_at, unwrap_level, TraceKind};
 use crate::builtins::{native, Args};
 use crate::diagnostics::{Diagnostic, ErrorKind};
 use crate::eval::Interp;
@@ -145,7 +143,9 @@ fn scalar_output(fname: &str, out: &Value) -> R<()> {
 
 fn seed_like(y: &Value) -> R<Value> {
     match y.strip() {
-        Value::Tensor(t) => Ok(Value::Tensor(Tensor::ones(t.shape()).map_err(ops::tensor_error)?)),
+        Value::Tensor(t) => Ok(Value::Tensor(std::rc::Rc::new(
+            Tensor::ones(t.shape()).map_err(ops::tensor_error)?,
+        ))),
         _ => Ok(Value::Float(1.0)),
     }
 }
@@ -260,38 +260,41 @@ pub fn jvp_call(it: &mut Interp, f: &Value, primals: &Value, tangents: &Value, s
         ));
     }
     let level = new_level();
-    let _guard = ForwardGuard::enter();
-    let mut args = Vec::new();
-    for (p, t) in ps.iter().zip(ts.iter()) {
-        args.push(tree::map_many(&[p.clone(), t.clone()], &mut |pair, path| {
-            let (p, t) = (&pair[0], &pair[1]);
-            if !is_differentiable(p) {
-                return Ok(p.clone());
-            }
-            if !t.is_numeric() {
-                return Err(Diagnostic::new(
-                    ErrorKind::Type,
-                    format!(
-                        "tangent at {} must be a number or tensor, found {}",
-                        path_string(path),
-                        t.describe()
-                    ),
-                ));
-            }
-            let t = ops::broadcast_to(&num(t), &shape_of(p)).map_err(|_| {
-                Diagnostic::new(
-                    ErrorKind::Shape,
-                    format!(
-                        "tangent at {} has shape {} but the primal has shape {}",
-                        path_string(path),
-                        ops::describe_shape(t),
-                        ops::describe_shape(p)
-                    ),
-                )
-            })?;
-            Ok(dual(level, num(p), t))
-        })?);
-    }
+    // One walk over the tuples of primals and tangents, so paths name the argument (`[1].w`).
+    let pairs = tree::map_many(&[primals.clone(), tangents.clone()], &mut |pair, path| {
+        let (p, t) = (&pair[0], &pair[1]);
+        if !is_differentiable(p) {
+            return Ok(p.clone());
+        }
+        if !t.is_numeric() {
+            return Err(Diagnostic::new(
+                ErrorKind::Type,
+                format!(
+                    "tangent at {} must be a number or tensor, found {}",
+                    path_string(path),
+                    t.describe()
+                ),
+            ));
+        }
+        // A float tangent stands for a constant direction; any other shape must match (as in JAX).
+        let (sp, st) = (shape_of(p), shape_of(t));
+        if sp != st && !st.is_empty() {
+            return Err(Diagnostic::new(
+                ErrorKind::Shape,
+                format!(
+                    "tangent at {} has shape {} but the primal has shape {}",
+                    path_string(path),
+                    ops::describe_shape(t),
+                    ops::describe_shape(p)
+                ),
+            ));
+        }
+        Ok(dual(level, num(p), ops::broadcast_to(&num(t), &sp)?))
+    })?;
+    let args: Vec<Value> = match pairs {
+        Value::Tuple(t) => t.iter().cloned().collect(),
+        other => vec![other],
+    };
     let out = it.call_pos(f, args, span)?;
     let y = tree::map_leaves(&out, &mut |x, _| Ok(unwrap_level(x, level)))?;
     let ty = tree::map_leaves(&out, &mut |x, _| match tangent_at(x, level) {
@@ -323,7 +326,9 @@ fn basis(shape: &[usize], i: usize) -> R<Value> {
     let n: usize = shape.iter().product();
     let mut data = vec![0.0; n];
     data[i] = 1.0;
-    Ok(Value::Tensor(Tensor::from_vec(data, shape).map_err(ops::tensor_error)?))
+    Ok(Value::Tensor(std::rc::Rc::new(
+        Tensor::from_vec(data, shape).map_err(ops::tensor_error)?,
+    )))
 }
 
 /// Stacks per-element results into shape `lead + trail`.
@@ -334,7 +339,9 @@ fn assemble(parts: Vec<Value>, lead: &[usize], trail: &[usize], axis_last: bool)
         return ops::reshape(&parts[0], &shape);
     }
     if parts.is_empty() {
-        return Ok(Value::Tensor(Tensor::zeros(&shape).map_err(ops::tensor_error)?));
+        return Ok(Value::Tensor(std::rc::Rc::new(
+            Tensor::zeros(&shape).map_err(ops::tensor_error)?,
+        )));
     }
     let axis = if axis_last { shape_of(&parts[0]).len() } else { 0 };
     let stacked = apply(&Prim::Stack(axis), &parts)?;
@@ -386,7 +393,6 @@ pub fn jacfwd_call(it: &mut Interp, f: &Value, args: Args) -> R<Value> {
     let mut out_shape = None;
     for j in 0..n_in {
         let level = new_level();
-        let _guard = ForwardGuard::enter();
         let mut call_args = args.clone();
         call_args.pos[0] = dual(level, x.clone(), basis(&xs, j)?);
         let out = it.call(f, call_args)?;
@@ -456,7 +462,9 @@ pub fn numgrad_call(it: &mut Interp, f: &Value, eps: f64, argnums: &Argnums, arg
                     let leaf_v = if matches!(l.strip(), Value::Float(_)) {
                         Value::Float(d[0])
                     } else {
-                        Value::Tensor(Tensor::from_vec(d, base.shape()).map_err(ops::tensor_error)?)
+                        Value::Tensor(std::rc::Rc::new(
+                            Tensor::from_vec(d, base.shape()).map_err(ops::tensor_error)?,
+                        ))
                     };
                     let mut new_leaves = leaves.clone();
                     new_leaves[li] = leaf_v;
@@ -470,7 +478,9 @@ pub fn numgrad_call(it: &mut Interp, f: &Value, eps: f64, argnums: &Argnums, arg
             out_leaves.push(if matches!(l.strip(), Value::Float(_)) {
                 Value::Float(g[0])
             } else {
-                Value::Tensor(Tensor::from_vec(g, base.shape()).map_err(ops::tensor_error)?)
+                Value::Tensor(std::rc::Rc::new(
+                    Tensor::from_vec(g, base.shape()).map_err(ops::tensor_error)?,
+                ))
             });
         }
         grads.push(tree::unflatten(&arg, &mut out_leaves.into_iter())?);

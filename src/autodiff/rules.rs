@@ -95,7 +95,10 @@ fn int_pow_derivative(n: i32, x: &Value) -> R<Option<Value>> {
     if n == 0 {
         return Ok(None);
     }
-    Ok(Some(scale(&apply(&Prim::IntPow(n - 1), &[x.clone()])?, f64::from(n))?))
+    Ok(Some(scale(
+        &apply(&Prim::IntPow(n - 1), std::slice::from_ref(x))?,
+        f64::from(n),
+    )?))
 }
 
 /// `d(a ** b)/db = a ** b * log(a)`, with `log(0)` taken as 0 (as JAX does).
@@ -148,7 +151,7 @@ fn prod_partials(x: &Value, y: &Value, axes: &Option<Rc<[usize]>>, keepdims: boo
     let rest: usize = perm[..nd - red.len()].iter().map(|&i| shape[i]).product();
     let n: usize = red.iter().map(|&i| shape[i]).product();
     let xt = ops::reshape(&ops::transpose(x, &perm)?, &[rest, 1, n])?;
-    let eye = Value::Tensor(dp_tensor::Tensor::eye(n).map_err(ops::tensor_error)?);
+    let eye = Value::Tensor(std::rc::Rc::new(dp_tensor::Tensor::eye(n).map_err(ops::tensor_error)?));
     // Row i of each group: the group with its i-th element replaced by 1.
     let rows = ops::where_(&eye, &f(1.0), &xt)?;
     let others = apply(&Prim::Reduce(ReduceOp::Prod, Some(Rc::from([2usize])), false), &[rows])?;
@@ -301,11 +304,11 @@ pub fn vjp(prim: &Prim, x: &[Value], y: &Value, g: &Value, needs: &[bool]) -> R<
         Prim::Slice(specs) => {
             let shape: Rc<[usize]> = shape_of(&x[0]).into();
             vec![Some(reshape_like(
-                &apply(&Prim::SliceScatter(specs.clone(), shape), &[g.clone()])?,
+                &apply(&Prim::SliceScatter(specs.clone(), shape), std::slice::from_ref(g))?,
                 &x[0],
             )?)]
         }
-        Prim::SliceScatter(specs, _) => vec![Some(apply(&Prim::Slice(specs.clone()), &[g.clone()])?)],
+        Prim::SliceScatter(specs, _) => vec![Some(apply(&Prim::Slice(specs.clone()), std::slice::from_ref(g))?)],
         Prim::Take(axis) => {
             let shape: Rc<[usize]> = shape_of(&x[0]).into();
             vec![
@@ -329,7 +332,7 @@ pub fn vjp(prim: &Prim, x: &[Value], y: &Value, g: &Value, needs: &[bool]) -> R<
                         stop: Some(start + len),
                         step: 1,
                     });
-                    out.push(Some(apply(&Prim::Slice(specs.into()), &[g.clone()])?));
+                    out.push(Some(apply(&Prim::Slice(specs.into()), std::slice::from_ref(g))?));
                 } else {
                     out.push(None);
                 }
@@ -344,7 +347,7 @@ pub fn vjp(prim: &Prim, x: &[Value], y: &Value, g: &Value, needs: &[bool]) -> R<
                     let mut specs = vec![SliceSpec::full(); *axis];
                     specs.push(SliceSpec::Index(i as i64));
                     out.push(Some(reshape_like(
-                        &apply(&Prim::Slice(specs.into()), &[g.clone()])?,
+                        &apply(&Prim::Slice(specs.into()), std::slice::from_ref(g))?,
                         xi,
                     )?));
                 } else {

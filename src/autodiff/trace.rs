@@ -126,42 +126,10 @@ impl Drop for TapeGuard {
 }
 
 fn remove_tape(t: &Rc<RefCell<Tape>>) {
+    // Level numbers are never reused: a tracer that escaped its differentiation
+    // (e.g. captured by a returned closure) must not be mistaken for a tracer
+    // of a later one. A u32 allows four billion differentiation calls per thread.
     TAPES.with(|ts| ts.borrow_mut().retain(|x| !Rc::ptr_eq(x, t)));
-    // Levels are allocated monotonically; when nothing is active any more we
-    // can restart numbering (keeps level numbers small in long loops).
-    let empty = TAPES.with(|ts| ts.borrow().is_empty());
-    if empty && !forward_active() {
-        NEXT_LEVEL.with(|n| n.set(1));
-    }
-}
-
-thread_local! {
-    static FORWARD_ACTIVE: Cell<u32> = const { Cell::new(0) };
-}
-
-fn forward_active() -> bool {
-    FORWARD_ACTIVE.with(|c| c.get() > 0)
-}
-
-/// Marks a forward-mode level as active for its lifetime.
-pub struct ForwardGuard;
-
-impl ForwardGuard {
-    /// Enters a forward-mode level.
-    pub fn enter() -> ForwardGuard {
-        FORWARD_ACTIVE.with(|c| c.set(c.get() + 1));
-        ForwardGuard
-    }
-}
-
-impl Drop for ForwardGuard {
-    fn drop(&mut self) {
-        FORWARD_ACTIVE.with(|c| c.set(c.get().saturating_sub(1)));
-        let empty = TAPES.with(|ts| ts.borrow().is_empty());
-        if empty && !forward_active() {
-            NEXT_LEVEL.with(|n| n.set(1));
-        }
-    }
 }
 
 fn find_tape(level: u32) -> Option<Rc<RefCell<Tape>>> {
@@ -339,10 +307,5 @@ fn in_gradient_of(d: Diagnostic, node: &Node) -> Diagnostic {
         d = d.with_secondary(node.span, "while differentiating this expression");
     }
     d.message = format!("{} (in the backward pass of {})", d.message, node.prim.name());
-    d.kind = if d.kind == ErrorKind::Interrupted {
-        d.kind
-    } else {
-        d.kind
-    };
     d
 }

@@ -289,7 +289,11 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             Value::Tuple(t) => t.len() as i64,
             Value::Dict(d) => d.len() as i64,
             Value::Str(s) => s.chars().count() as i64,
-            Value::Range(a, b, s) => range_len(*a, *b, *s),
+            Value::Range(lo, hi, step) => range_len(*lo, *hi, *step).ok_or_else(|| {
+                Diagnostic::new(ErrorKind::Value, "the range has more elements than an int can count")
+                    .at(a.span_of(0))
+                    .with_label(format!("{} has more than 9223372036854775807 elements", x.repr()))
+            })?,
             Value::Tensor(t) if t.ndim() > 0 => t.shape()[0] as i64,
             other => {
                 return Err(
@@ -474,8 +478,8 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     });
 }
 
-/// The number of elements of `range(a, b, s)`.
-pub fn range_len(a: i64, b: i64, s: i64) -> i64 {
+/// The number of elements of `range(a, b, s)`, if it fits in an int.
+pub fn range_len(a: i64, b: i64, s: i64) -> Option<i64> {
     // In i128: `b - a` can exceed i64 for ranges spanning most of the int line.
     let (a, b, s) = (i128::from(a), i128::from(b), i128::from(s));
     let n = if s > 0 && b > a {
@@ -485,5 +489,5 @@ pub fn range_len(a: i64, b: i64, s: i64) -> i64 {
     } else {
         0
     };
-    i64::try_from(n).unwrap_or(i64::MAX)
+    i64::try_from(n).ok()
 }

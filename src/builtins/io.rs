@@ -205,13 +205,13 @@ fn load_csv(path: &str, header: bool) -> R<Value> {
         .with_note("every row of a CSV file must have the same number of values"),
     })?;
     let t = Tensor::from_vec(data, &shape).map_err(crate::ops::tensor_error)?;
-    Ok(Value::Tensor(t))
+    Ok(Value::Tensor(std::rc::Rc::new(t)))
 }
 
 /// A tree leaf as a tensor: tensors as they are, numbers as 0-d arrays.
 fn leaf_tensor(fname: &str, leaf: &Value, path: &[PathStep]) -> R<Tensor> {
     match leaf.strip() {
-        Value::Tensor(t) => Ok(t.clone()),
+        Value::Tensor(t) => Ok((**t).clone()),
         Value::Float(x) => Ok(Tensor::scalar(*x)),
         Value::Int(i) => Ok(Tensor::scalar(*i as f64)),
         Value::Tuple(_) | Value::Dict(_) if path.is_empty() => Err(Diagnostic::new(
@@ -299,7 +299,7 @@ fn encode_npz(tree: &Value) -> R<Vec<u8>> {
 fn tensor_value(t: Tensor) -> Value {
     match (t.ndim(), t.item()) {
         (0, Some(x)) => Value::Float(x),
-        _ => Value::Tensor(t),
+        _ => Value::Tensor(std::rc::Rc::new(t)),
     }
 }
 

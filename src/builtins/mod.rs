@@ -110,24 +110,28 @@ impl Args {
                     self.pos.len()
                 ),
             )
-            .at(self.span));
+            .at(self.span_of(params.len()))
+            .with_label("the first extra argument"));
         }
         let mut out: Vec<Option<Value>> = vec![None; params.len()];
         for (i, v) in self.pos.iter().enumerate() {
             out[i] = Some(v.clone());
         }
-        for (k, v) in &self.kw {
+        for (j, (k, v)) in self.kw.iter().enumerate() {
+            // Keyword spans follow the positional ones (see `Args::spans`).
+            let kw_span = self.spans.get(self.pos.len() + j).copied().unwrap_or(self.span);
             match names.iter().position(|n| **n == **k) {
                 Some(i) if out[i].is_some() => {
                     return Err(
                         Diagnostic::new(ErrorKind::Arity, format!("argument `{k}` of `{fname}` given twice"))
-                            .at(self.span),
+                            .at(kw_span),
                     )
                 }
                 Some(i) => out[i] = Some(v.clone()),
                 None => {
                     let mut d = Diagnostic::new(ErrorKind::Arity, format!("`{fname}` has no parameter named `{k}`"))
-                        .at(self.span)
+                        .at(kw_span)
+                        .with_label(format!("`{k}` is not a parameter of `{fname}`"))
                         .with_note(format!("its parameters are: {}", names.join(", ")));
                     if let Some(s) = did_you_mean(k, names.iter().copied()) {
                         d = d.with_help(format!("did you mean `{s}`?"));
@@ -156,10 +160,12 @@ impl Args {
 
     /// Rejects keyword arguments other than `allowed`.
     pub fn only_kwargs(&self, fname: &str, allowed: &[&str]) -> Result<(), Diagnostic> {
-        for (k, _) in &self.kw {
+        for (j, (k, _)) in self.kw.iter().enumerate() {
             if !allowed.contains(&&**k) {
-                let mut d =
-                    Diagnostic::new(ErrorKind::Arity, format!("`{fname}` has no parameter named `{k}`")).at(self.span);
+                let kw_span = self.spans.get(self.pos.len() + j).copied().unwrap_or(self.span);
+                let mut d = Diagnostic::new(ErrorKind::Arity, format!("`{fname}` has no parameter named `{k}`"))
+                    .at(kw_span)
+                    .with_label(format!("`{fname}` takes no keyword `{k}`"));
                 if let Some(s) = did_you_mean(k, allowed.iter().copied()) {
                     d = d.with_help(format!("did you mean `{s}`?"));
                 }

@@ -128,7 +128,7 @@ fn axis_error(fname: &str, axis: i64, ndim: usize, of: &str) -> Diagnostic {
 pub fn literal(vals: Vec<Value>, spans: &[Span], span: Span) -> R<Value> {
     crate::autodiff::trace::set_span(span);
     if vals.is_empty() {
-        return Ok(Value::Tensor(te(Tensor::zeros(&[0]))?));
+        return Ok(Value::Tensor(std::rc::Rc::new(te(Tensor::zeros(&[0]))?)));
     }
     let mut plain = Vec::with_capacity(vals.len());
     let mut all_plain = true;
@@ -143,7 +143,10 @@ pub fn literal(vals: Vec<Value>, spans: &[Span], span: Span) -> R<Value> {
         }
     }
     if all_plain {
-        return Ok(Value::Tensor(te(Tensor::from_vec(plain, &[vals.len()]))?));
+        return Ok(Value::Tensor(std::rc::Rc::new(te(Tensor::from_vec(
+            plain,
+            &[vals.len()],
+        ))?)));
     }
     let first = shape_of(&vals[0]);
     for (i, v) in vals.iter().enumerate() {
@@ -293,7 +296,7 @@ pub fn to_tensor(v: &Value) -> R<Value> {
 
 fn tensor_value(v: &Value) -> R<Value> {
     Ok(match to_tensor(v)? {
-        Value::Float(x) => Value::Tensor(Tensor::scalar(x)),
+        Value::Float(x) => Value::Tensor(std::rc::Rc::new(Tensor::scalar(x))),
         other => other,
     })
 }
@@ -329,7 +332,7 @@ pub fn logsumexp(x: &Value, axes: Option<Vec<usize>>, keepdims: bool) -> R<Value
     let m = reduce(&plain, ReduceOp::Max, axes.clone(), true)?;
     let m = match m {
         Value::Float(v) => Value::Float(if v.is_finite() { v } else { 0.0 }),
-        Value::Tensor(t) => Value::Tensor(t.map(|v| if v.is_finite() { v } else { 0.0 })),
+        Value::Tensor(t) => Value::Tensor(std::rc::Rc::new(t.map(|v| if v.is_finite() { v } else { 0.0 }))),
         other => other,
     };
     let e = ops::unary(UnaryOp::Exp, &ops::sub(x, &m)?)?;
@@ -427,7 +430,9 @@ fn creation(t: &mut HashMap<Rc<str>, Value>, name: &'static str, fill: f64) {
         let v = a.bind(name, &["shape"])?;
         let at = at_param(&a, &["shape"], 0);
         let shape = shape_arg(name, v[0].as_ref().unwrap_or(&Value::None)).map_err(&at)?;
-        Ok(Value::Tensor(te(Tensor::full(&shape, fill)).map_err(&at)?))
+        Ok(Value::Tensor(std::rc::Rc::new(
+            te(Tensor::full(&shape, fill)).map_err(&at)?,
+        )))
     });
 }
 
@@ -436,7 +441,7 @@ fn like(t: &mut HashMap<Rc<str>, Value>, name: &'static str, fill: f64) {
         let v = a.bind(name, &["x"])?;
         let x = numeric(name, v[0].as_ref().unwrap_or(&Value::None))?;
         Ok(match x.strip() {
-            Value::Tensor(t) => Value::Tensor(te(Tensor::full(t.shape(), fill))?),
+            Value::Tensor(t) => Value::Tensor(std::rc::Rc::new(te(Tensor::full(t.shape(), fill))?)),
             _ => Value::Float(fill),
         })
     });
@@ -538,7 +543,9 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         let v = a.bind("full", P)?;
         let shape = shape_arg("full", v[0].as_ref().unwrap_or(&Value::None)).map_err(at_param(&a, P, 0))?;
         let x = float_arg("full", "the value", v[1].as_ref().unwrap_or(&Value::None)).map_err(at_param(&a, P, 1))?;
-        Ok(Value::Tensor(te(Tensor::full(&shape, x)).map_err(at_param(&a, P, 0))?))
+        Ok(Value::Tensor(std::rc::Rc::new(
+            te(Tensor::full(&shape, x)).map_err(at_param(&a, P, 0))?,
+        )))
     });
     register(t, "arange", |_, a| {
         let v = a.bind("arange", &["start", "stop?", "step?"])?;
@@ -557,7 +564,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             return Err(Diagnostic::new(ErrorKind::Value, "`arange`: the step must not be zero")
                 .at(a.param_span(&["start", "stop?", "step?"], 2)));
         }
-        Ok(Value::Tensor(te(Tensor::arange(start, stop, step))?))
+        Ok(Value::Tensor(std::rc::Rc::new(te(Tensor::arange(start, stop, step))?)))
     });
     register(t, "linspace", |_, a| {
         let v = a.bind("linspace", &["start", "stop", "num?"])?;
@@ -575,7 +582,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             )
             .at(a.param_span(&["start", "stop", "num?"], 2))
         })?;
-        Ok(Value::Tensor(te(Tensor::linspace(start, stop, n))?))
+        Ok(Value::Tensor(std::rc::Rc::new(te(Tensor::linspace(start, stop, n))?)))
     });
     register(t, "eye", |_, a| {
         let v = a.bind("eye", &["n"])?;
@@ -583,7 +590,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         let n = usize::try_from(n).map_err(|_| {
             Diagnostic::new(ErrorKind::Value, format!("`eye`: n must be non-negative, found {n}")).at(a.span_of(0))
         })?;
-        Ok(Value::Tensor(te(Tensor::eye(n))?))
+        Ok(Value::Tensor(std::rc::Rc::new(te(Tensor::eye(n))?)))
     });
 
     register(t, "seed", |it: &mut Interp, a| {
@@ -621,7 +628,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         if s.is_empty() {
             return Ok(Value::Int(r.item().unwrap_or(0.0) as i64));
         }
-        Ok(Value::Tensor(r))
+        Ok(Value::Tensor(std::rc::Rc::new(r)))
     });
     register(t, "permutation", |it: &mut Interp, a| {
         let v = a.bind("permutation", &["n"])?;
@@ -633,7 +640,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             )
             .at(a.span_of(0))
         })?;
-        Ok(Value::Tensor(te(it.rng.permutation(n))?))
+        Ok(Value::Tensor(std::rc::Rc::new(te(it.rng.permutation(n))?)))
     });
 
     register(t, "clip", |_, a| {

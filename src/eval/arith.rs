@@ -37,6 +37,18 @@ pub fn float_fast(op: BinOp, a: f64, b: f64) -> Option<Value> {
     })
 }
 
+/// `op` on two plain scalars (ints or floats) when that is quick and cannot fail.
+#[inline]
+pub fn scalar_fast(op: BinOp, a: &Value, b: &Value) -> Option<Value> {
+    match (a, b) {
+        (Value::Int(x), Value::Int(y)) => int_fast(op, *x, *y),
+        (Value::Float(x), Value::Float(y)) => float_fast(op, *x, *y),
+        (Value::Float(x), Value::Int(y)) => float_fast(op, *x, *y as f64),
+        (Value::Int(x), Value::Float(y)) => float_fast(op, *x as f64, *y),
+        _ => None,
+    }
+}
+
 /// `op` on two ints when it cannot fail (no overflow, no division by zero); `None` otherwise.
 #[inline]
 pub fn int_fast(op: BinOp, a: i64, b: i64) -> Option<Value> {
@@ -91,7 +103,8 @@ fn int_op(op: BinOp, a: i64, b: i64) -> Result<Value, Diagnostic> {
             if b == 0 {
                 return Err(zero());
             }
-            let r = a.checked_rem(b).ok_or_else(|| overflow(op, a, b))?;
+            // `i64::MIN % -1` is 0 (only the quotient overflows).
+            let r = if b == -1 { 0 } else { a % b };
             Value::Int(if r != 0 && ((r < 0) != (b < 0)) { r + b } else { r })
         }
         BinOp::Pow => {

@@ -84,14 +84,14 @@ fn slice_bounds(
         let mut i = s;
         while i < e {
             out.push(i as usize);
-            i += step;
+            i = i.saturating_add(step);
         }
     } else {
         let (s, e) = (clamp(opt(a)?, n - 1, -1, n - 1), clamp(opt(b)?, -1, -1, n - 1));
         let mut i = s;
         while i > e {
             out.push(i as usize);
-            i += step;
+            i = i.saturating_add(step);
         }
     }
     Ok(out)

@@ -561,7 +561,14 @@ impl Interp {
             } else if let Some(d) = &p.default {
                 match self.eval(d, frame) {
                     Ok(v) => v,
-                    Err(Flow::Err(d)) => return Err(d),
+                    Err(Flow::Err(mut d)) => {
+                        // The default runs inside the callee: show the call.
+                        d.stack.push(StackFrame {
+                            function: proto.name.clone(),
+                            call_site: span,
+                        });
+                        return Err(d);
+                    }
                     Err(_) => Value::None,
                 }
             } else {
@@ -666,6 +673,18 @@ impl Interp {
                 None => self.eval_cold(e, f),
             },
             K::Binary(op, a, b) => {
+                // Operands that are variables or constants are read in place: no recursion, no clone.
+                let direct = match (&a.kind, &b.kind) {
+                    (K::Local(s), K::Const(c)) => super::arith::scalar_fast(*op, &f.slots[*s as usize], c),
+                    (K::Local(s), K::Local(t)) => {
+                        super::arith::scalar_fast(*op, &f.slots[*s as usize], &f.slots[*t as usize])
+                    }
+                    (K::Const(c), K::Local(s)) => super::arith::scalar_fast(*op, c, &f.slots[*s as usize]),
+                    _ => None,
+                };
+                if let Some(v) = direct {
+                    return Ok(v);
+                }
                 let x = self.eval(a, f)?;
                 let y = self.eval(b, f)?;
                 match (&x, &y) {
@@ -683,31 +702,7 @@ impl Interp {
                 }
                 self.binary_slow(*op, x, y, a, b, e.span)
             }
-            K::Call(callee, args) if args.iter().all(|a| a.name.is_none()) => {
-                let fv = self.eval(callee, f)?;
-                if let Value::Func(c) = &fv {
-                    if let Some(param_slots) = c.proto.simple_params.as_ref().filter(|p| p.len() == args.len()) {
-                        // Fast path: evaluate the arguments straight into the callee's slots.
-                        let mut frame = self.new_frame(c);
-                        for (a, slot) in args.iter().zip(param_slots) {
-                            match self.eval(&a.value, f) {
-                                Ok(v) => frame.slots[*slot as usize] = v,
-                                Err(err) => {
-                                    self.recycle(frame);
-                                    return Err(err);
-                                }
-                            }
-                        }
-                        return self.enter(c, frame, e.span).map_err(Flow::Err);
-                    }
-                    let mut pos = Vec::with_capacity(args.len());
-                    for a in args {
-                        pos.push(self.eval(&a.value, f)?);
-                    }
-                    return Ok(self.call_closure(c, pos, (Vec::new(), &[]), e.span)?);
-                }
-                self.call_cold(fv, callee.span, args, f, e.span)
-            }
+            K::Call(callee, args) => self.eval_call(callee, args, f, e.span),
             K::If(c, t, other) => {
                 let cv = self.eval(c, f)?;
                 let b = match cv {
@@ -733,6 +728,48 @@ impl Interp {
             }
             _ => self.eval_cold(e, f),
         }
+    }
+
+    /// A call; positional calls of plain closures take a fast path that
+    /// evaluates the arguments straight into the callee's slots.
+    #[inline(never)]
+    fn eval_call(&mut self, callee: &ir::Expr, args: &[ir::Arg], f: &mut Frame, span: Span) -> R<Value> {
+        let fv = match &callee.kind {
+            K::Global(g, _) => match f.module.get(*g) {
+                Some(v) => v,
+                None => self.eval(callee, f)?,
+            },
+            _ => self.eval(callee, f)?,
+        };
+        if let Value::Func(c) = &fv {
+            let positional = args.iter().all(|a| a.name.is_none());
+            if let Some(param_slots) = c
+                .proto
+                .simple_params
+                .as_ref()
+                .filter(|p| positional && p.len() == args.len())
+            {
+                let mut frame = self.new_frame(c);
+                for (a, slot) in args.iter().zip(param_slots) {
+                    match self.eval(&a.value, f) {
+                        Ok(v) => frame.slots[*slot as usize] = v,
+                        Err(err) => {
+                            self.recycle(frame);
+                            return Err(err);
+                        }
+                    }
+                }
+                return self.enter(c, frame, span).map_err(Flow::Err);
+            }
+            if positional {
+                let mut pos = Vec::with_capacity(args.len());
+                for a in args {
+                    pos.push(self.eval(&a.value, f)?);
+                }
+                return Ok(self.call_closure(c, pos, (Vec::new(), &[]), span)?);
+            }
+        }
+        self.call_cold(fv, callee.span, args, f, span)
     }
 
     #[inline(never)]

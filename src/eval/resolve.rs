@@ -69,6 +69,8 @@ pub struct Resolver<'a> {
     /// The name a lambda being resolved is bound to (`let f = |x| ...`), so
     /// that it prints and appears in call stacks as `f`.
     lambda_name: Option<Rc<str>>,
+    /// Names bound by the `let`s whose values are being resolved (not yet visible).
+    defining: Vec<Rc<str>>,
 }
 
 impl<'a> Resolver<'a> {
@@ -81,6 +83,7 @@ impl<'a> Resolver<'a> {
             errors: Vec::new(),
             nesting: 0,
             lambda_name: None,
+            defining: Vec::new(),
         }
     }
 
@@ -217,7 +220,12 @@ impl<'a> Resolver<'a> {
         let mut d = Diagnostic::new(ErrorKind::Name, format!("unbound name `{name}`"))
             .at(span)
             .with_label("not defined here or in any enclosing scope");
-        if let Some(s) = did_you_mean(name, names.iter().map(|n| &**n)) {
+        if self.defining.contains(name) {
+            d = d.with_help(format!(
+                "`{name}` is being defined by this `let` and is not visible in its own value; \
+                 for a recursive function write `fn {name}(...) {{ ... }}`"
+            ));
+        } else if let Some(s) = did_you_mean(name, names.iter().map(|n| &**n)) {
             d = d.with_help(format!("did you mean `{s}`?"));
         }
         self.errors.push(d);
@@ -345,7 +353,12 @@ impl<'a> Resolver<'a> {
                 if let (ast::Pattern::Name(n), A::Lambda(_)) = (p, &e.kind) {
                     self.lambda_name = Some(n.name.clone());
                 }
+                let depth = self.defining.len();
+                if let ast::Pattern::Name(n) = p {
+                    self.defining.push(n.name.clone());
+                }
                 let v = self.expr(e);
+                self.defining.truncate(depth);
                 ir::Stmt::Let(self.pattern(p), v)
             }
             S::Assign(n, e) => {

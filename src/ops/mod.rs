@@ -94,12 +94,12 @@ pub fn apply(prim: &Prim, args: &[Value]) -> Result<Value, Diagnostic> {
 }
 
 /// The tensor view of a plain numeric value.
-pub fn as_tensor(v: &Value) -> Result<Tensor, Diagnostic> {
+pub fn as_tensor(v: &Value) -> Result<Rc<Tensor>, Diagnostic> {
     match v {
         Value::Tensor(t) => Ok(t.clone()),
-        Value::Float(x) => Ok(Tensor::scalar(*x)),
-        Value::Int(i) => Ok(Tensor::scalar(*i as f64)),
-        Value::Bool(b) => Ok(Tensor::scalar(f64::from(u8::from(*b)))),
+        Value::Float(x) => Ok(Rc::new(Tensor::scalar(*x))),
+        Value::Int(i) => Ok(Rc::new(Tensor::scalar(*i as f64))),
+        Value::Bool(b) => Ok(Rc::new(Tensor::scalar(f64::from(u8::from(*b))))),
         Value::Dual(t) => as_tensor(&t.primal),
         other => Err(Diagnostic::new(
             ErrorKind::Type,
@@ -110,7 +110,8 @@ pub fn as_tensor(v: &Value) -> Result<Tensor, Diagnostic> {
 
 /// A tensor result, with 0-d tensors turned into floats (they are interchangeable,
 /// and floats are what scalar code runs fastest on).
-pub fn from_tensor(t: Tensor) -> Value {
+pub fn from_tensor(t: impl Into<Rc<Tensor>>) -> Value {
+    let t: Rc<Tensor> = t.into();
     if t.ndim() == 0 {
         Value::Float(t.item().unwrap_or(f64::NAN))
     } else {
@@ -124,7 +125,7 @@ fn te<T>(r: dp_tensor::Result<T>) -> Result<T, Diagnostic> {
 
 /// Evaluates a primitive on plain (not differentiated) floats and tensors.
 pub fn raw(prim: &Prim, args: &[Value]) -> Result<Value, Diagnostic> {
-    let arg = |i: usize| -> Result<Tensor, Diagnostic> { as_tensor(&args[i]) };
+    let arg = |i: usize| -> Result<Rc<Tensor>, Diagnostic> { as_tensor(&args[i]) };
     Ok(match prim {
         Prim::Leaf => args[0].clone(),
         Prim::Unary(op) => match &args[0] {
@@ -135,7 +136,7 @@ pub fn raw(prim: &Prim, args: &[Value]) -> Result<Value, Diagnostic> {
             (Value::Float(a), Value::Float(b)) => Value::Float(op.apply(*a, *b)),
             (Value::Tensor(a), Value::Float(b)) => from_tensor(a.binary_scalar(*b, *op, false)),
             (Value::Float(a), Value::Tensor(b)) => from_tensor(b.binary_scalar(*a, *op, true)),
-            (a, b) => from_tensor(te(as_tensor(a)?.binary(&as_tensor(b)?, *op))?),
+            (a, b) => from_tensor(te(as_tensor(a)?.binary(&*as_tensor(b)?, *op))?),
         },
         Prim::IntPow(n) => {
             // powf, not powi: the same value as the untraced `x ** n` gives.
@@ -145,7 +146,7 @@ pub fn raw(prim: &Prim, args: &[Value]) -> Result<Value, Diagnostic> {
                 other => from_tensor(as_tensor(other)?.map(|v| v.powf(e))),
             }
         }
-        Prim::Where => from_tensor(te(Tensor::where_(&arg(0)?, &arg(1)?, &arg(2)?))?),
+        Prim::Where => from_tensor(te(Tensor::where_(&*arg(0)?, &*arg(1)?, &*arg(2)?))?),
         Prim::Reduce(op, axes, keepdims) => {
             if let (Value::Float(x), false) = (&args[0], *keepdims) {
                 if axes.as_ref().is_none_or(|a| a.is_empty()) {
@@ -162,7 +163,7 @@ pub fn raw(prim: &Prim, args: &[Value]) -> Result<Value, Diagnostic> {
                 Some(ax) => from_tensor(te(t.reduce(*op, ax, *keepdims))?),
             }
         }
-        Prim::MatMul => from_tensor(te(arg(0)?.matmul(&arg(1)?))?),
+        Prim::MatMul => from_tensor(te(arg(0)?.matmul(&*arg(1)?))?),
         Prim::Transpose(p) => from_tensor(te(arg(0)?.transpose(p))?),
         Prim::Reshape(s) => from_tensor(te(arg(0)?.reshape(s))?),
         Prim::BroadcastTo(s) => from_tensor(te(arg(0)?.broadcast_to(s))?.contiguous()),
@@ -175,19 +176,19 @@ pub fn raw(prim: &Prim, args: &[Value]) -> Result<Value, Diagnostic> {
             }
         }
         Prim::Slice(specs) => from_tensor(te(arg(0)?.slice(specs))?.contiguous()),
-        Prim::SliceScatter(specs, shape) => from_tensor(te(Tensor::slice_scatter(&arg(0)?, specs, shape))?),
-        Prim::Take(axis) => from_tensor(te(arg(0)?.take(&arg(1)?, *axis))?),
-        Prim::TakeScatter(axis, shape) => from_tensor(te(Tensor::take_scatter(&arg(0)?, &arg(1)?, *axis, shape))?),
+        Prim::SliceScatter(specs, shape) => from_tensor(te(Tensor::slice_scatter(&*arg(0)?, specs, shape))?),
+        Prim::Take(axis) => from_tensor(te(arg(0)?.take(&*arg(1)?, *axis))?),
+        Prim::TakeScatter(axis, shape) => from_tensor(te(Tensor::take_scatter(&*arg(0)?, &*arg(1)?, *axis, shape))?),
         Prim::Concat(axis) => {
             let ts = args.iter().map(as_tensor).collect::<Result<Vec<_>, _>>()?;
-            let refs: Vec<&Tensor> = ts.iter().collect();
+            let refs: Vec<&Tensor> = ts.iter().map(|t| &**t).collect();
             from_tensor(te(Tensor::concat(&refs, *axis))?)
         }
         Prim::Stack(axis) => {
             let ts = args.iter().map(as_tensor).collect::<Result<Vec<_>, _>>()?;
-            let refs: Vec<&Tensor> = ts.iter().collect();
+            let refs: Vec<&Tensor> = ts.iter().map(|t| &**t).collect();
             if refs.is_empty() {
-                Value::Tensor(te(Tensor::zeros(&[0]))?)
+                Value::Tensor(std::rc::Rc::new(te(Tensor::zeros(&[0]))?))
             } else {
                 from_tensor(te(Tensor::stack(&refs, *axis))?)
             }
@@ -307,7 +308,9 @@ pub fn where_(c: &Value, a: &Value, b: &Value) -> Result<Value, Diagnostic> {
 /// A zero of the same shape as `x`, never differentiated.
 pub fn zeros_like(x: &Value) -> Result<Value, Diagnostic> {
     match x.strip() {
-        Value::Tensor(t) => Ok(Value::Tensor(Tensor::zeros(t.shape()).map_err(tensor_error)?)),
+        Value::Tensor(t) => Ok(Value::Tensor(std::rc::Rc::new(
+            Tensor::zeros(t.shape()).map_err(tensor_error)?,
+        ))),
         _ => Ok(Value::Float(0.0)),
     }
 }

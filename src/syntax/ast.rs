@@ -81,6 +81,8 @@ pub enum DictEntry {
 }
 
 /// One position inside `x[...]`.
+// Built once per parse and resolved away, so the size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum IndexItem {
     /// `x[i]` or a gather with a tensor of indices.

@@ -66,3 +66,41 @@ fn is_trailing_dot(tokens: &[(usize, Token, usize)], at: usize, rest: &str) -> b
     let name_follows = rest.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
     after_int && !name_follows
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(src: &str) -> (Vec<Token>, Vec<LexError>) {
+        let (toks, errs) = tokenize(src, 0);
+        (toks.into_iter().map(|t| t.1).collect(), errs.into_iter().map(|e| e.error).collect())
+    }
+
+    #[test]
+    fn trailing_dot_is_an_error_but_a_method_call_is_not() {
+        let (toks, errs) = kinds("3.;");
+        assert_eq!(errs, vec![LexError::TrailingDot("3".into())]);
+        assert_eq!(toks, vec![Token::Float(3.0), Token::Semi]);
+        let (toks, errs) = kinds("3.abs()");
+        assert!(errs.is_empty());
+        assert_eq!(toks[..3], [Token::Int(3), Token::Dot, Token::Ident("abs".into())]);
+    }
+
+    #[test]
+    fn bad_literals_leave_placeholders_and_precise_spans() {
+        let (toks, errs) = tokenize(r#"x = "ab\qc";"#, 0);
+        assert_eq!(toks.len(), 4, "the bad string still stands as a string token");
+        assert_eq!(errs.len(), 1);
+        assert_eq!(errs[0].span.range(), 7..9, "only `\\q` is underlined");
+        let (toks, errs) = kinds("99999999999999999999 1");
+        assert_eq!(toks, vec![Token::Int(0), Token::Int(1)]);
+        assert_eq!(errs, vec![LexError::IntTooLarge]);
+    }
+
+    #[test]
+    fn unterminated_string_stops_at_the_end_of_its_line() {
+        let (toks, errs) = kinds("\"open\nlet");
+        assert_eq!(errs, vec![LexError::UnterminatedString]);
+        assert_eq!(toks, vec![Token::Let]);
+    }
+}

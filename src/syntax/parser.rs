@@ -207,6 +207,30 @@ fn pretty_terminal(t: &str) -> String {
     }
 }
 
+/// An `=` where no assignment can be: `x += 1`, `d.k = v`, `t[0] = v`, `if a = b`.
+fn misplaced_assign(file: FileId, src: &str, l: usize, r: usize, prev: Option<(usize, usize)>) -> Diagnostic {
+    let op = prev
+        .filter(|(_, pe)| *pe == l)
+        .and_then(|(ps, pe)| src.get(ps..pe))
+        .filter(|p| ["+", "-", "*", "/", "//", "%", "**", "@"].contains(p));
+    if let (Some(op), Some((ps, _))) = (op, prev) {
+        return Diagnostic::new(ErrorKind::Syntax, format!("dp has no `{op}=` operator"))
+            .at(Span::new(file, ps, r))
+            .with_label("not an operator")
+            .with_help(format!("write `x = x {op} ...`"));
+    }
+    Diagnostic::new(
+        ErrorKind::Syntax,
+        "unexpected `=`: only a plain name can be assigned to",
+    )
+    .at(Span::new(file, l, r))
+    .with_label("no assignment is possible here")
+    .with_help(
+        "values are immutable: re-bind the name to an updated copy, e.g. `d = {...d, k: v}` or \
+             `t = append(t, x)`; to compare, write `==`",
+    )
+}
+
 fn convert(e: ParseError<usize, Token, LexError>, file: FileId, src: &str, tokens: &[(usize, usize)]) -> Diagnostic {
     let len = src.len();
     match e {
@@ -234,6 +258,9 @@ fn convert(e: ParseError<usize, Token, LexError>, file: FileId, src: &str, token
                     .at(Span::new(file, ps, pe))
                     .with_label("add `;` after this")
                     .with_secondary(Span::new(file, l, r), format!("the next statement starts with {t}"));
+            }
+            if t == Token::Assign {
+                return misplaced_assign(file, src, l, r, prev);
             }
             let mut d = Diagnostic::new(
                 ErrorKind::Syntax,

@@ -298,3 +298,24 @@ pub const KEYWORDS: &[&str] = &[
     "let", "fn", "if", "else", "while", "for", "in", "return", "break", "continue", "import", "as", "true", "false",
     "none", "and", "or", "not",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unescape_accepts_every_documented_escape() {
+        assert_eq!(unescape(r#"a\n\t\\\"\u{1F600}\u{41}"#).unwrap(), "a\n\t\\\"\u{1F600}A");
+    }
+
+    #[test]
+    fn unescape_reports_the_bad_escape_and_where_it_is() {
+        let bad = |s: &str| unescape(s).unwrap_err();
+        assert_eq!(bad(r"ab\q"), (LexError::BadEscape(r"\q".into()), 2..4));
+        assert_eq!(bad(r"\u{110000}").0, LexError::BadEscape(r"\u{110000}".into()));
+        assert_eq!(bad(r"\u{1F600").0, LexError::BadEscape(r"\u{1F600".into()));
+        assert_eq!(bad(r"\u{}").0, LexError::BadEscape(r"\u{}".into()));
+        assert_eq!(bad(r"\u41").0, LexError::BadEscape(r"\u".into()));
+        assert_eq!(bad("x\\").1, 1..2);
+    }
+}
