@@ -376,14 +376,22 @@ mod tests {
         let mut map = SourceMap::default();
         let f = map.add("m.dp", "f(1)\ng(2)\n");
         let at = |s: usize| Span::new(f, s, s + 4);
-        let frame = |n: &str, s: usize| StackFrame { function: n.into(), call_site: at(s) };
+        let frame = |n: &str, s: usize| StackFrame {
+            function: n.into(),
+            call_site: at(s),
+        };
         let mut stack = vec![frame("f", 0); 5];
         stack.push(frame("g", 5));
         assert_eq!(
             map.stack_notes(&stack),
-            vec!["in `f`, called at m.dp:1:1 (repeated 5 times)", "in `g`, called at m.dp:2:1"]
+            vec![
+                "in `f`, called at m.dp:1:1 (repeated 5 times)",
+                "in `g`, called at m.dp:2:1"
+            ]
         );
-        let cycle: Vec<StackFrame> = (0..6).map(|i| if i % 2 == 0 { frame("f", 0) } else { frame("g", 5) }).collect();
+        let cycle: Vec<StackFrame> = (0..6)
+            .map(|i| if i % 2 == 0 { frame("f", 0) } else { frame("g", 5) })
+            .collect();
         assert_eq!(
             map.stack_notes(&cycle),
             vec![

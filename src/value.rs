@@ -65,6 +65,9 @@ pub struct Closure {
 
 /// Every dp value.
 #[derive(Clone, Debug)]
+// A word-sized tag keeps the payload 8-aligned, so values are copied as whole
+// words (byte-offset copies of a packed tag caused store-forwarding stalls).
+#[repr(u64)]
 pub enum Value {
     None,
     Bool(bool),

@@ -813,7 +813,10 @@ fn nested_levels_do_not_confuse_perturbations() {
 fn levels_are_never_reused() {
     let mut it = interp();
     let src = "let (g, t) = jvp(|x| |y| x * y, (3.0,), (1.0,)); grad(g)(2.0)";
-    let v = it.run_source("<levels>", src, None).expect("program runs").expect("a value");
+    let v = it
+        .run_source("<levels>", src, None)
+        .expect("program runs")
+        .expect("a value");
     assert_eq!(v.repr(), "3.0");
     let a = new_level();
     let b = new_level();

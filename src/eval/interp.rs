@@ -442,7 +442,7 @@ impl Interp {
     fn new_frame(&mut self, c: &Rc<Closure>) -> Frame {
         let proto = &c.proto;
         let mut slots = self.frame_pool.pop().unwrap_or_default();
-        slots.resize(proto.n_slots as usize, Value::None);
+        slots.extend(std::iter::repeat_with(|| Value::None).take(proto.n_slots as usize));
         for ((src, slot), v) in proto.captures.iter().zip(&c.captures) {
             slots[*slot as usize] = match (v, src) {
                 (Some(v), _) => v.clone(),
@@ -661,6 +661,38 @@ impl Interp {
         }
     }
 
+    /// The value of a leaf-like expression — a constant, a local, or a scalar
+    /// operator on those — computed without a recursive `eval` call; `None`
+    /// when the expression needs the general path.
+    #[inline(always)]
+    fn quick(e: &ir::Expr, f: &Frame) -> Option<Value> {
+        match &e.kind {
+            K::Const(v) => Some(v.clone()),
+            K::Local(s) => Some(f.slots[*s as usize].clone()),
+            K::Binary(op, a, b) => super::arith::scalar_fast(*op, Self::operand(a, f)?, Self::operand(b, f)?),
+            _ => None,
+        }
+    }
+
+    /// A constant or a local, by reference.
+    #[inline(always)]
+    fn operand<'a>(x: &'a ir::Expr, f: &'a Frame) -> Option<&'a Value> {
+        match &x.kind {
+            K::Const(v) => Some(v),
+            K::Local(s) => Some(&f.slots[*s as usize]),
+            _ => None,
+        }
+    }
+
+    /// [`Interp::quick`] when it applies, else the general evaluator.
+    #[inline(always)]
+    fn eval_quick(&mut self, e: &ir::Expr, f: &mut Frame) -> R<Value> {
+        match Self::quick(e, f) {
+            Some(v) => Ok(v),
+            None => self.eval(e, f),
+        }
+    }
+
     /// Evaluates one expression. The hot, small cases are handled here; the
     /// rest live in [`Interp::eval_cold`] so this function's stack frame stays
     /// small (it is entered once per node, recursively).
@@ -674,19 +706,11 @@ impl Interp {
             },
             K::Binary(op, a, b) => {
                 // Operands that are variables or constants are read in place: no recursion, no clone.
-                let direct = match (&a.kind, &b.kind) {
-                    (K::Local(s), K::Const(c)) => super::arith::scalar_fast(*op, &f.slots[*s as usize], c),
-                    (K::Local(s), K::Local(t)) => {
-                        super::arith::scalar_fast(*op, &f.slots[*s as usize], &f.slots[*t as usize])
-                    }
-                    (K::Const(c), K::Local(s)) => super::arith::scalar_fast(*op, c, &f.slots[*s as usize]),
-                    _ => None,
-                };
-                if let Some(v) = direct {
+                if let Some(v) = Self::quick(e, f) {
                     return Ok(v);
                 }
-                let x = self.eval(a, f)?;
-                let y = self.eval(b, f)?;
+                let x = self.eval_quick(a, f)?;
+                let y = self.eval_quick(b, f)?;
                 match (&x, &y) {
                     (Value::Float(p), Value::Float(q)) => {
                         if let Some(v) = super::arith::float_fast(*op, *p, *q) {
@@ -704,15 +728,15 @@ impl Interp {
             }
             K::Call(callee, args) => self.eval_call(callee, args, f, e.span),
             K::If(c, t, other) => {
-                let cv = self.eval(c, f)?;
+                let cv = self.eval_quick(c, f)?;
                 let b = match cv {
                     Value::Bool(b) => b,
                     other => self.truthy(&other, c.span, "an `if` condition")?,
                 };
                 if b {
-                    self.eval(t, f)
+                    self.eval_quick(t, f)
                 } else if let Some(o) = other {
-                    self.eval(o, f)
+                    self.eval_quick(o, f)
                 } else {
                     Ok(Value::None)
                 }
@@ -751,7 +775,7 @@ impl Interp {
             {
                 let mut frame = self.new_frame(c);
                 for (a, slot) in args.iter().zip(param_slots) {
-                    match self.eval(&a.value, f) {
+                    match self.eval_quick(&a.value, f) {
                         Ok(v) => frame.slots[*slot as usize] = v,
                         Err(err) => {
                             self.recycle(frame);
@@ -836,7 +860,13 @@ impl Interp {
                             d.insert(k.clone(), v);
                         }
                         ir::DictItem::Spread(x) => match self.eval(x, f)? {
-                            Value::Dict(other) => d = other.union(d),
+                            // Later entries win. Not `OrdMap::union`: it swaps its operands by size, so
+                            // precedence would depend on which dict is larger.
+                            Value::Dict(other) => {
+                                for (k, v) in other {
+                                    d.insert(k, v);
+                                }
+                            }
                             other => {
                                 return Err(Diagnostic::new(
                                     ErrorKind::Type,

@@ -73,7 +73,10 @@ mod tests {
 
     fn kinds(src: &str) -> (Vec<Token>, Vec<LexError>) {
         let (toks, errs) = tokenize(src, 0);
-        (toks.into_iter().map(|t| t.1).collect(), errs.into_iter().map(|e| e.error).collect())
+        (
+            toks.into_iter().map(|t| t.1).collect(),
+            errs.into_iter().map(|e| e.error).collect(),
+        )
     }
 
     #[test]

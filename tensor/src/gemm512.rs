@@ -19,12 +19,8 @@ const NC: usize = NR * 64;
 /// pool's helper thread (measured on a 2-core AVX-512 machine; below it the
 /// hand-off costs more than it saves).
 pub(crate) const PARALLEL_FLOPS: f64 = 1.0e6;
-/// Target size of one shared piece of a split product (multiply-adds).
+/// Target size of one shared piece of a batch of small products (multiply-adds).
 pub(crate) const PIECE_FLOPS: f64 = 0.5e6;
-/// Narrowest column piece of a split product.
-const MIN_PIECE_COLS: usize = 4 * NR;
-/// Narrowest row piece of a split product.
-const MIN_PIECE_ROWS: usize = 4 * MR;
 
 /// Whether this CPU can run the AVX-512 kernel (cached by std).
 #[inline]
@@ -85,13 +81,12 @@ pub(crate) unsafe fn gemm(
         gemm_serial(m, k, n, am, bm, cm);
         return;
     }
-    // Split the larger of m and n into pieces of whole micro-panels, about
-    // PIECE_FLOPS each, shared with the pool's helper thread. Each piece
-    // packs its own copy of the other operand, so pieces stay at least
-    // MIN_PIECE_COLS columns (or MIN_PIECE_ROWS rows) wide.
-    let pieces = ((flops / PIECE_FLOPS) as usize).clamp(2, 8);
+    // Split the larger of m and n in two halves of whole micro-panels, shared
+    // with the pool's helper thread (each piece packs its own copy of the
+    // other operand, so more pieces would cost more packing than they buy
+    // in balance; a late helper is handled by the pool).
+    let pieces = 2;
     if n >= m {
-        let pieces = pieces.min((n / MIN_PIECE_COLS).max(2));
         let step = n.div_ceil(pieces).div_ceil(NR) * NR;
         crate::pool::for_each_piece(n.div_ceil(step), |i| {
             // Capture the whole (Sync) views, not their raw-pointer fields.
@@ -108,7 +103,6 @@ pub(crate) unsafe fn gemm(
             gemm_serial(m, k, step.min(n - j0), am, b1, c1);
         });
     } else {
-        let pieces = pieces.min((m / MIN_PIECE_ROWS).max(2));
         let step = m.div_ceil(pieces).div_ceil(MR) * MR;
         crate::pool::for_each_piece(m.div_ceil(step), |i| {
             let (am, bm, cm) = (am, bm, cm);
