@@ -32,7 +32,21 @@ fn tuple_arg(fname: &str, v: &Value) -> R<Tuple> {
     }
 }
 
+/// The most elements a range may expand to when materialised (e.g. `tuple(range(n))`):
+/// far beyond any real use, far below exhausting memory.
+const MAX_MATERIALISED: i64 = 100_000_000;
+
 fn items_of(fname: &str, v: &Value) -> R<Vec<Value>> {
+    if let Value::Range(a, b, s) = v {
+        let n = super::core::range_len(*a, *b, *s).unwrap_or(i64::MAX);
+        if n > MAX_MATERIALISED {
+            return Err(Diagnostic::new(
+                ErrorKind::Value,
+                format!("`{fname}` would build {n} elements from this range (the limit is {MAX_MATERIALISED})"),
+            )
+            .with_help("iterate over the range with `for` instead of materialising it"));
+        }
+    }
     iterate(v)
         .map_err(|_| {
             arg_type(fname, "its argument", "a tuple, dict, range, string or tensor", v)

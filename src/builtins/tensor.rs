@@ -329,7 +329,12 @@ pub fn var(x: &Value, axes: Option<Vec<usize>>, keepdims: bool) -> R<Value> {
 pub fn logsumexp(x: &Value, axes: Option<Vec<usize>>, keepdims: bool) -> R<Value> {
     let plain = x.strip().clone();
     // The shift is a constant: logsumexp does not depend on it, so its derivative is not needed.
-    let m = reduce(&plain, ReduceOp::Max, axes.clone(), true)?;
+    // An empty reduction has no maximum; like JAX its logsumexp is -inf (log of an empty sum), so shift by 0.
+    let m = if count(&shape_of(x), &axes) == 0.0 {
+        Value::Float(0.0)
+    } else {
+        reduce(&plain, ReduceOp::Max, axes.clone(), true)?
+    };
     let m = match m {
         Value::Float(v) => Value::Float(if v.is_finite() { v } else { 0.0 }),
         Value::Tensor(t) => Value::Tensor(std::rc::Rc::new(t.map(|v| if v.is_finite() { v } else { 0.0 }))),

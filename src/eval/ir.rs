@@ -108,6 +108,8 @@ pub struct Param {
 
 /// The kinds of resolved expression.
 #[derive(Debug)]
+// A plain tag (rather than a niche in `Const`'s value) makes every `match` one compare.
+#[repr(u32)]
 pub enum ExprKind {
     Const(Value),
     Local(u32),

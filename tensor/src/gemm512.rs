@@ -77,7 +77,7 @@ pub(crate) unsafe fn gemm(
     };
     let cm = Mat { ptr: c, rs: rsc, cs: 1 };
     let flops = m as f64 * n as f64 * k as f64;
-    if flops < PARALLEL_FLOPS || (m < 2 * MR && n < 2 * NR) {
+    if flops < PARALLEL_FLOPS || (m < 2 * MR && n < 2 * NR) || !crate::pool::helper_worthwhile() {
         gemm_serial(m, k, n, am, bm, cm);
         return;
     }

@@ -242,6 +242,7 @@ impl Tensor {
                 if jobs.len() >= 2
                     && per < crate::gemm512::PARALLEL_FLOPS
                     && per * jobs.len() as f64 >= crate::gemm512::PARALLEL_FLOPS
+                    && crate::pool::helper_worthwhile()
                 {
                     let per_piece = ((crate::gemm512::PIECE_FLOPS / per) as usize).max(1);
                     let pieces: Vec<&[[isize; 3]]> = jobs.chunks(per_piece).collect();

@@ -14,12 +14,27 @@
 //! (another thread, or a job asking for it again) the caller runs alone.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// How long the helper (and a waiting caller) spin before sleeping.
 const SPIN: Duration = Duration::from_micros(50);
+
+/// Calls to run serially after the helper was found lagging (its core busy
+/// with other work); then the helper is tried again.
+const BACKOFF_CALLS: u32 = 16;
+
+/// Remaining calls for which [`helper_worthwhile`] says no.
+static BACKOFF: AtomicU32 = AtomicU32::new(0);
+
+/// Whether splitting work with the helper is currently worthwhile: false for
+/// a while after the helper lagged far behind the caller in a shared job.
+pub(crate) fn helper_worthwhile() -> bool {
+    BACKOFF
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| b.checked_sub(1))
+        .is_err()
+}
 
 /// A job as the helper sees it: a pointer to a `&(dyn Fn() + Sync)` that
 /// lives on the submitting caller's stack until the job is marked done.
@@ -150,8 +165,14 @@ pub(crate) fn for_each_piece(pieces: usize, f: impl Fn(usize) + Sync) {
         p.wake.notify_one();
     }
     let wait = WaitDone(p, job_ptr);
+    let start = Instant::now();
     work();
+    let own = start.elapsed();
     drop(wait);
+    if start.elapsed() > own + own / 2 {
+        // The caller waited longer than half its own share for the helper.
+        BACKOFF.store(BACKOFF_CALLS, Ordering::Relaxed);
+    }
     if p.panicked.load(Ordering::Relaxed) {
         panic!("dp-tensor helper thread job panicked");
     }

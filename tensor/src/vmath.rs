@@ -425,12 +425,25 @@ fn run<M: Mode, K: Kernel>(src: &[f64], dst: &mut [MaybeUninit<f64>]) {
 fn run_inplace<M: Mode, K: Kernel>(buf: &mut [f64]) {
     let mut tmp = [0.0f64; BLOCK];
     for d in buf.chunks_mut(BLOCK) {
-        let s = &mut tmp[..d.len()];
-        s.copy_from_slice(d);
-        // SAFETY: f64 and MaybeUninit<f64> have the same layout, and only
-        // initialised values are written.
-        let d = unsafe { &mut *(d as *mut [f64] as *mut [MaybeUninit<f64>]) };
-        block::<M, K>(s, d);
+        let mut bad = false;
+        if K::CHECK {
+            for &x in d.iter() {
+                bad |= !K::valid(x);
+            }
+        }
+        if bad {
+            // The fallback needs the original inputs: work from a copy.
+            let s = &mut tmp[..d.len()];
+            s.copy_from_slice(d);
+            // SAFETY: f64 and MaybeUninit<f64> have the same layout, and only
+            // initialised values are written.
+            let d = unsafe { &mut *(d as *mut [f64] as *mut [MaybeUninit<f64>]) };
+            block::<M, K>(s, d);
+        } else {
+            for x in d.iter_mut() {
+                *x = K::lane::<M>(*x);
+            }
+        }
     }
 }
 
