@@ -117,6 +117,13 @@ fn errors_leave_earlier_bindings_intact() {
     let e = err(&mut s, "error(\"boom\")");
     assert!(e.contains("boom"), "{e}");
     assert_eq!(ok(&mut s, "a + 1"), "21\n");
+    // A failing in-place update (`x = x op rhs`) leaves the variable as it was.
+    ok(&mut s, "let w = [1.0, 2.0];");
+    let e = err(&mut s, "w = w + [1.0, 2.0, 3.0];");
+    assert!(e.contains("(2,)") && e.contains("(3,)"), "{e}");
+    let e = err(&mut s, "w = w * error(\"stop\");");
+    assert!(e.contains("stop"), "{e}");
+    assert_eq!(ok(&mut s, "w"), "[1.0, 2.0]\n");
     // The completion list does not offer a name whose binding never ran.
     assert!(s.bound_names().contains(&"a".to_string()));
     assert!(!s.bound_names().contains(&"b".to_string()));

@@ -992,7 +992,27 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     });
     register(t, "tolist", |_, a| {
         let v = a.bind("tolist", &["x"])?;
-        let x = as_tensor(&numeric("tolist", v[0].as_ref().unwrap_or(&Value::None))?)?;
+        let xv = numeric("tolist", v[0].as_ref().unwrap_or(&Value::None))?;
+        if matches!(xv, Value::Dual(_)) {
+            // Being differentiated: split by indexing, which is recorded, so the leaves carry gradients.
+            fn split(x: &Value) -> R<Value> {
+                let n = match shape_of(x).first() {
+                    None => return ops::reshape(x, &[]),
+                    Some(&n) => n,
+                };
+                let mut items = crate::value::Tuple::new();
+                for i in 0..n {
+                    let row = apply(
+                        &Prim::Slice(vec![dp_tensor::SliceSpec::Index(i as i64)].into()),
+                        &[x.clone()],
+                    )?;
+                    items.push_back(split(&row)?);
+                }
+                Ok(Value::Tuple(items))
+            }
+            return split(&xv);
+        }
+        let x = as_tensor(&xv)?;
         fn build(data: &[f64], shape: &[usize]) -> Value {
             match shape.split_first() {
                 None => Value::Float(data.first().copied().unwrap_or(0.0)),

@@ -264,3 +264,45 @@ pub fn matmul(a: &Value, b: &Value) -> Result<Value, Diagnostic> {
         d
     })
 }
+
+/// `old op rhs` computed into `old`'s own buffer when `old` is a uniquely owned
+/// tensor and the result has its shape (so `p = p - lr * g` allocates nothing
+/// for the result); otherwise hands `old` back for the general path.
+pub fn update_in_place(op: BinOp, old: Value, rhs: &Value) -> Result<Value, Value> {
+    let kernel = match op {
+        BinOp::Add => dp_tensor::BinaryOp::Add,
+        BinOp::Sub => dp_tensor::BinaryOp::Sub,
+        BinOp::Mul => dp_tensor::BinaryOp::Mul,
+        BinOp::Div => dp_tensor::BinaryOp::Div,
+        _ => return Err(old),
+    };
+    let Value::Tensor(t) = old else { return Err(old) };
+    if std::rc::Rc::strong_count(&t) != 1 {
+        return Err(Value::Tensor(t));
+    }
+    match rhs {
+        Value::Float(s) => match std::rc::Rc::try_unwrap(t) {
+            Ok(t) => Ok(Value::Tensor(std::rc::Rc::new(
+                t.binary_scalar_owned(*s, kernel, false),
+            ))),
+            Err(t) => Err(Value::Tensor(t)),
+        },
+        Value::Int(i) => match std::rc::Rc::try_unwrap(t) {
+            Ok(t) => Ok(Value::Tensor(std::rc::Rc::new(
+                t.binary_scalar_owned(*i as f64, kernel, false),
+            ))),
+            Err(t) => Err(Value::Tensor(t)),
+        },
+        Value::Tensor(r) if dp_tensor::broadcast_shapes(t.shape(), r.shape()).as_deref() == Some(t.shape()) => {
+            match std::rc::Rc::try_unwrap(t) {
+                // Invariant: the shapes broadcast to `t`'s shape, so the kernel cannot fail.
+                Ok(t) => match t.binary_owned(r, kernel) {
+                    Ok(out) => Ok(Value::Tensor(std::rc::Rc::new(out))),
+                    Err(_) => Err(Value::None),
+                },
+                Err(t) => Err(Value::Tensor(t)),
+            }
+        }
+        _ => Err(Value::Tensor(t)),
+    }
+}

@@ -275,6 +275,38 @@ impl Interp {
                 let v = self.eval(e, f)?;
                 self.store(*t, v, f);
             }
+            ir::Stmt::Update {
+                target,
+                op,
+                rhs,
+                lhs_span,
+                span,
+            } => {
+                let old = self.take(*target, f);
+                let r = match self.eval(rhs, f) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        self.store(*target, old, f);
+                        return Err(e);
+                    }
+                };
+                let v = match super::arith::update_in_place(*op, old, &r) {
+                    Ok(v) => v,
+                    Err(old) => {
+                        crate::autodiff::trace::set_span(*span);
+                        let v = super::arith::binary(*op, &old, &r)
+                            .map_err(|d| d.at(*span).with_secondary_if_missing(*lhs_span, rhs.span, &old, &r));
+                        match v {
+                            Ok(v) => v,
+                            Err(d) => {
+                                self.store(*target, old, f);
+                                return Err(d.into());
+                            }
+                        }
+                    }
+                };
+                self.store(*target, v, f);
+            }
             ir::Stmt::Expr(e) => {
                 self.eval(e, f)?;
             }
@@ -303,6 +335,18 @@ impl Interp {
             }
         }
         Ok(())
+    }
+
+    /// Moves a variable's value out (leaving `none`), for in-place updates.
+    fn take(&mut self, t: Target, f: &mut Frame) -> Value {
+        match t {
+            Target::Local(s) => std::mem::replace(&mut f.slots[s as usize], Value::None),
+            Target::Global(g) => {
+                let v = f.module.get(g).unwrap_or(Value::None);
+                f.module.set(g, Value::None);
+                v
+            }
+        }
     }
 
     fn store(&mut self, t: Target, v: Value, f: &mut Frame) {

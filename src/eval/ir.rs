@@ -141,6 +141,15 @@ pub enum ExprKind {
 pub enum Stmt {
     Let(Pattern, Expr),
     Assign(Target, Expr),
+    /// `x = x op rhs` where `rhs` cannot observe `x`: `x` is taken out of its
+    /// slot while `rhs` runs, so a uniquely owned tensor is updated in place.
+    Update {
+        target: Target,
+        op: BinOp,
+        rhs: Expr,
+        lhs_span: Span,
+        span: Span,
+    },
     Expr(Expr),
     Fn(Target, Rc<FnProto>),
     Return(Option<Expr>, Span),

@@ -362,6 +362,9 @@ impl<'a> Resolver<'a> {
                 ir::Stmt::Let(self.pattern(p), v)
             }
             S::Assign(n, e) => {
+                if let Some(update) = self.update(n, e) {
+                    return update;
+                }
                 let v = self.expr(e);
                 ir::Stmt::Assign(self.target_for_assign(n)?, v)
             }
@@ -425,6 +428,37 @@ impl<'a> Resolver<'a> {
             }
             S::Error => return None,
         })
+    }
+
+    /// `x = x op rhs` (op one of `+ - * /`) becomes an in-place update when
+    /// `rhs` cannot observe `x` while it runs: it never names `x`, and for a
+    /// global it calls nothing (a called function could read the global).
+    fn update(&mut self, n: &ast::Ident, e: &ast::Expr) -> Option<Option<ir::Stmt>> {
+        use ast::BinOp as B;
+        let A::Binary(op @ (B::Add | B::Sub | B::Mul | B::Div), lhs, rhs) = &e.kind else {
+            return None;
+        };
+        if !matches!(&lhs.kind, A::Var(v) if *v == n.name) {
+            return None;
+        }
+        let name = n.name.clone();
+        if rhs.any(&|x| matches!(&x.kind, A::Var(v) if *v == name)) {
+            return None;
+        }
+        let depth = self.scopes.len() - 1;
+        let target = match self.lookup(depth, &n.name)? {
+            Found::Local(s) => Target::Local(s),
+            Found::Global(g) if !rhs.any(&|x| matches!(x.kind, A::Call(..))) => Target::Global(g),
+            _ => return None,
+        };
+        let rhs_ir = self.expr(rhs);
+        Some(Some(ir::Stmt::Update {
+            target,
+            op: *op,
+            rhs: rhs_ir,
+            lhs_span: lhs.span,
+            span: e.span,
+        }))
     }
 
     fn args(&mut self, args: &[ast::Arg]) -> Vec<ir::Arg> {

@@ -232,3 +232,52 @@ pub struct Program {
     /// The final expression without `;`, whose value `dp -e` and the REPL print.
     pub tail: Option<Expr>,
 }
+
+impl Expr {
+    /// Whether `pred` holds for this expression or any expression inside it
+    /// (including inside nested blocks, lambdas and statements).
+    pub fn any(&self, pred: &dyn Fn(&Expr) -> bool) -> bool {
+        if pred(self) {
+            return true;
+        }
+        let block =
+            |b: &Block| b.stmts.iter().any(|s| s.any_expr(pred)) || b.tail.as_ref().is_some_and(|t| t.any(pred));
+        match &self.kind {
+            ExprKind::Int(_) | ExprKind::Float(_) | ExprKind::Str(_) | ExprKind::Bool(_) | ExprKind::None => false,
+            ExprKind::Var(_) => false,
+            ExprKind::Tensor(es) | ExprKind::Tuple(es) => es.iter().any(|e| e.any(pred)),
+            ExprKind::Dict(es) => es.iter().any(|d| match d {
+                DictEntry::Pair(_, e) | DictEntry::Spread(e) => e.any(pred),
+            }),
+            ExprKind::Neg(x) | ExprKind::Not(x) | ExprKind::Field(x, _) => x.any(pred),
+            ExprKind::Binary(_, a, b) | ExprKind::And(a, b) | ExprKind::Or(a, b) => a.any(pred) || b.any(pred),
+            ExprKind::Call(f, args) => f.any(pred) || args.iter().any(|a| a.value.any(pred)),
+            ExprKind::Index(x, items) => {
+                x.any(pred)
+                    || items.iter().any(|i| match i {
+                        IndexItem::At(e) => e.any(pred),
+                        IndexItem::Slice(a, b, c) => [a, b, c].iter().any(|p| p.as_ref().is_some_and(|e| e.any(pred))),
+                    })
+            }
+            ExprKind::Lambda(f) => {
+                f.body.any(pred) || f.params.iter().any(|p| p.default.as_ref().is_some_and(|d| d.any(pred)))
+            }
+            ExprKind::Block(b) => block(b),
+            ExprKind::If(c, t, e) => c.any(pred) || block(t) || e.as_ref().is_some_and(|e| e.any(pred)),
+            ExprKind::While(c, b) => c.any(pred) || block(b),
+            ExprKind::For(_, it, b) => it.any(pred) || block(b),
+        }
+    }
+}
+
+impl Stmt {
+    /// Whether `pred` holds for any expression in this statement.
+    pub fn any_expr(&self, pred: &dyn Fn(&Expr) -> bool) -> bool {
+        match &self.kind {
+            StmtKind::Let(_, e) | StmtKind::Assign(_, e) | StmtKind::Expr(e, _) => e.any(pred),
+            StmtKind::Return(e) => e.as_ref().is_some_and(|e| e.any(pred)),
+            StmtKind::Fn(f) => f.body.any(pred),
+            StmtKind::Break | StmtKind::Continue | StmtKind::Import { .. } | StmtKind::Error => false,
+        }
+    }
+}
