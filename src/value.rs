@@ -210,7 +210,7 @@ impl Value {
 pub fn dict_key(k: &str) -> String {
     let ident = k.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if ident {
+    if ident && !crate::syntax::token::KEYWORDS.contains(&k) {
         k.to_string()
     } else {
         quote(k)

@@ -166,6 +166,8 @@ fn run_one(path: &Path, src: &str) -> Result<(), String> {
     let dir = path.parent().map(Path::to_path_buf);
     let result = catch_unwind(AssertUnwindSafe(|| {
         let mut interp = dp::Interp::new(Box::new(std::io::sink()));
+        // Mutated programs must not write files (a mangled `save` path lands anywhere).
+        interp.read_only = true;
         let _ = interp.check_source("fuzz.dp", src, dir.clone());
         if let Err(errs) = interp.run_source("fuzz.dp", src, dir) {
             for d in &errs {

@@ -211,6 +211,17 @@ pub fn vjp_call(it: &mut Interp, f: &Value, primals: Vec<Value>, span: Span) -> 
         tree::map_many(&[y_for_pullback.clone(), cot], &mut |pair, p| {
             if let Some(Some(n)) = out_nodes.get(k) {
                 let (yl, cl) = (&pair[0], &pair[1]);
+                if !matches!(cl.strip(), Value::Float(_) | Value::Int(_) | Value::Tensor(_)) {
+                    // Caught here, not in the backward pass, so the report names the cotangent's leaf.
+                    return Err(Diagnostic::new(
+                        ErrorKind::Type,
+                        format!(
+                            "cotangent at {} must be a float or tensor like the output there, found {}",
+                            path_string(p),
+                            cl.describe()
+                        ),
+                    ));
+                }
                 if shape_of(yl) != shape_of(cl) && !matches!(cl.strip(), Value::Float(_)) {
                     return Err(Diagnostic::new(
                         ErrorKind::Shape,

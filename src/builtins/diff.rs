@@ -75,6 +75,19 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             .map(|o| int_arg("check_grad", "order", o))
             .transpose()?
             .unwrap_or(1);
+        if !(1..=2).contains(&order) {
+            // Silently checking fewer orders than asked would make a passing check meaningless.
+            let at =
+                a.kw.iter()
+                    .position(|(k, _)| &**k == "order")
+                    .and_then(|j| a.spans.get(a.pos.len() + j).copied())
+                    .unwrap_or(a.span);
+            return Err(crate::diagnostics::Diagnostic::new(
+                crate::diagnostics::ErrorKind::Value,
+                format!("`check_grad`: order must be 1 or 2, found {order}"),
+            )
+            .at(at));
+        }
         let rtol = a
             .kwarg("rtol")
             .map(|o| float_arg("check_grad", "rtol", o))

@@ -55,8 +55,14 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         };
         load_csv(&path, header).map_err(|d| d.at(a.span_of(0)))
     });
-    register(t, "save", |_: &mut Interp, a: Args| {
+    register(t, "save", |it: &mut Interp, a: Args| {
         let v = a.bind("save", &["path", "tree"])?;
+        if it.read_only {
+            return Err(Diagnostic::new(
+                ErrorKind::Io,
+                "`save` is disabled: this interpreter may not write files",
+            ));
+        }
         let path =
             str_arg("save", "the path", v[0].as_ref().unwrap_or(&Value::None)).map_err(|d| d.at(a.span_of(0)))?;
         let tree = v[1].as_ref().unwrap_or(&Value::None);

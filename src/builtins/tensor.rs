@@ -547,10 +547,16 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         const P: &[&str] = &["shape", "value"];
         let v = a.bind("full", P)?;
         let shape = shape_arg("full", v[0].as_ref().unwrap_or(&Value::None)).map_err(at_param(&a, P, 0))?;
-        let x = float_arg("full", "the value", v[1].as_ref().unwrap_or(&Value::None)).map_err(at_param(&a, P, 1))?;
-        Ok(Value::Tensor(std::rc::Rc::new(
+        let value = v[1].as_ref().unwrap_or(&Value::None);
+        let x = float_arg("full", "the value", value).map_err(at_param(&a, P, 1))?;
+        let plain = Value::Tensor(std::rc::Rc::new(
             te(Tensor::full(&shape, x)).map_err(at_param(&a, P, 0))?,
-        )))
+        ));
+        if matches!(value, Value::Dual(_)) {
+            // A differentiated fill value: broadcasting it is recorded, so the gradient is the sum over the result.
+            return ops::broadcast_to(&ops::reshape(value, &[])?, &shape);
+        }
+        Ok(plain)
     });
     register(t, "arange", |_, a| {
         let v = a.bind("arange", &["start", "stop?", "step?"])?;
@@ -587,7 +593,25 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             )
             .at(a.param_span(&["start", "stop", "num?"], 2))
         })?;
-        Ok(Value::Tensor(std::rc::Rc::new(te(Tensor::linspace(start, stop, n))?)))
+        let plain = Value::Tensor(std::rc::Rc::new(te(Tensor::linspace(start, stop, n))?));
+        let (sv, ev) = (
+            v[0].as_ref().unwrap_or(&Value::None),
+            v[1].as_ref().unwrap_or(&Value::None),
+        );
+        if !matches!(sv, Value::Dual(_)) && !matches!(ev, Value::Dual(_)) {
+            return Ok(plain);
+        }
+        // Differentiated end points: element i is start * (1 - w_i) + stop * w_i with w_i = i / (n - 1).
+        // Only the perturbations (x - stop_gradient(x)) are added, so the values stay exactly NumPy's.
+        let div = if n > 1 { (n - 1) as f64 } else { 1.0 };
+        let w = Value::Tensor(std::rc::Rc::new(te(Tensor::from_vec(
+            (0..n).map(|i| i as f64 / div).collect(),
+            &[n],
+        ))?));
+        let one_minus_w = ops::sub(&Value::Float(1.0), &w)?;
+        let ds = ops::mul(&ops::sub(&ops::reshape(sv, &[])?, &Value::Float(start))?, &one_minus_w)?;
+        let de = ops::mul(&ops::sub(&ops::reshape(ev, &[])?, &Value::Float(stop))?, &w)?;
+        ops::add(&ops::add(&plain, &ds)?, &de)
     });
     register(t, "eye", |_, a| {
         let v = a.bind("eye", &["n"])?;
@@ -1004,7 +1028,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
                 for i in 0..n {
                     let row = apply(
                         &Prim::Slice(vec![dp_tensor::SliceSpec::Index(i as i64)].into()),
-                        &[x.clone()],
+                        std::slice::from_ref(x),
                     )?;
                     items.push_back(split(&row)?);
                 }

@@ -64,6 +64,8 @@ pub struct Interp {
     pub rng: dp_tensor::Rng,
     /// The script's command-line arguments (`args()`).
     pub script_args: Vec<String>,
+    /// When set, builtins that write files (`save`) refuse to (used by the fuzz tests).
+    pub read_only: bool,
     depth: usize,
     /// Slot vectors of finished calls, reused so a call does not allocate.
     frame_pool: Vec<Vec<Value>>,
@@ -86,6 +88,7 @@ impl Interp {
             main: Rc::new(Module::new("<main>", None, file)),
             rng: dp_tensor::Rng::new(0),
             script_args: Vec::new(),
+            read_only: false,
             depth: 0,
             frame_pool: Vec::new(),
             imported: HashMap::new(),

@@ -58,8 +58,58 @@ pub fn is_incomplete(errors: &[Diagnostic]) -> bool {
 }
 
 /// Parses one source file.
+/// Where the first syntax error of a token stream is (`usize::MAX`: none).
+fn first_error_at(tokens: &[(usize, Token, usize)], file: FileId) -> usize {
+    let mut recovered: Vec<ErrorRecovery<usize, Token, LexError>> = Vec::new();
+    let result =
+        grammar::ProgramParser::new().parse(file, &mut recovered, tokens.iter().cloned().map(Ok::<_, LexError>));
+    let location = |e: &ParseError<usize, Token, LexError>| match e {
+        ParseError::UnrecognizedToken { token: (l, _, _), .. } | ParseError::ExtraToken { token: (l, _, _) } => *l,
+        ParseError::InvalidToken { location } | ParseError::UnrecognizedEof { location, .. } => *location,
+        ParseError::User { .. } => 0,
+    };
+    let mut first = usize::MAX;
+    for r in &recovered {
+        first = first.min(location(&r.error));
+    }
+    if let Err(e) = &result {
+        first = first.min(location(e));
+    }
+    first
+}
+
+/// Statements end with `;`, which is optional after a block-ending `}`: where a
+/// token after `}` cannot continue the statement (`let f = |x| { x }` then a
+/// new line `print(f(1));`), a `;` is inserted — but only when that moves the
+/// first syntax error forward, so real errors are reported as written.
+fn insert_optional_semicolons(mut tokens: Vec<(usize, Token, usize)>, file: FileId) -> Vec<(usize, Token, usize)> {
+    let mut error_at = first_error_at(&tokens, file);
+    for _ in 0..10_000 {
+        if error_at == usize::MAX {
+            break;
+        }
+        let Some(i) = tokens.iter().position(|t| t.0 == error_at) else {
+            break;
+        };
+        if i == 0 || tokens[i - 1].1 != Token::RBrace || matches!(tokens[i].1, Token::Semi | Token::RBrace) {
+            break;
+        }
+        let end = tokens[i - 1].2;
+        let mut candidate = tokens.clone();
+        candidate.insert(i, (end, Token::Semi, end));
+        let next = first_error_at(&candidate, file);
+        if next != usize::MAX && next <= error_at {
+            break;
+        }
+        tokens = candidate;
+        error_at = next;
+    }
+    tokens
+}
+
 pub fn parse(src: &str, file: FileId) -> ParseResult {
     let (tokens, lex_errors) = tokenize(src, file);
+    let tokens = insert_optional_semicolons(tokens, file);
     let token_starts: Vec<usize> = tokens.iter().map(|t| t.0).collect();
     let token_spans: Vec<(usize, usize)> = tokens.iter().map(|t| (t.0, t.2)).collect();
     let separator_starts: Vec<usize> = tokens

@@ -1,0 +1,13 @@
+from ref import *
+e = np.zeros((0, 3)); r = np.array([1.0, 2.0, 3.0])
+P((e + r).shape, (e * np.ones((1, 3))).shape, (np.zeros((2, 0, 1)) + np.ones(4)).shape)
+P((np.zeros((0, 1)) + np.ones((1, 5))).shape, (np.ones((3, 1)) - np.zeros(0)).shape)
+P(float(e.sum()), e.sum(0), e.sum(1).shape, (0,), float(e.prod()), e.prod(0))
+P(0, 2, 0, np.concatenate([e, [r]]), np.stack([e, e]).shape)
+P(np.zeros(0), 0.0, 0.0, np.zeros((2, 3)))
+P(float(jax.nn.logsumexp(jnp.zeros(0))), (0,), (3, 0), (0, 6))
+P((2, 0), (2, 4, 3))
+P(jax.grad(lambda x: jnp.sum(x * jnp.zeros((0, 2))))(jnp.array([1.0, 2.0])))
+P(jax.grad(lambda x: jnp.sum(x + jnp.zeros((0, 2))) + x[0])(jnp.array([1.0, 2.0])))
+P(jax.grad(lambda b: jnp.sum(jnp.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]) * b))(jnp.array([[10.0, 100.0]])))
+P(6.0)

@@ -1,0 +1,17 @@
+from ref import *
+A = jnp.array
+P(3.0)
+P(jax.grad(lambda x: jnp.sum(jnp.stack([jnp.stack([x, 1.0]), jnp.stack([2.0, x * x])]) @ jnp.stack([1.0, x])))(3.0))
+P(np.array([[1.0, 2.0], [2.0, 4.0]]), (2, 1, 2), np.array([1.0, 2.0]), (0,), (1, 0))
+P(jax.grad(lambda v: jnp.sum(jnp.stack([v, v[::-1], jnp.stack([0.0, v[0]])]) ** 2))(A([1.0, 2.0])))
+P(jax.jacfwd(lambda v: jnp.stack([v[1], v[0] * v[1], 3.0]))(A([2.0, 5.0])))
+a = np.array([1.0, 2.0, 3.0]); f = lambda b: b.astype(float)
+P(f(a == 2), f(a != [1, 0, 3]), f(a < 2.5), f(2 >= a), f(a > a), f(np.array([[1.0], [4.0]]) <= a))
+P(True, True, False, True, False, True, False)
+P(f(np.isnan([1.0, np.nan, np.inf])), True, np.sign([-2.0, 0.0, 3.0]), np.floor([-1.5, 1.5]))
+P(np.round([0.5, 1.5, 2.5, -0.5, -1.7, 2.4999]))
+P("tensor", (), 3.5, "float", "float", True, 0, 1)
+P(1.0, 12.0, 2.0, "range(0, 3)")
+P(((1.0, 2.0), (3.0, 4.0)), 7.0, ((), ()), 3, 4.5)
+P(np.array([1.0, 2.5]), (2, 2), 3.0, np.array([0.0, 1.0, 0.0]), np.array([7.0, 7.0]), np.zeros(3), np.ones((1, 1)))
+P(np.arange(2.0, 3.0, 0.25), np.arange(5.0, 0, -2), np.linspace(0, 1, 5), np.array([1.0]), np.zeros(0))

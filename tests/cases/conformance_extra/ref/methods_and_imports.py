@@ -1,0 +1,13 @@
+from ref import *
+x = np.arange(6.0).reshape(2, 3)
+P((2, 3), 2, x.T, (3, 2))
+P(x.sum(1), x.sum(0, keepdims=True), x.mean(), x.max(-1))
+P(x.reshape(3, -1).T.flatten(), (3, 2))
+P(7.0, float(np.log(np.exp(2.0))), 1.0)
+P((3.0, 4.0, 5.0), 6, np.array([1.0, 2.0]))
+P(5.0, 3.0, -1.5, 2.0)
+P(6.0)
+P(2.0, np.array([[3.0, 2.0]]))
+P(42, 5)
+P(3, 3, "7!", (4, 5, 6))
+P(jax.grad(lambda v: jnp.prod(v.reshape(2, 2).sum(0)))(jnp.array([1.0, 2.0, 3.0, 4.0])))

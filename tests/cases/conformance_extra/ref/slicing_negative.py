@@ -1,0 +1,12 @@
+from ref import *
+x = np.arange(10.0)
+P(x[::-1], x[::-3], x[8:2:-2], x[-2:-8:-3], x[2:8:-1], x[100:-100:-4])
+P(x[-3:], x[:-7], x[-100:3], x[7:100], x[5:5], x[::4])
+m = np.arange(24.0).reshape(2, 3, 4)
+P(m[:, ::-1, 0], m[-1, 1:, ::-2], m[0][2][-1], m[1, -1])
+P(m[::-1, 0, 1:3].shape, m[:, :, 3:1].shape, m[0, 0:0].shape)
+P(x[[9, 0, 9]], x[np.array([[1, 2], [3, 4]])], m[1, [2, 0]])
+f = lambda v: jnp.sum(v[::-2] * jnp.array([1.0, 2.0, 3.0])) + jnp.sum(v[jnp.array([0, 0, 4])])
+P(jax.grad(f)(jnp.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])))
+P(jax.jacrev(lambda v: v[3:0:-1])(jnp.array([1.0, 2.0, 3.0, 4.0])))
+P("c", "a", "a")
