@@ -143,6 +143,8 @@ pub fn raw(prim: &Prim, args: &[Value]) -> Result<Value, Diagnostic> {
             let e = f64::from(*n);
             match &args[0] {
                 Value::Float(x) => Value::Float(x.powf(e)),
+                // x * x is exactly powf(x, 2) (both are the correctly rounded square), and vectorises.
+                other if *n == 2 => from_tensor(as_tensor(other)?.unary(UnaryOp::Square)),
                 other => from_tensor(as_tensor(other)?.map(|v| v.powf(e))),
             }
         }

@@ -365,6 +365,10 @@ impl Tensor {
     /// Applies a binary operator between every element and the scalar `s`
     /// (`op(s, x)` if `scalar_on_left`, else `op(x, s)`).
     pub fn binary_scalar(&self, s: f64, op: BinaryOp, scalar_on_left: bool) -> Tensor {
+        if op == BinaryOp::Pow && !scalar_on_left && s == 2.0 {
+            // x * x is exactly pow(x, 2) (the correctly rounded square) and vectorises.
+            return self.unary(UnaryOp::Square);
+        }
         if scalar_on_left {
             binary_dispatch!(op, |f| map_tensor(self, |x| f(s, x)))
         } else {
