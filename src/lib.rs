@@ -6,6 +6,7 @@
 //! `diagnostics::Diagnostic`.
 pub mod autodiff;
 pub mod builtins;
+pub mod cli_io;
 pub mod diagnostics;
 pub mod eval;
 pub mod ops;

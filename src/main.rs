@@ -59,7 +59,7 @@ fn main() -> ExitCode {
     match handle.map(|h| h.join()) {
         Ok(Ok(code)) => ExitCode::from(code),
         _ => {
-            eprintln!("dp: internal error: the interpreter thread failed");
+            dp::cli_io::err_line!("dp: internal error: the interpreter thread failed");
             ExitCode::from(70)
         }
     }
@@ -77,7 +77,7 @@ fn run(cli: Cli) -> u8 {
         Some(Command::Repl) => dp::repl::run(),
         None => match cli.script.split_first() {
             Some((file, _)) if file.starts_with('-') && !Path::new(file).exists() => {
-                eprintln!("dp: unknown option `{file}` (see `dp --help`)");
+                dp::cli_io::err_line!("dp: unknown option `{file}` (see `dp --help`)");
                 2
             }
             Some((file, rest)) => run_file(Path::new(file), rest.to_vec(), color),
@@ -88,13 +88,13 @@ fn run(cli: Cli) -> u8 {
 
 fn report(interp: &dp::Interp, errors: &[dp::Diagnostic], color: bool) {
     for d in errors {
-        eprint!("{}", interp.render(d, color));
+        dp::cli_io::err_text!("{}", interp.render(d, color));
     }
 }
 
 fn read(file: &Path) -> Result<String, u8> {
     std::fs::read_to_string(file).map_err(|e| {
-        eprintln!("dp: cannot read {}: {e}", file.display());
+        dp::cli_io::err_line!("dp: cannot read {}: {e}", file.display());
         2
     })
 }
@@ -127,7 +127,7 @@ fn run_snippet(code: &str, color: bool) -> u8 {
     let mut interp = dp::Interp::new(Box::new(std::io::BufWriter::new(std::io::stdout())));
     match interp.run_source("<-e>", code, Some(PathBuf::from("."))) {
         Ok(Some(v)) if !matches!(v, dp::Value::None) => {
-            println!("{}", v.repr());
+            dp::cli_io::out_line!("{}", v.repr());
             0
         }
         Ok(_) => 0,
@@ -152,11 +152,11 @@ fn graph_file(file: &Path, color: bool) -> u8 {
     }
     match dp::autodiff::graph::take_captured() {
         Some(tape) => {
-            print!("{}", dp::autodiff::graph::to_dot(&tape, &interp.sources));
+            dp::cli_io::out_text!("{}", dp::autodiff::graph::to_dot(&tape, &interp.sources));
             0
         }
         None => {
-            eprintln!(
+            dp::cli_io::err_line!(
                 "dp graph: {} ran no grad, value_and_grad, vjp or jacrev, so there is no graph to show",
                 file.display()
             );
@@ -173,7 +173,7 @@ fn check_file(file: &Path, color: bool) -> u8 {
     let mut interp = dp::Interp::new(Box::new(std::io::sink()));
     match interp.check_source(&file.display().to_string(), &src, file.parent().map(Path::to_path_buf)) {
         Ok(()) => {
-            println!("{}: ok", file.display());
+            dp::cli_io::out_line!("{}: ok", file.display());
             0
         }
         Err(errors) => {

@@ -504,7 +504,7 @@ pub fn run() -> u8 {
     let mut editor = match Editor::<ReplHelper, DefaultHistory>::with_config(config) {
         Ok(e) => e,
         Err(e) => {
-            eprintln!("dp: cannot start the line editor: {e}");
+            crate::cli_io::err_line!("dp: cannot start the line editor: {e}");
             return 1;
         }
     };
@@ -517,7 +517,7 @@ pub fn run() -> u8 {
         let _ = editor.load_history(h);
     }
     if std::io::stdin().is_terminal() {
-        println!("dp {} — :help for help, Ctrl-D to exit", env!("CARGO_PKG_VERSION"));
+        crate::cli_io::out_line!("dp {} — :help for help, Ctrl-D to exit", env!("CARGO_PKG_VERSION"));
     }
     loop {
         match editor.readline("dp> ") {
@@ -527,9 +527,9 @@ pub fn run() -> u8 {
                     save_history(&mut editor, history.as_deref());
                 }
                 let r = session.borrow_mut().eval_entry(&line);
-                print!("{}", r.stdout);
+                crate::cli_io::out_text!("{}", r.stdout);
                 let _ = std::io::stdout().flush();
-                eprint!("{}", r.stderr);
+                crate::cli_io::err_text!("{}", r.stderr);
                 if r.quit {
                     break;
                 }
@@ -538,7 +538,7 @@ pub fn run() -> u8 {
             Err(ReadlineError::Interrupted) => continue,
             Err(ReadlineError::Eof) => break,
             Err(e) => {
-                eprintln!("dp: cannot read input: {e}");
+                crate::cli_io::err_line!("dp: cannot read input: {e}");
                 return 1;
             }
         }

@@ -50,6 +50,7 @@ pub fn map_leaves(v: &Value, f: &mut LeafFn<'_>) -> Result<Value, Diagnostic> {
 }
 
 fn map_rec(v: &Value, path: &mut Vec<PathStep>, f: &mut LeafFn<'_>) -> Result<Value, Diagnostic> {
+    check_depth(path)?;
     match v {
         Value::Tuple(items) => {
             let mut out = Tuple::new();
@@ -145,6 +146,7 @@ fn many_rec(
     path: &mut Vec<PathStep>,
     f: &mut LeavesFn<'_>,
 ) -> Result<Value, Diagnostic> {
+    check_depth(path)?;
     let first = &trees[0];
     for (i, t) in trees.iter().enumerate().skip(1) {
         let differs = match (first, t) {
@@ -214,4 +216,18 @@ pub fn is_differentiable(v: &Value) -> bool {
 /// The error for a leaf missing where a structure was expected.
 pub fn structure_error(msg: impl Into<String>) -> Diagnostic {
     Diagnostic::new(ErrorKind::Value, msg)
+}
+
+/// Tree walks recurse per level: refuse absurdly deep structures instead of overflowing the stack.
+fn check_depth(path: &[PathStep]) -> Result<(), Diagnostic> {
+    if path.len() > crate::value::MAX_DEPTH {
+        return Err(Diagnostic::new(
+            ErrorKind::Value,
+            format!(
+                "this structure is nested more than {} levels deep",
+                crate::value::MAX_DEPTH
+            ),
+        ));
+    }
+    Ok(())
 }

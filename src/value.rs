@@ -147,11 +147,16 @@ impl Value {
     /// The value as shown inside structures and by the REPL (strings quoted).
     pub fn repr(&self) -> String {
         let mut s = String::new();
-        self.write_repr(&mut s);
+        self.write_repr(&mut s, 0);
         s
     }
 
-    fn write_repr(&self, out: &mut String) {
+    fn write_repr(&self, out: &mut String, depth: usize) {
+        if depth > MAX_DEPTH {
+            // Printing recurses per nesting level; absurdly deep values print elided.
+            out.push_str("...");
+            return;
+        }
         match self {
             Value::None => out.push_str("none"),
             Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -169,7 +174,7 @@ impl Value {
                     if i > 0 {
                         out.push_str(", ");
                     }
-                    v.write_repr(out);
+                    v.write_repr(out, depth + 1);
                 }
                 if items.len() == 1 {
                     out.push(',');
@@ -184,7 +189,7 @@ impl Value {
                     }
                     out.push_str(&dict_key(k));
                     out.push_str(": ");
-                    v.write_repr(out);
+                    v.write_repr(out, depth + 1);
                 }
                 out.push('}');
             }
@@ -201,7 +206,7 @@ impl Value {
                     let _ = write!(out, "range({a}, {b}, {s})");
                 }
             }
-            Value::Dual(t) => t.primal.write_repr(out),
+            Value::Dual(t) => t.primal.write_repr(out, depth + 1),
         }
     }
 }
@@ -241,29 +246,41 @@ pub fn quote(s: &str) -> String {
 /// Structural equality of two values, as `==` on non-tensor values.
 /// Numbers compare by value across int and float.
 pub fn values_equal(a: &Value, b: &Value) -> bool {
-    match (a.strip(), b.strip()) {
-        (Value::None, Value::None) => true,
-        (Value::Bool(x), Value::Bool(y)) => x == y,
-        (Value::Int(x), Value::Int(y)) => x == y,
-        (Value::Int(x), Value::Float(y)) | (Value::Float(y), Value::Int(x)) => (*x as f64) == *y,
-        (Value::Float(x), Value::Float(y)) => x == y,
-        (Value::Str(x), Value::Str(y)) => x == y,
-        (Value::Tensor(x), Value::Tensor(y)) => x.shape() == y.shape() && x.to_vec() == y.to_vec(),
-        (Value::Tuple(x), Value::Tuple(y)) => {
-            x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| values_equal(p, q))
+    // An explicit work list rather than recursion: values can be nested
+    // millions of levels deep, far beyond any native stack.
+    let mut work: Vec<(&Value, &Value)> = vec![(a, b)];
+    while let Some((a, b)) = work.pop() {
+        let same = match (a.strip(), b.strip()) {
+            (Value::None, Value::None) => true,
+            (Value::Bool(x), Value::Bool(y)) => x == y,
+            (Value::Int(x), Value::Int(y)) => x == y,
+            (Value::Int(x), Value::Float(y)) | (Value::Float(y), Value::Int(x)) => (*x as f64) == *y,
+            (Value::Float(x), Value::Float(y)) => x == y,
+            (Value::Str(x), Value::Str(y)) => x == y,
+            (Value::Tensor(x), Value::Tensor(y)) => x.shape() == y.shape() && x.to_vec() == y.to_vec(),
+            (Value::Tuple(x), Value::Tuple(y)) => {
+                work.extend(x.iter().zip(y.iter()));
+                x.len() == y.len()
+            }
+            (Value::Dict(x), Value::Dict(y)) => {
+                work.extend(x.values().zip(y.values()));
+                x.len() == y.len() && x.keys().zip(y.keys()).all(|(k1, k2)| k1 == k2)
+            }
+            (Value::Func(x), Value::Func(y)) => Rc::ptr_eq(x, y),
+            (Value::Native(x), Value::Native(y)) => Rc::ptr_eq(x, y),
+            (Value::Range(a1, b1, s1), Value::Range(a2, b2, s2)) => (a1, b1, s1) == (a2, b2, s2),
+            _ => false,
+        };
+        if !same {
+            return false;
         }
-        (Value::Dict(x), Value::Dict(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .zip(y.iter())
-                    .all(|((k1, v1), (k2, v2))| k1 == k2 && values_equal(v1, v2))
-        }
-        (Value::Func(x), Value::Func(y)) => Rc::ptr_eq(x, y),
-        (Value::Native(x), Value::Native(y)) => Rc::ptr_eq(x, y),
-        (Value::Range(a1, b1, s1), Value::Range(a2, b2, s2)) => (a1, b1, s1) == (a2, b2, s2),
-        _ => false,
     }
+    true
 }
+
+/// The deepest nesting of tuples and dicts that printing and tree functions
+/// walk (they recurse per level); deeper values are elided or reported.
+pub const MAX_DEPTH: usize = 10_000;
 
 // Values are copied on every variable read and call: keep them four words wide.
 const _: () = assert!(std::mem::size_of::<Value>() <= 32);

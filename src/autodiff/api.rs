@@ -65,7 +65,16 @@ pub fn argnums_arg(v: Option<&Value>) -> R<Argnums> {
     };
     match v {
         None | Some(Value::None) => Ok(Argnums::One(0)),
-        Some(Value::Tuple(t)) => Ok(Argnums::Many(t.iter().map(one).collect::<R<_>>()?)),
+        Some(Value::Tuple(t)) => {
+            let list: Vec<usize> = t.iter().map(one).collect::<R<_>>()?;
+            if let Some((_, i)) = list.iter().enumerate().find(|(k, i)| list[..*k].contains(i)) {
+                return Err(Diagnostic::new(
+                    ErrorKind::Value,
+                    format!("argnums lists argument {i} twice"),
+                ));
+            }
+            Ok(Argnums::Many(list))
+        }
         Some(x) => Ok(Argnums::One(one(x)?)),
     }
 }

@@ -62,6 +62,15 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             .map(|e| float_arg("numgrad", "eps", e))
             .transpose()?
             .unwrap_or(1e-6);
+        if !(eps > 0.0 && eps.is_finite()) {
+            return Err(crate::diagnostics::Diagnostic::new(
+                crate::diagnostics::ErrorKind::Value,
+                format!(
+                    "`numgrad` needs a positive, finite eps, found {}",
+                    dp_tensor::format_float(eps)
+                ),
+            ));
+        }
         let argnums = argnums_arg(v[2].as_ref())?;
         Ok(native(format!("numgrad({})", fn_name(&f)), move |it, args| {
             api::numgrad_call(it, &f, eps, &argnums, args)

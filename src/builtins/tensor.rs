@@ -272,9 +272,20 @@ fn numeric(fname: &str, v: &Value) -> R<Value> {
 
 /// Converts numbers, tensors and nested tuples of numbers to a tensor value.
 pub fn to_tensor(v: &Value) -> R<Value> {
+    to_tensor_at(v, 0)
+}
+
+fn to_tensor_at(v: &Value, depth: usize) -> R<Value> {
     match v {
+        Value::Tuple(_) if depth > dp_tensor::MAX_NDIM => Err(Diagnostic::new(
+            ErrorKind::Shape,
+            format!(
+                "nested tuples are too deep for a tensor (at most {} dimensions)",
+                dp_tensor::MAX_NDIM
+            ),
+        )),
         Value::Tuple(items) => {
-            let vals: Vec<Value> = items.iter().map(to_tensor).collect::<R<_>>()?;
+            let vals: Vec<Value> = items.iter().map(|x| to_tensor_at(x, depth + 1)).collect::<R<_>>()?;
             let spans = vec![Span::default(); vals.len()];
             literal(vals, &spans, Span::default())
         }

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 /// The deepest expression nesting accepted (deeper input is reported, not a stack overflow).
-const MAX_NESTING: usize = 2000;
+const MAX_NESTING: usize = 20_000;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum ScopeKind {

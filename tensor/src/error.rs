@@ -5,6 +5,20 @@ use std::fmt;
 /// Largest number of elements a single tensor may hold (2^31).
 pub const MAX_ELEMENTS: usize = 1 << 31;
 
+/// Largest number of dimensions a tensor may have (NumPy's limit): shapes are
+/// walked recursively when printing and converting.
+pub const MAX_NDIM: usize = 64;
+
+/// Rejects shapes with more than [`MAX_NDIM`] axes.
+pub fn check_ndim(ndim: usize) -> Result<()> {
+    if ndim > MAX_NDIM {
+        return Err(TensorError::Invalid(format!(
+            "a tensor may have at most {MAX_NDIM} dimensions, but this one would have {ndim}"
+        )));
+    }
+    Ok(())
+}
+
 /// Formats a shape as a Python tuple: `()`, `(3,)`, `(2, 3)`.
 pub fn format_shape(shape: &[usize]) -> String {
     format_tuple(shape.iter().map(|d| d.to_string()))
@@ -196,6 +210,7 @@ pub type Result<T> = std::result::Result<T, TensorError>;
 /// Number of elements of `shape`, or [`TensorError::TooLarge`] when it exceeds
 /// [`MAX_ELEMENTS`] or overflows `usize`.
 pub fn checked_size(shape: &[usize]) -> Result<usize> {
+    check_ndim(shape.len())?;
     let mut n: usize = 1;
     let mut zero = false;
     let mut overflow = false;

@@ -24,7 +24,7 @@ mod tensor;
 mod vmath;
 mod vreduce;
 
-pub use error::{checked_size, format_shape, normalize_axis, Result, TensorError, MAX_ELEMENTS};
+pub use error::{check_ndim, checked_size, format_shape, normalize_axis, Result, TensorError, MAX_ELEMENTS, MAX_NDIM};
 pub use format::format_float;
 pub use index::SliceSpec;
 pub use ops::{BinaryOp, ReduceOp, UnaryOp};

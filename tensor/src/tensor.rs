@@ -319,6 +319,7 @@ impl Tensor {
 
     /// Same elements in a new shape with the same element count (a view when contiguous).
     pub fn reshape(&self, shape: &[usize]) -> Result<Tensor> {
+        crate::error::check_ndim(shape.len())?;
         let n = checked_size(shape).map_err(|_| TensorError::Reshape {
             from: self.shape.clone(),
             to: shape.iter().map(|&d| d.min(i64::MAX as usize) as i64).collect(),
@@ -406,6 +407,7 @@ impl Tensor {
 
     /// Inserts a size-1 axis at position `axis` (in `0..=ndim`), as a view.
     pub fn expand_dims(&self, axis: usize) -> Result<Tensor> {
+        crate::error::check_ndim(self.ndim() + 1)?;
         check_axis(axis, self.ndim() + 1)?;
         let mut shape = self.shape.clone();
         let mut strides = self.strides.clone();

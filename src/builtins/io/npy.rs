@@ -110,7 +110,7 @@ impl Dtype {
             b'<' | b'|' | b'=' => false,
             _ => return None,
         };
-        let size: usize = descr[2..].parse().ok()?;
+        let size: usize = std::str::from_utf8(b.get(2..)?).ok()?.parse().ok()?;
         let ok = match b[1] {
             b'f' => matches!(size, 4 | 8),
             b'i' | b'u' => matches!(size, 1 | 2 | 4 | 8),
