@@ -44,10 +44,11 @@ impl From<Diagnostic> for Flow {
 type R<T> = Result<T, Flow>;
 
 /// One activation of a function (or of a top-level program).
-pub struct Frame {
+pub struct Frame<'a> {
     slots: Vec<Value>,
-    module: Rc<Module>,
-    closure: Option<Rc<Closure>>,
+    /// Borrowed from the running closure (or the program): no refcount traffic per call.
+    module: &'a Rc<Module>,
+    closure: Option<&'a Rc<Closure>>,
 }
 
 /// The interpreter: source map, modules, builtins, output and random state.
@@ -154,7 +155,7 @@ impl Interp {
         INTERRUPTED.store(false, Ordering::Relaxed);
         let mut frame = Frame {
             slots: vec![Value::None; p.n_slots as usize],
-            module: module.clone(),
+            module,
             closure: None,
         };
         for (slot, proto) in &p.hoisted {
@@ -430,7 +431,7 @@ impl Interp {
             .map(|(src, _)| match src {
                 CaptureSrc::Local(s) => Some(f.slots[*s as usize].clone()),
                 CaptureSrc::Global(g) => f.module.get(*g),
-                CaptureSrc::SelfRef => f.closure.clone().map(Value::Func),
+                CaptureSrc::SelfRef => f.closure.cloned().map(Value::Func),
             })
             .collect();
         Value::Func(Rc::new(Closure {
@@ -486,10 +487,17 @@ impl Interp {
     }
 
     /// A frame for a call of `c`, with its captured values in place.
-    fn new_frame(&mut self, c: &Rc<Closure>) -> Frame {
+    fn new_frame<'c>(&mut self, c: &'c Rc<Closure>) -> Frame<'c> {
         let proto = &c.proto;
         let mut slots = self.frame_pool.pop().unwrap_or_default();
-        slots.extend(std::iter::repeat_with(|| Value::None).take(proto.n_slots as usize));
+        slots.resize_with(proto.n_slots as usize, || Value::None);
+        if proto.captures.is_empty() {
+            return Frame {
+                slots,
+                module: &c.module,
+                closure: Some(c),
+            };
+        }
         for ((src, slot), v) in proto.captures.iter().zip(&c.captures) {
             slots[*slot as usize] = match (v, src) {
                 (Some(v), _) => v.clone(),
@@ -500,14 +508,14 @@ impl Interp {
         }
         Frame {
             slots,
-            module: c.module.clone(),
-            closure: Some(c.clone()),
+            module: &c.module,
+            closure: Some(c),
         }
     }
 
     /// Returns a finished frame's slot vector to the pool.
-    fn recycle(&mut self, mut frame: Frame) {
-        let mut slots = std::mem::take(&mut frame.slots);
+    fn recycle(&mut self, frame: Frame) {
+        let mut slots = frame.slots;
         slots.clear();
         if self.frame_pool.len() < 256 {
             self.frame_pool.push(slots);
@@ -881,7 +889,7 @@ impl Interp {
                     .with_label("no value has been bound to this name yet")
                     .into()
             }),
-            K::SelfRef => Ok(f.closure.clone().map(Value::Func).unwrap_or(Value::None)),
+            K::SelfRef => Ok(f.closure.cloned().map(Value::Func).unwrap_or(Value::None)),
             K::Tensor(es) => {
                 let mut vals = Vec::with_capacity(es.len());
                 let mut spans = Vec::with_capacity(es.len());
