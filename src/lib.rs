@@ -10,6 +10,7 @@ pub mod cli_io;
 pub mod diagnostics;
 pub mod eval;
 pub mod ops;
+pub mod output;
 pub mod repl;
 pub mod stdlib;
 pub mod syntax;
@@ -18,4 +19,5 @@ pub mod value;
 
 pub use diagnostics::Diagnostic;
 pub use eval::Interp;
+pub use output::SharedBuffer;
 pub use value::Value;

@@ -8,24 +8,10 @@
 //!   fail and print (stdout, then the colourless reports) exactly that. So the
 //!   guide never shows output dp does not produce.
 
-use std::cell::RefCell;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
 
-/// A `Write` that appends into a shared buffer the test can read afterwards.
-#[derive(Clone, Default)]
-struct Capture(Rc<RefCell<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+/// Program output, captured in memory.
+use dp::SharedBuffer as Capture;
 
 /// Runs `src` as the file `name`, with imports resolved against `dir`;
 /// returns (stdout, rendered error reports if it failed).
@@ -33,7 +19,7 @@ fn run(name: &str, src: &str, dir: &Path) -> (String, Option<String>) {
     let cap = Capture::default();
     let mut interp = dp::Interp::new(Box::new(cap.clone()));
     let result = interp.run_source(name, src, Some(dir.to_path_buf()));
-    let out = String::from_utf8_lossy(&cap.0.borrow()).into_owned();
+    let out = cap.contents();
     let err = result
         .err()
         .map(|errs| errs.iter().map(|d| interp.render(d, false)).collect::<String>());

@@ -3,24 +3,10 @@
 //! exactly that (colourless) report. `BLESS=1 cargo test --release` rewrites
 //! the expected files from the current behaviour.
 
-use std::cell::RefCell;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
 
-/// A `Write` that appends into a shared buffer the test can read afterwards.
-#[derive(Clone, Default)]
-struct Capture(Rc<RefCell<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+/// Program output, captured in memory.
+use dp::SharedBuffer as Capture;
 
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
@@ -42,7 +28,7 @@ fn run_case(path: &Path) -> (String, Option<String>) {
     interp.script_args = vec!["first".into(), "second".into()];
     let name = path.to_string_lossy().replace('\\', "/");
     let result = interp.run_source(&name, &src, path.parent().map(Path::to_path_buf));
-    let out = String::from_utf8_lossy(&cap.0.borrow()).into_owned();
+    let out = cap.contents();
     let err = result
         .err()
         .map(|errs| errs.iter().map(|d| interp.render(d, false)).collect::<String>());

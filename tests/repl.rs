@@ -2,10 +2,7 @@
 //! sequences of entries, and checks what each would print.
 
 use dp::repl::{highlight, Session};
-use std::cell::RefCell;
-use std::io::Write;
 use std::path::PathBuf;
-use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 
@@ -13,25 +10,8 @@ use std::sync::Mutex;
 /// interrupt test cannot stop another test's evaluation.
 static SERIAL: Mutex<()> = Mutex::new(());
 
-/// A `Write` that appends into a shared buffer (the session's `print` output).
-#[derive(Clone, Default)]
-struct Capture(Rc<RefCell<Vec<u8>>>);
-
-impl Capture {
-    fn take(&self) -> String {
-        String::from_utf8_lossy(&std::mem::take(&mut *self.0.borrow_mut())).into_owned()
-    }
-}
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+/// Program output, captured in memory.
+use dp::SharedBuffer as Capture;
 
 fn session_in(dir: PathBuf) -> (Session, Capture) {
     let cap = Capture::default();
