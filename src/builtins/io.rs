@@ -290,6 +290,10 @@ fn encode_npz(tree: &Value) -> R<Vec<u8>> {
         |e: zip::result::ZipError| Diagnostic::new(ErrorKind::Io, format!("`save` cannot build the .npz archive: {e}"));
     let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     for (path, leaf) in leaves_with_paths(tree) {
+        // `none` leaves carry no data (e.g. the gradient of an int parameter): they are not stored.
+        if matches!(leaf, Value::None) {
+            continue;
+        }
         let key = npz_key(&path)?;
         let bytes = npy::encode(&leaf_tensor("save", &leaf, &path)?);
         let options = zip::write::SimpleFileOptions::default()
