@@ -279,6 +279,10 @@ impl Interp {
                 let v = self.eval(e, f)?;
                 self.store(*t, v, f);
             }
+            ir::Stmt::Grow { target, kind, call } => {
+                let v = self.grow(*target, *kind, call, f)?;
+                self.store(*target, v, f);
+            }
             ir::Stmt::Update {
                 target,
                 op,
@@ -339,6 +343,48 @@ impl Interp {
             }
         }
         Ok(())
+    }
+
+    /// `x = append(x, v)` / `x = insert(x, k, v)`: the other arguments first,
+    /// then `x` is moved out of its slot so a uniquely owned collection is
+    /// updated in place. Anything unusual (wrong types, a shadowed builtin)
+    /// goes through the ordinary call, with `x` left where it was.
+    fn grow(&mut self, target: Target, kind: ir::GrowKind, call: &ir::Expr, f: &mut Frame) -> R<Value> {
+        let K::Call(callee, args) = &call.kind else {
+            return self.eval(call, f);
+        };
+        let mut rest = Vec::with_capacity(args.len() - 1);
+        for a in &args[1..] {
+            rest.push(self.eval(&a.value, f)?);
+        }
+        let x = self.take(target, f);
+        match (kind, x, rest.as_slice()) {
+            (ir::GrowKind::Append, Value::Tuple(mut t), [v]) => {
+                t.push_back(v.clone());
+                Ok(Value::Tuple(t))
+            }
+            (ir::GrowKind::Insert, Value::Dict(mut d), [Value::Str(k), v]) => {
+                d.insert(k.clone(), v.clone());
+                Ok(Value::Dict(d))
+            }
+            (_, x, _) => {
+                // The ordinary builtin call (it reports wrong types), on the values already computed.
+                self.store(target, x.clone(), f);
+                let func = self.eval(callee, f)?;
+                let mut pos = vec![x];
+                pos.extend(rest);
+                let spans = args.iter().map(|a| a.value.span).collect();
+                Ok(self.call(
+                    &func,
+                    Args {
+                        pos,
+                        kw: Vec::new(),
+                        span: call.span,
+                        spans,
+                    },
+                )?)
+            }
+        }
     }
 
     /// Moves a variable's value out (leaving `none`), for in-place updates.

@@ -143,6 +143,14 @@ pub enum Stmt {
     Assign(Target, Expr),
     /// `x = x op rhs` where `rhs` cannot observe `x`: `x` is taken out of its
     /// slot while `rhs` runs, so a uniquely owned tensor is updated in place.
+    /// `x = append(x, v)` / `x = insert(x, k, v)` with the builtin itself:
+    /// the other arguments are evaluated first, then `x` is taken out of its
+    /// slot, so a uniquely owned tuple or dict grows in place.
+    Grow {
+        target: Target,
+        kind: GrowKind,
+        call: Expr,
+    },
     Update {
         target: Target,
         op: BinOp,
@@ -161,6 +169,15 @@ pub enum Stmt {
         name: Rc<str>,
         span: Span,
     },
+}
+
+/// Which persistent-collection update a [`Stmt::Grow`] performs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GrowKind {
+    /// `append(t, v)`.
+    Append,
+    /// `insert(d, k, v)`.
+    Insert,
 }
 
 /// A resolved top-level program (a file, a REPL entry or a `-e` snippet).

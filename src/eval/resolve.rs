@@ -362,7 +362,7 @@ impl<'a> Resolver<'a> {
                 ir::Stmt::Let(self.pattern(p), v)
             }
             S::Assign(n, e) => {
-                if let Some(update) = self.update(n, e) {
+                if let Some(update) = self.update(n, e).or_else(|| self.grow(n, e)) {
                     return update;
                 }
                 let v = self.expr(e);
@@ -433,6 +433,42 @@ impl<'a> Resolver<'a> {
     /// `x = x op rhs` (op one of `+ - * /`) becomes an in-place update when
     /// `rhs` cannot observe `x` while it runs: it never names `x`, and for a
     /// global it calls nothing (a called function could read the global).
+    /// `x = append(x, v)` / `x = insert(x, k, v)` (the builtins, not shadowed)
+    /// becomes a [`ir::Stmt::Grow`] when evaluating the other arguments first
+    /// cannot change `x`: they hold no statements (for a local), and call
+    /// nothing (for a global, which a called function could rebind).
+    fn grow(&mut self, n: &ast::Ident, e: &ast::Expr) -> Option<Option<ir::Stmt>> {
+        let A::Call(f, args) = &e.kind else { return None };
+        let A::Var(fname) = &f.kind else { return None };
+        let kind = match (&**fname, args.len()) {
+            ("append", 2) => ir::GrowKind::Append,
+            ("insert", 3) => ir::GrowKind::Insert,
+            _ => return None,
+        };
+        if args.iter().any(|a| a.name.is_some()) || !matches!(&args[0].value.kind, A::Var(v) if *v == n.name) {
+            return None;
+        }
+        let depth = self.scopes.len() - 1;
+        // The name must mean the builtin here, not a user binding of it.
+        if self.lookup(depth, fname).is_some() {
+            return None;
+        }
+        let has_statements = |x: &ast::Expr| matches!(x.kind, A::Block(_) | A::If(..) | A::While(..) | A::For(..));
+        let others = &args[1..];
+        if others.iter().any(|a| a.value.any(&has_statements)) {
+            return None;
+        }
+        let target = match self.lookup(depth, &n.name)? {
+            Found::Local(s) => Target::Local(s),
+            Found::Global(g) if !others.iter().any(|a| a.value.any(&|x| matches!(x.kind, A::Call(..)))) => {
+                Target::Global(g)
+            }
+            _ => return None,
+        };
+        let call = self.expr(e);
+        Some(Some(ir::Stmt::Grow { target, kind, call }))
+    }
+
     fn update(&mut self, n: &ast::Ident, e: &ast::Expr) -> Option<Option<ir::Stmt>> {
         use ast::BinOp as B;
         let A::Binary(op @ (B::Add | B::Sub | B::Mul | B::Div), lhs, rhs) = &e.kind else {
