@@ -285,11 +285,20 @@ impl Interp {
             }
             ir::Stmt::Update {
                 target,
+                name,
                 op,
                 rhs,
                 lhs_span,
                 span,
             } => {
+                if self.unbound_global(*target, f) {
+                    return Err(
+                        Diagnostic::new(ErrorKind::Name, format!("`{name}` is used before it is defined"))
+                            .at(*lhs_span)
+                            .with_label("no value has been bound to this name yet")
+                            .into(),
+                    );
+                }
                 let old = self.take(*target, f);
                 let r = match self.eval(rhs, f) {
                     Ok(r) => r,
@@ -353,6 +362,10 @@ impl Interp {
         let K::Call(callee, args) = &call.kind else {
             return self.eval(call, f);
         };
+        if self.unbound_global(target, f) {
+            // Not bound yet: the ordinary evaluation reports it where it is read.
+            return self.eval(call, f);
+        }
         let mut rest = Vec::with_capacity(args.len() - 1);
         for a in &args[1..] {
             rest.push(self.eval(&a.value, f)?);
@@ -385,6 +398,11 @@ impl Interp {
                 )?)
             }
         }
+    }
+
+    /// Whether `t` is a module global that has no value yet.
+    fn unbound_global(&self, t: Target, f: &Frame) -> bool {
+        matches!(t, Target::Global(g) if f.module.get(g).is_none())
     }
 
     /// Moves a variable's value out (leaving `none`), for in-place updates.

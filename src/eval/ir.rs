@@ -153,6 +153,7 @@ pub enum Stmt {
     },
     Update {
         target: Target,
+        name: Rc<str>,
         op: BinOp,
         rhs: Expr,
         lhs_span: Span,

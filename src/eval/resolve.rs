@@ -490,6 +490,7 @@ impl<'a> Resolver<'a> {
         let rhs_ir = self.expr(rhs);
         Some(Some(ir::Stmt::Update {
             target,
+            name: n.name.clone(),
             op: *op,
             rhs: rhs_ir,
             lhs_span: lhs.span,
