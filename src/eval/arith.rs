@@ -277,32 +277,22 @@ pub fn update_in_place(op: BinOp, old: Value, rhs: &Value) -> Result<Value, Valu
         _ => return Err(old),
     };
     let Value::Tensor(t) = old else { return Err(old) };
-    if std::rc::Rc::strong_count(&t) != 1 {
+    let fits = match rhs {
+        Value::Float(_) | Value::Int(_) => true,
+        Value::Tensor(r) => dp_tensor::broadcast_shapes(t.shape(), r.shape()).as_deref() == Some(t.shape()),
+        _ => false,
+    };
+    if !fits {
         return Err(Value::Tensor(t));
     }
-    match rhs {
-        Value::Float(s) => match std::rc::Rc::try_unwrap(t) {
-            Ok(t) => Ok(Value::Tensor(std::rc::Rc::new(
-                t.binary_scalar_owned(*s, kernel, false),
-            ))),
-            Err(t) => Err(Value::Tensor(t)),
-        },
-        Value::Int(i) => match std::rc::Rc::try_unwrap(t) {
-            Ok(t) => Ok(Value::Tensor(std::rc::Rc::new(
-                t.binary_scalar_owned(*i as f64, kernel, false),
-            ))),
-            Err(t) => Err(Value::Tensor(t)),
-        },
-        Value::Tensor(r) if dp_tensor::broadcast_shapes(t.shape(), r.shape()).as_deref() == Some(t.shape()) => {
-            match std::rc::Rc::try_unwrap(t) {
-                // Invariant: the shapes broadcast to `t`'s shape, so the kernel cannot fail.
-                Ok(t) => match t.binary_owned(r, kernel) {
-                    Ok(out) => Ok(Value::Tensor(std::rc::Rc::new(out))),
-                    Err(_) => Err(Value::None),
-                },
-                Err(t) => Err(Value::Tensor(t)),
-            }
-        }
-        _ => Err(Value::Tensor(t)),
-    }
+    // Only a uniquely held buffer may be written: anything else is visible elsewhere.
+    let t = std::rc::Rc::try_unwrap(t).map_err(Value::Tensor)?;
+    let out = match rhs {
+        Value::Float(x) => t.binary_scalar_owned(*x, kernel, false),
+        Value::Int(i) => t.binary_scalar_owned(*i as f64, kernel, false),
+        // Invariant: `fits` checked that `r` broadcasts to `t`'s shape, so the kernel cannot fail.
+        Value::Tensor(r) => t.binary_owned(r, kernel).map_err(|_| Value::None)?,
+        _ => return Err(Value::None),
+    };
+    Ok(Value::Tensor(std::rc::Rc::new(out)))
 }

@@ -946,7 +946,7 @@ impl Interp {
     fn eval_cold(&mut self, e: &ir::Expr, f: &mut Frame) -> R<Value> {
         match &e.kind {
             // Handled by `eval`.
-            K::Const(_) | K::Local(_) | K::Binary(..) | K::If(..) | K::Block(..) => self.eval(e, f),
+            K::Const(_) | K::Local(_) | K::Binary(..) | K::If(..) | K::Block(..) | K::Call(..) => self.eval(e, f),
             K::Global(g, name) => f.module.get(*g).ok_or_else(|| {
                 Diagnostic::new(ErrorKind::Name, format!("`{name}` is used before it is defined"))
                     .at(e.span)
@@ -1023,10 +1023,6 @@ impl Interp {
                 }
                 let y = self.eval(b, f)?;
                 Ok(Value::Bool(self.truthy(&y, b.span, "the right operand of `or`")?))
-            }
-            K::Call(callee, args) => {
-                let fv = self.eval(callee, f)?;
-                self.call_cold(fv, callee.span, args, f, e.span)
             }
             K::Method(recv, name, name_span, args) => {
                 let r = self.eval(recv, f)?;
