@@ -120,21 +120,31 @@ pub(crate) unsafe fn gemm(
     }
 }
 
-/// Aligned scratch buffer.
-struct Buf {
+/// Aligned packing space, one per thread and kept for the thread's life:
+/// allocating it per product cost the helper thread (whose malloc arena
+/// returns large blocks to the OS) page faults worth half its share.
+struct PackSpace {
     v: Vec<__m512d>,
 }
 
-impl Buf {
-    fn new(len_f64: usize) -> Buf {
-        // SAFETY: an all-zero bit pattern is a valid __m512d.
-        Buf {
-            v: vec![unsafe { _mm512_setzero_pd() }; len_f64.div_ceil(8)],
+impl PackSpace {
+    /// Pointers to an A area of `a_len` and a B area of `b_len` doubles,
+    /// each 64-byte aligned, growing the space if needed.
+    fn areas(&mut self, a_len: usize, b_len: usize) -> (*mut f64, *mut f64) {
+        let (a_vecs, b_vecs) = (a_len.div_ceil(8), b_len.div_ceil(8));
+        if self.v.len() < a_vecs + b_vecs {
+            // SAFETY: an all-zero bit pattern is a valid __m512d.
+            self.v.resize(a_vecs + b_vecs, unsafe { _mm512_setzero_pd() });
         }
+        let base = self.v.as_mut_ptr() as *mut f64;
+        // SAFETY: the space holds a_vecs + b_vecs vectors.
+        (base, unsafe { base.add(a_vecs * 8) })
     }
-    fn ptr(&mut self) -> *mut f64 {
-        self.v.as_mut_ptr() as *mut f64
-    }
+}
+
+thread_local! {
+    static PACK_SPACE: std::cell::RefCell<PackSpace> =
+        const { std::cell::RefCell::new(PackSpace { v: Vec::new() }) };
 }
 
 fn gemm_serial(m: usize, k: usize, n: usize, a: Mat, b: Mat, c: Mat) {
@@ -142,9 +152,25 @@ fn gemm_serial(m: usize, k: usize, n: usize, a: Mat, b: Mat, c: Mat) {
         return;
     }
     let kmax = KC.min(k);
-    let mut apack = Buf::new(MC.min(m.div_ceil(MR) * MR) * kmax);
-    let mut bpack = Buf::new(NC.min(n.div_ceil(NR) * NR) * kmax);
-    let (ap, bp) = (apack.ptr(), bpack.ptr());
+    let a_len = MC.min(m.div_ceil(MR) * MR) * kmax;
+    let b_len = NC.min(n.div_ceil(NR) * NR) * kmax;
+    PACK_SPACE.with(|space| match space.try_borrow_mut() {
+        Ok(mut space) => {
+            let (ap, bp) = space.areas(a_len, b_len);
+            blocked(m, k, n, a, b, c, ap, bp);
+        }
+        // Unreachable today (nothing inside `blocked` calls back here), but a
+        // private space is always correct.
+        Err(_) => {
+            let (ap, bp) = PackSpace { v: Vec::new() }.areas(a_len, b_len);
+            blocked(m, k, n, a, b, c, ap, bp);
+        }
+    });
+}
+
+/// The Goto loop nest over packed blocks, packing into `ap` / `bp`.
+#[allow(clippy::too_many_arguments)]
+fn blocked(m: usize, k: usize, n: usize, a: Mat, b: Mat, c: Mat, ap: *mut f64, bp: *mut f64) {
     let mut jc = 0;
     while jc < n {
         let nc = NC.min(n - jc);

@@ -18,8 +18,12 @@ use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicUsize, Ordering}
 use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-/// How long the helper (and a waiting caller) spin before sleeping.
-const SPIN: Duration = Duration::from_micros(50);
+/// How long the helper (and a waiting caller) spin before sleeping. Waking a
+/// sleeping thread on a VM can take longer than a 256x256 product, and an
+/// interpreter step between two products (allocating and zeroing the next
+/// output) often takes a few hundred microseconds, so the helper waits that
+/// long on its own core before it gives the core up.
+const SPIN: Duration = Duration::from_micros(1000);
 
 /// Calls to run serially after the helper was found lagging (its core busy
 /// with other work); then the helper is tried again.
@@ -31,9 +35,17 @@ static BACKOFF: AtomicU32 = AtomicU32::new(0);
 /// Whether splitting work with the helper is currently worthwhile: false for
 /// a while after the helper lagged far behind the caller in a shared job.
 pub(crate) fn helper_worthwhile() -> bool {
-    BACKOFF
-        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| b.checked_sub(1))
-        .is_err()
+    !single_threaded()
+        && BACKOFF
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| b.checked_sub(1))
+            .is_err()
+}
+
+/// Whether the user asked for one thread (`DP_NUM_THREADS=1`, read once):
+/// then no work is ever shared with the helper.
+pub(crate) fn single_threaded() -> bool {
+    static ONE: OnceLock<bool> = OnceLock::new();
+    *ONE.get_or_init(|| std::env::var("DP_NUM_THREADS").is_ok_and(|v| v.trim() == "1"))
 }
 
 /// A job as the helper sees it: a pointer to a `&(dyn Fn() + Sync)` that
