@@ -17,7 +17,7 @@ fn float_mod(a: f64, b: f64) -> f64 {
 }
 
 /// `op` on two plain floats, when it has a scalar result (`None` for `@`).
-#[inline]
+#[inline(always)]
 pub fn float_fast(op: BinOp, a: f64, b: f64) -> Option<Value> {
     Some(match op {
         BinOp::Add => Value::Float(a + b),
@@ -38,7 +38,7 @@ pub fn float_fast(op: BinOp, a: f64, b: f64) -> Option<Value> {
 }
 
 /// `op` on two plain scalars (ints or floats) when that is quick and cannot fail.
-#[inline]
+#[inline(always)]
 pub fn scalar_fast(op: BinOp, a: &Value, b: &Value) -> Option<Value> {
     match (a, b) {
         (Value::Int(x), Value::Int(y)) => int_fast(op, *x, *y),
@@ -50,7 +50,7 @@ pub fn scalar_fast(op: BinOp, a: &Value, b: &Value) -> Option<Value> {
 }
 
 /// `op` on two ints when it cannot fail (no overflow, no division by zero); `None` otherwise.
-#[inline]
+#[inline(always)]
 pub fn int_fast(op: BinOp, a: i64, b: i64) -> Option<Value> {
     Some(match op {
         BinOp::Add => Value::Int(a.checked_add(b)?),

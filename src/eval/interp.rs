@@ -20,6 +20,9 @@ pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 /// The deepest chain of dp calls allowed before a recursion error.
 pub const MAX_CALL_DEPTH: usize = 10_000;
 
+/// Frames of at most this many variables are kept on the native stack.
+const INLINE_SLOTS: usize = 8;
+
 /// The native stack size of the interpreter thread: enough for [`MAX_CALL_DEPTH`] nested dp calls.
 pub const INTERPRETER_STACK: usize = 1 << 30;
 
@@ -41,14 +44,17 @@ impl From<Diagnostic> for Flow {
     }
 }
 
-type R<T> = Result<T, Flow>;
+/// The result of evaluating: a value, or non-local control flow.
+pub type R<T> = Result<T, Flow>;
 
 /// One activation of a function (or of a top-level program).
 pub struct Frame<'a> {
-    slots: Vec<Value>,
+    /// The frame's variables: inline on the native stack for small
+    /// functions, from the frame pool for large ones (see [`Interp::with_frame`]).
+    pub(super) slots: &'a mut [Value],
     /// Borrowed from the running closure (or the program): no refcount traffic per call.
-    module: &'a Rc<Module>,
-    closure: Option<&'a Rc<Closure>>,
+    pub(super) module: &'a Rc<Module>,
+    pub(super) closure: Option<&'a Rc<Closure>>,
 }
 
 /// The interpreter: source map, modules, builtins, output and random state.
@@ -153,8 +159,9 @@ impl Interp {
 
     fn run_program(&mut self, p: &ir::Program, module: &Rc<Module>) -> Result<Option<Value>, Diagnostic> {
         INTERRUPTED.store(false, Ordering::Relaxed);
+        let mut slots = vec![Value::None; p.n_slots as usize];
         let mut frame = Frame {
-            slots: vec![Value::None; p.n_slots as usize],
+            slots: &mut slots,
             module,
             closure: None,
         };
@@ -168,10 +175,10 @@ impl Interp {
         }
         let result = (|| -> R<Option<Value>> {
             for s in &p.stmts {
-                self.exec(s, &mut frame)?;
+                s.run(self, &mut frame)?;
             }
             match &p.tail {
-                Some(e) => Ok(Some(self.eval(e, &mut frame)?)),
+                Some(e) => Ok(Some(e.run(self, &mut frame)?)),
                 None => Ok(None),
             }
         })();
@@ -269,7 +276,7 @@ impl Interp {
         Ok(v)
     }
 
-    fn exec(&mut self, s: &ir::Stmt, f: &mut Frame) -> R<()> {
+    pub(super) fn exec(&mut self, s: &ir::Stmt, f: &mut Frame) -> R<()> {
         match s {
             ir::Stmt::Let(p, e) => {
                 let v = self.eval(e, f)?;
@@ -290,40 +297,9 @@ impl Interp {
                 rhs,
                 lhs_span,
                 span,
-            } => {
-                if self.unbound_global(*target, f) {
-                    return Err(
-                        Diagnostic::new(ErrorKind::Name, format!("`{name}` is used before it is defined"))
-                            .at(*lhs_span)
-                            .with_label("no value has been bound to this name yet")
-                            .into(),
-                    );
-                }
-                let old = self.take(*target, f);
-                let r = match self.eval(rhs, f) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        self.store(*target, old, f);
-                        return Err(e);
-                    }
-                };
-                let v = match super::arith::update_in_place(*op, old, &r) {
-                    Ok(v) => v,
-                    Err(old) => {
-                        crate::autodiff::trace::set_span(*span);
-                        let v = super::arith::binary(*op, &old, &r)
-                            .map_err(|d| d.at(*span).with_secondary_if_missing(*lhs_span, rhs.span, &old, &r));
-                        match v {
-                            Ok(v) => v,
-                            Err(d) => {
-                                self.store(*target, old, f);
-                                return Err(d.into());
-                            }
-                        }
-                    }
-                };
-                self.store(*target, v, f);
-            }
+            } => self.update(*target, name, *op, (*lhs_span, rhs.span, *span), f, |i, f| {
+                i.eval(rhs, f)
+            })?,
             ir::Stmt::Expr(e) => {
                 self.eval(e, f)?;
             }
@@ -351,6 +327,60 @@ impl Interp {
                 self.store(*target, v, f);
             }
         }
+        Ok(())
+    }
+
+    /// `x = x op rhs`: `x` is moved out of its slot while `rhs` runs, so a
+    /// uniquely owned tensor is updated in place; on any error `x` is put back.
+    pub(super) fn update(
+        &mut self,
+        target: Target,
+        name: &str,
+        op: crate::syntax::ast::BinOp,
+        (lhs_span, rhs_span, span): (Span, Span, Span),
+        f: &mut Frame,
+        rhs: impl FnOnce(&mut Self, &mut Frame) -> R<Value>,
+    ) -> R<()> {
+        if self.unbound_global(target, f) {
+            return Err(
+                Diagnostic::new(ErrorKind::Name, format!("`{name}` is used before it is defined"))
+                    .at(lhs_span)
+                    .with_label("no value has been bound to this name yet")
+                    .into(),
+            );
+        }
+        let r = rhs(self, f)?;
+        self.update_with(target, op, (lhs_span, rhs_span, span), f, r)
+    }
+
+    /// `x = x op r` with `r` already computed. `rhs` cannot observe `x` (the
+    /// resolver checks), so `x` is moved out of its slot only now: a uniquely
+    /// owned tensor is then updated in place.
+    pub(super) fn update_with(
+        &mut self,
+        target: Target,
+        op: crate::syntax::ast::BinOp,
+        (lhs_span, rhs_span, span): (Span, Span, Span),
+        f: &mut Frame,
+        r: Value,
+    ) -> R<()> {
+        let old = self.take(target, f);
+        let v = match super::arith::update_in_place(op, old, &r) {
+            Ok(v) => v,
+            Err(old) => {
+                crate::autodiff::trace::set_span(span);
+                let v = super::arith::binary(op, &old, &r)
+                    .map_err(|d| d.at(span).with_secondary_if_missing(lhs_span, rhs_span, &old, &r));
+                match v {
+                    Ok(v) => v,
+                    Err(d) => {
+                        self.store(target, old, f);
+                        return Err(d.into());
+                    }
+                }
+            }
+        };
+        self.store(target, v, f);
         Ok(())
     }
 
@@ -417,14 +447,14 @@ impl Interp {
         }
     }
 
-    fn store(&mut self, t: Target, v: Value, f: &mut Frame) {
+    pub(super) fn store(&mut self, t: Target, v: Value, f: &mut Frame) {
         match t {
             Target::Local(s) => f.slots[s as usize] = v,
             Target::Global(g) => f.module.set(g, v),
         }
     }
 
-    fn bind(&mut self, p: &ir::Pattern, v: Value, f: &mut Frame) -> Result<(), Diagnostic> {
+    pub(super) fn bind(&mut self, p: &ir::Pattern, v: Value, f: &mut Frame) -> Result<(), Diagnostic> {
         match p {
             ir::Pattern::Bind(t, _) => {
                 self.store(*t, v, f);
@@ -488,7 +518,7 @@ impl Interp {
         }
     }
 
-    fn make_closure(&mut self, proto: &Rc<ir::FnProto>, f: &Frame) -> Value {
+    pub(super) fn make_closure(&mut self, proto: &Rc<ir::FnProto>, f: &Frame) -> Value {
         let captures = proto
             .captures
             .iter()
@@ -535,62 +565,77 @@ impl Interp {
         self.call(callee, Args::positional(pos, span))
     }
 
-    fn call_closure(
+    pub(super) fn call_closure(
         &mut self,
         c: &Rc<Closure>,
         pos: Vec<Value>,
         kw: (Vec<(Rc<str>, Value)>, &[Span]),
         call_site: Span,
     ) -> Result<Value, Diagnostic> {
-        let mut frame = self.new_frame(c);
-        if let Err(d) = self.bind_params(c, pos, kw, call_site, &mut frame) {
-            self.recycle(frame);
-            return Err(d);
-        }
-        self.enter(c, frame, call_site)
+        self.with_frame(c, |i, frame| {
+            i.bind_params(c, pos, kw, call_site, frame)?;
+            i.enter(c, frame, call_site)
+        })
     }
 
-    /// A frame for a call of `c`, with its captured values in place.
-    fn new_frame<'c>(&mut self, c: &'c Rc<Closure>) -> Frame<'c> {
-        let proto = &c.proto;
-        let mut slots = self.frame_pool.pop().unwrap_or_default();
-        slots.resize_with(proto.n_slots as usize, || Value::None);
-        if proto.captures.is_empty() {
-            return Frame {
-                slots,
-                module: &c.module,
-                closure: Some(c),
+    /// Runs `run` with a fresh frame for a call of `c` (captured values in
+    /// place, every other slot `none`). Frames of up to [`INLINE_SLOTS`]
+    /// variables live on the native stack, so most calls allocate nothing.
+    #[inline(always)]
+    pub(super) fn with_frame<T>(&mut self, c: &Rc<Closure>, run: impl FnOnce(&mut Self, &mut Frame) -> T) -> T {
+        let n = c.proto.n_slots as usize;
+        if n <= INLINE_SLOTS {
+            let mut store = std::mem::ManuallyDrop::new([const { Value::None }; INLINE_SLOTS]);
+            let r = {
+                let mut frame = Frame {
+                    slots: &mut store[..n],
+                    module: &c.module,
+                    closure: Some(c),
+                };
+                Self::fill_captures(c, &mut frame);
+                run(self, &mut frame)
             };
+            // SAFETY: only the first `n` values were reachable through the frame;
+            // the rest are still `none`, which owns nothing. Each value is dropped once.
+            unsafe { std::ptr::drop_in_place(&mut store[..n]) };
+            r
+        } else {
+            let mut slots = self.frame_pool.pop().unwrap_or_default();
+            slots.resize_with(n, || Value::None);
+            let r = {
+                let mut frame = Frame {
+                    slots: &mut slots,
+                    module: &c.module,
+                    closure: Some(c),
+                };
+                Self::fill_captures(c, &mut frame);
+                run(self, &mut frame)
+            };
+            slots.clear();
+            if self.frame_pool.len() < 256 {
+                self.frame_pool.push(slots);
+            }
+            r
         }
-        for ((src, slot), v) in proto.captures.iter().zip(&c.captures) {
-            slots[*slot as usize] = match (v, src) {
+    }
+
+    /// Copies the captured values of `c` into their slots.
+    #[inline(always)]
+    fn fill_captures(c: &Rc<Closure>, frame: &mut Frame) {
+        for ((src, slot), v) in c.proto.captures.iter().zip(&c.captures) {
+            frame.slots[*slot as usize] = match (v, src) {
                 (Some(v), _) => v.clone(),
                 // Late-bound: a top-level name that did not exist when the closure was made.
                 (None, CaptureSrc::Global(g)) => c.module.get(*g).unwrap_or(Value::None),
                 (None, _) => Value::None,
             };
         }
-        Frame {
-            slots,
-            module: &c.module,
-            closure: Some(c),
-        }
-    }
-
-    /// Returns a finished frame's slot vector to the pool.
-    fn recycle(&mut self, frame: Frame) {
-        let mut slots = frame.slots;
-        slots.clear();
-        if self.frame_pool.len() < 256 {
-            self.frame_pool.push(slots);
-        }
     }
 
     /// Runs the body of `c` in a frame whose parameters are bound.
-    fn enter(&mut self, c: &Rc<Closure>, mut frame: Frame, call_site: Span) -> Result<Value, Diagnostic> {
+    pub(super) fn enter(&mut self, c: &Rc<Closure>, frame: &mut Frame, call_site: Span) -> Result<Value, Diagnostic> {
         let proto = &c.proto;
         if self.depth >= MAX_CALL_DEPTH {
-            self.recycle(frame);
             return Err(Diagnostic::new(
                 ErrorKind::Recursion,
                 format!("maximum call depth ({MAX_CALL_DEPTH}) exceeded in `{}`", proto.name),
@@ -599,17 +644,15 @@ impl Interp {
             .with_note("this is usually a recursion without a base case"));
         }
         if INTERRUPTED.load(Ordering::Relaxed) {
-            self.recycle(frame);
             return Err(Diagnostic::new(ErrorKind::Interrupted, "interrupted by Ctrl-C").at(call_site));
         }
         self.depth += 1;
-        let result = match self.eval(&proto.body, &mut frame) {
+        let result = match proto.body.run(self, frame) {
             Ok(v) | Err(Flow::Return(v)) => Ok(v),
             Err(Flow::Err(d)) => Err(d),
             Err(Flow::Break | Flow::Continue) => Ok(Value::None),
         };
         self.depth -= 1;
-        self.recycle(frame);
         result.map_err(|mut d| {
             // Every frame is kept; the report folds runs of identical calls.
             d.stack.push(StackFrame {
@@ -761,7 +804,7 @@ impl Interp {
         Ok(out)
     }
 
-    fn truthy(&self, v: &Value, span: Span, what: &str) -> Result<bool, Diagnostic> {
+    pub(super) fn truthy(&self, v: &Value, span: Span, what: &str) -> Result<bool, Diagnostic> {
         match v.strip() {
             Value::Bool(b) => Ok(*b),
             Value::Tensor(t) if t.size() == 1 => Ok(t.item().unwrap_or(0.0) != 0.0),
@@ -843,7 +886,7 @@ impl Interp {
                     }
                     _ => {}
                 }
-                self.binary_slow(*op, x, y, a, b, e.span)
+                self.binary_slow(*op, x, y, (a.span, b.span, e.span))
             }
             K::Call(callee, args) => self.eval_call(callee, args, f, e.span),
             K::If(c, t, other) => {
@@ -892,17 +935,12 @@ impl Interp {
                 .as_ref()
                 .filter(|p| positional && p.len() == args.len())
             {
-                let mut frame = self.new_frame(c);
-                for (a, slot) in args.iter().zip(param_slots) {
-                    match self.eval_quick(&a.value, f) {
-                        Ok(v) => frame.slots[*slot as usize] = v,
-                        Err(err) => {
-                            self.recycle(frame);
-                            return Err(err);
-                        }
+                return self.with_frame(c, |i, frame| {
+                    for (a, slot) in args.iter().zip(param_slots) {
+                        frame.slots[*slot as usize] = i.eval_quick(&a.value, f)?;
                     }
-                }
-                return self.enter(c, frame, span).map_err(Flow::Err);
+                    i.enter(c, frame, span).map_err(Flow::Err)
+                });
             }
             if positional {
                 let mut pos = Vec::with_capacity(args.len());
@@ -916,23 +954,21 @@ impl Interp {
     }
 
     #[inline(never)]
-    fn binary_slow(
+    pub(super) fn binary_slow(
         &mut self,
         op: crate::syntax::ast::BinOp,
         x: Value,
         y: Value,
-        a: &ir::Expr,
-        b: &ir::Expr,
-        span: Span,
+        (a, b, span): (Span, Span, Span),
     ) -> R<Value> {
         crate::autodiff::trace::set_span(span);
         use crate::syntax::ast::BinOp;
         // Integer division by zero is the divisor's fault: underline it.
         let at = match (op, &x, &y) {
-            (BinOp::FloorDiv | BinOp::Mod, Value::Int(_), Value::Int(0)) => b.span,
+            (BinOp::FloorDiv | BinOp::Mod, Value::Int(_), Value::Int(0)) => b,
             _ => span,
         };
-        Ok(super::arith::binary(op, &x, &y).map_err(|d| d.at(at).with_secondary_if_missing(a.span, b.span, &x, &y))?)
+        Ok(super::arith::binary(op, &x, &y).map_err(|d| d.at(at).with_secondary_if_missing(a, b, &x, &y))?)
     }
 
     #[inline(never)]
@@ -947,12 +983,7 @@ impl Interp {
         match &e.kind {
             // Handled by `eval`.
             K::Const(_) | K::Local(_) | K::Binary(..) | K::If(..) | K::Block(..) | K::Call(..) => self.eval(e, f),
-            K::Global(g, name) => f.module.get(*g).ok_or_else(|| {
-                Diagnostic::new(ErrorKind::Name, format!("`{name}` is used before it is defined"))
-                    .at(e.span)
-                    .with_label("no value has been bound to this name yet")
-                    .into()
-            }),
+            K::Global(g, name) => f.module.get(*g).ok_or_else(|| unbound_global_error(name, e.span)),
             K::SelfRef => Ok(f.closure.cloned().map(Value::Func).unwrap_or(Value::None)),
             K::Tensor(es) => {
                 let mut vals = Vec::with_capacity(es.len());
@@ -1129,7 +1160,16 @@ impl Interp {
     }
 }
 
-fn check_interrupt(span: Span) -> Result<(), Diagnostic> {
+/// The error for reading a module global that has no value yet.
+pub(super) fn unbound_global_error(name: &str, span: Span) -> Flow {
+    Diagnostic::new(ErrorKind::Name, format!("`{name}` is used before it is defined"))
+        .at(span)
+        .with_label("no value has been bound to this name yet")
+        .into()
+}
+
+/// Stops a loop or a call when Ctrl-C was pressed.
+pub(super) fn check_interrupt(span: Span) -> Result<(), Diagnostic> {
     if INTERRUPTED.load(Ordering::Relaxed) {
         return Err(Diagnostic::new(ErrorKind::Interrupted, "interrupted by Ctrl-C").at(span));
     }
@@ -1142,7 +1182,7 @@ fn plural(n: usize, thing: &str) -> String {
 }
 
 /// Reports a call of a value that is not a function, underlining the callee.
-fn not_callable(v: &Value, callee: Span) -> Result<(), Diagnostic> {
+pub(super) fn not_callable(v: &Value, callee: Span) -> Result<(), Diagnostic> {
     match v {
         Value::Func(_) | Value::Native(_) => Ok(()),
         other => Err(Diagnostic::new(

@@ -89,8 +89,8 @@ pub struct FnProto {
     pub simple_params: Option<Vec<u32>>,
     /// Captured values and the slots they are copied into.
     pub captures: Vec<(CaptureSrc, u32)>,
-    /// The body.
-    pub body: Expr,
+    /// The body, compiled.
+    pub body: super::compile::Code,
     /// The definition.
     pub span: Span,
 }
@@ -186,10 +186,10 @@ pub enum GrowKind {
 pub struct Program {
     /// Top-level `fn`s, bound before anything runs so they can be used anywhere.
     pub hoisted: Vec<(u32, Rc<FnProto>)>,
-    /// The statements in order (without the hoisted `fn`s).
-    pub stmts: Vec<Stmt>,
-    /// The final expression, if any.
-    pub tail: Option<Expr>,
+    /// The statements in order (without the hoisted `fn`s), compiled.
+    pub stmts: Vec<super::compile::StmtCode>,
+    /// The final expression, if any, compiled.
+    pub tail: Option<super::compile::Code>,
     /// Size of the top-level frame (locals of top-level blocks and loops).
     pub n_slots: u32,
 }

@@ -1,5 +1,6 @@
 //! The evaluator: name resolution to slots, then a tree walk over the IR.
 pub mod arith;
+pub mod compile;
 pub mod index;
 pub mod interp;
 pub mod ir;

@@ -125,8 +125,8 @@ impl<'a> Resolver<'a> {
         if self.errors.is_empty() {
             Ok(ir::Program {
                 hoisted,
-                stmts,
-                tail,
+                stmts: stmts.into_iter().map(super::compile::stmt).collect(),
+                tail: tail.map(super::compile::expr),
                 n_slots: top,
             })
         } else {
@@ -320,7 +320,7 @@ impl<'a> Resolver<'a> {
             params,
             n_slots: scope.n_slots,
             captures: scope.captures.iter().map(|(_, src, slot)| (*src, *slot)).collect(),
-            body,
+            body: super::compile::expr(body),
             span: f.span,
         })
     }

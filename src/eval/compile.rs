@@ -1,0 +1,534 @@
+//! Closure compilation of the resolved IR.
+//!
+//! Every function body (and every top-level program) is turned once, when it
+//! is resolved, into a tree of Rust closures: each node knows statically what
+//! it is (a local read, `n < 2` on a local and a constant, a positional call
+//! of a global, ...), so running it costs one indirect call and no dispatch on
+//! the node kind, and each closure's stack frame is only as large as its own
+//! work needs. Operators are specialised per operator at compile time.
+//!
+//! Nodes that are rare on hot paths (dict literals, method calls, keyword
+//! calls, imports, ...) are not compiled: their closure hands the IR node to
+//! the tree walker in `interp.rs`, which stays the reference semantics. Every
+//! compiled node produces exactly the values and the diagnostics the tree
+//! walker would (the golden tests run all programs through this path).
+
+use super::interp::{check_interrupt, field, unbound_global_error, Flow, Frame, Interp, R};
+use super::ir::{self, ExprKind as K, Pattern, Stmt, Target};
+use crate::builtins::Args;
+use crate::syntax::ast::BinOp;
+use crate::syntax::span::Span;
+use crate::value::{Tuple, Value};
+use std::fmt;
+
+type ExprFn = dyn for<'a> Fn(&mut Interp, &mut Frame<'a>) -> R<Value>;
+type StmtFn = dyn for<'a> Fn(&mut Interp, &mut Frame<'a>) -> R<()>;
+
+/// A compiled expression: call [`Code::run`] with the interpreter and the frame.
+pub struct Code(Box<ExprFn>);
+
+/// A compiled statement.
+pub struct StmtCode(Box<StmtFn>);
+
+impl Code {
+    /// Evaluates the expression in frame `f`.
+    #[inline(always)]
+    pub fn run(&self, i: &mut Interp, f: &mut Frame) -> R<Value> {
+        (self.0)(i, f)
+    }
+}
+
+impl StmtCode {
+    /// Executes the statement in frame `f`.
+    #[inline(always)]
+    pub fn run(&self, i: &mut Interp, f: &mut Frame) -> R<()> {
+        (self.0)(i, f)
+    }
+}
+
+impl fmt::Debug for Code {
+    fn fmt(&self, fm: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fm.write_str("<compiled expression>")
+    }
+}
+
+impl fmt::Debug for StmtCode {
+    fn fmt(&self, fm: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fm.write_str("<compiled statement>")
+    }
+}
+
+fn code(f: impl for<'a> Fn(&mut Interp, &mut Frame<'a>) -> R<Value> + 'static) -> Code {
+    Code(Box::new(f))
+}
+
+fn stmt_code(f: impl for<'a> Fn(&mut Interp, &mut Frame<'a>) -> R<()> + 'static) -> StmtCode {
+    StmtCode(Box::new(f))
+}
+
+/// Compiles an expression.
+pub fn expr(e: ir::Expr) -> Code {
+    let span = e.span;
+    match e.kind {
+        K::Const(v) => code(move |_, _| Ok(v.clone())),
+        K::Local(s) => code(move |_, f| Ok(f.slots[s as usize].clone())),
+        K::Global(g, name) => code(move |_, f| match f.module.get(g) {
+            Some(v) => Ok(v),
+            None => Err(unbound_global_error(&name, span)),
+        }),
+        K::Binary(op, a, b) => binary(op, *a, *b, span),
+        K::If(c, t, other) => {
+            let c_span = c.span;
+            let (c, t) = (expr(*c), expr(*t));
+            match other {
+                Some(o) => {
+                    let o = expr(*o);
+                    code(move |i, f| {
+                        if condition(i, f, &c, c_span, "an `if` condition")? {
+                            t.run(i, f)
+                        } else {
+                            o.run(i, f)
+                        }
+                    })
+                }
+                None => code(move |i, f| {
+                    if condition(i, f, &c, c_span, "an `if` condition")? {
+                        t.run(i, f)
+                    } else {
+                        Ok(Value::None)
+                    }
+                }),
+            }
+        }
+        K::Block(stmts, tail) => {
+            let stmts: Vec<StmtCode> = stmts.into_iter().map(stmt).collect();
+            let tail = tail.map(|t| expr(*t));
+            match (stmts.len(), tail) {
+                (0, Some(t)) => t,
+                (_, Some(t)) => code(move |i, f| {
+                    for s in &stmts {
+                        s.run(i, f)?;
+                    }
+                    t.run(i, f)
+                }),
+                (_, None) => code(move |i, f| {
+                    for s in &stmts {
+                        s.run(i, f)?;
+                    }
+                    Ok(Value::None)
+                }),
+            }
+        }
+        K::Call(callee, args) if args.iter().all(|a| a.name.is_none()) => call(*callee, args, span),
+        K::Neg(x) => {
+            let x = expr(*x);
+            code(move |i, f| {
+                let v = x.run(i, f)?;
+                Ok(super::arith::neg(&v).map_err(|d| d.at(span))?)
+            })
+        }
+        K::Not(x) => {
+            let x_span = x.span;
+            let x = expr(*x);
+            code(move |i, f| Ok(Value::Bool(!condition(i, f, &x, x_span, "the operand of `not`")?)))
+        }
+        K::And(a, b) => {
+            let (a_span, b_span) = (a.span, b.span);
+            let (a, b) = (expr(*a), expr(*b));
+            code(move |i, f| {
+                if !condition(i, f, &a, a_span, "the left operand of `and`")? {
+                    return Ok(Value::Bool(false));
+                }
+                Ok(Value::Bool(condition(i, f, &b, b_span, "the right operand of `and`")?))
+            })
+        }
+        K::Or(a, b) => {
+            let (a_span, b_span) = (a.span, b.span);
+            let (a, b) = (expr(*a), expr(*b));
+            code(move |i, f| {
+                if condition(i, f, &a, a_span, "the left operand of `or`")? {
+                    return Ok(Value::Bool(true));
+                }
+                Ok(Value::Bool(condition(i, f, &b, b_span, "the right operand of `or`")?))
+            })
+        }
+        K::Tuple(es) => {
+            let es: Vec<Code> = es.into_iter().map(expr).collect();
+            code(move |i, f| {
+                let mut items = Tuple::new();
+                for x in &es {
+                    items.push_back(x.run(i, f)?);
+                }
+                Ok(Value::Tuple(items))
+            })
+        }
+        K::Field(x, name, name_span) => {
+            let x = expr(*x);
+            code(move |i, f| {
+                let v = x.run(i, f)?;
+                Ok(field(&v, &name, name_span)?)
+            })
+        }
+        K::Index(x, items) => index(*x, items, span),
+        K::Lambda(proto) => code(move |i, f| Ok(i.make_closure(&proto, f))),
+        K::While(c, body) => {
+            let c_span = c.span;
+            let (c, body) = (expr(*c), expr(*body));
+            code(move |i, f| {
+                while condition(i, f, &c, c_span, "a `while` condition")? {
+                    check_interrupt(span)?;
+                    match body.run(i, f) {
+                        Ok(_) | Err(Flow::Continue) => {}
+                        Err(Flow::Break) => break,
+                        Err(other) => return Err(other),
+                    }
+                }
+                Ok(Value::None)
+            })
+        }
+        K::For(p, it, body) => {
+            let it_span = it.span;
+            let (it, body) = (expr(*it), expr(*body));
+            let slot = match p {
+                Pattern::Bind(Target::Local(s), _) => Some(s),
+                _ => None,
+            };
+            code(move |i, f| {
+                let iterable = it.run(i, f)?;
+                let items = super::index::iterate(&iterable).map_err(|d| d.at(it_span))?;
+                for item in items {
+                    let item = item.map_err(|d| d.at(it_span))?;
+                    check_interrupt(span)?;
+                    match slot {
+                        Some(s) => f.slots[s as usize] = item,
+                        None => i.bind(&p, item, f)?,
+                    }
+                    match body.run(i, f) {
+                        Ok(_) | Err(Flow::Continue) => {}
+                        Err(Flow::Break) => break,
+                        Err(other) => return Err(other),
+                    }
+                }
+                Ok(Value::None)
+            })
+        }
+        kind => {
+            // Not compiled: the tree walker evaluates this node (and its children).
+            let e = ir::Expr { kind, span };
+            code(move |i, f| i.eval(&e, f))
+        }
+    }
+}
+
+/// Compiles a statement.
+pub fn stmt(s: Stmt) -> StmtCode {
+    match s {
+        Stmt::Let(Pattern::Bind(Target::Local(slot), _), e) | Stmt::Assign(Target::Local(slot), e) => {
+            let e = expr(e);
+            stmt_code(move |i, f| {
+                f.slots[slot as usize] = e.run(i, f)?;
+                Ok(())
+            })
+        }
+        Stmt::Let(p, e) => {
+            let e = expr(e);
+            stmt_code(move |i, f| {
+                let v = e.run(i, f)?;
+                Ok(i.bind(&p, v, f)?)
+            })
+        }
+        Stmt::Assign(t, e) => {
+            let e = expr(e);
+            stmt_code(move |i, f| {
+                let v = e.run(i, f)?;
+                i.store(t, v, f);
+                Ok(())
+            })
+        }
+        Stmt::Expr(e) => {
+            let e = expr(e);
+            stmt_code(move |i, f| e.run(i, f).map(drop))
+        }
+        Stmt::Return(Some(e), _) => {
+            let e = expr(e);
+            stmt_code(move |i, f| Err(Flow::Return(e.run(i, f)?)))
+        }
+        Stmt::Update {
+            target,
+            name,
+            op,
+            rhs,
+            lhs_span,
+            span,
+        } => {
+            let spans = (lhs_span, rhs.span, span);
+            match target {
+                Target::Local(slot) => {
+                    macro_rules! dispatch {
+                        ($($n:literal)*) => {
+                            match op_code(op) {
+                                $($n => update_local::<$n>(slot, rhs, spans),)*
+                                _ => update_local::<0>(slot, rhs, spans),
+                            }
+                        };
+                    }
+                    dispatch!(0 1 2 3 4 5 6 7 8 9 10 11 12 13)
+                }
+                Target::Global(_) => {
+                    let rhs = expr(rhs);
+                    stmt_code(move |i, f| i.update(target, &name, op, spans, f, |i, f| rhs.run(i, f)))
+                }
+            }
+        }
+        other => stmt_code(move |i, f| i.exec(&other, f)),
+    }
+}
+
+/// `x = x op rhs` on a local: scalars are combined right here; anything else
+/// (a tensor that may be updated in place, an error) takes the general path.
+fn update_local<const OP: u8>(slot: u32, rhs: ir::Expr, spans: (Span, Span, Span)) -> StmtCode {
+    let op = op_from_code(OP);
+    let target = Target::Local(slot);
+    match Operand::new(rhs) {
+        Operand::Const(c) => stmt_code(move |i, f| {
+            let x = &mut f.slots[slot as usize];
+            match super::arith::scalar_fast(op, x, &c) {
+                Some(v) => {
+                    *x = v;
+                    Ok(())
+                }
+                None => i.update_with(target, op, spans, f, c.clone()),
+            }
+        }),
+        rhs => {
+            let rhs = operand_code(rhs);
+            stmt_code(move |i, f| {
+                let r = rhs.run(i, f)?;
+                let x = &mut f.slots[slot as usize];
+                match super::arith::scalar_fast(op, x, &r) {
+                    Some(v) => {
+                        *x = v;
+                        Ok(())
+                    }
+                    None => i.update_with(target, op, spans, f, r),
+                }
+            })
+        }
+    }
+}
+
+/// Evaluates a condition to a bool (a one-element tensor counts; anything
+/// else is the tree walker's error for `what`).
+#[inline(always)]
+fn condition(i: &mut Interp, f: &mut Frame, c: &Code, span: Span, what: &str) -> R<bool> {
+    match c.run(i, f)? {
+        Value::Bool(b) => Ok(b),
+        other => Ok(i.truthy(&other, span, what)?),
+    }
+}
+
+/// An operand of a binary operator, read in place when it is a local or a constant.
+enum Operand {
+    Local(u32),
+    Const(Value),
+    Code(Code),
+}
+
+impl Operand {
+    fn new(e: ir::Expr) -> Operand {
+        match e.kind {
+            K::Local(s) => Operand::Local(s),
+            K::Const(v) => Operand::Const(v),
+            _ => Operand::Code(expr(e)),
+        }
+    }
+}
+
+/// The operator with code `OP` (see [`op_code`]).
+const fn op_from_code(op: u8) -> BinOp {
+    const OPS: [BinOp; 14] = [
+        BinOp::Add,
+        BinOp::Sub,
+        BinOp::Mul,
+        BinOp::Div,
+        BinOp::FloorDiv,
+        BinOp::Mod,
+        BinOp::Pow,
+        BinOp::MatMul,
+        BinOp::Eq,
+        BinOp::Ne,
+        BinOp::Lt,
+        BinOp::Le,
+        BinOp::Gt,
+        BinOp::Ge,
+    ];
+    OPS[op as usize]
+}
+
+/// The index of `op` in [`op_from_code`]'s table.
+fn op_code(op: BinOp) -> u8 {
+    (0..14u8).find(|&c| op_from_code(c) == op).unwrap_or(0)
+}
+
+/// `a op b`, with the operator fixed at compile time.
+fn binary(op: BinOp, a: ir::Expr, b: ir::Expr, span: Span) -> Code {
+    macro_rules! dispatch {
+        ($($n:literal)*) => {
+            match op_code(op) {
+                $($n => binary_op::<$n>(a, b, span),)*
+                _ => binary_op::<0>(a, b, span),
+            }
+        };
+    }
+    dispatch!(0 1 2 3 4 5 6 7 8 9 10 11 12 13)
+}
+
+fn binary_op<const OP: u8>(a: ir::Expr, b: ir::Expr, span: Span) -> Code {
+    let op = op_from_code(OP);
+    let spans = (a.span, b.span, span);
+    match (Operand::new(a), Operand::new(b)) {
+        (Operand::Local(x), Operand::Const(c)) => code(move |i, f| {
+            let xv = &f.slots[x as usize];
+            match super::arith::scalar_fast(op, xv, &c) {
+                Some(v) => Ok(v),
+                None => i.binary_slow(op, xv.clone(), c.clone(), spans),
+            }
+        }),
+        (Operand::Const(c), Operand::Local(y)) => code(move |i, f| {
+            let yv = &f.slots[y as usize];
+            match super::arith::scalar_fast(op, &c, yv) {
+                Some(v) => Ok(v),
+                None => i.binary_slow(op, c.clone(), yv.clone(), spans),
+            }
+        }),
+        (Operand::Local(x), Operand::Local(y)) => code(move |i, f| {
+            let (xv, yv) = (&f.slots[x as usize], &f.slots[y as usize]);
+            match super::arith::scalar_fast(op, xv, yv) {
+                Some(v) => Ok(v),
+                None => i.binary_slow(op, xv.clone(), yv.clone(), spans),
+            }
+        }),
+        (a, b) => {
+            let a = operand_code(a);
+            let b = operand_code(b);
+            code(move |i, f| {
+                let x = a.run(i, f)?;
+                let y = b.run(i, f)?;
+                match super::arith::scalar_fast(op, &x, &y) {
+                    Some(v) => Ok(v),
+                    None => i.binary_slow(op, x, y, spans),
+                }
+            })
+        }
+    }
+}
+
+fn operand_code(o: Operand) -> Code {
+    match o {
+        Operand::Local(s) => code(move |_, f| Ok(f.slots[s as usize].clone())),
+        Operand::Const(v) => code(move |_, _| Ok(v.clone())),
+        Operand::Code(c) => c,
+    }
+}
+
+/// Where a call's function comes from.
+enum Callee {
+    /// A module global (the common case: a top-level `fn`).
+    Global(u32, std::rc::Rc<str>),
+    /// Any other expression.
+    Code(Code),
+}
+
+/// A call with positional arguments only. A dp function whose parameters are
+/// all plain names gets its arguments evaluated straight into its new frame.
+fn call(callee: ir::Expr, args: Vec<ir::Arg>, span: Span) -> Code {
+    let callee_span = callee.span;
+    let callee = match callee.kind {
+        K::Global(g, name) => Callee::Global(g, name),
+        kind => Callee::Code(expr(ir::Expr {
+            kind,
+            span: callee_span,
+        })),
+    };
+    let spans: Vec<Span> = args.iter().map(|a| a.value.span).collect();
+    let args: Vec<Code> = args.into_iter().map(|a| expr(a.value)).collect();
+    code(move |i, f| {
+        let fv = match &callee {
+            Callee::Global(g, name) => match f.module.get(*g) {
+                Some(v) => v,
+                None => return Err(unbound_global_error(name, callee_span)),
+            },
+            Callee::Code(c) => c.run(i, f)?,
+        };
+        if let Value::Func(c) = &fv {
+            if let Some(slots) = c.proto.simple_params.as_ref().filter(|p| p.len() == args.len()) {
+                return i.with_frame(c, |i, frame| {
+                    for (a, slot) in args.iter().zip(slots) {
+                        frame.slots[*slot as usize] = a.run(i, f)?;
+                    }
+                    i.enter(c, frame, span).map_err(Flow::Err)
+                });
+            }
+            let mut pos = Vec::with_capacity(args.len());
+            for a in &args {
+                pos.push(a.run(i, f)?);
+            }
+            return Ok(i.call_closure(c, pos, (Vec::new(), &[]), span)?);
+        }
+        super::interp::not_callable(&fv, callee_span)?;
+        let mut pos = Vec::with_capacity(args.len());
+        for a in &args {
+            pos.push(a.run(i, f)?);
+        }
+        let args = Args {
+            pos,
+            kw: Vec::new(),
+            span,
+            spans: spans.clone(),
+        };
+        Ok(i.call(&fv, args)?)
+    })
+}
+
+/// One compiled position inside `x[...]`.
+enum IndexCode {
+    At(Code, Span),
+    Slice([Option<(Code, Span)>; 3]),
+}
+
+/// `x[...]`.
+fn index(x: ir::Expr, items: Vec<ir::IndexItem>, span: Span) -> Code {
+    let x_span = x.span;
+    let x = expr(x);
+    let part = |p: Option<ir::Expr>| p.map(|p| (p.span, p)).map(|(s, p)| (expr(p), s));
+    let items: Vec<IndexCode> = items
+        .into_iter()
+        .map(|it| match it {
+            ir::IndexItem::At(e) => {
+                let s = e.span;
+                IndexCode::At(expr(e), s)
+            }
+            ir::IndexItem::Slice(a, b, c) => IndexCode::Slice([part(a), part(b), part(c)]),
+        })
+        .collect();
+    code(move |i, f| {
+        let v = x.run(i, f)?;
+        let mut idx = Vec::with_capacity(items.len());
+        for it in &items {
+            idx.push(match it {
+                IndexCode::At(e, s) => super::index::Item::At(e.run(i, f)?, *s),
+                IndexCode::Slice(parts) => {
+                    let mut vals: [Option<(Value, Span)>; 3] = [None, None, None];
+                    for (out, p) in vals.iter_mut().zip(parts) {
+                        if let Some((c, s)) = p {
+                            *out = Some((c.run(i, f)?, *s));
+                        }
+                    }
+                    let [a, b, c] = vals;
+                    super::index::Item::Slice(a, b, c)
+                }
+            });
+        }
+        Ok(super::index::index(&v, idx, x_span, span)?)
+    })
+}
