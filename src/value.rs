@@ -86,7 +86,30 @@ pub enum Value {
     Dual(Rc<Tracer>),
 }
 
+/// Stores `v` in `slot`. The old value is dropped out of line only when it
+/// holds a reference count; overwriting a scalar (the common case in loops
+/// and fresh frames) costs no call.
+#[inline(always)]
+pub fn assign(slot: &mut Value, v: Value) {
+    let old = std::mem::replace(slot, v);
+    if old.owns_heap() {
+        drop(old);
+    } else {
+        // Nothing to release: none, bool, int, float and range own no memory.
+        std::mem::forget(old);
+    }
+}
+
 impl Value {
+    /// Whether the value holds a reference-counted part (dropping it does work).
+    #[inline(always)]
+    pub fn owns_heap(&self) -> bool {
+        !matches!(
+            self,
+            Value::None | Value::Bool(_) | Value::Int(_) | Value::Float(_) | Value::Range(..)
+        )
+    }
+
     /// The name of the value's type, as users see it.
     pub fn type_name(&self) -> &'static str {
         match self {

@@ -18,7 +18,7 @@ use super::ir::{self, ExprKind as K, Pattern, Stmt, Target};
 use crate::builtins::Args;
 use crate::syntax::ast::BinOp;
 use crate::syntax::span::Span;
-use crate::value::{Tuple, Value};
+use crate::value::{assign, Tuple, Value};
 use std::fmt;
 
 type ExprFn = dyn for<'a> Fn(&mut Interp, &mut Frame<'a>) -> R<Value>;
@@ -29,6 +29,17 @@ pub struct Code(Box<ExprFn>);
 
 /// A compiled statement.
 pub struct StmtCode(Box<StmtFn>);
+
+/// A compiled condition (of `if`, `while`, `not`, `and`, `or`): yields the
+/// bool directly, so a comparison needs no `Value` in between.
+struct Cond(Box<dyn for<'a> Fn(&mut Interp, &mut Frame<'a>) -> R<bool>>);
+
+impl Cond {
+    #[inline(always)]
+    fn run(&self, i: &mut Interp, f: &mut Frame) -> R<bool> {
+        (self.0)(i, f)
+    }
+}
 
 impl Code {
     /// Evaluates the expression in frame `f`.
@@ -78,26 +89,13 @@ pub fn expr(e: ir::Expr) -> Code {
         }),
         K::Binary(op, a, b) => binary(op, *a, *b, span),
         K::If(c, t, other) => {
-            let c_span = c.span;
-            let (c, t) = (expr(*c), expr(*t));
+            let (c, t) = (cond(*c, "an `if` condition"), expr(*t));
             match other {
                 Some(o) => {
                     let o = expr(*o);
-                    code(move |i, f| {
-                        if condition(i, f, &c, c_span, "an `if` condition")? {
-                            t.run(i, f)
-                        } else {
-                            o.run(i, f)
-                        }
-                    })
+                    code(move |i, f| if c.run(i, f)? { t.run(i, f) } else { o.run(i, f) })
                 }
-                None => code(move |i, f| {
-                    if condition(i, f, &c, c_span, "an `if` condition")? {
-                        t.run(i, f)
-                    } else {
-                        Ok(Value::None)
-                    }
-                }),
+                None => code(move |i, f| if c.run(i, f)? { t.run(i, f) } else { Ok(Value::None) }),
             }
         }
         K::Block(stmts, tail) => {
@@ -128,29 +126,18 @@ pub fn expr(e: ir::Expr) -> Code {
             })
         }
         K::Not(x) => {
-            let x_span = x.span;
-            let x = expr(*x);
-            code(move |i, f| Ok(Value::Bool(!condition(i, f, &x, x_span, "the operand of `not`")?)))
+            let x = cond(*x, "the operand of `not`");
+            code(move |i, f| Ok(Value::Bool(!x.run(i, f)?)))
         }
         K::And(a, b) => {
-            let (a_span, b_span) = (a.span, b.span);
-            let (a, b) = (expr(*a), expr(*b));
-            code(move |i, f| {
-                if !condition(i, f, &a, a_span, "the left operand of `and`")? {
-                    return Ok(Value::Bool(false));
-                }
-                Ok(Value::Bool(condition(i, f, &b, b_span, "the right operand of `and`")?))
-            })
+            let a = cond(*a, "the left operand of `and`");
+            let b = cond(*b, "the right operand of `and`");
+            code(move |i, f| Ok(Value::Bool(a.run(i, f)? && b.run(i, f)?)))
         }
         K::Or(a, b) => {
-            let (a_span, b_span) = (a.span, b.span);
-            let (a, b) = (expr(*a), expr(*b));
-            code(move |i, f| {
-                if condition(i, f, &a, a_span, "the left operand of `or`")? {
-                    return Ok(Value::Bool(true));
-                }
-                Ok(Value::Bool(condition(i, f, &b, b_span, "the right operand of `or`")?))
-            })
+            let a = cond(*a, "the left operand of `or`");
+            let b = cond(*b, "the right operand of `or`");
+            code(move |i, f| Ok(Value::Bool(a.run(i, f)? || b.run(i, f)?)))
         }
         K::Tuple(es) => {
             let es: Vec<Code> = es.into_iter().map(expr).collect();
@@ -172,10 +159,9 @@ pub fn expr(e: ir::Expr) -> Code {
         K::Index(x, items) => index(*x, items, span),
         K::Lambda(proto) => code(move |i, f| Ok(i.make_closure(&proto, f))),
         K::While(c, body) => {
-            let c_span = c.span;
-            let (c, body) = (expr(*c), expr(*body));
+            let (c, body) = (cond(*c, "a `while` condition"), expr(*body));
             code(move |i, f| {
-                while condition(i, f, &c, c_span, "a `while` condition")? {
+                while c.run(i, f)? {
                     check_interrupt(span)?;
                     match body.run(i, f) {
                         Ok(_) | Err(Flow::Continue) => {}
@@ -200,7 +186,7 @@ pub fn expr(e: ir::Expr) -> Code {
                     let item = item.map_err(|d| d.at(it_span))?;
                     check_interrupt(span)?;
                     match slot {
-                        Some(s) => f.slots[s as usize] = item,
+                        Some(s) => assign(&mut f.slots[s as usize], item),
                         None => i.bind(&p, item, f)?,
                     }
                     match body.run(i, f) {
@@ -226,7 +212,8 @@ pub fn stmt(s: Stmt) -> StmtCode {
         Stmt::Let(Pattern::Bind(Target::Local(slot), _), e) | Stmt::Assign(Target::Local(slot), e) => {
             let e = expr(e);
             stmt_code(move |i, f| {
-                f.slots[slot as usize] = e.run(i, f)?;
+                let v = e.run(i, f)?;
+                assign(&mut f.slots[slot as usize], v);
                 Ok(())
             })
         }
@@ -251,7 +238,10 @@ pub fn stmt(s: Stmt) -> StmtCode {
         }
         Stmt::Return(Some(e), _) => {
             let e = expr(e);
-            stmt_code(move |i, f| Err(Flow::Return(e.run(i, f)?)))
+            stmt_code(move |i, f| {
+                i.returned = e.run(i, f)?;
+                Err(Flow::Return)
+            })
         }
         Stmt::Update {
             target,
@@ -287,17 +277,16 @@ pub fn stmt(s: Stmt) -> StmtCode {
 /// `x = x op rhs` on a local: scalars are combined right here; anything else
 /// (a tensor that may be updated in place, an error) takes the general path.
 fn update_local<const OP: u8>(slot: u32, rhs: ir::Expr, spans: (Span, Span, Span)) -> StmtCode {
-    let op = op_from_code(OP);
     let target = Target::Local(slot);
     match Operand::new(rhs) {
         Operand::Const(c) => stmt_code(move |i, f| {
             let x = &mut f.slots[slot as usize];
-            match super::arith::scalar_fast(op, x, &c) {
+            match super::arith::scalar_fast(OpOf::<OP>::OP, x, &c) {
                 Some(v) => {
-                    *x = v;
+                    assign(x, v);
                     Ok(())
                 }
-                None => i.update_with(target, op, spans, f, c.clone()),
+                None => i.update_with(target, OpOf::<OP>::OP, spans, f, c.clone()),
             }
         }),
         rhs => {
@@ -305,25 +294,75 @@ fn update_local<const OP: u8>(slot: u32, rhs: ir::Expr, spans: (Span, Span, Span
             stmt_code(move |i, f| {
                 let r = rhs.run(i, f)?;
                 let x = &mut f.slots[slot as usize];
-                match super::arith::scalar_fast(op, x, &r) {
+                match super::arith::scalar_fast(OpOf::<OP>::OP, x, &r) {
                     Some(v) => {
-                        *x = v;
+                        assign(x, v);
                         Ok(())
                     }
-                    None => i.update_with(target, op, spans, f, r),
+                    None => i.update_with(target, OpOf::<OP>::OP, spans, f, r),
                 }
             })
         }
     }
 }
 
-/// Evaluates a condition to a bool (a one-element tensor counts; anything
-/// else is the tree walker's error for `what`).
-#[inline(always)]
-fn condition(i: &mut Interp, f: &mut Frame, c: &Code, span: Span, what: &str) -> R<bool> {
-    match c.run(i, f)? {
-        Value::Bool(b) => Ok(b),
-        other => Ok(i.truthy(&other, span, what)?),
+/// Compiles a condition; `what` names it in the error for a non-bool.
+fn cond(e: ir::Expr, what: &'static str) -> Cond {
+    let span = e.span;
+    match e.kind {
+        K::Binary(op @ (BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::Eq | BinOp::Ne), a, b) => {
+            macro_rules! dispatch {
+                ($($n:literal)*) => {
+                    match op_code(op) {
+                        $($n => compare::<$n>(*a, *b, span, what),)*
+                        _ => compare::<0>(*a, *b, span, what),
+                    }
+                };
+            }
+            dispatch!(0 1 2 3 4 5 6 7 8 9 10 11 12 13)
+        }
+        kind => {
+            let c = expr(ir::Expr { kind, span });
+            Cond(Box::new(move |i, f| match c.run(i, f)? {
+                Value::Bool(b) => Ok(b),
+                other => Ok(i.truthy(&other, span, what)?),
+            }))
+        }
+    }
+}
+
+/// A comparison used as a condition: numbers are compared in place.
+fn compare<const OP: u8>(a: ir::Expr, b: ir::Expr, span: Span, what: &'static str) -> Cond {
+    let spans = (a.span, b.span, span);
+    // Anything but two numbers: the operator's general path, then the truth test.
+    let slow = move |i: &mut Interp, x: Value, y: Value| -> R<bool> {
+        match i.binary_slow(OpOf::<OP>::OP, x, y, spans)? {
+            Value::Bool(b) => Ok(b),
+            other => Ok(i.truthy(&other, span, what)?),
+        }
+    };
+    macro_rules! decide {
+        ($i:expr, $x:expr, $y:expr) => {
+            match super::arith::scalar_fast(OpOf::<OP>::OP, $x, $y) {
+                Some(Value::Bool(b)) => Ok(b),
+                _ => slow($i, $x.clone(), $y.clone()),
+            }
+        };
+    }
+    match (Operand::new(a), Operand::new(b)) {
+        (Operand::Local(x), Operand::Const(c)) => Cond(Box::new(move |i, f| decide!(i, &f.slots[x as usize], &c))),
+        (Operand::Const(c), Operand::Local(y)) => Cond(Box::new(move |i, f| decide!(i, &c, &f.slots[y as usize]))),
+        (Operand::Local(x), Operand::Local(y)) => Cond(Box::new(move |i, f| {
+            decide!(i, &f.slots[x as usize], &f.slots[y as usize])
+        })),
+        (a, b) => {
+            let (a, b) = (operand_code(a), operand_code(b));
+            Cond(Box::new(move |i, f| {
+                let x = a.run(i, f)?;
+                let y = b.run(i, f)?;
+                decide!(i, &x, &y)
+            }))
+        }
     }
 }
 
@@ -365,6 +404,15 @@ const fn op_from_code(op: u8) -> BinOp {
     OPS[op as usize]
 }
 
+/// The operator with code `N` as an associated constant: closures that name
+/// it have the operator folded into their code (a captured variable would be
+/// a load and a jump table at run time).
+struct OpOf<const N: u8>;
+
+impl<const N: u8> OpOf<N> {
+    const OP: BinOp = op_from_code(N);
+}
+
 /// The index of `op` in [`op_from_code`]'s table.
 fn op_code(op: BinOp) -> u8 {
     (0..14u8).find(|&c| op_from_code(c) == op).unwrap_or(0)
@@ -384,28 +432,27 @@ fn binary(op: BinOp, a: ir::Expr, b: ir::Expr, span: Span) -> Code {
 }
 
 fn binary_op<const OP: u8>(a: ir::Expr, b: ir::Expr, span: Span) -> Code {
-    let op = op_from_code(OP);
     let spans = (a.span, b.span, span);
     match (Operand::new(a), Operand::new(b)) {
         (Operand::Local(x), Operand::Const(c)) => code(move |i, f| {
             let xv = &f.slots[x as usize];
-            match super::arith::scalar_fast(op, xv, &c) {
+            match super::arith::scalar_fast(OpOf::<OP>::OP, xv, &c) {
                 Some(v) => Ok(v),
-                None => i.binary_slow(op, xv.clone(), c.clone(), spans),
+                None => i.binary_slow(OpOf::<OP>::OP, xv.clone(), c.clone(), spans),
             }
         }),
         (Operand::Const(c), Operand::Local(y)) => code(move |i, f| {
             let yv = &f.slots[y as usize];
-            match super::arith::scalar_fast(op, &c, yv) {
+            match super::arith::scalar_fast(OpOf::<OP>::OP, &c, yv) {
                 Some(v) => Ok(v),
-                None => i.binary_slow(op, c.clone(), yv.clone(), spans),
+                None => i.binary_slow(OpOf::<OP>::OP, c.clone(), yv.clone(), spans),
             }
         }),
         (Operand::Local(x), Operand::Local(y)) => code(move |i, f| {
             let (xv, yv) = (&f.slots[x as usize], &f.slots[y as usize]);
-            match super::arith::scalar_fast(op, xv, yv) {
+            match super::arith::scalar_fast(OpOf::<OP>::OP, xv, yv) {
                 Some(v) => Ok(v),
-                None => i.binary_slow(op, xv.clone(), yv.clone(), spans),
+                None => i.binary_slow(OpOf::<OP>::OP, xv.clone(), yv.clone(), spans),
             }
         }),
         (a, b) => {
@@ -414,9 +461,15 @@ fn binary_op<const OP: u8>(a: ir::Expr, b: ir::Expr, span: Span) -> Code {
             code(move |i, f| {
                 let x = a.run(i, f)?;
                 let y = b.run(i, f)?;
-                match super::arith::scalar_fast(op, &x, &y) {
-                    Some(v) => Ok(v),
-                    None => i.binary_slow(op, x, y, spans),
+                match super::arith::scalar_fast(OpOf::<OP>::OP, &x, &y) {
+                    Some(v) => {
+                        // Both are ints or floats (the fast path takes nothing
+                        // else), which own nothing: skip their drop calls.
+                        std::mem::forget(x);
+                        std::mem::forget(y);
+                        Ok(v)
+                    }
+                    None => i.binary_slow(OpOf::<OP>::OP, x, y, spans),
                 }
             })
         }
@@ -453,6 +506,12 @@ fn call(callee: ir::Expr, args: Vec<ir::Arg>, span: Span) -> Code {
     let spans: Vec<Span> = args.iter().map(|a| a.value.span).collect();
     let args: Vec<Code> = args.into_iter().map(|a| expr(a.value)).collect();
     code(move |i, f| {
+        if let Callee::Global(g, _) = &callee {
+            // The common case first: a top-level dp function, called by name.
+            if let Some(c) = f.module.get_func(*g) {
+                return call_func(i, f, &c, &args, span);
+            }
+        }
         let fv = match &callee {
             Callee::Global(g, name) => match f.module.get(*g) {
                 Some(v) => v,
@@ -461,19 +520,7 @@ fn call(callee: ir::Expr, args: Vec<ir::Arg>, span: Span) -> Code {
             Callee::Code(c) => c.run(i, f)?,
         };
         if let Value::Func(c) = &fv {
-            if let Some(slots) = c.proto.simple_params.as_ref().filter(|p| p.len() == args.len()) {
-                return i.with_frame(c, |i, frame| {
-                    for (a, slot) in args.iter().zip(slots) {
-                        frame.slots[*slot as usize] = a.run(i, f)?;
-                    }
-                    i.enter(c, frame, span).map_err(Flow::Err)
-                });
-            }
-            let mut pos = Vec::with_capacity(args.len());
-            for a in &args {
-                pos.push(a.run(i, f)?);
-            }
-            return Ok(i.call_closure(c, pos, (Vec::new(), &[]), span)?);
+            return call_func(i, f, c, &args, span);
         }
         super::interp::not_callable(&fv, callee_span)?;
         let mut pos = Vec::with_capacity(args.len());
@@ -488,6 +535,35 @@ fn call(callee: ir::Expr, args: Vec<ir::Arg>, span: Span) -> Code {
         };
         Ok(i.call(&fv, args)?)
     })
+}
+
+/// Calls dp function `c` with positional arguments evaluated in frame `f`.
+#[inline(always)]
+fn call_func(
+    i: &mut Interp,
+    f: &mut Frame,
+    c: &std::rc::Rc<crate::value::Closure>,
+    args: &[Code],
+    span: Span,
+) -> R<Value> {
+    if let Some(slots) = c.proto.simple_params.as_ref().filter(|p| p.len() == args.len()) {
+        return i.with_frame(
+            c,
+            #[inline(always)]
+            |i, frame| {
+                for (a, slot) in args.iter().zip(slots) {
+                    let v = a.run(i, f)?;
+                    assign(&mut frame.slots[*slot as usize], v);
+                }
+                i.invoke(c, frame, span)
+            },
+        );
+    }
+    let mut pos = Vec::with_capacity(args.len());
+    for a in args {
+        pos.push(a.run(i, f)?);
+    }
+    Ok(i.call_closure(c, pos, (Vec::new(), &[]), span)?)
 }
 
 /// One compiled position inside `x[...]`.

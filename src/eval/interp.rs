@@ -30,8 +30,9 @@ pub const INTERPRETER_STACK: usize = 1 << 30;
 pub enum Flow {
     /// An error on its way to the top.
     Err(Diagnostic),
-    /// `return v`.
-    Return(Value),
+    /// `return v`: the value waits in [`Interp::returned`] (so that `R<Value>`
+    /// stays four words and `R<()>` two, returned in registers).
+    Return,
     /// `break`.
     Break,
     /// `continue`.
@@ -74,6 +75,8 @@ pub struct Interp {
     /// When set, builtins that write files (`save`) refuse to (used by the fuzz tests).
     pub read_only: bool,
     depth: usize,
+    /// The value of the `return` being carried out (see [`Flow::Return`]).
+    pub(super) returned: Value,
     /// Slot vectors of finished calls, reused so a call does not allocate.
     frame_pool: Vec<Vec<Value>>,
     imported: HashMap<PathBuf, Value>,
@@ -97,6 +100,7 @@ impl Interp {
             script_args: Vec::new(),
             read_only: false,
             depth: 0,
+            returned: Value::None,
             frame_pool: Vec::new(),
             imported: HashMap::new(),
             importing: Vec::new(),
@@ -312,7 +316,8 @@ impl Interp {
                     Some(e) => self.eval(e, f)?,
                     None => Value::None,
                 };
-                return Err(Flow::Return(v));
+                self.returned = v;
+                return Err(Flow::Return);
             }
             ir::Stmt::Break(_) => return Err(Flow::Break),
             ir::Stmt::Continue(_) => return Err(Flow::Continue),
@@ -595,9 +600,11 @@ impl Interp {
                 Self::fill_captures(c, &mut frame);
                 run(self, &mut frame)
             };
-            // SAFETY: only the first `n` values were reachable through the frame;
-            // the rest are still `none`, which owns nothing. Each value is dropped once.
-            unsafe { std::ptr::drop_in_place(&mut store[..n]) };
+            // Only the first `n` values were reachable through the frame (the
+            // rest are still `none`); scalars need no drop call.
+            for v in &mut store[..n] {
+                crate::value::assign(v, Value::None);
+            }
             r
         } else {
             let mut slots = self.frame_pool.pop().unwrap_or_default();
@@ -634,36 +641,64 @@ impl Interp {
 
     /// Runs the body of `c` in a frame whose parameters are bound.
     pub(super) fn enter(&mut self, c: &Rc<Closure>, frame: &mut Frame, call_site: Span) -> Result<Value, Diagnostic> {
-        let proto = &c.proto;
-        if self.depth >= MAX_CALL_DEPTH {
-            return Err(Diagnostic::new(
-                ErrorKind::Recursion,
-                format!("maximum call depth ({MAX_CALL_DEPTH}) exceeded in `{}`", proto.name),
-            )
-            .at(call_site)
-            .with_note("this is usually a recursion without a base case"));
+        match self.invoke(c, frame, call_site) {
+            Ok(v) => Ok(v),
+            Err(Flow::Err(d)) => Err(d),
+            // `invoke` turns every other flow into a value.
+            Err(_) => Ok(Value::None),
         }
-        if INTERRUPTED.load(Ordering::Relaxed) {
-            return Err(Diagnostic::new(ErrorKind::Interrupted, "interrupted by Ctrl-C").at(call_site));
+    }
+
+    /// Runs the body of `c` in a frame whose parameters are bound: the hot
+    /// part of every call, inlined into the call sites.
+    #[inline(always)]
+    pub(super) fn invoke(&mut self, c: &Rc<Closure>, frame: &mut Frame, call_site: Span) -> R<Value> {
+        if self.depth >= MAX_CALL_DEPTH || INTERRUPTED.load(Ordering::Relaxed) {
+            return Err(Flow::Err(self.call_refused(c, call_site)));
         }
         self.depth += 1;
-        let result = match proto.body.run(self, frame) {
-            Ok(v) | Err(Flow::Return(v)) => Ok(v),
-            Err(Flow::Err(d)) => Err(d),
-            Err(Flow::Break | Flow::Continue) => Ok(Value::None),
-        };
+        let result = c.proto.body.run(self, frame);
         self.depth -= 1;
-        result.map_err(|mut d| {
-            // Every frame is kept; the report folds runs of identical calls.
-            d.stack.push(StackFrame {
-                function: proto.name.clone(),
-                call_site,
-            });
-            if d.span.is_none() {
-                d.span = Some(call_site);
+        match result {
+            Ok(v) => Ok(v),
+            Err(flow) => self.call_unwound(c, flow, call_site),
+        }
+    }
+
+    /// The error for a call past the depth limit or after Ctrl-C.
+    #[cold]
+    #[inline(never)]
+    fn call_refused(&mut self, c: &Rc<Closure>, call_site: Span) -> Diagnostic {
+        if self.depth >= MAX_CALL_DEPTH {
+            return Diagnostic::new(
+                ErrorKind::Recursion,
+                format!("maximum call depth ({MAX_CALL_DEPTH}) exceeded in `{}`", c.proto.name),
+            )
+            .at(call_site)
+            .with_note("this is usually a recursion without a base case");
+        }
+        Diagnostic::new(ErrorKind::Interrupted, "interrupted by Ctrl-C").at(call_site)
+    }
+
+    /// A body that ended by `return` (its value), a stray `break`/`continue`
+    /// (none), or an error (which gets this call added to its stack).
+    #[inline(never)]
+    fn call_unwound(&mut self, c: &Rc<Closure>, flow: Flow, call_site: Span) -> R<Value> {
+        match flow {
+            Flow::Return => Ok(std::mem::replace(&mut self.returned, Value::None)),
+            Flow::Break | Flow::Continue => Ok(Value::None),
+            Flow::Err(mut d) => {
+                // Every frame is kept; the report folds runs of identical calls.
+                d.stack.push(StackFrame {
+                    function: c.proto.name.clone(),
+                    call_site,
+                });
+                if d.span.is_none() {
+                    d.span = Some(call_site);
+                }
+                Err(Flow::Err(d))
             }
-            d
-        })
+        }
     }
 
     fn bind_params(
@@ -939,7 +974,7 @@ impl Interp {
                     for (a, slot) in args.iter().zip(param_slots) {
                         frame.slots[*slot as usize] = i.eval_quick(&a.value, f)?;
                     }
-                    i.enter(c, frame, span).map_err(Flow::Err)
+                    i.invoke(c, frame, span)
                 });
             }
             if positional {
