@@ -23,6 +23,7 @@ use std::fmt;
 
 type ExprFn = dyn for<'a> Fn(&mut Interp, &mut Frame<'a>) -> R<Value>;
 type StmtFn = dyn for<'a> Fn(&mut Interp, &mut Frame<'a>) -> R<()>;
+type CondFn = dyn for<'a> Fn(&mut Interp, &mut Frame<'a>) -> R<bool>;
 
 /// A compiled expression: call [`Code::run`] with the interpreter and the frame.
 pub struct Code(Box<ExprFn>);
@@ -32,7 +33,7 @@ pub struct StmtCode(Box<StmtFn>);
 
 /// A compiled condition (of `if`, `while`, `not`, `and`, `or`): yields the
 /// bool directly, so a comparison needs no `Value` in between.
-struct Cond(Box<dyn for<'a> Fn(&mut Interp, &mut Frame<'a>) -> R<bool>>);
+struct Cond(Box<CondFn>);
 
 impl Cond {
     #[inline(always)]
