@@ -123,6 +123,10 @@ def main():
             npt = min(npt, timeit(fn))
             if numpy_only:
                 continue
+            # OpenBLAS's worker threads busy-wait for about 0.1 s after a call
+            # before they sleep; started at once, dp would share its second
+            # core with a spinning NumPy thread.
+            time.sleep(0.3)
             res = subprocess.run([dp_bin, name], capture_output=True, text=True, check=True)
             times = dict(line.split("\t") for line in res.stdout.strip().splitlines())
             t = min(t, float(times.get(name, "inf")))

@@ -15,6 +15,10 @@ const KC: usize = 256;
 const MC: usize = MR * 12;
 /// Columns of a packed B block (a multiple of NR).
 const NC: usize = NR * 64;
+/// Largest B (in elements) read in place instead of packed when its rows are
+/// contiguous: it then stays in L2 across the row panels of A, and for the
+/// small products of a training loop the copy cost a fifth of the time.
+const UNPACKED_B_MAX: usize = 32 * 1024;
 /// Multiply-adds above which a product is split between the caller and the
 /// pool's helper thread (measured on a 2-core AVX-512 machine; below it the
 /// hand-off costs more than it saves).
@@ -153,7 +157,11 @@ fn gemm_serial(m: usize, k: usize, n: usize, a: Mat, b: Mat, c: Mat) {
     }
     let kmax = KC.min(k);
     let a_len = MC.min(m.div_ceil(MR) * MR) * kmax;
-    let b_len = NC.min(n.div_ceil(NR) * NR) * kmax;
+    let b_len = if b.cs == 1 && k * n <= UNPACKED_B_MAX {
+        0
+    } else {
+        NC.min(n.div_ceil(NR) * NR) * kmax
+    };
     PACK_SPACE.with(|space| match space.try_borrow_mut() {
         Ok(mut space) => {
             let (ap, bp) = space.areas(a_len, b_len);
@@ -180,14 +188,16 @@ fn blocked(m: usize, k: usize, n: usize, a: Mat, b: Mat, c: Mat, ap: *mut f64, b
             // SAFETY: indices stay within the caller-provided matrices; the
             // packing buffers are sized for full MC x KC / KC x NC blocks.
             unsafe {
-                pack_b(
-                    kc,
-                    nc,
-                    b.ptr.offset(pc as isize * b.rs + jc as isize * b.cs),
-                    b.rs,
-                    b.cs,
-                    bp,
-                );
+                // B in place (row stride b.rs) when it is small and row-contiguous,
+                // else packed into NR-wide panels (row stride NR).
+                let bsrc = b.ptr.offset(pc as isize * b.rs + jc as isize * b.cs);
+                let unpacked = b.cs == 1 && k * n <= UNPACKED_B_MAX;
+                let (bbase, rsb, panel) = if unpacked {
+                    (bsrc as *const f64, b.rs, 1)
+                } else {
+                    pack_b(kc, nc, bsrc, b.rs, b.cs, bp);
+                    (bp as *const f64, NR as isize, kc)
+                };
                 let mut ic = 0;
                 while ic < m {
                     let mc = MC.min(m - ic);
@@ -202,12 +212,20 @@ fn blocked(m: usize, k: usize, n: usize, a: Mat, b: Mat, c: Mat, ap: *mut f64, b
                     let mut jr = 0;
                     while jr < nc {
                         let nr = NR.min(nc - jr);
-                        let bpanel = bp.add(jr * kc);
+                        let bpanel = bbase.add(jr * panel);
                         let mut ir = 0;
                         while ir < mc {
                             let mr = MR.min(mc - ir);
                             let cptr = c.ptr.offset((ic + ir) as isize * c.rs + (jc + jr) as isize);
-                            kernel(kc, ap.add(ir * kc), bpanel, cptr, c.rs, mr, nr);
+                            let apanel = ap.add(ir * kc);
+                            // A last panel of few rows runs a shorter kernel
+                            // rather than multiplying zero padding (64 rows are
+                            // 4 x 14 + 8: the padding was 9% of a 64x64 product).
+                            match mr {
+                                0..=4 => kernel::<4>(kc, apanel, bpanel, rsb, cptr, c.rs, mr, nr),
+                                5..=8 => kernel::<8>(kc, apanel, bpanel, rsb, cptr, c.rs, mr, nr),
+                                _ => kernel::<MR>(kc, apanel, bpanel, rsb, cptr, c.rs, mr, nr),
+                            }
                             ir += MR;
                         }
                         jr += NR;
@@ -227,12 +245,24 @@ unsafe fn pack_a(mc: usize, kc: usize, a: *const f64, rsa: isize, csa: isize, ou
     let mut i0 = 0;
     while i0 < mc {
         let mr = MR.min(mc - i0);
-        for p in 0..kc {
-            let col = a.offset(i0 as isize * rsa + p as isize * csa);
-            for i in 0..MR {
-                *dst.add(i) = if i < mr { *col.offset(i as isize * rsa) } else { 0.0 };
+        if mr == MR {
+            // Full panel: no per-element bound test (it kept this loop scalar
+            // and branchy, a tenth of a 64x64 product).
+            for p in 0..kc {
+                let col = a.offset(i0 as isize * rsa + p as isize * csa);
+                for i in 0..MR {
+                    *dst.add(i) = *col.offset(i as isize * rsa);
+                }
+                dst = dst.add(MR);
             }
-            dst = dst.add(MR);
+        } else {
+            for p in 0..kc {
+                let col = a.offset(i0 as isize * rsa + p as isize * csa);
+                for i in 0..MR {
+                    *dst.add(i) = if i < mr { *col.offset(i as isize * rsa) } else { 0.0 };
+                }
+                dst = dst.add(MR);
+            }
         }
         i0 += MR;
     }
@@ -259,39 +289,54 @@ unsafe fn pack_b(kc: usize, nc: usize, b: *const f64, rsb: isize, csb: isize, ou
     }
 }
 
-/// `C[0..mr, 0..nr] += Apanel @ Bpanel` for one packed micro-panel pair.
+/// `C[0..mr, 0..nr] += Apanel @ Bpanel` for a packed A micro-panel and a
+/// B micro-panel of `kc` rows `rsb` apart (packed: `NR`; in place: B's row
+/// stride). Only the first `nr` columns of B are read (masked loads), so an
+/// in-place B needs no padding. Computes the first `R <= MR` rows of the
+/// panel (`mr <= R`); the A panel keeps its `MR` stride.
+#[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx512f")]
-unsafe fn kernel(kc: usize, a: *const f64, b: *const f64, c: *mut f64, rsc: isize, mr: usize, nr: usize) {
-    let mut c0 = [_mm512_setzero_pd(); MR];
-    let mut c1 = [_mm512_setzero_pd(); MR];
+unsafe fn kernel<const R: usize>(
+    kc: usize,
+    a: *const f64,
+    b: *const f64,
+    rsb: isize,
+    c: *mut f64,
+    rsc: isize,
+    mr: usize,
+    nr: usize,
+) {
+    let mut c0 = [_mm512_setzero_pd(); R];
+    let mut c1 = [_mm512_setzero_pd(); R];
     let mut ap = a;
     let mut bp = b;
+    let mask = |w: usize| -> __mmask8 {
+        if w >= 8 {
+            0xff
+        } else {
+            ((1u32 << w) - 1) as __mmask8
+        }
+    };
+    let (k0, k1) = (mask(nr), mask(nr.saturating_sub(8)));
     for _ in 0..kc {
-        let b0 = _mm512_load_pd(bp);
-        let b1 = _mm512_load_pd(bp.add(8));
-        for i in 0..MR {
+        let b0 = _mm512_maskz_loadu_pd(k0, bp);
+        let b1 = _mm512_maskz_loadu_pd(k1, bp.add(8));
+        for i in 0..R {
             let av = _mm512_set1_pd(*ap.add(i));
             c0[i] = _mm512_fmadd_pd(av, b0, c0[i]);
             c1[i] = _mm512_fmadd_pd(av, b1, c1[i]);
         }
         ap = ap.add(MR);
-        bp = bp.add(NR);
+        bp = bp.offset(rsb);
     }
-    if mr == MR && nr == NR {
-        for i in 0..MR {
-            let row = c.offset(i as isize * rsc);
-            _mm512_storeu_pd(row, _mm512_add_pd(_mm512_loadu_pd(row), c0[i]));
-            _mm512_storeu_pd(row.add(8), _mm512_add_pd(_mm512_loadu_pd(row.add(8)), c1[i]));
-        }
-    } else {
-        let mut tmp = [0.0f64; NR];
-        for i in 0..mr {
-            _mm512_storeu_pd(tmp.as_mut_ptr(), c0[i]);
-            _mm512_storeu_pd(tmp.as_mut_ptr().add(8), c1[i]);
-            let row = c.offset(i as isize * rsc);
-            for (j, t) in tmp.iter().enumerate().take(nr) {
-                *row.add(j) += t;
-            }
-        }
+    // Partial tiles (mr < R or nr < NR) only touch their own part of C.
+    for (i, (v0, v1)) in c0.iter().zip(&c1).enumerate().take(mr) {
+        let row = c.offset(i as isize * rsc);
+        _mm512_mask_storeu_pd(row, k0, _mm512_add_pd(_mm512_maskz_loadu_pd(k0, row), *v0));
+        _mm512_mask_storeu_pd(
+            row.add(8),
+            k1,
+            _mm512_add_pd(_mm512_maskz_loadu_pd(k1, row.add(8)), *v1),
+        );
     }
 }

@@ -8,6 +8,7 @@
 //!
 //! Every fallible operation returns [`Result`]; no public function panics.
 
+mod buffer;
 mod elementwise;
 mod error;
 mod format;

@@ -165,7 +165,7 @@ impl Tensor {
         full_shape.push(m);
         full_shape.push(n);
         let total = checked_size(&full_shape)?;
-        let mut out = vec![0.0; total];
+        let mut out = crate::buffer::filled(total, 0.0);
         let (rsa, csa) = (a.strides[na - 2], a.strides[na - 1]);
         let (rsb, csb) = (b.strides[nb - 2], b.strides[nb - 1]);
         if total > 0 {

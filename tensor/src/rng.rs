@@ -94,14 +94,14 @@ impl Rng {
     /// A tensor of uniform values in `[0, 1)`.
     pub fn uniform(&mut self, shape: &[usize]) -> Result<Tensor> {
         let n = checked_size(shape)?;
-        let data = (0..n).map(|_| self.next_f64()).collect();
+        let data = crate::buffer::collect(n, (0..n).map(|_| self.next_f64()));
         Tensor::from_vec(data, shape)
     }
 
     /// A tensor of standard normal values.
     pub fn normal(&mut self, shape: &[usize]) -> Result<Tensor> {
         let n = checked_size(shape)?;
-        let data = (0..n).map(|_| self.next_normal()).collect();
+        let data = crate::buffer::collect(n, (0..n).map(|_| self.next_normal()));
         Tensor::from_vec(data, shape)
     }
 

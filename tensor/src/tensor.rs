@@ -100,7 +100,7 @@ impl Tensor {
     /// A tensor with every element equal to `v`.
     pub fn full(shape: &[usize], v: f64) -> Result<Tensor> {
         let n = checked_size(shape)?;
-        Ok(Tensor::from_parts(vec![v; n], shape.to_vec()))
+        Ok(Tensor::from_parts(crate::buffer::filled(n, v), shape.to_vec()))
     }
 
     /// The `n x n` identity matrix.
@@ -190,7 +190,7 @@ impl Tensor {
         if let Some(s) = self.as_slice() {
             return s.to_vec();
         }
-        let mut out = Vec::with_capacity(self.size());
+        let mut out = crate::buffer::with_capacity(self.size());
         let data = &self.data[..];
         for_each_row(&self.shape, [&self.strides], [self.offset as isize], |[o], len, [s]| {
             if s == 1 {

@@ -506,7 +506,7 @@ multiversion!(
 /// `op` applied to every element of `src`, into a new vector (vectorised for
 /// the ops of [`supports`], scalar otherwise).
 pub(crate) fn map(op: UnaryOp, src: &[f64]) -> Vec<f64> {
-    let mut out = Vec::with_capacity(src.len());
+    let mut out = crate::buffer::with_capacity(src.len());
     map_uninit(op, src, &mut out.spare_capacity_mut()[..src.len()]);
     // SAFETY: map_uninit wrote all src.len() elements.
     unsafe { out.set_len(src.len()) };

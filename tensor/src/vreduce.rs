@@ -136,37 +136,189 @@ multiversion!(
     pub(crate) fn extreme(x: &[f64], is_max: bool) -> f64 => extreme_impl
 );
 
-/// Index of the first element of `row` equal to `m` (or the first NaN if
-/// `m` is NaN; 0 if there is none), testing [`XL`] elements per step.
+/// Per-lane extremes and the chunk of their first occurrence over
+/// `x.len() / XL` whole chunks (lane `l` of chunk `c` is `x[c * XL + l]`).
+/// A lane that saw a NaN holds NaN. Lanes start at the opposite infinity with
+/// chunk 0: an all-infinite lane then reports its first element, correctly.
+type Lanes = ([f64; XL], [f64; XL]);
+
+/// Portable [`Lanes`] pass.
 #[inline(always)]
-fn position_of(row: &[f64], m: f64) -> usize {
-    if m.is_nan() {
+fn lanes_generic(x: &[f64], is_max: bool) -> Lanes {
+    let init = if is_max { f64::NEG_INFINITY } else { f64::INFINITY };
+    let mut acc = [init; XL];
+    let mut at = [0.0f64; XL];
+    let mut nan = [false; XL];
+    for (c, chunk) in x.chunks_exact(XL).enumerate() {
+        for l in 0..XL {
+            let v = chunk[l];
+            // Strict comparison: a lane keeps its first extreme.
+            if (is_max && v > acc[l]) || (!is_max && v < acc[l]) {
+                acc[l] = v;
+                at[l] = c as f64;
+            }
+            nan[l] |= v.is_nan();
+        }
+    }
+    for l in 0..XL {
+        if nan[l] {
+            acc[l] = f64::NAN;
+        }
+    }
+    (acc, at)
+}
+
+/// [`arg_extreme_row`] with AVX-512 intrinsics (`None` without AVX-512F).
+#[inline(always)]
+fn arg_extreme_row_avx512(row: &[f64], is_max: bool) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if crate::simd::isa() == crate::simd::Isa::Avx512 {
+            // SAFETY: the CPU supports AVX-512F (probed above).
+            return Some(unsafe {
+                if is_max {
+                    arg_row_avx512_impl::<true>(row)
+                } else {
+                    arg_row_avx512_impl::<false>(row)
+                }
+            });
+        }
+    }
+    let _ = (row, is_max);
+    None
+}
+
+/// Two passes over a row that is then in L1: the extreme with eight
+/// independent `vmaxpd` chains (one pass that also carried indices was bound
+/// by its compare/select chains and port pressure), then the first position
+/// equal to it, 32 elements per test.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn arg_row_avx512_impl<const MAX: bool>(row: &[f64]) -> usize {
+    use std::arch::x86_64::*;
+    let n = row.len();
+    let p = row.as_ptr();
+    const W: usize = 64;
+    const PREFETCH: usize = 1024;
+    let body = n - n % W;
+    // Neither vmaxpd nor vminpd propagates NaN reliably; NaNs are detected
+    // separately (an unordered compare of two vectors flags a NaN in either).
+    let ext = |a: __m512d, b: __m512d| if MAX { _mm512_max_pd(a, b) } else { _mm512_min_pd(a, b) };
+    // Every lane starts at the first element, which is neutral for the extreme.
+    let first = _mm512_set1_pd(row[0]);
+    let mut acc = [first; 8];
+    let mut nanm: u8 = 0;
+    let mut i = 0;
+    while i < body {
+        // SAFETY (whole function): every load stays below `n` (masked for the tail).
+        let v: [__m512d; 8] = std::array::from_fn(|j| _mm512_loadu_pd(p.add(i + 8 * j)));
+        for j in 0..8 {
+            acc[j] = ext(acc[j], v[j]);
+            // Keep memory busy during the L1-bound second pass and the
+            // per-row bookkeeping: fetch the data one 8 KiB stretch ahead
+            // (prefetches never fault; past the end they are just wasted).
+            _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(i + 8 * j + PREFETCH) as *const i8);
+        }
+        nanm |= _mm512_cmp_pd_mask::<_CMP_UNORD_Q>(v[0], v[1])
+            | _mm512_cmp_pd_mask::<_CMP_UNORD_Q>(v[2], v[3])
+            | _mm512_cmp_pd_mask::<_CMP_UNORD_Q>(v[4], v[5])
+            | _mm512_cmp_pd_mask::<_CMP_UNORD_Q>(v[6], v[7]);
+        i += W;
+    }
+    // The rest eight at a time, the last vector masked (its missing lanes
+    // take the first element).
+    while i < n {
+        let k: u8 = if n - i >= 8 { 0xff } else { (1u8 << (n - i)) - 1 };
+        let v = _mm512_mask_loadu_pd(first, k, p.add(i));
+        acc[0] = ext(acc[0], v);
+        nanm |= _mm512_cmp_pd_mask::<_CMP_UNORD_Q>(v, v);
+        i += 8;
+    }
+    if nanm != 0 {
         return row.iter().position(|v| v.is_nan()).unwrap_or(0);
     }
-    let chunks = row.chunks_exact(XL);
-    let rem_start = row.len() - chunks.remainder().len();
-    for (c, chunk) in chunks.enumerate() {
-        let mut hits = 0u32;
-        for &v in chunk {
-            hits += (v == m) as u32;
+    let r = ext(
+        ext(ext(acc[0], acc[1]), ext(acc[2], acc[3])),
+        ext(ext(acc[4], acc[5]), ext(acc[6], acc[7])),
+    );
+    let m = if MAX {
+        _mm512_reduce_max_pd(r)
+    } else {
+        _mm512_reduce_min_pd(r)
+    };
+    // The first element equal to the extreme (there is one: `m` is an element).
+    let mv = _mm512_set1_pd(m);
+    let quads = n - n % 32;
+    let mut i = 0;
+    while i < quads {
+        let hit = |j: usize| _mm512_cmp_pd_mask::<_CMP_EQ_OQ>(_mm512_loadu_pd(p.add(i + 8 * j)), mv) as u32;
+        let bits = hit(0) | hit(1) << 8 | hit(2) << 16 | hit(3) << 24;
+        if bits != 0 {
+            return i + bits.trailing_zeros() as usize;
         }
-        if hits > 0 {
-            return c * XL + chunk.iter().position(|&v| v == m).unwrap_or(0);
+        i += 32;
+    }
+    row[quads..].iter().position(|&v| v == m).map_or(0, |q| quads + q)
+}
+
+/// Index of the first maximum (`is_max`) or minimum of a non-empty row, a
+/// NaN counting as the extreme (so the first NaN wins, as in NumPy).
+///
+/// One pass: each of [`XL`] lanes keeps its running extreme and the chunk in
+/// which it was first seen (as `f64`, so the selects vectorise with the
+/// compares); the lanes are then merged by smallest index among those that
+/// hold the overall extreme. This replaced an extreme-then-position scheme
+/// that read most of every row twice.
+#[inline(always)]
+fn arg_extreme_row(row: &[f64], is_max: bool) -> usize {
+    if let Some(i) = arg_extreme_row_avx512(row, is_max) {
+        return i;
+    }
+    arg_extreme_row_generic(row, is_max)
+}
+
+/// Portable [`arg_extreme_row`]: one pass over [`Lanes`].
+#[inline(always)]
+fn arg_extreme_row_generic(row: &[f64], is_max: bool) -> usize {
+    let rem = row.chunks_exact(XL).remainder();
+    let rem_start = row.len() - rem.len();
+    let (mut m, mut best) = (row[0], 0usize);
+    if rem_start > 0 {
+        let (acc, at) = lanes_generic(&row[..rem_start], is_max);
+        // A NaN never wins a comparison, so lanes never hold one: check separately.
+        if acc.iter().any(|v| v.is_nan()) {
+            return row.iter().position(|v| v.is_nan()).unwrap_or(0);
+        }
+        m = acc[0];
+        for &v in &acc[1..] {
+            m = if (is_max && v > m) || (!is_max && v < m) { v } else { m };
+        }
+        best = usize::MAX;
+        for l in 0..XL {
+            if acc[l] == m {
+                best = best.min(at[l] as usize * XL + l);
+            }
         }
     }
-    row[rem_start..]
-        .iter()
-        .position(|&v| v == m)
-        .map_or(0, |p| rem_start + p)
+    // The tail lies after every chunk, so only a strictly better value moves
+    // the answer; a NaN there is the first NaN of the row.
+    for (i, &v) in rem.iter().enumerate() {
+        if v.is_nan() {
+            return rem_start + i;
+        }
+        let take = if is_max { v > m } else { v < m };
+        if take || (rem_start == 0 && i == 0) {
+            m = v;
+            best = rem_start + i;
+        }
+    }
+    best
 }
 
 #[inline(always)]
 fn arg_extreme_rows_impl<M: Mode>(src: &[f64], n: usize, is_max: bool, out: &mut Vec<f64>) {
     for row in src.chunks_exact(n) {
-        // Two passes (the extreme, then its first position) measured a little
-        // faster than one pass carrying 32 lanes of indices along.
-        let m = extreme_impl::<M>(row, is_max);
-        out.push(position_of(row, m) as f64);
+        out.push(arg_extreme_row(row, is_max) as f64);
     }
 }
 
@@ -207,7 +359,7 @@ mod tests {
                 .wrapping_add(1442695040888963407);
             (state >> 33) % 7
         };
-        for n in 1..70 {
+        for n in 1..140 {
             for _ in 0..20 {
                 // Few distinct values, so ties are common; sometimes NaNs.
                 let row: Vec<f64> = (0..n)
@@ -223,6 +375,36 @@ mod tests {
                     arg_extreme_rows_impl::<NoFma>(&row, n, is_max, &mut generic);
                     let want = naive_arg(&row, is_max) as f64;
                     assert_eq!((out[0], generic[0]), (want, want), "{row:?} max={is_max}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn arg_row_paths_agree() {
+        let mut state = 777u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) % 9
+        };
+        for n in (1..300).step_by(7).chain([32, 64, 128, 1000]) {
+            for case in 0..30 {
+                let row: Vec<f64> = (0..n)
+                    .map(|_| match next() {
+                        8 if case % 4 == 0 => f64::NAN,
+                        7 => f64::INFINITY,
+                        6 => f64::NEG_INFINITY,
+                        v => v as f64,
+                    })
+                    .collect();
+                for is_max in [true, false] {
+                    let want = naive_arg(&row, is_max);
+                    assert_eq!(arg_extreme_row_generic(&row, is_max), want, "{row:?} max={is_max}");
+                    if let Some(got) = arg_extreme_row_avx512(&row, is_max) {
+                        assert_eq!(got, want, "{row:?} max={is_max}");
+                    }
                 }
             }
         }

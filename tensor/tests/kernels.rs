@@ -298,7 +298,7 @@ proptest! {
     }
 
     #[test]
-    fn arg_extreme_last_axis_matches_naive(rows in 1usize..5, n in 1usize..40, nan_at in 0usize..80, seed in 0u64..1000) {
+    fn arg_extreme_last_axis_matches_naive(rows in 1usize..5, n in 1usize..140, nan_at in 0usize..600, seed in 0u64..1000) {
         let mut rng = DRng::new(seed);
         // Few distinct values so ties are common; maybe one NaN.
         let mut v: Vec<f64> = rng.uniform(&[rows * n]).unwrap().to_vec().iter().map(|x| (x * 4.0).floor()).collect();
@@ -368,4 +368,57 @@ fn threaded_gemm_matches_naive_from_many_threads() {
             });
         }
     });
+}
+
+/// Naive `a @ b` for 2-d tensors (exact on small integers).
+fn naive_matmul(a: &Tensor, b: &Tensor) -> Vec<f64> {
+    let (m, k, n) = (a.shape()[0], a.shape()[1], b.shape()[1]);
+    let mut out = vec![0.0; m * n];
+    for i in 0..m {
+        for j in 0..n {
+            out[i * n + j] = (0..k).map(|p| a.get(&[i, p]).unwrap() * b.get(&[p, j]).unwrap()).sum();
+        }
+    }
+    out
+}
+
+#[test]
+fn gemm_b_in_place_and_packed_match_naive() {
+    // Small row-contiguous B is read in place (masked loads for a partial
+    // last column panel, several k-blocks when k > 256); a transposed,
+    // column-sliced or large B is packed. Integer values: every order of
+    // summation gives the exact product.
+    let mut rng = DRng::new(9);
+    let int = |t: Tensor| t.map(|x| (x * 4.0).round());
+    let cols = |t: &Tensor, lo: i64, hi: i64| {
+        let r = SliceSpec::Range {
+            start: Some(lo),
+            stop: Some(hi),
+            step: 1,
+        };
+        t.slice(&[SliceSpec::full(), r]).unwrap()
+    };
+    for (m, k, n) in [
+        (64, 64, 64),
+        (30, 17, 17),
+        (15, 40, 33),
+        (70, 300, 20),
+        (20, 300, 250),
+        (9, 9, 100),
+        (40, 200, 200),
+    ] {
+        let a = int(rng.normal(&[m, k]).unwrap());
+        let b = int(rng.normal(&[k, n]).unwrap());
+        let bt = int(rng.normal(&[n, k]).unwrap()).t();
+        let wide = int(rng.normal(&[k, n + 7]).unwrap());
+        let bs = cols(&wide, 3, 3 + n as i64);
+        for b in [&b, &bt, &bs] {
+            assert_eq!(
+                a.matmul(b).unwrap().to_vec(),
+                naive_matmul(&a, b),
+                "{m}x{k}x{n} strides {:?}",
+                b.strides()
+            );
+        }
+    }
 }

@@ -1,0 +1,76 @@
+//! Allocation of element buffers, large ones backed by transparent huge pages.
+//!
+//! A 1e6-element buffer spans 2048 ordinary 4 KiB pages: writing a fresh one
+//! takes that many page faults, and streaming through one misses the TLB on
+//! every page. On Linux with transparent huge pages in `madvise` mode (the
+//! common default) only memory that asked for it gets 2 MiB pages, which
+//! NumPy does for every array of 4 MiB or more; memory-bound kernels here
+//! measured 5-20% slower than NumPy's without it. The advice is given before
+//! the buffer is first written, so the first faults already map huge pages.
+
+/// Buffers of at least this many bytes get the huge page advice (NumPy's
+/// threshold; below it a 2 MiB page would be mostly outside the buffer).
+const HUGE_MIN_BYTES: usize = 1 << 22;
+
+/// An empty vector with capacity for exactly `n` elements, advised to use
+/// huge pages when large. Callers fill it without reallocating.
+pub(crate) fn with_capacity(n: usize) -> Vec<f64> {
+    let v: Vec<f64> = Vec::with_capacity(n);
+    advise_huge(v.as_ptr(), n.saturating_mul(std::mem::size_of::<f64>()));
+    v
+}
+
+/// `n` copies of `x` in a buffer from [`with_capacity`].
+pub(crate) fn filled(n: usize, x: f64) -> Vec<f64> {
+    let mut v = with_capacity(n);
+    v.resize(n, x);
+    v
+}
+
+/// Collects exactly `n` items (the iterator must yield `n`; more or fewer
+/// is still correct, just possibly reallocating) into a [`with_capacity`] buffer.
+pub(crate) fn collect(n: usize, items: impl Iterator<Item = f64>) -> Vec<f64> {
+    let mut v = with_capacity(n);
+    v.extend(items);
+    v
+}
+
+/// Asks the kernel to back the whole 2 MiB pages inside `[ptr, ptr + bytes)`
+/// with huge pages. Advisory only: failure (an old kernel, THP disabled, a
+/// non-Linux OS) just leaves ordinary pages.
+#[allow(unused_variables)]
+fn advise_huge(ptr: *const f64, bytes: usize) {
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 1 << 21;
+        if bytes < HUGE_MIN_BYTES {
+            return;
+        }
+        let start = (ptr as usize).next_multiple_of(HUGE);
+        let end = (ptr as usize).saturating_add(bytes) & !(HUGE - 1);
+        if end > start {
+            // SAFETY: the range lies inside this vector's own allocation, and
+            // MADV_HUGEPAGE changes no contents, only how pages are backed.
+            unsafe {
+                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buffers_have_the_requested_room() {
+        for n in [0, 1, 1000, (1 << 19) + 3, 3 << 20] {
+            let v = with_capacity(n);
+            assert!(v.is_empty() && v.capacity() >= n);
+            let f = filled(n, 2.5);
+            assert!(f.len() == n && f.iter().all(|&x| x == 2.5));
+            let c = collect(n, (0..n).map(|i| i as f64));
+            assert!(c.len() == n && c.iter().enumerate().all(|(i, &x)| x == i as f64));
+        }
+    }
+}
