@@ -58,7 +58,7 @@ fn map_rec(v: &Value, path: &mut Vec<PathStep>, f: &mut LeafFn<'_>) -> Result<Va
                 path.push(PathStep::Index(i));
                 let r = map_rec(x, path, f);
                 path.pop();
-                out.push_back(r?);
+                out.push(r?);
             }
             Ok(Value::Tuple(out))
         }
@@ -183,7 +183,7 @@ fn many_rec(
                 path.push(PathStep::Index(i));
                 let r = many_rec(&sub, names, path, f);
                 path.pop();
-                out.push_back(r?);
+                out.push(r?);
             }
             Ok(Value::Tuple(out))
         }

@@ -8,11 +8,14 @@ use dp_tensor::{format_float, Tensor};
 use std::fmt::Write as _;
 use std::rc::Rc;
 
-/// A persistent tuple: one pointer wide, cheap to clone, with structural
-/// sharing on update (an `im::Vector` behind an `Rc`; mutation goes through
-/// `Rc::make_mut`, so a uniquely held tuple is updated in place).
+/// An immutable tuple: one pointer wide and cheap to clone (a `Vec` behind
+/// an `Rc`). Mutation goes through `Rc::make_mut`: a uniquely held tuple
+/// (`t = append(t, x)`) grows in place, a shared one is copied first, as
+/// Python copies a tuple it extends. Most tuples are small (parameters,
+/// shapes, `(loss, grad)` pairs), where a flat vector beats a persistent
+/// tree many times over (an `im::Vector` allocated a 2 KB chunk per tuple).
 #[derive(Clone, Debug, Default)]
-pub struct Tuple(Rc<im::Vector<Value>>);
+pub struct Tuple(Rc<Vec<Value>>);
 
 impl Tuple {
     /// The empty tuple.
@@ -22,15 +25,21 @@ impl Tuple {
 }
 
 impl std::ops::Deref for Tuple {
-    type Target = im::Vector<Value>;
-    fn deref(&self) -> &im::Vector<Value> {
+    type Target = Vec<Value>;
+    fn deref(&self) -> &Vec<Value> {
         &self.0
     }
 }
 
 impl std::ops::DerefMut for Tuple {
-    fn deref_mut(&mut self) -> &mut im::Vector<Value> {
+    fn deref_mut(&mut self) -> &mut Vec<Value> {
         Rc::make_mut(&mut self.0)
+    }
+}
+
+impl From<Vec<Value>> for Tuple {
+    fn from(items: Vec<Value>) -> Tuple {
+        Tuple(Rc::new(items))
     }
 }
 
@@ -42,7 +51,7 @@ impl FromIterator<Value> for Tuple {
 
 impl IntoIterator for Tuple {
     type Item = Value;
-    type IntoIter = im::vector::ConsumingIter<Value>;
+    type IntoIter = std::vec::IntoIter<Value>;
     fn into_iter(self) -> Self::IntoIter {
         Rc::try_unwrap(self.0).unwrap_or_else(|rc| (*rc).clone()).into_iter()
     }

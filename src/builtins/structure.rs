@@ -113,7 +113,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     register(t, "append", |_, a| {
         let v = a.bind("append", &["t", "x"])?;
         let mut tup = tuple_arg("append", &get(&v, 0)).map_err(|d| d.at(a.span_of(0)))?;
-        tup.push_back(get(&v, 1));
+        tup.push(get(&v, 1));
         Ok(Value::Tuple(tup))
     });
     register(t, "tuple", |_, a| {
@@ -137,7 +137,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         let xs = items_of("map", &get(&v, 1)).map_err(|d| d.at(a.span_of(1)))?;
         let mut out = Tuple::new();
         for x in xs {
-            out.push_back(it.call_pos(&f, vec![x], a.span)?);
+            out.push(it.call_pos(&f, vec![x], a.span)?);
         }
         Ok(Value::Tuple(out))
     });
@@ -147,7 +147,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         let mut out = Tuple::new();
         for x in items_of("filter", &get(&v, 1)).map_err(|d| d.at(a.span_of(1)))? {
             match it.call_pos(&f, vec![x.clone()], a.span)? {
-                Value::Bool(true) => out.push_back(x),
+                Value::Bool(true) => out.push(x),
                 Value::Bool(false) => {}
                 other => return Err(arg_type("filter", "the predicate's result", "a bool", &other)),
             }

@@ -1041,7 +1041,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
                         &Prim::Slice(vec![dp_tensor::SliceSpec::Index(i as i64)].into()),
                         std::slice::from_ref(x),
                     )?;
-                    items.push_back(split(&row)?);
+                    items.push(split(&row)?);
                 }
                 Ok(Value::Tuple(items))
             }

@@ -56,6 +56,16 @@ pub fn int_fast(op: BinOp, a: i64, b: i64) -> Option<Value> {
         BinOp::Add => Value::Int(a.checked_add(b)?),
         BinOp::Sub => Value::Int(a.checked_sub(b)?),
         BinOp::Mul => Value::Int(a.checked_mul(b)?),
+        BinOp::Div => Value::Float(a as f64 / b as f64),
+        // Divisors 0 and -1 (an error, a possible overflow) take `int_op`.
+        BinOp::FloorDiv if b != 0 && b != -1 => {
+            let q = a / b;
+            Value::Int(if (a % b != 0) && ((a < 0) != (b < 0)) { q - 1 } else { q })
+        }
+        BinOp::Mod if b != 0 && b != -1 => {
+            let r = a % b;
+            Value::Int(if r != 0 && ((r < 0) != (b < 0)) { r + b } else { r })
+        }
         BinOp::Eq => Value::Bool(a == b),
         BinOp::Ne => Value::Bool(a != b),
         BinOp::Lt => Value::Bool(a < b),
@@ -228,7 +238,7 @@ pub fn binary(op: BinOp, a: &Value, b: &Value) -> Result<Value, Diagnostic> {
         (BinOp::Add, Value::Str(x), Value::Str(y)) => Ok(Value::Str(format!("{x}{y}").into())),
         (BinOp::Add, Value::Tuple(x), Value::Tuple(y)) => {
             let mut t = x.clone();
-            t.append((**y).clone());
+            t.extend(y.iter().cloned());
             Ok(Value::Tuple(t))
         }
         (BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge, Value::Str(x), Value::Str(y)) => Ok(Value::Bool(match op {

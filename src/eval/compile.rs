@@ -143,11 +143,11 @@ pub fn expr(e: ir::Expr) -> Code {
         K::Tuple(es) => {
             let es: Vec<Code> = es.into_iter().map(expr).collect();
             code(move |i, f| {
-                let mut items = Tuple::new();
+                let mut items = Vec::with_capacity(es.len());
                 for x in &es {
-                    items.push_back(x.run(i, f)?);
+                    items.push(x.run(i, f)?);
                 }
-                Ok(Value::Tuple(items))
+                Ok(Value::Tuple(Tuple::from(items)))
             })
         }
         K::Field(x, name, name_span) => {
@@ -574,9 +574,40 @@ enum IndexCode {
 }
 
 /// `x[...]`.
-fn index(x: ir::Expr, items: Vec<ir::IndexItem>, span: Span) -> Code {
+fn index(x: ir::Expr, mut items: Vec<ir::IndexItem>, span: Span) -> Code {
     let x_span = x.span;
     let x = expr(x);
+    if let [ir::IndexItem::At(_)] = items.as_slice() {
+        let Some(ir::IndexItem::At(k)) = items.pop() else {
+            unreachable!("matched a single `At` just above")
+        };
+        let k_span = k.span;
+        let k = expr(k);
+        return code(move |i, f| {
+            let v = x.run(i, f)?;
+            let key = k.run(i, f)?;
+            // Tuple elements and dict entries are read here; everything else
+            // (tensors, strings, negative or bad indices, errors) goes through
+            // the general indexing code.
+            match (&v, &key) {
+                (Value::Tuple(t), Value::Int(n)) if (0..t.len() as i64).contains(n) => {
+                    return Ok(t[*n as usize].clone());
+                }
+                (Value::Dict(d), Value::Str(name)) => {
+                    if let Some(found) = d.get(name) {
+                        return Ok(found.clone());
+                    }
+                }
+                _ => {}
+            }
+            Ok(super::index::index(
+                &v,
+                vec![super::index::Item::At(key, k_span)],
+                x_span,
+                span,
+            )?)
+        });
+    }
     let part = |p: Option<ir::Expr>| p.map(|p| (p.span, p)).map(|(s, p)| (expr(p), s));
     let items: Vec<IndexCode> = items
         .into_iter()

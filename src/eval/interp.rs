@@ -408,7 +408,7 @@ impl Interp {
         let x = self.take(target, f);
         match (kind, x, rest.as_slice()) {
             (ir::GrowKind::Append, Value::Tuple(mut t), [v]) => {
-                t.push_back(v.clone());
+                t.push(v.clone());
                 Ok(Value::Tuple(t))
             }
             (ir::GrowKind::Insert, Value::Dict(mut d), [Value::Str(k), v]) => {
@@ -1032,7 +1032,7 @@ impl Interp {
             K::Tuple(es) => {
                 let mut items = crate::value::Tuple::new();
                 for x in es {
-                    items.push_back(self.eval(x, f)?);
+                    items.push(self.eval(x, f)?);
                 }
                 Ok(Value::Tuple(items))
             }
