@@ -8,6 +8,7 @@ pub mod autodiff;
 pub mod builtins;
 pub mod cli_io;
 pub mod diagnostics;
+pub mod dict;
 pub mod eval;
 pub mod ops;
 pub mod output;

@@ -56,8 +56,8 @@ impl IntoIterator for Tuple {
         Rc::try_unwrap(self.0).unwrap_or_else(|rc| (*rc).clone()).into_iter()
     }
 }
-/// A persistent dict with string keys, ordered by key.
-pub type Dict = im::OrdMap<Rc<str>, Value>;
+/// A persistent dict with string keys, ordered by key (see [`crate::dict`]).
+pub use crate::dict::Dict;
 
 /// A closure: a function's compiled code plus the values it captured.
 #[derive(Debug)]

@@ -150,6 +150,7 @@ pub fn expr(e: ir::Expr) -> Code {
                 Ok(Value::Tuple(Tuple::from(items)))
             })
         }
+        K::Dict(items) => dict(items),
         K::Field(x, name, name_span) => {
             let x = expr(*x);
             code(move |i, f| {
@@ -270,6 +271,37 @@ pub fn stmt(s: Stmt) -> StmtCode {
                     stmt_code(move |i, f| i.update(target, &name, op, spans, f, |i, f| rhs.run(i, f)))
                 }
             }
+        }
+        Stmt::Grow { target, kind, call } => {
+            let rest: Vec<Code> = match &call.kind {
+                K::Call(_, args) => args.iter().skip(1).map(|a| expr(a.value.clone())).collect(),
+                _ => {
+                    return stmt_code(move |i, f| {
+                        i.exec(
+                            &Stmt::Grow {
+                                target,
+                                kind,
+                                call: call.clone(),
+                            },
+                            f,
+                        )
+                    })
+                }
+            };
+            stmt_code(move |i, f| {
+                let v = if i.unbound_global(target, f) {
+                    // Not bound yet: the ordinary evaluation reports it where it is read.
+                    i.eval(&call, f)?
+                } else {
+                    let mut vals = Vec::with_capacity(rest.len());
+                    for r in &rest {
+                        vals.push(r.run(i, f)?);
+                    }
+                    i.grow_with(target, kind, &call, vals, f)?
+                };
+                i.store(target, v, f);
+                Ok(())
+            })
         }
         other => stmt_code(move |i, f| i.exec(&other, f)),
     }
@@ -565,6 +597,46 @@ fn call_func(
         pos.push(a.run(i, f)?);
     }
     Ok(i.call_closure(c, pos, (Vec::new(), &[]), span)?)
+}
+
+/// One compiled entry of a dict literal.
+enum DictCode {
+    Pair(std::rc::Rc<str>, Code),
+    Spread(Code, Span),
+}
+
+/// A dict literal `{k: v, ...other}`: later entries win.
+fn dict(items: Vec<ir::DictItem>) -> Code {
+    let items: Vec<DictCode> = items
+        .into_iter()
+        .map(|it| match it {
+            ir::DictItem::Pair(k, v) => DictCode::Pair(k, expr(v)),
+            ir::DictItem::Spread(x) => {
+                let s = x.span;
+                DictCode::Spread(expr(x), s)
+            }
+        })
+        .collect();
+    code(move |i, f| {
+        let mut d = crate::value::Dict::new();
+        for it in &items {
+            match it {
+                DictCode::Pair(k, v) => {
+                    let v = v.run(i, f)?;
+                    d.insert(k.clone(), v);
+                }
+                DictCode::Spread(x, s) => match x.run(i, f)? {
+                    Value::Dict(other) => {
+                        for (k, v) in other {
+                            d.insert(k, v);
+                        }
+                    }
+                    other => return Err(super::interp::spread_error(&other, *s)),
+                },
+            }
+        }
+        Ok(Value::Dict(d))
+    })
 }
 
 /// One compiled position inside `x[...]`.

@@ -393,8 +393,8 @@ impl Interp {
     /// then `x` is moved out of its slot so a uniquely owned collection is
     /// updated in place. Anything unusual (wrong types, a shadowed builtin)
     /// goes through the ordinary call, with `x` left where it was.
-    fn grow(&mut self, target: Target, kind: ir::GrowKind, call: &ir::Expr, f: &mut Frame) -> R<Value> {
-        let K::Call(callee, args) = &call.kind else {
+    pub(super) fn grow(&mut self, target: Target, kind: ir::GrowKind, call: &ir::Expr, f: &mut Frame) -> R<Value> {
+        let K::Call(_, args) = &call.kind else {
             return self.eval(call, f);
         };
         if self.unbound_global(target, f) {
@@ -405,6 +405,21 @@ impl Interp {
         for a in &args[1..] {
             rest.push(self.eval(&a.value, f)?);
         }
+        self.grow_with(target, kind, call, rest, f)
+    }
+
+    /// [`Interp::grow`] once the arguments other than `x` are evaluated.
+    pub(super) fn grow_with(
+        &mut self,
+        target: Target,
+        kind: ir::GrowKind,
+        call: &ir::Expr,
+        rest: Vec<Value>,
+        f: &mut Frame,
+    ) -> R<Value> {
+        let K::Call(callee, args) = &call.kind else {
+            return self.eval(call, f);
+        };
         let x = self.take(target, f);
         match (kind, x, rest.as_slice()) {
             (ir::GrowKind::Append, Value::Tuple(mut t), [v]) => {
@@ -436,7 +451,7 @@ impl Interp {
     }
 
     /// Whether `t` is a module global that has no value yet.
-    fn unbound_global(&self, t: Target, f: &Frame) -> bool {
+    pub(super) fn unbound_global(&self, t: Target, f: &Frame) -> bool {
         matches!(t, Target::Global(g) if f.module.get(g).is_none())
     }
 
@@ -1052,15 +1067,7 @@ impl Interp {
                                     d.insert(k, v);
                                 }
                             }
-                            other => {
-                                return Err(Diagnostic::new(
-                                    ErrorKind::Type,
-                                    format!("can only spread a dict into a dict, found {}", other.describe()),
-                                )
-                                .at(x.span)
-                                .with_label(format!("this is {}", other.describe()))
-                                .into())
-                            }
+                            other => return Err(spread_error(&other, x.span)),
                         },
                     }
                 }
@@ -1193,6 +1200,17 @@ impl Interp {
             .write_all(s.as_bytes())
             .map_err(|e| Diagnostic::new(ErrorKind::Io, format!("cannot write output: {e}")))
     }
+}
+
+/// The error for spreading a value that is not a dict into a dict literal.
+pub(super) fn spread_error(other: &Value, span: Span) -> Flow {
+    Diagnostic::new(
+        ErrorKind::Type,
+        format!("can only spread a dict into a dict, found {}", other.describe()),
+    )
+    .at(span)
+    .with_label(format!("this is {}", other.describe()))
+    .into()
 }
 
 /// The error for reading a module global that has no value yet.

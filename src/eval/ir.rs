@@ -16,7 +16,7 @@ pub enum Target {
 }
 
 /// A resolved expression.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Expr {
     /// What to compute.
     pub kind: ExprKind,
@@ -25,7 +25,7 @@ pub struct Expr {
 }
 
 /// A call argument, positional or keyword.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Arg {
     /// The keyword, if any.
     pub name: Option<Rc<str>>,
@@ -36,7 +36,7 @@ pub struct Arg {
 }
 
 /// One entry of a dict literal.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum DictItem {
     /// `key: value`.
     Pair(Rc<str>, Expr),
@@ -45,7 +45,7 @@ pub enum DictItem {
 }
 
 /// One position inside `x[...]`.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum IndexItem {
     /// An index or a tensor of indices.
     At(Expr),
@@ -54,7 +54,7 @@ pub enum IndexItem {
 }
 
 /// A resolved binding pattern.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum Pattern {
     /// Bind to a name.
     Bind(Target, Span),
@@ -107,7 +107,7 @@ pub struct Param {
 }
 
 /// The kinds of resolved expression.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 // A plain tag (rather than a niche in `Const`'s value) makes every `match` one compare.
 #[repr(u32)]
 pub enum ExprKind {
@@ -137,7 +137,7 @@ pub enum ExprKind {
 }
 
 /// A resolved statement.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum Stmt {
     Let(Pattern, Expr),
     Assign(Target, Expr),

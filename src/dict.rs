@@ -1,0 +1,289 @@
+//! dp's dict: string keys, iterated in key order, persistent (cloning is
+//! O(1); an update of a shared dict leaves the other holders' dict as it was).
+//!
+//! Most dicts are small (a record, a layer's parameters, the options of a
+//! call): those are a sorted vector behind an `Rc`, so reading a field is a
+//! short scan and building one is one allocation. Past [`SMALL_MAX`] keys a
+//! dict becomes a persistent B-tree (`im::OrdMap`), whose updates cost
+//! O(log n) instead of a copy of the whole vector.
+
+use crate::value::Value;
+use std::fmt;
+use std::rc::Rc;
+
+/// The most keys kept in the sorted-vector form.
+const SMALL_MAX: usize = 32;
+
+/// Up to this many keys a lookup scans the keys in order (fewer branches
+/// than a binary search on the short dicts records are).
+const SCAN_MAX: usize = 8;
+
+/// A dict with string keys in key order.
+#[derive(Clone)]
+pub struct Dict(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    /// Sorted by key, no duplicates, at most [`SMALL_MAX`] entries.
+    Small(Rc<Vec<(Rc<str>, Value)>>),
+    /// More than [`SMALL_MAX`] entries.
+    Large(im::OrdMap<Rc<str>, Value>),
+}
+
+impl Default for Dict {
+    fn default() -> Dict {
+        Dict(Repr::Small(Rc::new(Vec::new())))
+    }
+}
+
+/// Where `k` is (`Ok`) or would go (`Err`) in a sorted entry list.
+#[inline]
+fn position(entries: &[(Rc<str>, Value)], k: &str) -> Result<usize, usize> {
+    // Keys usually come from the same string as the stored key (a name in the
+    // source, an element of a tuple of names): find that by address first,
+    // which needs no string comparison at all.
+    if let Some(i) = entries
+        .iter()
+        .position(|(key, _)| std::ptr::eq(key.as_ptr(), k.as_ptr()) && key.len() == k.len())
+    {
+        return Ok(i);
+    }
+    if entries.len() <= SCAN_MAX {
+        for (i, (key, _)) in entries.iter().enumerate() {
+            match (**key).cmp(k) {
+                std::cmp::Ordering::Less => {}
+                std::cmp::Ordering::Equal => return Ok(i),
+                std::cmp::Ordering::Greater => return Err(i),
+            }
+        }
+        return Err(entries.len());
+    }
+    entries.binary_search_by(|(key, _)| (**key).cmp(k))
+}
+
+impl Dict {
+    /// The empty dict.
+    pub fn new() -> Dict {
+        Dict::default()
+    }
+
+    /// The number of entries.
+    pub fn len(&self) -> usize {
+        match &self.0 {
+            Repr::Small(v) => v.len(),
+            Repr::Large(m) => m.len(),
+        }
+    }
+
+    /// Whether the dict has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The value under `k`.
+    #[inline]
+    pub fn get(&self, k: &str) -> Option<&Value> {
+        match &self.0 {
+            Repr::Small(v) => position(v, k).ok().map(|i| &v[i].1),
+            Repr::Large(m) => m.get(k),
+        }
+    }
+
+    /// Whether `k` is a key.
+    pub fn contains_key(&self, k: &str) -> bool {
+        self.get(k).is_some()
+    }
+
+    /// Sets `k` to `v`, returning the previous value. A dict shared with
+    /// other holders is copied first (theirs is unchanged).
+    pub fn insert(&mut self, k: Rc<str>, v: Value) -> Option<Value> {
+        match &mut self.0 {
+            Repr::Small(entries) => match position(entries, &k) {
+                Ok(i) => Some(std::mem::replace(&mut Rc::make_mut(entries)[i].1, v)),
+                Err(i) if entries.len() < SMALL_MAX => {
+                    Rc::make_mut(entries).insert(i, (k, v));
+                    None
+                }
+                Err(_) => {
+                    let mut m: im::OrdMap<Rc<str>, Value> = entries.iter().cloned().collect();
+                    m.insert(k, v);
+                    self.0 = Repr::Large(m);
+                    None
+                }
+            },
+            Repr::Large(m) => m.insert(k, v),
+        }
+    }
+
+    /// Removes `k`, returning its value if it was present.
+    pub fn remove(&mut self, k: &str) -> Option<Value> {
+        match &mut self.0 {
+            Repr::Small(entries) => {
+                let i = position(entries, k).ok()?;
+                Some(Rc::make_mut(entries).remove(i).1)
+            }
+            // A large dict that shrinks stays a B-tree: cheap either way.
+            Repr::Large(m) => m.remove(k),
+        }
+    }
+
+    /// The entries in key order.
+    pub fn iter(&self) -> Iter<'_> {
+        match &self.0 {
+            Repr::Small(v) => Iter::Small(v.iter()),
+            Repr::Large(m) => Iter::Large(m.iter()),
+        }
+    }
+
+    /// The keys in order.
+    pub fn keys(&self) -> impl Iterator<Item = &Rc<str>> {
+        self.iter().map(|(k, _)| k)
+    }
+
+    /// The values in key order.
+    pub fn values(&self) -> impl Iterator<Item = &Value> {
+        self.iter().map(|(_, v)| v)
+    }
+}
+
+/// Iterator over a dict's entries in key order.
+pub enum Iter<'a> {
+    /// Over the sorted vector.
+    Small(std::slice::Iter<'a, (Rc<str>, Value)>),
+    /// Over the B-tree.
+    Large(im::ordmap::Iter<'a, Rc<str>, Value>),
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (&'a Rc<str>, &'a Value);
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Iter::Small(it) => it.next().map(|(k, v)| (k, v)),
+            Iter::Large(it) => it.next(),
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a Dict {
+    type Item = (&'a Rc<str>, &'a Value);
+    type IntoIter = Iter<'a>;
+    fn into_iter(self) -> Iter<'a> {
+        self.iter()
+    }
+}
+
+/// Owning iterator over a dict's entries in key order.
+pub enum IntoIter {
+    /// Over the sorted vector.
+    Small(std::vec::IntoIter<(Rc<str>, Value)>),
+    /// Over the B-tree.
+    Large(im::ordmap::ConsumingIter<(Rc<str>, Value)>),
+}
+
+impl Iterator for IntoIter {
+    type Item = (Rc<str>, Value);
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            IntoIter::Small(it) => it.next(),
+            IntoIter::Large(it) => it.next(),
+        }
+    }
+}
+
+impl IntoIterator for Dict {
+    type Item = (Rc<str>, Value);
+    type IntoIter = IntoIter;
+    fn into_iter(self) -> IntoIter {
+        match self.0 {
+            Repr::Small(v) => IntoIter::Small(Rc::try_unwrap(v).unwrap_or_else(|rc| (*rc).clone()).into_iter()),
+            Repr::Large(m) => IntoIter::Large(m.into_iter()),
+        }
+    }
+}
+
+impl FromIterator<(Rc<str>, Value)> for Dict {
+    /// Later entries win over earlier ones with the same key.
+    fn from_iter<I: IntoIterator<Item = (Rc<str>, Value)>>(iter: I) -> Dict {
+        let mut d = Dict::new();
+        for (k, v) in iter {
+            d.insert(k, v);
+        }
+        d
+    }
+}
+
+impl fmt::Debug for Dict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(i: usize) -> Rc<str> {
+        // Zero-padded so that numeric and key order agree.
+        format!("k{i:04}").into()
+    }
+
+    #[test]
+    fn small_and_large_dicts_agree_with_a_btreemap() {
+        use std::collections::BTreeMap;
+        let mut d = Dict::new();
+        let mut reference: BTreeMap<Rc<str>, i64> = BTreeMap::new();
+        // Inserts in a scrambled order past the small/large boundary, with
+        // overwrites and removals along the way.
+        for step in 0..200usize {
+            let i = (step * 37) % 90;
+            assert_eq!(
+                d.insert(key(i), Value::Int(step as i64))
+                    .map(|v| matches!(v, Value::Int(_))),
+                reference.insert(key(i), step as i64).map(|_| true)
+            );
+            if step % 7 == 0 {
+                let j = (step * 11) % 90;
+                assert_eq!(d.remove(&key(j)).is_some(), reference.remove(&key(j)).is_some());
+            }
+            assert_eq!(d.len(), reference.len());
+        }
+        let got: Vec<(Rc<str>, i64)> = d
+            .iter()
+            .map(|(k, v)| match v {
+                Value::Int(x) => (k.clone(), *x),
+                _ => unreachable!("only ints were inserted"),
+            })
+            .collect();
+        let want: Vec<(Rc<str>, i64)> = reference.into_iter().collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn updates_leave_other_holders_unchanged() {
+        for n in [3usize, 40] {
+            let a: Dict = (0..n).map(|i| (key(i), Value::Int(i as i64))).collect();
+            let mut b = a.clone();
+            b.insert(key(0), Value::Int(-1));
+            b.insert(key(1000), Value::Int(7));
+            b.remove(&key(1));
+            assert!(matches!(a.get(&key(0)), Some(Value::Int(0))));
+            assert!(a.contains_key(&key(1)) && !a.contains_key(&key(1000)));
+            assert_eq!(a.len(), n);
+            assert_eq!(b.len(), n);
+            assert!(matches!(b.get(&key(0)), Some(Value::Int(-1))));
+        }
+    }
+
+    #[test]
+    fn from_iter_keeps_the_last_duplicate_and_sorts() {
+        let d: Dict = [("b", 1), ("a", 2), ("b", 3)]
+            .into_iter()
+            .map(|(k, v)| (Rc::<str>::from(k), Value::Int(v)))
+            .collect();
+        let keys: Vec<&str> = d.keys().map(|k| &**k).collect();
+        assert_eq!(keys, ["a", "b"]);
+        assert!(matches!(d.get("b"), Some(Value::Int(3))));
+        let owned: Vec<Rc<str>> = d.into_iter().map(|(k, _)| k).collect();
+        assert_eq!(owned.len(), 2);
+    }
+}
