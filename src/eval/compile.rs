@@ -151,13 +151,17 @@ pub fn expr(e: ir::Expr) -> Code {
             })
         }
         K::Dict(items) => dict(items),
-        K::Field(x, name, name_span) => {
-            let x = expr(*x);
-            code(move |i, f| {
-                let v = x.run(i, f)?;
-                Ok(field(&v, &name, name_span)?)
-            })
-        }
+        K::Field(x, name, name_span) => match Operand::new(*x) {
+            // `p.x` on a local reads the dict in place.
+            Operand::Local(slot) => code(move |_, f| Ok(field(&f.slots[slot as usize], &name, name_span)?)),
+            x => {
+                let x = operand_code(x);
+                code(move |i, f| {
+                    let v = x.run(i, f)?;
+                    Ok(field(&v, &name, name_span)?)
+                })
+            }
+        },
         K::Index(x, items) => index(*x, items, span),
         K::Lambda(proto) => code(move |i, f| Ok(i.make_closure(&proto, f))),
         K::While(c, body) => {
@@ -599,6 +603,60 @@ fn call_func(
     Ok(i.call_closure(c, pos, (Vec::new(), &[]), span)?)
 }
 
+/// `v[key]` for an in-range int index of a tuple or a present key of a
+/// dict; `None` sends everything else (tensors, strings, negative or bad
+/// indices, errors) to the general indexing code.
+#[inline(always)]
+fn element(v: &Value, key: &Value) -> Option<Value> {
+    match (v, key) {
+        (Value::Tuple(t), Value::Int(n)) if (0..t.len() as i64).contains(n) => Some(t[*n as usize].clone()),
+        (Value::Dict(d), Value::Str(name)) => d.get(name).cloned(),
+        _ => None,
+    }
+}
+
+/// `x[k]` with a single index.
+fn index_at(x: Operand, x_span: Span, k: ir::Expr, span: Span) -> Code {
+    let k_span = k.span;
+    let general = move |v: &Value, key: &Value| -> R<Value> {
+        Ok(super::index::index(
+            v,
+            vec![super::index::Item::At(key.clone(), k_span)],
+            x_span,
+            span,
+        )?)
+    };
+    // A local indexed by a constant or a local: both are read in place (such
+    // a key cannot run code that rebinds the local).
+    match (x, Operand::new(k)) {
+        (Operand::Local(xs), Operand::Const(key)) => code(move |_, f| {
+            let v = &f.slots[xs as usize];
+            match element(v, &key) {
+                Some(found) => Ok(found),
+                None => general(v, &key),
+            }
+        }),
+        (Operand::Local(xs), Operand::Local(ks)) => code(move |_, f| {
+            let (v, key) = (&f.slots[xs as usize], &f.slots[ks as usize]);
+            match element(v, key) {
+                Some(found) => Ok(found),
+                None => general(v, key),
+            }
+        }),
+        (x, k) => {
+            let (x, k) = (operand_code(x), operand_code(k));
+            code(move |i, f| {
+                let v = x.run(i, f)?;
+                let key = k.run(i, f)?;
+                match element(&v, &key) {
+                    Some(found) => Ok(found),
+                    None => general(&v, &key),
+                }
+            })
+        }
+    }
+}
+
 /// One compiled entry of a dict literal.
 enum DictCode {
     Pair(std::rc::Rc<str>, Code),
@@ -648,38 +706,15 @@ enum IndexCode {
 /// `x[...]`.
 fn index(x: ir::Expr, mut items: Vec<ir::IndexItem>, span: Span) -> Code {
     let x_span = x.span;
-    let x = expr(x);
-    if let [ir::IndexItem::At(_)] = items.as_slice() {
-        let Some(ir::IndexItem::At(k)) = items.pop() else {
-            unreachable!("matched a single `At` just above")
-        };
-        let k_span = k.span;
-        let k = expr(k);
-        return code(move |i, f| {
-            let v = x.run(i, f)?;
-            let key = k.run(i, f)?;
-            // Tuple elements and dict entries are read here; everything else
-            // (tensors, strings, negative or bad indices, errors) goes through
-            // the general indexing code.
-            match (&v, &key) {
-                (Value::Tuple(t), Value::Int(n)) if (0..t.len() as i64).contains(n) => {
-                    return Ok(t[*n as usize].clone());
-                }
-                (Value::Dict(d), Value::Str(name)) => {
-                    if let Some(found) = d.get(name) {
-                        return Ok(found.clone());
-                    }
-                }
-                _ => {}
-            }
-            Ok(super::index::index(
-                &v,
-                vec![super::index::Item::At(key, k_span)],
-                x_span,
-                span,
-            )?)
-        });
+    let x = Operand::new(x);
+    if items.len() == 1 {
+        match items.pop() {
+            Some(ir::IndexItem::At(k)) => return index_at(x, x_span, k, span),
+            Some(other) => items.push(other),
+            None => {}
+        }
     }
+    let x = operand_code(x);
     let part = |p: Option<ir::Expr>| p.map(|p| (p.span, p)).map(|(s, p)| (expr(p), s));
     let items: Vec<IndexCode> = items
         .into_iter()
