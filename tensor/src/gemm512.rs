@@ -15,6 +15,9 @@ const KC: usize = 256;
 const MC: usize = MR * 12;
 /// Columns of a packed B block (a multiple of NR).
 const NC: usize = NR * 64;
+/// Largest A (in elements) read in place by the kernel instead of packed
+/// (when one of its strides is 1): a 128x128 A still fits in L2.
+const UNPACKED_A_MAX: usize = 16 * 1024;
 /// Largest B (in elements) read in place instead of packed when its rows are
 /// contiguous: it then stays in L2 across the row panels of A, and for the
 /// small products of a training loop the copy cost a fifth of the time.
@@ -50,7 +53,10 @@ struct Mat {
 unsafe impl Send for Mat {}
 unsafe impl Sync for Mat {}
 
-/// `C += A @ B` for an `m x k` A, `k x n` B and `m x n` C with unit column stride.
+/// `C = A @ B` (`overwrite`) or `C += A @ B` for an `m x k` A, `k x n` B and
+/// `m x n` C with unit column stride. With `overwrite` C is only written, so
+/// it may be uninitialised (`k > 0`): the first depth block stores its tiles
+/// instead of adding them to a zero-filled C.
 ///
 /// # Safety
 /// The pointers/strides must address valid memory, C must not alias A or B,
@@ -68,6 +74,7 @@ pub(crate) unsafe fn gemm(
     csb: isize,
     c: *mut f64,
     rsc: isize,
+    overwrite: bool,
 ) {
     let am = Mat {
         ptr: a as *mut f64,
@@ -82,7 +89,7 @@ pub(crate) unsafe fn gemm(
     let cm = Mat { ptr: c, rs: rsc, cs: 1 };
     let flops = m as f64 * n as f64 * k as f64;
     if flops < PARALLEL_FLOPS || (m < 2 * MR && n < 2 * NR) || !crate::pool::helper_worthwhile() {
-        gemm_serial(m, k, n, am, bm, cm);
+        gemm_serial(m, k, n, am, bm, cm, overwrite);
         return;
     }
     // Split the larger of m and n in two halves of whole micro-panels, shared
@@ -104,7 +111,7 @@ pub(crate) unsafe fn gemm(
                 ptr: cm.ptr.add(j0),
                 ..cm
             };
-            gemm_serial(m, k, step.min(n - j0), am, b1, c1);
+            gemm_serial(m, k, step.min(n - j0), am, b1, c1, overwrite);
         });
     } else {
         let step = m.div_ceil(pieces).div_ceil(MR) * MR;
@@ -119,7 +126,7 @@ pub(crate) unsafe fn gemm(
                 ptr: cm.ptr.offset(i0 as isize * cm.rs),
                 ..cm
             };
-            gemm_serial(step.min(m - i0), k, n, a1, bm, c1);
+            gemm_serial(step.min(m - i0), k, n, a1, bm, c1, overwrite);
         });
     }
 }
@@ -151,12 +158,25 @@ thread_local! {
         const { std::cell::RefCell::new(PackSpace { v: Vec::new() }) };
 }
 
-fn gemm_serial(m: usize, k: usize, n: usize, a: Mat, b: Mat, c: Mat) {
+/// Whether A is read in place by the kernel instead of being packed: when it
+/// is small (it then stays in L1/L2 across B's column panels, and packing a
+/// row-major A is a scalar transpose that cost a tenth of a 64x64 product)
+/// and one of its strides is 1.
+fn a_in_place(m: usize, k: usize, a: Mat) -> bool {
+    (a.rs == 1 || a.cs == 1) && m * k <= UNPACKED_A_MAX
+}
+
+fn gemm_serial(m: usize, k: usize, n: usize, a: Mat, b: Mat, c: Mat, overwrite: bool) {
     if m == 0 || n == 0 || k == 0 {
         return;
     }
     let kmax = KC.min(k);
-    let a_len = MC.min(m.div_ceil(MR) * MR) * kmax;
+    // In place, only a partial last row panel of A is packed.
+    let a_len = if a_in_place(m, k, a) {
+        MR * kmax
+    } else {
+        MC.min(m.div_ceil(MR) * MR) * kmax
+    };
     let b_len = if b.cs == 1 && k * n <= UNPACKED_B_MAX {
         0
     } else {
@@ -165,34 +185,90 @@ fn gemm_serial(m: usize, k: usize, n: usize, a: Mat, b: Mat, c: Mat) {
     PACK_SPACE.with(|space| match space.try_borrow_mut() {
         Ok(mut space) => {
             let (ap, bp) = space.areas(a_len, b_len);
-            blocked(m, k, n, a, b, c, ap, bp);
+            blocked(m, k, n, a, b, c, ap, bp, overwrite);
         }
         // Unreachable today (nothing inside `blocked` calls back here), but a
         // private space is always correct.
         Err(_) => {
             let (ap, bp) = PackSpace { v: Vec::new() }.areas(a_len, b_len);
-            blocked(m, k, n, a, b, c, ap, bp);
+            blocked(m, k, n, a, b, c, ap, bp, overwrite);
         }
     });
 }
 
+/// Rows of the kernel that computes a panel of `mr` rows: a last panel of
+/// few rows runs a shorter kernel rather than multiplying zero padding (64
+/// rows are 4 x 14 + 8: the padding was 9% of a 64x64 product).
+fn kernel_rows(mr: usize) -> usize {
+    match mr {
+        0..=4 => 4,
+        5..=8 => 8,
+        _ => MR,
+    }
+}
+
+/// One A micro-panel as the kernel reads it: element `(i, p)` is at
+/// `ptr + i * rs + p * cs`. Packed panels have `rs = 1, cs = MR`; a
+/// column-major A in place `rs = 1`; a row-major A in place `cs = 1`.
+#[derive(Clone, Copy)]
+struct APanel {
+    ptr: *const f64,
+    rs: isize,
+    cs: isize,
+}
+
+/// `C[0..mr, 0..nr] (+)= A panel @ B panel` with the kernel that fits `mr`
+/// and the A layout. An in-place panel must have exactly `kernel_rows(mr)`
+/// rows (the kernel reads them all).
+#[allow(clippy::too_many_arguments)]
+unsafe fn tile(
+    kc: usize,
+    a: APanel,
+    b: *const f64,
+    rsb: isize,
+    c: *mut f64,
+    rsc: isize,
+    mr: usize,
+    nr: usize,
+    first: bool,
+) {
+    let (p, rs, cs) = (a.ptr, a.rs, a.cs);
+    if rs == 1 {
+        match kernel_rows(mr) {
+            4 => kernel::<4, false>(kc, p, 1, cs, b, rsb, c, rsc, mr, nr, first),
+            8 => kernel::<8, false>(kc, p, 1, cs, b, rsb, c, rsc, mr, nr, first),
+            _ => kernel::<MR, false>(kc, p, 1, cs, b, rsb, c, rsc, mr, nr, first),
+        }
+    } else {
+        match kernel_rows(mr) {
+            4 => kernel::<4, true>(kc, p, rs, 1, b, rsb, c, rsc, mr, nr, first),
+            8 => kernel::<8, true>(kc, p, rs, 1, b, rsb, c, rsc, mr, nr, first),
+            _ => kernel::<MR, true>(kc, p, rs, 1, b, rsb, c, rsc, mr, nr, first),
+        }
+    }
+}
+
 /// The Goto loop nest over packed blocks, packing into `ap` / `bp`.
 #[allow(clippy::too_many_arguments)]
-fn blocked(m: usize, k: usize, n: usize, a: Mat, b: Mat, c: Mat, ap: *mut f64, bp: *mut f64) {
+fn blocked(m: usize, k: usize, n: usize, a: Mat, b: Mat, c: Mat, ap: *mut f64, bp: *mut f64, overwrite: bool) {
+    let in_place = a_in_place(m, k, a);
+    let unpacked_b = b.cs == 1 && k * n <= UNPACKED_B_MAX;
     let mut jc = 0;
     while jc < n {
         let nc = NC.min(n - jc);
         let mut pc = 0;
         while pc < k {
             let kc = KC.min(k - pc);
+            // The first depth block stores into an uninitialised C.
+            let first = overwrite && pc == 0;
             // SAFETY: indices stay within the caller-provided matrices; the
-            // packing buffers are sized for full MC x KC / KC x NC blocks.
+            // packing buffers are sized for full MC x KC / KC x NC blocks
+            // (in-place A: one MR x KC panel).
             unsafe {
                 // B in place (row stride b.rs) when it is small and row-contiguous,
                 // else packed into NR-wide panels (row stride NR).
                 let bsrc = b.ptr.offset(pc as isize * b.rs + jc as isize * b.cs);
-                let unpacked = b.cs == 1 && k * n <= UNPACKED_B_MAX;
-                let (bbase, rsb, panel) = if unpacked {
+                let (bbase, rsb, panel) = if unpacked_b {
                     (bsrc as *const f64, b.rs, 1)
                 } else {
                     pack_b(kc, nc, bsrc, b.rs, b.cs, bp);
@@ -201,14 +277,37 @@ fn blocked(m: usize, k: usize, n: usize, a: Mat, b: Mat, c: Mat, ap: *mut f64, b
                 let mut ic = 0;
                 while ic < m {
                     let mc = MC.min(m - ic);
-                    pack_a(
-                        mc,
-                        kc,
-                        a.ptr.offset(ic as isize * a.rs + pc as isize * a.cs),
-                        a.rs,
-                        a.cs,
-                        ap,
-                    );
+                    let asrc = a.ptr.offset(ic as isize * a.rs + pc as isize * a.cs);
+                    // In place, a last panel that the kernel for its size
+                    // would over-read is packed (zero padded) instead.
+                    let tail = mc % MR;
+                    let tail_packed = in_place && tail != 0 && kernel_rows(tail) != tail;
+                    if !in_place {
+                        pack_a(mc, kc, asrc, a.rs, a.cs, ap);
+                    } else if tail_packed {
+                        pack_a(tail, kc, asrc.offset((mc - tail) as isize * a.rs), a.rs, a.cs, ap);
+                    }
+                    let apanel = |ir: usize| -> APanel {
+                        if !in_place {
+                            APanel {
+                                ptr: ap.add(ir * kc),
+                                rs: 1,
+                                cs: MR as isize,
+                            }
+                        } else if tail_packed && ir + MR > mc {
+                            APanel {
+                                ptr: ap,
+                                rs: 1,
+                                cs: MR as isize,
+                            }
+                        } else {
+                            APanel {
+                                ptr: asrc.offset(ir as isize * a.rs),
+                                rs: if a.rs == 1 { 1 } else { a.rs },
+                                cs: if a.rs == 1 { a.cs } else { 1 },
+                            }
+                        }
+                    };
                     let mut jr = 0;
                     while jr < nc {
                         let nr = NR.min(nc - jr);
@@ -217,15 +316,7 @@ fn blocked(m: usize, k: usize, n: usize, a: Mat, b: Mat, c: Mat, ap: *mut f64, b
                         while ir < mc {
                             let mr = MR.min(mc - ir);
                             let cptr = c.ptr.offset((ic + ir) as isize * c.rs + (jc + jr) as isize);
-                            let apanel = ap.add(ir * kc);
-                            // A last panel of few rows runs a shorter kernel
-                            // rather than multiplying zero padding (64 rows are
-                            // 4 x 14 + 8: the padding was 9% of a 64x64 product).
-                            match mr {
-                                0..=4 => kernel::<4>(kc, apanel, bpanel, rsb, cptr, c.rs, mr, nr),
-                                5..=8 => kernel::<8>(kc, apanel, bpanel, rsb, cptr, c.rs, mr, nr),
-                                _ => kernel::<MR>(kc, apanel, bpanel, rsb, cptr, c.rs, mr, nr),
-                            }
+                            tile(kc, apanel(ir), bpanel, rsb, cptr, c.rs, mr, nr, first);
                             ir += MR;
                         }
                         jr += NR;
@@ -241,6 +332,25 @@ fn blocked(m: usize, k: usize, n: usize, a: Mat, b: Mat, c: Mat, ap: *mut f64, b
 
 /// Packs an `mc x kc` block of A into MR-row panels (k-major inside a panel), zero padded.
 unsafe fn pack_a(mc: usize, kc: usize, a: *const f64, rsa: isize, csa: isize, out: *mut f64) {
+    if rsa == 1 {
+        // Column-major A (a transposed view): each column of the block is
+        // contiguous, so walk the columns in memory order and scatter each
+        // into the panels. Walking panel by panel instead read one element
+        // run per column 8*lda bytes apart, all in the same L1 set.
+        let panels = mc.div_ceil(MR);
+        for p in 0..kc {
+            let col = a.offset(p as isize * csa);
+            for q in 0..panels {
+                let rows = MR.min(mc - q * MR);
+                let dst = out.add(q * MR * kc + p * MR);
+                std::ptr::copy_nonoverlapping(col.add(q * MR), dst, rows);
+                for i in rows..MR {
+                    *dst.add(i) = 0.0;
+                }
+            }
+        }
+        return;
+    }
     let mut dst = out;
     let mut i0 = 0;
     while i0 < mc {
@@ -289,27 +399,34 @@ unsafe fn pack_b(kc: usize, nc: usize, b: *const f64, rsb: isize, csb: isize, ou
     }
 }
 
-/// `C[0..mr, 0..nr] += Apanel @ Bpanel` for a packed A micro-panel and a
+/// `C[0..mr, 0..nr] (+)= A panel @ B panel` for an A micro-panel whose
+/// element `(i, p)` is at `a + i * ars + p * acs` (`ROWS`: a row-major A in
+/// place, `acs = 1`; else `ars = 1`: packed or column-major in place) and a
 /// B micro-panel of `kc` rows `rsb` apart (packed: `NR`; in place: B's row
 /// stride). Only the first `nr` columns of B are read (masked loads), so an
-/// in-place B needs no padding. Computes the first `R <= MR` rows of the
-/// panel (`mr <= R`); the A panel keeps its `MR` stride.
+/// in-place B needs no padding; all `R` rows of A are read (`mr <= R`).
+/// With `first` the tile is stored, not added to C (C may be uninitialised).
 #[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx512f")]
-unsafe fn kernel<const R: usize>(
+unsafe fn kernel<const R: usize, const ROWS: bool>(
     kc: usize,
     a: *const f64,
+    ars: isize,
+    acs: isize,
     b: *const f64,
     rsb: isize,
     c: *mut f64,
     rsc: isize,
     mr: usize,
     nr: usize,
+    first: bool,
 ) {
     let mut c0 = [_mm512_setzero_pd(); R];
     let mut c1 = [_mm512_setzero_pd(); R];
     let mut ap = a;
     let mut bp = b;
+    // Constant strides let the packed kernel address A with immediates.
+    let (ars, acs) = if ROWS { (ars, 1) } else { (1, acs) };
     let mask = |w: usize| -> __mmask8 {
         if w >= 8 {
             0xff
@@ -322,21 +439,25 @@ unsafe fn kernel<const R: usize>(
         let b0 = _mm512_maskz_loadu_pd(k0, bp);
         let b1 = _mm512_maskz_loadu_pd(k1, bp.add(8));
         for i in 0..R {
-            let av = _mm512_set1_pd(*ap.add(i));
+            let av = _mm512_set1_pd(*ap.offset(i as isize * ars));
             c0[i] = _mm512_fmadd_pd(av, b0, c0[i]);
             c1[i] = _mm512_fmadd_pd(av, b1, c1[i]);
         }
-        ap = ap.add(MR);
+        ap = ap.offset(acs);
         bp = bp.offset(rsb);
     }
-    // Partial tiles (mr < R or nr < NR) only touch their own part of C.
-    for (i, (v0, v1)) in c0.iter().zip(&c1).enumerate().take(mr) {
-        let row = c.offset(i as isize * rsc);
-        _mm512_mask_storeu_pd(row, k0, _mm512_add_pd(_mm512_maskz_loadu_pd(k0, row), *v0));
-        _mm512_mask_storeu_pd(
-            row.add(8),
-            k1,
-            _mm512_add_pd(_mm512_maskz_loadu_pd(k1, row.add(8)), *v1),
-        );
+    // Partial tiles (mr < R or nr < NR) only touch their own part of C. An
+    // unrolled loop with a row test keeps the accumulators in registers.
+    for i in 0..R {
+        if i < mr {
+            let row = c.offset(i as isize * rsc);
+            let (mut v0, mut v1) = (c0[i], c1[i]);
+            if !first {
+                v0 = _mm512_add_pd(_mm512_maskz_loadu_pd(k0, row), v0);
+                v1 = _mm512_add_pd(_mm512_maskz_loadu_pd(k1, row.add(8)), v1);
+            }
+            _mm512_mask_storeu_pd(row, k0, v0);
+            _mm512_mask_storeu_pd(row.add(8), k1, v1);
+        }
     }
 }

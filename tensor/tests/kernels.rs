@@ -422,3 +422,63 @@ fn gemm_b_in_place_and_packed_match_naive() {
         }
     }
 }
+
+#[test]
+fn gemm_a_in_place_and_packed_match_naive() {
+    // A small A with a unit stride is read in place by the kernel: row-major
+    // (also with a row stride above k, and with rows reversed), column-major
+    // (a transposed view); a last row panel that the kernel for its size
+    // would over-read (m % 14 not in {0, 4, 8}) is packed. Larger or strided
+    // A is packed, a column-major one column by column. The output is
+    // written without being zero-filled first. Integer values: every order
+    // of summation gives the exact product.
+    let mut rng = DRng::new(11);
+    let int = |t: Tensor| t.map(|x| (x * 4.0).round());
+    let range = |lo: i64, hi: i64, step: i64| SliceSpec::Range {
+        start: Some(lo),
+        stop: Some(hi),
+        step,
+    };
+    let mut sizes: Vec<(usize, usize, usize)> = (1..=30).map(|m| (m, 24, 20)).collect();
+    sizes.extend([
+        (64, 64, 64),
+        (70, 17, 33),
+        (128, 64, 256),
+        (9, 300, 40),
+        (200, 100, 30),
+        (300, 70, 50),
+    ]);
+    for (m, k, n) in sizes {
+        let b = int(rng.normal(&[k, n]).unwrap());
+        let a = int(rng.normal(&[m, k]).unwrap());
+        let at = int(rng.normal(&[k, m]).unwrap()).t();
+        let wide = int(rng.normal(&[m, k + 5]).unwrap());
+        let a_sliced = wide.slice(&[SliceSpec::full(), range(2, 2 + k as i64, 1)]).unwrap();
+        let a_flipped = a
+            .slice(&[range(m as i64 - 1, -(m as i64) - 1, -1), SliceSpec::full()])
+            .unwrap();
+        let tall = int(rng.normal(&[2 * m, k]).unwrap());
+        let a_strided = tall.slice(&[range(0, 2 * m as i64, 2), SliceSpec::full()]).unwrap();
+        for a in [&a, &at, &a_sliced, &a_flipped, &a_strided] {
+            assert_eq!(a.shape(), &[m, k]);
+            assert_eq!(
+                a.matmul(&b).unwrap().to_vec(),
+                naive_matmul(a, &b),
+                "{m}x{k}x{n} A strides {:?}",
+                a.strides()
+            );
+        }
+    }
+}
+
+#[test]
+fn matmul_with_empty_inner_axis_is_zero() {
+    // k = 0: the (not zero-filled) output must still be all zeros.
+    for (m, n) in [(3, 4), (64, 64), (100, 200)] {
+        let a = Tensor::zeros(&[2, m, 0]).unwrap();
+        let b = Tensor::zeros(&[0, n]).unwrap();
+        let c = a.matmul(&b).unwrap();
+        assert_eq!(c.shape(), &[2, m, n]);
+        assert!(c.to_vec().iter().all(|&x| x == 0.0));
+    }
+}
