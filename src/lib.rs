@@ -16,6 +16,7 @@ pub mod repl;
 pub mod stdlib;
 pub mod syntax;
 pub mod tree;
+pub mod tuple;
 pub mod value;
 
 pub use diagnostics::Diagnostic;

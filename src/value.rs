@@ -8,56 +8,10 @@ use dp_tensor::{format_float, Tensor};
 use std::fmt::Write as _;
 use std::rc::Rc;
 
-/// An immutable tuple: one pointer wide and cheap to clone (a `Vec` behind
-/// an `Rc`). Mutation goes through `Rc::make_mut`: a uniquely held tuple
-/// (`t = append(t, x)`) grows in place, a shared one is copied first, as
-/// Python copies a tuple it extends. Most tuples are small (parameters,
-/// shapes, `(loss, grad)` pairs), where a flat vector beats a persistent
-/// tree many times over (an `im::Vector` allocated a 2 KB chunk per tuple).
-#[derive(Clone, Debug, Default)]
-pub struct Tuple(Rc<Vec<Value>>);
-
-impl Tuple {
-    /// The empty tuple.
-    pub fn new() -> Tuple {
-        Tuple::default()
-    }
-}
-
-impl std::ops::Deref for Tuple {
-    type Target = Vec<Value>;
-    fn deref(&self) -> &Vec<Value> {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Tuple {
-    fn deref_mut(&mut self) -> &mut Vec<Value> {
-        Rc::make_mut(&mut self.0)
-    }
-}
-
-impl From<Vec<Value>> for Tuple {
-    fn from(items: Vec<Value>) -> Tuple {
-        Tuple(Rc::new(items))
-    }
-}
-
-impl FromIterator<Value> for Tuple {
-    fn from_iter<I: IntoIterator<Item = Value>>(iter: I) -> Tuple {
-        Tuple(Rc::new(iter.into_iter().collect()))
-    }
-}
-
-impl IntoIterator for Tuple {
-    type Item = Value;
-    type IntoIter = std::vec::IntoIter<Value>;
-    fn into_iter(self) -> Self::IntoIter {
-        Rc::try_unwrap(self.0).unwrap_or_else(|rc| (*rc).clone()).into_iter()
-    }
-}
 /// A persistent dict with string keys, ordered by key (see [`crate::dict`]).
 pub use crate::dict::Dict;
+/// An immutable, persistent tuple (see [`crate::tuple`]).
+pub use crate::tuple::Tuple;
 
 /// A closure: a function's compiled code plus the values it captured.
 #[derive(Debug)]

@@ -631,6 +631,9 @@ fn index_at(x: Operand, x_span: Span, k: ir::Expr, span: Span) -> Code {
     match (x, Operand::new(k)) {
         (Operand::Local(xs), Operand::Const(key)) => code(move |_, f| {
             let v = &f.slots[xs as usize];
+            // Operations recorded later without a span of their own (`-t[0]`) are
+            // attributed to this expression, as in the general indexing code.
+            crate::autodiff::trace::set_span(span);
             match element(v, &key) {
                 Some(found) => Ok(found),
                 None => general(v, &key),
@@ -638,6 +641,9 @@ fn index_at(x: Operand, x_span: Span, k: ir::Expr, span: Span) -> Code {
         }),
         (Operand::Local(xs), Operand::Local(ks)) => code(move |_, f| {
             let (v, key) = (&f.slots[xs as usize], &f.slots[ks as usize]);
+            // Operations recorded later without a span of their own (`-t[0]`) are
+            // attributed to this expression, as in the general indexing code.
+            crate::autodiff::trace::set_span(span);
             match element(v, key) {
                 Some(found) => Ok(found),
                 None => general(v, key),
@@ -648,6 +654,9 @@ fn index_at(x: Operand, x_span: Span, k: ir::Expr, span: Span) -> Code {
             code(move |i, f| {
                 let v = x.run(i, f)?;
                 let key = k.run(i, f)?;
+                // Operations recorded later without a span of their own (`-t[0]`) are
+                // attributed to this expression, as in the general indexing code.
+                crate::autodiff::trace::set_span(span);
                 match element(&v, &key) {
                     Some(found) => Ok(found),
                     None => general(&v, &key),

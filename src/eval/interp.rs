@@ -593,7 +593,16 @@ impl Interp {
         call_site: Span,
     ) -> Result<Value, Diagnostic> {
         self.with_frame(c, |i, frame| {
-            i.bind_params(c, pos, kw, call_site, frame)?;
+            // Defaults run in the callee before its body: count them as a
+            // level of the call, or `fn f(k = f()) {...}` would recurse
+            // without ever reaching the depth limit.
+            if i.depth >= MAX_CALL_DEPTH {
+                return Err(i.call_refused(c, call_site));
+            }
+            i.depth += 1;
+            let bound = i.bind_params(c, pos, kw, call_site, frame);
+            i.depth -= 1;
+            bound?;
             i.enter(c, frame, call_site)
         })
     }
@@ -780,6 +789,12 @@ impl Interp {
                             call_site: span,
                         });
                         return Err(d);
+                    }
+                    // A `return` in a default: its value is not the argument (it
+                    // never was), but it must not linger either.
+                    Err(Flow::Return) => {
+                        self.returned = Value::None;
+                        Value::None
                     }
                     Err(_) => Value::None,
                 }

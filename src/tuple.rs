@@ -1,0 +1,230 @@
+//! dp's tuple: immutable and persistent (cloning is O(1); extending a tuple
+//! that others still hold leaves theirs unchanged).
+//!
+//! Most tuples are small (parameters, shapes, `(loss, grad)` pairs, records
+//! of a few fields): those are a plain vector behind an `Rc`, built with one
+//! allocation and read with one index. Past [`SMALL_MAX`] elements a tuple
+//! becomes a persistent vector (`im::Vector`, an RRB tree), so that
+//! appending to a long tuple someone else still holds shares its structure
+//! instead of copying it (`reduce(|acc, x| append(acc, x), xs, ())` stays
+//! linear, as LANGUAGE.md's "persistent (structural sharing)" promises).
+//! A uniquely held small tuple grows in place (`t = append(t, x)`).
+
+use crate::value::Value;
+use std::fmt;
+use std::rc::Rc;
+
+/// The most elements kept in the flat form: copying that many values (1 KB)
+/// to extend a shared tuple costs about as much as one tree update.
+const SMALL_MAX: usize = 32;
+
+/// An immutable, persistent tuple of values.
+#[derive(Clone)]
+pub struct Tuple(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    /// At most [`SMALL_MAX`] elements.
+    Small(Rc<Vec<Value>>),
+    /// More than [`SMALL_MAX`] elements (behind an `Rc`: an `im::Vector`
+    /// is several words, and a `Value` must stay four).
+    Large(Rc<im::Vector<Value>>),
+}
+
+impl Default for Tuple {
+    fn default() -> Tuple {
+        Tuple(Repr::Small(Rc::new(Vec::new())))
+    }
+}
+
+impl Tuple {
+    /// The empty tuple.
+    pub fn new() -> Tuple {
+        Tuple::default()
+    }
+
+    /// The number of elements.
+    #[inline]
+    pub fn len(&self) -> usize {
+        match &self.0 {
+            Repr::Small(v) => v.len(),
+            Repr::Large(v) => v.len(),
+        }
+    }
+
+    /// Whether the tuple has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The element at `i`, if in range.
+    #[inline]
+    pub fn get(&self, i: usize) -> Option<&Value> {
+        match &self.0 {
+            Repr::Small(v) => v.get(i),
+            Repr::Large(v) => v.get(i),
+        }
+    }
+
+    /// The elements in order.
+    pub fn iter(&self) -> Iter<'_> {
+        match &self.0 {
+            Repr::Small(v) => Iter::Small(v.iter()),
+            Repr::Large(v) => Iter::Large(v.iter()),
+        }
+    }
+
+    /// Adds `x` at the end: in place when this is the only holder, else on
+    /// a copy (small) or a path copy (large) that the other holders never see.
+    pub fn push(&mut self, x: Value) {
+        match &mut self.0 {
+            Repr::Small(v) if v.len() < SMALL_MAX => Rc::make_mut(v).push(x),
+            Repr::Small(v) => {
+                let mut large: im::Vector<Value> = v.iter().cloned().collect();
+                large.push_back(x);
+                self.0 = Repr::Large(Rc::new(large));
+            }
+            Repr::Large(v) => Rc::make_mut(v).push_back(x),
+        }
+    }
+}
+
+impl Extend<Value> for Tuple {
+    fn extend<I: IntoIterator<Item = Value>>(&mut self, items: I) {
+        for x in items {
+            self.push(x);
+        }
+    }
+}
+
+impl std::ops::Index<usize> for Tuple {
+    type Output = Value;
+    /// The element at `i`; callers check the range first (as for a slice).
+    fn index(&self, i: usize) -> &Value {
+        match &self.0 {
+            Repr::Small(v) => &v[i],
+            Repr::Large(v) => &v[i],
+        }
+    }
+}
+
+impl From<Vec<Value>> for Tuple {
+    fn from(items: Vec<Value>) -> Tuple {
+        if items.len() <= SMALL_MAX {
+            Tuple(Repr::Small(Rc::new(items)))
+        } else {
+            Tuple(Repr::Large(Rc::new(items.into_iter().collect())))
+        }
+    }
+}
+
+impl FromIterator<Value> for Tuple {
+    fn from_iter<I: IntoIterator<Item = Value>>(iter: I) -> Tuple {
+        Tuple::from(iter.into_iter().collect::<Vec<Value>>())
+    }
+}
+
+/// Iterator over a tuple's elements.
+pub enum Iter<'a> {
+    /// Over the flat form.
+    Small(std::slice::Iter<'a, Value>),
+    /// Over the tree form.
+    Large(im::vector::Iter<'a, Value>),
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = &'a Value;
+    #[inline]
+    fn next(&mut self) -> Option<&'a Value> {
+        match self {
+            Iter::Small(it) => it.next(),
+            Iter::Large(it) => it.next(),
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a Tuple {
+    type Item = &'a Value;
+    type IntoIter = Iter<'a>;
+    fn into_iter(self) -> Iter<'a> {
+        self.iter()
+    }
+}
+
+/// Owning iterator over a tuple's elements.
+pub enum IntoIter {
+    /// Over the flat form.
+    Small(std::vec::IntoIter<Value>),
+    /// Over the tree form.
+    Large(im::vector::ConsumingIter<Value>),
+}
+
+impl Iterator for IntoIter {
+    type Item = Value;
+    fn next(&mut self) -> Option<Value> {
+        match self {
+            IntoIter::Small(it) => it.next(),
+            IntoIter::Large(it) => it.next(),
+        }
+    }
+}
+
+impl IntoIterator for Tuple {
+    type Item = Value;
+    type IntoIter = IntoIter;
+    fn into_iter(self) -> IntoIter {
+        match self.0 {
+            Repr::Small(v) => IntoIter::Small(Rc::try_unwrap(v).unwrap_or_else(|rc| (*rc).clone()).into_iter()),
+            Repr::Large(v) => IntoIter::Large(Rc::try_unwrap(v).unwrap_or_else(|rc| (*rc).clone()).into_iter()),
+        }
+    }
+}
+
+impl fmt::Debug for Tuple {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ints(t: &Tuple) -> Vec<i64> {
+        t.iter()
+            .map(|v| match v {
+                Value::Int(x) => *x,
+                _ => -1,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn pushing_across_the_small_limit_keeps_order_and_other_holders() {
+        let mut t = Tuple::new();
+        let mut snapshots = Vec::new();
+        for i in 0..100 {
+            snapshots.push(t.clone());
+            t.push(Value::Int(i));
+        }
+        assert_eq!(ints(&t), (0..100).collect::<Vec<_>>());
+        for (n, s) in snapshots.iter().enumerate() {
+            assert_eq!(ints(s), (0..n as i64).collect::<Vec<_>>(), "snapshot {n}");
+        }
+        assert!(matches!(t[99], Value::Int(99)) && t.get(100).is_none());
+        let owned: Vec<Value> = t.into_iter().collect();
+        assert_eq!(owned.len(), 100);
+    }
+
+    #[test]
+    fn from_vec_and_extend_agree() {
+        for n in [0usize, 1, 32, 33, 200] {
+            let v: Vec<Value> = (0..n as i64).map(Value::Int).collect();
+            let a = Tuple::from(v.clone());
+            let mut b = Tuple::new();
+            b.extend(v);
+            assert_eq!(ints(&a), ints(&b));
+            assert_eq!(a.len(), n);
+        }
+    }
+}
