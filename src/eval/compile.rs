@@ -13,13 +13,27 @@
 //! compiled node produces exactly the values and the diagnostics the tree
 //! walker would (the golden tests run all programs through this path).
 
-use super::interp::{check_interrupt, field, unbound_global_error, Flow, Frame, Interp, R};
+use super::interp::{after_body, check_interrupt, field, unbound_global_error, Flow, Frame, Interp, R};
 use super::ir::{self, ExprKind as K, Pattern, Stmt, Target};
 use crate::builtins::Args;
 use crate::syntax::ast::BinOp;
 use crate::syntax::span::Span;
 use crate::value::{assign, Tuple, Value};
 use std::fmt;
+
+/// Calls `f::<N>(args)` where `N` is `op`'s code, so that each operator
+/// gets its own monomorphised closure (see [`OpOf`]).
+macro_rules! by_op {
+    ($op:expr, $f:ident $args:tt) => {
+        by_op!(@arms $op, $f, $args, 0 1 2 3 4 5 6 7 8 9 10 11 12 13)
+    };
+    (@arms $op:expr, $f:ident, $args:tt, $($n:literal)*) => {
+        match op_code($op) {
+            $($n => $f::<$n> $args,)*
+            _ => $f::<0> $args,
+        }
+    };
+}
 
 type ExprFn = dyn for<'a> Fn(&mut Interp, &mut Frame<'a>) -> R<Value>;
 type StmtFn = dyn for<'a> Fn(&mut Interp, &mut Frame<'a>) -> R<()>;
@@ -169,10 +183,8 @@ pub fn expr(e: ir::Expr) -> Code {
             code(move |i, f| {
                 while c.run(i, f)? {
                     check_interrupt(span)?;
-                    match body.run(i, f) {
-                        Ok(_) | Err(Flow::Continue) => {}
-                        Err(Flow::Break) => break,
-                        Err(other) => return Err(other),
+                    if !after_body(body.run(i, f))? {
+                        break;
                     }
                 }
                 Ok(Value::None)
@@ -195,10 +207,8 @@ pub fn expr(e: ir::Expr) -> Code {
                         Some(s) => assign(&mut f.slots[s as usize], item),
                         None => i.bind(&p, item, f)?,
                     }
-                    match body.run(i, f) {
-                        Ok(_) | Err(Flow::Continue) => {}
-                        Err(Flow::Break) => break,
-                        Err(other) => return Err(other),
+                    if !after_body(body.run(i, f))? {
+                        break;
                     }
                 }
                 Ok(Value::None)
@@ -259,17 +269,7 @@ pub fn stmt(s: Stmt) -> StmtCode {
         } => {
             let spans = (lhs_span, rhs.span, span);
             match target {
-                Target::Local(slot) => {
-                    macro_rules! dispatch {
-                        ($($n:literal)*) => {
-                            match op_code(op) {
-                                $($n => update_local::<$n>(slot, rhs, spans),)*
-                                _ => update_local::<0>(slot, rhs, spans),
-                            }
-                        };
-                    }
-                    dispatch!(0 1 2 3 4 5 6 7 8 9 10 11 12 13)
-                }
+                Target::Local(slot) => by_op!(op, update_local(slot, rhs, spans)),
                 Target::Global(_) => {
                     let rhs = expr(rhs);
                     stmt_code(move |i, f| i.update(target, &name, op, spans, f, |i, f| rhs.run(i, f)))
@@ -348,15 +348,7 @@ fn cond(e: ir::Expr, what: &'static str) -> Cond {
     let span = e.span;
     match e.kind {
         K::Binary(op @ (BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::Eq | BinOp::Ne), a, b) => {
-            macro_rules! dispatch {
-                ($($n:literal)*) => {
-                    match op_code(op) {
-                        $($n => compare::<$n>(*a, *b, span, what),)*
-                        _ => compare::<0>(*a, *b, span, what),
-                    }
-                };
-            }
-            dispatch!(0 1 2 3 4 5 6 7 8 9 10 11 12 13)
+            by_op!(op, compare(*a, *b, span, what))
         }
         kind => {
             let c = expr(ir::Expr { kind, span });
@@ -457,15 +449,7 @@ fn op_code(op: BinOp) -> u8 {
 
 /// `a op b`, with the operator fixed at compile time.
 fn binary(op: BinOp, a: ir::Expr, b: ir::Expr, span: Span) -> Code {
-    macro_rules! dispatch {
-        ($($n:literal)*) => {
-            match op_code(op) {
-                $($n => binary_op::<$n>(a, b, span),)*
-                _ => binary_op::<0>(a, b, span),
-            }
-        };
-    }
-    dispatch!(0 1 2 3 4 5 6 7 8 9 10 11 12 13)
+    by_op!(op, binary_op(a, b, span))
 }
 
 fn binary_op<const OP: u8>(a: ir::Expr, b: ir::Expr, span: Span) -> Code {

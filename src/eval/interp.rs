@@ -1183,10 +1183,8 @@ impl Interp {
                         break;
                     }
                     check_interrupt(e.span)?;
-                    match self.eval(body, f) {
-                        Ok(_) | Err(Flow::Continue) => {}
-                        Err(Flow::Break) => break,
-                        Err(other) => return Err(other),
+                    if !after_body(self.eval(body, f))? {
+                        break;
                     }
                 }
                 Ok(Value::None)
@@ -1198,10 +1196,8 @@ impl Interp {
                     let item = item.map_err(|d| d.at(it.span))?;
                     check_interrupt(e.span)?;
                     self.bind(p, item, f)?;
-                    match self.eval(body, f) {
-                        Ok(_) | Err(Flow::Continue) => {}
-                        Err(Flow::Break) => break,
-                        Err(other) => return Err(other),
+                    if !after_body(self.eval(body, f))? {
+                        break;
                     }
                 }
                 Ok(Value::None)
@@ -1214,6 +1210,17 @@ impl Interp {
         self.out
             .write_all(s.as_bytes())
             .map_err(|e| Diagnostic::new(ErrorKind::Io, format!("cannot write output: {e}")))
+    }
+}
+
+/// What a loop does once its body has run: go on (`Ok(true)`), stop at a
+/// `break` (`Ok(false)`), or pass any other flow (`return`, an error) up.
+#[inline(always)]
+pub(super) fn after_body(r: R<Value>) -> R<bool> {
+    match r {
+        Ok(_) | Err(Flow::Continue) => Ok(true),
+        Err(Flow::Break) => Ok(false),
+        Err(other) => Err(other),
     }
 }
 
