@@ -476,6 +476,28 @@ fn binary_op<const OP: u8>(a: ir::Expr, b: ir::Expr, span: Span) -> Code {
                 None => i.binary_slow(OpOf::<OP>::OP, xv.clone(), yv.clone(), spans),
             }
         }),
+        (Operand::Code(a), Operand::Local(y)) => code(move |i, f| {
+            // `a` runs first; the local is read after it, as written.
+            let x = a.run(i, f)?;
+            let yv = &f.slots[y as usize];
+            match super::arith::scalar_fast(OpOf::<OP>::OP, &x, yv) {
+                Some(v) => {
+                    std::mem::forget(x);
+                    Ok(v)
+                }
+                None => i.binary_slow(OpOf::<OP>::OP, x, yv.clone(), spans),
+            }
+        }),
+        (Operand::Code(a), Operand::Const(c)) => code(move |i, f| {
+            let x = a.run(i, f)?;
+            match super::arith::scalar_fast(OpOf::<OP>::OP, &x, &c) {
+                Some(v) => {
+                    std::mem::forget(x);
+                    Ok(v)
+                }
+                None => i.binary_slow(OpOf::<OP>::OP, x, c.clone(), spans),
+            }
+        }),
         (a, b) => {
             let a = operand_code(a);
             let b = operand_code(b);
@@ -509,6 +531,8 @@ fn operand_code(o: Operand) -> Code {
 enum Callee {
     /// A module global (the common case: a top-level `fn`).
     Global(u32, std::rc::Rc<str>),
+    /// A local (a lambda or a function passed as an argument).
+    Local(u32),
     /// Any other expression.
     Code(Code),
 }
@@ -519,6 +543,7 @@ fn call(callee: ir::Expr, args: Vec<ir::Arg>, span: Span) -> Code {
     let callee_span = callee.span;
     let callee = match callee.kind {
         K::Global(g, name) => Callee::Global(g, name),
+        K::Local(s) => Callee::Local(s),
         kind => Callee::Code(expr(ir::Expr {
             kind,
             span: callee_span,
@@ -527,17 +552,29 @@ fn call(callee: ir::Expr, args: Vec<ir::Arg>, span: Span) -> Code {
     let spans: Vec<Span> = args.iter().map(|a| a.value.span).collect();
     let args: Vec<Code> = args.into_iter().map(|a| expr(a.value)).collect();
     code(move |i, f| {
-        if let Callee::Global(g, _) = &callee {
-            // The common case first: a top-level dp function, called by name.
-            if let Some(c) = f.module.get_func(*g) {
-                return call_func(i, f, &c, &args, span);
+        // The common cases first: a dp function called by a name. Only the
+        // closure's `Rc` is cloned (the call must keep it alive even if the
+        // arguments rebind the name).
+        match &callee {
+            Callee::Global(g, _) => {
+                if let Some(c) = f.module.get_func(*g) {
+                    return call_func(i, f, &c, &args, span);
+                }
             }
+            Callee::Local(s) => {
+                if let Value::Func(c) = &f.slots[*s as usize] {
+                    let c = c.clone();
+                    return call_func(i, f, &c, &args, span);
+                }
+            }
+            Callee::Code(_) => {}
         }
         let fv = match &callee {
             Callee::Global(g, name) => match f.module.get(*g) {
                 Some(v) => v,
                 None => return Err(unbound_global_error(name, callee_span)),
             },
+            Callee::Local(s) => f.slots[*s as usize].clone(),
             Callee::Code(c) => c.run(i, f)?,
         };
         if let Value::Func(c) = &fv {

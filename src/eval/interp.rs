@@ -654,12 +654,13 @@ impl Interp {
     #[inline(always)]
     fn fill_captures(c: &Rc<Closure>, frame: &mut Frame) {
         for ((src, slot), v) in c.proto.captures.iter().zip(&c.captures) {
-            frame.slots[*slot as usize] = match (v, src) {
+            let v = match (v, src) {
                 (Some(v), _) => v.clone(),
                 // Late-bound: a top-level name that did not exist when the closure was made.
                 (None, CaptureSrc::Global(g)) => c.module.get(*g).unwrap_or(Value::None),
                 (None, _) => Value::None,
             };
+            crate::value::assign(&mut frame.slots[*slot as usize], v);
         }
     }
 
