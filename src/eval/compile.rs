@@ -7,9 +7,10 @@
 //! the node kind, and each closure's stack frame is only as large as its own
 //! work needs. Operators are specialised per operator at compile time.
 //!
-//! Nodes that are rare on hot paths (dict literals, method calls, keyword
-//! calls, imports, ...) are not compiled: their closure hands the IR node to
-//! the tree walker in `interp.rs`, which stays the reference semantics. Every
+//! Nodes that are rare on hot paths (method calls, calls with keyword
+//! arguments, imports, nested `fn`s, ...) are not compiled: their closure
+//! hands the IR node to the tree walker in `interp.rs`, which stays the
+//! reference semantics. Every
 //! compiled node produces exactly the values and the diagnostics the tree
 //! walker would (the golden tests run all programs through this path).
 
@@ -165,6 +166,18 @@ pub fn expr(e: ir::Expr) -> Code {
             })
         }
         K::Dict(items) => dict(items),
+        K::Tensor(es) => {
+            let spans: Vec<Span> = es.iter().map(|x| x.span).collect();
+            let es: Vec<Code> = es.into_iter().map(expr).collect();
+            code(move |i, f| {
+                let mut vals = Vec::with_capacity(es.len());
+                for x in &es {
+                    vals.push(x.run(i, f)?);
+                }
+                Ok(crate::builtins::tensor::literal(vals, &spans, span)?)
+            })
+        }
+        K::SelfRef => code(|_, f| Ok(f.closure.cloned().map(Value::Func).unwrap_or(Value::None))),
         K::Field(x, name, name_span) => match Operand::new(*x) {
             // `p.x` on a local reads the dict in place.
             Operand::Local(slot) => code(move |_, f| Ok(field(&f.slots[slot as usize], &name, name_span)?)),
@@ -280,16 +293,8 @@ pub fn stmt(s: Stmt) -> StmtCode {
             let rest: Vec<Code> = match &call.kind {
                 K::Call(_, args) => args.iter().skip(1).map(|a| expr(a.value.clone())).collect(),
                 _ => {
-                    return stmt_code(move |i, f| {
-                        i.exec(
-                            &Stmt::Grow {
-                                target,
-                                kind,
-                                call: call.clone(),
-                            },
-                            f,
-                        )
-                    })
+                    let s = Stmt::Grow { target, kind, call };
+                    return stmt_code(move |i, f| i.exec(&s, f));
                 }
             };
             stmt_code(move |i, f| {

@@ -335,8 +335,8 @@ impl Interp {
         Ok(())
     }
 
-    /// `x = x op rhs`: `x` is moved out of its slot while `rhs` runs, so a
-    /// uniquely owned tensor is updated in place; on any error `x` is put back.
+    /// `x = x op rhs`: `rhs` first, then [`Interp::update_with`] (a uniquely
+    /// owned tensor is updated in place; on any error `x` keeps its value).
     pub(super) fn update(
         &mut self,
         target: Target,
@@ -781,7 +781,7 @@ impl Interp {
                 used[i] = true;
                 std::mem::replace(&mut kw[i].1, Value::None)
             } else if let Some(d) = &p.default {
-                match self.eval(d, frame) {
+                match d.run(self, frame) {
                     Ok(v) => v,
                     Err(Flow::Err(mut d)) => {
                         // The default runs inside the callee: show the call.
@@ -889,41 +889,10 @@ impl Interp {
         }
     }
 
-    /// The value of a leaf-like expression — a constant, a local, or a scalar
-    /// operator on those — computed without a recursive `eval` call; `None`
-    /// when the expression needs the general path.
-    #[inline(always)]
-    fn quick(e: &ir::Expr, f: &Frame) -> Option<Value> {
-        match &e.kind {
-            K::Const(v) => Some(v.clone()),
-            K::Local(s) => Some(f.slots[*s as usize].clone()),
-            K::Binary(op, a, b) => super::arith::scalar_fast(*op, Self::operand(a, f)?, Self::operand(b, f)?),
-            _ => None,
-        }
-    }
-
-    /// A constant or a local, by reference.
-    #[inline(always)]
-    fn operand<'a>(x: &'a ir::Expr, f: &'a Frame) -> Option<&'a Value> {
-        match &x.kind {
-            K::Const(v) => Some(v),
-            K::Local(s) => Some(&f.slots[*s as usize]),
-            _ => None,
-        }
-    }
-
-    /// [`Interp::quick`] when it applies, else the general evaluator.
-    #[inline(always)]
-    fn eval_quick(&mut self, e: &ir::Expr, f: &mut Frame) -> R<Value> {
-        match Self::quick(e, f) {
-            Some(v) => Ok(v),
-            None => self.eval(e, f),
-        }
-    }
-
-    /// Evaluates one expression. The hot, small cases are handled here; the
-    /// rest live in [`Interp::eval_cold`] so this function's stack frame stays
-    /// small (it is entered once per node, recursively).
+    /// Evaluates one expression by walking the IR: the reference semantics,
+    /// used for the nodes [`super::compile`] leaves uncompiled (method calls,
+    /// calls with keyword arguments, rare statements) and their children. The
+    /// common cases are here, the rest in [`Interp::eval_cold`].
     pub fn eval(&mut self, e: &ir::Expr, f: &mut Frame) -> R<Value> {
         match &e.kind {
             K::Const(v) => Ok(v.clone()),
@@ -933,38 +902,24 @@ impl Interp {
                 None => self.eval_cold(e, f),
             },
             K::Binary(op, a, b) => {
-                // Operands that are variables or constants are read in place: no recursion, no clone.
-                if let Some(v) = Self::quick(e, f) {
-                    return Ok(v);
+                let x = self.eval(a, f)?;
+                let y = self.eval(b, f)?;
+                match super::arith::scalar_fast(*op, &x, &y) {
+                    Some(v) => Ok(v),
+                    None => self.binary_slow(*op, x, y, (a.span, b.span, e.span)),
                 }
-                let x = self.eval_quick(a, f)?;
-                let y = self.eval_quick(b, f)?;
-                match (&x, &y) {
-                    (Value::Float(p), Value::Float(q)) => {
-                        if let Some(v) = super::arith::float_fast(*op, *p, *q) {
-                            return Ok(v);
-                        }
-                    }
-                    (Value::Int(p), Value::Int(q)) => {
-                        if let Some(v) = super::arith::int_fast(*op, *p, *q) {
-                            return Ok(v);
-                        }
-                    }
-                    _ => {}
-                }
-                self.binary_slow(*op, x, y, (a.span, b.span, e.span))
             }
             K::Call(callee, args) => self.eval_call(callee, args, f, e.span),
             K::If(c, t, other) => {
-                let cv = self.eval_quick(c, f)?;
+                let cv = self.eval(c, f)?;
                 let b = match cv {
                     Value::Bool(b) => b,
                     other => self.truthy(&other, c.span, "an `if` condition")?,
                 };
                 if b {
-                    self.eval_quick(t, f)
+                    self.eval(t, f)
                 } else if let Some(o) = other {
-                    self.eval_quick(o, f)
+                    self.eval(o, f)
                 } else {
                     Ok(Value::None)
                 }
@@ -982,8 +937,8 @@ impl Interp {
         }
     }
 
-    /// A call; positional calls of plain closures take a fast path that
-    /// evaluates the arguments straight into the callee's slots.
+    /// A call: positional calls of dp functions bind their arguments
+    /// directly; everything else goes through [`Interp::call`].
     #[inline(never)]
     fn eval_call(&mut self, callee: &ir::Expr, args: &[ir::Arg], f: &mut Frame, span: Span) -> R<Value> {
         let fv = match &callee.kind {
@@ -994,21 +949,7 @@ impl Interp {
             _ => self.eval(callee, f)?,
         };
         if let Value::Func(c) = &fv {
-            let positional = args.iter().all(|a| a.name.is_none());
-            if let Some(param_slots) = c
-                .proto
-                .simple_params
-                .as_ref()
-                .filter(|p| positional && p.len() == args.len())
-            {
-                return self.with_frame(c, |i, frame| {
-                    for (a, slot) in args.iter().zip(param_slots) {
-                        frame.slots[*slot as usize] = i.eval_quick(&a.value, f)?;
-                    }
-                    i.invoke(c, frame, span)
-                });
-            }
-            if positional {
+            if args.iter().all(|a| a.name.is_none()) {
                 let mut pos = Vec::with_capacity(args.len());
                 for a in args {
                     pos.push(self.eval(&a.value, f)?);

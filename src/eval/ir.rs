@@ -102,8 +102,8 @@ pub struct Param {
     pub name: Option<Rc<str>>,
     /// How the argument binds.
     pub pattern: Pattern,
-    /// Evaluated in the callee's frame when the argument is omitted.
-    pub default: Option<Expr>,
+    /// Evaluated in the callee's frame when the argument is omitted (compiled).
+    pub default: Option<super::compile::Code>,
 }
 
 /// The kinds of resolved expression.

@@ -294,7 +294,7 @@ impl<'a> Resolver<'a> {
                 ast::Pattern::Name(i) => Some(i.name.clone()),
                 _ => None,
             };
-            let default = p.default.as_ref().map(|e| self.expr(e));
+            let default = p.default.as_ref().map(|e| super::compile::expr(self.expr(e)));
             params.push(ir::Param { name, pattern, default });
         }
         let body = self.expr(&f.body);
