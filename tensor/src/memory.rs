@@ -49,7 +49,8 @@ pub fn memory_limit() -> Result<usize> {
 fn init_limit() -> Result<usize> {
     let limit = match std::env::var(MEMORY_ENV) {
         Ok(s) => parse_size(&s).ok_or_else(|| {
-            // Not cached: every large allocation reports it until it is fixed.
+            // Not cached: every checked allocation reports it until it is fixed
+            // (a typo must not silently mean "no limit" or "the default").
             TensorError::Invalid(format!(
                 "{MEMORY_ENV}={s:?} is not a memory size (write bytes with an optional K, M, G or T suffix, e.g. 8G, or `unlimited`)"
             ))
