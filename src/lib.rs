@@ -14,6 +14,7 @@ pub mod ops;
 pub mod output;
 pub mod repl;
 pub mod stdlib;
+pub mod strings;
 pub mod syntax;
 pub mod tree;
 pub mod tuple;

@@ -89,6 +89,15 @@ impl Tuple {
     }
 }
 
+/// Checks that a tuple of `len` elements fits the memory budget (the
+/// elements' own contents aside: a tuple stores one value, four words, per
+/// element). Every operation that can grow a tuple by more than one element
+/// (`+`, `tuple(...)`, `zip`, `map`, `tolist`) checks before building it.
+pub fn check_len(len: u128) -> Result<(), crate::diagnostics::Diagnostic> {
+    let bytes = len.saturating_mul(std::mem::size_of::<Value>() as u128);
+    dp_tensor::check_memory(bytes, || format!("a tuple of {len} elements")).map_err(crate::ops::tensor_error)
+}
+
 impl Extend<Value> for Tuple {
     fn extend<I: IntoIterator<Item = Value>>(&mut self, items: I) {
         for x in items {

@@ -134,15 +134,27 @@ fn format_one(v: &Value, spec: &str) -> R<String> {
         v.to_display()
     } else {
         let prec: usize = digits.parse().ok().filter(|p| *p <= 1000).ok_or_else(bad)?;
-        let fmt_num = |x: f64| if sci { fmt_sci(x, prec) } else { format!("{x:.prec$}") };
+        // Non-finite values read as `print` writes them (and Python formats them): nan, inf, -inf.
+        let fmt_num = |x: f64| {
+            if !x.is_finite() {
+                format_float(x)
+            } else if sci {
+                fmt_sci(x, prec)
+            } else {
+                format!("{x:.prec$}")
+            }
+        };
         match v.strip() {
             Value::Float(x) => fmt_num(*x),
+            // An int in fixed notation keeps all its digits (as f64 it would round past 2^53).
+            Value::Int(i) if !sci => match prec {
+                0 => i.to_string(),
+                _ => format!("{i}.{}", "0".repeat(prec)),
+            },
             Value::Int(i) => fmt_num(*i as f64),
-            Value::Tensor(t) if t.size() == 1 => fmt_num(t.item().unwrap_or(f64::NAN)),
-            Value::Tensor(t) => {
-                let items: Vec<String> = t.to_vec().iter().map(|x| fmt_num(*x)).collect();
-                format!("[{}]", items.join(", "))
-            }
+            Value::Tensor(t) if t.ndim() == 0 => fmt_num(t.item().unwrap_or(f64::NAN)),
+            // The same nested, summarised layout as `print`, with these digits per element.
+            Value::Tensor(t) => t.format_with(&mut |x| fmt_num(x)),
             other => {
                 return Err(Diagnostic::new(
                     ErrorKind::Type,
@@ -288,7 +300,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         Ok(Value::Int(match x.strip() {
             Value::Tuple(t) => t.len() as i64,
             Value::Dict(d) => d.len() as i64,
-            Value::Str(s) => s.chars().count() as i64,
+            Value::Str(s) => crate::strings::char_len(s) as i64,
             Value::Range(lo, hi, step) => range_len(*lo, *hi, *step).ok_or_else(|| {
                 Diagnostic::new(ErrorKind::Value, "the range has more elements than an int can count")
                     .at(a.span_of(0))

@@ -32,20 +32,16 @@ fn tuple_arg(fname: &str, v: &Value) -> R<Tuple> {
     }
 }
 
-/// The most elements a range may expand to when materialised (e.g. `tuple(range(n))`):
-/// far beyond any real use, far below exhausting memory.
-const MAX_MATERIALISED: i64 = 100_000_000;
-
 fn items_of(fname: &str, v: &Value) -> R<Vec<Value>> {
     if let Value::Range(a, b, s) = v {
-        let n = super::core::range_len(*a, *b, *s).unwrap_or(i64::MAX);
-        if n > MAX_MATERIALISED {
-            return Err(Diagnostic::new(
-                ErrorKind::Value,
-                format!("`{fname}` would build {n} elements from this range (the limit is {MAX_MATERIALISED})"),
-            )
-            .with_help("iterate over the range with `for` instead of materialising it"));
-        }
+        // A range is lazy; materialising it must fit the memory budget (the
+        // other iterables are already in memory).
+        let n = super::core::range_len(*a, *b, *s).map_or(u128::MAX, |n| n as u128);
+        crate::tuple::check_len(n).map_err(|d| {
+            d.with_help(format!(
+                "`{fname}` materialises the range; iterate over it with `for` instead"
+            ))
+        })?;
     }
     iterate(v)
         .map_err(|_| {
@@ -113,6 +109,10 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     register(t, "append", |_, a| {
         let v = a.bind("append", &["t", "x"])?;
         let mut tup = tuple_arg("append", &get(&v, 0)).map_err(|d| d.at(a.span_of(0)))?;
+        if tup.len() >= 1 << 20 {
+            // Only long tuples can approach the budget; short ones skip the check.
+            crate::tuple::check_len(tup.len() as u128 + 1)?;
+        }
         tup.push(get(&v, 1));
         Ok(Value::Tuple(tup))
     });

@@ -1028,6 +1028,14 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     register(t, "tolist", |_, a| {
         let v = a.bind("tolist", &["x"])?;
         let xv = numeric("tolist", v[0].as_ref().unwrap_or(&Value::None))?;
+        // Every level of nesting is a tuple per entry of the axes above it: a
+        // zero-size tensor with a huge leading axis is a huge tuple of `()`s,
+        // which must be reported before it is built.
+        let mut rows: u128 = 1;
+        for &d in &shape_of(&xv) {
+            rows = rows.saturating_mul(d as u128);
+            crate::tuple::check_len(rows).map_err(|d| d.at(a.span_of(0)))?;
+        }
         if matches!(xv, Value::Dual(_)) {
             // Being differentiated: split by indexing, which is recorded, so the leaves carry gradients.
             fn split(x: &Value) -> R<Value> {

@@ -50,17 +50,20 @@ fn norm_index(i: i64, len: usize, span: Span) -> Result<usize, Diagnostic> {
     Ok(j as usize)
 }
 
-fn slice_bounds(
+/// A slice `a:b:c` of a sequence of `len` items, resolved as Python's
+/// `slice.indices` does, in O(1): the first index, the step and the count.
+/// (In i128: bounds near the ends of the int range must not overflow.)
+fn slice_params(
     a: &Option<(Value, Span)>,
     b: &Option<(Value, Span)>,
     c: &Option<(Value, Span)>,
-    len: usize,
-) -> Result<Vec<usize>, Diagnostic> {
-    let opt = |p: &Option<(Value, Span)>| -> Result<Option<i64>, Diagnostic> {
+    len: u64,
+) -> Result<(i128, i128, u64), Diagnostic> {
+    let opt = |p: &Option<(Value, Span)>| -> Result<Option<i128>, Diagnostic> {
         match p {
             None => Ok(None),
             Some((Value::None, _)) => Ok(None),
-            Some((v, s)) => Ok(Some(as_index(v, *s, "a slice bound")?)),
+            Some((v, s)) => Ok(Some(i128::from(as_index(v, *s, "a slice bound")?))),
         }
     };
     let step = opt(c)?.unwrap_or(1);
@@ -68,8 +71,8 @@ fn slice_bounds(
         return Err(Diagnostic::new(ErrorKind::Value, "slice step cannot be zero")
             .at(c.as_ref().map(|x| x.1).unwrap_or_default()));
     }
-    let n = len as i64;
-    let clamp = |v: Option<i64>, default: i64, lo: i64, hi: i64| -> i64 {
+    let n = i128::from(len);
+    let clamp = |v: Option<i128>, default: i128, lo: i128, hi: i128| -> i128 {
         match v {
             None => default,
             Some(v) => {
@@ -78,23 +81,26 @@ fn slice_bounds(
             }
         }
     };
-    let mut out = Vec::new();
-    if step > 0 {
+    let (first, count) = if step > 0 {
         let (s, e) = (clamp(opt(a)?, 0, 0, n), clamp(opt(b)?, n, 0, n));
-        let mut i = s;
-        while i < e {
-            out.push(i as usize);
-            i = i.saturating_add(step);
-        }
+        (s, if e > s { (e - s - 1) / step + 1 } else { 0 })
     } else {
         let (s, e) = (clamp(opt(a)?, n - 1, -1, n - 1), clamp(opt(b)?, -1, -1, n - 1));
-        let mut i = s;
-        while i > e {
-            out.push(i as usize);
-            i = i.saturating_add(step);
-        }
-    }
-    Ok(out)
+        (s, if s > e { (s - e - 1) / -step + 1 } else { 0 })
+    };
+    // `count <= len`, so it fits.
+    Ok((first, step, count as u64))
+}
+
+/// The indices a slice selects from `len` items, in order.
+fn slice_bounds(
+    a: &Option<(Value, Span)>,
+    b: &Option<(Value, Span)>,
+    c: &Option<(Value, Span)>,
+    len: usize,
+) -> Result<impl Iterator<Item = usize>, Diagnostic> {
+    let (first, step, count) = slice_params(a, b, c, len as u64)?;
+    Ok((0..count).map(move |k| (first + i128::from(k) * step) as usize))
 }
 
 /// `v[items]` for tuples, strings, dicts and tensors.
@@ -107,25 +113,30 @@ pub fn index(v: &Value, items: Vec<Item>, recv_span: Span, span: Span) -> Result
                 Ok(t[i].clone())
             }
             Item::Slice(a, b, c) => Ok(Value::Tuple(
-                slice_bounds(&a, &b, &c, t.len())?
-                    .into_iter()
-                    .map(|i| t[i].clone())
-                    .collect(),
+                slice_bounds(&a, &b, &c, t.len())?.map(|i| t[i].clone()).collect(),
             )),
         },
         Value::Str(s) => {
-            let chars: Vec<char> = s.chars().collect();
+            // Characters are found through a cached index: O(1) per lookup, not O(i).
+            let n = crate::strings::char_len(s);
             match one_item(items, "a string", span)? {
                 Item::At(i, sp) => {
-                    let i = norm_index(as_index(&i, sp, "a string index")?, chars.len(), sp)?;
-                    Ok(Value::str(chars[i].to_string()))
+                    let i = norm_index(as_index(&i, sp, "a string index")?, n, sp)?;
+                    Ok(crate::strings::char_at(s, i))
                 }
-                Item::Slice(a, b, c) => Ok(Value::str(
-                    slice_bounds(&a, &b, &c, chars.len())?
-                        .into_iter()
-                        .map(|i| chars[i])
-                        .collect::<String>(),
-                )),
+                Item::Slice(a, b, c) => {
+                    let (first, step, count) = slice_params(&a, &b, &c, n as u64)?;
+                    if step == 1 {
+                        let start = first as usize;
+                        return Ok(Value::str(crate::strings::char_range(s, start, start + count as usize)));
+                    }
+                    let mut out = String::new();
+                    for k in 0..count {
+                        let i = (first + i128::from(k) * step) as usize;
+                        out.push_str(crate::strings::char_range(s, i, i + 1));
+                    }
+                    Ok(Value::str(out))
+                }
             }
         }
         Value::Dict(d) => match one_item(items, "a dict", span)? {
@@ -140,17 +151,63 @@ pub fn index(v: &Value, items: Vec<Item>, recv_span: Span, span: Span) -> Result
             .at(s)),
             Item::Slice(..) => Err(Diagnostic::new(ErrorKind::Type, "cannot slice a dict").at(span)),
         },
-        Value::Range(a, b, st) => {
-            let items_t: crate::value::Tuple = iterate(v)?.collect::<Result<_, _>>()?;
-            let _ = (a, b, st);
-            index(&Value::Tuple(items_t), items, recv_span, span)
-        }
+        Value::Range(a, b, st) => range_index(*a, *b, *st, v, items, recv_span, span),
         other if other.is_numeric() => tensor_index(other, items, span),
         other => Err(
             Diagnostic::new(ErrorKind::Type, format!("{} cannot be indexed", other.describe()))
                 .at(recv_span)
                 .with_label("this value"),
         ),
+    }
+}
+
+/// `range(a, b, st)[...]` by arithmetic, never materialising the range: an
+/// index gives an int, a slice a tuple of just the selected elements (as
+/// slicing a range always has in dp), checked against the memory budget.
+fn range_index(
+    a: i64,
+    b: i64,
+    st: i64,
+    v: &Value,
+    items: Vec<Item>,
+    recv_span: Span,
+    span: Span,
+) -> Result<Value, Diagnostic> {
+    let len = crate::builtins::core::range_len(a, b, st).ok_or_else(|| {
+        Diagnostic::new(ErrorKind::Value, "the range has more elements than an int can count")
+            .at(recv_span)
+            .with_label(format!("{} has more than 9223372036854775807 elements", v.repr()))
+    })?;
+    // Every element lies between a and b, so it fits an i64.
+    let at = |k: i128| Value::Int((i128::from(a) + k * i128::from(st)) as i64);
+    match one_item(items, "a range", span)? {
+        Item::At(i, s) => {
+            let i = as_index(&i, s, "a range index")?;
+            let j = if i < 0 {
+                i128::from(i) + i128::from(len)
+            } else {
+                i128::from(i)
+            };
+            if j < 0 || j >= i128::from(len) {
+                return Err(
+                    Diagnostic::new(ErrorKind::Index, format!("index {i} is out of range for length {len}"))
+                        .at(s)
+                        .with_label(format!(
+                            "valid indices are 0..{} (or -{}..-1)",
+                            len.max(1) - 1,
+                            len.max(1)
+                        )),
+                );
+            }
+            Ok(at(j))
+        }
+        Item::Slice(x, y, z) => {
+            let (first, step, count) = slice_params(&x, &y, &z, len as u64)?;
+            crate::tuple::check_len(u128::from(count)).map_err(|d| d.at(span))?;
+            Ok(Value::Tuple(
+                (0..count).map(|k| at(first + i128::from(k) * step)).collect(),
+            ))
+        }
     }
 }
 
@@ -282,7 +339,12 @@ pub fn iterate(v: &Value) -> Result<Box<dyn Iterator<Item = Result<Value, Diagno
                 .into_iter(),
         ),
         other if matches!(other.strip(), Value::Tensor(_)) => {
-            let n = ops::shape_of(other).first().copied().unwrap_or(0);
+            let Some(&n) = ops::shape_of(other).first() else {
+                // NumPy: "iteration over a 0-d array" is a TypeError, not an empty loop.
+                return Err(Diagnostic::new(ErrorKind::Type, "cannot iterate over a 0-d tensor")
+                    .with_label("this is a tensor of shape ()")
+                    .with_help("a 0-d tensor holds one number: use it directly, or `float(x)`"));
+            };
             let x = other.clone();
             Box::new((0..n).map(move |i| {
                 ops::apply(

@@ -72,7 +72,10 @@ impl Prim {
 pub fn tensor_error(e: TensorError) -> Diagnostic {
     let kind = match &e {
         TensorError::IndexOutOfRange { .. } | TensorError::NotInteger { .. } => ErrorKind::Index,
-        TensorError::TooLarge { .. } | TensorError::Invalid(_) | TensorError::EmptyReduction { .. } => ErrorKind::Value,
+        TensorError::TooLarge { .. }
+        | TensorError::OutOfMemory { .. }
+        | TensorError::Invalid(_)
+        | TensorError::EmptyReduction { .. } => ErrorKind::Value,
         _ => ErrorKind::Shape,
     };
     Diagnostic::new(kind, e.to_string())

@@ -7,6 +7,15 @@
 //! NumPy does for every array of 4 MiB or more; memory-bound kernels here
 //! measured 5-20% slower than NumPy's without it. The advice is given before
 //! the buffer is first written, so the first faults already map huge pages.
+//!
+//! Result buffers of fallible operations come from [`alloc`] (and
+//! [`alloc_filled`]), the one checked path: the shape is validated by
+//! [`checked_size`] (element limit and memory budget) and the allocation
+//! itself is fallible, so even a refusal by the system is an error rather
+//! than an abort. The infallible helpers serve operations whose result has
+//! the shape of an existing tensor, which `checked_size` already accepted.
+
+use crate::error::{checked_size, Result};
 
 /// Buffers of at least this many bytes get the huge page advice (NumPy's
 /// threshold; below it a 2 MiB page would be mostly outside the buffer).
@@ -20,19 +29,34 @@ pub(crate) fn with_capacity(n: usize) -> Vec<f64> {
     v
 }
 
-/// `n` copies of `x` in a buffer from [`with_capacity`].
-pub(crate) fn filled(n: usize, x: f64) -> Vec<f64> {
-    let mut v = with_capacity(n);
-    v.resize(n, x);
-    v
-}
-
 /// Collects exactly `n` items (the iterator must yield `n`; more or fewer
 /// is still correct, just possibly reallocating) into a [`with_capacity`] buffer.
 pub(crate) fn collect(n: usize, items: impl Iterator<Item = f64>) -> Vec<f64> {
     let mut v = with_capacity(n);
     v.extend(items);
     v
+}
+
+/// An empty buffer with room for exactly the elements of `shape`, after
+/// checking the shape against the element limit and the memory budget.
+pub(crate) fn alloc(shape: &[usize]) -> Result<Vec<f64>> {
+    let n = checked_size(shape)?;
+    let mut v: Vec<f64> = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| {
+        crate::memory::refused(n as u128 * std::mem::size_of::<f64>() as u128, || {
+            format!("tensor of shape {}", crate::format_shape(shape))
+        })
+    })?;
+    advise_huge(v.as_ptr(), n.saturating_mul(std::mem::size_of::<f64>()));
+    Ok(v)
+}
+
+/// The elements of `shape`, all equal to `x`, from [`alloc`].
+pub(crate) fn alloc_filled(shape: &[usize], x: f64) -> Result<Vec<f64>> {
+    let mut v = alloc(shape)?;
+    // `alloc` checked that this product is in range and reserved room for it.
+    v.resize(shape.iter().product(), x);
+    Ok(v)
 }
 
 /// Asks the kernel to back the whole 2 MiB pages inside `[ptr, ptr + bytes)`
@@ -67,8 +91,9 @@ mod tests {
         for n in [0, 1, 1000, (1 << 19) + 3, 3 << 20] {
             let v = with_capacity(n);
             assert!(v.is_empty() && v.capacity() >= n);
-            let f = filled(n, 2.5);
+            let f = alloc_filled(&[n], 2.5).unwrap();
             assert!(f.len() == n && f.iter().all(|&x| x == 2.5));
+            assert!(alloc(&[n]).unwrap().capacity() >= n);
             let c = collect(n, (0..n).map(|i| i as f64));
             assert!(c.len() == n && c.iter().enumerate().all(|(i, &x)| x == i as f64));
         }

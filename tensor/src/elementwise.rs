@@ -422,8 +422,7 @@ impl Tensor {
         };
         let s1 = broadcast_shapes(&cond.shape, &a.shape).ok_or_else(|| err(&cond.shape, &a.shape))?;
         let shape = broadcast_shapes(&s1, &b.shape).ok_or_else(|| err(&s1, &b.shape))?;
-        let n = checked_size(&shape)?;
-        let mut out = crate::buffer::filled(n, 0.0);
+        let mut out = crate::buffer::alloc_filled(&shape, 0.0)?;
         let sc = broadcast_strides(&cond.shape, &cond.strides, &shape);
         let sa = broadcast_strides(&a.shape, &a.strides, &shape);
         let sb = broadcast_strides(&b.shape, &b.strides, &shape);

@@ -92,6 +92,16 @@ pub enum TensorError {
         /// The requested shape.
         shape: Vec<usize>,
     },
+    /// A buffer over the memory budget (`limit: Some`, see [`crate::memory_limit`])
+    /// or one the system refused to provide (`limit: None`).
+    OutOfMemory {
+        /// What was being built, e.g. `tensor of shape (3, 4)`.
+        what: String,
+        /// The bytes it needs.
+        bytes: u128,
+        /// The budget it exceeds, if that was the reason.
+        limit: Option<usize>,
+    },
     /// A value used as an index (or label) that is not an integer.
     NotInteger {
         /// The offending value.
@@ -180,6 +190,20 @@ impl fmt::Display for TensorError {
                     n
                 )
             }
+            TensorError::OutOfMemory { what, bytes, limit } => match limit {
+                Some(l) => write!(
+                    f,
+                    "{what} needs {}, over the memory limit of {} (set {} to change it)",
+                    crate::memory::format_bytes(*bytes),
+                    crate::memory::format_bytes(*l as u128),
+                    crate::memory::MEMORY_ENV
+                ),
+                None => write!(
+                    f,
+                    "{what} needs {}, more memory than the system could provide",
+                    crate::memory::format_bytes(*bytes)
+                ),
+            },
             TensorError::NotInteger { value } => {
                 write!(f, "index {} is not an integer", crate::format::format_float(*value))
             }
@@ -207,14 +231,28 @@ impl std::error::Error for TensorError {}
 /// Result alias used throughout the crate.
 pub type Result<T> = std::result::Result<T, TensorError>;
 
-/// Number of elements of `shape`, or [`TensorError::TooLarge`] when it exceeds
-/// [`MAX_ELEMENTS`] or overflows `usize`.
+/// Number of elements of `shape`, after checking everything that makes a
+/// shape usable: at most [`MAX_NDIM`] axes, every axis size a valid dp int
+/// (at most `i64::MAX`, so `x.shape` never wraps), at most [`MAX_ELEMENTS`]
+/// elements ([`TensorError::TooLarge`]), and its buffer within the memory
+/// budget ([`TensorError::OutOfMemory`], see [`crate::memory_limit`]).
+///
+/// Every operation that makes a shape (constructors, views, results) goes
+/// through here before allocating, so a tensor that exists can always be
+/// materialised.
 pub fn checked_size(shape: &[usize]) -> Result<usize> {
     check_ndim(shape.len())?;
     let mut n: usize = 1;
     let mut zero = false;
     let mut overflow = false;
     for &d in shape {
+        if d > i64::MAX as usize {
+            return Err(TensorError::Invalid(format!(
+                "a tensor axis may have at most {} elements, but this one would have {}",
+                i64::MAX,
+                d
+            )));
+        }
         if d == 0 {
             zero = true;
         }
@@ -230,6 +268,9 @@ pub fn checked_size(shape: &[usize]) -> Result<usize> {
     if overflow || n > MAX_ELEMENTS {
         return Err(TensorError::TooLarge { shape: shape.to_vec() });
     }
+    crate::memory::check_memory(n as u128 * std::mem::size_of::<f64>() as u128, || {
+        format!("tensor of shape {}", format_shape(shape))
+    })?;
     Ok(n)
 }
 

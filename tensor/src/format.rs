@@ -41,43 +41,82 @@ const SUMMARY_THRESHOLD: usize = 1000;
 /// Number of leading/trailing entries shown per summarised axis.
 const EDGE_ITEMS: usize = 3;
 
-fn write_rec(t: &Tensor, f: &mut fmt::Formatter<'_>, axis: usize, offset: isize, summarise: bool) -> fmt::Result {
+/// Writes the sub-tensor at `axis`/`offset`. Indices are generated on the
+/// fly (never collected): an axis may be astronomically long when the tensor
+/// has zero size, and then the summary keeps the output short.
+fn write_rec(
+    t: &Tensor,
+    out: &mut dyn fmt::Write,
+    elem: &mut dyn FnMut(f64) -> String,
+    axis: usize,
+    offset: isize,
+    summarise: bool,
+) -> fmt::Result {
     let shape = t.shape();
     if axis == shape.len() {
         let v = t.raw_data()[offset as usize];
-        return f.write_str(&format_float(v));
+        return out.write_str(&elem(v));
     }
     let n = shape[axis];
     let stride = t.strides()[axis];
-    f.write_str("[")?;
-    let indices: Vec<Option<usize>> = if summarise && n > 2 * EDGE_ITEMS {
-        (0..EDGE_ITEMS)
-            .map(Some)
-            .chain(std::iter::once(None))
-            .chain((n - EDGE_ITEMS..n).map(Some))
-            .collect()
-    } else {
-        (0..n).map(Some).collect()
-    };
-    for (k, idx) in indices.iter().enumerate() {
-        if k > 0 {
-            f.write_str(", ")?;
+    out.write_str("[")?;
+    let elided = summarise && n > 2 * EDGE_ITEMS;
+    let head = if elided { EDGE_ITEMS } else { n };
+    for i in 0..head {
+        if i > 0 {
+            out.write_str(", ")?;
         }
-        match idx {
-            Some(i) => write_rec(t, f, axis + 1, offset + *i as isize * stride, summarise)?,
-            None => f.write_str("...")?,
+        write_rec(t, out, elem, axis + 1, offset + i as isize * stride, summarise)?;
+    }
+    if elided {
+        out.write_str(", ...")?;
+        for i in n - EDGE_ITEMS..n {
+            out.write_str(", ")?;
+            write_rec(t, out, elem, axis + 1, offset + i as isize * stride, summarise)?;
         }
     }
-    f.write_str("]")
+    out.write_str("]")
+}
+
+/// Whether printing `t` in full would write more than [`SUMMARY_THRESHOLD`]
+/// entries. For a zero-size tensor the entries are the empty brackets: a
+/// `(3, 0)` tensor prints `[[], [], []]`, but one with 10^18 rows is summarised.
+fn needs_summary(t: &Tensor) -> bool {
+    let mut entries: usize = 1;
+    for &d in t.shape() {
+        if d == 0 {
+            break;
+        }
+        entries = entries.saturating_mul(d);
+    }
+    entries > SUMMARY_THRESHOLD
+}
+
+impl Tensor {
+    /// The tensor as nested brackets with every element written by `elem`,
+    /// summarised like [`Display`](fmt::Display). Printing and `format`
+    /// placeholders with a precision share this one layout.
+    pub fn format_with(&self, elem: &mut dyn FnMut(f64) -> String) -> String {
+        let mut s = String::new();
+        // Writing into a String cannot fail.
+        let _ = write_rec(self, &mut s, elem, 0, self.offset() as isize, needs_summary(self));
+        s
+    }
 }
 
 impl fmt::Display for Tensor {
     /// Nested brackets of [`format_float`] numbers on a single line, NumPy-like:
     /// `2.5`, `[1.0, 2.0]`, `[[1.0, 2.0], [3.0, 4.0]]`, `[]`, `[[], []]`.
-    /// Tensors with more than 1000 elements are summarised: every axis longer
+    /// Tensors with more than 1000 entries are summarised: every axis longer
     /// than 6 shows its first 3 and last 3 entries with `...` between.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let summarise = self.size() > SUMMARY_THRESHOLD;
-        write_rec(self, f, 0, self.offset() as isize, summarise)
+        write_rec(
+            self,
+            f,
+            &mut format_float,
+            0,
+            self.offset() as isize,
+            needs_summary(self),
+        )
     }
 }

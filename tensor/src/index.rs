@@ -159,8 +159,7 @@ impl Tensor {
     /// Adjoint of [`slice`](Self::slice): a zero tensor of `input_shape` with
     /// `grad` added where the slice reads. `grad` must broadcast to the slice's shape.
     pub fn slice_scatter(grad: &Tensor, specs: &[SliceSpec], input_shape: &[usize]) -> Result<Tensor> {
-        let n = checked_size(input_shape)?;
-        let mut out = vec![0.0; n];
+        let mut out = crate::buffer::alloc_filled(input_shape, 0.0)?;
         let base = contiguous_strides(input_shape);
         let (shape, strides, off) = slice_parts(input_shape, &base, 0, specs)?;
         if broadcast_shapes(&grad.shape, &shape).as_deref() != Some(&shape[..]) {
@@ -204,13 +203,16 @@ impl Tensor {
     /// integral; negative ones count from the end.
     pub fn take(&self, indices: &Tensor, axis: usize) -> Result<Tensor> {
         let (idx, out_shape) = Tensor::take_setup(&self.shape, indices, axis)?;
-        let total = checked_size(&out_shape)?;
+        let mut out = crate::buffer::alloc(&out_shape)?;
+        if checked_size(&out_shape)? == 0 {
+            // Nothing to copy; the loops below could run over huge empty axes.
+            return Ok(Tensor::from_parts(out, out_shape));
+        }
         let src = self.contiguous();
         let data = src.as_slice().unwrap_or(&[]);
         let outer: usize = self.shape[..axis].iter().product();
         let inner: usize = self.shape[axis + 1..].iter().product();
         let size = self.shape[axis];
-        let mut out = Vec::with_capacity(total);
         for o in 0..outer {
             let base = o * size * inner;
             for &i in &idx {
@@ -232,8 +234,10 @@ impl Tensor {
                 crate::format_shape(&out_shape)
             )));
         }
-        let n = checked_size(input_shape)?;
-        let mut out = vec![0.0; n];
+        let mut out = crate::buffer::alloc_filled(input_shape, 0.0)?;
+        if out.is_empty() {
+            return Ok(Tensor::from_parts(out, input_shape.to_vec()));
+        }
         let g = grad.contiguous();
         let gd = g.as_slice().unwrap_or(&[]);
         let outer: usize = input_shape[..axis].iter().product();
@@ -276,15 +280,25 @@ impl Tensor {
                     axis
                 )));
             }
-            total_axis = total_axis.saturating_add(p.shape[axis]);
+            // A checked sum: the joined axis must not wrap (nor saturate into
+            // a size no int can hold; `checked_size` bounds it to i64 below).
+            total_axis = total_axis.checked_add(p.shape[axis]).ok_or_else(|| {
+                TensorError::Invalid(format!(
+                    "cannot concatenate: the joined axis {} would have more than {} elements",
+                    axis,
+                    i64::MAX
+                ))
+            })?;
         }
         let mut out_shape = first.shape.clone();
         out_shape[axis] = total_axis;
-        let total = checked_size(&out_shape)?;
+        let mut out = crate::buffer::alloc(&out_shape)?;
+        if checked_size(&out_shape)? == 0 {
+            return Ok(Tensor::from_parts(out, out_shape));
+        }
         let outer: usize = first.shape[..axis].iter().product();
         let inner: usize = first.shape[axis + 1..].iter().product();
         let conts: Vec<Tensor> = parts.iter().map(|p| p.contiguous()).collect();
-        let mut out = Vec::with_capacity(total);
         for o in 0..outer {
             for c in &conts {
                 let chunk = c.shape[axis] * inner;
@@ -321,8 +335,7 @@ impl Tensor {
     pub fn one_hot(&self, n: usize) -> Result<Tensor> {
         let mut shape = self.shape.clone();
         shape.push(n);
-        let total = checked_size(&shape)?;
-        let mut out = vec![0.0; total];
+        let mut out = crate::buffer::alloc_filled(&shape, 0.0)?;
         for (row, v) in self.to_vec().into_iter().enumerate() {
             let i = to_index(v)?;
             if i < 0 || i as u64 >= n as u64 {

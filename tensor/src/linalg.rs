@@ -175,7 +175,7 @@ impl Tensor {
         let total = checked_size(&full_shape)?;
         // Every element is written by exactly one GEMM below (the batch jobs
         // cover every output matrix), so the buffer is not zero-filled first.
-        let mut out = crate::buffer::with_capacity(total);
+        let mut out = crate::buffer::alloc(&full_shape)?;
         let (rsa, csa) = (a.strides[na - 2], a.strides[na - 1]);
         let (rsb, csb) = (b.strides[nb - 2], b.strides[nb - 1]);
         if total > 0 {

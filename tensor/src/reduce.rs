@@ -1,6 +1,6 @@
 //! Reductions (sum/prod/max/min over axes) and argmax/argmin.
 
-use crate::error::{check_axis, Result, TensorError};
+use crate::error::{check_axis, checked_size, Result, TensorError};
 use crate::iter::for_each_row;
 use crate::ops::{maximum, minimum, ReduceOp};
 use crate::tensor::Tensor;
@@ -119,16 +119,23 @@ impl Tensor {
             return Ok(Tensor::from_parts(self.to_vec(), self.shape.clone()));
         }
         let kept_shape: Vec<usize> = (0..nd).map(|i| if reduced[i] { 1 } else { self.shape[i] }).collect();
-        let out_n: usize = kept_shape.iter().product();
-        let count: usize = (0..nd).filter(|&i| reduced[i]).map(|i| self.shape[i]).product();
         let final_shape: Vec<usize> = if keepdims {
             kept_shape.clone()
         } else {
             (0..nd).filter(|&i| !reduced[i]).map(|i| self.shape[i]).collect()
         };
+        // The result's shape is checked (and its buffer allocated) first: a
+        // zero-size input may have huge kept axes, whose product must neither
+        // wrap nor allocate beyond the budget.
+        let mut out = crate::buffer::alloc(&final_shape)?;
+        let out_n: usize = kept_shape.iter().product();
+        let count: usize = (0..nd).filter(|&i| reduced[i]).map(|i| self.shape[i]).product();
         if count == 0 && out_n > 0 {
             match op.identity() {
-                Some(v) => return Ok(Tensor::from_parts(vec![v; out_n], final_shape)),
+                Some(v) => {
+                    out.resize(out_n, v);
+                    return Ok(Tensor::from_parts(out, final_shape));
+                }
                 None => {
                     return Err(TensorError::EmptyReduction {
                         op: reduction_name(op),
@@ -143,7 +150,7 @@ impl Tensor {
             ReduceOp::Max => f64::NEG_INFINITY,
             ReduceOp::Min => f64::INFINITY,
         };
-        let mut out = vec![init; out_n];
+        out.resize(out_n, init);
         // Output strides: contiguous over kept axes, zero over reduced axes.
         let mut ostrides = vec![0isize; nd];
         let mut acc: isize = 1;
@@ -289,7 +296,7 @@ impl Tensor {
                 } else {
                     out_shape.remove(ax);
                 }
-                let out_n: usize = out_shape.iter().product();
+                let out_n = checked_size(&out_shape)?;
                 if n == 0 {
                     if out_n == 0 {
                         return Ok(Tensor::from_parts(vec![], out_shape));

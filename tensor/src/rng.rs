@@ -93,15 +93,17 @@ impl Rng {
 
     /// A tensor of uniform values in `[0, 1)`.
     pub fn uniform(&mut self, shape: &[usize]) -> Result<Tensor> {
+        let mut data = crate::buffer::alloc(shape)?;
         let n = checked_size(shape)?;
-        let data = crate::buffer::collect(n, (0..n).map(|_| self.next_f64()));
+        data.extend((0..n).map(|_| self.next_f64()));
         Tensor::from_vec(data, shape)
     }
 
     /// A tensor of standard normal values.
     pub fn normal(&mut self, shape: &[usize]) -> Result<Tensor> {
+        let mut data = crate::buffer::alloc(shape)?;
         let n = checked_size(shape)?;
-        let data = crate::buffer::collect(n, (0..n).map(|_| self.next_normal()));
+        data.extend((0..n).map(|_| self.next_normal()));
         Tensor::from_vec(data, shape)
     }
 
@@ -113,18 +115,17 @@ impl Rng {
                 lo, hi
             )));
         }
+        let mut data = crate::buffer::alloc(shape)?;
         let n = checked_size(shape)?;
         let range = (hi as i128 - lo as i128) as u64;
-        let data = (0..n)
-            .map(|_| (lo as i128 + self.next_below(range) as i128) as f64)
-            .collect();
+        data.extend((0..n).map(|_| (lo as i128 + self.next_below(range) as i128) as f64));
         Tensor::from_vec(data, shape)
     }
 
     /// A random permutation of `0..n` (Fisher-Yates), as a 1-d tensor.
     pub fn permutation(&mut self, n: usize) -> Result<Tensor> {
-        checked_size(&[n])?;
-        let mut v: Vec<f64> = (0..n).map(|i| i as f64).collect();
+        let mut v = crate::buffer::alloc(&[n])?;
+        v.extend((0..n).map(|i| i as f64));
         for i in (1..n).rev() {
             let j = self.next_below(i as u64 + 1) as usize;
             v.swap(i, j);

@@ -99,13 +99,15 @@ impl Tensor {
 
     /// A tensor with every element equal to `v`.
     pub fn full(shape: &[usize], v: f64) -> Result<Tensor> {
-        let n = checked_size(shape)?;
-        Ok(Tensor::from_parts(crate::buffer::filled(n, v), shape.to_vec()))
+        Ok(Tensor::from_parts(
+            crate::buffer::alloc_filled(shape, v)?,
+            shape.to_vec(),
+        ))
     }
 
     /// The `n x n` identity matrix.
     pub fn eye(n: usize) -> Result<Tensor> {
-        let mut t = vec![0.0; checked_size(&[n, n])?];
+        let mut t = crate::buffer::alloc_filled(&[n, n], 0.0)?;
         for i in 0..n {
             t[i * n + i] = 1.0;
         }
@@ -133,15 +135,15 @@ impl Tensor {
             )));
         }
         let n = n as usize;
-        let data: Vec<f64> = (0..n).map(|i| start + i as f64 * step).collect();
+        let mut data = crate::buffer::alloc(&[n])?;
+        data.extend((0..n).map(|i| start + i as f64 * step));
         Ok(Tensor::from_parts(data, vec![n]))
     }
 
     /// `n` evenly spaced values from `start` to `stop`, both endpoints included
     /// exactly (NumPy `linspace`).
     pub fn linspace(start: f64, stop: f64, n: usize) -> Result<Tensor> {
-        checked_size(&[n])?;
-        let mut data = Vec::with_capacity(n);
+        let mut data = crate::buffer::alloc(&[n])?;
         if n == 1 {
             data.push(start);
         } else if n > 1 {
@@ -182,7 +184,10 @@ impl Tensor {
 
     /// Number of elements.
     pub fn size(&self) -> usize {
-        self.shape.iter().product()
+        // Wrapping is exact here: a shape with more than 2^31 elements never
+        // passes `checked_size`, so only a zero-size shape can overflow, and
+        // any product with a factor 0 is 0 modulo 2^64 too.
+        self.shape.iter().fold(1usize, |n, &d| n.wrapping_mul(d))
     }
 
     /// The elements in row-major order as a fresh vector.

@@ -151,6 +151,8 @@ enum Lit {
     Str(String),
     Bool(bool),
     Int(u64),
+    /// Any other number (negative, fractional, beyond u64), as written.
+    Num(String),
     Seq(Vec<Lit>),
     Dict(Vec<(Lit, Lit)>),
 }
@@ -160,8 +162,14 @@ fn parse_header(text: &str) -> Result<Header, String> {
     let mut p = LitParser {
         s: text.as_bytes(),
         i: 0,
+        depth: 0,
+        too_deep: false,
     };
-    let Lit::Dict(entries) = p.value().ok_or_else(|| bad("not a Python dict"))? else {
+    let parsed = p.value();
+    if p.too_deep {
+        return Err(bad(&format!("brackets nested more than {MAX_NESTING} deep")));
+    }
+    let Lit::Dict(entries) = parsed.ok_or_else(|| bad("not a Python dict"))? else {
         return Err(bad("not a Python dict"));
     };
     let get = |k: &str| {
@@ -185,12 +193,23 @@ fn parse_header(text: &str) -> Result<Header, String> {
     let shape = match get("shape") {
         Some(Lit::Seq(items)) => items
             .iter()
-            .map(|d| match d {
-                Lit::Int(n) => usize::try_from(*n).map_err(|_| bad("a dimension is too large")),
-                _ => Err(bad("a dimension is not an integer")),
+            .enumerate()
+            .map(|(k, d)| {
+                let wrong = |why: &str| format!("its header's 'shape' is invalid: dimension {k} {why}");
+                match d {
+                    Lit::Int(n) if *n <= i64::MAX as u64 => Ok(*n as usize),
+                    Lit::Int(n) => Err(wrong(&format!("is {n}, too large for an int"))),
+                    Lit::Num(t) if t.starts_with('-') && !t.contains(['.', 'e', 'E']) => {
+                        Err(wrong(&format!("is {t}, which is negative")))
+                    }
+                    Lit::Num(t) if !t.contains(['.', 'e', 'E']) => Err(wrong(&format!("is {t}, too large for an int"))),
+                    Lit::Num(t) => Err(wrong(&format!("is {t}, not an integer"))),
+                    _ => Err(wrong("is not a number")),
+                }
             })
             .collect::<Result<Vec<usize>, String>>()?,
-        _ => return Err(bad("no 'shape'")),
+        Some(_) => return Err("its header's 'shape' is invalid: not a tuple of dimensions".into()),
+        None => return Err(bad("no 'shape'")),
     };
     Ok(Header {
         descr,
@@ -200,10 +219,19 @@ fn parse_header(text: &str) -> Result<Header, String> {
     })
 }
 
+/// How deeply brackets may nest in a header (real ones nest two deep: the
+/// dict and its shape tuple). The parser recurses per level, so a header of
+/// millions of `(` must stop here rather than overflow the stack.
+const MAX_NESTING: usize = 32;
+
 /// A recursive-descent parser for the few Python literals headers contain.
 struct LitParser<'a> {
     s: &'a [u8],
     i: usize,
+    /// Current bracket nesting.
+    depth: usize,
+    /// Whether parsing stopped at brackets nested beyond [`MAX_NESTING`].
+    too_deep: bool,
 }
 
 impl LitParser<'_> {
@@ -236,12 +264,11 @@ impl LitParser<'_> {
         }
     }
 
-    fn value(&mut self) -> Option<Lit> {
-        self.skip_ws();
-        let c = *self.s.get(self.i)?;
+    /// A dict, tuple or list whose opening bracket `c` is next.
+    fn container(&mut self, c: u8) -> Option<Lit> {
+        self.i += 1;
         match c {
             b'{' => {
-                self.i += 1;
                 let mut entries = Vec::new();
                 self.seq(b'}', &mut |p| {
                     let k = p.value()?;
@@ -252,7 +279,6 @@ impl LitParser<'_> {
                 Some(Lit::Dict(entries))
             }
             b'(' | b'[' => {
-                self.i += 1;
                 let mut items = Vec::new();
                 let close = if c == b'(' { b')' } else { b']' };
                 self.seq(close, &mut |p| {
@@ -261,6 +287,24 @@ impl LitParser<'_> {
                 })?;
                 Some(Lit::Seq(items))
             }
+            _ => None,
+        }
+    }
+
+    fn value(&mut self) -> Option<Lit> {
+        self.skip_ws();
+        let c = *self.s.get(self.i)?;
+        if matches!(c, b'{' | b'(' | b'[') {
+            self.depth += 1;
+            if self.depth > MAX_NESTING {
+                self.too_deep = true;
+                return None;
+            }
+            let v = self.container(c);
+            self.depth -= 1;
+            return v;
+        }
+        match c {
             b'\'' | b'"' => {
                 self.i += 1;
                 let start = self.i;
@@ -272,17 +316,29 @@ impl LitParser<'_> {
                 self.i += 1;
                 Some(Lit::Str(text))
             }
-            b'0'..=b'9' => {
+            b'0'..=b'9' | b'-' | b'+' | b'.' => {
+                // Any number is read, so that a wrong shape can be reported as what it is.
                 let start = self.i;
-                while self.s.get(self.i).is_some_and(u8::is_ascii_digit) {
+                self.i += 1;
+                while let Some(&d) = self.s.get(self.i) {
+                    let exp_sign = matches!(d, b'-' | b'+') && matches!(self.s[self.i - 1], b'e' | b'E');
+                    if !(d.is_ascii_digit() || matches!(d, b'.' | b'e' | b'E') || exp_sign) {
+                        break;
+                    }
                     self.i += 1;
                 }
-                let n = std::str::from_utf8(&self.s[start..self.i]).ok()?.parse().ok()?;
+                let text = std::str::from_utf8(&self.s[start..self.i]).ok()?;
                 // Python 2 wrote long integers with an `L` suffix.
                 if matches!(self.s.get(self.i), Some(b'L' | b'l')) {
                     self.i += 1;
                 }
-                Some(Lit::Int(n))
+                if !text.bytes().any(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+                Some(match text.parse::<u64>() {
+                    Ok(n) if !text.starts_with('+') => Lit::Int(n),
+                    _ => Lit::Num(text.to_string()),
+                })
             }
             _ if self.s[self.i..].starts_with(b"True") => {
                 self.i += 4;
@@ -384,5 +440,39 @@ mod tests {
         for bytes in cases {
             assert!(decode(&bytes).is_err(), "{bytes:?}");
         }
+    }
+
+    #[test]
+    fn deep_brackets_are_an_error_not_a_stack_overflow() {
+        let header = "(".repeat(20_000_000);
+        let mut b = MAGIC.to_vec();
+        b.extend_from_slice(&[2, 0]);
+        b.extend_from_slice(&(header.len() as u32).to_le_bytes());
+        b.extend_from_slice(header.as_bytes());
+        let e = decode(&b).unwrap_err();
+        assert_eq!(e, "its header is malformed (brackets nested more than 32 deep)");
+    }
+
+    #[test]
+    fn bad_dimensions_are_named() {
+        let f8 = |shape: &str| format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape}, }}");
+        let err = |shape: &str| decode(&npy_with(&f8(shape), &[])).unwrap_err();
+        let invalid = "its header's 'shape' is invalid: dimension";
+        assert_eq!(err("(2, -3)"), format!("{invalid} 1 is -3, which is negative"));
+        assert_eq!(err("(2.5,)"), format!("{invalid} 0 is 2.5, not an integer"));
+        assert_eq!(err("(1e3,)"), format!("{invalid} 0 is 1e3, not an integer"));
+        assert_eq!(
+            err("(18446744073709551615, 0)"),
+            format!("{invalid} 0 is 18446744073709551615, too large for an int")
+        );
+        assert_eq!(
+            err("(99999999999999999999999,)"),
+            format!("{invalid} 0 is 99999999999999999999999, too large for an int")
+        );
+        assert_eq!(err("('a',)"), format!("{invalid} 0 is not a number"));
+        assert_eq!(err("7"), "its header's 'shape' is invalid: not a tuple of dimensions");
+        // A zero-size array with a huge (but valid) leading axis loads.
+        let t = decode(&npy_with(&f8("(9223372036854775807, 0)"), &[])).unwrap();
+        assert_eq!(t.shape(), &[9223372036854775807, 0]);
     }
 }
