@@ -230,7 +230,9 @@ pub fn quote(s: &str) -> String {
 }
 
 /// Structural equality of two values, as `==` on non-tensor values.
-/// Numbers compare by value across int and float.
+/// Numbers compare by value across int, float and 0-d tensor (which `==`
+/// outside a container treats alike, so `(1.0,) == (tensor(1.0),)` as
+/// `1.0 == tensor(1.0)`); other tensors are equal when shapes and elements are.
 pub fn values_equal(a: &Value, b: &Value) -> bool {
     // An explicit work list rather than recursion: values can be nested
     // millions of levels deep, far beyond any native stack.
@@ -242,6 +244,12 @@ pub fn values_equal(a: &Value, b: &Value) -> bool {
             (Value::Int(x), Value::Int(y)) => x == y,
             (Value::Int(x), Value::Float(y)) | (Value::Float(y), Value::Int(x)) => (*x as f64) == *y,
             (Value::Float(x), Value::Float(y)) => x == y,
+            (Value::Int(_) | Value::Float(_), Value::Tensor(t))
+            | (Value::Tensor(t), Value::Int(_) | Value::Float(_))
+                if t.ndim() == 0 =>
+            {
+                scalar(a) == scalar(b)
+            }
             (Value::Str(x), Value::Str(y)) => x == y,
             (Value::Tensor(x), Value::Tensor(y)) => x.shape() == y.shape() && x.to_vec() == y.to_vec(),
             (Value::Tuple(x), Value::Tuple(y)) => {
@@ -262,6 +270,16 @@ pub fn values_equal(a: &Value, b: &Value) -> bool {
         }
     }
     true
+}
+
+/// A float, int or 0-d tensor as an f64 (`None` for anything else).
+fn scalar(v: &Value) -> Option<f64> {
+    match v.strip() {
+        Value::Int(i) => Some(*i as f64),
+        Value::Float(x) => Some(*x),
+        Value::Tensor(t) if t.ndim() == 0 => t.item(),
+        _ => None,
+    }
 }
 
 /// The deepest nesting of tuples and dicts that printing and tree functions

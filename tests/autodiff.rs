@@ -15,7 +15,9 @@
 //! Inputs stay away from kinks here; the conventions at kinks are tested with
 //! exact values at the bottom of the file.
 
-use dp::autodiff::trace::{backward, dual, leaf, new_level, node_at, start_tape, tangent_at, unwrap_level};
+use dp::autodiff::trace::{
+    backward, dual, leaf, new_level, node_at, start_forward, start_tape, tangent_at, unwrap_level,
+};
 use dp::builtins::Args;
 use dp::ops::{self, apply, shape_of, Prim};
 use dp::{Diagnostic, Interp, Value};
@@ -108,15 +110,16 @@ fn vjp(it: &mut Interp, f: MultiFun, xs: &[Value], us: &[Value]) -> R<(Vec<Value
         ids.push(id);
     }
     let outs = f(it, &wrapped)?;
-    let tape = guard.finish();
+    // The outputs are read while the level is active: afterwards its tracers are constants.
     let mut seeds = Vec::new();
     for (o, u) in outs.iter().zip(us) {
         if let Some(n) = node_at(o, level) {
             seeds.push((n, u.clone()));
         }
     }
-    let adj = backward(&tape, seeds)?;
     let ys = outs.iter().map(|o| unwrap_level(o, level)).collect();
+    let tape = guard.finish();
+    let adj = backward(&tape, seeds)?;
     let grads = ids
         .iter()
         .zip(xs)
@@ -131,6 +134,7 @@ fn vjp(it: &mut Interp, f: MultiFun, xs: &[Value], us: &[Value]) -> R<(Vec<Value
 /// Forward mode: the outputs and their tangents for input tangents `ts`.
 fn jvp(it: &mut Interp, f: MultiFun, xs: &[Value], ts: &[Value]) -> R<(Vec<Value>, Vec<Value>)> {
     let level = new_level();
+    let _active = start_forward(level);
     let args: Vec<Value> = xs
         .iter()
         .zip(ts)
@@ -159,7 +163,44 @@ fn grad_s(it: &mut Interp, f: &Fun, xs: &[Value], u: &Value) -> R<Vec<Value>> {
 }
 
 fn close(a: f64, b: f64, rtol: f64, atol: f64) -> bool {
-    (a - b).abs() <= atol + rtol * a.abs().max(b.abs())
+    // Equal infinities (a -inf output of log_softmax) are close.
+    a == b || (a - b).abs() <= atol + rtol * a.abs().max(b.abs())
+}
+
+/// `x` with some elements set to -inf (a mask, as attention and padding use),
+/// never where `keep` holds for the element's multi-index.
+fn mask_neg_inf(rng: &mut Rng, x: &Value, keep: impl Fn(&[usize]) -> bool) -> Value {
+    let shape = shape_of(x);
+    let coins = rng.uniform(&shape).expect("small shape").to_vec();
+    let mut v = data(x);
+    for (j, c) in coins.iter().enumerate() {
+        let mut idx = vec![0; shape.len()];
+        let mut r = j;
+        for a in (0..shape.len()).rev() {
+            idx[a] = r % shape[a];
+            r /= shape[a];
+        }
+        if *c < 0.4 && !keep(&idx) {
+            v[j] = f64::NEG_INFINITY;
+        }
+    }
+    match x.strip() {
+        Value::Float(_) => Value::Float(v[0]),
+        _ => value(Tensor::from_vec(v, &shape).expect("shape")),
+    }
+}
+
+/// `f` with its -inf outputs replaced by 0, so `<u, f(x)>` stays finite.
+fn finite_part(f: Fun) -> Fun {
+    Rc::new(move |it, xs| {
+        let y = f(it, xs)?;
+        let finite: Vec<f64> = data(&y).iter().map(|v| f64::from(u8::from(v.is_finite()))).collect();
+        let mask = match y.strip() {
+            Value::Float(_) => Value::Float(finite[0]),
+            _ => value(Tensor::from_vec(finite, &shape_of(&y)).expect("shape")),
+        };
+        ops::where_(&mask, &y, &Value::Float(0.0))
+    })
 }
 
 fn fail(name: &str, what: &str, detail: String) -> TestCaseError {
@@ -461,6 +502,25 @@ proptest! {
         // A constant base with a differentiated exponent.
         let g: Fun = Rc::new(move |_, xs| ops::binary(BinaryOp::Pow, &Value::Float(1.7), &xs[0]));
         check("pow const base", &g, &[uni(&mut rng, &s, -2.0, 2.0)], seed)?;
+        // Exponents 0..=3 are polynomials, smooth at a base of exactly 0 (x ** 0.0 has derivative 0 there).
+        if e.fract() == 0.0 && e >= 0.0 {
+            let zs = rng.uniform(&s).unwrap().to_vec();
+            let x0: Vec<f64> = data(&x).iter().zip(zs).map(|(v, z)| if z < 0.5 { 0.0 } else { *v }).collect();
+            let x0 = match x.strip() { Value::Float(_) => Value::Float(x0[0]), _ => value(Tensor::from_vec(x0, &s).unwrap()) };
+            check("pow const at 0", &f, &[x0], seed)?;
+        }
+    }
+
+    /// A constant tensor of exponents in 0..=3 (some exactly 0 or 1) over bases with exact zeros.
+    #[test]
+    fn pow_tensor_exponents_at_zero((sa, sb) in broadcast_pair(), seed in any::<u64>()) {
+        let mut rng = Rng::new(seed);
+        let b = value(rng.uniform(&sb).unwrap().map(|u| (u * 4.0).floor()));
+        let zs = rng.uniform(&sa).unwrap().to_vec();
+        let a: Vec<f64> = data(&uni(&mut rng, &sa, -2.0, 2.0)).iter().zip(zs).map(|(v, z)| if z < 0.5 { 0.0 } else { *v }).collect();
+        let a = if sa.is_empty() { Value::Float(a[0]) } else { value(Tensor::from_vec(a, &sa).unwrap()) };
+        let f: Fun = Rc::new(move |_, xs| ops::binary(BinaryOp::Pow, &xs[0], &b));
+        check("pow tensor exponents at 0", &f, &[a], seed)?;
     }
 
     #[test]
@@ -611,13 +671,40 @@ proptest! {
         }
     }
 
+    /// The softmax family with -inf entries (masked logits); one entry per group stays finite.
+    #[test]
+    fn composites_with_neg_inf(s in shape(1, 3), ax in 0usize..3, keep in any::<bool>(), seed in any::<u64>()) {
+        let mut rng = Rng::new(seed);
+        let axis = ax % s.len();
+        let x = uni(&mut rng, &s, -2.0, 2.0);
+        let x = mask_neg_inf(&mut rng, &x, |i| i[axis] == 0);
+        let a = Value::Int(axis as i64);
+        check("softmax -inf", &builtin_fun("softmax", vec![("axis", a.clone())]), std::slice::from_ref(&x), seed)?;
+        check("log_softmax -inf", &finite_part(builtin_fun("log_softmax", vec![("axis", a.clone())])), std::slice::from_ref(&x), seed)?;
+        let red = vec![("axis", a), ("keepdims", Value::Bool(keep))];
+        check("logsumexp -inf", &builtin_fun("logsumexp", red), &[x], seed)?;
+    }
+
     #[test]
     fn cross_entropy_op(b in prop::option::of(1usize..=3), c in 1usize..=4, seed in any::<u64>()) {
         let mut rng = Rng::new(seed);
         let (ls, ll): (Vec<usize>, Vec<usize>) = match b { Some(b) => (vec![b, c], vec![b]), None => (vec![c], vec![]) };
         let labels = value(rng.uniform(&ll).unwrap().map(|u| (u * c as f64).floor()));
+        let lab = data(&labels);
+        let l2 = labels.clone();
         let f: Fun = Rc::new(move |it, xs| builtin_fun("cross_entropy", vec![])(it, &[xs[0].clone(), labels.clone()]));
-        check("cross_entropy", &f, &[uni(&mut rng, &ls, -2.0, 2.0)], seed)?;
+        let x = uni(&mut rng, &ls, -2.0, 2.0);
+        check("cross_entropy", &f, std::slice::from_ref(&x), seed)?;
+        // Logits masked with -inf anywhere but at the label: the loss and its derivatives stay finite.
+        let masked = mask_neg_inf(&mut rng, &x, |i| {
+            let row = if i.len() == 2 { i[0] } else { 0 };
+            lab[row] as usize == i[i.len() - 1]
+        });
+        let mut it = interp();
+        let y = ok("cross_entropy -inf", f(&mut it, std::slice::from_ref(&masked)))?;
+        prop_assert!(data(&y)[0].is_finite(), "cross_entropy with -inf logits: {:?}", data(&y));
+        let _ = l2;
+        check("cross_entropy -inf", &f, &[masked], seed)?;
     }
 }
 
@@ -727,20 +814,28 @@ fn kink_pow() {
     // jax.grad(lambda b: jnp.sum(jnp.array([0., 0., 2.]) ** b))(jnp.array([2., .5, 3.])) == [0, 0, 8 ln 2]
     let b_only: Fun = Rc::new(|_, xs| ops::binary(BinaryOp::Pow, &t1(&[0.0, 0.0, 2.0]), &xs[0]));
     assert_grad(b_only, &[2.0, 0.5, 3.0], &[0.0, 0.0, 8.0 * 2f64.ln()]);
-    // A float exponent has JAX's rule b * a**(b-1) with no special case:
-    // jax.grad(lambda a: a ** 0.0)(0.0) is nan, jax.grad(lambda a: a ** 0.0)(2.0) is 0.
+    // d/da a**b is exactly 0 where b == 0 (a ** 0 is constant): 0 at a = 0 too,
+    // where JAX's rule b * a**(b-1) gives 0 * inf = nan (HIPS autograd gives 0).
     let zero_exp: Fun = Rc::new(|_, xs| ops::binary(BinaryOp::Pow, &xs[0], &Value::Float(0.0)));
-    assert_grad(zero_exp.clone(), &[0.0], &[f64::NAN]);
+    assert_grad(zero_exp.clone(), &[0.0], &[0.0]);
     assert_grad(zero_exp, &[2.0], &[0.0]);
     let zero_texp: Fun = Rc::new(|_, xs| ops::binary(BinaryOp::Pow, &xs[0], &t1(&[0.0])));
-    assert_grad(zero_texp, &[0.0], &[f64::NAN]);
+    assert_grad(zero_texp, &[0.0], &[0.0]);
+    let mixed: Fun = Rc::new(|_, xs| ops::binary(BinaryOp::Pow, &xs[0], &t1(&[0.0, 1.0, 2.0, 3.0])));
+    assert_grad(mixed, &[0.0, 0.0, 0.0, 2.0], &[0.0, 1.0, 0.0, 12.0]);
     // An int exponent is JAX's integer_pow: exact, also at 0 and at high orders.
     // jax.grad(lambda a: a ** 0)(0.0) == 0; jax.grad(lambda a: a ** 2)(-3.0) == -6
     let int0: Fun = Rc::new(|_, xs| ops::binary(BinaryOp::Pow, &xs[0], &Value::Int(0)));
     assert_grad(int0, &[0.0, 2.0], &[0.0, 0.0]);
     let sq: Fun = Rc::new(|_, xs| ops::binary(BinaryOp::Pow, &xs[0], &Value::Int(2)));
     assert_grad(sq.clone(), &[0.0, -3.0], &[0.0, -6.0]);
-    // jax.grad(jax.grad(jax.grad(lambda a: a ** 2)))(0.0) == 0, but with 2.0 it is nan.
+    // Higher orders at 0: d²/da² a**2.0 = 2, d²/da² a**1.0 = 0, d³/da³ a**2.0 = 0 (JAX: nan for the last two).
+    let second = |f: Fun| {
+        let mut it = interp();
+        let d1 = move |it: &mut Interp, xs: &[Value]| grad_s(it, &f, xs, &Value::Float(1.0));
+        let d2 = vjp(&mut it, &d1, &[Value::Float(0.0)], &[Value::Float(1.0)]).unwrap().1;
+        data(&d2[0])[0]
+    };
     let third = |f: Fun| {
         let mut it = interp();
         let d1 = move |it: &mut Interp, xs: &[Value]| grad_s(it, &f, xs, &Value::Float(1.0));
@@ -748,8 +843,12 @@ fn kink_pow() {
         let d3 = vjp(&mut it, &d2, &[Value::Float(0.0)], &[Value::Float(1.0)]).unwrap().1;
         data(&d3[0])[0]
     };
+    let float_pow = |e: f64| -> Fun { Rc::new(move |_, xs| ops::binary(BinaryOp::Pow, &xs[0], &Value::Float(e))) };
     assert_eq!(third(sq), 0.0);
-    assert!(third(Rc::new(|_, xs| ops::binary(BinaryOp::Pow, &xs[0], &Value::Float(2.0)))).is_nan());
+    assert_eq!(second(float_pow(2.0)), 2.0);
+    assert_eq!(second(float_pow(1.0)), 0.0);
+    assert_eq!(third(float_pow(2.0)), 0.0);
+    assert_eq!(third(float_pow(3.0)), 6.0);
 }
 
 #[test]

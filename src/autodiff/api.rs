@@ -175,10 +175,11 @@ pub fn grad_call(it: &mut Interp, f: &Value, argnums: &Argnums, args: Args, fnam
         ids_per_arg.push((i, ids));
     }
     let out = it.call(f, call_args)?;
+    // Read the output while the level is active: once it finishes, its tracers are constants.
+    let (y, out_node) = (unwrap_level(&out, level), trace::node_at(&out, level));
     let tape = guard.finish();
-    let y = unwrap_level(&out, level);
     scalar_output(fname, &y)?;
-    let adj = match trace::node_at(&out, level) {
+    let adj = match out_node {
         Some(n) => backward(&tape, vec![(n, seed_like(&y)?)])?,
         None => vec![None; tape.nodes.len()],
     };
@@ -205,21 +206,25 @@ pub fn vjp_call(it: &mut Interp, f: &Value, primals: Vec<Value>, span: Span) -> 
         ids.push(i);
     }
     let out = it.call_pos(f, wrapped, span)?;
-    let tape = Rc::new(guard.finish());
+    // Read the output while the level is active: once it finishes, its tracers are constants.
     let mut out_nodes = Vec::new();
     let y = tree::map_leaves(&out, &mut |x, _| {
         out_nodes.push(trace::node_at(x, level));
         Ok(unwrap_level(x, level))
     })?;
+    let tape = Rc::new(guard.finish());
     let y_for_pullback = y.clone();
     let pullback = native("pullback", move |_, a: Args| {
         let v = a.bind("pullback", &["cotangent"])?;
         let cot = v[0].clone().unwrap_or(Value::None);
         let mut seeds = Vec::new();
         let mut k = 0;
-        tree::map_many(&[y_for_pullback.clone(), cot], &mut |pair, p| {
-            if let Some(Some(n)) = out_nodes.get(k) {
-                let (yl, cl) = (&pair[0], &pair[1]);
+        let names = ["the output", "the cotangent"];
+        tree::map_many_named(&[y_for_pullback.clone(), cot], &names, &mut |pair, p| {
+            let (yl, cl) = (&pair[0], &pair[1]);
+            let node = out_nodes.get(k).copied().flatten();
+            k += 1;
+            if is_differentiable(yl) {
                 if !matches!(cl.strip(), Value::Float(_) | Value::Int(_) | Value::Tensor(_)) {
                     // Caught here, not in the backward pass, so the report names the cotangent's leaf.
                     return Err(Diagnostic::new(
@@ -231,7 +236,9 @@ pub fn vjp_call(it: &mut Interp, f: &Value, primals: Vec<Value>, span: Span) -> 
                         ),
                     ));
                 }
-                if shape_of(yl) != shape_of(cl) && !matches!(cl.strip(), Value::Float(_)) {
+                // Exactly the output's shape, as in JAX: a float is not broadcast
+                // over a tensor output (that would silently scale the result).
+                if shape_of(yl) != shape_of(cl) {
                     return Err(Diagnostic::new(
                         ErrorKind::Shape,
                         format!(
@@ -240,11 +247,13 @@ pub fn vjp_call(it: &mut Interp, f: &Value, primals: Vec<Value>, span: Span) -> 
                             ops::describe_shape(cl),
                             ops::describe_shape(yl)
                         ),
-                    ));
+                    )
+                    .with_help("a cotangent has the output's shape; for the same value everywhere write e.g. `full(y.shape, v)`"));
                 }
-                seeds.push((*n, ops::broadcast_to(&num(cl), &shape_of(yl))?));
+                if let Some(n) = node {
+                    seeds.push((n, as_shape_of(cl, yl)?));
+                }
             }
-            k += 1;
             Ok(Value::None)
         })?;
         let adj = backward(&tape, seeds)?;
@@ -255,6 +264,15 @@ pub fn vjp_call(it: &mut Interp, f: &Value, primals: Vec<Value>, span: Span) -> 
         Ok(Value::tuple(res))
     });
     Ok(Value::tuple([y, pullback]))
+}
+
+/// A tangent or cotangent `t` of the same shape as `like`, as a float when
+/// `like` is one (a 0-d tensor and a float are the same shape).
+fn as_shape_of(t: &Value, like: &Value) -> R<Value> {
+    match like.strip() {
+        Value::Float(_) | Value::Int(_) => ops::reshape(&num(t), &[]),
+        _ => Ok(num(t)),
+    }
 }
 
 /// `jvp(f, primals, tangents)`: the output and its tangent.
@@ -280,8 +298,10 @@ pub fn jvp_call(it: &mut Interp, f: &Value, primals: &Value, tangents: &Value, s
         ));
     }
     let level = new_level();
+    let _active = trace::start_forward(level);
     // One walk over the tuples of primals and tangents, so paths name the argument (`[1].w`).
-    let pairs = tree::map_many(&[primals.clone(), tangents.clone()], &mut |pair, path| {
+    let names = ["`primals`", "`tangents`"];
+    let pairs = tree::map_many_named(&[primals.clone(), tangents.clone()], &names, &mut |pair, path| {
         let (p, t) = (&pair[0], &pair[1]);
         if !is_differentiable(p) {
             return Ok(p.clone());
@@ -296,9 +316,9 @@ pub fn jvp_call(it: &mut Interp, f: &Value, primals: &Value, tangents: &Value, s
                 ),
             ));
         }
-        // A float tangent stands for a constant direction; any other shape must match (as in JAX).
+        // Exactly the primal's shape, as in JAX: a float tangent is not broadcast over a tensor primal.
         let (sp, st) = (shape_of(p), shape_of(t));
-        if sp != st && !st.is_empty() {
+        if sp != st {
             return Err(Diagnostic::new(
                 ErrorKind::Shape,
                 format!(
@@ -307,9 +327,12 @@ pub fn jvp_call(it: &mut Interp, f: &Value, primals: &Value, tangents: &Value, s
                     ops::describe_shape(t),
                     ops::describe_shape(p)
                 ),
+            )
+            .with_help(
+                "a tangent has its primal's shape; for the same value everywhere write e.g. `full(x.shape, v)`",
             ));
         }
-        Ok(dual(level, num(p), ops::broadcast_to(&num(t), &sp)?))
+        Ok(dual(level, num(p), as_shape_of(t, p)?))
     })?;
     let args: Vec<Value> = match pairs {
         Value::Tuple(t) => t.iter().cloned().collect(),
@@ -377,8 +400,9 @@ pub fn jacrev_call(it: &mut Interp, f: &Value, args: Args) -> R<Value> {
     let mut call_args = args.clone();
     call_args.pos[0] = w;
     let out = it.call(f, call_args)?;
+    // Read the output while the level is active: once it finishes, its tracers are constants.
+    let (y, out_node) = (unwrap_level(&out, level), trace::node_at(&out, level));
     let tape = guard.finish();
-    let y = unwrap_level(&out, level);
     if !y.is_numeric() {
         return Err(Diagnostic::new(
             ErrorKind::Differentiation,
@@ -392,7 +416,7 @@ pub fn jacrev_call(it: &mut Interp, f: &Value, args: Args) -> R<Value> {
     let n_out: usize = ys.iter().product();
     let mut rows = Vec::with_capacity(n_out);
     for i in 0..n_out {
-        let g = match trace::node_at(&out, level) {
+        let g = match out_node {
             Some(n) => backward(&tape, vec![(n, basis(&ys, i)?)])?[id as usize].clone(),
             None => None,
         };
@@ -413,6 +437,7 @@ pub fn jacfwd_call(it: &mut Interp, f: &Value, args: Args) -> R<Value> {
     let mut out_shape = None;
     for j in 0..n_in {
         let level = new_level();
+        let _active = trace::start_forward(level);
         let mut call_args = args.clone();
         call_args.pos[0] = dual(level, x.clone(), basis(&xs, j)?);
         let out = it.call(f, call_args)?;
@@ -522,9 +547,15 @@ fn compare(analytic: &Value, numeric: &Value, rtol: f64, atol: f64, what: &str) 
         }
         let (at, nt) = (as_tensor(av)?.to_vec(), as_tensor(nv)?.to_vec());
         for (k, (x, y)) in at.iter().zip(nt.iter()).enumerate() {
-            let err = (x - y).abs() / (atol + rtol * y.abs());
-            let bad = !err.is_finite() || err > 1.0;
-            if bad && worst.as_ref().is_none_or(|w| err > w.0 || err.is_nan()) {
+            if crate::builtins::core::close(*x, *y, rtol, atol) {
+                continue;
+            }
+            // How far off, in tolerances, to report the worst leaf; infinite when not comparable.
+            let err = match (x - y).abs() / (atol + rtol * y.abs()) {
+                e if e.is_nan() => f64::INFINITY,
+                e => e,
+            };
+            if worst.as_ref().is_none_or(|w| err > w.0) {
                 let loc = if at.len() > 1 {
                     format!("{} element {k}", path_string(path))
                 } else {

@@ -5,9 +5,9 @@
 //!
 //! Conventions at non-smooth points follow JAX (docs/language.md §8.4): `relu'(0) = 0`,
 //! `abs'(0) = 1`, `maximum`/`minimum`/`max`/`min` split ties equally,
-//! `sqrt'(0) = inf`, `d(a ** b)/db = 0` at `a = 0`, a float power's
-//! `d(a ** b)/da = b * a ** (b - 1)` with no special case (so nan at `a = 0`
-//! where `b - 1 < 0`), an int power's exact at every order, `prod` exact
+//! `sqrt'(0) = inf`, `d(a ** b)/db = 0` at `a = 0`, `d(a ** b)/da = b * a **
+//! (b - 1)` except that it is exactly 0 where `b == 0` (JAX gives nan at
+//! `a = 0` there; `a ** 0` is a constant), an int power's exact at every order, `prod` exact
 //! through zeros, and ops without a derivative (`sign`, `floor`, `round`,
 //! comparisons) have zero derivative.
 
@@ -80,14 +80,29 @@ fn select_masks(op: BinaryOp, a: &Value, b: &Value) -> R<(Value, Value)> {
     Ok((add(&bin(wins_a, a, b)?, &tie)?, add(&bin(wins_b, a, b)?, &tie)?))
 }
 
-/// `d(a ** b)/da = b * a ** (b - 1)` for a float exponent, with no special
-/// case at `b == 0`: JAX's rule, so `a ** 0.0` has derivative `0 * 0 ** -1 =
-/// nan` at `a = 0` (an int exponent is [`Prim::IntPow`], exact there).
-fn pow_da(a: &Value, b: &Value) -> R<Value> {
+/// `d(a ** b)/da = b * a ** (b - 1)`, taken as exactly 0 where `b == 0`
+/// (`a ** 0` is the constant 1; JAX's rule gives `0 * 0 ** -1 = nan` at
+/// `a = 0`). `None`: zero everywhere. A constant `b == 1` gives the constant
+/// 1, so `x ** 1.0` has second derivative 0 and `x ** 2.0` has 2 at 0.
+fn pow_da(a: &Value, b: &Value) -> R<Option<Value>> {
     if let Value::Float(e) = b {
-        return scale(&bin(BinaryOp::Pow, a, &f(e - 1.0))?, *e);
+        return Ok(match *e {
+            0.0 => None,
+            1.0 => Some(f(1.0)),
+            e => Some(scale(&bin(BinaryOp::Pow, a, &f(e - 1.0))?, e)?),
+        });
     }
-    mul(b, &bin(BinaryOp::Pow, a, &sub(b, &f(1.0))?)?)
+    let has_zero = ops::as_tensor(b.strip())?.to_vec().contains(&0.0);
+    if !has_zero {
+        return Ok(Some(mul(b, &bin(BinaryOp::Pow, a, &sub(b, &f(1.0))?)?)?));
+    }
+    // Where b == 0 the base is replaced by 1 before the power (so neither the
+    // value nor any derivative of the unused branch is inf or nan) and the
+    // result by 0: exact at every order, and the zero flows through `where`.
+    let is_zero = bin(BinaryOp::Eq, b, &f(0.0))?;
+    let safe_a = ops::where_(&is_zero, &f(1.0), a)?;
+    let d = mul(b, &bin(BinaryOp::Pow, &safe_a, &sub(b, &f(1.0))?)?)?;
+    Ok(Some(ops::where_(&is_zero, &f(0.0), &d)?))
 }
 
 /// `d(x ** n)/dx = n * x ** (n - 1)` for an int exponent (`None`: zero, for `n == 0`).
@@ -234,7 +249,10 @@ pub fn vjp(prim: &Prim, x: &[Value], y: &Value, g: &Value, needs: &[bool]) -> R<
                     },
                 ),
                 BinaryOp::Pow => (
-                    if needs[0] { Some(mul(g, &pow_da(a, b)?)?) } else { None },
+                    match needs[0].then(|| pow_da(a, b)).transpose()?.flatten() {
+                        Some(d) => Some(mul(g, &d)?),
+                        None => None,
+                    },
                     if needs[1] { Some(mul(g, &pow_db(a, y)?)?) } else { None },
                 ),
                 BinaryOp::Maximum | BinaryOp::Minimum => {
@@ -438,7 +456,10 @@ pub fn jvp(prim: &Prim, x: &[Value], t: &[Option<Value>], y: &Value) -> R<Option
                     term(tb, &|v| neg(&div(&mul(v, y)?, b)?))?,
                 ])?,
                 BinaryOp::Pow => sum_terms(vec![
-                    term(ta, &|v| mul(v, &pow_da(a, b)?))?,
+                    match (ta, pow_da(a, b)?) {
+                        (Some(v), Some(d)) => Some(mul(v, &d)?),
+                        _ => None,
+                    },
                     term(tb, &|v| mul(v, &pow_db(a, y)?))?,
                 ])?,
                 BinaryOp::Maximum | BinaryOp::Minimum => {

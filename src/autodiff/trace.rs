@@ -64,9 +64,18 @@ pub struct Tape {
     pub nodes: Vec<Node>,
 }
 
+/// One active level: its number and, in reverse mode, its tape.
+struct Active {
+    level: u32,
+    tape: Option<Rc<RefCell<Tape>>>,
+}
+
 thread_local! {
     static NEXT_LEVEL: Cell<u32> = const { Cell::new(1) };
-    static TAPES: RefCell<Vec<Rc<RefCell<Tape>>>> = const { RefCell::new(Vec::new()) };
+    /// The levels whose differentiation call is still running, innermost last.
+    /// A tracer whose level is not here escaped its call (say, captured by a
+    /// returned closure) and is a constant from then on: its primal.
+    static ACTIVE: RefCell<Vec<Active>> = const { RefCell::new(Vec::new()) };
     static CURRENT_SPAN: Cell<Span> = Cell::new(Span::default());
 }
 
@@ -95,8 +104,32 @@ pub fn start_tape(level: u32) -> TapeGuard {
         level,
         nodes: Vec::new(),
     }));
-    TAPES.with(|t| t.borrow_mut().push(tape.clone()));
+    ACTIVE.with(|a| {
+        a.borrow_mut().push(Active {
+            level,
+            tape: Some(tape.clone()),
+        })
+    });
     TapeGuard { tape: Some(tape) }
+}
+
+/// Marks a forward-mode level active until the returned guard drops (also on errors).
+pub fn start_forward(level: u32) -> ForwardGuard {
+    ACTIVE.with(|a| a.borrow_mut().push(Active { level, tape: None }));
+    ForwardGuard { level }
+}
+
+/// Keeps a forward-mode level active; dropping it ends the level, so its
+/// tracers that escape (in closures) act as their primals from then on.
+pub struct ForwardGuard {
+    level: u32,
+}
+
+impl Drop for ForwardGuard {
+    fn drop(&mut self) {
+        let level = self.level;
+        ACTIVE.with(|a| a.borrow_mut().retain(|x| x.level != level));
+    }
 }
 
 /// Keeps a tape active; dropping it (also on errors) stops recording.
@@ -129,11 +162,44 @@ fn remove_tape(t: &Rc<RefCell<Tape>>) {
     // Level numbers are never reused: a tracer that escaped its differentiation
     // (e.g. captured by a returned closure) must not be mistaken for a tracer
     // of a later one. A u32 allows four billion differentiation calls per thread.
-    TAPES.with(|ts| ts.borrow_mut().retain(|x| !Rc::ptr_eq(x, t)));
+    ACTIVE.with(|a| {
+        a.borrow_mut()
+            .retain(|x| !x.tape.as_ref().is_some_and(|xt| Rc::ptr_eq(xt, t)))
+    });
 }
 
-fn find_tape(level: u32) -> Option<Rc<RefCell<Tape>>> {
-    TAPES.with(|ts| ts.borrow().iter().rev().find(|t| t.borrow().level == level).cloned())
+/// What a level is now.
+enum LevelState {
+    /// Its differentiation call has returned.
+    Finished,
+    /// An active forward-mode level.
+    Forward,
+    /// An active reverse-mode level, with its tape.
+    Reverse(Rc<RefCell<Tape>>),
+}
+
+fn level_state(level: u32) -> LevelState {
+    ACTIVE.with(|a| match a.borrow().iter().rev().find(|x| x.level == level) {
+        None => LevelState::Finished,
+        Some(Active { tape: None, .. }) => LevelState::Forward,
+        Some(Active { tape: Some(t), .. }) => LevelState::Reverse(t.clone()),
+    })
+}
+
+fn is_active(level: u32) -> bool {
+    ACTIVE.with(|a| a.borrow().iter().rev().any(|x| x.level == level))
+}
+
+/// `v` without the wrappers of finished levels on the outside, which are constants now.
+fn live(v: &Value) -> &Value {
+    let mut v = v;
+    while let Value::Dual(t) = v {
+        if is_active(t.level) {
+            break;
+        }
+        v = &t.primal;
+    }
+    v
 }
 
 /// Records a new input of a reverse-mode level and returns its tracer.
@@ -160,7 +226,8 @@ pub fn leaf(guard: &TapeGuard, value: Value) -> (Value, u32) {
     )
 }
 
-/// Wraps `primal` as a forward-mode tracer of `level` with `tangent`.
+/// Wraps `primal` as a forward-mode tracer of `level` with `tangent`. The
+/// level must be active ([`start_forward`]) for the tangent to be pushed forward.
 pub fn dual(level: u32, primal: Value, tangent: Value) -> Value {
     Value::Dual(Rc::new(Tracer {
         level,
@@ -170,58 +237,53 @@ pub fn dual(level: u32, primal: Value, tangent: Value) -> Value {
 }
 
 /// Removes the wrapper of `level` from `v` (other levels are left alone).
-pub fn unwrap_level(v: &Value, level: u32) -> Value {
+fn peel(v: &Value, level: u32) -> Value {
     match v {
         Value::Dual(t) if t.level == level => t.primal.clone(),
         other => other.clone(),
     }
 }
 
+/// The value of `v` outside the active `level`: its wrapper of `level` and
+/// those of finished levels around it are removed (active outer levels stay).
+pub fn unwrap_level(v: &Value, level: u32) -> Value {
+    peel(live(v), level)
+}
+
 /// The reverse-mode node of `v` at `level`, if `v` was produced on that level.
 pub fn node_at(v: &Value, level: u32) -> Option<u32> {
-    match v {
-        Value::Dual(t) if t.level == level => match t.kind {
-            TraceKind::Reverse(n) => Some(n),
-            TraceKind::Forward(_) => None,
-        },
-        _ => None,
-    }
+    own(live(v), level, node_of)
 }
 
 /// The forward-mode tangent of `v` at `level` (`None`: a constant, zero tangent).
 pub fn tangent_at(v: &Value, level: u32) -> Option<Value> {
-    match v {
-        Value::Dual(t) if t.level == level => match &t.kind {
-            TraceKind::Forward(tan) => Some(tan.clone()),
-            TraceKind::Reverse(_) => None,
-        },
-        _ => None,
-    }
+    own(live(v), level, tangent_of)
 }
 
 /// Applies `prim` at `level`, the highest level among `args`.
 pub fn lift(prim: &Prim, args: &[Value], level: u32) -> Result<Value, Diagnostic> {
-    let primals: SmallVec<[Value; 2]> = args.iter().map(|a| unwrap_level(a, level)).collect();
+    let primals: SmallVec<[Value; 2]> = args.iter().map(|a| peel(a, level)).collect();
+    let tape = match level_state(level) {
+        // Tracers that outlived their differentiation call (captured by a
+        // returned closure, say) are constants: compute with their primals,
+        // which carry any enclosing level that is still active.
+        LevelState::Finished => return apply(prim, &primals),
+        LevelState::Forward => {
+            let out = apply(prim, &primals)?;
+            let tangents: Vec<Option<Value>> = args.iter().map(|a| own(a, level, tangent_of)).collect();
+            let tangent = crate::autodiff::rules::jvp(prim, &primals, &tangents, &out)?;
+            return Ok(match tangent {
+                Some(t) => dual(level, out, t),
+                None => out,
+            });
+        }
+        LevelState::Reverse(tape) => tape,
+    };
     let out = apply(prim, &primals)?;
-    let forward = args
-        .iter()
-        .any(|a| matches!(a, Value::Dual(t) if t.level == level && matches!(t.kind, TraceKind::Forward(_))));
-    if forward {
-        let tangents: Vec<Option<Value>> = args.iter().map(|a| tangent_at(a, level)).collect();
-        let tangent = crate::autodiff::rules::jvp(prim, &primals, &tangents, &out)?;
-        return Ok(match tangent {
-            Some(t) => dual(level, out, t),
-            None => out,
-        });
-    }
-    let parents: SmallVec<[Option<u32>; 2]> = args.iter().map(|a| node_at(a, level)).collect();
     if crate::autodiff::rules::is_nondifferentiable(prim) {
         return Ok(out);
     }
-    let Some(tape) = find_tape(level) else {
-        // A tracer that outlived its differentiation call: it is a constant now.
-        return Ok(out);
-    };
+    let parents: SmallVec<[Option<u32>; 2]> = args.iter().map(|a| own(a, level, node_of)).collect();
     let mut t = tape.borrow_mut();
     let id = t.nodes.len() as u32;
     t.nodes.push(Node {
@@ -236,6 +298,28 @@ pub fn lift(prim: &Prim, args: &[Value], level: u32) -> Result<Value, Diagnostic
         primal: out,
         kind: TraceKind::Reverse(id),
     })))
+}
+
+/// `part` of `v`'s tracer when `v` is a tracer of `level` itself.
+fn own<T>(v: &Value, level: u32, part: fn(&Tracer) -> Option<T>) -> Option<T> {
+    match v {
+        Value::Dual(t) if t.level == level => part(t),
+        _ => None,
+    }
+}
+
+fn node_of(t: &Tracer) -> Option<u32> {
+    match t.kind {
+        TraceKind::Reverse(n) => Some(n),
+        TraceKind::Forward(_) => None,
+    }
+}
+
+fn tangent_of(t: &Tracer) -> Option<Value> {
+    match &t.kind {
+        TraceKind::Forward(tan) => Some(tan.clone()),
+        TraceKind::Reverse(_) => None,
+    }
 }
 
 /// Runs the backward pass over `tape` from the given (node, cotangent) seeds and

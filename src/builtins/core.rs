@@ -186,7 +186,38 @@ fn fmt_sci(x: f64, prec: usize) -> String {
     }
 }
 
-/// Compares `actual` with `expected` structurally, then leaf by leaf within tolerances.
+/// Whether `actual` is close to `expected` for `assert_close` and `check_grad`:
+/// equal (so an infinity matches only the same-signed infinity), both nan
+/// (nan matches only nan, as NumPy's `assert_allclose`), or both finite with
+/// `|actual - expected| <= atol + rtol * |expected|`.
+pub fn close(actual: f64, expected: f64, rtol: f64, atol: f64) -> bool {
+    if actual == expected || (actual.is_nan() && expected.is_nan()) {
+        return true;
+    }
+    // Without this, `|1 - inf| <= atol + rtol * inf` would let anything match an infinity.
+    actual.is_finite() && expected.is_finite() && (actual - expected).abs() <= atol + rtol * expected.abs()
+}
+
+/// Reads a tolerance (`rtol`/`atol`): a negative or nan tolerance would make
+/// every comparison pass (or fail) whatever the values, so it is an error.
+pub fn tolerance_arg(fname: &str, what: &str, v: &Value) -> R<f64> {
+    let x = float_arg(fname, what, v)?;
+    if x >= 0.0 && x.is_finite() {
+        Ok(x)
+    } else {
+        Err(Diagnostic::new(
+            ErrorKind::Value,
+            format!(
+                "`{fname}`: {what} must be a finite number >= 0, found {}",
+                format_float(x)
+            ),
+        ))
+    }
+}
+
+/// Compares `actual` with `expected` structurally, then leaf by leaf within
+/// tolerances ([`close`]). Numeric leaves must have equal shapes; a float and
+/// a 0-d tensor both have shape `()`.
 pub fn assert_close(actual: &Value, expected: &Value, rtol: f64, atol: f64) -> R<()> {
     let names = ["actual", "expected"];
     tree::map_many_named(&[actual.clone(), expected.clone()], &names, &mut |pair, path| {
@@ -194,7 +225,7 @@ pub fn assert_close(actual: &Value, expected: &Value, rtol: f64, atol: f64) -> R
         let numeric = |v: &Value| matches!(v, Value::Int(_) | Value::Float(_) | Value::Tensor(_));
         if numeric(a) && numeric(e) {
             let (sa, se) = (shape_of(a), shape_of(e));
-            if sa != se && !(sa.iter().product::<usize>() == 1 && se.iter().product::<usize>() == 1) {
+            if sa != se {
                 return Err(Diagnostic::new(
                     ErrorKind::Assertion,
                     format!(
@@ -207,8 +238,7 @@ pub fn assert_close(actual: &Value, expected: &Value, rtol: f64, atol: f64) -> R
             }
             let (va, ve) = (as_tensor(a)?.to_vec(), as_tensor(e)?.to_vec());
             for (k, (x, y)) in va.iter().zip(ve.iter()).enumerate() {
-                let close = (x == y) || (x.is_nan() && y.is_nan()) || (x - y).abs() <= atol + rtol * y.abs();
-                if !close {
+                if !close(*x, *y, rtol, atol) {
                     let loc = if va.len() > 1 {
                         format!("{} element {}", path_string(path), unravel(k, &se))
                     } else {
@@ -222,11 +252,15 @@ pub fn assert_close(actual: &Value, expected: &Value, rtol: f64, atol: f64) -> R
                             format_float(*y)
                         ),
                     )
-                    .with_note(format!(
-                        "|difference| = {} > atol + rtol * |expected| = {}",
-                        format_float((x - y).abs()),
-                        format_float(atol + rtol * y.abs())
-                    ))
+                    .with_note(if x.is_finite() && y.is_finite() {
+                        format!(
+                            "|difference| = {} > atol + rtol * |expected| = {}",
+                            format_float((x - y).abs()),
+                            format_float(atol + rtol * y.abs())
+                        )
+                    } else {
+                        "nan matches only nan, and inf only the same-signed inf".to_string()
+                    })
                     .with_note(format!("rtol={}, atol={}", format_float(rtol), format_float(atol))));
                 }
             }
@@ -450,17 +484,16 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             .with_label("this condition is false"))
     });
     register(t, "assert_close", |_, a| {
-        let v = a.bind("assert_close", &["actual", "expected", "rtol?", "atol?"])?;
-        let rtol = v[2]
-            .as_ref()
-            .map(|x| float_arg("assert_close", "rtol", x))
-            .transpose()?
-            .unwrap_or(1e-6);
-        let atol = v[3]
-            .as_ref()
-            .map(|x| float_arg("assert_close", "atol", x))
-            .transpose()?
-            .unwrap_or(1e-9);
+        const P: &[&str] = &["actual", "expected", "rtol?", "atol?"];
+        let v = a.bind("assert_close", P)?;
+        let tol = |k: usize, what: &str, default: f64| {
+            v[k].as_ref()
+                .map(|x| tolerance_arg("assert_close", what, x).map_err(|d| d.at(a.param_span(P, k))))
+                .transpose()
+                .map(|t| t.unwrap_or(default))
+        };
+        let rtol = tol(2, "rtol", 1e-6)?;
+        let atol = tol(3, "atol", 1e-9)?;
         assert_close(
             v[0].as_ref().unwrap_or(&Value::None),
             v[1].as_ref().unwrap_or(&Value::None),

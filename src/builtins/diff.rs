@@ -97,16 +97,23 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             )
             .at(at));
         }
-        let rtol = a
-            .kwarg("rtol")
-            .map(|o| float_arg("check_grad", "rtol", o))
-            .transpose()?
-            .unwrap_or(1e-5);
-        let atol = a
-            .kwarg("atol")
-            .map(|o| float_arg("check_grad", "atol", o))
-            .transpose()?
-            .unwrap_or(1e-7);
+        let tol = |name: &str, default: f64| {
+            a.kwarg(name)
+                .map(|o| {
+                    super::core::tolerance_arg("check_grad", name, o).map_err(|d| {
+                        let at =
+                            a.kw.iter()
+                                .position(|(k, _)| &**k == name)
+                                .and_then(|j| a.spans.get(a.pos.len() + j).copied())
+                                .unwrap_or(a.span);
+                        d.at(at)
+                    })
+                })
+                .transpose()
+                .map(|t| t.unwrap_or(default))
+        };
+        let rtol = tol("rtol", 1e-5)?;
+        let atol = tol("atol", 1e-7)?;
         let args = Args {
             pos: a.pos[1..].to_vec(),
             kw: Vec::new(),

@@ -402,8 +402,10 @@ pub fn cross_entropy(logits: &Value, labels: &Value) -> R<Value> {
         ));
     }
     let lp = log_softmax(logits, s.len() - 1)?;
+    // Selected with `where`, not by multiplying with the one-hot mask: a logit
+    // masked with -inf has log-probability -inf, and -inf * 0 would be nan.
     let picked = reduce(
-        &ops::mul(&lp, &one_hot(labels, classes)?)?,
+        &ops::where_(&one_hot(labels, classes)?, &lp, &Value::Float(0.0))?,
         ReduceOp::Sum,
         Some(vec![s.len() - 1]),
         false,

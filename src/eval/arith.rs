@@ -121,8 +121,7 @@ fn int_op(op: BinOp, a: i64, b: i64) -> Result<Value, Diagnostic> {
             if b < 0 {
                 Value::Float((a as f64).powf(b as f64))
             } else {
-                let e = u32::try_from(b).map_err(|_| overflow(op, a, b))?;
-                Value::Int(a.checked_pow(e).ok_or_else(|| overflow(op, a, b))?)
+                Value::Int(int_pow(a, b).ok_or_else(|| overflow(op, a, b))?)
             }
         }
         BinOp::Eq => Value::Bool(a == b),
@@ -133,6 +132,18 @@ fn int_op(op: BinOp, a: i64, b: i64) -> Result<Value, Diagnostic> {
         BinOp::Ge => Value::Bool(a >= b),
         BinOp::MatMul => return Err(type_mismatch(op, &Value::Int(a), &Value::Int(b))),
     })
+}
+
+/// `a ** b` for `b >= 0`, `None` on overflow. The bases 0, 1 and -1 never
+/// overflow, whatever the exponent (`1 ** 9223372036854775807 == 1`); any
+/// other base overflows long before the exponent leaves `u32`.
+fn int_pow(a: i64, b: i64) -> Option<i64> {
+    match a {
+        0 => Some(i64::from(b == 0)),
+        1 => Some(1),
+        -1 => Some(if b % 2 == 0 { 1 } else { -1 }),
+        _ => a.checked_pow(u32::try_from(b).ok()?),
+    }
 }
 
 fn type_mismatch(op: BinOp, a: &Value, b: &Value) -> Diagnostic {

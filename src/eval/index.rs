@@ -239,7 +239,13 @@ fn tensor_index(x: &Value, items: Vec<Item>, span: Span) -> Result<Value, Diagno
     let mut specs = Vec::with_capacity(items.len());
     let mut gather: Option<(usize, Value, Span)> = None;
     let mut dropped_before = 0usize;
+    // Positions of the advanced indices (the tensor of indices and, as in
+    // NumPy, the integer scalars), for NumPy's rule on where the gathered axes go.
+    let mut advanced = Vec::new();
     for (axis, it) in items.into_iter().enumerate() {
+        if let Item::At(..) = it {
+            advanced.push(axis);
+        }
         match it {
             Item::At(v, s) => match v.strip() {
                 Value::Tensor(t) => {
@@ -299,10 +305,23 @@ fn tensor_index(x: &Value, items: Vec<Item>, span: Span) -> Result<Value, Diagno
     } else {
         ops::apply(&Prim::Slice(specs.into()), &[ops::num(x)]).map_err(|d| d.at(span))?
     };
-    match gather {
-        None => Ok(sliced),
-        Some((axis, idx, s)) => ops::apply(&Prim::Take(axis), &[sliced, idx]).map_err(|d| d.at(s)),
+    let Some((axis, idx, s)) = gather else {
+        return Ok(sliced);
+    };
+    let k = ops::shape_of(&idx).len();
+    let taken = ops::apply(&Prim::Take(axis), &[sliced, idx]).map_err(|d| d.at(s))?;
+    // NumPy: when a slice separates the advanced indices (`x[0, :, idx]`), the
+    // gathered axes come first; when they are adjacent they stay in place.
+    let adjacent = advanced
+        .last()
+        .zip(advanced.first())
+        .is_none_or(|(hi, lo)| hi - lo + 1 == advanced.len());
+    if adjacent || k == 0 || axis == 0 {
+        return Ok(taken);
     }
+    let n = ops::shape_of(&taken).len();
+    let perm: Vec<usize> = (axis..axis + k).chain(0..axis).chain(axis + k..n).collect();
+    ops::transpose(&taken, &perm).map_err(|d| d.at(span))
 }
 
 /// The elements of an iterable value, in order.
