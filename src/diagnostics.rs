@@ -277,7 +277,11 @@ impl SourceMap {
                             .nth(line.wrapping_sub(2))
                             .map_or(0, |(k, _)| k + 1)
                     };
-                    let (ls, ols) = if line <= 1 { (0, 0) } else { (line_start(&e.text), line_start(&orig)) };
+                    let (ls, ols) = if line <= 1 {
+                        (0, 0)
+                    } else {
+                        (line_start(&e.text), line_start(&orig))
+                    };
                     let n = e.text[ls..]
                         .char_indices()
                         .nth(col.saturating_sub(1))
@@ -307,7 +311,8 @@ impl SourceMap {
                 // Each file is shown through an excerpt in which very long
                 // lines are cut down to the text around the underlined spans,
                 // so a report's size does not grow with the length of a line.
-                let mut points: Vec<(FileId, usize)> = vec![(span.file, span.start as usize), (span.file, span.end as usize)];
+                let mut points: Vec<(FileId, usize)> =
+                    vec![(span.file, span.start as usize), (span.file, span.end as usize)];
                 for (s, _) in &diag.labels {
                     points.push((s.file, s.start as usize));
                     points.push((s.file, s.end as usize));
@@ -490,7 +495,12 @@ impl Excerpt {
                 let mut windows: Vec<(usize, usize)> = points
                     .iter()
                     .filter(|&&p| p >= start && p <= body_end)
-                    .map(|&p| (floor(p.saturating_sub(CONTEXT).max(start)), ceil((p + CONTEXT).min(body_end))))
+                    .map(|&p| {
+                        (
+                            floor(p.saturating_sub(CONTEXT).max(start)),
+                            ceil((p + CONTEXT).min(body_end)),
+                        )
+                    })
                     .collect();
                 if windows.is_empty() {
                     windows.push((start, ceil(start + 2 * CONTEXT)));
@@ -636,7 +646,10 @@ mod tests {
         let start = std::time::Instant::now();
         assert_eq!(did_you_mean(&huge, ["x", "xx", huge.as_str()]), None);
         let cands: Vec<String> = (0..1000).map(|i| format!("{}{i}", "y".repeat(60))).collect();
-        assert_eq!(did_you_mean(&"y".repeat(60), cands.iter().map(String::as_str)), Some("yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy0".into()));
+        assert_eq!(
+            did_you_mean(&"y".repeat(60), cands.iter().map(String::as_str)),
+            Some("yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy0".into())
+        );
         assert!(start.elapsed().as_secs_f64() < 1.0);
     }
 
@@ -664,7 +677,10 @@ mod tests {
         let many: Vec<Diagnostic> = (0..25).map(|_| Diagnostic::new(ErrorKind::Syntax, "x")).collect();
         let capped = cap_reports(many);
         assert_eq!(capped.len(), MAX_REPORTS + 1);
-        assert_eq!(capped[MAX_REPORTS].message, "… and 5 more syntax errors (only the first 20 are shown)");
+        assert_eq!(
+            capped[MAX_REPORTS].message,
+            "… and 5 more syntax errors (only the first 20 are shown)"
+        );
     }
 
     #[test]

@@ -220,9 +220,12 @@ impl<'a> Resolver<'a> {
     }
 
     fn unbound(&mut self, name: &Rc<str>, span: Span) {
-        let mut d = Diagnostic::new(ErrorKind::Name, format!("unbound name `{}`", excerpt(name, NAME_EXCERPT)))
-            .at(span)
-            .with_label("not defined here or in any enclosing scope");
+        let mut d = Diagnostic::new(
+            ErrorKind::Name,
+            format!("unbound name `{}`", excerpt(name, NAME_EXCERPT)),
+        )
+        .at(span)
+        .with_label("not defined here or in any enclosing scope");
         // Past the reports that are shown, only the count matters: skip the search.
         if self.errors.len() >= MAX_REPORTS {
             self.errors.push(d);
