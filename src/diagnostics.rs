@@ -663,6 +663,11 @@ mod tests {
         assert!(out.len() < 1000, "{out}");
         assert!(out.contains("long.dp:1:10001"), "{out}");
         assert!(out.contains("…"), "{out}");
+        let coloured = map.render(&d, true);
+        assert!(
+            coloured.contains("long.dp:1:10001") && coloured.len() < 2000,
+            "{coloured}"
+        );
     }
 
     #[test]

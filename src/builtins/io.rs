@@ -2,8 +2,12 @@
 //!
 //! Behaviour users can rely on:
 //! - Relative paths resolve against the current working directory (not the
-//!   script's folder). `save` overwrites an existing file but never creates
-//!   directories: the parent folder must exist.
+//!   script's folder). `save` replaces an existing file but never creates
+//!   directories: the parent folder must exist. The new contents go to a
+//!   temporary file in the same folder, renamed over the old file only once
+//!   complete and synced, so a failed save leaves the old file intact.
+//! - Only regular files are read: a directory, FIFO or device is an error
+//!   (a FIFO would block forever).
 //! - `load_csv(path, header=false)` follows
 //!   `numpy.loadtxt(path, delimiter=",", ndmin=2, skiprows=header)`: always a
 //!   2-d tensor (a single row is `(1, n)`, a single column `(n, 1)`, an empty
