@@ -242,6 +242,61 @@ impl SourceMap {
         kept
     }
 
+    /// Replaces the markers of [`source_id`] in ariadne's location headers
+    /// by file names, and the columns ariadne counted in an excerpt by the
+    /// columns of the original text.
+    fn fix_locations(&self, out: &str, excerpts: &[(FileId, Excerpt)]) -> String {
+        let mut fixed = String::with_capacity(out.len());
+        let mut rest = out;
+        while let Some(i) = rest.find('\u{1}') {
+            fixed.push_str(&rest[..i]);
+            rest = &rest[i + 1..];
+            let Some(j) = rest.find('\u{2}') else { break };
+            let file: FileId = rest[..j].parse().unwrap_or(0);
+            rest = &rest[j + 1..];
+            // Then `:line:column`, both 1-based.
+            let digits = |s: &str| s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+            let mut loc = None;
+            if let Some(r) = rest.strip_prefix(':') {
+                let n = digits(r);
+                if let Some(r2) = r[n..].strip_prefix(':') {
+                    let m = digits(r2);
+                    if let (Ok(line), Ok(col)) = (r[..n].parse::<usize>(), r2[..m].parse::<usize>()) {
+                        loc = Some((line, col, 1 + n + 1 + m));
+                    }
+                }
+            }
+            fixed.push_str(self.name(file));
+            let Some((line, col, len)) = loc else { continue };
+            rest = &rest[len..];
+            let orig = self.text(file);
+            let col = match excerpts.iter().find(|(f, _)| *f == file) {
+                Some((_, e)) => {
+                    let line_start = |t: &str| {
+                        t.match_indices('\n')
+                            .nth(line.wrapping_sub(2))
+                            .map_or(0, |(k, _)| k + 1)
+                    };
+                    let (ls, ols) = if line <= 1 {
+                        (0, 0)
+                    } else {
+                        (line_start(&e.text), line_start(&orig))
+                    };
+                    let n = e.text[ls..]
+                        .char_indices()
+                        .nth(col.saturating_sub(1))
+                        .map_or(e.text.len(), |(k, _)| ls + k);
+                    let o = e.unmap(n).min(orig.len()).max(ols);
+                    orig.get(ols..o).map_or(col, |s| s.chars().count() + 1)
+                }
+                None => col,
+            };
+            fixed.push_str(&format!(":{line}:{col}"));
+        }
+        fixed.push_str(rest);
+        fixed
+    }
+
     /// Renders `diag` as a report; `color` selects ANSI colours.
     pub fn render(&self, diag: &Diagnostic, color: bool) -> String {
         let mut out = Vec::new();
@@ -251,13 +306,33 @@ impl SourceMap {
         } else {
             format!("{}: {}", diag.kind.title(), diag.message)
         };
-        let clamp = |s: Span| {
-            let len = self.text(s.file).len();
-            let start = (s.start as usize).min(len);
-            (self.name(s.file).to_string(), start..(s.end as usize).clamp(start, len))
-        };
         match diag.span {
             Some(span) => {
+                // Each file is shown through an excerpt in which very long
+                // lines are cut down to the text around the underlined spans,
+                // so a report's size does not grow with the length of a line.
+                let mut points: Vec<(FileId, usize)> =
+                    vec![(span.file, span.start as usize), (span.file, span.end as usize)];
+                for (s, _) in &diag.labels {
+                    points.push((s.file, s.start as usize));
+                    points.push((s.file, s.end as usize));
+                }
+                let mut excerpts: Vec<(FileId, Excerpt)> = Vec::new();
+                for &(f, _) in &points {
+                    if !excerpts.iter().any(|(g, _)| *g == f) {
+                        let at: Vec<usize> = points.iter().filter(|(g, _)| *g == f).map(|(_, p)| *p).collect();
+                        excerpts.push((f, Excerpt::new(&self.text(f), &at)));
+                    }
+                }
+                let clamp = |s: Span| {
+                    let len = self.text(s.file).len();
+                    let start = (s.start as usize).min(len);
+                    let end = (s.end as usize).clamp(start, len);
+                    match excerpts.iter().find(|(f, _)| *f == s.file) {
+                        Some((_, e)) => (source_id(s.file), e.map(start, false)..e.map(end, true)),
+                        None => (source_id(s.file), start..end),
+                    }
+                };
                 let config = Config::default().with_color(color).with_index_type(IndexType::Byte);
                 let mut b = Report::build(ReportKind::Error, clamp(span))
                     .with_config(config)
@@ -301,10 +376,10 @@ impl SourceMap {
                 if let Some(h) = &diag.help {
                     b = b.with_help(h);
                 }
-                let cache = ariadne::sources(self.files.iter().map(|(n, t)| (n.clone(), t.to_string())));
+                let cache = ariadne::sources(excerpts.iter().map(|(f, e)| (source_id(*f), e.text.clone())));
                 // Writing into a Vec cannot fail.
                 let _ = b.finish().write(cache, &mut out);
-                String::from_utf8_lossy(&out).into_owned()
+                self.fix_locations(&String::from_utf8_lossy(&out), &excerpts)
             }
             None => {
                 let mut s = format!("Error: {header}\n");
@@ -323,41 +398,233 @@ impl SourceMap {
     }
 }
 
-/// The candidate closest to `name` by edit distance, if it is close enough to be a likely typo.
+/// The most reports one run prints; the rest are counted in a last line.
+/// A file of 20,000 stray characters has 20,000 errors, and nobody reads
+/// past the first screenful.
+pub const MAX_REPORTS: usize = 20;
+
+/// `errors` cut to [`MAX_REPORTS`], followed by one line counting the rest.
+pub fn cap_reports(mut errors: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    if errors.len() <= MAX_REPORTS {
+        return errors;
+    }
+    let rest = errors.split_off(MAX_REPORTS);
+    let kind = rest[0].kind;
+    let what = if rest.iter().all(|d| d.kind == kind) && kind != ErrorKind::User {
+        format!("{}s", kind.title())
+    } else {
+        "errors".to_string()
+    };
+    errors.push(Diagnostic::new(
+        ErrorKind::User,
+        format!(
+            "… and {} more {what} (only the first {MAX_REPORTS} are shown)",
+            rest.len()
+        ),
+    ));
+    errors
+}
+
+/// At most `max` characters of `s`, ending in `…` when cut: for quoting user
+/// text (names, file contents) in a message without echoing all of it.
+pub fn excerpt(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    match s.char_indices().nth(max) {
+        None => std::borrow::Cow::Borrowed(s),
+        Some(_) => {
+            let keep = max.saturating_sub(1);
+            let end = s.char_indices().nth(keep).map_or(s.len(), |(i, _)| i);
+            std::borrow::Cow::Owned(format!("{}…", &s[..end]))
+        }
+    }
+}
+
+/// Lines longer than this many bytes are shown cut down around their spans.
+const MAX_LINE: usize = 160;
+/// How much text is kept on each side of a span's start or end in a cut line.
+const CONTEXT: usize = 40;
+/// What stands for the text cut out of a line.
+const ELLIPSIS: &str = "…";
+
+/// The name under which ariadne sees a file: a marker that cannot occur in
+/// a report otherwise, so that the location headers it prints can be found
+/// and rewritten with columns of the original text.
+fn source_id(file: FileId) -> String {
+    format!("\u{1}{file}\u{2}")
+}
+
+/// A source text as a report shows it: lines longer than [`MAX_LINE`] keep
+/// only the text around the given points, the rest replaced by `…`. Line
+/// breaks are all kept, so line numbers are unchanged.
+struct Excerpt {
+    text: String,
+    /// The kept pieces of the original: (original start, excerpt start, length).
+    pieces: Vec<(usize, usize, usize)>,
+}
+
+impl Excerpt {
+    fn new(orig: &str, points: &[usize]) -> Excerpt {
+        if orig.len() <= MAX_LINE || !orig.split('\n').any(|l| l.len() > MAX_LINE) {
+            return Excerpt {
+                text: orig.to_string(),
+                pieces: vec![(0, 0, orig.len())],
+            };
+        }
+        let floor = |mut i: usize| {
+            i = i.min(orig.len());
+            while !orig.is_char_boundary(i) {
+                i -= 1;
+            }
+            i
+        };
+        let ceil = |mut i: usize| {
+            i = i.min(orig.len());
+            while !orig.is_char_boundary(i) {
+                i += 1;
+            }
+            i
+        };
+        // The byte ranges of the original to keep, in order.
+        let mut keep: Vec<(usize, usize)> = Vec::new();
+        let mut start = 0;
+        for line in orig.split_inclusive('\n') {
+            let end = start + line.len();
+            let body_end = if line.ends_with('\n') { end - 1 } else { end };
+            if body_end - start <= MAX_LINE {
+                keep.push((start, end));
+            } else {
+                let mut windows: Vec<(usize, usize)> = points
+                    .iter()
+                    .filter(|&&p| p >= start && p <= body_end)
+                    .map(|&p| {
+                        (
+                            floor(p.saturating_sub(CONTEXT).max(start)),
+                            ceil((p + CONTEXT).min(body_end)),
+                        )
+                    })
+                    .collect();
+                if windows.is_empty() {
+                    windows.push((start, ceil(start + 2 * CONTEXT)));
+                }
+                windows.sort_unstable();
+                for w in windows {
+                    match keep.last_mut() {
+                        // Windows that overlap, or nearly do, become one.
+                        Some(last) if last.1 >= start && w.0 <= last.1 + CONTEXT / 4 => last.1 = last.1.max(w.1),
+                        _ => keep.push(w),
+                    }
+                }
+                if body_end < end {
+                    keep.push((body_end, end));
+                }
+            }
+            start = end;
+        }
+        let mut text = String::new();
+        let mut pieces = Vec::with_capacity(keep.len());
+        let mut at = 0;
+        for (a, b) in keep {
+            if a > at {
+                text.push_str(ELLIPSIS);
+            }
+            pieces.push((a, text.len(), b - a));
+            text.push_str(&orig[a..b]);
+            at = b;
+        }
+        if at < orig.len() {
+            text.push_str(ELLIPSIS);
+        }
+        Excerpt { text, pieces }
+    }
+
+    /// Where original byte `o` is in the excerpt; an offset inside cut text
+    /// goes to the start of its `…` (or its end, for the end of a span).
+    fn map(&self, o: usize, is_end: bool) -> usize {
+        let i = self.pieces.partition_point(|p| p.0 <= o).saturating_sub(1);
+        let (os, ns, len) = self.pieces[i];
+        if o < os {
+            0
+        } else if o <= os + len {
+            ns + (o - os)
+        } else if is_end {
+            ns + len + ELLIPSIS.len()
+        } else {
+            ns + len
+        }
+    }
+
+    /// The original byte at excerpt byte `n` (the inverse of [`Excerpt::map`]).
+    fn unmap(&self, n: usize) -> usize {
+        let i = self.pieces.partition_point(|p| p.1 <= n).saturating_sub(1);
+        let (os, ns, len) = self.pieces[i];
+        os + n.saturating_sub(ns).min(len)
+    }
+}
+
+/// Names longer than this get no "did you mean" suggestion: a typo in a
+/// 65-character name is not what happened, and it bounds the search's cost.
+const MAX_SUGGESTED_NAME: usize = 64;
+
+/// The candidate closest to `name` by edit distance, if it is close enough
+/// to be a likely typo (at most a third of the longer name's characters).
+/// Cheap for any input: long names are not considered, candidates whose
+/// length alone rules them out are skipped, and each distance computation
+/// stops as soon as it exceeds the best allowed.
 pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    let a: Vec<char> = name.chars().take(MAX_SUGGESTED_NAME + 1).collect();
+    if a.len() > MAX_SUGGESTED_NAME {
+        return None;
+    }
+    let mut b: Vec<char> = Vec::new();
     let mut best: Option<(usize, &str)> = None;
     for c in candidates {
-        if c == name {
+        if c == name || c.len() > 4 * MAX_SUGGESTED_NAME {
             continue;
         }
-        let d = edit_distance(name, c);
-        let limit = (name.len().max(c.len()) / 3).max(1);
-        if d <= limit && best.is_none_or(|(bd, bc)| d < bd || (d == bd && c < bc)) {
-            best = Some((d, c));
+        b.clear();
+        b.extend(c.chars());
+        let limit = (a.len().max(b.len()) / 3).max(1);
+        // A tie is broken by the alphabetically smaller name, so a candidate
+        // as close as the best one so far still counts.
+        let limit = best.map_or(limit, |(bd, _)| limit.min(bd));
+        if a.len().abs_diff(b.len()) > limit {
+            continue;
+        }
+        if let Some(d) = edit_distance_within(&a, &b, limit) {
+            if best.is_none_or(|(bd, bc)| d < bd || (d == bd && c < bc)) {
+                best = Some((d, c));
+            }
         }
     }
     best.map(|(_, c)| c.to_string())
 }
 
-/// Edit distance counting insertions, deletions, substitutions and swaps of
-/// two adjacent characters (the commonest typo: `lenght`, `alhpa`) as one edit.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
+/// The edit distance of `a` and `b` if it is at most `limit`, counting
+/// insertions, deletions, substitutions and swaps of two adjacent characters
+/// (the commonest typo: `lenght`, `alhpa`) as one edit each. Gives up as soon
+/// as every entry of a row exceeds `limit` (distances never decrease).
+fn edit_distance_within(a: &[char], b: &[char], limit: usize) -> Option<usize> {
     let mut before: Vec<usize> = vec![0; b.len() + 1];
     let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur: Vec<usize> = vec![0; b.len() + 1];
     for i in 1..=a.len() {
-        let mut cur = vec![i; b.len() + 1];
+        cur[0] = i;
+        let mut row_min = i;
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
             cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 cur[j] = cur[j].min(before[j - 2] + 1);
             }
+            row_min = row_min.min(cur[j]);
         }
-        before = std::mem::replace(&mut prev, cur);
+        // A swap reaches back two rows, so stop only when both rows are out of reach.
+        if row_min > limit && prev.iter().min().is_some_and(|&m| m > limit) {
+            return None;
+        }
+        std::mem::swap(&mut before, &mut prev);
+        std::mem::swap(&mut prev, &mut cur);
     }
-    prev[b.len()]
+    Some(prev[b.len()]).filter(|&d| d <= limit)
 }
 
 #[cfg(test)]
@@ -369,6 +636,56 @@ mod tests {
         assert_eq!(did_you_mean("alhpa", ["alpha", "beta"]), Some("alpha".into()));
         assert_eq!(did_you_mean("prnt", ["print", "len"]), Some("print".into()));
         assert_eq!(did_you_mean("zzz", ["print", "len"]), None);
+        assert_eq!(did_you_mean("lenght", ["length", "len"]), Some("length".into()));
+        assert_eq!(did_you_mean("ab", ["ba", "abc"]), Some("abc".into()));
+    }
+
+    #[test]
+    fn did_you_mean_is_cheap_for_huge_names() {
+        let huge = "x".repeat(1_000_000);
+        let start = std::time::Instant::now();
+        assert_eq!(did_you_mean(&huge, ["x", "xx", huge.as_str()]), None);
+        let cands: Vec<String> = (0..1000).map(|i| format!("{}{i}", "y".repeat(60))).collect();
+        assert_eq!(
+            did_you_mean(&"y".repeat(60), cands.iter().map(String::as_str)),
+            Some("yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy0".into())
+        );
+        assert!(start.elapsed().as_secs_f64() < 1.0);
+    }
+
+    #[test]
+    fn long_lines_are_cut_around_the_span() {
+        let mut map = SourceMap::default();
+        let line = format!("{}$${}\n", "a ".repeat(5000), " b".repeat(5000));
+        let f = map.add("long.dp", line.as_str());
+        let d = Diagnostic::new(ErrorKind::Syntax, "unexpected").at(Span::new(f, 10_000, 10_001));
+        let out = map.render(&d, false);
+        assert!(out.len() < 1000, "{out}");
+        assert!(out.contains("long.dp:1:10001"), "{out}");
+        assert!(out.contains("…"), "{out}");
+        let coloured = map.render(&d, true);
+        assert!(
+            coloured.contains("long.dp:1:10001") && coloured.len() < 2000,
+            "{coloured}"
+        );
+    }
+
+    #[test]
+    fn excerpt_cuts_with_an_ellipsis() {
+        assert_eq!(excerpt("abc", 3), "abc");
+        assert_eq!(excerpt("abcd", 3), "ab…");
+        assert_eq!(excerpt("ééééé", 4), "ééé…");
+    }
+
+    #[test]
+    fn reports_are_capped() {
+        let many: Vec<Diagnostic> = (0..25).map(|_| Diagnostic::new(ErrorKind::Syntax, "x")).collect();
+        let capped = cap_reports(many);
+        assert_eq!(capped.len(), MAX_REPORTS + 1);
+        assert_eq!(
+            capped[MAX_REPORTS].message,
+            "… and 5 more syntax errors (only the first 20 are shown)"
+        );
     }
 
     #[test]

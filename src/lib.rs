@@ -10,6 +10,7 @@ pub mod cli_io;
 pub mod diagnostics;
 pub mod dict;
 pub mod eval;
+pub mod files;
 pub mod ops;
 pub mod output;
 pub mod repl;

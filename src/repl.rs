@@ -24,6 +24,7 @@ use rustyline::{Context, Editor, Helper};
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::io::{IsTerminal, Write};
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
@@ -124,7 +125,23 @@ impl Session {
     }
 
     /// Evaluates one entry — code or a `:command` — and says what to show.
+    /// An internal failure (a panic, i.e. a bug in dp) is reported as the
+    /// entry's error; the session and its bindings go on.
     pub fn eval_entry(&mut self, text: &str) -> EntryResult {
+        match std::panic::catch_unwind(AssertUnwindSafe(|| self.eval_entry_inner(text))) {
+            Ok(r) => r,
+            Err(payload) => {
+                self.interp.recover_after_panic();
+                let _ = self.interp.out.flush();
+                EntryResult {
+                    stderr: internal_error_report(payload.as_ref()),
+                    ..EntryResult::default()
+                }
+            }
+        }
+    }
+
+    fn eval_entry_inner(&mut self, text: &str) -> EntryResult {
         let t = text.trim();
         if t.is_empty() {
             return EntryResult::default();
@@ -194,10 +211,10 @@ impl Session {
             return r;
         }
         let path = self.dir.join(&arg);
-        let src = match std::fs::read_to_string(&path) {
+        let src = match crate::files::read_source(&path, false) {
             Ok(s) => s,
             Err(e) => {
-                r.stderr = format!("cannot read {}: {e}\n", path.display());
+                r.stderr = format!("cannot read {}: {}\n", path.display(), e.reason());
                 return r;
             }
         };
@@ -277,6 +294,38 @@ impl Session {
         let main = &self.interp.main;
         main.lookup(name).and_then(|s| main.get(s))
     }
+}
+
+thread_local! {
+    /// Where the last panic happened, recorded by the REPL's panic hook.
+    static PANIC_LOCATION: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Makes panics quiet: the REPL reports them itself (see [`Session::eval_entry`]),
+/// with the location this hook records.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let at = info.location().map(|l| format!("{}:{}", l.file(), l.line()));
+        let _ = PANIC_LOCATION.try_with(|p| p.replace(at));
+    }));
+}
+
+/// The report of a panic caught while evaluating an entry.
+fn internal_error_report(payload: &(dyn std::any::Any + Send)) -> String {
+    let msg = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown failure".into());
+    let at = PANIC_LOCATION
+        .try_with(|p| p.borrow_mut().take())
+        .ok()
+        .flatten()
+        .map(|l| format!(" (at {l})"))
+        .unwrap_or_default();
+    format!(
+        "Error: internal error: {msg}{at}\n  note: this is a bug in dp; the session goes on, and every binding is kept\n"
+    )
 }
 
 /// `text` with a `;` inserted after its last token, if that is exactly what it
@@ -418,7 +467,9 @@ impl Completer for ReplHelper {
         let Ok(session) = self.session.try_borrow() else {
             return Ok((pos, Vec::new()));
         };
-        let (start, cands) = session.completions(line, pos);
+        let Ok((start, cands)) = std::panic::catch_unwind(AssertUnwindSafe(|| session.completions(line, pos))) else {
+            return Ok((pos, Vec::new()));
+        };
         let pairs = cands
             .into_iter()
             .map(|c| Pair {
@@ -439,7 +490,10 @@ impl Highlighter for ReplHelper {
         if line.trim_start().starts_with(':') {
             return Cow::Borrowed(line);
         }
-        Cow::Owned(highlight(line))
+        match std::panic::catch_unwind(|| highlight(line)) {
+            Ok(h) => Cow::Owned(h),
+            Err(_) => Cow::Borrowed(line),
+        }
     }
 
     fn highlight_prompt<'b, 's: 'b, 'p: 'b>(&'s self, prompt: &'p str, _default: bool) -> Cow<'b, str> {
@@ -455,7 +509,11 @@ impl Highlighter for ReplHelper {
 
 impl Validator for ReplHelper {
     fn validate(&self, ctx: &mut ValidationContext) -> rustyline::Result<ValidationResult> {
-        Ok(if Session::is_complete(ctx.input()) {
+        // A failure here would end the session: count the entry as complete
+        // (evaluating it then reports what is wrong).
+        let input = ctx.input();
+        let complete = std::panic::catch_unwind(|| Session::is_complete(input)).unwrap_or(true);
+        Ok(if complete {
             ValidationResult::Valid(None)
         } else {
             ValidationResult::Incomplete
@@ -519,9 +577,14 @@ pub fn run() -> u8 {
     if std::io::stdin().is_terminal() {
         crate::cli_io::out_line!("dp {} — :help for help, Ctrl-D to exit", env!("CARGO_PKG_VERSION"));
     }
+    install_panic_hook();
+    // Consecutive failures to read input, other than bad bytes: a terminal
+    // that went away fails forever, so the session ends after a few.
+    let mut read_failures = 0;
     loop {
         match editor.readline("dp> ") {
             Ok(line) => {
+                read_failures = 0;
                 if !line.trim().is_empty() {
                     let _ = editor.add_history_entry(line.as_str());
                     save_history(&mut editor, history.as_deref());
@@ -537,9 +600,17 @@ pub fn run() -> u8 {
             // Ctrl-C at the prompt abandons the line being typed.
             Err(ReadlineError::Interrupted) => continue,
             Err(ReadlineError::Eof) => break,
+            // The bad bytes were consumed with their line: skip it, keep the session.
+            Err(ReadlineError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
+                crate::cli_io::err_line!("dp: the input is not valid UTF-8 text; that line was skipped");
+            }
             Err(e) => {
                 crate::cli_io::err_line!("dp: cannot read input: {e}");
-                return 1;
+                read_failures += 1;
+                if read_failures >= 10 {
+                    crate::cli_io::err_line!("dp: giving up on input after {read_failures} failures in a row");
+                    return 1;
+                }
             }
         }
     }

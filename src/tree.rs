@@ -76,19 +76,25 @@ fn map_rec(v: &Value, path: &mut Vec<PathStep>, f: &mut LeafFn<'_>) -> Result<Va
     }
 }
 
-/// The leaves of `v` in order, with their paths.
-pub fn leaves_with_paths(v: &Value) -> Vec<(Vec<PathStep>, Value)> {
+/// The leaves of `v` in order, with their paths; a tree nested deeper than
+/// the limit is an error (never a silently shorter list).
+pub fn leaves_with_paths(v: &Value) -> Result<Vec<(Vec<PathStep>, Value)>, Diagnostic> {
     let mut out = Vec::new();
-    let _ = map_leaves(v, &mut |x, p| {
+    map_leaves(v, &mut |x, p| {
         out.push((p.to_vec(), x.clone()));
         Ok(Value::None)
-    });
-    out
+    })?;
+    Ok(out)
 }
 
-/// The leaves of `v` in order.
-pub fn leaves(v: &Value) -> Vec<Value> {
-    leaves_with_paths(v).into_iter().map(|(_, x)| x).collect()
+/// The leaves of `v` in order; a tree nested deeper than the limit is an error.
+pub fn leaves(v: &Value) -> Result<Vec<Value>, Diagnostic> {
+    let mut out = Vec::new();
+    map_leaves(v, &mut |x, _| {
+        out.push(x.clone());
+        Ok(Value::None)
+    })?;
+    Ok(out)
 }
 
 /// Rebuilds `like`'s structure with leaves taken in order from `items`.

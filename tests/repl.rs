@@ -263,3 +263,41 @@ fn highlighting_colours_tokens_and_keeps_the_text() {
     // An unterminated string is coloured as a string, line by line.
     assert_eq!(highlight("\"ab\ncd"), "\x1b[32m\"ab\x1b[0m\n\x1b[32mcd\x1b[0m");
 }
+
+#[test]
+fn an_internal_failure_reports_and_keeps_the_session() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (mut s, _out) = session();
+    // A builtin with a bug: the REPL must report it, not end.
+    s.interp
+        .builtins
+        .insert("boom".into(), dp::builtins::native("boom", |_, _| panic!("kaboom")));
+    ok(&mut s, "let keep = 41");
+    ok(&mut s, "fn f(x) { boom() + x }");
+    let e = err(&mut s, "f(1)");
+    assert!(e.contains("internal error: kaboom"), "{e}");
+    assert!(e.contains("every binding is kept"), "{e}");
+    assert_eq!(ok(&mut s, "keep + 1"), "42\n");
+    ok(&mut s, "fn down(n) { if n == 0 { 0 } else { down(n - 1) } }");
+    assert_eq!(ok(&mut s, "down(50)"), "0\n");
+}
+
+#[test]
+fn ctrl_c_during_a_builtin_is_reported_when_it_returns() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (mut s, _out) = session();
+    // Stands for a long kernel during which Ctrl-C is pressed.
+    s.interp.builtins.insert(
+        "long_kernel".into(),
+        dp::builtins::native("long_kernel", |_, _| {
+            dp::eval::INTERRUPTED.store(true, Ordering::Relaxed);
+            Ok(dp::Value::Int(1))
+        }),
+    );
+    ok(&mut s, "let before = 5");
+    let e = err(&mut s, "let after = long_kernel()");
+    assert!(e.contains("interrupted by Ctrl-C"), "{e}");
+    assert!(e.contains("long_kernel()"), "the report points at the call: {e}");
+    assert_eq!(ok(&mut s, "before"), "5\n");
+    assert!(err(&mut s, "after").contains("before it is defined"));
+}

@@ -487,7 +487,7 @@ pub fn numgrad_call(it: &mut Interp, f: &Value, eps: f64, argnums: &Argnums, arg
             .get(i)
             .ok_or_else(|| missing_arg("numgrad", i, args.pos.len()))?
             .clone();
-        let leaves = tree::leaves(&arg);
+        let leaves = tree::leaves(&arg)?;
         if !leaves.iter().any(is_differentiable) {
             return Err(no_leaf_error(i, &arg));
         }
@@ -538,8 +538,8 @@ pub fn numgrad_call(it: &mut Interp, f: &Value, eps: f64, argnums: &Argnums, arg
 
 /// Compares two gradients leaf by leaf; on failure names the worst leaf and both values.
 fn compare(analytic: &Value, numeric: &Value, rtol: f64, atol: f64, what: &str) -> R<()> {
-    let a = tree::leaves_with_paths(analytic);
-    let n = tree::leaves(numeric);
+    let a = tree::leaves_with_paths(analytic)?;
+    let n = tree::leaves(numeric)?;
     let mut worst: Option<(f64, String, String, String)> = None;
     for ((path, av), nv) in a.iter().zip(n.iter()) {
         if !is_differentiable(av) {

@@ -2,8 +2,12 @@
 //!
 //! Behaviour users can rely on:
 //! - Relative paths resolve against the current working directory (not the
-//!   script's folder). `save` overwrites an existing file but never creates
-//!   directories: the parent folder must exist.
+//!   script's folder). `save` replaces an existing file but never creates
+//!   directories: the parent folder must exist. The new contents go to a
+//!   temporary file in the same folder, renamed over the old file only once
+//!   complete and synced, so a failed save leaves the old file intact.
+//! - Only regular files are read: a directory, FIFO or device is an error
+//!   (a FIFO would block forever).
 //! - `load_csv(path, header=false)` follows
 //!   `numpy.loadtxt(path, delimiter=",", ndmin=2, skiprows=header)`: always a
 //!   2-d tensor (a single row is `(1, n)`, a single column `(n, 1)`, an empty
@@ -31,8 +35,9 @@ mod csv;
 mod npy;
 
 use super::{bool_arg, register, str_arg, Args};
-use crate::diagnostics::{Diagnostic, ErrorKind};
+use crate::diagnostics::{excerpt, Diagnostic, ErrorKind};
 use crate::eval::Interp;
+use crate::files::FileError;
 use crate::tree::{leaves_with_paths, path_string, PathStep};
 use crate::value::{quote, Dict, Tuple, Value};
 use dp_tensor::Tensor;
@@ -42,6 +47,9 @@ use std::path::Path;
 use std::rc::Rc;
 
 type R<T> = Result<T, Diagnostic>;
+
+/// How many characters of file contents (a bad CSV cell, an .npz key) a report quotes.
+const CELL_EXCERPT: usize = 60;
 
 /// Registers the I/O builtins.
 pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
@@ -112,22 +120,6 @@ fn format_of(fname: &str, path: &str) -> R<Format> {
     }
 }
 
-/// A user-facing reason for an OS-level failure (without the `(os error N)` suffix).
-fn io_reason(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::NotFound => "no such file or directory".into(),
-        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
-        std::io::ErrorKind::IsADirectory => "it is a directory".into(),
-        _ => {
-            let s = e.to_string();
-            match s.find(" (os error") {
-                Some(i) => s[..i].to_string(),
-                None => s,
-            }
-        }
-    }
-}
-
 /// Where a relative path was looked for, as a note.
 fn cwd_note(d: Diagnostic, path: &str) -> Diagnostic {
     if Path::new(path).is_relative() {
@@ -138,24 +130,29 @@ fn cwd_note(d: Diagnostic, path: &str) -> Diagnostic {
 }
 
 fn read_file(fname: &str, path: &str) -> R<Vec<u8>> {
-    std::fs::read(path).map_err(|e| {
-        cwd_note(
-            Diagnostic::new(
-                ErrorKind::Io,
-                format!("`{fname}` cannot read {}: {}", quote(path), io_reason(&e)),
-            ),
-            path,
-        )
-    })
+    crate::files::read_regular(Path::new(path)).map_err(|e| cannot_read(fname, path, &e))
 }
 
+/// The report for a file that cannot be read (missing, a directory, a FIFO, ...).
+fn cannot_read(fname: &str, path: &str, e: &FileError) -> Diagnostic {
+    cwd_note(
+        Diagnostic::new(
+            ErrorKind::Io,
+            format!("`{fname}` cannot read {}: {}", quote(path), e.reason()),
+        ),
+        path,
+    )
+}
+
+/// Replaces the file at `path` with `bytes` through a temporary file, so
+/// that a write that fails (full disk, quota) leaves the old file as it was.
 fn write_file(path: &str, bytes: &[u8]) -> R<()> {
-    std::fs::write(path, bytes).map_err(|e| {
+    crate::files::write_atomic(Path::new(path), bytes).map_err(|e| {
         let mut d = Diagnostic::new(
             ErrorKind::Io,
-            format!("`save` cannot write {}: {}", quote(path), io_reason(&e)),
+            format!("`save` cannot write {}: {}", quote(path), e.reason()),
         );
-        if e.kind() == std::io::ErrorKind::NotFound {
+        if e.is_not_found() {
             d = d.with_note("`save` does not create directories: the folder must already exist");
         }
         cwd_note(d, path)
@@ -173,13 +170,10 @@ fn corrupt(path: &str, what: &str, why: impl std::fmt::Display) -> Diagnostic {
 fn load_csv(path: &str, header: bool) -> R<Value> {
     let bytes = read_file("load_csv", path)?;
     let text = String::from_utf8(bytes).map_err(|e| {
+        let at = crate::files::utf8_error_position(e.as_bytes(), e.utf8_error().valid_up_to());
         Diagnostic::new(
             ErrorKind::Value,
-            format!(
-                "`load_csv` cannot read {}: it is not UTF-8 text (invalid byte at offset {})",
-                quote(path),
-                e.utf8_error().valid_up_to()
-            ),
+            format!("`load_csv` cannot read {}: it is not UTF-8 text: {at}", quote(path)),
         )
     })?;
     let (data, shape) = csv::parse(&text, header).map_err(|e| match e {
@@ -190,7 +184,8 @@ fn load_csv(path: &str, header: bool) -> R<Value> {
                 if text.is_empty() {
                     "the empty cell".to_string()
                 } else {
-                    quote(&text)
+                    // A file that is not CSV at all would be echoed whole.
+                    quote(&excerpt(&text, CELL_EXCERPT))
                 },
                 quote(path)
             ),
@@ -289,7 +284,7 @@ fn encode_npz(tree: &Value) -> R<Vec<u8>> {
     let zip_err =
         |e: zip::result::ZipError| Diagnostic::new(ErrorKind::Io, format!("`save` cannot build the .npz archive: {e}"));
     let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    for (path, leaf) in leaves_with_paths(tree) {
+    for (path, leaf) in leaves_with_paths(tree)? {
         // `none` leaves carry no data (e.g. the gradient of an int parameter): they are not stored.
         if matches!(leaf, Value::None) {
             continue;
@@ -326,15 +321,7 @@ enum Node {
 }
 
 fn load_npz(path: &str) -> R<Value> {
-    let file = std::fs::File::open(path).map_err(|e| {
-        cwd_note(
-            Diagnostic::new(
-                ErrorKind::Io,
-                format!("`load` cannot read {}: {}", quote(path), io_reason(&e)),
-            ),
-            path,
-        )
-    })?;
+    let file = crate::files::open_regular(Path::new(path)).map_err(|e| cannot_read("load", path, &e))?;
     let bad = |why: String| corrupt(path, ".npz", why);
     let mut archive = zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|e| bad(e.to_string()))?;
     let mut root = BTreeMap::new();
@@ -348,10 +335,10 @@ fn load_npz(path: &str) -> R<Value> {
         let mut bytes = Vec::new();
         member
             .read_to_end(&mut bytes)
-            .map_err(|e| bad(format!("member {}: {e}", quote(&name))))?;
+            .map_err(|e| bad(format!("member {}: {e}", quote(&excerpt(&name, CELL_EXCERPT)))))?;
         let value = npy::decode(&bytes)
             .map(tensor_value)
-            .map_err(|why| bad(format!("member {}: {why}", quote(&name))))?;
+            .map_err(|why| bad(format!("member {}: {why}", quote(&excerpt(&name, CELL_EXCERPT)))))?;
         insert_key(&mut root, &key, value).map_err(bad)?;
     }
     Ok(build(root))
@@ -359,15 +346,18 @@ fn load_npz(path: &str) -> R<Value> {
 
 fn insert_key(root: &mut BTreeMap<String, Node>, key: &str, value: Value) -> Result<(), String> {
     let segments: Vec<&str> = key.split('.').collect();
+    // Keys come from the file: quote only the start of a long one.
+    let shown = quote(&excerpt(key, CELL_EXCERPT));
     if segments.iter().any(|s| s.is_empty()) {
-        return Err(format!("the key {} has an empty part between dots", quote(key)));
+        return Err(format!("the key {shown} has an empty part between dots"));
     }
-    let conflict = || {
-        format!(
-            "the key {} clashes with another key (one names an array inside the other)",
-            quote(key)
-        )
-    };
+    if segments.len() > crate::value::MAX_DEPTH {
+        return Err(format!(
+            "the key {shown} is nested more than {} levels deep",
+            crate::value::MAX_DEPTH
+        ));
+    }
+    let conflict = || format!("the key {shown} clashes with another key (one names an array inside the other)");
     let (last, groups) = segments.split_last().ok_or_else(conflict)?;
     let mut node = root;
     for seg in groups {

@@ -177,7 +177,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     });
     register(t, "tree_leaves", |_, a| {
         let v = a.bind("tree_leaves", &["tree"])?;
-        Ok(Value::tuple(tree::leaves(&get(&v, 0))))
+        Ok(Value::tuple(tree::leaves(&get(&v, 0))?))
     });
     register(t, "tree_zeros_like", |_, a| {
         let v = a.bind("tree_zeros_like", &["tree"])?;

@@ -12,10 +12,12 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 
-/// Set by the Ctrl-C handler; loops and calls check it and stop with a report.
-pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+/// Set by the Ctrl-C handler; loops and calls check it and stop with a
+/// report, and so does every builtin and operator when it returns. It is the
+/// tensor crate's flag, so that long kernels (GEMM) stop early too.
+pub use dp_tensor::INTERRUPTED;
 
 /// The deepest chain of dp calls allowed before a recursion error.
 pub const MAX_CALL_DEPTH: usize = 10_000;
@@ -107,6 +109,14 @@ impl Interp {
         }
     }
 
+    /// Forgets the state of an evaluation abandoned by a panic, so that the
+    /// REPL can go on with its bindings after an internal error.
+    pub fn recover_after_panic(&mut self) {
+        self.depth = 0;
+        self.importing.clear();
+        self.returned = Value::None;
+    }
+
     /// Renders a diagnostic against the known sources.
     pub fn render(&self, d: &Diagnostic, color: bool) -> String {
         self.sources.render(d, color)
@@ -188,6 +198,10 @@ impl Interp {
         })();
         let _ = self.out.flush();
         match result {
+            // Whatever ran last, a Ctrl-C during the program is not lost.
+            Ok(_) if INTERRUPTED.load(Ordering::Relaxed) => {
+                Err(Diagnostic::new(ErrorKind::Interrupted, "interrupted by Ctrl-C"))
+            }
             Ok(v) => Ok(v),
             Err(Flow::Err(d)) => Err(d),
             // The resolver rejects `return`/`break`/`continue` outside functions and loops.
@@ -220,11 +234,11 @@ impl Interp {
                 // Shown as written relative to the importer (never as an absolute path it was not given).
                 let full = normalize_path(&base.join(p));
                 let key = full.canonicalize().unwrap_or_else(|_| full.clone());
-                let src = std::fs::read_to_string(&full).map_err(|e| {
-                    let why = match e.kind() {
-                        std::io::ErrorKind::NotFound => "no such file".to_string(),
-                        std::io::ErrorKind::IsADirectory => "it is a directory".to_string(),
-                        _ => e.to_string(),
+                let src = crate::files::read_source(&full, false).map_err(|e| {
+                    let why = if e.is_not_found() {
+                        "no such file".to_string()
+                    } else {
+                        e.reason()
                     };
                     Diagnostic::new(ErrorKind::Import, format!("cannot import `{}`: {why}", full.display()))
                         .at(span)
@@ -570,7 +584,14 @@ impl Interp {
             Value::Native(n) => {
                 let span = args.span;
                 crate::autodiff::trace::set_span(span);
-                (n.func)(self, args).map_err(|d| d.at(span))
+                let r = (n.func)(self, args).map_err(|d| d.at(span));
+                // A builtin may run long without polling: report a Ctrl-C
+                // that came meanwhile at once (and drop a result that a
+                // kernel may have cut short).
+                if r.is_ok() {
+                    check_interrupt(span)?;
+                }
+                r
             }
             other => Err(
                 Diagnostic::new(ErrorKind::Type, format!("{} is not callable", other.describe()))
@@ -975,7 +996,10 @@ impl Interp {
             (BinOp::FloorDiv | BinOp::Mod, Value::Int(_), Value::Int(0)) => b,
             _ => span,
         };
-        Ok(super::arith::binary(op, &x, &y).map_err(|d| d.at(at).with_secondary_if_missing(a, b, &x, &y))?)
+        let r = super::arith::binary(op, &x, &y).map_err(|d| d.at(at).with_secondary_if_missing(a, b, &x, &y))?;
+        // A tensor operation may run long (a large `@`): see `call`.
+        check_interrupt(span)?;
+        Ok(r)
     }
 
     #[inline(never)]

@@ -3,7 +3,7 @@
 
 use super::ir::{self, CaptureSrc, Target};
 use super::module::Module;
-use crate::diagnostics::{did_you_mean, Diagnostic, ErrorKind};
+use crate::diagnostics::{cap_reports, did_you_mean, excerpt, Diagnostic, ErrorKind, MAX_REPORTS};
 use crate::syntax::ast::{self, ExprKind as A};
 use crate::syntax::span::Span;
 use crate::value::Value;
@@ -12,6 +12,10 @@ use std::rc::Rc;
 
 /// The deepest expression nesting accepted (deeper input is reported, not a stack overflow).
 const MAX_NESTING: usize = 20_000;
+
+/// How many characters of a name a report quotes (a generated program may
+/// have a name a million characters long).
+const NAME_EXCERPT: usize = 60;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum ScopeKind {
@@ -130,7 +134,7 @@ impl<'a> Resolver<'a> {
                 n_slots: top,
             })
         } else {
-            Err(self.errors)
+            Err(cap_reports(self.errors))
         }
     }
 
@@ -216,10 +220,18 @@ impl<'a> Resolver<'a> {
     }
 
     fn unbound(&mut self, name: &Rc<str>, span: Span) {
+        let mut d = Diagnostic::new(
+            ErrorKind::Name,
+            format!("unbound name `{}`", excerpt(name, NAME_EXCERPT)),
+        )
+        .at(span)
+        .with_label("not defined here or in any enclosing scope");
+        // Past the reports that are shown, only the count matters: skip the search.
+        if self.errors.len() >= MAX_REPORTS {
+            self.errors.push(d);
+            return;
+        }
         let names = self.visible_names();
-        let mut d = Diagnostic::new(ErrorKind::Name, format!("unbound name `{name}`"))
-            .at(span)
-            .with_label("not defined here or in any enclosing scope");
         if self.defining.contains(name) {
             d = d.with_help(format!(
                 "`{name}` is being defined by this `let` and is not visible in its own value; \
@@ -237,19 +249,20 @@ impl<'a> Resolver<'a> {
             Some(Found::Local(s)) => Some(Target::Local(s)),
             Some(Found::Global(g)) => Some(Target::Global(g)),
             Some(Found::SelfRef) | None => {
-                let mut d = Diagnostic::new(
-                    ErrorKind::Name,
-                    format!("cannot assign to unbound name `{}`", name.name),
-                )
-                .at(name.span)
-                .with_label("no variable of this name is in scope");
+                let shown = excerpt(&name.name, NAME_EXCERPT);
+                let mut d = Diagnostic::new(ErrorKind::Name, format!("cannot assign to unbound name `{shown}`"))
+                    .at(name.span)
+                    .with_label("no variable of this name is in scope");
+                if self.errors.len() >= MAX_REPORTS {
+                    self.errors.push(d);
+                    return None;
+                }
                 let names = self.visible_names();
                 d = match did_you_mean(&name.name, names.iter().map(|n| &**n)) {
                     Some(s) => d.with_help(format!(
-                        "did you mean `{s}`? To create a new variable, write `let {} = ...`",
-                        name.name
+                        "did you mean `{s}`? To create a new variable, write `let {shown} = ...`"
                     )),
-                    None => d.with_help(format!("to create a new variable, write `let {} = ...`", name.name)),
+                    None => d.with_help(format!("to create a new variable, write `let {shown} = ...`")),
                 };
                 self.errors.push(d);
                 None

@@ -4,7 +4,7 @@ use super::ast::*;
 use super::lexer::tokenize;
 use super::span::{FileId, Span};
 use super::token::{token_text, LexError, Token};
-use crate::diagnostics::{Diagnostic, ErrorKind};
+use crate::diagnostics::{cap_reports, Diagnostic, ErrorKind};
 use lalrpop_util::{lalrpop_mod, ErrorRecovery, ParseError};
 
 lalrpop_mod!(
@@ -183,7 +183,7 @@ pub fn parse(src: &str, file: FileId) -> ParseResult {
     diags.extend(parse_diags);
     match program {
         Some(p) if diags.is_empty() => Ok(p),
-        _ => Err(diags),
+        _ => Err(cap_reports(diags)),
     }
 }
 

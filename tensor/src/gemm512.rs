@@ -276,6 +276,14 @@ fn blocked(m: usize, k: usize, n: usize, a: Mat, b: Mat, c: Mat, ap: *mut f64, b
                 };
                 let mut ic = 0;
                 while ic < m {
+                    if crate::interrupt::requested() {
+                        // The caller discards the result (see `interrupt`);
+                        // zeros keep every element initialised.
+                        for i in 0..m {
+                            std::ptr::write_bytes(c.ptr.offset(i as isize * c.rs), 0, n);
+                        }
+                        return;
+                    }
                     let mc = MC.min(m - ic);
                     let asrc = a.ptr.offset(ic as isize * a.rs + pc as isize * a.cs);
                     // In place, a last panel that the kernel for its size

@@ -1,0 +1,185 @@
+//! The `dp` binary as a process: what only a real process shows — exit
+//! codes, bytes that are not UTF-8 on stdin or in a script, Ctrl-C, FIFOs,
+//! and a `save` that fails on the way to disk. Every run has a deadline, so
+//! a regression shows as a failure, never as a hung test.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const DP: &str = env!("CARGO_BIN_EXE_dp");
+
+/// What a finished run printed, and its exit code (`None`: killed by a signal).
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+/// Waits for `child` at most `limit`, killing it when it overruns.
+fn finish(mut child: Child, limit: Duration) -> Run {
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait for dp") {
+            break s;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("dp did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    if let Some(mut o) = child.stdout.take() {
+        let _ = o.read_to_string(&mut stdout);
+    }
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut stderr);
+    }
+    Run {
+        code: status.code(),
+        stdout,
+        stderr,
+    }
+}
+
+fn spawn(cmd: &mut Command) -> Child {
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env("NO_COLOR", "1")
+        .spawn()
+        .expect("start dp")
+}
+
+/// A fresh directory for one test.
+fn temp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("dp-cli-test-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("create temp dir");
+    d
+}
+
+fn script(dir: &Path, name: &str, text: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).expect("write script");
+    p
+}
+
+#[test]
+fn the_repl_skips_a_line_that_is_not_utf8_and_keeps_its_bindings() {
+    let mut child = spawn(&mut Command::new(DP));
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(b"let x = 5\n\xff\xfe oops\nx + 1\n").expect("write");
+    drop(stdin);
+    let r = finish(child, Duration::from_secs(60));
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert_eq!(r.stdout, "6\n");
+    assert!(r.stderr.contains("not valid UTF-8"), "{}", r.stderr);
+}
+
+#[test]
+fn a_script_that_is_not_utf8_is_reported_with_its_position() {
+    let d = temp_dir("utf8");
+    let p = script(&d, "bad.dp", b"print(1);\nlet s = \"caf\xc3\xa9\xff\";\n");
+    let r = finish(spawn(Command::new(DP).arg(&p)), Duration::from_secs(60));
+    assert_eq!(r.code, Some(2));
+    assert!(
+        r.stderr
+            .contains("it is not UTF-8 text: invalid byte 0xFF at line 2, column 14, byte offset 24"),
+        "{}",
+        r.stderr
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn reading_a_fifo_is_refused_at_once() {
+    let d = temp_dir("fifo");
+    let fifo = d.join("pipe.csv");
+    let c = std::ffi::CString::new(fifo.to_string_lossy().as_bytes()).expect("no NUL in path");
+    // SAFETY: mkfifo reads a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let code = format!("load_csv({:?})", fifo.to_string_lossy());
+    let r = finish(spawn(Command::new(DP).arg("-e").arg(&code)), Duration::from_secs(60));
+    assert_eq!(r.code, Some(1));
+    assert!(
+        r.stderr.contains("it is a FIFO (named pipe), not a regular file"),
+        "{}",
+        r.stderr
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn ctrl_c_during_a_long_matrix_product_is_reported() {
+    let d = temp_dir("ctrlc");
+    // One product of two 5000x5000 matrices takes seconds; nothing polls
+    // between the call and its end except the kernel itself.
+    let p = script(
+        &d,
+        "long.dp",
+        b"let a = ones((5000, 5000));\nlet b = a @ a;\nprint(\"finished\");\n",
+    );
+    let mut cmd = Command::new(DP);
+    cmd.arg(&p);
+    // SAFETY: only async-signal-safe calls between fork and exec: give the
+    // child the default SIGINT disposition even if the test runner ignores it.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    let child = spawn(&mut cmd);
+    let start = Instant::now();
+    std::thread::sleep(Duration::from_millis(2000));
+    // SAFETY: kill sends a signal to the child we started.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGINT);
+    }
+    let r = finish(child, Duration::from_secs(120));
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert!(r.stderr.contains("interrupted by Ctrl-C"), "{}", r.stderr);
+    assert!(!r.stdout.contains("finished"));
+    eprintln!("interrupted after {:?}", start.elapsed());
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn a_save_that_fails_midway_leaves_the_old_file_intact() {
+    let d = temp_dir("save");
+    let target = d.join("checkpoint.npy");
+    let old: Vec<u8> = (0..40_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&target, &old).expect("write the old checkpoint");
+    let p = script(
+        &d,
+        "save.dp",
+        format!("save({:?}, zeros((200000,)));\n", target.to_string_lossy()).as_bytes(),
+    );
+    // Files may grow to 64 KiB only: the 1.6 MB write fails part way
+    // (EFBIG, with SIGXFSZ ignored), as on a full disk.
+    let shell = "ulimit -f 128; trap '' XFSZ; exec \"$0\" \"$1\"";
+    let r = finish(
+        spawn(Command::new("sh").arg("-c").arg(shell).arg(DP).arg(&p)),
+        Duration::from_secs(60),
+    );
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert!(r.stderr.contains("`save` cannot write"), "{}", r.stderr);
+    assert_eq!(std::fs::read(&target).expect("the old file is still there"), old);
+    let left: Vec<_> = std::fs::read_dir(&d)
+        .expect("list")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(left.len(), 2, "no temporary file is left behind: {left:?}");
+    // Without the limit the same save replaces the file.
+    let r = finish(spawn(Command::new(DP).arg(&p)), Duration::from_secs(60));
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert_ne!(std::fs::read(&target).expect("the new file"), old);
+    let _ = std::fs::remove_dir_all(&d);
+}
