@@ -183,3 +183,23 @@ fn a_save_that_fails_midway_leaves_the_old_file_intact() {
     assert_ne!(std::fs::read(&target).expect("the new file"), old);
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn the_default_memory_limit_follows_an_address_space_limit() {
+    // Under `ulimit -v` (2 GiB) the default budget is 3/4 of it, so a 3.2 GB
+    // tensor is reported at its line instead of aborting when malloc fails;
+    // a 8 MB one still works.
+    let shell = "ulimit -v 2097152; exec \"$0\" -e \"$1\"";
+    let program = "print(sum(ones((1000, 1000))));\nlet big = ones((20000, 20000));";
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(shell)
+        .arg(DP)
+        .arg(program)
+        .env_remove("DP_MAX_MEMORY");
+    let r = finish(spawn(&mut cmd), Duration::from_secs(60));
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert_eq!(r.stdout.trim(), "1000000.0");
+    assert!(r.stderr.contains("over the memory limit"), "{}", r.stderr);
+    assert!(r.stderr.contains("<-e>:2"), "{}", r.stderr);
+}

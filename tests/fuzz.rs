@@ -94,6 +94,14 @@ const SNIPPETS: &[&str] = &[
     "a.b.c",
     "f(f)",
     "|x| x(x)",
+    // Hostile sizes: huge and overflowing shapes, zero-size axes, long ranges.
+    "zeros((4611686018427387904, 0))",
+    "ones((46340, 46340))",
+    "eye(3000000000)",
+    "range(1000000000)",
+    "(2147483648,)",
+    "\"ab\" * 100000000",
+    "randint(0, 10, (2147483648,))",
 ];
 
 fn mutate(src: &str, g: &mut Gen) -> String {
@@ -191,6 +199,8 @@ fn mutated_programs_never_panic() {
         .stack_size(dp::eval::interp::INTERPRETER_STACK)
         .spawn(|| {
             std::env::set_current_dir(env!("CARGO_MANIFEST_DIR")).expect("cd to crate root");
+            // Mutants ask for huge tensors: keep every allocation small and reported.
+            dp_tensor::set_memory_limit(256_000_000);
             std::panic::set_hook(Box::new(|_| {}));
             let mut g = Gen(0xD1FF_5EED);
             let per_file: usize = std::env::var("DP_FUZZ_PER_FILE")

@@ -61,20 +61,81 @@ fn init_limit() -> Result<usize> {
     Ok(limit)
 }
 
-/// Three quarters of physical memory: a single buffer beyond that is almost
-/// surely a mistake (a wrong shape or a runaway loop), and allocating it would
-/// push everything else, this process included, out of memory.
+/// Three quarters of the memory this process may use: physical memory, or
+/// less when a cgroup (a container, a `systemd-run -p MemoryMax=`) or an
+/// address-space limit (`ulimit -v`) allows less. A single buffer beyond that
+/// is almost surely a mistake (a wrong shape or a runaway loop), and
+/// allocating it would push everything else, this process included, out of
+/// memory: under a cgroup the kernel kills the process as the pages are
+/// touched, long after the allocation itself succeeded.
 fn default_limit() -> usize {
+    let usable = [physical_memory(), cgroup_memory_max(), address_space_limit()]
+        .into_iter()
+        .flatten()
+        .min();
+    match usable {
+        Some(total) => usize::try_from(total / 4 * 3).unwrap_or(usize::MAX).max(1),
+        None => FALLBACK_LIMIT,
+    }
+}
+
+fn physical_memory() -> Option<u128> {
     #[cfg(unix)]
     {
         // SAFETY: sysconf only reads system configuration.
         let (pages, page) = unsafe { (libc::sysconf(libc::_SC_PHYS_PAGES), libc::sysconf(libc::_SC_PAGESIZE)) };
         if pages > 0 && page > 0 {
-            let total = (pages as u128) * (page as u128);
-            return usize::try_from(total / 4 * 3).unwrap_or(usize::MAX).max(1);
+            return Some((pages as u128) * (page as u128));
         }
     }
-    FALLBACK_LIMIT
+    None
+}
+
+/// The memory limit of this process's cgroup (v2 `memory.max`, or v1
+/// `memory.limit_in_bytes`), when one is set.
+fn cgroup_memory_max() -> Option<u128> {
+    #[cfg(target_os = "linux")]
+    {
+        // The cgroup of this process: "0::/path" (v2) or "N:memory:/path" (v1).
+        let groups = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+        for line in groups.lines() {
+            let mut parts = line.splitn(3, ':');
+            let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+            let file = if controllers.is_empty() {
+                format!("/sys/fs/cgroup{path}/memory.max")
+            } else if controllers.split(',').any(|c| c == "memory") {
+                format!("/sys/fs/cgroup/memory{path}/memory.limit_in_bytes")
+            } else {
+                continue;
+            };
+            // "max" (no limit) and v1's huge sentinel both parse to no useful bound.
+            if let Some(bytes) = std::fs::read_to_string(file)
+                .ok()
+                .and_then(|s| s.trim().parse::<u128>().ok())
+            {
+                if bytes < 1 << 60 {
+                    return Some(bytes);
+                }
+            }
+        }
+    }
+    None
+}
+
+/// The soft address-space limit (`ulimit -v`), when one is set.
+fn address_space_limit() -> Option<u128> {
+    #[cfg(unix)]
+    {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit only writes the struct it is given.
+        if unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut lim) } == 0 && lim.rlim_cur != libc::RLIM_INFINITY {
+            return Some(lim.rlim_cur as u128);
+        }
+    }
+    None
 }
 
 /// Parses a memory size: a number of bytes with an optional decimal suffix
