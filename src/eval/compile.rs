@@ -511,6 +511,7 @@ fn method(recv: ir::Expr, name: Rc<str>, name_span: Span, args: Vec<ir::Arg>, sp
     let args = arg_codes(args);
     code(move |i, f| {
         let r = recv.run(i, f)?;
+        let mut not_a_function = None;
         if let Value::Dict(d) = &r {
             match d.get(&name) {
                 Some(m @ (Value::Func(_) | Value::Native(_))) => {
@@ -518,20 +519,20 @@ fn method(recv: ir::Expr, name: Rc<str>, name_span: Span, args: Vec<ir::Arg>, sp
                     let args = eval_args(i, f, &args, span, None)?;
                     return Ok(i.call(&m, args)?);
                 }
-                Some(other) => {
-                    return Err(Diagnostic::new(
-                        ErrorKind::Type,
-                        format!("`{name}` is {}, not a function", other.describe()),
-                    )
-                    .at(name_span)
-                    .into())
-                }
+                // Not a function: `d.m(...)` means the builtin `m(d, ...)`, if there is one.
+                Some(other) => not_a_function = Some(other.describe()),
                 None => {}
             }
         }
-        let m = match i.builtins.get(&name) {
-            Some(m) => m.clone(),
-            None => return Err(no_method(i, &r, &name, name_span).into()),
+        let m = match (i.builtins.get(&name), not_a_function) {
+            (Some(m), _) => m.clone(),
+            (None, Some(what)) => {
+                return Err(Diagnostic::new(ErrorKind::Type, format!("`{name}` is {what}, not a function"))
+                    .at(name_span)
+                    .with_note(format!("there is no builtin `{name}` to call as a method either"))
+                    .into())
+            }
+            (None, None) => return Err(no_method(i, &r, &name, name_span).into()),
         };
         let args = eval_args(i, f, &args, span, Some((r, recv_span)))?;
         Ok(i.call(&m, args)?)
