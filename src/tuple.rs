@@ -7,7 +7,7 @@
 //! becomes a persistent vector (`im::Vector`, an RRB tree), so that
 //! appending to a long tuple someone else still holds shares its structure
 //! instead of copying it (`reduce(|acc, x| append(acc, x), xs, ())` stays
-//! linear, as LANGUAGE.md's "persistent (structural sharing)" promises).
+//! linear, as docs/language.md §3.1 promises).
 //! A uniquely held small tuple grows in place (`t = append(t, x)`).
 
 use crate::value::Value;

@@ -1,4 +1,4 @@
-//! The values of dp and how they print (LANGUAGE.md §2 and §7).
+//! The values of dp and how they print (docs/language.md §3).
 
 use crate::autodiff::trace::Tracer;
 use crate::builtins::Native;

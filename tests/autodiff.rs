@@ -1,4 +1,4 @@
-//! Property tests of the differentiation machinery (LANGUAGE.md §4).
+//! Property tests of the differentiation machinery (docs/language.md §8).
 //!
 //! For every primitive of `dp::ops::Prim` and the composite tensor builtins,
 //! over random shapes with size-1 axes and broadcasting, three properties:

@@ -2,11 +2,12 @@
 //! - every `examples/*.dp` runs in-process (as `dp examples/NAME.dp` would from
 //!   the repository root) and succeeds — each ends with asserts that check its
 //!   own result, so "succeeds" means "computed the right answer";
-//! - every ```` ```dp ```` block of `docs/guide.md` runs, and where it is
-//!   followed directly by an ```` ```output ```` block the program must succeed
-//!   and print exactly that, and where by an ```` ```error ```` block it must
-//!   fail and print (stdout, then the colourless reports) exactly that. So the
-//!   guide never shows output dp does not produce.
+//! - every ```` ```dp ```` block of `docs/guide.md` and `docs/language.md`
+//!   runs, and where it is followed directly by an ```` ```output ```` block
+//!   the program must succeed and print exactly that, and where by an
+//!   ```` ```error ```` block it must fail and print (stdout, then the
+//!   colourless reports) exactly that. So the docs never show output dp does
+//!   not produce.
 
 use std::path::{Path, PathBuf};
 
@@ -69,16 +70,16 @@ fn examples_run_and_pass_their_asserts() {
     });
 }
 
-/// One fenced block of the guide: its info string, body and starting line.
+/// One fenced block of a markdown file: its info string, body and starting line.
 struct Block {
     lang: String,
     body: String,
     line: usize,
 }
 
-/// The fenced blocks of a markdown text, in order; `adjacent[i]` says whether
-/// block `i + 1` follows block `i` with only blank lines between.
-fn fenced_blocks(text: &str) -> (Vec<Block>, Vec<bool>) {
+/// The fenced blocks of the markdown text of `file`, in order; `adjacent[i]`
+/// says whether block `i + 1` follows block `i` with only blank lines between.
+fn fenced_blocks(file: &str, text: &str) -> (Vec<Block>, Vec<bool>) {
     let mut blocks = Vec::new();
     let mut adjacent = Vec::new();
     let mut current: Option<Block> = None;
@@ -106,7 +107,7 @@ fn fenced_blocks(text: &str) -> (Vec<Block>, Vec<bool>) {
             (None, None) => only_blank_since_last &= line.trim().is_empty(),
         }
     }
-    assert!(current.is_none(), "docs/guide.md: unclosed code block");
+    assert!(current.is_none(), "{file}: unclosed code block");
     (blocks, adjacent)
 }
 
@@ -116,43 +117,57 @@ fn trim_lines(s: &str) -> String {
     s.lines().map(str::trim_end).collect::<Vec<_>>().join("\n")
 }
 
+/// Runs every ```` ```dp ```` block of the markdown file `file` (relative to the
+/// crate root) and checks it against the ```` ```output ```` or
+/// ```` ```error ```` block that follows it; at least `min_checked` blocks
+/// must have one.
+fn check_doc_examples(file: &str, min_checked: usize) {
+    let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{file}: {e}"));
+    let (blocks, adjacent) = fenced_blocks(file, &text);
+    let root = PathBuf::from(".");
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for (i, b) in blocks.iter().enumerate() {
+        if b.lang != "dp" {
+            continue;
+        }
+        let (out, err) = run("example.dp", &b.body, &root);
+        let expect = blocks.get(i + 1).filter(|_| adjacent.get(i) == Some(&true));
+        let here = format!("{file}:{}", b.line);
+        match (expect.map(|e| e.lang.as_str()), err) {
+            (Some("output"), None) => {
+                checked += 1;
+                let want = &expect.map(|e| e.body.as_str()).unwrap_or_default();
+                if trim_lines(&out) != trim_lines(want) {
+                    failures.push(format!("{here}: output differs\n--- {file}\n{want}--- dp\n{out}"));
+                }
+            }
+            (Some("error"), Some(e)) => {
+                checked += 1;
+                let want = &expect.map(|e| e.body.as_str()).unwrap_or_default();
+                let got = out + &e;
+                if trim_lines(&got) != trim_lines(want) {
+                    failures.push(format!("{here}: error report differs\n--- {file}\n{want}--- dp\n{got}"));
+                }
+            }
+            (Some("error"), None) => failures.push(format!("{here}: the doc shows an error, but it ran")),
+            (_, Some(e)) => failures.push(format!("{here}: failed\n{out}{e}")),
+            (_, None) => {}
+        }
+    }
+    assert!(
+        checked >= min_checked,
+        "only {checked} examples in {file} have expected output"
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
 #[test]
 fn guide_examples_print_what_the_guide_shows() {
-    on_interpreter_thread(|| {
-        let text = std::fs::read_to_string("docs/guide.md").expect("docs/guide.md exists");
-        let (blocks, adjacent) = fenced_blocks(&text);
-        let root = PathBuf::from(".");
-        let mut failures = Vec::new();
-        let mut checked = 0;
-        for (i, b) in blocks.iter().enumerate() {
-            if b.lang != "dp" {
-                continue;
-            }
-            let (out, err) = run("example.dp", &b.body, &root);
-            let expect = blocks.get(i + 1).filter(|_| adjacent.get(i) == Some(&true));
-            let here = format!("docs/guide.md:{}", b.line);
-            match (expect.map(|e| e.lang.as_str()), err) {
-                (Some("output"), None) => {
-                    checked += 1;
-                    let want = &expect.map(|e| e.body.as_str()).unwrap_or_default();
-                    if trim_lines(&out) != trim_lines(want) {
-                        failures.push(format!("{here}: output differs\n--- guide\n{want}--- dp\n{out}"));
-                    }
-                }
-                (Some("error"), Some(e)) => {
-                    checked += 1;
-                    let want = &expect.map(|e| e.body.as_str()).unwrap_or_default();
-                    let got = out + &e;
-                    if trim_lines(&got) != trim_lines(want) {
-                        failures.push(format!("{here}: error report differs\n--- guide\n{want}--- dp\n{got}"));
-                    }
-                }
-                (Some("error"), None) => failures.push(format!("{here}: the guide shows an error, but it ran")),
-                (_, Some(e)) => failures.push(format!("{here}: failed\n{out}{e}")),
-                (_, None) => {}
-            }
-        }
-        assert!(checked >= 40, "only {checked} guide examples have expected output");
-        assert!(failures.is_empty(), "{}", failures.join("\n\n"));
-    });
+    on_interpreter_thread(|| check_doc_examples("docs/guide.md", 40));
+}
+
+#[test]
+fn reference_examples_print_what_the_reference_shows() {
+    on_interpreter_thread(|| check_doc_examples("docs/language.md", 12));
 }

@@ -1,4 +1,4 @@
-//! The differentiation transformations of LANGUAGE.md §4: grad,
+//! The differentiation transformations of docs/language.md §8: grad,
 //! value_and_grad, vjp, jvp, jacfwd, jacrev, hessian, numgrad, check_grad.
 
 use super::trace::{self, backward, dual, leaf, new_level, start_tape, tangent_at, unwrap_level, TraceKind};

@@ -3,7 +3,7 @@
 //! `crate::ops`), so when an outer differentiation is active the rules'
 //! own computations are recorded and can be differentiated again.
 //!
-//! Conventions at non-smooth points follow JAX (LANGUAGE.md §4): `relu'(0) = 0`,
+//! Conventions at non-smooth points follow JAX (docs/language.md §8.4): `relu'(0) = 0`,
 //! `abs'(0) = 1`, `maximum`/`minimum`/`max`/`min` split ties equally,
 //! `sqrt'(0) = inf`, `d(a ** b)/db = 0` at `a = 0`, a float power's
 //! `d(a ** b)/da = b * a ** (b - 1)` with no special case (so nan at `a = 0`

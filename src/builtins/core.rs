@@ -1,4 +1,4 @@
-//! Core builtins: printing and formatting, conversions, ranges, checks (LANGUAGE.md §7).
+//! Core builtins: printing and formatting, conversions, ranges, checks (docs/language.md §9).
 
 use super::{arg_type, float_arg, int_arg, register, str_arg, Args};
 use crate::diagnostics::{Diagnostic, ErrorKind};

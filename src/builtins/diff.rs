@@ -1,4 +1,4 @@
-//! Differentiation builtins (LANGUAGE.md §4): each returns a function value
+//! Differentiation builtins (docs/language.md §8): each returns a function value
 //! that runs the transformation when called.
 
 use super::{bool_arg, float_arg, func_arg, int_arg, native, register, Args};

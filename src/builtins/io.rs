@@ -1,4 +1,4 @@
-//! File input/output builtins: `load_csv`, `save`, `load` (LANGUAGE.md §7).
+//! File input/output builtins: `load_csv`, `save`, `load` (docs/language.md §9).
 //!
 //! Behaviour users can rely on:
 //! - Relative paths resolve against the current working directory (not the

@@ -1,4 +1,4 @@
-//! Builtins for tuples, dicts and trees (LANGUAGE.md §6).
+//! Builtins for tuples, dicts and trees (docs/language.md §7).
 
 use super::{arg_type, func_arg, register, str_arg, Args};
 use crate::diagnostics::{Diagnostic, ErrorKind};

@@ -1,4 +1,4 @@
-//! Tensor builtins (LANGUAGE.md §5): creation, random numbers, elementwise
+//! Tensor builtins (docs/language.md §6): creation, random numbers, elementwise
 //! math, reductions, neural-network helpers, linear algebra and shapes.
 //! Composite operations (mean, var, softmax, cross_entropy, ...) are written
 //! with the differentiable primitives of `crate::ops`, so they differentiate

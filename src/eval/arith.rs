@@ -1,4 +1,4 @@
-//! Arithmetic and comparison operators on values (LANGUAGE.md §2, §3, §5).
+//! Arithmetic and comparison operators on values (docs/language.md §3.2, §3.3, §6).
 
 use crate::diagnostics::{Diagnostic, ErrorKind};
 use crate::ops::{self, Prim};
