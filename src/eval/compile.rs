@@ -527,10 +527,12 @@ fn method(recv: ir::Expr, name: Rc<str>, name_span: Span, args: Vec<ir::Arg>, sp
         let m = match (i.builtins.get(&name), not_a_function) {
             (Some(m), _) => m.clone(),
             (None, Some(what)) => {
-                return Err(Diagnostic::new(ErrorKind::Type, format!("`{name}` is {what}, not a function"))
-                    .at(name_span)
-                    .with_note(format!("there is no builtin `{name}` to call as a method either"))
-                    .into())
+                return Err(
+                    Diagnostic::new(ErrorKind::Type, format!("`{name}` is {what}, not a function"))
+                        .at(name_span)
+                        .with_note(format!("there is no builtin `{name}` to call as a method either"))
+                        .into(),
+                )
             }
             (None, None) => return Err(no_method(i, &r, &name, name_span).into()),
         };
