@@ -2,7 +2,7 @@
 
 use crate::autodiff::trace::Tracer;
 use crate::builtins::Native;
-use crate::eval::ir::FnProto;
+use crate::eval::compile::FnCode;
 use crate::eval::module::Module;
 use dp_tensor::{format_float, Tensor};
 use std::fmt::Write as _;
@@ -17,7 +17,7 @@ pub use crate::tuple::Tuple;
 #[derive(Debug)]
 pub struct Closure {
     /// The compiled function.
-    pub proto: Rc<FnProto>,
+    pub proto: Rc<FnCode>,
     /// Captured values, copied into the frame at each call (capture by value).
     /// `None` marks a top-level name that was not yet bound when the closure
     /// was made; it is read from the module when the closure is called.

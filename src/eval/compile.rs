@@ -1,26 +1,23 @@
-//! Closure compilation of the resolved IR.
+//! Closure compilation of the resolved IR: the one evaluator.
 //!
-//! Every function body (and every top-level program) is turned once, when it
-//! is resolved, into a tree of Rust closures: each node knows statically what
-//! it is (a local read, `n < 2` on a local and a constant, a positional call
-//! of a global, ...), so running it costs one indirect call and no dispatch on
-//! the node kind, and each closure's stack frame is only as large as its own
-//! work needs. Operators are specialised per operator at compile time.
-//!
-//! Nodes that are rare on hot paths (method calls, calls with keyword
-//! arguments, imports, nested `fn`s, ...) are not compiled: their closure
-//! hands the IR node to the tree walker in `interp.rs`, which stays the
-//! reference semantics. Every
-//! compiled node produces exactly the values and the diagnostics the tree
-//! walker would (the golden tests run all programs through this path).
+//! Every function body (and every top-level program) is turned once, after
+//! it is resolved, into a tree of Rust closures: each node knows statically
+//! what it is (a local read, `n < 2` on a local and a constant, a positional
+//! call of a global, ...), so running it costs one indirect call and no
+//! dispatch on the node kind, and each closure's stack frame is only as large
+//! as its own work needs. Operators are specialised per operator at compile
+//! time. Every construct of the IR compiles here; the runtime support the
+//! compiled code calls (frames, calls, binding, imports) is in `interp.rs`.
 
-use super::interp::{after_body, check_interrupt, field, unbound_global_error, Flow, Frame, Interp, R};
-use super::ir::{self, ExprKind as K, Pattern, Stmt, Target};
+use super::interp::{after_body, check_interrupt, field, not_callable, unbound_global_error, Flow, Frame, Interp, R};
+use super::ir::{self, CaptureSrc, ExprKind as K, Pattern, Stmt, Target};
 use crate::builtins::Args;
+use crate::diagnostics::{did_you_mean, Diagnostic, ErrorKind};
 use crate::syntax::ast::BinOp;
 use crate::syntax::span::Span;
 use crate::value::{assign, Tuple, Value};
 use std::fmt;
+use std::rc::Rc;
 
 /// Calls `f::<N>(args)` where `N` is `op`'s code, so that each operator
 /// gets its own monomorphised closure (see [`OpOf`]).
@@ -83,6 +80,80 @@ impl fmt::Debug for StmtCode {
     fn fmt(&self, fm: &mut fmt::Formatter<'_>) -> fmt::Result {
         fm.write_str("<compiled statement>")
     }
+}
+
+/// A compiled function: what a closure runs.
+#[derive(Debug)]
+pub struct FnCode {
+    /// The name, or `<lambda>`.
+    pub name: Rc<str>,
+    /// Parameters: how each argument binds, its keyword name and its default.
+    pub params: Vec<ParamCode>,
+    /// Frame size.
+    pub n_slots: u32,
+    /// The slot of each parameter when every parameter is a plain name
+    /// (calls with all arguments positional then bind without any checks).
+    pub simple_params: Option<Vec<u32>>,
+    /// Captured values and the slots they are copied into.
+    pub captures: Vec<(CaptureSrc, u32)>,
+    /// The body.
+    pub body: Code,
+    /// The definition.
+    pub span: Span,
+}
+
+/// A compiled parameter.
+#[derive(Debug)]
+pub struct ParamCode {
+    /// The keyword a caller may use (plain-name parameters only).
+    pub name: Option<Rc<str>>,
+    /// How the argument binds.
+    pub pattern: Pattern,
+    /// Run in the callee's frame when the argument is omitted.
+    pub default: Option<Code>,
+}
+
+/// A compiled top-level program.
+pub struct ProgramCode {
+    /// Top-level `fn`s, bound before anything runs so they can be used anywhere.
+    pub hoisted: Vec<(u32, Rc<FnCode>)>,
+    /// The statements in order (without the hoisted `fn`s).
+    pub stmts: Vec<StmtCode>,
+    /// The final expression, if any.
+    pub tail: Option<Code>,
+    /// Size of the top-level frame (locals of top-level blocks and loops).
+    pub n_slots: u32,
+}
+
+/// Compiles a resolved program.
+pub fn program(p: ir::Program) -> ProgramCode {
+    ProgramCode {
+        hoisted: p.hoisted.iter().map(|(slot, proto)| (*slot, function(proto))).collect(),
+        stmts: p.stmts.into_iter().map(stmt).collect(),
+        tail: p.tail.map(expr),
+        n_slots: p.n_slots,
+    }
+}
+
+/// Compiles a function definition.
+pub fn function(p: &ir::FnProto) -> Rc<FnCode> {
+    Rc::new(FnCode {
+        name: p.name.clone(),
+        params: p
+            .params
+            .iter()
+            .map(|q| ParamCode {
+                name: q.name.clone(),
+                pattern: q.pattern.clone(),
+                default: q.default.clone().map(expr),
+            })
+            .collect(),
+        n_slots: p.n_slots,
+        simple_params: p.simple_params.clone(),
+        captures: p.captures.clone(),
+        body: expr(p.body.clone()),
+        span: p.span,
+    })
 }
 
 fn code(f: impl for<'a> Fn(&mut Interp, &mut Frame<'a>) -> R<Value> + 'static) -> Code {
@@ -190,7 +261,10 @@ pub fn expr(e: ir::Expr) -> Code {
             }
         },
         K::Index(x, items) => index(*x, items, span),
-        K::Lambda(proto) => code(move |i, f| Ok(i.make_closure(&proto, f))),
+        K::Lambda(proto) => {
+            let fc = function(&proto);
+            code(move |i, f| Ok(i.make_closure(&fc, f)))
+        }
         K::While(c, body) => {
             let (c, body) = (cond(*c, "a `while` condition"), expr(*body));
             code(move |i, f| {
@@ -227,11 +301,8 @@ pub fn expr(e: ir::Expr) -> Code {
                 Ok(Value::None)
             })
         }
-        kind => {
-            // Not compiled: the tree walker evaluates this node (and its children).
-            let e = ir::Expr { kind, span };
-            code(move |i, f| i.eval(&e, f))
-        }
+        K::Call(callee, args) => call_general(*callee, args, span),
+        K::Method(recv, name, name_span, args) => method(*recv, name, name_span, args, span),
     }
 }
 
@@ -289,31 +360,201 @@ pub fn stmt(s: Stmt) -> StmtCode {
                 }
             }
         }
-        Stmt::Grow { target, kind, call } => {
-            let rest: Vec<Code> = match &call.kind {
-                K::Call(_, args) => args.iter().skip(1).map(|a| expr(a.value.clone())).collect(),
-                _ => {
-                    let s = Stmt::Grow { target, kind, call };
-                    return stmt_code(move |i, f| i.exec(&s, f));
-                }
-            };
+        Stmt::Grow { target, kind, call } => grow(target, kind, call),
+        Stmt::Return(None, _) => stmt_code(|i, _| {
+            i.returned = Value::None;
+            Err(Flow::Return)
+        }),
+        Stmt::Break(_) => stmt_code(|_, _| Err(Flow::Break)),
+        Stmt::Continue(_) => stmt_code(|_, _| Err(Flow::Continue)),
+        Stmt::Fn(target, proto) => {
+            let fc = function(&proto);
             stmt_code(move |i, f| {
-                let v = if i.unbound_global(target, f) {
-                    // Not bound yet: the ordinary evaluation reports it where it is read.
-                    i.eval(&call, f)?
-                } else {
-                    let mut vals = Vec::with_capacity(rest.len());
-                    for r in &rest {
-                        vals.push(r.run(i, f)?);
-                    }
-                    i.grow_with(target, kind, &call, vals, f)?
-                };
-                i.store(target, v, f);
+                let c = i.make_closure(&fc, f);
+                i.store(target, c, f);
                 Ok(())
             })
         }
-        other => stmt_code(move |i, f| i.exec(&other, f)),
+        Stmt::Import {
+            target,
+            path,
+            name,
+            span,
+        } => stmt_code(move |i, f| {
+            let module = f.module.clone();
+            let v = i.import(path.as_deref(), &name, &module, span)?;
+            i.store(target, v, f);
+            Ok(())
+        }),
     }
+}
+
+/// `x = append(x, v)` / `x = insert(x, k, v)`: the other arguments first,
+/// then `x` is moved out of its slot so a uniquely owned collection is
+/// updated in place. Anything unusual (wrong types, an unbound global) goes
+/// through the ordinary call, with `x` left where it was.
+fn grow(target: Target, kind: ir::GrowKind, call_expr: ir::Expr) -> StmtCode {
+    let call_span = call_expr.span;
+    let K::Call(callee, args) = call_expr.kind else {
+        // The resolver makes a `Grow` only of a call; anything else is a plain assignment.
+        return stmt(Stmt::Assign(target, call_expr));
+    };
+    let whole = call((*callee).clone(), args.clone(), call_span);
+    let spans: Vec<Span> = args.iter().map(|a| a.value.span).collect();
+    let callee = expr(*callee);
+    let rest: Vec<Code> = args.into_iter().skip(1).map(|a| expr(a.value)).collect();
+    stmt_code(move |i, f| {
+        if i.unbound_global(target, f) {
+            // Not bound yet: the ordinary evaluation reports it where it is read.
+            let v = whole.run(i, f)?;
+            i.store(target, v, f);
+            return Ok(());
+        }
+        let mut vals = Vec::with_capacity(rest.len());
+        for r in &rest {
+            vals.push(r.run(i, f)?);
+        }
+        let v = match i.grow_in_place(target, kind, vals, f) {
+            Ok(v) => v,
+            Err(pos) => {
+                // The ordinary builtin call (it reports wrong types), on the values already computed.
+                let func = callee.run(i, f)?;
+                let args = Args {
+                    pos,
+                    kw: Vec::new(),
+                    span: call_span,
+                    spans: spans.clone(),
+                };
+                i.call(&func, args)?
+            }
+        };
+        i.store(target, v, f);
+        Ok(())
+    })
+}
+
+/// One compiled call argument.
+struct ArgCode {
+    name: Option<Rc<str>>,
+    value: Code,
+    value_span: Span,
+    span: Span,
+}
+
+fn arg_codes(args: Vec<ir::Arg>) -> Vec<ArgCode> {
+    args.into_iter()
+        .map(|a| ArgCode {
+            name: a.name,
+            value_span: a.value.span,
+            value: expr(a.value),
+            span: a.span,
+        })
+        .collect()
+}
+
+/// Evaluates call arguments (after `recv`, a method call's receiver) into [`Args`].
+fn eval_args(i: &mut Interp, f: &mut Frame, args: &[ArgCode], span: Span, recv: Option<(Value, Span)>) -> R<Args> {
+    let mut out = Args {
+        pos: Vec::with_capacity(args.len() + 1),
+        kw: Vec::new(),
+        span,
+        spans: Vec::new(),
+    };
+    let mut kw_spans = Vec::new();
+    if let Some((r, recv_span)) = recv {
+        out.pos.push(r);
+        out.spans.push(recv_span);
+    }
+    for a in args {
+        let v = a.value.run(i, f)?;
+        match &a.name {
+            None => {
+                out.pos.push(v);
+                out.spans.push(a.value_span);
+            }
+            Some(k) => {
+                if out.kw.iter().any(|(n, _)| n == k) {
+                    return Err(
+                        Diagnostic::new(ErrorKind::Arity, format!("keyword argument `{k}` given twice"))
+                            .at(a.value_span)
+                            .into(),
+                    );
+                }
+                out.kw.push((k.clone(), v));
+                kw_spans.push(a.span);
+            }
+        }
+    }
+    // Keyword spans follow the positional ones (see `Args::spans`).
+    out.spans.extend(kw_spans);
+    Ok(out)
+}
+
+/// A call with keyword arguments.
+fn call_general(callee: ir::Expr, args: Vec<ir::Arg>, span: Span) -> Code {
+    let callee_span = callee.span;
+    let callee = expr(callee);
+    let args = arg_codes(args);
+    code(move |i, f| {
+        let fv = callee.run(i, f)?;
+        not_callable(&fv, callee_span)?;
+        let args = eval_args(i, f, &args, span, None)?;
+        Ok(i.call(&fv, args)?)
+    })
+}
+
+/// `recv.name(args)`: a function stored in a dict (a module's or the user's),
+/// else the builtin `name` with `recv` as its first argument.
+fn method(recv: ir::Expr, name: Rc<str>, name_span: Span, args: Vec<ir::Arg>, span: Span) -> Code {
+    let recv_span = recv.span;
+    let recv = expr(recv);
+    let args = arg_codes(args);
+    code(move |i, f| {
+        let r = recv.run(i, f)?;
+        let mut not_a_function = None;
+        if let Value::Dict(d) = &r {
+            match d.get(&name) {
+                Some(m @ (Value::Func(_) | Value::Native(_))) => {
+                    let m = m.clone();
+                    let args = eval_args(i, f, &args, span, None)?;
+                    return Ok(i.call(&m, args)?);
+                }
+                // Not a function: `d.m(...)` means the builtin `m(d, ...)`, if there is one.
+                Some(other) => not_a_function = Some(other.describe()),
+                None => {}
+            }
+        }
+        let m = match (i.builtins.get(&name), not_a_function) {
+            (Some(m), _) => m.clone(),
+            (None, Some(what)) => {
+                return Err(
+                    Diagnostic::new(ErrorKind::Type, format!("`{name}` is {what}, not a function"))
+                        .at(name_span)
+                        .with_note(format!("there is no builtin `{name}` to call as a method either"))
+                        .into(),
+                )
+            }
+            (None, None) => return Err(no_method(i, &r, &name, name_span).into()),
+        };
+        let args = eval_args(i, f, &args, span, Some((r, recv_span)))?;
+        Ok(i.call(&m, args)?)
+    })
+}
+
+/// The error for `recv.name(...)` when `name` is neither a key of `recv` nor a builtin.
+#[cold]
+fn no_method(i: &Interp, r: &Value, name: &str, name_span: Span) -> Diagnostic {
+    let mut d = Diagnostic::new(ErrorKind::Name, format!("{} has no method `{name}`", r.describe()))
+        .at(name_span)
+        .with_label("no builtin function of this name");
+    let candidates: Vec<Rc<str>> = match r {
+        Value::Dict(d) => d.keys().cloned().chain(i.builtins.keys().cloned()).collect(),
+        _ => i.builtins.keys().cloned().collect(),
+    };
+    if let Some(s) = did_you_mean(name, candidates.iter().map(|c| &**c)) {
+        d = d.with_help(format!("did you mean `{s}`?"));
+    }
+    d
 }
 
 /// `x = x op rhs` on a local: scalars are combined right here; anything else
@@ -585,7 +826,7 @@ fn call(callee: ir::Expr, args: Vec<ir::Arg>, span: Span) -> Code {
         if let Value::Func(c) = &fv {
             return call_func(i, f, c, &args, span);
         }
-        super::interp::not_callable(&fv, callee_span)?;
+        not_callable(&fv, callee_span)?;
         let mut pos = Vec::with_capacity(args.len());
         for a in &args {
             pos.push(a.run(i, f)?);

@@ -1,6 +1,10 @@
-//! The tree-walking interpreter over the resolved IR.
+//! The interpreter's runtime: the session (sources, builtins, modules,
+//! output), running programs and imports, and the calling convention (frames,
+//! argument binding, closures) that the compiled code in [`super::compile`]
+//! calls into.
 
-use super::ir::{self, CaptureSrc, ExprKind as K, Target};
+use super::compile::{self, FnCode, ProgramCode};
+use super::ir::{self, CaptureSrc, Target};
 use super::module::Module;
 use super::resolve::Resolver;
 use crate::builtins::{self, Args};
@@ -158,7 +162,7 @@ impl Interp {
         ast: &crate::syntax::ast::Program,
         module: &Rc<Module>,
     ) -> Result<Option<Value>, Vec<Diagnostic>> {
-        let program = Resolver::new(module, &self.builtins).program(ast)?;
+        let program = compile::program(Resolver::new(module, &self.builtins).program(ast)?);
         // The main file takes part in cycle detection: a module importing it back is a cycle.
         let main_key = Path::new(name).canonicalize().ok().filter(|p| p.is_file());
         if let Some(k) = &main_key {
@@ -171,7 +175,7 @@ impl Interp {
         r
     }
 
-    fn run_program(&mut self, p: &ir::Program, module: &Rc<Module>) -> Result<Option<Value>, Diagnostic> {
+    fn run_program(&mut self, p: &ProgramCode, module: &Rc<Module>) -> Result<Option<Value>, Diagnostic> {
         INTERRUPTED.store(false, Ordering::Relaxed);
         let mut slots = vec![Value::None; p.n_slots as usize];
         let mut frame = Frame {
@@ -210,7 +214,13 @@ impl Interp {
     }
 
     /// Imports a stdlib module by name or a file by path (relative to `from`).
-    fn import(&mut self, path: Option<&str>, name: &str, from: &Module, span: Span) -> Result<Value, Diagnostic> {
+    pub(super) fn import(
+        &mut self,
+        path: Option<&str>,
+        name: &str,
+        from: &Module,
+        span: Span,
+    ) -> Result<Value, Diagnostic> {
         let (key, display, src) = match path {
             None => {
                 let src = crate::stdlib::source(name).ok_or_else(|| {
@@ -284,7 +294,7 @@ impl Interp {
             d
         };
         let parsed = parser::parse(&src, file).map_err(first)?;
-        let program = Resolver::new(&module, &self.builtins).program(&parsed).map_err(first)?;
+        let program = compile::program(Resolver::new(&module, &self.builtins).program(&parsed).map_err(first)?);
         self.importing.push((key.clone(), display.clone()));
         let r = self.run_program(&program, &module);
         self.importing.pop();
@@ -292,61 +302,6 @@ impl Interp {
         let v = module.to_dict();
         self.imported.insert(key, v.clone());
         Ok(v)
-    }
-
-    pub(super) fn exec(&mut self, s: &ir::Stmt, f: &mut Frame) -> R<()> {
-        match s {
-            ir::Stmt::Let(p, e) => {
-                let v = self.eval(e, f)?;
-                self.bind(p, v, f)?;
-            }
-            ir::Stmt::Assign(t, e) => {
-                let v = self.eval(e, f)?;
-                self.store(*t, v, f);
-            }
-            ir::Stmt::Grow { target, kind, call } => {
-                let v = self.grow(*target, *kind, call, f)?;
-                self.store(*target, v, f);
-            }
-            ir::Stmt::Update {
-                target,
-                name,
-                op,
-                rhs,
-                lhs_span,
-                span,
-            } => self.update(*target, name, *op, (*lhs_span, rhs.span, *span), f, |i, f| {
-                i.eval(rhs, f)
-            })?,
-            ir::Stmt::Expr(e) => {
-                self.eval(e, f)?;
-            }
-            ir::Stmt::Fn(t, proto) => {
-                let c = self.make_closure(proto, f);
-                self.store(*t, c, f);
-            }
-            ir::Stmt::Return(e, _) => {
-                let v = match e {
-                    Some(e) => self.eval(e, f)?,
-                    None => Value::None,
-                };
-                self.returned = v;
-                return Err(Flow::Return);
-            }
-            ir::Stmt::Break(_) => return Err(Flow::Break),
-            ir::Stmt::Continue(_) => return Err(Flow::Continue),
-            ir::Stmt::Import {
-                target,
-                path,
-                name,
-                span,
-            } => {
-                let module = f.module.clone();
-                let v = self.import(path.as_deref(), name, &module, *span)?;
-                self.store(*target, v, f);
-            }
-        }
-        Ok(())
     }
 
     /// `x = x op rhs`: `rhs` first, then [`Interp::update_with`] (a uniquely
@@ -403,37 +358,18 @@ impl Interp {
         Ok(())
     }
 
-    /// `x = append(x, v)` / `x = insert(x, k, v)`: the other arguments first,
-    /// then `x` is moved out of its slot so a uniquely owned collection is
-    /// updated in place. Anything unusual (wrong types, a shadowed builtin)
-    /// goes through the ordinary call, with `x` left where it was.
-    pub(super) fn grow(&mut self, target: Target, kind: ir::GrowKind, call: &ir::Expr, f: &mut Frame) -> R<Value> {
-        let K::Call(_, args) = &call.kind else {
-            return self.eval(call, f);
-        };
-        if self.unbound_global(target, f) {
-            // Not bound yet: the ordinary evaluation reports it where it is read.
-            return self.eval(call, f);
-        }
-        let mut rest = Vec::with_capacity(args.len() - 1);
-        for a in &args[1..] {
-            rest.push(self.eval(&a.value, f)?);
-        }
-        self.grow_with(target, kind, call, rest, f)
-    }
-
-    /// [`Interp::grow`] once the arguments other than `x` are evaluated.
-    pub(super) fn grow_with(
+    /// `x = append(x, v)` / `x = insert(x, k, v)` once the arguments other
+    /// than `x` are evaluated: `x` is moved out of its slot, so a uniquely
+    /// owned collection grows in place. When the types are not the expected
+    /// ones, `x` is put back and the arguments are returned for the ordinary
+    /// call (which reports them).
+    pub(super) fn grow_in_place(
         &mut self,
         target: Target,
         kind: ir::GrowKind,
-        call: &ir::Expr,
         rest: Vec<Value>,
         f: &mut Frame,
-    ) -> R<Value> {
-        let K::Call(callee, args) = &call.kind else {
-            return self.eval(call, f);
-        };
+    ) -> Result<Value, Vec<Value>> {
         let x = self.take(target, f);
         match (kind, x, rest.as_slice()) {
             (ir::GrowKind::Append, Value::Tuple(mut t), [v]) => {
@@ -445,21 +381,10 @@ impl Interp {
                 Ok(Value::Dict(d))
             }
             (_, x, _) => {
-                // The ordinary builtin call (it reports wrong types), on the values already computed.
                 self.store(target, x.clone(), f);
-                let func = self.eval(callee, f)?;
                 let mut pos = vec![x];
                 pos.extend(rest);
-                let spans = args.iter().map(|a| a.value.span).collect();
-                Ok(self.call(
-                    &func,
-                    Args {
-                        pos,
-                        kw: Vec::new(),
-                        span: call.span,
-                        spans,
-                    },
-                )?)
+                Err(pos)
             }
         }
     }
@@ -552,7 +477,7 @@ impl Interp {
         }
     }
 
-    pub(super) fn make_closure(&mut self, proto: &Rc<ir::FnProto>, f: &Frame) -> Value {
+    pub(super) fn make_closure(&mut self, proto: &Rc<FnCode>, f: &Frame) -> Value {
         let captures = proto
             .captures
             .iter()
@@ -854,43 +779,6 @@ impl Interp {
         Ok(())
     }
 
-    fn eval_args(&mut self, args: &[ir::Arg], f: &mut Frame, span: Span, recv: Option<(Value, Span)>) -> R<Args> {
-        let mut out = Args {
-            pos: Vec::with_capacity(args.len() + 1),
-            kw: Vec::new(),
-            span,
-            spans: Vec::new(),
-        };
-        let mut kw_spans = Vec::new();
-        if let Some((r, recv_span)) = recv {
-            out.pos.push(r);
-            out.spans.push(recv_span);
-        }
-        for a in args {
-            let v = self.eval(&a.value, f)?;
-            match &a.name {
-                None => {
-                    out.pos.push(v);
-                    out.spans.push(a.value.span);
-                }
-                Some(k) => {
-                    if out.kw.iter().any(|(n, _)| n == k) {
-                        return Err(
-                            Diagnostic::new(ErrorKind::Arity, format!("keyword argument `{k}` given twice"))
-                                .at(a.value.span)
-                                .into(),
-                        );
-                    }
-                    out.kw.push((k.clone(), v));
-                    kw_spans.push(a.span);
-                }
-            }
-        }
-        // Keyword spans follow the positional ones (see `Args::spans`).
-        out.spans.extend(kw_spans);
-        Ok(out)
-    }
-
     pub(super) fn truthy(&self, v: &Value, span: Span, what: &str) -> Result<bool, Diagnostic> {
         match v.strip() {
             Value::Bool(b) => Ok(*b),
@@ -908,77 +796,6 @@ impl Interp {
                 Err(d)
             }
         }
-    }
-
-    /// Evaluates one expression by walking the IR: the reference semantics,
-    /// used for the nodes [`super::compile`] leaves uncompiled (method calls,
-    /// calls with keyword arguments, rare statements) and their children. The
-    /// common cases are here, the rest in [`Interp::eval_cold`].
-    pub fn eval(&mut self, e: &ir::Expr, f: &mut Frame) -> R<Value> {
-        match &e.kind {
-            K::Const(v) => Ok(v.clone()),
-            K::Local(s) => Ok(f.slots[*s as usize].clone()),
-            K::Global(g, _) => match f.module.get(*g) {
-                Some(v) => Ok(v),
-                None => self.eval_cold(e, f),
-            },
-            K::Binary(op, a, b) => {
-                let x = self.eval(a, f)?;
-                let y = self.eval(b, f)?;
-                match super::arith::scalar_fast(*op, &x, &y) {
-                    Some(v) => Ok(v),
-                    None => self.binary_slow(*op, x, y, (a.span, b.span, e.span)),
-                }
-            }
-            K::Call(callee, args) => self.eval_call(callee, args, f, e.span),
-            K::If(c, t, other) => {
-                let cv = self.eval(c, f)?;
-                let b = match cv {
-                    Value::Bool(b) => b,
-                    other => self.truthy(&other, c.span, "an `if` condition")?,
-                };
-                if b {
-                    self.eval(t, f)
-                } else if let Some(o) = other {
-                    self.eval(o, f)
-                } else {
-                    Ok(Value::None)
-                }
-            }
-            K::Block(stmts, tail) => {
-                for s in stmts {
-                    self.exec(s, f)?;
-                }
-                match tail {
-                    Some(t) => self.eval(t, f),
-                    None => Ok(Value::None),
-                }
-            }
-            _ => self.eval_cold(e, f),
-        }
-    }
-
-    /// A call: positional calls of dp functions bind their arguments
-    /// directly; everything else goes through [`Interp::call`].
-    #[inline(never)]
-    fn eval_call(&mut self, callee: &ir::Expr, args: &[ir::Arg], f: &mut Frame, span: Span) -> R<Value> {
-        let fv = match &callee.kind {
-            K::Global(g, _) => match f.module.get(*g) {
-                Some(v) => v,
-                None => self.eval(callee, f)?,
-            },
-            _ => self.eval(callee, f)?,
-        };
-        if let Value::Func(c) = &fv {
-            if args.iter().all(|a| a.name.is_none()) {
-                let mut pos = Vec::with_capacity(args.len());
-                for a in args {
-                    pos.push(self.eval(&a.value, f)?);
-                }
-                return Ok(self.call_closure(c, pos, (Vec::new(), &[]), span)?);
-            }
-        }
-        self.call_cold(fv, callee.span, args, f, span)
     }
 
     #[inline(never)]
@@ -1000,175 +817,6 @@ impl Interp {
         // A tensor operation may run long (a large `@`): see `call`.
         check_interrupt(span)?;
         Ok(r)
-    }
-
-    #[inline(never)]
-    fn call_cold(&mut self, fv: Value, callee: Span, args: &[ir::Arg], f: &mut Frame, span: Span) -> R<Value> {
-        not_callable(&fv, callee)?;
-        let args = self.eval_args(args, f, span, None)?;
-        Ok(self.call(&fv, args)?)
-    }
-
-    #[inline(never)]
-    fn eval_cold(&mut self, e: &ir::Expr, f: &mut Frame) -> R<Value> {
-        match &e.kind {
-            // Handled by `eval`.
-            K::Const(_) | K::Local(_) | K::Binary(..) | K::If(..) | K::Block(..) | K::Call(..) => self.eval(e, f),
-            K::Global(g, name) => f.module.get(*g).ok_or_else(|| unbound_global_error(name, e.span)),
-            K::SelfRef => Ok(f.closure.cloned().map(Value::Func).unwrap_or(Value::None)),
-            K::Tensor(es) => {
-                let mut vals = Vec::with_capacity(es.len());
-                let mut spans = Vec::with_capacity(es.len());
-                for x in es {
-                    vals.push(self.eval(x, f)?);
-                    spans.push(x.span);
-                }
-                Ok(builtins::tensor::literal(vals, &spans, e.span)?)
-            }
-            K::Tuple(es) => {
-                let mut items = crate::value::Tuple::new();
-                for x in es {
-                    items.push(self.eval(x, f)?);
-                }
-                Ok(Value::Tuple(items))
-            }
-            K::Dict(items) => {
-                let mut d = Dict::new();
-                for it in items {
-                    match it {
-                        ir::DictItem::Pair(k, v) => {
-                            let v = self.eval(v, f)?;
-                            d.insert(k.clone(), v);
-                        }
-                        ir::DictItem::Spread(x) => match self.eval(x, f)? {
-                            // Later entries win. Not `OrdMap::union`: it swaps its operands by size, so
-                            // precedence would depend on which dict is larger.
-                            Value::Dict(other) => {
-                                for (k, v) in other {
-                                    d.insert(k, v);
-                                }
-                            }
-                            other => return Err(spread_error(&other, x.span)),
-                        },
-                    }
-                }
-                Ok(Value::Dict(d))
-            }
-            K::Neg(x) => {
-                let v = self.eval(x, f)?;
-                Ok(super::arith::neg(&v).map_err(|d| d.at(e.span))?)
-            }
-            K::Not(x) => {
-                let v = self.eval(x, f)?;
-                Ok(Value::Bool(!self.truthy(&v, x.span, "the operand of `not`")?))
-            }
-            K::And(a, b) => {
-                let x = self.eval(a, f)?;
-                if !self.truthy(&x, a.span, "the left operand of `and`")? {
-                    return Ok(Value::Bool(false));
-                }
-                let y = self.eval(b, f)?;
-                Ok(Value::Bool(self.truthy(&y, b.span, "the right operand of `and`")?))
-            }
-            K::Or(a, b) => {
-                let x = self.eval(a, f)?;
-                if self.truthy(&x, a.span, "the left operand of `or`")? {
-                    return Ok(Value::Bool(true));
-                }
-                let y = self.eval(b, f)?;
-                Ok(Value::Bool(self.truthy(&y, b.span, "the right operand of `or`")?))
-            }
-            K::Method(recv, name, name_span, args) => {
-                let r = self.eval(recv, f)?;
-                if let Value::Dict(d) = &r {
-                    match d.get(name) {
-                        Some(m @ (Value::Func(_) | Value::Native(_))) => {
-                            let m = m.clone();
-                            let args = self.eval_args(args, f, e.span, None)?;
-                            return Ok(self.call(&m, args)?);
-                        }
-                        Some(other) => {
-                            return Err(Diagnostic::new(
-                                ErrorKind::Type,
-                                format!("`{name}` is {}, not a function", other.describe()),
-                            )
-                            .at(*name_span)
-                            .into())
-                        }
-                        None => {}
-                    }
-                }
-                let m = match self.builtins.get(name) {
-                    Some(m) => m.clone(),
-                    None => {
-                        let mut d =
-                            Diagnostic::new(ErrorKind::Name, format!("{} has no method `{name}`", r.describe()))
-                                .at(*name_span)
-                                .with_label("no builtin function of this name");
-                        let candidates: Vec<Rc<str>> = match &r {
-                            Value::Dict(d) => d.keys().cloned().chain(self.builtins.keys().cloned()).collect(),
-                            _ => self.builtins.keys().cloned().collect(),
-                        };
-                        if let Some(s) = did_you_mean(name, candidates.iter().map(|c| &**c)) {
-                            d = d.with_help(format!("did you mean `{s}`?"));
-                        }
-                        return Err(d.into());
-                    }
-                };
-                let args = self.eval_args(args, f, e.span, Some((r, recv.span)))?;
-                Ok(self.call(&m, args)?)
-            }
-            K::Field(x, name, name_span) => {
-                let v = self.eval(x, f)?;
-                Ok(field(&v, name, *name_span)?)
-            }
-            K::Index(x, items) => {
-                let v = self.eval(x, f)?;
-                let mut idx = Vec::with_capacity(items.len());
-                for it in items {
-                    idx.push(match it {
-                        ir::IndexItem::At(i) => super::index::Item::At(self.eval(i, f)?, i.span),
-                        ir::IndexItem::Slice(a, b, c) => {
-                            let mut part = |p: &Option<ir::Expr>| -> R<Option<(Value, Span)>> {
-                                match p {
-                                    Some(p) => Ok(Some((self.eval(p, f)?, p.span))),
-                                    None => Ok(None),
-                                }
-                            };
-                            super::index::Item::Slice(part(a)?, part(b)?, part(c)?)
-                        }
-                    });
-                }
-                Ok(super::index::index(&v, idx, x.span, e.span)?)
-            }
-            K::Lambda(proto) => Ok(self.make_closure(proto, f)),
-            K::While(c, body) => {
-                loop {
-                    let cv = self.eval(c, f)?;
-                    if !self.truthy(&cv, c.span, "a `while` condition")? {
-                        break;
-                    }
-                    check_interrupt(e.span)?;
-                    if !after_body(self.eval(body, f))? {
-                        break;
-                    }
-                }
-                Ok(Value::None)
-            }
-            K::For(p, it, body) => {
-                let iterable = self.eval(it, f)?;
-                let items = super::index::iterate(&iterable).map_err(|d| d.at(it.span))?;
-                for item in items {
-                    let item = item.map_err(|d| d.at(it.span))?;
-                    check_interrupt(e.span)?;
-                    self.bind(p, item, f)?;
-                    if !after_body(self.eval(body, f))? {
-                        break;
-                    }
-                }
-                Ok(Value::None)
-            }
-        }
     }
 
     /// Writes one line of program output.

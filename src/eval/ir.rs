@@ -1,5 +1,6 @@
-//! The resolved program the interpreter walks: the AST with every name bound
-//! to a frame slot, a module global, a builtin, or the running closure itself.
+//! The resolved program: the AST with every name bound to a frame slot, a
+//! module global, a builtin, or the running closure itself. Plain data, made
+//! by [`super::resolve`] and turned into running code by [`super::compile`].
 
 use crate::syntax::ast::BinOp;
 use crate::syntax::span::Span;
@@ -75,7 +76,7 @@ pub enum CaptureSrc {
     SelfRef,
 }
 
-/// A compiled function.
+/// A resolved function definition (a `fn` or a lambda).
 #[derive(Debug)]
 pub struct FnProto {
     /// The name, or `<lambda>`.
@@ -89,21 +90,21 @@ pub struct FnProto {
     pub simple_params: Option<Vec<u32>>,
     /// Captured values and the slots they are copied into.
     pub captures: Vec<(CaptureSrc, u32)>,
-    /// The body, compiled.
-    pub body: super::compile::Code,
+    /// The body.
+    pub body: Expr,
     /// The definition.
     pub span: Span,
 }
 
-/// A compiled parameter.
+/// A resolved parameter.
 #[derive(Debug)]
 pub struct Param {
     /// The keyword a caller may use (plain-name parameters only).
     pub name: Option<Rc<str>>,
     /// How the argument binds.
     pub pattern: Pattern,
-    /// Evaluated in the callee's frame when the argument is omitted (compiled).
-    pub default: Option<super::compile::Code>,
+    /// Evaluated in the callee's frame when the argument is omitted.
+    pub default: Option<Expr>,
 }
 
 /// The kinds of resolved expression.
@@ -186,10 +187,10 @@ pub enum GrowKind {
 pub struct Program {
     /// Top-level `fn`s, bound before anything runs so they can be used anywhere.
     pub hoisted: Vec<(u32, Rc<FnProto>)>,
-    /// The statements in order (without the hoisted `fn`s), compiled.
-    pub stmts: Vec<super::compile::StmtCode>,
-    /// The final expression, if any, compiled.
-    pub tail: Option<super::compile::Code>,
+    /// The statements in order (without the hoisted `fn`s).
+    pub stmts: Vec<Stmt>,
+    /// The final expression, if any.
+    pub tail: Option<Expr>,
     /// Size of the top-level frame (locals of top-level blocks and loops).
     pub n_slots: u32,
 }

@@ -1,4 +1,6 @@
-//! The evaluator: name resolution to slots, then a tree walk over the IR.
+//! The evaluator: name resolution to slots (`resolve`, producing the plain
+//! data of `ir`), compilation of that IR to Rust closures (`compile`), and the
+//! runtime those closures call into (`interp`).
 pub mod arith;
 pub mod compile;
 pub mod index;

@@ -129,8 +129,8 @@ impl<'a> Resolver<'a> {
         if self.errors.is_empty() {
             Ok(ir::Program {
                 hoisted,
-                stmts: stmts.into_iter().map(super::compile::stmt).collect(),
-                tail: tail.map(super::compile::expr),
+                stmts,
+                tail,
                 n_slots: top,
             })
         } else {
@@ -307,7 +307,7 @@ impl<'a> Resolver<'a> {
                 ast::Pattern::Name(i) => Some(i.name.clone()),
                 _ => None,
             };
-            let default = p.default.as_ref().map(|e| super::compile::expr(self.expr(e)));
+            let default = p.default.as_ref().map(|e| self.expr(e));
             params.push(ir::Param { name, pattern, default });
         }
         let body = self.expr(&f.body);
@@ -333,7 +333,7 @@ impl<'a> Resolver<'a> {
             params,
             n_slots: scope.n_slots,
             captures: scope.captures.iter().map(|(_, src, slot)| (*src, *slot)).collect(),
-            body: super::compile::expr(body),
+            body,
             span: f.span,
         })
     }

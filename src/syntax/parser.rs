@@ -57,9 +57,9 @@ pub fn is_incomplete(errors: &[Diagnostic]) -> bool {
     errors.iter().any(|d| d.message.starts_with("unexpected end of input"))
 }
 
-/// Parses one source file.
-/// Where the first syntax error of a token stream is (`usize::MAX`: none).
-fn first_error_at(tokens: &[(usize, Token, usize)], file: FileId) -> usize {
+/// Where the first syntax error of a token stream at or after byte `from` is
+/// (`usize::MAX`: none).
+fn first_error_from(tokens: &[(usize, Token, usize)], file: FileId, from: usize) -> usize {
     let mut recovered: Vec<ErrorRecovery<usize, Token, LexError>> = Vec::new();
     let result =
         grammar::ProgramParser::new().parse(file, &mut recovered, tokens.iter().cloned().map(Ok::<_, LexError>));
@@ -68,45 +68,99 @@ fn first_error_at(tokens: &[(usize, Token, usize)], file: FileId) -> usize {
         ParseError::InvalidToken { location } | ParseError::UnrecognizedEof { location, .. } => *location,
         ParseError::User { .. } => 0,
     };
-    let mut first = usize::MAX;
-    for r in &recovered {
-        first = first.min(location(&r.error));
-    }
-    if let Err(e) = &result {
-        first = first.min(location(e));
-    }
-    first
+    recovered
+        .iter()
+        .map(|r| location(&r.error))
+        .chain(result.err().as_ref().map(location))
+        .filter(|&l| l >= from)
+        .min()
+        .unwrap_or(usize::MAX)
 }
 
-/// Statements end with `;`, which is optional after a block-ending `}`: where a
-/// token after `}` cannot continue the statement (`let f = |x| { x }` then a
-/// new line `print(f(1));`), a `;` is inserted — but only when that moves the
-/// first syntax error forward, so real errors are reported as written.
-fn insert_optional_semicolons(mut tokens: Vec<(usize, Token, usize)>, file: FileId) -> Vec<(usize, Token, usize)> {
-    let mut error_at = first_error_at(&tokens, file);
-    for _ in 0..10_000 {
+/// Tokens that begin a statement and can never continue an expression: after
+/// a `}`, such a token always starts the next statement.
+fn starts_statement_only(t: &Token) -> bool {
+    matches!(
+        t,
+        Token::Let
+            | Token::Fn
+            | Token::If
+            | Token::While
+            | Token::For
+            | Token::Return
+            | Token::Break
+            | Token::Continue
+            | Token::Import
+            | Token::Ident(_)
+            | Token::Int(_)
+            | Token::Float(_)
+            | Token::Str(_)
+            | Token::True
+            | Token::False
+            | Token::None
+            | Token::Not
+    )
+}
+
+/// An optional `;` put in by [`insert_optional_semicolons`]: zero width, unlike a written one.
+fn is_inserted_semi(t: &(usize, Token, usize)) -> bool {
+    t.1 == Token::Semi && t.0 == t.2
+}
+
+/// How many times a syntax error may send [`insert_optional_semicolons`]
+/// back to reconsider one `;`: each costs a parse of the whole file.
+const MAX_SEMICOLON_REPAIRS: usize = 32;
+
+/// Statements end with `;`, which is optional after a block-ending `}`
+/// (`let f = |x| { x }` then a new line `print(f(1));`). A `;` is put in, in
+/// one pass, after every `}` followed by a token that can only start a
+/// statement. Only where the program does not parse is a `;` reconsidered,
+/// a bounded number of times: one put in where the parser did not expect it
+/// is taken out again (the report then names the token the user wrote), and
+/// one is added before a token that could also have continued the
+/// expression (`{`, `|`, ...) when that moves the first syntax error forward.
+fn insert_optional_semicolons(tokens: Vec<(usize, Token, usize)>, file: FileId) -> Vec<(usize, Token, usize)> {
+    let mut out = Vec::with_capacity(tokens.len() + tokens.len() / 16);
+    for (i, t) in tokens.iter().enumerate() {
+        if i > 0 && tokens[i - 1].1 == Token::RBrace && starts_statement_only(&t.1) {
+            let end = tokens[i - 1].2;
+            out.push((end, Token::Semi, end));
+        }
+        out.push(t.clone());
+    }
+    // Errors before `floor` have been looked at and are not about a `;`.
+    let mut floor = 0;
+    let mut error_at = first_error_from(&out, file, floor);
+    for _ in 0..MAX_SEMICOLON_REPAIRS {
         if error_at == usize::MAX {
             break;
         }
-        let Some(i) = tokens.iter().position(|t| t.0 == error_at) else {
-            break;
-        };
-        if i == 0 || tokens[i - 1].1 != Token::RBrace || matches!(tokens[i].1, Token::Semi | Token::RBrace) {
-            break;
+        if let Some(i) = out.iter().position(|t| t.0 == error_at && is_inserted_semi(t)) {
+            out.remove(i);
+            error_at = first_error_from(&out, file, floor);
+            continue;
         }
-        let end = tokens[i - 1].2;
-        let mut candidate = tokens.clone();
-        candidate.insert(i, (end, Token::Semi, end));
-        let next = first_error_at(&candidate, file);
-        if next != usize::MAX && next <= error_at {
-            break;
+        let at = out.iter().position(|t| t.0 == error_at);
+        if let Some(i) =
+            at.filter(|&i| i > 0 && out[i - 1].1 == Token::RBrace && !matches!(out[i].1, Token::Semi | Token::RBrace))
+        {
+            let end = out[i - 1].2;
+            out.insert(i, (end, Token::Semi, end));
+            let next = first_error_from(&out, file, floor);
+            if next == usize::MAX || next > error_at {
+                error_at = next;
+                continue;
+            }
+            out.remove(i);
         }
-        tokens = candidate;
-        error_at = next;
+        // Not about a `;`: look past it for the next one.
+        floor = error_at + 1;
+        error_at = first_error_from(&out, file, floor);
     }
-    tokens
+    out
 }
 
+/// Parses one source file.
 pub fn parse(src: &str, file: FileId) -> ParseResult {
     let (tokens, lex_errors) = tokenize(src, file);
     let tokens = insert_optional_semicolons(tokens, file);
@@ -338,5 +392,57 @@ fn convert(e: ParseError<usize, Token, LexError>, file: FileId, src: &str, token
             .with_label("`a < b < c` is ambiguous")
             .with_help("write `a < b and b < c`, or add parentheses"),
         ParseError::User { error } => Diagnostic::new(ErrorKind::Syntax, error.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file() -> FileId {
+        FileId::default()
+    }
+
+    #[test]
+    fn many_optional_semicolons_need_no_repairs() {
+        // 20,000 statements ending in `}` without `;`: put in by the first pass
+        // (the parser is not re-run per statement).
+        let mut src: String = (0..20_000).map(|i| format!("let f{i} = |x| {{ x }}\n")).collect();
+        src.push_str("f0(1)");
+        let (tokens, _) = tokenize(&src, file());
+        let n = tokens.len();
+        let out = insert_optional_semicolons(tokens, file());
+        assert_eq!(out.len(), n + 20_000);
+        assert!(parse(&src, file()).is_ok());
+    }
+
+    #[test]
+    fn a_semicolon_the_parser_rejects_is_taken_out_again() {
+        // `x` after `}` inside brackets is an error, reported at `x`, not at a `;` nobody wrote.
+        let src = "let y = [{a: 1} x];";
+        let errs = parse(src, file()).err().unwrap_or_default();
+        assert_eq!(errs.len(), 1);
+        assert!(
+            errs[0].message.contains("unexpected identifier `x`"),
+            "{}",
+            errs[0].message
+        );
+        assert_eq!(errs[0].span.map(|s| s.start), Some(16));
+    }
+
+    #[test]
+    fn ambiguous_tokens_after_a_brace_get_a_semicolon_only_when_needed() {
+        assert!(parse("let f = |x| { x }\n{ 1; }\nf(1)", file()).is_ok());
+        assert!(parse("for i in {} { i; }", file()).is_ok());
+        // Each later statement parses even after an earlier error not about `;`.
+        let errs = parse("let a = (1 2);\nlet f = |x| { x }\n{ 1; }", file())
+            .err()
+            .unwrap_or_default();
+        assert_eq!(
+            errs.len(),
+            1,
+            "{:?}",
+            errs.iter().map(|d| &d.message).collect::<Vec<_>>()
+        );
     }
 }
