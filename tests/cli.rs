@@ -186,7 +186,7 @@ fn a_save_that_fails_midway_leaves_the_old_file_intact() {
 
 #[test]
 fn the_default_memory_limit_follows_an_address_space_limit() {
-    // Under `ulimit -v` (2 GiB) the default budget is 3/4 of it, so a 3.2 GB
+    // Under `ulimit -v` (2 GiB) the default budget is half of it, so a 3.2 GB
     // tensor is reported at its line instead of aborting when malloc fails;
     // a 8 MB one still works.
     let shell = "ulimit -v 2097152; exec \"$0\" -e \"$1\"";

@@ -8,7 +8,7 @@
 //! ordinary error before anything is allocated. The interpreter checks
 //! strings and tuples it builds against the same budget ([`check_memory`]).
 //!
-//! The budget defaults to three quarters of physical memory and can be set
+//! The budget defaults to half the memory the process can get and can be set
 //! with the environment variable `DP_MAX_MEMORY` (see [`parse_size`]). It
 //! bounds one allocation, not the live total: buffers are freed as soon as
 //! their last holder drops them, and tracking the total would cost an atomic
@@ -61,22 +61,39 @@ fn init_limit() -> Result<usize> {
     Ok(limit)
 }
 
-/// Three quarters of the memory this process may use: physical memory, or
-/// less when a cgroup (a container, a `systemd-run -p MemoryMax=`) or an
-/// address-space limit (`ulimit -v`) allows less. A single buffer beyond that
-/// is almost surely a mistake (a wrong shape or a runaway loop), and
-/// allocating it would push everything else, this process included, out of
-/// memory: under a cgroup the kernel kills the process as the pages are
-/// touched, long after the allocation itself succeeded.
+/// Half the memory this process can get when the budget is
+/// first needed: physical memory, or less when the system has less available
+/// (`MemAvailable`), when a cgroup (a container, `systemd-run -p
+/// MemoryMax=`) has less room left, or when an address-space limit
+/// (`ulimit -v`) allows less. A single buffer beyond that is almost surely a
+/// mistake (a wrong shape or a runaway loop), and allocating it would push
+/// everything else, this process included, out of memory: Linux overcommits,
+/// so such an allocation succeeds and the kernel kills the process later, as
+/// the pages are touched.
 fn default_limit() -> usize {
-    let usable = [physical_memory(), cgroup_memory_max(), address_space_limit()]
+    let usable = [physical_memory(), available_memory(), cgroup_room(), address_space_limit()]
         .into_iter()
         .flatten()
         .min();
     match usable {
-        Some(total) => usize::try_from(total / 4 * 3).unwrap_or(usize::MAX).max(1),
+        // Half, because the budget bounds one allocation and a program usually
+        // holds several large buffers at once (an operand and its result).
+        Some(total) => usize::try_from(total / 2).unwrap_or(usize::MAX).max(1),
         None => FALLBACK_LIMIT,
     }
+}
+
+/// `MemAvailable` of `/proc/meminfo`: what can be allocated without swapping.
+fn available_memory() -> Option<u128> {
+    #[cfg(target_os = "linux")]
+    {
+        let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+        let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+        let kb: u128 = line.split_whitespace().nth(1)?.parse().ok()?;
+        return Some(kb * 1024);
+    }
+    #[allow(unreachable_code)]
+    None
 }
 
 fn physical_memory() -> Option<u128> {
@@ -91,31 +108,34 @@ fn physical_memory() -> Option<u128> {
     None
 }
 
-/// The memory limit of this process's cgroup (v2 `memory.max`, or v1
-/// `memory.limit_in_bytes`), when one is set.
-fn cgroup_memory_max() -> Option<u128> {
+/// The room left under this process's cgroup memory limit (v2 `memory.max`
+/// less `memory.current`, or v1 `memory.limit_in_bytes` less
+/// `memory.usage_in_bytes`), when a limit is set.
+fn cgroup_room() -> Option<u128> {
     #[cfg(target_os = "linux")]
     {
+        let read = |file: String| std::fs::read_to_string(file).ok().and_then(|s| s.trim().parse::<u128>().ok());
         // The cgroup of this process: "0::/path" (v2) or "N:memory:/path" (v1).
         let groups = std::fs::read_to_string("/proc/self/cgroup").ok()?;
         for line in groups.lines() {
             let mut parts = line.splitn(3, ':');
             let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
-            let file = if controllers.is_empty() {
-                format!("/sys/fs/cgroup{path}/memory.max")
+            let (limit, usage) = if controllers.is_empty() {
+                (
+                    read(format!("/sys/fs/cgroup{path}/memory.max")),
+                    read(format!("/sys/fs/cgroup{path}/memory.current")),
+                )
             } else if controllers.split(',').any(|c| c == "memory") {
-                format!("/sys/fs/cgroup/memory{path}/memory.limit_in_bytes")
+                (
+                    read(format!("/sys/fs/cgroup/memory{path}/memory.limit_in_bytes")),
+                    read(format!("/sys/fs/cgroup/memory{path}/memory.usage_in_bytes")),
+                )
             } else {
                 continue;
             };
-            // "max" (no limit) and v1's huge sentinel both parse to no useful bound.
-            if let Some(bytes) = std::fs::read_to_string(file)
-                .ok()
-                .and_then(|s| s.trim().parse::<u128>().ok())
-            {
-                if bytes < 1 << 60 {
-                    return Some(bytes);
-                }
+            // "max" (no limit) does not parse; v1 says "no limit" with a huge number.
+            if let Some(limit) = limit.filter(|&l| l < 1 << 60) {
+                return Some(limit.saturating_sub(usage.unwrap_or(0)));
             }
         }
     }
