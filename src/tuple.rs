@@ -98,6 +98,43 @@ pub fn check_len(len: u128) -> Result<(), crate::diagnostics::Diagnostic> {
     dp_tensor::check_memory(bytes, || format!("a tuple of {len} elements")).map_err(crate::ops::tensor_error)
 }
 
+/// Collects the elements of a tuple being built (`expected` of them when
+/// known), with fallible reservations: a request the system refuses (an
+/// address-space limit, exhausted memory) below the budget of [`check_len`]
+/// is a report, not an abort; growth doubles, but never past the budget.
+pub fn collect_elements<E: From<crate::diagnostics::Diagnostic>>(
+    items: impl Iterator<Item = Result<Value, E>>,
+    expected: Option<usize>,
+) -> Result<Vec<Value>, E> {
+    let (low, high) = items.size_hint();
+    let mut out: Vec<Value> = Vec::new();
+    reserve(&mut out, expected.or(high).unwrap_or(low))?;
+    for x in items {
+        if out.len() == out.capacity() {
+            // Doubling, cut to what the budget allows (at least one more).
+            let room = dp_tensor::memory_limit().unwrap_or(usize::MAX) / std::mem::size_of::<Value>();
+            let extra = out.len().max(4).min(room.saturating_sub(out.len())).max(1);
+            reserve(&mut out, extra)?;
+        }
+        out.push(x?);
+    }
+    Ok(out)
+}
+
+/// `v.try_reserve_exact(extra)`, with a refusal reported as an out-of-memory error.
+fn reserve<E: From<crate::diagnostics::Diagnostic>>(v: &mut Vec<Value>, extra: usize) -> Result<(), E> {
+    let len = v.len() as u128 + extra as u128;
+    check_len(len)?;
+    v.try_reserve_exact(extra).map_err(|_| {
+        crate::ops::tensor_error(dp_tensor::TensorError::OutOfMemory {
+            what: format!("a tuple of {len} elements"),
+            bytes: len * std::mem::size_of::<Value>() as u128,
+            limit: None,
+        })
+        .into()
+    })
+}
+
 impl Extend<Value> for Tuple {
     fn extend<I: IntoIterator<Item = Value>>(&mut self, items: I) {
         for x in items {

@@ -33,22 +33,23 @@ fn tuple_arg(fname: &str, v: &Value) -> R<Tuple> {
 }
 
 fn items_of(fname: &str, v: &Value) -> R<Vec<Value>> {
+    let mut expected = None;
     if let Value::Range(a, b, s) = v {
         // A range is lazy; materialising it must fit the memory budget (the
         // other iterables are already in memory).
         let n = super::core::range_len(*a, *b, *s).map_or(u128::MAX, |n| n as u128);
+        expected = usize::try_from(n).ok();
         crate::tuple::check_len(n).map_err(|d| {
             d.with_help(format!(
                 "`{fname}` materialises the range; iterate over it with `for` instead"
             ))
         })?;
     }
-    iterate(v)
-        .map_err(|_| {
-            arg_type(fname, "its argument", "a tuple, dict, range, string or tensor", v)
-                .with_label(format!("this is {}", v.describe()))
-        })?
-        .collect()
+    let items = iterate(v).map_err(|_| {
+        arg_type(fname, "its argument", "a tuple, dict, range, string or tensor", v)
+            .with_label(format!("this is {}", v.describe()))
+    })?;
+    crate::tuple::collect_elements(items, expected)
 }
 
 fn get(v: &[Option<Value>], i: usize) -> Value {

@@ -6,6 +6,7 @@ use super::span::{FileId, Span};
 use super::token::{token_text, LexError, Token};
 use crate::diagnostics::{cap_reports, Diagnostic, ErrorKind};
 use lalrpop_util::{lalrpop_mod, ErrorRecovery, ParseError};
+use std::cell::RefCell;
 
 lalrpop_mod!(
     #[allow(clippy::all, clippy::pedantic, unused_parens, dead_code)]
@@ -57,12 +58,28 @@ pub fn is_incomplete(errors: &[Diagnostic]) -> bool {
     errors.iter().any(|d| d.message.starts_with("unexpected end of input"))
 }
 
+/// The number of syntax errors after which the parser is given no more
+/// tokens: far more than are ever shown (see [`crate::diagnostics::MAX_REPORTS`]),
+/// and each error costs the parser a search of what it expected instead.
+const MAX_PARSE_ERRORS: usize = 200;
+
+/// Runs the LALRPOP parser over `tokens`, recording recovered errors in
+/// `recovered`; the token stream ends early once [`MAX_PARSE_ERRORS`] are recorded.
+fn run_parser(
+    file: FileId,
+    recovered: &RefCell<Vec<ErrorRecovery<usize, Token, LexError>>>,
+    tokens: impl Iterator<Item = (usize, Token, usize)>,
+) -> Result<Program, ParseError<usize, Token, LexError>> {
+    let tokens = tokens.take_while(|_| recovered.borrow().len() < MAX_PARSE_ERRORS);
+    grammar::ProgramParser::new().parse(file, recovered, tokens.map(Ok::<_, LexError>))
+}
+
 /// Where the first syntax error of a token stream at or after byte `from` is
 /// (`usize::MAX`: none).
 fn first_error_from(tokens: &[(usize, Token, usize)], file: FileId, from: usize) -> usize {
-    let mut recovered: Vec<ErrorRecovery<usize, Token, LexError>> = Vec::new();
-    let result =
-        grammar::ProgramParser::new().parse(file, &mut recovered, tokens.iter().cloned().map(Ok::<_, LexError>));
+    let recovered = RefCell::new(Vec::new());
+    let result = run_parser(file, &recovered, tokens.iter().cloned());
+    let recovered = recovered.into_inner();
     let location = |e: &ParseError<usize, Token, LexError>| match e {
         ParseError::UnrecognizedToken { token: (l, _, _), .. } | ParseError::ExtraToken { token: (l, _, _) } => *l,
         ParseError::InvalidToken { location } | ParseError::UnrecognizedEof { location, .. } => *location,
@@ -199,14 +216,18 @@ pub fn parse(src: &str, file: FileId) -> ParseResult {
             }
             })
             .collect();
-    let mut recovered: Vec<ErrorRecovery<usize, Token, LexError>> = Vec::new();
-    let result = grammar::ProgramParser::new().parse(file, &mut recovered, tokens.into_iter().map(Ok::<_, LexError>));
+    let recovered = RefCell::new(Vec::new());
+    let result = run_parser(file, &recovered, tokens.into_iter());
+    let stopped_early = recovered.borrow().len() >= MAX_PARSE_ERRORS;
+    let recovered = recovered.into_inner();
     let mut parse_diags: Vec<Diagnostic> = recovered
         .into_iter()
         .map(|r| convert(r.error, file, src, &token_spans))
         .collect();
     let program = match result {
         Ok(p) => Some(p),
+        // The parser was given no more tokens: the end it ran into is not the file's.
+        Err(_) if stopped_early => None,
         Err(e) => {
             parse_diags.push(convert(e, file, src, &token_spans));
             None
@@ -215,11 +236,30 @@ pub fn parse(src: &str, file: FileId) -> ParseResult {
     // A parse error at the very next token after a lexical error is almost
     // always a consequence of it (e.g. the rest of the line swallowed by an
     // unterminated string): report the cause only.
+    // Each lexical error shadows [its end, the next token's start]: sorted by
+    // start, with the furthest end so far, one binary search per error.
+    let mut shadows: Vec<(usize, usize)> = lex_ends
+        .iter()
+        .map(|&end| {
+            (
+                end,
+                token_starts
+                    .get(token_starts.partition_point(|&t| t < end))
+                    .copied()
+                    .unwrap_or(usize::MAX),
+            )
+        })
+        .collect();
+    shadows.sort_unstable();
+    let mut reach = 0;
+    for s in &mut shadows {
+        reach = reach.max(s.1);
+        s.1 = reach;
+    }
     parse_diags.retain(|d| {
         let at = d.span.map_or(usize::MAX, |s| s.start as usize);
-        !lex_ends
-            .iter()
-            .any(|&end| end <= at && !token_starts.iter().any(|&t| t >= end && t < at))
+        let before = shadows.partition_point(|&(end, _)| end <= at);
+        !(before > 0 && shadows[before - 1].1 >= at)
     });
     // After a parse error, later errors in the same statement are usually
     // echoes of the first: keep a parse error only when a `;` or `}` lies
@@ -228,7 +268,10 @@ pub fn parse(src: &str, file: FileId) -> ParseResult {
     let mut last: Option<usize> = None;
     parse_diags.retain(|d| {
         let at = d.span.map_or(usize::MAX, |s| s.start as usize);
-        let keep = last.is_none_or(|prev| separator_starts.iter().any(|&t| t >= prev && t < at));
+        let keep = last.is_none_or(|prev| {
+            let first = separator_starts.partition_point(|&t| t < prev);
+            separator_starts.get(first).is_some_and(|&t| t < at)
+        });
         if keep {
             last = Some(at);
         }

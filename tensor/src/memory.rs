@@ -71,10 +71,15 @@ fn init_limit() -> Result<usize> {
 /// so such an allocation succeeds and the kernel kills the process later, as
 /// the pages are touched.
 fn default_limit() -> usize {
-    let usable = [physical_memory(), available_memory(), cgroup_room(), address_space_limit()]
-        .into_iter()
-        .flatten()
-        .min();
+    let usable = [
+        physical_memory(),
+        available_memory(),
+        cgroup_room(),
+        address_space_limit(),
+    ]
+    .into_iter()
+    .flatten()
+    .min();
     match usable {
         // Half, because the budget bounds one allocation and a program usually
         // holds several large buffers at once (an operand and its result).
@@ -114,7 +119,11 @@ fn physical_memory() -> Option<u128> {
 fn cgroup_room() -> Option<u128> {
     #[cfg(target_os = "linux")]
     {
-        let read = |file: String| std::fs::read_to_string(file).ok().and_then(|s| s.trim().parse::<u128>().ok());
+        let read = |file: String| {
+            std::fs::read_to_string(file)
+                .ok()
+                .and_then(|s| s.trim().parse::<u128>().ok())
+        };
         // The cgroup of this process: "0::/path" (v2) or "N:memory:/path" (v1).
         let groups = std::fs::read_to_string("/proc/self/cgroup").ok()?;
         for line in groups.lines() {
