@@ -387,7 +387,7 @@ fn assemble(parts: Vec<Value>, lead: &[usize], trail: &[usize], axis_last: bool)
         )));
     }
     let axis = if axis_last { shape_of(&parts[0]).len() } else { 0 };
-    let stacked = apply(&Prim::Stack(axis), &parts)?;
+    let stacked = apply(&Prim::Stack(crate::prim::Stack(axis)), &parts)?;
     ops::reshape(&stacked, &shape)
 }
 

@@ -62,7 +62,7 @@ pub fn to_dot(tape: &Tape, sources: &SourceMap) -> String {
     let mut out = String::from("digraph dp {\n  rankdir=LR;\n  node [fontname=\"monospace\", fontsize=10];\n");
     for (i, n) in tape.nodes.iter().enumerate() {
         let (shape, label) = match n.prim {
-            Prim::Leaf => ("box", format!("input {i}\\n{}", describe(&n.out))),
+            Prim::Leaf(_) => ("box", format!("input {i}\\n{}", describe(&n.out))),
             _ => (
                 "ellipse",
                 format!(

@@ -209,7 +209,7 @@ pub fn leaf(guard: &TapeGuard, value: Value) -> (Value, u32) {
     let mut t = tape.borrow_mut();
     let id = t.nodes.len() as u32;
     t.nodes.push(Node {
-        prim: Prim::Leaf,
+        prim: Prim::Leaf(crate::prim::Leaf),
         inputs: SmallVec::new(),
         parents: SmallVec::new(),
         out: value.clone(),
@@ -271,7 +271,7 @@ pub fn lift(prim: &Prim, args: &[Value], level: u32) -> Result<Value, Diagnostic
         LevelState::Forward => {
             let out = apply(prim, &primals)?;
             let tangents: Vec<Option<Value>> = args.iter().map(|a| own(a, level, tangent_of)).collect();
-            let tangent = crate::autodiff::rules::jvp(prim, &primals, &tangents, &out)?;
+            let tangent = crate::prim::jvp(prim, &primals, &tangents, &out)?;
             return Ok(match tangent {
                 Some(t) => dual(level, out, t),
                 None => out,
@@ -280,7 +280,7 @@ pub fn lift(prim: &Prim, args: &[Value], level: u32) -> Result<Value, Diagnostic
         LevelState::Reverse(tape) => tape,
     };
     let out = apply(prim, &primals)?;
-    if crate::autodiff::rules::is_nondifferentiable(prim) {
+    if crate::prim::zero_derivative(prim) {
         return Ok(out);
     }
     let parents: SmallVec<[Option<u32>; 2]> = args.iter().map(|a| own(a, level, node_of)).collect();
@@ -338,15 +338,15 @@ pub fn backward(tape: &Tape, seeds: Vec<(u32, Value)>) -> Result<Vec<Option<Valu
     }
     for i in (0..highest).rev() {
         let node = &tape.nodes[i];
-        if node.prim == Prim::Leaf || node.parents.iter().all(Option::is_none) {
+        if node.prim.is_leaf() || node.parents.iter().all(Option::is_none) {
             continue;
         }
         // Every use of node i comes later on the tape, so its adjoint is complete and no longer needed.
         let Some(g) = adj[i].take() else { continue };
         let needs: SmallVec<[bool; 3]> = node.parents.iter().map(Option::is_some).collect();
         set_span(node.span);
-        let grads = crate::autodiff::rules::vjp(&node.prim, &node.inputs, &node.out, &g, &needs)
-            .map_err(|d| in_gradient_of(d, node))?;
+        let grads =
+            crate::prim::vjp(&node.prim, &node.inputs, &node.out, &g, &needs).map_err(|d| in_gradient_of(d, node))?;
         for (parent, gk) in node.parents.iter().zip(grads) {
             if let (Some(p), Some(gk)) = (parent, gk) {
                 let p = *p as usize;

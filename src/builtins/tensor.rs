@@ -179,7 +179,7 @@ pub fn literal(vals: Vec<Value>, spans: &[Span], span: Span) -> R<Value> {
         }
     }
     let args: Vec<Value> = vals.iter().map(num).collect();
-    apply(&Prim::Stack(0), &args).map_err(|d| d.at(span))
+    apply(&Prim::Stack(crate::prim::Stack(0)), &args).map_err(|d| d.at(span))
 }
 
 /// `x.shape`, `x.ndim`, `x.size`, `x.T`.
@@ -313,7 +313,10 @@ fn tensor_value(v: &Value) -> R<Value> {
 }
 
 fn reduce(x: &Value, op: ReduceOp, axes: Option<Vec<usize>>, keepdims: bool) -> R<Value> {
-    apply(&Prim::Reduce(op, axes.map(Rc::from), keepdims), std::slice::from_ref(x))
+    apply(
+        &crate::prim::Reduce::prim(op, axes.map(Rc::from), keepdims),
+        std::slice::from_ref(x),
+    )
 }
 
 fn count(shape: &[usize], axes: &Option<Vec<usize>>) -> f64 {
@@ -1012,8 +1015,15 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             let nd = shape_of(&xs[0]).len() + usize::from(stack);
             let axis = axis_arg(name, v[1].as_ref(), nd, 0).map_err(at_param(&a, P, 1))?;
             crate::autodiff::trace::set_span(a.span);
-            apply(&if stack { Prim::Stack(axis) } else { Prim::Concat(axis) }, &xs)
-                .map_err(|d| at_param(&a, P, 0)(as_shape_error(d)))
+            apply(
+                &if stack {
+                    Prim::Stack(crate::prim::Stack(axis))
+                } else {
+                    Prim::Concat(crate::prim::Concat(axis))
+                },
+                &xs,
+            )
+            .map_err(|d| at_param(&a, P, 0)(as_shape_error(d)))
         });
     }
     register(t, "take", |_, a| {
@@ -1024,7 +1034,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         let axis = axis_arg("take", v[2].as_ref(), shape_of(&x).len(), 0)
             .map_err(|d| label_param(at_param(&a, P, 2)(d), &a, P, 0, &x))?;
         crate::autodiff::trace::set_span(a.span);
-        apply(&Prim::Take(axis), &[x.clone(), idx.strip().clone()])
+        apply(&Prim::Take(crate::prim::Take(axis)), &[x.clone(), idx.strip().clone()])
             .map_err(|d| label_param(at_param(&a, P, 1)(d), &a, P, 0, &x))
     });
     register(t, "tolist", |_, a| {
@@ -1048,7 +1058,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
                 let mut items = crate::value::Tuple::new();
                 for i in 0..n {
                     let row = apply(
-                        &Prim::Slice(vec![dp_tensor::SliceSpec::Index(i as i64)].into()),
+                        &Prim::Slice(crate::prim::Slice(vec![dp_tensor::SliceSpec::Index(i as i64)].into())),
                         std::slice::from_ref(x),
                     )?;
                     items.push(split(&row)?);
