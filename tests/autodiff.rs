@@ -15,9 +15,7 @@
 //! Inputs stay away from kinks here; the conventions at kinks are tested with
 //! exact values at the bottom of the file.
 
-use dp::autodiff::trace::{
-    backward, dual, leaf, new_level, node_at, start_forward, start_tape, tangent_at, unwrap_level,
-};
+use dp::autodiff::trace::{backward, dual, leaf, node_at, start_forward, start_tape, tangent_at, unwrap_level};
 use dp::builtins::Args;
 use dp::ops::{self, apply, shape_of, Prim};
 use dp::{Diagnostic, Interp, Value};
@@ -100,8 +98,8 @@ fn axpy(x: &Value, c: f64, v: &Value) -> Value {
 
 /// Reverse mode: the outputs and the adjoint of every input for the output cotangents `us`.
 fn vjp(it: &mut Interp, f: MultiFun, xs: &[Value], us: &[Value]) -> R<(Vec<Value>, Vec<Value>)> {
-    let level = new_level();
-    let guard = start_tape(level);
+    let guard = start_tape(&it.diff);
+    let level = guard.level.clone();
     let mut wrapped = Vec::new();
     let mut ids = Vec::new();
     for x in xs {
@@ -113,13 +111,13 @@ fn vjp(it: &mut Interp, f: MultiFun, xs: &[Value], us: &[Value]) -> R<(Vec<Value
     // The outputs are read while the level is active: afterwards its tracers are constants.
     let mut seeds = Vec::new();
     for (o, u) in outs.iter().zip(us) {
-        if let Some(n) = node_at(o, level) {
+        if let Some(n) = node_at(o, &level) {
             seeds.push((n, u.clone()));
         }
     }
-    let ys = outs.iter().map(|o| unwrap_level(o, level)).collect();
+    let ys = outs.iter().map(|o| unwrap_level(o, &level)).collect();
     let tape = guard.finish();
-    let adj = backward(&tape, seeds)?;
+    let adj = backward(&it.diff, &tape, seeds)?;
     let grads = ids
         .iter()
         .zip(xs)
@@ -133,19 +131,19 @@ fn vjp(it: &mut Interp, f: MultiFun, xs: &[Value], us: &[Value]) -> R<(Vec<Value
 
 /// Forward mode: the outputs and their tangents for input tangents `ts`.
 fn jvp(it: &mut Interp, f: MultiFun, xs: &[Value], ts: &[Value]) -> R<(Vec<Value>, Vec<Value>)> {
-    let level = new_level();
-    let _active = start_forward(level);
+    let active = start_forward(&it.diff);
+    let level = active.level.clone();
     let args: Vec<Value> = xs
         .iter()
         .zip(ts)
-        .map(|(x, t)| dual(level, x.clone(), t.clone()))
+        .map(|(x, t)| dual(&level, x.clone(), t.clone()))
         .collect();
     let outs = f(it, &args)?;
-    let ys: Vec<Value> = outs.iter().map(|o| unwrap_level(o, level)).collect();
+    let ys: Vec<Value> = outs.iter().map(|o| unwrap_level(o, &level)).collect();
     let tys = outs
         .iter()
         .zip(&ys)
-        .map(|(o, y)| match tangent_at(o, level) {
+        .map(|(o, y)| match tangent_at(o, &level) {
             Some(t) => Ok(t),
             None => ops::zeros_like(y),
         })
@@ -921,7 +919,7 @@ fn levels_are_never_reused() {
         .expect("program runs")
         .expect("a value");
     assert_eq!(v.repr(), "3.0");
-    let a = new_level();
-    let b = new_level();
+    let a = start_forward(&it.diff).level.id;
+    let b = start_forward(&it.diff).level.id;
     assert!(b > a, "level numbers only grow");
 }

@@ -105,7 +105,6 @@ fn slice_bounds(
 
 /// `v[items]` for tuples, strings, dicts and tensors.
 pub fn index(v: &Value, items: Vec<Item>, recv_span: Span, span: Span) -> Result<Value, Diagnostic> {
-    crate::autodiff::trace::set_span(span);
     match v {
         Value::Tuple(t) => match one_item(items, "a tuple", span)? {
             Item::At(i, s) => {

@@ -101,16 +101,10 @@ impl Primitive for Leaf {
 
 /// Evaluates `prim`, recording or pushing it forward when an argument is being differentiated.
 pub fn apply(prim: &Prim, args: &[Value]) -> R<Value> {
-    let mut top = 0u32;
-    for a in args {
-        if let Value::Dual(t) = a {
-            top = top.max(t.level);
-        }
-    }
-    if top == 0 {
-        raw(prim, args)
+    if args.iter().any(|a| matches!(a, Value::Dual(_))) {
+        crate::autodiff::trace::lift(prim, args)
     } else {
-        crate::autodiff::trace::lift(prim, args, top)
+        raw(prim, args)
     }
 }
 
