@@ -13,6 +13,7 @@ pub mod eval;
 pub mod files;
 pub mod ops;
 pub mod output;
+pub mod prim;
 pub mod repl;
 pub mod stdlib;
 pub mod strings;

@@ -147,13 +147,13 @@ fn graph_file(file: &Path, color: bool) -> u8 {
         Err(code) => return code,
     };
     let mut interp = dp::Interp::new(Box::new(std::io::stderr()));
-    dp::autodiff::graph::start_capture();
+    interp.diff.start_capture();
     let dir = file.parent().map(Path::to_path_buf);
     if let Err(errors) = interp.run_source(&file.display().to_string(), &src, dir) {
         report(&interp, &errors, color);
         return 1;
     }
-    match dp::autodiff::graph::take_captured() {
+    match interp.diff.take_captured() {
         Some(tape) => {
             dp::cli_io::out_text!("{}", dp::autodiff::graph::to_dot(&tape, &interp.sources));
             0

@@ -24,8 +24,6 @@ fn run(name: &str, src: &str, dir: &Path) -> (String, Option<String>) {
     let err = result
         .err()
         .map(|errs| errs.iter().map(|d| interp.render(d, false)).collect::<String>());
-    // `debug_nans` is per-thread state that outlives an interpreter.
-    dp::autodiff::api::set_debug_nans(false);
     (out, err)
 }
 

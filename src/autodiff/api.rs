@@ -1,7 +1,7 @@
 //! The differentiation transformations of docs/language.md §8: grad,
 //! value_and_grad, vjp, jvp, jacfwd, jacrev, hessian, numgrad, check_grad.
 
-use super::trace::{self, backward, dual, leaf, new_level, start_tape, tangent_at, unwrap_level, TraceKind};
+use super::trace::{self, backward, dual, leaf, start_tape, tangent_at, unwrap_level};
 use crate::builtins::{native, Args};
 use crate::diagnostics::{Diagnostic, ErrorKind};
 use crate::eval::Interp;
@@ -10,33 +10,9 @@ use crate::syntax::span::Span;
 use crate::tree::{self, is_differentiable, path_string};
 use crate::value::Value;
 use dp_tensor::Tensor;
-use std::cell::Cell;
 use std::rc::Rc;
 
 type R<T> = Result<T, Diagnostic>;
-
-thread_local! {
-    static DEBUG_NANS: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Whether backward passes check every adjoint for nan/inf (`debug_nans(true)`).
-pub fn debug_nans() -> bool {
-    DEBUG_NANS.with(|c| c.get())
-}
-
-/// Turns nan/inf checking of adjoints on or off.
-pub fn set_debug_nans(on: bool) {
-    DEBUG_NANS.with(|c| c.set(on));
-}
-
-/// Whether every element of a numeric value is finite.
-pub fn all_finite(v: &Value) -> bool {
-    match v.strip() {
-        Value::Float(x) => x.is_finite(),
-        Value::Tensor(t) => t.to_vec().iter().all(|x| x.is_finite()),
-        _ => true,
-    }
-}
 
 /// Which positional arguments to differentiate.
 #[derive(Clone, Debug)]
@@ -48,34 +24,12 @@ pub enum Argnums {
 }
 
 impl Argnums {
-    fn list(&self) -> Vec<usize> {
+    /// The argument positions, in order.
+    pub fn list(&self) -> Vec<usize> {
         match self {
             Argnums::One(i) => vec![*i],
             Argnums::Many(v) => v.clone(),
         }
-    }
-}
-
-/// Reads `argnums=`.
-pub fn argnums_arg(v: Option<&Value>) -> R<Argnums> {
-    let one = |x: &Value| -> R<usize> {
-        let i = crate::builtins::int_arg("grad", "argnums", x)?;
-        usize::try_from(i)
-            .map_err(|_| Diagnostic::new(ErrorKind::Value, format!("argnums must be non-negative, found {i}")))
-    };
-    match v {
-        None | Some(Value::None) => Ok(Argnums::One(0)),
-        Some(Value::Tuple(t)) => {
-            let list: Vec<usize> = t.iter().map(one).collect::<R<_>>()?;
-            if let Some((_, i)) = list.iter().enumerate().find(|(k, i)| list[..*k].contains(i)) {
-                return Err(Diagnostic::new(
-                    ErrorKind::Value,
-                    format!("argnums lists argument {i} twice"),
-                ));
-            }
-            Ok(Argnums::Many(list))
-        }
-        Some(x) => Ok(Argnums::One(one(x)?)),
     }
 }
 
@@ -161,8 +115,8 @@ fn seed_like(y: &Value) -> R<Value> {
 
 /// `grad(f, argnums)(args...)` and `value_and_grad(...)`.
 pub fn grad_call(it: &mut Interp, f: &Value, argnums: &Argnums, args: Args, fname: &str, with_value: bool) -> R<Value> {
-    let level = new_level();
-    let guard = start_tape(level);
+    let guard = start_tape(&it.diff);
+    let level = guard.level.clone();
     let mut call_args = args.clone();
     let mut ids_per_arg = Vec::new();
     for i in argnums.list() {
@@ -176,11 +130,11 @@ pub fn grad_call(it: &mut Interp, f: &Value, argnums: &Argnums, args: Args, fnam
     }
     let out = it.call(f, call_args)?;
     // Read the output while the level is active: once it finishes, its tracers are constants.
-    let (y, out_node) = (unwrap_level(&out, level), trace::node_at(&out, level));
+    let (y, out_node) = (unwrap_level(&out, &level), trace::node_at(&out, &level));
     let tape = guard.finish();
     scalar_output(fname, &y)?;
     let adj = match out_node {
-        Some(n) => backward(&tape, vec![(n, seed_like(&y)?)])?,
+        Some(n) => backward(&it.diff, &tape, vec![(n, seed_like(&y)?)])?,
         None => vec![None; tape.nodes.len()],
     };
     let mut grads = Vec::new();
@@ -196,8 +150,8 @@ pub fn grad_call(it: &mut Interp, f: &Value, argnums: &Argnums, args: Args, fnam
 
 /// `vjp(f, *primals)`: the output and a pullback function.
 pub fn vjp_call(it: &mut Interp, f: &Value, primals: Vec<Value>, span: Span) -> R<Value> {
-    let level = new_level();
-    let guard = start_tape(level);
+    let guard = start_tape(&it.diff);
+    let level = guard.level.clone();
     let mut wrapped = Vec::new();
     let mut ids = Vec::new();
     for p in &primals {
@@ -209,12 +163,12 @@ pub fn vjp_call(it: &mut Interp, f: &Value, primals: Vec<Value>, span: Span) -> 
     // Read the output while the level is active: once it finishes, its tracers are constants.
     let mut out_nodes = Vec::new();
     let y = tree::map_leaves(&out, &mut |x, _| {
-        out_nodes.push(trace::node_at(x, level));
-        Ok(unwrap_level(x, level))
+        out_nodes.push(trace::node_at(x, &level));
+        Ok(unwrap_level(x, &level))
     })?;
     let tape = Rc::new(guard.finish());
     let y_for_pullback = y.clone();
-    let pullback = native("pullback", move |_, a: Args| {
+    let pullback = native("pullback", move |it2: &mut Interp, a: Args| {
         let v = a.bind("pullback", &["cotangent"])?;
         let cot = v[0].clone().unwrap_or(Value::None);
         let mut seeds = Vec::new();
@@ -256,7 +210,7 @@ pub fn vjp_call(it: &mut Interp, f: &Value, primals: Vec<Value>, span: Span) -> 
             }
             Ok(Value::None)
         })?;
-        let adj = backward(&tape, seeds)?;
+        let adj = backward(&it2.diff, &tape, seeds)?;
         let mut res = Vec::new();
         for (p, i) in primals.iter().zip(&ids) {
             res.push(collect_adjoints(p, i, &adj)?);
@@ -297,8 +251,8 @@ pub fn jvp_call(it: &mut Interp, f: &Value, primals: &Value, tangents: &Value, s
             format!("`jvp` got {} primals but {} tangents", ps.len(), ts.len()),
         ));
     }
-    let level = new_level();
-    let _active = trace::start_forward(level);
+    let active = trace::start_forward(&it.diff);
+    let level = active.level.clone();
     // One walk over the tuples of primals and tangents, so paths name the argument (`[1].w`).
     let names = ["`primals`", "`tangents`"];
     let pairs = tree::map_many_named(&[primals.clone(), tangents.clone()], &names, &mut |pair, path| {
@@ -332,17 +286,17 @@ pub fn jvp_call(it: &mut Interp, f: &Value, primals: &Value, tangents: &Value, s
                 "a tangent has its primal's shape; for the same value everywhere write e.g. `full(x.shape, v)`",
             ));
         }
-        Ok(dual(level, num(p), as_shape_of(t, p)?))
+        Ok(dual(&level, num(p), as_shape_of(t, p)?))
     })?;
     let args: Vec<Value> = match pairs {
         Value::Tuple(t) => t.iter().cloned().collect(),
         other => vec![other],
     };
     let out = it.call_pos(f, args, span)?;
-    let y = tree::map_leaves(&out, &mut |x, _| Ok(unwrap_level(x, level)))?;
-    let ty = tree::map_leaves(&out, &mut |x, _| match tangent_at(x, level) {
+    let y = tree::map_leaves(&out, &mut |x, _| Ok(unwrap_level(x, &level)))?;
+    let ty = tree::map_leaves(&out, &mut |x, _| match tangent_at(x, &level) {
         Some(t) => Ok(t),
-        None if is_differentiable(x) => ops::zeros_like(&unwrap_level(x, level)),
+        None if is_differentiable(x) => ops::zeros_like(&unwrap_level(x, &level)),
         None => Ok(Value::None),
     })?;
     Ok(Value::tuple([y, ty]))
@@ -387,21 +341,21 @@ fn assemble(parts: Vec<Value>, lead: &[usize], trail: &[usize], axis_last: bool)
         )));
     }
     let axis = if axis_last { shape_of(&parts[0]).len() } else { 0 };
-    let stacked = apply(&Prim::Stack(axis), &parts)?;
+    let stacked = apply(&Prim::Stack(crate::prim::Stack(axis)), &parts)?;
     ops::reshape(&stacked, &shape)
 }
 
 /// `jacrev(f)(x, ...)`: reverse mode, one backward pass per output element.
 pub fn jacrev_call(it: &mut Interp, f: &Value, args: Args) -> R<Value> {
     let x = single_input("jacrev", &args)?;
-    let level = new_level();
-    let guard = start_tape(level);
+    let guard = start_tape(&it.diff);
+    let level = guard.level.clone();
     let (w, id) = leaf(&guard, x.clone());
     let mut call_args = args.clone();
     call_args.pos[0] = w;
     let out = it.call(f, call_args)?;
     // Read the output while the level is active: once it finishes, its tracers are constants.
-    let (y, out_node) = (unwrap_level(&out, level), trace::node_at(&out, level));
+    let (y, out_node) = (unwrap_level(&out, &level), trace::node_at(&out, &level));
     let tape = guard.finish();
     if !y.is_numeric() {
         return Err(Diagnostic::new(
@@ -417,7 +371,7 @@ pub fn jacrev_call(it: &mut Interp, f: &Value, args: Args) -> R<Value> {
     let mut rows = Vec::with_capacity(n_out);
     for i in 0..n_out {
         let g = match out_node {
-            Some(n) => backward(&tape, vec![(n, basis(&ys, i)?)])?[id as usize].clone(),
+            Some(n) => backward(&it.diff, &tape, vec![(n, basis(&ys, i)?)])?[id as usize].clone(),
             None => None,
         };
         rows.push(match g {
@@ -436,12 +390,12 @@ pub fn jacfwd_call(it: &mut Interp, f: &Value, args: Args) -> R<Value> {
     let mut cols = Vec::with_capacity(n_in);
     let mut out_shape = None;
     for j in 0..n_in {
-        let level = new_level();
-        let _active = trace::start_forward(level);
+        let active = trace::start_forward(&it.diff);
+        let level = active.level.clone();
         let mut call_args = args.clone();
-        call_args.pos[0] = dual(level, x.clone(), basis(&xs, j)?);
+        call_args.pos[0] = dual(&level, x.clone(), basis(&xs, j)?);
         let out = it.call(f, call_args)?;
-        let y = unwrap_level(&out, level);
+        let y = unwrap_level(&out, &level);
         if !y.is_numeric() {
             return Err(Diagnostic::new(
                 ErrorKind::Differentiation,
@@ -452,7 +406,7 @@ pub fn jacfwd_call(it: &mut Interp, f: &Value, args: Args) -> R<Value> {
             ));
         }
         out_shape = Some(shape_of(&y));
-        cols.push(match tangent_at(&out, level) {
+        cols.push(match tangent_at(&out, &level) {
             Some(t) => t,
             None => ops::zeros_like(&y)?,
         });
@@ -618,9 +572,4 @@ pub fn tree_dot(a: &Value, b: &Value) -> R<Value> {
         Ok(Value::None)
     })?;
     Ok(acc)
-}
-
-/// Whether `v` is a reverse-mode tracer (used by `dp graph`).
-pub fn is_reverse_tracer(v: &Value) -> bool {
-    matches!(v, Value::Dual(t) if matches!(t.kind, TraceKind::Reverse(_)))
 }

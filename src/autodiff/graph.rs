@@ -3,30 +3,18 @@
 
 use super::trace::Tape;
 use crate::diagnostics::SourceMap;
-use crate::ops::{shape_of, Prim};
+use crate::ops::shape_of;
+use crate::prim::Prim;
 use crate::value::Value;
-use std::cell::RefCell;
 use std::fmt::Write as _;
 
-thread_local! {
-    static CAPTURE: RefCell<Option<Option<Tape>>> = const { RefCell::new(None) };
-}
-
-/// Starts capturing: the next finished outermost tape is kept for [`take_captured`].
-pub fn start_capture() {
-    CAPTURE.with(|c| *c.borrow_mut() = Some(None));
-}
-
-/// Offers a finished tape to the capture (only the first one is kept).
-pub fn offer(tape: &Tape) {
-    CAPTURE.with(|c| {
-        if let Some(slot @ None) = &mut *c.borrow_mut() {
-            *slot = Some(Tape {
-                level: tape.level,
-                nodes: tape.nodes.iter().map(clone_node).collect(),
-            });
-        }
-    });
+/// A copy of a tape (for the capture of `dp graph`, which outlives the
+/// differentiation that recorded it).
+pub(crate) fn clone_tape(tape: &Tape) -> Tape {
+    Tape {
+        level: tape.level,
+        nodes: tape.nodes.iter().map(clone_node).collect(),
+    }
 }
 
 fn clone_node(n: &super::trace::Node) -> super::trace::Node {
@@ -37,11 +25,6 @@ fn clone_node(n: &super::trace::Node) -> super::trace::Node {
         out: n.out.clone(),
         span: n.span,
     }
-}
-
-/// The captured tape, if any differentiation ran since [`start_capture`].
-pub fn take_captured() -> Option<Tape> {
-    CAPTURE.with(|c| c.borrow_mut().take().flatten())
 }
 
 fn describe(v: &Value) -> String {
@@ -62,7 +45,7 @@ pub fn to_dot(tape: &Tape, sources: &SourceMap) -> String {
     let mut out = String::from("digraph dp {\n  rankdir=LR;\n  node [fontname=\"monospace\", fontsize=10];\n");
     for (i, n) in tape.nodes.iter().enumerate() {
         let (shape, label) = match n.prim {
-            Prim::Leaf => ("box", format!("input {i}\\n{}", describe(&n.out))),
+            Prim::Leaf(_) => ("box", format!("input {i}\\n{}", describe(&n.out))),
             _ => (
                 "ellipse",
                 format!(

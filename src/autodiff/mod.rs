@@ -1,6 +1,6 @@
-//! Differentiation: levels and tapes (`trace`), one VJP and one JVP rule per
-//! primitive (`rules`), and the user-facing transformations (`api`).
+//! Differentiation: levels and tapes (`trace`), the user-facing
+//! transformations (`api`) and graph rendering (`graph`). The rules per
+//! primitive are in `crate::prim`.
 pub mod api;
 pub mod graph;
-pub mod rules;
 pub mod trace;

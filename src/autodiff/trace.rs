@@ -13,7 +13,7 @@
 //! confusion.
 
 use crate::diagnostics::{Diagnostic, ErrorKind};
-use crate::ops::{apply, Prim};
+use crate::prim::{apply, Prim};
 use crate::syntax::span::Span;
 use crate::value::Value;
 use smallvec::SmallVec;
@@ -33,7 +33,7 @@ pub enum TraceKind {
 #[derive(Debug)]
 pub struct Tracer {
     /// The level (differentiation call) this tracer belongs to.
-    pub level: u32,
+    pub level: Rc<Level>,
     /// The value, possibly a tracer of an outer level.
     pub primal: Value,
     /// Node or tangent.
@@ -64,137 +64,158 @@ pub struct Tape {
     pub nodes: Vec<Node>,
 }
 
-/// One active level: its number and, in reverse mode, its tape.
-struct Active {
-    level: u32,
-    tape: Option<Rc<RefCell<Tape>>>,
+/// The differentiation state of one interpreter: level numbering, the
+/// debug-NaN switch, the graph capture of `dp graph` and the source
+/// expression currently applying primitives. The interpreter owns it
+/// (`Interp::diff`); the levels it starts hold it too, so a primitive applied
+/// to a tracer reaches it through the tracer.
+#[derive(Debug)]
+pub struct DiffCtx {
+    next_level: Cell<u32>,
+    span: Cell<Span>,
+    debug_nans: Cell<bool>,
+    /// `Some(None)`: capturing, nothing yet; `Some(Some(t))`: the captured tape.
+    capture: RefCell<Option<Option<Tape>>>,
 }
 
-thread_local! {
-    static NEXT_LEVEL: Cell<u32> = const { Cell::new(1) };
-    /// The levels whose differentiation call is still running, innermost last.
-    /// A tracer whose level is not here escaped its call (say, captured by a
-    /// returned closure) and is a constant from then on: its primal.
-    static ACTIVE: RefCell<Vec<Active>> = const { RefCell::new(Vec::new()) };
-    static CURRENT_SPAN: Cell<Span> = Cell::new(Span::default());
+impl Default for DiffCtx {
+    fn default() -> DiffCtx {
+        DiffCtx {
+            next_level: Cell::new(1),
+            span: Cell::new(Span::default()),
+            debug_nans: Cell::new(false),
+            capture: RefCell::new(None),
+        }
+    }
 }
 
-/// Records which source expression is applying primitives (for nodes and errors).
-pub fn set_span(span: Span) {
-    CURRENT_SPAN.with(|s| s.set(span));
+impl DiffCtx {
+    /// Records which source expression is applying primitives (for the nodes it records).
+    pub fn set_span(&self, span: Span) {
+        self.span.set(span);
+    }
+
+    /// The expression currently applying primitives.
+    pub fn span(&self) -> Span {
+        self.span.get()
+    }
+
+    /// Whether backward passes check every adjoint for nan/inf (`debug_nans(true)`).
+    pub fn debug_nans(&self) -> bool {
+        self.debug_nans.get()
+    }
+
+    /// Turns nan/inf checking of adjoints on or off.
+    pub fn set_debug_nans(&self, on: bool) {
+        self.debug_nans.set(on);
+    }
+
+    /// Starts capturing: the next finished outermost tape is kept for [`DiffCtx::take_captured`].
+    pub fn start_capture(&self) {
+        *self.capture.borrow_mut() = Some(None);
+    }
+
+    /// The captured tape, if any differentiation ran since [`DiffCtx::start_capture`].
+    pub fn take_captured(&self) -> Option<Tape> {
+        self.capture.borrow_mut().take().flatten()
+    }
+
+    /// Offers a finished tape to the capture (only the first one is kept).
+    fn offer(&self, tape: &Tape) {
+        if let Some(slot @ None) = &mut *self.capture.borrow_mut() {
+            *slot = Some(super::graph::clone_tape(tape));
+        }
+    }
+
+    /// A fresh level, numbered higher than every level started before.
+    fn new_level(self: &Rc<Self>, tape: Option<Tape>) -> Rc<Level> {
+        // Level numbers are never reused: a tracer that escaped its differentiation
+        // (e.g. captured by a returned closure) must not be mistaken for a tracer
+        // of a later one. A u32 allows four billion differentiation calls.
+        let id = self.next_level.get();
+        self.next_level.set(id.wrapping_add(1));
+        Rc::new(Level {
+            id,
+            active: Cell::new(true),
+            tape: tape.map(RefCell::new),
+            ctx: self.clone(),
+        })
+    }
 }
 
-/// The expression currently applying primitives.
-pub fn current_span() -> Span {
-    CURRENT_SPAN.with(|s| s.get())
-}
-
-/// A fresh level number, higher than every level still active.
-pub fn new_level() -> u32 {
-    NEXT_LEVEL.with(|n| {
-        let l = n.get();
-        n.set(l + 1);
-        l
-    })
+/// One differentiation call (`grad`, `jvp`, ...): its number, whether it is
+/// still running and, in reverse mode, its tape. Tracers point to their level.
+#[derive(Debug)]
+pub struct Level {
+    /// Levels are numbered in the order their calls began: inner ones are higher.
+    pub id: u32,
+    /// False once the call has returned: its tracers are constants from then on.
+    active: Cell<bool>,
+    /// The tape of a reverse-mode level (`None`: forward mode).
+    tape: Option<RefCell<Tape>>,
+    ctx: Rc<DiffCtx>,
 }
 
 /// Starts recording a reverse-mode level; the tape stays active until [`TapeGuard`] drops.
-pub fn start_tape(level: u32) -> TapeGuard {
-    let tape = Rc::new(RefCell::new(Tape {
-        level,
-        nodes: Vec::new(),
-    }));
-    ACTIVE.with(|a| {
-        a.borrow_mut().push(Active {
-            level,
-            tape: Some(tape.clone()),
-        })
-    });
-    TapeGuard { tape: Some(tape) }
+pub fn start_tape(ctx: &Rc<DiffCtx>) -> TapeGuard {
+    let level = ctx.new_level(Some(Tape::default()));
+    // Invariant: a reverse-mode level has a tape.
+    if let Some(t) = &level.tape {
+        t.borrow_mut().level = level.id;
+    }
+    TapeGuard { level }
 }
 
 /// Marks a forward-mode level active until the returned guard drops (also on errors).
-pub fn start_forward(level: u32) -> ForwardGuard {
-    ACTIVE.with(|a| a.borrow_mut().push(Active { level, tape: None }));
-    ForwardGuard { level }
+pub fn start_forward(ctx: &Rc<DiffCtx>) -> ForwardGuard {
+    ForwardGuard {
+        level: ctx.new_level(None),
+    }
 }
 
 /// Keeps a forward-mode level active; dropping it ends the level, so its
 /// tracers that escape (in closures) act as their primals from then on.
 pub struct ForwardGuard {
-    level: u32,
+    /// The level.
+    pub level: Rc<Level>,
 }
 
 impl Drop for ForwardGuard {
     fn drop(&mut self) {
-        let level = self.level;
-        ACTIVE.with(|a| a.borrow_mut().retain(|x| x.level != level));
+        self.level.active.set(false);
     }
 }
 
 /// Keeps a tape active; dropping it (also on errors) stops recording.
 pub struct TapeGuard {
-    tape: Option<Rc<RefCell<Tape>>>,
+    /// The level.
+    pub level: Rc<Level>,
 }
 
 impl TapeGuard {
     /// Stops recording and hands over the tape.
-    pub fn finish(mut self) -> Tape {
-        let tape = self.tape.take();
-        if let Some(t) = &tape {
-            remove_tape(t);
-        }
-        let tape = tape.map(|t| std::mem::take(&mut *t.borrow_mut())).unwrap_or_default();
-        super::graph::offer(&tape);
+    pub fn finish(self) -> Tape {
+        self.level.active.set(false);
+        let tape = match &self.level.tape {
+            Some(t) => std::mem::take(&mut *t.borrow_mut()),
+            None => Tape::default(),
+        };
+        self.level.ctx.offer(&tape);
         tape
     }
 }
 
 impl Drop for TapeGuard {
     fn drop(&mut self) {
-        if let Some(t) = self.tape.take() {
-            remove_tape(&t);
-        }
+        self.level.active.set(false);
     }
-}
-
-fn remove_tape(t: &Rc<RefCell<Tape>>) {
-    // Level numbers are never reused: a tracer that escaped its differentiation
-    // (e.g. captured by a returned closure) must not be mistaken for a tracer
-    // of a later one. A u32 allows four billion differentiation calls per thread.
-    ACTIVE.with(|a| {
-        a.borrow_mut()
-            .retain(|x| !x.tape.as_ref().is_some_and(|xt| Rc::ptr_eq(xt, t)))
-    });
-}
-
-/// What a level is now.
-enum LevelState {
-    /// Its differentiation call has returned.
-    Finished,
-    /// An active forward-mode level.
-    Forward,
-    /// An active reverse-mode level, with its tape.
-    Reverse(Rc<RefCell<Tape>>),
-}
-
-fn level_state(level: u32) -> LevelState {
-    ACTIVE.with(|a| match a.borrow().iter().rev().find(|x| x.level == level) {
-        None => LevelState::Finished,
-        Some(Active { tape: None, .. }) => LevelState::Forward,
-        Some(Active { tape: Some(t), .. }) => LevelState::Reverse(t.clone()),
-    })
-}
-
-fn is_active(level: u32) -> bool {
-    ACTIVE.with(|a| a.borrow().iter().rev().any(|x| x.level == level))
 }
 
 /// `v` without the wrappers of finished levels on the outside, which are constants now.
 fn live(v: &Value) -> &Value {
     let mut v = v;
     while let Value::Dual(t) = v {
-        if is_active(t.level) {
+        if t.level.active.get() {
             break;
         }
         v = &t.primal;
@@ -204,21 +225,26 @@ fn live(v: &Value) -> &Value {
 
 /// Records a new input of a reverse-mode level and returns its tracer.
 pub fn leaf(guard: &TapeGuard, value: Value) -> (Value, u32) {
-    // Invariant: a guard holds its tape until `finish`.
-    let tape = guard.tape.as_ref().expect("an active tape guard holds its tape");
-    let mut t = tape.borrow_mut();
-    let id = t.nodes.len() as u32;
-    t.nodes.push(Node {
-        prim: Prim::Leaf,
-        inputs: SmallVec::new(),
-        parents: SmallVec::new(),
-        out: value.clone(),
-        span: current_span(),
-    });
-    let level = t.level;
+    let level = &guard.level;
+    let id = match &level.tape {
+        Some(tape) => {
+            let mut t = tape.borrow_mut();
+            let id = t.nodes.len() as u32;
+            t.nodes.push(Node {
+                prim: Prim::Leaf(crate::prim::Leaf),
+                inputs: SmallVec::new(),
+                parents: SmallVec::new(),
+                out: value.clone(),
+                span: level.ctx.span(),
+            });
+            id
+        }
+        // A tape guard's level always has a tape (see `start_tape`).
+        None => 0,
+    };
     (
         Value::Dual(Rc::new(Tracer {
-            level,
+            level: level.clone(),
             primal: value,
             kind: TraceKind::Reverse(id),
         })),
@@ -228,59 +254,74 @@ pub fn leaf(guard: &TapeGuard, value: Value) -> (Value, u32) {
 
 /// Wraps `primal` as a forward-mode tracer of `level` with `tangent`. The
 /// level must be active ([`start_forward`]) for the tangent to be pushed forward.
-pub fn dual(level: u32, primal: Value, tangent: Value) -> Value {
+pub fn dual(level: &Rc<Level>, primal: Value, tangent: Value) -> Value {
     Value::Dual(Rc::new(Tracer {
-        level,
+        level: level.clone(),
         primal,
         kind: TraceKind::Forward(tangent),
     }))
 }
 
+/// Whether `t` belongs to `level`.
+fn of(t: &Tracer, level: &Level) -> bool {
+    std::ptr::eq(&*t.level, level)
+}
+
 /// Removes the wrapper of `level` from `v` (other levels are left alone).
-fn peel(v: &Value, level: u32) -> Value {
+fn peel(v: &Value, level: &Level) -> Value {
     match v {
-        Value::Dual(t) if t.level == level => t.primal.clone(),
+        Value::Dual(t) if of(t, level) => t.primal.clone(),
         other => other.clone(),
     }
 }
 
 /// The value of `v` outside the active `level`: its wrapper of `level` and
 /// those of finished levels around it are removed (active outer levels stay).
-pub fn unwrap_level(v: &Value, level: u32) -> Value {
+pub fn unwrap_level(v: &Value, level: &Level) -> Value {
     peel(live(v), level)
 }
 
 /// The reverse-mode node of `v` at `level`, if `v` was produced on that level.
-pub fn node_at(v: &Value, level: u32) -> Option<u32> {
+pub fn node_at(v: &Value, level: &Level) -> Option<u32> {
     own(live(v), level, node_of)
 }
 
 /// The forward-mode tangent of `v` at `level` (`None`: a constant, zero tangent).
-pub fn tangent_at(v: &Value, level: u32) -> Option<Value> {
+pub fn tangent_at(v: &Value, level: &Level) -> Option<Value> {
     own(live(v), level, tangent_of)
 }
 
-/// Applies `prim` at `level`, the highest level among `args`.
-pub fn lift(prim: &Prim, args: &[Value], level: u32) -> Result<Value, Diagnostic> {
-    let primals: SmallVec<[Value; 2]> = args.iter().map(|a| peel(a, level)).collect();
-    let tape = match level_state(level) {
-        // Tracers that outlived their differentiation call (captured by a
-        // returned closure, say) are constants: compute with their primals,
-        // which carry any enclosing level that is still active.
-        LevelState::Finished => return apply(prim, &primals),
-        LevelState::Forward => {
-            let out = apply(prim, &primals)?;
-            let tangents: Vec<Option<Value>> = args.iter().map(|a| own(a, level, tangent_of)).collect();
-            let tangent = crate::autodiff::rules::jvp(prim, &primals, &tangents, &out)?;
-            return Ok(match tangent {
-                Some(t) => dual(level, out, t),
-                None => out,
-            });
+/// Applies `prim` at the highest level among the tracers in `args`.
+pub fn lift(prim: &Prim, args: &[Value]) -> Result<Value, Diagnostic> {
+    let mut top: Option<&Rc<Level>> = None;
+    for a in args {
+        if let Value::Dual(t) = a {
+            if top.is_none_or(|l| t.level.id > l.id) {
+                top = Some(&t.level);
+            }
         }
-        LevelState::Reverse(tape) => tape,
+    }
+    let Some(level) = top else {
+        return crate::prim::raw(prim, args);
+    };
+    let primals: SmallVec<[Value; 2]> = args.iter().map(|a| peel(a, level)).collect();
+    // Tracers that outlived their differentiation call (captured by a
+    // returned closure, say) are constants: compute with their primals,
+    // which carry any enclosing level that is still active.
+    if !level.active.get() {
+        return apply(prim, &primals);
+    }
+    let Some(tape) = &level.tape else {
+        let out = apply(prim, &primals)?;
+        let tangents: Vec<Option<Value>> = args.iter().map(|a| own(a, level, tangent_of)).collect();
+        let tangent = crate::prim::jvp(prim, &primals, &tangents, &out)?;
+        return Ok(match tangent {
+            Some(t) => dual(level, out, t),
+            None => out,
+        });
     };
     let out = apply(prim, &primals)?;
-    if crate::autodiff::rules::is_nondifferentiable(prim) {
+    if crate::prim::zero_derivative(prim) {
         return Ok(out);
     }
     let parents: SmallVec<[Option<u32>; 2]> = args.iter().map(|a| own(a, level, node_of)).collect();
@@ -291,19 +332,19 @@ pub fn lift(prim: &Prim, args: &[Value], level: u32) -> Result<Value, Diagnostic
         inputs: primals,
         parents,
         out: out.clone(),
-        span: current_span(),
+        span: level.ctx.span(),
     });
     Ok(Value::Dual(Rc::new(Tracer {
-        level,
+        level: level.clone(),
         primal: out,
         kind: TraceKind::Reverse(id),
     })))
 }
 
 /// `part` of `v`'s tracer when `v` is a tracer of `level` itself.
-fn own<T>(v: &Value, level: u32, part: fn(&Tracer) -> Option<T>) -> Option<T> {
+fn own<T>(v: &Value, level: &Level, part: fn(&Tracer) -> Option<T>) -> Option<T> {
     match v {
-        Value::Dual(t) if t.level == level => part(t),
+        Value::Dual(t) if of(t, level) => part(t),
         _ => None,
     }
 }
@@ -325,7 +366,7 @@ fn tangent_of(t: &Tracer) -> Option<Value> {
 /// Runs the backward pass over `tape` from the given (node, cotangent) seeds and
 /// returns the adjoint of every node (`None`: symbolically zero). The adjoint
 /// rules apply ordinary primitives, so an enclosing level records them.
-pub fn backward(tape: &Tape, seeds: Vec<(u32, Value)>) -> Result<Vec<Option<Value>>, Diagnostic> {
+pub fn backward(ctx: &DiffCtx, tape: &Tape, seeds: Vec<(u32, Value)>) -> Result<Vec<Option<Value>>, Diagnostic> {
     let mut adj: Vec<Option<Value>> = vec![None; tape.nodes.len()];
     let mut highest = 0;
     for (node, g) in seeds {
@@ -338,15 +379,15 @@ pub fn backward(tape: &Tape, seeds: Vec<(u32, Value)>) -> Result<Vec<Option<Valu
     }
     for i in (0..highest).rev() {
         let node = &tape.nodes[i];
-        if node.prim == Prim::Leaf || node.parents.iter().all(Option::is_none) {
+        if node.prim.is_leaf() || node.parents.iter().all(Option::is_none) {
             continue;
         }
         // Every use of node i comes later on the tape, so its adjoint is complete and no longer needed.
         let Some(g) = adj[i].take() else { continue };
         let needs: SmallVec<[bool; 3]> = node.parents.iter().map(Option::is_some).collect();
-        set_span(node.span);
-        let grads = crate::autodiff::rules::vjp(&node.prim, &node.inputs, &node.out, &g, &needs)
-            .map_err(|d| in_gradient_of(d, node))?;
+        ctx.set_span(node.span);
+        let grads =
+            crate::prim::vjp(&node.prim, &node.inputs, &node.out, &g, &needs).map_err(|d| in_gradient_of(d, node))?;
         for (parent, gk) in node.parents.iter().zip(grads) {
             if let (Some(p), Some(gk)) = (parent, gk) {
                 let p = *p as usize;
@@ -356,7 +397,7 @@ pub fn backward(tape: &Tape, seeds: Vec<(u32, Value)>) -> Result<Vec<Option<Valu
                 });
             }
         }
-        if crate::autodiff::api::debug_nans() {
+        if ctx.debug_nans() {
             check_finite_adjoints(&adj, node)?;
         }
     }
@@ -366,7 +407,7 @@ pub fn backward(tape: &Tape, seeds: Vec<(u32, Value)>) -> Result<Vec<Option<Valu
 fn check_finite_adjoints(adj: &[Option<Value>], node: &Node) -> Result<(), Diagnostic> {
     for p in node.parents.iter().flatten() {
         if let Some(v) = &adj[*p as usize] {
-            if !crate::autodiff::api::all_finite(v) {
+            if !all_finite(v) {
                 return Err(Diagnostic::new(
                     ErrorKind::Differentiation,
                     format!(
@@ -392,4 +433,13 @@ fn in_gradient_of(d: Diagnostic, node: &Node) -> Diagnostic {
     }
     d.message = format!("{} (in the backward pass of {})", d.message, node.prim.name());
     d
+}
+
+/// Whether every element of a numeric value is finite.
+pub fn all_finite(v: &Value) -> bool {
+    match v.strip() {
+        Value::Float(x) => x.is_finite(),
+        Value::Tensor(t) => t.to_vec().iter().all(|x| x.is_finite()),
+        _ => true,
+    }
 }

@@ -2,7 +2,8 @@
 //! that runs the transformation when called.
 
 use super::{bool_arg, float_arg, func_arg, int_arg, native, register, Args};
-use crate::autodiff::api::{self, argnums_arg, Argnums};
+use crate::autodiff::api::{self, Argnums};
+use crate::diagnostics::{Diagnostic, ErrorKind};
 use crate::value::Value;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -122,9 +123,9 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         };
         api::check_grad_call(it, &f, args, order, rtol, atol)
     });
-    register(t, "debug_nans", |_, a: Args| {
+    register(t, "debug_nans", |it, a: Args| {
         let v = a.bind("debug_nans", &["on"])?;
-        api::set_debug_nans(bool_arg(
+        it.diff.set_debug_nans(bool_arg(
             "debug_nans",
             "on",
             v[0].as_ref().unwrap_or(&Value::Bool(true)),
@@ -139,5 +140,28 @@ fn fn_name(f: &Value) -> String {
         Value::Func(c) => c.proto.name.to_string(),
         Value::Native(n) => n.name.to_string(),
         _ => "?".into(),
+    }
+}
+
+/// Reads `argnums=`.
+fn argnums_arg(v: Option<&Value>) -> Result<Argnums, Diagnostic> {
+    let one = |x: &Value| -> Result<usize, Diagnostic> {
+        let i = int_arg("grad", "argnums", x)?;
+        usize::try_from(i)
+            .map_err(|_| Diagnostic::new(ErrorKind::Value, format!("argnums must be non-negative, found {i}")))
+    };
+    match v {
+        None | Some(Value::None) => Ok(Argnums::One(0)),
+        Some(Value::Tuple(t)) => {
+            let list: Vec<usize> = t.iter().map(one).collect::<Result<_, _>>()?;
+            if let Some((_, i)) = list.iter().enumerate().find(|(k, i)| list[..*k].contains(i)) {
+                return Err(Diagnostic::new(
+                    ErrorKind::Value,
+                    format!("argnums lists argument {i} twice"),
+                ));
+            }
+            Ok(Argnums::Many(list))
+        }
+        Some(x) => Ok(Argnums::One(one(x)?)),
     }
 }

@@ -126,7 +126,6 @@ fn axis_error(fname: &str, axis: i64, ndim: usize, of: &str) -> Diagnostic {
 /// Builds the tensor literal `[a, b, ...]`: numbers become a 1-d tensor,
 /// tensors of one shape are stacked. Differentiable in every element.
 pub fn literal(vals: Vec<Value>, spans: &[Span], span: Span) -> R<Value> {
-    crate::autodiff::trace::set_span(span);
     if vals.is_empty() {
         return Ok(Value::Tensor(std::rc::Rc::new(te(Tensor::zeros(&[0]))?)));
     }
@@ -179,7 +178,7 @@ pub fn literal(vals: Vec<Value>, spans: &[Span], span: Span) -> R<Value> {
         }
     }
     let args: Vec<Value> = vals.iter().map(num).collect();
-    apply(&Prim::Stack(0), &args).map_err(|d| d.at(span))
+    apply(&Prim::Stack(crate::prim::Stack(0)), &args).map_err(|d| d.at(span))
 }
 
 /// `x.shape`, `x.ndim`, `x.size`, `x.T`.
@@ -313,7 +312,10 @@ fn tensor_value(v: &Value) -> R<Value> {
 }
 
 fn reduce(x: &Value, op: ReduceOp, axes: Option<Vec<usize>>, keepdims: bool) -> R<Value> {
-    apply(&Prim::Reduce(op, axes.map(Rc::from), keepdims), std::slice::from_ref(x))
+    apply(
+        &crate::prim::Reduce::prim(op, axes.map(Rc::from), keepdims),
+        std::slice::from_ref(x),
+    )
 }
 
 fn count(shape: &[usize], axes: &Option<Vec<usize>>) -> f64 {
@@ -421,7 +423,6 @@ fn unary_builtin(t: &mut HashMap<Rc<str>, Value>, name: &'static str, op: UnaryO
             .map(|x| numeric(name, x))
             .transpose()?
             .unwrap_or(Value::None);
-        crate::autodiff::trace::set_span(a.span);
         ops::unary(op, &x)
     });
 }
@@ -438,7 +439,6 @@ fn reduction(t: &mut HashMap<Rc<str>, Value>, name: &'static str, f: fn(&Value, 
             .map(|k| bool_arg(name, "keepdims", k))
             .transpose()?
             .unwrap_or(false);
-        crate::autodiff::trace::set_span(a.span);
         f(&x, axes, keepdims)
     });
 }
@@ -472,7 +472,6 @@ fn binary_builtin(t: &mut HashMap<Rc<str>, Value>, name: &'static str, op: Binar
         let x = numeric(name, v[0].as_ref().unwrap_or(&Value::None))?;
         let y = numeric(name, v[1].as_ref().unwrap_or(&Value::None))?;
         check_broadcast(name, &a, P, &[&x, &y])?;
-        crate::autodiff::trace::set_span(a.span);
         // `pow(x, n)` with an int `n` is an integer power, like `x ** n` (and `jnp.power`).
         if let (BinaryOp::Pow, Some(n @ Value::Int(_))) = (op, &v[1]) {
             return ops::binary(op, &x, n);
@@ -692,7 +691,6 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         let lo = numeric("clip", v[1].as_ref().unwrap_or(&Value::None))?;
         let hi = numeric("clip", v[2].as_ref().unwrap_or(&Value::None))?;
         check_broadcast("clip", &a, P, &[&x, &lo, &hi])?;
-        crate::autodiff::trace::set_span(a.span);
         ops::binary(BinaryOp::Minimum, &ops::binary(BinaryOp::Maximum, &x, &lo)?, &hi)
     });
     register(t, "where", |_, a| {
@@ -705,7 +703,6 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         let x = numeric("where", v[1].as_ref().unwrap_or(&Value::None))?;
         let y = numeric("where", v[2].as_ref().unwrap_or(&Value::None))?;
         check_broadcast("where", &a, P, &[&c, &x, &y])?;
-        crate::autodiff::trace::set_span(a.span);
         ops::where_(&c, &x, &y)
     });
     for (name, want_all) in [("all", true), ("any", false)] {
@@ -760,7 +757,6 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             let x = numeric(name, v[0].as_ref().unwrap_or(&Value::None))?;
             let axis = axis_arg(name, v[1].as_ref(), shape_of(&x).len().max(1), -1)
                 .map_err(|d| label_param(at_param(&a, P, 1)(d), &a, P, 0, &x))?;
-            crate::autodiff::trace::set_span(a.span);
             let x = if shape_of(&x).is_empty() {
                 ops::reshape(&x, &[1])?
             } else {
@@ -801,7 +797,6 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
                     .map_err(|d| label_param(at_param(&a, P, 1)(d), &a, P, 0, &x))?;
             }
         }
-        crate::autodiff::trace::set_span(a.span);
         cross_entropy(&x, &l).map_err(|d| {
             if d.kind == ErrorKind::Shape && d.span.is_none() {
                 let at = if s.is_empty() { 0 } else { 1 };
@@ -816,7 +811,6 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         let v = a.bind("matmul", P)?;
         let x = numeric("matmul", v[0].as_ref().unwrap_or(&Value::None))?;
         let y = numeric("matmul", v[1].as_ref().unwrap_or(&Value::None))?;
-        crate::autodiff::trace::set_span(a.span);
         crate::eval::arith::matmul(&x, &y).map_err(|d| {
             let d = d.at(a.span);
             label_param(label_param(d, &a, P, 0, &x), &a, P, 1, &y)
@@ -827,7 +821,6 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         let v = a.bind("dot", P)?;
         let x = numeric("dot", v[0].as_ref().unwrap_or(&Value::None))?;
         let y = numeric("dot", v[1].as_ref().unwrap_or(&Value::None))?;
-        crate::autodiff::trace::set_span(a.span);
         if shape_of(&x).is_empty() || shape_of(&y).is_empty() {
             return ops::mul(&x, &y);
         }
@@ -851,7 +844,6 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         let v = a.bind("outer", &["a", "b"])?;
         let x = numeric("outer", v[0].as_ref().unwrap_or(&Value::None))?;
         let y = numeric("outer", v[1].as_ref().unwrap_or(&Value::None))?;
-        crate::autodiff::trace::set_span(a.span);
         let n: usize = shape_of(&x).iter().product();
         let m: usize = shape_of(&y).iter().product();
         ops::mul(&ops::reshape(&x, &[n, 1])?, &ops::reshape(&y, &[1, m])?)
@@ -895,7 +887,6 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         if n == 0 {
             return Ok(x);
         }
-        crate::autodiff::trace::set_span(a.span);
         ops::transpose(&x, &perm)
     });
     register(t, "size", |_, a| {
@@ -932,7 +923,6 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
                 .map_err(bad)?],
         };
         let shape = te(as_tensor(&x)?.resolve_reshape(&want)).map_err(|d| bad(as_shape_error(d)))?;
-        crate::autodiff::trace::set_span(a.span);
         ops::reshape(&x, &shape)
     });
     register(t, "flatten", |_, a| {
@@ -995,7 +985,6 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         let bad = |d: Diagnostic| label_param(at_param(&a, P, 1)(d), &a, P, 0, &x);
         let s = shape_arg("broadcast_to", v[1].as_ref().unwrap_or(&Value::None)).map_err(bad)?;
         te(as_tensor(&x)?.broadcast_to(&s)).map_err(bad)?;
-        crate::autodiff::trace::set_span(a.span);
         ops::broadcast_to(&x, &s)
     });
     for (name, stack) in [("concat", false), ("stack", true)] {
@@ -1011,9 +1000,15 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             }
             let nd = shape_of(&xs[0]).len() + usize::from(stack);
             let axis = axis_arg(name, v[1].as_ref(), nd, 0).map_err(at_param(&a, P, 1))?;
-            crate::autodiff::trace::set_span(a.span);
-            apply(&if stack { Prim::Stack(axis) } else { Prim::Concat(axis) }, &xs)
-                .map_err(|d| at_param(&a, P, 0)(as_shape_error(d)))
+            apply(
+                &if stack {
+                    Prim::Stack(crate::prim::Stack(axis))
+                } else {
+                    Prim::Concat(crate::prim::Concat(axis))
+                },
+                &xs,
+            )
+            .map_err(|d| at_param(&a, P, 0)(as_shape_error(d)))
         });
     }
     register(t, "take", |_, a| {
@@ -1023,8 +1018,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         let idx = tensor_value(v[1].as_ref().unwrap_or(&Value::None)).map_err(at_param(&a, P, 1))?;
         let axis = axis_arg("take", v[2].as_ref(), shape_of(&x).len(), 0)
             .map_err(|d| label_param(at_param(&a, P, 2)(d), &a, P, 0, &x))?;
-        crate::autodiff::trace::set_span(a.span);
-        apply(&Prim::Take(axis), &[x.clone(), idx.strip().clone()])
+        apply(&Prim::Take(crate::prim::Take(axis)), &[x.clone(), idx.strip().clone()])
             .map_err(|d| label_param(at_param(&a, P, 1)(d), &a, P, 0, &x))
     });
     register(t, "tolist", |_, a| {
@@ -1048,7 +1042,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
                 let mut items = crate::value::Tuple::new();
                 for i in 0..n {
                     let row = apply(
-                        &Prim::Slice(vec![dp_tensor::SliceSpec::Index(i as i64)].into()),
+                        &Prim::Slice(crate::prim::Slice(vec![dp_tensor::SliceSpec::Index(i as i64)].into())),
                         std::slice::from_ref(x),
                     )?;
                     items.push(split(&row)?);

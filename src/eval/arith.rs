@@ -277,7 +277,7 @@ pub fn matmul(a: &Value, b: &Value) -> Result<Value, Diagnostic> {
         )
         .with_help("use `*` to multiply by a scalar"));
     }
-    ops::apply(&Prim::MatMul, &[ops::num(a), ops::num(b)]).map_err(|mut d| {
+    ops::apply(&Prim::MatMul(crate::prim::MatMul), &[ops::num(a), ops::num(b)]).map_err(|mut d| {
         // The kernel reports unbroadcastable batch dimensions as an invalid
         // argument; to the user every matmul complaint is about shapes.
         if d.kind == ErrorKind::Value && d.message.starts_with("cannot multiply") {

@@ -245,6 +245,8 @@ pub fn expr(e: ir::Expr) -> Code {
                 for x in &es {
                     vals.push(x.run(i, f)?);
                 }
+                // The stack of a literal of tracers is attributed to the literal.
+                i.diff.set_span(span);
                 Ok(crate::builtins::tensor::literal(vals, &spans, span)?)
             })
         }
@@ -896,21 +898,21 @@ fn index_at(x: Operand, x_span: Span, k: ir::Expr, span: Span) -> Code {
     // A local indexed by a constant or a local: both are read in place (such
     // a key cannot run code that rebinds the local).
     match (x, Operand::new(k)) {
-        (Operand::Local(xs), Operand::Const(key)) => code(move |_, f| {
+        (Operand::Local(xs), Operand::Const(key)) => code(move |i, f| {
             let v = &f.slots[xs as usize];
             // Operations recorded later without a span of their own (`-t[0]`) are
             // attributed to this expression, as in the general indexing code.
-            crate::autodiff::trace::set_span(span);
+            i.diff.set_span(span);
             match element(v, &key) {
                 Some(found) => Ok(found),
                 None => general(v, &key),
             }
         }),
-        (Operand::Local(xs), Operand::Local(ks)) => code(move |_, f| {
+        (Operand::Local(xs), Operand::Local(ks)) => code(move |i, f| {
             let (v, key) = (&f.slots[xs as usize], &f.slots[ks as usize]);
             // Operations recorded later without a span of their own (`-t[0]`) are
             // attributed to this expression, as in the general indexing code.
-            crate::autodiff::trace::set_span(span);
+            i.diff.set_span(span);
             match element(v, key) {
                 Some(found) => Ok(found),
                 None => general(v, key),
@@ -923,7 +925,7 @@ fn index_at(x: Operand, x_span: Span, k: ir::Expr, span: Span) -> Code {
                 let key = k.run(i, f)?;
                 // Operations recorded later without a span of their own (`-t[0]`) are
                 // attributed to this expression, as in the general indexing code.
-                crate::autodiff::trace::set_span(span);
+                i.diff.set_span(span);
                 match element(&v, &key) {
                     Some(found) => Ok(found),
                     None => general(&v, &key),
@@ -1020,6 +1022,7 @@ fn index(x: ir::Expr, mut items: Vec<ir::IndexItem>, span: Span) -> Code {
                 }
             });
         }
+        i.diff.set_span(span);
         Ok(super::index::index(&v, idx, x_span, span)?)
     })
 }

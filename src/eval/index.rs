@@ -105,7 +105,6 @@ fn slice_bounds(
 
 /// `v[items]` for tuples, strings, dicts and tensors.
 pub fn index(v: &Value, items: Vec<Item>, recv_span: Span, span: Span) -> Result<Value, Diagnostic> {
-    crate::autodiff::trace::set_span(span);
     match v {
         Value::Tuple(t) => match one_item(items, "a tuple", span)? {
             Item::At(i, s) => {
@@ -303,13 +302,13 @@ fn tensor_index(x: &Value, items: Vec<Item>, span: Span) -> Result<Value, Diagno
     let sliced = if trivial {
         x.clone()
     } else {
-        ops::apply(&Prim::Slice(specs.into()), &[ops::num(x)]).map_err(|d| d.at(span))?
+        ops::apply(&Prim::Slice(crate::prim::Slice(specs.into())), &[ops::num(x)]).map_err(|d| d.at(span))?
     };
     let Some((axis, idx, s)) = gather else {
         return Ok(sliced);
     };
     let k = ops::shape_of(&idx).len();
-    let taken = ops::apply(&Prim::Take(axis), &[sliced, idx]).map_err(|d| d.at(s))?;
+    let taken = ops::apply(&Prim::Take(crate::prim::Take(axis)), &[sliced, idx]).map_err(|d| d.at(s))?;
     // NumPy: when a slice separates the advanced indices (`x[0, :, idx]`), the
     // gathered axes come first; when they are adjacent they stay in place.
     let adjacent = advanced
@@ -367,7 +366,7 @@ pub fn iterate(v: &Value) -> Result<Box<dyn Iterator<Item = Result<Value, Diagno
             let x = other.clone();
             Box::new((0..n).map(move |i| {
                 ops::apply(
-                    &Prim::Slice(vec![SliceSpec::Index(i as i64)].into()),
+                    &Prim::Slice(crate::prim::Slice(vec![SliceSpec::Index(i as i64)].into())),
                     std::slice::from_ref(&x),
                 )
             }))

@@ -88,13 +88,14 @@ pub struct Interp {
     imported: HashMap<PathBuf, Value>,
     /// The files being loaded, outermost first, with their display names (to report cycles).
     importing: Vec<(PathBuf, String)>,
+    /// Differentiation state (levels, the current span, `debug_nans`, the
+    /// graph capture): per interpreter, so a new one (the REPL's `:reset`) starts clean.
+    pub diff: Rc<crate::autodiff::trace::DiffCtx>,
 }
 
 impl Interp {
     /// A fresh interpreter writing program output to `out`.
     pub fn new(out: Box<dyn Write>) -> Interp {
-        // Debug settings are per interpreter: a new one (e.g. the REPL's `:reset`) starts clean.
-        crate::autodiff::api::set_debug_nans(false);
         let mut sources = SourceMap::default();
         let file = sources.add("<main>", "");
         Interp {
@@ -110,6 +111,7 @@ impl Interp {
             frame_pool: Vec::new(),
             imported: HashMap::new(),
             importing: Vec::new(),
+            diff: Rc::default(),
         }
     }
 
@@ -342,7 +344,7 @@ impl Interp {
         let v = match super::arith::update_in_place(op, old, &r) {
             Ok(v) => v,
             Err(old) => {
-                crate::autodiff::trace::set_span(span);
+                self.diff.set_span(span);
                 let v = super::arith::binary(op, &old, &r)
                     .map_err(|d| d.at(span).with_secondary_if_missing(lhs_span, rhs_span, &old, &r));
                 match v {
@@ -508,7 +510,8 @@ impl Interp {
             }
             Value::Native(n) => {
                 let span = args.span;
-                crate::autodiff::trace::set_span(span);
+                // Primitives the builtin applies are attributed to its call.
+                self.diff.set_span(span);
                 let r = (n.func)(self, args).map_err(|d| d.at(span));
                 // A builtin may run long without polling: report a Ctrl-C
                 // that came meanwhile at once (and drop a result that a
@@ -806,7 +809,7 @@ impl Interp {
         y: Value,
         (a, b, span): (Span, Span, Span),
     ) -> R<Value> {
-        crate::autodiff::trace::set_span(span);
+        self.diff.set_span(span);
         use crate::syntax::ast::BinOp;
         // Integer division by zero is the divisor's fault: underline it.
         let at = match (op, &x, &y) {

@@ -1,0 +1,191 @@
+//! Broadcasting binary primitives: `Binary` (`+ - * / **`, `maximum`,
+//! `minimum`, comparisons) and the ternary `Where`.
+
+use super::rule_util::{f, sum_terms, term};
+use super::{as_tensor, from_tensor, te, Primitive, R};
+use crate::ops::{self, add, div, mul, neg, scale, sub, unbroadcast};
+use crate::value::Value;
+use dp_tensor::{BinaryOp, Tensor};
+
+/// A broadcasting binary op.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Binary(pub BinaryOp);
+
+fn bin(op: BinaryOp, a: &Value, b: &Value) -> R<Value> {
+    ops::binary(op, a, b)
+}
+
+/// Masks for `maximum`/`minimum`: where each operand wins, ties split equally.
+fn select_masks(op: BinaryOp, a: &Value, b: &Value) -> R<(Value, Value)> {
+    let (wins_a, wins_b) = if op == BinaryOp::Maximum {
+        (BinaryOp::Gt, BinaryOp::Lt)
+    } else {
+        (BinaryOp::Lt, BinaryOp::Gt)
+    };
+    let tie = scale(&bin(BinaryOp::Eq, a, b)?, 0.5)?;
+    Ok((add(&bin(wins_a, a, b)?, &tie)?, add(&bin(wins_b, a, b)?, &tie)?))
+}
+
+/// `d(a ** b)/da = b * a ** (b - 1)`, taken as exactly 0 where `b == 0`
+/// (`a ** 0` is the constant 1; JAX's rule gives `0 * 0 ** -1 = nan` at
+/// `a = 0`). `None`: zero everywhere. A constant `b == 1` gives the constant
+/// 1, so `x ** 1.0` has second derivative 0 and `x ** 2.0` has 2 at 0.
+fn pow_da(a: &Value, b: &Value) -> R<Option<Value>> {
+    if let Value::Float(e) = b {
+        return Ok(match *e {
+            0.0 => None,
+            1.0 => Some(f(1.0)),
+            e => Some(scale(&bin(BinaryOp::Pow, a, &f(e - 1.0))?, e)?),
+        });
+    }
+    let has_zero = as_tensor(b.strip())?.to_vec().contains(&0.0);
+    if !has_zero {
+        return Ok(Some(mul(b, &bin(BinaryOp::Pow, a, &sub(b, &f(1.0))?)?)?));
+    }
+    // Where b == 0 the base is replaced by 1 before the power (so neither the
+    // value nor any derivative of the unused branch is inf or nan) and the
+    // result by 0: exact at every order, and the zero flows through `where`.
+    let is_zero = bin(BinaryOp::Eq, b, &f(0.0))?;
+    let safe_a = ops::where_(&is_zero, &f(1.0), a)?;
+    let d = mul(b, &bin(BinaryOp::Pow, &safe_a, &sub(b, &f(1.0))?)?)?;
+    Ok(Some(ops::where_(&is_zero, &f(0.0), &d)?))
+}
+
+/// `d(a ** b)/db = a ** b * log(a)`, with `log(0)` taken as 0 (as JAX does).
+fn pow_db(a: &Value, y: &Value) -> R<Value> {
+    let is_zero = bin(BinaryOp::Eq, a, &f(0.0))?;
+    let safe = ops::where_(&is_zero, &f(1.0), a)?;
+    mul(y, &ops::unary(dp_tensor::UnaryOp::Log, &safe)?)
+}
+
+/// Whether `op` is a comparison (zero derivative everywhere).
+fn is_comparison(op: BinaryOp) -> bool {
+    use BinaryOp::*;
+    match op {
+        Eq | Ne | Lt | Le | Gt | Ge => true,
+        Add | Sub | Mul | Div | Pow | Maximum | Minimum => false,
+    }
+}
+
+impl Primitive for Binary {
+    fn name(&self) -> String {
+        format!("`{}`", self.0.symbol())
+    }
+    fn forward(&self, x: &[Value]) -> R<Value> {
+        let op = self.0;
+        Ok(match (&x[0], &x[1]) {
+            (Value::Float(a), Value::Float(b)) => Value::Float(op.apply(*a, *b)),
+            (Value::Tensor(a), Value::Float(b)) => from_tensor(a.binary_scalar(*b, op, false)),
+            (Value::Float(a), Value::Tensor(b)) => from_tensor(b.binary_scalar(*a, op, true)),
+            (a, b) => from_tensor(te(as_tensor(a)?.binary(&*as_tensor(b)?, op))?),
+        })
+    }
+    fn zero_derivative(&self) -> bool {
+        is_comparison(self.0)
+    }
+    fn vjp(&self, x: &[Value], y: &Value, g: &Value, needs: &[bool]) -> R<Vec<Option<Value>>> {
+        use BinaryOp::*;
+        let (a, b) = (&x[0], &x[1]);
+        let gs = |need: bool, k: &dyn Fn() -> R<Value>| -> R<Option<Value>> { need.then(k).transpose() };
+        let (ga, gb): (Option<Value>, Option<Value>) = match self.0 {
+            Add => (Some(g.clone()), Some(g.clone())),
+            Sub => (Some(g.clone()), gs(needs[1], &|| neg(g))?),
+            Mul => (gs(needs[0], &|| mul(g, b))?, gs(needs[1], &|| mul(g, a))?),
+            Div => (
+                gs(needs[0], &|| div(g, b))?,
+                gs(needs[1], &|| neg(&div(&mul(g, y)?, b)?))?,
+            ),
+            Pow => (
+                match needs[0].then(|| pow_da(a, b)).transpose()?.flatten() {
+                    Some(d) => Some(mul(g, &d)?),
+                    None => None,
+                },
+                gs(needs[1], &|| mul(g, &pow_db(a, y)?))?,
+            ),
+            Maximum | Minimum => {
+                let (ma, mb) = select_masks(self.0, a, b)?;
+                (Some(mul(g, &ma)?), Some(mul(g, &mb)?))
+            }
+            // Comparisons: zero derivative (never recorded, see `zero_derivative`).
+            Eq | Ne | Lt | Le | Gt | Ge => (None, None),
+        };
+        Ok(vec![
+            match ga {
+                Some(v) if needs[0] => Some(unbroadcast(&v, a)?),
+                _ => None,
+            },
+            match gb {
+                Some(v) if needs[1] => Some(unbroadcast(&v, b)?),
+                _ => None,
+            },
+        ])
+    }
+    fn jvp(&self, x: &[Value], t: &[Option<Value>], y: &Value) -> R<Option<Value>> {
+        use BinaryOp::*;
+        let (a, b) = (&x[0], &x[1]);
+        let (ta, tb) = (&t[0], &t[1]);
+        match self.0 {
+            Add => sum_terms(vec![ta.clone(), tb.clone()]),
+            Sub => sum_terms(vec![ta.clone(), term(tb, neg)?]),
+            Mul => sum_terms(vec![term(ta, |v| mul(v, b))?, term(tb, |v| mul(a, v))?]),
+            Div => sum_terms(vec![
+                term(ta, |v| div(v, b))?,
+                term(tb, |v| neg(&div(&mul(v, y)?, b)?))?,
+            ]),
+            Pow => sum_terms(vec![
+                match (ta, pow_da(a, b)?) {
+                    (Some(v), Some(d)) => Some(mul(v, &d)?),
+                    _ => None,
+                },
+                term(tb, |v| mul(v, &pow_db(a, y)?))?,
+            ]),
+            Maximum | Minimum => {
+                let (ma, mb) = select_masks(self.0, a, b)?;
+                sum_terms(vec![term(ta, |v| mul(v, &ma))?, term(tb, |v| mul(v, &mb))?])
+            }
+            // Comparisons: zero derivative (never pushed forward, see `zero_derivative`).
+            Eq | Ne | Lt | Le | Gt | Ge => Ok(None),
+        }
+    }
+}
+
+/// `where(cond, a, b)`: `a` where `cond` is nonzero, else `b`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Where;
+
+impl Primitive for Where {
+    fn name(&self) -> String {
+        "where".into()
+    }
+    fn forward(&self, x: &[Value]) -> R<Value> {
+        Ok(from_tensor(te(Tensor::where_(
+            &*as_tensor(&x[0])?,
+            &*as_tensor(&x[1])?,
+            &*as_tensor(&x[2])?,
+        ))?))
+    }
+    fn vjp(&self, x: &[Value], _y: &Value, g: &Value, needs: &[bool]) -> R<Vec<Option<Value>>> {
+        let c = &x[0];
+        let zero = f(0.0);
+        Ok(vec![
+            // The condition is not differentiable.
+            None,
+            if needs[1] {
+                Some(unbroadcast(&ops::where_(c, g, &zero)?, &x[1])?)
+            } else {
+                None
+            },
+            if needs[2] {
+                Some(unbroadcast(&ops::where_(c, &zero, g)?, &x[2])?)
+            } else {
+                None
+            },
+        ])
+    }
+    fn jvp(&self, x: &[Value], t: &[Option<Value>], _y: &Value) -> R<Option<Value>> {
+        let zero = f(0.0);
+        let ta = t[1].clone().unwrap_or_else(|| zero.clone());
+        let tb = t[2].clone().unwrap_or(zero);
+        Ok(Some(ops::where_(&x[0], &ta, &tb)?))
+    }
+}

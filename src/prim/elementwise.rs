@@ -1,0 +1,119 @@
+//! Elementwise unary primitives: `Unary` (exp, log, relu, ...) and `IntPow` (`x ** n`).
+
+use super::rule_util::f;
+use super::{as_tensor, from_tensor, Prim, Primitive, R};
+use crate::ops::{self, add, div, mul, neg, scale, sub, unbroadcast};
+use crate::value::Value;
+use dp_tensor::{BinaryOp, UnaryOp};
+
+/// An elementwise unary op.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Unary(pub UnaryOp);
+
+fn un(op: UnaryOp, x: &Value) -> R<Value> {
+    ops::unary(op, x)
+}
+
+/// The local derivative of a unary op at `x` with output `y`, as a value to
+/// multiply by (`None`: zero everywhere).
+fn unary_derivative(op: UnaryOp, x: &Value, y: &Value) -> R<Option<Value>> {
+    use UnaryOp::*;
+    Ok(Some(match op {
+        Neg => f(-1.0),
+        Exp => y.clone(),
+        Log => un(Recip, x)?,
+        Log1p => un(Recip, &add(x, &f(1.0))?)?,
+        Expm1 => add(y, &f(1.0))?,
+        Sqrt => div(&f(0.5), y)?,
+        // abs'(0) = 1: the derivative is +1 where x >= 0 and -1 elsewhere.
+        Abs => sub(&scale(&ops::binary(BinaryOp::Ge, x, &f(0.0))?, 2.0)?, &f(1.0))?,
+        Sin => un(Cos, x)?,
+        Cos => neg(&un(Sin, x)?)?,
+        Tan => add(&f(1.0), &mul(y, y)?)?,
+        Tanh => sub(&f(1.0), &mul(y, y)?)?,
+        Sigmoid => mul(y, &sub(&f(1.0), y)?)?,
+        // relu'(0) = 0.
+        Relu => ops::binary(BinaryOp::Gt, x, &f(0.0))?,
+        Softplus => un(Sigmoid, x)?,
+        Recip => neg(&mul(y, y)?)?,
+        Square => scale(x, 2.0)?,
+        Sign | Floor | Round | IsNan => return Ok(None),
+    }))
+}
+
+impl Primitive for Unary {
+    fn name(&self) -> String {
+        self.0.name().into()
+    }
+    fn forward(&self, x: &[Value]) -> R<Value> {
+        Ok(match &x[0] {
+            Value::Float(v) => Value::Float(self.0.apply(*v)),
+            other => from_tensor(as_tensor(other)?.unary(self.0)),
+        })
+    }
+    fn zero_derivative(&self) -> bool {
+        use UnaryOp::*;
+        match self.0 {
+            Sign | Floor | Round | IsNan => true,
+            Neg | Exp | Log | Log1p | Expm1 | Sqrt | Abs | Sin | Cos | Tan | Tanh | Sigmoid | Relu | Softplus
+            | Recip | Square => false,
+        }
+    }
+    fn vjp(&self, x: &[Value], y: &Value, g: &Value, _needs: &[bool]) -> R<Vec<Option<Value>>> {
+        Ok(vec![match unary_derivative(self.0, &x[0], y)? {
+            Some(d) => Some(unbroadcast(&mul(g, &d)?, &x[0])?),
+            None => None,
+        }])
+    }
+    fn jvp(&self, x: &[Value], t: &[Option<Value>], y: &Value) -> R<Option<Value>> {
+        Ok(match (unary_derivative(self.0, &x[0], y)?, &t[0]) {
+            (Some(d), Some(tx)) => Some(mul(tx, &d)?),
+            _ => None,
+        })
+    }
+}
+
+/// `x ** n` for a constant int exponent (JAX's `integer_pow`): its derivative
+/// `n * x ** (n - 1)` is exact at every order, also at 0, where the float
+/// power's `0 * 0 ** -1` would give nan.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IntPow(pub i32);
+
+/// `d(x ** n)/dx = n * x ** (n - 1)` for an int exponent (`None`: zero, for `n == 0`).
+fn int_pow_derivative(n: i32, x: &Value) -> R<Option<Value>> {
+    if n == 0 {
+        return Ok(None);
+    }
+    Ok(Some(scale(
+        &super::apply(&Prim::IntPow(IntPow(n - 1)), std::slice::from_ref(x))?,
+        f64::from(n),
+    )?))
+}
+
+impl Primitive for IntPow {
+    fn name(&self) -> String {
+        "`**`".into()
+    }
+    fn forward(&self, x: &[Value]) -> R<Value> {
+        // powf, not powi: the same value as the untraced `x ** n` gives.
+        let e = f64::from(self.0);
+        Ok(match &x[0] {
+            Value::Float(v) => Value::Float(v.powf(e)),
+            // x * x is exactly powf(x, 2) (both are the correctly rounded square), and vectorises.
+            other if self.0 == 2 => from_tensor(as_tensor(other)?.unary(UnaryOp::Square)),
+            other => from_tensor(as_tensor(other)?.map(|v| v.powf(e))),
+        })
+    }
+    fn vjp(&self, x: &[Value], _y: &Value, g: &Value, _needs: &[bool]) -> R<Vec<Option<Value>>> {
+        Ok(vec![match int_pow_derivative(self.0, &x[0])? {
+            Some(d) => Some(mul(g, &d)?),
+            None => None,
+        }])
+    }
+    fn jvp(&self, x: &[Value], t: &[Option<Value>], _y: &Value) -> R<Option<Value>> {
+        Ok(match (int_pow_derivative(self.0, &x[0])?, &t[0]) {
+            (Some(d), Some(tx)) => Some(mul(tx, &d)?),
+            _ => None,
+        })
+    }
+}

@@ -1,0 +1,141 @@
+//! Reductions: `Reduce` (`sum`, `prod`, `max`, `min` over some axes).
+
+use super::rule_util::{f, tangent_or_zero};
+use super::{as_tensor, from_tensor, te, Prim, Primitive, R};
+use crate::ops::{self, div, mul, shape_of, unbroadcast};
+use crate::value::Value;
+use dp_tensor::{BinaryOp, ReduceOp};
+use std::rc::Rc;
+
+/// A reduction over `axes` (`None`: all axes), keeping the reduced axes as
+/// size 1 when `keepdims`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reduce {
+    /// Which reduction.
+    pub op: ReduceOp,
+    /// The reduced axes (`None`: all).
+    pub axes: Option<Rc<[usize]>>,
+    /// Whether reduced axes stay as size 1.
+    pub keepdims: bool,
+}
+
+impl Reduce {
+    /// A reduction as a primitive.
+    pub fn prim(op: ReduceOp, axes: Option<Rc<[usize]>>, keepdims: bool) -> Prim {
+        Prim::Reduce(Reduce { op, axes, keepdims })
+    }
+}
+
+/// Re-inserts reduced axes (as size 1) so `g` broadcasts against the input.
+fn keep_reduced_dims(g: &Value, input_shape: &[usize], axes: &Option<Rc<[usize]>>, keepdims: bool) -> R<Value> {
+    if keepdims {
+        return Ok(g.clone());
+    }
+    let kept: Vec<usize> = match axes {
+        None => vec![1; input_shape.len()],
+        Some(ax) => input_shape
+            .iter()
+            .enumerate()
+            .map(|(i, &d)| if ax.contains(&i) { 1 } else { d })
+            .collect(),
+    };
+    ops::reshape(g, &kept)
+}
+
+/// `∂ prod(x) / ∂ x_i`, shaped like `x`: the product of the other elements of
+/// `x_i`'s group. Without zeros that is `y / x_i`; where `x` has a zero the
+/// exclusive products are formed explicitly (each group repeated with one
+/// element replaced by 1), which is exact at every order, as JAX is
+/// (`grad(prod)([2, 0, 3]) == [0, 6, 0]`, not `nan`).
+fn prod_partials(x: &Value, y: &Value, axes: &Option<Rc<[usize]>>, keepdims: bool) -> R<Value> {
+    let shape = shape_of(x);
+    if shape.is_empty() {
+        return Ok(f(1.0));
+    }
+    let has_zero = as_tensor(x.strip())?.to_vec().contains(&0.0);
+    if !has_zero {
+        return div(&keep_reduced_dims(y, &shape, axes, keepdims)?, x);
+    }
+    let nd = shape.len();
+    let red: Vec<usize> = match axes {
+        None => (0..nd).collect(),
+        Some(a) => a.to_vec(),
+    };
+    // Move the reduced axes last and flatten them into one axis of length n.
+    let perm: Vec<usize> = (0..nd)
+        .filter(|i| !red.contains(i))
+        .chain(red.iter().copied())
+        .collect();
+    let rest: usize = perm[..nd - red.len()].iter().map(|&i| shape[i]).product();
+    let n: usize = red.iter().map(|&i| shape[i]).product();
+    let xt = ops::reshape(&ops::transpose(x, &perm)?, &[rest, 1, n])?;
+    let eye = Value::Tensor(Rc::new(te(dp_tensor::Tensor::eye(n))?));
+    // Row i of each group: the group with its i-th element replaced by 1.
+    let rows = ops::where_(&eye, &f(1.0), &xt)?;
+    let others = super::apply(&Reduce::prim(ReduceOp::Prod, Some(Rc::from([2usize])), false), &[rows])?;
+    let permuted: Vec<usize> = perm.iter().map(|&i| shape[i]).collect();
+    let mut inv = vec![0; nd];
+    for (i, &p) in perm.iter().enumerate() {
+        inv[p] = i;
+    }
+    ops::transpose(&ops::reshape(&others, &permuted)?, &inv)
+}
+
+/// The share of the result each element of `x` gets for `max`/`min`: 1 over
+/// the number of elements that attain it, 0 elsewhere (ties split equally).
+fn extremum_shares(x: &Value, y: &Value, axes: &Option<Rc<[usize]>>, keepdims: bool) -> R<Value> {
+    let yk = keep_reduced_dims(y, &shape_of(x), axes, keepdims)?;
+    let mask = ops::binary(BinaryOp::Eq, x, &yk)?;
+    let count = ops::sum(&mask, axes.clone(), true)?;
+    div(&mask, &count)
+}
+
+impl Primitive for Reduce {
+    fn name(&self) -> String {
+        self.op.name().into()
+    }
+    fn forward(&self, x: &[Value]) -> R<Value> {
+        if let (Value::Float(v), false) = (&x[0], self.keepdims) {
+            if self.axes.as_ref().is_none_or(|a| a.is_empty()) {
+                return Ok(Value::Float(*v));
+            }
+        }
+        let t = as_tensor(&x[0])?;
+        Ok(match &self.axes {
+            None if !self.keepdims => Value::Float(te(t.reduce_all(self.op))?),
+            None => {
+                let all: Vec<usize> = (0..t.ndim()).collect();
+                from_tensor(te(t.reduce(self.op, &all, true))?)
+            }
+            Some(ax) => from_tensor(te(t.reduce(self.op, ax, self.keepdims))?),
+        })
+    }
+    fn vjp(&self, x: &[Value], y: &Value, g: &Value, _needs: &[bool]) -> R<Vec<Option<Value>>> {
+        let (axes, keepdims) = (&self.axes, self.keepdims);
+        let shape = shape_of(&x[0]);
+        let gk = keep_reduced_dims(g, &shape, axes, keepdims)?;
+        let gx = match self.op {
+            ReduceOp::Sum => ops::broadcast_to(&gk, &shape)?,
+            ReduceOp::Max | ReduceOp::Min => mul(&gk, &extremum_shares(&x[0], y, axes, keepdims)?)?,
+            ReduceOp::Prod => mul(&gk, &prod_partials(&x[0], y, axes, keepdims)?)?,
+        };
+        Ok(vec![Some(unbroadcast(&ops::broadcast_to(&gx, &shape)?, &x[0])?)])
+    }
+    fn jvp(&self, x: &[Value], t: &[Option<Value>], y: &Value) -> R<Option<Value>> {
+        let (axes, keepdims) = (&self.axes, self.keepdims);
+        let tx = tangent_or_zero(&t[0], &x[0])?;
+        Ok(Some(match self.op {
+            ReduceOp::Sum => super::apply(&Prim::Reduce(self.clone()), &[tx])?,
+            ReduceOp::Max | ReduceOp::Min => ops::sum(
+                &mul(&tx, &extremum_shares(&x[0], y, axes, keepdims)?)?,
+                axes.clone(),
+                keepdims,
+            )?,
+            ReduceOp::Prod => ops::sum(
+                &mul(&tx, &prod_partials(&x[0], y, axes, keepdims)?)?,
+                axes.clone(),
+                keepdims,
+            )?,
+        }))
+    }
+}

@@ -1,0 +1,97 @@
+//! The primitive table: every primitive of the language, one row each.
+//!
+//! A primitive is a struct (in its family file) that implements
+//! [`Primitive`](super::Primitive): its forward kernel call, its VJP and its
+//! JVP. [`Prim`] names each one, and [`each_prim!`](crate::each_prim) is the
+//! single dispatch over all of them: adding a primitive is its struct in a
+//! family file, one variant here and one row in the macro. Both lists are
+//! exhaustive matches, so a primitive without rules does not compile.
+
+use super::binary::{Binary, Where};
+use super::elementwise::{IntPow, Unary};
+use super::indexing::{Slice, SliceScatter, Take, TakeScatter};
+use super::linalg::MatMul;
+use super::reduce::Reduce;
+use super::shape::{BroadcastTo, Concat, Reshape, Stack, SumTo, Transpose};
+use super::Leaf;
+
+/// A primitive operation with its static parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Prim {
+    /// A differentiation input (recorded on a tape; never evaluated).
+    Leaf(Leaf),
+    /// An elementwise unary op (`exp`, `-x`, `relu`, ...).
+    Unary(Unary),
+    /// A broadcasting binary op (`+`, `**`, `maximum`, comparisons, ...).
+    Binary(Binary),
+    /// `x ** n` for a constant int exponent.
+    IntPow(IntPow),
+    /// `where(cond, a, b)`.
+    Where(Where),
+    /// `sum`, `prod`, `max`, `min` over some axes.
+    Reduce(Reduce),
+    /// NumPy `matmul`.
+    MatMul(MatMul),
+    /// Axis permutation.
+    Transpose(Transpose),
+    /// Reshape (same number of elements).
+    Reshape(Reshape),
+    /// NumPy broadcasting to a shape.
+    BroadcastTo(BroadcastTo),
+    /// The adjoint of broadcasting: sum down to a shape.
+    SumTo(SumTo),
+    /// Basic indexing and slicing.
+    Slice(Slice),
+    /// The adjoint of `Slice`.
+    SliceScatter(SliceScatter),
+    /// `take(x, indices, axis)`.
+    Take(Take),
+    /// The adjoint of `Take`.
+    TakeScatter(TakeScatter),
+    /// Joining tensors along an existing axis.
+    Concat(Concat),
+    /// Joining tensors along a new axis.
+    Stack(Stack),
+}
+
+/// Runs `$body` with `$p` bound to the primitive struct inside `$prim` (a
+/// `&Prim`): the one dispatch over every primitive, statically (no virtual
+/// calls on the hot path).
+#[macro_export]
+macro_rules! each_prim {
+    ($prim:expr, $p:ident => $body:expr) => {{
+        use $crate::prim::Prim as P;
+        match $prim {
+            P::Leaf($p) => $body,
+            P::Unary($p) => $body,
+            P::Binary($p) => $body,
+            P::IntPow($p) => $body,
+            P::Where($p) => $body,
+            P::Reduce($p) => $body,
+            P::MatMul($p) => $body,
+            P::Transpose($p) => $body,
+            P::Reshape($p) => $body,
+            P::BroadcastTo($p) => $body,
+            P::SumTo($p) => $body,
+            P::Slice($p) => $body,
+            P::SliceScatter($p) => $body,
+            P::Take($p) => $body,
+            P::TakeScatter($p) => $body,
+            P::Concat($p) => $body,
+            P::Stack($p) => $body,
+        }
+    }};
+}
+
+impl Prim {
+    /// A short name for error messages and graphs.
+    pub fn name(&self) -> String {
+        use super::Primitive;
+        crate::each_prim!(self, p => p.name())
+    }
+
+    /// Whether this is a differentiation input rather than an operation.
+    pub fn is_leaf(&self) -> bool {
+        matches!(self, Prim::Leaf(_))
+    }
+}
