@@ -1,9 +1,10 @@
 //! dp: a small, expression-oriented language in which every function can be
 //! differentiated. The pipeline: `syntax` (logos lexer, LALRPOP parser) →
-//! `eval::resolve` (names to slots) → `eval::interp` (tree walk) → `builtins`
-//! and `ops` (differentiable primitives over the `dp_tensor` kernels) with
-//! `autodiff` recording and replaying them; every error is a
-//! `diagnostics::Diagnostic`.
+//! `eval::resolve` (names to slots, giving the plain-data IR of `eval::ir`) →
+//! `eval::compile` (the IR compiled to Rust closures, run by `eval::interp`)
+//! → `builtins` and the differentiable primitives of `prim` (over the
+//! `dp_tensor` kernels), with `autodiff` recording and replaying them; every
+//! error is a `diagnostics::Diagnostic`. `docs/architecture.md` has the map.
 pub mod autodiff;
 pub mod builtins;
 pub mod cli_io;
