@@ -152,11 +152,6 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-/// Shorthand constructors used all over the interpreter.
-pub fn error(kind: ErrorKind, message: impl Into<String>) -> Diagnostic {
-    Diagnostic::new(kind, message)
-}
-
 /// The source texts known to the interpreter, so reports can quote them.
 #[derive(Default, Debug, Clone)]
 pub struct SourceMap {
