@@ -95,25 +95,9 @@ impl Args {
         }
     }
 
-    /// The span of parameter `i` of the signature `params` (as given to
-    /// [`Args::bind`]), whether it was passed by position or by keyword; the
-    /// call's span when it was not passed or has no recorded span.
-    pub fn param_span(&self, params: &[&str], i: usize) -> Span {
-        if i < self.pos.len() {
-            return self.span_of(i);
-        }
-        let Some(name) = params.get(i).map(|p| p.trim_end_matches('?')) else {
-            return self.span;
-        };
-        self.kw
-            .iter()
-            .position(|(k, _)| **k == *name)
-            .and_then(|j| self.spans.get(self.pos.len() + j).copied())
-            .unwrap_or(self.span)
-    }
-
-    /// Binds the arguments to a signature. Each parameter is a name, with a
-    /// trailing `?` when it is optional. Returns one slot per parameter.
+    /// Binds the arguments of a function made at run time (which has no
+    /// [`Decl`]) to parameter names, a trailing `?` marking an optional one.
+    /// Builtins bind through their declaration ([`Signature::bind`]).
     pub fn bind(&self, fname: &str, params: &[&str]) -> Result<Vec<Option<Value>>, Diagnostic> {
         let names: Vec<&str> = params.iter().map(|p| p.trim_end_matches('?')).collect();
         if self.pos.len() > params.len() {
@@ -168,28 +152,6 @@ impl Args {
             }
         }
         Ok(out)
-    }
-
-    /// The value of keyword argument `name`, if given.
-    pub fn kwarg(&self, name: &str) -> Option<&Value> {
-        self.kw.iter().find(|(k, _)| **k == *name).map(|(_, v)| v)
-    }
-
-    /// Rejects keyword arguments other than `allowed`.
-    pub fn only_kwargs(&self, fname: &str, allowed: &[&str]) -> Result<(), Diagnostic> {
-        for (j, (k, _)) in self.kw.iter().enumerate() {
-            if !allowed.contains(&&**k) {
-                let kw_span = self.spans.get(self.pos.len() + j).copied().unwrap_or(self.span);
-                let mut d = Diagnostic::new(ErrorKind::Arity, format!("`{fname}` has no parameter named `{k}`"))
-                    .at(kw_span)
-                    .with_label(format!("`{fname}` takes no keyword `{k}`"));
-                if let Some(s) = did_you_mean(k, allowed.iter().copied()) {
-                    d = d.with_help(format!("did you mean `{s}`?"));
-                }
-                return Err(d);
-            }
-        }
-        Ok(())
     }
 }
 
