@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 /// dp — a differentiable programming language.
 #[derive(Parser, Debug)]
-#[command(name = "dp", version, about, long_about = None, args_conflicts_with_subcommands = true)]
+#[command(name = "dp", version, about, long_about = None, args_conflicts_with_subcommands = true, disable_help_subcommand = true)]
 struct Cli {
     /// Run a snippet and print the value of its last expression.
     #[arg(short = 'e', long = "eval", value_name = "CODE")]
@@ -42,6 +42,15 @@ enum Command {
     },
     /// Start the interactive REPL.
     Repl,
+    /// Show the signature and documentation of a builtin (`dp help grad`) or
+    /// stdlib function (`dp help optim.adam`); without NAME, list the builtins.
+    Help {
+        /// The function, e.g. `grad` or `nn.mlp`.
+        name: Option<String>,
+        /// Print the whole reference (docs/reference.md) as Markdown.
+        #[arg(long)]
+        markdown: bool,
+    },
 }
 
 fn use_color() -> bool {
@@ -76,6 +85,7 @@ fn run(cli: Cli) -> u8 {
         Some(Command::Check { file }) => check_file(&file, color),
         Some(Command::Graph { file }) => graph_file(&file, color),
         Some(Command::Repl) => dp::repl::run(),
+        Some(Command::Help { name, markdown }) => help(name.as_deref(), markdown),
         None => match cli.script.split_first() {
             Some((file, _)) if file.starts_with('-') && !Path::new(file).exists() => {
                 dp::cli_io::err_line!("dp: unknown option `{file}` (see `dp --help`)");
@@ -84,6 +94,31 @@ fn run(cli: Cli) -> u8 {
             Some((file, rest)) => run_file(Path::new(file), rest.to_vec(), color),
             None => dp::repl::run(),
         },
+    }
+}
+
+fn help(name: Option<&str>, markdown: bool) -> u8 {
+    let builtins = dp::builtins::all();
+    if markdown {
+        dp::cli_io::out_text!("{}", dp::builtins::help::reference_markdown(&builtins));
+        return 0;
+    }
+    let Some(name) = name else {
+        dp::cli_io::out_line!("Builtins (`dp help NAME` for one; stdlib: `dp help nn.mlp`, `dp help optim.adam`):");
+        for sig in dp::builtins::help::declarations(&builtins) {
+            dp::cli_io::out_line!("  {:<16} {}", sig.name, sig.decl.summary);
+        }
+        return 0;
+    };
+    match dp::builtins::help::help_for_name(&builtins, name) {
+        Ok(text) => {
+            dp::cli_io::out_text!("{text}");
+            0
+        }
+        Err(msg) => {
+            dp::cli_io::err_line!("dp help: {msg}");
+            1
+        }
     }
 }
 

@@ -42,6 +42,10 @@ pub fn install_interrupt_handler() {
 /// The REPL's commands with their one-line descriptions, as `:help` lists them.
 pub const COMMANDS: &[(&str, &str)] = &[
     (":help", "show this help"),
+    (
+        ":help NAME",
+        "show a function's signature and documentation (e.g. :help grad, :help optim.adam)",
+    ),
     (":load FILE", "run FILE in this session, keeping its bindings"),
     (":reset", "forget every binding and start a fresh session"),
     (":quit", "leave the REPL (also :q or Ctrl-D)"),
@@ -56,6 +60,7 @@ Tips:
   a missing final `;` is added for you:                   let x = 3.0
   input continues while a bracket, block or string is open; Ctrl-C clears it
   Tab completes keywords, builtins, your names and :commands; `d.` completes a dict's keys
+  :help NAME (or help(f) in code) shows a function's signature and doc
   Ctrl-C stops a long evaluation; Ctrl-D exits
   import stdlib modules with `import nn;`, files with `import \"f.dp\" as f;`
 ";
@@ -182,7 +187,11 @@ impl Session {
         };
         let mut r = EntryResult::default();
         match word {
-            "help" | "h" | "?" => r.stdout = help_text(),
+            "help" | "h" | "?" if arg.is_empty() => r.stdout = help_text(),
+            "help" | "h" | "?" => match self.help_for(arg) {
+                Ok(text) => r.stdout = text,
+                Err(msg) => r.stderr = format!("{msg}\n"),
+            },
             "quit" | "q" | "exit" => r.quit = true,
             "reset" => {
                 // Keep the output writer; everything else starts afresh.
@@ -232,6 +241,38 @@ impl Session {
             Err(report) => r.stderr = report,
         }
         r
+    }
+
+    /// The help text of `name`: a function bound in this session (from its
+    /// leading `#` comment), a builtin, or a stdlib `module.function`.
+    pub fn help_for(&self, name: &str) -> Result<String, String> {
+        match self.global(name) {
+            Some(v @ (Value::Func(_) | Value::Native(_))) => {
+                Ok(crate::builtins::help::help_for_value(&self.interp, &v))
+            }
+            Some(other) => Err(format!("`{name}` is {}, not a function", other.describe())),
+            None => crate::builtins::help::help_for_name(&self.interp.builtins, name),
+        }
+    }
+
+    /// What completion shows for candidate `name`: a function's signature
+    /// (`grad(f, argnums=0)`), or the name itself.
+    pub fn completion_display(&self, name: &str) -> String {
+        let v = self.global(name).or_else(|| self.interp.builtins.get(name).cloned());
+        match v {
+            Some(Value::Native(n)) => match &n.sig {
+                Some(sig) => format!("{name}{}", sig.short()),
+                None => name.to_string(),
+            },
+            Some(Value::Func(c)) => {
+                let src = self.interp.sources.text(c.proto.span.file);
+                match crate::builtins::help::fn_doc_at(&src, c.proto.span.start as usize) {
+                    Some(doc) if doc.name == name => doc.header,
+                    _ => name.to_string(),
+                }
+            }
+            _ => name.to_string(),
+        }
     }
 
     /// The session's top-level names that hold a value, in order of declaration.
@@ -473,7 +514,7 @@ impl Completer for ReplHelper {
         let pairs = cands
             .into_iter()
             .map(|c| Pair {
-                display: c.clone(),
+                display: session.completion_display(&c),
                 replacement: c,
             })
             .collect();

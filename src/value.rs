@@ -183,7 +183,7 @@ impl Value {
                 let _ = write!(out, "<fn {}>", c.proto.name);
             }
             Value::Native(n) => {
-                let _ = write!(out, "<fn {}>", n.name);
+                let _ = write!(out, "{n}");
             }
             Value::Range(a, b, s) => {
                 if *s == 1 {

@@ -236,6 +236,27 @@ fn completion_offers_keywords_builtins_names_and_commands() {
 }
 
 #[test]
+fn help_name_and_completion_show_signatures() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (mut s, _out) = session();
+    let h = ok(&mut s, ":help value_and_grad");
+    assert!(
+        h.starts_with("value_and_grad(f: fn, argnums: int | tuple = 0) -> fn\n"),
+        "{h}"
+    );
+    assert!(h.contains("Example:"), "{h}");
+    assert!(ok(&mut s, ":help optim.adam").contains("One Adam step"));
+    // A user function's doc is the comment right above it.
+    ok(&mut s, "# Doubles x.\nfn twice(x, k=2) { x * k }");
+    assert_eq!(ok(&mut s, ":help twice"), "twice(x, k=2)\n\n  Doubles x.\n");
+    let e = err(&mut s, ":help grd");
+    assert!(e.contains("did you mean `grad`?"), "{e}");
+    assert_eq!(s.completion_display("grad"), "grad(f, argnums=0)");
+    assert_eq!(s.completion_display("twice"), "twice(x, k=2)");
+    assert_eq!(s.completion_display("while"), "while");
+}
+
+#[test]
 fn ctrl_c_interrupts_a_long_evaluation() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let (mut s, _out) = session();

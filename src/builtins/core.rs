@@ -1,6 +1,6 @@
 //! Core builtins: printing and formatting, conversions, ranges, checks (docs/language.md §9).
 
-use super::{arg_type, float_arg, int_arg, register, str_arg, Args};
+use super::{arg_type, float_arg, register, Decl};
 use crate::diagnostics::{Diagnostic, ErrorKind};
 use crate::eval::Interp;
 use crate::ops::{self, as_tensor, shape_of};
@@ -303,34 +303,58 @@ fn unravel(k: usize, shape: &[usize]) -> String {
 
 /// Registers the core builtins.
 pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
-    register(t, "print", |it: &mut Interp, a: Args| {
-        a.only_kwargs("print", &[])?;
-        let line: Vec<String> = a.pos.iter().map(Value::to_display).collect();
+    let print = Decl {
+        sig: "print(*values)",
+        summary: "Writes the values, separated by spaces, and a newline.",
+        doc: "Strings are written raw; other values as `str` formats them.",
+        example: "print(\"x =\", 1.5, (1, 2))  # x = 1.5 (1, 2)",
+    };
+    register(t, print, |it: &mut Interp, a| {
+        let line: Vec<String> = a.rest().iter().map(Value::to_display).collect();
         it.write_out(&(line.join(" ") + "\n"))?;
         Ok(Value::None)
     });
-    register(t, "str", |_, a| {
-        let v = a.bind("str", &["x"])?;
-        Ok(Value::str(v[0].as_ref().unwrap_or(&Value::None).to_display()))
-    });
-    register(t, "repr", |_, a| {
-        let v = a.bind("repr", &["x"])?;
-        Ok(Value::str(v[0].as_ref().unwrap_or(&Value::None).repr()))
-    });
-    register(t, "format", |_, a| {
-        a.only_kwargs("format", &[])?;
-        let fmt = str_arg("format", "the format string", a.pos.first().unwrap_or(&Value::None))
-            .map_err(|d| d.at(a.span_of(0)))?;
-        let s = format_located(&fmt, a.pos.get(1..).unwrap_or(&[])).map_err(|(d, i)| d.at(a.span_of(i)))?;
+    let str_decl = Decl {
+        sig: "str(x) -> str",
+        summary: "The text `print` writes for `x`.",
+        doc: "A string stays as it is; strings inside structures are quoted.",
+        example: "str(2.5) + \"!\"  # \"2.5!\"",
+    };
+    register(t, str_decl, |_, a| Ok(Value::str(a.value(0).to_display())));
+    let repr = Decl {
+        sig: "repr(x) -> str",
+        summary: "The text of `x` as a literal: strings are quoted.",
+        doc: "",
+        example: "repr(\"hi\")  # \"\\\"hi\\\"\"",
+    };
+    register(t, repr, |_, a| Ok(Value::str(a.value(0).repr())));
+    let format = Decl {
+        sig: "format(fmt: str, *args) -> str",
+        summary: "Fills the `{}` placeholders of `fmt` with the arguments.",
+        doc: "`{}` inserts a value as `str` would, `{:.N}` a number with N decimals, `{:.Ne}` in \
+              scientific notation, `{:W}` right-aligned in width W; `{{` and `}}` are literal braces.",
+        example: "format(\"{} has loss {:.3}\", \"model\", 0.12345)  # \"model has loss 0.123\"",
+    };
+    register(t, format, |_, a| {
+        let fmt = a.str_as(0, "the format string").map_err(|d| d.at(a.span_of(0)))?;
+        let s = format_located(&fmt, a.rest()).map_err(|(d, i)| d.at(a.span_of(i)))?;
         Ok(Value::str(s))
     });
-    register(t, "type", |_, a| {
-        let v = a.bind("type", &["x"])?;
-        Ok(Value::str(v[0].as_ref().unwrap_or(&Value::None).type_name()))
-    });
-    register(t, "len", |_, a| {
-        let v = a.bind("len", &["x"])?;
-        let x = v[0].as_ref().unwrap_or(&Value::None);
+    let type_decl = Decl {
+        sig: "type(x) -> str",
+        summary: "The name of `x`'s type: int, float, bool, str, none, tuple, dict, tensor, range or function.",
+        doc: "",
+        example: "type(zeros(3))  # \"tensor\"",
+    };
+    register(t, type_decl, |_, a| Ok(Value::str(a.value(0).type_name())));
+    let len = Decl {
+        sig: "len(x: tuple | dict | str | range | tensor) -> int",
+        summary: "The number of items: of a tuple, dict, string (characters), range, or rows of a tensor.",
+        doc: "A 0-d tensor has no length.",
+        example: "len((1, 2, 3)) + len(zeros((4, 2)))  # 7",
+    };
+    register(t, len, |_, a| {
+        let x = a.value(0);
         Ok(Value::Int(match x.strip() {
             Value::Tuple(t) => t.len() as i64,
             Value::Dict(d) => d.len() as i64,
@@ -350,14 +374,15 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             }
         }))
     });
-    register(t, "range", |_, a| {
-        const PARAMS: &[&str] = &["start", "stop?", "step?"];
-        let v = a.bind("range", PARAMS)?;
-        let i = |k: usize| {
-            v[k].as_ref()
-                .map(|x| int_arg("range", "a bound", x).map_err(|d| d.at(a.param_span(PARAMS, k))))
-                .transpose()
-        };
+    let range = Decl {
+        sig: "range(start: int, stop: int = none, step: int = 1) -> range",
+        summary: "The ints from `start` up to (not including) `stop` by `step`; `range(n)` is 0..n.",
+        doc: "A range is lazy: it is iterated by `for` without being stored. The step may be negative \
+              but not zero.",
+        example: "tuple(range(1, 10, 3))  # (1, 4, 7)",
+    };
+    register(t, range, |_, a| {
+        let i = |k: usize| a.opt_int_as(k, "a bound").map_err(|d| d.at(a.span_at(k)));
         let (start, stop) = match i(1)? {
             None => (0, i(0)?.unwrap_or(0)),
             Some(s) => (i(0)?.unwrap_or(0), s),
@@ -365,15 +390,20 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         let step = i(2)?.unwrap_or(1);
         if step == 0 {
             return Err(Diagnostic::new(ErrorKind::Value, "`range` step cannot be zero")
-                .at(a.param_span(PARAMS, 2))
+                .at(a.span_at(2))
                 .with_label("the step is 0"));
         }
         Ok(Value::Range(start, stop, step))
     });
-    register(t, "int", |_, a| {
-        let v = a.bind("int", &["x"])?;
+    let int = Decl {
+        sig: "int(x: number | tensor | str) -> int",
+        summary: "`x` as an int: floats are truncated toward zero, strings parsed.",
+        doc: "A tensor must have exactly one element; nan, infinities and out-of-range values are errors.",
+        example: "int(-2.7) + int(\"40\")  # 38",
+    };
+    register(t, int, |_, a| {
         let at = a.span_of(0);
-        let x = v[0].as_ref().unwrap_or(&Value::None);
+        let x = a.value(0);
         let from_f = |f: f64| -> R<Value> {
             if !f.is_finite() || f.abs() >= 9.2e18 {
                 return Err(Diagnostic::new(
@@ -409,10 +439,15 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         }
         .map_err(|d| d.at(at))
     });
-    register(t, "float", |_, a| {
-        let v = a.bind("float", &["x"])?;
+    let float = Decl {
+        sig: "float(x: number | tensor | str) -> float",
+        summary: "`x` as a float; a one-element tensor gives its element, a string is parsed.",
+        doc: "",
+        example: "float(3) / 2  # 1.5",
+    };
+    register(t, float, |_, a| {
         let at = a.span_of(0);
-        let x = v[0].as_ref().unwrap_or(&Value::None);
+        let x = a.value(0);
         match x.strip() {
             Value::Int(i) => Ok(Value::Float(*i as f64)),
             Value::Bool(b) => Ok(Value::Float(f64::from(u8::from(*b)))),
@@ -439,9 +474,14 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         }
         .map_err(|d| d.at(at))
     });
-    register(t, "bool", |_, a| {
-        let v = a.bind("bool", &["x"])?;
-        Ok(Value::Bool(match v[0].as_ref().unwrap_or(&Value::None).strip() {
+    let bool_decl = Decl {
+        sig: "bool(x) -> bool",
+        summary: "Whether `x` is true: non-zero numbers, non-empty strings and collections.",
+        doc: "`none` is false; tensors and functions are errors.",
+        example: "bool(0) or bool((1,))  # true",
+    };
+    register(t, bool_decl, |_, a| {
+        Ok(Value::Bool(match a.value(0).strip() {
             Value::Bool(b) => *b,
             Value::Int(i) => *i != 0,
             Value::Float(f) => *f != 0.0,
@@ -452,11 +492,16 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             other => return Err(arg_type("bool", "its argument", "a scalar or collection", other)),
         }))
     });
-    register(t, "assert", |it: &mut Interp, a| {
-        const PARAMS: &[&str] = &["cond", "msg?"];
-        let v = a.bind("assert", PARAMS)?;
-        let cond_span = a.param_span(PARAMS, 0);
-        let ok = match v[0].as_ref().unwrap_or(&Value::None).strip() {
+    let assert = Decl {
+        sig: "assert(cond: bool | tensor, msg = none)",
+        summary: "Stops the program with an assertion error when `cond` is false.",
+        doc: "A tensor condition holds when every element is non-zero. Without `msg` the report \
+              quotes the condition's source.",
+        example: "assert(1 + 1 == 2, \"arithmetic\")",
+    };
+    register(t, assert, |it: &mut Interp, a| {
+        let cond_span = a.span_at(0);
+        let ok = match a.value(0).strip() {
             Value::Bool(b) => *b,
             Value::Tensor(t) => t.to_vec().iter().all(|x| *x != 0.0),
             other => {
@@ -468,7 +513,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         if ok {
             return Ok(Value::None);
         }
-        let msg = v[1].as_ref().map(Value::to_display).unwrap_or_default();
+        let msg = a.given(1).map(Value::to_display).unwrap_or_default();
         // Without a message, the condition's own source says what failed.
         let src = it.sources.text(cond_span.file);
         let cond = src
@@ -483,44 +528,54 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             .at(cond_span)
             .with_label("this condition is false"))
     });
-    register(t, "assert_close", |_, a| {
-        const P: &[&str] = &["actual", "expected", "rtol?", "atol?"];
-        let v = a.bind("assert_close", P)?;
-        let tol = |k: usize, what: &str, default: f64| {
-            v[k].as_ref()
-                .map(|x| tolerance_arg("assert_close", what, x).map_err(|d| d.at(a.param_span(P, k))))
-                .transpose()
-                .map(|t| t.unwrap_or(default))
-        };
-        let rtol = tol(2, "rtol", 1e-6)?;
-        let atol = tol(3, "atol", 1e-9)?;
-        assert_close(
-            v[0].as_ref().unwrap_or(&Value::None),
-            v[1].as_ref().unwrap_or(&Value::None),
-            rtol,
-            atol,
-        )?;
+    let assert_close_decl = Decl {
+        sig: "assert_close(actual, expected, rtol: float = 1e-6, atol: float = 1e-9)",
+        summary: "Stops with an assertion error unless `actual` and `expected` agree within tolerances.",
+        doc: "Both are compared structurally (tuples, dicts), then leaf by leaf: numeric leaves must \
+              have equal shapes and satisfy `|actual - expected| <= atol + rtol * |expected|`; nan \
+              matches only nan. The report names the first leaf and element that differ.",
+        example: "assert_close((0.1 + 0.2, ones(2)), (0.3, tensor([1.0, 1.0])))",
+    };
+    register(t, assert_close_decl, |_, a| {
+        let tol =
+            |k: usize, what: &str| tolerance_arg("assert_close", what, a.value(k)).map_err(|d| d.at(a.span_at(k)));
+        let rtol = tol(2, "rtol")?;
+        let atol = tol(3, "atol")?;
+        assert_close(a.value(0), a.value(1), rtol, atol)?;
         Ok(Value::None)
     });
-    register(t, "error", |_, a| {
-        let v = a.bind("error", &["msg"])?;
-        Err(
-            Diagnostic::new(ErrorKind::User, v[0].as_ref().unwrap_or(&Value::None).to_display())
-                .with_label("raised here"),
-        )
+    let error = Decl {
+        sig: "error(msg)",
+        summary: "Stops the program with an error showing `msg`.",
+        doc: "The report points at the call.",
+        example: "fn safe_sqrt(x) { if x < 0 { error(\"negative input\") } else { sqrt(x) } }",
+    };
+    register(t, error, |_, a| {
+        Err(Diagnostic::new(ErrorKind::User, a.value(0).to_display()).with_label("raised here"))
     });
-    register(t, "time", |_, a| {
-        a.bind("time", &[])?;
+    let time = Decl {
+        sig: "time() -> float",
+        summary: "Seconds since the Unix epoch, as a float (for timing code).",
+        doc: "",
+        example: "let t0 = time();\nlet elapsed = time() - t0;",
+    };
+    register(t, time, |_, _| {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs_f64())
             .unwrap_or(0.0);
         Ok(Value::Float(now))
     });
-    register(t, "args", |it: &mut Interp, a| {
-        a.bind("args", &[])?;
+    let args = Decl {
+        sig: "args() -> tuple",
+        summary: "The command-line arguments after the script's name, as a tuple of strings.",
+        doc: "`dp train.dp 10 fast` gives `(\"10\", \"fast\")`.",
+        example: "let argv = args();",
+    };
+    register(t, args, |it: &mut Interp, _| {
         Ok(Value::tuple(it.script_args.iter().map(Value::str)))
     });
+    register(t, super::help::DECL, super::help::builtin);
 }
 
 /// The number of elements of `range(a, b, s)`, if it fits in an int.

@@ -1,7 +1,7 @@
 //! Differentiation builtins (docs/language.md §8): each returns a function value
 //! that runs the transformation when called.
 
-use super::{bool_arg, float_arg, func_arg, int_arg, native, register, Args};
+use super::{int_arg, native, register, Args, Decl};
 use crate::autodiff::api::{self, Argnums};
 use crate::diagnostics::{Diagnostic, ErrorKind};
 use crate::value::Value;
@@ -10,37 +10,94 @@ use std::rc::Rc;
 
 /// Registers grad, value_and_grad, vjp, jvp, jacfwd, jacrev, hessian, numgrad, check_grad, debug_nans.
 pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
-    for (name, with_value) in [("grad", false), ("value_and_grad", true)] {
-        register(t, name, move |_, a: Args| {
-            let v = a.bind(name, &["f", "argnums?"])?;
-            let f = func_arg(name, "f", v[0].as_ref().unwrap_or(&Value::None))?;
-            let argnums = argnums_arg(v[1].as_ref())?;
+    let grad_decls = [
+        (
+            Decl {
+                sig: "grad(f: fn, argnums: int | tuple = 0) -> fn",
+                summary: "The gradient function of a scalar-valued `f`.",
+                doc: "Returns a function taking `f`'s arguments and giving the gradient of `f` with respect to \
+                      argument `argnums` (a tuple of indices gives a tuple of gradients). Arguments may be \
+                      floats, tensors or trees (tuples, dicts) of them; each gradient has its argument's \
+                      structure. Nests to any order.",
+                example: "grad(|x| x ** 3)(2.0)  # 12.0",
+            },
+            false,
+        ),
+        (
+            Decl {
+                sig: "value_and_grad(f: fn, argnums: int | tuple = 0) -> fn",
+                summary: "Like `grad`, but the function returns `(f(...), gradient)`.",
+                doc: "Runs `f` once and gives its value together with the gradient, which costs no more \
+                      than the gradient alone.",
+                example: "let (v, g) = value_and_grad(|x| sum(x * x))(tensor([1.0, 2.0]));",
+            },
+            true,
+        ),
+    ];
+    for (decl, with_value) in grad_decls {
+        register(t, decl, move |_, a| {
+            let name = a.name();
+            let f = a.func(0)?;
+            let argnums = argnums_arg(a.given(1))?;
             let fname = format!("{name}({})", fn_name(&f));
             Ok(native(fname.clone(), move |it, args| {
                 api::grad_call(it, &f, &argnums, args, name, with_value)
             }))
         });
     }
-    register(t, "vjp", |it, a: Args| {
-        a.only_kwargs("vjp", &[])?;
-        let f = func_arg("vjp", "f", a.pos.first().unwrap_or(&Value::None))?;
-        api::vjp_call(it, &f, a.pos[1..].to_vec(), a.span)
-    });
-    register(t, "jvp", |it, a: Args| {
-        let v = a.bind("jvp", &["f", "primals", "tangents"])?;
-        let f = func_arg("jvp", "f", v[0].as_ref().unwrap_or(&Value::None))?;
-        api::jvp_call(
-            it,
-            &f,
-            v[1].as_ref().unwrap_or(&Value::None),
-            v[2].as_ref().unwrap_or(&Value::None),
-            a.span,
-        )
-    });
-    for name in ["jacfwd", "jacrev", "hessian"] {
-        register(t, name, move |_, a: Args| {
-            let v = a.bind(name, &["f"])?;
-            let f = func_arg(name, "f", v[0].as_ref().unwrap_or(&Value::None))?;
+    register(
+        t,
+        Decl {
+            sig: "vjp(f: fn, *primals) -> tuple",
+            summary: "Reverse mode: `(f(*primals), pullback)`, where `pullback(ct)` maps an output cotangent to input cotangents.",
+            doc: "`pullback` takes a cotangent shaped like `f`'s output and returns a tuple with one \
+                  cotangent per primal.",
+            example: "let (y, back) = vjp(|x| x * 2.0, tensor([1.0, 2.0]));\nback(ones(2))  # (tensor([2.0, 2.0]),)",
+        },
+        |it, a| {
+            let f = a.func(0)?;
+            api::vjp_call(it, &f, a.rest().to_vec(), a.span)
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "jvp(f: fn, primals: tuple, tangents: tuple) -> tuple",
+            summary: "Forward mode: `(f(*primals), the derivative of f along tangents)`.",
+            doc: "`primals` and `tangents` are tuples with one entry per argument of `f`, of matching \
+                  structures.",
+            example: "jvp(|x| x * x, (3.0,), (1.0,))  # (9.0, 6.0)",
+        },
+        |it, a| {
+            let f = a.func(0)?;
+            api::jvp_call(it, &f, a.value(1), a.value(2), a.span)
+        },
+    );
+    let jac_decls = [
+        Decl {
+            sig: "jacfwd(f: fn) -> fn",
+            summary: "The Jacobian function of `f`, computed in forward mode (one pass per input element).",
+            doc: "The Jacobian of an output of shape `O` with respect to an input of shape `I` has shape \
+                  `O + I`. Best when inputs are smaller than outputs.",
+            example: "jacfwd(|x| x * x)(tensor([1.0, 2.0]))  # diagonal 2, 4",
+        },
+        Decl {
+            sig: "jacrev(f: fn) -> fn",
+            summary: "The Jacobian function of `f`, computed in reverse mode (one pass per output element).",
+            doc: "Same result as `jacfwd`; best when outputs are smaller than inputs.",
+            example: "jacrev(|x| x * x)(tensor([1.0, 2.0]))  # diagonal 2, 4",
+        },
+        Decl {
+            sig: "hessian(f: fn) -> fn",
+            summary: "The Hessian function of a scalar-valued `f` (`jacfwd(jacrev(f))`).",
+            doc: "For an input of shape `I` the Hessian has shape `I + I`.",
+            example: "hessian(|x| sum(x ** 3))(tensor([1.0, 2.0]))  # diagonal 6, 12",
+        },
+    ];
+    for decl in jac_decls {
+        register(t, decl, move |_, a| {
+            let name = a.name();
+            let f = a.func(0)?;
             let fname = format!("{name}({})", fn_name(&f));
             Ok(match name {
                 "jacfwd" => native(fname, move |it, args| api::jacfwd_call(it, &f, args)),
@@ -55,14 +112,16 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             })
         });
     }
-    register(t, "numgrad", |_, a: Args| {
-        let v = a.bind("numgrad", &["f", "eps?", "argnums?"])?;
-        let f = func_arg("numgrad", "f", v[0].as_ref().unwrap_or(&Value::None))?;
-        let eps = v[1]
-            .as_ref()
-            .map(|e| float_arg("numgrad", "eps", e))
-            .transpose()?
-            .unwrap_or(1e-6);
+    let numgrad = Decl {
+        sig: "numgrad(f: fn, eps: float = 1e-6, argnums: int | tuple = 0) -> fn",
+        summary: "Like `grad`, by central finite differences (to check gradients).",
+        doc: "Each partial derivative is `(f(x + eps) - f(x - eps)) / (2 eps)`; `eps` must be positive \
+              and finite.",
+        example: "numgrad(|x| x ** 2)(3.0)  # about 6.0",
+    };
+    register(t, numgrad, |_, a| {
+        let f = a.func(0)?;
+        let eps = a.float(1)?;
         if !(eps > 0.0 && eps.is_finite()) {
             return Err(crate::diagnostics::Diagnostic::new(
                 crate::diagnostics::ErrorKind::Value,
@@ -72,64 +131,51 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
                 ),
             ));
         }
-        let argnums = argnums_arg(v[2].as_ref())?;
+        let argnums = argnums_arg(a.given(2))?;
         Ok(native(format!("numgrad({})", fn_name(&f)), move |it, args| {
             api::numgrad_call(it, &f, eps, &argnums, args)
         }))
     });
-    register(t, "check_grad", |it, a: Args| {
-        a.only_kwargs("check_grad", &["order", "rtol", "atol"])?;
-        let f = func_arg("check_grad", "f", a.pos.first().unwrap_or(&Value::None))?;
-        let order = a
-            .kwarg("order")
-            .map(|o| int_arg("check_grad", "order", o))
-            .transpose()?
-            .unwrap_or(1);
+    let check_grad = Decl {
+        sig: "check_grad(f: fn, *args, order: int = 1, rtol: float = 1e-5, atol: float = 1e-7)",
+        summary: "Checks `grad` (and with `order=2` the Hessian) of `f` at `args` against finite differences.",
+        doc: "Fails with a report naming the first argument and element that differ beyond \
+              `atol + rtol * |numeric|`; returns none when all agree.",
+        example: "check_grad(|x| sum(sin(x)), tensor([0.1, 0.2]))",
+    };
+    register(t, check_grad, |it, a| {
+        let f = a.func(0)?;
+        let order = a.int(1).map_err(|d| d.at(a.span_at(1)))?;
         if !(1..=2).contains(&order) {
             // Silently checking fewer orders than asked would make a passing check meaningless.
-            let at =
-                a.kw.iter()
-                    .position(|(k, _)| &**k == "order")
-                    .and_then(|j| a.spans.get(a.pos.len() + j).copied())
-                    .unwrap_or(a.span);
             return Err(crate::diagnostics::Diagnostic::new(
                 crate::diagnostics::ErrorKind::Value,
                 format!("`check_grad`: order must be 1 or 2, found {order}"),
             )
-            .at(at));
+            .at(a.span_at(1)));
         }
-        let tol = |name: &str, default: f64| {
-            a.kwarg(name)
-                .map(|o| {
-                    super::core::tolerance_arg("check_grad", name, o).map_err(|d| {
-                        let at =
-                            a.kw.iter()
-                                .position(|(k, _)| &**k == name)
-                                .and_then(|j| a.spans.get(a.pos.len() + j).copied())
-                                .unwrap_or(a.span);
-                        d.at(at)
-                    })
-                })
-                .transpose()
-                .map(|t| t.unwrap_or(default))
+        let tol = |i: usize, name: &str| {
+            super::core::tolerance_arg("check_grad", name, a.value(i)).map_err(|d| d.at(a.span_at(i)))
         };
-        let rtol = tol("rtol", 1e-5)?;
-        let atol = tol("atol", 1e-7)?;
+        let rtol = tol(2, "rtol")?;
+        let atol = tol(3, "atol")?;
         let args = Args {
-            pos: a.pos[1..].to_vec(),
+            pos: a.rest().to_vec(),
             kw: Vec::new(),
             span: a.span,
             spans: a.spans.get(1..).map(<[_]>::to_vec).unwrap_or_default(),
         };
         api::check_grad_call(it, &f, args, order, rtol, atol)
     });
-    register(t, "debug_nans", |it, a: Args| {
-        let v = a.bind("debug_nans", &["on"])?;
-        it.diff.set_debug_nans(bool_arg(
-            "debug_nans",
-            "on",
-            v[0].as_ref().unwrap_or(&Value::Bool(true)),
-        )?);
+    let debug_nans = Decl {
+        sig: "debug_nans(on: bool)",
+        summary: "Turns checking every operation for nan (and where it came from) on or off.",
+        doc: "While on, the first operation that makes a nan from non-nan inputs stops the program \
+              with a report pointing at it, also inside gradients.",
+        example: "debug_nans(true);\ndebug_nans(false);",
+    };
+    register(t, debug_nans, |it, a| {
+        it.diff.set_debug_nans(a.bool(0)?);
         Ok(Value::None)
     });
     let _ = Argnums::One(0);

@@ -34,7 +34,7 @@
 mod csv;
 mod npy;
 
-use super::{bool_arg, register, str_arg, Args};
+use super::{register, Decl};
 use crate::diagnostics::{excerpt, Diagnostic, ErrorKind};
 use crate::eval::Interp;
 use crate::files::FileError;
@@ -53,27 +53,35 @@ const CELL_EXCERPT: usize = 60;
 
 /// Registers the I/O builtins.
 pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
-    register(t, "load_csv", |_: &mut Interp, a: Args| {
-        let v = a.bind("load_csv", &["path", "header?"])?;
-        let path =
-            str_arg("load_csv", "the path", v[0].as_ref().unwrap_or(&Value::None)).map_err(|d| d.at(a.span_of(0)))?;
-        let header = match &v[1] {
-            Some(h) => bool_arg("load_csv", "`header`", h)?,
-            None => false,
-        };
+    let load_csv_decl = Decl {
+        sig: "load_csv(path: str, header: bool = false) -> tensor",
+        summary: "Reads a CSV file of numbers as a 2-d tensor (like `numpy.loadtxt` with `ndmin=2`).",
+        doc: "With `header=true` the first line is skipped. Blank lines and `#` comments are ignored; a \
+              cell that is not a number, or a row of another length, is an error naming its line and \
+              column. Relative paths are resolved against the current working directory.",
+        example: "let data = load_csv(\"data.csv\", header=true);",
+    };
+    register(t, load_csv_decl, |_: &mut Interp, a| {
+        let path = a.str_as(0, "the path").map_err(|d| d.at(a.span_of(0)))?;
+        let header = a.bool_as(1, "`header`")?;
         load_csv(&path, header).map_err(|d| d.at(a.span_of(0)))
     });
-    register(t, "save", |it: &mut Interp, a: Args| {
-        let v = a.bind("save", &["path", "tree"])?;
+    let save = Decl {
+        sig: "save(path: str, tree)",
+        summary: "Writes a tensor to a `.npy` file, or a tree of tensors to a `.npz` archive (readable by NumPy).",
+        doc: "In an `.npz`, each leaf is stored under its dotted path (`layers.0.w`). The file is replaced \
+              atomically: a failed save leaves the old file intact. The folder must exist.",
+        example: "save(\"w.npz\", {w: ones((2, 2)), b: zeros(2)});",
+    };
+    register(t, save, |it: &mut Interp, a| {
         if it.read_only {
             return Err(Diagnostic::new(
                 ErrorKind::Io,
                 "`save` is disabled: this interpreter may not write files",
             ));
         }
-        let path =
-            str_arg("save", "the path", v[0].as_ref().unwrap_or(&Value::None)).map_err(|d| d.at(a.span_of(0)))?;
-        let tree = v[1].as_ref().unwrap_or(&Value::None);
+        let path = a.str_as(0, "the path").map_err(|d| d.at(a.span_of(0)))?;
+        let tree = a.value(1);
         let bytes = match format_of("save", &path).map_err(|d| d.at(a.span_of(0)))? {
             Format::Npy => npy::encode(&leaf_tensor("save", tree, &[]).map_err(|d| d.at(a.span_of(1)))?),
             Format::Npz => encode_npz(tree).map_err(|d| d.at(a.span_of(1)))?,
@@ -81,10 +89,15 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         write_file(&path, &bytes).map_err(|d| d.at(a.span_of(0)))?;
         Ok(Value::None)
     });
-    register(t, "load", |_: &mut Interp, a: Args| {
-        let v = a.bind("load", &["path"])?;
-        let path =
-            str_arg("load", "the path", v[0].as_ref().unwrap_or(&Value::None)).map_err(|d| d.at(a.span_of(0)))?;
+    let load = Decl {
+        sig: "load(path: str)",
+        summary: "Reads a `.npy` file as a tensor, or a `.npz` archive as the tree `save` wrote.",
+        doc: "Any plain numeric dtype NumPy writes is converted to f64; a 0-d array gives a float. \
+              Compressed archives (`np.savez_compressed`) are read too.",
+        example: "save(\"w.npy\", ones(3));\nload(\"w.npy\")  # tensor([1.0, 1.0, 1.0])",
+    };
+    register(t, load, |_: &mut Interp, a| {
+        let path = a.str_as(0, "the path").map_err(|d| d.at(a.span_of(0)))?;
         let loaded = match format_of("load", &path).map_err(|d| d.at(a.span_of(0)))? {
             Format::Npy => decode_npy(&path, &read_file("load", &path)?),
             Format::Npz => load_npz(&path),

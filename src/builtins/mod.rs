@@ -2,7 +2,9 @@
 //! functions into the table built by [`all`].
 
 pub mod core;
+pub mod decl;
 pub mod diff;
+pub mod help;
 pub mod io;
 pub mod structure;
 pub mod tensor;
@@ -11,6 +13,7 @@ use crate::diagnostics::{did_you_mean, Diagnostic, ErrorKind};
 use crate::eval::Interp;
 use crate::syntax::span::Span;
 use crate::value::Value;
+pub use decl::{Call, Decl, Signature};
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -24,11 +27,24 @@ pub struct Native {
     pub name: Rc<str>,
     /// The implementation.
     pub func: Box<NativeFn>,
+    /// The declaration of a builtin (`None` for functions made at run time,
+    /// such as the result of `grad(f)`).
+    pub sig: Option<Rc<Signature>>,
+}
+
+impl std::fmt::Display for Native {
+    /// `<fn grad(f, argnums=0)>` for a builtin, `<fn grad(loss)>` for a made function.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.sig {
+            Some(sig) => write!(f, "<fn {}{}>", self.name, sig.short()),
+            None => write!(f, "<fn {}>", self.name),
+        }
+    }
 }
 
 impl std::fmt::Debug for Native {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "<fn {}>", self.name)
+        std::fmt::Display::fmt(self, f)
     }
 }
 
@@ -40,6 +56,7 @@ pub fn native(
     Value::Native(Rc::new(Native {
         name: name.into(),
         func: Box::new(func),
+        sig: None,
     }))
 }
 
@@ -78,25 +95,9 @@ impl Args {
         }
     }
 
-    /// The span of parameter `i` of the signature `params` (as given to
-    /// [`Args::bind`]), whether it was passed by position or by keyword; the
-    /// call's span when it was not passed or has no recorded span.
-    pub fn param_span(&self, params: &[&str], i: usize) -> Span {
-        if i < self.pos.len() {
-            return self.span_of(i);
-        }
-        let Some(name) = params.get(i).map(|p| p.trim_end_matches('?')) else {
-            return self.span;
-        };
-        self.kw
-            .iter()
-            .position(|(k, _)| **k == *name)
-            .and_then(|j| self.spans.get(self.pos.len() + j).copied())
-            .unwrap_or(self.span)
-    }
-
-    /// Binds the arguments to a signature. Each parameter is a name, with a
-    /// trailing `?` when it is optional. Returns one slot per parameter.
+    /// Binds the arguments of a function made at run time (which has no
+    /// [`Decl`]) to parameter names, a trailing `?` marking an optional one.
+    /// Builtins bind through their declaration ([`Signature::bind`]).
     pub fn bind(&self, fname: &str, params: &[&str]) -> Result<Vec<Option<Value>>, Diagnostic> {
         let names: Vec<&str> = params.iter().map(|p| p.trim_end_matches('?')).collect();
         if self.pos.len() > params.len() {
@@ -152,28 +153,6 @@ impl Args {
         }
         Ok(out)
     }
-
-    /// The value of keyword argument `name`, if given.
-    pub fn kwarg(&self, name: &str) -> Option<&Value> {
-        self.kw.iter().find(|(k, _)| **k == *name).map(|(_, v)| v)
-    }
-
-    /// Rejects keyword arguments other than `allowed`.
-    pub fn only_kwargs(&self, fname: &str, allowed: &[&str]) -> Result<(), Diagnostic> {
-        for (j, (k, _)) in self.kw.iter().enumerate() {
-            if !allowed.contains(&&**k) {
-                let kw_span = self.spans.get(self.pos.len() + j).copied().unwrap_or(self.span);
-                let mut d = Diagnostic::new(ErrorKind::Arity, format!("`{fname}` has no parameter named `{k}`"))
-                    .at(kw_span)
-                    .with_label(format!("`{fname}` takes no keyword `{k}`"));
-                if let Some(s) = did_you_mean(k, allowed.iter().copied()) {
-                    d = d.with_help(format!("did you mean `{s}`?"));
-                }
-                return Err(d);
-            }
-        }
-        Ok(())
-    }
 }
 
 /// A type error for argument `what` of `fname`.
@@ -228,13 +207,26 @@ pub fn func_arg(fname: &str, what: &str, v: &Value) -> Result<Value, Diagnostic>
     }
 }
 
-/// Registers a builtin under `name`.
+/// Registers a builtin from its declaration: the arguments of each call
+/// are bound to the declared parameters before `body` runs.
 pub fn register(
     table: &mut HashMap<Rc<str>, Value>,
-    name: &'static str,
-    func: impl Fn(&mut Interp, Args) -> Result<Value, Diagnostic> + 'static,
+    decl: Decl,
+    body: impl for<'a> Fn(&mut Interp, Call<'a>) -> Result<Value, Diagnostic> + 'static,
 ) {
-    table.insert(Rc::from(name), native(name, func));
+    // Every declaration is parsed by the test `every_declaration_parses` (and by
+    // every `Interp::new`), so a malformed one never reaches a user.
+    let sig = Rc::new(Signature::parse(decl).expect("builtin declarations are well-formed"));
+    let bound = sig.clone();
+    let func = move |it: &mut Interp, args: Args| body(it, bound.bind(&args)?);
+    table.insert(
+        Rc::from(sig.name),
+        Value::Native(Rc::new(Native {
+            name: Rc::from(sig.name),
+            func: Box::new(func),
+            sig: Some(sig),
+        })),
+    );
 }
 
 /// Every builtin function, by name.

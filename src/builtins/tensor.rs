@@ -4,7 +4,7 @@
 //! with the differentiable primitives of `crate::ops`, so they differentiate
 //! to any order without rules of their own.
 
-use super::{arg_type, bool_arg, float_arg, int_arg, register, Args};
+use super::{arg_type, int_arg, register, Call, Decl};
 use crate::diagnostics::{Diagnostic, ErrorKind};
 use crate::eval::Interp;
 use crate::ops::{self, apply, as_tensor, num, shape_of, tensor_error, Prim};
@@ -22,15 +22,15 @@ fn te<T>(r: dp_tensor::Result<T>) -> R<T> {
 
 /// Underlines parameter `i` of the call (`params` as given to `Args::bind`)
 /// as the place of an error that has no location yet.
-fn at_param(a: &Args, params: &[&str], i: usize) -> impl Fn(Diagnostic) -> Diagnostic {
-    let span = a.param_span(params, i);
+fn at_param(a: &Call<'_>, i: usize) -> impl Fn(Diagnostic) -> Diagnostic {
+    let span = a.span_at(i);
     move |d| d.at(span)
 }
 
 /// Labels parameter `i` with what it is (e.g. `tensor of shape (2, 3)`), so a
 /// report about another argument shows the shape it was checked against.
-fn label_param(d: Diagnostic, a: &Args, params: &[&str], i: usize, v: &Value) -> Diagnostic {
-    let span = a.param_span(params, i);
+fn label_param(d: Diagnostic, a: &Call<'_>, i: usize, v: &Value) -> Diagnostic {
+    let span = a.span_at(i);
     if d.span == Some(span) || d.labels.iter().any(|(s, _)| *s == span) {
         return d;
     }
@@ -49,7 +49,7 @@ fn as_shape_error(mut d: Diagnostic) -> Diagnostic {
 /// Checks that the arguments of an elementwise builtin broadcast together
 /// (NumPy rules); otherwise reports the first argument that does not fit the
 /// ones before it, naming both shapes.
-fn check_broadcast(fname: &str, a: &Args, params: &[&str], vals: &[&Value]) -> R<()> {
+fn check_broadcast(fname: &str, a: &Call<'_>, vals: &[&Value]) -> R<()> {
     let mut acc: Vec<usize> = Vec::new();
     let mut acc_from = 0;
     for (i, v) in vals.iter().enumerate() {
@@ -70,9 +70,9 @@ fn check_broadcast(fname: &str, a: &Args, params: &[&str], vals: &[&Value]) -> R
                         format_shape(&s)
                     ),
                 )
-                .at(a.param_span(params, i))
+                .at(a.span_at(i))
                 .with_label(v.describe());
-                return Err(label_param(d, a, params, acc_from, vals[acc_from]));
+                return Err(label_param(d, a, acc_from, vals[acc_from]));
             }
         }
     }
@@ -290,7 +290,10 @@ fn to_tensor_at(v: &Value, depth: usize) -> R<Value> {
         }
         Value::Int(i) => Ok(Value::Float(*i as f64)),
         Value::Bool(b) => Ok(Value::Float(f64::from(u8::from(*b)))),
-        Value::Range(..) => {
+        Value::Range(lo, hi, step) => {
+            // Materialised as a tuple first: its length must fit the memory budget.
+            let n = super::core::range_len(*lo, *hi, *step).map_or(u128::MAX, |n| n as u128);
+            crate::tuple::check_len(n)?;
             let items: crate::value::Tuple = crate::eval::index::iterate(v)?.collect::<R<_>>()?;
             to_tensor(&Value::Tuple(items))
         }
@@ -415,49 +418,40 @@ pub fn cross_entropy(logits: &Value, labels: &Value) -> R<Value> {
     ops::neg(&mean(&picked, None, false)?)
 }
 
-fn unary_builtin(t: &mut HashMap<Rc<str>, Value>, name: &'static str, op: UnaryOp) {
-    register(t, name, move |_, a: Args| {
-        let v = a.bind(name, &["x"])?;
-        let x = v[0]
-            .as_ref()
-            .map(|x| numeric(name, x))
-            .transpose()?
-            .unwrap_or(Value::None);
+fn unary_builtin(t: &mut HashMap<Rc<str>, Value>, decl: Decl, op: UnaryOp) {
+    register(t, decl, move |_, a| {
+        let name = a.name();
+        let x = a.given(0).map(|x| numeric(name, x)).transpose()?.unwrap_or(Value::None);
         ops::unary(op, &x)
     });
 }
 
-fn reduction(t: &mut HashMap<Rc<str>, Value>, name: &'static str, f: fn(&Value, Option<Vec<usize>>, bool) -> R<Value>) {
-    register(t, name, move |_, a: Args| {
-        const P: &[&str] = &["x", "axis?", "keepdims?"];
-        let v = a.bind(name, P)?;
-        let x = numeric(name, v[0].as_ref().unwrap_or(&Value::None))?;
-        let axes = axes_arg(name, v[1].as_ref(), shape_of(&x).len())
-            .map_err(|d| label_param(at_param(&a, P, 1)(d), &a, P, 0, &x))?;
-        let keepdims = v[2]
-            .as_ref()
-            .map(|k| bool_arg(name, "keepdims", k))
-            .transpose()?
-            .unwrap_or(false);
+fn reduction(t: &mut HashMap<Rc<str>, Value>, decl: Decl, f: fn(&Value, Option<Vec<usize>>, bool) -> R<Value>) {
+    register(t, decl, move |_, a| {
+        let name = a.name();
+        let x = numeric(name, a.value(0))?;
+        let axes =
+            axes_arg(name, a.given(1), shape_of(&x).len()).map_err(|d| label_param(at_param(&a, 1)(d), &a, 0, &x))?;
+        let keepdims = a.bool(2)?;
         f(&x, axes, keepdims)
     });
 }
 
-fn creation(t: &mut HashMap<Rc<str>, Value>, name: &'static str, fill: f64) {
-    register(t, name, move |_, a: Args| {
-        let v = a.bind(name, &["shape"])?;
-        let at = at_param(&a, &["shape"], 0);
-        let shape = shape_arg(name, v[0].as_ref().unwrap_or(&Value::None)).map_err(&at)?;
+fn creation(t: &mut HashMap<Rc<str>, Value>, decl: Decl, fill: f64) {
+    register(t, decl, move |_, a| {
+        let name = a.name();
+        let at = at_param(&a, 0);
+        let shape = shape_arg(name, a.value(0)).map_err(&at)?;
         Ok(Value::Tensor(std::rc::Rc::new(
             te(Tensor::full(&shape, fill)).map_err(&at)?,
         )))
     });
 }
 
-fn like(t: &mut HashMap<Rc<str>, Value>, name: &'static str, fill: f64) {
-    register(t, name, move |_, a: Args| {
-        let v = a.bind(name, &["x"])?;
-        let x = numeric(name, v[0].as_ref().unwrap_or(&Value::None))?;
+fn like(t: &mut HashMap<Rc<str>, Value>, decl: Decl, fill: f64) {
+    register(t, decl, move |_, a| {
+        let name = a.name();
+        let x = numeric(name, a.value(0))?;
         Ok(match x.strip() {
             Value::Tensor(t) => Value::Tensor(std::rc::Rc::new(te(Tensor::full(t.shape(), fill))?)),
             _ => Value::Float(fill),
@@ -465,15 +459,14 @@ fn like(t: &mut HashMap<Rc<str>, Value>, name: &'static str, fill: f64) {
     });
 }
 
-fn binary_builtin(t: &mut HashMap<Rc<str>, Value>, name: &'static str, op: BinaryOp) {
-    register(t, name, move |_, a: Args| {
-        const P: &[&str] = &["a", "b"];
-        let v = a.bind(name, P)?;
-        let x = numeric(name, v[0].as_ref().unwrap_or(&Value::None))?;
-        let y = numeric(name, v[1].as_ref().unwrap_or(&Value::None))?;
-        check_broadcast(name, &a, P, &[&x, &y])?;
+fn binary_builtin(t: &mut HashMap<Rc<str>, Value>, decl: Decl, op: BinaryOp) {
+    register(t, decl, move |_, a| {
+        let name = a.name();
+        let x = numeric(name, a.value(0))?;
+        let y = numeric(name, a.value(1))?;
+        check_broadcast(name, &a, &[&x, &y])?;
         // `pow(x, n)` with an int `n` is an integer power, like `x ** n` (and `jnp.power`).
-        if let (BinaryOp::Pow, Some(n @ Value::Int(_))) = (op, &v[1]) {
+        if let (BinaryOp::Pow, Some(n @ Value::Int(_))) = (op, a.given(1)) {
             return ops::binary(op, &x, n);
         }
         ops::binary(op, &x, &y)
@@ -501,214 +494,541 @@ fn rand_result(t: Tensor) -> Value {
 /// Registers every tensor builtin.
 pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     use UnaryOp::*;
-    for (name, op) in [
-        ("exp", Exp),
-        ("log", Log),
-        ("log1p", Log1p),
-        ("expm1", Expm1),
-        ("sqrt", Sqrt),
-        ("abs", Abs),
-        ("sin", Sin),
-        ("cos", Cos),
-        ("tan", Tan),
-        ("tanh", Tanh),
-        ("sigmoid", Sigmoid),
-        ("relu", Relu),
-        ("softplus", Softplus),
-        ("sign", Sign),
-        ("floor", Floor),
-        ("round", Round),
-        ("square", Square),
+    for (decl, op) in [
+        (Decl {
+            sig: "exp(x: tensor) -> tensor",
+            summary: "e raised to `x`, elementwise.",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order.",
+            example: "exp(0.0)  # 1.0",
+        }, Exp),
+        (Decl {
+            sig: "log(x: tensor) -> tensor",
+            summary: "The natural logarithm, elementwise.",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order. `log(0)` is -inf, of a negative number nan.",
+            example: "log(exp(2.0))  # 2.0",
+        }, Log),
+        (Decl {
+            sig: "log1p(x: tensor) -> tensor",
+            summary: "`log(1 + x)`, accurate for small `x`.",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order.",
+            example: "log1p(1e-10)  # 1e-10",
+        }, Log1p),
+        (Decl {
+            sig: "expm1(x: tensor) -> tensor",
+            summary: "`exp(x) - 1`, accurate for small `x`.",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order.",
+            example: "expm1(1e-10)  # 1e-10",
+        }, Expm1),
+        (Decl {
+            sig: "sqrt(x: tensor) -> tensor",
+            summary: "The square root, elementwise.",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order. Of a negative number nan.",
+            example: "sqrt(tensor([4.0, 9.0]))  # tensor([2.0, 3.0])",
+        }, Sqrt),
+        (Decl {
+            sig: "abs(x: tensor) -> tensor",
+            summary: "The absolute value, elementwise.",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order. Its derivative at 0 is 0.",
+            example: "abs(-2.5)  # 2.5",
+        }, Abs),
+        (Decl {
+            sig: "sin(x: tensor) -> tensor",
+            summary: "The sine (radians), elementwise.",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order.",
+            example: "sin(0.0)  # 0.0",
+        }, Sin),
+        (Decl {
+            sig: "cos(x: tensor) -> tensor",
+            summary: "The cosine (radians), elementwise.",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order.",
+            example: "cos(0.0)  # 1.0",
+        }, Cos),
+        (Decl {
+            sig: "tan(x: tensor) -> tensor",
+            summary: "The tangent (radians), elementwise.",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order.",
+            example: "tan(0.0)  # 0.0",
+        }, Tan),
+        (Decl {
+            sig: "tanh(x: tensor) -> tensor",
+            summary: "The hyperbolic tangent, elementwise.",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order.",
+            example: "tanh(0.0)  # 0.0",
+        }, Tanh),
+        (Decl {
+            sig: "sigmoid(x: tensor) -> tensor",
+            summary: "The logistic function `1 / (1 + exp(-x))`, elementwise.",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order. Stable for large `|x|`.",
+            example: "sigmoid(0.0)  # 0.5",
+        }, Sigmoid),
+        (Decl {
+            sig: "relu(x: tensor) -> tensor",
+            summary: "`max(x, 0)`, elementwise.",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order. Its derivative at 0 is 0.",
+            example: "relu(tensor([-1.0, 2.0]))  # tensor([0.0, 2.0])",
+        }, Relu),
+        (Decl {
+            sig: "softplus(x: tensor) -> tensor",
+            summary: "`log(1 + exp(x))`, elementwise, stable for large `x`.",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order.",
+            example: "softplus(0.0)  # 0.6931...",
+        }, Softplus),
+        (Decl {
+            sig: "sign(x: tensor) -> tensor",
+            summary: "-1, 0 or 1 by the sign of `x`, elementwise.",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order. Its derivative is 0.",
+            example: "sign(-3.0)  # -1.0",
+        }, Sign),
+        (Decl {
+            sig: "floor(x: tensor) -> tensor",
+            summary: "The largest integer not above `x`, elementwise (as a float).",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order. Its derivative is 0.",
+            example: "floor(2.7)  # 2.0",
+        }, Floor),
+        (Decl {
+            sig: "round(x: tensor) -> tensor",
+            summary: "`x` rounded to the nearest integer, halves to the even neighbour like NumPy (as a float).",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order. Its derivative is 0.",
+            example: "round(tensor([0.5, 1.5, 2.5]))  # tensor([0.0, 2.0, 2.0])",
+        }, Round),
+        (Decl {
+            sig: "square(x: tensor) -> tensor",
+            summary: "`x * x`, elementwise.",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order.",
+            example: "square(3.0)  # 9.0",
+        }, Square),
     ] {
-        unary_builtin(t, name, op);
+        unary_builtin(t, decl, op);
     }
     // Like the comparison operators, `isnan` of a number is a bool (so it can
     // drive an `if`); of a tensor, a 0.0/1.0 tensor.
-    register(t, "isnan", |_, a| {
-        let v = a.bind("isnan", &["x"])?;
-        let x = numeric("isnan", v[0].as_ref().unwrap_or(&Value::None))?;
-        match x.strip() {
-            Value::Float(f) => Ok(Value::Bool(f.is_nan())),
-            Value::Tensor(t) if t.ndim() == 0 => Ok(Value::Bool(t.item().is_some_and(f64::is_nan))),
-            _ => ops::unary(IsNan, &x),
-        }
-    });
-    binary_builtin(t, "maximum", BinaryOp::Maximum);
-    binary_builtin(t, "minimum", BinaryOp::Minimum);
-    binary_builtin(t, "pow", BinaryOp::Pow);
+    register(
+        t,
+        Decl {
+            sig: "isnan(x: tensor) -> bool | tensor",
+            summary: "Whether `x` is nan: a bool for a number, a 0/1 tensor for a tensor.",
+            doc: "",
+            example: "isnan(0.0 / 0.0)  # true",
+        },
+        |_, a| {
+            let x = numeric("isnan", a.value(0))?;
+            match x.strip() {
+                Value::Float(f) => Ok(Value::Bool(f.is_nan())),
+                Value::Tensor(t) if t.ndim() == 0 => Ok(Value::Bool(t.item().is_some_and(f64::is_nan))),
+                _ => ops::unary(IsNan, &x),
+            }
+        },
+    );
+    binary_builtin(
+        t,
+        Decl {
+            sig: "maximum(a: tensor, b: tensor) -> tensor",
+            summary: "The larger of `a` and `b`, elementwise (broadcasting).",
+            doc: "Where they are equal the gradient goes to `a`. For the largest element of one tensor use `max`.",
+            example: "maximum(tensor([1.0, 5.0]), 3.0)  # tensor([3.0, 5.0])",
+        },
+        BinaryOp::Maximum,
+    );
+    binary_builtin(
+        t,
+        Decl {
+            sig: "minimum(a: tensor, b: tensor) -> tensor",
+            summary: "The smaller of `a` and `b`, elementwise (broadcasting).",
+            doc: "Where they are equal the gradient goes to `a`. For the smallest element of one tensor use `min`.",
+            example: "minimum(tensor([1.0, 5.0]), 3.0)  # tensor([1.0, 3.0])",
+        },
+        BinaryOp::Minimum,
+    );
+    binary_builtin(
+        t,
+        Decl {
+            sig: "pow(a: tensor, b: tensor) -> tensor",
+            summary: "`a ** b`, elementwise (broadcasting).",
+            doc: "An int exponent is an integer power (so negative bases work), like `**`.",
+            example: "pow(2.0, 10)  # 1024.0",
+        },
+        BinaryOp::Pow,
+    );
 
-    reduction(t, "sum", |x, a, k| reduce(x, ReduceOp::Sum, a, k));
-    reduction(t, "prod", |x, a, k| reduce(x, ReduceOp::Prod, a, k));
-    reduction(t, "max", |x, a, k| reduce(x, ReduceOp::Max, a, k));
-    reduction(t, "min", |x, a, k| reduce(x, ReduceOp::Min, a, k));
-    reduction(t, "mean", mean);
-    reduction(t, "var", var);
-    reduction(t, "std", |x, a, k| ops::unary(UnaryOp::Sqrt, &var(x, a, k)?));
-    reduction(t, "logsumexp", logsumexp);
+    reduction(
+        t,
+        Decl {
+            sig: "sum(x: tensor, axis: int | tuple = none, keepdims: bool = false) -> tensor",
+            summary: "The sum of the elements, over all axes or the given ones.",
+            doc: "Negative axes count from the end; `keepdims=true` keeps reduced axes with size 1.",
+            example: "sum(ones((2, 3)), axis=0)  # tensor([2.0, 2.0, 2.0])",
+        },
+        |x, a, k| reduce(x, ReduceOp::Sum, a, k),
+    );
+    reduction(
+        t,
+        Decl {
+            sig: "prod(x: tensor, axis: int | tuple = none, keepdims: bool = false) -> tensor",
+            summary: "The product of the elements, over all axes or the given ones.",
+            doc: "",
+            example: "prod(tensor([2.0, 3.0, 4.0]))  # 24.0",
+        },
+        |x, a, k| reduce(x, ReduceOp::Prod, a, k),
+    );
+    reduction(
+        t,
+        Decl {
+            sig: "max(x: tensor, axis: int | tuple = none, keepdims: bool = false) -> tensor",
+            summary: "The largest element, over all axes or the given ones.",
+            doc: "For the larger of two values elementwise use `maximum`. Ties share the gradient equally.",
+            example: "max(tensor([[1.0, 5.0], [3.0, 2.0]]), axis=1)  # tensor([5.0, 3.0])",
+        },
+        |x, a, k| reduce(x, ReduceOp::Max, a, k),
+    );
+    reduction(
+        t,
+        Decl {
+            sig: "min(x: tensor, axis: int | tuple = none, keepdims: bool = false) -> tensor",
+            summary: "The smallest element, over all axes or the given ones.",
+            doc: "For the smaller of two values elementwise use `minimum`.",
+            example: "min(tensor([3.0, 1.0, 2.0]))  # 1.0",
+        },
+        |x, a, k| reduce(x, ReduceOp::Min, a, k),
+    );
+    reduction(
+        t,
+        Decl {
+            sig: "mean(x: tensor, axis: int | tuple = none, keepdims: bool = false) -> tensor",
+            summary: "The mean of the elements, over all axes or the given ones.",
+            doc: "",
+            example: "mean(tensor([1.0, 2.0, 6.0]))  # 3.0",
+        },
+        mean,
+    );
+    reduction(
+        t,
+        Decl {
+            sig: "var(x: tensor, axis: int | tuple = none, keepdims: bool = false) -> tensor",
+            summary: "The population variance (dividing by n), over all axes or the given ones.",
+            doc: "",
+            example: "var(tensor([1.0, 3.0]))  # 1.0",
+        },
+        var,
+    );
+    reduction(
+        t,
+        Decl {
+            sig: "std(x: tensor, axis: int | tuple = none, keepdims: bool = false) -> tensor",
+            summary: "The population standard deviation, over all axes or the given ones.",
+            doc: "",
+            example: "std(tensor([1.0, 3.0]))  # 1.0",
+        },
+        |x, a, k| ops::unary(UnaryOp::Sqrt, &var(x, a, k)?),
+    );
+    reduction(
+        t,
+        Decl {
+            sig: "logsumexp(x: tensor, axis: int | tuple = none, keepdims: bool = false) -> tensor",
+            summary: "`log(sum(exp(x)))`, computed stably, over all axes or the given ones.",
+            doc: "",
+            example: "logsumexp(tensor([1000.0, 1000.0]))  # 1000.6931...",
+        },
+        logsumexp,
+    );
 
-    creation(t, "zeros", 0.0);
-    creation(t, "ones", 1.0);
-    like(t, "zeros_like", 0.0);
-    like(t, "ones_like", 1.0);
+    creation(
+        t,
+        Decl {
+            sig: "zeros(shape: int | tuple) -> tensor",
+            summary: "A tensor of zeros of the given shape.",
+            doc: "",
+            example: "zeros((2, 3))",
+        },
+        0.0,
+    );
+    creation(
+        t,
+        Decl {
+            sig: "ones(shape: int | tuple) -> tensor",
+            summary: "A tensor of ones of the given shape.",
+            doc: "",
+            example: "ones(3)  # tensor([1.0, 1.0, 1.0])",
+        },
+        1.0,
+    );
+    like(
+        t,
+        Decl {
+            sig: "zeros_like(x: tensor) -> tensor",
+            summary: "Zeros of `x`'s shape (a float for a number).",
+            doc: "",
+            example: "zeros_like(ones((2, 2)))",
+        },
+        0.0,
+    );
+    like(
+        t,
+        Decl {
+            sig: "ones_like(x: tensor) -> tensor",
+            summary: "Ones of `x`'s shape (a float for a number).",
+            doc: "",
+            example: "ones_like(zeros(3))",
+        },
+        1.0,
+    );
 
-    register(t, "tensor", |_, a| {
-        let v = a.bind("tensor", &["x"])?;
-        tensor_value(v[0].as_ref().unwrap_or(&Value::None))
-    });
-    register(t, "full", |_, a| {
-        const P: &[&str] = &["shape", "value"];
-        let v = a.bind("full", P)?;
-        let shape = shape_arg("full", v[0].as_ref().unwrap_or(&Value::None)).map_err(at_param(&a, P, 0))?;
-        let value = v[1].as_ref().unwrap_or(&Value::None);
-        let x = float_arg("full", "the value", value).map_err(at_param(&a, P, 1))?;
-        let plain = Value::Tensor(std::rc::Rc::new(
-            te(Tensor::full(&shape, x)).map_err(at_param(&a, P, 0))?,
-        ));
-        if matches!(value, Value::Dual(_)) {
-            // A differentiated fill value: broadcasting it is recorded, so the gradient is the sum over the result.
-            return ops::broadcast_to(&ops::reshape(value, &[])?, &shape);
-        }
-        Ok(plain)
-    });
-    register(t, "arange", |_, a| {
-        let v = a.bind("arange", &["start", "stop?", "step?"])?;
-        let f = |i: usize, d: f64| -> R<f64> {
-            v[i].as_ref()
-                .map(|x| float_arg("arange", "a bound", x))
-                .transpose()
-                .map(|o| o.unwrap_or(d))
-        };
-        let (start, stop) = match v[1] {
-            None => (0.0, f(0, 0.0)?),
-            Some(_) => (f(0, 0.0)?, f(1, 0.0)?),
-        };
-        let step = f(2, 1.0)?;
-        if step == 0.0 {
-            return Err(Diagnostic::new(ErrorKind::Value, "`arange`: the step must not be zero")
-                .at(a.param_span(&["start", "stop?", "step?"], 2)));
-        }
-        Ok(Value::Tensor(std::rc::Rc::new(te(Tensor::arange(start, stop, step))?)))
-    });
-    register(t, "linspace", |_, a| {
-        let v = a.bind("linspace", &["start", "stop", "num?"])?;
-        let start = float_arg("linspace", "start", v[0].as_ref().unwrap_or(&Value::None))?;
-        let stop = float_arg("linspace", "stop", v[1].as_ref().unwrap_or(&Value::None))?;
-        let n = v[2]
-            .as_ref()
-            .map(|x| int_arg("linspace", "num", x))
-            .transpose()?
-            .unwrap_or(50);
-        let n = usize::try_from(n).map_err(|_| {
-            Diagnostic::new(
-                ErrorKind::Value,
-                format!("`linspace`: num must be non-negative, found {n}"),
-            )
-            .at(a.param_span(&["start", "stop", "num?"], 2))
-        })?;
-        let plain = Value::Tensor(std::rc::Rc::new(te(Tensor::linspace(start, stop, n))?));
-        let (sv, ev) = (
-            v[0].as_ref().unwrap_or(&Value::None),
-            v[1].as_ref().unwrap_or(&Value::None),
-        );
-        if !matches!(sv, Value::Dual(_)) && !matches!(ev, Value::Dual(_)) {
-            return Ok(plain);
-        }
-        // Differentiated end points: element i is start * (1 - w_i) + stop * w_i with w_i = i / (n - 1).
-        // Only the perturbations (x - stop_gradient(x)) are added, so the values stay exactly NumPy's.
-        let div = if n > 1 { (n - 1) as f64 } else { 1.0 };
-        let w = Value::Tensor(std::rc::Rc::new(te(Tensor::from_vec(
-            (0..n).map(|i| i as f64 / div).collect(),
-            &[n],
-        ))?));
-        let one_minus_w = ops::sub(&Value::Float(1.0), &w)?;
-        let ds = ops::mul(&ops::sub(&ops::reshape(sv, &[])?, &Value::Float(start))?, &one_minus_w)?;
-        let de = ops::mul(&ops::sub(&ops::reshape(ev, &[])?, &Value::Float(stop))?, &w)?;
-        ops::add(&ops::add(&plain, &ds)?, &de)
-    });
-    register(t, "eye", |_, a| {
-        let v = a.bind("eye", &["n"])?;
-        let n = int_arg("eye", "n", v[0].as_ref().unwrap_or(&Value::None))?;
-        let n = usize::try_from(n).map_err(|_| {
-            Diagnostic::new(ErrorKind::Value, format!("`eye`: n must be non-negative, found {n}")).at(a.span_of(0))
-        })?;
-        Ok(Value::Tensor(std::rc::Rc::new(te(Tensor::eye(n))?)))
-    });
+    register(
+        t,
+        Decl {
+            sig: "tensor(x: number | tensor | tuple | range) -> tensor",
+            summary: "`x` as a tensor: nested tuples of numbers become rows.",
+            doc: "A number gives a 0-d tensor.",
+            example: "tensor(((1, 2), (3, 4))).shape  # (2, 2)",
+        },
+        |_, a| tensor_value(a.value(0)),
+    );
+    register(
+        t,
+        Decl {
+            sig: "full(shape: int | tuple, value: float) -> tensor",
+            summary: "A tensor of the given shape filled with `value`.",
+            doc: "",
+            example: "full((2, 2), 7.0)",
+        },
+        |_, a| {
+            let shape = shape_arg("full", a.value(0)).map_err(at_param(&a, 0))?;
+            let value = a.value(1);
+            let x = a.float_as(1, "the value").map_err(at_param(&a, 1))?;
+            let plain = Value::Tensor(std::rc::Rc::new(te(Tensor::full(&shape, x)).map_err(at_param(&a, 0))?));
+            if matches!(value, Value::Dual(_)) {
+                // A differentiated fill value: broadcasting it is recorded, so the gradient is the sum over the result.
+                return ops::broadcast_to(&ops::reshape(value, &[])?, &shape);
+            }
+            Ok(plain)
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "arange(start: float, stop: float = none, step: float = 1) -> tensor",
+            summary: "Evenly spaced values from `start` up to (not including) `stop`; `arange(n)` is 0..n.",
+            doc: "Like `numpy.arange`; the step must not be zero.",
+            example: "arange(0, 1, 0.25)  # tensor([0.0, 0.25, 0.5, 0.75])",
+        },
+        |_, a| {
+            let bound = |i: usize| a.float_as(i, "a bound");
+            let (start, stop) = match a.given(1) {
+                None => (0.0, bound(0)?),
+                Some(_) => (bound(0)?, bound(1)?),
+            };
+            let step = bound(2)?;
+            if step == 0.0 {
+                return Err(Diagnostic::new(ErrorKind::Value, "`arange`: the step must not be zero").at(a.span_at(2)));
+            }
+            Ok(Value::Tensor(std::rc::Rc::new(te(Tensor::arange(start, stop, step))?)))
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "linspace(start: float, stop: float, num: int = 50) -> tensor",
+            summary: "`num` evenly spaced values from `start` to `stop`, both included.",
+            doc: "Differentiable in `start` and `stop`.",
+            example: "linspace(0, 1, 5)  # tensor([0.0, 0.25, 0.5, 0.75, 1.0])",
+        },
+        |_, a| {
+            let start = a.float(0)?;
+            let stop = a.float(1)?;
+            let n = a
+                .given(2)
+                .map(|x| int_arg("linspace", "num", x))
+                .transpose()?
+                .unwrap_or(50);
+            let n = usize::try_from(n).map_err(|_| {
+                Diagnostic::new(
+                    ErrorKind::Value,
+                    format!("`linspace`: num must be non-negative, found {n}"),
+                )
+                .at(a.span_at(2))
+            })?;
+            let plain = Value::Tensor(std::rc::Rc::new(te(Tensor::linspace(start, stop, n))?));
+            let (sv, ev) = (a.value(0), a.value(1));
+            if !matches!(sv, Value::Dual(_)) && !matches!(ev, Value::Dual(_)) {
+                return Ok(plain);
+            }
+            // Differentiated end points: element i is start * (1 - w_i) + stop * w_i with w_i = i / (n - 1).
+            // Only the perturbations (x - stop_gradient(x)) are added, so the values stay exactly NumPy's.
+            let div = if n > 1 { (n - 1) as f64 } else { 1.0 };
+            let w = Value::Tensor(std::rc::Rc::new(te(Tensor::from_vec(
+                (0..n).map(|i| i as f64 / div).collect(),
+                &[n],
+            ))?));
+            let one_minus_w = ops::sub(&Value::Float(1.0), &w)?;
+            let ds = ops::mul(&ops::sub(&ops::reshape(sv, &[])?, &Value::Float(start))?, &one_minus_w)?;
+            let de = ops::mul(&ops::sub(&ops::reshape(ev, &[])?, &Value::Float(stop))?, &w)?;
+            ops::add(&ops::add(&plain, &ds)?, &de)
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "eye(n: int) -> tensor",
+            summary: "The `n` by `n` identity matrix.",
+            doc: "",
+            example: "eye(3)",
+        },
+        |_, a| {
+            let n = int_arg("eye", "n", a.value(0))?;
+            let n = usize::try_from(n).map_err(|_| {
+                Diagnostic::new(ErrorKind::Value, format!("`eye`: n must be non-negative, found {n}")).at(a.span_of(0))
+            })?;
+            Ok(Value::Tensor(std::rc::Rc::new(te(Tensor::eye(n))?)))
+        },
+    );
 
-    register(t, "seed", |it: &mut Interp, a| {
-        let v = a.bind("seed", &["n"])?;
-        let n = int_arg("seed", "n", v[0].as_ref().unwrap_or(&Value::None))?;
-        it.rng = dp_tensor::Rng::new(n as u64);
-        Ok(Value::None)
-    });
-    register(t, "rand", |it: &mut Interp, a| {
-        let v = a.bind("rand", &["shape?"])?;
-        let at = at_param(&a, &["shape?"], 0);
-        let s = rng_shape("rand", v[0].as_ref()).map_err(&at)?;
-        Ok(rand_result(te(it.rng.uniform(&s)).map_err(&at)?))
-    });
-    register(t, "randn", |it: &mut Interp, a| {
-        let v = a.bind("randn", &["shape?"])?;
-        let at = at_param(&a, &["shape?"], 0);
-        let s = rng_shape("randn", v[0].as_ref()).map_err(&at)?;
-        Ok(rand_result(te(it.rng.normal(&s)).map_err(&at)?))
-    });
-    register(t, "randint", |it: &mut Interp, a| {
-        let v = a.bind("randint", &["lo", "hi", "shape?"])?;
-        let lo = int_arg("randint", "lo", v[0].as_ref().unwrap_or(&Value::None))?;
-        let hi = int_arg("randint", "hi", v[1].as_ref().unwrap_or(&Value::None))?;
-        let s = rng_shape("randint", v[2].as_ref()).map_err(at_param(&a, &["lo", "hi", "shape?"], 2))?;
-        if lo >= hi {
-            return Err(Diagnostic::new(
-                ErrorKind::Value,
-                format!("`randint` needs lo < hi, found lo = {lo} and hi = {hi}"),
-            )
-            .at(a.param_span(&["lo", "hi", "shape?"], 1))
-            .with_secondary(a.param_span(&["lo", "hi", "shape?"], 0), "lo"));
-        }
-        let r = te(it.rng.randint(lo, hi, &s)).map_err(at_param(&a, &["lo", "hi", "shape?"], 2))?;
-        if s.is_empty() {
-            return Ok(Value::Int(r.item().unwrap_or(0.0) as i64));
-        }
-        Ok(Value::Tensor(std::rc::Rc::new(r)))
-    });
-    register(t, "permutation", |it: &mut Interp, a| {
-        let v = a.bind("permutation", &["n"])?;
-        let n = int_arg("permutation", "n", v[0].as_ref().unwrap_or(&Value::None))?;
-        let n = usize::try_from(n).map_err(|_| {
-            Diagnostic::new(
-                ErrorKind::Value,
-                format!("`permutation`: n must be non-negative, found {n}"),
-            )
-            .at(a.span_of(0))
-        })?;
-        Ok(Value::Tensor(std::rc::Rc::new(te(it.rng.permutation(n))?)))
-    });
+    register(
+        t,
+        Decl {
+            sig: "seed(n: int)",
+            summary: "Restarts the random number generator from seed `n`.",
+            doc: "The same seed gives the same random numbers on every machine.",
+            example: "seed(0);\nlet a = randn(3);",
+        },
+        |it: &mut Interp, a| {
+            let n = int_arg("seed", "n", a.value(0))?;
+            it.rng = dp_tensor::Rng::new(n as u64);
+            Ok(Value::None)
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "rand(shape: int | tuple = none) -> tensor",
+            summary: "Uniform random numbers in [0, 1) of the given shape (a float when omitted).",
+            doc: "",
+            example: "rand((2, 2))",
+        },
+        |it: &mut Interp, a| {
+            let at = at_param(&a, 0);
+            let s = rng_shape("rand", a.given(0)).map_err(&at)?;
+            Ok(rand_result(te(it.rng.uniform(&s)).map_err(&at)?))
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "randn(shape: int | tuple = none) -> tensor",
+            summary: "Standard normal random numbers of the given shape (a float when omitted).",
+            doc: "",
+            example: "randn(3)",
+        },
+        |it: &mut Interp, a| {
+            let at = at_param(&a, 0);
+            let s = rng_shape("randn", a.given(0)).map_err(&at)?;
+            Ok(rand_result(te(it.rng.normal(&s)).map_err(&at)?))
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "randint(lo: int, hi: int, shape: int | tuple = none) -> int | tensor",
+            summary: "Random integers in `lo..hi` (hi excluded): an int, or a tensor of the given shape.",
+            doc: "",
+            example: "randint(0, 10)",
+        },
+        |it: &mut Interp, a| {
+            let lo = int_arg("randint", "lo", a.value(0))?;
+            let hi = int_arg("randint", "hi", a.value(1))?;
+            let s = rng_shape("randint", a.given(2)).map_err(at_param(&a, 2))?;
+            if lo >= hi {
+                return Err(Diagnostic::new(
+                    ErrorKind::Value,
+                    format!("`randint` needs lo < hi, found lo = {lo} and hi = {hi}"),
+                )
+                .at(a.span_at(1))
+                .with_secondary(a.span_at(0), "lo"));
+            }
+            let r = te(it.rng.randint(lo, hi, &s)).map_err(at_param(&a, 2))?;
+            if s.is_empty() {
+                return Ok(Value::Int(r.item().unwrap_or(0.0) as i64));
+            }
+            Ok(Value::Tensor(std::rc::Rc::new(r)))
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "permutation(n: int) -> tensor",
+            summary: "A random ordering of `0..n`, as a tensor (use it to shuffle rows with `take`).",
+            doc: "",
+            example: "take(tensor([10.0, 20.0, 30.0]), permutation(3))",
+        },
+        |it: &mut Interp, a| {
+            let n = int_arg("permutation", "n", a.value(0))?;
+            let n = usize::try_from(n).map_err(|_| {
+                Diagnostic::new(
+                    ErrorKind::Value,
+                    format!("`permutation`: n must be non-negative, found {n}"),
+                )
+                .at(a.span_of(0))
+            })?;
+            Ok(Value::Tensor(std::rc::Rc::new(te(it.rng.permutation(n))?)))
+        },
+    );
 
-    register(t, "clip", |_, a| {
-        const P: &[&str] = &["x", "lo", "hi"];
-        let v = a.bind("clip", P)?;
-        let x = numeric("clip", v[0].as_ref().unwrap_or(&Value::None))?;
-        let lo = numeric("clip", v[1].as_ref().unwrap_or(&Value::None))?;
-        let hi = numeric("clip", v[2].as_ref().unwrap_or(&Value::None))?;
-        check_broadcast("clip", &a, P, &[&x, &lo, &hi])?;
-        ops::binary(BinaryOp::Minimum, &ops::binary(BinaryOp::Maximum, &x, &lo)?, &hi)
-    });
-    register(t, "where", |_, a| {
-        const P: &[&str] = &["cond", "a", "b"];
-        let v = a.bind("where", P)?;
-        let c = match v[0].as_ref().unwrap_or(&Value::None) {
-            Value::Bool(b) => Value::Float(f64::from(u8::from(*b))),
-            other => numeric("where", other)?.strip().clone(),
-        };
-        let x = numeric("where", v[1].as_ref().unwrap_or(&Value::None))?;
-        let y = numeric("where", v[2].as_ref().unwrap_or(&Value::None))?;
-        check_broadcast("where", &a, P, &[&c, &x, &y])?;
-        ops::where_(&c, &x, &y)
-    });
-    for (name, want_all) in [("all", true), ("any", false)] {
-        register(t, name, move |_, a| {
-            let v = a.bind(name, &["x"])?;
-            let x = v[0].as_ref().unwrap_or(&Value::None);
+    register(
+        t,
+        Decl {
+            sig: "clip(x: tensor, lo: tensor, hi: tensor) -> tensor",
+            summary: "`x` limited to the range `[lo, hi]`, elementwise (broadcasting).",
+            doc: "",
+            example: "clip(tensor([-2.0, 0.5, 3.0]), 0.0, 1.0)  # tensor([0.0, 0.5, 1.0])",
+        },
+        |_, a| {
+            let x = numeric("clip", a.value(0))?;
+            let lo = numeric("clip", a.value(1))?;
+            let hi = numeric("clip", a.value(2))?;
+            check_broadcast("clip", &a, &[&x, &lo, &hi])?;
+            ops::binary(BinaryOp::Minimum, &ops::binary(BinaryOp::Maximum, &x, &lo)?, &hi)
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "where(cond: bool | tensor, a: tensor, b: tensor) -> tensor",
+            summary: "`a` where `cond` is true (non-zero), else `b`, elementwise (broadcasting).",
+            doc: "The gradient flows only into the chosen side.",
+            example: "where(tensor([1.0, 0.0]) > 0.5, 1.0, -1.0)  # tensor([1.0, -1.0])",
+        },
+        |_, a| {
+            let c = match a.value(0) {
+                Value::Bool(b) => Value::Float(f64::from(u8::from(*b))),
+                other => numeric("where", other)?.strip().clone(),
+            };
+            let x = numeric("where", a.value(1))?;
+            let y = numeric("where", a.value(2))?;
+            check_broadcast("where", &a, &[&c, &x, &y])?;
+            ops::where_(&c, &x, &y)
+        },
+    );
+    for (decl, want_all) in [
+        (
+            Decl {
+                sig: "all(x: bool | tensor) -> bool",
+                summary: "Whether every element is true (non-zero).",
+                doc: "",
+                example: "all(tensor([1.0, 2.0]) > 0)  # true",
+            },
+            true,
+        ),
+        (
+            Decl {
+                sig: "any(x: bool | tensor) -> bool",
+                summary: "Whether some element is true (non-zero).",
+                doc: "",
+                example: "any(tensor([1.0, -2.0]) < 0)  # true",
+            },
+            false,
+        ),
+    ] {
+        register(t, decl, move |_, a| {
+            let name = a.name();
+            let x = a.value(0);
             if let Value::Bool(b) = x {
                 return Ok(Value::Bool(*b));
             }
@@ -720,23 +1040,37 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             }))
         });
     }
-    for (name, is_max) in [("argmax", true), ("argmin", false)] {
-        register(t, name, move |_, a| {
-            const P: &[&str] = &["x", "axis?", "keepdims?"];
-            let v = a.bind(name, P)?;
-            let xv = numeric(name, v[0].as_ref().unwrap_or(&Value::None))?;
+    for (decl, is_max) in [
+        (
+            Decl {
+                sig: "argmax(x: tensor, axis: int = none, keepdims: bool = false) -> int | tensor",
+                summary: "The index of the largest element: of the flattened tensor (an int), or along `axis`.",
+                doc: "The first index wins ties.",
+                example: "argmax(tensor([1.0, 5.0, 3.0]))  # 1",
+            },
+            true,
+        ),
+        (
+            Decl {
+                sig: "argmin(x: tensor, axis: int = none, keepdims: bool = false) -> int | tensor",
+                summary: "The index of the smallest element: of the flattened tensor (an int), or along `axis`.",
+                doc: "The first index wins ties.",
+                example: "argmin(tensor([[1.0, 0.0], [3.0, 4.0]]), axis=1)  # tensor([1.0, 0.0])",
+            },
+            false,
+        ),
+    ] {
+        register(t, decl, move |_, a| {
+            let name = a.name();
+            let xv = numeric(name, a.value(0))?;
             let x = as_tensor(&xv)?;
-            let keep = v[2]
-                .as_ref()
-                .map(|k| bool_arg(name, "keepdims", k))
-                .transpose()?
-                .unwrap_or(false);
-            let axis = match &v[1] {
+            let keep = a.bool(2)?;
+            let axis = match a.given(1) {
                 None | Some(Value::None) => None,
                 Some(ax) => Some(
                     int_arg(name, "axis", ax)
                         .and_then(|i| te(normalize_axis(i, x.ndim())))
-                        .map_err(|d| label_param(at_param(&a, P, 1)(d), &a, P, 0, &xv))?,
+                        .map_err(|d| label_param(at_param(&a, 1)(d), &a, 0, &xv))?,
                 ),
             };
             let r = te(if is_max {
@@ -750,13 +1084,31 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             Ok(ops::from_tensor(r))
         });
     }
-    for (name, log) in [("softmax", false), ("log_softmax", true)] {
-        register(t, name, move |_, a| {
-            const P: &[&str] = &["x", "axis?"];
-            let v = a.bind(name, P)?;
-            let x = numeric(name, v[0].as_ref().unwrap_or(&Value::None))?;
-            let axis = axis_arg(name, v[1].as_ref(), shape_of(&x).len().max(1), -1)
-                .map_err(|d| label_param(at_param(&a, P, 1)(d), &a, P, 0, &x))?;
+    for (decl, log) in [
+        (
+            Decl {
+                sig: "softmax(x: tensor, axis: int = -1) -> tensor",
+                summary: "`exp(x) / sum(exp(x))` along `axis`, computed stably.",
+                doc: "",
+                example: "softmax(tensor([0.0, 0.0]))  # tensor([0.5, 0.5])",
+            },
+            false,
+        ),
+        (
+            Decl {
+                sig: "log_softmax(x: tensor, axis: int = -1) -> tensor",
+                summary: "`log(softmax(x))` along `axis`, computed stably.",
+                doc: "",
+                example: "log_softmax(tensor([0.0, 0.0]))",
+            },
+            true,
+        ),
+    ] {
+        register(t, decl, move |_, a| {
+            let name = a.name();
+            let x = numeric(name, a.value(0))?;
+            let axis = axis_arg(name, a.given(1), shape_of(&x).len().max(1), -1)
+                .map_err(|d| label_param(at_param(&a, 1)(d), &a, 0, &x))?;
             let x = if shape_of(&x).is_empty() {
                 ops::reshape(&x, &[1])?
             } else {
@@ -770,236 +1122,350 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             }
         });
     }
-    register(t, "one_hot", |_, a| {
-        const P: &[&str] = &["labels", "n"];
-        let v = a.bind("one_hot", P)?;
-        let l = numeric("one_hot", v[0].as_ref().unwrap_or(&Value::None))?;
-        let n = int_arg("one_hot", "n", v[1].as_ref().unwrap_or(&Value::None)).map_err(at_param(&a, P, 1))?;
-        let n = usize::try_from(n).map_err(|_| {
-            Diagnostic::new(
-                ErrorKind::Value,
-                format!("`one_hot`: n must be non-negative, found {n}"),
-            )
-            .at(a.param_span(P, 1))
-        })?;
-        check_labels("one_hot", &l, n).map_err(at_param(&a, P, 0))?;
-        one_hot(&l, n)
-    });
-    register(t, "cross_entropy", |_, a| {
-        const P: &[&str] = &["logits", "labels"];
-        let v = a.bind("cross_entropy", P)?;
-        let x = numeric("cross_entropy", v[0].as_ref().unwrap_or(&Value::None))?;
-        let l = numeric("cross_entropy", v[1].as_ref().unwrap_or(&Value::None))?;
-        let s = shape_of(&x);
-        if let Some(&classes) = s.last() {
-            if shape_of(&l)[..] == s[..s.len() - 1] {
-                check_labels("cross_entropy", &l, classes)
-                    .map_err(|d| label_param(at_param(&a, P, 1)(d), &a, P, 0, &x))?;
-            }
-        }
-        cross_entropy(&x, &l).map_err(|d| {
-            if d.kind == ErrorKind::Shape && d.span.is_none() {
-                let at = if s.is_empty() { 0 } else { 1 };
-                label_param(at_param(&a, P, at)(d), &a, P, 0, &x)
-            } else {
-                d
-            }
-        })
-    });
-    register(t, "matmul", |_, a| {
-        const P: &[&str] = &["a", "b"];
-        let v = a.bind("matmul", P)?;
-        let x = numeric("matmul", v[0].as_ref().unwrap_or(&Value::None))?;
-        let y = numeric("matmul", v[1].as_ref().unwrap_or(&Value::None))?;
-        crate::eval::arith::matmul(&x, &y).map_err(|d| {
-            let d = d.at(a.span);
-            label_param(label_param(d, &a, P, 0, &x), &a, P, 1, &y)
-        })
-    });
-    register(t, "dot", |_, a| {
-        const P: &[&str] = &["a", "b"];
-        let v = a.bind("dot", P)?;
-        let x = numeric("dot", v[0].as_ref().unwrap_or(&Value::None))?;
-        let y = numeric("dot", v[1].as_ref().unwrap_or(&Value::None))?;
-        if shape_of(&x).is_empty() || shape_of(&y).is_empty() {
-            return ops::mul(&x, &y);
-        }
-        let labelled = |d: Diagnostic| label_param(label_param(d.at(a.span), &a, P, 0, &x), &a, P, 1, &y);
-        if shape_of(&x).len() > 2 || shape_of(&y).len() > 2 {
-            return Err(labelled(
+    register(
+        t,
+        Decl {
+            sig: "one_hot(labels: tensor, n: int) -> tensor",
+            summary: "Rows of `n` zeros with a one at each label's index.",
+            doc: "Labels must be integers in `0..n`.",
+            example: "one_hot(tensor([0, 2]), 3)  # tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])",
+        },
+        |_, a| {
+            let l = numeric("one_hot", a.value(0))?;
+            let n = int_arg("one_hot", "n", a.value(1)).map_err(at_param(&a, 1))?;
+            let n = usize::try_from(n).map_err(|_| {
                 Diagnostic::new(
-                    ErrorKind::Shape,
-                    format!(
-                        "`dot` takes tensors of up to 2 dimensions, found {} and {}",
-                        format_shape(&shape_of(&x)),
-                        format_shape(&shape_of(&y))
-                    ),
+                    ErrorKind::Value,
+                    format!("`one_hot`: n must be non-negative, found {n}"),
                 )
-                .with_help("use `@` (matmul) for batched products"),
-            ));
-        }
-        crate::eval::arith::matmul(&x, &y).map_err(labelled)
-    });
-    register(t, "outer", |_, a| {
-        let v = a.bind("outer", &["a", "b"])?;
-        let x = numeric("outer", v[0].as_ref().unwrap_or(&Value::None))?;
-        let y = numeric("outer", v[1].as_ref().unwrap_or(&Value::None))?;
-        let n: usize = shape_of(&x).iter().product();
-        let m: usize = shape_of(&y).iter().product();
-        ops::mul(&ops::reshape(&x, &[n, 1])?, &ops::reshape(&y, &[1, m])?)
-    });
-    register(t, "transpose", |_, a| {
-        const P: &[&str] = &["x", "axes?"];
-        let v = a.bind("transpose", P)?;
-        let x = numeric("transpose", v[0].as_ref().unwrap_or(&Value::None))?;
-        let s = shape_of(&x);
-        let n = s.len();
-        let bad = |d: Diagnostic| label_param(at_param(&a, P, 1)(d), &a, P, 0, &x);
-        let perm: Vec<usize> = match &v[1] {
-            None | Some(Value::None) => (0..n).rev().collect(),
-            Some(Value::Tuple(p)) => {
-                let mut out = Vec::new();
-                for q in p.iter() {
-                    let i = int_arg("transpose", "an axis", q).map_err(bad)?;
-                    out.push(te(normalize_axis(i, n)).map_err(bad)?);
+                .at(a.span_at(1))
+            })?;
+            check_labels("one_hot", &l, n).map_err(at_param(&a, 0))?;
+            one_hot(&l, n)
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "cross_entropy(logits: tensor, labels: tensor) -> float",
+            summary: "The mean negative log-likelihood of integer class `labels` under `softmax(logits)`.",
+            doc: "`logits` has the classes on its last axis; `labels` has the other axes.",
+            example: "cross_entropy(tensor([[2.0, 0.0], [0.0, 2.0]]), tensor([0, 1]))",
+        },
+        |_, a| {
+            let x = numeric("cross_entropy", a.value(0))?;
+            let l = numeric("cross_entropy", a.value(1))?;
+            let s = shape_of(&x);
+            if let Some(&classes) = s.last() {
+                if shape_of(&l)[..] == s[..s.len() - 1] {
+                    check_labels("cross_entropy", &l, classes)
+                        .map_err(|d| label_param(at_param(&a, 1)(d), &a, 0, &x))?;
                 }
-                let mut seen = vec![false; n];
-                let is_perm = out.len() == n && out.iter().all(|&i| !std::mem::replace(&mut seen[i], true));
-                if !is_perm {
-                    let given: Vec<String> = p.iter().map(|q| q.repr()).collect();
-                    let given = if given.len() == 1 {
-                        format!("({},)", given[0])
-                    } else {
-                        format!("({})", given.join(", "))
-                    };
-                    return Err(bad(Diagnostic::new(
+            }
+            cross_entropy(&x, &l).map_err(|d| {
+                if d.kind == ErrorKind::Shape && d.span.is_none() {
+                    let at = if s.is_empty() { 0 } else { 1 };
+                    label_param(at_param(&a, at)(d), &a, 0, &x)
+                } else {
+                    d
+                }
+            })
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "matmul(a: tensor, b: tensor) -> tensor",
+            summary: "The matrix product `a @ b` (batched over leading axes, vectors as in NumPy).",
+            doc: "",
+            example: "matmul(eye(2), tensor([1.0, 2.0]))  # tensor([1.0, 2.0])",
+        },
+        |_, a| {
+            let x = numeric("matmul", a.value(0))?;
+            let y = numeric("matmul", a.value(1))?;
+            crate::eval::arith::matmul(&x, &y).map_err(|d| {
+                let d = d.at(a.span);
+                label_param(label_param(d, &a, 0, &x), &a, 1, &y)
+            })
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "dot(a: tensor, b: tensor) -> tensor",
+            summary: "The dot product of vectors, or the matrix product of tensors up to 2-d.",
+            doc: "With a scalar it is plain multiplication; use `@` for batched products.",
+            example: "dot(tensor([1.0, 2.0]), tensor([3.0, 4.0]))  # 11.0",
+        },
+        |_, a| {
+            let x = numeric("dot", a.value(0))?;
+            let y = numeric("dot", a.value(1))?;
+            if shape_of(&x).is_empty() || shape_of(&y).is_empty() {
+                return ops::mul(&x, &y);
+            }
+            let labelled = |d: Diagnostic| label_param(label_param(d.at(a.span), &a, 0, &x), &a, 1, &y);
+            if shape_of(&x).len() > 2 || shape_of(&y).len() > 2 {
+                return Err(labelled(
+                    Diagnostic::new(
                         ErrorKind::Shape,
                         format!(
+                            "`dot` takes tensors of up to 2 dimensions, found {} and {}",
+                            format_shape(&shape_of(&x)),
+                            format_shape(&shape_of(&y))
+                        ),
+                    )
+                    .with_help("use `@` (matmul) for batched products"),
+                ));
+            }
+            crate::eval::arith::matmul(&x, &y).map_err(labelled)
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "outer(a: tensor, b: tensor) -> tensor",
+            summary: "The outer product of two (flattened) tensors.",
+            doc: "",
+            example: "outer(tensor([1.0, 2.0]), tensor([1.0, 0.0, 1.0])).shape  # (2, 3)",
+        },
+        |_, a| {
+            let x = numeric("outer", a.value(0))?;
+            let y = numeric("outer", a.value(1))?;
+            let n: usize = shape_of(&x).iter().product();
+            let m: usize = shape_of(&y).iter().product();
+            ops::mul(&ops::reshape(&x, &[n, 1])?, &ops::reshape(&y, &[1, m])?)
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "transpose(x: tensor, axes: tuple = none) -> tensor",
+            summary: "`x` with its axes reversed, or permuted as `axes` lists them.",
+            doc: "`x.T` is `transpose(x)`.",
+            example: "transpose(zeros((2, 3, 4)), (1, 0, 2)).shape  # (3, 2, 4)",
+        },
+        |_, a| {
+            let x = numeric("transpose", a.value(0))?;
+            let s = shape_of(&x);
+            let n = s.len();
+            let bad = |d: Diagnostic| label_param(at_param(&a, 1)(d), &a, 0, &x);
+            let perm: Vec<usize> = match a.given(1) {
+                None | Some(Value::None) => (0..n).rev().collect(),
+                Some(Value::Tuple(p)) => {
+                    let mut out = Vec::new();
+                    for q in p.iter() {
+                        let i = int_arg("transpose", "an axis", q).map_err(bad)?;
+                        out.push(te(normalize_axis(i, n)).map_err(bad)?);
+                    }
+                    let mut seen = vec![false; n];
+                    let is_perm = out.len() == n && out.iter().all(|&i| !std::mem::replace(&mut seen[i], true));
+                    if !is_perm {
+                        let given: Vec<String> = p.iter().map(|q| q.repr()).collect();
+                        let given = if given.len() == 1 {
+                            format!("({},)", given[0])
+                        } else {
+                            format!("({})", given.join(", "))
+                        };
+                        return Err(bad(Diagnostic::new(
+                            ErrorKind::Shape,
+                            format!(
                             "`transpose`: axes {given} are not a permutation of the {n} axes of a tensor of shape {}",
                             format_shape(&s)
                         ),
-                    )));
+                        )));
+                    }
+                    out
                 }
-                out
+                Some(other) => return Err(bad(arg_type("transpose", "axes", "a tuple of ints", other))),
+            };
+            if n == 0 {
+                return Ok(x);
             }
-            Some(other) => return Err(bad(arg_type("transpose", "axes", "a tuple of ints", other))),
-        };
-        if n == 0 {
-            return Ok(x);
-        }
-        ops::transpose(&x, &perm)
-    });
-    register(t, "size", |_, a| {
-        let v = a.bind("size", &["x"])?;
-        property("size", &numeric("size", v[0].as_ref().unwrap_or(&Value::None))?)
-    });
-    register(t, "shape", |_, a| {
-        let v = a.bind("shape", &["x"])?;
-        property("shape", &numeric("shape", v[0].as_ref().unwrap_or(&Value::None))?)
-    });
-    register(t, "ndim", |_, a| {
-        let v = a.bind("ndim", &["x"])?;
-        property("ndim", &numeric("ndim", v[0].as_ref().unwrap_or(&Value::None))?)
-    });
-    register(t, "reshape", |_, a| {
-        const P: &[&str] = &["x", "shape"];
-        let v = a.bind("reshape", P)?;
-        let x = numeric("reshape", v[0].as_ref().unwrap_or(&Value::None))?;
-        let bad = |d: Diagnostic| label_param(at_param(&a, P, 1)(d), &a, P, 0, &x);
-        let want: Vec<i64> = match v[1].as_ref().unwrap_or(&Value::None) {
-            Value::Tuple(t) => t
-                .iter()
-                .map(|d| int_arg("reshape", "a shape entry", d))
-                .collect::<R<_>>()
-                .map_err(bad)?,
-            Value::Tensor(t) if t.ndim() == 1 => t
-                .to_vec()
-                .iter()
-                .map(|d| int_arg("reshape", "a shape entry", &Value::Float(*d)))
-                .collect::<R<_>>()
-                .map_err(bad)?,
-            other => vec![int_arg("reshape", "the shape", other)
-                .map_err(|_| arg_type("reshape", "the shape", "an int or a tuple of ints", other))
-                .map_err(bad)?],
-        };
-        let shape = te(as_tensor(&x)?.resolve_reshape(&want)).map_err(|d| bad(as_shape_error(d)))?;
-        ops::reshape(&x, &shape)
-    });
-    register(t, "flatten", |_, a| {
-        let v = a.bind("flatten", &["x"])?;
-        let x = numeric("flatten", v[0].as_ref().unwrap_or(&Value::None))?;
-        let n: usize = shape_of(&x).iter().product();
-        ops::reshape(&x, &[n])
-    });
-    register(t, "squeeze", |_, a| {
-        const P: &[&str] = &["x", "axis?"];
-        let v = a.bind("squeeze", P)?;
-        let x = numeric("squeeze", v[0].as_ref().unwrap_or(&Value::None))?;
-        let s = shape_of(&x);
-        let bad = |d: Diagnostic| label_param(at_param(&a, P, 1)(d), &a, P, 0, &x);
-        let axes = axes_arg("squeeze", v[1].as_ref(), s.len()).map_err(bad)?;
-        let out: Vec<usize> = match &axes {
-            None => s.iter().copied().filter(|&d| d != 1).collect(),
-            Some(ax) => {
-                if let Some(&i) = ax.iter().find(|&&i| s[i] != 1) {
-                    return Err(bad(Diagnostic::new(
-                        ErrorKind::Shape,
-                        format!(
-                            "`squeeze`: axis {i} of a tensor of shape {} has size {}, not 1",
-                            format_shape(&s),
-                            s[i]
-                        ),
-                    )));
+            ops::transpose(&x, &perm)
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "size(x: tensor) -> int",
+            summary: "The number of elements (`x.size`).",
+            doc: "",
+            example: "size(zeros((2, 3)))  # 6",
+        },
+        |_, a| property("size", &numeric("size", a.value(0))?),
+    );
+    register(
+        t,
+        Decl {
+            sig: "shape(x: tensor) -> tuple",
+            summary: "The shape as a tuple of ints (`x.shape`).",
+            doc: "",
+            example: "shape(zeros((2, 3)))  # (2, 3)",
+        },
+        |_, a| property("shape", &numeric("shape", a.value(0))?),
+    );
+    register(
+        t,
+        Decl {
+            sig: "ndim(x: tensor) -> int",
+            summary: "The number of axes (`x.ndim`).",
+            doc: "",
+            example: "ndim(zeros((2, 3)))  # 2",
+        },
+        |_, a| property("ndim", &numeric("ndim", a.value(0))?),
+    );
+    register(
+        t,
+        Decl {
+            sig: "reshape(x: tensor, shape: int | tuple) -> tensor",
+            summary: "`x` with the same elements in a new shape.",
+            doc: "One entry may be -1: it is inferred from the others.",
+            example: "reshape(arange(6), (2, -1)).shape  # (2, 3)",
+        },
+        |_, a| {
+            let x = numeric("reshape", a.value(0))?;
+            let bad = |d: Diagnostic| label_param(at_param(&a, 1)(d), &a, 0, &x);
+            let want: Vec<i64> = match a.value(1) {
+                Value::Tuple(t) => t
+                    .iter()
+                    .map(|d| int_arg("reshape", "a shape entry", d))
+                    .collect::<R<_>>()
+                    .map_err(bad)?,
+                Value::Tensor(t) if t.ndim() == 1 => t
+                    .to_vec()
+                    .iter()
+                    .map(|d| int_arg("reshape", "a shape entry", &Value::Float(*d)))
+                    .collect::<R<_>>()
+                    .map_err(bad)?,
+                other => vec![int_arg("reshape", "the shape", other)
+                    .map_err(|_| arg_type("reshape", "the shape", "an int or a tuple of ints", other))
+                    .map_err(bad)?],
+            };
+            let shape = te(as_tensor(&x)?.resolve_reshape(&want)).map_err(|d| bad(as_shape_error(d)))?;
+            ops::reshape(&x, &shape)
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "flatten(x: tensor) -> tensor",
+            summary: "`x` as a 1-d tensor.",
+            doc: "",
+            example: "flatten(ones((2, 2)))  # tensor([1.0, 1.0, 1.0, 1.0])",
+        },
+        |_, a| {
+            let x = numeric("flatten", a.value(0))?;
+            let n: usize = shape_of(&x).iter().product();
+            ops::reshape(&x, &[n])
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "squeeze(x: tensor, axis: int | tuple = none) -> tensor",
+            summary: "`x` without its axes of size 1 (all of them, or the given ones).",
+            doc: "",
+            example: "squeeze(zeros((1, 3, 1))).shape  # (3,)",
+        },
+        |_, a| {
+            let x = numeric("squeeze", a.value(0))?;
+            let s = shape_of(&x);
+            let bad = |d: Diagnostic| label_param(at_param(&a, 1)(d), &a, 0, &x);
+            let axes = axes_arg("squeeze", a.given(1), s.len()).map_err(bad)?;
+            let out: Vec<usize> = match &axes {
+                None => s.iter().copied().filter(|&d| d != 1).collect(),
+                Some(ax) => {
+                    if let Some(&i) = ax.iter().find(|&&i| s[i] != 1) {
+                        return Err(bad(Diagnostic::new(
+                            ErrorKind::Shape,
+                            format!(
+                                "`squeeze`: axis {i} of a tensor of shape {} has size {}, not 1",
+                                format_shape(&s),
+                                s[i]
+                            ),
+                        )));
+                    }
+                    s.iter()
+                        .enumerate()
+                        .filter(|(i, _)| !ax.contains(i))
+                        .map(|(_, &d)| d)
+                        .collect()
                 }
-                s.iter()
-                    .enumerate()
-                    .filter(|(i, _)| !ax.contains(i))
-                    .map(|(_, &d)| d)
-                    .collect()
-            }
-        };
-        ops::reshape(&x, &out)
-    });
-    register(t, "expand_dims", |_, a| {
-        const P: &[&str] = &["x", "axis"];
-        let v = a.bind("expand_dims", P)?;
-        let x = numeric("expand_dims", v[0].as_ref().unwrap_or(&Value::None))?;
-        let mut s = shape_of(&x);
-        let bad = |d: Diagnostic| label_param(at_param(&a, P, 1)(d), &a, P, 0, &x);
-        let ax = int_arg("expand_dims", "axis", v[1].as_ref().unwrap_or(&Value::None)).map_err(bad)?;
-        let axis = normalize_axis(ax, s.len() + 1).map_err(|_| {
-            let of = format!(
-                "a tensor with {} dimension{}",
-                s.len(),
-                if s.len() == 1 { "" } else { "s" }
-            );
-            bad(axis_error("expand_dims", ax, s.len() + 1, &of))
-        })?;
-        s.insert(axis, 1);
-        ops::reshape(&x, &s)
-    });
-    register(t, "broadcast_to", |_, a| {
-        const P: &[&str] = &["x", "shape"];
-        let v = a.bind("broadcast_to", P)?;
-        let x = numeric("broadcast_to", v[0].as_ref().unwrap_or(&Value::None))?;
-        let bad = |d: Diagnostic| label_param(at_param(&a, P, 1)(d), &a, P, 0, &x);
-        let s = shape_arg("broadcast_to", v[1].as_ref().unwrap_or(&Value::None)).map_err(bad)?;
-        te(as_tensor(&x)?.broadcast_to(&s)).map_err(bad)?;
-        ops::broadcast_to(&x, &s)
-    });
-    for (name, stack) in [("concat", false), ("stack", true)] {
-        register(t, name, move |_, a| {
-            const P: &[&str] = &["xs", "axis?"];
-            let v = a.bind(name, P)?;
-            let xs = tuple_of_tensors(name, v[0].as_ref().unwrap_or(&Value::None)).map_err(at_param(&a, P, 0))?;
+            };
+            ops::reshape(&x, &out)
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "expand_dims(x: tensor, axis: int) -> tensor",
+            summary: "`x` with a new axis of size 1 at `axis`.",
+            doc: "",
+            example: "expand_dims(zeros(3), 0).shape  # (1, 3)",
+        },
+        |_, a| {
+            let x = numeric("expand_dims", a.value(0))?;
+            let mut s = shape_of(&x);
+            let bad = |d: Diagnostic| label_param(at_param(&a, 1)(d), &a, 0, &x);
+            let ax = int_arg("expand_dims", "axis", a.value(1)).map_err(bad)?;
+            let axis = normalize_axis(ax, s.len() + 1).map_err(|_| {
+                let of = format!(
+                    "a tensor with {} dimension{}",
+                    s.len(),
+                    if s.len() == 1 { "" } else { "s" }
+                );
+                bad(axis_error("expand_dims", ax, s.len() + 1, &of))
+            })?;
+            s.insert(axis, 1);
+            ops::reshape(&x, &s)
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "broadcast_to(x: tensor, shape: int | tuple) -> tensor",
+            summary: "`x` repeated along axes to the given shape (NumPy broadcasting).",
+            doc: "The gradient sums over the repeated axes.",
+            example: "broadcast_to(tensor([1.0, 2.0]), (3, 2)).shape  # (3, 2)",
+        },
+        |_, a| {
+            let x = numeric("broadcast_to", a.value(0))?;
+            let bad = |d: Diagnostic| label_param(at_param(&a, 1)(d), &a, 0, &x);
+            let s = shape_arg("broadcast_to", a.value(1)).map_err(bad)?;
+            te(as_tensor(&x)?.broadcast_to(&s)).map_err(bad)?;
+            ops::broadcast_to(&x, &s)
+        },
+    );
+    for (decl, stack) in [
+        (
+            Decl {
+                sig: "concat(xs: tuple, axis: int = 0) -> tensor",
+                summary: "The tensors of `xs` joined along an existing axis.",
+                doc: "All other axes must agree.",
+                example: "concat((ones(2), zeros(3)))  # 5 elements",
+            },
+            false,
+        ),
+        (
+            Decl {
+                sig: "stack(xs: tuple, axis: int = 0) -> tensor",
+                summary: "The tensors of `xs` (all of one shape) stacked along a new axis.",
+                doc: "",
+                example: "stack((ones(2), zeros(2))).shape  # (2, 2)",
+            },
+            true,
+        ),
+    ] {
+        register(t, decl, move |_, a| {
+            let name = a.name();
+            let xs = tuple_of_tensors(name, a.value(0)).map_err(at_param(&a, 0))?;
             if xs.is_empty() {
                 return Err(
-                    Diagnostic::new(ErrorKind::Value, format!("`{name}` needs at least one tensor"))
-                        .at(a.param_span(P, 0)),
+                    Diagnostic::new(ErrorKind::Value, format!("`{name}` needs at least one tensor")).at(a.span_at(0)),
                 );
             }
             let nd = shape_of(&xs[0]).len() + usize::from(stack);
-            let axis = axis_arg(name, v[1].as_ref(), nd, 0).map_err(at_param(&a, P, 1))?;
+            let axis = axis_arg(name, a.given(1), nd, 0).map_err(at_param(&a, 1))?;
             apply(
                 &if stack {
                     Prim::Stack(crate::prim::Stack(axis))
@@ -1008,63 +1474,84 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
                 },
                 &xs,
             )
-            .map_err(|d| at_param(&a, P, 0)(as_shape_error(d)))
+            .map_err(|d| at_param(&a, 0)(as_shape_error(d)))
         });
     }
-    register(t, "take", |_, a| {
-        const P: &[&str] = &["x", "indices", "axis?"];
-        let v = a.bind("take", P)?;
-        let x = numeric("take", v[0].as_ref().unwrap_or(&Value::None))?;
-        let idx = tensor_value(v[1].as_ref().unwrap_or(&Value::None)).map_err(at_param(&a, P, 1))?;
-        let axis = axis_arg("take", v[2].as_ref(), shape_of(&x).len(), 0)
-            .map_err(|d| label_param(at_param(&a, P, 2)(d), &a, P, 0, &x))?;
-        apply(&Prim::Take(crate::prim::Take(axis)), &[x.clone(), idx.strip().clone()])
-            .map_err(|d| label_param(at_param(&a, P, 1)(d), &a, P, 0, &x))
-    });
-    register(t, "tolist", |_, a| {
-        let v = a.bind("tolist", &["x"])?;
-        let xv = numeric("tolist", v[0].as_ref().unwrap_or(&Value::None))?;
-        // Every level of nesting is a tuple per entry of the axes above it: a
-        // zero-size tensor with a huge leading axis is a huge tuple of `()`s,
-        // which must be reported before it is built.
-        let mut rows: u128 = 1;
-        for &d in &shape_of(&xv) {
-            rows = rows.saturating_mul(d as u128);
-            crate::tuple::check_len(rows).map_err(|d| d.at(a.span_of(0)))?;
-        }
-        if matches!(xv, Value::Dual(_)) {
-            // Being differentiated: split by indexing, which is recorded, so the leaves carry gradients.
-            fn split(x: &Value) -> R<Value> {
-                let n = match shape_of(x).first() {
-                    None => return ops::reshape(x, &[]),
-                    Some(&n) => n,
-                };
-                let mut items = crate::value::Tuple::new();
-                for i in 0..n {
-                    let row = apply(
-                        &Prim::Slice(crate::prim::Slice(vec![dp_tensor::SliceSpec::Index(i as i64)].into())),
-                        std::slice::from_ref(x),
-                    )?;
-                    items.push(split(&row)?);
-                }
-                Ok(Value::Tuple(items))
+    register(
+        t,
+        Decl {
+            sig: "take(x: tensor, indices: tensor, axis: int = 0) -> tensor",
+            summary: "The slices of `x` at `indices` along `axis` (gathering rows by default).",
+            doc: "Indices must be integers; negative ones count from the end. The gradient adds into the taken slices.",
+            example: "take(tensor([10.0, 20.0, 30.0]), tensor([2, 0]))  # tensor([30.0, 10.0])",
+        },
+        |_, a| {
+            let x = numeric("take", a.value(0))?;
+            let idx = tensor_value(a.value(1)).map_err(at_param(&a, 1))?;
+            let axis = axis_arg("take", a.given(2), shape_of(&x).len(), 0)
+                .map_err(|d| label_param(at_param(&a, 2)(d), &a, 0, &x))?;
+            apply(&Prim::Take(crate::prim::Take(axis)), &[x.clone(), idx.strip().clone()])
+                .map_err(|d| label_param(at_param(&a, 1)(d), &a, 0, &x))
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "tolist(x: tensor) -> tuple",
+            summary: "The elements of `x` as nested tuples of floats (a float for a 0-d tensor).",
+            doc: "",
+            example: "tolist(tensor([[1, 2], [3, 4]]))  # ((1.0, 2.0), (3.0, 4.0))",
+        },
+        |_, a| {
+            let xv = numeric("tolist", a.value(0))?;
+            // Every level of nesting is a tuple per entry of the axes above it: a
+            // zero-size tensor with a huge leading axis is a huge tuple of `()`s,
+            // which must be reported before it is built.
+            let mut rows: u128 = 1;
+            for &d in &shape_of(&xv) {
+                rows = rows.saturating_mul(d as u128);
+                crate::tuple::check_len(rows).map_err(|d| d.at(a.span_of(0)))?;
             }
-            return split(&xv);
-        }
-        let x = as_tensor(&xv)?;
-        fn build(data: &[f64], shape: &[usize]) -> Value {
-            match shape.split_first() {
-                None => Value::Float(data.first().copied().unwrap_or(0.0)),
-                Some((&n, rest)) => {
-                    let step: usize = rest.iter().product();
-                    Value::tuple((0..n).map(|i| build(&data[i * step..], rest)))
+            if matches!(xv, Value::Dual(_)) {
+                // Being differentiated: split by indexing, which is recorded, so the leaves carry gradients.
+                fn split(x: &Value) -> R<Value> {
+                    let n = match shape_of(x).first() {
+                        None => return ops::reshape(x, &[]),
+                        Some(&n) => n,
+                    };
+                    let mut items = crate::value::Tuple::new();
+                    for i in 0..n {
+                        let row = apply(
+                            &Prim::Slice(crate::prim::Slice(vec![dp_tensor::SliceSpec::Index(i as i64)].into())),
+                            std::slice::from_ref(x),
+                        )?;
+                        items.push(split(&row)?);
+                    }
+                    Ok(Value::Tuple(items))
+                }
+                return split(&xv);
+            }
+            let x = as_tensor(&xv)?;
+            fn build(data: &[f64], shape: &[usize]) -> Value {
+                match shape.split_first() {
+                    None => Value::Float(data.first().copied().unwrap_or(0.0)),
+                    Some((&n, rest)) => {
+                        let step: usize = rest.iter().product();
+                        Value::tuple((0..n).map(|i| build(&data[i * step..], rest)))
+                    }
                 }
             }
-        }
-        Ok(build(&x.to_vec(), x.shape()))
-    });
-    register(t, "stop_gradient", |_, a| {
-        let v = a.bind("stop_gradient", &["x"])?;
-        crate::tree::map_leaves(v[0].as_ref().unwrap_or(&Value::None), &mut |x, _| Ok(x.strip().clone()))
-    });
+            Ok(build(&x.to_vec(), x.shape()))
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "stop_gradient(x)",
+            summary: "`x` itself, treated as a constant by differentiation.",
+            doc: "Applies to every leaf of a tree.",
+            example: "grad(|x| x * stop_gradient(x))(3.0)  # 3.0",
+        },
+        |_, a| crate::tree::map_leaves(a.value(0), &mut |x, _| Ok(x.strip().clone())),
+    );
 }
