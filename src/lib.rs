@@ -9,7 +9,6 @@ pub mod autodiff;
 pub mod builtins;
 pub mod cli_io;
 pub mod diagnostics;
-pub mod dict;
 pub mod eval;
 pub mod files;
 pub mod ops;
@@ -17,10 +16,7 @@ pub mod output;
 pub mod prim;
 pub mod repl;
 pub mod stdlib;
-pub mod strings;
 pub mod syntax;
-pub mod tree;
-pub mod tuple;
 pub mod value;
 
 pub use diagnostics::Diagnostic;

@@ -7,7 +7,7 @@ use crate::diagnostics::{Diagnostic, ErrorKind};
 use crate::eval::Interp;
 use crate::ops::{self, apply, as_tensor, num, shape_of, Prim};
 use crate::syntax::span::Span;
-use crate::tree::{self, is_differentiable, path_string};
+use crate::value::tree::{self, is_differentiable, path_string};
 use crate::value::Value;
 use dp_tensor::Tensor;
 use std::rc::Rc;

@@ -4,7 +4,7 @@ use super::{arg_type, float_arg, register, Decl};
 use crate::diagnostics::{Diagnostic, ErrorKind};
 use crate::eval::Interp;
 use crate::ops::{self, as_tensor, shape_of};
-use crate::tree::{self, path_string};
+use crate::value::tree::{self, path_string};
 use crate::value::Value;
 use dp_tensor::format_float;
 use std::collections::HashMap;
@@ -358,7 +358,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         Ok(Value::Int(match x.strip() {
             Value::Tuple(t) => t.len() as i64,
             Value::Dict(d) => d.len() as i64,
-            Value::Str(s) => crate::strings::char_len(s) as i64,
+            Value::Str(s) => crate::value::strings::char_len(s) as i64,
             Value::Range(lo, hi, step) => range_len(*lo, *hi, *step).ok_or_else(|| {
                 Diagnostic::new(ErrorKind::Value, "the range has more elements than an int can count")
                     .at(a.span_of(0))

@@ -38,7 +38,7 @@ use super::{register, Decl};
 use crate::diagnostics::{excerpt, Diagnostic, ErrorKind};
 use crate::eval::Interp;
 use crate::files::FileError;
-use crate::tree::{leaves_with_paths, path_string, PathStep};
+use crate::value::tree::{leaves_with_paths, path_string, PathStep};
 use crate::value::{quote, Dict, Tuple, Value};
 use dp_tensor::Tensor;
 use std::collections::{BTreeMap, HashMap};

@@ -5,7 +5,7 @@ use crate::diagnostics::{Diagnostic, ErrorKind};
 use crate::eval::index::iterate;
 use crate::eval::Interp;
 use crate::ops;
-use crate::tree;
+use crate::value::tree;
 use crate::value::{Dict, Tuple, Value};
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -39,7 +39,7 @@ fn items_of(fname: &str, v: &Value) -> R<Vec<Value>> {
         // other iterables are already in memory).
         let n = super::core::range_len(*a, *b, *s).map_or(u128::MAX, |n| n as u128);
         expected = usize::try_from(n).ok();
-        crate::tuple::check_len(n).map_err(|d| {
+        crate::value::tuple::check_len(n).map_err(|d| {
             d.with_help(format!(
                 "`{fname}` materialises the range; iterate over it with `for` instead"
             ))
@@ -48,14 +48,14 @@ fn items_of(fname: &str, v: &Value) -> R<Vec<Value>> {
     if let Value::Tensor(t) = v.strip() {
         // A zero-size tensor can have a huge leading axis: one tuple entry per row.
         if let Some(&rows) = t.shape().first() {
-            crate::tuple::check_len(rows as u128)?;
+            crate::value::tuple::check_len(rows as u128)?;
         }
     }
     let items = iterate(v).map_err(|_| {
         arg_type(fname, "its argument", "a tuple, dict, range, string or tensor", v)
             .with_label(format!("this is {}", v.describe()))
     })?;
-    crate::tuple::collect_elements(items, expected)
+    crate::value::tuple::collect_elements(items, expected)
 }
 
 /// Registers the structure and tree builtins.
@@ -169,7 +169,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             let mut tup = tuple_arg("append", a.value(0)).map_err(|d| d.at(a.span_of(0)))?;
             if tup.len() >= 1 << 20 {
                 // Only long tuples can approach the budget; short ones skip the check.
-                crate::tuple::check_len(tup.len() as u128 + 1)?;
+                crate::value::tuple::check_len(tup.len() as u128 + 1)?;
             }
             tup.push(a.value(1).clone());
             Ok(Value::Tuple(tup))

@@ -293,7 +293,7 @@ fn to_tensor_at(v: &Value, depth: usize) -> R<Value> {
         Value::Range(lo, hi, step) => {
             // Materialised as a tuple first: its length must fit the memory budget.
             let n = super::core::range_len(*lo, *hi, *step).map_or(u128::MAX, |n| n as u128);
-            crate::tuple::check_len(n)?;
+            crate::value::tuple::check_len(n)?;
             let items: crate::value::Tuple = crate::eval::index::iterate(v)?.collect::<R<_>>()?;
             to_tensor(&Value::Tuple(items))
         }
@@ -1510,7 +1510,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             let mut rows: u128 = 1;
             for &d in &shape_of(&xv) {
                 rows = rows.saturating_mul(d as u128);
-                crate::tuple::check_len(rows).map_err(|d| d.at(a.span_of(0)))?;
+                crate::value::tuple::check_len(rows).map_err(|d| d.at(a.span_of(0)))?;
             }
             if matches!(xv, Value::Dual(_)) {
                 // Being differentiated: split by indexing, which is recorded, so the leaves carry gradients.
@@ -1552,6 +1552,6 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             doc: "Applies to every leaf of a tree.",
             example: "grad(|x| x * stop_gradient(x))(3.0)  # 3.0",
         },
-        |_, a| crate::tree::map_leaves(a.value(0), &mut |x, _| Ok(x.strip().clone())),
+        |_, a| crate::value::tree::map_leaves(a.value(0), &mut |x, _| Ok(x.strip().clone())),
     );
 }

@@ -246,9 +246,9 @@ pub fn binary(op: BinOp, a: &Value, b: &Value) -> Result<Value, Diagnostic> {
     match (op, a, b) {
         (BinOp::Eq, _, _) => Ok(Value::Bool(values_equal(a, b))),
         (BinOp::Ne, _, _) => Ok(Value::Bool(!values_equal(a, b))),
-        (BinOp::Add, Value::Str(x), Value::Str(y)) => crate::strings::concat(x, y),
+        (BinOp::Add, Value::Str(x), Value::Str(y)) => crate::value::strings::concat(x, y),
         (BinOp::Add, Value::Tuple(x), Value::Tuple(y)) => {
-            crate::tuple::check_len(x.len() as u128 + y.len() as u128)?;
+            crate::value::tuple::check_len(x.len() as u128 + y.len() as u128)?;
             let mut t = x.clone();
             t.extend(y.iter().cloned());
             Ok(Value::Tuple(t))

@@ -117,22 +117,26 @@ pub fn index(v: &Value, items: Vec<Item>, recv_span: Span, span: Span) -> Result
         },
         Value::Str(s) => {
             // Characters are found through a cached index: O(1) per lookup, not O(i).
-            let n = crate::strings::char_len(s);
+            let n = crate::value::strings::char_len(s);
             match one_item(items, "a string", span)? {
                 Item::At(i, sp) => {
                     let i = norm_index(as_index(&i, sp, "a string index")?, n, sp)?;
-                    Ok(crate::strings::char_at(s, i))
+                    Ok(crate::value::strings::char_at(s, i))
                 }
                 Item::Slice(a, b, c) => {
                     let (first, step, count) = slice_params(&a, &b, &c, n as u64)?;
                     if step == 1 {
                         let start = first as usize;
-                        return Ok(Value::str(crate::strings::char_range(s, start, start + count as usize)));
+                        return Ok(Value::str(crate::value::strings::char_range(
+                            s,
+                            start,
+                            start + count as usize,
+                        )));
                     }
                     let mut out = String::new();
                     for k in 0..count {
                         let i = (first + i128::from(k) * step) as usize;
-                        out.push_str(crate::strings::char_range(s, i, i + 1));
+                        out.push_str(crate::value::strings::char_range(s, i, i + 1));
                     }
                     Ok(Value::str(out))
                 }
@@ -202,7 +206,7 @@ fn range_index(
         }
         Item::Slice(x, y, z) => {
             let (first, step, count) = slice_params(&x, &y, &z, len as u64)?;
-            crate::tuple::check_len(u128::from(count)).map_err(|d| d.at(span))?;
+            crate::value::tuple::check_len(u128::from(count)).map_err(|d| d.at(span))?;
             Ok(Value::Tuple(
                 (0..count).map(|k| at(first + i128::from(k) * step)).collect(),
             ))

@@ -1,4 +1,11 @@
-//! The values of dp and how they print (docs/language.md §3).
+//! The value layer: the values of dp and how they print (docs/language.md
+//! §3), with the persistent dicts and tuples they are built from, tree walks
+//! over nested values, and character indexing of strings.
+
+pub mod dict;
+pub mod strings;
+pub mod tree;
+pub mod tuple;
 
 use crate::autodiff::trace::Tracer;
 use crate::builtins::Native;
@@ -8,10 +15,10 @@ use dp_tensor::{format_float, Tensor};
 use std::fmt::Write as _;
 use std::rc::Rc;
 
-/// A persistent dict with string keys, ordered by key (see [`crate::dict`]).
-pub use crate::dict::Dict;
-/// An immutable, persistent tuple (see [`crate::tuple`]).
-pub use crate::tuple::Tuple;
+/// A persistent dict with string keys, ordered by key (see [`crate::value::dict`]).
+pub use crate::value::dict::Dict;
+/// An immutable, persistent tuple (see [`crate::value::tuple`]).
+pub use crate::value::tuple::Tuple;
 
 /// A closure: a function's compiled code plus the values it captured.
 #[derive(Debug)]
