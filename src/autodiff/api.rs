@@ -2,7 +2,7 @@
 //! value_and_grad, vjp, jvp, jacfwd, jacrev, hessian, numgrad, check_grad.
 
 use super::trace::{self, backward, dual, leaf, start_tape, tangent_at, unwrap_level};
-use crate::builtins::{native, Args};
+use crate::builtins::{declared, native, Args, Decl};
 use crate::diagnostics::{Diagnostic, ErrorKind};
 use crate::eval::Interp;
 use crate::ops::{self, apply, as_tensor, num, shape_of, Prim};
@@ -168,9 +168,14 @@ pub fn vjp_call(it: &mut Interp, f: &Value, primals: Vec<Value>, span: Span) -> 
     })?;
     let tape = Rc::new(guard.finish());
     let y_for_pullback = y.clone();
-    let pullback = native("pullback", move |it2: &mut Interp, a: Args| {
-        let v = a.bind("pullback", &["cotangent"])?;
-        let cot = v[0].clone().unwrap_or(Value::None);
+    let decl = Decl {
+        sig: "pullback(cotangent)",
+        summary: "The cotangent of each argument of the function `vjp` was given, from a cotangent of its output.",
+        doc: "",
+        example: "",
+    };
+    let pullback = declared(decl, move |it2: &mut Interp, a| {
+        let cot = a.value(0).clone();
         let mut seeds = Vec::new();
         let mut k = 0;
         let names = ["the output", "the cotangent"];

@@ -9,7 +9,7 @@ pub mod io;
 pub mod structure;
 pub mod tensor;
 
-use crate::diagnostics::{did_you_mean, Diagnostic, ErrorKind};
+use crate::diagnostics::{Diagnostic, ErrorKind};
 use crate::eval::Interp;
 use crate::syntax::span::Span;
 use crate::value::Value;
@@ -94,65 +94,6 @@ impl Args {
             self.span
         }
     }
-
-    /// Binds the arguments of a function made at run time (which has no
-    /// [`Decl`]) to parameter names, a trailing `?` marking an optional one.
-    /// Builtins bind through their declaration ([`Signature::bind`]).
-    pub fn bind(&self, fname: &str, params: &[&str]) -> Result<Vec<Option<Value>>, Diagnostic> {
-        let names: Vec<&str> = params.iter().map(|p| p.trim_end_matches('?')).collect();
-        if self.pos.len() > params.len() {
-            return Err(Diagnostic::new(
-                ErrorKind::Arity,
-                format!(
-                    "`{fname}` takes at most {} argument{} ({}) but {} were given",
-                    params.len(),
-                    if params.len() == 1 { "" } else { "s" },
-                    names.join(", "),
-                    self.pos.len()
-                ),
-            )
-            .at(self.span_of(params.len()))
-            .with_label("the first extra argument"));
-        }
-        let mut out: Vec<Option<Value>> = vec![None; params.len()];
-        for (i, v) in self.pos.iter().enumerate() {
-            out[i] = Some(v.clone());
-        }
-        for (j, (k, v)) in self.kw.iter().enumerate() {
-            // Keyword spans follow the positional ones (see `Args::spans`).
-            let kw_span = self.spans.get(self.pos.len() + j).copied().unwrap_or(self.span);
-            match names.iter().position(|n| **n == **k) {
-                Some(i) if out[i].is_some() => {
-                    return Err(
-                        Diagnostic::new(ErrorKind::Arity, format!("argument `{k}` of `{fname}` given twice"))
-                            .at(kw_span),
-                    )
-                }
-                Some(i) => out[i] = Some(v.clone()),
-                None => {
-                    let mut d = Diagnostic::new(ErrorKind::Arity, format!("`{fname}` has no parameter named `{k}`"))
-                        .at(kw_span)
-                        .with_label(format!("`{k}` is not a parameter of `{fname}`"))
-                        .with_note(format!("its parameters are: {}", names.join(", ")));
-                    if let Some(s) = did_you_mean(k, names.iter().copied()) {
-                        d = d.with_help(format!("did you mean `{s}`?"));
-                    }
-                    return Err(d);
-                }
-            }
-        }
-        for (i, p) in params.iter().enumerate() {
-            if out[i].is_none() && !p.ends_with('?') {
-                return Err(Diagnostic::new(
-                    ErrorKind::Arity,
-                    format!("missing argument `{}` in call to `{fname}`", names[i]),
-                )
-                .at(self.span)
-                .with_note(format!("`{fname}` takes ({})", names.join(", "))));
-            }
-        }
-        Ok(out)
-    }
 }
 
 /// A type error for argument `what` of `fname`.
@@ -207,26 +148,36 @@ pub fn func_arg(fname: &str, what: &str, v: &Value) -> Result<Value, Diagnostic>
     }
 }
 
-/// Registers a builtin from its declaration: the arguments of each call
-/// are bound to the declared parameters before `body` runs.
+/// Registers a builtin from its declaration (see [`declared`]).
 pub fn register(
     table: &mut HashMap<Rc<str>, Value>,
     decl: Decl,
     body: impl for<'a> Fn(&mut Interp, Call<'a>) -> Result<Value, Diagnostic> + 'static,
 ) {
-    // Every declaration is parsed by the test `every_declaration_parses` (and by
-    // every `Interp::new`), so a malformed one never reaches a user.
+    let f = declared(decl, body);
+    if let Value::Native(n) = &f {
+        table.insert(n.name.clone(), f.clone());
+    }
+}
+
+/// A function value from its declaration: the arguments of each call are
+/// bound to the declared parameters before `body` runs. Builtins and the
+/// functions builtins return (a `vjp` pullback) are made this way.
+pub fn declared(
+    decl: Decl,
+    body: impl for<'a> Fn(&mut Interp, Call<'a>) -> Result<Value, Diagnostic> + 'static,
+) -> Value {
+    // Every builtin declaration is parsed by the test `every_declaration_parses`
+    // (and by every `Interp::new`), and the pullback's by every `vjp` test, so a
+    // malformed one never reaches a user.
     let sig = Rc::new(Signature::parse(decl).expect("builtin declarations are well-formed"));
     let bound = sig.clone();
     let func = move |it: &mut Interp, args: Args| body(it, bound.bind(&args)?);
-    table.insert(
-        Rc::from(sig.name),
-        Value::Native(Rc::new(Native {
-            name: Rc::from(sig.name),
-            func: Box::new(func),
-            sig: Some(sig),
-        })),
-    );
+    Value::Native(Rc::new(Native {
+        name: Rc::from(sig.name),
+        func: Box::new(func),
+        sig: Some(sig),
+    }))
 }
 
 /// Every builtin function, by name.
