@@ -57,6 +57,9 @@ pub struct StackFrame {
     pub call_site: Span,
 }
 
+/// The result of anything that can fail with a report: the one `Result` alias of the crate.
+pub type R<T> = Result<T, Diagnostic>;
+
 /// An error with everything needed to render a report. It is one pointer
 /// wide (the details live behind a `Box`), so `Result<Value, Diagnostic>`
 /// stays small on the interpreter's hot paths; fields are reached through

@@ -2,17 +2,18 @@
 //! value_and_grad, vjp, jvp, jacfwd, jacrev, hessian, numgrad, check_grad.
 
 use super::trace::{self, backward, dual, leaf, start_tape, tangent_at, unwrap_level};
-use crate::builtins::{declared, native, Args, Decl};
 use crate::diagnostics::{Diagnostic, ErrorKind};
 use crate::eval::Interp;
 use crate::ops::{self, apply, as_tensor, num, shape_of, Prim};
 use crate::syntax::span::Span;
+use crate::value::native::{declared, native, Args};
+use crate::value::signature::Decl;
 use crate::value::tree::{self, is_differentiable, path_string};
 use crate::value::Value;
 use dp_tensor::Tensor;
 use std::rc::Rc;
 
-type R<T> = Result<T, Diagnostic>;
+use crate::diagnostics::R;
 
 /// Which positional arguments to differentiate.
 #[derive(Clone, Debug)]

@@ -10,7 +10,7 @@ use dp_tensor::format_float;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-type R<T> = Result<T, Diagnostic>;
+use crate::diagnostics::R;
 
 /// `format(fmt, args...)`: `{}` inserts the next argument as `str` would, `{:.N}`
 /// a number with N decimals; `{{` and `}}` are literal braces.

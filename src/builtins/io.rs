@@ -46,7 +46,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::rc::Rc;
 
-type R<T> = Result<T, Diagnostic>;
+use crate::diagnostics::R;
 
 /// How many characters of file contents (a bad CSV cell, an .npz key) a report quotes.
 const CELL_EXCERPT: usize = 60;

@@ -2,15 +2,15 @@
 
 use super::{arg_type, register, Decl};
 use crate::diagnostics::{Diagnostic, ErrorKind};
-use crate::eval::index::iterate;
 use crate::eval::Interp;
 use crate::ops;
+use crate::ops::index::iterate;
 use crate::value::tree;
 use crate::value::{Dict, Tuple, Value};
 use std::collections::HashMap;
 use std::rc::Rc;
 
-type R<T> = Result<T, Diagnostic>;
+use crate::diagnostics::R;
 
 fn dict_arg(fname: &str, v: &Value) -> R<Dict> {
     match v {
@@ -152,7 +152,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             let mut d = dict_arg("remove", a.value(0)).map_err(|d| d.at(a.span_of(0)))?;
             let k = a.str_as(1, "the key").map_err(|d| d.at(a.span_of(1)))?;
             if d.remove(&k).is_none() {
-                return Err(crate::eval::interp::missing_key(&d, &k, a.span_of(1)));
+                return Err(crate::value::dict::missing_key(&d, &k, a.span_of(1)));
             }
             Ok(Value::Dict(d))
         },
@@ -317,7 +317,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         },
         |_, a| {
             tree::map_many(&[a.value(0).clone(), a.value(1).clone()], &mut |p, _| {
-                crate::eval::arith::binary(crate::syntax::ast::BinOp::Add, &p[0], &p[1])
+                crate::ops::arith::binary(crate::syntax::ast::BinOp::Add, &p[0], &p[1])
             })
         },
     );
@@ -333,7 +333,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             let s = a.value(1).clone();
             tree::map_leaves(a.value(0), &mut |x, _| {
                 if x.is_numeric() {
-                    crate::eval::arith::binary(crate::syntax::ast::BinOp::Mul, x, &s)
+                    crate::ops::arith::binary(crate::syntax::ast::BinOp::Mul, x, &s)
                 } else {
                     Ok(x.clone())
                 }

@@ -14,7 +14,7 @@ use dp_tensor::{format_shape, normalize_axis, BinaryOp, ReduceOp, Tensor, UnaryO
 use std::collections::HashMap;
 use std::rc::Rc;
 
-type R<T> = Result<T, Diagnostic>;
+use crate::diagnostics::R;
 
 fn te<T>(r: dp_tensor::Result<T>) -> R<T> {
     r.map_err(tensor_error)
@@ -294,7 +294,7 @@ fn to_tensor_at(v: &Value, depth: usize) -> R<Value> {
             // Materialised as a tuple first: its length must fit the memory budget.
             let n = super::core::range_len(*lo, *hi, *step).map_or(u128::MAX, |n| n as u128);
             crate::value::tuple::check_len(n)?;
-            let items: crate::value::Tuple = crate::eval::index::iterate(v)?.collect::<R<_>>()?;
+            let items: crate::value::Tuple = crate::ops::index::iterate(v)?.collect::<R<_>>()?;
             to_tensor(&Value::Tuple(items))
         }
         v if v.is_numeric() => Ok(v.clone()),
@@ -1183,7 +1183,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         |_, a| {
             let x = numeric("matmul", a.value(0))?;
             let y = numeric("matmul", a.value(1))?;
-            crate::eval::arith::matmul(&x, &y).map_err(|d| {
+            crate::ops::arith::matmul(&x, &y).map_err(|d| {
                 let d = d.at(a.span);
                 label_param(label_param(d, &a, 0, &x), &a, 1, &y)
             })
@@ -1217,7 +1217,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
                     .with_help("use `@` (matmul) for batched products"),
                 ));
             }
-            crate::eval::arith::matmul(&x, &y).map_err(labelled)
+            crate::ops::arith::matmul(&x, &y).map_err(labelled)
         },
     );
     register(

@@ -9,12 +9,14 @@
 //! time. Every construct of the IR compiles here; the runtime support the
 //! compiled code calls (frames, calls, binding, imports) is in `interp.rs`.
 
-use super::interp::{after_body, check_interrupt, field, not_callable, unbound_global_error, Flow, Frame, Interp, R};
+use super::interp::{
+    after_body, check_interrupt, field, not_callable, unbound_global_error, Exec, Flow, Frame, Interp,
+};
 use super::ir::{self, CaptureSrc, ExprKind as K, Pattern, Stmt, Target};
-use crate::builtins::Args;
 use crate::diagnostics::{did_you_mean, Diagnostic, ErrorKind};
 use crate::syntax::ast::BinOp;
 use crate::syntax::span::Span;
+use crate::value::native::Args;
 use crate::value::{assign, Tuple, Value};
 use std::fmt;
 use std::rc::Rc;
@@ -33,9 +35,9 @@ macro_rules! by_op {
     };
 }
 
-type ExprFn = dyn for<'a> Fn(&mut Interp, &mut Frame<'a>) -> R<Value>;
-type StmtFn = dyn for<'a> Fn(&mut Interp, &mut Frame<'a>) -> R<()>;
-type CondFn = dyn for<'a> Fn(&mut Interp, &mut Frame<'a>) -> R<bool>;
+type ExprFn = dyn for<'a> Fn(&mut Interp, &mut Frame<'a>) -> Exec<Value>;
+type StmtFn = dyn for<'a> Fn(&mut Interp, &mut Frame<'a>) -> Exec<()>;
+type CondFn = dyn for<'a> Fn(&mut Interp, &mut Frame<'a>) -> Exec<bool>;
 
 /// A compiled expression: call [`Code::run`] with the interpreter and the frame.
 pub struct Code(Box<ExprFn>);
@@ -49,7 +51,7 @@ struct Cond(Box<CondFn>);
 
 impl Cond {
     #[inline(always)]
-    fn run(&self, i: &mut Interp, f: &mut Frame) -> R<bool> {
+    fn run(&self, i: &mut Interp, f: &mut Frame) -> Exec<bool> {
         (self.0)(i, f)
     }
 }
@@ -57,7 +59,7 @@ impl Cond {
 impl Code {
     /// Evaluates the expression in frame `f`.
     #[inline(always)]
-    pub fn run(&self, i: &mut Interp, f: &mut Frame) -> R<Value> {
+    pub fn run(&self, i: &mut Interp, f: &mut Frame) -> Exec<Value> {
         (self.0)(i, f)
     }
 }
@@ -65,7 +67,7 @@ impl Code {
 impl StmtCode {
     /// Executes the statement in frame `f`.
     #[inline(always)]
-    pub fn run(&self, i: &mut Interp, f: &mut Frame) -> R<()> {
+    pub fn run(&self, i: &mut Interp, f: &mut Frame) -> Exec<()> {
         (self.0)(i, f)
     }
 }
@@ -156,11 +158,11 @@ pub fn function(p: &ir::FnProto) -> Rc<FnCode> {
     })
 }
 
-fn code(f: impl for<'a> Fn(&mut Interp, &mut Frame<'a>) -> R<Value> + 'static) -> Code {
+fn code(f: impl for<'a> Fn(&mut Interp, &mut Frame<'a>) -> Exec<Value> + 'static) -> Code {
     Code(Box::new(f))
 }
 
-fn stmt_code(f: impl for<'a> Fn(&mut Interp, &mut Frame<'a>) -> R<()> + 'static) -> StmtCode {
+fn stmt_code(f: impl for<'a> Fn(&mut Interp, &mut Frame<'a>) -> Exec<()> + 'static) -> StmtCode {
     StmtCode(Box::new(f))
 }
 
@@ -209,7 +211,7 @@ pub fn expr(e: ir::Expr) -> Code {
             let x = expr(*x);
             code(move |i, f| {
                 let v = x.run(i, f)?;
-                Ok(super::arith::neg(&v).map_err(|d| d.at(span))?)
+                Ok(crate::ops::arith::neg(&v).map_err(|d| d.at(span))?)
             })
         }
         K::Not(x) => {
@@ -288,7 +290,7 @@ pub fn expr(e: ir::Expr) -> Code {
             };
             code(move |i, f| {
                 let iterable = it.run(i, f)?;
-                let items = super::index::iterate(&iterable).map_err(|d| d.at(it_span))?;
+                let items = crate::ops::index::iterate(&iterable).map_err(|d| d.at(it_span))?;
                 for item in items {
                     let item = item.map_err(|d| d.at(it_span))?;
                     check_interrupt(span)?;
@@ -455,7 +457,7 @@ fn arg_codes(args: Vec<ir::Arg>) -> Vec<ArgCode> {
 }
 
 /// Evaluates call arguments (after `recv`, a method call's receiver) into [`Args`].
-fn eval_args(i: &mut Interp, f: &mut Frame, args: &[ArgCode], span: Span, recv: Option<(Value, Span)>) -> R<Args> {
+fn eval_args(i: &mut Interp, f: &mut Frame, args: &[ArgCode], span: Span, recv: Option<(Value, Span)>) -> Exec<Args> {
     let mut out = Args {
         pos: Vec::with_capacity(args.len() + 1),
         kw: Vec::new(),
@@ -566,7 +568,7 @@ fn update_local<const OP: u8>(slot: u32, rhs: ir::Expr, spans: (Span, Span, Span
     match Operand::new(rhs) {
         Operand::Const(c) => stmt_code(move |i, f| {
             let x = &mut f.slots[slot as usize];
-            match super::arith::scalar_fast(OpOf::<OP>::OP, x, &c) {
+            match crate::ops::arith::scalar_fast(OpOf::<OP>::OP, x, &c) {
                 Some(v) => {
                     assign(x, v);
                     Ok(())
@@ -579,7 +581,7 @@ fn update_local<const OP: u8>(slot: u32, rhs: ir::Expr, spans: (Span, Span, Span
             stmt_code(move |i, f| {
                 let r = rhs.run(i, f)?;
                 let x = &mut f.slots[slot as usize];
-                match super::arith::scalar_fast(OpOf::<OP>::OP, x, &r) {
+                match crate::ops::arith::scalar_fast(OpOf::<OP>::OP, x, &r) {
                     Some(v) => {
                         assign(x, v);
                         Ok(())
@@ -612,7 +614,7 @@ fn cond(e: ir::Expr, what: &'static str) -> Cond {
 fn compare<const OP: u8>(a: ir::Expr, b: ir::Expr, span: Span, what: &'static str) -> Cond {
     let spans = (a.span, b.span, span);
     // Anything but two numbers: the operator's general path, then the truth test.
-    let slow = move |i: &mut Interp, x: Value, y: Value| -> R<bool> {
+    let slow = move |i: &mut Interp, x: Value, y: Value| -> Exec<bool> {
         match i.binary_slow(OpOf::<OP>::OP, x, y, spans)? {
             Value::Bool(b) => Ok(b),
             other => Ok(i.truthy(&other, span, what)?),
@@ -620,7 +622,7 @@ fn compare<const OP: u8>(a: ir::Expr, b: ir::Expr, span: Span, what: &'static st
     };
     macro_rules! decide {
         ($i:expr, $x:expr, $y:expr) => {
-            match super::arith::scalar_fast(OpOf::<OP>::OP, $x, $y) {
+            match crate::ops::arith::scalar_fast(OpOf::<OP>::OP, $x, $y) {
                 Some(Value::Bool(b)) => Ok(b),
                 _ => slow($i, $x.clone(), $y.clone()),
             }
@@ -705,21 +707,21 @@ fn binary_op<const OP: u8>(a: ir::Expr, b: ir::Expr, span: Span) -> Code {
     match (Operand::new(a), Operand::new(b)) {
         (Operand::Local(x), Operand::Const(c)) => code(move |i, f| {
             let xv = &f.slots[x as usize];
-            match super::arith::scalar_fast(OpOf::<OP>::OP, xv, &c) {
+            match crate::ops::arith::scalar_fast(OpOf::<OP>::OP, xv, &c) {
                 Some(v) => Ok(v),
                 None => i.binary_slow(OpOf::<OP>::OP, xv.clone(), c.clone(), spans),
             }
         }),
         (Operand::Const(c), Operand::Local(y)) => code(move |i, f| {
             let yv = &f.slots[y as usize];
-            match super::arith::scalar_fast(OpOf::<OP>::OP, &c, yv) {
+            match crate::ops::arith::scalar_fast(OpOf::<OP>::OP, &c, yv) {
                 Some(v) => Ok(v),
                 None => i.binary_slow(OpOf::<OP>::OP, c.clone(), yv.clone(), spans),
             }
         }),
         (Operand::Local(x), Operand::Local(y)) => code(move |i, f| {
             let (xv, yv) = (&f.slots[x as usize], &f.slots[y as usize]);
-            match super::arith::scalar_fast(OpOf::<OP>::OP, xv, yv) {
+            match crate::ops::arith::scalar_fast(OpOf::<OP>::OP, xv, yv) {
                 Some(v) => Ok(v),
                 None => i.binary_slow(OpOf::<OP>::OP, xv.clone(), yv.clone(), spans),
             }
@@ -728,7 +730,7 @@ fn binary_op<const OP: u8>(a: ir::Expr, b: ir::Expr, span: Span) -> Code {
             // `a` runs first; the local is read after it, as written.
             let x = a.run(i, f)?;
             let yv = &f.slots[y as usize];
-            match super::arith::scalar_fast(OpOf::<OP>::OP, &x, yv) {
+            match crate::ops::arith::scalar_fast(OpOf::<OP>::OP, &x, yv) {
                 Some(v) => {
                     std::mem::forget(x);
                     Ok(v)
@@ -738,7 +740,7 @@ fn binary_op<const OP: u8>(a: ir::Expr, b: ir::Expr, span: Span) -> Code {
         }),
         (Operand::Code(a), Operand::Const(c)) => code(move |i, f| {
             let x = a.run(i, f)?;
-            match super::arith::scalar_fast(OpOf::<OP>::OP, &x, &c) {
+            match crate::ops::arith::scalar_fast(OpOf::<OP>::OP, &x, &c) {
                 Some(v) => {
                     std::mem::forget(x);
                     Ok(v)
@@ -752,7 +754,7 @@ fn binary_op<const OP: u8>(a: ir::Expr, b: ir::Expr, span: Span) -> Code {
             code(move |i, f| {
                 let x = a.run(i, f)?;
                 let y = b.run(i, f)?;
-                match super::arith::scalar_fast(OpOf::<OP>::OP, &x, &y) {
+                match crate::ops::arith::scalar_fast(OpOf::<OP>::OP, &x, &y) {
                     Some(v) => {
                         // Both are ints or floats (the fast path takes nothing
                         // else), which own nothing: skip their drop calls.
@@ -851,7 +853,7 @@ fn call_func(
     c: &std::rc::Rc<crate::value::Closure>,
     args: &[Code],
     span: Span,
-) -> R<Value> {
+) -> Exec<Value> {
     if let Some(slots) = c.proto.simple_params.as_ref().filter(|p| p.len() == args.len()) {
         return i.with_frame(
             c,
@@ -887,10 +889,10 @@ fn element(v: &Value, key: &Value) -> Option<Value> {
 /// `x[k]` with a single index.
 fn index_at(x: Operand, x_span: Span, k: ir::Expr, span: Span) -> Code {
     let k_span = k.span;
-    let general = move |v: &Value, key: &Value| -> R<Value> {
-        Ok(super::index::index(
+    let general = move |v: &Value, key: &Value| -> Exec<Value> {
+        Ok(crate::ops::index::index(
             v,
-            vec![super::index::Item::At(key.clone(), k_span)],
+            vec![crate::ops::index::Item::At(key.clone(), k_span)],
             x_span,
             span,
         )?)
@@ -1009,7 +1011,7 @@ fn index(x: ir::Expr, mut items: Vec<ir::IndexItem>, span: Span) -> Code {
         let mut idx = Vec::with_capacity(items.len());
         for it in &items {
             idx.push(match it {
-                IndexCode::At(e, s) => super::index::Item::At(e.run(i, f)?, *s),
+                IndexCode::At(e, s) => crate::ops::index::Item::At(e.run(i, f)?, *s),
                 IndexCode::Slice(parts) => {
                     let mut vals: [Option<(Value, Span)>; 3] = [None, None, None];
                     for (out, p) in vals.iter_mut().zip(parts) {
@@ -1018,11 +1020,11 @@ fn index(x: ir::Expr, mut items: Vec<ir::IndexItem>, span: Span) -> Code {
                         }
                     }
                     let [a, b, c] = vals;
-                    super::index::Item::Slice(a, b, c)
+                    crate::ops::index::Item::Slice(a, b, c)
                 }
             });
         }
         i.diff.set_span(span);
-        Ok(super::index::index(&v, idx, x_span, span)?)
+        Ok(crate::ops::index::index(&v, idx, x_span, span)?)
     })
 }

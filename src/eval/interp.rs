@@ -7,11 +7,12 @@ use super::compile::{self, FnCode, ProgramCode};
 use super::ir::{self, CaptureSrc, Target};
 use super::module::Module;
 use super::resolve::Resolver;
-use crate::builtins::{self, Args};
+use crate::builtins;
 use crate::diagnostics::{did_you_mean, Diagnostic, ErrorKind, SourceMap, StackFrame};
 use crate::syntax::parser;
 use crate::syntax::span::Span;
-use crate::value::{Closure, Dict, Value};
+use crate::value::native::Args;
+use crate::value::{Closure, Value};
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -36,8 +37,8 @@ pub const INTERPRETER_STACK: usize = 1 << 30;
 pub enum Flow {
     /// An error on its way to the top.
     Err(Diagnostic),
-    /// `return v`: the value waits in [`Interp::returned`] (so that `R<Value>`
-    /// stays four words and `R<()>` two, returned in registers).
+    /// `return v`: the value waits in [`Interp::returned`] (so that `Exec<Value>`
+    /// stays four words and `Exec<()>` two, returned in registers).
     Return,
     /// `break`.
     Break,
@@ -52,7 +53,7 @@ impl From<Diagnostic> for Flow {
 }
 
 /// The result of evaluating: a value, or non-local control flow.
-pub type R<T> = Result<T, Flow>;
+pub type Exec<T> = Result<T, Flow>;
 
 /// One activation of a function (or of a top-level program).
 pub struct Frame<'a> {
@@ -193,7 +194,7 @@ impl Interp {
             };
             module.set(*slot, Value::Func(Rc::new(c)));
         }
-        let result = (|| -> R<Option<Value>> {
+        let result = (|| -> Exec<Option<Value>> {
             for s in &p.stmts {
                 s.run(self, &mut frame)?;
             }
@@ -315,8 +316,8 @@ impl Interp {
         op: crate::syntax::ast::BinOp,
         (lhs_span, rhs_span, span): (Span, Span, Span),
         f: &mut Frame,
-        rhs: impl FnOnce(&mut Self, &mut Frame) -> R<Value>,
-    ) -> R<()> {
+        rhs: impl FnOnce(&mut Self, &mut Frame) -> Exec<Value>,
+    ) -> Exec<()> {
         if self.unbound_global(target, f) {
             return Err(
                 Diagnostic::new(ErrorKind::Name, format!("`{name}` is used before it is defined"))
@@ -339,13 +340,13 @@ impl Interp {
         (lhs_span, rhs_span, span): (Span, Span, Span),
         f: &mut Frame,
         r: Value,
-    ) -> R<()> {
+    ) -> Exec<()> {
         let old = self.take(target, f);
-        let v = match super::arith::update_in_place(op, old, &r) {
+        let v = match crate::ops::arith::update_in_place(op, old, &r) {
             Ok(v) => v,
             Err(old) => {
                 self.diff.set_span(span);
-                let v = super::arith::binary(op, &old, &r)
+                let v = crate::ops::arith::binary(op, &old, &r)
                     .map_err(|d| d.at(span).with_secondary_if_missing(lhs_span, rhs_span, &old, &r));
                 match v {
                     Ok(v) => v,
@@ -471,7 +472,10 @@ impl Interp {
                     }
                 };
                 for (k, kspan, p) in es {
-                    let v = d.get(k).cloned().ok_or_else(|| missing_key(&d, k, *kspan))?;
+                    let v = d
+                        .get(k)
+                        .cloned()
+                        .ok_or_else(|| crate::value::dict::missing_key(&d, k, *kspan))?;
                     self.bind(p, v, f)?;
                 }
                 Ok(())
@@ -626,7 +630,7 @@ impl Interp {
     /// Runs the body of `c` in a frame whose parameters are bound: the hot
     /// part of every call, inlined into the call sites.
     #[inline(always)]
-    pub(super) fn invoke(&mut self, c: &Rc<Closure>, frame: &mut Frame, call_site: Span) -> R<Value> {
+    pub(super) fn invoke(&mut self, c: &Rc<Closure>, frame: &mut Frame, call_site: Span) -> Exec<Value> {
         if self.depth >= MAX_CALL_DEPTH || INTERRUPTED.load(Ordering::Relaxed) {
             return Err(Flow::Err(self.call_refused(c, call_site)));
         }
@@ -657,7 +661,7 @@ impl Interp {
     /// A body that ended by `return` (its value), a stray `break`/`continue`
     /// (none), or an error (which gets this call added to its stack).
     #[inline(never)]
-    fn call_unwound(&mut self, c: &Rc<Closure>, flow: Flow, call_site: Span) -> R<Value> {
+    fn call_unwound(&mut self, c: &Rc<Closure>, flow: Flow, call_site: Span) -> Exec<Value> {
         match flow {
             Flow::Return => Ok(std::mem::replace(&mut self.returned, Value::None)),
             Flow::Break | Flow::Continue => Ok(Value::None),
@@ -808,7 +812,7 @@ impl Interp {
         x: Value,
         y: Value,
         (a, b, span): (Span, Span, Span),
-    ) -> R<Value> {
+    ) -> Exec<Value> {
         self.diff.set_span(span);
         use crate::syntax::ast::BinOp;
         // Integer division by zero is the divisor's fault: underline it.
@@ -816,7 +820,7 @@ impl Interp {
             (BinOp::FloorDiv | BinOp::Mod, Value::Int(_), Value::Int(0)) => b,
             _ => span,
         };
-        let r = super::arith::binary(op, &x, &y).map_err(|d| d.at(at).with_secondary_if_missing(a, b, &x, &y))?;
+        let r = crate::ops::arith::binary(op, &x, &y).map_err(|d| d.at(at).with_secondary_if_missing(a, b, &x, &y))?;
         // A tensor operation may run long (a large `@`): see `call`.
         check_interrupt(span)?;
         Ok(r)
@@ -833,7 +837,7 @@ impl Interp {
 /// What a loop does once its body has run: go on (`Ok(true)`), stop at a
 /// `break` (`Ok(false)`), or pass any other flow (`return`, an error) up.
 #[inline(always)]
-pub(super) fn after_body(r: R<Value>) -> R<bool> {
+pub(super) fn after_body(r: Exec<Value>) -> Exec<bool> {
     match r {
         Ok(_) | Err(Flow::Continue) => Ok(true),
         Err(Flow::Break) => Ok(false),
@@ -906,28 +910,13 @@ fn normalize_path(p: &Path) -> PathBuf {
     out.iter().collect()
 }
 
-/// The error for a dict key that is absent, with a suggestion.
-pub fn missing_key(d: &Dict, k: &str, span: Span) -> Diagnostic {
-    let mut diag = Diagnostic::new(ErrorKind::Index, format!("dict has no key `{k}`"))
-        .at(span)
-        .with_label("no such key");
-    let keys: Vec<&str> = d.keys().map(|k| &**k).collect();
-    let shown: Vec<String> = keys.iter().map(|k| crate::value::dict_key(k)).collect();
-    diag = diag.with_note(if keys.is_empty() {
-        "the dict is empty".to_string()
-    } else {
-        format!("its keys are: {}", shown.join(", "))
-    });
-    if let Some(s) = did_you_mean(k, keys.iter().copied()) {
-        diag = diag.with_help(format!("did you mean `{s}`?"));
-    }
-    diag
-}
-
 /// `x.name`: a dict key or a tensor property.
 pub fn field(v: &Value, name: &str, span: Span) -> Result<Value, Diagnostic> {
     match v {
-        Value::Dict(d) => d.get(name).cloned().ok_or_else(|| missing_key(d, name, span)),
+        Value::Dict(d) => d
+            .get(name)
+            .cloned()
+            .ok_or_else(|| crate::value::dict::missing_key(d, name, span)),
         other => match (other.strip(), name) {
             (Value::Tensor(_) | Value::Float(_), "shape" | "ndim" | "T" | "size") => {
                 let f = match name {

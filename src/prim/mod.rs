@@ -39,8 +39,8 @@ use crate::value::Value;
 use dp_tensor::{Tensor, TensorError};
 use std::rc::Rc;
 
-/// The result type of primitives and their rules.
-pub type R<T> = Result<T, Diagnostic>;
+/// Results of primitives fail with a report.
+pub use crate::diagnostics::R;
 
 /// What every primitive provides. Later transformations add a method here
 /// with a default that reports "not supported" (as [`Primitive::batch`]

@@ -7,6 +7,8 @@
 //! dict becomes a persistent B-tree (`im::OrdMap`), whose updates cost
 //! O(log n) instead of a copy of the whole vector.
 
+use crate::diagnostics::{did_you_mean, Diagnostic, ErrorKind};
+use crate::syntax::span::Span;
 use crate::value::Value;
 use std::fmt;
 use std::rc::Rc;
@@ -216,6 +218,24 @@ impl fmt::Debug for Dict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map().entries(self.iter()).finish()
     }
+}
+
+/// The error for a dict key that is absent, with a suggestion.
+pub fn missing_key(d: &Dict, k: &str, span: Span) -> Diagnostic {
+    let mut diag = Diagnostic::new(ErrorKind::Index, format!("dict has no key `{k}`"))
+        .at(span)
+        .with_label("no such key");
+    let keys: Vec<&str> = d.keys().map(|k| &**k).collect();
+    let shown: Vec<String> = keys.iter().map(|k| crate::value::dict_key(k)).collect();
+    diag = diag.with_note(if keys.is_empty() {
+        "the dict is empty".to_string()
+    } else {
+        format!("its keys are: {}", shown.join(", "))
+    });
+    if let Some(s) = did_you_mean(k, keys.iter().copied()) {
+        diag = diag.with_help(format!("did you mean `{s}`?"));
+    }
+    diag
 }
 
 #[cfg(test)]

@@ -3,14 +3,16 @@
 //! over nested values, and character indexing of strings.
 
 pub mod dict;
+pub mod native;
+pub mod signature;
 pub mod strings;
 pub mod tree;
 pub mod tuple;
 
 use crate::autodiff::trace::Tracer;
-use crate::builtins::Native;
 use crate::eval::compile::FnCode;
 use crate::eval::module::Module;
+use crate::value::native::Native;
 use dp_tensor::{format_float, Tensor};
 use std::fmt::Write as _;
 use std::rc::Rc;

@@ -146,7 +146,7 @@ pub fn index(v: &Value, items: Vec<Item>, recv_span: Span, span: Span) -> Result
             Item::At(Value::Str(k), s) => d
                 .get(&k)
                 .cloned()
-                .ok_or_else(|| crate::eval::interp::missing_key(d, &k, s)),
+                .ok_or_else(|| crate::value::dict::missing_key(d, &k, s)),
             Item::At(other, s) => Err(Diagnostic::new(
                 ErrorKind::Type,
                 format!("dict keys are strings, found {}", other.describe()),

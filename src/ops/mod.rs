@@ -3,6 +3,9 @@
 //! with them (builtins, operators, and the derivative rules themselves) is
 //! recorded under differentiation and can be differentiated again.
 
+pub mod arith;
+pub mod index;
+
 use crate::diagnostics::Diagnostic;
 pub use crate::prim::{apply, as_tensor, from_tensor, raw, tensor_error, Prim};
 use crate::prim::{BroadcastTo, IntPow, Reduce, Reshape, SumTo, Transpose, Unary, Where};

@@ -4,13 +4,13 @@
 //! extraction ([`Call`]), `help(f)`, the printed form of the function and
 //! `docs/reference.md`.
 
-use super::{bool_arg, float_arg, func_arg, int_arg, str_arg, Args};
+use super::native::{bool_arg, float_arg, func_arg, int_arg, str_arg, Args};
 use crate::diagnostics::{did_you_mean, Diagnostic, ErrorKind};
 use crate::syntax::span::Span;
 use crate::value::Value;
 use std::rc::Rc;
 
-type R<T> = Result<T, Diagnostic>;
+use crate::diagnostics::R;
 
 /// The most named parameters a builtin may declare (binding keeps one slot
 /// per parameter on the stack, so it never allocates).
