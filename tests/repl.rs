@@ -241,7 +241,7 @@ fn help_name_and_completion_show_signatures() {
     let (mut s, _out) = session();
     let h = ok(&mut s, ":help value_and_grad");
     assert!(
-        h.starts_with("value_and_grad(f: fn, argnums: int | tuple = 0) -> fn\n"),
+        h.starts_with("value_and_grad(f: fn, argnums: int | tuple[int] = 0) -> fn\n"),
         "{h}"
     );
     assert!(h.contains("Example:"), "{h}");

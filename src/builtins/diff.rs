@@ -13,7 +13,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     let grad_decls = [
         (
             Decl {
-                sig: "grad(f: fn, argnums: int | tuple = 0) -> fn",
+                sig: "grad(f: fn, argnums: int | tuple[int] = 0) -> fn",
                 summary: "The gradient function of a scalar-valued `f`.",
                 doc: "Returns a function taking `f`'s arguments and giving the gradient of `f` with respect to \
                       argument `argnums` (a tuple of indices gives a tuple of gradients). Arguments may be \
@@ -25,7 +25,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         ),
         (
             Decl {
-                sig: "value_and_grad(f: fn, argnums: int | tuple = 0) -> fn",
+                sig: "value_and_grad(f: fn, argnums: int | tuple[int] = 0) -> fn",
                 summary: "Like `grad`, but the function returns `(f(...), gradient)`.",
                 doc: "Runs `f` once and gives its value together with the gradient, which costs no more \
                       than the gradient alone.",
@@ -113,7 +113,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         });
     }
     let numgrad = Decl {
-        sig: "numgrad(f: fn, eps: float = 1e-6, argnums: int | tuple = 0) -> fn",
+        sig: "numgrad(f: fn, eps: float = 1e-6, argnums: int | tuple[int] = 0) -> fn",
         summary: "Like `grad`, by central finite differences (to check gradients).",
         doc: "Each partial derivative is `(f(x + eps) - f(x - eps)) / (2 eps)`; `eps` must be positive \
               and finite.",

@@ -145,7 +145,7 @@ pub fn help_for_value(it: &Interp, v: &Value) -> String {
             let src = it.sources.text(c.proto.span.file);
             match fn_doc_at(&src, c.proto.span.start as usize) {
                 Some(doc) => doc.help(),
-                None => format!("<fn {}>\n", c.proto.name),
+                None => format!("<fn {}{}>\n", c.proto.name, c.proto.params_text),
             }
         }
         other => format!("{} is not a function\n", other.describe()),

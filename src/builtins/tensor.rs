@@ -653,7 +653,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     reduction(
         t,
         Decl {
-            sig: "sum(x: tensor, axis: int | tuple = none, keepdims: bool = false) -> tensor",
+            sig: "sum(x: tensor, axis: int | tuple[int] = none, keepdims: bool = false) -> tensor",
             summary: "The sum of the elements, over all axes or the given ones.",
             doc: "Negative axes count from the end; `keepdims=true` keeps reduced axes with size 1.",
             example: "sum(ones((2, 3)), axis=0)  # tensor([2.0, 2.0, 2.0])",
@@ -663,7 +663,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     reduction(
         t,
         Decl {
-            sig: "prod(x: tensor, axis: int | tuple = none, keepdims: bool = false) -> tensor",
+            sig: "prod(x: tensor, axis: int | tuple[int] = none, keepdims: bool = false) -> tensor",
             summary: "The product of the elements, over all axes or the given ones.",
             doc: "",
             example: "prod(tensor([2.0, 3.0, 4.0]))  # 24.0",
@@ -673,7 +673,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     reduction(
         t,
         Decl {
-            sig: "max(x: tensor, axis: int | tuple = none, keepdims: bool = false) -> tensor",
+            sig: "max(x: tensor, axis: int | tuple[int] = none, keepdims: bool = false) -> tensor",
             summary: "The largest element, over all axes or the given ones.",
             doc: "For the larger of two values elementwise use `maximum`. Ties share the gradient equally.",
             example: "max(tensor([[1.0, 5.0], [3.0, 2.0]]), axis=1)  # tensor([5.0, 3.0])",
@@ -683,7 +683,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     reduction(
         t,
         Decl {
-            sig: "min(x: tensor, axis: int | tuple = none, keepdims: bool = false) -> tensor",
+            sig: "min(x: tensor, axis: int | tuple[int] = none, keepdims: bool = false) -> tensor",
             summary: "The smallest element, over all axes or the given ones.",
             doc: "For the smaller of two values elementwise use `minimum`.",
             example: "min(tensor([3.0, 1.0, 2.0]))  # 1.0",
@@ -693,7 +693,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     reduction(
         t,
         Decl {
-            sig: "mean(x: tensor, axis: int | tuple = none, keepdims: bool = false) -> tensor",
+            sig: "mean(x: tensor, axis: int | tuple[int] = none, keepdims: bool = false) -> tensor",
             summary: "The mean of the elements, over all axes or the given ones.",
             doc: "",
             example: "mean(tensor([1.0, 2.0, 6.0]))  # 3.0",
@@ -703,7 +703,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     reduction(
         t,
         Decl {
-            sig: "var(x: tensor, axis: int | tuple = none, keepdims: bool = false) -> tensor",
+            sig: "var(x: tensor, axis: int | tuple[int] = none, keepdims: bool = false) -> tensor",
             summary: "The population variance (dividing by n), over all axes or the given ones.",
             doc: "",
             example: "var(tensor([1.0, 3.0]))  # 1.0",
@@ -713,7 +713,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     reduction(
         t,
         Decl {
-            sig: "std(x: tensor, axis: int | tuple = none, keepdims: bool = false) -> tensor",
+            sig: "std(x: tensor, axis: int | tuple[int] = none, keepdims: bool = false) -> tensor",
             summary: "The population standard deviation, over all axes or the given ones.",
             doc: "",
             example: "std(tensor([1.0, 3.0]))  # 1.0",
@@ -723,7 +723,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     reduction(
         t,
         Decl {
-            sig: "logsumexp(x: tensor, axis: int | tuple = none, keepdims: bool = false) -> tensor",
+            sig: "logsumexp(x: tensor, axis: int | tuple[int] = none, keepdims: bool = false) -> tensor",
             summary: "`log(sum(exp(x)))`, computed stably, over all axes or the given ones.",
             doc: "",
             example: "logsumexp(tensor([1000.0, 1000.0]))  # 1000.6931...",
@@ -734,7 +734,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     creation(
         t,
         Decl {
-            sig: "zeros(shape: int | tuple) -> tensor",
+            sig: "zeros(shape: shape) -> tensor",
             summary: "A tensor of zeros of the given shape.",
             doc: "",
             example: "zeros((2, 3))",
@@ -744,7 +744,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     creation(
         t,
         Decl {
-            sig: "ones(shape: int | tuple) -> tensor",
+            sig: "ones(shape: shape) -> tensor",
             summary: "A tensor of ones of the given shape.",
             doc: "",
             example: "ones(3)  # tensor([1.0, 1.0, 1.0])",
@@ -785,7 +785,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     register(
         t,
         Decl {
-            sig: "full(shape: int | tuple, value: float) -> tensor",
+            sig: "full(shape: shape, value: float) -> tensor",
             summary: "A tensor of the given shape filled with `value`.",
             doc: "",
             example: "full((2, 2), 7.0)",
@@ -898,7 +898,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     register(
         t,
         Decl {
-            sig: "rand(shape: int | tuple = none) -> tensor",
+            sig: "rand(shape: shape = none) -> tensor",
             summary: "Uniform random numbers in [0, 1) of the given shape (a float when omitted).",
             doc: "",
             example: "rand((2, 2))",
@@ -912,7 +912,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     register(
         t,
         Decl {
-            sig: "randn(shape: int | tuple = none) -> tensor",
+            sig: "randn(shape: shape = none) -> tensor",
             summary: "Standard normal random numbers of the given shape (a float when omitted).",
             doc: "",
             example: "randn(3)",
@@ -926,7 +926,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     register(
         t,
         Decl {
-            sig: "randint(lo: int, hi: int, shape: int | tuple = none) -> int | tensor",
+            sig: "randint(lo: int, hi: int, shape: shape = none) -> int | tensor",
             summary: "Random integers in `lo..hi` (hi excluded): an int, or a tensor of the given shape.",
             doc: "",
             example: "randint(0, 10)",
@@ -1317,7 +1317,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     register(
         t,
         Decl {
-            sig: "reshape(x: tensor, shape: int | tuple) -> tensor",
+            sig: "reshape(x: tensor, shape: shape) -> tensor",
             summary: "`x` with the same elements in a new shape.",
             doc: "One entry may be -1: it is inferred from the others.",
             example: "reshape(arange(6), (2, -1)).shape  # (2, 3)",
@@ -1362,7 +1362,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     register(
         t,
         Decl {
-            sig: "squeeze(x: tensor, axis: int | tuple = none) -> tensor",
+            sig: "squeeze(x: tensor, axis: int | tuple[int] = none) -> tensor",
             summary: "`x` without its axes of size 1 (all of them, or the given ones).",
             doc: "",
             example: "squeeze(zeros((1, 3, 1))).shape  # (3,)",
@@ -1423,7 +1423,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     register(
         t,
         Decl {
-            sig: "broadcast_to(x: tensor, shape: int | tuple) -> tensor",
+            sig: "broadcast_to(x: tensor, shape: shape) -> tensor",
             summary: "`x` repeated along axes to the given shape (NumPy broadcasting).",
             doc: "The gradient sums over the repeated axes.",
             example: "broadcast_to(tensor([1.0, 2.0]), (3, 2)).shape  # (3, 2)",

@@ -89,6 +89,8 @@ impl fmt::Debug for StmtCode {
 pub struct FnCode {
     /// The name, or `<lambda>`.
     pub name: Rc<str>,
+    /// The parameter list as written, `(a, b=1)` (for printing the function).
+    pub params_text: Rc<str>,
     /// Parameters: how each argument binds, its keyword name and its default.
     pub params: Vec<ParamCode>,
     /// Frame size.
@@ -141,6 +143,7 @@ pub fn program(p: ir::Program) -> ProgramCode {
 pub fn function(p: &ir::FnProto) -> Rc<FnCode> {
     Rc::new(FnCode {
         name: p.name.clone(),
+        params_text: p.params_text.clone(),
         params: p
             .params
             .iter()

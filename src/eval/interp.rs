@@ -134,7 +134,7 @@ impl Interp {
         let file = self.sources.add(name, src);
         let ast = parser::parse(src, file)?;
         let module = Module::new(name, dir, file);
-        Resolver::new(&module, &self.builtins).program(&ast).map(|_| ())
+        Resolver::new(&module, &self.builtins, src).program(&ast).map(|_| ())
     }
 
     /// Runs `src` in the main module (a file, a `-e` snippet or a REPL entry),
@@ -150,7 +150,7 @@ impl Interp {
         let module = self.main.clone();
         // Relative imports of this source resolve against its own directory.
         let previous_dir = dir.map(|d| module.replace_dir(Some(d)));
-        let r = self.resolve_and_run(name, &ast, &module);
+        let r = self.resolve_and_run(name, src, &ast, &module);
         if let Some(prev) = previous_dir {
             if prev.is_some() {
                 module.replace_dir(prev);
@@ -162,10 +162,11 @@ impl Interp {
     fn resolve_and_run(
         &mut self,
         name: &str,
+        src: &str,
         ast: &crate::syntax::ast::Program,
         module: &Rc<Module>,
     ) -> Result<Option<Value>, Vec<Diagnostic>> {
-        let program = compile::program(Resolver::new(module, &self.builtins).program(ast)?);
+        let program = compile::program(Resolver::new(module, &self.builtins, src).program(ast)?);
         // The main file takes part in cycle detection: a module importing it back is a cycle.
         let main_key = Path::new(name).canonicalize().ok().filter(|p| p.is_file());
         if let Some(k) = &main_key {
@@ -297,7 +298,11 @@ impl Interp {
             d
         };
         let parsed = parser::parse(&src, file).map_err(first)?;
-        let program = compile::program(Resolver::new(&module, &self.builtins).program(&parsed).map_err(first)?);
+        let program = compile::program(
+            Resolver::new(&module, &self.builtins, &src)
+                .program(&parsed)
+                .map_err(first)?,
+        );
         self.importing.push((key.clone(), display.clone()));
         let r = self.run_program(&program, &module);
         self.importing.pop();

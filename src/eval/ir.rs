@@ -81,6 +81,8 @@ pub enum CaptureSrc {
 pub struct FnProto {
     /// The name, or `<lambda>`.
     pub name: Rc<str>,
+    /// The parameter list as written, `(a, b=1)` (for printing the function).
+    pub params_text: Rc<str>,
     /// Parameters: how each argument binds, its keyword name and its default.
     pub params: Vec<Param>,
     /// Frame size.

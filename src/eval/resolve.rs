@@ -66,6 +66,8 @@ enum Found {
 /// Resolves one program against a module and the builtins.
 pub struct Resolver<'a> {
     module: &'a Module,
+    /// The text being resolved (function signatures are shown as written).
+    source: &'a str,
     builtins: &'a HashMap<Rc<str>, Value>,
     scopes: Vec<FnScope>,
     errors: Vec<Diagnostic>,
@@ -79,9 +81,10 @@ pub struct Resolver<'a> {
 
 impl<'a> Resolver<'a> {
     /// A resolver that declares top-level names in `module`.
-    pub fn new(module: &'a Module, builtins: &'a HashMap<Rc<str>, Value>) -> Resolver<'a> {
+    pub fn new(module: &'a Module, builtins: &'a HashMap<Rc<str>, Value>, source: &'a str) -> Resolver<'a> {
         Resolver {
             module,
+            source,
             builtins,
             scopes: Vec::new(),
             errors: Vec::new(),
@@ -291,6 +294,28 @@ impl<'a> Resolver<'a> {
         }
     }
 
+    /// The parameter list as written, `(a, (b, c), lr=0.1)`, for printing the
+    /// function; long defaults are elided.
+    fn params_text(&self, params: &[ast::Param]) -> Rc<str> {
+        let text = |sp: Span| {
+            let t = self.source.get(sp.start as usize..sp.end as usize).unwrap_or("_");
+            t.split_whitespace().collect::<Vec<_>>().join(" ")
+        };
+        let parts: Vec<String> = params
+            .iter()
+            .map(|p| {
+                let mut s = text(p.pattern.span());
+                if let Some(d) = &p.default {
+                    let d = text(d.span);
+                    s.push('=');
+                    s.push_str(if d.chars().count() <= 24 { &d } else { "..." });
+                }
+                s
+            })
+            .collect();
+        Rc::from(format!("({})", parts.join(", ")))
+    }
+
     fn function(&mut self, f: &ast::FnDef, kind: ScopeKind) -> Rc<ir::FnProto> {
         let hint = self.lambda_name.take();
         let self_name = if kind == ScopeKind::Nested {
@@ -301,6 +326,7 @@ impl<'a> Resolver<'a> {
         self.scopes.push(FnScope::new(kind, self_name));
         let saved_nesting = self.nesting;
         let mut params = Vec::new();
+        let params_text = self.params_text(&f.params);
         for p in &f.params {
             let pattern = self.pattern(&p.pattern);
             let name = match &p.pattern {
@@ -329,6 +355,7 @@ impl<'a> Resolver<'a> {
             .collect();
         Rc::new(ir::FnProto {
             name,
+            params_text,
             simple_params,
             params,
             n_slots: scope.n_slots,

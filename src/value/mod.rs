@@ -189,7 +189,7 @@ impl Value {
                 out.push('}');
             }
             Value::Func(c) => {
-                let _ = write!(out, "<fn {}>", c.proto.name);
+                let _ = write!(out, "<fn {}{}>", c.proto.name, c.proto.params_text);
             }
             Value::Native(n) => {
                 let _ = write!(out, "{n}");

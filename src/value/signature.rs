@@ -23,7 +23,7 @@ pub const MAX_PARAMS: usize = 6;
 /// parameters after `*rest` can only be passed by keyword.
 #[derive(Clone, Copy, Debug)]
 pub struct Decl {
-    /// The signature, e.g. `grad(f: fn, argnums: int | tuple = 0) -> fn`.
+    /// The signature, e.g. `grad(f: fn, argnums: int | tuple[int] = 0) -> fn`.
     pub sig: &'static str,
     /// One line: what the function computes.
     pub summary: &'static str,
@@ -40,6 +40,8 @@ pub struct Param {
     pub name: &'static str,
     /// Its type, as documented (`int`, `tensor`, `fn`, `int | tuple`, ...).
     pub ty: &'static str,
+    /// The kinds of value the type admits (checked when a call is bound).
+    pub accepts: Kinds,
     /// The default as written in the signature, when the parameter is optional.
     pub default: Option<&'static str>,
     /// The default's value (used when the argument is omitted).
@@ -57,6 +59,8 @@ pub struct Signature {
     pub params: Vec<Param>,
     /// The variadic parameter `*rest`: its name and type.
     pub rest: Option<(&'static str, &'static str)>,
+    /// The kinds of value each `*rest` argument may be.
+    pub rest_accepts: Kinds,
     /// The return type, as documented.
     pub ret: &'static str,
     /// The declaration it was parsed from.
@@ -74,6 +78,7 @@ impl Signature {
         let ret = s[close + 1..].trim().strip_prefix("->").map_or("", str::trim);
         let mut params = Vec::new();
         let mut rest = None;
+        let mut rest_accepts = Kinds::ANY;
         for part in split_top(&s[open + 1..close]) {
             let (head, default) = match part.split_once('=') {
                 Some((h, d)) => (h.trim(), Some(d.trim())),
@@ -83,9 +88,14 @@ impl Signature {
                 Some((n, t)) => (n.trim(), t.trim()),
                 None => (head.trim(), "any"),
             };
+            let mut accepts = Kinds::parse(ty).ok_or_else(|| format!("`{s}`: unknown type in `{ty}`"))?;
             if let Some(r) = pname.strip_prefix('*') {
                 rest = Some((r, ty));
+                rest_accepts = accepts;
                 continue;
+            }
+            if default == Some("none") {
+                accepts = accepts.with_none();
             }
             let default_value = match default {
                 Some(d) => Some(literal(d).ok_or_else(|| format!("`{s}`: default `{d}` is not a literal"))?),
@@ -94,6 +104,7 @@ impl Signature {
             params.push(Param {
                 name: pname,
                 ty,
+                accepts,
                 default,
                 default_value,
                 kw_only: rest.is_some(),
@@ -106,6 +117,7 @@ impl Signature {
             name,
             params,
             rest,
+            rest_accepts,
             ret,
             decl,
         })
@@ -118,7 +130,7 @@ impl Signature {
     }
 
     /// The full signature with types and the return type:
-    /// `grad(f: fn, argnums: int | tuple = 0) -> fn`.
+    /// `grad(f: fn, argnums: int | tuple[int] = 0) -> fn`.
     pub fn full(&self) -> String {
         let mut s = format!("{}{}", self.name, self.render(true));
         if !self.ret.is_empty() {
@@ -240,13 +252,138 @@ impl Signature {
                 .with_note(format!("`{fname}` takes ({})", names.join(", "))));
             }
         }
-        Ok(Call {
+        let call = Call {
             args,
             sig: self,
             slots,
             rest,
-        })
+        };
+        call.check_types()?;
+        Ok(call)
     }
+}
+
+/// The kinds of value a declared type admits: one bit per kind of value.
+/// Finer requirements (an int that is integral, a tuple of ints) are checked
+/// by the typed readers of [`Call`], with the same wording.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Kinds(u16);
+
+impl Kinds {
+    const NONE: u16 = 1;
+    const BOOL: u16 = 1 << 1;
+    const INT: u16 = 1 << 2;
+    const FLOAT: u16 = 1 << 3;
+    const STR: u16 = 1 << 4;
+    const TENSOR: u16 = 1 << 5;
+    const TUPLE: u16 = 1 << 6;
+    const DICT: u16 = 1 << 7;
+    const FN: u16 = 1 << 8;
+    const RANGE: u16 = 1 << 9;
+    /// Every value.
+    pub const ANY: Kinds = Kinds(u16::MAX);
+
+    /// The kinds of a type written in a declaration: `any`, or names joined by `|`.
+    /// `int` admits bools and floats (an integral float is an int), `float` and
+    /// `number` admit one-element tensors, and `tensor` admits anything that
+    /// converts to a tensor: numbers, bools and (nested) tuples of them.
+    pub fn parse(ty: &str) -> Option<Kinds> {
+        let mut bits = 0;
+        for name in ty.split('|').map(str::trim) {
+            bits |= match name {
+                "any" => u16::MAX,
+                "none" => Self::NONE,
+                "bool" => Self::BOOL,
+                "int" => Self::INT | Self::BOOL | Self::FLOAT,
+                "float" | "number" => Self::INT | Self::BOOL | Self::FLOAT | Self::TENSOR,
+                "str" => Self::STR,
+                "tensor" => Self::INT | Self::BOOL | Self::FLOAT | Self::TENSOR | Self::TUPLE,
+                "tuple" => Self::TUPLE,
+                "dict" => Self::DICT,
+                "fn" => Self::FN,
+                "range" => Self::RANGE,
+                // A shape: an int, a tuple of ints, or a tensor holding ints.
+                "shape" => Self::INT | Self::BOOL | Self::FLOAT | Self::TUPLE | Self::TENSOR,
+                // A tuple of a given element type (`tuple[int]`); the readers check the elements.
+                _ if name.starts_with("tuple[") && name.ends_with(']') => Self::TUPLE,
+                _ => return None,
+            };
+        }
+        Some(Kinds(bits))
+    }
+
+    fn with_none(self) -> Kinds {
+        Kinds(self.0 | Self::NONE)
+    }
+
+    /// Whether `v` (or the value it differentiates) is of an admitted kind.
+    pub fn admits(self, v: &Value) -> bool {
+        let bit = match v.strip() {
+            Value::None => Self::NONE,
+            Value::Bool(_) => Self::BOOL,
+            Value::Int(_) => Self::INT,
+            Value::Float(_) => Self::FLOAT,
+            Value::Str(_) => Self::STR,
+            Value::Tensor(_) => Self::TENSOR,
+            Value::Tuple(_) => Self::TUPLE,
+            Value::Dict(_) => Self::DICT,
+            Value::Func(_) | Value::Native(_) => Self::FN,
+            Value::Range(..) => Self::RANGE,
+            // `strip` removed every differentiation wrapper.
+            Value::Dual(_) => Self::FLOAT | Self::TENSOR,
+        };
+        self.0 & bit != 0
+    }
+}
+
+/// How a declared type reads in an error: `int | tuple` is "an int or tuple",
+/// `tensor` is "a number or tensor".
+fn type_phrase(ty: &str) -> String {
+    let mut words: Vec<String> = Vec::new();
+    let alone = !ty.contains('|');
+    for name in ty.split('|').map(str::trim) {
+        if let Some(inner) = name.strip_prefix("tuple[").and_then(|n| n.strip_suffix(']')) {
+            words.push(format!(
+                "tuple of {}s",
+                type_phrase(inner).trim_start_matches("an ").trim_start_matches("a ")
+            ));
+            continue;
+        }
+        let these: &[&str] = match name {
+            "int" => &["int"],
+            "float" | "number" => &["number"],
+            "str" => &["string"],
+            "fn" => &["function"],
+            // Numbers convert to tensors; say so when nothing else is admitted.
+            "tensor" if alone => &["number", "tensor"],
+            "tensor" => &["tensor"],
+            "shape" => &["int", "tuple of ints"],
+            other => std::slice::from_ref(match other {
+                "bool" => &"bool",
+                "tuple" => &"tuple",
+                "dict" => &"dict",
+                "range" => &"range",
+                "none" => &"none",
+                _ => &"value",
+            }),
+        };
+        for w in these {
+            if !words.iter().any(|x| x == w) {
+                words.push(w.to_string());
+            }
+        }
+    }
+    let article = match words.first().map(String::as_str) {
+        Some(w) if w.starts_with(['a', 'e', 'i', 'o', 'u']) => "an ",
+        Some("none") => "",
+        _ => "a ",
+    };
+    let list = match words.split_last() {
+        Some((last, [])) => last.to_string(),
+        Some((last, init)) => format!("{} or {last}", init.join(", ")),
+        None => "value".to_string(),
+    };
+    format!("{article}{list}")
 }
 
 /// Splits a parameter list at its top-level commas.
@@ -351,6 +488,41 @@ impl<'a> Call<'a> {
             .position(|(k, _)| **k == *p.name)
             .and_then(|j| self.args.spans.get(self.args.pos.len() + j).copied())
             .unwrap_or(self.args.span)
+    }
+
+    /// The type errors of a call, from the declared parameter types.
+    fn check_types(&self) -> R<()> {
+        for (i, p) in self.sig.params.iter().enumerate() {
+            if let Some(v) = self.given(i) {
+                if !p.accepts.admits(v) {
+                    return Err(self.type_error(&format!("`{}`", p.name), p.ty, v, self.span_at(i)));
+                }
+            }
+        }
+        if let Some((name, ty)) = self.sig.rest {
+            let first = self.sig.params.iter().take_while(|p| !p.kw_only).count();
+            for (j, v) in self.rest.iter().enumerate() {
+                if !self.sig.rest_accepts.admits(v) {
+                    let what = format!("each of `{name}`");
+                    return Err(self.type_error(&what, ty, v, self.args.span_of(first + j)));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn type_error(&self, what: &str, ty: &str, v: &Value, span: Span) -> Diagnostic {
+        Diagnostic::new(
+            ErrorKind::Type,
+            format!(
+                "`{}` expects {what} to be {}, found {}",
+                self.sig.name,
+                type_phrase(ty),
+                v.describe()
+            ),
+        )
+        .at(span)
+        .with_label(format!("this is {}", v.describe()))
     }
 
     fn what(&self, i: usize) -> &'static str {
