@@ -359,7 +359,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             Value::Tuple(t) => t.len() as i64,
             Value::Dict(d) => d.len() as i64,
             Value::Str(s) => crate::value::strings::char_len(s) as i64,
-            Value::Range(lo, hi, step) => range_len(*lo, *hi, *step).ok_or_else(|| {
+            Value::Range(lo, hi, step) => crate::ops::index::range_len(*lo, *hi, *step).ok_or_else(|| {
                 Diagnostic::new(ErrorKind::Value, "the range has more elements than an int can count")
                     .at(a.span_of(0))
                     .with_label(format!("{} has more than 9223372036854775807 elements", x.repr()))
@@ -576,18 +576,4 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         Ok(Value::tuple(it.script_args.iter().map(Value::str)))
     });
     register(t, super::help::DECL, super::help::builtin);
-}
-
-/// The number of elements of `range(a, b, s)`, if it fits in an int.
-pub fn range_len(a: i64, b: i64, s: i64) -> Option<i64> {
-    // In i128: `b - a` can exceed i64 for ranges spanning most of the int line.
-    let (a, b, s) = (i128::from(a), i128::from(b), i128::from(s));
-    let n = if s > 0 && b > a {
-        (b - a - 1) / s + 1
-    } else if s < 0 && a > b {
-        (a - b - 1) / (-s) + 1
-    } else {
-        0
-    };
-    i64::try_from(n).ok()
 }

@@ -37,7 +37,7 @@ fn items_of(fname: &str, v: &Value) -> R<Vec<Value>> {
     if let Value::Range(a, b, s) = v {
         // A range is lazy; materialising it must fit the memory budget (the
         // other iterables are already in memory).
-        let n = super::core::range_len(*a, *b, *s).map_or(u128::MAX, |n| n as u128);
+        let n = crate::ops::index::range_len(*a, *b, *s).map_or(u128::MAX, |n| n as u128);
         expected = usize::try_from(n).ok();
         crate::value::tuple::check_len(n).map_err(|d| {
             d.with_help(format!(

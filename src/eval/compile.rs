@@ -9,10 +9,10 @@
 //! time. Every construct of the IR compiles here; the runtime support the
 //! compiled code calls (frames, calls, binding, imports) is in `interp.rs`.
 
-use super::interp::{
-    after_body, check_interrupt, field, not_callable, unbound_global_error, Exec, Flow, Frame, Interp,
-};
+use super::calls::not_callable;
+use super::interp::{after_body, check_interrupt, unbound_global_error, Exec, Flow, Frame, Interp};
 use super::ir::{self, CaptureSrc, ExprKind as K, Pattern, Stmt, Target};
+use super::operands::field;
 use crate::diagnostics::{did_you_mean, Diagnostic, ErrorKind};
 use crate::syntax::ast::BinOp;
 use crate::syntax::span::Span;
@@ -252,7 +252,7 @@ pub fn expr(e: ir::Expr) -> Code {
                 }
                 // The stack of a literal of tracers is attributed to the literal.
                 i.diff.set_span(span);
-                Ok(crate::builtins::tensor::literal(vals, &spans, span)?)
+                Ok(crate::ops::literal::literal(vals, &spans, span)?)
             })
         }
         K::SelfRef => code(|_, f| Ok(f.closure.cloned().map(Value::Func).unwrap_or(Value::None))),

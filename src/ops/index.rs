@@ -176,7 +176,7 @@ fn range_index(
     recv_span: Span,
     span: Span,
 ) -> Result<Value, Diagnostic> {
-    let len = crate::builtins::core::range_len(a, b, st).ok_or_else(|| {
+    let len = range_len(a, b, st).ok_or_else(|| {
         Diagnostic::new(ErrorKind::Value, "the range has more elements than an int can count")
             .at(recv_span)
             .with_label(format!("{} has more than 9223372036854775807 elements", v.repr()))
@@ -385,4 +385,18 @@ pub fn iterate(v: &Value) -> Result<Box<dyn Iterator<Item = Result<Value, Diagno
             )
         }
     })
+}
+
+/// The number of elements of `range(a, b, s)`, if it fits in an int.
+pub fn range_len(a: i64, b: i64, s: i64) -> Option<i64> {
+    // In i128: `b - a` can exceed i64 for ranges spanning most of the int line.
+    let (a, b, s) = (i128::from(a), i128::from(b), i128::from(s));
+    let n = if s > 0 && b > a {
+        (b - a - 1) / s + 1
+    } else if s < 0 && a > b {
+        (a - b - 1) / (-s) + 1
+    } else {
+        0
+    };
+    i64::try_from(n).ok()
 }

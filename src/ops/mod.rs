@@ -5,6 +5,7 @@
 
 pub mod arith;
 pub mod index;
+pub mod literal;
 
 use crate::diagnostics::Diagnostic;
 pub use crate::prim::{apply, as_tensor, from_tensor, raw, tensor_error, Prim};

@@ -1,0 +1,288 @@
+//! Creating tensors: `zeros`, `ones`, `full`, `arange`, `linspace`, `eye`,
+//! `tensor`, and the seeded random numbers (`seed`, `rand`, `randn`, ...).
+
+use super::args::*;
+use crate::builtins::{int_arg, register, Decl};
+use crate::diagnostics::{Diagnostic, ErrorKind, R};
+use crate::eval::Interp;
+use crate::ops::{self};
+use crate::value::Value;
+use dp_tensor::Tensor;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// Registers the builtins of this family.
+pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
+    creation(
+        t,
+        Decl {
+            sig: "zeros(shape: shape) -> tensor",
+            summary: "A tensor of zeros of the given shape.",
+            doc: "",
+            example: "zeros((2, 3))",
+        },
+        0.0,
+    );
+    creation(
+        t,
+        Decl {
+            sig: "ones(shape: shape) -> tensor",
+            summary: "A tensor of ones of the given shape.",
+            doc: "",
+            example: "ones(3)  # tensor([1.0, 1.0, 1.0])",
+        },
+        1.0,
+    );
+    like(
+        t,
+        Decl {
+            sig: "zeros_like(x: tensor) -> tensor",
+            summary: "Zeros of `x`'s shape (a float for a number).",
+            doc: "",
+            example: "zeros_like(ones((2, 2)))",
+        },
+        0.0,
+    );
+    like(
+        t,
+        Decl {
+            sig: "ones_like(x: tensor) -> tensor",
+            summary: "Ones of `x`'s shape (a float for a number).",
+            doc: "",
+            example: "ones_like(zeros(3))",
+        },
+        1.0,
+    );
+
+    register(
+        t,
+        Decl {
+            sig: "tensor(x: number | tensor | tuple | range) -> tensor",
+            summary: "`x` as a tensor: nested tuples of numbers become rows.",
+            doc: "A number gives a 0-d tensor.",
+            example: "tensor(((1, 2), (3, 4))).shape  # (2, 2)",
+        },
+        |_, a| tensor_value(a.value(0)),
+    );
+    register(
+        t,
+        Decl {
+            sig: "full(shape: shape, value: float) -> tensor",
+            summary: "A tensor of the given shape filled with `value`.",
+            doc: "",
+            example: "full((2, 2), 7.0)",
+        },
+        |_, a| {
+            let shape = shape_arg("full", a.value(0)).map_err(at_param(&a, 0))?;
+            let value = a.value(1);
+            let x = a.float_as(1, "the value").map_err(at_param(&a, 1))?;
+            let plain = Value::Tensor(std::rc::Rc::new(te(Tensor::full(&shape, x)).map_err(at_param(&a, 0))?));
+            if matches!(value, Value::Dual(_)) {
+                // A differentiated fill value: broadcasting it is recorded, so the gradient is the sum over the result.
+                return ops::broadcast_to(&ops::reshape(value, &[])?, &shape);
+            }
+            Ok(plain)
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "arange(start: float, stop: float = none, step: float = 1) -> tensor",
+            summary: "Evenly spaced values from `start` up to (not including) `stop`; `arange(n)` is 0..n.",
+            doc: "Like `numpy.arange`; the step must not be zero.",
+            example: "arange(0, 1, 0.25)  # tensor([0.0, 0.25, 0.5, 0.75])",
+        },
+        |_, a| {
+            let bound = |i: usize| a.float_as(i, "a bound");
+            let (start, stop) = match a.given(1) {
+                None => (0.0, bound(0)?),
+                Some(_) => (bound(0)?, bound(1)?),
+            };
+            let step = bound(2)?;
+            if step == 0.0 {
+                return Err(Diagnostic::new(ErrorKind::Value, "`arange`: the step must not be zero").at(a.span_at(2)));
+            }
+            Ok(Value::Tensor(std::rc::Rc::new(te(Tensor::arange(start, stop, step))?)))
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "linspace(start: float, stop: float, num: int = 50) -> tensor",
+            summary: "`num` evenly spaced values from `start` to `stop`, both included.",
+            doc: "Differentiable in `start` and `stop`.",
+            example: "linspace(0, 1, 5)  # tensor([0.0, 0.25, 0.5, 0.75, 1.0])",
+        },
+        |_, a| {
+            let start = a.float(0)?;
+            let stop = a.float(1)?;
+            let n = a
+                .given(2)
+                .map(|x| int_arg("linspace", "num", x))
+                .transpose()?
+                .unwrap_or(50);
+            let n = usize::try_from(n).map_err(|_| {
+                Diagnostic::new(
+                    ErrorKind::Value,
+                    format!("`linspace`: num must be non-negative, found {n}"),
+                )
+                .at(a.span_at(2))
+            })?;
+            let plain = Value::Tensor(std::rc::Rc::new(te(Tensor::linspace(start, stop, n))?));
+            let (sv, ev) = (a.value(0), a.value(1));
+            if !matches!(sv, Value::Dual(_)) && !matches!(ev, Value::Dual(_)) {
+                return Ok(plain);
+            }
+            // Differentiated end points: element i is start * (1 - w_i) + stop * w_i with w_i = i / (n - 1).
+            // Only the perturbations (x - stop_gradient(x)) are added, so the values stay exactly NumPy's.
+            let div = if n > 1 { (n - 1) as f64 } else { 1.0 };
+            let w = Value::Tensor(std::rc::Rc::new(te(Tensor::from_vec(
+                (0..n).map(|i| i as f64 / div).collect(),
+                &[n],
+            ))?));
+            let one_minus_w = ops::sub(&Value::Float(1.0), &w)?;
+            let ds = ops::mul(&ops::sub(&ops::reshape(sv, &[])?, &Value::Float(start))?, &one_minus_w)?;
+            let de = ops::mul(&ops::sub(&ops::reshape(ev, &[])?, &Value::Float(stop))?, &w)?;
+            ops::add(&ops::add(&plain, &ds)?, &de)
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "eye(n: int) -> tensor",
+            summary: "The `n` by `n` identity matrix.",
+            doc: "",
+            example: "eye(3)",
+        },
+        |_, a| {
+            let n = int_arg("eye", "n", a.value(0))?;
+            let n = usize::try_from(n).map_err(|_| {
+                Diagnostic::new(ErrorKind::Value, format!("`eye`: n must be non-negative, found {n}")).at(a.span_of(0))
+            })?;
+            Ok(Value::Tensor(std::rc::Rc::new(te(Tensor::eye(n))?)))
+        },
+    );
+
+    register(
+        t,
+        Decl {
+            sig: "seed(n: int)",
+            summary: "Restarts the random number generator from seed `n`.",
+            doc: "The same seed gives the same random numbers on every machine.",
+            example: "seed(0);\nlet a = randn(3);",
+        },
+        |it: &mut Interp, a| {
+            let n = int_arg("seed", "n", a.value(0))?;
+            it.rng = dp_tensor::Rng::new(n as u64);
+            Ok(Value::None)
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "rand(shape: shape = none) -> tensor",
+            summary: "Uniform random numbers in [0, 1) of the given shape (a float when omitted).",
+            doc: "",
+            example: "rand((2, 2))",
+        },
+        |it: &mut Interp, a| {
+            let at = at_param(&a, 0);
+            let s = rng_shape("rand", a.given(0)).map_err(&at)?;
+            Ok(rand_result(te(it.rng.uniform(&s)).map_err(&at)?))
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "randn(shape: shape = none) -> tensor",
+            summary: "Standard normal random numbers of the given shape (a float when omitted).",
+            doc: "",
+            example: "randn(3)",
+        },
+        |it: &mut Interp, a| {
+            let at = at_param(&a, 0);
+            let s = rng_shape("randn", a.given(0)).map_err(&at)?;
+            Ok(rand_result(te(it.rng.normal(&s)).map_err(&at)?))
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "randint(lo: int, hi: int, shape: shape = none) -> int | tensor",
+            summary: "Random integers in `lo..hi` (hi excluded): an int, or a tensor of the given shape.",
+            doc: "",
+            example: "randint(0, 10)",
+        },
+        |it: &mut Interp, a| {
+            let lo = int_arg("randint", "lo", a.value(0))?;
+            let hi = int_arg("randint", "hi", a.value(1))?;
+            let s = rng_shape("randint", a.given(2)).map_err(at_param(&a, 2))?;
+            if lo >= hi {
+                return Err(Diagnostic::new(
+                    ErrorKind::Value,
+                    format!("`randint` needs lo < hi, found lo = {lo} and hi = {hi}"),
+                )
+                .at(a.span_at(1))
+                .with_secondary(a.span_at(0), "lo"));
+            }
+            let r = te(it.rng.randint(lo, hi, &s)).map_err(at_param(&a, 2))?;
+            if s.is_empty() {
+                return Ok(Value::Int(r.item().unwrap_or(0.0) as i64));
+            }
+            Ok(Value::Tensor(std::rc::Rc::new(r)))
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "permutation(n: int) -> tensor",
+            summary: "A random ordering of `0..n`, as a tensor (use it to shuffle rows with `take`).",
+            doc: "",
+            example: "take(tensor([10.0, 20.0, 30.0]), permutation(3))",
+        },
+        |it: &mut Interp, a| {
+            let n = int_arg("permutation", "n", a.value(0))?;
+            let n = usize::try_from(n).map_err(|_| {
+                Diagnostic::new(
+                    ErrorKind::Value,
+                    format!("`permutation`: n must be non-negative, found {n}"),
+                )
+                .at(a.span_of(0))
+            })?;
+            Ok(Value::Tensor(std::rc::Rc::new(te(it.rng.permutation(n))?)))
+        },
+    );
+}
+
+pub(super) fn creation(t: &mut HashMap<Rc<str>, Value>, decl: Decl, fill: f64) {
+    register(t, decl, move |_, a| {
+        let name = a.name();
+        let at = at_param(&a, 0);
+        let shape = shape_arg(name, a.value(0)).map_err(&at)?;
+        Ok(Value::Tensor(std::rc::Rc::new(
+            te(Tensor::full(&shape, fill)).map_err(&at)?,
+        )))
+    });
+}
+
+pub(super) fn like(t: &mut HashMap<Rc<str>, Value>, decl: Decl, fill: f64) {
+    register(t, decl, move |_, a| {
+        let name = a.name();
+        let x = numeric(name, a.value(0))?;
+        Ok(match x.strip() {
+            Value::Tensor(t) => Value::Tensor(std::rc::Rc::new(te(Tensor::full(t.shape(), fill))?)),
+            _ => Value::Float(fill),
+        })
+    });
+}
+
+pub(super) fn rng_shape(fname: &str, v: Option<&Value>) -> R<Vec<usize>> {
+    match v {
+        None | Some(Value::None) => Ok(vec![]),
+        Some(s) => shape_arg(fname, s),
+    }
+}
+
+pub(super) fn rand_result(t: Tensor) -> Value {
+    ops::from_tensor(t)
+}

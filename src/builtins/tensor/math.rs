@@ -1,0 +1,228 @@
+//! Elementwise math builtins: unary functions, `maximum`/`minimum`/`pow`,
+//! `clip`, `where` and `isnan`.
+
+use super::args::*;
+use crate::builtins::{register, Decl};
+use crate::ops::{self};
+use crate::value::Value;
+use dp_tensor::{BinaryOp, UnaryOp};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// Registers the builtins of this family.
+pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
+    use UnaryOp::*;
+    for (decl, op) in [
+        (Decl {
+            sig: "exp(x: tensor) -> tensor",
+            summary: "e raised to `x`, elementwise.",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order.",
+            example: "exp(0.0)  # 1.0",
+        }, Exp),
+        (Decl {
+            sig: "log(x: tensor) -> tensor",
+            summary: "The natural logarithm, elementwise.",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order. `log(0)` is -inf, of a negative number nan.",
+            example: "log(exp(2.0))  # 2.0",
+        }, Log),
+        (Decl {
+            sig: "log1p(x: tensor) -> tensor",
+            summary: "`log(1 + x)`, accurate for small `x`.",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order.",
+            example: "log1p(1e-10)  # 1e-10",
+        }, Log1p),
+        (Decl {
+            sig: "expm1(x: tensor) -> tensor",
+            summary: "`exp(x) - 1`, accurate for small `x`.",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order.",
+            example: "expm1(1e-10)  # 1e-10",
+        }, Expm1),
+        (Decl {
+            sig: "sqrt(x: tensor) -> tensor",
+            summary: "The square root, elementwise.",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order. Of a negative number nan.",
+            example: "sqrt(tensor([4.0, 9.0]))  # tensor([2.0, 3.0])",
+        }, Sqrt),
+        (Decl {
+            sig: "abs(x: tensor) -> tensor",
+            summary: "The absolute value, elementwise.",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order. Its derivative at 0 is 0.",
+            example: "abs(-2.5)  # 2.5",
+        }, Abs),
+        (Decl {
+            sig: "sin(x: tensor) -> tensor",
+            summary: "The sine (radians), elementwise.",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order.",
+            example: "sin(0.0)  # 0.0",
+        }, Sin),
+        (Decl {
+            sig: "cos(x: tensor) -> tensor",
+            summary: "The cosine (radians), elementwise.",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order.",
+            example: "cos(0.0)  # 1.0",
+        }, Cos),
+        (Decl {
+            sig: "tan(x: tensor) -> tensor",
+            summary: "The tangent (radians), elementwise.",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order.",
+            example: "tan(0.0)  # 0.0",
+        }, Tan),
+        (Decl {
+            sig: "tanh(x: tensor) -> tensor",
+            summary: "The hyperbolic tangent, elementwise.",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order.",
+            example: "tanh(0.0)  # 0.0",
+        }, Tanh),
+        (Decl {
+            sig: "sigmoid(x: tensor) -> tensor",
+            summary: "The logistic function `1 / (1 + exp(-x))`, elementwise.",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order. Stable for large `|x|`.",
+            example: "sigmoid(0.0)  # 0.5",
+        }, Sigmoid),
+        (Decl {
+            sig: "relu(x: tensor) -> tensor",
+            summary: "`max(x, 0)`, elementwise.",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order. Its derivative at 0 is 0.",
+            example: "relu(tensor([-1.0, 2.0]))  # tensor([0.0, 2.0])",
+        }, Relu),
+        (Decl {
+            sig: "softplus(x: tensor) -> tensor",
+            summary: "`log(1 + exp(x))`, elementwise, stable for large `x`.",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order.",
+            example: "softplus(0.0)  # 0.6931...",
+        }, Softplus),
+        (Decl {
+            sig: "sign(x: tensor) -> tensor",
+            summary: "-1, 0 or 1 by the sign of `x`, elementwise.",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order. Its derivative is 0.",
+            example: "sign(-3.0)  # -1.0",
+        }, Sign),
+        (Decl {
+            sig: "floor(x: tensor) -> tensor",
+            summary: "The largest integer not above `x`, elementwise (as a float).",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order. Its derivative is 0.",
+            example: "floor(2.7)  # 2.0",
+        }, Floor),
+        (Decl {
+            sig: "round(x: tensor) -> tensor",
+            summary: "`x` rounded to the nearest integer, halves to the even neighbour like NumPy (as a float).",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order. Its derivative is 0.",
+            example: "round(tensor([0.5, 1.5, 2.5]))  # tensor([0.0, 2.0, 2.0])",
+        }, Round),
+        (Decl {
+            sig: "square(x: tensor) -> tensor",
+            summary: "`x * x`, elementwise.",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order.",
+            example: "square(3.0)  # 9.0",
+        }, Square),
+    ] {
+        unary_builtin(t, decl, op);
+    }
+    // Like the comparison operators, `isnan` of a number is a bool (so it can
+    // drive an `if`); of a tensor, a 0.0/1.0 tensor.
+    register(
+        t,
+        Decl {
+            sig: "isnan(x: tensor) -> bool | tensor",
+            summary: "Whether `x` is nan: a bool for a number, a 0/1 tensor for a tensor.",
+            doc: "",
+            example: "isnan(0.0 / 0.0)  # true",
+        },
+        |_, a| {
+            let x = numeric("isnan", a.value(0))?;
+            match x.strip() {
+                Value::Float(f) => Ok(Value::Bool(f.is_nan())),
+                Value::Tensor(t) if t.ndim() == 0 => Ok(Value::Bool(t.item().is_some_and(f64::is_nan))),
+                _ => ops::unary(IsNan, &x),
+            }
+        },
+    );
+    binary_builtin(
+        t,
+        Decl {
+            sig: "maximum(a: tensor, b: tensor) -> tensor",
+            summary: "The larger of `a` and `b`, elementwise (broadcasting).",
+            doc: "Where they are equal the gradient goes to `a`. For the largest element of one tensor use `max`.",
+            example: "maximum(tensor([1.0, 5.0]), 3.0)  # tensor([3.0, 5.0])",
+        },
+        BinaryOp::Maximum,
+    );
+    binary_builtin(
+        t,
+        Decl {
+            sig: "minimum(a: tensor, b: tensor) -> tensor",
+            summary: "The smaller of `a` and `b`, elementwise (broadcasting).",
+            doc: "Where they are equal the gradient goes to `a`. For the smallest element of one tensor use `min`.",
+            example: "minimum(tensor([1.0, 5.0]), 3.0)  # tensor([1.0, 3.0])",
+        },
+        BinaryOp::Minimum,
+    );
+    binary_builtin(
+        t,
+        Decl {
+            sig: "pow(a: tensor, b: tensor) -> tensor",
+            summary: "`a ** b`, elementwise (broadcasting).",
+            doc: "An int exponent is an integer power (so negative bases work), like `**`.",
+            example: "pow(2.0, 10)  # 1024.0",
+        },
+        BinaryOp::Pow,
+    );
+
+    register(
+        t,
+        Decl {
+            sig: "clip(x: tensor, lo: tensor, hi: tensor) -> tensor",
+            summary: "`x` limited to the range `[lo, hi]`, elementwise (broadcasting).",
+            doc: "",
+            example: "clip(tensor([-2.0, 0.5, 3.0]), 0.0, 1.0)  # tensor([0.0, 0.5, 1.0])",
+        },
+        |_, a| {
+            let x = numeric("clip", a.value(0))?;
+            let lo = numeric("clip", a.value(1))?;
+            let hi = numeric("clip", a.value(2))?;
+            check_broadcast("clip", &a, &[&x, &lo, &hi])?;
+            ops::binary(BinaryOp::Minimum, &ops::binary(BinaryOp::Maximum, &x, &lo)?, &hi)
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "where(cond: bool | tensor, a: tensor, b: tensor) -> tensor",
+            summary: "`a` where `cond` is true (non-zero), else `b`, elementwise (broadcasting).",
+            doc: "The gradient flows only into the chosen side.",
+            example: "where(tensor([1.0, 0.0]) > 0.5, 1.0, -1.0)  # tensor([1.0, -1.0])",
+        },
+        |_, a| {
+            let c = match a.value(0) {
+                Value::Bool(b) => Value::Float(f64::from(u8::from(*b))),
+                other => numeric("where", other)?.strip().clone(),
+            };
+            let x = numeric("where", a.value(1))?;
+            let y = numeric("where", a.value(2))?;
+            check_broadcast("where", &a, &[&c, &x, &y])?;
+            ops::where_(&c, &x, &y)
+        },
+    );
+}
+
+pub(super) fn unary_builtin(t: &mut HashMap<Rc<str>, Value>, decl: Decl, op: UnaryOp) {
+    register(t, decl, move |_, a| {
+        let name = a.name();
+        let x = a.given(0).map(|x| numeric(name, x)).transpose()?.unwrap_or(Value::None);
+        ops::unary(op, &x)
+    });
+}
+
+pub(super) fn binary_builtin(t: &mut HashMap<Rc<str>, Value>, decl: Decl, op: BinaryOp) {
+    register(t, decl, move |_, a| {
+        let name = a.name();
+        let x = numeric(name, a.value(0))?;
+        let y = numeric(name, a.value(1))?;
+        check_broadcast(name, &a, &[&x, &y])?;
+        // `pow(x, n)` with an int `n` is an integer power, like `x ** n` (and `jnp.power`).
+        if let (BinaryOp::Pow, Some(n @ Value::Int(_))) = (op, a.given(1)) {
+            return ops::binary(op, &x, n);
+        }
+        ops::binary(op, &x, &y)
+    });
+}

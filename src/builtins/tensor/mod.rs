@@ -1,0 +1,28 @@
+//! Tensor builtins (docs/language.md §5), one file per family. Composite
+//! operations (mean, var, softmax, cross_entropy, ...) are written with the
+//! differentiable primitives of `crate::ops`, so they differentiate to any
+//! order without rules of their own.
+
+mod args;
+mod create;
+mod linalg;
+mod math;
+mod nn;
+mod reduce;
+mod shape;
+
+use crate::value::Value;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+pub use args::{axes_arg, shape_arg};
+
+/// Registers every tensor builtin.
+pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
+    math::register_family(t);
+    reduce::register_family(t);
+    create::register_family(t);
+    nn::register_family(t);
+    linalg::register_family(t);
+    shape::register_family(t);
+}

@@ -1,0 +1,250 @@
+//! Reductions: `sum`, `mean`, `var`, `logsumexp`, ... over axes, `all`/`any`,
+//! `argmax`/`argmin`.
+
+use super::args::*;
+use crate::builtins::{int_arg, register, Decl};
+use crate::diagnostics::R;
+use crate::ops::{self, apply, as_tensor, shape_of};
+use crate::value::Value;
+use dp_tensor::{normalize_axis, ReduceOp, UnaryOp};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// Registers the builtins of this family.
+pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
+    reduction(
+        t,
+        Decl {
+            sig: "sum(x: tensor, axis: int | tuple[int] = none, keepdims: bool = false) -> tensor",
+            summary: "The sum of the elements, over all axes or the given ones.",
+            doc: "Negative axes count from the end; `keepdims=true` keeps reduced axes with size 1.",
+            example: "sum(ones((2, 3)), axis=0)  # tensor([2.0, 2.0, 2.0])",
+        },
+        |x, a, k| reduce(x, ReduceOp::Sum, a, k),
+    );
+    reduction(
+        t,
+        Decl {
+            sig: "prod(x: tensor, axis: int | tuple[int] = none, keepdims: bool = false) -> tensor",
+            summary: "The product of the elements, over all axes or the given ones.",
+            doc: "",
+            example: "prod(tensor([2.0, 3.0, 4.0]))  # 24.0",
+        },
+        |x, a, k| reduce(x, ReduceOp::Prod, a, k),
+    );
+    reduction(
+        t,
+        Decl {
+            sig: "max(x: tensor, axis: int | tuple[int] = none, keepdims: bool = false) -> tensor",
+            summary: "The largest element, over all axes or the given ones.",
+            doc: "For the larger of two values elementwise use `maximum`. Ties share the gradient equally.",
+            example: "max(tensor([[1.0, 5.0], [3.0, 2.0]]), axis=1)  # tensor([5.0, 3.0])",
+        },
+        |x, a, k| reduce(x, ReduceOp::Max, a, k),
+    );
+    reduction(
+        t,
+        Decl {
+            sig: "min(x: tensor, axis: int | tuple[int] = none, keepdims: bool = false) -> tensor",
+            summary: "The smallest element, over all axes or the given ones.",
+            doc: "For the smaller of two values elementwise use `minimum`.",
+            example: "min(tensor([3.0, 1.0, 2.0]))  # 1.0",
+        },
+        |x, a, k| reduce(x, ReduceOp::Min, a, k),
+    );
+    reduction(
+        t,
+        Decl {
+            sig: "mean(x: tensor, axis: int | tuple[int] = none, keepdims: bool = false) -> tensor",
+            summary: "The mean of the elements, over all axes or the given ones.",
+            doc: "",
+            example: "mean(tensor([1.0, 2.0, 6.0]))  # 3.0",
+        },
+        mean,
+    );
+    reduction(
+        t,
+        Decl {
+            sig: "var(x: tensor, axis: int | tuple[int] = none, keepdims: bool = false) -> tensor",
+            summary: "The population variance (dividing by n), over all axes or the given ones.",
+            doc: "",
+            example: "var(tensor([1.0, 3.0]))  # 1.0",
+        },
+        var,
+    );
+    reduction(
+        t,
+        Decl {
+            sig: "std(x: tensor, axis: int | tuple[int] = none, keepdims: bool = false) -> tensor",
+            summary: "The population standard deviation, over all axes or the given ones.",
+            doc: "",
+            example: "std(tensor([1.0, 3.0]))  # 1.0",
+        },
+        |x, a, k| ops::unary(UnaryOp::Sqrt, &var(x, a, k)?),
+    );
+    reduction(
+        t,
+        Decl {
+            sig: "logsumexp(x: tensor, axis: int | tuple[int] = none, keepdims: bool = false) -> tensor",
+            summary: "`log(sum(exp(x)))`, computed stably, over all axes or the given ones.",
+            doc: "",
+            example: "logsumexp(tensor([1000.0, 1000.0]))  # 1000.6931...",
+        },
+        logsumexp,
+    );
+
+    for (decl, want_all) in [
+        (
+            Decl {
+                sig: "all(x: bool | tensor) -> bool",
+                summary: "Whether every element is true (non-zero).",
+                doc: "",
+                example: "all(tensor([1.0, 2.0]) > 0)  # true",
+            },
+            true,
+        ),
+        (
+            Decl {
+                sig: "any(x: bool | tensor) -> bool",
+                summary: "Whether some element is true (non-zero).",
+                doc: "",
+                example: "any(tensor([1.0, -2.0]) < 0)  # true",
+            },
+            false,
+        ),
+    ] {
+        register(t, decl, move |_, a| {
+            let name = a.name();
+            let x = a.value(0);
+            if let Value::Bool(b) = x {
+                return Ok(Value::Bool(*b));
+            }
+            let t = as_tensor(&numeric(name, x)?)?.to_vec();
+            Ok(Value::Bool(if want_all {
+                t.iter().all(|v| *v != 0.0)
+            } else {
+                t.iter().any(|v| *v != 0.0)
+            }))
+        });
+    }
+    for (decl, is_max) in [
+        (
+            Decl {
+                sig: "argmax(x: tensor, axis: int = none, keepdims: bool = false) -> int | tensor",
+                summary: "The index of the largest element: of the flattened tensor (an int), or along `axis`.",
+                doc: "The first index wins ties.",
+                example: "argmax(tensor([1.0, 5.0, 3.0]))  # 1",
+            },
+            true,
+        ),
+        (
+            Decl {
+                sig: "argmin(x: tensor, axis: int = none, keepdims: bool = false) -> int | tensor",
+                summary: "The index of the smallest element: of the flattened tensor (an int), or along `axis`.",
+                doc: "The first index wins ties.",
+                example: "argmin(tensor([[1.0, 0.0], [3.0, 4.0]]), axis=1)  # tensor([1.0, 0.0])",
+            },
+            false,
+        ),
+    ] {
+        register(t, decl, move |_, a| {
+            let name = a.name();
+            let xv = numeric(name, a.value(0))?;
+            let x = as_tensor(&xv)?;
+            let keep = a.bool(2)?;
+            let axis = match a.given(1) {
+                None | Some(Value::None) => None,
+                Some(ax) => Some(
+                    int_arg(name, "axis", ax)
+                        .and_then(|i| te(normalize_axis(i, x.ndim())))
+                        .map_err(|d| label_param(at_param(&a, 1)(d), &a, 0, &xv))?,
+                ),
+            };
+            let r = te(if is_max {
+                x.argmax(axis, keep)
+            } else {
+                x.argmin(axis, keep)
+            })?;
+            if axis.is_none() && !keep {
+                return Ok(Value::Int(r.item().unwrap_or(0.0) as i64));
+            }
+            Ok(ops::from_tensor(r))
+        });
+    }
+}
+
+pub(super) fn reduce(x: &Value, op: ReduceOp, axes: Option<Vec<usize>>, keepdims: bool) -> R<Value> {
+    apply(
+        &crate::prim::Reduce::prim(op, axes.map(Rc::from), keepdims),
+        std::slice::from_ref(x),
+    )
+}
+
+pub(super) fn count(shape: &[usize], axes: &Option<Vec<usize>>) -> f64 {
+    match axes {
+        None => shape.iter().product::<usize>() as f64,
+        Some(a) => a.iter().map(|&i| shape[i]).product::<usize>() as f64,
+    }
+}
+
+/// `mean(x, axis, keepdims)`.
+pub fn mean(x: &Value, axes: Option<Vec<usize>>, keepdims: bool) -> R<Value> {
+    let n = count(&shape_of(x), &axes);
+    ops::div(&reduce(x, ReduceOp::Sum, axes, keepdims)?, &Value::Float(n))
+}
+
+/// `var(x, axis, keepdims)` (population variance, like NumPy's default).
+pub fn var(x: &Value, axes: Option<Vec<usize>>, keepdims: bool) -> R<Value> {
+    let m = mean(x, axes.clone(), true)?;
+    let d = ops::sub(x, &m)?;
+    mean(&ops::mul(&d, &d)?, axes, keepdims)
+}
+
+/// `logsumexp(x, axis, keepdims)`, stable for large inputs.
+pub fn logsumexp(x: &Value, axes: Option<Vec<usize>>, keepdims: bool) -> R<Value> {
+    let plain = x.strip().clone();
+    // The shift is a constant: logsumexp does not depend on it, so its derivative is not needed.
+    // An empty reduction has no maximum; like JAX its logsumexp is -inf (log of an empty sum), so shift by 0.
+    let m = if count(&shape_of(x), &axes) == 0.0 {
+        Value::Float(0.0)
+    } else {
+        reduce(&plain, ReduceOp::Max, axes.clone(), true)?
+    };
+    let m = match m {
+        Value::Float(v) => Value::Float(if v.is_finite() { v } else { 0.0 }),
+        Value::Tensor(t) => Value::Tensor(std::rc::Rc::new(t.map(|v| if v.is_finite() { v } else { 0.0 }))),
+        other => other,
+    };
+    let e = ops::unary(UnaryOp::Exp, &ops::sub(x, &m)?)?;
+    let s = reduce(&e, ReduceOp::Sum, axes.clone(), true)?;
+    let r = ops::add(&ops::unary(UnaryOp::Log, &s)?, &m)?;
+    if keepdims {
+        return Ok(r);
+    }
+    let shape = shape_of(x);
+    let out: Vec<usize> = match &axes {
+        None => vec![],
+        Some(a) => shape
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !a.contains(i))
+            .map(|(_, &d)| d)
+            .collect(),
+    };
+    ops::reshape(&r, &out)
+}
+
+pub(super) fn reduction(
+    t: &mut HashMap<Rc<str>, Value>,
+    decl: Decl,
+    f: fn(&Value, Option<Vec<usize>>, bool) -> R<Value>,
+) {
+    register(t, decl, move |_, a| {
+        let name = a.name();
+        let x = numeric(name, a.value(0))?;
+        let axes =
+            axes_arg(name, a.given(1), shape_of(&x).len()).map_err(|d| label_param(at_param(&a, 1)(d), &a, 0, &x))?;
+        let keepdims = a.bool(2)?;
+        f(&x, axes, keepdims)
+    });
+}
