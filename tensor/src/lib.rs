@@ -9,6 +9,7 @@
 //! Every fallible operation returns [`Result`]; no public function panics.
 
 mod buffer;
+mod decomp;
 mod elementwise;
 mod error;
 mod format;
@@ -27,6 +28,7 @@ mod tensor;
 mod vmath;
 mod vreduce;
 
+pub use decomp::{Lstsq, Triangular};
 pub use error::{check_ndim, checked_size, format_shape, normalize_axis, Result, TensorError, MAX_ELEMENTS, MAX_NDIM};
 pub use format::format_float;
 pub use index::SliceSpec;
