@@ -3,6 +3,7 @@
 use super::batch::{unravel, Stack};
 use super::vector::dot;
 use crate::error::{Result, TensorError};
+use crate::simd::{multiversion, Mode};
 use crate::tensor::Tensor;
 
 /// Overwrites the lower triangle of the row-major `n x n` matrix `a` with
@@ -14,16 +15,17 @@ use crate::tensor::Tensor;
 ///
 /// Row-oriented (Cholesky-Crout): every entry is one dot product of two
 /// contiguous row prefixes of `L`.
-pub(crate) fn factor(a: &mut [f64], n: usize) -> Option<usize> {
+#[inline(always)]
+fn factor_impl<M: Mode>(a: &mut [f64], n: usize) -> Option<usize> {
     for i in 0..n {
         let (done, rest) = a.split_at_mut(i * n);
         let row = &mut rest[..n];
         for j in 0..i {
             let lj = &done[j * n..j * n + j + 1];
-            let s = row[j] - dot(&row[..j], &lj[..j]);
+            let s = row[j] - dot::<M>(&row[..j], &lj[..j]);
             row[j] = s / lj[j];
         }
-        let d = row[i] - dot(&row[..i], &row[..i]);
+        let d = row[i] - dot::<M>(&row[..i], &row[..i]);
         if d <= 0.0 {
             return Some(i + 1);
         }
@@ -32,6 +34,11 @@ pub(crate) fn factor(a: &mut [f64], n: usize) -> Option<usize> {
     }
     None
 }
+
+multiversion!(
+    /// [`factor_impl`] compiled for the running CPU.
+    pub(crate) fn factor(a: &mut [f64], n: usize) -> Option<usize> => factor_impl
+);
 
 impl Tensor {
     /// The lower Cholesky factor `l` (`a = l @ l^T`) of each symmetric

@@ -5,6 +5,7 @@
 use super::batch::{stacked, Stack};
 use super::vector::{axpy, dot, needs_flip, norm2, rotate};
 use crate::error::Result;
+use crate::simd::{multiversion, Mode};
 use crate::tensor::Tensor;
 
 const EPS: f64 = f64::EPSILON;
@@ -28,7 +29,8 @@ const SCALE_HI: f64 = 1e100;
 /// (`e[i]` couples `i` and `i + 1`). The reflectors `H_k = I - tau[k] v v^T`
 /// (acting on indices `k+1..`) are left in `a`: `v` in row `k` from column
 /// `k + 1` on, with `v[0] = 1`; `Q = H_0 H_1 ... H_{n-3}`.
-fn tridiagonalise(a: &mut [f64], n: usize, d: &mut [f64], e: &mut [f64], tau: &mut [f64], p: &mut [f64]) {
+#[inline(always)]
+fn tridiagonalise_impl<M: Mode>(a: &mut [f64], n: usize, d: &mut [f64], e: &mut [f64], tau: &mut [f64], p: &mut [f64]) {
     for k in 0..n.saturating_sub(2) {
         if crate::interrupt::requested() {
             return;
@@ -38,7 +40,7 @@ fn tridiagonalise(a: &mut [f64], n: usize, d: &mut [f64], e: &mut [f64], tau: &m
         let x = &mut head[k * n + k + 1..];
         let m = x.len();
         let alpha = x[0];
-        let xnorm = norm2(&x[1..]);
+        let xnorm = norm2::<M>(&x[1..]);
         if xnorm == 0.0 {
             // Already zero below the subdiagonal: nothing to annihilate.
             tau[k] = 0.0;
@@ -58,14 +60,14 @@ fn tridiagonalise(a: &mut [f64], n: usize, d: &mut [f64], e: &mut [f64], tau: &m
         let p = &mut p[..m];
         for (i, pi) in p.iter_mut().enumerate() {
             let row = &rest[i * n + k + 1..(i + 1) * n];
-            *pi = t * dot(row, v);
+            *pi = t * dot::<M>(row, v);
         }
-        let kk = 0.5 * t * dot(p, v);
-        axpy(-kk, v, p);
+        let kk = 0.5 * t * dot::<M>(p, v);
+        axpy::<M>(-kk, v, p);
         for i in 0..m {
             let row = &mut rest[i * n + k + 1..(i + 1) * n];
-            axpy(-v[i], p, row);
-            axpy(-p[i], v, row);
+            axpy::<M>(-v[i], p, row);
+            axpy::<M>(-p[i], v, row);
         }
     }
     if n >= 2 {
@@ -82,7 +84,8 @@ fn tridiagonalise(a: &mut [f64], n: usize, d: &mut [f64], e: &mut [f64], tau: &m
 /// reflector first, when `H_k` only meets the trailing block `k+1..` (the
 /// rows and columns before it are still those of the identity).
 /// `q` is scratch space of `n * n` elements (it ends holding `Q`).
-fn form_qt(a: &[f64], n: usize, tau: &[f64], qt: &mut [f64], q: &mut [f64]) {
+#[inline(always)]
+fn form_qt_impl<M: Mode>(a: &[f64], n: usize, tau: &[f64], qt: &mut [f64], q: &mut [f64]) {
     q.iter_mut().for_each(|x| *x = 0.0);
     for i in 0..n {
         q[i * n + i] = 1.0;
@@ -97,10 +100,10 @@ fn form_qt(a: &[f64], n: usize, tau: &[f64], qt: &mut [f64], q: &mut [f64]) {
         let acc = &mut acc[k + 1..];
         acc.iter_mut().for_each(|x| *x = 0.0);
         for (i, &vi) in v.iter().enumerate() {
-            axpy(vi, &q[(k + 1 + i) * n + k + 1..(k + 2 + i) * n], acc);
+            axpy::<M>(vi, &q[(k + 1 + i) * n + k + 1..(k + 2 + i) * n], acc);
         }
         for (i, &vi) in v.iter().enumerate() {
-            axpy(-tau[k] * vi, acc, &mut q[(k + 1 + i) * n + k + 1..(k + 2 + i) * n]);
+            axpy::<M>(-tau[k] * vi, acc, &mut q[(k + 1 + i) * n + k + 1..(k + 2 + i) * n]);
         }
     }
     super::triangular::transpose_into(q, n, n, qt);
@@ -111,7 +114,9 @@ fn form_qt(a: &[f64], n: usize, tau: &[f64], qt: &mut [f64], q: &mut [f64]) {
 /// eigenvalues (unsorted) in `d`. Every rotation `T <- R T R^T` of rows `k`
 /// and `k + 1` is also applied to rows `k`, `k + 1` of `vt` (when given),
 /// which therefore ends with the eigenvectors as rows.
-fn tridiagonal_qr(d: &mut [f64], e: &mut [f64], mut vt: Option<&mut [f64]>, n: usize) {
+#[inline(always)]
+fn tridiagonal_qr_impl<M: Mode>(d: &mut [f64], e: &mut [f64], vt: Option<&mut [f64]>, n: usize) {
+    let mut vt = vt;
     let norm = (0..n).fold(0.0f64, |m, i| {
         let off = if i + 1 < n { e[i].abs() } else { 0.0 };
         m.max(d[i].abs() + off)
@@ -169,11 +174,26 @@ fn tridiagonal_qr(d: &mut [f64], e: &mut [f64], mut vt: Option<&mut [f64]>, n: u
             }
             if let Some(vt) = vt.as_deref_mut() {
                 let (top, bottom) = vt.split_at_mut((k + 1) * n);
-                rotate(&mut top[k * n..], &mut bottom[..n], c, -s);
+                rotate::<M>(&mut top[k * n..], &mut bottom[..n], c, -s);
             }
         }
     }
 }
+
+multiversion!(
+    /// [`tridiagonalise_impl`] compiled for the running CPU.
+    fn tridiagonalise(a: &mut [f64], n: usize, d: &mut [f64], e: &mut [f64], tau: &mut [f64], p: &mut [f64]) => tridiagonalise_impl
+);
+
+multiversion!(
+    /// [`form_qt_impl`] compiled for the running CPU.
+    fn form_qt(a: &[f64], n: usize, tau: &[f64], qt: &mut [f64], q: &mut [f64]) => form_qt_impl
+);
+
+multiversion!(
+    /// [`tridiagonal_qr_impl`] compiled for the running CPU.
+    fn tridiagonal_qr(d: &mut [f64], e: &mut [f64], vt: Option<&mut [f64]>, n: usize) => tridiagonal_qr_impl
+);
 
 /// Eigenvalues (ascending, into `w`) and, if `v` is given, eigenvectors
 /// (row-major `n x n`, column `j` for `w[j]`, signed so that each one's

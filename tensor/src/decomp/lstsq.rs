@@ -3,7 +3,9 @@
 
 use super::batch::{stacked, Stack};
 use super::svd::svd_kernel;
+use super::vector::axpy;
 use crate::error::{Result, TensorError};
+use crate::simd::NoFma;
 use crate::tensor::Tensor;
 
 /// The result of [`Tensor::lstsq`], NumPy's four values.
@@ -43,7 +45,7 @@ fn apply_pinv(u: &[f64], s: &[f64], vt: &[f64], m: usize, n: usize, rank: usize,
     for r in 0..m {
         for i in 0..rank {
             let f = u[r * p + i];
-            super::vector::axpy(f, &b[r * k..(r + 1) * k], &mut c[i * k..(i + 1) * k]);
+            axpy::<NoFma>(f, &b[r * k..(r + 1) * k], &mut c[i * k..(i + 1) * k]);
         }
     }
     for i in 0..rank {
@@ -52,7 +54,7 @@ fn apply_pinv(u: &[f64], s: &[f64], vt: &[f64], m: usize, n: usize, rank: usize,
     x.iter_mut().for_each(|v| *v = 0.0);
     for i in 0..rank {
         for j in 0..n {
-            super::vector::axpy(vt[i * n + j], &c[i * k..(i + 1) * k], &mut x[j * k..(j + 1) * k]);
+            axpy::<NoFma>(vt[i * n + j], &c[i * k..(i + 1) * k], &mut x[j * k..(j + 1) * k]);
         }
     }
 }
@@ -126,7 +128,7 @@ impl Tensor {
             for r in 0..m {
                 row.copy_from_slice(&bv[r * k..(r + 1) * k]);
                 for j in 0..n {
-                    super::vector::axpy(-av[r * n + j], &x[j * k..(j + 1) * k], &mut row);
+                    axpy::<NoFma>(-av[r * n + j], &x[j * k..(j + 1) * k], &mut row);
                 }
                 for (acc, v) in res.iter_mut().zip(&row) {
                     *acc += v * v;

@@ -3,7 +3,9 @@
 
 use super::batch::{stacked, unravel, Rhs, Stack};
 use super::triangular::trsm;
+use super::vector::axpy;
 use crate::error::{Result, TensorError};
+use crate::simd::{multiversion, Mode};
 use crate::tensor::Tensor;
 
 /// Factors the row-major `m x n` matrix `a` in place as `P A = L U`:
@@ -15,7 +17,8 @@ use crate::tensor::Tensor;
 ///
 /// A zero pivot is skipped (nothing to eliminate with; `U` is then
 /// singular), and its position, the first if several, is returned.
-pub(crate) fn factor(a: &mut [f64], m: usize, n: usize, piv: &mut [usize]) -> Option<usize> {
+#[inline(always)]
+fn factor_impl<M: Mode>(a: &mut [f64], m: usize, n: usize, piv: &mut [usize]) -> Option<usize> {
     let mut zero = None;
     for j in 0..m.min(n) {
         // `>` keeps the first of equal magnitudes, and a NaN in the
@@ -46,14 +49,17 @@ pub(crate) fn factor(a: &mut [f64], m: usize, n: usize, piv: &mut [usize]) -> Op
             let l = row[j] / pivot;
             row[j] = l;
             if l != 0.0 {
-                for (x, &u) in row[j + 1..].iter_mut().zip(prow) {
-                    *x -= l * u;
-                }
+                axpy::<M>(-l, prow, &mut row[j + 1..]);
             }
         }
     }
     zero
 }
+
+multiversion!(
+    /// [`factor_impl`] compiled for the running CPU.
+    pub(crate) fn factor(a: &mut [f64], m: usize, n: usize, piv: &mut [usize]) -> Option<usize> => factor_impl
+);
 
 /// Applies the row interchanges `piv` of [`factor`] to the `n x k` row-major
 /// `b`: forwards gives `P b`, backwards `P^T b`.

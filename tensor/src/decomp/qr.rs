@@ -4,6 +4,7 @@ use super::batch::{stacked, Stack};
 use super::triangular::transpose_into;
 use super::vector::{axpy, dot, norm2};
 use crate::error::Result;
+use crate::simd::{multiversion, Mode};
 use crate::tensor::Tensor;
 
 /// Householder QR of the `m x n` matrix held column by column in `w`
@@ -16,7 +17,8 @@ use crate::tensor::Tensor;
 /// LAPACK's conventions (`dlarfg`), so that `R` matches NumPy's: `R[j][j]`
 /// gets the opposite sign of the pivot column's diagonal entry, and a column
 /// that is already zero below the diagonal is left alone (`tau = 0`).
-pub(crate) fn householder(w: &mut [f64], m: usize, n: usize, tau: &mut [f64]) {
+#[inline(always)]
+fn householder_impl<M: Mode>(w: &mut [f64], m: usize, n: usize, tau: &mut [f64]) {
     for j in 0..m.min(n) {
         if crate::interrupt::requested() {
             return;
@@ -24,7 +26,7 @@ pub(crate) fn householder(w: &mut [f64], m: usize, n: usize, tau: &mut [f64]) {
         let (head, tail) = w.split_at_mut((j + 1) * m);
         let x = &mut head[j * m + j..];
         let alpha = x[0];
-        let xnorm = norm2(&x[1..]);
+        let xnorm = norm2::<M>(&x[1..]);
         if xnorm == 0.0 {
             tau[j] = 0.0;
             continue;
@@ -37,9 +39,9 @@ pub(crate) fn householder(w: &mut [f64], m: usize, n: usize, tau: &mut [f64]) {
         let v = &x[1..];
         for col in tail.chunks_exact_mut(m) {
             let c = &mut col[j..];
-            let s = tau[j] * (c[0] + dot(v, &c[1..]));
+            let s = tau[j] * (c[0] + dot::<M>(v, &c[1..]));
             c[0] -= s;
-            axpy(-s, v, &mut c[1..]);
+            axpy::<M>(-s, v, &mut c[1..]);
         }
     }
 }
@@ -48,7 +50,8 @@ pub(crate) fn householder(w: &mut [f64], m: usize, n: usize, tau: &mut [f64]) {
 /// output `w` (`m` rows), column by column into `q` (`m * cols` elements).
 /// Reflectors are applied last to first, so that `H_j` only meets columns
 /// `j..` (the earlier ones are still unit vectors it leaves alone).
-pub(crate) fn form_q(w: &[f64], m: usize, k: usize, tau: &[f64], q: &mut [f64], cols: usize) {
+#[inline(always)]
+fn form_q_impl<M: Mode>(w: &[f64], m: usize, k: usize, tau: &[f64], q: &mut [f64], cols: usize) {
     q.iter_mut().for_each(|x| *x = 0.0);
     for c in 0..cols.min(m) {
         q[c * m + c] = 1.0;
@@ -60,12 +63,22 @@ pub(crate) fn form_q(w: &[f64], m: usize, k: usize, tau: &[f64], q: &mut [f64], 
         let v = &w[j * m + j + 1..(j + 1) * m];
         for col in q.chunks_exact_mut(m).skip(j) {
             let c = &mut col[j..];
-            let s = tau[j] * (c[0] + dot(v, &c[1..]));
+            let s = tau[j] * (c[0] + dot::<M>(v, &c[1..]));
             c[0] -= s;
-            axpy(-s, v, &mut c[1..]);
+            axpy::<M>(-s, v, &mut c[1..]);
         }
     }
 }
+
+multiversion!(
+    /// [`householder_impl`] compiled for the running CPU.
+    pub(crate) fn householder(w: &mut [f64], m: usize, n: usize, tau: &mut [f64]) => householder_impl
+);
+
+multiversion!(
+    /// [`form_q_impl`] compiled for the running CPU.
+    pub(crate) fn form_q(w: &[f64], m: usize, k: usize, tau: &[f64], q: &mut [f64], cols: usize) => form_q_impl
+);
 
 impl Tensor {
     /// The QR factorisation `a = q @ r` of each `m x n` matrix in the last two

@@ -6,6 +6,7 @@ use super::qr::{form_q, householder};
 use super::triangular::transpose_into;
 use super::vector::{axpy, dot, needs_flip, norm2, rotate};
 use crate::error::Result;
+use crate::simd::{multiversion, Mode, NoFma};
 use crate::tensor::Tensor;
 
 const EPS: f64 = f64::EPSILON;
@@ -47,7 +48,14 @@ fn complement(cols: &[f64], r: usize, c: usize, extra: usize, out: &mut [f64]) -
 /// `s` gets the column norms in descending order, and with vectors `u`
 /// (column-major `r x n`) the normalised columns (zero columns replaced by
 /// a completion to an orthonormal set) and `v` the matching columns.
-fn jacobi(g: &mut [f64], r: usize, n: usize, s: &mut [f64], vectors: Option<(&mut [f64], &mut [f64])>) -> Result<()> {
+#[inline(always)]
+fn jacobi_impl<M: Mode>(
+    g: &mut [f64],
+    r: usize,
+    n: usize,
+    s: &mut [f64],
+    vectors: Option<(&mut [f64], &mut [f64])>,
+) -> Result<()> {
     let mut vw = match vectors {
         Some(_) => {
             let mut v = super::batch::scratch(n * n)?;
@@ -59,12 +67,16 @@ fn jacobi(g: &mut [f64], r: usize, n: usize, s: &mut [f64], vectors: Option<(&mu
         None => None,
     };
     let tol = EPS * (r as f64).sqrt().max(1.0);
-    let mut nrm: Vec<f64> = (0..n)
-        .map(|j| dot(&g[j * r..(j + 1) * r], &g[j * r..(j + 1) * r]))
-        .collect();
+    let mut nrm = vec![0.0; n];
     for _ in 0..MAX_SWEEPS {
         if crate::interrupt::requested() {
             break;
+        }
+        // Squared column norms, recomputed every sweep so that the cheap
+        // updates below cannot drift.
+        for (j, v) in nrm.iter_mut().enumerate() {
+            let c = &g[j * r..(j + 1) * r];
+            *v = dot::<M>(c, c);
         }
         let mut rotated = false;
         for p in 0..n {
@@ -74,7 +86,7 @@ fn jacobi(g: &mut [f64], r: usize, n: usize, s: &mut [f64], vectors: Option<(&mu
                     continue;
                 }
                 let (gp, gq) = column_pair(g, r, p, q);
-                let gamma = dot(gp, gq);
+                let gamma = dot::<M>(gp, gq);
                 if gamma.abs() <= tol * alpha.sqrt() * beta.sqrt() {
                     continue;
                 }
@@ -85,13 +97,16 @@ fn jacobi(g: &mut [f64], r: usize, n: usize, s: &mut [f64], vectors: Option<(&mu
                 let t = (1.0f64).copysign(zeta) / (zeta.abs() + zeta.hypot(1.0));
                 let c = 1.0 / t.hypot(1.0);
                 let sn = c * t;
-                rotate(gp, gq, c, sn);
-                // Recomputed rather than updated, so that errors cannot build up.
-                nrm[p] = dot(gp, gp);
-                nrm[q] = dot(gq, gq);
+                rotate::<M>(gp, gq, c, sn);
+                // The rotation moves t * gamma of squared norm from p to q
+                // (exactly, in exact arithmetic). Where that cancels most of
+                // a norm, the update would be mostly rounding: recompute.
+                let (np, nq) = (alpha - t * gamma, beta + t * gamma);
+                nrm[p] = if np > 0.01 * alpha { np } else { dot::<M>(gp, gp) };
+                nrm[q] = if nq > 0.01 * beta { nq } else { dot::<M>(gq, gq) };
                 if let Some(v) = vw.as_mut() {
                     let (vp, vq) = column_pair(v, n, p, q);
-                    rotate(vp, vq, c, sn);
+                    rotate::<M>(vp, vq, c, sn);
                 }
             }
         }
@@ -99,7 +114,7 @@ fn jacobi(g: &mut [f64], r: usize, n: usize, s: &mut [f64], vectors: Option<(&mu
             break;
         }
     }
-    let norms: Vec<f64> = (0..n).map(|j| norm2(&g[j * r..(j + 1) * r])).collect();
+    let norms: Vec<f64> = (0..n).map(|j| norm2::<M>(&g[j * r..(j + 1) * r])).collect();
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|&i, &j| norms[j].total_cmp(&norms[i]));
     for (sj, &i) in s.iter_mut().zip(&order) {
@@ -125,6 +140,11 @@ fn jacobi(g: &mut [f64], r: usize, n: usize, s: &mut [f64], vectors: Option<(&mu
     }
     Ok(())
 }
+
+multiversion!(
+    /// [`jacobi_impl`] compiled for the running CPU.
+    fn jacobi(g: &mut [f64], r: usize, n: usize, s: &mut [f64], vectors: Option<(&mut [f64], &mut [f64])>) -> Result<()> => jacobi_impl
+);
 
 /// Singular values (descending, into `s`, `min(m, n)` of them) and, if
 /// `vectors` is given, the singular vectors of the row-major `m x n` matrix
@@ -197,7 +217,7 @@ pub(crate) fn svd_kernel(
         for j in 0..k {
             let col = &mut ul[j * rows..(j + 1) * rows];
             for l in 0..k {
-                axpy(ur[j * k + l], &q[l * rows..(l + 1) * rows], col);
+                axpy::<NoFma>(ur[j * k + l], &q[l * rows..(l + 1) * rows], col);
             }
         }
     } else {
@@ -253,8 +273,9 @@ impl Tensor {
     /// positive (the first of near-equal ones), the matching row of `vt`
     /// following. Singular vectors of zero or repeated singular values are
     /// some orthonormal completion. One-sided Jacobi (after Householder QR
-    /// when tall): singular values to high relative accuracy, vectors
-    /// orthonormal to working precision. NaN or infinite entries give NaNs.
+    /// when tall): singular values accurate to a few `eps * s_max` (and
+    /// small ones often far better), vectors orthonormal to working
+    /// precision. NaN or infinite entries give NaNs.
     pub fn svd(&self, full_matrices: bool) -> Result<(Tensor, Tensor, Tensor)> {
         let a = Stack::new(self, "svd", false)?;
         let (m, n) = (a.rows, a.cols);

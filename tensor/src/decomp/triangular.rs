@@ -2,7 +2,9 @@
 //! `cholesky`-based solves, and [`Tensor::triangular_solve`].
 
 use super::batch::{unravel, Rhs};
+use super::vector::axpy;
 use crate::error::{Result, TensorError};
+use crate::simd::{multiversion, Mode};
 use crate::tensor::Tensor;
 
 /// Which triangular system [`Tensor::triangular_solve`] solves; the
@@ -20,60 +22,84 @@ pub struct Triangular {
     pub right_side: bool,
 }
 
-/// `row[..] -= f * src[..]`, written so that it vectorises.
-#[inline]
-fn axpy(row: &mut [f64], f: f64, src: &[f64]) {
-    for (r, &s) in row.iter_mut().zip(src) {
-        *r -= f * s;
-    }
-}
-
 /// The position of the first zero on the diagonal of the `n x n` row-major `t`.
 pub(crate) fn zero_diagonal(t: &[f64], n: usize) -> Option<usize> {
     (0..n).find(|&i| t[i * n + i] == 0.0)
 }
+
+/// Columns of `B` solved together by [`trsm`]: a panel of `n` rows stays in
+/// cache while every row of `T` passes over it (whole rows of a wide `B`,
+/// e.g. the identity in `inv`, would stream from memory once per row of `T`).
+const PANEL: usize = 64;
 
 /// Solves `op(T) X = B` in place for the `n x n` row-major triangular `T`
 /// and the `n x k` row-major `B`, where `op(T)` is `T` or `T^T`; only the
 /// `lower` (or upper) triangle of `T` is read, and not its diagonal when
 /// `unit`. A zero diagonal element gives infinities and NaNs, like BLAS
 /// `trsm`; callers that must report it check [`zero_diagonal`] first.
-///
-/// Every variant walks rows of `T` (contiguous) and updates whole rows of `B`
-/// (contiguous, `k` long): plain substitution for `op(T) = T`, the
-/// column-oriented form for `op(T) = T^T`, whose columns are `T`'s rows.
-pub(crate) fn trsm(t: &[f64], n: usize, b: &mut [f64], k: usize, lower: bool, trans: bool, unit: bool) {
-    if n == 0 || k == 0 {
-        return;
+#[inline(always)]
+fn trsm_impl<M: Mode>(t: &[f64], n: usize, b: &mut [f64], k: usize, lower: bool, trans: bool, unit: bool) {
+    let mut c0 = 0;
+    while c0 < k {
+        let c1 = (c0 + PANEL).min(k);
+        trsm_panel::<M>(t, n, b, k, c0..c1, lower, trans, unit);
+        c0 = c1;
     }
+}
+
+multiversion!(
+    /// [`trsm_impl`] compiled for the running CPU.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn trsm(t: &[f64], n: usize, b: &mut [f64], k: usize, lower: bool, trans: bool, unit: bool) => trsm_impl
+);
+
+/// [`trsm`] on the columns `cols` of `B`. Every variant walks rows of `T`
+/// (contiguous) and updates row segments of `B` (contiguous): plain
+/// substitution for `op(T) = T`, the column-oriented form for `op(T) =
+/// T^T`, whose columns are `T`'s rows.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn trsm_panel<M: Mode>(
+    t: &[f64],
+    n: usize,
+    b: &mut [f64],
+    k: usize,
+    cols: std::ops::Range<usize>,
+    lower: bool,
+    trans: bool,
+    unit: bool,
+) {
+    let (c0, w) = (cols.start, cols.len());
+    // The segment of row i of B, as a range into a slice starting at row `from`.
+    let seg = |i: usize, from: usize| (i - from) * k + c0..(i - from) * k + c0 + w;
     let diag = |i: usize| if unit { 1.0 } else { t[i * n + i] };
+    let scale = |row: &mut [f64], i: usize| {
+        if !unit {
+            let d = diag(i);
+            row.iter_mut().for_each(|x| *x /= d);
+        }
+    };
     match (lower, trans) {
         (true, false) => {
             // Forward substitution: row i minus the already solved rows above.
             for i in 0..n {
                 let (done, rest) = b.split_at_mut(i * k);
-                let row = &mut rest[..k];
+                let row = &mut rest[seg(i, i)];
                 for j in 0..i {
-                    axpy(row, t[i * n + j], &done[j * k..(j + 1) * k]);
+                    axpy::<M>(-t[i * n + j], &done[seg(j, 0)], row);
                 }
-                let d = diag(i);
-                if !unit {
-                    row.iter_mut().for_each(|x| *x /= d);
-                }
+                scale(row, i);
             }
         }
         (false, false) => {
             // Back substitution from the last row up.
             for i in (0..n).rev() {
                 let (head, done) = b.split_at_mut((i + 1) * k);
-                let row = &mut head[i * k..];
+                let row = &mut head[seg(i, 0)];
                 for j in i + 1..n {
-                    axpy(row, t[i * n + j], &done[(j - i - 1) * k..(j - i) * k]);
+                    axpy::<M>(-t[i * n + j], &done[seg(j, i + 1)], row);
                 }
-                let d = diag(i);
-                if !unit {
-                    row.iter_mut().for_each(|x| *x /= d);
-                }
+                scale(row, i);
             }
         }
         (true, true) => {
@@ -81,13 +107,10 @@ pub(crate) fn trsm(t: &[f64], n: usize, b: &mut [f64], k: usize, lower: bool, tr
             // from the rows above using row j of T (column j of T^T).
             for j in (0..n).rev() {
                 let (head, tail) = b.split_at_mut(j * k);
-                let row = &mut tail[..k];
-                if !unit {
-                    let d = diag(j);
-                    row.iter_mut().for_each(|x| *x /= d);
-                }
+                let row = &mut tail[seg(j, j)];
+                scale(row, j);
                 for i in 0..j {
-                    axpy(&mut head[i * k..(i + 1) * k], t[j * n + i], row);
+                    axpy::<M>(-t[j * n + i], row, &mut head[seg(i, 0)]);
                 }
             }
         }
@@ -95,13 +118,10 @@ pub(crate) fn trsm(t: &[f64], n: usize, b: &mut [f64], k: usize, lower: bool, tr
             // T^T is lower: the mirror image of the case above.
             for j in 0..n {
                 let (head, tail) = b.split_at_mut((j + 1) * k);
-                let row = &mut head[j * k..];
-                if !unit {
-                    let d = diag(j);
-                    row.iter_mut().for_each(|x| *x /= d);
-                }
+                let row = &mut head[seg(j, 0)];
+                scale(row, j);
                 for i in j + 1..n {
-                    axpy(&mut tail[(i - j - 1) * k..(i - j) * k], t[j * n + i], row);
+                    axpy::<M>(-t[j * n + i], row, &mut tail[seg(i, j + 1)]);
                 }
             }
         }

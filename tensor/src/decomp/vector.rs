@@ -1,33 +1,23 @@
 //! Small vector kernels shared by the decompositions: dot products, norms,
 //! plane rotations and the sign convention for singular/eigen vectors.
+//!
+//! They are generic over [`Mode`] and always inlined, so that inside a
+//! kernel compiled by [`crate::simd::multiversion`] they vectorise for the
+//! running CPU (AVX-512 or AVX2 with FMA) rather than for baseline SSE2.
 
-/// `sum x[i] * y[i]` with four interleaved accumulators (so it vectorises
-/// and the rounding error grows more slowly than a plain running sum).
-#[inline]
-pub(crate) fn dot(x: &[f64], y: &[f64]) -> f64 {
-    let n = x.len().min(y.len());
-    let (x, y) = (&x[..n], &y[..n]);
-    let mut acc = [0.0f64; 4];
-    let xc = x.chunks_exact(4);
-    let yc = y.chunks_exact(4);
-    let (xr, yr) = (xc.remainder(), yc.remainder());
-    for (a, b) in xc.zip(yc) {
-        for k in 0..4 {
-            acc[k] += a[k] * b[k];
-        }
-    }
-    let mut s = (acc[0] + acc[1]) + (acc[2] + acc[3]);
-    for (a, b) in xr.iter().zip(yr) {
-        s += a * b;
-    }
-    s
+use crate::simd::{mla, Mode};
+
+/// `sum x[i] * y[i]` over the shorter length, with interleaved accumulators.
+#[inline(always)]
+pub(crate) fn dot<M: Mode>(x: &[f64], y: &[f64]) -> f64 {
+    crate::vreduce::dot_impl::<M>(x, y)
 }
 
 /// `y[i] += a * x[i]`.
-#[inline]
-pub(crate) fn axpy(a: f64, x: &[f64], y: &mut [f64]) {
+#[inline(always)]
+pub(crate) fn axpy<M: Mode>(a: f64, x: &[f64], y: &mut [f64]) {
     for (yi, &xi) in y.iter_mut().zip(x) {
-        *yi += a * xi;
+        *yi = mla::<M>(a, xi, *yi);
     }
 }
 
@@ -40,12 +30,13 @@ const SAFE_HI: f64 = 1e150;
 /// squares when the largest magnitude is moderate (smaller elements then
 /// cannot matter even if their squares underflow), else the sum of squares
 /// of `x` divided by its largest magnitude (a second pass, rarely needed).
-pub(crate) fn norm2(x: &[f64]) -> f64 {
+#[inline(always)]
+pub(crate) fn norm2<M: Mode>(x: &[f64]) -> f64 {
     // A fold with `>` rather than `max`: NaNs are kept out of `big` here and
     // reach the result through the sums below.
     let big = x.iter().fold(0.0f64, |m, &v| if v.abs() > m { v.abs() } else { m });
     if big == 0.0 || (SAFE_LO..=SAFE_HI).contains(&big) {
-        return dot(x, x).sqrt();
+        return dot::<M>(x, x).sqrt();
     }
     if big.is_infinite() {
         return f64::INFINITY;
@@ -61,12 +52,12 @@ pub(crate) fn norm2(x: &[f64]) -> f64 {
 }
 
 /// Applies the plane rotation `[x; y] <- [c x - s y; s x + c y]` to two vectors.
-#[inline]
-pub(crate) fn rotate(x: &mut [f64], y: &mut [f64], c: f64, s: f64) {
+#[inline(always)]
+pub(crate) fn rotate<M: Mode>(x: &mut [f64], y: &mut [f64], c: f64, s: f64) {
     for (a, b) in x.iter_mut().zip(y.iter_mut()) {
         let (u, v) = (*a, *b);
-        *a = c * u - s * v;
-        *b = s * u + c * v;
+        *a = mla::<M>(c, u, -s * v);
+        *b = mla::<M>(s, u, c * v);
     }
 }
 
