@@ -13,6 +13,7 @@ mod decomp;
 mod elementwise;
 mod error;
 mod format;
+mod gather;
 mod gemm512;
 mod index;
 mod interrupt;

@@ -132,6 +132,60 @@ fn unique_matches_numpy() {
     assert_eq!(Tensor::scalar(3.0).unique().unwrap().to_vec(), vec![3.0]);
 }
 
+#[test]
+fn take_along_axis_gathers_lane_by_lane() {
+    let y = t(want::Y);
+    for axis in 0..3 {
+        // argsort then gather is sort.
+        let g = y.take_along_axis(&y.argsort(axis).unwrap(), axis).unwrap();
+        assert_eq!(g.to_vec(), y.sort(axis).unwrap().to_vec());
+    }
+    // NumPy: np.take_along_axis(x, [[0], [2], [-1]], 1) with broadcasting.
+    let x = Tensor::from_vec((0..12).map(f64::from).collect(), &[3, 4]).unwrap();
+    let i = Tensor::from_vec(vec![0.0, 2.0, -1.0], &[3, 1]).unwrap();
+    let g = x.take_along_axis(&i, 1).unwrap();
+    assert_eq!((g.shape(), g.to_vec()), (&[3usize, 1][..], vec![0.0, 6.0, 11.0]));
+    // Indices broadcast over the other axis: the same rows for every column.
+    let i = Tensor::from_vec(vec![2.0, 0.0], &[2, 1]).unwrap();
+    let g = x.take_along_axis(&i, 0).unwrap();
+    assert_eq!(
+        (g.shape(), g.to_vec()),
+        (&[2usize, 4][..], vec![8.0, 9.0, 10.0, 11.0, 0.0, 1.0, 2.0, 3.0])
+    );
+    // Errors: wrong rank, bad index, non-integer, mismatched other axis.
+    assert!(x.take_along_axis(&Tensor::zeros(&[3]).unwrap(), 1).is_err());
+    let bad = Tensor::from_vec(vec![4.0, 0.0, 0.0], &[3, 1]).unwrap();
+    assert!(matches!(
+        x.take_along_axis(&bad, 1),
+        Err(TensorError::IndexOutOfRange { .. })
+    ));
+    let frac = Tensor::from_vec(vec![0.5, 0.0, 0.0], &[3, 1]).unwrap();
+    assert!(matches!(
+        x.take_along_axis(&frac, 1),
+        Err(TensorError::NotInteger { .. })
+    ));
+    assert!(x.take_along_axis(&Tensor::zeros(&[2, 1]).unwrap(), 1).is_err());
+    assert!(x.take_along_axis(&Tensor::zeros(&[3, 1]).unwrap(), 2).is_err());
+}
+
+#[test]
+fn take_along_axis_scatter_is_the_adjoint() {
+    // <gather(x), g> == <x, scatter(g)> for random x, g, with repeated indices.
+    let x = dp_tensor::Rng::new(5).normal(&[3, 4, 2]).unwrap();
+    let idx = Tensor::from_vec(
+        vec![0.0, 3.0, 3.0, -1.0, 1.0, 2.0, 0.0, 0.0, 2.0, 1.0, 1.0, 1.0],
+        &[3, 4, 1],
+    )
+    .unwrap();
+    let gathered = x.take_along_axis(&idx, 1).unwrap();
+    assert_eq!(gathered.shape(), &[3, 4, 2]);
+    let g = dp_tensor::Rng::new(6).normal(gathered.shape()).unwrap();
+    let back = Tensor::take_along_axis_scatter(&g, &idx, 1, x.shape()).unwrap();
+    let dot = |a: &Tensor, b: &Tensor| a.to_vec().iter().zip(b.to_vec()).map(|(p, q)| p * q).sum::<f64>();
+    assert!((dot(&gathered, &g) - dot(&x, &back)).abs() < 1e-12);
+    assert!(Tensor::take_along_axis_scatter(&x, &idx, 1, &[3, 4]).is_err());
+}
+
 mod props {
     use dp_tensor::Rng as DRng;
     use proptest::prelude::*;
