@@ -762,6 +762,17 @@ fn pinv_matches_numpy() {
         &Tensor::eye(2).unwrap().broadcast_to(&[3, 2, 2]).unwrap(),
         1e-14,
     );
+    // NumPy's default cutoffs: 1e-15 relative for pinv, max(m, n) eps for lstsq.
+    let d = tv(&[1.0, 0.0, 0.0, 5e-16], &[2, 2]);
+    close_to(&d.pinv(None).unwrap(), &tv(&[1.0, 0.0, 0.0, 0.0], &[2, 2]), 0.0);
+    close_to(
+        &d.pinv(Some(1e-16)).unwrap(),
+        &tv(&[1.0, 0.0, 0.0, 2e15], &[2, 2]),
+        1e-15,
+    );
+    let x = d.lstsq(&tv(&[1.0, 1.0], &[2]), None).unwrap();
+    assert_eq!(x.rank, 2);
+    close_to(&x.solution, &tv(&[1.0, 2e15], &[2]), 1e-15);
     // The pseudo-inverse of an invertible matrix is its inverse.
     close(&t(want::A4).pinv(None).unwrap(), want::A4_INV, 1e-12);
 }

@@ -26,14 +26,17 @@ pub struct Lstsq {
 
 /// The relative cutoff for small singular values: `rcond` if given and
 /// non-negative (a negative one means machine precision, as in LAPACK),
-/// else NumPy's default `eps * max(m, n)`.
-fn relative_cutoff(rcond: Option<f64>, m: usize, n: usize) -> f64 {
+/// else `default`.
+fn relative_cutoff(rcond: Option<f64>, default: f64) -> f64 {
     match rcond {
         Some(r) if r >= 0.0 => r,
         Some(_) => f64::EPSILON,
-        None => f64::EPSILON * m.max(n) as f64,
+        None => default,
     }
 }
+
+/// NumPy's default relative cutoff for `pinv` (`rcond=1e-15`).
+const PINV_RCOND: f64 = 1e-15;
 
 /// `V diag(1/s) U^T` applied to the `m x k` row-major `b` into the `n x k`
 /// row-major `x`, using the first `rank` singular triplets (`u` is `m x p`,
@@ -111,7 +114,7 @@ impl Tensor {
         let mut x = crate::buffer::alloc_filled(&x_shape, 0.0)?;
         let finite = s.iter().all(|v| v.is_finite());
         let rank = if finite {
-            effective_rank(&s, relative_cutoff(rcond, m, n))
+            effective_rank(&s, relative_cutoff(rcond, f64::EPSILON * m.max(n) as f64))
         } else {
             0
         };
@@ -150,13 +153,15 @@ impl Tensor {
     /// The Moore-Penrose pseudo-inverse of each `m x n` matrix in the last
     /// two axes, shape `(..., n, m)` (NumPy `linalg.pinv`, via the SVD):
     /// singular values at most `rcond * s_max` are treated as zero; `None`
-    /// is NumPy 2's default `max(m, n) * eps`. NaNs or infinities give NaNs.
+    /// is NumPy's default `1e-15` (JAX's default is `max(m, n) * eps`; pass
+    /// it explicitly for that), a negative value machine precision. NaNs or
+    /// infinities give NaNs.
     pub fn pinv(&self, rcond: Option<f64>) -> Result<Tensor> {
         let a = Stack::new(self, "pinv", false)?;
         let (m, n) = (a.rows, a.cols);
         let shape = stacked(&a.batch, &[n, m]);
         let mut out = crate::buffer::alloc_filled(&shape, 0.0)?;
-        let rel = relative_cutoff(rcond, m, n);
+        let rel = relative_cutoff(rcond, PINV_RCOND);
         // The identity as right-hand side: pinv(a) = pinv(a) I.
         let mut eye = super::batch::scratch(m * m)?;
         for i in 0..m {
