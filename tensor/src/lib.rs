@@ -3,8 +3,11 @@
 //! Provides n-dimensional `f64` tensors with NumPy semantics: strided views
 //! (transpose, slicing, broadcasting without copies), broadcasting elementwise
 //! operators, reductions, GEMM-backed `matmul`, indexing with scatter
-//! adjoints for automatic differentiation, Python-compatible number
-//! formatting and a reproducible seeded random number generator.
+//! adjoints for automatic differentiation, batched linear algebra (LU,
+//! Cholesky, QR, symmetric eigen-decomposition, SVD and the solvers built
+//! on them), special functions (`erf`, `lgamma`, `digamma`, ...), sorting
+//! and scans along an axis, Python-compatible number formatting and a
+//! reproducible seeded random number generator.
 //!
 //! Every fallible operation returns [`Result`]; no public function panics.
 
