@@ -22,6 +22,10 @@ impl Tensor {
     fn scan(&self, axis: usize, f: impl Fn(f64, f64) -> f64) -> Result<Tensor> {
         check_axis(axis, self.ndim())?;
         let mut out = self.to_vec_checked()?;
+        if out.is_empty() {
+            // (The axes of an empty tensor may multiply past usize.)
+            return Ok(Tensor::from_parts(out, self.shape().to_vec()));
+        }
         let n = self.shape()[axis];
         let inner: usize = self.shape()[axis + 1..].iter().product();
         let block = n * inner;

@@ -59,7 +59,9 @@ impl Tensor {
         let mut out_shape = moved.shape().to_vec();
         out_shape[last] = n_out;
         let mut out = crate::buffer::alloc_filled(&out_shape, 0.0)?;
-        let lanes: usize = out_shape[..last].iter().product();
+        // Only non-empty outputs have lanes to fill (and then their number
+        // is small; an empty tensor's other axes may multiply past usize).
+        let lanes = if out.is_empty() { 0 } else { out.len() / n_out };
         for lane in 0..lanes {
             f(
                 &src[lane * n..(lane + 1) * n],
@@ -88,7 +90,7 @@ impl Tensor {
     /// `argsort(kind='stable')`).
     pub fn argsort(&self, axis: usize) -> Result<Tensor> {
         let n = self.shape().get(axis).copied().unwrap_or(0);
-        let mut idx: Vec<usize> = Vec::with_capacity(n);
+        let mut idx: Vec<usize> = Vec::new();
         self.along_axis(axis, n, |row, out| {
             idx.clear();
             idx.extend(0..row.len());
@@ -118,7 +120,7 @@ impl Tensor {
                 crate::format_shape(self.shape())
             )));
         }
-        let mut idx: Vec<usize> = Vec::with_capacity(n);
+        let mut idx: Vec<usize> = Vec::new();
         let mut picked: Vec<usize> = Vec::with_capacity(self.size() / n.max(1) * k);
         // Descending, NaN first, ties by index: a total order, so a partial
         // selection followed by sorting the selected part is deterministic.

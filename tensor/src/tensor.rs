@@ -275,12 +275,14 @@ impl Tensor {
 
     /// Whether the elements are laid out row-major without gaps.
     pub fn is_contiguous(&self) -> bool {
+        if self.shape.contains(&0) {
+            // Checked first: the axes of an empty tensor may multiply past
+            // isize before the zero is reached.
+            return true;
+        }
         let mut expected: isize = 1;
         for i in (0..self.shape.len()).rev() {
             let n = self.shape[i];
-            if n == 0 {
-                return true;
-            }
             if n != 1 && self.strides[i] != expected {
                 return false;
             }

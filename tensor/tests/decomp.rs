@@ -280,6 +280,76 @@ fn empty_and_one_by_one_matrices() {
 }
 
 #[test]
+fn empty_tensors_with_huge_axes_are_handled_without_walking_them() {
+    // Zero-size tensors may have axes whose product overflows; nothing may
+    // iterate over (or multiply out) such a batch.
+    let big = 1usize << 40;
+    let e = Tensor::zeros(&[0, big, big]).unwrap();
+    assert_eq!(e.inv().unwrap().shape(), &[0, big, big]);
+    assert_eq!(e.det().unwrap().shape(), &[0]);
+    assert_eq!(e.slogdet().unwrap().0.shape(), &[0]);
+    assert_eq!(e.cholesky().unwrap().shape(), &[0, big, big]);
+    assert_eq!(e.eigvalsh().unwrap().shape(), &[0, big]);
+    assert_eq!(e.eigh().unwrap().1.shape(), &[0, big, big]);
+    assert_eq!(e.qr(false).unwrap().0.shape(), &[0, big, big]);
+    assert_eq!(e.qr(true).unwrap().1.shape(), &[0, big, big]);
+    assert_eq!(e.svd(false).unwrap().1.shape(), &[0, big]);
+    assert_eq!(e.svdvals().unwrap().shape(), &[0, big]);
+    assert_eq!(e.pinv(None).unwrap().shape(), &[0, big, big]);
+    assert_eq!(e.lu_factor().unwrap().1.shape(), &[0, big]);
+    assert_eq!(e.lu().unwrap().2.shape(), &[0, big, big]);
+    assert_eq!(e.matrix_power(3).unwrap().shape(), &[0, big, big]);
+    assert_eq!(e.matrix_power(0).unwrap().shape(), &[0, big, big]);
+    assert_eq!(
+        e.solve(&Tensor::zeros(&[big, 0]).unwrap()).unwrap().shape(),
+        &[0, big, 0]
+    );
+    let tri = Triangular::default();
+    assert_eq!(
+        e.triangular_solve(&Tensor::zeros(&[big, 0]).unwrap(), tri)
+            .unwrap()
+            .shape(),
+        &[0, big, 0]
+    );
+    // Huge batches of empty matrices.
+    let h = Tensor::zeros(&[big, big, 0, 0]).unwrap();
+    assert_eq!(h.inv().unwrap().shape(), &[big, big, 0, 0]);
+    assert_eq!(h.cholesky().unwrap().shape(), &[big, big, 0, 0]);
+    assert_eq!(h.eigh().unwrap().0.shape(), &[big, big, 0]);
+    assert_eq!(h.solve(&Tensor::zeros(&[0]).unwrap()).unwrap().shape(), &[big, big, 0]);
+    assert_eq!(
+        h.solve(&Tensor::zeros(&[0, 3]).unwrap()).unwrap().shape(),
+        &[big, big, 0, 3]
+    );
+    assert_eq!(h.qr(true).unwrap().0.shape(), &[big, big, 0, 0]);
+    assert_eq!(h.svd(true).unwrap().0.shape(), &[big, big, 0, 0]);
+    assert_eq!(
+        Tensor::zeros(&[big, big, 0, 5]).unwrap().qr(false).unwrap().1.shape(),
+        &[big, big, 0, 5]
+    );
+    // Outputs that would not be empty are refused, not walked.
+    assert!(matches!(h.det(), Err(TensorError::TooLarge { .. })));
+    assert!(Tensor::zeros(&[big, big, 0, 5]).unwrap().svd(true).is_err());
+    // Least squares with an empty a (NumPy's values).
+    let r = Tensor::zeros(&[3, 0])
+        .unwrap()
+        .lstsq(&Tensor::from_vec(vec![1.0, 2.0, 3.0], &[3]).unwrap(), None)
+        .unwrap();
+    assert_eq!(
+        (r.solution.shape(), r.residuals.to_vec(), r.rank),
+        (&[0usize][..], vec![14.0], 0)
+    );
+    let r = Tensor::zeros(&[0, 2])
+        .unwrap()
+        .lstsq(&Tensor::zeros(&[0]).unwrap(), None)
+        .unwrap();
+    assert_eq!(
+        (r.solution.to_vec(), r.residuals.shape(), r.rank),
+        (vec![0.0, 0.0], &[0usize][..], 0)
+    );
+}
+
+#[test]
 fn shape_errors_are_clear() {
     let v = tv(&[1.0, 2.0, 3.0], &[3]);
     assert_eq!(

@@ -223,3 +223,19 @@ mod props {
         }
     }
 }
+
+#[test]
+fn empty_tensors_with_huge_axes_are_handled_without_walking_them() {
+    let big = 1usize << 40;
+    let e = Tensor::zeros(&[big, 0, big]).unwrap();
+    for axis in 0..3 {
+        assert_eq!(e.sort(axis).unwrap().shape(), e.shape());
+        assert_eq!(e.argsort(axis).unwrap().shape(), e.shape());
+        assert_eq!(e.cumsum(axis).unwrap().shape(), e.shape());
+        assert_eq!(e.cumprod(axis).unwrap().shape(), e.shape());
+    }
+    assert_eq!(e.topk(0).unwrap().0.shape(), &[big, 0, 0]);
+    assert_eq!(e.unique().unwrap().shape(), &[0]);
+    let i = Tensor::zeros(&[big, 0, 1]).unwrap();
+    assert_eq!(e.take_along_axis(&i, 2).unwrap().shape(), &[big, 0, 1]);
+}

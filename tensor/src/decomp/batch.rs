@@ -29,10 +29,22 @@ impl Stack {
         })
     }
 
-    /// Number of matrices (the product of the batch axes; may be positive
-    /// even when every matrix is empty).
+    /// Number of matrices: the product of the batch axes. May be positive
+    /// even when every matrix is empty, and then even exceed any buffer
+    /// (it saturates rather than overflow), so loops over the matrices must
+    /// be guarded by an output or input that is not empty; see [`work`](Self::work).
     pub fn count(&self) -> usize {
-        self.batch.iter().product()
+        batch_count(&self.batch)
+    }
+
+    /// The number of matrices a kernel has to visit: [`count`](Self::count),
+    /// or 0 when the matrices are empty (nothing to factor or solve).
+    pub fn work(&self) -> usize {
+        if self.rows == 0 || self.cols == 0 {
+            0
+        } else {
+            self.count()
+        }
     }
 
     /// Elements per matrix.
@@ -70,6 +82,16 @@ pub(crate) fn matrix_dims(shape: &[usize], op: &'static str, square: bool) -> Re
         return Err(bad());
     }
     Ok((m, n))
+}
+
+/// The product of the batch axes, 0 if any is 0, saturating (a zero-size
+/// tensor may have axes whose product overflows).
+pub(crate) fn batch_count(batch: &[usize]) -> usize {
+    if batch.contains(&0) {
+        0
+    } else {
+        batch.iter().fold(1usize, |n, &d| n.saturating_mul(d))
+    }
 }
 
 /// `batch` followed by `dims`: the shape of a stacked result.
@@ -146,8 +168,9 @@ impl Rhs {
             if b.shape()[0] != n {
                 return Err(bad(format!("b needs {n} elements to match a's {n} rows")));
             }
-            // One vector shared by every matrix of a's batch.
-            let count: usize = a_batch.iter().product();
+            // One vector shared by every matrix of a's batch (nothing to
+            // solve, however large the batch, when the vectors are empty).
+            let count = if n == 0 { 0 } else { batch_count(a_batch) };
             let shape = stacked(a_batch, &[n]);
             let mut data = crate::buffer::alloc(&shape)?;
             let v = b.to_vec();
@@ -194,7 +217,13 @@ impl Rhs {
         };
         let data = b.broadcast_to(&stacked(&batch, &[n, k]))?.to_vec_checked()?;
         Ok(Rhs {
-            a_index: broadcast_index(a_batch, &batch),
+            // Empty right-hand sides need no work (and their batch may be
+            // too large to enumerate).
+            a_index: if data.is_empty() {
+                Vec::new()
+            } else {
+                broadcast_index(a_batch, &batch)
+            },
             batch,
             k,
             vector: false,

@@ -50,7 +50,7 @@ impl Tensor {
         const OP: &str = "cholesky";
         let mut a = Stack::new(self, OP, true)?;
         let n = a.rows;
-        for i in 0..a.count() {
+        for i in 0..a.work() {
             if crate::interrupt::requested() {
                 break;
             }

@@ -273,7 +273,7 @@ impl Tensor {
         let w_shape = stacked(&a.batch, &[n]);
         let mut w = crate::buffer::alloc_filled(&w_shape, 0.0)?;
         let mut v = crate::buffer::alloc_filled(self.shape(), 0.0)?;
-        for i in 0..a.count() {
+        for i in 0..a.work() {
             if crate::interrupt::requested() {
                 break;
             }
@@ -298,7 +298,7 @@ impl Tensor {
         let n = a.rows;
         let w_shape = stacked(&a.batch, &[n]);
         let mut w = crate::buffer::alloc_filled(&w_shape, 0.0)?;
-        for i in 0..a.count() {
+        for i in 0..a.work() {
             if crate::interrupt::requested() {
                 break;
             }

@@ -162,12 +162,16 @@ impl Tensor {
         let shape = stacked(&a.batch, &[n, m]);
         let mut out = crate::buffer::alloc_filled(&shape, 0.0)?;
         let rel = relative_cutoff(rcond, PINV_RCOND);
+        if a.work() == 0 {
+            // Empty matrices: an empty (n x m) pseudo-inverse each.
+            return Ok(Tensor::from_parts(out, shape));
+        }
         // The identity as right-hand side: pinv(a) = pinv(a) I.
         let mut eye = super::batch::scratch(m * m)?;
         for i in 0..m {
             eye[i * m + i] = 1.0;
         }
-        for i in 0..a.count() {
+        for i in 0..a.work() {
             if crate::interrupt::requested() {
                 break;
             }

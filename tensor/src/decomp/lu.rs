@@ -127,8 +127,8 @@ fn pivots_from(values: &[f64], n: usize) -> Result<Vec<usize>> {
 /// [`TensorError::Singular`] error naming `op`.
 fn factor_all(a: &mut Stack, op: Option<&'static str>) -> Result<Vec<usize>> {
     let n = a.rows;
-    let mut piv = vec![0usize; a.count() * n];
-    for i in 0..a.count() {
+    let mut piv = vec![0usize; a.work() * n];
+    for i in 0..a.work() {
         if crate::interrupt::requested() {
             break;
         }
@@ -156,8 +156,9 @@ impl Tensor {
         let (m, n) = (a.rows, a.cols);
         let k = m.min(n);
         let mut piv = crate::buffer::alloc_filled(&stacked(&a.batch, &[k]), 0.0)?;
-        let mut p = vec![0usize; k];
-        for i in 0..a.count() {
+        // Sized only when there is work: k may be huge when the batch is empty.
+        let mut p = vec![0usize; if a.work() > 0 { k } else { 0 }];
+        for i in 0..a.work() {
             if crate::interrupt::requested() {
                 break;
             }
@@ -182,13 +183,15 @@ impl Tensor {
         let (m, n) = (packed.shape()[packed.ndim() - 2], packed.shape()[packed.ndim() - 1]);
         let k = m.min(n);
         let batch = packed.shape()[..packed.ndim() - 2].to_vec();
-        let count: usize = batch.iter().product();
+        // With m == 0 there is nothing to fill (and the batch may be too
+        // large to walk); otherwise `p` holds `count` matrices, so it is small.
+        let count = if m == 0 { 0 } else { super::batch::batch_count(&batch) };
         let lu = packed.as_slice().unwrap_or(&[]);
         let pv = piv.as_slice().unwrap_or(&[]);
         let mut p = crate::buffer::alloc_filled(&stacked(&batch, &[m, m]), 0.0)?;
         let mut l = crate::buffer::alloc_filled(&stacked(&batch, &[m, k]), 0.0)?;
         let mut u = crate::buffer::alloc_filled(&stacked(&batch, &[k, n]), 0.0)?;
-        let mut perm: Vec<usize> = Vec::with_capacity(m);
+        let mut perm: Vec<usize> = Vec::new();
         for b in 0..count {
             let a = &lu[b * m * n..(b + 1) * m * n];
             for i in 0..m {
@@ -281,7 +284,7 @@ impl Tensor {
         let n = a.rows;
         let piv = factor_all(&mut a, Some(OP))?;
         let mut out = crate::buffer::alloc_filled(self.shape(), 0.0)?;
-        for i in 0..a.count() {
+        for i in 0..a.work() {
             if crate::interrupt::requested() {
                 break;
             }
@@ -321,7 +324,7 @@ impl Tensor {
         let piv = factor_all(&mut a, None)?;
         let mut sign = crate::buffer::alloc_filled(&a.batch, 0.0)?;
         let mut logabs = crate::buffer::alloc_filled(&a.batch, 0.0)?;
-        for i in 0..a.count() {
+        for i in 0..sign.len() {
             let lu = a.matrix(i);
             let mut s = permutation_sign(&piv[i * n..(i + 1) * n]);
             let mut l = 0.0;

@@ -11,6 +11,11 @@ impl Tensor {
     /// matrix is then a [`crate::TensorError::Singular`] error from `inv`).
     pub fn matrix_power(&self, n: i64) -> Result<Tensor> {
         let (m, _) = matrix_dims(self.shape(), "matrix_power", true)?;
+        if self.size() == 0 {
+            // Any power of empty matrices (or of none) is empty; an identity
+            // of the (possibly huge) size `m` must not be built.
+            return Tensor::zeros(self.shape());
+        }
         if n == 0 {
             let eye = Tensor::eye(m)?;
             return eye.broadcast_to(self.shape())?.contiguous_checked();

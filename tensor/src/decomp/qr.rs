@@ -95,6 +95,10 @@ impl Tensor {
         let r_shape = stacked(&a.batch, &[rr, n]);
         let mut q = crate::buffer::alloc_filled(&q_shape, 0.0)?;
         let mut r = crate::buffer::alloc_filled(&r_shape, 0.0)?;
+        if q.is_empty() && r.is_empty() {
+            // Nothing to compute (and the batch may be too large to walk).
+            return Ok((Tensor::from_parts(q, q_shape), Tensor::from_parts(r, r_shape)));
+        }
         let mut w = super::batch::scratch(m * n)?;
         let mut qw = super::batch::scratch(m * qc)?;
         let mut tau = vec![0.0; k];

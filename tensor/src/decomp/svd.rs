@@ -289,7 +289,13 @@ impl Tensor {
         let mut u = crate::buffer::alloc_filled(&u_shape, 0.0)?;
         let mut s = crate::buffer::alloc_filled(&s_shape, 0.0)?;
         let mut vt = crate::buffer::alloc_filled(&vt_shape, 0.0)?;
-        for i in 0..a.count() {
+        // Empty outputs need no work (and the batch may be too large to walk).
+        let count = if u.is_empty() && s.is_empty() && vt.is_empty() {
+            0
+        } else {
+            a.count()
+        };
+        for i in 0..count {
             if crate::interrupt::requested() {
                 break;
             }
@@ -321,7 +327,7 @@ impl Tensor {
         let k = m.min(n);
         let s_shape = stacked(&a.batch, &[k]);
         let mut s = crate::buffer::alloc_filled(&s_shape, 0.0)?;
-        for i in 0..a.count() {
+        for i in 0..a.work() {
             if crate::interrupt::requested() {
                 break;
             }

@@ -152,7 +152,7 @@ impl Tensor {
         let a = super::batch::Stack::new(self, OP, true)?;
         let n = a.rows;
         if !opts.unit_diagonal {
-            for i in 0..a.count() {
+            for i in 0..a.work() {
                 if let Some(p) = zero_diagonal(a.matrix(i), n) {
                     return Err(TensorError::Singular {
                         op: OP,
@@ -177,7 +177,11 @@ impl Tensor {
         // x op(a) = b  <=>  op(a)^T x^T = b^T: `rhs` holds b^T; solve the
         // transposed system and transpose the solutions back.
         let k = rhs.k;
-        let mut tmp = super::batch::scratch(n * k)?;
+        let mut tmp = if rhs.a_index.is_empty() {
+            Vec::new()
+        } else {
+            super::batch::scratch(n * k)?
+        };
         for (j, &ai) in rhs.a_index.iter().enumerate() {
             if crate::interrupt::requested() {
                 break;
