@@ -915,3 +915,115 @@ proptest! {
         close_to(&mm(&l, &l.t()), &spd, 1e-13);
     }
 }
+
+/// Entries that stress the kernels: zeros, signs, NaN, infinities, extremes.
+fn hostile_value() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        Just(0.0),
+        Just(-0.0),
+        Just(1.0),
+        Just(-1.0),
+        Just(f64::NAN),
+        Just(f64::INFINITY),
+        Just(f64::NEG_INFINITY),
+        Just(1e300),
+        Just(-1e300),
+        Just(1e-300),
+        Just(5e-324),
+        Just(f64::MAX),
+        -10.0f64..10.0,
+    ]
+}
+
+fn hostile_tensor() -> impl Strategy<Value = Tensor> {
+    (
+        prop::collection::vec(0usize..3, 0..2),
+        0usize..4,
+        0usize..4,
+        any::<bool>(),
+    )
+        .prop_flat_map(|(batch, m, n, square)| {
+            let mut shape = batch;
+            shape.push(m);
+            shape.push(if square { m } else { n });
+            let len: usize = shape.iter().product();
+            (Just(shape), prop::collection::vec(hostile_value(), len))
+        })
+        .prop_map(|(shape, data)| Tensor::from_vec(data, &shape).unwrap())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Every operation returns a value or an error on any input; none panics,
+    /// and results have the documented shapes.
+    #[test]
+    fn prop_hostile_inputs_never_panic(a in hostile_tensor(), b in hostile_tensor(), p in -3i64..4, k in 0usize..4) {
+        let nd = a.ndim();
+        let (m, n) = (a.shape()[nd - 2], a.shape()[nd - 1]);
+        let batch = &a.shape()[..nd - 2];
+        let _ = a.lu_factor().unwrap();
+        let (pp, l, u) = a.lu().unwrap();
+        prop_assert_eq!(pp.shape()[nd - 1], m);
+        prop_assert_eq!(l.shape()[nd - 1], u.shape()[nd - 2]);
+        let (q, r) = a.qr(false).unwrap();
+        prop_assert_eq!(q.shape()[nd - 2], m);
+        prop_assert_eq!(r.shape()[nd - 1], n);
+        let _ = a.qr(true).unwrap();
+        let (u, s, vt) = a.svd(false).unwrap();
+        prop_assert_eq!(s.shape().to_vec(), stacked(batch, m.min(n)));
+        prop_assert_eq!(u.ndim(), nd);
+        prop_assert_eq!(vt.ndim(), nd);
+        let _ = a.svd(true).unwrap();
+        let _ = a.svdvals().unwrap();
+        prop_assert_eq!(a.pinv(None).unwrap().shape()[nd - 1], m);
+        if m == n {
+            let _ = a.det().unwrap();
+            let _ = a.slogdet().unwrap();
+            let _ = a.inv();
+            let _ = a.cholesky();
+            let (w, v) = a.eigh().unwrap();
+            prop_assert_eq!(w.shape().to_vec(), stacked(batch, n));
+            prop_assert_eq!(v.shape(), a.shape());
+            let _ = a.eigvalsh().unwrap();
+            let _ = a.matrix_power(p);
+            let _ = a.solve(&b);
+            let (lu, piv) = a.lu_factor().unwrap();
+            let _ = Tensor::lu_solve(&lu, &piv, &b, p > 0);
+            for bits in 0..16u8 {
+                let opts = Triangular {
+                    lower: bits & 1 != 0,
+                    trans: bits & 2 != 0,
+                    unit_diagonal: bits & 4 != 0,
+                    right_side: bits & 8 != 0,
+                };
+                let _ = a.triangular_solve(&b, opts);
+            }
+        } else {
+            prop_assert!(a.det().is_err() && a.inv().is_err() && a.eigh().is_err());
+        }
+        if nd == 2 {
+            let _ = a.lstsq(&b, None);
+            let _ = a.lstsq(&b, Some(-1.0));
+        }
+        for axis in 0..nd {
+            let _ = a.sort(axis).unwrap();
+            let _ = a.argsort(axis).unwrap();
+            let _ = a.cumsum(axis).unwrap();
+            let _ = a.cumprod(axis).unwrap();
+        }
+        let _ = a.topk(k.min(n));
+        let _ = a.unique_all().unwrap();
+        for f in [Tensor::erf, Tensor::erfc, Tensor::erfcx, Tensor::lgamma, Tensor::digamma] {
+            prop_assert_eq!(f(&a).shape().to_vec(), a.shape().to_vec());
+        }
+        prop_assert_eq!(a.polygamma(k as u32).shape().to_vec(), a.shape().to_vec());
+    }
+}
+
+/// `batch` followed by one more axis.
+fn stacked(batch: &[usize], last: usize) -> Vec<usize> {
+    let mut s = batch.to_vec();
+    s.push(last);
+    s
+}
