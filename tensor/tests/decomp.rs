@@ -625,6 +625,13 @@ fn eigh_is_backward_stable_on_graded_tiny_huge_and_batched_matrices() {
         close_to(&w2.binary_scalar(1.0 / s, BinaryOp::Mul, false), &w1, 1e-14);
         orthonormal_columns(&v2, 1e-14);
     }
+    // Subnormal and near-overflow entries (the scale factor itself must stay finite).
+    let tiny = tv(&[5e-324, 0.0, 0.0, 1e-323], &[2, 2]);
+    assert_eq!(tiny.eigvalsh().unwrap().to_vec(), vec![5e-324, 1e-323]);
+    assert_eq!(tiny.svdvals().unwrap().to_vec(), vec![1e-323, 5e-324]);
+    let huge = tv(&[f64::MAX, 0.0, 0.0, -f64::MAX], &[2, 2]);
+    assert_eq!(huge.eigvalsh().unwrap().to_vec(), vec![-f64::MAX, f64::MAX]);
+    assert_eq!(huge.svdvals().unwrap().to_vec(), vec![f64::MAX, f64::MAX]);
     let b = random(&[2, 3, 7, 7], 12);
     let sym = b.binary(&mt(&b), BinaryOp::Add).unwrap();
     check_eigh(&sym, 1e-14);

@@ -3,7 +3,7 @@
 //! [`Tensor::eigvalsh`].
 
 use super::batch::{stacked, Stack};
-use super::vector::{axpy, dot, needs_flip, norm2, rotate};
+use super::vector::{axpy, dot, needs_flip, norm2, pow2_scale, rotate};
 use crate::error::Result;
 use crate::simd::{multiversion, Mode};
 use crate::tensor::Tensor;
@@ -214,12 +214,7 @@ pub(crate) fn eigh_kernel(a: &mut [f64], n: usize, w: &mut [f64], v: Option<&mut
         return Ok(());
     }
     let big = a.iter().fold(0.0f64, |m, x| m.max(x.abs()));
-    // A power of two, so that scaling is exact.
-    let scale = if big > SCALE_HI || (big < SCALE_LO && big > 0.0) {
-        2f64.powi(-big.log2().round() as i32)
-    } else {
-        1.0
-    };
+    let scale = pow2_scale(big, SCALE_LO, SCALE_HI);
     if scale != 1.0 {
         a.iter_mut().for_each(|x| *x *= scale);
     }

@@ -4,7 +4,7 @@
 use super::batch::{stacked, Stack};
 use super::qr::{form_q, householder};
 use super::triangular::transpose_into;
-use super::vector::{axpy, dot, needs_flip, norm2, rotate};
+use super::vector::{axpy, dot, needs_flip, norm2, pow2_scale, rotate};
 use crate::error::Result;
 use crate::simd::{multiversion, Mode, NoFma};
 use crate::tensor::Tensor;
@@ -126,9 +126,10 @@ fn jacobi_impl<M: Mode>(
             let col = &mut u[j * r..(j + 1) * r];
             if norms[i] > 0.0 {
                 nonzero = j + 1;
-                let inv = 1.0 / norms[i];
+                // Dividing (not multiplying by the reciprocal, which
+                // overflows for a subnormal norm).
                 for (d, &x) in col.iter_mut().zip(&g[i * r..(i + 1) * r]) {
-                    *d = x * inv;
+                    *d = x / norms[i];
                 }
             }
             v[j * n..(j + 1) * n].copy_from_slice(&vw[i * n..(i + 1) * n]);
@@ -178,11 +179,7 @@ pub(crate) fn svd_kernel(
         transpose_into(a, m, n, &mut g);
     }
     let big = g.iter().fold(0.0f64, |acc, x| acc.max(x.abs()));
-    let scale = if big > SCALE_HI || (big < SCALE_LO && big > 0.0) {
-        2f64.powi(-big.log2().round() as i32)
-    } else {
-        1.0
-    };
+    let scale = pow2_scale(big, SCALE_LO, SCALE_HI);
     if scale != 1.0 {
         g.iter_mut().for_each(|x| *x *= scale);
     }

@@ -51,6 +51,19 @@ pub(crate) fn norm2<M: Mode>(x: &[f64]) -> f64 {
     big * s.sqrt()
 }
 
+/// A power of two that brings `big` (the largest magnitude of a matrix)
+/// into `[lo, hi]`, or 1 if it is already there (or zero). Scaling by it is
+/// exact (short of subnormals). The exponent is limited to +-1000 so that
+/// the factor itself stays finite even for subnormal or near-overflow `big`
+/// (which then lands near `2^-74` or `2^24`, still comfortably inside).
+pub(crate) fn pow2_scale(big: f64, lo: f64, hi: f64) -> f64 {
+    if big > hi || (big < lo && big > 0.0) {
+        2f64.powi((-big.log2().round()).clamp(-1000.0, 1000.0) as i32)
+    } else {
+        1.0
+    }
+}
+
 /// Applies the plane rotation `[x; y] <- [c x - s y; s x + c y]` to two vectors.
 #[inline(always)]
 pub(crate) fn rotate<M: Mode>(x: &mut [f64], y: &mut [f64], c: f64, s: f64) {
