@@ -54,8 +54,9 @@ pub(crate) fn alloc(shape: &[usize]) -> Result<Vec<f64>> {
 /// The elements of `shape`, all equal to `x`, from [`alloc`].
 pub(crate) fn alloc_filled(shape: &[usize], x: f64) -> Result<Vec<f64>> {
     let mut v = alloc(shape)?;
-    // `alloc` checked that this product is in range and reserved room for it.
-    v.resize(shape.iter().product(), x);
+    // `alloc` reserved room for this many. Not `shape.iter().product()`: the
+    // axes of an empty shape may multiply past usize before the zero.
+    v.resize(checked_size(shape)?, x);
     Ok(v)
 }
 

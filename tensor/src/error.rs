@@ -121,8 +121,62 @@ pub enum TensorError {
         /// Shape of the tensor being reduced.
         shape: Vec<usize>,
     },
+    /// A linear-algebra operation given a tensor that is not a stack of
+    /// matrices (fewer than 2 dimensions), or not of square ones where the
+    /// operation needs square matrices.
+    NotMatrix {
+        /// Name of the operation, e.g. `inv`.
+        op: &'static str,
+        /// Shape of the offending tensor.
+        shape: Vec<usize>,
+        /// Whether the operation needs square matrices.
+        square: bool,
+    },
+    /// The two operands of a solve-like operation (`solve`, `lstsq`,
+    /// `triangular_solve`) do not fit together.
+    OperandShapes {
+        /// Name of the operation.
+        op: &'static str,
+        /// Shape of the matrix operand `a`.
+        a: Vec<usize>,
+        /// Shape of the right-hand side `b`.
+        b: Vec<usize>,
+        /// Why they do not fit, as a sentence fragment (e.g. `b needs 3 rows`).
+        reason: String,
+    },
+    /// `solve`/`inv`/`triangular_solve` of a singular matrix: a pivot (a
+    /// diagonal element of the triangular factor) is exactly zero.
+    Singular {
+        /// Name of the operation.
+        op: &'static str,
+        /// Batch index of the singular matrix (empty for a single matrix).
+        index: Vec<usize>,
+        /// The zero-based position of the zero pivot.
+        pivot: usize,
+    },
+    /// `cholesky` of a matrix that is not (numerically) positive definite.
+    NotPositiveDefinite {
+        /// Name of the operation.
+        op: &'static str,
+        /// Batch index of the offending matrix (empty for a single matrix).
+        index: Vec<usize>,
+        /// Order of the first leading minor that is not positive definite.
+        order: usize,
+    },
     /// Any other invalid argument; the message is a complete sentence.
     Invalid(String),
+}
+
+/// ` (matrix (1, 0) of the batch)` for a batch index, nothing for a lone matrix.
+fn batch_note(index: &[usize]) -> String {
+    if index.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " (matrix {} of the batch)",
+            format_tuple(index.iter().map(|d| d.to_string()))
+        )
+    }
 }
 
 impl fmt::Display for TensorError {
@@ -221,6 +275,40 @@ impl fmt::Display for TensorError {
             TensorError::EmptyReduction { op, shape } => {
                 write!(f, "zero-size tensor of shape {} has no {}", format_shape(shape), op)
             }
+            TensorError::NotMatrix { op, shape, square } => {
+                let what = if *square { "a square matrix" } else { "a matrix" };
+                if shape.len() < 2 {
+                    write!(
+                        f,
+                        "`{op}` needs {what} (or a stack of them in the last two axes), but got a tensor of shape {}",
+                        format_shape(shape)
+                    )
+                } else {
+                    let (m, n) = (shape[shape.len() - 2], shape[shape.len() - 1]);
+                    write!(
+                        f,
+                        "`{op}` needs square matrices in the last two axes, but shape {} holds {m} x {n} matrices",
+                        format_shape(shape)
+                    )
+                }
+            }
+            TensorError::OperandShapes { op, a, b, reason } => write!(
+                f,
+                "`{op}` cannot combine a of shape {} with b of shape {}: {reason}",
+                format_shape(a),
+                format_shape(b)
+            ),
+            TensorError::Singular { op, index, pivot } => write!(
+                f,
+                "`{op}` failed: the matrix{} is singular (pivot {} of its triangular factor is exactly zero)",
+                batch_note(index),
+                pivot + 1
+            ),
+            TensorError::NotPositiveDefinite { op, index, order } => write!(
+                f,
+                "`{op}` failed: the matrix{} is not positive definite (its leading {order} x {order} block is not)",
+                batch_note(index)
+            ),
             TensorError::Invalid(msg) => f.write_str(msg),
         }
     }

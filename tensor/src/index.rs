@@ -73,7 +73,7 @@ fn resolve_range(start: Option<i64>, stop: Option<i64>, step: i64, len: usize) -
 }
 
 /// Resolves a possibly negative index against an axis of size `size`.
-fn resolve_index(i: i64, axis: usize, size: usize) -> Result<usize> {
+pub(crate) fn resolve_index(i: i64, axis: usize, size: usize) -> Result<usize> {
     let n = size as i128;
     let v = i as i128;
     let r = if v < 0 { v + n } else { v };
@@ -85,7 +85,7 @@ fn resolve_index(i: i64, axis: usize, size: usize) -> Result<usize> {
 }
 
 /// Converts an index value stored as `f64` into an integer.
-fn to_index(v: f64) -> Result<i64> {
+pub(crate) fn to_index(v: f64) -> Result<i64> {
     if v.fract() != 0.0 || !v.is_finite() || v.abs() > 9.0e15 {
         return Err(TensorError::NotInteger { value: v });
     }

@@ -3,15 +3,20 @@
 //! Provides n-dimensional `f64` tensors with NumPy semantics: strided views
 //! (transpose, slicing, broadcasting without copies), broadcasting elementwise
 //! operators, reductions, GEMM-backed `matmul`, indexing with scatter
-//! adjoints for automatic differentiation, Python-compatible number
-//! formatting and a reproducible seeded random number generator.
+//! adjoints for automatic differentiation, batched linear algebra (LU,
+//! Cholesky, QR, symmetric eigen-decomposition, SVD and the solvers built
+//! on them), special functions (`erf`, `lgamma`, `digamma`, ...), sorting
+//! and scans along an axis, Python-compatible number formatting and a
+//! reproducible seeded random number generator.
 //!
 //! Every fallible operation returns [`Result`]; no public function panics.
 
 mod buffer;
+mod decomp;
 mod elementwise;
 mod error;
 mod format;
+mod gather;
 mod gemm512;
 mod index;
 mod interrupt;
@@ -22,11 +27,15 @@ mod ops;
 mod pool;
 mod reduce;
 mod rng;
+mod scan;
 mod simd;
+mod sorting;
+mod special;
 mod tensor;
 mod vmath;
 mod vreduce;
 
+pub use decomp::{Lstsq, Triangular};
 pub use error::{check_ndim, checked_size, format_shape, normalize_axis, Result, TensorError, MAX_ELEMENTS, MAX_NDIM};
 pub use format::format_float;
 pub use index::SliceSpec;
@@ -34,4 +43,6 @@ pub use interrupt::INTERRUPTED;
 pub use memory::{check_memory, format_bytes, memory_limit, parse_size, set_memory_limit, MEMORY_ENV};
 pub use ops::{BinaryOp, ReduceOp, UnaryOp};
 pub use rng::Rng;
+pub use sorting::Unique;
+pub use special::{digamma, erf, erfc, erfcx, lgamma, polygamma};
 pub use tensor::{broadcast_shapes, Shape, Tensor};

@@ -196,6 +196,34 @@ impl Tensor {
             return s.to_vec();
         }
         let mut out = crate::buffer::with_capacity(self.size());
+        self.append_to(&mut out);
+        out
+    }
+
+    /// Like [`to_vec`](Self::to_vec), but the copy is checked against the
+    /// memory budget: kernels that work on a private copy of their input
+    /// (the decompositions, sorting) would otherwise double memory unchecked.
+    pub(crate) fn to_vec_checked(&self) -> crate::Result<Vec<f64>> {
+        let mut out = crate::buffer::alloc(&self.shape)?;
+        match self.as_slice() {
+            Some(s) => out.extend_from_slice(s),
+            None => self.append_to(&mut out),
+        }
+        Ok(out)
+    }
+
+    /// Like [`contiguous`](Self::contiguous), with a copy (if one is needed)
+    /// checked against the memory budget.
+    pub(crate) fn contiguous_checked(&self) -> crate::Result<Tensor> {
+        if self.is_contiguous() {
+            Ok(self.clone())
+        } else {
+            Ok(Tensor::from_parts(self.to_vec_checked()?, self.shape.clone()))
+        }
+    }
+
+    /// Appends the elements in row-major order to `out`.
+    fn append_to(&self, out: &mut Vec<f64>) {
         let data = &self.data[..];
         for_each_row(&self.shape, [&self.strides], [self.offset as isize], |[o], len, [s]| {
             if s == 1 {
@@ -206,7 +234,6 @@ impl Tensor {
                 }
             }
         });
-        out
     }
 
     /// The elements as a contiguous row-major slice, if the tensor is contiguous.
@@ -248,12 +275,14 @@ impl Tensor {
 
     /// Whether the elements are laid out row-major without gaps.
     pub fn is_contiguous(&self) -> bool {
+        if self.shape.contains(&0) {
+            // Checked first: the axes of an empty tensor may multiply past
+            // isize before the zero is reached.
+            return true;
+        }
         let mut expected: isize = 1;
         for i in (0..self.shape.len()).rev() {
             let n = self.shape[i];
-            if n == 0 {
-                return true;
-            }
             if n != 1 && self.strides[i] != expected {
                 return false;
             }

@@ -16,7 +16,7 @@ fn hsum(acc: &[f64; L]) -> f64 {
 /// `sum(x[i] * y[i])` over `min(x.len(), y.len())` elements, with eight
 /// interleaved accumulators.
 #[inline(always)]
-fn dot_impl<M: Mode>(x: &[f64], y: &[f64]) -> f64 {
+pub(crate) fn dot_impl<M: Mode>(x: &[f64], y: &[f64]) -> f64 {
     let n = x.len().min(y.len());
     let (x, y) = (&x[..n], &y[..n]);
     let mut acc = [0.0f64; L];
