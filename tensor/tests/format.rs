@@ -388,3 +388,120 @@ fn strided_views_are_checked() {
         assert!(format_strided(&bad, &o, fmt).is_err(), "{bad:?}");
     }
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Values of every kind the printer treats specially.
+    fn value() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            -1000.0..1000.0f64,
+            (-1.0..1.0f64).prop_map(|x| x * 1e-12),
+            (-1.0..1.0f64).prop_map(|x| x * 1e200),
+            Just(0.0),
+            Just(-0.0),
+            Just(NAN),
+            Just(INF),
+            Just(-INF),
+            (0i32..100).prop_map(f64::from),
+        ]
+    }
+
+    fn options() -> impl Strategy<Value = PrintOptions> {
+        (
+            prop::option::of(0usize..12),
+            0usize..60,
+            0usize..4,
+            0usize..90,
+            any::<bool>(),
+            prop_oneof![Just(Sign::Negative), Just(Sign::Plus), Just(Sign::Space)],
+        )
+            .prop_map(
+                |(precision, threshold, edgeitems, linewidth, suppress, sign)| PrintOptions {
+                    precision,
+                    threshold,
+                    edgeitems,
+                    linewidth,
+                    suppress,
+                    sign,
+                },
+            )
+    }
+
+    fn tensor() -> impl Strategy<Value = Tensor> {
+        prop::collection::vec(0usize..5, 0..5).prop_flat_map(|shape| {
+            let n: usize = shape.iter().product();
+            prop::collection::vec(value(), n).prop_map(move |data| t(&data, &shape))
+        })
+    }
+
+    /// The numbers in a printed tensor, in order.
+    fn numbers(s: &str) -> Vec<f64> {
+        s.split(|c: char| "[], \n".contains(c))
+            .filter(|w| !w.is_empty() && *w != "...")
+            .map(|w| w.parse().unwrap_or_else(|_| panic!("not a number: {w:?} in {s}")))
+            .collect()
+    }
+
+    /// Same value, telling -0.0 from 0.0 and matching nan with nan.
+    fn same(a: f64, b: f64) -> bool {
+        (a.is_nan() && b.is_nan()) || (a == b && a.is_sign_negative() == b.is_sign_negative())
+    }
+
+    proptest! {
+        #[test]
+        fn every_option_prints_brackets_around_numbers(x in tensor(), opts in options()) {
+            let s = format_tensor(&x, &opts);
+            let opens = s.chars().filter(|&c| c == '[').count();
+            prop_assert_eq!(opens, s.chars().filter(|&c| c == ']').count());
+            prop_assert_eq!(s.starts_with('['), x.ndim() > 0);
+            numbers(&s);
+            // No line ends in a space: NumPy strips them where rows wrap.
+            prop_assert!(s.lines().all(|l| !l.ends_with(' ') || l.trim().is_empty()), "{}", s);
+        }
+
+        #[test]
+        fn without_a_precision_every_element_round_trips(x in tensor(), mut opts in options()) {
+            opts.precision = None;
+            opts.threshold = usize::MAX;
+            let s = format_tensor(&x, &opts);
+            let got = numbers(&s);
+            let want = x.to_vec();
+            prop_assert_eq!(got.len(), want.len(), "{}", s);
+            for (g, w) in got.iter().zip(&want) {
+                prop_assert!(same(*g, *w), "{} printed as {} in {}", w, g, s);
+            }
+        }
+
+        #[test]
+        fn format_with_calls_once_per_shown_number(x in tensor()) {
+            let mut calls = 0;
+            let s = x.format_with(&mut |v| {
+                calls += 1;
+                format_float(v)
+            });
+            prop_assert_eq!(calls, numbers(&s).len(), "{}", s);
+            prop_assert_eq!(numbers(&s).len(), numbers(&x.to_string()).len());
+        }
+
+        #[test]
+        fn specs_show_the_same_elements_as_print(
+            x in tensor(),
+            align in prop::sample::select(vec!["", "<", ">", "^"]),
+            sign in prop::sample::select(vec!["", "+", " "]),
+            width in prop::option::of(1usize..14),
+            precision in prop::option::of(0usize..9),
+            kind in prop::sample::select(vec!["", "f", "e", "g"]),
+        ) {
+            let spec = format!(
+                "{align}{sign}{}{}{kind}",
+                width.map_or(String::new(), |w| w.to_string()),
+                precision.map_or(String::new(), |p| format!(".{p}"))
+            );
+            let spec = ElementSpec::parse(&spec).unwrap();
+            let s = format_tensor_with(&x, &spec, &PrintOptions::default());
+            prop_assert_eq!(numbers(&s).len(), numbers(&x.to_string()).len(), "{}", s);
+        }
+    }
+}
