@@ -87,24 +87,21 @@ impl<'a> Printer<'a> {
             // A row: elements flow along a line and wrap, leaving room for
             // the separator or closing bracket after each one.
             let elem_width = width - 1;
-            let mut line = " ".repeat(indent);
+            let mut line = Line::new(indent);
             for _ in 0..lead {
-                let word = self.element();
-                extend_line(&mut s, &mut line, word, elem_width, indent);
-                line.push_str(SEPARATOR);
+                line.extend(&mut s, self.element(), elem_width);
+                line.push(SEPARATOR);
             }
             if elided {
-                extend_line(&mut s, &mut line, ELLIPSIS, elem_width, indent);
-                line.push_str(SEPARATOR);
+                line.extend(&mut s, ELLIPSIS, elem_width);
+                line.push(SEPARATOR);
             }
             for _ in 0..middle {
-                let word = self.element();
-                extend_line(&mut s, &mut line, word, elem_width, indent);
-                line.push_str(SEPARATOR);
+                line.extend(&mut s, self.element(), elem_width);
+                line.push(SEPARATOR);
             }
-            let word = self.element();
-            extend_line(&mut s, &mut line, word, elem_width, indent);
-            s.push_str(&line);
+            line.extend(&mut s, self.element(), elem_width);
+            s.push_str(&line.text);
         } else {
             // Sub-blocks go on their own lines, with one blank line more
             // between them for every further axis below (NumPy's 3-d gaps).
@@ -136,19 +133,43 @@ impl<'a> Printer<'a> {
     }
 }
 
-/// Appends `word` to `line`, first moving `line` into `s` and starting a new
-/// line when `word` would cross `width` (NumPy's `_extendLine`). A line
-/// holding only its indent is never wrapped: that would not help.
-fn extend_line(s: &mut String, line: &mut String, word: &str, width: i64, indent: usize) {
-    let len = |t: &str| i64::try_from(t.chars().count()).unwrap_or(i64::MAX);
-    let wrap = len(line).saturating_add(len(word)) > width && line.chars().count() > indent;
-    if wrap {
-        s.push_str(line.trim_end());
-        s.push('\n');
-        line.clear();
-        line.push_str(&" ".repeat(indent));
+/// The row being filled, with its length in characters kept up to date
+/// (counting it afresh for every word would be quadratic in long rows).
+struct Line {
+    text: String,
+    chars: usize,
+    /// Spaces that start every line of this row.
+    indent: usize,
+}
+
+impl Line {
+    fn new(indent: usize) -> Line {
+        Line {
+            text: " ".repeat(indent),
+            chars: indent,
+            indent,
+        }
     }
-    line.push_str(word);
+
+    fn push(&mut self, t: &str) {
+        self.text.push_str(t);
+        self.chars += t.chars().count();
+    }
+
+    /// Appends `word`, first moving the line into `s` and starting a new one
+    /// when `word` would cross `width` (NumPy's `_extendLine`). A line
+    /// holding only its indent is never wrapped: that would not help.
+    fn extend(&mut self, s: &mut String, word: &str, width: i64) {
+        let word_chars = word.chars().count();
+        let len = i64::try_from(self.chars.saturating_add(word_chars)).unwrap_or(i64::MAX);
+        if len > width && self.chars > self.indent {
+            s.push_str(self.text.trim_end());
+            s.push('\n');
+            *self = Line::new(self.indent);
+        }
+        self.text.push_str(word);
+        self.chars += word_chars;
+    }
 }
 
 /// Lays out a zero-size tensor on one line as nested empty brackets:
