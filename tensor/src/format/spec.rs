@@ -23,6 +23,8 @@ pub struct ElementSpec {
     kind: Kind,
     /// `F`, `E`, `G`: capital `E`, `NAN` and `INF`.
     upper: bool,
+    /// Whether the alignment was written (strings default to the left).
+    explicit_align: bool,
 }
 
 /// Where padding goes when a number is narrower than the width.
@@ -62,6 +64,7 @@ impl Default for ElementSpec {
             precision: None,
             kind: Kind::Default,
             upper: false,
+            explicit_align: false,
         }
     }
 }
@@ -134,6 +137,7 @@ impl ElementSpec {
             return Err(bad("unexpected text after the type"));
         }
         out.fill = fill.unwrap_or(' ');
+        out.explicit_align = align.is_some();
         out.align = align.unwrap_or(Align::Right);
         Ok(out)
     }
@@ -141,6 +145,43 @@ impl ElementSpec {
     /// `x` written to this spec, e.g. `   1.500` for `8.3f`.
     pub fn format(&self, x: f64) -> String {
         self.format_in(x, self.width)
+    }
+
+    /// Whether the spec only places text (fill, alignment, width, sign) and
+    /// asks for no digits: an int then keeps all its digits.
+    pub fn places_only(&self) -> bool {
+        self.kind == Kind::Default && self.precision.is_none()
+    }
+
+    /// Already-written text (an int, a string, a structure) placed to the
+    /// spec's fill, alignment and width; a leading `-` counts as the sign, and
+    /// a `+`/space sign option applies to text that reads as a number.
+    pub fn place(&self, text: &str) -> String {
+        let numeric = text
+            .trim_start_matches('-')
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_digit());
+        let (sign, body) = match text.strip_prefix('-') {
+            Some(rest) if numeric => ("-", rest),
+            _ if numeric => (self.sign.positive_prefix(), text),
+            _ => ("", text),
+        };
+        let len = sign.chars().count() + body.chars().count();
+        let n = self.width.saturating_sub(len);
+        let fill = |k: usize| self.fill.to_string().repeat(k);
+        // Python aligns strings left by default, numbers right.
+        let align = if numeric || self.explicit_align {
+            self.align
+        } else {
+            Align::Left
+        };
+        match align {
+            Align::Left => format!("{sign}{body}{}", fill(n)),
+            Align::Right => format!("{}{sign}{body}", fill(n)),
+            Align::Center => format!("{}{sign}{body}{}", fill(n / 2), fill(n - n / 2)),
+            Align::AfterSign => format!("{sign}{}{body}", fill(n)),
+        }
     }
 
     /// `x` written to this spec but padded to at least `width` characters.
