@@ -159,7 +159,9 @@ impl Session {
         let src = with_semicolon(text).unwrap_or_else(|| text.to_string());
         let mut r = EntryResult::default();
         match self.run(&name, &src) {
-            Ok(Some(v)) if !matches!(v, Value::None) => r.stdout = format!("{}\n", v.repr()),
+            Ok(Some(v)) if !matches!(v, Value::None) => {
+                r.stdout = format!("{}\n", v.repr_with(&self.interp.print_options));
+            }
             Ok(_) => {}
             Err(report) => r.stderr = report,
         }
@@ -322,7 +324,7 @@ impl Session {
             self.interp
                 .builtins
                 .keys()
-                .filter(|k| k.starts_with(word))
+                .filter(|k| k.starts_with(word) && !k.starts_with('$'))
                 .map(|k| k.to_string()),
         );
         cands.extend(self.bound_names().into_iter().filter(|k| k.starts_with(word)));
@@ -373,7 +375,7 @@ fn internal_error_report(payload: &(dyn std::any::Any + Send)) -> String {
 /// lacks to parse (`let x = 1`, `import math`, `x = 2  # note`). Everything
 /// before the insertion keeps its byte offset, so reports point at the
 /// user's text.
-fn with_semicolon(text: &str) -> Option<String> {
+pub fn with_semicolon(text: &str) -> Option<String> {
     if parser::parse(text, 0).is_ok() {
         return None;
     }

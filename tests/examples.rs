@@ -125,6 +125,9 @@ fn check_doc_examples(file: &str, min_checked: usize) {
     let root = PathBuf::from(".");
     let mut failures = Vec::new();
     let mut checked = 0;
+    // BLESS=1 rewrites each ```output block with what dp prints (check the diff).
+    let bless = std::env::var_os("BLESS").is_some();
+    let mut blessed: Vec<(usize, usize, String)> = Vec::new();
     for (i, b) in blocks.iter().enumerate() {
         if b.lang != "dp" {
             continue;
@@ -137,7 +140,11 @@ fn check_doc_examples(file: &str, min_checked: usize) {
                 checked += 1;
                 let want = &expect.map(|e| e.body.as_str()).unwrap_or_default();
                 if trim_lines(&out) != trim_lines(want) {
-                    failures.push(format!("{here}: output differs\n--- {file}\n{want}--- dp\n{out}"));
+                    if let (true, Some(e)) = (bless, expect) {
+                        blessed.push((e.line, e.body.lines().count(), out.clone()));
+                    } else {
+                        failures.push(format!("{here}: output differs\n--- {file}\n{want}--- dp\n{out}"));
+                    }
                 }
             }
             (Some("error"), Some(e)) => {
@@ -152,6 +159,15 @@ fn check_doc_examples(file: &str, min_checked: usize) {
             (_, Some(e)) => failures.push(format!("{here}: failed\n{out}{e}")),
             (_, None) => {}
         }
+    }
+    if !blessed.is_empty() {
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        // From the end, so earlier line numbers stay valid.
+        for (fence, n, out) in blessed.into_iter().rev() {
+            let new: Vec<String> = out.lines().map(|l| l.trim_end().to_string()).collect();
+            lines.splice(fence..fence + n, new);
+        }
+        std::fs::write(file, lines.join("\n") + "\n").unwrap_or_else(|e| panic!("{file}: {e}"));
     }
     assert!(
         checked >= min_checked,

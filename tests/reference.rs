@@ -34,7 +34,9 @@ fn check() {
 
     // Every builtin is declared, with a summary and an example.
     let sigs = dp::builtins::help::declarations(&builtins);
-    assert_eq!(sigs.len(), builtins.len(), "every builtin has a declaration");
+    // `$format` is the f-string alias of `format` (same declaration).
+    let named = builtins.keys().filter(|k| !k.starts_with('$')).count();
+    assert_eq!(sigs.len(), named, "every builtin has a declaration");
     for sig in &sigs {
         assert!(!sig.decl.summary.is_empty(), "`{}` has no summary", sig.name);
         assert!(!sig.decl.example.is_empty(), "`{}` has no example", sig.name);

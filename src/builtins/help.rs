@@ -204,6 +204,8 @@ pub fn declarations(builtins: &HashMap<Rc<str>, Value>) -> Vec<Rc<Signature>> {
         })
         .collect();
     sigs.sort_by_key(|s| s.name);
+    // An alias (the f-string name of `format`) shares its declaration.
+    sigs.dedup_by_key(|s| s.name);
     sigs
 }
 

@@ -7,6 +7,7 @@ pub mod help;
 pub mod io;
 pub mod structure;
 pub mod tensor;
+pub mod text;
 
 use crate::diagnostics::Diagnostic;
 use crate::eval::Interp;
@@ -34,9 +35,14 @@ pub fn register(
 pub fn all() -> HashMap<Rc<str>, Value> {
     let mut t = HashMap::new();
     core::register_all(&mut t);
+    text::register_all(&mut t);
     structure::register_all(&mut t);
     tensor::register_all(&mut t);
     diff::register_all(&mut t);
     io::register_all(&mut t);
+    // f-strings call `format` under a name programs cannot bind (see `syntax::fstring`).
+    if let Some(f) = t.get("format").cloned() {
+        t.insert(Rc::from(crate::syntax::fstring::FORMAT_BUILTIN), f);
+    }
     t
 }

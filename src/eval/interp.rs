@@ -79,6 +79,11 @@ pub struct Interp {
     pub script_args: Vec<String>,
     /// When set, builtins that write files (`save`) refuse to (used by the fuzz tests).
     pub read_only: bool,
+    /// How tensors print (`print_options`).
+    pub print_options: dp_tensor::PrintOptions,
+    /// Flush `out` after every `print` (set when stdout is a terminal, so a
+    /// training loop's lines appear as they are printed).
+    pub flush_each_print: bool,
     /// How many dp calls are active (see [`MAX_CALL_DEPTH`]).
     pub(super) depth: usize,
     /// The value of the `return` being carried out (see [`Flow::Return`]).
@@ -107,6 +112,8 @@ impl Interp {
             rng: dp_tensor::Rng::new(0),
             script_args: Vec::new(),
             read_only: false,
+            print_options: dp_tensor::PrintOptions::default(),
+            flush_each_print: false,
             depth: 0,
             returned: Value::None,
             frame_pool: Vec::new(),
@@ -215,6 +222,13 @@ impl Interp {
             // The resolver rejects `return`/`break`/`continue` outside functions and loops.
             Err(_) => Ok(None),
         }
+    }
+
+    /// Makes everything printed so far appear.
+    pub fn flush_out(&mut self) -> Result<(), Diagnostic> {
+        self.out
+            .flush()
+            .map_err(|e| Diagnostic::new(ErrorKind::Io, format!("cannot write output: {e}")))
     }
 
     /// Writes one line of program output.

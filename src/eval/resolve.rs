@@ -218,7 +218,7 @@ impl<'a> Resolver<'a> {
             names.extend(s.captures.iter().map(|(n, _, _)| n.clone()));
         }
         names.extend(self.module.names());
-        names.extend(self.builtins.keys().cloned());
+        names.extend(self.builtins.keys().filter(|k| !k.starts_with('$')).cloned());
         names
     }
 

@@ -36,6 +36,16 @@ pub fn tokenize(src: &str, file: FileId) -> (Vec<(usize, Token, usize)>, Vec<Spa
                     tokens.push((l, Token::Float(i as f64), r.end));
                 }
             }
+            Ok(Token::FStr) => match super::fstring::expand(src, r.start, r.end) {
+                Ok(expanded) => tokens.extend(expanded),
+                Err((error, a, b)) => {
+                    tokens.push((r.start, Token::Str(String::new()), r.end));
+                    errors.push(SpannedLexError {
+                        error,
+                        span: Span::new(file, a, b),
+                    });
+                }
+            },
             Ok(t) => tokens.push((r.start, t, r.end)),
             Err(error) => {
                 let placeholder = match &error {

@@ -1,5 +1,6 @@
 //! The front end: tokens, lexer, AST and parser.
 pub mod ast;
+pub mod fstring;
 pub mod lexer;
 pub mod parser;
 pub mod span;

@@ -17,6 +17,8 @@ pub enum LexError {
     UnterminatedString,
     /// A number ending in a bare `.` such as `3.` (floats need a digit after the point).
     TrailingDot(String),
+    /// A malformed f-string (an unclosed or empty `{}`), with what is wrong.
+    BadFString(String),
     /// Comparison operators chained without parentheses (`a < b < c`), found by the parser.
     ChainedComparison {
         /// Start of the whole chain.
@@ -34,6 +36,7 @@ impl fmt::Display for LexError {
             LexError::BadEscape(e) => write!(f, "invalid escape sequence `{e}` in string"),
             LexError::UnterminatedString => write!(f, "unterminated string literal: expected a closing `\"`"),
             LexError::TrailingDot(n) => write!(f, "`{n}.` is not a number: a float needs a digit after the point"),
+            LexError::BadFString(why) => write!(f, "invalid f-string: {why}"),
             LexError::ChainedComparison { .. } => write!(f, "comparison operators cannot be chained"),
         }
     }
@@ -168,6 +171,9 @@ pub enum Token {
     #[regex(r"\.[0-9][0-9_]*([eE][+-]?[0-9]+)?", parse_float)]
     #[regex(r"[0-9][0-9_]*[eE][+-]?[0-9]+", parse_float)]
     Float(f64),
+    /// An f-string, expanded by the lexer into a `format` call (see `syntax::fstring`).
+    #[regex(r#"f"([^"\\]|\\.)*""#)]
+    FStr,
     #[regex(r#""([^"\\]|\\.)*""#, parse_string)]
     #[regex(r#""([^"\\\n]|\\.)*"#, unterminated)]
     Str(String),
@@ -289,7 +295,7 @@ pub fn token_text(t: &Token) -> &'static str {
         At => "@",
         StarStar => "**",
         Pipe => "|",
-        Ident(_) | Int(_) | Float(_) | Str(_) => "",
+        Ident(_) | Int(_) | Float(_) | Str(_) | FStr => "",
     }
 }
 

@@ -13,7 +13,7 @@ use crate::autodiff::trace::Tracer;
 use crate::eval::compile::FnCode;
 use crate::eval::module::Module;
 use crate::value::native::Native;
-use dp_tensor::{format_float, Tensor};
+use dp_tensor::{format_float, format_tensor, PrintOptions, Tensor};
 use std::fmt::Write as _;
 use std::rc::Rc;
 
@@ -131,22 +131,51 @@ impl Value {
         Value::Str(Rc::from(s.as_ref()))
     }
 
-    /// The value as printed by `print` and `str` (strings unquoted).
+    /// The value as printed by `print` and `str` (strings unquoted), with the
+    /// default print options.
     pub fn to_display(&self) -> String {
+        self.to_display_with(&PrintOptions::default())
+    }
+
+    /// The value as printed by `print` and `str`, tensors laid out by `opts`.
+    pub fn to_display_with(&self, opts: &PrintOptions) -> String {
         match self {
             Value::Str(s) => s.to_string(),
-            v => v.repr(),
+            v => v.repr_with(opts),
         }
     }
 
-    /// The value as shown inside structures and by the REPL (strings quoted).
+    /// The value as shown inside structures and by the REPL (strings quoted),
+    /// with the default print options.
     pub fn repr(&self) -> String {
+        self.repr_with(&PrintOptions::default())
+    }
+
+    /// The value as shown inside structures and by the REPL, tensors laid out by `opts`.
+    pub fn repr_with(&self, opts: &PrintOptions) -> String {
         let mut s = String::new();
-        self.write_repr(&mut s, 0);
+        self.write_repr(&mut s, 0, opts);
         s
     }
 
-    fn write_repr(&self, out: &mut String, depth: usize) {
+    /// Whether the value prints on several lines: a tensor with more than one
+    /// row, or a structure holding one (looked for a few levels down only, so
+    /// deep structures stay cheap to print).
+    fn is_tall(&self, opts: &PrintOptions, depth: usize) -> bool {
+        match self {
+            Value::Tensor(t) => {
+                let s = t.shape();
+                s.len() >= 2 && s[..s.len() - 1].iter().product::<usize>() > 1 && t.size() > 0
+                    || t.size() > opts.threshold
+            }
+            Value::Tuple(items) if depth < 4 => items.iter().any(|v| v.is_tall(opts, depth + 1)),
+            Value::Dict(d) if depth < 4 => d.iter().any(|(_, v)| v.is_tall(opts, depth + 1)),
+            Value::Dual(t) => t.primal.is_tall(opts, depth),
+            _ => false,
+        }
+    }
+
+    fn write_repr(&self, out: &mut String, depth: usize, opts: &PrintOptions) {
         if depth > MAX_DEPTH {
             // Printing recurses per nesting level; absurdly deep values print elided.
             out.push_str("...");
@@ -160,16 +189,15 @@ impl Value {
             }
             Value::Float(x) => out.push_str(&format_float(*x)),
             Value::Str(s) => out.push_str(&quote(s)),
-            Value::Tensor(t) => {
-                let _ = write!(out, "{t}");
-            }
+            Value::Tensor(t) => write_aligned(out, &format_tensor(t, opts)),
             Value::Tuple(items) => {
+                let sep = separator(out, self.is_tall(opts, 0));
                 out.push('(');
                 for (i, v) in items.iter().enumerate() {
                     if i > 0 {
-                        out.push_str(", ");
+                        out.push_str(&sep);
                     }
-                    v.write_repr(out, depth + 1);
+                    v.write_repr(out, depth + 1, opts);
                 }
                 if items.len() == 1 {
                     out.push(',');
@@ -177,14 +205,15 @@ impl Value {
                 out.push(')');
             }
             Value::Dict(d) => {
+                let sep = separator(out, self.is_tall(opts, 0));
                 out.push('{');
                 for (i, (k, v)) in d.iter().enumerate() {
                     if i > 0 {
-                        out.push_str(", ");
+                        out.push_str(&sep);
                     }
                     out.push_str(&dict_key(k));
                     out.push_str(": ");
-                    v.write_repr(out, depth + 1);
+                    v.write_repr(out, depth + 1, opts);
                 }
                 out.push('}');
             }
@@ -201,7 +230,7 @@ impl Value {
                     let _ = write!(out, "range({a}, {b}, {s})");
                 }
             }
-            Value::Dual(t) => t.primal.write_repr(out, depth + 1),
+            Value::Dual(t) => t.primal.write_repr(out, depth + 1, opts),
         }
     }
 }
@@ -294,6 +323,38 @@ fn scalar(v: &Value) -> Option<f64> {
 /// The deepest nesting of tuples and dicts that printing and tree functions
 /// walk (they recurse per level); deeper values are elided or reported.
 pub const MAX_DEPTH: usize = 10_000;
+
+/// What goes between the items of a tuple or dict about to be written at the
+/// end of `out`: `", "`, or when an item prints on several lines, a line
+/// break and the indent that puts every item under the first.
+fn separator(out: &str, tall: bool) -> String {
+    if !tall {
+        return ", ".to_string();
+    }
+    let column = out.rsplit('\n').next().map_or(0, |line| line.chars().count());
+    format!(",\n{}", " ".repeat(column + 1))
+}
+
+/// Appends a block of lines (a multi-line tensor) so that its continuation
+/// lines start under its first character, wherever on the line it begins
+/// (`{w: [[1.0, 2.0],` then ` [3.0, 4.0]]}` under the `[`).
+pub fn write_aligned(out: &mut String, block: &str) {
+    let column = out.rsplit('\n').next().map_or(0, |line| line.chars().count());
+    if column == 0 || !block.contains('\n') {
+        out.push_str(block);
+        return;
+    }
+    let indent = " ".repeat(column);
+    for (i, line) in block.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+            if !line.is_empty() {
+                out.push_str(&indent);
+            }
+        }
+        out.push_str(line);
+    }
+}
 
 // Values are copied on every variable read and call: keep them four words wide.
 const _: () = assert!(std::mem::size_of::<Value>() <= 32);

@@ -14,7 +14,7 @@ use crate::diagnostics::R;
 
 /// The most named parameters a builtin may declare (binding keeps one slot
 /// per parameter on the stack, so it never allocates).
-pub const MAX_PARAMS: usize = 6;
+pub const MAX_PARAMS: usize = 8;
 
 /// How a builtin is documented, written next to its implementation.
 ///
@@ -414,7 +414,9 @@ fn literal(d: &str) -> Option<Value> {
         "none" => Value::None,
         "true" => Value::Bool(true),
         "false" => Value::Bool(false),
-        _ if d.starts_with('"') && d.ends_with('"') && d.len() >= 2 => Value::str(&d[1..d.len() - 1]),
+        _ if d.starts_with('"') && d.ends_with('"') && d.len() >= 2 => {
+            Value::str(d[1..d.len() - 1].replace("\\n", "\n").replace("\\t", "\t"))
+        }
         _ => match d.parse::<i64>() {
             Ok(i) => Value::Int(i),
             Err(_) => Value::Float(d.parse::<f64>().ok()?),

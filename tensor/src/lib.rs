@@ -37,7 +37,10 @@ mod vreduce;
 
 pub use decomp::{Lstsq, Triangular};
 pub use error::{check_ndim, checked_size, format_shape, normalize_axis, Result, TensorError, MAX_ELEMENTS, MAX_NDIM};
-pub use format::format_float;
+pub use format::{
+    format_float, format_strided, format_tensor, format_tensor_with, BoolFormat, ElementFormat, ElementSpec,
+    FloatFormat, PrintOptions, Sign, StridedView, MAX_SPEC_DIGITS,
+};
 pub use index::SliceSpec;
 pub use interrupt::INTERRUPTED;
 pub use memory::{check_memory, format_bytes, memory_limit, parse_size, set_memory_limit, MEMORY_ENV};

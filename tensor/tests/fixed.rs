@@ -51,18 +51,26 @@ fn format_shape_and_display() {
     assert_eq!(t(&[1.0, 2.0, 3.0], &[3]).to_string(), "[1.0, 2.0, 3.0]");
     assert_eq!(
         t(&[1.0, 2.0, 3.0, 4.0], &[2, 2]).to_string(),
-        "[[1.0, 2.0], [3.0, 4.0]]"
+        "[[1.0, 2.0],\n [3.0, 4.0]]"
     );
     assert_eq!(Tensor::zeros(&[0]).unwrap().to_string(), "[]");
     assert_eq!(Tensor::zeros(&[2, 0]).unwrap().to_string(), "[[], []]");
+    // Summarised; the shown values span more than 1000x, so NumPy (and dp) use scientific notation.
     assert_eq!(
         Tensor::arange(0.0, 10000.0, 1.0).unwrap().to_string(),
-        "[0.0, 1.0, 2.0, ..., 9997.0, 9998.0, 9999.0]"
+        "[0.000e+00, 1.000e+00, 2.000e+00, ..., 9.997e+03, 9.998e+03, 9.999e+03]"
+    );
+    assert_eq!(
+        Tensor::arange(1000.0, 11000.0, 1.0).unwrap().to_string(),
+        "[1000.0, 1001.0, 1002.0, ..., 10997.0, 10998.0, 10999.0]"
     );
     let big = Tensor::arange(0.0, 1010.0, 1.0).unwrap().reshape(&[101, 10]).unwrap();
     let s = big.to_string();
-    assert!(s.starts_with("[[0.0, 1.0, 2.0, ..., 7.0, 8.0, 9.0], [10.0, 11.0, 12.0, ..., 17.0, 18.0, 19.0], [20.0"));
-    assert!(s.contains("], ..., [980.0"));
+    assert!(
+        s.starts_with("[[0.000e+00, 1.000e+00, 2.000e+00, ..., 7.000e+00, 8.000e+00, 9.000e+00],\n [1.000e+01,"),
+        "{s}"
+    );
+    assert!(s.contains("],\n ...,\n [9.800e+02"), "{s}");
     // 1000 elements exactly are printed in full
     assert!(!Tensor::zeros(&[1000]).unwrap().to_string().contains("..."));
 }

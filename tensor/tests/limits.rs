@@ -70,7 +70,7 @@ fn zero_size_tensors_print_summarised_without_allocating_per_row() {
         calls += 1;
         format!("{x:.1}")
     });
-    assert_eq!((s.as_str(), calls), ("[[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]", 6));
+    assert_eq!((s.as_str(), calls), ("[[0.0, 0.0, 0.0],\n [0.0, 0.0, 0.0]]", 6));
 }
 
 proptest! {
