@@ -117,7 +117,7 @@ fn vjp(it: &mut Interp, f: MultiFun, xs: &[Value], us: &[Value]) -> R<(Vec<Value
     }
     let ys = outs.iter().map(|o| unwrap_level(o, &level)).collect();
     let tape = guard.finish();
-    let adj = backward(&it.diff, &tape, seeds)?;
+    let adj = backward(it, &tape, seeds)?;
     let grads = ids
         .iter()
         .zip(xs)

@@ -3,4 +3,5 @@
 //! primitive are in `crate::prim`.
 pub mod api;
 pub mod graph;
+pub mod jacobian;
 pub mod trace;
