@@ -159,6 +159,68 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             api::hvp_call(it, &f, a.value(1), a.value(2), a.span)
         },
     );
+    register(
+        t,
+        Decl {
+            sig: "custom_vjp(f: fn, fwd: fn, bwd: fn) -> fn",
+            summary: "`f` with a user-defined reverse-mode derivative: `fwd(*args)` returns `(output, residuals)`, `bwd(residuals, cotangent)` the input cotangents.",
+            doc: "Called plainly, the function runs `f`. Under `grad`, `vjp` or `jacrev` it runs `fwd`, keeps \
+                  the residuals, and in the backward pass `bwd(residuals, cotangent)` must return a tuple \
+                  with one cotangent per argument, each shaped like its argument (a tree for a tree), or \
+                  `none` for an argument with no cotangent. `bwd` is itself differentiated by enclosing \
+                  differentiations, so the rule holds at every order. Forward mode (`jvp`, `jacfwd`, \
+                  `hessian`) is an error, as in JAX: use `custom_jvp` for that. Differentiated values must \
+                  reach `f` as arguments, not from an enclosing scope.",
+            example: "let clip_grad = custom_vjp(|x| x, |x| (x, none), |r, g| (clip(g, -1.0, 1.0),));\ngrad(|x| clip_grad(x) * 5.0)(2.0)  # 1.0",
+        },
+        |_, a| {
+            let (f, fwd, bwd) = (a.func(0)?, a.func(1)?, a.func(2)?);
+            let name = format!("custom_vjp({})", fn_name(&f));
+            Ok(native(name.clone(), move |it, args| {
+                crate::autodiff::custom::custom_vjp_call(it, &f, &fwd, &bwd, &name, args)
+            }))
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "custom_jvp(f: fn, jvp_rule: fn) -> fn",
+            summary: "`f` with a user-defined derivative: `jvp_rule(primals, tangents)` returns `(output, tangent_output)`.",
+            doc: "`primals` and `tangents` are tuples with one entry per argument. Called plainly, the \
+                  function runs `f`. In forward mode the rule gives the tangent; in reverse mode (`grad`, \
+                  `vjp`, `jacrev`) its tangent output, which must be linear in the tangents, is transposed \
+                  automatically. The rule is differentiated by enclosing differentiations, so it holds at \
+                  every order.",
+            example: "let f = custom_jvp(|x| log(1.0 + exp(x)), |p, t| (log(1.0 + exp(p[0])), t[0] * sigmoid(p[0])));\ngrad(f)(1000.0)  # 1.0",
+        },
+        |_, a| {
+            let (f, rule) = (a.func(0)?, a.func(1)?);
+            let name = format!("custom_jvp({})", fn_name(&f));
+            Ok(native(name.clone(), move |it, args| {
+                crate::autodiff::custom::custom_jvp_call(it, &f, &rule, &name, args)
+            }))
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "checkpoint(f: fn) -> fn",
+            summary: "`f` whose intermediates are recomputed in the backward pass instead of kept (rematerialization).",
+            doc: "Under reverse mode a call records only its inputs and outputs; the backward pass runs `f` \
+                  again under a fresh tape to backpropagate through it. Trades compute for memory: \
+                  checkpointing each chunk of a long loop keeps one chunk's intermediates at a time. \
+                  Same values and derivatives as `f`, at every order. A differentiated value that `f` takes \
+                  from an enclosing scope instead of an argument makes that call recorded as usual.",
+            example: "let chunk = checkpoint(|s, k| s * exp(-k));\ngrad(|k| chunk(2.0, k))(0.5)",
+        },
+        |_, a| {
+            let f = a.func(0)?;
+            let name = format!("checkpoint({})", fn_name(&f));
+            Ok(native(name.clone(), move |it, args| {
+                crate::autodiff::custom::checkpoint_call(it, &f, &name, args)
+            }))
+        },
+    );
     let numgrad = Decl {
         sig: "numgrad(f: fn, eps: float = 1e-6, argnums: int | tuple[int] = 0) -> fn",
         summary: "Like `grad`, by central finite differences (to check gradients).",
