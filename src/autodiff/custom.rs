@@ -179,7 +179,7 @@ pub fn custom_vjp_call(it: &mut Interp, f: &Value, fwd: &Value, bwd: &Value, nam
     if !level.is_reverse() {
         return Err(Diagnostic::new(
             ErrorKind::Differentiation,
-            format!("`{name}` has a reverse-mode rule only and cannot be differentiated in forward mode (`jvp`, `jacfwd`, `hessian`, `linearize`, `hvp`)"),
+            format!("`{name}` has a reverse-mode rule only and cannot be differentiated in forward mode (`jvp`, `jacfwd`, `linearize`) at its own level"),
         )
         .with_help("use `jacrev` or `grad`/`vjp`, or give the function a forward-mode rule with `custom_jvp`"));
     }
