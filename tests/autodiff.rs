@@ -117,7 +117,7 @@ fn vjp(it: &mut Interp, f: MultiFun, xs: &[Value], us: &[Value]) -> R<(Vec<Value
     }
     let ys = outs.iter().map(|o| unwrap_level(o, &level)).collect();
     let tape = guard.finish();
-    let adj = backward(&it.diff, &tape, seeds)?;
+    let adj = backward(it, &tape, seeds)?;
     let grads = ids
         .iter()
         .zip(xs)
@@ -376,6 +376,40 @@ fn builtin_fun(name: &'static str, kw: Vec<(&'static str, Value)>) -> Fun {
     })
 }
 
+/// `f` as a dp function value.
+fn fn_value(f: &Fun) -> Value {
+    let f = f.clone();
+    dp::value::native::native("f", move |it, a: Args| f(it, &a.pos))
+}
+
+/// A call of a builtin from Rust with positional arguments.
+fn call_builtin(it: &mut Interp, name: &str, pos: Vec<Value>) -> R<Value> {
+    let b = it.builtins.get(name).cloned().expect("builtin exists");
+    it.call(&b, Args::positional(pos, Default::default()))
+}
+
+/// `checkpoint(f)`: must have exactly `f`'s derivatives, in every mode and order.
+fn checkpointed(f: Fun) -> Fun {
+    Rc::new(move |it, xs| {
+        let g = call_builtin(it, "checkpoint", vec![fn_value(&f)])?;
+        it.call(&g, Args::positional(xs.to_vec(), Default::default()))
+    })
+}
+
+/// `custom_jvp(f, rule)` with the true rule `jvp(f, primals, tangents)`: in
+/// reverse mode the rule is transposed, so every property must hold as for `f`.
+fn custom_jvp_of(f: Fun) -> Fun {
+    Rc::new(move |it, xs| {
+        let fv = fn_value(&f);
+        let fv2 = fv.clone();
+        let rule = dp::value::native::native("rule", move |it2, a: Args| {
+            call_builtin(it2, "jvp", vec![fv2.clone(), a.pos[0].clone(), a.pos[1].clone()])
+        });
+        let g = call_builtin(it, "custom_jvp", vec![fv, rule])?;
+        it.call(&g, Args::positional(xs.to_vec(), Default::default()))
+    })
+}
+
 fn min_gap(vals: &[f64]) -> f64 {
     let mut s = vals.to_vec();
     s.sort_by(f64::total_cmp);
@@ -454,6 +488,22 @@ proptest! {
             let g = ok("compare", g)?;
             prop_assert!(g.iter().all(|v| data(v).iter().all(|x| *x == 0.0)));
         }
+    }
+
+    #[test]
+    fn checkpoint_and_custom_jvp_keep_derivatives((sa, sb) in broadcast_pair(), seed in any::<u64>()) {
+        let mut rng = Rng::new(seed);
+        let a = uni(&mut rng, &sa, -2.0, 2.0);
+        let b = uni(&mut rng, &sb, 0.5, 2.0);
+        // A composite of several primitives with broadcasting: tanh(a) * b / (1 + a^2).
+        let f: Fun = Rc::new(|_, xs| {
+            let num = ops::mul(&ops::unary(UnaryOp::Tanh, &xs[0])?, &xs[1])?;
+            let den = ops::add(&Value::Float(1.0), &ops::mul(&xs[0], &xs[0])?)?;
+            ops::div(&num, &den)
+        });
+        check("checkpoint(f)", &checkpointed(f.clone()), &[a.clone(), b.clone()], seed)?;
+        check("custom_jvp(f, jvp of f)", &custom_jvp_of(f.clone()), &[a.clone(), b.clone()], seed)?;
+        check("checkpoint(custom_jvp(f))", &checkpointed(custom_jvp_of(f)), &[a, b], seed)?;
     }
 
     #[test]

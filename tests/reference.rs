@@ -71,7 +71,7 @@ fn help_shows_signature_and_doc() {
     let builtins = dp::builtins::all();
     let grad = dp::builtins::help::help_for_name(&builtins, "grad").expect("grad is documented");
     assert!(
-        grad.starts_with("grad(f: fn, argnums: int | tuple[int] = 0) -> fn\n"),
+        grad.starts_with("grad(f: fn, argnums: int | tuple[int] = 0, has_aux: bool = false) -> fn\n"),
         "{grad}"
     );
     assert!(grad.contains("Example:"), "{grad}");

@@ -241,7 +241,7 @@ fn help_name_and_completion_show_signatures() {
     let (mut s, _out) = session();
     let h = ok(&mut s, ":help value_and_grad");
     assert!(
-        h.starts_with("value_and_grad(f: fn, argnums: int | tuple[int] = 0) -> fn\n"),
+        h.starts_with("value_and_grad(f: fn, argnums: int | tuple[int] = 0, has_aux: bool = false) -> fn\n"),
         "{h}"
     );
     assert!(h.contains("Example:"), "{h}");
@@ -251,7 +251,7 @@ fn help_name_and_completion_show_signatures() {
     assert_eq!(ok(&mut s, ":help twice"), "twice(x, k=2)\n\n  Doubles x.\n");
     let e = err(&mut s, ":help grd");
     assert!(e.contains("did you mean `grad`?"), "{e}");
-    assert_eq!(s.completion_display("grad"), "grad(f, argnums=0)");
+    assert_eq!(s.completion_display("grad"), "grad(f, argnums=0, has_aux=false)");
     assert_eq!(s.completion_display("twice"), "twice(x, k=2)");
     assert_eq!(s.completion_display("while"), "while");
 }

@@ -4,7 +4,7 @@
 use super::trace::{self, backward, dual, leaf, start_tape, tangent_at, unwrap_level};
 use crate::diagnostics::{Diagnostic, ErrorKind};
 use crate::eval::Interp;
-use crate::ops::{self, apply, as_tensor, num, shape_of, Prim};
+use crate::ops::{self, as_tensor, num, shape_of};
 use crate::syntax::span::Span;
 use crate::value::native::{declared, native, Args};
 use crate::value::signature::Decl;
@@ -34,7 +34,7 @@ impl Argnums {
     }
 }
 
-fn no_leaf_error(i: usize, v: &Value) -> Diagnostic {
+pub(crate) fn no_leaf_error(i: usize, v: &Value) -> Diagnostic {
     Diagnostic::new(
         ErrorKind::Differentiation,
         format!(
@@ -45,7 +45,7 @@ fn no_leaf_error(i: usize, v: &Value) -> Diagnostic {
     .with_help("ints, bools, strings and functions are not differentiable; pass floats (e.g. `2.0` rather than `2`)")
 }
 
-fn missing_arg(fname: &str, i: usize, n: usize) -> Diagnostic {
+pub(crate) fn missing_arg(fname: &str, i: usize, n: usize) -> Diagnostic {
     Diagnostic::new(
         ErrorKind::Differentiation,
         format!(
@@ -56,7 +56,7 @@ fn missing_arg(fname: &str, i: usize, n: usize) -> Diagnostic {
 }
 
 /// Replaces every differentiable leaf of `v` with a new input of the tape; returns the node ids.
-fn wrap_inputs(guard: &trace::TapeGuard, v: &Value) -> R<(Value, Vec<Option<u32>>)> {
+pub(crate) fn wrap_inputs(guard: &trace::TapeGuard, v: &Value) -> R<(Value, Vec<Option<u32>>)> {
     let mut ids = Vec::new();
     let wrapped = tree::map_leaves(v, &mut |x, _| {
         if is_differentiable(x) {
@@ -114,13 +114,56 @@ fn seed_like(y: &Value) -> R<Value> {
     }
 }
 
-/// `grad(f, argnums)(args...)` and `value_and_grad(...)`.
-pub fn grad_call(it: &mut Interp, f: &Value, argnums: &Argnums, args: Args, fname: &str, with_value: bool) -> R<Value> {
+/// Options shared by the differentiation builtins: which arguments, and
+/// whether `f` returns `(output, aux)` with `aux` passed through.
+#[derive(Clone, Debug)]
+pub struct DiffOpts {
+    /// Which positional arguments to differentiate.
+    pub argnums: Argnums,
+    /// `f` returns `(output, aux)`; `aux` is returned beside the result, not differentiated.
+    pub has_aux: bool,
+}
+
+impl DiffOpts {
+    /// Argument 0, no aux.
+    pub fn first() -> DiffOpts {
+        DiffOpts {
+            argnums: Argnums::One(0),
+            has_aux: false,
+        }
+    }
+}
+
+/// Splits `f`'s result into the output to differentiate and its aux (with `has_aux`).
+pub(crate) fn split_aux(fname: &str, out: Value, has_aux: bool) -> R<(Value, Option<Value>)> {
+    if !has_aux {
+        return Ok((out, None));
+    }
+    match &out {
+        Value::Tuple(t) if t.len() == 2 => Ok((t[0].clone(), Some(t[1].clone()))),
+        other => Err(Diagnostic::new(
+            ErrorKind::Differentiation,
+            format!(
+                "`{fname}` with has_aux=true needs a function returning a pair (output, aux), but it returned {}",
+                other.describe()
+            ),
+        )
+        .with_help("return `(loss, aux)`; aux may be any value and is passed through without being differentiated")),
+    }
+}
+
+/// `v` with the wrapper of `level` removed from every leaf (aux values and outputs).
+pub(crate) fn unwrap_tree(v: &Value, level: &trace::Level) -> R<Value> {
+    tree::map_leaves(v, &mut |x, _| Ok(unwrap_level(x, level)))
+}
+
+/// `grad(f, argnums, has_aux)(args...)` and `value_and_grad(...)`.
+pub fn grad_call(it: &mut Interp, f: &Value, opts: &DiffOpts, args: Args, fname: &str, with_value: bool) -> R<Value> {
     let guard = start_tape(&it.diff);
     let level = guard.level.clone();
     let mut call_args = args.clone();
     let mut ids_per_arg = Vec::new();
-    for i in argnums.list() {
+    for i in opts.argnums.list() {
         let a = args.pos.get(i).ok_or_else(|| missing_arg(fname, i, args.pos.len()))?;
         let (w, ids) = wrap_inputs(&guard, a)?;
         if ids.iter().all(Option::is_none) {
@@ -130,27 +173,34 @@ pub fn grad_call(it: &mut Interp, f: &Value, argnums: &Argnums, args: Args, fnam
         ids_per_arg.push((i, ids));
     }
     let out = it.call(f, call_args)?;
+    let (out, aux) = split_aux(fname, out, opts.has_aux)?;
     // Read the output while the level is active: once it finishes, its tracers are constants.
     let (y, out_node) = (unwrap_level(&out, &level), trace::node_at(&out, &level));
+    let aux = aux.map(|a| unwrap_tree(&a, &level)).transpose()?;
     let tape = guard.finish();
     scalar_output(fname, &y)?;
     let adj = match out_node {
-        Some(n) => backward(&it.diff, &tape, vec![(n, seed_like(&y)?)])?,
+        Some(n) => backward(it, &tape, vec![(n, seed_like(&y)?)])?,
         None => vec![None; tape.nodes.len()],
     };
     let mut grads = Vec::new();
     for (i, ids) in &ids_per_arg {
         grads.push(collect_adjoints(&args.pos[*i], ids, &adj)?);
     }
-    let g = match argnums {
+    let g = match opts.argnums {
         Argnums::One(_) => grads.remove(0),
         Argnums::Many(_) => Value::tuple(grads),
     };
-    Ok(if with_value { Value::tuple([y, g]) } else { g })
+    Ok(match (with_value, aux) {
+        (true, Some(aux)) => Value::tuple([Value::tuple([y, aux]), g]),
+        (true, None) => Value::tuple([y, g]),
+        (false, Some(aux)) => Value::tuple([g, aux]),
+        (false, None) => g,
+    })
 }
 
-/// `vjp(f, *primals)`: the output and a pullback function.
-pub fn vjp_call(it: &mut Interp, f: &Value, primals: Vec<Value>, span: Span) -> R<Value> {
+/// `vjp(f, *primals, has_aux)`: the output and a pullback function (and the aux).
+pub fn vjp_call(it: &mut Interp, f: &Value, primals: Vec<Value>, has_aux: bool, span: Span) -> R<Value> {
     let guard = start_tape(&it.diff);
     let level = guard.level.clone();
     let mut wrapped = Vec::new();
@@ -161,6 +211,8 @@ pub fn vjp_call(it: &mut Interp, f: &Value, primals: Vec<Value>, span: Span) -> 
         ids.push(i);
     }
     let out = it.call_pos(f, wrapped, span)?;
+    let (out, aux) = split_aux("vjp", out, has_aux)?;
+    let aux = aux.map(|a| unwrap_tree(&a, &level)).transpose()?;
     // Read the output while the level is active: once it finishes, its tracers are constants.
     let mut out_nodes = Vec::new();
     let y = tree::map_leaves(&out, &mut |x, _| {
@@ -216,14 +268,17 @@ pub fn vjp_call(it: &mut Interp, f: &Value, primals: Vec<Value>, span: Span) -> 
             }
             Ok(Value::None)
         })?;
-        let adj = backward(&it2.diff, &tape, seeds)?;
+        let adj = backward(it2, &tape, seeds)?;
         let mut res = Vec::new();
         for (p, i) in primals.iter().zip(&ids) {
             res.push(collect_adjoints(p, i, &adj)?);
         }
         Ok(Value::tuple(res))
     });
-    Ok(Value::tuple([y, pullback]))
+    Ok(match aux {
+        Some(aux) => Value::tuple([y, pullback, aux]),
+        None => Value::tuple([y, pullback]),
+    })
 }
 
 /// A tangent or cotangent `t` of the same shape as `like`, as a float when
@@ -306,122 +361,6 @@ pub fn jvp_call(it: &mut Interp, f: &Value, primals: &Value, tangents: &Value, s
         None => Ok(Value::None),
     })?;
     Ok(Value::tuple([y, ty]))
-}
-
-fn single_input(fname: &str, args: &Args) -> R<Value> {
-    let x = args.pos.first().ok_or_else(|| missing_arg(fname, 0, 0))?;
-    if !is_differentiable(x) {
-        return Err(Diagnostic::new(
-            ErrorKind::Differentiation,
-            format!(
-                "`{fname}` differentiates a function of a float or tensor, but argument 0 is {}",
-                x.describe()
-            ),
-        ));
-    }
-    Ok(num(x))
-}
-
-fn basis(shape: &[usize], i: usize) -> R<Value> {
-    if shape.is_empty() {
-        return Ok(Value::Float(1.0));
-    }
-    let n: usize = shape.iter().product();
-    let mut data = vec![0.0; n];
-    data[i] = 1.0;
-    Ok(Value::Tensor(std::rc::Rc::new(
-        Tensor::from_vec(data, shape).map_err(ops::tensor_error)?,
-    )))
-}
-
-/// Stacks per-element results into shape `lead + trail`.
-fn assemble(parts: Vec<Value>, lead: &[usize], trail: &[usize], axis_last: bool) -> R<Value> {
-    let mut shape = lead.to_vec();
-    shape.extend_from_slice(trail);
-    if parts.len() == 1 && (lead.is_empty() || trail.is_empty()) && shape.iter().product::<usize>() <= 1 {
-        return ops::reshape(&parts[0], &shape);
-    }
-    if parts.is_empty() {
-        return Ok(Value::Tensor(std::rc::Rc::new(
-            Tensor::zeros(&shape).map_err(ops::tensor_error)?,
-        )));
-    }
-    let axis = if axis_last { shape_of(&parts[0]).len() } else { 0 };
-    let stacked = apply(&Prim::Stack(crate::prim::Stack(axis)), &parts)?;
-    ops::reshape(&stacked, &shape)
-}
-
-/// `jacrev(f)(x, ...)`: reverse mode, one backward pass per output element.
-pub fn jacrev_call(it: &mut Interp, f: &Value, args: Args) -> R<Value> {
-    let x = single_input("jacrev", &args)?;
-    let guard = start_tape(&it.diff);
-    let level = guard.level.clone();
-    let (w, id) = leaf(&guard, x.clone());
-    let mut call_args = args.clone();
-    call_args.pos[0] = w;
-    let out = it.call(f, call_args)?;
-    // Read the output while the level is active: once it finishes, its tracers are constants.
-    let (y, out_node) = (unwrap_level(&out, &level), trace::node_at(&out, &level));
-    let tape = guard.finish();
-    if !y.is_numeric() {
-        return Err(Diagnostic::new(
-            ErrorKind::Differentiation,
-            format!(
-                "`jacrev` needs a function returning a float or tensor, found {}",
-                y.describe()
-            ),
-        ));
-    }
-    let ys = shape_of(&y);
-    let n_out: usize = ys.iter().product();
-    let mut rows = Vec::with_capacity(n_out);
-    for i in 0..n_out {
-        let g = match out_node {
-            Some(n) => backward(&it.diff, &tape, vec![(n, basis(&ys, i)?)])?[id as usize].clone(),
-            None => None,
-        };
-        rows.push(match g {
-            Some(g) => g,
-            None => ops::zeros_like(&x)?,
-        });
-    }
-    assemble(rows, &ys, &shape_of(&x), false)
-}
-
-/// `jacfwd(f)(x, ...)`: forward mode, one pass per input element.
-pub fn jacfwd_call(it: &mut Interp, f: &Value, args: Args) -> R<Value> {
-    let x = single_input("jacfwd", &args)?;
-    let xs = shape_of(&x);
-    let n_in: usize = xs.iter().product();
-    let mut cols = Vec::with_capacity(n_in);
-    let mut out_shape = None;
-    for j in 0..n_in {
-        let active = trace::start_forward(&it.diff);
-        let level = active.level.clone();
-        let mut call_args = args.clone();
-        call_args.pos[0] = dual(&level, x.clone(), basis(&xs, j)?);
-        let out = it.call(f, call_args)?;
-        let y = unwrap_level(&out, &level);
-        if !y.is_numeric() {
-            return Err(Diagnostic::new(
-                ErrorKind::Differentiation,
-                format!(
-                    "`jacfwd` needs a function returning a float or tensor, found {}",
-                    y.describe()
-                ),
-            ));
-        }
-        out_shape = Some(shape_of(&y));
-        cols.push(match tangent_at(&out, &level) {
-            Some(t) => t,
-            None => ops::zeros_like(&y)?,
-        });
-    }
-    let ys = match out_shape {
-        Some(s) => s,
-        None => shape_of(&it.call(f, args.clone())?),
-    };
-    assemble(cols, &ys, &xs, true)
 }
 
 fn float_of(v: &Value, fname: &str) -> R<f64> {
@@ -541,7 +480,7 @@ fn compare(analytic: &Value, numeric: &Value, rtol: f64, atol: f64, what: &str) 
 
 /// `check_grad(f, *args, order, rtol, atol)`.
 pub fn check_grad_call(it: &mut Interp, f: &Value, args: Args, order: i64, rtol: f64, atol: f64) -> R<Value> {
-    let g = grad_call(it, f, &Argnums::One(0), args.clone(), "check_grad", false)?;
+    let g = grad_call(it, f, &DiffOpts::first(), args.clone(), "check_grad", false)?;
     let n = numgrad_call(it, f, 1e-6, &Argnums::One(0), args.clone())?;
     compare(&g, &n, rtol, atol, "first order")?;
     if order >= 2 {
@@ -558,10 +497,10 @@ pub fn check_grad_call(it: &mut Interp, f: &Value, args: Args, order: i64, rtol:
         })?;
         let f2 = f.clone();
         let directional = native("directional_derivative", move |it2: &mut Interp, a: Args| {
-            let g = grad_call(it2, &f2, &Argnums::One(0), a, "check_grad", false)?;
+            let g = grad_call(it2, &f2, &DiffOpts::first(), a, "check_grad", false)?;
             tree_dot(&g, &v)
         });
-        let g2 = grad_call(it, &directional, &Argnums::One(0), args.clone(), "check_grad", false)?;
+        let g2 = grad_call(it, &directional, &DiffOpts::first(), args.clone(), "check_grad", false)?;
         let n2 = numgrad_call(it, &directional, 1e-5, &Argnums::One(0), args)?;
         compare(&g2, &n2, rtol.max(1e-4), atol.max(1e-6), "second order")?;
     }
@@ -578,4 +517,55 @@ pub fn tree_dot(a: &Value, b: &Value) -> R<Value> {
         Ok(Value::None)
     })?;
     Ok(acc)
+}
+
+/// `linearize(f, *primals)`: `(f(*primals), f_jvp)` where `f_jvp(*tangents)`
+/// is the derivative of `f` at the primals along the tangents. Each call of
+/// `f_jvp` runs `f` once in forward mode at the saved primals.
+pub fn linearize_call(it: &mut Interp, f: &Value, primals: Vec<Value>, span: Span) -> R<Value> {
+    let y = it.call_pos(f, primals.clone(), span)?;
+    let f2 = f.clone();
+    let primals = Value::tuple(primals);
+    let decl = Decl {
+        sig: "f_jvp(*tangents)",
+        summary:
+            "The derivative of the function `linearize` was given, at its primals, along `tangents` (one per primal).",
+        doc: "",
+        example: "",
+    };
+    let f_jvp = declared(decl, move |it2: &mut Interp, a| {
+        let tangents = Value::tuple(a.rest().iter().cloned());
+        let r = jvp_call(it2, &f2, &primals, &tangents, a.span)?;
+        match r {
+            Value::Tuple(t) if t.len() == 2 => Ok(t[1].clone()),
+            other => Ok(other),
+        }
+    });
+    Ok(Value::tuple([y, f_jvp]))
+}
+
+/// `hvp(f, primals, tangents)`: the Hessian of scalar `f` at `primals` times
+/// `tangents`, forward-over-reverse (`jvp` of `grad`). One primal gives the
+/// product bare, shaped like it; several give a tuple, one per primal.
+pub fn hvp_call(it: &mut Interp, f: &Value, primals: &Value, tangents: &Value, span: Span) -> R<Value> {
+    let n = match primals {
+        Value::Tuple(t) => t.len(),
+        _ => 1,
+    };
+    let opts = DiffOpts {
+        argnums: if n == 1 {
+            Argnums::One(0)
+        } else {
+            Argnums::Many((0..n).collect())
+        },
+        has_aux: false,
+    };
+    let f2 = f.clone();
+    let g = native("grad", move |it2: &mut Interp, a: Args| {
+        grad_call(it2, &f2, &opts, a, "hvp", false)
+    });
+    match jvp_call(it, &g, primals, tangents, span)? {
+        Value::Tuple(t) if t.len() == 2 => Ok(t[1].clone()),
+        other => Ok(other),
+    }
 }

@@ -1,7 +1,7 @@
 //! Renders a reverse-mode tape — the computational graph of one
 //! differentiation — as Graphviz DOT, for `dp graph` and the `graph` builtin.
 
-use super::trace::Tape;
+use super::trace::{Op, Tape};
 use crate::diagnostics::SourceMap;
 use crate::ops::shape_of;
 use crate::prim::Prim;
@@ -19,7 +19,7 @@ pub(crate) fn clone_tape(tape: &Tape) -> Tape {
 
 fn clone_node(n: &super::trace::Node) -> super::trace::Node {
     super::trace::Node {
-        prim: n.prim.clone(),
+        op: n.op.clone(),
         inputs: n.inputs.clone(),
         parents: n.parents.clone(),
         out: n.out.clone(),
@@ -44,13 +44,13 @@ fn escape(s: &str) -> String {
 pub fn to_dot(tape: &Tape, sources: &SourceMap) -> String {
     let mut out = String::from("digraph dp {\n  rankdir=LR;\n  node [fontname=\"monospace\", fontsize=10];\n");
     for (i, n) in tape.nodes.iter().enumerate() {
-        let (shape, label) = match n.prim {
-            Prim::Leaf(_) => ("box", format!("input {i}\\n{}", describe(&n.out))),
+        let (shape, label) = match n.op {
+            Op::Prim(Prim::Leaf(_)) => ("box", format!("input {i}\\n{}", describe(&n.out))),
             _ => (
                 "ellipse",
                 format!(
                     "{}\\n{}\\n{}",
-                    escape(&n.prim.name().replace('`', "")),
+                    escape(&n.op.name().replace('`', "")),
                     describe(&n.out),
                     escape(&sources.location(n.span))
                 ),

@@ -2,5 +2,7 @@
 //! transformations (`api`) and graph rendering (`graph`). The rules per
 //! primitive are in `crate::prim`.
 pub mod api;
+pub mod custom;
 pub mod graph;
+pub mod jacobian;
 pub mod trace;

@@ -13,6 +13,7 @@
 //! confusion.
 
 use crate::diagnostics::{Diagnostic, ErrorKind};
+use crate::eval::Interp;
 use crate::prim::{apply, Prim};
 use crate::syntax::span::Span;
 use crate::value::Value;
@@ -40,11 +41,61 @@ pub struct Tracer {
     pub kind: TraceKind,
 }
 
+/// What a recorded node applied.
+#[derive(Clone, Debug)]
+pub enum Op {
+    /// A primitive, differentiated by its own VJP rule.
+    Prim(Prim),
+    /// A function with a user-defined or recomputing backward pass
+    /// (`custom_vjp`, `custom_jvp`, `checkpoint`): one node for the whole call.
+    Custom(Rc<Custom>),
+    /// Output leaf `k` of the custom node that is this node's only parent:
+    /// its adjoint is handed to that node's pullback as cotangent `k`.
+    Output(usize),
+}
+
+impl Op {
+    /// How errors and `dp graph` name the operation.
+    pub fn name(&self) -> String {
+        match self {
+            Op::Prim(p) => p.name(),
+            Op::Custom(c) => c.name.clone(),
+            Op::Output(k) => format!("output {k}"),
+        }
+    }
+
+    /// Whether this is an input of the differentiation.
+    pub fn is_leaf(&self) -> bool {
+        matches!(self, Op::Prim(p) if p.is_leaf())
+    }
+}
+
+/// The backward pass of a [`Custom`] node: from the cotangent of each
+/// output leaf (`None`: zero) to the cotangent of each input (`None`: zero).
+pub type Pullback = dyn Fn(&mut Interp, Vec<Option<Value>>) -> Result<Vec<Option<Value>>, Diagnostic>;
+
+/// A call recorded as one node whose backward pass runs dp code
+/// (the user's rule, or a recomputation of the function).
+pub struct Custom {
+    /// For reports and graphs, e.g. `custom_vjp(clip)`.
+    pub name: String,
+    /// How many output leaves the call has (one [`Op::Output`] node each).
+    pub n_out: usize,
+    /// The backward pass.
+    pub pullback: Box<Pullback>,
+}
+
+impl std::fmt::Debug for Custom {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<{} with {} outputs>", self.name, self.n_out)
+    }
+}
+
 /// One recorded primitive application.
 #[derive(Debug)]
 pub struct Node {
-    /// The primitive.
-    pub prim: Prim,
+    /// The operation.
+    pub op: Op,
     /// Its arguments, unwrapped by this level (outer-level tracers stay, so the backward pass is recorded by them).
     pub inputs: SmallVec<[Value; 2]>,
     /// For each argument, the node that produced it on this tape (`None`: a constant here).
@@ -231,7 +282,7 @@ pub fn leaf(guard: &TapeGuard, value: Value) -> (Value, u32) {
             let mut t = tape.borrow_mut();
             let id = t.nodes.len() as u32;
             t.nodes.push(Node {
-                prim: Prim::Leaf(crate::prim::Leaf),
+                op: Op::Prim(Prim::Leaf(crate::prim::Leaf)),
                 inputs: SmallVec::new(),
                 parents: SmallVec::new(),
                 out: value.clone(),
@@ -328,7 +379,7 @@ pub fn lift(prim: &Prim, args: &[Value]) -> Result<Value, Diagnostic> {
     let mut t = tape.borrow_mut();
     let id = t.nodes.len() as u32;
     t.nodes.push(Node {
-        prim: prim.clone(),
+        op: Op::Prim(prim.clone()),
         inputs: primals,
         parents,
         out: out.clone(),
@@ -365,43 +416,165 @@ fn tangent_of(t: &Tracer) -> Option<Value> {
 
 /// Runs the backward pass over `tape` from the given (node, cotangent) seeds and
 /// returns the adjoint of every node (`None`: symbolically zero). The adjoint
-/// rules apply ordinary primitives, so an enclosing level records them.
-pub fn backward(ctx: &DiffCtx, tape: &Tape, seeds: Vec<(u32, Value)>) -> Result<Vec<Option<Value>>, Diagnostic> {
+/// rules apply ordinary primitives, so an enclosing level records them; the
+/// pullbacks of custom nodes run dp code through the interpreter.
+pub fn backward(it: &mut Interp, tape: &Tape, seeds: Vec<(u32, Value)>) -> Result<Vec<Option<Value>>, Diagnostic> {
     let mut adj: Vec<Option<Value>> = vec![None; tape.nodes.len()];
+    // Cotangents of the output leaves of custom nodes, gathered by their `Output` nodes.
+    let mut outs: std::collections::HashMap<usize, Vec<Option<Value>>> = std::collections::HashMap::new();
     let mut highest = 0;
     for (node, g) in seeds {
         let i = node as usize;
         highest = highest.max(i + 1);
-        adj[i] = Some(match adj[i].take() {
-            None => g,
-            Some(a) => crate::ops::add(&a, &g)?,
-        });
+        accumulate(&mut adj[i], g)?;
     }
+    let ctx = it.diff.clone();
     for i in (0..highest).rev() {
         let node = &tape.nodes[i];
-        if node.prim.is_leaf() || node.parents.iter().all(Option::is_none) {
+        if node.op.is_leaf() || node.parents.iter().all(Option::is_none) {
             continue;
         }
-        // Every use of node i comes later on the tape, so its adjoint is complete and no longer needed.
-        let Some(g) = adj[i].take() else { continue };
-        let needs: SmallVec<[bool; 3]> = node.parents.iter().map(Option::is_some).collect();
-        ctx.set_span(node.span);
-        let grads =
-            crate::prim::vjp(&node.prim, &node.inputs, &node.out, &g, &needs).map_err(|d| in_gradient_of(d, node))?;
-        for (parent, gk) in node.parents.iter().zip(grads) {
-            if let (Some(p), Some(gk)) = (parent, gk) {
-                let p = *p as usize;
-                adj[p] = Some(match adj[p].take() {
-                    None => gk,
-                    Some(a) => crate::ops::add(&a, &gk).map_err(|d| in_gradient_of(d, node))?,
-                });
+        let g = match &node.op {
+            // A custom node's cotangents arrive through its outputs, which come later on the tape.
+            Op::Custom(c) => match outs.remove(&i) {
+                Some(gs) => {
+                    ctx.set_span(node.span);
+                    let grads = (c.pullback)(it, gs).map_err(|d| in_gradient_of(d, node))?;
+                    add_to_parents(&mut adj, node, grads)?;
+                    if ctx.debug_nans() {
+                        check_finite_adjoints(&adj, node)?;
+                    }
+                    continue;
+                }
+                None => continue,
+            },
+            // Every use of node i comes later on the tape, so its adjoint is complete and no longer needed.
+            _ => match adj[i].take() {
+                Some(g) => g,
+                None => continue,
+            },
+        };
+        let grads = match &node.op {
+            Op::Prim(prim) => {
+                let needs: SmallVec<[bool; 3]> = node.parents.iter().map(Option::is_some).collect();
+                ctx.set_span(node.span);
+                crate::prim::vjp(prim, &node.inputs, &node.out, &g, &needs).map_err(|d| in_gradient_of(d, node))?
             }
-        }
+            Op::Output(k) => {
+                // Invariant: an output node has its custom node as its one parent (see `record_custom`).
+                if let Some(Some(p)) = node.parents.first() {
+                    if let Op::Custom(c) = &tape.nodes[*p as usize].op {
+                        let slots = outs.entry(*p as usize).or_insert_with(|| vec![None; c.n_out]);
+                        if let Some(slot) = slots.get_mut(*k) {
+                            accumulate(slot, g)?;
+                        }
+                    }
+                }
+                continue;
+            }
+            Op::Custom(_) => continue,
+        };
+        add_to_parents(&mut adj, node, grads)?;
         if ctx.debug_nans() {
             check_finite_adjoints(&adj, node)?;
         }
     }
     Ok(adj)
+}
+
+fn accumulate(slot: &mut Option<Value>, g: Value) -> Result<(), Diagnostic> {
+    *slot = Some(match slot.take() {
+        None => g,
+        Some(a) => crate::ops::add(&a, &g)?,
+    });
+    Ok(())
+}
+
+fn add_to_parents(adj: &mut [Option<Value>], node: &Node, grads: Vec<Option<Value>>) -> Result<(), Diagnostic> {
+    for (parent, gk) in node.parents.iter().zip(grads) {
+        if let (Some(p), Some(gk)) = (parent, gk) {
+            accumulate(&mut adj[*p as usize], gk).map_err(|d| in_gradient_of(d, node))?;
+        }
+    }
+    Ok(())
+}
+
+/// The highest active level among the tracers in `values` (`None`: nothing is being differentiated).
+pub fn top_level(values: &[Value]) -> Option<Rc<Level>> {
+    let mut top: Option<Rc<Level>> = None;
+    for v in values {
+        if let Value::Dual(t) = live(v) {
+            if top.as_ref().is_none_or(|l| t.level.id > l.id) {
+                top = Some(t.level.clone());
+            }
+        }
+    }
+    top
+}
+
+impl Level {
+    /// Whether this is a reverse-mode level (it records a tape).
+    pub fn is_reverse(&self) -> bool {
+        self.tape.is_some()
+    }
+
+    /// How many nodes the level's tape holds (0 in forward mode): a call that
+    /// should not record on this level checks it did not.
+    pub fn tape_len(&self) -> usize {
+        self.tape.as_ref().map_or(0, |t| t.borrow().nodes.len())
+    }
+
+    /// Drops the nodes recorded from `len` on: for a call whose recording is
+    /// discarded and redone, when no tracer pointing at them is kept.
+    pub fn truncate(&self, len: usize) {
+        if let Some(t) = &self.tape {
+            t.borrow_mut().nodes.truncate(len);
+        }
+    }
+}
+
+/// Records a call with a custom backward pass on reverse-mode `level`: one
+/// node for the call, whose inputs are `inputs` (unwrapped by the level) with
+/// the nodes `parents` that produced them, then one output node per entry of
+/// `outs`. Returns the outputs as tracers of the level.
+pub fn record_custom(
+    level: &Rc<Level>,
+    custom: Custom,
+    inputs: Vec<Value>,
+    parents: Vec<Option<u32>>,
+    outs: Vec<Value>,
+) -> Vec<Value> {
+    let Some(tape) = &level.tape else {
+        // Forward-mode levels record nothing; callers only pass reverse levels.
+        return outs;
+    };
+    let span = level.ctx.span();
+    let mut t = tape.borrow_mut();
+    let id = t.nodes.len() as u32;
+    t.nodes.push(Node {
+        op: Op::Custom(Rc::new(custom)),
+        inputs: inputs.into_iter().collect(),
+        parents: parents.into_iter().collect(),
+        out: Value::tuple(outs.iter().cloned()),
+        span,
+    });
+    let mut wrapped = Vec::with_capacity(outs.len());
+    for (k, o) in outs.into_iter().enumerate() {
+        let oid = t.nodes.len() as u32;
+        t.nodes.push(Node {
+            op: Op::Output(k),
+            inputs: SmallVec::new(),
+            parents: smallvec::smallvec![Some(id)],
+            out: o.clone(),
+            span,
+        });
+        wrapped.push(Value::Dual(Rc::new(Tracer {
+            level: level.clone(),
+            primal: o,
+            kind: TraceKind::Reverse(oid),
+        })));
+    }
+    wrapped
 }
 
 fn check_finite_adjoints(adj: &[Option<Value>], node: &Node) -> Result<(), Diagnostic> {
@@ -412,7 +585,7 @@ fn check_finite_adjoints(adj: &[Option<Value>], node: &Node) -> Result<(), Diagn
                     ErrorKind::Differentiation,
                     format!(
                         "the gradient became non-finite (nan or inf) in the adjoint of {}",
-                        node.prim.name()
+                        node.op.name()
                     ),
                 )
                 .at(node.span)
@@ -427,11 +600,11 @@ fn in_gradient_of(d: Diagnostic, node: &Node) -> Diagnostic {
     let mut d = d;
     if d.span.is_none() {
         d.span = Some(node.span);
-        d.label = Some(format!("while computing the gradient of this {}", node.prim.name()));
+        d.label = Some(format!("while computing the gradient of this {}", node.op.name()));
     } else {
         d = d.with_secondary(node.span, "while differentiating this expression");
     }
-    d.message = format!("{} (in the backward pass of {})", d.message, node.prim.name());
+    d.message = format!("{} (in the backward pass of {})", d.message, node.op.name());
     d
 }
 

@@ -2,7 +2,8 @@
 //! that runs the transformation when called.
 
 use super::{int_arg, native, register, Args, Decl};
-use crate::autodiff::api::{self, Argnums};
+use crate::autodiff::api::{self, Argnums, DiffOpts};
+use crate::autodiff::jacobian;
 use crate::diagnostics::{Diagnostic, ErrorKind};
 use crate::value::Value;
 use std::collections::HashMap;
@@ -13,22 +14,24 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     let grad_decls = [
         (
             Decl {
-                sig: "grad(f: fn, argnums: int | tuple[int] = 0) -> fn",
+                sig: "grad(f: fn, argnums: int | tuple[int] = 0, has_aux: bool = false) -> fn",
                 summary: "The gradient function of a scalar-valued `f`.",
                 doc: "Returns a function taking `f`'s arguments and giving the gradient of `f` with respect to \
                       argument `argnums` (a tuple of indices gives a tuple of gradients). Arguments may be \
                       floats, tensors or trees (tuples, dicts) of them; each gradient has its argument's \
-                      structure. Nests to any order.",
+                      structure. Nests to any order. With `has_aux=true`, `f` returns `(loss, aux)` and the \
+                      function gives `(gradient, aux)`; aux is not differentiated.",
                 example: "grad(|x| x ** 3)(2.0)  # 12.0",
             },
             false,
         ),
         (
             Decl {
-                sig: "value_and_grad(f: fn, argnums: int | tuple[int] = 0) -> fn",
+                sig: "value_and_grad(f: fn, argnums: int | tuple[int] = 0, has_aux: bool = false) -> fn",
                 summary: "Like `grad`, but the function returns `(f(...), gradient)`.",
                 doc: "Runs `f` once and gives its value together with the gradient, which costs no more \
-                      than the gradient alone.",
+                      than the gradient alone. With `has_aux=true`, `f` returns `(loss, aux)` and the \
+                      function gives `((loss, aux), gradient)`.",
                 example: "let (v, g) = value_and_grad(|x| sum(x * x))(tensor([1.0, 2.0]));",
             },
             true,
@@ -38,25 +41,29 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         register(t, decl, move |_, a| {
             let name = a.name();
             let f = a.func(0)?;
-            let argnums = argnums_arg(a.given(1))?;
+            let opts = DiffOpts {
+                argnums: argnums_arg(a.given(1))?,
+                has_aux: a.bool(2)?,
+            };
             let fname = format!("{name}({})", fn_name(&f));
             Ok(native(fname.clone(), move |it, args| {
-                api::grad_call(it, &f, &argnums, args, name, with_value)
+                api::grad_call(it, &f, &opts, args, name, with_value)
             }))
         });
     }
     register(
         t,
         Decl {
-            sig: "vjp(f: fn, *primals) -> tuple",
+            sig: "vjp(f: fn, *primals, has_aux: bool = false) -> tuple",
             summary: "Reverse mode: `(f(*primals), pullback)`, where `pullback(ct)` maps an output cotangent to input cotangents.",
             doc: "`pullback` takes a cotangent shaped like `f`'s output and returns a tuple with one \
-                  cotangent per primal.",
+                  cotangent per primal. With `has_aux=true`, `f` returns `(output, aux)` and `vjp` gives \
+                  `(output, pullback, aux)`.",
             example: "let (y, back) = vjp(|x| x * 2.0, tensor([1.0, 2.0]));\nback(ones(2))  # (tensor([2.0, 2.0]),)",
         },
         |it, a| {
             let f = a.func(0)?;
-            api::vjp_call(it, &f, a.rest().to_vec(), a.span)
+            api::vjp_call(it, &f, a.rest().to_vec(), a.bool(1)?, a.span)
         },
     );
     register(
@@ -75,22 +82,28 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     );
     let jac_decls = [
         Decl {
-            sig: "jacfwd(f: fn) -> fn",
+            sig: "jacfwd(f: fn, argnums: int | tuple[int] = 0, has_aux: bool = false) -> fn",
             summary: "The Jacobian function of `f`, computed in forward mode (one pass per input element).",
             doc: "The Jacobian of an output of shape `O` with respect to an input of shape `I` has shape \
-                  `O + I`. Best when inputs are smaller than outputs.",
+                  `O + I`. Over trees (as in JAX) the result has the output's structure outside and the \
+                  input's inside: a dict in and a dict out give a dict of dicts of blocks. A tuple \
+                  `argnums` puts a tuple (one entry per argument) inside. With `has_aux=true`, `f` returns \
+                  `(output, aux)` and the function gives `(jacobian, aux)`. Best when inputs are smaller \
+                  than outputs.",
             example: "jacfwd(|x| x * x)(tensor([1.0, 2.0]))  # diagonal 2, 4",
         },
         Decl {
-            sig: "jacrev(f: fn) -> fn",
+            sig: "jacrev(f: fn, argnums: int | tuple[int] = 0, has_aux: bool = false) -> fn",
             summary: "The Jacobian function of `f`, computed in reverse mode (one pass per output element).",
-            doc: "Same result as `jacfwd`; best when outputs are smaller than inputs.",
+            doc: "Same result and structure as `jacfwd`; best when outputs are smaller than inputs.",
             example: "jacrev(|x| x * x)(tensor([1.0, 2.0]))  # diagonal 2, 4",
         },
         Decl {
-            sig: "hessian(f: fn) -> fn",
+            sig: "hessian(f: fn, argnums: int | tuple[int] = 0, has_aux: bool = false) -> fn",
             summary: "The Hessian function of a scalar-valued `f` (`jacfwd(jacrev(f))`).",
-            doc: "For an input of shape `I` the Hessian has shape `I + I`.",
+            doc: "For an input of shape `I` the Hessian has shape `I + I`; for a tree input, a tree of \
+                  trees of blocks (`h.a.b` is the block of second derivatives in `a` and `b`). With \
+                  `has_aux=true` the function gives `(hessian, aux)`.",
             example: "hessian(|x| sum(x ** 3))(tensor([1.0, 2.0]))  # diagonal 6, 12",
         },
     ];
@@ -98,20 +111,116 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         register(t, decl, move |_, a| {
             let name = a.name();
             let f = a.func(0)?;
+            let opts = DiffOpts {
+                argnums: argnums_arg(a.given(1))?,
+                has_aux: a.bool(2)?,
+            };
             let fname = format!("{name}({})", fn_name(&f));
             Ok(match name {
-                "jacfwd" => native(fname, move |it, args| api::jacfwd_call(it, &f, args)),
-                "jacrev" => native(fname, move |it, args| api::jacrev_call(it, &f, args)),
+                "jacfwd" => native(fname, move |it, args| jacobian::jacfwd_call(it, &f, &opts, args)),
+                "jacrev" => native(fname, move |it, args| jacobian::jacrev_call(it, &f, &opts, args)),
                 _ => {
-                    let f2 = f.clone();
+                    let (f2, inner_opts) = (f.clone(), opts.clone());
                     let inner = native(format!("jacrev({})", fn_name(&f)), move |it, args| {
-                        api::jacrev_call(it, &f2, args)
+                        jacobian::jacrev_call(it, &f2, &inner_opts, args)
                     });
-                    native(fname, move |it, args| api::jacfwd_call(it, &inner, args))
+                    native(fname, move |it, args| jacobian::jacfwd_call(it, &inner, &opts, args))
                 }
             })
         });
     }
+    register(
+        t,
+        Decl {
+            sig: "linearize(f: fn, *primals) -> tuple",
+            summary: "`(f(*primals), f_jvp)`, where `f_jvp(*tangents)` is the derivative of `f` at `primals` along `tangents`.",
+            doc: "`f_jvp` takes one tangent per primal, each shaped like its primal, and gives the output's \
+                  tangent (as `jvp(f, primals, tangents)[1]`). Each call of `f_jvp` runs `f` once in \
+                  forward mode.",
+            example: "let (y, f_jvp) = linearize(|x| sin(x), 0.5);\nf_jvp(2.0)  # 2 cos(0.5)",
+        },
+        |it, a| {
+            let f = a.func(0)?;
+            api::linearize_call(it, &f, a.rest().to_vec(), a.span)
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "hvp(f: fn, primals: tuple, tangents: tuple)",
+            summary: "The Hessian of a scalar-valued `f` at `primals` times `tangents`, forward-over-reverse.",
+            doc: "Equals `jvp(grad(f), primals, tangents)[1]` without forming the Hessian. For one \
+                  primal the product is shaped like it; for several, a tuple with one product per \
+                  primal (the gradient is taken in all of them).",
+            example: "hvp(|x| sum(x ** 3), (tensor([1.0, 2.0]),), (tensor([1.0, 0.0]),))  # [6, 0]",
+        },
+        |it, a| {
+            let f = a.func(0)?;
+            api::hvp_call(it, &f, a.value(1), a.value(2), a.span)
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "custom_vjp(f: fn, fwd: fn, bwd: fn) -> fn",
+            summary: "`f` with a user-defined reverse-mode derivative: `fwd(*args)` returns `(output, residuals)`, `bwd(residuals, cotangent)` the input cotangents.",
+            doc: "Called plainly, the function runs `f`. Under `grad`, `vjp` or `jacrev` it runs `fwd`, keeps \
+                  the residuals, and in the backward pass `bwd(residuals, cotangent)` must return a tuple \
+                  with one cotangent per argument, each shaped like its argument (a tree for a tree), or \
+                  `none` for an argument with no cotangent. `bwd` is itself differentiated by enclosing \
+                  differentiations, so the rule holds at every order. Forward mode (`jvp`, `jacfwd`, \
+                  `hessian`) is an error, as in JAX: use `custom_jvp` for that. Differentiated values must \
+                  reach `f` as arguments, not from an enclosing scope.",
+            example: "let clip_grad = custom_vjp(|x| x, |x| (x, none), |r, g| (clip(g, -1.0, 1.0),));\ngrad(|x| clip_grad(x) * 5.0)(2.0)  # 1.0",
+        },
+        |_, a| {
+            let (f, fwd, bwd) = (a.func(0)?, a.func(1)?, a.func(2)?);
+            let name = format!("custom_vjp({})", fn_name(&f));
+            Ok(native(name.clone(), move |it, args| {
+                crate::autodiff::custom::custom_vjp_call(it, &f, &fwd, &bwd, &name, args)
+            }))
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "custom_jvp(f: fn, jvp_rule: fn) -> fn",
+            summary: "`f` with a user-defined derivative: `jvp_rule(primals, tangents)` returns `(output, tangent_output)`.",
+            doc: "`primals` and `tangents` are tuples with one entry per argument. Called plainly, the \
+                  function runs `f`. In forward mode the rule gives the tangent; in reverse mode (`grad`, \
+                  `vjp`, `jacrev`) its tangent output, which must be linear in the tangents, is transposed \
+                  automatically. The rule is differentiated by enclosing differentiations, so it holds at \
+                  every order.",
+            example: "let f = custom_jvp(|x| log(1.0 + exp(x)), |p, t| (log(1.0 + exp(p[0])), t[0] * sigmoid(p[0])));\ngrad(f)(1000.0)  # 1.0",
+        },
+        |_, a| {
+            let (f, rule) = (a.func(0)?, a.func(1)?);
+            let name = format!("custom_jvp({})", fn_name(&f));
+            Ok(native(name.clone(), move |it, args| {
+                crate::autodiff::custom::custom_jvp_call(it, &f, &rule, &name, args)
+            }))
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "checkpoint(f: fn) -> fn",
+            summary: "`f` whose intermediates are recomputed in the backward pass instead of kept (rematerialization).",
+            doc: "Under reverse mode a call records only its inputs and outputs; the backward pass runs `f` \
+                  again under a fresh tape to backpropagate through it. Trades compute for memory: \
+                  checkpointing each chunk of a long loop keeps one chunk's intermediates at a time. \
+                  Same values and derivatives as `f`, at every order. A differentiated value that `f` takes \
+                  from an enclosing scope instead of an argument makes that call recorded as usual.",
+            example: "let chunk = checkpoint(|s, k| s * exp(-k));\ngrad(|k| chunk(2.0, k))(0.5)",
+        },
+        |_, a| {
+            let f = a.func(0)?;
+            let name = format!("checkpoint({})", fn_name(&f));
+            Ok(native(name.clone(), move |it, args| {
+                crate::autodiff::custom::checkpoint_call(it, &f, &name, args)
+            }))
+        },
+    );
     let numgrad = Decl {
         sig: "numgrad(f: fn, eps: float = 1e-6, argnums: int | tuple[int] = 0) -> fn",
         summary: "Like `grad`, by central finite differences (to check gradients).",

@@ -1,0 +1,467 @@
+//! Calls with their own backward pass: user-defined derivative rules
+//! (`custom_vjp`, `custom_jvp`) and rematerialization (`checkpoint`).
+//!
+//! Each is handled at the highest active level among its arguments' tracers,
+//! like a primitive. In reverse mode the call becomes one node of that
+//! level's tape (`trace::record_custom`) whose pullback runs dp code — the
+//! user's `bwd`, the transpose of the user's JVP rule, or `f` itself again
+//! under a fresh tape. That code runs on values that still carry the tracers
+//! of enclosing levels, so an outer differentiation records it and
+//! derivatives of any order go through the rules.
+
+use super::api::unwrap_tree;
+use super::trace::{self, backward, dual, leaf, node_at, start_tape, tangent_at, Custom, Level};
+use crate::diagnostics::{Diagnostic, ErrorKind, R};
+use crate::eval::Interp;
+use crate::ops::{self, num, shape_of};
+use crate::syntax::span::Span;
+use crate::value::native::Args;
+use crate::value::tree::{self, is_differentiable, path_string};
+use crate::value::Value;
+use std::rc::Rc;
+
+/// A call's positional arguments as one tree, and its leaves.
+fn arguments(name: &str, args: &Args) -> R<(Value, Vec<Value>)> {
+    if let Some((k, _)) = args.kw.first() {
+        return Err(Diagnostic::new(
+            ErrorKind::Type,
+            format!("`{name}` takes positional arguments only, found keyword `{k}`"),
+        ));
+    }
+    let tree = Value::tuple(args.pos.iter().cloned());
+    let leaves = tree::leaves(&tree)?;
+    Ok((tree, leaves))
+}
+
+fn positional(tree: &Value, span: Span) -> Args {
+    let pos = match tree {
+        Value::Tuple(t) => t.iter().cloned().collect(),
+        other => vec![other.clone()],
+    };
+    Args::positional(pos, span)
+}
+
+fn closes_over(name: &str, what: &str) -> Diagnostic {
+    Diagnostic::new(
+        ErrorKind::Differentiation,
+        format!("`{name}`: {what} uses a value being differentiated that is not one of its arguments"),
+    )
+    .with_help("a function with a custom derivative rule must get every differentiated value as an argument (not from an enclosing scope); pass it as an extra argument")
+}
+
+/// `v` as the pair `what` names, e.g. "fwd (output, residuals)".
+fn pair(name: &str, what: &str, v: Value) -> R<(Value, Value)> {
+    match &v {
+        Value::Tuple(t) if t.len() == 2 => Ok((t[0].clone(), t[1].clone())),
+        other => {
+            let (who, parts) = match what.split_once(" (") {
+                Some((w, p)) => (w, format!(" ({p}")),
+                None => (what, String::new()),
+            };
+            Err(Diagnostic::new(
+                ErrorKind::Differentiation,
+                format!("`{name}`: {who} must return a pair{parts}, found {}", other.describe()),
+            ))
+        }
+    }
+}
+
+/// Checks that leaf `d` (a tangent or cotangent) fits the differentiable leaf `like`; `none` is zero.
+fn fits(name: &str, what: &str, like: &Value, d: &Value, path: &[tree::PathStep]) -> R<Option<Value>> {
+    if matches!(d, Value::None) {
+        return Ok(None);
+    }
+    if !d.is_numeric() {
+        return Err(Diagnostic::new(
+            ErrorKind::Type,
+            format!(
+                "`{name}`: {what} at {} must be a float or tensor, found {}",
+                path_string(path),
+                d.describe()
+            ),
+        ));
+    }
+    if shape_of(like) != shape_of(d) {
+        return Err(Diagnostic::new(
+            ErrorKind::Shape,
+            format!(
+                "`{name}`: {what} at {} has shape {} but the value there has shape {}",
+                path_string(path),
+                ops::describe_shape(d),
+                ops::describe_shape(like)
+            ),
+        ));
+    }
+    Ok(Some(num(d)))
+}
+
+/// Names a structural mismatch with both structures.
+fn mismatch(name: &str, what: &str, a: &Value, b: &Value, d: Diagnostic) -> Diagnostic {
+    Diagnostic::new(
+        ErrorKind::Value,
+        format!(
+            "`{name}`: {what} ({})",
+            d.message.trim_start_matches("tree structures differ at ")
+        ),
+    )
+    .with_note(format!("expected the structure of {}, found {}", short(a), short(b)))
+}
+
+/// A one-line rendering of a value's structure for reports.
+fn short(v: &Value) -> String {
+    let s = tree::map_leaves(v, &mut |x, _| {
+        Ok(Value::Str(Rc::from(match x.strip() {
+            Value::Float(_) => "float".to_string(),
+            Value::Tensor(_) => format!("tensor{}", ops::describe_shape(x)),
+            other => other.type_name().to_string(),
+        })))
+    })
+    .map(|t| t.repr().replace('"', ""))
+    .unwrap_or_else(|_| v.describe());
+    if s.len() > 160 {
+        format!("{}...", &s[..s.char_indices().nth(157).map_or(s.len(), |(i, _)| i)])
+    } else {
+        s
+    }
+}
+
+/// The differentiable output leaves of `out`, to be recorded as a custom node's outputs.
+fn diff_leaves(out: &Value) -> R<Vec<Value>> {
+    Ok(tree::leaves(out)?
+        .into_iter()
+        .filter(is_differentiable)
+        .map(|x| num(&x))
+        .collect())
+}
+
+/// `out` with its differentiable leaves replaced, in order, by `new`.
+fn replace_diff(out: &Value, new: Vec<Value>) -> R<Value> {
+    let mut it = new.into_iter();
+    tree::map_leaves(out, &mut |x, _| {
+        Ok(if is_differentiable(x) {
+            it.next().unwrap_or_else(|| x.clone())
+        } else {
+            x.clone()
+        })
+    })
+}
+
+/// The inputs of a custom node: the argument leaves produced on `level`.
+struct Inputs {
+    /// Leaf position (among all argument leaves) of each input.
+    pos: Vec<usize>,
+    values: Vec<Value>,
+    parents: Vec<Option<u32>>,
+}
+
+fn node_inputs(leaves: &[Value], level: &Level) -> Inputs {
+    let mut inp = Inputs {
+        pos: Vec::new(),
+        values: Vec::new(),
+        parents: Vec::new(),
+    };
+    for (k, l) in leaves.iter().enumerate() {
+        if let Some(n) = node_at(l, level) {
+            inp.pos.push(k);
+            inp.values.push(trace::unwrap_level(l, level));
+            inp.parents.push(Some(n));
+        }
+    }
+    inp
+}
+
+/// `f` made to use `fwd` and `bwd` in reverse mode: `custom_vjp(f, fwd, bwd)(args...)`.
+pub fn custom_vjp_call(it: &mut Interp, f: &Value, fwd: &Value, bwd: &Value, name: &str, args: Args) -> R<Value> {
+    let (argt, leaves) = arguments(name, &args)?;
+    let Some(level) = trace::top_level(&leaves) else {
+        return it.call(f, args);
+    };
+    if !level.is_reverse() {
+        return Err(Diagnostic::new(
+            ErrorKind::Differentiation,
+            format!("`{name}` has a reverse-mode rule only and cannot be differentiated in forward mode (`jvp`, `jacfwd`, `linearize`) at its own level"),
+        )
+        .with_help("use `jacrev` or `grad`/`vjp`, or give the function a forward-mode rule with `custom_jvp`"));
+    }
+    let span = args.span;
+    let peeled = unwrap_tree(&argt, &level)?;
+    let inputs = node_inputs(&leaves, &level);
+    let before = level.tape_len();
+    let (out, res) = pair(
+        name,
+        "fwd (output, residuals)",
+        it.call(fwd, positional(&peeled, span))?,
+    )?;
+    if level.tape_len() != before {
+        return Err(closes_over(name, "fwd"));
+    }
+    let outs = diff_leaves(&out)?;
+    let n_args = args.pos.len();
+    let (bwd, out_tree, name_s) = (bwd.clone(), out.clone(), name.to_string());
+    let pos = inputs.pos.clone();
+    let pullback = move |it: &mut Interp, gs: Vec<Option<Value>>| -> R<Vec<Option<Value>>> {
+        let mut gs = gs.into_iter();
+        let ct = tree::map_leaves(&out_tree, &mut |o, _| {
+            if !is_differentiable(o) {
+                return Ok(Value::None);
+            }
+            match gs.next().flatten() {
+                Some(g) => Ok(g),
+                None => ops::zeros_like(o),
+            }
+        })?;
+        let r = it.call_pos(&bwd, vec![res.clone(), ct], span)?;
+        let cts = match &r {
+            Value::Tuple(t) if t.len() == n_args => t.clone(),
+            other => {
+                return Err(Diagnostic::new(
+                    ErrorKind::Differentiation,
+                    format!(
+                        "`{name_s}`: bwd must return a tuple with one cotangent per argument ({n_args}), found {}",
+                        other.describe()
+                    ),
+                )
+                .with_help(
+                    "return e.g. `(g,)` for a function of one argument; `none` for an argument with no cotangent",
+                ))
+            }
+        };
+        let mut flat: Vec<Option<Value>> = Vec::new();
+        let Value::Tuple(arg_items) = &peeled else {
+            return Ok(Vec::new());
+        };
+        for (i, (a, c)) in arg_items.iter().zip(cts.iter()).enumerate() {
+            if matches!(c, Value::None) {
+                flat.extend(tree::leaves(a)?.iter().map(|_| None));
+                continue;
+            }
+            let what = format!("bwd's cotangent for argument {i}");
+            let names = ["the argument", "the cotangent"];
+            tree::map_many_named(&[a.clone(), c.clone()], &names, &mut |pair, p| {
+                flat.push(if is_differentiable(&pair[0]) {
+                    fits(&name_s, &what, &pair[0], &pair[1], p)?
+                } else {
+                    None
+                });
+                Ok(Value::None)
+            })
+            .map_err(|d| {
+                if d.message.starts_with("tree structures differ") {
+                    mismatch(&name_s, &format!("{what} does not match the argument"), a, c, d)
+                } else {
+                    d
+                }
+            })?;
+        }
+        Ok(pos.iter().map(|k| flat.get(*k).cloned().flatten()).collect())
+    };
+    let custom = Custom {
+        name: name.to_string(),
+        n_out: outs.len(),
+        pullback: Box::new(pullback),
+    };
+    let wrapped = trace::record_custom(&level, custom, inputs.values, inputs.parents, outs);
+    replace_diff(&out, wrapped)
+}
+
+/// `f` made to use `rule` for its derivatives: `custom_jvp(f, rule)(args...)`.
+/// In forward mode the rule gives the tangent; in reverse mode its tangent
+/// output, which is linear in the tangents, is transposed by a reverse pass.
+pub fn custom_jvp_call(it: &mut Interp, f: &Value, rule: &Value, name: &str, args: Args) -> R<Value> {
+    let (argt, leaves) = arguments(name, &args)?;
+    let Some(level) = trace::top_level(&leaves) else {
+        return it.call(f, args);
+    };
+    let span = args.span;
+    let peeled = unwrap_tree(&argt, &level)?;
+    let before = level.tape_len();
+    if !level.is_reverse() {
+        let tangents = tree::map_leaves(&argt, &mut |l, _| {
+            if !is_differentiable(l) {
+                return Ok(Value::None);
+            }
+            match tangent_at(l, &level) {
+                Some(t) => Ok(t),
+                None => ops::zeros_like(&trace::unwrap_level(l, &level)),
+            }
+        })?;
+        let (out, tout) = pair(
+            name,
+            "the JVP rule (output, tangent output)",
+            it.call_pos(rule, vec![peeled, tangents], span)?,
+        )?;
+        if node_or_tangent_escaped(&out, &level)? {
+            return Err(closes_over(name, "the JVP rule"));
+        }
+        let names = ["the output", "the tangent output"];
+        return tree::map_many_named(&[out.clone(), tout.clone()], &names, &mut |pair, p| {
+            let (o, t) = (&pair[0], &pair[1]);
+            if !is_differentiable(o) {
+                return Ok(o.clone());
+            }
+            Ok(match fits(name, "the JVP rule's tangent output", o, t, p)? {
+                Some(t) => dual(&level, num(o), t),
+                None => o.clone(),
+            })
+        })
+        .map_err(|d| {
+            if d.message.starts_with("tree structures differ") {
+                mismatch(
+                    name,
+                    "the JVP rule's tangent output does not match its output",
+                    &out,
+                    &tout,
+                    d,
+                )
+            } else {
+                d
+            }
+        });
+    }
+    let inputs = node_inputs(&leaves, &level);
+    // The primal output, with the rule used again at the levels below.
+    let out = custom_jvp_call(it, f, rule, name, positional(&peeled, span))?;
+    if level.tape_len() != before {
+        return Err(closes_over(name, "the function"));
+    }
+    let outs = diff_leaves(&out)?;
+    let (rule, name_s) = (rule.clone(), name.to_string());
+    let pos = inputs.pos.clone();
+    let pullback = move |it: &mut Interp, gs: Vec<Option<Value>>| -> R<Vec<Option<Value>>> {
+        // Transpose the rule's tangent map: record it on a fresh tape from zero
+        // tangents and run that tape backward from the output cotangents.
+        let guard = start_tape(&it.diff);
+        let inner = guard.level.clone();
+        let mut ids = Vec::new();
+        let mut k = 0;
+        let tangents = tree::map_leaves(&peeled, &mut |l, _| {
+            let here = k;
+            k += 1;
+            if !is_differentiable(l) {
+                return Ok(Value::None);
+            }
+            let z = ops::zeros_like(l)?;
+            if pos.contains(&here) {
+                let (t, id) = leaf(&guard, z);
+                ids.push(id);
+                Ok(t)
+            } else {
+                Ok(z)
+            }
+        })?;
+        let (o, tout) = pair(
+            &name_s,
+            "the JVP rule (output, tangent output)",
+            it.call_pos(&rule, vec![peeled.clone(), tangents], span)?,
+        )?;
+        let mut seeds = Vec::new();
+        let mut gs = gs.into_iter();
+        let names = ["the output", "the tangent output"];
+        tree::map_many_named(&[o.clone(), tout.clone()], &names, &mut |pair, p| {
+            if is_differentiable(&pair[0]) {
+                let g = gs.next().flatten();
+                fits(&name_s, "the JVP rule's tangent output", &pair[0], &pair[1], p)?;
+                if let (Some(g), Some(n)) = (g, node_at(&pair[1], &inner)) {
+                    seeds.push((n, g));
+                }
+            }
+            Ok(Value::None)
+        })
+        .map_err(|d| {
+            if d.message.starts_with("tree structures differ") {
+                mismatch(
+                    &name_s,
+                    "the JVP rule's tangent output does not match its output",
+                    &o,
+                    &tout,
+                    d,
+                )
+            } else {
+                d
+            }
+        })?;
+        let tape = guard.finish();
+        let adj = backward(it, &tape, seeds)?;
+        Ok(ids.iter().map(|id| adj.get(*id as usize).cloned().flatten()).collect())
+    };
+    let custom = Custom {
+        name: name.to_string(),
+        n_out: outs.len(),
+        pullback: Box::new(pullback),
+    };
+    let wrapped = trace::record_custom(&level, custom, inputs.values, inputs.parents, outs);
+    replace_diff(&out, wrapped)
+}
+
+/// Whether any leaf of `v` is still a tracer of `level` (a closed-over differentiated value).
+fn node_or_tangent_escaped(v: &Value, level: &Level) -> R<bool> {
+    Ok(tree::leaves(v)?
+        .iter()
+        .any(|l| tangent_at(l, level).is_some() || node_at(l, level).is_some()))
+}
+
+/// `checkpoint(f)(args...)`: in reverse mode the call is one node keeping
+/// only its inputs and outputs; its pullback runs `f` again under a fresh
+/// tape and backpropagates through that.
+pub fn checkpoint_call(it: &mut Interp, f: &Value, name: &str, args: Args) -> R<Value> {
+    let (argt, leaves) = arguments(name, &args)?;
+    let Some(level) = trace::top_level(&leaves) else {
+        return it.call(f, args);
+    };
+    if !level.is_reverse() {
+        // Forward mode keeps nothing to save.
+        return it.call(f, args);
+    }
+    let span = args.span;
+    let peeled = unwrap_tree(&argt, &level)?;
+    let before = level.tape_len();
+    let out = checkpoint_call(it, f, name, positional(&peeled, span))?;
+    if level.tape_len() != before {
+        // `f` used a differentiated value from an enclosing scope: the
+        // recomputation could not reach it, so this call is recorded as usual
+        // (correct, without the memory saving; docs/guide.md says so).
+        level.truncate(before);
+        return it.call(f, args);
+    }
+    let inputs = node_inputs(&leaves, &level);
+    let outs = diff_leaves(&out)?;
+    let f2 = f.clone();
+    let pos = inputs.pos.clone();
+    let pullback = move |it: &mut Interp, gs: Vec<Option<Value>>| -> R<Vec<Option<Value>>> {
+        let guard = start_tape(&it.diff);
+        let inner = guard.level.clone();
+        let mut ids = Vec::new();
+        let mut k = 0;
+        let wrapped = tree::map_leaves(&peeled, &mut |l, _| {
+            let here = k;
+            k += 1;
+            if pos.contains(&here) {
+                let (t, id) = leaf(&guard, num(l));
+                ids.push(id);
+                Ok(t)
+            } else {
+                Ok(l.clone())
+            }
+        })?;
+        let out = it.call(&f2, positional(&wrapped, span))?;
+        let mut seeds = Vec::new();
+        let mut gs = gs.into_iter();
+        for o in tree::leaves(&out)? {
+            if is_differentiable(&trace::unwrap_level(&o, &inner)) {
+                if let (Some(g), Some(n)) = (gs.next().flatten(), node_at(&o, &inner)) {
+                    seeds.push((n, g));
+                }
+            }
+        }
+        let tape = guard.finish();
+        let adj = backward(it, &tape, seeds)?;
+        Ok(ids.iter().map(|id| adj.get(*id as usize).cloned().flatten()).collect())
+    };
+    let custom = Custom {
+        name: name.to_string(),
+        n_out: outs.len(),
+        pullback: Box::new(pullback),
+    };
+    let wrapped = trace::record_custom(&level, custom, inputs.values, inputs.parents, outs);
+    replace_diff(&out, wrapped)
+}
