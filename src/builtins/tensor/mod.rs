@@ -3,7 +3,9 @@
 //! differentiable primitives of `crate::ops`, so they differentiate to any
 //! order without rules of their own.
 
+mod activation;
 mod args;
+mod composed;
 mod create;
 mod linalg;
 mod math;
@@ -25,4 +27,6 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     nn::register_family(t);
     linalg::register_family(t);
     shape::register_family(t);
+    composed::register_family(t);
+    activation::register_family(t);
 }
