@@ -697,8 +697,15 @@ proptest! {
             check(name, &builtin_fun(name, vec![("axis", axis.clone())]), std::slice::from_ref(&x), seed)?;
         }
         let red = vec![("axis", axes_value(&axes)), ("keepdims", Value::Bool(keep))];
-        for name in ["logsumexp", "mean", "var"] {
+        for name in ["logsumexp", "mean", "var", "nansum", "nanmean", "nanvar", "nanprod"] {
             check(name, &builtin_fun(name, red.clone()), std::slice::from_ref(&x), seed)?;
+        }
+        let mut red1 = red.clone();
+        red1.push(("ddof", Value::Int(1)));
+        let count1: usize = match &axes { None => s.iter().product(), Some(a) => a.iter().map(|&i| s[i]).product() };
+        if count1 >= 2 {
+            check("var ddof=1", &builtin_fun("var", red1.clone()), std::slice::from_ref(&x), seed)?;
+            check("nanstd ddof=1", &builtin_fun("nanstd", red1), std::slice::from_ref(&x), seed)?;
         }
         // std needs a positive variance: at least two reduced elements.
         let count: usize = match &axes { None => s.iter().product(), Some(a) => a.iter().map(|&i| s[i]).product() };

@@ -9,6 +9,7 @@ mod composed;
 mod create;
 mod linalg;
 mod math;
+mod nanreduce;
 mod nn;
 mod reduce;
 mod shape;
@@ -29,4 +30,5 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     shape::register_family(t);
     composed::register_family(t);
     activation::register_family(t);
+    nanreduce::register_family(t);
 }
