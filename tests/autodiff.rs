@@ -518,6 +518,27 @@ proptest! {
         check("logaddexp", &builtin_fun("logaddexp", vec![]), &[a, b], seed)?;
     }
 
+    /// The rearranging builtins of issue 11 (linear: composed of slices, takes, concats and transposes).
+    #[test]
+    fn arrange_ops(seed in any::<u64>()) {
+        let mut rng = Rng::new(seed);
+        let x = uni(&mut rng, &[2, 3], -2.0, 2.0);
+        let i = Value::Int;
+        let cases: Vec<(&'static str, Vec<(&'static str, Value)>)> = vec![
+            ("flip", vec![]),
+            ("roll", vec![("shift", i(2)), ("axis", i(1))]),
+            ("rot90", vec![("k", i(3))]),
+            ("pad", vec![("pad_width", i(1)), ("constant_values", Value::Float(2.0))]),
+            ("repeat", vec![("repeats", Value::tuple([i(2), i(0), i(1)])), ("axis", i(1))]),
+            ("tile", vec![("reps", Value::tuple([i(2), i(1), i(2)]))]),
+            ("moveaxis", vec![("source", i(0)), ("destination", i(1))]),
+            ("atleast_3d", vec![]),
+        ];
+        for (name, kw) in cases {
+            check(name, &builtin_fun(name, kw), std::slice::from_ref(&x), seed)?;
+        }
+    }
+
     /// `x ** c` for constant exponents, including the special-cased 0, 1 and 2.
     #[test]
     fn pow_constant_exponent(s in shape(0, 3), seed in any::<u64>(), e in prop::sample::select(vec![0.0, 1.0, 2.0, 3.0, -1.0, -2.0, -1.5, 0.5, 2.5])) {

@@ -5,6 +5,7 @@
 
 mod activation;
 mod args;
+mod arrange;
 mod composed;
 mod create;
 mod linalg;
@@ -31,4 +32,5 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     composed::register_family(t);
     activation::register_family(t);
     nanreduce::register_family(t);
+    arrange::register_family(t);
 }
