@@ -466,6 +466,17 @@ proptest! {
             (Softplus, uni(&mut rng, &s, -3.0, 3.0)),
             (Recip, away(&mut rng, &s, 0.5, 2.0)),
             (Square, uni(&mut rng, &s, -2.0, 2.0)),
+            (Sinh, uni(&mut rng, &s, -2.0, 2.0)),
+            (Cosh, uni(&mut rng, &s, -2.0, 2.0)),
+            (Asinh, uni(&mut rng, &s, -2.0, 2.0)),
+            (Acosh, uni(&mut rng, &s, 1.2, 3.0)),
+            (Atanh, uni(&mut rng, &s, -0.8, 0.8)),
+            (Asin, uni(&mut rng, &s, -0.8, 0.8)),
+            (Acos, uni(&mut rng, &s, -0.8, 0.8)),
+            (Atan, uni(&mut rng, &s, -2.0, 2.0)),
+            (Log2, uni(&mut rng, &s, 0.5, 2.0)),
+            (Log10, uni(&mut rng, &s, 0.5, 2.0)),
+            (Exp2, uni(&mut rng, &s, -2.0, 2.0)),
         ];
         for (op, x) in cases {
             check(op.name(), &prim_fun(Prim::Unary(dp::prim::Unary(op))), &[x], seed)?;
@@ -477,7 +488,7 @@ proptest! {
     fn nondifferentiable_ops((sa, sb) in broadcast_pair(), seed in any::<u64>()) {
         let mut rng = Rng::new(seed);
         let x = away(&mut rng, &sa, 0.1, 0.4);
-        for op in [UnaryOp::Sign, UnaryOp::Floor, UnaryOp::Round, UnaryOp::IsNan] {
+        for op in [UnaryOp::Sign, UnaryOp::Floor, UnaryOp::Ceil, UnaryOp::Round, UnaryOp::IsNan, UnaryOp::IsFinite, UnaryOp::IsInf] {
             check(op.name(), &prim_fun(Prim::Unary(dp::prim::Unary(op))), std::slice::from_ref(&x), seed)?;
         }
         let a = uni(&mut rng, &sa, -2.0, 2.0);
@@ -527,6 +538,54 @@ proptest! {
         }
         for (op, a, b) in cases {
             check(op.symbol(), &prim_fun(Prim::Binary(dp::prim::Binary(op))), &[a, b], seed)?;
+        }
+    }
+
+    /// `atan2(y, x)` with both operands differentiated, away from the origin.
+    #[test]
+    fn atan2_op((sa, sb) in broadcast_pair(), seed in any::<u64>()) {
+        let mut rng = Rng::new(seed);
+        let y = uni(&mut rng, &sa, -2.0, 2.0);
+        let x = away(&mut rng, &sb, 0.5, 2.0);
+        check("atan2", &prim_fun(Prim::Atan2(dp::prim::Atan2)), &[y, x], seed)?;
+    }
+
+    /// The composed elementwise builtins of issue 11 (away from their kinks).
+    #[test]
+    fn composed_elementwise((sa, sb) in broadcast_pair(), seed in any::<u64>()) {
+        let mut rng = Rng::new(seed);
+        let x = away(&mut rng, &sa, 0.2, 2.0);
+        for name in ["sinc", "deg2rad", "rad2deg", "gelu", "silu", "leaky_relu", "elu", "log_sigmoid"] {
+            check(name, &builtin_fun(name, vec![]), std::slice::from_ref(&x), seed)?;
+        }
+        let a = away(&mut rng, &sa, 0.2, 2.0);
+        let b = uni(&mut rng, &sb, -2.0, 2.0);
+        let gap = |p: &Value, q: &Value| data(p).iter().zip(data(q)).all(|(u, v)| (u.abs() - v.abs()).abs() > 1e-3);
+        let (ba, bb) = (ops::broadcast_to(&a, &shape_of(&ops::add(&a, &b).unwrap())).unwrap(), ops::broadcast_to(&b, &shape_of(&ops::add(&a, &b).unwrap())).unwrap());
+        if gap(&ba, &bb) && data(&b).iter().all(|d| d.abs() > 1e-3) {
+            check("hypot", &builtin_fun("hypot", vec![]), &[a.clone(), b.clone()], seed)?;
+        }
+        check("logaddexp", &builtin_fun("logaddexp", vec![]), &[a, b], seed)?;
+    }
+
+    /// The rearranging builtins of issue 11 (linear: composed of slices, takes, concats and transposes).
+    #[test]
+    fn arrange_ops(seed in any::<u64>()) {
+        let mut rng = Rng::new(seed);
+        let x = uni(&mut rng, &[2, 3], -2.0, 2.0);
+        let i = Value::Int;
+        let cases: Vec<(&'static str, Vec<(&'static str, Value)>)> = vec![
+            ("flip", vec![]),
+            ("roll", vec![("shift", i(2)), ("axis", i(1))]),
+            ("rot90", vec![("k", i(3))]),
+            ("pad", vec![("pad_width", i(1)), ("constant_values", Value::Float(2.0))]),
+            ("repeat", vec![("repeats", Value::tuple([i(2), i(0), i(1)])), ("axis", i(1))]),
+            ("tile", vec![("reps", Value::tuple([i(2), i(1), i(2)]))]),
+            ("moveaxis", vec![("source", i(0)), ("destination", i(1))]),
+            ("atleast_3d", vec![]),
+        ];
+        for (name, kw) in cases {
+            check(name, &builtin_fun(name, kw), std::slice::from_ref(&x), seed)?;
         }
     }
 
@@ -709,8 +768,15 @@ proptest! {
             check(name, &builtin_fun(name, vec![("axis", axis.clone())]), std::slice::from_ref(&x), seed)?;
         }
         let red = vec![("axis", axes_value(&axes)), ("keepdims", Value::Bool(keep))];
-        for name in ["logsumexp", "mean", "var"] {
+        for name in ["logsumexp", "mean", "var", "nansum", "nanmean", "nanvar", "nanprod"] {
             check(name, &builtin_fun(name, red.clone()), std::slice::from_ref(&x), seed)?;
+        }
+        let mut red1 = red.clone();
+        red1.push(("ddof", Value::Int(1)));
+        let count1: usize = match &axes { None => s.iter().product(), Some(a) => a.iter().map(|&i| s[i]).product() };
+        if count1 >= 2 {
+            check("var ddof=1", &builtin_fun("var", red1.clone()), std::slice::from_ref(&x), seed)?;
+            check("nanstd ddof=1", &builtin_fun("nanstd", red1), std::slice::from_ref(&x), seed)?;
         }
         // std needs a positive variance: at least two reduced elements.
         let count: usize = match &axes { None => s.iter().product(), Some(a) => a.iter().map(|&i| s[i]).product() };

@@ -189,3 +189,60 @@ impl Primitive for Where {
         Ok(Some(ops::where_(&x[0], &ta, &tb)?))
     }
 }
+
+/// `atan2(y, x)`: the angle of the point `(x, y)`, elementwise with broadcasting.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Atan2;
+
+/// `1 / (x² + y²)`, the common factor of both partial derivatives of `atan2`.
+fn atan2_scale(y: &Value, x: &Value) -> R<Value> {
+    div(&f(1.0), &add(&mul(x, x)?, &mul(y, y)?)?)
+}
+
+impl Primitive for Atan2 {
+    fn name(&self) -> String {
+        "atan2".into()
+    }
+    fn forward(&self, v: &[Value]) -> R<Value> {
+        if let (Value::Float(y), Value::Float(x)) = (&v[0], &v[1]) {
+            return Ok(Value::Float(y.atan2(*x)));
+        }
+        let (y, x) = (as_tensor(&v[0])?, as_tensor(&v[1])?);
+        let shape = dp_tensor::broadcast_shapes(y.shape(), x.shape()).ok_or_else(|| {
+            super::tensor_error(dp_tensor::TensorError::Invalid(format!(
+                "cannot broadcast shapes {} and {}",
+                dp_tensor::format_shape(y.shape()),
+                dp_tensor::format_shape(x.shape())
+            )))
+        })?;
+        let ys = te(y.broadcast_to(&shape))?.to_vec();
+        let xs = te(x.broadcast_to(&shape))?.to_vec();
+        let out: Vec<f64> = ys.iter().zip(&xs).map(|(a, b)| a.atan2(*b)).collect();
+        Ok(from_tensor(te(Tensor::from_vec(out, &shape))?))
+    }
+    // d atan2(y, x) = (x dy - y dx) / (x² + y²); at the origin both are nan, as in JAX.
+    fn vjp(&self, v: &[Value], _out: &Value, g: &Value, needs: &[bool]) -> R<Vec<Option<Value>>> {
+        let (y, x) = (&v[0], &v[1]);
+        let gs = mul(g, &atan2_scale(y, x)?)?;
+        Ok(vec![
+            if needs[0] {
+                Some(unbroadcast(&mul(&gs, x)?, y)?)
+            } else {
+                None
+            },
+            if needs[1] {
+                Some(unbroadcast(&neg(&mul(&gs, y)?)?, x)?)
+            } else {
+                None
+            },
+        ])
+    }
+    fn jvp(&self, v: &[Value], t: &[Option<Value>], _out: &Value) -> R<Option<Value>> {
+        let (y, x) = (&v[0], &v[1]);
+        let num = sum_terms(vec![
+            term(&t[0], |ty| mul(ty, x))?,
+            term(&t[1], |tx| neg(&mul(tx, y)?))?,
+        ])?;
+        num.map(|n| mul(&n, &atan2_scale(y, x)?)).transpose()
+    }
+}

@@ -14,6 +14,11 @@ fn un(op: UnaryOp, x: &Value) -> R<Value> {
     ops::unary(op, x)
 }
 
+/// `(1 - x)(1 + x)`, i.e. `1 - x²` without cancellation near `|x| = 1`.
+fn one_minus_x2(x: &Value) -> R<Value> {
+    mul(&sub(&f(1.0), x)?, &add(&f(1.0), x)?)
+}
+
 /// The local derivative of a unary op at `x` with output `y`, as a value to
 /// multiply by (`None`: zero everywhere).
 fn unary_derivative(op: UnaryOp, x: &Value, y: &Value) -> R<Option<Value>> {
@@ -37,7 +42,19 @@ fn unary_derivative(op: UnaryOp, x: &Value, y: &Value) -> R<Option<Value>> {
         Softplus => un(Sigmoid, x)?,
         Recip => neg(&mul(y, y)?)?,
         Square => scale(x, 2.0)?,
-        Sign | Floor | Round | IsNan => return Ok(None),
+        Sinh => un(Cosh, x)?,
+        Cosh => un(Sinh, x)?,
+        Asinh => un(Recip, &un(Sqrt, &add(&mul(x, x)?, &f(1.0))?)?)?,
+        // (x - 1)(x + 1) rather than x² - 1: no cancellation near the branch point.
+        Acosh => un(Recip, &un(Sqrt, &mul(&sub(x, &f(1.0))?, &add(x, &f(1.0))?)?)?)?,
+        Atanh => un(Recip, &one_minus_x2(x)?)?,
+        Asin => un(Recip, &un(Sqrt, &one_minus_x2(x)?)?)?,
+        Acos => neg(&un(Recip, &un(Sqrt, &one_minus_x2(x)?)?)?)?,
+        Atan => un(Recip, &add(&mul(x, x)?, &f(1.0))?)?,
+        Log2 => un(Recip, &scale(x, std::f64::consts::LN_2)?)?,
+        Log10 => un(Recip, &scale(x, std::f64::consts::LN_10)?)?,
+        Exp2 => scale(y, std::f64::consts::LN_2)?,
+        Sign | Floor | Ceil | Round | IsNan | IsFinite | IsInf => return Ok(None),
     }))
 }
 
@@ -54,9 +71,9 @@ impl Primitive for Unary {
     fn zero_derivative(&self) -> bool {
         use UnaryOp::*;
         match self.0 {
-            Sign | Floor | Round | IsNan => true,
+            Sign | Floor | Ceil | Round | IsNan | IsFinite | IsInf => true,
             Neg | Exp | Log | Log1p | Expm1 | Sqrt | Abs | Sin | Cos | Tan | Tanh | Sigmoid | Relu | Softplus
-            | Recip | Square => false,
+            | Recip | Square | Sinh | Cosh | Asinh | Acosh | Atanh | Asin | Acos | Atan | Log2 | Log10 | Exp2 => false,
         }
     }
     fn vjp(&self, x: &[Value], y: &Value, g: &Value, _needs: &[bool]) -> R<Vec<Option<Value>>> {

@@ -26,7 +26,7 @@ pub mod reduce;
 pub mod shape;
 pub mod table;
 
-pub use binary::{Binary, Where};
+pub use binary::{Atan2, Binary, Where};
 pub use elementwise::{IntPow, Unary};
 pub use indexing::{Slice, SliceScatter, Take, TakeScatter};
 pub use linalg::MatMul;

@@ -7,7 +7,7 @@
 //! family file, one variant here and one row in the macro. Both lists are
 //! exhaustive matches, so a primitive without rules does not compile.
 
-use super::binary::{Binary, Where};
+use super::binary::{Atan2, Binary, Where};
 use super::elementwise::{IntPow, Unary};
 use super::indexing::{Slice, SliceScatter, Take, TakeScatter};
 use super::linalg::MatMul;
@@ -28,6 +28,8 @@ pub enum Prim {
     IntPow(IntPow),
     /// `where(cond, a, b)`.
     Where(Where),
+    /// `atan2(y, x)`.
+    Atan2(Atan2),
     /// `sum`, `prod`, `max`, `min` over some axes.
     Reduce(Reduce),
     /// NumPy `matmul`.
@@ -67,6 +69,7 @@ macro_rules! each_prim {
             P::Binary($p) => $body,
             P::IntPow($p) => $body,
             P::Where($p) => $body,
+            P::Atan2($p) => $body,
             P::Reduce($p) => $body,
             P::MatMul($p) => $body,
             P::Transpose($p) => $body,

@@ -91,6 +91,62 @@ macro_rules! unary_dispatch {
                 let $f = |x: f64| x * x;
                 $body
             }
+            UnaryOp::Sinh => {
+                let $f = |x: f64| x.sinh();
+                $body
+            }
+            UnaryOp::Cosh => {
+                let $f = |x: f64| x.cosh();
+                $body
+            }
+            UnaryOp::Asinh => {
+                let $f = |x: f64| x.asinh();
+                $body
+            }
+            UnaryOp::Acosh => {
+                let $f = |x: f64| x.acosh();
+                $body
+            }
+            UnaryOp::Atanh => {
+                let $f = |x: f64| x.atanh();
+                $body
+            }
+            UnaryOp::Asin => {
+                let $f = |x: f64| x.asin();
+                $body
+            }
+            UnaryOp::Acos => {
+                let $f = |x: f64| x.acos();
+                $body
+            }
+            UnaryOp::Atan => {
+                let $f = |x: f64| x.atan();
+                $body
+            }
+            UnaryOp::Log2 => {
+                let $f = |x: f64| x.log2();
+                $body
+            }
+            UnaryOp::Log10 => {
+                let $f = |x: f64| x.log10();
+                $body
+            }
+            UnaryOp::Exp2 => {
+                let $f = |x: f64| x.exp2();
+                $body
+            }
+            UnaryOp::Ceil => {
+                let $f = |x: f64| x.ceil();
+                $body
+            }
+            UnaryOp::IsFinite => {
+                let $f = |x: f64| if x.is_finite() { 1.0 } else { 0.0 };
+                $body
+            }
+            UnaryOp::IsInf => {
+                let $f = |x: f64| if x.is_infinite() { 1.0 } else { 0.0 };
+                $body
+            }
         }
     }};
 }

@@ -43,11 +43,39 @@ pub enum UnaryOp {
     Recip,
     /// `x * x`
     Square,
+    /// hyperbolic sine
+    Sinh,
+    /// hyperbolic cosine
+    Cosh,
+    /// inverse hyperbolic sine
+    Asinh,
+    /// inverse hyperbolic cosine (nan below 1)
+    Acosh,
+    /// inverse hyperbolic tangent (nan outside [-1, 1])
+    Atanh,
+    /// inverse sine (nan outside [-1, 1])
+    Asin,
+    /// inverse cosine (nan outside [-1, 1])
+    Acos,
+    /// inverse tangent
+    Atan,
+    /// base-2 logarithm
+    Log2,
+    /// base-10 logarithm
+    Log10,
+    /// `2^x`
+    Exp2,
+    /// round towards positive infinity
+    Ceil,
+    /// 1.0 if finite else 0.0
+    IsFinite,
+    /// 1.0 if infinite else 0.0
+    IsInf,
 }
 
 impl UnaryOp {
     /// All unary operators, in declaration order.
-    pub const ALL: [UnaryOp; 20] = [
+    pub const ALL: [UnaryOp; 34] = [
         UnaryOp::Neg,
         UnaryOp::Exp,
         UnaryOp::Log,
@@ -68,6 +96,20 @@ impl UnaryOp {
         UnaryOp::IsNan,
         UnaryOp::Recip,
         UnaryOp::Square,
+        UnaryOp::Sinh,
+        UnaryOp::Cosh,
+        UnaryOp::Asinh,
+        UnaryOp::Acosh,
+        UnaryOp::Atanh,
+        UnaryOp::Asin,
+        UnaryOp::Acos,
+        UnaryOp::Atan,
+        UnaryOp::Log2,
+        UnaryOp::Log10,
+        UnaryOp::Exp2,
+        UnaryOp::Ceil,
+        UnaryOp::IsFinite,
+        UnaryOp::IsInf,
     ];
 
     /// Applies the operator to one value.
@@ -100,6 +142,32 @@ impl UnaryOp {
             }
             UnaryOp::Recip => 1.0 / x,
             UnaryOp::Square => x * x,
+            UnaryOp::Sinh => x.sinh(),
+            UnaryOp::Cosh => x.cosh(),
+            UnaryOp::Asinh => x.asinh(),
+            UnaryOp::Acosh => x.acosh(),
+            UnaryOp::Atanh => x.atanh(),
+            UnaryOp::Asin => x.asin(),
+            UnaryOp::Acos => x.acos(),
+            UnaryOp::Atan => x.atan(),
+            UnaryOp::Log2 => x.log2(),
+            UnaryOp::Log10 => x.log10(),
+            UnaryOp::Exp2 => x.exp2(),
+            UnaryOp::Ceil => x.ceil(),
+            UnaryOp::IsFinite => {
+                if x.is_finite() {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+            UnaryOp::IsInf => {
+                if x.is_infinite() {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
         }
     }
 
@@ -126,6 +194,20 @@ impl UnaryOp {
             UnaryOp::IsNan => "isnan",
             UnaryOp::Recip => "recip",
             UnaryOp::Square => "square",
+            UnaryOp::Sinh => "sinh",
+            UnaryOp::Cosh => "cosh",
+            UnaryOp::Asinh => "arcsinh",
+            UnaryOp::Acosh => "arccosh",
+            UnaryOp::Atanh => "arctanh",
+            UnaryOp::Asin => "arcsin",
+            UnaryOp::Acos => "arccos",
+            UnaryOp::Atan => "arctan",
+            UnaryOp::Log2 => "log2",
+            UnaryOp::Log10 => "log10",
+            UnaryOp::Exp2 => "exp2",
+            UnaryOp::Ceil => "ceil",
+            UnaryOp::IsFinite => "isfinite",
+            UnaryOp::IsInf => "isinf",
         }
     }
 }

@@ -115,6 +115,114 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order.",
             example: "square(3.0)  # 9.0",
         }, Square),
+        (Decl {
+            sig: "sinh(x: tensor) -> tensor",
+            summary: "The hyperbolic sine, elementwise.",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order.",
+            example: "sinh(0.0)  # 0.0",
+        }, Sinh),
+        (Decl {
+            sig: "cosh(x: tensor) -> tensor",
+            summary: "The hyperbolic cosine, elementwise.",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order.",
+            example: "cosh(0.0)  # 1.0",
+        }, Cosh),
+        (Decl {
+            sig: "arcsinh(x: tensor) -> tensor",
+            summary: "The inverse hyperbolic sine, elementwise (also `asinh`).",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order.",
+            example: "arcsinh(0.0)  # 0.0",
+        }, Asinh),
+        (Decl {
+            sig: "asinh(x: tensor) -> tensor",
+            summary: "The inverse hyperbolic sine, elementwise (also `arcsinh`).",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order.",
+            example: "asinh(1.0)  # 0.8813...",
+        }, Asinh),
+        (Decl {
+            sig: "arccosh(x: tensor) -> tensor",
+            summary: "The inverse hyperbolic cosine, elementwise (also `acosh`).",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order. Below 1 the value is nan; at 1 the derivative is inf.",
+            example: "arccosh(1.0)  # 0.0",
+        }, Acosh),
+        (Decl {
+            sig: "acosh(x: tensor) -> tensor",
+            summary: "The inverse hyperbolic cosine, elementwise (also `arccosh`).",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order. Below 1 the value is nan; at 1 the derivative is inf.",
+            example: "acosh(2.0)  # 1.3169...",
+        }, Acosh),
+        (Decl {
+            sig: "arctanh(x: tensor) -> tensor",
+            summary: "The inverse hyperbolic tangent, elementwise (also `atanh`).",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order. Outside [-1, 1] the value is nan; at ±1 it is ±inf.",
+            example: "arctanh(0.0)  # 0.0",
+        }, Atanh),
+        (Decl {
+            sig: "atanh(x: tensor) -> tensor",
+            summary: "The inverse hyperbolic tangent, elementwise (also `arctanh`).",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order. Outside [-1, 1] the value is nan; at ±1 it is ±inf.",
+            example: "atanh(0.5)  # 0.5493...",
+        }, Atanh),
+        (Decl {
+            sig: "arcsin(x: tensor) -> tensor",
+            summary: "The inverse sine (radians), elementwise (also `asin`).",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order. Outside [-1, 1] the value is nan; at ±1 the derivative is inf.",
+            example: "arcsin(1.0)  # 1.5707...",
+        }, Asin),
+        (Decl {
+            sig: "asin(x: tensor) -> tensor",
+            summary: "The inverse sine (radians), elementwise (also `arcsin`).",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order. Outside [-1, 1] the value is nan; at ±1 the derivative is inf.",
+            example: "asin(0.0)  # 0.0",
+        }, Asin),
+        (Decl {
+            sig: "arccos(x: tensor) -> tensor",
+            summary: "The inverse cosine (radians), elementwise (also `acos`).",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order. Outside [-1, 1] the value is nan; at ±1 the derivative is -inf.",
+            example: "arccos(1.0)  # 0.0",
+        }, Acos),
+        (Decl {
+            sig: "acos(x: tensor) -> tensor",
+            summary: "The inverse cosine (radians), elementwise (also `arccos`).",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order. Outside [-1, 1] the value is nan; at ±1 the derivative is -inf.",
+            example: "acos(0.0)  # 1.5707...",
+        }, Acos),
+        (Decl {
+            sig: "arctan(x: tensor) -> tensor",
+            summary: "The inverse tangent (radians), elementwise (also `atan`).",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order. For the angle of a point use `atan2(y, x)`.",
+            example: "arctan(1.0)  # 0.7853...",
+        }, Atan),
+        (Decl {
+            sig: "atan(x: tensor) -> tensor",
+            summary: "The inverse tangent (radians), elementwise (also `arctan`).",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order. For the angle of a point use `atan2(y, x)`.",
+            example: "atan(0.0)  # 0.0",
+        }, Atan),
+        (Decl {
+            sig: "log2(x: tensor) -> tensor",
+            summary: "The base-2 logarithm, elementwise.",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order.",
+            example: "log2(8.0)  # 3.0",
+        }, Log2),
+        (Decl {
+            sig: "log10(x: tensor) -> tensor",
+            summary: "The base-10 logarithm, elementwise.",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order.",
+            example: "log10(1000.0)  # 3.0",
+        }, Log10),
+        (Decl {
+            sig: "exp2(x: tensor) -> tensor",
+            summary: "2 raised to `x`, elementwise.",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order.",
+            example: "exp2(3.0)  # 8.0",
+        }, Exp2),
+        (Decl {
+            sig: "ceil(x: tensor) -> tensor",
+            summary: "The smallest integer not below `x`, elementwise (as a float).",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Its derivative is 0.",
+            example: "ceil(2.1)  # 3.0",
+        }, Ceil),
     ] {
         unary_builtin(t, decl, op);
     }
@@ -137,6 +245,37 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             }
         },
     );
+    for (decl, op, test) in [
+        (
+            Decl {
+                sig: "isfinite(x: tensor) -> bool | tensor",
+                summary: "Whether `x` is neither inf nor nan: a bool for a number, a 0/1 tensor for a tensor.",
+                doc: "",
+                example: "isfinite(tensor([1.0, 1.0 / 0.0]))  # tensor([1.0, 0.0])",
+            },
+            IsFinite,
+            f64::is_finite as fn(f64) -> bool,
+        ),
+        (
+            Decl {
+                sig: "isinf(x: tensor) -> bool | tensor",
+                summary: "Whether `x` is inf or -inf: a bool for a number, a 0/1 tensor for a tensor.",
+                doc: "",
+                example: "isinf(-1.0 / 0.0)  # true",
+            },
+            IsInf,
+            f64::is_infinite,
+        ),
+    ] {
+        register(t, decl, move |_, a| {
+            let x = numeric(a.name(), a.value(0))?;
+            match x.strip() {
+                Value::Float(f) => Ok(Value::Bool(test(*f))),
+                Value::Tensor(t) if t.ndim() == 0 => Ok(Value::Bool(t.item().is_some_and(test))),
+                _ => ops::unary(op, &x),
+            }
+        });
+    }
     binary_builtin(
         t,
         Decl {

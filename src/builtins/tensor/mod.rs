@@ -3,10 +3,14 @@
 //! differentiable primitives of `crate::ops`, so they differentiate to any
 //! order without rules of their own.
 
+mod activation;
 mod args;
+mod arrange;
+mod composed;
 mod create;
 mod linalg;
 mod math;
+mod nanreduce;
 mod nn;
 mod reduce;
 mod shape;
@@ -25,4 +29,8 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     nn::register_family(t);
     linalg::register_family(t);
     shape::register_family(t);
+    composed::register_family(t);
+    activation::register_family(t);
+    nanreduce::register_family(t);
+    arrange::register_family(t);
 }

@@ -62,25 +62,28 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
         },
         mean,
     );
-    reduction(
+    reduction_ddof(
         t,
         Decl {
-            sig: "var(x: tensor, axis: int | tuple[int] = none, keepdims: bool = false) -> tensor",
-            summary: "The population variance (dividing by n), over all axes or the given ones.",
-            doc: "",
+            sig: "var(x: tensor, axis: int | tuple[int] = none, keepdims: bool = false, ddof: int = 0) -> tensor",
+            summary: "The variance (dividing by `n - ddof`; by default the population variance), over all axes or the given ones.",
+            doc: "`ddof=1` gives the unbiased sample variance, as NumPy.",
             example: "var(tensor([1.0, 3.0]))  # 1.0",
         },
-        var,
+        |x, a, k, ddof| if ddof == 0.0 { var(x, a, k) } else { super::nanreduce::var_ddof(x, None, a, k, ddof) },
     );
-    reduction(
+    reduction_ddof(
         t,
         Decl {
-            sig: "std(x: tensor, axis: int | tuple[int] = none, keepdims: bool = false) -> tensor",
-            summary: "The population standard deviation, over all axes or the given ones.",
-            doc: "",
+            sig: "std(x: tensor, axis: int | tuple[int] = none, keepdims: bool = false, ddof: int = 0) -> tensor",
+            summary: "The standard deviation (dividing by `n - ddof`; by default the population one), over all axes or the given ones.",
+            doc: "`ddof=1` gives the square root of the unbiased sample variance, as NumPy.",
             example: "std(tensor([1.0, 3.0]))  # 1.0",
         },
-        |x, a, k| ops::unary(UnaryOp::Sqrt, &var(x, a, k)?),
+        |x, a, k, ddof| {
+            let v = if ddof == 0.0 { var(x, a, k)? } else { super::nanreduce::var_ddof(x, None, a, k, ddof)? };
+            ops::unary(UnaryOp::Sqrt, &v)
+        },
     );
     reduction(
         t,
@@ -232,6 +235,17 @@ pub fn logsumexp(x: &Value, axes: Option<Vec<usize>>, keepdims: bool) -> R<Value
             .collect(),
     };
     ops::reshape(&r, &out)
+}
+
+/// Registers a reduction with a trailing `ddof` parameter (`var`, `std`).
+fn reduction_ddof(t: &mut HashMap<Rc<str>, Value>, decl: Decl, f: super::nanreduce::DdofBody) {
+    register(t, decl, move |_, a| {
+        let name = a.name();
+        let x = numeric(name, a.value(0))?;
+        let axes =
+            axes_arg(name, a.given(1), shape_of(&x).len()).map_err(|d| label_param(at_param(&a, 1)(d), &a, 0, &x))?;
+        f(&x, axes, a.bool(2)?, a.int(3)? as f64)
+    });
 }
 
 pub(super) fn reduction(

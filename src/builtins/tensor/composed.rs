@@ -1,0 +1,215 @@
+//! Elementwise math written with differentiable primitives: `atan2`,
+//! `hypot`, `logaddexp`, `sinc`, `deg2rad`/`rad2deg`, and the tolerance
+//! tests `isclose`/`allclose` (which have no derivative).
+
+use super::args::*;
+use crate::builtins::{register, Decl};
+use crate::diagnostics::{Diagnostic, ErrorKind, R};
+use crate::ops::{self, add, div, mul, scale, sub};
+use crate::value::Value;
+use dp_tensor::{BinaryOp, Tensor, UnaryOp};
+use std::collections::HashMap;
+use std::f64::consts::PI;
+use std::rc::Rc;
+
+fn f(x: f64) -> Value {
+    Value::Float(x)
+}
+
+/// Registers the builtins of this family.
+pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
+    register(
+        t,
+        Decl {
+            sig: "atan2(y: tensor, x: tensor) -> tensor",
+            summary: "The angle of the point `(x, y)` in radians, in `[-pi, pi]`, elementwise (broadcasting).",
+            doc: "Differentiable to any order except at the origin, where (as in JAX) the derivatives are nan.",
+            example: "atan2(1.0, -1.0)  # 2.3561...",
+        },
+        |_, a| {
+            let y = numeric("atan2", a.value(0))?;
+            let x = numeric("atan2", a.value(1))?;
+            check_broadcast("atan2", &a, &[&y, &x])?;
+            ops::apply(&ops::Prim::Atan2(crate::prim::Atan2), &[y, x])
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "hypot(a: tensor, b: tensor) -> tensor",
+            summary: "`sqrt(a**2 + b**2)` without overflow, elementwise (broadcasting).",
+            doc: "Differentiable to any order away from the origin; at the origin each partial derivative is 0.5, as in JAX (the magnitudes tie).",
+            example: "hypot(3.0, 4.0)  # 5.0",
+        },
+        |_, a| {
+            let x = numeric("hypot", a.value(0))?;
+            let y = numeric("hypot", a.value(1))?;
+            check_broadcast("hypot", &a, &[&x, &y])?;
+            hypot(&x, &y)
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "logaddexp(a: tensor, b: tensor) -> tensor",
+            summary: "`log(exp(a) + exp(b))`, computed stably, elementwise (broadcasting).",
+            doc: "Differentiable to any order; where `a == b` each gets half the gradient.",
+            example: "logaddexp(0.0, 0.0)  # 0.6931...",
+        },
+        |_, a| {
+            let x = numeric("logaddexp", a.value(0))?;
+            let y = numeric("logaddexp", a.value(1))?;
+            check_broadcast("logaddexp", &a, &[&x, &y])?;
+            logaddexp(&x, &y)
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "sinc(x: tensor) -> tensor",
+            summary: "The normalised sinc `sin(pi x) / (pi x)`, with `sinc(0) = 1`, elementwise.",
+            doc: "Differentiable to any order, also at 0 (where the derivatives are those of the Taylor series, as in JAX).",
+            example: "sinc(0.5)  # 0.6366...",
+        },
+        |_, a| sinc(&numeric("sinc", a.value(0))?),
+    );
+    for (decl, k) in [
+        (
+            Decl {
+                sig: "deg2rad(x: tensor) -> tensor",
+                summary: "Degrees to radians: `x * pi / 180`, elementwise.",
+                doc: "",
+                example: "deg2rad(180.0)  # 3.14159...",
+            },
+            PI / 180.0,
+        ),
+        (
+            Decl {
+                sig: "rad2deg(x: tensor) -> tensor",
+                summary: "Radians to degrees: `x * 180 / pi`, elementwise.",
+                doc: "",
+                example: "rad2deg(3.141592653589793)  # 180.0",
+            },
+            180.0 / PI,
+        ),
+    ] {
+        register(t, decl, move |_, a| scale(&numeric(a.name(), a.value(0))?, k));
+    }
+    for (decl, all) in [
+        (
+            Decl {
+                sig: "isclose(a: tensor, b: tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = false) -> bool | tensor",
+                summary: "Whether `|a - b| <= atol + rtol * |b|`, elementwise (broadcasting), like NumPy.",
+                doc: "A bool for two numbers, else a 0/1 tensor. Infinities are close only to themselves; nan is close to nan only with `equal_nan=true`. Not differentiable (a test, like `==`).",
+                example: "isclose(tensor([1.0, 2.0]), tensor([1.0, 2.1]))  # tensor([1.0, 0.0])",
+            },
+            false,
+        ),
+        (
+            Decl {
+                sig: "allclose(a: tensor, b: tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = false) -> bool",
+                summary: "Whether every element of `a` is close to `b` (see `isclose`), like NumPy.",
+                doc: "Shapes must broadcast together.",
+                example: "allclose(tensor([1.0, 2.0]), tensor([1.0, 2.0 + 1e-9]))  # true",
+            },
+            true,
+        ),
+    ] {
+        register(t, decl, move |_, a| {
+            let name = a.name();
+            let x = numeric(name, a.value(0))?;
+            let y = numeric(name, a.value(1))?;
+            check_broadcast(name, &a, &[&x, &y])?;
+            let (rtol, atol, eq_nan) = (a.float(2)?, a.float(3)?, a.bool(4)?);
+            let close = |p: f64, q: f64| {
+                if p.is_nan() || q.is_nan() {
+                    eq_nan && p.is_nan() && q.is_nan()
+                } else if p.is_infinite() || q.is_infinite() {
+                    p == q
+                } else {
+                    (p - q).abs() <= atol + rtol * q.abs()
+                }
+            };
+            let (xt, yt) = (ops::as_tensor(x.strip())?, ops::as_tensor(y.strip())?);
+            let scalar = xt.ndim() == 0 && yt.ndim() == 0;
+            let shape = dp_tensor::broadcast_shapes(xt.shape(), yt.shape()).ok_or_else(|| {
+                Diagnostic::new(ErrorKind::Shape, format!("`{name}`: shapes do not broadcast"))
+            })?;
+            let xs = te(xt.broadcast_to(&shape))?.to_vec();
+            let ys = te(yt.broadcast_to(&shape))?.to_vec();
+            let flags: Vec<bool> = xs.iter().zip(&ys).map(|(p, q)| close(*p, *q)).collect();
+            if all {
+                return Ok(Value::Bool(flags.iter().all(|b| *b)));
+            }
+            if scalar {
+                return Ok(Value::Bool(flags[0]));
+            }
+            let data = flags.iter().map(|b| f64::from(u8::from(*b))).collect();
+            Ok(Value::Tensor(Rc::new(te(Tensor::from_vec(data, &shape))?)))
+        });
+    }
+}
+
+/// `hypot(a, b)` as JAX writes it: `hi * sqrt(1 + (lo / hi)²)` with `hi` the
+/// larger magnitude, so squares cannot overflow; the origin is made safe
+/// before dividing, so no nan reaches any derivative.
+pub(super) fn hypot(a: &Value, b: &Value) -> R<Value> {
+    let (aa, ab) = (ops::unary(UnaryOp::Abs, a)?, ops::unary(UnaryOp::Abs, b)?);
+    let hi = ops::binary(BinaryOp::Maximum, &aa, &ab)?;
+    let lo = ops::binary(BinaryOp::Minimum, &aa, &ab)?;
+    let zero = ops::binary(BinaryOp::Eq, &hi, &f(0.0))?;
+    let ratio = div(&lo, &ops::where_(&zero, &f(1.0), &hi)?)?;
+    let r = mul(&hi, &ops::unary(UnaryOp::Sqrt, &add(&f(1.0), &mul(&ratio, &ratio)?)?)?)?;
+    let r = ops::where_(&zero, &hi, &r)?;
+    // An infinite operand gives inf even when the other is nan (as NumPy).
+    // (The maximum propagates nan, so test each magnitude.)
+    let inf = add(
+        &ops::binary(BinaryOp::Eq, &aa, &f(f64::INFINITY))?,
+        &ops::binary(BinaryOp::Eq, &ab, &f(f64::INFINITY))?,
+    )?;
+    ops::where_(&inf, &f(f64::INFINITY), &r)
+}
+
+/// `log(exp(a) + exp(b))` shifted by the (constant) larger operand `m`:
+/// `m + log1p(exp(a - m) + exp(b - m) - 1)`, where the `- 1` is taken by
+/// `expm1` of the larger operand's term (whose argument is 0 in value), so
+/// the small term keeps its full precision; the derivative is the exact
+/// `exp(a - m) / (exp(a - m) + exp(b - m))`, as `m` is a constant for
+/// differentiation.
+pub(super) fn logaddexp(a: &Value, b: &Value) -> R<Value> {
+    let m = ops::binary(BinaryOp::Maximum, a.strip(), b.strip())?;
+    // An infinite or nan shift would give inf - inf: shift by 0 there instead.
+    let finite = ops::unary(UnaryOp::IsFinite, &m)?;
+    let shift = ops::where_(&finite, &m, &f(0.0))?;
+    let (da, db) = (sub(a, &shift)?, sub(b, &shift)?);
+    let a_wins = ops::binary(BinaryOp::Ge, a.strip(), b.strip())?;
+    let s = ops::where_(
+        &a_wins,
+        &add(&ops::unary(UnaryOp::Expm1, &da)?, &ops::unary(UnaryOp::Exp, &db)?)?,
+        &add(&ops::unary(UnaryOp::Exp, &da)?, &ops::unary(UnaryOp::Expm1, &db)?)?,
+    )?;
+    add(&shift, &ops::unary(UnaryOp::Log1p, &s)?)
+}
+
+/// `sin(pi x) / (pi x)`; at exactly 0 the even Taylor polynomial of degree
+/// 10 in `pi x` is used instead (value 1 there, and derivatives exact to the
+/// tenth order), the division being made safe so no nan leaks into them.
+pub(super) fn sinc(x: &Value) -> R<Value> {
+    let is_zero = ops::binary(BinaryOp::Eq, x, &f(0.0))?;
+    let safe = ops::where_(&is_zero, &f(1.0), x)?;
+    let px = scale(&safe, PI)?;
+    let ratio = div(&ops::unary(UnaryOp::Sin, &px)?, &px)?;
+    // Σ (-1)^k u^(2k) / (2k + 1)!, Horner in u² = (pi x)².
+    let u = scale(x, PI)?;
+    let u2 = mul(&u, &u)?;
+    let mut poly = f(0.0);
+    let mut fact = [1.0f64; 6];
+    for (k, c) in fact.iter_mut().enumerate() {
+        *c = (1..=(2 * k + 1)).map(|i| i as f64).product::<f64>();
+    }
+    for k in (0..6).rev() {
+        let coef = if k % 2 == 0 { 1.0 } else { -1.0 } / fact[k];
+        poly = add(&mul(&poly, &u2)?, &f(coef))?;
+    }
+    ops::where_(&is_zero, &poly, &ratio)
+}
