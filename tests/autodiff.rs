@@ -923,3 +923,64 @@ fn levels_are_never_reused() {
     let b = start_forward(&it.diff).level.id;
     assert!(b > a, "level numbers only grow");
 }
+
+// ---------------------------------------------------------------- linear algebra
+
+/// A stack of well-conditioned (diagonally dominant) `n x n` matrices.
+fn dominant(rng: &mut Rng, batch: &[usize], n: usize) -> Value {
+    let mut s = batch.to_vec();
+    s.extend([n, n]);
+    let x = uni(rng, &s, -1.0, 1.0);
+    let d = value(Tensor::eye(n).unwrap().map(|e| e * (n as f64 + 1.0)));
+    ops::add(&x, &d).unwrap()
+}
+
+/// Composes a builtin after `pre` (a function of the inputs).
+fn after(name: &'static str, kw: Vec<(&'static str, Value)>, pre: fn(&[Value]) -> R<Vec<Value>>) -> Fun {
+    let f = builtin_fun(name, kw);
+    Rc::new(move |it, xs| f(it, &pre(xs)?))
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn linalg_solve_family(n in 1usize..=3, k in 1usize..=2, batch in prop::option::of(1usize..=2), vec_b in any::<bool>(), seed in any::<u64>()) {
+        let mut rng = Rng::new(seed);
+        let bs: Vec<usize> = batch.into_iter().collect();
+        let a = dominant(&mut rng, &bs, n);
+        let b = if vec_b { uni(&mut rng, &[n], -1.0, 1.0) } else { uni(&mut rng, &[n, k], -1.0, 1.0) };
+        check("solve", &builtin_fun("solve", vec![]), &[a.clone(), b.clone()], seed)?;
+        for name in ["inv", "det"] {
+            check(name, &builtin_fun(name, vec![]), std::slice::from_ref(&a), seed)?;
+        }
+        let logabs: Fun = {
+            let f = builtin_fun("slogdet", vec![]);
+            Rc::new(move |it, xs| match f(it, xs)? {
+                Value::Tuple(t) => Ok(t[1].clone()),
+                other => Ok(other),
+            })
+        };
+        check("slogdet", &logabs, std::slice::from_ref(&a), seed)?;
+        for lower in [true, false] {
+            for trans in [true, false] {
+                for unit in [true, false] {
+                    let left = rng.uniform(&[]).unwrap().item().unwrap() < 0.5 || vec_b;
+                    let bb = if left { b.clone() } else { ops::transpose(&b, &[1, 0]).unwrap() };
+                    let kw = vec![("lower", Value::Bool(lower)), ("trans", Value::Bool(trans)), ("unit_diagonal", Value::Bool(unit)), ("left_side", Value::Bool(left))];
+                    check(&format!("solve_triangular l={lower} t={trans} u={unit} left={left}"), &builtin_fun("solve_triangular", kw), &[a.clone(), bb], seed)?;
+                }
+            }
+        }
+        // Cholesky of a symmetric positive definite function of a.
+        let spd = after("cholesky", vec![], |xs| {
+            let a = &xs[0];
+            let s = shape_of(a);
+            let nd = s.len();
+            let mut perm: Vec<usize> = (0..nd).collect();
+            perm.swap(nd - 2, nd - 1);
+            Ok(vec![ops::arith::matmul(a, &ops::transpose(a, &perm)?)?])
+        });
+        check("cholesky", &spd, &[a], seed)?;
+    }
+}

@@ -19,6 +19,7 @@
 //! each named explicitly in its rule.
 
 pub mod binary;
+pub mod decomp;
 pub mod elementwise;
 pub mod indexing;
 pub mod linalg;
@@ -27,6 +28,7 @@ pub mod shape;
 pub mod table;
 
 pub use binary::{Binary, Where};
+pub use decomp::{Cholesky, LogAbsDet, Solve, TriSolve};
 pub use elementwise::{IntPow, Unary};
 pub use indexing::{Slice, SliceScatter, Take, TakeScatter};
 pub use linalg::MatMul;
@@ -151,7 +153,9 @@ pub fn tensor_error(e: TensorError) -> Diagnostic {
         TensorError::TooLarge { .. }
         | TensorError::OutOfMemory { .. }
         | TensorError::Invalid(_)
-        | TensorError::EmptyReduction { .. } => ErrorKind::Value,
+        | TensorError::EmptyReduction { .. }
+        | TensorError::Singular { .. }
+        | TensorError::NotPositiveDefinite { .. } => ErrorKind::Value,
         _ => ErrorKind::Shape,
     };
     Diagnostic::new(kind, e.to_string())

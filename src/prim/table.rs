@@ -8,6 +8,7 @@
 //! exhaustive matches, so a primitive without rules does not compile.
 
 use super::binary::{Binary, Where};
+use super::decomp::{Cholesky, LogAbsDet, Solve, TriSolve};
 use super::elementwise::{IntPow, Unary};
 use super::indexing::{Slice, SliceScatter, Take, TakeScatter};
 use super::linalg::MatMul;
@@ -52,6 +53,14 @@ pub enum Prim {
     Concat(Concat),
     /// Joining tensors along a new axis.
     Stack(Stack),
+    /// `solve(a, b)` for square `a`.
+    Solve(Solve),
+    /// Triangular solve.
+    TriSolve(TriSolve),
+    /// Cholesky factor.
+    Cholesky(Cholesky),
+    /// `log |det a|`.
+    LogAbsDet(LogAbsDet),
 }
 
 /// Runs `$body` with `$p` bound to the primitive struct inside `$prim` (a
@@ -79,6 +88,10 @@ macro_rules! each_prim {
             P::TakeScatter($p) => $body,
             P::Concat($p) => $body,
             P::Stack($p) => $body,
+            P::Solve($p) => $body,
+            P::TriSolve($p) => $body,
+            P::Cholesky($p) => $body,
+            P::LogAbsDet($p) => $body,
         }
     }};
 }

@@ -5,6 +5,7 @@
 
 mod args;
 mod create;
+mod decomp;
 mod linalg;
 mod math;
 mod nn;
@@ -25,4 +26,5 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     nn::register_family(t);
     linalg::register_family(t);
     shape::register_family(t);
+    decomp::register_family(t);
 }
