@@ -984,3 +984,57 @@ proptest! {
         check("cholesky", &spd, &[a], seed)?;
     }
 }
+
+/// Output `k` of a builtin returning a tuple.
+fn output(name: &'static str, kw: Vec<(&'static str, Value)>, k: usize) -> Fun {
+    let f = builtin_fun(name, kw);
+    Rc::new(move |it, xs| match f(it, xs)? {
+        Value::Tuple(t) => Ok(t[k].clone()),
+        other => Ok(other),
+    })
+}
+
+/// `x` plus an `m x n` matrix with `1, 2, 3, ...` on its diagonal: spreads
+/// eigen- and singular values apart so their derivatives are well defined.
+fn spread(rng: &mut Rng, batch: &[usize], m: usize, n: usize) -> Value {
+    let mut s = batch.to_vec();
+    s.extend([m, n]);
+    let x = uni(rng, &s, -0.3, 0.3);
+    let mut d = vec![0.0; m * n];
+    for i in 0..m.min(n) {
+        d[i * n + i] = (i + 1) as f64 * 1.5;
+    }
+    ops::add(&x, &value(Tensor::from_vec(d, &[m, n]).unwrap())).unwrap()
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn linalg_spectral(n in 1usize..=3, extra in 0usize..=2, batch in prop::option::of(1usize..=2), seed in any::<u64>()) {
+        let mut rng = Rng::new(seed);
+        let bs: Vec<usize> = batch.into_iter().collect();
+        // eigh of a symmetric function of x (eigh reads one triangle).
+        let a = spread(&mut rng, &bs, n, n);
+        for k in 0..2 {
+            let f = output("eigh", vec![], k);
+            let sym: Fun = Rc::new(move |it, xs| {
+                let nd = shape_of(&xs[0]).len();
+                let mut perm: Vec<usize> = (0..nd).collect();
+                perm.swap(nd - 2, nd - 1);
+                f(it, &[ops::add(&xs[0], &ops::transpose(&xs[0], &perm)?)?])
+            });
+            check(&format!("eigh output {k}"), &sym, std::slice::from_ref(&a), seed)?;
+        }
+        for (m, nn) in [(n + extra, n), (n, n + extra)] {
+            let x = spread(&mut rng, &bs, m, nn);
+            for k in 0..3 {
+                check(&format!("svd {m}x{nn} output {k}"), &output("svd", vec![("full_matrices", Value::Bool(false))], k), std::slice::from_ref(&x), seed)?;
+            }
+        }
+        let x = spread(&mut rng, &bs, n + extra, n);
+        for k in 0..2 {
+            check(&format!("qr output {k}"), &output("qr", vec![], k), std::slice::from_ref(&x), seed)?;
+        }
+    }
+}

@@ -25,6 +25,7 @@ pub mod indexing;
 pub mod linalg;
 pub mod reduce;
 pub mod shape;
+pub mod spectral;
 pub mod table;
 
 pub use binary::{Binary, Where};
@@ -34,6 +35,7 @@ pub use indexing::{Slice, SliceScatter, Take, TakeScatter};
 pub use linalg::MatMul;
 pub use reduce::Reduce;
 pub use shape::{BroadcastTo, Concat, Reshape, Stack, SumTo, Transpose};
+pub use spectral::{Eigh, Qr, Svd};
 pub use table::Prim;
 
 use crate::diagnostics::{Diagnostic, ErrorKind};

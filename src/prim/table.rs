@@ -14,6 +14,7 @@ use super::indexing::{Slice, SliceScatter, Take, TakeScatter};
 use super::linalg::MatMul;
 use super::reduce::Reduce;
 use super::shape::{BroadcastTo, Concat, Reshape, Stack, SumTo, Transpose};
+use super::spectral::{Eigh, Qr, Svd};
 use super::Leaf;
 
 /// A primitive operation with its static parameters.
@@ -61,6 +62,12 @@ pub enum Prim {
     Cholesky(Cholesky),
     /// `log |det a|`.
     LogAbsDet(LogAbsDet),
+    /// One output of `eigh`.
+    Eigh(Eigh),
+    /// One output of `svd`.
+    Svd(Svd),
+    /// One output of `qr`.
+    Qr(Qr),
 }
 
 /// Runs `$body` with `$p` bound to the primitive struct inside `$prim` (a
@@ -92,6 +99,9 @@ macro_rules! each_prim {
             P::TriSolve($p) => $body,
             P::Cholesky($p) => $body,
             P::LogAbsDet($p) => $body,
+            P::Eigh($p) => $body,
+            P::Svd($p) => $body,
+            P::Qr($p) => $body,
         }
     }};
 }

@@ -3,8 +3,9 @@
 //! helpers of `crate::prim::decomp` that report failures at the call.
 
 use super::args::*;
-use crate::builtins::{bool_arg, register, Decl};
-use crate::prim::decomp;
+use crate::builtins::{bool_arg, register, str_arg, Decl};
+use crate::diagnostics::{Diagnostic, ErrorKind};
+use crate::prim::{decomp, spectral};
 use crate::value::Value;
 use dp_tensor::Triangular;
 use std::collections::HashMap;
@@ -116,4 +117,95 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             },
         );
     }
+}
+
+/// Registers `eigh`, `eigvalsh`, `svd`, `svdvals`, `qr`.
+pub(super) fn register_spectral(t: &mut HashMap<Rc<str>, Value>) {
+    register(
+        t,
+        Decl {
+            sig: "eigh(a: tensor) -> tuple",
+            summary: "`(w, v)`: ascending eigenvalues and unit eigenvectors (columns of `v`) of symmetric `a`.",
+            doc: "Reads the lower triangle. Each eigenvector's largest entry is positive. Differentiable \
+                  where the eigenvalues are distinct (the derivative treats `a` as symmetric, as JAX does).",
+            example: "eigh(tensor([[2.0, 0.0], [0.0, 1.0]]))[0]  # tensor([1.0, 2.0])",
+        },
+        |_, a| {
+            let x = numeric("eigh", a.value(0))?;
+            let (w, v) = spectral::eigh(&x).map_err(|d| d.at(a.span))?;
+            Ok(Value::tuple([w, v]))
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "eigvalsh(a: tensor) -> tensor",
+            summary: "The ascending eigenvalues of symmetric `a` (lower triangle read).",
+            doc: "Differentiable where the eigenvalues are distinct.",
+            example: "eigvalsh(tensor([[2.0, 1.0], [1.0, 2.0]]))  # tensor([1.0, 3.0])",
+        },
+        |_, a| {
+            let x = numeric("eigvalsh", a.value(0))?;
+            Ok(spectral::eigh(&x).map_err(|d| d.at(a.span))?.0)
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "svd(a: tensor, full_matrices: bool = true, compute_uv: bool = true) -> tuple | tensor",
+            summary: "`(u, s, vt)` with `a == u @ diag(s) @ vt` (reduced when `full_matrices=false`); `s` descending.",
+            doc: "With `compute_uv=false` only `s`. Each column of `u` has its largest entry positive. \
+                  Differentiable where the singular values are distinct and non-zero; the vectors of a \
+                  non-square matrix only with `full_matrices=false`.",
+            example: "svd(tensor([[3.0, 0.0], [0.0, -4.0]]))[1]  # tensor([4.0, 3.0])",
+        },
+        |_, a| {
+            let x = numeric("svd", a.value(0))?;
+            let full = bool_arg("svd", "full_matrices", a.value(1)).map_err(at_param(&a, 1))?;
+            if !bool_arg("svd", "compute_uv", a.value(2)).map_err(at_param(&a, 2))? {
+                return spectral::svdvals(&x).map_err(|d| d.at(a.span));
+            }
+            let (u, s, vt) = spectral::svd(&x, full).map_err(|d| d.at(a.span))?;
+            Ok(Value::tuple([u, s, vt]))
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "svdvals(a: tensor) -> tensor",
+            summary: "The singular values of `a`, descending.",
+            doc: "Differentiable where they are distinct and non-zero.",
+            example: "svdvals(tensor([[3.0, 0.0], [0.0, -4.0]]))  # tensor([4.0, 3.0])",
+        },
+        |_, a| {
+            let x = numeric("svdvals", a.value(0))?;
+            spectral::svdvals(&x).map_err(|d| d.at(a.span))
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "qr(a: tensor, mode: str = \"reduced\") -> tuple",
+            summary: "`(q, r)` with `a == q @ r`, `q` orthonormal columns, `r` upper triangular.",
+            doc: "`mode` is `\"reduced\"` (`q` is `m x min(m, n)`) or `\"complete\"` (`q` is `m x m`). \
+                  Signs as LAPACK. Differentiable for `m >= n` in reduced mode (as JAX).",
+            example: "qr(tensor([[3.0, 0.0], [4.0, 5.0]]))[1]  # tensor([[-5.0, -4.0], [0.0, 3.0]])",
+        },
+        |_, a| {
+            let x = numeric("qr", a.value(0))?;
+            let mode = str_arg("qr", "mode", a.value(1)).map_err(at_param(&a, 1))?;
+            let complete = match &*mode {
+                "reduced" => false,
+                "complete" => true,
+                other => {
+                    return Err(at_param(&a, 1)(Diagnostic::new(
+                        ErrorKind::Value,
+                        format!("`qr`: mode must be \"reduced\" or \"complete\", not {other:?}"),
+                    )))
+                }
+            };
+            let (q, r) = spectral::qr(&x, complete).map_err(|d| d.at(a.span))?;
+            Ok(Value::tuple([q, r]))
+        },
+    );
 }

@@ -27,4 +27,5 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     linalg::register_family(t);
     shape::register_family(t);
     decomp::register_family(t);
+    decomp::register_spectral(t);
 }
