@@ -1038,3 +1038,42 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn linalg_least_squares(n in 1usize..=3, extra in 0usize..=2, k in 1usize..=2, seed in any::<u64>()) {
+        let mut rng = Rng::new(seed);
+        for (m, nn) in [(n + extra, n), (n, n + extra)] {
+            let x = spread(&mut rng, &[], m, nn);
+            check(&format!("pinv {m}x{nn}"), &builtin_fun("pinv", vec![]), std::slice::from_ref(&x), seed)?;
+        }
+        let a = spread(&mut rng, &[], n + extra, n);
+        let b = uni(&mut rng, &[n + extra, k], -1.0, 1.0);
+        check("lstsq x", &output("lstsq", vec![], 0), &[a.clone(), b.clone()], seed)?;
+        if extra > 0 {
+            check("lstsq residuals", &output("lstsq", vec![], 1), &[a, b], seed)?;
+        }
+        let sq = dominant(&mut rng, &[], n);
+        let sq = ops::scale(&sq, 1.0 / (n as f64 + 1.0)).unwrap();
+        for p in [-2i64, -1, 0, 1, 2, 3] {
+            let f = builtin_fun("matrix_power", vec![]);
+            let fp: Fun = Rc::new(move |it, xs| f(it, &[xs[0].clone(), Value::Int(p)]));
+            check(&format!("matrix_power {p}"), &fp, std::slice::from_ref(&sq), seed)?;
+        }
+    }
+
+    #[test]
+    fn special_functions(s in shape(0, 3), seed in any::<u64>()) {
+        let mut rng = Rng::new(seed);
+        let x = uni(&mut rng, &s, -2.0, 2.0);
+        for name in ["erf", "erfc"] {
+            check(name, &builtin_fun(name, vec![]), std::slice::from_ref(&x), seed)?;
+        }
+        let pos = uni(&mut rng, &s, 0.3, 4.0);
+        for name in ["lgamma", "digamma"] {
+            check(name, &builtin_fun(name, vec![]), std::slice::from_ref(&pos), seed)?;
+        }
+    }
+}

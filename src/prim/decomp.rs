@@ -147,7 +147,19 @@ pub fn inv(a: &Value) -> R<Value> {
         // Let the kernel describe the bad shape.
         te(as_tensor(a)?.inv())?;
     }
-    solve(a, &ops::broadcast_to(&eye(last(a))?, &s)?)
+    solve(a, &ops::broadcast_to(&eye(last(a))?, &s)?).map_err(|d| renamed(d, "inv"))
+}
+
+/// A failure of the `solve` behind a composite, reported under the composite's name.
+fn renamed(mut d: crate::diagnostics::Diagnostic, name: &str) -> crate::diagnostics::Diagnostic {
+    if let Some(rest) = d
+        .message
+        .strip_prefix("`solve` failed")
+        .or(d.message.strip_prefix("`inv` failed"))
+    {
+        d.message = format!("`{name}` failed{rest}");
+    }
+    d
 }
 
 /// `(sign, log |det a|)` of each square matrix; the sign is piecewise
@@ -317,6 +329,89 @@ impl Primitive for LogAbsDet {
         term(&t[0], |ta| {
             let s = solve(&x[0], &ops::broadcast_to(ta, &shape_of(&x[0]))?)?;
             sum_last_two(&ops::mul(&s, &eye(last(&x[0]))?)?)
+        })
+    }
+}
+
+/// The Moore-Penrose pseudo-inverse of each matrix, singular values at most
+/// `rcond * s_max` treated as zero (`None`: NumPy's default).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pinv {
+    /// The relative cutoff.
+    pub rcond: Option<f64>,
+}
+
+/// `pinv(a)` (differentiable; the rule holds where the rank is locally constant).
+pub fn pinv(a: &Value, rcond: Option<f64>) -> R<Value> {
+    super::apply(&Prim::Pinv(Pinv { rcond }), &[ops::num(a)])
+}
+
+/// `a` to the integer power `n` by repeated squaring (a negative `n` powers
+/// `inv(a)`, `n = 0` gives identities): a composition of products, so exact
+/// derivatives of every order come for free.
+pub fn matrix_power(a: &Value, n: i64) -> R<Value> {
+    let s = shape_of(a);
+    if s.len() < 2 || s[s.len() - 1] != s[s.len() - 2] {
+        te(as_tensor(a)?.matrix_power(1))?;
+    }
+    if n == 0 {
+        return ops::broadcast_to(&eye(last(a))?, &s);
+    }
+    let mut base = if n < 0 {
+        inv(a).map_err(|d| renamed(d, "matrix_power"))?
+    } else {
+        ops::num(a)
+    };
+    let mut k = n.unsigned_abs();
+    let mut acc: Option<Value> = None;
+    while k > 0 {
+        if k & 1 == 1 {
+            acc = Some(match acc {
+                None => base.clone(),
+                Some(p) => mm(&p, &base)?,
+            });
+        }
+        k >>= 1;
+        if k > 0 {
+            base = mm(&base, &base)?;
+        }
+    }
+    // n != 0, so at least one bit was set.
+    Ok(acc.unwrap_or(base))
+}
+
+impl Primitive for Pinv {
+    fn name(&self) -> String {
+        "pinv".into()
+    }
+    fn forward(&self, x: &[Value]) -> R<Value> {
+        Ok(from_tensor(te(as_tensor(&x[0])?.pinv(self.rcond))?))
+    }
+    fn vjp(&self, x: &[Value], p: &Value, g: &Value, _needs: &[bool]) -> R<Vec<Option<Value>>> {
+        // The adjoint of the JVP below:
+        // ā = -pᵀ ḡ pᵀ + (I - a p) ḡᵀ p pᵀ + pᵀ p ḡᵀ (I - p a).
+        let a = &x[0];
+        let (pt, gt) = (mt(p)?, mt(g)?);
+        let t1 = ops::neg(&mm(&mm(&pt, g)?, &pt)?)?;
+        let ap = mm(a, p)?;
+        let t2 = mm(&mm(&ops::sub(&gt, &mm(&ap, &gt)?)?, p)?, &pt)?;
+        let pa = mm(p, a)?;
+        let t3 = mm(&mm(&pt, p)?, &ops::sub(&gt, &mm(&gt, &pa)?)?)?;
+        Ok(vec![Some(ops::add(&ops::add(&t1, &t2)?, &t3)?)])
+    }
+    fn jvp(&self, x: &[Value], t: &[Option<Value>], p: &Value) -> R<Option<Value>> {
+        // Golub & Pereyra (JAX's rule):
+        // ṗ = -p ȧ p + p pᵀ ȧᵀ (I - a p) + (I - p a) ȧᵀ pᵀ p.
+        term(&t[0], |ta| {
+            let a = &x[0];
+            let ta = ops::broadcast_to(ta, &shape_of(a))?;
+            let (pt, tat) = (mt(p)?, mt(&ta)?);
+            let t1 = ops::neg(&mm(&mm(p, &ta)?, p)?)?;
+            let ap = mm(a, p)?;
+            let t2 = mm(&mm(p, &pt)?, &ops::sub(&tat, &mm(&tat, &ap)?)?)?;
+            let pa = mm(p, a)?;
+            let t3 = mm(&ops::sub(&tat, &mm(&pa, &tat)?)?, &mm(&pt, p)?)?;
+            ops::add(&ops::add(&t1, &t2)?, &t3)
         })
     }
 }

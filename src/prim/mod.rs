@@ -25,16 +25,18 @@ pub mod indexing;
 pub mod linalg;
 pub mod reduce;
 pub mod shape;
+pub mod special;
 pub mod spectral;
 pub mod table;
 
 pub use binary::{Binary, Where};
-pub use decomp::{Cholesky, LogAbsDet, Solve, TriSolve};
+pub use decomp::{Cholesky, LogAbsDet, Pinv, Solve, TriSolve};
 pub use elementwise::{IntPow, Unary};
 pub use indexing::{Slice, SliceScatter, Take, TakeScatter};
 pub use linalg::MatMul;
 pub use reduce::Reduce;
 pub use shape::{BroadcastTo, Concat, Reshape, Stack, SumTo, Transpose};
+pub use special::{Special, SpecialFn};
 pub use spectral::{Eigh, Qr, Svd};
 pub use table::Prim;
 

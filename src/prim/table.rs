@@ -8,12 +8,13 @@
 //! exhaustive matches, so a primitive without rules does not compile.
 
 use super::binary::{Binary, Where};
-use super::decomp::{Cholesky, LogAbsDet, Solve, TriSolve};
+use super::decomp::{Cholesky, LogAbsDet, Pinv, Solve, TriSolve};
 use super::elementwise::{IntPow, Unary};
 use super::indexing::{Slice, SliceScatter, Take, TakeScatter};
 use super::linalg::MatMul;
 use super::reduce::Reduce;
 use super::shape::{BroadcastTo, Concat, Reshape, Stack, SumTo, Transpose};
+use super::special::Special;
 use super::spectral::{Eigh, Qr, Svd};
 use super::Leaf;
 
@@ -68,6 +69,10 @@ pub enum Prim {
     Svd(Svd),
     /// One output of `qr`.
     Qr(Qr),
+    /// Pseudo-inverse.
+    Pinv(Pinv),
+    /// `erf`, `erfc`, `lgamma`, `digamma`, polygamma.
+    Special(Special),
 }
 
 /// Runs `$body` with `$p` bound to the primitive struct inside `$prim` (a
@@ -102,6 +107,8 @@ macro_rules! each_prim {
             P::Eigh($p) => $body,
             P::Svd($p) => $body,
             P::Qr($p) => $body,
+            P::Pinv($p) => $body,
+            P::Special($p) => $body,
         }
     }};
 }

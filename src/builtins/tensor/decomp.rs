@@ -3,9 +3,11 @@
 //! helpers of `crate::prim::decomp` that report failures at the call.
 
 use super::args::*;
-use crate::builtins::{bool_arg, register, str_arg, Decl};
+use crate::builtins::{bool_arg, float_arg, int_arg, register, str_arg, Decl};
 use crate::diagnostics::{Diagnostic, ErrorKind};
-use crate::prim::{decomp, spectral};
+use crate::ops;
+use crate::prim::special::{special, SpecialFn};
+use crate::prim::{as_tensor, decomp, spectral, te};
 use crate::value::Value;
 use dp_tensor::Triangular;
 use std::collections::HashMap;
@@ -208,4 +210,122 @@ pub(super) fn register_spectral(t: &mut HashMap<Rc<str>, Value>) {
             Ok(Value::tuple([q, r]))
         },
     );
+}
+
+/// `rcond` as an optional cutoff (`none`: the default).
+fn rcond_arg(fname: &str, a: &crate::builtins::Call<'_>, i: usize) -> crate::diagnostics::R<Option<f64>> {
+    match a.value(i) {
+        Value::None => Ok(None),
+        v => Ok(Some(float_arg(fname, "rcond", v).map_err(at_param(a, i))?)),
+    }
+}
+
+/// Registers `pinv`, `lstsq`, `matrix_power`.
+pub(super) fn register_least_squares(t: &mut HashMap<Rc<str>, Value>) {
+    register(
+        t,
+        Decl {
+            sig: "pinv(a: tensor, rcond: float = none) -> tensor",
+            summary: "The Moore-Penrose pseudo-inverse of each matrix in the last two axes (via the SVD).",
+            doc: "Singular values at most `rcond * s_max` count as zero (`none`: NumPy's `1e-15`). \
+                  Differentiable where the rank does not change (JAX's rule).",
+            example: "pinv(tensor([[2.0, 0.0], [0.0, 0.0]]))  # tensor([[0.5, 0.0], [0.0, 0.0]])",
+        },
+        |_, a| {
+            let x = numeric("pinv", a.value(0))?;
+            let rcond = rcond_arg("pinv", &a, 1)?;
+            decomp::pinv(&x, rcond).map_err(|d| d.at(a.span))
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "lstsq(a: tensor, b: tensor, rcond: float = none) -> tuple",
+            summary: "`(x, residuals, rank, s)`: the minimum-norm least-squares solution of `a @ x = b` (NumPy).",
+            doc: "`a` is one `m x n` matrix, `b` `(m,)` or `(m, k)`. `residuals` holds `sum((b - a @ x)^2)` per \
+                  column when `a` has full column rank and `m > n`, else it is empty; `s` are the singular \
+                  values. `rcond` (`none`: `eps * max(m, n)`) cuts small singular values. `x` is \
+                  `pinv(a) @ b`, differentiable in `a` and `b` where the rank does not change.",
+            example: "lstsq(tensor([[1.0], [1.0]]), tensor([1.0, 3.0]))[0]  # tensor([2.0])",
+        },
+        |_, a| {
+            let x = numeric("lstsq", a.value(0))?;
+            let y = numeric("lstsq", a.value(1))?;
+            let rcond = rcond_arg("lstsq", &a, 2)?;
+            let r = te(as_tensor(&x)?.lstsq(&*as_tensor(&y)?, rcond)).map_err(|d| d.at(a.span))?;
+            // The values come from compositions that record, so they are the
+            // same whether or not they are being differentiated.
+            let s = ops::shape_of(&x);
+            let cut = rcond.unwrap_or(f64::EPSILON * s[0].max(s[1]) as f64);
+            let sol = ops::arith::matmul(&decomp::pinv(&x, Some(cut))?, &y)?;
+            let residuals = if r.residuals.size() == 0 {
+                Value::Tensor(Rc::new(r.residuals))
+            } else {
+                let d = ops::sub(&y, &ops::arith::matmul(&x, &sol)?)?;
+                let sq = ops::sum(&ops::mul(&d, &d)?, Some(Rc::from(vec![0])), false)?;
+                ops::reshape(&sq, r.residuals.shape())?
+            };
+            let sv = spectral::svdvals(&x)?;
+            Ok(Value::tuple([sol, residuals, Value::Int(r.rank as i64), sv]))
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "matrix_power(a: tensor, n: int) -> tensor",
+            summary: "Each square matrix in the last two axes to the integer power `n` (by repeated squaring).",
+            doc: "`n = 0` gives identities; a negative `n` powers `inv(a)` (a singular `a` is then an error). \
+                  Differentiable.",
+            example: "matrix_power(tensor([[1.0, 1.0], [0.0, 1.0]]), 3)  # tensor([[1.0, 3.0], [0.0, 1.0]])",
+        },
+        |_, a| {
+            let x = numeric("matrix_power", a.value(0))?;
+            let n = int_arg("matrix_power", "n", a.value(1)).map_err(at_param(&a, 1))?;
+            decomp::matrix_power(&x, n).map_err(|d| d.at(a.span))
+        },
+    );
+    for (decl, fun) in [
+        (
+            Decl {
+                sig: "erf(x: tensor) -> tensor",
+                summary: "The error function, elementwise.",
+                doc: "Differentiable to any order.",
+                example: "erf(0.0)  # 0.0",
+            },
+            SpecialFn::Erf,
+        ),
+        (
+            Decl {
+                sig: "erfc(x: tensor) -> tensor",
+                summary: "`1 - erf(x)`, elementwise, accurate where it is tiny (large `x`).",
+                doc: "Differentiable to any order.",
+                example: "erfc(0.0)  # 1.0",
+            },
+            SpecialFn::Erfc,
+        ),
+        (
+            Decl {
+                sig: "lgamma(x: tensor) -> tensor",
+                summary: "`log |Γ(x)|`, elementwise (`inf` at the poles 0, -1, -2, ...).",
+                doc: "Its derivative is `digamma`.",
+                example: "lgamma(3.0)  # 0.6931471805599453",
+            },
+            SpecialFn::Lgamma,
+        ),
+        (
+            Decl {
+                sig: "digamma(x: tensor) -> tensor",
+                summary: "The digamma function `Γ'(x) / Γ(x)`, elementwise.",
+                doc: "Differentiable to any order (through the polygamma functions).",
+                example: "digamma(1.0)  # -0.5772156649015329",
+            },
+            SpecialFn::Polygamma(0),
+        ),
+    ] {
+        let name = decl.sig.split('(').next().unwrap_or("special");
+        register(t, decl, move |_, a| {
+            let x = numeric(name, a.value(0))?;
+            special(fun, &x).map_err(|d| d.at(a.span))
+        });
+    }
 }

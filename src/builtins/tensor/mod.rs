@@ -28,4 +28,5 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     shape::register_family(t);
     decomp::register_family(t);
     decomp::register_spectral(t);
+    decomp::register_least_squares(t);
 }
