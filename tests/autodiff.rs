@@ -1039,3 +1039,157 @@ fn levels_are_never_reused() {
     let b = start_forward(&it.diff).level.id;
     assert!(b > a, "level numbers only grow");
 }
+
+// ---------------------------------------------------------------- linear algebra
+
+/// A stack of well-conditioned (diagonally dominant) `n x n` matrices.
+fn dominant(rng: &mut Rng, batch: &[usize], n: usize) -> Value {
+    let mut s = batch.to_vec();
+    s.extend([n, n]);
+    let x = uni(rng, &s, -1.0, 1.0);
+    let d = value(Tensor::eye(n).unwrap().map(|e| e * (n as f64 + 1.0)));
+    ops::add(&x, &d).unwrap()
+}
+
+/// Composes a builtin after `pre` (a function of the inputs).
+fn after(name: &'static str, kw: Vec<(&'static str, Value)>, pre: fn(&[Value]) -> R<Vec<Value>>) -> Fun {
+    let f = builtin_fun(name, kw);
+    Rc::new(move |it, xs| f(it, &pre(xs)?))
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn linalg_solve_family(n in 1usize..=3, k in 1usize..=2, batch in prop::option::of(1usize..=2), vec_b in any::<bool>(), seed in any::<u64>()) {
+        let mut rng = Rng::new(seed);
+        let bs: Vec<usize> = batch.into_iter().collect();
+        let a = dominant(&mut rng, &bs, n);
+        let b = if vec_b { uni(&mut rng, &[n], -1.0, 1.0) } else { uni(&mut rng, &[n, k], -1.0, 1.0) };
+        check("solve", &builtin_fun("solve", vec![]), &[a.clone(), b.clone()], seed)?;
+        for name in ["inv", "det"] {
+            check(name, &builtin_fun(name, vec![]), std::slice::from_ref(&a), seed)?;
+        }
+        let logabs: Fun = {
+            let f = builtin_fun("slogdet", vec![]);
+            Rc::new(move |it, xs| match f(it, xs)? {
+                Value::Tuple(t) => Ok(t[1].clone()),
+                other => Ok(other),
+            })
+        };
+        check("slogdet", &logabs, std::slice::from_ref(&a), seed)?;
+        for lower in [true, false] {
+            for trans in [true, false] {
+                for unit in [true, false] {
+                    let left = rng.uniform(&[]).unwrap().item().unwrap() < 0.5 || vec_b;
+                    let bb = if left { b.clone() } else { ops::transpose(&b, &[1, 0]).unwrap() };
+                    let kw = vec![("lower", Value::Bool(lower)), ("trans", Value::Bool(trans)), ("unit_diagonal", Value::Bool(unit)), ("left_side", Value::Bool(left))];
+                    check(&format!("solve_triangular l={lower} t={trans} u={unit} left={left}"), &builtin_fun("solve_triangular", kw), &[a.clone(), bb], seed)?;
+                }
+            }
+        }
+        // Cholesky of a symmetric positive definite function of a.
+        let spd = after("cholesky", vec![], |xs| {
+            let a = &xs[0];
+            let s = shape_of(a);
+            let nd = s.len();
+            let mut perm: Vec<usize> = (0..nd).collect();
+            perm.swap(nd - 2, nd - 1);
+            Ok(vec![ops::arith::matmul(a, &ops::transpose(a, &perm)?)?])
+        });
+        check("cholesky", &spd, &[a], seed)?;
+    }
+}
+
+/// Output `k` of a builtin returning a tuple.
+fn output(name: &'static str, kw: Vec<(&'static str, Value)>, k: usize) -> Fun {
+    let f = builtin_fun(name, kw);
+    Rc::new(move |it, xs| match f(it, xs)? {
+        Value::Tuple(t) => Ok(t[k].clone()),
+        other => Ok(other),
+    })
+}
+
+/// `x` plus an `m x n` matrix with `1, 2, 3, ...` on its diagonal: spreads
+/// eigen- and singular values apart so their derivatives are well defined.
+fn spread(rng: &mut Rng, batch: &[usize], m: usize, n: usize) -> Value {
+    let mut s = batch.to_vec();
+    s.extend([m, n]);
+    let x = uni(rng, &s, -0.3, 0.3);
+    let mut d = vec![0.0; m * n];
+    for i in 0..m.min(n) {
+        d[i * n + i] = (i + 1) as f64 * 1.5;
+    }
+    ops::add(&x, &value(Tensor::from_vec(d, &[m, n]).unwrap())).unwrap()
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn linalg_spectral(n in 1usize..=3, extra in 0usize..=2, batch in prop::option::of(1usize..=2), seed in any::<u64>()) {
+        let mut rng = Rng::new(seed);
+        let bs: Vec<usize> = batch.into_iter().collect();
+        // eigh of a symmetric function of x (eigh reads one triangle).
+        let a = spread(&mut rng, &bs, n, n);
+        for k in 0..2 {
+            let f = output("eigh", vec![], k);
+            let sym: Fun = Rc::new(move |it, xs| {
+                let nd = shape_of(&xs[0]).len();
+                let mut perm: Vec<usize> = (0..nd).collect();
+                perm.swap(nd - 2, nd - 1);
+                f(it, &[ops::add(&xs[0], &ops::transpose(&xs[0], &perm)?)?])
+            });
+            check(&format!("eigh output {k}"), &sym, std::slice::from_ref(&a), seed)?;
+        }
+        for (m, nn) in [(n + extra, n), (n, n + extra)] {
+            let x = spread(&mut rng, &bs, m, nn);
+            for k in 0..3 {
+                check(&format!("svd {m}x{nn} output {k}"), &output("svd", vec![("full_matrices", Value::Bool(false))], k), std::slice::from_ref(&x), seed)?;
+            }
+        }
+        let x = spread(&mut rng, &bs, n + extra, n);
+        for k in 0..2 {
+            check(&format!("qr output {k}"), &output("qr", vec![], k), std::slice::from_ref(&x), seed)?;
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn linalg_least_squares(n in 1usize..=3, extra in 0usize..=2, k in 1usize..=2, seed in any::<u64>()) {
+        let mut rng = Rng::new(seed);
+        for (m, nn) in [(n + extra, n), (n, n + extra)] {
+            let x = spread(&mut rng, &[], m, nn);
+            check(&format!("pinv {m}x{nn}"), &builtin_fun("pinv", vec![]), std::slice::from_ref(&x), seed)?;
+        }
+        let a = spread(&mut rng, &[], n + extra, n);
+        let b = uni(&mut rng, &[n + extra, k], -1.0, 1.0);
+        check("lstsq x", &output("lstsq", vec![], 0), &[a.clone(), b.clone()], seed)?;
+        if extra > 0 {
+            check("lstsq residuals", &output("lstsq", vec![], 1), &[a, b], seed)?;
+        }
+        let sq = dominant(&mut rng, &[], n);
+        let sq = ops::scale(&sq, 1.0 / (n as f64 + 1.0)).unwrap();
+        for p in [-2i64, -1, 0, 1, 2, 3] {
+            let f = builtin_fun("matrix_power", vec![]);
+            let fp: Fun = Rc::new(move |it, xs| f(it, &[xs[0].clone(), Value::Int(p)]));
+            check(&format!("matrix_power {p}"), &fp, std::slice::from_ref(&sq), seed)?;
+        }
+    }
+
+    #[test]
+    fn special_functions(s in shape(0, 3), seed in any::<u64>()) {
+        let mut rng = Rng::new(seed);
+        let x = uni(&mut rng, &s, -2.0, 2.0);
+        for name in ["erf", "erfc"] {
+            check(name, &builtin_fun(name, vec![]), std::slice::from_ref(&x), seed)?;
+        }
+        let pos = uni(&mut rng, &s, 0.3, 4.0);
+        for name in ["lgamma", "digamma"] {
+            check(name, &builtin_fun(name, vec![]), std::slice::from_ref(&pos), seed)?;
+        }
+    }
+}

@@ -19,19 +19,25 @@
 //! each named explicitly in its rule.
 
 pub mod binary;
+pub mod decomp;
 pub mod elementwise;
 pub mod indexing;
 pub mod linalg;
 pub mod reduce;
 pub mod shape;
+pub mod special;
+pub mod spectral;
 pub mod table;
 
 pub use binary::{Atan2, Binary, Where};
+pub use decomp::{Cholesky, LogAbsDet, Pinv, Solve, TriSolve};
 pub use elementwise::{IntPow, Unary};
 pub use indexing::{Slice, SliceScatter, Take, TakeScatter};
 pub use linalg::MatMul;
 pub use reduce::Reduce;
 pub use shape::{BroadcastTo, Concat, Reshape, Stack, SumTo, Transpose};
+pub use special::{Special, SpecialFn};
+pub use spectral::{Eigh, Qr, Svd};
 pub use table::Prim;
 
 use crate::diagnostics::{Diagnostic, ErrorKind};
@@ -151,7 +157,9 @@ pub fn tensor_error(e: TensorError) -> Diagnostic {
         TensorError::TooLarge { .. }
         | TensorError::OutOfMemory { .. }
         | TensorError::Invalid(_)
-        | TensorError::EmptyReduction { .. } => ErrorKind::Value,
+        | TensorError::EmptyReduction { .. }
+        | TensorError::Singular { .. }
+        | TensorError::NotPositiveDefinite { .. } => ErrorKind::Value,
         _ => ErrorKind::Shape,
     };
     Diagnostic::new(kind, e.to_string())

@@ -8,11 +8,14 @@
 //! exhaustive matches, so a primitive without rules does not compile.
 
 use super::binary::{Atan2, Binary, Where};
+use super::decomp::{Cholesky, LogAbsDet, Pinv, Solve, TriSolve};
 use super::elementwise::{IntPow, Unary};
 use super::indexing::{Slice, SliceScatter, Take, TakeScatter};
 use super::linalg::MatMul;
 use super::reduce::Reduce;
 use super::shape::{BroadcastTo, Concat, Reshape, Stack, SumTo, Transpose};
+use super::special::Special;
+use super::spectral::{Eigh, Qr, Svd};
 use super::Leaf;
 
 /// A primitive operation with its static parameters.
@@ -54,6 +57,24 @@ pub enum Prim {
     Concat(Concat),
     /// Joining tensors along a new axis.
     Stack(Stack),
+    /// `solve(a, b)` for square `a`.
+    Solve(Solve),
+    /// Triangular solve.
+    TriSolve(TriSolve),
+    /// Cholesky factor.
+    Cholesky(Cholesky),
+    /// `log |det a|`.
+    LogAbsDet(LogAbsDet),
+    /// One output of `eigh`.
+    Eigh(Eigh),
+    /// One output of `svd`.
+    Svd(Svd),
+    /// One output of `qr`.
+    Qr(Qr),
+    /// Pseudo-inverse.
+    Pinv(Pinv),
+    /// `erf`, `erfc`, `lgamma`, `digamma`, polygamma.
+    Special(Special),
 }
 
 /// Runs `$body` with `$p` bound to the primitive struct inside `$prim` (a
@@ -82,6 +103,15 @@ macro_rules! each_prim {
             P::TakeScatter($p) => $body,
             P::Concat($p) => $body,
             P::Stack($p) => $body,
+            P::Solve($p) => $body,
+            P::TriSolve($p) => $body,
+            P::Cholesky($p) => $body,
+            P::LogAbsDet($p) => $body,
+            P::Eigh($p) => $body,
+            P::Svd($p) => $body,
+            P::Qr($p) => $body,
+            P::Pinv($p) => $body,
+            P::Special($p) => $body,
         }
     }};
 }

@@ -8,6 +8,7 @@ mod args;
 mod arrange;
 mod composed;
 mod create;
+mod decomp;
 mod linalg;
 mod math;
 mod nanreduce;
@@ -33,4 +34,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     activation::register_family(t);
     nanreduce::register_family(t);
     arrange::register_family(t);
+    decomp::register_family(t);
+    decomp::register_spectral(t);
+    decomp::register_least_squares(t);
 }

@@ -1,0 +1,331 @@
+//! Matrix decomposition builtins: `solve`, `inv`, `det`, `slogdet`,
+//! `cholesky`, `solve_triangular` — thin wrappers over the differentiable
+//! helpers of `crate::prim::decomp` that report failures at the call.
+
+use super::args::*;
+use crate::builtins::{bool_arg, float_arg, int_arg, register, str_arg, Decl};
+use crate::diagnostics::{Diagnostic, ErrorKind};
+use crate::ops;
+use crate::prim::special::{special, SpecialFn};
+use crate::prim::{as_tensor, decomp, spectral, te};
+use crate::value::Value;
+use dp_tensor::Triangular;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// Registers the builtins of this family.
+pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
+    register(
+        t,
+        Decl {
+            sig: "solve(a: tensor, b: tensor) -> tensor",
+            summary: "The solution `x` of `a @ x = b` for square `a` (LU with partial pivoting).",
+            doc: "As NumPy 2: a 1-d `b` is one right-hand side; otherwise `b` is a stack of `(n, k)` \
+                  matrices whose leading axes broadcast against `a`'s. A singular `a` is an error. \
+                  Differentiable in `a` and `b`.",
+            example: "solve(tensor([[2.0, 0.0], [0.0, 4.0]]), tensor([2.0, 2.0]))  # tensor([1.0, 0.5])",
+        },
+        |_, a| {
+            let x = numeric("solve", a.value(0))?;
+            let y = numeric("solve", a.value(1))?;
+            decomp::solve(&x, &y).map_err(|d| d.at(a.span))
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "inv(a: tensor) -> tensor",
+            summary: "The inverse of each square matrix in the last two axes.",
+            doc: "A singular matrix is an error; prefer `solve(a, b)` to `inv(a) @ b`. Differentiable.",
+            example: "inv(tensor([[2.0, 0.0], [0.0, 4.0]]))  # tensor([[0.5, 0.0], [0.0, 0.25]])",
+        },
+        |_, a| {
+            let x = numeric("inv", a.value(0))?;
+            decomp::inv(&x).map_err(|d| d.at(a.span))
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "det(a: tensor) -> float | tensor",
+            summary: "The determinant of each square matrix in the last two axes.",
+            doc: "Computed as `sign * exp(logabsdet)` from `slogdet`; singular matrices give 0. Differentiable \
+                  where the matrix is invertible.",
+            example: "det(tensor([[1.0, 2.0], [3.0, 4.0]]))  # -2.0",
+        },
+        |_, a| {
+            let x = numeric("det", a.value(0))?;
+            decomp::det(&x).map_err(|d| d.at(a.span))
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "slogdet(a: tensor) -> tuple",
+            summary: "`(sign, logabsdet)` of each square matrix: `det = sign * exp(logabsdet)` without overflow.",
+            doc: "A singular matrix gives `(0.0, -inf)`. `logabsdet` is differentiable (its gradient is \
+                  `inv(a).T`); `sign` is piecewise constant.",
+            example: "slogdet(tensor([[1.0, 2.0], [3.0, 4.0]]))  # (-1.0, 0.6931471805599453)",
+        },
+        |_, a| {
+            let x = numeric("slogdet", a.value(0))?;
+            let (s, l) = decomp::slogdet(&x).map_err(|d| d.at(a.span))?;
+            Ok(Value::tuple([s, l]))
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "cholesky(a: tensor) -> tensor",
+            summary: "The lower triangular `l` with `l @ l.T == a`, for symmetric positive definite `a`.",
+            doc: "Reads the lower triangle of `a`; a matrix that is not positive definite is an error. \
+                  Differentiable (the derivative treats `a` as symmetric, as JAX does).",
+            example: "cholesky(tensor([[4.0, 2.0], [2.0, 2.0]]))  # tensor([[2.0, 0.0], [1.0, 1.0]])",
+        },
+        |_, a| {
+            let x = numeric("cholesky", a.value(0))?;
+            decomp::cholesky(&x).map_err(|d| d.at(a.span))
+        },
+    );
+    for name in ["solve_triangular", "triangular_solve"] {
+        let sig = if name == "solve_triangular" {
+            "solve_triangular(a: tensor, b: tensor, lower: bool = false, trans: bool = false, \
+             unit_diagonal: bool = false, left_side: bool = true) -> tensor"
+        } else {
+            "triangular_solve(a: tensor, b: tensor, lower: bool = false, trans: bool = false, \
+             unit_diagonal: bool = false, left_side: bool = true) -> tensor"
+        };
+        register(
+            t,
+            Decl {
+                sig,
+                summary: "The solution `x` of `op(a) @ x = b` for triangular `a` (`x @ op(a) = b` when `left_side=false`).",
+                doc: "`op(a)` is `a.T` when `trans`. Only the triangle named by `lower` is read (SciPy's \
+                      default is the upper one), and not the diagonal when `unit_diagonal` (then taken as ones). \
+                      `b` follows `solve`'s rules. A zero on the diagonal is an error. Differentiable in `a` and `b`.",
+                example: "solve_triangular(tensor([[2.0, 0.0], [1.0, 1.0]]), tensor([2.0, 3.0]), lower=true)  # tensor([1.0, 2.0])",
+            },
+            move |_, a| {
+                let x = numeric(name, a.value(0))?;
+                let y = numeric(name, a.value(1))?;
+                let flag = |i: usize, what: &str| bool_arg(name, what, a.value(i)).map_err(at_param(&a, i));
+                let opts = Triangular {
+                    lower: flag(2, "lower")?,
+                    trans: flag(3, "trans")?,
+                    unit_diagonal: flag(4, "unit_diagonal")?,
+                    right_side: !flag(5, "left_side")?,
+                };
+                decomp::triangular_solve(&x, &y, opts).map_err(|d| d.at(a.span))
+            },
+        );
+    }
+}
+
+/// Registers `eigh`, `eigvalsh`, `svd`, `svdvals`, `qr`.
+pub(super) fn register_spectral(t: &mut HashMap<Rc<str>, Value>) {
+    register(
+        t,
+        Decl {
+            sig: "eigh(a: tensor) -> tuple",
+            summary: "`(w, v)`: ascending eigenvalues and unit eigenvectors (columns of `v`) of symmetric `a`.",
+            doc: "Reads the lower triangle. Each eigenvector's largest entry is positive. Differentiable \
+                  where the eigenvalues are distinct (the derivative treats `a` as symmetric, as JAX does).",
+            example: "eigh(tensor([[2.0, 0.0], [0.0, 1.0]]))[0]  # tensor([1.0, 2.0])",
+        },
+        |_, a| {
+            let x = numeric("eigh", a.value(0))?;
+            let (w, v) = spectral::eigh(&x).map_err(|d| d.at(a.span))?;
+            Ok(Value::tuple([w, v]))
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "eigvalsh(a: tensor) -> tensor",
+            summary: "The ascending eigenvalues of symmetric `a` (lower triangle read).",
+            doc: "Differentiable where the eigenvalues are distinct.",
+            example: "eigvalsh(tensor([[2.0, 1.0], [1.0, 2.0]]))  # tensor([1.0, 3.0])",
+        },
+        |_, a| {
+            let x = numeric("eigvalsh", a.value(0))?;
+            Ok(spectral::eigh(&x).map_err(|d| d.at(a.span))?.0)
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "svd(a: tensor, full_matrices: bool = true, compute_uv: bool = true) -> tuple | tensor",
+            summary: "`(u, s, vt)` with `a == u @ diag(s) @ vt` (reduced when `full_matrices=false`); `s` descending.",
+            doc: "With `compute_uv=false` only `s`. Each column of `u` has its largest entry positive. \
+                  Differentiable where the singular values are distinct and non-zero; the vectors of a \
+                  non-square matrix only with `full_matrices=false`.",
+            example: "svd(tensor([[3.0, 0.0], [0.0, -4.0]]))[1]  # tensor([4.0, 3.0])",
+        },
+        |_, a| {
+            let x = numeric("svd", a.value(0))?;
+            let full = bool_arg("svd", "full_matrices", a.value(1)).map_err(at_param(&a, 1))?;
+            if !bool_arg("svd", "compute_uv", a.value(2)).map_err(at_param(&a, 2))? {
+                return spectral::svdvals(&x).map_err(|d| d.at(a.span));
+            }
+            let (u, s, vt) = spectral::svd(&x, full).map_err(|d| d.at(a.span))?;
+            Ok(Value::tuple([u, s, vt]))
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "svdvals(a: tensor) -> tensor",
+            summary: "The singular values of `a`, descending.",
+            doc: "Differentiable where they are distinct and non-zero.",
+            example: "svdvals(tensor([[3.0, 0.0], [0.0, -4.0]]))  # tensor([4.0, 3.0])",
+        },
+        |_, a| {
+            let x = numeric("svdvals", a.value(0))?;
+            spectral::svdvals(&x).map_err(|d| d.at(a.span))
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "qr(a: tensor, mode: str = \"reduced\") -> tuple",
+            summary: "`(q, r)` with `a == q @ r`, `q` orthonormal columns, `r` upper triangular.",
+            doc: "`mode` is `\"reduced\"` (`q` is `m x min(m, n)`) or `\"complete\"` (`q` is `m x m`). \
+                  Signs as LAPACK. Differentiable for `m >= n` in reduced mode (as JAX).",
+            example: "qr(tensor([[3.0, 0.0], [4.0, 5.0]]))[1]  # tensor([[-5.0, -4.0], [0.0, 3.0]])",
+        },
+        |_, a| {
+            let x = numeric("qr", a.value(0))?;
+            let mode = str_arg("qr", "mode", a.value(1)).map_err(at_param(&a, 1))?;
+            let complete = match &*mode {
+                "reduced" => false,
+                "complete" => true,
+                other => {
+                    return Err(at_param(&a, 1)(Diagnostic::new(
+                        ErrorKind::Value,
+                        format!("`qr`: mode must be \"reduced\" or \"complete\", not {other:?}"),
+                    )))
+                }
+            };
+            let (q, r) = spectral::qr(&x, complete).map_err(|d| d.at(a.span))?;
+            Ok(Value::tuple([q, r]))
+        },
+    );
+}
+
+/// `rcond` as an optional cutoff (`none`: the default).
+fn rcond_arg(fname: &str, a: &crate::builtins::Call<'_>, i: usize) -> crate::diagnostics::R<Option<f64>> {
+    match a.value(i) {
+        Value::None => Ok(None),
+        v => Ok(Some(float_arg(fname, "rcond", v).map_err(at_param(a, i))?)),
+    }
+}
+
+/// Registers `pinv`, `lstsq`, `matrix_power`.
+pub(super) fn register_least_squares(t: &mut HashMap<Rc<str>, Value>) {
+    register(
+        t,
+        Decl {
+            sig: "pinv(a: tensor, rcond: float = none) -> tensor",
+            summary: "The Moore-Penrose pseudo-inverse of each matrix in the last two axes (via the SVD).",
+            doc: "Singular values at most `rcond * s_max` count as zero (`none`: NumPy's `1e-15`). \
+                  Differentiable where the rank does not change (JAX's rule).",
+            example: "pinv(tensor([[2.0, 0.0], [0.0, 0.0]]))  # tensor([[0.5, 0.0], [0.0, 0.0]])",
+        },
+        |_, a| {
+            let x = numeric("pinv", a.value(0))?;
+            let rcond = rcond_arg("pinv", &a, 1)?;
+            decomp::pinv(&x, rcond).map_err(|d| d.at(a.span))
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "lstsq(a: tensor, b: tensor, rcond: float = none) -> tuple",
+            summary: "`(x, residuals, rank, s)`: the minimum-norm least-squares solution of `a @ x = b` (NumPy).",
+            doc: "`a` is one `m x n` matrix, `b` `(m,)` or `(m, k)`. `residuals` holds `sum((b - a @ x)^2)` per \
+                  column when `a` has full column rank and `m > n`, else it is empty; `s` are the singular \
+                  values. `rcond` (`none`: `eps * max(m, n)`) cuts small singular values. `x` is \
+                  `pinv(a) @ b`, differentiable in `a` and `b` where the rank does not change.",
+            example: "lstsq(tensor([[1.0], [1.0]]), tensor([1.0, 3.0]))[0]  # tensor([2.0])",
+        },
+        |_, a| {
+            let x = numeric("lstsq", a.value(0))?;
+            let y = numeric("lstsq", a.value(1))?;
+            let rcond = rcond_arg("lstsq", &a, 2)?;
+            let r = te(as_tensor(&x)?.lstsq(&*as_tensor(&y)?, rcond)).map_err(|d| d.at(a.span))?;
+            // The values come from compositions that record, so they are the
+            // same whether or not they are being differentiated.
+            let s = ops::shape_of(&x);
+            let cut = rcond.unwrap_or(f64::EPSILON * s[0].max(s[1]) as f64);
+            let sol = ops::arith::matmul(&decomp::pinv(&x, Some(cut))?, &y)?;
+            let residuals = if r.residuals.size() == 0 {
+                Value::Tensor(Rc::new(r.residuals))
+            } else {
+                let d = ops::sub(&y, &ops::arith::matmul(&x, &sol)?)?;
+                let sq = ops::sum(&ops::mul(&d, &d)?, Some(Rc::from(vec![0])), false)?;
+                ops::reshape(&sq, r.residuals.shape())?
+            };
+            let sv = spectral::svdvals(&x)?;
+            Ok(Value::tuple([sol, residuals, Value::Int(r.rank as i64), sv]))
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "matrix_power(a: tensor, n: int) -> tensor",
+            summary: "Each square matrix in the last two axes to the integer power `n` (by repeated squaring).",
+            doc: "`n = 0` gives identities; a negative `n` powers `inv(a)` (a singular `a` is then an error). \
+                  Differentiable.",
+            example: "matrix_power(tensor([[1.0, 1.0], [0.0, 1.0]]), 3)  # tensor([[1.0, 3.0], [0.0, 1.0]])",
+        },
+        |_, a| {
+            let x = numeric("matrix_power", a.value(0))?;
+            let n = int_arg("matrix_power", "n", a.value(1)).map_err(at_param(&a, 1))?;
+            decomp::matrix_power(&x, n).map_err(|d| d.at(a.span))
+        },
+    );
+    for (decl, fun) in [
+        (
+            Decl {
+                sig: "erf(x: tensor) -> tensor",
+                summary: "The error function, elementwise.",
+                doc: "Differentiable to any order.",
+                example: "erf(0.0)  # 0.0",
+            },
+            SpecialFn::Erf,
+        ),
+        (
+            Decl {
+                sig: "erfc(x: tensor) -> tensor",
+                summary: "`1 - erf(x)`, elementwise, accurate where it is tiny (large `x`).",
+                doc: "Differentiable to any order.",
+                example: "erfc(0.0)  # 1.0",
+            },
+            SpecialFn::Erfc,
+        ),
+        (
+            Decl {
+                sig: "lgamma(x: tensor) -> tensor",
+                summary: "`log |Γ(x)|`, elementwise (`inf` at the poles 0, -1, -2, ...).",
+                doc: "Its derivative is `digamma`.",
+                example: "lgamma(3.0)  # 0.6931471805599453",
+            },
+            SpecialFn::Lgamma,
+        ),
+        (
+            Decl {
+                sig: "digamma(x: tensor) -> tensor",
+                summary: "The digamma function `Γ'(x) / Γ(x)`, elementwise.",
+                doc: "Differentiable to any order (through the polygamma functions).",
+                example: "digamma(1.0)  # -0.5772156649015329",
+            },
+            SpecialFn::Polygamma(0),
+        ),
+    ] {
+        let name = decl.sig.split('(').next().unwrap_or("special");
+        register(t, decl, move |_, a| {
+            let x = numeric(name, a.value(0))?;
+            special(fun, &x).map_err(|d| d.at(a.span))
+        });
+    }
+}
