@@ -176,7 +176,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         doc: "Strings are written raw; other values as `str` formats them (tensors as `print_options` \
               says). `flush=true` makes the text appear at once even when output goes to a pipe or \
               file (on a terminal every print shows at once).",
-        example: "print(\"x =\", 1.5, (1, 2))  # x = 1.5 (1, 2)\nprint(1, 2, sep=\", \", end=\";\\n\")",
+        example: "print(\"x =\", 1.5, (1, 2));  # x = 1.5 (1, 2)\nprint(1, 2, sep=\", \", end=\";\\n\")",
     };
     register(t, print, |it: &mut Interp, a| {
         let sep = a.str_as(0, "sep")?;
@@ -221,7 +221,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
               sign, `0` to pad with zeros. On a tensor the spec applies to each element. `{{` and \
               `}}` are literal braces. An f-string `f\"loss {l:.4f}\"` is the same as \
               `format(\"loss {:.4f}\", l)`.",
-        example: "format(\"{} has loss {:.3}\", \"model\", 0.12345)  # \"model has loss 0.123\"\nformat(\"{:>8.2f}|{:<6}|\", 3.14159, \"ab\")  # \"    3.14|ab    |\"",
+        example: "format(\"{} has loss {:.3}\", \"model\", 0.12345);  # \"model has loss 0.123\"\nformat(\"{:>8.2f}|{:<6}|\", 3.14159, \"ab\")  # \"    3.14|ab    |\"",
     };
     register(t, format, |it, a| {
         let fmt = a.str_as(0, "the format string").map_err(|d| d.at(a.span_of(0)))?;
