@@ -34,9 +34,13 @@ enum Command {
         /// The script.
         file: PathBuf,
     },
-    /// Run a script and print the computational graph of its first `grad`/`vjp`
-    /// (Graphviz DOT on stdout; the program's own output goes to stderr).
+    /// Run a script and print the extended computational graph of its first
+    /// `grad`/`vjp`: the forward nodes and the adjoint nodes of every backward
+    /// pass, one line each (the program's own output goes to stderr).
     Graph {
+        /// Print Graphviz DOT instead of the table.
+        #[arg(long)]
+        dot: bool,
         /// The script.
         file: PathBuf,
     },
@@ -83,7 +87,7 @@ fn run(cli: Cli) -> u8 {
     match cli.command {
         Some(Command::Run { file, args }) => run_file(&file, args, color),
         Some(Command::Check { file }) => check_file(&file, color),
-        Some(Command::Graph { file }) => graph_file(&file, color),
+        Some(Command::Graph { file, dot }) => graph_file(&file, dot, color),
         Some(Command::Repl) => dp::repl::run(),
         Some(Command::Help { name, markdown }) => help(name.as_deref(), markdown),
         None => match cli.script.split_first() {
@@ -182,7 +186,7 @@ fn run_snippet(code: &str, color: bool) -> u8 {
     }
 }
 
-fn graph_file(file: &Path, color: bool) -> u8 {
+fn graph_file(file: &Path, dot: bool, color: bool) -> u8 {
     let src = match read(file) {
         Ok(s) => s,
         Err(code) => return code,
@@ -196,7 +200,12 @@ fn graph_file(file: &Path, color: bool) -> u8 {
     }
     match interp.diff.take_captured() {
         Some(tape) => {
-            dp::cli_io::out_text!("{}", dp::autodiff::graph::to_dot(&tape, &interp.sources));
+            let text = if dot {
+                dp::autodiff::graph::to_dot(&tape, &interp.sources)
+            } else {
+                dp::autodiff::graph::to_table(&tape, &interp.sources)
+            };
+            dp::cli_io::out_text!("{}", text);
             0
         }
         None => {

@@ -47,12 +47,16 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "show a function's signature and documentation (e.g. :help grad, :help optim.adam)",
     ),
     (":load FILE", "run FILE in this session, keeping its bindings"),
+    (
+        ":graph EXPR",
+        "evaluate EXPR and show the extended graph of its first grad/vjp: forward and adjoint nodes",
+    ),
     (":reset", "forget every binding and start a fresh session"),
     (":quit", "leave the REPL (also :q or Ctrl-D)"),
 ];
 
 /// The command words that completion offers.
-const COMMAND_WORDS: &[&str] = &[":help", ":load", ":reset", ":quit", ":q"];
+const COMMAND_WORDS: &[&str] = &[":help", ":load", ":graph", ":reset", ":quit", ":q"];
 
 const HELP_TIPS: &str = "\
 Tips:
@@ -202,6 +206,7 @@ impl Session {
                 r.stdout = "session reset: every binding is forgotten\n".into();
             }
             "load" => return self.load(arg),
+            "graph" => return self.graph(arg),
             _ => {
                 r.stderr = format!("unknown command `:{word}`");
                 let words = COMMAND_WORDS.iter().map(|c| &c[1..]);
@@ -209,6 +214,30 @@ impl Session {
                     r.stderr.push_str(&format!("; did you mean `:{s}`?"));
                 }
                 r.stderr.push_str(" (:help lists the commands)\n");
+            }
+        }
+        r
+    }
+
+    /// `:graph EXPR`: evaluates EXPR with the graph capture armed and shows
+    /// the extended graph of the first differentiation it ran.
+    fn graph(&mut self, expr: &str) -> EntryResult {
+        let mut r = EntryResult::default();
+        if expr.is_empty() {
+            r.stderr = "usage: :graph EXPR   (e.g. :graph grad(|x| x * exp(x))(0.5))\n".into();
+            return r;
+        }
+        self.entries += 1;
+        let name = format!("<repl:{}>", self.entries);
+        let src = with_semicolon(expr).unwrap_or_else(|| expr.to_string());
+        self.interp.diff.start_capture();
+        let result = self.run(&name, &src);
+        let graph = self.interp.diff.take_captured();
+        match (result, graph) {
+            (Err(report), _) => r.stderr = report,
+            (Ok(_), Some(g)) => r.stdout = crate::autodiff::graph::to_table(&g, &self.interp.sources),
+            (Ok(_), None) => {
+                r.stderr = "no graph: the expression ran no grad, value_and_grad, vjp or jacrev\n".into();
             }
         }
         r

@@ -12,6 +12,7 @@
 //! a level, which is what keeps nested derivatives free of perturbation
 //! confusion.
 
+use super::capture::{self, Capture, Extended};
 use crate::diagnostics::{Diagnostic, ErrorKind};
 use crate::eval::Interp;
 use crate::prim::{apply, Prim};
@@ -125,8 +126,8 @@ pub struct DiffCtx {
     next_level: Cell<u32>,
     span: Cell<Span>,
     debug_nans: Cell<bool>,
-    /// `Some(None)`: capturing, nothing yet; `Some(Some(t))`: the captured tape.
-    capture: RefCell<Option<Option<Tape>>>,
+    /// The extended-graph capture of `dp graph` and `:graph`.
+    capture: RefCell<Capture>,
 }
 
 impl Default for DiffCtx {
@@ -135,7 +136,7 @@ impl Default for DiffCtx {
             next_level: Cell::new(1),
             span: Cell::new(Span::default()),
             debug_nans: Cell::new(false),
-            capture: RefCell::new(None),
+            capture: RefCell::new(Capture::Off),
         }
     }
 }
@@ -161,20 +162,52 @@ impl DiffCtx {
         self.debug_nans.set(on);
     }
 
-    /// Starts capturing: the next finished outermost tape is kept for [`DiffCtx::take_captured`].
+    /// Arms the capture: the next differentiation to start is recorded with
+    /// its backward passes, for [`DiffCtx::take_captured`].
     pub fn start_capture(&self) {
-        *self.capture.borrow_mut() = Some(None);
+        *self.capture.borrow_mut() = Capture::Armed;
     }
 
-    /// The captured tape, if any differentiation ran since [`DiffCtx::start_capture`].
-    pub fn take_captured(&self) -> Option<Tape> {
-        self.capture.borrow_mut().take().flatten()
+    /// The captured extended graph: complete once the captured
+    /// differentiation's backward pass ended, or as far as it got.
+    pub fn take_captured(&self) -> Option<Extended> {
+        self.finish_capture();
+        self.capture.borrow_mut().take()
     }
 
-    /// Offers a finished tape to the capture (only the first one is kept).
-    fn offer(&self, tape: &Tape) {
-        if let Some(slot @ None) = &mut *self.capture.borrow_mut() {
-            *slot = Some(super::graph::clone_tape(tape));
+    /// Runs `f` on the capture while one is being recorded.
+    fn capturing<T>(&self, f: impl FnOnce(&mut Capture) -> T) -> Option<T> {
+        let mut c = self.capture.try_borrow_mut().ok()?;
+        matches!(*c, Capture::Recording(_)).then(|| f(&mut c))
+    }
+
+    /// Completes a running capture: its recording level ends and the graph is kept.
+    fn finish_capture(&self) {
+        let taken = match self.capture.try_borrow_mut() {
+            Ok(mut c) => c.take_recording(),
+            Err(_) => None,
+        };
+        if let Some((record, mut graph)) = taken {
+            graph.tape = record.finish();
+            self.capture.borrow_mut().finished(graph);
+        }
+    }
+
+    /// A seed of the backward pass of level `level`, made an input of the
+    /// recording level so the pass's computations are recorded from it.
+    fn capture_seed(&self, seed: Value, level: u32) -> Value {
+        let seed = self.capture_input(seed, level);
+        self.capturing(|c| c.note_seed(&seed));
+        seed
+    }
+
+    /// `value`, made an input of the recording level if a capture is running
+    /// and it comes from outside (see [`capture::is_outside`]).
+    fn capture_input(&self, value: Value, level: u32) -> Value {
+        let rec = self.capture.try_borrow().ok().and_then(|c| c.level());
+        match rec {
+            Some(rec) if rec.id != level && capture::is_outside(&value, &rec) => push_leaf(&rec, value).0,
+            _ => value,
         }
     }
 
@@ -208,7 +241,20 @@ pub struct Level {
 }
 
 /// Starts recording a reverse-mode level; the tape stays active until [`TapeGuard`] drops.
+/// When the capture is armed, a recording level starts just outside it first.
 pub fn start_tape(ctx: &Rc<DiffCtx>) -> TapeGuard {
+    let armed = ctx.capture.try_borrow().is_ok_and(|c| c.is_armed());
+    let record = armed.then(|| new_tape(ctx));
+    let guard = new_tape(ctx);
+    if let Some(record) = record {
+        ctx.capture.borrow_mut().begin(record, guard.level.id, ctx.span());
+    } else {
+        ctx.capturing(|c| c.note_start(guard.level.id, ctx.span()));
+    }
+    guard
+}
+
+fn new_tape(ctx: &Rc<DiffCtx>) -> TapeGuard {
     let level = ctx.new_level(Some(Tape::default()));
     // Invariant: a reverse-mode level has a tape.
     if let Some(t) = &level.tape {
@@ -251,7 +297,6 @@ impl TapeGuard {
             Some(t) => std::mem::take(&mut *t.borrow_mut()),
             None => Tape::default(),
         };
-        self.level.ctx.offer(&tape);
         tape
     }
 }
@@ -276,7 +321,11 @@ fn live(v: &Value) -> &Value {
 
 /// Records a new input of a reverse-mode level and returns its tracer.
 pub fn leaf(guard: &TapeGuard, value: Value) -> (Value, u32) {
-    let level = &guard.level;
+    let value = guard.level.ctx.capture_input(value, guard.level.id);
+    push_leaf(&guard.level, value)
+}
+
+fn push_leaf(level: &Rc<Level>, value: Value) -> (Value, u32) {
     let id = match &level.tape {
         Some(tape) => {
             let mut t = tape.borrow_mut();
@@ -290,7 +339,7 @@ pub fn leaf(guard: &TapeGuard, value: Value) -> (Value, u32) {
             });
             id
         }
-        // A tape guard's level always has a tape (see `start_tape`).
+        // Only reverse-mode levels (which have a tape) get leaves.
         None => 0,
     };
     (
@@ -421,16 +470,43 @@ fn tangent_of(t: &Tracer) -> Option<Value> {
 pub fn backward(it: &mut Interp, tape: &Tape, seeds: Vec<(u32, Value)>) -> Result<Vec<Option<Value>>, Diagnostic> {
     let mut adj: Vec<Option<Value>> = vec![None; tape.nodes.len()];
     // Cotangents of the output leaves of custom nodes, gathered by their `Output` nodes.
-    let mut outs: std::collections::HashMap<usize, Vec<Option<Value>>> = std::collections::HashMap::new();
+    let outs: std::collections::HashMap<usize, Vec<Option<Value>>> = std::collections::HashMap::new();
     let mut highest = 0;
+    let ctx = it.diff.clone();
+    let pass = ctx.capturing(|c| c.pass_begin(tape.level)).flatten();
     for (node, g) in seeds {
         let i = node as usize;
         highest = highest.max(i + 1);
-        accumulate(&mut adj[i], g)?;
+        let g = match pass {
+            Some(_) => ctx.capture_seed(g, tape.level),
+            None => g,
+        };
+        accumulate(&mut adj[i], g, None)?;
     }
+    let result = backward_nodes(it, tape, adj, outs, highest, pass);
+    if let Some(p) = pass {
+        if ctx.capturing(|c| c.pass_end(p, tape.level)) == Some(true) {
+            ctx.finish_capture();
+        }
+    }
+    result
+}
+
+/// The loop of [`backward`] over the nodes, from the highest seeded one down.
+fn backward_nodes(
+    it: &mut Interp,
+    tape: &Tape,
+    mut adj: Vec<Option<Value>>,
+    mut outs: std::collections::HashMap<usize, Vec<Option<Value>>>,
+    highest: usize,
+    pass: Option<u32>,
+) -> Result<Vec<Option<Value>>, Diagnostic> {
     let ctx = it.diff.clone();
     for i in (0..highest).rev() {
         let node = &tape.nodes[i];
+        if let (Some(p), Some(g)) = (pass, &adj[i]) {
+            ctx.capturing(|c| c.note_adjoint(p, &node.out, g));
+        }
         if node.op.is_leaf() || node.parents.iter().all(Option::is_none) {
             continue;
         }
@@ -440,7 +516,7 @@ pub fn backward(it: &mut Interp, tape: &Tape, seeds: Vec<(u32, Value)>) -> Resul
                 Some(gs) => {
                     ctx.set_span(node.span);
                     let grads = (c.pullback)(it, gs).map_err(|d| in_gradient_of(d, node))?;
-                    add_to_parents(&mut adj, node, grads)?;
+                    add_to_parents(&mut adj, node, grads, pass.map(|_| &*ctx))?;
                     if ctx.debug_nans() {
                         check_finite_adjoints(&adj, node)?;
                     }
@@ -466,7 +542,7 @@ pub fn backward(it: &mut Interp, tape: &Tape, seeds: Vec<(u32, Value)>) -> Resul
                     if let Op::Custom(c) = &tape.nodes[*p as usize].op {
                         let slots = outs.entry(*p as usize).or_insert_with(|| vec![None; c.n_out]);
                         if let Some(slot) = slots.get_mut(*k) {
-                            accumulate(slot, g)?;
+                            accumulate(slot, g, None)?;
                         }
                     }
                 }
@@ -474,7 +550,7 @@ pub fn backward(it: &mut Interp, tape: &Tape, seeds: Vec<(u32, Value)>) -> Resul
             }
             Op::Custom(_) => continue,
         };
-        add_to_parents(&mut adj, node, grads)?;
+        add_to_parents(&mut adj, node, grads, pass.map(|_| &*ctx))?;
         if ctx.debug_nans() {
             check_finite_adjoints(&adj, node)?;
         }
@@ -482,18 +558,30 @@ pub fn backward(it: &mut Interp, tape: &Tape, seeds: Vec<(u32, Value)>) -> Resul
     Ok(adj)
 }
 
-fn accumulate(slot: &mut Option<Value>, g: Value) -> Result<(), Diagnostic> {
+/// Adds `g` to an adjoint; `capture` (while capturing) notes the sum.
+fn accumulate(slot: &mut Option<Value>, g: Value, capture: Option<&DiffCtx>) -> Result<(), Diagnostic> {
     *slot = Some(match slot.take() {
         None => g,
-        Some(a) => crate::ops::add(&a, &g)?,
+        Some(a) => {
+            let sum = crate::ops::add(&a, &g)?;
+            if let Some(ctx) = capture {
+                ctx.capturing(|c| c.note_sum(&sum));
+            }
+            sum
+        }
     });
     Ok(())
 }
 
-fn add_to_parents(adj: &mut [Option<Value>], node: &Node, grads: Vec<Option<Value>>) -> Result<(), Diagnostic> {
+fn add_to_parents(
+    adj: &mut [Option<Value>],
+    node: &Node,
+    grads: Vec<Option<Value>>,
+    capture: Option<&DiffCtx>,
+) -> Result<(), Diagnostic> {
     for (parent, gk) in node.parents.iter().zip(grads) {
         if let (Some(p), Some(gk)) = (parent, gk) {
-            accumulate(&mut adj[*p as usize], gk).map_err(|d| in_gradient_of(d, node))?;
+            accumulate(&mut adj[*p as usize], gk, capture).map_err(|d| in_gradient_of(d, node))?;
         }
     }
     Ok(())

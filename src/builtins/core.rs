@@ -12,6 +12,12 @@ use std::rc::Rc;
 
 use crate::diagnostics::R;
 
+/// Seconds since the first reading in this process, on a monotonic clock.
+fn monotonic_seconds() -> f64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START.get_or_init(std::time::Instant::now).elapsed().as_secs_f64()
+}
+
 /// Whether `actual` is close to `expected` for `assert_close` and `check_grad`:
 /// equal (so an infinity matches only the same-signed infinity), both nan
 /// (nan matches only nan, as NumPy's `assert_allclose`), or both finite with
@@ -136,6 +142,14 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         example: "type(zeros(3))  # \"tensor\"",
     };
     register(t, type_decl, |_, a| Ok(Value::str(a.value(0).type_name())));
+    let clock = Decl {
+        sig: "clock() -> float",
+        summary: "Seconds on a monotonic clock, for timing code: subtract two readings.",
+        doc: "The clock starts at an arbitrary point (the first call in the process) and never goes back, \
+              so only differences mean anything. For careful timings use the REPL's `:time`.",
+        example: "let t0 = clock(); let s = sum(ones(1000)); let dt = clock() - t0;  # seconds",
+    };
+    register(t, clock, |_, _| Ok(Value::Float(monotonic_seconds())));
     let len = Decl {
         sig: "len(x: tuple | dict | str | range | tensor) -> int",
         summary: "The number of items: of a tuple, dict, string (characters), range, or rows of a tensor.",
