@@ -290,6 +290,39 @@ fn conv_builtin(a: &Call<'_>, dims: usize) -> R<Value> {
         )
         .at(a.span_at(5))
     })?;
+    // Checked here, on the shapes the user wrote (the kernel sees them batched and 2-d).
+    if ws[1].checked_mul(groups) != Some(xs[1]) {
+        let xs_user = shape_of(a.value(0));
+        return Err(Diagnostic::new(
+            ErrorKind::Shape,
+            format!(
+                "`{name}`: the filters take {} input channels{}, but `x` of shape {} has {}",
+                ws[1].saturating_mul(groups),
+                if groups == 1 {
+                    String::new()
+                } else {
+                    format!(" ({} per group x {groups} groups)", ws[1])
+                },
+                format_shape(&xs_user),
+                xs[1]
+            ),
+        )
+        .at(a.span_at(0))
+        .with_secondary(a.span_at(1), format!("filters of shape {}", format_shape(&ws)))
+        .with_help(
+            "the filters are (out channels, in channels / groups, kernel...), the input (batch, channels, ...)",
+        ));
+    }
+    if !ws[0].is_multiple_of(groups) {
+        return Err(Diagnostic::new(
+            ErrorKind::Shape,
+            format!(
+                "`{name}`: {} output channels cannot be split into {groups} groups",
+                ws[0]
+            ),
+        )
+        .at(a.span_at(5)));
+    }
     let spec = ConvSpec {
         stride: two(&stride, 1),
         padding: two(&pad, [0, 0]),
@@ -314,6 +347,16 @@ fn pool_builtin(a: &Call<'_>, dims: usize, max: bool) -> R<Value> {
         per_axis(a, 2, dims, 1)?
     };
     let pad = padding(a, 3, &xs[2..], &size, &stride, &vec![1; dims])?;
+    if let Some(d) = (0..dims).find(|&d| 2 * pad[d][0] > size[d] || 2 * pad[d][1] > size[d]) {
+        return Err(Diagnostic::new(
+            ErrorKind::Value,
+            format!(
+                "`{name}`: padding may be at most half the window on each side, found {} and {} for a window of {}",
+                pad[d][0], pad[d][1], size[d]
+            ),
+        )
+        .at(a.span_at(3)));
+    }
     let spec = PoolSpec {
         size: two(&size, 1),
         stride: two(&stride, 1),
