@@ -150,7 +150,7 @@ pub struct Pool {
 /// `max_pool(x)` (`max = true`) or `avg_pool(x)`, differentiable.
 pub fn pool2d(x: &Value, spec: &PoolSpec, max: bool) -> R<Value> {
     let role = if max { PoolRole::Max } else { PoolRole::Avg };
-    pool(role, spec, Rc::from(vec![]), &[x.clone()])
+    pool(role, spec, Rc::from(vec![]), std::slice::from_ref(x))
 }
 
 fn pool(role: PoolRole, spec: &PoolSpec, shape: Rc<[usize]>, args: &[Value]) -> R<Value> {
