@@ -2,7 +2,7 @@
 """Driver behind benches/run.sh: runs dp and its peers on the same workloads, one table.
 
 python3 benches/compare.py --dp target/release/dp [--reps N] [--peer-threads 1|2|both] [SECTION...]
-SECTION: interp kernels train scalar gradcost (default: all, in that order).
+SECTION: interp kernels train conv scalar gradcost (default: all, in that order).
 
 Every workload script prints `BENCH <tab> workload <tab> best-seconds <tab> check`; the
 check (a result or final loss) must agree between dp and the peer, which is how we know
@@ -13,7 +13,7 @@ import argparse, importlib.util, os, platform, subprocess, sys, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-SECTIONS = ("interp", "kernels", "train", "scalar", "gradcost")
+SECTIONS = ("interp", "kernels", "train", "conv", "scalar", "gradcost")
 # Environment that pins the peers' BLAS / XLA / torch thread pools to one thread. On a
 # shared 2-core machine a spinning multi-threaded BLAS can lose 10-100x to contention
 # alone (see README), so the pinned rows are the stable comparison. dp itself has no
@@ -165,6 +165,13 @@ def main():
         for p, lbl in labels.items():
             for suffix, env in thread_runs[a.peer_threads]:
                 pair(t, [dp, b("mlp_train.dp"), n], [(lbl + suffix, [py, b("mlp_train.py"), p, n])], env)
+
+    if "conv" in sections:
+        t.header("convolution: conv2d forward, and forward + backward (input and weight gradients), f64")
+        labels = {"jax": "jax (no jit)", "jax-jit": "jax jit", "torch": "torch"}
+        for p, lbl in labels.items():
+            for suffix, env in thread_runs[a.peer_threads]:
+                pair(t, [dp, b("conv.dp"), n], [(lbl + suffix, [py, b("conv.py"), p, n])], env)
 
     if "scalar" in sections:
         t.header("scalar autodiff: dp vs micrograd (forward + backward)")

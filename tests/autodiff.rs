@@ -1193,3 +1193,113 @@ proptest! {
         }
     }
 }
+
+// ------------------------------------------------- convolution and pooling
+
+/// A `Conv` primitive of the given role (the adjoints need their result shape).
+fn conv_prim(role: dp::prim::ConvRole, spec: dp_tensor::ConvSpec, shape: &[usize]) -> Fun {
+    prim_fun(Prim::Conv(dp::prim::Conv {
+        role,
+        spec,
+        shape: Rc::from(shape.to_vec()),
+    }))
+}
+
+/// A `Pool` primitive of the given role whose second argument (the argmax
+/// source) is held fixed at `x`.
+fn pool_with(role: dp::prim::PoolRole, spec: dp_tensor::PoolSpec, x: Value) -> Fun {
+    let p = Prim::Pool(dp::prim::Pool {
+        role,
+        spec,
+        shape: Rc::from(vec![]),
+    });
+    Rc::new(move |_, xs| apply(&p, &[xs[0].clone(), x.clone()]))
+}
+
+fn pair(v: usize) -> Value {
+    Value::tuple([Value::Int(v as i64), Value::Int(1)])
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn convolution(n in 1usize..=2, cg in 1usize..=2, og in 1usize..=2, groups in 1usize..=2,
+                   k in 1usize..=3, stride in 1usize..=2, pad in 0usize..=1, dil in 1usize..=2,
+                   extra in 0usize..=2, seed in any::<u64>()) {
+        use dp::prim::ConvRole;
+        let mut rng = Rng::new(seed);
+        let (c, o) = (cg * groups, og * groups);
+        let size = dil * (k - 1) + 1 + extra;
+        let x = normal(&mut rng, &[n, c, size, size + 1]);
+        let w = normal(&mut rng, &[o, cg, k, 2]);
+        let kw = vec![
+            ("stride", pair(stride)),
+            ("padding", Value::Int(pad as i64)),
+            ("dilation", pair(dil)),
+            ("groups", Value::Int(groups as i64)),
+        ];
+        check("conv2d", &builtin_fun("conv2d", kw.clone()), &[x.clone(), w.clone()], seed)?;
+        // A nonlinearity after the convolution makes the second order non-trivial.
+        let f = builtin_fun("conv2d", kw);
+        let sin_conv: Fun = Rc::new(move |it, xs| ops::unary(UnaryOp::Sin, &f(it, xs)?));
+        check("sin(conv2d)", &sin_conv, &[x.clone(), w.clone()], seed)?;
+        // The two adjoints as primitives of their own (the VJP of conv and
+        // the rules of each other), first and second order.
+        let spec = dp_tensor::ConvSpec {
+            stride: [stride, 1],
+            padding: [[pad, pad], [pad, pad]],
+            dilation: [dil, 1],
+            groups,
+        };
+        let y = ops::as_tensor(&apply(&Prim::Conv(dp::prim::Conv { role: ConvRole::Forward, spec, shape: Rc::from(vec![]) }), &[x.clone(), w.clone()]).unwrap()).unwrap();
+        let g = normal(&mut rng, y.shape());
+        check("conv input grad", &conv_prim(ConvRole::InputGrad, spec, &shape_of(&x)), &[g.clone(), w.clone()], seed)?;
+        check("conv weight grad", &conv_prim(ConvRole::WeightGrad, spec, &shape_of(&w)), &[x.clone(), g], seed)?;
+        // 1-d, with "same" padding.
+        let x1 = normal(&mut rng, &[n, c, size + 2]);
+        let w1 = normal(&mut rng, &[o, cg, k]);
+        let kw1 = vec![("stride", Value::Int(stride as i64)), ("padding", Value::Str(Rc::from("same"))), ("groups", Value::Int(groups as i64))];
+        check("conv1d", &builtin_fun("conv1d", kw1), &[x1, w1], seed)?;
+    }
+
+    #[test]
+    fn pooling(n in 1usize..=2, c in 1usize..=2, k in 1usize..=3, stride in 1usize..=3, pad in 0usize..=1,
+               extra in 0usize..=3, seed in any::<u64>()) {
+        use dp::prim::PoolRole;
+        let mut rng = Rng::new(seed);
+        let pad = pad.min(k / 2);
+        let x = normal(&mut rng, &[n, c, k + extra, k + 1]);
+        let kw = vec![("stride", Value::Int(stride as i64)), ("padding", Value::Int(pad as i64))];
+        for name in ["max_pool2d", "avg_pool2d"] {
+            let f = builtin_fun(name, kw.clone());
+            let fk: Fun = Rc::new(move |it, xs| f(it, &[xs[0].clone(), Value::Int(k as i64)]));
+            check(name, &fk, std::slice::from_ref(&x), seed)?;
+            // Squared, so the second order is not zero.
+            let sq: Fun = Rc::new(move |it, xs| { let y = fk(it, xs)?; ops::mul(&y, &y) });
+            check(&format!("{name} squared"), &sq, std::slice::from_ref(&x), seed)?;
+        }
+        let x1 = normal(&mut rng, &[n, c, k + extra + 1]);
+        for name in ["max_pool1d", "avg_pool1d"] {
+            let f = builtin_fun(name, kw.clone());
+            let fk: Fun = Rc::new(move |it, xs| f(it, &[xs[0].clone(), Value::Int(k as i64)]));
+            check(name, &fk, std::slice::from_ref(&x1), seed)?;
+        }
+        // The max-pool adjoints, linear in their first argument, with the argmax source fixed.
+        let spec = dp_tensor::PoolSpec { size: [k, k], stride: [stride, stride], padding: [[pad, pad], [pad, pad]] };
+        let y = ops::as_tensor(&apply(&Prim::Pool(dp::prim::Pool { role: PoolRole::Max, spec, shape: Rc::from(vec![]) }), std::slice::from_ref(&x)).unwrap()).unwrap();
+        let v = normal(&mut rng, &shape_of(&x));
+        check("max_pool gather", &pool_with(PoolRole::MaxGather, spec, x.clone()), &[v], seed)?;
+        let g = normal(&mut rng, y.shape());
+        check("max_pool scatter", &pool_with(PoolRole::MaxScatter, spec, x.clone()), &[g], seed)?;
+    }
+}
+
+#[test]
+fn max_pool_ties_route_to_the_first_maximum() {
+    // Two equal maxima in the window: the whole gradient goes to the first (PyTorch, XLA).
+    let f = builtin_fun("max_pool2d", vec![]);
+    let fk: Fun = Rc::new(move |it, xs| f(it, &[ops::reshape(&xs[0], &[1, 1, 2, 2])?, Value::Int(2)]));
+    let fk2: Fun = Rc::new(move |it, xs| ops::reshape(&fk(it, xs)?, &[]));
+    assert_grad(fk2, &[1.0, 3.0, 3.0, 2.0], &[0.0, 1.0, 0.0, 0.0]);
+}

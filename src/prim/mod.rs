@@ -19,6 +19,7 @@
 //! each named explicitly in its rule.
 
 pub mod binary;
+pub mod conv;
 pub mod decomp;
 pub mod elementwise;
 pub mod indexing;
@@ -30,6 +31,7 @@ pub mod spectral;
 pub mod table;
 
 pub use binary::{Atan2, Binary, Where};
+pub use conv::{Conv, ConvRole, Pool, PoolRole};
 pub use decomp::{Cholesky, LogAbsDet, Pinv, Solve, TriSolve};
 pub use elementwise::{IntPow, Unary};
 pub use indexing::{Slice, SliceScatter, Take, TakeScatter};

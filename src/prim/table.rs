@@ -8,6 +8,7 @@
 //! exhaustive matches, so a primitive without rules does not compile.
 
 use super::binary::{Atan2, Binary, Where};
+use super::conv::{Conv, Pool};
 use super::decomp::{Cholesky, LogAbsDet, Pinv, Solve, TriSolve};
 use super::elementwise::{IntPow, Unary};
 use super::indexing::{Slice, SliceScatter, Take, TakeScatter};
@@ -75,6 +76,10 @@ pub enum Prim {
     Pinv(Pinv),
     /// `erf`, `erfc`, `lgamma`, `digamma`, polygamma.
     Special(Special),
+    /// A 2-d convolution or one of its adjoints.
+    Conv(Conv),
+    /// 2-d max or average pooling or one of their adjoints.
+    Pool(Pool),
 }
 
 /// Runs `$body` with `$p` bound to the primitive struct inside `$prim` (a
@@ -112,6 +117,8 @@ macro_rules! each_prim {
             P::Qr($p) => $body,
             P::Pinv($p) => $body,
             P::Special($p) => $body,
+            P::Conv($p) => $body,
+            P::Pool($p) => $body,
         }
     }};
 }

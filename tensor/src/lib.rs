@@ -6,12 +6,14 @@
 //! adjoints for automatic differentiation, batched linear algebra (LU,
 //! Cholesky, QR, symmetric eigen-decomposition, SVD and the solvers built
 //! on them), special functions (`erf`, `lgamma`, `digamma`, ...), sorting
-//! and scans along an axis, Python-compatible number formatting and a
+//! and scans along an axis, 2-d convolution and pooling with their
+//! adjoints, Python-compatible number formatting and a
 //! reproducible seeded random number generator.
 //!
 //! Every fallible operation returns [`Result`]; no public function panics.
 
 mod buffer;
+mod conv;
 mod decomp;
 mod elementwise;
 mod error;
@@ -25,6 +27,7 @@ mod linalg;
 mod memory;
 mod ops;
 mod pool;
+mod pooling;
 mod reduce;
 mod rng;
 mod scan;
@@ -35,6 +38,7 @@ mod tensor;
 mod vmath;
 mod vreduce;
 
+pub use conv::{same_padding, ConvSpec};
 pub use decomp::{Lstsq, Triangular};
 pub use error::{check_ndim, checked_size, format_shape, normalize_axis, Result, TensorError, MAX_ELEMENTS, MAX_NDIM};
 pub use format::{
@@ -45,6 +49,7 @@ pub use index::SliceSpec;
 pub use interrupt::INTERRUPTED;
 pub use memory::{check_memory, format_bytes, memory_limit, parse_size, set_memory_limit, MEMORY_ENV};
 pub use ops::{BinaryOp, ReduceOp, UnaryOp};
+pub use pooling::PoolSpec;
 pub use rng::Rng;
 pub use sorting::Unique;
 pub use special::{digamma, erf, erfc, erfcx, lgamma, polygamma};

@@ -7,6 +7,7 @@ mod activation;
 mod args;
 mod arrange;
 mod composed;
+mod conv;
 mod create;
 mod decomp;
 mod linalg;
@@ -37,4 +38,5 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     decomp::register_family(t);
     decomp::register_spectral(t);
     decomp::register_least_squares(t);
+    conv::register_family(t);
 }

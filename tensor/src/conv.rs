@@ -1,0 +1,390 @@
+//! 2-d convolution (NCHW input, OIHW weights) and its two adjoints, by
+//! im2col + GEMM.
+//!
+//! The input patches of a batch chunk are unfolded into a matrix `col` of
+//! layout `(groups, Cg*KH*KW, nb*OH*OW)`, so each group's convolution is one
+//! large GEMM (`W_g @ col_g`) rather than one small GEMM per sample: with few
+//! input channels (the first layer of a CNN has `Cg*KH*KW = 9`) the per-sample
+//! products are too thin for the packed kernels. The two adjoints reuse the
+//! same unfolding: the weight gradient is `g_g @ col_gᵀ` and the input
+//! gradient is `col2im(W_gᵀ @ g_g)` (the transposed convolution). 1-d
+//! convolutions are 2-d ones with a height of 1 (the caller reshapes).
+
+use crate::error::{checked_size, Result, TensorError};
+use crate::tensor::Tensor;
+
+/// Largest `col` buffer (in elements) built at once; bigger batches are
+/// processed in chunks of samples so the unfolded input stays bounded (32 MB).
+const COL_CHUNK: usize = 1 << 22;
+
+/// The static parameters of a 2-d convolution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ConvSpec {
+    /// Step between output positions, per spatial axis (height, width).
+    pub stride: [usize; 2],
+    /// Implicit zeros added before and after each spatial axis: `[[top, bottom], [left, right]]`.
+    pub padding: [[usize; 2]; 2],
+    /// Spacing between kernel taps, per spatial axis.
+    pub dilation: [usize; 2],
+    /// Number of channel groups (input and output channels are split evenly).
+    pub groups: usize,
+}
+
+/// The padding `[before, after]` of one axis that makes the output size
+/// `ceil(size / stride)` (JAX's and TensorFlow's `"SAME"`: the odd element
+/// goes after).
+pub fn same_padding(size: usize, kernel: usize, stride: usize, dilation: usize) -> [usize; 2] {
+    let stride = stride.max(1);
+    let eff = dilation.saturating_mul(kernel.saturating_sub(1)).saturating_add(1);
+    let out = size.div_ceil(stride);
+    let total = (out.saturating_sub(1) * stride + eff).saturating_sub(size);
+    [total / 2, total - total / 2]
+}
+
+/// The output length of one axis, or `None` when the (dilated) window does not
+/// fit the padded input.
+fn out_len(size: usize, pad: [usize; 2], kernel: usize, stride: usize, dilation: usize) -> Option<usize> {
+    let padded = size.checked_add(pad[0])?.checked_add(pad[1])?;
+    let eff = dilation.checked_mul(kernel.checked_sub(1)?)?.checked_add(1)?;
+    padded.checked_sub(eff).map(|r| r / stride + 1)
+}
+
+/// Shapes and strides of one convolution, validated.
+#[derive(Clone, Copy, Debug)]
+struct Geom {
+    n: usize,
+    c: usize,
+    h: usize,
+    w: usize,
+    o: usize,
+    kh: usize,
+    kw: usize,
+    oh: usize,
+    ow: usize,
+    groups: usize,
+    spec: ConvSpec,
+}
+
+impl Geom {
+    fn new(x: &[usize], w: &[usize], spec: &ConvSpec) -> Result<Geom> {
+        let shapes = || {
+            format!(
+                "input of shape {} and weights of shape {}",
+                crate::format_shape(x),
+                crate::format_shape(w)
+            )
+        };
+        if x.len() != 4 || w.len() != 4 {
+            return Err(TensorError::Invalid(format!(
+                "conv2d needs a 4-d input (N, C, H, W) and 4-d weights (O, C/groups, KH, KW), found {}",
+                shapes()
+            )));
+        }
+        if spec.stride.contains(&0) || spec.dilation.contains(&0) || spec.groups == 0 {
+            return Err(TensorError::Invalid(format!(
+                "conv2d: stride, dilation and groups must be at least 1, found stride {:?}, dilation {:?}, groups {}",
+                spec.stride, spec.dilation, spec.groups
+            )));
+        }
+        let g = spec.groups;
+        if w[1].checked_mul(g) != Some(x[1]) || !w[0].is_multiple_of(g) {
+            return Err(TensorError::Invalid(format!(
+                "conv2d: {} do not match: with groups={g} the input needs C = {} * {g} channels and O divisible by {g}",
+                shapes(),
+                w[1]
+            )));
+        }
+        if w[2] == 0 || w[3] == 0 {
+            return Err(TensorError::Invalid(format!("conv2d: empty kernel in {}", shapes())));
+        }
+        let mut out = [0; 2];
+        for a in 0..2 {
+            out[a] = out_len(x[2 + a], spec.padding[a], w[2 + a], spec.stride[a], spec.dilation[a]).ok_or_else(|| {
+                TensorError::Invalid(format!(
+                    "conv2d: the kernel (size {} with dilation {}) is larger than the padded input (size {} + padding {} + {}) along spatial axis {a}",
+                    w[2 + a], spec.dilation[a], x[2 + a], spec.padding[a][0], spec.padding[a][1]
+                ))
+            })?;
+        }
+        let geom = Geom {
+            n: x[0],
+            c: x[1],
+            h: x[2],
+            w: x[3],
+            o: w[0],
+            kh: w[2],
+            kw: w[3],
+            oh: out[0],
+            ow: out[1],
+            groups: g,
+            spec: *spec,
+        };
+        checked_size(&geom.out_shape())?;
+        // The unfolded patches of one sample must be allocatable too.
+        checked_size(&[geom.groups, geom.kg(), geom.p()])?;
+        Ok(geom)
+    }
+    fn out_shape(&self) -> [usize; 4] {
+        [self.n, self.o, self.oh, self.ow]
+    }
+    /// Input channels per group.
+    fn cg(&self) -> usize {
+        self.c / self.groups
+    }
+    /// Output channels per group.
+    fn og(&self) -> usize {
+        self.o / self.groups
+    }
+    /// Rows of a group's `col` matrix: one per (channel, tap).
+    fn kg(&self) -> usize {
+        self.cg() * self.kh * self.kw
+    }
+    /// Output positions per sample.
+    fn p(&self) -> usize {
+        self.oh * self.ow
+    }
+    /// Samples per chunk, so that `col` stays under [`COL_CHUNK`] elements.
+    fn chunk(&self) -> usize {
+        let per = (self.groups * self.kg() * self.p()).max(1);
+        (COL_CHUNK / per).clamp(1, self.n.max(1))
+    }
+}
+
+/// The outputs `o in 0..count` whose input position `o * stride + off` lies
+/// in `0..size`, as a half-open range.
+fn valid(count: usize, stride: usize, off: isize, size: usize) -> (usize, usize) {
+    let s = stride as isize;
+    let lo = if off >= 0 { 0 } else { ((-off) + s - 1) / s };
+    let hi = if (size as isize) <= off {
+        0
+    } else {
+        ((size as isize - off) + s - 1) / s
+    };
+    let hi = (hi as usize).min(count);
+    ((lo as usize).min(hi), hi)
+}
+
+/// Walks every (col row, sample, output row) of a chunk: `f(col_start,
+/// x_row_start, lo, hi, x_col_offset)` for rows inside the input, `skip(col_start)`
+/// for rows entirely in the padding. `col_start` indexes an `ow`-long run of
+/// `col`; elements `lo..hi` of it read `x[x_row_start + ow * sw + x_col_offset]`.
+fn for_each_run(
+    g: &Geom,
+    n0: usize,
+    nb: usize,
+    mut f: impl FnMut(usize, usize, usize, usize, isize),
+    mut skip: impl FnMut(usize),
+) {
+    let (sh, sw) = (g.spec.stride[0], g.spec.stride[1]);
+    let (dh, dw) = (g.spec.dilation[0], g.spec.dilation[1]);
+    let (ph, pw) = (g.spec.padding[0][0] as isize, g.spec.padding[1][0] as isize);
+    let (kg, p, cg) = (g.kg(), g.p(), g.cg());
+    for gi in 0..g.groups {
+        for ci in 0..cg {
+            let c = gi * cg + ci;
+            for i in 0..g.kh {
+                for j in 0..g.kw {
+                    let k = (ci * g.kh + i) * g.kw + j;
+                    let woff = (j * dw) as isize - pw;
+                    let (lo, hi) = valid(g.ow, sw, woff, g.w);
+                    for s in 0..nb {
+                        let plane = ((n0 + s) * g.c + c) * g.h * g.w;
+                        let row = ((gi * kg + k) * nb + s) * p;
+                        for oy in 0..g.oh {
+                            let iy = (oy * sh + i * dh) as isize - ph;
+                            let start = row + oy * g.ow;
+                            if iy < 0 || iy >= g.h as isize || lo >= hi {
+                                skip(start);
+                            } else {
+                                f(start, plane + iy as usize * g.w, lo, hi, woff);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Unfolds samples `n0..n0 + nb` of `x` (contiguous NCHW) into `col`
+/// (`(groups, kg, nb * p)`, every element written).
+fn im2col(x: &[f64], g: &Geom, n0: usize, nb: usize, col: &mut [f64]) {
+    let (ow, sw) = (g.ow, g.spec.stride[1]);
+    // Two closures need `col`; they run one at a time, so share it through a cell.
+    let col = std::cell::RefCell::new(col);
+    for_each_run(
+        g,
+        n0,
+        nb,
+        |start, xrow, lo, hi, off| {
+            let mut col = col.borrow_mut();
+            let dst = &mut col[start..start + ow];
+            dst[..lo].fill(0.0);
+            dst[hi..].fill(0.0);
+            let first = (xrow as isize + (lo * sw) as isize + off) as usize;
+            if sw == 1 {
+                dst[lo..hi].copy_from_slice(&x[first..first + (hi - lo)]);
+            } else {
+                for (k, d) in dst[lo..hi].iter_mut().enumerate() {
+                    *d = x[first + k * sw];
+                }
+            }
+        },
+        |start| col.borrow_mut()[start..start + ow].fill(0.0),
+    );
+}
+
+/// The adjoint of [`im2col`]: adds each element of `col` to the input
+/// position it was read from (`dx` is contiguous NCHW).
+fn col2im(col: &[f64], g: &Geom, n0: usize, nb: usize, dx: &mut [f64]) {
+    let sw = g.spec.stride[1];
+    for_each_run(
+        g,
+        n0,
+        nb,
+        |start, xrow, lo, hi, off| {
+            let first = (xrow as isize + (lo * sw) as isize + off) as usize;
+            let src = &col[start + lo..start + hi];
+            if sw == 1 {
+                for (d, s) in dx[first..first + (hi - lo)].iter_mut().zip(src) {
+                    *d += s;
+                }
+            } else {
+                for (k, s) in src.iter().enumerate() {
+                    dx[first + k * sw] += s;
+                }
+            }
+        },
+        |_| {},
+    );
+}
+
+/// `(nb, O, P)` rows of an NCHW output (samples `n0..`) gathered into the
+/// GEMM layout `(groups, og, nb * p)`.
+fn to_gemm_layout(y: &[f64], g: &Geom, n0: usize, nb: usize) -> Vec<f64> {
+    let (og, p) = (g.og(), g.p());
+    let mut out = vec![0.0; g.o * nb * p];
+    for gi in 0..g.groups {
+        for o in 0..og {
+            for s in 0..nb {
+                let src = ((n0 + s) * g.o + gi * og + o) * p;
+                let dst = ((gi * og + o) * nb + s) * p;
+                out[dst..dst + p].copy_from_slice(&y[src..src + p]);
+            }
+        }
+    }
+    out
+}
+
+/// The inverse of [`to_gemm_layout`]: writes a `(groups, og, nb * p)` product
+/// into samples `n0..n0 + nb` of an NCHW output.
+fn from_gemm_layout(prod: &[f64], g: &Geom, n0: usize, nb: usize, y: &mut [f64]) {
+    let (og, p) = (g.og(), g.p());
+    for gi in 0..g.groups {
+        for o in 0..og {
+            for s in 0..nb {
+                let dst = ((n0 + s) * g.o + gi * og + o) * p;
+                let src = ((gi * og + o) * nb + s) * p;
+                y[dst..dst + p].copy_from_slice(&prod[src..src + p]);
+            }
+        }
+    }
+}
+
+/// Contiguous elements of a tensor (copied only when it is a strided view).
+fn data_of(t: &Tensor) -> std::borrow::Cow<'_, [f64]> {
+    match t.as_slice() {
+        Some(s) => std::borrow::Cow::Borrowed(s),
+        None => std::borrow::Cow::Owned(t.to_vec()),
+    }
+}
+
+/// The `col` matrix of a chunk as a `(groups, kg, nb * p)` tensor.
+fn unfold(x: &[f64], g: &Geom, n0: usize, nb: usize) -> Result<Tensor> {
+    let shape = [g.groups, g.kg(), nb * g.p()];
+    let mut col = crate::buffer::alloc_filled(&shape, 0.0)?;
+    im2col(x, g, n0, nb, &mut col);
+    Ok(Tensor::from_parts(col, shape.to_vec()))
+}
+
+impl Tensor {
+    /// 2-d cross-correlation (what deep learning calls convolution) of an
+    /// `(N, C, H, W)` input with `(O, C / groups, KH, KW)` weights: the
+    /// `(N, O, OH, OW)` result of `jax.lax.conv_general_dilated` /
+    /// `torch.nn.functional.conv2d` with the same stride, padding, dilation
+    /// and groups.
+    pub fn conv2d(&self, weight: &Tensor, spec: &ConvSpec) -> Result<Tensor> {
+        let g = Geom::new(&self.shape, &weight.shape, spec)?;
+        let mut y = crate::buffer::alloc_filled(&g.out_shape(), 0.0)?;
+        let x = data_of(self);
+        let w = weight.contiguous().reshape(&[g.groups, g.og(), g.kg()])?;
+        let chunk = g.chunk();
+        let mut n0 = 0;
+        while n0 < g.n {
+            let nb = chunk.min(g.n - n0);
+            let prod = w.matmul(&unfold(&x, &g, n0, nb)?)?;
+            from_gemm_layout(&data_of(&prod), &g, n0, nb, &mut y);
+            n0 += nb;
+        }
+        Ok(Tensor::from_parts(y, g.out_shape().to_vec()))
+    }
+
+    /// The gradient of [`Tensor::conv2d`] with respect to its input: the
+    /// transposed convolution of the output cotangent `grad` `(N, O, OH, OW)`
+    /// with `weight`, shaped `input_shape`.
+    pub fn conv2d_input_grad(grad: &Tensor, weight: &Tensor, input_shape: &[usize], spec: &ConvSpec) -> Result<Tensor> {
+        let g = Geom::new(input_shape, &weight.shape, spec)?;
+        check_grad(grad, &g)?;
+        let mut dx = crate::buffer::alloc_filled(input_shape, 0.0)?;
+        let gy = data_of(grad);
+        // (groups, kg, og): the transposed view of each group's weight matrix.
+        let wt = weight
+            .contiguous()
+            .reshape(&[g.groups, g.og(), g.kg()])?
+            .transpose(&[0, 2, 1])?;
+        let chunk = g.chunk();
+        let mut n0 = 0;
+        while n0 < g.n {
+            let nb = chunk.min(g.n - n0);
+            let gt = Tensor::from_parts(to_gemm_layout(&gy, &g, n0, nb), vec![g.groups, g.og(), nb * g.p()]);
+            let col = wt.matmul(&gt)?;
+            col2im(&data_of(&col), &g, n0, nb, &mut dx);
+            n0 += nb;
+        }
+        Ok(Tensor::from_parts(dx, input_shape.to_vec()))
+    }
+
+    /// The gradient of [`Tensor::conv2d`] with respect to its weights, shaped
+    /// `weight_shape`, from the input `x` and the output cotangent `grad`.
+    pub fn conv2d_weight_grad(x: &Tensor, grad: &Tensor, weight_shape: &[usize], spec: &ConvSpec) -> Result<Tensor> {
+        let g = Geom::new(&x.shape, weight_shape, spec)?;
+        check_grad(grad, &g)?;
+        let xs = data_of(x);
+        let gy = data_of(grad);
+        let mut dw = crate::buffer::alloc_filled(weight_shape, 0.0)?;
+        let chunk = g.chunk();
+        let mut n0 = 0;
+        while n0 < g.n {
+            let nb = chunk.min(g.n - n0);
+            let gt = Tensor::from_parts(to_gemm_layout(&gy, &g, n0, nb), vec![g.groups, g.og(), nb * g.p()]);
+            let part = gt.matmul(&unfold(&xs, &g, n0, nb)?.transpose(&[0, 2, 1])?)?;
+            for (d, s) in dw.iter_mut().zip(data_of(&part).iter()) {
+                *d += s;
+            }
+            n0 += nb;
+        }
+        Ok(Tensor::from_parts(dw, weight_shape.to_vec()))
+    }
+}
+
+/// Checks that an output cotangent has the convolution's output shape.
+fn check_grad(grad: &Tensor, g: &Geom) -> Result<()> {
+    if grad.shape != g.out_shape() {
+        return Err(TensorError::Invalid(format!(
+            "conv2d gradient: the cotangent has shape {}, but the convolution's output has shape {}",
+            crate::format_shape(&grad.shape),
+            crate::format_shape(&g.out_shape())
+        )));
+    }
+    Ok(())
+}
