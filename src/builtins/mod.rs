@@ -9,6 +9,7 @@ pub mod random;
 pub mod structure;
 pub mod tensor;
 pub mod text;
+pub mod trees;
 
 use crate::diagnostics::Diagnostic;
 use crate::eval::Interp;
@@ -38,6 +39,7 @@ pub fn all() -> HashMap<Rc<str>, Value> {
     core::register_all(&mut t);
     text::register_all(&mut t);
     structure::register_all(&mut t);
+    trees::register_all(&mut t);
     tensor::register_all(&mut t);
     diff::register_all(&mut t);
     io::register_all(&mut t);
