@@ -1,11 +1,13 @@
 //! The standard library, written in dp and embedded in the binary.
 
 /// The names of the stdlib modules (`import NAME;`).
-pub const NAMES: &[&str] = &["nn", "optim", "random"];
+pub const NAMES: &[&str] = &["data", "losses", "nn", "optim", "random"];
 
 /// The source of a stdlib module.
 pub fn source(name: &str) -> Option<&'static str> {
     match name {
+        "data" => Some(include_str!("../stdlib/data.dp")),
+        "losses" => Some(include_str!("../stdlib/losses.dp")),
         "nn" => Some(include_str!("../stdlib/nn.dp")),
         "optim" => Some(include_str!("../stdlib/optim.dp")),
         "random" => Some(include_str!("../stdlib/random.dp")),
@@ -27,6 +29,7 @@ pub fn builtin_exports(module: &str) -> &'static [(&'static str, &'static str)] 
             ("categorical", "categorical"),
             ("choice", "choice"),
         ],
+        "data" => &[("one_hot", "one_hot")],
         _ => &[],
     }
 }
