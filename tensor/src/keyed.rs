@@ -238,9 +238,8 @@ impl Key {
         })?;
         let rows = rows.to_vec();
         let mut d = self.draws();
-        let mut row = 0;
         let mut out = crate::buffer::alloc(&out_shape)?;
-        for _ in 0..checked_size(&out_shape)? {
+        for row in 0..checked_size(&out_shape)? {
             let mut best = (f64::NEG_INFINITY, 0usize);
             for (j, &l) in rows[row * k..(row + 1) * k].iter().enumerate() {
                 let v = l + d.next_gumbel();
@@ -250,7 +249,6 @@ impl Key {
                 }
             }
             out.push(best.1 as f64);
-            row += 1;
         }
         Tensor::from_vec(out, &out_shape)
     }

@@ -201,7 +201,7 @@ impl Dtype {
         let size: usize = std::str::from_utf8(b.get(2..)?).ok()?.parse().ok()?;
         if b[1] == b'U' {
             // A fixed-width string of `size` UTF-32 characters.
-            return (size >= 1 && size <= 1 << 20).then_some(Dtype {
+            return (1..=1 << 20).contains(&size).then_some(Dtype {
                 kind: b'U',
                 size: 4 * size,
                 big_endian,
