@@ -186,7 +186,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
                         stop: Some((*start + n) as i64),
                         step: 1,
                     };
-                    let piece = ops::apply(&Prim::Slice(Slice(vec![spec].into())), &[v.clone()])?;
+                    let piece = ops::apply(&Prim::Slice(Slice(vec![spec].into())), std::slice::from_ref(&v))?;
                     if *is_float {
                         // A float leaf comes back a float (a 0-d value), as it went in.
                         ops::reshape(&piece, &[])
