@@ -14,16 +14,19 @@
 //!   file `(0, 1)`); blank lines and `#` comments are skipped. A cell that is
 //!   not a number, or a row of a different length, is an error naming the line
 //!   and column.
-//! - `save("x.npy", t)` writes one tensor (a float or int becomes a 0-d f64
-//!   array) in NPY format 1.0 as `'<f8'`, readable by `np.load`.
+//! - `save("x.npy", t)` writes one tensor (a float becomes a 0-d f64 array)
+//!   in NPY format 1.0 as `'<f8'`, readable by `np.load`. Ints, bools, keys
+//!   and strings are 0-d arrays of dtype `'<i8'`, `'|b1'`, `'<u8'` and
+//!   `'<Un'`, so that they load back as the same kind of value.
 //! - `save("x.npz", tree)` writes every leaf of a tuple/dict tree as one
 //!   array in an uncompressed NPZ archive, keyed by its dotted path:
-//!   `{w: .., layers: ({b: ..},)}` gives the keys `w` and `layers.0.b`. Ints
-//!   and floats become 0-d arrays; any other leaf (str, bool, none, function)
-//!   is an error naming its path. Dict keys must be non-empty, contain no `.`
+//!   `{w: .., layers: ({b: ..},)}` gives the keys `w` and `layers.0.b`.
+//!   Leaves are stored as for `.npy`; `none` leaves are left out; a function
+//!   or range is an error naming its path and how to leave it out. Dict keys must be non-empty, contain no `.`
 //!   and not be all digits (such keys would not read back as written). Empty
 //!   tuples and dicts inside the tree have no leaves and so are not stored.
-//! - `load("x.npy")` gives a tensor, or a float for a 0-d array. Any plain
+//! - `load("x.npy")` gives a tensor, or a float for a 0-d float array; a 0-d
+//!   int, bool, `'<u8'` or string array gives an int, bool, key or str. Any plain
 //!   numeric dtype NumPy writes (float, int, uint, bool, either byte order, C
 //!   or Fortran order) is read and converted to f64.
 //! - `load("x.npz")` rebuilds the tree from the dotted keys: each group of
@@ -83,7 +86,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         let path = a.str_as(0, "the path").map_err(|d| d.at(a.span_of(0)))?;
         let tree = a.value(1);
         let bytes = match format_of("save", &path).map_err(|d| d.at(a.span_of(0)))? {
-            Format::Npy => npy::encode(&leaf_tensor("save", tree, &[]).map_err(|d| d.at(a.span_of(1)))?),
+            Format::Npy => encode_leaf(tree, &[]).map_err(|d| d.at(a.span_of(1)))?,
             Format::Npz => encode_npz(tree).map_err(|d| d.at(a.span_of(1)))?,
         };
         write_file(&path, &bytes).map_err(|d| d.at(a.span_of(0)))?;
@@ -222,6 +225,22 @@ fn load_csv(path: &str, header: bool) -> R<Value> {
     Ok(Value::Tensor(std::rc::Rc::new(t)))
 }
 
+/// A leaf as a `.npy` file: ints, bools, keys and strings as 0-d arrays of
+/// their own dtype (so that they load back as they were), the rest as f64.
+fn encode_leaf(leaf: &Value, path: &[PathStep]) -> R<Vec<u8>> {
+    let scalar = match leaf.strip() {
+        Value::Int(i) => Some(npy::Scalar::Int(*i)),
+        Value::Bool(b) => Some(npy::Scalar::Bool(*b)),
+        Value::Key(k) => Some(npy::Scalar::Key(*k)),
+        Value::Str(s) => Some(npy::Scalar::Str(s.to_string())),
+        _ => None,
+    };
+    match scalar {
+        Some(x) => Ok(npy::encode_scalar(&x)),
+        None => Ok(npy::encode(&leaf_tensor("save", leaf, path)?)),
+    }
+}
+
 /// A tree leaf as a tensor: tensors as they are, numbers as 0-d arrays.
 fn leaf_tensor(fname: &str, leaf: &Value, path: &[PathStep]) -> R<Tensor> {
     match leaf.strip() {
@@ -239,13 +258,21 @@ fn leaf_tensor(fname: &str, leaf: &Value, path: &[PathStep]) -> R<Tensor> {
             } else {
                 format!(" at {}", path_string(path))
             };
-            Err(Diagnostic::new(
+            let d = Diagnostic::new(
                 ErrorKind::Type,
                 format!(
-                    "`{fname}` can only store tensors and numbers, found {}{at}",
+                    "`{fname}` can only store tensors, numbers, bools, strings and keys, found {}{at}",
                     other.describe()
                 ),
-            ))
+            );
+            Err(match path.last() {
+                Some(PathStep::Key(k)) => d.with_help(format!(
+                    "leave it out: save `remove(tree, {})` (for a nested dict, remove it there), or set it to `none`",
+                    quote(k)
+                )),
+                Some(PathStep::Index(_)) => d.with_help("leave it out: replace it with `none`, which `save` skips"),
+                None => d,
+            })
         }
     }
 }
@@ -303,7 +330,7 @@ fn encode_npz(tree: &Value) -> R<Vec<u8>> {
             continue;
         }
         let key = npz_key(&path)?;
-        let bytes = npy::encode(&leaf_tensor("save", &leaf, &path)?);
+        let bytes = encode_leaf(&leaf, &path)?;
         let options = zip::write::SimpleFileOptions::default()
             .compression_method(zip::CompressionMethod::Stored)
             .large_file(bytes.len() >= u32::MAX as usize);
@@ -321,10 +348,20 @@ fn tensor_value(t: Tensor) -> Value {
     }
 }
 
+/// A `.npy` file as a value: the scalars `save` writes as themselves,
+/// anything else as a tensor (or float).
+fn decode_leaf(bytes: &[u8]) -> Result<Value, String> {
+    Ok(match npy::decode_scalar(bytes)? {
+        Some(npy::Scalar::Int(i)) => Value::Int(i),
+        Some(npy::Scalar::Bool(b)) => Value::Bool(b),
+        Some(npy::Scalar::Key(k)) => Value::Key(k),
+        Some(npy::Scalar::Str(s)) => Value::str(s),
+        None => tensor_value(npy::decode(bytes)?),
+    })
+}
+
 fn decode_npy(path: &str, bytes: &[u8]) -> R<Value> {
-    npy::decode(bytes)
-        .map(tensor_value)
-        .map_err(|why| corrupt(path, ".npy", why))
+    decode_leaf(bytes).map_err(|why| corrupt(path, ".npy", why))
 }
 
 /// The keys of an .npz archive, grouped by their dotted segments.
@@ -349,8 +386,7 @@ fn load_npz(path: &str) -> R<Value> {
         member
             .read_to_end(&mut bytes)
             .map_err(|e| bad(format!("member {}: {e}", quote(&excerpt(&name, CELL_EXCERPT)))))?;
-        let value = npy::decode(&bytes)
-            .map(tensor_value)
+        let value = decode_leaf(&bytes)
             .map_err(|why| bad(format!("member {}: {why}", quote(&excerpt(&name, CELL_EXCERPT)))))?;
         insert_key(&mut root, &key, value).map_err(bad)?;
     }

@@ -5,9 +5,11 @@ pub mod core;
 pub mod diff;
 pub mod help;
 pub mod io;
+pub mod random;
 pub mod structure;
 pub mod tensor;
 pub mod text;
+pub mod trees;
 
 use crate::diagnostics::Diagnostic;
 use crate::eval::Interp;
@@ -37,9 +39,11 @@ pub fn all() -> HashMap<Rc<str>, Value> {
     core::register_all(&mut t);
     text::register_all(&mut t);
     structure::register_all(&mut t);
+    trees::register_all(&mut t);
     tensor::register_all(&mut t);
     diff::register_all(&mut t);
     io::register_all(&mut t);
+    random::register_all(&mut t);
     // f-strings call `format` under a name programs cannot bind (see `syntax::fstring`).
     if let Some(f) = t.get("format").cloned() {
         t.insert(Rc::from(crate::syntax::fstring::FORMAT_BUILTIN), f);

@@ -266,7 +266,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         Decl {
         sig: "tree_map(f: fn, *trees)",
         summary: "Applies `f` leaf by leaf to one or more trees of the same structure.",
-        doc: "A tree is any nesting of tuples and dicts; its leaves are everything else. With several trees, `f` gets one leaf of each.",
+        doc: "A tree is any nesting of tuples and dicts; its leaves are everything else. With several trees, `f` gets one leaf of each. Where any of the trees has `none` (e.g. the gradient of an int parameter), `f` is not called and the first tree's leaf is kept.",
         example: "tree_map(|p, g| p - 0.1 * g, {w: 1.0}, {w: 2.0})  # {w: 0.8}",
     },
         |it: &mut Interp, a| {
@@ -278,7 +278,15 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         }
         let f = a.func(0)?;
         let span = a.span;
-        tree::map_many(a.rest(), &mut |leaves, _| it.call_pos(&f, leaves.to_vec(), span)).map_err(|d| d.at(span))
+        tree::map_many(a.rest(), &mut |leaves, _| {
+            // `none` passes through, so `tree_map(|p, g| p - lr * g, params, grads)` keeps
+            // the parameters whose gradient is `none`.
+            if leaves.iter().any(|x| matches!(x, Value::None)) {
+                return Ok(leaves[0].clone());
+            }
+            it.call_pos(&f, leaves.to_vec(), span)
+        })
+        .map_err(|d| d.at(span))
     });
     register(
         t,

@@ -103,7 +103,17 @@ impl Interp {
         let r = self.run_program(&program, &module);
         self.importing.pop();
         r.map_err(|d| d.with_secondary(span, "while importing this"))?;
-        let v = module.to_dict();
+        let mut v = module.to_dict();
+        if path.is_none() {
+            // Builtins a stdlib module re-exports under its own name (`random.normal`).
+            if let Value::Dict(d) = &mut v {
+                for (export, builtin) in crate::stdlib::builtin_exports(name) {
+                    if let Some(f) = self.builtins.get(*builtin) {
+                        d.insert(Rc::from(*export), f.clone());
+                    }
+                }
+            }
+        }
         self.imported.insert(key, v.clone());
         Ok(v)
     }

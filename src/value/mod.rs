@@ -56,6 +56,9 @@ pub enum Value {
     Range(i64, i64, i64),
     /// A float or tensor being differentiated (see `autodiff`).
     Dual(Rc<Tracer>),
+    /// A splittable random key (`key(seed)`, `split`): the 64 bits every
+    /// keyed draw is a pure function of (see `dp_tensor::Key`).
+    Key(u64),
 }
 
 /// Stores `v` in `slot`. The old value is dropped out of line only when it
@@ -67,7 +70,7 @@ pub fn assign(slot: &mut Value, v: Value) {
     if old.owns_heap() {
         drop(old);
     } else {
-        // Nothing to release: none, bool, int, float and range own no memory.
+        // Nothing to release: none, bool, int, float, range and key own no memory.
         std::mem::forget(old);
     }
 }
@@ -78,7 +81,7 @@ impl Value {
     pub fn owns_heap(&self) -> bool {
         !matches!(
             self,
-            Value::None | Value::Bool(_) | Value::Int(_) | Value::Float(_) | Value::Range(..)
+            Value::None | Value::Bool(_) | Value::Int(_) | Value::Float(_) | Value::Range(..) | Value::Key(_)
         )
     }
 
@@ -96,6 +99,7 @@ impl Value {
             Value::Func(_) | Value::Native(_) => "function",
             Value::Range(..) => "range",
             Value::Dual(t) => t.primal.type_name(),
+            Value::Key(_) => "key",
         }
     }
 
@@ -231,6 +235,10 @@ impl Value {
                 }
             }
             Value::Dual(t) => t.primal.write_repr(out, depth + 1, opts),
+            // Signed, so that the printed form `key(n)` evaluates back to the same key.
+            Value::Key(k) => {
+                let _ = write!(out, "key({})", *k as i64);
+            }
         }
     }
 }
@@ -301,6 +309,7 @@ pub fn values_equal(a: &Value, b: &Value) -> bool {
             (Value::Func(x), Value::Func(y)) => Rc::ptr_eq(x, y),
             (Value::Native(x), Value::Native(y)) => Rc::ptr_eq(x, y),
             (Value::Range(a1, b1, s1), Value::Range(a2, b2, s2)) => (a1, b1, s1) == (a2, b2, s2),
+            (Value::Key(x), Value::Key(y)) => x == y,
             _ => false,
         };
         if !same {

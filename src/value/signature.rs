@@ -280,6 +280,7 @@ impl Kinds {
     const DICT: u16 = 1 << 7;
     const FN: u16 = 1 << 8;
     const RANGE: u16 = 1 << 9;
+    const KEY: u16 = 1 << 10;
     /// Every value.
     pub const ANY: Kinds = Kinds(u16::MAX);
 
@@ -302,6 +303,7 @@ impl Kinds {
                 "dict" => Self::DICT,
                 "fn" => Self::FN,
                 "range" => Self::RANGE,
+                "key" => Self::KEY,
                 // A shape: an int, a tuple of ints, or a tensor holding ints.
                 "shape" => Self::INT | Self::BOOL | Self::FLOAT | Self::TUPLE | Self::TENSOR,
                 // A tuple of a given element type (`tuple[int]`); the readers check the elements.
@@ -329,6 +331,7 @@ impl Kinds {
             Value::Dict(_) => Self::DICT,
             Value::Func(_) | Value::Native(_) => Self::FN,
             Value::Range(..) => Self::RANGE,
+            Value::Key(_) => Self::KEY,
             // `strip` removed every differentiation wrapper.
             Value::Dual(_) => Self::FLOAT | Self::TENSOR,
         };
@@ -363,6 +366,7 @@ fn type_phrase(ty: &str) -> String {
                 "tuple" => &"tuple",
                 "dict" => &"dict",
                 "range" => &"range",
+                "key" => &"key",
                 "none" => &"none",
                 _ => &"value",
             }),

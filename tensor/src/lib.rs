@@ -23,6 +23,7 @@ mod gemm512;
 mod index;
 mod interrupt;
 mod iter;
+mod keyed;
 mod linalg;
 mod memory;
 mod ops;
@@ -47,6 +48,7 @@ pub use format::{
 };
 pub use index::SliceSpec;
 pub use interrupt::INTERRUPTED;
+pub use keyed::Key;
 pub use memory::{check_memory, format_bytes, memory_limit, parse_size, set_memory_limit, MEMORY_ENV};
 pub use ops::{BinaryOp, ReduceOp, UnaryOp};
 pub use pooling::PoolSpec;

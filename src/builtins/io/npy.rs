@@ -1,7 +1,8 @@
 //! The NumPy `.npy` format: one array, a small Python-literal header, then the
 //! raw elements. We write version 1.0 with `'<f8'` (what `np.save` writes for a
-//! float64 array) and read every version NumPy writes, with any plain numeric
-//! dtype (floats, signed/unsigned ints, bools; either byte order), in C or
+//! float64 array), and 0-d `'<i8'`, `'|b1'`, `'<u8'` and `'<Un'` arrays for
+//! ints, bools, keys and strings. We read every version NumPy writes, with any
+//! plain numeric dtype (floats, signed/unsigned ints, bools; either byte order), in C or
 //! Fortran order, converting the elements to f64.
 //!
 //! Errors are plain sentences without the file name: the caller adds it.
@@ -12,16 +13,56 @@ const MAGIC: &[u8; 6] = b"\x93NUMPY";
 
 /// Encodes a tensor as a version 1.0 `.npy` file holding little-endian f64s.
 pub fn encode(t: &Tensor) -> Vec<u8> {
+    let mut data = Vec::with_capacity(8 * t.size());
+    for x in t.to_vec() {
+        data.extend_from_slice(&x.to_le_bytes());
+    }
+    encode_raw("<f8", t.shape(), &data)
+}
+
+/// A scalar that `save` stores as a 0-d array of its own dtype, so that it
+/// loads back as the same kind of value (a checkpoint's step counter stays
+/// an int).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Scalar {
+    /// `'<i8'` (any signed or unsigned int except `'<u8'` reads back as one).
+    Int(i64),
+    /// `'|b1'`.
+    Bool(bool),
+    /// `'<u8'`: a random key's 64 bits.
+    Key(u64),
+    /// `'<Un'`: NumPy's fixed-width UTF-32 string.
+    Str(String),
+}
+
+/// Encodes a scalar as a 0-d `.npy` array.
+pub fn encode_scalar(x: &Scalar) -> Vec<u8> {
+    match x {
+        Scalar::Int(i) => encode_raw("<i8", &[], &i.to_le_bytes()),
+        Scalar::Bool(b) => encode_raw("|b1", &[], &[u8::from(*b)]),
+        Scalar::Key(k) => encode_raw("<u8", &[], &k.to_le_bytes()),
+        Scalar::Str(s) => {
+            // NumPy gives the empty string one (NUL) character.
+            let n = s.chars().count().max(1);
+            let mut data: Vec<u8> = s.chars().flat_map(|c| (c as u32).to_le_bytes()).collect();
+            data.resize(4 * n, 0);
+            encode_raw(&format!("<U{n}"), &[], &data)
+        }
+    }
+}
+
+/// A version 1.0 `.npy` file of the given dtype, shape and raw element bytes.
+fn encode_raw(descr: &str, shape: &[usize], data: &[u8]) -> Vec<u8> {
     let dict = format!(
-        "{{'descr': '<f8', 'fortran_order': False, 'shape': {}, }}",
-        format_shape(t.shape())
+        "{{'descr': '{descr}', 'fortran_order': False, 'shape': {}, }}",
+        format_shape(shape)
     );
     // NumPy pads the header with spaces and a final newline so that the data
     // starts on a 64-byte boundary (magic 6 + version 2 + length 2 = 10).
     let unpadded = MAGIC.len() + 4 + dict.len() + 1;
     let total = unpadded.div_ceil(64) * 64;
     let header_len = total - MAGIC.len() - 4;
-    let mut out = Vec::with_capacity(total + 8 * t.size());
+    let mut out = Vec::with_capacity(total + data.len());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&[1, 0]);
     // A shape long enough to overflow u16 would need tens of thousands of axes.
@@ -29,14 +70,13 @@ pub fn encode(t: &Tensor) -> Vec<u8> {
     out.extend_from_slice(dict.as_bytes());
     out.resize(total - 1, b' ');
     out.push(b'\n');
-    for x in t.to_vec() {
-        out.extend_from_slice(&x.to_le_bytes());
-    }
+    out.extend_from_slice(data);
     out
 }
 
-/// Decodes a `.npy` file into a tensor of f64.
-pub fn decode(bytes: &[u8]) -> Result<Tensor, String> {
+/// Splits a `.npy` file into its parsed header and the bytes of its elements
+/// (checked to be long enough for the shape).
+fn split(bytes: &[u8]) -> Result<(Header, &[u8]), String> {
     if bytes.len() < 10 || &bytes[..6] != MAGIC {
         return Err("it does not start with the .npy magic bytes (\\x93NUMPY)".into());
     }
@@ -66,7 +106,55 @@ pub fn decode(bytes: &[u8]) -> Result<Tensor, String> {
             data.len()
         ));
     }
-    let values: Vec<f64> = data[..need]
+    Ok((header, &data[..need]))
+}
+
+/// The scalar a 0-d array of an int, bool, uint64 or string dtype holds;
+/// `None` for anything else (read those with [`decode`]).
+pub fn decode_scalar(bytes: &[u8]) -> Result<Option<Scalar>, String> {
+    let (header, data) = split(bytes)?;
+    if !header.shape.is_empty() {
+        return Ok(None);
+    }
+    let d = header.dtype;
+    Ok(match d.kind {
+        b'U' => {
+            let mut s = String::new();
+            for c in data.chunks_exact(4) {
+                let mut b = [c[0], c[1], c[2], c[3]];
+                if d.big_endian {
+                    b.reverse();
+                }
+                let code = u32::from_le_bytes(b);
+                // NumPy pads short strings with NUL characters.
+                if code == 0 {
+                    break;
+                }
+                s.push(
+                    char::from_u32(code)
+                        .ok_or_else(|| format!("its string holds the invalid character code {code}"))?,
+                );
+            }
+            Some(Scalar::Str(s))
+        }
+        b'b' => Some(Scalar::Bool(d.read(data) != 0.0)),
+        b'u' if d.size == 8 => Some(Scalar::Key(d.read_bits(data))),
+        // Every int of at most 32 bits, and i8, fits an i64 exactly.
+        b'i' | b'u' => Some(Scalar::Int(d.read_bits(data) as i64)),
+        _ => None,
+    })
+}
+
+/// Decodes a `.npy` file into a tensor of f64.
+pub fn decode(bytes: &[u8]) -> Result<Tensor, String> {
+    let (header, data) = split(bytes)?;
+    if header.dtype.kind == b'U' {
+        return Err(format!(
+            "its dtype `{}` is a string type: only single strings (0-d arrays, as `save` writes them) can be read",
+            header.descr
+        ));
+    }
+    let values: Vec<f64> = data
         .chunks_exact(header.dtype.size)
         .map(|c| header.dtype.read(c))
         .collect();
@@ -111,6 +199,14 @@ impl Dtype {
             _ => return None,
         };
         let size: usize = std::str::from_utf8(b.get(2..)?).ok()?.parse().ok()?;
+        if b[1] == b'U' {
+            // A fixed-width string of `size` UTF-32 characters.
+            return (1..=1 << 20).contains(&size).then_some(Dtype {
+                kind: b'U',
+                size: 4 * size,
+                big_endian,
+            });
+        }
         let ok = match b[1] {
             b'f' => matches!(size, 4 | 8),
             b'i' | b'u' => matches!(size, 1 | 2 | 4 | 8),
@@ -122,6 +218,23 @@ impl Dtype {
             size,
             big_endian,
         })
+    }
+
+    /// The raw bits of one integer element of at most 8 bytes, sign-extended
+    /// for signed kinds.
+    fn read_bits(self, c: &[u8]) -> u64 {
+        let mut buf = [0u8; 8];
+        buf[..self.size].copy_from_slice(c);
+        if self.big_endian {
+            buf[..self.size].reverse();
+        }
+        let raw = u64::from_le_bytes(buf);
+        if self.kind == b'i' && self.size < 8 {
+            let shift = 64 - 8 * self.size as u32;
+            ((raw << shift) as i64 >> shift) as u64
+        } else {
+            raw
+        }
     }
 
     /// Reads one element from exactly `self.size` bytes.

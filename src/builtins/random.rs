@@ -1,0 +1,304 @@
+//! Keyed random numbers (docs/language.md §8, "Random keys"): JAX-style
+//! splittable keys, so that every draw is a pure function of a key value.
+//!
+//! The names that would clash with the global-generator builtins
+//! (`permutation`, `randint`) and with the array `split` are `key_`-prefixed
+//! here; the `random` stdlib module gives all of them their JAX names.
+
+use super::tensor::shape_arg;
+use super::{arg_type, register, Decl};
+use crate::builtins::Call;
+use crate::diagnostics::{Diagnostic, ErrorKind, R};
+use crate::ops;
+use crate::prim::{te, Prim};
+use crate::value::Value;
+use dp_tensor::{Key, Tensor};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// Argument `i` as a key (the signature admitted only keys).
+fn key_at(a: &Call<'_>, i: usize) -> R<Key> {
+    match a.value(i).strip() {
+        Value::Key(k) => Ok(Key(*k)),
+        other => Err(arg_type(a.name(), "the key", "a key", other).at(a.span_at(i))),
+    }
+}
+
+/// Argument `i` as a sample shape; omitted (or `none`) is the empty shape.
+fn shape_at(a: &Call<'_>, i: usize) -> R<Vec<usize>> {
+    match a.given(i) {
+        None | Some(Value::None) => Ok(vec![]),
+        Some(v) => shape_arg(a.name(), v).map_err(|d| d.at(a.span_at(i))),
+    }
+}
+
+/// Argument `i` as a plain tensor (not differentiated: draws have no derivative
+/// with respect to their parameters here).
+fn plain_tensor(a: &Call<'_>, i: usize) -> R<Tensor> {
+    let v = crate::ops::literal::to_tensor(a.value(i)).map_err(|d| d.at(a.span_at(i)))?;
+    Ok(match v.strip() {
+        Value::Tensor(t) => (**t).clone(),
+        Value::Float(x) => Tensor::scalar(*x),
+        Value::Int(n) => Tensor::scalar(*n as f64),
+        other => return Err(arg_type(a.name(), "this argument", "a number or tensor", other).at(a.span_at(i))),
+    })
+}
+
+/// A result tensor; a 0-d one is a float, as `randn()` gives.
+fn out(t: Tensor) -> Value {
+    ops::from_tensor(t)
+}
+
+/// A non-negative int argument as a count.
+fn count_at(a: &Call<'_>, i: usize, what: &str) -> R<usize> {
+    let n = a.int_as(i, what).map_err(|d| d.at(a.span_at(i)))?;
+    usize::try_from(n).map_err(|_| {
+        Diagnostic::new(
+            ErrorKind::Value,
+            format!("`{}`: {what} must be non-negative, found {n}", a.name()),
+        )
+        .at(a.span_at(i))
+    })
+}
+
+/// Rows of `x` (a tensor) at `indices` (a tensor of integer positions).
+fn rows(x: &Value, indices: Tensor) -> R<Value> {
+    ops::apply(
+        &Prim::Take(crate::prim::Take(0)),
+        &[x.clone(), Value::Tensor(Rc::new(indices))],
+    )
+}
+
+/// Indices as a tensor of `shape` (which holds `idx.len()` elements).
+fn index_tensor(idx: Vec<usize>, shape: &[usize]) -> R<Tensor> {
+    te(Tensor::from_vec(idx.into_iter().map(|i| i as f64).collect(), shape))
+}
+
+/// Registers the keyed random builtins.
+pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
+    register(
+        t,
+        Decl {
+            sig: "key(seed: int) -> key",
+            summary: "A random key from a seed: pass it to `normal`, `uniform`, ... and `key_split` it for more.",
+            doc: "A key prints as `key(n)`, which evaluates back to the same key. Draws from a key are a pure \
+                  function of it: the same key gives the same numbers on every run and machine. Never reuse a \
+                  key for two draws that should be independent: split it (`import random; random.split(k)`).",
+            example: "let k = key(0);\nnormal(k, 3)",
+        },
+        |_, a| Ok(Value::Key(a.int(0).map_err(|d| d.at(a.span_at(0)))? as u64)),
+    );
+    register(
+        t,
+        Decl {
+            sig: "key_split(k: key, n: int = 2) -> tuple",
+            summary: "`n` new, independent keys made from `k`, as a tuple (`random.split` in the `random` module).",
+            doc: "The i-th new key does not depend on `n`; none of them repeats the draws of `k`.",
+            example: "let (k1, k2) = key_split(key(0));",
+        },
+        |_, a| {
+            let k = key_at(&a, 0)?;
+            let n = count_at(&a, 1, "n")?;
+            crate::value::tuple::check_len(n as u128).map_err(|d| d.at(a.span_at(1)))?;
+            Ok(Value::tuple(k.split(n).into_iter().map(|k| Value::Key(k.0))))
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "fold_in(k: key, data: int) -> key",
+            summary: "A new key made from `k` and an int, e.g. one key per training step: `fold_in(k, step)`.",
+            doc: "",
+            example: "fold_in(key(0), 7)",
+        },
+        |_, a| {
+            let k = key_at(&a, 0)?;
+            let d = a.int(1).map_err(|d| d.at(a.span_at(1)))?;
+            Ok(Value::Key(k.fold_in(d as u64).0))
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "normal(k: key, shape: shape = none) -> tensor",
+            summary:
+                "Standard normal numbers of the given shape drawn with key `k` (a float when the shape is omitted).",
+            doc: "",
+            example: "normal(key(0), (2, 3))",
+        },
+        |_, a| {
+            let k = key_at(&a, 0)?;
+            let s = shape_at(&a, 1)?;
+            Ok(out(te(k.normal(&s)).map_err(|d| d.at(a.span_at(1)))?))
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "uniform(k: key, shape: shape = none, lo: float = 0.0, hi: float = 1.0) -> tensor",
+            summary: "Uniform numbers in `[lo, hi)` of the given shape drawn with key `k`.",
+            doc: "",
+            example: "uniform(key(0), 3, lo=-1.0, hi=1.0)",
+        },
+        |_, a| {
+            let k = key_at(&a, 0)?;
+            let s = shape_at(&a, 1)?;
+            let lo = a.float(2).map_err(|d| d.at(a.span_at(2)))?;
+            let hi = a.float(3).map_err(|d| d.at(a.span_at(3)))?;
+            if !(lo.is_finite() && hi.is_finite() && lo <= hi) {
+                return Err(Diagnostic::new(
+                    ErrorKind::Value,
+                    format!("`uniform` needs finite lo <= hi, found lo = {lo} and hi = {hi}"),
+                )
+                .at(a.span_at(3)));
+            }
+            let u = te(k.uniform(&s)).map_err(|d| d.at(a.span_at(1)))?;
+            Ok(out(u.map(|x| lo + (hi - lo) * x)))
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "bernoulli(k: key, p: tensor = 0.5, shape: shape = none) -> tensor",
+            summary: "1.0 with probability `p` and 0.0 otherwise; the shape defaults to the shape of `p`.",
+            doc: "`p` broadcasts to `shape`; every probability must lie in [0, 1].",
+            example: "bernoulli(key(0), 0.3, 5)",
+        },
+        |_, a| {
+            let k = key_at(&a, 0)?;
+            let p = plain_tensor(&a, 1)?;
+            let s = match a.given(2) {
+                None | Some(Value::None) => p.shape().to_vec(),
+                Some(_) => shape_at(&a, 2)?,
+            };
+            Ok(out(te(k.bernoulli(&p, &s)).map_err(|d| d.at(a.span_at(1)))?))
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "categorical(k: key, logits: tensor, axis: int = -1, shape: shape = none) -> tensor",
+            summary: "Category indices drawn with probabilities `softmax(logits)` along `axis`.",
+            doc: "The result has the shape of `logits` without `axis`, or `shape`, to which that shape must \
+                  broadcast (e.g. `shape=(100,)` for 100 draws from one row of logits).",
+            example: "categorical(key(0), log(tensor([0.2, 0.8])), shape=5)",
+        },
+        |_, a| {
+            let k = key_at(&a, 0)?;
+            let logits = plain_tensor(&a, 1)?;
+            let axis = a.int(2).map_err(|d| d.at(a.span_at(2)))?;
+            let s = match a.given(3) {
+                None | Some(Value::None) => None,
+                Some(_) => Some(shape_at(&a, 3)?),
+            };
+            Ok(out(
+                te(k.categorical(&logits, axis, s.as_deref())).map_err(|d| d.at(a.span_at(1)))?
+            ))
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig:
+                "choice(k: key, a: int | tensor, shape: shape = none, replace: bool = true, p: tensor = none) -> tensor",
+            summary:
+                "Random picks from `0..a` (an int) or from the rows of the tensor `a`, with or without replacement.",
+            doc: "`p` gives one (unnormalised) probability per candidate; without it every candidate is equally \
+                  likely. The picks have the given shape (one pick when omitted); picking rows of a tensor \
+                  adds its other axes after the shape.",
+            example: "choice(key(0), 5, 3, replace=false)",
+        },
+        |_, a| {
+            let k = key_at(&a, 0)?;
+            let (n, from) = match a.value(1).strip() {
+                Value::Int(_) | Value::Bool(_) => (count_at(&a, 1, "the number of candidates")?, None),
+                _ => {
+                    let x = crate::ops::literal::to_tensor(a.value(1)).map_err(|d| d.at(a.span_at(1)))?;
+                    let rows =
+                        match ops::shape_of(&x).first() {
+                            Some(&r) => r,
+                            None => return Err(Diagnostic::new(
+                                ErrorKind::Value,
+                                "`choice` picks rows of a tensor with at least one axis, or from `0..a` for an int `a`",
+                            )
+                            .at(a.span_at(1))),
+                        };
+                    (rows, Some(x))
+                }
+            };
+            let s = shape_at(&a, 2)?;
+            let count = te(dp_tensor::checked_size(&s)).map_err(|d| d.at(a.span_at(2)))?;
+            let replace = a.bool(3).map_err(|d| d.at(a.span_at(3)))?;
+            let p = match a.given(4) {
+                None | Some(Value::None) => None,
+                Some(_) => Some(plain_tensor(&a, 4)?.to_vec()),
+            };
+            let idx = te(k.choice(n, count, replace, p.as_deref())).map_err(|d| d.at(a.span))?;
+            let idx = index_tensor(idx, &s)?;
+            match from {
+                None => Ok(out(idx)),
+                Some(x) => rows(&x, idx),
+            }
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "key_permutation(k: key, x: int | tensor) -> tensor",
+            summary:
+                "A random ordering of `0..x` (an int), or the rows of the tensor `x` shuffled (`random.permutation`).",
+            doc: "",
+            example: "key_permutation(key(0), 5)",
+        },
+        |_, a| {
+            let k = key_at(&a, 0)?;
+            match a.value(1).strip() {
+                Value::Int(_) | Value::Bool(_) => {
+                    let n = count_at(&a, 1, "n")?;
+                    Ok(Value::Tensor(Rc::new(te(k.permutation(n))?)))
+                }
+                _ => {
+                    let x = crate::ops::literal::to_tensor(a.value(1)).map_err(|d| d.at(a.span_at(1)))?;
+                    let Some(&n) = ops::shape_of(&x).first() else {
+                        return Err(Diagnostic::new(
+                            ErrorKind::Value,
+                            "`key_permutation` shuffles the rows of a tensor with at least one axis",
+                        )
+                        .at(a.span_at(1)));
+                    };
+                    let idx = te(k.permutation(n))?;
+                    rows(&x, idx)
+                }
+            }
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "key_randint(k: key, shape: shape, lo: int, hi: int) -> int | tensor",
+            summary: "Random integers in `lo..hi` (hi excluded) of the given shape (`random.randint`).",
+            doc: "An empty shape `()` gives an int.",
+            example: "key_randint(key(0), 5, 0, 10)",
+        },
+        |_, a| {
+            let k = key_at(&a, 0)?;
+            let s = shape_arg("key_randint", a.value(1)).map_err(|d| d.at(a.span_at(1)))?;
+            let lo = a.int(2).map_err(|d| d.at(a.span_at(2)))?;
+            let hi = a.int(3).map_err(|d| d.at(a.span_at(3)))?;
+            if lo >= hi {
+                return Err(Diagnostic::new(
+                    ErrorKind::Value,
+                    format!("`key_randint` needs lo < hi, found lo = {lo} and hi = {hi}"),
+                )
+                .at(a.span_at(3))
+                .with_secondary(a.span_at(2), "lo"));
+            }
+            let r = te(k.randint(lo, hi, &s)).map_err(|d| d.at(a.span_at(1)))?;
+            if s.is_empty() {
+                // A 0-d result holds exactly one integral value in lo..hi.
+                return Ok(Value::Int(r.item().unwrap_or(0.0) as i64));
+            }
+            Ok(Value::Tensor(Rc::new(r)))
+        },
+    );
+}

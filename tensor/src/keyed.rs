@@ -1,0 +1,430 @@
+//! Splittable random keys in the style of JAX: every draw is a pure function
+//! of a key, so a program that passes keys around gives the same numbers on
+//! every run and platform, whatever order its parts run in.
+//!
+//! A key is 64 bits. Each operation seeds a ChaCha20 generator (the
+//! `chacha20` crate) from the key, a 64-bit operand and a fixed domain tag,
+//! and picks a ChaCha stream by purpose: drawing numbers, splitting, folding
+//! data in. Using separate streams keeps the keys made by `split` unrelated
+//! to the numbers drawn from the parent key. The transforms from raw bits to
+//! floats are the same integer/IEEE-754 arithmetic as [`crate::Rng`]
+//! (53-bit uniforms, Marsaglia's polar method, Lemire's bounded integers).
+
+use crate::error::{checked_size, normalize_axis, Result, TensorError};
+use crate::tensor::Tensor;
+use chacha20::ChaCha20Rng;
+use rand_core::{Rng as _, SeedableRng};
+
+/// A splittable random key: the whole state a keyed draw depends on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Key(pub u64);
+
+/// Bytes 16..32 of every ChaCha seed, so that dp's keys never share a
+/// keystream with another use of ChaCha20 seeded from small integers.
+const DOMAIN: &[u8; 16] = b"dp.random.key.v1";
+
+/// ChaCha stream numbers, one per purpose.
+const DRAW: u64 = 0;
+const SPLIT: u64 = 1;
+const FOLD: u64 = 2;
+
+/// The draws of one key: raw bits turned into floats and integers.
+struct Draws {
+    rng: ChaCha20Rng,
+    spare_normal: Option<f64>,
+}
+
+impl Draws {
+    fn next_u64(&mut self) -> u64 {
+        self.rng.next_u64()
+    }
+
+    /// A uniform float in `[0, 1)` with 53 random bits.
+    fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+
+    /// A uniform float in `(0, 1)`: the midpoints of the 53-bit grid, so
+    /// that `ln` of it is always finite (used by Gumbel noise).
+    fn next_open(&mut self) -> f64 {
+        ((self.next_u64() >> 11) as f64 + 0.5) * (1.0 / (1u64 << 53) as f64)
+    }
+
+    /// A standard normal value (Marsaglia polar method: only `ln` and `sqrt`,
+    /// which are correctly rounded on mainstream platforms, unlike `sin`/`cos`).
+    fn next_normal(&mut self) -> f64 {
+        if let Some(z) = self.spare_normal.take() {
+            return z;
+        }
+        loop {
+            let u = 2.0 * self.next_f64() - 1.0;
+            let v = 2.0 * self.next_f64() - 1.0;
+            let s = u * u + v * v;
+            if s > 0.0 && s < 1.0 {
+                let f = (-2.0 * s.ln() / s).sqrt();
+                self.spare_normal = Some(v * f);
+                return u * f;
+            }
+        }
+    }
+
+    /// An unbiased integer in `[0, range)` (`range > 0`), Lemire's method.
+    fn next_below(&mut self, range: u64) -> u64 {
+        let mut m = self.next_u64() as u128 * range as u128;
+        let mut low = m as u64;
+        if low < range {
+            let threshold = range.wrapping_neg() % range;
+            while low < threshold {
+                m = self.next_u64() as u128 * range as u128;
+                low = m as u64;
+            }
+        }
+        (m >> 64) as u64
+    }
+
+    /// A standard Gumbel value, `-ln(-ln(u))`.
+    fn next_gumbel(&mut self) -> f64 {
+        -(-self.next_open().ln()).ln()
+    }
+
+    /// `n` values of `f`, as a tensor of `shape` (whose size is `n`).
+    fn fill(&mut self, shape: &[usize], mut f: impl FnMut(&mut Draws) -> f64) -> Result<Tensor> {
+        let mut data = crate::buffer::alloc(shape)?;
+        let n = checked_size(shape)?;
+        for _ in 0..n {
+            data.push(f(self));
+        }
+        Tensor::from_vec(data, shape)
+    }
+}
+
+impl Key {
+    /// The key for a seed (`key(seed)` in dp); the key's bits are the seed.
+    pub fn new(seed: u64) -> Key {
+        Key(seed)
+    }
+
+    /// A ChaCha20 generator for this key, `operand` and `stream`.
+    fn chacha(self, operand: u64, stream: u64) -> ChaCha20Rng {
+        let mut seed = [0u8; 32];
+        seed[..8].copy_from_slice(&self.0.to_le_bytes());
+        seed[8..16].copy_from_slice(&operand.to_le_bytes());
+        seed[16..].copy_from_slice(DOMAIN);
+        let mut rng = ChaCha20Rng::from_seed(seed);
+        rng.set_stream(stream);
+        rng
+    }
+
+    fn draws(self) -> Draws {
+        Draws {
+            rng: self.chacha(0, DRAW),
+            spare_normal: None,
+        }
+    }
+
+    /// `n` new keys derived from this one (JAX's `split`). The i-th key does
+    /// not depend on `n`, and none of them repeats the parent's draws.
+    pub fn split(self, n: usize) -> Vec<Key> {
+        let mut rng = self.chacha(0, SPLIT);
+        (0..n).map(|_| Key(rng.next_u64())).collect()
+    }
+
+    /// A new key derived from this one and `data` (JAX's `fold_in`), e.g.
+    /// one key per step of a loop from the step number.
+    pub fn fold_in(self, data: u64) -> Key {
+        Key(self.chacha(data, FOLD).next_u64())
+    }
+
+    /// Uniform floats in `[0, 1)` of the given shape.
+    pub fn uniform(self, shape: &[usize]) -> Result<Tensor> {
+        self.draws().fill(shape, Draws::next_f64)
+    }
+
+    /// Standard normal floats of the given shape.
+    pub fn normal(self, shape: &[usize]) -> Result<Tensor> {
+        self.draws().fill(shape, Draws::next_normal)
+    }
+
+    /// Standard Gumbel floats of the given shape.
+    pub fn gumbel(self, shape: &[usize]) -> Result<Tensor> {
+        self.draws().fill(shape, Draws::next_gumbel)
+    }
+
+    /// Integers drawn uniformly from `[lo, hi)`, stored as `f64`.
+    pub fn randint(self, lo: i64, hi: i64, shape: &[usize]) -> Result<Tensor> {
+        if lo >= hi {
+            return Err(TensorError::Invalid(format!(
+                "randint needs lo < hi, got lo = {lo} and hi = {hi}"
+            )));
+        }
+        let range = (hi as i128 - lo as i128) as u64;
+        self.draws()
+            .fill(shape, |d| (lo as i128 + d.next_below(range) as i128) as f64)
+    }
+
+    /// A random permutation of `0..n` (Fisher-Yates), as indices.
+    pub fn permutation_indices(self, n: usize) -> Result<Vec<usize>> {
+        checked_size(&[n])?;
+        crate::memory::check_memory(n as u128 * std::mem::size_of::<usize>() as u128, || {
+            format!("a permutation of {n} elements")
+        })?;
+        let mut idx: Vec<usize> = Vec::new();
+        idx.try_reserve_exact(n)
+            .map_err(|_| TensorError::Invalid(format!("a permutation of {n} elements does not fit in memory")))?;
+        idx.extend(0..n);
+        let mut d = self.draws();
+        for i in (1..n).rev() {
+            let j = d.next_below(i as u64 + 1) as usize;
+            idx.swap(i, j);
+        }
+        Ok(idx)
+    }
+
+    /// A random permutation of `0..n`, as a 1-d tensor.
+    pub fn permutation(self, n: usize) -> Result<Tensor> {
+        let idx = self.permutation_indices(n)?;
+        Tensor::from_vec(idx.into_iter().map(|i| i as f64).collect(), &[n])
+    }
+
+    /// 1.0 with probability `p` and 0.0 otherwise, elementwise; `p` is
+    /// broadcast to `shape` (each probability must lie in `[0, 1]`).
+    pub fn bernoulli(self, p: &Tensor, shape: &[usize]) -> Result<Tensor> {
+        let p = p.broadcast_to(shape)?.to_vec();
+        if let Some(bad) = p.iter().find(|x| !(0.0..=1.0).contains(*x)) {
+            return Err(TensorError::Invalid(format!(
+                "bernoulli needs probabilities in [0, 1], found {bad}"
+            )));
+        }
+        let mut i = 0;
+        self.draws().fill(shape, |d| {
+            let u = d.next_f64();
+            let r = f64::from(u8::from(u < p[i]));
+            i += 1;
+            r
+        })
+    }
+
+    /// Indices drawn from the categorical distribution with unnormalised
+    /// log-probabilities `logits` along `axis` (the Gumbel-max trick).
+    /// `shape` is the shape of the result; it defaults to the shape of
+    /// `logits` without `axis`, which must broadcast to it.
+    pub fn categorical(self, logits: &Tensor, axis: i64, shape: Option<&[usize]>) -> Result<Tensor> {
+        if logits.ndim() == 0 {
+            return Err(TensorError::Invalid(
+                "categorical needs logits with at least one axis".into(),
+            ));
+        }
+        let axis = normalize_axis(axis, logits.ndim())?;
+        let k = logits.shape()[axis];
+        if k == 0 {
+            return Err(TensorError::Invalid(
+                "categorical needs at least one category along the axis".into(),
+            ));
+        }
+        // Move the category axis last, so that each sample reads one row.
+        let mut perm: Vec<usize> = (0..logits.ndim()).filter(|&a| a != axis).collect();
+        perm.push(axis);
+        let moved = logits.transpose(&perm)?;
+        let batch: Vec<usize> = perm[..perm.len() - 1].iter().map(|&a| logits.shape()[a]).collect();
+        let out_shape = shape.map_or_else(|| batch.clone(), <[usize]>::to_vec);
+        let mut full = out_shape.clone();
+        full.push(k);
+        let rows = moved.broadcast_to(&full).map_err(|_| {
+            TensorError::Invalid(format!(
+                "categorical: the logits' batch shape {} does not broadcast to the sample shape {}",
+                crate::format_shape(&batch),
+                crate::format_shape(&out_shape)
+            ))
+        })?;
+        let rows = rows.to_vec();
+        let mut d = self.draws();
+        let mut out = crate::buffer::alloc(&out_shape)?;
+        for row in 0..checked_size(&out_shape)? {
+            let mut best = (f64::NEG_INFINITY, 0usize);
+            for (j, &l) in rows[row * k..(row + 1) * k].iter().enumerate() {
+                let v = l + d.next_gumbel();
+                // `>` keeps the first maximum; a row of -inf logits picks 0.
+                if v > best.0 {
+                    best = (v, j);
+                }
+            }
+            out.push(best.1 as f64);
+        }
+        Tensor::from_vec(out, &out_shape)
+    }
+
+    /// `count` indices into `0..n`: uniformly or with probabilities `p`
+    /// (length `n`, non-negative, summing to a positive number), with or
+    /// without replacement.
+    pub fn choice(self, n: usize, count: usize, replace: bool, p: Option<&[f64]>) -> Result<Vec<usize>> {
+        if !replace && count > n {
+            return Err(TensorError::Invalid(format!(
+                "choice cannot take {count} samples from {n} without replacement"
+            )));
+        }
+        if n == 0 && count > 0 {
+            return Err(TensorError::Invalid("choice cannot sample from nothing".into()));
+        }
+        let mut d = self.draws();
+        let Some(p) = p else {
+            if replace {
+                return Ok((0..count).map(|_| d.next_below(n as u64) as usize).collect());
+            }
+            let mut perm = self.permutation_indices(n)?;
+            perm.truncate(count);
+            return Ok(perm);
+        };
+        if p.len() != n {
+            return Err(TensorError::Invalid(format!(
+                "choice needs p with one probability per candidate ({n}), found {}",
+                p.len()
+            )));
+        }
+        if p.iter().any(|x| !(x.is_finite() && *x >= 0.0)) {
+            return Err(TensorError::Invalid(
+                "choice needs finite, non-negative probabilities p".into(),
+            ));
+        }
+        let total: f64 = p.iter().sum();
+        if total <= 0.0 {
+            return Err(TensorError::Invalid(
+                "choice needs probabilities p with a positive sum".into(),
+            ));
+        }
+        if replace {
+            // Inverse CDF: the first index whose cumulative weight exceeds u * total.
+            let mut cdf = Vec::with_capacity(n);
+            let mut acc = 0.0;
+            for x in p {
+                acc += x;
+                cdf.push(acc);
+            }
+            return Ok((0..count)
+                .map(|_| {
+                    let u = d.next_f64() * acc;
+                    let i = cdf.partition_point(|&c| c <= u);
+                    // Rounding can leave u at the very top: clamp to the last index with weight.
+                    i.min(n - 1)
+                })
+                .collect());
+        }
+        let positive = p.iter().filter(|x| **x > 0.0).count();
+        if count > positive {
+            return Err(TensorError::Invalid(format!(
+                "choice cannot take {count} samples without replacement: only {positive} candidates have p > 0"
+            )));
+        }
+        // Gumbel-top-k: the `count` largest of ln(p) + Gumbel noise are a
+        // weighted sample without replacement.
+        let mut scored: Vec<(f64, usize)> = p
+            .iter()
+            .enumerate()
+            .map(|(i, x)| (x.ln() + d.next_gumbel(), i))
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        Ok(scored.into_iter().take(count).map(|(_, i)| i).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn draws_are_pure_functions_of_the_key() {
+        let k = Key::new(42);
+        assert_eq!(k.normal(&[5]).unwrap().to_vec(), k.normal(&[5]).unwrap().to_vec());
+        assert_ne!(
+            k.normal(&[5]).unwrap().to_vec(),
+            Key::new(43).normal(&[5]).unwrap().to_vec()
+        );
+        // A longer draw starts with the shorter one.
+        let long = k.uniform(&[8]).unwrap().to_vec();
+        assert_eq!(&long[..3], &k.uniform(&[3]).unwrap().to_vec()[..]);
+    }
+
+    #[test]
+    fn split_is_prefix_stable_and_distinct() {
+        let k = Key::new(0);
+        let a = k.split(2);
+        let b = k.split(5);
+        assert_eq!(a[..], b[..2]);
+        let mut all: Vec<u64> = b.iter().map(|k| k.0).collect();
+        all.push(k.0);
+        all.push(k.fold_in(0).0);
+        all.push(k.fold_in(1).0);
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), 8);
+        assert_eq!(k.fold_in(7), k.fold_in(7));
+    }
+
+    #[test]
+    fn uniform_and_normal_have_plausible_moments() {
+        let n = 20000;
+        let u = Key::new(1).uniform(&[n]).unwrap().to_vec();
+        assert!(u.iter().all(|x| (0.0..1.0).contains(x)));
+        let mean: f64 = u.iter().sum::<f64>() / n as f64;
+        assert!((mean - 0.5).abs() < 0.01, "{mean}");
+        let z = Key::new(2).normal(&[n]).unwrap().to_vec();
+        let m: f64 = z.iter().sum::<f64>() / n as f64;
+        let v: f64 = z.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / n as f64;
+        assert!(m.abs() < 0.03 && (v - 1.0).abs() < 0.04, "{m} {v}");
+    }
+
+    #[test]
+    fn integers_permutations_and_choices_are_in_range() {
+        let r = Key::new(3).randint(-2, 3, &[1000]).unwrap().to_vec();
+        assert!(r.iter().all(|x| (-2.0..3.0).contains(x)));
+        for v in -2..3 {
+            assert!(r.contains(&(v as f64)));
+        }
+        let mut p = Key::new(4).permutation_indices(50).unwrap();
+        p.sort_unstable();
+        assert_eq!(p, (0..50).collect::<Vec<_>>());
+        let c = Key::new(5).choice(10, 10, false, None).unwrap();
+        let mut s = c.clone();
+        s.sort_unstable();
+        assert_eq!(s, (0..10).collect::<Vec<_>>());
+        // Zero-probability candidates are never drawn, with or without replacement.
+        let p = [0.0, 1.0, 0.0, 3.0];
+        assert!(Key::new(6)
+            .choice(4, 200, true, Some(&p))
+            .unwrap()
+            .iter()
+            .all(|&i| i == 1 || i == 3));
+        let mut w = Key::new(7).choice(4, 2, false, Some(&p)).unwrap();
+        w.sort_unstable();
+        assert_eq!(w, vec![1, 3]);
+        assert!(Key::new(7).choice(4, 3, false, Some(&p)).is_err());
+        assert!(Key::new(7).choice(3, 4, false, None).is_err());
+        assert!(Key::new(7).choice(2, 1, true, Some(&[-1.0, 2.0])).is_err());
+    }
+
+    #[test]
+    fn categorical_follows_the_logits() {
+        // Category 2 has almost all the mass; category 0 has none.
+        let logits = Tensor::from_vec(vec![f64::NEG_INFINITY, 0.0, 10.0], &[3]).unwrap();
+        let s = Key::new(8).categorical(&logits, -1, Some(&[500])).unwrap().to_vec();
+        assert!(s.iter().all(|&i| i == 1.0 || i == 2.0));
+        let twos = s.iter().filter(|&&i| i == 2.0).count();
+        assert!(twos > 490, "{twos}");
+        // Batched rows along axis 0: the result has the other axis' shape.
+        let l = Tensor::from_vec(vec![0.0, -1e9, -1e9, 0.0], &[2, 2]).unwrap();
+        assert_eq!(Key::new(9).categorical(&l, 0, None).unwrap().to_vec(), vec![0.0, 1.0]);
+        assert!(Key::new(9).categorical(&l, 0, Some(&[3])).is_err());
+        assert!(Key::new(9).categorical(&Tensor::scalar(1.0), 0, None).is_err());
+    }
+
+    #[test]
+    fn bernoulli_checks_and_broadcasts_p() {
+        let p = Tensor::from_vec(vec![0.0, 1.0], &[2]).unwrap();
+        assert_eq!(
+            Key::new(1).bernoulli(&p, &[3, 2]).unwrap().to_vec(),
+            vec![0.0, 1.0, 0.0, 1.0, 0.0, 1.0]
+        );
+        assert!(Key::new(1).bernoulli(&Tensor::scalar(1.5), &[2]).is_err());
+        assert!(Key::new(1).bernoulli(&p, &[3]).is_err());
+        assert!(Key::new(1).randint(3, 3, &[1]).is_err());
+    }
+}
