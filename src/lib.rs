@@ -11,6 +11,7 @@ pub mod cli_io;
 pub mod diagnostics;
 pub mod eval;
 pub mod files;
+pub mod hints;
 pub mod ops;
 pub mod output;
 pub mod prim;
