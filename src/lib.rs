@@ -16,6 +16,7 @@ pub mod ops;
 pub mod output;
 pub mod prim;
 pub mod repl;
+pub mod repl_time;
 pub mod stdlib;
 pub mod syntax;
 pub mod value;
