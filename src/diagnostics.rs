@@ -567,6 +567,10 @@ const MAX_SUGGESTED_NAME: usize = 64;
 /// Cheap for any input: long names are not considered, candidates whose
 /// length alone rules them out are skipped, and each distance computation
 /// stops as soon as it exceeds the best allowed.
+///
+/// A close name that is a different word is not offered: the first letter
+/// must agree (or be swapped with the second), and so must the digits
+/// (`vmap` is not a typo of `map`, nor `log10` of `log1p`).
 pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
     let a: Vec<char> = name.chars().take(MAX_SUGGESTED_NAME + 1).collect();
     if a.len() > MAX_SUGGESTED_NAME {
@@ -580,6 +584,9 @@ pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str
         }
         b.clear();
         b.extend(c.chars());
+        if !plausible_typo(&a, &b) {
+            continue;
+        }
         let limit = (a.len().max(b.len()) / 3).max(1);
         // A tie is broken by the alphabetically smaller name, so a candidate
         // as close as the best one so far still counts.
@@ -594,6 +601,20 @@ pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str
         }
     }
     best.map(|(_, c)| c.to_string())
+}
+
+/// Whether `b` could be what someone typing `a` meant: typos rarely hit the
+/// first letter (except by swapping it with the second), and changed digits
+/// (when both names have some) name another function (`log10`/`log1p`, `conv1d`/`conv2d`).
+fn plausible_typo(a: &[char], b: &[char]) -> bool {
+    let first_ok = match (a, b) {
+        ([x, ..], [y, ..]) if x == y => true,
+        ([x0, x1, ..], [y0, y1, ..]) => x0 == y1 && x1 == y0,
+        _ => false,
+    };
+    let digits = |s: &[char]| s.iter().filter(|c| c.is_ascii_digit()).copied().collect::<Vec<char>>();
+    let (da, db) = (digits(a), digits(b));
+    first_ok && (da == db || da.is_empty() || db.is_empty())
 }
 
 /// The edit distance of `a` and `b` if it is at most `limit`, counting
@@ -636,6 +657,15 @@ mod tests {
         assert_eq!(did_you_mean("zzz", ["print", "len"]), None);
         assert_eq!(did_you_mean("lenght", ["length", "len"]), Some("length".into()));
         assert_eq!(did_you_mean("ab", ["ba", "abc"]), Some("abc".into()));
+    }
+
+    #[test]
+    fn did_you_mean_offers_no_different_word() {
+        assert_eq!(did_you_mean("vmap", ["map", "max"]), None);
+        assert_eq!(did_you_mean("log10", ["log1p", "log"]), None);
+        assert_eq!(did_you_mean("conv1d", ["conv2d"]), None);
+        assert_eq!(did_you_mean("lgo10", ["log10"]), Some("log10".into()));
+        assert_eq!(did_you_mean("smu", ["sum"]), Some("sum".into()));
     }
 
     #[test]

@@ -51,16 +51,27 @@ pub const COMMANDS: &[(&str, &str)] = &[
         ":graph EXPR",
         "evaluate EXPR and show the extended graph of its first grad/vjp: forward and adjoint nodes",
     ),
+    (":who", "list the session's bindings with their types and shapes"),
+    (":time EXPR", "time EXPR like %timeit: best and median of several runs"),
     (":reset", "forget every binding and start a fresh session"),
     (":quit", "leave the REPL (also :q or Ctrl-D)"),
 ];
 
 /// The command words that completion offers.
-const COMMAND_WORDS: &[&str] = &[":help", ":load", ":graph", ":reset", ":quit", ":q"];
+const COMMAND_WORDS: &[&str] = &[":help", ":load", ":graph", ":reset", ":time", ":who", ":quit", ":q"];
+
+/// The prompt for a new entry.
+pub const PROMPT: &str = "dp> ";
+/// The prompt for a further line of an entry that is still open.
+pub const CONTINUATION_PROMPT: &str = "..  ";
+
+/// The name bound to the value of the last entry that had one.
+const LAST_VALUE: &str = "_";
 
 const HELP_TIPS: &str = "\
 Tips:
   an entry that ends in an expression prints its value:   1 + 2
+  `_` is the last value printed:                          _ * 2
   a missing final `;` is added for you:                   let x = 3.0
   input continues while a bracket, block or string is open; Ctrl-C clears it
   Tab completes keywords, builtins, your names and :commands; `d.` completes a dict's keys
@@ -165,6 +176,7 @@ impl Session {
         match self.run(&name, &src) {
             Ok(Some(v)) if !matches!(v, Value::None) => {
                 r.stdout = format!("{}\n", v.repr_with(&self.interp.print_options));
+                self.set_global(LAST_VALUE, v);
             }
             Ok(_) => {}
             Err(report) => r.stderr = report,
@@ -175,6 +187,12 @@ impl Session {
     /// Runs source text in the main module; an error comes back rendered.
     fn run(&mut self, name: &str, src: &str) -> Result<Option<Value>, String> {
         self.run_in(name, src, self.dir.clone())
+    }
+
+    /// Runs source text that is not an entry of its own (`:time` compiles
+    /// its closure this way); an error comes back rendered.
+    pub fn run_hidden(&mut self, name: &str, src: &str) -> Result<Option<Value>, String> {
+        self.run(name, src)
     }
 
     /// Runs source text whose relative imports resolve against `dir`.
@@ -207,6 +225,11 @@ impl Session {
             }
             "load" => return self.load(arg),
             "graph" => return self.graph(arg),
+            "who" => r.stdout = self.who(),
+            "time" => match crate::repl_time::time_entry(self, arg) {
+                Ok(text) => r.stdout = text,
+                Err(msg) => r.stderr = msg,
+            },
             _ => {
                 r.stderr = format!("unknown command `:{word}`");
                 let words = COMMAND_WORDS.iter().map(|c| &c[1..]);
@@ -259,15 +282,21 @@ impl Session {
             }
         };
         let before = self.bound_names();
+        let rebound = top_level_names(&src);
         let file_dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| self.dir.clone());
         match self.run_in(&arg, &src, file_dir) {
             Ok(_) => {
                 let new: Vec<String> = self.bound_names().into_iter().filter(|n| !before.contains(n)).collect();
+                let replaced: Vec<&String> = before.iter().filter(|n| rebound.contains(n)).collect();
                 r.stdout = if new.is_empty() {
                     format!("loaded {arg}\n")
                 } else {
                     format!("loaded {arg}: {}\n", new.join(", "))
                 };
+                if !replaced.is_empty() {
+                    let names: Vec<&str> = replaced.iter().map(|n| n.as_str()).collect();
+                    r.stdout.push_str(&format!("replaced: {}\n", names.join(", ")));
+                }
             }
             Err(report) => r.stderr = report,
         }
@@ -337,16 +366,17 @@ impl Session {
         }
         let start = word_start(before);
         let word = &before[start..];
-        if word.is_empty() || word.starts_with(|c: char| c.is_ascii_digit()) {
-            return (pos, Vec::new());
-        }
         let mut cands: Vec<String> = Vec::new();
+        // After `params.` (even with nothing typed yet) and `params.layer1.`:
+        // the keys of the dict the dotted path names.
         if let Some(recv) = before[..start].strip_suffix('.') {
-            let rstart = word_start(recv);
-            if let Some(Value::Dict(d)) = self.global(&recv[rstart..]) {
+            if let Some(Value::Dict(d)) = self.dotted(recv) {
                 cands.extend(d.keys().filter(|k| k.starts_with(word)).map(|k| k.to_string()));
                 return (start, cands);
             }
+        }
+        if word.is_empty() || word.starts_with(|c: char| c.is_ascii_digit()) {
+            return (pos, Vec::new());
         }
         cands.extend(KEYWORDS.iter().filter(|k| k.starts_with(word)).map(|k| k.to_string()));
         cands.extend(
@@ -362,7 +392,51 @@ impl Session {
         (start, cands)
     }
 
-    fn global(&self, name: &str) -> Option<Value> {
+    /// `:who`: each binding (but `_`) with its type — a tensor's shape, a
+    /// dict's key count, a function's signature.
+    fn who(&self) -> String {
+        let names: Vec<String> = self.bound_names().into_iter().filter(|n| n != LAST_VALUE).collect();
+        if names.is_empty() {
+            return "no bindings yet\n".into();
+        }
+        let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
+        let mut out = String::new();
+        for n in names {
+            let Some(v) = self.global(&n) else { continue };
+            out.push_str(&format!("{n:<width$}  {}\n", who_summary(&v)));
+        }
+        out
+    }
+
+    /// The value of a dotted path at the end of `s` (`params.layer1`): a
+    /// global, then dict keys.
+    fn dotted(&self, s: &str) -> Option<Value> {
+        let start = s
+            .char_indices()
+            .rev()
+            .take_while(|(_, c)| c.is_ascii_alphanumeric() || *c == '_' || *c == '.')
+            .last()
+            .map_or(s.len(), |(i, _)| i);
+        let mut parts = s[start..].split('.');
+        let mut v = self.global(parts.next()?)?;
+        for key in parts {
+            v = match v {
+                Value::Dict(d) => d.get(key)?.clone(),
+                _ => return None,
+            };
+        }
+        Some(v)
+    }
+
+    /// Binds `name` in the session's main module (declaring it if new).
+    pub fn set_global(&mut self, name: &str, v: Value) {
+        let main = &self.interp.main;
+        let slot = main.declare(&std::rc::Rc::from(name));
+        main.set(slot, v);
+    }
+
+    /// The value bound to a top-level `name` of the session.
+    pub fn global(&self, name: &str) -> Option<Value> {
         let main = &self.interp.main;
         main.lookup(name).and_then(|s| main.get(s))
     }
@@ -398,6 +472,59 @@ fn internal_error_report(payload: &(dyn std::any::Any + Send)) -> String {
     format!(
         "Error: internal error: {msg}{at}\n  note: this is a bug in dp; the session goes on, and every binding is kept\n"
     )
+}
+
+/// The names a source text binds at top level (`let`, `fn`, `import`), for
+/// `:load` to say which existing bindings it replaced. Text that does not
+/// parse binds nothing (running it reports why).
+pub fn top_level_names(src: &str) -> Vec<String> {
+    use crate::syntax::ast::{Pattern, StmtKind};
+    fn pattern_names(p: &Pattern, out: &mut Vec<String>) {
+        match p {
+            Pattern::Name(i) => out.push(i.name.to_string()),
+            Pattern::Tuple(ps, _) => ps.iter().for_each(|p| pattern_names(p, out)),
+            Pattern::Dict(ps, _) => ps.iter().for_each(|(_, p)| pattern_names(p, out)),
+        }
+    }
+    let Ok(program) = parser::parse(src, 0) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for st in &program.stmts {
+        match &st.kind {
+            StmtKind::Let(p, _) => pattern_names(p, &mut out),
+            StmtKind::Assign(n, _) => out.push(n.name.to_string()),
+            StmtKind::Fn(f) => out.extend(f.name.iter().map(|n| n.name.to_string())),
+            StmtKind::Import { name, .. } => out.push(name.name.to_string()),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// What `:who` says of a value: its type and, where it helps, its shape,
+/// key count or signature.
+fn who_summary(v: &Value) -> String {
+    match v.strip() {
+        Value::Tensor(_) => v.describe(),
+        Value::Dict(d) => {
+            let keys: Vec<String> = d.keys().take(6).map(|k| k.to_string()).collect();
+            let more = if d.len() > keys.len() { ", ..." } else { "" };
+            format!(
+                "dict with {} key{}: {}{more}",
+                d.len(),
+                if d.len() == 1 { "" } else { "s" },
+                keys.join(", ")
+            )
+        }
+        Value::Tuple(t) => format!("tuple of {} element{}", t.len(), if t.len() == 1 { "" } else { "s" }),
+        Value::Func(_) | Value::Native(_) => v.repr(),
+        other => format!(
+            "{} = {}",
+            other.type_name(),
+            crate::diagnostics::excerpt(&other.repr(), 40)
+        ),
+    }
 }
 
 /// `text` with a `;` inserted after its last token, if that is exactly what it
@@ -583,13 +710,10 @@ impl Validator for ReplHelper {
     fn validate(&self, ctx: &mut ValidationContext) -> rustyline::Result<ValidationResult> {
         // A failure here would end the session: count the entry as complete
         // (evaluating it then reports what is wrong).
-        let input = ctx.input();
-        let complete = std::panic::catch_unwind(|| Session::is_complete(input)).unwrap_or(true);
-        Ok(if complete {
-            ValidationResult::Valid(None)
-        } else {
-            ValidationResult::Incomplete
-        })
+        // `run` gathers the lines of an open entry itself, under the
+        // continuation prompt, so each line the editor reads is accepted.
+        let _ = ctx;
+        Ok(ValidationResult::Valid(None))
     }
 }
 
@@ -653,15 +777,30 @@ pub fn run() -> u8 {
     // Consecutive failures to read input, other than bad bytes: a terminal
     // that went away fails forever, so the session ends after a few.
     let mut read_failures = 0;
+    // The lines of an entry that is still open (an open bracket, block or string).
+    let mut pending = String::new();
     loop {
-        match editor.readline("dp> ") {
+        let prompt = if pending.is_empty() {
+            PROMPT
+        } else {
+            CONTINUATION_PROMPT
+        };
+        match editor.readline(prompt) {
             Ok(line) => {
                 read_failures = 0;
-                if !line.trim().is_empty() {
-                    let _ = editor.add_history_entry(line.as_str());
+                if !pending.is_empty() {
+                    pending.push('\n');
+                }
+                pending.push_str(&line);
+                if !Session::is_complete(&pending) {
+                    continue;
+                }
+                let entry = std::mem::take(&mut pending);
+                if !entry.trim().is_empty() {
+                    let _ = editor.add_history_entry(entry.as_str());
                     save_history(&mut editor, history.as_deref());
                 }
-                let r = session.borrow_mut().eval_entry(&line);
+                let r = session.borrow_mut().eval_entry(&entry);
                 crate::cli_io::out_text!("{}", r.stdout);
                 let _ = std::io::stdout().flush();
                 crate::cli_io::err_text!("{}", r.stderr);
@@ -669,9 +808,17 @@ pub fn run() -> u8 {
                     break;
                 }
             }
-            // Ctrl-C at the prompt abandons the line being typed.
-            Err(ReadlineError::Interrupted) => continue,
-            Err(ReadlineError::Eof) => break,
+            // Ctrl-C at the prompt abandons the entry being typed.
+            Err(ReadlineError::Interrupted) => pending.clear(),
+            Err(ReadlineError::Eof) => {
+                // An entry left open at the end of input is reported, not lost.
+                if !pending.trim().is_empty() {
+                    let r = session.borrow_mut().eval_entry(&pending);
+                    crate::cli_io::out_text!("{}", r.stdout);
+                    crate::cli_io::err_text!("{}", r.stderr);
+                }
+                break;
+            }
             // The bad bytes were consumed with their line: skip it, keep the session.
             Err(ReadlineError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
                 crate::cli_io::err_line!("dp: the input is not valid UTF-8 text; that line was skipped");

@@ -203,3 +203,36 @@ fn the_default_memory_limit_follows_an_address_space_limit() {
     assert!(r.stderr.contains("over the memory limit"), "{}", r.stderr);
     assert!(r.stderr.contains("<-e>:2"), "{}", r.stderr);
 }
+
+#[test]
+fn check_reports_every_missing_semicolon_in_one_run() {
+    let d = temp_dir("check-semis");
+    let file = script(
+        &d,
+        "semis.dp",
+        b"let x = 1\nlet y = 2\nprint(x)\nlet ok = 4;\nlet z = 3\n",
+    );
+    let run = finish(spawn(Command::new(DP).arg("check").arg(&file)), Duration::from_secs(30));
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert_eq!(run.stdout, "");
+    let headers: Vec<&str> = run.stderr.lines().filter(|l| l.starts_with("Error:")).collect();
+    assert_eq!(
+        headers,
+        [
+            "Error: syntax error: expected `;` at the end of this statement",
+            "Error: syntax error: expected `;` at the end of this statement",
+            "Error: syntax error: expected `;` at the end of this statement",
+            "Error: syntax error: unexpected end of input, expected `;`",
+        ],
+        "{}",
+        run.stderr
+    );
+    for at in ["semis.dp:1:9", "semis.dp:2:9", "semis.dp:3:8", "semis.dp:5:10"] {
+        assert!(run.stderr.contains(at), "no report at {at}: {}", run.stderr);
+    }
+    // Independent errors of other kinds are reported beside them.
+    let file = script(&d, "mixed.dp", b"let a = 1\nlet b = (2 + );\nlet c = 3\nprint(a);\n");
+    let run = finish(spawn(Command::new(DP).arg("check").arg(&file)), Duration::from_secs(30));
+    assert_eq!(run.code, Some(1));
+    assert_eq!(run.stderr.matches("Error:").count(), 3, "{}", run.stderr);
+}

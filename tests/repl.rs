@@ -322,3 +322,56 @@ fn ctrl_c_during_a_builtin_is_reported_when_it_returns() {
     assert_eq!(ok(&mut s, "before"), "5\n");
     assert!(err(&mut s, "after").contains("before it is defined"));
 }
+
+#[test]
+fn underscore_who_time_and_load_report() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = temp_dir("everyday");
+    let (mut s, _out) = session_in(dir.clone());
+    // `_` is the last value printed; an entry without a value keeps it.
+    assert_eq!(ok(&mut s, "1 + 2"), "3\n");
+    assert_eq!(ok(&mut s, "let z = 5"), "");
+    assert_eq!(ok(&mut s, "_ * 10"), "30\n");
+    assert_eq!(ok(&mut s, "_"), "30\n");
+    // `:who`: types, shapes, key counts, signatures; `_` is left out.
+    ok(&mut s, "let params = {w: ones((2, 3)), layer1: {b: zeros(3)}}");
+    ok(&mut s, "fn f(x, lr=0.1) { x * lr }");
+    assert_eq!(
+        ok(&mut s, ":who"),
+        "z       int = 5\nparams  dict with 2 keys: layer1, w\nf       <fn f(x, lr=0.1)>\n"
+    );
+    // Completion of a dict's keys with nothing typed after the dot, and along a path.
+    assert_eq!(
+        s.completions("params.", 7),
+        (7, vec!["layer1".to_string(), "w".to_string()])
+    );
+    assert_eq!(s.completions("sum(params.layer1.", 18), (18, vec!["b".to_string()]));
+    assert_eq!(s.completions("x + 1.", 6).1, Vec::<String>::new());
+    // `:time` reports best and median with a unit, and the loop count.
+    let t = ok(&mut s, ":time sum(ones(10))");
+    assert!(
+        t.starts_with("best ") && t.contains(", median ") && t.contains(" per loop ("),
+        "{t}"
+    );
+    assert!(["ns", "µs", "ms"].iter().any(|u| t.contains(u)), "{t}");
+    let e = err(&mut s, ":time nosuch + 1");
+    assert!(e.contains("unbound name `nosuch`"), "{e}");
+    assert!(err(&mut s, ":time").contains("usage"));
+    // `:load` names what it added and what it replaced.
+    std::fs::write(dir.join("more.dp"), "let z = 7;\nfn f(x) { x }\nlet added = 1;\n").expect("write");
+    assert_eq!(ok(&mut s, ":load more.dp"), "loaded more.dp: added\nreplaced: z, f\n");
+    assert_eq!(ok(&mut s, "z"), "7\n");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn open_entries_get_the_continuation_prompt() {
+    use dp::repl::{CONTINUATION_PROMPT, PROMPT};
+    assert_eq!(PROMPT, "dp> ");
+    assert_eq!(CONTINUATION_PROMPT.trim(), "..");
+    assert_eq!(
+        PROMPT.len(),
+        CONTINUATION_PROMPT.len(),
+        "the code lines up under both prompts"
+    );
+}

@@ -240,6 +240,8 @@ impl<'a> Resolver<'a> {
                 "`{name}` is being defined by this `let` and is not visible in its own value; \
                  for a recursive function write `fn {name}(...) {{ ... }}`"
             ));
+        } else if let Some(h) = crate::hints::numpy_alias(name, |n| names.iter().any(|m| &**m == n)) {
+            d = d.with_help(h);
         } else if let Some(s) = did_you_mean(name, names.iter().map(|n| &**n)) {
             d = d.with_help(format!("did you mean `{s}`?"));
         }

@@ -268,12 +268,19 @@ pub fn parse(src: &str, file: FileId) -> ParseResult {
     let mut last: Option<usize> = None;
     parse_diags.retain(|d| {
         let at = d.span.map_or(usize::MAX, |s| s.start as usize);
-        let keep = last.is_none_or(|prev| {
-            let first = separator_starts.partition_point(|&t| t < prev);
-            separator_starts.get(first).is_some_and(|&t| t < at)
-        });
+        // A missing `;` at a line end is an independent mistake: the
+        // statement on the next line parses afresh, so each one is reported
+        // (`dp check` then lists them all in one run).
+        let keep = d.message == MISSING_SEMI
+            || d.message == MISSING_SEMI_AT_END
+            || last.is_none_or(|prev| {
+                let first = separator_starts.partition_point(|&t| t < prev);
+                separator_starts.get(first).is_some_and(|&t| t < at)
+            });
         if keep {
-            last = Some(at);
+            // After a missing `;` the parser starts the next line's statement
+            // afresh, so an error inside it is not an echo.
+            last = (d.message != MISSING_SEMI).then_some(at);
         }
         keep
     });
@@ -283,6 +290,12 @@ pub fn parse(src: &str, file: FileId) -> ParseResult {
         _ => Err(cap_reports(diags)),
     }
 }
+
+/// The message of a statement that lacks its `;` before the next line.
+const MISSING_SEMI: &str = "expected `;` at the end of this statement";
+
+/// The message of a last statement that lacks its `;` (see [`expected_list`]).
+const MISSING_SEMI_AT_END: &str = "unexpected end of input, expected `;`";
 
 /// Terminals that can start an expression.
 const EXPR_START: &[&str] = &[
@@ -401,7 +414,7 @@ fn convert(e: ParseError<usize, Token, LexError>, file: FileId, src: &str, token
             if let Some((ps, pe)) =
                 prev.filter(|(_, pe)| wants_semi && src.get(*pe..l).is_some_and(|gap| gap.contains('\n')))
             {
-                return Diagnostic::new(ErrorKind::Syntax, "expected `;` at the end of this statement")
+                return Diagnostic::new(ErrorKind::Syntax, MISSING_SEMI)
                     .at(Span::new(file, ps, pe))
                     .with_label("add `;` after this")
                     .with_secondary(Span::new(file, l, r), format!("the next statement starts with {t}"));

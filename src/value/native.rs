@@ -153,7 +153,11 @@ pub fn declared(
     // malformed one never reaches a user.
     let sig = Rc::new(Signature::parse(decl).expect("builtin declarations are well-formed"));
     let bound = sig.clone();
-    let func = move |it: &mut Interp, args: Args| body(it, bound.bind(&args)?);
+    let func = move |it: &mut Interp, args: Args| {
+        let result = bound.bind(&args).and_then(|call| body(it, call));
+        // Only a failure pays for the Python-habit hints (`zeros(3, 4)`).
+        result.map_err(|d| crate::hints::for_failed_call(&bound, &args, d))
+    };
     Value::Native(Rc::new(Native {
         name: Rc::from(sig.name),
         func: Box::new(func),

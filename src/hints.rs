@@ -1,0 +1,144 @@
+//! Hints for habits brought from Python, NumPy and PyTorch: a name dp spells
+//! differently (`concatenate` is `concat`), a shape passed as separate
+//! arguments (`zeros(3, 4)`), `max(a, b)` meant elementwise. They are added
+//! to reports that already exist, as their help line; the error itself is
+//! unchanged.
+
+use crate::diagnostics::Diagnostic;
+use crate::value::native::Args;
+use crate::value::signature::Signature;
+use crate::value::Value;
+
+/// Names from NumPy and PyTorch with the dp spelling of the same thing.
+/// A target starting with `` ` `` is not a function name but advice to show
+/// as is (an operator); every other target must be a builtin, which the
+/// test `every_numpy_alias_names_a_builtin` checks.
+const NUMPY_ALIASES: &[(&str, &str)] = &[
+    ("concatenate", "concat"),
+    ("cat", "concat"),
+    ("array", "tensor"),
+    ("asarray", "tensor"),
+    ("as_tensor", "tensor"),
+    ("amax", "max"),
+    ("amin", "min"),
+    ("power", "pow"),
+    ("absolute", "abs"),
+    ("average", "mean"),
+    ("ravel", "flatten"),
+    ("permute", "transpose"),
+    ("unsqueeze", "expand_dims"),
+    ("view", "reshape"),
+    ("numel", "size"),
+    ("empty", "zeros"),
+    ("empty_like", "zeros_like"),
+    ("normal", "randn"),
+    ("uniform", "rand"),
+    ("identity", "eye"),
+    ("inverse", "inv"),
+    ("arctan2", "atan2"),
+    ("clamp", "clip"),
+    ("detach", "stop_gradient"),
+    ("logical_not", "`not x`"),
+    ("logical_and", "`a and b`"),
+    ("logical_or", "`a or b`"),
+    ("add", "`a + b`"),
+    ("subtract", "`a - b`"),
+    ("multiply", "`a * b`"),
+    ("divide", "`a / b`"),
+    ("mm", "`a @ b`"),
+];
+
+/// The help line for an unbound `name` that is the NumPy or PyTorch name of
+/// something dp has; `exists` says whether a name is bound (the suggested
+/// builtin may have been shadowed or, in a future version, renamed).
+pub fn numpy_alias(name: &str, exists: impl Fn(&str) -> bool) -> Option<String> {
+    let (_, target) = NUMPY_ALIASES.iter().find(|(np, _)| *np == name)?;
+    if target.starts_with('`') {
+        return Some(format!("dp writes `{name}` as {target}"));
+    }
+    exists(target).then(|| format!("dp calls `{name}` `{target}`: did you mean `{target}`?"))
+}
+
+/// The NumPy/PyTorch names that map to a builtin, for the test that each exists.
+pub fn numpy_alias_targets() -> impl Iterator<Item = &'static str> {
+    NUMPY_ALIASES.iter().map(|(_, t)| *t).filter(|t| !t.starts_with('`'))
+}
+
+/// `d`, a failure of a builtin call, with a hint when the call looks like a
+/// Python habit and `d` has no help of its own yet.
+pub fn for_failed_call(sig: &Signature, args: &Args, d: Diagnostic) -> Diagnostic {
+    if d.help.is_some() {
+        return d;
+    }
+    match call_hint(sig, args) {
+        Some(h) => d.with_help(h),
+        None => d,
+    }
+}
+
+fn call_hint(sig: &Signature, args: &Args) -> Option<String> {
+    let name = sig.name;
+    if matches!(name, "max" | "min") && args.pos.len() == 2 && args.kw.is_empty() {
+        let elementwise = if name == "max" { "maximum" } else { "minimum" };
+        return Some(format!(
+            "`{name}(x, axis)` reduces `x` over an axis; to compare two values elementwise write `{elementwise}(a, b)`"
+        ));
+    }
+    shape_hint(sig, args)
+}
+
+/// `zeros(3, 4)` → "did you mean `zeros((3, 4))`?": for a creator whose first
+/// parameter is `shape`, when more positional ints are given than it takes,
+/// the leading ones are taken as the shape.
+fn shape_hint(sig: &Signature, args: &Args) -> Option<String> {
+    let first = sig.params.first()?;
+    let n_params = sig.params.iter().take_while(|p| !p.kw_only).count();
+    if first.name != "shape" || args.pos.len() <= n_params || sig.rest.is_some() {
+        return None;
+    }
+    let n_shape = args.pos.len() - (n_params - 1);
+    let dims = args.pos[..n_shape]
+        .iter()
+        .map(|v| match v {
+            Value::Int(i) => Some(i.to_string()),
+            _ => None,
+        })
+        .collect::<Option<Vec<String>>>()?;
+    let rest: Vec<String> = args.pos[n_shape..].iter().map(Value::repr).collect();
+    let mut call = format!("({})", dims.join(", "));
+    for r in rest {
+        call.push_str(", ");
+        call.push_str(&r);
+    }
+    Some(format!(
+        "a shape is one argument, a tuple: did you mean `{}({call})`?",
+        sig.name
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aliases_are_suggested_only_when_the_target_exists() {
+        assert_eq!(
+            numpy_alias("concatenate", |n| n == "concat").as_deref(),
+            Some("dp calls `concatenate` `concat`: did you mean `concat`?")
+        );
+        assert_eq!(numpy_alias("concatenate", |_| false), None);
+        assert_eq!(
+            numpy_alias("multiply", |_| false).as_deref(),
+            Some("dp writes `multiply` as `a * b`")
+        );
+        assert_eq!(numpy_alias("zeros", |_| true), None);
+    }
+
+    #[test]
+    fn every_numpy_alias_names_a_builtin() {
+        let it = crate::Interp::new(Box::new(std::io::sink()));
+        for t in numpy_alias_targets() {
+            assert!(it.builtins.contains_key(t), "`{t}` is not a builtin");
+        }
+    }
+}
