@@ -13,6 +13,7 @@
 
 mod buffer;
 mod decomp;
+mod dtype;
 mod elementwise;
 mod error;
 mod format;
@@ -28,6 +29,7 @@ mod pool;
 mod reduce;
 mod rng;
 mod scan;
+mod scatter;
 mod simd;
 mod sorting;
 mod special;
@@ -36,6 +38,7 @@ mod vmath;
 mod vreduce;
 
 pub use decomp::{Lstsq, Triangular};
+pub use dtype::DType;
 pub use error::{check_ndim, checked_size, format_shape, normalize_axis, Result, TensorError, MAX_ELEMENTS, MAX_NDIM};
 pub use format::{
     format_float, format_strided, format_tensor, format_tensor_with, BoolFormat, ElementFormat, ElementSpec,
@@ -46,6 +49,7 @@ pub use interrupt::INTERRUPTED;
 pub use memory::{check_memory, format_bytes, memory_limit, parse_size, set_memory_limit, MEMORY_ENV};
 pub use ops::{BinaryOp, ReduceOp, UnaryOp};
 pub use rng::Rng;
+pub use scatter::UpdateMode;
 pub use sorting::Unique;
 pub use special::{digamma, erf, erfc, erfcx, lgamma, polygamma};
 pub use tensor::{broadcast_shapes, Shape, Tensor};
