@@ -76,7 +76,6 @@ impl Tensor {
         self.dtype = DType::Bool;
         self
     }
-
 }
 
 #[cfg(test)]
@@ -146,7 +145,13 @@ mod tests {
         // `[ True, False, ...]`).
         let long: Vec<bool> = (0..2000).map(|i| i % 3 == 0).collect();
         let l = Tensor::from_bools(&long, &[2000]).unwrap();
-        assert_eq!(crate::format_tensor(&l, &o), "[true, false, false, ..., false, true, false]");
-        assert_eq!(crate::format_tensor(&Tensor::from_bools(&[true], &[]).unwrap(), &o), "true");
+        assert_eq!(
+            crate::format_tensor(&l, &o),
+            "[true, false, false, ..., false, true, false]"
+        );
+        assert_eq!(
+            crate::format_tensor(&Tensor::from_bools(&[true], &[]).unwrap(), &o),
+            "true"
+        );
     }
 }

@@ -1,8 +1,8 @@
 //! Elementwise kernels: unary maps, broadcasting binary ops, `where`.
 
+use crate::dtype::DType;
 use crate::error::{checked_size, Result, TensorError};
 use crate::iter::{contiguous_strides, for_each_row};
-use crate::dtype::DType;
 use crate::ops::{BinaryOp, UnaryOp};
 use crate::tensor::{broadcast_shapes, broadcast_strides, Tensor};
 use std::rc::Rc;
@@ -509,7 +509,11 @@ impl Tensor {
                 }
             },
         );
-        let dtype = if a.is_bool() && b.is_bool() { DType::Bool } else { DType::F64 };
+        let dtype = if a.is_bool() && b.is_bool() {
+            DType::Bool
+        } else {
+            DType::F64
+        };
         Ok(Tensor::from_parts(out, shape).typed(dtype))
     }
 

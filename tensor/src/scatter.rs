@@ -39,7 +39,11 @@ fn positions(pos: &Tensor, size: usize) -> Result<Vec<usize>> {
         .map(|v| {
             let i = to_index(v)?;
             if i < 0 || i as u128 >= size as u128 {
-                return Err(TensorError::IndexOutOfRange { index: i, axis: 0, size });
+                return Err(TensorError::IndexOutOfRange {
+                    index: i,
+                    axis: 0,
+                    size,
+                });
             }
             Ok(i as usize)
         })
@@ -53,7 +57,12 @@ impl Tensor {
         let vals = self.to_vec();
         let n = vals.iter().filter(|&&v| v != 0.0).count();
         let mut out = crate::buffer::alloc(&[n])?;
-        out.extend(vals.iter().enumerate().filter(|(_, &v)| v != 0.0).map(|(i, _)| i as f64));
+        out.extend(
+            vals.iter()
+                .enumerate()
+                .filter(|(_, &v)| v != 0.0)
+                .map(|(i, _)| i as f64),
+        );
         Ok(Tensor::from_parts(out, vec![n]))
     }
 

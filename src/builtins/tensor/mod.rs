@@ -10,6 +10,7 @@ mod composed;
 mod create;
 mod decomp;
 mod linalg;
+mod logic;
 mod math;
 mod nanreduce;
 mod nn;
@@ -21,6 +22,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 pub use args::{axes_arg, shape_arg};
+pub(crate) use logic::dtype_name;
 
 /// Registers every tensor builtin.
 pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
@@ -37,4 +39,5 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     decomp::register_family(t);
     decomp::register_spectral(t);
     decomp::register_least_squares(t);
+    logic::register_family(t);
 }
