@@ -741,6 +741,27 @@ proptest! {
         check("take_scatter", &g, &[uni(&mut rng, &out_shape, -2.0, 2.0)], seed)?;
     }
 
+    /// `x.at[...].set/add/mul(v)` at flat positions: repeated positions for
+    /// set (the last write wins) and add (accumulates), distinct ones for mul.
+    #[test]
+    fn index_update_op(s in shape(0, 3), k in 0usize..=4, mode in 0u8..3, seed in any::<u64>()) {
+        let n: usize = s.iter().product();
+        let mut rng = Rng::new(seed);
+        let mode = [dp_tensor::UpdateMode::Set, dp_tensor::UpdateMode::Add, dp_tensor::UpdateMode::Mul][mode as usize];
+        let draws = rng.uniform(&[k]).unwrap().to_vec();
+        let mut pos: Vec<f64> = draws.iter().map(|u| (u * n as f64).floor()).collect();
+        if mode == dp_tensor::UpdateMode::Mul {
+            pos.sort_by(f64::total_cmp);
+            pos.dedup();
+        }
+        let kk = pos.len();
+        let pos = value(Tensor::from_vec(pos, &[kk]).unwrap());
+        let x = uni(&mut rng, &s, -2.0, 2.0);
+        let v = away(&mut rng, &[kk], 0.5, 2.0);
+        let f: Fun = Rc::new(move |_, xs| apply(&Prim::IndexUpdate(dp::prim::IndexUpdate(mode)), &[xs[0].clone(), pos.clone(), xs[1].clone()]));
+        check(mode.name(), &f, &[x, v], seed)?;
+    }
+
     #[test]
     fn concat_op(s in shape(1, 3), ax in 0usize..3, lens in prop::collection::vec(1usize..=3, 1..=3), seed in any::<u64>()) {
         let axis = ax % s.len();

@@ -413,6 +413,10 @@ pub fn lift(prim: &Prim, args: &[Value]) -> Result<Value, Diagnostic> {
     }
     let Some(tape) = &level.tape else {
         let out = apply(prim, &primals)?;
+        if crate::prim::is_bool(&out) {
+            // Bools are not differentiable: they never carry a tangent.
+            return Ok(out);
+        }
         let tangents: Vec<Option<Value>> = args.iter().map(|a| own(a, level, tangent_of)).collect();
         let tangent = crate::prim::jvp(prim, &primals, &tangents, &out)?;
         return Ok(match tangent {
@@ -421,7 +425,7 @@ pub fn lift(prim: &Prim, args: &[Value]) -> Result<Value, Diagnostic> {
         });
     };
     let out = apply(prim, &primals)?;
-    if crate::prim::zero_derivative(prim) {
+    if crate::prim::zero_derivative(prim) || crate::prim::is_bool(&out) {
         return Ok(out);
     }
     let parents: SmallVec<[Option<u32>; 2]> = args.iter().map(|a| own(a, level, node_of)).collect();

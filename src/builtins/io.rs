@@ -247,6 +247,7 @@ fn leaf_tensor(fname: &str, leaf: &Value, path: &[PathStep]) -> R<Tensor> {
         Value::Tensor(t) => Ok((**t).clone()),
         Value::Float(x) => Ok(Tensor::scalar(*x)),
         Value::Int(i) => Ok(Tensor::scalar(*i as f64)),
+        Value::Bool(b) => Ok(Tensor::scalar(f64::from(u8::from(*b))).marked_bool()),
         Value::Tuple(_) | Value::Dict(_) if path.is_empty() => Err(Diagnostic::new(
             ErrorKind::Type,
             format!("`{fname}` to a .npy file needs one tensor, found {}", leaf.describe()),
@@ -340,12 +341,10 @@ fn encode_npz(tree: &Value) -> R<Vec<u8>> {
     Ok(w.finish().map_err(zip_err)?.into_inner())
 }
 
-/// A 0-d array loads as a float, anything else as a tensor.
+/// A 0-d array loads as a float (a bool for a 0-d bool array), anything
+/// else as a tensor.
 fn tensor_value(t: Tensor) -> Value {
-    match (t.ndim(), t.item()) {
-        (0, Some(x)) => Value::Float(x),
-        _ => Value::Tensor(std::rc::Rc::new(t)),
-    }
+    crate::prim::from_tensor(t)
 }
 
 /// A `.npy` file as a value: the scalars `save` writes as themselves,

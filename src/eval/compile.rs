@@ -988,6 +988,11 @@ enum IndexCode {
 
 /// `x[...]`.
 fn index(x: ir::Expr, mut items: Vec<ir::IndexItem>, span: Span) -> Code {
+    if let ir::ExprKind::Field(_, name, _) = &x.kind {
+        if &**name == "at" {
+            return at_index(x, items, span);
+        }
+    }
     let x_span = x.span;
     let x = Operand::new(x);
     if items.len() == 1 {
@@ -998,8 +1003,42 @@ fn index(x: ir::Expr, mut items: Vec<ir::IndexItem>, span: Span) -> Code {
         }
     }
     let x = operand_code(x);
+    let items = index_codes(items);
+    code(move |i, f| {
+        let v = x.run(i, f)?;
+        let idx = run_index_codes(&items, i, f)?;
+        i.diff.set_span(span);
+        Ok(crate::ops::index::index(&v, idx, x_span, span)?)
+    })
+}
+
+/// `x.at[...]` on a tensor: the updater of `crate::ops::at` (`.set(v)`,
+/// `.add(v)`, `.mul(v)`, `.get()`). On a dict it is `(d.at)[...]` as usual.
+fn at_index(x: ir::Expr, items: Vec<ir::IndexItem>, span: Span) -> Code {
+    let x_span = x.span;
+    let ir::ExprKind::Field(recv, name, name_span) = x.kind else {
+        // Invariant: `index` calls this only for a `Field` receiver.
+        unreachable!("`at_index` is called for `x.at[...]` only")
+    };
+    let recv_span = recv.span;
+    let recv = expr(*recv);
+    let items = index_codes(items);
+    code(move |i, f| {
+        let r = recv.run(i, f)?;
+        let idx = run_index_codes(&items, i, f)?;
+        i.diff.set_span(span);
+        if let Value::Dict(_) = r {
+            let v = field(&r, &name, name_span)?;
+            return Ok(crate::ops::index::index(&v, idx, x_span, span)?);
+        }
+        Ok(crate::ops::at::at(&r, idx, recv_span, span)?)
+    })
+}
+
+/// Compiles the positions of `x[...]`.
+fn index_codes(items: Vec<ir::IndexItem>) -> Vec<IndexCode> {
     let part = |p: Option<ir::Expr>| p.map(|p| (p.span, p)).map(|(s, p)| (expr(p), s));
-    let items: Vec<IndexCode> = items
+    items
         .into_iter()
         .map(|it| match it {
             ir::IndexItem::At(e) => {
@@ -1008,26 +1047,26 @@ fn index(x: ir::Expr, mut items: Vec<ir::IndexItem>, span: Span) -> Code {
             }
             ir::IndexItem::Slice(a, b, c) => IndexCode::Slice([part(a), part(b), part(c)]),
         })
-        .collect();
-    code(move |i, f| {
-        let v = x.run(i, f)?;
-        let mut idx = Vec::with_capacity(items.len());
-        for it in &items {
-            idx.push(match it {
-                IndexCode::At(e, s) => crate::ops::index::Item::At(e.run(i, f)?, *s),
-                IndexCode::Slice(parts) => {
-                    let mut vals: [Option<(Value, Span)>; 3] = [None, None, None];
-                    for (out, p) in vals.iter_mut().zip(parts) {
-                        if let Some((c, s)) = p {
-                            *out = Some((c.run(i, f)?, *s));
-                        }
+        .collect()
+}
+
+/// Evaluates the compiled positions of `x[...]`, left to right.
+fn run_index_codes(items: &[IndexCode], i: &mut Interp, f: &mut Frame<'_>) -> Exec<Vec<crate::ops::index::Item>> {
+    let mut idx = Vec::with_capacity(items.len());
+    for it in items {
+        idx.push(match it {
+            IndexCode::At(e, s) => crate::ops::index::Item::At(e.run(i, f)?, *s),
+            IndexCode::Slice(parts) => {
+                let mut vals: [Option<(Value, Span)>; 3] = [None, None, None];
+                for (out, p) in vals.iter_mut().zip(parts) {
+                    if let Some((c, s)) = p {
+                        *out = Some((c.run(i, f)?, *s));
                     }
-                    let [a, b, c] = vals;
-                    crate::ops::index::Item::Slice(a, b, c)
                 }
-            });
-        }
-        i.diff.set_span(span);
-        Ok(crate::ops::index::index(&v, idx, x_span, span)?)
-    })
+                let [a, b, c] = vals;
+                crate::ops::index::Item::Slice(a, b, c)
+            }
+        });
+    }
+    Ok(idx)
 }

@@ -66,11 +66,20 @@ pub fn field(v: &Value, name: &str, span: Span) -> Result<Value, Diagnostic> {
                 };
                 crate::ops::literal::property(f, other).map_err(|d| d.at(span))
             }
+            (Value::Tensor(_) | Value::Float(_) | Value::Int(_) | Value::Bool(_), "dtype") => Ok(Value::str(
+                crate::builtins::tensor::dtype_name(other).unwrap_or("float64"),
+            )),
+            (Value::Tensor(_) | Value::Float(_), "at") => Err(Diagnostic::new(
+                ErrorKind::Type,
+                "`x.at` must be indexed and updated: `x.at[i].set(v)`, `.add(v)`, `.mul(v)` or `.get()`",
+            )
+            .at(span)),
             _ => Err(
                 Diagnostic::new(ErrorKind::Type, format!("{} has no field `{name}`", other.describe()))
                     .at(span)
                     .with_help(if matches!(other.strip(), Value::Tensor(_)) {
-                        "tensors have the fields `shape`, `ndim`, `size` and `T`".to_string()
+                        "tensors have the fields `shape`, `ndim`, `size`, `T` and `dtype`, and `x.at[i]` updates"
+                            .to_string()
                     } else {
                         "fields are read from dicts (`d.key`) and tensors (`x.shape`)".to_string()
                     }),

@@ -225,14 +225,53 @@ fn one_item(mut items: Vec<Item>, what: &str, span: Span) -> Result<Item, Diagno
     Ok(items.remove(0))
 }
 
+/// The number of axes an index item consumes: a bool mask one per axis of
+/// its own, anything else one.
+fn consumed(it: &Item) -> usize {
+    match it {
+        Item::At(v, _) => match v.strip() {
+            Value::Tensor(t) if t.is_bool() => t.ndim(),
+            _ => 1,
+        },
+        Item::Slice(..) => 1,
+    }
+}
+
+/// A bool mask used as an index: checked against the axes it covers and
+/// turned into the flat positions of its true elements.
+fn mask_positions(mask: &dp_tensor::Tensor, covered: &[usize], at: usize, s: Span) -> Result<Value, Diagnostic> {
+    if mask.ndim() == 0 {
+        return Err(Diagnostic::new(ErrorKind::Index, "a 0-d bool cannot index a tensor")
+            .at(s)
+            .with_help("index with a bool tensor of the tensor's shape (or of its leading axes)"));
+    }
+    if mask.shape() != covered {
+        return Err(Diagnostic::new(
+            ErrorKind::Index,
+            format!(
+                "boolean mask of shape {} does not match the indexed axes of shape {} (axes {}..{})",
+                dp_tensor::format_shape(mask.shape()),
+                dp_tensor::format_shape(covered),
+                at,
+                at + covered.len()
+            ),
+        )
+        .at(s)
+        .with_label(format!("a mask of shape {}", dp_tensor::format_shape(mask.shape())))
+        .with_help("a mask selects along the axes it covers, so its shape must equal theirs"));
+    }
+    Ok(crate::prim::from_tensor(crate::prim::te(mask.mask_positions())?))
+}
+
 fn tensor_index(x: &Value, items: Vec<Item>, span: Span) -> Result<Value, Diagnostic> {
     let shape = ops::shape_of(x);
-    if items.len() > shape.len() {
+    let wanted: usize = items.iter().map(consumed).sum();
+    if wanted > shape.len() {
         return Err(Diagnostic::new(
             ErrorKind::Index,
             format!(
                 "too many indices: {} given for a tensor of shape {} ({} dimensions)",
-                items.len(),
+                wanted,
                 dp_tensor::format_shape(&shape),
                 shape.len()
             ),
@@ -240,14 +279,19 @@ fn tensor_index(x: &Value, items: Vec<Item>, span: Span) -> Result<Value, Diagno
         .at(span));
     }
     let mut specs = Vec::with_capacity(items.len());
-    let mut gather: Option<(usize, Value, Span)> = None;
+    // The gathered axis of the sliced tensor, its indices, their span, and
+    // how many axes of the sliced tensor they cover (more than one for a
+    // multi-dimensional bool mask, whose axes are merged before the gather).
+    let mut gather: Option<(usize, Value, Span, usize)> = None;
     let mut dropped_before = 0usize;
     // Positions of the advanced indices (the tensor of indices and, as in
     // NumPy, the integer scalars), for NumPy's rule on where the gathered axes go.
     let mut advanced = Vec::new();
-    for (axis, it) in items.into_iter().enumerate() {
+    // The axis of `x` the next item indexes.
+    let mut axis = 0usize;
+    for (pos, it) in items.into_iter().enumerate() {
         if let Item::At(..) = it {
-            advanced.push(axis);
+            advanced.push(pos);
         }
         match it {
             Item::At(v, s) => match v.strip() {
@@ -260,8 +304,17 @@ fn tensor_index(x: &Value, items: Vec<Item>, span: Span) -> Result<Value, Diagno
                         .at(s)
                         .with_help("gather one axis at a time, or use `take(x, idx, axis)`"));
                     }
-                    gather = Some((axis - dropped_before, Value::Tensor(t.clone()), s));
-                    specs.push(SliceSpec::full());
+                    let (idx, covers) = if t.is_bool() {
+                        let k = t.ndim();
+                        (mask_positions(t, &shape[axis..axis + k], axis, s)?, k)
+                    } else {
+                        (Value::Tensor(t.clone()), 1)
+                    };
+                    gather = Some((axis - dropped_before, idx, s, covers));
+                    for _ in 0..covers {
+                        specs.push(SliceSpec::full());
+                    }
+                    axis += covers;
                 }
                 _ => {
                     let i = as_index(&v, s, "a tensor index")?;
@@ -280,6 +333,7 @@ fn tensor_index(x: &Value, items: Vec<Item>, span: Span) -> Result<Value, Diagno
                     }
                     specs.push(SliceSpec::Index(i));
                     dropped_before += 1;
+                    axis += 1;
                 }
             },
             Item::Slice(a, b, c) => {
@@ -299,6 +353,7 @@ fn tensor_index(x: &Value, items: Vec<Item>, span: Span) -> Result<Value, Diagno
                     stop: opt(&b)?,
                     step,
                 });
+                axis += 1;
             }
         }
     }
@@ -308,8 +363,18 @@ fn tensor_index(x: &Value, items: Vec<Item>, span: Span) -> Result<Value, Diagno
     } else {
         ops::apply(&Prim::Slice(crate::prim::Slice(specs.into())), &[ops::num(x)]).map_err(|d| d.at(span))?
     };
-    let Some((axis, idx, s)) = gather else {
+    let Some((axis, idx, s, covers)) = gather else {
         return Ok(sliced);
+    };
+    let sliced = if covers == 1 {
+        sliced
+    } else {
+        // A k-d mask selects from the k axes it covers as one flattened axis.
+        let ss = ops::shape_of(&sliced);
+        let mut merged = ss[..axis].to_vec();
+        merged.push(ss[axis..axis + covers].iter().product());
+        merged.extend_from_slice(&ss[axis + covers..]);
+        ops::reshape(&sliced, &merged).map_err(|d| d.at(span))?
     };
     let k = ops::shape_of(&idx).len();
     let taken = ops::apply(&Prim::Take(crate::prim::Take(axis)), &[sliced, idx]).map_err(|d| d.at(s))?;

@@ -17,25 +17,34 @@ pub fn literal(vals: Vec<Value>, spans: &[Span], span: Span) -> R<Value> {
     }
     let mut plain = Vec::with_capacity(vals.len());
     let mut all_plain = true;
+    let mut all_bool = true;
     for v in &vals {
         match v {
             Value::Float(x) => plain.push(*x),
             Value::Int(i) => plain.push(*i as f64),
+            Value::Bool(b) => {
+                plain.push(f64::from(u8::from(*b)));
+                continue;
+            }
             _ => {
                 all_plain = false;
                 break;
             }
         }
+        all_bool = false;
     }
     if all_plain {
-        return Ok(Value::Tensor(std::rc::Rc::new(crate::prim::te(Tensor::from_vec(
-            plain,
-            &[vals.len()],
-        ))?)));
+        // Bools alone make a bool tensor; mixed with numbers they read as 0/1 (NumPy's promotion).
+        let t = crate::prim::te(Tensor::from_vec(plain, &[vals.len()]))?;
+        return Ok(Value::Tensor(std::rc::Rc::new(if all_bool {
+            t.marked_bool()
+        } else {
+            t
+        })));
     }
     let first = shape_of(&vals[0]);
     for (i, v) in vals.iter().enumerate() {
-        if !v.is_numeric() {
+        if !v.is_numeric() && !matches!(v, Value::Bool(_)) {
             return Err(Diagnostic::new(
                 ErrorKind::Type,
                 format!(
@@ -105,7 +114,7 @@ fn to_tensor_at(v: &Value, depth: usize) -> R<Value> {
             literal(vals, &spans, Span::default())
         }
         Value::Int(i) => Ok(Value::Float(*i as f64)),
-        Value::Bool(b) => Ok(Value::Float(f64::from(u8::from(*b)))),
+        Value::Bool(_) => Ok(v.clone()),
         Value::Range(lo, hi, step) => {
             // Materialised as a tuple first: its length must fit the memory budget.
             let n = crate::ops::index::range_len(*lo, *hi, *step).map_or(u128::MAX, |n| n as u128);

@@ -4,6 +4,7 @@
 //! recorded under differentiation and can be differentiated again.
 
 pub mod arith;
+pub mod at;
 pub mod index;
 pub mod literal;
 

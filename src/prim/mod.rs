@@ -34,7 +34,7 @@ pub use binary::{Atan2, Binary, Where};
 pub use conv::{Conv, ConvRole, Pool, PoolRole};
 pub use decomp::{Cholesky, LogAbsDet, Pinv, Solve, TriSolve};
 pub use elementwise::{IntPow, Unary};
-pub use indexing::{Slice, SliceScatter, Take, TakeScatter};
+pub use indexing::{IndexUpdate, Slice, SliceScatter, Take, TakeScatter};
 pub use linalg::MatMul;
 pub use reduce::Reduce;
 pub use shape::{BroadcastTo, Concat, Reshape, Stack, SumTo, Transpose};
@@ -152,6 +152,16 @@ fn to_out_shape(t: Value, y: &Value) -> R<Value> {
     }
 }
 
+/// Whether a primitive's result is a bool or a bool tensor: such results are
+/// never differentiated (never recorded, never given a tangent).
+pub fn is_bool(v: &Value) -> bool {
+    match v {
+        Value::Bool(_) => true,
+        Value::Tensor(t) => t.is_bool(),
+        _ => false,
+    }
+}
+
 /// Converts a kernel error into a diagnostic of the right kind.
 pub fn tensor_error(e: TensorError) -> Diagnostic {
     let kind = match &e {
@@ -178,7 +188,7 @@ pub fn as_tensor(v: &Value) -> R<Rc<Tensor>> {
         Value::Tensor(t) => Ok(t.clone()),
         Value::Float(x) => Ok(Rc::new(Tensor::scalar(*x))),
         Value::Int(i) => Ok(Rc::new(Tensor::scalar(*i as f64))),
-        Value::Bool(b) => Ok(Rc::new(Tensor::scalar(f64::from(u8::from(*b))))),
+        Value::Bool(b) => Ok(Rc::new(Tensor::scalar(f64::from(u8::from(*b))).marked_bool())),
         Value::Dual(t) => as_tensor(&t.primal),
         other => Err(Diagnostic::new(
             ErrorKind::Type,
@@ -188,10 +198,13 @@ pub fn as_tensor(v: &Value) -> R<Rc<Tensor>> {
 }
 
 /// A tensor result, with 0-d tensors turned into floats (they are interchangeable,
-/// and floats are what scalar code runs fastest on).
+/// and floats are what scalar code runs fastest on) and 0-d bool tensors into
+/// bools (as comparing two numbers gives a bool).
 pub fn from_tensor(t: impl Into<Rc<Tensor>>) -> Value {
     let t: Rc<Tensor> = t.into();
-    if t.ndim() == 0 {
+    if t.ndim() == 0 && t.is_bool() {
+        Value::Bool(t.item().is_some_and(|x| x != 0.0))
+    } else if t.ndim() == 0 {
         Value::Float(t.item().unwrap_or(f64::NAN))
     } else {
         Value::Tensor(t)

@@ -11,7 +11,7 @@ use super::binary::{Atan2, Binary, Where};
 use super::conv::{Conv, Pool};
 use super::decomp::{Cholesky, LogAbsDet, Pinv, Solve, TriSolve};
 use super::elementwise::{IntPow, Unary};
-use super::indexing::{Slice, SliceScatter, Take, TakeScatter};
+use super::indexing::{IndexUpdate, Slice, SliceScatter, Take, TakeScatter};
 use super::linalg::MatMul;
 use super::reduce::Reduce;
 use super::shape::{BroadcastTo, Concat, Reshape, Stack, SumTo, Transpose};
@@ -54,6 +54,8 @@ pub enum Prim {
     Take(Take),
     /// The adjoint of `Take`.
     TakeScatter(TakeScatter),
+    /// `x.at[...].set(v)`, `.add(v)`, `.mul(v)` at flat positions.
+    IndexUpdate(IndexUpdate),
     /// Joining tensors along an existing axis.
     Concat(Concat),
     /// Joining tensors along a new axis.
@@ -106,6 +108,7 @@ macro_rules! each_prim {
             P::SliceScatter($p) => $body,
             P::Take($p) => $body,
             P::TakeScatter($p) => $body,
+            P::IndexUpdate($p) => $body,
             P::Concat($p) => $body,
             P::Stack($p) => $body,
             P::Solve($p) => $body,

@@ -106,6 +106,7 @@ impl Value {
     /// A description for error messages: the type, and the shape for tensors.
     pub fn describe(&self) -> String {
         match self.strip() {
+            Value::Tensor(t) if t.is_bool() => format!("bool tensor of shape {}", dp_tensor::format_shape(t.shape())),
             Value::Tensor(t) => format!("tensor of shape {}", dp_tensor::format_shape(t.shape())),
             v => v.type_name().to_string(),
         }

@@ -1,5 +1,6 @@
 //! Elementwise kernels: unary maps, broadcasting binary ops, `where`.
 
+use crate::dtype::DType;
 use crate::error::{checked_size, Result, TensorError};
 use crate::iter::{contiguous_strides, for_each_row};
 use crate::ops::{BinaryOp, UnaryOp};
@@ -350,6 +351,10 @@ fn binary_general(a: &Tensor, b: &Tensor, shape: &[usize], n: usize, f: impl Fn(
 impl Tensor {
     /// Applies a unary operator elementwise into a new tensor.
     pub fn unary(&self, op: UnaryOp) -> Tensor {
+        self.unary_f64(op).typed(op.result_dtype())
+    }
+
+    fn unary_f64(&self, op: UnaryOp) -> Tensor {
         if crate::vmath::supports(op) {
             // Transcendentals: vectorised kernels on contiguous data (a
             // strided view is gathered first; the copy is cheap next to them).
@@ -377,7 +382,7 @@ impl Tensor {
                 } else {
                     unary_dispatch!(op, |f| map_inplace(buf, f));
                 }
-                return self;
+                return self.typed(op.result_dtype());
             }
         }
         self.unary(op)
@@ -401,7 +406,7 @@ impl Tensor {
         };
         let n = checked_size(&shape)?;
         let out = binary_dispatch!(op, |f| binary_general(self, other, &shape, n, f));
-        Ok(Tensor::from_parts(out, shape))
+        Ok(Tensor::from_parts(out, shape).typed(op.result_dtype()))
     }
 
     /// Like [`binary`](Self::binary) but writes into `self`'s buffer when it is
@@ -428,7 +433,7 @@ impl Tensor {
                         }
                     })
                 });
-                return Ok(self);
+                return Ok(self.typed(op.result_dtype()));
             }
         }
         self.binary(other, op)
@@ -437,6 +442,10 @@ impl Tensor {
     /// Applies a binary operator between every element and the scalar `s`
     /// (`op(s, x)` if `scalar_on_left`, else `op(x, s)`).
     pub fn binary_scalar(&self, s: f64, op: BinaryOp, scalar_on_left: bool) -> Tensor {
+        self.binary_scalar_f64(s, op, scalar_on_left).typed(op.result_dtype())
+    }
+
+    fn binary_scalar_f64(&self, s: f64, op: BinaryOp, scalar_on_left: bool) -> Tensor {
         if op == BinaryOp::Pow && !scalar_on_left && s == 2.0 {
             // x * x is exactly pow(x, 2) (the correctly rounded square) and vectorises.
             return self.unary(UnaryOp::Square);
@@ -462,14 +471,15 @@ impl Tensor {
                 } else {
                     binary_dispatch!(op, |f| map_inplace(buf, |x| f(x, s)));
                 }
-                return self;
+                return self.typed(op.result_dtype());
             }
         }
         self.binary_scalar(s, op, scalar_on_left)
     }
 
     /// Elementwise selection with three-way broadcasting: `a` where `cond != 0`, else `b`
-    /// (NaN in `cond` counts as true, like NumPy).
+    /// (NaN in `cond` counts as true, like NumPy). The result is bool when
+    /// both `a` and `b` are.
     pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
         let err = |l: &[usize], r: &[usize]| TensorError::Broadcast {
             left: l.to_vec(),
@@ -499,6 +509,18 @@ impl Tensor {
                 }
             },
         );
-        Ok(Tensor::from_parts(out, shape))
+        let dtype = if a.is_bool() && b.is_bool() {
+            DType::Bool
+        } else {
+            DType::F64
+        };
+        Ok(Tensor::from_parts(out, shape).typed(dtype))
+    }
+
+    /// The tensor with its element type set to `dtype` (a flag change: the
+    /// kernels above give 0.0/1.0 for the ops whose result is bool).
+    fn typed(mut self, dtype: DType) -> Tensor {
+        self.dtype = dtype;
+        self
     }
 }

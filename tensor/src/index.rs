@@ -153,6 +153,7 @@ impl Tensor {
             shape,
             strides,
             offset: off as usize,
+            dtype: self.dtype,
         })
     }
 
@@ -220,7 +221,10 @@ impl Tensor {
                 out.extend_from_slice(&data[s..s + inner]);
             }
         }
-        Ok(Tensor::from_parts(out, out_shape))
+        let mut t = Tensor::from_parts(out, out_shape);
+        // A gather copies elements, so it keeps their type.
+        t.dtype = self.dtype;
+        Ok(t)
     }
 
     /// Adjoint of [`take`](Self::take): scatter-adds `grad` (of the shape
@@ -292,9 +296,17 @@ impl Tensor {
         }
         let mut out_shape = first.shape.clone();
         out_shape[axis] = total_axis;
+        // The parts' elements are copied: the result is bool when all of them are.
+        let dtype = if parts.iter().all(|p| p.is_bool()) {
+            crate::DType::Bool
+        } else {
+            crate::DType::F64
+        };
         let mut out = crate::buffer::alloc(&out_shape)?;
         if checked_size(&out_shape)? == 0 {
-            return Ok(Tensor::from_parts(out, out_shape));
+            let mut t = Tensor::from_parts(out, out_shape);
+            t.dtype = dtype;
+            return Ok(t);
         }
         let outer: usize = first.shape[..axis].iter().product();
         let inner: usize = first.shape[axis + 1..].iter().product();
@@ -306,7 +318,9 @@ impl Tensor {
                 out.extend_from_slice(&d[o * chunk..(o + 1) * chunk]);
             }
         }
-        Ok(Tensor::from_parts(out, out_shape))
+        let mut t = Tensor::from_parts(out, out_shape);
+        t.dtype = dtype;
+        Ok(t)
     }
 
     /// Joins same-shape tensors along a new axis inserted at `axis` (in `0..=ndim`).

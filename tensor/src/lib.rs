@@ -15,6 +15,7 @@
 mod buffer;
 mod conv;
 mod decomp;
+mod dtype;
 mod elementwise;
 mod error;
 mod format;
@@ -32,6 +33,7 @@ mod pooling;
 mod reduce;
 mod rng;
 mod scan;
+mod scatter;
 mod simd;
 mod sorting;
 mod special;
@@ -41,6 +43,7 @@ mod vreduce;
 
 pub use conv::{same_padding, ConvSpec};
 pub use decomp::{Lstsq, Triangular};
+pub use dtype::DType;
 pub use error::{check_ndim, checked_size, format_shape, normalize_axis, Result, TensorError, MAX_ELEMENTS, MAX_NDIM};
 pub use format::{
     format_float, format_strided, format_tensor, format_tensor_with, BoolFormat, ElementFormat, ElementSpec,
@@ -53,6 +56,7 @@ pub use memory::{check_memory, format_bytes, memory_limit, parse_size, set_memor
 pub use ops::{BinaryOp, ReduceOp, UnaryOp};
 pub use pooling::PoolSpec;
 pub use rng::Rng;
+pub use scatter::UpdateMode;
 pub use sorting::Unique;
 pub use special::{digamma, erf, erfc, erfcx, lgamma, polygamma};
 pub use tensor::{broadcast_shapes, Shape, Tensor};

@@ -112,6 +112,16 @@ impl UnaryOp {
         UnaryOp::IsInf,
     ];
 
+    /// The element type of the result: `Bool` for the predicates
+    /// (`isnan`, `isfinite`, `isinf`), else `F64` (bool inputs read as 0.0/1.0).
+    pub fn result_dtype(self) -> crate::DType {
+        if matches!(self, UnaryOp::IsNan | UnaryOp::IsFinite | UnaryOp::IsInf) {
+            crate::DType::Bool
+        } else {
+            crate::DType::F64
+        }
+    }
+
     /// Applies the operator to one value.
     #[inline]
     pub fn apply(self, x: f64) -> f64 {
@@ -336,6 +346,25 @@ impl BinaryOp {
         BinaryOp::Gt,
         BinaryOp::Ge,
     ];
+
+    /// The element type of the result: `Bool` for the comparisons, else
+    /// `F64` (bool inputs read as 0.0/1.0, as NumPy promotes bool to float).
+    pub fn result_dtype(self) -> crate::DType {
+        if self.is_comparison() {
+            crate::DType::Bool
+        } else {
+            crate::DType::F64
+        }
+    }
+
+    /// Whether the operator is a comparison (`==`, `!=`, `<`, `<=`, `>`, `>=`).
+    pub fn is_comparison(self) -> bool {
+        use BinaryOp::*;
+        match self {
+            Eq | Ne | Lt | Le | Gt | Ge => true,
+            Add | Sub | Mul | Div | Pow | Maximum | Minimum => false,
+        }
+    }
 
     /// Applies the operator to one pair of values.
     #[inline]

@@ -19,6 +19,8 @@ pub struct Tensor {
     pub(crate) shape: Shape,
     pub(crate) strides: Vec<isize>,
     pub(crate) offset: usize,
+    /// The element type (bools are stored as 0.0/1.0; see `dtype.rs`).
+    pub(crate) dtype: crate::dtype::DType,
 }
 
 /// The broadcast of two shapes under NumPy rules, or `None` if incompatible.
@@ -66,6 +68,7 @@ impl Tensor {
             shape,
             strides,
             offset: 0,
+            dtype: crate::dtype::DType::F64,
         }
     }
 
@@ -218,7 +221,9 @@ impl Tensor {
         if self.is_contiguous() {
             Ok(self.clone())
         } else {
-            Ok(Tensor::from_parts(self.to_vec_checked()?, self.shape.clone()))
+            let mut t = Tensor::from_parts(self.to_vec_checked()?, self.shape.clone());
+            t.dtype = self.dtype;
+            Ok(t)
         }
     }
 
@@ -296,7 +301,9 @@ impl Tensor {
         if self.is_contiguous() {
             self.clone()
         } else {
-            Tensor::from_parts(self.to_vec(), self.shape.clone())
+            let mut t = Tensor::from_parts(self.to_vec(), self.shape.clone());
+            t.dtype = self.dtype;
+            t
         }
     }
 
@@ -334,6 +341,7 @@ impl Tensor {
             shape: perm.iter().map(|&p| self.shape[p]).collect(),
             strides: perm.iter().map(|&p| self.strides[p]).collect(),
             offset: self.offset,
+            dtype: self.dtype,
         })
     }
 
@@ -348,6 +356,7 @@ impl Tensor {
             shape,
             strides,
             offset: self.offset,
+            dtype: self.dtype,
         }
     }
 
@@ -370,6 +379,7 @@ impl Tensor {
             shape: shape.to_vec(),
             strides: contiguous_strides(shape),
             offset: c.offset,
+            dtype: self.dtype,
         })
     }
 
@@ -436,6 +446,7 @@ impl Tensor {
             shape: shape.to_vec(),
             strides: broadcast_strides(&self.shape, &self.strides, shape),
             offset: self.offset,
+            dtype: self.dtype,
         })
     }
 
@@ -452,6 +463,7 @@ impl Tensor {
             shape,
             strides,
             offset: self.offset,
+            dtype: self.dtype,
         })
     }
 
@@ -493,6 +505,7 @@ impl Tensor {
             shape,
             strides,
             offset: self.offset,
+            dtype: self.dtype,
         })
     }
 

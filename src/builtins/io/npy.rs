@@ -11,8 +11,13 @@ use dp_tensor::{checked_size, format_shape, Tensor};
 
 const MAGIC: &[u8; 6] = b"\x93NUMPY";
 
-/// Encodes a tensor as a version 1.0 `.npy` file holding little-endian f64s.
+/// Encodes a tensor as a version 1.0 `.npy` file holding little-endian f64s,
+/// or one byte per element (`'|b1'`, NumPy's bool) for a bool tensor.
 pub fn encode(t: &Tensor) -> Vec<u8> {
+    if t.is_bool() {
+        let data: Vec<u8> = t.to_vec().into_iter().map(|x| u8::from(x != 0.0)).collect();
+        return encode_raw("|b1", t.shape(), &data);
+    }
     let mut data = Vec::with_capacity(8 * t.size());
     for x in t.to_vec() {
         data.extend_from_slice(&x.to_le_bytes());
@@ -158,16 +163,18 @@ pub fn decode(bytes: &[u8]) -> Result<Tensor, String> {
         .chunks_exact(header.dtype.size)
         .map(|c| header.dtype.read(c))
         .collect();
-    if header.fortran_order && header.shape.len() > 1 {
+    let t = if header.fortran_order && header.shape.len() > 1 {
         // Column-major data is the row-major data of the reversed shape, transposed.
         let mut rev = header.shape.clone();
         rev.reverse();
         let t = Tensor::from_vec(values, &rev).map_err(|e| e.to_string())?;
         let perm: Vec<usize> = (0..rev.len()).rev().collect();
-        Ok(t.transpose(&perm).map_err(|e| e.to_string())?.contiguous())
+        t.transpose(&perm).map_err(|e| e.to_string())?.contiguous()
     } else {
-        Tensor::from_vec(values, &header.shape).map_err(|e| e.to_string())
-    }
+        Tensor::from_vec(values, &header.shape).map_err(|e| e.to_string())?
+    };
+    // `read` gives exactly 0.0/1.0 for bools.
+    Ok(if header.dtype.kind == b'b' { t.marked_bool() } else { t })
 }
 
 /// The parts of a `.npy` header we use.
@@ -511,6 +518,7 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(t.to_vec(), vec![1.0, 0.0]);
+        assert!(t.is_bool());
         let t = decode(&npy_with(
             "{'descr': '|u1', 'fortran_order': False, 'shape': (1,), }",
             &[255],

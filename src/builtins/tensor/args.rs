@@ -156,6 +156,7 @@ pub(super) fn numeric(fname: &str, v: &Value) -> R<Value> {
 pub(super) fn tensor_value(v: &Value) -> R<Value> {
     Ok(match to_tensor(v)? {
         Value::Float(x) => Value::Tensor(std::rc::Rc::new(Tensor::scalar(x))),
+        Value::Bool(b) => Value::Tensor(std::rc::Rc::new(Tensor::scalar(f64::from(u8::from(b))).marked_bool())),
         other => other,
     })
 }

@@ -100,8 +100,8 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             Decl {
                 sig: "isclose(a: tensor, b: tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = false) -> bool | tensor",
                 summary: "Whether `|a - b| <= atol + rtol * |b|`, elementwise (broadcasting), like NumPy.",
-                doc: "A bool for two numbers, else a 0/1 tensor. Infinities are close only to themselves; nan is close to nan only with `equal_nan=true`. Not differentiable (a test, like `==`).",
-                example: "isclose(tensor([1.0, 2.0]), tensor([1.0, 2.1]))  # tensor([1.0, 0.0])",
+                doc: "A bool for two numbers, else a bool tensor. Infinities are close only to themselves; nan is close to nan only with `equal_nan=true`. Not differentiable (a test, like `==`).",
+                example: "isclose(tensor([1.0, 2.0]), tensor([1.0, 2.1]))  # [true, false]",
             },
             false,
         ),
@@ -144,8 +144,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             if scalar {
                 return Ok(Value::Bool(flags[0]));
             }
-            let data = flags.iter().map(|b| f64::from(u8::from(*b))).collect();
-            Ok(Value::Tensor(Rc::new(te(Tensor::from_vec(data, &shape))?)))
+            Ok(Value::Tensor(Rc::new(te(Tensor::from_bools(&flags, &shape))?)))
         });
     }
 }

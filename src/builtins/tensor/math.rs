@@ -232,7 +232,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
         t,
         Decl {
             sig: "isnan(x: tensor) -> bool | tensor",
-            summary: "Whether `x` is nan: a bool for a number, a 0/1 tensor for a tensor.",
+            summary: "Whether `x` is nan: a bool for a number, a bool tensor for a tensor.",
             doc: "",
             example: "isnan(0.0 / 0.0)  # true",
         },
@@ -249,9 +249,9 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
         (
             Decl {
                 sig: "isfinite(x: tensor) -> bool | tensor",
-                summary: "Whether `x` is neither inf nor nan: a bool for a number, a 0/1 tensor for a tensor.",
+                summary: "Whether `x` is neither inf nor nan: a bool for a number, a bool tensor for a tensor.",
                 doc: "",
-                example: "isfinite(tensor([1.0, 1.0 / 0.0]))  # tensor([1.0, 0.0])",
+                example: "isfinite(tensor([1.0, 1.0 / 0.0]))  # [true, false]",
             },
             IsFinite,
             f64::is_finite as fn(f64) -> bool,
@@ -259,7 +259,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
         (
             Decl {
                 sig: "isinf(x: tensor) -> bool | tensor",
-                summary: "Whether `x` is inf or -inf: a bool for a number, a 0/1 tensor for a tensor.",
+                summary: "Whether `x` is inf or -inf: a bool for a number, a bool tensor for a tensor.",
                 doc: "",
                 example: "isinf(-1.0 / 0.0)  # true",
             },
@@ -329,7 +329,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             sig: "where(cond: bool | tensor, a: tensor, b: tensor) -> tensor",
             summary: "`a` where `cond` is true (non-zero), else `b`, elementwise (broadcasting).",
             doc: "The gradient flows only into the chosen side.",
-            example: "where(tensor([1.0, 0.0]) > 0.5, 1.0, -1.0)  # tensor([1.0, -1.0])",
+            example: "where(tensor([1.0, 0.0]) > 0.5, 1.0, -1.0)  # [1.0, -1.0]",
         },
         |_, a| {
             let c = match a.value(0) {

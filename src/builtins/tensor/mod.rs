@@ -11,6 +11,7 @@ mod conv;
 mod create;
 mod decomp;
 mod linalg;
+mod logic;
 mod math;
 mod nanreduce;
 mod nn;
@@ -22,6 +23,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 pub use args::{axes_arg, shape_arg};
+pub(crate) use logic::dtype_name;
 
 /// Registers every tensor builtin.
 pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
@@ -39,4 +41,5 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     decomp::register_spectral(t);
     decomp::register_least_squares(t);
     conv::register_family(t);
+    logic::register_family(t);
 }

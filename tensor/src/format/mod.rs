@@ -5,7 +5,7 @@
 //! - `options`: the print options (precision, threshold, edge items, ...).
 //! - `float`: float elements (notation and column widths for a tensor).
 //! - `spec`: per-element format specs (`{:8.3f}`).
-//! - `boolean`: boolean elements, for bool tensors to come.
+//! - `boolean`: boolean elements (bool tensors).
 //! - `render`: picks the shown elements and builds their texts.
 //! - `layout`: arranges the texts in nested, wrapped, summarised brackets.
 
@@ -68,8 +68,25 @@ pub fn format_float(x: f64) -> String {
 /// Python floats (`1.0`, `1e-08`, `nan`). A tensor that fits on one line is
 /// not padded: `[1.0, 2.5, 3.25]`. A 0-d tensor prints as its float.
 /// Zero-size tensors print as nested empty brackets on one line: `[[], []]`.
+///
+/// A bool tensor prints its elements as `true`/`false` (NumPy's `BoolFormat`).
 pub fn format_tensor(t: &Tensor, opts: &PrintOptions) -> String {
+    if t.is_bool() {
+        return render(&view(t), opts, |_| StoredBool(BoolFormat));
+    }
     render(&view(t), opts, |shown| FloatFormat::new(shown, opts))
+}
+
+/// Bool elements as they are stored (0.0/1.0), written by [`BoolFormat`].
+struct StoredBool(BoolFormat);
+
+impl ElementFormat<f64> for StoredBool {
+    fn bare(&self, x: f64) -> String {
+        self.0.bare(x != 0.0)
+    }
+    fn padded(&self, x: f64) -> String {
+        self.0.padded(x != 0.0)
+    }
 }
 
 /// The tensor laid out as [`format_tensor`] does, every element written to
