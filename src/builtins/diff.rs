@@ -221,6 +221,29 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             }))
         },
     );
+    register(
+        t,
+        Decl {
+            sig: "vmap(f: fn, in_axes: any = 0, out_axes: any = 0) -> fn",
+            summary: "`f` applied to every example of a batch at once: the batch axis is mapped over.",
+            doc: "`in_axes` gives the batch axis of each argument: one int (or `none`) for all, or a tuple with \
+                  one entry per argument, each an int, `none` (the argument is shared by every example) or a \
+                  tuple/dict of them shaped like the argument. Negative axes count from the end. `out_axes` \
+                  places the batch axis in the results the same way. Inside `f` a batched value is one \
+                  example (its `shape` has no batch axis). Composes with `grad`, `jvp`, `jacfwd`, \
+                  `custom_vjp`, `checkpoint` and itself in any order.",
+            example:
+                "vmap(|x, w| sum(x * w), in_axes=(0, none))(tensor([[1.0, 2.0], [3.0, 4.0]]), tensor([1.0, 10.0]))",
+        },
+        |_, a| {
+            let f = a.func(0)?;
+            let (in_axes, out_axes) = (a.value(1).clone(), a.value(2).clone());
+            let name = format!("vmap({})", fn_name(&f));
+            Ok(native(name, move |it, args| {
+                crate::autodiff::vmap::vmap_call(it, &f, &in_axes, &out_axes, args)
+            }))
+        },
+    );
     let numgrad = Decl {
         sig: "numgrad(f: fn, eps: float = 1e-6, argnums: int | tuple[int] = 0) -> fn",
         summary: "Like `grad`, by central finite differences (to check gradients).",

@@ -15,6 +15,7 @@ pub enum Item {
 }
 
 fn as_index(v: &Value, span: Span, what: &str) -> Result<i64, Diagnostic> {
+    crate::autodiff::vmap::require_unbatched(v, what).map_err(|d| d.at(span))?;
     match v.strip() {
         Value::Int(i) => Ok(*i),
         Value::Float(x) if x.fract() == 0.0 && x.abs() < 9.0e15 => Ok(*x as i64),
@@ -260,7 +261,13 @@ fn tensor_index(x: &Value, items: Vec<Item>, span: Span) -> Result<Value, Diagno
                         .at(s)
                         .with_help("gather one axis at a time, or use `take(x, idx, axis)`"));
                     }
-                    gather = Some((axis - dropped_before, Value::Tensor(t.clone()), s));
+                    // Batched indices (inside `vmap`) stay batched: the gather batches them.
+                    let idx = if crate::autodiff::trace::is_batched(&v) {
+                        v.clone()
+                    } else {
+                        Value::Tensor(t.clone())
+                    };
+                    gather = Some((axis - dropped_before, idx, s));
                     specs.push(SliceSpec::full());
                 }
                 _ => {
