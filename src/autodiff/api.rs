@@ -525,31 +525,6 @@ pub fn tree_dot(a: &Value, b: &Value) -> R<Value> {
     Ok(acc)
 }
 
-/// `linearize(f, *primals)`: `(f(*primals), f_jvp)` where `f_jvp(*tangents)`
-/// is the derivative of `f` at the primals along the tangents. Each call of
-/// `f_jvp` runs `f` once in forward mode at the saved primals.
-pub fn linearize_call(it: &mut Interp, f: &Value, primals: Vec<Value>, span: Span) -> R<Value> {
-    let y = it.call_pos(f, primals.clone(), span)?;
-    let f2 = f.clone();
-    let primals = Value::tuple(primals);
-    let decl = Decl {
-        sig: "f_jvp(*tangents)",
-        summary:
-            "The derivative of the function `linearize` was given, at its primals, along `tangents` (one per primal).",
-        doc: "",
-        example: "",
-    };
-    let f_jvp = declared(decl, move |it2: &mut Interp, a| {
-        let tangents = Value::tuple(a.rest().iter().cloned());
-        let r = jvp_call(it2, &f2, &primals, &tangents, a.span)?;
-        match r {
-            Value::Tuple(t) if t.len() == 2 => Ok(t[1].clone()),
-            other => Ok(other),
-        }
-    });
-    Ok(Value::tuple([y, f_jvp]))
-}
-
 /// `hvp(f, primals, tangents)`: the Hessian of scalar `f` at `primals` times
 /// `tangents`, forward-over-reverse (`jvp` of `grad`). One primal gives the
 /// product bare, shaped like it; several give a tuple, one per primal.

@@ -6,5 +6,6 @@ pub mod api;
 pub mod custom;
 pub mod graph;
 pub mod jacobian;
+pub mod linearize;
 pub mod trace;
 pub mod vmap;

@@ -135,13 +135,14 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             sig: "linearize(f: fn, *primals) -> tuple",
             summary: "`(f(*primals), f_jvp)`, where `f_jvp(*tangents)` is the derivative of `f` at `primals` along `tangents`.",
             doc: "`f_jvp` takes one tangent per primal, each shaped like its primal, and gives the output's \
-                  tangent (as `jvp(f, primals, tangents)[1]`). Each call of `f_jvp` runs `f` once in \
-                  forward mode.",
+                  tangent (as `jvp(f, primals, tangents)[1]`). `f` runs once, here: `f_jvp` replays the \
+                  derivative rules of the recorded call without running `f` again (a call with a custom \
+                  rule, `custom_jvp` or `checkpoint`, inside `f` makes each `f_jvp` run `f` under `jvp`).",
             example: "let (y, f_jvp) = linearize(|x| sin(x), 0.5);\nf_jvp(2.0)  # 2 cos(0.5)",
         },
         |it, a| {
             let f = a.func(0)?;
-            api::linearize_call(it, &f, a.rest().to_vec(), a.span)
+            crate::autodiff::linearize::linearize_call(it, &f, a.rest().to_vec(), a.span)
         },
     );
     register(
