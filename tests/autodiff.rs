@@ -1200,7 +1200,7 @@ proptest! {
 fn example(x: &Value, axis: usize, i: usize) -> Value {
     let mut specs = vec![SliceSpec::full(); axis];
     specs.push(SliceSpec::Index(i as i64));
-    ops::raw(&Prim::Slice(dp::prim::Slice(specs.into())), &[x.clone()]).expect("in range")
+    ops::raw(&Prim::Slice(dp::prim::Slice(specs.into())), std::slice::from_ref(x)).expect("in range")
 }
 
 /// `vmap(f, in_axes, out_axes)(xs)` equals `f` applied to each example,

@@ -316,6 +316,9 @@ fn vmapped(f: &Value) -> Value {
     })
 }
 
+/// Rebuilds a call with a custom rule from its vmapped functions and arguments.
+pub type Rebuild<'a> = dyn Fn(&mut Interp, &[Value], Args) -> R<Value> + 'a;
+
 /// The batching rule of a call with a custom derivative rule (`custom_vjp`,
 /// `custom_jvp`, `checkpoint`) at batch `level`: the same transformation of
 /// the vmapped functions, applied to the whole batch (shared arguments
@@ -328,7 +331,7 @@ pub fn batch_custom(
     args: &[Value],
     span: Span,
     fns: &[&Value],
-    again: &dyn Fn(&mut Interp, &[Value], Args) -> R<Value>,
+    again: &Rebuild<'_>,
 ) -> R<Value> {
     let n = level.batch_size().unwrap_or(1);
     let mut unwrapped = Vec::with_capacity(args.len());

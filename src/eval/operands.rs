@@ -10,7 +10,7 @@ use crate::value::Value;
 impl Interp {
     pub(super) fn truthy(&self, v: &Value, span: Span, what: &str) -> Result<bool, Diagnostic> {
         if crate::autodiff::trace::is_batched(v) {
-            return Err(crate::autodiff::vmap::batched_value_error(&format!("{what}"))
+            return Err(crate::autodiff::vmap::batched_value_error(what)
                 .at(span)
                 .with_label("this differs between the examples of the batch"));
         }
