@@ -1324,3 +1324,146 @@ fn max_pool_ties_route_to_the_first_maximum() {
     let fk2: Fun = Rc::new(move |it, xs| ops::reshape(&fk(it, xs)?, &[]));
     assert_grad(fk2, &[1.0, 3.0, 3.0, 2.0], &[0.0, 1.0, 0.0, 0.0]);
 }
+
+// ------------------------------------------------------------------ batching
+
+/// Example `i` of a batched `x`: `x[(:,) * axis + (i,)]`.
+fn example(x: &Value, axis: usize, i: usize) -> Value {
+    let mut specs = vec![SliceSpec::full(); axis];
+    specs.push(SliceSpec::Index(i as i64));
+    ops::raw(&Prim::Slice(dp::prim::Slice(specs.into())), std::slice::from_ref(x)).expect("in range")
+}
+
+/// `vmap(f, in_axes, out_axes)(xs)` equals `f` applied to each example,
+/// stacked along `out_axis` (the batching rule against the definition).
+fn check_batch(
+    name: &str,
+    f: &Fun,
+    xs: &[Value],
+    axes: &[Option<usize>],
+    out_axis: usize,
+    n: usize,
+) -> Result<(), TestCaseError> {
+    let mut it = interp();
+    let in_axes = Value::tuple(axes.iter().map(|a| a.map_or(Value::None, |a| Value::Int(a as i64))));
+    let vf = ok(
+        name,
+        call_builtin(&mut it, "vmap", vec![fn_value(f), in_axes, Value::Int(out_axis as i64)]),
+    )?;
+    let got = ok(name, it.call(&vf, Args::positional(xs.to_vec(), Default::default())))?;
+    let mut per = Vec::new();
+    for i in 0..n {
+        let ex: Vec<Value> = xs
+            .iter()
+            .zip(axes)
+            .map(|(x, a)| a.map_or(x.clone(), |a| example(x, a, i)))
+            .collect();
+        per.push(ok(name, f(&mut it, &ex))?);
+    }
+    let want = ok(name, apply(&Prim::Stack(dp::prim::Stack(out_axis)), &per))?;
+    if shape_of(&got) != shape_of(&want) {
+        return Err(fail(
+            name,
+            "vmap shape",
+            format!("{:?} vs {:?}", shape_of(&got), shape_of(&want)),
+        ));
+    }
+    compare_all(name, "vmap", &[got], &[want], 1e-12, 1e-12)
+}
+
+/// `shape` with a batch axis of `n` inserted at `axis` (clamped to the rank).
+fn with_batch(shape: &[usize], axis: usize, n: usize) -> (Vec<usize>, usize) {
+    let a = axis.min(shape.len());
+    let mut s = shape.to_vec();
+    s.insert(a, n);
+    (s, a)
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn batching_elementwise_and_binary((sa, sb) in broadcast_pair(), n in 1usize..4, ax in 0usize..3, bx in 0usize..3, which in 0usize..3, seed in any::<u64>()) {
+        let mut rng = Rng::new(seed);
+        let (ba, aa) = with_batch(&sa, ax, n);
+        let (bb, ab) = with_batch(&sb, bx, n);
+        // which: 0 both batched, 1 only a, 2 only b.
+        let (xa, axa) = if which == 2 { (uni(&mut rng, &sa, 0.5, 2.0), None) } else { (uni(&mut rng, &ba, 0.5, 2.0), Some(aa)) };
+        let (xb, axb) = if which == 1 { (uni(&mut rng, &sb, 0.5, 2.0), None) } else { (uni(&mut rng, &bb, 0.5, 2.0), Some(ab)) };
+        let out = ax.min(sa.len().max(sb.len()));
+        for op in [UnaryOp::Exp, UnaryOp::Tanh, UnaryOp::Log, UnaryOp::Sqrt] {
+            if let Some(a) = axa {
+                check_batch(op.name(), &prim_fun(Prim::Unary(dp::prim::Unary(op))), std::slice::from_ref(&xa), &[Some(a)], out.min(sa.len()), n)?;
+            }
+        }
+        for op in [BinaryOp::Add, BinaryOp::Mul, BinaryOp::Div, BinaryOp::Pow, BinaryOp::Maximum, BinaryOp::Gt] {
+            check_batch(op.symbol(), &prim_fun(Prim::Binary(dp::prim::Binary(op))), &[xa.clone(), xb.clone()], &[axa, axb], out, n)?;
+        }
+        check_batch("atan2", &prim_fun(Prim::Atan2(dp::prim::Atan2)), &[xa.clone(), xb.clone()], &[axa, axb], out, n)?;
+        let c = ops::raw(&Prim::Binary(dp::prim::Binary(BinaryOp::Gt)), &[xa.clone(), Value::Float(1.0)]).expect("compare");
+        check_batch("where", &prim_fun(Prim::Where(dp::prim::Where)), &[c, xa.clone(), xb.clone()], &[axa, axa, axb], out, n)?;
+    }
+
+    #[test]
+    fn batching_reductions_and_shapes((s, axes, keep) in reduction(), n in 1usize..4, ax in 0usize..4, seed in any::<u64>()) {
+        let mut rng = Rng::new(seed);
+        let (bs, a) = with_batch(&s, ax, n);
+        let x = uni(&mut rng, &bs, 0.5, 2.0);
+        for op in [ReduceOp::Sum, ReduceOp::Prod, ReduceOp::Max, ReduceOp::Min] {
+            let p = dp::prim::Reduce::prim(op, axes.clone().map(Rc::from), keep);
+            check_batch(op.name(), &prim_fun(p), std::slice::from_ref(&x), &[Some(a)], 0, n)?;
+        }
+        let perm: Vec<usize> = (0..s.len()).rev().collect();
+        check_batch("transpose", &prim_fun(Prim::Transpose(dp::prim::Transpose(perm.into()))), std::slice::from_ref(&x), &[Some(a)], 0, n)?;
+        let flat: usize = s.iter().product();
+        check_batch("reshape", &prim_fun(Prim::Reshape(dp::prim::Reshape(vec![flat].into()))), std::slice::from_ref(&x), &[Some(a)], 0, n)?;
+        let mut big = vec![2];
+        big.extend(s.iter().copied());
+        check_batch("broadcast_to", &prim_fun(Prim::BroadcastTo(dp::prim::BroadcastTo(big.into()))), std::slice::from_ref(&x), &[Some(a)], 0, n)?;
+        if !s.is_empty() {
+            let last = s.len() - 1;
+            let mut keep1 = s.clone();
+            keep1[0] = 1;
+            check_batch("sum_to", &prim_fun(Prim::SumTo(dp::prim::SumTo(keep1.into()))), std::slice::from_ref(&x), &[Some(a)], 0, n)?;
+            check_batch("slice", &prim_fun(Prim::Slice(dp::prim::Slice(vec![SliceSpec::Range { start: Some(0), stop: None, step: 2 }].into()))), std::slice::from_ref(&x), &[Some(a)], 0, n)?;
+            check_batch("concat", &prim_fun(Prim::Concat(dp::prim::Concat(last))), &[x.clone(), x.clone()], &[Some(a), Some(a)], 0, n)?;
+            check_batch("stack", &prim_fun(Prim::Stack(dp::prim::Stack(last))), &[x.clone(), uni(&mut rng, &s, 0.0, 1.0)], &[Some(a), None], 0, n)?;
+            let d = s[last];
+            let idx = value(rng.uniform(&[n, 3]).expect("small").map(|u| (u * d as f64).floor()));
+            check_batch("take batched indices", &prim_fun(Prim::Take(dp::prim::Take(last))), &[x.clone(), idx.clone()], &[Some(a), Some(0)], 0, n)?;
+            let idx0 = example(&idx, 0, 0);
+            check_batch("take shared indices", &prim_fun(Prim::Take(dp::prim::Take(last))), &[x.clone(), idx0], &[Some(a), None], 0, n)?;
+        }
+    }
+
+    #[test]
+    fn batching_matmul_and_solve(m in 1usize..4, k in 1usize..4, p in 1usize..4, n in 1usize..4, which in 0usize..6, seed in any::<u64>()) {
+        let mut rng = Rng::new(seed);
+        let mm = prim_fun(Prim::MatMul(dp::prim::MatMul));
+        // (a shape, b shape) per example.
+        let (sa, sb): (Vec<usize>, Vec<usize>) = match which {
+            0 => (vec![m, k], vec![k, p]),
+            1 => (vec![k], vec![k, p]),
+            2 => (vec![m, k], vec![k]),
+            3 => (vec![k], vec![k]),
+            4 => (vec![2, m, k], vec![k, p]),
+            _ => (vec![m, k], vec![2, k, p]),
+        };
+        let xa = uni(&mut rng, &with_batch(&sa, 0, n).0, -1.0, 1.0);
+        let xb = uni(&mut rng, &with_batch(&sb, 1, n).0, -1.0, 1.0);
+        let (pa, pb) = (uni(&mut rng, &sa, -1.0, 1.0), uni(&mut rng, &sb, -1.0, 1.0));
+        check_batch("matmul both", &mm, &[xa.clone(), xb.clone()], &[Some(0), Some(1.min(sb.len()))], 0, n)?;
+        check_batch("matmul a", &mm, &[xa, pb], &[Some(0), None], 0, n)?;
+        check_batch("matmul b", &mm, &[pa, xb], &[None, Some(1.min(sb.len()))], 0, n)?;
+        // A well-conditioned batch of matrices: identity * 3 plus noise.
+        let eye = value(Tensor::eye(k).expect("small").map(|v| 3.0 * v));
+        let noise = uni(&mut rng, &[n, k, k], -0.5, 0.5);
+        let a = ok("solve", ops::add(&noise, &eye))?;
+        let b = uni(&mut rng, &[n, k], -1.0, 1.0);
+        check_batch("solve vector", &prim_fun(Prim::Solve(dp::prim::Solve)), &[a.clone(), b.clone()], &[Some(0), Some(0)], 0, n)?;
+        check_batch("solve shared b", &builtin_fun("solve", vec![]), &[a.clone(), example(&b, 0, 0)], &[Some(0), None], 0, n)?;
+        check_batch("logabsdet", &prim_fun(Prim::LogAbsDet(dp::prim::LogAbsDet)), std::slice::from_ref(&a), &[Some(0)], 0, n)?;
+        check_batch("det", &builtin_fun("det", vec![]), std::slice::from_ref(&a), &[Some(0)], 0, n)?;
+        check_batch("inv", &builtin_fun("inv", vec![]), std::slice::from_ref(&a), &[Some(0)], 0, n)?;
+    }
+}

@@ -84,9 +84,10 @@ fn collect_adjoints(orig: &Value, ids: &[Option<u32>], adj: &[Option<Value>]) ->
 }
 
 fn scalar_output(fname: &str, out: &Value) -> R<()> {
+    // By the shape seen here: inside `vmap` a batched scalar is one scalar.
+    let one = shape_of(out).iter().product::<usize>() == 1;
     match out.strip() {
-        Value::Float(_) => Ok(()),
-        Value::Tensor(t) if t.size() == 1 => Ok(()),
+        Value::Float(_) | Value::Tensor(_) if one => Ok(()),
         Value::Int(_) => Err(Diagnostic::new(
             ErrorKind::Differentiation,
             format!("`{fname}` needs a function returning a float, but it returned an int"),
@@ -106,12 +107,13 @@ fn scalar_output(fname: &str, out: &Value) -> R<()> {
 }
 
 fn seed_like(y: &Value) -> R<Value> {
-    match y.strip() {
-        Value::Tensor(t) => Ok(Value::Tensor(std::rc::Rc::new(
-            Tensor::ones(t.shape()).map_err(ops::tensor_error)?,
-        ))),
-        _ => Ok(Value::Float(1.0)),
+    let s = shape_of(y);
+    if s.is_empty() {
+        return Ok(Value::Float(1.0));
     }
+    Ok(Value::Tensor(std::rc::Rc::new(
+        Tensor::ones(&s).map_err(ops::tensor_error)?,
+    )))
 }
 
 /// Options shared by the differentiation builtins: which arguments, and
@@ -284,9 +286,13 @@ pub fn vjp_call(it: &mut Interp, f: &Value, primals: Vec<Value>, has_aux: bool, 
 /// A tangent or cotangent `t` of the same shape as `like`, as a float when
 /// `like` is one (a 0-d tensor and a float are the same shape).
 fn as_shape_of(t: &Value, like: &Value) -> R<Value> {
-    match like.strip() {
-        Value::Float(_) | Value::Int(_) => ops::reshape(&num(t), &[]),
-        _ => Ok(num(t)),
+    // A batched scalar inside `vmap` counts as a float.
+    if matches!(like.strip(), Value::Float(_) | Value::Int(_))
+        || (shape_of(like).is_empty() && matches!(like, Value::Dual(_)))
+    {
+        ops::reshape(&num(t), &[])
+    } else {
+        Ok(num(t))
     }
 }
 
@@ -517,31 +523,6 @@ pub fn tree_dot(a: &Value, b: &Value) -> R<Value> {
         Ok(Value::None)
     })?;
     Ok(acc)
-}
-
-/// `linearize(f, *primals)`: `(f(*primals), f_jvp)` where `f_jvp(*tangents)`
-/// is the derivative of `f` at the primals along the tangents. Each call of
-/// `f_jvp` runs `f` once in forward mode at the saved primals.
-pub fn linearize_call(it: &mut Interp, f: &Value, primals: Vec<Value>, span: Span) -> R<Value> {
-    let y = it.call_pos(f, primals.clone(), span)?;
-    let f2 = f.clone();
-    let primals = Value::tuple(primals);
-    let decl = Decl {
-        sig: "f_jvp(*tangents)",
-        summary:
-            "The derivative of the function `linearize` was given, at its primals, along `tangents` (one per primal).",
-        doc: "",
-        example: "",
-    };
-    let f_jvp = declared(decl, move |it2: &mut Interp, a| {
-        let tangents = Value::tuple(a.rest().iter().cloned());
-        let r = jvp_call(it2, &f2, &primals, &tangents, a.span)?;
-        match r {
-            Value::Tuple(t) if t.len() == 2 => Ok(t[1].clone()),
-            other => Ok(other),
-        }
-    });
-    Ok(Value::tuple([y, f_jvp]))
 }
 
 /// `hvp(f, primals, tangents)`: the Hessian of scalar `f` at `primals` times

@@ -11,6 +11,7 @@
 
 use super::api::unwrap_tree;
 use super::trace::{self, backward, dual, leaf, node_at, start_tape, tangent_at, Custom, Level};
+use super::vmap::batch_custom;
 use crate::diagnostics::{Diagnostic, ErrorKind, R};
 use crate::eval::Interp;
 use crate::ops::{self, num, shape_of};
@@ -176,6 +177,12 @@ pub fn custom_vjp_call(it: &mut Interp, f: &Value, fwd: &Value, bwd: &Value, nam
     let Some(level) = trace::top_level(&leaves) else {
         return it.call(f, args);
     };
+    if level.batch_size().is_some() {
+        let name = name.to_string();
+        return batch_custom(it, &level, &args.pos, args.span, &[f, fwd, bwd], &|it, v, a| {
+            custom_vjp_call(it, &v[0], &v[1], &v[2], &name, a)
+        });
+    }
     if !level.is_reverse() {
         return Err(Diagnostic::new(
             ErrorKind::Differentiation,
@@ -272,6 +279,12 @@ pub fn custom_jvp_call(it: &mut Interp, f: &Value, rule: &Value, name: &str, arg
     let Some(level) = trace::top_level(&leaves) else {
         return it.call(f, args);
     };
+    if level.batch_size().is_some() {
+        let name = name.to_string();
+        return batch_custom(it, &level, &args.pos, args.span, &[f, rule], &|it, v, a| {
+            custom_jvp_call(it, &v[0], &v[1], &name, a)
+        });
+    }
     let span = args.span;
     let peeled = unwrap_tree(&argt, &level)?;
     let before = level.tape_len();
@@ -408,6 +421,12 @@ pub fn checkpoint_call(it: &mut Interp, f: &Value, name: &str, args: Args) -> R<
     let Some(level) = trace::top_level(&leaves) else {
         return it.call(f, args);
     };
+    if level.batch_size().is_some() {
+        let name = name.to_string();
+        return batch_custom(it, &level, &args.pos, args.span, &[f], &|it, v, a| {
+            checkpoint_call(it, &v[0], &name, a)
+        });
+    }
     if !level.is_reverse() {
         // Forward mode keeps nothing to save.
         return it.call(f, args);

@@ -1,9 +1,12 @@
 //! Differentiation: levels and tapes (`trace`), the user-facing
-//! transformations (`api`) and graph rendering (`graph`). The rules per
+//! transformations (`api`, `jacobian`, `custom`), batching (`vmap`) and
+//! graph rendering (`graph`). The rules per
 //! primitive are in `crate::prim`.
 pub mod api;
 pub mod capture;
 pub mod custom;
 pub mod graph;
 pub mod jacobian;
+pub mod linearize;
 pub mod trace;
+pub mod vmap;

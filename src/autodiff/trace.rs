@@ -29,6 +29,10 @@ pub enum TraceKind {
     Reverse(u32),
     /// Forward mode: the tangent (same shape as the primal).
     Forward(Value),
+    /// Batched (`vmap`): the primal holds every example, stacked along its
+    /// leading axis. The batch axis is always the leading one: `vmap` moves
+    /// the axes it is given there once, so no batching rule tracks axes.
+    Batched,
 }
 
 /// A float or tensor being differentiated at one level.
@@ -212,7 +216,7 @@ impl DiffCtx {
     }
 
     /// A fresh level, numbered higher than every level started before.
-    fn new_level(self: &Rc<Self>, tape: Option<Tape>) -> Rc<Level> {
+    fn new_level(self: &Rc<Self>, tape: Option<Tape>, batch: Option<usize>) -> Rc<Level> {
         // Level numbers are never reused: a tracer that escaped its differentiation
         // (e.g. captured by a returned closure) must not be mistaken for a tracer
         // of a later one. A u32 allows four billion differentiation calls.
@@ -222,6 +226,7 @@ impl DiffCtx {
             id,
             active: Cell::new(true),
             tape: tape.map(RefCell::new),
+            batch,
             ctx: self.clone(),
         })
     }
@@ -235,8 +240,10 @@ pub struct Level {
     pub id: u32,
     /// False once the call has returned: its tracers are constants from then on.
     active: Cell<bool>,
-    /// The tape of a reverse-mode level (`None`: forward mode).
+    /// The tape of a reverse-mode level (`None`: forward or batch mode).
     tape: Option<RefCell<Tape>>,
+    /// The batch size of a `vmap` level (`None`: a differentiation level).
+    batch: Option<usize>,
     ctx: Rc<DiffCtx>,
 }
 
@@ -255,7 +262,7 @@ pub fn start_tape(ctx: &Rc<DiffCtx>) -> TapeGuard {
 }
 
 fn new_tape(ctx: &Rc<DiffCtx>) -> TapeGuard {
-    let level = ctx.new_level(Some(Tape::default()));
+    let level = ctx.new_level(Some(Tape::default()), None);
     // Invariant: a reverse-mode level has a tape.
     if let Some(t) = &level.tape {
         t.borrow_mut().level = level.id;
@@ -266,7 +273,94 @@ fn new_tape(ctx: &Rc<DiffCtx>) -> TapeGuard {
 /// Marks a forward-mode level active until the returned guard drops (also on errors).
 pub fn start_forward(ctx: &Rc<DiffCtx>) -> ForwardGuard {
     ForwardGuard {
-        level: ctx.new_level(None),
+        level: ctx.new_level(None, None),
+    }
+}
+
+/// Starts a batch level (`vmap`) of `size` examples, active until the guard drops.
+pub fn start_batch(ctx: &Rc<DiffCtx>, size: usize) -> ForwardGuard {
+    ForwardGuard {
+        level: ctx.new_level(None, Some(size)),
+    }
+}
+
+/// Wraps `value` (every example stacked along its leading axis) as a batched tracer of `level`.
+pub fn batched(level: &Rc<Level>, value: Value) -> Value {
+    Value::Dual(Rc::new(Tracer {
+        level: level.clone(),
+        primal: value,
+        kind: TraceKind::Batched,
+    }))
+}
+
+/// The batched value (leading axis: the examples) of `v` at batch `level`, if `v` is batched there.
+pub fn batched_at(v: &Value, level: &Level) -> Option<Value> {
+    match live(v) {
+        Value::Dual(t) if of(t, level) && matches!(t.kind, TraceKind::Batched) => Some(t.primal.clone()),
+        _ => None,
+    }
+}
+
+/// Whether `v` holds a batched tracer of a running `vmap`: such a value
+/// stands for one example among many and has no single concrete value.
+pub fn is_batched(v: &Value) -> bool {
+    let mut v = v;
+    while let Value::Dual(t) = v {
+        if matches!(t.kind, TraceKind::Batched) && t.level.active.get() {
+            return true;
+        }
+        v = &t.primal;
+    }
+    false
+}
+
+/// The running batch levels of `v`, outermost first: their batch axes lead
+/// `v`'s concrete data, in this order.
+fn batch_levels(v: &Value) -> Vec<Rc<Level>> {
+    let mut out = Vec::new();
+    let mut v = v;
+    while let Value::Dual(t) = v {
+        if matches!(t.kind, TraceKind::Batched) && t.level.active.get() {
+            out.push(t.level.clone());
+        }
+        v = &t.primal;
+    }
+    out.reverse();
+    out
+}
+
+/// How many leading axes of `v`'s concrete data are batch axes of running `vmap`s.
+pub fn batch_axes(v: &Value) -> usize {
+    batch_levels(v).len()
+}
+
+/// A value computed from `like`'s concrete data, batch axes in front
+/// (a sign, an index: nothing to differentiate), made batched by the same
+/// running `vmap` levels as `like`, so each example sees its own part.
+pub fn rewrap_batches(like: &Value, plain: Value) -> Value {
+    batch_levels(like).iter().fold(plain, |v, l| batched(l, v))
+}
+
+/// `v` without its differentiation wrappers (a constant for every
+/// derivative), but still batched by the running `vmap` levels it is batched
+/// by: `strip` for values that must stay per-example (`stop_gradient`, masks).
+pub fn strip_diff(v: &Value) -> Value {
+    rewrap_batches(v, v.strip().clone())
+}
+
+/// The shape of a numeric value as the code holding it sees it: the batch
+/// axes of running `vmap` levels are not part of it (a batched tracer is one example).
+pub fn shape_seen(v: &Value) -> Vec<usize> {
+    match v {
+        Value::Tensor(t) => t.shape().to_vec(),
+        Value::Dual(t) => {
+            let mut s = shape_seen(&t.primal);
+            if matches!(t.kind, TraceKind::Batched) && t.level.active.get() && !s.is_empty() {
+                s.remove(0);
+            }
+            s
+        }
+        _ => Vec::new(),
     }
 }
 
@@ -411,6 +505,14 @@ pub fn lift(prim: &Prim, args: &[Value]) -> Result<Value, Diagnostic> {
     if !level.active.get() {
         return apply(prim, &primals);
     }
+    if let Some(size) = level.batch {
+        let bat: SmallVec<[bool; 3]> = args
+            .iter()
+            .map(|a| matches!(a, Value::Dual(t) if of(t, level)))
+            .collect();
+        let out = crate::prim::batch(prim, &primals, &bat, size)?;
+        return Ok(batched(level, out));
+    }
     let Some(tape) = &level.tape else {
         let out = apply(prim, &primals)?;
         if crate::prim::is_bool(&out) {
@@ -456,14 +558,14 @@ fn own<T>(v: &Value, level: &Level, part: fn(&Tracer) -> Option<T>) -> Option<T>
 fn node_of(t: &Tracer) -> Option<u32> {
     match t.kind {
         TraceKind::Reverse(n) => Some(n),
-        TraceKind::Forward(_) => None,
+        TraceKind::Forward(_) | TraceKind::Batched => None,
     }
 }
 
 fn tangent_of(t: &Tracer) -> Option<Value> {
     match &t.kind {
         TraceKind::Forward(tan) => Some(tan.clone()),
-        TraceKind::Reverse(_) => None,
+        TraceKind::Reverse(_) | TraceKind::Batched => None,
     }
 }
 
@@ -608,6 +710,11 @@ impl Level {
     /// Whether this is a reverse-mode level (it records a tape).
     pub fn is_reverse(&self) -> bool {
         self.tape.is_some()
+    }
+
+    /// The batch size of a `vmap` level (`None`: a differentiation level).
+    pub fn batch_size(&self) -> Option<usize> {
+        self.batch
     }
 
     /// How many nodes the level's tape holds (0 in forward mode): a call that

@@ -158,6 +158,8 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     };
     register(t, len, |_, a| {
         let x = a.value(0);
+        // The length seen here: inside `vmap` a batched tensor is one example.
+        let seen = crate::ops::shape_of(x);
         Ok(Value::Int(match x.strip() {
             Value::Tuple(t) => t.len() as i64,
             Value::Dict(d) => d.len() as i64,
@@ -167,7 +169,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
                     .at(a.span_of(0))
                     .with_label(format!("{} has more than 9223372036854775807 elements", x.repr()))
             })?,
-            Value::Tensor(t) if t.ndim() > 0 => t.shape()[0] as i64,
+            Value::Tensor(_) if !seen.is_empty() => seen[0] as i64,
             other => {
                 return Err(
                     arg_type("len", "its argument", "a tuple, dict, string, range or tensor", other)
@@ -207,6 +209,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     register(t, int, |_, a| {
         let at = a.span_of(0);
         let x = a.value(0);
+        crate::autodiff::vmap::require_unbatched(x, "`int(...)`").map_err(|d| d.at(at))?;
         let from_f = |f: f64| -> R<Value> {
             if !f.is_finite() || f.abs() >= 9.2e18 {
                 return Err(Diagnostic::new(
@@ -251,6 +254,13 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     register(t, float, |_, a| {
         let at = a.span_of(0);
         let x = a.value(0);
+        if crate::autodiff::trace::is_batched(x) {
+            // Inside `vmap` a batched scalar stays batched (as a differentiated one stays differentiated).
+            if ops::shape_of(x).is_empty() {
+                return ops::reshape(x, &[]);
+            }
+            return Err(crate::autodiff::vmap::batched_value_error("`float(...)` of a tensor").at(at));
+        }
         match x.strip() {
             Value::Int(i) => Ok(Value::Float(*i as f64)),
             Value::Bool(b) => Ok(Value::Float(f64::from(u8::from(*b)))),

@@ -135,13 +135,14 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             sig: "linearize(f: fn, *primals) -> tuple",
             summary: "`(f(*primals), f_jvp)`, where `f_jvp(*tangents)` is the derivative of `f` at `primals` along `tangents`.",
             doc: "`f_jvp` takes one tangent per primal, each shaped like its primal, and gives the output's \
-                  tangent (as `jvp(f, primals, tangents)[1]`). Each call of `f_jvp` runs `f` once in \
-                  forward mode.",
+                  tangent (as `jvp(f, primals, tangents)[1]`). `f` runs once, here: `f_jvp` replays the \
+                  derivative rules of the recorded call without running `f` again (a call with a custom \
+                  rule, `custom_jvp` or `checkpoint`, inside `f` makes each `f_jvp` run `f` under `jvp`).",
             example: "let (y, f_jvp) = linearize(|x| sin(x), 0.5);\nf_jvp(2.0)  # 2 cos(0.5)",
         },
         |it, a| {
             let f = a.func(0)?;
-            api::linearize_call(it, &f, a.rest().to_vec(), a.span)
+            crate::autodiff::linearize::linearize_call(it, &f, a.rest().to_vec(), a.span)
         },
     );
     register(
@@ -218,6 +219,29 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             let name = format!("checkpoint({})", fn_name(&f));
             Ok(native(name.clone(), move |it, args| {
                 crate::autodiff::custom::checkpoint_call(it, &f, &name, args)
+            }))
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "vmap(f: fn, in_axes: any = 0, out_axes: any = 0) -> fn",
+            summary: "`f` applied to every example of a batch at once: the batch axis is mapped over.",
+            doc: "`in_axes` gives the batch axis of each argument: one int (or `none`) for all, or a tuple with \
+                  one entry per argument, each an int, `none` (the argument is shared by every example) or a \
+                  tuple/dict of them shaped like the argument. Negative axes count from the end. `out_axes` \
+                  places the batch axis in the results the same way. Inside `f` a batched value is one \
+                  example (its `shape` has no batch axis). Composes with `grad`, `jvp`, `jacfwd`, \
+                  `custom_vjp`, `checkpoint` and itself in any order.",
+            example:
+                "vmap(|x, w| sum(x * w), in_axes=(0, none))(tensor([[1.0, 2.0], [3.0, 4.0]]), tensor([1.0, 10.0]))",
+        },
+        |_, a| {
+            let f = a.func(0)?;
+            let (in_axes, out_axes) = (a.value(1).clone(), a.value(2).clone());
+            let name = format!("vmap({})", fn_name(&f));
+            Ok(native(name, move |it, args| {
+                crate::autodiff::vmap::vmap_call(it, &f, &in_axes, &out_axes, args)
             }))
         },
     );

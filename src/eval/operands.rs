@@ -9,6 +9,11 @@ use crate::value::Value;
 
 impl Interp {
     pub(super) fn truthy(&self, v: &Value, span: Span, what: &str) -> Result<bool, Diagnostic> {
+        if crate::autodiff::trace::is_batched(v) {
+            return Err(crate::autodiff::vmap::batched_value_error(what)
+                .at(span)
+                .with_label("this differs between the examples of the batch"));
+        }
         match v.strip() {
             Value::Bool(b) => Ok(*b),
             Value::Tensor(t) if t.size() == 1 => Ok(t.item().unwrap_or(0.0) != 0.0),

@@ -15,6 +15,7 @@ pub enum Item {
 }
 
 fn as_index(v: &Value, span: Span, what: &str) -> Result<i64, Diagnostic> {
+    crate::autodiff::vmap::require_unbatched(v, what).map_err(|d| d.at(span))?;
     match v.strip() {
         Value::Int(i) => Ok(*i),
         Value::Float(x) if x.fract() == 0.0 && x.abs() < 9.0e15 => Ok(*x as i64),
@@ -304,9 +305,20 @@ fn tensor_index(x: &Value, items: Vec<Item>, span: Span) -> Result<Value, Diagno
                         .at(s)
                         .with_help("gather one axis at a time, or use `take(x, idx, axis)`"));
                     }
-                    let (idx, covers) = if t.is_bool() {
+                    let batched = crate::autodiff::trace::is_batched(&v);
+                    let (idx, covers) = if t.is_bool() && batched {
+                        return Err(Diagnostic::new(
+                            ErrorKind::Index,
+                            "a boolean mask that differs per example cannot select inside `vmap`: the result's shape would differ per example",
+                        )
+                        .at(s)
+                        .with_help("use `where(mask, x, 0.0)` to keep the shape"));
+                    } else if t.is_bool() {
                         let k = t.ndim();
                         (mask_positions(t, &shape[axis..axis + k], axis, s)?, k)
+                    } else if batched {
+                        // Batched indices (inside `vmap`) stay batched: the gather batches them.
+                        (v.clone(), 1)
                     } else {
                         (Value::Tensor(t.clone()), 1)
                     };

@@ -15,10 +15,12 @@ use crate::value::Value;
 use dp_tensor::{format_shape, BinaryOp, ReduceOp, Tensor, UnaryOp};
 use std::rc::Rc;
 
-/// The shape of a numeric value (`()` for floats).
+/// The shape of a numeric value (`()` for floats). Inside `vmap` a batched
+/// value is one example: the batch axis is not part of its shape.
 pub fn shape_of(v: &Value) -> Vec<usize> {
-    match v.strip() {
+    match v {
         Value::Tensor(t) => t.shape().to_vec(),
+        Value::Dual(_) => crate::autodiff::trace::shape_seen(v),
         _ => Vec::new(),
     }
 }
@@ -98,19 +100,22 @@ pub fn broadcast_to(x: &Value, shape: &[usize]) -> Result<Value, Diagnostic> {
 /// Sums `g` down so that it has the shape of `like` (a float when `like` is a float):
 /// the adjoint of NumPy broadcasting.
 pub fn unbroadcast(g: &Value, like: &Value) -> Result<Value, Diagnostic> {
-    match like.strip() {
-        Value::Float(_) | Value::Int(_) => match g.strip() {
-            Value::Float(_) => Ok(g.clone()),
-            _ => sum(g, None, false),
-        },
-        Value::Tensor(t) => {
-            if shape_of(g) == t.shape() {
-                Ok(g.clone())
-            } else {
-                apply(&Prim::SumTo(SumTo(t.shape().into())), std::slice::from_ref(g))
-            }
-        }
-        _ => Ok(g.clone()),
+    if !like.is_numeric() {
+        return Ok(g.clone());
+    }
+    // Shapes as seen here (without `vmap` batch axes): a batched scalar is a scalar.
+    let (sg, sl) = (shape_of(g), shape_of(like));
+    if sl.is_empty() {
+        return if sg.is_empty() {
+            Ok(g.clone())
+        } else {
+            sum(g, None, false)
+        };
+    }
+    if sg == sl {
+        Ok(g.clone())
+    } else {
+        apply(&Prim::SumTo(SumTo(sl.into())), std::slice::from_ref(g))
     }
 }
 
@@ -126,12 +131,13 @@ pub fn where_(c: &Value, a: &Value, b: &Value) -> Result<Value, Diagnostic> {
 
 /// A zero of the same shape as `x`, never differentiated.
 pub fn zeros_like(x: &Value) -> Result<Value, Diagnostic> {
-    match x.strip() {
-        Value::Tensor(t) => Ok(Value::Tensor(std::rc::Rc::new(
-            Tensor::zeros(t.shape()).map_err(tensor_error)?,
-        ))),
-        _ => Ok(Value::Float(0.0)),
+    let s = shape_of(x);
+    if s.is_empty() {
+        return Ok(Value::Float(0.0));
     }
+    Ok(Value::Tensor(std::rc::Rc::new(
+        Tensor::zeros(&s).map_err(tensor_error)?,
+    )))
 }
 
 /// A description of a shape for messages.

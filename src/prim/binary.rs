@@ -2,7 +2,7 @@
 //! `minimum`, comparisons) and the ternary `Where`.
 
 use super::rule_util::{f, sum_terms, term};
-use super::{as_tensor, from_tensor, te, Primitive, R};
+use super::{as_tensor, from_tensor, te, Prim, Primitive, R};
 use crate::ops::{self, add, div, mul, neg, scale, sub, unbroadcast};
 use crate::value::Value;
 use dp_tensor::{BinaryOp, Tensor};
@@ -147,6 +147,9 @@ impl Primitive for Binary {
             Eq | Ne | Lt | Le | Gt | Ge => Ok(None),
         }
     }
+    fn batch(&self, x: &[Value], batched: &[bool], _n: usize) -> R<Value> {
+        super::batching::broadcasting(&Prim::Binary(self.clone()), x, batched)
+    }
 }
 
 /// `where(cond, a, b)`: `a` where `cond` is nonzero, else `b`.
@@ -187,6 +190,9 @@ impl Primitive for Where {
         let ta = t[1].clone().unwrap_or_else(|| zero.clone());
         let tb = t[2].clone().unwrap_or(zero);
         Ok(Some(ops::where_(&x[0], &ta, &tb)?))
+    }
+    fn batch(&self, x: &[Value], batched: &[bool], _n: usize) -> R<Value> {
+        super::batching::broadcasting(&Prim::Where(Where), x, batched)
     }
 }
 
@@ -244,5 +250,8 @@ impl Primitive for Atan2 {
             term(&t[1], |tx| neg(&mul(tx, y)?))?,
         ])?;
         num.map(|n| mul(&n, &atan2_scale(y, x)?)).transpose()
+    }
+    fn batch(&self, x: &[Value], batched: &[bool], _n: usize) -> R<Value> {
+        super::batching::broadcasting(&Prim::Atan2(Atan2), x, batched)
     }
 }

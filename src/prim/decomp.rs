@@ -167,7 +167,8 @@ fn renamed(mut d: crate::diagnostics::Diagnostic, name: &str) -> crate::diagnost
 pub fn slogdet(a: &Value) -> R<(Value, Value)> {
     let (sign, _) = te(as_tensor(a)?.slogdet())?;
     let logabs = super::apply(&Prim::LogAbsDet(LogAbsDet), &[ops::num(a)])?;
-    Ok((from_tensor(sign), logabs))
+    // The kernel saw every example's matrices (batch axes lead): the sign is batched like `a`.
+    Ok((crate::autodiff::trace::rewrap_batches(a, from_tensor(sign)), logabs))
 }
 
 /// The determinant of each square matrix, `sign * exp(log |det a|)`.
@@ -203,6 +204,36 @@ fn phi(x: &Value) -> R<Value> {
     ops::mul(x, &constant(te(Tensor::from_vec(m, &[n, n]))?))
 }
 
+/// The batching rule of `Solve` and `TriSolve` (`solve_prim(a, b)`): a 1-d
+/// right-hand side becomes a column, batched operands get the rank of the
+/// wider example so the batch axis stays in front of the broadcast stack
+/// axes, and the column is dropped again at the end.
+fn batch_solve(prim: &Prim, x: &[Value], batched: &[bool], n: usize) -> R<Value> {
+    use super::batching::{example_shape, reshape_examples, with_rank};
+    let (ea, eb) = (example_shape(&x[0], batched[0]), example_shape(&x[1], batched[1]));
+    let vector = eb.len() == 1;
+    let b = if !vector {
+        x[1].clone()
+    } else if batched[1] {
+        reshape_examples(&x[1], n, &[eb[0], 1])?
+    } else {
+        ops::reshape(&x[1], &[eb[0], 1])?
+    };
+    let rank = ea.len().max(eb.len()).max(2);
+    let a = if batched[0] {
+        with_rank(&x[0], rank)?
+    } else {
+        x[0].clone()
+    };
+    let b = if batched[1] { with_rank(&b, rank)? } else { b };
+    let r = super::apply(prim, &[a, b])?;
+    let mut s = shape_of(&r);
+    if vector {
+        s.pop();
+    }
+    ops::reshape(&r, &s)
+}
+
 impl Primitive for Solve {
     fn name(&self) -> String {
         "solve".into()
@@ -225,6 +256,10 @@ impl Primitive for Solve {
         // ẋ = a⁻¹ (ḃ - ȧ x).
         let rhs = sum_terms(vec![t[1].clone(), term(&t[0], |ta| ops::neg(&mm(ta, y)?))?])?;
         term(&rhs, |r| solve(&x[0], &ops::broadcast_to(r, &shape_of(y))?))
+    }
+    // The kernel takes stacks of matrices: one call for the whole batch.
+    fn batch(&self, x: &[Value], batched: &[bool], n: usize) -> R<Value> {
+        batch_solve(&Prim::Solve(Solve), x, batched, n)
     }
 }
 
@@ -286,6 +321,10 @@ impl Primitive for TriSolve {
             )
         })
     }
+    // The kernel takes stacks of matrices: one call for the whole batch.
+    fn batch(&self, x: &[Value], batched: &[bool], n: usize) -> R<Value> {
+        batch_solve(&Prim::TriSolve(self.clone()), x, batched, n)
+    }
 }
 
 impl Primitive for Cholesky {
@@ -312,6 +351,10 @@ impl Primitive for Cholesky {
             mm(l, &phi(&m)?)
         })
     }
+    // The kernel takes stacks of matrices: the batch axis is one more stack axis.
+    fn batch(&self, x: &[Value], _batched: &[bool], _n: usize) -> R<Value> {
+        super::apply(&Prim::Cholesky(self.clone()), x)
+    }
 }
 
 impl Primitive for LogAbsDet {
@@ -330,6 +373,10 @@ impl Primitive for LogAbsDet {
             let s = solve(&x[0], &ops::broadcast_to(ta, &shape_of(&x[0]))?)?;
             sum_last_two(&ops::mul(&s, &eye(last(&x[0]))?)?)
         })
+    }
+    // The kernel takes stacks of matrices: the batch axis is one more stack axis.
+    fn batch(&self, x: &[Value], _batched: &[bool], _n: usize) -> R<Value> {
+        super::apply(&Prim::LogAbsDet(self.clone()), x)
     }
 }
 
@@ -413,5 +460,9 @@ impl Primitive for Pinv {
             let t3 = mm(&ops::sub(&tat, &mm(&pa, &tat)?)?, &mm(&pt, p)?)?;
             ops::add(&ops::add(&t1, &t2)?, &t3)
         })
+    }
+    // The kernel takes stacks of matrices: the batch axis is one more stack axis.
+    fn batch(&self, x: &[Value], _batched: &[bool], _n: usize) -> R<Value> {
+        super::apply(&Prim::Pinv(self.clone()), x)
     }
 }

@@ -88,6 +88,10 @@ impl Primitive for Unary {
             _ => None,
         })
     }
+    // Elementwise: the batch axis is one more axis.
+    fn batch(&self, x: &[Value], _batched: &[bool], _n: usize) -> R<Value> {
+        super::apply(&Prim::Unary(self.clone()), x)
+    }
 }
 
 /// `x ** n` for a constant int exponent (JAX's `integer_pow`): its derivative
@@ -132,5 +136,9 @@ impl Primitive for IntPow {
             (Some(d), Some(tx)) => Some(mul(tx, &d)?),
             _ => None,
         })
+    }
+    // Elementwise: the batch axis is one more axis.
+    fn batch(&self, x: &[Value], _batched: &[bool], _n: usize) -> R<Value> {
+        super::apply(&Prim::IntPow(self.clone()), x)
     }
 }

@@ -2,12 +2,51 @@
 //! axis), with their adjoints `SliceScatter` and `TakeScatter`, and the
 //! functional update `IndexUpdate` (`x.at[...].set/add/mul`).
 
+use super::batching::{example_shape, move_axis, to_batched};
 use super::rule_util::{linear, reshape_like, tangent_or_zero};
 use super::{as_tensor, from_tensor, te, Prim, Primitive, R};
+use crate::ops;
 use crate::ops::shape_of;
 use crate::value::Value;
 use dp_tensor::{SliceSpec, Tensor, UpdateMode};
 use std::rc::Rc;
+
+/// `specs` behind a full range, for the batch axis in front.
+fn with_full_first(specs: &[SliceSpec]) -> Rc<[SliceSpec]> {
+    std::iter::once(SliceSpec::full())
+        .chain(specs.iter().cloned())
+        .collect()
+}
+
+fn axis_error(axis: usize, shape: &[usize]) -> crate::diagnostics::Diagnostic {
+    super::tensor_error(dp_tensor::TensorError::Invalid(format!(
+        "axis {axis} is out of range for shape {}",
+        dp_tensor::format_shape(shape)
+    )))
+}
+
+/// Per-example indices (`[n, q...]`, into an axis of length `d`) made
+/// indices into the `n * d` positions of the examples flattened along that
+/// axis: negative ones counted from the end, then example `i`'s shifted by
+/// `i * d`. An index out of range is reported here, where it would otherwise
+/// select from another example.
+fn offset_indices(idx: &Value, n: usize, d: usize, nq: usize) -> R<Value> {
+    let plain = as_tensor(idx.strip())?;
+    let dl = d as f64;
+    if let Some(bad) = plain.to_vec().into_iter().find(|&i| i >= dl || i < -dl) {
+        return Err(super::tensor_error(dp_tensor::TensorError::Invalid(format!(
+            "index {bad} is out of range for an axis of length {d}"
+        ))));
+    }
+    // With `ops`, so an enclosing `vmap` that batches the indices too batches this.
+    let neg = ops::binary(dp_tensor::BinaryOp::Lt, idx, &Value::Float(0.0))?;
+    let wrapped = ops::where_(&neg, &ops::add(idx, &Value::Float(dl))?, idx)?;
+    let offsets: Vec<f64> = (0..n).map(|i| (i * d) as f64).collect();
+    let mut oshape = vec![n];
+    oshape.extend(std::iter::repeat_n(1, nq));
+    let offsets = from_tensor(te(Tensor::from_vec(offsets, &oshape))?);
+    ops::add(&wrapped, &offsets)
+}
 
 /// Basic indexing: one spec (index or range) per leading axis.
 #[derive(Clone, Debug, PartialEq)]
@@ -30,6 +69,10 @@ impl Primitive for Slice {
     }
     fn jvp(&self, x: &[Value], t: &[Option<Value>], _y: &Value) -> R<Option<Value>> {
         linear(&Prim::Slice(self.clone()), x, t)
+    }
+    // A full range over the batch axis in front of the example's specs.
+    fn batch(&self, x: &[Value], _batched: &[bool], _n: usize) -> R<Value> {
+        super::apply(&Prim::Slice(Slice(with_full_first(&self.0))), x)
     }
 }
 
@@ -54,6 +97,10 @@ impl Primitive for SliceScatter {
     }
     fn jvp(&self, x: &[Value], t: &[Option<Value>], _y: &Value) -> R<Option<Value>> {
         linear(&Prim::SliceScatter(self.clone()), x, t)
+    }
+    fn batch(&self, x: &[Value], _batched: &[bool], n: usize) -> R<Value> {
+        let shape: Rc<[usize]> = std::iter::once(n).chain(self.1.iter().copied()).collect();
+        super::apply(&Prim::SliceScatter(SliceScatter(with_full_first(&self.0), shape)), x)
     }
 }
 
@@ -84,6 +131,38 @@ impl Primitive for Take {
             .map(|tx| super::apply(&Prim::Take(self.clone()), &[tx.clone(), x[1].clone()]))
             .transpose()
     }
+    // Shared indices: a take one axis further right. Per-example indices:
+    // one gather from the examples flattened into the taken axis, each
+    // example's indices offset to its own block.
+    fn batch(&self, x: &[Value], batched: &[bool], n: usize) -> R<Value> {
+        let axis = self.0;
+        if !batched[1] {
+            return super::apply(&Prim::Take(Take(axis + 1)), x);
+        }
+        let src = to_batched(&x[0], batched[0], n)?;
+        let e = example_shape(&src, true);
+        let q = example_shape(&x[1], true);
+        let d = *e.get(axis).ok_or_else(|| axis_error(axis, &e))?;
+        // [n, d, rest...] flattened to [n * d, rest...].
+        let moved = move_axis(&src, axis + 1, 1)?;
+        let rest: Vec<usize> = e
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != axis)
+            .map(|(_, &s)| s)
+            .collect();
+        let flat_shape: Vec<usize> = std::iter::once(n * d).chain(rest.iter().copied()).collect();
+        let flat = ops::reshape(&moved, &flat_shape)?;
+        let idx = offset_indices(&x[1], n, d, q.len())?;
+        // [n, q..., rest...] -> [n, e[..axis], q..., e[axis + 1..]].
+        let got = super::apply(&Prim::Take(Take(0)), &[flat, idx])?;
+        let nq = q.len();
+        let mut perm = vec![0];
+        perm.extend((0..axis).map(|i| 1 + nq + i));
+        perm.extend((0..nq).map(|i| 1 + i));
+        perm.extend((axis..rest.len()).map(|i| 1 + nq + i));
+        ops::transpose(&got, &perm)
+    }
 }
 
 /// The adjoint of `Take`: scatter-add into zeros of the input's shape.
@@ -110,6 +189,38 @@ impl Primitive for TakeScatter {
         t[0].as_ref()
             .map(|tx| super::apply(&Prim::TakeScatter(self.clone()), &[tx.clone(), x[1].clone()]))
             .transpose()
+    }
+    // The transpose of `Take`'s rule: shared indices scatter one axis further
+    // right; per-example indices scatter into the examples flattened along the axis.
+    fn batch(&self, x: &[Value], batched: &[bool], n: usize) -> R<Value> {
+        let (axis, shape) = (self.0, &self.1);
+        let full: Rc<[usize]> = std::iter::once(n).chain(shape.iter().copied()).collect();
+        if !batched[1] {
+            let g = to_batched(&x[0], batched[0], n)?;
+            return super::apply(&Prim::TakeScatter(TakeScatter(axis + 1, full)), &[g, x[1].clone()]);
+        }
+        let g = to_batched(&x[0], batched[0], n)?;
+        let q = example_shape(&x[1], true);
+        let d = *shape.get(axis).ok_or_else(|| axis_error(axis, shape))?;
+        let nq = q.len();
+        // g: [n, e[..axis], q..., e[axis + 1..]] -> [n, q..., rest...].
+        let ge = example_shape(&g, true);
+        let mut perm = vec![0];
+        perm.extend((0..nq).map(|i| 1 + axis + i));
+        perm.extend((0..axis).map(|i| 1 + i));
+        perm.extend((axis + nq..ge.len()).map(|i| 1 + i));
+        let g = ops::transpose(&g, &perm)?;
+        let rest: Vec<usize> = shape
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != axis)
+            .map(|(_, &s)| s)
+            .collect();
+        let flat_shape: Rc<[usize]> = std::iter::once(n * d).chain(rest.iter().copied()).collect();
+        let idx = offset_indices(&x[1], n, d, nq)?;
+        let flat = super::apply(&Prim::TakeScatter(TakeScatter(0, flat_shape)), &[g, idx])?;
+        let blocks: Vec<usize> = [n, d].into_iter().chain(rest.iter().copied()).collect();
+        move_axis(&ops::reshape(&flat, &blocks)?, 1, axis + 1)
     }
 }
 

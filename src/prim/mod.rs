@@ -18,6 +18,7 @@
 //! derivative (`sign`, `floor`, `round`, comparisons) have zero derivative —
 //! each named explicitly in its rule.
 
+pub mod batching;
 pub mod binary;
 pub mod conv;
 pub mod decomp;
@@ -77,9 +78,12 @@ pub trait Primitive {
     /// zero). The caller broadcasts it to the output's shape.
     fn jvp(&self, x: &[Value], t: &[Option<Value>], y: &Value) -> R<Option<Value>>;
 
-    /// The batching rule (for `vmap`): given inputs batched along `dims`
-    /// (`None`: not batched), the output and its batch axis.
-    fn batch(&self, _x: &[Value], _dims: &[Option<usize>]) -> R<(Value, Option<usize>)> {
+    /// The batching rule (for `vmap`): given the inputs, of which those
+    /// marked in `batched` hold `n` examples stacked along their leading
+    /// axis (the others are shared by every example), the output with the
+    /// `n` examples stacked along its leading axis. Written with `crate::ops`
+    /// (so enclosing levels record it), one application for the whole batch.
+    fn batch(&self, _x: &[Value], _batched: &[bool], _n: usize) -> R<Value> {
         Err(Diagnostic::new(
             ErrorKind::Differentiation,
             format!("{} has no batching rule", self.name()),
@@ -129,6 +133,11 @@ pub fn zero_derivative(prim: &Prim) -> bool {
 /// The VJP of `prim` (see [`Primitive::vjp`]).
 pub fn vjp(prim: &Prim, x: &[Value], y: &Value, g: &Value, needs: &[bool]) -> R<Vec<Option<Value>>> {
     crate::each_prim!(prim, p => p.vjp(x, y, g, needs))
+}
+
+/// The batching rule of `prim` (see [`Primitive::batch`]).
+pub fn batch(prim: &Prim, x: &[Value], batched: &[bool], n: usize) -> R<Value> {
+    crate::each_prim!(prim, p => p.batch(x, batched, n))
 }
 
 /// The JVP of `prim` (see [`Primitive::jvp`]), shaped like the output.
@@ -224,13 +233,12 @@ pub(crate) mod rule_util {
 
     /// `g` reshaped to the shape of `like` (a float when `like` is a float).
     pub fn reshape_like(g: &Value, like: &Value) -> R<Value> {
-        match like.strip() {
-            Value::Tensor(t) => ops::reshape(g, t.shape()),
-            _ => match g.strip() {
-                Value::Tensor(_) => ops::reshape(g, &[]),
-                _ => Ok(g.clone()),
-            },
+        // Shapes as seen here: inside `vmap` a batched value is one example.
+        let s = ops::shape_of(like);
+        if s.is_empty() && ops::shape_of(g).is_empty() && !matches!(g, Value::Tensor(_)) {
+            return Ok(g.clone());
         }
+        ops::reshape(g, &s)
     }
 
     /// A tangent of an input, or zeros shaped like the input where it is constant.

@@ -138,4 +138,17 @@ impl Primitive for Reduce {
             )?,
         }))
     }
+    // The reduced axes move one place right, past the batch axis.
+    fn batch(&self, x: &[Value], _batched: &[bool], _n: usize) -> R<Value> {
+        let k = super::batching::example_shape(&x[0], true).len();
+        let axes: Rc<[usize]> = match &self.axes {
+            None => (1..=k).collect(),
+            Some(a) => a.iter().map(|&i| i + 1).collect(),
+        };
+        if axes.is_empty() {
+            // Reducing over no axis (a batched scalar) leaves each example as it is.
+            return Ok(x[0].clone());
+        }
+        super::apply(&Reduce::prim(self.op, Some(axes), self.keepdims), x)
+    }
 }

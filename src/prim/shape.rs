@@ -2,6 +2,7 @@
 //! `SumTo`, `Concat`, `Stack`. All are linear: each JVP applies the primitive
 //! to the tangents.
 
+use super::batching::{all_batched, example_shape, reshape_examples, with_rank};
 use super::indexing::Slice;
 use super::rule_util::{linear, reshape_like};
 use super::{as_tensor, from_tensor, te, Prim, Primitive, R};
@@ -31,6 +32,11 @@ impl Primitive for Transpose {
     fn jvp(&self, x: &[Value], t: &[Option<Value>], _y: &Value) -> R<Option<Value>> {
         linear(&Prim::Transpose(self.clone()), x, t)
     }
+    // The batch axis stays in front; the example's axes move as before.
+    fn batch(&self, x: &[Value], _batched: &[bool], _n: usize) -> R<Value> {
+        let perm: Vec<usize> = std::iter::once(0).chain(self.0.iter().map(|&p| p + 1)).collect();
+        ops::transpose(&x[0], &perm)
+    }
 }
 
 /// Reshape to a shape with the same number of elements.
@@ -50,6 +56,9 @@ impl Primitive for Reshape {
     fn jvp(&self, x: &[Value], t: &[Option<Value>], _y: &Value) -> R<Option<Value>> {
         linear(&Prim::Reshape(self.clone()), x, t)
     }
+    fn batch(&self, x: &[Value], _batched: &[bool], n: usize) -> R<Value> {
+        reshape_examples(&x[0], n, &self.0)
+    }
 }
 
 /// NumPy broadcasting to a shape.
@@ -68,6 +77,13 @@ impl Primitive for BroadcastTo {
     }
     fn jvp(&self, x: &[Value], t: &[Option<Value>], _y: &Value) -> R<Option<Value>> {
         linear(&Prim::BroadcastTo(self.clone()), x, t)
+    }
+    // The example gets the target's rank first, so the batch axis stays in front.
+    fn batch(&self, x: &[Value], _batched: &[bool], n: usize) -> R<Value> {
+        let v = with_rank(&x[0], self.0.len())?;
+        let mut s = vec![n];
+        s.extend_from_slice(&self.0);
+        ops::broadcast_to(&v, &s)
     }
 }
 
@@ -92,6 +108,16 @@ impl Primitive for SumTo {
     }
     fn jvp(&self, x: &[Value], t: &[Option<Value>], _y: &Value) -> R<Option<Value>> {
         linear(&Prim::SumTo(self.clone()), x, t)
+    }
+    // Sums to the target padded with leading 1s to the example's rank (the
+    // batch axis is kept), then drops those 1s.
+    fn batch(&self, x: &[Value], _batched: &[bool], n: usize) -> R<Value> {
+        let k = example_shape(&x[0], true).len();
+        let mut padded = vec![n];
+        padded.extend(std::iter::repeat_n(1, k.saturating_sub(self.0.len())));
+        padded.extend_from_slice(&self.0);
+        let s = super::apply(&Prim::SumTo(SumTo(padded.into())), x)?;
+        reshape_examples(&s, n, &self.0)
     }
 }
 
@@ -143,6 +169,9 @@ impl Primitive for Concat {
     fn jvp(&self, x: &[Value], t: &[Option<Value>], _y: &Value) -> R<Option<Value>> {
         linear(&Prim::Concat(self.clone()), x, t)
     }
+    fn batch(&self, x: &[Value], batched: &[bool], n: usize) -> R<Value> {
+        super::apply(&Prim::Concat(Concat(self.0 + 1)), &all_batched(x, batched, n)?)
+    }
 }
 
 /// Joining tensors along a new axis.
@@ -175,5 +204,8 @@ impl Primitive for Stack {
     }
     fn jvp(&self, x: &[Value], t: &[Option<Value>], _y: &Value) -> R<Option<Value>> {
         linear(&Prim::Stack(self.clone()), x, t)
+    }
+    fn batch(&self, x: &[Value], batched: &[bool], n: usize) -> R<Value> {
+        super::apply(&Prim::Stack(Stack(self.0 + 1)), &all_batched(x, batched, n)?)
     }
 }

@@ -72,4 +72,8 @@ impl Primitive for Special {
     fn jvp(&self, x: &[Value], t: &[Option<Value>], _y: &Value) -> R<Option<Value>> {
         term(&t[0], |t| ops::mul(t, &self.derivative(&x[0])?))
     }
+    // Elementwise: the batch axis is one more axis.
+    fn batch(&self, x: &[Value], _batched: &[bool], _n: usize) -> R<Value> {
+        super::apply(&Prim::Special(self.clone()), x)
+    }
 }

@@ -172,6 +172,10 @@ impl Primitive for Eigh {
             }
         })
     }
+    // The kernel takes stacks of matrices: the batch axis is one more stack axis.
+    fn batch(&self, x: &[Value], _batched: &[bool], _n: usize) -> R<Value> {
+        super::apply(&Prim::Eigh(self.clone()), x)
+    }
 }
 
 impl Svd {
@@ -278,6 +282,10 @@ impl Primitive for Svd {
             }
         })
     }
+    // The kernel takes stacks of matrices: the batch axis is one more stack axis.
+    fn batch(&self, x: &[Value], _batched: &[bool], _n: usize) -> R<Value> {
+        super::apply(&Prim::Svd(self.clone()), x)
+    }
 }
 
 impl Qr {
@@ -347,5 +355,9 @@ impl Primitive for Qr {
                 mm(&ops::sub(&k, &omega)?, &r)
             }
         })
+    }
+    // The kernel takes stacks of matrices: the batch axis is one more stack axis.
+    fn batch(&self, x: &[Value], _batched: &[bool], _n: usize) -> R<Value> {
+        super::apply(&Prim::Qr(self.clone()), x)
     }
 }

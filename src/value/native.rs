@@ -99,6 +99,7 @@ pub fn arg_type(fname: &str, what: &str, expected: &str, found: &Value) -> Diagn
 
 /// Reads an int argument (integral floats are accepted).
 pub fn int_arg(fname: &str, what: &str, v: &Value) -> Result<i64, Diagnostic> {
+    crate::autodiff::vmap::require_unbatched(v, &format!("{what} of `{fname}`"))?;
     match v.strip() {
         Value::Int(i) => Ok(*i),
         Value::Float(x) if x.fract() == 0.0 && x.abs() < 9.0e15 => Ok(*x as i64),
@@ -109,6 +110,7 @@ pub fn int_arg(fname: &str, what: &str, v: &Value) -> Result<i64, Diagnostic> {
 
 /// Reads a float argument (ints and 1-element tensors are accepted).
 pub fn float_arg(fname: &str, what: &str, v: &Value) -> Result<f64, Diagnostic> {
+    crate::autodiff::vmap::require_unbatched(v, &format!("{what} of `{fname}`"))?;
     match v.strip() {
         Value::Int(i) => Ok(*i as f64),
         Value::Float(x) => Ok(*x),
@@ -119,6 +121,7 @@ pub fn float_arg(fname: &str, what: &str, v: &Value) -> Result<f64, Diagnostic> 
 
 /// Reads a bool argument.
 pub fn bool_arg(fname: &str, what: &str, v: &Value) -> Result<bool, Diagnostic> {
+    crate::autodiff::vmap::require_unbatched(v, &format!("{what} of `{fname}`"))?;
     match v.strip() {
         Value::Bool(b) => Ok(*b),
         other => Err(arg_type(fname, what, "a bool", other)),

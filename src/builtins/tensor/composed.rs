@@ -130,6 +130,9 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
                     (p - q).abs() <= atol + rtol * q.abs()
                 }
             };
+            for v in [&x, &y] {
+                crate::autodiff::vmap::require_unbatched(v, &format!("`{name}`")).map_err(|d| d.at(a.span))?;
+            }
             let (xt, yt) = (ops::as_tensor(x.strip())?, ops::as_tensor(y.strip())?);
             let scalar = xt.ndim() == 0 && yt.ndim() == 0;
             let shape = dp_tensor::broadcast_shapes(xt.shape(), yt.shape()).ok_or_else(|| {
@@ -176,12 +179,20 @@ pub(super) fn hypot(a: &Value, b: &Value) -> R<Value> {
 /// `exp(a - m) / (exp(a - m) + exp(b - m))`, as `m` is a constant for
 /// differentiation.
 pub(super) fn logaddexp(a: &Value, b: &Value) -> R<Value> {
-    let m = ops::binary(BinaryOp::Maximum, a.strip(), b.strip())?;
+    let m = ops::binary(
+        BinaryOp::Maximum,
+        &crate::autodiff::trace::strip_diff(a),
+        &crate::autodiff::trace::strip_diff(b),
+    )?;
     // An infinite or nan shift would give inf - inf: shift by 0 there instead.
     let finite = ops::unary(UnaryOp::IsFinite, &m)?;
     let shift = ops::where_(&finite, &m, &f(0.0))?;
     let (da, db) = (sub(a, &shift)?, sub(b, &shift)?);
-    let a_wins = ops::binary(BinaryOp::Ge, a.strip(), b.strip())?;
+    let a_wins = ops::binary(
+        BinaryOp::Ge,
+        &crate::autodiff::trace::strip_diff(a),
+        &crate::autodiff::trace::strip_diff(b),
+    )?;
     let s = ops::where_(
         &a_wins,
         &add(&ops::unary(UnaryOp::Expm1, &da)?, &ops::unary(UnaryOp::Exp, &db)?)?,

@@ -75,6 +75,10 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
         |_, a| {
             let shape = shape_arg("full", a.value(0)).map_err(at_param(&a, 0))?;
             let value = a.value(1);
+            if matches!(value, Value::Dual(_)) && crate::ops::shape_of(value).is_empty() {
+                // A differentiated or batched fill value: broadcasting it is recorded (and batched).
+                return ops::broadcast_to(&ops::reshape(value, &[])?, &shape);
+            }
             let x = a.float_as(1, "the value").map_err(at_param(&a, 1))?;
             let plain = Value::Tensor(std::rc::Rc::new(te(Tensor::full(&shape, x)).map_err(at_param(&a, 0))?));
             if matches!(value, Value::Dual(_)) {

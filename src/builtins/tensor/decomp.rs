@@ -252,6 +252,10 @@ pub(super) fn register_least_squares(t: &mut HashMap<Rc<str>, Value>) {
             let x = numeric("lstsq", a.value(0))?;
             let y = numeric("lstsq", a.value(1))?;
             let rcond = rcond_arg("lstsq", &a, 2)?;
+            for v in [&x, &y] {
+                crate::autodiff::vmap::require_unbatched(v, "`lstsq` (one matrix at a time; use `pinv(a) @ b`)")
+                    .map_err(|d| d.at(a.span))?;
+            }
             let r = te(as_tensor(&x)?.lstsq(&*as_tensor(&y)?, rcond)).map_err(|d| d.at(a.span))?;
             // The values come from compositions that record, so they are the
             // same whether or not they are being differentiated.

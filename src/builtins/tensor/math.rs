@@ -334,7 +334,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
         |_, a| {
             let c = match a.value(0) {
                 Value::Bool(b) => Value::Float(f64::from(u8::from(*b))),
-                other => numeric("where", other)?.strip().clone(),
+                other => crate::autodiff::trace::strip_diff(&numeric("where", other)?),
             };
             let x = numeric("where", a.value(1))?;
             let y = numeric("where", a.value(2))?;

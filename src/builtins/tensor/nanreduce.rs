@@ -19,7 +19,7 @@ fn f(x: f64) -> Value {
 
 /// `x` with nan entries replaced by `fill` (a constant), and the 0/1 mask of the kept entries.
 fn without_nans(x: &Value, fill: f64) -> R<(Value, Value)> {
-    let nan = ops::unary(UnaryOp::IsNan, x.strip())?;
+    let nan = ops::unary(UnaryOp::IsNan, &crate::autodiff::trace::strip_diff(x))?;
     let kept = sub(&f(1.0), &nan)?;
     Ok((ops::where_(&nan, &f(fill), x)?, kept))
 }

@@ -110,7 +110,11 @@ pub(super) fn log_softmax(x: &Value, axis: usize) -> R<Value> {
 
 pub(super) fn one_hot(labels: &Value, n: usize) -> R<Value> {
     let t = as_tensor(labels.strip())?;
-    Ok(ops::from_tensor(te(t.one_hot(n))?))
+    // Batched labels (inside `vmap`): the new axis goes last, so the batch axes stay in front.
+    Ok(crate::autodiff::trace::rewrap_batches(
+        labels,
+        ops::from_tensor(te(t.one_hot(n))?),
+    ))
 }
 
 /// `cross_entropy(logits, labels)`: mean negative log-likelihood of integer class labels.

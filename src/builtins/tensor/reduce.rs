@@ -122,6 +122,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             if let Value::Bool(b) = x {
                 return Ok(Value::Bool(*b));
             }
+            crate::autodiff::vmap::require_unbatched(x, &format!("`{name}(...)`")).map_err(|d| d.at(a.span))?;
             let t = as_tensor(&numeric(name, x)?)?.to_vec();
             Ok(Value::Bool(if want_all {
                 t.iter().all(|v| *v != 0.0)
@@ -153,16 +154,50 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
         register(t, decl, move |_, a| {
             let name = a.name();
             let xv = numeric(name, a.value(0))?;
-            let x = as_tensor(&xv)?;
             let keep = a.bool(2)?;
+            // Inside `vmap` the batch axes lead the data: an example's axes come after them.
+            let k = crate::autodiff::trace::batch_axes(&xv);
+            let seen = crate::ops::shape_of(&xv);
             let axis = match a.given(1) {
                 None | Some(Value::None) => None,
                 Some(ax) => Some(
                     int_arg(name, "axis", ax)
-                        .and_then(|i| te(normalize_axis(i, x.ndim())))
+                        .and_then(|i| te(normalize_axis(i, seen.len())))
                         .map_err(|d| label_param(at_param(&a, 1)(d), &a, 0, &xv))?,
                 ),
             };
+            if k > 0 {
+                let full = as_tensor(&xv)?;
+                let lead = full.shape()[..k].to_vec();
+                let (flat, ax) = match axis {
+                    Some(ax) => (full, ax + k),
+                    None => {
+                        let mut s = lead.clone();
+                        s.push(seen.iter().product());
+                        (std::rc::Rc::new(te(full.reshape(&s))?), k)
+                    }
+                };
+                let r = te(if is_max {
+                    flat.argmax(Some(ax), false)
+                } else {
+                    flat.argmin(Some(ax), false)
+                })?;
+                let r = match (axis, keep) {
+                    (_, false) => r,
+                    (Some(_), true) => {
+                        let mut s = r.shape().to_vec();
+                        s.insert(ax, 1);
+                        te(r.reshape(&s))?
+                    }
+                    (None, true) => {
+                        let mut s = lead;
+                        s.extend(std::iter::repeat_n(1, seen.len()));
+                        te(r.reshape(&s))?
+                    }
+                };
+                return Ok(crate::autodiff::trace::rewrap_batches(&xv, ops::from_tensor(r)));
+            }
+            let x = as_tensor(&xv)?;
             let r = te(if is_max {
                 x.argmax(axis, keep)
             } else {
@@ -205,7 +240,7 @@ pub fn var(x: &Value, axes: Option<Vec<usize>>, keepdims: bool) -> R<Value> {
 
 /// `logsumexp(x, axis, keepdims)`, stable for large inputs.
 pub fn logsumexp(x: &Value, axes: Option<Vec<usize>>, keepdims: bool) -> R<Value> {
-    let plain = x.strip().clone();
+    let plain = crate::autodiff::trace::strip_diff(x);
     // The shift is a constant: logsumexp does not depend on it, so its derivative is not needed.
     // An empty reduction has no maximum; like JAX its logsumexp is -inf (log of an empty sum), so shift by 0.
     let m = if count(&shape_of(x), &axes) == 0.0 {
@@ -214,6 +249,11 @@ pub fn logsumexp(x: &Value, axes: Option<Vec<usize>>, keepdims: bool) -> R<Value
         reduce(&plain, ReduceOp::Max, axes.clone(), true)?
     };
     let m = match m {
+        // Batched (inside `vmap`): the same replacement, per example.
+        m @ Value::Dual(_) => {
+            let finite = ops::unary(UnaryOp::IsFinite, &m)?;
+            ops::where_(&finite, &m, &Value::Float(0.0))?
+        }
         Value::Float(v) => Value::Float(if v.is_finite() { v } else { 0.0 }),
         Value::Tensor(t) => Value::Tensor(std::rc::Rc::new(t.map(|v| if v.is_finite() { v } else { 0.0 }))),
         other => other,

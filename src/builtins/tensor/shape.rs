@@ -71,7 +71,13 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
                     .map_err(|_| arg_type("reshape", "the shape", "an int or a tuple of ints", other))
                     .map_err(bad)?],
             };
-            let shape = te(as_tensor(&x)?.resolve_reshape(&want)).map_err(|d| bad(as_shape_error(d)))?;
+            // Resolved against the shape seen here (inside `vmap`, one example's).
+            let seen = if crate::autodiff::trace::is_batched(&x) {
+                std::rc::Rc::new(te(dp_tensor::Tensor::zeros(&shape_of(&x)))?)
+            } else {
+                as_tensor(&x)?
+            };
+            let shape = te(seen.resolve_reshape(&want)).map_err(|d| bad(as_shape_error(d)))?;
             ops::reshape(&x, &shape)
         },
     );
@@ -220,7 +226,9 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             let idx = tensor_value(a.value(1)).map_err(at_param(&a, 1))?;
             let axis = axis_arg("take", a.given(2), shape_of(&x).len(), 0)
                 .map_err(|d| label_param(at_param(&a, 2)(d), &a, 0, &x))?;
-            apply(&Prim::Take(crate::prim::Take(axis)), &[x.clone(), idx.strip().clone()])
+            // Indices are not differentiated, but batched ones (inside `vmap`) stay batched.
+            let idx = crate::autodiff::trace::strip_diff(&idx);
+            apply(&Prim::Take(crate::prim::Take(axis)), &[x.clone(), idx])
                 .map_err(|d| label_param(at_param(&a, 1)(d), &a, 0, &x))
         },
     );
@@ -261,6 +269,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
                 }
                 return split(&xv);
             }
+            crate::autodiff::vmap::require_unbatched(&xv, "`tolist`").map_err(|d| d.at(a.span))?;
             let x = as_tensor(&xv)?;
             fn build(data: &[f64], shape: &[usize]) -> Value {
                 match shape.split_first() {
@@ -282,7 +291,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             doc: "Applies to every leaf of a tree.",
             example: "grad(|x| x * stop_gradient(x))(3.0)  # 3.0",
         },
-        |_, a| crate::value::tree::map_leaves(a.value(0), &mut |x, _| Ok(x.strip().clone())),
+        |_, a| crate::value::tree::map_leaves(a.value(0), &mut |x, _| Ok(crate::autodiff::trace::strip_diff(x))),
     );
 }
 
