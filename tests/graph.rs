@@ -1,4 +1,4 @@
-//! The extended computational graph as people read it: `dp graph` (table and
+//! The extended computational graph as people read it — `dp graph` (table and
 //! DOT) and the REPL's `:graph`, on the lecture's example, on a gradient of a
 //! gradient and on a dict of parameters. The tables are checked line by line:
 //! they are what a student compares with the lecture notes.
@@ -186,4 +186,25 @@ fn dp_graph_dot_draws_adjoint_nodes_and_sums_apart() {
     let (_, err, code) = dp_graph(&[], "print(1 + 2);\n", "none");
     assert_eq!(code, Some(1));
     assert!(err.contains("ran no grad"), "{err}");
+}
+
+#[test]
+fn examples_run_from_any_directory() {
+    // `script_dir()` makes the data path independent of where dp starts.
+    let root = env!("CARGO_MANIFEST_DIR");
+    for name in ["digits.dp", "hessian.dp"] {
+        let out = Command::new(DP)
+            .arg(format!("{root}/examples/{name}"))
+            .current_dir(std::env::temp_dir())
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run an example");
+        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let out = Command::new(DP)
+        .args(["-e", "print(script_dir())"])
+        .current_dir(std::env::temp_dir())
+        .output()
+        .expect("run dp -e");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), ".");
 }

@@ -69,6 +69,19 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         let header = a.bool_as(1, "`header`")?;
         load_csv(&path, header).map_err(|d| d.at(a.span_of(0)))
     });
+    let script_dir = Decl {
+        sig: "script_dir() -> str",
+        summary: "The directory of the running script, for data files that travel with it.",
+        doc: "Relative paths given to `load_csv`, `load` and `save` are resolved against the current \
+              working directory, as in Python; a script that reads a file beside itself builds its path \
+              from `script_dir()` and so runs from any directory. For `dp -e` and the REPL it is the \
+              directory they were started in (`.`).",
+        example: "let data = load_csv(f\"{script_dir()}/data/digits.csv\");",
+    };
+    register(t, script_dir, |it: &mut Interp, _| {
+        let dir = it.main_dir().map(|d| d.display().to_string()).unwrap_or_default();
+        Ok(Value::str(if dir.is_empty() { "." } else { dir.as_str() }))
+    });
     let save = Decl {
         sig: "save(path: str, tree)",
         summary: "Writes a tensor to a `.npy` file, or a tree of tensors to a `.npz` archive (readable by NumPy).",

@@ -144,6 +144,12 @@ impl Interp {
         Resolver::new(&module, &self.builtins, src).program(&ast).map(|_| ())
     }
 
+    /// The directory of the main script (against which its imports resolve):
+    /// `script_dir()`.
+    pub fn main_dir(&self) -> Option<PathBuf> {
+        self.main.dir()
+    }
+
     /// Runs `src` in the main module (a file, a `-e` snippet or a REPL entry),
     /// returning the value of its final expression.
     pub fn run_source(
