@@ -1466,4 +1466,68 @@ proptest! {
         check_batch("det", &builtin_fun("det", vec![]), std::slice::from_ref(&a), &[Some(0)], 0, n)?;
         check_batch("inv", &builtin_fun("inv", vec![]), std::slice::from_ref(&a), &[Some(0)], 0, n)?;
     }
+
+    /// Conv (all three roles), the pools and their adjoints, with either or
+    /// both arguments batched, the batch axis anywhere in front of the spatial axes.
+    #[test]
+    fn batching_conv_and_pool(nb in 1usize..4, cg in 1usize..=2, og in 1usize..=2, groups in 1usize..=2,
+                              k in 1usize..=2, stride in 1usize..=2, pad in 0usize..=1, which in 0usize..3,
+                              ax in 0usize..3, seed in any::<u64>()) {
+        use dp::prim::{ConvRole, PoolRole};
+        let mut rng = Rng::new(seed);
+        let (c, o) = (cg * groups, og * groups);
+        let (xs, ws) = (vec![2, c, 4, 3], vec![o, cg, k, 2]);
+        let spec = dp_tensor::ConvSpec { stride: [stride, 1], padding: [[pad, pad], [pad, 0]], dilation: [1, 1], groups };
+        let x0 = normal(&mut rng, &xs);
+        let w0 = normal(&mut rng, &ws);
+        let ys = shape_of(&apply(&Prim::Conv(dp::prim::Conv { role: ConvRole::Forward, spec, shape: Rc::from(vec![]) }), &[x0, w0]).unwrap());
+        // which: 0 both batched, 1 only the first argument, 2 only the second.
+        let args = |rng: &mut Rng, sa: &[usize], sb: &[usize]| {
+            let (ba, aa) = with_batch(sa, ax, nb);
+            let (bb, ab) = with_batch(sb, 3 - ax, nb);
+            let a = if which == 2 { (normal(rng, sa), None) } else { (normal(rng, &ba), Some(aa)) };
+            let b = if which == 1 { (normal(rng, sb), None) } else { (normal(rng, &bb), Some(ab)) };
+            ([a.0, b.0], [a.1, b.1])
+        };
+        let (v, a) = args(&mut rng, &xs, &ws);
+        check_batch("conv", &conv_prim(ConvRole::Forward, spec, &[]), &v, &a, 0, nb)?;
+        let (v, a) = args(&mut rng, &ys, &ws);
+        check_batch("conv input grad", &conv_prim(ConvRole::InputGrad, spec, &xs), &v, &a, 1, nb)?;
+        let (v, a) = args(&mut rng, &xs, &ys);
+        check_batch("conv weight grad", &conv_prim(ConvRole::WeightGrad, spec, &ws), &v, &a, ax, nb)?;
+        let pspec = dp_tensor::PoolSpec { size: [2, 2], stride: [stride, stride], padding: [[pad, pad], [pad, pad]] };
+        let pool = |role, shape: &[usize]| prim_fun(Prim::Pool(dp::prim::Pool { role, spec: pspec, shape: Rc::from(shape.to_vec()) }));
+        let (px, pa) = with_batch(&xs, ax, nb);
+        let x = normal(&mut rng, &px);
+        let ps = shape_of(&apply(&Prim::Pool(dp::prim::Pool { role: PoolRole::Max, spec: pspec, shape: Rc::from(vec![]) }), &[normal(&mut rng, &xs)]).unwrap());
+        check_batch("max_pool", &pool(PoolRole::Max, &[]), std::slice::from_ref(&x), &[Some(pa)], 0, nb)?;
+        check_batch("avg_pool", &pool(PoolRole::Avg, &[]), std::slice::from_ref(&x), &[Some(pa)], 2, nb)?;
+        let (v, a) = args(&mut rng, &ps, &xs);
+        // One argument: it is always batched.
+        let g = normal(&mut rng, &with_batch(&ps, ax, nb).0);
+        check_batch("avg_pool spread", &pool(PoolRole::AvgSpread, &xs), &[g], &[Some(ax.min(ps.len()))], 1, nb)?;
+        check_batch("max_pool scatter", &pool(PoolRole::MaxScatter, &[]), &v, &a, 0, nb)?;
+        let (v, a) = args(&mut rng, &xs, &xs);
+        check_batch("max_pool gather", &pool(PoolRole::MaxGather, &[]), &v, &a, 0, nb)?;
+    }
+
+    /// `x.at[...]` updates with shared or per-example positions, and any of
+    /// `x` and `v` shared.
+    #[test]
+    fn batching_index_update(s in shape(1, 3), kk in 1usize..=4, mode in 0u8..3, nb in 1usize..4,
+                             which in 0usize..4, seed in any::<u64>()) {
+        let size: usize = s.iter().product();
+        let mut rng = Rng::new(seed);
+        let mode = [dp_tensor::UpdateMode::Set, dp_tensor::UpdateMode::Add, dp_tensor::UpdateMode::Mul][mode as usize];
+        let draws = rng.uniform(&[nb, kk]).unwrap().map(|u| (u * size as f64).floor());
+        let per = value(draws.clone());
+        let shared = value(Tensor::from_vec(draws.to_vec()[..kk].to_vec(), &[kk]).unwrap());
+        let f = prim_fun(Prim::IndexUpdate(dp::prim::IndexUpdate(mode)));
+        let (bx, bv) = (with_batch(&s, 0, nb).0, vec![nb, kk]);
+        // which: 0 all batched, 1 shared x, 2 shared v, 3 shared positions.
+        let x = if which == 1 { (uni(&mut rng, &s, -2.0, 2.0), None) } else { (uni(&mut rng, &bx, -2.0, 2.0), Some(0)) };
+        let v = if which == 2 { (uni(&mut rng, &[kk], -2.0, 2.0), None) } else { (uni(&mut rng, &bv, -2.0, 2.0), Some(0)) };
+        let pos = if which == 3 { (shared, None) } else { (per, Some(0)) };
+        check_batch(mode.name(), &f, &[x.0, pos.0, v.0], &[x.1, pos.1, v.1], 0, nb)?;
+    }
 }

@@ -14,8 +14,10 @@
 //! x)` (the VJP) and `max_gather(v, x)` (the JVP) are linear in their first
 //! argument and each other's transposes. Average pooling is linear.
 
+use super::batching::to_batched;
 use super::rule_util::sum_terms;
 use super::{as_tensor, from_tensor, te, Prim, Primitive, R};
+use crate::ops;
 use crate::ops::shape_of;
 use crate::value::Value;
 use dp_tensor::{ConvSpec, PoolSpec, Tensor};
@@ -119,6 +121,115 @@ impl Primitive for Conv {
         let tb = t[1].as_ref().map(|tb| self.again(&x[0], tb)).transpose()?;
         sum_terms(vec![ta, tb])
     }
+    // Only the image-like argument batched (x of `Forward`, g of
+    // `InputGrad`): the examples fold into N. Otherwise every example gets
+    // its own channel groups: both arguments fold their batch axis into the
+    // channel axis and the convolution runs with `n * groups` groups, which
+    // keeps example `i`'s channels apart from example `j`'s.
+    fn batch(&self, x: &[Value], batched: &[bool], n: usize) -> R<Value> {
+        let into_n = matches!(self.role, ConvRole::Forward | ConvRole::InputGrad) && !batched[1];
+        if into_n {
+            let a = fold_leading(&x[0])?;
+            let shape = match self.role {
+                ConvRole::InputGrad => fold_shape(n, &self.shape)?,
+                _ => self.shape.clone(),
+            };
+            let y = conv(self.role, &self.spec, shape, &a, &x[1])?;
+            return unfold_leading(&y, n);
+        }
+        let (a, b) = (to_batched(&x[0], batched[0], n)?, to_batched(&x[1], batched[1], n)?);
+        let spec = ConvSpec {
+            groups: self.spec.groups * n,
+            ..self.spec
+        };
+        match self.role {
+            ConvRole::Forward | ConvRole::InputGrad => {
+                let shape = match self.role {
+                    ConvRole::InputGrad => channel_shape(n, &self.shape)?,
+                    _ => self.shape.clone(),
+                };
+                let y = conv(self.role, &spec, shape, &into_channels(&a)?, &fold_leading(&b)?)?;
+                from_channels(&y, n)
+            }
+            ConvRole::WeightGrad => {
+                // The result [n * O, C/g, kh, kw] is already example-major.
+                let shape = fold_shape(n, &self.shape)?;
+                let y = conv(self.role, &spec, shape, &into_channels(&a)?, &into_channels(&b)?)?;
+                let mut s = vec![n];
+                s.extend(self.shape.iter().copied());
+                ops::reshape(&y, &s)
+            }
+        }
+    }
+}
+
+/// A shape error for a batching rule handed an argument of the wrong rank.
+fn rank_error(what: &str, shape: &[usize]) -> crate::diagnostics::Diagnostic {
+    super::tensor_error(dp_tensor::TensorError::Invalid(format!(
+        "{what}: expected a batched 4-d argument, got shape {}",
+        dp_tensor::format_shape(shape)
+    )))
+}
+
+/// `[n, a, rest...]` reshaped to `[n * a, rest...]` (the batch folded into the leading axis).
+fn fold_leading(x: &Value) -> R<Value> {
+    let s = shape_of(x);
+    if s.len() < 2 {
+        return Err(rank_error("batching", &s));
+    }
+    let mut t = vec![s[0] * s[1]];
+    t.extend_from_slice(&s[2..]);
+    ops::reshape(x, &t)
+}
+
+/// `[n * a, rest...]` reshaped back to `[n, a, rest...]`.
+fn unfold_leading(y: &Value, n: usize) -> R<Value> {
+    let s = shape_of(y);
+    match s.first() {
+        Some(&lead) if n > 0 && lead.is_multiple_of(n) => {
+            let mut t = vec![n, lead / n];
+            t.extend_from_slice(&s[1..]);
+            ops::reshape(y, &t)
+        }
+        _ => Err(rank_error("batching", &s)),
+    }
+}
+
+/// An example shape `[a, rest...]` with its leading axis multiplied by `n`.
+fn fold_shape(n: usize, shape: &[usize]) -> R<Rc<[usize]>> {
+    let (first, rest) = shape.split_first().ok_or_else(|| rank_error("batching", shape))?;
+    Ok(std::iter::once(n * first).chain(rest.iter().copied()).collect())
+}
+
+/// An example shape `[N, C, rest...]` with its channel axis multiplied by `n`.
+fn channel_shape(n: usize, shape: &[usize]) -> R<Rc<[usize]>> {
+    if shape.len() < 2 {
+        return Err(rank_error("batching", shape));
+    }
+    let mut s = shape.to_vec();
+    s[1] *= n;
+    Ok(s.into())
+}
+
+/// `[n, N, C, H, W]` made `[N, n * C, H, W]`: example `i`'s channels become
+/// the block `i * C .. (i + 1) * C`, matching weights folded example-major.
+fn into_channels(x: &Value) -> R<Value> {
+    let s = shape_of(x);
+    if s.len() != 5 {
+        return Err(rank_error("conv batching", &s));
+    }
+    let moved = ops::transpose(x, &[1, 0, 2, 3, 4])?;
+    ops::reshape(&moved, &[s[1], s[0] * s[2], s[3], s[4]])
+}
+
+/// The inverse of [`into_channels`] for a result `[N, n * O, H, W]`: `[n, N, O, H, W]`.
+fn from_channels(y: &Value, n: usize) -> R<Value> {
+    let s = shape_of(y);
+    if s.len() != 4 || n == 0 || !s[1].is_multiple_of(n) {
+        return Err(rank_error("conv batching", &s));
+    }
+    let split = ops::reshape(y, &[s[0], n, s[1] / n, s[2], s[3]])?;
+    ops::transpose(&split, &[1, 0, 2, 3, 4])
 }
 
 /// Which map of the pooling family a [`Pool`] applies.
@@ -218,5 +329,20 @@ impl Primitive for Pool {
             }
             PoolRole::Avg | PoolRole::AvgSpread => super::apply(&Prim::Pool(self.clone()), std::slice::from_ref(t0))?,
         }))
+    }
+    // Pooling works plane by plane: every argument folds its batch axis into N.
+    fn batch(&self, x: &[Value], batched: &[bool], n: usize) -> R<Value> {
+        let args: Vec<Value> = x
+            .iter()
+            .zip(batched)
+            .map(|(v, b)| fold_leading(&to_batched(v, *b, n)?))
+            .collect::<R<_>>()?;
+        let shape = if self.role == PoolRole::AvgSpread {
+            fold_shape(n, &self.shape)?
+        } else {
+            self.shape.clone()
+        };
+        let y = pool(self.role, &self.spec, shape, &args)?;
+        unfold_leading(&y, n)
     }
 }

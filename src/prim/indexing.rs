@@ -332,4 +332,21 @@ impl Primitive for IndexUpdate {
             }
         }
     }
+    // Positions are flat row-major positions into one example, so example
+    // `i`'s are those into the stacked `[n, ...]` tensor shifted by
+    // `i * size`: one update of the whole batch, with `x` and `v` repeated
+    // where they are shared.
+    fn batch(&self, x: &[Value], batched: &[bool], n: usize) -> R<Value> {
+        let xb = to_batched(&x[0], batched[0], n)?;
+        let size = example_shape(&xb, true).iter().product::<usize>();
+        let q = example_shape(&x[1], batched[1]);
+        let offsets: Vec<f64> = (0..n).map(|i| (i * size) as f64).collect();
+        let mut oshape = vec![n];
+        oshape.extend(std::iter::repeat_n(1, q.len()));
+        let offsets = from_tensor(te(Tensor::from_vec(offsets, &oshape))?);
+        // `ops::add` broadcasts shared positions `[q...]` to `[n, q...]`.
+        let pos = ops::add(&x[1], &offsets)?;
+        let v = to_batched(&x[2], batched[2], n)?;
+        update(self.0, &xb, &pos, &v)
+    }
 }
