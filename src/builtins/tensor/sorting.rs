@@ -82,7 +82,11 @@ fn scan(x: &Value, axis: usize, step: impl Fn(&Value, &Value) -> R<Value>) -> R<
 /// The scan builtins' input and axis: flattened when `axis` is none.
 fn scan_input(a: &crate::builtins::Call<'_>) -> R<(Value, usize)> {
     let x = numeric(a.name(), a.value(0))?;
-    let x = if shape_of(&x).is_empty() { ops::reshape(&x, &[1])? } else { x };
+    let x = if shape_of(&x).is_empty() {
+        ops::reshape(&x, &[1])?
+    } else {
+        x
+    };
     match a.value(1) {
         Value::None => {
             let n = shape_of(&x).iter().product();
@@ -100,7 +104,10 @@ fn needs_axis(a: &crate::builtins::Call<'_>, x: &Value) -> R<()> {
     if shape_of(x).is_empty() {
         return Err(Diagnostic::new(
             ErrorKind::Value,
-            format!("`{}` needs a tensor with at least one axis, found a 0-d value", a.name()),
+            format!(
+                "`{}` needs a tensor with at least one axis, found a 0-d value",
+                a.name()
+            ),
         )
         .at(a.span_at(0)));
     }
@@ -225,8 +232,9 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             needs_axis(&a, &x)?;
             let n = a.int(1)?;
             if n < 0 {
-                return Err(Diagnostic::new(ErrorKind::Value, format!("`diff`: n = {n} must not be negative"))
-                    .at(a.span_at(1)));
+                return Err(
+                    Diagnostic::new(ErrorKind::Value, format!("`diff`: n = {n} must not be negative")).at(a.span_at(1)),
+                );
             }
             let axis = axis_of(&a, 2, &x)?;
             for _ in 0..n {
