@@ -589,6 +589,45 @@ proptest! {
         }
     }
 
+    /// Sorting and scans of issue 11: `sort`/`topk` (gathers at the sorting
+    /// permutation, checked away from ties), `cumsum`/`cumprod`/`diff`
+    /// (slices and concats; `cumprod` also with a zero), exact `gelu`, and
+    /// their batching rules under `vmap`.
+    #[test]
+    fn sorting_and_scans(s in shape(1, 3), ax in 0usize..3, n in 1usize..4, seed in any::<u64>()) {
+        let mut rng = Rng::new(seed);
+        let ax = Value::Int((ax % s.len()) as i64);
+        let x = uni(&mut rng, &s, -2.0, 2.0);
+        if min_gap(&data(&x)) > 0.05 {
+            check("sort", &builtin_fun("sort", vec![("axis", ax.clone())]), std::slice::from_ref(&x), seed)?;
+            let k = Value::Int(*s.last().unwrap_or(&1) as i64 / 2 + 1);
+            let topk_values: Fun = Rc::new(move |it, xs| {
+                let r = call_builtin(it, "topk", vec![xs[0].clone(), k.clone()])?;
+                match r {
+                    Value::Tuple(t) => Ok(t[0].clone()),
+                    other => Ok(other),
+                }
+            });
+            check("topk", &topk_values, std::slice::from_ref(&x), seed)?;
+            let (bs, bax) = with_batch(&s, 0, n);
+            let xb = uni(&mut rng, &bs, -2.0, 2.0);
+            if min_gap(&data(&xb)) > 1e-9 {
+                check_batch("sort", &builtin_fun("sort", vec![("axis", ax.clone())]), std::slice::from_ref(&xb), &[Some(bax)], 0, n)?;
+            }
+        }
+        let mut z = data(&x);
+        z[0] = 0.0;
+        let z = value(Tensor::from_vec(z, &s).unwrap());
+        for name in ["cumsum", "cumprod", "diff"] {
+            check(name, &builtin_fun(name, vec![("axis", ax.clone())]), std::slice::from_ref(&x), seed)?;
+            check(name, &builtin_fun(name, vec![]), std::slice::from_ref(&z), seed)?;
+            let (bs, bax) = with_batch(&s, 0, n);
+            let xb = uni(&mut rng, &bs, -2.0, 2.0);
+            check_batch(name, &builtin_fun(name, vec![("axis", ax.clone())]), std::slice::from_ref(&xb), &[Some(bax)], 0, n)?;
+        }
+        check("gelu exact", &builtin_fun("gelu", vec![("approximate", Value::Bool(false))]), std::slice::from_ref(&x), seed)?;
+    }
+
     /// `x ** c` for constant exponents, including the special-cased 0, 1 and 2.
     #[test]
     fn pow_constant_exponent(s in shape(0, 3), seed in any::<u64>(), e in prop::sample::select(vec![0.0, 1.0, 2.0, 3.0, -1.0, -2.0, -1.5, 0.5, 2.5])) {

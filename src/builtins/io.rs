@@ -76,7 +76,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
               working directory, as in Python; a script that reads a file beside itself builds its path \
               from `script_dir()` and so runs from any directory. For `dp -e` and the REPL it is the \
               directory they were started in (`.`).",
-        example: "let data = load_csv(f\"{script_dir()}/data/digits.csv\");",
+        example: "let path = f\"{script_dir()}/data/digits.csv\";  # beside the script",
     };
     register(t, script_dir, |it: &mut Interp, _| {
         let dir = it.main_dir().map(|d| d.display().to_string()).unwrap_or_default();

@@ -4,7 +4,7 @@
 
 use super::args::*;
 use crate::builtins::{register, Decl};
-use crate::diagnostics::{Diagnostic, ErrorKind};
+
 use crate::ops::{self, add, mul, scale};
 use crate::value::Value;
 use dp_tensor::{BinaryOp, UnaryOp};
@@ -22,18 +22,17 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
         Decl {
             sig: "gelu(x: tensor, approximate: bool = true) -> tensor",
             summary: "The GELU activation, by default its tanh approximation (as `jax.nn.gelu`).",
-            doc: "`0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x³)))`. The exact form `approximate=false` needs `erf`, which is not available yet (reported as an error). Differentiable to any order.",
+            doc: "`0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x³)))`; with `approximate=false` the exact `0.5 x (1 + erf(x / sqrt(2)))`. Differentiable to any order.",
             example: "gelu(1.0)  # 0.8411...",
         },
         |_, a| {
             let x = numeric("gelu", a.value(0))?;
             if !a.bool(1)? {
-                return Err(Diagnostic::new(
-                    ErrorKind::Value,
-                    "`gelu(x, approximate=false)` needs `erf`, which is not available yet",
-                )
-                .at(a.span_at(1))
-                .with_help("use the default tanh approximation, `gelu(x)`"));
+                let e = crate::prim::special::special(
+                    crate::prim::special::SpecialFn::Erf,
+                    &scale(&x, std::f64::consts::FRAC_1_SQRT_2)?,
+                )?;
+                return mul(&scale(&x, 0.5)?, &add(&f(1.0), &e)?);
             }
             let c = (2.0 / std::f64::consts::PI).sqrt();
             let inner = scale(&add(&x, &scale(&mul(&mul(&x, &x)?, &x)?, 0.044715)?)?, c)?;

@@ -33,14 +33,14 @@ fn take(x: &Value, idx: Vec<usize>, axis: usize) -> R<Value> {
 }
 
 /// `x[..., start:stop:step, ...]` along `axis`.
-fn slice_axis(x: &Value, axis: usize, start: Option<i64>, stop: Option<i64>, step: i64) -> R<Value> {
+pub(super) fn slice_axis(x: &Value, axis: usize, start: Option<i64>, stop: Option<i64>, step: i64) -> R<Value> {
     let mut specs = vec![SliceSpec::full(); axis];
     specs.push(SliceSpec::Range { start, stop, step });
     apply(&Prim::Slice(crate::prim::Slice(specs.into())), std::slice::from_ref(x))
 }
 
 /// Joins along `axis`.
-fn concat(xs: &[Value], axis: usize) -> R<Value> {
+pub(super) fn concat(xs: &[Value], axis: usize) -> R<Value> {
     apply(&Prim::Concat(crate::prim::Concat(axis)), xs).map_err(as_shape_error)
 }
 

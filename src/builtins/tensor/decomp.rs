@@ -332,4 +332,25 @@ pub(super) fn register_least_squares(t: &mut HashMap<Rc<str>, Value>) {
             special(fun, &x).map_err(|d| d.at(a.span))
         });
     }
+    register(
+        t,
+        Decl {
+            sig: "polygamma(n: int, x: tensor) -> tensor",
+            summary: "The polygamma function of order `n`: the `(n + 1)`-th derivative of `lgamma`, elementwise.",
+            doc: "`polygamma(0, x)` is `digamma(x)`. `n` is a non-negative int (as `jax.scipy.special.polygamma`). Differentiable to any order in `x`.",
+            example: "polygamma(1, 1.0)  # 1.6449340668482264",
+        },
+        |_, a| {
+            let n = a.int(0)?;
+            let n = u32::try_from(n).map_err(|_| {
+                Diagnostic::new(
+                    ErrorKind::Value,
+                    format!("`polygamma`: the order n = {n} must be a non-negative int"),
+                )
+                .at(a.span_at(0))
+            })?;
+            let x = numeric("polygamma", a.value(1))?;
+            special(SpecialFn::Polygamma(n), &x).map_err(|d| d.at(a.span))
+        },
+    );
 }

@@ -46,7 +46,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
         (Decl {
             sig: "abs(x: tensor) -> tensor",
             summary: "The absolute value, elementwise.",
-            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order. Its derivative at 0 is 0.",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order. Its derivative at 0 is 1 (as in JAX).",
             example: "abs(-2.5)  # 2.5",
         }, Abs),
         (Decl {

@@ -17,6 +17,7 @@ mod nanreduce;
 mod nn;
 mod reduce;
 mod shape;
+mod sorting;
 
 use crate::value::Value;
 use std::collections::HashMap;
@@ -42,4 +43,5 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     decomp::register_least_squares(t);
     conv::register_family(t);
     logic::register_family(t);
+    sorting::register_family(t);
 }

@@ -47,15 +47,21 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
     register(
         t,
         Decl {
-            sig: "reshape(x: tensor, shape: shape) -> tensor",
+            sig: "reshape(x: tensor, shape: shape, *more: int) -> tensor",
             summary: "`x` with the same elements in a new shape.",
-            doc: "One entry may be -1: it is inferred from the others.",
+            doc: "The shape is a tuple `reshape(x, (2, 3))` or the sizes one by one `reshape(x, 2, 3)`. One entry may be -1: it is inferred from the others.",
             example: "reshape(arange(6), (2, -1)).shape  # (2, 3)",
         },
         |_, a| {
             let x = numeric("reshape", a.value(0))?;
             let bad = |d: Diagnostic| label_param(at_param(&a, 1)(d), &a, 0, &x);
             let want: Vec<i64> = match a.value(1) {
+                // Sizes one by one (`reshape(x, 2, 3)`): each is an int.
+                first if !a.rest().is_empty() => std::iter::once(first)
+                    .chain(a.rest())
+                    .map(|d| int_arg("reshape", "a shape entry", d))
+                    .collect::<R<_>>()
+                    .map_err(bad)?,
                 Value::Tuple(t) => t
                     .iter()
                     .map(|d| int_arg("reshape", "a shape entry", d))

@@ -1,0 +1,251 @@
+//! Sorting and scans along an axis: `sort`, `argsort`, `topk`, `unique`,
+//! `cumsum`, `cumprod`, `diff`. The orders come from the `dp_tensor`
+//! kernels on the concrete values; the differentiable results are gathers
+//! (`Take`) at those positions, or compositions of slices and `concat`, so
+//! derivatives of every order come from existing primitives.
+
+use super::args::*;
+use super::arrange::{concat, slice_axis};
+use crate::autodiff::trace::{batch_axes, is_batched, rewrap_batches};
+use crate::builtins::{int_arg, register, Decl};
+use crate::diagnostics::{Diagnostic, ErrorKind, R};
+use crate::ops::{self, apply, shape_of, Prim};
+use crate::prim::as_tensor;
+use crate::value::Value;
+use dp_tensor::{normalize_axis, Tensor};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// The axis argument `i` of the call, normalised against `x`'s (example) shape.
+fn axis_of(a: &crate::builtins::Call<'_>, i: usize, x: &Value) -> R<usize> {
+    let nd = shape_of(x).len();
+    let ax = int_arg(a.name(), "axis", a.value(i)).map_err(at_param(a, i))?;
+    te(normalize_axis(ax, nd)).map_err(|d| label_param(at_param(a, i)(d), a, 0, x))
+}
+
+/// Runs a kernel producing indices on the concrete data of `x` along
+/// `axis` (an example's axis). Inside `vmap` the batch axes lead the data,
+/// so the kernel runs on all examples at once and the result is wrapped
+/// back as batched (indices are constants: no derivative).
+fn indices_along(x: &Value, axis: usize, kernel: impl Fn(&Tensor, usize) -> dp_tensor::Result<Tensor>) -> R<Value> {
+    let k = batch_axes(x);
+    let full = as_tensor(x)?;
+    let r = ops::from_tensor(te(kernel(&full, axis + k))?);
+    Ok(if k > 0 { rewrap_batches(x, r) } else { r })
+}
+
+/// `x` gathered along `axis` at `idx` (shaped like `x` except along
+/// `axis`): one `Take` from the flattened `x` at flat row-major positions,
+/// so the gradient is the matching scatter and every order records again.
+fn gather_along(x: &Value, idx: &Value, axis: usize) -> R<Value> {
+    let shape = shape_of(x);
+    let ishape = shape_of(idx);
+    let strides: Vec<usize> = (0..shape.len()).map(|d| shape[d + 1..].iter().product()).collect();
+    let m: usize = ishape.iter().product();
+    // The position of each index's lane start: all coordinates but `axis`.
+    let mut base = Vec::with_capacity(m);
+    for flat in 0..m {
+        let (mut rem, mut off) = (flat, 0);
+        for d in (0..ishape.len()).rev() {
+            let c = rem % ishape[d];
+            rem /= ishape[d];
+            if d != axis {
+                off += c * strides[d];
+            }
+        }
+        base.push(off as f64);
+    }
+    let base = ops::from_tensor(te(Tensor::from_vec(base, &ishape))?);
+    let pos = ops::add(&ops::scale(idx, strides[axis] as f64)?, &base)?;
+    let n: usize = shape.iter().product();
+    let flat = ops::reshape(x, &[n])?;
+    apply(&Prim::Take(crate::prim::Take(0)), &[flat, pos])
+}
+
+/// The running combination of `x` along `axis`: slices combined one after
+/// another and joined again, so it differentiates like its parts (and works
+/// with zeros, unlike a quotient formula).
+fn scan(x: &Value, axis: usize, step: impl Fn(&Value, &Value) -> R<Value>) -> R<Value> {
+    let n = shape_of(x)[axis] as i64;
+    if n == 0 {
+        return Ok(x.clone());
+    }
+    let mut acc = slice_axis(x, axis, Some(0), Some(1), 1)?;
+    let mut parts = vec![acc.clone()];
+    for i in 1..n {
+        acc = step(&acc, &slice_axis(x, axis, Some(i), Some(i + 1), 1)?)?;
+        parts.push(acc.clone());
+    }
+    concat(&parts, axis)
+}
+
+/// The scan builtins' input and axis: flattened when `axis` is none.
+fn scan_input(a: &crate::builtins::Call<'_>) -> R<(Value, usize)> {
+    let x = numeric(a.name(), a.value(0))?;
+    let x = if shape_of(&x).is_empty() {
+        ops::reshape(&x, &[1])?
+    } else {
+        x
+    };
+    match a.value(1) {
+        Value::None => {
+            let n = shape_of(&x).iter().product();
+            Ok((ops::reshape(&x, &[n])?, 0))
+        }
+        _ => {
+            let ax = axis_of(a, 1, &x)?;
+            Ok((x, ax))
+        }
+    }
+}
+
+/// An error for a 0-d argument of a builtin that works along an axis.
+fn needs_axis(a: &crate::builtins::Call<'_>, x: &Value) -> R<()> {
+    if shape_of(x).is_empty() {
+        return Err(Diagnostic::new(
+            ErrorKind::Value,
+            format!(
+                "`{}` needs a tensor with at least one axis, found a 0-d value",
+                a.name()
+            ),
+        )
+        .at(a.span_at(0)));
+    }
+    Ok(())
+}
+
+/// Registers the builtins of this family.
+pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
+    register(
+        t,
+        Decl {
+            sig: "sort(x: tensor, axis: int = -1) -> tensor",
+            summary: "The elements of `x` sorted ascending along `axis` (NaNs last, as NumPy).",
+            doc: "Differentiable to any order: the gradient flows back to the position each element came from (ties keep their order, as a stable sort).",
+            example: "sort(tensor([3.0, 1.0, 2.0]))  # tensor([1.0, 2.0, 3.0])",
+        },
+        |_, a| {
+            let x = numeric("sort", a.value(0))?;
+            needs_axis(&a, &x)?;
+            let axis = axis_of(&a, 1, &x)?;
+            let idx = indices_along(&x, axis, |t, ax| t.argsort(ax))?;
+            gather_along(&x, &idx, axis)
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "argsort(x: tensor, axis: int = -1) -> tensor",
+            summary: "The indices that sort `x` ascending along `axis` (stable; NaNs last).",
+            doc: "A tensor of integral floats; no derivative.",
+            example: "argsort(tensor([3.0, 1.0, 2.0]))  # tensor([1.0, 2.0, 0.0])",
+        },
+        |_, a| {
+            let x = numeric("argsort", a.value(0))?;
+            needs_axis(&a, &x)?;
+            let axis = axis_of(&a, 1, &x)?;
+            indices_along(&x, axis, |t, ax| t.argsort(ax))
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "topk(x: tensor, k: int) -> tuple",
+            summary: "The `k` largest elements along the last axis, descending, and their indices: `(values, indices)`.",
+            doc: "As `jax.lax.top_k`: of equal elements the lower index comes first; NaN counts as the largest. The values are differentiable to any order (the gradient goes to the picked positions); the indices are integral floats.",
+            example: "topk(tensor([1.0, 4.0, 2.0, 3.0]), 2)  # (tensor([4.0, 3.0]), tensor([1.0, 3.0]))",
+        },
+        |_, a| {
+            let x = numeric("topk", a.value(0))?;
+            needs_axis(&a, &x)?;
+            let k = a.int(1)?;
+            let axis = shape_of(&x).len() - 1;
+            let n = shape_of(&x)[axis];
+            let k = usize::try_from(k).ok().filter(|&k| k <= n).ok_or_else(|| {
+                Diagnostic::new(
+                    ErrorKind::Value,
+                    format!("`topk`: k = {k} must be between 0 and the size of the last axis ({n})"),
+                )
+                .at(a.span_at(1))
+            })?;
+            let idx = indices_along(&x, axis, |t, _| t.topk(k).map(|(_, i)| i))?;
+            let values = gather_along(&x, &idx, axis)?;
+            Ok(Value::tuple([values, idx]))
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "unique(x: tensor) -> tensor",
+            summary: "The sorted distinct values of the flattened `x` (NaNs collapse into one, last).",
+            doc: "Its size depends on the values, so it has no derivative and does not work inside `vmap`.",
+            example: "unique(tensor([3.0, 1.0, 3.0, 2.0]))  # tensor([1.0, 2.0, 3.0])",
+        },
+        |_, a| {
+            let x = numeric("unique", a.value(0))?;
+            if is_batched(&x) {
+                return Err(Diagnostic::new(
+                    ErrorKind::Value,
+                    "`unique` has a value-dependent size, so it cannot run inside `vmap`".to_string(),
+                )
+                .at(a.span));
+            }
+            Ok(ops::from_tensor(te(as_tensor(&x)?.unique())?))
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "cumsum(x: tensor, axis: int = none) -> tensor",
+            summary: "Running sums along `axis` (of the flattened `x` when `axis` is none).",
+            doc: "Differentiable to any order (the gradient is the reversed running sum of the cotangent).",
+            example: "cumsum(tensor([1.0, 2.0, 3.0]))  # tensor([1.0, 3.0, 6.0])",
+        },
+        |_, a| {
+            let (x, axis) = scan_input(&a)?;
+            scan(&x, axis, ops::add)
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "cumprod(x: tensor, axis: int = none) -> tensor",
+            summary: "Running products along `axis` (of the flattened `x` when `axis` is none).",
+            doc: "Differentiable to any order, also where elements are zero (no division is involved).",
+            example: "cumprod(tensor([1.0, 2.0, 3.0]))  # tensor([1.0, 2.0, 6.0])",
+        },
+        |_, a| {
+            let (x, axis) = scan_input(&a)?;
+            scan(&x, axis, ops::mul)
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "diff(x: tensor, n: int = 1, axis: int = -1) -> tensor",
+            summary: "The `n`-th forward difference `x[i + 1] - x[i]` along `axis` (as `numpy.diff`).",
+            doc: "Each difference shortens `axis` by one. Differentiable to any order.",
+            example: "diff(tensor([1.0, 4.0, 9.0, 16.0]))  # tensor([3.0, 5.0, 7.0])",
+        },
+        |_, a| {
+            let mut x = numeric("diff", a.value(0))?;
+            needs_axis(&a, &x)?;
+            let n = a.int(1)?;
+            if n < 0 {
+                return Err(
+                    Diagnostic::new(ErrorKind::Value, format!("`diff`: n = {n} must not be negative")).at(a.span_at(1)),
+                );
+            }
+            let axis = axis_of(&a, 2, &x)?;
+            for _ in 0..n {
+                if shape_of(&x)[axis] == 0 {
+                    break;
+                }
+                let hi = slice_axis(&x, axis, Some(1), None, 1)?;
+                let lo = slice_axis(&x, axis, None, Some(-1), 1)?;
+                x = ops::sub(&hi, &lo)?;
+            }
+            Ok(x)
+        },
+    );
+}
