@@ -130,6 +130,15 @@ fn section_bounds(fname: &str, n: usize, sections: i64, uneven: bool) -> R<Vec<u
         ));
     }
     let k = sections as usize;
+    // Beyond the axis length the extra sections are empty; a tuple of
+    // billions of empty tensors is never meant (and would exhaust memory).
+    if k > n.max(1 << 16) {
+        return Err(err(
+            ErrorKind::Value,
+            format!("`{fname}`: {k} sections of an axis of length {n}: all but {n} would be empty"),
+        )
+        .with_help("ask for at most as many sections as the axis has elements"));
+    }
     if !uneven && !n.is_multiple_of(k) {
         return Err(err(
             ErrorKind::Value,
