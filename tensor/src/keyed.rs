@@ -56,16 +56,9 @@ impl Draws {
         if let Some(z) = self.spare_normal.take() {
             return z;
         }
-        loop {
-            let u = 2.0 * self.next_f64() - 1.0;
-            let v = 2.0 * self.next_f64() - 1.0;
-            let s = u * u + v * v;
-            if s > 0.0 && s < 1.0 {
-                let f = (-2.0 * s.ln() / s).sqrt();
-                self.spare_normal = Some(v * f);
-                return u * f;
-            }
-        }
+        let (z, spare) = crate::rng::polar_pair(|| self.next_f64());
+        self.spare_normal = Some(spare);
+        z
     }
 
     /// An unbiased integer in `[0, range)` (`range > 0`), Lemire's method.

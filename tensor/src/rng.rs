@@ -65,16 +65,9 @@ impl Rng {
         if let Some(z) = self.spare_normal.take() {
             return z;
         }
-        loop {
-            let u = 2.0 * self.next_f64() - 1.0;
-            let v = 2.0 * self.next_f64() - 1.0;
-            let s = u * u + v * v;
-            if s > 0.0 && s < 1.0 {
-                let f = (-2.0 * s.ln() / s).sqrt();
-                self.spare_normal = Some(v * f);
-                return u * f;
-            }
-        }
+        let (z, spare) = polar_pair(|| self.next_f64());
+        self.spare_normal = Some(spare);
+        z
     }
 
     /// An unbiased integer in `[0, range)` (`range > 0`), Lemire's method.
@@ -131,5 +124,20 @@ impl Rng {
             v.swap(i, j);
         }
         Tensor::from_vec(v, &[n])
+    }
+}
+
+/// Two independent standard normal values from uniforms in [0, 1) drawn by
+/// `uniform` (Marsaglia polar method: only `ln` and `sqrt`, which are
+/// correctly rounded on mainstream platforms, unlike `sin`/`cos`).
+pub(crate) fn polar_pair(mut uniform: impl FnMut() -> f64) -> (f64, f64) {
+    loop {
+        let u = 2.0 * uniform() - 1.0;
+        let v = 2.0 * uniform() - 1.0;
+        let s = u * u + v * v;
+        if s > 0.0 && s < 1.0 {
+            let f = (-2.0 * s.ln() / s).sqrt();
+            return (u * f, v * f);
+        }
     }
 }
