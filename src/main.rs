@@ -41,6 +41,11 @@ enum Command {
         /// Print Graphviz DOT instead of the table.
         #[arg(long)]
         dot: bool,
+        /// Also show the graph after the optimisation passes (constant
+        /// folding, algebraic simplification, common subexpressions, dead
+        /// code), with what each pass removed.
+        #[arg(long)]
+        optimized: bool,
         /// The script.
         file: PathBuf,
     },
@@ -87,7 +92,7 @@ fn run(cli: Cli) -> u8 {
     match cli.command {
         Some(Command::Run { file, args }) => run_file(&file, args, color),
         Some(Command::Check { file }) => check_file(&file, color),
-        Some(Command::Graph { file, dot }) => graph_file(&file, dot, color),
+        Some(Command::Graph { file, dot, optimized }) => graph_file(&file, dot, optimized, color),
         Some(Command::Repl) => dp::repl::run(),
         Some(Command::Help { name, markdown }) => help(name.as_deref(), markdown),
         None => match cli.script.split_first() {
@@ -186,7 +191,7 @@ fn run_snippet(code: &str, color: bool) -> u8 {
     }
 }
 
-fn graph_file(file: &Path, dot: bool, color: bool) -> u8 {
+fn graph_file(file: &Path, dot: bool, optimized: bool, color: bool) -> u8 {
     let src = match read(file) {
         Ok(s) => s,
         Err(code) => return code,
@@ -198,24 +203,46 @@ fn graph_file(file: &Path, dot: bool, color: bool) -> u8 {
         report(&interp, &errors, color);
         return 1;
     }
-    match interp.diff.take_captured() {
-        Some(tape) => {
-            let text = if dot {
-                dp::autodiff::graph::to_dot(&tape, &interp.sources)
-            } else {
-                dp::autodiff::graph::to_table(&tape, &interp.sources)
-            };
-            dp::cli_io::out_text!("{}", text);
-            0
+    let Some(graph) = interp.diff.take_captured() else {
+        dp::cli_io::err_line!(
+            "dp graph: {} ran no grad, value_and_grad, vjp or jacrev, so there is no graph to show",
+            file.display()
+        );
+        return 1;
+    };
+    let show = |g: &dp::autodiff::capture::Extended| {
+        if dot {
+            dp::autodiff::graph::to_dot(g, &interp.sources)
+        } else {
+            dp::autodiff::graph::to_table(g, &interp.sources)
         }
-        None => {
-            dp::cli_io::err_line!(
-                "dp graph: {} ran no grad, value_and_grad, vjp or jacrev, so there is no graph to show",
-                file.display()
-            );
-            1
-        }
+    };
+    if !optimized {
+        dp::cli_io::out_text!("{}", show(&graph));
+        return 0;
     }
+    use dp::autodiff::optimize::{optimize, PassKind};
+    let (better, reports) = optimize(&graph, &PassKind::ALL);
+    let stats = |g: &dp::autodiff::capture::Extended| {
+        let s = dp::autodiff::stats::stats(g);
+        format!(
+            "{} nodes, {} FLOPs, {} bytes of intermediates",
+            s.nodes, s.flops, s.bytes
+        )
+    };
+    if dot {
+        // One DOT graph per output: the optimised one (the other is `dp graph --dot`).
+        dp::cli_io::out_text!("{}", show(&better));
+        return 0;
+    }
+    let mut text = format!("before optimisation: {}\n{}\n", stats(&graph), show(&graph));
+    text.push_str("passes:\n");
+    for r in reports.iter().filter(|r| r.before != r.after) {
+        text.push_str(&format!("  {:<9} {} -> {} nodes\n", r.pass.name(), r.before, r.after));
+    }
+    text.push_str(&format!("\nafter optimisation: {}\n{}", stats(&better), show(&better)));
+    dp::cli_io::out_text!("{}", text);
+    0
 }
 
 fn check_file(file: &Path, color: bool) -> u8 {

@@ -70,6 +70,32 @@ pub struct Extended {
     pub sums: HashSet<u32>,
     /// Nodes that seed a backward pass (the output's adjoint, e.g. 1).
     pub seeds: HashSet<u32>,
+    /// The inputs the graph is a function of, in order: the arguments of
+    /// `trace(f)(...)`, or for a captured differentiation every input that
+    /// is not a seed. Other inputs of the tape (values from outside, such as
+    /// a closure's tensor entering a `grad` inside a trace) are constants.
+    pub inputs: Vec<u32>,
+    /// Nodes whose value the traced code read as a plain value to decide
+    /// something (`if x > 0`): a graph run again on new inputs checks that
+    /// each comes out as recorded, since the code after it depends on it.
+    pub guards: HashSet<u32>,
+    /// What the graph computes, in order (a traced function's result
+    /// leaves); empty for a captured differentiation, whose results are the
+    /// adjoints of its inputs.
+    pub outputs: Vec<AdjointRef>,
+}
+
+impl Extended {
+    /// Completes the graph of a captured differentiation: every input that
+    /// is not a seed is a variable input.
+    pub fn with_leaf_inputs(mut self) -> Extended {
+        if self.inputs.is_empty() {
+            self.inputs = (0..self.tape.nodes.len() as u32)
+                .filter(|&i| self.tape.nodes[i as usize].op.is_leaf() && !self.seeds.contains(&i))
+                .collect();
+        }
+        self
+    }
 }
 
 impl std::fmt::Debug for Capture {
@@ -140,6 +166,13 @@ impl Capture {
             Capture::Recording(r) => Some(r.record.level.clone()),
             _ => None,
         }
+    }
+
+    /// Starts recording a trace on the level of `record`: unlike a captured
+    /// differentiation it never completes by itself (level ids start at 1,
+    /// so owner 0 is no pass's), only when the trace ends.
+    pub fn begin_trace(&mut self, record: TapeGuard, span: Span) {
+        self.begin(record, 0, span);
     }
 
     /// Takes the recording out (the caller finishes its level outside any
@@ -226,6 +259,14 @@ impl Capture {
         let Capture::Recording(r) = self else { return };
         if let Some(n) = node_on(sum, &r.record.level) {
             r.graph.sums.insert(n);
+        }
+    }
+
+    /// Node `node` of the recording level `level` is a guard (see [`Extended::guards`]).
+    pub fn note_guard(&mut self, level: u32, node: u32) {
+        let Capture::Recording(r) = self else { return };
+        if r.record.level.id == level {
+            r.graph.guards.insert(node);
         }
     }
 

@@ -24,6 +24,9 @@ use std::fmt::Write as _;
 enum Role {
     /// An input of the differentiation.
     Input,
+    /// A value from outside that entered the graph (a traced function's
+    /// captured tensor): a constant of the graph.
+    Constant,
     /// Computed by the forward pass.
     Forward,
     /// The seed of backward pass `n` (the output's adjoint).
@@ -76,6 +79,12 @@ fn form(op: &Op) -> Form {
             "*" => Form::Infix("*", 2),
             "/" => Form::Infix("/", 2),
             "**" => Form::Infix("**", 4),
+            "<" => Form::Infix("<", 0),
+            "<=" => Form::Infix("<=", 0),
+            ">" => Form::Infix(">", 0),
+            ">=" => Form::Infix(">=", 0),
+            "==" => Form::Infix("==", 0),
+            "!=" => Form::Infix("!=", 0),
             _ => Form::Call(name),
         },
         Op::Prim(Prim::MatMul(_)) => Form::Infix("@", 2),
@@ -94,8 +103,9 @@ struct View<'a> {
     names: Vec<Option<String>>,
     /// Backward values used once and not named: written where they are used.
     inline: Vec<bool>,
-    /// Lines that only restate a value (`v̄3 = v̄4`), by the tape length they follow.
-    aliases: Vec<(usize, String, String)>,
+    /// Lines that only restate a value (`v̄3 = v̄4`): the tape length they
+    /// follow, their backward pass, the name and what it equals.
+    aliases: Vec<(usize, u32, String, String)>,
 }
 
 impl<'a> View<'a> {
@@ -111,7 +121,8 @@ impl<'a> View<'a> {
                 match innermost {
                     Some(p) if g.seeds.contains(&(i as u32)) => Role::Seed(p.number),
                     Some(p) => Role::Backward(p.number),
-                    None if nodes[i].op.is_leaf() => Role::Input,
+                    None if nodes[i].op.is_leaf() && g.inputs.contains(&(i as u32)) => Role::Input,
+                    None if nodes[i].op.is_leaf() => Role::Constant,
                     None => Role::Forward,
                 }
             })
@@ -119,7 +130,7 @@ impl<'a> View<'a> {
         let mut names: Vec<Option<String>> = vec![None; nodes.len()];
         let mut k = 0;
         for (i, r) in role.iter().enumerate() {
-            if matches!(r, Role::Input | Role::Forward) {
+            if matches!(r, Role::Input | Role::Constant | Role::Forward) {
                 k += 1;
                 names[i] = Some(format!("v{k}"));
             }
@@ -147,6 +158,15 @@ impl<'a> View<'a> {
                 }
             }
         }
+        // The graph's outputs are referred to by name in its last section.
+        for out in &g.outputs {
+            if let AdjointRef::Node(n) = out {
+                let n = *n as usize;
+                if n < nodes.len() && names[n].is_none() && !adjoint_named[n] {
+                    temp[n] = true;
+                }
+            }
+        }
         let mut temps = 0;
         for i in 0..nodes.len() {
             if names[i].is_none() && !adjoint_named[i] && (temp[i] || uses[i] != 1) {
@@ -163,10 +183,10 @@ impl<'a> View<'a> {
                 AdjointRef::Node(n) => {
                     let same = names[*n as usize].clone().unwrap_or_default();
                     if same != name {
-                        aliases.push((note.at, name, same));
+                        aliases.push((note.at, note.pass, name, same));
                     }
                 }
-                AdjointRef::Const(v) => aliases.push((note.at, name, describe(v))),
+                AdjointRef::Const(v) => aliases.push((note.at, note.pass, name, describe(v))),
             }
         }
         let inline = names.iter().map(Option::is_none).collect();
@@ -188,6 +208,7 @@ impl<'a> View<'a> {
                 return (format!("input {k}"), ATOM);
             }
             Role::Seed(_) => return (describe(&node.out), ATOM),
+            Role::Constant => return ("constant".into(), ATOM),
             _ => {}
         }
         if let Op::Prim(Prim::IntPow(p)) = &node.op {
@@ -240,19 +261,21 @@ impl<'a> View<'a> {
 
     fn header(&self, role: Role, sources: &SourceMap, first: bool) -> String {
         match role {
-            Role::Input | Role::Forward if first => "forward pass".into(),
-            Role::Input | Role::Forward => "forward pass (continued)".into(),
-            Role::Seed(n) | Role::Backward(n) => {
-                let at = self
-                    .g
-                    .passes
-                    .iter()
-                    .find(|p| p.number == n)
-                    .map(|p| sources.location(p.span))
-                    .unwrap_or_default();
-                format!("backward pass {n} (of the differentiation at {at}): adjoints")
-            }
+            Role::Input | Role::Constant | Role::Forward if first => "forward pass".into(),
+            Role::Input | Role::Constant | Role::Forward => "forward pass (continued)".into(),
+            Role::Seed(n) | Role::Backward(n) => self.pass_header(n, sources),
         }
+    }
+
+    fn pass_header(&self, n: u32, sources: &SourceMap) -> String {
+        let at = self
+            .g
+            .passes
+            .iter()
+            .find(|p| p.number == n)
+            .map(|p| sources.location(p.span))
+            .unwrap_or_default();
+        format!("backward pass {n} (of the differentiation at {at}): adjoints")
     }
 }
 
@@ -267,9 +290,32 @@ fn paren(s: String, needed: bool) -> String {
 /// Which section a role belongs to (inputs and forward nodes share one).
 fn section(r: Role) -> Option<u32> {
     match r {
-        Role::Input | Role::Forward => None,
+        Role::Input | Role::Constant | Role::Forward => None,
         Role::Seed(n) | Role::Backward(n) => Some(n),
     }
+}
+
+/// One line of the table: a section header, or the node, its value and its source position.
+type Row = (Option<String>, String, String, String);
+
+/// Adds the line `name = same` of backward pass `pass`, under that pass's header.
+fn alias_row(
+    rows: &mut Vec<Row>,
+    current: &mut Option<Option<u32>>,
+    view: &View<'_>,
+    sources: &SourceMap,
+    (pass, name, same): (u32, &String, &String),
+) {
+    if *current != Some(Some(pass)) {
+        rows.push((
+            Some(view.pass_header(pass, sources)),
+            String::new(),
+            String::new(),
+            String::new(),
+        ));
+        *current = Some(Some(pass));
+    }
+    rows.push((None, format!("{name} = {same}"), String::new(), String::new()));
 }
 
 /// The lecture's table form of an extended graph: sections for the forward
@@ -277,14 +323,14 @@ fn section(r: Role) -> Option<u32> {
 /// with its value (or shape) and the source position it comes from.
 pub fn to_table(g: &Extended, sources: &SourceMap) -> String {
     let view = View::new(g);
-    let mut rows: Vec<(Option<String>, String, String, String)> = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
     let mut current: Option<Option<u32>> = None;
     let mut forward_seen = false;
     let mut aliases = view.aliases.iter().peekable();
     let nodes = &g.tape.nodes;
     for (i, node) in nodes.iter().enumerate() {
-        while let Some((_, name, same)) = aliases.next_if(|(at, _, _)| *at <= i) {
-            rows.push((None, format!("{name} = {same}"), String::new(), String::new()));
+        while let Some((_, pass, name, same)) = aliases.next_if(|(at, _, _, _)| *at <= i) {
+            alias_row(&mut rows, &mut current, &view, sources, (*pass, name, same));
         }
         if view.inline[i] {
             continue;
@@ -304,6 +350,7 @@ pub fn to_table(g: &Extended, sources: &SourceMap) -> String {
         let (expr, _) = view.expr(i);
         let (value, note) = match view.role[i] {
             _ if g.sums.contains(&(i as u32)) => (describe(&node.out), "  sum of partial adjoints"),
+            _ if g.guards.contains(&(i as u32)) => (describe(&node.out), "  guard"),
             Role::Seed(_) => (String::new(), "  seed"),
             _ => (describe(&node.out), ""),
         };
@@ -314,8 +361,21 @@ pub fn to_table(g: &Extended, sources: &SourceMap) -> String {
             format!("{}{note}", sources.location(node.span)),
         ));
     }
-    for (_, name, same) in aliases {
-        rows.push((None, format!("{name} = {same}"), String::new(), String::new()));
+    for (_, pass, name, same) in aliases {
+        alias_row(&mut rows, &mut current, &view, sources, (*pass, name, same));
+    }
+    if !g.outputs.is_empty() {
+        rows.push((Some("outputs".into()), String::new(), String::new(), String::new()));
+        for (k, out) in g.outputs.iter().enumerate() {
+            let (what, value) = match out {
+                AdjointRef::Node(n) => match view.names.get(*n as usize) {
+                    Some(Some(name)) => (name.clone(), describe(&nodes[*n as usize].out)),
+                    _ => (view.expr(*n as usize).0, describe(&nodes[*n as usize].out)),
+                },
+                AdjointRef::Const(v) => ("constant".into(), describe(v)),
+            };
+            rows.push((None, format!("output {} = {what}", k + 1), value, String::new()));
+        }
     }
     let w1 = rows.iter().map(|r| width(&r.1)).max().unwrap_or(0);
     let w2 = rows.iter().map(|r| width(&r.2)).max().unwrap_or(0);
@@ -351,6 +411,7 @@ pub fn to_dot(g: &Extended, sources: &SourceMap) -> String {
         let at = sources.location(n.span);
         let attrs = match view.role[i] {
             Role::Input => format!("shape=box, label=\"{name}\\ninput\\n{value}\""),
+            Role::Constant => format!("shape=box, style=dashed, label=\"{name}\\nconstant\\n{value}\""),
             Role::Seed(p) => {
                 format!("shape=box, style=filled, fillcolor=lightblue, label=\"{name}\\nseed of pass {p}\\n{value}\"")
             }
@@ -381,6 +442,21 @@ pub fn to_dot(g: &Extended, sources: &SourceMap) -> String {
                         escape(&n.inputs.get(k).map(describe).unwrap_or_default())
                     );
                 }
+            }
+        }
+    }
+    for (k, o) in g.outputs.iter().enumerate() {
+        let _ = writeln!(out, "  out{k} [shape=doublecircle, label=\"output {}\"];", k + 1);
+        match o {
+            AdjointRef::Node(n) => {
+                let _ = writeln!(out, "  n{n} -> out{k};");
+            }
+            AdjointRef::Const(v) => {
+                let _ = writeln!(
+                    out,
+                    "  oc{k} [shape=plaintext, label=\"{}\"];\n  oc{k} -> out{k} [style=dashed];",
+                    escape(&describe(v))
+                );
             }
         }
     }

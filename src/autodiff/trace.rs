@@ -176,7 +176,37 @@ impl DiffCtx {
     /// differentiation's backward pass ended, or as far as it got.
     pub fn take_captured(&self) -> Option<Extended> {
         self.finish_capture();
-        self.capture.borrow_mut().take()
+        self.capture.borrow_mut().take().map(Extended::with_leaf_inputs)
+    }
+
+    /// Starts a trace (`trace(f)(...)`): a recording level, on which
+    /// everything computed from the values made its inputs (with
+    /// [`trace_input`]) is recorded, together with the adjoint notes of every
+    /// backward pass run meanwhile. Returns the level and the capture state
+    /// to hand back to [`DiffCtx::end_trace`] (a trace inside `dp graph`'s
+    /// capture suspends it).
+    pub fn begin_trace(self: &Rc<Self>) -> (Rc<Level>, Capture) {
+        let record = new_tape(self);
+        record.level.records_all.set(true);
+        let level = record.level.clone();
+        let mut c = self.capture.borrow_mut();
+        let previous = std::mem::take(&mut *c);
+        c.begin_trace(record, self.span());
+        (level, previous)
+    }
+
+    /// Ends the trace begun by [`DiffCtx::begin_trace`] and returns its
+    /// graph (inputs and outputs left for the caller to fill in).
+    pub fn end_trace(&self, previous: Capture) -> Extended {
+        let taken = self.capture.borrow_mut().take_recording();
+        *self.capture.borrow_mut() = previous;
+        match taken {
+            Some((record, mut graph)) => {
+                graph.tape = record.finish();
+                graph
+            }
+            None => Extended::default(),
+        }
     }
 
     /// Runs `f` on the capture while one is being recorded.
@@ -227,6 +257,7 @@ impl DiffCtx {
             active: Cell::new(true),
             tape: tape.map(RefCell::new),
             batch,
+            records_all: Cell::new(false),
             ctx: self.clone(),
         })
     }
@@ -244,6 +275,10 @@ pub struct Level {
     tape: Option<RefCell<Tape>>,
     /// The batch size of a `vmap` level (`None`: a differentiation level).
     batch: Option<usize>,
+    /// A `trace` level: it records everything computed from its inputs,
+    /// also what no differentiation needs (comparisons, masks, `floor`,
+    /// `stop_gradient`), so its tape is the whole computation.
+    records_all: Cell<bool>,
     ctx: Rc<DiffCtx>,
 }
 
@@ -341,11 +376,57 @@ pub fn rewrap_batches(like: &Value, plain: Value) -> Value {
     batch_levels(like).iter().fold(plain, |v, l| batched(l, v))
 }
 
+/// `v` (a value a running `trace` computed) is read to decide something,
+/// such as the condition of an `if`: its node becomes a guard of the graph.
+pub fn note_guard(v: &Value) {
+    let mut w = v;
+    while let Value::Dual(t) = w {
+        if t.level.records_all.get() && t.level.active.get() {
+            if let TraceKind::Reverse(id) = t.kind {
+                t.level.ctx.capturing(|c| c.note_guard(t.level.id, id));
+            }
+            return;
+        }
+        w = &t.primal;
+    }
+}
+
+/// Whether `v` is a value a running `trace` computed (so a builtin that
+/// reads its concrete data should compute through recorded primitives).
+pub fn is_traced(v: &Value) -> bool {
+    let mut w = v;
+    while let Value::Dual(t) = w {
+        if t.level.records_all.get() && t.level.active.get() {
+            return true;
+        }
+        w = &t.primal;
+    }
+    false
+}
+
 /// `v` without its differentiation wrappers (a constant for every
 /// derivative), but still batched by the running `vmap` levels it is batched
 /// by: `strip` for values that must stay per-example (`stop_gradient`, masks).
 pub fn strip_diff(v: &Value) -> Value {
-    rewrap_batches(v, v.strip().clone())
+    let plain = rewrap_batches(v, v.strip().clone());
+    // To a running `trace` the value is still one it computed: keep it a
+    // node of the trace (the outermost level, so the outermost wrapper).
+    let mut w = v;
+    while let Value::Dual(t) = w {
+        if t.level.records_all.get() && t.level.active.get() {
+            if let TraceKind::Reverse(id) = t.kind {
+                if batch_levels(v).iter().all(|b| b.id > t.level.id) {
+                    return Value::Dual(Rc::new(Tracer {
+                        level: t.level.clone(),
+                        primal: plain,
+                        kind: TraceKind::Reverse(id),
+                    }));
+                }
+            }
+        }
+        w = &t.primal;
+    }
+    plain
 }
 
 /// The shape of a numeric value as the code holding it sees it: the batch
@@ -411,6 +492,11 @@ fn live(v: &Value) -> &Value {
         v = &t.primal;
     }
     v
+}
+
+/// Makes `value` an input of the trace `level` (see [`DiffCtx::begin_trace`]).
+pub fn trace_input(level: &Rc<Level>, value: Value) -> (Value, u32) {
+    push_leaf(level, value)
 }
 
 /// Records a new input of a reverse-mode level and returns its tracer.
@@ -527,7 +613,8 @@ pub fn lift(prim: &Prim, args: &[Value]) -> Result<Value, Diagnostic> {
         });
     };
     let out = apply(prim, &primals)?;
-    if crate::prim::zero_derivative(prim) || crate::prim::is_bool(&out) {
+    let constant = crate::prim::zero_derivative(prim) || crate::prim::is_bool(&out);
+    if constant && !level.records_all.get() {
         return Ok(out);
     }
     let parents: SmallVec<[Option<u32>; 2]> = args.iter().map(|a| own(a, level, node_of)).collect();
@@ -540,6 +627,14 @@ pub fn lift(prim: &Prim, args: &[Value]) -> Result<Value, Diagnostic> {
         out: out.clone(),
         span: level.ctx.span(),
     });
+    drop(t);
+    if constant && !matches!(out, Value::Tensor(_)) {
+        // A trace keeps tensors without a derivative (masks, `floor(x)`)
+        // as nodes; a scalar bool stays plain for `if` and `while` to read,
+        // and its node is a guard of the graph.
+        level.ctx.capturing(|c| c.note_guard(level.id, id));
+        return Ok(out);
+    }
     Ok(Value::Dual(Rc::new(Tracer {
         level: level.clone(),
         primal: out,

@@ -3,6 +3,7 @@
 
 pub mod core;
 pub mod diff;
+pub mod graphs;
 pub mod help;
 pub mod io;
 pub mod random;
@@ -42,6 +43,7 @@ pub fn all() -> HashMap<Rc<str>, Value> {
     trees::register_all(&mut t);
     tensor::register_all(&mut t);
     diff::register_all(&mut t);
+    graphs::register_all(&mut t);
     io::register_all(&mut t);
     random::register_all(&mut t);
     // f-strings call `format` under a name programs cannot bind (see `syntax::fstring`).

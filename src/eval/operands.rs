@@ -14,6 +14,9 @@ impl Interp {
                 .at(span)
                 .with_label("this differs between the examples of the batch"));
         }
+        if crate::autodiff::trace::is_traced(v) {
+            crate::autodiff::trace::note_guard(v);
+        }
         match v.strip() {
             Value::Bool(b) => Ok(*b),
             Value::Tensor(t) if t.size() == 1 => Ok(t.item().unwrap_or(0.0) != 0.0),

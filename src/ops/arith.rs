@@ -217,11 +217,27 @@ pub fn binary(op: BinOp, a: &Value, b: &Value) -> Result<Value, Diagnostic> {
             op,
             BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge
         );
+        let kernel = |k: BinaryOp| ops::binary(k, a, b);
         if comparison && is_scalar_num(a) && is_scalar_num(b) {
+            if crate::autodiff::trace::is_traced(a) || crate::autodiff::trace::is_traced(b) {
+                // Through the primitive, so the running trace records the
+                // comparison (a guard of its graph).
+                let k = match op {
+                    BinOp::Eq => BinaryOp::Eq,
+                    BinOp::Ne => BinaryOp::Ne,
+                    BinOp::Lt => BinaryOp::Lt,
+                    BinOp::Le => BinaryOp::Le,
+                    BinOp::Gt => BinaryOp::Gt,
+                    _ => BinaryOp::Ge,
+                };
+                return Ok(match kernel(k)?.strip() {
+                    Value::Bool(b) => Value::Bool(*b),
+                    other => Value::Bool(scalar_of(other) != 0.0),
+                });
+            }
             // Comparisons of (possibly differentiated) scalars give bools.
             return float_fast(op, scalar_of(a), scalar_of(b)).ok_or_else(|| type_mismatch(op, a, b));
         }
-        let kernel = |k: BinaryOp| ops::binary(k, a, b);
         return match op {
             BinOp::Add => kernel(BinaryOp::Add),
             BinOp::Sub => kernel(BinaryOp::Sub),

@@ -111,10 +111,17 @@ pub(super) fn log_softmax(x: &Value, axis: usize) -> R<Value> {
 pub(super) fn one_hot(labels: &Value, n: usize) -> R<Value> {
     let t = as_tensor(labels.strip())?;
     // Batched labels (inside `vmap`): the new axis goes last, so the batch axes stay in front.
-    Ok(crate::autodiff::trace::rewrap_batches(
-        labels,
-        ops::from_tensor(te(t.one_hot(n))?),
-    ))
+    let hot = crate::autodiff::trace::rewrap_batches(labels, ops::from_tensor(te(t.one_hot(n))?));
+    if crate::autodiff::trace::is_traced(labels) {
+        // The same values through recorded primitives (the labels were
+        // checked above), so a traced graph computes them from its input.
+        let mut col = shape_of(labels);
+        col.push(1);
+        let classes = ops::from_tensor(te(dp_tensor::Tensor::arange(0.0, n as f64, 1.0))?);
+        let eq = ops::binary(dp_tensor::BinaryOp::Eq, &ops::reshape(labels, &col)?, &classes)?;
+        return ops::binary(dp_tensor::BinaryOp::Mul, &eq, &Value::Float(1.0));
+    }
+    Ok(hot)
 }
 
 /// `cross_entropy(logits, labels)`: mean negative log-likelihood of integer class labels.

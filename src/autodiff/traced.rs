@@ -1,0 +1,160 @@
+//! `trace(f)(args...)`: runs `f` once with the float and tensor leaves of
+//! its arguments as the inputs of a recording level (see
+//! [`super::capture`]) and returns the graph of everything it computed —
+//! with the adjoint nodes of every `grad`, `vjp` or `jacrev` inside it, so a
+//! traced gradient function gives the lecture's extended graph. The graph is
+//! a value: it prints as the lecture's table, and `graph_dot`,
+//! `graph_stats` and `optimize` take it.
+
+use super::capture::{AdjointRef, Extended};
+use super::graph;
+use super::trace::{self, node_at, trace_input};
+use crate::diagnostics::{SourceMap, R};
+use crate::eval::Interp;
+use crate::value::native::Args;
+use crate::value::object::Object;
+use crate::value::tree::{self, is_differentiable};
+use crate::value::Value;
+use std::any::Any;
+use std::rc::Rc;
+
+/// A traced graph, as a dp value (`graph` type).
+#[derive(Debug)]
+pub struct TracedGraph {
+    /// The traced function's name, for the printed header.
+    pub name: String,
+    /// The graph.
+    pub graph: Extended,
+    /// The sources its nodes point into (a copy: the graph outlives the call).
+    pub sources: SourceMap,
+    /// Which optimisation passes produced it from the trace (empty: as traced).
+    pub optimized: Vec<String>,
+    /// The traced function's result, whose float and tensor leaves are the
+    /// graph's outputs in order: [`TracedGraph::run`] gives results of this structure.
+    pub result: Value,
+}
+
+impl TracedGraph {
+    /// The graph as a value.
+    pub fn into_value(self) -> Value {
+        Value::Object(Rc::new(self))
+    }
+
+    /// The graph in a value, if it holds one.
+    pub fn of(v: &Value) -> Option<&TracedGraph> {
+        match v.strip() {
+            Value::Object(o) => o.as_any().downcast_ref::<TracedGraph>(),
+            _ => None,
+        }
+    }
+
+    /// The one-line summary printed above the table.
+    pub fn headline(&self) -> String {
+        let g = &self.graph;
+        let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
+        let mut s = format!(
+            "graph of {}: {}, {}, {}",
+            self.name,
+            plural(g.tape.nodes.len(), "node"),
+            plural(g.inputs.len(), "input"),
+            plural(g.outputs.len(), "output"),
+        );
+        if !self.optimized.is_empty() {
+            s.push_str(&format!(" (optimized: {})", self.optimized.join(", ")));
+        }
+        s
+    }
+}
+
+impl Object for TracedGraph {
+    fn type_name(&self) -> &'static str {
+        "graph"
+    }
+
+    fn write_repr(&self, out: &mut String) {
+        out.push_str(&self.headline());
+        out.push('\n');
+        out.push_str(graph::to_table(&self.graph, &self.sources).trim_end());
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// Runs `f` on `args` with every float and tensor leaf of the arguments an
+/// input of a fresh recording level and returns the recorded graph.
+pub fn trace_call(it: &mut Interp, f: &Value, name: String, args: Args) -> R<TracedGraph> {
+    let (level, previous) = it.diff.begin_trace();
+    let mut inputs = Vec::new();
+    let mut call_args = args.clone();
+    let wrapped: R<()> = (|| {
+        for a in call_args.pos.iter_mut() {
+            *a = tree::map_leaves(a, &mut |x, _| {
+                if is_differentiable(x) {
+                    let (t, id) = trace_input(&level, crate::ops::num(x));
+                    inputs.push(id);
+                    Ok(t)
+                } else {
+                    Ok(x.clone())
+                }
+            })?;
+        }
+        Ok(())
+    })();
+    // The result is read while the level records: afterwards its tracers are constants.
+    let result = wrapped.and_then(|()| it.call(f, call_args)).and_then(|out| {
+        let mut outputs = Vec::new();
+        let result = tree::map_leaves(&out, &mut |x, _| {
+            if is_differentiable(x) {
+                outputs.push(match node_at(x, &level) {
+                    Some(n) => AdjointRef::Node(n),
+                    None => AdjointRef::Const(trace::unwrap_level(x, &level).strip().clone()),
+                });
+            }
+            Ok(trace::unwrap_level(x, &level))
+        })?;
+        Ok((outputs, result))
+    });
+    let mut graph = it.diff.end_trace(previous);
+    let (outputs, result) = result?;
+    graph.outputs = outputs;
+    graph.inputs = inputs;
+    Ok(TracedGraph {
+        name,
+        graph,
+        sources: it.sources.clone(),
+        optimized: Vec::new(),
+        result,
+    })
+}
+
+impl TracedGraph {
+    /// Runs the graph on new arguments (of the structure and shapes it was
+    /// traced with) and returns a result of the traced function's structure.
+    pub fn run(&self, args: &[Value]) -> R<Value> {
+        let mut inputs = Vec::new();
+        for a in args {
+            tree::map_leaves(a, &mut |x, _| {
+                if is_differentiable(x) {
+                    inputs.push(crate::ops::num(x));
+                }
+                Ok(Value::None)
+            })?;
+        }
+        let outputs = match super::replay::replay(&self.graph, &inputs)? {
+            super::replay::Replay::Done(v) => v,
+            super::replay::Replay::Diverged { node, got } => {
+                return Err(super::replay::diverged_error(&self.graph, &self.sources, node, &got))
+            }
+        };
+        let mut next = outputs.into_iter();
+        tree::map_leaves(&self.result, &mut |x, _| {
+            Ok(if is_differentiable(x) {
+                next.next().unwrap_or(Value::None)
+            } else {
+                x.clone()
+            })
+        })
+    }
+}
