@@ -34,6 +34,29 @@ unsafe fn gemm(
     if m == 0 || n == 0 {
         return;
     }
+    if k == 1 && csc == 1 {
+        // An outer product (per-example weight gradients under `vmap` are
+        // batches of them): each row of C is a multiple of B's one row. The
+        // packed GEMM would pack and run its kernel for a single rank-1
+        // update, several times the cost of this store-bound loop.
+        for i in 0..m as isize {
+            let av = *a.offset(i * rsa);
+            // SAFETY (both arms): row i of C has n elements at stride 1 and
+            // B's row has n elements at stride csb, as the caller promises.
+            let crow = std::slice::from_raw_parts_mut(c.offset(i * rsc), n);
+            if csb == 1 {
+                let brow = std::slice::from_raw_parts(b, n);
+                for (cj, bj) in crow.iter_mut().zip(brow) {
+                    *cj = av * bj;
+                }
+            } else {
+                for (j, cj) in crow.iter_mut().enumerate() {
+                    *cj = av * *b.offset(j as isize * csb);
+                }
+            }
+        }
+        return;
+    }
     if m * n * k <= SMALL_GEMM {
         // Also the k == 0 case: a zero matrix.
         for i in 0..m as isize {
