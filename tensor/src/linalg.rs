@@ -223,6 +223,31 @@ impl Tensor {
                         1,
                     );
                 }
+            } else if na == 2 && nb > 2 && n == 1 && b.is_contiguous() {
+                // One matrix times a batch of column vectors (a VJP or JVP of
+                // `W @ x` under `vmap`): stacked as rows, the vectors form a
+                // [batch, k] matrix, and (A b_e)^T = b_e^T A^T, so the whole
+                // batch is one GEMM with A read transposed, whose [batch, m]
+                // output is the [batch, m, 1] result in memory.
+                let rows = total / m;
+                // SAFETY: b is contiguous with rows*k elements from its offset;
+                // a's strides address its own buffer; out has rows*m elements.
+                unsafe {
+                    gemm(
+                        rows,
+                        k,
+                        m,
+                        b.data.as_ptr().add(b.offset),
+                        k as isize,
+                        1,
+                        a.data.as_ptr().add(a.offset),
+                        csa,
+                        rsa,
+                        out.as_mut_ptr(),
+                        m as isize,
+                        1,
+                    );
+                }
             } else {
                 let sa = broadcast_strides(&a.shape[..na - 2], &a.strides[..na - 2], &batch);
                 let sb = broadcast_strides(&b.shape[..nb - 2], &b.strides[..nb - 2], &batch);

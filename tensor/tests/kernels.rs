@@ -534,3 +534,35 @@ fn batched_outer_products_match_naive() {
         }
     }
 }
+
+#[test]
+fn matrix_times_batch_of_columns_matches_naive() {
+    // A 2-d A against a contiguous [batch.., k, 1] B is one GEMM of the
+    // stacked columns with A read transposed; A plain, transposed and sliced.
+    let a = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]).unwrap();
+    let b = Tensor::from_vec(vec![1.0, 0.5, -1.0, 2.0, 0.0, 0.25], &[2, 3, 1]).unwrap();
+    // From NumPy: (a @ b).ravel()
+    assert_eq!(a.matmul(&b).unwrap().to_vec(), [-1.0, 0.5, 2.75, 9.5]);
+    assert_eq!(a.matmul(&b).unwrap().shape(), &[2, 2, 1]);
+    let mut rng = DRng::new(8);
+    let int = |t: Tensor| t.map(|x| (x * 4.0).round());
+    for (batch, m, k) in [(1, 1, 1), (5, 7, 3), (100, 100, 100), (3, 40, 300)] {
+        let a = int(rng.normal(&[m, k]).unwrap());
+        let at = int(rng.normal(&[k, m]).unwrap()).t();
+        let b = int(rng.normal(&[batch, k, 1]).unwrap());
+        let b4 = b.reshape(&[1, batch, k, 1]).unwrap();
+        for a in [&a, &at] {
+            let got = a.matmul(&b).unwrap();
+            assert_eq!(got.shape(), &[batch, m, 1]);
+            assert_eq!(a.matmul(&b4).unwrap().shape(), &[1, batch, m, 1]);
+            assert_eq!(a.matmul(&b4).unwrap().to_vec(), got.to_vec());
+            for e in 0..batch {
+                let be = b.slice(&[SliceSpec::Index(e as i64)]).unwrap();
+                assert_eq!(
+                    got.slice(&[SliceSpec::Index(e as i64)]).unwrap().to_vec(),
+                    naive_matmul(a, &be)
+                );
+            }
+        }
+    }
+}
