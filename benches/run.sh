@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # dp against its peers, in one run: builds the release binary, then prints one table
 # (CPython, NumPy, HIPS autograd, JAX, PyTorch, micrograd; missing peers are skipped).
-#   benches/run.sh [--reps N] [--peer-threads 1|2|both] [interp kernels train conv scalar gradcost]
+#   benches/run.sh [--reps N] [--peer-threads 1|2|both] [interp kernels train conv scalar gradcost vmapgrad]
 # See benches/README.md. Nothing here is asserted by the test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."

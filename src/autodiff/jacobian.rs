@@ -4,7 +4,8 @@
 //! block of shape `out_shape + in_shape`.
 
 use super::api::{missing_arg, no_leaf_error, split_aux, unwrap_tree, wrap_inputs, Argnums, DiffOpts};
-use super::trace::{self, backward, dual, start_tape, tangent_at, unwrap_level};
+use super::jacbatch::{basis_block, batching_failed, block_len, join, lead_to_end, stacked, zeros_stack};
+use super::trace::{self, backward, batched, dual, start_tape, tangent_at, unwrap_level};
 use crate::diagnostics::{Diagnostic, ErrorKind, R};
 use crate::eval::Interp;
 use crate::ops::{self, apply, num, shape_of, Prim};
@@ -137,26 +138,97 @@ pub fn jacrev_call(it: &mut Interp, f: &Value, opts: &DiffOpts, args: Args) -> R
         }
         let ys = shape_of(yl);
         let n_out: usize = ys.iter().product();
-        let mut rows: Vec<Vec<Value>> = vec![Vec::with_capacity(n_out); inp.leaves.len()];
-        for e in 0..n_out {
-            let adj = match node {
-                Some(n) => backward(it, &tape, vec![(n, basis(&ys, e)?)])?,
-                None => Vec::new(),
-            };
-            for (j, (x, id)) in inp.leaves.iter().zip(&ids).enumerate() {
-                if let Some(id) = id {
-                    rows[j].push(match adj.get(*id as usize).cloned().flatten() {
-                        Some(g) => g,
-                        None => ops::zeros_like(&num(x))?,
-                    });
-                }
-            }
-        }
+        // rows[j]: the cotangents of input leaf j, one per output element, stacked: [n_out, *x shape].
+        let mut rows = match node {
+            Some(n) => match rev_rows_batched(it, &tape, n, &ys, &inp, &ids) {
+                Err(d) if batching_failed(&d) => rev_rows_looped(it, &tape, n, &ys, &inp, &ids)?,
+                r => r?,
+            },
+            None => inp
+                .leaves
+                .iter()
+                .map(|x| zeros_stack(n_out, &shape_of(&num(x))))
+                .collect::<R<_>>()?,
+        };
         blocks(&inp, &mut |j, x| {
-            assemble(std::mem::take(&mut rows[j]), &ys, &shape_of(x), false)
+            let mut shape = ys.clone();
+            shape.extend(shape_of(x));
+            ops::reshape(&std::mem::replace(&mut rows[j], Value::None), &shape)
         })
     })?;
     Ok(with_aux(jac, aux))
+}
+
+/// The rows of the Jacobian of output `node` (of shape `ys`) for each input
+/// leaf, `[n_out, *x shape]`: one backward pass per block of output
+/// elements, the block's basis cotangents batched (`vmap` of the VJP).
+fn rev_rows_batched(
+    it: &mut Interp,
+    tape: &trace::Tape,
+    node: u32,
+    ys: &[usize],
+    inp: &Inputs,
+    ids: &[Option<u32>],
+) -> R<Vec<Value>> {
+    let n_out: usize = ys.iter().product();
+    let step = block_len(n_out);
+    let mut parts: Vec<Vec<Value>> = vec![Vec::new(); inp.leaves.len()];
+    for start in (0..n_out).step_by(step) {
+        let count = step.min(n_out - start);
+        let guard = trace::start_batch(&it.diff, count);
+        let seed = batched(&guard.level, basis_block(ys, start, count)?);
+        let adj = backward(it, tape, vec![(node, seed)])?;
+        for (j, (x, id)) in inp.leaves.iter().zip(ids).enumerate() {
+            if id.is_some() {
+                let g = id.and_then(|i| adj.get(i as usize).cloned().flatten());
+                parts[j].push(stacked(g.as_ref(), &guard.level, count, &shape_of(&num(x)))?);
+            }
+        }
+    }
+    parts
+        .into_iter()
+        .zip(ids)
+        .zip(&inp.leaves)
+        .map(|((p, id), x)| match id {
+            None => Ok(Value::None),
+            // An empty output: no pass ran, the rows have no elements.
+            Some(_) if p.is_empty() => zeros_stack(0, &shape_of(&num(x))),
+            Some(_) => join(p),
+        })
+        .collect()
+}
+
+/// [`rev_rows_batched`] one output element at a time: the fallback when the
+/// backward pass cannot be batched (a custom rule that branches on its cotangent).
+fn rev_rows_looped(
+    it: &mut Interp,
+    tape: &trace::Tape,
+    node: u32,
+    ys: &[usize],
+    inp: &Inputs,
+    ids: &[Option<u32>],
+) -> R<Vec<Value>> {
+    let n_out: usize = ys.iter().product();
+    let mut rows: Vec<Vec<Value>> = vec![Vec::with_capacity(n_out); inp.leaves.len()];
+    for e in 0..n_out {
+        let adj = backward(it, tape, vec![(node, basis(ys, e)?)])?;
+        for (j, (x, id)) in inp.leaves.iter().zip(ids).enumerate() {
+            if let Some(id) = id {
+                rows[j].push(match adj.get(*id as usize).cloned().flatten() {
+                    Some(g) => g,
+                    None => ops::zeros_like(&num(x))?,
+                });
+            }
+        }
+    }
+    rows.into_iter()
+        .zip(ids)
+        .zip(&inp.leaves)
+        .map(|((r, id), x)| match id {
+            None => Ok(Value::None),
+            Some(_) => assemble(r, &[n_out], &shape_of(&num(x)), false),
+        })
+        .collect()
 }
 
 /// `args` with differentiated input leaf `j` (counting over `argnums`) replaced by `new`.
@@ -172,46 +244,136 @@ fn replace_leaf(args: &Args, argnums: &Argnums, j: usize, new: &Value) -> R<Args
     Ok(out)
 }
 
-/// `jacfwd(f, argnums, has_aux)(args...)`: forward mode, one pass per input element.
+/// The columns of one input leaf for every output leaf: `[*y shape, n_in]`
+/// (`none` for an output that is not differentiable), and the primal
+/// output and aux of the first pass (`None` when the leaf is empty).
+struct Columns {
+    cols: Vec<Value>,
+    first: Option<(Value, Option<Value>)>,
+}
+
+/// Receives output leaf `m`'s primal and tangent (`None`: zero).
+type PushTangent<'a> = dyn FnMut(usize, &Value, Option<Value>) -> R<()> + 'a;
+
+/// The output leaves of one forward pass at `level`: their primals (as a
+/// tree) and their tangents, given to `push(m, primal, tangent)`.
+fn read_tangents(out: &Value, level: &Rc<trace::Level>, push: &mut PushTangent<'_>) -> R<Value> {
+    let mut m = 0;
+    tree::map_leaves(out, &mut |o, _| {
+        let yl = unwrap_level(o, level);
+        push(m, &yl, tangent_at(o, level))?;
+        m += 1;
+        Ok(yl)
+    })
+}
+
+/// [`Columns`] of input leaf `j` (value `x`) by forward passes over blocks
+/// of its elements, the block's basis tangents batched (`vmap` of the JVP).
+fn fwd_cols_batched(it: &mut Interp, f: &Value, opts: &DiffOpts, args: &Args, j: usize, x: &Value) -> R<Columns> {
+    let xs = shape_of(x);
+    let n_in: usize = xs.iter().product();
+    let step = block_len(n_in);
+    // parts[m]: the blocks of output leaf m, each [count, *y shape] (empty: not differentiable).
+    let mut parts: Vec<Vec<Value>> = Vec::new();
+    let mut first = None;
+    for start in (0..n_in).step_by(step) {
+        let count = step.min(n_in - start);
+        let batch = trace::start_batch(&it.diff, count);
+        let active = trace::start_forward(&it.diff);
+        let level = active.level.clone();
+        let tangent = batched(&batch.level, basis_block(&xs, start, count)?);
+        let call_args = replace_leaf(args, &opts.argnums, j, &dual(&level, x.clone(), tangent))?;
+        let out = it.call(f, call_args)?;
+        let (out, aux) = split_aux("jacfwd", out, opts.has_aux)?;
+        let y = read_tangents(&out, &level, &mut |m, yl, t| {
+            if parts.len() <= m {
+                parts.resize(m + 1, Vec::new());
+            }
+            if is_differentiable(yl) {
+                parts[m].push(stacked(t.as_ref(), &batch.level, count, &shape_of(yl))?);
+            }
+            Ok(())
+        })?;
+        if first.is_none() {
+            first = Some((y, aux.map(|a| unwrap_tree(&a, &level)).transpose()?));
+        }
+    }
+    let cols = parts
+        .into_iter()
+        .map(|p| {
+            if p.is_empty() {
+                Ok(Value::None)
+            } else {
+                lead_to_end(&join(p)?)
+            }
+        })
+        .collect::<R<_>>()?;
+    Ok(Columns { cols, first })
+}
+
+/// [`fwd_cols_batched`] one input element at a time: the fallback when the
+/// forward pass cannot be batched (user code that branches on a tangent).
+fn fwd_cols_looped(it: &mut Interp, f: &Value, opts: &DiffOpts, args: &Args, j: usize, x: &Value) -> R<Columns> {
+    let xs = shape_of(x);
+    let n_in: usize = xs.iter().product();
+    let mut parts: Vec<Vec<Value>> = Vec::new();
+    let mut shapes: Vec<Option<Vec<usize>>> = Vec::new();
+    let mut first = None;
+    for e in 0..n_in {
+        let active = trace::start_forward(&it.diff);
+        let level = active.level.clone();
+        let call_args = replace_leaf(args, &opts.argnums, j, &dual(&level, x.clone(), basis(&xs, e)?))?;
+        let out = it.call(f, call_args)?;
+        let (out, aux) = split_aux("jacfwd", out, opts.has_aux)?;
+        let y = read_tangents(&out, &level, &mut |m, yl, t| {
+            if parts.len() <= m {
+                parts.resize(m + 1, Vec::new());
+                shapes.resize(m + 1, None);
+            }
+            if is_differentiable(yl) {
+                shapes[m] = Some(shape_of(yl));
+                parts[m].push(match t {
+                    Some(t) => t,
+                    None => ops::zeros_like(yl)?,
+                });
+            }
+            Ok(())
+        })?;
+        if first.is_none() {
+            first = Some((y, aux.map(|a| unwrap_tree(&a, &level)).transpose()?));
+        }
+    }
+    let cols = parts
+        .into_iter()
+        .zip(shapes)
+        .map(|(p, s)| match s {
+            Some(s) => assemble(p, &s, &[n_in], true),
+            None => Ok(Value::None),
+        })
+        .collect::<R<_>>()?;
+    Ok(Columns { cols, first })
+}
+
+/// `jacfwd(f, argnums, has_aux)(args...)`: forward mode, one batched pass
+/// per block of input elements (per element when the pass cannot be batched).
 pub fn jacfwd_call(it: &mut Interp, f: &Value, opts: &DiffOpts, args: Args) -> R<Value> {
     let fname = "jacfwd";
     let inp = inputs(fname, &args, &opts.argnums)?;
-    // cols[j][m]: the tangents of output leaf m along each element of input leaf j.
-    let mut cols: Vec<Vec<Vec<Value>>> = vec![Vec::new(); inp.leaves.len()];
+    // cols[j][m]: the tangents of output leaf m along each element of input leaf j, [*y shape, n_in].
+    let mut cols: Vec<Vec<Value>> = vec![Vec::new(); inp.leaves.len()];
     let mut first: Option<(Value, Option<Value>)> = None;
     for (j, x) in inp.leaves.iter().enumerate() {
         if !is_differentiable(x) {
             continue;
         }
         let x = num(x);
-        let xs = shape_of(&x);
-        for e in 0..xs.iter().product::<usize>() {
-            let active = trace::start_forward(&it.diff);
-            let level = active.level.clone();
-            let call_args = replace_leaf(&args, &opts.argnums, j, &dual(&level, x.clone(), basis(&xs, e)?))?;
-            let out = it.call(f, call_args)?;
-            let (out, aux) = split_aux(fname, out, opts.has_aux)?;
-            let mut tangents = Vec::new();
-            let y = tree::map_leaves(&out, &mut |o, _| {
-                let yl = unwrap_level(o, &level);
-                tangents.push(match tangent_at(o, &level) {
-                    Some(t) => t,
-                    None if is_differentiable(&yl) => ops::zeros_like(&yl)?,
-                    None => Value::None,
-                });
-                Ok(yl)
-            })?;
-            if cols[j].is_empty() {
-                cols[j] = vec![Vec::new(); tangents.len()];
-            }
-            for (m, t) in tangents.into_iter().enumerate() {
-                if let Some(c) = cols[j].get_mut(m) {
-                    c.push(t);
-                }
-            }
-            if first.is_none() {
-                first = Some((y, aux.map(|a| unwrap_tree(&a, &level)).transpose()?));
-            }
+        let c = match fwd_cols_batched(it, f, opts, &args, j, &x) {
+            Err(d) if batching_failed(&d) => fwd_cols_looped(it, f, opts, &args, j, &x)?,
+            r => r?,
+        };
+        cols[j] = c.cols;
+        if first.is_none() {
+            first = c.first;
         }
     }
     // Every differentiated leaf was empty: one plain call gives the output's structure.
@@ -231,8 +393,13 @@ pub fn jacfwd_call(it: &mut Interp, f: &Value, opts: &DiffOpts, args: Args) -> R
         }
         let ys = shape_of(yl);
         blocks(&inp, &mut |j, x| {
-            let parts = cols[j].get_mut(mi).map(std::mem::take).unwrap_or_default();
-            assemble(parts, &ys, &shape_of(x), true)
+            let mut shape = ys.clone();
+            shape.extend(shape_of(x));
+            match cols[j].get_mut(mi).map(|c| std::mem::replace(c, Value::None)) {
+                Some(c) if !matches!(c, Value::None) => ops::reshape(&c, &shape),
+                // An empty input leaf: no pass ran, the block has no elements.
+                _ => assemble(Vec::new(), &ys, &shape_of(x), true),
+            }
         })
     })?;
     Ok(with_aux(jac, aux))

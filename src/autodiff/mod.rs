@@ -1,11 +1,12 @@
 //! Differentiation: levels and tapes (`trace`), the user-facing
-//! transformations (`api`, `jacobian`, `custom`), batching (`vmap`) and
+//! transformations (`api`, `jacobian` with its batched passes in `jacbatch`, `custom`), batching (`vmap`) and
 //! graph rendering (`graph`). The rules per
 //! primitive are in `crate::prim`.
 pub mod api;
 pub mod capture;
 pub mod custom;
 pub mod graph;
+pub mod jacbatch;
 pub mod jacobian;
 pub mod linearize;
 pub mod optimize;

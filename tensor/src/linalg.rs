@@ -34,6 +34,29 @@ unsafe fn gemm(
     if m == 0 || n == 0 {
         return;
     }
+    if k == 1 && csc == 1 {
+        // An outer product (per-example weight gradients under `vmap` are
+        // batches of them): each row of C is a multiple of B's one row. The
+        // packed GEMM would pack and run its kernel for a single rank-1
+        // update, several times the cost of this store-bound loop.
+        for i in 0..m as isize {
+            let av = *a.offset(i * rsa);
+            // SAFETY (both arms): row i of C has n elements at stride 1 and
+            // B's row has n elements at stride csb, as the caller promises.
+            let crow = std::slice::from_raw_parts_mut(c.offset(i * rsc), n);
+            if csb == 1 {
+                let brow = std::slice::from_raw_parts(b, n);
+                for (cj, bj) in crow.iter_mut().zip(brow) {
+                    *cj = av * bj;
+                }
+            } else {
+                for (j, cj) in crow.iter_mut().enumerate() {
+                    *cj = av * *b.offset(j as isize * csb);
+                }
+            }
+        }
+        return;
+    }
     if m * n * k <= SMALL_GEMM {
         // Also the k == 0 case: a zero matrix.
         for i in 0..m as isize {
@@ -197,6 +220,31 @@ impl Tensor {
                         csb,
                         out.as_mut_ptr(),
                         n as isize,
+                        1,
+                    );
+                }
+            } else if na == 2 && nb > 2 && n == 1 && b.is_contiguous() {
+                // One matrix times a batch of column vectors (a VJP or JVP of
+                // `W @ x` under `vmap`): stacked as rows, the vectors form a
+                // [batch, k] matrix, and (A b_e)^T = b_e^T A^T, so the whole
+                // batch is one GEMM with A read transposed, whose [batch, m]
+                // output is the [batch, m, 1] result in memory.
+                let rows = total / m;
+                // SAFETY: b is contiguous with rows*k elements from its offset;
+                // a's strides address its own buffer; out has rows*m elements.
+                unsafe {
+                    gemm(
+                        rows,
+                        k,
+                        m,
+                        b.data.as_ptr().add(b.offset),
+                        k as isize,
+                        1,
+                        a.data.as_ptr().add(a.offset),
+                        csa,
+                        rsa,
+                        out.as_mut_ptr(),
+                        m as isize,
                         1,
                     );
                 }

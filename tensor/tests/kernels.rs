@@ -482,3 +482,87 @@ fn matmul_with_empty_inner_axis_is_zero() {
         assert!(c.to_vec().iter().all(|&x| x == 0.0));
     }
 }
+
+#[test]
+fn batched_outer_products_match_naive() {
+    // k = 1 takes the outer-product path (no packing): a batch of column
+    // times row products, B contiguous, transposed (column stride above 1)
+    // and shared by the batch; A reversed (negative row stride).
+    let a = Tensor::from_vec(vec![1.5, -2.0, 0.25, 3.0], &[2, 2, 1]).unwrap();
+    let b = Tensor::from_vec(vec![2.0, -1.0, 0.5, 4.0, 0.125, -3.0], &[2, 1, 3]).unwrap();
+    // From NumPy: (a @ b).ravel()
+    let want = [3.0, -1.5, 0.75, -4.0, 2.0, -1.0, 1.0, 0.03125, -0.75, 12.0, 0.375, -9.0];
+    assert_eq!(a.matmul(&b).unwrap().to_vec(), want);
+    let mut rng = DRng::new(5);
+    for (batch, m, n) in [(1, 1, 1), (3, 7, 5), (256, 64, 128), (4, 130, 33)] {
+        let a = rng.normal(&[batch, m, 1]).unwrap();
+        let b = rng.normal(&[batch, 1, n]).unwrap();
+        let bt = rng.normal(&[batch, n, 1]).unwrap().transpose(&[0, 2, 1]).unwrap();
+        let shared = rng.normal(&[1, n]).unwrap();
+        let a_rev = a
+            .slice(&[
+                SliceSpec::full(),
+                SliceSpec::Range {
+                    start: Some(m as i64 - 1),
+                    stop: Some(-(m as i64) - 1),
+                    step: -1,
+                },
+                SliceSpec::full(),
+            ])
+            .unwrap();
+        for a in [&a, &a_rev] {
+            for b in [&b, &bt] {
+                let got = a.matmul(b).unwrap();
+                assert_eq!(got.shape(), &[batch, m, n]);
+                for e in 0..batch {
+                    let ae = a.slice(&[SliceSpec::Index(e as i64)]).unwrap();
+                    let be = b.slice(&[SliceSpec::Index(e as i64)]).unwrap();
+                    assert_eq!(
+                        got.slice(&[SliceSpec::Index(e as i64)]).unwrap().to_vec(),
+                        naive_matmul(&ae, &be)
+                    );
+                }
+            }
+            let got = a.matmul(&shared).unwrap();
+            for e in 0..batch {
+                let ae = a.slice(&[SliceSpec::Index(e as i64)]).unwrap();
+                assert_eq!(
+                    got.slice(&[SliceSpec::Index(e as i64)]).unwrap().to_vec(),
+                    naive_matmul(&ae, &shared)
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn matrix_times_batch_of_columns_matches_naive() {
+    // A 2-d A against a contiguous [batch.., k, 1] B is one GEMM of the
+    // stacked columns with A read transposed; A plain, transposed and sliced.
+    let a = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]).unwrap();
+    let b = Tensor::from_vec(vec![1.0, 0.5, -1.0, 2.0, 0.0, 0.25], &[2, 3, 1]).unwrap();
+    // From NumPy: (a @ b).ravel()
+    assert_eq!(a.matmul(&b).unwrap().to_vec(), [-1.0, 0.5, 2.75, 9.5]);
+    assert_eq!(a.matmul(&b).unwrap().shape(), &[2, 2, 1]);
+    let mut rng = DRng::new(8);
+    let int = |t: Tensor| t.map(|x| (x * 4.0).round());
+    for (batch, m, k) in [(1, 1, 1), (5, 7, 3), (100, 100, 100), (3, 40, 300)] {
+        let a = int(rng.normal(&[m, k]).unwrap());
+        let at = int(rng.normal(&[k, m]).unwrap()).t();
+        let b = int(rng.normal(&[batch, k, 1]).unwrap());
+        let b4 = b.reshape(&[1, batch, k, 1]).unwrap();
+        for a in [&a, &at] {
+            let got = a.matmul(&b).unwrap();
+            assert_eq!(got.shape(), &[batch, m, 1]);
+            assert_eq!(a.matmul(&b4).unwrap().shape(), &[1, batch, m, 1]);
+            assert_eq!(a.matmul(&b4).unwrap().to_vec(), got.to_vec());
+            for e in 0..batch {
+                let be = b.slice(&[SliceSpec::Index(e as i64)]).unwrap();
+                assert_eq!(
+                    got.slice(&[SliceSpec::Index(e as i64)]).unwrap().to_vec(),
+                    naive_matmul(a, &be)
+                );
+            }
+        }
+    }
+}
