@@ -919,6 +919,35 @@ fn einsum_fun(spec: &'static str) -> Fun {
 proptest! {
     #![proptest_config(config())]
 
+    /// `norm` (issue 11) for every vector and matrix order, away from its
+    /// kinks (elements away from 0; random matrices have distinct singular
+    /// values, column and row sums), and under `vmap`.
+    #[test]
+    fn norm_orders(m in 1usize..=3, n in 1usize..=3, nb in 1usize..4, seed in any::<u64>()) {
+        let mut rng = Rng::new(seed);
+        let f = |ord: Value, axis: Value| builtin_fun("norm", vec![("ord", ord), ("axis", axis)]);
+        let v = away(&mut rng, &[m + 1], 0.3, 2.0);
+        let ords = [Value::None, Value::Float(2.0), Value::Float(1.0), Value::Float(3.0), Value::Float(0.5), Value::Float(-1.5), Value::Str("inf".into()), Value::Str("-inf".into())];
+        for ord in ords {
+            if matches!(ord, Value::Str(_)) && min_gap(&data(&ops::unary(UnaryOp::Abs, &v).expect("abs"))) < 1e-3 {
+                continue;
+            }
+            check(&format!("norm vector {ord:?}"), &f(ord, Value::None), std::slice::from_ref(&v), seed)?;
+        }
+        let x = away(&mut rng, &[2, m, n], 0.3, 2.0);
+        let axes = Value::tuple([Value::Int(-2), Value::Int(-1)]);
+        let ords = [Value::None, Value::Str("fro".into()), Value::Str("nuc".into()), Value::Float(2.0), Value::Float(-2.0), Value::Float(1.0), Value::Float(-1.0), Value::Str("inf".into()), Value::Str("-inf".into())];
+        for ord in ords {
+            check(&format!("norm matrix {ord:?}"), &f(ord.clone(), axes.clone()), std::slice::from_ref(&x), seed)?;
+            let xb = away(&mut rng, &[nb, m, n], 0.3, 2.0);
+            check_batch("norm matrix", &f(ord, axes.clone()), &[xb], &[Some(0)], 0, nb)?;
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(config())]
+
     /// `einsum` (issue 11) is lowered to transpose, reshape, take, sum, mul and
     /// matmul: every pattern must have their derivatives in every mode and order,
     /// and batch under `vmap` (first operand batched, the others shared).

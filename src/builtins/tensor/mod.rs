@@ -15,6 +15,7 @@ mod logic;
 mod math;
 mod nanreduce;
 mod nn;
+mod norm;
 mod reduce;
 mod shape;
 mod sorting;
@@ -44,4 +45,5 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     conv::register_family(t);
     logic::register_family(t);
     sorting::register_family(t);
+    norm::register_family(t);
 }
