@@ -10,6 +10,7 @@ mod composed;
 mod conv;
 mod create;
 mod decomp;
+mod labels;
 mod linalg;
 mod logic;
 mod math;
@@ -46,4 +47,5 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     logic::register_family(t);
     sorting::register_family(t);
     norm::register_family(t);
+    labels::register_family(t);
 }
