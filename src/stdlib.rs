@@ -29,7 +29,7 @@ pub fn builtin_exports(module: &str) -> &'static [(&'static str, &'static str)] 
             ("categorical", "categorical"),
             ("choice", "choice"),
         ],
-        "data" => &[("one_hot", "one_hot")],
+        "data" => &[("one_hot", "one_hot"), ("encode", "encode_labels")],
         _ => &[],
     }
 }

@@ -882,6 +882,90 @@ proptest! {
     }
 }
 
+/// `einsum` patterns as (subscripts, the letters naming each operand's axes);
+/// an ellipsis's axes are named by the upper-case letters in front.
+const EINSUM_PATTERNS: &[(&str, &[&str])] = &[
+    ("ij,jk->ik", &["ij", "jk"]),
+    ("ij,jk", &["ij", "jk"]),
+    ("bij,bjk->bik", &["bij", "bjk"]),
+    ("bij,bkj->bik", &["bij", "bkj"]),
+    ("ii->", &["ii"]),
+    ("ii->i", &["ii"]),
+    ("iij->ji", &["iij"]),
+    ("ij->", &["ij"]),
+    ("ij->j", &["ij"]),
+    ("i,i->", &["i", "i"]),
+    ("i,j->ij", &["i", "j"]),
+    ("ij,ij->ij", &["ij", "ij"]),
+    ("i,ij,j->", &["i", "ij", "j"]),
+    ("ij,jk,kl->il", &["ij", "jk", "kl"]),
+    ("bn,anm,bm->ba", &["bn", "anm", "bm"]),
+    ("...ij,...jk->...ik", &["XYij", "Yjk"]),
+    ("...i,...i->...", &["Xi", "Xi"]),
+    ("ii,i->i", &["ii", "i"]),
+    ("ijk->kji", &["ijk"]),
+];
+
+/// The einsum builtin with fixed subscripts, as a function of its operands.
+fn einsum_fun(spec: &'static str) -> Fun {
+    Rc::new(move |it, xs| {
+        let pos = std::iter::once(Value::Str(spec.into()))
+            .chain(xs.iter().cloned())
+            .collect();
+        call_builtin(it, "einsum", pos)
+    })
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// `norm` (issue 11) for every vector and matrix order, away from its
+    /// kinks (elements away from 0; random matrices have distinct singular
+    /// values, column and row sums), and under `vmap`.
+    #[test]
+    fn norm_orders(m in 1usize..=3, n in 1usize..=3, nb in 1usize..4, seed in any::<u64>()) {
+        let mut rng = Rng::new(seed);
+        let f = |ord: Value, axis: Value| builtin_fun("norm", vec![("ord", ord), ("axis", axis)]);
+        let v = away(&mut rng, &[m + 1], 0.3, 2.0);
+        let ords = [Value::None, Value::Float(2.0), Value::Float(1.0), Value::Float(3.0), Value::Float(0.5), Value::Float(-1.5), Value::Str("inf".into()), Value::Str("-inf".into())];
+        for ord in ords {
+            if matches!(ord, Value::Str(_)) && min_gap(&data(&ops::unary(UnaryOp::Abs, &v).expect("abs"))) < 1e-3 {
+                continue;
+            }
+            check(&format!("norm vector {ord:?}"), &f(ord, Value::None), std::slice::from_ref(&v), seed)?;
+        }
+        let x = away(&mut rng, &[2, m, n], 0.3, 2.0);
+        let axes = Value::tuple([Value::Int(-2), Value::Int(-1)]);
+        let ords = [Value::None, Value::Str("fro".into()), Value::Str("nuc".into()), Value::Float(2.0), Value::Float(-2.0), Value::Float(1.0), Value::Float(-1.0), Value::Str("inf".into()), Value::Str("-inf".into())];
+        for ord in ords {
+            check(&format!("norm matrix {ord:?}"), &f(ord.clone(), axes.clone()), std::slice::from_ref(&x), seed)?;
+            let xb = away(&mut rng, &[nb, m, n], 0.3, 2.0);
+            check_batch("norm matrix", &f(ord, axes.clone()), &[xb], &[Some(0)], 0, nb)?;
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// `einsum` (issue 11) is lowered to transpose, reshape, take, sum, mul and
+    /// matmul: every pattern must have their derivatives in every mode and order,
+    /// and batch under `vmap` (first operand batched, the others shared).
+    #[test]
+    fn einsum_patterns(which in 0usize..EINSUM_PATTERNS.len(), sizes in prop::collection::vec(1usize..=3, 5), n in 1usize..4, seed in any::<u64>()) {
+        let (spec, terms) = EINSUM_PATTERNS[which];
+        let mut rng = Rng::new(seed);
+        let shape = |t: &str| -> Vec<usize> { t.chars().map(|c| sizes[c as usize % sizes.len()]).collect() };
+        let xs: Vec<Value> = terms.iter().map(|t| uni(&mut rng, &shape(t), -2.0, 2.0)).collect();
+        check(spec, &einsum_fun(spec), &xs, seed)?;
+        let mut batched = xs.clone();
+        batched[0] = uni(&mut rng, &with_batch(&shape(terms[0]), 0, n).0, -2.0, 2.0);
+        let mut axes = vec![None; xs.len()];
+        axes[0] = Some(0);
+        check_batch(spec, &einsum_fun(spec), &batched, &axes, 0, n)?;
+    }
+}
+
 // ---------------------------------------------------------------- kinks, exactly
 
 fn t1(v: &[f64]) -> Value {

@@ -8,12 +8,17 @@
 //!   complete and synced, so a failed save leaves the old file intact.
 //! - Only regular files are read: a directory, FIFO or device is an error
 //!   (a FIFO would block forever).
-//! - `load_csv(path, header=false)` follows
+//! - `load_csv(path, header=none)` follows
 //!   `numpy.loadtxt(path, delimiter=",", ndmin=2, skiprows=header)`: always a
 //!   2-d tensor (a single row is `(1, n)`, a single column `(n, 1)`, an empty
-//!   file `(0, 1)`); blank lines and `#` comments are skipped. A cell that is
-//!   not a number, or a row of a different length, is an error naming the line
-//!   and column.
+//!   file `(0, 1)`); blank lines and `#` comments are skipped. Without
+//!   `header`, a first data line with no number in it is a header and is
+//!   skipped. A cell that is not a number, or a row of a different length,
+//!   is an error naming the line and column.
+//! - `load_csv(path, columns=true)` reads the header's names and gives a dict
+//!   from name to column: a 1-d tensor for a column whose first value is a
+//!   number (then every value must be one: the error names the line and the
+//!   column), else a tuple of strings.
 //! - `save("x.npy", t)` writes one tensor (a float becomes a 0-d f64 array)
 //!   in NPY format 1.0 as `'<f8'`, readable by `np.load`. Ints, bools, keys
 //!   and strings are 0-d arrays of dtype `'<i8'`, `'|b1'`, `'<u8'` and
@@ -36,6 +41,7 @@
 
 mod csv;
 mod npy;
+mod table;
 
 use super::{register, Decl};
 use crate::diagnostics::{excerpt, Diagnostic, ErrorKind};
@@ -57,16 +63,36 @@ const CELL_EXCERPT: usize = 60;
 /// Registers the I/O builtins.
 pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     let load_csv_decl = Decl {
-        sig: "load_csv(path: str, header: bool = false) -> tensor",
-        summary: "Reads a CSV file of numbers as a 2-d tensor (like `numpy.loadtxt` with `ndmin=2`).",
-        doc: "With `header=true` the first line is skipped. Blank lines and `#` comments are ignored; a \
-              cell that is not a number, or a row of another length, is an error naming its line and \
-              column. Relative paths are resolved against the current working directory.",
+        sig: "load_csv(path: str, header: bool = none, columns: bool = false) -> tensor | dict",
+        summary: "Reads a CSV file: numbers as a 2-d tensor (like `numpy.loadtxt` with `ndmin=2`), or with \
+                  `columns=true` a dict of named columns.",
+        doc: "Blank lines and `#` comments are ignored. A first line with no number in it is a header and \
+              is skipped (`header=true` skips the first line whatever it holds, `header=false` skips \
+              nothing). With `columns=true` the header names the columns and the result is a dict from \
+              name to column: a 1-d tensor when the column's first value is a number (then every value \
+              must be), else a tuple of strings (see `encode_labels`, also `data.encode`, for integer \
+              codes). A cell that is not a number where one is needed, or a row of another length, is an \
+              error naming its line and column. Relative paths are resolved against the current \
+              working directory.",
         example: "let data = load_csv(\"data.csv\", header=true);",
     };
     register(t, load_csv_decl, |_: &mut Interp, a| {
         let path = a.str_as(0, "the path").map_err(|d| d.at(a.span_of(0)))?;
-        let header = a.bool_as(1, "`header`")?;
+        let header = match a.value(1) {
+            Value::None => None,
+            _ => Some(a.bool_as(1, "`header`")?),
+        };
+        if a.bool_as(2, "`columns`")? {
+            if header == Some(false) {
+                return Err(Diagnostic::new(
+                    ErrorKind::Value,
+                    "`load_csv`: `columns=true` names the columns from the header row, so it needs `header` \
+                     true or left out",
+                )
+                .at(a.span_at(1)));
+            }
+            return load_table(&path, header == Some(true)).map_err(|d| d.at(a.span_of(0)));
+        }
         load_csv(&path, header).map_err(|d| d.at(a.span_of(0)))
     });
     let script_dir = Decl {
@@ -196,43 +222,148 @@ fn corrupt(path: &str, what: &str, why: impl std::fmt::Display) -> Diagnostic {
     )
 }
 
-fn load_csv(path: &str, header: bool) -> R<Value> {
+/// The text of a CSV file.
+fn read_csv_text(path: &str) -> R<String> {
     let bytes = read_file("load_csv", path)?;
-    let text = String::from_utf8(bytes).map_err(|e| {
+    String::from_utf8(bytes).map_err(|e| {
         let at = crate::files::utf8_error_position(e.as_bytes(), e.utf8_error().valid_up_to());
         Diagnostic::new(
             ErrorKind::Value,
             format!("`load_csv` cannot read {}: it is not UTF-8 text: {at}", quote(path)),
         )
-    })?;
-    let (data, shape) = csv::parse(&text, header).map_err(|e| match e {
-        csv::CsvError::BadCell { line, column, text } => Diagnostic::new(
+    })
+}
+
+/// A cell for a report: quoted, and cut short (a file that is not CSV at
+/// all would be echoed whole, and it may hold secrets).
+fn cell_text(text: &str) -> String {
+    if text.is_empty() {
+        "the empty cell".to_string()
+    } else {
+        quote(&excerpt(text, CELL_EXCERPT))
+    }
+}
+
+/// The report for a row of another length than the first.
+fn ragged(path: &str, line: usize, found: usize, first_line: usize, expected: usize) -> Diagnostic {
+    Diagnostic::new(
+        ErrorKind::Value,
+        format!(
+            "`load_csv`: line {line} of {} has {found} value{} but line {first_line} has {expected}",
+            quote(path),
+            if found == 1 { "" } else { "s" }
+        ),
+    )
+    .with_note("every row of a CSV file must have the same number of values")
+}
+
+/// `load_csv(path, columns=true)`: a dict from column name to a 1-d tensor
+/// or a tuple of strings.
+fn load_table(path: &str, header_given: bool) -> R<Value> {
+    let text = read_csv_text(path)?;
+    let columns = table::parse(&text, header_given).map_err(|e| match e {
+        table::TableError::Csv(csv::CsvError::Ragged {
+            line,
+            found,
+            first_line,
+            expected,
+        }) => ragged(path, line, found, first_line, expected),
+        table::TableError::Csv(csv::CsvError::BadCell { line, column, text }) => Diagnostic::new(
             ErrorKind::Value,
             format!(
                 "`load_csv`: {} at line {line}, column {column} of {} is not a number",
-                if text.is_empty() {
-                    "the empty cell".to_string()
-                } else {
-                    // A file that is not CSV at all would be echoed whole.
-                    quote(&excerpt(&text, CELL_EXCERPT))
-                },
+                cell_text(&text),
                 quote(path)
             ),
         ),
+        table::TableError::NoHeader { line } => Diagnostic::new(
+            ErrorKind::Value,
+            match line {
+                None => format!("`load_csv`: {} has no header row to name the columns", quote(path)),
+                Some(l) => format!(
+                    "`load_csv`: line {l} of {} holds numbers, not a header row naming the columns",
+                    quote(path)
+                ),
+            },
+        )
+        .with_help("`columns=true` reads the first line as column names; pass `header=true` if it is one"),
+        table::TableError::BadName { column, name, repeated } => Diagnostic::new(
+            ErrorKind::Value,
+            if repeated {
+                format!(
+                    "`load_csv`: column {column} of {} repeats the name {}",
+                    quote(path),
+                    quote(&name)
+                )
+            } else {
+                format!(
+                    "`load_csv`: column {column} of {} has an empty name in the header",
+                    quote(path)
+                )
+            },
+        ),
+        table::TableError::NotNumber {
+            line,
+            column,
+            name,
+            text,
+            first_line,
+        } => Diagnostic::new(
+            ErrorKind::Value,
+            format!(
+                "`load_csv`: {} at line {line} in column {} (column {column}) of {} is not a number",
+                cell_text(&text),
+                quote(&name),
+                quote(path)
+            ),
+        )
+        .with_note(format!(
+            "the column is numeric because its first value (line {first_line}) is a number"
+        )),
+    })?;
+    let mut d = Dict::new();
+    for (name, column) in columns {
+        let v = match column {
+            table::Column::Numbers(xs) => {
+                let n = xs.len();
+                let t = Tensor::from_vec(xs, &[n]).map_err(crate::ops::tensor_error)?;
+                Value::Tensor(Rc::new(t))
+            }
+            table::Column::Strings(ss) => Value::Tuple(ss.into_iter().map(|s| Value::Str(s.into())).collect::<Tuple>()),
+        };
+        d.insert(Rc::from(name.as_str()), v);
+    }
+    Ok(Value::Dict(d))
+}
+
+fn load_csv(path: &str, header: Option<bool>) -> R<Value> {
+    let text_all = read_csv_text(path)?;
+    let (data, shape) = csv::parse(&text_all, header).map_err(|e| match e {
+        csv::CsvError::BadCell { line, column, text } => {
+            let d = Diagnostic::new(
+                ErrorKind::Value,
+                format!(
+                    "`load_csv`: {} at line {line}, column {column} of {} is not a number",
+                    cell_text(&text),
+                    quote(path)
+                ),
+            );
+            // A word in the first data row suggests a table of named columns; further down, a typo.
+            let rows = csv::rows(&text_all, header == Some(true));
+            let skip = header.is_none() && rows.first().is_some_and(csv::looks_like_header);
+            let first_data = rows.get(usize::from(skip)).map(|r| r.line);
+            if text.is_empty() || first_data != Some(line) {
+                d
+            } else {
+                d.with_help("to read a file with a header row and columns of strings, pass `columns=true`")
+            }
+        }
         csv::CsvError::Ragged {
             line,
             found,
             first_line,
             expected,
-        } => Diagnostic::new(
-            ErrorKind::Value,
-            format!(
-                "`load_csv`: line {line} of {} has {found} value{} but line {first_line} has {expected}",
-                quote(path),
-                if found == 1 { "" } else { "s" }
-            ),
-        )
-        .with_note("every row of a CSV file must have the same number of values"),
+        } => ragged(path, line, found, first_line, expected),
     })?;
     let t = Tensor::from_vec(data, &shape).map_err(crate::ops::tensor_error)?;
     Ok(Value::Tensor(std::rc::Rc::new(t)))

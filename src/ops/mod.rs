@@ -5,6 +5,7 @@
 
 pub mod arith;
 pub mod at;
+pub mod einsum;
 pub mod index;
 pub mod literal;
 

@@ -1,4 +1,4 @@
-//! Linear algebra builtins: `matmul`, `dot`, `outer`, `transpose`.
+//! Linear algebra builtins: `matmul`, `dot`, `outer`, `transpose`, `einsum`.
 
 use super::args::*;
 use crate::builtins::{arg_type, int_arg, register, Decl};
@@ -57,6 +57,42 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
                 ));
             }
             crate::ops::arith::matmul(&x, &y).map_err(labelled)
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "einsum(subscripts: str, *operands: tensor) -> tensor",
+            summary: "Einstein summation over `operands` as `subscripts` name their axes (NumPy's notation).",
+            doc: "One comma-separated term per operand, one letter per axis: `\"ij,jk->ik\"` is a matrix \
+                  product, `\"ii->\"` a trace, `\"ii->i\"` a diagonal, `\"ij->ji\"` a transpose, \
+                  `\"bij,bjk->bik\"` a batched product. Letters left out of the output are summed. \
+                  Without `->` the output holds the letters that occur once, in alphabetical order. \
+                  `...` stands for the remaining axes and broadcasts like NumPy; an axis of size 1 \
+                  broadcasts too. Operands are contracted pairwise, left to right; a contraction \
+                  over shared letters runs as one (batched) matrix product. Differentiable to any \
+                  order, and under `vmap`, in every operand.",
+            example: "einsum(\"ij,jk->ik\", eye(2), tensor([[1.0, 2.0], [3.0, 4.0]]))",
+        },
+        |_, a| {
+            let subscripts = a.str_as(0, "subscripts")?;
+            let xs: Vec<Value> = a
+                .rest()
+                .iter()
+                .enumerate()
+                .map(|(j, x)| numeric("einsum", x).map_err(|d| d.at(a.args().span_of(1 + j))))
+                .collect::<Result<_, _>>()?;
+            ops::einsum::einsum(&subscripts, &xs).map_err(|e| match e.operand {
+                Some(j) => {
+                    let d = e.diag.at(a.args().span_of(1 + j)).with_label(xs[j].describe());
+                    match e.related {
+                        Some(k) => d.with_secondary(a.args().span_of(1 + k), xs[k].describe()),
+                        None => d,
+                    }
+                }
+                None if e.diag.span.is_none() && e.diag.kind != ErrorKind::Shape => e.diag.at(a.span_at(0)),
+                None => e.diag.at(a.span),
+            })
         },
     );
     register(

@@ -10,11 +10,13 @@ mod composed;
 mod conv;
 mod create;
 mod decomp;
+mod labels;
 mod linalg;
 mod logic;
 mod math;
 mod nanreduce;
 mod nn;
+mod norm;
 mod reduce;
 mod shape;
 mod sorting;
@@ -44,4 +46,6 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     conv::register_family(t);
     logic::register_family(t);
     sorting::register_family(t);
+    norm::register_family(t);
+    labels::register_family(t);
 }
