@@ -5,6 +5,7 @@ pub mod core;
 pub mod diff;
 pub mod help;
 pub mod io;
+pub mod progress;
 pub mod random;
 pub mod structure;
 pub mod tensor;
@@ -44,6 +45,7 @@ pub fn all() -> HashMap<Rc<str>, Value> {
     diff::register_all(&mut t);
     io::register_all(&mut t);
     random::register_all(&mut t);
+    progress::register_all(&mut t);
     // f-strings call `format` under a name programs cannot bind (see `syntax::fstring`).
     if let Some(f) = t.get("format").cloned() {
         t.insert(Rc::from(crate::syntax::fstring::FORMAT_BUILTIN), f);

@@ -4,6 +4,7 @@
 
 pub mod dict;
 pub mod native;
+pub mod progress;
 pub mod signature;
 pub mod strings;
 pub mod tree;
@@ -59,6 +60,9 @@ pub enum Value {
     /// A splittable random key (`key(seed)`, `split`): the 64 bits every
     /// keyed draw is a pure function of (see `dp_tensor::Key`).
     Key(u64),
+    /// `progress(iterable, label=...)`: an iterable a `for` loop draws a
+    /// progress bar over (see [`progress::ProgressIter`]).
+    Progress(Rc<progress::ProgressIter>),
 }
 
 /// Stores `v` in `slot`. The old value is dropped out of line only when it
@@ -100,6 +104,7 @@ impl Value {
             Value::Range(..) => "range",
             Value::Dual(t) => t.primal.type_name(),
             Value::Key(_) => "key",
+            Value::Progress(_) => "progress",
         }
     }
 
@@ -240,6 +245,11 @@ impl Value {
             Value::Key(k) => {
                 let _ = write!(out, "key({})", *k as i64);
             }
+            Value::Progress(p) => {
+                let _ = write!(out, "progress(");
+                p.inner.write_repr(out, depth + 1, opts);
+                let _ = write!(out, ", label={})", quote(&p.label));
+            }
         }
     }
 }
@@ -311,6 +321,7 @@ pub fn values_equal(a: &Value, b: &Value) -> bool {
             (Value::Native(x), Value::Native(y)) => Rc::ptr_eq(x, y),
             (Value::Range(a1, b1, s1), Value::Range(a2, b2, s2)) => (a1, b1, s1) == (a2, b2, s2),
             (Value::Key(x), Value::Key(y)) => x == y,
+            (Value::Progress(x), Value::Progress(y)) => Rc::ptr_eq(x, y),
             _ => false,
         };
         if !same {

@@ -281,6 +281,7 @@ impl Kinds {
     const FN: u16 = 1 << 8;
     const RANGE: u16 = 1 << 9;
     const KEY: u16 = 1 << 10;
+    const PROGRESS: u16 = 1 << 11;
     /// Every value.
     pub const ANY: Kinds = Kinds(u16::MAX);
 
@@ -304,6 +305,7 @@ impl Kinds {
                 "fn" => Self::FN,
                 "range" => Self::RANGE,
                 "key" => Self::KEY,
+                "progress" => Self::PROGRESS,
                 // A shape: an int, a tuple of ints, or a tensor holding ints.
                 "shape" => Self::INT | Self::BOOL | Self::FLOAT | Self::TUPLE | Self::TENSOR,
                 // A tuple of a given element type (`tuple[int]`); the readers check the elements.
@@ -332,6 +334,7 @@ impl Kinds {
             Value::Func(_) | Value::Native(_) => Self::FN,
             Value::Range(..) => Self::RANGE,
             Value::Key(_) => Self::KEY,
+            Value::Progress(_) => Self::PROGRESS,
             // `strip` removed every differentiation wrapper.
             Value::Dual(_) => Self::FLOAT | Self::TENSOR,
         };
@@ -367,6 +370,7 @@ fn type_phrase(ty: &str) -> String {
                 "dict" => &"dict",
                 "range" => &"range",
                 "key" => &"key",
+                "progress" => &"progress",
                 "none" => &"none",
                 _ => &"value",
             }),
