@@ -5,6 +5,7 @@ pub mod core;
 pub mod diff;
 pub mod help;
 pub mod io;
+pub mod plot;
 pub mod progress;
 pub mod random;
 pub mod structure;
@@ -46,6 +47,7 @@ pub fn all() -> HashMap<Rc<str>, Value> {
     io::register_all(&mut t);
     random::register_all(&mut t);
     progress::register_all(&mut t);
+    plot::register_all(&mut t);
     // f-strings call `format` under a name programs cannot bind (see `syntax::fstring`).
     if let Some(f) = t.get("format").cloned() {
         t.insert(Rc::from(crate::syntax::fstring::FORMAT_BUILTIN), f);

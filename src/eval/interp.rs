@@ -86,6 +86,9 @@ pub struct Interp {
     pub flush_each_print: bool,
     /// How `progress` loops show themselves, and the bars drawn now.
     pub progress: crate::progress::Progress,
+    /// Whether `plot` and `hist` also print a text rendering when not told
+    /// (`text=`): set by the REPL on a terminal.
+    pub text_plots: bool,
     /// How many dp calls are active (see [`MAX_CALL_DEPTH`]).
     pub(super) depth: usize,
     /// The value of the `return` being carried out (see [`Flow::Return`]).
@@ -117,6 +120,7 @@ impl Interp {
             print_options: dp_tensor::PrintOptions::default(),
             flush_each_print: false,
             progress: crate::progress::Progress::default(),
+            text_plots: false,
             depth: 0,
             returned: Value::None,
             frame_pool: Vec::new(),
