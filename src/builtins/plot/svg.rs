@@ -35,13 +35,16 @@ pub fn figure(fig: &Figure) -> Result<String, String> {
     Ok(svg)
 }
 
+/// A chart on an SVG drawing area with axes `X` and `Y`.
+type Chart<'a, 'b, X, Y> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<X, Y>>;
+
 /// The chart's frame: caption, label areas and the mesh with axis descriptions.
 fn chart<'a, 'b, X, Y>(
     root: &'a DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
     labels: &Labels,
     x: X,
     y: Y,
-) -> Result<ChartContext<'a, SVGBackend<'b>, Cartesian2d<X::CoordDescType, Y::CoordDescType>>, String>
+) -> Result<Chart<'a, 'b, X::CoordDescType, Y::CoordDescType>, String>
 where
     X: AsRangedCoord<Value = f64>,
     Y: AsRangedCoord<Value = f64>,
