@@ -15,6 +15,7 @@ pub mod hints;
 pub mod ops;
 pub mod output;
 pub mod prim;
+pub mod progress;
 pub mod repl;
 pub mod repl_time;
 pub mod stdlib;

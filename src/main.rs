@@ -156,6 +156,7 @@ fn run_file(file: &Path, args: Vec<String>, color: bool) -> u8 {
     // On a terminal each printed line shows at once; into a pipe or file,
     // output stays block-buffered (flushed at exit, on an error and on Ctrl-C).
     interp.flush_each_print = std::io::stdout().is_terminal();
+    interp.progress.display = dp::progress::Display::for_stdout();
     dp::repl::install_interrupt_handler();
     let dir = file.parent().map(|p| {
         if p.as_os_str().is_empty() {
@@ -176,6 +177,7 @@ fn run_file(file: &Path, args: Vec<String>, color: bool) -> u8 {
 fn run_snippet(code: &str, color: bool) -> u8 {
     let mut interp = dp::Interp::new(Box::new(std::io::BufWriter::new(std::io::stdout())));
     interp.flush_each_print = std::io::stdout().is_terminal();
+    interp.progress.display = dp::progress::Display::for_stdout();
     // As in the REPL, a missing final `;` is added (`dp -e 'let x = 3'`).
     let code = dp::repl::with_semicolon(code).unwrap_or_else(|| code.to_string());
     match interp.run_source("<-e>", &code, Some(PathBuf::from("."))) {

@@ -220,7 +220,11 @@ impl Session {
             "reset" => {
                 // Keep the output writer; everything else starts afresh.
                 let out = std::mem::replace(&mut self.interp.out, Box::new(std::io::sink()));
+                let display = self.interp.progress.display.clone();
+                let text_plots = self.interp.text_plots;
                 self.interp = Interp::new(out);
+                self.interp.progress.display = display;
+                self.interp.text_plots = text_plots;
                 r.stdout = "session reset: every binding is forgotten\n".into();
             }
             "load" => return self.load(arg),
@@ -745,6 +749,8 @@ pub fn run() -> u8 {
     let color_err = std::io::stderr().is_terminal() && !no_color();
     let dir = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let session = Rc::new(RefCell::new(Session::new(Box::new(std::io::stdout()), dir, color_err)));
+    session.borrow_mut().interp.progress.display = crate::progress::Display::for_stdout();
+    session.borrow_mut().interp.text_plots = std::io::stdout().is_terminal();
     let config = Config::builder()
         .auto_add_history(false)
         .history_ignore_space(true)

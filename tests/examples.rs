@@ -16,9 +16,10 @@ use dp::SharedBuffer as Capture;
 
 /// Runs `src` as the file `name`, with imports resolved against `dir`;
 /// returns (stdout, rendered error reports if it failed).
-fn run(name: &str, src: &str, dir: &Path) -> (String, Option<String>) {
+fn run(name: &str, src: &str, dir: &Path, args: Vec<String>) -> (String, Option<String>) {
     let cap = Capture::default();
     let mut interp = dp::Interp::new(Box::new(cap.clone()));
+    interp.script_args = args;
     let result = interp.run_source(name, src, Some(dir.to_path_buf()));
     let out = cap.contents();
     let err = result
@@ -57,7 +58,15 @@ fn examples_run_and_pass_their_asserts() {
         for file in &files {
             let src = std::fs::read_to_string(file).expect("example is readable");
             let name = file.to_string_lossy().replace('\\', "/");
-            let (out, err) = run(&name, &src, file.parent().unwrap_or(Path::new(".")));
+            // A file the example writes (digits.dp's curves) goes to a scratch
+            // folder, never into the repository.
+            let scratch = std::env::temp_dir().join(format!("dp_examples_{}", std::process::id()));
+            let _ = std::fs::create_dir_all(&scratch);
+            let stem = file
+                .file_stem()
+                .map_or("out".into(), |s| s.to_string_lossy().into_owned());
+            let arg = scratch.join(format!("{stem}.svg")).display().to_string();
+            let (out, err) = run(&name, &src, file.parent().unwrap_or(Path::new(".")), vec![arg]);
             if let Some(e) = err {
                 failures.push(format!("{name} failed:\n--- stdout\n{out}--- error\n{e}"));
             } else if out.trim().is_empty() {
@@ -132,7 +141,7 @@ fn check_doc_examples(file: &str, min_checked: usize) {
         if b.lang != "dp" {
             continue;
         }
-        let (out, err) = run("example.dp", &b.body, &root);
+        let (out, err) = run("example.dp", &b.body, &root, Vec::new());
         let expect = blocks.get(i + 1).filter(|_| adjacent.get(i) == Some(&true));
         let here = format!("{file}:{}", b.line);
         match (expect.map(|e| e.lang.as_str()), err) {

@@ -6,6 +6,8 @@ pub mod diff;
 pub mod graphs;
 pub mod help;
 pub mod io;
+pub mod plot;
+pub mod progress;
 pub mod random;
 pub mod structure;
 pub mod tensor;
@@ -46,6 +48,8 @@ pub fn all() -> HashMap<Rc<str>, Value> {
     graphs::register_all(&mut t);
     io::register_all(&mut t);
     random::register_all(&mut t);
+    progress::register_all(&mut t);
+    plot::register_all(&mut t);
     // f-strings call `format` under a name programs cannot bind (see `syntax::fstring`).
     if let Some(f) = t.get("format").cloned() {
         t.insert(Rc::from(crate::syntax::fstring::FORMAT_BUILTIN), f);

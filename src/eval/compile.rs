@@ -293,6 +293,9 @@ pub fn expr(e: ir::Expr) -> Code {
             };
             code(move |i, f| {
                 let iterable = it.run(i, f)?;
+                if let Value::Progress(prog) = &iterable {
+                    return progress_loop(i, f, prog, (&p, slot), &body, span, it_span);
+                }
                 let items = crate::ops::index::iterate(&iterable).map_err(|d| d.at(it_span))?;
                 for item in items {
                     let item = item.map_err(|d| d.at(it_span))?;
@@ -310,6 +313,48 @@ pub fn expr(e: ir::Expr) -> Code {
         }
         K::Call(callee, args) => call_general(*callee, args, span),
         K::Method(recv, name, name_span, args) => method(*recv, name, name_span, args, span),
+    }
+}
+
+/// A `for` loop over `progress(...)`: the loop of [`expr`]'s `For`, showing
+/// progress after each item, and ending the display however the loop stops.
+fn progress_loop(
+    i: &mut Interp,
+    f: &mut Frame,
+    prog: &crate::value::progress::ProgressIter,
+    (pattern, slot): (&Pattern, Option<u32>),
+    body: &Code,
+    span: Span,
+    it_span: Span,
+) -> Exec<Value> {
+    use crate::progress::{begin, end, step, End};
+    let mut run = begin(i, prog).map_err(|d| d.at(it_span))?;
+    let r = (|| -> Exec<()> {
+        let items = crate::ops::index::iterate(&prog.inner).map_err(|d| d.at(it_span))?;
+        for item in items {
+            let item = item.map_err(|d| d.at(it_span))?;
+            check_interrupt(span)?;
+            match slot {
+                Some(s) => assign(&mut f.slots[s as usize], item),
+                None => i.bind(pattern, item, f)?,
+            }
+            // An item the body left by `break` is not counted as done.
+            if !after_body(body.run(i, f))? {
+                return Err(Flow::Break);
+            }
+            step(i, &mut run)?;
+        }
+        Ok(())
+    })();
+    let how = match &r {
+        Ok(()) => End::Done,
+        Err(Flow::Break | Flow::Return | Flow::Continue) => End::Left,
+        Err(Flow::Err(_)) => End::Failed,
+    };
+    end(i, run, how);
+    match r {
+        Err(Flow::Break) => Ok(Value::None),
+        r => r.map(|()| Value::None),
     }
 }
 

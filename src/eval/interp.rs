@@ -84,6 +84,11 @@ pub struct Interp {
     /// Flush `out` after every `print` (set when stdout is a terminal, so a
     /// training loop's lines appear as they are printed).
     pub flush_each_print: bool,
+    /// How `progress` loops show themselves, and the bars drawn now.
+    pub progress: crate::progress::Progress,
+    /// Whether `plot` and `hist` also print a text rendering when not told
+    /// (`text=`): set by the REPL on a terminal.
+    pub text_plots: bool,
     /// How many dp calls are active (see [`MAX_CALL_DEPTH`]).
     pub(super) depth: usize,
     /// The value of the `return` being carried out (see [`Flow::Return`]).
@@ -114,6 +119,8 @@ impl Interp {
             read_only: false,
             print_options: dp_tensor::PrintOptions::default(),
             flush_each_print: false,
+            progress: crate::progress::Progress::default(),
+            text_plots: false,
             depth: 0,
             returned: Value::None,
             frame_pool: Vec::new(),
@@ -129,6 +136,7 @@ impl Interp {
         self.depth = 0;
         self.importing.clear();
         self.returned = Value::None;
+        self.progress.recover();
     }
 
     /// Renders a diagnostic against the known sources.
@@ -237,8 +245,11 @@ impl Interp {
             .map_err(|e| Diagnostic::new(ErrorKind::Io, format!("cannot write output: {e}")))
     }
 
-    /// Writes one line of program output.
+    /// Writes program output (above the progress bars while one is drawn).
     pub fn write_out(&mut self, s: &str) -> Result<(), Diagnostic> {
+        if self.progress.print_above(s) {
+            return Ok(());
+        }
         self.out
             .write_all(s.as_bytes())
             .map_err(|e| Diagnostic::new(ErrorKind::Io, format!("cannot write output: {e}")))

@@ -424,6 +424,8 @@ pub fn iterate(v: &Value) -> Result<Box<dyn Iterator<Item = Result<Value, Diagno
             }))
         }
         Value::Tuple(t) => Box::new(t.clone().into_iter().map(Ok)),
+        // Only a `for` loop draws the bar; anything else iterates the wrapped value.
+        Value::Progress(p) => return iterate(&p.inner),
         Value::Dict(d) => Box::new(
             d.keys()
                 .cloned()

@@ -5,6 +5,7 @@
 pub mod dict;
 pub mod native;
 pub mod object;
+pub mod progress;
 pub mod signature;
 pub mod strings;
 pub mod tree;
@@ -63,6 +64,9 @@ pub enum Value {
     /// A value of a kind a builtin module defines (a traced graph): see
     /// [`object::Object`].
     Object(Rc<dyn object::Object>),
+    /// `progress(iterable, label=...)`: an iterable a `for` loop draws a
+    /// progress bar over (see [`progress::ProgressIter`]).
+    Progress(Rc<progress::ProgressIter>),
 }
 
 /// Stores `v` in `slot`. The old value is dropped out of line only when it
@@ -105,6 +109,7 @@ impl Value {
             Value::Dual(t) => t.primal.type_name(),
             Value::Key(_) => "key",
             Value::Object(o) => o.type_name(),
+            Value::Progress(_) => "progress",
         }
     }
 
@@ -246,6 +251,11 @@ impl Value {
                 let _ = write!(out, "key({})", *k as i64);
             }
             Value::Object(o) => o.write_repr(out),
+            Value::Progress(p) => {
+                let _ = write!(out, "progress(");
+                p.inner.write_repr(out, depth + 1, opts);
+                let _ = write!(out, ", label={})", quote(&p.label));
+            }
         }
     }
 }
@@ -318,6 +328,7 @@ pub fn values_equal(a: &Value, b: &Value) -> bool {
             (Value::Range(a1, b1, s1), Value::Range(a2, b2, s2)) => (a1, b1, s1) == (a2, b2, s2),
             (Value::Key(x), Value::Key(y)) => x == y,
             (Value::Object(x), Value::Object(y)) => std::ptr::addr_eq(Rc::as_ptr(x), Rc::as_ptr(y)),
+            (Value::Progress(x), Value::Progress(y)) => Rc::ptr_eq(x, y),
             _ => false,
         };
         if !same {

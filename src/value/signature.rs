@@ -282,6 +282,7 @@ impl Kinds {
     const RANGE: u16 = 1 << 9;
     const KEY: u16 = 1 << 10;
     const OBJECT: u16 = 1 << 11;
+    const PROGRESS: u16 = 1 << 12;
     /// Every value.
     pub const ANY: Kinds = Kinds(u16::MAX);
 
@@ -306,6 +307,7 @@ impl Kinds {
                 "range" => Self::RANGE,
                 "key" => Self::KEY,
                 "graph" => Self::OBJECT,
+                "progress" => Self::PROGRESS,
                 // A shape: an int, a tuple of ints, or a tensor holding ints.
                 "shape" => Self::INT | Self::BOOL | Self::FLOAT | Self::TUPLE | Self::TENSOR,
                 // A tuple of a given element type (`tuple[int]`); the readers check the elements.
@@ -335,6 +337,7 @@ impl Kinds {
             Value::Range(..) => Self::RANGE,
             Value::Key(_) => Self::KEY,
             Value::Object(_) => Self::OBJECT,
+            Value::Progress(_) => Self::PROGRESS,
             // `strip` removed every differentiation wrapper.
             Value::Dual(_) => Self::FLOAT | Self::TENSOR,
         };
@@ -371,6 +374,7 @@ fn type_phrase(ty: &str) -> String {
                 "range" => &"range",
                 "key" => &"key",
                 "graph" => &"graph",
+                "progress" => &"progress",
                 "none" => &"none",
                 _ => &"value",
             }),
