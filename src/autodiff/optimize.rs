@@ -253,7 +253,7 @@ fn rebuild(g: &Extended, fate: Vec<Fate>) -> Extended {
 }
 
 /// A copy of the graph (nodes hold reference-counted values: cheap).
-pub fn copy(g: &Extended) -> Extended {
+fn copy(g: &Extended) -> Extended {
     rebuild(g, vec![Fate::Keep; g.tape.nodes.len()])
 }
 

@@ -30,10 +30,7 @@ pub enum Replay {
 pub fn diverged_error(g: &Extended, sources: &crate::diagnostics::SourceMap, node: u32, got: &Value) -> Diagnostic {
     let n = &g.tape.nodes[node as usize];
     // A scalar comparison computes 1.0 or 0.0; the code read it as a bool.
-    let comparison = matches!(
-        n.op.name().replace('`', "").as_str(),
-        "<" | "<=" | ">" | ">=" | "==" | "!="
-    );
+    let comparison = matches!(&n.op, Op::Prim(crate::prim::Prim::Binary(b)) if b.0.is_comparison());
     let shown = |v: &Value| match v.strip() {
         Value::Float(x) if comparison => (*x != 0.0).to_string(),
         other => other.repr(),

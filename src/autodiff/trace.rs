@@ -376,32 +376,33 @@ pub fn rewrap_batches(like: &Value, plain: Value) -> Value {
     batch_levels(like).iter().fold(plain, |v, l| batched(l, v))
 }
 
-/// `v` (a value a running `trace` computed) is read to decide something,
-/// such as the condition of an `if`: its node becomes a guard of the graph.
-pub fn note_guard(v: &Value) {
+/// The wrapper of `v` that belongs to a running `trace`, with its node.
+fn trace_wrapper(v: &Value) -> Option<(&Tracer, u32)> {
     let mut w = v;
     while let Value::Dual(t) = w {
         if t.level.records_all.get() && t.level.active.get() {
-            if let TraceKind::Reverse(id) = t.kind {
-                t.level.ctx.capturing(|c| c.note_guard(t.level.id, id));
-            }
-            return;
+            return match t.kind {
+                TraceKind::Reverse(id) => Some((t, id)),
+                _ => None,
+            };
         }
         w = &t.primal;
+    }
+    None
+}
+
+/// `v` (a value a running `trace` computed) is read to decide something,
+/// such as the condition of an `if`: its node becomes a guard of the graph.
+pub fn note_guard(v: &Value) {
+    if let Some((t, id)) = trace_wrapper(v) {
+        t.level.ctx.capturing(|c| c.note_guard(t.level.id, id));
     }
 }
 
 /// Whether `v` is a value a running `trace` computed (so a builtin that
 /// reads its concrete data should compute through recorded primitives).
 pub fn is_traced(v: &Value) -> bool {
-    let mut w = v;
-    while let Value::Dual(t) = w {
-        if t.level.records_all.get() && t.level.active.get() {
-            return true;
-        }
-        w = &t.primal;
-    }
-    false
+    trace_wrapper(v).is_some()
 }
 
 /// `v` without its differentiation wrappers (a constant for every
@@ -411,22 +412,14 @@ pub fn strip_diff(v: &Value) -> Value {
     let plain = rewrap_batches(v, v.strip().clone());
     // To a running `trace` the value is still one it computed: keep it a
     // node of the trace (the outermost level, so the outermost wrapper).
-    let mut w = v;
-    while let Value::Dual(t) = w {
-        if t.level.records_all.get() && t.level.active.get() {
-            if let TraceKind::Reverse(id) = t.kind {
-                if batch_levels(v).iter().all(|b| b.id > t.level.id) {
-                    return Value::Dual(Rc::new(Tracer {
-                        level: t.level.clone(),
-                        primal: plain,
-                        kind: TraceKind::Reverse(id),
-                    }));
-                }
-            }
-        }
-        w = &t.primal;
+    match trace_wrapper(v) {
+        Some((t, id)) if batch_levels(v).iter().all(|b| b.id > t.level.id) => Value::Dual(Rc::new(Tracer {
+            level: t.level.clone(),
+            primal: plain,
+            kind: TraceKind::Reverse(id),
+        })),
+        _ => plain,
     }
-    plain
 }
 
 /// The shape of a numeric value as the code holding it sees it: the batch

@@ -48,6 +48,34 @@ impl TracedGraph {
         }
     }
 
+    /// Runs the graph on new arguments (of the structure and shapes it was
+    /// traced with) and returns a result of the traced function's structure.
+    pub fn run(&self, args: &[Value]) -> R<Value> {
+        let mut inputs = Vec::new();
+        for a in args {
+            tree::map_leaves(a, &mut |x, _| {
+                if is_differentiable(x) {
+                    inputs.push(crate::ops::num(x));
+                }
+                Ok(Value::None)
+            })?;
+        }
+        let outputs = match super::replay::replay(&self.graph, &inputs)? {
+            super::replay::Replay::Done(v) => v,
+            super::replay::Replay::Diverged { node, got } => {
+                return Err(super::replay::diverged_error(&self.graph, &self.sources, node, &got))
+            }
+        };
+        let mut next = outputs.into_iter();
+        tree::map_leaves(&self.result, &mut |x, _| {
+            Ok(if is_differentiable(x) {
+                next.next().unwrap_or(Value::None)
+            } else {
+                x.clone()
+            })
+        })
+    }
+
     /// The one-line summary printed above the table.
     pub fn headline(&self) -> String {
         let g = &self.graph;
@@ -127,34 +155,4 @@ pub fn trace_call(it: &mut Interp, f: &Value, name: String, args: Args) -> R<Tra
         optimized: Vec::new(),
         result,
     })
-}
-
-impl TracedGraph {
-    /// Runs the graph on new arguments (of the structure and shapes it was
-    /// traced with) and returns a result of the traced function's structure.
-    pub fn run(&self, args: &[Value]) -> R<Value> {
-        let mut inputs = Vec::new();
-        for a in args {
-            tree::map_leaves(a, &mut |x, _| {
-                if is_differentiable(x) {
-                    inputs.push(crate::ops::num(x));
-                }
-                Ok(Value::None)
-            })?;
-        }
-        let outputs = match super::replay::replay(&self.graph, &inputs)? {
-            super::replay::Replay::Done(v) => v,
-            super::replay::Replay::Diverged { node, got } => {
-                return Err(super::replay::diverged_error(&self.graph, &self.sources, node, &got))
-            }
-        };
-        let mut next = outputs.into_iter();
-        tree::map_leaves(&self.result, &mut |x, _| {
-            Ok(if is_differentiable(x) {
-                next.next().unwrap_or(Value::None)
-            } else {
-                x.clone()
-            })
-        })
-    }
 }

@@ -314,7 +314,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     let _ = Argnums::One(0);
 }
 
-fn fn_name(f: &Value) -> String {
+pub(super) fn fn_name(f: &Value) -> String {
     match f {
         Value::Func(c) => c.proto.name.to_string(),
         Value::Native(n) => n.name.to_string(),

@@ -103,11 +103,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         },
         |_, a| {
             let f = a.func(0)?;
-            let name = match &f {
-                Value::Func(c) => c.proto.name.to_string(),
-                Value::Native(n) => n.name.to_string(),
-                _ => "?".into(),
-            };
+            let name = super::diff::fn_name(&f);
             Ok(native(format!("trace({name})"), move |it, args| {
                 Ok(trace_call(it, &f, name.clone(), args)?.into_value())
             }))

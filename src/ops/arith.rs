@@ -218,27 +218,15 @@ pub fn binary(op: BinOp, a: &Value, b: &Value) -> Result<Value, Diagnostic> {
             BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge
         );
         let kernel = |k: BinaryOp| ops::binary(k, a, b);
-        if comparison && is_scalar_num(a) && is_scalar_num(b) {
-            if crate::autodiff::trace::is_traced(a) || crate::autodiff::trace::is_traced(b) {
-                // Through the primitive, so the running trace records the
-                // comparison (a guard of its graph).
-                let k = match op {
-                    BinOp::Eq => BinaryOp::Eq,
-                    BinOp::Ne => BinaryOp::Ne,
-                    BinOp::Lt => BinaryOp::Lt,
-                    BinOp::Le => BinaryOp::Le,
-                    BinOp::Gt => BinaryOp::Gt,
-                    _ => BinaryOp::Ge,
-                };
-                return Ok(match kernel(k)?.strip() {
-                    Value::Bool(b) => Value::Bool(*b),
-                    other => Value::Bool(scalar_of(other) != 0.0),
-                });
-            }
-            // Comparisons of (possibly differentiated) scalars give bools.
+        // Comparisons of (possibly differentiated) scalars give bools. Those
+        // of values a trace computed go through the primitive below, so the
+        // trace records them (a guard of its graph), and then become bools.
+        let scalar_comparison = comparison && is_scalar_num(a) && is_scalar_num(b);
+        let traced = || crate::autodiff::trace::is_traced(a) || crate::autodiff::trace::is_traced(b);
+        if scalar_comparison && !traced() {
             return float_fast(op, scalar_of(a), scalar_of(b)).ok_or_else(|| type_mismatch(op, a, b));
         }
-        return match op {
+        let out = match op {
             BinOp::Add => kernel(BinaryOp::Add),
             BinOp::Sub => kernel(BinaryOp::Sub),
             BinOp::Mul => kernel(BinaryOp::Mul),
@@ -258,6 +246,13 @@ pub fn binary(op: BinOp, a: &Value, b: &Value) -> Result<Value, Diagnostic> {
             }
             BinOp::MatMul => matmul(a, b),
         };
+        if scalar_comparison {
+            return Ok(match out?.strip() {
+                Value::Bool(b) => Value::Bool(*b),
+                other => Value::Bool(scalar_of(other) != 0.0),
+            });
+        }
+        return out;
     }
     match (op, a, b) {
         (BinOp::Eq, _, _) => Ok(Value::Bool(values_equal(a, b))),
