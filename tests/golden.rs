@@ -1,7 +1,9 @@
 //! Golden tests: every `tests/cases/**/NAME.dp` runs in-process. Its output
 //! must equal `NAME.out`; where `NAME.err` exists the program must fail with
 //! exactly that (colourless) report. `BLESS=1 cargo test --release` rewrites
-//! the expected files from the current behaviour.
+//! the expected files from the current behaviour. Every case runs twice: as
+//! written, and with every dp function call jitted (`DP_JIT=all`), which
+//! must not change a byte of output.
 
 use std::path::{Path, PathBuf};
 
@@ -20,11 +22,18 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// Runs one case; returns (stdout, rendered errors or None).
-fn run_case(path: &Path) -> (String, Option<String>) {
+/// Plans run (replays) and traced, over all cases run through jit.
+static JIT_TOTALS: std::sync::Mutex<(usize, usize)> = std::sync::Mutex::new((0, 0));
+
+/// Runs one case, every function call jitted when `jit`; returns (stdout,
+/// rendered errors or None).
+fn run_case(path: &Path, jit: bool) -> (String, Option<String>) {
     let src = std::fs::read_to_string(path).expect("case file is readable");
     let cap = Capture::default();
     let mut interp = dp::Interp::new(Box::new(cap.clone()));
+    if jit {
+        interp.jit_all = Some(Box::default());
+    }
     interp.script_args = vec!["first".into(), "second".into()];
     let name = path.to_string_lossy().replace('\\', "/");
     let result = interp.run_source(&name, &src, path.parent().map(Path::to_path_buf));
@@ -32,20 +41,43 @@ fn run_case(path: &Path) -> (String, Option<String>) {
     let err = result
         .err()
         .map(|errs| errs.iter().map(|d| interp.render(d, false)).collect::<String>());
+    if let Some(all) = &interp.jit_all {
+        let s = all.stats();
+        let mut t = JIT_TOTALS.lock().unwrap_or_else(|e| e.into_inner());
+        t.0 += s.replays;
+        t.1 += s.traces;
+    }
     (out, err)
 }
 
 #[test]
 fn golden_cases() {
-    // Run on a big stack, as the binary does.
+    on_big_stack(|| run_all(false));
+}
+
+/// The same cases with every dp function call jitted: the same output, and
+/// plans really ran.
+#[test]
+fn golden_cases_through_jit() {
+    on_big_stack(|| run_all(true));
+    let (replays, traces) = *JIT_TOTALS.lock().unwrap_or_else(|e| e.into_inner());
+    println!("through jit: {traces} calls traced, {replays} ran a plan");
+    assert!(
+        replays > 150 && traces > 2000,
+        "too few jitted calls: {replays} replays, {traces} traces"
+    );
+}
+
+/// Runs `f` on a big stack, as the binary does.
+fn on_big_stack(f: impl FnOnce() + Send + 'static) {
     let handle = std::thread::Builder::new()
         .stack_size(dp::eval::interp::INTERPRETER_STACK)
-        .spawn(run_all)
+        .spawn(f)
         .expect("spawn test thread");
     handle.join().expect("golden test thread panicked");
 }
 
-fn run_all() {
+fn run_all(jit: bool) {
     // One memory budget on every machine (the default depends on physical
     // memory), small enough that cases reporting it never allocate much.
     dp_tensor::set_memory_limit(256_000_000);
@@ -54,10 +86,11 @@ fn run_all() {
     let mut cases = Vec::new();
     collect(Path::new("tests/cases"), &mut cases);
     cases.sort();
-    let bless = std::env::var_os("BLESS").is_some();
+    // Blessing writes what the plain run prints.
+    let bless = std::env::var_os("BLESS").is_some() && !jit;
     let mut failures = Vec::new();
     for case in &cases {
-        let (out, err) = run_case(case);
+        let (out, err) = run_case(case, jit);
         let out_path = case.with_extension("out");
         let err_path = case.with_extension("err");
         if bless {
@@ -88,7 +121,8 @@ fn run_all() {
             _ => {}
         }
     }
-    println!("{} golden cases run", cases.len());
+    let how = if jit { " through jit" } else { "" };
+    println!("{} golden cases run{how}", cases.len());
     assert!(
         failures.is_empty(),
         "{} of {} golden cases failed:\n\n{}",

@@ -86,7 +86,7 @@ fn collect_adjoints(orig: &Value, ids: &[Option<u32>], adj: &[Option<Value>]) ->
 fn scalar_output(fname: &str, out: &Value) -> R<()> {
     // By the shape seen here: inside `vmap` a batched scalar is one scalar.
     let one = shape_of(out).iter().product::<usize>() == 1;
-    match out.strip() {
+    match out.peek() {
         Value::Float(_) | Value::Tensor(_) if one => Ok(()),
         Value::Int(_) => Err(Diagnostic::new(
             ErrorKind::Differentiation,
@@ -239,7 +239,7 @@ pub fn vjp_call(it: &mut Interp, f: &Value, primals: Vec<Value>, has_aux: bool, 
             let node = out_nodes.get(k).copied().flatten();
             k += 1;
             if is_differentiable(yl) {
-                if !matches!(cl.strip(), Value::Float(_) | Value::Int(_) | Value::Tensor(_)) {
+                if !matches!(cl.peek(), Value::Float(_) | Value::Int(_) | Value::Tensor(_)) {
                     // Caught here, not in the backward pass, so the report names the cotangent's leaf.
                     return Err(Diagnostic::new(
                         ErrorKind::Type,
@@ -287,7 +287,7 @@ pub fn vjp_call(it: &mut Interp, f: &Value, primals: Vec<Value>, has_aux: bool, 
 /// `like` is one (a 0-d tensor and a float are the same shape).
 fn as_shape_of(t: &Value, like: &Value) -> R<Value> {
     // A batched scalar inside `vmap` counts as a float.
-    if matches!(like.strip(), Value::Float(_) | Value::Int(_))
+    if matches!(like.peek(), Value::Float(_) | Value::Int(_))
         || (shape_of(like).is_empty() && matches!(like, Value::Dual(_)))
     {
         ops::reshape(&num(t), &[])
@@ -409,7 +409,7 @@ pub fn numgrad_call(it: &mut Interp, f: &Value, eps: f64, argnums: &Argnums, arg
                 let mut eval_at = |delta: f64| -> R<f64> {
                     let mut d = data.clone();
                     d[k] += delta;
-                    let leaf_v = if matches!(l.strip(), Value::Float(_)) {
+                    let leaf_v = if matches!(l.peek(), Value::Float(_)) {
                         Value::Float(d[0])
                     } else {
                         Value::Tensor(std::rc::Rc::new(
@@ -425,7 +425,7 @@ pub fn numgrad_call(it: &mut Interp, f: &Value, eps: f64, argnums: &Argnums, arg
                 };
                 g[k] = (eval_at(eps)? - eval_at(-eps)?) / (2.0 * eps);
             }
-            out_leaves.push(if matches!(l.strip(), Value::Float(_)) {
+            out_leaves.push(if matches!(l.peek(), Value::Float(_)) {
                 Value::Float(g[0])
             } else {
                 Value::Tensor(std::rc::Rc::new(

@@ -79,6 +79,10 @@ pub struct Extended {
     /// something (`if x > 0`): a graph run again on new inputs checks that
     /// each comes out as recorded, since the code after it depends on it.
     pub guards: HashSet<u32>,
+    /// Values of nodes that code outside the primitives read (to convert,
+    /// print or index with them), and where: guards too, since what the
+    /// code did with them is not in the graph.
+    pub reads: Vec<(u32, Span)>,
     /// What the graph computes, in order (a traced function's result
     /// leaves); empty for a captured differentiation, whose results are the
     /// adjoints of its inputs.
@@ -248,7 +252,7 @@ impl Capture {
         let Some(of) = node_on(value, level) else { return };
         let adjoint = match node_on(adjoint, level) {
             Some(n) => AdjointRef::Node(n),
-            None => AdjointRef::Const(adjoint.strip().clone()),
+            None => AdjointRef::Const(adjoint.peek().clone()),
         };
         let at = level.tape_len();
         r.graph.adjoints.push(AdjointNote { pass, of, adjoint, at });
@@ -267,6 +271,16 @@ impl Capture {
         let Capture::Recording(r) = self else { return };
         if r.record.level.id == level {
             r.graph.guards.insert(node);
+        }
+    }
+
+    /// Node `node` of the recording level `level` was read by code outside
+    /// the primitives at `span` (see [`Extended::reads`]).
+    pub fn note_read(&mut self, level: u32, node: u32, span: Span) {
+        let Capture::Recording(r) = self else { return };
+        if r.record.level.id == level {
+            r.graph.guards.insert(node);
+            r.graph.reads.push((node, span));
         }
     }
 

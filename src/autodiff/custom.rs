@@ -111,7 +111,7 @@ fn mismatch(name: &str, what: &str, a: &Value, b: &Value, d: Diagnostic) -> Diag
 /// A one-line rendering of a value's structure for reports.
 fn short(v: &Value) -> String {
     let s = tree::map_leaves(v, &mut |x, _| {
-        Ok(Value::Str(Rc::from(match x.strip() {
+        Ok(Value::Str(Rc::from(match x.peek() {
             Value::Float(_) => "float".to_string(),
             Value::Tensor(_) => format!("tensor{}", ops::describe_shape(x)),
             other => other.type_name().to_string(),

@@ -131,7 +131,7 @@ pub fn jacrev_call(it: &mut Interp, f: &Value, opts: &DiffOpts, args: Args) -> R
         let node = out_nodes[m];
         m += 1;
         if !is_differentiable(yl) {
-            return match yl.strip() {
+            return match yl.peek() {
                 Value::Int(_) | Value::Bool(_) | Value::None => Ok(Value::None),
                 _ => Err(not_numeric(fname, yl)),
             };
@@ -386,7 +386,7 @@ pub fn jacfwd_call(it: &mut Interp, f: &Value, opts: &DiffOpts, args: Args) -> R
         let mi = m;
         m += 1;
         if !is_differentiable(yl) {
-            return match yl.strip() {
+            return match yl.peek() {
                 Value::Int(_) | Value::Bool(_) | Value::None => Ok(Value::None),
                 _ => Err(not_numeric(fname, yl)),
             };

@@ -1,6 +1,7 @@
 //! Differentiation: levels and tapes (`trace`), the user-facing
 //! transformations (`api`, `jacobian` with its batched passes in `jacbatch`, `custom`), batching (`vmap`) and
-//! graph rendering (`graph`). The rules per
+//! graph rendering (`graph`), and the extended graph as a program (`traced`,
+//! `optimize`, `replay`, `jit`). The rules per
 //! primitive are in `crate::prim`.
 pub mod api;
 pub mod capture;
@@ -8,6 +9,7 @@ pub mod custom;
 pub mod graph;
 pub mod jacbatch;
 pub mod jacobian;
+pub mod jit;
 pub mod linearize;
 pub mod optimize;
 pub mod replay;

@@ -247,6 +247,7 @@ fn rebuild(g: &Extended, fate: Vec<Fate>) -> Extended {
         // A guard merged into an equal node makes that node the guard.
         guards: g.guards.iter().filter_map(|&n| map_node(n)).collect(),
         seeds: kept(&g.seeds),
+        reads: g.reads.iter().filter_map(|&(n, at)| Some((map_node(n)?, at))).collect(),
         inputs: g.inputs.iter().filter_map(|&n| new_index[n as usize]).collect(),
         outputs: g.outputs.iter().filter_map(map_ref).collect(),
     }

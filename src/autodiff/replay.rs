@@ -31,7 +31,7 @@ pub fn diverged_error(g: &Extended, sources: &crate::diagnostics::SourceMap, nod
     let n = &g.tape.nodes[node as usize];
     // A scalar comparison computes 1.0 or 0.0; the code read it as a bool.
     let comparison = matches!(&n.op, Op::Prim(crate::prim::Prim::Binary(b)) if b.0.is_comparison());
-    let shown = |v: &Value| match v.strip() {
+    let shown = |v: &Value| match v.peek() {
         Value::Float(x) if comparison => (*x != 0.0).to_string(),
         other => other.repr(),
     };
@@ -78,6 +78,13 @@ pub fn replay(g: &Extended, inputs: &[Value]) -> R<Replay> {
                 ),
             )
             .with_help("trace the function again for inputs of this shape"));
+        }
+        // Code outside the primitives read the input itself (`str(x)`, `int(n)`).
+        if g.guards.contains(&i) && !crate::value::values_equal(v, &nodes[i as usize].out) {
+            return Ok(Replay::Diverged {
+                node: i,
+                got: v.clone(),
+            });
         }
         values[i as usize] = Some(v.clone());
     }

@@ -98,7 +98,7 @@ pub fn stats(g: &Extended) -> Stats {
         }
         *s.by_op.entry(node.op.name().replace('`', "")).or_default() += 1;
         s.flops += flops(node);
-        let width = match node.out.strip() {
+        let width = match node.out.peek() {
             Value::Tensor(t) if t.is_bool() => 1,
             _ => 8,
         };

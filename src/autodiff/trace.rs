@@ -46,6 +46,31 @@ pub struct Tracer {
     pub kind: TraceKind,
 }
 
+impl Tracer {
+    /// Whether code outside the primitives that reads this value must say
+    /// so (see [`Tracer::note_read`]): the tracer is a running trace's.
+    #[inline(always)]
+    pub fn watched(&self) -> bool {
+        self.level.records_all.get()
+    }
+
+    /// Code outside the primitives reads this value, a running trace's: the
+    /// trace's graph cannot replay what that code did with it, so its node
+    /// becomes a guard (see [`super::capture::Extended::reads`]).
+    #[cold]
+    #[inline(never)]
+    pub fn note_read(&self) {
+        if !self.level.active.get() {
+            return;
+        }
+        if let TraceKind::Reverse(n) = self.kind {
+            let ctx = &self.level.ctx;
+            let span = ctx.span();
+            ctx.capturing(|c| c.note_read(self.level.id, n, span));
+        }
+    }
+}
+
 /// What a recorded node applied.
 #[derive(Clone, Debug)]
 pub enum Op {
@@ -409,7 +434,7 @@ pub fn is_traced(v: &Value) -> bool {
 /// derivative), but still batched by the running `vmap` levels it is batched
 /// by: `strip` for values that must stay per-example (`stop_gradient`, masks).
 pub fn strip_diff(v: &Value) -> Value {
-    let plain = rewrap_batches(v, v.strip().clone());
+    let plain = rewrap_batches(v, v.peek().clone());
     // To a running `trace` the value is still one it computed: keep it a
     // node of the trace (the outermost level, so the outermost wrapper).
     match trace_wrapper(v) {
@@ -897,7 +922,7 @@ fn in_gradient_of(d: Diagnostic, node: &Node) -> Diagnostic {
 
 /// Whether every element of a numeric value is finite.
 pub fn all_finite(v: &Value) -> bool {
-    match v.strip() {
+    match v.peek() {
         Value::Float(x) => x.is_finite(),
         Value::Tensor(t) => t.to_vec().iter().all(|x| x.is_finite()),
         _ => true,

@@ -42,7 +42,7 @@ impl TracedGraph {
 
     /// The graph in a value, if it holds one.
     pub fn of(v: &Value) -> Option<&TracedGraph> {
-        match v.strip() {
+        match v.peek() {
             Value::Object(o) => o.as_any().downcast_ref::<TracedGraph>(),
             _ => None,
         }
@@ -51,6 +51,13 @@ impl TracedGraph {
     /// Runs the graph on new arguments (of the structure and shapes it was
     /// traced with) and returns a result of the traced function's structure.
     pub fn run(&self, args: &[Value]) -> R<Value> {
+        self.run_or_diverge(args)?
+            .map_err(|(node, got)| super::replay::diverged_error(&self.graph, &self.sources, node, &got))
+    }
+
+    /// [`TracedGraph::run`], or the guard node at which the arguments take
+    /// another path than the traced ones, with its value now (`Err`).
+    pub fn run_or_diverge(&self, args: &[Value]) -> R<Result<Value, (u32, Value)>> {
         let mut inputs = Vec::new();
         for a in args {
             tree::map_leaves(a, &mut |x, _| {
@@ -62,9 +69,7 @@ impl TracedGraph {
         }
         let outputs = match super::replay::replay(&self.graph, &inputs)? {
             super::replay::Replay::Done(v) => v,
-            super::replay::Replay::Diverged { node, got } => {
-                return Err(super::replay::diverged_error(&self.graph, &self.sources, node, &got))
-            }
+            super::replay::Replay::Diverged { node, got } => return Ok(Err((node, got))),
         };
         let mut next = outputs.into_iter();
         tree::map_leaves(&self.result, &mut |x, _| {
@@ -74,6 +79,7 @@ impl TracedGraph {
                 x.clone()
             })
         })
+        .map(Ok)
     }
 
     /// The one-line summary printed above the table.
@@ -137,7 +143,7 @@ pub fn trace_call(it: &mut Interp, f: &Value, name: String, args: Args) -> R<Tra
             if is_differentiable(x) {
                 outputs.push(match node_at(x, &level) {
                     Some(n) => AdjointRef::Node(n),
-                    None => AdjointRef::Const(trace::unwrap_level(x, &level).strip().clone()),
+                    None => AdjointRef::Const(trace::unwrap_level(x, &level).peek().clone()),
                 });
             }
             Ok(trace::unwrap_level(x, &level))

@@ -134,7 +134,7 @@ fn batched_leaves(args: &[Value], axes: &[Value], lenient: bool) -> R<Vec<Option
                 out.push(None);
                 return Ok(Value::None);
             }
-            if !matches!(leaf.strip(), Value::Tensor(_) | Value::Float(_)) {
+            if !matches!(leaf.peek(), Value::Tensor(_) | Value::Float(_)) {
                 return Err(Diagnostic::new(
                     ErrorKind::Type,
                     format!("vmap: {name} is {}, which has no axis to batch over", leaf.describe()),

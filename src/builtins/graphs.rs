@@ -1,5 +1,5 @@
 //! Graphs as values (issue: the extended graph as a program): `trace`,
-//! `graph_stats`, `graph_dot` and `optimize`.
+//! `graph_stats`, `graph_dot`, `optimize`, `jit` and `jit_stats`.
 
 use super::{native, register, Decl};
 use crate::autodiff::optimize::{self, PassKind};
@@ -66,7 +66,7 @@ fn int(n: impl TryInto<i64>) -> Value {
     Value::Int(n.try_into().unwrap_or(i64::MAX))
 }
 
-/// Registers trace, run_graph, graph_stats, graph_dot and optimize.
+/// Registers trace, run_graph, jit, graph_stats, graph_dot and optimize.
 pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     register(
         t,
@@ -107,6 +107,76 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             Ok(native(format!("trace({name})"), move |it, args| {
                 Ok(trace_call(it, &f, name.clone(), args)?.into_value())
             }))
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "jit(f: fn) -> fn",
+            summary: "`f`, compiled: traced once per argument signature, optimised, then replayed.",
+            doc: "The first call of `jit(f)` for a given signature of its arguments — their tree structure, \
+                  the shapes of their floats and tensors, the values of their ints, bools and strings — runs \
+                  `f` while tracing it (see `trace`), optimises the graph (`optimize`) and keeps it as a plan; \
+                  later calls with that signature run the plan on the new arguments: primitive operations only, \
+                  no dp code, and for a `grad` inside `f` no re-recording of the backward pass. `jit(grad(f))`, \
+                  `grad(jit(f))` and a whole training step `jit(step)(params, batch)` work. A plan never changes \
+                  a result: where `f` branches on a traced value (`if loss > 1`, `int(n)`), the plan checks \
+                  that value and traces again when it differs; module globals `f` reads are checked to hold the \
+                  values traced with. A function whose trace cannot be replayed — it prints, saves, uses the \
+                  global random generator (keyed random functions are fine), assigns a global, reads the \
+                  elements of a tensor computed from its arguments, returns a function, uses `custom_vjp`, \
+                  `custom_jvp` or `checkpoint`, or is traced more than 8 times — runs without jit from then on, \
+                  and `dp` says once why, naming the line. Called inside `grad`, `jvp` or `vmap` of its \
+                  arguments, `f` runs as without jit. Set `DP_JIT=all` to jit every function call of a program \
+                  (its output must not change).",
+            example: "let step = jit(|w, x, y| w - 0.1 * grad(|w| mean((x @ w - y) ** 2))(w));\n\
+                      step(zeros((2,)), tensor([[1.0, 2.0], [3.0, 4.0]]), tensor([1.0, 2.0]))",
+        },
+        |_, a| {
+            let f = a.func(0)?;
+            let name = super::diff::fn_name(&f);
+            let jitted = crate::autodiff::jit::Jitted::new(f, name.clone(), true);
+            let payload: Rc<dyn std::any::Any> = jitted.clone();
+            Ok(crate::value::native::native_with(
+                format!("jit({name})"),
+                payload,
+                move |it, args| jitted.call(it, args),
+            ))
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "jit_stats(f: fn) -> dict",
+            summary: "How a function made by `jit` has run: calls traced, calls that ran a plan, whether it gave up.",
+            doc: "A dict with `traces` (calls that traced `f` and kept a plan, or tried to), `replays` (calls \
+                  that ran a plan without running `f`) and `jitted` (false once the function runs without jit \
+                  for good; the note printed then says why).",
+            example: "let f = jit(|x| x * x);\nf(1.0);\nf(2.0);\njit_stats(f)  # {jitted: true, replays: 1, traces: 1}",
+        },
+        |_, a| {
+            let v = a.value(0);
+            let stats = match v {
+                Value::Native(n) => n
+                    .payload
+                    .as_ref()
+                    .and_then(|p| p.clone().downcast::<crate::autodiff::jit::Jitted>().ok())
+                    .map(|j| j.stats()),
+                _ => None,
+            };
+            let Some(s) = stats else {
+                return Err(Diagnostic::new(
+                    ErrorKind::Type,
+                    format!("`jit_stats` needs a function made by `jit(f)`, found {}", v.describe()),
+                )
+                .at(a.span_at(0)));
+            };
+            let pairs: [(&str, Value); 3] = [
+                ("traces", int(s.traces)),
+                ("replays", int(s.replays)),
+                ("jitted", Value::Bool(!s.off)),
+            ];
+            Ok(Value::Dict(pairs.into_iter().map(|(k, v)| (Rc::from(k), v)).collect()))
         },
     );
     register(

@@ -456,7 +456,7 @@ fn npz_key(path: &[PathStep]) -> R<String> {
 }
 
 fn encode_npz(tree: &Value) -> R<Vec<u8>> {
-    if !matches!(tree.strip(), Value::Tuple(_) | Value::Dict(_)) {
+    if !matches!(tree.peek(), Value::Tuple(_) | Value::Dict(_)) {
         return Err(Diagnostic::new(
             ErrorKind::Type,
             format!(

@@ -147,7 +147,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
                 if tree::is_differentiable(&leaf) {
                     let shape = ops::shape_of(&leaf);
                     let n: usize = shape.iter().product();
-                    let is_float = matches!(leaf.strip(), Value::Float(_));
+                    let is_float = matches!(leaf.peek(), Value::Float(_));
                     layout.push((at, shape, is_float));
                     parts.push(flat(&leaf)?);
                     at += n;

@@ -113,6 +113,10 @@ impl Interp {
     }
 
     pub(super) fn store(&mut self, t: Target, v: Value, f: &mut Frame) {
+        if let (Target::Global(g), false) = (t, self.jit_watch.is_empty()) {
+            let name = f.module.name_of(g).unwrap_or_else(|| "?".into());
+            self.note_effect(format!("assigns the global `{name}`"), self.diff.span());
+        }
         match t {
             Target::Local(s) => f.slots[s as usize] = v,
             Target::Global(g) => f.module.set(g, v),

@@ -14,6 +14,15 @@ use std::sync::atomic::Ordering;
 
 impl Interp {
     pub(super) fn make_closure(&mut self, proto: &Rc<FnCode>, f: &Frame) -> Value {
+        if !self.jit_watch.is_empty() {
+            for (src, _) in &proto.captures {
+                if let CaptureSrc::Global(g) = src {
+                    if let Some(v) = f.module.get(*g) {
+                        self.note_global_read(f.module, *g, &v);
+                    }
+                }
+            }
+        }
         let captures = proto
             .captures
             .iter()
@@ -44,6 +53,9 @@ impl Interp {
             }
             Value::Native(n) => {
                 let span = args.span;
+                if !self.jit_watch.is_empty() && crate::autodiff::jit::watch::is_effect(&n.name) {
+                    self.note_effect(format!("calls `{}`", n.name), span);
+                }
                 // Primitives the builtin applies are attributed to its call.
                 self.diff.set_span(span);
                 let r = (n.func)(self, args).map_err(|d| d.at(span));
@@ -63,6 +75,31 @@ impl Interp {
         }
     }
 
+    /// A call of `c` under `DP_JIT=all`: through its jitted form.
+    #[cold]
+    #[inline(never)]
+    fn call_jit_all(
+        &mut self,
+        c: &Rc<Closure>,
+        pos: Vec<Value>,
+        (kw, kw_spans): (Vec<(Rc<str>, Value)>, &[Span]),
+        call_site: Span,
+    ) -> Result<Value, Diagnostic> {
+        let Some(all) = self.jit_all.as_mut() else {
+            return Err(Diagnostic::new(ErrorKind::Value, "jit: DP_JIT=all is not on"));
+        };
+        let jitted = all.of(c);
+        let mut spans = vec![call_site; pos.len()];
+        spans.extend_from_slice(kw_spans);
+        let args = Args {
+            pos,
+            kw,
+            span: call_site,
+            spans,
+        };
+        jitted.call(self, args)
+    }
+
     /// Calls a function with positional arguments only.
     pub fn call_pos(&mut self, callee: &Value, pos: Vec<Value>, span: Span) -> Result<Value, Diagnostic> {
         self.call(callee, Args::positional(pos, span))
@@ -75,6 +112,9 @@ impl Interp {
         kw: (Vec<(Rc<str>, Value)>, &[Span]),
         call_site: Span,
     ) -> Result<Value, Diagnostic> {
+        if self.jit_all.is_some() && !std::mem::take(&mut self.jit_skip_next) && self.jit_watch.is_empty() {
+            return self.call_jit_all(c, pos, kw, call_site);
+        }
         self.with_frame(c, |i, frame| {
             // Defaults run in the callee before its body: count them as a
             // level of the call, or `fn f(k = f()) {...}` would recurse

@@ -175,8 +175,13 @@ pub fn expr(e: ir::Expr) -> Code {
     match e.kind {
         K::Const(v) => code(move |_, _| Ok(v.clone())),
         K::Local(s) => code(move |_, f| Ok(f.slots[s as usize].clone())),
-        K::Global(g, name) => code(move |_, f| match f.module.get(g) {
-            Some(v) => Ok(v),
+        K::Global(g, name) => code(move |i, f| match f.module.get(g) {
+            Some(v) => {
+                if !i.jit_watch.is_empty() {
+                    i.note_global_read(f.module, g, &v);
+                }
+                Ok(v)
+            }
             None => Err(unbound_global_error(&name, span)),
         }),
         K::Binary(op, a, b) => binary(op, *a, *b, span),
@@ -856,6 +861,9 @@ fn call(callee: ir::Expr, args: Vec<ir::Arg>, span: Span) -> Code {
         match &callee {
             Callee::Global(g, _) => {
                 if let Some(c) = f.module.get_func(*g) {
+                    if !i.jit_watch.is_empty() {
+                        i.note_global_read(f.module, *g, &Value::Func(c.clone()));
+                    }
                     return call_func(i, f, &c, &args, span);
                 }
             }
@@ -869,7 +877,12 @@ fn call(callee: ir::Expr, args: Vec<ir::Arg>, span: Span) -> Code {
         }
         let fv = match &callee {
             Callee::Global(g, name) => match f.module.get(*g) {
-                Some(v) => v,
+                Some(v) => {
+                    if !i.jit_watch.is_empty() {
+                        i.note_global_read(f.module, *g, &v);
+                    }
+                    v
+                }
                 None => return Err(unbound_global_error(name, callee_span)),
             },
             Callee::Local(s) => f.slots[*s as usize].clone(),
@@ -902,6 +915,13 @@ fn call_func(
     args: &[Code],
     span: Span,
 ) -> Exec<Value> {
+    if i.jit_all.is_some() {
+        let mut pos = Vec::with_capacity(args.len());
+        for a in args {
+            pos.push(a.run(i, f)?);
+        }
+        return Ok(i.call_closure(c, pos, (Vec::new(), &[]), span)?);
+    }
     if let Some(slots) = c.proto.simple_params.as_ref().filter(|p| p.len() == args.len()) {
         return i.with_frame(
             c,

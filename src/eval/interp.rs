@@ -102,6 +102,14 @@ pub struct Interp {
     /// Differentiation state (levels, the current span, `debug_nans`, the
     /// graph capture): per interpreter, so a new one (the REPL's `:reset`) starts clean.
     pub diff: Rc<crate::autodiff::trace::DiffCtx>,
+    /// What each running jit trace has seen (globals read, side effects),
+    /// innermost last; empty when no jit trace runs.
+    pub jit_watch: Vec<crate::autodiff::jit::Watch>,
+    /// Under `DP_JIT=all`, every dp function's jitted form.
+    pub jit_all: Option<Box<crate::autodiff::jit::JitAll>>,
+    /// The next closure call is jit's own call of its function: not routed
+    /// through `DP_JIT=all` again.
+    pub jit_skip_next: bool,
 }
 
 impl Interp {
@@ -127,6 +135,9 @@ impl Interp {
             imported: HashMap::new(),
             importing: Vec::new(),
             diff: Rc::default(),
+            jit_watch: Vec::new(),
+            jit_all: crate::autodiff::jit::all_from_env().then(Box::default),
+            jit_skip_next: false,
         }
     }
 
@@ -235,6 +246,24 @@ impl Interp {
             Err(Flow::Err(d)) => Err(d),
             // The resolver rejects `return`/`break`/`continue` outside functions and loops.
             Err(_) => Ok(None),
+        }
+    }
+
+    /// Notes, for the running jit traces, that global `slot` of `module` was read as `v`.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn note_global_read(&mut self, module: &Rc<Module>, slot: u32, v: &Value) {
+        for w in &mut self.jit_watch {
+            w.read(module, slot, v);
+        }
+    }
+
+    /// Notes, for the running jit traces, a side effect (`what`: "calls `print`").
+    #[cold]
+    #[inline(never)]
+    pub fn note_effect(&mut self, what: String, span: Span) {
+        for w in &mut self.jit_watch {
+            w.effect(what.clone(), span);
         }
     }
 

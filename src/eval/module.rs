@@ -57,6 +57,11 @@ impl Module {
         i
     }
 
+    /// The name of global `slot` (for messages).
+    pub fn name_of(&self, slot: u32) -> Option<Rc<str>> {
+        self.order.borrow().get(slot as usize).cloned()
+    }
+
     /// The slot of a declared global.
     pub fn lookup(&self, name: &str) -> Option<u32> {
         self.names.borrow().get(name).copied()

@@ -64,7 +64,7 @@ pub fn field(v: &Value, name: &str, span: Span) -> Result<Value, Diagnostic> {
             .get(name)
             .cloned()
             .ok_or_else(|| crate::value::dict::missing_key(d, name, span)),
-        other => match (other.strip(), name) {
+        other => match (other.peek(), name) {
             (Value::Tensor(_) | Value::Float(_), "shape" | "ndim" | "T" | "size") => {
                 let f = match name {
                     "shape" => "shape",

@@ -156,7 +156,7 @@ fn type_mismatch(op: BinOp, a: &Value, b: &Value) -> Diagnostic {
             b.describe()
         ),
     );
-    match (op, a.strip(), b.strip()) {
+    match (op, a.peek(), b.peek()) {
         (BinOp::Add, Value::Str(_), _) | (BinOp::Add, _, Value::Str(_)) => {
             d.with_help("`+` joins two strings; convert the other value with `str(x)` or use `format`")
         }
@@ -166,7 +166,7 @@ fn type_mismatch(op: BinOp, a: &Value, b: &Value) -> Diagnostic {
 
 /// A number: an int, a float or a 0-d tensor (which is interchangeable with a float).
 fn is_scalar_num(v: &Value) -> bool {
-    match v.strip() {
+    match v.peek() {
         Value::Int(_) | Value::Float(_) => true,
         Value::Tensor(t) => t.ndim() == 0,
         _ => false,
@@ -174,7 +174,7 @@ fn is_scalar_num(v: &Value) -> bool {
 }
 
 fn is_num(v: &Value) -> bool {
-    matches!(v.strip(), Value::Int(_) | Value::Float(_) | Value::Tensor(_))
+    matches!(v.peek(), Value::Int(_) | Value::Float(_) | Value::Tensor(_))
 }
 
 fn scalar_of(v: &Value) -> f64 {

@@ -439,7 +439,7 @@ pub fn iterate(v: &Value) -> Result<Box<dyn Iterator<Item = Result<Value, Diagno
                 .collect::<Vec<_>>()
                 .into_iter(),
         ),
-        other if matches!(other.strip(), Value::Tensor(_)) => {
+        other if matches!(other.peek(), Value::Tensor(_)) => {
             let Some(&n) = ops::shape_of(other).first() else {
                 // NumPy: "iteration over a 0-d array" is a TypeError, not an empty loop.
                 return Err(Diagnostic::new(ErrorKind::Type, "cannot iterate over a 0-d tensor")

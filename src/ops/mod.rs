@@ -84,7 +84,7 @@ pub fn sum(x: &Value, axes: Option<Rc<[usize]>>, keepdims: bool) -> Result<Value
 /// Reshape to `shape`. A reshape to `()` always gives a float (0-d tensors
 /// and floats are interchangeable, and `float(x)` relies on this).
 pub fn reshape(x: &Value, shape: &[usize]) -> Result<Value, Diagnostic> {
-    if shape_of(x) == shape && (!shape.is_empty() || matches!(x.strip(), Value::Float(_))) {
+    if shape_of(x) == shape && (!shape.is_empty() || matches!(x.peek(), Value::Float(_))) {
         return Ok(x.clone());
     }
     apply(&Prim::Reshape(Reshape(shape.into())), &[num(x)])

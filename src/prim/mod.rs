@@ -198,7 +198,13 @@ pub fn as_tensor(v: &Value) -> R<Rc<Tensor>> {
         Value::Float(x) => Ok(Rc::new(Tensor::scalar(*x))),
         Value::Int(i) => Ok(Rc::new(Tensor::scalar(*i as f64))),
         Value::Bool(b) => Ok(Rc::new(Tensor::scalar(f64::from(u8::from(*b))).marked_bool())),
-        Value::Dual(t) => as_tensor(&t.primal),
+        Value::Dual(t) => {
+            // A read of the value itself (see `Value::strip`).
+            if t.watched() {
+                t.note_read();
+            }
+            as_tensor(&t.primal)
+        }
         other => Err(Diagnostic::new(
             ErrorKind::Type,
             format!("expected a number or tensor, found {}", other.describe()),

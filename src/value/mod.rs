@@ -115,7 +115,7 @@ impl Value {
 
     /// A description for error messages: the type, and the shape for tensors.
     pub fn describe(&self) -> String {
-        match self.strip() {
+        match self.peek() {
             Value::Tensor(t) if t.is_bool() => format!("bool tensor of shape {}", dp_tensor::format_shape(t.shape())),
             Value::Tensor(t) => format!("tensor of shape {}", dp_tensor::format_shape(t.shape())),
             v => v.type_name().to_string(),
@@ -123,7 +123,24 @@ impl Value {
     }
 
     /// The value with every differentiation wrapper removed.
+    ///
+    /// This is a read of the value itself: inside a running `trace` or
+    /// `jit`, the read is noted (the graph cannot replay what the reader
+    /// does with it). Reads of metadata only — kind, shape — use [`Value::peek`].
     pub fn strip(&self) -> &Value {
+        let mut v = self;
+        while let Value::Dual(t) = v {
+            if t.watched() {
+                t.note_read();
+            }
+            v = &t.primal;
+        }
+        v
+    }
+
+    /// The value with every differentiation wrapper removed, to look at its
+    /// kind or shape only (not noted as a read, unlike [`Value::strip`]).
+    pub fn peek(&self) -> &Value {
         let mut v = self;
         while let Value::Dual(t) = v {
             v = &t.primal;
@@ -133,7 +150,7 @@ impl Value {
 
     /// Whether this is a number or tensor (possibly being differentiated).
     pub fn is_numeric(&self) -> bool {
-        matches!(self.strip(), Value::Float(_) | Value::Int(_) | Value::Tensor(_))
+        matches!(self.peek(), Value::Float(_) | Value::Int(_) | Value::Tensor(_))
     }
 
     /// Builds a tuple value.
@@ -245,7 +262,12 @@ impl Value {
                     let _ = write!(out, "range({a}, {b}, {s})");
                 }
             }
-            Value::Dual(t) => t.primal.write_repr(out, depth + 1, opts),
+            Value::Dual(t) => {
+                if t.watched() {
+                    t.note_read();
+                }
+                t.primal.write_repr(out, depth + 1, opts)
+            }
             // Signed, so that the printed form `key(n)` evaluates back to the same key.
             Value::Key(k) => {
                 let _ = write!(out, "key({})", *k as i64);

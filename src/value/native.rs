@@ -23,6 +23,9 @@ pub struct Native {
     /// The declaration of a builtin (`None` for functions made at run time,
     /// such as the result of `grad(f)`).
     pub sig: Option<Rc<Signature>>,
+    /// What a function made at run time is made of, for builtins that
+    /// inspect it (`jit_stats` reads a jitted function's plans).
+    pub payload: Option<Rc<dyn std::any::Any>>,
 }
 
 impl std::fmt::Display for Native {
@@ -50,6 +53,21 @@ pub fn native(
         name: name.into(),
         func: Box::new(func),
         sig: None,
+        payload: None,
+    }))
+}
+
+/// [`native`], with a payload (see [`Native::payload`]).
+pub fn native_with(
+    name: impl Into<Rc<str>>,
+    payload: Rc<dyn std::any::Any>,
+    func: impl Fn(&mut Interp, Args) -> Result<Value, Diagnostic> + 'static,
+) -> Value {
+    Value::Native(Rc::new(Native {
+        name: name.into(),
+        func: Box::new(func),
+        sig: None,
+        payload: Some(payload),
     }))
 }
 
@@ -165,5 +183,6 @@ pub fn declared(
         name: Rc::from(sig.name),
         func: Box::new(func),
         sig: Some(sig),
+        payload: None,
     }))
 }

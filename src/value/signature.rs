@@ -324,7 +324,7 @@ impl Kinds {
 
     /// Whether `v` (or the value it differentiates) is of an admitted kind.
     pub fn admits(self, v: &Value) -> bool {
-        let bit = match v.strip() {
+        let bit = match v.peek() {
             Value::None => Self::NONE,
             Value::Bool(_) => Self::BOOL,
             Value::Int(_) => Self::INT,

@@ -216,7 +216,7 @@ fn many_rec(
 
 /// Whether a leaf can be differentiated (a float or a tensor).
 pub fn is_differentiable(v: &Value) -> bool {
-    matches!(v.strip(), Value::Float(_) | Value::Tensor(_))
+    matches!(v.peek(), Value::Float(_) | Value::Tensor(_))
 }
 
 /// The error for a leaf missing where a structure was expected.

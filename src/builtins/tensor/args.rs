@@ -109,7 +109,7 @@ pub fn axes_arg(fname: &str, v: Option<&Value>, ndim: usize) -> R<Option<Vec<usi
         None | Some(Value::None) => return Ok(None),
         Some(v) => v,
     };
-    if let Value::Float(_) = v.strip() {
+    if let Value::Float(_) = v.peek() {
         return Err(Diagnostic::new(
             ErrorKind::Type,
             format!("`{fname}` expects axis to be an int or a tuple of ints, found float"),

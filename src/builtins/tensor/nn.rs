@@ -109,7 +109,9 @@ pub(super) fn log_softmax(x: &Value, axis: usize) -> R<Value> {
 }
 
 pub(super) fn one_hot(labels: &Value, n: usize) -> R<Value> {
-    let t = as_tensor(labels.strip())?;
+    // `peek`: traced labels are computed with recorded primitives below, so
+    // this read only checks them (a jit plan does not check them again).
+    let t = as_tensor(labels.peek())?;
     // Batched labels (inside `vmap`): the new axis goes last, so the batch axes stay in front.
     let hot = crate::autodiff::trace::rewrap_batches(labels, ops::from_tensor(te(t.one_hot(n))?));
     if crate::autodiff::trace::is_traced(labels) {
@@ -160,7 +162,8 @@ pub fn cross_entropy(logits: &Value, labels: &Value) -> R<Value> {
 
 /// Checks class ids for `one_hot` / `cross_entropy`: integral and in `0..n`.
 pub(super) fn check_labels(fname: &str, labels: &Value, n: usize) -> R<()> {
-    for &l in as_tensor(labels.strip())?.to_vec().iter() {
+    // A check only (`peek`: see `one_hot`).
+    for &l in as_tensor(labels.peek())?.to_vec().iter() {
         if l.fract() != 0.0 || !l.is_finite() {
             return Err(Diagnostic::new(
                 ErrorKind::Index,

@@ -123,7 +123,16 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
                 return Ok(Value::Bool(*b));
             }
             crate::autodiff::vmap::require_unbatched(x, &format!("`{name}(...)`")).map_err(|d| d.at(a.span))?;
-            let t = as_tensor(&numeric(name, x)?)?.to_vec();
+            let x = numeric(name, x)?;
+            if crate::autodiff::trace::is_traced(&x) {
+                // Through recorded primitives, so a trace reads one scalar
+                // (a guard of its graph) instead of the elements.
+                let nonzero = ops::binary(dp_tensor::BinaryOp::Ne, &x, &Value::Float(0.0))?;
+                let op = if want_all { ReduceOp::Min } else { ReduceOp::Max };
+                let r = reduce(&nonzero, op, None, false)?;
+                return Ok(Value::Bool(as_tensor(&r)?.item().unwrap_or(0.0) != 0.0));
+            }
+            let t = as_tensor(&x)?.to_vec();
             Ok(Value::Bool(if want_all {
                 t.iter().all(|v| *v != 0.0)
             } else {

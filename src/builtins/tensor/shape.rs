@@ -81,7 +81,8 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             let seen = if crate::autodiff::trace::is_batched(&x) {
                 std::rc::Rc::new(te(dp_tensor::Tensor::zeros(&shape_of(&x)))?)
             } else {
-                as_tensor(&x)?
+                // The shape only (`peek`: not a read of the elements).
+                as_tensor(x.peek())?
             };
             let shape = te(seen.resolve_reshape(&want)).map_err(|d| bad(as_shape_error(d)))?;
             ops::reshape(&x, &shape)
@@ -174,7 +175,8 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             let x = numeric("broadcast_to", a.value(0))?;
             let bad = |d: Diagnostic| label_param(at_param(&a, 1)(d), &a, 0, &x);
             let s = shape_arg("broadcast_to", a.value(1)).map_err(bad)?;
-            te(as_tensor(&x)?.broadcast_to(&s)).map_err(bad)?;
+            // A check of the shapes only (`peek`: not a read of the elements).
+            te(as_tensor(x.peek())?.broadcast_to(&s)).map_err(bad)?;
             ops::broadcast_to(&x, &s)
         },
     );

@@ -1,0 +1,243 @@
+//! `jit(f)`: the extended graph as a program. The first call of a jitted
+//! function for a given [`Signature`] of its arguments traces `f` (see
+//! [`super::traced`]), optimises the graph and keeps it as a plan; later
+//! calls with that signature run the plan on the new arguments — primitives
+//! only, no interpreter, no re-recording of backward passes.
+//!
+//! A plan never changes what a program computes. Where the traced code read
+//! a traced value to decide something (`if loss > 1`, `int(n)`), the plan
+//! checks that value when it runs (a guard) and a call that would go
+//! another way is traced again; a function whose trace cannot be repeated —
+//! it prints, writes files, uses the global random generator, assigns a
+//! global, reads the elements of a traced tensor, returns a function, or
+//! keeps being traced anew — runs without jit from then on, and `dp` says
+//! once why, naming the line. Plans also remember the module globals the
+//! trace read, and apply only while those hold the same values.
+
+mod plan;
+mod program;
+pub mod signature;
+pub mod watch;
+
+use crate::diagnostics::R;
+use crate::eval::Interp;
+use crate::syntax::span::Span;
+use crate::value::native::Args;
+use crate::value::{Closure, Value};
+use plan::{Plan, Refusal, Run};
+use signature::Signature;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+pub use watch::Watch;
+
+/// Plans kept per jitted function; a function traced more often than this
+/// (its arguments' signature or a guard keeps changing) runs without jit.
+const MAX_TRACES: usize = 8;
+
+/// A jitted function: `f`, its plans, and whether it gave up on jit.
+pub struct Jitted {
+    f: Value,
+    name: String,
+    /// Say why when giving up (not under `DP_JIT=all`, which jits every
+    /// function and must print exactly what the program prints).
+    explain: bool,
+    state: RefCell<State>,
+}
+
+#[derive(Default)]
+struct State {
+    plans: Vec<Rc<Plan>>,
+    traces: usize,
+    replays: usize,
+    off: bool,
+}
+
+/// How a jitted function has run so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Calls that traced a plan.
+    pub traces: usize,
+    /// Calls that ran a plan.
+    pub replays: usize,
+    /// Whether it gave up on jit.
+    pub off: bool,
+}
+
+impl Jitted {
+    /// `jit(f)` for `f` named `name`.
+    pub fn new(f: Value, name: String, explain: bool) -> Rc<Jitted> {
+        Rc::new(Jitted {
+            f,
+            name,
+            explain,
+            state: RefCell::default(),
+        })
+    }
+
+    /// Calls the jitted function: runs a plan for these arguments, or
+    /// traces one, or calls `f` itself when no plan can apply.
+    pub fn call(&self, it: &mut Interp, args: Args) -> R<Value> {
+        // Inside another jit's trace, `f` is simply part of that trace.
+        if self.state.borrow().off || !it.jit_watch.is_empty() {
+            return call_unjitted(it, &self.f, args);
+        }
+        let Some(signature) = Signature::of(&args) else {
+            // Arguments being differentiated or batched: `f` runs under
+            // that transformation as it would without jit.
+            return call_unjitted(it, &self.f, args);
+        };
+        let plans: Vec<Rc<Plan>> = self
+            .state
+            .borrow()
+            .plans
+            .iter()
+            .filter(|p| p.applies(&signature))
+            .cloned()
+            .collect();
+        let mut diverged = None;
+        for p in plans {
+            match p.run(&args)? {
+                Run::Done(v) => {
+                    self.state.borrow_mut().replays += 1;
+                    return Ok(v);
+                }
+                Run::Diverged(span) => diverged = Some(span),
+            }
+        }
+        self.trace(it, signature, args, diverged)
+    }
+
+    /// Traces `f` on `args`, keeps the plan (or gives up on jit) and returns
+    /// the call's result.
+    fn trace(&self, it: &mut Interp, signature: Signature, args: Args, diverged: Option<Span>) -> R<Value> {
+        let traces = {
+            let mut s = self.state.borrow_mut();
+            s.traces += 1;
+            s.traces
+        };
+        if traces > MAX_TRACES {
+            let why = match diverged {
+                Some(span) => format!(
+                    "the value it branches on at {} came out differently for the arguments of {} calls",
+                    it.sources.location(span),
+                    MAX_TRACES
+                ),
+                None => format!(
+                    "it was traced for {MAX_TRACES} different argument signatures (ints, bools and strings \
+                     among the arguments are part of a signature, as are the shapes of tensors)"
+                ),
+            };
+            self.give_up(it, why);
+            return call_unjitted(it, &self.f, args);
+        }
+        it.jit_watch.push(Watch::default());
+        if matches!(self.f, Value::Func(_)) {
+            it.jit_skip_next = true;
+        }
+        // The trace applies primitives where plain code would not (scalar
+        // arithmetic of traced values): the expression they are attributed
+        // to, which later reports name, is the caller's again afterwards.
+        let span = it.diff.span();
+        let traced = super::traced::trace_call(it, &self.f, self.name.clone(), args);
+        it.diff.set_span(span);
+        it.jit_skip_next = false;
+        let watch = it.jit_watch.pop().unwrap_or_default();
+        let traced = traced?;
+        let result = traced.result.clone();
+        match Plan::new(traced, watch, signature) {
+            Ok(plan) => self.state.borrow_mut().plans.push(Rc::new(plan)),
+            Err(Refusal { what, at, because }) => {
+                let mut why = what;
+                if let Some(span) = at {
+                    why.push_str(&format!(" at {}", it.sources.location(span)));
+                }
+                if !because.is_empty() {
+                    why.push_str(&format!(" ({because})"));
+                }
+                self.give_up(it, why);
+            }
+        }
+        Ok(result)
+    }
+
+    /// How it has run so far.
+    pub fn stats(&self) -> Stats {
+        let s = self.state.borrow();
+        Stats {
+            traces: s.traces,
+            replays: s.replays,
+            off: s.off,
+        }
+    }
+
+    /// From now on `f` runs without jit; says why once.
+    fn give_up(&self, _it: &mut Interp, why: String) {
+        let mut s = self.state.borrow_mut();
+        s.off = true;
+        s.plans.clear();
+        if self.explain {
+            eprintln!("note: jit({}) runs without jit from here on: {why}", self.name);
+        }
+    }
+}
+
+/// Calls `f` without routing it through `DP_JIT=all` again.
+fn call_unjitted(it: &mut Interp, f: &Value, args: Args) -> R<Value> {
+    if matches!(f, Value::Func(_)) {
+        it.jit_skip_next = true;
+    }
+    let r = it.call(f, args);
+    it.jit_skip_next = false;
+    r
+}
+
+/// The jitted form of every dp function, for `DP_JIT=all` (which runs the
+/// golden suite and the conformance programs through plans).
+#[derive(Default)]
+pub struct JitAll {
+    by_closure: HashMap<*const Closure, Rc<Jitted>>,
+}
+
+/// Jitted functions kept by `DP_JIT=all` before it starts afresh (lambdas
+/// made in a loop are new closures each time).
+const MAX_JIT_ALL: usize = 4096;
+
+impl JitAll {
+    /// The jitted form of `c`.
+    pub fn of(&mut self, c: &Rc<Closure>) -> Rc<Jitted> {
+        if self.by_closure.len() >= MAX_JIT_ALL {
+            self.by_closure.clear();
+        }
+        // The entry holds `c`, so its address is not reused while it is a key.
+        self.by_closure
+            .entry(Rc::as_ptr(c))
+            .or_insert_with(|| Jitted::new(Value::Func(c.clone()), c.proto.name.to_string(), explain_all()))
+            .clone()
+    }
+}
+
+impl JitAll {
+    /// The totals over every function jitted so far (since the last start afresh).
+    pub fn stats(&self) -> Stats {
+        self.by_closure.values().fold(Stats::default(), |a, j| {
+            let s = j.stats();
+            Stats {
+                traces: a.traces + s.traces,
+                replays: a.replays + s.replays,
+                off: a.off || s.off,
+            }
+        })
+    }
+}
+
+/// Whether `DP_JIT=all` is set: every call of a dp function goes through jit.
+pub fn all_from_env() -> bool {
+    std::env::var("DP_JIT").is_ok_and(|v| v == "all")
+}
+
+/// Whether `DP_JIT=all` explains each function it stops jitting (set
+/// `DP_JIT_EXPLAIN`): off by default, as output must not change.
+fn explain_all() -> bool {
+    std::env::var_os("DP_JIT_EXPLAIN").is_some()
+}

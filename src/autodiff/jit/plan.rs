@@ -1,0 +1,177 @@
+//! A jit plan: an optimised traced graph, the signature it was traced for,
+//! and the module globals it depends on — or the reason a trace cannot
+//! become one.
+
+use super::program::{Outcome, Program};
+use super::signature::Signature;
+use super::watch::{GlobalRead, Watch};
+use crate::autodiff::capture::AdjointRef;
+use crate::autodiff::optimize::{optimize, PassKind};
+use crate::autodiff::trace::Op;
+use crate::autodiff::traced::TracedGraph;
+use crate::diagnostics::R;
+use crate::syntax::span::Span;
+use crate::value::native::Args;
+use crate::value::Value;
+
+/// Why a trace cannot be replayed: what the function did, where, and why
+/// that stops a plan.
+#[derive(Debug)]
+pub struct Refusal {
+    /// What the function did ("it calls `print`").
+    pub what: String,
+    /// Where.
+    pub at: Option<Span>,
+    /// Why a plan cannot do it (empty when evident).
+    pub because: &'static str,
+}
+
+fn refuse<T>(what: impl Into<String>, at: Option<Span>, because: &'static str) -> Result<T, Refusal> {
+    Err(Refusal {
+        what: what.into(),
+        at,
+        because,
+    })
+}
+
+/// How one run of a plan ended.
+pub enum Run {
+    /// The call's result.
+    Done(Value),
+    /// A guard (the condition, or the read of a value, at this span) came out differently.
+    Diverged(Span),
+}
+
+/// One cached plan.
+pub struct Plan {
+    signature: Signature,
+    reads: Vec<GlobalRead>,
+    graph: TracedGraph,
+    program: Program,
+}
+
+impl Plan {
+    /// The plan for a finished trace, unless the trace cannot be repeated.
+    pub fn new(traced: TracedGraph, watch: Watch, signature: Signature) -> Result<Plan, Refusal> {
+        if let Some((what, span)) = watch.effect {
+            return refuse(
+                format!("it {what}"),
+                Some(span),
+                "a side effect, which a plan of primitive operations would not repeat",
+            );
+        }
+        check_result(&traced.result)?;
+        let g = &traced.graph;
+        for n in &g.tape.nodes {
+            if matches!(n.op, Op::Custom(_) | Op::Output(_)) {
+                return refuse(
+                    "it calls a function with a derivative rule written in dp (custom_vjp, custom_jvp or checkpoint)",
+                    Some(n.span),
+                    "whose rule a plan cannot run",
+                );
+            }
+            if n.inputs
+                .iter()
+                .chain(std::iter::once(&n.out))
+                .any(|v| matches!(v, Value::Dual(_)))
+            {
+                return refuse(
+                    "it computes with a value that is being differentiated outside it",
+                    Some(n.span),
+                    "",
+                );
+            }
+        }
+        if g.outputs.iter().any(|o| matches!(o, AdjointRef::Const(Value::Dual(_)))) {
+            return refuse("it returns a value that is being differentiated outside it", None, "");
+        }
+        for &(node, at) in &g.reads {
+            let n = &g.tape.nodes[node as usize];
+            if crate::ops::shape_of(&n.out).iter().product::<usize>() > 1 {
+                return refuse(
+                    "it reads the elements of a tensor computed from its arguments",
+                    Some(at),
+                    "to use them outside the primitive operations (to convert, format or index with them), \
+                     which a plan cannot repeat",
+                );
+            }
+        }
+        let (graph, _) = optimize(g, &PassKind::ALL);
+        let program = Program::new(&graph);
+        Ok(Plan {
+            signature,
+            reads: watch.reads,
+            graph: TracedGraph {
+                graph,
+                optimized: PassKind::ALL.iter().map(|p| p.name().to_string()).collect(),
+                ..traced
+            },
+            program,
+        })
+    }
+
+    /// Whether the plan applies to arguments of `signature` now.
+    pub fn applies(&self, signature: &Signature) -> bool {
+        self.signature == *signature && self.reads.iter().all(GlobalRead::holds)
+    }
+
+    /// Runs the plan on `args` (of its signature).
+    pub fn run(&self, args: &Args) -> R<Run> {
+        let mut inputs = Vec::new();
+        for a in &args.pos {
+            leaves(a, &mut inputs);
+        }
+        let outputs = match self.program.run(&inputs)? {
+            Outcome::Done(v) => v,
+            // Where code read the value (`int(x)`), else the comparison (`x > 0`).
+            Outcome::Diverged(node) => {
+                let g = &self.graph.graph;
+                let at = g.reads.iter().find(|(n, _)| *n == node).map(|&(_, at)| at);
+                return Ok(Run::Diverged(at.unwrap_or(g.tape.nodes[node as usize].span)));
+            }
+        };
+        let mut next = outputs.into_iter();
+        Ok(Run::Done(rebuild(&self.graph.result, &mut next)))
+    }
+}
+
+/// The float and tensor leaves of `v` in order (the plan's inputs; the
+/// signature matched, so the structure is the traced one).
+fn leaves(v: &Value, out: &mut Vec<Value>) {
+    match v {
+        Value::Float(_) | Value::Tensor(_) => out.push(v.clone()),
+        Value::Tuple(items) => items.iter().for_each(|x| leaves(x, out)),
+        Value::Dict(d) => d.values().for_each(|x| leaves(x, out)),
+        _ => {}
+    }
+}
+
+/// `template` (the traced result) with its float and tensor leaves taken from `next`.
+fn rebuild(template: &Value, next: &mut impl Iterator<Item = Value>) -> Value {
+    match template {
+        Value::Float(_) | Value::Tensor(_) => next.next().unwrap_or(Value::None),
+        Value::Tuple(items) => Value::Tuple(items.iter().map(|x| rebuild(x, next)).collect()),
+        Value::Dict(d) => Value::Dict(d.iter().map(|(k, x)| (k.clone(), rebuild(x, next))).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Refuses results holding values a plan cannot make afresh: functions
+/// (whose captured values the trace fixed), graphs and progress bars.
+fn check_result(v: &Value) -> Result<(), Refusal> {
+    match v {
+        Value::Func(_) | Value::Native(_) => refuse(
+            "it returns a function",
+            None,
+            "whose captured values a plan cannot make afresh",
+        ),
+        Value::Object(_) | Value::Progress(_) => refuse(
+            format!("it returns a {}", v.type_name()),
+            None,
+            "which a plan cannot make afresh",
+        ),
+        Value::Tuple(items) => items.iter().try_for_each(check_result),
+        Value::Dict(d) => d.values().try_for_each(check_result),
+        _ => Ok(()),
+    }
+}

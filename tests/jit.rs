@@ -1,0 +1,223 @@
+//! `jit(f)`: the first call per argument signature traces and keeps a plan,
+//! later calls run it; the answers are those of `f` itself, whatever `f`
+//! does — branches on traced values, reads globals, prints, draws random
+//! numbers — and `jit` composes with `grad`, `vmap` and itself.
+
+use dp::repl::Session;
+use std::process::Command;
+
+const DP: &str = env!("CARGO_BIN_EXE_dp");
+
+/// Runs REPL entries in one session; returns the last entry's stdout
+/// (what it printed, then its echoed value). Every entry must succeed.
+fn run(entries: &[&str]) -> String {
+    let cap = dp::SharedBuffer::default();
+    let mut s = Session::new(Box::new(cap.clone()), std::env::temp_dir(), false);
+    let mut last = String::new();
+    for e in entries {
+        let r = s.eval_entry(e);
+        assert_eq!(r.stderr, "", "`{e}` failed");
+        last = cap.take() + &r.stdout;
+    }
+    last.trim().to_string()
+}
+
+/// Runs a program with the binary; returns (stdout, stderr).
+fn run_file(src: &str) -> (String, String) {
+    let dir = std::env::temp_dir().join(format!("dp-jit-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(format!("p{}.dp", src.len()));
+    std::fs::write(&path, src).expect("write program");
+    let out = Command::new(DP)
+        .arg(&path)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run dp");
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const LOSS: &str = "fn loss(p, x, y) { mean((tanh(x @ p.w + p.b) - y) ** 2) }";
+const DATA: &str = "let x = reshape(sin(arange(12.0)), (4, 3)); let y = cos(arange(4.0));";
+
+#[test]
+fn a_training_step_runs_its_plan_and_matches_plain_steps() {
+    let out = run(&[
+        LOSS,
+        DATA,
+        "fn step(p, x, y) { tree_map(|q, g| q - 0.1 * g, p, grad(loss)(p, x, y)) }",
+        "let fast = jit(step);",
+        "let p = {w: ones((3,)) * 0.1, b: 0.0}; let q = p;",
+        "for i in range(20) { p = fast(p, x, y); q = step(q, x, y); }",
+        "assert_close(p, q, rtol=1e-12, atol=0.0); jit_stats(fast)",
+    ]);
+    assert_eq!(out, "{jitted: true, replays: 19, traces: 1}");
+}
+
+#[test]
+fn jit_of_grad_and_grad_of_jit_agree_with_grad() {
+    let out = run(&[
+        LOSS,
+        DATA,
+        "let p = {w: tensor([0.1, -0.2, 0.3]), b: 0.5};",
+        "let g0 = grad(loss)(p, x, y);",
+        "let jg = jit(grad(loss)); jg(p, x, y); let g1 = jg(p, x, y);",
+        "let g2 = grad(jit(loss))(p, x, y);",
+        "assert_close(g1, g0, rtol=1e-13, atol=0.0); assert_close(g2, g0, rtol=1e-13, atol=0.0);",
+        "let h = grad(grad(jit(|t| sin(t) * t)))(1.0); assert_close(h, 2.0 * cos(1.0) - sin(1.0));",
+        "jit_stats(jg)",
+    ]);
+    assert_eq!(out, "{jitted: true, replays: 1, traces: 1}");
+}
+
+#[test]
+fn a_new_argument_signature_traces_a_new_plan() {
+    let out = run(&[
+        "let f = jit(|x, n| { let s = 0.0; for i in range(n) { s = s + x * i; }; s });",
+        "print(f(1.0, 3), f(2.0, 3), f(2.0, 4), f(ones((2,)), 4)); jit_stats(f)",
+    ]);
+    // Ints are part of the signature, like tensor shapes: (float, 3), (float, 4), (tensor (2,), 4).
+    assert_eq!(out, "3.0 6.0 12.0 [6.0, 6.0]\n{jitted: true, replays: 1, traces: 3}");
+}
+
+#[test]
+fn a_branch_on_a_traced_value_is_guarded_and_retraced() {
+    let out = run(&[
+        "let f = jit(|x| if x > 0.0 { x * 2.0 } else { -x });",
+        "print(f(1.0), f(2.0), f(-3.0), f(-4.0), f(5.0)); jit_stats(f)",
+    ]);
+    // Two plans (one per branch); each later call finds the one whose guard holds.
+    assert_eq!(out, "2.0 4.0 3.0 4.0 10.0\n{jitted: true, replays: 3, traces: 2}");
+}
+
+#[test]
+fn a_value_read_outside_the_primitives_is_guarded() {
+    let out = run(&[
+        "let k = jit(|x| str(x) + \"!\");",
+        "let n = jit(|x| { let s = 0.0; for i in range(int(x)) { s = s + 1.0; }; s });",
+        "print(k(1.0), k(2.0), k(1.0)); print(n(2.0), n(3.0), n(3.0));",
+    ]);
+    assert_eq!(out, "1.0! 2.0! 1.0!\n2.0 3.0 3.0");
+}
+
+#[test]
+fn globals_read_by_a_plan_are_checked() {
+    let out = run(&[
+        "let scale = 2.0;",
+        "fn times(x) { x * scale }",
+        "let f = jit(times);",
+        "print(f(1.0), f(1.0));",
+        "scale = 3.0;",
+        "print(f(1.0));",
+        "fn times(x) { x * scale + 1.0 }",
+        "print(f(1.0)); jit_stats(f)",
+    ]);
+    // The redefinition is a new global function; the jitted one keeps the old.
+    assert_eq!(out, "3.0\n{jitted: true, replays: 2, traces: 2}");
+}
+
+#[test]
+fn side_effects_happen_on_every_call_in_order() {
+    let (out, err) = run_file(
+        "let f = jit(|x| { print(\"x is\", x); x + 1.0 });\n\
+         print(f(1.0), f(2.0));\n\
+         seed(0); let r = jit(|s| randn((2,)) * s);\n\
+         let a = r(1.0); let b = r(1.0);\n\
+         seed(0); let c = randn((2,)); let d = randn((2,));\n\
+         assert_close(a, c); assert_close(b, d); print(\"random ok\");\n",
+    );
+    assert_eq!(out, "x is 1.0\nx is 2.0\n2.0 3.0\nrandom ok\n");
+    assert!(
+        err.contains("jit(<lambda>) runs without jit from here on: it calls `print` at "),
+        "{err}"
+    );
+    assert!(
+        err.contains("jit(<lambda>) runs without jit from here on: it calls `randn` at "),
+        "{err}"
+    );
+    assert_eq!(err.matches("note:").count(), 2, "one note per function: {err}");
+}
+
+#[test]
+fn a_function_whose_branch_keeps_changing_gives_up_and_says_where() {
+    let (out, err) = run_file(
+        "let f = jit(|x| if x > 0.0 { x } else { -x });\n\
+         let s = 0.0;\n\
+         for i in range(12) { s = s + f(float(i % 2) - 0.5 + float(i)); }\n\
+         print(s);\n",
+    );
+    let plain: f64 = (0..12)
+        .map(|i| {
+            let x = (i % 2) as f64 - 0.5 + i as f64;
+            x.abs()
+        })
+        .sum();
+    assert_eq!(out.trim().parse::<f64>().ok(), Some(plain));
+    assert_eq!(err, "", "two plans cover both branches: no retracing");
+    let (out, err) = run_file(
+        "let f = jit(|x| { let s = 0.0; for i in range(int(x)) { s = s + 1.0; }; s });\n\
+         let t = 0.0;\n\
+         for i in range(12) { t = t + f(float(i)); }\n\
+         print(t);\n",
+    );
+    assert_eq!(out.trim(), "66.0");
+    assert!(
+        err.contains("it branches on at ") && err.contains("came out differently for the arguments of 8 calls"),
+        "{err}"
+    );
+    assert!(err.contains(".dp:1:47 "), "names the read, `int(x)`: {err}");
+}
+
+#[test]
+fn refusals_name_the_reason() {
+    let (out, err) = run_file(
+        "let f = jit(|w| |x| x * w);\n\
+         print(f(2.0)(3.0), f(4.0)(3.0));\n\
+         let g = jit(|x| sum(x) + float(argmax(x)));\n\
+         print(g(tensor([1.0, 3.0, 2.0])), g(tensor([3.0, 1.0, 2.0])));\n",
+    );
+    assert_eq!(out, "6.0 12.0\n7.0 6.0\n");
+    assert!(err.contains("it returns a function"), "{err}");
+    assert!(
+        err.contains("it reads the elements of a tensor computed from its arguments"),
+        "{err}"
+    );
+}
+
+#[test]
+fn jit_inside_vmap_and_vmap_inside_jit() {
+    let out = run(&[
+        "let f = |x, w| sum(tanh(x * w));",
+        "let xs = reshape(arange(6.0), (3, 2)); let w = tensor([0.5, -0.25]);",
+        "let a = vmap(jit(f), in_axes=(0, none))(xs, w);",
+        "let b = jit(vmap(f, in_axes=(0, none))); b(xs, w); let c = b(xs, w);",
+        "let d = vmap(f, in_axes=(0, none))(xs, w);",
+        "assert_close(a, d, rtol=1e-14, atol=0.0); assert_close(c, d, rtol=1e-14, atol=0.0);",
+        "jit_stats(b)",
+    ]);
+    assert_eq!(out, "{jitted: true, replays: 1, traces: 1}");
+}
+
+#[test]
+fn results_keep_their_structure_and_keyword_arguments_count() {
+    let out = run(&[
+        "fn g(p, scale=1.0) { ({a: p.x * scale, n: 3, s: \"k\"}, p.x + 1.0) }",
+        "let f = jit(g); let p = {x: tensor([1.0, 2.0])};",
+        "f(p); print(f(p)); print(f(p, scale=2.0)); print(f(p, scale=2.0)); jit_stats(f)",
+    ]);
+    assert_eq!(
+        out,
+        "({a: [1.0, 2.0], n: 3, s: \"k\"}, [2.0, 3.0])\n({a: [2.0, 4.0], n: 3, s: \"k\"}, [2.0, 3.0])\n\
+         ({a: [2.0, 4.0], n: 3, s: \"k\"}, [2.0, 3.0])\n{jitted: true, replays: 2, traces: 2}"
+    );
+}
+
+#[test]
+fn jit_stats_of_something_else_is_a_type_error() {
+    let cap = dp::SharedBuffer::default();
+    let mut s = Session::new(Box::new(cap), std::env::temp_dir(), false);
+    let err = s.eval_entry("jit_stats(|x| x)").stderr;
+    assert!(err.contains("`jit_stats` needs a function made by `jit(f)`"), "{err}");
+}
