@@ -99,6 +99,12 @@ pub struct DiagnosticData {
     pub help: Option<String>,
     /// The calls that were active when a runtime error happened, innermost first.
     pub stack: Vec<StackFrame>,
+    /// The computation could not run *batched* (a batched value was needed
+    /// concretely, a primitive has no batching rule, a size depends on the
+    /// values), though it may run one example at a time. Batched Jacobians
+    /// fall back to one pass per basis vector on such errors; the message
+    /// is free to change.
+    pub cannot_batch: bool,
 }
 
 impl Diagnostic {
@@ -113,7 +119,14 @@ impl Diagnostic {
             notes: Vec::new(),
             help: None,
             stack: Vec::new(),
+            cannot_batch: false,
         }))
+    }
+
+    /// Marks the error as "cannot run batched" (see [`DiagnosticData::cannot_batch`]).
+    pub fn cannot_batch(mut self) -> Diagnostic {
+        self.cannot_batch = true;
+        self
     }
 
     /// Sets the primary span unless one is already set (the innermost location wins).

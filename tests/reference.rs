@@ -35,7 +35,9 @@ fn check() {
     // Every builtin is declared, with a summary and an example.
     let sigs = dp::builtins::help::declarations(&builtins);
     // `$format` is the f-string alias of `format` (same declaration).
-    let named = builtins.keys().filter(|k| !k.starts_with('$')).count();
+    // The named constants (`pi`, `inf`, ...) are floats, documented apart.
+    let constants = dp::builtins::constants::CONSTANTS;
+    let named = builtins.keys().filter(|k| !k.starts_with('$')).count() - constants.len();
     assert_eq!(sigs.len(), named, "every builtin has a declaration");
     for sig in &sigs {
         assert!(!sig.decl.summary.is_empty(), "`{}` has no summary", sig.name);
@@ -54,6 +56,13 @@ fn check() {
         if let Err(errors) = interp.run_source(&format!("<example of {}>", sig.name), src, Some(dir.clone())) {
             let report: String = errors.iter().map(|d| interp.render(d, false)).collect();
             failures.push(format!("example of `{}`:\n{src}\n{report}", sig.name));
+        }
+    }
+    for c in constants {
+        let mut interp = dp::Interp::new(Box::new(std::io::sink()));
+        if let Err(errors) = interp.run_source(&format!("<example of {}>", c.name), c.example, Some(dir.clone())) {
+            let report: String = errors.iter().map(|d| interp.render(d, false)).collect();
+            failures.push(format!("example of `{}`:\n{}\n{report}", c.name, c.example));
         }
     }
     let _ = std::env::set_current_dir(root);
@@ -81,6 +90,11 @@ fn help_shows_signature_and_doc() {
     // Looked up in the wrong module, it is still found, with a note.
     let wrong = dp::builtins::help::help_for_name(&builtins, "nn.adam").expect("found in optim");
     assert!(wrong.starts_with("note: `adam` is in `optim`, not `nn`"), "{wrong}");
+    // Constants have help too.
+    let inf = dp::builtins::help::help_for_name(&builtins, "inf").expect("inf is documented");
+    assert!(inf.starts_with("inf = inf (constant)\n"), "{inf}");
+    let pi = dp::builtins::help::help_for_name(&builtins, "pi").expect("pi is documented");
+    assert!(pi.starts_with("pi = 3.141592653589793 (constant)\n"), "{pi}");
     let missing = dp::builtins::help::help_for_name(&builtins, "grd").unwrap_err();
     assert!(missing.contains("did you mean `grad`?"), "{missing}");
 }

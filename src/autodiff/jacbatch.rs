@@ -69,15 +69,36 @@ pub fn join(mut parts: Vec<Value>) -> R<Value> {
 }
 
 /// Whether a batched pass failed only because of batching (user code or a
-/// custom rule needs a concrete value from the stacked basis, or a
-/// primitive has no batching rule): then the per-element passes, which
-/// need neither, give the Jacobian instead.
+/// custom rule needs a concrete value from the stacked basis, a primitive
+/// has no batching rule, a size depends on the values): then the
+/// per-element passes, which need none of that, give the Jacobian instead.
+/// Decided by the error's structured marker, never by its wording (which
+/// may be extended on the way out, e.g. "... (in the backward pass of f)").
 pub fn batching_failed(d: &Diagnostic) -> bool {
-    d.message.starts_with("vmap:") || d.message.ends_with("has no batching rule")
+    d.cannot_batch
 }
 
 /// `x` (of shape `[n, *rest]`) with its leading axis moved to the end.
 pub fn lead_to_end(x: &Value) -> R<Value> {
     let nd = shape_of(x).len();
     crate::prim::batching::move_axis(x, 0, nd.saturating_sub(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnostics::ErrorKind;
+
+    #[test]
+    fn fallback_is_decided_by_the_marker_not_the_wording() {
+        // Wording that used to be matched, without the marker: no fallback.
+        let d = Diagnostic::new(ErrorKind::Type, "vmap: x depends on a batched value");
+        assert!(!batching_failed(&d));
+        // The marker survives rewording (as the backward pass appends its op).
+        let mut d = Diagnostic::new(ErrorKind::Differentiation, "p has no batching rule").cannot_batch();
+        d.message = format!("{} (in the backward pass of f)", d.message);
+        assert!(batching_failed(&d));
+        // The errors that say so carry it.
+        assert!(batching_failed(&crate::autodiff::vmap::batched_value_error("`if`")));
+    }
 }

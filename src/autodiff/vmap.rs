@@ -28,6 +28,7 @@ pub fn batched_value_error(what: &str) -> Diagnostic {
         format!("vmap: {what} depends on a batched value, which differs between the examples"),
     )
     .with_help("inside `vmap` choose elementwise with `where(cond, a, b)` instead of branching on the value")
+    .cannot_batch()
 }
 
 /// Fails with [`batched_value_error`] when `v` is batched by a running `vmap`.

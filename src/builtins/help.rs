@@ -160,6 +160,9 @@ pub fn help_for_name(builtins: &HashMap<Rc<str>, Value>, name: &str) -> Result<S
             return Ok(signature_help(sig));
         }
     }
+    if let Some(c) = super::constants::find(name) {
+        return Ok(super::constants::help(c));
+    }
     if let Some((module, func)) = name.split_once('.') {
         let Some(src) = crate::stdlib::source(module) else {
             return Err(format!(
@@ -210,7 +213,7 @@ pub fn declarations(builtins: &HashMap<Rc<str>, Value>) -> Vec<Rc<Signature>> {
 }
 
 /// `docs/reference.md`: every builtin and stdlib function with its signature,
-/// summary, doc and example.
+/// summary, doc and example, and every named constant.
 pub fn reference_markdown(builtins: &HashMap<Rc<str>, Value>) -> String {
     let mut s = String::from(
         "# dp reference\n\n\
@@ -234,6 +237,18 @@ pub fn reference_markdown(builtins: &HashMap<Rc<str>, Value>) -> String {
         if !d.example.is_empty() {
             let _ = write!(s, "```\n{}\n```\n\n", d.example);
         }
+    }
+    s.push_str("## Constants\n\nNamed floats; a `let` of the same name shadows them.\n\n");
+    for c in super::constants::CONSTANTS {
+        let _ = write!(
+            s,
+            "### {}\n\n```\n{} = {}\n```\n\n{}\n\n```\n{}\n```\n\n",
+            c.name,
+            c.name,
+            dp_tensor::format_float(c.value),
+            c.summary,
+            c.example
+        );
     }
     s.push_str("## Standard library\n\nImport a module with `import NAME`, then call `NAME.function(...)`.\n\n");
     for &module in crate::stdlib::NAMES {

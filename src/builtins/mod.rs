@@ -1,6 +1,7 @@
 //! The builtin functions, one module per family. Each family registers its
 //! functions into the table built by [`all`].
 
+pub mod constants;
 pub mod core;
 pub mod diff;
 pub mod graphs;
@@ -50,6 +51,7 @@ pub fn all() -> HashMap<Rc<str>, Value> {
     random::register_all(&mut t);
     progress::register_all(&mut t);
     plot::register_all(&mut t);
+    constants::register_all(&mut t);
     // f-strings call `format` under a name programs cannot bind (see `syntax::fstring`).
     if let Some(f) = t.get("format").cloned() {
         t.insert(Rc::from(crate::syntax::fstring::FORMAT_BUILTIN), f);

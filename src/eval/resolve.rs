@@ -17,6 +17,10 @@ const MAX_NESTING: usize = 20_000;
 /// have a name a million characters long).
 const NAME_EXCERPT: usize = 60;
 
+/// The qualifier that names a builtin past any binding that hides it:
+/// `builtins.conv2d(...)` (docs/language.md §5.7).
+const BUILTINS: &str = "builtins";
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum ScopeKind {
     /// The top level of a module.
@@ -207,6 +211,39 @@ impl<'a> Resolver<'a> {
                 }
             },
         }
+    }
+
+    /// Whether `x` is the qualifier `builtins` of `builtins.NAME`: the bare
+    /// name `builtins`, not bound by the program (a binding of that name
+    /// wins, as for any builtin).
+    fn is_builtins_prefix(&mut self, x: &ast::Expr) -> bool {
+        match &x.kind {
+            ast::ExprKind::Var(n) if &**n == BUILTINS => {
+                let depth = self.scopes.len() - 1;
+                self.lookup(depth, n).is_none()
+            }
+            _ => false,
+        }
+    }
+
+    /// `builtins.NAME`: the builtin called NAME, even where a function or
+    /// variable of the program (a module's own `fn conv2d`, say) hides it.
+    fn qualified_builtin(&mut self, n: &ast::Ident) -> ir::ExprKind {
+        if !n.name.starts_with('$') {
+            if let Some(v) = self.builtins.get(&n.name) {
+                return ir::ExprKind::Const(v.clone());
+            }
+        }
+        let shown = excerpt(&n.name, NAME_EXCERPT);
+        let mut d = Diagnostic::new(ErrorKind::Name, format!("there is no builtin named `{shown}`"))
+            .at(n.span)
+            .with_label("not a builtin function or constant");
+        let names = self.builtins.keys().filter(|k| !k.starts_with('$'));
+        if let Some(s) = did_you_mean(&n.name, names.map(|k| &**k)) {
+            d = d.with_help(format!("did you mean `builtins.{s}`?"));
+        }
+        self.errors.push(d);
+        ir::ExprKind::Const(Value::None)
     }
 
     fn visible_names(&self) -> Vec<Rc<str>> {
@@ -607,12 +644,20 @@ impl<'a> Resolver<'a> {
             A::And(a, b) => ir::ExprKind::And(self.boxed(a), self.boxed(b)),
             A::Or(a, b) => ir::ExprKind::Or(self.boxed(a), self.boxed(b)),
             A::Call(f, args) => match &f.kind {
+                A::Field(recv, m) if self.is_builtins_prefix(recv) => {
+                    let callee = ir::Expr {
+                        kind: self.qualified_builtin(m),
+                        span: f.span,
+                    };
+                    ir::ExprKind::Call(Box::new(callee), self.args(args))
+                }
                 A::Field(recv, m) => {
                     let recv = self.boxed(recv);
                     ir::ExprKind::Method(recv, m.name.clone(), m.span, self.args(args))
                 }
                 _ => ir::ExprKind::Call(self.boxed(f), self.args(args)),
             },
+            A::Field(x, n) if self.is_builtins_prefix(x) => self.qualified_builtin(n),
             A::Field(x, n) => ir::ExprKind::Field(self.boxed(x), n.name.clone(), n.span),
             A::Index(x, items) => {
                 let x = self.boxed(x);

@@ -87,7 +87,8 @@ pub trait Primitive {
         Err(Diagnostic::new(
             ErrorKind::Differentiation,
             format!("{} has no batching rule", self.name()),
-        ))
+        )
+        .cannot_batch())
     }
 }
 

@@ -6,11 +6,13 @@
 //! `chacha20` crate) from the key, a 64-bit operand and a fixed domain tag,
 //! and picks a ChaCha stream by purpose: drawing numbers, splitting, folding
 //! data in. Using separate streams keeps the keys made by `split` unrelated
-//! to the numbers drawn from the parent key. The transforms from raw bits to
-//! floats are the same integer/IEEE-754 arithmetic as [`crate::Rng`]
-//! (53-bit uniforms, Marsaglia's polar method, Lemire's bounded integers).
+//! to the numbers drawn from the parent key. Raw bits become floats and
+//! integers through [`crate::Rng`] (53-bit uniforms, Marsaglia's polar
+//! method, Lemire's bounded integers), which is also the global generator:
+//! `Rng::new(s)` reads the very stream that `Key::new(s)` draws from.
 
 use crate::error::{checked_size, normalize_axis, Result, TensorError};
+use crate::rng::Rng;
 use crate::tensor::Tensor;
 use chacha20::ChaCha20Rng;
 use rand_core::{Rng as _, SeedableRng};
@@ -27,69 +29,6 @@ const DOMAIN: &[u8; 16] = b"dp.random.key.v1";
 const DRAW: u64 = 0;
 const SPLIT: u64 = 1;
 const FOLD: u64 = 2;
-
-/// The draws of one key: raw bits turned into floats and integers.
-struct Draws {
-    rng: ChaCha20Rng,
-    spare_normal: Option<f64>,
-}
-
-impl Draws {
-    fn next_u64(&mut self) -> u64 {
-        self.rng.next_u64()
-    }
-
-    /// A uniform float in `[0, 1)` with 53 random bits.
-    fn next_f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-    }
-
-    /// A uniform float in `(0, 1)`: the midpoints of the 53-bit grid, so
-    /// that `ln` of it is always finite (used by Gumbel noise).
-    fn next_open(&mut self) -> f64 {
-        ((self.next_u64() >> 11) as f64 + 0.5) * (1.0 / (1u64 << 53) as f64)
-    }
-
-    /// A standard normal value (Marsaglia polar method: only `ln` and `sqrt`,
-    /// which are correctly rounded on mainstream platforms, unlike `sin`/`cos`).
-    fn next_normal(&mut self) -> f64 {
-        if let Some(z) = self.spare_normal.take() {
-            return z;
-        }
-        let (z, spare) = crate::rng::polar_pair(|| self.next_f64());
-        self.spare_normal = Some(spare);
-        z
-    }
-
-    /// An unbiased integer in `[0, range)` (`range > 0`), Lemire's method.
-    fn next_below(&mut self, range: u64) -> u64 {
-        let mut m = self.next_u64() as u128 * range as u128;
-        let mut low = m as u64;
-        if low < range {
-            let threshold = range.wrapping_neg() % range;
-            while low < threshold {
-                m = self.next_u64() as u128 * range as u128;
-                low = m as u64;
-            }
-        }
-        (m >> 64) as u64
-    }
-
-    /// A standard Gumbel value, `-ln(-ln(u))`.
-    fn next_gumbel(&mut self) -> f64 {
-        -(-self.next_open().ln()).ln()
-    }
-
-    /// `n` values of `f`, as a tensor of `shape` (whose size is `n`).
-    fn fill(&mut self, shape: &[usize], mut f: impl FnMut(&mut Draws) -> f64) -> Result<Tensor> {
-        let mut data = crate::buffer::alloc(shape)?;
-        let n = checked_size(shape)?;
-        for _ in 0..n {
-            data.push(f(self));
-        }
-        Tensor::from_vec(data, shape)
-    }
-}
 
 impl Key {
     /// The key for a seed (`key(seed)` in dp); the key's bits are the seed.
@@ -108,11 +47,11 @@ impl Key {
         rng
     }
 
-    fn draws(self) -> Draws {
-        Draws {
-            rng: self.chacha(0, DRAW),
-            spare_normal: None,
-        }
+    /// The generator this key's draws read: `Rng::new(seed)` is
+    /// `Key::new(seed).generator()`, so `seed(s); randn(3)` draws what
+    /// `normal(key(s), 3)` does.
+    pub fn generator(self) -> Rng {
+        Rng::from_stream(self.chacha(0, DRAW))
     }
 
     /// `n` new keys derived from this one (JAX's `split`). The i-th key does
@@ -130,53 +69,32 @@ impl Key {
 
     /// Uniform floats in `[0, 1)` of the given shape.
     pub fn uniform(self, shape: &[usize]) -> Result<Tensor> {
-        self.draws().fill(shape, Draws::next_f64)
+        self.generator().uniform(shape)
     }
 
     /// Standard normal floats of the given shape.
     pub fn normal(self, shape: &[usize]) -> Result<Tensor> {
-        self.draws().fill(shape, Draws::next_normal)
+        self.generator().normal(shape)
     }
 
     /// Standard Gumbel floats of the given shape.
     pub fn gumbel(self, shape: &[usize]) -> Result<Tensor> {
-        self.draws().fill(shape, Draws::next_gumbel)
+        self.generator().gumbel(shape)
     }
 
     /// Integers drawn uniformly from `[lo, hi)`, stored as `f64`.
     pub fn randint(self, lo: i64, hi: i64, shape: &[usize]) -> Result<Tensor> {
-        if lo >= hi {
-            return Err(TensorError::Invalid(format!(
-                "randint needs lo < hi, got lo = {lo} and hi = {hi}"
-            )));
-        }
-        let range = (hi as i128 - lo as i128) as u64;
-        self.draws()
-            .fill(shape, |d| (lo as i128 + d.next_below(range) as i128) as f64)
+        self.generator().randint(lo, hi, shape)
     }
 
     /// A random permutation of `0..n` (Fisher-Yates), as indices.
     pub fn permutation_indices(self, n: usize) -> Result<Vec<usize>> {
-        checked_size(&[n])?;
-        crate::memory::check_memory(n as u128 * std::mem::size_of::<usize>() as u128, || {
-            format!("a permutation of {n} elements")
-        })?;
-        let mut idx: Vec<usize> = Vec::new();
-        idx.try_reserve_exact(n)
-            .map_err(|_| TensorError::Invalid(format!("a permutation of {n} elements does not fit in memory")))?;
-        idx.extend(0..n);
-        let mut d = self.draws();
-        for i in (1..n).rev() {
-            let j = d.next_below(i as u64 + 1) as usize;
-            idx.swap(i, j);
-        }
-        Ok(idx)
+        self.generator().permutation_indices(n)
     }
 
     /// A random permutation of `0..n`, as a 1-d tensor.
     pub fn permutation(self, n: usize) -> Result<Tensor> {
-        let idx = self.permutation_indices(n)?;
-        Tensor::from_vec(idx.into_iter().map(|i| i as f64).collect(), &[n])
+        self.generator().permutation(n)
     }
 
     /// 1.0 with probability `p` and 0.0 otherwise, elementwise; `p` is
@@ -189,7 +107,7 @@ impl Key {
             )));
         }
         let mut i = 0;
-        self.draws().fill(shape, |d| {
+        self.generator().fill(shape, |d| {
             let u = d.next_f64();
             let r = f64::from(u8::from(u < p[i]));
             i += 1;
@@ -230,7 +148,7 @@ impl Key {
             ))
         })?;
         let rows = rows.to_vec();
-        let mut d = self.draws();
+        let mut d = self.generator();
         let mut out = crate::buffer::alloc(&out_shape)?;
         for row in 0..checked_size(&out_shape)? {
             let mut best = (f64::NEG_INFINITY, 0usize);
@@ -258,7 +176,7 @@ impl Key {
         if n == 0 && count > 0 {
             return Err(TensorError::Invalid("choice cannot sample from nothing".into()));
         }
-        let mut d = self.draws();
+        let mut d = self.generator();
         let Some(p) = p else {
             if replace {
                 return Ok((0..count).map(|_| d.next_below(n as u64) as usize).collect());

@@ -95,6 +95,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
                     ErrorKind::Value,
                     "`encode_labels` has a value-dependent number of classes, so it cannot run inside `vmap`",
                 )
+                .cannot_batch()
                 .at(a.span));
             }
             let shape = shape_of(&x);

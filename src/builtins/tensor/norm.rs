@@ -49,7 +49,7 @@ fn ord_arg(v: &Value) -> R<Ord> {
             "-inf" => Ok(Ord::P(f64::NEG_INFINITY)),
             other => Err(
                 Diagnostic::new(ErrorKind::Value, format!("`norm`: unknown ord {other:?}"))
-                    .with_help("ord is a number (e.g. 1, 2, float(\"inf\")) or \"fro\", \"nuc\", \"inf\", \"-inf\""),
+                    .with_help("ord is a number (e.g. 1, 2, inf) or \"fro\", \"nuc\", \"inf\", \"-inf\""),
             ),
         },
         other => Ok(Ord::P(crate::builtins::float_arg("norm", "ord", other)?)),
@@ -213,7 +213,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
                   the Frobenius norm, `\"nuc\"` the sum of the singular values, 2/-2 the largest/smallest \
                   singular value, 1/-1 the largest/smallest column sum of `abs(x)`, `inf`/`-inf` the \
                   largest/smallest row sum. Without `ord` and `axis`, the 2-norm of all elements \
-                  whatever the rank. `inf` is `float(\"inf\")` or the string `\"inf\"`. Differentiable \
+                  whatever the rank. `inf` is the constant `inf` (or the string `\"inf\"`). Differentiable \
                   with JAX's conventions (the singular-value norms where those are distinct and non-zero).",
             example: "norm(tensor([[1.0, 2.0], [3.0, 4.0]]), ord=1)  # 6.0",
         },

@@ -188,6 +188,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
                     ErrorKind::Value,
                     "`unique` has a value-dependent size, so it cannot run inside `vmap`".to_string(),
                 )
+                .cannot_batch()
                 .at(a.span));
             }
             Ok(ops::from_tensor(te(as_tensor(&x)?.unique())?))

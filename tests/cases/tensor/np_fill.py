@@ -31,39 +31,57 @@ TAIL = re.compile(r", rtol=1e-12, atol=1e-12\);\s*# np: (.*)$")
 M64 = (1 << 64) - 1
 
 
+def _rotl32(x, k):
+    return ((x << k) | (x >> (32 - k))) & 0xFFFFFFFF
+
+
+def _chacha20_block(key_words, counter, stream):
+    """One ChaCha20 block (RFC 7539 rounds) with a 64-bit block counter in
+    words 12-13 and a 64-bit stream number in words 14-15, as the Rust
+    `chacha20` crate's `ChaCha20Rng` lays them out."""
+    m = 0xFFFFFFFF
+    st = [0x61707865, 0x3320646E, 0x79622D32, 0x6B206574, *key_words,
+          counter & m, counter >> 32, stream & m, stream >> 32]
+    w = st[:]
+
+    def qr(a, b, c, d):
+        w[a] = (w[a] + w[b]) & m
+        w[d] = _rotl32(w[d] ^ w[a], 16)
+        w[c] = (w[c] + w[d]) & m
+        w[b] = _rotl32(w[b] ^ w[c], 12)
+        w[a] = (w[a] + w[b]) & m
+        w[d] = _rotl32(w[d] ^ w[a], 8)
+        w[c] = (w[c] + w[d]) & m
+        w[b] = _rotl32(w[b] ^ w[c], 7)
+
+    for _ in range(10):
+        qr(0, 4, 8, 12), qr(1, 5, 9, 13), qr(2, 6, 10, 14), qr(3, 7, 11, 15)
+        qr(0, 5, 10, 15), qr(1, 6, 11, 12), qr(2, 7, 8, 13), qr(3, 4, 9, 14)
+    return [(w[i] + st[i]) & m for i in range(16)]
+
+
 class DpRng:
     """dp's documented generator (dp-tensor `Rng`), re-implemented from its
-    description: xoshiro256** seeded by four SplitMix64 steps; uniforms from
-    the top 53 bits; normals by the Marsaglia polar method (pairs, the second
-    kept for the next draw); integers below n by Lemire's method; permutations
-    by Fisher-Yates from the end."""
+    description: the ChaCha20 keystream of key `seed` (32-byte ChaCha key =
+    seed as u64 LE, then 0 as u64 LE, then b"dp.random.key.v1"; stream 0;
+    each 64-bit output is two 32-bit words, low first); uniforms from the top
+    53 bits; normals by the Marsaglia polar method (pairs, the second kept for
+    the next draw); integers below n by Lemire's method; permutations by
+    Fisher-Yates from the end. `seed(s)` and `key(s)` read the same stream."""
 
     def __init__(self, seed):
-        sm = seed & M64
-        self.s = []
-        for _ in range(4):
-            sm = (sm + 0x9E3779B97F4A7C15) & M64
-            z = sm
-            z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
-            z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
-            self.s.append(z ^ (z >> 31))
+        key = (seed & M64).to_bytes(8, "little") + bytes(8) + b"dp.random.key.v1"
+        self.key = [int.from_bytes(key[i:i + 4], "little") for i in range(0, 32, 4)]
+        self.counter = 0
+        self.buf = []
         self.spare = None
 
-    @staticmethod
-    def _rotl(x, k):
-        return ((x << k) | (x >> (64 - k))) & M64
-
     def u64(self):
-        s = self.s
-        result = (self._rotl((s[1] * 5) & M64, 7) * 9) & M64
-        t = (s[1] << 17) & M64
-        s[2] ^= s[0]
-        s[3] ^= s[1]
-        s[1] ^= s[2]
-        s[0] ^= s[3]
-        s[2] ^= t
-        s[3] = self._rotl(s[3], 45)
-        return result
+        if not self.buf:
+            b = _chacha20_block(self.key, self.counter, 0)
+            self.counter += 1
+            self.buf = [b[i] | (b[i + 1] << 32) for i in range(0, 16, 2)][::-1]
+        return self.buf.pop()
 
     def f64(self):
         return (self.u64() >> 11) * (1.0 / (1 << 53))
