@@ -24,7 +24,8 @@ pub(crate) enum Isa {
 /// 0 = not probed yet, else `Isa as u8 + 1`.
 static ISA: AtomicU8 = AtomicU8::new(0);
 
-/// The best instruction set this CPU supports (probed once, then cached).
+/// The instruction set the kernels use: the best one this CPU supports, or a
+/// lower one asked for with `DP_SIMD` (probed once, then cached).
 #[inline]
 pub(crate) fn isa() -> Isa {
     match ISA.load(Ordering::Relaxed) {
@@ -39,7 +40,26 @@ pub(crate) fn isa() -> Isa {
     }
 }
 
+/// The supported instruction set, capped by the `DP_SIMD` environment
+/// variable (`avx512`, `avx2` or `generic`): lets the AVX2 paths be tested
+/// and measured on an AVX-512 machine. A request above what the CPU
+/// supports, or an unknown name, is ignored.
 fn probe() -> Isa {
+    let best = probe_cpu();
+    let asked = match std::env::var("DP_SIMD").as_deref().map(str::trim) {
+        Ok("generic") => Isa::Generic,
+        Ok("avx2") => Isa::Avx2,
+        _ => best,
+    };
+    if (asked as u8) < (best as u8) {
+        asked
+    } else {
+        best
+    }
+}
+
+/// The best instruction set the running CPU supports.
+pub(crate) fn probe_cpu() -> Isa {
     #[cfg(target_arch = "x86_64")]
     {
         let avx2 = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
