@@ -78,18 +78,32 @@ pub(crate) trait Mode {
     /// Whether hardware fused multiply-add is available (else `a * b + c`,
     /// since a software `fma` call would be far slower than two roundings).
     const FMA: bool;
+    /// Whether per-lane table lookups vectorise (AVX-512 gathers; the
+    /// scalar fallback, where a lookup is one load). Under AVX2 LLVM
+    /// judges gathers too costly and left whole loops scalar (tanh ran 13x
+    /// slower than under AVX-512), so kernels use table-free formulas there.
+    const TABLES: bool;
 }
 
-/// Instantiation for CPUs with FMA (compiled under `target_feature`).
+/// Instantiation for CPUs with AVX-512 (compiled under `target_feature`).
 pub(crate) struct WithFma;
 impl Mode for WithFma {
     const FMA: bool = true;
+    const TABLES: bool = true;
+}
+
+/// Instantiation for CPUs with AVX2 and FMA: no table lookups.
+pub(crate) struct Avx2Fma;
+impl Mode for Avx2Fma {
+    const FMA: bool = true;
+    const TABLES: bool = false;
 }
 
 /// Portable instantiation.
 pub(crate) struct NoFma;
 impl Mode for NoFma {
     const FMA: bool = false;
+    const TABLES: bool = true;
 }
 
 /// `a * b + c`, fused (one rounding) when the mode has FMA.
@@ -117,7 +131,7 @@ macro_rules! multiversion {
                 }
                 #[target_feature(enable = "avx2,fma")]
                 unsafe fn v3($($arg: $ty),*) $(-> $ret)? {
-                    $imp::<$crate::simd::WithFma>($($arg),*)
+                    $imp::<$crate::simd::Avx2Fma>($($arg),*)
                 }
                 match $crate::simd::isa() {
                     // SAFETY: `isa()` reported that this CPU supports every enabled feature.
