@@ -40,7 +40,7 @@ def timeit(fn):
 def cases():
     r = np.random.default_rng(42)
     out = []
-    for n in (128, 256, 512, 1024):
+    for n in (128, 256, 512, 1024, 2048):
         a = r.random((n, n)); b = r.random((n, n))
         out.append((f"matmul {n}x{n}", lambda a=a, b=b: a @ b))
     a = r.random((512, 512)); b = r.random((512, 512))

@@ -29,7 +29,7 @@ fn main() {
     let filter: Option<String> = std::env::args().nth(1);
     let want = |n: &str| filter.as_deref().is_none_or(|f| n.contains(f));
     let mut rng = Rng::new(42);
-    for n in [128usize, 256, 512, 1024] {
+    for n in [128usize, 256, 512, 1024, 2048] {
         let a = rng.uniform(&[n, n]).unwrap();
         let b = rng.uniform(&[n, n]).unwrap();
         let name = format!("matmul {n}x{n}");

@@ -13,6 +13,7 @@
 //! Every fallible operation returns [`Result`]; no public function panics.
 
 mod buffer;
+mod cache;
 mod conv;
 mod decomp;
 mod dtype;
@@ -20,7 +21,7 @@ mod elementwise;
 mod error;
 mod format;
 mod gather;
-mod gemm512;
+mod gemm;
 mod index;
 mod interrupt;
 mod iter;
@@ -49,6 +50,7 @@ pub use format::{
     format_float, format_strided, format_tensor, format_tensor_with, BoolFormat, ElementFormat, ElementSpec,
     FloatFormat, PrintOptions, Sign, StridedView, MAX_SPEC_DIGITS,
 };
+pub use gemm::{with_gemm_path, GemmPath};
 pub use index::SliceSpec;
 pub use interrupt::INTERRUPTED;
 pub use keyed::Key;

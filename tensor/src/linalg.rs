@@ -72,9 +72,7 @@ unsafe fn gemm(
         }
         return;
     }
-    if csc == 1 && crate::gemm512::available() {
-        crate::gemm512::gemm(m, k, n, a, rsa, csa, b, rsb, csb, c, rsc, true);
-    } else {
+    if !crate::gemm::gemm(m, k, n, a, rsa, csa, b, rsb, csb, c, rsc, csc) {
         // With beta = 0 matrixmultiply does not read C either.
         matrixmultiply::dgemm(m, k, n, 1.0, a, rsa, csa, b, rsb, csb, 0.0, c, rsc, csc);
     }
@@ -298,11 +296,11 @@ impl Tensor {
                 // Small matrices in a big batch: half the batch to the helper
                 // (each product alone is too small to split).
                 if jobs.len() >= 2
-                    && per < crate::gemm512::PARALLEL_FLOPS
-                    && per * jobs.len() as f64 >= crate::gemm512::PARALLEL_FLOPS
+                    && per < crate::gemm::PARALLEL_FLOPS
+                    && per * jobs.len() as f64 >= crate::gemm::PARALLEL_FLOPS
                     && crate::pool::helper_worthwhile()
                 {
-                    let per_piece = ((crate::gemm512::PIECE_FLOPS / per) as usize).max(1);
+                    let per_piece = ((crate::gemm::PIECE_FLOPS / per) as usize).max(1);
                     let pieces: Vec<&[[isize; 3]]> = jobs.chunks(per_piece).collect();
                     crate::pool::for_each_piece(pieces.len(), |i| run(pieces[i]));
                 } else {

@@ -24,7 +24,8 @@ pub(crate) enum Isa {
 /// 0 = not probed yet, else `Isa as u8 + 1`.
 static ISA: AtomicU8 = AtomicU8::new(0);
 
-/// The best instruction set this CPU supports (probed once, then cached).
+/// The instruction set the kernels use: the best one this CPU supports, or a
+/// lower one asked for with `DP_SIMD` (probed once, then cached).
 #[inline]
 pub(crate) fn isa() -> Isa {
     match ISA.load(Ordering::Relaxed) {
@@ -39,7 +40,26 @@ pub(crate) fn isa() -> Isa {
     }
 }
 
+/// The supported instruction set, capped by the `DP_SIMD` environment
+/// variable (`avx512`, `avx2` or `generic`): lets the AVX2 paths be tested
+/// and measured on an AVX-512 machine. A request above what the CPU
+/// supports, or an unknown name, is ignored.
 fn probe() -> Isa {
+    let best = probe_cpu();
+    let asked = match std::env::var("DP_SIMD").as_deref().map(str::trim) {
+        Ok("generic") => Isa::Generic,
+        Ok("avx2") => Isa::Avx2,
+        _ => best,
+    };
+    if (asked as u8) < (best as u8) {
+        asked
+    } else {
+        best
+    }
+}
+
+/// The best instruction set the running CPU supports.
+pub(crate) fn probe_cpu() -> Isa {
     #[cfg(target_arch = "x86_64")]
     {
         let avx2 = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
@@ -58,18 +78,32 @@ pub(crate) trait Mode {
     /// Whether hardware fused multiply-add is available (else `a * b + c`,
     /// since a software `fma` call would be far slower than two roundings).
     const FMA: bool;
+    /// Whether per-lane table lookups vectorise (AVX-512 gathers; the
+    /// scalar fallback, where a lookup is one load). Under AVX2 LLVM
+    /// judges gathers too costly and left whole loops scalar (tanh ran 13x
+    /// slower than under AVX-512), so kernels use table-free formulas there.
+    const TABLES: bool;
 }
 
-/// Instantiation for CPUs with FMA (compiled under `target_feature`).
+/// Instantiation for CPUs with AVX-512 (compiled under `target_feature`).
 pub(crate) struct WithFma;
 impl Mode for WithFma {
     const FMA: bool = true;
+    const TABLES: bool = true;
+}
+
+/// Instantiation for CPUs with AVX2 and FMA: no table lookups.
+pub(crate) struct Avx2Fma;
+impl Mode for Avx2Fma {
+    const FMA: bool = true;
+    const TABLES: bool = false;
 }
 
 /// Portable instantiation.
 pub(crate) struct NoFma;
 impl Mode for NoFma {
     const FMA: bool = false;
+    const TABLES: bool = true;
 }
 
 /// `a * b + c`, fused (one rounding) when the mode has FMA.
@@ -97,7 +131,7 @@ macro_rules! multiversion {
                 }
                 #[target_feature(enable = "avx2,fma")]
                 unsafe fn v3($($arg: $ty),*) $(-> $ret)? {
-                    $imp::<$crate::simd::WithFma>($($arg),*)
+                    $imp::<$crate::simd::Avx2Fma>($($arg),*)
                 }
                 match $crate::simd::isa() {
                     // SAFETY: `isa()` reported that this CPU supports every enabled feature.

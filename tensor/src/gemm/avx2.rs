@@ -1,0 +1,137 @@
+//! The AVX2+FMA micro-kernel: a 6x8 tile of C in 12 ymm accumulators (the
+//! BLIS Haswell shape: with two B vectors and one broadcast it uses 15 of
+//! the 16 registers, and 12 FMAs per 8 loads keep both FMA pipes busy).
+
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
+
+use super::driver::{APanel, MicroKernel};
+
+/// 6 rows (broadcast A values) by 8 columns (two 4-wide vectors of B).
+pub(crate) struct Avx2;
+
+impl MicroKernel for Avx2 {
+    const MR: usize = 6;
+    const NR: usize = 8;
+
+    fn rows(mr: usize) -> usize {
+        match mr {
+            0..=2 => 2,
+            3..=4 => 4,
+            _ => Self::MR,
+        }
+    }
+
+    unsafe fn tile(
+        kc: usize,
+        a: APanel,
+        b: *const f64,
+        rsb: isize,
+        c: *mut f64,
+        rsc: isize,
+        mr: usize,
+        nr: usize,
+        first: bool,
+    ) {
+        let (p, rs, cs) = (a.ptr, a.rs, a.cs);
+        // Full-width tiles use plain loads and stores; only edge tiles pay
+        // for masked ones.
+        macro_rules! go {
+            ($full:literal) => {
+                if rs == 1 {
+                    match Self::rows(mr) {
+                        2 => kernel::<2, false, $full>(kc, p, 1, cs, b, rsb, c, rsc, mr, nr, first),
+                        4 => kernel::<4, false, $full>(kc, p, 1, cs, b, rsb, c, rsc, mr, nr, first),
+                        _ => kernel::<6, false, $full>(kc, p, 1, cs, b, rsb, c, rsc, mr, nr, first),
+                    }
+                } else {
+                    match Self::rows(mr) {
+                        2 => kernel::<2, true, $full>(kc, p, rs, 1, b, rsb, c, rsc, mr, nr, first),
+                        4 => kernel::<4, true, $full>(kc, p, rs, 1, b, rsb, c, rsc, mr, nr, first),
+                        _ => kernel::<6, true, $full>(kc, p, rs, 1, b, rsb, c, rsc, mr, nr, first),
+                    }
+                }
+            };
+        }
+        if nr >= Self::NR {
+            go!(true)
+        } else {
+            go!(false)
+        }
+    }
+}
+
+/// Lane masks selecting the first `w` of 4 doubles (all lanes for `w >= 4`).
+#[inline(always)]
+unsafe fn lanes(w: usize) -> __m256i {
+    let w = w.min(4) as i64;
+    _mm256_cmpgt_epi64(_mm256_set1_epi64x(w), _mm256_setr_epi64x(0, 1, 2, 3))
+}
+
+/// `C[0..mr, 0..nr] (+)= A panel @ B panel`, as the AVX-512 kernel (see
+/// there for the operand layouts), with `FULL` meaning `nr == 8`: B rows and
+/// C rows are then read and written whole; otherwise only their first `nr`
+/// columns are touched (masked loads and stores). All `R` rows of A are read.
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn kernel<const R: usize, const ROWS: bool, const FULL: bool>(
+    kc: usize,
+    a: *const f64,
+    ars: isize,
+    acs: isize,
+    b: *const f64,
+    rsb: isize,
+    c: *mut f64,
+    rsc: isize,
+    mr: usize,
+    nr: usize,
+    first: bool,
+) {
+    let mut c0 = [_mm256_setzero_pd(); R];
+    let mut c1 = [_mm256_setzero_pd(); R];
+    let mut ap = a;
+    let mut bp = b;
+    let (ars, acs) = if ROWS { (ars, 1) } else { (1, acs) };
+    let (m0, m1) = (lanes(nr), lanes(nr.saturating_sub(4)));
+    // Fetch the C tile while the products run (see the AVX-512 kernel).
+    for i in 0..R {
+        let row = c.offset(i as isize * rsc) as *const i8;
+        _mm_prefetch::<_MM_HINT_T0>(row);
+        _mm_prefetch::<_MM_HINT_T0>(row.add(56));
+    }
+    for _ in 0..kc {
+        let (b0, b1) = if FULL {
+            (_mm256_loadu_pd(bp), _mm256_loadu_pd(bp.add(4)))
+        } else {
+            (_mm256_maskload_pd(bp, m0), _mm256_maskload_pd(bp.add(4), m1))
+        };
+        for i in 0..R {
+            let av = _mm256_broadcast_sd(&*ap.offset(i as isize * ars));
+            c0[i] = _mm256_fmadd_pd(av, b0, c0[i]);
+            c1[i] = _mm256_fmadd_pd(av, b1, c1[i]);
+        }
+        ap = ap.offset(acs);
+        bp = bp.offset(rsb);
+    }
+    for i in 0..R {
+        if i < mr {
+            let row = c.offset(i as isize * rsc);
+            let (mut v0, mut v1) = (c0[i], c1[i]);
+            if FULL {
+                if !first {
+                    v0 = _mm256_add_pd(_mm256_loadu_pd(row), v0);
+                    v1 = _mm256_add_pd(_mm256_loadu_pd(row.add(4)), v1);
+                }
+                _mm256_storeu_pd(row, v0);
+                _mm256_storeu_pd(row.add(4), v1);
+            } else {
+                if !first {
+                    v0 = _mm256_add_pd(_mm256_maskload_pd(row, m0), v0);
+                    v1 = _mm256_add_pd(_mm256_maskload_pd(row.add(4), m1), v1);
+                }
+                _mm256_maskstore_pd(row, m0, v0);
+                _mm256_maskstore_pd(row.add(4), m1, v1);
+            }
+        }
+    }
+}

@@ -1,0 +1,571 @@
+//! The Goto/BLIS loop nest around a micro-kernel: blocks of B (`KC x NC`)
+//! packed once into a buffer that both threads read, blocks of A (`MC x
+//! KC`) packed by whichever thread computes with them, and the micro-kernel
+//! over `MR x NR` tiles. Block sizes come from the detected cache sizes.
+
+use crate::cache::caches;
+use std::cell::RefCell;
+use std::thread::LocalKey;
+
+/// Largest A (in elements) read in place by the kernel instead of packed
+/// (when one of its strides is 1): a 128x128 A still fits in L2, and packing
+/// a row-major A is a scalar transpose that cost a tenth of a 64x64 product.
+const UNPACKED_A_MAX: usize = 16 * 1024;
+/// Largest B (in elements) read in place instead of packed when its rows are
+/// contiguous: it then stays in L2 across the row panels of A, and for the
+/// small products of a training loop the copy cost a fifth of the time.
+const UNPACKED_B_MAX: usize = 32 * 1024;
+/// B panels packed per shared packing piece.
+const PACK_GROUP: usize = 8;
+/// Pieces of a block's computation to aim for on two threads: more than two
+/// so that a helper that starts late (its core busy) still gets a share.
+const MIN_PIECES: usize = 4;
+
+/// One micro-kernel: computes an `MR x NR` tile of C from an A micro-panel
+/// and a B micro-panel.
+pub(crate) trait MicroKernel {
+    /// Tile rows.
+    const MR: usize;
+    /// Tile columns.
+    const NR: usize;
+    /// Rows of the kernel variant that computes a panel of `mr <= MR` rows
+    /// (a short last panel runs a shorter kernel rather than multiplying
+    /// zero padding).
+    fn rows(mr: usize) -> usize;
+    /// `C[0..mr, 0..nr] (+)= A panel @ B panel` over depth `kc`; the B panel
+    /// has `kc` rows `rsb` apart of which the first `nr` columns are read.
+    /// With `first` the tile is stored, not added (C may be uninitialised).
+    ///
+    /// # Safety
+    /// The panels must hold `rows(mr)` rows of A and `nr` columns of B for
+    /// depth `kc`, C must be writable for `mr x nr` at row stride `rsc`,
+    /// and the CPU must support the kernel's instructions.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn tile(
+        kc: usize,
+        a: APanel,
+        b: *const f64,
+        rsb: isize,
+        c: *mut f64,
+        rsc: isize,
+        mr: usize,
+        nr: usize,
+        first: bool,
+    );
+}
+
+/// One A micro-panel as the kernel reads it: element `(i, p)` is at
+/// `ptr + i * rs + p * cs`. Packed panels have `rs = 1, cs = MR`; a
+/// column-major A in place `rs = 1`; a row-major A in place `cs = 1`.
+#[derive(Clone, Copy)]
+pub(crate) struct APanel {
+    /// Element (0, 0).
+    pub ptr: *const f64,
+    /// Distance between rows.
+    pub rs: isize,
+    /// Distance between columns.
+    pub cs: isize,
+}
+
+/// Raw matrix view (pointer + strides) that may be sent to the helper thread.
+#[derive(Clone, Copy)]
+pub(crate) struct Mat {
+    /// Element (0, 0).
+    pub ptr: *mut f64,
+    /// Row stride.
+    pub rs: isize,
+    /// Column stride.
+    pub cs: isize,
+}
+// SAFETY: the threads write disjoint parts of C and of the packed B buffer
+// (between the phases that read it) and only read A and B.
+unsafe impl Send for Mat {}
+unsafe impl Sync for Mat {}
+
+/// Caches of at least this size hold a whole packed B block (see
+/// [`Blocking::b_in_l2`]).
+const LARGE_L2: usize = 1024 * 1024;
+
+/// Block sizes and loop order of the loop nest.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Blocking {
+    /// Depth of a block: an A and a B micro-panel (`(MR + NR) x KC`) fill
+    /// L1 and a quarter more (one of them streams), at most 256.
+    pub kc: usize,
+    /// Rows of an A block (a multiple of MR).
+    pub mc: usize,
+    /// Columns of a B block (a multiple of NR).
+    pub nc: usize,
+    /// Loop order inside a block. With a large L2 (the 2 MiB of recent
+    /// Xeons) the packed `KC x NC` B block takes half of it and each A
+    /// micro-panel, kept in L1, runs along the whole B block (row panels
+    /// of C in order); this measured 10-15% faster than the classic order on
+    /// such a Xeon, whose L3 is slow. With a small L2 (512 KiB on Zen 3)
+    /// the classic BLIS order is kept: the `MC x KC` A block takes half of
+    /// L2, each B micro-panel stays in L1 while the A micro-panels pass,
+    /// and the B block (a quarter of L3) streams from L3.
+    pub b_in_l2: bool,
+}
+
+impl Blocking {
+    /// Block sizes for kernel `K` on this machine's caches.
+    pub(crate) fn for_kernel<K: MicroKernel>() -> Blocking {
+        let c = caches();
+        let kc = (c.l1 * 5 / 4 / ((K::MR + K::NR) * 8)) / 16 * 16;
+        let kc = kc.clamp(128, 256);
+        let panel = kc * 8;
+        let round = |x: usize, unit: usize, lo: usize, hi: usize| (x / unit * unit).clamp(lo * unit, hi * unit);
+        if let Some((kc, mc, nc, b_in_l2)) = forced() {
+            return Blocking {
+                kc,
+                mc: mc.div_ceil(K::MR) * K::MR,
+                nc: nc.div_ceil(K::NR) * K::NR,
+                b_in_l2,
+            };
+        }
+        if c.l2 >= LARGE_L2 {
+            Blocking {
+                kc,
+                mc: round(c.l2 / 4 / panel, K::MR, 4, 48),
+                nc: round(c.l2 / 2 / panel, K::NR, 8, 256),
+                b_in_l2: true,
+            }
+        } else {
+            let nc = if c.l3 > 0 { c.l3 / 4 / panel } else { 4 * c.l2 / panel };
+            Blocking {
+                kc,
+                mc: round(c.l2 / 2 / panel, K::MR, 4, 48),
+                nc: round(nc, K::NR, 16, 4096 / K::NR),
+                b_in_l2: false,
+            }
+        }
+    }
+}
+
+/// Block sizes set with `DP_GEMM_BLOCK=kc,mc,nc,order` (order 1: B block
+/// in L2, 0: classic), for tuning on a new machine and for tests of both
+/// loop orders; read once. Values are clamped to sane ranges (mc and nc
+/// are then rounded up to whole tiles); a malformed setting is ignored.
+fn forced() -> Option<(usize, usize, usize, bool)> {
+    static FORCED: std::sync::OnceLock<Option<(usize, usize, usize, bool)>> = std::sync::OnceLock::new();
+    *FORCED.get_or_init(|| {
+        let v = std::env::var("DP_GEMM_BLOCK").ok()?;
+        let p: Vec<usize> = v.split(',').map(|x| x.trim().parse().ok()).collect::<Option<_>>()?;
+        let [kc, mc, nc, order] = p[..] else {
+            return None;
+        };
+        Some((kc.clamp(1, 4096), mc.clamp(1, 8192), nc.clamp(1, 65536), order == 1))
+    })
+}
+
+/// A 64-byte aligned line of doubles: the unit of the packing buffers.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Line([f64; 8]);
+
+/// Packing spaces of at least this many bytes are backed by 2 MiB pages
+/// where the OS allows: a packed A block of 1 MiB spans 256 ordinary pages,
+/// more than the first-level TLB holds while the kernel cycles through it.
+const HUGE_SPACE: usize = 256 * 1024;
+/// The huge page size (x86-64 Linux transparent huge pages).
+const HUGE_PAGE: usize = 2 * 1024 * 1024;
+
+/// Aligned packing space, one per thread and kept for the thread's life:
+/// allocating it per product cost the helper thread (whose malloc arena
+/// returns large blocks to the OS) page faults worth half its share.
+struct Space {
+    /// The allocation; only ever written through `base` (packing writes
+    /// every element before the kernel reads it).
+    v: Vec<std::mem::MaybeUninit<Line>>,
+    /// Start of the usable area (2 MiB aligned for large spaces).
+    base: *mut f64,
+    /// Usable doubles from `base`.
+    cap: usize,
+}
+
+impl Default for Space {
+    fn default() -> Space {
+        Space {
+            v: Vec::new(),
+            base: std::ptr::null_mut(),
+            cap: 0,
+        }
+    }
+}
+
+impl Space {
+    /// A pointer to at least `len` doubles, growing the space if needed.
+    fn get(&mut self, len: usize) -> *mut f64 {
+        if len > self.cap || self.base.is_null() {
+            let bytes = len.max(8) * 8;
+            let huge = bytes >= HUGE_SPACE;
+            let slack = if huge { HUGE_PAGE } else { 0 };
+            let lines = (bytes + slack).div_ceil(64);
+            self.v = Vec::with_capacity(lines);
+            // SAFETY: MaybeUninit needs no initialisation.
+            unsafe { self.v.set_len(lines) };
+            let start = self.v.as_mut_ptr() as usize;
+            let base = if huge { start.next_multiple_of(HUGE_PAGE) } else { start };
+            if huge {
+                advise_huge(base, start + lines * 64);
+            }
+            self.base = base as *mut f64;
+            self.cap = len.max(8);
+        }
+        self.base
+    }
+}
+
+/// Asks for huge pages for the whole 2 MiB pages in `[start, end)` (inside
+/// one allocation, before it is first written). Advisory only.
+#[allow(unused_variables)]
+fn advise_huge(start: usize, end: usize) {
+    #[cfg(target_os = "linux")]
+    {
+        let end = end & !(HUGE_PAGE - 1);
+        if end > start {
+            // SAFETY: the range lies inside the caller's allocation, and
+            // MADV_HUGEPAGE changes no contents, only how pages are backed.
+            unsafe {
+                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
+            }
+        }
+    }
+}
+
+thread_local! {
+    /// Where this thread packs its blocks of A.
+    static A_SPACE: RefCell<Space> = RefCell::new(Space::default());
+    /// Where this thread packs the shared blocks of B of the products it runs.
+    static B_SPACE: RefCell<Space> = RefCell::new(Space::default());
+}
+
+/// Runs `f` with `len` doubles of the given per-thread space.
+fn with_space<R>(key: &'static LocalKey<RefCell<Space>>, len: usize, f: impl FnOnce(*mut f64) -> R) -> R {
+    key.with(|space| match space.try_borrow_mut() {
+        Ok(mut space) => f(space.get(len)),
+        // Unreachable today (nothing under `f` asks for the same space
+        // again), but a private space is always correct.
+        Err(_) => f(Space::default().get(len)),
+    })
+}
+
+/// Runs `f(i)` for `i < pieces`, shared with the helper thread if `parallel`.
+fn run_pieces(parallel: bool, pieces: usize, f: impl Fn(usize) + Sync) {
+    if parallel && pieces > 1 {
+        crate::pool::for_each_piece(pieces, f);
+    } else {
+        (0..pieces).for_each(f);
+    }
+}
+
+/// Whether A is read in place by the kernel instead of being packed: when it
+/// is small (it then stays in L1/L2 across B's column panels) and one of its
+/// strides is 1.
+fn a_in_place(m: usize, k: usize, a: Mat) -> bool {
+    (a.rs == 1 || a.cs == 1) && m * k <= UNPACKED_A_MAX
+}
+
+/// `C = A @ B` (`overwrite`) or `C += A @ B` for an `m x k` A, `k x n` B and
+/// `m x n` C with unit column stride, with micro-kernel `K`; the work of
+/// each block is shared with the pool's helper thread when `parallel`.
+///
+/// # Safety
+/// The views must address valid memory, C must not alias A or B, `c.cs ==
+/// 1`, and the CPU must support `K`'s instructions.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn gemm<K: MicroKernel>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: Mat,
+    b: Mat,
+    c: Mat,
+    overwrite: bool,
+    parallel: bool,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if overwrite {
+            for i in 0..m {
+                std::ptr::write_bytes(c.ptr.offset(i as isize * c.rs), 0, n);
+            }
+        }
+        return;
+    }
+    let bl = Blocking::for_kernel::<K>();
+    let unpacked_b = b.cs == 1 && k * n <= UNPACKED_B_MAX;
+    let b_len = if unpacked_b {
+        0
+    } else {
+        bl.nc.min(n.div_ceil(K::NR) * K::NR) * bl.kc.min(k)
+    };
+    // On two threads, A blocks small enough that there are MIN_PIECES of
+    // them where m allows (each is packed by the thread that uses it).
+    let mc = if parallel {
+        bl.mc.min(m.div_ceil(MIN_PIECES).div_ceil(K::MR) * K::MR)
+    } else {
+        bl.mc
+    };
+    with_space(&B_SPACE, b_len, |bp| {
+        let bp = Mat { ptr: bp, rs: 0, cs: 0 };
+        let mut jc = 0;
+        while jc < n {
+            let nc = bl.nc.min(n - jc);
+            let panels = nc.div_ceil(K::NR);
+            let mut pc = 0;
+            while pc < k {
+                let kc = bl.kc.min(k - pc);
+                let bsrc = Mat {
+                    ptr: b.ptr.offset(pc as isize * b.rs + jc as isize * b.cs),
+                    ..b
+                };
+                // B in place (row stride b.rs, panel j at column j NR) or
+                // packed into NR-wide panels (row stride NR, panel j at j NR kc).
+                let bblock = if unpacked_b {
+                    bsrc
+                } else {
+                    let groups = panels.div_ceil(PACK_GROUP);
+                    run_pieces(parallel, groups, |g| {
+                        let (bsrc, bp) = (bsrc, bp);
+                        let p0 = g * PACK_GROUP;
+                        let cols = nc.min((p0 + PACK_GROUP) * K::NR) - p0 * K::NR;
+                        let src = bsrc.ptr.offset((p0 * K::NR) as isize * bsrc.cs);
+                        pack_b::<K>(kc, cols, src, bsrc.rs, bsrc.cs, bp.ptr.add(p0 * K::NR * kc));
+                    });
+                    Mat {
+                        ptr: bp.ptr,
+                        rs: K::NR as isize,
+                        cs: 0,
+                    }
+                };
+                let ic_blocks = m.div_ceil(mc);
+                let chunks = if parallel {
+                    MIN_PIECES.div_ceil(ic_blocks).min(panels)
+                } else {
+                    1
+                };
+                let chunk = panels.div_ceil(chunks);
+                let chunks = panels.div_ceil(chunk);
+                let first = overwrite && pc == 0;
+                run_pieces(parallel, ic_blocks * chunks, |piece| {
+                    let (a, bblock, c) = (a, bblock, c);
+                    if crate::interrupt::requested() {
+                        return;
+                    }
+                    let ic = (piece / chunks) * mc;
+                    let p0 = (piece % chunks) * chunk;
+                    let p1 = panels.min(p0 + chunk);
+                    let block = Block {
+                        mc: mc.min(m - ic),
+                        kc,
+                        in_place: a_in_place(m, k, a),
+                        unpacked_b,
+                        first,
+                        b_in_l2: bl.b_in_l2,
+                    };
+                    let asrc = Mat {
+                        ptr: a.ptr.offset(ic as isize * a.rs + pc as isize * a.cs),
+                        ..a
+                    };
+                    let cdst = Mat {
+                        ptr: c.ptr.offset(ic as isize * c.rs + jc as isize),
+                        ..c
+                    };
+                    let a_len = if block.in_place {
+                        K::MR
+                    } else {
+                        block.mc.div_ceil(K::MR) * K::MR
+                    } * kc;
+                    with_space(&A_SPACE, a_len, |ap| {
+                        block.run::<K>(asrc, bblock, cdst, ap, p0 * K::NR, nc.min(p1 * K::NR));
+                    });
+                });
+                pc += kc;
+            }
+            jc += nc;
+        }
+    });
+    if crate::interrupt::requested() {
+        // The caller discards the result (see `interrupt`); zeros keep every
+        // element initialised.
+        for i in 0..m {
+            std::ptr::write_bytes(c.ptr.offset(i as isize * c.rs), 0, n);
+        }
+    }
+}
+
+/// One `mc x kc` block of A against columns of a `kc`-deep block of B.
+struct Block {
+    mc: usize,
+    kc: usize,
+    /// A is read in place (else packed into the caller's space).
+    in_place: bool,
+    /// B is read in place (else it is packed in NR-wide panels).
+    unpacked_b: bool,
+    /// Store into C instead of adding (the first depth block of `C = A B`).
+    first: bool,
+    /// Loop order (see [`Blocking::b_in_l2`]).
+    b_in_l2: bool,
+}
+
+impl Block {
+    /// `C[.., j0..j1] (+)= A block @ B block[.., j0..j1]` (`j0` a multiple of
+    /// NR), packing A into `ap` if it is not read in place.
+    unsafe fn run<K: MicroKernel>(&self, a: Mat, b: Mat, c: Mat, ap: *mut f64, j0: usize, j1: usize) {
+        let (mc, kc) = (self.mc, self.kc);
+        // In place, a last panel that the kernel for its size would
+        // over-read is packed (zero padded) instead.
+        let tail = mc % K::MR;
+        let tail_packed = self.in_place && tail != 0 && K::rows(tail) != tail;
+        if !self.in_place {
+            pack_a::<K>(mc, kc, a.ptr, a.rs, a.cs, ap);
+        } else if tail_packed {
+            pack_a::<K>(tail, kc, a.ptr.offset((mc - tail) as isize * a.rs), a.rs, a.cs, ap);
+        }
+        let apanel = |ir: usize| -> APanel {
+            if !self.in_place {
+                APanel {
+                    ptr: ap.add(ir * kc),
+                    rs: 1,
+                    cs: K::MR as isize,
+                }
+            } else if tail_packed && ir + K::MR > mc {
+                APanel {
+                    ptr: ap,
+                    rs: 1,
+                    cs: K::MR as isize,
+                }
+            } else {
+                APanel {
+                    ptr: a.ptr.offset(ir as isize * a.rs),
+                    rs: if a.rs == 1 { 1 } else { a.rs },
+                    cs: if a.rs == 1 { a.cs } else { 1 },
+                }
+            }
+        };
+        if self.b_in_l2 {
+            // Each A micro-panel along the whole B block (see `Blocking`).
+            let mut ir = 0;
+            while ir < mc {
+                let mr = K::MR.min(mc - ir);
+                let panel = apanel(ir);
+                let mut jr = j0;
+                while jr < j1 {
+                    let nr = K::NR.min(j1 - jr);
+                    let bpanel = if self.unpacked_b {
+                        b.ptr.add(jr)
+                    } else {
+                        b.ptr.add(jr * kc)
+                    };
+                    let cptr = c.ptr.offset(ir as isize * c.rs + jr as isize);
+                    K::tile(kc, panel, bpanel, b.rs, cptr, c.rs, mr, nr, self.first);
+                    jr += K::NR;
+                }
+                ir += K::MR;
+            }
+            return;
+        }
+        // Each B micro-panel against the whole A block.
+        let mut jr = j0;
+        while jr < j1 {
+            let nr = K::NR.min(j1 - jr);
+            let bpanel = if self.unpacked_b {
+                b.ptr.add(jr)
+            } else {
+                b.ptr.add(jr * kc)
+            };
+            let mut ir = 0;
+            while ir < mc {
+                let mr = K::MR.min(mc - ir);
+                let cptr = c.ptr.offset(ir as isize * c.rs + jr as isize);
+                K::tile(kc, apanel(ir), bpanel, b.rs, cptr, c.rs, mr, nr, self.first);
+                ir += K::MR;
+            }
+            jr += K::NR;
+        }
+    }
+}
+
+/// Packs an `mc x kc` block of A into MR-row panels (k-major inside a panel), zero padded.
+unsafe fn pack_a<K: MicroKernel>(mc: usize, kc: usize, a: *const f64, rsa: isize, csa: isize, out: *mut f64) {
+    let mr_full = K::MR;
+    if rsa == 1 {
+        // Column-major A (a transposed view): each column of the block is
+        // contiguous, so walk the columns in memory order and scatter each
+        // into the panels. Walking panel by panel instead read one element
+        // run per column 8*lda bytes apart, all in the same L1 set.
+        let panels = mc.div_ceil(mr_full);
+        for p in 0..kc {
+            let col = a.offset(p as isize * csa);
+            for q in 0..panels {
+                let rows = mr_full.min(mc - q * mr_full);
+                let dst = out.add(q * mr_full * kc + p * mr_full);
+                std::ptr::copy_nonoverlapping(col.add(q * mr_full), dst, rows);
+                for i in rows..mr_full {
+                    *dst.add(i) = 0.0;
+                }
+            }
+        }
+        return;
+    }
+    let mut dst = out;
+    let mut i0 = 0;
+    while i0 < mc {
+        let mr = mr_full.min(mc - i0);
+        let rows = a.offset(i0 as isize * rsa);
+        if mr == mr_full {
+            // Full panel, eight columns at a time: each row's eight elements
+            // (one cache line when row-major) are read together. Reading one
+            // column of all MR rows at a time missed L1 on every element
+            // when the row stride is a multiple of 4 KiB (the MR lines share
+            // one L1 set); no per-element bound test either (it kept this
+            // loop scalar and branchy, a tenth of a 64x64 product).
+            let mut p0 = 0;
+            while p0 < kc {
+                let w = 8.min(kc - p0);
+                for i in 0..mr_full {
+                    let src = rows.offset(i as isize * rsa + p0 as isize * csa);
+                    for p in 0..w {
+                        *dst.add(p * mr_full + i) = *src.offset(p as isize * csa);
+                    }
+                }
+                dst = dst.add(w * mr_full);
+                p0 += w;
+            }
+        } else {
+            for p in 0..kc {
+                let col = rows.offset(p as isize * csa);
+                for i in 0..mr_full {
+                    *dst.add(i) = if i < mr { *col.offset(i as isize * rsa) } else { 0.0 };
+                }
+                dst = dst.add(mr_full);
+            }
+        }
+        i0 += mr_full;
+    }
+}
+
+/// Packs a `kc x nc` block of B into NR-column panels (k-major inside a panel), zero padded.
+unsafe fn pack_b<K: MicroKernel>(kc: usize, nc: usize, b: *const f64, rsb: isize, csb: isize, out: *mut f64) {
+    let nr_full = K::NR;
+    let mut dst = out;
+    let mut j0 = 0;
+    while j0 < nc {
+        let nr = nr_full.min(nc - j0);
+        for p in 0..kc {
+            let row = b.offset(p as isize * rsb + j0 as isize * csb);
+            if nr == nr_full && csb == 1 {
+                std::ptr::copy_nonoverlapping(row, dst, nr_full);
+            } else {
+                for j in 0..nr_full {
+                    *dst.add(j) = if j < nr { *row.offset(j as isize * csb) } else { 0.0 };
+                }
+            }
+            dst = dst.add(nr_full);
+        }
+        j0 += nr_full;
+    }
+}

@@ -1,0 +1,178 @@
+//! The GEMM paths (AVX-512 and AVX2 micro-kernels, the portable crate)
+//! against a naive product: random shapes around the kernels' tile and
+//! block edges (1, MR +- 1, NR +- 1, KC +- 1, MC + 1, NC + 1), operands in
+//! every layout (row-major, transposed, column-sliced, row-strided,
+//! reversed), products large enough to be shared with the helper thread.
+//! Integer values make every summation order exact, so results must be equal.
+use dp_tensor::*;
+use proptest::prelude::*;
+
+/// The paths this CPU can run.
+fn paths() -> Vec<GemmPath> {
+    [GemmPath::Avx512, GemmPath::Avx2, GemmPath::Portable]
+        .into_iter()
+        .filter(|p| p.supported())
+        .collect()
+}
+
+/// Small integers from a seed (exact products and sums).
+fn ints(seed: u64, len: usize) -> Vec<f64> {
+    let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            ((s >> 33) % 9) as f64 - 4.0
+        })
+        .collect()
+}
+
+fn range(lo: i64, hi: i64, step: i64) -> SliceSpec {
+    SliceSpec::Range {
+        start: Some(lo),
+        stop: Some(hi),
+        step,
+    }
+}
+
+/// An `r x c` operand with the given layout: 0 row-major, 1 transposed view
+/// of a `c x r` matrix, 2 columns sliced out of a wider matrix, 3 every
+/// other row of a taller one, 4 rows reversed (negative row stride).
+fn operand(r: usize, c: usize, layout: u8, seed: u64) -> Tensor {
+    let t = |shape: &[usize]| Tensor::from_vec(ints(seed, shape.iter().product()), shape).unwrap();
+    match layout {
+        1 => t(&[c, r]).t(),
+        2 => t(&[r, c + 3])
+            .slice(&[SliceSpec::full(), range(1, 1 + c as i64, 1)])
+            .unwrap(),
+        3 => t(&[2 * r, c])
+            .slice(&[range(0, 2 * r as i64, 2), SliceSpec::full()])
+            .unwrap(),
+        4 => t(&[r, c])
+            .slice(&[range(r as i64 - 1, -(r as i64) - 1, -1), SliceSpec::full()])
+            .unwrap(),
+        _ => t(&[r, c]),
+    }
+}
+
+/// Naive `a @ b` of 2-d tensors.
+fn naive(a: &Tensor, b: &Tensor) -> Vec<f64> {
+    let (m, k, n) = (a.shape()[0], a.shape()[1], b.shape()[1]);
+    let (av, bv) = (a.to_vec(), b.to_vec());
+    let mut out = vec![0.0; m * n];
+    for i in 0..m {
+        for p in 0..k {
+            let x = av[i * k + p];
+            for j in 0..n {
+                out[i * n + j] += x * bv[p * n + j];
+            }
+        }
+    }
+    out
+}
+
+/// Checks `a @ b` on every path against the naive product.
+fn check(m: usize, k: usize, n: usize, la: u8, lb: u8, seed: u64) {
+    let a = operand(m, k, la, seed);
+    let b = operand(k, n, lb, seed + 1);
+    assert_eq!(a.shape(), &[m, k]);
+    assert_eq!(b.shape(), &[k, n]);
+    let want = naive(&a, &b);
+    for path in paths() {
+        let got = with_gemm_path(path, || a.matmul(&b).unwrap()).unwrap();
+        assert_eq!(got.shape(), &[m, n]);
+        assert!(
+            got.to_vec() == want,
+            "{path:?} {m}x{k}x{n} layouts {la},{lb} strides {:?} {:?}",
+            a.strides(),
+            b.strides()
+        );
+    }
+}
+
+/// Sizes around every tile edge of both kernels and around the depth
+/// blocks of this machine.
+fn edge_sizes() -> Vec<usize> {
+    let mut v = vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 14, 15, 16, 17, 29, 31, 33, 47, 48, 49];
+    for p in paths() {
+        if let Some((kc, _, _)) = p.blocking() {
+            v.extend([kc - 1, kc, kc + 1]);
+        }
+    }
+    v
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    #[test]
+    fn gemm_matches_naive_at_edges(
+        mi in 0usize..64, ki in 0usize..64, ni in 0usize..64,
+        la in 0u8..5, lb in 0u8..5, seed in 0u64..1000,
+    ) {
+        let e = edge_sizes();
+        let pick = |i: usize| e[i % e.len()];
+        check(pick(mi), pick(ki), pick(ni), la, lb, seed);
+    }
+
+    #[test]
+    fn gemm_matches_naive_random_shapes(
+        m in 1usize..130, k in 1usize..300, n in 1usize..130,
+        la in 0u8..5, lb in 0u8..5, seed in 0u64..1000,
+    ) {
+        check(m, k, n, la, lb, seed);
+    }
+}
+
+#[test]
+fn gemm_large_products_cross_every_block() {
+    // Shared with the helper thread (>= 1e6 multiply-adds), several depth
+    // blocks, more rows than one A block and more columns than one B block.
+    for path in paths() {
+        let Some((kc, mc, nc)) = path.blocking() else {
+            continue;
+        };
+        for (m, k, n) in [
+            (mc + 1, 2 * kc + 3, 40),
+            (37, kc + 1, nc + 9),
+            (200, 150, 260),
+            (257, 255, 129),
+        ] {
+            for (la, lb) in [(0, 0), (1, 1), (2, 3), (4, 0)] {
+                let a = operand(m, k, la, 5);
+                let b = operand(k, n, lb, 6);
+                let got = with_gemm_path(path, || a.matmul(&b).unwrap()).unwrap();
+                assert!(got.to_vec() == naive(&a, &b), "{path:?} {m}x{k}x{n} {la},{lb}");
+            }
+        }
+    }
+}
+
+#[test]
+fn gemm_paths_agree_on_batches_and_vectors() {
+    // Batched products (shared between threads as whole products), matrix
+    // times vector and vector times matrix.
+    let a = Tensor::from_vec(ints(1, 24 * 33 * 40), &[24, 33, 40]).unwrap();
+    let b = Tensor::from_vec(ints(2, 24 * 40 * 35), &[24, 40, 35]).unwrap();
+    let v = Tensor::from_vec(ints(3, 40), &[40]).unwrap();
+    let want = with_gemm_path(GemmPath::Portable, || (a.matmul(&b).unwrap(), a.matmul(&v).unwrap())).unwrap();
+    for path in paths() {
+        let got = with_gemm_path(path, || (a.matmul(&b).unwrap(), a.matmul(&v).unwrap())).unwrap();
+        assert_eq!(got.0.to_vec(), want.0.to_vec(), "{path:?}");
+        assert_eq!(got.1.to_vec(), want.1.to_vec(), "{path:?}");
+    }
+}
+
+#[test]
+fn unsupported_path_is_refused_and_blocking_is_sane() {
+    for path in [GemmPath::Avx512, GemmPath::Avx2, GemmPath::Portable] {
+        let ran = with_gemm_path(path, || 1).is_some();
+        assert_eq!(ran, path.supported());
+        if let Some((kc, mc, nc)) = path.blocking() {
+            assert!(kc >= 64 && mc >= 4 && nc >= 64, "{path:?} {kc} {mc} {nc}");
+        }
+    }
+    assert!(GemmPath::Portable.supported());
+    assert!(GemmPath::default_path().supported());
+}
