@@ -201,7 +201,14 @@ fn rebuild(g: &Extended, fate: Vec<Fate>) -> Extended {
         _ => None,
     };
     // A boundary moves to the first kept node at or after it.
-    let kept_before = |at: usize| new_index[..at.min(nodes.len())].iter().flatten().count();
+    // kept[at]: how many nodes before `at` are kept (a prefix count, so that
+    // moving every adjoint note stays linear in the graph's size).
+    let mut kept_prefix = Vec::with_capacity(nodes.len() + 1);
+    kept_prefix.push(0usize);
+    for k in &new_index {
+        kept_prefix.push(kept_prefix.last().copied().unwrap_or(0) + usize::from(k.is_some()));
+    }
+    let kept_before = |at: usize| kept_prefix[at.min(nodes.len())];
     let adjoints = g
         .adjoints
         .iter()
