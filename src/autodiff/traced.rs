@@ -51,13 +51,16 @@ impl TracedGraph {
     /// Runs the graph on new arguments (of the structure and shapes it was
     /// traced with) and returns a result of the traced function's structure.
     pub fn run(&self, args: &[Value]) -> R<Value> {
-        self.run_or_diverge(args)?
-            .map_err(|(node, got)| super::replay::diverged_error(&self.graph, &self.sources, node, &got))
+        match super::replay::replay(&self.graph, &Self::inputs_of(args)?)? {
+            super::replay::Replay::Done(outputs) => self.result_from(outputs),
+            super::replay::Replay::Diverged { node, got } => {
+                Err(super::replay::diverged_error(&self.graph, &self.sources, node, &got))
+            }
+        }
     }
 
-    /// [`TracedGraph::run`], or the guard node at which the arguments take
-    /// another path than the traced ones, with its value now (`Err`).
-    pub fn run_or_diverge(&self, args: &[Value]) -> R<Result<Value, (u32, Value)>> {
+    /// The graph's inputs in `args`: their float and tensor leaves, in order.
+    pub fn inputs_of(args: &[Value]) -> R<Vec<Value>> {
         let mut inputs = Vec::new();
         for a in args {
             tree::map_leaves(a, &mut |x, _| {
@@ -67,10 +70,12 @@ impl TracedGraph {
                 Ok(Value::None)
             })?;
         }
-        let outputs = match super::replay::replay(&self.graph, &inputs)? {
-            super::replay::Replay::Done(v) => v,
-            super::replay::Replay::Diverged { node, got } => return Ok(Err((node, got))),
-        };
+        Ok(inputs)
+    }
+
+    /// The traced function's result with its float and tensor leaves taken
+    /// from `outputs` (the graph's outputs, in order).
+    pub fn result_from(&self, outputs: Vec<Value>) -> R<Value> {
         let mut next = outputs.into_iter();
         tree::map_leaves(&self.result, &mut |x, _| {
             Ok(if is_differentiable(x) {
@@ -79,7 +84,6 @@ impl TracedGraph {
                 x.clone()
             })
         })
-        .map(Ok)
     }
 
     /// The one-line summary printed above the table.

@@ -128,7 +128,7 @@ impl Jitted {
                      among the arguments are part of a signature, as are the shapes of tensors)"
                 ),
             };
-            self.give_up(it, why);
+            self.give_up(why);
             return call_unjitted(it, &self.f, args);
         }
         it.jit_watch.push(Watch::default());
@@ -155,7 +155,7 @@ impl Jitted {
                 if !because.is_empty() {
                     why.push_str(&format!(" ({because})"));
                 }
-                self.give_up(it, why);
+                self.give_up(why);
             }
         }
         Ok(result)
@@ -172,7 +172,7 @@ impl Jitted {
     }
 
     /// From now on `f` runs without jit; says why once.
-    fn give_up(&self, _it: &mut Interp, why: String) {
+    fn give_up(&self, why: String) {
         let mut s = self.state.borrow_mut();
         s.off = true;
         s.plans.clear();

@@ -117,42 +117,15 @@ impl Plan {
 
     /// Runs the plan on `args` (of its signature).
     pub fn run(&self, args: &Args) -> R<Run> {
-        let mut inputs = Vec::new();
-        for a in &args.pos {
-            leaves(a, &mut inputs);
-        }
-        let outputs = match self.program.run(&inputs)? {
-            Outcome::Done(v) => v,
+        match self.program.run(&TracedGraph::inputs_of(&args.pos)?)? {
+            Outcome::Done(outputs) => Ok(Run::Done(self.graph.result_from(outputs)?)),
             // Where code read the value (`int(x)`), else the comparison (`x > 0`).
             Outcome::Diverged(node) => {
                 let g = &self.graph.graph;
                 let at = g.reads.iter().find(|(n, _)| *n == node).map(|&(_, at)| at);
-                return Ok(Run::Diverged(at.unwrap_or(g.tape.nodes[node as usize].span)));
+                Ok(Run::Diverged(at.unwrap_or(g.tape.nodes[node as usize].span)))
             }
-        };
-        let mut next = outputs.into_iter();
-        Ok(Run::Done(rebuild(&self.graph.result, &mut next)))
-    }
-}
-
-/// The float and tensor leaves of `v` in order (the plan's inputs; the
-/// signature matched, so the structure is the traced one).
-fn leaves(v: &Value, out: &mut Vec<Value>) {
-    match v {
-        Value::Float(_) | Value::Tensor(_) => out.push(v.clone()),
-        Value::Tuple(items) => items.iter().for_each(|x| leaves(x, out)),
-        Value::Dict(d) => d.values().for_each(|x| leaves(x, out)),
-        _ => {}
-    }
-}
-
-/// `template` (the traced result) with its float and tensor leaves taken from `next`.
-fn rebuild(template: &Value, next: &mut impl Iterator<Item = Value>) -> Value {
-    match template {
-        Value::Float(_) | Value::Tensor(_) => next.next().unwrap_or(Value::None),
-        Value::Tuple(items) => Value::Tuple(items.iter().map(|x| rebuild(x, next)).collect()),
-        Value::Dict(d) => Value::Dict(d.iter().map(|(k, x)| (k.clone(), rebuild(x, next))).collect()),
-        other => other.clone(),
+        }
     }
 }
 
