@@ -186,6 +186,8 @@ def main():
     if "scalar" in sections:
         t.header("scalar autodiff: dp vs micrograd (forward + backward)")
         pair(t, [dp, b("scalar_mlp.dp"), n], [("micrograd", [py, b("scalar_mlp.py"), n])], env_peer)
+        # The same graphs replayed by dp's jit (traced once, then run as a plan).
+        pair(t, [dp, b("scalar_mlp.dp"), n, "jit"], [("micrograd [dp jit]", [py, b("scalar_mlp.py"), n])], env_peer)
 
     if "gradcost" in sections:
         print("\n== cheap-gradient principle (benches/grad_cost.dp)")

@@ -216,11 +216,11 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         |it: &mut Interp, a| {
             let f = a.func(0).map_err(|d| d.at(a.span_of(0)))?;
             let xs = items_of("map", a.value(1)).map_err(|d| d.at(a.span_of(1)))?;
-            let mut out = Tuple::new();
+            let mut out = Vec::with_capacity(xs.len());
             for x in xs {
                 out.push(it.call_pos(&f, vec![x], a.span)?);
             }
-            Ok(Value::Tuple(out))
+            Ok(Value::Tuple(Tuple::from(out)))
         },
     );
     register(
@@ -233,7 +233,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         },
         |it: &mut Interp, a| {
             let f = a.func(0).map_err(|d| d.at(a.span_of(0)))?;
-            let mut out = Tuple::new();
+            let mut out = Vec::new();
             for x in items_of("filter", a.value(1)).map_err(|d| d.at(a.span_of(1)))? {
                 match it.call_pos(&f, vec![x.clone()], a.span)? {
                     Value::Bool(true) => out.push(x),
@@ -241,7 +241,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
                     other => return Err(arg_type("filter", "the predicate's result", "a bool", &other)),
                 }
             }
-            Ok(Value::Tuple(out))
+            Ok(Value::Tuple(Tuple::from(out)))
         },
     );
     register(

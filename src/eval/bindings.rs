@@ -65,32 +65,33 @@ impl Interp {
     }
 
     /// `x = append(x, v)` / `x = insert(x, k, v)` once the arguments other
-    /// than `x` are evaluated: `x` is moved out of its slot, so a uniquely
-    /// owned collection grows in place. When the types are not the expected
-    /// ones, `x` is put back and the arguments are returned for the ordinary
-    /// call (which reports them).
+    /// than `x` are evaluated (`rest`): a local's collection grows right in
+    /// its slot (in place when uniquely held), a global's is moved out, grown
+    /// and stored back; the arguments are moved into it. When the types are
+    /// not the expected ones nothing happens and `false` says to make the
+    /// ordinary call (which reports them).
     pub(super) fn grow_in_place(
         &mut self,
         target: Target,
         kind: ir::GrowKind,
-        rest: Vec<Value>,
+        rest: &mut [Value],
         f: &mut Frame,
-    ) -> Result<Value, Vec<Value>> {
-        let x = self.take(target, f);
-        match (kind, x, rest.as_slice()) {
-            (ir::GrowKind::Append, Value::Tuple(mut t), [v]) => {
-                t.push(v.clone());
-                Ok(Value::Tuple(t))
+    ) -> bool {
+        match target {
+            Target::Local(s) => {
+                let x = &mut f.slots[s as usize];
+                grow_fits(kind, x, rest) && grow_value(x, rest)
             }
-            (ir::GrowKind::Insert, Value::Dict(mut d), [Value::Str(k), v]) => {
-                d.insert(k.clone(), v.clone());
-                Ok(Value::Dict(d))
-            }
-            (_, x, _) => {
-                self.store(target, x.clone(), f);
-                let mut pos = vec![x];
-                pos.extend(rest);
-                Err(pos)
+            Target::Global(g) => {
+                // `get` clones: dropped before the value is taken, so a
+                // uniquely held collection is still unique when it grows.
+                if !grow_fits(kind, &f.module.get(g).unwrap_or(Value::None), rest) {
+                    return false;
+                }
+                let mut x = self.take(target, f);
+                grow_value(&mut x, rest);
+                self.store(target, x, f);
+                true
             }
         }
     }
@@ -189,4 +190,26 @@ impl Interp {
             }
         }
     }
+}
+
+/// Whether `x = append(x, v)` / `x = insert(x, k, v)` can grow `x` in place:
+/// a tuple to append to, or a dict and a string key.
+fn grow_fits(kind: ir::GrowKind, x: &Value, rest: &[Value]) -> bool {
+    matches!(
+        (kind, x, rest),
+        (ir::GrowKind::Append, Value::Tuple(_), [_]) | (ir::GrowKind::Insert, Value::Dict(_), [Value::Str(_), _])
+    )
+}
+
+/// Appends or inserts `rest` into `x` where it is (see `grow_in_place`),
+/// moving the arguments; `grow_fits` said the kinds fit (`false` otherwise).
+fn grow_value(x: &mut Value, rest: &mut [Value]) -> bool {
+    match (x, rest) {
+        (Value::Tuple(t), [v]) => t.push(std::mem::replace(v, Value::None)),
+        (Value::Dict(d), [Value::Str(k), v]) => {
+            d.insert(k.clone(), std::mem::replace(v, Value::None));
+        }
+        _ => return false,
+    }
+    true
 }

@@ -238,6 +238,14 @@ pub fn expr(e: ir::Expr) -> Code {
         }
         K::Tuple(es) => {
             let es: Vec<Code> = es.into_iter().map(expr).collect();
+            // Pairs and triples (returned tuples, `(loss, grad)`, state
+            // steps) are built in place with one allocation.
+            match es.len() {
+                2 => return tuple_of::<2>(es),
+                3 => return tuple_of::<3>(es),
+                4 => return tuple_of::<4>(es),
+                _ => {}
+            }
             code(move |i, f| {
                 let mut items = Vec::with_capacity(es.len());
                 for x in &es {
@@ -300,6 +308,34 @@ pub fn expr(e: ir::Expr) -> Code {
                 let iterable = it.run(i, f)?;
                 if let Value::Progress(prog) = &iterable {
                     return progress_loop(i, f, prog, (&p, slot), &body, span, it_span);
+                }
+                if let (&Value::Range(start, stop, step), Some(s)) = (&iterable, slot) {
+                    // `for i in range(...)`: counted right here.
+                    let mut n = start;
+                    while (step > 0 && n < stop) || (step < 0 && n > stop) {
+                        check_interrupt(span)?;
+                        assign(&mut f.slots[s as usize], Value::Int(n));
+                        if !after_body(body.run(i, f))? {
+                            break;
+                        }
+                        n = match n.checked_add(step) {
+                            Some(next) => next,
+                            None => break,
+                        };
+                    }
+                    return Ok(Value::None);
+                }
+                if let (Value::Tuple(items), Some(s)) = (&iterable, slot) {
+                    // The common `for x in tuple`: elements are read in place
+                    // (the tuple is held here, so the body cannot change it).
+                    for item in items {
+                        check_interrupt(span)?;
+                        assign(&mut f.slots[s as usize], item.clone());
+                        if !after_body(body.run(i, f))? {
+                            break;
+                        }
+                    }
+                    return Ok(Value::None);
                 }
                 let items = crate::ops::index::iterate(&iterable).map_err(|d| d.at(it_span))?;
                 for item in items {
@@ -452,8 +488,15 @@ pub fn stmt(s: Stmt) -> StmtCode {
 /// through the ordinary call, with `x` left where it was.
 fn grow(target: Target, kind: ir::GrowKind, call_expr: ir::Expr) -> StmtCode {
     let call_span = call_expr.span;
-    let K::Call(callee, args) = call_expr.kind else {
+    let K::Call(_, args) = &call_expr.kind else {
         // The resolver makes a `Grow` only of a call; anything else is a plain assignment.
+        return stmt(Stmt::Assign(target, call_expr));
+    };
+    if args.len() > 3 {
+        // The resolver makes a `Grow` of `append(x, v)` and `insert(x, k, v)` only.
+        return stmt(Stmt::Assign(target, call_expr));
+    }
+    let K::Call(callee, args) = call_expr.kind else {
         return stmt(Stmt::Assign(target, call_expr));
     };
     let whole = call((*callee).clone(), args.clone(), call_span);
@@ -467,15 +510,25 @@ fn grow(target: Target, kind: ir::GrowKind, call_expr: ir::Expr) -> StmtCode {
             i.store(target, v, f);
             return Ok(());
         }
-        let mut vals = Vec::with_capacity(rest.len());
-        for r in &rest {
-            vals.push(r.run(i, f)?);
+        // At most two: `append(x, v)`, `insert(x, k, v)`.
+        let mut vals = [const { Value::None }; 2];
+        for (slot, r) in vals.iter_mut().zip(&rest) {
+            // A slot holds `none` until written: nothing to drop.
+            *slot = r.run(i, f)?;
         }
-        let v = match i.grow_in_place(target, kind, vals, f) {
-            Ok(v) => v,
-            Err(pos) => {
+        if i.grow_in_place(target, kind, &mut vals[..rest.len()], f) {
+            return Ok(());
+        }
+        let v = {
+            {
                 // The ordinary builtin call (it reports wrong types), on the values already computed.
                 let func = callee.run(i, f)?;
+                let x = match target {
+                    Target::Local(s) => f.slots[s as usize].clone(),
+                    Target::Global(g) => f.module.get(g).unwrap_or(Value::None),
+                };
+                let mut pos = vec![x];
+                pos.extend(vals.into_iter().take(rest.len()));
                 let args = Args {
                     pos,
                     kw: Vec::new(),
@@ -945,11 +998,14 @@ fn call_func(
 /// `v[key]` for an in-range int index of a tuple or a present key of a
 /// dict; `None` sends everything else (tensors, strings, negative or bad
 /// indices, errors) to the general indexing code.
+// Returns a reference, cloned by the caller straight into its result: an
+// `Option<Value>` here was built on the stack and re-read with an unaligned
+// 16-byte load, a store-forwarding stall on every `t[0]`.
 #[inline(always)]
-fn element(v: &Value, key: &Value) -> Option<Value> {
+fn element<'a>(v: &'a Value, key: &Value) -> Option<&'a Value> {
     match (v, key) {
-        (Value::Tuple(t), Value::Int(n)) if (0..t.len() as i64).contains(n) => Some(t[*n as usize].clone()),
-        (Value::Dict(d), Value::Str(name)) => d.get(name).cloned(),
+        (Value::Tuple(t), Value::Int(n)) if (0..t.len() as i64).contains(n) => Some(&t[*n as usize]),
+        (Value::Dict(d), Value::Str(name)) => d.get(name),
         _ => None,
     }
 }
@@ -974,7 +1030,7 @@ fn index_at(x: Operand, x_span: Span, k: ir::Expr, span: Span) -> Code {
             // attributed to this expression, as in the general indexing code.
             i.diff.set_span(span);
             match element(v, &key) {
-                Some(found) => Ok(found),
+                Some(found) => Ok(found.clone()),
                 None => general(v, &key),
             }
         }),
@@ -984,7 +1040,7 @@ fn index_at(x: Operand, x_span: Span, k: ir::Expr, span: Span) -> Code {
             // attributed to this expression, as in the general indexing code.
             i.diff.set_span(span);
             match element(v, key) {
-                Some(found) => Ok(found),
+                Some(found) => Ok(found.clone()),
                 None => general(v, key),
             }
         }),
@@ -997,12 +1053,54 @@ fn index_at(x: Operand, x_span: Span, k: ir::Expr, span: Span) -> Code {
                 // attributed to this expression, as in the general indexing code.
                 i.diff.set_span(span);
                 match element(&v, &key) {
-                    Some(found) => Ok(found),
+                    Some(found) => Ok(found.clone()),
                     None => general(&v, &key),
                 }
             })
         }
     }
+}
+
+/// A tuple literal of exactly `N` elements, evaluated left to right into an
+/// array that becomes the tuple's single allocation.
+fn tuple_of<const N: usize>(es: Vec<Code>) -> Code {
+    let es: [Code; N] = match es.try_into() {
+        Ok(es) => es,
+        // The caller dispatches on `es.len() == N`.
+        Err(_) => unreachable!("tuple_of::<N> called with another length"),
+    };
+    code(move |i, f| {
+        let mut items = [const { Value::None }; N];
+        for (slot, x) in items.iter_mut().zip(&es) {
+            // A slot holds `none` until written: nothing to drop.
+            *slot = x.run(i, f)?;
+        }
+        Ok(Value::Tuple(Tuple::from(items)))
+    })
+}
+
+/// `g[k]` on a module global (`names[i]`) with a constant or local key: a
+/// tuple element or dict value is read in place, without cloning (and later
+/// dropping) the global's whole value. While a jit trace watches global
+/// reads, and for everything but a plain element, the general path runs.
+fn index_global(g: u32, x: ir::Expr, x_span: Span, k: ir::Expr, span: Span) -> Code {
+    let key = Operand::new(k.clone());
+    let general = index_at(Operand::new(x), x_span, k, span);
+    code(move |i, f| {
+        if i.jit_watch.is_empty() {
+            let key = match &key {
+                Operand::Local(s) => &f.slots[*s as usize],
+                Operand::Const(c) => c,
+                // `index` builds this only for a constant or local key.
+                Operand::Code(_) => return general.run(i, f),
+            };
+            if let Some(found) = f.module.with(g, |v| v.and_then(|v| element(v, key)).cloned()) {
+                i.diff.set_span(span);
+                return Ok(found);
+            }
+        }
+        general.run(i, f)
+    })
 }
 
 /// One compiled entry of a dict literal.
@@ -1013,6 +1111,22 @@ enum DictCode {
 
 /// A dict literal `{k: v, ...other}`: later entries win.
 fn dict(items: Vec<ir::DictItem>) -> Code {
+    if items.iter().all(|it| matches!(it, ir::DictItem::Pair(..))) {
+        let (keys, values): (Vec<_>, Vec<_>) = items
+            .into_iter()
+            .filter_map(|it| match it {
+                ir::DictItem::Pair(k, v) => Some((k, expr(v))),
+                ir::DictItem::Spread(_) => None,
+            })
+            .unzip();
+        return match values.len() {
+            1 => record_of::<1>(keys, values),
+            2 => record_of::<2>(keys, values),
+            3 => record_of::<3>(keys, values),
+            4 => record_of::<4>(keys, values),
+            _ => record(keys, values),
+        };
+    }
     let items: Vec<DictCode> = items
         .into_iter()
         .map(|it| match it {
@@ -1045,6 +1159,62 @@ fn dict(items: Vec<ir::DictItem>) -> Code {
     })
 }
 
+/// For a dict literal's keys (in source order): each distinct key in key
+/// order with the position of its last occurrence (later entries win), the
+/// order a dict keeps its entries in. Worked out once, when compiling.
+fn literal_key_order(keys: &[std::rc::Rc<str>]) -> Vec<(std::rc::Rc<str>, usize)> {
+    let mut order: Vec<(std::rc::Rc<str>, usize)> = Vec::new();
+    for (n, k) in keys.iter().enumerate() {
+        match order.iter_mut().find(|(seen, _)| seen == k) {
+            Some(entry) => entry.1 = n,
+            None => order.push((k.clone(), n)),
+        }
+    }
+    order.sort_by(|a, b| a.0.cmp(&b.0));
+    order
+}
+
+/// Builds the dict of a literal from its values in source order.
+fn record_from(order: &[(std::rc::Rc<str>, usize)], values: &mut [Value]) -> Value {
+    Value::Dict(crate::value::Dict::from_sorted_unique(
+        order
+            .iter()
+            .map(|(k, n)| (k.clone(), std::mem::replace(&mut values[*n], Value::None))),
+    ))
+}
+
+/// A dict literal of exactly `N` plain `key: value` entries (a record):
+/// values evaluated left to right into an array, the dict built in one
+/// allocation in the key order found when compiling.
+fn record_of<const N: usize>(keys: Vec<std::rc::Rc<str>>, values: Vec<Code>) -> Code {
+    let order = literal_key_order(&keys);
+    let values: [Code; N] = match values.try_into() {
+        Ok(values) => values,
+        // The caller dispatches on `values.len() == N`.
+        Err(_) => unreachable!("record_of::<N> called with another length"),
+    };
+    code(move |i, f| {
+        let mut got = [const { Value::None }; N];
+        for (slot, v) in got.iter_mut().zip(&values) {
+            // A slot holds `none` until written: nothing to drop.
+            *slot = v.run(i, f)?;
+        }
+        Ok(record_from(&order, &mut got))
+    })
+}
+
+/// A dict literal of plain `key: value` entries, any number of them.
+fn record(keys: Vec<std::rc::Rc<str>>, values: Vec<Code>) -> Code {
+    let order = literal_key_order(&keys);
+    code(move |i, f| {
+        let mut got = Vec::with_capacity(values.len());
+        for v in &values {
+            got.push(v.run(i, f)?);
+        }
+        Ok(record_from(&order, &mut got))
+    })
+}
+
 /// One compiled position inside `x[...]`.
 enum IndexCode {
     At(Code, Span),
@@ -1059,6 +1229,11 @@ fn index(x: ir::Expr, mut items: Vec<ir::IndexItem>, span: Span) -> Code {
         }
     }
     let x_span = x.span;
+    if let (K::Global(g, _), [ir::IndexItem::At(k)]) = (&x.kind, items.as_slice()) {
+        if matches!(k.kind, K::Const(_) | K::Local(_)) {
+            return index_global(*g, x, x_span, k.clone(), span);
+        }
+    }
     let x = Operand::new(x);
     if items.len() == 1 {
         match items.pop() {

@@ -75,6 +75,13 @@ impl Module {
 
     /// The global's closure when it holds a dp function (the callee of most
     /// calls): a cheaper read than [`Module::get`], which clones any value.
+    /// Runs `f` on the value of a global read in place (`None` when unbound):
+    /// no clone of the value itself.
+    #[inline(always)]
+    pub fn with<R>(&self, slot: u32, f: impl FnOnce(Option<&Value>) -> R) -> R {
+        f(self.values.borrow().get(slot as usize).and_then(|v| v.as_ref()))
+    }
+
     #[inline(always)]
     pub fn get_func(&self, slot: u32) -> Option<Rc<Closure>> {
         match self.values.borrow().get(slot as usize) {

@@ -58,7 +58,20 @@ impl Interp {
 }
 
 /// `x.name`: a dict key or a tensor property.
+#[inline(always)]
 pub fn field(v: &Value, name: &str, span: Span) -> Result<Value, Diagnostic> {
+    // The common case, a present key, clones straight into the result.
+    if let Value::Dict(d) = v {
+        if let Some(x) = d.get(name) {
+            return Ok(x.clone());
+        }
+    }
+    field_slow(v, name, span)
+}
+
+/// `field` for everything but a present dict key.
+#[inline(never)]
+fn field_slow(v: &Value, name: &str, span: Span) -> Result<Value, Diagnostic> {
     match v {
         Value::Dict(d) => d
             .get(name)

@@ -2,8 +2,9 @@
 //! O(1); an update of a shared dict leaves the other holders' dict as it was).
 //!
 //! Most dicts are small (a record, a layer's parameters, the options of a
-//! call): those are a sorted vector behind an `Rc`, so reading a field is a
-//! short scan and building one is one allocation. Past [`SMALL_MAX`] keys a
+//! call): those are a sorted slice behind an `Rc` (count and entries in one
+//! block), so reading a field is a short scan and building one is one
+//! allocation; adding or removing a key builds a new block. Past [`SMALL_MAX`] keys a
 //! dict becomes a persistent B-tree (`im::OrdMap`), whose updates cost
 //! O(log n) instead of a copy of the whole vector.
 
@@ -27,20 +28,23 @@ pub struct Dict(Repr);
 #[derive(Clone)]
 enum Repr {
     /// Sorted by key, no duplicates, at most [`SMALL_MAX`] entries.
-    Small(Rc<Vec<(Rc<str>, Value)>>),
+    Small(Rc<[Entry]>),
     /// More than [`SMALL_MAX`] entries.
     Large(im::OrdMap<Rc<str>, Value>),
 }
 
 impl Default for Dict {
     fn default() -> Dict {
-        Dict(Repr::Small(Rc::new(Vec::new())))
+        Dict(Repr::Small(Rc::new([])))
     }
 }
 
+/// One key and its value.
+type Entry = (Rc<str>, Value);
+
 /// Where `k` is (`Ok`) or would go (`Err`) in a sorted entry list.
 #[inline]
-fn position(entries: &[(Rc<str>, Value)], k: &str) -> Result<usize, usize> {
+fn position(entries: &[Entry], k: &str) -> Result<usize, usize> {
     // Keys usually come from the same string as the stored key (a name in the
     // source, an element of a tuple of names): find that by address first,
     // which needs no string comparison at all.
@@ -103,7 +107,13 @@ impl Dict {
             Repr::Small(entries) => match position(entries, &k) {
                 Ok(i) => Some(std::mem::replace(&mut Rc::make_mut(entries)[i].1, v)),
                 Err(i) if entries.len() < SMALL_MAX => {
-                    Rc::make_mut(entries).insert(i, (k, v));
+                    let (before, after) = entries.split_at(i);
+                    *entries = before
+                        .iter()
+                        .cloned()
+                        .chain(std::iter::once((k, v)))
+                        .chain(after.iter().cloned())
+                        .collect();
                     None
                 }
                 Err(_) => {
@@ -122,7 +132,14 @@ impl Dict {
         match &mut self.0 {
             Repr::Small(entries) => {
                 let i = position(entries, k).ok()?;
-                Some(Rc::make_mut(entries).remove(i).1)
+                let old = entries[i].1.clone();
+                *entries = entries
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, _)| *j != i)
+                    .map(|(_, e)| e.clone())
+                    .collect();
+                Some(old)
             }
             // A large dict that shrinks stays a B-tree: cheap either way.
             Repr::Large(m) => m.remove(k),
@@ -176,8 +193,9 @@ impl<'a> IntoIterator for &'a Dict {
 
 /// Owning iterator over a dict's entries in key order.
 pub enum IntoIter {
-    /// Over the sorted vector.
-    Small(std::vec::IntoIter<(Rc<str>, Value)>),
+    /// Over the sorted slice: values are moved out when the dict was held
+    /// only here, cloned otherwise.
+    Small(Rc<[Entry]>, usize),
     /// Over the B-tree.
     Large(im::ordmap::ConsumingIter<(Rc<str>, Value)>),
 }
@@ -186,7 +204,18 @@ impl Iterator for IntoIter {
     type Item = (Rc<str>, Value);
     fn next(&mut self) -> Option<Self::Item> {
         match self {
-            IntoIter::Small(it) => it.next(),
+            IntoIter::Small(entries, next) => {
+                let i = *next;
+                let entry = match Rc::get_mut(entries) {
+                    Some(mine) => {
+                        let (k, v) = mine.get_mut(i)?;
+                        (k.clone(), std::mem::replace(v, Value::None))
+                    }
+                    None => entries.get(i)?.clone(),
+                };
+                *next = i + 1;
+                Some(entry)
+            }
             IntoIter::Large(it) => it.next(),
         }
     }
@@ -197,8 +226,26 @@ impl IntoIterator for Dict {
     type IntoIter = IntoIter;
     fn into_iter(self) -> IntoIter {
         match self.0 {
-            Repr::Small(v) => IntoIter::Small(Rc::try_unwrap(v).unwrap_or_else(|rc| (*rc).clone()).into_iter()),
+            Repr::Small(v) => IntoIter::Small(v, 0),
             Repr::Large(m) => IntoIter::Large(m.into_iter()),
+        }
+    }
+}
+
+impl Dict {
+    /// A dict from entries already sorted by key with no key twice (a dict
+    /// literal, whose key order is worked out once when it is compiled):
+    /// one allocation when it is small.
+    pub fn from_sorted_unique(entries: impl ExactSizeIterator<Item = Entry>) -> Dict {
+        if entries.len() <= SMALL_MAX {
+            let entries: Rc<[Entry]> = entries.collect();
+            debug_assert!(
+                entries.windows(2).all(|w| w[0].0 < w[1].0),
+                "entries must be sorted and unique"
+            );
+            Dict(Repr::Small(entries))
+        } else {
+            Dict(Repr::Large(entries.collect()))
         }
     }
 }
@@ -206,11 +253,17 @@ impl IntoIterator for Dict {
 impl FromIterator<(Rc<str>, Value)> for Dict {
     /// Later entries win over earlier ones with the same key.
     fn from_iter<I: IntoIterator<Item = (Rc<str>, Value)>>(iter: I) -> Dict {
-        let mut d = Dict::new();
-        for (k, v) in iter {
-            d.insert(k, v);
+        let mut entries: Vec<Entry> = iter.into_iter().collect();
+        // Stable: entries with the same key stay in arrival order, the last kept.
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut unique: Vec<Entry> = Vec::with_capacity(entries.len());
+        for e in entries {
+            match unique.last_mut() {
+                Some(last) if last.0 == e.0 => *last = e,
+                _ => unique.push(e),
+            }
         }
-        d
+        Dict::from_sorted_unique(unique.into_iter())
     }
 }
 

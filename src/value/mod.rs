@@ -38,7 +38,7 @@ pub struct Closure {
 }
 
 /// Every dp value.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 // A word-sized tag keeps the payload 8-aligned, so values are copied as whole
 // words (byte-offset copies of a packed tag caused store-forwarding stalls).
 #[repr(u64)]
@@ -83,7 +83,47 @@ pub fn assign(slot: &mut Value, v: Value) {
     }
 }
 
+impl Clone for Value {
+    /// Scalars (the values loops copy most: elements read out of tuples,
+    /// loop counters) are copied inline as four words; only values holding a
+    /// reference count take the out-of-line path that bumps it.
+    #[inline(always)]
+    fn clone(&self) -> Value {
+        if self.owns_heap() {
+            self.clone_counted()
+        } else {
+            // SAFETY: `owns_heap` is false, so the value is none, bool, int,
+            // float, range or key: plain data with no reference count or
+            // pointer, for which a bitwise copy is exactly a clone (and the
+            // copy needs no drop beyond what the original would get).
+            unsafe { std::ptr::read(self) }
+        }
+    }
+}
+
 impl Value {
+    /// Clones a value that holds a reference count (the slow half of `clone`).
+    #[inline(never)]
+    fn clone_counted(&self) -> Value {
+        match self {
+            Value::None => Value::None,
+            Value::Bool(b) => Value::Bool(*b),
+            Value::Int(n) => Value::Int(*n),
+            Value::Float(x) => Value::Float(*x),
+            Value::Str(s) => Value::Str(s.clone()),
+            Value::Tensor(t) => Value::Tensor(t.clone()),
+            Value::Tuple(t) => Value::Tuple(t.clone()),
+            Value::Dict(d) => Value::Dict(d.clone()),
+            Value::Func(c) => Value::Func(c.clone()),
+            Value::Native(n) => Value::Native(n.clone()),
+            Value::Range(a, b, c) => Value::Range(*a, *b, *c),
+            Value::Dual(t) => Value::Dual(t.clone()),
+            Value::Key(k) => Value::Key(*k),
+            Value::Object(o) => Value::Object(o.clone()),
+            Value::Progress(p) => Value::Progress(p.clone()),
+        }
+    }
+
     /// Whether the value holds a reference-counted part (dropping it does work).
     #[inline(always)]
     pub fn owns_heap(&self) -> bool {

@@ -53,24 +53,25 @@ fn map_rec(v: &Value, path: &mut Vec<PathStep>, f: &mut LeafFn<'_>) -> Result<Va
     check_depth(path)?;
     match v {
         Value::Tuple(items) => {
-            let mut out = Tuple::new();
+            let mut out = Vec::with_capacity(items.len());
             for (i, x) in items.iter().enumerate() {
                 path.push(PathStep::Index(i));
                 let r = map_rec(x, path, f);
                 path.pop();
                 out.push(r?);
             }
-            Ok(Value::Tuple(out))
+            Ok(Value::Tuple(Tuple::from(out)))
         }
         Value::Dict(d) => {
-            let mut out = Dict::new();
+            let mut out = Vec::with_capacity(d.len());
             for (k, x) in d.iter() {
                 path.push(PathStep::Key(k.clone()));
                 let r = map_rec(x, path, f);
                 path.pop();
-                out.insert(k.clone(), r?);
+                out.push((k.clone(), r?));
             }
-            Ok(Value::Dict(out))
+            // The keys come in the dict's own (sorted) order.
+            Ok(Value::Dict(Dict::from_sorted_unique(out.into_iter())))
         }
         leaf => f(leaf, path),
     }
@@ -177,7 +178,7 @@ fn many_rec(
     }
     match first {
         Value::Tuple(a) => {
-            let mut out = Tuple::new();
+            let mut out = Vec::with_capacity(a.len());
             for i in 0..a.len() {
                 let sub: Vec<Value> = trees
                     .iter()
@@ -191,10 +192,10 @@ fn many_rec(
                 path.pop();
                 out.push(r?);
             }
-            Ok(Value::Tuple(out))
+            Ok(Value::Tuple(Tuple::from(out)))
         }
         Value::Dict(a) => {
-            let mut out = Dict::new();
+            let mut out = Vec::with_capacity(a.len());
             for k in a.keys() {
                 let sub: Vec<Value> = trees
                     .iter()
@@ -206,9 +207,10 @@ fn many_rec(
                 path.push(PathStep::Key(k.clone()));
                 let r = many_rec(&sub, names, path, f);
                 path.pop();
-                out.insert(k.clone(), r?);
+                out.push((k.clone(), r?));
             }
-            Ok(Value::Dict(out))
+            // The keys come in the dict's own (sorted) order.
+            Ok(Value::Dict(Dict::from_sorted_unique(out.into_iter())))
         }
         _ => f(trees, path),
     }

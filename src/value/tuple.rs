@@ -2,13 +2,14 @@
 //! that others still hold leaves theirs unchanged).
 //!
 //! Most tuples are small (parameters, shapes, `(loss, grad)` pairs, records
-//! of a few fields): those are a plain vector behind an `Rc`, built with one
-//! allocation and read with one index. Past [`SMALL_MAX`] elements a tuple
+//! of a few fields): those are a slice behind an `Rc` (count and elements in
+//! one block), built with one allocation and read with one index. Past [`SMALL_MAX`] elements a tuple
 //! becomes a persistent vector (`im::Vector`, an RRB tree), so that
 //! appending to a long tuple someone else still holds shares its structure
 //! instead of copying it (`reduce(|acc, x| append(acc, x), xs, ())` stays
 //! linear, as docs/language.md §3.1 promises).
-//! A uniquely held small tuple grows in place (`t = append(t, x)`).
+//! Growing a small tuple moves its elements (when uniquely held) or clones
+//! them into a block one longer: at most [`SMALL_MAX`] words-of-four each time.
 
 use crate::value::Value;
 use std::fmt;
@@ -25,7 +26,7 @@ pub struct Tuple(Repr);
 #[derive(Clone)]
 enum Repr {
     /// At most [`SMALL_MAX`] elements.
-    Small(Rc<Vec<Value>>),
+    Small(Rc<[Value]>),
     /// More than [`SMALL_MAX`] elements (behind an `Rc`: an `im::Vector`
     /// is several words, and a `Value` must stay four).
     Large(Rc<im::Vector<Value>>),
@@ -33,7 +34,7 @@ enum Repr {
 
 impl Default for Tuple {
     fn default() -> Tuple {
-        Tuple(Repr::Small(Rc::new(Vec::new())))
+        Tuple(Repr::Small(Rc::new([])))
     }
 }
 
@@ -78,7 +79,19 @@ impl Tuple {
     /// a copy (small) or a path copy (large) that the other holders never see.
     pub fn push(&mut self, x: Value) {
         match &mut self.0 {
-            Repr::Small(v) if v.len() < SMALL_MAX => Rc::make_mut(v).push(x),
+            Repr::Small(v) if v.len() < SMALL_MAX => {
+                // One exact-size allocation (a chain of exact-size iterators
+                // is collected without an intermediate vector).
+                let grown: Rc<[Value]> = match Rc::get_mut(v) {
+                    Some(mine) => mine
+                        .iter_mut()
+                        .map(|x| std::mem::replace(x, Value::None))
+                        .chain(std::iter::once(x))
+                        .collect(),
+                    None => v.iter().cloned().chain(std::iter::once(x)).collect(),
+                };
+                *v = grown;
+            }
             Repr::Small(v) => {
                 let mut large: im::Vector<Value> = v.iter().cloned().collect();
                 large.push_back(x);
@@ -136,9 +149,18 @@ fn reserve<E: From<crate::diagnostics::Diagnostic>>(v: &mut Vec<Value>, extra: u
 }
 
 impl Extend<Value> for Tuple {
+    /// Adds the items at the end, rebuilding a small tuple once (not once per item).
     fn extend<I: IntoIterator<Item = Value>>(&mut self, items: I) {
-        for x in items {
-            self.push(x);
+        match &mut self.0 {
+            Repr::Small(v) => {
+                let mut all: Vec<Value> = match Rc::get_mut(v) {
+                    Some(mine) => mine.iter_mut().map(|x| std::mem::replace(x, Value::None)).collect(),
+                    None => v.to_vec(),
+                };
+                all.extend(items);
+                *self = Tuple::from(all);
+            }
+            Repr::Large(v) => Rc::make_mut(v).extend(items),
         }
     }
 }
@@ -154,10 +176,22 @@ impl std::ops::Index<usize> for Tuple {
     }
 }
 
+impl<const N: usize> From<[Value; N]> for Tuple {
+    /// A tuple of `N` values computed in place (a tuple literal): one
+    /// allocation, no intermediate vector.
+    fn from(items: [Value; N]) -> Tuple {
+        if N <= SMALL_MAX {
+            Tuple(Repr::Small(Rc::from(items)))
+        } else {
+            Tuple(Repr::Large(Rc::new(items.into_iter().collect())))
+        }
+    }
+}
+
 impl From<Vec<Value>> for Tuple {
     fn from(items: Vec<Value>) -> Tuple {
         if items.len() <= SMALL_MAX {
-            Tuple(Repr::Small(Rc::new(items)))
+            Tuple(Repr::Small(Rc::from(items)))
         } else {
             Tuple(Repr::Large(Rc::new(items.into_iter().collect())))
         }
@@ -199,18 +233,53 @@ impl<'a> IntoIterator for &'a Tuple {
 
 /// Owning iterator over a tuple's elements.
 pub enum IntoIter {
-    /// Over the flat form.
-    Small(std::vec::IntoIter<Value>),
-    /// Over the tree form.
+    /// Over the flat form: elements are moved out when the tuple was held
+    /// only here, cloned otherwise.
+    Small(Rc<[Value]>, usize),
+    /// Over the tree form held only here: elements are moved out.
     Large(im::vector::ConsumingIter<Value>),
+    /// Over the tree form that others hold too (a `for` loop over a
+    /// tuple still bound to a name): one leaf at a time is cloned into
+    /// `leaf`, leaving the shared tree untouched. (Consuming a shared tree
+    /// would copy each of its leaves first.)
+    Shared {
+        /// The tuple's tree.
+        tree: Rc<im::Vector<Value>>,
+        /// Clones of the current leaf's remaining elements.
+        leaf: std::vec::IntoIter<Value>,
+        /// Index of the first element after the current leaf.
+        next: usize,
+    },
 }
 
 impl Iterator for IntoIter {
     type Item = Value;
     fn next(&mut self) -> Option<Value> {
         match self {
-            IntoIter::Small(it) => it.next(),
+            IntoIter::Small(items, next) => {
+                let i = *next;
+                let x = match Rc::get_mut(items) {
+                    Some(mine) => std::mem::replace(mine.get_mut(i)?, Value::None),
+                    None => items.get(i)?.clone(),
+                };
+                *next = i + 1;
+                Some(x)
+            }
             IntoIter::Large(it) => it.next(),
+            IntoIter::Shared { tree, leaf, next } => {
+                if let Some(x) = leaf.next() {
+                    return Some(x);
+                }
+                if *next >= tree.len() {
+                    return None;
+                }
+                let mut focus = tree.focus();
+                let (range, items) = focus.chunk_at(*next);
+                let start = *next - range.start;
+                *leaf = Vec::from(&items[start..]).into_iter();
+                *next = range.end;
+                leaf.next()
+            }
         }
     }
 }
@@ -220,8 +289,15 @@ impl IntoIterator for Tuple {
     type IntoIter = IntoIter;
     fn into_iter(self) -> IntoIter {
         match self.0 {
-            Repr::Small(v) => IntoIter::Small(Rc::try_unwrap(v).unwrap_or_else(|rc| (*rc).clone()).into_iter()),
-            Repr::Large(v) => IntoIter::Large(Rc::try_unwrap(v).unwrap_or_else(|rc| (*rc).clone()).into_iter()),
+            Repr::Small(v) => IntoIter::Small(v, 0),
+            Repr::Large(v) => match Rc::try_unwrap(v) {
+                Ok(mine) => IntoIter::Large(mine.into_iter()),
+                Err(tree) => IntoIter::Shared {
+                    tree,
+                    leaf: Vec::new().into_iter(),
+                    next: 0,
+                },
+            },
         }
     }
 }
@@ -260,6 +336,34 @@ mod tests {
         assert!(matches!(t[99], Value::Int(99)) && t.get(100).is_none());
         let owned: Vec<Value> = t.into_iter().collect();
         assert_eq!(owned.len(), 100);
+    }
+
+    #[test]
+    fn consuming_a_shared_or_unique_tuple_yields_every_element_and_leaves_others_intact() {
+        for n in [0usize, 1, 3, 32, 33, 64, 65, 200, 5000] {
+            let t: Tuple = (0..n as i64).map(Value::Int).collect();
+            let other = t.clone();
+            let shared: Vec<i64> = t
+                .into_iter()
+                .map(|v| match v {
+                    Value::Int(x) => x,
+                    _ => -1,
+                })
+                .collect();
+            assert_eq!(shared, (0..n as i64).collect::<Vec<_>>(), "shared, n = {n}");
+            assert_eq!(ints(&other), shared, "the other holder, n = {n}");
+            let unique: Vec<i64> = other
+                .into_iter()
+                .map(|v| match v {
+                    Value::Int(x) => x,
+                    _ => -1,
+                })
+                .collect();
+            assert_eq!(unique, shared, "unique, n = {n}");
+        }
+        let three = Tuple::from([Value::Int(7), Value::Float(0.5), Value::None]);
+        assert_eq!(three.len(), 3);
+        assert!(matches!(three[0], Value::Int(7)) && matches!(three[2], Value::None));
     }
 
     #[test]

@@ -4,6 +4,12 @@
 //! primitive instead of being shared, so elementwise operations write into
 //! their operand's buffer (memory planning: a slot's buffer is reused by the
 //! next operation or freed as soon as nothing needs it, never at the end).
+//!
+//! Scalar arithmetic (the nodes of micrograd-style code, the scalar parts of
+//! any step) runs on a register file of plain `f64`s instead: such an
+//! instruction is an operator and three register numbers, with no `Value`
+//! built, matched or dropped. Every node whose traced result is a float has a
+//! register; instructions over values write it too when their result is one.
 
 use crate::autodiff::capture::{AdjointRef, Extended};
 use crate::autodiff::trace::Op;
@@ -11,6 +17,7 @@ use crate::diagnostics::R;
 use crate::prim::{from_tensor, Prim};
 use crate::syntax::span::Span;
 use crate::value::{values_equal, Value};
+use dp_tensor::{BinaryOp, DType, UnaryOp};
 use smallvec::SmallVec;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -24,11 +31,39 @@ enum Operand {
     Last(u32),
     /// A constant of the graph.
     Const(Value),
+    /// A node computed by a scalar instruction: the float in its register.
+    Reg(u32),
+}
+
+/// One step of a program.
+#[derive(Debug)]
+enum Instr {
+    /// A primitive applied to values (boxed: an instruction is a few words,
+    /// so a long scalar program streams through the cache compactly).
+    Value(Box<ValueInstr>),
+    /// Float arithmetic on registers.
+    Scalar(ScalarInstr),
+}
+
+/// A float operator on registers: `out = op(a)` or `out = op(a, b)`.
+#[derive(Debug)]
+struct ScalarInstr {
+    op: ScalarOp,
+    a: u32,
+    b: u32,
+    out: u32,
+}
+
+/// The operator of a [`ScalarInstr`] (one whose result is a float).
+#[derive(Debug, Clone, Copy)]
+enum ScalarOp {
+    Unary(UnaryOp),
+    Binary(BinaryOp),
 }
 
 /// One primitive call.
 #[derive(Debug)]
-struct Instr {
+struct ValueInstr {
     prim: Prim,
     args: SmallVec<[Operand; 3]>,
     out: u32,
@@ -47,6 +82,14 @@ pub struct Program {
     outputs: Vec<Operand>,
     /// The slots, kept between runs so a run does not allocate them.
     scratch: RefCell<Vec<Value>>,
+    /// The slots a run writes values to (inputs and value instructions'
+    /// results), emptied after each run; the others stay `none`.
+    written: Vec<u32>,
+    /// The float registers as a run starts: one per node, then one per
+    /// constant of a scalar instruction (runs only write node registers).
+    regs_init: Vec<f64>,
+    /// The registers, kept between runs like `scratch`.
+    regs: RefCell<Vec<f64>>,
 }
 
 /// How a run ended.
@@ -75,19 +118,71 @@ impl Program {
             Some(p) => Operand::Const(nodes[p as usize].out.clone()),
             None => Operand::Const(nodes[node].inputs[k].clone()),
         };
+        // Scalar instructions: a float operator whose traced operands and
+        // result are floats (no guard: a guarded node is checked as a value).
+        let is_float = |p: usize| matches!(nodes[p].out, Value::Float(_));
+        let mut regs: Vec<f64> = vec![0.0; nodes.len()];
+        let mut in_reg_only = vec![false; nodes.len()];
         let mut instrs = Vec::new();
         for (i, node) in nodes.iter().enumerate() {
             let Op::Prim(prim) = &node.op else { continue };
             if prim.is_leaf() {
                 continue;
             }
-            instrs.push(Instr {
+            let guard = g.guards.contains(&(i as u32)).then(|| node.out.clone());
+            let op = match prim {
+                Prim::Unary(u) if u.0.result_dtype() == DType::F64 && node.inputs.len() == 1 => {
+                    Some(ScalarOp::Unary(u.0))
+                }
+                Prim::Binary(b) if b.0.result_dtype() == DType::F64 && node.inputs.len() == 2 => {
+                    Some(ScalarOp::Binary(b.0))
+                }
+                _ => None,
+            };
+            // The register of each operand, if every one is a float.
+            let operand_regs: Option<SmallVec<[u32; 2]>> = (0..node.inputs.len())
+                .map(|k| match node.parents.get(k).copied().flatten() {
+                    Some(p) if is_float(p as usize) && !constant(p as usize) => Some(p),
+                    Some(p) => match nodes[p as usize].out {
+                        Value::Float(c) => Some(const_reg(&mut regs, c)),
+                        _ => None,
+                    },
+                    None => match node.inputs[k] {
+                        Value::Float(c) => Some(const_reg(&mut regs, c)),
+                        _ => None,
+                    },
+                })
+                .collect();
+            if let (Some(op), Some(r), true, None) = (op, operand_regs, is_float(i), &guard) {
+                in_reg_only[i] = true;
+                instrs.push(Instr::Scalar(ScalarInstr {
+                    op,
+                    a: r[0],
+                    b: r.get(1).copied().unwrap_or(r[0]),
+                    out: i as u32,
+                }));
+                continue;
+            }
+            instrs.push(Instr::Value(Box::new(ValueInstr {
                 prim: prim.clone(),
                 args: (0..node.inputs.len()).map(|k| operand(i, k)).collect(),
                 out: i as u32,
-                guard: g.guards.contains(&(i as u32)).then(|| node.out.clone()),
+                guard,
                 span: node.span,
-            });
+            })));
+        }
+        // A value instruction reading a node that lives in a register only.
+        let from_reg = |o: &mut Operand| {
+            if let Operand::Slot(p) = *o {
+                if in_reg_only[p as usize] {
+                    *o = Operand::Reg(p);
+                }
+            }
+        };
+        for ins in &mut instrs {
+            if let Instr::Value(v) = ins {
+                v.args.iter_mut().for_each(from_reg);
+            }
         }
         let outputs: Vec<Operand> = g
             .outputs
@@ -96,6 +191,10 @@ impl Program {
                 AdjointRef::Node(n) if !constant(*n as usize) => Operand::Slot(*n),
                 AdjointRef::Node(n) => Operand::Const(nodes[*n as usize].out.clone()),
                 AdjointRef::Const(v) => Operand::Const(v.clone()),
+            })
+            .map(|mut o| {
+                from_reg(&mut o);
+                o
             })
             .collect();
         // Last uses, scanning backwards: the first sighting of a slot from the
@@ -107,6 +206,7 @@ impl Program {
             }
         }
         for ins in instrs.iter_mut().rev() {
+            let Instr::Value(ins) = ins else { continue };
             for a in ins.args.iter_mut().rev() {
                 if let Operand::Slot(s) = *a {
                     if !needed[s as usize] {
@@ -116,6 +216,15 @@ impl Program {
                 }
             }
         }
+        let written = g
+            .inputs
+            .iter()
+            .copied()
+            .chain(instrs.iter().filter_map(|ins| match ins {
+                Instr::Value(v) => Some(v.out),
+                Instr::Scalar(_) => None,
+            }))
+            .collect();
         Program {
             n_slots: nodes.len(),
             inputs: g
@@ -126,6 +235,9 @@ impl Program {
             instrs,
             outputs,
             scratch: RefCell::default(),
+            written,
+            regs: RefCell::new(regs.clone()),
+            regs_init: regs,
         }
     }
 
@@ -133,21 +245,44 @@ impl Program {
     pub fn run(&self, inputs: &[Value]) -> R<Outcome> {
         let mut slots = std::mem::take(&mut *self.scratch.borrow_mut());
         slots.resize(self.n_slots, Value::None);
-        let r = self.run_in(&mut slots, inputs);
+        let mut regs = std::mem::take(&mut *self.regs.borrow_mut());
+        if regs.len() != self.regs_init.len() {
+            // Taken by a run still going on (never expected: primitives do not
+            // call back into plans): start from the constants.
+            regs = self.regs_init.clone();
+        }
+        let r = self.run_in(&mut slots, &mut regs, inputs);
         // Nothing outlives the run in the slots (their buffers go back to the allocator now).
-        slots.iter_mut().for_each(|s| *s = Value::None);
+        for &s in &self.written {
+            slots[s as usize] = Value::None;
+        }
         *self.scratch.borrow_mut() = slots;
+        *self.regs.borrow_mut() = regs;
         r
     }
 
-    fn run_in(&self, slots: &mut [Value], inputs: &[Value]) -> R<Outcome> {
+    fn run_in(&self, slots: &mut [Value], regs: &mut [f64], inputs: &[Value]) -> R<Outcome> {
         for ((slot, guard), v) in self.inputs.iter().zip(inputs) {
             if guard.as_ref().is_some_and(|g| !values_equal(v, g)) {
                 return Ok(Outcome::Diverged(*slot));
             }
+            if let Value::Float(x) = v {
+                regs[*slot as usize] = *x;
+            }
             slots[*slot as usize] = v.clone();
         }
         for ins in &self.instrs {
+            let ins = match ins {
+                Instr::Scalar(s) => {
+                    let x = regs[s.a as usize];
+                    regs[s.out as usize] = match s.op {
+                        ScalarOp::Unary(u) => u.apply(x),
+                        ScalarOp::Binary(b) => b.apply(x, regs[s.b as usize]),
+                    };
+                    continue;
+                }
+                Instr::Value(ins) => ins,
+            };
             let args: SmallVec<[Value; 3]> = ins
                 .args
                 .iter()
@@ -155,11 +290,15 @@ impl Program {
                     Operand::Slot(s) => slots[*s as usize].clone(),
                     Operand::Last(s) => std::mem::replace(&mut slots[*s as usize], Value::None),
                     Operand::Const(v) => v.clone(),
+                    Operand::Reg(s) => Value::Float(regs[*s as usize]),
                 })
                 .collect();
             let v = apply_owned(&ins.prim, args).map_err(|d| d.at(ins.span))?;
             if ins.guard.as_ref().is_some_and(|g| !values_equal(&v, g)) {
                 return Ok(Outcome::Diverged(ins.out));
+            }
+            if let Value::Float(x) = v {
+                regs[ins.out as usize] = x;
             }
             slots[ins.out as usize] = v;
         }
@@ -169,10 +308,17 @@ impl Program {
                 .map(|o| match o {
                     Operand::Slot(s) | Operand::Last(s) => slots[*s as usize].clone(),
                     Operand::Const(v) => v.clone(),
+                    Operand::Reg(s) => Value::Float(regs[*s as usize]),
                 })
                 .collect(),
         ))
     }
+}
+
+/// A register holding the constant `c`, added after the nodes' registers.
+fn const_reg(regs: &mut Vec<f64>, c: f64) -> u32 {
+    regs.push(c);
+    (regs.len() - 1) as u32
 }
 
 /// Applies `prim` to `args`, which it owns: an elementwise operation whose

@@ -265,7 +265,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
                         None => return ops::reshape(x, &[]),
                         Some(&n) => n,
                     };
-                    let mut items = crate::value::Tuple::new();
+                    let mut items = Vec::with_capacity(n);
                     for i in 0..n {
                         let row = apply(
                             &Prim::Slice(crate::prim::Slice(vec![dp_tensor::SliceSpec::Index(i as i64)].into())),
@@ -273,7 +273,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
                         )?;
                         items.push(split(&row)?);
                     }
-                    Ok(Value::Tuple(items))
+                    Ok(Value::Tuple(crate::value::Tuple::from(items)))
                 }
                 return split(&xv);
             }
