@@ -1654,3 +1654,54 @@ proptest! {
         check_batch(mode.name(), &f, &[x.0, pos.0, v.0], &[x.1, pos.1, v.1], 0, nb)?;
     }
 }
+
+/// Runs one REPL entry in a fresh session; returns (stdout, stderr).
+fn session_entry(src: &str) -> (String, String) {
+    let cap = dp::SharedBuffer::default();
+    let mut s = dp::repl::Session::new(Box::new(cap.clone()), std::env::temp_dir(), false);
+    let r = s.eval_entry(src);
+    (cap.take() + &r.stdout, r.stderr)
+}
+
+/// A `custom_jvp` rule that reads its tangents' values (a comparison, an
+/// `if`, `where` on a tangent mask, `sign`, `int`) cannot be transposed:
+/// reverse mode reports the read at its line (once giving a silent 0 from
+/// the placeholder zero tangents), under every reverse-mode entry point,
+/// while forward mode still uses the rule. Conversions that keep the
+/// tangent (`float` of a float) and rules calling `jvp` are fine.
+#[test]
+fn custom_jvp_rules_reading_tangents_are_reported_in_reverse_mode() {
+    let reads = [
+        "if sum(abs(t[0])) > 0.0 { 2.0 * p[0] * t[0] } else { zeros_like(t[0]) }",
+        "where(t[0] > 0.0, 2.0 * p[0] * t[0], 3.0 * t[0])",
+        "sign(t[0]) * t[0]",
+        "2.0 * p[0] * t[0] + float(int(sum(t[0])))",
+    ];
+    for body in reads {
+        let def = format!("let f = custom_jvp(|x| x ** 2, |p, t| (p[0] ** 2, {body}));");
+        for call in [
+            "grad(f)(3.0)",
+            "vjp(f, 3.0)[1](1.0)",
+            "jacrev(f)(tensor([1.0, 2.0]))",
+            "hessian(f)(3.0)",
+        ] {
+            let (_, err) = session_entry(&format!("{def} {call}"));
+            assert!(
+                err.contains("the JVP rule reads the value of its tangents"),
+                "{body} / {call}: {err}"
+            );
+            assert!(
+                err.contains("the tangent's value is read here"),
+                "{body} / {call}: {err}"
+            );
+        }
+        // Forward mode has concrete tangents: the rule is used as written.
+        let (out, err) = session_entry(&format!("{def} jvp(f, (3.0,), (1.0,))[0]"));
+        assert_eq!((out.trim(), err.as_str()), ("9.0", ""), "{body}");
+    }
+    for body in ["2.0 * p[0] * float(t[0])", "jvp(|x| x ** 2, p, t)[1]"] {
+        let def = format!("let f = custom_jvp(|x| x ** 2, |p, t| (p[0] ** 2, {body}));");
+        let (out, err) = session_entry(&format!("{def} (grad(f)(3.0), hessian(f)(3.0))"));
+        assert_eq!((out.trim(), err.as_str()), ("(6.0, 2.0)", ""), "{body}");
+    }
+}

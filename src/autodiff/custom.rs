@@ -345,6 +345,7 @@ pub fn custom_jvp_call(it: &mut Interp, f: &Value, rule: &Value, name: &str, arg
         // tangents and run that tape backward from the output cotangents.
         let guard = start_tape(&it.diff);
         let inner = guard.level.clone();
+        inner.start_transposing();
         let mut ids = Vec::new();
         let mut k = 0;
         let tangents = tree::map_leaves(&peeled, &mut |l, _| {
@@ -367,6 +368,9 @@ pub fn custom_jvp_call(it: &mut Interp, f: &Value, rule: &Value, name: &str, arg
             "the JVP rule (output, tangent output)",
             it.call_pos(&rule, vec![peeled.clone(), tangents], span)?,
         )?;
+        if let Some(at) = inner.tangent_read() {
+            return Err(reads_tangent(&name_s, at));
+        }
         let mut seeds = Vec::new();
         let mut gs = gs.into_iter();
         let names = ["the output", "the tangent output"];
@@ -404,6 +408,33 @@ pub fn custom_jvp_call(it: &mut Interp, f: &Value, rule: &Value, name: &str, arg
     };
     let wrapped = trace::record_custom(&level, custom, inputs.values, inputs.parents, outs);
     replace_diff(&out, wrapped)
+}
+
+/// The report for a `custom_jvp` rule that, transposed for reverse mode,
+/// read the value of its tangents at `at`. The transpose holds for a rule
+/// linear in the tangents, where it stands for every tangent at once; there
+/// the tangents have no values to branch on (JAX raises a
+/// `TracerBoolConversionError` here). Forward mode has concrete tangents,
+/// so the same rule works under `jvp` and `jacfwd`.
+fn reads_tangent(name: &str, at: Span) -> Diagnostic {
+    Diagnostic::new(
+        ErrorKind::Value,
+        format!(
+            "`{name}`: the JVP rule reads the value of its tangents, so reverse mode (`grad`, `vjp`, `jacrev`, `hessian`) cannot transpose it"
+        ),
+    )
+    .at(at)
+    .with_label("the tangent's value is read here")
+    .with_note(
+        "reverse mode transposes the rule's tangent output, which must be linear in the tangents: \
+         it runs the rule once for every tangent at once, so the tangents have no values to compare, \
+         branch on or convert (forward mode, `jvp` and `jacfwd`, has them and accepts the rule)",
+    )
+    .with_help(
+        "compute the tangent output from the tangents with arithmetic only (a zero tangent needs no \
+         special case: `3.0 * x ** 2 * t` is already zero), branch on the primals with `if` or `where`, \
+         or give the function a `custom_vjp` rule",
+    )
 }
 
 /// Whether any leaf of `v` is still a tracer of `level` (a closed-over differentiated value).
@@ -449,6 +480,7 @@ pub fn checkpoint_call(it: &mut Interp, f: &Value, name: &str, args: Args) -> R<
     let pullback = move |it: &mut Interp, gs: Vec<Option<Value>>| -> R<Vec<Option<Value>>> {
         let guard = start_tape(&it.diff);
         let inner = guard.level.clone();
+        inner.start_transposing();
         let mut ids = Vec::new();
         let mut k = 0;
         let wrapped = tree::map_leaves(&peeled, &mut |l, _| {

@@ -51,7 +51,7 @@ impl Tracer {
     /// so (see [`Tracer::note_read`]): the tracer is a running trace's.
     #[inline(always)]
     pub fn watched(&self) -> bool {
-        self.level.records_all.get()
+        self.level.records_all.get() || self.level.transposing.get()
     }
 
     /// Code outside the primitives reads this value, a running trace's: the
@@ -62,6 +62,9 @@ impl Tracer {
     pub fn note_read(&self) {
         if !self.level.active.get() {
             return;
+        }
+        if self.level.transposing.get() {
+            self.level.note_tangent_read();
         }
         if let TraceKind::Reverse(n) = self.kind {
             let ctx = &self.level.ctx;
@@ -283,6 +286,8 @@ impl DiffCtx {
             tape: tape.map(RefCell::new),
             batch,
             records_all: Cell::new(false),
+            transposing: Cell::new(false),
+            tangent_read: Cell::new(None),
             ctx: self.clone(),
         })
     }
@@ -304,6 +309,10 @@ pub struct Level {
     /// also what no differentiation needs (comparisons, masks, `floor`,
     /// `stop_gradient`), so its tape is the whole computation.
     records_all: Cell<bool>,
+    /// A tape transposing a `custom_jvp` rule (see [`Level::start_transposing`]).
+    transposing: Cell<bool>,
+    /// Where such a rule first read a value computed from its tangents.
+    tangent_read: Cell<Option<Span>>,
     ctx: Rc<DiffCtx>,
 }
 
@@ -632,6 +641,10 @@ pub fn lift(prim: &Prim, args: &[Value]) -> Result<Value, Diagnostic> {
     };
     let out = apply(prim, &primals)?;
     let constant = crate::prim::zero_derivative(prim) || crate::prim::is_bool(&out);
+    if constant && level.transposing.get() && args.iter().any(|a| own(a, level, node_of).is_some()) {
+        // A comparison, `floor`, `sign`... of a tangent: not linear in it.
+        level.note_tangent_read();
+    }
     if constant && !level.records_all.get() {
         return Ok(out);
     }
@@ -834,6 +847,29 @@ impl Level {
     /// should not record on this level checks it did not.
     pub fn tape_len(&self) -> usize {
         self.tape.as_ref().map_or(0, |t| t.borrow().nodes.len())
+    }
+
+    /// Marks this tape as the transposition of a `custom_jvp` rule: its
+    /// inputs are the rule's tangents, which stand for every tangent (the
+    /// values they hold, zeros, are placeholders). The transpose is right
+    /// only if the rule's tangent output is linear in them, so from now on
+    /// the first place that reads their values (a comparison, an `if`, a
+    /// conversion, `floor`/`sign`) is kept for [`Level::tangent_read`].
+    pub fn start_transposing(&self) {
+        self.transposing.set(true);
+    }
+
+    /// Where the rule of [`Level::start_transposing`] first read a value
+    /// computed from its tangents (`None`: it never did).
+    pub fn tangent_read(&self) -> Option<Span> {
+        self.tangent_read.get()
+    }
+
+    /// Keeps the current span as the tangent read unless one is kept already.
+    fn note_tangent_read(&self) {
+        if self.tangent_read.get().is_none() {
+            self.tangent_read.set(Some(self.ctx.span()));
+        }
     }
 
     /// Drops the nodes recorded from `len` on: for a call whose recording is

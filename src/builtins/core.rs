@@ -261,7 +261,10 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             }
             return Err(crate::autodiff::vmap::batched_value_error("`float(...)` of a tensor").at(at));
         }
-        match x.strip() {
+        // The kind decides, not the value: a differentiated float is passed
+        // on as it is, so this is no read of it (a `custom_jvp` rule may
+        // convert its tangents; a `trace` needs no guard).
+        match x.peek() {
             Value::Int(i) => Ok(Value::Float(*i as f64)),
             Value::Bool(b) => Ok(Value::Float(f64::from(u8::from(*b)))),
             Value::Float(_) => Ok(x.clone()),

@@ -29,6 +29,7 @@ mod keyed;
 mod linalg;
 mod memory;
 mod ops;
+mod outer;
 mod pool;
 mod pooling;
 mod reduce;

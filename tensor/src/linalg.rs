@@ -35,26 +35,12 @@ unsafe fn gemm(
         return;
     }
     if k == 1 && csc == 1 {
-        // An outer product (per-example weight gradients under `vmap` are
-        // batches of them): each row of C is a multiple of B's one row. The
-        // packed GEMM would pack and run its kernel for a single rank-1
-        // update, several times the cost of this store-bound loop.
-        for i in 0..m as isize {
-            let av = *a.offset(i * rsa);
-            // SAFETY (both arms): row i of C has n elements at stride 1 and
-            // B's row has n elements at stride csb, as the caller promises.
-            let crow = std::slice::from_raw_parts_mut(c.offset(i * rsc), n);
-            if csb == 1 {
-                let brow = std::slice::from_raw_parts(b, n);
-                for (cj, bj) in crow.iter_mut().zip(brow) {
-                    *cj = av * bj;
-                }
-            } else {
-                for (j, cj) in crow.iter_mut().enumerate() {
-                    *cj = av * *b.offset(j as isize * csb);
-                }
-            }
-        }
+        // An outer product: the packed GEMM would pack and run its kernel
+        // for a single rank-1 update, several times the cost of the
+        // store-bound loop. Streamed when C alone is too big for the cache.
+        let stream = m.saturating_mul(n).saturating_mul(8) >= crate::outer::STREAM_MIN_BYTES;
+        // SAFETY: the caller's promises are rank1's (A read down a column).
+        unsafe { crate::outer::rank1(m, n, a, rsa, b, csb, c, rsc, stream) };
         return;
     }
     if m * n * k <= SMALL_GEMM {
@@ -269,8 +255,29 @@ impl Tensor {
                     SendPtr(b.data.as_ptr() as *mut f64),
                     SendPtr(out.as_mut_ptr()),
                 );
+                // A batch of outer products (per-example weight gradients
+                // under `vmap`) is streamed when the whole result is too big
+                // for the cache, even though each product alone fits.
+                let stream = k == 1 && total.saturating_mul(8) >= crate::outer::STREAM_MIN_BYTES;
                 let run = move |jobs: &[[isize; 3]]| {
                     for &[ao, bo, oo] in jobs {
+                        if stream {
+                            // SAFETY: as for gemm below, with inner size 1.
+                            unsafe {
+                                crate::outer::rank1(
+                                    m,
+                                    n,
+                                    ap.get().offset(ao),
+                                    rsa,
+                                    bp.get().offset(bo),
+                                    csb,
+                                    op.get().offset(oo),
+                                    n as isize,
+                                    true,
+                                );
+                            }
+                            continue;
+                        }
                         // SAFETY: offsets come from valid strided views of a, b
                         // and the freshly allocated output; each job writes a
                         // distinct output matrix.
