@@ -84,6 +84,15 @@ fn call_hint(sig: &Signature, args: &Args) -> Option<String> {
             "`{name}(x, axis)` reduces `x` over an axis; to compare two values elementwise write `{elementwise}(a, b)`"
         ));
     }
+    // NumPy's `np.trace(x)` is `matrix_trace(x)`: `trace` records a function's graph.
+    if name == "trace"
+        && args
+            .pos
+            .first()
+            .is_some_and(|v| v.is_numeric() || matches!(v, Value::Tuple(_)))
+    {
+        return Some("`trace(f)` records the graph of a function; NumPy's `trace` (the sum of a matrix's diagonal) is `matrix_trace(x)`".into());
+    }
     shape_hint(sig, args)
 }
 

@@ -98,7 +98,8 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
                   with each adjoint node named `v̄k` (`adj2(vk)` for a second backward pass). Values the \
                   function reads from elsewhere (a captured tensor, the seed of a backward pass) are \
                   constants of the graph. The graph prints as a table with the source position of each \
-                  node; `graph_dot` draws it, `graph_stats` counts it, `optimize` simplifies it.",
+                  node; `graph_dot` draws it, `graph_stats` counts it, `optimize` simplifies it. \
+                  NumPy's `trace` (the sum of a matrix's diagonal) is `matrix_trace(x)` in dp.",
             example: "let g = trace(grad(|x| exp(x) + x * exp(x)))(0.5);\nprint(g);",
         },
         |_, a| {

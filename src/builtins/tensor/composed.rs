@@ -1,5 +1,5 @@
 //! Elementwise math written with differentiable primitives: `atan2`,
-//! `hypot`, `logaddexp`, `sinc`, `deg2rad`/`rad2deg`, and the tolerance
+//! `hypot`, `logaddexp`, `logaddexp2`, `reciprocal`, `sinc`, `deg2rad`/`rad2deg`, and the tolerance
 //! tests `isclose`/`allclose` (which have no derivative).
 
 use super::args::*;
@@ -62,6 +62,32 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             check_broadcast("logaddexp", &a, &[&x, &y])?;
             logaddexp(&x, &y)
         },
+    );
+    register(
+        t,
+        Decl {
+            sig: "logaddexp2(a: tensor, b: tensor) -> tensor",
+            summary: "`log2(2**a + 2**b)`, computed stably, elementwise (broadcasting).",
+            doc: "`logaddexp(a * ln 2, b * ln 2) / ln 2`, so differentiable to any order; where `a == b` each gets half the gradient.",
+            example: "logaddexp2(1.0, 1.0)  # 2.0",
+        },
+        |_, a| {
+            let x = numeric("logaddexp2", a.value(0))?;
+            let y = numeric("logaddexp2", a.value(1))?;
+            check_broadcast("logaddexp2", &a, &[&x, &y])?;
+            let ln2 = std::f64::consts::LN_2;
+            scale(&logaddexp(&scale(&x, ln2)?, &scale(&y, ln2)?)?, 1.0 / ln2)
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "reciprocal(x: tensor) -> tensor",
+            summary: "`1 / x`, elementwise (NumPy's `reciprocal` for floats).",
+            doc: "Differentiable to any order away from 0; `reciprocal(0.0)` is inf.",
+            example: "reciprocal(4.0)  # 0.25",
+        },
+        |_, a| div(&f(1.0), &numeric("reciprocal", a.value(0))?),
     );
     register(
         t,

@@ -17,9 +17,11 @@ mod math;
 mod nanreduce;
 mod nn;
 mod norm;
+mod products;
 mod reduce;
 mod shape;
 mod sorting;
+mod triangle;
 
 use crate::value::Value;
 use std::collections::HashMap;
@@ -48,4 +50,6 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     sorting::register_family(t);
     norm::register_family(t);
     labels::register_family(t);
+    triangle::register_family(t);
+    products::register_family(t);
 }
