@@ -1064,19 +1064,28 @@ fn index_at(x: Operand, x_span: Span, k: ir::Expr, span: Span) -> Code {
 /// A tuple literal of exactly `N` elements, evaluated left to right into an
 /// array that becomes the tuple's single allocation.
 fn tuple_of<const N: usize>(es: Vec<Code>) -> Code {
-    let es: [Code; N] = match es.try_into() {
-        Ok(es) => es,
-        // The caller dispatches on `es.len() == N`.
-        Err(_) => unreachable!("tuple_of::<N> called with another length"),
-    };
-    code(move |i, f| {
-        let mut items = [const { Value::None }; N];
-        for (slot, x) in items.iter_mut().zip(&es) {
-            // A slot holds `none` until written: nothing to drop.
-            *slot = x.run(i, f)?;
-        }
-        Ok(Value::Tuple(Tuple::from(items)))
-    })
+    let es: [Code; N] = fixed(es);
+    code(move |i, f| Ok(Value::Tuple(Tuple::from(run_all(&es, i, f)?))))
+}
+
+/// The codes of a literal with exactly `N` elements as an array.
+fn fixed<const N: usize>(codes: Vec<Code>) -> [Code; N] {
+    match codes.try_into() {
+        Ok(codes) => codes,
+        // Callers dispatch on the number of elements being `N`.
+        Err(_) => unreachable!("a literal of another length than {N}"),
+    }
+}
+
+/// Runs a literal's element codes left to right into an array (no vector).
+#[inline(always)]
+fn run_all<const N: usize>(codes: &[Code; N], i: &mut Interp, f: &mut Frame) -> Exec<[Value; N]> {
+    let mut out = [const { Value::None }; N];
+    for (slot, c) in out.iter_mut().zip(codes) {
+        // A slot holds `none` until written: nothing to drop.
+        *slot = c.run(i, f)?;
+    }
+    Ok(out)
 }
 
 /// `g[k]` on a module global (`names[i]`) with a constant or local key: a
@@ -1188,19 +1197,8 @@ fn record_from(order: &[(std::rc::Rc<str>, usize)], values: &mut [Value]) -> Val
 /// allocation in the key order found when compiling.
 fn record_of<const N: usize>(keys: Vec<std::rc::Rc<str>>, values: Vec<Code>) -> Code {
     let order = literal_key_order(&keys);
-    let values: [Code; N] = match values.try_into() {
-        Ok(values) => values,
-        // The caller dispatches on `values.len() == N`.
-        Err(_) => unreachable!("record_of::<N> called with another length"),
-    };
-    code(move |i, f| {
-        let mut got = [const { Value::None }; N];
-        for (slot, v) in got.iter_mut().zip(&values) {
-            // A slot holds `none` until written: nothing to drop.
-            *slot = v.run(i, f)?;
-        }
-        Ok(record_from(&order, &mut got))
-    })
+    let values: [Code; N] = fixed(values);
+    code(move |i, f| Ok(record_from(&order, &mut run_all(&values, i, f)?)))
 }
 
 /// A dict literal of plain `key: value` entries, any number of them.

@@ -321,6 +321,16 @@ mod tests {
             .collect()
     }
 
+    /// Consumes `t` (moving or cloning its elements, see `IntoIter`).
+    fn owned_ints(t: Tuple) -> Vec<i64> {
+        t.into_iter()
+            .map(|v| match v {
+                Value::Int(x) => x,
+                _ => -1,
+            })
+            .collect()
+    }
+
     #[test]
     fn pushing_across_the_small_limit_keeps_order_and_other_holders() {
         let mut t = Tuple::new();
@@ -343,22 +353,10 @@ mod tests {
         for n in [0usize, 1, 3, 32, 33, 64, 65, 200, 5000] {
             let t: Tuple = (0..n as i64).map(Value::Int).collect();
             let other = t.clone();
-            let shared: Vec<i64> = t
-                .into_iter()
-                .map(|v| match v {
-                    Value::Int(x) => x,
-                    _ => -1,
-                })
-                .collect();
+            let shared = owned_ints(t);
             assert_eq!(shared, (0..n as i64).collect::<Vec<_>>(), "shared, n = {n}");
             assert_eq!(ints(&other), shared, "the other holder, n = {n}");
-            let unique: Vec<i64> = other
-                .into_iter()
-                .map(|v| match v {
-                    Value::Int(x) => x,
-                    _ => -1,
-                })
-                .collect();
+            let unique = owned_ints(other);
             assert_eq!(unique, shared, "unique, n = {n}");
         }
         let three = Tuple::from([Value::Int(7), Value::Float(0.5), Value::None]);
