@@ -242,7 +242,26 @@ fn graph_file(file: &Path, dot: bool, optimized: bool, color: bool) -> u8 {
     for r in reports.iter().filter(|r| r.before != r.after) {
         text.push_str(&format!("  {:<9} {} -> {} nodes\n", r.pass.name(), r.before, r.after));
     }
-    text.push_str(&format!("\nafter optimisation: {}\n{}", stats(&better), show(&better)));
+    // Fusion does not remove nodes: it decides which run as one kernel in a plan.
+    use dp::autodiff::jit::fuse;
+    let groups = fuse::groups(&better);
+    let fused: usize = groups.iter().map(|g| g.members.len()).sum();
+    text.push_str(&format!(
+        "  {:<9} {} elementwise nodes -> {} kernel{} ({} intermediates never stored)\n",
+        "fuse",
+        fused,
+        groups.len(),
+        if groups.len() == 1 { "" } else { "s" },
+        fused - groups.len()
+    ));
+    let mut marks = std::collections::HashMap::new();
+    for (k, g) in groups.iter().enumerate() {
+        for &m in &g.members {
+            marks.insert(m, format!("  fused #{}", k + 1));
+        }
+    }
+    let table = dp::autodiff::graph::to_table_marked(&better, &interp.sources, &marks);
+    text.push_str(&format!("\nafter optimisation: {}\n{}", stats(&better), table));
     dp::cli_io::out_text!("{}", text);
     0
 }

@@ -208,12 +208,12 @@ fn tracing_errors_are_reported_and_leave_the_session_usable() {
     assert!(err.contains("no optimisation pass is called \"fuse\""), "{err}");
 }
 
-#[test]
-fn dp_graph_optimized_shows_before_passes_and_after() {
-    let dir = std::env::temp_dir().join(format!("dp-traced-test-{}", std::process::id()));
+/// The stdout of `dp graph --optimized` on the program `src` (which must succeed).
+fn dp_graph_optimized(name: &str, src: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("dp-traced-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let file = dir.join("lecture.dp");
-    std::fs::write(&file, format!("{LECTURE}\nprint(grad(f)(0.5));\n")).expect("write");
+    let file = dir.join(format!("{name}.dp"));
+    std::fs::write(&file, src).expect("write");
     let out = Command::new(DP)
         .args(["graph", "--optimized"])
         .arg(&file)
@@ -221,8 +221,14 @@ fn dp_graph_optimized_shows_before_passes_and_after() {
         .output()
         .expect("run dp graph");
     let _ = std::fs::remove_dir_all(&dir);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    text
+}
+
+#[test]
+fn dp_graph_optimized_shows_before_passes_and_after() {
+    let text = dp_graph_optimized("lecture", &format!("{LECTURE}\nprint(grad(f)(0.5));\n"));
     assert!(
         text.starts_with("before optimisation: 10 nodes, 8 FLOPs, 64 bytes of intermediates\n"),
         "{text}"
@@ -230,6 +236,32 @@ fn dp_graph_optimized_shows_before_passes_and_after() {
     assert!(text.contains("passes:\n  fold      10 -> 9 nodes\n"), "{text}");
     assert!(text.contains("after optimisation: 5 nodes"), "{text}");
     assert!(text.contains("v̄1 = v2 + v̄2 * v2"), "{text}");
+    // Floats only: nothing for fusion, which groups tensor operations.
+    assert!(
+        text.contains("  fuse      0 elementwise nodes -> 0 kernels (0 intermediates never stored)\n"),
+        "{text}"
+    );
+}
+
+/// `dp graph --optimized` shows which nodes a plan runs as one fused kernel:
+/// the bias add, the tanh and the tanh's backward `1 - y * y` run as one pass.
+#[test]
+fn dp_graph_optimized_shows_fused_kernels() {
+    let text = dp_graph_optimized(
+        "layer",
+        "fn loss(w, x) { sum(tanh(x @ w + 0.5)) }\n\
+         print(grad(loss)(ones((3, 2)), reshape(arange(6.0), (2, 3))));\n",
+    );
+    assert!(
+        text.contains("  fuse      4 elementwise nodes -> 1 kernel (3 intermediates never stored)\n"),
+        "{text}"
+    );
+    // Only the gradient is an output, so the forward `tanh` is needed by the
+    // backward pass alone: bias add, tanh and `1.0 - v4 * v4` are one pass
+    // (the product is printed inside the line of its consumer).
+    let after = &text[text.find("after optimisation").expect("after")..];
+    assert_eq!(after.matches("fused #1").count(), 3, "{after}");
+    assert!(after.contains("v̄3 = 1.0 - v4 * v4"), "{after}");
 }
 
 #[test]

@@ -17,6 +17,7 @@ use crate::diagnostics::SourceMap;
 use crate::ops::shape_of;
 use crate::prim::Prim;
 use crate::value::Value;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 /// What a node of the extended graph is.
@@ -322,6 +323,12 @@ fn alias_row(
 /// pass and each backward pass in the order they ran; a line per named node
 /// with its value (or shape) and the source position it comes from.
 pub fn to_table(g: &Extended, sources: &SourceMap) -> String {
+    to_table_marked(g, sources, &HashMap::new())
+}
+
+/// [`to_table`] with a note after the lines of some nodes (`dp graph
+/// --optimized` marks the members of each fused kernel).
+pub fn to_table_marked(g: &Extended, sources: &SourceMap, marks: &HashMap<u32, String>) -> String {
     let view = View::new(g);
     let mut rows: Vec<Row> = Vec::new();
     let mut current: Option<Option<u32>> = None;
@@ -358,7 +365,11 @@ pub fn to_table(g: &Extended, sources: &SourceMap) -> String {
             None,
             format!("{name} = {expr}"),
             value,
-            format!("{}{note}", sources.location(node.span)),
+            format!(
+                "{}{note}{}",
+                sources.location(node.span),
+                marks.get(&(i as u32)).map_or("", |m| m.as_str())
+            ),
         ));
     }
     for (_, pass, name, same) in aliases {

@@ -173,7 +173,7 @@ macro_rules! binary_dispatch {
                 $body
             }
             BinaryOp::Pow => {
-                let $f = pow;
+                let $f = crate::elementwise::pow;
                 $body
             }
             BinaryOp::Maximum => {
@@ -212,9 +212,11 @@ macro_rules! binary_dispatch {
     }};
 }
 
+pub(crate) use {binary_dispatch, unary_dispatch};
+
 /// `a ** b` with fast paths for common small integer exponents.
 #[inline(always)]
-fn pow(a: f64, b: f64) -> f64 {
+pub(crate) fn pow(a: f64, b: f64) -> f64 {
     if b == 2.0 {
         a * a
     } else {
@@ -519,7 +521,7 @@ impl Tensor {
 
     /// The tensor with its element type set to `dtype` (a flag change: the
     /// kernels above give 0.0/1.0 for the ops whose result is bool).
-    fn typed(mut self, dtype: DType) -> Tensor {
+    pub(crate) fn typed(mut self, dtype: DType) -> Tensor {
         self.dtype = dtype;
         self
     }

@@ -20,6 +20,7 @@ mod dtype;
 mod elementwise;
 mod error;
 mod format;
+mod fused;
 mod gather;
 mod gemm;
 mod index;
@@ -51,6 +52,7 @@ pub use format::{
     format_float, format_strided, format_tensor, format_tensor_with, BoolFormat, ElementFormat, ElementSpec,
     FloatFormat, PrintOptions, Sign, StridedView, MAX_SPEC_DIGITS,
 };
+pub use fused::{FusedArg, FusedKernel, FusedOp, FusedOperand, FusedReduce, FusedStep};
 pub use gemm::{with_gemm_path, GemmPath};
 pub use index::SliceSpec;
 pub use interrupt::INTERRUPTED;

@@ -6,30 +6,44 @@ use crate::ops::{maximum, minimum, ReduceOp};
 use crate::tensor::Tensor;
 
 /// Block size below which [`sum_slice`] sums with 8 interleaved accumulators.
-const PAIRWISE_BLOCK: usize = 256;
+pub(crate) const PAIRWISE_BLOCK: usize = 256;
 
 /// Sum of a contiguous slice: pairwise above `PAIRWISE_BLOCK` elements,
 /// eight interleaved accumulators below (so it vectorises). Error grows like
 /// O(log n) rather than O(n).
 pub(crate) fn sum_slice(x: &[f64]) -> f64 {
-    if x.len() <= PAIRWISE_BLOCK {
-        let mut acc = [0.0f64; 8];
-        let chunks = x.chunks_exact(8);
-        let rem = chunks.remainder();
-        for c in chunks {
-            for k in 0..8 {
-                acc[k] += c[k];
-            }
-        }
-        let mut s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-        for &v in rem {
-            s += v;
-        }
-        s
+    pairwise(0, x.len(), &mut |lo, len| sum_leaf(&x[lo..lo + len]))
+}
+
+/// The pairwise sum's recursion over `lo..lo + len`: halves split at a
+/// multiple of 8 until a range has at most `PAIRWISE_BLOCK` elements, whose
+/// sum `leaf(lo, len)` gives. Fused kernels sum in exactly this order too.
+#[inline(always)]
+pub(crate) fn pairwise(lo: usize, len: usize, leaf: &mut impl FnMut(usize, usize) -> f64) -> f64 {
+    if len <= PAIRWISE_BLOCK {
+        leaf(lo, len)
     } else {
-        let half = (x.len() / 2) & !7;
-        sum_slice(&x[..half]) + sum_slice(&x[half..])
+        let half = (len / 2) & !7;
+        pairwise(lo, half, leaf) + pairwise(lo + half, len - half, leaf)
     }
+}
+
+/// The sum of a short slice (a leaf of [`pairwise`]) with eight interleaved accumulators.
+#[inline(always)]
+pub(crate) fn sum_leaf(x: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let chunks = x.chunks_exact(8);
+    let rem = chunks.remainder();
+    for c in chunks {
+        for k in 0..8 {
+            acc[k] += c[k];
+        }
+    }
+    let mut s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    for &v in rem {
+        s += v;
+    }
+    s
 }
 
 fn prod_slice(x: &[f64]) -> f64 {

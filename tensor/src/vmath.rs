@@ -854,7 +854,7 @@ fn map_inplace_impl<M: Mode>(op: UnaryOp, buf: &mut [f64]) {
 multiversion!(
     /// Writes `dst[i] = op(src[i])` for `i < min(src.len(), dst.len())`
     /// (vectorised for the ops of [`supports`], scalar otherwise).
-    fn map_uninit(op: UnaryOp, src: &[f64], dst: &mut [MaybeUninit<f64>]) => map_impl
+    pub(crate) fn map_uninit(op: UnaryOp, src: &[f64], dst: &mut [MaybeUninit<f64>]) => map_impl
 );
 
 /// `op` applied to every element of `src`, into a new vector (vectorised for

@@ -14,6 +14,7 @@
 //! once why, naming the line. Plans also remember the module globals the
 //! trace read, and apply only while those hold the same values.
 
+pub mod fuse;
 mod plan;
 mod program;
 pub mod signature;

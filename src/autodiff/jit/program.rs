@@ -17,7 +17,7 @@ use crate::diagnostics::R;
 use crate::prim::{from_tensor, Prim};
 use crate::syntax::span::Span;
 use crate::value::{values_equal, Value};
-use dp_tensor::{BinaryOp, DType, UnaryOp};
+use dp_tensor::{BinaryOp, DType, FusedArg, FusedKernel, UnaryOp};
 use smallvec::SmallVec;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -43,6 +43,18 @@ enum Instr {
     Value(Box<ValueInstr>),
     /// Float arithmetic on registers.
     Scalar(ScalarInstr),
+    /// A group of elementwise nodes run as one fused kernel (see [`super::fuse`]).
+    Fused(Box<FusedInstr>),
+}
+
+/// A fused elementwise kernel over its operands, computing one node.
+#[derive(Debug)]
+struct FusedInstr {
+    kernel: FusedKernel,
+    args: SmallVec<[Operand; 4]>,
+    shape: Vec<usize>,
+    out: u32,
+    span: Span,
 }
 
 /// A float operator on registers: `out = op(a)` or `out = op(a, b)`.
@@ -113,6 +125,12 @@ impl Program {
         };
         // A leaf that is no input is a constant: its uses read the value directly.
         let constant = |p: usize| nodes[p].op.is_leaf() && !is_input[p];
+        // A node or constant as an operand.
+        let by_ref = |r: &AdjointRef| match r {
+            AdjointRef::Node(n) if !constant(*n as usize) => Operand::Slot(*n),
+            AdjointRef::Node(n) => Operand::Const(nodes[*n as usize].out.clone()),
+            AdjointRef::Const(v) => Operand::Const(v.clone()),
+        };
         let operand = |node: usize, k: usize| match nodes[node].parents.get(k).copied().flatten() {
             Some(p) if !constant(p as usize) => Operand::Slot(p),
             Some(p) => Operand::Const(nodes[p as usize].out.clone()),
@@ -124,9 +142,37 @@ impl Program {
         let mut regs: Vec<f64> = vec![0.0; nodes.len()];
         let mut in_reg_only = vec![false; nodes.len()];
         let mut instrs = Vec::new();
+        // Fusion groups: members other than the root are computed inside the
+        // root's kernel and never stored.
+        let groups = if super::fuse::enabled() {
+            super::fuse::groups(g)
+        } else {
+            Vec::new()
+        };
+        let mut fused_root: Vec<Option<usize>> = vec![None; nodes.len()];
+        let mut fused_inside = vec![false; nodes.len()];
+        for (k, gr) in groups.iter().enumerate() {
+            let Some((root, inside)) = gr.members.split_last() else {
+                continue;
+            };
+            fused_root[*root as usize] = Some(k);
+            inside.iter().for_each(|&m| fused_inside[m as usize] = true);
+        }
+        let mut groups: Vec<Option<super::fuse::Group>> = groups.into_iter().map(Some).collect();
         for (i, node) in nodes.iter().enumerate() {
             let Op::Prim(prim) = &node.op else { continue };
-            if prim.is_leaf() {
+            if prim.is_leaf() || fused_inside[i] {
+                continue;
+            }
+            if let Some(gr) = fused_root[i].and_then(|k| groups[k].take()) {
+                let args = gr.args.iter().map(by_ref).collect();
+                instrs.push(Instr::Fused(Box::new(FusedInstr {
+                    kernel: gr.kernel,
+                    args,
+                    shape: gr.shape,
+                    out: i as u32,
+                    span: node.span,
+                })));
                 continue;
             }
             let guard = g.guards.contains(&(i as u32)).then(|| node.out.clone());
@@ -180,18 +226,16 @@ impl Program {
             }
         };
         for ins in &mut instrs {
-            if let Instr::Value(v) = ins {
-                v.args.iter_mut().for_each(from_reg);
+            match ins {
+                Instr::Value(v) => v.args.iter_mut().for_each(from_reg),
+                Instr::Fused(f) => f.args.iter_mut().for_each(from_reg),
+                Instr::Scalar(_) => {}
             }
         }
         let outputs: Vec<Operand> = g
             .outputs
             .iter()
-            .map(|o| match o {
-                AdjointRef::Node(n) if !constant(*n as usize) => Operand::Slot(*n),
-                AdjointRef::Node(n) => Operand::Const(nodes[*n as usize].out.clone()),
-                AdjointRef::Const(v) => Operand::Const(v.clone()),
-            })
+            .map(by_ref)
             .map(|mut o| {
                 from_reg(&mut o);
                 o
@@ -206,8 +250,12 @@ impl Program {
             }
         }
         for ins in instrs.iter_mut().rev() {
-            let Instr::Value(ins) = ins else { continue };
-            for a in ins.args.iter_mut().rev() {
+            let args = match ins {
+                Instr::Value(v) => &mut v.args[..],
+                Instr::Fused(f) => &mut f.args[..],
+                Instr::Scalar(_) => continue,
+            };
+            for a in args.iter_mut().rev() {
                 if let Operand::Slot(s) = *a {
                     if !needed[s as usize] {
                         needed[s as usize] = true;
@@ -222,6 +270,7 @@ impl Program {
             .copied()
             .chain(instrs.iter().filter_map(|ins| match ins {
                 Instr::Value(v) => Some(v.out),
+                Instr::Fused(f) => Some(f.out),
                 Instr::Scalar(_) => None,
             }))
             .collect();
@@ -281,18 +330,40 @@ impl Program {
                     };
                     continue;
                 }
+                Instr::Fused(f) => {
+                    let args = f
+                        .args
+                        .iter()
+                        .map(|a| match fetch(slots, regs, a) {
+                            Value::Float(x) => Ok(FusedArg::Scalar(x)),
+                            Value::Tensor(t) => {
+                                Ok(FusedArg::Tensor(Rc::try_unwrap(t).unwrap_or_else(|t| (*t).clone())))
+                            }
+                            other => Err(crate::diagnostics::Diagnostic::new(
+                                crate::diagnostics::ErrorKind::Type,
+                                format!(
+                                    "a fused kernel was given {} where its trace saw a number",
+                                    other.describe()
+                                ),
+                            )
+                            .at(f.span)),
+                        })
+                        .collect::<R<Vec<FusedArg>>>()?;
+                    let t = f
+                        .kernel
+                        .run(args, &f.shape)
+                        .map_err(|e| crate::prim::tensor_error(e).at(f.span))?;
+                    let v = from_tensor(t);
+                    if let Value::Float(x) = v {
+                        // A sum of all elements: later scalar instructions read its register.
+                        regs[f.out as usize] = x;
+                    }
+                    slots[f.out as usize] = v;
+                    continue;
+                }
                 Instr::Value(ins) => ins,
             };
-            let args: SmallVec<[Value; 3]> = ins
-                .args
-                .iter()
-                .map(|a| match a {
-                    Operand::Slot(s) => slots[*s as usize].clone(),
-                    Operand::Last(s) => std::mem::replace(&mut slots[*s as usize], Value::None),
-                    Operand::Const(v) => v.clone(),
-                    Operand::Reg(s) => Value::Float(regs[*s as usize]),
-                })
-                .collect();
+            let args: SmallVec<[Value; 3]> = ins.args.iter().map(|a| fetch(slots, regs, a)).collect();
             let v = apply_owned(&ins.prim, args).map_err(|d| d.at(ins.span))?;
             if ins.guard.as_ref().is_some_and(|g| !values_equal(&v, g)) {
                 return Ok(Outcome::Diverged(ins.out));
@@ -312,6 +383,17 @@ impl Program {
                 })
                 .collect(),
         ))
+    }
+}
+
+/// An operand's value for this run (a last use moves it out of its slot).
+#[inline]
+fn fetch(slots: &mut [Value], regs: &[f64], a: &Operand) -> Value {
+    match a {
+        Operand::Slot(s) => slots[*s as usize].clone(),
+        Operand::Last(s) => std::mem::replace(&mut slots[*s as usize], Value::None),
+        Operand::Const(v) => v.clone(),
+        Operand::Reg(s) => Value::Float(regs[*s as usize]),
     }
 }
 

@@ -1,0 +1,194 @@
+//! Elementwise fusion: which nodes of an (optimised) graph a plan runs as one
+//! fused kernel (`dp_tensor::FusedKernel`), one pass over the result in
+//! cache-sized blocks instead of one pass and one buffer per operation.
+//!
+//! A group is a node (its root) and the elementwise producers it alone
+//! consumes: unary and binary operators whose result is a tensor of the
+//! root's shape, used by members of the group only, and neither an output,
+//! a guard nor a value the traced code read. The members' other operands
+//! (earlier nodes, constants, scalars, broadcast tensors) are the kernel's
+//! arguments. A tanh's backward `g * (1 - y * y)` is one group of three
+//! nodes: `y` and `g` are read once each and no intermediate is stored.
+//! A sum of all elements or along the last axis can be a root too: the
+//! kernel then adds the values as it computes them (`mean((p - y) ** 2)`,
+//! a softmax's row sums) and the summed tensor is never stored.
+//! Fusion changes no value: each operator computes each element exactly as
+//! its own kernel does, and sums add in the reduction kernels' order.
+
+use crate::autodiff::capture::{AdjointRef, Extended};
+use crate::autodiff::trace::Op;
+use crate::prim::Prim;
+use crate::value::Value;
+use dp_tensor::{FusedKernel, FusedOp, FusedOperand, FusedReduce, FusedStep, ReduceOp};
+use std::collections::{BTreeSet, HashMap};
+
+/// At most this many nodes per group (operand numbers are `u16`s; a group
+/// this large has long paid for itself).
+const MAX_MEMBERS: usize = 256;
+
+/// Nodes that run as one fused kernel.
+#[derive(Clone, Debug)]
+pub struct Group {
+    /// The members in graph order; the last is the root, whose value the group computes.
+    pub members: Vec<u32>,
+    /// The kernel's arguments: earlier nodes and constants, each node once.
+    pub args: Vec<AdjointRef>,
+    /// The members as kernel steps (step `i` computes `members[i]`).
+    pub kernel: FusedKernel,
+    /// The shape of every elementwise member (what a summing root sums).
+    pub shape: Vec<usize>,
+}
+
+/// Whether `DP_FUSE=0` turned fusion off (to measure what it gains).
+pub fn enabled() -> bool {
+    std::env::var_os("DP_FUSE").is_none_or(|v| v != "0")
+}
+
+/// The elementwise operator of node `i`, if it can be a member of a group:
+/// a unary or binary primitive with a tensor result and float or tensor operands.
+fn elementwise(g: &Extended, i: usize) -> Option<FusedOp> {
+    let node = &g.tape.nodes[i];
+    let Value::Tensor(_) = node.out else { return None };
+    if !node
+        .inputs
+        .iter()
+        .all(|v| matches!(v, Value::Tensor(_) | Value::Float(_)))
+    {
+        return None;
+    }
+    match &node.op {
+        Op::Prim(Prim::Unary(u)) if node.inputs.len() == 1 => Some(FusedOp::Unary(u.0)),
+        Op::Prim(Prim::Binary(b)) if node.inputs.len() == 2 => Some(FusedOp::Binary(b.0)),
+        _ => None,
+    }
+}
+
+/// The sum node `i` takes, if a kernel can end in it: a sum of a tensor over
+/// all axes (a float result) or over its last axis.
+fn fusable_sum(g: &Extended, i: usize) -> Option<FusedReduce> {
+    let node = &g.tape.nodes[i];
+    let (Op::Prim(Prim::Reduce(r)), [Value::Tensor(x)]) = (&node.op, &node.inputs[..]) else {
+        return None;
+    };
+    if r.op != ReduceOp::Sum || x.ndim() == 0 {
+        return None;
+    }
+    match (&r.axes, r.keepdims, &node.out) {
+        (None, false, Value::Float(_)) => Some(FusedReduce::All),
+        (Some(a), keepdims, Value::Tensor(_)) if a[..] == [x.ndim() - 1] => Some(FusedReduce::LastAxis { keepdims }),
+        _ => None,
+    }
+}
+
+/// The fusion groups of `g` (of two or more nodes), in graph order of their roots.
+pub fn groups(g: &Extended) -> Vec<Group> {
+    let nodes = &g.tape.nodes;
+    let n = nodes.len();
+    // Who uses each node; outputs, guards and values read outside the
+    // primitives must stay values of their own.
+    let mut users: Vec<Vec<u32>> = vec![Vec::new(); n];
+    for (i, node) in nodes.iter().enumerate() {
+        for p in node.parents.iter().flatten() {
+            let u = &mut users[*p as usize];
+            if u.last() != Some(&(i as u32)) {
+                u.push(i as u32);
+            }
+        }
+    }
+    let mut pinned = vec![false; n];
+    for o in &g.outputs {
+        if let AdjointRef::Node(p) = o {
+            pinned[*p as usize] = true;
+        }
+    }
+    for &i in g.guards.iter().chain(&g.inputs).chain(g.reads.iter().map(|(i, _)| i)) {
+        pinned[i as usize] = true;
+    }
+    let shape = |i: usize| crate::ops::shape_of(&nodes[i].out);
+    let mut taken = vec![false; n];
+    let mut out = Vec::new();
+    // Roots from the end, so each absorbs the longest chain feeding it.
+    for root in (0..n).rev() {
+        if taken[root] || g.guards.contains(&(root as u32)) {
+            continue;
+        }
+        let (want, reduce) = match (elementwise(g, root), fusable_sum(g, root)) {
+            (Some(_), _) => (shape(root), None),
+            (None, Some(r)) => (crate::ops::shape_of(&nodes[root].inputs[0]), Some(r)),
+            (None, None) => continue,
+        };
+        let mut members: BTreeSet<u32> = BTreeSet::from([root as u32]);
+        // Candidates highest first: when one is considered, every member that
+        // could use it (a later node) has already joined.
+        let mut candidates: BTreeSet<u32> = nodes[root].parents.iter().flatten().copied().collect();
+        while let Some(p) = candidates.pop_last() {
+            let pi = p as usize;
+            if members.len() >= MAX_MEMBERS
+                || taken[pi]
+                || pinned[pi]
+                || elementwise(g, pi).is_none()
+                || shape(pi) != want
+                || !users[pi].iter().all(|u| members.contains(u))
+            {
+                continue;
+            }
+            members.insert(p);
+            candidates.extend(nodes[pi].parents.iter().flatten().copied());
+        }
+        if members.len() < 2 {
+            continue;
+        }
+        for &m in &members {
+            taken[m as usize] = true;
+        }
+        out.push(build(g, members.into_iter().collect(), want, reduce));
+    }
+    out.reverse();
+    out
+}
+
+/// The kernel computing `members` (in graph order, the root last).
+fn build(g: &Extended, members: Vec<u32>, shape: Vec<usize>, reduce: Option<FusedReduce>) -> Group {
+    let nodes = &g.tape.nodes;
+    let step_of: HashMap<u32, u16> = members.iter().enumerate().map(|(s, &m)| (m, s as u16)).collect();
+    let mut args: Vec<AdjointRef> = Vec::new();
+    let mut arg_of_node: HashMap<u32, u16> = HashMap::new();
+    let mut steps = Vec::with_capacity(members.len());
+    // A summing root is the kernel's reduction, not a step.
+    let stepped = if reduce.is_some() {
+        &members[..members.len() - 1]
+    } else {
+        &members[..]
+    };
+    for &m in stepped {
+        let node = &nodes[m as usize];
+        let mut operand = |k: usize| match node.parents.get(k).copied().flatten() {
+            Some(p) => match step_of.get(&p) {
+                Some(&s) => FusedOperand::Step(s),
+                None => FusedOperand::Arg(*arg_of_node.entry(p).or_insert_with(|| {
+                    args.push(AdjointRef::Node(p));
+                    (args.len() - 1) as u16
+                })),
+            },
+            None => {
+                args.push(AdjointRef::Const(node.inputs[k].clone()));
+                FusedOperand::Arg((args.len() - 1) as u16)
+            }
+        };
+        // Members were chosen by `elementwise`, which names their operator.
+        let Some(op) = elementwise(g, m as usize) else { continue };
+        let a = operand(0);
+        let b = if matches!(op, FusedOp::Binary(_)) {
+            operand(1)
+        } else {
+            a
+        };
+        steps.push(FusedStep { op, a, b });
+    }
+    Group {
+        members,
+        args,
+        kernel: FusedKernel { steps, reduce },
+        shape,
+    }
+}

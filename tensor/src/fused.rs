@@ -1,0 +1,843 @@
+//! Fused elementwise kernels: several unary and binary operators applied in
+//! one pass over the result instead of one pass (and one buffer) each.
+//!
+//! A [`FusedKernel`] is a small program of [`FusedStep`]s over its arguments
+//! (tensors broadcast to the result's shape, or scalars) and the results of
+//! earlier steps; its value is the last step's. It runs block by block: for
+//! each block of `BLOCK` consecutive elements of the result, the arguments'
+//! elements are read (a contiguous argument in place, a broadcast or strided
+//! one gathered into a scratch block), then every step runs as one vectorised
+//! loop over the block into a register block that stays in the L1 cache, and
+//! the last step writes the result. Intermediates never reach memory, and an
+//! argument the caller gives up (uniquely owned, contiguous, of the result's
+//! shape) lends its buffer to the result.
+//!
+//! Every operator computes exactly what the unfused kernel computes for each
+//! element (the same scalar formulas and the same vectorised transcendental
+//! kernels), so a fused result is bit-identical to the chain of separate ones.
+
+use crate::dtype::DType;
+use crate::elementwise::{binary_dispatch, unary_dispatch};
+use crate::error::{checked_size, Result, TensorError};
+use crate::ops::{BinaryOp, UnaryOp};
+use crate::simd::{multiversion, Mode};
+use crate::tensor::{broadcast_shapes, broadcast_strides, Tensor};
+use std::mem::MaybeUninit;
+use std::rc::Rc;
+
+/// Elements per block: every step's register block (8 bytes each) and the
+/// gathered arguments stay in the L1/L2 caches while the steps run.
+const BLOCK: usize = 512;
+
+/// Where a step reads an operand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FusedOperand {
+    /// Argument `k` of the kernel.
+    Arg(u16),
+    /// The result of an earlier step.
+    Step(u16),
+}
+
+/// The operator of a step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FusedOp {
+    /// `op(a)`.
+    Unary(UnaryOp),
+    /// `op(a, b)`.
+    Binary(BinaryOp),
+}
+
+/// One operator applied to its operands (`b` is ignored by unary operators).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FusedStep {
+    /// The operator.
+    pub op: FusedOp,
+    /// The first operand.
+    pub a: FusedOperand,
+    /// The second operand of a binary operator.
+    pub b: FusedOperand,
+}
+
+/// A sum the kernel ends in, taken as the elements are computed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FusedReduce {
+    /// The sum of every element (a 0-d result), in the order of the sum kernel
+    /// (pairwise over 256-element leaves, eight accumulators in each).
+    All,
+    /// The sum along the last axis (kept as length 1 if `keepdims`), each row
+    /// summed as the reduction kernel sums a contiguous row.
+    LastAxis {
+        /// Keep the summed axis with length 1.
+        keepdims: bool,
+    },
+}
+
+/// A fused elementwise computation: steps in order, the last one's value is
+/// the result, or is summed when the kernel ends in a reduction.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FusedKernel {
+    /// The steps; each reads arguments and earlier steps only.
+    pub steps: Vec<FusedStep>,
+    /// The sum taken of the last step's values, if any.
+    pub reduce: Option<FusedReduce>,
+}
+
+/// An argument of a fused kernel.
+#[derive(Clone, Debug)]
+pub enum FusedArg {
+    /// A tensor broadcastable to the result's shape (given up by the caller,
+    /// so its buffer can become the result's when nothing else holds it).
+    Tensor(Tensor),
+    /// A scalar, used for every element.
+    Scalar(f64),
+}
+
+/// An operand resolved for one block.
+#[derive(Clone, Copy)]
+enum Src<'a> {
+    Slice(&'a [f64]),
+    Scalar(f64),
+}
+
+/// How a tensor argument's elements are read for a block.
+enum Source {
+    Scalar(f64),
+    /// Contiguous with the result's layout: elements `offset + lo..offset + hi` of argument `k`'s buffer.
+    Contiguous {
+        k: usize,
+        offset: usize,
+    },
+    /// Anything else: gathered through its strides broadcast to the result's shape.
+    Strided {
+        k: usize,
+        offset: usize,
+        strides: Vec<isize>,
+    },
+    /// The argument whose buffer holds the result: copied out of it before the block is overwritten.
+    Output,
+}
+
+impl FusedKernel {
+    /// The element type of the result (the last operator's; floats for a sum).
+    pub fn result_dtype(&self) -> DType {
+        if self.reduce.is_some() {
+            return DType::F64;
+        }
+        match self.steps.last().map(|s| s.op) {
+            Some(FusedOp::Unary(u)) => u.result_dtype(),
+            Some(FusedOp::Binary(b)) => b.result_dtype(),
+            None => DType::F64,
+        }
+    }
+
+    /// Checks that every operand names an argument that exists or an earlier step.
+    fn check(&self, n_args: usize) -> Result<()> {
+        let ok = |o: FusedOperand, i: usize| match o {
+            FusedOperand::Arg(k) => (k as usize) < n_args,
+            FusedOperand::Step(j) => (j as usize) < i,
+        };
+        for (i, s) in self.steps.iter().enumerate() {
+            if !ok(s.a, i) || (matches!(s.op, FusedOp::Binary(_)) && !ok(s.b, i)) {
+                return Err(TensorError::Invalid(format!(
+                    "fused kernel step {i} reads an operand that does not exist yet"
+                )));
+            }
+        }
+        if self.steps.is_empty() {
+            return Err(TensorError::Invalid("a fused kernel needs at least one step".into()));
+        }
+        Ok(())
+    }
+
+    /// Runs the kernel on `args`: its steps compute a tensor of `shape` (the
+    /// result, or what the reduction sums). Every tensor argument must
+    /// broadcast to `shape`.
+    pub fn run(&self, args: Vec<FusedArg>, shape: &[usize]) -> Result<Tensor> {
+        self.check(args.len())?;
+        let n = checked_size(shape)?;
+        let mut tensors: Vec<Option<Tensor>> = Vec::with_capacity(args.len());
+        let mut sources = Vec::with_capacity(args.len());
+        let mut out: Option<Vec<f64>> = None;
+        for (k, arg) in args.into_iter().enumerate() {
+            match arg {
+                FusedArg::Scalar(x) => {
+                    sources.push(Source::Scalar(x));
+                    tensors.push(None);
+                }
+                FusedArg::Tensor(mut t) => {
+                    if broadcast_shapes(&t.shape, shape).as_deref() != Some(shape) {
+                        return Err(TensorError::Broadcast {
+                            left: t.shape.to_vec(),
+                            right: shape.to_vec(),
+                            op: "a fused elementwise kernel".into(),
+                        });
+                    }
+                    let same_shape = t.shape[..] == *shape;
+                    if out.is_none() && self.reduce.is_none() && same_shape && t.is_reusable() {
+                        // `is_reusable` saw the buffer uniquely owned, so this unwrap succeeds.
+                        if let Ok(buf) = Rc::try_unwrap(std::mem::take(&mut t.data)) {
+                            out = Some(buf);
+                            sources.push(Source::Output);
+                            tensors.push(None);
+                            continue;
+                        }
+                    }
+                    sources.push(if same_shape && t.is_contiguous() {
+                        Source::Contiguous { k, offset: t.offset }
+                    } else {
+                        Source::Strided {
+                            k,
+                            offset: t.offset,
+                            strides: broadcast_strides(&t.shape, &t.strides, shape),
+                        }
+                    });
+                    tensors.push(Some(t));
+                }
+            }
+        }
+        let goal = match self.reduce {
+            None => Goal::Elementwise { reused: out.is_some() },
+            Some(FusedReduce::All) => Goal::SumAll,
+            Some(FusedReduce::LastAxis { .. }) => Goal::SumRows {
+                row: shape.last().copied().unwrap_or(1),
+            },
+        };
+        let result_shape: Vec<usize> = match self.reduce {
+            None => shape.to_vec(),
+            Some(FusedReduce::All) => Vec::new(),
+            Some(FusedReduce::LastAxis { keepdims }) => {
+                let mut r = shape[..shape.len().saturating_sub(1)].to_vec();
+                if keepdims {
+                    r.push(1);
+                }
+                r
+            }
+        };
+        let mut out = match out {
+            Some(buf) => buf,
+            None => crate::buffer::alloc(&result_shape)?,
+        };
+        run_blocks(Blocks {
+            kernel: self,
+            tensors: &tensors,
+            sources: &sources,
+            shape,
+            n,
+            goal,
+            out: &mut out,
+        });
+        if !matches!(goal, Goal::Elementwise { reused: true }) {
+            // SAFETY: `run_blocks` wrote every element of the result (see
+            // `Goal`), and `alloc` reserved room for that many.
+            unsafe { out.set_len(checked_size(&result_shape)?) };
+        }
+        Ok(Tensor::from_parts(out, result_shape).typed(self.result_dtype()))
+    }
+}
+
+/// What a run computes into its output buffer.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Goal {
+    /// Every element of the last step, in a fresh buffer or (`reused`) in the
+    /// buffer of the argument whose source is `Source::Output`.
+    Elementwise { reused: bool },
+    /// One element: the sum of all.
+    SumAll,
+    /// One element per row of length `row`: its sum.
+    SumRows { row: usize },
+}
+
+/// Where one block's values go.
+enum Target<'o> {
+    /// Elements `lo..lo + len` of the fresh output buffer's spare capacity.
+    Fresh(&'o mut Vec<f64>),
+    /// Elements `lo..lo + len` of the reused output buffer (read, then overwritten).
+    Reused(&'o mut Vec<f64>),
+    /// A scratch slice of exactly the block's length.
+    Slice(&'o mut [f64]),
+}
+
+/// Everything one run needs, passed to the instruction-set-specific loop.
+struct Blocks<'a> {
+    kernel: &'a FusedKernel,
+    tensors: &'a [Option<Tensor>],
+    sources: &'a [Source],
+    shape: &'a [usize],
+    n: usize,
+    goal: Goal,
+    out: &'a mut Vec<f64>,
+}
+
+/// The state of the block loop of one run.
+struct Machine<'a> {
+    steps: &'a [FusedStep],
+    tensors: &'a [Option<Tensor>],
+    sources: &'a [Source],
+    shape: &'a [usize],
+    /// The value of each step whose operands are all scalars (computed once).
+    scalar: Vec<Option<f64>>,
+    /// One block per step.
+    regs: Vec<f64>,
+    /// One block per argument, for gathered ones.
+    scratch: Vec<f64>,
+    width: usize,
+}
+
+#[inline(always)]
+fn run_blocks_impl<M: Mode>(b: Blocks<'_>) {
+    let Blocks {
+        kernel,
+        tensors,
+        sources,
+        shape,
+        n,
+        goal,
+        out,
+    } = b;
+    let steps = &kernel.steps[..];
+    let mut scalar: Vec<Option<f64>> = Vec::with_capacity(steps.len());
+    for s in steps {
+        let value = |o: FusedOperand| match o {
+            FusedOperand::Arg(k) => match sources[k as usize] {
+                Source::Scalar(x) => Some(x),
+                _ => None,
+            },
+            FusedOperand::Step(j) => scalar[j as usize],
+        };
+        let v = match s.op {
+            FusedOp::Unary(u) => value(s.a).map(|x| u.apply(x)),
+            FusedOp::Binary(op) => value(s.a).zip(value(s.b)).map(|(x, y)| op.apply(x, y)),
+        };
+        scalar.push(v);
+    }
+    let width = BLOCK.min(n).max(1);
+    let mut m = Machine {
+        steps,
+        tensors,
+        sources,
+        shape,
+        scalar,
+        regs: vec![0.0f64; steps.len() * width],
+        scratch: vec![0.0f64; sources.len() * width],
+        width,
+    };
+    match goal {
+        Goal::Elementwise { reused } => {
+            let mut lo = 0;
+            while lo < n {
+                let len = width.min(n - lo);
+                let target = if reused {
+                    Target::Reused(&mut *out)
+                } else {
+                    Target::Fresh(&mut *out)
+                };
+                m.block::<M>(lo, len, target);
+                lo += len;
+            }
+        }
+        Goal::SumAll => {
+            let mut leaf = vec![0.0f64; crate::reduce::PAIRWISE_BLOCK];
+            let total = crate::reduce::pairwise(0, n, &mut |lo, len| {
+                // Leaves are at most PAIRWISE_BLOCK <= BLOCK long: one block each.
+                let buf = &mut leaf[..len];
+                m.block::<M>(lo, len, Target::Slice(buf));
+                crate::reduce::sum_leaf(buf)
+            });
+            out.push(total);
+        }
+        Goal::SumRows { row } => {
+            let mut buf = vec![0.0f64; row];
+            let rows = n.checked_div(row).unwrap_or(0);
+            for r in 0..rows {
+                let mut c = 0;
+                while c < row {
+                    let len = width.min(row - c);
+                    m.block::<M>(r * row + c, len, Target::Slice(&mut buf[c..c + len]));
+                    c += len;
+                }
+                // As the reduction kernel: the identity plus the row's sum.
+                out.push(0.0 + crate::reduce::sum_slice(&buf));
+            }
+            if row == 0 {
+                // Rows of nothing sum to zero.
+                let count = shape[..shape.len().saturating_sub(1)].iter().product();
+                out.resize(count, 0.0);
+            }
+        }
+    }
+}
+
+impl Machine<'_> {
+    /// Computes elements `lo..lo + len` (`len <= width`) of the last step into `target`.
+    #[inline(always)]
+    fn block<M: Mode>(&mut self, lo: usize, len: usize, target: Target<'_>) {
+        let (width, sources, tensors, steps) = (self.width, self.sources, self.tensors, self.steps);
+        // Gather what is not read in place.
+        for (k, src) in sources.iter().enumerate() {
+            if let Source::Strided { k: t, offset, strides } = src {
+                // Sources only name arguments that are tensors.
+                if let Some(t) = &tensors[*t] {
+                    let dst = &mut self.scratch[k * width..k * width + len];
+                    gather(&t.data, *offset as isize, strides, self.shape, lo, dst);
+                }
+            }
+        }
+        let scratch = &self.scratch;
+        // The argument whose buffer holds the result is read in place from
+        // it (see below), so its entry here is never used.
+        let args: Vec<Src<'_>> = sources
+            .iter()
+            .enumerate()
+            .map(|(k, src)| match src {
+                Source::Scalar(x) => Src::Scalar(*x),
+                Source::Contiguous { k, offset } => match &tensors[*k] {
+                    Some(t) => Src::Slice(&t.data[offset + lo..offset + lo + len]),
+                    None => Src::Scalar(0.0),
+                },
+                Source::Strided { .. } => Src::Slice(&scratch[k * width..k * width + len]),
+                Source::Output => Src::Scalar(0.0),
+            })
+            .collect();
+        let is_out =
+            |o: FusedOperand| matches!(o, FusedOperand::Arg(k) if matches!(sources[k as usize], Source::Output));
+        let scalar = &self.scalar;
+        let last = steps.len() - 1;
+        let mut target = Some(target);
+        for (i, s) in steps.iter().enumerate() {
+            if i != last && scalar[i].is_some() {
+                continue;
+            }
+            let (done, rest) = self.regs.split_at_mut(i * width);
+            let step = |o: FusedOperand| match o {
+                FusedOperand::Arg(k) => args[k as usize],
+                FusedOperand::Step(j) => match scalar[j as usize] {
+                    Some(x) => Src::Scalar(x),
+                    None => Src::Slice(&done[j as usize * width..j as usize * width + len]),
+                },
+            };
+            if i == last {
+                let dst: &mut [MaybeUninit<f64>] = match target.take() {
+                    Some(Target::Reused(out)) => {
+                        let dst = &mut out[lo..lo + len];
+                        if scalar[i].is_none() && (is_out(s.a) || is_out(s.b)) {
+                            // The last step reads the block it overwrites: element
+                            // by element, in place (the steps before it are done with it).
+                            let other = |o: FusedOperand| (!is_out(o)).then(|| step(o));
+                            match s.op {
+                                FusedOp::Unary(u) => unary_inplace(u, dst),
+                                FusedOp::Binary(op) => binary_inplace(op, other(s.a), other(s.b), dst),
+                            }
+                            return;
+                        }
+                        // SAFETY: f64 and MaybeUninit<f64> have the same layout,
+                        // and only initialised values are written through it.
+                        unsafe { &mut *(dst as *mut [f64] as *mut [MaybeUninit<f64>]) }
+                    }
+                    Some(Target::Fresh(out)) => &mut out.spare_capacity_mut()[lo..lo + len],
+                    // SAFETY: as above.
+                    Some(Target::Slice(buf)) => unsafe { &mut *(buf as *mut [f64] as *mut [MaybeUninit<f64>]) },
+                    None => return,
+                };
+                compute::<M>(s.op, scalar[i], step(s.a), step(s.b), dst);
+                return;
+            }
+            // Earlier steps read the result's block in place (only the last
+            // step writes it).
+            let held: &[f64] = match &target {
+                Some(Target::Reused(out)) => &out[lo..lo + len],
+                _ => &[],
+            };
+            let operand = |o: FusedOperand| if is_out(o) { Src::Slice(held) } else { step(o) };
+            // SAFETY: as above.
+            let dst = unsafe { &mut *(&mut rest[..len] as *mut [f64] as *mut [MaybeUninit<f64>]) };
+            compute::<M>(s.op, scalar[i], operand(s.a), operand(s.b), dst);
+        }
+    }
+}
+
+multiversion!(
+    /// Runs every block of a fused kernel (vectorised for the best instruction set).
+    fn run_blocks(b: Blocks<'_>) => run_blocks_impl
+);
+
+/// One step over a block: `op(a, b)` (or the step's scalar value) into `dst`.
+#[inline(always)]
+fn compute<M: Mode>(op: FusedOp, scalar: Option<f64>, a: Src<'_>, b: Src<'_>, dst: &mut [MaybeUninit<f64>]) {
+    match (op, scalar) {
+        (_, Some(x)) => dst.iter_mut().for_each(|o| {
+            o.write(x);
+        }),
+        (FusedOp::Unary(u), None) => unary_into::<M>(u, a, dst),
+        (FusedOp::Binary(op), None) => binary_into(op, a, b, dst),
+    }
+}
+
+/// `dst[i] = op(src[i])`.
+#[inline(always)]
+fn unary_into<M: Mode>(op: UnaryOp, src: Src<'_>, dst: &mut [MaybeUninit<f64>]) {
+    let Src::Slice(src) = src else {
+        // Scalar operands were computed before the blocks.
+        return;
+    };
+    if crate::vmath::supports(op) {
+        // Called, not inlined: inlined into the block loop LLVM left the
+        // polynomial scalar (one lane at a time).
+        crate::vmath::map_uninit(op, src, dst);
+        return;
+    }
+    unary_dispatch!(op, |f| {
+        for (o, &x) in dst.iter_mut().zip(src) {
+            o.write(f(x));
+        }
+    })
+}
+
+/// `dst[i] = op(dst[i])`.
+#[inline(always)]
+fn unary_inplace(op: UnaryOp, dst: &mut [f64]) {
+    if crate::vmath::supports(op) {
+        crate::vmath::map_inplace(op, dst);
+        return;
+    }
+    unary_dispatch!(op, |f| {
+        for d in dst.iter_mut() {
+            *d = f(*d);
+        }
+    })
+}
+
+/// `dst[i] = op(a[i], b[i])` where an operand given as `None` is `dst[i]` itself.
+#[inline(always)]
+fn binary_inplace(op: BinaryOp, a: Option<Src<'_>>, b: Option<Src<'_>>, dst: &mut [f64]) {
+    binary_dispatch!(op, |f| match (a, b) {
+        (None, None) => dst.iter_mut().for_each(|d| *d = f(*d, *d)),
+        (None, Some(Src::Slice(y))) => dst.iter_mut().zip(y).for_each(|(d, &q)| *d = f(*d, q)),
+        (None, Some(Src::Scalar(q))) => dst.iter_mut().for_each(|d| *d = f(*d, q)),
+        (Some(Src::Slice(x)), None) => dst.iter_mut().zip(x).for_each(|(d, &p)| *d = f(p, *d)),
+        (Some(Src::Scalar(p)), None) => dst.iter_mut().for_each(|d| *d = f(p, *d)),
+        // Called only when an operand is the destination.
+        (Some(_), Some(_)) => {}
+    })
+}
+
+/// `dst[i] = op(a[i], b[i])`, a scalar operand standing for every element.
+#[inline(always)]
+fn binary_into(op: BinaryOp, a: Src<'_>, b: Src<'_>, dst: &mut [MaybeUninit<f64>]) {
+    binary_dispatch!(op, |f| match (a, b) {
+        (Src::Slice(x), Src::Slice(y)) => {
+            for ((o, &p), &q) in dst.iter_mut().zip(x).zip(y) {
+                o.write(f(p, q));
+            }
+        }
+        (Src::Slice(x), Src::Scalar(q)) => {
+            for (o, &p) in dst.iter_mut().zip(x) {
+                o.write(f(p, q));
+            }
+        }
+        (Src::Scalar(p), Src::Slice(y)) => {
+            for (o, &q) in dst.iter_mut().zip(y) {
+                o.write(f(p, q));
+            }
+        }
+        (Src::Scalar(p), Src::Scalar(q)) => {
+            let v = f(p, q);
+            for o in dst.iter_mut() {
+                o.write(v);
+            }
+        }
+    })
+}
+
+/// Copies `dst.len()` elements of a strided view (`offset`, `strides` over
+/// `shape`, row-major) starting at flat position `lo` of `shape` into `dst`.
+fn gather(data: &[f64], offset: isize, strides: &[isize], shape: &[usize], lo: usize, dst: &mut [f64]) {
+    let nd = shape.len();
+    if nd == 0 {
+        dst.fill(data[offset as usize]);
+        return;
+    }
+    let mut idx = vec![0usize; nd];
+    let mut rem = lo;
+    let mut pos = offset;
+    for d in (0..nd).rev() {
+        idx[d] = rem % shape[d];
+        rem /= shape[d];
+        pos += idx[d] as isize * strides[d];
+    }
+    let (inner, s) = (shape[nd - 1], strides[nd - 1]);
+    let mut k = 0;
+    while k < dst.len() {
+        let run = (inner - idx[nd - 1]).min(dst.len() - k);
+        let out = &mut dst[k..k + run];
+        match s {
+            0 => out.fill(data[pos as usize]),
+            1 => out.copy_from_slice(&data[pos as usize..pos as usize + run]),
+            _ => {
+                for (i, o) in out.iter_mut().enumerate() {
+                    *o = data[(pos + i as isize * s) as usize];
+                }
+            }
+        }
+        k += run;
+        idx[nd - 1] += run;
+        pos += run as isize * s;
+        // Carry into the outer axes at the end of a row.
+        let mut d = nd - 1;
+        while idx[d] == shape[d] && d > 0 {
+            idx[d] = 0;
+            pos -= shape[d] as isize * strides[d];
+            d -= 1;
+            idx[d] += 1;
+            pos += strides[d];
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(v: &[f64], shape: &[usize]) -> Tensor {
+        Tensor::from_vec(v.to_vec(), shape).unwrap()
+    }
+
+    fn kernel(steps: Vec<FusedStep>) -> FusedKernel {
+        FusedKernel { steps, reduce: None }
+    }
+
+    fn bits(t: &Tensor) -> Vec<u64> {
+        t.to_vec().iter().map(|x| x.to_bits()).collect()
+    }
+
+    /// `g * (1 - y * y)` (tanh's backward) fused equals the three kernels.
+    #[test]
+    fn fused_chain_is_bit_identical_to_separate_kernels() {
+        let n = 1500; // several blocks and a partial one
+        let y = t(&(0..n).map(|i| (i as f64 * 0.37).sin()).collect::<Vec<_>>(), &[30, 50]);
+        let g = t(&(0..n).map(|i| (i as f64 * 0.11).cos()).collect::<Vec<_>>(), &[30, 50]);
+        let k = kernel(vec![
+            FusedStep {
+                op: FusedOp::Binary(BinaryOp::Mul),
+                a: FusedOperand::Arg(0),
+                b: FusedOperand::Arg(0),
+            },
+            FusedStep {
+                op: FusedOp::Binary(BinaryOp::Sub),
+                a: FusedOperand::Arg(2),
+                b: FusedOperand::Step(0),
+            },
+            FusedStep {
+                op: FusedOp::Binary(BinaryOp::Mul),
+                a: FusedOperand::Arg(1),
+                b: FusedOperand::Step(1),
+            },
+            FusedStep {
+                op: FusedOp::Unary(UnaryOp::Tanh),
+                a: FusedOperand::Step(2),
+                b: FusedOperand::Step(2),
+            },
+        ]);
+        let want = g
+            .binary(
+                &y.binary(&y, BinaryOp::Mul)
+                    .unwrap()
+                    .binary_scalar(1.0, BinaryOp::Sub, true),
+                BinaryOp::Mul,
+            )
+            .unwrap()
+            .unary(UnaryOp::Tanh);
+        let args = vec![
+            FusedArg::Tensor(y.clone()),
+            FusedArg::Tensor(g.clone()),
+            FusedArg::Scalar(1.0),
+        ];
+        let got = k.run(args, &[30, 50]).unwrap();
+        assert_eq!(bits(&got), bits(&want));
+        // The same with an argument whose buffer the result takes over.
+        let y2 = t(&y.to_vec(), &[30, 50]);
+        let got = k
+            .run(
+                vec![FusedArg::Tensor(y2), FusedArg::Tensor(g), FusedArg::Scalar(1.0)],
+                &[30, 50],
+            )
+            .unwrap();
+        assert_eq!(bits(&got), bits(&want));
+    }
+
+    /// Broadcast and transposed arguments are gathered correctly, and a
+    /// comparison at the end gives a bool tensor.
+    #[test]
+    fn broadcast_and_strided_arguments() {
+        let x = t(&(0..12).map(|i| i as f64 - 5.5).collect::<Vec<_>>(), &[3, 4]);
+        let bias = t(&[0.5, -1.0, 2.0, 0.0], &[4]);
+        let col = t(&[1.0, 2.0, 3.0], &[3, 1]);
+        let xt = t(&(0..12).map(|i| (i as f64).sqrt()).collect::<Vec<_>>(), &[4, 3])
+            .transpose(&[1, 0])
+            .unwrap();
+        let k = kernel(vec![
+            FusedStep {
+                op: FusedOp::Binary(BinaryOp::Add),
+                a: FusedOperand::Arg(0),
+                b: FusedOperand::Arg(1),
+            },
+            FusedStep {
+                op: FusedOp::Binary(BinaryOp::Mul),
+                a: FusedOperand::Step(0),
+                b: FusedOperand::Arg(2),
+            },
+            FusedStep {
+                op: FusedOp::Binary(BinaryOp::Sub),
+                a: FusedOperand::Step(1),
+                b: FusedOperand::Arg(3),
+            },
+            FusedStep {
+                op: FusedOp::Binary(BinaryOp::Gt),
+                a: FusedOperand::Step(2),
+                b: FusedOperand::Arg(4),
+            },
+        ]);
+        let want = x
+            .binary(&bias, BinaryOp::Add)
+            .unwrap()
+            .binary(&col, BinaryOp::Mul)
+            .unwrap()
+            .binary(&xt, BinaryOp::Sub)
+            .unwrap()
+            .binary_scalar(0.0, BinaryOp::Gt, false);
+        let args = vec![
+            FusedArg::Tensor(x),
+            FusedArg::Tensor(bias),
+            FusedArg::Tensor(col),
+            FusedArg::Tensor(xt),
+            FusedArg::Scalar(0.0),
+        ];
+        let got = k.run(args, &[3, 4]).unwrap();
+        assert_eq!(bits(&got), bits(&want));
+        assert_eq!(got.dtype(), DType::Bool);
+    }
+
+    /// The argument whose buffer becomes the result is read by earlier steps
+    /// and, on either side, by the last step itself (which then works in place).
+    #[test]
+    fn an_argument_lending_its_buffer_is_read_correctly() {
+        let x = (0..700).map(|i| (i as f64 * 0.01).cos()).collect::<Vec<_>>();
+        let c = t(&(0..700).map(|i| i as f64 * 1e-3).collect::<Vec<_>>(), &[700]);
+        let step = |op, a, b| FusedStep { op, a, b };
+        let (a0, a1, s) = (FusedOperand::Arg(0), FusedOperand::Arg(1), FusedOperand::Step);
+        let sub = FusedOp::Binary(BinaryOp::Sub);
+        for left in [true, false] {
+            let (p, q) = if left { (a0, s(0)) } else { (s(0), a0) };
+            let (u, v) = if left { (a0, s(2)) } else { (s(2), a0) };
+            let k = kernel(vec![
+                step(FusedOp::Unary(UnaryOp::Exp), a0, a0),
+                step(sub, p, q),
+                step(FusedOp::Binary(BinaryOp::Mul), s(1), a1),
+                step(sub, u, v),
+            ]);
+            let xt = t(&x, &[700]);
+            let e = xt.unary(UnaryOp::Exp);
+            let pair = |a: &Tensor, b: &Tensor| {
+                if left {
+                    a.binary(b, BinaryOp::Sub)
+                } else {
+                    b.binary(a, BinaryOp::Sub)
+                }
+            };
+            let m = pair(&xt, &e).unwrap().binary(&c, BinaryOp::Mul).unwrap();
+            let want = pair(&xt, &m).unwrap();
+            let got = k
+                .run(
+                    vec![FusedArg::Tensor(t(&x, &[700])), FusedArg::Tensor(c.clone())],
+                    &[700],
+                )
+                .unwrap();
+            assert_eq!(bits(&got), bits(&want));
+        }
+        // A unary last step in place.
+        let k = kernel(vec![
+            step(FusedOp::Binary(BinaryOp::Mul), a0, a1),
+            step(FusedOp::Unary(UnaryOp::Tanh), a0, a0),
+        ]);
+        let got = k
+            .run(
+                vec![FusedArg::Tensor(t(&x, &[700])), FusedArg::Tensor(c.clone())],
+                &[700],
+            )
+            .unwrap();
+        assert_eq!(bits(&got), bits(&t(&x, &[700]).unary(UnaryOp::Tanh)));
+    }
+
+    /// A kernel ending in a sum adds in exactly the reduction kernels' order:
+    /// all elements (pairwise over leaves) and along the last axis, over
+    /// sizes around the block and leaf boundaries.
+    #[test]
+    fn fused_sums_are_bit_identical_to_the_reduction_kernels() {
+        let chain = |reduce| FusedKernel {
+            steps: vec![
+                FusedStep {
+                    op: FusedOp::Binary(BinaryOp::Mul),
+                    a: FusedOperand::Arg(0),
+                    b: FusedOperand::Arg(1),
+                },
+                FusedStep {
+                    op: FusedOp::Unary(UnaryOp::Exp),
+                    a: FusedOperand::Step(0),
+                    b: FusedOperand::Step(0),
+                },
+            ],
+            reduce: Some(reduce),
+        };
+        for shape in [
+            vec![0],
+            vec![5],
+            vec![256],
+            vec![257],
+            vec![3, 5],
+            vec![7, 300],
+            vec![2, 1030],
+            vec![4, 0],
+            vec![3, 1],
+        ] {
+            let n: usize = shape.iter().product();
+            let x = t(&(0..n).map(|i| (i as f64 * 0.731).sin()).collect::<Vec<_>>(), &shape);
+            let plain = x.binary_scalar(1.7, BinaryOp::Mul, false).unary(UnaryOp::Exp);
+            let args = || vec![FusedArg::Tensor(x.clone()), FusedArg::Scalar(1.7)];
+            let all = chain(FusedReduce::All).run(args(), &shape).unwrap();
+            assert_eq!(all.shape(), &[] as &[usize]);
+            assert_eq!(
+                all.to_vec()[0].to_bits(),
+                plain.reduce_all(crate::ReduceOp::Sum).unwrap().to_bits(),
+                "{shape:?}"
+            );
+            for keepdims in [false, true] {
+                let rows = chain(FusedReduce::LastAxis { keepdims }).run(args(), &shape).unwrap();
+                let want = plain
+                    .reduce(crate::ReduceOp::Sum, &[shape.len() - 1], keepdims)
+                    .unwrap();
+                assert_eq!(rows.shape(), want.shape(), "{shape:?}");
+                assert_eq!(bits(&rows), bits(&want), "{shape:?}");
+            }
+        }
+    }
+
+    /// A malformed kernel or an argument of the wrong shape is an error, not a panic.
+    #[test]
+    fn malformed_kernels_are_errors() {
+        let k = kernel(vec![FusedStep {
+            op: FusedOp::Binary(BinaryOp::Add),
+            a: FusedOperand::Arg(0),
+            b: FusedOperand::Step(0),
+        }]);
+        assert!(k.run(vec![FusedArg::Scalar(1.0)], &[2]).is_err());
+        let k = kernel(vec![FusedStep {
+            op: FusedOp::Unary(UnaryOp::Exp),
+            a: FusedOperand::Arg(0),
+            b: FusedOperand::Arg(0),
+        }]);
+        assert!(k.run(vec![FusedArg::Tensor(t(&[1.0, 2.0, 3.0], &[3]))], &[2]).is_err());
+        assert!(FusedKernel::default().run(vec![], &[2]).is_err());
+        // A kernel of scalars only fills the result.
+        let got = k.run(vec![FusedArg::Scalar(0.0)], &[2, 2]).unwrap();
+        assert_eq!(got.to_vec(), vec![1.0; 4]);
+    }
+}
