@@ -36,6 +36,7 @@ pub fn at(x: &Value, items: Vec<Item>, recv_span: Span, span: Span) -> R<Value> 
                 let plain = |p: Option<(Value, Span)>| p.map(|(v, s)| (v.strip().clone(), s));
                 Item::Slice(plain(a), plain(b), plain(c))
             }
+            Item::Ellipsis(s) => Item::Ellipsis(s),
         })
         .collect();
     let pos = index(&from_tensor(iota), items, recv_span, span)?;
