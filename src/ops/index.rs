@@ -7,6 +7,7 @@ use crate::value::Value;
 use dp_tensor::SliceSpec;
 
 /// One evaluated position of `x[...]`.
+#[derive(Clone)]
 pub enum Item {
     /// An index or tensor of indices.
     At(Value, Span),
