@@ -67,9 +67,12 @@ pub fn at(x: &Value, items: Vec<Item>, recv_span: Span, span: Span) -> R<Value> 
         .with_label(format!("this is {}", x.describe())));
     }
     // Index values are never differentiated: the positions are constants.
+    // Indices that differ per example (inside `vmap`) stay batched, so the
+    // positions do too and the update or gather batches them.
     let items: Rc<[Item]> = items
         .into_iter()
         .map(|it| match it {
+            Item::At(v, s) if crate::autodiff::trace::is_batched(&v) => Item::At(v, s),
             Item::At(v, s) => Item::At(v.strip().clone(), s),
             Item::Slice(a, b, c) => {
                 let plain = |p: Option<(Value, Span)>| p.map(|(v, s)| (v.strip().clone(), s));
@@ -124,8 +127,7 @@ fn positions(x: &Value, items: &[Item], mode: Mode, recv_span: Span, span: Span)
     let n: usize = shape.iter().product();
     if mode == Mode::Raise {
         let iota = te(te(Tensor::arange(0.0, n as f64, 1.0))?.reshape(&shape))?;
-        let pos = index(&from_tensor(iota), items.to_vec(), recv_span, span)?;
-        return Ok(Value::Tensor(as_tensor(pos.strip())?));
+        return plain_positions(index(&from_tensor(iota), items.to_vec(), recv_span, span)?);
     }
     let items = expand_items(items.to_vec(), shape.len(), &shape, span)?;
     let mut padded = vec![false; shape.len()];
@@ -139,29 +141,11 @@ fn positions(x: &Value, items: &[Item], mode: Mode, recv_span: Span, span: Span)
         };
         let (v, s) = (v.clone(), *s);
         let len = shape.get(axis).copied().unwrap_or(0);
-        let fix = |i: f64| -> f64 {
-            let nf = len as f64;
-            if i.fract() != 0.0 || !i.is_finite() || len == 0 {
-                // Left for `index` to report.
-                return i;
-            }
-            let j = if i < 0.0 { i + nf } else { i };
-            match mode {
-                Mode::Clip => j.clamp(0.0, nf - 1.0),
-                _ if (0.0..nf).contains(&j) => j,
-                // The padding slot, past the end of the axis.
-                _ => nf,
-            }
-        };
-        let (fixed, k) = match &v {
+        let (fixed, k) = match v.peek() {
             Value::None => (v, 0),
-            Value::Int(i) => (Value::Int(fix(*i as f64) as i64), 1),
-            Value::Float(f) => (Value::Float(fix(*f)), 1),
-            Value::Tensor(t) if t.is_bool() => {
-                let k = t.ndim();
-                (v.clone(), k)
-            }
-            Value::Tensor(t) => (from_tensor(t.map(fix)), 1),
+            Value::Tensor(t) if t.is_bool() => (v.clone(), t.ndim()),
+            Value::Int(_) | Value::Float(_) | Value::Tensor(_) if len > 0 => (fix_index(&v, len, mode)?, 1),
+            // Left for `index` to report.
             _ => (v, 1),
         };
         let is_int_index = k == 1 && !matches!(&fixed, Value::Tensor(t) if t.is_bool());
@@ -194,8 +178,59 @@ fn positions(x: &Value, items: &[Item], mode: Mode, recv_span: Span, span: Span)
         }
     }
     let iota = te(Tensor::from_vec(data, &pshape))?;
-    let pos = index(&from_tensor(iota), out, recv_span, span)?;
+    plain_positions(index(&from_tensor(iota), out, recv_span, span)?)
+}
+
+/// Index values `i` into an axis of `len > 0` made valid: negative ones
+/// counted from the end, then clamped (`Clip`) or, when out of range, sent
+/// to the padding slot `len` (`Drop`). Written with `ops`, so batched indices
+/// stay batched; non-integers are left for `index` to report.
+fn fix_index(i: &Value, len: usize, mode: Mode) -> R<Value> {
+    if let Value::Int(i) = i {
+        let n = len as i64;
+        let j = if *i < 0 { i.saturating_add(n) } else { *i };
+        return Ok(Value::Int(match mode {
+            Mode::Clip => j.clamp(0, n - 1),
+            _ if (0..n).contains(&j) => j,
+            _ => n,
+        }));
+    }
+    let n = Value::Float(len as f64);
+    let neg = ops::binary(BinaryOp::Lt, i, &Value::Float(0.0))?;
+    let j = ops::where_(&neg, &ops::add(i, &n)?, i)?;
+    match mode {
+        Mode::Clip => {
+            let lo = ops::binary(BinaryOp::Maximum, &j, &Value::Float(0.0))?;
+            ops::binary(BinaryOp::Minimum, &lo, &Value::Float(len as f64 - 1.0))
+        }
+        _ => {
+            let below = ops::binary(BinaryOp::Lt, &j, &Value::Float(0.0))?;
+            let above = ops::binary(BinaryOp::Ge, &j, &n)?;
+            let out = ops::add(&below, &above)?;
+            let out = ops::binary(BinaryOp::Gt, &out, &Value::Float(0.0))?;
+            ops::where_(&out, &n, &j)
+        }
+    }
+}
+
+/// Positions as a plain tensor, or batched when the indices were.
+fn plain_positions(pos: Value) -> R<Value> {
+    if crate::autodiff::trace::is_batched(&pos) {
+        return Ok(pos);
+    }
     Ok(Value::Tensor(as_tensor(pos.strip())?))
+}
+
+/// Whether any position is -1 (an index out of range under `"drop"`), over
+/// every example when the positions are batched.
+fn any_dropped(pos: &Value) -> R<bool> {
+    Ok(as_tensor(pos.peek())?.to_vec().iter().any(|&i| i < 0.0))
+}
+
+/// `where(pos < 0, to, pos)`, with `ops` so batched positions stay batched.
+fn replace_dropped(pos: &Value, to: f64) -> R<Value> {
+    let neg = ops::binary(BinaryOp::Lt, pos, &Value::Float(0.0))?;
+    ops::where_(&neg, &Value::Float(to), pos)
 }
 
 /// The value and keywords of `.set(v, mode=...)` and friends (`get`: no
@@ -275,25 +310,23 @@ fn method_args<'a>(name: &str, a: &'a Args, get: bool) -> R<(&'a Value, Mode, Op
 fn get(x: &Value, pos: &Value, mode: Mode, fill: Value) -> R<Value> {
     let n = shape_of(x).iter().product::<usize>();
     let flat = ops::reshape(x, &[n])?;
-    let p = as_tensor(pos)?;
-    let dropped = mode == Mode::Drop && p.to_vec().iter().any(|&i| i < 0.0);
-    if !dropped {
+    if mode != Mode::Drop || !any_dropped(pos)? {
         return ops::apply(&Prim::Take(crate::prim::Take(0)), &[flat, pos.clone()]);
     }
     if n == 0 {
-        return ops::broadcast_to(&fill, p.shape());
+        // Every position is dropped: nothing to gather from.
+        let like = ops::mul(pos, &Value::Float(0.0))?;
+        return ops::add(&like, &fill);
     }
-    let safe = from_tensor(p.map(|i| i.max(0.0)));
-    let inside = from_tensor(p.map(|i| f64::from(u8::from(i >= 0.0))));
-    let taken = ops::apply(&Prim::Take(crate::prim::Take(0)), &[flat, safe])?;
+    let inside = ops::binary(BinaryOp::Ge, pos, &Value::Float(0.0))?;
+    let taken = ops::apply(&Prim::Take(crate::prim::Take(0)), &[flat, replace_dropped(pos, 0.0)?])?;
     ops::where_(&inside, &taken, &fill)
 }
 
 /// One method applied: `v` broadcast to the selection, out-of-range
 /// positions (-1) sent to an extra element that is cut off afterwards.
 fn apply_method(method: Method, name: &str, x: &Value, pos: &Value, v: &Value, v_span: Span) -> R<Value> {
-    let p = as_tensor(pos)?;
-    if !p.to_vec().iter().any(|&i| i < 0.0) {
+    if !any_dropped(pos)? {
         return method_at(method, name, x, pos, v, v_span);
     }
     let shape = shape_of(x);
@@ -303,7 +336,7 @@ fn apply_method(method: Method, name: &str, x: &Value, pos: &Value, v: &Value, v
         &Prim::Concat(crate::prim::Concat(0)),
         &[flat, from_tensor(te(Tensor::zeros(&[1]))?)],
     )?;
-    let moved = from_tensor(p.map(|i| if i < 0.0 { n as f64 } else { i }));
+    let moved = replace_dropped(pos, n as f64)?;
     let y = method_at(method, name, &ext, &moved, v, v_span)?;
     let kept = ops::apply(
         &Prim::Slice(crate::prim::Slice(
