@@ -280,6 +280,18 @@ fn method_args<'a>(name: &str, a: &'a Args, get: bool) -> R<(&'a Value, Mode, Op
                     }
                 }
             }
+            // JAX's promises about the indices: dp checks what it needs
+            // (`.mul`'s derivative checks uniqueness itself), so they only
+            // have to be bools.
+            "unique_indices" | "indices_are_sorted" => {
+                if !matches!(v, Value::Bool(_)) {
+                    return Err(Diagnostic::new(
+                        ErrorKind::Type,
+                        format!("`{k}` must be a bool, found {}", v.describe()),
+                    )
+                    .at(ks));
+                }
+            }
             "fill_value" if get => {
                 if !v.is_numeric() && !matches!(v, Value::None) {
                     return Err(Diagnostic::new(

@@ -356,10 +356,8 @@ fn check_index_tensor(v: &Value, n: usize, axis: usize, s: Span) -> Result<(), D
         if i < -nf || i >= nf {
             return Err(Diagnostic::new(
                 ErrorKind::Index,
-                format!(
-                    "index {} is out of range for axis {axis} of size {n}",
-                    dp_tensor::format_float(i)
-                ),
+                // An integer here (checked above), within i64 for any real tensor.
+                format!("index {} is out of range for axis {axis} of size {n}", i as i64),
             )
             .at(s)
             .with_label(if n == 0 {
@@ -560,9 +558,9 @@ fn gather_several(sliced: &Value, adv: Vec<Advanced>, span: Span) -> Result<(Val
                 return Err(Diagnostic::new(
                     ErrorKind::Index,
                     format!(
-                        "the index tensors cannot be broadcast together: shape {} and, before it, {}",
-                        dp_tensor::format_shape(&sh),
-                        dp_tensor::format_shape(&bshape)
+                        "index tensors of shapes {} and {} cannot be broadcast together",
+                        dp_tensor::format_shape(&bshape),
+                        dp_tensor::format_shape(&sh)
                     ),
                 )
                 .at(a.span)
