@@ -442,6 +442,15 @@ fn config() -> ProptestConfig {
 
 // ---------------------------------------------------------------- properties
 
+/// Every mode of the `IndexUpdate` primitive (`x.at[...]`).
+const UPDATE_MODES: [dp_tensor::UpdateMode; 5] = [
+    dp_tensor::UpdateMode::Set,
+    dp_tensor::UpdateMode::Add,
+    dp_tensor::UpdateMode::Mul,
+    dp_tensor::UpdateMode::Max,
+    dp_tensor::UpdateMode::Min,
+];
+
 proptest! {
     #![proptest_config(config())]
 
@@ -780,13 +789,14 @@ proptest! {
         check("take_scatter", &g, &[uni(&mut rng, &out_shape, -2.0, 2.0)], seed)?;
     }
 
-    /// `x.at[...].set/add/mul(v)` at flat positions: repeated positions for
-    /// set (the last write wins) and add (accumulates), distinct ones for mul.
+    /// `x.at[...].set/add/mul/max/min(v)` at flat positions: repeated
+    /// positions for set (the last write wins), add (accumulates) and max/min
+    /// (random values: no ties), distinct ones for mul.
     #[test]
-    fn index_update_op(s in shape(0, 3), k in 0usize..=4, mode in 0u8..3, seed in any::<u64>()) {
+    fn index_update_op(s in shape(0, 3), k in 0usize..=4, mode in 0u8..5, seed in any::<u64>()) {
         let n: usize = s.iter().product();
         let mut rng = Rng::new(seed);
-        let mode = [dp_tensor::UpdateMode::Set, dp_tensor::UpdateMode::Add, dp_tensor::UpdateMode::Mul][mode as usize];
+        let mode = UPDATE_MODES[mode as usize];
         let draws = rng.uniform(&[k]).unwrap().to_vec();
         let mut pos: Vec<f64> = draws.iter().map(|u| (u * n as f64).floor()).collect();
         if mode == dp_tensor::UpdateMode::Mul {
@@ -1637,11 +1647,11 @@ proptest! {
     /// `x.at[...]` updates with shared or per-example positions, and any of
     /// `x` and `v` shared.
     #[test]
-    fn batching_index_update(s in shape(1, 3), kk in 1usize..=4, mode in 0u8..3, nb in 1usize..4,
+    fn batching_index_update(s in shape(1, 3), kk in 1usize..=4, mode in 0u8..5, nb in 1usize..4,
                              which in 0usize..4, seed in any::<u64>()) {
         let size: usize = s.iter().product();
         let mut rng = Rng::new(seed);
-        let mode = [dp_tensor::UpdateMode::Set, dp_tensor::UpdateMode::Add, dp_tensor::UpdateMode::Mul][mode as usize];
+        let mode = UPDATE_MODES[mode as usize];
         let draws = rng.uniform(&[nb, kk]).unwrap().map(|u| (u * size as f64).floor());
         let per = value(draws.clone());
         let shared = value(Tensor::from_vec(draws.to_vec()[..kk].to_vec(), &[kk]).unwrap());

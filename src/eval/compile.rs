@@ -1217,6 +1217,7 @@ fn record(keys: Vec<std::rc::Rc<str>>, values: Vec<Code>) -> Code {
 enum IndexCode {
     At(Code, Span),
     Slice([Option<(Code, Span)>; 3]),
+    Ellipsis(Span),
 }
 
 /// `x[...]`.
@@ -1284,6 +1285,7 @@ fn index_codes(items: Vec<ir::IndexItem>) -> Vec<IndexCode> {
                 IndexCode::At(expr(e), s)
             }
             ir::IndexItem::Slice(a, b, c) => IndexCode::Slice([part(a), part(b), part(c)]),
+            ir::IndexItem::Ellipsis(s) => IndexCode::Ellipsis(s),
         })
         .collect()
 }
@@ -1304,6 +1306,7 @@ fn run_index_codes(items: &[IndexCode], i: &mut Interp, f: &mut Frame<'_>) -> Ex
                 let [a, b, c] = vals;
                 crate::ops::index::Item::Slice(a, b, c)
             }
+            IndexCode::Ellipsis(s) => crate::ops::index::Item::Ellipsis(*s),
         });
     }
     Ok(idx)

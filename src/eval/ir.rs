@@ -52,6 +52,8 @@ pub enum IndexItem {
     At(Expr),
     /// `a:b:c`.
     Slice(Option<Expr>, Option<Expr>, Option<Expr>),
+    /// `...`.
+    Ellipsis(Span),
 }
 
 /// A resolved binding pattern.

@@ -670,6 +670,7 @@ impl<'a> Resolver<'a> {
                             b.as_ref().map(|e| self.expr(e)),
                             c.as_ref().map(|e| self.expr(e)),
                         ),
+                        ast::IndexItem::Ellipsis(s) => ir::IndexItem::Ellipsis(*s),
                     })
                     .collect();
                 ir::ExprKind::Index(x, items)

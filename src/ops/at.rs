@@ -1,18 +1,60 @@
-//! Functional updates `x.at[i].set(v)`, `.add(v)`, `.mul(v)` and `.get()`
-//! (JAX's spelling). `x.at[...]` evaluates the index once, against a tensor
-//! of flat positions shaped like `x` (so ints, slices, index tensors and bool
-//! masks all mean exactly what they mean in `x[...]`), and gives a dict of
-//! the four methods, which apply the `IndexUpdate` primitive to those
-//! positions. The result is a new tensor; `x` is unchanged.
+//! Functional updates `x.at[i].set(v)`, `.add(v)`, `.subtract(v)`,
+//! `.mul(v)`, `.divide(v)`, `.power(v)`, `.min(v)`, `.max(v)` and `.get()`
+//! (JAX's spelling). `x.at[...]` resolves the index against a tensor of flat
+//! positions shaped like `x` (so ints, slices, index tensors, bool masks,
+//! `none` and `...` all mean exactly what they mean in `x[...]`), and gives a
+//! dict of the methods, which apply the `IndexUpdate` primitive (or `Take`)
+//! to those positions. The result is a new tensor; `x` is unchanged.
+//!
+//! Each method takes `mode=`, JAX's treatment of out-of-range indices:
+//! by default (and with `"promise_in_bounds"`) an out-of-range index is an
+//! error, as in `x[...]`; `"clip"` clamps it into range; `"drop"`/`"fill"`
+//! skip it (an update does not happen, `.get` gives `fill_value`, NaN by
+//! default). For those the positions come from a tensor with one extra slot
+//! per axis indexed by ints, holding -1: an out-of-range index is sent there.
 
 use crate::diagnostics::{Diagnostic, ErrorKind, R};
-use crate::ops::index::{index, Item};
+use crate::ops::index::{expand_items, index, Item};
 use crate::ops::{self, shape_of, Prim};
 use crate::prim::{as_tensor, from_tensor, te, IndexUpdate};
 use crate::syntax::span::Span;
 use crate::value::native::{native, Args};
 use crate::value::{Dict, Value};
-use dp_tensor::{format_shape, Tensor, UpdateMode};
+use dp_tensor::{format_shape, BinaryOp, Tensor, UpdateMode};
+use std::rc::Rc;
+
+/// JAX's `mode=` for out-of-range indices.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Mode {
+    /// An out-of-range index is an error (dp's default; JAX's promise is not checked there).
+    Raise,
+    /// Clamped into range.
+    Clip,
+    /// Skipped: no update, or `fill_value` for `.get`.
+    Drop,
+}
+
+/// The methods of `x.at[...]` and what each does.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Method {
+    /// An `IndexUpdate` of this mode (`subtract` is `add` of `-v`).
+    Update(UpdateMode, bool),
+    /// `x / ones.at[i].mul(v)`, as JAX writes it.
+    Divide,
+    /// `x ** ones.at[i].mul(v)`, as JAX writes it.
+    Power,
+}
+
+const METHODS: [(&str, Method); 8] = [
+    ("set", Method::Update(UpdateMode::Set, false)),
+    ("add", Method::Update(UpdateMode::Add, false)),
+    ("subtract", Method::Update(UpdateMode::Add, true)),
+    ("mul", Method::Update(UpdateMode::Mul, false)),
+    ("divide", Method::Divide),
+    ("power", Method::Power),
+    ("min", Method::Update(UpdateMode::Min, false)),
+    ("max", Method::Update(UpdateMode::Max, false)),
+];
 
 /// `x.at[items]`: the updater for the elements `x[items]` selects.
 pub fn at(x: &Value, items: Vec<Item>, recv_span: Span, span: Span) -> R<Value> {
@@ -24,79 +66,346 @@ pub fn at(x: &Value, items: Vec<Item>, recv_span: Span, span: Span) -> R<Value> 
         .at(recv_span)
         .with_label(format!("this is {}", x.describe())));
     }
-    let shape = shape_of(x);
-    let n = shape.iter().product::<usize>();
-    let iota = te(te(Tensor::arange(0.0, n as f64, 1.0))?.reshape(&shape))?;
     // Index values are never differentiated: the positions are constants.
-    let items = items
+    // Indices that differ per example (inside `vmap`) stay batched, so the
+    // positions do too and the update or gather batches them.
+    let items: Rc<[Item]> = items
         .into_iter()
         .map(|it| match it {
+            Item::At(v, s) if crate::autodiff::trace::is_batched(&v) => Item::At(v, s),
             Item::At(v, s) => Item::At(v.strip().clone(), s),
             Item::Slice(a, b, c) => {
                 let plain = |p: Option<(Value, Span)>| p.map(|(v, s)| (v.strip().clone(), s));
                 Item::Slice(plain(a), plain(b), plain(c))
             }
+            Item::Ellipsis(s) => Item::Ellipsis(s),
         })
         .collect();
-    let pos = index(&from_tensor(iota), items, recv_span, span)?;
-    let pos = Value::Tensor(as_tensor(pos.strip())?);
+    // Resolved once with the default mode; a method with another `mode=`
+    // resolves them again. A bad index is reported (at the index) when a
+    // method is called, since `mode=` may make it valid.
+    let default = positions(x, &items, Mode::Raise, recv_span, span);
+    let default = Rc::new(default);
     let mut d = Dict::new();
-    for mode in [UpdateMode::Set, UpdateMode::Add, UpdateMode::Mul] {
-        let (x, pos) = (x.clone(), pos.clone());
+    for (name, method) in METHODS {
+        let (x, items, default) = (x.clone(), items.clone(), default.clone());
         d.insert(
-            mode.name().into(),
-            native(mode.name(), move |_, a: Args| {
-                let v = one_arg(mode.name(), &a)?;
-                update(mode, &x, &pos, v, a.span_of(0)).map_err(|d| d.at(a.span))
+            name.into(),
+            native(name, move |_, a: Args| {
+                let (v, mode, fill) = method_args(name, &a, false)?;
+                debug_assert!(fill.is_none());
+                let pos = match (mode, &*default) {
+                    (Mode::Raise, Ok(p)) => p.clone(),
+                    (Mode::Raise, Err(e)) => return Err(e.clone()),
+                    _ => positions(&x, &items, mode, recv_span, span)?,
+                };
+                apply_method(method, name, &x, &pos, v, a.span_of(0)).map_err(|d| d.at(a.span))
             }),
         );
     }
-    let (x, p) = (x.clone(), pos);
+    let (x, items) = (x.clone(), items.clone());
     d.insert(
         "get".into(),
         native("get", move |_, a: Args| {
-            if !a.pos.is_empty() || !a.kw.is_empty() {
-                return Err(Diagnostic::new(ErrorKind::Type, "`.get()` takes no arguments").at(a.span));
-            }
-            let flat = ops::reshape(&x, &[n])?;
-            ops::apply(&Prim::Take(crate::prim::Take(0)), &[flat, p.clone()])
+            let (_, mode, fill) = method_args("get", &a, true)?;
+            let pos = match (mode, &*default) {
+                (Mode::Raise, Ok(p)) => p.clone(),
+                (Mode::Raise, Err(e)) => return Err(e.clone()),
+                _ => positions(&x, &items, mode, recv_span, span)?,
+            };
+            get(&x, &pos, mode, fill.unwrap_or(Value::Float(f64::NAN)))
         }),
     );
     Ok(Value::Dict(d))
 }
 
-/// The single positional argument of `.set(v)` and friends.
-fn one_arg<'a>(name: &str, a: &'a Args) -> R<&'a Value> {
-    match (&a.pos[..], a.kw.is_empty()) {
-        ([v], true) => Ok(v),
-        _ => Err(Diagnostic::new(
+/// The flat positions into `x` that `x[items]` selects, shaped like the
+/// selection; under `Clip` out-of-range ints are clamped, under `Drop` they
+/// give -1.
+fn positions(x: &Value, items: &[Item], mode: Mode, recv_span: Span, span: Span) -> R<Value> {
+    let shape = shape_of(x);
+    let n: usize = shape.iter().product();
+    if mode == Mode::Raise {
+        let iota = te(te(Tensor::arange(0.0, n as f64, 1.0))?.reshape(&shape))?;
+        return plain_positions(index(&from_tensor(iota), items.to_vec(), recv_span, span)?);
+    }
+    let items = expand_items(items.to_vec(), shape.len(), &shape, span)?;
+    let mut padded = vec![false; shape.len()];
+    let mut axis = 0usize;
+    let mut out = Vec::with_capacity(items.len());
+    for it in items {
+        let Item::At(v, s) = &it else {
+            axis += usize::from(matches!(it, Item::Slice(..)));
+            out.push(it);
+            continue;
+        };
+        let (v, s) = (v.clone(), *s);
+        let len = shape.get(axis).copied().unwrap_or(0);
+        let (fixed, k) = match v.peek() {
+            Value::None => (v, 0),
+            Value::Tensor(t) if t.is_bool() => (v.clone(), t.ndim()),
+            Value::Int(_) | Value::Float(_) | Value::Tensor(_) if len > 0 => (fix_index(&v, len, mode)?, 1),
+            // Left for `index` to report.
+            _ => (v, 1),
+        };
+        let is_int_index = k == 1 && !matches!(&fixed, Value::Tensor(t) if t.is_bool());
+        if is_int_index && mode == Mode::Drop && axis < shape.len() {
+            padded[axis] = true;
+        }
+        out.push(Item::At(fixed, s));
+        axis += k;
+    }
+    // The positions tensor: `x`'s flat positions, with one more slot (-1) on
+    // each padded axis.
+    let pshape: Vec<usize> = shape.iter().zip(&padded).map(|(&d, &p)| d + usize::from(p)).collect();
+    let total = dp_tensor::checked_size(&pshape).map_err(crate::prim::tensor_error)?;
+    let mut data = Vec::with_capacity(total);
+    let mut coord = vec![0usize; pshape.len()];
+    for _ in 0..total {
+        let mut flat = 0usize;
+        let mut inside = true;
+        for (a, &c) in coord.iter().enumerate() {
+            inside &= c < shape[a];
+            flat = flat * shape[a] + c.min(shape[a].saturating_sub(1));
+        }
+        data.push(if inside { flat as f64 } else { -1.0 });
+        for a in (0..pshape.len()).rev() {
+            coord[a] += 1;
+            if coord[a] < pshape[a] {
+                break;
+            }
+            coord[a] = 0;
+        }
+    }
+    let iota = te(Tensor::from_vec(data, &pshape))?;
+    plain_positions(index(&from_tensor(iota), out, recv_span, span)?)
+}
+
+/// Index values `i` into an axis of `len > 0` made valid: negative ones
+/// counted from the end, then clamped (`Clip`) or, when out of range, sent
+/// to the padding slot `len` (`Drop`). Written with `ops`, so batched indices
+/// stay batched; non-integers are left for `index` to report.
+fn fix_index(i: &Value, len: usize, mode: Mode) -> R<Value> {
+    if let Value::Int(i) = i {
+        let n = len as i64;
+        let j = if *i < 0 { i.saturating_add(n) } else { *i };
+        return Ok(Value::Int(match mode {
+            Mode::Clip => j.clamp(0, n - 1),
+            _ if (0..n).contains(&j) => j,
+            _ => n,
+        }));
+    }
+    let n = Value::Float(len as f64);
+    let neg = ops::binary(BinaryOp::Lt, i, &Value::Float(0.0))?;
+    let j = ops::where_(&neg, &ops::add(i, &n)?, i)?;
+    match mode {
+        Mode::Clip => {
+            let lo = ops::binary(BinaryOp::Maximum, &j, &Value::Float(0.0))?;
+            ops::binary(BinaryOp::Minimum, &lo, &Value::Float(len as f64 - 1.0))
+        }
+        _ => {
+            let below = ops::binary(BinaryOp::Lt, &j, &Value::Float(0.0))?;
+            let above = ops::binary(BinaryOp::Ge, &j, &n)?;
+            let out = ops::add(&below, &above)?;
+            let out = ops::binary(BinaryOp::Gt, &out, &Value::Float(0.0))?;
+            ops::where_(&out, &n, &j)
+        }
+    }
+}
+
+/// Positions as a plain tensor, or batched when the indices were.
+fn plain_positions(pos: Value) -> R<Value> {
+    if crate::autodiff::trace::is_batched(&pos) {
+        return Ok(pos);
+    }
+    Ok(Value::Tensor(as_tensor(pos.strip())?))
+}
+
+/// Whether any position is -1 (an index out of range under `"drop"`), over
+/// every example when the positions are batched.
+fn any_dropped(pos: &Value) -> R<bool> {
+    Ok(as_tensor(pos.peek())?.to_vec().iter().any(|&i| i < 0.0))
+}
+
+/// `where(pos < 0, to, pos)`, with `ops` so batched positions stay batched.
+fn replace_dropped(pos: &Value, to: f64) -> R<Value> {
+    let neg = ops::binary(BinaryOp::Lt, pos, &Value::Float(0.0))?;
+    ops::where_(&neg, &Value::Float(to), pos)
+}
+
+/// The value and keywords of `.set(v, mode=...)` and friends (`get`: no
+/// value, and `fill_value=` too).
+fn method_args<'a>(name: &str, a: &'a Args, get: bool) -> R<(&'a Value, Mode, Option<Value>)> {
+    let want = usize::from(!get);
+    if a.pos.len() != want {
+        return Err(Diagnostic::new(
             ErrorKind::Type,
-            format!(
-                "`.{name}(v)` takes one value, found {} arguments",
-                a.pos.len() + a.kw.len()
-            ),
+            if get {
+                format!("`.get()` takes no positional arguments, found {}", a.pos.len())
+            } else {
+                format!(
+                    "`.{name}(v)` takes one value, found {} positional arguments",
+                    a.pos.len()
+                )
+            },
         )
-        .at(a.span)),
+        .at(a.span));
+    }
+    let mut mode = Mode::Raise;
+    let mut fill = None;
+    for (i, (k, v)) in a.kw.iter().enumerate() {
+        let ks = a.spans.get(a.pos.len() + i).copied().unwrap_or(a.span);
+        match &**k {
+            "mode" => {
+                mode = match v {
+                    Value::None => Mode::Raise,
+                    Value::Str(m) => match &**m {
+                        "promise_in_bounds" => Mode::Raise,
+                        "clip" => Mode::Clip,
+                        "drop" | "fill" => Mode::Drop,
+                        other => {
+                            return Err(
+                                Diagnostic::new(ErrorKind::Value, format!("unknown index mode \"{other}\""))
+                                    .at(ks)
+                                    .with_help("modes are \"promise_in_bounds\", \"clip\", \"drop\" and \"fill\""),
+                            )
+                        }
+                    },
+                    other => {
+                        return Err(Diagnostic::new(
+                            ErrorKind::Type,
+                            format!("`mode` must be a string, found {}", other.describe()),
+                        )
+                        .at(ks))
+                    }
+                }
+            }
+            // JAX's promises about the indices: dp checks what it needs
+            // (`.mul`'s derivative checks uniqueness itself), so they only
+            // have to be bools.
+            "unique_indices" | "indices_are_sorted" => {
+                if !matches!(v, Value::Bool(_)) {
+                    return Err(Diagnostic::new(
+                        ErrorKind::Type,
+                        format!("`{k}` must be a bool, found {}", v.describe()),
+                    )
+                    .at(ks));
+                }
+            }
+            "fill_value" if get => {
+                if !v.is_numeric() && !matches!(v, Value::None) {
+                    return Err(Diagnostic::new(
+                        ErrorKind::Type,
+                        format!("`fill_value` must be a number, found {}", v.describe()),
+                    )
+                    .at(ks));
+                }
+                fill = (!matches!(v, Value::None)).then(|| ops::num(v));
+            }
+            other => {
+                return Err(
+                    Diagnostic::new(ErrorKind::Type, format!("`.{name}` has no keyword `{other}`"))
+                        .at(ks)
+                        .with_help(if get {
+                            "`.get` takes `mode=` and `fill_value=`"
+                        } else {
+                            "the update methods take `mode=`"
+                        }),
+                )
+            }
+        }
+    }
+    Ok((a.pos.first().unwrap_or(&Value::None), mode, fill))
+}
+
+/// `x[...]` at the positions `pos` (-1: out of range, giving `fill`).
+fn get(x: &Value, pos: &Value, mode: Mode, fill: Value) -> R<Value> {
+    let n = shape_of(x).iter().product::<usize>();
+    let flat = ops::reshape(x, &[n])?;
+    if mode != Mode::Drop || !any_dropped(pos)? {
+        return ops::apply(&Prim::Take(crate::prim::Take(0)), &[flat, pos.clone()]);
+    }
+    if n == 0 {
+        // Every position is dropped: nothing to gather from.
+        let like = ops::mul(pos, &Value::Float(0.0))?;
+        return ops::add(&like, &fill);
+    }
+    let inside = ops::binary(BinaryOp::Ge, pos, &Value::Float(0.0))?;
+    let taken = ops::apply(&Prim::Take(crate::prim::Take(0)), &[flat, replace_dropped(pos, 0.0)?])?;
+    ops::where_(&inside, &taken, &fill)
+}
+
+/// One method applied: `v` broadcast to the selection, out-of-range
+/// positions (-1) sent to an extra element that is cut off afterwards.
+fn apply_method(method: Method, name: &str, x: &Value, pos: &Value, v: &Value, v_span: Span) -> R<Value> {
+    if !any_dropped(pos)? {
+        return method_at(method, name, x, pos, v, v_span);
+    }
+    let shape = shape_of(x);
+    let n = shape.iter().product::<usize>();
+    let flat = ops::reshape(x, &[n])?;
+    let ext = ops::apply(
+        &Prim::Concat(crate::prim::Concat(0)),
+        &[flat, from_tensor(te(Tensor::zeros(&[1]))?)],
+    )?;
+    let moved = replace_dropped(pos, n as f64)?;
+    let y = method_at(method, name, &ext, &moved, v, v_span)?;
+    let kept = ops::apply(
+        &Prim::Slice(crate::prim::Slice(
+            vec![dp_tensor::SliceSpec::Range {
+                start: Some(0),
+                stop: Some(n as i64),
+                step: 1,
+            }]
+            .into(),
+        )),
+        &[y],
+    )?;
+    ops::reshape(&kept, &shape)
+}
+
+/// `method` at in-range positions `pos` of `x`.
+fn method_at(method: Method, name: &str, x: &Value, pos: &Value, v: &Value, v_span: Span) -> R<Value> {
+    match method {
+        Method::Update(mode, negate) => {
+            let v = if negate {
+                ops::neg(&value_arg(name, v, v_span)?)?
+            } else {
+                v.clone()
+            };
+            update(mode, name, x, pos, &v, v_span)
+        }
+        Method::Divide | Method::Power => {
+            let ones = from_tensor(te(Tensor::full(&shape_of(x), 1.0))?);
+            let by = update(UpdateMode::Mul, name, &ones, pos, v, v_span)?;
+            let op = if method == Method::Divide {
+                BinaryOp::Div
+            } else {
+                BinaryOp::Pow
+            };
+            ops::binary(op, x, &by)
+        }
+    }
+}
+
+/// `v` of a method, checked to be a number or tensor.
+fn value_arg(name: &str, v: &Value, v_span: Span) -> R<Value> {
+    match v.strip() {
+        Value::Bool(b) => Ok(Value::Tensor(std::rc::Rc::new(
+            Tensor::scalar(f64::from(u8::from(*b))).marked_bool(),
+        ))),
+        _ if v.is_numeric() => Ok(ops::num(v)),
+        other => Err(Diagnostic::new(
+            ErrorKind::Type,
+            format!("`.{name}(v)` expects a number or tensor, found {}", other.describe()),
+        )
+        .at(v_span)),
     }
 }
 
 /// `x` with the elements at `pos` updated by `v` (broadcast to the selection's shape).
-fn update(mode: UpdateMode, x: &Value, pos: &Value, v: &Value, v_span: Span) -> R<Value> {
-    let v = match v.strip() {
-        Value::Bool(b) => Value::Tensor(std::rc::Rc::new(Tensor::scalar(f64::from(u8::from(*b))).marked_bool())),
-        _ if v.is_numeric() => ops::num(v),
-        other => {
-            return Err(Diagnostic::new(
-                ErrorKind::Type,
-                format!(
-                    "`.{}(v)` expects a number or tensor, found {}",
-                    mode.name(),
-                    other.describe()
-                ),
-            )
-            .at(v_span))
-        }
-    };
+fn update(mode: UpdateMode, name: &str, x: &Value, pos: &Value, v: &Value, v_span: Span) -> R<Value> {
+    let v = value_arg(name, v, v_span)?;
     let sel = shape_of(pos);
     let vs = shape_of(&v);
     let v = if vs == sel {
@@ -108,7 +417,7 @@ fn update(mode: UpdateMode, x: &Value, pos: &Value, v: &Value, v_span: Span) -> 
             ErrorKind::Shape,
             format!(
                 "cannot {} a value of shape {} into the {} selected elements of shape {}",
-                mode.name(),
+                name,
                 format_shape(&vs),
                 sel.iter().product::<usize>(),
                 format_shape(&sel)

@@ -7,11 +7,14 @@ use crate::value::Value;
 use dp_tensor::SliceSpec;
 
 /// One evaluated position of `x[...]`.
+#[derive(Clone)]
 pub enum Item {
     /// An index or tensor of indices.
     At(Value, Span),
     /// `a:b:c`, each part optional.
     Slice(Option<(Value, Span)>, Option<(Value, Span)>, Option<(Value, Span)>),
+    /// `...`: as many `:` as the other items leave axes (tensors only).
+    Ellipsis(Span),
 }
 
 fn as_index(v: &Value, span: Span, what: &str) -> Result<i64, Diagnostic> {
@@ -115,6 +118,7 @@ pub fn index(v: &Value, items: Vec<Item>, recv_span: Span, span: Span) -> Result
             Item::Slice(a, b, c) => Ok(Value::Tuple(
                 slice_bounds(&a, &b, &c, t.len())?.map(|i| t[i].clone()).collect(),
             )),
+            Item::Ellipsis(s) => Err(not_here(s, "a tuple")),
         },
         Value::Str(s) => {
             // Characters are found through a cached index: O(1) per lookup, not O(i).
@@ -141,6 +145,7 @@ pub fn index(v: &Value, items: Vec<Item>, recv_span: Span, span: Span) -> Result
                     }
                     Ok(Value::str(out))
                 }
+                Item::Ellipsis(sp) => Err(not_here(sp, "a string")),
             }
         }
         Value::Dict(d) => match one_item(items, "a dict", span)? {
@@ -154,6 +159,7 @@ pub fn index(v: &Value, items: Vec<Item>, recv_span: Span, span: Span) -> Result
             )
             .at(s)),
             Item::Slice(..) => Err(Diagnostic::new(ErrorKind::Type, "cannot slice a dict").at(span)),
+            Item::Ellipsis(s) => Err(not_here(s, "a dict")),
         },
         Value::Range(a, b, st) => range_index(*a, *b, *st, v, items, recv_span, span),
         other if other.is_numeric() => tensor_index(other, items, span),
@@ -212,6 +218,7 @@ fn range_index(
                 (0..count).map(|k| at(first + i128::from(k) * step)).collect(),
             ))
         }
+        Item::Ellipsis(s) => Err(not_here(s, "a range")),
     }
 }
 
@@ -223,19 +230,17 @@ fn one_item(mut items: Vec<Item>, what: &str, span: Span) -> Result<Item, Diagno
         )
         .at(span));
     }
-    Ok(items.remove(0))
+    match items.remove(0) {
+        Item::Ellipsis(s) => Err(not_here(s, what)),
+        it => Ok(it),
+    }
 }
 
-/// The number of axes an index item consumes: a bool mask one per axis of
-/// its own, anything else one.
-fn consumed(it: &Item) -> usize {
-    match it {
-        Item::At(v, _) => match v.strip() {
-            Value::Tensor(t) if t.is_bool() => t.ndim(),
-            _ => 1,
-        },
-        Item::Slice(..) => 1,
-    }
+/// `...` used where only tensors take it.
+fn not_here(s: Span, what: &str) -> Diagnostic {
+    Diagnostic::new(ErrorKind::Index, format!("`...` indexes tensors, not {what}"))
+        .at(s)
+        .with_label("`...` stands for the remaining axes of a tensor")
 }
 
 /// A bool mask used as an index: checked against the axes it covers and
@@ -264,28 +269,142 @@ fn mask_positions(mask: &dp_tensor::Tensor, covered: &[usize], at: usize, s: Spa
     Ok(crate::prim::from_tensor(crate::prim::te(mask.mask_positions())?))
 }
 
-fn tensor_index(x: &Value, items: Vec<Item>, span: Span) -> Result<Value, Diagnostic> {
-    let shape = ops::shape_of(x);
+fn is_none_item(it: &Item) -> bool {
+    matches!(it, Item::At(v, _) if matches!(v.strip(), Value::None))
+}
+
+/// The number of axes of the indexed tensor an item consumes: a bool mask
+/// one per axis of its own, `none` and `...` none (`...` is resolved by
+/// [`expand_items`]), anything else one.
+fn consumed(it: &Item) -> usize {
+    match it {
+        Item::At(v, _) => match v.strip() {
+            Value::Tensor(t) if t.is_bool() => t.ndim(),
+            Value::None => 0,
+            _ => 1,
+        },
+        Item::Slice(..) => 1,
+        Item::Ellipsis(_) => 0,
+    }
+}
+
+/// The items of `x[items]` for a tensor of `ndim` axes with `...` replaced
+/// by as many `:` as the other items leave axes (NumPy's rule), checked for
+/// too many indices.
+pub fn expand_items(items: Vec<Item>, ndim: usize, shape: &[usize], span: Span) -> Result<Vec<Item>, Diagnostic> {
     let wanted: usize = items.iter().map(consumed).sum();
-    if wanted > shape.len() {
+    let mut ellipses = items.iter().filter_map(|it| match it {
+        Item::Ellipsis(s) => Some(*s),
+        _ => None,
+    });
+    let first = ellipses.next();
+    if let Some(second) = ellipses.next() {
+        return Err(Diagnostic::new(ErrorKind::Index, "an index can have only one `...`")
+            .at(second)
+            .with_label("a second `...`"));
+    }
+    if wanted > ndim {
         return Err(Diagnostic::new(
             ErrorKind::Index,
             format!(
                 "too many indices: {} given for a tensor of shape {} ({} dimensions)",
                 wanted,
-                dp_tensor::format_shape(&shape),
-                shape.len()
+                dp_tensor::format_shape(shape),
+                ndim
             ),
         )
         .at(span));
     }
+    if first.is_none() {
+        return Ok(items);
+    }
+    let mut out = Vec::with_capacity(items.len() + ndim - wanted);
+    for it in items {
+        match it {
+            Item::Ellipsis(_) => out.extend((0..ndim - wanted).map(|_| Item::Slice(None, None, None))),
+            other => out.push(other),
+        }
+    }
+    Ok(out)
+}
+
+/// One advanced index of `x[...]` (a tensor of indices or a bool mask): the
+/// first axis of the sliced tensor it selects along, how many axes it covers
+/// (a k-d mask covers k), its indices (flat positions into the covered axes)
+/// and their span.
+struct Advanced {
+    axis: usize,
+    covers: usize,
+    idx: Value,
+    span: Span,
+}
+
+/// Checks that the indices of `v` (a tensor) are integers within `-n..n`,
+/// reporting the first bad one at `s`.
+fn check_index_tensor(v: &Value, n: usize, axis: usize, s: Span) -> Result<(), Diagnostic> {
+    let t = crate::prim::as_tensor(v.strip())?;
+    let nf = n as f64;
+    for i in t.to_vec() {
+        if i.fract() != 0.0 || !i.is_finite() {
+            return Err(Diagnostic::new(
+                ErrorKind::Index,
+                format!("tensor indices must be integers, found {}", dp_tensor::format_float(i)),
+            )
+            .at(s)
+            .with_help("round them with `round` (or `floor`) first"));
+        }
+        if i < -nf || i >= nf {
+            return Err(Diagnostic::new(
+                ErrorKind::Index,
+                // An integer here (checked above), within i64 for any real tensor.
+                format!("index {} is out of range for axis {axis} of size {n}", i as i64),
+            )
+            .at(s)
+            .with_label(if n == 0 {
+                "the axis is empty".to_string()
+            } else {
+                format!("valid indices are -{n}..={}", n - 1)
+            }));
+        }
+    }
+    Ok(())
+}
+
+fn tensor_index(x: &Value, items: Vec<Item>, span: Span) -> Result<Value, Diagnostic> {
+    let shape = ops::shape_of(x);
+    let items = expand_items(items, shape.len(), &shape, span)?;
+    // `none` inserts an axis of length 1: reshape first, then index that axis with `:`.
+    let (x, shape, items) = if items.iter().any(is_none_item) {
+        let mut grown = Vec::with_capacity(shape.len() + items.len());
+        let mut axis = 0usize;
+        for it in &items {
+            if is_none_item(it) {
+                grown.push(1);
+            } else {
+                let k = consumed(it);
+                grown.extend_from_slice(&shape[axis..axis + k]);
+                axis += k;
+            }
+        }
+        grown.extend_from_slice(&shape[axis..]);
+        let items: Vec<Item> = items
+            .into_iter()
+            .map(|it| {
+                if is_none_item(&it) {
+                    Item::Slice(None, None, None)
+                } else {
+                    it
+                }
+            })
+            .collect();
+        (ops::reshape(x, &grown).map_err(|d| d.at(span))?, grown, items)
+    } else {
+        (x.clone(), shape, items)
+    };
     let mut specs = Vec::with_capacity(items.len());
-    // The gathered axis of the sliced tensor, its indices, their span, and
-    // how many axes of the sliced tensor they cover (more than one for a
-    // multi-dimensional bool mask, whose axes are merged before the gather).
-    let mut gather: Option<(usize, Value, Span, usize)> = None;
+    let mut adv: Vec<Advanced> = Vec::new();
     let mut dropped_before = 0usize;
-    // Positions of the advanced indices (the tensor of indices and, as in
+    // Positions of the advanced indices (the tensors of indices and, as in
     // NumPy, the integer scalars), for NumPy's rule on where the gathered axes go.
     let mut advanced = Vec::new();
     // The axis of `x` the next item indexes.
@@ -297,14 +416,6 @@ fn tensor_index(x: &Value, items: Vec<Item>, span: Span) -> Result<Value, Diagno
         match it {
             Item::At(v, s) => match v.strip() {
                 Value::Tensor(t) => {
-                    if gather.is_some() {
-                        return Err(Diagnostic::new(
-                            ErrorKind::Index,
-                            "only one tensor of indices is supported per indexing expression",
-                        )
-                        .at(s)
-                        .with_help("gather one axis at a time, or use `take(x, idx, axis)`"));
-                    }
                     let batched = crate::autodiff::trace::is_batched(&v);
                     let (idx, covers) = if t.is_bool() && batched {
                         return Err(Diagnostic::new(
@@ -322,7 +433,12 @@ fn tensor_index(x: &Value, items: Vec<Item>, span: Span) -> Result<Value, Diagno
                     } else {
                         (Value::Tensor(t.clone()), 1)
                     };
-                    gather = Some((axis - dropped_before, idx, s, covers));
+                    adv.push(Advanced {
+                        axis: axis - dropped_before,
+                        covers,
+                        idx,
+                        span: s,
+                    });
                     for _ in 0..covers {
                         specs.push(SliceSpec::full());
                     }
@@ -367,41 +483,123 @@ fn tensor_index(x: &Value, items: Vec<Item>, span: Span) -> Result<Value, Diagno
                 });
                 axis += 1;
             }
+            // Unreachable: `expand_items` replaced it; an error rather than a panic.
+            Item::Ellipsis(s) => {
+                return Err(Diagnostic::new(ErrorKind::Index, "an index can have only one `...`").at(s))
+            }
         }
     }
     let trivial = specs.iter().all(|s| *s == SliceSpec::full());
     let sliced = if trivial {
-        x.clone()
+        x
     } else {
-        ops::apply(&Prim::Slice(crate::prim::Slice(specs.into())), &[ops::num(x)]).map_err(|d| d.at(span))?
+        ops::apply(&Prim::Slice(crate::prim::Slice(specs.into())), &[ops::num(&x)]).map_err(|d| d.at(span))?
     };
-    let Some((axis, idx, s, covers)) = gather else {
+    if adv.is_empty() {
         return Ok(sliced);
-    };
-    let sliced = if covers == 1 {
-        sliced
-    } else {
-        // A k-d mask selects from the k axes it covers as one flattened axis.
-        let ss = ops::shape_of(&sliced);
-        let mut merged = ss[..axis].to_vec();
-        merged.push(ss[axis..axis + covers].iter().product());
-        merged.extend_from_slice(&ss[axis + covers..]);
-        ops::reshape(&sliced, &merged).map_err(|d| d.at(span))?
-    };
-    let k = ops::shape_of(&idx).len();
-    let taken = ops::apply(&Prim::Take(crate::prim::Take(axis)), &[sliced, idx]).map_err(|d| d.at(s))?;
+    }
     // NumPy: when a slice separates the advanced indices (`x[0, :, idx]`), the
     // gathered axes come first; when they are adjacent they stay in place.
     let adjacent = advanced
         .last()
         .zip(advanced.first())
         .is_none_or(|(hi, lo)| hi - lo + 1 == advanced.len());
-    if adjacent || k == 0 || axis == 0 {
+    // `at`: where the gathered axes are in `taken`; `first_axis`: where the
+    // first advanced index was.
+    let first_axis = adv[0].axis;
+    let (taken, k, at) = if adv.len() == 1 {
+        let Advanced {
+            axis,
+            covers,
+            idx,
+            span: s,
+        } = adv.remove(0);
+        let sliced = if covers == 1 {
+            sliced
+        } else {
+            // A k-d mask selects from the k axes it covers as one flattened axis.
+            let ss = ops::shape_of(&sliced);
+            let mut merged = ss[..axis].to_vec();
+            merged.push(ss[axis..axis + covers].iter().product());
+            merged.extend_from_slice(&ss[axis + covers..]);
+            ops::reshape(&sliced, &merged).map_err(|d| d.at(span))?
+        };
+        let k = ops::shape_of(&idx).len();
+        let taken = ops::apply(&Prim::Take(crate::prim::Take(axis)), &[sliced, idx]).map_err(|d| d.at(s))?;
+        (taken, k, axis)
+    } else {
+        let (taken, k) = gather_several(&sliced, adv, span)?;
+        (taken, k, 0)
+    };
+    let target = if adjacent { first_axis } else { 0 };
+    if at == target || k == 0 {
         return Ok(taken);
     }
     let n = ops::shape_of(&taken).len();
-    let perm: Vec<usize> = (axis..axis + k).chain(0..axis).chain(axis + k..n).collect();
+    let mut rest: Vec<usize> = (0..n).filter(|a| !(at..at + k).contains(a)).collect();
+    let tail = rest.split_off(target);
+    let perm: Vec<usize> = rest.into_iter().chain(at..at + k).chain(tail).collect();
     ops::transpose(&taken, &perm).map_err(|d| d.at(span))
+}
+/// `sliced[i1, i2, ...]` for several advanced indices (NumPy's rule: the
+/// index tensors broadcast together, and each result element is the one at
+/// their coordinates): the advanced axes are moved to the front and merged
+/// into one, the coordinates into one flat index, and one `Take` gathers, so
+/// the derivative is `Take`'s (a scatter-add). The gathered axes come first
+/// in the result; returns it and their number.
+fn gather_several(sliced: &Value, adv: Vec<Advanced>, span: Span) -> Result<(Value, usize), Diagnostic> {
+    let ss = ops::shape_of(sliced);
+    let mut bshape: Vec<usize> = Vec::new();
+    for (k, a) in adv.iter().enumerate() {
+        let sh = ops::shape_of(&a.idx);
+        bshape = match dp_tensor::broadcast_shapes(&bshape, &sh) {
+            Some(b) => b.to_vec(),
+            None => {
+                return Err(Diagnostic::new(
+                    ErrorKind::Index,
+                    format!(
+                        "index tensors of shapes {} and {} cannot be broadcast together",
+                        dp_tensor::format_shape(&bshape),
+                        dp_tensor::format_shape(&sh)
+                    ),
+                )
+                .at(a.span)
+                .with_label(format!("index {} has shape {}", k + 1, dp_tensor::format_shape(&sh)))
+                .with_help("index tensors used together must broadcast to one shape, as in NumPy"))
+            }
+        };
+    }
+    // Flat index over the merged advanced axes, written with `ops` so batched
+    // indices (inside `vmap`) stay batched.
+    let mut flat = Value::Float(0.0);
+    let mut stride = 1usize;
+    for a in adv.iter().rev() {
+        let n: usize = ss[a.axis..a.axis + a.covers].iter().product();
+        let i = if a.covers == 1 {
+            check_index_tensor(&a.idx, n, a.axis, a.span)?;
+            let neg = ops::binary(dp_tensor::BinaryOp::Lt, &a.idx, &Value::Float(0.0))?;
+            ops::where_(&neg, &ops::add(&a.idx, &Value::Float(n as f64))?, &a.idx)?
+        } else {
+            // Mask positions are already in range and non-negative.
+            a.idx.clone()
+        };
+        flat = ops::add(&flat, &ops::mul(&i, &Value::Float(stride as f64))?)?;
+        stride *= n;
+    }
+    let flat = ops::broadcast_to(&flat, &bshape)?;
+    let covered: Vec<usize> = adv.iter().flat_map(|a| a.axis..a.axis + a.covers).collect();
+    let others: Vec<usize> = (0..ss.len()).filter(|a| !covered.contains(a)).collect();
+    let perm: Vec<usize> = covered.iter().chain(&others).copied().collect();
+    let moved = if perm.iter().enumerate().all(|(i, &p)| i == p) {
+        sliced.clone()
+    } else {
+        ops::transpose(sliced, &perm).map_err(|d| d.at(span))?
+    };
+    let mut merged = vec![stride];
+    merged.extend(others.iter().map(|&a| ss[a]));
+    let moved = ops::reshape(&moved, &merged).map_err(|d| d.at(span))?;
+    let taken = ops::apply(&Prim::Take(crate::prim::Take(0)), &[moved, flat]).map_err(|d| d.at(span))?;
+    Ok((taken, bshape.len()))
 }
 
 /// The elements of an iterable value, in order.

@@ -261,6 +261,26 @@ fn check_unique_for_mul(x: &Value, pos: &Value) -> R<()> {
     Ok(())
 }
 
+/// The derivative coefficients of `y = x.at[pos].max(v)` (or `.min`), as
+/// JAX's scatter_max/scatter_min: every value that ends up as the result of
+/// its element (the element itself when it is kept, and each update equal to
+/// the result) shares that element's derivative equally. Returns the
+/// coefficient of each element of `x` and of each update. Written with
+/// comparisons (derivative zero), so derivatives of the rule are the
+/// coefficients times derivatives of the tangents, at any order.
+fn extremal_coefs(x: &Value, pos: &Value, v: &Value, y: &Value) -> R<(Value, Value)> {
+    use crate::ops::{add, binary, div, where_, zeros_like};
+    use dp_tensor::BinaryOp::Eq;
+    let one = Value::Float(1.0);
+    let won = binary(Eq, v, &gather_flat(y, pos)?)?;
+    let kept = binary(Eq, x, y)?;
+    let winners = update(UpdateMode::Add, &zeros_like(x)?, pos, &won)?;
+    let cx = where_(&kept, &div(&one, &add(&winners, &one)?)?, &Value::Float(0.0))?;
+    let sharers = add(&gather_flat(&winners, pos)?, &gather_flat(&kept, pos)?)?;
+    let cv = where_(&won, &div(&one, &sharers)?, &Value::Float(0.0))?;
+    Ok((reshape_like(&cx, x)?, reshape_like(&cv, v)?))
+}
+
 impl Primitive for IndexUpdate {
     fn name(&self) -> String {
         format!("at.{}", self.0.name())
@@ -269,7 +289,7 @@ impl Primitive for IndexUpdate {
         let (t, pos, v) = (as_tensor(&x[0])?, as_tensor(&x[1])?, as_tensor(&x[2])?);
         Ok(from_tensor(te(t.update_at(&pos, &v, self.0))?))
     }
-    fn vjp(&self, x: &[Value], _y: &Value, g: &Value, needs: &[bool]) -> R<Vec<Option<Value>>> {
+    fn vjp(&self, x: &[Value], y: &Value, g: &Value, needs: &[bool]) -> R<Vec<Option<Value>>> {
         let (xv, pos, v) = (&x[0], &x[1], &x[2]);
         let (gx, gv) = match self.0 {
             UpdateMode::Set => {
@@ -301,6 +321,15 @@ impl Primitive for IndexUpdate {
                     .transpose()?;
                 (gx, gv)
             }
+            UpdateMode::Max | UpdateMode::Min => {
+                let (cx, cv) = extremal_coefs(xv, pos, v, y)?;
+                (
+                    needs[0].then(|| crate::ops::mul(&cx, g)).transpose()?,
+                    needs[2]
+                        .then(|| crate::ops::mul(&cv, &gather_flat(g, pos)?))
+                        .transpose()?,
+                )
+            }
         };
         Ok(vec![
             gx.map(|g| reshape_like(&g, xv)).transpose()?,
@@ -308,10 +337,19 @@ impl Primitive for IndexUpdate {
             gv.map(|g| reshape_like(&g, v)).transpose()?,
         ])
     }
-    fn jvp(&self, x: &[Value], t: &[Option<Value>], _y: &Value) -> R<Option<Value>> {
+    fn jvp(&self, x: &[Value], t: &[Option<Value>], y: &Value) -> R<Option<Value>> {
         let (xv, pos, v) = (&x[0], &x[1], &x[2]);
         let tx = tangent_or_zero(&t[0], xv)?;
         match self.0 {
+            UpdateMode::Max | UpdateMode::Min => {
+                let (cx, cv) = extremal_coefs(xv, pos, v, y)?;
+                let tv = tangent_or_zero(&t[2], v)?;
+                let zeros = crate::ops::zeros_like(xv)?;
+                Ok(Some(crate::ops::add(
+                    &crate::ops::mul(&cx, &tx)?,
+                    &update(UpdateMode::Add, &zeros, pos, &crate::ops::mul(&cv, &tv)?)?,
+                )?))
+            }
             // Set and add are linear in (x, v) together.
             UpdateMode::Set | UpdateMode::Add => {
                 let tv = tangent_or_zero(&t[2], v)?;

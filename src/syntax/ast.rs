@@ -89,6 +89,8 @@ pub enum IndexItem {
     At(Expr),
     /// `x[a:b:c]` with each part optional.
     Slice(Option<Expr>, Option<Expr>, Option<Expr>),
+    /// `x[..., i]`: as many `:` as the other items leave axes.
+    Ellipsis(Span),
 }
 
 /// A binding pattern: `x`, `(a, b)`, `{w, b: bias}`.
@@ -257,6 +259,7 @@ impl Expr {
                     || items.iter().any(|i| match i {
                         IndexItem::At(e) => e.any(pred),
                         IndexItem::Slice(a, b, c) => [a, b, c].iter().any(|p| p.as_ref().is_some_and(|e| e.any(pred))),
+                        IndexItem::Ellipsis(_) => false,
                     })
             }
             ExprKind::Lambda(f) => {

@@ -487,6 +487,27 @@ mod tests {
     }
 
     #[test]
+    fn ellipsis_and_none_are_index_items() {
+        // `...` in brackets is an index item; `...d` in a dict literal is still a spread.
+        for src in [
+            "x[..., 0];",
+            "x[0, ...];",
+            "x[...];",
+            "x[none, ..., 1:];",
+            "x.at[..., 0].set(1.0);",
+        ] {
+            let ast = parse(src, file()).unwrap_or_else(|e| panic!("{src}: {:?}", e[0].message));
+            assert!(format!("{ast:?}").contains("Ellipsis("), "{src}");
+        }
+        let shown = |src: &str| parse(src, file()).map(|a| format!("{a:?}")).unwrap_or_default();
+        assert!(shown("x[none, :, 0];").contains("Index("));
+        assert!(!shown("x[none, :, 0];").contains("Ellipsis("));
+        assert!(shown("let d = {...e, a: 1};").contains("Spread("));
+        // `...` is not an expression outside brackets.
+        assert!(parse("let y = ...;", file()).is_err());
+    }
+
+    #[test]
     fn ambiguous_tokens_after_a_brace_get_a_semicolon_only_when_needed() {
         assert!(parse("let f = |x| { x }\n{ 1; }\nf(1)", file()).is_ok());
         assert!(parse("for i in {} { i; }", file()).is_ok());

@@ -19,15 +19,21 @@ pub enum UpdateMode {
     Add,
     /// Multiply the element (repeated positions multiply together).
     Mul,
+    /// The larger of the element and the values (NaN propagates, as `maximum`).
+    Max,
+    /// The smaller of the element and the values (NaN propagates, as `minimum`).
+    Min,
 }
 
 impl UpdateMode {
-    /// The method name: `set`, `add` or `mul`.
+    /// The method name: `set`, `add`, `mul`, `max` or `min`.
     pub fn name(self) -> &'static str {
         match self {
             UpdateMode::Set => "set",
             UpdateMode::Add => "add",
             UpdateMode::Mul => "mul",
+            UpdateMode::Max => "max",
+            UpdateMode::Min => "min",
         }
     }
 }
@@ -87,6 +93,11 @@ impl Tensor {
                 UpdateMode::Set => out[i] = v,
                 UpdateMode::Add => out[i] += v,
                 UpdateMode::Mul => out[i] *= v,
+                // NaN propagates either way, as in `maximum`/`minimum` (and JAX's scatter_max).
+                UpdateMode::Max if out[i].is_nan() || v.is_nan() => out[i] = f64::NAN,
+                UpdateMode::Max => out[i] = out[i].max(v),
+                UpdateMode::Min if out[i].is_nan() || v.is_nan() => out[i] = f64::NAN,
+                UpdateMode::Min => out[i] = out[i].min(v),
             }
         }
         let mut t = Tensor::from_parts(out, self.shape.clone());
