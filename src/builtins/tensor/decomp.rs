@@ -49,8 +49,10 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
         Decl {
             sig: "det(a: tensor) -> float | tensor",
             summary: "The determinant of each square matrix in the last two axes.",
-            doc: "Computed as `sign * exp(logabsdet)` from `slogdet`; singular matrices give 0. Differentiable \
-                  where the matrix is invertible.",
+            doc: "The product of the LU pivots; singular matrices give 0. Differentiable everywhere, singular \
+                  matrices included: the gradient is the adjugate (`det(a) * inv(a).T` when invertible; at \
+                  a matrix of rank n - 1 it is the rank-one product of the null vectors, at lower rank \
+                  zero), and so is the Hessian. Third and higher derivatives hold where `a` is invertible.",
             example: "det(tensor([[1.0, 2.0], [3.0, 4.0]]))  # -2.0",
         },
         |_, a| {
@@ -71,6 +73,24 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             let x = numeric("slogdet", a.value(0))?;
             let (s, l) = decomp::slogdet(&x).map_err(|d| d.at(a.span))?;
             Ok(Value::tuple([s, l]))
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "lu(a: tensor) -> tuple",
+            summary: "`(p, l, u)` with `a == p @ l @ u`: LU with partial pivoting of each `m x n` matrix (`jax.scipy.linalg.lu`).",
+            doc: "`p` is an `m x m` permutation matrix, `l` `m x k` unit lower triangular, `u` `k x n` upper \
+                  triangular (`k = min(m, n)`); the pivot is the first entry of largest magnitude in its \
+                  column (LAPACK's choice). Singular matrices factor without error. `l` and `u` are \
+                  differentiable (JAX's rule, which needs the leading `k x k` block of `u` invertible); \
+                  `p` is piecewise constant.",
+            example: "lu(tensor([[1.0, 2.0], [3.0, 4.0]]))[2]  # tensor([[3.0, 4.0], [0.0, 0.6666666666666667]])",
+        },
+        |_, a| {
+            let x = numeric("lu", a.value(0))?;
+            let (p, l, u) = crate::prim::lu::lu(&x).map_err(|d| d.at(a.span))?;
+            Ok(Value::tuple([p, l, u]))
         },
     );
     register(
