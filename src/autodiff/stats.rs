@@ -78,6 +78,7 @@ pub fn flops(node: &Node) -> u64 {
         | Prim::Pinv(_)
         | Prim::Qr(_)
         | Prim::Lu(_)
+        | Prim::TridiagonalSolve(_)
         | Prim::Eigh(_)
         | Prim::Svd(_) => out.max(input(0)) * last(0),
         _ => out,

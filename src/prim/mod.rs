@@ -23,6 +23,7 @@ pub mod binary;
 pub mod conv;
 pub mod decomp;
 pub mod elementwise;
+pub mod expm;
 pub mod indexing;
 pub mod linalg;
 pub mod lu;
@@ -31,6 +32,7 @@ pub mod shape;
 pub mod special;
 pub mod spectral;
 pub mod table;
+pub mod tridiagonal;
 
 pub use binary::{Atan2, Binary, Where};
 pub use conv::{Conv, ConvRole, Pool, PoolRole};
@@ -44,6 +46,7 @@ pub use shape::{BroadcastTo, Concat, Reshape, Stack, SumTo, Transpose};
 pub use special::{Special, SpecialFn};
 pub use spectral::{Eigh, Qr, Svd};
 pub use table::Prim;
+pub use tridiagonal::TridiagonalSolve;
 
 use crate::diagnostics::{Diagnostic, ErrorKind};
 use crate::value::Value;

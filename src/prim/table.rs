@@ -18,6 +18,7 @@ use super::reduce::Reduce;
 use super::shape::{BroadcastTo, Concat, Reshape, Stack, SumTo, Transpose};
 use super::special::Special;
 use super::spectral::{Eigh, Qr, Svd};
+use super::tridiagonal::TridiagonalSolve;
 use super::Leaf;
 
 /// A primitive operation with its static parameters.
@@ -83,6 +84,8 @@ pub enum Prim {
     Qr(Qr),
     /// `l` or `u` of `lu`.
     Lu(Lu),
+    /// `tridiagonal_solve(dl, d, du, b)`.
+    TridiagonalSolve(TridiagonalSolve),
     /// Pseudo-inverse.
     Pinv(Pinv),
     /// `erf`, `erfc`, `lgamma`, `digamma`, polygamma.
@@ -131,6 +134,7 @@ macro_rules! each_prim {
             P::Svd($p) => $body,
             P::Qr($p) => $body,
             P::Lu($p) => $body,
+            P::TridiagonalSolve($p) => $body,
             P::Pinv($p) => $body,
             P::Special($p) => $body,
             P::Conv($p) => $body,

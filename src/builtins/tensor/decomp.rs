@@ -96,6 +96,38 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
     register(
         t,
         Decl {
+            sig: "expm(a: tensor) -> tensor",
+            summary: "The matrix exponential of each square matrix in the last two axes (`jax.scipy.linalg.expm`).",
+            doc: "Padé approximation of degree 3 to 13 with scaling and squaring (Higham 2005, as SciPy and \
+                  JAX), degree and scaling chosen from the largest 1-norm in the stack. Differentiable to any \
+                  order (through the products and the `solve` it is made of, so the derivatives are JAX's). \
+                  NaN or infinite entries give NaNs.",
+            example: "expm(tensor([[0.0, 1.0], [0.0, 0.0]]))  # tensor([[1.0, 1.0], [0.0, 1.0]])",
+        },
+        |_, a| {
+            let x = numeric("expm", a.value(0))?;
+            crate::prim::expm::expm(&x).map_err(|d| d.at(a.span))
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "tridiagonal_solve(dl: tensor, d: tensor, du: tensor, b: tensor) -> tensor",
+            summary: "The solution `x` of `a @ x = b` for tridiagonal `a` (`jax.lax.linalg.tridiagonal_solve`).",
+            doc: "`dl`, `d`, `du` (each `(..., m)`) are the sub-diagonal, diagonal and super-diagonal; \
+                  `dl[0]` and `du[m - 1]` are not read. `b` is `(..., m, n)` with the same leading axes. \
+                  Thomas's algorithm (no pivoting: a zero pivot is an error; use `solve` on the dense \
+                  matrix for systems that need pivoting). Differentiable in all four arguments.",
+            example: "tridiagonal_solve(tensor([0.0, 1.0]), tensor([2.0, 2.0]), tensor([1.0, 0.0]), tensor([[3.0], [3.0]]))  # tensor([[1.0], [1.0]])",
+        },
+        |_, a| {
+            let v: Vec<Value> = (0..4).map(|i| numeric("tridiagonal_solve", a.value(i))).collect::<Result<_, _>>()?;
+            crate::prim::tridiagonal::tridiagonal_solve(&v[0], &v[1], &v[2], &v[3]).map_err(|d| d.at(a.span))
+        },
+    );
+    register(
+        t,
+        Decl {
             sig: "cholesky(a: tensor) -> tensor",
             summary: "The lower triangular `l` with `l @ l.T == a`, for symmetric positive definite `a`.",
             doc: "Reads the lower triangle of `a`; a matrix that is not positive definite is an error. \
