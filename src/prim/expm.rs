@@ -59,9 +59,12 @@ fn norm1(a: &Value) -> R<f64> {
     let t = as_tensor(a)?;
     let s = t.shape().to_vec();
     let (m, n) = (s[s.len() - 2], s[s.len() - 1]);
+    if m * n == 0 {
+        return Ok(0.0);
+    }
     let data = t.to_vec();
     let mut best: f64 = 0.0;
-    for mat in data.chunks(m * n.max(1)).filter(|c| c.len() == m * n) {
+    for mat in data.chunks_exact(m * n) {
         for j in 0..n {
             let col: f64 = (0..m).map(|i| mat[i * n + j].abs()).sum();
             // NaN must win: `max` would drop it.
