@@ -387,6 +387,21 @@ pub(super) fn register_least_squares(t: &mut HashMap<Rc<str>, Value>) {
     register(
         t,
         Decl {
+            sig: "frexp(x: tensor) -> tuple",
+            summary: "`(mantissa, exponent)` with `x == mantissa * 2 ** exponent` and `0.5 <= |mantissa| < 1`, elementwise (NumPy).",
+            doc: "Zero, infinities and NaN give `(x, 0)`. The exponent is an int for a number, a tensor of \
+                  integral floats for a tensor. The mantissa is differentiable in `x` (derivative \
+                  `2 ** -exponent`, 1 where the exponent is 0 by convention, as JAX).",
+            example: "frexp(3.0)  # (0.75, 2)",
+        },
+        |_, a| {
+            let x = numeric("frexp", a.value(0))?;
+            frexp(&x).map_err(|d| d.at(a.span))
+        },
+    );
+    register(
+        t,
+        Decl {
             sig: "polygamma(n: int, x: tensor) -> tensor",
             summary: "The polygamma function of order `n`: the `(n + 1)`-th derivative of `lgamma`, elementwise.",
             doc: "`polygamma(0, x)` is `digamma(x)`. `n` is a non-negative int (as `jax.scipy.special.polygamma`). Differentiable to any order in `x`.",
@@ -405,4 +420,53 @@ pub(super) fn register_least_squares(t: &mut HashMap<Rc<str>, Value>) {
             special(SpecialFn::Polygamma(n), &x).map_err(|d| d.at(a.span))
         },
     );
+}
+
+/// `(m, e)` with `v == m * 2^e`, `0.5 <= |m| < 1` (C's `frexp`); `(v, 0)`
+/// for zero, infinities and NaN.
+fn frexp_f64(v: f64) -> (f64, i32) {
+    if v == 0.0 || !v.is_finite() {
+        return (v, 0);
+    }
+    let field = ((v.to_bits() >> 52) & 0x7ff) as i32;
+    if field == 0 {
+        // Subnormal: scale into the normal range first (exact, a power of two).
+        let (m, e) = frexp_f64(v * 2f64.powi(54));
+        return (m, e - 54);
+    }
+    let e = field - 1022;
+    let m = f64::from_bits((v.to_bits() & !(0x7ff << 52)) | (1022 << 52));
+    (m, e)
+}
+
+/// `frexp` on a value: the mantissa is `x` times constant powers of two (two
+/// factors, so that `2^-e` of a subnormal, beyond the float range, still
+/// scales exactly), which makes it differentiable.
+fn frexp(x: &Value) -> crate::diagnostics::R<Value> {
+    let t = as_tensor(x)?;
+    let parts: Vec<(f64, i32)> = t.to_vec().into_iter().map(frexp_f64).collect();
+    let halves = |first: bool| -> Vec<f64> {
+        parts
+            .iter()
+            .map(|&(_, e)| {
+                let e1 = e / 2;
+                2f64.powi(-if first { e1 } else { e - e1 })
+            })
+            .collect()
+    };
+    let (s1, s2) = (halves(true), halves(false));
+    if t.ndim() == 0 {
+        // A plain number: scalar results (the exponent an int).
+        let m = ops::mul(&ops::mul(x, &Value::Float(s1[0]))?, &Value::Float(s2[0]))?;
+        return Ok(Value::tuple([m, Value::Int(parts[0].1 as i64)]));
+    }
+    let shape = t.shape().to_vec();
+    // The kernel saw every example (batch axes lead): constants are batched like `x`.
+    let constant = |v: Vec<f64>| -> crate::diagnostics::R<Value> {
+        let c = crate::prim::from_tensor(te(dp_tensor::Tensor::from_vec(v, &shape))?);
+        Ok(crate::autodiff::trace::rewrap_batches(x, c))
+    };
+    let m = ops::mul(&ops::mul(x, &constant(s1)?)?, &constant(s2)?)?;
+    let e = constant(parts.iter().map(|&(_, e)| f64::from(e)).collect())?;
+    Ok(Value::tuple([m, e]))
 }
