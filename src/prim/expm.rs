@@ -15,7 +15,7 @@ use crate::value::Value;
 /// float64 (Higham's θ_m), and θ_13, above which `a` is scaled by `2^-s`.
 const THETA: [f64; 4] = [
     1.495585217958292e-2,
-    2.539398330063230e-1,
+    2.53939833006323e-1,
     9.504178996162932e-1,
     2.097847961257068,
 ];

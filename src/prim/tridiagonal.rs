@@ -54,7 +54,7 @@ fn thomas(dl: &Tensor, d: &Tensor, du: &Tensor, b: &Tensor) -> R<Tensor> {
     let (m, n) = (sb[sb.len() - 2], sb[sb.len() - 1]);
     let (dl, d, du) = (dl.to_vec(), d.to_vec(), du.to_vec());
     let mut x = b.to_vec();
-    let systems = if m == 0 { 0 } else { d.len() / m };
+    let systems = d.len().checked_div(m).unwrap_or(0);
     let mut c = vec![0.0; m];
     for s in 0..systems {
         let (lo, di, up) = (&dl[s * m..(s + 1) * m], &d[s * m..(s + 1) * m], &du[s * m..(s + 1) * m]);
