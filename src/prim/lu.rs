@@ -26,6 +26,15 @@ pub struct Lu {
 /// `(p, l, u)` with `a = p @ l @ u`; `l` and `u` differentiable.
 pub fn lu(a: &Value) -> R<(Value, Value, Value)> {
     let a = ops::num(a);
+    let s = shape_of(&a);
+    if s.len() < 2 {
+        // Reported under this name (the kernel's is `lu_factor`).
+        return te(Err(dp_tensor::TensorError::NotMatrix {
+            op: "lu",
+            shape: s,
+            square: false,
+        }));
+    }
     let (p, _, _) = te(as_tensor(&a)?.lu())?;
     // The kernel saw every example's matrices (batch axes lead): `p` is batched like `a`.
     let p = crate::autodiff::trace::rewrap_batches(&a, from_tensor(p));
