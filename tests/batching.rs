@@ -558,6 +558,51 @@ fn cases(p: &Shapes) -> Vec<Case> {
         &[false],
         Box::new(move |r| vec![dominant(r, m)]),
     ));
+    out.push(case(
+        "Det",
+        "det",
+        prim_fun(Prim::Det(dp::prim::Det)),
+        &[false],
+        Box::new(move |r| vec![dominant(r, m)]),
+    ));
+    out.push(case(
+        "Adjugate",
+        "adjugate",
+        prim_fun(Prim::Adjugate(dp::prim::Adjugate)),
+        &[false],
+        Box::new(move |r| vec![dominant(r, m)]),
+    ));
+    let mm2 = vec![m, m];
+    out.push(case(
+        "AdjugateJvp",
+        "adjugate jvp",
+        prim_fun(Prim::AdjugateJvp(dp::prim::AdjugateJvp)),
+        &[true, true],
+        Box::new(move |r| vec![dominant(r, m), uni(r, &mm2, -1.0, 1.0)]),
+    ));
+    let lo = 1 + pick % 2;
+    out.push(case(
+        "Lu",
+        format!("lu output {lo} of {}x{}", m, m + k - 1),
+        prim_fun(Prim::Lu(dp::prim::Lu { out: lo })),
+        &[false],
+        Box::new(move |r| vec![spread(r, m, m + k - 1)]),
+    ));
+    let (v1, mk2) = (vec![m], vec![m, k]);
+    out.push(case(
+        "TridiagonalSolve",
+        "tridiagonal solve",
+        prim_fun(Prim::TridiagonalSolve(dp::prim::TridiagonalSolve)),
+        &[true, true, true, true],
+        Box::new(move |r| {
+            vec![
+                uni(r, &v1, -1.0, 1.0),
+                uni(r, &v1, 3.0, 4.0),
+                uni(r, &v1, -1.0, 1.0),
+                uni(r, &mk2, -1.0, 1.0),
+            ]
+        }),
+    ));
     let eo = pick % 2;
     out.push(case(
         "Eigh",

@@ -72,8 +72,13 @@ pub fn flops(node: &Node) -> u64 {
         | Prim::TriSolve(_)
         | Prim::Cholesky(_)
         | Prim::LogAbsDet(_)
+        | Prim::Det(_)
+        | Prim::Adjugate(_)
+        | Prim::AdjugateJvp(_)
         | Prim::Pinv(_)
         | Prim::Qr(_)
+        | Prim::Lu(_)
+        | Prim::TridiagonalSolve(_)
         | Prim::Eigh(_)
         | Prim::Svd(_) => out.max(input(0)) * last(0),
         _ => out,

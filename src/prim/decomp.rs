@@ -171,10 +171,15 @@ pub fn slogdet(a: &Value) -> R<(Value, Value)> {
     Ok((crate::autodiff::trace::rewrap_batches(a, from_tensor(sign)), logabs))
 }
 
-/// The determinant of each square matrix, `sign * exp(log |det a|)`.
+/// The determinant of each square matrix (the product of the LU pivots),
+/// differentiable at singular matrices too: its derivative is the adjugate.
 pub fn det(a: &Value) -> R<Value> {
-    let (sign, logabs) = slogdet(a)?;
-    ops::mul(&sign, &ops::unary(dp_tensor::UnaryOp::Exp, &logabs)?)
+    super::apply(&Prim::Det(Det), &[ops::num(a)])
+}
+
+/// The adjugate of each square matrix (`det(a) inv(a)` where invertible).
+pub fn adjugate(a: &Value) -> R<Value> {
+    super::apply(&Prim::Adjugate(Adjugate), &[ops::num(a)])
 }
 
 /// The lower Cholesky factor of each symmetric positive definite matrix.
@@ -377,6 +382,146 @@ impl Primitive for LogAbsDet {
     // The kernel takes stacks of matrices: the batch axis is one more stack axis.
     fn batch(&self, x: &[Value], _batched: &[bool], _n: usize) -> R<Value> {
         super::apply(&Prim::LogAbsDet(self.clone()), x)
+    }
+}
+
+/// The determinant of each square matrix, shape `(...)`. Unlike
+/// `sign * exp(log |det a|)` its rule needs no inverse: `d det = tr(adj(a) da)`
+/// (JAX's cofactor rule), so the gradient at a singular matrix is the
+/// adjugate (nonzero at corank 1, zero at corank 2 or more).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Det;
+
+/// The adjugate `adj(a)` of each square matrix (`adj(a) a = det(a) I`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Adjugate;
+
+impl Primitive for Det {
+    fn name(&self) -> String {
+        "det".into()
+    }
+    fn forward(&self, x: &[Value]) -> R<Value> {
+        Ok(from_tensor(te(as_tensor(&x[0])?.det())?))
+    }
+    fn vjp(&self, x: &[Value], _y: &Value, g: &Value, _needs: &[bool]) -> R<Vec<Option<Value>>> {
+        // d det = tr(adj(a) da): ā = ḡ adj(a)ᵀ.
+        Ok(vec![Some(ops::mul(&expand_two(g)?, &mt(&adjugate(&x[0])?)?)?)])
+    }
+    fn jvp(&self, x: &[Value], t: &[Option<Value>], _y: &Value) -> R<Option<Value>> {
+        term(&t[0], |ta| {
+            let ta = ops::broadcast_to(ta, &shape_of(&x[0]))?;
+            sum_last_two(&ops::mul(&mt(&adjugate(&x[0])?)?, &ta)?)
+        })
+    }
+    // The kernel takes stacks of matrices: the batch axis is one more stack axis.
+    fn batch(&self, x: &[Value], _batched: &[bool], _n: usize) -> R<Value> {
+        super::apply(&Prim::Det(self.clone()), x)
+    }
+}
+
+impl Primitive for Adjugate {
+    fn name(&self) -> String {
+        "adjugate".into()
+    }
+    fn forward(&self, x: &[Value]) -> R<Value> {
+        Ok(from_tensor(te(as_tensor(&x[0])?.adjugate())?))
+    }
+    fn vjp(&self, x: &[Value], _y: &Value, g: &Value, _needs: &[bool]) -> R<Vec<Option<Value>>> {
+        // `t ↦ d adj(a)[t]` has the adjoint `ḡ ↦ d adj(a)[ḡᵀ]ᵀ` (see `AdjugateJvp`).
+        let gt = ops::broadcast_to(&mt(g)?, &shape_of(&x[0]))?;
+        Ok(vec![Some(mt(&adjugate_jvp(&x[0], &gt)?)?)])
+    }
+    fn jvp(&self, x: &[Value], t: &[Option<Value>], _y: &Value) -> R<Option<Value>> {
+        term(&t[0], |ta| {
+            adjugate_jvp(&x[0], &ops::broadcast_to(ta, &shape_of(&x[0]))?)
+        })
+    }
+    // The kernel takes stacks of matrices: the batch axis is one more stack axis.
+    fn batch(&self, x: &[Value], _batched: &[bool], _n: usize) -> R<Value> {
+        super::apply(&Prim::Adjugate(self.clone()), x)
+    }
+}
+
+/// `d adj(a)[t]`: the derivative of the adjugate of each square matrix of
+/// `a` in the direction of the matching matrix of `t` (same shape), exact at
+/// singular matrices too (so the Hessian of `det` is defined everywhere, as
+/// in JAX). Linear in `t`; its derivative in `a` (third derivatives of
+/// `det`) is written with `inv(a)`, so it holds where `a` is invertible.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AdjugateJvp;
+
+/// `d adj(a)[t]` for `a`, `t` of one shape.
+fn adjugate_jvp(a: &Value, t: &Value) -> R<Value> {
+    super::apply(&Prim::AdjugateJvp(AdjugateJvp), &[a.clone(), t.clone()])
+}
+
+/// `tr(x)` of each matrix, kept as `(..., 1, 1)` to broadcast against matrices.
+fn trace_two(x: &Value) -> R<Value> {
+    expand_two(&sum_last_two(&ops::mul(x, &eye(last(x))?)?)?)
+}
+
+impl Primitive for AdjugateJvp {
+    fn name(&self) -> String {
+        "adjugate".into()
+    }
+    fn forward(&self, x: &[Value]) -> R<Value> {
+        Ok(from_tensor(te(as_tensor(&x[0])?.adjugate_jvp(&*as_tensor(&x[1])?))?))
+    }
+    fn vjp(&self, x: &[Value], _y: &Value, g: &Value, needs: &[bool]) -> R<Vec<Option<Value>>> {
+        let (a, t) = (&x[0], &x[1]);
+        // In t the map is linear with adjoint ḡ ↦ d adj(a)[ḡᵀ]ᵀ.
+        let gt = if needs[1] {
+            Some(mt(&adjugate_jvp(a, &mt(g)?)?)?)
+        } else {
+            None
+        };
+        let ga = if needs[0] {
+            // y = tr(a⁻¹ t) adj - adj t a⁻¹ (invertible a), so for a direction b
+            // ẏ = -tr(a⁻¹ b a⁻¹ t) adj + tr(a⁻¹ t) D[b] - D[b] t a⁻¹ + adj t a⁻¹ b a⁻¹
+            // with D[b] = d adj(a)[b]; ā is the adjoint of b ↦ ẏ at ḡ.
+            let (ai, adj) = (inv(a)?, adjugate(a)?);
+            let (ait, tai) = (mm(&ai, t)?, mm(t, &ai)?);
+            let ga_adj = expand_two(&sum_last_two(&ops::mul(g, &adj)?)?)?;
+            let a1 = ops::neg(&ops::mul(&ga_adj, &mt(&mm(&ait, &ai)?)?)?)?;
+            let a2 = ops::mul(&trace_two(&ait)?, &mt(&adjugate_jvp(a, &mt(g)?)?)?)?;
+            let a3 = ops::neg(&mt(&adjugate_jvp(a, &mt(&mm(g, &mt(&tai)?)?)?)?)?)?;
+            let a4 = mt(&mm(&mm(&ai, &mt(g)?)?, &mm(&adj, &tai)?)?)?;
+            Some(ops::add(&ops::add(&a1, &a2)?, &ops::add(&a3, &a4)?)?)
+        } else {
+            None
+        };
+        Ok(vec![ga, gt])
+    }
+    fn jvp(&self, x: &[Value], t: &[Option<Value>], _y: &Value) -> R<Option<Value>> {
+        let (a, tt) = (&x[0], &x[1]);
+        let dt = term(&t[1], |td| adjugate_jvp(a, td))?;
+        let da = term(&t[0], |b| {
+            let b = ops::broadcast_to(b, &shape_of(a))?;
+            let (ai, adj) = (inv(a)?, adjugate(a)?);
+            let db = adjugate_jvp(a, &b)?;
+            let tai = mm(tt, &ai)?;
+            let t1 = ops::neg(&ops::mul(&trace_two(&mm(&mm(&ai, &b)?, &mm(&ai, tt)?)?)?, &adj)?)?;
+            let t2 = ops::mul(&trace_two(&mm(&ai, tt)?)?, &db)?;
+            let t3 = ops::neg(&mm(&db, &tai)?)?;
+            let t4 = mm(&mm(&adj, &tai)?, &mm(&b, &ai)?)?;
+            ops::add(&ops::add(&t1, &t2)?, &ops::add(&t3, &t4)?)
+        })?;
+        sum_terms(vec![dt, da])
+    }
+    // The kernel takes stacks of matrices of one shape: give both operands the
+    // batch axis (and the broadcast shape), then it is one more stack axis.
+    fn batch(&self, x: &[Value], batched: &[bool], n: usize) -> R<Value> {
+        // Both examples have one shape (callers broadcast `t` to `a`'s).
+        let give = |v: &Value, b: bool| -> R<Value> {
+            if b {
+                return Ok(v.clone());
+            }
+            let mut s = vec![n];
+            s.extend(shape_of(v));
+            ops::broadcast_to(v, &s)
+        };
+        let (a, t) = (give(&x[0], batched[0])?, give(&x[1], batched[1])?);
+        super::apply(&Prim::AdjugateJvp(self.clone()), &[a, t])
     }
 }
 

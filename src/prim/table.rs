@@ -9,14 +9,16 @@
 
 use super::binary::{Atan2, Binary, Where};
 use super::conv::{Conv, Pool};
-use super::decomp::{Cholesky, LogAbsDet, Pinv, Solve, TriSolve};
+use super::decomp::{Adjugate, AdjugateJvp, Cholesky, Det, LogAbsDet, Pinv, Solve, TriSolve};
 use super::elementwise::{IntPow, Unary};
 use super::indexing::{IndexUpdate, Slice, SliceScatter, Take, TakeScatter};
 use super::linalg::MatMul;
+use super::lu::Lu;
 use super::reduce::Reduce;
 use super::shape::{BroadcastTo, Concat, Reshape, Stack, SumTo, Transpose};
 use super::special::Special;
 use super::spectral::{Eigh, Qr, Svd};
+use super::tridiagonal::TridiagonalSolve;
 use super::Leaf;
 
 /// A primitive operation with its static parameters.
@@ -68,12 +70,22 @@ pub enum Prim {
     Cholesky(Cholesky),
     /// `log |det a|`.
     LogAbsDet(LogAbsDet),
+    /// The determinant (defined and differentiable at singular matrices too).
+    Det(Det),
+    /// The adjugate `det(a) inv(a)`, the derivative of `det`.
+    Adjugate(Adjugate),
+    /// The derivative of the adjugate in a direction.
+    AdjugateJvp(AdjugateJvp),
     /// One output of `eigh`.
     Eigh(Eigh),
     /// One output of `svd`.
     Svd(Svd),
     /// One output of `qr`.
     Qr(Qr),
+    /// `l` or `u` of `lu`.
+    Lu(Lu),
+    /// `tridiagonal_solve(dl, d, du, b)`.
+    TridiagonalSolve(TridiagonalSolve),
     /// Pseudo-inverse.
     Pinv(Pinv),
     /// `erf`, `erfc`, `lgamma`, `digamma`, polygamma.
@@ -115,9 +127,14 @@ macro_rules! each_prim {
             P::TriSolve($p) => $body,
             P::Cholesky($p) => $body,
             P::LogAbsDet($p) => $body,
+            P::Det($p) => $body,
+            P::Adjugate($p) => $body,
+            P::AdjugateJvp($p) => $body,
             P::Eigh($p) => $body,
             P::Svd($p) => $body,
             P::Qr($p) => $body,
+            P::Lu($p) => $body,
+            P::TridiagonalSolve($p) => $body,
             P::Pinv($p) => $body,
             P::Special($p) => $body,
             P::Conv($p) => $body,

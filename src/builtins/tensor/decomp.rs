@@ -49,8 +49,10 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
         Decl {
             sig: "det(a: tensor) -> float | tensor",
             summary: "The determinant of each square matrix in the last two axes.",
-            doc: "Computed as `sign * exp(logabsdet)` from `slogdet`; singular matrices give 0. Differentiable \
-                  where the matrix is invertible.",
+            doc: "The product of the LU pivots; singular matrices give 0. Differentiable everywhere, singular \
+                  matrices included: the gradient is the adjugate (`det(a) * inv(a).T` when invertible; at \
+                  a matrix of rank n - 1 it is the rank-one product of the null vectors, at lower rank \
+                  zero), and so is the Hessian. Third and higher derivatives hold where `a` is invertible.",
             example: "det(tensor([[1.0, 2.0], [3.0, 4.0]]))  # -2.0",
         },
         |_, a| {
@@ -71,6 +73,56 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             let x = numeric("slogdet", a.value(0))?;
             let (s, l) = decomp::slogdet(&x).map_err(|d| d.at(a.span))?;
             Ok(Value::tuple([s, l]))
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "lu(a: tensor) -> tuple",
+            summary: "`(p, l, u)` with `a == p @ l @ u`: LU with partial pivoting of each `m x n` matrix (`jax.scipy.linalg.lu`).",
+            doc: "`p` is an `m x m` permutation matrix, `l` `m x k` unit lower triangular, `u` `k x n` upper \
+                  triangular (`k = min(m, n)`); the pivot is the first entry of largest magnitude in its \
+                  column (LAPACK's choice). Singular matrices factor without error. `l` and `u` are \
+                  differentiable (JAX's rule, which needs the leading `k x k` block of `u` invertible); \
+                  `p` is piecewise constant.",
+            example: "lu(tensor([[1.0, 2.0], [3.0, 4.0]]))[2]  # tensor([[3.0, 4.0], [0.0, 0.6666666666666667]])",
+        },
+        |_, a| {
+            let x = numeric("lu", a.value(0))?;
+            let (p, l, u) = crate::prim::lu::lu(&x).map_err(|d| d.at(a.span))?;
+            Ok(Value::tuple([p, l, u]))
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "expm(a: tensor) -> tensor",
+            summary: "The matrix exponential of each square matrix in the last two axes (`jax.scipy.linalg.expm`).",
+            doc: "Padé approximation of degree 3 to 13 with scaling and squaring (Higham 2005, as SciPy and \
+                  JAX), degree and scaling chosen from the largest 1-norm in the stack. Differentiable to any \
+                  order (through the products and the `solve` it is made of, so the derivatives are JAX's). \
+                  NaN or infinite entries give NaNs.",
+            example: "expm(tensor([[0.0, 1.0], [0.0, 0.0]]))  # tensor([[1.0, 1.0], [0.0, 1.0]])",
+        },
+        |_, a| {
+            let x = numeric("expm", a.value(0))?;
+            crate::prim::expm::expm(&x).map_err(|d| d.at(a.span))
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "tridiagonal_solve(dl: tensor, d: tensor, du: tensor, b: tensor) -> tensor",
+            summary: "The solution `x` of `a @ x = b` for tridiagonal `a` (`jax.lax.linalg.tridiagonal_solve`).",
+            doc: "`dl`, `d`, `du` (each `(..., m)`) are the sub-diagonal, diagonal and super-diagonal; \
+                  `dl[0]` and `du[m - 1]` are not read. `b` is `(..., m, n)` with the same leading axes. \
+                  Thomas's algorithm (no pivoting: a zero pivot is an error; use `solve` on the dense \
+                  matrix for systems that need pivoting). Differentiable in all four arguments.",
+            example: "tridiagonal_solve(tensor([0.0, 1.0]), tensor([2.0, 2.0]), tensor([1.0, 0.0]), tensor([[3.0], [3.0]]))  # tensor([[1.0], [1.0]])",
+        },
+        |_, a| {
+            let v: Vec<Value> = (0..4).map(|i| numeric("tridiagonal_solve", a.value(i))).collect::<Result<_, _>>()?;
+            crate::prim::tridiagonal::tridiagonal_solve(&v[0], &v[1], &v[2], &v[3]).map_err(|d| d.at(a.span))
         },
     );
     register(
@@ -335,6 +387,21 @@ pub(super) fn register_least_squares(t: &mut HashMap<Rc<str>, Value>) {
     register(
         t,
         Decl {
+            sig: "frexp(x: tensor) -> tuple",
+            summary: "`(mantissa, exponent)` with `x == mantissa * 2 ** exponent` and `0.5 <= |mantissa| < 1`, elementwise (NumPy).",
+            doc: "Zero, infinities and NaN give `(x, 0)`. The exponent is an int for a number, a tensor of \
+                  integral floats for a tensor. The mantissa is differentiable in `x` (derivative \
+                  `2 ** -exponent`, 1 where the exponent is 0 by convention, as JAX).",
+            example: "frexp(3.0)  # (0.75, 2)",
+        },
+        |_, a| {
+            let x = numeric("frexp", a.value(0))?;
+            frexp(&x).map_err(|d| d.at(a.span))
+        },
+    );
+    register(
+        t,
+        Decl {
             sig: "polygamma(n: int, x: tensor) -> tensor",
             summary: "The polygamma function of order `n`: the `(n + 1)`-th derivative of `lgamma`, elementwise.",
             doc: "`polygamma(0, x)` is `digamma(x)`. `n` is a non-negative int (as `jax.scipy.special.polygamma`). Differentiable to any order in `x`.",
@@ -353,4 +420,53 @@ pub(super) fn register_least_squares(t: &mut HashMap<Rc<str>, Value>) {
             special(SpecialFn::Polygamma(n), &x).map_err(|d| d.at(a.span))
         },
     );
+}
+
+/// `(m, e)` with `v == m * 2^e`, `0.5 <= |m| < 1` (C's `frexp`); `(v, 0)`
+/// for zero, infinities and NaN.
+fn frexp_f64(v: f64) -> (f64, i32) {
+    if v == 0.0 || !v.is_finite() {
+        return (v, 0);
+    }
+    let field = ((v.to_bits() >> 52) & 0x7ff) as i32;
+    if field == 0 {
+        // Subnormal: scale into the normal range first (exact, a power of two).
+        let (m, e) = frexp_f64(v * 2f64.powi(54));
+        return (m, e - 54);
+    }
+    let e = field - 1022;
+    let m = f64::from_bits((v.to_bits() & !(0x7ff << 52)) | (1022 << 52));
+    (m, e)
+}
+
+/// `frexp` on a value: the mantissa is `x` times constant powers of two (two
+/// factors, so that `2^-e` of a subnormal, beyond the float range, still
+/// scales exactly), which makes it differentiable.
+fn frexp(x: &Value) -> crate::diagnostics::R<Value> {
+    let t = as_tensor(x)?;
+    let parts: Vec<(f64, i32)> = t.to_vec().into_iter().map(frexp_f64).collect();
+    let halves = |first: bool| -> Vec<f64> {
+        parts
+            .iter()
+            .map(|&(_, e)| {
+                let e1 = e / 2;
+                2f64.powi(-if first { e1 } else { e - e1 })
+            })
+            .collect()
+    };
+    let (s1, s2) = (halves(true), halves(false));
+    if t.ndim() == 0 {
+        // A plain number: scalar results (the exponent an int).
+        let m = ops::mul(&ops::mul(x, &Value::Float(s1[0]))?, &Value::Float(s2[0]))?;
+        return Ok(Value::tuple([m, Value::Int(parts[0].1 as i64)]));
+    }
+    let shape = t.shape().to_vec();
+    // The kernel saw every example (batch axes lead): constants are batched like `x`.
+    let constant = |v: Vec<f64>| -> crate::diagnostics::R<Value> {
+        let c = crate::prim::from_tensor(te(dp_tensor::Tensor::from_vec(v, &shape))?);
+        Ok(crate::autodiff::trace::rewrap_batches(x, c))
+    };
+    let m = ops::mul(&ops::mul(x, &constant(s1)?)?, &constant(s2)?)?;
+    let e = constant(parts.iter().map(|&(_, e)| f64::from(e)).collect())?;
+    Ok(Value::tuple([m, e]))
 }

@@ -10,6 +10,7 @@
 //! conventions where results are not unique (pivot choice, Householder
 //! signs), so that values match NumPy's.
 
+mod adjugate;
 mod batch;
 mod cholesky;
 mod eigh;
