@@ -93,11 +93,9 @@ impl Tensor {
                 UpdateMode::Set => out[i] = v,
                 UpdateMode::Add => out[i] += v,
                 UpdateMode::Mul => out[i] *= v,
-                // NaN propagates either way, as in `maximum`/`minimum` (and JAX's scatter_max).
-                UpdateMode::Max if out[i].is_nan() || v.is_nan() => out[i] = f64::NAN,
-                UpdateMode::Max => out[i] = out[i].max(v),
-                UpdateMode::Min if out[i].is_nan() || v.is_nan() => out[i] = f64::NAN,
-                UpdateMode::Min => out[i] = out[i].min(v),
+                // The elementwise `maximum`/`minimum`: NaN propagates either way (as JAX's scatter_max).
+                UpdateMode::Max => out[i] = crate::ops::maximum(out[i], v),
+                UpdateMode::Min => out[i] = crate::ops::minimum(out[i], v),
             }
         }
         let mut t = Tensor::from_parts(out, self.shape.clone());
