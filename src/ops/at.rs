@@ -94,11 +94,7 @@ pub fn at(x: &Value, items: Vec<Item>, recv_span: Span, span: Span) -> R<Value> 
             native(name, move |_, a: Args| {
                 let (v, mode, fill) = method_args(name, &a, false)?;
                 debug_assert!(fill.is_none());
-                let pos = match (mode, &*default) {
-                    (Mode::Raise, Ok(p)) => p.clone(),
-                    (Mode::Raise, Err(e)) => return Err(e.clone()),
-                    _ => positions(&x, &items, mode, recv_span, span)?,
-                };
+                let pos = positions_for(&default, &x, &items, mode, recv_span, span)?;
                 apply_method(method, name, &x, &pos, v, a.span_of(0)).map_err(|d| d.at(a.span))
             }),
         );
@@ -108,15 +104,20 @@ pub fn at(x: &Value, items: Vec<Item>, recv_span: Span, span: Span) -> R<Value> 
         "get".into(),
         native("get", move |_, a: Args| {
             let (_, mode, fill) = method_args("get", &a, true)?;
-            let pos = match (mode, &*default) {
-                (Mode::Raise, Ok(p)) => p.clone(),
-                (Mode::Raise, Err(e)) => return Err(e.clone()),
-                _ => positions(&x, &items, mode, recv_span, span)?,
-            };
+            let pos = positions_for(&default, &x, &items, mode, recv_span, span)?;
             get(&x, &pos, mode, fill.unwrap_or(Value::Float(f64::NAN)))
         }),
     );
     Ok(Value::Dict(d))
+}
+
+/// The positions for a method called with `mode`: those resolved up front
+/// (`default`) under the default mode, resolved again under another.
+fn positions_for(default: &R<Value>, x: &Value, items: &[Item], mode: Mode, recv_span: Span, span: Span) -> R<Value> {
+    match mode {
+        Mode::Raise => default.clone(),
+        _ => positions(x, items, mode, recv_span, span),
+    }
 }
 
 /// The flat positions into `x` that `x[items]` selects, shaped like the
