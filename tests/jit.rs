@@ -186,6 +186,28 @@ fn refusals_name_the_reason() {
     );
 }
 
+/// Calls with derivative rules written in dp (`custom_vjp`, `custom_jvp`,
+/// `checkpoint`) are planned: a jitted forward pass records the function as
+/// written, and the rules of a `grad` inside the jitted function run as dp
+/// code during the trace, so their primitives are replayed.
+#[test]
+fn custom_rules_and_checkpoint_are_planned() {
+    let out = run(&[
+        "let s2 = custom_vjp(|x| sin(x), |x| (sin(x), x), |x, g| (g * cos(x) * 2.0,));",
+        "let lse = custom_jvp(|x| log(1.0 + exp(x)), |p, t| (log(1.0 + exp(p[0])), t[0] * sigmoid(p[0])));",
+        "let ck = checkpoint(|a, b| sin(a * b) * b);",
+        "fn loss(x) { sum(s2(x) * x) + sum(lse(x)) + sum(ck(x, 2.0)) }",
+        "let jl = jit(loss); let jg = jit(grad(loss)); let x = tensor([0.3, 1.7, -2.2]);",
+        "for k in range(3) { let z = x * (k + 1.0); \
+         assert_close(jl(z), loss(z), rtol=1e-13, atol=0.0); assert_close(jg(z), grad(loss)(z), rtol=1e-13, atol=0.0); }",
+        "print(jit_stats(jl)); jit_stats(jg)",
+    ]);
+    assert_eq!(
+        out,
+        "{jitted: true, replays: 2, traces: 1}\n{jitted: true, replays: 2, traces: 1}"
+    );
+}
+
 #[test]
 fn jit_inside_vmap_and_vmap_inside_jit() {
     let out = run(&[

@@ -15,22 +15,47 @@ use std::rc::Rc;
 
 use crate::diagnostics::R;
 
-/// Which positional arguments to differentiate.
+/// Which positional arguments to differentiate (negative positions count
+/// from the last argument, as in JAX).
 #[derive(Clone, Debug)]
 pub enum Argnums {
     /// One argument: the gradient is returned bare.
-    One(usize),
+    One(i64),
     /// Several: a tuple of gradients.
-    Many(Vec<usize>),
+    Many(Vec<i64>),
 }
 
 impl Argnums {
-    /// The argument positions, in order.
-    pub fn list(&self) -> Vec<usize> {
-        match self {
+    /// The argument positions, in order, for a call with `n` positional
+    /// arguments (a negative position too far back, or one listed twice
+    /// once resolved, is an error; a position past the end is reported by
+    /// the caller, which names the function).
+    pub fn list(&self, n: usize) -> R<Vec<usize>> {
+        let raw = match self {
             Argnums::One(i) => vec![*i],
             Argnums::Many(v) => v.clone(),
+        };
+        let mut out: Vec<usize> = Vec::with_capacity(raw.len());
+        for i in raw {
+            let p = if i < 0 { n as i64 + i } else { i };
+            let p = usize::try_from(p).map_err(|_| {
+                Diagnostic::new(
+                    ErrorKind::Value,
+                    format!(
+                        "argnums {i} is out of range for a call with {n} positional argument{}",
+                        if n == 1 { "" } else { "s" }
+                    ),
+                )
+            })?;
+            if out.contains(&p) {
+                return Err(Diagnostic::new(
+                    ErrorKind::Value,
+                    format!("argnums lists argument {p} twice (for a call with {n} positional arguments)"),
+                ));
+            }
+            out.push(p);
         }
+        Ok(out)
     }
 }
 
@@ -165,7 +190,7 @@ pub fn grad_call(it: &mut Interp, f: &Value, opts: &DiffOpts, args: Args, fname:
     let level = guard.level.clone();
     let mut call_args = args.clone();
     let mut ids_per_arg = Vec::new();
-    for i in opts.argnums.list() {
+    for i in opts.argnums.list(args.pos.len())? {
         let a = args.pos.get(i).ok_or_else(|| missing_arg(fname, i, args.pos.len()))?;
         let (w, ids) = wrap_inputs(&guard, a)?;
         if ids.iter().all(Option::is_none) {
@@ -386,7 +411,7 @@ fn float_of(v: &Value, fname: &str) -> R<f64> {
 /// `numgrad(f, eps, argnums)(args...)`: central differences, same structure as `grad`.
 pub fn numgrad_call(it: &mut Interp, f: &Value, eps: f64, argnums: &Argnums, args: Args) -> R<Value> {
     let mut grads = Vec::new();
-    for i in argnums.list() {
+    for i in argnums.list(args.pos.len())? {
         let arg = args
             .pos
             .get(i)
@@ -537,7 +562,7 @@ pub fn hvp_call(it: &mut Interp, f: &Value, primals: &Value, tangents: &Value, s
         argnums: if n == 1 {
             Argnums::One(0)
         } else {
-            Argnums::Many((0..n).collect())
+            Argnums::Many((0..n as i64).collect())
         },
         has_aux: false,
     };

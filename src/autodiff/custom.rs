@@ -171,6 +171,19 @@ fn node_inputs(leaves: &[Value], level: &Level) -> Inputs {
     inp
 }
 
+/// Whether a call with a derivative rule, whose highest level is `level`,
+/// runs its function as written: when `level` is a `trace` (or `jit`) and
+/// nothing below it is differentiated, no rule is needed yet, and recording
+/// the function's primitives lets a plan replay the call. (A rule used by a
+/// differentiation inside the trace runs as dp code there, and what it
+/// computes is recorded the same way.)
+fn traced_plainly(level: &Level, argt: &Value) -> R<bool> {
+    if !level.is_trace() {
+        return Ok(false);
+    }
+    Ok(trace::top_level(&tree::leaves(&unwrap_tree(argt, level)?)?).is_none())
+}
+
 /// `f` made to use `fwd` and `bwd` in reverse mode: `custom_vjp(f, fwd, bwd)(args...)`.
 pub fn custom_vjp_call(it: &mut Interp, f: &Value, fwd: &Value, bwd: &Value, name: &str, args: Args) -> R<Value> {
     let (argt, leaves) = arguments(name, &args)?;
@@ -183,12 +196,11 @@ pub fn custom_vjp_call(it: &mut Interp, f: &Value, fwd: &Value, bwd: &Value, nam
             custom_vjp_call(it, &v[0], &v[1], &v[2], &name, a)
         });
     }
+    if traced_plainly(&level, &argt)? {
+        return it.call(f, args);
+    }
     if !level.is_reverse() {
-        return Err(Diagnostic::new(
-            ErrorKind::Differentiation,
-            format!("`{name}` has a reverse-mode rule only and cannot be differentiated in forward mode (`jvp`, `jacfwd`, `linearize`) at its own level"),
-        )
-        .with_help("use `jacrev` or `grad`/`vjp`, or give the function a forward-mode rule with `custom_jvp`"));
+        return custom_vjp_forward(it, &level, [fwd, bwd], name, &argt, args.span);
     }
     let span = args.span;
     let peeled = unwrap_tree(&argt, &level)?;
@@ -218,48 +230,7 @@ pub fn custom_vjp_call(it: &mut Interp, f: &Value, fwd: &Value, bwd: &Value, nam
             }
         })?;
         let r = it.call_pos(&bwd, vec![res.clone(), ct], span)?;
-        let cts = match &r {
-            Value::Tuple(t) if t.len() == n_args => t.clone(),
-            other => {
-                return Err(Diagnostic::new(
-                    ErrorKind::Differentiation,
-                    format!(
-                        "`{name_s}`: bwd must return a tuple with one cotangent per argument ({n_args}), found {}",
-                        other.describe()
-                    ),
-                )
-                .with_help(
-                    "return e.g. `(g,)` for a function of one argument; `none` for an argument with no cotangent",
-                ))
-            }
-        };
-        let mut flat: Vec<Option<Value>> = Vec::new();
-        let Value::Tuple(arg_items) = &peeled else {
-            return Ok(Vec::new());
-        };
-        for (i, (a, c)) in arg_items.iter().zip(cts.iter()).enumerate() {
-            if matches!(c, Value::None) {
-                flat.extend(tree::leaves(a)?.iter().map(|_| None));
-                continue;
-            }
-            let what = format!("bwd's cotangent for argument {i}");
-            let names = ["the argument", "the cotangent"];
-            tree::map_many_named(&[a.clone(), c.clone()], &names, &mut |pair, p| {
-                flat.push(if is_differentiable(&pair[0]) {
-                    fits(&name_s, &what, &pair[0], &pair[1], p)?
-                } else {
-                    None
-                });
-                Ok(Value::None)
-            })
-            .map_err(|d| {
-                if d.message.starts_with("tree structures differ") {
-                    mismatch(&name_s, &format!("{what} does not match the argument"), a, c, d)
-                } else {
-                    d
-                }
-            })?;
-        }
+        let flat = bwd_cotangents(&name_s, n_args, &peeled, r)?;
         Ok(pos.iter().map(|k| flat.get(*k).cloned().flatten()).collect())
     };
     let custom = Custom {
@@ -269,6 +240,149 @@ pub fn custom_vjp_call(it: &mut Interp, f: &Value, fwd: &Value, bwd: &Value, nam
     };
     let wrapped = trace::record_custom(&level, custom, inputs.values, inputs.parents, outs);
     replace_diff(&out, wrapped)
+}
+
+/// The flat list of `bwd`'s cotangents, one per leaf of the arguments
+/// `peeled` (`None` for a leaf without one), checked against the arguments.
+fn bwd_cotangents(name: &str, n_args: usize, peeled: &Value, r: Value) -> R<Vec<Option<Value>>> {
+    let cts = match &r {
+        Value::Tuple(t) if t.len() == n_args => t.clone(),
+        other => {
+            return Err(Diagnostic::new(
+                ErrorKind::Differentiation,
+                format!(
+                    "`{name}`: bwd must return a tuple with one cotangent per argument ({n_args}), found {}",
+                    other.describe()
+                ),
+            )
+            .with_help("return e.g. `(g,)` for a function of one argument; `none` for an argument with no cotangent"))
+        }
+    };
+    let mut flat: Vec<Option<Value>> = Vec::new();
+    let Value::Tuple(arg_items) = peeled else {
+        return Ok(Vec::new());
+    };
+    for (i, (a, c)) in arg_items.iter().zip(cts.iter()).enumerate() {
+        if matches!(c, Value::None) {
+            flat.extend(tree::leaves(a)?.iter().map(|_| None));
+            continue;
+        }
+        let what = format!("bwd's cotangent for argument {i}");
+        let names = ["the argument", "the cotangent"];
+        tree::map_many_named(&[a.clone(), c.clone()], &names, &mut |pair, p| {
+            flat.push(if is_differentiable(&pair[0]) {
+                fits(name, &what, &pair[0], &pair[1], p)?
+            } else {
+                None
+            });
+            Ok(Value::None)
+        })
+        .map_err(|d| {
+            if d.message.starts_with("tree structures differ") {
+                mismatch(name, &format!("{what} does not match the argument"), a, c, d)
+            } else {
+                d
+            }
+        })?;
+    }
+    Ok(flat)
+}
+
+/// A `custom_vjp` call at a forward-mode level (`jvp`, `jacfwd`,
+/// `linearize`). The rule gives `u -> J^T u` (`bwd`, linear in the
+/// cotangent `u`); forward mode needs `t -> J t`, its transpose, which is the
+/// gradient of `<bwd(res, u), t>` with respect to `u`. So `bwd` is recorded
+/// on a fresh tape from zero cotangents and that tape is run backward from
+/// the tangents, as reverse mode transposes a `custom_jvp` rule. (JAX refuses
+/// forward mode here; the Jacobian is the one `jacrev` gives.) As in reverse
+/// mode (and JAX), the levels below differentiate `fwd` and `bwd` as written,
+/// so `jacfwd(jacfwd(f))` equals `hessian(f)`.
+fn custom_vjp_forward(
+    it: &mut Interp,
+    level: &Rc<Level>,
+    [fwd, bwd]: [&Value; 2],
+    name: &str,
+    argt: &Value,
+    span: Span,
+) -> R<Value> {
+    let peeled = unwrap_tree(argt, level)?;
+    let n_args = match &peeled {
+        Value::Tuple(t) => t.len(),
+        _ => 1,
+    };
+    let tangents: Vec<Option<Value>> = tree::leaves(argt)?
+        .iter()
+        .map(|l| {
+            if is_differentiable(l) {
+                tangent_at(l, level)
+            } else {
+                None
+            }
+        })
+        .collect();
+    let (out, res) = pair(
+        name,
+        "fwd (output, residuals)",
+        it.call(fwd, positional(&peeled, span))?,
+    )?;
+    if node_or_tangent_escaped(&out, level)? || node_or_tangent_escaped(&res, level)? {
+        return Err(closes_over(name, "fwd"));
+    }
+    if tangents.iter().all(Option::is_none) {
+        return Ok(out);
+    }
+    let guard = start_tape(&it.diff);
+    let inner = guard.level.clone();
+    inner.start_transposing();
+    let mut ids = Vec::new();
+    let ct = tree::map_leaves(&out, &mut |o, _| {
+        if !is_differentiable(o) {
+            return Ok(Value::None);
+        }
+        let (u, id) = leaf(&guard, ops::zeros_like(o)?);
+        ids.push(id);
+        Ok(u)
+    })?;
+    let r = it.call_pos(bwd, vec![res, ct], span)?;
+    if let Some(at) = inner.tangent_read() {
+        return Err(reads_cotangent(name, at));
+    }
+    let flat = bwd_cotangents(name, n_args, &peeled, r)?;
+    let seeds: Vec<(u32, Value)> = flat
+        .iter()
+        .zip(&tangents)
+        .filter_map(|(c, t)| Some((node_at(c.as_ref()?, &inner)?, t.clone()?)))
+        .collect();
+    let tape = guard.finish();
+    let adj = backward(it, &tape, seeds)?;
+    let mut touts = ids.iter().map(|id| adj.get(*id as usize).cloned().flatten());
+    tree::map_leaves(&out, &mut |o, _| {
+        if !is_differentiable(o) {
+            return Ok(o.clone());
+        }
+        Ok(match touts.next().flatten() {
+            Some(t) => dual(level, num(o), t),
+            None => o.clone(),
+        })
+    })
+}
+
+/// The report for a `custom_vjp` rule whose `bwd`, transposed for forward
+/// mode, read the value of its cotangents at `at` (see [`reads_tangent`]).
+fn reads_cotangent(name: &str, at: Span) -> Diagnostic {
+    Diagnostic::new(
+        ErrorKind::Value,
+        format!(
+            "`{name}`: bwd reads the value of its cotangents, so forward mode (`jvp`, `jacfwd`, `linearize`) cannot transpose it"
+        ),
+    )
+    .at(at)
+    .with_label("the cotangent's value is read here")
+    .with_note(
+        "forward mode transposes bwd, which must be linear in the cotangents: it runs bwd once for \
+         every cotangent at once, so they have no values to compare, branch on or convert",
+    )
+    .with_help("use `jacrev` or `grad`/`vjp`, or give the function a forward-mode rule with `custom_jvp`")
 }
 
 /// `f` made to use `rule` for its derivatives: `custom_jvp(f, rule)(args...)`.
@@ -284,6 +398,9 @@ pub fn custom_jvp_call(it: &mut Interp, f: &Value, rule: &Value, name: &str, arg
         return batch_custom(it, &level, &args.pos, args.span, &[f, rule], &|it, v, a| {
             custom_jvp_call(it, &v[0], &v[1], &name, a)
         });
+    }
+    if traced_plainly(&level, &argt)? {
+        return it.call(f, args);
     }
     let span = args.span;
     let peeled = unwrap_tree(&argt, &level)?;
@@ -457,6 +574,9 @@ pub fn checkpoint_call(it: &mut Interp, f: &Value, name: &str, args: Args) -> R<
         return batch_custom(it, &level, &args.pos, args.span, &[f], &|it, v, a| {
             checkpoint_call(it, &v[0], &name, a)
         });
+    }
+    if traced_plainly(&level, &argt)? {
+        return it.call(f, args);
     }
     if !level.is_reverse() {
         // Forward mode keeps nothing to save.

@@ -55,7 +55,7 @@ struct Inputs {
 
 fn inputs(fname: &str, args: &Args, argnums: &Argnums) -> R<Inputs> {
     let mut trees = Vec::new();
-    for i in argnums.list() {
+    for i in argnums.list(args.pos.len())? {
         let a = args.pos.get(i).ok_or_else(|| missing_arg(fname, i, args.pos.len()))?;
         if !tree::leaves(a)?.iter().any(is_differentiable) {
             return Err(no_leaf_error(i, a));
@@ -111,7 +111,7 @@ pub fn jacrev_call(it: &mut Interp, f: &Value, opts: &DiffOpts, args: Args) -> R
     let level = guard.level.clone();
     let mut call_args = args.clone();
     let mut ids: Vec<Option<u32>> = Vec::new();
-    for i in opts.argnums.list() {
+    for i in opts.argnums.list(args.pos.len())? {
         let (w, leaf_ids) = wrap_inputs(&guard, &args.pos[i])?;
         call_args.pos[i] = w;
         ids.extend(leaf_ids);
@@ -235,7 +235,7 @@ fn rev_rows_looped(
 fn replace_leaf(args: &Args, argnums: &Argnums, j: usize, new: &Value) -> R<Args> {
     let mut out = args.clone();
     let mut k = 0;
-    for i in argnums.list() {
+    for i in argnums.list(args.pos.len())? {
         out.pos[i] = tree::map_leaves(&args.pos[i], &mut |x, _| {
             k += 1;
             Ok(if k - 1 == j { new.clone() } else { x.clone() })

@@ -1,7 +1,7 @@
 //! Differentiation: levels and tapes (`trace`), the user-facing
 //! transformations (`api`, `jacobian` with its batched passes in `jacbatch`, `custom`), batching (`vmap`) and
 //! graph rendering (`graph`), and the extended graph as a program (`traced`,
-//! `optimize`, `replay`, `jit`). The rules per
+//! `optimize`, `replay`, `jit`, `stablehlo` for export). The rules per
 //! primitive are in `crate::prim`.
 pub mod api;
 pub mod capture;
@@ -13,6 +13,7 @@ pub mod jit;
 pub mod linearize;
 pub mod optimize;
 pub mod replay;
+pub mod stablehlo;
 pub mod stats;
 pub mod trace;
 pub mod traced;

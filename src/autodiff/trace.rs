@@ -838,6 +838,12 @@ impl Level {
         self.tape.is_some()
     }
 
+    /// Whether this is a `trace` (and so `jit`) level, which records the
+    /// computation rather than differentiating it.
+    pub fn is_trace(&self) -> bool {
+        self.records_all.get()
+    }
+
     /// The batch size of a `vmap` level (`None`: a differentiation level).
     pub fn batch_size(&self) -> Option<usize> {
         self.batch

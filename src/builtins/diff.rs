@@ -170,8 +170,10 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
                   with one cotangent per argument, each shaped like its argument (a tree for a tree), or \
                   `none` for an argument with no cotangent. `bwd` is itself differentiated by enclosing \
                   differentiations, so the rule holds at every order. Forward mode (`jvp`, `jacfwd`, \
-                  `hessian`) is an error, as in JAX: use `custom_jvp` for that. Differentiated values must \
-                  reach `f` as arguments, not from an enclosing scope.",
+                  `linearize`; JAX refuses it) runs the transpose of `bwd`, which is linear in the \
+                  cotangent, so `jacfwd` and `jacrev` give the same Jacobian; a `bwd` that branches on the \
+                  cotangent's value is reported there (use `custom_jvp` for such a rule). Differentiated \
+                  values must reach `f` as arguments, not from an enclosing scope.",
             example: "let clip_grad = custom_vjp(|x| x, |x| (x, none), |r, g| (clip(g, -1.0, 1.0),));\ngrad(|x| clip_grad(x) * 5.0)(2.0)  # 1.0",
         },
         |_, a| {
@@ -324,15 +326,11 @@ pub(super) fn fn_name(f: &Value) -> String {
 
 /// Reads `argnums=`.
 fn argnums_arg(v: Option<&Value>) -> Result<Argnums, Diagnostic> {
-    let one = |x: &Value| -> Result<usize, Diagnostic> {
-        let i = int_arg("grad", "argnums", x)?;
-        usize::try_from(i)
-            .map_err(|_| Diagnostic::new(ErrorKind::Value, format!("argnums must be non-negative, found {i}")))
-    };
+    let one = |x: &Value| -> Result<i64, Diagnostic> { int_arg("grad", "argnums", x) };
     match v {
         None | Some(Value::None) => Ok(Argnums::One(0)),
         Some(Value::Tuple(t)) => {
-            let list: Vec<usize> = t.iter().map(one).collect::<Result<_, _>>()?;
+            let list: Vec<i64> = t.iter().map(one).collect::<Result<_, _>>()?;
             if let Some((_, i)) = list.iter().enumerate().find(|(k, i)| list[..*k].contains(i)) {
                 return Err(Diagnostic::new(
                     ErrorKind::Value,

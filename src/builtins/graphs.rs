@@ -125,8 +125,8 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
                   that value and traces again when it differs; module globals `f` reads are checked to hold the \
                   values traced with. A function whose trace cannot be replayed — it prints, saves, uses the \
                   global random generator (keyed random functions are fine), assigns a global, reads the \
-                  elements of a tensor computed from its arguments, returns a function, uses `custom_vjp`, \
-                  `custom_jvp` or `checkpoint`, or is traced more than 8 times — runs without jit from then on, \
+                  elements of a tensor computed from its arguments, returns a function, or is traced more \
+                  than 8 times — runs without jit from then on, \
                   and `dp` says once why, naming the line. Called inside `grad`, `jvp` or `vmap` of its \
                   arguments, `f` runs as without jit. Set `DP_JIT=all` to jit every function call of a program \
                   (its output must not change).",
@@ -223,6 +223,30 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         |_, a| {
             let g = graph_arg(&a, 0)?;
             Ok(Value::Str(crate::autodiff::graph::to_dot(&g.graph, &g.sources).into()))
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "graph_stablehlo(g: graph) -> str",
+            summary: "A traced graph as a StableHLO program (MLIR text), which XLA, IREE and other OpenXLA compilers run.",
+            doc: "The graph's inputs become the arguments of `@main` in order (the float and tensor leaves of \
+                  the traced call's arguments), its outputs the results (the float and tensor leaves of the \
+                  traced function's result); floats are `tensor<f64>`, bool tensors `i1`. Constants are \
+                  written bit-exactly; only the nodes the outputs need are exported, so optimise the graph \
+                  first for a smaller program. Exported: elementwise functions and operators (with NumPy \
+                  broadcasting made explicit), comparisons, `where`, reductions, matrix products, shape \
+                  operations, basic indexing and slicing, `take`, `concat`, `stack`, and their adjoints — \
+                  what forward and backward passes of models are made of. A graph that branched on or read \
+                  a value it computed, or holds an operation without a StableHLO rule yet (linear-algebra \
+                  decompositions, convolutions, special functions), is reported with the line. With JAX \
+                  installed, `jax._src.xla_bridge.get_backend(\"cpu\").compile_and_load(text, ...)` runs \
+                  the program (docs/guide.md shows how).",
+            example: "let g = optimize(trace(grad(|w, x| sum(tanh(x @ w))))(ones((3, 2)), ones((4, 3))));\nlet program = graph_stablehlo(g);",
+        },
+        |_, a| {
+            let g = graph_arg(&a, 0)?;
+            Ok(Value::Str(crate::autodiff::stablehlo::to_stablehlo(g)?.into()))
         },
     );
     register(

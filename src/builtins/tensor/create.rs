@@ -273,10 +273,14 @@ pub(super) fn like(t: &mut HashMap<Rc<str>, Value>, decl: Decl, fill: f64) {
     register(t, decl, move |_, a| {
         let name = a.name();
         let x = numeric(name, a.value(0))?;
-        Ok(match x.strip() {
+        // Only the shape is used (`peek`: not a read of the elements, so a
+        // rule may call it on tangents); under `vmap` the batch axes are
+        // kept and stay batched, so each example gets its own.
+        let plain = match x.peek() {
             Value::Tensor(t) => Value::Tensor(std::rc::Rc::new(te(Tensor::full(t.shape(), fill))?)),
             _ => Value::Float(fill),
-        })
+        };
+        Ok(crate::autodiff::trace::rewrap_batches(&x, plain))
     });
 }
 

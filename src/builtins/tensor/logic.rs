@@ -23,6 +23,19 @@ pub(crate) fn dtype_name(v: &Value) -> Option<&'static str> {
     })
 }
 
+/// Whether any of `vs` is being batched, differentiated or traced: then
+/// the logic is computed with the comparison primitives ([`truth`]), which
+/// `vmap` batches per example and `trace`/`jit` record, instead of on the
+/// raw elements (which under `vmap` hold the whole batch).
+fn wrapped(vs: &[&Value]) -> bool {
+    vs.iter().any(|v| matches!(v, Value::Dual(_)))
+}
+
+/// `v != 0` as a bool (tensor), through the comparison primitive.
+fn truth(v: &Value) -> R<Value> {
+    crate::ops::binary(BinaryOp::Ne, v, &Value::Float(0.0))
+}
+
 /// The argument as a bool tensor (`true` where non-zero, as NumPy's `astype(bool)`).
 fn bools(fname: &str, v: &Value) -> R<Tensor> {
     let t = as_tensor(numeric(fname, v)?.strip())?;
@@ -61,7 +74,14 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
         |_, a| {
             let x = numeric("astype", a.value(0))?;
             match &*a.str_as(1, "the dtype")? {
+                "bool" if wrapped(&[&x]) => truth(&x),
                 "bool" => Ok(from_tensor(bools("astype", &x)?)),
+                "float64" | "float" if wrapped(&[&x]) => match x.peek() {
+                    // Bools act as 0/1 in arithmetic, which gives float64.
+                    Value::Bool(_) => crate::ops::binary(BinaryOp::Mul, &x, &Value::Float(1.0)),
+                    Value::Tensor(t) if t.is_bool() => crate::ops::binary(BinaryOp::Mul, &x, &Value::Float(1.0)),
+                    _ => Ok(x),
+                },
                 "float64" | "float" => match x.strip() {
                     Value::Bool(b) => Ok(Value::Float(f64::from(u8::from(*b)))),
                     Value::Tensor(t) if t.is_bool() => Ok(from_tensor(t.to_f64())),
@@ -84,6 +104,10 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             example: "logical_not(tensor([1.0, 2.0]) > 1.5)  # [true, false]",
         },
         |_, a| {
+            if wrapped(&[a.value(0)]) {
+                let x = numeric("logical_not", a.value(0))?;
+                return crate::ops::binary(BinaryOp::Eq, &x, &Value::Float(0.0));
+            }
             let x = bools("logical_not", a.value(0))?;
             Ok(from_tensor(x.binary_scalar(0.0, BinaryOp::Eq, false)))
         },
@@ -119,6 +143,11 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
     ] {
         register(t, decl, move |_, a| {
             let name = a.name();
+            if wrapped(&[a.value(0), a.value(1)]) {
+                let (x, y) = (numeric(name, a.value(0))?, numeric(name, a.value(1))?);
+                let both = crate::ops::binary(op, &truth(&x)?, &truth(&y)?).map_err(|d| d.at(a.span))?;
+                return truth(&both);
+            }
             let (x, y) = (bools(name, a.value(0))?, bools(name, a.value(1))?);
             let out = x.binary(&y, op).map_err(|e| {
                 crate::prim::tensor_error(e)

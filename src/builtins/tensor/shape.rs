@@ -175,8 +175,11 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             let x = numeric("broadcast_to", a.value(0))?;
             let bad = |d: Diagnostic| label_param(at_param(&a, 1)(d), &a, 0, &x);
             let s = shape_arg("broadcast_to", a.value(1)).map_err(bad)?;
-            // A check of the shapes only (`peek`: not a read of the elements).
-            te(as_tensor(x.peek())?.broadcast_to(&s)).map_err(bad)?;
+            // A check of the shapes only, of one example under `vmap` (not a
+            // read of the elements).
+            let seen = crate::autodiff::trace::shape_seen(&x);
+            let example = te(dp_tensor::Tensor::scalar(0.0).broadcast_to(&seen)).map_err(bad)?;
+            te(example.broadcast_to(&s)).map_err(bad)?;
             ops::broadcast_to(&x, &s)
         },
     );
