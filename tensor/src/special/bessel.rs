@@ -2,8 +2,9 @@
 //! [`i0`], [`i1`] and their exponentially scaled forms [`i0e`], [`i1e`]
 //! (`i0e(x) = exp(-|x|) I0(x)`, `i1e(x) = exp(-|x|) I1(x)`).
 //!
-//! The scaled forms are the smooth, bounded ones, so they are what is
-//! approximated: Chebyshev expansions of `i0e(x)` and `i1e(x) / x` on
+//! Near 0 (`|x| <= 1`) the power series are summed. Beyond, the scaled
+//! forms are the smooth, bounded ones, so they are what is approximated:
+//! Chebyshev expansions of `i0e(x)` and `i1e(x) / x` on
 //! `[0, 4]` (the quotient keeps `i1e`'s relative accuracy near its zero),
 //! of `i0e` and `i1e` on `[4, 8]`, and of `sqrt(x) i0e(x)`,
 //! `sqrt(x) i1e(x)` in `8 / x` beyond 8 (both tend to `1 / sqrt(2 pi)`).
@@ -18,10 +19,43 @@ use super::tables::{I0E_MID, I0E_SMALL, I0E_TAIL, I1E_MID, I1E_SMALL, I1E_TAIL};
 /// unscaled functions then scale in two halves.
 const EXP_SAFE: f64 = 700.0;
 
+/// Below this the power series are used (ten terms reach 1e-17 there),
+/// so that the functions are exact at 0 (`I0(0) = 1`) and lose nothing to
+/// the rounding of `exp(-z) exp(z)`.
+const SERIES: f64 = 1.0;
+
+/// `I0(z) = sum (z^2/4)^k / (k!)^2` for `z <= SERIES` (all terms positive).
+#[inline]
+fn i0_series(z: f64) -> f64 {
+    let q = 0.25 * z * z;
+    let (mut term, mut sum) = (1.0, 1.0);
+    for k in 1..12 {
+        let k = f64::from(k);
+        term *= q / (k * k);
+        sum += term;
+    }
+    sum
+}
+
+/// `I1(z) = (z/2) sum (z^2/4)^k / (k! (k+1)!)` for `z <= SERIES`.
+#[inline]
+fn i1_series(z: f64) -> f64 {
+    let q = 0.25 * z * z;
+    let (mut term, mut sum) = (1.0, 1.0);
+    for k in 1..12 {
+        let k = f64::from(k);
+        term *= q / (k * (k + 1.0));
+        sum += term;
+    }
+    0.5 * z * sum
+}
+
 /// `i0e(z)` for `z >= 0` (NaN passes through).
 #[inline]
 fn i0e_pos(z: f64) -> f64 {
-    if z <= 4.0 {
+    if z <= SERIES {
+        (-z).exp() * i0_series(z)
+    } else if z <= 4.0 {
         clenshaw(&I0E_SMALL, z / 2.0 - 1.0)
     } else if z <= 8.0 {
         clenshaw(&I0E_MID, z / 2.0 - 3.0)
@@ -34,7 +68,9 @@ fn i0e_pos(z: f64) -> f64 {
 /// `i1e(z)` for `z >= 0` (NaN passes through).
 #[inline]
 fn i1e_pos(z: f64) -> f64 {
-    if z <= 4.0 {
+    if z <= SERIES {
+        (-z).exp() * i1_series(z)
+    } else if z <= 4.0 {
         clenshaw(&I1E_SMALL, z / 2.0 - 1.0) * z
     } else if z <= 8.0 {
         clenshaw(&I1E_MID, z / 2.0 - 3.0)
@@ -83,6 +119,9 @@ pub fn i1e(x: f64) -> f64 {
 /// `scipy.special.i0` and `numpy.i0`): even, `inf` from `|x| ~ 713.99` on.
 pub fn i0(x: f64) -> f64 {
     let z = x.abs();
+    if z <= SERIES {
+        return i0_series(z);
+    }
     unscale(z, i0e_pos(z))
 }
 
@@ -90,7 +129,11 @@ pub fn i0(x: f64) -> f64 {
 /// `scipy.special.i1`): odd, `±inf` from `|x| ~ 713.99` on.
 pub fn i1(x: f64) -> f64 {
     let z = x.abs();
-    let r = unscale(z, i1e_pos(z));
+    let r = if z <= SERIES {
+        i1_series(z)
+    } else {
+        unscale(z, i1e_pos(z))
+    };
     if x.is_sign_negative() {
         -r
     } else {
