@@ -362,6 +362,40 @@ fn reduction() -> impl Strategy<Value = (Vec<usize>, Option<Vec<usize>>, bool)> 
         })
 }
 
+/// `n` increasing sample positions from about 0.1, at least 0.3 apart
+/// (`interp`'s samples, `gradient`'s coordinates).
+fn increasing(rng: &mut Rng, n: usize) -> Value {
+    let steps = rng.uniform(&[n]).expect("small").to_vec();
+    let xs: Vec<f64> = steps
+        .iter()
+        .scan(-0.2, |acc, u| {
+            *acc += 0.3 + 0.3 * u;
+            Some(*acc)
+        })
+        .collect();
+    value(Tensor::from_vec(xs, &[n]).expect("shape"))
+}
+
+/// Points in `[-1, 3.5]` at least 0.02 from every sample and from every
+/// sample's images under the period `p` (where `interp`'s slope jumps).
+fn away_from_samples(rng: &mut Rng, shape: &[usize], samples: &[f64], p: f64) -> Value {
+    let near = |x: f64| {
+        samples.iter().any(|s| {
+            let d = (x - s).rem_euclid(p);
+            d < 0.02 || d > p - 0.02 || (x - s).abs() < 0.02
+        })
+    };
+    let size: usize = shape.iter().product();
+    let mut out = Vec::with_capacity(size);
+    while out.len() < size {
+        let x = -1.0 + 4.5 * rng.uniform(&[1]).expect("small").to_vec()[0];
+        if !near(x) {
+            out.push(x);
+        }
+    }
+    value(Tensor::from_vec(out, shape).expect("shape"))
+}
+
 fn prim_fun(p: Prim) -> Fun {
     Rc::new(move |_, xs| apply(&p, xs))
 }
@@ -1344,6 +1378,51 @@ proptest! {
         let pos = uni(&mut rng, &s, 0.3, 4.0);
         for name in ["lgamma", "digamma"] {
             check(name, &builtin_fun(name, vec![]), std::slice::from_ref(&pos), seed)?;
+        }
+        // The Bessel functions on both sides of the scaled forms' kink at 0.
+        let neg = uni(&mut rng, &s, -4.0, -0.3);
+        for name in ["i0", "i1", "i0e", "i1e"] {
+            check(name, &builtin_fun(name, vec![]), std::slice::from_ref(&pos), seed)?;
+            check(name, &builtin_fun(name, vec![]), std::slice::from_ref(&neg), seed)?;
+        }
+    }
+
+    /// NumPy functions of issue 11 in every differentiable argument:
+    /// `interp` (points kept away from the samples and their periodic
+    /// images, where the slope jumps), `gradient` (uneven coordinates, both
+    /// edge orders), `partition` (away from ties), and their batching rules
+    /// under `vmap` over each argument.
+    #[test]
+    fn interp_gradient_partition(s in shape(1, 2), n in 1usize..4, edge in 1i64..=2, seed in any::<u64>()) {
+        let mut rng = Rng::new(seed);
+        let xp = increasing(&mut rng, 4);
+        let fp = normal(&mut rng, &[4]);
+        let x = away_from_samples(&mut rng, &s, &data(&xp), 2.5);
+        let f = builtin_fun("interp", vec![]);
+        check("interp", &f, &[x.clone(), xp.clone(), fp.clone()], seed)?;
+        let fper = builtin_fun("interp", vec![("period", Value::Float(2.5))]);
+        check("interp period", &fper, &[x.clone(), xp.clone(), fp.clone()], seed)?;
+        let (bs, _) = with_batch(&s, 0, n);
+        let xb = away_from_samples(&mut rng, &bs, &data(&xp), 2.5);
+        let xpb = ok("stack", apply(&Prim::Stack(dp::prim::Stack(0)), &(0..n).map(|_| increasing(&mut rng, 4)).collect::<Vec<_>>()))?;
+        let fpb = normal(&mut rng, &[n, 4]);
+        check_batch("interp x", &f, &[xb.clone(), xp.clone(), fp.clone()], &[Some(0), None, None], 0, n)?;
+        check_batch("interp fp", &f, &[x.clone(), xp.clone(), fpb.clone()], &[None, None, Some(0)], 0, n)?;
+        check_batch("interp xp", &f, &[x.clone(), xpb.clone(), fp.clone()], &[None, Some(0), None], 0, n)?;
+        check_batch("interp all", &fper, &[xb, xpb.clone(), fpb], &[Some(0), Some(0), Some(0)], 0, n)?;
+
+        let rows = s[0] + 2;
+        let y = normal(&mut rng, &[rows, 4]);
+        let g = builtin_fun("gradient", vec![("axis", Value::Int(1)), ("edge_order", Value::Int(edge))]);
+        check("gradient coordinates", &g, &[y.clone(), xp.clone()], seed)?;
+        let g0 = builtin_fun("gradient", vec![("axis", Value::Int(0)), ("edge_order", Value::Int(edge))]);
+        check("gradient step", &g0, &[y.clone(), Value::Float(0.7)], seed)?;
+        check_batch("gradient coordinates", &g, &[y.clone(), xpb], &[None, Some(0)], 0, n)?;
+
+        let v = uni(&mut rng, &[5], -2.0, 2.0);
+        if min_gap(&data(&v)) > 0.05 {
+            let p = builtin_fun("partition", vec![("kth", Value::Int(edge))]);
+            check("partition", &p, std::slice::from_ref(&v), seed)?;
         }
     }
 }

@@ -102,6 +102,20 @@ fn symmetric(rng: &mut Rng, n: usize) -> Value {
     ops::scale(&s, 0.5).expect("numeric")
 }
 
+/// `n` increasing sample positions from about 0.1, at least 0.3 apart
+/// (`interp`'s samples, `gradient`'s coordinates).
+fn increasing(rng: &mut Rng, n: usize) -> Value {
+    let steps = rng.uniform(&[n]).expect("small").to_vec();
+    let xs: Vec<f64> = steps
+        .iter()
+        .scan(-0.2, |acc, u| {
+            *acc += 0.3 + 0.3 * u;
+            Some(*acc)
+        })
+        .collect();
+    value(Tensor::from_vec(xs, &[n]).expect("shape"))
+}
+
 fn prim_fun(p: Prim) -> Fun {
     Rc::new(move |_, xs| apply(&p, xs))
 }
@@ -347,7 +361,11 @@ fn cases(p: &Shapes) -> Vec<Case> {
         dp::prim::SpecialFn::Erfc,
         dp::prim::SpecialFn::Lgamma,
         dp::prim::SpecialFn::Polygamma(pick as u32 % 3),
-    ][pick % 4];
+        dp::prim::SpecialFn::I0,
+        dp::prim::SpecialFn::I0e,
+        dp::prim::SpecialFn::I1,
+        dp::prim::SpecialFn::I1e,
+    ][pick % 8];
     let s1 = s.clone();
     out.push(case(
         "Special",
@@ -716,6 +734,36 @@ fn cases(p: &Shapes) -> Vec<Case> {
         Rc::new(move |it, xs| topk(it, &[xs[0].clone(), Value::Int(1)])),
         &[false],
         Box::new(move |r| vec![uni(r, &ne1, -2.0, 2.0)]),
+    ));
+
+    // ---------------------------------------------------------------- NumPy extras (issue 11)
+    let kth = Value::Int((pick % nonempty[nonempty.len() - 1]) as i64);
+    for name in ["partition", "argpartition"] {
+        let ne1 = nonempty.clone();
+        out.push(case(
+            "builtin",
+            name,
+            builtin_fun(name, vec![("kth", kth.clone())]),
+            &[false],
+            Box::new(move |r| vec![uni(r, &ne1, -2.0, 2.0)]),
+        ));
+    }
+    let period = if pick % 2 == 0 { Value::None } else { Value::Float(2.5) };
+    let ne1 = nonempty.clone();
+    out.push(case(
+        "builtin",
+        "interp",
+        builtin_fun("interp", vec![("period", period)]),
+        &[true, true, true],
+        Box::new(move |r| vec![uni(r, &ne1, -1.0, 3.5), increasing(r, 4), normal(r, &[4])]),
+    ));
+    let (rows, edge) = (1 + m, Value::Int(1 + (pick % 2) as i64));
+    out.push(case(
+        "builtin",
+        "gradient",
+        builtin_fun("gradient", vec![("axis", Value::Int(1)), ("edge_order", edge)]),
+        &[true, true],
+        Box::new(move |r| vec![normal(r, &[rows, 4]), increasing(r, 4)]),
     ));
 
     // ---------------------------------------------------------------- convolution and pooling

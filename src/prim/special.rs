@@ -1,11 +1,12 @@
 //! Special functions: `Special` (`erf`, `erfc`, `lgamma`, `digamma` and the
-//! polygamma functions that are their derivatives).
+//! polygamma functions that are their derivatives; the modified Bessel
+//! functions `i0`, `i1` and their scaled forms `i0e`, `i1e`).
 
 use super::rule_util::{f, term};
 use super::{as_tensor, from_tensor, Prim, Primitive, R};
 use crate::ops;
 use crate::value::Value;
-use dp_tensor::UnaryOp;
+use dp_tensor::{BinaryOp, UnaryOp};
 
 /// Which special function.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -18,6 +19,14 @@ pub enum SpecialFn {
     Lgamma,
     /// The polygamma function of order `n` (`0`: digamma).
     Polygamma(u32),
+    /// The modified Bessel function of the first kind of order 0.
+    I0,
+    /// `exp(-|x|) I0(x)`.
+    I0e,
+    /// The modified Bessel function of the first kind of order 1.
+    I1,
+    /// `exp(-|x|) I1(x)`.
+    I1e,
 }
 
 /// An elementwise special function.
@@ -29,9 +38,27 @@ pub fn special(fun: SpecialFn, x: &Value) -> R<Value> {
     super::apply(&Prim::Special(Special(fun)), &[ops::num(x)])
 }
 
+/// `base(s) - y * (extra(s) + 1 / s)` where `|x|` exceeds the machine
+/// epsilon and the limit `1/2` elsewhere, with `s` a copy of `x` kept away
+/// from zero (JAX's rule for `i1e`, used for `i1` too): the derivative of
+/// an order-1 Bessel function, `I1'(x) = I0(x) - I1(x) / x`, whose quotient
+/// would be `0 / 0` at the origin. The constant branch makes every higher
+/// derivative there 0, as in JAX (the true second derivative at 0 is 0 too).
+fn order_one_derivative(x: &Value, y: &Value, base: SpecialFn, sign_term: bool) -> R<Value> {
+    let eps = f(f64::EPSILON);
+    let big = ops::binary(BinaryOp::Gt, &ops::unary(UnaryOp::Abs, x)?, &eps)?;
+    let s = ops::where_(&big, x, &eps)?;
+    let mut factor = ops::unary(UnaryOp::Recip, &s)?;
+    if sign_term {
+        factor = ops::add(&ops::unary(UnaryOp::Sign, &s)?, &factor)?;
+    }
+    let d = ops::sub(&special(base, &s)?, &ops::mul(y, &factor)?)?;
+    ops::where_(&big, &d, &f(0.5))
+}
+
 impl Special {
-    /// The derivative of the function at `x`, written with recordable ops.
-    fn derivative(&self, x: &Value) -> R<Value> {
+    /// The derivative of the function at `x` (output `y`), written with recordable ops.
+    fn derivative(&self, x: &Value, y: &Value) -> R<Value> {
         match self.0 {
             SpecialFn::Erf | SpecialFn::Erfc => {
                 // d erf / dx = 2 / sqrt(pi) exp(-x^2); erfc is its negation.
@@ -41,6 +68,16 @@ impl Special {
             }
             SpecialFn::Lgamma => special(SpecialFn::Polygamma(0), x),
             SpecialFn::Polygamma(n) => special(SpecialFn::Polygamma(n + 1), x),
+            // I0' = I1 (0 at the origin, as JAX's `jnp.i0` has it).
+            SpecialFn::I0 => special(SpecialFn::I1, x),
+            // i0e' = i1e - sign(x) i0e: the scaling's kink at 0 takes sign(0) = 0 (JAX's rule).
+            SpecialFn::I0e => ops::sub(
+                &special(SpecialFn::I1e, x)?,
+                &ops::mul(&ops::unary(UnaryOp::Sign, x)?, y)?,
+            ),
+            SpecialFn::I1 => order_one_derivative(x, y, SpecialFn::I0, false),
+            // i1e' = i0e - i1e (sign(x) + 1 / x).
+            SpecialFn::I1e => order_one_derivative(x, y, SpecialFn::I0e, true),
         }
     }
 }
@@ -53,6 +90,10 @@ impl Primitive for Special {
             SpecialFn::Lgamma => "lgamma".into(),
             SpecialFn::Polygamma(0) => "digamma".into(),
             SpecialFn::Polygamma(n) => format!("polygamma({n})"),
+            SpecialFn::I0 => "i0".into(),
+            SpecialFn::I0e => "i0e".into(),
+            SpecialFn::I1 => "i1".into(),
+            SpecialFn::I1e => "i1e".into(),
         }
     }
     fn forward(&self, x: &[Value]) -> R<Value> {
@@ -63,14 +104,18 @@ impl Primitive for Special {
             SpecialFn::Lgamma => t.lgamma(),
             SpecialFn::Polygamma(0) => t.digamma(),
             SpecialFn::Polygamma(n) => t.polygamma(n),
+            SpecialFn::I0 => t.i0(),
+            SpecialFn::I0e => t.i0e(),
+            SpecialFn::I1 => t.i1(),
+            SpecialFn::I1e => t.i1e(),
         };
         Ok(from_tensor(y))
     }
-    fn vjp(&self, x: &[Value], _y: &Value, g: &Value, _needs: &[bool]) -> R<Vec<Option<Value>>> {
-        Ok(vec![Some(ops::mul(g, &self.derivative(&x[0])?)?)])
+    fn vjp(&self, x: &[Value], y: &Value, g: &Value, _needs: &[bool]) -> R<Vec<Option<Value>>> {
+        Ok(vec![Some(ops::mul(g, &self.derivative(&x[0], y)?)?)])
     }
-    fn jvp(&self, x: &[Value], t: &[Option<Value>], _y: &Value) -> R<Option<Value>> {
-        term(&t[0], |t| ops::mul(t, &self.derivative(&x[0])?))
+    fn jvp(&self, x: &[Value], t: &[Option<Value>], y: &Value) -> R<Option<Value>> {
+        term(&t[0], |t| ops::mul(t, &self.derivative(&x[0], y)?))
     }
     // Elementwise: the batch axis is one more axis.
     fn batch(&self, x: &[Value], _batched: &[bool], _n: usize) -> R<Value> {

@@ -63,5 +63,5 @@ pub use pooling::PoolSpec;
 pub use rng::Rng;
 pub use scatter::UpdateMode;
 pub use sorting::Unique;
-pub use special::{digamma, erf, erfc, erfcx, lgamma, polygamma};
+pub use special::{digamma, erf, erfc, erfcx, i0, i0e, i1, i1e, lgamma, polygamma};
 pub use tensor::{broadcast_shapes, Shape, Tensor};

@@ -1,6 +1,6 @@
 //! Sorting along an axis and what builds on it: [`Tensor::sort`],
 //! [`Tensor::argsort`], [`Tensor::topk`], [`Tensor::unique`],
-//! [`Tensor::unique_all`]. NaNs sort after everything else, as in NumPy.
+//! [`Tensor::unique_all`], [`Tensor::searchsorted`]. NaNs sort after everything else, as in NumPy.
 
 use crate::error::{check_axis, Result, TensorError};
 use crate::tensor::Tensor;
@@ -140,6 +140,31 @@ impl Tensor {
         })?;
         let indices = Tensor::from_parts(picked.into_iter().map(|i| i as f64).collect(), values.shape().to_vec());
         Ok((values, indices))
+    }
+
+    /// For each element `v` of `values`, the number of elements of this
+    /// 1-d ascending tensor that are `<= v` (NumPy's `searchsorted(self, v,
+    /// side='right')`: the position after the last element equal to `v`), as
+    /// floats shaped like `values`. NaN sorts last, as in NumPy: a NaN value
+    /// gets the length. A tensor that is not 1-d is an error; its order is
+    /// not checked (an unsorted one gives some position, as in NumPy).
+    pub fn searchsorted(&self, values: &Tensor) -> Result<Tensor> {
+        if self.ndim() != 1 {
+            return Err(TensorError::Invalid(format!(
+                "`searchsorted` needs a 1-d sorted tensor, but got shape {}",
+                crate::format_shape(self.shape())
+            )));
+        }
+        let sorted = self.to_vec_checked()?;
+        let n = sorted.len();
+        Ok(values.map(|v| {
+            if v.is_nan() {
+                n as f64
+            } else {
+                // `e <= v` holds on a prefix of an ascending sequence (NaNs last).
+                sorted.partition_point(|&e| e <= v) as f64
+            }
+        }))
     }
 
     /// The sorted distinct values of the flattened tensor (NumPy 2 `unique`:

@@ -239,3 +239,18 @@ fn empty_tensors_with_huge_axes_are_handled_without_walking_them() {
     let i = Tensor::zeros(&[big, 0, 1]).unwrap();
     assert_eq!(e.take_along_axis(&i, 2).unwrap().shape(), &[big, 0, 1]);
 }
+
+#[test]
+fn searchsorted_counts_the_elements_at_or_below_each_value() {
+    // NumPy: np.searchsorted([0, 1, 1, 2.5], v, side='right').
+    let sorted = Tensor::from_vec(vec![0.0, 1.0, 1.0, 2.5], &[4]).unwrap();
+    let v = Tensor::from_vec(vec![-1.0, 0.0, 0.5, 1.0, 2.0, 2.5, 9.0, f64::NAN, -0.0], &[3, 3]).unwrap();
+    let i = sorted.searchsorted(&v).unwrap();
+    assert_eq!(i.shape(), &[3, 3]);
+    assert_eq!(i.to_vec(), vec![0.0, 1.0, 1.0, 3.0, 3.0, 4.0, 4.0, 4.0, 1.0]);
+    // A scalar value, an empty table, and a table that is not 1-d.
+    assert_eq!(sorted.searchsorted(&Tensor::scalar(1.5)).unwrap().to_vec(), vec![3.0]);
+    let empty = Tensor::zeros(&[0]).unwrap();
+    assert_eq!(empty.searchsorted(&v).unwrap().to_vec(), vec![0.0; 9]);
+    assert!(Tensor::zeros(&[2, 2]).unwrap().searchsorted(&v).is_err());
+}

@@ -188,12 +188,16 @@ fn polygamma_special_values() {
 #[test]
 fn tensor_methods_apply_elementwise() {
     let x = Tensor::from_vec(vec![-2.5, -0.5, 0.25, 1.0, 3.5, 12.0], &[2, 3]).unwrap();
-    let pairs: [(Tensor, Scalar); 5] = [
+    let pairs: [(Tensor, Scalar); 9] = [
         (x.erf(), erf),
         (x.erfc(), erfc),
         (x.erfcx(), erfcx),
         (x.lgamma(), lgamma),
         (x.digamma(), digamma),
+        (x.i0(), i0),
+        (x.i0e(), i0e),
+        (x.i1(), i1),
+        (x.i1e(), i1e),
     ];
     for (t, f) in pairs {
         assert_eq!(t.shape(), &[2, 3]);
@@ -206,4 +210,52 @@ fn tensor_methods_apply_elementwise() {
         p.to_vec(),
         x.t().to_vec().iter().map(|&v| polygamma(2, v)).collect::<Vec<_>>()
     );
+}
+
+#[test]
+fn bessel_functions_match_mpmath() {
+    check("i0e", i0e, want::I0E, 8e-16);
+    check("i1e", i1e, want::I1E, 8e-16);
+    // The unscaled ones add the rounding of exp(|x|) (and of its two halves past 700).
+    check("i0", i0, want::I0, 2e-15);
+    check("i1", i1, want::I1, 2e-15);
+}
+
+#[test]
+fn bessel_special_values() {
+    assert_eq!((i0(0.0), i0e(0.0)), (1.0, 1.0));
+    // Odd: the sign of zero is kept.
+    assert_eq!(i1(0.0).to_bits(), 0.0f64.to_bits());
+    assert_eq!(i1(-0.0).to_bits(), (-0.0f64).to_bits());
+    assert_eq!(i1e(-0.0).to_bits(), (-0.0f64).to_bits());
+    assert_eq!(
+        (i0(f64::INFINITY), i0(f64::NEG_INFINITY)),
+        (f64::INFINITY, f64::INFINITY)
+    );
+    assert_eq!(
+        (i1(f64::INFINITY), i1(f64::NEG_INFINITY)),
+        (f64::INFINITY, f64::NEG_INFINITY)
+    );
+    assert_eq!((i0e(f64::INFINITY), i0e(f64::NEG_INFINITY)), (0.0, 0.0));
+    assert_eq!(i1e(f64::INFINITY), 0.0);
+    assert_eq!(i1e(f64::NEG_INFINITY).to_bits(), (-0.0f64).to_bits());
+    for f in [i0 as Scalar, i1, i0e, i1e] {
+        assert!(f(f64::NAN).is_nan());
+    }
+    // Overflow exactly where the value leaves the double range (I0(713.99) ~ 1.77e308).
+    assert!(i0(713.0).is_finite() && i1(-713.0).is_finite());
+    assert_eq!((i0(714.0), i1(-714.0)), (f64::INFINITY, f64::NEG_INFINITY));
+    // Even and odd; the scaled and unscaled forms agree.
+    for x in [0.3, 2.5, 4.0, 6.1, 8.0, 11.0, 40.0] {
+        assert_eq!(i0(-x), i0(x));
+        assert_eq!(i1(-x), -i1(x));
+        assert!((i0(x) * (-x).exp() / i0e(x) - 1.0).abs() < 4e-16);
+        assert!((i1(x) * (-x).exp() / i1e(x) - 1.0).abs() < 4e-16);
+    }
+    // Continuous across the expansion boundaries at 4 and 8.
+    for b in [4.0f64, 8.0] {
+        let (lo, hi) = (b - b * f64::EPSILON, b + b * f64::EPSILON);
+        assert!((i0e(lo) / i0e(hi) - 1.0).abs() < 4e-15);
+        assert!((i1e(lo) / i1e(hi) - 1.0).abs() < 4e-15);
+    }
 }

@@ -34,6 +34,19 @@ def erfcx(x):
     return mp.exp(x * x) * mp.erfc(x)
 
 
+def i0e(x):
+    return mp.exp(-x) * mp.besseli(0, x)
+
+
+def i1e(x):
+    return mp.exp(-x) * mp.besseli(1, x)
+
+
+def bessel_tail(f):
+    """sqrt(x) f(x) for x = 8 / u >= 8, as a function of u in [0, 1] (1/sqrt(2 pi) at u = 0)."""
+    return lambda u: 1 / mp.sqrt(2 * mp.pi) if u == 0 else mp.sqrt(8 / u) * f(8 / u)
+
+
 X0 = mp.findroot(mp.digamma, mp.mpf("1.4616321449683623"))
 
 tables = [
@@ -66,6 +79,30 @@ tables = [
         lambda x: mp.polygamma(1, X0) if abs(x - X0) < mp.mpf("1e-40") else mp.digamma(x) / (x - X0),
         1,
         2,
+    ),
+    ("I0E_SMALL", "i0e(x) = exp(-x) I0(x) for x in [0, 4]: t = x / 2 - 1", i0e, 0, 4),
+    ("I0E_MID", "i0e(x) for x in [4, 8]: t = x / 2 - 3", i0e, 4, 8),
+    (
+        "I0E_TAIL",
+        "sqrt(x) i0e(x) as a function of u = 8 / x in [0, 1] (x >= 8): t = 16 / x - 1",
+        bessel_tail(i0e),
+        0,
+        1,
+    ),
+    (
+        "I1E_SMALL",
+        "i1e(x) / x = exp(-x) I1(x) / x for x in [0, 4]: t = x / 2 - 1",
+        lambda x: mp.mpf(1) / 2 if x == 0 else i1e(x) / x,
+        0,
+        4,
+    ),
+    ("I1E_MID", "i1e(x) for x in [4, 8]: t = x / 2 - 3", i1e, 4, 8),
+    (
+        "I1E_TAIL",
+        "sqrt(x) i1e(x) as a function of u = 8 / x in [0, 1] (x >= 8): t = 16 / x - 1",
+        bessel_tail(i1e),
+        0,
+        1,
     ),
 ]
 

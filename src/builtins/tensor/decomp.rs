@@ -377,6 +377,49 @@ pub(super) fn register_least_squares(t: &mut HashMap<Rc<str>, Value>) {
             },
             SpecialFn::Polygamma(0),
         ),
+        (
+            Decl {
+                sig: "i0(x: tensor) -> tensor",
+                summary:
+                    "The modified Bessel function of the first kind of order 0, `I0(x)`, elementwise (NumPy's `i0`).",
+                doc: "Even; overflows to `inf` from `|x| ≈ 714` on (`i0e` stays finite). Differentiable to any \
+                      order: `i0' = i1` (0 at 0, as JAX).",
+                example: "i0(1.0)  # 1.2660658777520082",
+            },
+            SpecialFn::I0,
+        ),
+        (
+            Decl {
+                sig: "i1(x: tensor) -> tensor",
+                summary: "The modified Bessel function of the first kind of order 1, `I1(x)`, elementwise.",
+                doc: "Odd (as `jax.scipy.special.i1`). Differentiable to any order: `i1' = i0 - i1 / x`, \
+                      its limit 1/2 at 0.",
+                example: "i1(1.0)  # 0.565159103992485",
+            },
+            SpecialFn::I1,
+        ),
+        (
+            Decl {
+                sig: "i0e(x: tensor) -> tensor",
+                summary:
+                    "The exponentially scaled Bessel function `exp(-|x|) i0(x)`, elementwise (finite for every `x`).",
+                doc: "As `jax.scipy.special.i0e`. Differentiable to any order: `i0e' = i1e - sign(x) i0e` \
+                      (0 at 0, as JAX).",
+                example: "i0e(1.0)  # 0.4657596075936404",
+            },
+            SpecialFn::I0e,
+        ),
+        (
+            Decl {
+                sig: "i1e(x: tensor) -> tensor",
+                summary:
+                    "The exponentially scaled Bessel function `exp(-|x|) i1(x)`, elementwise (finite for every `x`).",
+                doc: "As `jax.scipy.special.i1e`. Differentiable to any order: \
+                      `i1e' = i0e - i1e (sign(x) + 1 / x)`, 1/2 at 0.",
+                example: "i1e(1.0)  # 0.20791041534970847",
+            },
+            SpecialFn::I1e,
+        ),
     ] {
         let name = decl.sig.split('(').next().unwrap_or("special");
         register(t, decl, move |_, a| {

@@ -10,6 +10,8 @@ mod composed;
 mod conv;
 mod create;
 mod decomp;
+mod gradient;
+mod interp;
 mod labels;
 mod linalg;
 mod logic;
@@ -48,6 +50,8 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     conv::register_family(t);
     logic::register_family(t);
     sorting::register_family(t);
+    interp::register_family(t);
+    gradient::register_family(t);
     norm::register_family(t);
     labels::register_family(t);
     triangle::register_family(t);

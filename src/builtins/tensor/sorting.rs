@@ -1,5 +1,5 @@
-//! Sorting and scans along an axis: `sort`, `argsort`, `topk`, `unique`,
-//! `cumsum`, `cumprod`, `diff`. The orders come from the `dp_tensor`
+//! Sorting and scans along an axis: `sort`, `argsort`, `partition`,
+//! `argpartition`, `topk`, `unique`, `cumsum`, `cumprod`, `diff`. The orders come from the `dp_tensor`
 //! kernels on the concrete values; the differentiable results are gathers
 //! (`Take`) at those positions, or compositions of slices and `concat`, so
 //! derivatives of every order come from existing primitives.
@@ -27,7 +27,11 @@ fn axis_of(a: &crate::builtins::Call<'_>, i: usize, x: &Value) -> R<usize> {
 /// `axis` (an example's axis). Inside `vmap` the batch axes lead the data,
 /// so the kernel runs on all examples at once and the result is wrapped
 /// back as batched (indices are constants: no derivative).
-fn indices_along(x: &Value, axis: usize, kernel: impl Fn(&Tensor, usize) -> dp_tensor::Result<Tensor>) -> R<Value> {
+pub(super) fn indices_along(
+    x: &Value,
+    axis: usize,
+    kernel: impl Fn(&Tensor, usize) -> dp_tensor::Result<Tensor>,
+) -> R<Value> {
     let k = batch_axes(x);
     let full = as_tensor(x)?;
     let r = ops::from_tensor(te(kernel(&full, axis + k))?);
@@ -114,6 +118,42 @@ fn needs_axis(a: &crate::builtins::Call<'_>, x: &Value) -> R<()> {
     Ok(())
 }
 
+/// `partition`'s and `argpartition`'s input and axis (the flattened input
+/// when `axis` is none), after checking every `kth` against the axis size.
+fn partition_input(a: &crate::builtins::Call<'_>) -> R<(Value, usize)> {
+    let x = numeric(a.name(), a.value(0))?;
+    let (x, axis) = match a.value(2) {
+        Value::None => {
+            let n = shape_of(&x).iter().product();
+            (ops::reshape(&x, &[n])?, 0)
+        }
+        _ => {
+            needs_axis(a, &x)?;
+            let ax = axis_of(a, 2, &x)?;
+            (x, ax)
+        }
+    };
+    let n = shape_of(&x)[axis] as i64;
+    let kth: Vec<i64> = match a.value(1) {
+        Value::Tuple(t) => t.iter().map(|k| int_arg(a.name(), "kth", k)).collect::<R<_>>(),
+        k => int_arg(a.name(), "kth", k).map(|k| vec![k]),
+    }
+    .map_err(at_param(a, 1))?;
+    if let Some(k) = kth.iter().find(|&&k| k < -n || k >= n) {
+        return Err(Diagnostic::new(
+            ErrorKind::Value,
+            format!(
+                "`{}`: kth = {k} is out of range for an axis of size {n} (valid: {}..={})",
+                a.name(),
+                -n,
+                n - 1
+            ),
+        )
+        .at(a.span_at(1)));
+    }
+    Ok((x, axis))
+}
+
 /// Registers the builtins of this family.
 pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
     register(
@@ -144,6 +184,37 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             let x = numeric("argsort", a.value(0))?;
             needs_axis(&a, &x)?;
             let axis = axis_of(&a, 1, &x)?;
+            indices_along(&x, axis, |t, ax| t.argsort(ax))
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "partition(x: tensor, kth: int | tuple[int], axis: int | none = -1) -> tensor",
+            summary: "`x` rearranged along `axis` so that each `kth` element is where sorting would put it, smaller elements before it and larger after (NumPy's `partition`).",
+            doc: "`kth` is an int or a tuple of ints, negative counting from the end; `axis=none` partitions the \
+                  flattened `x`. dp returns the fully sorted lane (the same as `sort`): it meets NumPy's contract, \
+                  which fixes only the `kth` positions and leaves the order on either side unspecified, so elements \
+                  away from `kth` may stand elsewhere than in NumPy's result. Differentiable to any order, as `sort`.",
+            example: "partition(tensor([3.0, 4.0, 2.0, 1.0]), 2)  # tensor([1.0, 2.0, 3.0, 4.0])",
+        },
+        |_, a| {
+            let (x, axis) = partition_input(&a)?;
+            let idx = indices_along(&x, axis, |t, ax| t.argsort(ax))?;
+            gather_along(&x, &idx, axis)
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "argpartition(x: tensor, kth: int | tuple[int], axis: int | none = -1) -> tensor",
+            summary: "The indices that `partition` `x` along `axis` (NumPy's `argpartition`).",
+            doc: "As `partition`, dp returns a full (stable) sort order, `argsort`'s, which meets NumPy's contract. \
+                  A tensor of integral floats; no derivative.",
+            example: "argpartition(tensor([3.0, 4.0, 2.0, 1.0]), 2)  # tensor([3.0, 2.0, 0.0, 1.0])",
+        },
+        |_, a| {
+            let (x, axis) = partition_input(&a)?;
             indices_along(&x, axis, |t, ax| t.argsort(ax))
         },
     );

@@ -1,14 +1,18 @@
 //! Special functions of one real argument, as scalar functions and as
 //! elementwise [`Tensor`] methods: the error functions ([`erf`], [`erfc`],
-//! [`erfcx`]) and the log-gamma family ([`lgamma`], [`digamma`],
-//! [`polygamma`]). Values follow SciPy's `scipy.special` (poles, limits,
-//! NaN handling) and are accurate to a few units of 1e-16 relative.
+//! [`erfcx`]), the log-gamma family ([`lgamma`], [`digamma`],
+//! [`polygamma`]) and the modified Bessel functions of orders 0 and 1
+//! ([`i0`], [`i1`], [`i0e`], [`i1e`]). Values follow SciPy's
+//! `scipy.special` (poles, limits, NaN handling) and are accurate to a few
+//! units of 1e-16 relative.
 
+mod bessel;
 mod chebyshev;
 mod erf;
 mod gamma;
 mod tables;
 
+pub use bessel::{i0, i0e, i1, i1e};
 pub use erf::{erf, erfc, erfcx};
 pub use gamma::{digamma, lgamma, polygamma};
 
@@ -43,5 +47,25 @@ impl Tensor {
     /// Elementwise [`polygamma`] of order `n` (`n = 1`: trigamma).
     pub fn polygamma(&self, n: u32) -> Tensor {
         self.map(|x| polygamma(n, x))
+    }
+
+    /// Elementwise [`i0`].
+    pub fn i0(&self) -> Tensor {
+        self.map(i0)
+    }
+
+    /// Elementwise [`i0e`].
+    pub fn i0e(&self) -> Tensor {
+        self.map(i0e)
+    }
+
+    /// Elementwise [`i1`].
+    pub fn i1(&self) -> Tensor {
+        self.map(i1)
+    }
+
+    /// Elementwise [`i1e`].
+    pub fn i1e(&self) -> Tensor {
+        self.map(i1e)
     }
 }

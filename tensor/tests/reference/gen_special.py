@@ -59,3 +59,13 @@ table("DIGAMMA_NEG", neg, mp.digamma)
 for n in (1, 2, 3, 6, 12):
     table(f"POLYGAMMA{n}_POS", pos[:-4], lambda x, n=n: mp.polygamma(n, x))
     table(f"POLYGAMMA{n}_NEG", neg, lambda x, n=n: mp.polygamma(n, x))
+
+bessel_x = [1e-300, 1e-20, 1e-8, 1e-3, 0.1, 0.5, 1.0, 2.0, 3.9999999999999996, 4.0, 4.000000000000001, 5.5, 7.25,
+            7.999999999999999, 8.0, 8.000000000000002, 9.0, 12.0, 20.0, 50.0, 100.0, 500.0, 700.0, 705.0, 713.0, 1e4,
+            1e10, 1e100, 1e300, -1e-8, -0.7, -3.3, -8.0, -15.0, -300.0]
+bessel_x += list(rng.uniform(-10, 10, 40)) + list(10 ** rng.uniform(-4, 2.8, 30))
+unscaled_x = [x for x in bessel_x if abs(x) <= 713.0]
+table("I0E", bessel_x, lambda x: mp.exp(-abs(x)) * mp.besseli(0, x))
+table("I1E", bessel_x, lambda x: mp.exp(-abs(x)) * mp.besseli(1, x))
+table("I0", unscaled_x, lambda x: mp.besseli(0, x))
+table("I1", unscaled_x, lambda x: mp.besseli(1, x))
