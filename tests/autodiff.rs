@@ -1339,6 +1339,9 @@ proptest! {
         let x = spread(&mut rng, &bs, n + extra, n);
         for k in 0..2 {
             check(&format!("qr output {k}"), &output("qr", vec![], k), std::slice::from_ref(&x), seed)?;
+            // With column pivoting: the QR of the permuted columns, p held fixed.
+            let pivoting = vec![("pivoting", Value::Bool(true))];
+            check(&format!("qr pivoting output {k}"), &output("qr", pivoting, k), std::slice::from_ref(&x), seed)?;
         }
     }
 }

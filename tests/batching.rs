@@ -702,6 +702,16 @@ fn cases(p: &Shapes) -> Vec<Case> {
             Box::new(move |r| vec![symmetric(r, m)]),
         ));
     }
+    // QR with column pivoting: each example's pivots come from its own data.
+    for o in 0..3 {
+        out.push(case(
+            "builtin",
+            format!("qr pivoting output {o}, {cols}x{rows}"),
+            output("qr", vec![("pivoting", Value::Bool(true))], o),
+            &[false],
+            Box::new(move |r| vec![spread(r, cols, rows)]),
+        ));
+    }
     out.push(case(
         "builtin",
         "cholesky (builtin)",

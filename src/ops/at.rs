@@ -1,6 +1,6 @@
 //! Functional updates `x.at[i].set(v)`, `.add(v)`, `.subtract(v)`,
-//! `.mul(v)`, `.divide(v)`, `.power(v)`, `.min(v)`, `.max(v)` and `.get()`
-//! (JAX's spelling). `x.at[...]` resolves the index against a tensor of flat
+//! `.mul(v)`, `.divide(v)`, `.power(v)`, `.min(v)`, `.max(v)`, `.apply(f)`
+//! and `.get()` (JAX's spelling). `x.at[...]` resolves the index against a tensor of flat
 //! positions shaped like `x` (so ints, slices, index tensors, bool masks,
 //! `none` and `...` all mean exactly what they mean in `x[...]`), and gives a
 //! dict of the methods, which apply the `IndexUpdate` primitive (or `Take`)
@@ -12,8 +12,13 @@
 //! skip it (an update does not happen, `.get` gives `fill_value`, NaN by
 //! default). For those the positions come from a tensor with one extra slot
 //! per axis indexed by ints, holding -1: an out-of-range index is sent there.
+//!
+//! And `wrap_negative_indices=` (default `true`): with `false` a negative int
+//! index is not counted from the end but out of range, treated by `mode=`
+//! (JAX's `normalize_indices`; slices are unaffected).
 
 use crate::diagnostics::{Diagnostic, ErrorKind, R};
+use crate::eval::interp::Interp;
 use crate::ops::index::{expand_items, index, Item};
 use crate::ops::{self, shape_of, Prim};
 use crate::prim::{as_tensor, from_tensor, te, IndexUpdate};
@@ -84,7 +89,7 @@ pub fn at(x: &Value, items: Vec<Item>, recv_span: Span, span: Span) -> R<Value> 
     // Resolved once with the default mode; a method with another `mode=`
     // resolves them again. A bad index is reported (at the index) when a
     // method is called, since `mode=` may make it valid.
-    let default = positions(x, &items, Mode::Raise, recv_span, span);
+    let default = positions(x, &items, Mode::Raise, true, recv_span, span);
     let default = Rc::new(default);
     let mut d = Dict::new();
     for (name, method) in METHODS {
@@ -92,10 +97,32 @@ pub fn at(x: &Value, items: Vec<Item>, recv_span: Span, span: Span) -> R<Value> 
         d.insert(
             name.into(),
             native(name, move |_, a: Args| {
-                let (v, mode, fill) = method_args(name, &a, false)?;
-                debug_assert!(fill.is_none());
-                let pos = positions_for(&default, &x, &items, mode, recv_span, span)?;
-                apply_method(method, name, &x, &pos, v, a.span_of(0)).map_err(|d| d.at(a.span))
+                let k = method_args(name, &a, Kind::Update)?;
+                debug_assert!(k.fill.is_none());
+                let pos = positions_for(&default, &x, &items, k.mode, k.wrap, recv_span, span)?;
+                apply_method(method, name, &x, &pos, k.value, a.span_of(0)).map_err(|d| d.at(a.span))
+            }),
+        );
+    }
+    {
+        let (x, items, default) = (x.clone(), items.clone(), default.clone());
+        d.insert(
+            "apply".into(),
+            native("apply", move |it, a: Args| {
+                let k = method_args("apply", &a, Kind::Apply)?;
+                let f = match k.value {
+                    f @ (Value::Func(_) | Value::Native(_)) => f.clone(),
+                    other => {
+                        return Err(Diagnostic::new(
+                            ErrorKind::Type,
+                            format!("`.apply(f)` expects a function, found {}", other.describe()),
+                        )
+                        .at(a.span_of(0))
+                        .with_help("pass a function of one element, such as `sin` or `|v| 2.0 * v`"))
+                    }
+                };
+                let pos = positions_for(&default, &x, &items, k.mode, k.wrap, recv_span, span)?;
+                apply_fn(it, &x, &pos, &f, a.span)
             }),
         );
     }
@@ -103,27 +130,75 @@ pub fn at(x: &Value, items: Vec<Item>, recv_span: Span, span: Span) -> R<Value> 
     d.insert(
         "get".into(),
         native("get", move |_, a: Args| {
-            let (_, mode, fill) = method_args("get", &a, true)?;
-            let pos = positions_for(&default, &x, &items, mode, recv_span, span)?;
-            get(&x, &pos, mode, fill.unwrap_or(Value::Float(f64::NAN)))
+            let k = method_args("get", &a, Kind::Get)?;
+            let pos = positions_for(&default, &x, &items, k.mode, k.wrap, recv_span, span)?;
+            get(&x, &pos, k.mode, k.fill.unwrap_or(Value::Float(f64::NAN)))
         }),
     );
     Ok(Value::Dict(d))
 }
 
-/// The positions for a method called with `mode`: those resolved up front
-/// (`default`) under the default mode, resolved again under another.
-fn positions_for(default: &R<Value>, x: &Value, items: &[Item], mode: Mode, recv_span: Span, span: Span) -> R<Value> {
+/// The positions for a method called with `mode` and `wrap`
+/// (`wrap_negative_indices`): those resolved up front (`default`) under the
+/// default mode, resolved again under another. Under the default mode
+/// without wrapping a negative index is out of range, so an error; the
+/// positions are otherwise the up-front ones.
+fn positions_for(
+    default: &R<Value>,
+    x: &Value,
+    items: &[Item],
+    mode: Mode,
+    wrap: bool,
+    recv_span: Span,
+    span: Span,
+) -> R<Value> {
     match mode {
+        Mode::Raise if !wrap => {
+            check_not_negative(x, items)?;
+            default.clone()
+        }
         Mode::Raise => default.clone(),
-        _ => positions(x, items, mode, recv_span, span),
+        _ => positions(x, items, mode, wrap, recv_span, span),
     }
+}
+
+/// Reports the first negative int index among `items` (an error under the
+/// default mode with `wrap_negative_indices=false`), at that index.
+fn check_not_negative(x: &Value, items: &[Item]) -> R<()> {
+    let shape = shape_of(x);
+    let mut axis = 0usize;
+    for it in items {
+        let Item::At(v, s) = it else {
+            axis += usize::from(matches!(it, Item::Slice(..)));
+            continue;
+        };
+        let (negative, k) = match v.peek() {
+            Value::None => (None, 0),
+            Value::Tensor(t) if t.is_bool() => (None, t.ndim()),
+            Value::Int(i) => ((*i < 0).then_some(*i as f64), 1),
+            Value::Float(f) => ((*f < 0.0).then_some(*f), 1),
+            Value::Tensor(t) => (t.to_vec().into_iter().find(|&i| i < 0.0), 1),
+            _ => (None, 1),
+        };
+        if let Some(i) = negative {
+            let len = shape.get(axis).copied().unwrap_or(0);
+            return Err(Diagnostic::new(
+                ErrorKind::Index,
+                format!("index {i} is out of range for axis {axis} of size {len} (wrap_negative_indices=false)"),
+            )
+            .at(*s)
+            .with_label("negative indices do not count from the end here")
+            .with_help("with wrap_negative_indices=false, pass mode=\"clip\" or mode=\"drop\" to allow them"));
+        }
+        axis += k;
+    }
+    Ok(())
 }
 
 /// The flat positions into `x` that `x[items]` selects, shaped like the
 /// selection; under `Clip` out-of-range ints are clamped, under `Drop` they
-/// give -1.
-fn positions(x: &Value, items: &[Item], mode: Mode, recv_span: Span, span: Span) -> R<Value> {
+/// give -1. Negative ints count from the end when `wrap`, else are out of range.
+fn positions(x: &Value, items: &[Item], mode: Mode, wrap: bool, recv_span: Span, span: Span) -> R<Value> {
     let shape = shape_of(x);
     let n: usize = shape.iter().product();
     if mode == Mode::Raise {
@@ -145,7 +220,7 @@ fn positions(x: &Value, items: &[Item], mode: Mode, recv_span: Span, span: Span)
         let (fixed, k) = match v.peek() {
             Value::None => (v, 0),
             Value::Tensor(t) if t.is_bool() => (v.clone(), t.ndim()),
-            Value::Int(_) | Value::Float(_) | Value::Tensor(_) if len > 0 => (fix_index(&v, len, mode)?, 1),
+            Value::Int(_) | Value::Float(_) | Value::Tensor(_) if len > 0 => (fix_index(&v, len, mode, wrap)?, 1),
             // Left for `index` to report.
             _ => (v, 1),
         };
@@ -183,13 +258,13 @@ fn positions(x: &Value, items: &[Item], mode: Mode, recv_span: Span, span: Span)
 }
 
 /// Index values `i` into an axis of `len > 0` made valid: negative ones
-/// counted from the end, then clamped (`Clip`) or, when out of range, sent
-/// to the padding slot `len` (`Drop`). Written with `ops`, so batched indices
-/// stay batched; non-integers are left for `index` to report.
-fn fix_index(i: &Value, len: usize, mode: Mode) -> R<Value> {
+/// counted from the end (when `wrap`), then clamped (`Clip`) or, when out of
+/// range, sent to the padding slot `len` (`Drop`). Written with `ops`, so
+/// batched indices stay batched; non-integers are left for `index` to report.
+fn fix_index(i: &Value, len: usize, mode: Mode, wrap: bool) -> R<Value> {
     if let Value::Int(i) = i {
         let n = len as i64;
-        let j = if *i < 0 { i.saturating_add(n) } else { *i };
+        let j = if *i < 0 && wrap { i.saturating_add(n) } else { *i };
         return Ok(Value::Int(match mode {
             Mode::Clip => j.clamp(0, n - 1),
             _ if (0..n).contains(&j) => j,
@@ -197,8 +272,12 @@ fn fix_index(i: &Value, len: usize, mode: Mode) -> R<Value> {
         }));
     }
     let n = Value::Float(len as f64);
-    let neg = ops::binary(BinaryOp::Lt, i, &Value::Float(0.0))?;
-    let j = ops::where_(&neg, &ops::add(i, &n)?, i)?;
+    let j = if wrap {
+        let neg = ops::binary(BinaryOp::Lt, i, &Value::Float(0.0))?;
+        ops::where_(&neg, &ops::add(i, &n)?, i)?
+    } else {
+        i.clone()
+    };
     match mode {
         Mode::Clip => {
             let lo = ops::binary(BinaryOp::Maximum, &j, &Value::Float(0.0))?;
@@ -234,26 +313,52 @@ fn replace_dropped(pos: &Value, to: f64) -> R<Value> {
     ops::where_(&neg, &Value::Float(to), pos)
 }
 
+/// Which method's arguments [`method_args`] reads.
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    /// `.set(v)` and the other updates: one value.
+    Update,
+    /// `.apply(f)`: one function.
+    Apply,
+    /// `.get()`: no value, and `fill_value=` too.
+    Get,
+}
+
+/// The arguments of a method call: its one positional value (`none` for
+/// `.get`) and its keywords.
+struct MethodArgs<'a> {
+    value: &'a Value,
+    mode: Mode,
+    /// `wrap_negative_indices`.
+    wrap: bool,
+    fill: Option<Value>,
+}
+
 /// The value and keywords of `.set(v, mode=...)` and friends (`get`: no
-/// value, and `fill_value=` too).
-fn method_args<'a>(name: &str, a: &'a Args, get: bool) -> R<(&'a Value, Mode, Option<Value>)> {
+/// value, and `fill_value=` too; `apply`: a function).
+fn method_args<'a>(name: &str, a: &'a Args, kind: Kind) -> R<MethodArgs<'a>> {
+    let get = kind == Kind::Get;
     let want = usize::from(!get);
     if a.pos.len() != want {
         return Err(Diagnostic::new(
             ErrorKind::Type,
-            if get {
-                format!("`.get()` takes no positional arguments, found {}", a.pos.len())
-            } else {
-                format!(
+            match kind {
+                Kind::Get => format!("`.get()` takes no positional arguments, found {}", a.pos.len()),
+                Kind::Apply => format!(
+                    "`.apply(f)` takes one function, found {} positional arguments",
+                    a.pos.len()
+                ),
+                Kind::Update => format!(
                     "`.{name}(v)` takes one value, found {} positional arguments",
                     a.pos.len()
-                )
+                ),
             },
         )
         .at(a.span));
     }
     let mut mode = Mode::Raise;
     let mut fill = None;
+    let mut wrap = true;
     for (i, (k, v)) in a.kw.iter().enumerate() {
         let ks = a.spans.get(a.pos.len() + i).copied().unwrap_or(a.span);
         match &**k {
@@ -284,13 +389,16 @@ fn method_args<'a>(name: &str, a: &'a Args, get: bool) -> R<(&'a Value, Mode, Op
             // JAX's promises about the indices: dp checks what it needs
             // (`.mul`'s derivative checks uniqueness itself), so they only
             // have to be bools.
-            "unique_indices" | "indices_are_sorted" => {
-                if !matches!(v, Value::Bool(_)) {
+            "unique_indices" | "indices_are_sorted" | "wrap_negative_indices" => {
+                let Value::Bool(b) = v else {
                     return Err(Diagnostic::new(
                         ErrorKind::Type,
                         format!("`{k}` must be a bool, found {}", v.describe()),
                     )
                     .at(ks));
+                };
+                if &**k == "wrap_negative_indices" {
+                    wrap = *b;
                 }
             }
             "fill_value" if get => {
@@ -308,15 +416,125 @@ fn method_args<'a>(name: &str, a: &'a Args, get: bool) -> R<(&'a Value, Mode, Op
                     Diagnostic::new(ErrorKind::Type, format!("`.{name}` has no keyword `{other}`"))
                         .at(ks)
                         .with_help(if get {
-                            "`.get` takes `mode=` and `fill_value=`"
+                            "`.get` takes `mode=`, `fill_value=` and `wrap_negative_indices=`"
                         } else {
-                            "the update methods take `mode=`"
+                            "the update methods take `mode=` and `wrap_negative_indices=`"
                         }),
                 )
             }
         }
     }
-    Ok((a.pos.first().unwrap_or(&Value::None), mode, fill))
+    Ok(MethodArgs {
+        value: a.pos.first().unwrap_or(&Value::None),
+        mode,
+        wrap,
+        fill,
+    })
+}
+
+/// `x.at[...].apply(f)`: `f` applied to each element at the positions `pos`
+/// (-1: out of range, skipped), once per occurrence, so an element selected
+/// `k` times becomes `f(f(...f(x)))` (JAX's `scatter_apply`).
+///
+/// In rounds: round `r` takes the `r`-th occurrence of every position, so
+/// the positions of a round are distinct; it gathers them, maps `f` over
+/// them elementwise (`vmap`, so `f` sees one element, as JAX's does) and
+/// sets the results. Occurrences not in the round (and dropped ones) point
+/// at padding elements of their own, appended to `x` and cut off at the
+/// end. Everything is `Take`, `IndexUpdate` and `f`'s own operations, so
+/// derivatives in `x` and through `f`'s closure come from their rules.
+fn apply_fn(it: &mut Interp, x: &Value, pos: &Value, f: &Value, span: Span) -> R<Value> {
+    let shape = shape_of(x);
+    let n = shape.iter().product::<usize>();
+    let sel_shape = shape_of(pos);
+    let sel = sel_shape.iter().product::<usize>();
+    // Occurrence ranks from the concrete positions: of every example, when
+    // the positions are batched (their data has the batch axes in front).
+    let data = as_tensor(pos.peek())?.to_vec();
+    let mut rank = vec![-1.0; data.len()];
+    let mut rounds = 0usize;
+    for (example, chunk) in data.chunks(sel.max(1)).enumerate() {
+        let mut seen = std::collections::HashMap::new();
+        for (i, &p) in chunk.iter().enumerate() {
+            if p < 0.0 {
+                continue;
+            }
+            let c = seen.entry(p as i64).or_insert(0usize);
+            rank[example * sel + i] = *c as f64;
+            *c += 1;
+            rounds = rounds.max(*c);
+        }
+    }
+    if rounds == 0 || n == 0 {
+        return Ok(ops::num(x));
+    }
+    let flat = ops::reshape(x, &[n])?;
+    // One distinct round with nothing dropped: the positions as they are.
+    if rounds == 1 && rank.iter().all(|&r| r == 0.0) {
+        let y = apply_round(it, &flat, pos, f, sel, span)?;
+        return ops::reshape(&y, &shape);
+    }
+    let pads = from_tensor(te(Tensor::zeros(&[sel]))?);
+    let mut y = ops::apply(&Prim::Concat(crate::prim::Concat(0)), &[flat, pads])?;
+    let rank = from_tensor(te(Tensor::from_vec(rank, as_tensor(pos.peek())?.shape()))?);
+    let rank = crate::autodiff::trace::rewrap_batches(pos, rank);
+    // Occurrence `i` of the selection has the padding element `n + i`.
+    let own_pad = from_tensor(te(
+        te(Tensor::arange(n as f64, (n + sel) as f64, 1.0))?.reshape(&sel_shape)
+    )?);
+    for r in 0..rounds {
+        let this = ops::binary(BinaryOp::Eq, &rank, &Value::Float(r as f64))?;
+        let pr = ops::where_(&this, pos, &own_pad)?;
+        y = apply_round(it, &y, &pr, f, sel, span)?;
+    }
+    let kept = ops::apply(
+        &Prim::Slice(crate::prim::Slice(
+            vec![dp_tensor::SliceSpec::Range {
+                start: Some(0),
+                stop: Some(n as i64),
+                step: 1,
+            }]
+            .into(),
+        )),
+        &[y],
+    )?;
+    ops::reshape(&kept, &shape)
+}
+
+/// One round of [`apply_fn`]: `flat` with the elements at the distinct
+/// positions `pos` (`sel` of them) replaced by `f` of each.
+fn apply_round(it: &mut Interp, flat: &Value, pos: &Value, f: &Value, sel: usize, span: Span) -> R<Value> {
+    let taken = ops::apply(&Prim::Take(crate::prim::Take(0)), &[flat.clone(), pos.clone()])?;
+    let taken = ops::reshape(&taken, &[sel])?;
+    let mapped = crate::autodiff::vmap::vmap_call(
+        it,
+        f,
+        &Value::Int(0),
+        &Value::Int(0),
+        Args::positional(vec![taken], span),
+    )?;
+    if !mapped.is_numeric() || shape_of(&mapped) != [sel] {
+        return Err(Diagnostic::new(
+            ErrorKind::Shape,
+            format!(
+                "`.apply(f)`: `f` must map one element to one number, but it gave {}",
+                if mapped.is_numeric() {
+                    format!(
+                        "a tensor of shape {}",
+                        format_shape(shape_of(&mapped).get(1..).unwrap_or(&[]))
+                    )
+                } else {
+                    mapped.describe()
+                }
+            ),
+        )
+        .at(span));
+    }
+    let mapped = ops::reshape(&mapped, &shape_of(pos))?;
+    ops::apply(
+        &Prim::IndexUpdate(IndexUpdate(UpdateMode::Set)),
+        &[flat.clone(), pos.clone(), mapped],
+    )
 }
 
 /// `x[...]` at the positions `pos` (-1: out of range, giving `fill`).

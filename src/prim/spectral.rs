@@ -80,6 +80,17 @@ pub fn qr(a: &Value, complete: bool) -> R<(Value, Value)> {
     Ok((q, r))
 }
 
+/// `r` of the reduced `qr(a)` alone (NumPy's `mode="r"`), differentiable.
+pub fn qr_r(a: &Value) -> R<Value> {
+    super::apply(
+        &Prim::Qr(Qr {
+            out: 1,
+            complete: false,
+        }),
+        &[ops::num(a)],
+    )
+}
+
 /// `v[..., None, :]`: scales the columns of a matrix it multiplies.
 fn as_row(v: &Value) -> R<Value> {
     let mut s = shape_of(v);

@@ -551,6 +551,135 @@ fn qr_of_batched_and_rank_deficient_matrices() {
     close_to(&mm(&q, &r), &a, 1e-14);
 }
 
+/// `a[..., :, p]`: the columns of each matrix of `a` in the order `p` gives.
+fn permute_columns(a: &Tensor, p: &Tensor) -> Tensor {
+    let nd = a.ndim();
+    let (m, n) = (a.shape()[nd - 2], a.shape()[nd - 1]);
+    let (av, pv) = (a.to_vec(), p.to_vec());
+    let mut out = vec![0.0; av.len()];
+    for b in 0..av.len() / (m * n).max(1) {
+        for i in 0..m {
+            for j in 0..n {
+                out[b * m * n + i * n + j] = av[b * m * n + i * n + pv[b * n + j] as usize];
+            }
+        }
+    }
+    tv(&out, a.shape())
+}
+
+/// `a[:, p] = q r` for the pivots of `qr_pivots`, `|diag(r)|` non-increasing
+/// (to rounding: `rel` of the largest) and `p` a permutation.
+fn check_pivoted_qr(a: &Tensor, rel: f64) -> Tensor {
+    let p = a.qr_pivots().unwrap();
+    let nd = a.ndim();
+    let (m, n) = (a.shape()[nd - 2], a.shape()[nd - 1]);
+    assert_eq!(p.shape()[nd - 2], n);
+    for c in p.to_vec().chunks(n.max(1)) {
+        let mut sorted: Vec<f64> = c.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        assert_eq!(sorted, (0..n).map(|i| i as f64).collect::<Vec<_>>(), "{c:?}");
+    }
+    let ap = permute_columns(a, &p);
+    let (q, r) = ap.qr(false).unwrap();
+    orthonormal_columns(&q, 1e-14);
+    close_to(&mm(&q, &r), &ap, 1e-14);
+    let k = m.min(n);
+    for rm in r.to_vec().chunks((k * n).max(1)) {
+        let d: Vec<f64> = (0..k).map(|i| rm[i * n + i].abs()).collect();
+        let big = d.first().copied().unwrap_or(0.0);
+        assert!(d.windows(2).all(|w| w[1] <= w[0] + rel * big), "{d:?}");
+    }
+    p
+}
+
+#[test]
+fn qr_pivots_match_scipy_and_order_the_diagonal() {
+    for (a, want) in [
+        (want::T53, &[0.0, 2.0, 1.0][..]),
+        (want::W35, &[1.0, 2.0, 0.0, 3.0, 4.0][..]),
+        (want::A4, &[3.0, 0.0, 2.0, 1.0][..]),
+    ] {
+        assert_eq!(check_pivoted_qr(&t(a), 1e-14).to_vec(), want);
+    }
+    // Rank 2: the first two pivots are SciPy's; the rest pick among
+    // columns that are rounding noise.
+    let p = check_pivoted_qr(&t(want::R2), 1e-14).to_vec();
+    assert_eq!(&p[..2], &[0.0, 2.0]);
+    // Batched, tall, wide, zero, duplicated and tiny columns, empty.
+    check_pivoted_qr(&random(&[2, 3, 7, 5], 41), 1e-14);
+    check_pivoted_qr(&random(&[3, 8], 42), 1e-14);
+    let mut d = random(&[6, 4], 43).to_vec();
+    for i in 0..6 {
+        d[i * 4 + 1] = 0.0;
+        d[i * 4 + 3] = d[i * 4];
+        d[i * 4 + 2] *= 1e-17;
+    }
+    let p = check_pivoted_qr(&tv(&d, &[6, 4]), 1e-14).to_vec();
+    // The zero column comes after the two independent ones (the duplicate's
+    // remainder is zero or noise, so it may come before or after).
+    assert!(p[2..].contains(&1.0), "{p:?}");
+    assert_eq!(
+        check_pivoted_qr(&Tensor::zeros(&[3, 3]).unwrap(), 0.0).to_vec(),
+        vec![0.0, 1.0, 2.0]
+    );
+    assert_eq!(
+        Tensor::zeros(&[2, 0, 3]).unwrap().qr_pivots().unwrap().to_vec(),
+        vec![0.0, 1.0, 2.0, 0.0, 1.0, 2.0]
+    );
+    assert_eq!(Tensor::zeros(&[3, 0]).unwrap().qr_pivots().unwrap().shape(), &[0]);
+    // Columns of norms 1, 2, ... n: pivots in reverse order; equal norms: the first.
+    let e = tv(&[1.0, 0.0, 0.0, 0.0, 2.0, 0.0, 0.0, 0.0, 3.0], &[3, 3]);
+    assert_eq!(e.qr_pivots().unwrap().to_vec(), vec![2.0, 1.0, 0.0]);
+    assert_eq!(
+        Tensor::eye(3).unwrap().qr_pivots().unwrap().to_vec(),
+        vec![0.0, 1.0, 2.0]
+    );
+    // Graded columns, where downdated norms lose their accuracy and must be recomputed.
+    let mut g = random(&[8, 6], 44).to_vec();
+    for i in 0..8 {
+        for j in 0..6 {
+            g[i * 6 + j] *= 10f64.powi(-(3 * j as i32));
+        }
+    }
+    check_pivoted_qr(&tv(&g, &[8, 6]), 1e-14);
+}
+
+/// Rank-deficient matrices of several kinds: rank 0, 1 and n-1, exact
+/// duplicate columns, a column scaled by 1e-17; each square, tall and wide.
+fn rank_deficient_cases() -> Vec<Tensor> {
+    let mut out = Vec::new();
+    for (m, n, seed) in [(4usize, 4usize, 51u64), (7, 4, 52), (4, 7, 53), (5, 5, 54)] {
+        let k = m.min(n);
+        out.push(Tensor::zeros(&[m, n]).unwrap());
+        out.push(mm(&random(&[m, 1], seed), &random(&[1, n], seed + 100)));
+        out.push(mm(&random(&[m, k - 1], seed + 200), &random(&[k - 1, n], seed + 300)));
+        let mut d = random(&[m, n], seed + 400).to_vec();
+        for i in 0..m {
+            d[i * n + n - 1] = d[i * n];
+            d[i * n + 1] = d[i * n];
+        }
+        out.push(tv(&d, &[m, n]));
+        let mut d = random(&[m, n], seed + 500).to_vec();
+        for i in 0..m {
+            d[i * n + 1] *= 1e-17;
+        }
+        out.push(tv(&d, &[m, n]));
+    }
+    // The constant matrix of JAX's singular-determinant tests (rank 1).
+    out.push(tv(&[36.0, -42.0, 18.0, -42.0, 49.0, -21.0, 18.0, -21.0, 9.0], &[3, 3]));
+    out
+}
+
+#[test]
+fn svd_of_rank_deficient_matrices_has_orthonormal_vectors() {
+    for a in rank_deficient_cases() {
+        check_svd(&a, false, 1e-14);
+        check_svd(&a, true, 1e-14);
+        check_svd(&mt(&a), false, 1e-14);
+        check_svd(&mt(&a), true, 1e-14);
+    }
+}
+
 // ---------------------------------------------------------------------- eigh
 
 #[test]

@@ -239,29 +239,71 @@ pub(super) fn register_spectral(t: &mut HashMap<Rc<str>, Value>) {
     register(
         t,
         Decl {
-            sig: "qr(a: tensor, mode: str = \"reduced\") -> tuple",
+            sig: "qr(a: tensor, mode: str = \"reduced\", pivoting: bool = false) -> tuple | tensor",
             summary: "`(q, r)` with `a == q @ r`, `q` orthonormal columns, `r` upper triangular.",
-            doc: "`mode` is `\"reduced\"` (`q` is `m x min(m, n)`) or `\"complete\"` (`q` is `m x m`). \
-                  Signs as LAPACK. Differentiable for `m >= n` in reduced mode (as JAX).",
+            doc: "`mode` is `\"reduced\"` (`q` is `m x min(m, n)`), `\"complete\"` (`q` is `m x m`) or \
+                  `\"r\"` (only `r`, `min(m, n) x n`, as NumPy). Signs as LAPACK. With `pivoting=true`, QR \
+                  with column pivoting (LAPACK `geqp3`, SciPy `qr(a, pivoting=True)`): `(q, r, p)` (`(r, p)` \
+                  for `mode=\"r\"`) with `a[..., :, p] == q @ r` and `abs(diag(r))` non-increasing; `p` \
+                  holds column indices (integral floats). Differentiable for `m >= n` in reduced mode and \
+                  for square matrices (as JAX); with pivoting `q` and `r` differentiate as \
+                  `qr(a[..., :, p])` with `p` held fixed (it is piecewise constant).",
             example: "qr(tensor([[3.0, 0.0], [4.0, 5.0]]))[1]  # tensor([[-5.0, -4.0], [0.0, 3.0]])",
         },
         |_, a| {
             let x = numeric("qr", a.value(0))?;
             let mode = str_arg("qr", "mode", a.value(1)).map_err(at_param(&a, 1))?;
-            let complete = match &*mode {
-                "reduced" => false,
-                "complete" => true,
+            let pivoting = bool_arg("qr", "pivoting", a.value(2)).map_err(at_param(&a, 2))?;
+            let (complete, only_r) = match &*mode {
+                "reduced" => (false, false),
+                "complete" => (true, false),
+                "r" => (false, true),
                 other => {
-                    return Err(at_param(&a, 1)(Diagnostic::new(
-                        ErrorKind::Value,
-                        format!("`qr`: mode must be \"reduced\" or \"complete\", not {other:?}"),
-                    )))
+                    return Err(at_param(&a, 1)(
+                        Diagnostic::new(
+                            ErrorKind::Value,
+                            format!("`qr`: mode must be \"reduced\", \"complete\" or \"r\", not {other:?}"),
+                        )
+                        .with_help("SciPy's \"economic\" is \"reduced\" and its \"full\" is \"complete\""),
+                    ))
                 }
             };
-            let (q, r) = spectral::qr(&x, complete).map_err(|d| d.at(a.span))?;
-            Ok(Value::tuple([q, r]))
+            let (x, p) = if pivoting {
+                let (xp, p) = pivoted_columns(&x).map_err(|d| d.at(a.span))?;
+                (xp, Some(p))
+            } else {
+                (x, None)
+            };
+            let out = if only_r {
+                vec![spectral::qr_r(&x).map_err(|d| d.at(a.span))?]
+            } else {
+                let (q, r) = spectral::qr(&x, complete).map_err(|d| d.at(a.span))?;
+                vec![q, r]
+            };
+            Ok(match p {
+                Some(p) => Value::tuple(out.into_iter().chain([p])),
+                None if only_r => out.into_iter().next().unwrap_or(Value::None),
+                None => Value::tuple(out),
+            })
         },
     );
+}
+
+/// `(a[..., :, p], p)` for the column pivots `p` of QR with column pivoting
+/// of `a` (the kernel runs on the concrete data: `p` is piecewise constant,
+/// so it has no derivative and `q`, `r` differentiate as the QR of the
+/// permuted columns). Inside `vmap` every example gets its own pivots.
+fn pivoted_columns(x: &Value) -> crate::diagnostics::R<(Value, Value)> {
+    let shape = ops::shape_of(x);
+    let full = as_tensor(x)?;
+    let p = ops::from_tensor(te(full.qr_pivots())?);
+    let p = crate::autodiff::trace::rewrap_batches(x, p);
+    let nd = shape.len();
+    // `p[..., None, :]` spread over the rows: the column index of every element.
+    let mut ps = ops::shape_of(&p);
+    ps.insert(nd - 2, 1);
+    let idx = ops::broadcast_to(&ops::reshape(&p, &ps)?, &shape)?;
+    Ok((super::sorting::gather_along(x, &idx, nd - 1)?, p))
 }
 
 /// `rcond` as an optional cutoff (`none`: the default).

@@ -41,7 +41,7 @@ pub(super) fn indices_along(
 /// `x` gathered along `axis` at `idx` (shaped like `x` except along
 /// `axis`): one `Take` from the flattened `x` at flat row-major positions,
 /// so the gradient is the matching scatter and every order records again.
-fn gather_along(x: &Value, idx: &Value, axis: usize) -> R<Value> {
+pub(super) fn gather_along(x: &Value, idx: &Value, axis: usize) -> R<Value> {
     let shape = shape_of(x);
     let ishape = shape_of(idx);
     let strides: Vec<usize> = (0..shape.len()).map(|d| shape[d + 1..].iter().product()).collect();

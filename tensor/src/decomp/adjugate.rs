@@ -5,85 +5,18 @@ use super::batch::{stacked, Stack};
 use crate::error::Result;
 use crate::tensor::Tensor;
 
-/// Makes the columns of each row-major `n x n` matrix in `q` orthonormal,
-/// in order (modified Gram-Schmidt, twice), keeping the direction of every
-/// column that is not mostly lost and replacing one that is by a unit
-/// vector orthogonal to the ones before.
-///
-/// Why: the SVD's left vectors of tiny nonzero singular values come from
-/// `a v / s` and can be far from orthogonal to the others (a rank-one
-/// matrix's nominal second vector is nearly its first), while the formulas
-/// here rest on `u` being orthogonal. Columns come in descending singular
-/// value order, so the accurate ones are kept and only the noise replaced
-/// (which moves `u diag(s) vt` by at most the tiny singular value).
-fn orthonormalize_columns(q: &mut [f64], n: usize) {
-    let mut col = vec![0.0; n];
-    for c in 0..n {
-        let (mut tries, mut from_basis) = (0, None);
-        loop {
-            match from_basis {
-                None => (0..n).for_each(|r| col[r] = q[r * n + c]),
-                Some(e) => (0..n).for_each(|r| col[r] = if r == e { 1.0 } else { 0.0 }),
-            }
-            let before = col.iter().map(|x| x * x).sum::<f64>().sqrt();
-            for _ in 0..2 {
-                for p in 0..c {
-                    let d: f64 = (0..n).map(|r| q[r * n + p] * col[r]).sum();
-                    (0..n).for_each(|r| col[r] -= d * q[r * n + p]);
-                }
-            }
-            let after = col.iter().map(|x| x * x).sum::<f64>().sqrt();
-            if after > 0.5 * before && after > 0.0 {
-                (0..n).for_each(|r| q[r * n + c] = col[r] / after);
-                break;
-            }
-            // Mostly in the span of the columns before: try the next unit vector.
-            from_basis = Some(tries);
-            tries += 1;
-            if tries > n {
-                // Unreachable for n > c: some unit vector keeps half its norm
-                // outside a c-dimensional span. Keep the column as it is.
-                break;
-            }
-        }
-    }
-}
-
-/// `(u, s, vt, det(u) det(vt))` of each square matrix of `a`, `u` and `vt`
-/// made orthogonal to working precision (see [`orthonormalize_columns`]).
+/// `(u, s, vt, det(u) det(vt))` of each square matrix of `a`: the formulas
+/// below rest on `u` and `vt` being orthogonal, which the SVD guarantees to
+/// working precision, also for rank-deficient matrices (whose vectors of
+/// zero singular values are an orthonormal completion).
 type Svd = (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>);
 
-fn orthogonal_svd(a: &Tensor, n: usize) -> Result<Svd> {
+fn orthogonal_svd(a: &Tensor) -> Result<Svd> {
     let (u, s, vt) = a.svd(true)?;
-    let (mut u, s, vt) = (u.to_vec(), s.to_vec(), vt.to_vec());
-    // vt's rows are v's columns: orthonormalize the columns of v = vtᵀ.
-    let mut v = vec![0.0; vt.len()];
-    for (ub, (vb, vtb)) in u
-        .chunks_exact_mut(n * n)
-        .zip(v.chunks_exact_mut(n * n).zip(vt.chunks_exact(n * n)))
-    {
-        orthonormalize_columns(ub, n);
-        for i in 0..n {
-            for j in 0..n {
-                vb[i * n + j] = vtb[j * n + i];
-            }
-        }
-        orthonormalize_columns(vb, n);
-    }
-    let shape = a.shape().to_vec();
-    let du = Tensor::from_parts(u.clone(), shape.clone()).det()?.to_vec();
-    let dv = Tensor::from_parts(v.clone(), shape).det()?.to_vec();
+    let du = u.det()?.to_vec();
+    let dv = vt.det()?.to_vec();
     let sign = du.iter().zip(&dv).map(|(x, y)| x * y).collect();
-    // Back to vt layout: vt[k][i] = v[i][k].
-    let mut vt2 = vec![0.0; v.len()];
-    for (vb, vtb) in v.chunks_exact(n * n).zip(vt2.chunks_exact_mut(n * n)) {
-        for i in 0..n {
-            for j in 0..n {
-                vtb[j * n + i] = vb[i * n + j];
-            }
-        }
-    }
-    Ok((u, s, vt2, sign))
+    Ok((u.to_vec(), s.to_vec(), vt.to_vec(), sign))
 }
 
 impl Tensor {
@@ -102,7 +35,7 @@ impl Tensor {
         if a.work() == 0 {
             return Ok(Tensor::from_parts(out, self.shape().to_vec()));
         }
-        let (u, s, vt, sign) = orthogonal_svd(self, n)?;
+        let (u, s, vt, sign) = orthogonal_svd(self)?;
         let mut c = vec![0.0; n];
         for b in 0..a.work() {
             let (ub, sb, vb) = (
@@ -155,7 +88,7 @@ impl Tensor {
         if a.work() == 0 {
             return Ok(Tensor::from_parts(out, self.shape().to_vec()));
         }
-        let (u, s, vt, signs) = orthogonal_svd(self, n)?;
+        let (u, s, vt, signs) = orthogonal_svd(self)?;
         let tv = t.to_vec();
         let (mut e, mut d, mut p2, mut w) = (vec![0.0; n * n], vec![0.0; n * n], vec![0.0; n * n], vec![0.0; n * n]);
         for b in 0..a.work() {

@@ -1,4 +1,5 @@
-//! Householder QR factorisation (LAPACK `geqrf` + `orgqr`): [`Tensor::qr`].
+//! Householder QR factorisation (LAPACK `geqrf` + `orgqr`): [`Tensor::qr`];
+//! the pivots of QR with column pivoting (`geqp3`): [`Tensor::qr_pivots`].
 
 use super::batch::{stacked, Stack};
 use super::triangular::transpose_into;
@@ -23,25 +24,93 @@ fn householder_impl<M: Mode>(w: &mut [f64], m: usize, n: usize, tau: &mut [f64])
         if crate::interrupt::requested() {
             return;
         }
-        let (head, tail) = w.split_at_mut((j + 1) * m);
-        let x = &mut head[j * m + j..];
-        let alpha = x[0];
-        let xnorm = norm2::<M>(&x[1..]);
-        if xnorm == 0.0 {
-            tau[j] = 0.0;
-            continue;
+        reflect_column::<M>(w, m, j, tau);
+    }
+}
+
+/// Step `j` of [`householder`]: the reflector that zeroes column `j` below
+/// the diagonal (into `tau[j]` and the column), applied to the columns after it.
+#[inline(always)]
+fn reflect_column<M: Mode>(w: &mut [f64], m: usize, j: usize, tau: &mut [f64]) {
+    let (head, tail) = w.split_at_mut((j + 1) * m);
+    let x = &mut head[j * m + j..];
+    let alpha = x[0];
+    let xnorm = norm2::<M>(&x[1..]);
+    if xnorm == 0.0 {
+        tau[j] = 0.0;
+        return;
+    }
+    let beta = -alpha.hypot(xnorm).copysign(alpha);
+    tau[j] = (beta - alpha) / beta;
+    let scale = 1.0 / (alpha - beta);
+    x[1..].iter_mut().for_each(|v| *v *= scale);
+    x[0] = beta;
+    let v = &x[1..];
+    for col in tail.chunks_exact_mut(m) {
+        let c = &mut col[j..];
+        let s = tau[j] * (c[0] + dot::<M>(v, &c[1..]));
+        c[0] -= s;
+        axpy::<M>(-s, v, &mut c[1..]);
+    }
+}
+
+/// [`householder`] with column pivoting (LAPACK `dgeqp3`, as its unblocked
+/// `dlaqp2`): before step `j` the remaining column whose part below row `j`
+/// has the largest norm (the first of equal ones) is swapped into place, and
+/// `jpvt[j]` gets its original index, so that `A[:, jpvt] = Q R` with
+/// `|R[j][j]|` non-increasing.
+///
+/// The partial norms are downdated after each step (`|x|^2 - r^2`, cheap)
+/// and recomputed from the column once cancellation has eaten most of their
+/// accuracy (LAPACK's test against `sqrt(eps)`): a downdated norm that is
+/// mostly rounding would pick the wrong pivot. The reflections themselves
+/// are [`householder`]'s, so `Q` and `R` are bit for bit those of the
+/// unpivoted factorisation of the permuted matrix.
+#[inline(always)]
+fn householder_pivoted_impl<M: Mode>(w: &mut [f64], m: usize, n: usize, tau: &mut [f64], jpvt: &mut [usize]) {
+    let tol3z = f64::EPSILON.sqrt();
+    let mut vn1: Vec<f64> = (0..n).map(|j| norm2::<M>(&w[j * m..(j + 1) * m])).collect();
+    let mut vn2 = vn1.clone();
+    for (j, p) in jpvt.iter_mut().enumerate() {
+        *p = j;
+    }
+    for i in 0..m.min(n) {
+        if crate::interrupt::requested() {
+            return;
         }
-        let beta = -alpha.hypot(xnorm).copysign(alpha);
-        tau[j] = (beta - alpha) / beta;
-        let scale = 1.0 / (alpha - beta);
-        x[1..].iter_mut().for_each(|v| *v *= scale);
-        x[0] = beta;
-        let v = &x[1..];
-        for col in tail.chunks_exact_mut(m) {
-            let c = &mut col[j..];
-            let s = tau[j] * (c[0] + dot::<M>(v, &c[1..]));
-            c[0] -= s;
-            axpy::<M>(-s, v, &mut c[1..]);
+        // `>`: the first of equal norms wins (LAPACK's `idamax`); NaNs never do.
+        let mut pvt = i;
+        for j in i + 1..n {
+            if vn1[j] > vn1[pvt] {
+                pvt = j;
+            }
+        }
+        if pvt != i {
+            let (head, tail) = w.split_at_mut(pvt * m);
+            head[i * m..(i + 1) * m].swap_with_slice(&mut tail[..m]);
+            jpvt.swap(i, pvt);
+            vn1[pvt] = vn1[i];
+            vn2[pvt] = vn2[i];
+        }
+        reflect_column::<M>(w, m, i, tau);
+        for j in i + 1..n {
+            if vn1[j] == 0.0 {
+                continue;
+            }
+            let ratio = w[j * m + i].abs() / vn1[j];
+            let temp = (1.0 - ratio * ratio).max(0.0);
+            let lost = temp * (vn1[j] / vn2[j]).powi(2);
+            if lost <= tol3z {
+                // Recomputed: the norm of the part below row `i`.
+                vn1[j] = if i + 1 < m {
+                    norm2::<M>(&w[j * m + i + 1..(j + 1) * m])
+                } else {
+                    0.0
+                };
+                vn2[j] = vn1[j];
+            } else {
+                vn1[j] *= temp.sqrt();
+            }
         }
     }
 }
@@ -73,6 +142,11 @@ fn form_q_impl<M: Mode>(w: &[f64], m: usize, k: usize, tau: &[f64], q: &mut [f64
 multiversion!(
     /// [`householder_impl`] compiled for the running CPU.
     pub(crate) fn householder(w: &mut [f64], m: usize, n: usize, tau: &mut [f64]) => householder_impl
+);
+
+multiversion!(
+    /// [`householder_pivoted_impl`] compiled for the running CPU.
+    fn householder_pivoted(w: &mut [f64], m: usize, n: usize, tau: &mut [f64], jpvt: &mut [usize]) => householder_pivoted_impl
 );
 
 multiversion!(
@@ -118,5 +192,34 @@ impl Tensor {
             transpose_into(&qw, qc, m, &mut q[i * m * qc..(i + 1) * m * qc]);
         }
         Ok((Tensor::from_parts(q, q_shape), Tensor::from_parts(r, r_shape)))
+    }
+
+    /// The column pivots of the QR factorisation with column pivoting of
+    /// each `m x n` matrix in the last two axes (LAPACK `dgeqp3`, SciPy
+    /// `qr(a, pivoting=True)`): shape `(..., n)`, integral floats, such that
+    /// `a[..., :, p] = q @ r` with `|diag(r)|` non-increasing. `q` and `r`
+    /// are then [`qr`](Self::qr) of the permuted matrix, exactly.
+    pub fn qr_pivots(&self) -> Result<Tensor> {
+        let a = Stack::new(self, "qr", false)?;
+        let (m, n) = (a.rows, a.cols);
+        let p_shape = stacked(&a.batch, &[n]);
+        let mut p = crate::buffer::alloc_filled(&p_shape, 0.0)?;
+        if p.is_empty() {
+            return Ok(Tensor::from_parts(p, p_shape));
+        }
+        let mut w = super::batch::scratch(m * n)?;
+        let mut tau = vec![0.0; m.min(n)];
+        let mut jpvt = vec![0usize; n];
+        for i in 0..a.count() {
+            if crate::interrupt::requested() {
+                break;
+            }
+            transpose_into(a.matrix(i), m, n, &mut w);
+            householder_pivoted(&mut w, m, n, &mut tau, &mut jpvt);
+            for (d, &j) in p[i * n..(i + 1) * n].iter_mut().zip(&jpvt) {
+                *d = j as f64;
+            }
+        }
+        Ok(Tensor::from_parts(p, p_shape))
     }
 }

@@ -46,13 +46,17 @@ fn complement(cols: &[f64], r: usize, c: usize, extra: usize, out: &mut [f64]) -
 /// rotates pairs of columns until all are orthogonal to working precision,
 /// accumulating the rotations in `v` (column-major `n x n`) if given. Then
 /// `s` gets the column norms in descending order, and with vectors `u`
-/// (column-major `r x n`) the normalised columns (zero columns replaced by
-/// a completion to an orthonormal set) and `v` the matching columns.
+/// (column-major `r x n`) the normalised columns and `v` the matching
+/// columns. Columns whose norm is zero or at rounding level next to the
+/// largest (at most `dim * eps * s_max`, NumPy's rank cut, `dim` the larger
+/// side of the whole matrix) count as zero: their `u` columns are a
+/// completion to an orthonormal set.
 #[inline(always)]
 fn jacobi_impl<M: Mode>(
     g: &mut [f64],
     r: usize,
     n: usize,
+    dim: usize,
     s: &mut [f64],
     vectors: Option<(&mut [f64], &mut [f64])>,
 ) -> Result<()> {
@@ -121,10 +125,17 @@ fn jacobi_impl<M: Mode>(
         *sj = norms[i];
     }
     if let (Some((u, v)), Some(vw)) = (vectors, vw) {
+        // What is left of a dependent column after the rotations is rounding
+        // noise of the size of the largest column times eps: its direction is
+        // not orthogonal to the others (the rotations could not resolve it),
+        // so its normalisation would break the orthonormality of `u`. Those
+        // columns, sorted last, are treated as zero and completed below; the
+        // singular value is kept (it moves `u diag(s) vt` by at most itself).
+        let cut = norms.iter().fold(0.0f64, |m, &x| m.max(x)) * EPS * dim.max(1) as f64;
         let mut nonzero = 0;
         for (j, &i) in order.iter().enumerate() {
             let col = &mut u[j * r..(j + 1) * r];
-            if norms[i] > 0.0 {
+            if norms[i] > cut && nonzero == j {
                 nonzero = j + 1;
                 // Dividing (not multiplying by the reciprocal, which
                 // overflows for a subnormal norm).
@@ -144,7 +155,7 @@ fn jacobi_impl<M: Mode>(
 
 multiversion!(
     /// [`jacobi_impl`] compiled for the running CPU.
-    fn jacobi(g: &mut [f64], r: usize, n: usize, s: &mut [f64], vectors: Option<(&mut [f64], &mut [f64])>) -> Result<()> => jacobi_impl
+    fn jacobi(g: &mut [f64], r: usize, n: usize, dim: usize, s: &mut [f64], vectors: Option<(&mut [f64], &mut [f64])>) -> Result<()> => jacobi_impl
 );
 
 /// Singular values (descending, into `s`, `min(m, n)` of them) and, if
@@ -190,9 +201,9 @@ pub(crate) fn svd_kernel(
             let mut tau = vec![0.0; k];
             householder(&mut g, rows, cols, &mut tau);
             let mut rc = upper_triangle(&g, rows, cols)?;
-            jacobi(&mut rc, k, k, s, None)?;
+            jacobi(&mut rc, k, k, rows, s, None)?;
         } else {
-            jacobi(&mut g, rows, cols, s, None)?;
+            jacobi(&mut g, rows, cols, rows, s, None)?;
         }
         s.iter_mut().for_each(|x| *x /= scale);
         return Ok(());
@@ -207,7 +218,7 @@ pub(crate) fn svd_kernel(
         householder(&mut g, rows, cols, &mut tau);
         let mut rc = upper_triangle(&g, rows, cols)?;
         let mut ur = super::batch::scratch(k * k)?;
-        jacobi(&mut rc, k, k, s, Some((&mut ur, &mut vr)))?;
+        jacobi(&mut rc, k, k, rows, s, Some((&mut ur, &mut vr)))?;
         let mut q = super::batch::scratch(rows * k)?;
         form_q(&g, rows, k, &tau, &mut q, k);
         // U = Q U_R, column by column.
@@ -218,7 +229,7 @@ pub(crate) fn svd_kernel(
             }
         }
     } else {
-        jacobi(&mut g, rows, cols, s, Some((&mut ul[..rows * k], &mut vr)))?;
+        jacobi(&mut g, rows, cols, rows, s, Some((&mut ul[..rows * k], &mut vr)))?;
     }
     if ku > k {
         let (done, rest) = ul.split_at_mut(rows * k);
