@@ -90,6 +90,17 @@ pub struct Extended {
 }
 
 impl Extended {
+    /// The nodes among the graph's outputs (constant outputs have none).
+    pub fn output_nodes(&self) -> Vec<u32> {
+        self.outputs
+            .iter()
+            .filter_map(|o| match o {
+                AdjointRef::Node(n) => Some(*n),
+                AdjointRef::Const(_) => None,
+            })
+            .collect()
+    }
+
     /// Completes the graph of a captured differentiation: every input that
     /// is not a seed is a variable input.
     pub fn with_leaf_inputs(mut self) -> Extended {

@@ -462,14 +462,7 @@ pub fn cse(g: &Extended) -> Extended {
 /// Dead-code elimination: see the module doc.
 pub fn dce(g: &Extended) -> Extended {
     let nodes = &g.tape.nodes;
-    let mut roots: Vec<u32> = g
-        .outputs
-        .iter()
-        .filter_map(|o| match o {
-            AdjointRef::Node(n) => Some(*n),
-            AdjointRef::Const(_) => None,
-        })
-        .collect();
+    let mut roots: Vec<u32> = g.output_nodes();
     if g.outputs.is_empty() {
         // A captured differentiation gives its inputs' adjoints.
         let inputs: HashSet<u32> = g.inputs.iter().copied().collect();

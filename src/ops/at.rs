@@ -487,18 +487,7 @@ fn apply_fn(it: &mut Interp, x: &Value, pos: &Value, f: &Value, span: Span) -> R
         let pr = ops::where_(&this, pos, &own_pad)?;
         y = apply_round(it, &y, &pr, f, sel, span)?;
     }
-    let kept = ops::apply(
-        &Prim::Slice(crate::prim::Slice(
-            vec![dp_tensor::SliceSpec::Range {
-                start: Some(0),
-                stop: Some(n as i64),
-                step: 1,
-            }]
-            .into(),
-        )),
-        &[y],
-    )?;
-    ops::reshape(&kept, &shape)
+    first_n(&y, n, &shape)
 }
 
 /// One round of [`apply_fn`]: `flat` with the elements at the distinct
@@ -569,18 +558,7 @@ fn apply_method(method: Method, name: &str, x: &Value, pos: &Value, v: &Value, v
     )?;
     let moved = replace_dropped(pos, n as f64)?;
     let y = method_at(method, name, &ext, &moved, v, v_span)?;
-    let kept = ops::apply(
-        &Prim::Slice(crate::prim::Slice(
-            vec![dp_tensor::SliceSpec::Range {
-                start: Some(0),
-                stop: Some(n as i64),
-                step: 1,
-            }]
-            .into(),
-        )),
-        &[y],
-    )?;
-    ops::reshape(&kept, &shape)
+    first_n(&y, n, &shape)
 }
 
 /// `method` at in-range positions `pos` of `x`.
@@ -647,4 +625,19 @@ fn update(mode: UpdateMode, name: &str, x: &Value, pos: &Value, v: &Value, v_spa
         .with_help("the value must broadcast to the shape of `x[...]` for the same index"));
     };
     ops::apply(&Prim::IndexUpdate(IndexUpdate(mode)), &[ops::num(x), pos.clone(), v])
+}
+
+/// The first `n` elements of the flat `y` (without the padding elements
+/// appended after them), reshaped to `shape`.
+fn first_n(y: &Value, n: usize, shape: &[usize]) -> R<Value> {
+    let range = dp_tensor::SliceSpec::Range {
+        start: Some(0),
+        stop: Some(n as i64),
+        step: 1,
+    };
+    let kept = ops::apply(
+        &Prim::Slice(crate::prim::Slice(vec![range].into())),
+        std::slice::from_ref(y),
+    )?;
+    ops::reshape(&kept, shape)
 }

@@ -95,15 +95,7 @@ pub fn to_stablehlo(tg: &TracedGraph) -> R<String> {
 fn needed_nodes(tg: &TracedGraph) -> Vec<bool> {
     let nodes = &tg.graph.tape.nodes;
     let mut needed = vec![false; nodes.len()];
-    let mut stack: Vec<u32> = tg
-        .graph
-        .outputs
-        .iter()
-        .filter_map(|o| match o {
-            AdjointRef::Node(n) => Some(*n),
-            AdjointRef::Const(_) => None,
-        })
-        .collect();
+    let mut stack = tg.graph.output_nodes();
     while let Some(n) = stack.pop() {
         if std::mem::replace(&mut needed[n as usize], true) {
             continue;
