@@ -21,14 +21,9 @@ use crate::value::tree::{self, is_differentiable, path_string};
 use crate::value::Value;
 use std::rc::Rc;
 
-/// A call's positional arguments as one tree, and its leaves.
-fn arguments(name: &str, args: &Args) -> R<(Value, Vec<Value>)> {
-    if let Some((k, _)) = args.kw.first() {
-        return Err(Diagnostic::new(
-            ErrorKind::Type,
-            format!("`{name}` takes positional arguments only, found keyword `{k}`"),
-        ));
-    }
+/// A call's arguments (already resolved to positional ones, see
+/// [`Interp::resolve_kwargs`]) as one tree, and its leaves.
+fn arguments(args: &Args) -> R<(Value, Vec<Value>)> {
     let tree = Value::tuple(args.pos.iter().cloned());
     let leaves = tree::leaves(&tree)?;
     Ok((tree, leaves))
@@ -186,7 +181,8 @@ fn traced_plainly(level: &Level, argt: &Value) -> R<bool> {
 
 /// `f` made to use `fwd` and `bwd` in reverse mode: `custom_vjp(f, fwd, bwd)(args...)`.
 pub fn custom_vjp_call(it: &mut Interp, f: &Value, fwd: &Value, bwd: &Value, name: &str, args: Args) -> R<Value> {
-    let (argt, leaves) = arguments(name, &args)?;
+    let args = it.resolve_kwargs(f, args)?;
+    let (argt, leaves) = arguments(&args)?;
     let Some(level) = trace::top_level(&leaves) else {
         return it.call(f, args);
     };
@@ -389,7 +385,8 @@ fn reads_cotangent(name: &str, at: Span) -> Diagnostic {
 /// In forward mode the rule gives the tangent; in reverse mode its tangent
 /// output, which is linear in the tangents, is transposed by a reverse pass.
 pub fn custom_jvp_call(it: &mut Interp, f: &Value, rule: &Value, name: &str, args: Args) -> R<Value> {
-    let (argt, leaves) = arguments(name, &args)?;
+    let args = it.resolve_kwargs(f, args)?;
+    let (argt, leaves) = arguments(&args)?;
     let Some(level) = trace::top_level(&leaves) else {
         return it.call(f, args);
     };
@@ -565,7 +562,8 @@ fn node_or_tangent_escaped(v: &Value, level: &Level) -> R<bool> {
 /// only its inputs and outputs; its pullback runs `f` again under a fresh
 /// tape and backpropagates through that.
 pub fn checkpoint_call(it: &mut Interp, f: &Value, name: &str, args: Args) -> R<Value> {
-    let (argt, leaves) = arguments(name, &args)?;
+    let args = it.resolve_kwargs(f, args)?;
+    let (argt, leaves) = arguments(&args)?;
     let Some(level) = trace::top_level(&leaves) else {
         return it.call(f, args);
     };

@@ -12,6 +12,7 @@ pub mod jacobian;
 pub mod jit;
 pub mod linearize;
 pub mod optimize;
+pub mod per_example;
 pub mod replay;
 pub mod stablehlo;
 pub mod stats;

@@ -398,6 +398,11 @@ fn batch_levels(v: &Value) -> Vec<Rc<Level>> {
     out
 }
 
+/// The innermost running `vmap` level that batches `v`, if any.
+pub fn innermost_batch(v: &Value) -> Option<Rc<Level>> {
+    batch_levels(v).pop()
+}
+
 /// How many leading axes of `v`'s concrete data are batch axes of running `vmap`s.
 pub fn batch_axes(v: &Value) -> usize {
     batch_levels(v).len()

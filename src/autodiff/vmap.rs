@@ -112,6 +112,63 @@ fn normalize(axis: i64, ndim: usize) -> Option<usize> {
     (0..ndim as i64).contains(&a).then_some(a as usize)
 }
 
+/// Whether `items` is a batch of keys, as `key_split(k, n)` gives.
+fn is_key_batch(items: &crate::value::tuple::Tuple) -> bool {
+    !items.is_empty() && items.iter().all(|k| matches!(k, Value::Key(_)))
+}
+
+/// `v` with every tuple of keys that its axes `spec` batch (one int for the
+/// whole tuple, `0` or `-1`) replaced by a stand-in vector with one element
+/// per key, so it is batched like a tensor leaf; the tuples are kept in
+/// `found` by their path (argument index first) to become batched keys, as
+/// JAX batches a key array. Everything else is returned unchanged.
+fn pack_keys(
+    v: &Value,
+    spec: &Value,
+    path: &mut Vec<PathStep>,
+    found: &mut Vec<(Vec<PathStep>, Value)>,
+) -> R<(Value, Value)> {
+    match (v, spec) {
+        (Value::Tuple(items), Value::Tuple(specs))
+            if is_key_batch(items)
+                && (specs.iter().all(|s| matches!(s, Value::Int(0)))
+                    || specs.iter().all(|s| matches!(s, Value::Int(-1)))) =>
+        {
+            found.push((path.clone(), v.clone()));
+            let stand_in = crate::prim::te(dp_tensor::Tensor::zeros(&[items.len()]))?;
+            Ok((Value::Tensor(Rc::new(stand_in)), Value::Int(0)))
+        }
+        (Value::Tuple(items), Value::Tuple(specs)) if items.len() == specs.len() => {
+            let mut vs = Vec::with_capacity(items.len());
+            let mut ss = Vec::with_capacity(items.len());
+            for (k, (vi, si)) in items.iter().zip(specs.iter()).enumerate() {
+                path.push(PathStep::Index(k));
+                let r = pack_keys(vi, si, path, found);
+                path.pop();
+                let (a, b) = r?;
+                vs.push(a);
+                ss.push(b);
+            }
+            Ok((Value::tuple(vs), Value::tuple(ss)))
+        }
+        (Value::Dict(d), Value::Dict(sd)) => {
+            let mut vs = crate::value::Dict::new();
+            let mut ss = crate::value::Dict::new();
+            for (k, vi) in d.iter() {
+                let si = sd.get(k).cloned().unwrap_or(Value::None);
+                path.push(PathStep::Key(k.clone()));
+                let r = pack_keys(vi, &si, path, found);
+                path.pop();
+                let (a, b) = r?;
+                vs.insert(k.clone(), a);
+                ss.insert(k.clone(), b);
+            }
+            Ok((Value::Dict(vs), Value::Dict(ss)))
+        }
+        _ => Ok((v.clone(), spec.clone())),
+    }
+}
+
 /// One batched argument leaf: where it is, its batch axis and its size.
 struct Batched {
     name: String,
@@ -234,15 +291,33 @@ fn vmap_with(it: &mut Interp, f: &Value, in_axes: &Value, out_axes: &Value, args
     let span = args.span;
     let pos: Vec<Value> = args.pos.to_vec();
     let axes = spread_in_axes(in_axes, &pos).map_err(|d| at_call(d, span))?;
+    let mut key_batches = Vec::new();
+    let mut packed = Vec::with_capacity(pos.len());
+    let mut packed_axes = Vec::with_capacity(pos.len());
+    for (i, (a, ax)) in pos.iter().zip(&axes).enumerate() {
+        let (a, ax) =
+            pack_keys(a, ax, &mut vec![PathStep::Index(i)], &mut key_batches).map_err(|d| at_call(d, span))?;
+        packed.push(a);
+        packed_axes.push(ax);
+    }
+    let (pos, axes) = (packed, packed_axes);
     let info = batched_leaves(&pos, &axes, lenient).map_err(|d| at_call(d, span))?;
     let n = common_size(&info).map_err(|d| at_call(d, span))?;
     let guard = start_batch(&it.diff, n);
     let level = guard.level.clone();
     let mut info = info.into_iter();
     let mut wrapped = Vec::with_capacity(pos.len());
-    for a in &pos {
-        wrapped.push(tree::map_leaves(a, &mut |leaf, _| match info.next().flatten() {
-            Some(b) => Ok(batched(&level, move_axis(&num(leaf), b.axis, 0)?)),
+    for (i, a) in pos.iter().enumerate() {
+        wrapped.push(tree::map_leaves(a, &mut |leaf, path| match info.next().flatten() {
+            Some(b) => {
+                let keys = key_batches
+                    .iter()
+                    .find(|(p, _)| p.first() == Some(&PathStep::Index(i)) && p[1..] == *path);
+                match keys {
+                    Some((_, keys)) => Ok(batched(&level, keys.clone())),
+                    None => Ok(batched(&level, move_axis(&num(leaf), b.axis, 0)?)),
+                }
+            }
             None => Ok(leaf.clone()),
         })?);
     }
@@ -265,6 +340,19 @@ fn vmap_with(it: &mut Interp, f: &Value, in_axes: &Value, out_axes: &Value, args
             },
             Value::Int(ax) => {
                 let full = match full {
+                    // A batch of keys leaves as a tuple of keys (only along its one axis).
+                    Some(Value::Tuple(keys)) => {
+                        return match normalize(*ax, 1) {
+                            Some(_) => Ok(Value::Tuple(keys)),
+                            None => Err(Diagnostic::new(
+                                ErrorKind::Shape,
+                                format!(
+                                    "vmap: out_axes {ax} is out of range for the keys at {}, which are stacked along one axis",
+                                    path_string(path)
+                                ),
+                            )),
+                        };
+                    }
                     Some(v) => v,
                     None if leaf.is_numeric() => {
                         // The same for every example: repeated along the batch axis.

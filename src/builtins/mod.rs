@@ -49,6 +49,22 @@ pub fn all() -> HashMap<Rc<str>, Value> {
     graphs::register_all(&mut t);
     io::register_all(&mut t);
     random::register_all(&mut t);
+    // Draws read one key's stream each: under `vmap` they run per example.
+    crate::autodiff::per_example::wrap(
+        &mut t,
+        &[
+            "normal",
+            "uniform",
+            "bernoulli",
+            "categorical",
+            "choice",
+            "permutation",
+            "key_permutation",
+            "key_randint",
+            "key_split",
+            "fold_in",
+        ],
+    );
     progress::register_all(&mut t);
     plot::register_all(&mut t);
     constants::register_all(&mut t);

@@ -130,6 +130,51 @@ impl Interp {
         })
     }
 
+    /// The arguments of a call of `f` as positional ones only: keywords moved
+    /// to their parameters' places and omitted parameters filled with their
+    /// defaults, exactly as the call would bind them. Transformations that
+    /// see a call's arguments as one tuple (`custom_vjp`, `custom_jvp`,
+    /// `checkpoint`) resolve them first, as JAX's `resolve_kwargs` does, so a
+    /// rule receives (and returns cotangents for) every parameter.
+    pub fn resolve_kwargs(&mut self, f: &Value, args: Args) -> Result<Args, Diagnostic> {
+        let Value::Func(c) = f else {
+            return Ok(args);
+        };
+        let n = c.proto.params.len();
+        if args.kw.is_empty() && args.pos.len() >= n {
+            return Ok(args);
+        }
+        let span = args.span;
+        let spans = args.spans.clone();
+        let kw_spans = spans.get(args.pos.len()..).unwrap_or(&[]).to_vec();
+        self.with_frame(c, |i, frame| {
+            i.bind_params(c, args.pos, (args.kw, &kw_spans), span, frame)?;
+            let mut pos = Vec::with_capacity(n);
+            for p in &c.proto.params {
+                match &p.pattern {
+                    ir::Pattern::Bind(Target::Local(s), _) => pos.push(frame.slots[*s as usize].clone()),
+                    _ => {
+                        return Err(Diagnostic::new(
+                            ErrorKind::Arity,
+                            format!(
+                                "`{}` has a destructuring parameter, so a call with keywords or defaults cannot be turned into positional arguments for a custom derivative rule",
+                                c.proto.name
+                            ),
+                        )
+                        .at(span)
+                        .with_help("pass every argument by position"))
+                    }
+                }
+            }
+            Ok(Args {
+                pos,
+                kw: Vec::new(),
+                span,
+                spans: spans.get(..n).map(<[Span]>::to_vec).unwrap_or_default(),
+            })
+        })
+    }
+
     /// Runs `run` with a fresh frame for a call of `c` (captured values in
     /// place, every other slot `none`). Frames of up to [`INLINE_SLOTS`]
     /// variables live on the native stack, so most calls allocate nothing.

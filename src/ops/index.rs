@@ -279,7 +279,8 @@ fn is_none_item(it: &Item) -> bool {
 fn consumed(it: &Item) -> usize {
     match it {
         Item::At(v, _) => match v.strip() {
-            Value::Tensor(t) if t.is_bool() => t.ndim(),
+            // A mask batched by `vmap` covers the axes of one example.
+            Value::Tensor(t) if t.is_bool() => crate::autodiff::trace::shape_seen(v).len(),
             Value::None => 0,
             _ => 1,
         },
@@ -420,7 +421,7 @@ fn tensor_index(x: &Value, items: Vec<Item>, span: Span) -> Result<Value, Diagno
                     let (idx, covers) = if t.is_bool() && batched {
                         return Err(Diagnostic::new(
                             ErrorKind::Index,
-                            "a boolean mask that differs per example cannot select inside `vmap`: the result's shape would differ per example",
+                            "vmap: a boolean mask that differs per example cannot select: the result's shape would differ per example",
                         )
                         .at(s)
                         .with_help("use `where(mask, x, 0.0)` to keep the shape"));

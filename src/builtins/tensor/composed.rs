@@ -156,6 +156,10 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
                     (p - q).abs() <= atol + rtol * q.abs()
                 }
             };
+            let batched = |v: &Value| crate::autodiff::trace::is_batched(v);
+            if !all && (batched(&x) || batched(&y)) {
+                return isclose_batched(&x, &y, rtol, atol, eq_nan).map_err(|d| d.at(a.span));
+            }
             for v in [&x, &y] {
                 crate::autodiff::vmap::require_unbatched(v, &format!("`{name}`")).map_err(|d| d.at(a.span))?;
             }
@@ -248,4 +252,28 @@ pub(super) fn sinc(x: &Value) -> R<Value> {
         poly = add(&mul(&poly, &u2)?, &f(coef))?;
     }
     ops::where_(&is_zero, &poly, &ratio)
+}
+
+/// `isclose` of values batched by a running `vmap`, from primitives (which
+/// batch): `|x - y| <= atol + rtol * |y|` where both are finite, equality
+/// where either is infinite, and nan close to nan only with `equal_nan`.
+fn isclose_batched(x: &Value, y: &Value, rtol: f64, atol: f64, equal_nan: bool) -> R<Value> {
+    use crate::autodiff::trace::strip_diff;
+    let (x, y) = (strip_diff(x), strip_diff(y));
+    let abs = |v: &Value| ops::unary(UnaryOp::Abs, v);
+    let tolerance = add(&Value::Float(atol), &scale(&abs(&y)?, rtol)?)?;
+    let near = ops::binary(BinaryOp::Le, &abs(&sub(&x, &y)?)?, &tolerance)?;
+    let infinite = ops::binary(
+        BinaryOp::Maximum,
+        &ops::unary(UnaryOp::IsInf, &x)?,
+        &ops::unary(UnaryOp::IsInf, &y)?,
+    )?;
+    let equal = ops::binary(BinaryOp::Eq, &x, &y)?;
+    let finite_part = mul(&near, &sub(&Value::Float(1.0), &infinite)?)?;
+    let mut close = add(&finite_part, &mul(&infinite, &equal)?)?;
+    if equal_nan {
+        let both_nan = mul(&ops::unary(UnaryOp::IsNan, &x)?, &ops::unary(UnaryOp::IsNan, &y)?)?;
+        close = add(&close, &both_nan)?;
+    }
+    ops::binary(BinaryOp::Gt, &close, &Value::Float(0.5))
 }

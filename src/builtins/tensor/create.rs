@@ -118,8 +118,6 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             example: "linspace(0, 1, 5)  # tensor([0.0, 0.25, 0.5, 0.75, 1.0])",
         },
         |_, a| {
-            let start = a.float(0)?;
-            let stop = a.float(1)?;
             let n = a
                 .given(2)
                 .map(|x| int_arg("linspace", "num", x))
@@ -132,6 +130,12 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
                 )
                 .at(a.span_at(2))
             })?;
+            let batched = |v: &Value| crate::autodiff::trace::is_batched(v);
+            if batched(a.value(0)) || batched(a.value(1)) {
+                return linspace_batched(a.value(0), a.value(1), n).map_err(|d| d.at(a.span));
+            }
+            let start = a.float(0)?;
+            let stop = a.float(1)?;
             let plain = Value::Tensor(std::rc::Rc::new(te(Tensor::linspace(start, stop, n))?));
             let (sv, ev) = (a.value(0), a.value(1));
             if !matches!(sv, Value::Dual(_)) && !matches!(ev, Value::Dual(_)) {
@@ -293,4 +297,30 @@ pub(super) fn rng_shape(fname: &str, v: Option<&Value>) -> R<Vec<usize>> {
 
 pub(super) fn rand_result(t: Tensor) -> Value {
     ops::from_tensor(t)
+}
+
+/// `linspace` with an end point batched by a running `vmap`, from primitives
+/// (which batch and differentiate): NumPy's `start + i * (stop - start) / (num - 1)`
+/// for all but the last value, which is `stop` itself.
+fn linspace_batched(start: &Value, stop: &Value, n: usize) -> R<Value> {
+    use crate::prim::te;
+    let scalar = |v: &Value| ops::reshape(&ops::num(v), &[]);
+    let (start, stop) = (scalar(start)?, scalar(stop)?);
+    if n == 1 {
+        return ops::reshape(&start, &[1]);
+    }
+    let steps = Value::Tensor(std::rc::Rc::new(te(Tensor::from_vec(
+        (0..n.saturating_sub(1)).map(|i| i as f64).collect(),
+        &[n.saturating_sub(1)],
+    ))?));
+    let step = ops::div(
+        &ops::sub(&stop, &start)?,
+        &Value::Float(n.saturating_sub(1).max(1) as f64),
+    )?;
+    let body = ops::add(&ops::mul(&steps, &step)?, &start)?;
+    if n == 0 {
+        return Ok(body);
+    }
+    let last = ops::reshape(&stop, &[1])?;
+    ops::apply(&crate::prim::Prim::Concat(crate::prim::Concat(0)), &[body, last])
 }
