@@ -246,18 +246,27 @@ fn graph_file(file: &Path, dot: bool, optimized: bool, color: bool) -> u8 {
     use dp::autodiff::jit::fuse;
     let groups = fuse::groups(&better);
     let fused: usize = groups.iter().map(|g| g.members.len()).sum();
+    let products = groups.iter().filter(|g| g.product.is_some()).count();
     text.push_str(&format!(
-        "  {:<9} {} elementwise nodes -> {} kernel{} ({} intermediates never stored)\n",
+        "  {:<9} {} elementwise nodes{} -> {} kernel{} ({} intermediates never stored)\n",
         "fuse",
         fused,
+        match products {
+            0 => String::new(),
+            1 => " and 1 matmul epilogue".into(),
+            p => format!(" and {p} matmul epilogues"),
+        },
         groups.len(),
         if groups.len() == 1 { "" } else { "s" },
-        fused - groups.len()
+        fused + products - groups.len()
     ));
     let mut marks = std::collections::HashMap::new();
     for (k, g) in groups.iter().enumerate() {
         for &m in &g.members {
             marks.insert(m, format!("  fused #{}", k + 1));
+        }
+        if let Some(p) = &g.product {
+            marks.insert(p.node, format!("  fused #{} (matmul, epilogue in the GEMM)", k + 1));
         }
     }
     let table = dp::autodiff::graph::to_table_marked(&better, &interp.sources, &marks);

@@ -278,6 +278,38 @@ fn scalar_register_programs_reproduce_plain_results_exactly() {
 /// and gradients are bit-identical to the plain function on inputs the trace
 /// never saw, and buffers the plan gives up are reused without corrupting
 /// values still needed.
+/// A jitted SGD step of an MLP computes its products' epilogues inside the
+/// GEMM (`tanh(x @ w1 + b1)`, the backward `(g @ w2.T) * (1 - h * h)`, the
+/// update `w - lr * (h.T @ g)`), on shapes large enough for several blocks
+/// and two threads, and gives bit for bit the unjitted steps.
+#[test]
+fn matmul_epilogues_reproduce_plain_training_steps_exactly() {
+    let out = run(&[
+        "fn loss(p, x, y) {
+            let h = tanh(x @ p.w1 + p.b1);
+            let z = h @ p.w2 + p.b2;
+            -mean(sum(y * log_softmax(z), axis=1))
+        }",
+        "fn step(p, x, y) {
+            let g = grad(loss)(p, x, y);
+            (tree_map(|a, b| a - 0.1 * b, p, g), loss(p, x, y))
+        }",
+        "let fast = jit(step);",
+        "let x = reshape(sin(arange(300.0 * 70.0) * 0.37), (300, 70));
+         let y = one_hot(arange(300.0) % 10.0, 10);
+         let p = {w1: reshape(cos(arange(70.0 * 260.0) * 0.3), (70, 260)) * 0.1, b1: sin(arange(260.0)) * 0.1,
+                  w2: reshape(cos(arange(260.0 * 10.0) * 0.7), (260, 10)) * 0.1, b2: zeros(10)};
+         let (a, b) = (p, p); let ok = true;
+         for k in range(4) {
+             let (a2, la) = step(a, x, y); let (b2, lb) = fast(b, x, y);
+             ok = ok and la == lb and all(a2.w1 == b2.w1) and all(a2.b1 == b2.b1) and all(a2.w2 == b2.w2) and all(a2.b2 == b2.b2);
+             a = a2; b = b2;
+         }",
+        "let st = jit_stats(fast); (ok, st.traces, st.replays)",
+    ]);
+    assert_eq!(out, "(true, 1, 3)");
+}
+
 #[test]
 fn fused_elementwise_kernels_reproduce_plain_results_exactly() {
     let out = run(&[

@@ -253,14 +253,18 @@ fn dp_graph_optimized_shows_fused_kernels() {
          print(grad(loss)(ones((3, 2)), reshape(arange(6.0), (2, 3))));\n",
     );
     assert!(
-        text.contains("  fuse      4 elementwise nodes -> 1 kernel (3 intermediates never stored)\n"),
+        text.contains(
+            "  fuse      4 elementwise nodes and 1 matmul epilogue -> 1 kernel (4 intermediates never stored)\n"
+        ),
         "{text}"
     );
     // Only the gradient is an output, so the forward `tanh` is needed by the
-    // backward pass alone: bias add, tanh and `1.0 - v4 * v4` are one pass
-    // (the product is printed inside the line of its consumer).
+    // backward pass alone: the product `x @ w` (computed into the kernel by
+    // the GEMM), bias add, tanh and `1.0 - v4 * v4` are one pass (the
+    // product `v4 * v4` is printed inside the line of its consumer).
     let after = &text[text.find("after optimisation").expect("after")..];
-    assert_eq!(after.matches("fused #1").count(), 3, "{after}");
+    assert_eq!(after.matches("fused #1").count(), 4, "{after}");
+    assert!(after.contains("fused #1 (matmul, epilogue in the GEMM)"), "{after}");
     assert!(after.contains("v̄3 = 1.0 - v4 * v4"), "{after}");
 }
 

@@ -217,9 +217,10 @@ impl FusedKernel {
             Some(buf) => buf,
             None => crate::buffer::alloc(&result_shape)?,
         };
+        let datas: Vec<Option<&[f64]>> = tensors.iter().map(|t| t.as_ref().map(|t| &t.data[..])).collect();
         run_blocks(Blocks {
             kernel: self,
-            tensors: &tensors,
+            tensors: &datas,
             sources: &sources,
             shape,
             n,
@@ -234,6 +235,180 @@ impl FusedKernel {
         Ok(Tensor::from_parts(out, result_shape).typed(self.result_dtype()))
     }
 }
+
+impl FusedKernel {
+    /// The kernel with argument `product` taken to be the matrix product
+    /// `a @ b` (2-d operands; every other argument broadcasts to the
+    /// product's shape): each block of the product goes through the steps as
+    /// soon as the GEMM has finished it, on the thread that computed it and
+    /// while it is still in cache, and the product is never stored apart
+    /// from the result (matmul epilogue fusion: bias, activation, an
+    /// optimiser's update). Bit-identical to [`FusedKernel::run`] with the
+    /// product computed by `a.matmul(b)`, which is what runs where the fused
+    /// path does not apply (other ranks or element types, an empty product,
+    /// a kernel ending in a sum, a CPU without our GEMM kernels).
+    pub fn run_on_product(&self, a: &Tensor, b: &Tensor, mut args: Vec<FusedArg>, product: usize) -> Result<Tensor> {
+        self.check(args.len())?;
+        let fused_applies = a.ndim() == 2
+            && b.ndim() == 2
+            && a.shape[1] == b.shape[0]
+            && a.shape.iter().chain(b.shape.iter()).all(|&d| d > 0)
+            && a.dtype == DType::F64
+            && b.dtype == DType::F64
+            && self.reduce.is_none()
+            && product < args.len();
+        if !fused_applies {
+            let p = a.matmul(b)?;
+            let shape = p.shape.to_vec();
+            if let Some(slot) = args.get_mut(product) {
+                *slot = FusedArg::Tensor(p);
+            }
+            return self.run(args, &shape);
+        }
+        let (m, k, n) = (a.shape[0], a.shape[1], b.shape[1]);
+        let shape = [m, n];
+        let mut tensors: Vec<Option<Tensor>> = Vec::with_capacity(args.len());
+        let mut sources = Vec::with_capacity(args.len());
+        for (i, arg) in args.into_iter().enumerate() {
+            match arg {
+                _ if i == product => {
+                    sources.push(Source::Output);
+                    tensors.push(None);
+                }
+                FusedArg::Scalar(x) => {
+                    sources.push(Source::Scalar(x));
+                    tensors.push(None);
+                }
+                FusedArg::Tensor(t) => {
+                    if broadcast_shapes(&t.shape, &shape).as_deref() != Some(&shape[..]) {
+                        return Err(TensorError::Broadcast {
+                            left: t.shape.to_vec(),
+                            right: shape.to_vec(),
+                            op: "a fused matmul epilogue".into(),
+                        });
+                    }
+                    sources.push(if t.shape[..] == shape && t.is_contiguous() {
+                        Source::Contiguous { k: i, offset: t.offset }
+                    } else {
+                        Source::Strided {
+                            k: i,
+                            offset: t.offset,
+                            strides: broadcast_strides(&t.shape, &t.strides, &shape),
+                        }
+                    });
+                    tensors.push(Some(t));
+                }
+            }
+        }
+        let datas: Vec<Option<&[f64]>> = tensors.iter().map(|t| t.as_ref().map(|t| &t.data[..])).collect();
+        let mut out = crate::buffer::alloc(&shape)?;
+        let c = OutPtr(out.as_mut_ptr());
+        let epilogue = |row0: usize, rows: usize, col0: usize, col1: usize| {
+            run_range(RangeJob {
+                kernel: self,
+                tensors: &datas,
+                sources: &sources,
+                shape: &shape,
+                out: c,
+                rows: (row0, rows),
+                cols: (col0, col1),
+            })
+        };
+        // SAFETY: a and b address their own buffers with their strides; `out`
+        // has room for m*n elements and aliases neither; the epilogue writes
+        // only the finished block of C it is given.
+        let done = unsafe {
+            crate::gemm::gemm_then(
+                m,
+                k,
+                n,
+                a.data.as_ptr().add(a.offset),
+                a.strides[0],
+                a.strides[1],
+                b.data.as_ptr().add(b.offset),
+                b.strides[0],
+                b.strides[1],
+                c.0,
+                n as isize,
+                1,
+                Some(&epilogue),
+            )
+        };
+        if !done {
+            // Our GEMM kernels do not run here: the product, then the kernel.
+            let mut args: Vec<FusedArg> = Vec::with_capacity(sources.len());
+            for (src, t) in sources.iter().zip(tensors) {
+                args.push(match (src, t) {
+                    (Source::Scalar(x), _) => FusedArg::Scalar(*x),
+                    (_, Some(t)) => FusedArg::Tensor(t),
+                    (_, None) => FusedArg::Tensor(a.matmul(b)?),
+                });
+            }
+            return self.run(args, &shape);
+        }
+        // SAFETY: the GEMM wrote every element of C and the epilogue rewrote
+        // each once (its blocks cover C exactly).
+        unsafe { out.set_len(m * n) };
+        Ok(Tensor::from_parts(out, shape.to_vec()).typed(self.result_dtype()))
+    }
+}
+
+/// The result buffer of a fused product, written by both threads of a GEMM.
+#[derive(Clone, Copy)]
+struct OutPtr(*mut f64);
+// SAFETY: each thread reads and writes only the blocks of C the GEMM gives it,
+// which are disjoint.
+unsafe impl Send for OutPtr {}
+// SAFETY: as above.
+unsafe impl Sync for OutPtr {}
+
+/// One finished block of a fused product to run the kernel's steps on.
+struct RangeJob<'a> {
+    kernel: &'a FusedKernel,
+    tensors: &'a [Option<&'a [f64]>],
+    sources: &'a [Source],
+    shape: &'a [usize; 2],
+    out: OutPtr,
+    /// The first row and the number of rows.
+    rows: (usize, usize),
+    /// The columns `col0..col1`.
+    cols: (usize, usize),
+}
+
+#[inline(always)]
+fn run_range_impl<M: Mode>(job: RangeJob<'_>) {
+    let [_, n] = *job.shape;
+    let total = job.shape[0] * n;
+    let mut machine = Machine::new(job.kernel, job.tensors, job.sources, job.shape, total);
+    let width = machine.width;
+    let (row0, rows) = job.rows;
+    let (col0, col1) = job.cols;
+    // Whole rows are one contiguous range; otherwise one range per row. (A
+    // loop, not a closure: a closure would not inherit the caller's target
+    // features, and its vector code would fall back to scalar calls.)
+    let (ranges, span, stride) = if col0 == 0 && col1 == n {
+        (1, rows * n, 0)
+    } else {
+        (rows, col1 - col0, n)
+    };
+    let start = row0 * n + col0;
+    for r in 0..ranges {
+        let mut lo = start + r * stride;
+        let hi = lo + span;
+        while lo < hi {
+            let len = width.min(hi - lo);
+            // SAFETY: `lo + len <= m * n` and this block of C is this thread's (see `OutPtr`).
+            let dst = unsafe { std::slice::from_raw_parts_mut(job.out.0.add(lo), len) };
+            machine.block::<M>(lo, len, Target::InPlace(dst));
+            lo += len;
+        }
+    }
+}
+
+multiversion!(
+    /// Runs a fused product's kernel on one finished block (vectorised for the best instruction set).
+    fn run_range(job: RangeJob<'_>) => run_range_impl
+);
 
 /// What a run computes into its output buffer.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -255,12 +430,15 @@ enum Target<'o> {
     Reused(&'o mut Vec<f64>),
     /// A scratch slice of exactly the block's length.
     Slice(&'o mut [f64]),
+    /// Exactly the block's elements of an output that holds the argument
+    /// marked `Source::Output` (read, then overwritten), as `Reused`.
+    InPlace(&'o mut [f64]),
 }
 
 /// Everything one run needs, passed to the instruction-set-specific loop.
 struct Blocks<'a> {
     kernel: &'a FusedKernel,
-    tensors: &'a [Option<Tensor>],
+    tensors: &'a [Option<&'a [f64]>],
     sources: &'a [Source],
     shape: &'a [usize],
     n: usize,
@@ -271,7 +449,9 @@ struct Blocks<'a> {
 /// The state of the block loop of one run.
 struct Machine<'a> {
     steps: &'a [FusedStep],
-    tensors: &'a [Option<Tensor>],
+    /// The data of each tensor argument (plain slices, so a machine can run
+    /// on the thread that computed a matmul's block).
+    tensors: &'a [Option<&'a [f64]>],
     sources: &'a [Source],
     shape: &'a [usize],
     /// The value of each step whose operands are all scalars (computed once).
@@ -294,33 +474,8 @@ fn run_blocks_impl<M: Mode>(b: Blocks<'_>) {
         goal,
         out,
     } = b;
-    let steps = &kernel.steps[..];
-    let mut scalar: Vec<Option<f64>> = Vec::with_capacity(steps.len());
-    for s in steps {
-        let value = |o: FusedOperand| match o {
-            FusedOperand::Arg(k) => match sources[k as usize] {
-                Source::Scalar(x) => Some(x),
-                _ => None,
-            },
-            FusedOperand::Step(j) => scalar[j as usize],
-        };
-        let v = match s.op {
-            FusedOp::Unary(u) => value(s.a).map(|x| u.apply(x)),
-            FusedOp::Binary(op) => value(s.a).zip(value(s.b)).map(|(x, y)| op.apply(x, y)),
-        };
-        scalar.push(v);
-    }
-    let width = BLOCK.min(n).max(1);
-    let mut m = Machine {
-        steps,
-        tensors,
-        sources,
-        shape,
-        scalar,
-        regs: vec![0.0f64; steps.len() * width],
-        scratch: vec![0.0f64; sources.len() * width],
-        width,
-    };
+    let mut m = Machine::new(kernel, tensors, sources, shape, n);
+    let width = m.width;
     match goal {
         Goal::Elementwise { reused } => {
             let mut lo = 0;
@@ -367,7 +522,45 @@ fn run_blocks_impl<M: Mode>(b: Blocks<'_>) {
     }
 }
 
-impl Machine<'_> {
+impl<'a> Machine<'a> {
+    /// A machine for `kernel` over a result of `n` elements of `shape`, with
+    /// the steps whose operands are all scalars computed once.
+    fn new(
+        kernel: &'a FusedKernel,
+        tensors: &'a [Option<&'a [f64]>],
+        sources: &'a [Source],
+        shape: &'a [usize],
+        n: usize,
+    ) -> Machine<'a> {
+        let steps = &kernel.steps[..];
+        let mut scalar: Vec<Option<f64>> = Vec::with_capacity(steps.len());
+        for s in steps {
+            let value = |o: FusedOperand| match o {
+                FusedOperand::Arg(k) => match sources[k as usize] {
+                    Source::Scalar(x) => Some(x),
+                    _ => None,
+                },
+                FusedOperand::Step(j) => scalar[j as usize],
+            };
+            let v = match s.op {
+                FusedOp::Unary(u) => value(s.a).map(|x| u.apply(x)),
+                FusedOp::Binary(op) => value(s.a).zip(value(s.b)).map(|(x, y)| op.apply(x, y)),
+            };
+            scalar.push(v);
+        }
+        let width = BLOCK.min(n).max(1);
+        Machine {
+            steps,
+            tensors,
+            sources,
+            shape,
+            scalar,
+            regs: vec![0.0f64; steps.len() * width],
+            scratch: vec![0.0f64; sources.len() * width],
+            width,
+        }
+    }
+
     /// Computes elements `lo..lo + len` (`len <= width`) of the last step into `target`.
     #[inline(always)]
     fn block<M: Mode>(&mut self, lo: usize, len: usize, target: Target<'_>) {
@@ -376,9 +569,9 @@ impl Machine<'_> {
         for (k, src) in sources.iter().enumerate() {
             if let Source::Strided { k: t, offset, strides } = src {
                 // Sources only name arguments that are tensors.
-                if let Some(t) = &tensors[*t] {
+                if let Some(t) = tensors[*t] {
                     let dst = &mut self.scratch[k * width..k * width + len];
-                    gather(&t.data, *offset as isize, strides, self.shape, lo, dst);
+                    gather(t, *offset as isize, strides, self.shape, lo, dst);
                 }
             }
         }
@@ -390,8 +583,8 @@ impl Machine<'_> {
             .enumerate()
             .map(|(k, src)| match src {
                 Source::Scalar(x) => Src::Scalar(*x),
-                Source::Contiguous { k, offset } => match &tensors[*k] {
-                    Some(t) => Src::Slice(&t.data[offset + lo..offset + lo + len]),
+                Source::Contiguous { k, offset } => match tensors[*k] {
+                    Some(t) => Src::Slice(&t[offset + lo..offset + lo + len]),
                     None => Src::Scalar(0.0),
                 },
                 Source::Strided { .. } => Src::Slice(&scratch[k * width..k * width + len]),
@@ -402,7 +595,10 @@ impl Machine<'_> {
             |o: FusedOperand| matches!(o, FusedOperand::Arg(k) if matches!(sources[k as usize], Source::Output));
         let scalar = &self.scalar;
         let last = steps.len() - 1;
-        let mut target = Some(target);
+        let mut target = Some(match target {
+            Target::Reused(out) => Target::InPlace(&mut out[lo..lo + len]),
+            other => other,
+        });
         for (i, s) in steps.iter().enumerate() {
             if i != last && scalar[i].is_some() {
                 continue;
@@ -417,8 +613,7 @@ impl Machine<'_> {
             };
             if i == last {
                 let dst: &mut [MaybeUninit<f64>] = match target.take() {
-                    Some(Target::Reused(out)) => {
-                        let dst = &mut out[lo..lo + len];
+                    Some(Target::InPlace(dst)) => {
                         if scalar[i].is_none() && (is_out(s.a) || is_out(s.b)) {
                             // The last step reads the block it overwrites: element
                             // by element, in place (the steps before it are done with it).
@@ -436,7 +631,8 @@ impl Machine<'_> {
                     Some(Target::Fresh(out)) => &mut out.spare_capacity_mut()[lo..lo + len],
                     // SAFETY: as above.
                     Some(Target::Slice(buf)) => unsafe { &mut *(buf as *mut [f64] as *mut [MaybeUninit<f64>]) },
-                    None => return,
+                    // `Reused` became `InPlace` above.
+                    Some(Target::Reused(_)) | None => return,
                 };
                 compute::<M>(s.op, scalar[i], step(s.a), step(s.b), dst);
                 return;
@@ -444,7 +640,7 @@ impl Machine<'_> {
             // Earlier steps read the result's block in place (only the last
             // step writes it).
             let held: &[f64] = match &target {
-                Some(Target::Reused(out)) => &out[lo..lo + len],
+                Some(Target::InPlace(out)) => out,
                 _ => &[],
             };
             let operand = |o: FusedOperand| if is_out(o) { Src::Slice(held) } else { step(o) };

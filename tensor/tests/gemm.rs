@@ -176,3 +176,101 @@ fn unsupported_path_is_refused_and_blocking_is_sane() {
     assert!(GemmPath::Portable.supported());
     assert!(GemmPath::default_path().supported());
 }
+
+/// `tanh(a @ b + bias) * col - full` with the product fused into the GEMM
+/// (each finished block through the kernel, see `FusedKernel::run_on_product`)
+/// equals the product followed by the same kernel, bit for bit, on every path,
+/// for shapes with several row, column and depth blocks (and two threads,
+/// when the product is large enough to share).
+#[test]
+fn matmul_epilogue_is_bit_identical_to_product_then_kernel() {
+    let step = |op, a, b| FusedStep { op, a, b };
+    let kernel = FusedKernel {
+        steps: vec![
+            step(
+                FusedOp::Binary(BinaryOp::Add),
+                FusedOperand::Arg(0),
+                FusedOperand::Arg(1),
+            ),
+            step(
+                FusedOp::Unary(UnaryOp::Tanh),
+                FusedOperand::Step(0),
+                FusedOperand::Step(0),
+            ),
+            step(
+                FusedOp::Binary(BinaryOp::Mul),
+                FusedOperand::Step(1),
+                FusedOperand::Arg(2),
+            ),
+            step(
+                FusedOp::Binary(BinaryOp::Sub),
+                FusedOperand::Step(2),
+                FusedOperand::Arg(3),
+            ),
+        ],
+        reduce: None,
+    };
+    let scaled = |t: Tensor| t.map(|x| x / 64.0);
+    let mut sizes = vec![(1, 1, 1), (7, 3, 5), (256, 64, 128), (256, 128, 10), (300, 70, 1100)];
+    for p in paths() {
+        if let Some((kc, mc, nc)) = p.blocking() {
+            sizes.push((mc + 5, kc + 3, nc + 9));
+        }
+    }
+    for (m, k, n) in sizes {
+        for layout in [0u8, 1] {
+            let a = scaled(operand(m, k, layout, 11));
+            let b = scaled(operand(k, n, 0, 12));
+            let bias = scaled(operand(1, n, 0, 13)).reshape(&[n]).unwrap();
+            let col = scaled(operand(m, 1, 0, 14));
+            let full = scaled(operand(m, n, 0, 15));
+            let args = || {
+                vec![
+                    FusedArg::Scalar(0.0),
+                    FusedArg::Tensor(bias.clone()),
+                    FusedArg::Tensor(col.clone()),
+                    FusedArg::Tensor(full.clone()),
+                ]
+            };
+            for path in paths() {
+                let (fused, want) = with_gemm_path(path, || {
+                    let fused = kernel.run_on_product(&a, &b, args(), 0).unwrap();
+                    let mut plain = args();
+                    plain[0] = FusedArg::Tensor(a.matmul(&b).unwrap());
+                    (fused, kernel.run(plain, &[m, n]).unwrap())
+                })
+                .unwrap();
+                assert_eq!(fused.shape(), &[m, n]);
+                let bits = |t: &Tensor| t.to_vec().iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert!(bits(&fused) == bits(&want), "{path:?} {m}x{k}x{n} layout {layout}");
+            }
+        }
+    }
+    // A product that cannot be fused (1-d operand) still gives the kernel's value.
+    let v = operand(5, 1, 0, 3).reshape(&[5]).unwrap();
+    let m = operand(4, 5, 0, 4);
+    let got = kernel
+        .run_on_product(
+            &m,
+            &v,
+            vec![
+                FusedArg::Scalar(0.0),
+                FusedArg::Scalar(1.0),
+                FusedArg::Scalar(2.0),
+                FusedArg::Scalar(0.5),
+            ],
+            0,
+        )
+        .unwrap();
+    let want: Vec<f64> = m
+        .matmul(&v)
+        .unwrap()
+        .to_vec()
+        .iter()
+        .map(|x| (x + 1.0).tanh() * 2.0 - 0.5)
+        .collect();
+    assert_eq!(got.shape(), &[4]);
+    for (g, w) in got.to_vec().iter().zip(&want) {
+        assert!((g - w).abs() <= 1e-15 * w.abs().max(1.0), "{g} vs {w}");
+    }
+}

@@ -12,6 +12,12 @@
 //! A sum of all elements or along the last axis can be a root too: the
 //! kernel then adds the values as it computes them (`mean((p - y) ** 2)`,
 //! a softmax's row sums) and the summed tensor is never stored.
+//! A group can also take in the matrix product feeding it (matmul epilogue
+//! fusion): when a 2-d `@` is used by the group alone, the GEMM runs the
+//! group's kernel on each block of the product as soon as the block is
+//! final, while it is in cache (`x @ w + b` then `tanh`, a backward
+//! `(g @ w.T) * (1 - h * h)`, an optimiser's `w - lr * (x.T @ g)`), and the
+//! product is never stored.
 //! Fusion changes no value: each operator computes each element exactly as
 //! its own kernel does, and sums add in the reduction kernels' order.
 
@@ -37,11 +43,28 @@ pub struct Group {
     pub kernel: FusedKernel,
     /// The shape of every elementwise member (what a summing root sums).
     pub shape: Vec<usize>,
+    /// The matrix product computed into the kernel (see the module doc), if any.
+    pub product: Option<Product>,
+}
+
+/// A 2-d matrix product whose blocks go through a group's kernel as the GEMM
+/// finishes them.
+#[derive(Clone, Debug)]
+pub struct Product {
+    /// The `@` node (not stored: only the group uses it).
+    pub node: u32,
+    /// Which kernel argument is the product.
+    pub arg: u16,
 }
 
 /// Whether `DP_FUSE=0` turned fusion off (to measure what it gains).
 pub fn enabled() -> bool {
     std::env::var_os("DP_FUSE").is_none_or(|v| v != "0")
+}
+
+/// Whether `DP_FUSE_MATMUL=0` turned matmul epilogues off (to measure what they gain).
+pub fn epilogues_enabled() -> bool {
+    std::env::var_os("DP_FUSE_MATMUL").is_none_or(|v| v != "0")
 }
 
 /// The elementwise operator of node `i`, if it can be a member of a group:
@@ -135,20 +158,64 @@ pub fn groups(g: &Extended) -> Vec<Group> {
             members.insert(p);
             candidates.extend(nodes[pi].parents.iter().flatten().copied());
         }
-        if members.len() < 2 {
+        let product = match reduce {
+            None if epilogues_enabled() => fusable_product(g, &members, &want, &users, &taken, &pinned),
+            _ => None,
+        };
+        if members.len() < 2 && product.is_none() {
             continue;
         }
-        for &m in &members {
+        for &m in members.iter().chain(&product) {
             taken[m as usize] = true;
         }
-        out.push(build(g, members.into_iter().collect(), want, reduce));
+        out.push(build(g, members.into_iter().collect(), want, reduce, product));
     }
     out.reverse();
     out
 }
 
-/// The kernel computing `members` (in graph order, the root last).
-fn build(g: &Extended, members: Vec<u32>, shape: Vec<usize>, reduce: Option<FusedReduce>) -> Group {
+/// A 2-d `@` node of the result's shape that only `members` use, whose
+/// product the group can compute into its kernel (the latest such node).
+fn fusable_product(
+    g: &Extended,
+    members: &BTreeSet<u32>,
+    want: &[usize],
+    users: &[Vec<u32>],
+    taken: &[bool],
+    pinned: &[bool],
+) -> Option<u32> {
+    let nodes = &g.tape.nodes;
+    let mut parents: Vec<u32> = members
+        .iter()
+        .flat_map(|&m| nodes[m as usize].parents.iter().flatten().copied())
+        .filter(|p| !members.contains(p))
+        .collect();
+    parents.sort_unstable();
+    parents.dedup();
+    parents.into_iter().rev().find(|&p| {
+        let pi = p as usize;
+        let node = &nodes[pi];
+        let two_d = |v: &Value| matches!(v, Value::Tensor(t) if t.ndim() == 2);
+        matches!(node.op, Op::Prim(Prim::MatMul(_)))
+            && node.inputs.len() == 2
+            && node.inputs.iter().all(two_d)
+            && matches!(&node.out, Value::Tensor(t) if t.shape() == want)
+            && !taken[pi]
+            && !pinned[pi]
+            && !g.guards.contains(&p)
+            && users[pi].iter().all(|u| members.contains(u))
+    })
+}
+
+/// The kernel computing `members` (in graph order, the root last), with the
+/// matrix product `product` computed into it.
+fn build(
+    g: &Extended,
+    members: Vec<u32>,
+    shape: Vec<usize>,
+    reduce: Option<FusedReduce>,
+    product: Option<u32>,
+) -> Group {
     let nodes = &g.tape.nodes;
     let step_of: HashMap<u32, u16> = members.iter().enumerate().map(|(s, &m)| (m, s as u16)).collect();
     let mut args: Vec<AdjointRef> = Vec::new();
@@ -185,10 +252,17 @@ fn build(g: &Extended, members: Vec<u32>, shape: Vec<usize>, reduce: Option<Fuse
         };
         steps.push(FusedStep { op, a, b });
     }
+    let product = product.and_then(|node| {
+        let arg = args
+            .iter()
+            .position(|a| matches!(a, AdjointRef::Node(p) if *p == node))?;
+        Some(Product { node, arg: arg as u16 })
+    });
     Group {
         members,
         args,
         kernel: FusedKernel { steps, reduce },
         shape,
+        product,
     }
 }

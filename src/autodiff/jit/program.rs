@@ -51,7 +51,12 @@ enum Instr {
 #[derive(Debug)]
 struct FusedInstr {
     kernel: FusedKernel,
+    /// The kernel's arguments; with a `product`, followed by the product's
+    /// two matrices (its kernel argument is a placeholder).
     args: SmallVec<[Operand; 4]>,
+    /// The kernel argument computed as a matrix product into the kernel
+    /// (matmul epilogue fusion, see `fuse`).
+    product: Option<u16>,
     shape: Vec<usize>,
     out: u32,
     span: Span,
@@ -157,6 +162,9 @@ impl Program {
             };
             fused_root[*root as usize] = Some(k);
             inside.iter().for_each(|&m| fused_inside[m as usize] = true);
+            if let Some(p) = &gr.product {
+                fused_inside[p.node as usize] = true;
+            }
         }
         let mut groups: Vec<Option<super::fuse::Group>> = groups.into_iter().map(Some).collect();
         for (i, node) in nodes.iter().enumerate() {
@@ -165,9 +173,17 @@ impl Program {
                 continue;
             }
             if let Some(gr) = fused_root[i].and_then(|k| groups[k].take()) {
-                let args = gr.args.iter().map(by_ref).collect();
+                let mut args: SmallVec<[Operand; 4]> = gr.args.iter().map(by_ref).collect();
+                if let Some(p) = &gr.product {
+                    // The product is never stored: its argument is a placeholder,
+                    // and the matrices it multiplies follow the kernel's arguments.
+                    args[p.arg as usize] = Operand::Const(Value::Float(0.0));
+                    args.push(operand(p.node as usize, 0));
+                    args.push(operand(p.node as usize, 1));
+                }
                 instrs.push(Instr::Fused(Box::new(FusedInstr {
                     kernel: gr.kernel,
+                    product: gr.product.map(|p| p.arg),
                     args,
                     shape: gr.shape,
                     out: i as u32,
@@ -331,7 +347,7 @@ impl Program {
                     continue;
                 }
                 Instr::Fused(f) => {
-                    let args = f
+                    let mut args = f
                         .args
                         .iter()
                         .map(|a| match fetch(slots, regs, a) {
@@ -349,10 +365,23 @@ impl Program {
                             .at(f.span)),
                         })
                         .collect::<R<Vec<FusedArg>>>()?;
-                    let t = f
-                        .kernel
-                        .run(args, &f.shape)
-                        .map_err(|e| crate::prim::tensor_error(e).at(f.span))?;
+                    let t = match f.product {
+                        None => f.kernel.run(args, &f.shape),
+                        Some(k) => {
+                            let matrix = |a: Option<FusedArg>| match a {
+                                Some(FusedArg::Tensor(t)) => Ok(t),
+                                _ => Err(crate::diagnostics::Diagnostic::new(
+                                    crate::diagnostics::ErrorKind::Type,
+                                    "a fused matrix product was given a number where its trace saw a matrix",
+                                )
+                                .at(f.span)),
+                            };
+                            let b = matrix(args.pop())?;
+                            let a = matrix(args.pop())?;
+                            f.kernel.run_on_product(&a, &b, args, k as usize)
+                        }
+                    }
+                    .map_err(|e| crate::prim::tensor_error(e).at(f.span))?;
                     let v = from_tensor(t);
                     if let Value::Float(x) = v {
                         // A sum of all elements: later scalar instructions read its register.

@@ -273,6 +273,11 @@ fn a_in_place(m: usize, k: usize, a: Mat) -> bool {
 /// # Safety
 /// The views must address valid memory, C must not alias A or B, `c.cs ==
 /// 1`, and the CPU must support `K`'s instructions.
+/// What runs on a finished block of C, on the thread that computed it,
+/// while the block is still in cache: `(row0, rows, col0, col1)` names rows
+/// `row0..row0 + rows` and columns `col0..col1` of C (a matmul epilogue).
+pub(crate) type Epilogue<'e> = &'e (dyn Fn(usize, usize, usize, usize) + Sync);
+
 #[allow(clippy::too_many_arguments)]
 pub(crate) unsafe fn gemm<K: MicroKernel>(
     m: usize,
@@ -283,6 +288,7 @@ pub(crate) unsafe fn gemm<K: MicroKernel>(
     c: Mat,
     overwrite: bool,
     parallel: bool,
+    epilogue: Option<Epilogue<'_>>,
 ) {
     if m == 0 || n == 0 {
         return;
@@ -382,6 +388,10 @@ pub(crate) unsafe fn gemm<K: MicroKernel>(
                     with_space(&A_SPACE, a_len, |ap| {
                         block.run::<K>(asrc, bblock, cdst, ap, p0 * K::NR, nc.min(p1 * K::NR));
                     });
+                    if let Some(e) = epilogue.filter(|_| pc + kc == k) {
+                        // The last depth block: these elements of C are final.
+                        e(ic, block.mc, jc + p0 * K::NR, jc + nc.min(p1 * K::NR));
+                    }
                 });
                 pc += kc;
             }

@@ -114,6 +114,31 @@ pub(crate) unsafe fn gemm(
     rsc: isize,
     csc: isize,
 ) -> bool {
+    gemm_then(m, k, n, a, rsa, csa, b, rsb, csb, c, rsc, csc, None)
+}
+
+/// [`gemm`], running `epilogue` on each block of C as soon as it is final
+/// (see [`driver::Epilogue`]); every element of C is covered exactly once.
+/// Returns false (doing nothing, the epilogue included) where [`gemm`] would.
+///
+/// # Safety
+/// As for [`gemm`]; the epilogue may read and write the block of C it is given.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn gemm_then(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: *const f64,
+    rsa: isize,
+    csa: isize,
+    b: *const f64,
+    rsb: isize,
+    csb: isize,
+    c: *mut f64,
+    rsc: isize,
+    csc: isize,
+    epilogue: Option<driver::Epilogue<'_>>,
+) -> bool {
     let path = current();
     if csc != 1 || path == GemmPath::Portable {
         return false;
@@ -137,12 +162,12 @@ pub(crate) unsafe fn gemm(
         GemmPath::Avx512 => {
             use driver::MicroKernel;
             let par = parallel(avx512::Avx512::MR, avx512::Avx512::NR);
-            driver::gemm::<avx512::Avx512>(m, k, n, a, b, c, true, par);
+            driver::gemm::<avx512::Avx512>(m, k, n, a, b, c, true, par, epilogue);
         }
         _ => {
             use driver::MicroKernel;
             let par = parallel(avx2::Avx2::MR, avx2::Avx2::NR);
-            driver::gemm::<avx2::Avx2>(m, k, n, a, b, c, true, par);
+            driver::gemm::<avx2::Avx2>(m, k, n, a, b, c, true, par, epilogue);
         }
     }
     true
