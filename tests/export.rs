@@ -115,6 +115,21 @@ const CASES: &[(&str, &str, &str)] = &[
          let f = |a, b, v| (g(a, b, v), grad(g, argnums=(0, 1, 2))(a, b, v));",
         "reshape(sin(arange(24.0)), (2, 3, 4)), reshape(cos(arange(8.0)), (4, 2)), tensor([0.5, -1.0, 2.0, 0.25])",
     ),
+    (
+        "special functions",
+        "fn g(x) { sum(erf(x) + erfc(x) * 2.0 + lgamma(x + 2.0) + digamma(x + 2.0) + polygamma(1, x + 2.0)) }
+         let f = |x| (g(x), grad(g)(x));",
+        "tensor([-1.3, -0.4, 0.0, 0.35, 0.9, 1.7])",
+    ),
+    (
+        "cholesky and triangular solves",
+        "fn g(a, b) {
+             let l = cholesky(a @ a.T + 3.0 * eye(3));
+             sum(l) + sum(triangular_solve(l, b, lower=true)) + sum(triangular_solve(l.T, b, lower=false))
+         }
+         let f = |a, b| (g(a, b), grad(g, argnums=(0, 1))(a, b));",
+        "reshape(sin(arange(9.0) * 0.7), (3, 3)), reshape(cos(arange(6.0)), (3, 2))",
+    ),
 ];
 
 #[test]

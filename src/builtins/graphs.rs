@@ -236,10 +236,11 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
                   written bit-exactly; only the nodes the outputs need are exported, so optimise the graph \
                   first for a smaller program. Exported: elementwise functions and operators (with NumPy \
                   broadcasting made explicit), comparisons, `where`, reductions, matrix products, shape \
-                  operations, basic indexing and slicing, `take`, `concat`, `stack`, and their adjoints — \
-                  what forward and backward passes of models are made of. A graph that branched on or read \
-                  a value it computed, or holds an operation without a StableHLO rule yet (linear-algebra \
-                  decompositions, convolutions, special functions), is reported with the line. With JAX \
+                  operations, basic indexing and slicing, `take`, `concat`, `stack`, `erf`, `erfc`, `lgamma`, \
+                  `digamma`, `polygamma`, `cholesky`, `triangular_solve`, and their adjoints — what forward \
+                  and backward passes of models are made of. A graph that branched on or read a value it \
+                  computed, or holds an operation without a StableHLO rule yet (the other linear-algebra \
+                  decompositions, convolutions, the Bessel functions), is reported with the line. With JAX \
                   installed, `jax._src.xla_bridge.get_backend(\"cpu\").compile_and_load(text, ...)` runs \
                   the program (docs/guide.md shows how).",
             example: "let g = optimize(trace(grad(|w, x| sum(tanh(x @ w))))(ones((3, 2)), ones((4, 3))));\nlet program = graph_stablehlo(g);",

@@ -87,8 +87,59 @@ pub fn lower(e: &mut Emitter, prim: &Prim, args: &[V], out: &Ty) -> Lowered {
             }
             Ok(concatenate(e, &parts, s.0, out))
         }
+        Prim::Special(f) => special(e, &f.0, arg(0)?),
+        Prim::Cholesky(_) => {
+            // dp's factor reads the lower triangle, as XLA's with `lower = true`.
+            let a = e.f64(arg(0)?);
+            let ty = a.ty.clone();
+            Ok(e.op(
+                &format!("\"stablehlo.cholesky\"({}) {{lower = true}} : ({ty}) -> {ty}", a.name),
+                ty,
+            ))
+        }
+        Prim::TriSolve(t) => {
+            let (a, b) = (e.f64(arg(0)?), e.f64(arg(1)?));
+            let batch = |v: &V, keep: usize| v.ty.shape[..v.ty.shape.len().saturating_sub(keep)].to_vec();
+            if b.ty.shape.len() != a.ty.shape.len() || batch(&a, 2) != batch(&b, 2) {
+                return Err(
+                    "a triangular solve whose right-hand side is not a matrix with the triangle's batch axes".into(),
+                );
+            }
+            let transpose = if t.trans { "TRANSPOSE" } else { "NO_TRANSPOSE" };
+            Ok(e.op(
+                &format!(
+                    "\"stablehlo.triangular_solve\"({}, {}) {{left_side = true, lower = {}, unit_diagonal = {}, transpose_a = #stablehlo<transpose {transpose}>}} : ({}, {}) -> {}",
+                    a.name, b.name, t.lower, t.unit_diagonal, a.ty, b.ty, b.ty
+                ),
+                b.ty.clone(),
+            ))
+        }
         _ => Err("StableHLO export has no rule for this operation yet".to_string()),
     }
+}
+
+/// A special function as the `chlo` operation JAX emits for it; the Bessel
+/// functions (which JAX expands into polynomials of its own) have no rule.
+fn special(e: &mut Emitter, f: &crate::prim::SpecialFn, x: V) -> Lowered {
+    use crate::prim::SpecialFn as S;
+    let x = e.f64(x);
+    Ok(match f {
+        S::Erf => chlo(e, "erf", x),
+        S::Erfc => chlo(e, "erfc", x),
+        S::Lgamma => chlo(e, "lgamma", x),
+        S::Polygamma(0) => chlo(e, "digamma", x),
+        S::Polygamma(n) => {
+            let ty = x.ty.clone();
+            let order = e.full(f64::from(*n), &ty);
+            e.op(
+                &format!("chlo.polygamma {}, {} : {ty}, {ty} -> {ty}", order.name, x.name),
+                ty,
+            )
+        }
+        S::I0 | S::I0e | S::I1 | S::I1e => {
+            return Err("StableHLO export has no rule for the Bessel functions yet".into())
+        }
+    })
 }
 
 /// `stablehlo.NAME` applied elementwise to operands of one type.
