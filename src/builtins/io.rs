@@ -1,4 +1,5 @@
-//! File input/output builtins: `load_csv`, `save`, `load` (docs/language.md §9).
+//! File input/output builtins: `load_csv`, `read_text`, `save`, `load`
+//! (docs/language.md §9).
 //!
 //! Behaviour users can rely on:
 //! - Relative paths resolve against the current working directory (not the
@@ -19,6 +20,9 @@
 //!   from name to column: a 1-d tensor for a column whose first value is a
 //!   number (then every value must be one: the error names the line and the
 //!   column), else a tuple of strings.
+//! - `read_text(path)` gives the whole file as one string, byte for byte
+//!   (line endings kept); a file that is not UTF-8 is an error naming the
+//!   line and column of the first bad byte.
 //! - `save("x.npy", t)` writes one tensor (a float becomes a 0-d f64 array)
 //!   in NPY format 1.0 as `'<f8'`, readable by `np.load`. Ints, bools, keys
 //!   and strings are 0-d arrays of dtype `'<i8'`, `'|b1'`, `'<u8'` and
@@ -95,10 +99,27 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         }
         load_csv(&path, header).map_err(|d| d.at(a.span_of(0)))
     });
+    let read_text = Decl {
+        sig: "read_text(path: str) -> str",
+        summary: "Reads a UTF-8 text file as one string (for a corpus, a template, a config).",
+        doc: "The text is returned exactly as stored, line endings included; iterate over it (`for c in \
+              text`), index and slice it as any string. A file that is not UTF-8 is an error naming the \
+              line and column of the first bad byte; files larger than 256 MiB are refused. Relative paths \
+              are resolved against the current working directory (build them from `script_dir()` for a \
+              file beside the script).",
+        example: "let text = read_text(\"data.csv\");\nlen(text)  # 12",
+    };
+    register(t, read_text, |_: &mut Interp, a| {
+        let path = a.str_as(0, "the path").map_err(|d| d.at(a.span_of(0)))?;
+        // The source-file reader: regular files only, size bounded, UTF-8 checked.
+        let text = crate::files::read_source(Path::new(&*path), false)
+            .map_err(|e| cannot_read("read_text", &path, &e).at(a.span_of(0)))?;
+        Ok(Value::str(text.as_str()))
+    });
     let script_dir = Decl {
         sig: "script_dir() -> str",
         summary: "The directory of the running script, for data files that travel with it.",
-        doc: "Relative paths given to `load_csv`, `load` and `save` are resolved against the current \
+        doc: "Relative paths given to `load_csv`, `read_text`, `load` and `save` are resolved against the current \
               working directory, as in Python; a script that reads a file beside itself builds its path \
               from `script_dir()` and so runs from any directory. For `dp -e` and the REPL it is the \
               directory they were started in (`.`).",

@@ -69,6 +69,7 @@ pub fn is_effect(name: &str) -> bool {
             | "save"
             | "load"
             | "load_csv"
+            | "read_text"
             | "seed"
             | "rand"
             | "randn"
