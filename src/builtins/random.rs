@@ -222,7 +222,7 @@ fn register_forms(
     let plain = Rc::new(Signature::parse(Decl { sig: keyless, ..decl }).expect("builtin declarations are well-formed"));
     let shown = keyed.clone();
     let func = move |it: &mut Interp, args: Args| {
-        let with_key = matches!(args.pos.first().map(Value::strip), Some(Value::Key(_)))
+        let with_key = matches!(args.pos.first().map(Value::peek), Some(Value::Key(_)))
             || args.kw.iter().any(|(k, _)| &**k == "k");
         let sig = if with_key { &keyed } else { &plain };
         let result = sig.bind(&args).and_then(|call| {
@@ -236,7 +236,15 @@ fn register_forms(
             }
         });
         result.map_err(|d| {
-            crate::ops::literal::locate_stacking_error(&args, crate::hints::for_failed_call(sig, &args, d))
+            let mut d = crate::ops::literal::locate_stacking_error(&args, crate::hints::for_failed_call(sig, &args, d));
+            // Too many arguments without a key: perhaps a seed was meant as the key.
+            if !with_key && d.kind == ErrorKind::Arity && args.pos.len() > plain.params.len() {
+                d = d.with_note(format!(
+                    "to draw with a key, pass the key first: `{}(key(seed), ...)`",
+                    plain.name
+                ));
+            }
+            d
         })
     };
     t.insert(
@@ -261,7 +269,7 @@ fn register_draws(t: &mut HashMap<Rc<str>, Value>) {
                 "Standard normal numbers of the given shape drawn with key `k` (a float when the shape is omitted).",
             doc: "Without a key, `normal(shape)` draws from the global generator that `seed(n)` restarts (the \
                   same numbers as `randn(shape)`).",
-            example: "normal(key(0), (2, 3))\nseed(0);\nnormal(3)",
+            example: "normal(key(0), (2, 3));\nseed(0);\nnormal(3)",
         },
         "normal(shape: shape = none) -> tensor",
         |g, a, o| {
@@ -276,7 +284,7 @@ fn register_draws(t: &mut HashMap<Rc<str>, Value>) {
             summary: "Uniform numbers in `[lo, hi)` of the given shape drawn with key `k`.",
             doc: "Without a key, `uniform(shape, lo=0.0, hi=1.0)` draws from the global generator that `seed(n)` \
                   restarts.",
-            example: "uniform(key(0), 3, lo=-1.0, hi=1.0)\nuniform((2, 2), lo=-1.0, hi=1.0)",
+            example: "uniform(key(0), 3, lo=-1.0, hi=1.0);\nuniform((2, 2), lo=-1.0, hi=1.0)",
         },
         "uniform(shape: shape = none, lo: float = 0.0, hi: float = 1.0) -> tensor",
         |g, a, o| {
@@ -301,7 +309,7 @@ fn register_draws(t: &mut HashMap<Rc<str>, Value>) {
             summary: "1.0 with probability `p` and 0.0 otherwise; the shape defaults to the shape of `p`.",
             doc: "`p` broadcasts to `shape`; every probability must lie in [0, 1]. Without a key, \
                   `bernoulli(p, shape)` draws from the global generator that `seed(n)` restarts.",
-            example: "bernoulli(key(0), 0.3, 5)\nbernoulli(0.5, (2, 2))",
+            example: "bernoulli(key(0), 0.3, 5);\nbernoulli(0.5, (2, 2))",
         },
         "bernoulli(p: tensor = 0.5, shape: shape = none) -> tensor",
         |g, a, o| {
@@ -324,11 +332,12 @@ fn register_draws(t: &mut HashMap<Rc<str>, Value>) {
                   likely. The picks have the given shape (one pick when omitted); picking rows of a tensor \
                   adds its other axes after the shape. Without a key, `choice(a, shape, replace=true, p=none)` \
                   draws from the global generator that `seed(n)` restarts.",
-            example: "choice(key(0), 5, 3, replace=false)\nchoice(tensor([10.0, 20.0, 30.0]), 2)",
+            example: "choice(key(0), 5, 3, replace=false);\nchoice(tensor([10.0, 20.0, 30.0]), 2)",
         },
         "choice(a: int | tensor, shape: shape = none, replace: bool = true, p: tensor = none) -> tensor",
         |g, a, o| {
-            let (n, from) = match a.value(o).strip() {
+            let (n, from) = // `peek`: the kind only, not a read of the elements (which `trace` would note).
+            match a.value(o).peek() {
                 Value::Int(_) | Value::Bool(_) => (count_at(a, o, "the number of candidates")?, None),
                 _ => {
                     let x = crate::ops::literal::to_tensor(a.value(o)).map_err(|d| d.at(a.span_at(o)))?;
@@ -367,10 +376,11 @@ fn register_draws(t: &mut HashMap<Rc<str>, Value>) {
             doc: "With a key it draws from the key (as `random.permutation`); without one, `permutation(x)` draws \
                   from the global generator that `seed(n)` restarts. Shuffle rows with `take(x, permutation(n))` \
                   or `permutation(x)`; shuffled rows are differentiable (a gather).",
-            example: "permutation(key(0), 5)\ntake(tensor([10.0, 20.0, 30.0]), permutation(3))",
+            example: "permutation(key(0), 5);\ntake(tensor([10.0, 20.0, 30.0]), permutation(3))",
         },
         "permutation(x: int | tensor) -> tensor",
-        |g, a, o| match a.value(o).strip() {
+        // `peek`: the kind only, not a read of the elements (which `trace` would note).
+        |g, a, o| match a.value(o).peek() {
             Value::Int(_) | Value::Bool(_) => {
                 let n = count_at(a, o, "n")?;
                 Ok(Value::Tensor(Rc::new(

@@ -103,13 +103,20 @@ fn unlocated(mut d: Diagnostic) -> Diagnostic {
         d.span = None;
         d.label = None;
     }
+    // Not a literal the user wrote: say what was stacked.
+    if let Some(rest) = d.message.strip_prefix("tensor literal rows must all have one shape") {
+        d.message = format!("a tuple stacked into a tensor needs elements of one shape{rest}");
+    }
     d.labels.retain(|(s, _)| *s != Span::default());
     d
 }
 
 /// Whether `d` is a stacking error of [`to_tensor`] that no caller located.
 fn is_unlocated_stacking(d: &Diagnostic) -> bool {
-    d.span.is_none() && (d.message.starts_with("tensor literal") || d.message.starts_with("nested tuples are too deep"))
+    d.span.is_none()
+        && (d.message.starts_with("a tuple stacked into a tensor")
+            || d.message.starts_with("tensor literal")
+            || d.message.starts_with("nested tuples are too deep"))
 }
 
 /// Points an unlocated stacking error of a builtin's call (a tuple argument
@@ -126,9 +133,7 @@ pub fn locate_stacking_error(args: &crate::value::native::Args, d: Diagnostic) -
         if let Value::Tuple(_) = v {
             if matches!(to_tensor(v), Err(e) if e.message == d.message) {
                 let span = args.spans.get(i).copied().unwrap_or(args.span);
-                return d
-                    .at(span)
-                    .with_label("this tuple is stacked into a tensor, and its elements do not fit together");
+                return d.at(span).with_label("this tuple is stacked into a tensor");
             }
         }
     }
