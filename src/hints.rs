@@ -33,7 +33,6 @@ const NUMPY_ALIASES: &[(&str, &str)] = &[
     ("empty_like", "zeros_like"),
     ("normal", "randn"),
     ("uniform", "rand"),
-    ("identity", "eye"),
     ("inverse", "inv"),
     ("arctan2", "atan2"),
     ("clamp", "clip"),

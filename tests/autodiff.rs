@@ -630,6 +630,12 @@ proptest! {
         for (name, kw) in cases {
             check(name, &builtin_fun(name, kw), std::slice::from_ref(&x), seed)?;
         }
+        // pad's modes that copy elements of `x` (gathers, widths past the axis length too).
+        let widths = Value::tuple([Value::tuple([i(1), i(4)]), Value::tuple([i(3), i(0)])]);
+        for mode in ["edge", "reflect", "symmetric", "wrap"] {
+            let kw = vec![("pad_width", widths.clone()), ("mode", Value::str(mode))];
+            check(&format!("pad mode={mode}"), &builtin_fun("pad", kw), std::slice::from_ref(&x), seed)?;
+        }
     }
 
     /// Sorting and scans of issue 11: `sort`/`topk` (gathers at the sorting
@@ -643,6 +649,8 @@ proptest! {
         let x = uni(&mut rng, &s, -2.0, 2.0);
         if min_gap(&data(&x)) > 0.05 {
             check("sort", &builtin_fun("sort", vec![("axis", ax.clone())]), std::slice::from_ref(&x), seed)?;
+            let desc = vec![("axis", ax.clone()), ("descending", Value::Bool(true))];
+            check("sort descending", &builtin_fun("sort", desc), std::slice::from_ref(&x), seed)?;
             let k = Value::Int(*s.last().unwrap_or(&1) as i64 / 2 + 1);
             let topk_values: Fun = Rc::new(move |it, xs| {
                 let r = call_builtin(it, "topk", vec![xs[0].clone(), k.clone()])?;
@@ -656,6 +664,8 @@ proptest! {
             let xb = uni(&mut rng, &bs, -2.0, 2.0);
             if min_gap(&data(&xb)) > 1e-9 {
                 check_batch("sort", &builtin_fun("sort", vec![("axis", ax.clone())]), std::slice::from_ref(&xb), &[Some(bax)], 0, n)?;
+                let desc = vec![("axis", ax.clone()), ("descending", Value::Bool(true))];
+                check_batch("sort descending", &builtin_fun("sort", desc), std::slice::from_ref(&xb), &[Some(bax)], 0, n)?;
             }
         }
         let mut z = data(&x);

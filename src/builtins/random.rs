@@ -7,12 +7,13 @@
 
 use super::tensor::shape_arg;
 use super::{arg_type, register, Decl};
-use crate::builtins::Call;
+use crate::builtins::{Args, Call, Native, Signature};
 use crate::diagnostics::{Diagnostic, ErrorKind, R};
+use crate::eval::Interp;
 use crate::ops;
 use crate::prim::{te, Prim};
 use crate::value::Value;
-use dp_tensor::{Key, Tensor};
+use dp_tensor::{Key, Rng, Tensor};
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -117,63 +118,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             Ok(Value::Key(k.fold_in(d as u64).0))
         },
     );
-    register(
-        t,
-        Decl {
-            sig: "normal(k: key, shape: shape = none) -> tensor",
-            summary:
-                "Standard normal numbers of the given shape drawn with key `k` (a float when the shape is omitted).",
-            doc: "",
-            example: "normal(key(0), (2, 3))",
-        },
-        |_, a| {
-            let k = key_at(&a, 0)?;
-            let s = shape_at(&a, 1)?;
-            Ok(out(te(k.normal(&s)).map_err(|d| d.at(a.span_at(1)))?))
-        },
-    );
-    register(
-        t,
-        Decl {
-            sig: "uniform(k: key, shape: shape = none, lo: float = 0.0, hi: float = 1.0) -> tensor",
-            summary: "Uniform numbers in `[lo, hi)` of the given shape drawn with key `k`.",
-            doc: "",
-            example: "uniform(key(0), 3, lo=-1.0, hi=1.0)",
-        },
-        |_, a| {
-            let k = key_at(&a, 0)?;
-            let s = shape_at(&a, 1)?;
-            let lo = a.float(2).map_err(|d| d.at(a.span_at(2)))?;
-            let hi = a.float(3).map_err(|d| d.at(a.span_at(3)))?;
-            if !(lo.is_finite() && hi.is_finite() && lo <= hi) {
-                return Err(Diagnostic::new(
-                    ErrorKind::Value,
-                    format!("`uniform` needs finite lo <= hi, found lo = {lo} and hi = {hi}"),
-                )
-                .at(a.span_at(3)));
-            }
-            let u = te(k.uniform(&s)).map_err(|d| d.at(a.span_at(1)))?;
-            Ok(out(u.map(|x| lo + (hi - lo) * x)))
-        },
-    );
-    register(
-        t,
-        Decl {
-            sig: "bernoulli(k: key, p: tensor = 0.5, shape: shape = none) -> tensor",
-            summary: "1.0 with probability `p` and 0.0 otherwise; the shape defaults to the shape of `p`.",
-            doc: "`p` broadcasts to `shape`; every probability must lie in [0, 1].",
-            example: "bernoulli(key(0), 0.3, 5)",
-        },
-        |_, a| {
-            let k = key_at(&a, 0)?;
-            let p = plain_tensor(&a, 1)?;
-            let s = match a.given(2) {
-                None | Some(Value::None) => p.shape().to_vec(),
-                Some(_) => shape_at(&a, 2)?,
-            };
-            Ok(out(te(k.bernoulli(&p, &s)).map_err(|d| d.at(a.span_at(1)))?))
-        },
-    );
+    register_draws(t);
     register(
         t,
         Decl {
@@ -194,51 +139,6 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             Ok(out(
                 te(k.categorical(&logits, axis, s.as_deref())).map_err(|d| d.at(a.span_at(1)))?
             ))
-        },
-    );
-    register(
-        t,
-        Decl {
-            sig:
-                "choice(k: key, a: int | tensor, shape: shape = none, replace: bool = true, p: tensor = none) -> tensor",
-            summary:
-                "Random picks from `0..a` (an int) or from the rows of the tensor `a`, with or without replacement.",
-            doc: "`p` gives one (unnormalised) probability per candidate; without it every candidate is equally \
-                  likely. The picks have the given shape (one pick when omitted); picking rows of a tensor \
-                  adds its other axes after the shape.",
-            example: "choice(key(0), 5, 3, replace=false)",
-        },
-        |_, a| {
-            let k = key_at(&a, 0)?;
-            let (n, from) = match a.value(1).strip() {
-                Value::Int(_) | Value::Bool(_) => (count_at(&a, 1, "the number of candidates")?, None),
-                _ => {
-                    let x = crate::ops::literal::to_tensor(a.value(1)).map_err(|d| d.at(a.span_at(1)))?;
-                    let rows =
-                        match ops::shape_of(&x).first() {
-                            Some(&r) => r,
-                            None => return Err(Diagnostic::new(
-                                ErrorKind::Value,
-                                "`choice` picks rows of a tensor with at least one axis, or from `0..a` for an int `a`",
-                            )
-                            .at(a.span_at(1))),
-                        };
-                    (rows, Some(x))
-                }
-            };
-            let s = shape_at(&a, 2)?;
-            let count = te(dp_tensor::checked_size(&s)).map_err(|d| d.at(a.span_at(2)))?;
-            let replace = a.bool(3).map_err(|d| d.at(a.span_at(3)))?;
-            let p = match a.given(4) {
-                None | Some(Value::None) => None,
-                Some(_) => Some(plain_tensor(&a, 4)?.to_vec()),
-            };
-            let idx = te(k.choice(n, count, replace, p.as_deref())).map_err(|d| d.at(a.span))?;
-            let idx = index_tensor(idx, &s)?;
-            match from {
-                None => Ok(out(idx)),
-                Some(x) => rows(&x, idx),
-            }
         },
     );
     register(
@@ -299,6 +199,206 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
                 return Ok(Value::Int(r.item().unwrap_or(0.0) as i64));
             }
             Ok(Value::Tensor(Rc::new(r)))
+        },
+    );
+}
+
+/// Registers a random builtin with two forms, told apart by the first
+/// argument: given a key (positionally or as `k=`), `decl`'s signature binds
+/// the call and the draw reads the key's generator; otherwise `keyless`
+/// (the same signature without `k`) binds it and the draw reads the global
+/// generator that `seed` restarts. `body` reads its parameters from index
+/// `off` on (1 after a key, 0 without), so one body serves both forms.
+fn register_forms(
+    t: &mut HashMap<Rc<str>, Value>,
+    decl: Decl,
+    keyless: &'static str,
+    body: fn(&mut Rng, &Call<'_>, usize) -> R<Value>,
+) {
+    // Every builtin declaration parses (the test `every_declaration_parses`
+    // binds each registered builtin; the keyless forms are checked by the
+    // golden cases that call them).
+    let keyed = Rc::new(Signature::parse(decl).expect("builtin declarations are well-formed"));
+    let plain = Rc::new(Signature::parse(Decl { sig: keyless, ..decl }).expect("builtin declarations are well-formed"));
+    let shown = keyed.clone();
+    let func = move |it: &mut Interp, args: Args| {
+        let with_key = matches!(args.pos.first().map(Value::peek), Some(Value::Key(_)))
+            || args.kw.iter().any(|(k, _)| &**k == "k");
+        let sig = if with_key { &keyed } else { &plain };
+        let result = sig.bind(&args).and_then(|call| {
+            if with_key {
+                let mut g = key_at(&call, 0)?.generator();
+                body(&mut g, &call, 1)
+            } else {
+                // The global generator is state a `jit` plan cannot replay.
+                it.note_effect(format!("calls `{}` without a key", call.name()), args.span);
+                body(&mut it.rng, &call, 0)
+            }
+        });
+        result.map_err(|d| {
+            let mut d = crate::ops::literal::locate_stacking_error(&args, crate::hints::for_failed_call(sig, &args, d));
+            // Too many arguments without a key: perhaps a seed was meant as the key.
+            if !with_key && d.kind == ErrorKind::Arity && args.pos.len() > plain.params.len() {
+                d = d.with_note(format!(
+                    "to draw with a key, pass the key first: `{}(key(seed), ...)`",
+                    plain.name
+                ));
+            }
+            d
+        })
+    };
+    t.insert(
+        Rc::from(shown.name),
+        Value::Native(Rc::new(Native {
+            name: Rc::from(shown.name),
+            func: Box::new(func),
+            sig: Some(shown),
+            payload: None,
+        })),
+    );
+}
+
+/// `normal`, `uniform`, `bernoulli`, `choice` and `permutation`: keyed, or
+/// from the global generator without a key.
+fn register_draws(t: &mut HashMap<Rc<str>, Value>) {
+    register_forms(
+        t,
+        Decl {
+            sig: "normal(k: key, shape: shape = none) -> tensor",
+            summary:
+                "Standard normal numbers of the given shape drawn with key `k` (a float when the shape is omitted).",
+            doc: "Without a key, `normal(shape)` draws from the global generator that `seed(n)` restarts (the \
+                  same numbers as `randn(shape)`).",
+            example: "normal(key(0), (2, 3));\nseed(0);\nnormal(3)",
+        },
+        "normal(shape: shape = none) -> tensor",
+        |g, a, o| {
+            let s = shape_at(a, o)?;
+            Ok(out(te(g.normal(&s)).map_err(|d| d.at(a.span_at(o)))?))
+        },
+    );
+    register_forms(
+        t,
+        Decl {
+            sig: "uniform(k: key, shape: shape = none, lo: float = 0.0, hi: float = 1.0) -> tensor",
+            summary: "Uniform numbers in `[lo, hi)` of the given shape drawn with key `k`.",
+            doc: "Without a key, `uniform(shape, lo=0.0, hi=1.0)` draws from the global generator that `seed(n)` \
+                  restarts.",
+            example: "uniform(key(0), 3, lo=-1.0, hi=1.0);\nuniform((2, 2), lo=-1.0, hi=1.0)",
+        },
+        "uniform(shape: shape = none, lo: float = 0.0, hi: float = 1.0) -> tensor",
+        |g, a, o| {
+            let s = shape_at(a, o)?;
+            let lo = a.float(o + 1).map_err(|d| d.at(a.span_at(o + 1)))?;
+            let hi = a.float(o + 2).map_err(|d| d.at(a.span_at(o + 2)))?;
+            if !(lo.is_finite() && hi.is_finite() && lo <= hi) {
+                return Err(Diagnostic::new(
+                    ErrorKind::Value,
+                    format!("`uniform` needs finite lo <= hi, found lo = {lo} and hi = {hi}"),
+                )
+                .at(a.span_at(o + 2)));
+            }
+            let u = te(g.uniform(&s)).map_err(|d| d.at(a.span_at(o)))?;
+            Ok(out(u.map(|x| lo + (hi - lo) * x)))
+        },
+    );
+    register_forms(
+        t,
+        Decl {
+            sig: "bernoulli(k: key, p: tensor = 0.5, shape: shape = none) -> tensor",
+            summary: "1.0 with probability `p` and 0.0 otherwise; the shape defaults to the shape of `p`.",
+            doc: "`p` broadcasts to `shape`; every probability must lie in [0, 1]. Without a key, \
+                  `bernoulli(p, shape)` draws from the global generator that `seed(n)` restarts.",
+            example: "bernoulli(key(0), 0.3, 5);\nbernoulli(0.5, (2, 2))",
+        },
+        "bernoulli(p: tensor = 0.5, shape: shape = none) -> tensor",
+        |g, a, o| {
+            let p = plain_tensor(a, o)?;
+            let s = match a.given(o + 1) {
+                None | Some(Value::None) => p.shape().to_vec(),
+                Some(_) => shape_at(a, o + 1)?,
+            };
+            Ok(out(te(g.bernoulli(&p, &s)).map_err(|d| d.at(a.span_at(o)))?))
+        },
+    );
+    register_forms(
+        t,
+        Decl {
+            sig:
+                "choice(k: key, a: int | tensor, shape: shape = none, replace: bool = true, p: tensor = none) -> tensor",
+            summary:
+                "Random picks from `0..a` (an int) or from the rows of the tensor `a`, with or without replacement.",
+            doc: "`p` gives one (unnormalised) probability per candidate; without it every candidate is equally \
+                  likely. The picks have the given shape (one pick when omitted); picking rows of a tensor \
+                  adds its other axes after the shape. Without a key, `choice(a, shape, replace=true, p=none)` \
+                  draws from the global generator that `seed(n)` restarts.",
+            example: "choice(key(0), 5, 3, replace=false);\nchoice(tensor([10.0, 20.0, 30.0]), 2)",
+        },
+        "choice(a: int | tensor, shape: shape = none, replace: bool = true, p: tensor = none) -> tensor",
+        |g, a, o| {
+            let (n, from) = // `peek`: the kind only, not a read of the elements (which `trace` would note).
+            match a.value(o).peek() {
+                Value::Int(_) | Value::Bool(_) => (count_at(a, o, "the number of candidates")?, None),
+                _ => {
+                    let x = crate::ops::literal::to_tensor(a.value(o)).map_err(|d| d.at(a.span_at(o)))?;
+                    let rows =
+                        match ops::shape_of(&x).first() {
+                            Some(&r) => r,
+                            None => return Err(Diagnostic::new(
+                                ErrorKind::Value,
+                                "`choice` picks rows of a tensor with at least one axis, or from `0..a` for an int `a`",
+                            )
+                            .at(a.span_at(o))),
+                        };
+                    (rows, Some(x))
+                }
+            };
+            let s = shape_at(a, o + 1)?;
+            let count = te(dp_tensor::checked_size(&s)).map_err(|d| d.at(a.span_at(o + 1)))?;
+            let replace = a.bool(o + 2).map_err(|d| d.at(a.span_at(o + 2)))?;
+            let p = match a.given(o + 3) {
+                None | Some(Value::None) => None,
+                Some(_) => Some(plain_tensor(a, o + 3)?.to_vec()),
+            };
+            let idx = te(g.choice(n, count, replace, p.as_deref())).map_err(|d| d.at(a.span))?;
+            let idx = index_tensor(idx, &s)?;
+            match from {
+                None => Ok(out(idx)),
+                Some(x) => rows(&x, idx),
+            }
+        },
+    );
+    register_forms(
+        t,
+        Decl {
+            sig: "permutation(k: key, x: int | tensor) -> tensor",
+            summary: "A random ordering of `0..x` (an int), or the rows of the tensor `x` shuffled.",
+            doc: "With a key it draws from the key (as `random.permutation`); without one, `permutation(x)` draws \
+                  from the global generator that `seed(n)` restarts. Shuffle rows with `take(x, permutation(n))` \
+                  or `permutation(x)`; shuffled rows are differentiable (a gather).",
+            example: "permutation(key(0), 5);\ntake(tensor([10.0, 20.0, 30.0]), permutation(3))",
+        },
+        "permutation(x: int | tensor) -> tensor",
+        // `peek`: the kind only, not a read of the elements (which `trace` would note).
+        |g, a, o| match a.value(o).peek() {
+            Value::Int(_) | Value::Bool(_) => {
+                let n = count_at(a, o, "n")?;
+                Ok(Value::Tensor(Rc::new(
+                    te(g.permutation(n)).map_err(|d| d.at(a.span_at(o)))?,
+                )))
+            }
+            _ => {
+                let x = crate::ops::literal::to_tensor(a.value(o)).map_err(|d| d.at(a.span_at(o)))?;
+                let Some(&n) = ops::shape_of(&x).first() else {
+                    return Err(Diagnostic::new(
+                        ErrorKind::Value,
+                        "`permutation` shuffles the rows of a tensor with at least one axis",
+                    )
+                    .at(a.span_at(o)));
+                };
+                let idx = te(g.permutation(n)).map_err(|d| d.at(a.span_at(o)))?;
+                rows(&x, idx)
+            }
         },
     );
 }

@@ -94,6 +94,52 @@ pub fn property(name: &str, x: &Value) -> R<Value> {
     })
 }
 
+/// A literal's error for a tuple stacked by [`to_tensor`], which has no
+/// source spans for the tuple's elements: without the placeholder locations,
+/// so the caller's `.at(span)` (or [`locate_stacking_error`]) puts it at the
+/// argument that was stacked rather than at the top of the file.
+fn unlocated(mut d: Diagnostic) -> Diagnostic {
+    if d.span == Some(Span::default()) {
+        d.span = None;
+        d.label = None;
+    }
+    // Not a literal the user wrote: say what was stacked.
+    if let Some(rest) = d.message.strip_prefix("tensor literal rows must all have one shape") {
+        d.message = format!("a tuple stacked into a tensor needs elements of one shape{rest}");
+    }
+    d.labels.retain(|(s, _)| *s != Span::default());
+    d
+}
+
+/// Whether `d` is a stacking error of [`to_tensor`] that no caller located.
+fn is_unlocated_stacking(d: &Diagnostic) -> bool {
+    d.span.is_none()
+        && (d.message.starts_with("a tuple stacked into a tensor")
+            || d.message.starts_with("tensor literal")
+            || d.message.starts_with("nested tuples are too deep"))
+}
+
+/// Points an unlocated stacking error of a builtin's call (a tuple argument
+/// that `to_tensor` could not stack, as in `mean((ones((2, 2)), ones(3)))`
+/// or `sum(lstsq(A, b))`) at the argument that fails the same way. The
+/// builtins convert their arguments in many places without their spans, so
+/// this is done once, where every builtin call fails (`native::declared`).
+pub fn locate_stacking_error(args: &crate::value::native::Args, d: Diagnostic) -> Diagnostic {
+    if !is_unlocated_stacking(&d) {
+        return d;
+    }
+    let given = args.pos.iter().chain(args.kw.iter().map(|(_, v)| v));
+    for (i, v) in given.enumerate() {
+        if let Value::Tuple(_) = v {
+            if matches!(to_tensor(v), Err(e) if e.message == d.message) {
+                let span = args.spans.get(i).copied().unwrap_or(args.span);
+                return d.at(span).with_label("this tuple is stacked into a tensor");
+            }
+        }
+    }
+    d
+}
+
 /// Converts numbers, tensors and nested tuples of numbers to a tensor value.
 pub fn to_tensor(v: &Value) -> R<Value> {
     to_tensor_at(v, 0)
@@ -111,7 +157,7 @@ fn to_tensor_at(v: &Value, depth: usize) -> R<Value> {
         Value::Tuple(items) => {
             let vals: Vec<Value> = items.iter().map(|x| to_tensor_at(x, depth + 1)).collect::<R<_>>()?;
             let spans = vec![Span::default(); vals.len()];
-            literal(vals, &spans, Span::default())
+            literal(vals, &spans, Span::default()).map_err(unlocated)
         }
         Value::Int(i) => Ok(Value::Float(*i as f64)),
         Value::Bool(_) => Ok(v.clone()),

@@ -175,7 +175,10 @@ pub fn declared(
     let sig = Rc::new(Signature::parse(decl).expect("builtin declarations are well-formed"));
     let bound = sig.clone();
     let func = move |it: &mut Interp, args: Args| {
-        let result = bound.bind(&args).and_then(|call| body(it, call));
+        let result = bound
+            .bind(&args)
+            .and_then(|call| body(it, call))
+            .map_err(|d| crate::ops::literal::locate_stacking_error(&args, d));
         // Only a failure pays for the Python-habit hints (`zeros(3, 4)`).
         result.map_err(|d| crate::hints::for_failed_call(&bound, &args, d))
     };

@@ -100,19 +100,7 @@ impl Key {
     /// 1.0 with probability `p` and 0.0 otherwise, elementwise; `p` is
     /// broadcast to `shape` (each probability must lie in `[0, 1]`).
     pub fn bernoulli(self, p: &Tensor, shape: &[usize]) -> Result<Tensor> {
-        let p = p.broadcast_to(shape)?.to_vec();
-        if let Some(bad) = p.iter().find(|x| !(0.0..=1.0).contains(*x)) {
-            return Err(TensorError::Invalid(format!(
-                "bernoulli needs probabilities in [0, 1], found {bad}"
-            )));
-        }
-        let mut i = 0;
-        self.generator().fill(shape, |d| {
-            let u = d.next_f64();
-            let r = f64::from(u8::from(u < p[i]));
-            i += 1;
-            r
-        })
+        self.generator().bernoulli(p, shape)
     }
 
     /// Indices drawn from the categorical distribution with unnormalised
@@ -168,72 +156,7 @@ impl Key {
     /// (length `n`, non-negative, summing to a positive number), with or
     /// without replacement.
     pub fn choice(self, n: usize, count: usize, replace: bool, p: Option<&[f64]>) -> Result<Vec<usize>> {
-        if !replace && count > n {
-            return Err(TensorError::Invalid(format!(
-                "choice cannot take {count} samples from {n} without replacement"
-            )));
-        }
-        if n == 0 && count > 0 {
-            return Err(TensorError::Invalid("choice cannot sample from nothing".into()));
-        }
-        let mut d = self.generator();
-        let Some(p) = p else {
-            if replace {
-                return Ok((0..count).map(|_| d.next_below(n as u64) as usize).collect());
-            }
-            let mut perm = self.permutation_indices(n)?;
-            perm.truncate(count);
-            return Ok(perm);
-        };
-        if p.len() != n {
-            return Err(TensorError::Invalid(format!(
-                "choice needs p with one probability per candidate ({n}), found {}",
-                p.len()
-            )));
-        }
-        if p.iter().any(|x| !(x.is_finite() && *x >= 0.0)) {
-            return Err(TensorError::Invalid(
-                "choice needs finite, non-negative probabilities p".into(),
-            ));
-        }
-        let total: f64 = p.iter().sum();
-        if total <= 0.0 {
-            return Err(TensorError::Invalid(
-                "choice needs probabilities p with a positive sum".into(),
-            ));
-        }
-        if replace {
-            // Inverse CDF: the first index whose cumulative weight exceeds u * total.
-            let mut cdf = Vec::with_capacity(n);
-            let mut acc = 0.0;
-            for x in p {
-                acc += x;
-                cdf.push(acc);
-            }
-            return Ok((0..count)
-                .map(|_| {
-                    let u = d.next_f64() * acc;
-                    let i = cdf.partition_point(|&c| c <= u);
-                    // Rounding can leave u at the very top: clamp to the last index with weight.
-                    i.min(n - 1)
-                })
-                .collect());
-        }
-        let positive = p.iter().filter(|x| **x > 0.0).count();
-        if count > positive {
-            return Err(TensorError::Invalid(format!(
-                "choice cannot take {count} samples without replacement: only {positive} candidates have p > 0"
-            )));
-        }
-        // Gumbel-top-k: the `count` largest of ln(p) + Gumbel noise are a
-        // weighted sample without replacement.
-        let mut scored: Vec<(f64, usize)> = p
-            .iter()
-            .enumerate()
-            .map(|(i, x)| (x.ln() + d.next_gumbel(), i))
-            .collect();
-        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        Ok(scored.into_iter().take(count).map(|(_, i)| i).collect())
+        self.generator().choice(n, count, replace, p)
     }
 }
 

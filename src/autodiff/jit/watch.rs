@@ -58,7 +58,9 @@ impl Watch {
 
 /// Whether the builtin `name` has an effect a plan cannot repeat: it writes
 /// output or files, reads files or clocks, or uses the global random
-/// generator or interpreter settings. (Keyed random functions are pure.)
+/// generator or interpreter settings. (Keyed random functions are pure; the
+/// keyless forms of `normal`, `uniform`, `bernoulli`, `choice` and
+/// `permutation` note their effect themselves, see `builtins::random`.)
 pub fn is_effect(name: &str) -> bool {
     matches!(
         name,
@@ -74,7 +76,6 @@ pub fn is_effect(name: &str) -> bool {
             | "rand"
             | "randn"
             | "randint"
-            | "permutation"
             | "time"
             | "clock"
             | "progress"

@@ -84,6 +84,50 @@ pub(super) fn flip(x: &Value, axes: &[usize]) -> R<Value> {
     apply(&Prim::Slice(crate::prim::Slice(specs.into())), std::slice::from_ref(x))
 }
 
+/// How `pad` fills past the ends of an axis from the axis itself.
+#[derive(Clone, Copy)]
+enum PadMode {
+    Edge,
+    Reflect,
+    Symmetric,
+    Wrap,
+}
+
+impl PadMode {
+    /// The position in `0..n` (`n > 0`) whose element lands at position `i`
+    /// of the padded axis (`i < 0` before the start, `i >= n` past the end).
+    /// NumPy pads a width past `n` by repeating the reflection (or wrap), so
+    /// each mode is periodic: this closed form gives the same elements.
+    fn source(self, i: i64, n: usize) -> usize {
+        let n = n as i64;
+        let j = match self {
+            PadMode::Edge => i.clamp(0, n - 1),
+            PadMode::Wrap => i.rem_euclid(n),
+            // Period 2n - 2: ..., 2, 1, | 0, 1, ..., n - 1, | n - 2, ...
+            PadMode::Reflect if n == 1 => 0,
+            PadMode::Reflect => {
+                let p = i.rem_euclid(2 * n - 2);
+                if p < n {
+                    p
+                } else {
+                    2 * n - 2 - p
+                }
+            }
+            // Period 2n: ..., 1, 0, | 0, 1, ..., n - 1, | n - 1, ...
+            PadMode::Symmetric => {
+                let p = i.rem_euclid(2 * n);
+                if p < n {
+                    p
+                } else {
+                    2 * n - 1 - p
+                }
+            }
+        };
+        // Every branch lands in 0..n.
+        j as usize
+    }
+}
+
 /// Swaps two axes.
 fn swapaxes(x: &Value, a: usize, b: usize) -> R<Value> {
     let mut perm: Vec<usize> = (0..shape_of(x).len()).collect();
@@ -260,15 +304,37 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
         t,
         Decl {
             sig: "pad(x: tensor, pad_width: int | tuple, mode: str = \"constant\", constant_values: float = 0.0) -> tensor",
-            summary: "`x` with `constant_values` added before and after each axis (NumPy's constant mode).",
-            doc: "`pad_width` is `n` (every side), `(before, after)` (every axis) or one `(before, after)` per axis. Only `mode=\"constant\"` is supported so far.",
-            example: "pad(tensor([1.0, 2.0]), (1, 2))  # tensor([0.0, 1.0, 2.0, 0.0, 0.0])",
+            summary: "`x` extended before and after each axis: with `constant_values`, or by `mode` from its own elements (NumPy's `pad`).",
+            doc: "`pad_width` is `n` (every side), `(before, after)` (every axis) or one `(before, after)` per axis. \
+                  `mode` is `\"constant\"` (the default), `\"edge\"` (the edge element repeated), `\"reflect\"` \
+                  (mirrored without repeating the edge: `[3, 2, | 1, 2, 3]`), `\"symmetric\"` (mirrored with the \
+                  edge: `[2, 1, | 1, 2, 3]`) or `\"wrap\"` (periodic), with NumPy's results also for widths past \
+                  the axis length. Differentiable in `x` to any order (the modes other than constant gather from \
+                  `x`, so the gradient adds up where an element was copied).",
+            example: "pad(tensor([1.0, 2.0, 3.0]), (2, 1), mode=\"reflect\")  # tensor([3.0, 2.0, 1.0, 2.0, 3.0, 2.0])",
         },
         |_, a| {
             let x = numeric("pad", a.value(0))?;
-            let mode = a.value(2);
-            if !matches!(mode, Value::Str(s) if &**s == "constant") {
-                return Err(err(ErrorKind::Value, format!("`pad`: only mode \"constant\" is supported so far, found {}", mode.repr())).at(a.span_at(2)));
+            let mode = match a.value(2) {
+                Value::Str(s) => match &**s {
+                    "constant" => None,
+                    "edge" => Some(PadMode::Edge),
+                    "reflect" => Some(PadMode::Reflect),
+                    "symmetric" => Some(PadMode::Symmetric),
+                    "wrap" => Some(PadMode::Wrap),
+                    _ => None,
+                },
+                _ => None,
+            };
+            if mode.is_none() && !matches!(a.value(2), Value::Str(s) if &**s == "constant") {
+                return Err(err(
+                    ErrorKind::Value,
+                    format!(
+                        "`pad`: mode must be \"constant\", \"edge\", \"reflect\", \"symmetric\" or \"wrap\", found {}",
+                        a.value(2).repr()
+                    ),
+                )
+                .at(a.span_at(2)));
             }
             let c = a.float(3)?;
             let nd = shape_of(&x).len();
@@ -298,6 +364,38 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
                 return Err(err(ErrorKind::Value, "`pad`: pad widths must be non-negative".into()).at(a.span_at(1)));
             }
             let mut y = x;
+            if let Some(mode) = mode {
+                if a.given(3).is_some() {
+                    return Err(err(
+                        ErrorKind::Value,
+                        format!("`pad`: constant_values only applies to mode \"constant\", not {}", a.value(2).repr()),
+                    )
+                    .at(a.span_at(3)));
+                }
+                for (ax, &(b, e)) in widths.iter().enumerate() {
+                    if b == 0 && e == 0 {
+                        continue;
+                    }
+                    let n = shape_of(&y)[ax];
+                    if n == 0 {
+                        return Err(err(
+                            ErrorKind::Value,
+                            format!("`pad`: cannot extend the empty axis {ax} with mode {}", a.value(2).repr()),
+                        )
+                        .at(a.span_at(1))
+                        .with_secondary(a.span_at(0), y.describe()));
+                    }
+                    // The padded shape must fit the memory budget before its index map is built.
+                    let mut padded = shape_of(&y);
+                    padded[ax] = (n as u64).saturating_add(b as u64).saturating_add(e as u64) as usize;
+                    te(dp_tensor::checked_size(&padded)).map_err(at_param(&a, 1))?;
+                    // So must the index map itself (the other axes may be empty).
+                    te(dp_tensor::checked_size(&padded[ax..=ax])).map_err(at_param(&a, 1))?;
+                    let idx: Vec<usize> = (-b..n as i64 + e).map(|i| mode.source(i, n)).collect();
+                    y = take(&y, idx, ax)?;
+                }
+                return Ok(y);
+            }
             for (ax, &(b, e)) in widths.iter().enumerate() {
                 let mut parts = Vec::new();
                 for (w, before) in [(b, true), (e, false)] {

@@ -157,17 +157,33 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
     register(
         t,
         Decl {
-            sig: "eye(n: int) -> tensor",
-            summary: "The `n` by `n` identity matrix.",
-            doc: "",
-            example: "eye(3)",
+            sig: "eye(n: int, m: int = none, k: int = 0) -> tensor",
+            summary: "An `n` by `m` matrix (`m = n` by default) with ones on the `k`-th diagonal, zeros elsewhere.",
+            doc: "As `numpy.eye`: `k > 0` is a diagonal above the main one, `k < 0` below; a diagonal outside the \
+                  matrix gives all zeros.",
+            example: "eye(2, 3, k=1)  # [[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]",
         },
         |_, a| {
-            let n = int_arg("eye", "n", a.value(0))?;
-            let n = usize::try_from(n).map_err(|_| {
-                Diagnostic::new(ErrorKind::Value, format!("`eye`: n must be non-negative, found {n}")).at(a.span_of(0))
-            })?;
-            Ok(Value::Tensor(std::rc::Rc::new(te(Tensor::eye(n))?)))
+            let n = count_arg(&a, 0, "n")?;
+            let m = match a.given(1) {
+                None | Some(Value::None) => n,
+                Some(_) => count_arg(&a, 1, "m")?,
+            };
+            let k = a.int(2).map_err(at_param(&a, 2))?;
+            Ok(Value::Tensor(std::rc::Rc::new(eye(n, m, k).map_err(at_param(&a, 1))?)))
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "identity(n: int) -> tensor",
+            summary: "The `n` by `n` identity matrix (`numpy.identity`; the same as `eye(n)`).",
+            doc: "",
+            example: "identity(2)  # [[1.0, 0.0], [0.0, 1.0]]",
+        },
+        |_, a| {
+            let n = count_arg(&a, 0, "n")?;
+            Ok(Value::Tensor(std::rc::Rc::new(eye(n, n, 0).map_err(at_param(&a, 0))?)))
         },
     );
 
@@ -240,26 +256,6 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             Ok(Value::Tensor(std::rc::Rc::new(r)))
         },
     );
-    register(
-        t,
-        Decl {
-            sig: "permutation(n: int) -> tensor",
-            summary: "A random ordering of `0..n`, as a tensor (use it to shuffle rows with `take`).",
-            doc: "",
-            example: "take(tensor([10.0, 20.0, 30.0]), permutation(3))",
-        },
-        |it: &mut Interp, a| {
-            let n = int_arg("permutation", "n", a.value(0))?;
-            let n = usize::try_from(n).map_err(|_| {
-                Diagnostic::new(
-                    ErrorKind::Value,
-                    format!("`permutation`: n must be non-negative, found {n}"),
-                )
-                .at(a.span_of(0))
-            })?;
-            Ok(Value::Tensor(std::rc::Rc::new(te(it.rng.permutation(n))?)))
-        },
-    );
 }
 
 pub(super) fn creation(t: &mut HashMap<Rc<str>, Value>, decl: Decl, fill: f64) {
@@ -323,4 +319,29 @@ fn linspace_batched(start: &Value, stop: &Value, n: usize) -> R<Value> {
     }
     let last = ops::reshape(&stop, &[1])?;
     ops::apply(&crate::prim::Prim::Concat(crate::prim::Concat(0)), &[body, last])
+}
+
+/// Argument `i` as a non-negative size called `what`.
+fn count_arg(a: &crate::builtins::Call<'_>, i: usize, what: &str) -> R<usize> {
+    let n = a.int_as(i, what).map_err(at_param(a, i))?;
+    usize::try_from(n).map_err(|_| {
+        Diagnostic::new(
+            ErrorKind::Value,
+            format!("`{}`: {what} must be non-negative, found {n}", a.name()),
+        )
+        .at(a.span_at(i))
+    })
+}
+
+/// The `n` by `m` matrix with ones on diagonal `k` (`numpy.eye`).
+fn eye(n: usize, m: usize, k: i64) -> R<Tensor> {
+    let mut t = te(Tensor::zeros(&[n, m]))?.to_vec();
+    for i in 0..n {
+        // Column i + k, when it lies inside the matrix.
+        let j = i as i128 + i128::from(k);
+        if (0..m as i128).contains(&j) {
+            t[i * m + j as usize] = 1.0;
+        }
+    }
+    te(Tensor::from_vec(t, &[n, m]))
 }

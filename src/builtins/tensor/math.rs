@@ -3,6 +3,7 @@
 
 use super::args::*;
 use crate::builtins::{register, Decl};
+use crate::diagnostics::{Diagnostic, ErrorKind};
 use crate::ops::{self};
 use crate::value::Value;
 use dp_tensor::{BinaryOp, UnaryOp};
@@ -326,12 +327,29 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
     register(
         t,
         Decl {
-            sig: "where(cond: bool | tensor, a: tensor, b: tensor) -> tensor",
-            summary: "`a` where `cond` is true (non-zero), else `b`, elementwise (broadcasting).",
-            doc: "The gradient flows only into the chosen side.",
+            sig: "where(cond: bool | tensor, a: tensor = none, b: tensor = none) -> tensor | tuple",
+            summary: "`a` where `cond` is true (non-zero), else `b`, elementwise (broadcasting); `where(cond)` is `nonzero(cond)`.",
+            doc: "The gradient flows only into the chosen side. With `cond` alone (NumPy's one-argument form) it \
+                  gives the indices of the non-zero elements, one index tensor per axis, as `nonzero`.",
             example: "where(tensor([1.0, 0.0]) > 0.5, 1.0, -1.0)  # [1.0, -1.0]",
         },
         |_, a| {
+            match (a.given(1), a.given(2)) {
+                (None, None) => {
+                    let c = numeric("where", a.value(0))?;
+                    return super::nonzero::nonzero_of(&a, &c, super::nonzero::Form::PerAxis, 3);
+                }
+                (Some(_), None) | (None, Some(_)) => {
+                    let given = if a.has(1) { 1 } else { 2 };
+                    return Err(Diagnostic::new(
+                        ErrorKind::Arity,
+                        "`where` takes one argument (`cond`, for the indices of its non-zero elements) or three (`cond, a, b`)",
+                    )
+                    .at(a.span_at(given))
+                    .with_label("give both `a` and `b`, or neither"));
+                }
+                _ => {}
+            }
             let c = match a.value(0) {
                 Value::Bool(b) => Value::Float(f64::from(u8::from(*b))),
                 other => crate::autodiff::trace::strip_diff(&numeric("where", other)?),

@@ -18,6 +18,7 @@ mod logic;
 mod math;
 mod nanreduce;
 mod nn;
+mod nonzero;
 mod norm;
 mod products;
 mod reduce;
@@ -56,4 +57,5 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     labels::register_family(t);
     triangle::register_family(t);
     products::register_family(t);
+    nonzero::register_family(t);
 }

@@ -99,47 +99,43 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
     for (decl, want_all) in [
         (
             Decl {
-                sig: "all(x: bool | tensor) -> bool",
-                summary: "Whether every element is true (non-zero).",
-                doc: "",
-                example: "all(tensor([1.0, 2.0]) > 0)  # true",
+                sig: "all(x: bool | tensor, axis: int | tuple[int] = none, keepdims: bool = false) -> bool | tensor",
+                summary: "Whether every element is true (non-zero): a bool, or a bool tensor over the given axes.",
+                doc: "As `numpy.all`: `axis` is an int or a tuple of ints (negative counting from the end); the \
+                      reduced axes are dropped unless `keepdims=true`. NaN counts as true; over no elements the \
+                      answer is `true`. A full reduction gives a `bool` (a bool per example inside `vmap`).",
+                example: "all(tensor([[1.0, 0.0], [2.0, 3.0]]) > 0, axis=1)  # [false, true]",
             },
             true,
         ),
         (
             Decl {
-                sig: "any(x: bool | tensor) -> bool",
-                summary: "Whether some element is true (non-zero).",
-                doc: "",
-                example: "any(tensor([1.0, -2.0]) < 0)  # true",
+                sig: "any(x: bool | tensor, axis: int | tuple[int] = none, keepdims: bool = false) -> bool | tensor",
+                summary: "Whether some element is true (non-zero): a bool, or a bool tensor over the given axes.",
+                doc: "As `numpy.any`: `axis` is an int or a tuple of ints (negative counting from the end); the \
+                      reduced axes are dropped unless `keepdims=true`. NaN counts as true; over no elements the \
+                      answer is `false`. A full reduction gives a `bool` (a bool per example inside `vmap`).",
+                example: "any(tensor([[1.0, -2.0], [2.0, 3.0]]) < 0, axis=0)  # [false, true]",
             },
             false,
         ),
     ] {
         register(t, decl, move |_, a| {
-            let name = a.name();
-            let x = a.value(0);
-            if let Value::Bool(b) = x {
-                return Ok(Value::Bool(*b));
-            }
-            crate::autodiff::vmap::require_unbatched(x, &format!("`{name}(...)`")).map_err(|d| d.at(a.span))?;
-            let x = numeric(name, x)?;
-            if crate::autodiff::trace::is_traced(&x) {
-                // Through recorded primitives, so a trace reads one scalar
-                // (a guard of its graph) instead of the elements.
-                let nonzero = ops::binary(dp_tensor::BinaryOp::Ne, &x, &Value::Float(0.0))?;
-                let op = if want_all { ReduceOp::Min } else { ReduceOp::Max };
-                let r = reduce(&nonzero, op, None, false)?;
-                return Ok(Value::Bool(as_tensor(&r)?.item().unwrap_or(0.0) != 0.0));
-            }
-            let t = as_tensor(&x)?.to_vec();
-            Ok(Value::Bool(if want_all {
-                t.iter().all(|v| *v != 0.0)
-            } else {
-                t.iter().any(|v| *v != 0.0)
-            }))
+            truth_reduction(&a, if want_all { Truth::All } else { Truth::Any })
         });
     }
+    register(
+        t,
+        Decl {
+            sig:
+                "count_nonzero(x: bool | tensor, axis: int | tuple[int] = none, keepdims: bool = false) -> int | tensor",
+            summary: "How many elements are non-zero (true): an int, or a tensor of counts over the given axes.",
+            doc: "As `numpy.count_nonzero`: `axis` is an int or a tuple of ints; NaN counts as non-zero. The \
+                  counts are integral floats; a full reduction gives an `int` (a count per example inside `vmap`).",
+            example: "count_nonzero(tensor([[1.0, 0.0], [2.0, 3.0]]), axis=1)  # [1.0, 2.0]",
+        },
+        |_, a| truth_reduction(&a, Truth::Count),
+    );
     for (decl, is_max) in [
         (
             Decl {
@@ -310,4 +306,59 @@ pub(super) fn reduction(
         let keepdims = a.bool(2)?;
         f(&x, axes, keepdims)
     });
+}
+
+/// What [`truth_reduction`] computes.
+#[derive(Clone, Copy, PartialEq)]
+enum Truth {
+    All,
+    Any,
+    Count,
+}
+
+/// `all`, `any` and `count_nonzero` over `axis` (argument 1) with
+/// `keepdims` (argument 2). Written with recorded primitives (a comparison
+/// with zero and a sum), so it works inside `vmap` (each example reduces its
+/// own part) and under `trace`/`jit` (a full reduction that gives a `bool`
+/// or `int` reads one scalar, a guard of the graph). Counting rather than a
+/// min/max makes the empty reductions NumPy's (`all` true, `any` false). No
+/// derivative: the comparisons have none.
+fn truth_reduction(a: &crate::builtins::Call<'_>, what: Truth) -> R<Value> {
+    let name = a.name();
+    let keepdims = a.bool(2)?;
+    let whole = matches!(a.given(1), None | Some(Value::None)) && !keepdims;
+    if let (Value::Bool(b), true) = (a.value(0), whole) {
+        return Ok(match what {
+            Truth::Count => Value::Int(i64::from(*b)),
+            _ => Value::Bool(*b),
+        });
+    }
+    let x = crate::autodiff::trace::strip_diff(&numeric(name, a.value(0))?);
+    let axes = axes_arg(name, a.given(1), shape_of(&x).len()).map_err(|d| label_param(at_param(a, 1)(d), a, 0, &x))?;
+    // `all` counts the zeros (none may be there), the others the non-zeros.
+    let test = if what == Truth::All {
+        dp_tensor::BinaryOp::Eq
+    } else {
+        dp_tensor::BinaryOp::Ne
+    };
+    let hits = ops::binary(test, &x, &Value::Float(0.0))?;
+    let n = reduce(&hits, ReduceOp::Sum, axes, keepdims)?;
+    let r = match what {
+        Truth::All => ops::binary(dp_tensor::BinaryOp::Eq, &n, &Value::Float(0.0))?,
+        Truth::Any => ops::binary(dp_tensor::BinaryOp::Gt, &n, &Value::Float(0.0))?,
+        Truth::Count => n,
+    };
+    // Inside `vmap` each example keeps its own answer (a batched 0-d value).
+    if !whole || crate::autodiff::trace::is_batched(&r) {
+        return Ok(r);
+    }
+    // `as_tensor` reads the value (under `trace`, a guard of the graph).
+    let v = match &r {
+        Value::Bool(b) => f64::from(u8::from(*b)),
+        other => as_tensor(other)?.item().unwrap_or(0.0),
+    };
+    Ok(match what {
+        Truth::Count => Value::Int(v as i64),
+        _ => Value::Bool(v != 0.0),
+    })
 }

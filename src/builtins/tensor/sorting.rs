@@ -154,37 +154,63 @@ fn partition_input(a: &crate::builtins::Call<'_>) -> R<(Value, usize)> {
     Ok((x, axis))
 }
 
+/// The indices that sort each lane of `t` along `axis`: ascending (stable,
+/// NaNs last), or descending as `jax.numpy.argsort(descending=True)` does
+/// it: the reversed lane sorted ascending, the order reversed again, so
+/// equal elements still keep their original order (and NaNs come first).
+fn sort_order(t: &Tensor, axis: usize, descending: bool) -> dp_tensor::Result<Tensor> {
+    if !descending {
+        return t.argsort(axis);
+    }
+    let n = t.shape()[axis];
+    let rev = |u: &Tensor| -> dp_tensor::Result<Tensor> {
+        let mut specs = vec![dp_tensor::SliceSpec::full(); axis];
+        specs.push(dp_tensor::SliceSpec::Range {
+            start: None,
+            stop: None,
+            step: -1,
+        });
+        u.slice(&specs)
+    };
+    // Positions in the reversed lane, p, are n - 1 - p in the original one.
+    Ok(rev(&rev(t)?.argsort(axis)?)?.map(|p| (n - 1) as f64 - p))
+}
+
 /// Registers the builtins of this family.
 pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
     register(
         t,
         Decl {
-            sig: "sort(x: tensor, axis: int = -1) -> tensor",
-            summary: "The elements of `x` sorted ascending along `axis` (NaNs last, as NumPy).",
-            doc: "Differentiable to any order: the gradient flows back to the position each element came from (ties keep their order, as a stable sort).",
+            sig: "sort(x: tensor, axis: int = -1, descending: bool = false) -> tensor",
+            summary: "The elements of `x` sorted along `axis`, ascending (NaNs last, as NumPy) or with `descending=true` descending (NaNs first).",
+            doc: "Differentiable to any order: the gradient flows back to the position each element came from (ties keep their order, as a stable sort; `descending` as `jax.numpy.sort`).",
             example: "sort(tensor([3.0, 1.0, 2.0]))  # tensor([1.0, 2.0, 3.0])",
         },
         |_, a| {
             let x = numeric("sort", a.value(0))?;
             needs_axis(&a, &x)?;
             let axis = axis_of(&a, 1, &x)?;
-            let idx = indices_along(&x, axis, |t, ax| t.argsort(ax))?;
+            let desc = a.bool(2)?;
+            let idx = indices_along(&x, axis, |t, ax| sort_order(t, ax, desc))?;
             gather_along(&x, &idx, axis)
         },
     );
     register(
         t,
         Decl {
-            sig: "argsort(x: tensor, axis: int = -1) -> tensor",
-            summary: "The indices that sort `x` ascending along `axis` (stable; NaNs last).",
-            doc: "A tensor of integral floats; no derivative.",
+            sig: "argsort(x: tensor, axis: int = -1, descending: bool = false) -> tensor",
+            summary: "The indices that sort `x` along `axis`, ascending (stable; NaNs last) or with `descending=true` descending.",
+            doc: "A tensor of integral floats; no derivative. Both orders are stable as `jax.numpy.argsort`: \
+                  equal elements keep their original order (so `descending=true` is not the reverse of the \
+                  ascending order when there are ties).",
             example: "argsort(tensor([3.0, 1.0, 2.0]))  # tensor([1.0, 2.0, 0.0])",
         },
         |_, a| {
             let x = numeric("argsort", a.value(0))?;
             needs_axis(&a, &x)?;
             let axis = axis_of(&a, 1, &x)?;
-            indices_along(&x, axis, |t, ax| t.argsort(ax))
+            let desc = a.bool(2)?;
+            indices_along(&x, axis, |t, ax| sort_order(t, ax, desc))
         },
     );
     register(
@@ -247,9 +273,13 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
     register(
         t,
         Decl {
-            sig: "unique(x: tensor) -> tensor",
-            summary: "The sorted distinct values of the flattened `x` (NaNs collapse into one, last).",
-            doc: "Its size depends on the values, so it has no derivative and does not work inside `vmap`.",
+            sig: "unique(x: tensor, return_index: bool = false, return_inverse: bool = false, return_counts: bool = false) -> tensor | tuple",
+            summary: "The sorted distinct values of the flattened `x` (NaNs collapse into one, last), and on request where they are.",
+            doc: "As `numpy.unique`: with any of `return_index` (the flat index of each value's first occurrence), \
+                  `return_inverse` (for each element of `x`, the index of its value; shaped like `x`) and \
+                  `return_counts` (how often each value occurs) the result is a tuple of the values and the \
+                  requested extras, in that order; the extras are integral floats. Its size depends on the \
+                  values, so it has no derivative and does not work inside `vmap`.",
             example: "unique(tensor([3.0, 1.0, 3.0, 2.0]))  # tensor([1.0, 2.0, 3.0])",
         },
         |_, a| {
@@ -262,7 +292,24 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
                 .cannot_batch()
                 .at(a.span));
             }
-            Ok(ops::from_tensor(te(as_tensor(&x)?.unique())?))
+            let (want_index, want_inverse, want_counts) = (a.bool(1)?, a.bool(2)?, a.bool(3)?);
+            let plain = as_tensor(&x)?;
+            let u = te(plain.unique_all())?;
+            if !(want_index || want_inverse || want_counts) {
+                return Ok(ops::from_tensor(u.values));
+            }
+            let mut out = vec![ops::from_tensor(u.values)];
+            if want_index {
+                out.push(ops::from_tensor(u.indices));
+            }
+            if want_inverse {
+                // NumPy 2 (and `jax.numpy`) shape the inverse like `x`.
+                out.push(ops::from_tensor(te(u.inverse.reshape(plain.shape()))?));
+            }
+            if want_counts {
+                out.push(ops::from_tensor(u.counts));
+            }
+            Ok(Value::tuple(out))
         },
     );
     register(
