@@ -58,7 +58,7 @@ unsafe fn gemm(
         }
         return;
     }
-    if !crate::gemm::gemm(m, k, n, a, rsa, csa, b, rsb, csb, c, rsc, csc) {
+    if !crate::gemm::gemm_then(m, k, n, a, rsa, csa, b, rsb, csb, c, rsc, csc, None) {
         // With beta = 0 matrixmultiply does not read C either.
         matrixmultiply::dgemm(m, k, n, 1.0, a, rsa, csa, b, rsb, csb, 0.0, c, rsc, csc);
     }

@@ -94,35 +94,14 @@ fn current() -> GemmPath {
 /// `C = A @ B` for an `m x k` A, `k x n` B and `m x n` C with our own
 /// kernels; returns false (doing nothing) where they do not apply (a CPU
 /// without AVX2, the portable path forced, or C with a column stride other
-/// than 1). C is only written, so it may be uninitialised.
+/// than 1). C is only written, so it may be uninitialised. With an
+/// `epilogue`, it runs on each block of C as soon as the block is final (see
+/// [`driver::Epilogue`]); every element is covered exactly once.
 ///
 /// # Safety
 /// The pointers/strides must address valid memory for the given sizes and
-/// C must not alias A or B.
-#[allow(clippy::too_many_arguments)]
-pub(crate) unsafe fn gemm(
-    m: usize,
-    k: usize,
-    n: usize,
-    a: *const f64,
-    rsa: isize,
-    csa: isize,
-    b: *const f64,
-    rsb: isize,
-    csb: isize,
-    c: *mut f64,
-    rsc: isize,
-    csc: isize,
-) -> bool {
-    gemm_then(m, k, n, a, rsa, csa, b, rsb, csb, c, rsc, csc, None)
-}
-
-/// [`gemm`], running `epilogue` on each block of C as soon as it is final
-/// (see [`driver::Epilogue`]); every element of C is covered exactly once.
-/// Returns false (doing nothing, the epilogue included) where [`gemm`] would.
-///
-/// # Safety
-/// As for [`gemm`]; the epilogue may read and write the block of C it is given.
+/// C must not alias A or B. The epilogue, if any, may read and write the
+/// block of C it is given.
 #[allow(clippy::too_many_arguments)]
 pub(crate) unsafe fn gemm_then(
     m: usize,
