@@ -333,3 +333,80 @@ fn fused_elementwise_kernels_reproduce_plain_results_exactly() {
     ]);
     assert_eq!(out, "(true, 1, 5)");
 }
+
+/// A derivative rule's scalar masks (relu's `x > 0`, abs's sign, the ties of
+/// `maximum`) are data in a plan, not guards: a jitted gradient of a
+/// micrograd-style network traces once however the kinks flip, and products
+/// merged into the sums they feed (`a * b + c`, `c + a * b`, `a * b - c`,
+/// `c - a * b`) round as the two operations do.
+#[test]
+fn scalar_masks_are_data_and_merged_products_round_as_plain_code() {
+    let out = run(&[
+        "fn net(w, x) {
+            let h1 = relu(w[0] * x + w[1]);
+            let h2 = abs(w[2] * x - w[3]) + maximum(h1, w[4] * x);
+            let h3 = w[5] - h2 * w[6] + (w[7] - w[0] * h1);
+            relu(h3) * h3 - 0.5 * x * x
+        }",
+        "let vg = value_and_grad(net); let fast = jit(vg);",
+        "let ok = true;
+         for k in range(40) {
+             let w = tuple(map(|i| sin(k * 1.3 + i * 0.7) * 2.0, tuple(range(8))));
+             let x = cos(k * 0.9) * 3.0;
+             let (a, g) = vg(w, x); let (b, h) = fast(w, x);
+             ok = ok and a == b and all(tensor(g) == tensor(h));
+         }",
+        "let st = jit_stats(fast); (ok, st.traces, st.replays)",
+    ]);
+    assert_eq!(out, "(true, 1, 39)");
+}
+
+/// Programs jit once got wrong: a closure reading a top-level name defined
+/// after it (read at each call) sees the new value; a value read as a string
+/// keeps the sign of zero; `debug_nans(true)` still stops at the rule that
+/// made a nan; `jit_stats` inside jitted code is current.
+#[test]
+fn late_globals_signed_zeros_debug_nans_and_stats_behave_as_without_jit() {
+    let (out, err) = run_file(
+        "let h = jit(|x| x * later);
+let later = 3.0;
+print(h(2.0));
+later = -1.0;
+print(h(2.0));
+let s = jit(|x| str(x));
+print(s(0.0), s(-0.0));
+let m = jit(|x| x % 3.0);
+print(m(-3.0), -3.0 % 3.0, m(-0.0), -0.0 % 3.0);
+let c = jit(|x| x * 2.0);
+fn report(x) { c(x); jit_stats(c).replays }
+let r = jit(report);
+print(r(1.0), r(2.0), r(3.0));
+fn f(x) { sqrt(x) * 0.0 + x }
+let d = jit(grad(f));
+debug_nans(true);
+print(d(1.0));
+print(d(0.0));
+",
+    );
+    // `report`'s first call traces it, and `c` inside a trace is part of it
+    // (no call of `c`'s own); then `jit_stats` stops the plan and reads afresh.
+    assert_eq!(out, "6.0\n-2.0\n0.0 -0.0\n0.0 0.0 0.0 0.0\n0 0 1\n1.0\n");
+    assert!(err.contains("became non-finite"), "{err}");
+}
+
+/// A product small enough for the plain loop (no FMA) is not given a fused
+/// epilogue, which needs the packed GEMM: an exact fit's residual is exactly
+/// zero with and without jit. A gather by indices the function takes as an
+/// argument is planned (the gather checks them each run) and replays for
+/// new indices.
+#[test]
+fn small_fused_products_and_argument_gathers_match_plain_code() {
+    let out = run(&[
+        "let x = reshape(cos(arange(15.0)), (5, 3)); let w = reshape(sin(arange(6.0)), (3, 2)); let y = x @ w;",
+        "fn residual(w, x, y) { tanh(x @ w - y) }",
+        "let r = jit(residual); r(w, x, y);",
+        "let g = jit(|x, i| x[i] * 2.0); g(x, [0.0, 2.0]);",
+        "(all(r(w, x, y) == residual(w, x, y)), all(g(x, [4.0, -1.0]) == x[[4.0, -1.0]] * 2.0), jit_stats(g).replays)",
+    ]);
+    assert_eq!(out, "(true, true, 1)");
+}

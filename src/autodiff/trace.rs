@@ -158,6 +158,9 @@ pub struct DiffCtx {
     next_level: Cell<u32>,
     span: Cell<Span>,
     debug_nans: Cell<bool>,
+    /// How many derivative rules (VJPs and JVPs of primitives, written in
+    /// Rust) are running: see [`DiffCtx::in_rule`].
+    rule_depth: Cell<u32>,
     /// The extended-graph capture of `dp graph` and `:graph`.
     capture: RefCell<Capture>,
 }
@@ -168,6 +171,7 @@ impl Default for DiffCtx {
             next_level: Cell::new(1),
             span: Cell::new(Span::default()),
             debug_nans: Cell::new(false),
+            rule_depth: Cell::new(0),
             capture: RefCell::new(Capture::Off),
         }
     }
@@ -182,6 +186,18 @@ impl DiffCtx {
     /// The expression currently applying primitives.
     pub fn span(&self) -> Span {
         self.span.get()
+    }
+
+    /// Runs `f`, a primitive's derivative rule. A rule only computes with the
+    /// scalar masks it makes (`x > 0` in relu's), it never branches on them, so
+    /// a trace records such a mask as data flowing into the rule's arithmetic
+    /// rather than as a guard: a plan replaying the rule then recomputes the
+    /// mask for new inputs instead of retracing whenever it flips.
+    fn in_rule<T>(&self, f: impl FnOnce() -> T) -> T {
+        self.rule_depth.set(self.rule_depth.get() + 1);
+        let r = f();
+        self.rule_depth.set(self.rule_depth.get() - 1);
+        r
     }
 
     /// Whether backward passes check every adjoint for nan/inf (`debug_nans(true)`).
@@ -638,7 +654,9 @@ pub fn lift(prim: &Prim, args: &[Value]) -> Result<Value, Diagnostic> {
             return Ok(out);
         }
         let tangents: Vec<Option<Value>> = args.iter().map(|a| own(a, level, tangent_of)).collect();
-        let tangent = crate::prim::jvp(prim, &primals, &tangents, &out)?;
+        let tangent = level
+            .ctx
+            .in_rule(|| crate::prim::jvp(prim, &primals, &tangents, &out))?;
         return Ok(match tangent {
             Some(t) => dual(level, out, t),
             None => out,
@@ -664,10 +682,12 @@ pub fn lift(prim: &Prim, args: &[Value]) -> Result<Value, Diagnostic> {
         span: level.ctx.span(),
     });
     drop(t);
-    if constant && !matches!(out, Value::Tensor(_)) {
+    let rule_mask = level.ctx.rule_depth.get() > 0 && matches!(out, Value::Float(_));
+    if constant && !matches!(out, Value::Tensor(_)) && !rule_mask {
         // A trace keeps tensors without a derivative (masks, `floor(x)`)
         // as nodes; a scalar bool stays plain for `if` and `while` to read,
-        // and its node is a guard of the graph.
+        // and its node is a guard of the graph. (A derivative rule's scalar
+        // mask stays a traced value: see `DiffCtx::in_rule`.)
         level.ctx.capturing(|c| c.note_guard(level.id, id));
         return Ok(out);
     }
@@ -771,7 +791,8 @@ fn backward_nodes(
             Op::Prim(prim) => {
                 let needs: SmallVec<[bool; 3]> = node.parents.iter().map(Option::is_some).collect();
                 ctx.set_span(node.span);
-                crate::prim::vjp(prim, &node.inputs, &node.out, &g, &needs).map_err(|d| in_gradient_of(d, node))?
+                ctx.in_rule(|| crate::prim::vjp(prim, &node.inputs, &node.out, &g, &needs))
+                    .map_err(|d| in_gradient_of(d, node))?
             }
             Op::Output(k) => {
                 // Invariant: an output node has its custom node as its one parent (see `record_custom`).

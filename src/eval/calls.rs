@@ -189,7 +189,7 @@ impl Interp {
                     module: &c.module,
                     closure: Some(c),
                 };
-                Self::fill_captures(c, &mut frame);
+                self.fill_captures(c, &mut frame);
                 run(self, &mut frame)
             };
             // Only the first `n` values were reachable through the frame (the
@@ -207,7 +207,7 @@ impl Interp {
                     module: &c.module,
                     closure: Some(c),
                 };
-                Self::fill_captures(c, &mut frame);
+                self.fill_captures(c, &mut frame);
                 run(self, &mut frame)
             };
             slots.clear();
@@ -220,12 +220,19 @@ impl Interp {
 
     /// Copies the captured values of `c` into their slots.
     #[inline(always)]
-    fn fill_captures(c: &Rc<Closure>, frame: &mut Frame) {
+    fn fill_captures(&mut self, c: &Rc<Closure>, frame: &mut Frame) {
         for ((src, slot), v) in c.proto.captures.iter().zip(&c.captures) {
             let v = match (v, src) {
                 (Some(v), _) => v.clone(),
                 // Late-bound: a top-level name that did not exist when the closure was made.
-                (None, CaptureSrc::Global(g)) => c.module.get(*g).unwrap_or(Value::None),
+                (None, CaptureSrc::Global(g)) => {
+                    let v = c.module.get(*g).unwrap_or(Value::None);
+                    if !self.jit_watch.is_empty() {
+                        // Read at each call, so a plan holds only while it is unchanged.
+                        self.note_global_read(&c.module, *g, &v);
+                    }
+                    v
+                }
                 (None, _) => Value::None,
             };
             crate::value::assign(&mut frame.slots[*slot as usize], v);

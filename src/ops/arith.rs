@@ -9,7 +9,11 @@ use dp_tensor::{BinaryOp, UnaryOp};
 /// Python-style float modulo: the result has the sign of the divisor.
 fn float_mod(a: f64, b: f64) -> f64 {
     let r = a % b;
-    if r != 0.0 && ((r < 0.0) != (b < 0.0)) {
+    if r == 0.0 {
+        // +0.0, as `a - b * floor(a / b)` (tensors, traced values) gives:
+        // `-3.0 % 3.0` must not print `-0.0` in one path and `0.0` in the other.
+        0.0
+    } else if (r < 0.0) != (b < 0.0) {
         r + b
     } else {
         r

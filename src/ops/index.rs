@@ -270,7 +270,7 @@ fn mask_positions(mask: &dp_tensor::Tensor, covered: &[usize], at: usize, s: Spa
 }
 
 fn is_none_item(it: &Item) -> bool {
-    matches!(it, Item::At(v, _) if matches!(v.strip(), Value::None))
+    matches!(it, Item::At(v, _) if matches!(v.peek(), Value::None))
 }
 
 /// The number of axes of the indexed tensor an item consumes: a bool mask
@@ -278,7 +278,8 @@ fn is_none_item(it: &Item) -> bool {
 /// [`expand_items`]), anything else one.
 fn consumed(it: &Item) -> usize {
     match it {
-        Item::At(v, _) => match v.strip() {
+        // The kind of item only (a metadata read, see `Value::peek`).
+        Item::At(v, _) => match v.peek() {
             // A mask batched by `vmap` covers the axes of one example.
             Value::Tensor(t) if t.is_bool() => crate::autodiff::trace::shape_seen(v).len(),
             Value::None => 0,
@@ -415,9 +416,19 @@ fn tensor_index(x: &Value, items: Vec<Item>, span: Span) -> Result<Value, Diagno
             advanced.push(pos);
         }
         match it {
-            Item::At(v, s) => match v.strip() {
+            Item::At(v, s) => match v.peek() {
                 Value::Tensor(t) => {
+                    let t = t.clone();
                     let batched = crate::autodiff::trace::is_batched(&v);
+                    // Indices a trace computed (or took as an argument) stay
+                    // traced: the gather checks them each time it runs, so a
+                    // jit plan replays `x[idx]` for new indices. A mask's
+                    // positions, and the indices of several advanced items
+                    // (merged into one flat index below), are read here.
+                    let traced = !batched && crate::autodiff::trace::is_traced(&v);
+                    if t.is_bool() || !traced {
+                        let _ = v.strip();
+                    }
                     let (idx, covers) = if t.is_bool() && batched {
                         return Err(Diagnostic::new(
                             ErrorKind::Index,
@@ -427,8 +438,8 @@ fn tensor_index(x: &Value, items: Vec<Item>, span: Span) -> Result<Value, Diagno
                         .with_help("use `where(mask, x, 0.0)` to keep the shape"));
                     } else if t.is_bool() {
                         let k = t.ndim();
-                        (mask_positions(t, &shape[axis..axis + k], axis, s)?, k)
-                    } else if batched {
+                        (mask_positions(&t, &shape[axis..axis + k], axis, s)?, k)
+                    } else if batched || traced {
                         // Batched indices (inside `vmap`) stay batched: the gather batches them.
                         (v.clone(), 1)
                     } else {

@@ -256,7 +256,8 @@ impl FusedKernel {
             && a.dtype == DType::F64
             && b.dtype == DType::F64
             && self.reduce.is_none()
-            && product < args.len();
+            && product < args.len()
+            && crate::linalg::takes_packed_gemm(a.shape[0], a.shape[1], b.shape[1]);
         if !fused_applies {
             let p = a.matmul(b)?;
             let shape = p.shape.to_vec();

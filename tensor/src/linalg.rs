@@ -8,6 +8,14 @@ use crate::tensor::{broadcast_shapes, broadcast_strides, Tensor};
 /// Below this many multiply-adds a plain loop beats the packed GEMM.
 const SMALL_GEMM: usize = 4096;
 
+/// Whether `gemm` below runs an m x k x n product on the packed GEMM
+/// (`gemm::gemm_then`). Rank-1 and small products take loops of their own,
+/// which round differently (no FMA), so a fused epilogue, which needs the
+/// packed GEMM's hook, applies only where this holds: fusion changes no bit.
+pub(crate) fn takes_packed_gemm(m: usize, k: usize, n: usize) -> bool {
+    m > 0 && n > 0 && k != 1 && m.saturating_mul(n).saturating_mul(k) > SMALL_GEMM
+}
+
 /// `C = A @ B` for one strided matrix triple. C is only written, never read,
 /// so it may be uninitialised: the GEMM kernels store their first result
 /// instead of adding it to a zero-filled output (the fill and the reloads
@@ -43,7 +51,7 @@ unsafe fn gemm(
         unsafe { crate::outer::rank1(m, n, a, rsa, b, csb, c, rsc, stream) };
         return;
     }
-    if m * n * k <= SMALL_GEMM {
+    if !takes_packed_gemm(m, k, n) {
         // Also the k == 0 case: a zero matrix.
         for i in 0..m as isize {
             for j in 0..n as isize {

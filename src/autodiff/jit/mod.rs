@@ -80,7 +80,9 @@ impl Jitted {
     /// traces one, or calls `f` itself when no plan can apply.
     pub fn call(&self, it: &mut Interp, args: Args) -> R<Value> {
         // Inside another jit's trace, `f` is simply part of that trace.
-        if self.state.borrow().off || !it.jit_watch.is_empty() {
+        // `debug_nans(true)` checks every adjoint as a backward pass runs,
+        // which a plan does not do.
+        if self.state.borrow().off || !it.jit_watch.is_empty() || it.diff.debug_nans() {
             return call_unjitted(it, &self.f, args);
         }
         let Some(signature) = Signature::of(&args) else {

@@ -17,7 +17,8 @@ use crate::diagnostics::R;
 use crate::prim::{from_tensor, Prim};
 use crate::syntax::span::Span;
 use crate::value::{values_equal, Value};
-use dp_tensor::{BinaryOp, DType, FusedArg, FusedKernel, UnaryOp};
+
+use dp_tensor::{BinaryOp, FusedArg, FusedKernel, UnaryOp};
 use smallvec::SmallVec;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -41,8 +42,8 @@ enum Instr {
     /// A primitive applied to values (boxed: an instruction is a few words,
     /// so a long scalar program streams through the cache compactly).
     Value(Box<ValueInstr>),
-    /// Float arithmetic on registers.
-    Scalar(ScalarInstr),
+    /// A run of float arithmetic on registers: `Program::scalars[start..end]`.
+    Scalars(u32, u32),
     /// A group of elementwise nodes run as one fused kernel (see [`super::fuse`]).
     Fused(Box<FusedInstr>),
 }
@@ -62,20 +63,52 @@ struct FusedInstr {
     span: Span,
 }
 
-/// A float operator on registers: `out = op(a)` or `out = op(a, b)`.
-#[derive(Debug)]
+/// A float operation on registers: `out = op(a, b, c)` (unary operators
+/// read `a` only, binary ones `a` and `b`).
+#[derive(Debug, Clone, Copy)]
 struct ScalarInstr {
     op: ScalarOp,
     a: u32,
     b: u32,
+    c: u32,
     out: u32,
 }
 
-/// The operator of a [`ScalarInstr`] (one whose result is a float).
-#[derive(Debug, Clone, Copy)]
+/// The operator of a [`ScalarInstr`]. The common arithmetic has variants of
+/// its own, so the loop dispatches once per instruction; the fused forms
+/// compute a product that nothing else reads together with the sum it feeds
+/// (two roundings, exactly as the two nodes would: no FMA).
+#[derive(Debug, Clone, Copy, PartialEq)]
 enum ScalarOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    /// `a * b + c`.
+    MulAdd,
+    /// `c + a * b`.
+    AddMul,
+    /// `a * b - c`.
+    MulSub,
+    /// `c - a * b`.
+    SubMul,
     Unary(UnaryOp),
     Binary(BinaryOp),
+    /// A guard: the run diverges at node `out` unless `a` holds the float in
+    /// register `b` (the value the traced code saw), bit for bit.
+    Check,
+}
+
+impl ScalarOp {
+    fn of_binary(op: BinaryOp) -> ScalarOp {
+        match op {
+            BinaryOp::Add => ScalarOp::Add,
+            BinaryOp::Sub => ScalarOp::Sub,
+            BinaryOp::Mul => ScalarOp::Mul,
+            BinaryOp::Div => ScalarOp::Div,
+            other => ScalarOp::Binary(other),
+        }
+    }
 }
 
 /// One primitive call.
@@ -96,6 +129,8 @@ pub struct Program {
     /// The slot of each input, with the value it must equal if the traced code read it.
     inputs: Vec<(u32, Option<Value>)>,
     instrs: Vec<Instr>,
+    /// The scalar instructions, in runs that `Instr::Scalars` point into.
+    scalars: Vec<ScalarInstr>,
     outputs: Vec<Operand>,
     /// The slots, kept between runs so a run does not allocate them.
     scratch: RefCell<Vec<Value>>,
@@ -146,7 +181,7 @@ impl Program {
         let is_float = |p: usize| matches!(nodes[p].out, Value::Float(_));
         let mut regs: Vec<f64> = vec![0.0; nodes.len()];
         let mut in_reg_only = vec![false; nodes.len()];
-        let mut instrs = Vec::new();
+        let mut instrs: Vec<Step> = Vec::new();
         // Fusion groups: members other than the root are computed inside the
         // root's kernel and never stored.
         let groups = if super::fuse::enabled() {
@@ -181,7 +216,7 @@ impl Program {
                     args.push(operand(p.node as usize, 0));
                     args.push(operand(p.node as usize, 1));
                 }
-                instrs.push(Instr::Fused(Box::new(FusedInstr {
+                instrs.push(Step::Fused(Box::new(FusedInstr {
                     kernel: gr.kernel,
                     product: gr.product.map(|p| p.arg),
                     args,
@@ -192,13 +227,11 @@ impl Program {
                 continue;
             }
             let guard = g.guards.contains(&(i as u32)).then(|| node.out.clone());
+            // On floats, every unary and binary operator computes a float (a
+            // comparison 1.0 or 0.0), as `apply` does.
             let op = match prim {
-                Prim::Unary(u) if u.0.result_dtype() == DType::F64 && node.inputs.len() == 1 => {
-                    Some(ScalarOp::Unary(u.0))
-                }
-                Prim::Binary(b) if b.0.result_dtype() == DType::F64 && node.inputs.len() == 2 => {
-                    Some(ScalarOp::Binary(b.0))
-                }
+                Prim::Unary(u) if node.inputs.len() == 1 => Some(ScalarOp::Unary(u.0)),
+                Prim::Binary(b) if node.inputs.len() == 2 => Some(ScalarOp::of_binary(b.0)),
                 _ => None,
             };
             // The register of each operand, if every one is a float.
@@ -215,17 +248,30 @@ impl Program {
                     },
                 })
                 .collect();
-            if let (Some(op), Some(r), true, None) = (op, operand_regs, is_float(i), &guard) {
+            if let (Some(op), Some(r), Value::Float(seen)) = (op, operand_regs, &node.out) {
                 in_reg_only[i] = true;
-                instrs.push(Instr::Scalar(ScalarInstr {
+                let b = r.get(1).copied().unwrap_or(r[0]);
+                instrs.push(Step::Scalar(ScalarInstr {
                     op,
                     a: r[0],
-                    b: r.get(1).copied().unwrap_or(r[0]),
+                    b,
+                    c: b,
                     out: i as u32,
                 }));
+                if guard.is_some() {
+                    // A condition the traced code branched on: it must come out as it did.
+                    let expected = const_reg(&mut regs, *seen);
+                    instrs.push(Step::Scalar(ScalarInstr {
+                        op: ScalarOp::Check,
+                        a: i as u32,
+                        b: expected,
+                        c: expected,
+                        out: i as u32,
+                    }));
+                }
                 continue;
             }
-            instrs.push(Instr::Value(Box::new(ValueInstr {
+            instrs.push(Step::Value(Box::new(ValueInstr {
                 prim: prim.clone(),
                 args: (0..node.inputs.len()).map(|k| operand(i, k)).collect(),
                 out: i as u32,
@@ -243,9 +289,9 @@ impl Program {
         };
         for ins in &mut instrs {
             match ins {
-                Instr::Value(v) => v.args.iter_mut().for_each(from_reg),
-                Instr::Fused(f) => f.args.iter_mut().for_each(from_reg),
-                Instr::Scalar(_) => {}
+                Step::Value(v) => v.args.iter_mut().for_each(from_reg),
+                Step::Fused(f) => f.args.iter_mut().for_each(from_reg),
+                Step::Scalar(_) => {}
             }
         }
         let outputs: Vec<Operand> = g
@@ -267,9 +313,9 @@ impl Program {
         }
         for ins in instrs.iter_mut().rev() {
             let args = match ins {
-                Instr::Value(v) => &mut v.args[..],
-                Instr::Fused(f) => &mut f.args[..],
-                Instr::Scalar(_) => continue,
+                Step::Value(v) => &mut v.args[..],
+                Step::Fused(f) => &mut f.args[..],
+                Step::Scalar(_) => continue,
             };
             for a in args.iter_mut().rev() {
                 if let Operand::Slot(s) = *a {
@@ -285,11 +331,13 @@ impl Program {
             .iter()
             .copied()
             .chain(instrs.iter().filter_map(|ins| match ins {
-                Instr::Value(v) => Some(v.out),
-                Instr::Fused(f) => Some(f.out),
-                Instr::Scalar(_) => None,
+                Step::Value(v) => Some(v.out),
+                Step::Fused(f) => Some(f.out),
+                Step::Scalar(_) => None,
             }))
             .collect();
+        let instrs = fuse_products(instrs, &outputs);
+        let (instrs, scalars) = into_runs(instrs);
         Program {
             n_slots: nodes.len(),
             inputs: g
@@ -298,6 +346,7 @@ impl Program {
                 .map(|&i| (i, g.guards.contains(&i).then(|| nodes[i as usize].out.clone())))
                 .collect(),
             instrs,
+            scalars,
             outputs,
             scratch: RefCell::default(),
             written,
@@ -328,7 +377,7 @@ impl Program {
 
     fn run_in(&self, slots: &mut [Value], regs: &mut [f64], inputs: &[Value]) -> R<Outcome> {
         for ((slot, guard), v) in self.inputs.iter().zip(inputs) {
-            if guard.as_ref().is_some_and(|g| !values_equal(v, g)) {
+            if guard.as_ref().is_some_and(|g| !as_traced(v, g)) {
                 return Ok(Outcome::Diverged(*slot));
             }
             if let Value::Float(x) = v {
@@ -338,12 +387,10 @@ impl Program {
         }
         for ins in &self.instrs {
             let ins = match ins {
-                Instr::Scalar(s) => {
-                    let x = regs[s.a as usize];
-                    regs[s.out as usize] = match s.op {
-                        ScalarOp::Unary(u) => u.apply(x),
-                        ScalarOp::Binary(b) => b.apply(x, regs[s.b as usize]),
-                    };
+                Instr::Scalars(start, end) => {
+                    if let Some(node) = run_scalars(&self.scalars[*start as usize..*end as usize], regs) {
+                        return Ok(Outcome::Diverged(node));
+                    }
                     continue;
                 }
                 Instr::Fused(f) => {
@@ -394,7 +441,7 @@ impl Program {
             };
             let args: SmallVec<[Value; 3]> = ins.args.iter().map(|a| fetch(slots, regs, a)).collect();
             let v = apply_owned(&ins.prim, args).map_err(|d| d.at(ins.span))?;
-            if ins.guard.as_ref().is_some_and(|g| !values_equal(&v, g)) {
+            if ins.guard.as_ref().is_some_and(|g| !as_traced(&v, g)) {
                 return Ok(Outcome::Diverged(ins.out));
             }
             if let Value::Float(x) = v {
@@ -413,6 +460,155 @@ impl Program {
                 .collect(),
         ))
     }
+}
+
+/// Whether a guarded value is the one the traced code saw: floats bit for
+/// bit (a read `-0.0` prints differently from `0.0`; a nan equals itself).
+fn as_traced(now: &Value, seen: &Value) -> bool {
+    match (now, seen) {
+        (Value::Float(a), Value::Float(b)) => a.to_bits() == b.to_bits(),
+        _ => values_equal(now, seen),
+    }
+}
+
+/// An instruction while a program is being compiled (scalar ones are later
+/// packed into runs).
+enum Step {
+    Value(Box<ValueInstr>),
+    Scalar(ScalarInstr),
+    Fused(Box<FusedInstr>),
+}
+
+/// Merges each product that only a sum or difference reads into that
+/// instruction (`MulAdd` and kin): micrograd-style code is mostly such pairs
+/// (`act + w * x` forward, sums of `g * w` backward), and one dispatch does
+/// both. Registers are written once per run, so the product can be computed
+/// where the sum is, later than its own node.
+fn fuse_products(steps: Vec<Step>, outputs: &[Operand]) -> Vec<Step> {
+    let reg_of = |o: &Operand| match o {
+        Operand::Reg(r) => Some(*r as usize),
+        _ => None,
+    };
+    let mut reads: Vec<u32> = Vec::new();
+    let mut note = |r: usize| {
+        if r >= reads.len() {
+            reads.resize(r + 1, 0);
+        }
+        reads[r] += 1;
+    };
+    for step in &steps {
+        match step {
+            Step::Scalar(s) => {
+                note(s.a as usize);
+                if !matches!(s.op, ScalarOp::Unary(_)) {
+                    note(s.b as usize);
+                }
+                if matches!(
+                    s.op,
+                    ScalarOp::MulAdd | ScalarOp::AddMul | ScalarOp::MulSub | ScalarOp::SubMul
+                ) {
+                    note(s.c as usize);
+                }
+            }
+            Step::Value(v) => v.args.iter().filter_map(reg_of).for_each(&mut note),
+            Step::Fused(f) => f.args.iter().filter_map(reg_of).for_each(&mut note),
+        }
+    }
+    outputs.iter().filter_map(reg_of).for_each(&mut note);
+    // The step computing each register that is a product read exactly once.
+    let mut product_at: std::collections::HashMap<u32, usize> = std::collections::HashMap::new();
+    for (k, step) in steps.iter().enumerate() {
+        if let Step::Scalar(s) = step {
+            if s.op == ScalarOp::Mul && reads.get(s.out as usize) == Some(&1) {
+                product_at.insert(s.out, k);
+            }
+        }
+    }
+    let mut steps: Vec<Option<Step>> = steps.into_iter().map(Some).collect();
+    for k in 0..steps.len() {
+        let Some(Step::Scalar(s)) = &steps[k] else { continue };
+        let s = *s;
+        let (fused, product, other) = match s.op {
+            ScalarOp::Add if product_at.contains_key(&s.a) => (ScalarOp::MulAdd, s.a, s.b),
+            ScalarOp::Add if product_at.contains_key(&s.b) => (ScalarOp::AddMul, s.b, s.a),
+            ScalarOp::Sub if product_at.contains_key(&s.a) => (ScalarOp::MulSub, s.a, s.b),
+            ScalarOp::Sub if product_at.contains_key(&s.b) => (ScalarOp::SubMul, s.b, s.a),
+            _ => continue,
+        };
+        // Invariant: `product_at` only holds indices of scalar products.
+        let Some(at) = product_at.remove(&product) else {
+            continue;
+        };
+        let Some(Step::Scalar(m)) = steps[at].take() else {
+            continue;
+        };
+        steps[k] = Some(Step::Scalar(ScalarInstr {
+            op: fused,
+            a: m.a,
+            b: m.b,
+            c: other,
+            out: s.out,
+        }));
+    }
+    steps.into_iter().flatten().collect()
+}
+
+/// Packs consecutive scalar instructions into runs.
+fn into_runs(steps: Vec<Step>) -> (Vec<Instr>, Vec<ScalarInstr>) {
+    let mut instrs = Vec::new();
+    let mut scalars: Vec<ScalarInstr> = Vec::new();
+    let mut run_start = None;
+    let close = |instrs: &mut Vec<Instr>, start: &mut Option<usize>, end: usize| {
+        if let Some(b) = start.take() {
+            instrs.push(Instr::Scalars(b as u32, end as u32));
+        }
+    };
+    for step in steps {
+        match step {
+            Step::Scalar(s) => {
+                run_start.get_or_insert(scalars.len());
+                scalars.push(s);
+            }
+            Step::Value(v) => {
+                close(&mut instrs, &mut run_start, scalars.len());
+                instrs.push(Instr::Value(v));
+            }
+            Step::Fused(f) => {
+                close(&mut instrs, &mut run_start, scalars.len());
+                instrs.push(Instr::Fused(f));
+            }
+        }
+    }
+    close(&mut instrs, &mut run_start, scalars.len());
+    (instrs, scalars)
+}
+
+/// Runs scalar instructions on the registers; `Some(node)` when the guard
+/// of that node came out differently.
+fn run_scalars(code: &[ScalarInstr], regs: &mut [f64]) -> Option<u32> {
+    for s in code {
+        let (a, b, c) = (regs[s.a as usize], regs[s.b as usize], regs[s.c as usize]);
+        regs[s.out as usize] = match s.op {
+            ScalarOp::Add => a + b,
+            ScalarOp::Sub => a - b,
+            ScalarOp::Mul => a * b,
+            ScalarOp::Div => a / b,
+            ScalarOp::MulAdd => a * b + c,
+            ScalarOp::AddMul => c + a * b,
+            ScalarOp::MulSub => a * b - c,
+            ScalarOp::SubMul => c - a * b,
+            ScalarOp::Unary(u) => u.apply(a),
+            ScalarOp::Binary(op) => op.apply(a, b),
+            ScalarOp::Check => {
+                // Bit for bit: a read `-0.0` prints differently from `0.0`.
+                if a.to_bits() != b.to_bits() {
+                    return Some(s.out);
+                }
+                continue;
+            }
+        };
+    }
+    None
 }
 
 /// An operand's value for this run (a last use moves it out of its slot).

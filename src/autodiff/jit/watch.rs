@@ -58,7 +58,7 @@ impl Watch {
 
 /// Whether the builtin `name` has an effect a plan cannot repeat: it writes
 /// output or files, reads files or clocks, or uses the global random
-/// generator or interpreter settings. (Keyed random functions are pure; the
+/// generator, interpreter settings or how jitted functions ran. (Keyed random functions are pure; the
 /// keyless forms of `normal`, `uniform`, `bernoulli`, `choice` and
 /// `permutation` note their effect themselves, see `builtins::random`.)
 pub fn is_effect(name: &str) -> bool {
@@ -81,6 +81,7 @@ pub fn is_effect(name: &str) -> bool {
             | "progress"
             | "print_options"
             | "debug_nans"
+            | "jit_stats"
             | "input"
     )
 }
