@@ -92,7 +92,7 @@ fn main() {
                 continue;
             };
             let gflops = 2.0 * (*m as f64) * (*k as f64) * (*n as f64) / best / 1e9;
-            println!("{path:?}\t{name}\t{:.3}\t{gflops:.1}", best * 1e3);
+            println!("{path:?}\t{name}\t{:.5}\t{gflops:.1}", best * 1e3);
         }
     }
 }
