@@ -150,6 +150,26 @@ fn gemm_large_products_cross_every_block() {
 }
 
 #[test]
+fn gemm_packs_row_major_operands_serially_and_shared() {
+    // Both operands large enough to be packed (not read in place), with row
+    // layouts (the vectorised transposes of A and the eight-row copies of
+    // B), partial tiles in every direction, depth blocks whose last one is
+    // not a multiple of eight; once below the two-thread threshold (1e6
+    // multiply-adds: one thread) and once above it (shared).
+    for (m, k, n) in [(29, 603, 57), (131, 261, 133), (15, 1100, 70)] {
+        for (la, lb) in [(0, 0), (2, 2), (4, 3), (3, 4), (0, 1), (1, 0)] {
+            let a = operand(m, k, la, 7);
+            let b = operand(k, n, lb, 8);
+            let want = naive(&a, &b);
+            for path in paths() {
+                let got = with_gemm_path(path, || a.matmul(&b).unwrap()).unwrap();
+                assert!(got.to_vec() == want, "{path:?} {m}x{k}x{n} {la},{lb}");
+            }
+        }
+    }
+}
+
+#[test]
 fn gemm_paths_agree_on_batches_and_vectors() {
     // Batched products (shared between threads as whole products), matrix
     // times vector and vector times matrix.

@@ -59,6 +59,46 @@ impl MicroKernel for Avx2 {
             go!(false)
         }
     }
+
+    unsafe fn transpose_rows(a: *const f64, rsa: isize, out: *mut f64) -> bool {
+        transpose_6x8(a, rsa, out);
+        true
+    }
+}
+
+/// `out[p * 6 + i] = a[i * rsa + p]` for 6 rows and 8 columns, in two
+/// halves of 4 columns: rows 0-3 by a 4x4 transpose (pairs, then 128-bit
+/// halves), rows 4-5 as pairs.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn transpose_6x8(a: *const f64, rsa: isize, out: *mut f64) {
+    for h in 0..2 {
+        let row = |i: usize| _mm256_loadu_pd(a.offset(i as isize * rsa).add(4 * h));
+        let (r0, r1, r2, r3) = (row(0), row(1), row(2), row(3));
+        let t0 = _mm256_unpacklo_pd(r0, r1);
+        let t1 = _mm256_unpackhi_pd(r0, r1);
+        let t2 = _mm256_unpacklo_pd(r2, r3);
+        let t3 = _mm256_unpackhi_pd(r2, r3);
+        let cols = [
+            _mm256_permute2f128_pd::<0x20>(t0, t2),
+            _mm256_permute2f128_pd::<0x20>(t1, t3),
+            _mm256_permute2f128_pd::<0x31>(t0, t2),
+            _mm256_permute2f128_pd::<0x31>(t1, t3),
+        ];
+        let (r4, r5) = (row(4), row(5));
+        let lo = _mm256_unpacklo_pd(r4, r5);
+        let hi = _mm256_unpackhi_pd(r4, r5);
+        let pairs = [
+            _mm256_castpd256_pd128(lo),
+            _mm256_castpd256_pd128(hi),
+            _mm256_extractf128_pd::<1>(lo),
+            _mm256_extractf128_pd::<1>(hi),
+        ];
+        let dst = out.add(4 * h * 6);
+        for p in 0..4 {
+            _mm256_storeu_pd(dst.add(p * 6), cols[p]);
+            _mm_storeu_pd(dst.add(p * 6 + 4), pairs[p]);
+        }
+    }
 }
 
 /// Lane masks selecting the first `w` of 4 doubles (all lanes for `w >= 4`).

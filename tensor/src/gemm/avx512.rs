@@ -49,6 +49,62 @@ impl MicroKernel for Avx512 {
             }
         }
     }
+
+    unsafe fn transpose_rows(a: *const f64, rsa: isize, out: *mut f64) -> bool {
+        transpose_14x8(a, rsa, out);
+        true
+    }
+}
+
+/// The 8x8 transpose of the rows `r` (column `j` of the result in `r[j]`):
+/// pairs, then 128-bit lanes, then 256-bit halves.
+#[inline]
+#[target_feature(enable = "avx512f")]
+unsafe fn transpose_8x8(r: [__m512d; 8]) -> [__m512d; 8] {
+    let t = [
+        _mm512_unpacklo_pd(r[0], r[1]),
+        _mm512_unpackhi_pd(r[0], r[1]),
+        _mm512_unpacklo_pd(r[2], r[3]),
+        _mm512_unpackhi_pd(r[2], r[3]),
+        _mm512_unpacklo_pd(r[4], r[5]),
+        _mm512_unpackhi_pd(r[4], r[5]),
+        _mm512_unpacklo_pd(r[6], r[7]),
+        _mm512_unpackhi_pd(r[6], r[7]),
+    ];
+    let u = [
+        _mm512_shuffle_f64x2::<0x88>(t[0], t[2]),
+        _mm512_shuffle_f64x2::<0x88>(t[1], t[3]),
+        _mm512_shuffle_f64x2::<0xdd>(t[0], t[2]),
+        _mm512_shuffle_f64x2::<0xdd>(t[1], t[3]),
+        _mm512_shuffle_f64x2::<0x88>(t[4], t[6]),
+        _mm512_shuffle_f64x2::<0x88>(t[5], t[7]),
+        _mm512_shuffle_f64x2::<0xdd>(t[4], t[6]),
+        _mm512_shuffle_f64x2::<0xdd>(t[5], t[7]),
+    ];
+    [
+        _mm512_shuffle_f64x2::<0x88>(u[0], u[4]),
+        _mm512_shuffle_f64x2::<0x88>(u[1], u[5]),
+        _mm512_shuffle_f64x2::<0x88>(u[2], u[6]),
+        _mm512_shuffle_f64x2::<0x88>(u[3], u[7]),
+        _mm512_shuffle_f64x2::<0xdd>(u[0], u[4]),
+        _mm512_shuffle_f64x2::<0xdd>(u[1], u[5]),
+        _mm512_shuffle_f64x2::<0xdd>(u[2], u[6]),
+        _mm512_shuffle_f64x2::<0xdd>(u[3], u[7]),
+    ]
+}
+
+/// `out[p * 14 + i] = a[i * rsa + p]` for 14 rows and 8 columns: rows 0-7
+/// and rows 8-13 (two zero rows added) as two 8x8 transposes.
+#[target_feature(enable = "avx512f")]
+unsafe fn transpose_14x8(a: *const f64, rsa: isize, out: *mut f64) {
+    let row = |i: usize| _mm512_loadu_pd(a.offset(i as isize * rsa));
+    let top = transpose_8x8([row(0), row(1), row(2), row(3), row(4), row(5), row(6), row(7)]);
+    let z = _mm512_setzero_pd();
+    let bottom = transpose_8x8([row(8), row(9), row(10), row(11), row(12), row(13), z, z]);
+    for p in 0..8 {
+        _mm512_storeu_pd(out.add(p * 14), top[p]);
+        _mm512_mask_storeu_pd(out.add(p * 14 + 8), 0x3f, bottom[p]);
+    }
 }
 
 /// `C[0..mr, 0..nr] (+)= A panel @ B panel` for an A micro-panel whose
