@@ -514,7 +514,7 @@ fn grow(target: Target, kind: ir::GrowKind, call_expr: ir::Expr) -> StmtCode {
         let mut vals = [const { Value::None }; 2];
         for (slot, r) in vals.iter_mut().zip(&rest) {
             // A slot holds `none` until written: nothing to drop.
-            *slot = r.run(i, f)?;
+            crate::value::put(slot, r.run(i, f)?);
         }
         if i.grow_in_place(target, kind, &mut vals[..rest.len()], f) {
             return Ok(());
@@ -1083,7 +1083,7 @@ fn run_all<const N: usize>(codes: &[Code; N], i: &mut Interp, f: &mut Frame) -> 
     let mut out = [const { Value::None }; N];
     for (slot, c) in out.iter_mut().zip(codes) {
         // A slot holds `none` until written: nothing to drop.
-        *slot = c.run(i, f)?;
+        crate::value::put(slot, c.run(i, f)?);
     }
     Ok(out)
 }
