@@ -205,10 +205,8 @@ fn grow_fits(kind: ir::GrowKind, x: &Value, rest: &[Value]) -> bool {
 /// moving the arguments; `grow_fits` said the kinds fit (`false` otherwise).
 fn grow_value(x: &mut Value, rest: &mut [Value]) -> bool {
     match (x, rest) {
-        (Value::Tuple(t), [v]) => t.push(std::mem::replace(v, Value::None)),
-        (Value::Dict(d), [Value::Str(k), v]) => {
-            d.insert(k.clone(), std::mem::replace(v, Value::None));
-        }
+        (Value::Tuple(t), [v]) => t.push(crate::value::take(v)),
+        (Value::Dict(d), [Value::Str(k), v]) => d.set(k, crate::value::take(v)),
         _ => return false,
     }
     true

@@ -314,7 +314,7 @@ pub fn expr(e: ir::Expr) -> Code {
                     let mut n = start;
                     while (step > 0 && n < stop) || (step < 0 && n > stop) {
                         check_interrupt(span)?;
-                        assign(&mut f.slots[s as usize], Value::Int(n));
+                        crate::value::assign_made(&mut f.slots[s as usize], Value::Int(n));
                         if !after_body(body.run(i, f))? {
                             break;
                         }
@@ -514,7 +514,7 @@ fn grow(target: Target, kind: ir::GrowKind, call_expr: ir::Expr) -> StmtCode {
         let mut vals = [const { Value::None }; 2];
         for (slot, r) in vals.iter_mut().zip(&rest) {
             // A slot holds `none` until written: nothing to drop.
-            *slot = r.run(i, f)?;
+            crate::value::put(slot, r.run(i, f)?);
         }
         if i.grow_in_place(target, kind, &mut vals[..rest.len()], f) {
             return Ok(());
@@ -676,7 +676,7 @@ fn update_local<const OP: u8>(slot: u32, rhs: ir::Expr, spans: (Span, Span, Span
             let x = &mut f.slots[slot as usize];
             match crate::ops::arith::scalar_fast(OpOf::<OP>::OP, x, &c) {
                 Some(v) => {
-                    assign(x, v);
+                    crate::value::assign_made(x, v);
                     Ok(())
                 }
                 None => i.update_with(target, OpOf::<OP>::OP, spans, f, c.clone()),
@@ -689,7 +689,7 @@ fn update_local<const OP: u8>(slot: u32, rhs: ir::Expr, spans: (Span, Span, Span
                 let x = &mut f.slots[slot as usize];
                 match crate::ops::arith::scalar_fast(OpOf::<OP>::OP, x, &r) {
                     Some(v) => {
-                        assign(x, v);
+                        crate::value::assign_made(x, v);
                         Ok(())
                     }
                     None => i.update_with(target, OpOf::<OP>::OP, spans, f, r),
@@ -1065,7 +1065,7 @@ fn index_at(x: Operand, x_span: Span, k: ir::Expr, span: Span) -> Code {
 /// array that becomes the tuple's single allocation.
 fn tuple_of<const N: usize>(es: Vec<Code>) -> Code {
     let es: [Code; N] = fixed(es);
-    code(move |i, f| Ok(Value::Tuple(Tuple::from(run_all(&es, i, f)?))))
+    code(move |i, f| Ok(Value::Tuple(Tuple::try_build::<N, Flow>(|k| es[k].run(i, f))?)))
 }
 
 /// The codes of a literal with exactly `N` elements as an array.
@@ -1083,7 +1083,7 @@ fn run_all<const N: usize>(codes: &[Code; N], i: &mut Interp, f: &mut Frame) -> 
     let mut out = [const { Value::None }; N];
     for (slot, c) in out.iter_mut().zip(codes) {
         // A slot holds `none` until written: nothing to drop.
-        *slot = c.run(i, f)?;
+        crate::value::put(slot, c.run(i, f)?);
     }
     Ok(out)
 }

@@ -127,6 +127,24 @@ impl Dict {
         }
     }
 
+    /// Sets `k` to `v` (see [`Dict::insert`]), dropping the previous value.
+    /// The key is cloned only when it is new, and an existing entry is
+    /// overwritten with [`crate::value::assign`] (the value arrives as
+    /// just-written words: a plain move of it stalled, see `put`).
+    pub fn set(&mut self, k: &Rc<str>, v: Value) {
+        match &mut self.0 {
+            Repr::Small(entries) => match position(entries, k) {
+                Ok(i) => crate::value::assign(&mut Rc::make_mut(entries)[i].1, v),
+                Err(_) => {
+                    self.insert(k.clone(), v);
+                }
+            },
+            Repr::Large(m) => {
+                m.insert(k.clone(), v);
+            }
+        }
+    }
+
     /// Removes `k`, returning its value if it was present.
     pub fn remove(&mut self, k: &str) -> Option<Value> {
         match &mut self.0 {
@@ -336,7 +354,7 @@ mod tests {
         for n in [3usize, 40] {
             let a: Dict = (0..n).map(|i| (key(i), Value::Int(i as i64))).collect();
             let mut b = a.clone();
-            b.insert(key(0), Value::Int(-1));
+            b.set(&key(0), Value::Int(-1));
             b.insert(key(1000), Value::Int(7));
             b.remove(&key(1));
             assert!(matches!(a.get(&key(0)), Some(Value::Int(0))));
@@ -344,6 +362,9 @@ mod tests {
             assert_eq!(a.len(), n);
             assert_eq!(b.len(), n);
             assert!(matches!(b.get(&key(0)), Some(Value::Int(-1))));
+            let mut c = b.clone();
+            c.set(&key(2000), Value::Int(5));
+            assert!(!b.contains_key(&key(2000)) && matches!(c.get(&key(2000)), Some(Value::Int(5))));
         }
     }
 

@@ -74,6 +74,23 @@ pub enum Value {
 /// and fresh frames) costs no call.
 #[inline(always)]
 pub fn assign(slot: &mut Value, v: Value) {
+    if slot.owns_heap() {
+        // SAFETY: the old value is moved out before `put` overwrites the slot.
+        let old = unsafe { std::ptr::read(slot) };
+        put(slot, v);
+        drop(old);
+    } else {
+        // Nothing to release: none, bool, int, float, range and key own no
+        // memory. Only the tag is read (a copy of the whole old value was a
+        // wide load of words a previous call had just written: see `put`).
+        put(slot, v);
+    }
+}
+
+/// [`assign`] for a value just made in registers (an arithmetic result, a
+/// loop counter), which is stored directly: no copy to avoid a stall on.
+#[inline(always)]
+pub fn assign_made(slot: &mut Value, v: Value) {
     let old = std::mem::replace(slot, v);
     if old.owns_heap() {
         drop(old);
@@ -82,6 +99,77 @@ pub fn assign(slot: &mut Value, v: Value) {
         std::mem::forget(old);
     }
 }
+
+/// Moves `v` into `slot` without dropping what the slot held (callers
+/// overwrite a `none` or a value they moved out), copying it as four 8-byte
+/// words.
+///
+/// Why words: a `Value` just returned by a compiled expression was usually
+/// written as 8-byte stores (tag, payload), and the move LLVM emits for a
+/// plain `*slot = v` reads it back with 16-byte loads. A wide load of data
+/// still in the store buffer from narrower stores cannot be forwarded and
+/// stalls (about 15 cycles each, 60% of a simple `y = x` loop). Volatile
+/// reads keep LLVM from merging the word copies back into wide ones; reads
+/// and writes of one word forward from any store that contains them.
+///
+/// A value made in registers (a scalar result, a loop counter) gains
+/// nothing from this (it would be spilled to be re-read): store those with
+/// [`assign_made`].
+#[inline(always)]
+pub fn put(slot: &mut Value, v: Value) {
+    // SAFETY: `slot` is a valid, aligned place for a value; its old contents
+    // are the caller's to have handled.
+    unsafe { write_words(slot, v) }
+}
+
+/// Moves the value out of `slot`, leaving `none`, reading it word by word
+/// (it may have been written as words just before: see [`put`]).
+#[inline(always)]
+pub fn take(slot: &mut Value) -> Value {
+    let mut out = std::mem::MaybeUninit::<Value>::uninit();
+    let src = slot as *const Value as *const std::mem::MaybeUninit<u64>;
+    let dst = out.as_mut_ptr() as *mut std::mem::MaybeUninit<u64>;
+    // SAFETY: as in `write_words`; the value's ownership moves to `out`, and
+    // the slot is overwritten with `none` (not dropped) right after.
+    unsafe {
+        for k in 0..WORDS {
+            dst.add(k).write(src.add(k).read_volatile());
+        }
+        std::ptr::write(slot, Value::None);
+        out.assume_init()
+    }
+}
+
+/// Moves `v` into the uninitialised place `dst` word by word (see [`put`]).
+#[inline(always)]
+pub fn put_uninit(dst: &mut std::mem::MaybeUninit<Value>, v: Value) {
+    // SAFETY: `dst` is a valid, aligned place for a value, uninitialised.
+    unsafe { write_words(dst.as_mut_ptr(), v) }
+}
+
+/// Writes `v` to `dst` as four 8-byte words, read with volatile loads
+/// (which LLVM cannot merge back into wide ones).
+///
+/// # Safety
+/// `dst` must be valid for writes and aligned for a `Value`; what it held
+/// is overwritten without being dropped.
+#[inline(always)]
+unsafe fn write_words(dst: *mut Value, v: Value) {
+    let v = std::mem::ManuallyDrop::new(v);
+    let src = &*v as *const Value as *const std::mem::MaybeUninit<u64>;
+    let dst = dst as *mut std::mem::MaybeUninit<u64>;
+    // SAFETY: a `Value` is four 8-aligned words (asserted at the end of this
+    // file); `MaybeUninit` words copy padding too. `v` is not dropped: its
+    // ownership moves to `dst`.
+    unsafe {
+        for k in 0..WORDS {
+            dst.add(k).write(src.add(k).read_volatile());
+        }
+    }
+}
+
+/// The number of 8-byte words in a `Value`.
+const WORDS: usize = std::mem::size_of::<Value>() / 8;
 
 impl Clone for Value {
     /// Scalars (the values loops copy most: elements read out of tuples,
@@ -95,7 +183,9 @@ impl Clone for Value {
             // SAFETY: `owns_heap` is false, so the value is none, bool, int,
             // float, range or key: plain data with no reference count or
             // pointer, for which a bitwise copy is exactly a clone (and the
-            // copy needs no drop beyond what the original would get).
+            // copy needs no drop beyond what the original would get). Not
+            // word by word as in `put`: LLVM then stored the words to a
+            // temporary and moved that with wide loads (the stall `put` avoids).
             unsafe { std::ptr::read(self) }
         }
     }
@@ -448,3 +538,4 @@ pub fn write_aligned(out: &mut String, block: &str) {
 
 // Values are copied on every variable read and call: keep them four words wide.
 const _: () = assert!(std::mem::size_of::<Value>() <= 32);
+const _: () = assert!(std::mem::size_of::<Value>() == 32 && std::mem::align_of::<Value>() == 8);

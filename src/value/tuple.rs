@@ -102,6 +102,42 @@ impl Tuple {
     }
 }
 
+impl Tuple {
+    /// A small tuple (at most [`SMALL_MAX`] elements) whose `N` elements
+    /// `item(0), item(1), ...` are computed in order straight into its single
+    /// allocation: a tuple literal. The first error is returned, with the
+    /// elements made so far dropped.
+    ///
+    /// Why not an array then `Rc::from`: the elements arrive as just-written
+    /// 8-byte words (see [`crate::value::put`]), and copying the array into
+    /// the allocation read them back with 16-byte loads, a store-forwarding
+    /// stall per element.
+    #[inline(always)]
+    pub fn try_build<const N: usize, E>(mut item: impl FnMut(usize) -> Result<Value, E>) -> Result<Tuple, E> {
+        const { assert!(N <= SMALL_MAX) };
+        let mut block: Rc<[std::mem::MaybeUninit<Value>]> = Rc::new_uninit_slice(N);
+        let Some(slots) = Rc::get_mut(&mut block) else {
+            // A block just allocated has no other holder.
+            unreachable!("a new Rc is uniquely held")
+        };
+        for k in 0..N {
+            match item(k) {
+                Ok(v) => crate::value::put_uninit(&mut slots[k], v),
+                Err(e) => {
+                    for made in &mut slots[..k] {
+                        // SAFETY: slots `..k` were initialised above; the
+                        // block is dropped as uninitialised memory after.
+                        unsafe { made.assume_init_drop() };
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        // SAFETY: all `N` slots were initialised by the loop.
+        Ok(Tuple(Repr::Small(unsafe { block.assume_init() })))
+    }
+}
+
 /// Checks that a tuple of `len` elements fits the memory budget (the
 /// elements' own contents aside: a tuple stores one value, four words, per
 /// element). Every operation that can grow a tuple by more than one element
@@ -360,6 +396,10 @@ mod tests {
             assert_eq!(unique, shared, "unique, n = {n}");
         }
         let three = Tuple::from([Value::Int(7), Value::Float(0.5), Value::None]);
+        let built = Tuple::try_build::<3, ()>(|k| Ok(three[k].clone())).unwrap_or_default();
+        assert_eq!(ints(&built), ints(&three));
+        let failed = Tuple::try_build::<3, i64>(|k| if k < 2 { Ok(Value::str("x")) } else { Err(k as i64) });
+        assert!(matches!(failed, Err(2)));
         assert_eq!(three.len(), 3);
         assert!(matches!(three[0], Value::Int(7)) && matches!(three[2], Value::None));
     }
