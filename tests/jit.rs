@@ -410,3 +410,14 @@ fn small_fused_products_and_argument_gathers_match_plain_code() {
     ]);
     assert_eq!(out, "(true, true, 1)");
 }
+
+/// An error raised while a plan runs is reported as `f`'s own would be:
+/// at the user's line, with the call of `f` on its stack.
+#[test]
+fn errors_of_a_replayed_plan_name_the_call() {
+    let src = "fn f(a) {\n  let l = cholesky(a);\n  sum(l)\n}\nlet g = jit(f);\nprint(g([[4.0, 1.0], [1.0, 3.0]]));\nprint(g([[1.0, 2.0], [2.0, 1.0]]));\n";
+    let (out, err) = run_file(src);
+    assert!(out.starts_with("4.158"), "{out}");
+    assert!(err.contains("in `f`, called at") && err.contains(":7:7"), "{err}");
+    assert!(err.contains("cholesky"), "{err}");
+}

@@ -20,7 +20,7 @@ mod program;
 pub mod signature;
 pub mod watch;
 
-use crate::diagnostics::R;
+use crate::diagnostics::{Diagnostic, StackFrame, R};
 use crate::eval::Interp;
 use crate::syntax::span::Span;
 use crate::value::native::Args;
@@ -100,7 +100,7 @@ impl Jitted {
             .collect();
         let mut diverged = None;
         for p in plans {
-            match p.run(&args)? {
+            match p.run(&args).map_err(|d| self.in_call(d, args.span))? {
                 Run::Done(v) => {
                     self.state.borrow_mut().replays += 1;
                     return Ok(v);
@@ -162,6 +162,21 @@ impl Jitted {
             }
         }
         Ok(result)
+    }
+
+    /// An error of a plan's run, with the call of `f` on its stack, as the
+    /// report of `f` itself running would have it ("in `f`, called at").
+    fn in_call(&self, mut d: Diagnostic, call_site: Span) -> Diagnostic {
+        if let Value::Func(c) = &self.f {
+            d.stack.push(StackFrame {
+                function: c.proto.name.clone(),
+                call_site,
+            });
+            if d.span.is_none() {
+                d.span = Some(call_site);
+            }
+        }
+        d
     }
 
     /// How it has run so far.
