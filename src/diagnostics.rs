@@ -137,6 +137,14 @@ impl Diagnostic {
         self
     }
 
+    /// The error as it leaves a call of `function` made at `call_site`: the
+    /// call joins its stack ("in `f`, called at"), and the call site is its
+    /// location if it has none yet.
+    pub fn called_from(mut self, function: Rc<str>, call_site: Span) -> Diagnostic {
+        self.stack.push(StackFrame { function, call_site });
+        self.at(call_site)
+    }
+
     /// Sets the text of the primary underline.
     pub fn with_label(mut self, label: impl Into<String>) -> Diagnostic {
         self.label = Some(label.into());

@@ -287,17 +287,8 @@ impl Interp {
         match flow {
             Flow::Return => Ok(std::mem::replace(&mut self.returned, Value::None)),
             Flow::Break | Flow::Continue => Ok(Value::None),
-            Flow::Err(mut d) => {
-                // Every frame is kept; the report folds runs of identical calls.
-                d.stack.push(StackFrame {
-                    function: c.proto.name.clone(),
-                    call_site,
-                });
-                if d.span.is_none() {
-                    d.span = Some(call_site);
-                }
-                Err(Flow::Err(d))
-            }
+            // Every frame is kept; the report folds runs of identical calls.
+            Flow::Err(d) => Err(Flow::Err(d.called_from(c.proto.name.clone(), call_site))),
         }
     }
 

@@ -20,7 +20,7 @@ mod program;
 pub mod signature;
 pub mod watch;
 
-use crate::diagnostics::{Diagnostic, StackFrame, R};
+use crate::diagnostics::{Diagnostic, R};
 use crate::eval::Interp;
 use crate::syntax::span::Span;
 use crate::value::native::Args;
@@ -166,17 +166,11 @@ impl Jitted {
 
     /// An error of a plan's run, with the call of `f` on its stack, as the
     /// report of `f` itself running would have it ("in `f`, called at").
-    fn in_call(&self, mut d: Diagnostic, call_site: Span) -> Diagnostic {
-        if let Value::Func(c) = &self.f {
-            d.stack.push(StackFrame {
-                function: c.proto.name.clone(),
-                call_site,
-            });
-            if d.span.is_none() {
-                d.span = Some(call_site);
-            }
+    fn in_call(&self, d: Diagnostic, call_site: Span) -> Diagnostic {
+        match &self.f {
+            Value::Func(c) => d.called_from(c.proto.name.clone(), call_site),
+            _ => d,
         }
-        d
     }
 
     /// How it has run so far.
