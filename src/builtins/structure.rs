@@ -218,7 +218,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             let xs = items_of("map", a.value(1)).map_err(|d| d.at(a.span_of(1)))?;
             let mut out = Vec::with_capacity(xs.len());
             for x in xs {
-                out.push(it.call_pos(&f, vec![x], a.span)?);
+                out.push(it.call_values(&f, &mut [x], a.span)?);
             }
             Ok(Value::Tuple(Tuple::from(out)))
         },
@@ -235,7 +235,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             let f = a.func(0).map_err(|d| d.at(a.span_of(0)))?;
             let mut out = Vec::new();
             for x in items_of("filter", a.value(1)).map_err(|d| d.at(a.span_of(1)))? {
-                match it.call_pos(&f, vec![x.clone()], a.span)? {
+                match it.call_values(&f, &mut [x.clone()], a.span)? {
                     Value::Bool(true) => out.push(x),
                     Value::Bool(false) => {}
                     other => return Err(arg_type("filter", "the predicate's result", "a bool", &other)),
@@ -254,10 +254,24 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         },
         |it: &mut Interp, a| {
             let f = a.func(0).map_err(|d| d.at(a.span_of(0)))?;
-            let mut acc = a.value(2).clone();
-            for x in items_of("reduce", a.value(1)).map_err(|d| d.at(a.span_of(1)))? {
-                acc = it.call_pos(&f, vec![acc, x], a.span)?;
+            // The pair passed to `f` stays in place: each call moves both
+            // out, and the result and the next item are moved back in.
+            let mut pair = [a.value(2).clone(), Value::None];
+            let mut step = |x: Value, pair: &mut [Value; 2]| -> R<()> {
+                crate::value::put(&mut pair[1], x);
+                let r = it.call_values(&f, pair, a.span)?;
+                crate::value::put(&mut pair[0], r);
+                Ok(())
+            };
+            match a.value(1) {
+                // A tuple is read in place, not copied into a list first.
+                Value::Tuple(t) => t.iter().try_for_each(|x| step(x.clone(), &mut pair))?,
+                xs => items_of("reduce", xs)
+                    .map_err(|d| d.at(a.span_of(1)))?
+                    .into_iter()
+                    .try_for_each(|x| step(x, &mut pair))?,
             }
+            let [acc, _] = pair;
             Ok(acc)
         },
     );
@@ -284,7 +298,8 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             if leaves.iter().any(|x| matches!(x, Value::None)) {
                 return Ok(leaves[0].clone());
             }
-            it.call_pos(&f, leaves.to_vec(), span)
+            let mut args: smallvec::SmallVec<[Value; 4]> = leaves.iter().cloned().collect();
+            it.call_values(&f, &mut args, span)
         })
         .map_err(|d| d.at(span))
     });

@@ -105,6 +105,36 @@ impl Interp {
         self.call(callee, Args::positional(pos, span))
     }
 
+    /// Calls a function with the positional arguments `args`, moved out of
+    /// the slice (which is left holding `none`s): the path of builtins that
+    /// call a function per element (`reduce`, `map`, `tree_map`). A dp
+    /// function taking exactly these arguments as plain names gets them
+    /// moved straight into its frame, word by word (see [`crate::value::put`]),
+    /// with no argument vectors built; anything else goes through
+    /// [`Interp::call_pos`].
+    pub fn call_values(&mut self, callee: &Value, args: &mut [Value], span: Span) -> Result<Value, Diagnostic> {
+        if let Value::Func(c) = callee {
+            let plain = c.proto.params.len() == args.len()
+                && c.proto
+                    .params
+                    .iter()
+                    .all(|p| matches!(p.pattern, ir::Pattern::Bind(Target::Local(_), _)));
+            if plain && self.jit_all.is_none() {
+                return self.with_frame(c, |i, frame| {
+                    for (p, v) in c.proto.params.iter().zip(args.iter_mut()) {
+                        if let ir::Pattern::Bind(Target::Local(s), _) = p.pattern {
+                            // A parameter's slot is a fresh frame's `none`.
+                            crate::value::assign(&mut frame.slots[s as usize], crate::value::take(v));
+                        }
+                    }
+                    i.enter(c, frame, span)
+                });
+            }
+        }
+        let pos = args.iter_mut().map(crate::value::take).collect();
+        self.call_pos(callee, pos, span)
+    }
+
     pub(super) fn call_closure(
         &mut self,
         c: &Rc<Closure>,

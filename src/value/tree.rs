@@ -91,11 +91,31 @@ pub fn leaves_with_paths(v: &Value) -> Result<Vec<(Vec<PathStep>, Value)>, Diagn
 /// The leaves of `v` in order; a tree nested deeper than the limit is an error.
 pub fn leaves(v: &Value) -> Result<Vec<Value>, Diagnostic> {
     let mut out = Vec::new();
-    map_leaves(v, &mut |x, _| {
-        out.push(x.clone());
-        Ok(Value::None)
-    })?;
+    for_each_leaf(v, &mut |x| out.push(x.clone()))?;
     Ok(out)
+}
+
+/// Calls `f` on every leaf of `v` in order, without building paths or a
+/// rebuilt tree (what [`leaves`] and the tree reductions need); a tree
+/// nested deeper than the limit is an error.
+pub fn for_each_leaf(v: &Value, f: &mut dyn FnMut(&Value)) -> Result<(), Diagnostic> {
+    fn walk(v: &Value, depth: usize, f: &mut dyn FnMut(&Value)) -> Result<(), Diagnostic> {
+        match v {
+            Value::Tuple(items) => {
+                check_depth_at(depth + 1)?;
+                items.iter().try_for_each(|x| walk(x, depth + 1, f))
+            }
+            Value::Dict(d) => {
+                check_depth_at(depth + 1)?;
+                d.values().try_for_each(|x| walk(x, depth + 1, f))
+            }
+            leaf => {
+                f(leaf);
+                Ok(())
+            }
+        }
+    }
+    walk(v, 0, f)
 }
 
 /// Rebuilds `like`'s structure with leaves taken in order from `items`.
@@ -228,7 +248,12 @@ pub fn structure_error(msg: impl Into<String>) -> Diagnostic {
 
 /// Tree walks recurse per level: refuse absurdly deep structures instead of overflowing the stack.
 fn check_depth(path: &[PathStep]) -> Result<(), Diagnostic> {
-    if path.len() > crate::value::MAX_DEPTH {
+    check_depth_at(path.len())
+}
+
+/// [`check_depth`] for a leaf or node `depth` steps below the root.
+fn check_depth_at(depth: usize) -> Result<(), Diagnostic> {
+    if depth > crate::value::MAX_DEPTH {
         return Err(Diagnostic::new(
             ErrorKind::Value,
             format!(

@@ -1,13 +1,15 @@
 //! dp's tuple: immutable and persistent (cloning is O(1); extending a tuple
 //! that others still hold leaves theirs unchanged).
 //!
-//! Most tuples are small (parameters, shapes, `(loss, grad)` pairs, records
-//! of a few fields): those are a slice behind an `Rc` (count and elements in
-//! one block), built with one allocation and read with one index. Past [`SMALL_MAX`] elements a tuple
+//! A tuple built whole (a literal, `tuple(...)`, `map`, `tree_leaves`, a
+//! gradient's leaves) is a slice behind an `Rc` (count and elements in one
+//! block), built with one allocation and read with one index, whatever its
+//! length. A tuple that *grows* past [`SMALL_MAX`] elements (`append`, `+`)
 //! becomes a persistent vector (`im::Vector`, an RRB tree), so that
 //! appending to a long tuple someone else still holds shares its structure
 //! instead of copying it (`reduce(|acc, x| append(acc, x), xs, ())` stays
-//! linear, as docs/language.md §3.1 promises).
+//! linear, as docs/language.md §3.1 promises: a long flat tuple is copied
+//! into a tree once, at its first append).
 //! Growing a small tuple moves its elements (when uniquely held) or clones
 //! them into a block one longer: at most [`SMALL_MAX`] words-of-four each time.
 
@@ -15,8 +17,9 @@ use crate::value::Value;
 use std::fmt;
 use std::rc::Rc;
 
-/// The most elements kept in the flat form: copying that many values (1 KB)
-/// to extend a shared tuple costs about as much as one tree update.
+/// The most elements a growing tuple keeps in the flat form: copying that
+/// many values (1 KB) to extend a shared tuple costs about as much as one
+/// tree update.
 const SMALL_MAX: usize = 32;
 
 /// An immutable, persistent tuple of values.
@@ -25,10 +28,11 @@ pub struct Tuple(Repr);
 
 #[derive(Clone)]
 enum Repr {
-    /// At most [`SMALL_MAX`] elements.
+    /// Flat: any number of elements when built whole, at most
+    /// [`SMALL_MAX`] when grown by appending.
     Small(Rc<[Value]>),
-    /// More than [`SMALL_MAX`] elements (behind an `Rc`: an `im::Vector`
-    /// is several words, and a `Value` must stay four).
+    /// More than [`SMALL_MAX`] elements, grown by appending (behind an
+    /// `Rc`: an `im::Vector` is several words, and a `Value` must stay four).
     Large(Rc<im::Vector<Value>>),
 }
 
@@ -194,7 +198,12 @@ impl Extend<Value> for Tuple {
                     None => v.to_vec(),
                 };
                 all.extend(items);
-                *self = Tuple::from(all);
+                // Growing: past the flat limit, the form that appends cheaply.
+                *self = if all.len() <= SMALL_MAX {
+                    Tuple(Repr::Small(Rc::from(all)))
+                } else {
+                    Tuple(Repr::Large(Rc::new(all.into_iter().collect())))
+                };
             }
             Repr::Large(v) => Rc::make_mut(v).extend(items),
         }
@@ -216,21 +225,14 @@ impl<const N: usize> From<[Value; N]> for Tuple {
     /// A tuple of `N` values computed in place (a tuple literal): one
     /// allocation, no intermediate vector.
     fn from(items: [Value; N]) -> Tuple {
-        if N <= SMALL_MAX {
-            Tuple(Repr::Small(Rc::from(items)))
-        } else {
-            Tuple(Repr::Large(Rc::new(items.into_iter().collect())))
-        }
+        Tuple(Repr::Small(Rc::from(items)))
     }
 }
 
 impl From<Vec<Value>> for Tuple {
+    /// A tuple built whole: flat, one allocation (see the module doc).
     fn from(items: Vec<Value>) -> Tuple {
-        if items.len() <= SMALL_MAX {
-            Tuple(Repr::Small(Rc::from(items)))
-        } else {
-            Tuple(Repr::Large(Rc::new(items.into_iter().collect())))
-        }
+        Tuple(Repr::Small(Rc::from(items)))
     }
 }
 
