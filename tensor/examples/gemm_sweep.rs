@@ -1,7 +1,8 @@
 //! GEMM throughput per size and path:
 //! `cargo run -p dp-tensor --release --example gemm_sweep [SIZES...] [PATHS...]`.
-//! A size is `N` (square) or `MxKxN` (an `M x K` times a `K x N`); the
-//! default is 64 to 2048 square. Prints `path<TAB>size<TAB>best ms<TAB>GFLOP/s`,
+//! A size is `N` (square) or `MxKxN` (an `M x K` times a `K x N`), with
+//! `:at` / `:bt` appended to pass A / B as a transposed view (of a
+//! row-major `K x M` / `N x K`); the default is 64 to 2048 square. Prints `path<TAB>size<TAB>best ms<TAB>GFLOP/s`,
 //! taking the best of repeated runs (the least disturbed by other load), for
 //! every path this CPU supports (or those named: `avx512 avx2 portable`).
 //! `DP_NUM_THREADS=1` runs one thread; `benches/gemm_matrix.py` compares the
@@ -13,8 +14,9 @@ use dp_tensor::*;
 use std::hint::black_box;
 use std::time::Instant;
 
-/// `N` or `MxKxN` as `(m, k, n)`.
+/// `N` or `MxKxN` (without its `:at`/`:bt` suffix) as `(m, k, n)`.
 fn shape(s: &str) -> Option<(usize, usize, usize)> {
+    let s = s.split(':').next()?;
     let p: Vec<usize> = s.split('x').map(|x| x.parse().ok()).collect::<Option<_>>()?;
     match p[..] {
         [n] => Some((n, n, n)),
@@ -65,8 +67,16 @@ fn main() {
     };
     let mut rng = Rng::new(1);
     for (name, (m, k, n)) in &shapes {
-        let a = rng.uniform(&[*m, *k]).unwrap();
-        let b = rng.uniform(&[*k, *n]).unwrap();
+        let a = if name.ends_with(":at") {
+            rng.uniform(&[*k, *m]).unwrap().transpose(&[1, 0]).unwrap()
+        } else {
+            rng.uniform(&[*m, *k]).unwrap()
+        };
+        let b = if name.ends_with(":bt") {
+            rng.uniform(&[*n, *k]).unwrap().transpose(&[1, 0]).unwrap()
+        } else {
+            rng.uniform(&[*k, *n]).unwrap()
+        };
         for path in [GemmPath::Avx512, GemmPath::Avx2, GemmPath::Portable] {
             if !only.is_empty() && !only.contains(&format!("{path:?}").to_lowercase()) {
                 continue;

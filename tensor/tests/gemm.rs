@@ -231,7 +231,15 @@ fn matmul_epilogue_is_bit_identical_to_product_then_kernel() {
         reduce: None,
     };
     let scaled = |t: Tensor| t.map(|x| x / 64.0);
-    let mut sizes = vec![(1, 1, 1), (7, 3, 5), (256, 64, 128), (256, 128, 10), (300, 70, 1100)];
+    let mut sizes = vec![
+        (1, 1, 1),
+        (7, 3, 5),
+        (256, 64, 128),
+        (256, 128, 10),
+        (128, 256, 10),
+        (2050, 600, 10),
+        (300, 70, 1100),
+    ];
     for p in paths() {
         if let Some((kc, mc, nc)) = p.blocking() {
             sizes.push((mc + 5, kc + 3, nc + 9));
@@ -292,5 +300,116 @@ fn matmul_epilogue_is_bit_identical_to_product_then_kernel() {
     assert_eq!(got.shape(), &[4]);
     for (g, w) in got.to_vec().iter().zip(&want) {
         assert!((g - w).abs() <= 1e-15 * w.abs().max(1.0), "{g} vs {w}");
+    }
+}
+
+/// Skinny products (C of at most four column panels) read a large A in
+/// place instead of packing it (row-major, or column-major with columns at
+/// most 512 elements apart). Reading in place or packed only changes where
+/// the kernel loads A from, so each element of C must be the very same bits
+/// as the same column of a wide product, whose A is packed; and with
+/// integer values, equal to the naive product. Odd sizes, transposed and
+/// strided views, once per path, on one thread and shared (above 1e6
+/// multiply-adds); the epilogue test above covers skinny fused products.
+#[test]
+fn skinny_products_read_a_in_place_bit_identically() {
+    let bits = |t: &Tensor| t.to_vec().iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    // Non-integer values: rounding differs if any summation order does.
+    let real = |t: Tensor| t.map(|x| (x * 0.37).sin());
+    let sizes = [
+        (256, 128, 10),
+        (128, 256, 10),
+        (131, 263, 16),
+        (257, 129, 33),
+        (301, 97, 64),
+        (1030, 700, 17),
+        (2050, 600, 10),
+    ];
+    let (wide, extra) = (100, 90);
+    for (m, k, n) in sizes {
+        for la in [0u8, 1, 2, 3, 4] {
+            let a = operand(m, k, la, 21);
+            let b_wide = operand(k, wide.max(n + extra), 0, 22);
+            let b = b_wide.slice(&[SliceSpec::full(), range(0, n as i64, 1)]).unwrap();
+            let want = naive(&a, &b);
+            let (ar, br, bwr) = (real(a.clone()), real(b.clone()), real(b_wide.clone()));
+            for path in paths() {
+                let got = with_gemm_path(path, || a.matmul(&b).unwrap()).unwrap();
+                assert!(got.to_vec() == want, "{path:?} {m}x{k}x{n} layout {la}");
+                if path == GemmPath::Portable {
+                    continue;
+                }
+                let (skinny, full) =
+                    with_gemm_path(path, || (ar.matmul(&br).unwrap(), ar.matmul(&bwr).unwrap())).unwrap();
+                let cols = full.slice(&[SliceSpec::full(), range(0, n as i64, 1)]).unwrap();
+                assert!(bits(&skinny) == bits(&cols), "{path:?} {m}x{k}x{n} layout {la}");
+            }
+        }
+    }
+    // Column-major A with columns far apart (packed) and near (in place).
+    for (m, k, n) in [(700, 300, 10), (300, 700, 12)] {
+        let a = real(operand(m, k, 1, 23));
+        let b = real(operand(k, n, 0, 24));
+        let want = with_gemm_path(GemmPath::Portable, || a.matmul(&b).unwrap()).unwrap();
+        for path in paths() {
+            let got = with_gemm_path(path, || a.matmul(&b).unwrap()).unwrap();
+            for (g, w) in got.to_vec().iter().zip(want.to_vec()) {
+                assert!((g - w).abs() <= 1e-12 * w.abs().max(1.0), "{path:?} {m}x{k}x{n}");
+            }
+        }
+    }
+}
+
+/// A column-major A (a transposed view, columns at most 512 apart) and a C
+/// of at most 10 columns run the AVX-512 kernel in the transposed
+/// orientation (vectors down C's columns): the same bits as the normal
+/// orientation, which computes the same columns of a wide product. Every
+/// width 1..=10, row tails around 8 and 16, several depth blocks (the
+/// tile added to C, not stored), shared between threads (above 1e6
+/// multiply-adds), with a fused epilogue, on every path.
+#[test]
+fn transposed_orientation_matches_the_normal_one_bit_for_bit() {
+    let bits = |t: &Tensor| t.to_vec().iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    let real = |t: Tensor| t.map(|x| (x * 0.37).sin());
+    let kernel = FusedKernel {
+        steps: vec![FusedStep {
+            op: FusedOp::Unary(UnaryOp::Tanh),
+            a: FusedOperand::Arg(0),
+            b: FusedOperand::Arg(0),
+        }],
+        reduce: None,
+    };
+    for (m, k) in [
+        (1, 3),
+        (7, 9),
+        (8, 40),
+        (9, 17),
+        (16, 16),
+        (17, 300),
+        (130, 513),
+        (500, 300),
+    ] {
+        for n in 1..=10 {
+            let a = real(operand(m, k, 1, 31 + n as u64));
+            let b_wide = real(operand(k, 100, 0, 32));
+            let b = b_wide.slice(&[SliceSpec::full(), range(0, n as i64, 1)]).unwrap();
+            for path in paths() {
+                let (got, wide, fused) = with_gemm_path(path, || {
+                    let fused = kernel.run_on_product(&a, &b, vec![FusedArg::Scalar(0.0)], 0).unwrap();
+                    (a.matmul(&b).unwrap(), a.matmul(&b_wide).unwrap(), fused)
+                })
+                .unwrap();
+                let cols = wide.slice(&[SliceSpec::full(), range(0, n as i64, 1)]).unwrap();
+                // (Products of at most 4096 multiply-adds take a plain loop.)
+                if path != GemmPath::Portable && m * k * n > 4096 {
+                    assert!(bits(&got) == bits(&cols), "{path:?} {m}x{k}x{n}");
+                }
+                let want = with_gemm_path(path, || {
+                    kernel.run(vec![FusedArg::Tensor(got.clone())], &[m, n]).unwrap()
+                })
+                .unwrap();
+                assert!(bits(&fused) == bits(&want), "{path:?} {m}x{k}x{n} fused");
+            }
+        }
     }
 }

@@ -54,6 +54,96 @@ impl MicroKernel for Avx512 {
         transpose_14x8(a, rsa, out);
         true
     }
+
+    const T_ROWS: usize = 16;
+    const T_COLS: usize = 10;
+
+    unsafe fn tile_t(
+        kc: usize,
+        a: *const f64,
+        csa: isize,
+        b: *const f64,
+        rsb: isize,
+        c: *mut f64,
+        rsc: isize,
+        mr: usize,
+        nr: usize,
+        first: bool,
+    ) {
+        match nr {
+            1 => kernel_t::<1>(kc, a, csa, b, rsb, c, rsc, mr, first),
+            2 => kernel_t::<2>(kc, a, csa, b, rsb, c, rsc, mr, first),
+            3 => kernel_t::<3>(kc, a, csa, b, rsb, c, rsc, mr, first),
+            4 => kernel_t::<4>(kc, a, csa, b, rsb, c, rsc, mr, first),
+            5 => kernel_t::<5>(kc, a, csa, b, rsb, c, rsc, mr, first),
+            6 => kernel_t::<6>(kc, a, csa, b, rsb, c, rsc, mr, first),
+            7 => kernel_t::<7>(kc, a, csa, b, rsb, c, rsc, mr, first),
+            8 => kernel_t::<8>(kc, a, csa, b, rsb, c, rsc, mr, first),
+            9 => kernel_t::<9>(kc, a, csa, b, rsb, c, rsc, mr, first),
+            _ => kernel_t::<10>(kc, a, csa, b, rsb, c, rsc, mr, first),
+        }
+    }
+}
+
+/// The transposed orientation for a C of at most 10 columns and a
+/// column-major A read in place: `C[0..mr, 0..N] (+)= A @ B` for `mr <= 16`
+/// rows, element `(i, p)` of A at `a + i + p * csa`, B's row `p` at `b + p *
+/// rsb` (its first `N` elements read). Vectors run down the columns of C
+/// (two per column: 16 rows) and B's values are broadcast, so every lane
+/// is used; the 14x16 kernel used 10 of 16 lanes at n = 10. Each element
+/// of C gets the same multiply-adds in the same order as there (a sum over
+/// the depth block from zero, then added to C unless `first`), so the
+/// result is the same bits. The tile is written by scatters (once per
+/// depth block).
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx512f")]
+unsafe fn kernel_t<const N: usize>(
+    kc: usize,
+    a: *const f64,
+    csa: isize,
+    b: *const f64,
+    rsb: isize,
+    c: *mut f64,
+    rsc: isize,
+    mr: usize,
+    first: bool,
+) {
+    let mut lo = [_mm512_setzero_pd(); N];
+    let mut hi = [_mm512_setzero_pd(); N];
+    let mask = |w: usize| -> __mmask8 {
+        if w >= 8 {
+            0xff
+        } else {
+            ((1u32 << w) - 1) as __mmask8
+        }
+    };
+    let (k0, k1) = (mask(mr), mask(mr.saturating_sub(8)));
+    let (mut ap, mut bp) = (a, b);
+    for _ in 0..kc {
+        let a0 = _mm512_maskz_loadu_pd(k0, ap);
+        let a1 = _mm512_maskz_loadu_pd(k1, ap.add(8));
+        for j in 0..N {
+            let bv = _mm512_set1_pd(*bp.add(j));
+            lo[j] = _mm512_fmadd_pd(a0, bv, lo[j]);
+            hi[j] = _mm512_fmadd_pd(a1, bv, hi[j]);
+        }
+        ap = ap.offset(csa);
+        bp = bp.offset(rsb);
+    }
+    // Lane l of column j's vectors is C[l, j] / C[8 + l, j].
+    let r = rsc as i64;
+    let idx = _mm512_set_epi64(7 * r, 6 * r, 5 * r, 4 * r, 3 * r, 2 * r, r, 0);
+    let c8 = c.offset(8 * rsc);
+    for j in 0..N {
+        let (mut v0, mut v1) = (lo[j], hi[j]);
+        if !first {
+            let z = _mm512_setzero_pd();
+            v0 = _mm512_add_pd(_mm512_mask_i64gather_pd::<8>(z, k0, idx, c.add(j)), v0);
+            v1 = _mm512_add_pd(_mm512_mask_i64gather_pd::<8>(z, k1, idx, c8.add(j)), v1);
+        }
+        _mm512_mask_i64scatter_pd::<8>(c.add(j), k0, idx, v0);
+        _mm512_mask_i64scatter_pd::<8>(c8.add(j), k1, idx, v1);
+    }
 }
 
 /// The 8x8 transpose of the rows `r` (column `j` of the result in `r[j]`):

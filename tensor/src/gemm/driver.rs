@@ -15,6 +15,11 @@ const UNPACKED_A_MAX: usize = 16 * 1024;
 /// contiguous: it then stays in L2 across the row panels of A, and for the
 /// small products of a training loop the copy cost a fifth of the time.
 const UNPACKED_B_MAX: usize = 32 * 1024;
+/// Column panels of C up to which A is never packed (see [`a_in_place`]).
+const SKINNY_PANELS: usize = 4;
+/// Largest column stride (elements) of a column-major A read in place for
+/// a skinny C (see [`a_in_place`]).
+const SKINNY_COL_STRIDE: usize = 512;
 /// B panels packed per shared packing piece.
 const PACK_GROUP: usize = 8;
 /// Pieces of a block's computation to aim for on two threads: more than two
@@ -65,6 +70,36 @@ pub(crate) trait MicroKernel {
     unsafe fn transpose_rows(a: *const f64, rsa: isize, out: *mut f64) -> bool {
         let _ = (a, rsa, out);
         false
+    }
+
+    /// Rows of C per tile of [`MicroKernel::tile_t`] (0: the kernel has none).
+    const T_ROWS: usize = 0;
+    /// Most columns of C [`MicroKernel::tile_t`] computes.
+    const T_COLS: usize = 0;
+
+    /// The transposed orientation, for a column-major A read in place and
+    /// a C of at most `T_COLS` columns: `C[0..mr, 0..nr] (+)= A @ B` over
+    /// depth `kc` (`mr <= T_ROWS`), element `(i, p)` of A at `a + i + p *
+    /// csa`, B's row `p` at `b + p * rsb`; the same multiply-adds in the same
+    /// order as [`MicroKernel::tile`]. Only called when `T_ROWS > 0`.
+    ///
+    /// # Safety
+    /// As `tile`, for `mr` rows of A and `nr` columns of B.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn tile_t(
+        kc: usize,
+        a: *const f64,
+        csa: isize,
+        b: *const f64,
+        rsb: isize,
+        c: *mut f64,
+        rsc: isize,
+        mr: usize,
+        nr: usize,
+        first: bool,
+    ) {
+        let _ = (kc, a, csa, b, rsb, c, rsc, mr, nr, first);
+        unreachable!("tile_t is only called on kernels with T_ROWS > 0");
     }
 }
 
@@ -273,11 +308,19 @@ fn run_pieces(parallel: bool, pieces: usize, f: impl Fn(usize) + Sync) {
     }
 }
 
-/// Whether A is read in place by the kernel instead of being packed: when it
-/// is small (it then stays in L1/L2 across B's column panels) and one of its
-/// strides is 1.
-fn a_in_place(m: usize, k: usize, a: Mat) -> bool {
-    (a.rs == 1 || a.cs == 1) && m * k <= UNPACKED_A_MAX
+/// Whether A is read in place by the kernel instead of being packed (one of
+/// its strides must be 1): when it is small (it then stays in L1/L2 across
+/// B's column panels), or when C has at most [`SKINNY_PANELS`] column panels
+/// of `nr` columns, so each A micro-panel, kept in L1, serves only those few
+/// tiles and packing it costs about as much as using it. For n = 10 reading
+/// A in place took 256x128x10 from 27 to 22 us and a transposed-view A of
+/// 128x256x10 from 37 to 24 us (AVX2: 100 to 30 us). A column-major A is
+/// read a column per step of depth, so only while its columns are at most
+/// [`SKINNY_COL_STRIDE`] apart: a panel then spans at most 1 MiB of pages
+/// (at 8 KiB apart, 2 MiB, the TLB misses made 1024x1024x16 1.7x slower).
+fn a_in_place(m: usize, k: usize, n: usize, nr: usize, a: Mat) -> bool {
+    let skinny = n <= SKINNY_PANELS * nr && (a.cs == 1 || a.cs.unsigned_abs() <= SKINNY_COL_STRIDE);
+    (a.rs == 1 || a.cs == 1) && (m * k <= UNPACKED_A_MAX || skinny)
 }
 
 /// `C = A @ B` (`overwrite`) or `C += A @ B` for an `m x k` A, `k x n` B and
@@ -316,6 +359,11 @@ pub(crate) unsafe fn gemm<K: MicroKernel>(
         return;
     }
     let bl = Blocking::for_kernel::<K>();
+    if K::T_ROWS > 0 && n <= K::T_COLS && a.rs == 1 && a.cs > 0 && a.cs.unsigned_abs() <= SKINNY_COL_STRIDE && b.cs == 1
+    {
+        gemm_t::<K>(m, k, n, a, b, c, overwrite, parallel, bl.kc, epilogue);
+        return;
+    }
     let unpacked_b = b.cs == 1 && k * n <= UNPACKED_B_MAX;
     let b_len = if unpacked_b {
         0
@@ -381,7 +429,7 @@ pub(crate) unsafe fn gemm<K: MicroKernel>(
                     let block = Block {
                         mc: mc.min(m - ic),
                         kc,
-                        in_place: a_in_place(m, k, a),
+                        in_place: a_in_place(m, k, n, K::NR, a),
                         unpacked_b,
                         first,
                         b_in_l2: bl.b_in_l2,
@@ -415,6 +463,75 @@ pub(crate) unsafe fn gemm<K: MicroKernel>(
     if crate::interrupt::requested() {
         // The caller discards the result (see `interrupt`); zeros keep every
         // element initialised.
+        for i in 0..m {
+            std::ptr::write_bytes(c.ptr.offset(i as isize * c.rs), 0, n);
+        }
+    }
+}
+
+/// Rows of C per piece of [`gemm_t`] (shared between threads, and the
+/// unit the epilogue runs on).
+const T_PIECE_ROWS: usize = 64;
+
+/// `gemm` for a column-major A read in place and a C of at most
+/// `K::T_COLS` columns, in the transposed orientation of
+/// [`MicroKernel::tile_t`] (all lanes busy where the normal tile would use
+/// `n` of `NR`; 128x256x10 with A a transposed view: 20 -> 12 us). Each
+/// element of C gets the normal path's multiply-adds in the normal order
+/// (the same depth blocks of `kc`), so the result is the same bits.
+///
+/// # Safety
+/// As `gemm`, with `a.rs == 1`, `b.cs == 1` and `n <= K::T_COLS`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_t<K: MicroKernel>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: Mat,
+    b: Mat,
+    c: Mat,
+    overwrite: bool,
+    parallel: bool,
+    kc: usize,
+    epilogue: Option<Epilogue<'_>>,
+) {
+    let pieces = m.div_ceil(T_PIECE_ROWS);
+    run_pieces(parallel, pieces, |piece| {
+        let (a, b, c) = (a, b, c);
+        if crate::interrupt::requested() {
+            return;
+        }
+        let i0 = piece * T_PIECE_ROWS;
+        let rows = T_PIECE_ROWS.min(m - i0);
+        let mut pc = 0;
+        while pc < k {
+            let kcb = kc.min(k - pc);
+            let mut ir = 0;
+            while ir < rows {
+                let mr = K::T_ROWS.min(rows - ir);
+                let i = (i0 + ir) as isize;
+                K::tile_t(
+                    kcb,
+                    a.ptr.offset(i + pc as isize * a.cs),
+                    a.cs,
+                    b.ptr.offset(pc as isize * b.rs),
+                    b.rs,
+                    c.ptr.offset(i * c.rs),
+                    c.rs,
+                    mr,
+                    n,
+                    overwrite && pc == 0,
+                );
+                ir += K::T_ROWS;
+            }
+            pc += kcb;
+        }
+        if let Some(e) = epilogue {
+            e(i0, rows, 0, n);
+        }
+    });
+    if crate::interrupt::requested() {
+        // As in `gemm`: the caller discards the result.
         for i in 0..m {
             std::ptr::write_bytes(c.ptr.offset(i as isize * c.rs), 0, n);
         }
