@@ -350,6 +350,61 @@ fn binary_general(a: &Tensor, b: &Tensor, shape: &[usize], n: usize, f: impl Fn(
     out
 }
 
+/// One operand's elements along an output row of `where`.
+#[derive(Clone, Copy)]
+enum Lane<'a> {
+    /// Contiguous: the row's elements.
+    Run(&'a [f64]),
+    /// Broadcast along the row: one element for all.
+    One(f64),
+    /// Any other stride: `data[offset + i * stride]`.
+    Strided(&'a [f64], isize, isize),
+}
+
+/// The `len` elements of an operand's row starting at `offset` with `stride`.
+#[inline(always)]
+fn lane(data: &[f64], offset: isize, stride: isize, len: usize) -> Lane<'_> {
+    let o = offset as usize;
+    match stride {
+        1 => Lane::Run(&data[o..o + len]),
+        0 => Lane::One(data[o]),
+        _ => Lane::Strided(data, offset, stride),
+    }
+}
+
+impl Lane<'_> {
+    #[inline(always)]
+    fn at(self, i: usize) -> f64 {
+        match self {
+            Lane::Run(s) => s[i],
+            Lane::One(v) => v,
+            Lane::Strided(d, o, s) => d[(o + i as isize * s) as usize],
+        }
+    }
+}
+
+/// Appends one output row of `where`: `x[i]` where `c[i] != 0` (NaN counts
+/// as true), else `y[i]`. Contiguous and broadcast operands get loops of
+/// their own (plain slices, so they vectorise without bounds checks).
+#[inline(always)]
+fn where_row(out: &mut Vec<f64>, len: usize, c: Lane<'_>, x: Lane<'_>, y: Lane<'_>) {
+    let pick = |c: f64, p: f64, q: f64| if c != 0.0 { p } else { q };
+    match (c, x, y) {
+        (Lane::One(c), x, y) => match if c != 0.0 { x } else { y } {
+            Lane::Run(s) => out.extend_from_slice(s),
+            Lane::One(v) => out.resize(out.len() + len, v),
+            other => out.extend((0..len).map(|i| other.at(i))),
+        },
+        (Lane::Run(c), Lane::Run(x), Lane::Run(y)) => {
+            out.extend(c.iter().zip(x).zip(y).map(|((&c, &p), &q)| pick(c, p, q)))
+        }
+        (Lane::Run(c), Lane::Run(x), Lane::One(q)) => out.extend(c.iter().zip(x).map(|(&c, &p)| pick(c, p, q))),
+        (Lane::Run(c), Lane::One(p), Lane::Run(y)) => out.extend(c.iter().zip(y).map(|(&c, &q)| pick(c, p, q))),
+        (Lane::Run(c), Lane::One(p), Lane::One(q)) => out.extend(c.iter().map(|&c| pick(c, p, q))),
+        (c, x, y) => out.extend((0..len).map(|i| pick(c.at(i), x.at(i), y.at(i)))),
+    }
+}
+
 impl Tensor {
     /// Applies a unary operator elementwise into a new tensor.
     pub fn unary(&self, op: UnaryOp) -> Tensor {
@@ -490,25 +545,19 @@ impl Tensor {
         };
         let s1 = broadcast_shapes(&cond.shape, &a.shape).ok_or_else(|| err(&cond.shape, &a.shape))?;
         let shape = broadcast_shapes(&s1, &b.shape).ok_or_else(|| err(&s1, &b.shape))?;
-        let mut out = crate::buffer::alloc_filled(&shape, 0.0)?;
+        // Filled by appending: the output is written in row-major order.
+        let mut out = crate::buffer::alloc(&shape)?;
         let sc = broadcast_strides(&cond.shape, &cond.strides, &shape);
         let sa = broadcast_strides(&a.shape, &a.strides, &shape);
         let sb = broadcast_strides(&b.shape, &b.strides, &shape);
-        let so = contiguous_strides(&shape);
         let (cd, ad, bd) = (&cond.data[..], &a.data[..], &b.data[..]);
         for_each_row(
             &shape,
-            [&so, &sc, &sa, &sb],
-            [0, cond.offset as isize, a.offset as isize, b.offset as isize],
-            |[oo, co, ao, bo], len, [os, sc, sa, sb]| {
-                for i in 0..len as isize {
-                    let c = cd[(co + i * sc) as usize];
-                    out[(oo + i * os) as usize] = if c != 0.0 {
-                        ad[(ao + i * sa) as usize]
-                    } else {
-                        bd[(bo + i * sb) as usize]
-                    };
-                }
+            [&sc, &sa, &sb],
+            [cond.offset as isize, a.offset as isize, b.offset as isize],
+            |[co, ao, bo], len, [sc, sa, sb]| {
+                let (c, x, y) = (lane(cd, co, sc, len), lane(ad, ao, sa, len), lane(bd, bo, sb, len));
+                where_row(&mut out, len, c, x, y);
             },
         );
         let dtype = if a.is_bool() && b.is_bool() {
