@@ -447,6 +447,26 @@ struct Blocks<'a> {
     out: &'a mut Vec<f64>,
 }
 
+thread_local! {
+    /// The register and scratch blocks of the last machine that ran on this
+    /// thread, for the next one (see `Machine::new`).
+    static SPARE: std::cell::Cell<Option<(Vec<f64>, Vec<f64>)>> = const { std::cell::Cell::new(None) };
+}
+
+/// Blocks larger than this many elements are freed rather than kept in
+/// `SPARE` (a kernel with very many steps or arguments is rare).
+const SPARE_MAX: usize = 64 * BLOCK;
+
+impl Drop for Machine<'_> {
+    fn drop(&mut self) {
+        let regs = std::mem::take(&mut self.regs);
+        let scratch = std::mem::take(&mut self.scratch);
+        if regs.len() <= SPARE_MAX && scratch.len() <= SPARE_MAX {
+            SPARE.set(Some((regs, scratch)));
+        }
+    }
+}
+
 /// The state of the block loop of one run.
 struct Machine<'a> {
     steps: &'a [FusedStep],
@@ -502,17 +522,30 @@ fn run_blocks_impl<M: Mode>(b: Blocks<'_>) {
             out.push(total);
         }
         Goal::SumRows { row } => {
-            let mut buf = vec![0.0f64; row];
             let rows = n.checked_div(row).unwrap_or(0);
-            for r in 0..rows {
-                let mut c = 0;
-                while c < row {
-                    let len = width.min(row - c);
-                    m.block::<M>(r * row + c, len, Target::Slice(&mut buf[c..c + len]));
-                    c += len;
+            // Short rows go through the steps several at a time (one block
+            // per row cost more than the row's arithmetic); a long row in
+            // blocks. Each row is then summed as the reduction kernel sums a
+            // contiguous row: the identity plus `sum_slice` of it.
+            let per_block = (width / row.max(1)).max(1);
+            let mut buf = vec![0.0f64; row.max(per_block * row)];
+            let mut r = 0;
+            while r < rows {
+                let k = per_block.min(rows - r);
+                if k * row <= width {
+                    m.block::<M>(r * row, k * row, Target::Slice(&mut buf[..k * row]));
+                } else {
+                    let mut c = 0;
+                    while c < row {
+                        let len = width.min(row - c);
+                        m.block::<M>(r * row + c, len, Target::Slice(&mut buf[c..c + len]));
+                        c += len;
+                    }
                 }
-                // As the reduction kernel: the identity plus the row's sum.
-                out.push(0.0 + crate::reduce::sum_slice(&buf));
+                for x in buf[..k * row].chunks_exact(row) {
+                    out.push(0.0 + crate::reduce::sum_row(x));
+                }
+                r += k;
             }
             if row == 0 {
                 // Rows of nothing sum to zero.
@@ -550,14 +583,27 @@ impl<'a> Machine<'a> {
             scalar.push(v);
         }
         let width = BLOCK.min(n).max(1);
+        // The last machine's blocks on this thread, grown if too small: a
+        // fresh zeroed pair cost more than a small kernel's whole run (and a
+        // fused product builds a machine for every finished block of C). Old
+        // contents are never read: a step's block is written before any
+        // later step reads it, and a gathered argument's before the steps run.
+        let (mut regs, mut scratch) = SPARE.take().unwrap_or_default();
+        let grow = |v: &mut Vec<f64>, len: usize| {
+            if v.len() < len {
+                v.resize(len, 0.0);
+            }
+        };
+        grow(&mut regs, steps.len() * width);
+        grow(&mut scratch, sources.len() * width);
         Machine {
             steps,
             tensors,
             sources,
             shape,
             scalar,
-            regs: vec![0.0f64; steps.len() * width],
-            scratch: vec![0.0f64; sources.len() * width],
+            regs,
+            scratch,
             width,
         }
     }
@@ -994,6 +1040,10 @@ mod tests {
             vec![2, 1030],
             vec![4, 0],
             vec![3, 1],
+            vec![256, 10],
+            vec![100, 7],
+            vec![600, 1],
+            vec![2, 3, 200],
         ] {
             let n: usize = shape.iter().product();
             let x = t(&(0..n).map(|i| (i as f64 * 0.731).sin()).collect::<Vec<_>>(), &shape);
@@ -1014,6 +1064,51 @@ mod tests {
                 assert_eq!(rows.shape(), want.shape(), "{shape:?}");
                 assert_eq!(bits(&rows), bits(&want), "{shape:?}");
             }
+        }
+    }
+
+    /// Row sums of a kernel with broadcast operands (a column, a row, a
+    /// scalar; several short rows per block) equal the unfused ops' bits.
+    #[test]
+    fn fused_row_sums_with_broadcast_operands() {
+        let chain = FusedKernel {
+            steps: vec![
+                FusedStep {
+                    op: FusedOp::Binary(BinaryOp::Sub),
+                    a: FusedOperand::Arg(0),
+                    b: FusedOperand::Arg(1),
+                },
+                FusedStep {
+                    op: FusedOp::Binary(BinaryOp::Mul),
+                    a: FusedOperand::Step(0),
+                    b: FusedOperand::Arg(2),
+                },
+                FusedStep {
+                    op: FusedOp::Unary(UnaryOp::Exp),
+                    a: FusedOperand::Step(1),
+                    b: FusedOperand::Step(1),
+                },
+            ],
+            reduce: Some(FusedReduce::LastAxis { keepdims: true }),
+        };
+        for (r, c) in [(256, 10), (1, 1), (53, 10), (9, 513), (700, 2)] {
+            let x = t(
+                &(0..r * c).map(|i| (i as f64 * 0.731).sin()).collect::<Vec<_>>(),
+                &[r, c],
+            );
+            let col = t(&(0..r).map(|i| (i as f64 * 0.37).cos()).collect::<Vec<_>>(), &[r, 1]);
+            let row = t(&(0..c).map(|i| 1.0 + (i as f64 * 0.1)).collect::<Vec<_>>(), &[1, c]);
+            let plain = x
+                .binary(&col, BinaryOp::Sub)
+                .unwrap()
+                .binary(&row, BinaryOp::Mul)
+                .unwrap()
+                .unary(UnaryOp::Exp);
+            let want = plain.reduce(crate::ReduceOp::Sum, &[1], true).unwrap();
+            let args = vec![FusedArg::Tensor(x), FusedArg::Tensor(col), FusedArg::Tensor(row)];
+            let got = chain.run(args, &[r, c]).unwrap();
+            assert_eq!(got.shape(), want.shape());
+            assert_eq!(bits(&got), bits(&want), "{r}x{c}");
         }
     }
 

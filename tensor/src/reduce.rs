@@ -105,18 +105,14 @@ fn accumulate_row(dst: &mut [f64], src: &[f64], op: ReduceOp) {
     }
 }
 
-/// [`reduce_slice`] compiled inside the caller's instruction set: a short
-/// sum is one leaf of the pairwise sum, and a row shorter than the extreme
-/// kernel's lanes is scanned in place of setting them up (both give exactly
-/// what [`reduce_slice`] gives).
+/// [`sum_slice`] compiled inside the caller's instruction set (a slice of
+/// at most [`PAIRWISE_BLOCK`] elements is one leaf of the pairwise sum).
 #[inline(always)]
-fn reduce_row<M: Mode>(x: &[f64], op: ReduceOp) -> f64 {
-    match op {
-        ReduceOp::Sum if x.len() <= PAIRWISE_BLOCK => sum_leaf(x),
-        ReduceOp::Sum => sum_slice(x),
-        ReduceOp::Prod => prod_slice(x),
-        ReduceOp::Max => crate::vreduce::extreme_in::<M>(x, true),
-        ReduceOp::Min => crate::vreduce::extreme_in::<M>(x, false),
+pub(crate) fn sum_row(x: &[f64]) -> f64 {
+    if x.len() <= PAIRWISE_BLOCK {
+        sum_leaf(x)
+    } else {
+        sum_slice(x)
     }
 }
 
@@ -133,10 +129,25 @@ struct Rows<'a> {
 
 #[inline(always)]
 fn reduce_rows_impl<M: Mode>(r: Rows<'_>, out: &mut [f64]) {
-    for (i, o) in out.iter_mut().enumerate() {
-        // In bounds: the rows are elements of the input view.
-        let lo = (r.offset + i as isize * r.stride) as usize;
-        *o = r.op.combine(*o, reduce_row::<M>(&r.data[lo..lo + r.len], r.op));
+    // One loop per operator (LLVM kept the operator's dispatch inside a
+    // shared loop), each computing `op.combine(out[i], reduce_slice(row i))`;
+    // a macro, not a closure, so everything compiles for `M`'s instruction set.
+    macro_rules! each_row {
+        (|$o:ident, $x:ident| $e:expr) => {
+            for (i, $o) in out.iter_mut().enumerate() {
+                // In bounds: the rows are elements of the input view.
+                let lo = (r.offset + i as isize * r.stride) as usize;
+                let $x = &r.data[lo..lo + r.len];
+                *$o = $e;
+            }
+        };
+    }
+    match r.op {
+        ReduceOp::Sum if r.len <= PAIRWISE_BLOCK => each_row!(|o, x| *o + sum_leaf(x)),
+        ReduceOp::Sum => each_row!(|o, x| *o + sum_slice(x)),
+        ReduceOp::Prod => each_row!(|o, x| *o * prod_slice(x)),
+        ReduceOp::Max => each_row!(|o, x| maximum(*o, crate::vreduce::extreme_in::<M>(x, true))),
+        ReduceOp::Min => each_row!(|o, x| minimum(*o, crate::vreduce::extreme_in::<M>(x, false))),
     }
 }
 
