@@ -16,9 +16,10 @@ ROOT = os.path.dirname(HERE)
 SECTIONS = ("interp", "kernels", "train", "conv", "scalar", "gradcost", "vmapgrad")
 # Environment that pins the peers' BLAS / XLA / torch thread pools to one thread. On a
 # shared 2-core machine a spinning multi-threaded BLAS can lose 10-100x to contention
-# alone (see README), so the pinned rows are the stable comparison. dp itself has no
-# thread knob: dp-tensor hands half of a large enough product to one helper thread.
+# alone (see README), so the pinned rows are the stable comparison. The pinned rows
+# pin dp too (DP_NUM_THREADS=1: no helper thread), so both sides use one thread.
 ONE_THREAD = {
+    "DP_NUM_THREADS": "1",
     "OMP_NUM_THREADS": "1",
     "OPENBLAS_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1",
@@ -83,8 +84,9 @@ class Table:
 
 
 def pair(t, dp_cmd, peers, env_peer):
-    """Run the dp script once and each peer once; one row per (workload, peer)."""
-    code, out, err = run(dp_cmd)
+    """Run the dp script once and each peer once, in the same environment (thread
+    counts); one row per (workload, peer)."""
+    code, out, err = run(dp_cmd, env=env_peer)
     dp = parse(out)
     if code != 0:
         print(f"dp failed ({' '.join(dp_cmd)}):\n{err.strip()}")

@@ -165,7 +165,9 @@ fn run_file(file: &Path, args: Vec<String>, color: bool) -> u8 {
             p.to_path_buf()
         }
     });
-    match interp.run_source(&file.display().to_string(), &src, dir) {
+    let ran = interp.run_source(&file.display().to_string(), &src, dir);
+    print_jit_profile();
+    match ran {
         Ok(_) => 0,
         Err(errors) => {
             report(&interp, &errors, color);
@@ -180,7 +182,9 @@ fn run_snippet(code: &str, color: bool) -> u8 {
     interp.progress.display = dp::progress::Display::for_stdout();
     // As in the REPL, a missing final `;` is added (`dp -e 'let x = 3'`).
     let code = dp::repl::with_semicolon(code).unwrap_or_else(|| code.to_string());
-    match interp.run_source("<-e>", &code, Some(PathBuf::from("."))) {
+    let ran = interp.run_source("<-e>", &code, Some(PathBuf::from(".")));
+    print_jit_profile();
+    match ran {
         Ok(Some(v)) if !matches!(v, dp::Value::None) => {
             dp::cli_io::out_line!("{}", v.repr_with(&interp.print_options));
             0
@@ -190,6 +194,13 @@ fn run_snippet(code: &str, color: bool) -> u8 {
             report(&interp, &errors, color);
             1
         }
+    }
+}
+
+/// Under `DP_JIT_PROFILE`, the time of each step of every jit plan that ran.
+fn print_jit_profile() {
+    if let Some(table) = dp::autodiff::jit::profile::report() {
+        eprint!("{table}");
     }
 }
 

@@ -421,3 +421,54 @@ fn errors_of_a_replayed_plan_name_the_call() {
     assert!(err.contains("in `f`, called at") && err.contains(":7:7"), "{err}");
     assert!(err.contains("cholesky"), "{err}");
 }
+
+#[test]
+fn the_profile_names_each_step_of_a_plan_with_its_time_and_line() {
+    let dir = std::env::temp_dir().join(format!("dp-jit-profile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("step.dp");
+    let src = format!(
+        "{LOSS}\n{DATA}\nfn step(p, x, y) {{ tree_map(|q, g| q - 0.1 * g, p, grad(loss)(p, x, y)) }}\n\
+         let fast = jit(step);\nlet p = {{w: ones((3,)) * 0.1, b: 0.0}};\n\
+         for i in range(5) {{ p = fast(p, x, y); }}\nprint(p.b);\n"
+    );
+    std::fs::write(&path, src).expect("write program");
+    let run = |profile: &str| {
+        let out = Command::new(DP)
+            .arg(&path)
+            .env("NO_COLOR", "1")
+            .env("DP_JIT_PROFILE", profile)
+            .output()
+            .expect("run dp");
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (text(&out.stdout), text(&out.stderr))
+    };
+    let (plain_out, plain_err) = run("0");
+    let (out, err) = run("1");
+    // The program's own output is unchanged; the table goes to stderr.
+    assert_eq!(out, plain_out);
+    assert_eq!(plain_err, "");
+    let mut lines = err.lines();
+    let header = lines.next().unwrap_or_default();
+    assert!(header.starts_with("jit profile of `step`: 4 runs, "), "{err}");
+    assert!(lines.next().unwrap_or_default().contains("us/run"), "{err}");
+    let rows: Vec<&str> = lines.collect();
+    let steps: usize = header
+        .split(", ")
+        .find_map(|part| part.strip_suffix(" steps (DP_JIT_PROFILE)"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert_eq!(rows.len(), steps, "{err}");
+    // The forward tanh of the loss (line 1) is a step of its own or part of a fused one.
+    assert!(
+        rows.iter().any(|r| r.contains("tanh") && r.contains("step.dp:1:")),
+        "{err}"
+    );
+    // Times are numbers, slowest first.
+    let times: Vec<f64> = rows
+        .iter()
+        .map(|r| r.split_whitespace().next().and_then(|t| t.parse().ok()).unwrap_or(-1.0))
+        .collect();
+    assert!(times.iter().all(|&t| t >= 0.0), "{err}");
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "{err}");
+}

@@ -16,6 +16,7 @@
 
 pub mod fuse;
 mod plan;
+pub mod profile;
 mod program;
 pub mod signature;
 pub mod watch;

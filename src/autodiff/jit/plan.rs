@@ -97,7 +97,10 @@ impl Plan {
             }
         }
         let (graph, _) = optimize(g, &PassKind::ALL);
-        let program = Program::new(&graph);
+        let mut program = Program::new(&graph);
+        if super::profile::enabled() {
+            program.profile(&graph, &traced.name, &traced.sources);
+        }
         Ok(Plan {
             signature,
             reads: watch.reads,

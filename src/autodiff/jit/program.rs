@@ -13,15 +13,17 @@
 
 use crate::autodiff::capture::{AdjointRef, Extended};
 use crate::autodiff::trace::Op;
-use crate::diagnostics::R;
+use crate::diagnostics::{SourceMap, R};
 use crate::prim::{from_tensor, Prim};
 use crate::syntax::span::Span;
 use crate::value::{values_equal, Value};
 
+use super::profile::{Profile, Step as ProfiledStep};
 use dp_tensor::{BinaryOp, FusedArg, FusedKernel, UnaryOp};
 use smallvec::SmallVec;
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::time::Instant;
 
 /// Where an operand comes from.
 #[derive(Debug, Clone)]
@@ -61,6 +63,8 @@ struct FusedInstr {
     shape: Vec<usize>,
     out: u32,
     span: Span,
+    /// The operations of the group, for `DP_JIT_PROFILE` (empty when it is off).
+    names: String,
 }
 
 /// A float operation on registers: `out = op(a, b, c)` (unary operators
@@ -142,6 +146,8 @@ pub struct Program {
     regs_init: Vec<f64>,
     /// The registers, kept between runs like `scratch`.
     regs: RefCell<Vec<f64>>,
+    /// Each instruction's time, under `DP_JIT_PROFILE`.
+    profile: Option<Rc<Profile>>,
 }
 
 /// How a run ended.
@@ -216,6 +222,16 @@ impl Program {
                     args.push(operand(p.node as usize, 0));
                     args.push(operand(p.node as usize, 1));
                 }
+                let names = if super::profile::enabled() {
+                    let product = gr.product.iter().map(|p| p.node);
+                    let members = product.chain(gr.members.iter().copied());
+                    members
+                        .map(|m| nodes[m as usize].op.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                } else {
+                    String::new()
+                };
                 instrs.push(Step::Fused(Box::new(FusedInstr {
                     kernel: gr.kernel,
                     product: gr.product.map(|p| p.arg),
@@ -223,6 +239,7 @@ impl Program {
                     shape: gr.shape,
                     out: i as u32,
                     span: node.span,
+                    names,
                 })));
                 continue;
             }
@@ -352,7 +369,37 @@ impl Program {
             written,
             regs: RefCell::new(regs.clone()),
             regs_init: regs,
+            profile: None,
         }
+    }
+
+    /// Times every instruction of every run from now on (`DP_JIT_PROFILE`):
+    /// `function` names the plan in the table, `sources` places each step.
+    pub fn profile(&mut self, g: &Extended, function: &str, sources: &SourceMap) {
+        let shape = |node: u32| match &g.tape.nodes[node as usize].out {
+            Value::Tensor(t) => dp_tensor::format_shape(t.shape()),
+            other => other.type_name().to_string(),
+        };
+        let at = |span: Span| sources.location(span);
+        let steps = self
+            .instrs
+            .iter()
+            .map(|ins| match ins {
+                Instr::Value(v) => ProfiledStep {
+                    label: format!("{} -> {}", v.prim.name(), shape(v.out)),
+                    at: at(v.span),
+                },
+                Instr::Fused(f) => ProfiledStep {
+                    label: format!("fused {} -> {}", f.names, shape(f.out)),
+                    at: at(f.span),
+                },
+                Instr::Scalars(start, end) => ProfiledStep {
+                    label: format!("{} scalar operations", end - start),
+                    at: String::new(),
+                },
+            })
+            .collect();
+        self.profile = Some(super::profile::register(function, steps));
     }
 
     /// Runs the program on `inputs` (one per input, of the traced shapes).
@@ -385,13 +432,38 @@ impl Program {
             }
             slots[*slot as usize] = v.clone();
         }
-        for ins in &self.instrs {
+        for (k, ins) in self.instrs.iter().enumerate() {
+            let started = self.profile.as_ref().map(|_| Instant::now());
+            let diverged = self.step(ins, slots, regs)?;
+            if let (Some(p), Some(t)) = (&self.profile, started) {
+                p.add(k, t.elapsed());
+            }
+            if let Some(node) = diverged {
+                return Ok(Outcome::Diverged(node));
+            }
+        }
+        if let Some(p) = &self.profile {
+            p.finish_run();
+        }
+        Ok(Outcome::Done(
+            self.outputs
+                .iter()
+                .map(|o| match o {
+                    Operand::Slot(s) | Operand::Last(s) => slots[*s as usize].clone(),
+                    Operand::Const(v) => v.clone(),
+                    Operand::Reg(s) => Value::Float(regs[*s as usize]),
+                })
+                .collect(),
+        ))
+    }
+
+    /// Runs one instruction; `Some(node)` when the guard at that node came
+    /// out differently.
+    fn step(&self, ins: &Instr, slots: &mut [Value], regs: &mut [f64]) -> R<Option<u32>> {
+        {
             let ins = match ins {
                 Instr::Scalars(start, end) => {
-                    if let Some(node) = run_scalars(&self.scalars[*start as usize..*end as usize], regs) {
-                        return Ok(Outcome::Diverged(node));
-                    }
-                    continue;
+                    return Ok(run_scalars(&self.scalars[*start as usize..*end as usize], regs));
                 }
                 Instr::Fused(f) => {
                     let mut args = f
@@ -435,30 +507,21 @@ impl Program {
                         regs[f.out as usize] = x;
                     }
                     slots[f.out as usize] = v;
-                    continue;
+                    return Ok(None);
                 }
                 Instr::Value(ins) => ins,
             };
             let args: SmallVec<[Value; 3]> = ins.args.iter().map(|a| fetch(slots, regs, a)).collect();
             let v = apply_owned(&ins.prim, args).map_err(|d| d.at(ins.span))?;
             if ins.guard.as_ref().is_some_and(|g| !as_traced(&v, g)) {
-                return Ok(Outcome::Diverged(ins.out));
+                return Ok(Some(ins.out));
             }
             if let Value::Float(x) = v {
                 regs[ins.out as usize] = x;
             }
             slots[ins.out as usize] = v;
+            Ok(None)
         }
-        Ok(Outcome::Done(
-            self.outputs
-                .iter()
-                .map(|o| match o {
-                    Operand::Slot(s) | Operand::Last(s) => slots[*s as usize].clone(),
-                    Operand::Const(v) => v.clone(),
-                    Operand::Reg(s) => Value::Float(regs[*s as usize]),
-                })
-                .collect(),
-        ))
     }
 }
 
