@@ -5,6 +5,7 @@ use crate::error::{checked_size, Result, TensorError};
 use crate::iter::{contiguous_strides, for_each_row};
 use crate::ops::{BinaryOp, UnaryOp};
 use crate::tensor::{broadcast_shapes, broadcast_strides, Tensor};
+use std::mem::MaybeUninit;
 use std::rc::Rc;
 
 /// Expands `$body` once per unary operator with `$f` bound to a closure that
@@ -350,6 +351,89 @@ fn binary_general(a: &Tensor, b: &Tensor, shape: &[usize], n: usize, f: impl Fn(
     out
 }
 
+/// One operand's elements along an output row of `where`.
+#[derive(Clone, Copy)]
+enum Lane<'a> {
+    /// Contiguous: the row's elements.
+    Run(&'a [f64]),
+    /// Broadcast along the row: one element for all.
+    One(f64),
+    /// Any other stride: `data[offset + i * stride]`.
+    Strided(&'a [f64], isize, isize),
+}
+
+/// The `len` elements of an operand's row starting at `offset` with `stride`.
+#[inline(always)]
+fn lane(data: &[f64], offset: isize, stride: isize, len: usize) -> Lane<'_> {
+    let o = offset as usize;
+    match stride {
+        1 => Lane::Run(&data[o..o + len]),
+        0 => Lane::One(data[o]),
+        _ => Lane::Strided(data, offset, stride),
+    }
+}
+
+impl Lane<'_> {
+    #[inline(always)]
+    fn at(self, i: usize) -> f64 {
+        match self {
+            Lane::Run(s) => s[i],
+            Lane::One(v) => v,
+            Lane::Strided(d, o, s) => d[(o + i as isize * s) as usize],
+        }
+    }
+}
+
+/// One output row of `where`: `dst[i] = x[i]` where `c[i] != 0` (NaN counts
+/// as true), else `y[i]`. Contiguous and broadcast operands get loops of
+/// their own over plain slices, which vectorise to compare-and-blend.
+#[inline(always)]
+fn where_row_impl<M: crate::simd::Mode>(dst: &mut [MaybeUninit<f64>], c: Lane<'_>, x: Lane<'_>, y: Lane<'_>) {
+    let pick = |c: f64, p: f64, q: f64| if c != 0.0 { p } else { q };
+    let n = dst.len();
+    match (c, x, y) {
+        (Lane::One(c), x, y) => match if c != 0.0 { x } else { y } {
+            Lane::Run(s) => dst.iter_mut().zip(&s[..n]).for_each(|(o, &v)| {
+                o.write(v);
+            }),
+            Lane::One(v) => dst.iter_mut().for_each(|o| {
+                o.write(v);
+            }),
+            other => dst.iter_mut().enumerate().for_each(|(i, o)| {
+                o.write(other.at(i));
+            }),
+        },
+        (Lane::Run(c), Lane::Run(x), Lane::Run(y)) => {
+            for (((o, &c), &p), &q) in dst.iter_mut().zip(&c[..n]).zip(&x[..n]).zip(&y[..n]) {
+                o.write(pick(c, p, q));
+            }
+        }
+        (Lane::Run(c), Lane::Run(x), Lane::One(q)) => {
+            for ((o, &c), &p) in dst.iter_mut().zip(&c[..n]).zip(&x[..n]) {
+                o.write(pick(c, p, q));
+            }
+        }
+        (Lane::Run(c), Lane::One(p), Lane::Run(y)) => {
+            for ((o, &c), &q) in dst.iter_mut().zip(&c[..n]).zip(&y[..n]) {
+                o.write(pick(c, p, q));
+            }
+        }
+        (Lane::Run(c), Lane::One(p), Lane::One(q)) => {
+            for (o, &c) in dst.iter_mut().zip(&c[..n]) {
+                o.write(pick(c, p, q));
+            }
+        }
+        (c, x, y) => dst.iter_mut().enumerate().for_each(|(i, o)| {
+            o.write(pick(c.at(i), x.at(i), y.at(i)));
+        }),
+    }
+}
+
+crate::simd::multiversion!(
+    /// One output row of `where` (see `where_row_impl`), vectorised for the best instruction set.
+    fn where_row(dst: &mut [MaybeUninit<f64>], c: Lane<'_>, x: Lane<'_>, y: Lane<'_>) => where_row_impl
+);
+
 impl Tensor {
     /// Applies a unary operator elementwise into a new tensor.
     pub fn unary(&self, op: UnaryOp) -> Tensor {
@@ -490,27 +574,27 @@ impl Tensor {
         };
         let s1 = broadcast_shapes(&cond.shape, &a.shape).ok_or_else(|| err(&cond.shape, &a.shape))?;
         let shape = broadcast_shapes(&s1, &b.shape).ok_or_else(|| err(&s1, &b.shape))?;
-        let mut out = crate::buffer::alloc_filled(&shape, 0.0)?;
+        // Written row by row in row-major order into the spare capacity.
+        let mut out = crate::buffer::alloc(&shape)?;
+        let mut done = 0;
         let sc = broadcast_strides(&cond.shape, &cond.strides, &shape);
         let sa = broadcast_strides(&a.shape, &a.strides, &shape);
         let sb = broadcast_strides(&b.shape, &b.strides, &shape);
-        let so = contiguous_strides(&shape);
         let (cd, ad, bd) = (&cond.data[..], &a.data[..], &b.data[..]);
         for_each_row(
             &shape,
-            [&so, &sc, &sa, &sb],
-            [0, cond.offset as isize, a.offset as isize, b.offset as isize],
-            |[oo, co, ao, bo], len, [os, sc, sa, sb]| {
-                for i in 0..len as isize {
-                    let c = cd[(co + i * sc) as usize];
-                    out[(oo + i * os) as usize] = if c != 0.0 {
-                        ad[(ao + i * sa) as usize]
-                    } else {
-                        bd[(bo + i * sb) as usize]
-                    };
-                }
+            [&sc, &sa, &sb],
+            [cond.offset as isize, a.offset as isize, b.offset as isize],
+            |[co, ao, bo], len, [sc, sa, sb]| {
+                let (c, x, y) = (lane(cd, co, sc, len), lane(ad, ao, sa, len), lane(bd, bo, sb, len));
+                where_row(&mut out.spare_capacity_mut()[done..done + len], c, x, y);
+                done += len;
             },
         );
+        // SAFETY: `where_row` wrote each of the first `done` elements (the
+        // rows cover the shape exactly, and slicing the spare capacity
+        // checked that they fit in what `alloc` reserved).
+        unsafe { out.set_len(done) };
         let dtype = if a.is_bool() && b.is_bool() {
             DType::Bool
         } else {

@@ -380,7 +380,9 @@ struct RangeJob<'a> {
 fn run_range_impl<M: Mode>(job: RangeJob<'_>) {
     let [_, n] = *job.shape;
     let total = job.shape[0] * n;
-    let mut machine = Machine::new(job.kernel, job.tensors, job.sources, job.shape, total);
+    // No periodic patterns: a machine here computes one finished block of C,
+    // often shorter than a pattern would be.
+    let mut machine = Machine::new(job.kernel, job.tensors, job.sources, job.shape, total, false);
     let width = machine.width;
     let (row0, rows) = job.rows;
     let (col0, col1) = job.cols;
@@ -447,6 +449,26 @@ struct Blocks<'a> {
     out: &'a mut Vec<f64>,
 }
 
+thread_local! {
+    /// The register and scratch blocks of the last machine that ran on this
+    /// thread, for the next one (see `Machine::new`).
+    static SPARE: std::cell::Cell<Option<(Vec<f64>, Vec<f64>)>> = const { std::cell::Cell::new(None) };
+}
+
+/// Blocks larger than this many elements are freed rather than kept in
+/// `SPARE` (a kernel with very many steps or arguments is rare).
+const SPARE_MAX: usize = 64 * BLOCK;
+
+impl Drop for Machine<'_> {
+    fn drop(&mut self) {
+        let regs = std::mem::take(&mut self.regs);
+        let scratch = std::mem::take(&mut self.scratch);
+        if regs.len() <= SPARE_MAX && scratch.len() <= SPARE_MAX {
+            SPARE.set(Some((regs, scratch)));
+        }
+    }
+}
+
 /// The state of the block loop of one run.
 struct Machine<'a> {
     steps: &'a [FusedStep],
@@ -461,7 +483,48 @@ struct Machine<'a> {
     regs: Vec<f64>,
     /// One block per argument, for gathered ones.
     scratch: Vec<f64>,
+    /// Per argument (empty if none is): the period and enough repeats of it
+    /// for any block, for a strided argument repeated along leading axes
+    /// (see [`periodic_pattern`]).
+    periodic: Vec<Option<(usize, Vec<f64>)>>,
     width: usize,
+}
+
+/// Longest period gathered once per run instead of once per block.
+const PERIOD_MAX: usize = 4 * BLOCK;
+
+/// For an argument broadcast along the result's leading axes (a bias row
+/// against a matrix: zero strides on every axis before some axis `d`), its
+/// elements repeat with period `p = shape[d..].product()`: gathered once,
+/// followed by `width` more elements of the repetition, every block is then
+/// a plain slice of it (`lo % p..lo % p + len`) instead of a gather of short
+/// rows. `None` for other arguments, a long period, or a result no longer
+/// than one period.
+fn periodic_pattern(
+    src: &Source,
+    tensors: &[Option<&[f64]>],
+    shape: &[usize],
+    n: usize,
+    width: usize,
+) -> Option<(usize, Vec<f64>)> {
+    let Source::Strided { k, offset, strides } = src else {
+        return None;
+    };
+    let data = tensors[*k]?;
+    let d = strides.iter().take_while(|&&s| s == 0).count();
+    if d == 0 || d == shape.len() {
+        return None;
+    }
+    let p: usize = shape[d..].iter().product();
+    if p == 0 || p > PERIOD_MAX || p >= n {
+        return None;
+    }
+    let mut pattern = vec![0.0f64; p + width];
+    gather(data, *offset as isize, strides, shape, 0, &mut pattern[..p]);
+    for j in p..p + width {
+        pattern[j] = pattern[j - p];
+    }
+    Some((p, pattern))
 }
 
 #[inline(always)]
@@ -475,7 +538,7 @@ fn run_blocks_impl<M: Mode>(b: Blocks<'_>) {
         goal,
         out,
     } = b;
-    let mut m = Machine::new(kernel, tensors, sources, shape, n);
+    let mut m = Machine::new(kernel, tensors, sources, shape, n, true);
     let width = m.width;
     match goal {
         Goal::Elementwise { reused } => {
@@ -502,17 +565,30 @@ fn run_blocks_impl<M: Mode>(b: Blocks<'_>) {
             out.push(total);
         }
         Goal::SumRows { row } => {
-            let mut buf = vec![0.0f64; row];
             let rows = n.checked_div(row).unwrap_or(0);
-            for r in 0..rows {
-                let mut c = 0;
-                while c < row {
-                    let len = width.min(row - c);
-                    m.block::<M>(r * row + c, len, Target::Slice(&mut buf[c..c + len]));
-                    c += len;
+            // Short rows go through the steps several at a time (one block
+            // per row cost more than the row's arithmetic); a long row in
+            // blocks. Each row is then summed as the reduction kernel sums a
+            // contiguous row: the identity plus `sum_slice` of it.
+            let per_block = (width / row.max(1)).max(1);
+            let mut buf = vec![0.0f64; row.max(per_block * row)];
+            let mut r = 0;
+            while r < rows {
+                let k = per_block.min(rows - r);
+                if k * row <= width {
+                    m.block::<M>(r * row, k * row, Target::Slice(&mut buf[..k * row]));
+                } else {
+                    let mut c = 0;
+                    while c < row {
+                        let len = width.min(row - c);
+                        m.block::<M>(r * row + c, len, Target::Slice(&mut buf[c..c + len]));
+                        c += len;
+                    }
                 }
-                // As the reduction kernel: the identity plus the row's sum.
-                out.push(0.0 + crate::reduce::sum_slice(&buf));
+                for x in buf[..k * row].chunks_exact(row) {
+                    out.push(0.0 + crate::reduce::sum_row(x));
+                }
+                r += k;
             }
             if row == 0 {
                 // Rows of nothing sum to zero.
@@ -532,6 +608,7 @@ impl<'a> Machine<'a> {
         sources: &'a [Source],
         shape: &'a [usize],
         n: usize,
+        periodic: bool,
     ) -> Machine<'a> {
         let steps = &kernel.steps[..];
         let mut scalar: Vec<Option<f64>> = Vec::with_capacity(steps.len());
@@ -550,14 +627,36 @@ impl<'a> Machine<'a> {
             scalar.push(v);
         }
         let width = BLOCK.min(n).max(1);
+        // The last machine's blocks on this thread, grown if too small: a
+        // fresh zeroed pair cost more than a small kernel's whole run (and a
+        // fused product builds a machine for every finished block of C). Old
+        // contents are never read: a step's block is written before any
+        // later step reads it, and a gathered argument's before the steps run.
+        let (mut regs, mut scratch) = SPARE.take().unwrap_or_default();
+        let grow = |v: &mut Vec<f64>, len: usize| {
+            if v.len() < len {
+                v.resize(len, 0.0);
+            }
+        };
+        grow(&mut regs, steps.len() * width);
+        grow(&mut scratch, sources.len() * width);
+        let periodic = if periodic {
+            sources
+                .iter()
+                .map(|src| periodic_pattern(src, tensors, shape, n, width))
+                .collect()
+        } else {
+            Vec::new()
+        };
         Machine {
             steps,
             tensors,
             sources,
             shape,
             scalar,
-            regs: vec![0.0f64; steps.len() * width],
-            scratch: vec![0.0f64; sources.len() * width],
+            regs,
+            scratch,
+            periodic,
             width,
         }
     }
@@ -567,8 +666,13 @@ impl<'a> Machine<'a> {
     fn block<M: Mode>(&mut self, lo: usize, len: usize, target: Target<'_>) {
         let (width, sources, tensors, steps) = (self.width, self.sources, self.tensors, self.steps);
         // Gather what is not read in place.
+        let periodic = &self.periodic;
+        let pattern = |k: usize| periodic.get(k).and_then(Option::as_ref);
         for (k, src) in sources.iter().enumerate() {
             if let Source::Strided { k: t, offset, strides } = src {
+                if pattern(k).is_some() {
+                    continue;
+                }
                 // Sources only name arguments that are tensors.
                 if let Some(t) = tensors[*t] {
                     let dst = &mut self.scratch[k * width..k * width + len];
@@ -588,7 +692,10 @@ impl<'a> Machine<'a> {
                     Some(t) => Src::Slice(&t[offset + lo..offset + lo + len]),
                     None => Src::Scalar(0.0),
                 },
-                Source::Strided { .. } => Src::Slice(&scratch[k * width..k * width + len]),
+                Source::Strided { .. } => match pattern(k) {
+                    Some((p, pat)) => Src::Slice(&pat[lo % p..lo % p + len]),
+                    None => Src::Slice(&scratch[k * width..k * width + len]),
+                },
                 Source::Output => Src::Scalar(0.0),
             })
             .collect();
@@ -747,10 +854,37 @@ fn binary_into(op: BinaryOp, a: Src<'_>, b: Src<'_>, dst: &mut [MaybeUninit<f64>
 
 /// Copies `dst.len()` elements of a strided view (`offset`, `strides` over
 /// `shape`, row-major) starting at flat position `lo` of `shape` into `dst`.
+#[inline(always)]
 fn gather(data: &[f64], offset: isize, strides: &[isize], shape: &[usize], lo: usize, dst: &mut [f64]) {
     let nd = shape.len();
     if nd == 0 {
         dst.fill(data[offset as usize]);
+        return;
+    }
+    if nd == 2 && shape[1] > 0 {
+        // The common case (a column, a row or a transposed matrix against a
+        // matrix): one short step per row instead of the odometer below,
+        // whose bookkeeping cost more than the copying for short rows.
+        let (cols, s0, s1) = (shape[1], strides[0], strides[1]);
+        let (mut row, mut col) = (lo / cols, lo % cols);
+        let mut k = 0;
+        while k < dst.len() {
+            let run = (cols - col).min(dst.len() - k);
+            let pos = offset + row as isize * s0 + col as isize * s1;
+            let out = &mut dst[k..k + run];
+            match s1 {
+                0 => out.fill(data[pos as usize]),
+                1 => out.copy_from_slice(&data[pos as usize..pos as usize + run]),
+                _ => {
+                    for (i, o) in out.iter_mut().enumerate() {
+                        *o = data[(pos + i as isize * s1) as usize];
+                    }
+                }
+            }
+            k += run;
+            row += 1;
+            col = 0;
+        }
         return;
     }
     let mut idx = vec![0usize; nd];
@@ -994,6 +1128,10 @@ mod tests {
             vec![2, 1030],
             vec![4, 0],
             vec![3, 1],
+            vec![256, 10],
+            vec![100, 7],
+            vec![600, 1],
+            vec![2, 3, 200],
         ] {
             let n: usize = shape.iter().product();
             let x = t(&(0..n).map(|i| (i as f64 * 0.731).sin()).collect::<Vec<_>>(), &shape);
@@ -1013,6 +1151,87 @@ mod tests {
                     .unwrap();
                 assert_eq!(rows.shape(), want.shape(), "{shape:?}");
                 assert_eq!(bits(&rows), bits(&want), "{shape:?}");
+            }
+        }
+    }
+
+    /// Row sums of a kernel with broadcast operands (a column, a row, a
+    /// scalar; several short rows per block) equal the unfused ops' bits.
+    #[test]
+    fn fused_row_sums_with_broadcast_operands() {
+        let chain = FusedKernel {
+            steps: vec![
+                FusedStep {
+                    op: FusedOp::Binary(BinaryOp::Sub),
+                    a: FusedOperand::Arg(0),
+                    b: FusedOperand::Arg(1),
+                },
+                FusedStep {
+                    op: FusedOp::Binary(BinaryOp::Mul),
+                    a: FusedOperand::Step(0),
+                    b: FusedOperand::Arg(2),
+                },
+                FusedStep {
+                    op: FusedOp::Unary(UnaryOp::Exp),
+                    a: FusedOperand::Step(1),
+                    b: FusedOperand::Step(1),
+                },
+            ],
+            reduce: Some(FusedReduce::LastAxis { keepdims: true }),
+        };
+        for (r, c) in [(256, 10), (1, 1), (53, 10), (9, 513), (700, 2)] {
+            let x = t(
+                &(0..r * c).map(|i| (i as f64 * 0.731).sin()).collect::<Vec<_>>(),
+                &[r, c],
+            );
+            let col = t(&(0..r).map(|i| (i as f64 * 0.37).cos()).collect::<Vec<_>>(), &[r, 1]);
+            let row = t(&(0..c).map(|i| 1.0 + (i as f64 * 0.1)).collect::<Vec<_>>(), &[1, c]);
+            let plain = x
+                .binary(&col, BinaryOp::Sub)
+                .unwrap()
+                .binary(&row, BinaryOp::Mul)
+                .unwrap()
+                .unary(UnaryOp::Exp);
+            let want = plain.reduce(crate::ReduceOp::Sum, &[1], true).unwrap();
+            let args = vec![FusedArg::Tensor(x), FusedArg::Tensor(col), FusedArg::Tensor(row)];
+            let got = chain.run(args, &[r, c]).unwrap();
+            assert_eq!(got.shape(), want.shape());
+            assert_eq!(bits(&got), bits(&want), "{r}x{c}");
+        }
+    }
+
+    /// Gathering any stretch of a 2-d (and 3-d) strided view, broadcast or
+    /// transposed, reads the elements a row-major walk reads.
+    #[test]
+    fn gather_reads_the_view_in_row_major_order() {
+        let data: Vec<f64> = (0..400).map(|i| i as f64).collect();
+        for (shape, strides, offset) in [
+            (vec![7usize, 10usize], vec![1isize, 0isize], 3isize),
+            (vec![7, 10], vec![0, 1], 5),
+            (vec![7, 10], vec![1, 7], 0),
+            (vec![6, 9], vec![9, 1], 2),
+            (vec![5, 1], vec![1, 0], 0),
+            (vec![2, 3, 4], vec![0, 4, 1], 1),
+            (vec![2, 3, 4], vec![12, 1, 3], 0),
+        ] {
+            let n: usize = shape.iter().product();
+            let want: Vec<f64> = (0..n)
+                .map(|mut flat| {
+                    let mut pos = offset;
+                    for d in (0..shape.len()).rev() {
+                        pos += (flat % shape[d]) as isize * strides[d];
+                        flat /= shape[d];
+                    }
+                    data[pos as usize]
+                })
+                .collect();
+            for lo in 0..n {
+                for len in [1, 3, 10, 23, n - lo] {
+                    let len = len.min(n - lo);
+                    let mut dst = vec![f64::NAN; len];
+                    gather(&data, offset, &strides, &shape, lo, &mut dst);
+                    assert_eq!(dst, want[lo..lo + len], "{shape:?} {strides:?} lo={lo} len={len}");
+                }
             }
         }
     }

@@ -1,8 +1,9 @@
 //! Reductions (sum/prod/max/min over axes) and argmax/argmin.
 
 use crate::error::{check_axis, checked_size, Result, TensorError};
-use crate::iter::for_each_row;
+use crate::iter::{coalesce, for_each_row};
 use crate::ops::{maximum, minimum, ReduceOp};
+use crate::simd::{multiversion, Mode};
 use crate::tensor::Tensor;
 
 /// Block size below which [`sum_slice`] sums with 8 interleaved accumulators.
@@ -46,6 +47,7 @@ pub(crate) fn sum_leaf(x: &[f64]) -> f64 {
     s
 }
 
+#[inline(always)]
 fn prod_slice(x: &[f64]) -> f64 {
     let mut acc = [1.0f64; 8];
     let chunks = x.chunks_exact(8);
@@ -101,6 +103,99 @@ fn accumulate_row(dst: &mut [f64], src: &[f64], op: ReduceOp) {
             }
         }
     }
+}
+
+/// [`sum_slice`] compiled inside the caller's instruction set (a slice of
+/// at most [`PAIRWISE_BLOCK`] elements is one leaf of the pairwise sum).
+#[inline(always)]
+pub(crate) fn sum_row(x: &[f64]) -> f64 {
+    if x.len() <= PAIRWISE_BLOCK {
+        sum_leaf(x)
+    } else {
+        sum_slice(x)
+    }
+}
+
+/// A reduction whose every output element reduces one contiguous row.
+struct Rows<'a> {
+    data: &'a [f64],
+    /// Element offset of row 0 and the distance between rows.
+    offset: isize,
+    stride: isize,
+    /// Elements per row (at least one).
+    len: usize,
+    op: ReduceOp,
+}
+
+#[inline(always)]
+fn reduce_rows_impl<M: Mode>(r: Rows<'_>, out: &mut [f64]) {
+    // One loop per operator (LLVM kept the operator's dispatch inside a
+    // shared loop), each computing `op.combine(out[i], reduce_slice(row i))`;
+    // a macro, not a closure, so everything compiles for `M`'s instruction set.
+    macro_rules! each_row {
+        (|$o:ident, $x:ident| $e:expr) => {
+            for (i, $o) in out.iter_mut().enumerate() {
+                // In bounds: the rows are elements of the input view.
+                let lo = (r.offset + i as isize * r.stride) as usize;
+                let $x = &r.data[lo..lo + r.len];
+                *$o = $e;
+            }
+        };
+    }
+    match r.op {
+        ReduceOp::Sum if r.len <= PAIRWISE_BLOCK => each_row!(|o, x| *o + sum_leaf(x)),
+        ReduceOp::Sum => each_row!(|o, x| *o + sum_slice(x)),
+        ReduceOp::Prod => each_row!(|o, x| *o * prod_slice(x)),
+        ReduceOp::Max => each_row!(|o, x| maximum(*o, crate::vreduce::extreme_in::<M>(x, true))),
+        ReduceOp::Min => each_row!(|o, x| minimum(*o, crate::vreduce::extreme_in::<M>(x, false))),
+    }
+}
+
+multiversion!(
+    /// `out[i] = op(out[i], reduce(row i))` for every row, as the general
+    /// loop computes it one row at a time (one dispatch for all rows: a
+    /// reduction along a short last axis was mostly per-row overhead).
+    fn reduce_rows(r: Rows<'_>, out: &mut [f64]) => reduce_rows_impl
+);
+
+#[inline(always)]
+fn reduce_cols_impl<M: Mode>(r: Rows<'_>, out: &mut [f64]) {
+    let w = out.len();
+    let row = |i: usize| {
+        // In bounds: the rows are elements of the input view.
+        let lo = (r.offset + i as isize * r.stride) as usize;
+        &r.data[lo..lo + w]
+    };
+    // One loop per operator, so each compiles to a plain vector loop.
+    match r.op {
+        ReduceOp::Sum => (0..r.len).for_each(|i| out.iter_mut().zip(row(i)).for_each(|(d, &s)| *d += s)),
+        ReduceOp::Prod => (0..r.len).for_each(|i| out.iter_mut().zip(row(i)).for_each(|(d, &s)| *d *= s)),
+        ReduceOp::Max => (0..r.len).for_each(|i| out.iter_mut().zip(row(i)).for_each(|(d, &s)| *d = maximum(*d, s))),
+        ReduceOp::Min => (0..r.len).for_each(|i| out.iter_mut().zip(row(i)).for_each(|(d, &s)| *d = minimum(*d, s))),
+    }
+}
+
+multiversion!(
+    /// `out[j] = op(out[j], x[i, j])` for `i` in `0..r.len` in order, row `i`
+    /// of `x` starting at `offset + i * stride`: a reduction over leading
+    /// axes (a column sum), each output element accumulated in the order of
+    /// the general loop, vectorised across the columns.
+    fn reduce_cols(r: Rows<'_>, out: &mut [f64]) => reduce_cols_impl
+);
+
+#[cfg(test)]
+thread_local! {
+    /// Tests set this to run the general loop, to compare the fast paths with it.
+    static GENERAL_ONLY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether [`Tensor::reduce`] must skip its fast paths (only ever in tests).
+#[inline(always)]
+fn general_only() -> bool {
+    #[cfg(test)]
+    return GENERAL_ONLY.with(|g| g.get());
+    #[cfg(not(test))]
+    false
 }
 
 fn reduction_name(op: ReduceOp) -> &'static str {
@@ -181,6 +276,30 @@ impl Tensor {
         let xs: Vec<isize> = order.iter().map(|&i| self.strides[i]).collect();
         let os: Vec<isize> = order.iter().map(|&i| ostrides[i]).collect();
         let data = &self.data[..];
+        // Two common layouts get one call over all rows: a reduction along
+        // contiguous rows (one output per row) and one over leading axes of
+        // contiguous rows (one output per column). Both do exactly what the
+        // general loop below does, row by row in the same order.
+        if count > 0 && out_n > 0 && !general_only() {
+            let (cs, [cx, co]) = coalesce(&shape, [&xs, &os]);
+            if cs.len() == 2 && cx[1] == 1 {
+                let rows = Rows {
+                    data,
+                    offset: self.offset as isize,
+                    stride: cx[0],
+                    len: cs[1],
+                    op,
+                };
+                if co[..] == [1, 0] {
+                    reduce_rows(rows, &mut out);
+                    return Ok(Tensor::from_parts(out, final_shape));
+                }
+                if co[..] == [0, 1] {
+                    reduce_cols(Rows { len: cs[0], ..rows }, &mut out);
+                    return Ok(Tensor::from_parts(out, final_shape));
+                }
+            }
+        }
         for_each_row(
             &shape,
             [&xs, &os],
@@ -327,5 +446,130 @@ impl Tensor {
                 Ok(Tensor::from_parts(out, out_shape))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Awkward values: signed zeros, infinities, NaN (when `nan`), ties.
+    fn values(n: usize, seed: u64, nan: bool) -> Vec<f64> {
+        let mut state = seed;
+        (0..n)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                match (state >> 33) % 16 {
+                    0 => -0.0,
+                    1 => 0.0,
+                    2 => f64::INFINITY,
+                    3 => f64::NEG_INFINITY,
+                    4 if nan => f64::NAN,
+                    5 => 1.0,
+                    k => (k as f64 - 9.5) * 0.37 + (state >> 40) as f64 * 1e-7,
+                }
+            })
+            .collect()
+    }
+
+    /// The result through the general loop only.
+    fn general(t: &Tensor, op: ReduceOp, axes: &[usize], keepdims: bool) -> Tensor {
+        GENERAL_ONLY.with(|g| g.set(true));
+        let r = t.reduce(op, axes, keepdims);
+        GENERAL_ONLY.with(|g| g.set(false));
+        r.unwrap()
+    }
+
+    /// Bit for bit, except that any NaN equals any NaN: which NaN an
+    /// addition of two NaNs (or of inf and -inf) gives depends on operand
+    /// order that LLVM may swap in each instruction-set build anyway.
+    fn same_bits(a: &Tensor, b: &Tensor) -> bool {
+        let same = |x: f64, y: f64| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan());
+        a.shape == b.shape && a.to_vec().iter().zip(b.to_vec()).all(|(x, y)| same(*x, y))
+    }
+
+    /// Every reduction of 2-d and 3-d tensors (contiguous, transposed,
+    /// sliced, broadcast; short and long rows; with and without NaN) gives
+    /// exactly the general loop's bits.
+    #[test]
+    fn fast_paths_match_the_general_loop() {
+        let ops = [ReduceOp::Sum, ReduceOp::Prod, ReduceOp::Max, ReduceOp::Min];
+        let mut seed = 1;
+        for (r, c) in [
+            (1, 1),
+            (1, 7),
+            (7, 1),
+            (3, 2),
+            (256, 10),
+            (5, 31),
+            (4, 32),
+            (3, 33),
+            (9, 128),
+            (2, 300),
+            (300, 3),
+        ] {
+            for nan in [false, true] {
+                seed += 1;
+                let x = Tensor::from_vec(values(r * c, seed, nan), &[r, c]).unwrap();
+                let xt = x.t();
+                let col = Tensor::from_vec(values(r, seed + 100, nan), &[r, 1]).unwrap();
+                let wide = col.broadcast_to(&[r, c]).unwrap();
+                let x3 = Tensor::from_vec(values(2 * r * c, seed + 200, nan), &[2, r, c]).unwrap();
+                let x3p = x3.transpose(&[1, 0, 2]).unwrap();
+                for t in [&x, &xt, &wide, &x3, &x3p] {
+                    let nd = t.ndim();
+                    let mut axis_sets: Vec<Vec<usize>> = (0..nd).map(|a| vec![a]).collect();
+                    axis_sets.push((0..nd).collect());
+                    if nd == 3 {
+                        axis_sets.extend([vec![0, 1], vec![1, 2], vec![0, 2]]);
+                    }
+                    for axes in &axis_sets {
+                        for op in ops {
+                            for keepdims in [false, true] {
+                                let fast = t.reduce(op, axes, keepdims).unwrap();
+                                let want = general(t, op, axes, keepdims);
+                                assert!(
+                                    same_bits(&fast, &want),
+                                    "{op:?} over {axes:?} of {:?} (strides {:?}): {:?} vs {:?}",
+                                    t.shape,
+                                    t.strides,
+                                    fast.to_vec(),
+                                    want.to_vec()
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Row maxima keep the first of equal signed zeros, as the lane kernel does.
+    #[test]
+    fn short_row_extremes_keep_signed_zeros_and_nan() {
+        let x = Tensor::from_vec(vec![-0.0, 0.0, 0.0, -0.0, f64::NAN, 1.0], &[3, 2]).unwrap();
+        let m = x.reduce(ReduceOp::Max, &[1], false).unwrap().to_vec();
+        assert_eq!(m[0].to_bits(), (-0.0f64).to_bits());
+        assert_eq!(m[1].to_bits(), 0.0f64.to_bits());
+        assert!(m[2].is_nan());
+        let s = x.reduce(ReduceOp::Sum, &[0], false).unwrap().to_vec();
+        assert!(s[0].is_nan() && s[1] == 1.0);
+        // Sums of negative zeros start from +0.0, as before.
+        let z = Tensor::from_vec(vec![-0.0; 6], &[3, 2]).unwrap();
+        for axis in [0, 1] {
+            let v = z.reduce(ReduceOp::Sum, &[axis], false).unwrap().to_vec();
+            assert!(v.iter().all(|v| v.to_bits() == 0.0f64.to_bits()));
+        }
+    }
+
+    /// Empty inputs still give identities or errors.
+    #[test]
+    fn empty_reductions() {
+        let e = Tensor::from_vec(vec![], &[0, 3]).unwrap();
+        assert_eq!(e.reduce(ReduceOp::Sum, &[0], false).unwrap().to_vec(), vec![0.0; 3]);
+        assert_eq!(e.reduce(ReduceOp::Sum, &[1], false).unwrap().shape, vec![0]);
+        assert!(e.reduce(ReduceOp::Max, &[0], false).is_err());
     }
 }

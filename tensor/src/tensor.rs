@@ -231,12 +231,11 @@ impl Tensor {
     fn append_to(&self, out: &mut Vec<f64>) {
         let data = &self.data[..];
         for_each_row(&self.shape, [&self.strides], [self.offset as isize], |[o], len, [s]| {
-            if s == 1 {
-                out.extend_from_slice(&data[o as usize..o as usize + len]);
-            } else {
-                for i in 0..len as isize {
-                    out.push(data[(o + i * s) as usize]);
-                }
+            match s {
+                1 => out.extend_from_slice(&data[o as usize..o as usize + len]),
+                // A broadcast axis: one element repeated (no per-element push).
+                0 => out.resize(out.len() + len, data[o as usize]),
+                _ => out.extend((0..len as isize).map(|i| data[(o + i * s) as usize])),
             }
         });
     }

@@ -90,6 +90,30 @@ multiversion!(
 /// compare-and-select chains of consecutive chunks do not wait for each other.
 const XL: usize = 32;
 
+/// Max (or min) of a non-empty slice, NaN-propagating (any NaN gives NaN),
+/// for a caller already compiled for the instruction set `M`: a slice
+/// shorter than the lanes is scanned directly, which is exactly what
+/// [`extreme_impl`] computes for it (all its lanes hold `x[0]`, and the
+/// remainder loop then scans the whole slice).
+#[inline(always)]
+pub(crate) fn extreme_in<M: Mode>(x: &[f64], is_max: bool) -> f64 {
+    if x.len() >= XL {
+        return extreme_impl::<M>(x, is_max);
+    }
+    let mut m = x[0];
+    let mut any_nan = false;
+    for &v in x {
+        let take = if is_max { v > m } else { v < m };
+        m = if take { v } else { m };
+        any_nan |= v.is_nan();
+    }
+    if any_nan {
+        f64::NAN
+    } else {
+        m
+    }
+}
+
 /// Max (or min) of a non-empty slice, NaN-propagating (any NaN gives NaN).
 #[inline(always)]
 fn extreme_impl<M: Mode>(x: &[f64], is_max: bool) -> f64 {

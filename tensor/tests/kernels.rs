@@ -566,3 +566,87 @@ fn matrix_times_batch_of_columns_matches_naive() {
         }
     }
 }
+
+/// Values with signed zeros and a NaN among them (so the NaN condition counts as true).
+fn mixed(n: usize, seed: u64) -> Vec<f64> {
+    let mut rng = DRng::new(seed);
+    let v = rng.normal(&[n]).unwrap().to_vec();
+    v.iter()
+        .enumerate()
+        .map(|(i, &x)| match i % 7 {
+            0 => 0.0,
+            3 => -0.0,
+            5 if i % 3 == 0 => f64::NAN,
+            _ => x,
+        })
+        .collect()
+}
+
+/// `where` over every mix of contiguous, broadcast (scalar, row, column)
+/// and transposed operands, short and long rows, and empty shapes,
+/// against the element-by-element definition.
+#[test]
+fn where_matches_elementwise_definition() {
+    for (r, c) in [(256, 10), (1, 1), (3, 1), (1, 5), (7, 33), (0, 4), (4, 0)] {
+        let full = |seed| Tensor::from_vec(mixed(r * c, seed), &[r, c]).unwrap();
+        let tr = |seed| Tensor::from_vec(mixed(r * c, seed), &[c, r]).unwrap().t();
+        let col = |seed| Tensor::from_vec(mixed(r, seed), &[r, 1]).unwrap();
+        let row = |seed| Tensor::from_vec(mixed(c, seed), &[1, c]).unwrap();
+        let sc = |seed: u64| Tensor::scalar(seed as f64 - 2.5);
+        let zero = || Tensor::scalar(0.0);
+        let makers: [&dyn Fn(u64) -> Tensor; 5] = [&full, &tr, &col, &row, &sc];
+        for (i, mc) in makers.iter().enumerate() {
+            for (j, ma) in makers.iter().enumerate() {
+                for (k, mb) in makers.iter().enumerate() {
+                    let (cond, a, b) = (mc(i as u64 + 1), ma(j as u64 + 11), mb(k as u64 + 21));
+                    let cond = if i == 4 { zero() } else { cond };
+                    let w = Tensor::where_(&cond, &a, &b).unwrap();
+                    let shape =
+                        broadcast_shapes(&broadcast_shapes(cond.shape(), a.shape()).unwrap(), b.shape()).unwrap();
+                    assert_eq!(w.shape(), &shape[..]);
+                    let (r, c) = match shape[..] {
+                        [] => (1, 1),
+                        [p, q] => (p, q),
+                        _ => unreachable!("operands are 0-d or 2-d"),
+                    };
+                    let w = w.reshape(&[r, c]).unwrap();
+                    let at = |t: &Tensor, p: usize, q: usize| {
+                        let s = t.shape();
+                        match s.len() {
+                            0 => t.item().unwrap(),
+                            _ => t.get(&[p.min(s[0] - 1), q.min(s[1] - 1)]).unwrap(),
+                        }
+                    };
+                    for p in 0..r {
+                        for q in 0..c {
+                            let want = if at(&cond, p, q) != 0.0 {
+                                at(&a, p, q)
+                            } else {
+                                at(&b, p, q)
+                            };
+                            let got = w.get(&[p, q]).unwrap();
+                            assert!(
+                                got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()),
+                                "{r}x{c} makers {i},{j},{k} at ({p},{q}): {got} vs {want}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Materialising a broadcast view (a repeated row or column) copies the right elements.
+#[test]
+fn broadcast_views_materialise() {
+    let col = Tensor::from_vec(vec![1.0, -0.0, 3.0], &[3, 1]).unwrap();
+    let b = col.broadcast_to(&[2, 3, 4]).unwrap().contiguous();
+    assert_eq!(b.shape(), &[2, 3, 4][..]);
+    for (i, v) in b.to_vec().iter().enumerate() {
+        assert_eq!(v.to_bits(), col.to_vec()[(i / 4) % 3].to_bits());
+    }
+    let row = Tensor::from_vec(vec![1.0, 2.0], &[2]).unwrap();
+    let t = row.broadcast_to(&[3, 2]).unwrap().t().contiguous();
+    assert_eq!(t.to_vec(), vec![1.0, 1.0, 1.0, 2.0, 2.0, 2.0]);
+}
