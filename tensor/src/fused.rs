@@ -852,6 +852,21 @@ fn binary_into(op: BinaryOp, a: Src<'_>, b: Src<'_>, dst: &mut [MaybeUninit<f64>
     })
 }
 
+/// Copies `out.len()` elements of `data` starting at `pos`, `stride` apart
+/// (one value repeated for a broadcast axis, a slice copy when contiguous).
+#[inline(always)]
+fn copy_run(out: &mut [f64], data: &[f64], pos: isize, stride: isize) {
+    match stride {
+        0 => out.fill(data[pos as usize]),
+        1 => out.copy_from_slice(&data[pos as usize..pos as usize + out.len()]),
+        _ => {
+            for (i, o) in out.iter_mut().enumerate() {
+                *o = data[(pos + i as isize * stride) as usize];
+            }
+        }
+    }
+}
+
 /// Copies `dst.len()` elements of a strided view (`offset`, `strides` over
 /// `shape`, row-major) starting at flat position `lo` of `shape` into `dst`.
 #[inline(always)]
@@ -871,16 +886,7 @@ fn gather(data: &[f64], offset: isize, strides: &[isize], shape: &[usize], lo: u
         while k < dst.len() {
             let run = (cols - col).min(dst.len() - k);
             let pos = offset + row as isize * s0 + col as isize * s1;
-            let out = &mut dst[k..k + run];
-            match s1 {
-                0 => out.fill(data[pos as usize]),
-                1 => out.copy_from_slice(&data[pos as usize..pos as usize + run]),
-                _ => {
-                    for (i, o) in out.iter_mut().enumerate() {
-                        *o = data[(pos + i as isize * s1) as usize];
-                    }
-                }
-            }
+            copy_run(&mut dst[k..k + run], data, pos, s1);
             k += run;
             row += 1;
             col = 0;
@@ -899,16 +905,7 @@ fn gather(data: &[f64], offset: isize, strides: &[isize], shape: &[usize], lo: u
     let mut k = 0;
     while k < dst.len() {
         let run = (inner - idx[nd - 1]).min(dst.len() - k);
-        let out = &mut dst[k..k + run];
-        match s {
-            0 => out.fill(data[pos as usize]),
-            1 => out.copy_from_slice(&data[pos as usize..pos as usize + run]),
-            _ => {
-                for (i, o) in out.iter_mut().enumerate() {
-                    *o = data[(pos + i as isize * s) as usize];
-                }
-            }
-        }
+        copy_run(&mut dst[k..k + run], data, pos, s);
         k += run;
         idx[nd - 1] += run;
         pos += run as isize * s;
