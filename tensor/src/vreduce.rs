@@ -100,9 +100,14 @@ pub(crate) fn extreme_in<M: Mode>(x: &[f64], is_max: bool) -> f64 {
     if x.len() >= XL {
         return extreme_impl::<M>(x, is_max);
     }
-    let mut m = x[0];
-    let mut any_nan = false;
-    for &v in x {
+    scan_rest(x[0], false, x, is_max)
+}
+
+/// Continues a max (or min) scan from `m` over `rest`, one element at a
+/// time; NaN if `any_nan` or any element is NaN.
+#[inline(always)]
+fn scan_rest(mut m: f64, mut any_nan: bool, rest: &[f64], is_max: bool) -> f64 {
+    for &v in rest {
         let take = if is_max { v > m } else { v < m };
         m = if take { v } else { m };
         any_nan |= v.is_nan();
@@ -141,18 +146,7 @@ fn extreme_impl<M: Mode>(x: &[f64], is_max: bool) -> f64 {
         }
         w /= 2;
     }
-    let mut m = acc[0];
-    let mut any_nan = x[0].is_nan() || nan[0] != 0.0;
-    for &v in rem {
-        let take = if is_max { v > m } else { v < m };
-        m = if take { v } else { m };
-        any_nan |= v.is_nan();
-    }
-    if any_nan {
-        f64::NAN
-    } else {
-        m
-    }
+    scan_rest(acc[0], x[0].is_nan() || nan[0] != 0.0, rem, is_max)
 }
 
 multiversion!(
