@@ -238,9 +238,27 @@ fn graph_file(file: &Path, dot: bool, optimized: bool, color: bool) -> u8 {
     let (better, reports) = optimize(&graph, &PassKind::ALL);
     let stats = |g: &dp::autodiff::capture::Extended| {
         let s = dp::autodiff::stats::stats(g);
+        // The rows do not add up to the nodes by themselves (a backward node
+        // used once is written inside the row that uses it): the breakdown
+        // says what the total is made of.
+        let seeds = g.seeds.len();
+        let constants = s.nodes.saturating_sub(s.inputs + s.forward + s.backward + seeds);
+        let count = |n: usize, what: &str| match n {
+            0 => String::new(),
+            1 => format!(", 1 {what}"),
+            n => format!(", {n} {what}s"),
+        };
         format!(
-            "{} nodes, {} FLOPs, {} bytes of intermediates",
-            s.nodes, s.flops, s.bytes
+            "{} nodes ({} input{}, {} forward, {} backward{}{}), {} FLOPs, {} bytes of intermediates",
+            s.nodes,
+            s.inputs,
+            if s.inputs == 1 { "" } else { "s" },
+            s.forward,
+            s.backward,
+            count(seeds, "seed"),
+            count(constants, "constant"),
+            s.flops,
+            s.bytes
         )
     };
     if dot {
@@ -250,27 +268,55 @@ fn graph_file(file: &Path, dot: bool, optimized: bool, color: bool) -> u8 {
     }
     let mut text = format!("before optimisation: {}\n{}\n", stats(&graph), show(&graph));
     text.push_str("passes:\n");
-    for r in reports.iter().filter(|r| r.before != r.after) {
-        text.push_str(&format!("  {:<9} {} -> {} nodes\n", r.pass.name(), r.before, r.after));
+    // The passes repeat until a round changes nothing; that last round only
+    // confirms it, so it is shown only when it is the sole round.
+    let rounds: Vec<_> = reports.chunks(PassKind::ALL.len()).collect();
+    let shown = match rounds.split_last() {
+        Some((last, earlier)) if !earlier.is_empty() && last.iter().all(|r| r.before == r.after) => earlier,
+        _ => &rounds[..],
+    };
+    for (k, round) in shown.iter().enumerate() {
+        for r in round.iter() {
+            let what = if r.before == r.after {
+                "no change".to_string()
+            } else {
+                format!("{} -> {} nodes", r.before, r.after)
+            };
+            let again = if k > 0 {
+                format!("  (round {})", k + 1)
+            } else {
+                String::new()
+            };
+            text.push_str(&format!("  {:<9} {what}{again}\n", r.pass.name()));
+        }
     }
     // Fusion does not remove nodes: it decides which run as one kernel in a plan.
     use dp::autodiff::jit::fuse;
     let groups = fuse::groups(&better);
     let fused: usize = groups.iter().map(|g| g.members.len()).sum();
     let products = groups.iter().filter(|g| g.product.is_some()).count();
-    text.push_str(&format!(
-        "  {:<9} {} elementwise nodes{} -> {} kernel{} ({} intermediates never stored)\n",
-        "fuse",
-        fused,
-        match products {
-            0 => String::new(),
-            1 => " and 1 matmul epilogue".into(),
-            p => format!(" and {p} matmul epilogues"),
-        },
-        groups.len(),
-        if groups.len() == 1 { "" } else { "s" },
-        fused + products - groups.len()
-    ));
+    if groups.is_empty() {
+        text.push_str(&format!(
+            "  {:<9} nothing to fuse (no chain of elementwise tensor operations)\n",
+            "fuse"
+        ));
+    } else {
+        text.push_str(&format!(
+            "  {:<9} {} elementwise node{}{} -> {} kernel{} ({} intermediate{} never stored)\n",
+            "fuse",
+            fused,
+            if fused == 1 { "" } else { "s" },
+            match products {
+                0 => String::new(),
+                1 => " and 1 matmul epilogue".into(),
+                p => format!(" and {p} matmul epilogues"),
+            },
+            groups.len(),
+            if groups.len() == 1 { "" } else { "s" },
+            fused + products - groups.len(),
+            if fused + products - groups.len() == 1 { "" } else { "s" },
+        ));
+    }
     let mut marks = std::collections::HashMap::new();
     for (k, g) in groups.iter().enumerate() {
         for &m in &g.members {

@@ -230,17 +230,33 @@ fn dp_graph_optimized(name: &str, src: &str) -> String {
 fn dp_graph_optimized_shows_before_passes_and_after() {
     let text = dp_graph_optimized("lecture", &format!("{LECTURE}\nprint(grad(f)(0.5));\n"));
     assert!(
-        text.starts_with("before optimisation: 10 nodes, 8 FLOPs, 64 bytes of intermediates\n"),
+        text.starts_with(
+            "before optimisation: 10 nodes (1 input, 3 forward, 5 backward, 1 seed), 8 FLOPs, 64 bytes of intermediates\n"
+        ),
         "{text}"
     );
     assert!(text.contains("passes:\n  fold      10 -> 9 nodes\n"), "{text}");
     assert!(text.contains("after optimisation: 5 nodes"), "{text}");
     assert!(text.contains("v̄1 = v2 + v̄2 * v2"), "{text}");
+    // Every pass is listed, also one that changed nothing.
+    assert!(text.contains("  cse       no change\n"), "{text}");
     // Floats only: nothing for fusion, which groups tensor operations.
     assert!(
-        text.contains("  fuse      0 elementwise nodes -> 0 kernels (0 intermediates never stored)\n"),
+        text.contains("  fuse      nothing to fuse (no chain of elementwise tensor operations)\n"),
         "{text}"
     );
+}
+
+/// A tensor the graph reads but does not differentiate (the data of a loss) is
+/// written `const[5×4]`, not as a bare shape that reads like a tuple.
+#[test]
+fn dp_graph_writes_constant_tensors_with_their_shape() {
+    let text = dp_graph_optimized(
+        "consts",
+        "let x = ones((5, 4));\nprint(grad(|w| sum(tanh(x @ w)))(ones((4, 3))));\n",
+    );
+    assert!(text.contains("= const[5×4] @ v1"), "{text}");
+    assert!(!text.contains("(5, 4) @"), "{text}");
 }
 
 /// `dp graph --optimized` shows which nodes a plan runs as one fused kernel:

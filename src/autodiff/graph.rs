@@ -46,6 +46,21 @@ fn describe(v: &Value) -> String {
     }
 }
 
+/// How a value the graph reads but does not compute is written inside an
+/// expression: a number as its digits, a tensor as `const[5×4]`, so that it
+/// cannot be mistaken for a tuple or a node (the value column still shows a
+/// node's shape as `(5, 4)`).
+fn constant(v: &Value) -> String {
+    match v.strip() {
+        Value::Tensor(t) if t.ndim() == 0 => t.item().map_or_else(|| describe(v), dp_tensor::format_float),
+        Value::Tensor(t) => {
+            let dims: Vec<String> = t.shape().iter().map(usize::to_string).collect();
+            format!("const[{}]", dims.join("×"))
+        }
+        _ => describe(v),
+    }
+}
+
 fn escape(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"")
 }
@@ -254,7 +269,7 @@ impl<'a> View<'a> {
             Some(p) if self.inline[p as usize] => self.expr(p as usize),
             Some(p) => (self.names[p as usize].clone().unwrap_or_default(), ATOM),
             None => match node.inputs.get(k) {
-                Some(v) => (describe(v), ATOM),
+                Some(v) => (constant(v), ATOM),
                 None => ("?".into(), ATOM),
             },
         }
@@ -450,7 +465,7 @@ pub fn to_dot(g: &Extended, sources: &SourceMap) -> String {
                     let _ = writeln!(
                         out,
                         "  c{i}_{k} [shape=plaintext, label=\"{}\"];\n  c{i}_{k} -> n{i} [style=dashed];",
-                        escape(&n.inputs.get(k).map(describe).unwrap_or_default())
+                        escape(&n.inputs.get(k).map(constant).unwrap_or_default())
                     );
                 }
             }
