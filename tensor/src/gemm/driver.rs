@@ -3,7 +3,7 @@
 //! KC`) packed by whichever thread computes with them, and the micro-kernel
 //! over `MR x NR` tiles. Block sizes come from the detected cache sizes.
 
-use crate::cache::caches;
+use crate::cache::{caches, Caches};
 use std::cell::RefCell;
 use std::thread::LocalKey;
 
@@ -162,11 +162,6 @@ pub(crate) struct Blocking {
 impl Blocking {
     /// Block sizes for kernel `K` on this machine's caches.
     pub(crate) fn for_kernel<K: MicroKernel>() -> Blocking {
-        let c = caches();
-        let kc = (c.l1 * 5 / 4 / ((K::MR + K::NR) * 8)) / 16 * 16;
-        let kc = kc.clamp(128, 256);
-        let panel = kc * 8;
-        let round = |x: usize, unit: usize, lo: usize, hi: usize| (x / unit * unit).clamp(lo * unit, hi * unit);
         if let Some((kc, mc, nc, b_in_l2)) = forced() {
             return Blocking {
                 kc,
@@ -175,6 +170,16 @@ impl Blocking {
                 b_in_l2,
             };
         }
+        Blocking::for_caches::<K>(caches())
+    }
+
+    /// Block sizes for kernel `K` on caches `c` (a pure function of them, so
+    /// the choice for another machine can be checked here).
+    fn for_caches<K: MicroKernel>(c: Caches) -> Blocking {
+        let kc = (c.l1 * 5 / 4 / ((K::MR + K::NR) * 8)) / 16 * 16;
+        let kc = kc.clamp(128, 256);
+        let panel = kc * 8;
+        let round = |x: usize, unit: usize, lo: usize, hi: usize| (x / unit * unit).clamp(lo * unit, hi * unit);
         if c.l2 >= LARGE_L2 {
             Blocking {
                 kc,
@@ -903,5 +908,39 @@ unsafe fn pack_b<K: MicroKernel>(kc: usize, nc: usize, b: *const f64, rsb: isize
             }
             dst = dst.add(nr_full);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gemm::{avx2::Avx2, avx512::Avx512};
+
+    /// The blocks chosen for the two machine classes the project runs on.
+    #[test]
+    fn blocking_follows_the_caches() {
+        // Zen 3 class (AVX2 + FMA): 32 KiB L1d, 512 KiB L2, 32 MiB L3. The
+        // classic order: A block (126 x 256) in half of L2, B block (256 x
+        // 4096) a quarter of L3, so A is packed once per depth block up to
+        // n = 4096 without hoisting.
+        let zen3 = Caches {
+            l1: 32 << 10,
+            l2: 512 << 10,
+            l3: 32 << 20,
+        };
+        let b = Blocking::for_caches::<Avx2>(zen3);
+        assert_eq!((b.kc, b.mc, b.nc, b.b_in_l2), (256, 126, 4096, false));
+        assert!(b.mc * b.kc * 8 <= zen3.l2 / 2);
+        // The Xeon here (48 KiB L1d, 2 MiB L2): B block (256 x 512, 1 MiB)
+        // in half of L2, each A micro-panel along all of it.
+        let xeon = Caches {
+            l1: 48 << 10,
+            l2: 2 << 20,
+            l3: 105 << 20,
+        };
+        let b = Blocking::for_caches::<Avx512>(xeon);
+        assert_eq!((b.kc, b.mc, b.nc, b.b_in_l2), (256, 252, 512, true));
+        let b = Blocking::for_caches::<Avx2>(xeon);
+        assert_eq!((b.kc, b.mc, b.nc, b.b_in_l2), (256, 252, 512, true));
     }
 }
