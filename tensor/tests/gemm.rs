@@ -150,6 +150,34 @@ fn gemm_large_products_cross_every_block() {
 }
 
 #[test]
+fn gemm_packs_a_once_across_column_blocks() {
+    // More columns than one B block and A too large to read in place: A is
+    // packed once per depth block ahead of all column blocks (in row chunks
+    // of about 4 MiB), on two threads here (`one_thread.rs` runs it on
+    // one). Several row, depth and column blocks with partial tiles, every
+    // layout; then a product whose packed A needs two row chunks.
+    for path in paths() {
+        let Some((kc, mc, nc)) = path.blocking() else {
+            continue;
+        };
+        let (m, k, n) = (2 * mc + 5, kc + 3, 2 * nc + 17);
+        for (la, lb) in [(0, 0), (1, 1), (2, 3), (4, 0), (3, 2)] {
+            let a = operand(m, k, la, 21);
+            let b = operand(k, n, lb, 22);
+            let got = with_gemm_path(path, || a.matmul(&b).unwrap()).unwrap();
+            assert!(got.to_vec() == naive(&a, &b), "{path:?} {m}x{k}x{n} {la},{lb}");
+        }
+        let (m, n) = ((4 << 20) / (8 * kc) + mc + 5, nc + 17);
+        for (la, lb) in [(0, 0), (1, 4)] {
+            let a = operand(m, k, la, 23);
+            let b = operand(k, n, lb, 24);
+            let got = with_gemm_path(path, || a.matmul(&b).unwrap()).unwrap();
+            assert!(got.to_vec() == naive(&a, &b), "{path:?} {m}x{k}x{n} {la},{lb}");
+        }
+    }
+}
+
+#[test]
 fn gemm_packs_row_major_operands_serially_and_shared() {
     // Both operands large enough to be packed (not read in place), with row
     // layouts (the vectorised transposes of A and the eight-row copies of

@@ -28,6 +28,22 @@ fn one_thread_starts_no_helper() {
             batch.matmul(&batch).unwrap();
         });
     }
+    // A product crossing row, depth and column blocks (A packed once ahead
+    // of all column blocks) on the caller alone, against the portable path
+    // (small integers: every summation order is exact).
+    for path in [GemmPath::Avx512, GemmPath::Avx2] {
+        let Some((kc, mc, nc)) = path.blocking() else {
+            continue;
+        };
+        let (m, k, n) = (2 * mc + 5, kc + 9, nc + 21);
+        let ints = |len: usize| (0..len).map(|i| ((i * 7919) % 11) as f64 - 5.0).collect::<Vec<_>>();
+        let a = Tensor::from_vec(ints(m * k), &[m, k]).unwrap();
+        let b = Tensor::from_vec(ints(n * k), &[n, k]).unwrap().t();
+        let want = with_gemm_path(GemmPath::Portable, || a.matmul(&b).unwrap()).unwrap();
+        if let Some(got) = with_gemm_path(path, || a.matmul(&b).unwrap()) {
+            assert!(got.to_vec() == want.to_vec(), "{path:?} {m}x{k}x{n}");
+        }
+    }
     if cfg!(target_os = "linux") {
         let names = thread_names();
         assert!(!names.is_empty());

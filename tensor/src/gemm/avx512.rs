@@ -35,18 +35,29 @@ impl MicroKernel for Avx512 {
         first: bool,
     ) {
         let (p, rs, cs) = (a.ptr, a.rs, a.cs);
-        if rs == 1 {
-            match Self::rows(mr) {
-                4 => kernel::<4, false>(kc, p, 1, cs, b, rsb, c, rsc, mr, nr, first),
-                8 => kernel::<8, false>(kc, p, 1, cs, b, rsb, c, rsc, mr, nr, first),
-                _ => kernel::<14, false>(kc, p, 1, cs, b, rsb, c, rsc, mr, nr, first),
-            }
+        // Full-width tiles use plain loads and stores of B and C; only edge
+        // tiles pay for masked ones.
+        macro_rules! go {
+            ($full:literal) => {
+                if rs == 1 {
+                    match Self::rows(mr) {
+                        4 => kernel::<4, false, $full>(kc, p, 1, cs, b, rsb, c, rsc, mr, nr, first),
+                        8 => kernel::<8, false, $full>(kc, p, 1, cs, b, rsb, c, rsc, mr, nr, first),
+                        _ => kernel::<14, false, $full>(kc, p, 1, cs, b, rsb, c, rsc, mr, nr, first),
+                    }
+                } else {
+                    match Self::rows(mr) {
+                        4 => kernel::<4, true, $full>(kc, p, rs, 1, b, rsb, c, rsc, mr, nr, first),
+                        8 => kernel::<8, true, $full>(kc, p, rs, 1, b, rsb, c, rsc, mr, nr, first),
+                        _ => kernel::<14, true, $full>(kc, p, rs, 1, b, rsb, c, rsc, mr, nr, first),
+                    }
+                }
+            };
+        }
+        if nr >= Self::NR {
+            go!(true)
         } else {
-            match Self::rows(mr) {
-                4 => kernel::<4, true>(kc, p, rs, 1, b, rsb, c, rsc, mr, nr, first),
-                8 => kernel::<8, true>(kc, p, rs, 1, b, rsb, c, rsc, mr, nr, first),
-                _ => kernel::<14, true>(kc, p, rs, 1, b, rsb, c, rsc, mr, nr, first),
-            }
+            go!(false)
         }
     }
 
@@ -203,10 +214,11 @@ unsafe fn transpose_14x8(a: *const f64, rsa: isize, out: *mut f64) {
 /// B micro-panel of `kc` rows `rsb` apart (packed: `NR`; in place: B's row
 /// stride). Only the first `nr` columns of B are read (masked loads), so an
 /// in-place B needs no padding; all `R` rows of A are read (`mr <= R`).
+/// `FULL` means `nr == 16`: B and C rows are then loaded and stored whole.
 /// With `first` the tile is stored, not added to C (C may be uninitialised).
 #[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx512f")]
-unsafe fn kernel<const R: usize, const ROWS: bool>(
+unsafe fn kernel<const R: usize, const ROWS: bool, const FULL: bool>(
     kc: usize,
     a: *const f64,
     ars: isize,
@@ -241,8 +253,11 @@ unsafe fn kernel<const R: usize, const ROWS: bool>(
         _mm_prefetch::<_MM_HINT_T0>(row.add(120));
     }
     for _ in 0..kc {
-        let b0 = _mm512_maskz_loadu_pd(k0, bp);
-        let b1 = _mm512_maskz_loadu_pd(k1, bp.add(8));
+        let (b0, b1) = if FULL {
+            (_mm512_loadu_pd(bp), _mm512_loadu_pd(bp.add(8)))
+        } else {
+            (_mm512_maskz_loadu_pd(k0, bp), _mm512_maskz_loadu_pd(k1, bp.add(8)))
+        };
         for i in 0..R {
             let av = _mm512_set1_pd(*ap.offset(i as isize * ars));
             c0[i] = _mm512_fmadd_pd(av, b0, c0[i]);
@@ -257,12 +272,21 @@ unsafe fn kernel<const R: usize, const ROWS: bool>(
         if i < mr {
             let row = c.offset(i as isize * rsc);
             let (mut v0, mut v1) = (c0[i], c1[i]);
-            if !first {
-                v0 = _mm512_add_pd(_mm512_maskz_loadu_pd(k0, row), v0);
-                v1 = _mm512_add_pd(_mm512_maskz_loadu_pd(k1, row.add(8)), v1);
+            if FULL {
+                if !first {
+                    v0 = _mm512_add_pd(_mm512_loadu_pd(row), v0);
+                    v1 = _mm512_add_pd(_mm512_loadu_pd(row.add(8)), v1);
+                }
+                _mm512_storeu_pd(row, v0);
+                _mm512_storeu_pd(row.add(8), v1);
+            } else {
+                if !first {
+                    v0 = _mm512_add_pd(_mm512_maskz_loadu_pd(k0, row), v0);
+                    v1 = _mm512_add_pd(_mm512_maskz_loadu_pd(k1, row.add(8)), v1);
+                }
+                _mm512_mask_storeu_pd(row, k0, v0);
+                _mm512_mask_storeu_pd(row.add(8), k1, v1);
             }
-            _mm512_mask_storeu_pd(row, k0, v0);
-            _mm512_mask_storeu_pd(row.add(8), k1, v1);
         }
     }
 }

@@ -3,7 +3,7 @@
 //! KC`) packed by whichever thread computes with them, and the micro-kernel
 //! over `MR x NR` tiles. Block sizes come from the detected cache sizes.
 
-use crate::cache::caches;
+use crate::cache::{caches, Caches};
 use std::cell::RefCell;
 use std::thread::LocalKey;
 
@@ -20,6 +20,9 @@ const SKINNY_PANELS: usize = 4;
 /// Largest column stride (elements) of a column-major A read in place for
 /// a skinny C (see [`a_in_place`]).
 const SKINNY_COL_STRIDE: usize = 512;
+/// About the most bytes of A packed at once ahead of all of B's column
+/// blocks (see [`gemm_hoisted`]): 2048 rows at a depth block of 256.
+const HOIST_A_BYTES: usize = 4 << 20;
 /// B panels packed per shared packing piece.
 const PACK_GROUP: usize = 8;
 /// Pieces of a block's computation to aim for on two threads: more than two
@@ -159,11 +162,6 @@ pub(crate) struct Blocking {
 impl Blocking {
     /// Block sizes for kernel `K` on this machine's caches.
     pub(crate) fn for_kernel<K: MicroKernel>() -> Blocking {
-        let c = caches();
-        let kc = (c.l1 * 5 / 4 / ((K::MR + K::NR) * 8)) / 16 * 16;
-        let kc = kc.clamp(128, 256);
-        let panel = kc * 8;
-        let round = |x: usize, unit: usize, lo: usize, hi: usize| (x / unit * unit).clamp(lo * unit, hi * unit);
         if let Some((kc, mc, nc, b_in_l2)) = forced() {
             return Blocking {
                 kc,
@@ -172,6 +170,16 @@ impl Blocking {
                 b_in_l2,
             };
         }
+        Blocking::for_caches::<K>(caches())
+    }
+
+    /// Block sizes for kernel `K` on caches `c` (a pure function of them, so
+    /// the choice for another machine can be checked here).
+    fn for_caches<K: MicroKernel>(c: Caches) -> Blocking {
+        let kc = (c.l1 * 5 / 4 / ((K::MR + K::NR) * 8)) / 16 * 16;
+        let kc = kc.clamp(128, 256);
+        let panel = kc * 8;
+        let round = |x: usize, unit: usize, lo: usize, hi: usize| (x / unit * unit).clamp(lo * unit, hi * unit);
         if c.l2 >= LARGE_L2 {
             Blocking {
                 kc,
@@ -287,6 +295,9 @@ thread_local! {
     static A_SPACE: RefCell<Space> = RefCell::new(Space::default());
     /// Where this thread packs the shared blocks of B of the products it runs.
     static B_SPACE: RefCell<Space> = RefCell::new(Space::default());
+    /// Where this thread packs the shared row chunks of A of the products
+    /// it runs with A hoisted (see [`gemm_hoisted`]).
+    static H_SPACE: RefCell<Space> = RefCell::new(Space::default());
 }
 
 /// Runs `f` with `len` doubles of the given per-thread space.
@@ -364,6 +375,7 @@ pub(crate) unsafe fn gemm<K: MicroKernel>(
         gemm_t::<K>(m, k, n, a, b, c, overwrite, parallel, bl.kc, epilogue);
         return;
     }
+    let in_place = a_in_place(m, k, n, K::NR, a);
     let unpacked_b = b.cs == 1 && k * n <= UNPACKED_B_MAX;
     let b_len = if unpacked_b {
         0
@@ -377,6 +389,182 @@ pub(crate) unsafe fn gemm<K: MicroKernel>(
     } else {
         bl.mc
     };
+    if !in_place && n > bl.nc {
+        // More than one column block of B: pack A once for all of them.
+        gemm_hoisted::<K>(
+            m, k, n, a, b, c, overwrite, parallel, epilogue, bl, mc, unpacked_b, b_len,
+        );
+    } else {
+        gemm_blocks::<K>(
+            m, k, n, a, b, c, overwrite, parallel, epilogue, bl, mc, in_place, unpacked_b, b_len,
+        );
+    }
+    if crate::interrupt::requested() {
+        // The caller discards the result (see `interrupt`); zeros keep every
+        // element initialised.
+        for i in 0..m {
+            std::ptr::write_bytes(c.ptr.offset(i as isize * c.rs), 0, n);
+        }
+    }
+}
+
+/// Packs the `kc x nc` block of B at `bsrc` into `NR`-wide panels at `bp`
+/// (row stride `NR`, panel `j` at `j NR kc`), shared with the helper if
+/// `parallel`, and returns the packed block's view.
+unsafe fn pack_b_block<K: MicroKernel>(parallel: bool, kc: usize, nc: usize, bsrc: Mat, bp: Mat) -> Mat {
+    let panels = nc.div_ceil(K::NR);
+    let groups = panels.div_ceil(PACK_GROUP);
+    run_pieces(parallel, groups, |g| {
+        let (bsrc, bp) = (bsrc, bp);
+        let p0 = g * PACK_GROUP;
+        let cols = nc.min((p0 + PACK_GROUP) * K::NR) - p0 * K::NR;
+        let src = bsrc.ptr.offset((p0 * K::NR) as isize * bsrc.cs);
+        pack_b::<K>(kc, cols, src, bsrc.rs, bsrc.cs, bp.ptr.add(p0 * K::NR * kc));
+    });
+    Mat {
+        ptr: bp.ptr,
+        rs: K::NR as isize,
+        cs: 0,
+    }
+}
+
+/// How a block's computation is cut into pieces for two threads: `(chunks,
+/// chunk)`, the column-panel groups per row block and their width in panels.
+fn column_chunks(parallel: bool, ic_blocks: usize, panels: usize) -> (usize, usize) {
+    let chunks = if parallel {
+        MIN_PIECES.div_ceil(ic_blocks).min(panels)
+    } else {
+        1
+    };
+    let chunk = panels.div_ceil(chunks);
+    (panels.div_ceil(chunk), chunk)
+}
+
+/// The loop nest of [`gemm`] with A packed once per row chunk and depth
+/// block ahead of all of B's column blocks, instead of once per column
+/// block: with `n > nc` the classic nest packed every element of A `n / nc`
+/// times (4 times at 2048², 5 % of the product). The packed chunk (at most
+/// [`HOIST_A_BYTES`]) is read from L3 one micro-panel at a time, which the
+/// kernel's B-in-L2 order reads once per column block anyway. Each element
+/// of C gets the same depth blocks in the same order, so the same bits.
+///
+/// # Safety
+/// As `gemm`, with A not read in place.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_hoisted<K: MicroKernel>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: Mat,
+    b: Mat,
+    c: Mat,
+    overwrite: bool,
+    parallel: bool,
+    epilogue: Option<Epilogue<'_>>,
+    bl: Blocking,
+    mc: usize,
+    unpacked_b: bool,
+    b_len: usize,
+) {
+    let kcm = bl.kc.min(k);
+    // As few chunks as keep each within the cap, of whole A blocks of `mc`
+    // rows (a multiple of MR) and about equal: B is packed again per chunk.
+    let chunks = (m * kcm * 8).div_ceil(HOIST_A_BYTES);
+    let chunk_rows = m.div_ceil(chunks).div_ceil(mc) * mc;
+    let a_len = chunk_rows.min(m.div_ceil(mc) * mc) * kcm;
+    with_space(&H_SPACE, a_len, |ap| {
+        with_space(&B_SPACE, b_len, |bp| {
+            let (ap, bp) = (Mat { ptr: ap, rs: 0, cs: 0 }, Mat { ptr: bp, rs: 0, cs: 0 });
+            let mut i0 = 0;
+            while i0 < m {
+                let rows = chunk_rows.min(m - i0);
+                let ic_blocks = rows.div_ceil(mc);
+                let mut pc = 0;
+                while pc < k {
+                    let kc = bl.kc.min(k - pc);
+                    run_pieces(parallel, ic_blocks, |q| {
+                        let (a, ap) = (a, ap);
+                        let r0 = i0 + q * mc;
+                        let src = a.ptr.offset(r0 as isize * a.rs + pc as isize * a.cs);
+                        pack_a::<K>(mc.min(m - r0), kc, src, a.rs, a.cs, ap.ptr.add(q * mc * kc));
+                    });
+                    let first = overwrite && pc == 0;
+                    let mut jc = 0;
+                    while jc < n {
+                        let nc = bl.nc.min(n - jc);
+                        let panels = nc.div_ceil(K::NR);
+                        let bsrc = Mat {
+                            ptr: b.ptr.offset(pc as isize * b.rs + jc as isize * b.cs),
+                            ..b
+                        };
+                        let bblock = if unpacked_b {
+                            bsrc
+                        } else {
+                            pack_b_block::<K>(parallel, kc, nc, bsrc, bp)
+                        };
+                        let (chunks, chunk) = column_chunks(parallel, ic_blocks, panels);
+                        run_pieces(parallel, ic_blocks * chunks, |piece| {
+                            let (ap, bblock, c) = (ap, bblock, c);
+                            if crate::interrupt::requested() {
+                                return;
+                            }
+                            let q = piece / chunks;
+                            let ic = i0 + q * mc;
+                            let p0 = (piece % chunks) * chunk;
+                            let p1 = panels.min(p0 + chunk);
+                            let block = Block {
+                                mc: mc.min(m - ic),
+                                kc,
+                                in_place: false,
+                                prepacked: true,
+                                unpacked_b,
+                                first,
+                                b_in_l2: bl.b_in_l2,
+                            };
+                            let cdst = Mat {
+                                ptr: c.ptr.offset(ic as isize * c.rs + jc as isize),
+                                ..c
+                            };
+                            let apk = ap.ptr.add(q * mc * kc);
+                            block.run::<K>(ap, bblock, cdst, apk, p0 * K::NR, nc.min(p1 * K::NR));
+                            if let Some(e) = epilogue.filter(|_| pc + kc == k) {
+                                // The last depth block: these elements of C are final.
+                                e(ic, block.mc, jc + p0 * K::NR, jc + nc.min(p1 * K::NR));
+                            }
+                        });
+                        jc += nc;
+                    }
+                    pc += kc;
+                }
+                i0 += rows;
+            }
+        });
+    });
+}
+
+/// The classic loop nest of [`gemm`]: for each column block of B and depth
+/// block, B packed once (shared), then the row blocks of A, each packed by
+/// the thread that uses it (or read in place).
+///
+/// # Safety
+/// As `gemm`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_blocks<K: MicroKernel>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: Mat,
+    b: Mat,
+    c: Mat,
+    overwrite: bool,
+    parallel: bool,
+    epilogue: Option<Epilogue<'_>>,
+    bl: Blocking,
+    mc: usize,
+    in_place: bool,
+    unpacked_b: bool,
+    b_len: usize,
+) {
     with_space(&B_SPACE, b_len, |bp| {
         let bp = Mat { ptr: bp, rs: 0, cs: 0 };
         let mut jc = 0;
@@ -395,28 +583,10 @@ pub(crate) unsafe fn gemm<K: MicroKernel>(
                 let bblock = if unpacked_b {
                     bsrc
                 } else {
-                    let groups = panels.div_ceil(PACK_GROUP);
-                    run_pieces(parallel, groups, |g| {
-                        let (bsrc, bp) = (bsrc, bp);
-                        let p0 = g * PACK_GROUP;
-                        let cols = nc.min((p0 + PACK_GROUP) * K::NR) - p0 * K::NR;
-                        let src = bsrc.ptr.offset((p0 * K::NR) as isize * bsrc.cs);
-                        pack_b::<K>(kc, cols, src, bsrc.rs, bsrc.cs, bp.ptr.add(p0 * K::NR * kc));
-                    });
-                    Mat {
-                        ptr: bp.ptr,
-                        rs: K::NR as isize,
-                        cs: 0,
-                    }
+                    pack_b_block::<K>(parallel, kc, nc, bsrc, bp)
                 };
                 let ic_blocks = m.div_ceil(mc);
-                let chunks = if parallel {
-                    MIN_PIECES.div_ceil(ic_blocks).min(panels)
-                } else {
-                    1
-                };
-                let chunk = panels.div_ceil(chunks);
-                let chunks = panels.div_ceil(chunk);
+                let (chunks, chunk) = column_chunks(parallel, ic_blocks, panels);
                 let first = overwrite && pc == 0;
                 run_pieces(parallel, ic_blocks * chunks, |piece| {
                     let (a, bblock, c) = (a, bblock, c);
@@ -429,7 +599,8 @@ pub(crate) unsafe fn gemm<K: MicroKernel>(
                     let block = Block {
                         mc: mc.min(m - ic),
                         kc,
-                        in_place: a_in_place(m, k, n, K::NR, a),
+                        in_place,
+                        prepacked: false,
                         unpacked_b,
                         first,
                         b_in_l2: bl.b_in_l2,
@@ -460,13 +631,6 @@ pub(crate) unsafe fn gemm<K: MicroKernel>(
             jc += nc;
         }
     });
-    if crate::interrupt::requested() {
-        // The caller discards the result (see `interrupt`); zeros keep every
-        // element initialised.
-        for i in 0..m {
-            std::ptr::write_bytes(c.ptr.offset(i as isize * c.rs), 0, n);
-        }
-    }
 }
 
 /// Rows of C per piece of [`gemm_t`] (shared between threads, and the
@@ -544,6 +708,8 @@ struct Block {
     kc: usize,
     /// A is read in place (else packed into the caller's space).
     in_place: bool,
+    /// A is already packed at the space given to `run` (else `run` packs it).
+    prepacked: bool,
     /// B is read in place (else it is packed in NR-wide panels).
     unpacked_b: bool,
     /// Store into C instead of adding (the first depth block of `C = A B`).
@@ -554,14 +720,15 @@ struct Block {
 
 impl Block {
     /// `C[.., j0..j1] (+)= A block @ B block[.., j0..j1]` (`j0` a multiple of
-    /// NR), packing A into `ap` if it is not read in place.
+    /// NR), packing A into `ap` if it is neither read in place nor already
+    /// packed there.
     unsafe fn run<K: MicroKernel>(&self, a: Mat, b: Mat, c: Mat, ap: *mut f64, j0: usize, j1: usize) {
         let (mc, kc) = (self.mc, self.kc);
         // In place, a last panel that the kernel for its size would
         // over-read is packed (zero padded) instead.
         let tail = mc % K::MR;
         let tail_packed = self.in_place && tail != 0 && K::rows(tail) != tail;
-        if !self.in_place {
+        if !self.in_place && !self.prepacked {
             pack_a::<K>(mc, kc, a.ptr, a.rs, a.cs, ap);
         } else if tail_packed {
             pack_a::<K>(tail, kc, a.ptr.offset((mc - tail) as isize * a.rs), a.rs, a.cs, ap);
@@ -741,5 +908,39 @@ unsafe fn pack_b<K: MicroKernel>(kc: usize, nc: usize, b: *const f64, rsb: isize
             }
             dst = dst.add(nr_full);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gemm::{avx2::Avx2, avx512::Avx512};
+
+    /// The blocks chosen for the two machine classes the project runs on.
+    #[test]
+    fn blocking_follows_the_caches() {
+        // Zen 3 class (AVX2 + FMA): 32 KiB L1d, 512 KiB L2, 32 MiB L3. The
+        // classic order: A block (126 x 256) in half of L2, B block (256 x
+        // 4096) a quarter of L3, so A is packed once per depth block up to
+        // n = 4096 without hoisting.
+        let zen3 = Caches {
+            l1: 32 << 10,
+            l2: 512 << 10,
+            l3: 32 << 20,
+        };
+        let b = Blocking::for_caches::<Avx2>(zen3);
+        assert_eq!((b.kc, b.mc, b.nc, b.b_in_l2), (256, 126, 4096, false));
+        assert!(b.mc * b.kc * 8 <= zen3.l2 / 2);
+        // The Xeon here (48 KiB L1d, 2 MiB L2): B block (256 x 512, 1 MiB)
+        // in half of L2, each A micro-panel along all of it.
+        let xeon = Caches {
+            l1: 48 << 10,
+            l2: 2 << 20,
+            l3: 105 << 20,
+        };
+        let b = Blocking::for_caches::<Avx512>(xeon);
+        assert_eq!((b.kc, b.mc, b.nc, b.b_in_l2), (256, 252, 512, true));
+        let b = Blocking::for_caches::<Avx2>(xeon);
+        assert_eq!((b.kc, b.mc, b.nc, b.b_in_l2), (256, 252, 512, true));
     }
 }

@@ -38,6 +38,8 @@ pub fn check_all(setting: &str, kc: usize) {
             (130, 40, 300),
             (200, 150, 130),
             (33, 300, 64),
+            // A packed (not in place) across several column blocks.
+            (150, 120, 200),
         ] {
             for transposed in [false, true] {
                 let a = Tensor::from_vec(ints(m as u64, m * k), &[m, k]).unwrap();
