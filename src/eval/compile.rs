@@ -1112,6 +1112,65 @@ fn index_global(g: u32, x: ir::Expr, x_span: Span, k: ir::Expr, span: Span) -> C
     })
 }
 
+/// Whether evaluating `e` runs no user code and changes no variable (reads,
+/// constants and operators on them): such an index can be computed before
+/// the value it indexes is read, with the same result.
+fn pure(e: &ir::Expr) -> bool {
+    match &e.kind {
+        K::Const(_) | K::Local(_) | K::Global(..) => true,
+        K::Neg(x) | K::Not(x) | K::Field(x, ..) => pure(x),
+        K::Binary(_, a, b) | K::And(a, b) | K::Or(a, b) => pure(a) && pure(b),
+        K::Index(x, items) => pure(x) && items.iter().all(|it| matches!(it, ir::IndexItem::At(k) if pure(k))),
+        _ => false,
+    }
+}
+
+/// `g[k]` on a module global with a computed key that is [`pure`]
+/// (`names[(i * 7) % 16]`): the key first, then the element read in place
+/// as in [`index_global`] (no clone and drop of the global's whole value).
+/// An unbound global is still the error reported first, as when it is read
+/// first; while a jit trace watches global reads the general path runs.
+fn index_global_computed(g: u32, x: ir::Expr, x_span: Span, k: ir::Expr, span: Span) -> Code {
+    let K::Global(_, name) = x.kind.clone() else {
+        // `index` calls this for a global receiver only.
+        return index_at(Operand::new(x), x_span, k, span);
+    };
+    let k_span = k.span;
+    let key_code = expr(k.clone());
+    let general = index_at(Operand::new(x), x_span, k, span);
+    code(move |i, f| {
+        if !i.jit_watch.is_empty() {
+            return general.run(i, f);
+        }
+        // The key is read where the code returned it, not moved out: a move
+        // re-reads its just-written words with wide loads (a stall, see
+        // `crate::value::put`).
+        let r = key_code.run(i, f);
+        let key = match &r {
+            Ok(key) => key,
+            Err(_) if f.module.with(g, |v| v.is_none()) => return Err(unbound_global_error(&name, x_span)),
+            Err(_) => return r,
+        };
+        i.diff.set_span(span);
+        if let Some(found) = f.module.with(g, |v| v.and_then(|v| element(v, key)).cloned()) {
+            return Ok(found);
+        }
+        let Ok(key) = r else {
+            // `r` was matched `Ok` above.
+            unreachable!("the key was computed")
+        };
+        match f.module.get(g) {
+            Some(v) => Ok(crate::ops::index::index(
+                &v,
+                vec![crate::ops::index::Item::At(key, k_span)],
+                x_span,
+                span,
+            )?),
+            None => Err(unbound_global_error(&name, x_span)),
+        }
+    })
+}
+
 /// One compiled entry of a dict literal.
 enum DictCode {
     Pair(std::rc::Rc<str>, Code),
@@ -1231,6 +1290,9 @@ fn index(x: ir::Expr, mut items: Vec<ir::IndexItem>, span: Span) -> Code {
     if let (K::Global(g, _), [ir::IndexItem::At(k)]) = (&x.kind, items.as_slice()) {
         if matches!(k.kind, K::Const(_) | K::Local(_)) {
             return index_global(*g, x, x_span, k.clone(), span);
+        }
+        if pure(k) {
+            return index_global_computed(*g, x, x_span, k.clone(), span);
         }
     }
     let x = Operand::new(x);
