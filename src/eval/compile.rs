@@ -427,7 +427,10 @@ pub fn stmt(s: Stmt) -> StmtCode {
         }
         Stmt::Expr(e) => {
             let e = expr(e);
-            stmt_code(move |i, f| e.run(i, f).map(drop))
+            stmt_code(move |i, f| {
+                crate::value::discard(e.run(i, f)?);
+                Ok(())
+            })
         }
         Stmt::Return(Some(e), _) => {
             let e = expr(e);
@@ -708,9 +711,16 @@ fn cond(e: ir::Expr, what: &'static str) -> Cond {
         }
         kind => {
             let c = expr(ir::Expr { kind, span });
-            Cond(Box::new(move |i, f| match c.run(i, f)? {
-                Value::Bool(b) => Ok(b),
-                other => Ok(i.truthy(&other, span, what)?),
+            Cond(Box::new(move |i, f| {
+                let v = c.run(i, f)?;
+                match v {
+                    Value::Bool(b) => {
+                        // A bool owns nothing: skip the out-of-line drop.
+                        std::mem::forget(v);
+                        Ok(b)
+                    }
+                    other => Ok(i.truthy(&other, span, what)?),
+                }
             }))
         }
     }
@@ -727,12 +737,18 @@ fn compare<const OP: u8>(a: ir::Expr, b: ir::Expr, span: Span, what: &'static st
         }
     };
     macro_rules! decide {
-        ($i:expr, $x:expr, $y:expr) => {
-            match crate::ops::arith::scalar_fast(OpOf::<OP>::OP, $x, $y) {
-                Some(Value::Bool(b)) => Ok(b),
+        ($i:expr, $x:expr, $y:expr) => {{
+            let r = crate::ops::arith::scalar_fast(OpOf::<OP>::OP, $x, $y);
+            match r {
+                Some(Value::Bool(b)) => {
+                    // A bool owns nothing: no out-of-line drop of `r` (the
+                    // match leaves it in place, and its drop was a call).
+                    std::mem::forget(r);
+                    Ok(b)
+                }
                 _ => slow($i, $x.clone(), $y.clone()),
             }
-        };
+        }};
     }
     match (Operand::new(a), Operand::new(b)) {
         (Operand::Local(x), Operand::Const(c)) => Cond(Box::new(move |i, f| decide!(i, &f.slots[x as usize], &c))),
@@ -740,12 +756,22 @@ fn compare<const OP: u8>(a: ir::Expr, b: ir::Expr, span: Span, what: &'static st
         (Operand::Local(x), Operand::Local(y)) => Cond(Box::new(move |i, f| {
             decide!(i, &f.slots[x as usize], &f.slots[y as usize])
         })),
+        // `m % 2 == 0`: the computed side is dropped inline (a number owns nothing).
+        (Operand::Code(a), Operand::Const(c)) => Cond(Box::new(move |i, f| {
+            let x = a.run(i, f)?;
+            let r = decide!(i, &x, &c);
+            crate::value::discard(x);
+            r
+        })),
         (a, b) => {
             let (a, b) = (operand_code(a), operand_code(b));
             Cond(Box::new(move |i, f| {
                 let x = a.run(i, f)?;
                 let y = b.run(i, f)?;
-                decide!(i, &x, &y)
+                let r = decide!(i, &x, &y);
+                crate::value::discard(x);
+                crate::value::discard(y);
+                r
             }))
         }
     }

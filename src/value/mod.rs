@@ -87,6 +87,19 @@ pub fn assign(slot: &mut Value, v: Value) {
     }
 }
 
+/// Drops a value nobody uses (a statement's result, a loop body's): only a
+/// value holding a reference count calls the out-of-line drop, and the
+/// common `none`, int or float costs a tag test.
+#[inline(always)]
+pub fn discard(v: Value) {
+    if v.owns_heap() {
+        drop(v);
+    } else {
+        // Nothing to release: none, bool, int, float, range and key own no memory.
+        std::mem::forget(v);
+    }
+}
+
 /// [`assign`] for a value just made in registers (an arithmetic result, a
 /// loop counter), which is stored directly: no copy to avoid a stall on.
 #[inline(always)]
