@@ -153,6 +153,31 @@ pub fn take(slot: &mut Value) -> Value {
     }
 }
 
+/// Passes `v` on (returns it) copied word by word when it is whole words
+/// (see [`put`]): for a result just written by a compiled expression as
+/// 8-byte stores that the caller would otherwise move with 16-byte loads
+/// (a call's result on its way out of the frame).
+#[inline(always)]
+pub fn relay<T>(v: T) -> T {
+    if std::mem::size_of::<T>() % 8 != 0 || std::mem::align_of::<T>() < 8 {
+        return v;
+    }
+    let v = std::mem::ManuallyDrop::new(v);
+    let mut out = std::mem::MaybeUninit::<T>::uninit();
+    let src = &*v as *const T as *const std::mem::MaybeUninit<u64>;
+    let dst = out.as_mut_ptr() as *mut std::mem::MaybeUninit<u64>;
+    // SAFETY: `T` is a whole number of 8-byte words and 8-aligned (checked
+    // above), so both places are valid for that many word reads/writes;
+    // `MaybeUninit` words copy padding too. Ownership moves from `v` (not
+    // dropped) to `out`, which is then fully initialised.
+    unsafe {
+        for k in 0..std::mem::size_of::<T>() / 8 {
+            dst.add(k).write(src.add(k).read_volatile());
+        }
+        out.assume_init()
+    }
+}
+
 /// Moves `v` into the uninitialised place `dst` word by word (see [`put`]).
 #[inline(always)]
 pub fn put_uninit(dst: &mut std::mem::MaybeUninit<Value>, v: Value) {
