@@ -499,6 +499,15 @@ fn grow(target: Target, kind: ir::GrowKind, call_expr: ir::Expr) -> StmtCode {
         // The resolver makes a `Grow` of `append(x, v)` and `insert(x, k, v)` only.
         return stmt(Stmt::Assign(target, call_expr));
     }
+    // `d = insert(d, k, v)` with `k` another local and `v` unable to rebind
+    // it (`pure`): the key is read in place after `v` (the same string it
+    // would have been first), with no count raised and dropped for it.
+    let key_local = match (kind, target, args.get(1).map(|a| &a.value.kind), args.get(2)) {
+        (ir::GrowKind::Insert, Target::Local(t), Some(&K::Local(ks)), Some(v)) if ks != t && pure(&v.value) => {
+            Some((t as usize, ks as usize))
+        }
+        _ => None,
+    };
     let K::Call(callee, args) = call_expr.kind else {
         return stmt(Stmt::Assign(target, call_expr));
     };
@@ -515,12 +524,23 @@ fn grow(target: Target, kind: ir::GrowKind, call_expr: ir::Expr) -> StmtCode {
         }
         // At most two: `append(x, v)`, `insert(x, k, v)`.
         let mut vals = [const { Value::None }; 2];
-        for (slot, r) in vals.iter_mut().zip(&rest) {
-            // A slot holds `none` until written: nothing to drop.
-            crate::value::put(slot, r.run(i, f)?);
-        }
-        if i.grow_in_place(target, kind, &mut vals[..rest.len()], f) {
-            return Ok(());
+        if let Some((t, ks)) = key_local {
+            let v = rest[1].run(i, f)?;
+            if let Ok([Value::Dict(d), Value::Str(k)]) = f.slots.get_disjoint_mut([t, ks]) {
+                d.set(k, v);
+                return Ok(());
+            }
+            // Not a dict and a string: the ordinary call reports it.
+            crate::value::put(&mut vals[0], f.slots[ks].clone());
+            crate::value::put(&mut vals[1], v);
+        } else {
+            for (slot, r) in vals.iter_mut().zip(&rest) {
+                // A slot holds `none` until written: nothing to drop.
+                crate::value::put(slot, r.run(i, f)?);
+            }
+            if i.grow_in_place(target, kind, &mut vals[..rest.len()], f) {
+                return Ok(());
+            }
         }
         let v = {
             {
