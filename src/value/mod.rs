@@ -159,7 +159,7 @@ pub fn take(slot: &mut Value) -> Value {
 /// (a call's result on its way out of the frame).
 #[inline(always)]
 pub fn relay<T>(v: T) -> T {
-    if std::mem::size_of::<T>() % 8 != 0 || std::mem::align_of::<T>() < 8 {
+    if !std::mem::size_of::<T>().is_multiple_of(8) || std::mem::align_of::<T>() < 8 {
         return v;
     }
     let v = std::mem::ManuallyDrop::new(v);
