@@ -227,7 +227,9 @@ impl Interp {
             for v in &mut store[..n] {
                 crate::value::assign(v, Value::None);
             }
-            r
+            // The body's result was just written as words: passed on as
+            // words (a wide move of it stalled, see `crate::value::put`).
+            crate::value::relay(r)
         } else {
             let mut slots = self.frame_pool.pop().unwrap_or_default();
             slots.resize_with(n, || Value::None);

@@ -427,7 +427,10 @@ pub fn stmt(s: Stmt) -> StmtCode {
         }
         Stmt::Expr(e) => {
             let e = expr(e);
-            stmt_code(move |i, f| e.run(i, f).map(drop))
+            stmt_code(move |i, f| {
+                crate::value::discard(e.run(i, f)?);
+                Ok(())
+            })
         }
         Stmt::Return(Some(e), _) => {
             let e = expr(e);
@@ -496,6 +499,15 @@ fn grow(target: Target, kind: ir::GrowKind, call_expr: ir::Expr) -> StmtCode {
         // The resolver makes a `Grow` of `append(x, v)` and `insert(x, k, v)` only.
         return stmt(Stmt::Assign(target, call_expr));
     }
+    // `d = insert(d, k, v)` with `k` another local and `v` unable to rebind
+    // it (`pure`): the key is read in place after `v` (the same string it
+    // would have been first), with no count raised and dropped for it.
+    let key_local = match (kind, target, args.get(1).map(|a| &a.value.kind), args.get(2)) {
+        (ir::GrowKind::Insert, Target::Local(t), Some(&K::Local(ks)), Some(v)) if ks != t && pure(&v.value) => {
+            Some((t as usize, ks as usize))
+        }
+        _ => None,
+    };
     let K::Call(callee, args) = call_expr.kind else {
         return stmt(Stmt::Assign(target, call_expr));
     };
@@ -512,12 +524,23 @@ fn grow(target: Target, kind: ir::GrowKind, call_expr: ir::Expr) -> StmtCode {
         }
         // At most two: `append(x, v)`, `insert(x, k, v)`.
         let mut vals = [const { Value::None }; 2];
-        for (slot, r) in vals.iter_mut().zip(&rest) {
-            // A slot holds `none` until written: nothing to drop.
-            crate::value::put(slot, r.run(i, f)?);
-        }
-        if i.grow_in_place(target, kind, &mut vals[..rest.len()], f) {
-            return Ok(());
+        if let Some((t, ks)) = key_local {
+            let v = rest[1].run(i, f)?;
+            if let Ok([Value::Dict(d), Value::Str(k)]) = f.slots.get_disjoint_mut([t, ks]) {
+                d.set(k, v);
+                return Ok(());
+            }
+            // Not a dict and a string: the ordinary call reports it.
+            crate::value::put(&mut vals[0], f.slots[ks].clone());
+            crate::value::put(&mut vals[1], v);
+        } else {
+            for (slot, r) in vals.iter_mut().zip(&rest) {
+                // A slot holds `none` until written: nothing to drop.
+                crate::value::put(slot, r.run(i, f)?);
+            }
+            if i.grow_in_place(target, kind, &mut vals[..rest.len()], f) {
+                return Ok(());
+            }
         }
         let v = {
             {
@@ -708,9 +731,16 @@ fn cond(e: ir::Expr, what: &'static str) -> Cond {
         }
         kind => {
             let c = expr(ir::Expr { kind, span });
-            Cond(Box::new(move |i, f| match c.run(i, f)? {
-                Value::Bool(b) => Ok(b),
-                other => Ok(i.truthy(&other, span, what)?),
+            Cond(Box::new(move |i, f| {
+                let v = c.run(i, f)?;
+                match v {
+                    Value::Bool(b) => {
+                        // A bool owns nothing: skip the out-of-line drop.
+                        std::mem::forget(v);
+                        Ok(b)
+                    }
+                    other => Ok(i.truthy(&other, span, what)?),
+                }
             }))
         }
     }
@@ -727,12 +757,18 @@ fn compare<const OP: u8>(a: ir::Expr, b: ir::Expr, span: Span, what: &'static st
         }
     };
     macro_rules! decide {
-        ($i:expr, $x:expr, $y:expr) => {
-            match crate::ops::arith::scalar_fast(OpOf::<OP>::OP, $x, $y) {
-                Some(Value::Bool(b)) => Ok(b),
+        ($i:expr, $x:expr, $y:expr) => {{
+            let r = crate::ops::arith::scalar_fast(OpOf::<OP>::OP, $x, $y);
+            match r {
+                Some(Value::Bool(b)) => {
+                    // A bool owns nothing: no out-of-line drop of `r` (the
+                    // match leaves it in place, and its drop was a call).
+                    std::mem::forget(r);
+                    Ok(b)
+                }
                 _ => slow($i, $x.clone(), $y.clone()),
             }
-        };
+        }};
     }
     match (Operand::new(a), Operand::new(b)) {
         (Operand::Local(x), Operand::Const(c)) => Cond(Box::new(move |i, f| decide!(i, &f.slots[x as usize], &c))),
@@ -740,12 +776,22 @@ fn compare<const OP: u8>(a: ir::Expr, b: ir::Expr, span: Span, what: &'static st
         (Operand::Local(x), Operand::Local(y)) => Cond(Box::new(move |i, f| {
             decide!(i, &f.slots[x as usize], &f.slots[y as usize])
         })),
+        // `m % 2 == 0`: the computed side is dropped inline (a number owns nothing).
+        (Operand::Code(a), Operand::Const(c)) => Cond(Box::new(move |i, f| {
+            let x = a.run(i, f)?;
+            let r = decide!(i, &x, &c);
+            crate::value::discard(x);
+            r
+        })),
         (a, b) => {
             let (a, b) = (operand_code(a), operand_code(b));
             Cond(Box::new(move |i, f| {
                 let x = a.run(i, f)?;
                 let y = b.run(i, f)?;
-                decide!(i, &x, &y)
+                let r = decide!(i, &x, &y);
+                crate::value::discard(x);
+                crate::value::discard(y);
+                r
             }))
         }
     }
@@ -1112,6 +1158,65 @@ fn index_global(g: u32, x: ir::Expr, x_span: Span, k: ir::Expr, span: Span) -> C
     })
 }
 
+/// Whether evaluating `e` runs no user code and changes no variable (reads,
+/// constants and operators on them): such an index can be computed before
+/// the value it indexes is read, with the same result.
+fn pure(e: &ir::Expr) -> bool {
+    match &e.kind {
+        K::Const(_) | K::Local(_) | K::Global(..) => true,
+        K::Neg(x) | K::Not(x) | K::Field(x, ..) => pure(x),
+        K::Binary(_, a, b) | K::And(a, b) | K::Or(a, b) => pure(a) && pure(b),
+        K::Index(x, items) => pure(x) && items.iter().all(|it| matches!(it, ir::IndexItem::At(k) if pure(k))),
+        _ => false,
+    }
+}
+
+/// `g[k]` on a module global with a computed key that is [`pure`]
+/// (`names[(i * 7) % 16]`): the key first, then the element read in place
+/// as in [`index_global`] (no clone and drop of the global's whole value).
+/// An unbound global is still the error reported first, as when it is read
+/// first; while a jit trace watches global reads the general path runs.
+fn index_global_computed(g: u32, x: ir::Expr, x_span: Span, k: ir::Expr, span: Span) -> Code {
+    let K::Global(_, name) = x.kind.clone() else {
+        // `index` calls this for a global receiver only.
+        return index_at(Operand::new(x), x_span, k, span);
+    };
+    let k_span = k.span;
+    let key_code = expr(k.clone());
+    let general = index_at(Operand::new(x), x_span, k, span);
+    code(move |i, f| {
+        if !i.jit_watch.is_empty() {
+            return general.run(i, f);
+        }
+        // The key is read where the code returned it, not moved out: a move
+        // re-reads its just-written words with wide loads (a stall, see
+        // `crate::value::put`).
+        let r = key_code.run(i, f);
+        let key = match &r {
+            Ok(key) => key,
+            Err(_) if f.module.with(g, |v| v.is_none()) => return Err(unbound_global_error(&name, x_span)),
+            Err(_) => return r,
+        };
+        i.diff.set_span(span);
+        if let Some(found) = f.module.with(g, |v| v.and_then(|v| element(v, key)).cloned()) {
+            return Ok(found);
+        }
+        let Ok(key) = r else {
+            // `r` was matched `Ok` above.
+            unreachable!("the key was computed")
+        };
+        match f.module.get(g) {
+            Some(v) => Ok(crate::ops::index::index(
+                &v,
+                vec![crate::ops::index::Item::At(key, k_span)],
+                x_span,
+                span,
+            )?),
+            None => Err(unbound_global_error(&name, x_span)),
+        }
+    })
+}
+
 /// One compiled entry of a dict literal.
 enum DictCode {
     Pair(std::rc::Rc<str>, Code),
@@ -1231,6 +1336,9 @@ fn index(x: ir::Expr, mut items: Vec<ir::IndexItem>, span: Span) -> Code {
     if let (K::Global(g, _), [ir::IndexItem::At(k)]) = (&x.kind, items.as_slice()) {
         if matches!(k.kind, K::Const(_) | K::Local(_)) {
             return index_global(*g, x, x_span, k.clone(), span);
+        }
+        if pure(k) {
+            return index_global_computed(*g, x, x_span, k.clone(), span);
         }
     }
     let x = Operand::new(x);

@@ -290,7 +290,11 @@ impl Interp {
 #[inline(always)]
 pub(super) fn after_body(r: Exec<Value>) -> Exec<bool> {
     match r {
-        Ok(_) | Err(Flow::Continue) => Ok(true),
+        Ok(v) => {
+            crate::value::discard(v);
+            Ok(true)
+        }
+        Err(Flow::Continue) => Ok(true),
         Err(Flow::Break) => Ok(false),
         Err(other) => Err(other),
     }

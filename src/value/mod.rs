@@ -87,6 +87,19 @@ pub fn assign(slot: &mut Value, v: Value) {
     }
 }
 
+/// Drops a value nobody uses (a statement's result, a loop body's): only a
+/// value holding a reference count calls the out-of-line drop, and the
+/// common `none`, int or float costs a tag test.
+#[inline(always)]
+pub fn discard(v: Value) {
+    if v.owns_heap() {
+        drop(v);
+    } else {
+        // Nothing to release: none, bool, int, float, range and key own no memory.
+        std::mem::forget(v);
+    }
+}
+
 /// [`assign`] for a value just made in registers (an arithmetic result, a
 /// loop counter), which is stored directly: no copy to avoid a stall on.
 #[inline(always)]
@@ -140,6 +153,31 @@ pub fn take(slot: &mut Value) -> Value {
     }
 }
 
+/// Passes `v` on (returns it) copied word by word when it is whole words
+/// (see [`put`]): for a result just written by a compiled expression as
+/// 8-byte stores that the caller would otherwise move with 16-byte loads
+/// (a call's result on its way out of the frame).
+#[inline(always)]
+pub fn relay<T>(v: T) -> T {
+    if !std::mem::size_of::<T>().is_multiple_of(8) || std::mem::align_of::<T>() < 8 {
+        return v;
+    }
+    let v = std::mem::ManuallyDrop::new(v);
+    let mut out = std::mem::MaybeUninit::<T>::uninit();
+    let src = &*v as *const T as *const std::mem::MaybeUninit<u64>;
+    let dst = out.as_mut_ptr() as *mut std::mem::MaybeUninit<u64>;
+    // SAFETY: `T` is a whole number of 8-byte words and 8-aligned (checked
+    // above), so both places are valid for that many word reads/writes;
+    // `MaybeUninit` words copy padding too. Ownership moves from `v` (not
+    // dropped) to `out`, which is then fully initialised.
+    unsafe {
+        for k in 0..std::mem::size_of::<T>() / 8 {
+            dst.add(k).write(src.add(k).read_volatile());
+        }
+        out.assume_init()
+    }
+}
+
 /// Moves `v` into the uninitialised place `dst` word by word (see [`put`]).
 #[inline(always)]
 pub fn put_uninit(dst: &mut std::mem::MaybeUninit<Value>, v: Value) {
@@ -172,45 +210,44 @@ unsafe fn write_words(dst: *mut Value, v: Value) {
 const WORDS: usize = std::mem::size_of::<Value>() / 8;
 
 impl Clone for Value {
-    /// Scalars (the values loops copy most: elements read out of tuples,
-    /// loop counters) are copied inline as four words; only values holding a
-    /// reference count take the out-of-line path that bumps it.
+    /// Every kind of value is plain words (none, bool, int, float, range,
+    /// key) or reference-counted pointers next to plain words (string,
+    /// tensor, tuple, dict, function, ...): a clone is the counts raised
+    /// (out of line, for the counted kinds only) plus a copy of the words.
+    ///
+    /// Why not a clone built out of line and returned: that value was
+    /// written as 8-byte stores and moved on by its caller with 16-byte
+    /// loads, a store-forwarding stall on every read of a string or dict
+    /// variable. The copy here is written once, where the caller wants it.
     #[inline(always)]
     fn clone(&self) -> Value {
         if self.owns_heap() {
-            self.clone_counted()
-        } else {
-            // SAFETY: `owns_heap` is false, so the value is none, bool, int,
-            // float, range or key: plain data with no reference count or
-            // pointer, for which a bitwise copy is exactly a clone (and the
-            // copy needs no drop beyond what the original would get). Not
-            // word by word as in `put`: LLVM then stored the words to a
-            // temporary and moved that with wide loads (the stall `put` avoids).
-            unsafe { std::ptr::read(self) }
+            self.retain();
         }
+        // SAFETY: plain words copy as they are, and `retain` raised every
+        // count the copy shares: the copy owns exactly what a clone would.
+        // Not word by word as in `put`: LLVM then stored the words to a
+        // temporary and moved that with wide loads (the stall `put` avoids).
+        unsafe { std::ptr::read(self) }
     }
 }
 
 impl Value {
-    /// Clones a value that holds a reference count (the slow half of `clone`).
+    /// Raises the reference counts a clone of this value shares (the slow
+    /// half of `clone`, which then copies the value's words).
     #[inline(never)]
-    fn clone_counted(&self) -> Value {
+    fn retain(&self) {
         match self {
-            Value::None => Value::None,
-            Value::Bool(b) => Value::Bool(*b),
-            Value::Int(n) => Value::Int(*n),
-            Value::Float(x) => Value::Float(*x),
-            Value::Str(s) => Value::Str(s.clone()),
-            Value::Tensor(t) => Value::Tensor(t.clone()),
-            Value::Tuple(t) => Value::Tuple(t.clone()),
-            Value::Dict(d) => Value::Dict(d.clone()),
-            Value::Func(c) => Value::Func(c.clone()),
-            Value::Native(n) => Value::Native(n.clone()),
-            Value::Range(a, b, c) => Value::Range(*a, *b, *c),
-            Value::Dual(t) => Value::Dual(t.clone()),
-            Value::Key(k) => Value::Key(*k),
-            Value::Object(o) => Value::Object(o.clone()),
-            Value::Progress(p) => Value::Progress(p.clone()),
+            Value::None | Value::Bool(_) | Value::Int(_) | Value::Float(_) | Value::Range(..) | Value::Key(_) => {}
+            Value::Str(s) => std::mem::forget(s.clone()),
+            Value::Tensor(t) => std::mem::forget(t.clone()),
+            Value::Tuple(t) => std::mem::forget(t.clone()),
+            Value::Dict(d) => std::mem::forget(d.clone()),
+            Value::Func(c) => std::mem::forget(c.clone()),
+            Value::Native(n) => std::mem::forget(n.clone()),
+            Value::Dual(t) => std::mem::forget(t.clone()),
+            Value::Object(o) => std::mem::forget(o.clone()),
+            Value::Progress(p) => std::mem::forget(p.clone()),
         }
     }
 
@@ -539,3 +576,30 @@ pub fn write_aligned(out: &mut String, block: &str) {
 // Values are copied on every variable read and call: keep them four words wide.
 const _: () = assert!(std::mem::size_of::<Value>() <= 32);
 const _: () = assert!(std::mem::size_of::<Value>() == 32 && std::mem::align_of::<Value>() == 8);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clones_share_and_release_their_counts() {
+        let s: Rc<str> = Rc::from("golf");
+        let t = Tuple::from(vec![Value::Str(s.clone()), Value::Int(1)]);
+        let d: Dict = [(s.clone(), Value::Tuple(t.clone()))].into_iter().collect();
+        let big: Dict = (0..40)
+            .map(|i| (Rc::<str>::from(format!("k{i:02}")), Value::Int(i)))
+            .collect();
+        let vals = [Value::Str(s.clone()), Value::Tuple(t), Value::Dict(d), Value::Dict(big)];
+        let before = Rc::strong_count(&s);
+        for v in &vals {
+            let copies: Vec<Value> = (0..3).map(|_| v.clone()).collect();
+            assert!(copies.iter().all(|c| c.type_name() == v.type_name()));
+        }
+        assert_eq!(Rc::strong_count(&s), before);
+        let c = vals[0].clone();
+        assert_eq!(Rc::strong_count(&s), before + 1);
+        drop(c);
+        drop(vals);
+        assert_eq!(Rc::strong_count(&s), 1);
+    }
+}
