@@ -116,6 +116,22 @@ fn a_dict_of_parameters_gets_one_input_per_leaf() {
 }
 
 #[test]
+fn shape_operations_show_their_shape_and_axis_arguments() {
+    // A broadcast bias and a mean: the backward pass sums the bias's adjoint
+    // back to its shape and broadcasts the mean's seed; without their shape
+    // arguments the rows would not say what they compute.
+    let t = graph_of(
+        "let w = ones((3, 2)); let b = ones(2); let x = ones((4, 3))",
+        "grad(|w, b| mean(sum(tanh(x @ w + b), axis=1)), argnums=(0, 1))(w, b)",
+    );
+    let rows = shape(&t);
+    let has = |needle: &str| rows.iter().any(|r| r.contains(needle));
+    assert!(has("v6 = sum(v5, axis=1) (4,)"), "{t}");
+    assert!(has("v̄2 = sum_to(v̄4, (2,)) (2,)"), "{t}");
+    assert!(has("v̄5 = broadcast_to(reshape(v̄6, (4, 1)), (4, 2)) (4, 2)"), "{t}");
+}
+
+#[test]
 fn tensors_show_shapes_and_no_grad_says_so() {
     let t = graph_of("let w = ones((2, 3))", "grad(|w| sum(tanh(w)))(w)");
     assert!(t.contains("v2 = tanh(v1)"), "{t}");

@@ -231,7 +231,11 @@ impl<'a> View<'a> {
             let (a, pa) = self.arg(node, 0);
             return (format!("{} ** {}", paren(a, pa <= 4), p.0), 4);
         }
-        let args: Vec<(String, u8)> = (0..node.parents.len()).map(|k| self.arg(node, k)).collect();
+        let mut args: Vec<(String, u8)> = (0..node.parents.len()).map(|k| self.arg(node, k)).collect();
+        if let Op::Prim(p) = &node.op {
+            // A shape or axis is part of what the row computes: `broadcast_to(v̄18, (5, 4))`.
+            args.extend(p.params().into_iter().map(|s| (s, ATOM)));
+        }
         match form(&node.op) {
             Form::Infix(sym, prec) if args.len() == 2 => {
                 let (a, pa) = &args[0];

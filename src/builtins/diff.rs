@@ -304,9 +304,12 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     });
     let debug_nans = Decl {
         sig: "debug_nans(on: bool)",
-        summary: "Turns checking every operation for nan (and where it came from) on or off.",
-        doc: "While on, the first operation that makes a nan from non-nan inputs stops the program \
-              with a report pointing at it, also inside gradients.",
+        summary: "Turns checking every gradient's adjoints for nan and inf on or off.",
+        doc: "While on, every backward pass checks each adjoint it computes: the first derivative rule \
+              that makes an adjoint nan or inf stops the program with a report pointing at the forward \
+              expression whose rule produced it (as JAX's `jax_debug_nans` does for gradients). Values \
+              computed outside a backward pass are not checked (`isnan`/`isfinite` test them). Jitted \
+              functions run without jit while it is on, so that their backward passes are checked too.",
         example: "debug_nans(true);\ndebug_nans(false);",
     };
     register(t, debug_nans, |it, a| {

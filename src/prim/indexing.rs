@@ -112,6 +112,9 @@ impl Primitive for Take {
     fn name(&self) -> String {
         "take".into()
     }
+    fn params(&self) -> Vec<String> {
+        vec![format!("axis={}", self.0)]
+    }
     fn forward(&self, x: &[Value]) -> R<Value> {
         Ok(from_tensor(te(as_tensor(&x[0])?.take(&*as_tensor(&x[1])?, self.0))?))
     }

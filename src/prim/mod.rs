@@ -64,6 +64,12 @@ pub trait Primitive {
     /// A short name for error messages and graphs.
     fn name(&self) -> String;
 
+    /// The primitive's own parameters (a shape, axes), written as they
+    /// follow its array arguments in a call, for graphs: `reshape(x, (5, 4))`.
+    fn params(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Evaluates the primitive on plain (not differentiated) floats and tensors.
     fn forward(&self, x: &[Value]) -> R<Value>;
 
@@ -286,5 +292,13 @@ pub(crate) mod rule_util {
     /// `k(t)` for a present tangent or cotangent; `None` stays zero.
     pub fn term(t: &Option<Value>, k: impl FnOnce(&Value) -> R<Value>) -> R<Option<Value>> {
         t.as_ref().map(k).transpose()
+    }
+}
+
+/// A list of sizes or axes as dp writes a tuple: `(5, 4)`, `(3,)`, `()`.
+pub(crate) fn written_tuple(xs: &[usize]) -> String {
+    match xs {
+        [x] => format!("({x},)"),
+        _ => format!("({})", xs.iter().map(usize::to_string).collect::<Vec<_>>().join(", ")),
     }
 }

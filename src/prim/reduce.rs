@@ -94,6 +94,19 @@ impl Primitive for Reduce {
     fn name(&self) -> String {
         self.op.name().into()
     }
+    fn params(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        if let Some(axes) = &self.axes {
+            p.push(match &axes[..] {
+                [a] => format!("axis={a}"),
+                _ => format!("axis={}", super::written_tuple(axes)),
+            });
+        }
+        if self.keepdims {
+            p.push("keepdims=true".into());
+        }
+        p
+    }
     fn forward(&self, x: &[Value]) -> R<Value> {
         if let (Value::Float(v), false) = (&x[0], self.keepdims) {
             if self.axes.as_ref().is_none_or(|a| a.is_empty()) {

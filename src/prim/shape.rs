@@ -19,6 +19,9 @@ impl Primitive for Transpose {
     fn name(&self) -> String {
         "transpose".into()
     }
+    fn params(&self) -> Vec<String> {
+        vec![super::written_tuple(&self.0)]
+    }
     fn forward(&self, x: &[Value]) -> R<Value> {
         Ok(from_tensor(te(as_tensor(&x[0])?.transpose(&self.0))?))
     }
@@ -47,6 +50,9 @@ impl Primitive for Reshape {
     fn name(&self) -> String {
         "reshape".into()
     }
+    fn params(&self) -> Vec<String> {
+        vec![super::written_tuple(&self.0)]
+    }
     fn forward(&self, x: &[Value]) -> R<Value> {
         Ok(from_tensor(te(as_tensor(&x[0])?.reshape(&self.0))?))
     }
@@ -68,6 +74,9 @@ pub struct BroadcastTo(pub Rc<[usize]>);
 impl Primitive for BroadcastTo {
     fn name(&self) -> String {
         "broadcast_to".into()
+    }
+    fn params(&self) -> Vec<String> {
+        vec![super::written_tuple(&self.0)]
     }
     fn forward(&self, x: &[Value]) -> R<Value> {
         Ok(from_tensor(te(as_tensor(&x[0])?.broadcast_to(&self.0))?.contiguous()))
@@ -94,6 +103,9 @@ pub struct SumTo(pub Rc<[usize]>);
 impl Primitive for SumTo {
     fn name(&self) -> String {
         "sum_to".into()
+    }
+    fn params(&self) -> Vec<String> {
+        vec![super::written_tuple(&self.0)]
     }
     fn forward(&self, x: &[Value]) -> R<Value> {
         let t = as_tensor(&x[0])?;
@@ -141,6 +153,9 @@ impl Primitive for Concat {
     fn name(&self) -> String {
         "concat".into()
     }
+    fn params(&self) -> Vec<String> {
+        vec![format!("axis={}", self.0)]
+    }
     fn forward(&self, x: &[Value]) -> R<Value> {
         let ts = tensors(x)?;
         let refs: Vec<&Tensor> = ts.iter().map(|t| &**t).collect();
@@ -181,6 +196,9 @@ pub struct Stack(pub usize);
 impl Primitive for Stack {
     fn name(&self) -> String {
         "stack".into()
+    }
+    fn params(&self) -> Vec<String> {
+        vec![format!("axis={}", self.0)]
     }
     fn forward(&self, x: &[Value]) -> R<Value> {
         let ts = tensors(x)?;

@@ -150,6 +150,12 @@ impl Prim {
         crate::each_prim!(self, p => p.name())
     }
 
+    /// Its own parameters as written after its array arguments (see [`super::Primitive::params`]).
+    pub fn params(&self) -> Vec<String> {
+        use super::Primitive;
+        crate::each_prim!(self, p => p.params())
+    }
+
     /// Whether this is a differentiation input rather than an operation.
     pub fn is_leaf(&self) -> bool {
         matches!(self, Prim::Leaf(_))
