@@ -180,6 +180,24 @@ fn dp_graph_prints_the_table_and_the_program_output_goes_to_stderr() {
 }
 
 #[test]
+fn dp_graph_shows_the_gradient_inside_a_jitted_training_step() {
+    // A training step is usually jitted: its `grad` is the one to show, and
+    // the program still computes what it computes without `dp graph`.
+    let src = "fn loss(w, x) { sum(tanh(x @ w)) }\n\
+               let step = jit(|w, x| w - 0.1 * grad(loss)(w, x));\n\
+               let w = ones((3, 2));\n\
+               for i in range(3) { w = step(w, ones((4, 3))); }\n\
+               print(w[0, 0]);\n";
+    let (out, err, code) = dp_graph(&["--optimized"], src, "jitted");
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(err.trim(), "0.9878739561363518");
+    assert!(out.contains("v2 = const[4×3] @ v1"), "{out}");
+    assert!(out.contains("v3 = tanh(v2)"), "{out}");
+    assert!(out.contains("backward pass 1"), "{out}");
+    assert!(out.contains("after optimisation"), "{out}");
+}
+
+#[test]
 fn dp_graph_dot_draws_adjoint_nodes_and_sums_apart() {
     let (out, err, code) = dp_graph(&["--dot"], LECTURE, "dot");
     assert_eq!(code, Some(0), "{err}");

@@ -216,6 +216,13 @@ impl DiffCtx {
         *self.capture.borrow_mut() = Capture::Armed;
     }
 
+    /// Whether `dp graph` waits for the first differentiation to record
+    /// (a jitted function then runs as plain code, so that a `grad` inside
+    /// it is the one shown rather than hidden in a plan's trace).
+    pub fn capture_armed(&self) -> bool {
+        self.capture.try_borrow().is_ok_and(|c| matches!(*c, Capture::Armed))
+    }
+
     /// The captured extended graph: complete once the captured
     /// differentiation's backward pass ended, or as far as it got.
     pub fn take_captured(&self) -> Option<Extended> {

@@ -83,7 +83,8 @@ impl Jitted {
         // Inside another jit's trace, `f` is simply part of that trace.
         // `debug_nans(true)` checks every adjoint as a backward pass runs,
         // which a plan does not do.
-        if self.state.borrow().off || !it.jit_watch.is_empty() || it.diff.debug_nans() {
+        // `dp graph` waiting for its first gradient sees the one inside `f`.
+        if self.state.borrow().off || !it.jit_watch.is_empty() || it.diff.debug_nans() || it.diff.capture_armed() {
             return call_unjitted(it, &self.f, args);
         }
         let Some(signature) = Signature::of(&args) else {
