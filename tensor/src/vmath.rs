@@ -14,7 +14,7 @@
 //! definition. Special values therefore match `f64::exp` etc. exactly.
 
 use crate::ops::{sigmoid, softplus, UnaryOp};
-use crate::simd::{mla, multiversion, Mode};
+use crate::simd::{mla, multiversion_tables, Mode};
 use std::mem::MaybeUninit;
 
 /// Elements per block: small enough that a block stays in L1 while it is
@@ -851,7 +851,7 @@ fn map_inplace_impl<M: Mode>(op: UnaryOp, buf: &mut [f64]) {
     }
 }
 
-multiversion!(
+multiversion_tables!(
     /// Writes `dst[i] = op(src[i])` for `i < min(src.len(), dst.len())`
     /// (vectorised for the ops of [`supports`], scalar otherwise).
     pub(crate) fn map_uninit(op: UnaryOp, src: &[f64], dst: &mut [MaybeUninit<f64>]) => map_impl
@@ -867,7 +867,7 @@ pub(crate) fn map(op: UnaryOp, src: &[f64]) -> Vec<f64> {
     out
 }
 
-multiversion!(
+multiversion_tables!(
     /// `buf[i] = op(buf[i])` (vectorised for the ops of [`supports`]).
     pub(crate) fn map_inplace(op: UnaryOp, buf: &mut [f64]) => map_inplace_impl
 );
@@ -958,9 +958,12 @@ mod tests {
         let best = map(op, &xs);
         // The AVX2 instantiation (table-free exp) where the CPU has it.
         let avx2 = run_avx2(op, &xs).unwrap_or_else(|| best.clone());
+        // Both AVX-512 instantiations (with and without gathered tables), whichever this CPU's vendor picks.
+        let v4 = run_avx512(op, &xs, true).unwrap_or_else(|| best.clone());
+        let v4n = run_avx512(op, &xs, false).unwrap_or_else(|| best.clone());
         for (i, &x) in xs.iter().enumerate() {
             let want = reference(x);
-            for got in [generic[i], best[i], avx2[i]] {
+            for got in [generic[i], best[i], avx2[i], v4[i], v4n[i]] {
                 assert!(
                     ulps(got, want) <= max_ulps,
                     "{}({:e}) = {:e}, want {:e} ({} ulp)",
@@ -975,6 +978,31 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// `map` through an AVX-512 instantiation (with gathered tables or
+    /// without), if this CPU can run it.
+    fn run_avx512(op: UnaryOp, src: &[f64], tables: bool) -> Option<Vec<f64>> {
+        #[cfg(target_arch = "x86_64")]
+        {
+            #[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
+            unsafe fn v4(op: UnaryOp, src: &[f64], dst: &mut [MaybeUninit<f64>], tables: bool) {
+                if tables {
+                    map_impl::<crate::simd::WithFma>(op, src, dst)
+                } else {
+                    map_impl::<crate::simd::WithFmaNoTables>(op, src, dst)
+                }
+            }
+            if crate::simd::probe_cpu() == crate::simd::Isa::Avx512 {
+                let mut out = vec![MaybeUninit::new(0.0); src.len()];
+                // SAFETY: the CPU supports AVX-512F/DQ, AVX2 and FMA.
+                unsafe { v4(op, src, &mut out, tables) };
+                // SAFETY: every element was initialised above.
+                return Some(out.iter().map(|v| unsafe { v.assume_init() }).collect());
+            }
+        }
+        let _ = (op, src, tables);
+        None
     }
 
     /// `map` through the AVX2+FMA instantiation, if this CPU can run it.
@@ -1007,12 +1035,12 @@ mod tests {
             (UnaryOp::Exp, f64::exp as fn(f64) -> f64),
             (UnaryOp::Expm1, f64::exp_m1),
         ] {
-            let Some(got) = run_avx2(op, &xs) else {
-                return;
-            };
-            for (x, g) in xs.iter().zip(&got) {
-                let want = reference(*x);
-                assert!(ulps(*g, want) <= 1, "{}({x:e}) = {g:e}, want {want:e}", op.name());
+            // Both table-free instantiations: AVX2 (4 lanes) and AVX-512 without gathers (8).
+            for got in [run_avx2(op, &xs), run_avx512(op, &xs, false)].into_iter().flatten() {
+                for (x, g) in xs.iter().zip(&got) {
+                    let want = reference(*x);
+                    assert!(ulps(*g, want) <= 1, "{}({x:e}) = {g:e}, want {want:e}", op.name());
+                }
             }
         }
     }
