@@ -14,7 +14,7 @@
 //! (another thread, or a job asking for it again) the caller runs alone.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -25,20 +25,32 @@ use std::time::{Duration, Instant};
 /// long on its own core before it gives the core up.
 const SPIN: Duration = Duration::from_micros(1000);
 
-/// Calls to run serially after the helper was found lagging (its core busy
-/// with other work); then the helper is tried again.
-const BACKOFF_CALLS: u32 = 16;
+/// How long work runs serially after the helper was found lagging (its core
+/// busy with other work); then the helper is tried again. A time shorter
+/// than [`SPIN`], not a number of calls: a training step shares only a few
+/// products, so 16 serial calls outlasted the helper's spin, it went to
+/// sleep, the next shared product waited for it to wake, lagged again, and
+/// the helper ended up spinning idle while the caller did all the work.
+const BACKOFF: Duration = Duration::from_micros(400);
 
-/// Remaining calls for which [`helper_worthwhile`] says no.
-static BACKOFF: AtomicU32 = AtomicU32::new(0);
+/// Until when (nanoseconds after [`epoch`]) [`helper_worthwhile`] says no.
+static BACKOFF_UNTIL: AtomicU64 = AtomicU64::new(0);
+
+/// A fixed instant the backoff deadline is measured from.
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+/// Nanoseconds since [`epoch`].
+fn now_nanos() -> u64 {
+    u64::try_from(epoch().elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
 
 /// Whether splitting work with the helper is currently worthwhile: false for
 /// a while after the helper lagged far behind the caller in a shared job.
 pub(crate) fn helper_worthwhile() -> bool {
-    !single_threaded()
-        && BACKOFF
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| b.checked_sub(1))
-            .is_err()
+    !single_threaded() && now_nanos() >= BACKOFF_UNTIL.load(Ordering::Relaxed)
 }
 
 /// Whether the user asked for one thread (`DP_NUM_THREADS=1`, read once):
@@ -183,7 +195,8 @@ pub(crate) fn for_each_piece(pieces: usize, f: impl Fn(usize) + Sync) {
     drop(wait);
     if start.elapsed() > own + own / 2 {
         // The caller waited longer than half its own share for the helper.
-        BACKOFF.store(BACKOFF_CALLS, Ordering::Relaxed);
+        let backoff = u64::try_from(BACKOFF.as_nanos()).unwrap_or(u64::MAX);
+        BACKOFF_UNTIL.store(now_nanos().saturating_add(backoff), Ordering::Relaxed);
     }
     if p.panicked.load(Ordering::Relaxed) {
         panic!("dp-tensor helper thread job panicked");
