@@ -134,8 +134,8 @@ pub(crate) struct Mat {
 unsafe impl Send for Mat {}
 unsafe impl Sync for Mat {}
 
-/// Caches of at least this size hold a whole packed B block (see
-/// [`Blocking::b_in_l2`]).
+/// L2 caches of at least this size get the loop order that runs each A
+/// micro-panel along the whole packed B block (see [`Blocking::b_in_l2`]).
 const LARGE_L2: usize = 1024 * 1024;
 
 /// Block sizes and loop order of the loop nest.
@@ -149,11 +149,12 @@ pub(crate) struct Blocking {
     pub mc: usize,
     /// Columns of a B block (a multiple of NR).
     pub nc: usize,
-    /// Loop order inside a block. With a large L2 (the 2 MiB of recent
-    /// Xeons) the packed `KC x NC` B block takes half of it and each A
-    /// micro-panel, kept in L1, runs along the whole B block (row panels
-    /// of C in order); this measured 10-15% faster than the classic order on
-    /// such a Xeon, whose L3 is slow. With a small L2 (512 KiB on Zen 3)
+    /// Loop order inside a block. With a large L2 each A micro-panel, kept
+    /// in L1, runs along the whole packed `KC x NC` B block (row panels of
+    /// C in order); with the 2 MiB of recent Xeons the B block takes half
+    /// of L2 and this measured 10-15% faster than the classic order there
+    /// (their L3 is slow); with Zen 4's 1 MiB the B block streams from L3
+    /// (see `for_caches`). With a small L2 (512 KiB on Zen 3)
     /// the classic BLIS order is kept: the `MC x KC` A block takes half of
     /// L2, each B micro-panel stays in L1 while the A micro-panels pass,
     /// and the B block (a quarter of L3) streams from L3.
