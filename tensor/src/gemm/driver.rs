@@ -21,7 +21,7 @@ const SKINNY_PANELS: usize = 4;
 /// a skinny C (see [`a_in_place`]).
 const SKINNY_COL_STRIDE: usize = 512;
 /// About the most bytes of A packed at once ahead of all of B's column
-/// blocks (see [`gemm_hoisted`]): 2048 rows at a depth block of 256.
+/// blocks (see [`APacking::Hoisted`]): 2048 rows at a depth block of 256.
 const HOIST_A_BYTES: usize = 4 << 20;
 /// B panels packed per shared packing piece.
 const PACK_GROUP: usize = 8;
@@ -134,25 +134,27 @@ pub(crate) struct Mat {
 unsafe impl Send for Mat {}
 unsafe impl Sync for Mat {}
 
-/// Caches of at least this size hold a whole packed B block (see
-/// [`Blocking::b_in_l2`]).
+/// L2 caches of at least this size get the loop order that runs each A
+/// micro-panel along the whole packed B block (see [`Blocking::b_in_l2`]).
 const LARGE_L2: usize = 1024 * 1024;
 
 /// Block sizes and loop order of the loop nest.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Blocking {
-    /// Depth of a block: an A and a B micro-panel (`(MR + NR) x KC`) fill
-    /// L1 and a quarter more (one of them streams), at most 256.
+    /// Depth of a block: the micro-panel that the loop order keeps in L1
+    /// (A's, `MR x KC`, with B in L2; B's, `NR x KC`, in the classic order)
+    /// fills L1 while the other streams past it, between 128 and 256.
     pub kc: usize,
     /// Rows of an A block (a multiple of MR).
     pub mc: usize,
     /// Columns of a B block (a multiple of NR).
     pub nc: usize,
-    /// Loop order inside a block. With a large L2 (the 2 MiB of recent
-    /// Xeons) the packed `KC x NC` B block takes half of it and each A
-    /// micro-panel, kept in L1, runs along the whole B block (row panels
-    /// of C in order); this measured 10-15% faster than the classic order on
-    /// such a Xeon, whose L3 is slow. With a small L2 (512 KiB on Zen 3)
+    /// Loop order inside a block. With a large L2 each A micro-panel, kept
+    /// in L1, runs along the whole packed `KC x NC` B block (row panels of
+    /// C in order); with the 2 MiB of recent Xeons the B block takes half
+    /// of L2 and this measured 10-15% faster than the classic order there
+    /// (their L3 is slow); with Zen 4's 1 MiB the B block streams from L3
+    /// (see `for_caches`). With a small L2 (512 KiB on Zen 3)
     /// the classic BLIS order is kept: the `MC x KC` A block takes half of
     /// L2, each B micro-panel stays in L1 while the A micro-panels pass,
     /// and the B block (a quarter of L3) streams from L3.
@@ -176,15 +178,33 @@ impl Blocking {
     /// Block sizes for kernel `K` on caches `c` (a pure function of them, so
     /// the choice for another machine can be checked here).
     fn for_caches<K: MicroKernel>(c: Caches) -> Blocking {
-        let kc = (c.l1 * 5 / 4 / ((K::MR + K::NR) * 8)) / 16 * 16;
-        let kc = kc.clamp(128, 256);
+        // Only the reused micro-panel needs to stay in L1: the streamed one
+        // is read once per tile, from L2 with the hardware prefetch ahead.
+        // Sizing both into L1 (as before) gave the 14x16 kernel KC 160 on
+        // Zen 4's 32 KiB L1d, where 256 measured 5-6 % faster at 1024-2048²
+        // (the C tile is loaded and stored once per depth block: fewer,
+        // longer blocks halve that traffic).
+        let kept = if c.l2 >= LARGE_L2 { K::MR } else { K::NR };
+        let kc = (c.l1 / (kept * 8) / 16 * 16).clamp(128, 256);
         let panel = kc * 8;
         let round = |x: usize, unit: usize, lo: usize, hi: usize| (x / unit * unit).clamp(lo * unit, hi * unit);
         if c.l2 >= LARGE_L2 {
+            // An L2 of 2 MiB (the Xeon) holds a 512-column B block in half
+            // of it. Half of Zen 4's 1 MiB held only 256 columns: each A
+            // micro-panel then served 16 tiles before the next came from L3,
+            // and each row of C was visited 2 KiB at a time. There the B
+            // block streams from its sixteenth of L3 (2 MiB, 1024 columns;
+            // the B micro-panels are read in order, so prefetched), which
+            // measured 3-8 % faster at 1024-2048² on both kernels.
+            let b_block = if c.l2 >= 2 * LARGE_L2 {
+                c.l2 / 2
+            } else {
+                (c.l3 / 16).max(c.l2 / 2)
+            };
             Blocking {
                 kc,
                 mc: round(c.l2 / 4 / panel, K::MR, 4, 48),
-                nc: round(c.l2 / 2 / panel, K::NR, 8, 256),
+                nc: round(b_block / panel, K::NR, 8, 256),
                 b_in_l2: true,
             }
         } else {
@@ -296,7 +316,7 @@ thread_local! {
     /// Where this thread packs the shared blocks of B of the products it runs.
     static B_SPACE: RefCell<Space> = RefCell::new(Space::default());
     /// Where this thread packs the shared row chunks of A of the products
-    /// it runs with A hoisted (see [`gemm_hoisted`]).
+    /// it runs with A hoisted (see [`APacking::Hoisted`]).
     static H_SPACE: RefCell<Space> = RefCell::new(Space::default());
 }
 
@@ -334,70 +354,90 @@ fn a_in_place(m: usize, k: usize, n: usize, nr: usize, a: Mat) -> bool {
     (a.rs == 1 || a.cs == 1) && (m * k <= UNPACKED_A_MAX || skinny)
 }
 
-/// `C = A @ B` (`overwrite`) or `C += A @ B` for an `m x k` A, `k x n` B and
-/// `m x n` C with unit column stride, with micro-kernel `K`; the work of
-/// each block is shared with the pool's helper thread when `parallel`.
-///
-/// # Safety
-/// The views must address valid memory, C must not alias A or B, `c.cs ==
-/// 1`, and the CPU must support `K`'s instructions.
 /// What runs on a finished block of C, on the thread that computed it,
 /// while the block is still in cache: `(row0, rows, col0, col1)` names rows
 /// `row0..row0 + rows` and columns `col0..col1` of C (a matmul epilogue).
 pub(crate) type Epilogue<'e> = &'e (dyn Fn(usize, usize, usize, usize) + Sync);
 
-#[allow(clippy::too_many_arguments)]
-pub(crate) unsafe fn gemm<K: MicroKernel>(
-    m: usize,
-    k: usize,
-    n: usize,
-    a: Mat,
-    b: Mat,
-    c: Mat,
-    overwrite: bool,
-    parallel: bool,
-    epilogue: Option<Epilogue<'_>>,
-) {
+/// One product `C = A @ B` (`overwrite`) or `C += A @ B` for an `m x k` A,
+/// `k x n` B and `m x n` C with unit column stride, as every loop nest of
+/// this module sees it.
+#[derive(Clone, Copy)]
+pub(crate) struct Product<'e> {
+    /// Rows of A and C.
+    pub m: usize,
+    /// Columns of A, rows of B (the depth).
+    pub k: usize,
+    /// Columns of B and C.
+    pub n: usize,
+    /// The left operand (only read).
+    pub a: Mat,
+    /// The right operand (only read).
+    pub b: Mat,
+    /// The result (column stride 1).
+    pub c: Mat,
+    /// Store into C rather than add to it.
+    pub overwrite: bool,
+    /// Share each block's work with the pool's helper thread.
+    pub parallel: bool,
+    /// Run on each block of C once it is final.
+    pub epilogue: Option<Epilogue<'e>>,
+}
+
+/// The product `p` with micro-kernel `K` and the block sizes detected for
+/// this machine (or forced by `DP_GEMM_BLOCK`).
+///
+/// # Safety
+/// The views must address valid memory, C must not alias A or B, `c.cs ==
+/// 1`, and the CPU must support `K`'s instructions.
+pub(crate) unsafe fn gemm<K: MicroKernel>(p: &Product<'_>) {
+    gemm_blocked::<K>(p, Blocking::for_kernel::<K>());
+}
+
+/// [`gemm`] with the block sizes `bl` (the tests try several).
+///
+/// # Safety
+/// As `gemm`.
+unsafe fn gemm_blocked<K: MicroKernel>(p: &Product<'_>, bl: Blocking) {
+    let (m, k, n, a, b, c) = (p.m, p.k, p.n, p.a, p.b, p.c);
     if m == 0 || n == 0 {
         return;
     }
     if k == 0 {
-        if overwrite {
+        if p.overwrite {
             for i in 0..m {
                 std::ptr::write_bytes(c.ptr.offset(i as isize * c.rs), 0, n);
             }
         }
         return;
     }
-    let bl = Blocking::for_kernel::<K>();
     if K::T_ROWS > 0 && n <= K::T_COLS && a.rs == 1 && a.cs > 0 && a.cs.unsigned_abs() <= SKINNY_COL_STRIDE && b.cs == 1
     {
-        gemm_t::<K>(m, k, n, a, b, c, overwrite, parallel, bl.kc, epilogue);
-        return;
-    }
-    let in_place = a_in_place(m, k, n, K::NR, a);
-    let unpacked_b = b.cs == 1 && k * n <= UNPACKED_B_MAX;
-    let b_len = if unpacked_b {
-        0
+        gemm_t::<K>(p, bl.kc);
     } else {
-        bl.nc.min(n.div_ceil(K::NR) * K::NR) * bl.kc.min(k)
-    };
-    // On two threads, A blocks small enough that there are MIN_PIECES of
-    // them where m allows (each is packed by the thread that uses it).
-    let mc = if parallel {
-        bl.mc.min(m.div_ceil(MIN_PIECES).div_ceil(K::MR) * K::MR)
-    } else {
-        bl.mc
-    };
-    if !in_place && n > bl.nc {
-        // More than one column block of B: pack A once for all of them.
-        gemm_hoisted::<K>(
-            m, k, n, a, b, c, overwrite, parallel, epilogue, bl, mc, unpacked_b, b_len,
-        );
-    } else {
-        gemm_blocks::<K>(
-            m, k, n, a, b, c, overwrite, parallel, epilogue, bl, mc, in_place, unpacked_b, b_len,
-        );
+        let a_packing = if a_in_place(m, k, n, K::NR, a) {
+            APacking::InPlace
+        } else if n > bl.nc {
+            // More than one column block of B: pack A once for all of them.
+            APacking::Hoisted
+        } else {
+            APacking::PerBlock
+        };
+        // On two threads, A blocks small enough that there are MIN_PIECES of
+        // them where m allows (each is packed by the thread that uses it).
+        let mc = if p.parallel {
+            bl.mc.min(m.div_ceil(MIN_PIECES).div_ceil(K::MR) * K::MR)
+        } else {
+            bl.mc
+        };
+        let nest = Nest {
+            p: *p,
+            bl,
+            mc,
+            a_packing,
+            unpacked_b: b.cs == 1 && k * n <= UNPACKED_B_MAX,
+        };
+        nest.run::<K>();
     }
     if crate::interrupt::requested() {
         // The caller discards the result (see `interrupt`); zeros keep every
@@ -440,197 +480,186 @@ fn column_chunks(parallel: bool, ic_blocks: usize, panels: usize) -> (usize, usi
     (panels.div_ceil(chunk), chunk)
 }
 
-/// The loop nest of [`gemm`] with A packed once per row chunk and depth
-/// block ahead of all of B's column blocks, instead of once per column
-/// block: with `n > nc` the classic nest packed every element of A `n / nc`
-/// times (4 times at 2048², 5 % of the product). The packed chunk (at most
-/// [`HOIST_A_BYTES`]) is read from L3 one micro-panel at a time, which the
-/// kernel's B-in-L2 order reads once per column block anyway. Each element
-/// of C gets the same depth blocks in the same order, so the same bits.
-///
-/// # Safety
-/// As `gemm`, with A not read in place.
-#[allow(clippy::too_many_arguments)]
-unsafe fn gemm_hoisted<K: MicroKernel>(
-    m: usize,
-    k: usize,
-    n: usize,
-    a: Mat,
-    b: Mat,
-    c: Mat,
-    overwrite: bool,
-    parallel: bool,
-    epilogue: Option<Epilogue<'_>>,
+/// How the loop nest gets A to the kernel.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum APacking {
+    /// Read in place (see [`a_in_place`]).
+    InPlace,
+    /// Each `mc x kc` block packed by the thread that computes with it, once
+    /// per column block of B (there is only one unless A is in place).
+    PerBlock,
+    /// Packed once per row chunk and depth block ahead of all of B's column
+    /// blocks, into one buffer both threads read: with `n > nc`, packing
+    /// per block packed every element of A `n / nc` times (4 times at 2048²,
+    /// 5 % of the product). The packed chunk (at most [`HOIST_A_BYTES`]) is
+    /// read from L3 one micro-panel at a time, which the B-in-L2 order reads
+    /// once per column block anyway.
+    Hoisted,
+}
+
+/// The Goto/BLIS loop nest of one product: its operands, block sizes and
+/// how A is packed. Every element of C gets the same depth blocks in the
+/// same order whatever the packing and the loop order, so the same bits.
+struct Nest<'e> {
+    p: Product<'e>,
     bl: Blocking,
+    /// Rows of an A block (a multiple of MR; smaller than `bl.mc` on two
+    /// threads, for enough pieces).
     mc: usize,
+    a_packing: APacking,
+    /// B is read in place (else packed in NR-wide panels, shared).
     unpacked_b: bool,
-    b_len: usize,
-) {
-    let kcm = bl.kc.min(k);
-    // As few chunks as keep each within the cap, of whole A blocks of `mc`
-    // rows (a multiple of MR) and about equal: B is packed again per chunk.
-    let chunks = (m * kcm * 8).div_ceil(HOIST_A_BYTES);
-    let chunk_rows = m.div_ceil(chunks).div_ceil(mc) * mc;
-    let a_len = chunk_rows.min(m.div_ceil(mc) * mc) * kcm;
-    with_space(&H_SPACE, a_len, |ap| {
+}
+
+impl Nest<'_> {
+    /// Runs the nest: for each row chunk (all of C unless A is hoisted and
+    /// larger than [`HOIST_A_BYTES`]), each (column block, depth block) pair
+    /// (depth blocks outermost when A is hoisted: its packed chunk then
+    /// serves all column blocks; else column blocks outermost), B's block
+    /// packed once (shared), then the row blocks of the chunk as pieces for
+    /// the threads.
+    unsafe fn run<K: MicroKernel>(&self) {
+        let Product { m, k, n, b, .. } = self.p;
+        let (bl, mc) = (self.bl, self.mc);
+        let hoisted = self.a_packing == APacking::Hoisted;
+        let kcm = bl.kc.min(k);
+        // Hoisted: as few chunks as keep each within the cap, of whole A
+        // blocks of `mc` rows and about equal (B is packed again per chunk).
+        let chunk_rows = if hoisted {
+            m.div_ceil((m * kcm * 8).div_ceil(HOIST_A_BYTES)).div_ceil(mc) * mc
+        } else {
+            m
+        };
+        let h_len = if hoisted {
+            chunk_rows.min(m.div_ceil(mc) * mc) * kcm
+        } else {
+            0
+        };
+        let b_len = if self.unpacked_b {
+            0
+        } else {
+            bl.nc.min(n.div_ceil(K::NR) * K::NR) * kcm
+        };
+        let (depths, cols) = (k.div_ceil(bl.kc), n.div_ceil(bl.nc));
         with_space(&B_SPACE, b_len, |bp| {
-            let (ap, bp) = (Mat { ptr: ap, rs: 0, cs: 0 }, Mat { ptr: bp, rs: 0, cs: 0 });
-            let mut i0 = 0;
-            while i0 < m {
-                let rows = chunk_rows.min(m - i0);
-                let ic_blocks = rows.div_ceil(mc);
-                let mut pc = 0;
-                while pc < k {
-                    let kc = bl.kc.min(k - pc);
-                    run_pieces(parallel, ic_blocks, |q| {
-                        let (a, ap) = (a, ap);
-                        let r0 = i0 + q * mc;
-                        let src = a.ptr.offset(r0 as isize * a.rs + pc as isize * a.cs);
-                        pack_a::<K>(mc.min(m - r0), kc, src, a.rs, a.cs, ap.ptr.add(q * mc * kc));
-                    });
-                    let first = overwrite && pc == 0;
-                    let mut jc = 0;
-                    while jc < n {
+            with_space(&H_SPACE, h_len, |hp| {
+                let (bp, hp) = (Mat { ptr: bp, rs: 0, cs: 0 }, Mat { ptr: hp, rs: 0, cs: 0 });
+                let mut i0 = 0;
+                while i0 < m {
+                    let rows = chunk_rows.min(m - i0);
+                    for step in 0..depths * cols {
+                        let (d, j) = if hoisted {
+                            (step / cols, step % cols)
+                        } else {
+                            (step % depths, step / depths)
+                        };
+                        let (pc, jc) = (d * bl.kc, j * bl.nc);
+                        let kc = bl.kc.min(k - pc);
+                        if hoisted && j == 0 {
+                            self.pack_chunk::<K>(i0, rows, pc, kc, hp);
+                        }
                         let nc = bl.nc.min(n - jc);
-                        let panels = nc.div_ceil(K::NR);
                         let bsrc = Mat {
                             ptr: b.ptr.offset(pc as isize * b.rs + jc as isize * b.cs),
                             ..b
                         };
-                        let bblock = if unpacked_b {
+                        // B in place (row stride b.rs, panel j at column j NR) or
+                        // packed into NR-wide panels (row stride NR, panel j at j NR kc).
+                        let bblock = if self.unpacked_b {
                             bsrc
                         } else {
-                            pack_b_block::<K>(parallel, kc, nc, bsrc, bp)
+                            pack_b_block::<K>(self.p.parallel, kc, nc, bsrc, bp)
                         };
-                        let (chunks, chunk) = column_chunks(parallel, ic_blocks, panels);
-                        run_pieces(parallel, ic_blocks * chunks, |piece| {
-                            let (ap, bblock, c) = (ap, bblock, c);
-                            if crate::interrupt::requested() {
-                                return;
-                            }
-                            let q = piece / chunks;
-                            let ic = i0 + q * mc;
-                            let p0 = (piece % chunks) * chunk;
-                            let p1 = panels.min(p0 + chunk);
-                            let block = Block {
-                                mc: mc.min(m - ic),
-                                kc,
-                                in_place: false,
-                                prepacked: true,
-                                unpacked_b,
-                                first,
-                                b_in_l2: bl.b_in_l2,
-                            };
-                            let cdst = Mat {
-                                ptr: c.ptr.offset(ic as isize * c.rs + jc as isize),
-                                ..c
-                            };
-                            let apk = ap.ptr.add(q * mc * kc);
-                            block.run::<K>(ap, bblock, cdst, apk, p0 * K::NR, nc.min(p1 * K::NR));
-                            if let Some(e) = epilogue.filter(|_| pc + kc == k) {
-                                // The last depth block: these elements of C are final.
-                                e(ic, block.mc, jc + p0 * K::NR, jc + nc.min(p1 * K::NR));
-                            }
-                        });
-                        jc += nc;
+                        self.blocks::<K>(i0, rows, pc, kc, jc, nc, bblock, hp);
                     }
-                    pc += kc;
+                    i0 += rows;
                 }
-                i0 += rows;
-            }
+            });
         });
-    });
-}
+    }
 
-/// The classic loop nest of [`gemm`]: for each column block of B and depth
-/// block, B packed once (shared), then the row blocks of A, each packed by
-/// the thread that uses it (or read in place).
-///
-/// # Safety
-/// As `gemm`.
-#[allow(clippy::too_many_arguments)]
-unsafe fn gemm_blocks<K: MicroKernel>(
-    m: usize,
-    k: usize,
-    n: usize,
-    a: Mat,
-    b: Mat,
-    c: Mat,
-    overwrite: bool,
-    parallel: bool,
-    epilogue: Option<Epilogue<'_>>,
-    bl: Blocking,
-    mc: usize,
-    in_place: bool,
-    unpacked_b: bool,
-    b_len: usize,
-) {
-    with_space(&B_SPACE, b_len, |bp| {
-        let bp = Mat { ptr: bp, rs: 0, cs: 0 };
-        let mut jc = 0;
-        while jc < n {
-            let nc = bl.nc.min(n - jc);
-            let panels = nc.div_ceil(K::NR);
-            let mut pc = 0;
-            while pc < k {
-                let kc = bl.kc.min(k - pc);
-                let bsrc = Mat {
-                    ptr: b.ptr.offset(pc as isize * b.rs + jc as isize * b.cs),
-                    ..b
-                };
-                // B in place (row stride b.rs, panel j at column j NR) or
-                // packed into NR-wide panels (row stride NR, panel j at j NR kc).
-                let bblock = if unpacked_b {
-                    bsrc
-                } else {
-                    pack_b_block::<K>(parallel, kc, nc, bsrc, bp)
-                };
-                let ic_blocks = m.div_ceil(mc);
-                let (chunks, chunk) = column_chunks(parallel, ic_blocks, panels);
-                let first = overwrite && pc == 0;
-                run_pieces(parallel, ic_blocks * chunks, |piece| {
-                    let (a, bblock, c) = (a, bblock, c);
-                    if crate::interrupt::requested() {
-                        return;
-                    }
-                    let ic = (piece / chunks) * mc;
-                    let p0 = (piece % chunks) * chunk;
-                    let p1 = panels.min(p0 + chunk);
-                    let block = Block {
-                        mc: mc.min(m - ic),
-                        kc,
-                        in_place,
-                        prepacked: false,
-                        unpacked_b,
-                        first,
-                        b_in_l2: bl.b_in_l2,
-                    };
-                    let asrc = Mat {
-                        ptr: a.ptr.offset(ic as isize * a.rs + pc as isize * a.cs),
-                        ..a
-                    };
-                    let cdst = Mat {
-                        ptr: c.ptr.offset(ic as isize * c.rs + jc as isize),
-                        ..c
-                    };
-                    let a_len = if block.in_place {
+    /// Packs rows `i0..i0 + rows` of A at depth block `pc..pc + kc` into `hp`
+    /// (A block `q` at `q mc kc`), the blocks shared between the threads.
+    unsafe fn pack_chunk<K: MicroKernel>(&self, i0: usize, rows: usize, pc: usize, kc: usize, hp: Mat) {
+        let Product { m, a, .. } = self.p;
+        let mc = self.mc;
+        run_pieces(self.p.parallel, rows.div_ceil(mc), |q| {
+            let (a, hp) = (a, hp);
+            let r0 = i0 + q * mc;
+            let src = a.ptr.offset(r0 as isize * a.rs + pc as isize * a.cs);
+            pack_a::<K>(mc.min(m - r0), kc, src, a.rs, a.cs, hp.ptr.add(q * mc * kc));
+        });
+    }
+
+    /// `C[i0.., jc..jc + nc] (+)= A[i0.., pc..pc + kc] @ bblock` for the row
+    /// blocks of a chunk of `rows` rows, cut into pieces (row blocks, and
+    /// column-panel groups on two threads) that the threads take in turn;
+    /// each piece then runs the epilogue on its part of C after the last
+    /// depth block.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn blocks<K: MicroKernel>(
+        &self,
+        i0: usize,
+        rows: usize,
+        pc: usize,
+        kc: usize,
+        jc: usize,
+        nc: usize,
+        bblock: Mat,
+        hp: Mat,
+    ) {
+        let Product { m, k, a, c, .. } = self.p;
+        let mc = self.mc;
+        let panels = nc.div_ceil(K::NR);
+        let ic_blocks = rows.div_ceil(mc);
+        let (chunks, chunk) = column_chunks(self.p.parallel, ic_blocks, panels);
+        let first = self.p.overwrite && pc == 0;
+        run_pieces(self.p.parallel, ic_blocks * chunks, |piece| {
+            let (a, bblock, c, hp) = (a, bblock, c, hp);
+            if crate::interrupt::requested() {
+                return;
+            }
+            let q = piece / chunks;
+            let ic = i0 + q * mc;
+            let p0 = (piece % chunks) * chunk;
+            let (j0, j1) = (p0 * K::NR, nc.min((p0 + chunk) * K::NR));
+            let block = Block {
+                mc: mc.min(m - ic),
+                kc,
+                in_place: self.a_packing == APacking::InPlace,
+                prepacked: self.a_packing == APacking::Hoisted,
+                unpacked_b: self.unpacked_b,
+                first,
+                b_in_l2: self.bl.b_in_l2,
+            };
+            let asrc = Mat {
+                ptr: a.ptr.offset(ic as isize * a.rs + pc as isize * a.cs),
+                ..a
+            };
+            let cdst = Mat {
+                ptr: c.ptr.offset(ic as isize * c.rs + jc as isize),
+                ..c
+            };
+            match self.a_packing {
+                APacking::Hoisted => block.run::<K>(asrc, bblock, cdst, hp.ptr.add(q * mc * kc), j0, j1),
+                APacking::InPlace | APacking::PerBlock => {
+                    // In place, only a short last panel may be packed.
+                    let a_rows = if block.in_place {
                         K::MR
                     } else {
-                        block.mc.div_ceil(K::MR) * K::MR
-                    } * kc;
-                    with_space(&A_SPACE, a_len, |ap| {
-                        block.run::<K>(asrc, bblock, cdst, ap, p0 * K::NR, nc.min(p1 * K::NR));
+                        block.mc.next_multiple_of(K::MR)
+                    };
+                    with_space(&A_SPACE, a_rows * kc, |ap| {
+                        block.run::<K>(asrc, bblock, cdst, ap, j0, j1)
                     });
-                    if let Some(e) = epilogue.filter(|_| pc + kc == k) {
-                        // The last depth block: these elements of C are final.
-                        e(ic, block.mc, jc + p0 * K::NR, jc + nc.min(p1 * K::NR));
-                    }
-                });
-                pc += kc;
+                }
             }
-            jc += nc;
-        }
-    });
+            if let Some(e) = self.p.epilogue.filter(|_| pc + kc == k) {
+                // The last depth block: these elements of C are final.
+                e(ic, block.mc, jc + j0, jc + j1);
+            }
+        });
+    }
 }
 
 /// Rows of C per piece of [`gemm_t`] (shared between threads, and the
@@ -646,22 +675,11 @@ const T_PIECE_ROWS: usize = 64;
 ///
 /// # Safety
 /// As `gemm`, with `a.rs == 1`, `b.cs == 1` and `n <= K::T_COLS`.
-#[allow(clippy::too_many_arguments)]
-unsafe fn gemm_t<K: MicroKernel>(
-    m: usize,
-    k: usize,
-    n: usize,
-    a: Mat,
-    b: Mat,
-    c: Mat,
-    overwrite: bool,
-    parallel: bool,
-    kc: usize,
-    epilogue: Option<Epilogue<'_>>,
-) {
+unsafe fn gemm_t<K: MicroKernel>(p: &Product<'_>, kc: usize) {
+    let Product { m, k, n, .. } = *p;
     let pieces = m.div_ceil(T_PIECE_ROWS);
-    run_pieces(parallel, pieces, |piece| {
-        let (a, b, c) = (a, b, c);
+    run_pieces(p.parallel, pieces, |piece| {
+        let Product { a, b, c, .. } = *p;
         if crate::interrupt::requested() {
             return;
         }
@@ -684,22 +702,16 @@ unsafe fn gemm_t<K: MicroKernel>(
                     c.rs,
                     mr,
                     n,
-                    overwrite && pc == 0,
+                    p.overwrite && pc == 0,
                 );
                 ir += K::T_ROWS;
             }
             pc += kcb;
         }
-        if let Some(e) = epilogue {
+        if let Some(e) = p.epilogue {
             e(i0, rows, 0, n);
         }
     });
-    if crate::interrupt::requested() {
-        // As in `gemm`: the caller discards the result.
-        for i in 0..m {
-            std::ptr::write_bytes(c.ptr.offset(i as isize * c.rs), 0, n);
-        }
-    }
 }
 
 /// One `mc x kc` block of A against columns of a `kc`-deep block of B.
@@ -916,6 +928,182 @@ mod tests {
     use super::*;
     use crate::gemm::{avx2::Avx2, avx512::Avx512};
 
+    /// An `r x c` matrix of values in [-1, 1) with all 53 bits used (so any
+    /// change of summation order changes some result), stored in `layout`:
+    /// 0 row-major, 1 column-major, 2 every other row of a taller matrix,
+    /// 3 rows reversed. Returns the storage and the view's offset and strides.
+    fn matrix(r: usize, c: usize, layout: u8, seed: u64) -> (Vec<f64>, usize, isize, isize) {
+        let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        let v: Vec<f64> = (0..2 * r * c)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                (s >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+            })
+            .collect();
+        let (r, c) = (r as isize, c as isize);
+        match layout {
+            1 => (v, 0, 1, r),
+            2 => (v, 0, 2 * c, 1),
+            3 => (v, ((r - 1) * c).max(0) as usize, -c, 1),
+            _ => (v, 0, c, 1),
+        }
+    }
+
+    /// Element `(i, j)` of `C (+)= A @ B` in the order the kernels compute
+    /// it: per depth block of `kc`, fused multiply-adds from zero in depth
+    /// order, then added to C (stored on the first block when `overwrite`).
+    #[allow(clippy::too_many_arguments)]
+    fn model(
+        i: usize,
+        j: usize,
+        k: usize,
+        kc: usize,
+        a: &[f64],
+        ao: (usize, isize, isize),
+        b: &[f64],
+        bo: (usize, isize, isize),
+        c0: f64,
+        overwrite: bool,
+    ) -> f64 {
+        let at = |i: usize, p: usize| a[(ao.0 as isize + i as isize * ao.1 + p as isize * ao.2) as usize];
+        let bt = |p: usize, j: usize| b[(bo.0 as isize + p as isize * bo.1 + j as isize * bo.2) as usize];
+        let mut c = c0;
+        let mut pc = 0;
+        while pc < k {
+            let mut acc = 0.0f64;
+            for p in pc..k.min(pc + kc) {
+                acc = at(i, p).mul_add(bt(p, j), acc);
+            }
+            c = if overwrite && pc == 0 { acc } else { c + acc };
+            pc += kc;
+        }
+        c
+    }
+
+    /// Runs `m x k x n` through [`gemm_blocked`] with kernel `K` and blocks
+    /// `bl` for every layout pair, serial and shared, overwriting and
+    /// accumulating, with an epilogue that doubles each finished block, and
+    /// compares rows `0, step, 2 step, ..` and the last bit for bit with [`model`].
+    fn check_bits<K: MicroKernel>(m: usize, k: usize, n: usize, bl: Blocking, step: usize) {
+        for (la, lb) in [(0, 0), (1, 0), (0, 1), (2, 1), (3, 0), (1, 1)] {
+            let (av, ao, ars, acs) = matrix(m, k, la, (m * 31 + k) as u64);
+            let (bv, bo, brs, bcs) = matrix(k, n, lb, (k * 17 + n) as u64);
+            let start: Vec<f64> = matrix(m, n, 0, 99).0[..m * n].to_vec();
+            for (parallel, overwrite, doubled) in [
+                (false, true, false),
+                (true, true, true),
+                (false, false, true),
+                (true, false, false),
+            ] {
+                let mut c = start.clone();
+                let cp = c.as_mut_ptr() as usize;
+                let double = move |r0: usize, rows: usize, c0: usize, c1: usize| {
+                    for i in r0..r0 + rows {
+                        for j in c0..c1 {
+                            // SAFETY: the epilogue gets a block of C inside the m x n matrix.
+                            unsafe { *(cp as *mut f64).add(i * n + j) *= 2.0 };
+                        }
+                    }
+                };
+                let p = Product {
+                    m,
+                    k,
+                    n,
+                    a: Mat {
+                        ptr: av.as_ptr().wrapping_add(ao) as *mut f64,
+                        rs: ars,
+                        cs: acs,
+                    },
+                    b: Mat {
+                        ptr: bv.as_ptr().wrapping_add(bo) as *mut f64,
+                        rs: brs,
+                        cs: bcs,
+                    },
+                    c: Mat {
+                        ptr: c.as_mut_ptr(),
+                        rs: n as isize,
+                        cs: 1,
+                    },
+                    overwrite,
+                    parallel,
+                    epilogue: if doubled { Some(&double) } else { None },
+                };
+                // SAFETY: the views address the vectors above, C is separate,
+                // and the caller checked that the CPU runs K.
+                unsafe { gemm_blocked::<K>(&p, bl) };
+                let rows = (0..m).step_by(step).chain([m - 1]);
+                for i in rows {
+                    for j in 0..n {
+                        let want = model(
+                            i,
+                            j,
+                            k,
+                            bl.kc,
+                            &av,
+                            (ao, ars, acs),
+                            &bv,
+                            (bo, brs, bcs),
+                            start[i * n + j],
+                            overwrite,
+                        );
+                        let want = if doubled { 2.0 * want } else { want };
+                        assert_eq!(
+                            c[i * n + j].to_bits(),
+                            want.to_bits(),
+                            "{m}x{k}x{n} layouts {la},{lb} {bl:?} parallel {parallel} overwrite {overwrite} at ({i}, {j})"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every loop nest (A in place, packed per block, hoisted; B in place or
+    /// packed; both loop orders; the transposed kernel) gives each element
+    /// of C exactly the kernels' summation order for the depth block: the
+    /// result depends on `kc` only, not on the other blocks, the threads or
+    /// the layouts.
+    fn check_kernel<K: MicroKernel>() {
+        let tile = |kc: usize, mc: usize, nc: usize, b_in_l2: bool| Blocking {
+            kc,
+            mc: mc * K::MR,
+            nc: nc * K::NR,
+            b_in_l2,
+        };
+        for bl in [tile(16, 2, 3, false), tile(24, 1, 5, true), tile(40, 3, 2, true)] {
+            for (m, k, n) in [
+                (1, 1, 1),
+                (7, 9, 33),
+                (61, 67, 71),
+                (130, 40, 300),
+                (150, 120, 200),
+                (200, 150, 130),
+                (33, 300, 64),
+                (40, 500, 9),
+                (300, 100, 20),
+            ] {
+                check_bits::<K>(m, k, n, bl, 1);
+            }
+        }
+        // The machine's own blocks, A hoisted in two row chunks.
+        let bl = Blocking::for_kernel::<K>();
+        let m = HOIST_A_BYTES / (8 * bl.kc) + bl.mc + 3;
+        check_bits::<K>(m, bl.kc + 5, bl.nc + 2 * K::NR + 3, bl, 97);
+    }
+
+    #[test]
+    fn every_nest_keeps_the_kernel_summation_order() {
+        use crate::simd::{probe_cpu, Isa};
+        if probe_cpu() == Isa::Avx512 {
+            check_kernel::<Avx512>();
+        }
+        if probe_cpu() != Isa::Generic {
+            check_kernel::<Avx2>();
+        }
+    }
+
     /// The blocks chosen for the two machine classes the project runs on.
     #[test]
     fn blocking_follows_the_caches() {
@@ -942,5 +1130,19 @@ mod tests {
         assert_eq!((b.kc, b.mc, b.nc, b.b_in_l2), (256, 252, 512, true));
         let b = Blocking::for_caches::<Avx2>(xeon);
         assert_eq!((b.kc, b.mc, b.nc, b.b_in_l2), (256, 252, 512, true));
+        // Zen 4 (32 KiB L1d, 1 MiB L2, 32 MiB L3): the 14x16 kernel's A
+        // micro-panel (14 x 256, 28 KiB) alone fills L1 (KC was 160 when
+        // both micro-panels had to fit), the B block (256 x 1024, 2 MiB) a
+        // sixteenth of L3.
+        let zen4 = Caches {
+            l1: 32 << 10,
+            l2: 1 << 20,
+            l3: 32 << 20,
+        };
+        let b = Blocking::for_caches::<Avx512>(zen4);
+        assert_eq!((b.kc, b.mc, b.nc, b.b_in_l2), (256, 126, 1024, true));
+        assert!(Avx512::MR * b.kc * 8 <= zen4.l1);
+        let b = Blocking::for_caches::<Avx2>(zen4);
+        assert_eq!((b.kc, b.mc, b.nc, b.b_in_l2), (256, 126, 1024, true));
     }
 }

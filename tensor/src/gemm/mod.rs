@@ -137,16 +137,27 @@ pub(crate) unsafe fn gemm_then(
     let parallel = |mr: usize, nr: usize| {
         flops >= PARALLEL_FLOPS && (m >= 2 * mr || n >= 2 * nr) && crate::pool::helper_worthwhile()
     };
+    let product = |parallel| driver::Product {
+        m,
+        k,
+        n,
+        a,
+        b,
+        c,
+        overwrite: true,
+        parallel,
+        epilogue,
+    };
     match path {
         GemmPath::Avx512 => {
             use driver::MicroKernel;
             let par = parallel(avx512::Avx512::MR, avx512::Avx512::NR);
-            driver::gemm::<avx512::Avx512>(m, k, n, a, b, c, true, par, epilogue);
+            driver::gemm::<avx512::Avx512>(&product(par));
         }
         _ => {
             use driver::MicroKernel;
             let par = parallel(avx2::Avx2::MR, avx2::Avx2::NR);
-            driver::gemm::<avx2::Avx2>(m, k, n, a, b, c, true, par, epilogue);
+            driver::gemm::<avx2::Avx2>(&product(par));
         }
     }
     true
