@@ -20,6 +20,13 @@ pub struct GlobalRead {
 }
 
 impl GlobalRead {
+    /// The global's name.
+    pub fn name(&self) -> String {
+        self.module
+            .name_of(self.slot)
+            .map_or_else(|| "?".to_string(), |n| n.to_string())
+    }
+
     /// Whether the global still holds the value the trace read.
     pub fn holds(&self) -> bool {
         self.module.get(self.slot).is_some_and(|v| identical(&v, &self.value))
@@ -34,6 +41,12 @@ pub struct Watch {
     seen: HashSet<(usize, u32)>,
     /// The first side effect: what it was, and where.
     pub effect: Option<(String, Span)>,
+    /// The trace has int arguments as inputs (see `Leaves::ints`): builtins
+    /// get them as plain ints (read: a guard), and a side effect stops the
+    /// trace before it happens, to trace again without int inputs.
+    pub int_inputs: bool,
+    /// The trace was stopped so (see `int_inputs`).
+    pub aborted: bool,
 }
 
 impl Watch {
@@ -54,6 +67,32 @@ impl Watch {
             self.effect = Some((what, span));
         }
     }
+}
+
+/// Builtins that take an int input of a jit plan (see [`Watch::int_inputs`])
+/// as it is, a traced value: they compute with it through primitives or
+/// only pass it on. Every other builtin gets the plain int, read.
+pub fn takes_traced_ints(name: &str) -> bool {
+    matches!(name, "float" | "type" | "tree_map")
+}
+
+/// The arguments of a builtin (not one of [`takes_traced_ints`]) during a
+/// trace with int inputs: each traced int leaf read, as a plain int.
+pub fn settle_ints(args: &mut crate::value::native::Args) -> crate::diagnostics::R<()> {
+    use crate::ops::arith::is_traced_int;
+    let settle = |v: &mut Value| -> crate::diagnostics::R<()> {
+        *v = crate::value::tree::map_leaves(v, &mut |x, _| {
+            Ok(if is_traced_int(x) { x.strip().clone() } else { x.clone() })
+        })?;
+        Ok(())
+    };
+    for v in args.pos.iter_mut() {
+        settle(v)?;
+    }
+    for (_, v) in args.kw.iter_mut() {
+        settle(v)?;
+    }
+    Ok(())
 }
 
 /// Whether the builtin `name` has an effect a plan cannot repeat: it writes
