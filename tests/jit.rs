@@ -26,7 +26,11 @@ fn run(entries: &[&str]) -> String {
 fn run_file(src: &str) -> (String, String) {
     let dir = std::env::temp_dir().join(format!("dp-jit-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let path = dir.join(format!("p{}.dp", src.len()));
+    // A name of its own: tests run in parallel, and two programs of one
+    // length must not overwrite each other's file.
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = dir.join(format!("p{n}-{}.dp", src.len()));
     std::fs::write(&path, src).expect("write program");
     let out = Command::new(DP)
         .arg(&path)
@@ -552,4 +556,28 @@ fn a_changing_global_is_named_when_jit_gives_up() {
         err.contains("the global `scale` it reads held a different value at each of 8 calls"),
         "{err}"
     );
+}
+
+/// Pure builtins that used to read a traced tensor's elements — sorting,
+/// arg-extrema along an axis, `.at[]` updates by a traced value,
+/// `interp`, keyed `categorical` — are primitives of the plan: one trace,
+/// and the answers of plain code for new inputs.
+#[test]
+fn sorting_searching_updates_and_keyed_draws_are_planned() {
+    for body in [
+        "(sort(x, axis=1), sort(x, axis=0, descending=true), argsort(x, axis=1))",
+        "(argmax(x, axis=1), argmin(x, axis=0, keepdims=true))",
+        "x.at[0, 1].set(5.0) + x.at[1].add(x[0]) + x.at[0].mul(x[1])",
+        "interp(x, tensor([0.0, 1.0, 5.0]), tensor([0.0, 10.0, 5.0])) + interp(0.5, x[0] ** 2, x[1])",
+        "interp(x, tensor([0.0, 1.0, 5.0]), tensor([0.0, 10.0, 5.0]), period=3.0)",
+        "categorical(key(3), x, shape=(4, 2))",
+    ] {
+        let out = run(&[
+            &format!("fn f(x) {{ {body} }}"),
+            "let jf = jit(f); let ok = true;",
+            "for i in range(4) { let x = tensor([[3.0, 1.0, 2.0], [0.5, 4.0, -1.0]]) * float(i + 1) - float(i); ok = ok and str(jf(x)) == str(f(x)); }",
+            "print(ok); jit_stats(jf)",
+        ]);
+        assert_eq!(out, "true\n{jitted: true, replays: 3, traces: 1}", "{body}");
+    }
 }

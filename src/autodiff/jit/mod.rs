@@ -191,9 +191,7 @@ impl Jitted {
 
     /// One trace of `f` on `args`, with what it was seen to do.
     fn trace_once(&self, it: &mut Interp, args: Args, leaves: Leaves) -> (R<TracedGraph>, Watch) {
-        let mut watch = Watch::default();
-        watch.int_inputs = leaves.ints;
-        it.jit_watch.push(watch);
+        it.jit_watch.push(Watch::new(leaves.ints));
         if matches!(self.f, Value::Func(_)) {
             it.jit_skip_next = true;
         }

@@ -50,6 +50,14 @@ pub struct Watch {
 }
 
 impl Watch {
+    /// A watch for a trace with int inputs or without (see [`Watch::int_inputs`]).
+    pub fn new(int_inputs: bool) -> Watch {
+        Watch {
+            int_inputs,
+            ..Watch::default()
+        }
+    }
+
     /// Notes that global `slot` of `module` was read as `value`.
     pub fn read(&mut self, module: &Rc<Module>, slot: u32, value: &Value) {
         if self.seen.insert((Rc::as_ptr(module) as usize, slot)) {

@@ -41,7 +41,7 @@ pub(super) fn indices_along(
 /// The indices that sort each lane of `x` along `axis` (see
 /// [`crate::prim::order::sort_order`]). Of a value a running trace computed,
 /// a recorded primitive (a jit plan sorts its new inputs).
-fn order_along(x: &Value, axis: usize, descending: bool) -> R<Value> {
+pub(super) fn order_along(x: &Value, axis: usize, descending: bool) -> R<Value> {
     if crate::autodiff::trace::is_traced(x) && batch_axes(x) == 0 {
         return apply(
             &Prim::Order(crate::prim::Order::Sort { axis, descending }),
