@@ -45,7 +45,7 @@ pub(super) fn order_along(x: &Value, axis: usize, descending: bool) -> R<Value> 
     if crate::autodiff::trace::is_traced(x) && batch_axes(x) == 0 {
         return apply(
             &Prim::Order(crate::prim::Order::Sort { axis, descending }),
-            &[x.clone()],
+            std::slice::from_ref(x),
         );
     }
     indices_along(x, axis, |t, ax| crate::prim::order::sort_order(t, ax, descending))
