@@ -166,7 +166,7 @@ impl Jitted {
             // A trace with int inputs that stopped before a side effect, or
             // failed before any (where plain ints would not, say), is done
             // again with plain ints: the call's result is that trace's.
-            (Err(_), w) if ints && (w.aborted || w.effect.is_none()) => {
+            (r, w) if ints && (w.aborted || (r.is_err() && w.effect.is_none())) => {
                 self.trace_once(it, args, Leaves { ints: false, ..leaves })
             }
             done => done,
