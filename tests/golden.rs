@@ -62,8 +62,10 @@ fn golden_cases_through_jit() {
     on_big_stack(|| run_all(true));
     let (replays, traces) = *JIT_TOTALS.lock().unwrap_or_else(|e| e.into_inner());
     println!("through jit: {traces} calls traced, {replays} ran a plan");
+    // Ints that change from call to call are plan inputs after one more
+    // trace (not one trace per value), so traces are far fewer than calls.
     assert!(
-        replays > 150 && traces > 2000,
+        replays > 150 && traces > 500,
         "too few jitted calls: {replays} replays, {traces} traces"
     );
 }

@@ -26,7 +26,11 @@ fn run(entries: &[&str]) -> String {
 fn run_file(src: &str) -> (String, String) {
     let dir = std::env::temp_dir().join(format!("dp-jit-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let path = dir.join(format!("p{}.dp", src.len()));
+    // A name of its own: tests run in parallel, and two programs of one
+    // length must not overwrite each other's file.
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = dir.join(format!("p{n}-{}.dp", src.len()));
     std::fs::write(&path, src).expect("write program");
     let out = Command::new(DP)
         .arg(&path)
@@ -471,4 +475,109 @@ fn the_profile_names_each_step_of_a_plan_with_its_time_and_line() {
         .collect();
     assert!(times.iter().all(|&t| t >= 0.0), "{err}");
     assert!(times.windows(2).all(|w| w[0] >= w[1]), "{err}");
+}
+
+/// A step count kept in the arguments (Adam's `t`) changes every call: the
+/// second call traces a plan with the int as an input, which every later
+/// call runs, bit for bit as the plain steps compute.
+#[test]
+fn an_adam_step_count_is_an_input_of_the_plan() {
+    let out = run(&[
+        "import optim;",
+        LOSS,
+        DATA,
+        "fn step(p, s, x, y) { optim.adam(p, grad(loss)(p, x, y), s, lr=0.01) }",
+        "let fast = jit(step);",
+        "let p = {w: ones((3,)) * 0.1, b: 0.0}; let s = optim.adam_init(p); let q = p; let r = s;",
+        "for i in range(20) { let a = fast(p, s, x, y); p = a[0]; s = a[1]; let b = step(q, r, x, y); q = b[0]; r = b[1]; }",
+        "assert(p == q and s == r); print(s.t, type(s.t)); jit_stats(fast)",
+    ]);
+    assert_eq!(out, "20 int\n{jitted: true, replays: 18, traces: 2}");
+}
+
+/// Ints computed from an int input stay ints, meet floats and tensors as
+/// plain code has them meet (`as f64`), and convert with `float`; a read of
+/// one (`range`, an index, a comparison) makes the plan specific to it.
+#[test]
+fn int_inputs_compute_as_plain_ints_do() {
+    let out = run(&[
+        "fn g(x, s) { let t = s.t + 1; ({t: t, u: t * 3 - 1, v: -t}, x * float(t) + x / t + 0.5 ** t + t + t ** 0.5) }",
+        "let jg = jit(g); let s = {t: 0, u: 0, v: 0}; let ok = true;",
+        "for i in range(6) { let a = jg(ones((2,)), s); let b = g(ones((2,)), s); ok = ok and a == b and type(a[0].u) == \"int\"; s = a[0]; }",
+        "print(ok, s); jit_stats(jg)",
+    ]);
+    assert_eq!(out, "true {t: 6, u: 17, v: -6}\n{jitted: true, replays: 4, traces: 2}");
+    let out = run(&[
+        "fn h(x, n) { let s = 0.0; for i in range(n) { s = s + x * i; }; (s, n + 1) }",
+        "let jh = jit(h); let total = 0.0;",
+        "for n in range(5) { let a = jh(2.0, n); assert(a == h(2.0, n)); total = total + a[0]; }",
+        "print(total); jit_stats(jh)",
+    ]);
+    assert_eq!(out, "20.0\n{jitted: true, replays: 0, traces: 5}");
+}
+
+/// Keyword arguments' tensors are inputs of the plan, as positional ones are.
+#[test]
+fn keyword_tensors_are_inputs_of_the_plan() {
+    let out = run(&[
+        "fn g(x, w=1.0) { sum(x * w) }",
+        "let f = jit(g);",
+        "let a = 0.0; for i in range(5) { a = a + f(ones((3,)), w=arange(3.0) * float(i)); }",
+        "print(a); jit_stats(f)",
+    ]);
+    assert_eq!(out, "30.0\n{jitted: true, replays: 4, traces: 1}");
+}
+
+/// `isnan`, `isinf` and `isfinite` of a tensor are primitives of the plan.
+#[test]
+fn nan_tests_are_planned() {
+    let out = run(&[
+        "fn f(x) { (isnan(x), isinf(x), isfinite(x), where(isfinite(x), x, 0.0), isnan(sum(x))) }",
+        "let jf = jit(f); let ok = true;",
+        "for i in range(4) { let x = tensor([1.0, 0.0 / 0.0, 1.0 / 0.0, -2.0]) * float(i); ok = ok and str(jf(x)) == str(f(x)); }",
+        "print(ok); jit_stats(jf)",
+    ]);
+    assert_eq!(out, "true\n{jitted: true, replays: 3, traces: 1}");
+}
+
+/// A plan dropped because a global it reads changed: the note names it.
+#[test]
+fn a_changing_global_is_named_when_jit_gives_up() {
+    let (out, err) = run_file(
+        "let scale = 1.0;\n\
+         fn f(x) { x * scale }\n\
+         let g = jit(f);\n\
+         let s = 0.0;\n\
+         for i in range(10) { scale = float(i); s = s + g(1.0); }\n\
+         print(s);\n",
+    );
+    assert_eq!(out.trim(), "45.0");
+    assert!(
+        err.contains("the global `scale` it reads held a different value at each of 8 calls"),
+        "{err}"
+    );
+}
+
+/// Pure builtins that used to read a traced tensor's elements — sorting,
+/// arg-extrema along an axis, `.at[]` updates by a traced value,
+/// `interp`, keyed `categorical` — are primitives of the plan: one trace,
+/// and the answers of plain code for new inputs.
+#[test]
+fn sorting_searching_updates_and_keyed_draws_are_planned() {
+    for body in [
+        "(sort(x, axis=1), sort(x, axis=0, descending=true), argsort(x, axis=1))",
+        "(argmax(x, axis=1), argmin(x, axis=0, keepdims=true))",
+        "x.at[0, 1].set(5.0) + x.at[1].add(x[0]) + x.at[0].mul(x[1])",
+        "interp(x, tensor([0.0, 1.0, 5.0]), tensor([0.0, 10.0, 5.0])) + interp(0.5, x[0] ** 2, x[1])",
+        "interp(x, tensor([0.0, 1.0, 5.0]), tensor([0.0, 10.0, 5.0]), period=3.0)",
+        "categorical(key(3), x, shape=(4, 2))",
+    ] {
+        let out = run(&[
+            &format!("fn f(x) {{ {body} }}"),
+            "let jf = jit(f); let ok = true;",
+            "for i in range(4) { let x = tensor([[3.0, 1.0, 2.0], [0.5, 4.0, -1.0]]) * float(i + 1) - float(i); ok = ok and str(jf(x)) == str(f(x)); }",
+            "print(ok); jit_stats(jf)",
+        ]);
+        assert_eq!(out, "true\n{jitted: true, replays: 3, traces: 1}", "{body}");
+    }
 }

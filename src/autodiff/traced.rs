@@ -32,6 +32,51 @@ pub struct TracedGraph {
     /// The traced function's result, whose float and tensor leaves are the
     /// graph's outputs in order: [`TracedGraph::run`] gives results of this structure.
     pub result: Value,
+    /// Which arguments were made inputs (and so which result leaves are outputs).
+    pub leaves: Leaves,
+}
+
+/// Which leaves of the arguments a trace makes inputs of its graph, beyond
+/// the positional float and tensor leaves (which always are). `trace(f)`
+/// takes the default; `jit` plans take keyword arguments' leaves too, and
+/// int leaves when their value changes from call to call (see `autodiff::jit`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Leaves {
+    /// The float and tensor leaves of keyword arguments.
+    pub keywords: bool,
+    /// Int leaves (of the arguments, and so of the result: an int result
+    /// leaf is an output too, as it may be computed from an int input).
+    pub ints: bool,
+}
+
+impl Leaves {
+    /// Whether `x`, a leaf, is an input (of the arguments) or output (of the result).
+    pub fn takes(self, x: &Value) -> bool {
+        is_differentiable(x) || (self.ints && matches!(x.peek(), Value::Int(_)))
+    }
+
+    /// `x` as an input value: ints stay ints, other numbers become floats.
+    fn input(self, x: &Value) -> Value {
+        match x {
+            Value::Int(_) if self.ints => x.clone(),
+            _ => crate::ops::num(x),
+        }
+    }
+
+    /// The graph's inputs in `args`: the leaves this takes, in order.
+    pub fn inputs_of(self, args: &Args) -> R<Vec<Value>> {
+        let mut inputs = Vec::new();
+        let kw = args.kw.iter().map(|(_, v)| v).filter(|_| self.keywords);
+        for a in args.pos.iter().chain(kw) {
+            tree::map_leaves(a, &mut |x, _| {
+                if self.takes(x) {
+                    inputs.push(self.input(x));
+                }
+                Ok(Value::None)
+            })?;
+        }
+        Ok(inputs)
+    }
 }
 
 impl TracedGraph {
@@ -78,7 +123,7 @@ impl TracedGraph {
     pub fn result_from(&self, outputs: Vec<Value>) -> R<Value> {
         let mut next = outputs.into_iter();
         tree::map_leaves(&self.result, &mut |x, _| {
-            Ok(if is_differentiable(x) {
+            Ok(if self.leaves.takes(x) {
                 next.next().unwrap_or(Value::None)
             } else {
                 x.clone()
@@ -120,17 +165,19 @@ impl Object for TracedGraph {
     }
 }
 
-/// Runs `f` on `args` with every float and tensor leaf of the arguments an
-/// input of a fresh recording level and returns the recorded graph.
-pub fn trace_call(it: &mut Interp, f: &Value, name: String, args: Args) -> R<TracedGraph> {
+/// Runs `f` on `args` with every float and tensor leaf of the positional
+/// arguments (and the other leaves `leaves` takes) an input of a fresh
+/// recording level and returns the recorded graph.
+pub fn trace_call(it: &mut Interp, f: &Value, name: String, args: Args, leaves: Leaves) -> R<TracedGraph> {
     let (level, previous) = it.diff.begin_trace();
     let mut inputs = Vec::new();
     let mut call_args = args.clone();
     let wrapped: R<()> = (|| {
-        for a in call_args.pos.iter_mut() {
+        let kw = call_args.kw.iter_mut().map(|(_, v)| v).filter(|_| leaves.keywords);
+        for a in call_args.pos.iter_mut().chain(kw) {
             *a = tree::map_leaves(a, &mut |x, _| {
-                if is_differentiable(x) {
-                    let (t, id) = trace_input(&level, crate::ops::num(x));
+                if leaves.takes(x) {
+                    let (t, id) = trace_input(&level, leaves.input(x));
                     inputs.push(id);
                     Ok(t)
                 } else {
@@ -144,7 +191,7 @@ pub fn trace_call(it: &mut Interp, f: &Value, name: String, args: Args) -> R<Tra
     let result = wrapped.and_then(|()| it.call(f, call_args)).and_then(|out| {
         let mut outputs = Vec::new();
         let result = tree::map_leaves(&out, &mut |x, _| {
-            if is_differentiable(x) {
+            if leaves.takes(x) {
                 outputs.push(match node_at(x, &level) {
                     Some(n) => AdjointRef::Node(n),
                     None => AdjointRef::Const(trace::unwrap_level(x, &level).peek().clone()),
@@ -164,5 +211,6 @@ pub fn trace_call(it: &mut Interp, f: &Value, name: String, args: Args) -> R<Tra
         sources: it.sources.clone(),
         optimized: Vec::new(),
         result,
+        leaves,
     })
 }

@@ -265,6 +265,9 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         // on as it is, so this is no read of it (a `custom_jvp` rule may
         // convert its tangents; a `trace` needs no guard).
         match x.peek() {
+            // An int input of a jit plan: converted by a recorded `+ 0.0`
+            // (exactly `as f64`), so the plan converts each new int.
+            Value::Int(_) if crate::ops::arith::is_traced_int(x) => ops::add(x, &Value::Float(0.0)),
             Value::Int(i) => Ok(Value::Float(*i as f64)),
             Value::Bool(b) => Ok(Value::Float(f64::from(u8::from(*b)))),
             Value::Float(_) => Ok(x.clone()),

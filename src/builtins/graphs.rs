@@ -106,7 +106,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             let f = a.func(0)?;
             let name = super::diff::fn_name(&f);
             Ok(native(format!("trace({name})"), move |it, args| {
-                Ok(trace_call(it, &f, name.clone(), args)?.into_value())
+                Ok(trace_call(it, &f, name.clone(), args, Default::default())?.into_value())
             }))
         },
     );
@@ -115,11 +115,14 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         Decl {
             sig: "jit(f: fn) -> fn",
             summary: "`f`, compiled: traced once per argument signature, optimised, then replayed.",
-            doc: "The first call of `jit(f)` for a given signature of its arguments — their tree structure, \
-                  the shapes of their floats and tensors, the values of their ints, bools and strings — runs \
-                  `f` while tracing it (see `trace`), optimises the graph (`optimize`) and keeps it as a plan; \
-                  later calls with that signature run the plan on the new arguments: primitive operations only, \
-                  no dp code, and for a `grad` inside `f` no re-recording of the backward pass. `jit(grad(f))`, \
+            doc: "The first call of `jit(f)` for a given signature of its arguments (keyword ones too) — their \
+                  tree structure, the shapes of their floats and tensors, the values of their ints, bools and \
+                  strings — runs `f` while tracing it (see `trace`), optimises the graph (`optimize`) and keeps \
+                  it as a plan; later calls with that signature run the plan on the new arguments: primitive \
+                  operations only, no dp code, and for a `grad` inside `f` no re-recording of the backward pass. \
+                  Once a call differs from an earlier one only in the values of its ints (a step count), `f` is \
+                  traced with its ints as inputs of the plan: arithmetic on them is replayed, a use needing the \
+                  number itself (a loop count, an index, a comparison) is checked as below. `jit(grad(f))`, \
                   `grad(jit(f))` and a whole training step `jit(step)(params, batch)` work. A plan never changes \
                   a result: where `f` branches on a traced value (`if loss > 1`, `int(n)`), the plan checks \
                   that value and traces again when it differs; module globals `f` reads are checked to hold the \
@@ -273,6 +276,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
                 sources: g.sources.clone(),
                 optimized: passes.iter().map(|p| p.name().to_string()).collect(),
                 result: g.result.clone(),
+                leaves: g.leaves,
             }
             .into_value())
         },

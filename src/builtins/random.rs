@@ -130,12 +130,20 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         },
         |_, a| {
             let k = key_at(&a, 0)?;
-            let logits = plain_tensor(&a, 1)?;
             let axis = a.int(2).map_err(|d| d.at(a.span_at(2)))?;
             let s = match a.given(3) {
                 None | Some(Value::None) => None,
                 Some(_) => Some(shape_at(&a, 3)?),
             };
+            let given = a.value(1);
+            if crate::autodiff::trace::is_traced(given) && !crate::autodiff::trace::is_batched(given) {
+                // Logits a running trace computed: the same draw, recorded
+                // (a jit plan draws from its new logits with the same key).
+                let order = crate::prim::Order::Categorical { key: k, axis, shape: s };
+                return ops::apply(&crate::prim::Prim::Order(order), &[ops::num(given)])
+                    .map_err(|d| d.at(a.span_at(1)));
+            }
+            let logits = plain_tensor(&a, 1)?;
             Ok(out(
                 te(k.categorical(&logits, axis, s.as_deref())).map_err(|d| d.at(a.span_at(1)))?
             ))

@@ -53,8 +53,9 @@ impl Interp {
             }
             Value::Native(n) => {
                 let span = args.span;
-                if !self.jit_watch.is_empty() && crate::autodiff::jit::watch::is_effect(&n.name) {
-                    self.note_effect(format!("calls `{}`", n.name), span);
+                let mut args = args;
+                if !self.jit_watch.is_empty() {
+                    self.jit_native(&n.name, &mut args, span)?;
                 }
                 // Primitives the builtin applies are attributed to its call.
                 self.diff.set_span(span);
@@ -73,6 +74,34 @@ impl Interp {
                     .with_label("expected a function here"),
             ),
         }
+    }
+
+    /// What a running jit trace notes of a call of the builtin `name`: a
+    /// side effect, and in a trace with int inputs, the ints it reads (see
+    /// `jit::Watch::int_inputs`).
+    #[cold]
+    #[inline(never)]
+    fn jit_native(&mut self, name: &str, args: &mut Args, span: Span) -> Result<(), Diagnostic> {
+        use crate::autodiff::jit::watch;
+        let int_inputs = self.jit_watch.iter().any(|w| w.int_inputs);
+        if watch::is_effect(name) {
+            // Before any other effect, a trace with int inputs stops here (and
+            // is done again without them), so the effect happens once.
+            if int_inputs && self.jit_watch.iter().all(|w| w.effect.is_none()) {
+                for w in &mut self.jit_watch {
+                    w.aborted = true;
+                }
+                return Err(Diagnostic::new(
+                    ErrorKind::Value,
+                    "a jit trace with int inputs stopped before a side effect",
+                ));
+            }
+            self.note_effect(format!("calls `{name}`"), span);
+        }
+        if int_inputs && !watch::takes_traced_ints(name) {
+            watch::settle_ints(args)?;
+        }
+        Ok(())
     }
 
     /// A call of `c` under `DP_JIT=all`: through its jitted form.

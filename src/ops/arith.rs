@@ -190,8 +190,59 @@ fn scalar_of(v: &Value) -> f64 {
     }
 }
 
+/// Whether `v` is an int computed by a running jit trace (an int input of
+/// a plan, see `autodiff::jit`): an int in a tracer, which plain code never has.
+pub fn is_traced_int(v: &Value) -> bool {
+    matches!(v, Value::Dual(_)) && matches!(v.peek(), Value::Int(_))
+}
+
+/// `op` with a traced int operand ([`is_traced_int`]), as it goes on plain
+/// ints. `+ - *` of two ints and `+ - * /` (`**` of a float base) with a
+/// float are recorded (the plan computes them for each new int exactly as
+/// plain code would: ints stay ints, an int meets a float as `as f64`);
+/// anything else reads the int — the plan is specific to its value then (a
+/// guard) — and computes as plain code does. `None`: no traced int here.
+fn traced_int_op(op: BinOp, a: &Value, b: &Value) -> Option<Result<Value, Diagnostic>> {
+    if !is_traced_int(a) && !is_traced_int(b) {
+        return None;
+    }
+    let int = |v: &Value| matches!(v.peek(), Value::Int(_));
+    let float = |v: &Value| matches!(v.peek(), Value::Float(_));
+    let number = |v: &Value| matches!(v.peek(), Value::Int(_) | Value::Float(_) | Value::Tensor(_));
+    let kernel = match op {
+        BinOp::Add | BinOp::Sub | BinOp::Mul if int(a) && int(b) => {
+            return Some(ops::apply(
+                &Prim::IntBinary(crate::prim::IntBinary(op)),
+                &[a.clone(), b.clone()],
+            ))
+        }
+        BinOp::Add if number(a) && number(b) => Some(BinaryOp::Add),
+        BinOp::Sub if number(a) && number(b) => Some(BinaryOp::Sub),
+        BinOp::Mul if number(a) && number(b) => Some(BinaryOp::Mul),
+        BinOp::Div if number(a) && number(b) => Some(BinaryOp::Div),
+        // Plain code takes `float ** int` and `int ** float` as `powf`; a
+        // tensor base (`IntPow`) and `int ** int` read the exponent.
+        BinOp::Pow if (float(a) && int(b)) || (int(a) && float(b)) => Some(BinaryOp::Pow),
+        _ => None,
+    };
+    Some(match kernel {
+        Some(k) => ops::apply(&Prim::Binary(crate::prim::Binary(k)), &[a.clone(), b.clone()]),
+        None => {
+            let settle = |v: &Value| if is_traced_int(v) { v.strip().clone() } else { v.clone() };
+            binary(op, &settle(a), &settle(b))
+        }
+    })
+}
+
 /// `-x`.
 pub fn neg(v: &Value) -> Result<Value, Diagnostic> {
+    if is_traced_int(v) {
+        // `0 - v`, recorded: an int, and the overflow reported as below.
+        return ops::apply(
+            &Prim::IntBinary(crate::prim::IntBinary(BinOp::Sub)),
+            &[Value::Int(0), v.clone()],
+        );
+    }
     match v {
         Value::Int(i) => Ok(Value::Int(i.checked_neg().ok_or_else(|| overflow(BinOp::Sub, 0, *i))?)),
         Value::Float(x) => Ok(Value::Float(-x)),
@@ -215,6 +266,9 @@ pub fn binary(op: BinOp, a: &Value, b: &Value) -> Result<Value, Diagnostic> {
         }
         (Value::Float(x), Value::Float(y)) => return float_fast(op, *x, *y).ok_or_else(|| type_mismatch(op, a, b)),
         _ => {}
+    }
+    if let Some(r) = traced_int_op(op, a, b) {
+        return r;
     }
     if is_num(a) && is_num(b) {
         let comparison = matches!(

@@ -587,7 +587,8 @@ fn method_at(method: Method, name: &str, x: &Value, pos: &Value, v: &Value, v_sp
 
 /// `v` of a method, checked to be a number or tensor.
 fn value_arg(name: &str, v: &Value, v_span: Span) -> R<Value> {
-    match v.strip() {
+    // The kind decides (a peek): a traced tensor's elements are not read.
+    match v.peek() {
         Value::Bool(b) => Ok(Value::Tensor(std::rc::Rc::new(
             Tensor::scalar(f64::from(u8::from(*b))).marked_bool(),
         ))),

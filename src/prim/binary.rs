@@ -11,6 +11,31 @@ use dp_tensor::{BinaryOp, Tensor};
 #[derive(Clone, Debug, PartialEq)]
 pub struct Binary(pub BinaryOp);
 
+/// `+`, `-` or `*` of two ints, giving an int exactly as the interpreter
+/// does (an error on overflow). Only a jit plan records it: there an int
+/// argument that changes from call to call is an input of the plan (see
+/// `autodiff::jit`), and `state.t + 1` must stay an int. No derivative.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IntBinary(pub crate::syntax::ast::BinOp);
+
+impl Primitive for IntBinary {
+    fn name(&self) -> String {
+        format!("`{}`", self.0.symbol())
+    }
+    fn forward(&self, x: &[Value]) -> R<Value> {
+        crate::ops::arith::binary(self.0, x[0].peek(), x[1].peek())
+    }
+    fn zero_derivative(&self) -> bool {
+        true
+    }
+    fn vjp(&self, _x: &[Value], _y: &Value, _g: &Value, _needs: &[bool]) -> R<Vec<Option<Value>>> {
+        Ok(vec![None, None])
+    }
+    fn jvp(&self, _x: &[Value], _t: &[Option<Value>], _y: &Value) -> R<Option<Value>> {
+        Ok(None)
+    }
+}
+
 fn bin(op: BinaryOp, a: &Value, b: &Value) -> R<Value> {
     ops::binary(op, a, b)
 }
@@ -77,6 +102,13 @@ impl Primitive for Binary {
             (Value::Float(a), Value::Float(b)) => Value::Float(op.apply(*a, *b)),
             (Value::Tensor(a), Value::Float(b)) => from_tensor(a.binary_scalar(*b, op, false)),
             (Value::Float(a), Value::Tensor(b)) => from_tensor(b.binary_scalar(*a, op, true)),
+            // An int input of a jit plan meets a float as the interpreter
+            // has it meet one: converted with `as f64` (see `ops::arith::binary`).
+            (Value::Int(a), Value::Float(b)) => Value::Float(op.apply(*a as f64, *b)),
+            (Value::Float(a), Value::Int(b)) => Value::Float(op.apply(*a, *b as f64)),
+            (Value::Int(a), Value::Int(b)) => Value::Float(op.apply(*a as f64, *b as f64)),
+            (Value::Tensor(a), Value::Int(b)) => from_tensor(a.binary_scalar(*b as f64, op, false)),
+            (Value::Int(a), Value::Tensor(b)) => from_tensor(b.binary_scalar(*a as f64, op, true)),
             (a, b) => from_tensor(te(as_tensor(a)?.binary(&*as_tensor(b)?, op))?),
         })
     }

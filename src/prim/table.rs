@@ -7,13 +7,14 @@
 //! family file, one variant here and one row in the macro. Both lists are
 //! exhaustive matches, so a primitive without rules does not compile.
 
-use super::binary::{Atan2, Binary, Where};
+use super::binary::{Atan2, Binary, IntBinary, Where};
 use super::conv::{Conv, Pool};
 use super::decomp::{Adjugate, AdjugateJvp, Cholesky, Det, LogAbsDet, Pinv, Solve, TriSolve};
 use super::elementwise::{IntPow, Unary};
 use super::indexing::{IndexUpdate, Slice, SliceScatter, Take, TakeScatter};
 use super::linalg::MatMul;
 use super::lu::Lu;
+use super::order::Order;
 use super::reduce::Reduce;
 use super::shape::{BroadcastTo, Concat, Reshape, Stack, SumTo, Transpose};
 use super::special::Special;
@@ -32,6 +33,10 @@ pub enum Prim {
     Binary(Binary),
     /// `x ** n` for a constant int exponent.
     IntPow(IntPow),
+    /// `+ - *` of ints (an int input of a jit plan).
+    IntBinary(IntBinary),
+    /// Sorting orders and arg-extrema along an axis.
+    Order(Order),
     /// `where(cond, a, b)`.
     Where(Where),
     /// `atan2(y, x)`.
@@ -108,6 +113,8 @@ macro_rules! each_prim {
             P::Unary($p) => $body,
             P::Binary($p) => $body,
             P::IntPow($p) => $body,
+            P::IntBinary($p) => $body,
+            P::Order($p) => $body,
             P::Where($p) => $body,
             P::Atan2($p) => $body,
             P::Reduce($p) => $body,

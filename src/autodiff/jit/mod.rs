@@ -21,6 +21,7 @@ mod program;
 pub mod signature;
 pub mod watch;
 
+use super::traced::{Leaves, TracedGraph};
 use crate::diagnostics::{Diagnostic, R};
 use crate::eval::Interp;
 use crate::syntax::span::Span;
@@ -50,9 +51,19 @@ pub struct Jitted {
 #[derive(Default)]
 struct State {
     plans: Vec<Rc<Plan>>,
+    /// The signatures traced so far (the first `MAX_TRACES`).
+    traced: Vec<Signature>,
     traces: usize,
     replays: usize,
     off: bool,
+}
+
+/// Why no plan ran a call: the global whose new value made a plan not
+/// apply, the guard that came out differently.
+#[derive(Default)]
+struct Miss {
+    global: Option<String>,
+    diverged: Option<Span>,
 }
 
 /// How a jitted function has run so far.
@@ -97,57 +108,70 @@ impl Jitted {
             .borrow()
             .plans
             .iter()
-            .filter(|p| p.applies(&signature))
+            .filter(|p| p.fits(&signature))
             .cloned()
             .collect();
-        let mut diverged = None;
+        let mut miss = Miss::default();
         for p in plans {
+            if let Some(g) = p.changed_global() {
+                miss.global.get_or_insert_with(|| g.name());
+                continue;
+            }
             match p.run(&args).map_err(|d| self.in_call(d, args.span))? {
                 Run::Done(v) => {
                     self.state.borrow_mut().replays += 1;
                     return Ok(v);
                 }
-                Run::Diverged(span) => diverged = Some(span),
+                Run::Diverged(span) => miss.diverged = Some(span),
             }
         }
-        self.trace(it, signature, args, diverged)
+        self.trace(it, signature, args, miss)
     }
 
     /// Traces `f` on `args`, keeps the plan (or gives up on jit) and returns
     /// the call's result.
-    fn trace(&self, it: &mut Interp, signature: Signature, args: Args, diverged: Option<Span>) -> R<Value> {
-        let traces = {
+    fn trace(&self, it: &mut Interp, signature: Signature, args: Args, miss: Miss) -> R<Value> {
+        let (traces, ints) = {
             let mut s = self.state.borrow_mut();
             s.traces += 1;
-            s.traces
+            // Ints that change from call to call (a step count) are inputs
+            // of the plan once a call differed from an earlier one in them only.
+            let ints = signature.has_ints() && s.traced.iter().any(|t| t.same_but_ints(&signature) && *t != signature);
+            if s.traced.len() < MAX_TRACES {
+                s.traced.push(signature.clone());
+            }
+            (s.traces, ints)
         };
         if traces > MAX_TRACES {
-            let why = match diverged {
-                Some(span) => format!(
+            let why = match (miss.global, miss.diverged) {
+                (Some(name), _) => format!(
+                    "the global `{name}` it reads held a different value at each of {MAX_TRACES} calls \
+                     (a plan keeps the values of the globals it reads; pass `{name}` as an argument instead)"
+                ),
+                (None, Some(span)) => format!(
                     "the value it branches on at {} came out differently for the arguments of {} calls",
                     it.sources.location(span),
                     MAX_TRACES
                 ),
-                None => format!(
-                    "it was traced for {MAX_TRACES} different argument signatures (ints, bools and strings \
-                     among the arguments are part of a signature, as are the shapes of tensors)"
+                (None, None) => format!(
+                    "it was traced for {MAX_TRACES} different argument signatures (bools and strings among the \
+                     arguments are part of a signature, as are the shapes of tensors and ints that decide \
+                     something: a loop count, an index, a shape)"
                 ),
             };
             self.give_up(why);
             return call_unjitted(it, &self.f, args);
         }
-        it.jit_watch.push(Watch::default());
-        if matches!(self.f, Value::Func(_)) {
-            it.jit_skip_next = true;
-        }
-        // The trace applies primitives where plain code would not (scalar
-        // arithmetic of traced values): the expression they are attributed
-        // to, which later reports name, is the caller's again afterwards.
-        let span = it.diff.span();
-        let traced = super::traced::trace_call(it, &self.f, self.name.clone(), args);
-        it.diff.set_span(span);
-        it.jit_skip_next = false;
-        let watch = it.jit_watch.pop().unwrap_or_default();
+        let leaves = Leaves { keywords: true, ints };
+        let (traced, watch) = match self.trace_once(it, args.clone(), leaves) {
+            // A trace with int inputs that stopped before a side effect, or
+            // failed before any (where plain ints would not, say), is done
+            // again with plain ints: the call's result is that trace's.
+            (r, w) if ints && (w.aborted || (r.is_err() && w.effect.is_none())) => {
+                self.trace_once(it, args, Leaves { ints: false, ..leaves })
+            }
+            done => done,
+        };
         let traced = traced?;
         let result = traced.result.clone();
         match Plan::new(traced, watch, signature) {
@@ -164,6 +188,23 @@ impl Jitted {
             }
         }
         Ok(result)
+    }
+
+    /// One trace of `f` on `args`, with what it was seen to do.
+    fn trace_once(&self, it: &mut Interp, args: Args, leaves: Leaves) -> (R<TracedGraph>, Watch) {
+        it.jit_watch.push(Watch::new(leaves.ints));
+        if matches!(self.f, Value::Func(_)) {
+            it.jit_skip_next = true;
+        }
+        // The trace applies primitives where plain code would not (scalar
+        // arithmetic of traced values): the expression they are attributed
+        // to, which later reports name, is the caller's again afterwards.
+        let span = it.diff.span();
+        let traced = super::traced::trace_call(it, &self.f, self.name.clone(), args, leaves);
+        it.diff.set_span(span);
+        it.jit_skip_next = false;
+        let watch = it.jit_watch.pop().unwrap_or_default();
+        (traced, watch)
     }
 
     /// An error of a plan's run, with the call of `f` on its stack, as the

@@ -113,14 +113,24 @@ impl Plan {
         })
     }
 
-    /// Whether the plan applies to arguments of `signature` now.
-    pub fn applies(&self, signature: &Signature) -> bool {
-        self.signature == *signature && self.reads.iter().all(GlobalRead::holds)
+    /// Whether the plan is for arguments of `signature`: the same one, or
+    /// one differing in int values only when the ints are inputs of the plan.
+    pub fn fits(&self, signature: &Signature) -> bool {
+        if self.graph.leaves.ints {
+            self.signature.same_but_ints(signature)
+        } else {
+            self.signature == *signature
+        }
+    }
+
+    /// The first module global the plan read that holds another value now.
+    pub fn changed_global(&self) -> Option<&GlobalRead> {
+        self.reads.iter().find(|r| !r.holds())
     }
 
     /// Runs the plan on `args` (of its signature).
     pub fn run(&self, args: &Args) -> R<Run> {
-        match self.program.run(&TracedGraph::inputs_of(&args.pos)?)? {
+        match self.program.run(&self.graph.leaves.inputs_of(args)?)? {
             Outcome::Done(outputs) => Ok(Run::Done(self.graph.result_from(outputs)?)),
             // Where code read the value (`int(x)`), else the comparison (`x > 0`).
             Outcome::Diverged(node) => {

@@ -471,6 +471,8 @@ impl Program {
                         .iter()
                         .map(|a| match fetch(slots, regs, a) {
                             Value::Float(x) => Ok(FusedArg::Scalar(x)),
+                            // An int input of the plan, converted as plain code converts it.
+                            Value::Int(i) => Ok(FusedArg::Scalar(i as f64)),
                             Value::Tensor(t) => {
                                 Ok(FusedArg::Tensor(Rc::try_unwrap(t).unwrap_or_else(|t| (*t).clone())))
                             }

@@ -1,19 +1,25 @@
-//! The signature a jit plan is cached under: the arguments' tree structure,
-//! the shape of every float and tensor leaf (their values are the plan's
-//! inputs), and the value of every other leaf (an int picks a loop count, a
-//! string a branch: the plan is only valid for those values).
+//! The signature a jit plan is cached under: the arguments' tree structure
+//! (keyword arguments by name), the shape of every float and tensor leaf
+//! (their values are the plan's inputs), the value of every int leaf, and
+//! the value of every other leaf (a string picks a branch: the plan is only
+//! valid for those values). An int may pick a loop count too, but an int
+//! that changes from call to call (Adam's step count) usually does not: a
+//! plan traced with the int leaves as inputs applies to every signature
+//! that differs only in their values (see [`Signature::same_but_ints`]).
 
 use crate::value::native::Args;
 use crate::value::Value;
 use std::rc::Rc;
 
 /// One step of the walk over the arguments.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 enum Part {
     /// A float leaf (an input of the plan).
     Float,
     /// A tensor leaf (an input of the plan) of this shape; bool tensors apart.
     Tensor(Vec<usize>, bool),
+    /// An int leaf with this value.
+    Int(i64),
     /// A tuple of this many items follows.
     Tuple(usize),
     /// A dict with these keys (their values follow in order).
@@ -31,6 +37,7 @@ impl PartialEq for Part {
         match (self, other) {
             (Part::Float, Part::Float) => true,
             (Part::Tensor(a, x), Part::Tensor(b, y)) => a == b && x == y,
+            (Part::Int(a), Part::Int(b)) => a == b,
             (Part::Tuple(a), Part::Tuple(b)) => a == b,
             (Part::Dict(a), Part::Dict(b)) => a == b,
             (Part::Keyword(a), Part::Keyword(b)) => a == b,
@@ -71,7 +78,7 @@ pub fn identical(a: &Value, b: &Value) -> bool {
 }
 
 /// The signature of one call's arguments.
-#[derive(Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Signature(Vec<Part>);
 
 /// Deeper argument trees are not cached (walking them would cost more than a plan saves).
@@ -86,16 +93,29 @@ impl Signature {
         for a in &args.pos {
             walk(a, &mut parts, 0)?;
         }
-        // Keyword arguments are not inputs of the trace (see `trace_call`):
-        // the plan is specific to their values.
+        // Keyword arguments' leaves are inputs of the plan as positional ones
+        // are (see `Leaves::keywords`): the name comes first.
         for (name, v) in &args.kw {
             parts.push(Part::Keyword(name.clone()));
-            let at = parts.len();
             walk(v, &mut parts, 0)?;
-            parts.truncate(at);
-            parts.push(Part::Exact(v.clone()));
         }
         Some(Signature(parts))
+    }
+
+    /// Whether the arguments hold an int leaf.
+    pub fn has_ints(&self) -> bool {
+        self.0.iter().any(|p| matches!(p, Part::Int(_)))
+    }
+
+    /// Whether the two signatures are the same but for the values of their
+    /// int leaves: a plan traced with int inputs applies to either.
+    pub fn same_but_ints(&self, other: &Signature) -> bool {
+        self.0.len() == other.0.len()
+            && self
+                .0
+                .iter()
+                .zip(&other.0)
+                .all(|(a, b)| matches!((a, b), (Part::Int(_), Part::Int(_))) || a == b)
     }
 }
 
@@ -105,6 +125,7 @@ fn walk(v: &Value, parts: &mut Vec<Part>, depth: usize) -> Option<()> {
     }
     match v {
         Value::Float(_) => parts.push(Part::Float),
+        Value::Int(i) => parts.push(Part::Int(*i)),
         Value::Tensor(t) => parts.push(Part::Tensor(t.shape().to_vec(), t.is_bool())),
         Value::Dual(_) => return None,
         Value::Tuple(items) => {

@@ -20,6 +20,13 @@ pub struct GlobalRead {
 }
 
 impl GlobalRead {
+    /// The global's name.
+    pub fn name(&self) -> String {
+        self.module
+            .name_of(self.slot)
+            .map_or_else(|| "?".to_string(), |n| n.to_string())
+    }
+
     /// Whether the global still holds the value the trace read.
     pub fn holds(&self) -> bool {
         self.module.get(self.slot).is_some_and(|v| identical(&v, &self.value))
@@ -34,9 +41,23 @@ pub struct Watch {
     seen: HashSet<(usize, u32)>,
     /// The first side effect: what it was, and where.
     pub effect: Option<(String, Span)>,
+    /// The trace has int arguments as inputs (see `Leaves::ints`): builtins
+    /// get them as plain ints (read: a guard), and a side effect stops the
+    /// trace before it happens, to trace again without int inputs.
+    pub int_inputs: bool,
+    /// The trace was stopped so (see `int_inputs`).
+    pub aborted: bool,
 }
 
 impl Watch {
+    /// A watch for a trace with int inputs or without (see [`Watch::int_inputs`]).
+    pub fn new(int_inputs: bool) -> Watch {
+        Watch {
+            int_inputs,
+            ..Watch::default()
+        }
+    }
+
     /// Notes that global `slot` of `module` was read as `value`.
     pub fn read(&mut self, module: &Rc<Module>, slot: u32, value: &Value) {
         if self.seen.insert((Rc::as_ptr(module) as usize, slot)) {
@@ -54,6 +75,32 @@ impl Watch {
             self.effect = Some((what, span));
         }
     }
+}
+
+/// Builtins that take an int input of a jit plan (see [`Watch::int_inputs`])
+/// as it is, a traced value: they compute with it through primitives or
+/// only pass it on. Every other builtin gets the plain int, read.
+pub fn takes_traced_ints(name: &str) -> bool {
+    matches!(name, "float" | "type" | "tree_map")
+}
+
+/// The arguments of a builtin (not one of [`takes_traced_ints`]) during a
+/// trace with int inputs: each traced int leaf read, as a plain int.
+pub fn settle_ints(args: &mut crate::value::native::Args) -> crate::diagnostics::R<()> {
+    use crate::ops::arith::is_traced_int;
+    let settle = |v: &mut Value| -> crate::diagnostics::R<()> {
+        *v = crate::value::tree::map_leaves(v, &mut |x, _| {
+            Ok(if is_traced_int(x) { x.strip().clone() } else { x.clone() })
+        })?;
+        Ok(())
+    };
+    for v in args.pos.iter_mut() {
+        settle(v)?;
+    }
+    for (_, v) in args.kw.iter_mut() {
+        settle(v)?;
+    }
+    Ok(())
 }
 
 /// Whether the builtin `name` has an effect a plan cannot repeat: it writes

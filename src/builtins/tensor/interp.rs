@@ -7,7 +7,7 @@
 
 use super::args::*;
 use super::arrange::{concat, slice_axis};
-use super::sorting::indices_along;
+use super::sorting::order_along;
 use crate::autodiff::trace::{batch_axes, rewrap_batches, strip_diff};
 use crate::builtins::{register, Call, Decl};
 use crate::diagnostics::{Diagnostic, ErrorKind, R};
@@ -41,6 +41,15 @@ fn take(v: &Value, idx: &Value) -> R<Value> {
 /// and `xp`. Needs `n >= 2` samples.
 fn intervals(x: &Value, xp: &Value, n: usize) -> R<Value> {
     let last = (n - 1) as f64;
+    let traced = crate::autodiff::trace::is_traced(x) || crate::autodiff::trace::is_traced(xp);
+    if traced && batch_axes(xp) == 0 && batch_axes(x) == 0 {
+        // Values a running trace computed: the same search, recorded (a jit
+        // plan searches its new inputs).
+        return apply(
+            &Prim::Order(crate::prim::Order::Intervals { n }),
+            &[xp.clone(), x.clone()],
+        );
+    }
     if batch_axes(xp) == 0 {
         // One table for every example: a binary search per element of the
         // concrete data of `x`, all its examples at once.
@@ -69,7 +78,7 @@ fn periodic(x: &Value, xp: &Value, fp: &Value, period: &Value) -> R<(Value, Valu
     let p = ops::unary(UnaryOp::Abs, period)?;
     let x = ops::arith::binary(BinOp::Mod, x, &p)?;
     let xp = ops::arith::binary(BinOp::Mod, xp, &p)?;
-    let order = indices_along(&xp, 0, |t, ax| t.argsort(ax))?;
+    let order = order_along(&xp, 0, false)?;
     let (xp, fp) = (take(&xp, &order)?, take(fp, &order)?);
     let first = |v: &Value| slice_axis(v, 0, None, Some(1), 1);
     let last = |v: &Value| slice_axis(v, 0, Some(-1), None, 1);

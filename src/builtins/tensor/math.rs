@@ -239,9 +239,11 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
         },
         |_, a| {
             let x = numeric("isnan", a.value(0))?;
-            match x.strip() {
-                Value::Float(f) => Ok(Value::Bool(f.is_nan())),
-                Value::Tensor(t) if t.ndim() == 0 => Ok(Value::Bool(t.item().is_some_and(f64::is_nan))),
+            // The kind decides (a peek); only a number's value is read here
+            // (a jit guard), a tensor's is a recorded primitive.
+            match x.peek() {
+                Value::Float(_) => scalar_test(&x, IsNan, f64::is_nan),
+                Value::Tensor(t) if t.ndim() == 0 => scalar_test(&x, IsNan, f64::is_nan),
                 _ => ops::unary(IsNan, &x),
             }
         },
@@ -270,9 +272,10 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
     ] {
         register(t, decl, move |_, a| {
             let x = numeric(a.name(), a.value(0))?;
-            match x.strip() {
-                Value::Float(f) => Ok(Value::Bool(test(*f))),
-                Value::Tensor(t) if t.ndim() == 0 => Ok(Value::Bool(t.item().is_some_and(test))),
+            // As `isnan`: a tensor's elements are not read here.
+            match x.peek() {
+                Value::Float(_) => scalar_test(&x, op, test),
+                Value::Tensor(t) if t.ndim() == 0 => scalar_test(&x, op, test),
                 _ => ops::unary(op, &x),
             }
         });
@@ -382,4 +385,25 @@ pub(super) fn binary_builtin(t: &mut HashMap<Rc<str>, Value>, decl: Decl, op: Bi
         }
         ops::binary(op, &x, &y)
     });
+}
+
+/// `isnan` and co. of a number, as a bool. Of a value a running trace
+/// computed, the test is a recorded primitive whose answer is read (a guard
+/// on the answer, as a comparison's): the plan holds for any other value
+/// with the same answer, not only for this one.
+fn scalar_test(x: &Value, op: UnaryOp, test: fn(f64) -> bool) -> Result<Value, Diagnostic> {
+    if crate::autodiff::trace::is_traced(x) {
+        let r = ops::unary(op, x)?;
+        return Ok(Value::Bool(scalar_item(&r).is_some_and(|v| v != 0.0)));
+    }
+    Ok(Value::Bool(scalar_item(x).is_some_and(test)))
+}
+
+/// The value of a float or 0-d tensor (read: a jit guard).
+fn scalar_item(x: &Value) -> Option<f64> {
+    match x.strip() {
+        Value::Float(f) => Some(*f),
+        Value::Tensor(t) => t.item(),
+        _ => None,
+    }
 }

@@ -202,6 +202,17 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
                 };
                 return Ok(crate::autodiff::trace::rewrap_batches(&xv, ops::from_tensor(r)));
             }
+            if let (Some(axis), true) = (axis, crate::autodiff::trace::is_traced(&xv)) {
+                // A value a running trace computed: a recorded primitive (a
+                // jit plan finds the positions in its new inputs).
+                let keepdims = keep;
+                let order = if is_max {
+                    crate::prim::Order::ArgMax { axis, keepdims }
+                } else {
+                    crate::prim::Order::ArgMin { axis, keepdims }
+                };
+                return ops::apply(&crate::prim::Prim::Order(order), &[xv]);
+            }
             let x = as_tensor(&xv)?;
             let r = te(if is_max {
                 x.argmax(axis, keep)

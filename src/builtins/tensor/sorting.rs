@@ -38,6 +38,19 @@ pub(super) fn indices_along(
     Ok(if k > 0 { rewrap_batches(x, r) } else { r })
 }
 
+/// The indices that sort each lane of `x` along `axis` (see
+/// [`crate::prim::order::sort_order`]). Of a value a running trace computed,
+/// a recorded primitive (a jit plan sorts its new inputs).
+pub(super) fn order_along(x: &Value, axis: usize, descending: bool) -> R<Value> {
+    if crate::autodiff::trace::is_traced(x) && batch_axes(x) == 0 {
+        return apply(
+            &Prim::Order(crate::prim::Order::Sort { axis, descending }),
+            std::slice::from_ref(x),
+        );
+    }
+    indices_along(x, axis, |t, ax| crate::prim::order::sort_order(t, ax, descending))
+}
+
 /// `x` gathered along `axis` at `idx` (shaped like `x` except along
 /// `axis`): one `Take` from the flattened `x` at flat row-major positions,
 /// so the gradient is the matching scatter and every order records again.
@@ -154,28 +167,6 @@ fn partition_input(a: &crate::builtins::Call<'_>) -> R<(Value, usize)> {
     Ok((x, axis))
 }
 
-/// The indices that sort each lane of `t` along `axis`: ascending (stable,
-/// NaNs last), or descending as `jax.numpy.argsort(descending=True)` does
-/// it: the reversed lane sorted ascending, the order reversed again, so
-/// equal elements still keep their original order (and NaNs come first).
-fn sort_order(t: &Tensor, axis: usize, descending: bool) -> dp_tensor::Result<Tensor> {
-    if !descending {
-        return t.argsort(axis);
-    }
-    let n = t.shape()[axis];
-    let rev = |u: &Tensor| -> dp_tensor::Result<Tensor> {
-        let mut specs = vec![dp_tensor::SliceSpec::full(); axis];
-        specs.push(dp_tensor::SliceSpec::Range {
-            start: None,
-            stop: None,
-            step: -1,
-        });
-        u.slice(&specs)
-    };
-    // Positions in the reversed lane, p, are n - 1 - p in the original one.
-    Ok(rev(&rev(t)?.argsort(axis)?)?.map(|p| (n - 1) as f64 - p))
-}
-
 /// Registers the builtins of this family.
 pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
     register(
@@ -191,7 +182,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             needs_axis(&a, &x)?;
             let axis = axis_of(&a, 1, &x)?;
             let desc = a.bool(2)?;
-            let idx = indices_along(&x, axis, |t, ax| sort_order(t, ax, desc))?;
+            let idx = order_along(&x, axis, desc)?;
             gather_along(&x, &idx, axis)
         },
     );
@@ -210,7 +201,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             needs_axis(&a, &x)?;
             let axis = axis_of(&a, 1, &x)?;
             let desc = a.bool(2)?;
-            indices_along(&x, axis, |t, ax| sort_order(t, ax, desc))
+            order_along(&x, axis, desc)
         },
     );
     register(

@@ -1,0 +1,109 @@
+//! Index-valued primitives without a derivative: the order that sorts a
+//! tensor along an axis (`argsort`, and so `sort`), the position of the
+//! largest or smallest element along one (`argmax`, `argmin`), the sample
+//! interval each point falls in (`interp`) and keyed draws of categories
+//! (`categorical`). Plain code computes them straight from the tensor; a
+//! running trace records them, so a jit plan computes them afresh for new
+//! inputs with the same kernels.
+
+use super::{as_tensor, from_tensor, te, Primitive, R};
+use crate::value::Value;
+use dp_tensor::Tensor;
+
+/// Which indices, along which axis.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Order {
+    /// The stable order that sorts each lane, ascending or descending.
+    Sort {
+        /// The axis.
+        axis: usize,
+        /// Descending (NaNs first) rather than ascending (NaNs last).
+        descending: bool,
+    },
+    /// The position of each lane's largest element.
+    ArgMax {
+        /// The axis.
+        axis: usize,
+        /// Keep the axis, of length 1.
+        keepdims: bool,
+    },
+    /// The position of each lane's smallest element.
+    ArgMin {
+        /// The axis.
+        axis: usize,
+        /// Keep the axis, of length 1.
+        keepdims: bool,
+    },
+    /// For each point (the second input), the index `i` in `1..n` of the
+    /// interval `[xp[i-1], xp[i]]` of the `n` sorted samples `xp` (the first
+    /// input) it falls in: `searchsorted(xp, x, side='right')` clipped.
+    Intervals {
+        /// How many samples.
+        n: usize,
+    },
+    /// Categories drawn with probabilities `softmax(logits)` along `axis`.
+    Categorical {
+        /// The key (a constant of the trace).
+        key: dp_tensor::Key,
+        /// The category axis, negative from the end.
+        axis: i64,
+        /// The sample shape, if given.
+        shape: Option<Vec<usize>>,
+    },
+}
+
+/// The stable order sorting `t` along `axis`: ascending (NaNs last) or
+/// descending (NaNs first, equal elements still in their original order).
+pub fn sort_order(t: &Tensor, axis: usize, descending: bool) -> dp_tensor::Result<Tensor> {
+    if !descending {
+        return t.argsort(axis);
+    }
+    let n = t.shape()[axis];
+    let rev = |u: &Tensor| -> dp_tensor::Result<Tensor> {
+        let mut specs = vec![dp_tensor::SliceSpec::full(); axis];
+        specs.push(dp_tensor::SliceSpec::Range {
+            start: None,
+            stop: None,
+            step: -1,
+        });
+        u.slice(&specs)
+    };
+    // Positions in the reversed lane, p, are n - 1 - p in the original one.
+    Ok(rev(&rev(t)?.argsort(axis)?)?.map(|p| (n - 1) as f64 - p))
+}
+
+impl Primitive for Order {
+    fn name(&self) -> String {
+        match self {
+            Order::Sort { .. } => "argsort",
+            Order::ArgMax { .. } => "argmax",
+            Order::ArgMin { .. } => "argmin",
+            Order::Intervals { .. } => "searchsorted",
+            Order::Categorical { .. } => "categorical",
+        }
+        .into()
+    }
+    fn forward(&self, x: &[Value]) -> R<Value> {
+        let t = as_tensor(&x[0])?;
+        Ok(from_tensor(te(match self {
+            Order::Sort { axis, descending } => sort_order(&t, *axis, *descending),
+            Order::ArgMax { axis, keepdims } => t.argmax(Some(*axis), *keepdims),
+            Order::ArgMin { axis, keepdims } => t.argmin(Some(*axis), *keepdims),
+            Order::Intervals { n } => {
+                let last = n.saturating_sub(1) as f64;
+                let points = as_tensor(x.get(1).unwrap_or(&x[0]))?;
+                t.searchsorted(&points).map(|i| i.map(|i| i.clamp(1.0, last)))
+            }
+            Order::Categorical { key, axis, shape } => key.categorical(&t, *axis, shape.as_deref()),
+        })?))
+    }
+    fn zero_derivative(&self) -> bool {
+        true
+    }
+    fn vjp(&self, x: &[Value], _y: &Value, _g: &Value, _needs: &[bool]) -> R<Vec<Option<Value>>> {
+        Ok(vec![None; x.len()])
+    }
+    fn jvp(&self, _x: &[Value], _t: &[Option<Value>], _y: &Value) -> R<Option<Value>> {
+        Ok(None)
+    }
+}
