@@ -161,23 +161,34 @@ pub(crate) fn mla<M: Mode>(a: f64, b: f64, c: f64) -> f64 {
 /// Defines `fn $name(args) -> ret` that calls `$imp::<M>(args)` compiled for
 /// the best available instruction set. `$imp` must be `#[inline(always)]` so
 /// its body is compiled inside each `#[target_feature]` wrapper.
+///
+/// `multiversion!(tables: fn ...)` is for kernels whose lookup tables are
+/// read by gathers (`exp` and the functions built on it): on AVX-512 CPUs
+/// with slow gathers (see [`fast_gathers`]) they run the 8-lane
+/// instantiation without tables ([`WithFmaNoTables`]).
 macro_rules! multiversion {
-    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? => $imp:ident) => {
+    (@with $slow_gathers:ty; $(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? => $imp:ident) => {
         $(#[$meta])*
         $vis fn $name($($arg: $ty),*) $(-> $ret)? {
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
-                unsafe fn v4($($arg: $ty),*) $(-> $ret)? {
-                    $imp::<$crate::simd::WithFma>($($arg),*)
+                unsafe fn v4<M: $crate::simd::Mode>($($arg: $ty),*) $(-> $ret)? {
+                    $imp::<M>($($arg),*)
                 }
                 #[target_feature(enable = "avx2,fma")]
                 unsafe fn v3($($arg: $ty),*) $(-> $ret)? {
                     $imp::<$crate::simd::Avx2Fma>($($arg),*)
                 }
+                use $crate::simd::Mode as _;
                 match $crate::simd::isa() {
+                    // Without tables to gather from, both AVX-512 instantiations are the same.
                     // SAFETY: `isa()` reported that this CPU supports every enabled feature.
-                    $crate::simd::Isa::Avx512 => return unsafe { v4($($arg),*) },
+                    $crate::simd::Isa::Avx512 if <$slow_gathers>::TABLES || $crate::simd::fast_gathers() => {
+                        return unsafe { v4::<$crate::simd::WithFma>($($arg),*) }
+                    }
+                    // SAFETY: as above.
+                    $crate::simd::Isa::Avx512 => return unsafe { v4::<$slow_gathers>($($arg),*) },
                     // SAFETY: as above.
                     $crate::simd::Isa::Avx2 => return unsafe { v3($($arg),*) },
                     $crate::simd::Isa::Generic => {}
@@ -185,43 +196,12 @@ macro_rules! multiversion {
             }
             $imp::<$crate::simd::NoFma>($($arg),*)
         }
+    };
+    (tables: $($rest:tt)*) => {
+        $crate::simd::multiversion!(@with $crate::simd::WithFmaNoTables; $($rest)*);
+    };
+    ($($rest:tt)*) => {
+        $crate::simd::multiversion!(@with $crate::simd::WithFma; $($rest)*);
     };
 }
 pub(crate) use multiversion;
-
-/// [`multiversion!`] for kernels whose lookup tables are read by gathers
-/// (`exp` and the functions built on it): on AVX-512 CPUs with slow gathers
-/// (see [`fast_gathers`]) they run an 8-lane instantiation without tables.
-macro_rules! multiversion_tables {
-    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? => $imp:ident) => {
-        $(#[$meta])*
-        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
-                unsafe fn v4($($arg: $ty),*) $(-> $ret)? {
-                    $imp::<$crate::simd::WithFma>($($arg),*)
-                }
-                #[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
-                unsafe fn v4n($($arg: $ty),*) $(-> $ret)? {
-                    $imp::<$crate::simd::WithFmaNoTables>($($arg),*)
-                }
-                #[target_feature(enable = "avx2,fma")]
-                unsafe fn v3($($arg: $ty),*) $(-> $ret)? {
-                    $imp::<$crate::simd::Avx2Fma>($($arg),*)
-                }
-                match $crate::simd::isa() {
-                    // SAFETY: `isa()` reported that this CPU supports every enabled feature.
-                    $crate::simd::Isa::Avx512 if $crate::simd::fast_gathers() => return unsafe { v4($($arg),*) },
-                    // SAFETY: as above.
-                    $crate::simd::Isa::Avx512 => return unsafe { v4n($($arg),*) },
-                    // SAFETY: as above.
-                    $crate::simd::Isa::Avx2 => return unsafe { v3($($arg),*) },
-                    $crate::simd::Isa::Generic => {}
-                }
-            }
-            $imp::<$crate::simd::NoFma>($($arg),*)
-        }
-    };
-}
-pub(crate) use multiversion_tables;

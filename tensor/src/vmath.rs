@@ -14,7 +14,7 @@
 //! definition. Special values therefore match `f64::exp` etc. exactly.
 
 use crate::ops::{sigmoid, softplus, UnaryOp};
-use crate::simd::{mla, multiversion_tables, Mode};
+use crate::simd::{mla, multiversion, Mode};
 use std::mem::MaybeUninit;
 
 /// Elements per block: small enough that a block stays in L1 while it is
@@ -851,7 +851,7 @@ fn map_inplace_impl<M: Mode>(op: UnaryOp, buf: &mut [f64]) {
     }
 }
 
-multiversion_tables!(
+multiversion!(tables:
     /// Writes `dst[i] = op(src[i])` for `i < min(src.len(), dst.len())`
     /// (vectorised for the ops of [`supports`], scalar otherwise).
     pub(crate) fn map_uninit(op: UnaryOp, src: &[f64], dst: &mut [MaybeUninit<f64>]) => map_impl
@@ -867,7 +867,7 @@ pub(crate) fn map(op: UnaryOp, src: &[f64]) -> Vec<f64> {
     out
 }
 
-multiversion_tables!(
+multiversion!(tables:
     /// `buf[i] = op(buf[i])` (vectorised for the ops of [`supports`]).
     pub(crate) fn map_inplace(op: UnaryOp, buf: &mut [f64]) => map_inplace_impl
 );
