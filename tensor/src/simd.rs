@@ -99,46 +99,23 @@ impl Mode for Avx2Fma {
     const TABLES: bool = false;
 }
 
-/// Instantiation for CPUs with AVX-512 whose gathers are slow (see
-/// [`fast_gathers`]): the table-free formulas of the AVX2 instantiation, 8 lanes wide.
+/// Instantiation for AVX-512 without gathers (see [`fast_gathers`]): the
+/// table-free formulas of the AVX2 instantiation, 8 lanes wide.
 pub(crate) struct WithFmaNoTables;
 impl Mode for WithFmaNoTables {
     const FMA: bool = true;
     const TABLES: bool = false;
 }
 
-/// Whether AVX-512 gathers are fast enough for per-lane table lookups
-/// (probed once). Intel's are; AMD's (Zen 4) are slow enough that the
-/// table-free formulas win there (per 1e6 elements: `tanh` 2.3 -> 1.6-1.9
-/// ms, `exp` 1.1 -> 0.8 ms). `DP_GATHERS=0|1` overrides the vendor check
-/// (to measure either path on one machine).
+/// Whether the AVX-512 vector math reads its tables with gathers (probed
+/// once): yes unless `DP_GATHERS=0`. On AMD Zen 4, whose gathers are slow,
+/// the table-free formulas are faster (per 1e6 elements: `tanh` 2.3 ->
+/// 1.6-1.9 ms, `exp` 1.1 -> 0.8 ms), but they round differently in the last
+/// bit at some inputs (`exp(1)`), as the AVX2 path does; results of one ISA
+/// stay the same on every CPU unless asked, so the faster path is opt-in.
 pub(crate) fn fast_gathers() -> bool {
     static FAST: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *FAST.get_or_init(|| match std::env::var("DP_GATHERS").as_deref().map(str::trim) {
-        Ok("0") => false,
-        Ok("1") => true,
-        _ => !amd(),
-    })
-}
-
-/// Whether the CPU's vendor is AMD.
-fn amd() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        // Leaf 0 is available on every x86-64 CPU; EBX, EDX, ECX spell the vendor.
-        #[allow(unused_unsafe)]
-        // SAFETY: `cpuid` exists on every x86-64 CPU.
-        let r = unsafe { std::arch::x86_64::__cpuid(0) };
-        let mut vendor = [0u8; 12];
-        vendor[..4].copy_from_slice(&r.ebx.to_le_bytes());
-        vendor[4..8].copy_from_slice(&r.edx.to_le_bytes());
-        vendor[8..].copy_from_slice(&r.ecx.to_le_bytes());
-        &vendor == b"AuthenticAMD"
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    *FAST.get_or_init(|| std::env::var("DP_GATHERS").map_or(true, |v| v.trim() != "0"))
 }
 
 /// Portable instantiation.
@@ -163,9 +140,9 @@ pub(crate) fn mla<M: Mode>(a: f64, b: f64, c: f64) -> f64 {
 /// its body is compiled inside each `#[target_feature]` wrapper.
 ///
 /// `multiversion!(tables: fn ...)` is for kernels whose lookup tables are
-/// read by gathers (`exp` and the functions built on it): on AVX-512 CPUs
-/// with slow gathers (see [`fast_gathers`]) they run the 8-lane
-/// instantiation without tables ([`WithFmaNoTables`]).
+/// read by gathers (`exp` and the functions built on it): with
+/// `DP_GATHERS=0` (see [`fast_gathers`]) they run the 8-lane instantiation
+/// without tables ([`WithFmaNoTables`]).
 macro_rules! multiversion {
     (@with $slow_gathers:ty; $(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? => $imp:ident) => {
         $(#[$meta])*
