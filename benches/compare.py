@@ -171,12 +171,16 @@ def main():
         for suffix, env in thread_runs[a.peer_threads]:
             pair(t, [dp, b("mlp_train.dp"), n, "jit"], [("jax jit" + suffix + " [dp jit]",
                                                           [py, b("mlp_train.py"), "jax-jit", n])], env)
-        code, out, _ = run([dp, b("mlp_train.dp"), "1", "jit"])
-        info = parse(out, "JITINFO")
-        if "trace+optimise" in info:
-            print(f"dp jit: trace + optimise of one training step {info['trace+optimise'][0] * 1e3:.2f} ms "
-                  f"(target <= 5 ms); physical floor of the 200 steps (2.1 GFLOP at the machine's peak GEMM "
-                  f"rate: 130 GFLOP/s AVX-512, 78 AVX2) 16-27 ms")
+        # The physical floor: the steps' FLOPs at the GEMM rate dp measures on this machine.
+        flops = 200 * 2 * (2 * 256 * 64 * 128 + 3 * 256 * 128 * 10)
+        for suffix, env in thread_runs[a.peer_threads]:
+            code, out, _ = run([dp, b("mlp_train.dp"), "1", "jit"], env)
+            info = parse(out, "JITINFO")
+            if "trace+optimise" in info and "gemm_gflops" in info:
+                rate = info["gemm_gflops"][0]
+                print(f"dp jit{suffix}: trace + optimise of one training step {info['trace+optimise'][0] * 1e3:.2f} ms "
+                      f"(target <= 5 ms); physical floor of the 200 steps ({flops / 1e9:.2f} GFLOP at this "
+                      f"machine's GEMM rate, {rate:.0f} GFLOP/s for 512x512): {flops / rate / 1e6:.1f} ms")
 
     if "conv" in sections:
         t.header("convolution: conv2d forward, and forward + backward (input and weight gradients), f64")
