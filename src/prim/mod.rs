@@ -296,11 +296,3 @@ pub(crate) mod rule_util {
         t.as_ref().map(k).transpose()
     }
 }
-
-/// A list of sizes or axes as dp writes a tuple: `(5, 4)`, `(3,)`, `()`.
-pub(crate) fn written_tuple(xs: &[usize]) -> String {
-    match xs {
-        [x] => format!("({x},)"),
-        _ => format!("({})", xs.iter().map(usize::to_string).collect::<Vec<_>>().join(", ")),
-    }
-}

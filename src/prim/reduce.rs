@@ -99,7 +99,7 @@ impl Primitive for Reduce {
         if let Some(axes) = &self.axes {
             p.push(match &axes[..] {
                 [a] => format!("axis={a}"),
-                _ => format!("axis={}", super::written_tuple(axes)),
+                _ => format!("axis={}", dp_tensor::format_shape(axes)),
             });
         }
         if self.keepdims {

@@ -20,7 +20,7 @@ impl Primitive for Transpose {
         "transpose".into()
     }
     fn params(&self) -> Vec<String> {
-        vec![super::written_tuple(&self.0)]
+        vec![dp_tensor::format_shape(&self.0)]
     }
     fn forward(&self, x: &[Value]) -> R<Value> {
         Ok(from_tensor(te(as_tensor(&x[0])?.transpose(&self.0))?))
@@ -51,7 +51,7 @@ impl Primitive for Reshape {
         "reshape".into()
     }
     fn params(&self) -> Vec<String> {
-        vec![super::written_tuple(&self.0)]
+        vec![dp_tensor::format_shape(&self.0)]
     }
     fn forward(&self, x: &[Value]) -> R<Value> {
         Ok(from_tensor(te(as_tensor(&x[0])?.reshape(&self.0))?))
@@ -76,7 +76,7 @@ impl Primitive for BroadcastTo {
         "broadcast_to".into()
     }
     fn params(&self) -> Vec<String> {
-        vec![super::written_tuple(&self.0)]
+        vec![dp_tensor::format_shape(&self.0)]
     }
     fn forward(&self, x: &[Value]) -> R<Value> {
         Ok(from_tensor(te(as_tensor(&x[0])?.broadcast_to(&self.0))?.contiguous()))
@@ -105,7 +105,7 @@ impl Primitive for SumTo {
         "sum_to".into()
     }
     fn params(&self) -> Vec<String> {
-        vec![super::written_tuple(&self.0)]
+        vec![dp_tensor::format_shape(&self.0)]
     }
     fn forward(&self, x: &[Value]) -> R<Value> {
         let t = as_tensor(&x[0])?;

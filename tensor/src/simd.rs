@@ -99,7 +99,7 @@ impl Mode for Avx2Fma {
     const TABLES: bool = false;
 }
 
-/// Instantiation for AVX-512 without gathers (see [`fast_gathers`]): the
+/// Instantiation for AVX-512 without gathers (see [`use_gathers`]): the
 /// table-free formulas of the AVX2 instantiation, 8 lanes wide.
 pub(crate) struct WithFmaNoTables;
 impl Mode for WithFmaNoTables {
@@ -113,7 +113,7 @@ impl Mode for WithFmaNoTables {
 /// 1.6-1.9 ms, `exp` 1.1 -> 0.8 ms), but they round differently in the last
 /// bit at some inputs (`exp(1)`), as the AVX2 path does; results of one ISA
 /// stay the same on every CPU unless asked, so the faster path is opt-in.
-pub(crate) fn fast_gathers() -> bool {
+pub(crate) fn use_gathers() -> bool {
     static FAST: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *FAST.get_or_init(|| std::env::var("DP_GATHERS").map_or(true, |v| v.trim() != "0"))
 }
@@ -141,10 +141,10 @@ pub(crate) fn mla<M: Mode>(a: f64, b: f64, c: f64) -> f64 {
 ///
 /// `multiversion!(tables: fn ...)` is for kernels whose lookup tables are
 /// read by gathers (`exp` and the functions built on it): with
-/// `DP_GATHERS=0` (see [`fast_gathers`]) they run the 8-lane instantiation
+/// `DP_GATHERS=0` (see [`use_gathers`]) they run the 8-lane instantiation
 /// without tables ([`WithFmaNoTables`]).
 macro_rules! multiversion {
-    (@with $slow_gathers:ty; $(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? => $imp:ident) => {
+    (@with $without_gathers:ty; $(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? => $imp:ident) => {
         $(#[$meta])*
         $vis fn $name($($arg: $ty),*) $(-> $ret)? {
             #[cfg(target_arch = "x86_64")]
@@ -161,11 +161,11 @@ macro_rules! multiversion {
                 match $crate::simd::isa() {
                     // Without tables to gather from, both AVX-512 instantiations are the same.
                     // SAFETY: `isa()` reported that this CPU supports every enabled feature.
-                    $crate::simd::Isa::Avx512 if <$slow_gathers>::TABLES || $crate::simd::fast_gathers() => {
+                    $crate::simd::Isa::Avx512 if <$without_gathers>::TABLES || $crate::simd::use_gathers() => {
                         return unsafe { v4::<$crate::simd::WithFma>($($arg),*) }
                     }
                     // SAFETY: as above.
-                    $crate::simd::Isa::Avx512 => return unsafe { v4::<$slow_gathers>($($arg),*) },
+                    $crate::simd::Isa::Avx512 => return unsafe { v4::<$without_gathers>($($arg),*) },
                     // SAFETY: as above.
                     $crate::simd::Isa::Avx2 => return unsafe { v3($($arg),*) },
                     $crate::simd::Isa::Generic => {}
