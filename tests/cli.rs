@@ -236,3 +236,33 @@ fn check_reports_every_missing_semicolon_in_one_run() {
     assert_eq!(run.code, Some(1));
     assert_eq!(run.stderr.matches("Error:").count(), 3, "{}", run.stderr);
 }
+
+/// A program prints the same digits on AVX-512 and AVX2 machines, and on one
+/// thread or two: vector math, GEMM and reductions do the same operations in
+/// the same order on every instruction set with FMA (`DP_SIMD=avx2` runs the
+/// AVX2 kernels here; on an AVX2-only machine both runs are AVX2).
+#[test]
+fn results_do_not_depend_on_the_instruction_set_or_thread_count() {
+    // Single elements, not only sums: a sum can hide last-bit differences.
+    let program = "seed(7); let x = randn((300, 517)); let w = randn((517, 211)); \
+        print(exp(tensor([1.0, 0.3, -2.5, 7.1])), exp(x)[0, :6], tanh(x)[1, :6], \
+        sigmoid(x)[2, :6], expm1(x)[3, :6], softplus(x)[4, :6], log1p(abs(x))[5, :6], \
+        log(abs(x))[6, :6], (x @ w)[7, :6], softmax(x, axis=1)[8, :6]); \
+        print(sum(x), mean(x * x), logsumexp(x), grad(|w| sum(tanh(x @ w)))(w)[3, :6]);";
+    let run = |simd: Option<&str>, threads: &str| {
+        let mut cmd = Command::new(DP);
+        cmd.arg("-e").arg(program).env("DP_NUM_THREADS", threads);
+        match simd {
+            Some(isa) => cmd.env("DP_SIMD", isa),
+            None => cmd.env_remove("DP_SIMD"),
+        };
+        let r = finish(spawn(&mut cmd), Duration::from_secs(60));
+        assert_eq!(r.code, Some(0), "{}", r.stderr);
+        r.stdout
+    };
+    let best = run(None, "2");
+    assert!(best.starts_with("[2.718281828459045"), "the program printed: {best}");
+    assert_eq!(run(Some("avx2"), "2"), best);
+    assert_eq!(run(None, "1"), best);
+    assert_eq!(run(Some("avx2"), "1"), best);
+}

@@ -78,44 +78,21 @@ pub(crate) trait Mode {
     /// Whether hardware fused multiply-add is available (else `a * b + c`,
     /// since a software `fma` call would be far slower than two roundings).
     const FMA: bool;
-    /// Whether per-lane table lookups vectorise (AVX-512 gathers; the
-    /// scalar fallback, where a lookup is one load). Under AVX2 LLVM
-    /// judges gathers too costly and left whole loops scalar (tanh ran 13x
-    /// slower than under AVX-512), so kernels use table-free formulas there.
+    /// Whether `exp` reads its lookup table (the scalar fallback, where a
+    /// lookup is one load). Vectorised, lookups are gathers: AVX2 does not
+    /// vectorise them well (LLVM left whole loops scalar; tanh ran 13x
+    /// slower) and Zen 4 runs them slowly, so every wide instruction set uses
+    /// the same table-free formulas, and gives the same bits.
     const TABLES: bool;
 }
 
-/// Instantiation for CPUs with AVX-512 (compiled under `target_feature`).
+/// Instantiation for CPUs with FMA: AVX-512 and AVX2 (compiled under
+/// `target_feature`). Both run the same operations in the same order, 8 or 4
+/// lanes wide, so results do not depend on which one the CPU has.
 pub(crate) struct WithFma;
 impl Mode for WithFma {
     const FMA: bool = true;
-    const TABLES: bool = true;
-}
-
-/// Instantiation for CPUs with AVX2 and FMA: no table lookups.
-pub(crate) struct Avx2Fma;
-impl Mode for Avx2Fma {
-    const FMA: bool = true;
     const TABLES: bool = false;
-}
-
-/// Instantiation for AVX-512 without gathers (see [`use_gathers`]): the
-/// table-free formulas of the AVX2 instantiation, 8 lanes wide.
-pub(crate) struct WithFmaNoTables;
-impl Mode for WithFmaNoTables {
-    const FMA: bool = true;
-    const TABLES: bool = false;
-}
-
-/// Whether the AVX-512 vector math reads its tables with gathers (probed
-/// once): yes unless `DP_GATHERS=0`. On AMD Zen 4, whose gathers are slow,
-/// the table-free formulas are faster (per 1e6 elements: `tanh` 2.3 ->
-/// 1.6-1.9 ms, `exp` 1.1 -> 0.8 ms), but they round differently in the last
-/// bit at some inputs (`exp(1)`), as the AVX2 path does; results of one ISA
-/// stay the same on every CPU unless asked, so the faster path is opt-in.
-pub(crate) fn use_gathers() -> bool {
-    static FAST: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *FAST.get_or_init(|| std::env::var("DP_GATHERS").map_or(true, |v| v.trim() != "0"))
 }
 
 /// Portable instantiation.
@@ -138,34 +115,23 @@ pub(crate) fn mla<M: Mode>(a: f64, b: f64, c: f64) -> f64 {
 /// Defines `fn $name(args) -> ret` that calls `$imp::<M>(args)` compiled for
 /// the best available instruction set. `$imp` must be `#[inline(always)]` so
 /// its body is compiled inside each `#[target_feature]` wrapper.
-///
-/// `multiversion!(tables: fn ...)` is for kernels whose lookup tables are
-/// read by gathers (`exp` and the functions built on it): with
-/// `DP_GATHERS=0` (see [`use_gathers`]) they run the 8-lane instantiation
-/// without tables ([`WithFmaNoTables`]).
 macro_rules! multiversion {
-    (@with $without_gathers:ty; $(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? => $imp:ident) => {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? => $imp:ident) => {
         $(#[$meta])*
         $vis fn $name($($arg: $ty),*) $(-> $ret)? {
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
-                unsafe fn v4<M: $crate::simd::Mode>($($arg: $ty),*) $(-> $ret)? {
-                    $imp::<M>($($arg),*)
+                unsafe fn v4($($arg: $ty),*) $(-> $ret)? {
+                    $imp::<$crate::simd::WithFma>($($arg),*)
                 }
                 #[target_feature(enable = "avx2,fma")]
                 unsafe fn v3($($arg: $ty),*) $(-> $ret)? {
-                    $imp::<$crate::simd::Avx2Fma>($($arg),*)
+                    $imp::<$crate::simd::WithFma>($($arg),*)
                 }
-                use $crate::simd::Mode as _;
                 match $crate::simd::isa() {
-                    // Without tables to gather from, both AVX-512 instantiations are the same.
                     // SAFETY: `isa()` reported that this CPU supports every enabled feature.
-                    $crate::simd::Isa::Avx512 if <$without_gathers>::TABLES || $crate::simd::use_gathers() => {
-                        return unsafe { v4::<$crate::simd::WithFma>($($arg),*) }
-                    }
-                    // SAFETY: as above.
-                    $crate::simd::Isa::Avx512 => return unsafe { v4::<$without_gathers>($($arg),*) },
+                    $crate::simd::Isa::Avx512 => return unsafe { v4($($arg),*) },
                     // SAFETY: as above.
                     $crate::simd::Isa::Avx2 => return unsafe { v3($($arg),*) },
                     $crate::simd::Isa::Generic => {}
@@ -173,12 +139,6 @@ macro_rules! multiversion {
             }
             $imp::<$crate::simd::NoFma>($($arg),*)
         }
-    };
-    (tables: $($rest:tt)*) => {
-        $crate::simd::multiversion!(@with $crate::simd::WithFmaNoTables; $($rest)*);
-    };
-    ($($rest:tt)*) => {
-        $crate::simd::multiversion!(@with $crate::simd::WithFma; $($rest)*);
     };
 }
 pub(crate) use multiversion;
