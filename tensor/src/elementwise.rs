@@ -395,6 +395,22 @@ fn binary_contiguous(op: BinaryOp, xs: Contiguous<'_>) -> Vec<f64> {
     out
 }
 
+#[inline(always)]
+fn contiguous_unary_impl<M: crate::simd::Mode>(op: UnaryOp, src: &[f64], dst: &mut [MaybeUninit<f64>]) {
+    unary_dispatch!(op, |f| {
+        for (o, &x) in dst.iter_mut().zip(src) {
+            o.write(f(x));
+        }
+    })
+}
+
+crate::simd::multiversion!(
+    /// `dst[i] = op(src[i])`, vectorised for the best instruction set where
+    /// `op` is plain arithmetic (`neg`, `abs`, `sqrt`, `floor`, ...; libm
+    /// functions stay one call per element).
+    fn contiguous_unary(op: UnaryOp, src: &[f64], dst: &mut [MaybeUninit<f64>]) => contiguous_unary_impl
+);
+
 /// General broadcasting binary kernel into a fresh buffer of shape `shape`.
 #[inline(always)]
 fn binary_general(a: &Tensor, b: &Tensor, shape: &[usize], n: usize, f: impl Fn(f64, f64) -> f64 + Copy) -> Vec<f64> {
@@ -513,6 +529,13 @@ impl Tensor {
                     out
                 }
             };
+            return Tensor::from_parts(out, self.shape.clone());
+        }
+        if let Some(src) = self.as_slice() {
+            let mut out = crate::buffer::with_capacity(src.len());
+            contiguous_unary(op, src, &mut out.spare_capacity_mut()[..src.len()]);
+            // SAFETY: contiguous_unary wrote all src.len() elements.
+            unsafe { out.set_len(src.len()) };
             return Tensor::from_parts(out, self.shape.clone());
         }
         unary_dispatch!(op, |f| map_tensor(self, f))
