@@ -238,15 +238,16 @@ pub fn expr(e: ir::Expr) -> Code {
             code(move |i, f| Ok(Value::Bool(a.run(i, f)? || b.run(i, f)?)))
         }
         K::Tuple(es) => {
-            let es: Vec<Code> = es.into_iter().map(expr).collect();
             // Pairs and triples (returned tuples, `(loss, grad)`, state
-            // steps) are built in place with one allocation.
+            // steps) are built in place with one allocation, their locals,
+            // constants and elements (`(t[1], ...)`) read in place.
             match es.len() {
-                2 => return tuple_of::<2>(es),
-                3 => return tuple_of::<3>(es),
-                4 => return tuple_of::<4>(es),
+                2 => return tuple_of::<2>(es.into_iter().map(Side::new).collect()),
+                3 => return tuple_of::<3>(es.into_iter().map(Side::new).collect()),
+                4 => return tuple_of::<4>(es.into_iter().map(Side::new).collect()),
                 _ => {}
             }
+            let es: Vec<Code> = es.into_iter().map(expr).collect();
             code(move |i, f| {
                 let mut items = Vec::with_capacity(es.len());
                 for x in &es {
@@ -1072,24 +1073,21 @@ fn call(callee: ir::Expr, args: Vec<ir::Arg>, span: Span) -> Code {
     call_moving(callee, args, span, None)
 }
 
-/// One compiled positional argument: a local or a constant is read right
-/// in the call (no code of its own to call).
+/// One compiled positional argument: a local, a constant or an element of
+/// a local is read right in the call (no code of its own to call).
 enum PosArg {
-    Local(u32),
     /// A local whose value is moved into the call: see [`call_moving`].
     Take(u32),
-    Const(Value),
-    Code(Code),
+    /// Any other argument.
+    Value(Side),
 }
 
 impl PosArg {
     #[inline(always)]
     fn run(&self, i: &mut Interp, f: &mut Frame) -> Exec<Value> {
         match self {
-            PosArg::Local(s) => Ok(f.slots[*s as usize].clone()),
             PosArg::Take(s) => Ok(crate::value::take(&mut f.slots[*s as usize])),
-            PosArg::Const(v) => Ok(v.clone()),
-            PosArg::Code(c) => c.run(i, f),
+            PosArg::Value(v) => v.run(i, f),
         }
     }
 }
@@ -1149,9 +1147,7 @@ fn call_moving(callee: ir::Expr, args: Vec<ir::Arg>, span: Span, moved: Option<(
         .enumerate()
         .map(|(k, a)| match a.value.kind {
             K::Local(s) if moved == Some((k, s)) => PosArg::Take(s),
-            K::Local(s) => PosArg::Local(s),
-            K::Const(v) => PosArg::Const(v),
-            _ => PosArg::Code(expr(a.value)),
+            _ => PosArg::Value(Side::new(a.value)),
         })
         .collect();
     code(move |i, f| {
@@ -1310,13 +1306,13 @@ fn index_at(x: Operand, x_span: Span, k: ir::Expr, span: Span) -> Code {
 
 /// A tuple literal of exactly `N` elements, evaluated left to right into an
 /// array that becomes the tuple's single allocation.
-fn tuple_of<const N: usize>(es: Vec<Code>) -> Code {
-    let es: [Code; N] = fixed(es);
+fn tuple_of<const N: usize>(es: Vec<Side>) -> Code {
+    let es: [Side; N] = fixed(es);
     code(move |i, f| Ok(Value::Tuple(Tuple::try_build::<N, Flow>(|k| es[k].run(i, f))?)))
 }
 
 /// The codes of a literal with exactly `N` elements as an array.
-fn fixed<const N: usize>(codes: Vec<Code>) -> [Code; N] {
+fn fixed<T, const N: usize>(codes: Vec<T>) -> [T; N] {
     match codes.try_into() {
         Ok(codes) => codes,
         // Callers dispatch on the number of elements being `N`.

@@ -145,6 +145,19 @@ impl Side {
     }
 }
 
+impl Side {
+    /// The operand's value (a place's value is cloned where it lies).
+    #[inline(always)]
+    pub(super) fn run(&self, i: &mut Interp, f: &mut Frame) -> Exec<Value> {
+        match self {
+            Side::Local(p) => p.fetch(i, f),
+            Side::Const(p) => p.fetch(i, f),
+            Side::Item(p) => p.fetch(i, f),
+            Side::Code(c) => c.run(i, f),
+        }
+    }
+}
+
 /// How `e` reads an element or field of a local in place, if it is one.
 fn item_read(e: &ir::Expr) -> Option<Read> {
     match &e.kind {
