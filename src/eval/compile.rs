@@ -13,6 +13,7 @@ use super::calls::not_callable;
 use super::interp::{after_body, check_interrupt, unbound_global_error, Exec, Flow, Frame, Interp};
 use super::ir::{self, CaptureSrc, ExprKind as K, Pattern, Stmt, Target};
 use super::operands::field;
+use super::places::{with_place, Place, Side};
 use crate::diagnostics::{did_you_mean, Diagnostic, ErrorKind};
 use crate::syntax::ast::BinOp;
 use crate::syntax::span::Span;
@@ -237,15 +238,16 @@ pub fn expr(e: ir::Expr) -> Code {
             code(move |i, f| Ok(Value::Bool(a.run(i, f)? || b.run(i, f)?)))
         }
         K::Tuple(es) => {
-            let es: Vec<Code> = es.into_iter().map(expr).collect();
             // Pairs and triples (returned tuples, `(loss, grad)`, state
-            // steps) are built in place with one allocation.
+            // steps) are built in place with one allocation, their locals,
+            // constants and elements (`(t[1], ...)`) read in place.
             match es.len() {
-                2 => return tuple_of::<2>(es),
-                3 => return tuple_of::<3>(es),
-                4 => return tuple_of::<4>(es),
+                2 => return tuple_of::<2>(es.into_iter().map(Side::new).collect()),
+                3 => return tuple_of::<3>(es.into_iter().map(Side::new).collect()),
+                4 => return tuple_of::<4>(es.into_iter().map(Side::new).collect()),
                 _ => {}
             }
+            let es: Vec<Code> = es.into_iter().map(expr).collect();
             code(move |i, f| {
                 let mut items = Vec::with_capacity(es.len());
                 for x in &es {
@@ -286,11 +288,11 @@ pub fn expr(e: ir::Expr) -> Code {
             code(move |i, f| Ok(i.make_closure(&fc, f)))
         }
         K::While(c, body) => {
-            let (c, body) = (cond(*c, "a `while` condition"), expr(*body));
+            let (c, body) = (cond(*c, "a `while` condition"), Body::new(*body));
             code(move |i, f| {
                 while c.run(i, f)? {
                     check_interrupt(span)?;
-                    if !after_body(body.run(i, f))? {
+                    if !body.run(i, f)? {
                         break;
                     }
                 }
@@ -299,7 +301,7 @@ pub fn expr(e: ir::Expr) -> Code {
         }
         K::For(p, it, body) => {
             let it_span = it.span;
-            let (it, body) = (expr(*it), expr(*body));
+            let (it, body) = (expr(*it), Body::new(*body));
             let slot = match p {
                 Pattern::Bind(Target::Local(s), _) => Some(s),
                 _ => None,
@@ -315,7 +317,7 @@ pub fn expr(e: ir::Expr) -> Code {
                     while (step > 0 && n < stop) || (step < 0 && n > stop) {
                         check_interrupt(span)?;
                         crate::value::assign_made(&mut f.slots[s as usize], Value::Int(n));
-                        if !after_body(body.run(i, f))? {
+                        if !body.run(i, f)? {
                             break;
                         }
                         n = match n.checked_add(step) {
@@ -331,7 +333,7 @@ pub fn expr(e: ir::Expr) -> Code {
                     for item in items {
                         check_interrupt(span)?;
                         assign(&mut f.slots[s as usize], item.clone());
-                        if !after_body(body.run(i, f))? {
+                        if !body.run(i, f)? {
                             break;
                         }
                     }
@@ -345,7 +347,7 @@ pub fn expr(e: ir::Expr) -> Code {
                         Some(s) => assign(&mut f.slots[s as usize], item),
                         None => i.bind(&p, item, f)?,
                     }
-                    if !after_body(body.run(i, f))? {
+                    if !body.run(i, f)? {
                         break;
                     }
                 }
@@ -357,6 +359,62 @@ pub fn expr(e: ir::Expr) -> Code {
     }
 }
 
+/// A loop body. A block without a final expression (the usual body) runs
+/// its statements right in the loop, without a call of the block's code and
+/// a `none` passed back from it each time round.
+enum Body {
+    /// A single statement.
+    One(StmtCode),
+    /// Several statements.
+    Stmts(Vec<StmtCode>),
+    /// Any other body.
+    Expr(Code),
+}
+
+impl Body {
+    fn new(e: ir::Expr) -> Body {
+        match e.kind {
+            K::Block(mut stmts, None) if stmts.len() == 1 => match stmts.pop() {
+                Some(s) => Body::One(stmt(s)),
+                None => Body::Stmts(Vec::new()),
+            },
+            K::Block(stmts, None) => Body::Stmts(stmts.into_iter().map(stmt).collect()),
+            kind => Body::Expr(expr(ir::Expr { kind, span: e.span })),
+        }
+    }
+
+    /// Runs the body once: go on (`Ok(true)`), stop at a `break`
+    /// (`Ok(false)`), or pass any other flow (`return`, an error) up.
+    #[inline(always)]
+    fn run(&self, i: &mut Interp, f: &mut Frame) -> Exec<bool> {
+        match self {
+            Body::One(s) => after_stmt(s.run(i, f)),
+            Body::Stmts(stmts) => {
+                for s in stmts {
+                    match s.run(i, f) {
+                        Ok(()) => {}
+                        Err(Flow::Continue) => return Ok(true),
+                        Err(Flow::Break) => return Ok(false),
+                        Err(other) => return Err(other),
+                    }
+                }
+                Ok(true)
+            }
+            Body::Expr(e) => after_body(e.run(i, f)),
+        }
+    }
+}
+
+/// [`after_body`] for a body that is one statement.
+#[inline(always)]
+fn after_stmt(r: Exec<()>) -> Exec<bool> {
+    match r {
+        Ok(()) | Err(Flow::Continue) => Ok(true),
+        Err(Flow::Break) => Ok(false),
+        Err(other) => Err(other),
+    }
+}
+
 /// A `for` loop over `progress(...)`: the loop of [`expr`]'s `For`, showing
 /// progress after each item, and ending the display however the loop stops.
 fn progress_loop(
@@ -364,7 +422,7 @@ fn progress_loop(
     f: &mut Frame,
     prog: &crate::value::progress::ProgressIter,
     (pattern, slot): (&Pattern, Option<u32>),
-    body: &Code,
+    body: &Body,
     span: Span,
     it_span: Span,
 ) -> Exec<Value> {
@@ -380,7 +438,7 @@ fn progress_loop(
                 None => i.bind(pattern, item, f)?,
             }
             // An item the body left by `break` is not counted as done.
-            if !after_body(body.run(i, f))? {
+            if !body.run(i, f)? {
                 return Err(Flow::Break);
             }
             step(i, &mut run)?;
@@ -403,7 +461,14 @@ fn progress_loop(
 pub fn stmt(s: Stmt) -> StmtCode {
     match s {
         Stmt::Let(Pattern::Bind(Target::Local(slot), _), e) | Stmt::Assign(Target::Local(slot), e) => {
-            let e = expr(e);
+            let e = match e.kind {
+                // `x = f(..., x, ...)`: `x` is moved into the call.
+                K::Call(callee, args) if args.iter().all(|a| a.name.is_none()) => {
+                    let moved = moved_arg(slot, &args).map(|k| (k, slot));
+                    call_moving(*callee, args, e.span, moved)
+                }
+                kind => expr(ir::Expr { kind, span: e.span }),
+            };
             stmt_code(move |i, f| {
                 let v = e.run(i, f)?;
                 assign(&mut f.slots[slot as usize], v);
@@ -693,33 +758,41 @@ fn no_method(i: &Interp, r: &Value, name: &str, name_span: Span) -> Diagnostic {
 /// `x = x op rhs` on a local: scalars are combined right here; anything else
 /// (a tensor that may be updated in place, an error) takes the general path.
 fn update_local<const OP: u8>(slot: u32, rhs: ir::Expr, spans: (Span, Span, Span)) -> StmtCode {
-    let target = Target::Local(slot);
-    match Operand::new(rhs) {
-        Operand::Const(c) => stmt_code(move |i, f| {
+    with_place!(Side::new(rhs), |p| update_local_place::<OP, _>(slot, p, spans), |rhs| {
+        let target = Target::Local(slot);
+        stmt_code(move |i, f| {
+            let r = rhs.run(i, f)?;
             let x = &mut f.slots[slot as usize];
-            match crate::ops::arith::scalar_fast(OpOf::<OP>::OP, x, &c) {
+            match crate::ops::arith::scalar_fast(OpOf::<OP>::OP, x, &r) {
                 Some(v) => {
                     crate::value::assign_made(x, v);
                     Ok(())
                 }
-                None => i.update_with(target, OpOf::<OP>::OP, spans, f, c.clone()),
+                None => i.update_with(target, OpOf::<OP>::OP, spans, f, r),
             }
-        }),
-        rhs => {
-            let rhs = operand_code(rhs);
-            stmt_code(move |i, f| {
-                let r = rhs.run(i, f)?;
-                let x = &mut f.slots[slot as usize];
-                match crate::ops::arith::scalar_fast(OpOf::<OP>::OP, x, &r) {
-                    Some(v) => {
-                        crate::value::assign_made(x, v);
-                        Ok(())
-                    }
-                    None => i.update_with(target, OpOf::<OP>::OP, spans, f, r),
-                }
-            })
+        })
+    })
+}
+
+/// `x = x op rhs` on a local with `rhs` read in place (`acc = acc + p.x`);
+/// `rhs` cannot observe `x` (see [`Stmt::Update`]).
+fn update_local_place<const OP: u8, P: Place>(slot: u32, rhs: P, spans: (Span, Span, Span)) -> StmtCode {
+    stmt_code(move |i, f| {
+        let fast = match rhs.get(i, f) {
+            Some(r) => crate::ops::arith::scalar_fast(OpOf::<OP>::OP, &f.slots[slot as usize], r),
+            None => None,
+        };
+        match fast {
+            Some(v) => {
+                crate::value::assign_made(&mut f.slots[slot as usize], v);
+                Ok(())
+            }
+            None => {
+                let r = rhs.owned(i, f)?;
+                i.update_with(Target::Local(slot), OpOf::<OP>::OP, spans, f, r)
+            }
         }
-    }
+    })
 }
 
 /// Compiles a condition; `what` names it in the error for a non-bool.
@@ -856,69 +929,124 @@ fn binary(op: BinOp, a: ir::Expr, b: ir::Expr, span: Span) -> Code {
 
 fn binary_op<const OP: u8>(a: ir::Expr, b: ir::Expr, span: Span) -> Code {
     let spans = (a.span, b.span, span);
-    match (Operand::new(a), Operand::new(b)) {
-        (Operand::Local(x), Operand::Const(c)) => code(move |i, f| {
-            let xv = &f.slots[x as usize];
-            match crate::ops::arith::scalar_fast(OpOf::<OP>::OP, xv, &c) {
-                Some(v) => Ok(v),
-                None => i.binary_slow(OpOf::<OP>::OP, xv.clone(), c.clone(), spans),
-            }
-        }),
-        (Operand::Const(c), Operand::Local(y)) => code(move |i, f| {
-            let yv = &f.slots[y as usize];
-            match crate::ops::arith::scalar_fast(OpOf::<OP>::OP, &c, yv) {
-                Some(v) => Ok(v),
-                None => i.binary_slow(OpOf::<OP>::OP, c.clone(), yv.clone(), spans),
-            }
-        }),
-        (Operand::Local(x), Operand::Local(y)) => code(move |i, f| {
-            let (xv, yv) = (&f.slots[x as usize], &f.slots[y as usize]);
-            match crate::ops::arith::scalar_fast(OpOf::<OP>::OP, xv, yv) {
-                Some(v) => Ok(v),
-                None => i.binary_slow(OpOf::<OP>::OP, xv.clone(), yv.clone(), spans),
-            }
-        }),
-        (Operand::Code(a), Operand::Local(y)) => code(move |i, f| {
-            // `a` runs first; the local is read after it, as written.
-            let x = a.run(i, f)?;
-            let yv = &f.slots[y as usize];
-            match crate::ops::arith::scalar_fast(OpOf::<OP>::OP, &x, yv) {
-                Some(v) => {
-                    std::mem::forget(x);
-                    Ok(v)
-                }
-                None => i.binary_slow(OpOf::<OP>::OP, x, yv.clone(), spans),
-            }
-        }),
-        (Operand::Code(a), Operand::Const(c)) => code(move |i, f| {
-            let x = a.run(i, f)?;
-            match crate::ops::arith::scalar_fast(OpOf::<OP>::OP, &x, &c) {
-                Some(v) => {
-                    std::mem::forget(x);
-                    Ok(v)
-                }
-                None => i.binary_slow(OpOf::<OP>::OP, x, c.clone(), spans),
-            }
-        }),
-        (a, b) => {
-            let a = operand_code(a);
-            let b = operand_code(b);
-            code(move |i, f| {
-                let x = a.run(i, f)?;
-                let y = b.run(i, f)?;
-                match crate::ops::arith::scalar_fast(OpOf::<OP>::OP, &x, &y) {
-                    Some(v) => {
-                        // Both are ints or floats (the fast path takes nothing
-                        // else), which own nothing: skip their drop calls.
-                        std::mem::forget(x);
-                        std::mem::forget(y);
-                        Ok(v)
-                    }
-                    None => i.binary_slow(OpOf::<OP>::OP, x, y, spans),
-                }
-            })
-        }
+    match (Side::new(a), Side::new(b)) {
+        (Side::Code(a), b) => with_place!(b, |b| code_place::<OP, _>(a, b, spans), |b| code_code::<OP>(
+            a, b, spans
+        )),
+        (a, Side::Code(b)) => with_place!(a, |a| place_code::<OP, _>(a, b, spans), |a| code_code::<OP>(
+            a, b, spans
+        )),
+        (a, b) => with_place!(
+            a,
+            |a| with_place!(b, |b| place_place::<OP, _, _>(a, b, spans), |b| code_code::<OP>(
+                operand_of(a),
+                b,
+                spans
+            )),
+            |a| code_code::<OP>(a, operand_of_side(b), spans)
+        ),
     }
+}
+
+/// `a op b` with both operands read in place: two numbers are combined
+/// where they lie; anything else takes the operator's general path on the
+/// operands' values (computed in order, as written).
+fn place_place<const OP: u8, A: Place, B: Place>(a: A, b: B, spans: (Span, Span, Span)) -> Code {
+    code(move |i, f| {
+        if let (Some(x), Some(y)) = (a.get(i, f), b.get(i, f)) {
+            if let Some(v) = crate::ops::arith::scalar_fast(OpOf::<OP>::OP, x, y) {
+                return Ok(v);
+            }
+        }
+        place_place_slow::<OP, A, B>(&a, &b, spans, i, f)
+    })
+}
+
+/// The general path of [`place_place`].
+#[inline(never)]
+fn place_place_slow<const OP: u8, A: Place, B: Place>(
+    a: &A,
+    b: &B,
+    spans: (Span, Span, Span),
+    i: &mut Interp,
+    f: &mut Frame,
+) -> Exec<Value> {
+    let x = a.owned(i, f)?;
+    let y = b.owned(i, f)?;
+    i.binary_slow(OpOf::<OP>::OP, x, y, spans)
+}
+
+/// `a op b` with `a` computed and `b` read in place after it (as written:
+/// `a` may rebind the local `b` reads).
+fn code_place<const OP: u8, B: Place>(a: Code, b: B, spans: (Span, Span, Span)) -> Code {
+    code(move |i, f| {
+        let x = a.run(i, f)?;
+        if let Some(y) = b.get(i, f) {
+            if let Some(v) = crate::ops::arith::scalar_fast(OpOf::<OP>::OP, &x, y) {
+                // `x` is an int or a float (the fast path takes nothing
+                // else), which owns nothing: skip its drop call.
+                std::mem::forget(x);
+                return Ok(v);
+            }
+        }
+        code_place_slow::<OP, B>(x, &b, spans, i, f)
+    })
+}
+
+/// The general path of [`code_place`].
+#[inline(never)]
+fn code_place_slow<const OP: u8, B: Place>(
+    x: Value,
+    b: &B,
+    spans: (Span, Span, Span),
+    i: &mut Interp,
+    f: &mut Frame,
+) -> Exec<Value> {
+    let y = b.owned(i, f)?;
+    i.binary_slow(OpOf::<OP>::OP, x, y, spans)
+}
+
+/// `a op b` with `a` read in place (before `b` runs) and `b` computed.
+fn place_code<const OP: u8, A: Place>(a: A, b: Code, spans: (Span, Span, Span)) -> Code {
+    code(move |i, f| {
+        let x = a.fetch(i, f)?;
+        let y = b.run(i, f)?;
+        both_computed::<OP>(i, x, y, spans)
+    })
+}
+
+/// `a op b` with both operands computed.
+fn code_code<const OP: u8>(a: Code, b: Code, spans: (Span, Span, Span)) -> Code {
+    code(move |i, f| {
+        let x = a.run(i, f)?;
+        let y = b.run(i, f)?;
+        both_computed::<OP>(i, x, y, spans)
+    })
+}
+
+/// `x op y` on two computed values.
+#[inline(always)]
+fn both_computed<const OP: u8>(i: &mut Interp, x: Value, y: Value, spans: (Span, Span, Span)) -> Exec<Value> {
+    match crate::ops::arith::scalar_fast(OpOf::<OP>::OP, &x, &y) {
+        Some(v) => {
+            // Both are ints or floats (the fast path takes nothing
+            // else), which own nothing: skip their drop calls.
+            std::mem::forget(x);
+            std::mem::forget(y);
+            Ok(v)
+        }
+        None => i.binary_slow(OpOf::<OP>::OP, x, y, spans),
+    }
+}
+
+/// A place's value as code (for the rare operator on two constants).
+fn operand_of<P: Place>(p: P) -> Code {
+    code(move |i, f| p.fetch(i, f))
+}
+
+/// An operand's value as code.
+fn operand_of_side(s: Side) -> Code {
+    with_place!(s, |p| operand_of(p), |c| c)
 }
 
 fn operand_code(o: Operand) -> Code {
@@ -942,6 +1070,68 @@ enum Callee {
 /// A call with positional arguments only. A dp function whose parameters are
 /// all plain names gets its arguments evaluated straight into its new frame.
 fn call(callee: ir::Expr, args: Vec<ir::Arg>, span: Span) -> Code {
+    call_moving(callee, args, span, None)
+}
+
+/// One compiled positional argument: a local, a constant or an element of
+/// a local is read right in the call (no code of its own to call).
+enum PosArg {
+    /// A local whose value is moved into the call: see [`call_moving`].
+    Take(u32),
+    /// Any other argument.
+    Value(Side),
+}
+
+impl PosArg {
+    #[inline(always)]
+    fn run(&self, i: &mut Interp, f: &mut Frame) -> Exec<Value> {
+        match self {
+            PosArg::Take(s) => Ok(crate::value::take(&mut f.slots[*s as usize])),
+            PosArg::Value(v) => v.run(i, f),
+        }
+    }
+}
+
+/// Which argument of `x = callee(args)` (the local `x` in `slot`) may take
+/// `x`'s value instead of a copy: the last argument that is `x` itself,
+/// when no argument after it reads `x` or can run code. The call's result
+/// replaces `x` right after, so nothing sees `x` between the two; if the
+/// call fails, the error leaves the frame, and `x` with it. A value moved
+/// in is held once (not twice), so the callee is its last holder.
+fn moved_arg(slot: u32, args: &[ir::Arg]) -> Option<usize> {
+    let k = args
+        .iter()
+        .rposition(|a| matches!(a.value.kind, K::Local(s) if s == slot))?;
+    let rest_ok = args[k + 1..]
+        .iter()
+        .all(|a| a.name.is_none() && pure(&a.value) && !reads_local(&a.value, slot));
+    (rest_ok && args.iter().all(|a| a.name.is_none())).then_some(k)
+}
+
+/// Whether the [`pure`] expression `e` reads local `slot`.
+fn reads_local(e: &ir::Expr, slot: u32) -> bool {
+    match &e.kind {
+        K::Local(s) => *s == slot,
+        K::Const(_) | K::Global(..) => false,
+        K::Neg(x) | K::Not(x) | K::Field(x, ..) => reads_local(x, slot),
+        K::Binary(_, a, b) | K::And(a, b) | K::Or(a, b) => reads_local(a, slot) || reads_local(b, slot),
+        K::Index(x, items) => {
+            reads_local(x, slot)
+                || items.iter().any(|it| match it {
+                    ir::IndexItem::At(k) => reads_local(k, slot),
+                    // Not [`pure`]: callers ask about pure expressions only.
+                    _ => true,
+                })
+        }
+        // Not [`pure`]: callers ask about pure expressions only.
+        _ => true,
+    }
+}
+
+/// A call with positional arguments only; with `moved` = `Some((k, slot))`,
+/// argument `k` (the local in `slot`) is moved into the call rather than
+/// copied (see [`moved_arg`]).
+fn call_moving(callee: ir::Expr, args: Vec<ir::Arg>, span: Span, moved: Option<(usize, u32)>) -> Code {
     let callee_span = callee.span;
     let callee = match callee.kind {
         K::Global(g, name) => Callee::Global(g, name),
@@ -952,7 +1142,14 @@ fn call(callee: ir::Expr, args: Vec<ir::Arg>, span: Span) -> Code {
         })),
     };
     let spans: Vec<Span> = args.iter().map(|a| a.value.span).collect();
-    let args: Vec<Code> = args.into_iter().map(|a| expr(a.value)).collect();
+    let args: Vec<PosArg> = args
+        .into_iter()
+        .enumerate()
+        .map(|(k, a)| match a.value.kind {
+            K::Local(s) if moved == Some((k, s)) => PosArg::Take(s),
+            _ => PosArg::Value(Side::new(a.value)),
+        })
+        .collect();
     code(move |i, f| {
         // The common cases first: a dp function called by a name. Only the
         // closure's `Rc` is cloned (the call must keep it alive even if the
@@ -1011,7 +1208,7 @@ fn call_func(
     i: &mut Interp,
     f: &mut Frame,
     c: &std::rc::Rc<crate::value::Closure>,
-    args: &[Code],
+    args: &[PosArg],
     span: Span,
 ) -> Exec<Value> {
     if i.jit_all.is_some() {
@@ -1109,13 +1306,13 @@ fn index_at(x: Operand, x_span: Span, k: ir::Expr, span: Span) -> Code {
 
 /// A tuple literal of exactly `N` elements, evaluated left to right into an
 /// array that becomes the tuple's single allocation.
-fn tuple_of<const N: usize>(es: Vec<Code>) -> Code {
-    let es: [Code; N] = fixed(es);
+fn tuple_of<const N: usize>(es: Vec<Side>) -> Code {
+    let es: [Side; N] = fixed(es);
     code(move |i, f| Ok(Value::Tuple(Tuple::try_build::<N, Flow>(|k| es[k].run(i, f))?)))
 }
 
 /// The codes of a literal with exactly `N` elements as an array.
-fn fixed<const N: usize>(codes: Vec<Code>) -> [Code; N] {
+fn fixed<T, const N: usize>(codes: Vec<T>) -> [T; N] {
     match codes.try_into() {
         Ok(codes) => codes,
         // Callers dispatch on the number of elements being `N`.
