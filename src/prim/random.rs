@@ -102,7 +102,10 @@ fn int_of(x: &Value) -> R<i64> {
         Value::Int(i) => Ok(*i),
         other => Err(Diagnostic::new(
             ErrorKind::Type,
-            format!("a key derivation was given {} where its trace saw an int", other.describe()),
+            format!(
+                "a key derivation was given {} where its trace saw an int",
+                other.describe()
+            ),
         )),
     }
 }
@@ -127,7 +130,12 @@ impl Random {
                 from_tensor(u.map(|x| lo + (hi - lo) * x))
             }
             Random::Bernoulli { shape } => from_tensor(te(g.bernoulli(&*as_tensor(operand(0)?)?, shape))?),
-            Random::Choice { n, shape, replace, rows } => {
+            Random::Choice {
+                n,
+                shape,
+                replace,
+                rows,
+            } => {
                 let count = te(dp_tensor::checked_size(shape))?;
                 let p = match rest.first() {
                     Some(p) => Some(as_tensor(p)?.to_vec()),
@@ -208,7 +216,9 @@ impl Primitive for Random {
         match self {
             Random::Normal { shape: s } | Random::Bernoulli { shape: s } => vec![shape(s)],
             Random::Uniform { shape: s, lo, hi } => vec![shape(s), format!("lo={lo:?}"), format!("hi={hi:?}")],
-            Random::Choice { n, shape: s, replace, .. } => {
+            Random::Choice {
+                n, shape: s, replace, ..
+            } => {
                 vec![n.to_string(), shape(s), format!("replace={replace}")]
             }
             Random::Permutation { n } => vec![n.to_string()],

@@ -138,9 +138,10 @@ impl Signature {
             return None;
         }
         let differ = |int: bool| {
-            self.0.iter().zip(&other.0).any(|(a, b)| {
-                a != b && matches!((a, int), (Part::Int(_), true) | (Part::Key(_), false))
-            })
+            self.0
+                .iter()
+                .zip(&other.0)
+                .any(|(a, b)| a != b && matches!((a, int), (Part::Int(_), true) | (Part::Key(_), false)))
         };
         Some((differ(true), differ(false)))
     }
