@@ -125,7 +125,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             let seed = a.value(0);
             if is_traced_int(seed) {
                 // An int input of a jit plan: the plan makes the key from each call's int.
-                return ops::apply(&Prim::Random(Random::FromSeed), &[seed.clone()]);
+                return ops::apply(&Prim::Random(Random::FromSeed), std::slice::from_ref(seed));
             }
             Ok(Value::Key(a.int(0).map_err(|d| d.at(a.span_at(0)))? as u64))
         },

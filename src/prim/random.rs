@@ -111,11 +111,6 @@ fn int_of(x: &Value) -> R<i64> {
 }
 
 impl Random {
-    /// Whether the result is a key (a derivation) rather than numbers (a draw).
-    pub fn makes_key(&self) -> bool {
-        matches!(self, Random::Split { .. } | Random::FoldIn | Random::FromSeed)
-    }
-
     /// The draw from generator `g` (a key's, or the global one), with the
     /// operands that follow the key in `rest`.
     pub fn draw(&self, g: &mut Rng, rest: &[Value]) -> R<Value> {
