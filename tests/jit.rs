@@ -581,3 +581,87 @@ fn sorting_searching_updates_and_keyed_draws_are_planned() {
         assert_eq!(out, "true\n{jitted: true, replays: 3, traces: 1}", "{body}");
     }
 }
+
+/// A fresh key each call (`fold_in(key0, i)`, the canonical JAX loop) is an
+/// input of the plan after one more trace: 20 calls trace twice, and the
+/// plan draws exactly what the unjitted step draws.
+#[test]
+fn a_fresh_key_each_step_is_an_input_of_the_plan() {
+    let out = run(&[
+        "fn step(w, k) { let noise = normal(k, (4,)); sum((w + 0.1 * noise) ** 2) }",
+        "let js = jit(step); let key0 = key(0); let a = (); let b = ();",
+        "for i in range(20) { a = a + (js(ones((4,)), fold_in(key0, i)),); b = b + (step(ones((4,)), fold_in(key0, i)),); }",
+        "print(str(a) == str(b), a[19] != a[18]); jit_stats(js)",
+    ]);
+    assert_eq!(out, "true true\n{jitted: true, replays: 18, traces: 2}");
+}
+
+/// A key carried through the step (`(params, key) -> (params, key)` with
+/// `split`) comes out of the plan as a real key, and dropout-style draws
+/// (`bernoulli`, `uniform`, `randint`, `permutation`, `choice`,
+/// `categorical`) from it match the unjitted loop.
+#[test]
+fn a_key_carried_through_split_comes_out_as_a_key() {
+    let out = run(&[
+        "import random;",
+        "fn step(w, k) { let (k, sub) = random.split(k); let (s1, s2) = random.split(sub); \
+         let mask = bernoulli(s1, 0.8, (5,)); \
+         let w2 = w * mask / 0.8 + uniform(s2, (5,), lo=-0.1, hi=0.1) \
+           + take(w, random.permutation(s1, 5)) + take(w, choice(s2, 5, (5,), replace=false)) \
+           + random.randint(s1, (5,), 0, 3) + categorical(s2, -w); (w2 * 0.5, k) }",
+        "let js = jit(step); let w = arange(5.0); let k = key(3); let v = w; let kk = k; let ok = true;",
+        "for i in range(20) { let a = js(w, k); let b = step(v, kk); w = a[0]; k = a[1]; v = b[0]; kk = b[1]; \
+         ok = ok and str(w) == str(v) and k == kk and type(k) == \"key\"; }",
+        "print(ok, k == kk, k); jit_stats(js)",
+    ]);
+    let (first, stats) = out.split_once('\n').expect("two lines");
+    assert!(first.starts_with("true true key("), "{out}");
+    assert_eq!(stats, "{jitted: true, replays: 18, traces: 2}");
+}
+
+/// The gradient of a loss with a dropout mask drawn from a key input, taken
+/// inside the jitted step, and `grad` of a jitted function that takes a key
+/// (keys have no gradient) give what plain code gives.
+#[test]
+fn grad_with_key_inputs_matches_plain_code() {
+    let out = run(&[
+        "fn loss(w, k) { let m = bernoulli(k, 0.5, shape(w)); sum((w * m) ** 2) + sum(w * normal(k, shape(w))) }",
+        "fn step(w, k) { w - 0.1 * grad(loss)(w, k) }",
+        "let js = jit(step); let w = ones((6,)); let v = w; let ok = true;",
+        "for i in range(10) { let k = fold_in(key(9), i); w = js(w, k); v = step(v, k); ok = ok and str(w) == str(v); }",
+        "let jl = jit(loss); let g = grad(jl)(ones((3,)), key(2)); jl(ones((3,)), key(2)); jl(ones((3,)), key(4));",
+        "print(ok, jit_stats(js)); \
+         str(g) == str(grad(loss)(ones((3,)), key(2))) and jl(ones((3,)), key(5)) == loss(ones((3,)), key(5))",
+    ]);
+    assert_eq!(out, "true {jitted: true, replays: 8, traces: 2}\ntrue");
+}
+
+/// A use of a key input the plan cannot repeat for a new key (here
+/// formatting it) makes each plan specific to one key: the answers stay
+/// those of plain code, and when jit gives up the note says it was the key.
+#[test]
+fn a_key_used_other_than_to_draw_keeps_plain_answers_and_is_named() {
+    let (out, err) = run_file(
+        "fn f(x, k) { x + float(len(str(k))) + normal(k) }\n\
+         let g = jit(f);\n\
+         let ok = true;\n\
+         for i in range(12) { let k = fold_in(key(1), i); ok = ok and g(1.0, k) == f(1.0, k); }\n\
+         print(ok, jit_stats(g));\n",
+    );
+    assert_eq!(out.trim(), "true {jitted: false, replays: 0, traces: 9}");
+    assert!(err.contains("the random key it uses at"), "{err}");
+    assert!(err.contains("was a different one at each of 8 calls"), "{err}");
+}
+
+/// The same keys again reuse the plans traced for them; the global
+/// generator (`seed`, keyless draws) still gives up on jit, in order.
+#[test]
+fn keyless_draws_still_run_unjitted_in_order() {
+    let out = run(&[
+        "fn f(x, k) { x + normal(k) + randn() }",
+        "let g = jit(f); seed(0); let a = (); for i in range(4) { a = a + (g(0.0, key(i)),); }",
+        "seed(0); let b = (); for i in range(4) { b = b + (f(0.0, key(i)),); }",
+        "print(a == b); jit_stats(g).jitted",
+    ]);
+    assert_eq!(out, "true\nfalse");
+}

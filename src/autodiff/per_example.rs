@@ -49,8 +49,9 @@ fn example(v: &Value, level: &Level, i: usize, span: Span) -> R<Value> {
 /// into a batch of keys, numbers along a new leading axis.
 fn stack_examples(level: &Rc<Level>, results: &[Value]) -> R<Value> {
     tree::map_many(results, &mut |leaves, _| {
-        if leaves.iter().all(|l| matches!(l, Value::Key(_))) {
-            return Ok(batched(level, Value::tuple(leaves.iter().cloned())));
+        if leaves.iter().all(|l| matches!(l.peek(), Value::Key(_))) {
+            // A key a jit trace derived (from a key input of its plan) is read here.
+            return Ok(batched(level, Value::tuple(leaves.iter().map(|l| l.strip().clone()))));
         }
         if leaves.iter().all(Value::is_numeric) {
             let parts: Vec<Value> = leaves.iter().map(num).collect();

@@ -690,12 +690,15 @@ pub fn lift(prim: &Prim, args: &[Value]) -> Result<Value, Diagnostic> {
     });
     drop(t);
     let rule_mask = level.ctx.rule_depth.get() > 0 && matches!(out, Value::Float(_));
-    if constant && !matches!(out, Value::Tensor(_) | Value::Int(_)) && !rule_mask {
+    // A draw's number is data, never a condition.
+    let data = matches!(out, Value::Tensor(_) | Value::Int(_) | Value::Key(_)) || matches!(prim, Prim::Random(_));
+    if constant && !data && !rule_mask {
         // A trace keeps tensors without a derivative (masks, `floor(x)`)
         // as nodes; a scalar bool stays plain for `if` and `while` to read,
         // and its node is a guard of the graph. (A derivative rule's scalar
         // mask stays a traced value: see `DiffCtx::in_rule`; so does an int
-        // computed from a jit plan's int inputs, see `ops::arith::is_traced_int`.)
+        // computed from a jit plan's int inputs, see `ops::arith::is_traced_int`,
+        // and a key or number drawn from its key inputs, see `prim::Random`.)
         level.ctx.capturing(|c| c.note_guard(level.id, id));
         return Ok(out);
     }

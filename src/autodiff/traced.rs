@@ -39,26 +39,37 @@ pub struct TracedGraph {
 /// Which leaves of the arguments a trace makes inputs of its graph, beyond
 /// the positional float and tensor leaves (which always are). `trace(f)`
 /// takes the default; `jit` plans take keyword arguments' leaves too, and
-/// int leaves when their value changes from call to call (see `autodiff::jit`).
+/// int and key leaves when their value changes from call to call (see `autodiff::jit`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Leaves {
     /// The float and tensor leaves of keyword arguments.
     pub keywords: bool,
-    /// Int leaves (of the arguments, and so of the result: an int result
-    /// leaf is an output too, as it may be computed from an int input).
+    /// Int leaves.
     pub ints: bool,
+    /// Random keys.
+    pub keys: bool,
 }
 
 impl Leaves {
-    /// Whether `x`, a leaf, is an input (of the arguments) or output (of the result).
+    /// Whether `x`, a leaf of the arguments, is an input.
     pub fn takes(self, x: &Value) -> bool {
-        is_differentiable(x) || (self.ints && matches!(x.peek(), Value::Int(_)))
+        is_differentiable(x)
+            || (self.ints && matches!(x.peek(), Value::Int(_)))
+            || (self.keys && matches!(x.peek(), Value::Key(_)))
     }
 
-    /// `x` as an input value: ints stay ints, other numbers become floats.
+    /// Whether `x`, a leaf of the result, is an output: an int or key leaf
+    /// too once ints or keys are inputs, as it may be computed from them
+    /// (`t + 1`, `fold_in(k, t)`, `key_split(k)[0]`, `key_randint(k, (), 0, 9)`).
+    pub fn gives(self, x: &Value) -> bool {
+        is_differentiable(x) || ((self.ints || self.keys) && matches!(x.peek(), Value::Int(_) | Value::Key(_)))
+    }
+
+    /// `x` as an input value: ints and keys stay as they are, other numbers become floats.
     fn input(self, x: &Value) -> Value {
         match x {
             Value::Int(_) if self.ints => x.clone(),
+            Value::Key(_) if self.keys => x.clone(),
             _ => crate::ops::num(x),
         }
     }
@@ -123,7 +134,7 @@ impl TracedGraph {
     pub fn result_from(&self, outputs: Vec<Value>) -> R<Value> {
         let mut next = outputs.into_iter();
         tree::map_leaves(&self.result, &mut |x, _| {
-            Ok(if self.leaves.takes(x) {
+            Ok(if self.leaves.gives(x) {
                 next.next().unwrap_or(Value::None)
             } else {
                 x.clone()
@@ -191,7 +202,7 @@ pub fn trace_call(it: &mut Interp, f: &Value, name: String, args: Args, leaves: 
     let result = wrapped.and_then(|()| it.call(f, call_args)).and_then(|out| {
         let mut outputs = Vec::new();
         let result = tree::map_leaves(&out, &mut |x, _| {
-            if leaves.takes(x) {
+            if leaves.gives(x) {
                 outputs.push(match node_at(x, &level) {
                     Some(n) => AdjointRef::Node(n),
                     None => AdjointRef::Const(trace::unwrap_level(x, &level).peek().clone()),

@@ -116,13 +116,16 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             sig: "jit(f: fn) -> fn",
             summary: "`f`, compiled: traced once per argument signature, optimised, then replayed.",
             doc: "The first call of `jit(f)` for a given signature of its arguments (keyword ones too) — their \
-                  tree structure, the shapes of their floats and tensors, the values of their ints, bools and \
+                  tree structure, the shapes of their floats and tensors, the values of their ints, keys, bools and \
                   strings — runs `f` while tracing it (see `trace`), optimises the graph (`optimize`) and keeps \
                   it as a plan; later calls with that signature run the plan on the new arguments: primitive \
                   operations only, no dp code, and for a `grad` inside `f` no re-recording of the backward pass. \
                   Once a call differs from an earlier one only in the values of its ints (a step count), `f` is \
                   traced with its ints as inputs of the plan: arithmetic on them is replayed, a use needing the \
-                  number itself (a loop count, an index, a comparison) is checked as below. `jit(grad(f))`, \
+                  number itself (a loop count, an index, a comparison) is checked as below. Random keys that \
+                  change every call (`fold_in(k, step)`, a key carried through `random.split`) become inputs \
+                  the same way: keyed draws and key derivations are replayed on each call's key, with the \
+                  numbers plain code draws, and a returned key comes out as a key. `jit(grad(f))`, \
                   `grad(jit(f))` and a whole training step `jit(step)(params, batch)` work. A plan never changes \
                   a result: where `f` branches on a traced value (`if loss > 1`, `int(n)`), the plan checks \
                   that value and traces again when it differs; module globals `f` reads are checked to hold the \

@@ -11,9 +11,12 @@ use crate::builtins::{Args, Call, Native, Signature};
 use crate::diagnostics::{Diagnostic, ErrorKind, R};
 use crate::eval::Interp;
 use crate::ops;
-use crate::prim::{te, Prim};
+use crate::ops::arith::is_traced_int;
+use crate::prim::random::{is_key, Random};
+use crate::prim::{te, Prim, Primitive};
+use crate::syntax::span::Span;
 use crate::value::Value;
-use dp_tensor::{Key, Rng, Tensor};
+use dp_tensor::{Key, Tensor};
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -23,6 +26,50 @@ fn key_at(a: &Call<'_>, i: usize) -> R<Key> {
         Value::Key(k) => Ok(Key(*k)),
         other => Err(arg_type(a.name(), "the key", "a key", other).at(a.span_at(i))),
     }
+}
+
+/// Argument `i`, a key, as given: perhaps a key input of a jit plan.
+fn key_value<'a>(a: &Call<'a>, i: usize) -> R<&'a Value> {
+    let v = a.value(i);
+    if is_key(v) {
+        return Ok(v);
+    }
+    Err(arg_type(a.name(), "the key", "a key", v.peek()).at(a.span_at(i)))
+}
+
+/// Whether a running trace computed `v` (a key or int input of a jit plan,
+/// or a value computed from one): a draw from it is recorded. Batched
+/// values never get here (draws run per example under `vmap`).
+fn traced(v: &Value) -> bool {
+    crate::autodiff::trace::is_traced(v) && !crate::autodiff::trace::is_batched(v)
+}
+
+/// `r` from the key `key` and the operands `rest`: recorded as a primitive
+/// when a running trace computed any of them (a jit plan then draws afresh
+/// from each call's key), else computed from the key at once — by the same
+/// code, so both give the same bits.
+fn keyed(r: Random, key: &Value, rest: Vec<Value>) -> R<Value> {
+    if traced(key) || rest.iter().any(traced) {
+        let mut args = Vec::with_capacity(rest.len() + 1);
+        args.push(key.clone());
+        args.extend(rest);
+        return ops::apply(&Prim::Random(r), &args);
+    }
+    match key.strip() {
+        Value::Key(k) => r.with_key(Key(*k), &rest),
+        other => Err(arg_type(r.name().as_str(), "the key", "a key", other)),
+    }
+}
+
+/// A parameter tensor of a draw as an operand: a value a running trace
+/// computed stays one (the plan draws with its new value), anything else
+/// is converted as [`plain_tensor`] does.
+fn tensor_operand(a: &Call<'_>, i: usize) -> R<Value> {
+    let v = a.value(i);
+    if traced(v) && v.is_numeric() {
+        return Ok(ops::num(v));
+    }
+    Ok(Value::Tensor(Rc::new(plain_tensor(a, i)?)))
 }
 
 /// Argument `i` as a sample shape; omitted (or `none`) is the empty shape.
@@ -45,11 +92,6 @@ fn plain_tensor(a: &Call<'_>, i: usize) -> R<Tensor> {
     })
 }
 
-/// A result tensor; a 0-d one is a float, as `randn()` gives.
-fn out(t: Tensor) -> Value {
-    ops::from_tensor(t)
-}
-
 /// A non-negative int argument as a count.
 fn count_at(a: &Call<'_>, i: usize, what: &str) -> R<usize> {
     let n = a.int_as(i, what).map_err(|d| d.at(a.span_at(i)))?;
@@ -63,16 +105,8 @@ fn count_at(a: &Call<'_>, i: usize, what: &str) -> R<usize> {
 }
 
 /// Rows of `x` (a tensor) at `indices` (a tensor of integer positions).
-fn rows(x: &Value, indices: Tensor) -> R<Value> {
-    ops::apply(
-        &Prim::Take(crate::prim::Take(0)),
-        &[x.clone(), Value::Tensor(Rc::new(indices))],
-    )
-}
-
-/// Indices as a tensor of `shape` (which holds `idx.len()` elements).
-fn index_tensor(idx: Vec<usize>, shape: &[usize]) -> R<Tensor> {
-    te(Tensor::from_vec(idx.into_iter().map(|i| i as f64).collect(), shape))
+fn rows(x: &Value, indices: Value) -> R<Value> {
+    ops::apply(&Prim::Take(crate::prim::Take(0)), &[x.clone(), indices])
 }
 
 /// Registers the keyed random builtins.
@@ -87,7 +121,14 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
                   key for two draws that should be independent: split it (`import random; random.split(k)`).",
             example: "let k = key(0);\nnormal(k, 3)",
         },
-        |_, a| Ok(Value::Key(a.int(0).map_err(|d| d.at(a.span_at(0)))? as u64)),
+        |_, a| {
+            let seed = a.value(0);
+            if is_traced_int(seed) {
+                // An int input of a jit plan: the plan makes the key from each call's int.
+                return ops::apply(&Prim::Random(Random::FromSeed), std::slice::from_ref(seed));
+            }
+            Ok(Value::Key(a.int(0).map_err(|d| d.at(a.span_at(0)))? as u64))
+        },
     );
     register(
         t,
@@ -98,9 +139,15 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             example: "let (k1, k2) = key_split(key(0));",
         },
         |_, a| {
-            let k = key_at(&a, 0)?;
+            let k = key_value(&a, 0)?;
             let n = count_at(&a, 1, "n")?;
             crate::value::tuple::check_len(n as u128).map_err(|d| d.at(a.span_at(1)))?;
+            if traced(k) {
+                // A key input of a jit plan: one recorded derivation per new key.
+                let keys = (0..n).map(|i| keyed(Random::Split { i }, k, Vec::new()));
+                return Ok(Value::tuple(keys.collect::<R<Vec<_>>>()?));
+            }
+            let k = key_at(&a, 0)?;
             Ok(Value::tuple(k.split(n).into_iter().map(|k| Value::Key(k.0))))
         },
     );
@@ -113,6 +160,17 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             example: "fold_in(key(0), 7)",
         },
         |_, a| {
+            let k = key_value(&a, 0)?;
+            let data = a.value(1);
+            if traced(k) || is_traced_int(data) {
+                // The data stays a traced int (an int input of a jit plan) or is read now.
+                let data = if is_traced_int(data) {
+                    data.clone()
+                } else {
+                    Value::Int(a.int(1).map_err(|d| d.at(a.span_at(1)))?)
+                };
+                return keyed(Random::FoldIn, k, vec![data]);
+            }
             let k = key_at(&a, 0)?;
             let d = a.int(1).map_err(|d| d.at(a.span_at(1)))?;
             Ok(Value::Key(k.fold_in(d as u64).0))
@@ -129,24 +187,16 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             example: "categorical(key(0), log(tensor([0.2, 0.8])), shape=5)",
         },
         |_, a| {
-            let k = key_at(&a, 0)?;
+            let k = key_value(&a, 0)?;
             let axis = a.int(2).map_err(|d| d.at(a.span_at(2)))?;
-            let s = match a.given(3) {
+            let shape = match a.given(3) {
                 None | Some(Value::None) => None,
                 Some(_) => Some(shape_at(&a, 3)?),
             };
-            let given = a.value(1);
-            if crate::autodiff::trace::is_traced(given) && !crate::autodiff::trace::is_batched(given) {
-                // Logits a running trace computed: the same draw, recorded
-                // (a jit plan draws from its new logits with the same key).
-                let order = crate::prim::Order::Categorical { key: k, axis, shape: s };
-                return ops::apply(&crate::prim::Prim::Order(order), &[ops::num(given)])
-                    .map_err(|d| d.at(a.span_at(1)));
-            }
-            let logits = plain_tensor(&a, 1)?;
-            Ok(out(
-                te(k.categorical(&logits, axis, s.as_deref())).map_err(|d| d.at(a.span_at(1)))?
-            ))
+            // Logits or a key a running trace computed: the draw is recorded
+            // (a jit plan draws with its new logits and key).
+            let logits = tensor_operand(&a, 1)?;
+            keyed(Random::Categorical { axis, shape }, k, vec![logits]).map_err(|d| d.at(a.span_at(1)))
         },
     );
     register(
@@ -159,24 +209,12 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             example: "key_permutation(key(0), 5)",
         },
         |_, a| {
-            let k = key_at(&a, 0)?;
-            match a.value(1).strip() {
-                Value::Int(_) | Value::Bool(_) => {
-                    let n = count_at(&a, 1, "n")?;
-                    Ok(Value::Tensor(Rc::new(te(k.permutation(n))?)))
-                }
-                _ => {
-                    let x = crate::ops::literal::to_tensor(a.value(1)).map_err(|d| d.at(a.span_at(1)))?;
-                    let Some(&n) = ops::shape_of(&x).first() else {
-                        return Err(Diagnostic::new(
-                            ErrorKind::Value,
-                            "`key_permutation` shuffles the rows of a tensor with at least one axis",
-                        )
-                        .at(a.span_at(1)));
-                    };
-                    let idx = te(k.permutation(n))?;
-                    rows(&x, idx)
-                }
+            let k = key_value(&a, 0)?;
+            let d = permutation(&a, 1)?;
+            let idx = keyed(d.draw, k, d.rest).map_err(|e| e.at(d.at))?;
+            match d.rows_of {
+                Some(x) => rows(&x, idx),
+                None => Ok(idx),
             }
         },
     );
@@ -189,7 +227,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             example: "key_randint(key(0), 5, 0, 10)",
         },
         |_, a| {
-            let k = key_at(&a, 0)?;
+            let k = key_value(&a, 0)?;
             let s = shape_arg("key_randint", a.value(1)).map_err(|d| d.at(a.span_at(1)))?;
             let lo = a.int(2).map_err(|d| d.at(a.span_at(2)))?;
             let hi = a.int(3).map_err(|d| d.at(a.span_at(3)))?;
@@ -201,14 +239,30 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
                 .at(a.span_at(3))
                 .with_secondary(a.span_at(2), "lo"));
             }
-            let r = te(k.randint(lo, hi, &s)).map_err(|d| d.at(a.span_at(1)))?;
-            if s.is_empty() {
-                // A 0-d result holds exactly one integral value in lo..hi.
-                return Ok(Value::Int(r.item().unwrap_or(0.0) as i64));
-            }
-            Ok(Value::Tensor(Rc::new(r)))
+            keyed(Random::Randint { shape: s, lo, hi }, k, Vec::new()).map_err(|d| d.at(a.span_at(1)))
         },
     );
+}
+
+/// A draw as a builtin's arguments give it: what to draw, the operands
+/// after the key, the tensor whose rows the drawn indices pick (if any),
+/// and where an error of the draw points.
+struct Drawn {
+    draw: Random,
+    rest: Vec<Value>,
+    rows_of: Option<Value>,
+    at: Span,
+}
+
+impl Drawn {
+    fn new(draw: Random, rest: Vec<Value>, at: Span) -> Drawn {
+        Drawn {
+            draw,
+            rest,
+            rows_of: None,
+            at,
+        }
+    }
 }
 
 /// Registers a random builtin with two forms, told apart by the first
@@ -221,26 +275,31 @@ fn register_forms(
     t: &mut HashMap<Rc<str>, Value>,
     decl: Decl,
     keyless: &'static str,
-    body: fn(&mut Rng, &Call<'_>, usize) -> R<Value>,
+    body: fn(&Call<'_>, usize) -> R<Drawn>,
 ) {
     // Every builtin declaration parses (the test `every_declaration_parses`
     // binds each registered builtin; the keyless forms are checked by the
     // golden cases that call them).
-    let keyed = Rc::new(Signature::parse(decl).expect("builtin declarations are well-formed"));
+    let keyed_sig = Rc::new(Signature::parse(decl).expect("builtin declarations are well-formed"));
     let plain = Rc::new(Signature::parse(Decl { sig: keyless, ..decl }).expect("builtin declarations are well-formed"));
-    let shown = keyed.clone();
+    let shown = keyed_sig.clone();
     let func = move |it: &mut Interp, args: Args| {
         let with_key = matches!(args.pos.first().map(Value::peek), Some(Value::Key(_)))
             || args.kw.iter().any(|(k, _)| &**k == "k");
-        let sig = if with_key { &keyed } else { &plain };
+        let sig = if with_key { &keyed_sig } else { &plain };
         let result = sig.bind(&args).and_then(|call| {
-            if with_key {
-                let mut g = key_at(&call, 0)?.generator();
-                body(&mut g, &call, 1)
+            let d = body(&call, usize::from(with_key))?;
+            let drawn = if with_key {
+                keyed(d.draw, key_value(&call, 0)?, d.rest)
             } else {
                 // The global generator is state a `jit` plan cannot replay.
                 it.note_effect(format!("calls `{}` without a key", call.name()), args.span);
-                body(&mut it.rng, &call, 0)
+                d.draw.draw(&mut it.rng, &d.rest)
+            }
+            .map_err(|e| e.at(d.at))?;
+            match d.rows_of {
+                Some(x) => rows(&x, drawn),
+                None => Ok(drawn),
             }
         });
         result.map_err(|d| {
@@ -266,6 +325,31 @@ fn register_forms(
     );
 }
 
+/// The permutation of argument `o` (an int, or a tensor whose rows it shuffles).
+fn permutation(a: &Call<'_>, o: usize) -> R<Drawn> {
+    // `peek`: the kind only, not a read of the elements (which `trace` would note).
+    match a.value(o).peek() {
+        Value::Int(_) | Value::Bool(_) => {
+            let n = count_at(a, o, "n")?;
+            Ok(Drawn::new(Random::Permutation { n }, Vec::new(), a.span_at(o)))
+        }
+        _ => {
+            let x = crate::ops::literal::to_tensor(a.value(o)).map_err(|d| d.at(a.span_at(o)))?;
+            let Some(&n) = ops::shape_of(&x).first() else {
+                return Err(Diagnostic::new(
+                    ErrorKind::Value,
+                    format!("`{}` shuffles the rows of a tensor with at least one axis", a.name()),
+                )
+                .at(a.span_at(o)));
+            };
+            Ok(Drawn {
+                rows_of: Some(x),
+                ..Drawn::new(Random::Permutation { n }, Vec::new(), a.span_at(o))
+            })
+        }
+    }
+}
+
 /// `normal`, `uniform`, `bernoulli`, `choice` and `permutation`: keyed, or
 /// from the global generator without a key.
 fn register_draws(t: &mut HashMap<Rc<str>, Value>) {
@@ -280,9 +364,9 @@ fn register_draws(t: &mut HashMap<Rc<str>, Value>) {
             example: "normal(key(0), (2, 3));\nseed(0);\nnormal(3)",
         },
         "normal(shape: shape = none) -> tensor",
-        |g, a, o| {
-            let s = shape_at(a, o)?;
-            Ok(out(te(g.normal(&s)).map_err(|d| d.at(a.span_at(o)))?))
+        |a, o| {
+            let shape = shape_at(a, o)?;
+            Ok(Drawn::new(Random::Normal { shape }, Vec::new(), a.span_at(o)))
         },
     );
     register_forms(
@@ -295,8 +379,8 @@ fn register_draws(t: &mut HashMap<Rc<str>, Value>) {
             example: "uniform(key(0), 3, lo=-1.0, hi=1.0);\nuniform((2, 2), lo=-1.0, hi=1.0)",
         },
         "uniform(shape: shape = none, lo: float = 0.0, hi: float = 1.0) -> tensor",
-        |g, a, o| {
-            let s = shape_at(a, o)?;
+        |a, o| {
+            let shape = shape_at(a, o)?;
             let lo = a.float(o + 1).map_err(|d| d.at(a.span_at(o + 1)))?;
             let hi = a.float(o + 2).map_err(|d| d.at(a.span_at(o + 2)))?;
             if !(lo.is_finite() && hi.is_finite() && lo <= hi) {
@@ -306,8 +390,7 @@ fn register_draws(t: &mut HashMap<Rc<str>, Value>) {
                 )
                 .at(a.span_at(o + 2)));
             }
-            let u = te(g.uniform(&s)).map_err(|d| d.at(a.span_at(o)))?;
-            Ok(out(u.map(|x| lo + (hi - lo) * x)))
+            Ok(Drawn::new(Random::Uniform { shape, lo, hi }, Vec::new(), a.span_at(o)))
         },
     );
     register_forms(
@@ -320,13 +403,13 @@ fn register_draws(t: &mut HashMap<Rc<str>, Value>) {
             example: "bernoulli(key(0), 0.3, 5);\nbernoulli(0.5, (2, 2))",
         },
         "bernoulli(p: tensor = 0.5, shape: shape = none) -> tensor",
-        |g, a, o| {
-            let p = plain_tensor(a, o)?;
-            let s = match a.given(o + 1) {
-                None | Some(Value::None) => p.shape().to_vec(),
+        |a, o| {
+            let p = tensor_operand(a, o)?;
+            let shape = match a.given(o + 1) {
+                None | Some(Value::None) => ops::shape_of(&p),
                 Some(_) => shape_at(a, o + 1)?,
             };
-            Ok(out(te(g.bernoulli(&p, &s)).map_err(|d| d.at(a.span_at(o)))?))
+            Ok(Drawn::new(Random::Bernoulli { shape }, vec![p], a.span_at(o)))
         },
     );
     register_forms(
@@ -343,7 +426,7 @@ fn register_draws(t: &mut HashMap<Rc<str>, Value>) {
             example: "choice(key(0), 5, 3, replace=false);\nchoice(tensor([10.0, 20.0, 30.0]), 2)",
         },
         "choice(a: int | tensor, shape: shape = none, replace: bool = true, p: tensor = none) -> tensor",
-        |g, a, o| {
+        |a, o| {
             let (n, from) = // `peek`: the kind only, not a read of the elements (which `trace` would note).
             match a.value(o).peek() {
                 Value::Int(_) | Value::Bool(_) => (count_at(a, o, "the number of candidates")?, None),
@@ -361,19 +444,23 @@ fn register_draws(t: &mut HashMap<Rc<str>, Value>) {
                     (rows, Some(x))
                 }
             };
-            let s = shape_at(a, o + 1)?;
-            let count = te(dp_tensor::checked_size(&s)).map_err(|d| d.at(a.span_at(o + 1)))?;
+            let shape = shape_at(a, o + 1)?;
+            te(dp_tensor::checked_size(&shape)).map_err(|d| d.at(a.span_at(o + 1)))?;
             let replace = a.bool(o + 2).map_err(|d| d.at(a.span_at(o + 2)))?;
             let p = match a.given(o + 3) {
-                None | Some(Value::None) => None,
-                Some(_) => Some(plain_tensor(a, o + 3)?.to_vec()),
+                None | Some(Value::None) => Vec::new(),
+                Some(_) => vec![tensor_operand(a, o + 3)?],
             };
-            let idx = te(g.choice(n, count, replace, p.as_deref())).map_err(|d| d.at(a.span))?;
-            let idx = index_tensor(idx, &s)?;
-            match from {
-                None => Ok(out(idx)),
-                Some(x) => rows(&x, idx),
-            }
+            let draw = Random::Choice {
+                n,
+                shape,
+                replace,
+                rows: from.is_some(),
+            };
+            Ok(Drawn {
+                rows_of: from,
+                ..Drawn::new(draw, p, a.span)
+            })
         },
     );
     register_forms(
@@ -387,26 +474,6 @@ fn register_draws(t: &mut HashMap<Rc<str>, Value>) {
             example: "permutation(key(0), 5);\ntake(tensor([10.0, 20.0, 30.0]), permutation(3))",
         },
         "permutation(x: int | tensor) -> tensor",
-        // `peek`: the kind only, not a read of the elements (which `trace` would note).
-        |g, a, o| match a.value(o).peek() {
-            Value::Int(_) | Value::Bool(_) => {
-                let n = count_at(a, o, "n")?;
-                Ok(Value::Tensor(Rc::new(
-                    te(g.permutation(n)).map_err(|d| d.at(a.span_at(o)))?,
-                )))
-            }
-            _ => {
-                let x = crate::ops::literal::to_tensor(a.value(o)).map_err(|d| d.at(a.span_at(o)))?;
-                let Some(&n) = ops::shape_of(&x).first() else {
-                    return Err(Diagnostic::new(
-                        ErrorKind::Value,
-                        "`permutation` shuffles the rows of a tensor with at least one axis",
-                    )
-                    .at(a.span_at(o)));
-                };
-                let idx = te(g.permutation(n)).map_err(|d| d.at(a.span_at(o)))?;
-                rows(&x, idx)
-            }
-        },
+        permutation,
     );
 }

@@ -77,16 +77,18 @@ impl Interp {
     }
 
     /// What a running jit trace notes of a call of the builtin `name`: a
-    /// side effect, and in a trace with int inputs, the ints it reads (see
-    /// `jit::Watch::int_inputs`).
+    /// side effect, and in a trace with int or key inputs, the ints and keys
+    /// it reads (see `jit::Watch::int_inputs`, `jit::Watch::key_inputs`).
     #[cold]
     #[inline(never)]
     fn jit_native(&mut self, name: &str, args: &mut Args, span: Span) -> Result<(), Diagnostic> {
         use crate::autodiff::jit::watch;
-        let int_inputs = self.jit_watch.iter().any(|w| w.int_inputs);
+        let key_inputs = self.jit_watch.iter().any(|w| w.key_inputs);
+        // Keyed draws make traced ints too (`key_randint(k, (), 0, 9)`).
+        let int_inputs = key_inputs || self.jit_watch.iter().any(|w| w.int_inputs);
         if watch::is_effect(name) {
-            // Before any other effect, a trace with int inputs stops here (and
-            // is done again without them), so the effect happens once.
+            // Before any other effect, a trace with int or key inputs stops
+            // here (and is done again without them), so the effect happens once.
             if int_inputs && self.jit_watch.iter().all(|w| w.effect.is_none()) {
                 for w in &mut self.jit_watch {
                     w.aborted = true;
@@ -98,8 +100,10 @@ impl Interp {
             }
             self.note_effect(format!("calls `{name}`"), span);
         }
-        if int_inputs && !watch::takes_traced_ints(name) {
-            watch::settle_ints(args)?;
+        let ints = int_inputs && !watch::takes_traced_ints(name);
+        let keys = key_inputs && !watch::takes_traced_keys(name);
+        if ints || keys {
+            watch::settle(args, ints, keys)?;
         }
         Ok(())
     }

@@ -312,6 +312,11 @@ pub fn binary(op: BinOp, a: &Value, b: &Value) -> Result<Value, Diagnostic> {
         }
         return out;
     }
+    // `x == none` depends on the kind of `x` only: not a read of a traced
+    // value (`key == none` leaves a jit plan free to take any key).
+    if matches!(op, BinOp::Eq | BinOp::Ne) && (matches!(a.peek(), Value::None) || matches!(b.peek(), Value::None)) {
+        return Ok(Value::Bool(values_equal(a.peek(), b.peek()) == (op == BinOp::Eq)));
+    }
     match (op, a, b) {
         (BinOp::Eq, _, _) => Ok(Value::Bool(values_equal(a, b))),
         (BinOp::Ne, _, _) => Ok(Value::Bool(!values_equal(a, b))),

@@ -1,10 +1,9 @@
 //! Index-valued primitives without a derivative: the order that sorts a
 //! tensor along an axis (`argsort`, and so `sort`), the position of the
-//! largest or smallest element along one (`argmax`, `argmin`), the sample
-//! interval each point falls in (`interp`) and keyed draws of categories
-//! (`categorical`). Plain code computes them straight from the tensor; a
-//! running trace records them, so a jit plan computes them afresh for new
-//! inputs with the same kernels.
+//! largest or smallest element along one (`argmax`, `argmin`) and the
+//! sample interval each point falls in (`interp`). Plain code computes them
+//! straight from the tensor; a running trace records them, so a jit plan
+//! computes them afresh for new inputs with the same kernels.
 
 use super::{as_tensor, from_tensor, te, Primitive, R};
 use crate::value::Value;
@@ -41,15 +40,6 @@ pub enum Order {
         /// How many samples.
         n: usize,
     },
-    /// Categories drawn with probabilities `softmax(logits)` along `axis`.
-    Categorical {
-        /// The key (a constant of the trace).
-        key: dp_tensor::Key,
-        /// The category axis, negative from the end.
-        axis: i64,
-        /// The sample shape, if given.
-        shape: Option<Vec<usize>>,
-    },
 }
 
 /// The stable order sorting `t` along `axis`: ascending (NaNs last) or
@@ -79,7 +69,6 @@ impl Primitive for Order {
             Order::ArgMax { .. } => "argmax",
             Order::ArgMin { .. } => "argmin",
             Order::Intervals { .. } => "searchsorted",
-            Order::Categorical { .. } => "categorical",
         }
         .into()
     }
@@ -94,7 +83,6 @@ impl Primitive for Order {
                 let points = as_tensor(x.get(1).unwrap_or(&x[0]))?;
                 t.searchsorted(&points).map(|i| i.map(|i| i.clamp(1.0, last)))
             }
-            Order::Categorical { key, axis, shape } => key.categorical(&t, *axis, shape.as_deref()),
         })?))
     }
     fn zero_derivative(&self) -> bool {

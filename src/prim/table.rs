@@ -15,6 +15,7 @@ use super::indexing::{IndexUpdate, Slice, SliceScatter, Take, TakeScatter};
 use super::linalg::MatMul;
 use super::lu::Lu;
 use super::order::Order;
+use super::random::Random;
 use super::reduce::Reduce;
 use super::shape::{BroadcastTo, Concat, Reshape, Stack, SumTo, Transpose};
 use super::special::Special;
@@ -37,6 +38,8 @@ pub enum Prim {
     IntBinary(IntBinary),
     /// Sorting orders and arg-extrema along an axis.
     Order(Order),
+    /// Keyed random draws and key derivations (a key input of a jit plan).
+    Random(Random),
     /// `where(cond, a, b)`.
     Where(Where),
     /// `atan2(y, x)`.
@@ -115,6 +118,7 @@ macro_rules! each_prim {
             P::IntPow($p) => $body,
             P::IntBinary($p) => $body,
             P::Order($p) => $body,
+            P::Random($p) => $body,
             P::Where($p) => $body,
             P::Atan2($p) => $body,
             P::Reduce($p) => $body,

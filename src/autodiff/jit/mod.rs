@@ -59,11 +59,11 @@ struct State {
 }
 
 /// Why no plan ran a call: the global whose new value made a plan not
-/// apply, the guard that came out differently.
+/// apply, the guard that came out differently (and whether it read a key).
 #[derive(Default)]
 struct Miss {
     global: Option<String>,
-    diverged: Option<Span>,
+    diverged: Option<(Span, bool)>,
 }
 
 /// How a jitted function has run so far.
@@ -122,7 +122,7 @@ impl Jitted {
                     self.state.borrow_mut().replays += 1;
                     return Ok(v);
                 }
-                Run::Diverged(span) => miss.diverged = Some(span),
+                Run::Diverged(span, key) => miss.diverged = Some((span, key)),
             }
         }
         self.trace(it, signature, args, miss)
@@ -131,16 +131,21 @@ impl Jitted {
     /// Traces `f` on `args`, keeps the plan (or gives up on jit) and returns
     /// the call's result.
     fn trace(&self, it: &mut Interp, signature: Signature, args: Args, miss: Miss) -> R<Value> {
-        let (traces, ints) = {
+        let (traces, ints, keys) = {
             let mut s = self.state.borrow_mut();
             s.traces += 1;
-            // Ints that change from call to call (a step count) are inputs
-            // of the plan once a call differed from an earlier one in them only.
-            let ints = signature.has_ints() && s.traced.iter().any(|t| t.same_but_ints(&signature) && *t != signature);
+            // Ints and keys that change from call to call (a step count, a
+            // fresh key per step) are inputs of the plan once a call differed
+            // from an earlier one in their values only.
+            let (ints, keys) = s
+                .traced
+                .iter()
+                .filter_map(|t| t.changed_values(&signature))
+                .fold((false, false), |(i, k), (ti, tk)| (i || ti, k || tk));
             if s.traced.len() < MAX_TRACES {
                 s.traced.push(signature.clone());
             }
-            (s.traces, ints)
+            (s.traces, ints, keys)
         };
         if traces > MAX_TRACES {
             let why = match (miss.global, miss.diverged) {
@@ -148,27 +153,42 @@ impl Jitted {
                     "the global `{name}` it reads held a different value at each of {MAX_TRACES} calls \
                      (a plan keeps the values of the globals it reads; pass `{name}` as an argument instead)"
                 ),
-                (None, Some(span)) => format!(
+                (None, Some((span, true))) => format!(
+                    "the random key it uses at {} other than to draw numbers or make keys (comparing, \
+                     formatting or passing it to another builtin) was a different one at each of {} calls",
+                    it.sources.location(span),
+                    MAX_TRACES
+                ),
+                (None, Some((span, false))) => format!(
                     "the value it branches on at {} came out differently for the arguments of {} calls",
                     it.sources.location(span),
                     MAX_TRACES
                 ),
                 (None, None) => format!(
                     "it was traced for {MAX_TRACES} different argument signatures (bools and strings among the \
-                     arguments are part of a signature, as are the shapes of tensors and ints that decide \
-                     something: a loop count, an index, a shape)"
+                     arguments are part of a signature, as are the shapes of tensors, ints that decide \
+                     something: a loop count, an index, a shape, and random keys used other than to draw)"
                 ),
             };
             self.give_up(why);
             return call_unjitted(it, &self.f, args);
         }
-        let leaves = Leaves { keywords: true, ints };
+        let leaves = Leaves {
+            keywords: true,
+            ints,
+            keys,
+        };
         let (traced, watch) = match self.trace_once(it, args.clone(), leaves) {
-            // A trace with int inputs that stopped before a side effect, or
-            // failed before any (where plain ints would not, say), is done
-            // again with plain ints: the call's result is that trace's.
-            (r, w) if ints && (w.aborted || (r.is_err() && w.effect.is_none())) => {
-                self.trace_once(it, args, Leaves { ints: false, ..leaves })
+            // A trace with int or key inputs that stopped before a side
+            // effect, or failed before any (where plain ints would not, say),
+            // is done again with plain ints and keys: the call's result is that trace's.
+            (r, w) if (ints || keys) && (w.aborted || (r.is_err() && w.effect.is_none())) => {
+                let plain = Leaves {
+                    ints: false,
+                    keys: false,
+                    ..leaves
+                };
+                self.trace_once(it, args, plain)
             }
             done => done,
         };
@@ -192,7 +212,7 @@ impl Jitted {
 
     /// One trace of `f` on `args`, with what it was seen to do.
     fn trace_once(&self, it: &mut Interp, args: Args, leaves: Leaves) -> (R<TracedGraph>, Watch) {
-        it.jit_watch.push(Watch::new(leaves.ints));
+        it.jit_watch.push(Watch::new(leaves.ints, leaves.keys));
         if matches!(self.f, Value::Func(_)) {
             it.jit_skip_next = true;
         }

@@ -38,8 +38,9 @@ fn refuse<T>(what: impl Into<String>, at: Option<Span>, because: &'static str) -
 pub enum Run {
     /// The call's result.
     Done(Value),
-    /// A guard (the condition, or the read of a value, at this span) came out differently.
-    Diverged(Span),
+    /// A guard (the condition, or the read of a value, at this span) came
+    /// out differently; whether the value read was a random key.
+    Diverged(Span, bool),
 }
 
 /// One cached plan.
@@ -114,10 +115,12 @@ impl Plan {
     }
 
     /// Whether the plan is for arguments of `signature`: the same one, or
-    /// one differing in int values only when the ints are inputs of the plan.
+    /// one differing in int (key) values only when the ints (keys) are
+    /// inputs of the plan.
     pub fn fits(&self, signature: &Signature) -> bool {
-        if self.graph.leaves.ints {
-            self.signature.same_but_ints(signature)
+        let l = self.graph.leaves;
+        if l.ints || l.keys {
+            self.signature.same_but(signature, l.ints, l.keys)
         } else {
             self.signature == *signature
         }
@@ -136,7 +139,8 @@ impl Plan {
             Outcome::Diverged(node) => {
                 let g = &self.graph.graph;
                 let at = g.reads.iter().find(|(n, _)| *n == node).map(|&(_, at)| at);
-                Ok(Run::Diverged(at.unwrap_or(g.tape.nodes[node as usize].span)))
+                let n = &g.tape.nodes[node as usize];
+                Ok(Run::Diverged(at.unwrap_or(n.span), matches!(n.out, Value::Key(_))))
             }
         }
     }

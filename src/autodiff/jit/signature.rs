@@ -5,7 +5,10 @@
 //! valid for those values). An int may pick a loop count too, but an int
 //! that changes from call to call (Adam's step count) usually does not: a
 //! plan traced with the int leaves as inputs applies to every signature
-//! that differs only in their values (see [`Signature::same_but_ints`]).
+//! that differs only in their values (see [`Signature::same_but`]). Random
+//! keys are the same: a fresh key each call (`fold_in(k, step)`, a key
+//! carried through `key_split`) makes them inputs of the plan, which then
+//! draws from each call's key.
 
 use crate::value::native::Args;
 use crate::value::Value;
@@ -20,6 +23,8 @@ enum Part {
     Tensor(Vec<usize>, bool),
     /// An int leaf with this value.
     Int(i64),
+    /// A random key with these bits.
+    Key(u64),
     /// A tuple of this many items follows.
     Tuple(usize),
     /// A dict with these keys (their values follow in order).
@@ -38,6 +43,7 @@ impl PartialEq for Part {
             (Part::Float, Part::Float) => true,
             (Part::Tensor(a, x), Part::Tensor(b, y)) => a == b && x == y,
             (Part::Int(a), Part::Int(b)) => a == b,
+            (Part::Key(a), Part::Key(b)) => a == b,
             (Part::Tuple(a), Part::Tuple(b)) => a == b,
             (Part::Dict(a), Part::Dict(b)) => a == b,
             (Part::Keyword(a), Part::Keyword(b)) => a == b,
@@ -107,15 +113,37 @@ impl Signature {
         self.0.iter().any(|p| matches!(p, Part::Int(_)))
     }
 
+    /// Whether the arguments hold a key.
+    pub fn has_keys(&self) -> bool {
+        self.0.iter().any(|p| matches!(p, Part::Key(_)))
+    }
+
     /// Whether the two signatures are the same but for the values of their
-    /// int leaves: a plan traced with int inputs applies to either.
-    pub fn same_but_ints(&self, other: &Signature) -> bool {
+    /// int leaves (when `ints`) and keys (when `keys`): a plan traced with
+    /// those as inputs applies to either.
+    pub fn same_but(&self, other: &Signature, ints: bool, keys: bool) -> bool {
         self.0.len() == other.0.len()
-            && self
-                .0
+            && self.0.iter().zip(&other.0).all(|(a, b)| match (a, b) {
+                (Part::Int(_), Part::Int(_)) if ints => true,
+                (Part::Key(_), Part::Key(_)) if keys => true,
+                _ => a == b,
+            })
+    }
+
+    /// How `other` differs from this signature when only int and key values
+    /// do: whether some int differs, whether some key does (`None`: the
+    /// signatures differ in more than that).
+    pub fn changed_values(&self, other: &Signature) -> Option<(bool, bool)> {
+        if !self.same_but(other, true, true) {
+            return None;
+        }
+        let differ = |int: bool| {
+            self.0
                 .iter()
                 .zip(&other.0)
-                .all(|(a, b)| matches!((a, b), (Part::Int(_), Part::Int(_))) || a == b)
+                .any(|(a, b)| a != b && matches!((a, int), (Part::Int(_), true) | (Part::Key(_), false)))
+        };
+        Some((differ(true), differ(false)))
     }
 }
 
@@ -126,6 +154,7 @@ fn walk(v: &Value, parts: &mut Vec<Part>, depth: usize) -> Option<()> {
     match v {
         Value::Float(_) => parts.push(Part::Float),
         Value::Int(i) => parts.push(Part::Int(*i)),
+        Value::Key(k) => parts.push(Part::Key(*k)),
         Value::Tensor(t) => parts.push(Part::Tensor(t.shape().to_vec(), t.is_bool())),
         Value::Dual(_) => return None,
         Value::Tuple(items) => {

@@ -45,15 +45,21 @@ pub struct Watch {
     /// get them as plain ints (read: a guard), and a side effect stops the
     /// trace before it happens, to trace again without int inputs.
     pub int_inputs: bool,
+    /// The trace has random keys as inputs (see `Leaves::keys`): builtins
+    /// other than the keyed random functions get them as plain keys, and
+    /// side effects stop the trace as with `int_inputs`.
+    pub key_inputs: bool,
     /// The trace was stopped so (see `int_inputs`).
     pub aborted: bool,
 }
 
 impl Watch {
-    /// A watch for a trace with int inputs or without (see [`Watch::int_inputs`]).
-    pub fn new(int_inputs: bool) -> Watch {
+    /// A watch for a trace with int and key inputs or without (see
+    /// [`Watch::int_inputs`], [`Watch::key_inputs`]).
+    pub fn new(int_inputs: bool, key_inputs: bool) -> Watch {
         Watch {
             int_inputs,
+            key_inputs,
             ..Watch::default()
         }
     }
@@ -81,16 +87,52 @@ impl Watch {
 /// as it is, a traced value: they compute with it through primitives or
 /// only pass it on. Every other builtin gets the plain int, read.
 pub fn takes_traced_ints(name: &str) -> bool {
-    matches!(name, "float" | "type" | "tree_map")
+    // `key` and `fold_in` record a key made from the int (see `prim::Random`).
+    matches!(name, "float" | "type" | "tree_map" | "key" | "fold_in")
 }
 
-/// The arguments of a builtin (not one of [`takes_traced_ints`]) during a
-/// trace with int inputs: each traced int leaf read, as a plain int.
-pub fn settle_ints(args: &mut crate::value::native::Args) -> crate::diagnostics::R<()> {
+/// Builtins that take a key input of a jit plan (see [`Watch::key_inputs`])
+/// as it is, a traced value: the keyed random functions, which record their
+/// draws (see `prim::Random`), functions made by `grad` and
+/// `value_and_grad`, which pass it on to the differentiated function, and
+/// those that only pass it on. Every other builtin gets the plain key, read.
+pub fn takes_traced_keys(name: &str) -> bool {
+    matches!(
+        name,
+        "normal"
+            | "uniform"
+            | "bernoulli"
+            | "choice"
+            | "permutation"
+            | "categorical"
+            | "key_split"
+            | "fold_in"
+            | "key_permutation"
+            | "key_randint"
+            | "type"
+            | "tree_map"
+    ) || name.starts_with("grad(")
+        || name.starts_with("value_and_grad(")
+}
+
+/// Whether `v` is a key computed by a running jit trace (a key input of a
+/// plan, or a key made from one): a key in a tracer, which plain code never has.
+pub fn is_traced_key(v: &Value) -> bool {
+    matches!(v, Value::Dual(_)) && matches!(v.peek(), Value::Key(_))
+}
+
+/// The arguments of a builtin during a trace with int or key inputs: each
+/// traced int leaf (when `ints`) and traced key leaf (when `keys`) read, as
+/// a plain int or key.
+pub fn settle(args: &mut crate::value::native::Args, ints: bool, keys: bool) -> crate::diagnostics::R<()> {
     use crate::ops::arith::is_traced_int;
     let settle = |v: &mut Value| -> crate::diagnostics::R<()> {
         *v = crate::value::tree::map_leaves(v, &mut |x, _| {
-            Ok(if is_traced_int(x) { x.strip().clone() } else { x.clone() })
+            Ok(if (ints && is_traced_int(x)) || (keys && is_traced_key(x)) {
+                x.strip().clone()
+            } else {
+                x.clone()
+            })
         })?;
         Ok(())
     };
