@@ -226,17 +226,18 @@ pub(crate) fn pow(a: f64, b: f64) -> f64 {
 }
 
 #[inline(always)]
-fn square_inplace_impl<M: crate::simd::Mode>(buf: &mut [f64]) {
-    for d in buf.iter_mut() {
-        *d *= *d;
-    }
+fn unary_inplace_impl<M: crate::simd::Mode>(op: UnaryOp, buf: &mut [f64]) {
+    unary_dispatch!(op, |f| {
+        for d in buf.iter_mut() {
+            *d = f(*d);
+        }
+    })
 }
 
 crate::simd::multiversion!(
-    /// `buf[i] = buf[i]^2`, vectorised for the best instruction set (the
-    /// baseline build squares two lanes at a time; `x ** 2` on a fresh
-    /// temporary is common in losses).
-    fn square_inplace(buf: &mut [f64]) => square_inplace_impl
+    /// `buf[i] = op(buf[i])`, vectorised for the best instruction set where
+    /// `op` is plain arithmetic (as [`contiguous_unary`], in place).
+    fn unary_inplace(op: UnaryOp, buf: &mut [f64]) => unary_inplace_impl
 );
 
 #[inline(always)]
@@ -339,9 +340,10 @@ impl<'a> Contiguous<'a> {
         let (x, y) = (a.as_slice()?, b.as_slice()?);
         if a.shape == b.shape {
             Some(Contiguous::Both(x, y))
-        } else if y.len() == 1 && b.shape.len() <= a.shape.len() {
+        } else if y.len() == 1 {
+            // A one-element operand broadcasts to the other's elements, in order.
             Some(Contiguous::Right(x, y[0]))
-        } else if x.len() == 1 && a.shape.len() <= b.shape.len() {
+        } else if x.len() == 1 {
             Some(Contiguous::Left(x[0], y))
         } else {
             None
@@ -547,10 +549,8 @@ impl Tensor {
             if let Some(buf) = Rc::get_mut(&mut self.data) {
                 if crate::vmath::supports(op) {
                     crate::vmath::map_inplace(op, buf);
-                } else if op == UnaryOp::Square {
-                    square_inplace(buf);
                 } else {
-                    unary_dispatch!(op, |f| map_inplace(buf, f));
+                    unary_inplace(op, buf);
                 }
                 return self.typed(op.result_dtype());
             }

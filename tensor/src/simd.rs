@@ -78,12 +78,12 @@ pub(crate) trait Mode {
     /// Whether hardware fused multiply-add is available (else `a * b + c`,
     /// since a software `fma` call would be far slower than two roundings).
     const FMA: bool;
-    /// Whether `exp` reads its lookup table (the scalar fallback, where a
-    /// lookup is one load). Vectorised, lookups are gathers: AVX2 does not
-    /// vectorise them well (LLVM left whole loops scalar; tanh ran 13x
-    /// slower) and Zen 4 runs them slowly, so every wide instruction set uses
-    /// the same table-free formulas, and gives the same bits.
-    const TABLES: bool;
+    /// Whether `exp` reads its lookup table: only without FMA (the scalar
+    /// fallback, where a lookup is one load). Vectorised, lookups are
+    /// gathers: AVX2 does not vectorise them well (LLVM left whole loops
+    /// scalar; tanh ran 13x slower) and Zen 4 runs them slowly, so every wide
+    /// instruction set uses the same table-free formulas, and gives the same bits.
+    const TABLES: bool = !Self::FMA;
 }
 
 /// Instantiation for CPUs with FMA: AVX-512 and AVX2 (compiled under
@@ -92,14 +92,12 @@ pub(crate) trait Mode {
 pub(crate) struct WithFma;
 impl Mode for WithFma {
     const FMA: bool = true;
-    const TABLES: bool = false;
 }
 
 /// Portable instantiation.
 pub(crate) struct NoFma;
 impl Mode for NoFma {
     const FMA: bool = false;
-    const TABLES: bool = true;
 }
 
 /// `a * b + c`, fused (one rounding) when the mode has FMA.
