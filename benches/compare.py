@@ -17,7 +17,8 @@ SECTIONS = ("interp", "kernels", "train", "conv", "scalar", "gradcost", "vmapgra
 # Environment that pins the peers' BLAS / XLA / torch thread pools to one thread. On a
 # shared 2-core machine a spinning multi-threaded BLAS can lose 10-100x to contention
 # alone (see README), so the pinned rows are the stable comparison. The pinned rows
-# pin dp too (DP_NUM_THREADS=1: no helper thread), so both sides use one thread.
+# pin dp too (DP_NUM_THREADS=1: no helper thread), so both sides use one thread, and
+# both processes run on one CPU (`taskset`, see `one_cpu`).
 ONE_THREAD = {
     "DP_NUM_THREADS": "1",
     "OMP_NUM_THREADS": "1",
@@ -27,8 +28,24 @@ ONE_THREAD = {
 }
 
 
+def one_cpu():
+    """`taskset -c CPU` for the one-thread rows, or nothing where taskset is missing.
+    Thread-count settings alone do not make a peer single-threaded: JAX still hands
+    each computation to a runtime thread, and on this 2-core machine JAX jit ran the
+    training step 15-20% slower unpinned (78 ms against 65 ms) because of it. Pinning
+    both sides to one CPU is the honest one-thread comparison."""
+    import shutil
+
+    if shutil.which("taskset") is None or not hasattr(os, "sched_getaffinity"):
+        return []
+    return ["taskset", "-c", str(min(os.sched_getaffinity(0)))]
+
+
 def run(cmd, env=None, timeout=900):
-    """Run a command; return (exit code, stdout, stderr)."""
+    """Run a command; return (exit code, stdout, stderr). One-thread runs
+    (DP_NUM_THREADS=1 in `env`) are pinned to one CPU (see `one_cpu`)."""
+    if env is not None and env.get("DP_NUM_THREADS") == "1":
+        cmd = one_cpu() + list(cmd)
     try:
         p = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
         return p.returncode, p.stdout, p.stderr
