@@ -665,3 +665,30 @@ fn keyless_draws_still_run_unjitted_in_order() {
     ]);
     assert_eq!(out, "true\nfalse");
 }
+
+/// CSE merges constants only when their bits agree: `x * [0.0]` and
+/// `x * [-0.0]` are different nodes (merged, the second product's zero lost
+/// its sign on every replay).
+#[test]
+fn constants_equal_as_numbers_but_not_in_bits_stay_apart() {
+    let out = run(&[
+        "fn f(x) { (x * tensor([0.0, 1.0]), x * tensor([-0.0, 1.0])) }",
+        "let jf = jit(f);",
+        "let got = (); for i in range(3) { got = append(got, jf(tensor([2.0, 3.0]) * (1.0 + i))); }",
+        "(got[2], f(tensor([6.0, 9.0])))",
+    ]);
+    assert_eq!(out, "(([0.0, 9.0], [-0.0, 9.0]), ([0.0, 9.0], [-0.0, 9.0]))");
+}
+
+/// Many distinct constants of one shape (the rows of an identity matrix, one
+/// per `jvp`) each get their own node, and the plan gives what plain calls give.
+#[test]
+fn many_distinct_constants_of_one_shape_stay_distinct() {
+    let out = run(&[
+        "fn f(x) { sum(sin(x) * x) }",
+        "fn by_jvp(x) { let b = eye(shape(x)[0]); let cols = (); for i in range(shape(x)[0]) { cols = append(cols, jvp(f, (x,), (b[i],))[1]); } tensor(cols) }",
+        "let x = linspace(0.0, 1.0, 200); let j = jit(by_jvp);",
+        "j(x); (all(j(x * 0.5) == by_jvp(x * 0.5)), jit_stats(j).replays)",
+    ]);
+    assert_eq!(out, "(true, 1)");
+}
