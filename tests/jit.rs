@@ -692,3 +692,18 @@ fn many_distinct_constants_of_one_shape_stay_distinct() {
     ]);
     assert_eq!(out, "(true, 1)");
 }
+
+/// Every simplification a plan makes keeps IEEE values bit for bit: `x + 0.0`
+/// is `0.0` where `x` is `-0.0`, so it stays; `x - 0.0`, `x * 1`, `x / 1`
+/// and the rest are `x` for every `x`, signed zeros, infinities and NaN included.
+#[test]
+fn simplified_plans_keep_signed_zeros_infinities_and_nans() {
+    let out = run(&[
+        "fn f(x) { (x + 0.0, 0.0 + x, x + zeros((3,)), x + -0.0, x - 0.0, x - -0.0, x * 0.0, x * 1.0, x / 1.0, x * -1.0, x ** 1.0, -(-x), 0.0 - x, x - x, x + x * 0.0) }",
+        "let x = tensor([-0.0, -inf, nan]); let jf = jit(f);",
+        "for i in range(3) { jf(x); }",
+        "let a = jf(x); let b = f(x);",
+        "(jit_stats(jf).replays, format(\"{}\", a) == format(\"{}\", b))",
+    ]);
+    assert_eq!(out, "(3, true)");
+}

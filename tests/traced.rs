@@ -125,12 +125,18 @@ fn each_pass_does_its_own_job() {
     assert_eq!(nodes_after(LECTURE, "trace(grad(f))(0.5)", "(\"fold\",)"), (10, 9));
     // cse: sin(x) computed twice is computed once.
     assert_eq!(nodes_after("", "trace(|x| sin(x) * sin(x))(1.0)", "(\"cse\",)"), (4, 3));
-    // simplify: x * 1 + 0 and / 1 are x; what remains is dead, not yet removed.
+    // simplify: x * 1 - 0, + -0.0 and / 1 are x; what remains is dead, not yet removed.
     let out = run(&[
-        "let g = optimize(trace(|x| (x * 1.0 + 0.0) / 1.0)(2.0), passes=(\"simplify\",))",
+        "let g = optimize(trace(|x| (x * 1.0 - 0.0 + -0.0) / 1.0)(2.0), passes=(\"simplify\",))",
         "print(g)",
     ]);
     assert!(out.contains("output 1 = v1"), "{out}");
+    // ... but x + 0.0 is not x where x is -0.0: it stays.
+    let out = run(&[
+        "let g = optimize(trace(|x| x + 0.0)(2.0), passes=(\"simplify\",))",
+        "print(g)",
+    ]);
+    assert!(out.contains("v2 = v1 + 0.0"), "{out}");
     // dce: a value nothing uses goes.
     assert_eq!(
         nodes_after("", "trace(|x| { let unused = exp(x); x * 2.0 })(1.0)", "\"dce\""),

@@ -5,7 +5,7 @@
 //! - `fold`: constant folding. Inputs of the tape that are not inputs of the
 //!   graph (the seed of a backward pass, a captured tensor) are constants;
 //!   a node whose operands are all constants is evaluated once.
-//! - `simplify`: algebraic identities: `x + 0`, `x - 0`, `x * 1`, `x / 1`,
+//! - `simplify`: algebraic identities: `x + -0.0`, `x - 0`, `x * 1`, `x / 1`,
 //!   `x ** 1`, `-(-x)`, `x * -1` as `-x`, a transpose undoing a transpose, a reshape, broadcast
 //!   or sum-to a shape the operand already has, a reshape of a reshape.
 //!   Only where the result keeps the node's shape and element type, so a
@@ -324,6 +324,22 @@ fn is_const(o: &AdjointRef, c: f64) -> bool {
     }
 }
 
+/// Whether a constant operand is `c` everywhere, bit for bit (the sign of a
+/// zero counts).
+fn is_const_bits(o: &AdjointRef, c: f64) -> bool {
+    let same = |x: f64| x.to_bits() == c.to_bits();
+    match o {
+        AdjointRef::Const(v) => match v.strip() {
+            Value::Float(x) => same(*x),
+            // An integer zero converts to +0.0.
+            Value::Int(n) => same(*n as f64),
+            Value::Tensor(t) => !t.is_bool() && t.size() <= 4096 && t.to_vec().into_iter().all(same),
+            _ => false,
+        },
+        AdjointRef::Node(_) => false,
+    }
+}
+
 /// Whether `a` can stand for `b`: same shape and same kind of value (a
 /// float is not a 0-d tensor, a bool tensor not a float one).
 fn same_kind(a: &Value, b: &Value) -> bool {
@@ -356,9 +372,11 @@ pub fn simplify(g: &Extended) -> Extended {
         };
         let replacement = match prim {
             Prim::Binary(b) => match b.0 {
-                BinaryOp::Add if is_const(&ops[1], 0.0) => same(0),
-                BinaryOp::Add if is_const(&ops[0], 0.0) => same(1),
-                BinaryOp::Sub if is_const(&ops[1], 0.0) => same(0),
+                // `x + 0.0` is `0.0` where x is `-0.0`: only `x + -0.0` and
+                // `x - 0.0` are x for every x.
+                BinaryOp::Add if is_const_bits(&ops[1], -0.0) => same(0),
+                BinaryOp::Add if is_const_bits(&ops[0], -0.0) => same(1),
+                BinaryOp::Sub if is_const_bits(&ops[1], 0.0) => same(0),
                 BinaryOp::Mul if is_const(&ops[1], 1.0) => same(0),
                 BinaryOp::Mul if is_const(&ops[0], 1.0) => same(1),
                 BinaryOp::Div if is_const(&ops[1], 1.0) => same(0),

@@ -263,7 +263,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             summary: "A traced graph simplified by optimisation passes: fold, simplify, cse, dce.",
             doc: "Runs the passes in order until they change nothing more: `\"fold\"` evaluates nodes whose \
                   operands are all constants (a backward pass's seed is one); `\"simplify\"` applies \
-                  identities (`x * 1`, `x + 0`, `-(-x)`, a transpose of a transpose, a reshape to the \
+                  identities (`x * 1`, `x - 0`, `-(-x)`, a transpose of a transpose, a reshape to the \
                   same shape, ...) where the value stays the same; `\"cse\"` computes repeated \
                   subexpressions once; `\"dce\"` removes nodes the outputs do not need. The result \
                   prints in the same table form, so before and after can be compared.",
