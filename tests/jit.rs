@@ -707,3 +707,111 @@ fn simplified_plans_keep_signed_zeros_infinities_and_nans() {
     ]);
     assert_eq!(out, "(3, true)");
 }
+
+mod common;
+use common::Gen;
+
+/// Hostile element values: signed zeros, infinities, NaN, subnormals, and
+/// magnitudes where exp over- and underflows.
+const HOSTILE: &[&str] = &[
+    "-0.0", "0.0", "1.0", "-1.0", "2.5", "-3.75", "0.1", "1e300", "-1e-310", "inf", "-inf", "nan", "700.0", "-745.0",
+];
+
+/// A random elementwise/broadcast/reduction expression over `a` (3, 4) and
+/// `b` (of `b`'s shape), `depth` levels deep.
+fn expr(g: &mut Gen, depth: usize) -> String {
+    if depth == 0 || g.below(5) == 0 {
+        return match g.below(4) {
+            0 | 1 => "a".to_string(),
+            2 => "b".to_string(),
+            _ => format!("({})", g.pick(HOSTILE)),
+        };
+    }
+    let x = expr(g, depth - 1);
+    match g.below(22) {
+        0 => format!("-({x})"),
+        1 => format!("exp({x})"),
+        2 => format!("log({x})"),
+        3 => format!("sqrt({x})"),
+        4 => format!("abs({x})"),
+        5 => format!("tanh({x})"),
+        6 => format!("sin({x})"),
+        7 => format!("sigmoid({x})"),
+        8 => format!("relu({x})"),
+        9 => format!("floor({x})"),
+        10 => format!("({x}) ** 2"),
+        11 => format!("1.0 / ({x})"),
+        12 => format!("sum(({x}) + zeros((3, 4)), axis=-1, keepdims=true)"),
+        13 => format!("max(({x}) + zeros((3, 4)), axis=0, keepdims=true)"),
+        14 => format!("mean({x})"),
+        _ => {
+            let y = expr(g, depth - 1);
+            match g.below(8) {
+                0 => format!("({x}) + ({y})"),
+                1 => format!("({x}) - ({y})"),
+                2 => format!("({x}) * ({y})"),
+                3 => format!("({x}) / ({y})"),
+                4 => format!("maximum({x}, {y})"),
+                5 => format!("minimum({x}, {y})"),
+                6 => format!("where(({x}) > ({y}), {x}, {y})"),
+                _ => format!("({x}) * ({y}) + ({x})"),
+            }
+        }
+    }
+}
+
+/// A tensor literal of `shape` with hostile elements.
+fn hostile_tensor(g: &mut Gen, shape: &[usize]) -> String {
+    let n: usize = shape.iter().product();
+    let elems: Vec<&str> = (0..n).map(|_| g.pick(HOSTILE)).collect();
+    let shape: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    format!("reshape(tensor([{}]), ({},))", elems.join(", "), shape.join(", "))
+}
+
+/// Differential test of the whole jit pipeline (trace, fold, simplify, CSE,
+/// DCE, fusion, replay): random expressions over hostile values give, from a
+/// replayed plan, exactly what plain calls give, printed digit for digit
+/// (signed zeros and NaN included), or the same kind of failure.
+#[test]
+fn random_programs_on_hostile_values_replay_exactly() {
+    let b_shapes: [&[usize]; 4] = [&[3, 4], &[4], &[3, 1], &[1, 4]];
+    let mut g = Gen(0x5eed_0f_d1ff);
+    for case in 0..1000 {
+        let e = expr(&mut g, 4);
+        let bs = b_shapes[g.below(b_shapes.len())];
+        let args: Vec<String> = (0..3)
+            .map(|_| format!("({}, {})", hostile_tensor(&mut g, &[3, 4]), hostile_tensor(&mut g, bs)))
+            .collect();
+        let cap = dp::SharedBuffer::default();
+        let mut s = dp::repl::Session::new(Box::new(cap.clone()), std::env::temp_dir(), false);
+        let setup = format!(
+            "fn f(a, b) {{ {e} }}; let jf = jit(f); let xs = ({}, {}, {});",
+            args[0], args[1], args[2]
+        );
+        let r = s.eval_entry(&setup);
+        assert_eq!(r.stderr, "", "case {case}: {setup}");
+        // Two calls trace and start replaying; the third replays.
+        s.eval_entry("jf(xs[0][0], xs[0][1]); jf(xs[1][0], xs[1][1]);");
+        cap.take();
+        let jit = s.eval_entry("print(jf(xs[2][0], xs[2][1]))");
+        let jit_out = cap.take() + &jit.stdout;
+        let plain = s.eval_entry("print(f(xs[2][0], xs[2][1]))");
+        let plain_out = cap.take() + &plain.stdout;
+        assert_eq!(jit_out, plain_out, "case {case}: {setup}");
+        assert_eq!(
+            jit.stderr.is_empty(),
+            plain.stderr.is_empty(),
+            "case {case}: {setup}\n{}\n{}",
+            jit.stderr,
+            plain.stderr
+        );
+        let stats = s.eval_entry("print(jit_stats(jf))");
+        let stats = cap.take() + &stats.stdout;
+        if plain.stderr.is_empty() {
+            assert!(
+                stats.contains("replays: 2"),
+                "case {case}: the plan did not replay: {stats}\n{setup}"
+            );
+        }
+    }
+}

@@ -690,10 +690,13 @@ pub fn lift(prim: &Prim, args: &[Value]) -> Result<Value, Diagnostic> {
     });
     drop(t);
     let rule_mask = level.ctx.rule_depth.get() > 0 && matches!(out, Value::Float(_));
-    // A draw's number is data, never a condition.
-    let data = matches!(out, Value::Tensor(_) | Value::Int(_) | Value::Key(_)) || matches!(prim, Prim::Random(_));
+    // A draw's number is data, never a condition; so is a float without a
+    // derivative (`floor(x)` of a scalar: as a guard, a jit plan retraced
+    // for every new value of it).
+    let data = matches!(out, Value::Tensor(_) | Value::Int(_) | Value::Key(_) | Value::Float(_))
+        || matches!(prim, Prim::Random(_));
     if constant && !data && !rule_mask {
-        // A trace keeps tensors without a derivative (masks, `floor(x)`)
+        // A trace keeps values without a derivative (masks, `floor(x)`)
         // as nodes; a scalar bool stays plain for `if` and `while` to read,
         // and its node is a guard of the graph. (A derivative rule's scalar
         // mask stays a traced value: see `DiffCtx::in_rule`; so does an int
