@@ -1252,56 +1252,112 @@ fn call_moving(callee: ir::Expr, args: Vec<ir::Arg>, span: Span, moved: Option<(
         .enumerate()
         .map(|(k, a)| PosArg::new(k, a.value, moved))
         .collect();
-    code(move |i, f| {
-        // The common cases first: a dp function called by a name. Only the
-        // closure's `Rc` is cloned (the call must keep it alive even if the
-        // arguments rebind the name).
-        match &callee {
-            Callee::Global(g, _) => {
-                if let Some(c) = f.module.get_func(*g) {
-                    if !i.jit_watch.is_empty() {
-                        i.note_global_read(f.module, *g, &Value::Func(c.clone()));
-                    }
-                    return call_func(i, f, &c, &args, span);
+    let site = CallSite {
+        callee,
+        callee_span,
+        spans,
+        span,
+    };
+    // One, two or three arguments (most calls): the argument loops of the
+    // call are unrolled for their number.
+    match args.len() {
+        1 => call_fixed::<1>(site, fixed(args)),
+        2 => call_fixed::<2>(site, fixed(args)),
+        3 => call_fixed::<3>(site, fixed(args)),
+        _ => code(move |i, f| run_call(&site, &args, i, f)),
+    }
+}
+
+/// What a positional call knows besides its arguments.
+struct CallSite {
+    callee: Callee,
+    callee_span: Span,
+    /// The arguments' spans (for a builtin's errors).
+    spans: Vec<Span>,
+    /// The whole call.
+    span: Span,
+}
+
+/// A positional call with exactly `N` arguments.
+fn call_fixed<const N: usize>(site: CallSite, args: [PosArg; N]) -> Code {
+    code(move |i, f| run_call(&site, &args, i, f))
+}
+
+/// Runs a positional call. The common case, a dp function named by a global
+/// or a local whose frame is built directly (see [`call_direct`]), is all
+/// here; everything else is out of line, so this code stays small (its
+/// native stack frame too: it is entered at every level of a recursion).
+#[inline(always)]
+fn run_call(site: &CallSite, args: &[PosArg], i: &mut Interp, f: &mut Frame) -> Exec<Value> {
+    // Only the closure's `Rc` is cloned (the call must keep it alive even if
+    // the arguments rebind the name).
+    let c = match &site.callee {
+        Callee::Global(g, _) => match f.module.get_func(*g) {
+            Some(c) => c,
+            None => return call_other(site, args, i, f),
+        },
+        Callee::Local(s) => match &f.slots[*s as usize] {
+            Value::Func(c) => c.clone(),
+            _ => return call_other(site, args, i, f),
+        },
+        Callee::Code(_) => return call_other(site, args, i, f),
+    };
+    if c.proto.direct_arity == Some(args.len()) && i.jit_watch.is_empty() && i.jit_all.is_none() {
+        return call_direct(i, f, &c, args, site.span);
+    }
+    call_found(site, args, &c, i, f)
+}
+
+/// A call of a dp function `c` found by [`run_call`] that does not take the
+/// direct path: the call under a jit trace (which notes the global read),
+/// or of a function whose parameters need the general binding.
+#[inline(never)]
+fn call_found(
+    site: &CallSite,
+    args: &[PosArg],
+    c: &std::rc::Rc<crate::value::Closure>,
+    i: &mut Interp,
+    f: &mut Frame,
+) -> Exec<Value> {
+    if let (Callee::Global(g, _), false) = (&site.callee, i.jit_watch.is_empty()) {
+        i.note_global_read(f.module, *g, &Value::Func(c.clone()));
+    }
+    call_func(i, f, c, args, site.span)
+}
+
+/// A call whose callee is not a dp function in a global or a local: an
+/// unbound global, a builtin, a computed callee, or no function at all.
+#[inline(never)]
+fn call_other(site: &CallSite, args: &[PosArg], i: &mut Interp, f: &mut Frame) -> Exec<Value> {
+    let span = site.span;
+    let fv = match &site.callee {
+        Callee::Global(g, name) => match f.module.get(*g) {
+            Some(v) => {
+                if !i.jit_watch.is_empty() {
+                    i.note_global_read(f.module, *g, &v);
                 }
+                v
             }
-            Callee::Local(s) => {
-                if let Value::Func(c) = &f.slots[*s as usize] {
-                    let c = c.clone();
-                    return call_func(i, f, &c, &args, span);
-                }
-            }
-            Callee::Code(_) => {}
-        }
-        let fv = match &callee {
-            Callee::Global(g, name) => match f.module.get(*g) {
-                Some(v) => {
-                    if !i.jit_watch.is_empty() {
-                        i.note_global_read(f.module, *g, &v);
-                    }
-                    v
-                }
-                None => return Err(unbound_global_error(name, callee_span)),
-            },
-            Callee::Local(s) => f.slots[*s as usize].clone(),
-            Callee::Code(c) => c.run(i, f)?,
-        };
-        if let Value::Func(c) = &fv {
-            return call_func(i, f, c, &args, span);
-        }
-        not_callable(&fv, callee_span)?;
-        let mut pos = Vec::with_capacity(args.len());
-        for a in &args {
-            pos.push(a.run(i, f)?);
-        }
-        let args = Args {
-            pos,
-            kw: Vec::new(),
-            span,
-            spans: spans.clone(),
-        };
-        Ok(i.call(&fv, args)?)
-    })
+            None => return Err(unbound_global_error(name, site.callee_span)),
+        },
+        Callee::Local(s) => f.slots[*s as usize].clone(),
+        Callee::Code(c) => c.run(i, f)?,
+    };
+    if let Value::Func(c) = &fv {
+        return call_func(i, f, c, args, span);
+    }
+    not_callable(&fv, site.callee_span)?;
+    let mut pos = Vec::with_capacity(args.len());
+    for a in args {
+        pos.push(a.run(i, f)?);
+    }
+    let args = Args {
+        pos,
+        kw: Vec::new(),
+        span,
+        spans: site.spans.clone(),
+    };
+    Ok(i.call(&fv, args)?)
 }
 
 /// Calls dp function `c` with positional arguments evaluated in frame `f`.
