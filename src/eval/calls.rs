@@ -36,6 +36,7 @@ impl Interp {
             proto: proto.clone(),
             captures,
             module: f.module.clone(),
+            direct_arity: proto.direct_arity,
         }))
     }
 

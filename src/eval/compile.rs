@@ -1302,7 +1302,7 @@ fn run_call(site: &CallSite, args: &[PosArg], i: &mut Interp, f: &mut Frame) -> 
         },
         Callee::Code(_) => return call_other(site, args, i, f),
     };
-    if c.proto.direct_arity == Some(args.len()) && i.jit_watch.is_empty() && i.jit_all.is_none() {
+    if c.direct_arity == Some(args.len()) && i.jit_watch.is_empty() && i.jit_all.is_none() {
         return call_direct(i, f, &c, args, site.span);
     }
     call_found(site, args, &c, i, f)
