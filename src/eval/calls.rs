@@ -36,6 +36,7 @@ impl Interp {
             proto: proto.clone(),
             captures,
             module: f.module.clone(),
+            direct_arity: proto.direct_arity,
         }))
     }
 
@@ -295,20 +296,27 @@ impl Interp {
     #[inline(always)]
     fn fill_captures(&mut self, c: &Rc<Closure>, frame: &mut Frame) {
         for ((src, slot), v) in c.proto.captures.iter().zip(&c.captures) {
-            let v = match (v, src) {
-                (Some(v), _) => v.clone(),
-                // Late-bound: a top-level name that did not exist when the closure was made.
-                (None, CaptureSrc::Global(g)) => {
-                    let v = c.module.get(*g).unwrap_or(Value::None);
-                    if !self.jit_watch.is_empty() {
-                        // Read at each call, so a plan holds only while it is unchanged.
-                        self.note_global_read(&c.module, *g, &v);
-                    }
-                    v
-                }
-                (None, _) => Value::None,
-            };
+            let v = self.captured(c, *src, v);
             crate::value::assign(&mut frame.slots[*slot as usize], v);
+        }
+    }
+
+    /// The value a call of `c` puts in the slot of the capture from `src`
+    /// (whose value when `c` was made is `v`).
+    #[inline(always)]
+    pub(super) fn captured(&mut self, c: &Rc<Closure>, src: CaptureSrc, v: &Option<Value>) -> Value {
+        match (v, src) {
+            (Some(v), _) => v.clone(),
+            // Late-bound: a top-level name that did not exist when the closure was made.
+            (None, CaptureSrc::Global(g)) => {
+                let v = c.module.get(g).unwrap_or(Value::None);
+                if !self.jit_watch.is_empty() {
+                    // Read at each call, so a plan holds only while it is unchanged.
+                    self.note_global_read(&c.module, g, &v);
+                }
+                v
+            }
+            (None, _) => Value::None,
         }
     }
 

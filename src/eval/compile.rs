@@ -10,7 +10,7 @@
 //! compiled code calls (frames, calls, binding, imports) is in `interp.rs`.
 
 use super::calls::not_callable;
-use super::interp::{after_body, check_interrupt, unbound_global_error, Exec, Flow, Frame, Interp};
+use super::interp::{after_body, check_interrupt, unbound_global_error, Exec, Flow, Frame, Interp, INLINE_SLOTS};
 use super::ir::{self, CaptureSrc, ExprKind as K, Pattern, Stmt, Target};
 use super::operands::field;
 use super::places::{with_place, Place, Side};
@@ -99,6 +99,11 @@ pub struct FnCode {
     /// The slot of each parameter when every parameter is a plain name
     /// (calls with all arguments positional then bind without any checks).
     pub simple_params: Option<Vec<u32>>,
+    /// `Some(n)` when the function takes `n` plain-name parameters in slots
+    /// `0..n` and its frame fits on the native stack: a call with `n`
+    /// positional arguments then evaluates them straight into a fresh frame
+    /// (see `call_direct`), with no slot set to `none` first.
+    pub direct_arity: Option<usize>,
     /// Captured values and the slots they are copied into.
     pub captures: Vec<(CaptureSrc, u32)>,
     /// The body.
@@ -156,10 +161,23 @@ pub fn function(p: &ir::FnProto) -> Rc<FnCode> {
             .collect(),
         n_slots: p.n_slots,
         simple_params: p.simple_params.clone(),
+        direct_arity: direct_arity(p),
         captures: p.captures.clone(),
         body: expr(p.body.clone()),
         span: p.span,
     })
+}
+
+/// See [`FnCode::direct_arity`].
+fn direct_arity(p: &ir::FnProto) -> Option<usize> {
+    let slots = p.simple_params.as_ref()?;
+    let n = slots.len();
+    let leading = slots.iter().enumerate().all(|(k, s)| *s as usize == k);
+    // Captured values go to slots past the parameters (filled before the
+    // arguments are evaluated, as in any call), all within the frame.
+    let fits = |s: u32| (n..p.n_slots as usize).contains(&(s as usize));
+    let captures_apart = p.captures.iter().all(|(_, s)| fits(*s));
+    (leading && captures_apart && n <= p.n_slots as usize && p.n_slots as usize <= INLINE_SLOTS).then_some(n)
 }
 
 fn code(f: impl for<'a> Fn(&mut Interp, &mut Frame<'a>) -> Exec<Value> + 'static) -> Code {
@@ -186,6 +204,7 @@ pub fn expr(e: ir::Expr) -> Code {
             None => Err(unbound_global_error(&name, span)),
         }),
         K::Binary(op, a, b) => binary(op, *a, *b, span),
+        K::If(c, t, Some(o)) => if_else(*c, unblock(*t), unblock(*o)),
         K::If(c, t, other) => {
             let (c, t) = (cond(*c, "an `if` condition"), expr(*t));
             match other {
@@ -357,6 +376,54 @@ pub fn expr(e: ir::Expr) -> Code {
         K::Call(callee, args) => call_general(*callee, args, span),
         K::Method(recv, name, name_span, args) => method(*recv, name, name_span, args, span),
     }
+}
+
+/// `e` without the braces of a block that is just a final expression
+/// (`{ n }`), which compiles to that expression's code anyway: as an
+/// operand, a local or constant in it is then read in place.
+fn unblock(e: ir::Expr) -> ir::Expr {
+    match e.kind {
+        K::Block(stmts, Some(tail)) if stmts.is_empty() => unblock(*tail),
+        kind => ir::Expr { kind, span: e.span },
+    }
+}
+
+/// `if c { t } else { o }`: a branch that is a local or a constant (`if n <
+/// 2 { n } else { ... }`) is read in place, and a comparison of a local
+/// with a constant is decided right here on numbers.
+fn if_else(c: ir::Expr, t: ir::Expr, o: ir::Expr) -> Code {
+    let (t, o) = (Side::new(t), Side::new(o));
+    if let K::Binary(op @ (BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::Eq | BinOp::Ne), a, b) = &c.kind {
+        if let (K::Local(x), K::Const(k)) = (&a.kind, &b.kind) {
+            let (op, x, k) = (*op, *x, k.clone());
+            let slow = cond(c, "an `if` condition");
+            return by_op!(op, if_local_const(x, k, slow, t, o));
+        }
+    }
+    let c = cond(c, "an `if` condition");
+    code(move |i, f| if c.run(i, f)? { t.run(i, f) } else { o.run(i, f) })
+}
+
+/// `if x OP k { t } else { o }` for a local `x` and a constant `k`: two
+/// numbers are compared in place; anything else runs the condition's
+/// general code `slow` (which reads them again: reading runs no code).
+fn if_local_const<const OP: u8>(x: u32, k: Value, slow: Cond, t: Side, o: Side) -> Code {
+    code(move |i, f| {
+        let r = crate::ops::arith::scalar_fast(OpOf::<OP>::OP, &f.slots[x as usize], &k);
+        let yes = match r {
+            Some(Value::Bool(b)) => {
+                // A bool owns nothing: no out-of-line drop of `r`.
+                std::mem::forget(r);
+                b
+            }
+            _ => slow.run(i, f)?,
+        };
+        if yes {
+            t.run(i, f)
+        } else {
+            o.run(i, f)
+        }
+    })
 }
 
 /// A loop body. A block without a final expression (the usual body) runs
@@ -1078,15 +1145,53 @@ fn call(callee: ir::Expr, args: Vec<ir::Arg>, span: Span) -> Code {
 enum PosArg {
     /// A local whose value is moved into the call: see [`call_moving`].
     Take(u32),
+    /// `x + k` on a local and an int constant (`i + 1`), computed right in
+    /// the call when `x` is an int and the sum fits; else the expression's code.
+    AddInt(u32, i64, Code),
+    /// `x - k` on a local and an int constant (`n - 1`): as [`PosArg::AddInt`].
+    SubInt(u32, i64, Code),
     /// Any other argument.
     Value(Side),
 }
 
 impl PosArg {
+    /// Compiles argument `k` of a call whose argument `moved` (if any) is moved in.
+    fn new(k: usize, e: ir::Expr, moved: Option<(usize, u32)>) -> PosArg {
+        match &e.kind {
+            K::Local(s) if moved == Some((k, *s)) => PosArg::Take(*s),
+            K::Binary(op @ (BinOp::Add | BinOp::Sub), x, c) => match (&x.kind, &c.kind) {
+                (K::Local(s), K::Const(Value::Int(n))) => {
+                    let (s, n, sub) = (*s, *n, *op == BinOp::Sub);
+                    if sub {
+                        PosArg::SubInt(s, n, expr(e))
+                    } else {
+                        PosArg::AddInt(s, n, expr(e))
+                    }
+                }
+                _ => PosArg::Value(Side::new(e)),
+            },
+            _ => PosArg::Value(Side::new(e)),
+        }
+    }
+
     #[inline(always)]
     fn run(&self, i: &mut Interp, f: &mut Frame) -> Exec<Value> {
         match self {
             PosArg::Take(s) => Ok(crate::value::take(&mut f.slots[*s as usize])),
+            PosArg::AddInt(s, n, general) => match &f.slots[*s as usize] {
+                Value::Int(x) => match x.checked_add(*n) {
+                    Some(r) => Ok(Value::Int(r)),
+                    None => general.run(i, f),
+                },
+                _ => general.run(i, f),
+            },
+            PosArg::SubInt(s, n, general) => match &f.slots[*s as usize] {
+                Value::Int(x) => match x.checked_sub(*n) {
+                    Some(r) => Ok(Value::Int(r)),
+                    None => general.run(i, f),
+                },
+                _ => general.run(i, f),
+            },
             PosArg::Value(v) => v.run(i, f),
         }
     }
@@ -1145,61 +1250,114 @@ fn call_moving(callee: ir::Expr, args: Vec<ir::Arg>, span: Span, moved: Option<(
     let args: Vec<PosArg> = args
         .into_iter()
         .enumerate()
-        .map(|(k, a)| match a.value.kind {
-            K::Local(s) if moved == Some((k, s)) => PosArg::Take(s),
-            _ => PosArg::Value(Side::new(a.value)),
-        })
+        .map(|(k, a)| PosArg::new(k, a.value, moved))
         .collect();
-    code(move |i, f| {
-        // The common cases first: a dp function called by a name. Only the
-        // closure's `Rc` is cloned (the call must keep it alive even if the
-        // arguments rebind the name).
-        match &callee {
-            Callee::Global(g, _) => {
-                if let Some(c) = f.module.get_func(*g) {
-                    if !i.jit_watch.is_empty() {
-                        i.note_global_read(f.module, *g, &Value::Func(c.clone()));
-                    }
-                    return call_func(i, f, &c, &args, span);
+    let site = CallSite {
+        callee,
+        callee_span,
+        spans,
+        span,
+    };
+    // One, two or three arguments (most calls): the argument loops of the
+    // call are unrolled for their number.
+    match args.len() {
+        1 => call_fixed::<1>(site, fixed(args)),
+        2 => call_fixed::<2>(site, fixed(args)),
+        3 => call_fixed::<3>(site, fixed(args)),
+        _ => code(move |i, f| run_call(&site, &args, i, f)),
+    }
+}
+
+/// What a positional call knows besides its arguments.
+struct CallSite {
+    callee: Callee,
+    callee_span: Span,
+    /// The arguments' spans (for a builtin's errors).
+    spans: Vec<Span>,
+    /// The whole call.
+    span: Span,
+}
+
+/// A positional call with exactly `N` arguments.
+fn call_fixed<const N: usize>(site: CallSite, args: [PosArg; N]) -> Code {
+    code(move |i, f| run_call(&site, &args, i, f))
+}
+
+/// Runs a positional call. The common case, a dp function named by a global
+/// or a local whose frame is built directly (see [`call_direct`]), is all
+/// here; everything else is out of line, so this code stays small (its
+/// native stack frame too: it is entered at every level of a recursion).
+#[inline(always)]
+fn run_call(site: &CallSite, args: &[PosArg], i: &mut Interp, f: &mut Frame) -> Exec<Value> {
+    // Only the closure's `Rc` is cloned (the call must keep it alive even if
+    // the arguments rebind the name).
+    let c = match &site.callee {
+        Callee::Global(g, _) => match f.module.get_func(*g) {
+            Some(c) => c,
+            None => return call_other(site, args, i, f),
+        },
+        Callee::Local(s) => match &f.slots[*s as usize] {
+            Value::Func(c) => c.clone(),
+            _ => return call_other(site, args, i, f),
+        },
+        Callee::Code(_) => return call_other(site, args, i, f),
+    };
+    if c.direct_arity == Some(args.len()) && i.jit_watch.is_empty() && i.jit_all.is_none() {
+        return call_direct(i, f, &c, args, site.span);
+    }
+    call_found(site, args, &c, i, f)
+}
+
+/// A call of a dp function `c` found by [`run_call`] that does not take the
+/// direct path: the call under a jit trace (which notes the global read),
+/// or of a function whose parameters need the general binding.
+#[inline(never)]
+fn call_found(
+    site: &CallSite,
+    args: &[PosArg],
+    c: &std::rc::Rc<crate::value::Closure>,
+    i: &mut Interp,
+    f: &mut Frame,
+) -> Exec<Value> {
+    if let (Callee::Global(g, _), false) = (&site.callee, i.jit_watch.is_empty()) {
+        i.note_global_read(f.module, *g, &Value::Func(c.clone()));
+    }
+    call_func(i, f, c, args, site.span)
+}
+
+/// A call whose callee is not a dp function in a global or a local: an
+/// unbound global, a builtin, a computed callee, or no function at all.
+#[inline(never)]
+fn call_other(site: &CallSite, args: &[PosArg], i: &mut Interp, f: &mut Frame) -> Exec<Value> {
+    let span = site.span;
+    let fv = match &site.callee {
+        Callee::Global(g, name) => match f.module.get(*g) {
+            Some(v) => {
+                if !i.jit_watch.is_empty() {
+                    i.note_global_read(f.module, *g, &v);
                 }
+                v
             }
-            Callee::Local(s) => {
-                if let Value::Func(c) = &f.slots[*s as usize] {
-                    let c = c.clone();
-                    return call_func(i, f, &c, &args, span);
-                }
-            }
-            Callee::Code(_) => {}
-        }
-        let fv = match &callee {
-            Callee::Global(g, name) => match f.module.get(*g) {
-                Some(v) => {
-                    if !i.jit_watch.is_empty() {
-                        i.note_global_read(f.module, *g, &v);
-                    }
-                    v
-                }
-                None => return Err(unbound_global_error(name, callee_span)),
-            },
-            Callee::Local(s) => f.slots[*s as usize].clone(),
-            Callee::Code(c) => c.run(i, f)?,
-        };
-        if let Value::Func(c) = &fv {
-            return call_func(i, f, c, &args, span);
-        }
-        not_callable(&fv, callee_span)?;
-        let mut pos = Vec::with_capacity(args.len());
-        for a in &args {
-            pos.push(a.run(i, f)?);
-        }
-        let args = Args {
-            pos,
-            kw: Vec::new(),
-            span,
-            spans: spans.clone(),
-        };
-        Ok(i.call(&fv, args)?)
-    })
+            None => return Err(unbound_global_error(name, site.callee_span)),
+        },
+        Callee::Local(s) => f.slots[*s as usize].clone(),
+        Callee::Code(c) => c.run(i, f)?,
+    };
+    if let Value::Func(c) = &fv {
+        return call_func(i, f, c, args, span);
+    }
+    not_callable(&fv, site.callee_span)?;
+    let mut pos = Vec::with_capacity(args.len());
+    for a in args {
+        pos.push(a.run(i, f)?);
+    }
+    let args = Args {
+        pos,
+        kw: Vec::new(),
+        span,
+        spans: site.spans.clone(),
+    };
+    Ok(i.call(&fv, args)?)
 }
 
 /// Calls dp function `c` with positional arguments evaluated in frame `f`.
@@ -1217,6 +1375,9 @@ fn call_func(
             pos.push(a.run(i, f)?);
         }
         return Ok(i.call_closure(c, pos, (Vec::new(), &[]), span)?);
+    }
+    if c.proto.direct_arity == Some(args.len()) {
+        return call_direct(i, f, c, args, span);
     }
     if let Some(slots) = c.proto.simple_params.as_ref().filter(|p| p.len() == args.len()) {
         return i.with_frame(
@@ -1236,6 +1397,83 @@ fn call_func(
         pos.push(a.run(i, f)?);
     }
     Ok(i.call_closure(c, pos, (Vec::new(), &[]), span)?)
+}
+
+/// Calls `c`, whose [`FnCode::direct_arity`] is `args.len()`: its frame is
+/// built on the native stack with the captured values and `none`s in the
+/// slots past the parameters, then each argument is evaluated (in the
+/// caller's frame `f`) straight into its parameter's slot, which was never
+/// set to anything before.
+#[inline(always)]
+fn call_direct(
+    i: &mut Interp,
+    f: &mut Frame,
+    c: &std::rc::Rc<crate::value::Closure>,
+    args: &[PosArg],
+    span: Span,
+) -> Exec<Value> {
+    use std::mem::MaybeUninit;
+    let (n_args, n) = (args.len(), c.proto.n_slots as usize);
+    let mut store = [const { MaybeUninit::<Value>::uninit() }; INLINE_SLOTS];
+    // `direct_arity` holds n_args <= n <= INLINE_SLOTS: the range is there.
+    for slot in store.get_mut(n_args..n).unwrap_or_default() {
+        slot.write(Value::None);
+    }
+    for ((src, slot), v) in c.proto.captures.iter().zip(&c.captures) {
+        let v = i.captured(c, *src, v);
+        // `direct_arity` keeps captures in n_args..n, just set to `none`
+        // (which owns nothing to drop).
+        if let Some(place) = store.get_mut(*slot as usize) {
+            crate::value::put_uninit(place, v);
+        }
+    }
+    for (k, a) in args.iter().enumerate() {
+        match a.run(i, f) {
+            // k < n_args <= INLINE_SLOTS.
+            Ok(v) => crate::value::put_uninit(&mut store[k], v),
+            Err(e) => {
+                drop_frame_store(&mut store, (k, n_args), n);
+                return Err(e);
+            }
+        }
+    }
+    let Some(init) = store.get_mut(..n) else {
+        // Unreachable (`direct_arity`): n <= INLINE_SLOTS.
+        return Ok(Value::None);
+    };
+    // SAFETY: slots 0..n_args hold the arguments and n_args..n `none`s or
+    // captured values; `MaybeUninit<Value>` has the layout of `Value`.
+    let slots = unsafe { &mut *(init as *mut [MaybeUninit<Value>] as *mut [Value]) };
+    let r = {
+        let mut frame = Frame {
+            slots: &mut *slots,
+            module: &c.module,
+            closure: Some(c),
+        };
+        i.invoke(c, &mut frame, span)
+    };
+    for v in slots.iter_mut() {
+        if v.owns_heap() {
+            // SAFETY: each slot is dropped once here; the store is
+            // `MaybeUninit` and never drops them again.
+            unsafe { std::ptr::drop_in_place(v) }
+        }
+    }
+    // As in `Interp::with_frame`: the result passed on as words.
+    crate::value::relay(r)
+}
+
+/// Drops the initialised slots of a frame store whose argument `k` (of
+/// `n_args`) failed: the arguments before it and the slots `n_args..n`.
+#[cold]
+#[inline(never)]
+fn drop_frame_store(store: &mut [std::mem::MaybeUninit<Value>], (k, n_args): (usize, usize), n: usize) {
+    let (args, rest) = store.split_at_mut(n_args.min(store.len()));
+    let rest_len = n.saturating_sub(n_args).min(rest.len());
+    for slot in args.iter_mut().take(k).chain(rest[..rest_len].iter_mut()) {
+        // SAFETY: these slots were initialised by `call_direct` and are not used again.
+        unsafe { slot.assume_init_drop() }
+    }
 }
 
 /// `v[key]` for an in-range int index of a tuple or a present key of a

@@ -224,6 +224,7 @@ impl Interp {
                 proto: proto.clone(),
                 captures: Vec::new(),
                 module: module.clone(),
+                direct_arity: proto.direct_arity,
             };
             module.set(*slot, Value::Func(Rc::new(c)));
         }

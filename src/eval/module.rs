@@ -73,8 +73,6 @@ impl Module {
         self.values.borrow().get(slot as usize).cloned().flatten()
     }
 
-    /// The global's closure when it holds a dp function (the callee of most
-    /// calls): a cheaper read than [`Module::get`], which clones any value.
     /// Runs `f` on the value of a global read in place (`None` when unbound):
     /// no clone of the value itself.
     #[inline(always)]
@@ -82,6 +80,8 @@ impl Module {
         f(self.values.borrow().get(slot as usize).and_then(|v| v.as_ref()))
     }
 
+    /// The global's closure when it holds a dp function (the callee of most
+    /// calls): a cheaper read than [`Module::get`], which clones any value.
     #[inline(always)]
     pub fn get_func(&self, slot: u32) -> Option<Rc<Closure>> {
         match self.values.borrow().get(slot as usize) {

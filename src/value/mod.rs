@@ -35,6 +35,9 @@ pub struct Closure {
     pub captures: Vec<Option<Value>>,
     /// The module whose globals the function's body reads.
     pub module: Rc<Module>,
+    /// `proto.direct_arity`, kept beside the reference count a call has
+    /// just touched: one pointer fewer to follow on every call.
+    pub direct_arity: Option<usize>,
 }
 
 /// Every dp value.
