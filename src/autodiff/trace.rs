@@ -690,8 +690,10 @@ pub fn lift(prim: &Prim, args: &[Value]) -> Result<Value, Diagnostic> {
     });
     drop(t);
     let rule_mask = level.ctx.rule_depth.get() > 0 && matches!(out, Value::Float(_));
-    // A draw's number is data, never a condition.
-    let data = matches!(out, Value::Tensor(_) | Value::Int(_) | Value::Key(_)) || matches!(prim, Prim::Random(_));
+    // A draw's number is data, never a condition; so is a position
+    // (`argmax(x, axis=0)` of a vector: a float, which may index).
+    let data = matches!(out, Value::Tensor(_) | Value::Int(_) | Value::Key(_))
+        || matches!(prim, Prim::Random(_) | Prim::Order(_));
     if constant && !data && !rule_mask {
         // A trace keeps tensors without a derivative (masks, `floor(x)`)
         // as nodes; a scalar bool stays plain for `if` and `while` to read,
