@@ -994,7 +994,10 @@ fn every_primitive_of_the_table_has_a_batching_case() {
     let covered: Vec<&str> = cases(&shapes).iter().map(|c| c.covers).collect();
     let missing: Vec<&String> = rows
         .iter()
-        .filter(|r| !matches!(r.as_str(), "Leaf" | "Order" | "IntBinary" | "IndexCheck" | "Random") && !covered.contains(&r.as_str()))
+        .filter(|r| {
+            !matches!(r.as_str(), "Leaf" | "Order" | "IntBinary" | "IndexCheck" | "Random")
+                && !covered.contains(&r.as_str())
+        })
         .collect();
     assert!(missing.is_empty(), "primitives without a batching case: {missing:?}");
 }

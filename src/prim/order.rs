@@ -89,7 +89,11 @@ impl Primitive for Order {
             Order::ArgMax { axis, keepdims } => t.argmax(Some(*axis), *keepdims),
             Order::ArgMin { axis, keepdims } => t.argmin(Some(*axis), *keepdims),
             Order::Flat { max } => {
-                let r = te(if *max { t.argmax(None, false) } else { t.argmin(None, false) })?;
+                let r = te(if *max {
+                    t.argmax(None, false)
+                } else {
+                    t.argmin(None, false)
+                })?;
                 // As plain `argmax(x)` reads it: the one element of the 0-d result.
                 return Ok(Value::Int(r.item().unwrap_or(0.0) as i64));
             }

@@ -242,9 +242,15 @@ fn flat_arg_extremum(xv: &Value, is_max: bool, keep: bool) -> crate::diagnostics
     let shape = crate::ops::shape_of(xv);
     let flat = ops::reshape(xv, &[shape.iter().product()])?;
     let order = if is_max {
-        Order::ArgMax { axis: 0, keepdims: true }
+        Order::ArgMax {
+            axis: 0,
+            keepdims: true,
+        }
     } else {
-        Order::ArgMin { axis: 0, keepdims: true }
+        Order::ArgMin {
+            axis: 0,
+            keepdims: true,
+        }
     };
     let r = ops::apply(&Prim::Order(order), &[flat])?;
     ops::reshape(&r, &vec![1; shape.len()])
