@@ -680,7 +680,9 @@ fn computed_indices_are_planned() {
         "x.at[argmin(x)].set(0.0) + x.at[argmax(x)].add(x[0]) + x.at[argmax(x)].mul(3.0)",
         "let m = reshape(x[:6], (2, 3)); let i = argmax(m[:, 0]); let j = argmin(m[1]); \
          m[i, j] + sum(m[i]) + sum(m[:, j]) + sum(m.at[i, :].add(1.0)) + m.at[i, j].get()",
+        "let m = reshape(x[:6], (2, 3)); m[argmin(m, axis=0)[:2], argmax(m, axis=1)] + m[:, argmax(m, axis=1)][0]",
         "grad(|x| x[argmax(x)] ** 2 + x[argmin(x)])(x)",
+        "let m = reshape(x[:6], (2, 3)); grad(|m| sum(m[argmin(m, axis=0)[:2], argmax(m, axis=1)] ** 2))(m)",
         "grad(|x| sum(x.at[argmax(x)].set(x[0] * 3.0) ** 2) + sum(x.at[argmin(x)].mul(x[1])))(x)",
         "jvp(|x| x[argmax(x)] ** 3, (x,), (ones((7,)),))",
     ] {
@@ -730,6 +732,14 @@ fn a_computed_index_out_of_range_fails_as_without_jit() {
         (
             "x.at[argmax(x) - 4].set(0.0)",
             "print(g(tensor([1.0, 5.0, 2.0]))); print(g(tensor([1.0, 0.0, 2.0]))); print(g(tensor([7.0, 0.0, 2.0])));",
+        ),
+        (
+            "let y = x * 2.0; y[argmax(x, axis=0, keepdims=true) + 1.0]",
+            "print(g(tensor([1.0, 5.0, 2.0]))); print(g(tensor([3.0, 5.0, 2.0]))); print(g(tensor([1.0, 2.0, 5.0])));",
+        ),
+        (
+            "let m = reshape(x, (3, 1)); m[argmax(x, axis=0, keepdims=true) * 2.0, argmin(x, axis=0, keepdims=true) * 0.0]",
+            "print(g(tensor([9.0, 5.0, 2.0]))); print(g(tensor([1.0, 0.0, -2.0]))); print(g(tensor([1.0, 3.0, 5.0])));",
         ),
         (
             "let m = reshape(x, (3, 1)); m[argmax(x) * 2, 0]",

@@ -339,6 +339,9 @@ struct Advanced {
     covers: usize,
     idx: Value,
     span: Span,
+    /// Indices a running trace computed, found valid by a recorded check
+    /// (see [`checked_traced`]): not read to be checked again.
+    checked: bool,
 }
 
 /// Checks that the indices of `v` (a tensor) are integers within `-n..n`,
@@ -372,6 +375,17 @@ fn check_index_tensor(v: &Value, n: usize, axis: usize, s: Span) -> Result<(), D
     Ok(())
 }
 
+/// Records the check that `v`, indices a running trace computed, are valid
+/// for an axis of length `len` (integers within `-len..len`), and returns
+/// whether they are. The check is a guard of a jit plan, so a call whose
+/// indices are not valid is traced afresh and fails where plain code does,
+/// with its error (the gather's own, or `check_index_tensor`'s), rather
+/// than inside the plan.
+fn checked_traced(v: &Value, len: usize) -> Result<bool, Diagnostic> {
+    let check = ops::apply(&Prim::IndexCheck(crate::prim::IndexCheck(len)), std::slice::from_ref(v))?;
+    Ok(matches!(check.peek(), Value::Bool(true)))
+}
+
 /// Whether `v`, one scalar index into an axis of length `len`, stays traced:
 /// an int or float a running trace computed (`x[argmax(x)]`, `x[i + 1]`
 /// with an int input `i` of a jit plan), which is then taken along its axis
@@ -385,8 +399,7 @@ fn dynamic_index(v: &Value, len: usize) -> Result<bool, Diagnostic> {
     if !trace || !matches!(v.peek(), Value::Int(_) | Value::Float(_)) {
         return Ok(false);
     }
-    let check = ops::apply(&Prim::IndexCheck(crate::prim::IndexCheck(len)), std::slice::from_ref(v))?;
-    Ok(matches!(check.peek(), Value::Bool(true)))
+    checked_traced(v, len)
 }
 
 fn tensor_index(x: &Value, items: Vec<Item>, span: Span) -> Result<Value, Diagnostic> {
@@ -469,11 +482,13 @@ fn tensor_index(x: &Value, items: Vec<Item>, span: Span) -> Result<Value, Diagno
                     } else {
                         (Value::Tensor(t.clone()), 1)
                     };
+                    let checked = traced && !t.is_bool() && checked_traced(&v, shape[axis])?;
                     adv.push(Advanced {
                         axis: axis - dropped_before,
                         covers,
                         idx,
                         span: s,
+                        checked,
                     });
                     for _ in 0..covers {
                         specs.push(SliceSpec::full());
@@ -560,6 +575,7 @@ fn tensor_index(x: &Value, items: Vec<Item>, span: Span) -> Result<Value, Diagno
             covers,
             idx,
             span: s,
+            ..
         } = adv.remove(0);
         let sliced = if covers == 1 {
             sliced
@@ -623,7 +639,9 @@ fn gather_several(sliced: &Value, adv: Vec<Advanced>, span: Span) -> Result<(Val
     for a in adv.iter().rev() {
         let n: usize = ss[a.axis..a.axis + a.covers].iter().product();
         let i = if a.covers == 1 {
-            check_index_tensor(&a.idx, n, a.axis, a.span)?;
+            if !a.checked {
+                check_index_tensor(&a.idx, n, a.axis, a.span)?;
+            }
             let neg = ops::binary(dp_tensor::BinaryOp::Lt, &a.idx, &Value::Float(0.0))?;
             ops::where_(&neg, &ops::add(&a.idx, &Value::Float(n as f64))?, &a.idx)?
         } else {

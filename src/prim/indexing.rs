@@ -104,26 +104,27 @@ impl Primitive for SliceScatter {
     }
 }
 
-/// Whether a scalar index (its one input, an int or float) is one
-/// `x[i]` accepts for an axis of this length: an integer (an integral float
-/// below 2^53 in size) within `-len..len`. A jit trace records it before a
-/// `Take` of a traced index, and its bool result is a guard of the plan: a
-/// call whose index would fail is traced afresh, so it fails with the very
-/// error plain code gives (see `ops::index`). No derivative.
+/// Whether indices (its one input: an int, a float or a tensor) are all
+/// ones `x[i]` accepts for an axis of this length: integers within
+/// `-len..len`. A jit trace records it before a `Take` of traced indices,
+/// and its bool result is a guard of the plan: a call whose indices would
+/// fail is traced afresh, so it fails with the very error plain code gives
+/// (see `ops::index`). No derivative.
 #[derive(Clone, Debug, PartialEq)]
 pub struct IndexCheck(pub usize);
 
 impl IndexCheck {
-    /// The check itself, on an index value (`false` for anything but a number).
+    /// The check itself, on index values (`false` for anything but numbers).
     pub fn holds(&self, i: &Value) -> bool {
         let n = self.0 as f64;
-        let i = match i.peek() {
-            Value::Int(i) => *i as f64,
-            // The test `as_index` applies before the range check.
-            Value::Float(x) if x.fract() == 0.0 && x.abs() < 9.0e15 => *x,
-            _ => return false,
-        };
-        (-n..n).contains(&i)
+        // In range implies below 2^53 in size, where `as_index` takes a float.
+        let ok = |i: f64| i.fract() == 0.0 && (-n..n).contains(&i);
+        match i.peek() {
+            Value::Int(i) => ok(*i as f64),
+            Value::Float(x) => ok(*x),
+            Value::Tensor(t) if !t.is_bool() => t.to_vec().into_iter().all(ok),
+            _ => false,
+        }
     }
 }
 
