@@ -690,11 +690,12 @@ pub fn lift(prim: &Prim, args: &[Value]) -> Result<Value, Diagnostic> {
     });
     drop(t);
     let rule_mask = level.ctx.rule_depth.get() > 0 && matches!(out, Value::Float(_));
-    // A draw's number is data, never a condition; so is a float without a
+    // A draw's number is data, never a condition; so are a float without a
     // derivative (`floor(x)` of a scalar: as a guard, a jit plan retraced
-    // for every new value of it).
+    // for every new value of it) and a position (`argmax(x, axis=0)` of a
+    // vector, which may index).
     let data = matches!(out, Value::Tensor(_) | Value::Int(_) | Value::Key(_) | Value::Float(_))
-        || matches!(prim, Prim::Random(_));
+        || matches!(prim, Prim::Random(_) | Prim::Order(_));
     if constant && !data && !rule_mask {
         // A trace keeps values without a derivative (masks, `floor(x)`)
         // as nodes; a scalar bool stays plain for `if` and `while` to read,

@@ -48,6 +48,10 @@ pub struct Leaves {
     pub ints: bool,
     /// Random keys.
     pub keys: bool,
+    /// Int leaves of the result are outputs even without int or key
+    /// inputs: the trace computed one (`argmax(x)` of a traced `x`). Set
+    /// by the trace itself, from its result.
+    pub computed_ints: bool,
 }
 
 impl Leaves {
@@ -62,7 +66,9 @@ impl Leaves {
     /// too once ints or keys are inputs, as it may be computed from them
     /// (`t + 1`, `fold_in(k, t)`, `key_split(k)[0]`, `key_randint(k, (), 0, 9)`).
     pub fn gives(self, x: &Value) -> bool {
-        is_differentiable(x) || ((self.ints || self.keys) && matches!(x.peek(), Value::Int(_) | Value::Key(_)))
+        is_differentiable(x)
+            || ((self.ints || self.keys) && matches!(x.peek(), Value::Int(_) | Value::Key(_)))
+            || (self.computed_ints && matches!(x.peek(), Value::Int(_)))
     }
 
     /// `x` as an input value: ints and keys stay as they are, other numbers become floats.
@@ -199,7 +205,15 @@ pub fn trace_call(it: &mut Interp, f: &Value, name: String, args: Args, leaves: 
         Ok(())
     })();
     // The result is read while the level records: afterwards its tracers are constants.
+    let mut leaves = leaves;
     let result = wrapped.and_then(|()| it.call(f, call_args)).and_then(|out| {
+        // An int the trace computed from its inputs must come from the graph.
+        tree::map_leaves(&out, &mut |x, _| {
+            if matches!(x.peek(), Value::Int(_)) && node_at(x, &level).is_some() {
+                leaves.computed_ints = true;
+            }
+            Ok(Value::None)
+        })?;
         let mut outputs = Vec::new();
         let result = tree::map_leaves(&out, &mut |x, _| {
             if leaves.gives(x) {

@@ -121,8 +121,10 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
                   it as a plan; later calls with that signature run the plan on the new arguments: primitive \
                   operations only, no dp code, and for a `grad` inside `f` no re-recording of the backward pass. \
                   Once a call differs from an earlier one only in the values of its ints (a step count), `f` is \
-                  traced with its ints as inputs of the plan: arithmetic on them is replayed, a use needing the \
-                  number itself (a loop count, an index, a comparison) is checked as below. Random keys that \
+                  traced with its ints as inputs of the plan: arithmetic on them and indexing a tensor with them are \
+                  replayed, a use needing the number itself (a loop count, a comparison) is checked as below. An \
+                  index computed from the arguments (`x[argmax(x)]`, `x[i, j]`, `x.at[i].add(v)`) is a step of the \
+                  plan too; one out of range fails as without jit. Random keys that \
                   change every call (`fold_in(k, step)`, a key carried through `random.split`) become inputs \
                   the same way: keyed draws and key derivations are replayed on each call's key, with the \
                   numbers plain code draws, and a returned key comes out as a key. `jit(grad(f))`, \
@@ -131,7 +133,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
                   that value and traces again when it differs; module globals `f` reads are checked to hold the \
                   values traced with. A function whose trace cannot be replayed — it prints, saves, uses the \
                   global random generator (keyed random functions are fine), assigns a global, reads the \
-                  elements of a tensor computed from its arguments, returns a function, or is traced more \
+                  elements of a tensor computed from its arguments (`tolist(x)`, `str(x)`), returns a function, or is traced more \
                   than 8 times — runs without jit from then on, \
                   and `dp` says once why, naming the line. Called inside `grad`, `jvp` or `vmap` of its \
                   arguments, `f` runs as without jit. Set `DP_JIT=all` to jit every function call of a program \

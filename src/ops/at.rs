@@ -78,6 +78,8 @@ pub fn at(x: &Value, items: Vec<Item>, recv_span: Span, span: Span) -> R<Value> 
         .into_iter()
         .map(|it| match it {
             Item::At(v, s) if crate::autodiff::trace::is_batched(&v) => Item::At(v, s),
+            // A traced scalar index stays traced, so the positions are (see `positions`).
+            Item::At(v, s) if is_traced_scalar(&v) => Item::At(v, s),
             Item::At(v, s) => Item::At(v.strip().clone(), s),
             Item::Slice(a, b, c) => {
                 let plain = |p: Option<(Value, Span)>| p.map(|(v, s)| (v.strip().clone(), s));
@@ -154,12 +156,31 @@ fn positions_for(
 ) -> R<Value> {
     match mode {
         Mode::Raise if !wrap => {
-            check_not_negative(x, items)?;
+            check_not_negative(x, &settled(items))?;
             default.clone()
         }
         Mode::Raise => default.clone(),
-        _ => positions(x, items, mode, wrap, recv_span, span),
+        _ => positions(x, &settled(items), mode, wrap, recv_span, span),
     }
+}
+
+/// Whether `v` is a scalar index a running trace computed: `x.at[i]` then
+/// gives positions a jit plan computes afresh for each call's `i` (under the
+/// default `mode=`; other modes read it, see [`settled`]).
+fn is_traced_scalar(v: &Value) -> bool {
+    crate::autodiff::trace::is_traced(v) && matches!(v.peek(), Value::Int(_) | Value::Float(_))
+}
+
+/// `items` with traced indices read: `mode="clip"`/`"drop"` and
+/// `wrap_negative_indices=false` decide on their values in plain code.
+fn settled(items: &[Item]) -> Vec<Item> {
+    items
+        .iter()
+        .map(|it| match it {
+            Item::At(v, s) if is_traced_scalar(v) => Item::At(v.strip().clone(), *s),
+            other => other.clone(),
+        })
+        .collect()
 }
 
 /// Reports the first negative int index among `items` (an error under the
@@ -293,9 +314,10 @@ fn fix_index(i: &Value, len: usize, mode: Mode, wrap: bool) -> R<Value> {
     }
 }
 
-/// Positions as a plain tensor, or batched when the indices were.
+/// Positions as a plain tensor, or batched when the indices were, or
+/// traced when a trace computed an index (see [`is_traced_scalar`]).
 fn plain_positions(pos: Value) -> R<Value> {
-    if crate::autodiff::trace::is_batched(&pos) {
+    if crate::autodiff::trace::is_batched(&pos) || crate::autodiff::trace::is_traced(&pos) {
         return Ok(pos);
     }
     Ok(Value::Tensor(as_tensor(pos.strip())?))

@@ -339,6 +339,9 @@ struct Advanced {
     covers: usize,
     idx: Value,
     span: Span,
+    /// Indices a running trace computed, found valid by a recorded check
+    /// (see [`checked_traced`]): not read to be checked again.
+    checked: bool,
 }
 
 /// Checks that the indices of `v` (a tensor) are integers within `-n..n`,
@@ -370,6 +373,33 @@ fn check_index_tensor(v: &Value, n: usize, axis: usize, s: Span) -> Result<(), D
         }
     }
     Ok(())
+}
+
+/// Records the check that `v`, indices a running trace computed, are valid
+/// for an axis of length `len` (integers within `-len..len`), and returns
+/// whether they are. The check is a guard of a jit plan, so a call whose
+/// indices are not valid is traced afresh and fails where plain code does,
+/// with its error (the gather's own, or `check_index_tensor`'s), rather
+/// than inside the plan.
+fn checked_traced(v: &Value, len: usize) -> Result<bool, Diagnostic> {
+    let check = ops::apply(&Prim::IndexCheck(crate::prim::IndexCheck(len)), std::slice::from_ref(v))?;
+    Ok(matches!(check.peek(), Value::Bool(true)))
+}
+
+/// Whether `v`, one scalar index into an axis of length `len`, stays traced:
+/// an int or float a running trace computed (`x[argmax(x)]`, `x[i + 1]`
+/// with an int input `i` of a jit plan), which is then taken along its axis
+/// by `Take` (a gather with a 0-d index, whose derivative is a scatter-add)
+/// so a plan indexes with each call's own value. The check that it is a
+/// valid index is recorded too, as a guard ([`crate::prim::IndexCheck`]): a
+/// call where it is not is traced afresh and fails here as plain code does.
+/// An index that is not valid now is left to be read and reported.
+fn dynamic_index(v: &Value, len: usize) -> Result<bool, Diagnostic> {
+    let trace = crate::autodiff::trace::is_traced(v) && !crate::autodiff::trace::is_batched(v);
+    if !trace || !matches!(v.peek(), Value::Int(_) | Value::Float(_)) {
+        return Ok(false);
+    }
+    checked_traced(v, len)
 }
 
 fn tensor_index(x: &Value, items: Vec<Item>, span: Span) -> Result<Value, Diagnostic> {
@@ -405,6 +435,13 @@ fn tensor_index(x: &Value, items: Vec<Item>, span: Span) -> Result<Value, Diagno
     };
     let mut specs = Vec::with_capacity(items.len());
     let mut adv: Vec<Advanced> = Vec::new();
+    // Traced scalar indices (see `dynamic_index`): the axis of the sliced
+    // tensor each takes from, the index and its span. Only without tensor
+    // indices, whose gather would have to merge them (those are read).
+    let mut dynamic: Vec<(usize, Value, Span)> = Vec::new();
+    let may_be_dynamic = !items
+        .iter()
+        .any(|it| matches!(it, Item::At(v, _) if matches!(v.peek(), Value::Tensor(_))));
     let mut dropped_before = 0usize;
     // Positions of the advanced indices (the tensors of indices and, as in
     // NumPy, the integer scalars), for NumPy's rule on where the gathered axes go.
@@ -445,16 +482,23 @@ fn tensor_index(x: &Value, items: Vec<Item>, span: Span) -> Result<Value, Diagno
                     } else {
                         (Value::Tensor(t.clone()), 1)
                     };
+                    let checked = traced && !t.is_bool() && checked_traced(&v, shape[axis])?;
                     adv.push(Advanced {
                         axis: axis - dropped_before,
                         covers,
                         idx,
                         span: s,
+                        checked,
                     });
                     for _ in 0..covers {
                         specs.push(SliceSpec::full());
                     }
                     axis += covers;
+                }
+                _ if may_be_dynamic && dynamic_index(&v, shape[axis])? => {
+                    dynamic.push((axis - dropped_before, v, s));
+                    specs.push(SliceSpec::full());
+                    axis += 1;
                 }
                 _ => {
                     let i = as_index(&v, s, "a tensor index")?;
@@ -508,7 +552,13 @@ fn tensor_index(x: &Value, items: Vec<Item>, span: Span) -> Result<Value, Diagno
         ops::apply(&Prim::Slice(crate::prim::Slice(specs.into())), &[ops::num(&x)]).map_err(|d| d.at(span))?
     };
     if adv.is_empty() {
-        return Ok(sliced);
+        // Each traced index takes from its axis, the last first so the
+        // axes of the others stay where they are.
+        let mut taken = sliced;
+        for (axis, i, s) in dynamic.into_iter().rev() {
+            taken = ops::apply(&Prim::Take(crate::prim::Take(axis)), &[ops::num(&taken), i]).map_err(|d| d.at(s))?;
+        }
+        return Ok(taken);
     }
     // NumPy: when a slice separates the advanced indices (`x[0, :, idx]`), the
     // gathered axes come first; when they are adjacent they stay in place.
@@ -525,6 +575,7 @@ fn tensor_index(x: &Value, items: Vec<Item>, span: Span) -> Result<Value, Diagno
             covers,
             idx,
             span: s,
+            ..
         } = adv.remove(0);
         let sliced = if covers == 1 {
             sliced
@@ -588,7 +639,9 @@ fn gather_several(sliced: &Value, adv: Vec<Advanced>, span: Span) -> Result<(Val
     for a in adv.iter().rev() {
         let n: usize = ss[a.axis..a.axis + a.covers].iter().product();
         let i = if a.covers == 1 {
-            check_index_tensor(&a.idx, n, a.axis, a.span)?;
+            if !a.checked {
+                check_index_tensor(&a.idx, n, a.axis, a.span)?;
+            }
             let neg = ops::binary(dp_tensor::BinaryOp::Lt, &a.idx, &Value::Float(0.0))?;
             ops::where_(&neg, &ops::add(&a.idx, &Value::Float(n as f64))?, &a.idx)?
         } else {

@@ -104,6 +104,51 @@ impl Primitive for SliceScatter {
     }
 }
 
+/// Whether indices (its one input: an int, a float or a tensor) are all
+/// ones `x[i]` accepts for an axis of this length: integers within
+/// `-len..len`. A jit trace records it before a `Take` of traced indices,
+/// and its bool result is a guard of the plan: a call whose indices would
+/// fail is traced afresh, so it fails with the very error plain code gives
+/// (see `ops::index`). No derivative.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IndexCheck(pub usize);
+
+impl IndexCheck {
+    /// The check itself, on index values (`false` for anything but numbers).
+    pub fn holds(&self, i: &Value) -> bool {
+        let n = self.0 as f64;
+        // In range implies below 2^53 in size, where `as_index` takes a float.
+        let ok = |i: f64| i.fract() == 0.0 && (-n..n).contains(&i);
+        match i.peek() {
+            Value::Int(i) => ok(*i as f64),
+            Value::Float(x) => ok(*x),
+            Value::Tensor(t) if !t.is_bool() => t.to_vec().into_iter().all(ok),
+            _ => false,
+        }
+    }
+}
+
+impl Primitive for IndexCheck {
+    fn name(&self) -> String {
+        "index_check".into()
+    }
+    fn params(&self) -> Vec<String> {
+        vec![format!("len={}", self.0)]
+    }
+    fn forward(&self, x: &[Value]) -> R<Value> {
+        Ok(Value::Bool(self.holds(&x[0])))
+    }
+    fn zero_derivative(&self) -> bool {
+        true
+    }
+    fn vjp(&self, _x: &[Value], _y: &Value, _g: &Value, _needs: &[bool]) -> R<Vec<Option<Value>>> {
+        Ok(vec![None])
+    }
+    fn jvp(&self, _x: &[Value], _t: &[Option<Value>], _y: &Value) -> R<Option<Value>> {
+        Ok(None)
+    }
+}
+
 /// `take(x, indices, axis)`; the second argument holds the indices (not differentiable).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Take(pub usize);
@@ -250,11 +295,24 @@ fn update(mode: UpdateMode, x: &Value, pos: &Value, v: &Value) -> R<Value> {
     )
 }
 
+/// The values of positions `pos`, to find repeats among them. Positions a
+/// running trace computed come from basic indexing with traced ints
+/// (`x.at[i, :]`, see `ops::at`), which never selects an element twice: the
+/// answer does not depend on their values, so they are looked at without
+/// making them a guard of the plan.
+fn settled(pos: &Value) -> &Value {
+    if crate::autodiff::trace::is_traced(pos) {
+        pos.peek()
+    } else {
+        pos.strip()
+    }
+}
+
 /// Rejects the derivative of `.mul` in `v` when a position repeats (the
 /// product of the others would be needed; JAX does not define it either).
 fn check_unique_for_mul(x: &Value, pos: &Value) -> R<()> {
     let size = shape_of(x).iter().product::<usize>();
-    if te(Tensor::has_repeats(&*as_tensor(pos.strip())?, size))? {
+    if te(Tensor::has_repeats(&*as_tensor(settled(pos))?, size))? {
         return Err(crate::diagnostics::Diagnostic::new(
             crate::diagnostics::ErrorKind::Differentiation,
             "the derivative of `.at[...].mul(v)` in `v` needs distinct indices, but an element is selected more than once",
@@ -304,7 +362,7 @@ impl Primitive for IndexUpdate {
                 let gv = needs[2]
                     .then(|| {
                         let size = shape_of(xv).iter().product::<usize>();
-                        let winners = te(Tensor::last_writers(&*as_tensor(pos.strip())?, size))?;
+                        let winners = te(Tensor::last_writers(&*as_tensor(settled(pos))?, size))?;
                         crate::ops::mul(&gather_flat(g, pos)?, &from_tensor(winners))
                     })
                     .transpose()?;

@@ -40,7 +40,7 @@ pub use binary::{Atan2, Binary, IntBinary, Where};
 pub use conv::{Conv, ConvRole, Pool, PoolRole};
 pub use decomp::{Adjugate, AdjugateJvp, Cholesky, Det, LogAbsDet, Pinv, Solve, TriSolve};
 pub use elementwise::{IntPow, Unary};
-pub use indexing::{IndexUpdate, Slice, SliceScatter, Take, TakeScatter};
+pub use indexing::{IndexCheck, IndexUpdate, Slice, SliceScatter, Take, TakeScatter};
 pub use linalg::MatMul;
 pub use lu::Lu;
 pub use order::Order;

@@ -1,6 +1,7 @@
 //! Index-valued primitives without a derivative: the order that sorts a
 //! tensor along an axis (`argsort`, and so `sort`), the position of the
-//! largest or smallest element along one (`argmax`, `argmin`) and the
+//! largest or smallest element along one or of the whole tensor
+//! (`argmax`, `argmin`) and the
 //! sample interval each point falls in (`interp`). Plain code computes them
 //! straight from the tensor; a running trace records them, so a jit plan
 //! computes them afresh for new inputs with the same kernels.
@@ -32,6 +33,13 @@ pub enum Order {
         axis: usize,
         /// Keep the axis, of length 1.
         keepdims: bool,
+    },
+    /// The flat position of the largest (`max`) or smallest element of the
+    /// whole tensor, as an int: `argmax(x)` without an axis. An int result,
+    /// so a jit plan gives what plain code gives (and can index with it).
+    Flat {
+        /// The largest rather than the smallest.
+        max: bool,
     },
     /// For each point (the second input), the index `i` in `1..n` of the
     /// interval `[xp[i-1], xp[i]]` of the `n` sorted samples `xp` (the first
@@ -68,6 +76,8 @@ impl Primitive for Order {
             Order::Sort { .. } => "argsort",
             Order::ArgMax { .. } => "argmax",
             Order::ArgMin { .. } => "argmin",
+            Order::Flat { max: true } => "argmax",
+            Order::Flat { max: false } => "argmin",
             Order::Intervals { .. } => "searchsorted",
         }
         .into()
@@ -78,6 +88,15 @@ impl Primitive for Order {
             Order::Sort { axis, descending } => sort_order(&t, *axis, *descending),
             Order::ArgMax { axis, keepdims } => t.argmax(Some(*axis), *keepdims),
             Order::ArgMin { axis, keepdims } => t.argmin(Some(*axis), *keepdims),
+            Order::Flat { max } => {
+                let r = te(if *max {
+                    t.argmax(None, false)
+                } else {
+                    t.argmin(None, false)
+                })?;
+                // As plain `argmax(x)` reads it: the one element of the 0-d result.
+                return Ok(Value::Int(r.item().unwrap_or(0.0) as i64));
+            }
             Order::Intervals { n } => {
                 let last = n.saturating_sub(1) as f64;
                 let points = as_tensor(x.get(1).unwrap_or(&x[0]))?;

@@ -11,7 +11,7 @@ use super::binary::{Atan2, Binary, IntBinary, Where};
 use super::conv::{Conv, Pool};
 use super::decomp::{Adjugate, AdjugateJvp, Cholesky, Det, LogAbsDet, Pinv, Solve, TriSolve};
 use super::elementwise::{IntPow, Unary};
-use super::indexing::{IndexUpdate, Slice, SliceScatter, Take, TakeScatter};
+use super::indexing::{IndexCheck, IndexUpdate, Slice, SliceScatter, Take, TakeScatter};
 use super::linalg::MatMul;
 use super::lu::Lu;
 use super::order::Order;
@@ -64,6 +64,8 @@ pub enum Prim {
     Take(Take),
     /// The adjoint of `Take`.
     TakeScatter(TakeScatter),
+    /// Whether a traced scalar index is in range (a guard of a jit plan).
+    IndexCheck(IndexCheck),
     /// `x.at[...].set(v)`, `.add(v)`, `.mul(v)` at flat positions.
     IndexUpdate(IndexUpdate),
     /// Joining tensors along an existing axis.
@@ -131,6 +133,7 @@ macro_rules! each_prim {
             P::SliceScatter($p) => $body,
             P::Take($p) => $body,
             P::TakeScatter($p) => $body,
+            P::IndexCheck($p) => $body,
             P::IndexUpdate($p) => $body,
             P::Concat($p) => $body,
             P::Stack($p) => $body,

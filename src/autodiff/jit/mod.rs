@@ -177,6 +177,7 @@ impl Jitted {
             keywords: true,
             ints,
             keys,
+            ..Leaves::default()
         };
         let (traced, watch) = match self.trace_once(it, args.clone(), leaves) {
             // A trace with int or key inputs that stopped before a side

@@ -213,6 +213,9 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
                 };
                 return ops::apply(&crate::prim::Prim::Order(order), &[xv]);
             }
+            if crate::autodiff::trace::is_traced(&xv) {
+                return flat_arg_extremum(&xv, is_max, keep);
+            }
             let x = as_tensor(&xv)?;
             let r = te(if is_max {
                 x.argmax(axis, keep)
@@ -225,6 +228,32 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             Ok(ops::from_tensor(r))
         });
     }
+}
+
+/// `argmax(x)` / `argmin(x)` without an axis of a value a running trace
+/// computed, as recorded primitives (a jit plan finds the position in its
+/// new inputs): an int, as plain code gives, or with `keepdims` the
+/// position along the flattened tensor with every axis kept as length 1.
+fn flat_arg_extremum(xv: &Value, is_max: bool, keep: bool) -> crate::diagnostics::R<Value> {
+    use crate::prim::{Order, Prim};
+    if !keep {
+        return ops::apply(&Prim::Order(Order::Flat { max: is_max }), std::slice::from_ref(xv));
+    }
+    let shape = crate::ops::shape_of(xv);
+    let flat = ops::reshape(xv, &[shape.iter().product()])?;
+    let order = if is_max {
+        Order::ArgMax {
+            axis: 0,
+            keepdims: true,
+        }
+    } else {
+        Order::ArgMin {
+            axis: 0,
+            keepdims: true,
+        }
+    };
+    let r = ops::apply(&Prim::Order(order), &[flat])?;
+    ops::reshape(&r, &vec![1; shape.len()])
 }
 
 pub(super) fn reduce(x: &Value, op: ReduceOp, axes: Option<Vec<usize>>, keepdims: bool) -> R<Value> {
