@@ -728,7 +728,7 @@ fn expr(g: &mut Gen, depth: usize) -> String {
         };
     }
     let x = expr(g, depth - 1);
-    match g.below(22) {
+    match g.below(30) {
         0 => format!("-({x})"),
         1 => format!("exp({x})"),
         2 => format!("log({x})"),
@@ -744,6 +744,14 @@ fn expr(g: &mut Gen, depth: usize) -> String {
         12 => format!("sum(({x}) + zeros((3, 4)), axis=-1, keepdims=true)"),
         13 => format!("max(({x}) + zeros((3, 4)), axis=0, keepdims=true)"),
         14 => format!("mean({x})"),
+        15 => format!("(({x}) + zeros((3, 4))) @ reshape(cos(arange(16.0)), (4, 4))"),
+        16 => format!("softmax(({x}) + zeros((3, 4)), axis=-1)"),
+        17 => format!("cumsum(({x}) + zeros((3, 4)), axis=1)"),
+        18 => format!("reshape(transpose(({x}) + zeros((3, 4))), (3, 4))"),
+        19 => format!("clip({x}, -1.0, 2.0)"),
+        // (A scalar bool is a guard by design: conditions are kept tensors.)
+        20 => format!("where(isnan(({x}) + zeros((3, 4))), 0.0, {x})"),
+        21 => format!("logsumexp(({x}) + zeros((3, 4)), axis=0)"),
         _ => {
             let y = expr(g, depth - 1);
             match g.below(8) {
@@ -753,7 +761,7 @@ fn expr(g: &mut Gen, depth: usize) -> String {
                 3 => format!("({x}) / ({y})"),
                 4 => format!("maximum({x}, {y})"),
                 5 => format!("minimum({x}, {y})"),
-                6 => format!("where(({x}) > ({y}), {x}, {y})"),
+                6 => format!("where(({x}) + zeros((3, 4)) > ({y}), {x}, {y})"),
                 _ => format!("({x}) * ({y}) + ({x})"),
             }
         }
@@ -813,6 +821,20 @@ fn random_programs_on_hostile_values_replay_exactly() {
                 "case {case}: the plan did not replay: {stats}\n{setup}"
             );
         }
+        // The extended graph too: the gradient of the summed result.
+        s.eval_entry("let gf = grad(|a, b| sum(f(a, b)), argnums=(0, 1)); let jg = jit(gf);");
+        s.eval_entry("jg(xs[0][0], xs[0][1]); jg(xs[1][0], xs[1][1]);");
+        cap.take();
+        let jit = s.eval_entry("print(jg(xs[2][0], xs[2][1]))");
+        let jit_out = cap.take() + &jit.stdout;
+        let plain = s.eval_entry("print(gf(xs[2][0], xs[2][1]))");
+        let plain_out = cap.take() + &plain.stdout;
+        assert_eq!(jit_out, plain_out, "case {case} (gradient): {setup}");
+        assert_eq!(
+            jit.stderr.is_empty(),
+            plain.stderr.is_empty(),
+            "case {case} (gradient): {setup}"
+        );
     }
 }
 
