@@ -651,9 +651,15 @@ fn into_runs(steps: Vec<Step>) -> (Vec<Instr>, Vec<ScalarInstr>) {
 /// Runs scalar instructions on the registers; `Some(node)` when the guard
 /// of that node came out differently.
 fn run_scalars(code: &[ScalarInstr], regs: &mut [f64]) -> Option<u32> {
+    // The previous instruction's result, kept in a register: an operand that
+    // is that result is taken from here rather than reloaded from `regs`, so
+    // a chain of dependent operations does not wait on a store and a reload
+    // at every link (store forwarding costs about as much as the arithmetic).
+    let (mut last, mut last_val) = (u32::MAX, 0.0f64);
     for s in code {
-        let (a, b, c) = (regs[s.a as usize], regs[s.b as usize], regs[s.c as usize]);
-        regs[s.out as usize] = match s.op {
+        let read = |r: u32| if r == last { last_val } else { regs[r as usize] };
+        let (a, b, c) = (read(s.a), read(s.b), read(s.c));
+        let v = match s.op {
             ScalarOp::Add => a + b,
             ScalarOp::Sub => a - b,
             ScalarOp::Mul => a * b,
@@ -672,6 +678,8 @@ fn run_scalars(code: &[ScalarInstr], regs: &mut [f64]) -> Option<u32> {
                 continue;
             }
         };
+        regs[s.out as usize] = v;
+        (last, last_val) = (s.out, v);
     }
     None
 }
