@@ -1370,10 +1370,7 @@ fn call_func(
     span: Span,
 ) -> Exec<Value> {
     if i.jit_all.is_some() {
-        let mut pos = Vec::with_capacity(args.len());
-        for a in args {
-            pos.push(a.run(i, f)?);
-        }
+        let pos = positional_values(i, f, args)?;
         return Ok(i.call_closure(c, pos, (Vec::new(), &[]), span)?);
     }
     if c.proto.direct_arity == Some(args.len()) {
@@ -1392,11 +1389,17 @@ fn call_func(
             },
         );
     }
+    let pos = positional_values(i, f, args)?;
+    Ok(i.call_closure(c, pos, (Vec::new(), &[]), span)?)
+}
+
+/// The values of positional arguments, evaluated in order in frame `f`.
+fn positional_values(i: &mut Interp, f: &mut Frame, args: &[PosArg]) -> Exec<Vec<Value>> {
     let mut pos = Vec::with_capacity(args.len());
     for a in args {
         pos.push(a.run(i, f)?);
     }
-    Ok(i.call_closure(c, pos, (Vec::new(), &[]), span)?)
+    Ok(pos)
 }
 
 /// Calls `c`, whose [`FnCode::direct_arity`] is `args.len()`: its frame is
