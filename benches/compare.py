@@ -9,7 +9,7 @@ check (a result or final loss) must agree between dp and the peer, which is how 
 both did the same computation. Rows: workload, dp time, peer, peer time,
 ratio = peer / dp (> 1 means dp is faster), check. Ratios are printed, never asserted.
 """
-import argparse, importlib.util, os, platform, subprocess, sys, time
+import argparse, importlib.util, os, platform, shutil, subprocess, sys, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -34,8 +34,6 @@ def one_cpu():
     each computation to a runtime thread, and on this 2-core machine JAX jit ran the
     training step 15-20% slower unpinned (78 ms against 65 ms) because of it. Pinning
     both sides to one CPU is the honest one-thread comparison."""
-    import shutil
-
     if shutil.which("taskset") is None or not hasattr(os, "sched_getaffinity"):
         return []
     return ["taskset", "-c", str(min(os.sched_getaffinity(0)))]

@@ -790,51 +790,56 @@ fn random_programs_on_hostile_values_replay_exactly() {
         let args: Vec<String> = (0..3)
             .map(|_| format!("({}, {})", hostile_tensor(&mut g, &[3, 4]), hostile_tensor(&mut g, bs)))
             .collect();
-        let cap = dp::SharedBuffer::default();
-        let mut s = dp::repl::Session::new(Box::new(cap.clone()), std::env::temp_dir(), false);
+        let mut r = Repl::new();
         let setup = format!(
             "fn f(a, b) {{ {e} }}; let jf = jit(f); let xs = ({}, {}, {});",
             args[0], args[1], args[2]
         );
-        let r = s.eval_entry(&setup);
-        assert_eq!(r.stderr, "", "case {case}: {setup}");
+        assert!(r.out(&setup).1, "case {case}: {setup}");
         // Two calls trace and start replaying; the third replays.
-        s.eval_entry("jf(xs[0][0], xs[0][1]); jf(xs[1][0], xs[1][1]);");
-        cap.take();
-        let jit = s.eval_entry("print(jf(xs[2][0], xs[2][1]))");
-        let jit_out = cap.take() + &jit.stdout;
-        let plain = s.eval_entry("print(f(xs[2][0], xs[2][1]))");
-        let plain_out = cap.take() + &plain.stdout;
-        assert_eq!(jit_out, plain_out, "case {case}: {setup}");
-        assert_eq!(
-            jit.stderr.is_empty(),
-            plain.stderr.is_empty(),
-            "case {case}: {setup}\n{}\n{}",
-            jit.stderr,
-            plain.stderr
-        );
-        let stats = s.eval_entry("print(jit_stats(jf))");
-        let stats = cap.take() + &stats.stdout;
-        if plain.stderr.is_empty() {
+        r.out("jf(xs[0][0], xs[0][1]); jf(xs[1][0], xs[1][1]);");
+        let last = "xs[2][0], xs[2][1]";
+        if r.agree("jf", "f", last, &format!("case {case}: {setup}")) {
+            let stats = r.out("print(jit_stats(jf))").0;
             assert!(
                 stats.contains("replays: 2"),
                 "case {case}: the plan did not replay: {stats}\n{setup}"
             );
         }
         // The extended graph too: the gradient of the summed result.
-        s.eval_entry("let gf = grad(|a, b| sum(f(a, b)), argnums=(0, 1)); let jg = jit(gf);");
-        s.eval_entry("jg(xs[0][0], xs[0][1]); jg(xs[1][0], xs[1][1]);");
-        cap.take();
-        let jit = s.eval_entry("print(jg(xs[2][0], xs[2][1]))");
-        let jit_out = cap.take() + &jit.stdout;
-        let plain = s.eval_entry("print(gf(xs[2][0], xs[2][1]))");
-        let plain_out = cap.take() + &plain.stdout;
-        assert_eq!(jit_out, plain_out, "case {case} (gradient): {setup}");
-        assert_eq!(
-            jit.stderr.is_empty(),
-            plain.stderr.is_empty(),
-            "case {case} (gradient): {setup}"
-        );
+        r.out("let gf = grad(|a, b| sum(f(a, b)), argnums=(0, 1)); let jg = jit(gf);");
+        r.out("jg(xs[0][0], xs[0][1]); jg(xs[1][0], xs[1][1]);");
+        r.agree("jg", "gf", last, &format!("case {case} (gradient): {setup}"));
+    }
+}
+
+/// A REPL session for the differential tests, its printed output captured.
+struct Repl {
+    session: dp::repl::Session,
+    cap: dp::SharedBuffer,
+}
+
+impl Repl {
+    fn new() -> Repl {
+        let cap = dp::SharedBuffer::default();
+        let session = dp::repl::Session::new(Box::new(cap.clone()), std::env::temp_dir(), false);
+        Repl { session, cap }
+    }
+
+    /// What `entry` printed (and echoed), and whether it succeeded.
+    fn out(&mut self, entry: &str) -> (String, bool) {
+        let r = self.session.eval_entry(entry);
+        (self.cap.take() + &r.stdout, r.stderr.is_empty())
+    }
+
+    /// Prints `jitted(args)` and `plain(args)`: the same text, and both
+    /// fail or neither. Returns whether the plain call succeeded.
+    fn agree(&mut self, jitted: &str, plain: &str, args: &str, what: &str) -> bool {
+        let (j, j_ok) = self.out(&format!("print({jitted}({args}))"));
+        let (p, p_ok) = self.out(&format!("print({plain}({args}))"));
+        assert_eq!(j, p, "{what}");
+        assert_eq!(j_ok, p_ok, "{what}");
+        p_ok
     }
 }
 
@@ -972,25 +977,16 @@ fn random_scalar_programs_on_hostile_values_replay_exactly() {
     for case in 0..600 {
         let e = scalar_expr(&mut g, 5);
         let vals: Vec<String> = (0..6).map(|_| g.pick(HOSTILE).to_string()).collect();
-        let cap = dp::SharedBuffer::default();
-        let mut s = dp::repl::Session::new(Box::new(cap.clone()), std::env::temp_dir(), false);
+        let mut r = Repl::new();
         let setup = format!(
             "fn f(a, b) {{ let y = a; for i in range(3) {{ y = {e}; a = y * 0.5; }} y }}; \
              let vg = value_and_grad(f, argnums=(0, 1)); let jf = jit(vg);"
         );
-        let r = s.eval_entry(&setup);
-        assert_eq!(r.stderr, "", "case {case}: {setup}");
-        s.eval_entry(&format!("jf({}, {}); jf({}, {});", vals[0], vals[1], vals[2], vals[3]));
-        cap.take();
-        let call = |f: &str| format!("print({f}({}, {}))", vals[4], vals[5]);
-        let jit = s.eval_entry(&call("jf"));
-        let jit_out = cap.take() + &jit.stdout;
-        let plain = s.eval_entry(&call("vg"));
-        let plain_out = cap.take() + &plain.stdout;
-        assert_eq!(jit_out, plain_out, "case {case}: {setup} on {vals:?}");
-        assert_eq!(jit.stderr.is_empty(), plain.stderr.is_empty(), "case {case}: {setup}");
-        let stats = s.eval_entry("print(jit_stats(jf).replays)");
-        if (cap.take() + &stats.stdout).trim() != "0" {
+        assert!(r.out(&setup).1, "case {case}: {setup}");
+        r.out(&format!("jf({}, {}); jf({}, {});", vals[0], vals[1], vals[2], vals[3]));
+        let last = format!("{}, {}", vals[4], vals[5]);
+        r.agree("jf", "vg", &last, &format!("case {case}: {setup} on {vals:?}"));
+        if r.out("print(jit_stats(jf).replays)").0.trim() != "0" {
             replayed += 1;
         }
     }

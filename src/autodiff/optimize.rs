@@ -311,29 +311,16 @@ fn value_of<'a>(g: &'a Extended, o: &'a AdjointRef) -> &'a Value {
     }
 }
 
-/// Whether a constant operand is `c` everywhere.
-fn is_const(o: &AdjointRef, c: f64) -> bool {
-    match o {
-        AdjointRef::Const(v) => match v.strip() {
-            Value::Float(x) => *x == c,
-            Value::Int(n) => *n as f64 == c,
-            Value::Tensor(t) => !t.is_bool() && t.size() <= 4096 && t.to_vec().iter().all(|x| *x == c),
-            _ => false,
-        },
-        AdjointRef::Node(_) => false,
-    }
-}
-
 /// Whether a constant operand is `c` everywhere, bit for bit (the sign of a
-/// zero counts).
-fn is_const_bits(o: &AdjointRef, c: f64) -> bool {
+/// zero counts: `x + 0.0` is not `x` where `x` is `-0.0`, `x + -0.0` is).
+fn is_const(o: &AdjointRef, c: f64) -> bool {
     let same = |x: f64| x.to_bits() == c.to_bits();
     match o {
         AdjointRef::Const(v) => match v.strip() {
             Value::Float(x) => same(*x),
             // An integer zero converts to +0.0.
             Value::Int(n) => same(*n as f64),
-            Value::Tensor(t) => !t.is_bool() && t.size() <= 4096 && t.to_vec().into_iter().all(same),
+            Value::Tensor(t) => !t.is_bool() && t.size() <= CONST_SCAN_MAX && t.to_vec().into_iter().all(same),
             _ => false,
         },
         AdjointRef::Node(_) => false,
@@ -374,9 +361,9 @@ pub fn simplify(g: &Extended) -> Extended {
             Prim::Binary(b) => match b.0 {
                 // `x + 0.0` is `0.0` where x is `-0.0`: only `x + -0.0` and
                 // `x - 0.0` are x for every x.
-                BinaryOp::Add if is_const_bits(&ops[1], -0.0) => same(0),
-                BinaryOp::Add if is_const_bits(&ops[0], -0.0) => same(1),
-                BinaryOp::Sub if is_const_bits(&ops[1], 0.0) => same(0),
+                BinaryOp::Add if is_const(&ops[1], -0.0) => same(0),
+                BinaryOp::Add if is_const(&ops[0], -0.0) => same(1),
+                BinaryOp::Sub if is_const(&ops[1], 0.0) => same(0),
                 BinaryOp::Mul if is_const(&ops[1], 1.0) => same(0),
                 BinaryOp::Mul if is_const(&ops[0], 1.0) => same(1),
                 BinaryOp::Div if is_const(&ops[1], 1.0) => same(0),
@@ -428,9 +415,10 @@ pub fn simplify(g: &Extended) -> Extended {
     rebuild(g, fate)
 }
 
-/// Tensor constants larger than this are never compared element by element:
-/// two of them are the same operand only when they share one buffer.
-const CSE_CONST_MAX: usize = 4096;
+/// Tensor constants larger than this are never read element by element by
+/// the passes: two of them are the same operand only when they share one
+/// buffer, and none counts as an identity's `0` or `1`.
+const CONST_SCAN_MAX: usize = 4096;
 
 /// Whether two operands are the same: one node, or constants with the same
 /// bits (bitwise, not `==`: merging `0.0` with `-0.0` would change the sign
@@ -441,7 +429,7 @@ fn same_operand(a: &AdjointRef, b: &AdjointRef) -> bool {
         (AdjointRef::Const(x), AdjointRef::Const(y)) => match (x.strip(), y.strip()) {
             (Value::Tensor(s), Value::Tensor(t)) => {
                 Rc::ptr_eq(s, t)
-                    || (s.size() <= CSE_CONST_MAX
+                    || (s.size() <= CONST_SCAN_MAX
                         && s.shape() == t.shape()
                         && s.dtype() == t.dtype()
                         && s.to_vec()
@@ -467,7 +455,7 @@ fn const_fingerprint(v: &Value) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     match v.strip() {
         Value::Float(x) => x.to_bits().hash(&mut h),
-        Value::Tensor(t) if t.size() <= CSE_CONST_MAX => {
+        Value::Tensor(t) if t.size() <= CONST_SCAN_MAX => {
             t.shape().hash(&mut h);
             for x in t.to_vec() {
                 x.to_bits().hash(&mut h);
