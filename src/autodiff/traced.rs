@@ -85,11 +85,10 @@ impl Leaves {
         let mut inputs = Vec::new();
         let kw = args.kw.iter().map(|(_, v)| v).filter(|_| self.keywords);
         for a in args.pos.iter().chain(kw) {
-            tree::map_leaves(a, &mut |x, _| {
+            tree::for_each_leaf(a, &mut |x| {
                 if self.takes(x) {
                     inputs.push(self.input(x));
                 }
-                Ok(Value::None)
             })?;
         }
         Ok(inputs)
@@ -125,11 +124,10 @@ impl TracedGraph {
     pub fn inputs_of(args: &[Value]) -> R<Vec<Value>> {
         let mut inputs = Vec::new();
         for a in args {
-            tree::map_leaves(a, &mut |x, _| {
+            tree::for_each_leaf(a, &mut |x| {
                 if is_differentiable(x) {
                     inputs.push(crate::ops::num(x));
                 }
-                Ok(Value::None)
             })?;
         }
         Ok(inputs)
@@ -139,12 +137,12 @@ impl TracedGraph {
     /// from `outputs` (the graph's outputs, in order).
     pub fn result_from(&self, outputs: Vec<Value>) -> R<Value> {
         let mut next = outputs.into_iter();
-        tree::map_leaves(&self.result, &mut |x, _| {
-            Ok(if self.leaves.gives(x) {
+        tree::rebuild_leaves(&self.result, &mut |x| {
+            if self.leaves.gives(x) {
                 next.next().unwrap_or(Value::None)
             } else {
                 x.clone()
-            })
+            }
         })
     }
 

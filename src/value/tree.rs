@@ -118,6 +118,33 @@ pub fn for_each_leaf(v: &Value, f: &mut dyn FnMut(&Value)) -> Result<(), Diagnos
     walk(v, 0, f)
 }
 
+/// Rebuilds `v` with every leaf replaced by `f(leaf)`: [`map_leaves`]
+/// without the paths, for hot paths that never report one (a jit plan's
+/// result, rebuilt on every call); a tree nested deeper than the limit is an
+/// error.
+pub fn rebuild_leaves(v: &Value, f: &mut dyn FnMut(&Value) -> Value) -> Result<Value, Diagnostic> {
+    fn walk(v: &Value, depth: usize, f: &mut dyn FnMut(&Value) -> Value) -> Result<Value, Diagnostic> {
+        match v {
+            Value::Tuple(items) => {
+                check_depth_at(depth + 1)?;
+                let out: Result<Vec<Value>, Diagnostic> = items.iter().map(|x| walk(x, depth + 1, f)).collect();
+                Ok(Value::Tuple(Tuple::from(out?)))
+            }
+            Value::Dict(d) => {
+                check_depth_at(depth + 1)?;
+                let mut out = Vec::with_capacity(d.len());
+                for (k, x) in d.iter() {
+                    out.push((k.clone(), walk(x, depth + 1, f)?));
+                }
+                // The keys come in the dict's own (sorted) order.
+                Ok(Value::Dict(Dict::from_sorted_unique(out.into_iter())))
+            }
+            leaf => Ok(f(leaf)),
+        }
+    }
+    walk(v, 0, f)
+}
+
 /// Rebuilds `like`'s structure with leaves taken in order from `items`.
 pub fn unflatten(like: &Value, items: &mut dyn Iterator<Item = Value>) -> Result<Value, Diagnostic> {
     map_leaves(like, &mut |_, p| {

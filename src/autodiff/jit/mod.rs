@@ -98,17 +98,12 @@ impl Jitted {
         if self.state.borrow().off || !it.jit_watch.is_empty() || it.diff.debug_nans() || it.diff.capture_armed() {
             return call_unjitted(it, &self.f, args);
         }
-        let Some(signature) = Signature::of(&args) else {
-            // Arguments being differentiated or batched: `f` runs under
-            // that transformation as it would without jit.
-            return call_unjitted(it, &self.f, args);
-        };
         let plans: Vec<Rc<Plan>> = self
             .state
             .borrow()
             .plans
             .iter()
-            .filter(|p| p.fits(&signature))
+            .filter(|p| p.admits(&args))
             .cloned()
             .collect();
         let mut miss = Miss::default();
@@ -125,6 +120,11 @@ impl Jitted {
                 Run::Diverged(span, key) => miss.diverged = Some((span, key)),
             }
         }
+        let Some(signature) = Signature::of(&args) else {
+            // Arguments being differentiated or batched (no plan admits
+            // them): `f` runs under that transformation as it would without jit.
+            return call_unjitted(it, &self.f, args);
+        };
         self.trace(it, signature, args, miss)
     }
 

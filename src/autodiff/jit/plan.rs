@@ -114,16 +114,12 @@ impl Plan {
         })
     }
 
-    /// Whether the plan is for arguments of `signature`: the same one, or
-    /// one differing in int (key) values only when the ints (keys) are
+    /// Whether the plan is for `args`: arguments of the same signature, or
+    /// of one differing in int (key) values only when the ints (keys) are
     /// inputs of the plan.
-    pub fn fits(&self, signature: &Signature) -> bool {
+    pub fn admits(&self, args: &Args) -> bool {
         let l = self.graph.leaves;
-        if l.ints || l.keys {
-            self.signature.same_but(signature, l.ints, l.keys)
-        } else {
-            self.signature == *signature
-        }
+        self.signature.admits(args, l.ints, l.keys)
     }
 
     /// The first module global the plan read that holds another value now.

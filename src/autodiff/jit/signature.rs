@@ -130,6 +130,61 @@ impl Signature {
             })
     }
 
+    /// Whether `args` have this signature but for the values of their int
+    /// leaves (when `ints`) and keys (when `keys`): [`Signature::of`] and
+    /// [`Signature::same_but`] in one walk that builds nothing, which is
+    /// what every call of a jitted function asks first (a model's parameter
+    /// tree can have hundreds of leaves).
+    pub fn admits(&self, args: &Args, ints: bool, keys: bool) -> bool {
+        let mut at = 0;
+        args.pos.iter().all(|a| self.admit(a, &mut at, ints, keys, 0))
+            && args.kw.iter().all(|(name, v)| {
+                let named = matches!(self.0.get(at), Some(Part::Keyword(n)) if n == name);
+                at += 1;
+                named && self.admit(v, &mut at, ints, keys, 0)
+            })
+            && at == self.0.len()
+    }
+
+    /// Whether `v` matches the parts from `at` on (as [`walk`] would write
+    /// them), moving `at` past them.
+    fn admit(&self, v: &Value, at: &mut usize, ints: bool, keys: bool, depth: usize) -> bool {
+        if depth > MAX_DEPTH {
+            return false;
+        }
+        let Some(part) = self.0.get(*at) else {
+            return false;
+        };
+        *at += 1;
+        match (v, part) {
+            (Value::Float(_), Part::Float) => true,
+            (Value::Int(i), Part::Int(j)) => ints || i == j,
+            (Value::Key(k), Part::Key(l)) => keys || k == l,
+            (Value::Tensor(t), Part::Tensor(shape, is_bool)) => t.shape() == &shape[..] && t.is_bool() == *is_bool,
+            (Value::Tuple(items), Part::Tuple(n)) => {
+                items.len() == *n && items.iter().all(|x| self.admit(x, at, ints, keys, depth + 1))
+            }
+            (Value::Dict(d), Part::Dict(names)) => {
+                d.len() == names.len()
+                    && d.keys().zip(names).all(|(a, b)| a == b)
+                    && d.values().all(|x| self.admit(x, at, ints, keys, depth + 1))
+            }
+            // The kinds `walk` gives a part of their own match no other part.
+            (
+                Value::Float(_)
+                | Value::Int(_)
+                | Value::Key(_)
+                | Value::Tensor(_)
+                | Value::Dual(_)
+                | Value::Tuple(_)
+                | Value::Dict(_),
+                _,
+            ) => false,
+            (other, Part::Exact(e)) => identical(other, e),
+            _ => false,
+        }
+    }
+
     /// How `other` differs from this signature when only int and key values
     /// do: whether some int differs, whether some key does (`None`: the
     /// signatures differ in more than that).
@@ -172,4 +227,81 @@ fn walk(v: &Value, parts: &mut Vec<Part>, depth: usize) -> Option<()> {
         other => parts.push(Part::Exact(other.clone())),
     }
     Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::Dict;
+    use dp_tensor::Tensor;
+
+    fn args(pos: Vec<Value>, kw: Vec<(&str, Value)>) -> Args {
+        Args {
+            pos,
+            kw: kw.into_iter().map(|(k, v)| (Rc::from(k), v)).collect(),
+            span: Default::default(),
+            spans: Vec::new(),
+        }
+    }
+
+    fn tensor(shape: &[usize]) -> Value {
+        let n = shape.iter().product();
+        // Invariant: the data has exactly the shape's element count.
+        Value::Tensor(Rc::new(Tensor::from_vec(vec![0.5; n], shape).unwrap()))
+    }
+
+    fn dict(entries: Vec<(&str, Value)>) -> Value {
+        Value::Dict(entries.into_iter().map(|(k, v)| (Rc::from(k), v)).collect::<Dict>())
+    }
+
+    fn tuple(items: Vec<Value>) -> Value {
+        Value::Tuple(items.into())
+    }
+
+    /// `admits` answers what building the signature and comparing does, for
+    /// every pair of a set of argument lists that differ in one place each.
+    #[test]
+    fn admits_agrees_with_building_the_signature() {
+        let s: Value = Value::Str(Rc::from("relu"));
+        let cases = vec![
+            args(vec![Value::Float(1.0)], vec![]),
+            args(vec![Value::Float(2.0)], vec![]),
+            args(vec![Value::Int(3)], vec![]),
+            args(vec![Value::Int(4)], vec![]),
+            args(vec![Value::Key(7)], vec![]),
+            args(vec![Value::Key(8)], vec![]),
+            args(vec![tensor(&[2, 3])], vec![]),
+            args(vec![tensor(&[3, 2])], vec![]),
+            args(vec![tensor(&[6])], vec![]),
+            args(vec![tuple(vec![Value::Float(1.0), tensor(&[2])])], vec![]),
+            args(vec![tuple(vec![Value::Float(1.0)]), tensor(&[2])], vec![]),
+            args(vec![tuple(vec![Value::Float(1.0), Value::Int(3)])], vec![]),
+            args(vec![tuple(vec![Value::Float(1.0), Value::Int(5)])], vec![]),
+            args(vec![dict(vec![("b", Value::Float(0.0)), ("w", tensor(&[2]))])], vec![]),
+            args(vec![dict(vec![("b", Value::Float(0.0)), ("v", tensor(&[2]))])], vec![]),
+            args(vec![dict(vec![("b", Value::Float(0.0))])], vec![]),
+            args(vec![Value::Float(1.0)], vec![("act", s.clone())]),
+            args(vec![Value::Float(1.0)], vec![("act", Value::Str(Rc::from("tanh")))]),
+            args(vec![Value::Float(1.0)], vec![("mode", s.clone())]),
+            args(vec![Value::Float(1.0), s.clone()], vec![]),
+            args(vec![Value::Float(1.0), Value::Bool(true)], vec![]),
+            args(vec![Value::Float(1.0), Value::Bool(false)], vec![]),
+            args(vec![Value::Float(1.0), Value::None], vec![]),
+            args(vec![], vec![]),
+        ];
+        for (i, a) in cases.iter().enumerate() {
+            // Invariant: none of these arguments is being differentiated.
+            let sig = Signature::of(a).unwrap();
+            for (j, b) in cases.iter().enumerate() {
+                let other = Signature::of(b).unwrap();
+                for (ints, keys) in [(false, false), (true, false), (false, true), (true, true)] {
+                    assert_eq!(
+                        sig.admits(b, ints, keys),
+                        sig.same_but(&other, ints, keys),
+                        "case {i} against case {j}, ints {ints}, keys {keys}"
+                    );
+                }
+            }
+        }
+    }
 }
