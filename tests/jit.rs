@@ -941,7 +941,7 @@ fn scalar_expr(g: &mut Gen, depth: usize) -> String {
         };
     }
     let x = scalar_expr(g, depth - 1);
-    match g.below(18) {
+    match g.below(19) {
         0 => format!("-({x})"),
         1 => format!("exp({x})"),
         2 => format!("log({x})"),
@@ -950,7 +950,9 @@ fn scalar_expr(g: &mut Gen, depth: usize) -> String {
         5 => format!("tanh({x})"),
         6 => format!("sigmoid({x})"),
         7 => format!("floor({x})"),
-        8 => format!("({x}) ** 2"),
+        8 => format!("({x}) ** {}", g.pick(&["2", "3", "-1", "0"])),
+        // Int constants meet floats as plain code converts them.
+        9 => format!("({x}) * 3 - 2 / ({x})"),
         _ => {
             let y = scalar_expr(g, depth - 1);
             match g.below(7) {

@@ -251,22 +251,31 @@ impl Program {
             let op = match prim {
                 Prim::Unary(u) if node.inputs.len() == 1 => Some(ScalarOp::Unary(u.0)),
                 Prim::Binary(b) if node.inputs.len() == 2 => Some(ScalarOp::of_binary(b.0)),
+                // `x ** n` of a float is `powf(x, n)` (see `IntPow::forward`).
+                Prim::IntPow(_) if node.inputs.len() == 1 => Some(ScalarOp::Binary(BinaryOp::Pow)),
+                _ => None,
+            };
+            // A constant operand's register: a float, or an int constant of a
+            // binary operator, which meets a float converted (`x ** 2`; see
+            // the binary primitive's `forward`).
+            let binary = matches!(prim, Prim::Binary(_));
+            let mut constant_reg = |v: &Value| match *v {
+                Value::Float(c) => Some(const_reg(&mut regs, c)),
+                Value::Int(c) if binary => Some(const_reg(&mut regs, c as f64)),
                 _ => None,
             };
             // The register of each operand, if every one is a float.
-            let operand_regs: Option<SmallVec<[u32; 2]>> = (0..node.inputs.len())
+            let mut operand_regs: Option<SmallVec<[u32; 2]>> = (0..node.inputs.len())
                 .map(|k| match node.parents.get(k).copied().flatten() {
                     Some(p) if is_float(p as usize) && !constant(p as usize) => Some(p),
-                    Some(p) => match nodes[p as usize].out {
-                        Value::Float(c) => Some(const_reg(&mut regs, c)),
-                        _ => None,
-                    },
-                    None => match node.inputs[k] {
-                        Value::Float(c) => Some(const_reg(&mut regs, c)),
-                        _ => None,
-                    },
+                    Some(p) if constant(p as usize) => constant_reg(&nodes[p as usize].out),
+                    Some(_) => None,
+                    None => constant_reg(&node.inputs[k]),
                 })
                 .collect();
+            if let (Prim::IntPow(n), Some(r)) = (prim, &mut operand_regs) {
+                r.push(const_reg(&mut regs, f64::from(n.0)));
+            }
             if let (Some(op), Some(r), Value::Float(seen)) = (op, operand_regs, &node.out) {
                 in_reg_only[i] = true;
                 let b = r.get(1).copied().unwrap_or(r[0]);
