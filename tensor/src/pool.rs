@@ -36,6 +36,17 @@ const BACKOFF: Duration = Duration::from_micros(400);
 /// Until when (nanoseconds after [`epoch`]) [`helper_worthwhile`] says no.
 static BACKOFF_UNTIL: AtomicU64 = AtomicU64::new(0);
 
+/// Shared jobs in a row in which the helper lagged. Each one doubles the
+/// backoff (up to `BACKOFF << MAX_DOUBLINGS`): on a machine whose cores stay
+/// busy with other processes, a fixed 400 us made every other elementwise
+/// operation of a loop wait for a preempted helper (and the spinning helper
+/// took CPU time from the caller), 1.5-4x slower than serial under load 5.
+/// One job shared without lag resets it.
+static LAGS: AtomicU64 = AtomicU64::new(0);
+
+/// At most 400 us * 2^6 = 25.6 ms of serial work between two tries.
+const MAX_DOUBLINGS: u64 = 6;
+
 /// A fixed instant the backoff deadline is measured from.
 fn epoch() -> Instant {
     static EPOCH: OnceLock<Instant> = OnceLock::new();
@@ -167,18 +178,23 @@ impl Drop for WaitDone {
 /// calling thread and the helper; returns when all have finished.
 pub(crate) fn for_each_piece(pieces: usize, f: impl Fn(usize) + Sync) {
     let next = AtomicUsize::new(0);
-    let work = || loop {
+    // Pieces run by the helper.
+    let helped = AtomicUsize::new(0);
+    let work = |count: &AtomicUsize| loop {
         let i = next.fetch_add(1, Ordering::Relaxed);
         if i >= pieces {
             break;
         }
         f(i);
+        count.fetch_add(1, Ordering::Relaxed);
     };
+    let mine = AtomicUsize::new(0);
     let p = match pool() {
         Some(p) if pieces > 1 && !p.taken.swap(true, Ordering::Acquire) => p,
-        _ => return work(),
+        _ => return work(&mine),
     };
-    let job: JobRef = &work;
+    let help = || work(&helped);
+    let job: JobRef = &help;
     let job_ptr = &job as *const JobRef as *mut JobRef<'static>;
     p.done.store(false, Ordering::Relaxed);
     p.panicked.store(false, Ordering::Relaxed);
@@ -190,13 +206,20 @@ pub(crate) fn for_each_piece(pieces: usize, f: impl Fn(usize) + Sync) {
     }
     let wait = WaitDone(p, job_ptr);
     let start = Instant::now();
-    work();
+    work(&mine);
     let own = start.elapsed();
     drop(wait);
-    if start.elapsed() > own + own / 2 {
-        // The caller waited longer than half its own share for the helper.
-        let backoff = u64::try_from(BACKOFF.as_nanos()).unwrap_or(u64::MAX);
+    // The helper lagged if the caller waited longer than half its own share
+    // for it, or if it ran less than a quarter of many pieces: then its core
+    // is busy with other work, and its spinning between jobs only takes
+    // time from the caller.
+    let few = pieces >= 8 && helped.load(Ordering::Relaxed) * 4 < pieces;
+    if start.elapsed() > own + own / 2 || few {
+        let lags = LAGS.fetch_add(1, Ordering::Relaxed).min(MAX_DOUBLINGS);
+        let backoff = u64::try_from(BACKOFF.as_nanos()).unwrap_or(u64::MAX) << lags;
         BACKOFF_UNTIL.store(now_nanos().saturating_add(backoff), Ordering::Relaxed);
+    } else {
+        LAGS.store(0, Ordering::Relaxed);
     }
     if p.panicked.load(Ordering::Relaxed) {
         panic!("dp-tensor helper thread job panicked");
