@@ -459,12 +459,14 @@ crate::simd::multiversion!(
     fn contiguous_unary(op: UnaryOp, src: &[f64], dst: &mut [MaybeUninit<f64>]) => contiguous_unary_impl
 );
 
-/// The rows of the first axis of `shape` and the elements in each (1 and
-/// `n` for a 0-d shape), for [`split_rows_mut`].
+/// The rows of the first axis of `shape` (`n` elements) and the elements in
+/// each, for [`split_rows_mut`]: one row of `n` for a 0-d shape, none of
+/// none for an empty first axis.
 fn first_axis(shape: &[usize], n: usize) -> (usize, usize) {
     match shape.first() {
-        Some(&rows) if rows > 0 => (rows, n / rows),
-        _ => (1, n),
+        Some(&0) => (0, 0),
+        Some(&rows) => (rows, n / rows),
+        None => (1, n),
     }
 }
 

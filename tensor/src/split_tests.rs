@@ -167,6 +167,23 @@ fn broadcasts_views_and_where() {
         same(&what, must, || Tensor::where_(&col, &row, &mt).unwrap());
         same(&what, must, || Tensor::where_(&cond, &Tensor::scalar(1.0), &m).unwrap());
     }
+    // Empty and 0-d results.
+    for shape in [vec![0, 3], vec![3, 0], vec![0], vec![]] {
+        let n = shape.iter().product();
+        let m = t(inputs(n, 13), &shape);
+        let last = shape.last().map_or(vec![], |&c| vec![c]);
+        let row = t(inputs(last.iter().product(), 14), &last);
+        let what = format!("{shape:?}");
+        same(&what, false, || m.binary(&row, BinaryOp::Add).unwrap());
+        same(&what, false, || row.binary(&m, BinaryOp::Add).unwrap());
+        same(&what, false, || own(&m).binary_owned(&row, BinaryOp::Add).unwrap());
+        same(&what, false, || Tensor::where_(&m, &row, &m).unwrap());
+        same(&what, false, || m.unary(UnaryOp::Exp));
+        let b = shape.iter().map(|_| 1).collect::<Vec<_>>();
+        let one = t(vec![2.0], &b);
+        same(&what, false, || m.binary(&one, BinaryOp::Mul).unwrap());
+        assert_eq!(m.binary(&row, BinaryOp::Add).unwrap().size(), n, "{what}");
+    }
     // Three axes, the first one short.
     let x = t(inputs(4 * 300 * 200, 8), &[4, 300, 200]);
     let b = t(inputs(200, 9), &[200]);
