@@ -210,10 +210,11 @@ pub(crate) fn for_each_piece(pieces: usize, f: impl Fn(usize) + Sync) {
     let own = start.elapsed();
     drop(wait);
     // The helper lagged if the caller waited longer than half its own share
-    // for it, or if it ran less than a quarter of many pieces: then its core
-    // is busy with other work, and its spinning between jobs only takes
-    // time from the caller.
-    let few = pieces >= 8 && helped.load(Ordering::Relaxed) * 4 < pieces;
+    // for it, or if it joined in but ran less than a quarter of many pieces:
+    // then its core is busy with other work, and its spinning between jobs
+    // only takes time from the caller. (One that never joined cost nothing.)
+    let h = helped.load(Ordering::Relaxed);
+    let few = pieces >= 8 && h > 0 && h * 4 < pieces;
     if start.elapsed() > own + own / 2 || few {
         let lags = LAGS.fetch_add(1, Ordering::Relaxed).min(MAX_DOUBLINGS);
         let backoff = u64::try_from(BACKOFF.as_nanos()).unwrap_or(u64::MAX) << lags;
