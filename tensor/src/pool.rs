@@ -41,7 +41,7 @@ static BACKOFF_UNTIL: AtomicU64 = AtomicU64::new(0);
 /// busy with other processes, a fixed 400 us made every other elementwise
 /// operation of a loop wait for a preempted helper (and the spinning helper
 /// took CPU time from the caller), 1.5-4x slower than serial under load 5.
-/// One job shared without lag resets it.
+/// Each job shared without lag undoes one doubling.
 static LAGS: AtomicU64 = AtomicU64::new(0);
 
 /// At most 400 us * 2^6 = 25.6 ms of serial work between two tries.
@@ -112,9 +112,18 @@ fn pool() -> Option<&'static Pool> {
     })
 }
 
+/// A round of 64 spins taking longer than this means the thread was
+/// preempted: its core is shared with other processes.
+const PREEMPTED: Duration = Duration::from_micros(50);
+
 /// Spins until `ready()` holds or [`SPIN`] has passed; returns `ready()`.
+/// Stops early when the thread was preempted while spinning: on a core
+/// shared with other processes, spinning only takes time from them and from
+/// the other thread of the job (under load 4-5 the spinning helper made
+/// split elementwise loops up to 2x slower than serial).
 fn spin_until(ready: impl Fn() -> bool) -> bool {
     let start = Instant::now();
+    let mut round = start;
     loop {
         for _ in 0..64 {
             if ready() {
@@ -122,9 +131,11 @@ fn spin_until(ready: impl Fn() -> bool) -> bool {
             }
             std::hint::spin_loop();
         }
-        if start.elapsed() > SPIN {
+        let now = Instant::now();
+        if now - start > SPIN || now - round > PREEMPTED {
             return ready();
         }
+        round = now;
     }
 }
 
@@ -219,8 +230,10 @@ pub(crate) fn for_each_piece(pieces: usize, f: impl Fn(usize) + Sync) {
         let lags = LAGS.fetch_add(1, Ordering::Relaxed).min(MAX_DOUBLINGS);
         let backoff = u64::try_from(BACKOFF.as_nanos()).unwrap_or(u64::MAX) << lags;
         BACKOFF_UNTIL.store(now_nanos().saturating_add(backoff), Ordering::Relaxed);
-    } else {
-        LAGS.store(0, Ordering::Relaxed);
+    } else if LAGS.load(Ordering::Relaxed) > 0 {
+        // Recover one doubling per good job: under steady load good and
+        // lagging jobs alternate, and a full reset kept the backoff short.
+        LAGS.fetch_sub(1, Ordering::Relaxed);
     }
     if p.panicked.load(Ordering::Relaxed) {
         panic!("dp-tensor helper thread job panicked");
@@ -274,7 +287,15 @@ pub(crate) fn should_split(n: usize, min: usize) -> bool {
             return split;
         }
     }
-    n >= min && n > GRAIN && helper_worthwhile()
+    n >= min && n > GRAIN && helper_worthwhile() && elementwise_sharing()
+}
+
+/// Whether elementwise work may be shared: `DP_SPLIT_ELEMENTWISE=0` (read
+/// once) keeps it on the calling thread while products still share theirs,
+/// to compare the two in one build.
+fn elementwise_sharing() -> bool {
+    static ON: OnceLock<bool> = OnceLock::new();
+    *ON.get_or_init(|| std::env::var("DP_SPLIT_ELEMENTWISE").map_or(true, |v| v.trim() != "0"))
 }
 
 /// Lets tests compare split kernels against the serial ones on the same
