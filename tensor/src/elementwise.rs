@@ -2,8 +2,9 @@
 
 use crate::dtype::DType;
 use crate::error::{checked_size, Result, TensorError};
-use crate::iter::{contiguous_strides, for_each_row};
+use crate::iter::{contiguous_strides, for_each_row, for_each_row_in};
 use crate::ops::{BinaryOp, UnaryOp};
+use crate::pool::{split_min, split_mut, split_rows_mut};
 use crate::tensor::{broadcast_shapes, broadcast_strides, Tensor};
 use std::mem::MaybeUninit;
 use std::rc::Rc;
@@ -225,6 +226,28 @@ pub(crate) fn pow(a: f64, b: f64) -> f64 {
     }
 }
 
+/// The split threshold (see [`split_min`]) of a unary op that is not one
+/// of the vectorised transcendentals: plain arithmetic is memory-bound, the
+/// rest are libm calls of tens of nanoseconds.
+fn unary_split_min(op: UnaryOp) -> usize {
+    use UnaryOp::*;
+    match op {
+        Neg | Abs | Sqrt | Floor | Round | Ceil | Relu | Sign | IsNan | Recip | Square | IsFinite | IsInf => {
+            split_min::CHEAP
+        }
+        _ => split_min::COSTLY,
+    }
+}
+
+/// The split threshold of a binary op: all are memory-bound but `pow`.
+fn binary_split_min(op: BinaryOp) -> usize {
+    if op == BinaryOp::Pow {
+        split_min::COSTLY
+    } else {
+        split_min::CHEAP
+    }
+}
+
 #[inline(always)]
 fn unary_inplace_impl<M: crate::simd::Mode>(op: UnaryOp, buf: &mut [f64]) {
     unary_dispatch!(op, |f| {
@@ -267,33 +290,43 @@ fn map_tensor(t: &Tensor, f: impl Fn(f64) -> f64) -> Tensor {
     Tensor::from_parts(out, t.shape.clone())
 }
 
-/// Appends one output row of a broadcasting binary op:
-/// `out.push(f(a[ao + i*sa], b[bo + i*sb]))` for `i in 0..n`.
+/// Writes one output row of a broadcasting binary op:
+/// `out[i] = f(a[ao + i*sa], b[bo + i*sb])` for `i < out.len()`.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 fn binary_row(
-    out: &mut Vec<f64>,
-    n: usize,
+    out: &mut [MaybeUninit<f64>],
     a: &[f64],
-    ao: isize,
-    sa: isize,
+    (ao, sa): (isize, isize),
     b: &[f64],
-    bo: isize,
-    sb: isize,
+    (bo, sb): (isize, isize),
     f: impl Fn(f64, f64) -> f64,
 ) {
+    let n = out.len();
     let (aou, bou) = (ao as usize, bo as usize);
     match (sa, sb) {
-        (1, 1) => out.extend(a[aou..aou + n].iter().zip(&b[bou..bou + n]).map(|(&x, &y)| f(x, y))),
+        (1, 1) => {
+            for ((o, &x), &y) in out.iter_mut().zip(&a[aou..aou + n]).zip(&b[bou..bou + n]) {
+                o.write(f(x, y));
+            }
+        }
         (1, 0) => {
             let y = b[bou];
-            out.extend(a[aou..aou + n].iter().map(|&x| f(x, y)))
+            for (o, &x) in out.iter_mut().zip(&a[aou..aou + n]) {
+                o.write(f(x, y));
+            }
         }
         (0, 1) => {
             let x = a[aou];
-            out.extend(b[bou..bou + n].iter().map(|&y| f(x, y)))
+            for (o, &y) in out.iter_mut().zip(&b[bou..bou + n]) {
+                o.write(f(x, y));
+            }
         }
-        _ => out.extend((0..n as isize).map(|i| f(a[(ao + i * sa) as usize], b[(bo + i * sb) as usize]))),
+        _ => {
+            for (i, o) in out.iter_mut().enumerate() {
+                let i = i as isize;
+                o.write(f(a[(ao + i * sa) as usize], b[(bo + i * sb) as usize]));
+            }
+        }
     }
 }
 
@@ -357,6 +390,15 @@ impl<'a> Contiguous<'a> {
             Contiguous::Left(_, y) => y.len(),
         }
     }
+
+    /// The operands of output elements `lo..hi` (`hi <= self.len()`).
+    fn range(self, lo: usize, hi: usize) -> Contiguous<'a> {
+        match self {
+            Contiguous::Both(x, y) => Contiguous::Both(&x[lo..hi], &y[lo..hi]),
+            Contiguous::Right(x, q) => Contiguous::Right(&x[lo..hi], q),
+            Contiguous::Left(p, y) => Contiguous::Left(p, &y[lo..hi]),
+        }
+    }
 }
 
 #[inline(always)]
@@ -387,12 +429,16 @@ crate::simd::multiversion!(
     fn contiguous_binary(op: BinaryOp, xs: Contiguous<'_>, dst: &mut [MaybeUninit<f64>]) => contiguous_binary_impl
 );
 
-/// `a op b` into a fresh buffer when its output is one contiguous run.
+/// `a op b` into a fresh buffer when its output is one contiguous run
+/// (shared with the helper thread in pieces when large).
 fn binary_contiguous(op: BinaryOp, xs: Contiguous<'_>) -> Vec<f64> {
     let n = xs.len();
     let mut out = crate::buffer::with_capacity(n);
-    contiguous_binary(op, xs, &mut out.spare_capacity_mut()[..n]);
-    // SAFETY: contiguous_binary wrote all n elements (every operand run has n).
+    split_mut(&mut out.spare_capacity_mut()[..n], binary_split_min(op), |lo, d| {
+        contiguous_binary(op, xs.range(lo, lo + d.len()), d)
+    });
+    // SAFETY: the pieces cover all n elements and contiguous_binary wrote
+    // every element of each (every operand run has the piece's length).
     unsafe { out.set_len(n) };
     out
 }
@@ -413,20 +459,46 @@ crate::simd::multiversion!(
     fn contiguous_unary(op: UnaryOp, src: &[f64], dst: &mut [MaybeUninit<f64>]) => contiguous_unary_impl
 );
 
-/// General broadcasting binary kernel into a fresh buffer of shape `shape`.
+/// The rows of the first axis of `shape` (`n` elements) and the elements in
+/// each, for [`split_rows_mut`]: one row of `n` for a 0-d shape, none of
+/// none for an empty first axis.
+fn first_axis(shape: &[usize], n: usize) -> (usize, usize) {
+    match shape.first() {
+        Some(&0) => (0, 0),
+        Some(&rows) => (rows, n / rows),
+        None => (1, n),
+    }
+}
+
+/// General broadcasting binary kernel into a fresh buffer of shape `shape`
+/// (`n` elements); large outputs are split along the first axis between
+/// this thread and the helper.
 #[inline(always)]
-fn binary_general(a: &Tensor, b: &Tensor, shape: &[usize], n: usize, f: impl Fn(f64, f64) -> f64 + Copy) -> Vec<f64> {
+fn binary_general(
+    a: &Tensor,
+    b: &Tensor,
+    shape: &[usize],
+    n: usize,
+    min: usize,
+    f: impl Fn(f64, f64) -> f64 + Copy + Sync,
+) -> Vec<f64> {
     let mut out = crate::buffer::with_capacity(n);
     let sa = broadcast_strides(&a.shape, &a.strides, shape);
     let sb = broadcast_strides(&b.shape, &b.strides, shape);
     let (ad, bd) = (&a.data[..], &b.data[..]);
-    // The output is written in row-major order, so rows can simply be appended.
-    for_each_row(
-        shape,
-        [&sa, &sb],
-        [a.offset as isize, b.offset as isize],
-        |[ao, bo], len, [sa, sb]| binary_row(&mut out, len, ad, ao, sa, bd, bo, sb, f),
-    );
+    let (rows, row_len) = first_axis(shape, n);
+    let offsets = [a.offset as isize, b.offset as isize];
+    split_rows_mut(&mut out.spare_capacity_mut()[..n], rows, row_len, min, |lo, hi, dst| {
+        // A piece's rows come in row-major order: each goes after the last.
+        let mut done = 0;
+        for_each_row_in(shape, [&sa, &sb], offsets, (lo, hi), |[ao, bo], len, [sa, sb]| {
+            binary_row(&mut dst[done..done + len], ad, (ao, sa), bd, (bo, sb), f);
+            done += len;
+        });
+    });
+    // SAFETY: the pieces cover all n elements, and each piece's rows cover
+    // the piece exactly (slicing checked that they fit), every one written.
+    unsafe { out.set_len(n) };
     out
 }
 
@@ -527,7 +599,7 @@ impl Tensor {
                 Some(src) => crate::vmath::map(op, src),
                 None => {
                     let mut out = self.to_vec();
-                    crate::vmath::map_inplace(op, &mut out);
+                    crate::vmath::map_inplace_split(op, &mut out);
                     out
                 }
             };
@@ -535,8 +607,13 @@ impl Tensor {
         }
         if let Some(src) = self.as_slice() {
             let mut out = crate::buffer::with_capacity(src.len());
-            contiguous_unary(op, src, &mut out.spare_capacity_mut()[..src.len()]);
-            // SAFETY: contiguous_unary wrote all src.len() elements.
+            split_mut(
+                &mut out.spare_capacity_mut()[..src.len()],
+                unary_split_min(op),
+                |lo, d| contiguous_unary(op, &src[lo..lo + d.len()], d),
+            );
+            // SAFETY: the pieces cover all src.len() elements, each written
+            // by contiguous_unary.
             unsafe { out.set_len(src.len()) };
             return Tensor::from_parts(out, self.shape.clone());
         }
@@ -548,9 +625,9 @@ impl Tensor {
         if self.is_reusable() {
             if let Some(buf) = Rc::get_mut(&mut self.data) {
                 if crate::vmath::supports(op) {
-                    crate::vmath::map_inplace(op, buf);
+                    crate::vmath::map_inplace_split(op, buf);
                 } else {
-                    unary_inplace(op, buf);
+                    split_mut(buf, unary_split_min(op), |_, d| unary_inplace(op, d));
                 }
                 return self.typed(op.result_dtype());
             }
@@ -577,7 +654,7 @@ impl Tensor {
         let n = checked_size(&shape)?;
         let out = match Contiguous::of(self, other) {
             Some(xs) => binary_contiguous(op, xs),
-            None => binary_dispatch!(op, |f| binary_general(self, other, &shape, n, f)),
+            None => binary_dispatch!(op, |f| binary_general(self, other, &shape, n, binary_split_min(op), f)),
         };
         Ok(Tensor::from_parts(out, shape).typed(op.result_dtype()))
     }
@@ -594,16 +671,22 @@ impl Tensor {
             let bd = &other.data[..];
             let boff = other.offset as isize;
             if let Some(buf) = Rc::get_mut(&mut self.data) {
+                let (rows, row_len) = first_axis(&shape, buf.len());
+                let min = binary_split_min(op);
                 binary_dispatch!(op, |f| {
-                    for_each_row(&shape, [&so, &sb], [0, boff], |[oo, bo], len, [os, sb]| {
-                        if os == 1 {
-                            inplace_row(&mut buf[oo as usize..oo as usize + len], bd, bo, sb, f);
-                        } else {
-                            for i in 0..len as isize {
-                                let k = (oo + i * os) as usize;
-                                buf[k] = f(buf[k], bd[(bo + i * sb) as usize]);
+                    split_rows_mut(buf, rows, row_len, min, |lo, hi, buf| {
+                        // Offsets into `buf` are relative to the piece's first row.
+                        let base = -((lo * row_len) as isize);
+                        for_each_row_in(&shape, [&so, &sb], [base, boff], (lo, hi), |[oo, bo], len, [os, sb]| {
+                            if os == 1 {
+                                inplace_row(&mut buf[oo as usize..oo as usize + len], bd, bo, sb, f);
+                            } else {
+                                for i in 0..len as isize {
+                                    let k = (oo + i * os) as usize;
+                                    buf[k] = f(buf[k], bd[(bo + i * sb) as usize]);
+                                }
                             }
-                        }
+                        })
                     })
                 });
                 return Ok(self.typed(op.result_dtype()));
@@ -647,10 +730,11 @@ impl Tensor {
         }
         if self.is_reusable() {
             if let Some(buf) = Rc::get_mut(&mut self.data) {
+                let min = binary_split_min(op);
                 if scalar_on_left {
-                    binary_dispatch!(op, |f| map_inplace(buf, |x| f(s, x)));
+                    binary_dispatch!(op, |f| split_mut(buf, min, |_, d| map_inplace(d, |x| f(s, x))));
                 } else {
-                    binary_dispatch!(op, |f| map_inplace(buf, |x| f(x, s)));
+                    binary_dispatch!(op, |f| split_mut(buf, min, |_, d| map_inplace(d, |x| f(x, s))));
                 }
                 return self.typed(op.result_dtype());
             }
@@ -669,27 +753,40 @@ impl Tensor {
         };
         let s1 = broadcast_shapes(&cond.shape, &a.shape).ok_or_else(|| err(&cond.shape, &a.shape))?;
         let shape = broadcast_shapes(&s1, &b.shape).ok_or_else(|| err(&s1, &b.shape))?;
-        // Written row by row in row-major order into the spare capacity.
+        // Written row by row in row-major order into the spare capacity,
+        // large outputs in slabs of the first axis shared with the helper.
         let mut out = crate::buffer::alloc(&shape)?;
-        let mut done = 0;
+        let n = checked_size(&shape)?;
         let sc = broadcast_strides(&cond.shape, &cond.strides, &shape);
         let sa = broadcast_strides(&a.shape, &a.strides, &shape);
         let sb = broadcast_strides(&b.shape, &b.strides, &shape);
         let (cd, ad, bd) = (&cond.data[..], &a.data[..], &b.data[..]);
-        for_each_row(
-            &shape,
-            [&sc, &sa, &sb],
-            [cond.offset as isize, a.offset as isize, b.offset as isize],
-            |[co, ao, bo], len, [sc, sa, sb]| {
-                let (c, x, y) = (lane(cd, co, sc, len), lane(ad, ao, sa, len), lane(bd, bo, sb, len));
-                where_row(&mut out.spare_capacity_mut()[done..done + len], c, x, y);
-                done += len;
+        let (rows, row_len) = first_axis(&shape, n);
+        let offsets = [cond.offset as isize, a.offset as isize, b.offset as isize];
+        split_rows_mut(
+            &mut out.spare_capacity_mut()[..n],
+            rows,
+            row_len,
+            split_min::CHEAP,
+            |lo, hi, dst| {
+                let mut done = 0;
+                for_each_row_in(
+                    &shape,
+                    [&sc, &sa, &sb],
+                    offsets,
+                    (lo, hi),
+                    |[co, ao, bo], len, [sc, sa, sb]| {
+                        let (c, x, y) = (lane(cd, co, sc, len), lane(ad, ao, sa, len), lane(bd, bo, sb, len));
+                        where_row(&mut dst[done..done + len], c, x, y);
+                        done += len;
+                    },
+                );
             },
         );
-        // SAFETY: `where_row` wrote each of the first `done` elements (the
-        // rows cover the shape exactly, and slicing the spare capacity
-        // checked that they fit in what `alloc` reserved).
-        unsafe { out.set_len(done) };
+        // SAFETY: the pieces cover all n elements (`alloc` reserved that
+        // many), and each piece's rows cover the piece exactly (slicing
+        // checked that they fit), every one written by `where_row`.
+        unsafe { out.set_len(n) };
         let dtype = if a.is_bool() && b.is_bool() {
             DType::Bool
         } else {

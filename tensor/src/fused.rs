@@ -218,15 +218,40 @@ impl FusedKernel {
             None => crate::buffer::alloc(&result_shape)?,
         };
         let datas: Vec<Option<&[f64]>> = tensors.iter().map(|t| t.as_ref().map(|t| &t.data[..])).collect();
-        run_blocks(Blocks {
-            kernel: self,
-            tensors: &datas,
-            sources: &sources,
-            shape,
-            n,
-            goal,
-            out: &mut out,
-        });
+        if let Goal::Elementwise { reused } = goal {
+            let dst: &mut [MaybeUninit<f64>] = if reused {
+                let out = &mut out[..n];
+                // SAFETY: f64 and MaybeUninit<f64> have the same layout, and
+                // only initialised values are written through it.
+                unsafe { &mut *(out as *mut [f64] as *mut [MaybeUninit<f64>]) }
+            } else {
+                &mut out.spare_capacity_mut()[..n]
+            };
+            // Large results in pieces shared with the helper thread: each
+            // element goes through the same steps on either thread.
+            crate::pool::split_mut(dst, crate::pool::split_min::COSTLY, |lo, dst| {
+                run_piece(Piece {
+                    kernel: self,
+                    tensors: &datas,
+                    sources: &sources,
+                    shape,
+                    n,
+                    reused,
+                    lo,
+                    dst,
+                })
+            });
+        } else {
+            run_blocks(Blocks {
+                kernel: self,
+                tensors: &datas,
+                sources: &sources,
+                shape,
+                n,
+                goal,
+                out: &mut out,
+            });
+        }
         if !matches!(goal, Goal::Elementwise { reused: true }) {
             // SAFETY: `run_blocks` wrote every element of the result (see
             // `Goal`), and `alloc` reserved room for that many.
@@ -427,10 +452,8 @@ enum Goal {
 
 /// Where one block's values go.
 enum Target<'o> {
-    /// Elements `lo..lo + len` of the fresh output buffer's spare capacity.
-    Fresh(&'o mut Vec<f64>),
-    /// Elements `lo..lo + len` of the reused output buffer (read, then overwritten).
-    Reused(&'o mut Vec<f64>),
+    /// Exactly the block's elements of a fresh output buffer.
+    Uninit(&'o mut [MaybeUninit<f64>]),
     /// A scratch slice of exactly the block's length.
     Slice(&'o mut [f64]),
     /// Exactly the block's elements of an output that holds the argument
@@ -438,7 +461,57 @@ enum Target<'o> {
     InPlace(&'o mut [f64]),
 }
 
-/// Everything one run needs, passed to the instruction-set-specific loop.
+/// One piece of an elementwise run: result elements `lo..lo + dst.len()`.
+struct Piece<'a, 'd> {
+    kernel: &'a FusedKernel,
+    tensors: &'a [Option<&'a [f64]>],
+    sources: &'a [Source],
+    shape: &'a [usize],
+    /// Elements of the whole result.
+    n: usize,
+    /// Whether `dst` holds the argument marked `Source::Output` (read, then
+    /// overwritten), else it is fresh.
+    reused: bool,
+    lo: usize,
+    dst: &'d mut [MaybeUninit<f64>],
+}
+
+#[inline(always)]
+fn run_piece_impl<M: Mode>(p: Piece<'_, '_>) {
+    let Piece {
+        kernel,
+        tensors,
+        sources,
+        shape,
+        n,
+        reused,
+        lo,
+        dst,
+    } = p;
+    let mut m = Machine::new(kernel, tensors, sources, shape, n, true);
+    let width = m.width;
+    // Blocks of `width` from `lo`: pieces start at multiples of
+    // `pool::GRAIN`, itself a multiple of `BLOCK`, so a piece's blocks are
+    // the serial run's.
+    for (j, block) in dst.chunks_mut(width).enumerate() {
+        let len = block.len();
+        let target = if reused {
+            // SAFETY: `reused` says these elements were initialised (they
+            // hold the argument the result overwrites).
+            Target::InPlace(unsafe { &mut *(block as *mut [MaybeUninit<f64>] as *mut [f64]) })
+        } else {
+            Target::Uninit(block)
+        };
+        m.block::<M>(lo + j * width, len, target);
+    }
+}
+
+multiversion!(
+    /// Runs one piece of an elementwise fused kernel (vectorised for the best instruction set).
+    fn run_piece(p: Piece<'_, '_>) => run_piece_impl
+);
+
+/// Everything a run ending in a sum needs, passed to the instruction-set-specific loop.
 struct Blocks<'a> {
     kernel: &'a FusedKernel,
     tensors: &'a [Option<&'a [f64]>],
@@ -541,19 +614,8 @@ fn run_blocks_impl<M: Mode>(b: Blocks<'_>) {
     let mut m = Machine::new(kernel, tensors, sources, shape, n, true);
     let width = m.width;
     match goal {
-        Goal::Elementwise { reused } => {
-            let mut lo = 0;
-            while lo < n {
-                let len = width.min(n - lo);
-                let target = if reused {
-                    Target::Reused(&mut *out)
-                } else {
-                    Target::Fresh(&mut *out)
-                };
-                m.block::<M>(lo, len, target);
-                lo += len;
-            }
-        }
+        // Run piece by piece (`run_piece`).
+        Goal::Elementwise { .. } => {}
         Goal::SumAll => {
             let mut leaf = vec![0.0f64; crate::reduce::PAIRWISE_BLOCK];
             let total = crate::reduce::pairwise(0, n, &mut |lo, len| {
@@ -703,10 +765,7 @@ impl<'a> Machine<'a> {
             |o: FusedOperand| matches!(o, FusedOperand::Arg(k) if matches!(sources[k as usize], Source::Output));
         let scalar = &self.scalar;
         let last = steps.len() - 1;
-        let mut target = Some(match target {
-            Target::Reused(out) => Target::InPlace(&mut out[lo..lo + len]),
-            other => other,
-        });
+        let mut target = Some(target);
         for (i, s) in steps.iter().enumerate() {
             if i != last && scalar[i].is_some() {
                 continue;
@@ -736,11 +795,10 @@ impl<'a> Machine<'a> {
                         // and only initialised values are written through it.
                         unsafe { &mut *(dst as *mut [f64] as *mut [MaybeUninit<f64>]) }
                     }
-                    Some(Target::Fresh(out)) => &mut out.spare_capacity_mut()[lo..lo + len],
+                    Some(Target::Uninit(dst)) => dst,
                     // SAFETY: as above.
                     Some(Target::Slice(buf)) => unsafe { &mut *(buf as *mut [f64] as *mut [MaybeUninit<f64>]) },
-                    // `Reused` became `InPlace` above.
-                    Some(Target::Reused(_)) | None => return,
+                    None => return,
                 };
                 compute::<M>(s.op, scalar[i], step(s.a), step(s.b), dst);
                 return;

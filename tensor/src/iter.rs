@@ -95,3 +95,25 @@ pub(crate) fn for_each_row<const N: usize>(
         }
     }
 }
+
+/// [`for_each_row`] over the slab `lo..hi` of the first axis of `shape`
+/// (which must have at least one axis): the rows of the elements whose first
+/// index lies in `lo..hi`, in row-major order. Lets the pieces of a split
+/// kernel walk their own part of a broadcast.
+#[inline]
+pub(crate) fn for_each_row_in<const N: usize>(
+    shape: &[usize],
+    strides: [&[isize]; N],
+    offsets: [isize; N],
+    (lo, hi): (usize, usize),
+    f: impl FnMut([isize; N], usize, [isize; N]),
+) {
+    let Some((_, rest)) = shape.split_first() else {
+        return for_each_row(shape, strides, offsets, f);
+    };
+    let mut sub = Vec::with_capacity(shape.len());
+    sub.push(hi.saturating_sub(lo));
+    sub.extend_from_slice(rest);
+    let start: [isize; N] = std::array::from_fn(|k| offsets[k] + lo as isize * strides[k][0]);
+    for_each_row(&sub, strides, start, f);
+}

@@ -40,6 +40,8 @@ mod scatter;
 mod simd;
 mod sorting;
 mod special;
+#[cfg(test)]
+mod split_tests;
 mod tensor;
 mod vmath;
 mod vreduce;

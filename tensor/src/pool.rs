@@ -36,6 +36,17 @@ const BACKOFF: Duration = Duration::from_micros(400);
 /// Until when (nanoseconds after [`epoch`]) [`helper_worthwhile`] says no.
 static BACKOFF_UNTIL: AtomicU64 = AtomicU64::new(0);
 
+/// Shared jobs in a row in which the helper lagged. Each one doubles the
+/// backoff (up to `BACKOFF << MAX_DOUBLINGS`): on a machine whose cores stay
+/// busy with other processes, a fixed 400 us made every other elementwise
+/// operation of a loop wait for a preempted helper (and the spinning helper
+/// took CPU time from the caller), 1.5-4x slower than serial under load 5.
+/// Each job shared without lag undoes one doubling.
+static LAGS: AtomicU64 = AtomicU64::new(0);
+
+/// At most 400 us * 2^6 = 25.6 ms of serial work between two tries.
+const MAX_DOUBLINGS: u64 = 6;
+
 /// A fixed instant the backoff deadline is measured from.
 fn epoch() -> Instant {
     static EPOCH: OnceLock<Instant> = OnceLock::new();
@@ -101,9 +112,18 @@ fn pool() -> Option<&'static Pool> {
     })
 }
 
+/// A round of 64 spins taking longer than this means the thread was
+/// preempted: its core is shared with other processes.
+const PREEMPTED: Duration = Duration::from_micros(50);
+
 /// Spins until `ready()` holds or [`SPIN`] has passed; returns `ready()`.
+/// Stops early when the thread was preempted while spinning: on a core
+/// shared with other processes, spinning only takes time from them and from
+/// the other thread of the job (under load 4-5 the spinning helper made
+/// split elementwise loops up to 2x slower than serial).
 fn spin_until(ready: impl Fn() -> bool) -> bool {
     let start = Instant::now();
+    let mut round = start;
     loop {
         for _ in 0..64 {
             if ready() {
@@ -111,9 +131,11 @@ fn spin_until(ready: impl Fn() -> bool) -> bool {
             }
             std::hint::spin_loop();
         }
-        if start.elapsed() > SPIN {
+        let now = Instant::now();
+        if now - start > SPIN || now - round > PREEMPTED {
             return ready();
         }
+        round = now;
     }
 }
 
@@ -167,18 +189,23 @@ impl Drop for WaitDone {
 /// calling thread and the helper; returns when all have finished.
 pub(crate) fn for_each_piece(pieces: usize, f: impl Fn(usize) + Sync) {
     let next = AtomicUsize::new(0);
-    let work = || loop {
+    // Pieces run by the helper.
+    let helped = AtomicUsize::new(0);
+    let work = |count: &AtomicUsize| loop {
         let i = next.fetch_add(1, Ordering::Relaxed);
         if i >= pieces {
             break;
         }
         f(i);
+        count.fetch_add(1, Ordering::Relaxed);
     };
+    let mine = AtomicUsize::new(0);
     let p = match pool() {
         Some(p) if pieces > 1 && !p.taken.swap(true, Ordering::Acquire) => p,
-        _ => return work(),
+        _ => return work(&mine),
     };
-    let job: JobRef = &work;
+    let help = || work(&helped);
+    let job: JobRef = &help;
     let job_ptr = &job as *const JobRef as *mut JobRef<'static>;
     p.done.store(false, Ordering::Relaxed);
     p.panicked.store(false, Ordering::Relaxed);
@@ -190,17 +217,170 @@ pub(crate) fn for_each_piece(pieces: usize, f: impl Fn(usize) + Sync) {
     }
     let wait = WaitDone(p, job_ptr);
     let start = Instant::now();
-    work();
+    work(&mine);
     let own = start.elapsed();
     drop(wait);
-    if start.elapsed() > own + own / 2 {
-        // The caller waited longer than half its own share for the helper.
-        let backoff = u64::try_from(BACKOFF.as_nanos()).unwrap_or(u64::MAX);
+    // The helper lagged if the caller waited longer than half its own share
+    // for it, or if it joined in but ran less than a quarter of many pieces:
+    // then its core is busy with other work, and its spinning between jobs
+    // only takes time from the caller. (One that never joined cost nothing.)
+    let h = helped.load(Ordering::Relaxed);
+    let few = pieces >= 8 && h > 0 && h * 4 < pieces;
+    if start.elapsed() > own + own / 2 || few {
+        let lags = LAGS.fetch_add(1, Ordering::Relaxed).min(MAX_DOUBLINGS);
+        let backoff = u64::try_from(BACKOFF.as_nanos()).unwrap_or(u64::MAX) << lags;
         BACKOFF_UNTIL.store(now_nanos().saturating_add(backoff), Ordering::Relaxed);
+    } else if LAGS.load(Ordering::Relaxed) > 0 {
+        // Recover one doubling per good job: under steady load good and
+        // lagging jobs alternate, and a full reset kept the backoff short.
+        LAGS.fetch_sub(1, Ordering::Relaxed);
     }
     if p.panicked.load(Ordering::Relaxed) {
         panic!("dp-tensor helper thread job panicked");
     }
+}
+
+/// Elements per piece of split elementwise work (PyTorch and XLA use about
+/// the same grain). A multiple of every kernel's block length (256 in
+/// `vmath`, 512 in `fused`), so that a piece's blocks start where the serial
+/// loop's do.
+pub(crate) const GRAIN: usize = 32 * 1024;
+
+/// Split thresholds, in elements, by cost per element: below them handing a
+/// piece to the helper (a wake-up or a spin hand-off, and the cache lines of
+/// the output moving between cores) costs more than it saves. Measured with
+/// `examples/split_sweep.rs` on the 2-core AVX-512 VM.
+pub(crate) mod split_min {
+    /// Memory-bound arithmetic (add, multiply, compare, where, ...).
+    pub(crate) const CHEAP: usize = 4 * super::GRAIN;
+    /// Vectorised transcendentals and fused blocks (several ns per element).
+    pub(crate) const COSTLY: usize = 2 * super::GRAIN;
+}
+
+/// A raw pointer the pieces of one split job share; each piece touches only
+/// its own disjoint range of the pointee.
+struct SharedMut<T>(*mut T);
+
+impl<T> SharedMut<T> {
+    /// The pointer (a method, so that closures capture the whole wrapper and
+    /// its `Sync`, not the bare pointer field).
+    fn get(&self) -> *mut T {
+        self.0
+    }
+}
+
+// SAFETY: the pointer is only used by `split_mut`, whose pieces are disjoint
+// subslices of one `&mut [T]` with `T: Send`.
+unsafe impl<T: Send> Sync for SharedMut<T> {}
+
+/// Whether work on `n` elements whose threshold is `min` should be split.
+pub(crate) fn should_split(n: usize, min: usize) -> bool {
+    #[cfg(test)]
+    match test_mode::MODE.get() {
+        test_mode::Mode::Normal => {}
+        test_mode::Mode::Serial => return false,
+        test_mode::Mode::Split => {
+            let split = n >= min && n > GRAIN;
+            if split {
+                test_mode::SPLITS.fetch_add(1, Ordering::Relaxed);
+            }
+            return split;
+        }
+    }
+    n >= min && n > GRAIN && helper_worthwhile() && elementwise_sharing()
+}
+
+/// Whether elementwise work may be shared: `DP_SPLIT_ELEMENTWISE=0` (read
+/// once) keeps it on the calling thread while products still share theirs,
+/// to compare the two in one build.
+fn elementwise_sharing() -> bool {
+    static ON: OnceLock<bool> = OnceLock::new();
+    *ON.get_or_init(|| std::env::var("DP_SPLIT_ELEMENTWISE").map_or(true, |v| v.trim() != "0"))
+}
+
+/// Lets tests compare split kernels against the serial ones on the same
+/// thread: the split decision is taken on the calling thread.
+#[cfg(test)]
+pub(crate) mod test_mode {
+    use std::cell::Cell;
+    use std::sync::atomic::AtomicUsize;
+
+    /// How [`super::should_split`] decides on this thread.
+    #[derive(Clone, Copy)]
+    pub(crate) enum Mode {
+        /// As in production.
+        Normal,
+        /// Never split.
+        Serial,
+        /// Split whenever the size allows, even when the helper is backing
+        /// off (so that a test cannot pass by not splitting).
+        Split,
+    }
+
+    thread_local! {
+        pub(crate) static MODE: Cell<Mode> = const { Cell::new(Mode::Normal) };
+    }
+
+    /// Splits taken in [`Mode::Split`] (by any thread).
+    pub(crate) static SPLITS: AtomicUsize = AtomicUsize::new(0);
+
+    /// `f()` with this thread's decisions made by `mode`.
+    pub(crate) fn with<R>(mode: Mode, f: impl FnOnce() -> R) -> R {
+        let old = MODE.replace(mode);
+        let r = f();
+        MODE.set(old);
+        r
+    }
+}
+
+/// Calls `f(start, piece)` for consecutive pieces of `dst` ([`GRAIN`]
+/// elements each, the last one shorter) covering it exactly, shared with the
+/// helper when `dst` has at least `min` elements (see [`split_min`]) and the
+/// helper is worthwhile; otherwise `f(0, dst)` once on this thread. `f` must
+/// compute each element independently of how `dst` was cut, so that the
+/// result does not depend on the thread count.
+pub(crate) fn split_mut<T: Send>(dst: &mut [T], min: usize, f: impl Fn(usize, &mut [T]) + Sync) {
+    let n = dst.len();
+    if !should_split(n, min) {
+        return f(0, dst);
+    }
+    let base = SharedMut(dst.as_mut_ptr());
+    for_each_piece(n.div_ceil(GRAIN), |i| {
+        let start = i * GRAIN;
+        let len = GRAIN.min(n - start);
+        // SAFETY: `for_each_piece` runs every `i < pieces` exactly once, so the
+        // ranges `start..start + len` are disjoint and inside `dst`, which the
+        // caller's `&mut` keeps borrowed until all pieces have finished.
+        let piece = unsafe { std::slice::from_raw_parts_mut(base.get().add(start), len) };
+        f(start, piece);
+    });
+}
+
+/// Calls `f(lo, hi, piece)` for consecutive ranges `lo..hi` of `rows` rows of
+/// `row_len` elements each, where `piece` is `dst[lo * row_len..hi *
+/// row_len]`: as [`split_mut`], but cut at row boundaries (pieces of about
+/// [`GRAIN`] elements), for kernels that walk rows of a broadcast.
+pub(crate) fn split_rows_mut<T: Send>(
+    dst: &mut [T],
+    rows: usize,
+    row_len: usize,
+    min: usize,
+    f: impl Fn(usize, usize, &mut [T]) + Sync,
+) {
+    let n = dst.len();
+    if rows < 2 || rows.checked_mul(row_len) != Some(n) || !should_split(n, min) {
+        return f(0, rows, dst);
+    }
+    let per = GRAIN.div_ceil(row_len.max(1)).max(1);
+    let base = SharedMut(dst.as_mut_ptr());
+    for_each_piece(rows.div_ceil(per), |i| {
+        let lo = i * per;
+        let hi = (lo + per).min(rows);
+        // SAFETY: as in `split_mut`: each `i` runs once, so the row ranges are
+        // disjoint, and `hi * row_len <= rows * row_len == dst.len()`.
+        let piece = unsafe { std::slice::from_raw_parts_mut(base.get().add(lo * row_len), (hi - lo) * row_len) };
+        f(lo, hi, piece);
+    });
 }
 
 #[cfg(test)]
@@ -216,6 +396,58 @@ mod tests {
                 hits[i].fetch_add(1, Ordering::Relaxed);
             });
             assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) == 1), "{pieces}");
+        }
+    }
+
+    #[test]
+    fn split_pieces_cover_the_slice_once() {
+        for n in [
+            0,
+            1,
+            GRAIN,
+            GRAIN + 1,
+            2 * GRAIN - 1,
+            4 * GRAIN,
+            4 * GRAIN + 1,
+            7 * GRAIN + 333,
+        ] {
+            let mut v = vec![0u32; n];
+            test_mode::with(test_mode::Mode::Split, || {
+                split_mut(&mut v, 0, |lo, d| {
+                    assert!(d.len() <= GRAIN && (lo % GRAIN == 0), "{n} {lo}");
+                    for (i, x) in d.iter_mut().enumerate() {
+                        *x += (lo + i) as u32 + 1;
+                    }
+                })
+            });
+            assert!(v.iter().enumerate().all(|(i, &x)| x == i as u32 + 1), "{n}");
+        }
+    }
+
+    #[test]
+    fn split_rows_cover_the_rows_once() {
+        for (rows, row_len) in [
+            (0, 5),
+            (1, 5 * GRAIN),
+            (2, GRAIN),
+            (3, GRAIN + 1),
+            (1000, 1000),
+            (70_000, 3),
+            (5, 0),
+        ] {
+            let mut v = vec![0u32; rows * row_len];
+            test_mode::with(test_mode::Mode::Split, || {
+                split_rows_mut(&mut v, rows, row_len, 0, |lo, hi, d| {
+                    assert_eq!(d.len(), (hi - lo) * row_len);
+                    for (i, x) in d.iter_mut().enumerate() {
+                        *x += (lo * row_len + i) as u32 + 1;
+                    }
+                })
+            });
+            assert!(
+                v.iter().enumerate().all(|(i, &x)| x == i as u32 + 1),
+                "{rows}x{row_len}"
+            );
         }
     }
 

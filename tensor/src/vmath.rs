@@ -1000,13 +1000,24 @@ multiversion!(
 );
 
 /// `op` applied to every element of `src`, into a new vector (vectorised for
-/// the ops of [`supports`], scalar otherwise).
+/// the ops of [`supports`], scalar otherwise); a large `src` is shared with
+/// the helper thread in pieces (each element is computed by the same
+/// formula either way, so the bits do not depend on the thread count).
 pub(crate) fn map(op: UnaryOp, src: &[f64]) -> Vec<f64> {
     let mut out = crate::buffer::with_capacity(src.len());
-    map_uninit(op, src, &mut out.spare_capacity_mut()[..src.len()]);
-    // SAFETY: map_uninit wrote all src.len() elements.
+    let dst = &mut out.spare_capacity_mut()[..src.len()];
+    crate::pool::split_mut(dst, crate::pool::split_min::COSTLY, |lo, d| {
+        map_uninit(op, &src[lo..lo + d.len()], d);
+    });
+    // SAFETY: the pieces cover dst, and map_uninit wrote every element of each.
     unsafe { out.set_len(src.len()) };
     out
+}
+
+/// [`map_inplace`] over a whole buffer, shared with the helper thread in
+/// pieces when it is large (as [`map`]).
+pub(crate) fn map_inplace_split(op: UnaryOp, buf: &mut [f64]) {
+    crate::pool::split_mut(buf, crate::pool::split_min::COSTLY, |_, d| map_inplace(op, d));
 }
 
 multiversion!(
