@@ -736,6 +736,20 @@ fn masks_and_shifts_in_a_vmap_inside_jit_stay_per_example() {
     }
 }
 
+/// A plan replayed on an empty tensor: whole reductions of a fused chain
+/// over no elements (`var` of shape (0,): `mean((x - mean(x)) ** 2)`) give
+/// `nan` as plain code does (the replay divided by the length 0 and failed).
+#[test]
+fn plans_replay_on_empty_tensors() {
+    let out = run(&[
+        "fn f(x) { (x + var(x), std(x), mean(reshape(x, (0, 2)) - 1.0, axis=0)) }",
+        "let jf = jit(f); let ok = true;",
+        "for k in range(3) { ok = ok and str(jf(zeros((0,)))) == str(f(zeros((0,)))); }",
+        "print(ok, jf(zeros((0,)))); jit_stats(jf)",
+    ]);
+    assert_eq!(out, "true ([], nan, [nan, nan])\n{jitted: true, replays: 3, traces: 1}");
+}
+
 mod common;
 use common::Gen;
 
