@@ -750,6 +750,26 @@ fn plans_replay_on_empty_tensors() {
     assert_eq!(out, "true ([], nan, [nan, nan])\n{jitted: true, replays: 3, traces: 1}");
 }
 
+/// Int arithmetic on a plan's int inputs overflows as plain code does even
+/// where its result goes unused: dead-code elimination keeps it (it dropped
+/// `let u = n * big;`, and the plan answered where plain code fails).
+#[test]
+fn unused_int_arithmetic_still_overflows_in_a_plan() {
+    for body in [
+        "let u = float(n * 4611686018427387904); x * 2.0",
+        "let u = -9223372036854775807 - n; x",
+    ] {
+        let src = format!(
+            "fn f(x, n) {{ {body} }}\nlet g = ((F));\nprint(g(1.0, 0), g(1.0, 1), g(1.0, 0));\nprint(g(1.0, 0));\nprint(g(1.0, 2));\n"
+        );
+        let jitted = run_file(&src.replace("((F))", "jit(f)"));
+        let plain = run_file(&src.replace("((F))", "(((f)))"));
+        assert_eq!(jitted.0, plain.0, "{body}");
+        assert!(plain.1.contains("integer overflow"), "{}", plain.1);
+        assert_eq!(without_paths(&jitted.1), without_paths(&plain.1), "{body}");
+    }
+}
+
 mod common;
 use common::Gen;
 
