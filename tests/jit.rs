@@ -738,16 +738,21 @@ fn masks_and_shifts_in_a_vmap_inside_jit_stay_per_example() {
 
 /// A plan replayed on an empty tensor: whole reductions of a fused chain
 /// over no elements (`var` of shape (0,): `mean((x - mean(x)) ** 2)`) give
-/// `nan` as plain code does (the replay divided by the length 0 and failed).
+/// `nan` as plain code does, and the sum of a product with row 1 of an empty
+/// stack is 0 (the replay divided by the length 0, or sliced past the end
+/// of the empty buffer, and failed).
 #[test]
 fn plans_replay_on_empty_tensors() {
     let out = run(&[
-        "fn f(x) { (x + var(x), std(x), mean(reshape(x, (0, 2)) - 1.0, axis=0)) }",
+        "fn f(x) { (x + var(x), std(x), mean(reshape(x, (0, 2)) - 1.0, axis=0), sum(x * stack((x, x * 0.5))[1])) }",
         "let jf = jit(f); let ok = true;",
         "for k in range(3) { ok = ok and str(jf(zeros((0,)))) == str(f(zeros((0,)))); }",
         "print(ok, jf(zeros((0,)))); jit_stats(jf)",
     ]);
-    assert_eq!(out, "true ([], nan, [nan, nan])\n{jitted: true, replays: 3, traces: 1}");
+    assert_eq!(
+        out,
+        "true ([], nan, [nan, nan], 0.0)\n{jitted: true, replays: 3, traces: 1}"
+    );
 }
 
 /// Int arithmetic on a plan's int inputs overflows as plain code does even

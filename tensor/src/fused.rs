@@ -556,6 +556,13 @@ fn run_blocks_impl<M: Mode>(b: Blocks<'_>) {
         }
         Goal::SumAll => {
             let mut leaf = vec![0.0f64; crate::reduce::PAIRWISE_BLOCK];
+            if n == 0 {
+                // The sum of nothing, without running a block of no elements
+                // (whose sources may start past the end of an empty buffer:
+                // row 1 of a (2, 0) stack).
+                out.push(0.0);
+                return;
+            }
             let total = crate::reduce::pairwise(0, n, &mut |lo, len| {
                 // Leaves are at most PAIRWISE_BLOCK <= BLOCK long: one block each.
                 let buf = &mut leaf[..len];
