@@ -757,15 +757,19 @@ fn plans_replay_on_empty_tensors() {
 
 /// Int arithmetic on a plan's int inputs overflows as plain code does even
 /// where its result goes unused: dead-code elimination keeps it (it dropped
-/// `let u = n * big;`, and the plan answered where plain code fails).
+/// `let u = n * big;`, and the plan answered where plain code fails); and
+/// the report names every call on the way, as plain code's does (the plan's
+/// own error named only the jitted function's call).
 #[test]
 fn unused_int_arithmetic_still_overflows_in_a_plan() {
     for body in [
         "let u = float(n * 4611686018427387904); x * 2.0",
         "let u = -9223372036854775807 - n; x",
+        // Inside a call `f` makes: the report names both calls.
+        "x + float(inner(n))",
     ] {
         let src = format!(
-            "fn f(x, n) {{ {body} }}\nlet g = ((F));\nprint(g(1.0, 0), g(1.0, 1), g(1.0, 0));\nprint(g(1.0, 0));\nprint(g(1.0, 2));\n"
+            "fn inner(n) {{ n * 4611686018427387904 }}\nfn f(x, n) {{ {body} }}\nlet g = ((F));\nprint(g(1.0, 0), g(1.0, 1), g(1.0, 0));\nprint(g(1.0, 0));\nprint(g(1.0, 2));\n"
         );
         let jitted = run_file(&src.replace("((F))", "jit(f)"));
         let plain = run_file(&src.replace("((F))", "(((f)))"));
