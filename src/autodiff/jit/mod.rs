@@ -22,7 +22,7 @@ pub mod signature;
 pub mod watch;
 
 use super::traced::{Leaves, TracedGraph};
-use crate::diagnostics::{Diagnostic, R};
+use crate::diagnostics::R;
 use crate::eval::Interp;
 use crate::syntax::span::Span;
 use crate::value::native::Args;
