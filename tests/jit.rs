@@ -708,6 +708,77 @@ fn simplified_plans_keep_signed_zeros_infinities_and_nans() {
     assert_eq!(out, "(3, true)");
 }
 
+/// A `vmap` inside a jitted function: masks, shifts and indices that
+/// builtins keep out of differentiation (`where`'s condition,
+/// `logsumexp`'s shift, `any`/`all`, `stop_gradient`)
+/// stay batched, so each example uses its own. (They lost their batch to
+/// the trace: `where(x > 0.5, x, 0.0)` broadcast the whole batch's mask
+/// against each example, a result of shape (2, 2, 3) for (2, 3).)
+#[test]
+fn masks_and_shifts_in_a_vmap_inside_jit_stay_per_example() {
+    for body in [
+        "where(x > 0.5, x, 0.0)",
+        "logsumexp(x) + logsumexp(stack((x, x * 2.0)), axis=0)",
+        "logaddexp(x, 1.0 - x)",
+        "(any(x > 0.0), all(x > -0.7), count_nonzero(x))",
+        "where(stop_gradient(x) > 0.0, x, -x)",
+        "stop_gradient(x) * x + nansum(x)",
+        "isclose(x, tensor([0.0, -0.5, nan]), equal_nan=true)",
+    ] {
+        let out = run(&[
+            &format!("fn f(x) {{ {body} }}"),
+            "let jf = jit(vmap(f)); let ok = true;",
+            "for k in range(4) { let a = stack((tensor([0.0, 0.5, 2.5]), tensor([-1.0, -0.5, nan]))) * float(k - 1); \
+             ok = ok and str(jf(a)) == str(vmap(f)(a)); }",
+            "print(ok); jit_stats(jf)",
+        ]);
+        assert_eq!(out, "true\n{jitted: true, replays: 3, traces: 1}", "{body}");
+    }
+}
+
+/// A plan replayed on an empty tensor: whole reductions of a fused chain
+/// over no elements (`var` of shape (0,): `mean((x - mean(x)) ** 2)`) give
+/// `nan` as plain code does, and the sum of a product with row 1 of an empty
+/// stack is 0 (the replay divided by the length 0, or sliced past the end
+/// of the empty buffer, and failed).
+#[test]
+fn plans_replay_on_empty_tensors() {
+    let out = run(&[
+        "fn f(x) { (x + var(x), std(x), mean(reshape(x, (0, 2)) - 1.0, axis=0), sum(x * stack((x, x * 0.5))[1])) }",
+        "let jf = jit(f); let ok = true;",
+        "for k in range(3) { ok = ok and str(jf(zeros((0,)))) == str(f(zeros((0,)))); }",
+        "print(ok, jf(zeros((0,)))); jit_stats(jf)",
+    ]);
+    assert_eq!(
+        out,
+        "true ([], nan, [nan, nan], 0.0)\n{jitted: true, replays: 3, traces: 1}"
+    );
+}
+
+/// Int arithmetic on a plan's int inputs overflows as plain code does even
+/// where its result goes unused: dead-code elimination keeps it (it dropped
+/// `let u = n * big;`, and the plan answered where plain code fails); and
+/// the report names every call on the way, as plain code's does (the plan's
+/// own error named only the jitted function's call).
+#[test]
+fn unused_int_arithmetic_still_overflows_in_a_plan() {
+    for body in [
+        "let u = float(n * 4611686018427387904); x * 2.0",
+        "let u = -9223372036854775807 - n; x",
+        // Inside a call `f` makes: the report names both calls.
+        "x + float(inner(n))",
+    ] {
+        let src = format!(
+            "fn inner(n) {{ n * 4611686018427387904 }}\nfn f(x, n) {{ {body} }}\nlet g = ((F));\nprint(g(1.0, 0), g(1.0, 1), g(1.0, 0));\nprint(g(1.0, 0));\nprint(g(1.0, 2));\n"
+        );
+        let jitted = run_file(&src.replace("((F))", "jit(f)"));
+        let plain = run_file(&src.replace("((F))", "(((f)))"));
+        assert_eq!(jitted.0, plain.0, "{body}");
+        assert!(plain.1.contains("integer overflow"), "{}", plain.1);
+        assert_eq!(without_paths(&jitted.1), without_paths(&plain.1), "{body}");
+    }
+}
+
 mod common;
 use common::Gen;
 
@@ -994,4 +1065,328 @@ fn random_scalar_programs_on_hostile_values_replay_exactly() {
     }
     // Guards (a `floor` that changes a branch, say) may retrace some; most replay.
     assert!(replayed > 400, "only {replayed} of 600 programs replayed a plan");
+}
+
+/// Values for the control-flow programs: mild ones, so that branches and
+/// loops go both ways, with signed zeros; `HOSTILE` ones now and then.
+const MILD: &[&str] = &[
+    "-0.0", "0.0", "1.0", "-1.0", "2.5", "-3.75", "0.1", "0.5", "3.0", "-2.0",
+];
+
+/// A random expression over the tensors `x0`, `x1` (the length of the
+/// argument `x`), the floats `ys`, `pw` and the int `n`, `depth` levels deep:
+/// elementwise maths, reductions, scans, sorting, reversed slices, gathers
+/// with repeated indices and `.at[]` updates (by ints computed from `n`,
+/// with `mode="clip"`, `"drop"` and `"fill"` too).
+fn flow_expr(g: &mut Gen, depth: usize) -> String {
+    if depth == 0 || g.below(4) == 0 {
+        return match g.below(6) {
+            0 | 1 => "x0".to_string(),
+            2 => "x1".to_string(),
+            3 => "ys".to_string(),
+            4 => "pw".to_string(),
+            _ => format!("({})", g.pick(MILD)),
+        };
+    }
+    let x = flow_expr(g, depth - 1);
+    // `v` has the argument's shape, for the operations that need a tensor.
+    let v = format!("(({x}) + zeros(shape(x0)))");
+    let i = g.pick(&["n", "-n", "n + 1", "2 * n - 3", "7", "-9", "n // 2", "-n % 3"]);
+    match g.below(34) {
+        0 => format!("-({x})"),
+        1 => format!("exp({x})"),
+        2 => format!("tanh({x})"),
+        3 => format!("sin({x})"),
+        4 => format!("abs({x})"),
+        5 => format!("relu({x})"),
+        6 => format!("({x}) ** 2"),
+        7 => format!("sqrt(abs({x}))"),
+        8 => format!("cumsum({v})"),
+        9 => format!("cumprod({v})"),
+        10 => format!("{v}[::-1]"),
+        11 => format!("sort({v})"),
+        12 => format!("{v}[argsort({v})]"),
+        13 => format!("sum({x})"),
+        14 => format!("max({v})"),
+        15 => format!("mean({x})"),
+        16 => format!("where({x} > 0.0, {x}, 0.5 * ({x}))"),
+        17 => format!("{v}.at[0].set(3.0)"),
+        18 => format!("{v}.at[-1].add(ys)"),
+        19 => format!("{v}.at[{i}].set(2.0, mode=\"clip\")"),
+        20 => format!("{v}.at[{i}].add(1.5, mode=\"drop\")"),
+        21 => format!("{v}.at[{i}].get(mode=\"fill\", fill_value=-4.0)"),
+        22 => format!("{v}[argmax({v})]"),
+        23 => format!("sum({v}[[0, 0, 1]] * tensor([1.0, 2.0, 3.0]))"),
+        24 => format!("{v}.at[[0, 0, 1]].add(pw)"),
+        25 => format!("sum({v}[::-2])"),
+        26 => format!("floor({x})"),
+        27 => format!("sign({x})"),
+        28 => format!("{v}.at[argmin({v})].mul(-2.0)"),
+        29 => format!("cumsum({v}[::-1])[::-1]"),
+        _ => {
+            let y = flow_expr(g, depth - 1);
+            match g.below(8) {
+                0 => format!("({x}) + ({y})"),
+                1 => format!("({x}) - ({y})"),
+                2 => format!("({x}) * ({y})"),
+                3 => format!("({x}) / ({y})"),
+                4 => format!("maximum({x}, {y})"),
+                5 => format!("minimum({x}, {y})"),
+                6 => format!("where({v} > ({y}), {x}, {y})"),
+                _ => format!("({x}) * ({y}) + ({x})"),
+            }
+        }
+    }
+}
+
+/// A condition on traced values (a guard under jit) or on the int `n`.
+fn flow_cond(g: &mut Gen) -> String {
+    let e = flow_expr(g, 2);
+    match g.below(7) {
+        0 => format!("sum({e}) > 0.0"),
+        1 => format!("max(({e}) + zeros(shape(x0))) < 1.0"),
+        2 => format!("{} > {}", g.pick(&["ys", "pw"]), g.pick(MILD)),
+        3 => format!("any({e} > 2.0)"),
+        4 => format!("n > {}", g.below(4)),
+        5 => format!("all(({e}) + zeros(shape(x0)) >= 0.0)"),
+        _ => format!("mean({e}) != mean({e})"),
+    }
+}
+
+/// Statements that read values in ways a plan must repeat or guard: ints,
+/// strings and bools in the result, int arithmetic (floor division, modulo,
+/// overflow), keyed draws, indices from `n` (out of range for some calls),
+/// masks, element reads (`tolist`), bool tensors.
+const FLOW_EXTRA: &[&str] = &[
+    "print(\"at\", n, sum(x0));",
+    "x0 = x0 + normal(fold_in(key(7), n), shape(x0));",
+    "x1 = x1 * float(n // 2) + float(n % 3) - float(-n // 3);",
+    "ys = ys + float(int(floor(clip(ys, -50.0, 50.0))));",
+    "x0 = x0[n % 3 - 3] + x0;",
+    "x1 = x1 + x0[n];",
+    "if n > 2 { x0 = x0[n + 5] + x0; }",
+    "acc = append(acc, (n, str(n) + \"s\", n > 1, x0 > 0.0));",
+    "x0 = x0 + sum(astype(x1 > x0, \"float64\"));",
+    "x1 = astype(logical_and(x0 > 0.0, x1 < 1.0), \"float64\") * x0 + x1;",
+    "x1 = x1 + float(argmax(x1)) * 0.5;",
+    "x0 = tensor(tolist(x0));",
+    "ys = ys + sum(x0[x0 > 0.0]);",
+    "x0 = x0 + sum(sort(x1, descending=true)[:2]);",
+    "x1 = stack((x0, x1))[n % 2];",
+    "x1 = x1.at[[0, 0, 1]].max(x0[0]);",
+    "x0 = x0.at[n].set(ys, mode=\"clip\").at[-n - 1].mul(2.0, mode=\"drop\");",
+    "ys = ys + float(n * 4611686018427387904);",
+    "ys = ys + float(n ** 3) / 7.0;",
+    "x1 = x1 + var(x0) + std(x1);",
+    "ys = ys * float(any(x0 > 0.0));",
+];
+
+/// Appends random statements to `out`: assignments, `if`/`else` and
+/// `while` on guards, `for` over `range(n)` with `break`/`continue`, early
+/// `return`, recursion (`rec`) and a call with a branch (`helper`).
+fn flow_stmts(g: &mut Gen, depth: usize, out: &mut String, budget: &mut usize) {
+    for _ in 0..1 + g.below(4) {
+        if *budget == 0 {
+            return;
+        }
+        *budget -= 1;
+        let t = g.pick(&["x0", "x1"]);
+        let k = if depth > 0 { g.below(17) } else { g.below(6) };
+        match k {
+            0..=2 => out.push_str(&format!("{t} = {} + zeros(shape(x0));\n", flow_expr(g, 3))),
+            3 => out.push_str(&format!(
+                "{} = sum({}) * 0.25;\n",
+                g.pick(&["ys", "pw"]),
+                flow_expr(g, 2)
+            )),
+            4 => out.push_str(&format!("acc = append(acc, {});\n", flow_expr(g, 1))),
+            6 | 7 => {
+                out.push_str(&format!("if {} {{\n", flow_cond(g)));
+                flow_stmts(g, depth - 1, out, budget);
+                if g.below(2) == 0 {
+                    out.push_str("} else {\n");
+                    flow_stmts(g, depth - 1, out, budget);
+                }
+                out.push_str("}\n");
+            }
+            8 => {
+                out.push_str(&format!(
+                    "let it{depth} = 0;\nwhile {} and it{depth} < {} {{\n",
+                    flow_cond(g),
+                    1 + g.below(4)
+                ));
+                out.push_str(&format!("it{depth} = it{depth} + 1;\n"));
+                flow_stmts(g, depth - 1, out, budget);
+                out.push_str("}\n");
+            }
+            9 => {
+                out.push_str(&format!("for i{depth} in range({}) {{\n", g.pick(&["n", "2", "n + 1"])));
+                flow_stmts(g, depth - 1, out, budget);
+                if g.below(3) == 0 {
+                    out.push_str(&format!(
+                        "if {} {{ {}; }}\n",
+                        flow_cond(g),
+                        g.pick(&["break", "continue"])
+                    ));
+                }
+                out.push_str("}\n");
+            }
+            10 => out.push_str(&format!(
+                "if {} {{ return ({}, acc); }}\n",
+                flow_cond(g),
+                flow_expr(g, 2)
+            )),
+            11 => out.push_str(&format!("{t} = rec({t}, {});\n", g.pick(&["n", "2", "0"]))),
+            12 => out.push_str(&format!("{t} = helper({t}, {});\n", g.pick(&["ys", "pw"]))),
+            _ => {
+                out.push_str(g.pick(FLOW_EXTRA));
+                out.push('\n');
+            }
+        }
+    }
+}
+
+/// The definitions every control-flow program uses: a recursive function,
+/// one with a branch, and the sum of a result's number leaves (for `grad`).
+const FLOW_HELPERS: &str = "fn rec(x, k) { if k <= 0 { x } else { rec(sin(x) * 1.5 + 0.25, k - 1) } }; \
+    fn helper(x, s) { if sum(x) > s { x - s } else { x * 0.5 + s } }; \
+    fn leaves_sum(t) { let s = 0.0; for l in tree_leaves(t) { if type(l) == \"float\" or type(l) == \"tensor\" { s = s + sum(l * 1.0); } }; s }";
+
+/// How a program's `f` is wrapped (`W` is `jit` or the identity) and
+/// called (`X`, `Y`, `N`, `P` are the arguments, `K` the call's number):
+/// plain calls, keyword calls, structure changes of a dict argument,
+/// `jit(grad)`, `grad(jit)`, `value_and_grad` with `has_aux`, `jit(vmap)`,
+/// `vmap(jit)`, `jvp` through jit, nested jit, and a function reading a
+/// global tensor that changes between calls.
+const FLOW_COMPOSITIONS: &[(&str, &str)] = &[
+    ("let F = W(f);", "print(F(X, Y, N, P));"),
+    ("let F = W(f);", "print(F(X, p=P, n=N, y=Y));"),
+    (
+        "let F = W(f);",
+        "print(F(X, Y, N, [P, {w: Y, v: X}, {v: (X,), ...P}, {...P, s: \"s\" + str(K % 2)}][K % 4]));",
+    ),
+    (
+        "let F = W(grad(|x, y, n, p| leaves_sum(f(x, y, n, p)), argnums=(0, 1, 3)));",
+        "print(F(X, Y, N, P));",
+    ),
+    ("let F = W(f);", "print(value_and_grad(|x, y, p| leaves_sum(F(x, y, N, p)), argnums=(0, 1, 2))(X, Y, P));"),
+    (
+        "let F = W(value_and_grad(|x, y, n, p| { let r = f(x, y, n, p); (leaves_sum(r), r) }, argnums=(0, 3), has_aux=true));",
+        "print(F(X, Y, N, P));",
+    ),
+    ("let F = W(vmap(|x, y| f(x, y, 1, {w: y}), in_axes=(0, none)));", "print(F(stack((X, X * -1.0)), Y));"),
+    ("let F = W(f);", "print(vmap(|x| F(x, Y, N, P))(stack((X, X * 2.0))));"),
+    ("let F = W(f);", "print(jvp(|x| F(x, Y, N, P), (X,), (ones(shape(X)),)));"),
+    ("let F0 = W(f); let F = W(|x, y, n, p| F0(x * 2.0, y, n, p));", "print(F(X, Y, N, P));"),
+    (
+        "let cap = tensor([1.0, -2.0, 0.5]); fn fc(x, y, n, p) { f(x * cap[0], y, n, p) }; let F = W(fc);",
+        "cap = cap * -1.5 + float(K % 2); print(F(X, Y, N, P));",
+    ),
+];
+
+/// The stderr of an entry without jit's notes (which say when a function
+/// stops being jitted) and with the REPL's entry numbers (which differ
+/// between the plain and the jitted run) left out.
+fn comparable_stderr(err: &str) -> String {
+    let mut out = String::new();
+    for line in err.lines() {
+        let line = line.find("note: jit(").map_or(line, |k| &line[..k]);
+        if !line.is_empty() {
+            let mut rest = line;
+            while let Some(k) = rest.find("<repl:") {
+                out.push_str(&rest[..k + 6]);
+                rest = rest[k + 6..].trim_start_matches(|c: char| c.is_ascii_digit());
+            }
+            out.push_str(rest);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Differential test of jit on programs with control flow and
+/// compositions: `if`/`while`/`for` on traced values (guards and
+/// retraces, and the give-up path after too many), early `return`,
+/// recursion, prints, keyed draws, int arithmetic, computed and clipped
+/// indices, non-tensor results; wrapped in `grad`, `vmap`, `jvp`,
+/// `value_and_grad(has_aux)`, nested jit, a global that changes, dict
+/// arguments that change structure. Several calls with changing values (and
+/// now and then a changed shape) must print exactly what the unjitted
+/// calls print — the same values digit for digit, or the same error at the
+/// same place.
+#[test]
+fn random_programs_with_control_flow_and_compositions_match_plain_calls() {
+    // `JIT_FUZZ_SEED` and `JIT_FUZZ_CASES` run other programs, and more, by hand.
+    let knob = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
+    let mut g = Gen(knob("JIT_FUZZ_SEED").unwrap_or(0x00f1_0c0f_f1e5));
+    let mut replayed = 0;
+    let cases = knob("JIT_FUZZ_CASES").unwrap_or(160) as usize;
+    for case in 0..cases {
+        let mut body = String::new();
+        flow_stmts(&mut g, 3, &mut body, &mut 14);
+        let result = g.pick(&[
+            "(x0, x1, ys, acc)",
+            "(sum(x0 * x1) + ys, acc)",
+            "{a: x0, b: ys + pw, c: acc}",
+            "x0 * ys",
+        ]);
+        let f = format!(
+            "fn f(x, y, n, p) {{\nlet x0 = x; let x1 = x * 0.5; let ys = y; let pw = p.w; let acc = ();\n{body}{result}\n}}"
+        );
+        let (setup, call) = FLOW_COMPOSITIONS[g.below(FLOW_COMPOSITIONS.len())];
+        let pool = if g.below(4) == 0 { HOSTILE } else { MILD };
+        // Ten calls, about half of them repeating an earlier one (so plans
+        // replay), the others with new values (so guards fail and, more than
+        // 8 times, jit gives up), a different length now and then.
+        let mut calls: Vec<[String; 4]> = Vec::new();
+        for k in 0..10 {
+            if k > 0 && g.below(2) == 0 {
+                calls.push(calls[g.below(k)].clone());
+                continue;
+            }
+            let len = if g.below(6) == 0 { g.below(5) } else { 3 };
+            let xs: Vec<&str> = (0..len).map(|_| g.pick(pool)).collect();
+            let x = if len == 0 {
+                "zeros((0,))".to_string()
+            } else {
+                format!("tensor([{}])", xs.join(", "))
+            };
+            calls.push([
+                x,
+                g.pick(pool).to_string(),
+                g.below(4).to_string(),
+                format!("{{w: {}}}", g.pick(pool)),
+            ]);
+        }
+        let mut runs = Vec::new();
+        // (Wrappers of one length, so both runs' messages have the same columns.)
+        for wrap in ["|h| h", "(jit)"] {
+            let mut r = Repl::new();
+            let defs = format!("{FLOW_HELPERS}; {f}; let W = {wrap}; {setup}");
+            assert!(r.out(&defs).1, "case {case}: {defs}");
+            let mut printed = String::new();
+            for (k, [x, y, n, p]) in calls.iter().enumerate() {
+                let entry = call
+                    .replace('X', x)
+                    .replace('Y', y)
+                    .replace('N', n)
+                    .replace('P', p)
+                    .replace('K', &k.to_string());
+                let res = r.session.eval_entry(&entry);
+                printed += &(r.cap.take() + &res.stdout + &comparable_stderr(&res.stderr));
+            }
+            if wrap == "(jit)" && r.out("print(jit_stats(F).replays > 0)").0.trim() == "true" {
+                replayed += 1;
+            }
+            runs.push(printed);
+        }
+        let what = format!("case {case}: {setup} {call} on {calls:?}\n{f}");
+        assert_eq!(runs[1], runs[0], "{what}");
+    }
+    // Most programs replay a plan at least once (the rest give up or run
+    // unjitted inside `grad`/`vmap`/`jvp`, as designed).
+    assert!(
+        replayed > cases / 3,
+        "only {replayed} of {cases} programs replayed a plan"
+    );
 }

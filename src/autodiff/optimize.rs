@@ -13,7 +13,8 @@
 //! - `cse`: common-subexpression elimination: the same primitive applied to
 //!   the same operands is computed once.
 //! - `dce`: dead-code elimination: nodes the outputs do not depend on go
-//!   (for a captured differentiation, the outputs are its inputs' adjoints).
+//!   (for a captured differentiation, the outputs are its inputs' adjoints),
+//!   except guards and int arithmetic (which can fail: overflow).
 //!
 //! The passes keep the graph's order, its adjoint notes and its backward
 //! pass boundaries, so an optimised graph prints in the same table form.
@@ -521,8 +522,11 @@ pub fn dce(g: &Extended) -> Extended {
                 }),
         );
     }
-    // A guard is needed even though no output uses it.
+    // A guard is needed even though no output uses it; so is int
+    // arithmetic, which fails on overflow as plain code does (a plan must
+    // fail with it even where the result goes unused).
     roots.extend(g.guards.iter().copied());
+    roots.extend((0..nodes.len() as u32).filter(|&i| matches!(nodes[i as usize].op, Op::Prim(Prim::IntBinary(_)))));
     let mut live = vec![false; nodes.len()];
     for &i in &g.inputs {
         live[i as usize] = true;

@@ -471,17 +471,26 @@ pub fn is_traced(v: &Value) -> bool {
 /// derivative), but still batched by the running `vmap` levels it is batched
 /// by: `strip` for values that must stay per-example (`stop_gradient`, masks).
 pub fn strip_diff(v: &Value) -> Value {
-    let plain = rewrap_batches(v, v.peek().clone());
+    let Some((t, id)) = trace_wrapper(v) else {
+        return rewrap_batches(v, v.peek().clone());
+    };
     // To a running `trace` the value is still one it computed: keep it a
-    // node of the trace (the outermost level, so the outermost wrapper).
-    match trace_wrapper(v) {
-        Some((t, id)) if batch_levels(v).iter().all(|b| b.id > t.level.id) => Value::Dual(Rc::new(Tracer {
-            level: t.level.clone(),
-            primal: plain,
-            kind: TraceKind::Reverse(id),
-        })),
-        _ => plain,
-    }
+    // node of the trace, its wrapper where it was among the batch wrappers.
+    // A level's wrapper lies outside those of the levels begun before it
+    // (`lift` peels the newest level first), so the batches of `vmap`s
+    // running inside the trace (`jit(vmap(f))`) wrap the traced value, and
+    // those of `vmap`s it runs inside wrap the data within it. (The trace
+    // outermost made a batched mask look unbatched to those inner `vmap`s:
+    // `where(x > 0.5, x, 0.0)` in `jit(vmap(f))` broadcast the mask of the
+    // whole batch against each example.)
+    let (outer, inner): (Vec<Rc<Level>>, Vec<Rc<Level>>) = batch_levels(v).into_iter().partition(|b| b.id < t.level.id);
+    let data = outer.iter().fold(v.peek().clone(), |x, l| batched(l, x));
+    let traced = Value::Dual(Rc::new(Tracer {
+        level: t.level.clone(),
+        primal: data,
+        kind: TraceKind::Reverse(id),
+    }));
+    inner.iter().fold(traced, |x, l| batched(l, x))
 }
 
 /// The shape of a numeric value as the code holding it sees it: the batch

@@ -267,7 +267,8 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
                   operands are all constants (a backward pass's seed is one); `\"simplify\"` applies \
                   identities (`x * 1`, `x - 0`, `-(-x)`, a transpose of a transpose, a reshape to the \
                   same shape, ...) where the value stays the same; `\"cse\"` computes repeated \
-                  subexpressions once; `\"dce\"` removes nodes the outputs do not need. The result \
+                  subexpressions once; `\"dce\"` removes nodes the outputs do not need (not guards, nor int \
+                  arithmetic, which fails on overflow). The result \
                   prints in the same table form, so before and after can be compared.",
             example: "let g = trace(grad(|x| exp(x) + x * exp(x)))(0.5);\nprint(optimize(g));",
         },

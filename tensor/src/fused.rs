@@ -618,6 +618,13 @@ fn run_blocks_impl<M: Mode>(b: Blocks<'_>) {
         Goal::Elementwise { .. } => {}
         Goal::SumAll => {
             let mut leaf = vec![0.0f64; crate::reduce::PAIRWISE_BLOCK];
+            if n == 0 {
+                // The sum of nothing, without running a block of no elements
+                // (whose sources may start past the end of an empty buffer:
+                // row 1 of a (2, 0) stack).
+                out.push(0.0);
+                return;
+            }
             let total = crate::reduce::pairwise(0, n, &mut |lo, len| {
                 // Leaves are at most PAIRWISE_BLOCK <= BLOCK long: one block each.
                 let buf = &mut leaf[..len];
@@ -930,6 +937,11 @@ fn copy_run(out: &mut [f64], data: &[f64], pos: isize, stride: isize) {
 #[inline(always)]
 fn gather(data: &[f64], offset: isize, strides: &[isize], shape: &[usize], lo: usize, dst: &mut [f64]) {
     let nd = shape.len();
+    if dst.is_empty() {
+        // Nothing to copy; a view with an axis of length 0 (whose block of
+        // a whole reduction is empty) has no position to start from.
+        return;
+    }
     if nd == 0 {
         dst.fill(data[offset as usize]);
         return;
@@ -1252,6 +1264,20 @@ mod tests {
             let got = chain.run(args, &[r, c]).unwrap();
             assert_eq!(got.shape(), want.shape());
             assert_eq!(bits(&got), bits(&want), "{r}x{c}");
+        }
+    }
+
+    /// A view with an axis of length 0 gathers nothing (the empty block of
+    /// a whole reduction of an empty tensor: it divided by the length 0).
+    #[test]
+    fn gathering_from_an_empty_view_copies_nothing() {
+        for (shape, strides) in [
+            (vec![0usize], vec![1isize]),
+            (vec![0, 1], vec![0, 0]),
+            (vec![3, 0], vec![0, 1]),
+        ] {
+            let mut dst: [f64; 0] = [];
+            gather(&[], 0, &strides, &shape, 0, &mut dst);
         }
     }
 

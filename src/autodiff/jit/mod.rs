@@ -22,7 +22,7 @@ pub mod signature;
 pub mod watch;
 
 use super::traced::{Leaves, TracedGraph};
-use crate::diagnostics::{Diagnostic, R};
+use crate::diagnostics::R;
 use crate::eval::Interp;
 use crate::syntax::span::Span;
 use crate::value::native::Args;
@@ -112,12 +112,17 @@ impl Jitted {
                 miss.global.get_or_insert_with(|| g.name());
                 continue;
             }
-            match p.run(&args).map_err(|d| self.in_call(d, args.span))? {
-                Run::Done(v) => {
+            match p.run(&args) {
+                Ok(Run::Done(v)) => {
                     self.state.borrow_mut().replays += 1;
                     return Ok(v);
                 }
-                Run::Diverged(span, key) => miss.diverged = Some((span, key)),
+                Ok(Run::Diverged(span, key)) => miss.diverged = Some((span, key)),
+                // A step that fails (int arithmetic overflowing) knows its
+                // position but not the calls `f` made to reach it: `f`
+                // traced afresh fails there as plain code does, every call
+                // frame named.
+                Err(_) => {}
             }
         }
         let Some(signature) = Signature::of(&args) else {
@@ -226,15 +231,6 @@ impl Jitted {
         it.jit_skip_next = false;
         let watch = it.jit_watch.pop().unwrap_or_default();
         (traced, watch)
-    }
-
-    /// An error of a plan's run, with the call of `f` on its stack, as the
-    /// report of `f` itself running would have it ("in `f`, called at").
-    fn in_call(&self, d: Diagnostic, call_site: Span) -> Diagnostic {
-        match &self.f {
-            Value::Func(c) => d.called_from(c.proto.name.clone(), call_site),
-            _ => d,
-        }
     }
 
     /// How it has run so far.
