@@ -140,7 +140,7 @@ def main():
     ap.add_argument("--reps", type=int, default=5, help="best-of-N inside each script (default 5)")
     ap.add_argument("--peer-threads", choices=("1", "2", "both"), default="both",
                     help="peers' BLAS/XLA/torch thread pools: pinned to 1, left at their default (2 here), "
-                         "or both (training rows twice; kernels pinned) -- default both")
+                         "or both (training and kernel rows twice) -- default both")
     ap.add_argument("sections", nargs="*", metavar="SECTION", help=" ".join(SECTIONS) + " (default: all)")
     a = ap.parse_args()
     sections = a.sections or list(SECTIONS)
@@ -170,10 +170,15 @@ def main():
 
     if "kernels" in sections:
         print("\n== tensor kernels: dp-tensor vs NumPy (benches/kernels.py; ratio = numpy/dp, median timing)")
-        print("   NumPy threads: " + ("default (2)" if a.peer_threads == "2" else "pinned to 1")
-              + "; dp-tensor splits products of >= 1e6 multiply-adds over 2 threads")
-        code, out, err = run([py, b("kernels.py")], env=env_peer, timeout=1800)
-        print(out.rstrip() if code == 0 else f"kernels.py failed:\n{err.strip()}")
+        for suffix, env in thread_runs[a.peer_threads]:
+            if env.get("DP_NUM_THREADS") == "1":
+                print("   one thread each (DP_NUM_THREADS=1, OPENBLAS_NUM_THREADS=1)")
+            else:
+                print("   two threads: NumPy's BLAS at its default; dp-tensor splits products of >= 1e6 "
+                      "multiply-adds and elementwise work of >= 64k-128k elements over 2 threads "
+                      "(NumPy's elementwise ops use one)")
+            code, out, err = run([py, b("kernels.py")], env=env, timeout=1800)
+            print(out.rstrip() if code == 0 else f"kernels.py failed:\n{err.strip()}")
 
     if "train" in sections:
         t.header("training loop: MLP 64-128-10, batch 256, tanh, cross-entropy, SGD, 200 steps, f64")
