@@ -25,8 +25,9 @@ use crate::ops::shape_of;
 use crate::prim::Prim;
 use crate::value::Value;
 use dp_tensor::{BinaryOp, UnaryOp};
+use rustc_hash::{FxHashMap, FxHasher};
 use smallvec::SmallVec;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::rc::Rc;
 
 /// One optimisation pass.
@@ -63,11 +64,16 @@ impl PassKind {
 
     /// Runs the pass.
     pub fn run(self, g: &Extended) -> Extended {
+        rebuild(g, self.fates(g))
+    }
+
+    /// What the pass decides for each node of `g`.
+    fn fates(self, g: &Extended) -> Vec<Fate> {
         match self {
-            PassKind::Fold => fold(g),
-            PassKind::Simplify => simplify(g),
-            PassKind::Cse => cse(g),
-            PassKind::Dce => dce(g),
+            PassKind::Fold => fold_fates(g),
+            PassKind::Simplify => simplify_fates(g),
+            PassKind::Cse => cse_fates(g),
+            PassKind::Dce => dce_fates(g),
         }
     }
 }
@@ -86,24 +92,31 @@ pub struct PassReport {
 /// Runs `passes` in order, repeating the sequence until it removes nothing
 /// more (at most a few rounds: each round only shrinks the graph).
 pub fn optimize(g: &Extended, passes: &[PassKind]) -> (Extended, Vec<PassReport>) {
-    let mut g = copy(g);
+    // The graph as the passes so far left it; `None` while none changed it.
+    // A pass that keeps every node costs its analysis only, not a rebuild
+    // (the last round, which confirms nothing more goes, usually changes nothing).
+    let mut changed: Option<Extended> = None;
     let mut reports = Vec::new();
     for _round in 0..4 {
-        let start = g.tape.nodes.len();
+        let start = changed.as_ref().unwrap_or(g).tape.nodes.len();
         for &pass in passes {
-            let before = g.tape.nodes.len();
-            g = pass.run(&g);
+            let current = changed.as_ref().unwrap_or(g);
+            let before = current.tape.nodes.len();
+            let fate = pass.fates(current);
+            if fate.iter().any(|f| !matches!(f, Fate::Keep)) {
+                changed = Some(rebuild(current, fate));
+            }
             reports.push(PassReport {
                 pass,
                 before,
-                after: g.tape.nodes.len(),
+                after: changed.as_ref().unwrap_or(g).tape.nodes.len(),
             });
         }
-        if g.tape.nodes.len() == start {
+        if changed.as_ref().unwrap_or(g).tape.nodes.len() == start {
             break;
         }
     }
-    (g, reports)
+    (changed.unwrap_or_else(|| copy(g)), reports)
 }
 
 /// What a pass decided for one node.
@@ -158,7 +171,7 @@ fn operands(g: &Extended, fate: &[Fate], i: usize) -> Vec<AdjointRef> {
 fn rebuild(g: &Extended, fate: Vec<Fate>) -> Extended {
     let nodes = &g.tape.nodes;
     let mut new_index: Vec<Option<u32>> = vec![None; nodes.len()];
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(nodes.len());
     for (i, node) in nodes.iter().enumerate() {
         if matches!(fate[i], Fate::Same(_) | Fate::Dead) {
             continue;
@@ -277,6 +290,10 @@ fn is_pure(node: &Node) -> Option<&Prim> {
 
 /// Constant folding: see the module doc.
 pub fn fold(g: &Extended) -> Extended {
+    PassKind::Fold.run(g)
+}
+
+fn fold_fates(g: &Extended) -> Vec<Fate> {
     let inputs: HashSet<u32> = g.inputs.iter().copied().collect();
     let mut fate = vec![Fate::Keep; g.tape.nodes.len()];
     for (i, node) in g.tape.nodes.iter().enumerate() {
@@ -301,7 +318,7 @@ pub fn fold(g: &Extended) -> Extended {
             }
         }
     }
-    rebuild(g, fate)
+    fate
 }
 
 /// The value an operand stands for, as recorded.
@@ -349,6 +366,10 @@ fn producer<'a>(g: &'a Extended, fate: &[Fate], o: &AdjointRef) -> Option<(&'a P
 
 /// Algebraic simplification: see the module doc.
 pub fn simplify(g: &Extended) -> Extended {
+    PassKind::Simplify.run(g)
+}
+
+fn simplify_fates(g: &Extended) -> Vec<Fate> {
     let mut fate = vec![Fate::Keep; g.tape.nodes.len()];
     for (i, node) in g.tape.nodes.iter().enumerate() {
         let Some(prim) = is_pure(node) else { continue };
@@ -413,7 +434,7 @@ pub fn simplify(g: &Extended) -> Extended {
             }
         }
     }
-    rebuild(g, fate)
+    fate
 }
 
 /// Tensor constants larger than this are never read element by element by
@@ -453,7 +474,7 @@ fn same_operand(a: &AdjointRef, b: &AdjointRef) -> bool {
 /// one: a jit of 1000 `jvp`s spent 2.6 s in CSE).
 fn const_fingerprint(v: &Value) -> u64 {
     use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let mut h = FxHasher::default();
     match v.strip() {
         Value::Float(x) => x.to_bits().hash(&mut h),
         Value::Tensor(t) if t.size() <= CONST_SCAN_MAX => {
@@ -471,42 +492,64 @@ fn const_fingerprint(v: &Value) -> u64 {
     h.finish()
 }
 
-/// A cheap key grouping candidates for CSE: the operation, its node
-/// operands and its constants' fingerprints.
-fn cse_key(prim: &Prim, ops: &[AdjointRef]) -> String {
-    let mut key = prim.name();
+/// A cheap key grouping candidates for CSE: a hash of the operation's
+/// kind (and operator, for the elementwise ones), its node operands and its
+/// constants' fingerprints. Nodes with equal keys are compared in full, so
+/// the key only has to be equal for nodes that are the same.
+fn cse_key(prim: &Prim, ops: &[AdjointRef]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = FxHasher::default();
+    std::mem::discriminant(prim).hash(&mut h);
+    match prim {
+        Prim::Unary(u) => u.0.hash(&mut h),
+        Prim::Binary(b) => b.0.hash(&mut h),
+        _ => {}
+    }
     for o in ops {
         match o {
-            AdjointRef::Node(n) => key.push_str(&format!(" n{n}")),
-            AdjointRef::Const(c) => key.push_str(&format!(" c{:x}", const_fingerprint(c))),
+            AdjointRef::Node(n) => (0u8, *n).hash(&mut h),
+            AdjointRef::Const(c) => (1u8, const_fingerprint(c)).hash(&mut h),
         }
     }
-    key
+    h.finish()
 }
 
 /// Common-subexpression elimination: see the module doc.
 pub fn cse(g: &Extended) -> Extended {
+    PassKind::Cse.run(g)
+}
+
+fn cse_fates(g: &Extended) -> Vec<Fate> {
     let mut fate = vec![Fate::Keep; g.tape.nodes.len()];
-    let mut seen: HashMap<String, Vec<(usize, Vec<AdjointRef>)>> = HashMap::new();
+    // Candidates by key. A candidate's operands are computed again when
+    // compared: they depend on the fates of earlier nodes only, which are
+    // decided before it is seen, so they come out as they did.
+    let mut seen: FxHashMap<u64, SmallVec<[u32; 1]>> = FxHashMap::default();
+    seen.reserve(g.tape.nodes.len());
     for (i, node) in g.tape.nodes.iter().enumerate() {
         let Some(prim) = is_pure(node) else { continue };
         let ops = operands(g, &fate, i);
         let bucket = seen.entry(cse_key(prim, &ops)).or_default();
-        let earlier = bucket.iter().find(|(j, their)| {
-            is_pure(&g.tape.nodes[*j]) == Some(prim)
-                && their.len() == ops.len()
-                && their.iter().zip(&ops).all(|(a, b)| same_operand(a, b))
+        let earlier = bucket.iter().copied().find(|&j| {
+            is_pure(&g.tape.nodes[j as usize]) == Some(prim) && {
+                let theirs = operands(g, &fate, j as usize);
+                theirs.len() == ops.len() && theirs.iter().zip(&ops).all(|(a, b)| same_operand(a, b))
+            }
         });
         match earlier {
-            Some((j, _)) => fate[i] = Fate::Same(AdjointRef::Node(*j as u32)),
-            None => bucket.push((i, ops)),
+            Some(j) => fate[i] = Fate::Same(AdjointRef::Node(j)),
+            None => bucket.push(i as u32),
         }
     }
-    rebuild(g, fate)
+    fate
 }
 
 /// Dead-code elimination: see the module doc.
 pub fn dce(g: &Extended) -> Extended {
+    PassKind::Dce.run(g)
+}
+
+fn dce_fates(g: &Extended) -> Vec<Fate> {
     let nodes = &g.tape.nodes;
     let mut roots: Vec<u32> = g.output_nodes();
     if g.outputs.is_empty() {
@@ -540,9 +583,7 @@ pub fn dce(g: &Extended) -> Extended {
         live[n] = true;
         work.extend(nodes[n].parents.iter().flatten().copied());
     }
-    let fate = live
-        .into_iter()
+    live.into_iter()
         .map(|l| if l { Fate::Keep } else { Fate::Dead })
-        .collect();
-    rebuild(g, fate)
+        .collect()
 }

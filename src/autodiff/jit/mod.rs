@@ -15,6 +15,7 @@
 //! trace read, and apply only while those hold the same values.
 
 pub mod fuse;
+mod native;
 mod plan;
 pub mod profile;
 mod program;

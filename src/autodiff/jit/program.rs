@@ -18,6 +18,7 @@ use crate::prim::{from_tensor, Prim};
 use crate::syntax::span::Span;
 use crate::value::{values_equal, Value};
 
+use super::native::NativeRun;
 use super::profile::{Profile, Step as ProfiledStep};
 use dp_tensor::{BinaryOp, FusedArg, FusedKernel, UnaryOp};
 use smallvec::SmallVec;
@@ -44,8 +45,9 @@ enum Instr {
     /// A primitive applied to values (boxed: an instruction is a few words,
     /// so a long scalar program streams through the cache compactly).
     Value(Box<ValueInstr>),
-    /// A run of float arithmetic on registers: `Program::scalars[start..end]`.
-    Scalars(u32, u32),
+    /// A run of float arithmetic on registers: `Program::scalars[start..end]`,
+    /// and the run as machine code where it was compiled (see [`super::native`]).
+    Scalars(u32, u32, Option<Box<NativeRun>>),
     /// A group of elementwise nodes run as one fused kernel (see [`super::fuse`]).
     Fused(Box<FusedInstr>),
 }
@@ -70,12 +72,12 @@ struct FusedInstr {
 /// A float operation on registers: `out = op(a, b, c)` (unary operators
 /// read `a` only, binary ones `a` and `b`).
 #[derive(Debug, Clone, Copy)]
-struct ScalarInstr {
-    op: ScalarOp,
-    a: u32,
-    b: u32,
-    c: u32,
-    out: u32,
+pub(super) struct ScalarInstr {
+    pub(super) op: ScalarOp,
+    pub(super) a: u32,
+    pub(super) b: u32,
+    pub(super) c: u32,
+    pub(super) out: u32,
 }
 
 /// The operator of a [`ScalarInstr`]. The common arithmetic has variants of
@@ -83,7 +85,7 @@ struct ScalarInstr {
 /// compute a product that nothing else reads together with the sum it feeds
 /// (two roundings, exactly as the two nodes would: no FMA).
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum ScalarOp {
+pub(super) enum ScalarOp {
     Add,
     Sub,
     Mul,
@@ -409,8 +411,12 @@ impl Program {
                     label: format!("fused {} -> {}", f.names, shape(f.out)),
                     at: at(f.span),
                 },
-                Instr::Scalars(start, end) => ProfiledStep {
-                    label: format!("{} scalar operations", end - start),
+                Instr::Scalars(start, end, native) => ProfiledStep {
+                    label: format!(
+                        "{} scalar operations{}",
+                        end - start,
+                        if native.is_some() { " (machine code)" } else { "" }
+                    ),
                     at: String::new(),
                 },
             })
@@ -478,10 +484,14 @@ impl Program {
     fn step(&self, ins: &Instr, slots: &mut [Value], regs: &mut [f64]) -> R<Option<u32>> {
         {
             let ins = match ins {
-                Instr::Scalars(start, end) => {
+                Instr::Scalars(start, end, native) => {
                     let code = &self.scalars[*start as usize..*end as usize];
                     return Ok(if regs.len() >= self.scalar_regs {
-                        run_scalars::<false>(code, regs)
+                        match native {
+                            // SAFETY: `scalar_regs` is past every register of every run.
+                            Some(native) => unsafe { native.run(regs) },
+                            None => run_scalars::<false>(code, regs),
+                        }
                     } else {
                         // Never expected (the registers are made for this
                         // program): the checked loop.
@@ -646,9 +656,16 @@ fn into_runs(steps: Vec<Step>) -> (Vec<Instr>, Vec<ScalarInstr>) {
     let mut instrs = Vec::new();
     let mut scalars: Vec<ScalarInstr> = Vec::new();
     let mut run_start = None;
-    let close = |instrs: &mut Vec<Instr>, start: &mut Option<usize>, end: usize| {
+    let min_native = super::native::min_run();
+    let close = |instrs: &mut Vec<Instr>, scalars: &[ScalarInstr], start: &mut Option<usize>| {
         if let Some(b) = start.take() {
-            instrs.push(Instr::Scalars(b as u32, end as u32));
+            let run = &scalars[b..];
+            let compiled = if min_native.is_some_and(|m| run.len() >= m) {
+                NativeRun::compile(run).map(Box::new)
+            } else {
+                None
+            };
+            instrs.push(Instr::Scalars(b as u32, scalars.len() as u32, compiled));
         }
     };
     for step in steps {
@@ -658,16 +675,16 @@ fn into_runs(steps: Vec<Step>) -> (Vec<Instr>, Vec<ScalarInstr>) {
                 scalars.push(s);
             }
             Step::Value(v) => {
-                close(&mut instrs, &mut run_start, scalars.len());
+                close(&mut instrs, &scalars, &mut run_start);
                 instrs.push(Instr::Value(v));
             }
             Step::Fused(f) => {
-                close(&mut instrs, &mut run_start, scalars.len());
+                close(&mut instrs, &scalars, &mut run_start);
                 instrs.push(Instr::Fused(f));
             }
         }
     }
-    close(&mut instrs, &mut run_start, scalars.len());
+    close(&mut instrs, &scalars, &mut run_start);
     (instrs, scalars)
 }
 
@@ -676,7 +693,7 @@ fn into_runs(steps: Vec<Step>) -> (Vec<Instr>, Vec<ScalarInstr>) {
 /// that hold every index the instructions name (`Program::scalar_regs`):
 /// bounds checks were a sixth of the loop's time.
 #[inline(always)]
-fn run_scalars<const CHECKED: bool>(code: &[ScalarInstr], regs: &mut [f64]) -> Option<u32> {
+pub(super) fn run_scalars<const CHECKED: bool>(code: &[ScalarInstr], regs: &mut [f64]) -> Option<u32> {
     // The previous instruction's result, kept in a register: an operand that
     // is that result is taken from here rather than reloaded from `regs`, so
     // a chain of dependent operations does not wait on a store and a reload
