@@ -238,7 +238,9 @@ impl From<Vec<Value>> for Tuple {
 
 impl FromIterator<Value> for Tuple {
     fn from_iter<I: IntoIterator<Item = Value>>(iter: I) -> Tuple {
-        Tuple::from(iter.into_iter().collect::<Vec<Value>>())
+        // Straight into the shared slice: one allocation where the length is
+        // known up front (a drained stack, a mapped slice).
+        Tuple(Repr::Small(iter.into_iter().collect()))
     }
 }
 

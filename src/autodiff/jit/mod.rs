@@ -19,6 +19,7 @@ mod native;
 mod plan;
 pub mod profile;
 mod program;
+mod result;
 pub mod signature;
 pub mod watch;
 

@@ -3,6 +3,7 @@
 //! become one.
 
 use super::program::{Outcome, Program};
+use super::result::Recipe;
 use super::signature::Signature;
 use super::watch::{GlobalRead, Watch};
 use crate::autodiff::capture::AdjointRef;
@@ -46,6 +47,9 @@ pub enum Run {
 /// One cached plan.
 pub struct Plan {
     signature: Signature,
+    /// How to build a call's result (`None`: nested too deeply to compile;
+    /// the traced result is walked instead).
+    result: Option<Recipe>,
     reads: Vec<GlobalRead>,
     graph: TracedGraph,
     program: Program,
@@ -104,6 +108,7 @@ impl Plan {
         }
         Ok(Plan {
             signature,
+            result: Recipe::new(&traced.result, traced.leaves),
             reads: watch.reads,
             graph: TracedGraph {
                 graph,
@@ -130,7 +135,10 @@ impl Plan {
     /// Runs the plan on `args` (of its signature).
     pub fn run(&self, args: &Args) -> R<Run> {
         match self.program.run(&self.graph.leaves.inputs_of(args)?)? {
-            Outcome::Done(outputs) => Ok(Run::Done(self.graph.result_from(outputs)?)),
+            Outcome::Done(outputs) => Ok(Run::Done(match &self.result {
+                Some(recipe) => recipe.build(outputs),
+                None => self.graph.result_from(outputs)?,
+            })),
             // Where code read the value (`int(x)`), else the comparison (`x > 0`).
             Outcome::Diverged(node) => {
                 let g = &self.graph.graph;
