@@ -636,6 +636,26 @@ fn grad_with_key_inputs_matches_plain_code() {
     assert_eq!(out, "true {jitted: true, replays: 8, traces: 2}\ntrue");
 }
 
+/// Keys split from a key input and batched into `vmap` (per-example noise
+/// or dropout, JAX's `vmap(f)(split(key, n))`) stay inputs of the plan:
+/// fresh keys each step replay it and draw what the unjitted step draws,
+/// also under a `grad`. A vmapped function that reads its key still gets
+/// plain answers (the plan is then for one key, as for any such read).
+#[test]
+fn keys_batched_into_vmap_stay_inputs_of_the_plan() {
+    let out = run(&[
+        "fn step(w, k) { let ks = key_split(k, 4); \
+           let noise = vmap(|kk, x| x * bernoulli(kk, 0.5, (3,)) + normal(kk, (3,)))(ks, ones((4, 3))); \
+           w - 0.1 * grad(|w| sum(w * noise))(w) }",
+        "fn reads(w, k) { sum(vmap(|kk| normal(kk, (2,)) + float(len(str(kk))))(key_split(k, 3))) + sum(w) }",
+        "let js = jit(step); let jr = jit(reads); let w = ones((4, 3)); let v = w; let ok = true;",
+        "for i in range(12) { let k = fold_in(key(5), i); w = js(w, k); v = step(v, k); \
+           ok = ok and str(w) == str(v) and jr(w, k) == reads(w, k); }",
+        "print(ok); print(jit_stats(js)); jit_stats(jr)[\"traces\"] > 1",
+    ]);
+    assert_eq!(out, "true\n{jitted: true, replays: 10, traces: 2}\ntrue");
+}
+
 /// A use of a key input the plan cannot repeat for a new key (here
 /// formatting it) makes each plan specific to one key: the answers stay
 /// those of plain code, and when jit gives up the note says it was the key.

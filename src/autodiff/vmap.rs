@@ -114,7 +114,7 @@ fn normalize(axis: i64, ndim: usize) -> Option<usize> {
 
 /// Whether `items` is a batch of keys, as `key_split(k, n)` gives.
 fn is_key_batch(items: &crate::value::tuple::Tuple) -> bool {
-    !items.is_empty() && items.iter().all(|k| matches!(k, Value::Key(_)))
+    !items.is_empty() && items.iter().all(|k| matches!(k.peek(), Value::Key(_)))
 }
 
 /// `v` with every tuple of keys that its axes `spec` batch (one int for the

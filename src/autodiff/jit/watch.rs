@@ -113,6 +113,7 @@ pub fn takes_traced_keys(name: &str) -> bool {
             | "tree_map"
     ) || name.starts_with("grad(")
         || name.starts_with("value_and_grad(")
+        || name.starts_with("vmap(")
 }
 
 /// Whether `v` is a key computed by a running jit trace (a key input of a
