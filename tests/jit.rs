@@ -656,6 +656,22 @@ fn keys_batched_into_vmap_stay_inputs_of_the_plan() {
     assert_eq!(out, "true\n{jitted: true, replays: 10, traces: 2}\ntrue");
 }
 
+/// Keys and ints that are inputs of a plan pass through a jitted function
+/// called inside the traced step (which is then part of the trace) as
+/// they pass through plain code: the plan replays for new values.
+#[test]
+fn key_and_int_inputs_pass_through_a_nested_jit() {
+    let out = run(&[
+        "fn inner(w, k, n) { sum(w * normal(k, shape(w))) * float(n) + float(n * 2) }",
+        "let ji = jit(inner);",
+        "fn step(w, k, n) { ji(w, k, n) + jvp(|w| inner(w, k, n), (w,), (ones(shape(w)),))[1] }",
+        "let js = jit(step); let w = ones((3,)); let ok = true;",
+        "for i in range(12) { let k = fold_in(key(5), i); ok = ok and js(w, k, i) == step(w, k, i); }",
+        "print(ok); jit_stats(js)",
+    ]);
+    assert_eq!(out, "true\n{jitted: true, replays: 10, traces: 2}");
+}
+
 /// A use of a key input the plan cannot repeat for a new key (here
 /// formatting it) makes each plan specific to one key: the answers stay
 /// those of plain code, and when jit gives up the note says it was the key.

@@ -88,7 +88,14 @@ impl Watch {
 /// only pass it on. Every other builtin gets the plain int, read.
 pub fn takes_traced_ints(name: &str) -> bool {
     // `key` and `fold_in` record a key made from the int (see `prim::Random`).
-    matches!(name, "float" | "type" | "tree_map" | "key" | "fold_in")
+    matches!(name, "float" | "type" | "tree_map" | "key" | "fold_in") || is_jitted(name)
+}
+
+/// Whether `name` is a jitted function's: inside a trace it runs its dp
+/// code as part of the trace (see `Jitted::call`), where builtins read
+/// what they read themselves.
+fn is_jitted(name: &str) -> bool {
+    name.starts_with("jit(")
 }
 
 /// Builtins that take a key input of a jit plan (see [`Watch::key_inputs`])
@@ -114,6 +121,7 @@ pub fn takes_traced_keys(name: &str) -> bool {
     ) || name.starts_with("grad(")
         || name.starts_with("value_and_grad(")
         || name.starts_with("vmap(")
+        || is_jitted(name)
 }
 
 /// Whether `v` is a key computed by a running jit trace (a key input of a
