@@ -672,6 +672,40 @@ fn key_and_int_inputs_pass_through_a_nested_jit() {
     assert_eq!(out, "true\n{jitted: true, replays: 10, traces: 2}");
 }
 
+/// `x.at[i]` with `mode="clip"` or `"drop"` (and `.get` with a fill value)
+/// of an int input `i` is a step of the plan: indices in range, negative
+/// (counted from the end or not) and past the end all replay one plan and
+/// give exactly what plain code gives.
+#[test]
+fn clip_and_drop_updates_of_an_int_input_replay_one_plan() {
+    let methods = [
+        "x.at[i].set(5.0, mode=\"clip\")",
+        "x.at[i].add(1.0, mode=\"drop\")",
+        "x.at[i, 1:].mul(3.0, mode=\"drop\", wrap_negative_indices=false)",
+        "x.at[i].get(mode=\"fill\", fill_value=-7.0)",
+        "x.at[1, i].max(9.0, mode=\"clip\", wrap_negative_indices=false)",
+        "x.at[i].apply(|v| v * 2.0 + 1.0, mode=\"clip\")",
+    ];
+    for m in methods {
+        let out = run(&[
+            &format!("fn f(x, i) {{ {m} }}"),
+            "let jf = jit(f); let x = reshape(arange(12.0), (4, 3)); let ok = true;",
+            "for i in range(12) { ok = ok and str(jf(x, i - 5)) == str(f(x, i - 5)); }",
+            "print(ok); jit_stats(jf)",
+        ]);
+        assert_eq!(out, "true\n{jitted: true, replays: 10, traces: 2}", "{m}");
+    }
+    // `.apply` with `"drop"` reads the index (a plan per value): a plan traced
+    // for a dropped index must not serve one in range.
+    let out = run(&[
+        "fn f(x, i) { x.at[i].apply(|v| v * 2.0 + 1.0, mode=\"drop\") }",
+        "let jf = jit(f); let x = arange(4.0); let ok = true;",
+        "for i in (0, 9, 1, 2, -9, 3) { ok = ok and str(jf(x, i)) == str(f(x, i)); }",
+        "ok",
+    ]);
+    assert_eq!(out, "true");
+}
+
 /// A use of a key input the plan cannot repeat for a new key (here
 /// formatting it) makes each plan specific to one key: the answers stay
 /// those of plain code, and when jit gives up the note says it was the key.

@@ -26,6 +26,7 @@ use crate::syntax::span::Span;
 use crate::value::native::{native, Args};
 use crate::value::{Dict, Value};
 use dp_tensor::{format_shape, BinaryOp, Tensor, UpdateMode};
+use std::cell::OnceCell;
 use std::rc::Rc;
 
 /// JAX's `mode=` for out-of-range indices.
@@ -88,11 +89,12 @@ pub fn at(x: &Value, items: Vec<Item>, recv_span: Span, span: Span) -> R<Value> 
             Item::Ellipsis(s) => Item::Ellipsis(s),
         })
         .collect();
-    // Resolved once with the default mode; a method with another `mode=`
-    // resolves them again. A bad index is reported (at the index) when a
-    // method is called, since `mode=` may make it valid.
-    let default = positions(x, &items, Mode::Raise, true, recv_span, span);
-    let default = Rc::new(default);
+    // Resolved once with the default mode when a method first uses it; a
+    // method with another `mode=` resolves them again. A bad index is
+    // reported (at the index) when a method is called, since `mode=` may
+    // make it valid. (Resolving up front would also make a traced index's
+    // range check a guard of a trace that only clips or drops it.)
+    let default: Rc<OnceCell<R<Value>>> = Rc::new(OnceCell::new());
     let mut d = Dict::new();
     for (name, method) in METHODS {
         let (x, items, default) = (x.clone(), items.clone(), default.clone());
@@ -124,7 +126,7 @@ pub fn at(x: &Value, items: Vec<Item>, recv_span: Span, span: Span) -> R<Value> 
                     }
                 };
                 let pos = positions_for(&default, &x, &items, k.mode, k.wrap, recv_span, span)?;
-                apply_fn(it, &x, &pos, &f, a.span)
+                apply_fn(it, &x, &pos, &f, a.span, k.mode == Mode::Drop)
             }),
         );
     }
@@ -146,7 +148,7 @@ pub fn at(x: &Value, items: Vec<Item>, recv_span: Span, span: Span) -> R<Value> 
 /// without wrapping a negative index is out of range, so an error; the
 /// positions are otherwise the up-front ones.
 fn positions_for(
-    default: &R<Value>,
+    default: &OnceCell<R<Value>>,
     x: &Value,
     items: &[Item],
     mode: Mode,
@@ -154,14 +156,35 @@ fn positions_for(
     recv_span: Span,
     span: Span,
 ) -> R<Value> {
+    let default = || {
+        default
+            .get_or_init(|| positions(x, items, Mode::Raise, true, recv_span, span))
+            .clone()
+    };
     match mode {
         Mode::Raise if !wrap => {
             check_not_negative(x, &settled(items))?;
-            default.clone()
+            default()
         }
-        Mode::Raise => default.clone(),
-        _ => positions(x, &settled(items), mode, wrap, recv_span, span),
+        Mode::Raise => default(),
+        // A traced int index stays traced: `fix_index` clamps it or sends it
+        // to the padding slot by arithmetic, so a jit plan does that for each
+        // call's index (other traced indices are read).
+        _ => positions(x, &settled_except_ints(items), mode, wrap, recv_span, span),
     }
+}
+
+/// `items` with traced indices read, except traced ints (see [`fix_traced_int`]).
+fn settled_except_ints(items: &[Item]) -> Vec<Item> {
+    items
+        .iter()
+        .map(|it| match it {
+            Item::At(v, s) if is_traced_scalar(v) && !matches!(v.peek(), Value::Int(_)) => {
+                Item::At(v.strip().clone(), *s)
+            }
+            other => other.clone(),
+        })
+        .collect()
 }
 
 /// Whether `v` is a scalar index a running trace computed: `x.at[i]` then
@@ -283,6 +306,9 @@ fn positions(x: &Value, items: &[Item], mode: Mode, wrap: bool, recv_span: Span,
 /// range, sent to the padding slot `len` (`Drop`). Written with `ops`, so
 /// batched indices stay batched; non-integers are left for `index` to report.
 fn fix_index(i: &Value, len: usize, mode: Mode, wrap: bool) -> R<Value> {
+    if is_traced_scalar(i) && matches!(i.peek(), Value::Int(_)) {
+        return fix_traced_int(i, len, mode, wrap);
+    }
     if let Value::Int(i) = i {
         let n = len as i64;
         let j = if *i < 0 && wrap { i.saturating_add(n) } else { *i };
@@ -314,6 +340,33 @@ fn fix_index(i: &Value, len: usize, mode: Mode, wrap: bool) -> R<Value> {
     }
 }
 
+/// [`fix_index`] of an int a running trace computed, by float arithmetic
+/// alone: a comparison of traced scalars would be a guard on the index (a
+/// jit plan traced again for each value), while `maximum`, `minimum`, `+`
+/// and `*` are steps of the plan. For an int `i`, `min(max(-i, 0), 1)` is 1
+/// exactly when `i < 0`, and every step is exact below 2^53.
+fn fix_traced_int(i: &Value, len: usize, mode: Mode, wrap: bool) -> R<Value> {
+    let (zero, one, n) = (Value::Float(0.0), Value::Float(1.0), Value::Float(len as f64));
+    let max = |a: &Value, b: &Value| ops::binary(BinaryOp::Maximum, a, b);
+    let min = |a: &Value, b: &Value| ops::binary(BinaryOp::Minimum, a, b);
+    // 1.0 where the int `v` is negative, else 0.0.
+    let negative = |v: &Value| min(&max(&ops::neg(v)?, &zero)?, &one);
+    let j = if wrap {
+        ops::add(i, &ops::mul(&n, &negative(i)?)?)?
+    } else {
+        ops::num(i)
+    };
+    match mode {
+        Mode::Clip => min(&max(&j, &zero)?, &Value::Float(len as f64 - 1.0)),
+        _ => {
+            // Out of range (below 0 or from `len` on) goes to the padding slot `len`.
+            let above = negative(&ops::sub(&Value::Float(len as f64 - 1.0), &j)?)?;
+            let out = max(&negative(&j)?, &above)?;
+            ops::add(&j, &ops::mul(&out, &ops::sub(&n, &j)?)?)
+        }
+    }
+}
+
 /// Positions as a plain tensor, or batched when the indices were, or
 /// traced when a trace computed an index (see [`is_traced_scalar`]).
 fn plain_positions(pos: Value) -> R<Value> {
@@ -324,8 +377,13 @@ fn plain_positions(pos: Value) -> R<Value> {
 }
 
 /// Whether any position is -1 (an index out of range under `"drop"`), over
-/// every example when the positions are batched.
+/// every example when the positions are batched. Positions a running trace
+/// computed may be for another call: they count as dropped, so the path
+/// taken (which gives the same values when none is) holds for every call.
 fn any_dropped(pos: &Value) -> R<bool> {
+    if crate::autodiff::trace::is_traced(pos) {
+        return Ok(true);
+    }
     Ok(as_tensor(pos.peek())?.to_vec().iter().any(|&i| i < 0.0))
 }
 
@@ -465,14 +523,18 @@ fn method_args<'a>(name: &str, a: &'a Args, kind: Kind) -> R<MethodArgs<'a>> {
 /// at padding elements of their own, appended to `x` and cut off at the
 /// end. Everything is `Take`, `IndexUpdate` and `f`'s own operations, so
 /// derivatives in `x` and through `f`'s closure come from their rules.
-fn apply_fn(it: &mut Interp, x: &Value, pos: &Value, f: &Value, span: Span) -> R<Value> {
+fn apply_fn(it: &mut Interp, x: &Value, pos: &Value, f: &Value, span: Span, may_drop: bool) -> R<Value> {
     let shape = shape_of(x);
     let n = shape.iter().product::<usize>();
     let sel_shape = shape_of(pos);
     let sel = sel_shape.iter().product::<usize>();
     // Occurrence ranks from the concrete positions: of every example, when
     // the positions are batched (their data has the batch axes in front).
-    let data = as_tensor(pos.peek())?.to_vec();
+    // Positions a trace computed from one scalar index are one position,
+    // the same for every call, unless `"drop"` may drop it: then the ranks
+    // read it (a jit plan is for that position only).
+    let concrete = if may_drop { pos.strip() } else { pos.peek() };
+    let data = as_tensor(concrete)?.to_vec();
     let mut rank = vec![-1.0; data.len()];
     let mut rounds = 0usize;
     for (example, chunk) in data.chunks(sel.max(1)).enumerate() {
