@@ -258,35 +258,17 @@ fn emit(code: &[ScalarInstr], unary: &[UnaryOp], binary: &[BinaryOp]) -> Option<
                     _ => {
                         let op = unary.get(next_unary)? as *const UnaryOp as i64;
                         next_unary += 1;
-                        dynasm!(ops
-                            ; .arch x64
-                            ; mov rdi, QWORD op
-                            ; mov rax, QWORD call_unary as *const () as i64
-                            ; call rax
-                        );
+                        call_out(&mut ops, op, call_unary as *const () as i64);
                     }
                 }
             }
             ScalarOp::Binary(_) => {
-                // a in xmm0, b in xmm1.
-                if a == Src::Last {
-                    load(&mut ops, 1, b);
-                } else {
-                    if b == Src::Last {
-                        dynasm!(ops ; .arch x64 ; movapd xmm1, xmm0);
-                    } else {
-                        load(&mut ops, 1, b);
-                    }
-                    load(&mut ops, 0, a);
-                }
+                // a in xmm0, b in xmm1 (b first: it may be the value in xmm0).
+                load(&mut ops, 1, b);
+                load(&mut ops, 0, a);
                 let op = binary.get(next_binary)? as *const BinaryOp as i64;
                 next_binary += 1;
-                dynasm!(ops
-                    ; .arch x64
-                    ; mov rdi, QWORD op
-                    ; mov rax, QWORD call_binary as *const () as i64
-                    ; call rax
-                );
+                call_out(&mut ops, op, call_binary as *const () as i64);
             }
             ScalarOp::Check => {
                 // Bit for bit, as the loop compares; xmm0 keeps the previous result.
@@ -326,6 +308,17 @@ fn emit(code: &[ScalarInstr], unary: &[UnaryOp], binary: &[BinaryOp]) -> Option<
         );
     }
     ops.finalize().ok()
+}
+
+/// A call of `f` (`call_unary` or `call_binary`) with the operator at `op`
+/// as its first argument; the floats are already in xmm0 (and xmm1).
+fn call_out(ops: &mut VecAssembler<X64Relocation>, op: i64, f: i64) {
+    dynasm!(ops
+        ; .arch x64
+        ; mov rdi, QWORD op
+        ; mov rax, QWORD f
+        ; call rax
+    );
 }
 
 /// Loads `src` into `xmm{n}` (n is 0 or 1); nothing when it is already
