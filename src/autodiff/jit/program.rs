@@ -132,8 +132,11 @@ struct ValueInstr {
 #[derive(Debug)]
 pub struct Program {
     n_slots: usize,
-    /// The slot of each input, with the value it must equal if the traced code read it.
-    inputs: Vec<(u32, Option<Value>)>,
+    /// The slot of each input, with the value it must equal if the traced
+    /// code read it, and whether any instruction or output reads the slot
+    /// (a float input that only scalar instructions use lives in its
+    /// register alone: a scalar MLP's 337 parameters are never stored as values).
+    inputs: Vec<(u32, Option<Value>, bool)>,
     instrs: Vec<Instr>,
     /// The scalar instructions, in runs that `Instr::Scalars` point into.
     scalars: Vec<ScalarInstr>,
@@ -356,25 +359,47 @@ impl Program {
                 }
             }
         }
-        let written = g
-            .inputs
+        let results: Vec<u32> = instrs
             .iter()
-            .copied()
-            .chain(instrs.iter().filter_map(|ins| match ins {
+            .filter_map(|ins| match ins {
                 Step::Value(v) => Some(v.out),
                 Step::Fused(f) => Some(f.out),
                 Step::Scalar(_) => None,
-            }))
+            })
             .collect();
         let instrs = fuse_products(instrs, &outputs);
         let (instrs, scalars) = into_runs(instrs);
+        let mut slot_read = vec![false; nodes.len()];
+        let mut note = |o: &Operand| {
+            if let Operand::Slot(s) | Operand::Last(s) = o {
+                slot_read[*s as usize] = true;
+            }
+        };
+        for ins in &instrs {
+            match ins {
+                Instr::Value(v) => v.args.iter().for_each(&mut note),
+                Instr::Fused(f) => f.args.iter().for_each(&mut note),
+                Instr::Scalars(..) => {}
+            }
+        }
+        outputs.iter().for_each(&mut note);
+        let inputs: Vec<(u32, Option<Value>, bool)> = g
+            .inputs
+            .iter()
+            .map(|&i| {
+                let guard = g.guards.contains(&i).then(|| nodes[i as usize].out.clone());
+                (i, guard, slot_read[i as usize])
+            })
+            .collect();
+        let written = inputs
+            .iter()
+            .filter(|(_, _, read)| *read)
+            .map(|&(i, _, _)| i)
+            .chain(results)
+            .collect();
         Program {
             n_slots: nodes.len(),
-            inputs: g
-                .inputs
-                .iter()
-                .map(|&i| (i, g.guards.contains(&i).then(|| nodes[i as usize].out.clone())))
-                .collect(),
+            inputs,
             instrs,
             scalar_regs: scalars
                 .iter()
@@ -445,14 +470,16 @@ impl Program {
     }
 
     fn run_in(&self, slots: &mut [Value], regs: &mut [f64], inputs: &[Value]) -> R<Outcome> {
-        for ((slot, guard), v) in self.inputs.iter().zip(inputs) {
+        for ((slot, guard, read), v) in self.inputs.iter().zip(inputs) {
             if guard.as_ref().is_some_and(|g| !as_traced(v, g)) {
                 return Ok(Outcome::Diverged(*slot));
             }
             if let Value::Float(x) = v {
                 regs[*slot as usize] = *x;
             }
-            slots[*slot as usize] = v.clone();
+            if *read {
+                slots[*slot as usize] = v.clone();
+            }
         }
         for (k, ins) in self.instrs.iter().enumerate() {
             let started = self.profile.as_ref().map(|_| Instant::now());
