@@ -72,7 +72,7 @@ impl Leaves {
     }
 
     /// `x` as an input value: ints and keys stay as they are, other numbers become floats.
-    fn input(self, x: &Value) -> Value {
+    pub fn input(self, x: &Value) -> Value {
         match x {
             Value::Int(_) if self.ints => x.clone(),
             Value::Key(_) if self.keys => x.clone(),

@@ -100,21 +100,23 @@ impl Jitted {
         if self.state.borrow().off || !it.jit_watch.is_empty() || it.diff.debug_nans() || it.diff.capture_armed() {
             return call_unjitted(it, &self.f, args);
         }
-        let plans: Vec<Rc<Plan>> = self
-            .state
-            .borrow()
-            .plans
-            .iter()
-            .filter(|p| p.admits(&args))
-            .cloned()
-            .collect();
+        // The plans for these arguments, with their inputs (collected while
+        // the arguments are matched against each plan's signature).
+        let mut plans: Vec<(Rc<Plan>, Vec<Value>)> = Vec::new();
+        for p in self.state.borrow().plans.iter() {
+            // A plan whose inputs cannot be taken (a tree nested too deeply)
+            // does not apply: `f` is traced, and fails as plain code does.
+            if let Ok(Some(inputs)) = p.inputs_if_admitted(&args) {
+                plans.push((p.clone(), inputs));
+            }
+        }
         let mut miss = Miss::default();
-        for p in plans {
+        for (p, inputs) in plans {
             if let Some(g) = p.changed_global() {
                 miss.global.get_or_insert_with(|| g.name());
                 continue;
             }
-            match p.run(&args) {
+            match p.run_inputs(&inputs) {
                 Ok(Run::Done(v)) => {
                     self.state.borrow_mut().replays += 1;
                     return Ok(v);

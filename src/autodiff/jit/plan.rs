@@ -127,14 +127,30 @@ impl Plan {
         self.signature.admits(args, l.ints, l.keys)
     }
 
-    /// The first module global the plan read that holds another value now.
-    pub fn changed_global(&self) -> Option<&GlobalRead> {
-        self.reads.iter().find(|r| !r.holds())
+    /// The plan's inputs in `args` if it is for them ([`Plan::admits`] and
+    /// [`crate::autodiff::traced::Leaves::inputs_of`] in one walk).
+    pub fn inputs_if_admitted(&self, args: &Args) -> R<Option<Vec<Value>>> {
+        let l = self.graph.leaves;
+        if !l.keywords && !args.kw.is_empty() {
+            // Keyword leaves are no inputs then: the walks differ.
+            return Ok(match self.admits(args) {
+                true => Some(l.inputs_of(args)?),
+                false => None,
+            });
+        }
+        let mut inputs = Vec::new();
+        let ok = self.signature.admits_visiting(args, l.ints, l.keys, &mut |x| {
+            if l.takes(x) {
+                inputs.push(l.input(x));
+            }
+        });
+        Ok(ok.then_some(inputs))
     }
 
-    /// Runs the plan on `args` (of its signature).
-    pub fn run(&self, args: &Args) -> R<Run> {
-        match self.program.run(&self.graph.leaves.inputs_of(args)?)? {
+    /// Runs the plan on `inputs`, its inputs in arguments of its signature
+    /// (from [`Plan::inputs_if_admitted`]).
+    pub fn run_inputs(&self, inputs: &[Value]) -> R<Run> {
+        match self.program.run(inputs)? {
             Outcome::Done(outputs) => Ok(Run::Done(match &self.result {
                 Some(recipe) => recipe.build(outputs),
                 None => self.graph.result_from(outputs)?,
@@ -147,6 +163,11 @@ impl Plan {
                 Ok(Run::Diverged(at.unwrap_or(n.span), matches!(n.out, Value::Key(_))))
             }
         }
+    }
+
+    /// The first module global the plan read that holds another value now.
+    pub fn changed_global(&self) -> Option<&GlobalRead> {
+        self.reads.iter().find(|r| !r.holds())
     }
 }
 

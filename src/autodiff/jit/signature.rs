@@ -136,19 +136,34 @@ impl Signature {
     /// what every call of a jitted function asks first (a model's parameter
     /// tree can have hundreds of leaves).
     pub fn admits(&self, args: &Args, ints: bool, keys: bool) -> bool {
+        self.admits_visiting(args, ints, keys, &mut |_| {})
+    }
+
+    /// [`Signature::admits`], calling `leaf` on each leaf of `args` in
+    /// order as it is matched (positional arguments, then keyword ones), so
+    /// a plan collects its inputs in the same walk.
+    pub fn admits_visiting(&self, args: &Args, ints: bool, keys: bool, leaf: &mut dyn FnMut(&Value)) -> bool {
         let mut at = 0;
-        args.pos.iter().all(|a| self.admit(a, &mut at, ints, keys, 0))
+        args.pos.iter().all(|a| self.admit(a, &mut at, ints, keys, 0, leaf))
             && args.kw.iter().all(|(name, v)| {
                 let named = matches!(self.0.get(at), Some(Part::Keyword(n)) if n == name);
                 at += 1;
-                named && self.admit(v, &mut at, ints, keys, 0)
+                named && self.admit(v, &mut at, ints, keys, 0, leaf)
             })
             && at == self.0.len()
     }
 
     /// Whether `v` matches the parts from `at` on (as [`walk`] would write
     /// them), moving `at` past them.
-    fn admit(&self, v: &Value, at: &mut usize, ints: bool, keys: bool, depth: usize) -> bool {
+    fn admit(
+        &self,
+        v: &Value,
+        at: &mut usize,
+        ints: bool,
+        keys: bool,
+        depth: usize,
+        leaf: &mut dyn FnMut(&Value),
+    ) -> bool {
         if depth > MAX_DEPTH {
             return false;
         }
@@ -156,19 +171,19 @@ impl Signature {
             return false;
         };
         *at += 1;
-        match (v, part) {
+        let matched = match (v, part) {
+            (Value::Tuple(items), Part::Tuple(n)) => {
+                return items.len() == *n && items.iter().all(|x| self.admit(x, at, ints, keys, depth + 1, leaf));
+            }
+            (Value::Dict(d), Part::Dict(names)) => {
+                return d.len() == names.len()
+                    && d.keys().zip(names).all(|(a, b)| a == b)
+                    && d.values().all(|x| self.admit(x, at, ints, keys, depth + 1, leaf));
+            }
             (Value::Float(_), Part::Float) => true,
             (Value::Int(i), Part::Int(j)) => ints || i == j,
             (Value::Key(k), Part::Key(l)) => keys || k == l,
             (Value::Tensor(t), Part::Tensor(shape, is_bool)) => t.shape() == &shape[..] && t.is_bool() == *is_bool,
-            (Value::Tuple(items), Part::Tuple(n)) => {
-                items.len() == *n && items.iter().all(|x| self.admit(x, at, ints, keys, depth + 1))
-            }
-            (Value::Dict(d), Part::Dict(names)) => {
-                d.len() == names.len()
-                    && d.keys().zip(names).all(|(a, b)| a == b)
-                    && d.values().all(|x| self.admit(x, at, ints, keys, depth + 1))
-            }
             // The kinds `walk` gives a part of their own match no other part.
             (
                 Value::Float(_)
@@ -182,7 +197,11 @@ impl Signature {
             ) => false,
             (other, Part::Exact(e)) => identical(other, e),
             _ => false,
+        };
+        if matched {
+            leaf(v);
         }
+        matched
     }
 
     /// How `other` differs from this signature when only int and key values
@@ -302,6 +321,18 @@ mod tests {
                     );
                 }
             }
+            // An admitting walk visits the leaves `for_each_leaf` visits, in order.
+            let mut visited = Vec::new();
+            assert!(sig.admits_visiting(a, false, false, &mut |x| visited.push(x.clone())));
+            let mut leaves = Vec::new();
+            for v in a.pos.iter().chain(a.kw.iter().map(|(_, v)| v)) {
+                // Invariant: these trees are shallow, so the walk cannot fail.
+                crate::value::tree::for_each_leaf(v, &mut |x| leaves.push(x.clone())).unwrap();
+            }
+            assert!(
+                visited.len() == leaves.len() && visited.iter().zip(&leaves).all(|(x, y)| identical(x, y)),
+                "case {i}: {visited:?} against {leaves:?}"
+            );
         }
     }
 }
