@@ -163,44 +163,34 @@ fn positions_for(
     };
     match mode {
         Mode::Raise if !wrap => {
-            check_not_negative(x, &settled(items))?;
+            check_not_negative(x, &settled(items, false))?;
             default()
         }
         Mode::Raise => default(),
         // A traced int index stays traced: `fix_index` clamps it or sends it
         // to the padding slot by arithmetic, so a jit plan does that for each
         // call's index (other traced indices are read).
-        _ => positions(x, &settled_except_ints(items), mode, wrap, recv_span, span),
+        _ => positions(x, &settled(items, true), mode, wrap, recv_span, span),
     }
-}
-
-/// `items` with traced indices read, except traced ints (see [`fix_traced_int`]).
-fn settled_except_ints(items: &[Item]) -> Vec<Item> {
-    items
-        .iter()
-        .map(|it| match it {
-            Item::At(v, s) if is_traced_scalar(v) && !matches!(v.peek(), Value::Int(_)) => {
-                Item::At(v.strip().clone(), *s)
-            }
-            other => other.clone(),
-        })
-        .collect()
 }
 
 /// Whether `v` is a scalar index a running trace computed: `x.at[i]` then
 /// gives positions a jit plan computes afresh for each call's `i` (under the
-/// default `mode=`; other modes read it, see [`settled`]).
+/// default `mode=`; other modes read all but ints, see [`settled`]).
 fn is_traced_scalar(v: &Value) -> bool {
     crate::autodiff::trace::is_traced(v) && matches!(v.peek(), Value::Int(_) | Value::Float(_))
 }
 
-/// `items` with traced indices read: `mode="clip"`/`"drop"` and
-/// `wrap_negative_indices=false` decide on their values in plain code.
-fn settled(items: &[Item]) -> Vec<Item> {
+/// `items` with traced indices read, where plain code decides on their
+/// values (`wrap_negative_indices=false`; `mode="clip"`/`"drop"` for all but
+/// ints, which `fix_traced_int` handles when `keep_ints`).
+fn settled(items: &[Item], keep_ints: bool) -> Vec<Item> {
     items
         .iter()
         .map(|it| match it {
-            Item::At(v, s) if is_traced_scalar(v) => Item::At(v.strip().clone(), *s),
+            Item::At(v, s) if is_traced_scalar(v) && !(keep_ints && matches!(v.peek(), Value::Int(_))) => {
+                Item::At(v.strip().clone(), *s)
+            }
             other => other.clone(),
         })
         .collect()

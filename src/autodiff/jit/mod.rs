@@ -104,9 +104,7 @@ impl Jitted {
         // the arguments are matched against each plan's signature).
         let mut plans: Vec<(Rc<Plan>, Vec<Value>)> = Vec::new();
         for p in self.state.borrow().plans.iter() {
-            // A plan whose inputs cannot be taken (a tree nested too deeply)
-            // does not apply: `f` is traced, and fails as plain code does.
-            if let Ok(Some(inputs)) = p.inputs_if_admitted(&args) {
+            if let Some(inputs) = p.inputs_if_admitted(&args) {
                 plans.push((p.clone(), inputs));
             }
         }

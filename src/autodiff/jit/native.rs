@@ -40,10 +40,6 @@ pub fn min_run() -> Option<usize> {
 /// A compiled run of scalar instructions.
 pub struct NativeRun {
     code: ExecutableBuffer,
-    /// The operators the code calls out for, which it points at (boxed so
-    /// their addresses stay put).
-    _unary: Box<[UnaryOp]>,
-    _binary: Box<[BinaryOp]>,
     /// One more than the largest register index the code names.
     regs: usize,
 }
@@ -61,15 +57,15 @@ const COMPLETED: u64 = u64::MAX;
 /// or the node of the guard that failed out.
 type Entry = unsafe extern "C" fn(*mut f64) -> u64;
 
-extern "C" fn call_unary(op: *const UnaryOp, x: f64) -> f64 {
-    // SAFETY: the code passes a pointer into its own `NativeRun::_unary`,
-    // which lives as long as the code.
-    unsafe { (*op).apply(x) }
+/// `UnaryOp::ALL[op]` of `x`, for the code to call (`emit` passes indices
+/// it took from that table, so the NaN for another index never shows).
+extern "C" fn call_unary(op: u64, x: f64) -> f64 {
+    UnaryOp::ALL.get(op as usize).map_or(f64::NAN, |u| u.apply(x))
 }
 
-extern "C" fn call_binary(op: *const BinaryOp, a: f64, b: f64) -> f64 {
-    // SAFETY: as for `call_unary`, into `NativeRun::_binary`.
-    unsafe { (*op).apply(a, b) }
+/// `BinaryOp::ALL[op]` of `a` and `b`, as [`call_unary`].
+extern "C" fn call_binary(op: u64, a: f64, b: f64) -> f64 {
+    BinaryOp::ALL.get(op as usize).map_or(f64::NAN, |o| o.apply(a, b))
 }
 
 impl NativeRun {
@@ -87,31 +83,12 @@ impl NativeRun {
         if regs > (i32::MAX as usize) / 8 {
             return None;
         }
-        let unary: Box<[UnaryOp]> = code
-            .iter()
-            .filter_map(|s| match s.op {
-                ScalarOp::Unary(u) if !inline_unary(u) => Some(u),
-                _ => None,
-            })
-            .collect();
-        let binary: Box<[BinaryOp]> = code
-            .iter()
-            .filter_map(|s| match s.op {
-                ScalarOp::Binary(b) => Some(b),
-                _ => None,
-            })
-            .collect();
-        let bytes = emit(code, &unary, &binary)?;
+        let bytes = emit(code)?;
         let mut buf = MutableBuffer::new(bytes.len()).ok()?;
         buf.set_len(bytes.len());
         buf.copy_from_slice(&bytes);
         let code = buf.make_exec().ok()?;
-        Some(NativeRun {
-            code,
-            _unary: unary,
-            _binary: binary,
-            regs,
-        })
+        Some(NativeRun { code, regs })
     }
 
     /// Runs the code on `regs`; `Some(node)` when the guard of that node
@@ -133,14 +110,6 @@ impl NativeRun {
     }
 }
 
-/// Unary operators computed by a few SSE2 instructions rather than a call.
-fn inline_unary(u: UnaryOp) -> bool {
-    matches!(
-        u,
-        UnaryOp::Neg | UnaryOp::Abs | UnaryOp::Sqrt | UnaryOp::Square | UnaryOp::Relu
-    )
-}
-
 /// Where an operand is during code generation.
 #[derive(Clone, Copy, PartialEq)]
 enum Src {
@@ -151,7 +120,7 @@ enum Src {
 }
 
 /// The machine code for `code`, as position-independent bytes.
-fn emit(code: &[ScalarInstr], unary: &[UnaryOp], binary: &[BinaryOp]) -> Option<Vec<u8>> {
+fn emit(code: &[ScalarInstr]) -> Option<Vec<u8>> {
     let mut ops: VecAssembler<X64Relocation> = VecAssembler::new(0);
     // rbx holds the register file (callee-saved, so it survives calls); the
     // push also aligns the stack to 16 bytes for those calls.
@@ -162,7 +131,6 @@ fn emit(code: &[ScalarInstr], unary: &[UnaryOp], binary: &[BinaryOp]) -> Option<
     );
     let mut last: Option<u32> = None;
     let mut failures: Vec<(DynamicLabel, u32)> = Vec::new();
-    let (mut next_unary, mut next_binary) = (0usize, 0usize);
     for s in code {
         let src = |r: u32| {
             if last == Some(r) {
@@ -256,18 +224,16 @@ fn emit(code: &[ScalarInstr], unary: &[UnaryOp], binary: &[BinaryOp]) -> Option<
                         ; movapd xmm0, xmm1
                     ),
                     _ => {
-                        let op = unary.get(next_unary)? as *const UnaryOp as i64;
-                        next_unary += 1;
+                        let op = UnaryOp::ALL.iter().position(|&o| o == u)? as i64;
                         call_out(&mut ops, op, call_unary as *const () as i64);
                     }
                 }
             }
-            ScalarOp::Binary(_) => {
+            ScalarOp::Binary(o) => {
                 // a in xmm0, b in xmm1 (b first: it may be the value in xmm0).
                 load(&mut ops, 1, b);
                 load(&mut ops, 0, a);
-                let op = binary.get(next_binary)? as *const BinaryOp as i64;
-                next_binary += 1;
+                let op = BinaryOp::ALL.iter().position(|&b| b == o)? as i64;
                 call_out(&mut ops, op, call_binary as *const () as i64);
             }
             ScalarOp::Check => {
@@ -310,8 +276,8 @@ fn emit(code: &[ScalarInstr], unary: &[UnaryOp], binary: &[BinaryOp]) -> Option<
     ops.finalize().ok()
 }
 
-/// A call of `f` (`call_unary` or `call_binary`) with the operator at `op`
-/// as its first argument; the floats are already in xmm0 (and xmm1).
+/// A call of `f` (`call_unary` or `call_binary`) with the operator's index
+/// `op` as its first argument; the floats are already in xmm0 (and xmm1).
 fn call_out(ops: &mut VecAssembler<X64Relocation>, op: i64, f: i64) {
     dynasm!(ops
         ; .arch x64

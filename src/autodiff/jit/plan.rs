@@ -119,32 +119,21 @@ impl Plan {
         })
     }
 
-    /// Whether the plan is for `args`: arguments of the same signature, or
-    /// of one differing in int (key) values only when the ints (keys) are
-    /// inputs of the plan.
-    pub fn admits(&self, args: &Args) -> bool {
+    /// The plan's inputs in `args` if the plan is for them: arguments of
+    /// the same signature, or of one differing in int (key) values only
+    /// when the ints (keys) are inputs of the plan. Matching and collecting
+    /// ([`crate::autodiff::traced::Leaves::inputs_of`]) are one walk.
+    pub fn inputs_if_admitted(&self, args: &Args) -> Option<Vec<Value>> {
         let l = self.graph.leaves;
-        self.signature.admits(args, l.ints, l.keys)
-    }
-
-    /// The plan's inputs in `args` if it is for them ([`Plan::admits`] and
-    /// [`crate::autodiff::traced::Leaves::inputs_of`] in one walk).
-    pub fn inputs_if_admitted(&self, args: &Args) -> R<Option<Vec<Value>>> {
-        let l = self.graph.leaves;
-        if !l.keywords && !args.kw.is_empty() {
-            // Keyword leaves are no inputs then: the walks differ.
-            return Ok(match self.admits(args) {
-                true => Some(l.inputs_of(args)?),
-                false => None,
-            });
-        }
         let mut inputs = Vec::new();
-        let ok = self.signature.admits_visiting(args, l.ints, l.keys, &mut |x| {
-            if l.takes(x) {
-                inputs.push(l.input(x));
-            }
-        });
-        Ok(ok.then_some(inputs))
+        let ok = self
+            .signature
+            .admits_visiting(args, l.ints, l.keys, l.keywords, &mut |x| {
+                if l.takes(x) {
+                    inputs.push(l.input(x));
+                }
+            });
+        ok.then_some(inputs)
     }
 
     /// Runs the plan on `inputs`, its inputs in arguments of its signature

@@ -136,19 +136,28 @@ impl Signature {
     /// what every call of a jitted function asks first (a model's parameter
     /// tree can have hundreds of leaves).
     pub fn admits(&self, args: &Args, ints: bool, keys: bool) -> bool {
-        self.admits_visiting(args, ints, keys, &mut |_| {})
+        self.admits_visiting(args, ints, keys, false, &mut |_| {})
     }
 
     /// [`Signature::admits`], calling `leaf` on each leaf of `args` in
-    /// order as it is matched (positional arguments, then keyword ones), so
-    /// a plan collects its inputs in the same walk.
-    pub fn admits_visiting(&self, args: &Args, ints: bool, keys: bool, leaf: &mut dyn FnMut(&Value)) -> bool {
+    /// order as it is matched (positional arguments, then keyword ones when
+    /// `keywords`), so a plan collects its inputs in the same walk.
+    pub fn admits_visiting(
+        &self,
+        args: &Args,
+        ints: bool,
+        keys: bool,
+        keywords: bool,
+        leaf: &mut dyn FnMut(&Value),
+    ) -> bool {
         let mut at = 0;
+        let mut skip = |_: &Value| {};
         args.pos.iter().all(|a| self.admit(a, &mut at, ints, keys, 0, leaf))
             && args.kw.iter().all(|(name, v)| {
                 let named = matches!(self.0.get(at), Some(Part::Keyword(n)) if n == name);
                 at += 1;
-                named && self.admit(v, &mut at, ints, keys, 0, leaf)
+                let visit: &mut dyn FnMut(&Value) = if keywords { &mut *leaf } else { &mut skip };
+                named && self.admit(v, &mut at, ints, keys, 0, visit)
             })
             && at == self.0.len()
     }
@@ -323,7 +332,7 @@ mod tests {
             }
             // An admitting walk visits the leaves `for_each_leaf` visits, in order.
             let mut visited = Vec::new();
-            assert!(sig.admits_visiting(a, false, false, &mut |x| visited.push(x.clone())));
+            assert!(sig.admits_visiting(a, false, false, true, &mut |x| visited.push(x.clone())));
             let mut leaves = Vec::new();
             for v in a.pos.iter().chain(a.kw.iter().map(|(_, v)| v)) {
                 // Invariant: these trees are shallow, so the walk cannot fail.
