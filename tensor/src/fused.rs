@@ -752,22 +752,20 @@ impl<'a> Machine<'a> {
         let scratch = &self.scratch;
         // The argument whose buffer holds the result is read in place from
         // it (see below), so its entry here is never used.
-        let args: Vec<Src<'_>> = sources
-            .iter()
-            .enumerate()
-            .map(|(k, src)| match src {
-                Source::Scalar(x) => Src::Scalar(*x),
-                Source::Contiguous { k, offset } => match tensors[*k] {
-                    Some(t) => Src::Slice(&t[offset + lo..offset + lo + len]),
-                    None => Src::Scalar(0.0),
-                },
-                Source::Strided { .. } => match pattern(k) {
-                    Some((p, pat)) => Src::Slice(&pat[lo % p..lo % p + len]),
-                    None => Src::Slice(&scratch[k * width..k * width + len]),
-                },
-                Source::Output => Src::Scalar(0.0),
-            })
-            .collect();
+        // Resolved where a step reads it (not collected per block: the
+        // allocation cost more than a short step).
+        let arg = |k: usize| match &sources[k] {
+            Source::Scalar(x) => Src::Scalar(*x),
+            Source::Contiguous { k, offset } => match tensors[*k] {
+                Some(t) => Src::Slice(&t[offset + lo..offset + lo + len]),
+                None => Src::Scalar(0.0),
+            },
+            Source::Strided { .. } => match pattern(k) {
+                Some((p, pat)) => Src::Slice(&pat[lo % p..lo % p + len]),
+                None => Src::Slice(&scratch[k * width..k * width + len]),
+            },
+            Source::Output => Src::Scalar(0.0),
+        };
         let is_out =
             |o: FusedOperand| matches!(o, FusedOperand::Arg(k) if matches!(sources[k as usize], Source::Output));
         let scalar = &self.scalar;
@@ -779,7 +777,7 @@ impl<'a> Machine<'a> {
             }
             let (done, rest) = self.regs.split_at_mut(i * width);
             let step = |o: FusedOperand| match o {
-                FusedOperand::Arg(k) => args[k as usize],
+                FusedOperand::Arg(k) => arg(k as usize),
                 FusedOperand::Step(j) => match scalar[j as usize] {
                     Some(x) => Src::Scalar(x),
                     None => Src::Slice(&done[j as usize * width..j as usize * width + len]),

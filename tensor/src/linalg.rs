@@ -311,7 +311,7 @@ impl Tensor {
                 // Small matrices in a big batch: half the batch to the helper
                 // (each product alone is too small to split).
                 if jobs.len() >= 2
-                    && per < crate::gemm::PARALLEL_FLOPS
+                    && per < crate::gemm::BATCH_SHARED_FLOPS
                     && per * jobs.len() as f64 >= crate::gemm::PARALLEL_FLOPS
                     && crate::pool::helper_worthwhile()
                 {

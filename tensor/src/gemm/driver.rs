@@ -448,13 +448,18 @@ unsafe fn gemm_blocked<K: MicroKernel>(p: &Product<'_>, bl: Blocking) {
     }
 }
 
+/// Elements of a B block below which one thread packs it: sharing the
+/// packing costs a hand-off, more than packing a small block (a 10 x 128
+/// block of a 256x10x128 product).
+const SHARED_PACK_MIN: usize = 16 * 1024;
+
 /// Packs the `kc x nc` block of B at `bsrc` into `NR`-wide panels at `bp`
 /// (row stride `NR`, panel `j` at `j NR kc`), shared with the helper if
-/// `parallel`, and returns the packed block's view.
+/// `parallel` and the block is large, and returns the packed block's view.
 unsafe fn pack_b_block<K: MicroKernel>(parallel: bool, kc: usize, nc: usize, bsrc: Mat, bp: Mat) -> Mat {
     let panels = nc.div_ceil(K::NR);
     let groups = panels.div_ceil(PACK_GROUP);
-    run_pieces(parallel, groups, |g| {
+    run_pieces(parallel && kc * nc >= SHARED_PACK_MIN, groups, |g| {
         let (bsrc, bp) = (bsrc, bp);
         let p0 = g * PACK_GROUP;
         let cols = nc.min((p0 + PACK_GROUP) * K::NR) - p0 * K::NR;

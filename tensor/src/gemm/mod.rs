@@ -15,8 +15,16 @@ use std::cell::Cell;
 
 /// Multiply-adds above which a product is split between the caller and the
 /// pool's helper thread (measured on a 2-core AVX-512 machine; below it the
-/// hand-off costs more than it saves).
-pub(crate) const PARALLEL_FLOPS: f64 = 1.0e6;
+/// hand-off costs more than it saves). With a small B block packed by one
+/// thread (see `driver::SHARED_PACK_MIN`) the hand-off is one round, and
+/// products of 0.3M multiply-adds gain: 256x10x128 16 -> 11 us, 256x128x10
+/// 19 -> 12 us, 64x64x64 10 -> 7-9 us (the MLP training step on 2 threads
+/// 47 -> 42 ms); at 0.1M it is even.
+pub(crate) const PARALLEL_FLOPS: f64 = 1.5e5;
+/// Multiply-adds of each product of a batch below which the threads share
+/// the batch (whole products each) rather than each product: one hand-off
+/// for the batch instead of one per product.
+pub(crate) const BATCH_SHARED_FLOPS: f64 = 1.0e6;
 /// Target size of one shared piece of a batch of small products (multiply-adds).
 pub(crate) const PIECE_FLOPS: f64 = 0.5e6;
 
