@@ -130,6 +130,26 @@ const CASES: &[(&str, &str, &str)] = &[
          let f = |a, b| (g(a, b), grad(g, argnums=(0, 1))(a, b));",
         "reshape(sin(arange(9.0) * 0.7), (3, 3)), reshape(cos(arange(6.0)), (3, 2))",
     ),
+    (
+        "convolutions and their adjoints",
+        "fn g(x, w) {
+             let y = conv2d(x, w, stride=(2, 1), padding=((1, 0), (1, 1)), dilation=(1, 2), groups=2);
+             let z = conv2d(tanh(y), reshape(w, (4, 3, 3, 3))[:, :, ::-1, :] * 0.5, padding=\"same\", groups=2);
+             sum(y ** 2) + sum(sin(z)) + sum(conv1d(x[:, :, 0, :], w[:2, :, 0, :], stride=2, groups=2))
+         }
+         let f = |x, w| (g(x, w), grad(g, argnums=(0, 1))(x, w), grad(|v| sum(grad(g)(v, w) ** 2))(x));",
+        "reshape(sin(arange(2.0 * 4 * 6 * 6) * 0.7), (2, 4, 6, 6)), reshape(cos(arange(6.0 * 2 * 3 * 3) * 0.3), (6, 2, 3, 3))",
+    ),
+    (
+        "poolings and their adjoints",
+        "fn g(x) {
+             let m = max_pool2d(x, (3, 2), stride=(2, 1), padding=((1, 1), (0, 1)));
+             let a = avg_pool2d(x, 2, stride=(1, 2), padding=((1, 0), (1, 1)));
+             sum(m ** 2) + sum(a * m[:, :, :1, :1]) + sum(max_pool1d(x[:, :, 0, :], 2))
+         }
+         let f = |x, t| (g(x), grad(g)(x), jvp(g, (x,), (t,)), grad(|v| sum(grad(g)(v) ** 3))(x));",
+        "reshape(sin(arange(2.0 * 3 * 5 * 6) * 1.7), (2, 3, 5, 6)), reshape(cos(arange(2.0 * 3 * 5 * 6)), (2, 3, 5, 6))",
+    ),
 ];
 
 #[test]

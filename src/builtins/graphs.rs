@@ -245,10 +245,11 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
                   first for a smaller program. Exported: elementwise functions and operators (with NumPy \
                   broadcasting made explicit), comparisons, `where`, reductions, matrix products, shape \
                   operations, basic indexing and slicing, `take`, `concat`, `stack`, `erf`, `erfc`, `lgamma`, \
-                  `digamma`, `polygamma`, `cholesky`, `triangular_solve`, and their adjoints — what forward \
+                  `digamma`, `polygamma`, `cholesky`, `triangular_solve`, convolutions and poolings (as \
+                  `convolution`, `reduce_window`, `select_and_scatter`), and their adjoints — what forward \
                   and backward passes of models are made of. A graph that branched on or read a value it \
                   computed, or holds an operation without a StableHLO rule yet (the other linear-algebra \
-                  decompositions, convolutions, the Bessel functions), is reported with the line. With JAX \
+                  decompositions, the Bessel functions), is reported with the line. With JAX \
                   installed, `jax._src.xla_bridge.get_backend(\"cpu\").compile_and_load(text, ...)` runs \
                   the program (docs/guide.md shows how).",
             example: "let g = optimize(trace(grad(|w, x| sum(tanh(x @ w))))(ones((3, 2)), ones((4, 3))));\nlet program = graph_stablehlo(g);",

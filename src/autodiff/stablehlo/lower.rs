@@ -114,6 +114,8 @@ pub fn lower(e: &mut Emitter, prim: &Prim, args: &[V], out: &Ty) -> Lowered {
                 b.ty.clone(),
             ))
         }
+        Prim::Conv(c) => super::window::conv(e, c, arg(0)?, arg(1)?, out),
+        Prim::Pool(p) => super::window::pool(e, p, args, out),
         _ => Err("StableHLO export has no rule for this operation yet".to_string()),
     }
 }

@@ -13,6 +13,7 @@
 
 mod lower;
 mod text;
+mod window;
 
 use super::capture::AdjointRef;
 use super::trace::Op;

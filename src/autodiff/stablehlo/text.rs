@@ -110,6 +110,24 @@ impl Emitter {
         V::new(name, ty)
     }
 
+    /// A fresh SSA name, for a value defined inside a region.
+    pub fn fresh(&mut self) -> String {
+        let name = format!("%{}", self.next);
+        self.next += 1;
+        name
+    }
+
+    /// Appends `%N:k = {rhs}` (an operation producing `tys.len()` values)
+    /// and returns its results `%N#0`, `%N#1`, ...
+    pub fn ops(&mut self, rhs: &str, tys: &[Ty]) -> Vec<V> {
+        let name = self.fresh();
+        let _ = writeln!(self.body, "    {name}:{} = {rhs}", tys.len());
+        tys.iter()
+            .enumerate()
+            .map(|(i, ty)| V::new(format!("{name}#{i}"), ty.clone()))
+            .collect()
+    }
+
     /// A scalar constant of `elem` with value `x`.
     pub fn scalar(&mut self, x: f64, elem: Elem) -> V {
         let lit = match elem {
