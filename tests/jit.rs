@@ -172,6 +172,20 @@ fn a_function_whose_branch_keeps_changing_gives_up_and_says_where() {
         "{err}"
     );
     assert!(err.contains(".dp:1:47 "), "names the read, `int(x)`: {err}");
+    // An int argument read by a builtin (the loop count of `range(n)`): the
+    // note names that call, not the jitted function's.
+    let (out, err) = run_file(
+        "let f = jit(|x, n| {\n\
+           let s = x;\n\
+           for i in range(n) { s = s * 1.5; }\n\
+           s\n\
+         });\n\
+         let t = 0.0;\n\
+         for k in range(12) { t = t + f(1.0, k); }\n\
+         print(t);\n",
+    );
+    assert_eq!(out.trim(), format!("{}", (0..12).map(|k| 1.5f64.powi(k)).sum::<f64>()));
+    assert!(err.contains(".dp:3:10 "), "names `range(n)`: {err}");
 }
 
 #[test]

@@ -55,11 +55,13 @@ impl Interp {
             Value::Native(n) => {
                 let span = args.span;
                 let mut args = args;
+                // Primitives the builtin applies, and reads of traced ints
+                // and keys among its arguments (`range(n)` in a jit trace:
+                // a guard), are attributed to its call.
+                self.diff.set_span(span);
                 if !self.jit_watch.is_empty() {
                     self.jit_native(&n.name, &mut args, span)?;
                 }
-                // Primitives the builtin applies are attributed to its call.
-                self.diff.set_span(span);
                 let r = (n.func)(self, args).map_err(|d| d.at(span));
                 // A builtin may run long without polling: report a Ctrl-C
                 // that came meanwhile at once (and drop a result that a
