@@ -29,14 +29,26 @@ fn axis_error(axis: usize, shape: &[usize]) -> crate::diagnostics::Diagnostic {
 /// indices into the `n * d` positions of the examples flattened along that
 /// axis: negative ones counted from the end, then example `i`'s shifted by
 /// `i * d`. An index out of range is reported here, where it would otherwise
-/// select from another example.
+/// select from another example. Indices a running trace computed
+/// (`jit(vmap(f))`) are checked by a recorded [`IndexCheck`], a guard of the
+/// plan, rather than read: a call whose indices fail it is traced afresh
+/// and fails here as plain code does.
 fn offset_indices(idx: &Value, n: usize, d: usize, nq: usize) -> R<Value> {
-    let plain = as_tensor(idx.strip())?;
     let dl = d as f64;
-    if let Some(bad) = plain.to_vec().into_iter().find(|&i| i >= dl || i < -dl) {
-        return Err(super::tensor_error(dp_tensor::TensorError::Invalid(format!(
-            "index {bad} is out of range for an axis of length {d}"
-        ))));
+    let checked = match crate::autodiff::trace::traced_examples(idx) {
+        Some(whole) => matches!(
+            super::apply(&Prim::IndexCheck(IndexCheck(d)), &[whole])?.peek(),
+            Value::Bool(true)
+        ),
+        None => false,
+    };
+    if !checked {
+        let plain = as_tensor(idx.strip())?;
+        if let Some(bad) = plain.to_vec().into_iter().find(|&i| i >= dl || i < -dl) {
+            return Err(super::tensor_error(dp_tensor::TensorError::Invalid(format!(
+                "index {bad} is out of range for an axis of length {d}"
+            ))));
+        }
     }
     // With `ops`, so an enclosing `vmap` that batches the indices too batches this.
     let neg = ops::binary(dp_tensor::BinaryOp::Lt, idx, &Value::Float(0.0))?;

@@ -2,11 +2,14 @@
 //! tensor along an axis (`argsort`, and so `sort`), the position of the
 //! largest or smallest element along one or of the whole tensor
 //! (`argmax`, `argmin`) and the
-//! sample interval each point falls in (`interp`). Plain code computes them
+//! sample interval each point falls in (`interp`), and the positions of the
+//! `k` largest elements of each lane (`topk`). Plain code computes them
 //! straight from the tensor; a running trace records them, so a jit plan
 //! computes them afresh for new inputs with the same kernels.
 
-use super::{as_tensor, from_tensor, te, Primitive, R};
+use super::batching::example_shape;
+use super::{apply, as_tensor, from_tensor, te, Prim, Primitive, R};
+use crate::diagnostics::{Diagnostic, ErrorKind};
 use crate::value::Value;
 use dp_tensor::Tensor;
 
@@ -48,6 +51,12 @@ pub enum Order {
         /// How many samples.
         n: usize,
     },
+    /// The positions of the `k` largest elements of each lane along the
+    /// last axis, largest first (`topk`'s indices; see `Tensor::topk`).
+    TopK {
+        /// How many.
+        k: usize,
+    },
 }
 
 /// The stable order sorting `t` along `axis`: ascending (NaNs last) or
@@ -79,6 +88,7 @@ impl Primitive for Order {
             Order::Flat { max: true } => "argmax",
             Order::Flat { max: false } => "argmin",
             Order::Intervals { .. } => "searchsorted",
+            Order::TopK { .. } => "topk",
         }
         .into()
     }
@@ -102,6 +112,7 @@ impl Primitive for Order {
                 let points = as_tensor(x.get(1).unwrap_or(&x[0]))?;
                 t.searchsorted(&points).map(|i| i.map(|i| i.clamp(1.0, last)))
             }
+            Order::TopK { k } => t.topk(*k).map(|(_, i)| i),
         })?))
     }
     fn zero_derivative(&self) -> bool {
@@ -112,5 +123,51 @@ impl Primitive for Order {
     }
     fn jvp(&self, _x: &[Value], _t: &[Option<Value>], _y: &Value) -> R<Option<Value>> {
         Ok(None)
+    }
+    // The same kernel one axis further right (the lanes of every example at
+    // once, as plain code under `vmap` computes them from the stacked data);
+    // a whole-tensor position is taken along each example flattened. So
+    // `jit(vmap(f))` records one step where it read the indices before.
+    fn batch(&self, x: &[Value], _batched: &[bool], n: usize) -> R<Value> {
+        let shifted = match *self {
+            Order::Sort { axis, descending } => Order::Sort {
+                axis: axis + 1,
+                descending,
+            },
+            Order::ArgMax { axis, keepdims } => Order::ArgMax {
+                axis: axis + 1,
+                keepdims,
+            },
+            Order::ArgMin { axis, keepdims } => Order::ArgMin {
+                axis: axis + 1,
+                keepdims,
+            },
+            // Along the last axis, which batching leaves the last.
+            Order::TopK { k } => Order::TopK { k },
+            Order::Flat { max } => {
+                let m = example_shape(&x[0], true).iter().product::<usize>();
+                let flat = crate::ops::reshape(&x[0], &[n, m])?;
+                let along = if max {
+                    Order::ArgMax {
+                        axis: 1,
+                        keepdims: false,
+                    }
+                } else {
+                    Order::ArgMin {
+                        axis: 1,
+                        keepdims: false,
+                    }
+                };
+                return apply(&Prim::Order(along), &[flat]);
+            }
+            // Samples and points each batched or shared: callers read them
+            // under `vmap` (see `builtins::tensor::interp`).
+            Order::Intervals { .. } => {
+                return Err(
+                    Diagnostic::new(ErrorKind::Differentiation, "searchsorted has no batching rule").cannot_batch(),
+                )
+            }
+        };
+        apply(&Prim::Order(shifted), &x[..1])
     }
 }
