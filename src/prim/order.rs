@@ -128,7 +128,7 @@ impl Primitive for Order {
     // once, as plain code under `vmap` computes them from the stacked data);
     // a whole-tensor position is taken along each example flattened. So
     // `jit(vmap(f))` records one step where it read the indices before.
-    fn batch(&self, x: &[Value], _batched: &[bool], n: usize) -> R<Value> {
+    fn batch(&self, x: &[Value], batched: &[bool], n: usize) -> R<Value> {
         let shifted = match *self {
             Order::Sort { axis, descending } => Order::Sort {
                 axis: axis + 1,
@@ -160,12 +160,16 @@ impl Primitive for Order {
                 };
                 return apply(&Prim::Order(along), &[flat]);
             }
-            // Samples and points each batched or shared: callers read them
-            // under `vmap` (see `builtins::tensor::interp`).
+            // Shared samples: each point's search is its own, so the
+            // examples' points are searched as one tensor. Samples per
+            // example are searched by comparisons (see `builtins::tensor::interp`).
+            Order::Intervals { .. } if !batched[0] => return apply(&Prim::Order(self.clone()), x),
             Order::Intervals { .. } => {
-                return Err(
-                    Diagnostic::new(ErrorKind::Differentiation, "searchsorted has no batching rule").cannot_batch(),
+                return Err(Diagnostic::new(
+                    ErrorKind::Differentiation,
+                    "searchsorted has no batching rule for samples that differ per example",
                 )
+                .cannot_batch())
             }
         };
         apply(&Prim::Order(shifted), &x[..1])
