@@ -57,6 +57,16 @@ pub enum Order {
         /// How many.
         k: usize,
     },
+    /// The permutation matrix `p` of `lu(a)` for each matrix (piecewise
+    /// constant, like an order: the pivots of partial pivoting).
+    LuPermutation,
+    /// The sign of the determinant of each matrix, `slogdet(a)[0]`
+    /// (piecewise constant).
+    DetSign,
+    /// `expm`'s choice for a stack of matrices, from the largest 1-norm
+    /// (see `prim::expm::choice`): one number for the whole stack, so it
+    /// has no batching rule (`expm` applies it to every example's data at once).
+    ExpmChoice,
 }
 
 /// The stable order sorting `t` along `axis`: ascending (NaNs last) or
@@ -89,6 +99,9 @@ impl Primitive for Order {
             Order::Flat { max: false } => "argmin",
             Order::Intervals { .. } => "searchsorted",
             Order::TopK { .. } => "topk",
+            Order::LuPermutation => "lu_permutation",
+            Order::DetSign => "det_sign",
+            Order::ExpmChoice => "expm_choice",
         }
         .into()
     }
@@ -113,6 +126,9 @@ impl Primitive for Order {
                 t.searchsorted(&points).map(|i| i.map(|i| i.clamp(1.0, last)))
             }
             Order::TopK { k } => t.topk(*k).map(|(_, i)| i),
+            Order::LuPermutation => t.lu().map(|(p, _, _)| p),
+            Order::DetSign => t.slogdet().map(|(sign, _)| sign),
+            Order::ExpmChoice => return Ok(Value::Float(super::expm::choice(super::expm::norm1(&t)))),
         })?))
     }
     fn zero_derivative(&self) -> bool {
@@ -142,8 +158,10 @@ impl Primitive for Order {
                 axis: axis + 1,
                 keepdims,
             },
-            // Along the last axis, which batching leaves the last.
+            // Along the last axis (or the last two), which batching leaves last.
             Order::TopK { k } => Order::TopK { k },
+            Order::LuPermutation => Order::LuPermutation,
+            Order::DetSign => Order::DetSign,
             Order::Flat { max } => {
                 let m = example_shape(&x[0], true).iter().product::<usize>();
                 let flat = crate::ops::reshape(&x[0], &[n, m])?;
@@ -162,12 +180,13 @@ impl Primitive for Order {
             }
             // Shared samples: each point's search is its own, so the
             // examples' points are searched as one tensor. Samples per
-            // example are searched by comparisons (see `builtins::tensor::interp`).
+            // example are searched by comparisons (see `builtins::tensor::interp`);
+            // `expm` asks for its choice on every example's data at once.
             Order::Intervals { .. } if !batched[0] => return apply(&Prim::Order(self.clone()), x),
-            Order::Intervals { .. } => {
+            Order::Intervals { .. } | Order::ExpmChoice => {
                 return Err(Diagnostic::new(
                     ErrorKind::Differentiation,
-                    "searchsorted has no batching rule for samples that differ per example",
+                    format!("{} has no batching rule here", self.name()),
                 )
                 .cannot_batch())
             }
