@@ -67,6 +67,12 @@ pub enum Order {
     /// (see `prim::expm::choice`): one number for the whole stack, so it
     /// has no batching rule (`expm` applies it to every example's data at once).
     ExpmChoice,
+    /// The rank `lstsq(a, b, rcond)` finds (its second input is `b`, checked
+    /// as the kernel checks it), as a float: `lstsq` reads it as a guard.
+    LstsqRank {
+        /// The cutoff (`None`: the default).
+        rcond: Option<f64>,
+    },
 }
 
 /// The stable order sorting `t` along `axis`: ascending (NaNs last) or
@@ -102,6 +108,7 @@ impl Primitive for Order {
             Order::LuPermutation => "lu_permutation",
             Order::DetSign => "det_sign",
             Order::ExpmChoice => "expm_choice",
+            Order::LstsqRank { .. } => "lstsq_rank",
         }
         .into()
     }
@@ -129,6 +136,10 @@ impl Primitive for Order {
             Order::LuPermutation => t.lu().map(|(p, _, _)| p),
             Order::DetSign => t.slogdet().map(|(sign, _)| sign),
             Order::ExpmChoice => return Ok(Value::Float(super::expm::choice(super::expm::norm1(&t)))),
+            Order::LstsqRank { rcond } => {
+                let b = as_tensor(x.get(1).unwrap_or(&x[0]))?;
+                return Ok(Value::Float(te(t.lstsq(&b, *rcond))?.rank as f64));
+            }
         })?))
     }
     fn zero_derivative(&self) -> bool {
@@ -183,7 +194,7 @@ impl Primitive for Order {
             // example are searched by comparisons (see `builtins::tensor::interp`);
             // `expm` asks for its choice on every example's data at once.
             Order::Intervals { .. } if !batched[0] => return apply(&Prim::Order(self.clone()), x),
-            Order::Intervals { .. } | Order::ExpmChoice => {
+            Order::Intervals { .. } | Order::ExpmChoice | Order::LstsqRank { .. } => {
                 return Err(Diagnostic::new(
                     ErrorKind::Differentiation,
                     format!("{} has no batching rule here", self.name()),
