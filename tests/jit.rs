@@ -628,6 +628,42 @@ fn per_example_indices_in_a_vmap_inside_jit_are_planned() {
     assert_eq!(without_paths(&jitted.1), without_paths(&plain.1));
 }
 
+/// `x.at[idx]` with a tensor of indices computed from the arguments (or
+/// passed in), repeats included, is a step of the plan for every method
+/// whose answer does not depend on reading the indices, gradients included:
+/// what the derivatives of `.set` and `.mul` need of the repeats is a
+/// recorded step (`.set`: which write wins) or guard (`.mul`: whether any
+/// repeats). One trace, and plain code's bits for every call.
+#[test]
+fn at_updates_with_computed_index_tensors_are_planned() {
+    for (body, stats) in [
+        ("sum(x.at[i].add(x[i] * 2.0) ** 2)", "{jitted: true, replays: 5, traces: 1}"),
+        ("sum(x.at[i].set(x[0] * x[i]) ** 2)", "{jitted: true, replays: 5, traces: 1}"),
+        ("sum(x.at[i].max(x[i[::-1]]) ** 2) + sum(x.at[i].min(1.5) * x) + sum(x.at[i].get())", "{jitted: true, replays: 5, traces: 1}"),
+        ("sum(x.at[argsort(x)[:2]].subtract(x[:2]) ** 2)", "{jitted: true, replays: 5, traces: 1}"),
+        ("sum(x.at[i].mul(3.0) ** 2) + sum(x.at[i[:1]].mul(x[1]))", "{jitted: true, replays: 5, traces: 1}"),
+    ] {
+        let out = run(&[
+            &format!("fn f(x, i) {{ {body} }} let g = grad(f);"),
+            "let jg = jit(g); let ok = true; let x = tensor([1.0, -2.0, 3.0, 0.5]);",
+            "for k in range(6) { let i = if k < 3 { tensor([k % 4, (k + 2) % 4, 3]) } else { tensor([k % 4, k % 4, 1]) }; \
+             let a = str(jg(x * float(k + 1), i)); let b = str(g(x * float(k + 1), i)); ok = ok and a == b; }",
+            "print(ok); jit_stats(jg)",
+        ]);
+        assert_eq!(out, format!("true\n{stats}"), "{body}");
+    }
+    // `.mul`'s derivative in `v` is an error where an index repeats: whether
+    // one does is a guard, so a call with repeats fails as plain code does.
+    let calls = "let x = tensor([1.0, -2.0, 3.0]);\n\
+                 print(g(x, tensor([0, 2]))); print(g(x * 2.0, tensor([2, 1]))); print(g(x, tensor([1, 1])));\n";
+    let f = "fn f(x, i) { sum(x.at[i].mul(x[1] * 3.0) ** 2) }";
+    let jitted = run_file(&format!("{f}\nlet g = jit(grad(f));\n{calls}"));
+    let plain = run_file(&format!("{f}\nlet g = ((grad(f)));\n{calls}"));
+    assert_eq!(jitted.0, plain.0);
+    assert!(plain.1.contains("distinct indices"), "{}", plain.1);
+    assert_eq!(without_paths(&jitted.1), without_paths(&plain.1));
+}
+
 /// Piecewise-constant parts of library functions that used to be read from
 /// a traced tensor (so jit gave up) are steps or guards of the plan: `lu`'s
 /// permutation and `slogdet`'s sign are recorded; `expm`'s Padé degree and

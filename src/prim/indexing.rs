@@ -307,11 +307,13 @@ fn update(mode: UpdateMode, x: &Value, pos: &Value, v: &Value) -> R<Value> {
     )
 }
 
-/// The values of positions `pos`, to find repeats among them. Positions a
-/// running trace computed come from basic indexing with traced ints
-/// (`x.at[i, :]`, see `ops::at`), which never selects an element twice: the
-/// answer does not depend on their values, so they are looked at without
-/// making them a guard of the plan.
+/// The values of positions `pos`, to find repeats among them. Traced
+/// positions that reach here are batched by a `vmap` inside the trace: they
+/// come from basic indexing with per-example ints (`x.at[i, :]`, see
+/// `ops::at`), which never selects an element twice, so the answer does not
+/// depend on their values and they are looked at without making them a
+/// guard of the plan. (A trace's own positions are handled by
+/// [`traced_positions`]' steps.)
 fn settled(pos: &Value) -> &Value {
     if crate::autodiff::trace::is_traced(pos) {
         pos.peek()
@@ -320,11 +322,25 @@ fn settled(pos: &Value) -> &Value {
     }
 }
 
+/// Whether positions are a running trace's own (not batched inside it):
+/// `x.at[idx]` with indices it computed. What depends on their repeats is
+/// then a recorded step (a jit plan finds the repeats of each call's indices).
+fn traced_positions(pos: &Value) -> bool {
+    crate::autodiff::trace::is_traced(pos) && !crate::autodiff::trace::is_batched(pos)
+}
+
 /// Rejects the derivative of `.mul` in `v` when a position repeats (the
 /// product of the others would be needed; JAX does not define it either).
+/// Of traced positions the test is a recorded step read as a guard.
 fn check_unique_for_mul(x: &Value, pos: &Value) -> R<()> {
     let size = shape_of(x).iter().product::<usize>();
-    if te(Tensor::has_repeats(&*as_tensor(settled(pos))?, size))? {
+    let repeats = if traced_positions(pos) {
+        let r = super::apply(&Prim::Order(super::Order::HasRepeats { size }), std::slice::from_ref(pos))?;
+        as_tensor(r.strip())?.item().is_some_and(|v| v != 0.0)
+    } else {
+        te(Tensor::has_repeats(&*as_tensor(settled(pos))?, size))?
+    };
+    if repeats {
         return Err(crate::diagnostics::Diagnostic::new(
             crate::diagnostics::ErrorKind::Differentiation,
             "the derivative of `.at[...].mul(v)` in `v` needs distinct indices, but an element is selected more than once",
@@ -374,8 +390,12 @@ impl Primitive for IndexUpdate {
                 let gv = needs[2]
                     .then(|| {
                         let size = shape_of(xv).iter().product::<usize>();
-                        let winners = te(Tensor::last_writers(&*as_tensor(settled(pos))?, size))?;
-                        crate::ops::mul(&gather_flat(g, pos)?, &from_tensor(winners))
+                        let winners = if traced_positions(pos) {
+                            super::apply(&Prim::Order(super::Order::LastWriters { size }), std::slice::from_ref(pos))?
+                        } else {
+                            from_tensor(te(Tensor::last_writers(&*as_tensor(settled(pos))?, size))?)
+                        };
+                        crate::ops::mul(&gather_flat(g, pos)?, &winners)
                     })
                     .transpose()?;
                 (gx, gv)

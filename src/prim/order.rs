@@ -73,6 +73,19 @@ pub enum Order {
         /// The cutoff (`None`: the default).
         rcond: Option<f64>,
     },
+    /// For flat positions into `size` elements (`x.at[idx]`'s), 1 where the
+    /// position is written last and 0 where a later one overwrites it (see
+    /// `Tensor::last_writers`): the derivative of `.set(v)` in `v`.
+    LastWriters {
+        /// How many elements the positions are into.
+        size: usize,
+    },
+    /// Whether flat positions into `size` elements repeat one, as a float
+    /// (1 or 0): `.mul(v)` has no derivative in `v` then.
+    HasRepeats {
+        /// How many elements the positions are into.
+        size: usize,
+    },
 }
 
 /// The stable order sorting `t` along `axis`: ascending (NaNs last) or
@@ -109,6 +122,8 @@ impl Primitive for Order {
             Order::DetSign => "det_sign",
             Order::ExpmChoice => "expm_choice",
             Order::LstsqRank { .. } => "lstsq_rank",
+            Order::LastWriters { .. } => "last_writers",
+            Order::HasRepeats { .. } => "has_repeats",
         }
         .into()
     }
@@ -140,6 +155,8 @@ impl Primitive for Order {
                 let b = as_tensor(x.get(1).unwrap_or(&x[0]))?;
                 return Ok(Value::Float(te(t.lstsq(&b, *rcond))?.rank as f64));
             }
+            Order::LastWriters { size } => Tensor::last_writers(&t, *size),
+            Order::HasRepeats { size } => return Ok(Value::Float(f64::from(u8::from(te(Tensor::has_repeats(&t, *size))?)))),
         })?))
     }
     fn zero_derivative(&self) -> bool {
@@ -194,7 +211,13 @@ impl Primitive for Order {
             // example are searched by comparisons (see `builtins::tensor::interp`);
             // `expm` asks for its choice on every example's data at once.
             Order::Intervals { .. } if !batched[0] => return apply(&Prim::Order(self.clone()), x),
-            Order::Intervals { .. } | Order::ExpmChoice | Order::LstsqRank { .. } => {
+            // (Positions `x.at[idx]` takes from indices `vmap` batches are
+            // read by plain code, see `prim::indexing::settled`.)
+            Order::Intervals { .. }
+            | Order::ExpmChoice
+            | Order::LstsqRank { .. }
+            | Order::LastWriters { .. }
+            | Order::HasRepeats { .. } => {
                 return Err(Diagnostic::new(
                     ErrorKind::Differentiation,
                     format!("{} has no batching rule here", self.name()),
