@@ -621,8 +621,8 @@ fn per_example_indices_in_a_vmap_inside_jit_are_planned() {
     assert_eq!(out, "true\n{jitted: true, replays: 5, traces: 1}");
     let calls = "let X = reshape(arange(6.0), (3, 2));\n\
                  print(g(X, tensor([0, 1, 1]))); print(g(X, tensor([1, -2, 0]))); print(g(X, tensor([1, 2, 0])));\n";
-    let jitted = run_file(&format!("let g = jit(vmap(|x, i| x[i]));\n{calls}"));
-    let plain = run_file(&format!("let g = ((vmap(|x, i| x[i])));\n{calls}"));
+    let jitted = run_file(&format!("fn h(x, i) {{ x[i] }}\nlet g = jit(vmap(h));\n{calls}"));
+    let plain = run_file(&format!("fn h(x, i) {{ x[i] }}\nlet g = ((vmap(h)));\n{calls}"));
     assert_eq!(jitted.0, plain.0);
     assert!(plain.1.contains("out of range"), "{}", plain.1);
     assert_eq!(without_paths(&jitted.1), without_paths(&plain.1));
