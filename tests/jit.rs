@@ -637,11 +637,26 @@ fn per_example_indices_in_a_vmap_inside_jit_are_planned() {
 #[test]
 fn at_updates_with_computed_index_tensors_are_planned() {
     for (body, stats) in [
-        ("sum(x.at[i].add(x[i] * 2.0) ** 2)", "{jitted: true, replays: 5, traces: 1}"),
-        ("sum(x.at[i].set(x[0] * x[i]) ** 2)", "{jitted: true, replays: 5, traces: 1}"),
-        ("sum(x.at[i].max(x[i[::-1]]) ** 2) + sum(x.at[i].min(1.5) * x) + sum(x.at[i].get())", "{jitted: true, replays: 5, traces: 1}"),
-        ("sum(x.at[argsort(x)[:2]].subtract(x[:2]) ** 2)", "{jitted: true, replays: 5, traces: 1}"),
-        ("sum(x.at[i].mul(3.0) ** 2) + sum(x.at[i[:1]].mul(x[1]))", "{jitted: true, replays: 5, traces: 1}"),
+        (
+            "sum(x.at[i].add(x[i] * 2.0) ** 2)",
+            "{jitted: true, replays: 5, traces: 1}",
+        ),
+        (
+            "sum(x.at[i].set(x[0] * x[i]) ** 2)",
+            "{jitted: true, replays: 5, traces: 1}",
+        ),
+        (
+            "sum(x.at[i].max(x[i[::-1]]) ** 2) + sum(x.at[i].min(1.5) * x) + sum(x.at[i].get())",
+            "{jitted: true, replays: 5, traces: 1}",
+        ),
+        (
+            "sum(x.at[argsort(x)[:2]].subtract(x[:2]) ** 2)",
+            "{jitted: true, replays: 5, traces: 1}",
+        ),
+        (
+            "sum(x.at[i].mul(3.0) ** 2) + sum(x.at[i[:1]].mul(x[1]))",
+            "{jitted: true, replays: 5, traces: 1}",
+        ),
     ] {
         let out = run(&[
             &format!("fn f(x, i) {{ {body} }} let g = grad(f);"),
@@ -687,7 +702,12 @@ fn piecewise_constant_parts_of_linalg_and_prod_are_planned() {
         // Zeros, zeros elsewhere, none, none: two plans.
         (
             "grad(|x| sum(prod(x, axis=0)))(x)",
-            ["x * 0.0 + tensor([[0.0, 1.0], [2.0, 3.0]])", "x * 0.0 + tensor([[1.0, 0.0], [2.0, 0.0]])", "x + 10.0", "x * 2.0 + 10.0"],
+            [
+                "x * 0.0 + tensor([[0.0, 1.0], [2.0, 3.0]])",
+                "x * 0.0 + tensor([[1.0, 0.0], [2.0, 0.0]])",
+                "x + 10.0",
+                "x * 2.0 + 10.0",
+            ],
             "{jitted: true, replays: 2, traces: 2}",
         ),
     ] {
@@ -723,30 +743,90 @@ const LIB: &[(&str, &str, bool, bool)] = &[
     ("softmax(x) + log_softmax(x, axis=0)", "mat", true, true),
     ("logsumexp(x, axis=1)", "mat", true, true),
     ("cross_entropy(x, argmax(x * -1.0, axis=1))", "mat", true, false),
-    ("losses.cross_entropy(x, softmax(x * 2.0)) + losses.huber(x, x * 0.5) + losses.bce_with_logits(x, x > 0.0)", "mat", true, true),
+    (
+        "losses.cross_entropy(x, softmax(x * 2.0)) + losses.huber(x, x * 0.5) + losses.bce_with_logits(x, x > 0.0)",
+        "mat",
+        true,
+        true,
+    ),
     ("one_hot(argmax(x, axis=-1), 4) * x", "mat", true, true),
     ("nn.layer_norm(x, gamma=2.0, beta=0.5)", "mat", true, true),
     ("clip(x, -0.5, 0.5) + where(x > 0.0, x, x * 0.1)", "mat", true, true),
-    ("(cumsum(x, axis=1), cumprod(x, axis=0), diff(x, axis=-1))", "mat", true, true),
-    ("(sort(x), sort(x, axis=0, descending=true), argsort(x, axis=0))", "mat", true, true),
+    (
+        "(cumsum(x, axis=1), cumprod(x, axis=0), diff(x, axis=-1))",
+        "mat",
+        true,
+        true,
+    ),
+    (
+        "(sort(x), sort(x, axis=0, descending=true), argsort(x, axis=0))",
+        "mat",
+        true,
+        true,
+    ),
     ("topk(x, 2)", "mat", true, true),
     ("x[argsort(x[:, 0])] + x[:, argmax(x[0])][0]", "mat", true, true),
-    ("x.at[:, argmin(x[-1])].set(0.0) + x.at[argmax(x[:, 1])].add(x[0])", "mat", true, true),
-    ("interp(x, tensor([-1.0, 0.0, 2.0]), tensor([0.0, 1.0, 5.0]))", "mat", true, true),
-    ("einsum(\"ij,kj->ik\", x, x) + einsum(\"ij->j\", x)[0]", "mat", true, true),
+    (
+        "x.at[:, argmin(x[-1])].set(0.0) + x.at[argmax(x[:, 1])].add(x[0])",
+        "mat",
+        true,
+        true,
+    ),
+    (
+        "interp(x, tensor([-1.0, 0.0, 2.0]), tensor([0.0, 1.0, 5.0]))",
+        "mat",
+        true,
+        true,
+    ),
+    (
+        "einsum(\"ij,kj->ik\", x, x) + einsum(\"ij->j\", x)[0]",
+        "mat",
+        true,
+        true,
+    ),
     ("tree_map(|a| a * 2.0 + 1.0, {a: x, b: (x[0], 1.0)})", "mat", true, true),
-    ("(var(x, axis=0), std(x, axis=1), prod(x, axis=0), max(x, axis=1), min(x), mean(x))", "mat", true, true),
+    (
+        "(var(x, axis=0), std(x, axis=1), prod(x, axis=0), max(x, axis=1), min(x), mean(x))",
+        "mat",
+        true,
+        true,
+    ),
     ("(norm(x), norm(x, axis=1))", "mat", true, true),
-    ("gelu(x) + silu(x) + elu(x) + leaky_relu(x) + log_sigmoid(x) + softplus(x) + logaddexp(x, x * 0.5)", "mat", true, true),
-    ("roll(x, 1, axis=1) + flip(x, axis=0) * tril(x) - triu(x, 1)", "mat", true, true),
+    (
+        "gelu(x) + silu(x) + elu(x) + leaky_relu(x) + log_sigmoid(x) + softplus(x) + logaddexp(x, x * 0.5)",
+        "mat",
+        true,
+        true,
+    ),
+    (
+        "roll(x, 1, axis=1) + flip(x, axis=0) * tril(x) - triu(x, 1)",
+        "mat",
+        true,
+        true,
+    ),
     ("pinv(x)", "mat", true, false),
     ("(solve(x, x[0]), inv(x), det(x), slogdet(x))", "sq", true, true),
-    ("(cholesky(x), eigvalsh(x), matrix_power(x, 3), expm(x * 0.02))", "sq", true, true),
+    (
+        "(cholesky(x), eigvalsh(x), matrix_power(x, 3), expm(x * 0.02))",
+        "sq",
+        true,
+        true,
+    ),
     ("(qr(x), eigh(x), svd(x))", "sq", true, true),
     ("lu(x)", "sq", true, true),
     ("lstsq(x, x[:, 0])", "sq", true, false),
-    ("(conv2d(x, W2, padding=1), max_pool2d(x, 2), avg_pool2d(x, 2, stride=1))", "img", true, true),
-    ("(conv1d(x[0, :, 0], W1, stride=2), max_pool1d(x[0], 2), avg_pool1d(x[0], 2))", "img", true, true),
+    (
+        "(conv2d(x, W2, padding=1), max_pool2d(x, 2), avg_pool2d(x, 2, stride=1))",
+        "img",
+        true,
+        true,
+    ),
+    (
+        "(conv1d(x[0, :, 0], W1, stride=2), max_pool1d(x[0], 2), avg_pool1d(x[0], 2))",
+        "img",
+        true,
+        true,
+    ),
 ];
 
 /// Differential sweep of the library under jit: each function of `LIB`,
@@ -783,11 +863,7 @@ fn library_functions_under_jit_match_plain_calls() {
         }
         for &(jitted, plain) in &forms {
             let (stats, _) = r.out(&format!("print(jit_stats({jitted}))"));
-            assert_eq!(
-                stats.trim(),
-                "{jitted: true, replays: 4, traces: 2}",
-                "{plain}: {body}"
-            );
+            assert_eq!(stats.trim(), "{jitted: true, replays: 4, traces: 2}", "{plain}: {body}");
         }
     }
 }

@@ -335,7 +335,10 @@ fn traced_positions(pos: &Value) -> bool {
 fn check_unique_for_mul(x: &Value, pos: &Value) -> R<()> {
     let size = shape_of(x).iter().product::<usize>();
     let repeats = if traced_positions(pos) {
-        let r = super::apply(&Prim::Order(super::Order::HasRepeats { size }), std::slice::from_ref(pos))?;
+        let r = super::apply(
+            &Prim::Order(super::Order::HasRepeats { size }),
+            std::slice::from_ref(pos),
+        )?;
         as_tensor(r.strip())?.item().is_some_and(|v| v != 0.0)
     } else {
         te(Tensor::has_repeats(&*as_tensor(settled(pos))?, size))?
@@ -391,7 +394,10 @@ impl Primitive for IndexUpdate {
                     .then(|| {
                         let size = shape_of(xv).iter().product::<usize>();
                         let winners = if traced_positions(pos) {
-                            super::apply(&Prim::Order(super::Order::LastWriters { size }), std::slice::from_ref(pos))?
+                            super::apply(
+                                &Prim::Order(super::Order::LastWriters { size }),
+                                std::slice::from_ref(pos),
+                            )?
                         } else {
                             from_tensor(te(Tensor::last_writers(&*as_tensor(settled(pos))?, size))?)
                         };

@@ -156,7 +156,9 @@ impl Primitive for Order {
                 return Ok(Value::Float(te(t.lstsq(&b, *rcond))?.rank as f64));
             }
             Order::LastWriters { size } => Tensor::last_writers(&t, *size),
-            Order::HasRepeats { size } => return Ok(Value::Float(f64::from(u8::from(te(Tensor::has_repeats(&t, *size))?)))),
+            Order::HasRepeats { size } => {
+                return Ok(Value::Float(f64::from(u8::from(te(Tensor::has_repeats(&t, *size))?))))
+            }
         })?))
     }
     fn zero_derivative(&self) -> bool {

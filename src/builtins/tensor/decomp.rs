@@ -362,7 +362,9 @@ pub(super) fn register_least_squares(t: &mut HashMap<Rc<str>, Value>) {
                 .map_err(|d| d.at(a.span))?;
                 as_tensor(r.strip())?.item().unwrap_or(0.0) as usize
             } else {
-                te(as_tensor(&x)?.lstsq(&*as_tensor(&y)?, rcond)).map_err(|d| d.at(a.span))?.rank
+                te(as_tensor(&x)?.lstsq(&*as_tensor(&y)?, rcond))
+                    .map_err(|d| d.at(a.span))?
+                    .rank
             };
             // The values come from compositions that record, so they are the
             // same whether or not they are being differentiated. Residuals
