@@ -679,6 +679,29 @@ fn at_updates_with_computed_index_tensors_are_planned() {
     assert_eq!(without_paths(&jitted.1), without_paths(&plain.1));
 }
 
+/// The derivatives of `.at[i].set(v)` and `.at[i].mul(v)` in `v` with
+/// indices that differ per example (`vmap(grad(f))`, plain and jitted): each
+/// example's repeats are its own. (`.set` used to take the winning writes
+/// of the whole batch at once and failed to reshape them; `.mul` counted an
+/// index two examples share as a repeat.)
+#[test]
+fn at_set_and_mul_gradients_with_per_example_indices_are_per_example() {
+    let out = run(&[
+        "let X = tensor([1.0, 2.0, 3.0]); let V = tensor([[10.0, 20.0], [30.0, 40.0]]);",
+        "let s1 = grad(|v, i| sum(X.at[i].set(v) ** 2)); let m1 = grad(|v, i| sum(X.at[i].mul(v) ** 2));",
+        "let s = vmap(s1); let m = vmap(m1); let js = jit(s); let jm = jit(m); let ok = true;",
+        "for i in (tensor([[0, 1], [1, 2]]), tensor([[0, 0], [1, 1]]), tensor([[2, 1], [1, 1]])) { \
+           let each = stack((s1(V[0], i[0]), s1(V[1], i[1]))); ok = ok and str(s(V, i)) == str(each) and str(js(V, i)) == str(each); }",
+        "for i in (tensor([[0, 1], [1, 2]]), tensor([[1, 0], [1, 0]]), tensor([[2, 0], [2, 1]])) { \
+           let each = stack((m1(V[0], i[0]), m1(V[1], i[1]))); ok = ok and str(m(V, i)) == str(each) and str(jm(V, i)) == str(each); }",
+        "print(ok, jit_stats(js), jit_stats(jm))",
+    ]);
+    assert_eq!(
+        out,
+        "true {jitted: true, replays: 2, traces: 1} {jitted: true, replays: 2, traces: 1}"
+    );
+}
+
 /// Piecewise-constant parts of library functions that used to be read from
 /// a traced tensor (so jit gave up) are steps or guards of the plan: `lu`'s
 /// permutation and `slogdet`'s sign are recorded; `expm`'s Padé degree and

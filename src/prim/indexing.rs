@@ -307,41 +307,35 @@ fn update(mode: UpdateMode, x: &Value, pos: &Value, v: &Value) -> R<Value> {
     )
 }
 
-/// The values of positions `pos`, to find repeats among them. Traced
-/// positions that reach here are batched by a `vmap` inside the trace: they
-/// come from basic indexing with per-example ints (`x.at[i, :]`, see
-/// `ops::at`), which never selects an element twice, so the answer does not
-/// depend on their values and they are looked at without making them a
-/// guard of the plan. (A trace's own positions are handled by
-/// [`traced_positions`]' steps.)
-fn settled(pos: &Value) -> &Value {
-    if crate::autodiff::trace::is_traced(pos) {
-        pos.peek()
-    } else {
-        pos.strip()
-    }
-}
-
-/// Whether positions are a running trace's own (not batched inside it):
-/// `x.at[idx]` with indices it computed. What depends on their repeats is
-/// then a recorded step (a jit plan finds the repeats of each call's indices).
-fn traced_positions(pos: &Value) -> bool {
-    crate::autodiff::trace::is_traced(pos) && !crate::autodiff::trace::is_batched(pos)
+/// Whether what depends on the repeats among positions is computed by a
+/// primitive (`Order::LastWriters`, `Order::HasRepeats`) rather than from
+/// their values: positions a running trace computed (a jit plan finds the
+/// repeats of each call's indices) or that `vmap` batches (each example's
+/// repeats its own, by the primitives' batching rules).
+fn positions_by_prim(pos: &Value) -> bool {
+    crate::autodiff::trace::is_traced(pos) || crate::autodiff::trace::is_batched(pos)
 }
 
 /// Rejects the derivative of `.mul` in `v` when a position repeats (the
 /// product of the others would be needed; JAX does not define it either).
-/// Of traced positions the test is a recorded step read as a guard.
+/// The test of a running trace's positions is recorded and read as a guard
+/// (one bool over every example).
 fn check_unique_for_mul(x: &Value, pos: &Value) -> R<()> {
     let size = shape_of(x).iter().product::<usize>();
-    let repeats = if traced_positions(pos) {
-        let r = super::apply(
-            &Prim::Order(super::Order::HasRepeats { size }),
-            std::slice::from_ref(pos),
-        )?;
-        as_tensor(r.strip())?.item().is_some_and(|v| v != 0.0)
+    let repeats = if positions_by_prim(pos) {
+        let r = super::apply(&Prim::Order(super::Order::HasRepeats { size }), std::slice::from_ref(pos))?;
+        match crate::autodiff::trace::traced_examples(&r) {
+            Some(whole) => {
+                let count = ops::sum(&whole, None, false)?;
+                match ops::binary(dp_tensor::BinaryOp::Gt, &count, &Value::Float(0.0))?.strip() {
+                    Value::Bool(b) => *b,
+                    other => as_tensor(other)?.item().is_some_and(|v| v != 0.0),
+                }
+            }
+            None => as_tensor(r.strip())?.to_vec().iter().any(|&v| v != 0.0),
+        }
     } else {
-        te(Tensor::has_repeats(&*as_tensor(settled(pos))?, size))?
+        te(Tensor::has_repeats(&*as_tensor(pos.strip())?, size))?
     };
     if repeats {
         return Err(crate::diagnostics::Diagnostic::new(
@@ -393,13 +387,13 @@ impl Primitive for IndexUpdate {
                 let gv = needs[2]
                     .then(|| {
                         let size = shape_of(xv).iter().product::<usize>();
-                        let winners = if traced_positions(pos) {
+                        let winners = if positions_by_prim(pos) {
                             super::apply(
                                 &Prim::Order(super::Order::LastWriters { size }),
                                 std::slice::from_ref(pos),
                             )?
                         } else {
-                            from_tensor(te(Tensor::last_writers(&*as_tensor(settled(pos))?, size))?)
+                            from_tensor(te(Tensor::last_writers(&*as_tensor(pos.strip())?, size))?)
                         };
                         crate::ops::mul(&gather_flat(g, pos)?, &winners)
                     })

@@ -108,6 +108,15 @@ pub fn sort_order(t: &Tensor, axis: usize, descending: bool) -> dp_tensor::Resul
     Ok(rev(&rev(t)?.argsort(axis)?)?.map(|p| (n - 1) as f64 - p))
 }
 
+/// Per-example flat positions (`[n, q...]`, each into `size` elements)
+/// shifted to example `i`'s block of the `n * size` stacked elements.
+fn example_blocks(pos: &Value, n: usize, size: usize) -> R<Value> {
+    let q = example_shape(pos, true).len();
+    let offsets: Vec<f64> = (0..n).map(|i| (i * size) as f64).collect();
+    let shape: Vec<usize> = std::iter::once(n).chain(std::iter::repeat_n(1, q)).collect();
+    crate::ops::add(pos, &from_tensor(te(Tensor::from_vec(offsets, &shape))?))
+}
+
 impl Primitive for Order {
     fn name(&self) -> String {
         match self {
@@ -213,13 +222,28 @@ impl Primitive for Order {
             // example are searched by comparisons (see `builtins::tensor::interp`);
             // `expm` asks for its choice on every example's data at once.
             Order::Intervals { .. } if !batched[0] => return apply(&Prim::Order(self.clone()), x),
-            // (Positions `x.at[idx]` takes from indices `vmap` batches are
-            // read by plain code, see `prim::indexing::settled`.)
-            Order::Intervals { .. }
-            | Order::ExpmChoice
-            | Order::LstsqRank { .. }
-            | Order::LastWriters { .. }
-            | Order::HasRepeats { .. } => {
+            // Each example's positions are into its own `size` elements:
+            // shifted to the examples' blocks of the stacked data, one call
+            // sees every example, and positions never meet another example's.
+            Order::LastWriters { size } => {
+                return apply(
+                    &Prim::Order(Order::LastWriters { size: n * size }),
+                    &[example_blocks(&x[0], n, size)?],
+                )
+            }
+            // An example repeats where one of its positions is not the last write.
+            Order::HasRepeats { size } => {
+                let winners = apply(
+                    &Prim::Order(Order::LastWriters { size: n * size }),
+                    &[example_blocks(&x[0], n, size)?],
+                )?;
+                let lost = crate::ops::binary(dp_tensor::BinaryOp::Eq, &winners, &Value::Float(0.0))?;
+                let lost = crate::ops::reshape(&lost, &[n, example_shape(&x[0], true).iter().product()])?;
+                let count = crate::ops::sum(&lost, Some(std::rc::Rc::from([1usize])), false)?;
+                let any = crate::ops::binary(dp_tensor::BinaryOp::Gt, &count, &Value::Float(0.0))?;
+                return crate::ops::where_(&any, &Value::Float(1.0), &Value::Float(0.0));
+            }
+            Order::Intervals { .. } | Order::ExpmChoice | Order::LstsqRank { .. } => {
                 return Err(Diagnostic::new(
                     ErrorKind::Differentiation,
                     format!("{} has no batching rule here", self.name()),
