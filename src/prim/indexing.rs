@@ -323,7 +323,10 @@ fn positions_by_prim(pos: &Value) -> bool {
 fn check_unique_for_mul(x: &Value, pos: &Value) -> R<()> {
     let size = shape_of(x).iter().product::<usize>();
     let repeats = if positions_by_prim(pos) {
-        let r = super::apply(&Prim::Order(super::Order::HasRepeats { size }), std::slice::from_ref(pos))?;
+        let r = super::apply(
+            &Prim::Order(super::Order::HasRepeats { size }),
+            std::slice::from_ref(pos),
+        )?;
         match crate::autodiff::trace::traced_examples(&r) {
             Some(whole) => {
                 let count = ops::sum(&whole, None, false)?;
