@@ -751,7 +751,7 @@ fn piecewise_constant_parts_of_linalg_and_prod_are_planned() {
 /// Inputs of the library sweep: `mk(k, n)`, the `k`th call's argument of
 /// size `n` for each kind, and `s(t)`, a scalar of every leaf of a result
 /// (for `grad`).
-const LIB_SETUP: &str = "import nn; import losses;\
+const LIB_SETUP: &str = "import nn; import losses; import optim;\
     fn mat(k, n) { reshape(sin(arange(float(n * 4)) * (float(k) + 1.3)) * 2.0, (n, 4)) }\
     fn sq(k, n) { let a = reshape(sin(arange(float(n * n)) * (float(k) + 1.3)), (n, n)); a @ transpose(a) + eye(n) }\
     fn img(k, n) { reshape(sin(arange(float(2 * (n + 1) * (n + 1))) * (float(k) + 1.3)), (1, 2, n + 1, n + 1)) }\
@@ -850,6 +850,18 @@ const LIB: &[(&str, &str, bool, bool)] = &[
         true,
         true,
     ),
+    ("(max_pool2d(x, 2, padding=1), avg_pool2d(x, 3, padding=1), conv2d(x, W2, stride=2))", "img", true, true),
+    ("nn.attention(x, x * 0.5, x + 1.0, causal=true) + nn.attention(x, x, x, mask=(x @ x.T) > 0.0)", "mat", true, true),
+    ("nn.batch_norm(x, nn.batch_norm_init(4))", "mat", true, false),
+    ("optim.clip_by_global_norm({a: x, b: x[0]}, 1.0)", "mat", true, false),
+    ("losses.kl_div(log_softmax(x), softmax(x * 0.5)) + losses.nll(log_softmax(x), argmax(x, axis=1)) + losses.hinge(x, sign(x))", "mat", true, true),
+    ("(tensordot(x, x, axes=((1,), (1,))), kron(x[:2, :2], x[:1]), cross(x[:, :3], x[::-1, :3]))", "mat", true, true),
+    ("(diagonal(x), tile(x, (2, 1)), repeat(x, 2, axis=0), pad(x, 1), moveaxis(x, 0, 1), hstack((x, x)))", "mat", true, true),
+    ("(nanmax(x, axis=0), nansum(x), nanmean(x, axis=1), round(x), floor(x), x % 0.7, x // 0.7)", "mat", true, true),
+    ("(log10(abs(x) + 1.0), exp2(x), hypot(x, 1.0), sinc(x), erf(x), lgamma(abs(x) + 0.5), digamma(abs(x) + 0.5))", "mat", true, true),
+    ("(matrix_trace(x), svdvals(x), norm(x, ord=\"fro\"), inv(x) @ x)", "sq", true, true),
+    // Tests: `isclose` is recorded, `allclose`'s one bool a guard.
+    ("(isclose(x, x * 1.0001), isclose(x[0], 0.5, atol=0.6), allclose(x, x + 1e-9), allclose(x[0, 0], x[0, 0]))", "mat", false, false),
 ];
 
 /// Differential sweep of the library under jit: each function of `LIB`,
