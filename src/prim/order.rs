@@ -1,11 +1,14 @@
-//! Index-valued primitives without a derivative: the order that sorts a
-//! tensor along an axis (`argsort`, and so `sort`), the position of the
-//! largest or smallest element along one or of the whole tensor
-//! (`argmax`, `argmin`) and the
-//! sample interval each point falls in (`interp`), and the positions of the
-//! `k` largest elements of each lane (`topk`). Plain code computes them
-//! straight from the tensor; a running trace records them, so a jit plan
-//! computes them afresh for new inputs with the same kernels.
+//! Index-valued and other piecewise-constant primitives without a
+//! derivative: the order that sorts a tensor along an axis (`argsort`, and
+//! so `sort`), the position of the largest or smallest element along one or
+//! of the whole tensor (`argmax`, `argmin`), the sample interval each point
+//! falls in (`interp`), the positions of the `k` largest elements of each
+//! lane (`topk`), `lu`'s permutation and `slogdet`'s sign, the choices
+//! `expm` and `lstsq` make from the values, and what the derivatives of
+//! `x.at[idx]` need of the repeats among its positions. Plain code computes
+//! them straight from the tensor; a running trace records them, so a jit
+//! plan computes them afresh for new inputs with the same kernels (and a
+//! choice read from one is a guard of the plan).
 
 use super::batching::example_shape;
 use super::{apply, as_tensor, from_tensor, te, Prim, Primitive, R};
