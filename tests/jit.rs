@@ -596,6 +596,327 @@ fn sorting_searching_updates_and_keyed_draws_are_planned() {
     }
 }
 
+/// Per-example indices inside `jit(vmap(f))` — sorting and arg-extrema of
+/// each example, `topk`, `x[idx]` and `take` with indices that differ per
+/// example, repeated ones under `grad` (a scatter-add per example) — are
+/// steps of the plan: one trace, every later call replayed, and the
+/// answers of the unjitted `vmap` bit for bit. (They used to be read, so
+/// jit gave up at the first call.)
+#[test]
+fn per_example_indices_in_a_vmap_inside_jit_are_planned() {
+    for body in [
+        "x[argsort(x)]",
+        "(sort(x, descending=true), argsort(x, descending=true), partition(x, 1), argpartition(x, 2))",
+        "topk(x, 2)",
+        "(x[argmax(x)] + x[argmin(x)], argmax(x), argmin(x, keepdims=true))",
+        "let m = reshape(x, (2, 3)); (argmax(m, axis=1), argmin(m, axis=0, keepdims=true), m[:, argsort(m[0])])",
+        "take(x, argsort(x)[:3], 0) + x[argsort(x)[tensor([0, 0, 1])]]",
+        "let m = reshape(x, (2, 3)); take(m, argsort(m[1], descending=true), 1) * 2.0",
+        "grad(|x| sum(x[argsort(x)][tensor([0, 0, 5, 0])] ** 2))(x)",
+        "grad(|x| { let m = reshape(x, (3, 2)); sum(take(m, argmax(m, axis=0), 0) ** 3) })(x)",
+        "let i = argsort(x); x.at[i[:2]].add(1.0) + x.at[i[0]].set(0.0)",
+    ] {
+        let out = run(&[
+            &format!("fn f(x) {{ {body} }}"),
+            "let jf = jit(vmap(f)); let ok = true;",
+            "for k in range(8) { let x = reshape(sin(arange(24.0) * float(k + 1)), (4, 6)); ok = ok and str(jf(x)) == str(vmap(f)(x)); }",
+            "print(ok); jit_stats(jf)",
+        ]);
+        assert_eq!(out, "true\n{jitted: true, replays: 7, traces: 1}", "{body}");
+    }
+    // Per-example index arguments: one plan for every call, and an index out
+    // of range fails with the unjitted error once the plan's check fails.
+    let out = run(&[
+        "let g = vmap(|x, i| (x[i], take(x, i, 0))); let jg = jit(g); let ok = true;",
+        "let X = reshape(arange(12.0), (4, 3));",
+        "for k in range(6) { let i = tensor([k % 3, (k + 1) % 3, 2, -1 - k % 3]); ok = ok and str(jg(X, i)) == str(g(X, i)); }",
+        "print(ok); jit_stats(jg)",
+    ]);
+    assert_eq!(out, "true\n{jitted: true, replays: 5, traces: 1}");
+    let calls = "let X = reshape(arange(6.0), (3, 2));\n\
+                 print(g(X, tensor([0, 1, 1]))); print(g(X, tensor([1, -2, 0]))); print(g(X, tensor([1, 2, 0])));\n";
+    let jitted = run_file(&format!("fn h(x, i) {{ x[i] }}\nlet g = jit(vmap(h));\n{calls}"));
+    let plain = run_file(&format!("fn h(x, i) {{ x[i] }}\nlet g = ((vmap(h)));\n{calls}"));
+    assert_eq!(jitted.0, plain.0);
+    assert!(plain.1.contains("out of range"), "{}", plain.1);
+    assert_eq!(without_paths(&jitted.1), without_paths(&plain.1));
+}
+
+/// `x.at[idx]` with a tensor of indices computed from the arguments (or
+/// passed in), repeats included, is a step of the plan for every method
+/// whose answer does not depend on reading the indices, gradients included:
+/// what the derivatives of `.set` and `.mul` need of the repeats is a
+/// recorded step (`.set`: which write wins) or guard (`.mul`: whether any
+/// repeats). One trace, and plain code's bits for every call.
+#[test]
+fn at_updates_with_computed_index_tensors_are_planned() {
+    for (body, stats) in [
+        (
+            "sum(x.at[i].add(x[i] * 2.0) ** 2)",
+            "{jitted: true, replays: 5, traces: 1}",
+        ),
+        (
+            "sum(x.at[i].set(x[0] * x[i]) ** 2)",
+            "{jitted: true, replays: 5, traces: 1}",
+        ),
+        (
+            "sum(x.at[i].max(x[i[::-1]]) ** 2) + sum(x.at[i].min(1.5) * x) + sum(x.at[i].get())",
+            "{jitted: true, replays: 5, traces: 1}",
+        ),
+        (
+            "sum(x.at[argsort(x)[:2]].subtract(x[:2]) ** 2)",
+            "{jitted: true, replays: 5, traces: 1}",
+        ),
+        (
+            "sum(x.at[i].mul(3.0) ** 2) + sum(x.at[i[:1]].mul(x[1]))",
+            "{jitted: true, replays: 5, traces: 1}",
+        ),
+    ] {
+        let out = run(&[
+            &format!("fn f(x, i) {{ {body} }} let g = grad(f);"),
+            "let jg = jit(g); let ok = true; let x = tensor([1.0, -2.0, 3.0, 0.5]);",
+            "for k in range(6) { let i = if k < 3 { tensor([k % 4, (k + 2) % 4, 3]) } else { tensor([k % 4, k % 4, 1]) }; \
+             let a = str(jg(x * float(k + 1), i)); let b = str(g(x * float(k + 1), i)); ok = ok and a == b; }",
+            "print(ok); jit_stats(jg)",
+        ]);
+        assert_eq!(out, format!("true\n{stats}"), "{body}");
+    }
+    // `.mul`'s derivative in `v` is an error where an index repeats: whether
+    // one does is a guard, so a call with repeats fails as plain code does.
+    let calls = "let x = tensor([1.0, -2.0, 3.0]);\n\
+                 print(g(x, tensor([0, 2]))); print(g(x * 2.0, tensor([2, 1]))); print(g(x, tensor([1, 1])));\n";
+    let f = "fn f(x, i) { sum(x.at[i].mul(x[1] * 3.0) ** 2) }";
+    let jitted = run_file(&format!("{f}\nlet g = jit(grad(f));\n{calls}"));
+    let plain = run_file(&format!("{f}\nlet g = ((grad(f)));\n{calls}"));
+    assert_eq!(jitted.0, plain.0);
+    assert!(plain.1.contains("distinct indices"), "{}", plain.1);
+    assert_eq!(without_paths(&jitted.1), without_paths(&plain.1));
+}
+
+/// The derivatives of `.at[i].set(v)` and `.at[i].mul(v)` in `v` with
+/// indices that differ per example (`vmap(grad(f))`, plain and jitted): each
+/// example's repeats are its own. (`.set` used to take the winning writes
+/// of the whole batch at once and failed to reshape them; `.mul` counted an
+/// index two examples share as a repeat.)
+#[test]
+fn at_set_and_mul_gradients_with_per_example_indices_are_per_example() {
+    let out = run(&[
+        "let X = tensor([1.0, 2.0, 3.0]); let V = tensor([[10.0, 20.0], [30.0, 40.0]]);",
+        "let s1 = grad(|v, i| sum(X.at[i].set(v) ** 2)); let m1 = grad(|v, i| sum(X.at[i].mul(v) ** 2));",
+        "let s = vmap(s1); let m = vmap(m1); let js = jit(s); let jm = jit(m); let ok = true;",
+        "for i in (tensor([[0, 1], [1, 2]]), tensor([[0, 0], [1, 1]]), tensor([[2, 1], [1, 1]])) { \
+           let each = stack((s1(V[0], i[0]), s1(V[1], i[1]))); ok = ok and str(s(V, i)) == str(each) and str(js(V, i)) == str(each); }",
+        "for i in (tensor([[0, 1], [1, 2]]), tensor([[1, 0], [1, 0]]), tensor([[2, 0], [2, 1]])) { \
+           let each = stack((m1(V[0], i[0]), m1(V[1], i[1]))); ok = ok and str(m(V, i)) == str(each) and str(jm(V, i)) == str(each); }",
+        "print(ok, jit_stats(js), jit_stats(jm))",
+    ]);
+    assert_eq!(
+        out,
+        "true {jitted: true, replays: 2, traces: 1} {jitted: true, replays: 2, traces: 1}"
+    );
+}
+
+/// Piecewise-constant parts of library functions that used to be read from
+/// a traced tensor (so jit gave up) are steps or guards of the plan: `lu`'s
+/// permutation and `slogdet`'s sign are recorded; `expm`'s Padé degree and
+/// squarings, and whether `prod`'s gradient meets a zero, are guards, so a
+/// new plan is traced only when they change, and each call gives plain
+/// code's bits (the gradient of `prod` through a zero included).
+#[test]
+fn piecewise_constant_parts_of_linalg_and_prod_are_planned() {
+    for (body, args, stats) in [
+        (
+            "(lu(x)[0], lu(x)[2], slogdet(x))",
+            ["x", "x[::-1]", "-x", "x * 2.0"],
+            "{jitted: true, replays: 3, traces: 1}",
+        ),
+        // Degree 13 with 3, 3, 3 and 4 squarings: the fourth retraces.
+        (
+            "expm(x)",
+            ["x * 3.0", "x * 3.5", "x * -3.0", "x * 20.0"],
+            "{jitted: true, replays: 2, traces: 2}",
+        ),
+        // Zeros, zeros elsewhere, none, none: two plans.
+        (
+            "grad(|x| sum(prod(x, axis=0)))(x)",
+            [
+                "x * 0.0 + tensor([[0.0, 1.0], [2.0, 3.0]])",
+                "x * 0.0 + tensor([[1.0, 0.0], [2.0, 0.0]])",
+                "x + 10.0",
+                "x * 2.0 + 10.0",
+            ],
+            "{jitted: true, replays: 2, traces: 2}",
+        ),
+    ] {
+        let calls: Vec<String> = args
+            .iter()
+            .map(|a| format!("let y = {a}; ok = ok and str(jf(y)) == str(f(y)) and str(jv(stack((y, y * 0.5)))) == str(vmap(f)(stack((y, y * 0.5))));"))
+            .collect();
+        let out = run(&[
+            &format!("fn f(x) {{ {body} }}"),
+            "let jf = jit(f); let jv = jit(vmap(f)); let ok = true; let x = tensor([[1.0, 2.0], [3.0, -0.5]]);",
+            &calls.join(" "),
+            "print(ok); jit_stats(jf)",
+        ]);
+        assert_eq!(out, format!("true\n{stats}"), "{body}");
+    }
+}
+
+/// Inputs of the library sweep: `mk(k, n)`, the `k`th call's argument of
+/// size `n` for each kind, and `s(t)`, a scalar of every leaf of a result
+/// (for `grad`).
+const LIB_SETUP: &str = "import nn; import losses; import optim;\
+    fn mat(k, n) { reshape(sin(arange(float(n * 4)) * (float(k) + 1.3)) * 2.0, (n, 4)) }\
+    fn sq(k, n) { let a = reshape(sin(arange(float(n * n)) * (float(k) + 1.3)), (n, n)); a @ transpose(a) + eye(n) }\
+    fn img(k, n) { reshape(sin(arange(float(2 * (n + 1) * (n + 1))) * (float(k) + 1.3)), (1, 2, n + 1, n + 1)) }\
+    fn s(t) { let a = 0.0; for l in tree_leaves(t) { a = a + sum(sin(l * 1.3)); }; a }\
+    let W2 = reshape(cos(arange(36.0)), (2, 2, 3, 3)); let W1 = reshape(cos(arange(12.0)), (2, 2, 3));";
+
+/// The library functions users call in models, each with the kind of its
+/// argument (`mat`: `(n, 4)`, `sq`: a symmetric positive definite `(n, n)`,
+/// `img`: `(1, 2, n + 1, n + 1)`) and whether `grad` and `vmap` of it are
+/// checked too.
+const LIB: &[(&str, &str, bool, bool)] = &[
+    ("softmax(x) + log_softmax(x, axis=0)", "mat", true, true),
+    ("logsumexp(x, axis=1)", "mat", true, true),
+    ("cross_entropy(x, argmax(x * -1.0, axis=1))", "mat", true, false),
+    (
+        "losses.cross_entropy(x, softmax(x * 2.0)) + losses.huber(x, x * 0.5) + losses.bce_with_logits(x, x > 0.0)",
+        "mat",
+        true,
+        true,
+    ),
+    ("one_hot(argmax(x, axis=-1), 4) * x", "mat", true, true),
+    ("nn.layer_norm(x, gamma=2.0, beta=0.5)", "mat", true, true),
+    ("clip(x, -0.5, 0.5) + where(x > 0.0, x, x * 0.1)", "mat", true, true),
+    (
+        "(cumsum(x, axis=1), cumprod(x, axis=0), diff(x, axis=-1))",
+        "mat",
+        true,
+        true,
+    ),
+    (
+        "(sort(x), sort(x, axis=0, descending=true), argsort(x, axis=0))",
+        "mat",
+        true,
+        true,
+    ),
+    ("topk(x, 2)", "mat", true, true),
+    ("x[argsort(x[:, 0])] + x[:, argmax(x[0])][0]", "mat", true, true),
+    (
+        "x.at[:, argmin(x[-1])].set(0.0) + x.at[argmax(x[:, 1])].add(x[0])",
+        "mat",
+        true,
+        true,
+    ),
+    (
+        "interp(x, tensor([-1.0, 0.0, 2.0]), tensor([0.0, 1.0, 5.0]))",
+        "mat",
+        true,
+        true,
+    ),
+    (
+        "einsum(\"ij,kj->ik\", x, x) + einsum(\"ij->j\", x)[0]",
+        "mat",
+        true,
+        true,
+    ),
+    ("tree_map(|a| a * 2.0 + 1.0, {a: x, b: (x[0], 1.0)})", "mat", true, true),
+    (
+        "(var(x, axis=0), std(x, axis=1), prod(x, axis=0), max(x, axis=1), min(x), mean(x))",
+        "mat",
+        true,
+        true,
+    ),
+    ("(norm(x), norm(x, axis=1))", "mat", true, true),
+    (
+        "gelu(x) + silu(x) + elu(x) + leaky_relu(x) + log_sigmoid(x) + softplus(x) + logaddexp(x, x * 0.5)",
+        "mat",
+        true,
+        true,
+    ),
+    (
+        "roll(x, 1, axis=1) + flip(x, axis=0) * tril(x) - triu(x, 1)",
+        "mat",
+        true,
+        true,
+    ),
+    ("pinv(x)", "mat", true, false),
+    ("(solve(x, x[0]), inv(x), det(x), slogdet(x))", "sq", true, true),
+    (
+        "(cholesky(x), eigvalsh(x), matrix_power(x, 3), expm(x * 0.02))",
+        "sq",
+        true,
+        true,
+    ),
+    ("(qr(x), eigh(x), svd(x))", "sq", true, true),
+    ("lu(x)", "sq", true, true),
+    ("lstsq(x, x[:, 0])", "sq", true, false),
+    (
+        "(conv2d(x, W2, padding=1), max_pool2d(x, 2), avg_pool2d(x, 2, stride=1))",
+        "img",
+        true,
+        true,
+    ),
+    (
+        "(conv1d(x[0, :, 0], W1, stride=2), max_pool1d(x[0], 2), avg_pool1d(x[0], 2))",
+        "img",
+        true,
+        true,
+    ),
+    ("(max_pool2d(x, 2, padding=1), avg_pool2d(x, 3, padding=1), conv2d(x, W2, stride=2))", "img", true, true),
+    ("nn.attention(x, x * 0.5, x + 1.0, causal=true) + nn.attention(x, x, x, mask=(x @ x.T) > 0.0)", "mat", true, true),
+    ("nn.batch_norm(x, nn.batch_norm_init(4))", "mat", true, false),
+    ("optim.clip_by_global_norm({a: x, b: x[0]}, 1.0)", "mat", true, false),
+    ("losses.kl_div(log_softmax(x), softmax(x * 0.5)) + losses.nll(log_softmax(x), argmax(x, axis=1)) + losses.hinge(x, sign(x))", "mat", true, true),
+    ("(tensordot(x, x, axes=((1,), (1,))), kron(x[:2, :2], x[:1]), cross(x[:, :3], x[::-1, :3]))", "mat", true, true),
+    ("(diagonal(x), tile(x, (2, 1)), repeat(x, 2, axis=0), pad(x, 1), moveaxis(x, 0, 1), hstack((x, x)))", "mat", true, true),
+    ("(nanmax(x, axis=0), nansum(x), nanmean(x, axis=1), round(x), floor(x), x % 0.7, x // 0.7)", "mat", true, true),
+    ("(log10(abs(x) + 1.0), exp2(x), hypot(x, 1.0), sinc(x), erf(x), lgamma(abs(x) + 0.5), digamma(abs(x) + 0.5))", "mat", true, true),
+    ("(matrix_trace(x), svdvals(x), norm(x, ord=\"fro\"), inv(x) @ x)", "sq", true, true),
+    // Tests: `isclose` is recorded, `allclose`'s one bool a guard.
+    ("(isclose(x, x * 1.0001), isclose(x[0], 0.5, atol=0.6), allclose(x, x + 1e-9), allclose(x[0, 0], x[0, 0]))", "mat", false, false),
+];
+
+/// Differential sweep of the library under jit: each function of `LIB`,
+/// plain, jitted, and as `jit(grad(...))` and `jit(vmap(...))`, over calls
+/// with changing values and once a changed shape, prints exactly what the
+/// unjitted calls print, and every jitted form replays its plans (none
+/// falls back to running without jit, or retraces per value).
+#[test]
+fn library_functions_under_jit_match_plain_calls() {
+    let calls = [(0, 3), (1, 3), (2, 3), (3, 4), (4, 3), (5, 4)];
+    for &(body, kind, grad, vmap) in LIB {
+        let mut r = Repl::new();
+        let defs = format!(
+            "{LIB_SETUP} fn f(x) {{ {body} }} let jf = jit(f); \
+             let g = grad(|x| s(f(x))); let jg = jit(g); let v = vmap(f); let jv = jit(v);"
+        );
+        assert!(r.out(&defs).1, "{defs}");
+        let mut forms = vec![("jf", "f")];
+        if grad {
+            forms.push(("jg", "g"));
+        }
+        if vmap {
+            forms.push(("jv", "v"));
+        }
+        for &(k, n) in &calls {
+            for &(jitted, plain) in &forms {
+                let arg = if plain == "v" {
+                    format!("stack(({kind}({k}, {n}), {kind}({}, {n})))", k + 7)
+                } else {
+                    format!("{kind}({k}, {n})")
+                };
+                r.agree(jitted, plain, &arg, &format!("{plain}: {body} on {kind}({k}, {n})"));
+            }
+        }
+        for &(jitted, plain) in &forms {
+            let (stats, _) = r.out(&format!("print(jit_stats({jitted}))"));
+            assert_eq!(stats.trim(), "{jitted: true, replays: 4, traces: 2}", "{plain}: {body}");
+        }
+    }
+}
+
 /// A fresh key each call (`fold_in(key0, i)`, the canonical JAX loop) is an
 /// input of the plan after one more trace: 20 calls trace twice, and the
 /// plan draws exactly what the unjitted step draws.

@@ -453,6 +453,25 @@ fn trace_wrapper(v: &Value) -> Option<(&Tracer, u32)> {
     None
 }
 
+/// `v`, a value a running `trace` computed and then batched by `vmap`s
+/// begun inside that trace (`jit(vmap(f))`), as the trace's own value: the
+/// batch wrappers (and any differentiation wrappers) around the trace's
+/// wrapper peeled off, so it holds every example stacked. A check of all
+/// examples at once applied to it is recorded by the trace (a guard of a
+/// jit plan) instead of reading the examples. `None` for a value no running
+/// trace computed, or one still batched by a `vmap` the trace runs inside.
+pub fn traced_examples(v: &Value) -> Option<Value> {
+    let mut w = v;
+    while let Value::Dual(t) = w {
+        if t.level.records_all.get() && t.level.active.get() {
+            let whole = matches!(t.kind, TraceKind::Reverse(_)) && !is_batched(&t.primal);
+            return whole.then(|| w.clone());
+        }
+        w = &t.primal;
+    }
+    None
+}
+
 /// `v` (a value a running `trace` computed) is read to decide something,
 /// such as the condition of an `if`: its node becomes a guard of the graph.
 pub fn note_guard(v: &Value) {

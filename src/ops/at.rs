@@ -79,8 +79,13 @@ pub fn at(x: &Value, items: Vec<Item>, recv_span: Span, span: Span) -> R<Value> 
         .into_iter()
         .map(|it| match it {
             Item::At(v, s) if crate::autodiff::trace::is_batched(&v) => Item::At(v, s),
-            // A traced scalar index stays traced, so the positions are (see `positions`).
-            Item::At(v, s) if is_traced_scalar(&v) => Item::At(v, s),
+            // A traced scalar index stays traced, so the positions are (see
+            // `positions`); so does a traced tensor of indices (`x.at[idx]`
+            // with `idx` computed from a jit plan's inputs) for the default
+            // `mode=`: the gather of the positions checks it (a guard), and
+            // what the derivatives need of its repeats are steps (see
+            // `prim::indexing`). Other uses read it (see `settled`).
+            Item::At(v, s) if is_traced_scalar(&v) || is_traced_tensor(&v) => Item::At(v, s),
             Item::At(v, s) => Item::At(v.strip().clone(), s),
             Item::Slice(a, b, c) => {
                 let plain = |p: Option<(Value, Span)>| p.map(|(v, s)| (v.strip().clone(), s));
@@ -109,7 +114,7 @@ pub fn at(x: &Value, items: Vec<Item>, recv_span: Span, span: Span) -> R<Value> 
         );
     }
     {
-        let (x, items, default) = (x.clone(), items.clone(), default.clone());
+        let (x, items) = (x.clone(), items.clone());
         d.insert(
             "apply".into(),
             native("apply", move |it, a: Args| {
@@ -125,7 +130,10 @@ pub fn at(x: &Value, items: Vec<Item>, recv_span: Span, span: Span) -> R<Value> 
                         .with_help("pass a function of one element, such as `sin` or `|v| 2.0 * v`"))
                     }
                 };
-                let pos = positions_for(&default, &x, &items, k.mode, k.wrap, recv_span, span)?;
+                // `apply_fn` counts repeats on the positions' values: traced
+                // tensors of indices are read (no positions resolved up front).
+                let read = read_tensors(&items);
+                let pos = positions_for(&OnceCell::new(), &x, &read, k.mode, k.wrap, recv_span, span)?;
                 apply_fn(it, &x, &pos, &f, a.span, k.mode == Mode::Drop)
             }),
         );
@@ -181,9 +189,18 @@ fn is_traced_scalar(v: &Value) -> bool {
     crate::autodiff::trace::is_traced(v) && matches!(v.peek(), Value::Int(_) | Value::Float(_))
 }
 
+/// Whether `v` is a tensor of indices a running trace computed (not
+/// batched inside it): `x.at[idx]` keeps it traced under the default `mode=`.
+fn is_traced_tensor(v: &Value) -> bool {
+    crate::autodiff::trace::is_traced(v)
+        && !crate::autodiff::trace::is_batched(v)
+        && matches!(v.peek(), Value::Tensor(t) if !t.is_bool())
+}
+
 /// `items` with traced indices read, where plain code decides on their
 /// values (`wrap_negative_indices=false`; `mode="clip"`/`"drop"` for all but
-/// ints, which `fix_traced_int` handles when `keep_ints`).
+/// ints, which `fix_traced_int` handles when `keep_ints`). Traced tensors
+/// of indices are always read here.
 fn settled(items: &[Item], keep_ints: bool) -> Vec<Item> {
     items
         .iter()
@@ -191,6 +208,18 @@ fn settled(items: &[Item], keep_ints: bool) -> Vec<Item> {
             Item::At(v, s) if is_traced_scalar(v) && !(keep_ints && matches!(v.peek(), Value::Int(_))) => {
                 Item::At(v.strip().clone(), *s)
             }
+            Item::At(v, s) if is_traced_tensor(v) => Item::At(v.strip().clone(), *s),
+            other => other.clone(),
+        })
+        .collect()
+}
+
+/// `items` with traced tensors of indices read (see [`is_traced_tensor`]).
+fn read_tensors(items: &[Item]) -> Vec<Item> {
+    items
+        .iter()
+        .map(|it| match it {
+            Item::At(v, s) if is_traced_tensor(v) => Item::At(v.strip().clone(), *s),
             other => other.clone(),
         })
         .collect()

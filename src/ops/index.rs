@@ -463,7 +463,14 @@ fn tensor_index(x: &Value, items: Vec<Item>, span: Span) -> Result<Value, Diagno
                     // positions, and the indices of several advanced items
                     // (merged into one flat index below), are read here.
                     let traced = !batched && crate::autodiff::trace::is_traced(&v);
-                    if t.is_bool() || !traced {
+                    // Per-example indices a trace computed (`jit(vmap(f))`):
+                    // checked as one traced tensor of every example's, below.
+                    let whole = if batched && !t.is_bool() {
+                        crate::autodiff::trace::traced_examples(&v)
+                    } else {
+                        None
+                    };
+                    if t.is_bool() || !(traced || whole.is_some()) {
                         let _ = v.strip();
                     }
                     let (idx, covers) = if t.is_bool() && batched {
@@ -482,7 +489,10 @@ fn tensor_index(x: &Value, items: Vec<Item>, span: Span) -> Result<Value, Diagno
                     } else {
                         (Value::Tensor(t.clone()), 1)
                     };
-                    let checked = traced && !t.is_bool() && checked_traced(&v, shape[axis])?;
+                    let checked = match &whole {
+                        Some(w) => checked_traced(w, shape[axis])?,
+                        None => traced && !t.is_bool() && checked_traced(&v, shape[axis])?,
+                    };
                     adv.push(Advanced {
                         axis: axis - dropped_before,
                         covers,

@@ -165,10 +165,17 @@ fn renamed(mut d: crate::diagnostics::Diagnostic, name: &str) -> crate::diagnost
 /// `(sign, log |det a|)` of each square matrix; the sign is piecewise
 /// constant, so only the log carries a derivative.
 pub fn slogdet(a: &Value) -> R<(Value, Value)> {
-    let (sign, _) = te(as_tensor(a)?.slogdet())?;
+    let sign = if crate::autodiff::trace::is_traced(a) {
+        // A value a running trace computed: a recorded step (a jit plan
+        // finds the signs of its new inputs), batched by its rule inside `vmap`.
+        super::apply(&Prim::Order(super::Order::DetSign), &[ops::num(a)])?
+    } else {
+        let (sign, _) = te(as_tensor(a)?.slogdet())?;
+        // The kernel saw every example's matrices (batch axes lead): the sign is batched like `a`.
+        crate::autodiff::trace::rewrap_batches(a, from_tensor(sign))
+    };
     let logabs = super::apply(&Prim::LogAbsDet(LogAbsDet), &[ops::num(a)])?;
-    // The kernel saw every example's matrices (batch axes lead): the sign is batched like `a`.
-    Ok((crate::autodiff::trace::rewrap_batches(a, from_tensor(sign)), logabs))
+    Ok((sign, logabs))
 }
 
 /// The determinant of each square matrix (the product of the LU pivots),

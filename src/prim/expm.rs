@@ -54,13 +54,15 @@ const B13: [f64; 14] = [
     1.,
 ];
 
-/// The largest 1-norm (maximum absolute column sum) over the matrices of `a`.
-fn norm1(a: &Value) -> R<f64> {
-    let t = as_tensor(a)?;
+/// The largest 1-norm (maximum absolute column sum) over the matrices of `t`.
+pub fn norm1(t: &dp_tensor::Tensor) -> f64 {
     let s = t.shape().to_vec();
+    if s.len() < 2 {
+        return 0.0;
+    }
     let (m, n) = (s[s.len() - 2], s[s.len() - 1]);
     if m * n == 0 {
-        return Ok(0.0);
+        return 0.0;
     }
     let data = t.to_vec();
     let mut best: f64 = 0.0;
@@ -75,7 +77,22 @@ fn norm1(a: &Value) -> R<f64> {
             };
         }
     }
-    Ok(best)
+    best
+}
+
+/// The Padé degree and number of squarings for a stack whose largest
+/// 1-norm is `norm`, as one float: NaN for a non-finite norm, `i` for
+/// degree `[3, 5, 7, 9][i]`, `4 + s` for degree 13 with `s` squarings. (A
+/// float, so that a jit plan can compute it as a step and check it, see
+/// `expm`.)
+pub fn choice(norm: f64) -> f64 {
+    if !norm.is_finite() {
+        return f64::NAN;
+    }
+    match THETA.iter().position(|&t| norm < t) {
+        Some(i) => i as f64,
+        None => 4.0 + (norm / THETA_13).log2().floor().max(0.0),
+    }
 }
 
 /// `sum_k c_k p_k` over the given powers (`None` for the identity).
@@ -146,15 +163,27 @@ pub fn expm(a: &Value) -> R<Value> {
     }
     let a = ops::num(a);
     let n = s[s.len() - 1];
-    let norm = norm1(&a)?;
-    if !norm.is_finite() {
+    // Of a value a running trace computed (every example's matrices at once
+    // inside `vmap`): the choice is a step of the trace, and reading it
+    // makes it a guard, so a jit plan holds while the choice stays the same
+    // rather than reading every element.
+    let code = match crate::autodiff::trace::traced_examples(&a) {
+        Some(whole) => match super::apply(&super::Prim::Order(super::Order::ExpmChoice), &[whole])?.strip() {
+            Value::Float(c) => *c,
+            other => super::as_tensor(other)?.item().unwrap_or(f64::NAN),
+        },
+        None => choice(norm1(&*as_tensor(&a)?)),
+    };
+    if code.is_nan() {
         // NaN or infinite entries: NaN everywhere (as JAX), without looping on squarings.
         return ops::scale(&a, f64::NAN);
     }
     let ident = ops::broadcast_to(&eye(n)?, &s)?;
-    let (degree, squarings) = match THETA.iter().position(|&t| norm < t) {
-        Some(i) => ([3, 5, 7, 9][i], 0),
-        None => (13, (norm / THETA_13).log2().floor().max(0.0) as i32),
+    // `code` is a small whole number (see `choice`).
+    let (degree, squarings) = if code < 4.0 {
+        ([3, 5, 7, 9][code as usize], 0)
+    } else {
+        (13, (code - 4.0) as i32)
     };
     let scaled = if squarings > 0 {
         ops::scale(&a, 2f64.powi(-squarings))?

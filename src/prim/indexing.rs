@@ -29,14 +29,26 @@ fn axis_error(axis: usize, shape: &[usize]) -> crate::diagnostics::Diagnostic {
 /// indices into the `n * d` positions of the examples flattened along that
 /// axis: negative ones counted from the end, then example `i`'s shifted by
 /// `i * d`. An index out of range is reported here, where it would otherwise
-/// select from another example.
+/// select from another example. Indices a running trace computed
+/// (`jit(vmap(f))`) are checked by a recorded [`IndexCheck`], a guard of the
+/// plan, rather than read: a call whose indices fail it is traced afresh
+/// and fails here as plain code does.
 fn offset_indices(idx: &Value, n: usize, d: usize, nq: usize) -> R<Value> {
-    let plain = as_tensor(idx.strip())?;
     let dl = d as f64;
-    if let Some(bad) = plain.to_vec().into_iter().find(|&i| i >= dl || i < -dl) {
-        return Err(super::tensor_error(dp_tensor::TensorError::Invalid(format!(
-            "index {bad} is out of range for an axis of length {d}"
-        ))));
+    let checked = match crate::autodiff::trace::traced_examples(idx) {
+        Some(whole) => matches!(
+            super::apply(&Prim::IndexCheck(IndexCheck(d)), &[whole])?.peek(),
+            Value::Bool(true)
+        ),
+        None => false,
+    };
+    if !checked {
+        let plain = as_tensor(idx.strip())?;
+        if let Some(bad) = plain.to_vec().into_iter().find(|&i| i >= dl || i < -dl) {
+            return Err(super::tensor_error(dp_tensor::TensorError::Invalid(format!(
+                "index {bad} is out of range for an axis of length {d}"
+            ))));
+        }
     }
     // With `ops`, so an enclosing `vmap` that batches the indices too batches this.
     let neg = ops::binary(dp_tensor::BinaryOp::Lt, idx, &Value::Float(0.0))?;
@@ -295,24 +307,40 @@ fn update(mode: UpdateMode, x: &Value, pos: &Value, v: &Value) -> R<Value> {
     )
 }
 
-/// The values of positions `pos`, to find repeats among them. Positions a
-/// running trace computed come from basic indexing with traced ints
-/// (`x.at[i, :]`, see `ops::at`), which never selects an element twice: the
-/// answer does not depend on their values, so they are looked at without
-/// making them a guard of the plan.
-fn settled(pos: &Value) -> &Value {
-    if crate::autodiff::trace::is_traced(pos) {
-        pos.peek()
-    } else {
-        pos.strip()
-    }
+/// Whether what depends on the repeats among positions is computed by a
+/// primitive (`Order::LastWriters`, `Order::HasRepeats`) rather than from
+/// their values: positions a running trace computed (a jit plan finds the
+/// repeats of each call's indices) or that `vmap` batches (each example's
+/// repeats its own, by the primitives' batching rules).
+fn positions_by_prim(pos: &Value) -> bool {
+    crate::autodiff::trace::is_traced(pos) || crate::autodiff::trace::is_batched(pos)
 }
 
 /// Rejects the derivative of `.mul` in `v` when a position repeats (the
 /// product of the others would be needed; JAX does not define it either).
+/// The test of a running trace's positions is recorded and read as a guard
+/// (one bool over every example).
 fn check_unique_for_mul(x: &Value, pos: &Value) -> R<()> {
     let size = shape_of(x).iter().product::<usize>();
-    if te(Tensor::has_repeats(&*as_tensor(settled(pos))?, size))? {
+    let repeats = if positions_by_prim(pos) {
+        let r = super::apply(
+            &Prim::Order(super::Order::HasRepeats { size }),
+            std::slice::from_ref(pos),
+        )?;
+        match crate::autodiff::trace::traced_examples(&r) {
+            Some(whole) => {
+                let count = ops::sum(&whole, None, false)?;
+                match ops::binary(dp_tensor::BinaryOp::Gt, &count, &Value::Float(0.0))?.strip() {
+                    Value::Bool(b) => *b,
+                    other => as_tensor(other)?.item().is_some_and(|v| v != 0.0),
+                }
+            }
+            None => as_tensor(r.strip())?.to_vec().iter().any(|&v| v != 0.0),
+        }
+    } else {
+        te(Tensor::has_repeats(&*as_tensor(pos.strip())?, size))?
+    };
+    if repeats {
         return Err(crate::diagnostics::Diagnostic::new(
             crate::diagnostics::ErrorKind::Differentiation,
             "the derivative of `.at[...].mul(v)` in `v` needs distinct indices, but an element is selected more than once",
@@ -362,8 +390,15 @@ impl Primitive for IndexUpdate {
                 let gv = needs[2]
                     .then(|| {
                         let size = shape_of(xv).iter().product::<usize>();
-                        let winners = te(Tensor::last_writers(&*as_tensor(settled(pos))?, size))?;
-                        crate::ops::mul(&gather_flat(g, pos)?, &from_tensor(winners))
+                        let winners = if positions_by_prim(pos) {
+                            super::apply(
+                                &Prim::Order(super::Order::LastWriters { size }),
+                                std::slice::from_ref(pos),
+                            )?
+                        } else {
+                            from_tensor(te(Tensor::last_writers(&*as_tensor(pos.strip())?, size))?)
+                        };
+                        crate::ops::mul(&gather_flat(g, pos)?, &winners)
                     })
                     .transpose()?;
                 (gx, gv)

@@ -35,9 +35,15 @@ pub fn lu(a: &Value) -> R<(Value, Value, Value)> {
             square: false,
         }));
     }
-    let (p, _, _) = te(as_tensor(&a)?.lu())?;
-    // The kernel saw every example's matrices (batch axes lead): `p` is batched like `a`.
-    let p = crate::autodiff::trace::rewrap_batches(&a, from_tensor(p));
+    let p = if crate::autodiff::trace::is_traced(&a) {
+        // A value a running trace computed: a recorded step (a jit plan
+        // pivots its new inputs), batched by its rule inside `vmap`.
+        super::apply(&Prim::Order(super::Order::LuPermutation), std::slice::from_ref(&a))?
+    } else {
+        let (p, _, _) = te(as_tensor(&a)?.lu())?;
+        // The kernel saw every example's matrices (batch axes lead): `p` is batched like `a`.
+        crate::autodiff::trace::rewrap_batches(&a, from_tensor(p))
+    };
     let l = super::apply(&Prim::Lu(Lu { out: 1 }), std::slice::from_ref(&a))?;
     let u = super::apply(&Prim::Lu(Lu { out: 2 }), &[a])?;
     Ok((p, l, u))

@@ -52,7 +52,21 @@ fn prod_partials(x: &Value, y: &Value, axes: &Option<Rc<[usize]>>, keepdims: boo
     if shape.is_empty() {
         return Ok(f(1.0));
     }
-    let has_zero = as_tensor(x.strip())?.to_vec().contains(&0.0);
+    let has_zero = match crate::autodiff::trace::traced_examples(x) {
+        // A value a running trace computed (every example's at once inside
+        // `vmap`, as plain code reads them): whether one is zero is a
+        // recorded test, read here, so it is a guard: a jit plan holds
+        // while that stays the same instead of reading every element.
+        // (Inside a rule the test is a float mask, outside it a bool.)
+        Some(whole) => {
+            let zeros = ops::sum(&ops::binary(BinaryOp::Eq, &whole, &f(0.0))?, None, false)?;
+            match ops::binary(BinaryOp::Gt, &zeros, &f(0.0))?.strip() {
+                Value::Bool(b) => *b,
+                other => as_tensor(other)?.item().is_some_and(|v| v != 0.0),
+            }
+        }
+        None => as_tensor(x.strip())?.to_vec().contains(&0.0),
+    };
     if !has_zero {
         return div(&keep_reduced_dims(y, &shape, axes, keepdims)?, x);
     }

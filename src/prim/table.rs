@@ -36,7 +36,7 @@ pub enum Prim {
     IntPow(IntPow),
     /// `+ - *` of ints (an int input of a jit plan).
     IntBinary(IntBinary),
-    /// Sorting orders and arg-extrema along an axis.
+    /// Sorting orders, arg-extrema and other piecewise-constant results (no derivative).
     Order(Order),
     /// Keyed random draws and key derivations (a key input of a jit plan).
     Random(Random),

@@ -160,6 +160,29 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             if !all && (batched(&x) || batched(&y)) {
                 return isclose_batched(&x, &y, rtol, atol, eq_nan).map_err(|d| d.at(a.span));
             }
+            // Values a running trace computed: the same test as recorded
+            // operations (a jit plan tests its new inputs); `allclose`'s one
+            // bool is then a guard.
+            let traced = |v: &Value| crate::autodiff::trace::is_traced(v);
+            if (traced(&x) || traced(&y)) && !batched(&x) && !batched(&y) {
+                let close = isclose_batched(&x, &y, rtol, atol, eq_nan).map_err(|d| d.at(a.span))?;
+                let shape = ops::shape_of(&close);
+                if !all && !shape.is_empty() {
+                    return Ok(close);
+                }
+                let one = if shape.is_empty() {
+                    close
+                } else {
+                    let count = ops::sum(&close, None, false)?;
+                    ops::binary(BinaryOp::Eq, &count, &Value::Float(shape.iter().product::<usize>() as f64))?
+                };
+                // One bool, as plain code gives: read, so it is a guard (a
+                // traced scalar test may be a 0/1 float).
+                return Ok(Value::Bool(match one.strip() {
+                    Value::Bool(b) => *b,
+                    other => ops::as_tensor(other)?.item().is_some_and(|v| v != 0.0),
+                }));
+            }
             for v in [&x, &y] {
                 crate::autodiff::vmap::require_unbatched(v, &format!("`{name}`")).map_err(|d| d.at(a.span))?;
             }
@@ -254,8 +277,8 @@ pub(super) fn sinc(x: &Value) -> R<Value> {
     ops::where_(&is_zero, &poly, &ratio)
 }
 
-/// `isclose` of values batched by a running `vmap`, from primitives (which
-/// batch): `|x - y| <= atol + rtol * |y|` where both are finite, equality
+/// `isclose` of values batched by a running `vmap` (or computed by a
+/// running trace), from primitives (which batch, and record): `|x - y| <= atol + rtol * |y|` where both are finite, equality
 /// where either is infinite, and nan close to nan only with `equal_nan`.
 fn isclose_batched(x: &Value, y: &Value, rtol: f64, atol: f64, equal_nan: bool) -> R<Value> {
     use crate::autodiff::trace::strip_diff;

@@ -350,21 +350,38 @@ pub(super) fn register_least_squares(t: &mut HashMap<Rc<str>, Value>) {
                 crate::autodiff::vmap::require_unbatched(v, "`lstsq` (one matrix at a time; use `pinv(a) @ b`)")
                     .map_err(|d| d.at(a.span))?;
             }
-            let r = te(as_tensor(&x)?.lstsq(&*as_tensor(&y)?, rcond)).map_err(|d| d.at(a.span))?;
-            // The values come from compositions that record, so they are the
-            // same whether or not they are being differentiated.
+            // The rank, and so whether there are residuals: of values a
+            // running trace computed, a recorded step read as a guard (a jit
+            // plan holds while the rank stays the same); else from the kernel.
             let s = ops::shape_of(&x);
+            let rank = if crate::autodiff::trace::is_traced(&x) || crate::autodiff::trace::is_traced(&y) {
+                let r = crate::prim::apply(
+                    &crate::prim::Prim::Order(crate::prim::Order::LstsqRank { rcond }),
+                    &[ops::num(&x), ops::num(&y)],
+                )
+                .map_err(|d| d.at(a.span))?;
+                as_tensor(r.strip())?.item().unwrap_or(0.0) as usize
+            } else {
+                te(as_tensor(&x)?.lstsq(&*as_tensor(&y)?, rcond))
+                    .map_err(|d| d.at(a.span))?
+                    .rank
+            };
+            // The values come from compositions that record, so they are the
+            // same whether or not they are being differentiated. Residuals
+            // exist for full column rank and more rows than columns (see
+            // `Tensor::lstsq`), one per column of `b`.
             let cut = rcond.unwrap_or(f64::EPSILON * s[0].max(s[1]) as f64);
             let sol = ops::arith::matmul(&decomp::pinv(&x, Some(cut))?, &y)?;
-            let residuals = if r.residuals.size() == 0 {
-                Value::Tensor(Rc::new(r.residuals))
-            } else {
+            let residuals = if rank == s[1] && s[0] > s[1] {
+                let k = ops::shape_of(&y).get(1).copied().unwrap_or(1);
                 let d = ops::sub(&y, &ops::arith::matmul(&x, &sol)?)?;
                 let sq = ops::sum(&ops::mul(&d, &d)?, Some(Rc::from(vec![0])), false)?;
-                ops::reshape(&sq, r.residuals.shape())?
+                ops::reshape(&sq, &[k])?
+            } else {
+                Value::Tensor(Rc::new(te(dp_tensor::Tensor::from_vec(Vec::new(), &[0]))?))
             };
             let sv = spectral::svdvals(&x)?;
-            Ok(Value::tuple([sol, residuals, Value::Int(r.rank as i64), sv]))
+            Ok(Value::tuple([sol, residuals, Value::Int(rank as i64), sv]))
         },
     );
     register(

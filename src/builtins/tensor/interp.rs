@@ -42,9 +42,10 @@ fn take(v: &Value, idx: &Value) -> R<Value> {
 fn intervals(x: &Value, xp: &Value, n: usize) -> R<Value> {
     let last = (n - 1) as f64;
     let traced = crate::autodiff::trace::is_traced(x) || crate::autodiff::trace::is_traced(xp);
-    if traced && batch_axes(xp) == 0 && batch_axes(x) == 0 {
+    if traced && batch_axes(xp) == 0 {
         // Values a running trace computed: the same search, recorded (a jit
-        // plan searches its new inputs).
+        // plan searches its new inputs), the points of every example at once
+        // inside `vmap` (see the batching rule of `Order::Intervals`).
         return apply(
             &Prim::Order(crate::prim::Order::Intervals { n }),
             &[xp.clone(), x.clone()],

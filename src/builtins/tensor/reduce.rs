@@ -171,6 +171,21 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
                         .map_err(|d| label_param(at_param(&a, 1)(d), &a, 0, &xv))?,
                 ),
             };
+            // A value a running trace computed: a recorded primitive (a jit
+            // plan finds the positions in its new inputs), batched by its
+            // rule inside `vmap`.
+            if crate::autodiff::trace::is_traced(&xv) {
+                let Some(axis) = axis else {
+                    return flat_arg_extremum(&xv, is_max, keep);
+                };
+                let keepdims = keep;
+                let order = if is_max {
+                    crate::prim::Order::ArgMax { axis, keepdims }
+                } else {
+                    crate::prim::Order::ArgMin { axis, keepdims }
+                };
+                return ops::apply(&crate::prim::Prim::Order(order), &[xv]);
+            }
             if k > 0 {
                 let full = as_tensor(&xv)?;
                 let lead = full.shape()[..k].to_vec();
@@ -201,20 +216,6 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
                     }
                 };
                 return Ok(crate::autodiff::trace::rewrap_batches(&xv, ops::from_tensor(r)));
-            }
-            if let (Some(axis), true) = (axis, crate::autodiff::trace::is_traced(&xv)) {
-                // A value a running trace computed: a recorded primitive (a
-                // jit plan finds the positions in its new inputs).
-                let keepdims = keep;
-                let order = if is_max {
-                    crate::prim::Order::ArgMax { axis, keepdims }
-                } else {
-                    crate::prim::Order::ArgMin { axis, keepdims }
-                };
-                return ops::apply(&crate::prim::Prim::Order(order), &[xv]);
-            }
-            if crate::autodiff::trace::is_traced(&xv) {
-                return flat_arg_extremum(&xv, is_max, keep);
             }
             let x = as_tensor(&xv)?;
             let r = te(if is_max {

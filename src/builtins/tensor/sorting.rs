@@ -40,9 +40,10 @@ pub(super) fn indices_along(
 
 /// The indices that sort each lane of `x` along `axis` (see
 /// [`crate::prim::order::sort_order`]). Of a value a running trace computed,
-/// a recorded primitive (a jit plan sorts its new inputs).
+/// a recorded primitive (a jit plan sorts its new inputs), batched by its
+/// rule inside `vmap`.
 pub(super) fn order_along(x: &Value, axis: usize, descending: bool) -> R<Value> {
-    if crate::autodiff::trace::is_traced(x) && batch_axes(x) == 0 {
+    if crate::autodiff::trace::is_traced(x) {
         return apply(
             &Prim::Order(crate::prim::Order::Sort { axis, descending }),
             std::slice::from_ref(x),
@@ -217,7 +218,8 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
         },
         |_, a| {
             let (x, axis) = partition_input(&a)?;
-            let idx = indices_along(&x, axis, |t, ax| t.argsort(ax))?;
+            // The ascending stable order is `Tensor::argsort`'s.
+            let idx = order_along(&x, axis, false)?;
             gather_along(&x, &idx, axis)
         },
     );
@@ -232,7 +234,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
         },
         |_, a| {
             let (x, axis) = partition_input(&a)?;
-            indices_along(&x, axis, |t, ax| t.argsort(ax))
+            order_along(&x, axis, false)
         },
     );
     register(
@@ -256,7 +258,12 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
                 )
                 .at(a.span_at(1))
             })?;
-            let idx = indices_along(&x, axis, |t, _| t.topk(k).map(|(_, i)| i))?;
+            // Of a value a running trace computed: a recorded primitive, as `order_along`.
+            let idx = if crate::autodiff::trace::is_traced(&x) {
+                apply(&Prim::Order(crate::prim::Order::TopK { k }), std::slice::from_ref(&x))?
+            } else {
+                indices_along(&x, axis, |t, _| t.topk(k).map(|(_, i)| i))?
+            };
             let values = gather_along(&x, &idx, axis)?;
             Ok(Value::tuple([values, idx]))
         },
