@@ -22,6 +22,7 @@ use crate::error::{checked_size, Result, TensorError};
 use crate::ops::{BinaryOp, UnaryOp};
 use crate::simd::{multiversion, Mode};
 use crate::tensor::{broadcast_shapes, broadcast_strides, Tensor};
+use std::borrow::Cow;
 use std::mem::MaybeUninit;
 use std::rc::Rc;
 
@@ -327,6 +328,9 @@ impl FusedKernel {
             }
         }
         let datas: Vec<Option<&[f64]>> = tensors.iter().map(|t| t.as_ref().map(|t| &t.data[..])).collect();
+        // Gathered once for all blocks of C (a bias row: each block is then
+        // a slice of the repeated row, not a copy of short rows).
+        let periodic = patterns(&sources, &datas, &shape, m * n);
         let mut out = crate::buffer::alloc(&shape)?;
         let c = OutPtr(out.as_mut_ptr());
         let epilogue = |row0: usize, rows: usize, col0: usize, col1: usize| {
@@ -334,6 +338,7 @@ impl FusedKernel {
                 kernel: self,
                 tensors: &datas,
                 sources: &sources,
+                periodic: &periodic,
                 shape: &shape,
                 out: c,
                 rows: (row0, rows),
@@ -393,6 +398,8 @@ struct RangeJob<'a> {
     kernel: &'a FusedKernel,
     tensors: &'a [Option<&'a [f64]>],
     sources: &'a [Source],
+    /// The periodic patterns of the whole product (see [`patterns`]).
+    periodic: &'a [Pattern],
     shape: &'a [usize; 2],
     out: OutPtr,
     /// The first row and the number of rows.
@@ -405,9 +412,14 @@ struct RangeJob<'a> {
 fn run_range_impl<M: Mode>(job: RangeJob<'_>) {
     let [_, n] = *job.shape;
     let total = job.shape[0] * n;
-    // No periodic patterns: a machine here computes one finished block of C,
-    // often shorter than a pattern would be.
-    let mut machine = Machine::new(job.kernel, job.tensors, job.sources, job.shape, total, false);
+    let mut machine = Machine::new(
+        job.kernel,
+        job.tensors,
+        job.sources,
+        job.shape,
+        total,
+        Cow::Borrowed(job.periodic),
+    );
     let width = machine.width;
     let (row0, rows) = job.rows;
     let (col0, col1) = job.cols;
@@ -488,7 +500,8 @@ fn run_piece_impl<M: Mode>(p: Piece<'_, '_>) {
         lo,
         dst,
     } = p;
-    let mut m = Machine::new(kernel, tensors, sources, shape, n, true);
+    let periodic = Cow::Owned(patterns(sources, tensors, shape, n));
+    let mut m = Machine::new(kernel, tensors, sources, shape, n, periodic);
     let width = m.width;
     // Blocks of `width` from `lo`: pieces start at multiples of
     // `pool::GRAIN`, itself a multiple of `BLOCK`, so a piece's blocks are
@@ -559,8 +572,26 @@ struct Machine<'a> {
     /// Per argument (empty if none is): the period and enough repeats of it
     /// for any block, for a strided argument repeated along leading axes
     /// (see [`periodic_pattern`]).
-    periodic: Vec<Option<(usize, Vec<f64>)>>,
+    periodic: Cow<'a, [Pattern]>,
     width: usize,
+}
+
+/// An argument's period and enough repeats of it for any block (see
+/// [`periodic_pattern`]), if it has one.
+type Pattern = Option<(usize, Vec<f64>)>;
+
+/// Elements per block of a run over `n` elements.
+fn block_width(n: usize) -> usize {
+    BLOCK.min(n).max(1)
+}
+
+/// The periodic pattern of each argument of a run over `n` elements of `shape`.
+fn patterns(sources: &[Source], tensors: &[Option<&[f64]>], shape: &[usize], n: usize) -> Vec<Pattern> {
+    let width = block_width(n);
+    sources
+        .iter()
+        .map(|src| periodic_pattern(src, tensors, shape, n, width))
+        .collect()
 }
 
 /// Longest period gathered once per run instead of once per block.
@@ -611,7 +642,8 @@ fn run_blocks_impl<M: Mode>(b: Blocks<'_>) {
         goal,
         out,
     } = b;
-    let mut m = Machine::new(kernel, tensors, sources, shape, n, true);
+    let periodic = Cow::Owned(patterns(sources, tensors, shape, n));
+    let mut m = Machine::new(kernel, tensors, sources, shape, n, periodic);
     let width = m.width;
     match goal {
         // Run piece by piece (`run_piece`).
@@ -670,14 +702,16 @@ fn run_blocks_impl<M: Mode>(b: Blocks<'_>) {
 
 impl<'a> Machine<'a> {
     /// A machine for `kernel` over a result of `n` elements of `shape`, with
-    /// the steps whose operands are all scalars computed once.
+    /// the steps whose operands are all scalars computed once and the
+    /// arguments' `periodic` patterns (see [`patterns`]; shared by the
+    /// machines of a fused product's blocks).
     fn new(
         kernel: &'a FusedKernel,
         tensors: &'a [Option<&'a [f64]>],
         sources: &'a [Source],
         shape: &'a [usize],
         n: usize,
-        periodic: bool,
+        periodic: Cow<'a, [Pattern]>,
     ) -> Machine<'a> {
         let steps = &kernel.steps[..];
         let mut scalar: Vec<Option<f64>> = Vec::with_capacity(steps.len());
@@ -695,7 +729,7 @@ impl<'a> Machine<'a> {
             };
             scalar.push(v);
         }
-        let width = BLOCK.min(n).max(1);
+        let width = block_width(n);
         // The last machine's blocks on this thread, grown if too small: a
         // fresh zeroed pair cost more than a small kernel's whole run (and a
         // fused product builds a machine for every finished block of C). Old
@@ -709,14 +743,6 @@ impl<'a> Machine<'a> {
         };
         grow(&mut regs, steps.len() * width);
         grow(&mut scratch, sources.len() * width);
-        let periodic = if periodic {
-            sources
-                .iter()
-                .map(|src| periodic_pattern(src, tensors, shape, n, width))
-                .collect()
-        } else {
-            Vec::new()
-        };
         Machine {
             steps,
             tensors,
