@@ -29,6 +29,17 @@ struct Window {
     batch_groups: usize,
 }
 
+impl Window {
+    /// A window over `axes` with these group counts.
+    fn grouped(axes: [Axis; 2], feature_groups: usize, batch_groups: usize) -> Window {
+        Window {
+            axes,
+            feature_groups,
+            batch_groups,
+        }
+    }
+}
+
 /// `stablehlo.convolution` of `lhs` and `rhs` with dimension numbers
 /// `dims` (StableHLO's `[b, f, 0, 1]x[o, i, 0, 1]->[b, f, 0, 1]` form).
 fn convolution(e: &mut Emitter, lhs: &V, rhs: &V, dims: &str, w: &Window, out: &[usize]) -> V {
@@ -67,7 +78,7 @@ pub fn conv(e: &mut Emitter, c: &Conv, a: V, b: V, out: &Ty) -> Lowered {
         return Err("a convolution whose operands are not 4-d".into());
     }
     let groups = s.groups.max(1);
-    match c.role {
+    let (lhs, rhs, dims, w) = match c.role {
         ConvRole::Forward => {
             let axes = [0, 1].map(|d| Axis {
                 pad: s.padding[d].map(|p| p as i64),
@@ -75,19 +86,12 @@ pub fn conv(e: &mut Emitter, c: &Conv, a: V, b: V, out: &Ty) -> Lowered {
                 lhs_dilate: 1,
                 rhs_dilate: s.dilation[d],
             });
-            let w = Window {
-                axes,
-                feature_groups: groups,
-                batch_groups: 1,
-            };
-            Ok(convolution(
-                e,
-                &a,
-                &b,
+            (
+                a,
+                b,
                 "[b, f, 0, 1]x[o, i, 0, 1]->[b, f, 0, 1]",
-                &w,
-                &out.shape,
-            ))
+                Window::grouped(axes, groups, 1),
+            )
         }
         ConvRole::InputGrad => {
             // The transposed convolution: the gradient (dilated by the
@@ -118,19 +122,12 @@ pub fn conv(e: &mut Emitter, c: &Conv, a: V, b: V, out: &Ty) -> Lowered {
                     rhs_dilate: s.dilation[d],
                 }
             });
-            let w = Window {
-                axes,
-                feature_groups: groups,
-                batch_groups: 1,
-            };
-            Ok(convolution(
-                e,
-                &g,
-                &k,
+            (
+                g,
+                k,
                 "[b, f, 0, 1]x[i, o, 0, 1]->[b, f, 0, 1]",
-                &w,
-                &out.shape,
-            ))
+                Window::grouped(axes, groups, 1),
+            )
         }
         ConvRole::WeightGrad => {
             // The input against the gradient, batch and channel axes
@@ -148,21 +145,15 @@ pub fn conv(e: &mut Emitter, c: &Conv, a: V, b: V, out: &Ty) -> Lowered {
                     rhs_dilate: s.stride[d],
                 }
             });
-            let w = Window {
-                axes,
-                feature_groups: 1,
-                batch_groups: groups,
-            };
-            Ok(convolution(
-                e,
-                &x,
-                &g,
+            (
+                x,
+                g,
                 "[f, b, 0, 1]x[i, o, 0, 1]->[f, b, 0, 1]",
-                &w,
-                &out.shape,
-            ))
+                Window::grouped(axes, 1, groups),
+            )
         }
-    }
+    };
+    Ok(convolution(e, &lhs, &rhs, dims, &w, &out.shape))
 }
 
 /// The span of a kernel of `size` taps `dilation` apart.
