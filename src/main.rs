@@ -295,17 +295,24 @@ fn graph_file(file: &Path, dot: bool, optimized: bool, color: bool) -> u8 {
     let groups = fuse::groups(&better);
     let fused: usize = groups.iter().map(|g| g.members.len()).sum();
     let products = groups.iter().filter(|g| g.product.is_some()).count();
+    let broadcasts: usize = groups.iter().map(|g| g.absorbed.len()).sum();
     if groups.is_empty() {
         text.push_str(&format!(
             "  {:<9} nothing to fuse (no chain of elementwise tensor operations)\n",
             "fuse"
         ));
     } else {
+        let unstored = fused + products + broadcasts - groups.len();
         text.push_str(&format!(
-            "  {:<9} {} elementwise node{}{} -> {} kernel{} ({} intermediate{} never stored)\n",
+            "  {:<9} {} elementwise node{}{}{} -> {} kernel{} ({} intermediate{} never stored)\n",
             "fuse",
             fused,
             if fused == 1 { "" } else { "s" },
+            match broadcasts {
+                0 => String::new(),
+                1 => ", 1 broadcast".into(),
+                b => format!(", {b} broadcasts"),
+            },
             match products {
                 0 => String::new(),
                 1 => " and 1 matmul epilogue".into(),
@@ -313,8 +320,8 @@ fn graph_file(file: &Path, dot: bool, optimized: bool, color: bool) -> u8 {
             },
             groups.len(),
             if groups.len() == 1 { "" } else { "s" },
-            fused + products - groups.len(),
-            if fused + products - groups.len() == 1 { "" } else { "s" },
+            unstored,
+            if unstored == 1 { "" } else { "s" },
         ));
     }
     let mut marks = std::collections::HashMap::new();
@@ -324,6 +331,9 @@ fn graph_file(file: &Path, dot: bool, optimized: bool, color: bool) -> u8 {
         }
         if let Some(p) = &g.product {
             marks.insert(p.node, format!("  fused #{} (matmul, epilogue in the GEMM)", k + 1));
+        }
+        for &b in &g.absorbed {
+            marks.insert(b, format!("  fused #{} (broadcast as the kernel reads it)", k + 1));
         }
     }
     let table = dp::autodiff::graph::to_table_marked(&better, &interp.sources, &marks);

@@ -328,6 +328,29 @@ fn matmul_epilogues_reproduce_plain_training_steps_exactly() {
     assert_eq!(out, "(true, 1, 3)");
 }
 
+/// Broadcasts that feed fused kernels only (backward passes of sums and
+/// means along axes, explicit `broadcast_to`) are read by the kernels with
+/// broadcasting: the plan's values equal plain code's bit for bit.
+#[test]
+fn broadcasts_read_by_fused_kernels_reproduce_plain_results_exactly() {
+    let out = run(&[
+        "fn f(x, v) {
+            let a = tanh(x) * sum(x, axis=1, keepdims=true) + mean(x, axis=0) * x;
+            let b = broadcast_to(v, (5, 4)) * x + broadcast_to(sum(v), (5, 4)) - broadcast_to(reshape(v, (1, 4)), (5, 4)) ** 2;
+            sum(a * b) + sum(exp(-x) * broadcast_to(max(x, axis=0), (5, 4)))
+        }",
+        "let g = grad(f, argnums=(0, 1)); let fast = jit(g);",
+        "let ok = true;
+         for k in range(4) {
+             let x = reshape(sin(arange(20.0) * (0.3 + k * 0.1)), (5, 4));
+             let v = cos(arange(4.0) * (1.0 + k));
+             ok = ok and repr(g(x, v)) == repr(fast(x, v));
+         }
+         let st = jit_stats(fast); (ok, st.traces, st.replays)",
+    ]);
+    assert_eq!(out, "(true, 1, 3)");
+}
+
 #[test]
 fn fused_elementwise_kernels_reproduce_plain_results_exactly() {
     let out = run(&[

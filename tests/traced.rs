@@ -290,6 +290,21 @@ fn dp_graph_optimized_shows_fused_kernels() {
     assert!(after.contains("v̄3 = 1.0 - v4 * v4"), "{after}");
 }
 
+/// A `broadcast_to` that only a fused kernel uses (the backward of a sum
+/// along an axis) is read by the kernel with broadcasting, never stored.
+#[test]
+fn dp_graph_optimized_counts_broadcasts_read_by_kernels() {
+    let text = dp_graph_optimized(
+        "bcast",
+        "fn loss(x) { sum(tanh(x) * sum(x, axis=1, keepdims=true)) + sum(mean(x, axis=0) * x) }\n\
+         print(grad(loss)(reshape(sin(arange(12.0)), (3, 4))));\n",
+    );
+    assert!(
+        text.contains("  fuse      8 elementwise nodes, 2 broadcasts -> 1 kernel (9 intermediates never stored)\n"),
+        "{text}"
+    );
+}
+
 #[test]
 fn a_branch_taken_by_value_is_a_guard_checked_on_every_run() {
     let setup = [

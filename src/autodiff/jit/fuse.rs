@@ -18,6 +18,9 @@
 //! final, while it is in cache (`x @ w + b` then `tanh`, a backward
 //! `(g @ w.T) * (1 - h * h)`, an optimiser's `w - lr * (x.T @ g)`), and the
 //! product is never stored.
+//! A `broadcast_to` that only the group uses is not stored either: the
+//! kernel reads the broadcast tensor's input with broadcasting (a sum's
+//! backward `broadcast_to(g, x.shape) * y`).
 //! Fusion changes no value: each operator computes each element exactly as
 //! its own kernel does, and sums add in the reduction kernels' order.
 
@@ -45,6 +48,9 @@ pub struct Group {
     pub shape: Vec<usize>,
     /// The matrix product computed into the kernel (see the module doc), if any.
     pub product: Option<Product>,
+    /// `broadcast_to` nodes whose inputs the kernel reads with broadcasting
+    /// instead (never computed).
+    pub absorbed: Vec<u32>,
 }
 
 /// A 2-d matrix product whose blocks go through a group's kernel as the GEMM
@@ -162,13 +168,14 @@ pub fn groups(g: &Extended) -> Vec<Group> {
             None if epilogues_enabled() => fusable_product(g, &members, &want, &users, &taken, &pinned),
             _ => None,
         };
-        if members.len() < 2 && product.is_none() {
+        let absorbed = absorbable_broadcasts(g, &members, &want, &users, &taken, &pinned);
+        if members.len() < 2 && product.is_none() && absorbed.is_empty() {
             continue;
         }
-        for &m in members.iter().chain(&product) {
+        for &m in members.iter().chain(&product).chain(&absorbed) {
             taken[m as usize] = true;
         }
-        out.push(build(g, members.into_iter().collect(), want, reduce, product));
+        out.push(build(g, members.into_iter().collect(), want, reduce, product, absorbed));
     }
     out.reverse();
     out
@@ -207,14 +214,47 @@ fn fusable_product(
     })
 }
 
+/// The `broadcast_to` nodes feeding `members` (to the members' shape
+/// `want`) that only members use: the kernel broadcasts their inputs itself.
+fn absorbable_broadcasts(
+    g: &Extended,
+    members: &BTreeSet<u32>,
+    want: &[usize],
+    users: &[Vec<u32>],
+    taken: &[bool],
+    pinned: &[bool],
+) -> Vec<u32> {
+    let nodes = &g.tape.nodes;
+    let mut found: Vec<u32> = members
+        .iter()
+        .flat_map(|&m| nodes[m as usize].parents.iter().flatten().copied())
+        .filter(|&p| {
+            let (pi, node) = (p as usize, &nodes[p as usize]);
+            !members.contains(&p)
+                && matches!(node.op, Op::Prim(Prim::BroadcastTo(_)))
+                && matches!(node.inputs[..], [Value::Tensor(_) | Value::Float(_)])
+                && matches!(&node.out, Value::Tensor(t) if t.shape() == want)
+                && !taken[pi]
+                && !pinned[pi]
+                && !g.guards.contains(&p)
+                && users[pi].iter().all(|u| members.contains(u))
+        })
+        .collect();
+    found.sort_unstable();
+    found.dedup();
+    found
+}
+
 /// The kernel computing `members` (in graph order, the root last), with the
-/// matrix product `product` computed into it.
+/// matrix product `product` computed into it and the `absorbed` broadcasts'
+/// inputs read in their place.
 fn build(
     g: &Extended,
     members: Vec<u32>,
     shape: Vec<usize>,
     reduce: Option<FusedReduce>,
     product: Option<u32>,
+    absorbed: Vec<u32>,
 ) -> Group {
     let nodes = &g.tape.nodes;
     let step_of: HashMap<u32, u16> = members.iter().enumerate().map(|(s, &m)| (m, s as u16)).collect();
@@ -229,17 +269,24 @@ fn build(
     };
     for &m in stepped {
         let node = &nodes[m as usize];
-        let mut operand = |k: usize| match node.parents.get(k).copied().flatten() {
-            Some(p) => match step_of.get(&p) {
-                Some(&s) => FusedOperand::Step(s),
-                None => FusedOperand::Arg(*arg_of_node.entry(p).or_insert_with(|| {
-                    args.push(AdjointRef::Node(p));
-                    (args.len() - 1) as u16
-                })),
-            },
-            None => {
-                args.push(AdjointRef::Const(node.inputs[k].clone()));
-                FusedOperand::Arg((args.len() - 1) as u16)
+        let mut operand = |k: usize| {
+            // An absorbed broadcast stands for its input (a node or a constant).
+            let (from, k) = match node.parents.get(k).copied().flatten() {
+                Some(p) if absorbed.contains(&p) => (&nodes[p as usize], 0),
+                _ => (node, k),
+            };
+            match from.parents.get(k).copied().flatten() {
+                Some(p) => match step_of.get(&p) {
+                    Some(&s) => FusedOperand::Step(s),
+                    None => FusedOperand::Arg(*arg_of_node.entry(p).or_insert_with(|| {
+                        args.push(AdjointRef::Node(p));
+                        (args.len() - 1) as u16
+                    })),
+                },
+                None => {
+                    args.push(AdjointRef::Const(from.inputs[k].clone()));
+                    FusedOperand::Arg((args.len() - 1) as u16)
+                }
             }
         };
         // Members were chosen by `elementwise`, which names their operator.
@@ -264,5 +311,6 @@ fn build(
         kernel: FusedKernel { steps, reduce },
         shape,
         product,
+        absorbed,
     }
 }

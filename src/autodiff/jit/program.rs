@@ -213,6 +213,7 @@ impl Program {
             if let Some(p) = &gr.product {
                 fused_inside[p.node as usize] = true;
             }
+            gr.absorbed.iter().for_each(|&b| fused_inside[b as usize] = true);
         }
         let mut groups: Vec<Option<super::fuse::Group>> = groups.into_iter().map(Some).collect();
         for (i, node) in nodes.iter().enumerate() {
@@ -231,7 +232,9 @@ impl Program {
                 }
                 let names = if super::profile::enabled() {
                     let product = gr.product.iter().map(|p| p.node);
-                    let members = product.chain(gr.members.iter().copied());
+                    let members = product
+                        .chain(gr.absorbed.iter().copied())
+                        .chain(gr.members.iter().copied());
                     members
                         .map(|m| nodes[m as usize].op.name())
                         .collect::<Vec<_>>()
