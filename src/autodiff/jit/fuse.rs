@@ -164,11 +164,12 @@ pub fn groups(g: &Extended) -> Vec<Group> {
             members.insert(p);
             candidates.extend(nodes[pi].parents.iter().flatten().copied());
         }
+        let feeding = feeders(g, &members, &want, &users, &taken, &pinned);
         let product = match reduce {
-            None if epilogues_enabled() => fusable_product(g, &members, &want, &users, &taken, &pinned),
+            None if epilogues_enabled() => fusable_product(g, &feeding),
             _ => None,
         };
-        let absorbed = absorbable_broadcasts(g, &members, &want, &users, &taken, &pinned);
+        let absorbed = absorbable_broadcasts(g, &feeding);
         if members.len() < 2 && product.is_none() && absorbed.is_empty() {
             continue;
         }
@@ -181,42 +182,10 @@ pub fn groups(g: &Extended) -> Vec<Group> {
     out
 }
 
-/// A 2-d `@` node of the result's shape that only `members` use, whose
-/// product the group can compute into its kernel (the latest such node).
-fn fusable_product(
-    g: &Extended,
-    members: &BTreeSet<u32>,
-    want: &[usize],
-    users: &[Vec<u32>],
-    taken: &[bool],
-    pinned: &[bool],
-) -> Option<u32> {
-    let nodes = &g.tape.nodes;
-    let mut parents: Vec<u32> = members
-        .iter()
-        .flat_map(|&m| nodes[m as usize].parents.iter().flatten().copied())
-        .filter(|p| !members.contains(p))
-        .collect();
-    parents.sort_unstable();
-    parents.dedup();
-    parents.into_iter().rev().find(|&p| {
-        let pi = p as usize;
-        let node = &nodes[pi];
-        let two_d = |v: &Value| matches!(v, Value::Tensor(t) if t.ndim() == 2);
-        matches!(node.op, Op::Prim(Prim::MatMul(_)))
-            && node.inputs.len() == 2
-            && node.inputs.iter().all(two_d)
-            && matches!(&node.out, Value::Tensor(t) if t.shape() == want)
-            && !taken[pi]
-            && !pinned[pi]
-            && !g.guards.contains(&p)
-            && users[pi].iter().all(|u| members.contains(u))
-    })
-}
-
-/// The `broadcast_to` nodes feeding `members` (to the members' shape
-/// `want`) that only members use: the kernel broadcasts their inputs itself.
-fn absorbable_broadcasts(
+/// The nodes feeding `members` from outside that the group may take in: a
+/// tensor of the members' shape `want`, used by members only, not yet in a
+/// group, and neither an output, a guard nor a read value. In graph order.
+fn feeders(
     g: &Extended,
     members: &BTreeSet<u32>,
     want: &[usize],
@@ -225,24 +194,46 @@ fn absorbable_broadcasts(
     pinned: &[bool],
 ) -> Vec<u32> {
     let nodes = &g.tape.nodes;
-    let mut found: Vec<u32> = members
+    let mut parents: Vec<u32> = members
         .iter()
         .flat_map(|&m| nodes[m as usize].parents.iter().flatten().copied())
-        .filter(|&p| {
-            let (pi, node) = (p as usize, &nodes[p as usize]);
-            !members.contains(&p)
-                && matches!(node.op, Op::Prim(Prim::BroadcastTo(_)))
-                && matches!(node.inputs[..], [Value::Tensor(_) | Value::Float(_)])
-                && matches!(&node.out, Value::Tensor(t) if t.shape() == want)
-                && !taken[pi]
-                && !pinned[pi]
-                && !g.guards.contains(&p)
-                && users[pi].iter().all(|u| members.contains(u))
-        })
+        .filter(|p| !members.contains(p))
         .collect();
-    found.sort_unstable();
-    found.dedup();
-    found
+    parents.sort_unstable();
+    parents.dedup();
+    parents.retain(|&p| {
+        let pi = p as usize;
+        matches!(&nodes[pi].out, Value::Tensor(t) if t.shape() == want)
+            && !taken[pi]
+            && !pinned[pi]
+            && !g.guards.contains(&p)
+            && users[pi].iter().all(|u| members.contains(u))
+    });
+    parents
+}
+
+/// A 2-d `@` among the group's `feeders`, whose product the group can
+/// compute into its kernel (the latest such node).
+fn fusable_product(g: &Extended, feeders: &[u32]) -> Option<u32> {
+    let two_d = |v: &Value| matches!(v, Value::Tensor(t) if t.ndim() == 2);
+    feeders.iter().rev().copied().find(|&p| {
+        let node = &g.tape.nodes[p as usize];
+        matches!(node.op, Op::Prim(Prim::MatMul(_))) && node.inputs.len() == 2 && node.inputs.iter().all(two_d)
+    })
+}
+
+/// The `broadcast_to` nodes among the group's `feeders`: the kernel
+/// broadcasts their inputs itself.
+fn absorbable_broadcasts(g: &Extended, feeders: &[u32]) -> Vec<u32> {
+    feeders
+        .iter()
+        .copied()
+        .filter(|&p| {
+            let node = &g.tape.nodes[p as usize];
+            matches!(node.op, Op::Prim(Prim::BroadcastTo(_)))
+                && matches!(node.inputs[..], [Value::Tensor(_) | Value::Float(_)])
+        })
+        .collect()
 }
 
 /// The kernel computing `members` (in graph order, the root last), with the
