@@ -64,6 +64,94 @@ impl MicroKernel for Avx2 {
         transpose_6x8(a, rsa, out);
         true
     }
+
+    const T_ROWS: usize = 8;
+    const T_COLS: usize = 6;
+    const T_MAX_N: usize = 12;
+
+    unsafe fn tile_t(
+        kc: usize,
+        a: *const f64,
+        csa: isize,
+        b: *const f64,
+        rsb: isize,
+        c: *mut f64,
+        rsc: isize,
+        mr: usize,
+        nr: usize,
+        first: bool,
+    ) {
+        macro_rules! go {
+            ($($n:literal)*) => {
+                match (nr, mr == Self::T_ROWS) {
+                    $(
+                        ($n, true) => kernel_t::<$n, true>(kc, a, csa, b, rsb, c, rsc, mr, first),
+                        ($n, false) => kernel_t::<$n, false>(kc, a, csa, b, rsb, c, rsc, mr, first),
+                    )*
+                    (_, true) => kernel_t::<6, true>(kc, a, csa, b, rsb, c, rsc, mr, first),
+                    (_, false) => kernel_t::<6, false>(kc, a, csa, b, rsb, c, rsc, mr, first),
+                }
+            };
+        }
+        go!(1 2 3 4 5)
+    }
+}
+
+/// The transposed orientation for a column-major A read in place:
+/// `C[0..mr, 0..N] (+)= A @ B` for `mr <= 8` rows (`FULL`: `mr == 8`),
+/// element `(i, p)` of A at `a + i + p * csa`, B's row `p` at `b + p * rsb`
+/// (its first `N` elements read). Vectors run down the columns of C (two per
+/// column: 8 rows) and B's values are broadcast, so every lane is used where
+/// the 6x8 tile would use `n` of 8 columns; 12 accumulators, two A vectors
+/// and a broadcast fill 15 of the 16 registers. Each element of C gets the
+/// same multiply-adds in the same order as [`kernel`] (a sum over the depth
+/// block from zero, then added to C unless `first`), so the result is the
+/// same bits. The tile goes to C through a small array on the stack (once
+/// per depth block): AVX2 has no scatter.
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn kernel_t<const N: usize, const FULL: bool>(
+    kc: usize,
+    a: *const f64,
+    csa: isize,
+    b: *const f64,
+    rsb: isize,
+    c: *mut f64,
+    rsc: isize,
+    mr: usize,
+    first: bool,
+) {
+    let mut lo = [_mm256_setzero_pd(); N];
+    let mut hi = [_mm256_setzero_pd(); N];
+    let (m0, m1) = (lanes(mr), lanes(mr.saturating_sub(4)));
+    let (mut ap, mut bp) = (a, b);
+    for _ in 0..kc {
+        let (a0, a1) = if FULL {
+            (_mm256_loadu_pd(ap), _mm256_loadu_pd(ap.add(4)))
+        } else {
+            (_mm256_maskload_pd(ap, m0), _mm256_maskload_pd(ap.add(4), m1))
+        };
+        for j in 0..N {
+            let bv = _mm256_broadcast_sd(&*bp.add(j));
+            lo[j] = _mm256_fmadd_pd(a0, bv, lo[j]);
+            hi[j] = _mm256_fmadd_pd(a1, bv, hi[j]);
+        }
+        ap = ap.offset(csa);
+        bp = bp.offset(rsb);
+    }
+    // Column j of the tile: rows 0-3 in lo[j], rows 4-7 in hi[j].
+    let mut tile = [[0.0f64; 8]; N];
+    for j in 0..N {
+        _mm256_storeu_pd(tile[j].as_mut_ptr(), lo[j]);
+        _mm256_storeu_pd(tile[j].as_mut_ptr().add(4), hi[j]);
+    }
+    for i in 0..mr {
+        let row = c.offset(i as isize * rsc);
+        for (j, col) in tile.iter().enumerate() {
+            let v = col[i];
+            *row.add(j) = if first { v } else { *row.add(j) + v };
+        }
+    }
 }
 
 /// `out[p * 6 + i] = a[i * rsa + p]` for 6 rows and 8 columns, in two

@@ -77,11 +77,14 @@ pub(crate) trait MicroKernel {
 
     /// Rows of C per tile of [`MicroKernel::tile_t`] (0: the kernel has none).
     const T_ROWS: usize = 0;
-    /// Most columns of C [`MicroKernel::tile_t`] computes.
+    /// Most columns of C one [`MicroKernel::tile_t`] computes.
     const T_COLS: usize = 0;
+    /// Most columns of C for which products take the transposed orientation
+    /// (in tiles of `T_COLS` columns side by side).
+    const T_MAX_N: usize = Self::T_COLS;
 
     /// The transposed orientation, for a column-major A read in place and
-    /// a C of at most `T_COLS` columns: `C[0..mr, 0..nr] (+)= A @ B` over
+    /// a C of few columns: `C[0..mr, 0..nr] (+)= A @ B` (`nr <= T_COLS`) over
     /// depth `kc` (`mr <= T_ROWS`), element `(i, p)` of A at `a + i + p *
     /// csa`, B's row `p` at `b + p * rsb`; the same multiply-adds in the same
     /// order as [`MicroKernel::tile`]. Only called when `T_ROWS > 0`.
@@ -411,7 +414,7 @@ unsafe fn gemm_blocked<K: MicroKernel>(p: &Product<'_>, bl: Blocking) {
         }
         return;
     }
-    if K::T_ROWS > 0 && n <= K::T_COLS && a.rs == 1 && a.cs > 0 && a.cs.unsigned_abs() <= SKINNY_COL_STRIDE && b.cs == 1
+    if K::T_ROWS > 0 && n <= K::T_MAX_N && a.rs == 1 && a.cs > 0 && a.cs.unsigned_abs() <= SKINNY_COL_STRIDE && b.cs == 1
     {
         gemm_t::<K>(p, bl.kc);
     } else {
@@ -672,14 +675,16 @@ impl Nest<'_> {
 const T_PIECE_ROWS: usize = 64;
 
 /// `gemm` for a column-major A read in place and a C of at most
-/// `K::T_COLS` columns, in the transposed orientation of
+/// `K::T_MAX_N` columns, in the transposed orientation of
 /// [`MicroKernel::tile_t`] (all lanes busy where the normal tile would use
-/// `n` of `NR`; 128x256x10 with A a transposed view: 20 -> 12 us). Each
-/// element of C gets the normal path's multiply-adds in the normal order
-/// (the same depth blocks of `kc`), so the result is the same bits.
+/// `n` of `NR`; 128x256x10 with A a transposed view: 20 -> 12 us, AVX2 22
+/// -> 13 us). Each element of C gets the normal path's multiply-adds in the
+/// normal order (the same depth blocks of `kc`), so the result is the same
+/// bits. The column tiles of one row tile follow each other, so its A
+/// micro-panel is read from L1 for all but the first.
 ///
 /// # Safety
-/// As `gemm`, with `a.rs == 1`, `b.cs == 1` and `n <= K::T_COLS`.
+/// As `gemm`, with `a.rs == 1`, `b.cs == 1` and `n <= K::T_MAX_N`.
 unsafe fn gemm_t<K: MicroKernel>(p: &Product<'_>, kc: usize) {
     let Product { m, k, n, .. } = *p;
     let pieces = m.div_ceil(T_PIECE_ROWS);
@@ -697,18 +702,22 @@ unsafe fn gemm_t<K: MicroKernel>(p: &Product<'_>, kc: usize) {
             while ir < rows {
                 let mr = K::T_ROWS.min(rows - ir);
                 let i = (i0 + ir) as isize;
-                K::tile_t(
-                    kcb,
-                    a.ptr.offset(i + pc as isize * a.cs),
-                    a.cs,
-                    b.ptr.offset(pc as isize * b.rs),
-                    b.rs,
-                    c.ptr.offset(i * c.rs),
-                    c.rs,
-                    mr,
-                    n,
-                    p.overwrite && pc == 0,
-                );
+                let mut j0 = 0;
+                while j0 < n {
+                    K::tile_t(
+                        kcb,
+                        a.ptr.offset(i + pc as isize * a.cs),
+                        a.cs,
+                        b.ptr.offset(pc as isize * b.rs + j0 as isize),
+                        b.rs,
+                        c.ptr.offset(i * c.rs + j0 as isize),
+                        c.rs,
+                        mr,
+                        K::T_COLS.min(n - j0),
+                        p.overwrite && pc == 0,
+                    );
+                    j0 += K::T_COLS;
+                }
                 ir += K::T_ROWS;
             }
             pc += kcb;
@@ -1087,6 +1096,8 @@ mod tests {
                 (200, 150, 130),
                 (33, 300, 64),
                 (40, 500, 9),
+                (37, 70, 12),
+                (19, 45, 4),
                 (300, 100, 20),
             ] {
                 check_bits::<K>(m, k, n, bl, 1);
