@@ -65,6 +65,7 @@ impl MicroKernel for Avx2 {
         true
     }
 
+    const UNPACKED_B_MAX_STRIDE: usize = 96;
     const T_ROWS: usize = 8;
     const T_COLS: usize = 6;
     const T_MAX_N: usize = 12;

@@ -79,6 +79,14 @@ pub(crate) trait MicroKernel {
     const T_ROWS: usize = 0;
     /// Most columns of C one [`MicroKernel::tile_t`] computes.
     const T_COLS: usize = 0;
+    /// Largest row stride of B (in elements) at which a small B (see
+    /// [`UNPACKED_B_MAX`]) is read in place. A panel of the AVX2 kernel is
+    /// one cache line per row of B: at strides of 1 KiB and more those lines
+    /// share few L1 sets and evict each other, and packing B gained (1
+    /// thread: 64x256x128 94 -> 83 us, 128x64x256 48 -> 54 GFLOP/s) where at
+    /// 64 and 96 columns it lost 5-9%. The AVX-512 kernel does twice the
+    /// work per line of B and gains nothing from packing it.
+    const UNPACKED_B_MAX_STRIDE: usize = usize::MAX;
     /// Most columns of C for which products take the transposed orientation
     /// (in tiles of `T_COLS` columns side by side).
     const T_MAX_N: usize = Self::T_COLS;
@@ -414,7 +422,12 @@ unsafe fn gemm_blocked<K: MicroKernel>(p: &Product<'_>, bl: Blocking) {
         }
         return;
     }
-    if K::T_ROWS > 0 && n <= K::T_MAX_N && a.rs == 1 && a.cs > 0 && a.cs.unsigned_abs() <= SKINNY_COL_STRIDE && b.cs == 1
+    if K::T_ROWS > 0
+        && n <= K::T_MAX_N
+        && a.rs == 1
+        && a.cs > 0
+        && a.cs.unsigned_abs() <= SKINNY_COL_STRIDE
+        && b.cs == 1
     {
         gemm_t::<K>(p, bl.kc);
     } else {
@@ -438,7 +451,7 @@ unsafe fn gemm_blocked<K: MicroKernel>(p: &Product<'_>, bl: Blocking) {
             bl,
             mc,
             a_packing,
-            unpacked_b: b.cs == 1 && k * n <= UNPACKED_B_MAX,
+            unpacked_b: b.cs == 1 && k * n <= UNPACKED_B_MAX && b.rs.unsigned_abs() <= K::UNPACKED_B_MAX_STRIDE,
         };
         nest.run::<K>();
     }
