@@ -43,7 +43,8 @@ enum Command {
         dot: bool,
         /// Also show the graph after the optimisation passes (constant
         /// folding, algebraic simplification, common subexpressions, dead
-        /// code), with what each pass removed.
+        /// code), with what each pass removed, the kernels fusion makes and
+        /// what memory planning does under jit.
         #[arg(long)]
         optimized: bool,
         /// The script.
@@ -324,6 +325,7 @@ fn graph_file(file: &Path, dot: bool, optimized: bool, color: bool) -> u8 {
             if unstored == 1 { "" } else { "s" },
         ));
     }
+    text.push_str(&memory_line(&better));
     let mut marks = std::collections::HashMap::new();
     for (k, g) in groups.iter().enumerate() {
         for &m in &g.members {
@@ -340,6 +342,40 @@ fn graph_file(file: &Path, dot: bool, optimized: bool, color: bool) -> u8 {
     text.push_str(&format!("\nafter optimisation: {}\n{}", stats(&better), table));
     dp::cli_io::out_text!("{}", text);
     0
+}
+
+/// The `memory` line of `dp graph --optimized`: what memory planning makes
+/// of a run of the optimised graph under `jit`.
+fn memory_line(g: &dp::autodiff::capture::Extended) -> String {
+    let Some(m) = dp::autodiff::jit::memory_plan(g) else {
+        return format!(
+            "  {:<9} not planned (a plan cannot run this graph: it has a derivative rule written in dp)\n",
+            "memory"
+        );
+    };
+    if m.tensors == 0 {
+        return format!(
+            "  {:<9} no tensor intermediates (scalars live in registers)\n",
+            "memory"
+        );
+    }
+    let fresh = m.tensors - m.in_place - m.views;
+    let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let mut parts = vec![plural(fresh, "new buffer", "new buffers")];
+    if m.in_place > 0 {
+        parts.push(format!("{} written in place over an operand's last use", m.in_place));
+    }
+    if m.views > 0 {
+        parts.push(plural(m.views, "view", "views"));
+    }
+    format!(
+        "  {:<9} {}: {}; each buffer freed after its last use: at most {} bytes alive at once ({} if all were kept)\n",
+        "memory",
+        plural(m.tensors, "tensor result", "tensor results"),
+        parts.join(", "),
+        m.peak_bytes,
+        m.total_bytes,
+    )
 }
 
 fn check_file(file: &Path, color: bool) -> u8 {

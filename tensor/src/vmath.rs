@@ -441,7 +441,7 @@ fn even_odd<M: Mode, const N: usize>(x: f64, c: &[f64; N]) -> f64 {
         i -= 2;
         even = mla::<M>(even, x2, c[i]);
     }
-    let top = if N % 2 == 0 { N - 1 } else { N - 2 }; // the highest odd index
+    let top = if N.is_multiple_of(2) { N - 1 } else { N - 2 }; // the highest odd index
     let mut odd = c[top];
     let mut i = top;
     while i >= 3 {

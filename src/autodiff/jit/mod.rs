@@ -30,11 +30,28 @@ use crate::syntax::span::Span;
 use crate::value::native::Args;
 use crate::value::{Closure, Value};
 use plan::{Plan, Refusal, Run};
+pub use program::{MemoryPlan, Program};
 use signature::Signature;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 pub use watch::Watch;
+
+/// The memory plan a plan of `g` runs with (see [`MemoryPlan`]), for `dp
+/// graph --optimized`; `None` where no plan can run `g` (a derivative rule
+/// written in dp, a value differentiated outside the graph).
+pub fn memory_plan(g: &crate::autodiff::capture::Extended) -> Option<MemoryPlan> {
+    use crate::autodiff::trace::Op;
+    let plannable = g.tape.nodes.iter().all(|n| {
+        !matches!(n.op, Op::Custom(_) | Op::Output(_))
+            && !n
+                .inputs
+                .iter()
+                .chain(std::iter::once(&n.out))
+                .any(|v| matches!(v, Value::Dual(_)))
+    });
+    plannable.then(|| Program::new(g).memory_plan(g))
+}
 
 /// Plans kept per jitted function; a function traced more often than this
 /// (its arguments' signature or a guard keeps changing) runs without jit.

@@ -157,6 +157,138 @@ pub struct Program {
     profile: Option<Rc<Profile>>,
 }
 
+/// What memory planning makes of one run of a program, as `dp graph
+/// --optimized` reports it: which tensor results get a buffer of their own,
+/// which write into an operand's, and how many bytes are alive at once when
+/// each buffer goes back to the allocator at its last use.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemoryPlan {
+    /// Instructions whose result is a tensor.
+    pub tensors: usize,
+    /// Of those, elementwise results written into the buffer of an operand
+    /// read for the last time (nothing else holding it).
+    pub in_place: usize,
+    /// Of those, views of an operand's buffer (a transpose, a reshape of
+    /// contiguous elements).
+    pub views: usize,
+    /// Most bytes of intermediate buffers alive at once (the inputs, which
+    /// the caller holds, not counted).
+    pub peak_bytes: usize,
+    /// Bytes of every intermediate buffer: what keeping all of them to the
+    /// end, as a recorded graph does, would hold.
+    pub total_bytes: usize,
+}
+
+impl Program {
+    /// The memory plan of a run of this program, compiled from `g`: the
+    /// instructions in order with the buffers the traced values had, an
+    /// elementwise instruction taking over the buffer of a tensor operand of
+    /// its result's shape read for the last time (as [`apply_owned`] and the
+    /// fused kernels do when nothing else holds it), every other buffer
+    /// freed at the last read of the last slot holding it.
+    pub fn memory_plan(&self, g: &Extended) -> MemoryPlan {
+        let nodes = &g.tape.nodes;
+        let tensor = |s: u32| match nodes.get(s as usize).map(|n| &n.out) {
+            Some(Value::Tensor(t)) => Some(t.clone()),
+            _ => None,
+        };
+        let mut plan = MemoryPlan::default();
+        // The buffer each slot holds (inputs and constants have none: their
+        // memory is not the run's) and, per buffer, its bytes and holders.
+        let mut buffer_of: Vec<Option<usize>> = vec![None; self.n_slots];
+        let mut buffers: Vec<(usize, usize)> = Vec::new();
+        let mut live = 0usize;
+        for ins in &self.instrs {
+            let slot = |a: &Operand| match a {
+                Operand::Slot(s) | Operand::Last(s) => Some(*s),
+                _ => None,
+            };
+            let is_tensor = |a: &Operand| slot(a).and_then(tensor).is_some();
+            // The operands that may lend their buffer: any of a fused kernel's;
+            // the first tensor operand of a unary or binary primitive.
+            let (args, out, lenders): (&[Operand], u32, &[Operand]) = match ins {
+                Instr::Value(v) => {
+                    let first = v
+                        .args
+                        .iter()
+                        .position(|a| is_tensor(a) || matches!(a, Operand::Const(Value::Tensor(_))));
+                    let lenders = match (&v.prim, first) {
+                        (Prim::Unary(_) | Prim::Binary(_), Some(k)) => &v.args[k..k + 1],
+                        _ => &[],
+                    };
+                    (&v.args, v.out, lenders)
+                }
+                Instr::Fused(f) if f.product.is_none() => (&f.args, f.out, &f.args),
+                Instr::Fused(f) => (&f.args, f.out, &[]),
+                Instr::Scalars(..) => continue,
+            };
+            if let Some(t) = tensor(out) {
+                plan.tensors += 1;
+                let held = |s: u32| buffer_of[s as usize].filter(|&b| buffers[b].1 == 1);
+                // A view of its operand (a transpose; a reshape of contiguous
+                // elements): of the operand's buffer in this run, or of an
+                // input's or a constant's (memory that is not the run's).
+                let view = match (ins, args.first()) {
+                    (Instr::Value(v), Some(a)) => {
+                        let contiguous = match a {
+                            Operand::Const(Value::Tensor(o)) => o.is_contiguous(),
+                            _ => slot(a).and_then(tensor).is_some_and(|o| o.is_contiguous()),
+                        };
+                        match v.prim {
+                            Prim::Transpose(_) => Some(slot(a).and_then(|s| buffer_of[s as usize])),
+                            Prim::Reshape(_) if contiguous => Some(slot(a).and_then(|s| buffer_of[s as usize])),
+                            _ => None,
+                        }
+                    }
+                    _ => None,
+                };
+                let taken = lenders.iter().find_map(|a| match a {
+                    Operand::Last(s) if t.is_contiguous() => {
+                        let same = tensor(*s).is_some_and(|o| o.shape() == t.shape() && o.is_contiguous());
+                        held(*s).filter(|_| same)
+                    }
+                    _ => None,
+                });
+                let buffer = match (view, taken) {
+                    (Some(of), _) => {
+                        plan.views += 1;
+                        if let Some(b) = of {
+                            buffers[b].1 += 1;
+                        }
+                        of
+                    }
+                    (None, Some(b)) => {
+                        plan.in_place += 1;
+                        // The operand's slot gives the buffer up below.
+                        buffers[b].1 += 1;
+                        Some(b)
+                    }
+                    (None, None) => {
+                        let bytes = t.size() * 8;
+                        buffers.push((bytes, 1));
+                        live += bytes;
+                        plan.total_bytes += bytes;
+                        Some(buffers.len() - 1)
+                    }
+                };
+                buffer_of[out as usize] = buffer;
+                plan.peak_bytes = plan.peak_bytes.max(live);
+            }
+            for a in args {
+                if let Operand::Last(s) = a {
+                    if let Some(b) = buffer_of[*s as usize].take() {
+                        buffers[b].1 -= 1;
+                        if buffers[b].1 == 0 {
+                            live -= buffers[b].0;
+                        }
+                    }
+                }
+            }
+        }
+        plan
+    }
+}
+
 /// How a run ended.
 pub enum Outcome {
     /// The outputs, in order.
