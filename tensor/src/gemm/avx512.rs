@@ -68,6 +68,7 @@ impl MicroKernel for Avx512 {
 
     const T_ROWS: usize = 16;
     const T_COLS: usize = 10;
+    const T_MAX_N: usize = 14;
 
     unsafe fn tile_t(
         kc: usize,

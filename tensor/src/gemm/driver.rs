@@ -701,6 +701,9 @@ const T_PIECE_ROWS: usize = 64;
 unsafe fn gemm_t<K: MicroKernel>(p: &Product<'_>, kc: usize) {
     let Product { m, k, n, .. } = *p;
     let pieces = m.div_ceil(T_PIECE_ROWS);
+    // Column tiles of equal width: 8 columns as 4 + 4, not 6 + 2 (a tile
+    // of two columns does two multiply-adds per pair of A loads).
+    let width = n.div_ceil(n.div_ceil(K::T_COLS));
     run_pieces(p.parallel, pieces, |piece| {
         let Product { a, b, c, .. } = *p;
         if crate::interrupt::requested() {
@@ -717,6 +720,7 @@ unsafe fn gemm_t<K: MicroKernel>(p: &Product<'_>, kc: usize) {
                 let i = (i0 + ir) as isize;
                 let mut j0 = 0;
                 while j0 < n {
+                    let cols = width.min(n - j0);
                     K::tile_t(
                         kcb,
                         a.ptr.offset(i + pc as isize * a.cs),
@@ -726,10 +730,10 @@ unsafe fn gemm_t<K: MicroKernel>(p: &Product<'_>, kc: usize) {
                         c.ptr.offset(i * c.rs + j0 as isize),
                         c.rs,
                         mr,
-                        K::T_COLS.min(n - j0),
+                        cols,
                         p.overwrite && pc == 0,
                     );
-                    j0 += K::T_COLS;
+                    j0 += cols;
                 }
                 ir += K::T_ROWS;
             }
@@ -1110,6 +1114,7 @@ mod tests {
                 (33, 300, 64),
                 (40, 500, 9),
                 (37, 70, 12),
+                (23, 50, 14),
                 (19, 45, 4),
                 (300, 100, 20),
             ] {
