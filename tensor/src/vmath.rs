@@ -433,6 +433,7 @@ fn horner<M: Mode, const N: usize>(x: f64, c: &[f64; N]) -> f64 {
 /// Horner's rule; the terms it is used for are small corrections.
 #[inline(always)]
 fn even_odd<M: Mode, const N: usize>(x: f64, c: &[f64; N]) -> f64 {
+    const { assert!(N >= 2, "a polynomial with an odd coefficient") };
     let x2 = x * x;
     let top = (N - 1) & !1; // the highest even index
     let mut even = c[top];
@@ -852,29 +853,30 @@ impl Kernel for Softplus {
     }
 }
 
-/// Lanes per test of [`Kernel::narrow`] (two AVX-512 vectors, so that one
-/// wide input costs the full formula for few neighbours), and the unit the
-/// lane loops are unrolled by.
+/// Lanes per test of [`Kernel::narrow`]: two AVX-512 vectors, so that one
+/// wide input costs the full formula for few neighbours.
 const NARROW_CHUNK: usize = 16;
 
 /// `d[i] = lane(s[i])`, taking [`Kernel::narrow_lane`] for each chunk of
 /// [`NARROW_CHUNK`] inputs that are all narrow.
-///
-/// Chunks are fixed-size arrays so that LLVM knows their length: it then
-/// lays out a chunk as several independent vectors (four with AVX2, two with
-/// AVX-512) whose long polynomial chains overlap, where a plain loop over
-/// the slice runs one vector at a time and stalls on each chain.
 #[inline(always)]
 fn lanes<M: Mode, K: Kernel>(s: &[f64], d: &mut [MaybeUninit<f64>]) {
     let len = s.len().min(d.len());
     let (s, d) = (&s[..len], &mut d[..len]);
+    if !K::NARROW {
+        for (o, &x) in d.iter_mut().zip(s) {
+            o.write(K::lane::<M>(x));
+        }
+        return;
+    }
     let mut sc = s.chunks_exact(NARROW_CHUNK);
     let mut dc = d.chunks_exact_mut(NARROW_CHUNK);
     for (s, d) in (&mut sc).zip(&mut dc) {
-        // Invariant: chunks_exact yields slices of exactly NARROW_CHUNK.
-        let s: &[f64; NARROW_CHUNK] = s.try_into().unwrap();
-        let d: &mut [MaybeUninit<f64>; NARROW_CHUNK] = d.try_into().unwrap();
-        if K::NARROW && s.iter().fold(true, |all, &x| all & K::narrow(x)) {
+        let mut narrow = true;
+        for &x in s {
+            narrow &= K::narrow(x);
+        }
+        if narrow {
             for (o, &x) in d.iter_mut().zip(s) {
                 o.write(K::narrow_lane::<M>(x));
             }
@@ -892,11 +894,19 @@ fn lanes<M: Mode, K: Kernel>(s: &[f64], d: &mut [MaybeUninit<f64>]) {
 /// `buf[i] = lane(buf[i])`, as [`lanes`].
 #[inline(always)]
 fn lanes_inplace<M: Mode, K: Kernel>(buf: &mut [f64]) {
+    if !K::NARROW {
+        for x in buf.iter_mut() {
+            *x = K::lane::<M>(*x);
+        }
+        return;
+    }
     let mut chunks = buf.chunks_exact_mut(NARROW_CHUNK);
     for d in &mut chunks {
-        // Invariant: chunks_exact_mut yields slices of exactly NARROW_CHUNK.
-        let d: &mut [f64; NARROW_CHUNK] = d.try_into().unwrap();
-        if K::NARROW && d.iter().fold(true, |all, &x| all & K::narrow(x)) {
+        let mut narrow = true;
+        for &x in d.iter() {
+            narrow &= K::narrow(x);
+        }
+        if narrow {
             for x in d.iter_mut() {
                 *x = K::narrow_lane::<M>(*x);
             }
