@@ -83,12 +83,12 @@ pub(crate) trait MicroKernel {
     /// [`UNPACKED_B_MAX`]) is read in place. A panel of the AVX2 kernel is
     /// one cache line per row of B: at strides of 1 KiB and more those lines
     /// share few L1 sets and evict each other, and packing B gained (1
-    /// thread: 64x256x128 94 -> 83 us, 128x64x256 48 -> 54 GFLOP/s) where at
+    /// thread: 64x256x128 94 -> 83-85 us, 128x64x256 48 -> 54 GFLOP/s) where at
     /// 64 and 96 columns it lost 5-9%. The AVX-512 kernel does twice the
     /// work per line of B and gains nothing from packing it.
     const UNPACKED_B_MAX_STRIDE: usize = usize::MAX;
     /// Most columns of C for which products take the transposed orientation
-    /// (in tiles of `T_COLS` columns side by side).
+    /// (in column tiles of equal width, at most `T_COLS` each).
     const T_MAX_N: usize = Self::T_COLS;
 
     /// The transposed orientation, for a column-major A read in place and
