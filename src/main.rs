@@ -349,7 +349,8 @@ fn graph_file(file: &Path, dot: bool, optimized: bool, color: bool) -> u8 {
 fn memory_line(g: &dp::autodiff::capture::Extended) -> String {
     let Some(m) = dp::autodiff::jit::memory_plan(g) else {
         return format!(
-            "  {:<9} not planned (a plan cannot run this graph: it has a derivative rule written in dp)\n",
+            "  {:<9} not planned (a plan cannot run this graph: it has a derivative rule written in dp, \
+             or a value differentiated outside it)\n",
             "memory"
         );
     };

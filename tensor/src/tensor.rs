@@ -277,6 +277,11 @@ impl Tensor {
         Some(self.data[off as usize])
     }
 
+    /// Whether `self` and `other` are views of the same buffer.
+    pub fn shares_buffer(&self, other: &Tensor) -> bool {
+        Rc::ptr_eq(&self.data, &other.data)
+    }
+
     /// Whether the elements are laid out row-major without gaps.
     pub fn is_contiguous(&self) -> bool {
         if self.shape.contains(&0) {

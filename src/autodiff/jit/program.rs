@@ -203,49 +203,62 @@ impl Program {
                 Operand::Slot(s) | Operand::Last(s) => Some(*s),
                 _ => None,
             };
-            let is_tensor = |a: &Operand| slot(a).and_then(tensor).is_some();
-            // The operands that may lend their buffer: any of a fused kernel's;
-            // the first tensor operand of a unary or binary primitive.
+            let traced = |a: &Operand| match a {
+                Operand::Const(v) => Some(v.clone()),
+                _ => slot(a).and_then(|s| nodes.get(s as usize)).map(|n| n.out.clone()),
+            };
+            // The operands that may lend their buffer, as the run decides:
+            // any of a fused kernel's without a reduction; the tensor of a
+            // unary primitive, and of a binary one whose other operand is a
+            // tensor or a float (`apply_owned`: an int goes the general way).
             let (args, out, lenders): (&[Operand], u32, &[Operand]) = match ins {
                 Instr::Value(v) => {
-                    let first = v
-                        .args
-                        .iter()
-                        .position(|a| is_tensor(a) || matches!(a, Operand::Const(Value::Tensor(_))));
-                    let lenders = match (&v.prim, first) {
-                        (Prim::Unary(_) | Prim::Binary(_), Some(k)) => &v.args[k..k + 1],
+                    let kinds: SmallVec<[Option<Value>; 3]> = v.args.iter().map(traced).collect();
+                    let lenders = match (&v.prim, kinds.as_slice()) {
+                        (Prim::Unary(_), [Some(Value::Tensor(_))]) => &v.args[..1],
+                        (Prim::Binary(_), [Some(Value::Tensor(_)), Some(Value::Tensor(_) | Value::Float(_))]) => {
+                            &v.args[..1]
+                        }
+                        (Prim::Binary(_), [Some(Value::Float(_)), Some(Value::Tensor(_))]) => &v.args[1..2],
                         _ => &[],
                     };
                     (&v.args, v.out, lenders)
                 }
-                Instr::Fused(f) if f.product.is_none() => (&f.args, f.out, &f.args),
+                Instr::Fused(f) if f.product.is_none() && f.kernel.reduce.is_none() => (&f.args, f.out, &f.args),
                 Instr::Fused(f) => (&f.args, f.out, &[]),
                 Instr::Scalars(..) => continue,
             };
             if let Some(t) = tensor(out) {
                 plan.tensors += 1;
-                let held = |s: u32| buffer_of[s as usize].filter(|&b| buffers[b].1 == 1);
-                // A view of its operand (a transpose; a reshape of contiguous
-                // elements): of the operand's buffer in this run, or of an
-                // input's or a constant's (memory that is not the run's).
+                // A buffer a slot can lend: held by it alone, and all of it
+                // (a slice's view covers part of its buffer).
+                let lendable = |s: u32| {
+                    let b = buffer_of[s as usize]?;
+                    let whole = tensor(s).is_some_and(|o| o.is_contiguous() && o.size() * 8 == buffers[b].0);
+                    (buffers[b].1 == 1 && whole).then_some(b)
+                };
+                // A view of its operand: a transpose, a reshape of contiguous
+                // elements, or what the traced values show sharing a buffer (a
+                // contiguous slice), of the operand's buffer in this run or of
+                // an input's or a constant's (memory that is not the run's).
                 let view = match (ins, args.first()) {
                     (Instr::Value(v), Some(a)) => {
-                        let contiguous = match a {
-                            Operand::Const(Value::Tensor(o)) => o.is_contiguous(),
-                            _ => slot(a).and_then(tensor).is_some_and(|o| o.is_contiguous()),
-                        };
-                        match v.prim {
-                            Prim::Transpose(_) => Some(slot(a).and_then(|s| buffer_of[s as usize])),
-                            Prim::Reshape(_) if contiguous => Some(slot(a).and_then(|s| buffer_of[s as usize])),
+                        let operand = match traced(a) {
+                            Some(Value::Tensor(o)) => Some(o),
                             _ => None,
-                        }
+                        };
+                        let shares = operand.as_ref().is_some_and(|o| {
+                            matches!(v.prim, Prim::Transpose(_))
+                                || (matches!(v.prim, Prim::Reshape(_)) && o.is_contiguous())
+                                || o.shares_buffer(&t)
+                        });
+                        shares.then(|| slot(a).and_then(|s| buffer_of[s as usize]))
                     }
                     _ => None,
                 };
                 let taken = lenders.iter().find_map(|a| match a {
                     Operand::Last(s) if t.is_contiguous() => {
-                        let same = tensor(*s).is_some_and(|o| o.shape() == t.shape() && o.is_contiguous());
-                        held(*s).filter(|_| same)
+                        lendable(*s).filter(|_| tensor(*s).is_some_and(|o| o.shape() == t.shape()))
                     }
                     _ => None,
                 });

@@ -82,6 +82,10 @@ impl MicroKernel for Avx2 {
         nr: usize,
         first: bool,
     ) {
+        debug_assert!(
+            (1..=Self::T_COLS).contains(&nr),
+            "the driver asks for 1..=T_COLS columns"
+        );
         macro_rules! go {
             ($($n:literal)*) => {
                 match (nr, mr == Self::T_ROWS) {

@@ -82,6 +82,10 @@ impl MicroKernel for Avx512 {
         nr: usize,
         first: bool,
     ) {
+        debug_assert!(
+            (1..=Self::T_COLS).contains(&nr),
+            "the driver asks for 1..=T_COLS columns"
+        );
         match nr {
             1 => kernel_t::<1>(kc, a, csa, b, rsb, c, rsc, mr, first),
             2 => kernel_t::<2>(kc, a, csa, b, rsb, c, rsc, mr, first),

@@ -84,8 +84,9 @@ pub(crate) trait MicroKernel {
     /// one cache line per row of B: at strides of 1 KiB and more those lines
     /// share few L1 sets and evict each other, and packing B gained (1
     /// thread: 64x256x128 94 -> 83-85 us, 128x64x256 48 -> 54 GFLOP/s) where at
-    /// 64 and 96 columns it lost 5-9%. The AVX-512 kernel does twice the
-    /// work per line of B and gains nothing from packing it.
+    /// 64 and 96 columns it lost 5-9% (hence 96, set from those
+    /// measurements). The AVX-512 kernel does twice the work per line of B
+    /// and gains nothing from packing it.
     const UNPACKED_B_MAX_STRIDE: usize = usize::MAX;
     /// Most columns of C for which products take the transposed orientation
     /// (in column tiles of equal width, at most `T_COLS` each).
