@@ -370,7 +370,7 @@ fn memory_line(g: &dp::autodiff::capture::Extended) -> String {
         parts.push(plural(m.views, "view", "views"));
     }
     format!(
-        "  {:<9} {}: {}; each buffer freed after its last use: at most {} bytes alive at once ({} if all were kept)\n",
+        "  {:<9} {}: {}; each buffer freed after its last use: at most {} bytes alive at once ({} if every buffer lived to the end)\n",
         "memory",
         plural(m.tensors, "tensor result", "tensor results"),
         parts.join(", "),

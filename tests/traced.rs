@@ -322,7 +322,7 @@ fn dp_graph_optimized_shows_the_memory_plan() {
     assert!(
         text.contains(
             "  memory    6 tensor results: 4 new buffers, 1 written in place over an operand's last use, 1 view; \
-             each buffer freed after its last use: at most 120 bytes alive at once (184 if all were kept)\n"
+             each buffer freed after its last use: at most 120 bytes alive at once (184 if every buffer lived to the end)\n"
         ),
         "{text}"
     );
