@@ -1279,6 +1279,29 @@ fn hostile_tensor(g: &mut Gen, shape: &[usize]) -> String {
 /// DCE, fusion, replay): random expressions over hostile values give, from a
 /// replayed plan, exactly what plain calls give, printed digit for digit
 /// (signed zeros and NaN included), or the same kind of failure.
+/// Found by the random-program generator (seed 2204): the cotangent of
+/// `.at[i]` with a traced index went through a slice's adjoint that added
+/// into zeros, turning a -0.0 into 0.0, so `jit(grad(f))` printed `-0.0`
+/// where `grad(f)` printed `0.0`.
+#[test]
+fn a_traced_index_keeps_the_sign_of_a_zero_cotangent() {
+    let setup = [
+        "let W = tensor([-0.0, 1.0, 1.0])",
+        "fn f(x) { sum(x.at[argmin(x)].mul(-2.0) * W) }",
+        "let X = tensor([-2.0, -1.0, 2.5])",
+    ];
+    let out = run(&[
+        setup[0],
+        setup[1],
+        setup[2],
+        "print(grad(f)(X), jit(grad(f))(X), jit(grad(f))(X))",
+    ]);
+    assert_eq!(out, "[0.0, 1.0, 1.0] [0.0, 1.0, 1.0] [0.0, 1.0, 1.0]");
+    // A slice's cotangent keeps a -0.0 where the slice reads (as JAX's pad).
+    let out = run(&["print(grad(|x| sum(x[1:] * tensor([-0.0, 1.0])))(tensor([1.0, 2.0, 3.0])))"]);
+    assert_eq!(out, "[0.0, -0.0, 1.0]");
+}
+
 #[test]
 fn random_programs_on_hostile_values_replay_exactly() {
     let b_shapes: [&[usize]; 4] = [&[3, 4], &[4], &[3, 1], &[1, 4]];

@@ -158,7 +158,8 @@ impl Tensor {
     }
 
     /// Adjoint of [`slice`](Self::slice): a zero tensor of `input_shape` with
-    /// `grad` added where the slice reads. `grad` must broadcast to the slice's shape.
+    /// `grad` written where the slice reads (signed zeros kept). `grad` must
+    /// broadcast to the slice's shape.
     pub fn slice_scatter(grad: &Tensor, specs: &[SliceSpec], input_shape: &[usize]) -> Result<Tensor> {
         let mut out = crate::buffer::alloc_filled(input_shape, 0.0)?;
         let base = contiguous_strides(input_shape);
@@ -177,8 +178,11 @@ impl Tensor {
             [&strides, &gs],
             [off, grad.offset as isize],
             |[oo, go], len, [so, sg]| {
+                // A basic slice names each position once: the values are
+                // written, not added to the zeros (which would turn -0.0 into
+                // 0.0, as JAX's transpose of a slice, a pad, does not).
                 for i in 0..len as isize {
-                    out[(oo + i * so) as usize] += gd[(go + i * sg) as usize];
+                    out[(oo + i * so) as usize] = gd[(go + i * sg) as usize];
                 }
             },
         );
