@@ -41,16 +41,7 @@ pub use watch::Watch;
 /// graph --optimized`; `None` where no plan can run `g` (a derivative rule
 /// written in dp, a value differentiated outside the graph).
 pub fn memory_plan(g: &crate::autodiff::capture::Extended) -> Option<MemoryPlan> {
-    use crate::autodiff::trace::Op;
-    let plannable = g.tape.nodes.iter().all(|n| {
-        !matches!(n.op, Op::Custom(_) | Op::Output(_))
-            && !n
-                .inputs
-                .iter()
-                .chain(std::iter::once(&n.out))
-                .any(|v| matches!(v, Value::Dual(_)))
-    });
-    plannable.then(|| Program::new(g).memory_plan(g))
+    plan::check_nodes(g).ok().map(|()| Program::new(g).memory_plan(g))
 }
 
 /// Plans kept per jitted function; a function traced more often than this

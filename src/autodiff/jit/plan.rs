@@ -6,7 +6,7 @@ use super::program::{Outcome, Program};
 use super::result::Recipe;
 use super::signature::Signature;
 use super::watch::{GlobalRead, Watch};
-use crate::autodiff::capture::AdjointRef;
+use crate::autodiff::capture::{AdjointRef, Extended};
 use crate::autodiff::optimize::{optimize, PassKind};
 use crate::autodiff::trace::Op;
 use crate::autodiff::traced::TracedGraph;
@@ -55,6 +55,32 @@ pub struct Plan {
     program: Program,
 }
 
+/// Refuses a graph with a node no program can run: a derivative rule
+/// written in dp, or a value differentiated outside the graph.
+pub(super) fn check_nodes(g: &Extended) -> Result<(), Refusal> {
+    for n in &g.tape.nodes {
+        if matches!(n.op, Op::Custom(_) | Op::Output(_)) {
+            return refuse(
+                "it calls a function with a derivative rule written in dp (custom_vjp, custom_jvp or checkpoint)",
+                Some(n.span),
+                "whose rule a plan cannot run",
+            );
+        }
+        if n.inputs
+            .iter()
+            .chain(std::iter::once(&n.out))
+            .any(|v| matches!(v, Value::Dual(_)))
+        {
+            return refuse(
+                "it computes with a value that is being differentiated outside it",
+                Some(n.span),
+                "",
+            );
+        }
+    }
+    Ok(())
+}
+
 impl Plan {
     /// The plan for a finished trace, unless the trace cannot be repeated.
     pub fn new(traced: TracedGraph, watch: Watch, signature: Signature) -> Result<Plan, Refusal> {
@@ -67,26 +93,7 @@ impl Plan {
         }
         check_result(&traced.result)?;
         let g = &traced.graph;
-        for n in &g.tape.nodes {
-            if matches!(n.op, Op::Custom(_) | Op::Output(_)) {
-                return refuse(
-                    "it calls a function with a derivative rule written in dp (custom_vjp, custom_jvp or checkpoint)",
-                    Some(n.span),
-                    "whose rule a plan cannot run",
-                );
-            }
-            if n.inputs
-                .iter()
-                .chain(std::iter::once(&n.out))
-                .any(|v| matches!(v, Value::Dual(_)))
-            {
-                return refuse(
-                    "it computes with a value that is being differentiated outside it",
-                    Some(n.span),
-                    "",
-                );
-            }
-        }
+        check_nodes(g)?;
         if g.outputs.iter().any(|o| matches!(o, AdjointRef::Const(Value::Dual(_)))) {
             return refuse("it returns a value that is being differentiated outside it", None, "");
         }
