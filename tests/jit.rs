@@ -1300,6 +1300,18 @@ fn a_traced_index_keeps_the_sign_of_a_zero_cotangent() {
     // A slice's cotangent keeps a -0.0 where the slice reads (as JAX's pad).
     let out = run(&["print(grad(|x| sum(x[1:] * tensor([-0.0, 1.0])))(tensor([1.0, 2.0, 3.0])))"]);
     assert_eq!(out, "[0.0, -0.0, 1.0]");
+    // Indexing by a computed int is a `take` under jit: its adjoint keeps a
+    // lone -0.0 as plain indexing's does (seed 2298 of the generator below).
+    let out = run(&[
+        "fn f(x, y) { sum(minimum(y, x[argmax(x)]) * y) }",
+        "let X = tensor([3.0, -2.0, 1.0])",
+        "print(grad(f)(X, -3.75), jit(grad(f))(X, -3.75), jit(grad(f))(X, -3.75))",
+    ]);
+    assert_eq!(out, "[-0.0, 0.0, 0.0] [-0.0, 0.0, 0.0] [-0.0, 0.0, 0.0]");
+    // Repeated indices still accumulate.
+    let out =
+        run(&["print(jit(grad(|x, i| sum(x[tensor([i, i, 0])] * tensor([-0.0, 2.0, 3.0]))))(tensor([1.0, 2.0]), 1))"]);
+    assert_eq!(out, "[3.0, 2.0]");
 }
 
 #[test]

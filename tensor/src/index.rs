@@ -232,7 +232,11 @@ impl Tensor {
     }
 
     /// Adjoint of [`take`](Self::take): scatter-adds `grad` (of the shape
-    /// `take` would produce) into zeros of `input_shape`; repeated indices accumulate.
+    /// `take` would produce) into zeros of `input_shape`; repeated indices
+    /// accumulate. The first contribution to a position is written, not
+    /// added to zero, so a lone `-0.0` keeps its sign: the same bits as the
+    /// adjoint of indexing by a plain int ([`slice_scatter`](Self::slice_scatter)),
+    /// which is what a traced index replaces under jit.
     pub fn take_scatter(grad: &Tensor, indices: &Tensor, axis: usize, input_shape: &[usize]) -> Result<Tensor> {
         let (idx, out_shape) = Tensor::take_setup(input_shape, indices, axis)?;
         if grad.shape != out_shape {
@@ -251,13 +255,20 @@ impl Tensor {
         let outer: usize = input_shape[..axis].iter().product();
         let inner: usize = input_shape[axis + 1..].iter().product();
         let size = input_shape[axis];
+        // Whether each index is the first occurrence of its value (the same
+        // for every outer position).
+        let mut seen = vec![false; size];
+        let first: Vec<bool> = idx.iter().map(|&i| !std::mem::replace(&mut seen[i], true)).collect();
         let mut pos = 0;
         for o in 0..outer {
             let base = o * size * inner;
-            for &i in &idx {
+            for (&i, &write) in idx.iter().zip(&first) {
                 let d = base + i * inner;
-                for (x, &y) in out[d..d + inner].iter_mut().zip(&gd[pos..pos + inner]) {
-                    *x += y;
+                let (dst, src) = (&mut out[d..d + inner], &gd[pos..pos + inner]);
+                if write {
+                    dst.copy_from_slice(src);
+                } else {
+                    dst.iter_mut().zip(src).for_each(|(x, &y)| *x += y);
                 }
                 pos += inner;
             }
