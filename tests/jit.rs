@@ -1301,7 +1301,8 @@ fn a_traced_index_keeps_the_sign_of_a_zero_cotangent() {
     let out = run(&["print(grad(|x| sum(x[1:] * tensor([-0.0, 1.0])))(tensor([1.0, 2.0, 3.0])))"]);
     assert_eq!(out, "[0.0, -0.0, 1.0]");
     // Indexing by a computed int is a `take` under jit: its adjoint keeps a
-    // lone -0.0 as plain indexing's does (seed 2298 of the generator below).
+    // lone -0.0 as plain indexing's does (seed 2298 of
+    // `random_programs_with_control_flow_and_compositions_match_plain_calls`).
     let out = run(&[
         "fn f(x, y) { sum(minimum(y, x[argmax(x)]) * y) }",
         "let X = tensor([3.0, -2.0, 1.0])",
@@ -1310,8 +1311,8 @@ fn a_traced_index_keeps_the_sign_of_a_zero_cotangent() {
     assert_eq!(out, "[-0.0, 0.0, 0.0] [-0.0, 0.0, 0.0] [-0.0, 0.0, 0.0]");
     // Repeated indices still accumulate.
     let out =
-        run(&["print(jit(grad(|x, i| sum(x[tensor([i, i, 0])] * tensor([-0.0, 2.0, 3.0]))))(tensor([1.0, 2.0]), 1))"]);
-    assert_eq!(out, "[3.0, 2.0]");
+        run(&["print(jit(grad(|x, i| sum(x[tensor([i, i, 0])] * tensor([5.0, 2.0, 3.0]))))(tensor([1.0, 2.0]), 1))"]);
+    assert_eq!(out, "[3.0, 7.0]");
 }
 
 /// The seed and case count of a random-program test: its own, unless
@@ -1542,7 +1543,7 @@ fn random_scalar_programs_on_hostile_values_replay_exactly() {
     }
     // Guards (a `floor` that changes a branch, say) may retrace some; most replay.
     assert!(
-        replayed > cases * 2 / 3,
+        cases == 0 || replayed > cases * 2 / 3,
         "only {replayed} of {cases} programs replayed a plan"
     );
 }
@@ -1864,7 +1865,7 @@ fn random_programs_with_control_flow_and_compositions_match_plain_calls() {
     // Most programs replay a plan at least once (the rest give up or run
     // unjitted inside `grad`/`vmap`/`jvp`, as designed).
     assert!(
-        replayed > cases / 3,
+        cases == 0 || replayed > cases / 3,
         "only {replayed} of {cases} programs replayed a plan"
     );
 }

@@ -70,8 +70,8 @@ def main():
     n = int(sys.argv[3]) if len(sys.argv) > 3 else 4
     worst, p, q, (q_lo, q_hi) = fit(split, m, n)
     print("largest relative error %.3e (2^%.1f)" % (float(worst), float(mp.log(worst, 2))))
-    print("TANH_P", [repr(float(c)) for c in p])
-    print("TANH_Q", [repr(float(c)) for c in q])
+    print("TANH_P:", ", ".join(repr(float(c)) for c in p))
+    print("TANH_Q:", ", ".join(repr(float(c)) for c in q))
     print("Q(z) in [%.4f, %.4f]" % (float(q_lo), float(q_hi)))
 
 
