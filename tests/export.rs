@@ -87,6 +87,12 @@ const CASES: &[(&str, &str, &str)] = &[
         "reshape(cos(arange(12.0) * 0.3), (3, 4))",
     ),
     (
+        "a lone -0.0 through take's scatter",
+        "fn g(x) { sum(minimum(-1.0, take(x, tensor([0, 2]), axis=0)) * -2.0) }
+         let f = grad(g);",
+        "tensor([3.0, 1.0, -4.0, 2.0])",
+    ),
+    (
         "joins, comparisons, where, reductions",
         "fn g(x) {
              let m = max(x, axis=1, keepdims=true);

@@ -6,7 +6,8 @@ Reads JSON from stdin: a list of cases {"name", "hlo", "inputs", "outputs"},
 where inputs and outputs are dp reprs of lists of floats/tensors (nested
 lists). Prints one line per case with the largest relative difference and
 exits 1 if any exceeds the tolerance (the programs compute what dp computes,
-up to the rounding of XLA's own transcendental functions and sums).
+up to the rounding of XLA's own transcendental functions and sums) or if a
+zero's sign differs.
 Used by tests/export.rs; needs `pip install jax`.
 """
 import json
@@ -45,6 +46,9 @@ def main():
             err = np.abs(g - w) / (ATOL / RTOL + np.abs(w))
             worst = max(worst, float(err.max(initial=0.0)))
             ok &= bool(np.allclose(g, w, rtol=RTOL, atol=ATOL, equal_nan=True))
+            # Zeros must carry dp's signs too (allclose cannot see them).
+            zeros = (w == 0) & (g == 0)
+            ok &= bool(np.array_equal(np.signbit(g[zeros]), np.signbit(w[zeros])))
         print(f"{'ok  ' if ok else 'FAIL'} {case['name']}: {len(got)} outputs, max relative difference {worst:.2e}")
         if not ok:
             failed += 1

@@ -590,18 +590,39 @@ fn take(e: &mut Emitter, x: V, idx: V, axis: usize, out: &Ty) -> V {
 }
 
 /// The adjoint of `take`: `g` scatter-added into zeros of `shape`
-/// (repeated indices accumulate).
+/// (repeated indices accumulate), with dp's signs of zero: the sums start
+/// from -0.0, which adds to anything without changing it (so a lone -0.0
+/// stays -0.0, as dp writes each position's first contribution), and the
+/// positions no index reaches are then +0.0.
 fn take_scatter(e: &mut Emitter, g: V, idx: V, axis: usize, shape: &[usize]) -> V {
-    let q = idx.ty.shape.len();
     let g = e.f64(g);
     let i = gather_indices(e, idx, shape[axis]);
     let ty = Ty::new(shape, Elem::F64);
+    let start = e.full(-0.0, &ty);
+    let sums = scatter_add(e, start, &i, &g, axis, shape);
     let zeros = e.full(0.0, &ty);
+    let ones = e.full(1.0, &g.ty);
+    let hits = scatter_add(e, zeros.clone(), &i, &ones, axis, shape);
+    let reached = compare(e, "NE", hits, zeros.clone());
+    e.op(
+        &format!(
+            "stablehlo.select {}, {}, {} : {}, {ty}",
+            reached.name, sums.name, zeros.name, reached.ty
+        ),
+        ty,
+    )
+}
+
+/// `into` with the slices `g` (one per index of `i`, along `axis`) added at
+/// those indices.
+fn scatter_add(e: &mut Emitter, into: V, i: &V, g: &V, axis: usize, shape: &[usize]) -> V {
+    let q = i.ty.shape.len() - 1;
+    let ty = into.ty.clone();
     let s = Ty::new(&[], Elem::F64);
     e.op(
         &format!(
             "\"stablehlo.scatter\"({}, {}, {}) <{{indices_are_sorted = false, scatter_dimension_numbers = #stablehlo.scatter<update_window_dims = {}, inserted_window_dims = [{axis}], scatter_dims_to_operand_dims = [{axis}], index_vector_dim = {q}>, unique_indices = false}}> ({{\n    ^bb0(%lhs: {s}, %rhs: {s}):\n      %sum = stablehlo.add %lhs, %rhs : {s}\n      stablehlo.return %sum : {s}\n    }}) : ({ty}, {}, {}) -> {ty}",
-            zeros.name,
+            into.name,
             i.name,
             g.name,
             list(&window_dims(shape.len(), axis, q)),
