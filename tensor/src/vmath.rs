@@ -787,6 +787,16 @@ const TANH_Q: [f64; 5] = [
     1.2905801469324966e-06,
 ];
 
+/// The numerator and denominator of `P(z)/Q(z)` (see [`TANH_P`]), shared by
+/// [`Tanh`]'s full and narrow lanes so that they give the same bits.
+#[inline(always)]
+fn tanh_ratio<M: Mode>(z: f64) -> (f64, f64) {
+    (
+        horner::<M, { TANH_P.len() }>(z, &TANH_P),
+        horner::<M, { TANH_Q.len() }>(z, &TANH_Q),
+    )
+}
+
 struct Tanh;
 impl Kernel for Tanh {
     const CHECK: bool = false;
@@ -804,8 +814,9 @@ impl Kernel for Tanh {
         let err_l = (1.0 - den_l) + w;
         // One division for both branches (the reciprocal estimate is for
         // den_l in [1, 1.083]; the rational branch does not use it).
-        let num = if small { horner::<M, 4>(z, &TANH_P) } else { w + w };
-        let den = if small { horner::<M, 5>(z, &TANH_Q) } else { den_l };
+        let (p, q) = tanh_ratio::<M>(z);
+        let num = if small { p } else { w + w };
+        let den = if small { q } else { den_l };
         let (q, inv) = div_in_range::<M, 2>(num, den, &RECIP_1_129);
         let y = if small {
             mla::<M>(a * z, q, a)
@@ -832,7 +843,8 @@ impl Kernel for Tanh {
     fn narrow_lane<M: Mode>(x: f64) -> f64 {
         let a = x.abs();
         let z = a * a;
-        let (q, _) = div_in_range::<M, 2>(horner::<M, 4>(z, &TANH_P), horner::<M, 5>(z, &TANH_Q), &RECIP_1_129);
+        let (p, q) = tanh_ratio::<M>(z);
+        let (q, _) = div_in_range::<M, 2>(p, q, &RECIP_1_129);
         mla::<M>(a * z, q, a).copysign(x)
     }
 }

@@ -599,10 +599,10 @@ fn take_scatter(e: &mut Emitter, g: V, idx: V, axis: usize, shape: &[usize]) -> 
     let i = gather_indices(e, idx, shape[axis]);
     let ty = Ty::new(shape, Elem::F64);
     let start = e.full(-0.0, &ty);
-    let sums = scatter_add(e, start, &i, &g, axis, shape);
+    let sums = scatter_add(e, start, &i, &g, axis);
     let zeros = e.full(0.0, &ty);
     let ones = e.full(1.0, &g.ty);
-    let hits = scatter_add(e, zeros.clone(), &i, &ones, axis, shape);
+    let hits = scatter_add(e, zeros.clone(), &i, &ones, axis);
     let reached = compare(e, "NE", hits, zeros.clone());
     e.op(
         &format!(
@@ -615,8 +615,9 @@ fn take_scatter(e: &mut Emitter, g: V, idx: V, axis: usize, shape: &[usize]) -> 
 
 /// `into` with the slices `g` (one per index of `i`, along `axis`) added at
 /// those indices.
-fn scatter_add(e: &mut Emitter, into: V, i: &V, g: &V, axis: usize, shape: &[usize]) -> V {
+fn scatter_add(e: &mut Emitter, into: V, i: &V, g: &V, axis: usize) -> V {
     let q = i.ty.shape.len() - 1;
+    let rank = into.ty.shape.len();
     let ty = into.ty.clone();
     let s = Ty::new(&[], Elem::F64);
     e.op(
@@ -625,7 +626,7 @@ fn scatter_add(e: &mut Emitter, into: V, i: &V, g: &V, axis: usize, shape: &[usi
             into.name,
             i.name,
             g.name,
-            list(&window_dims(shape.len(), axis, q)),
+            list(&window_dims(rank, axis, q)),
             i.ty,
             g.ty
         ),
