@@ -1869,3 +1869,51 @@ fn random_programs_with_control_flow_and_compositions_match_plain_calls() {
         "only {replayed} of {cases} programs replayed a plan"
     );
 }
+
+/// A plan times its first runs to choose which steps use the second core
+/// (`jit/sharing.rs`): through every phase of that choice (serial, shared,
+/// mixed and settled runs) it gives the bits the plain function gives, and
+/// the profile says what it chose.
+#[test]
+fn a_plan_choosing_its_threads_by_timing_gives_the_same_bits_on_every_run() {
+    let src = "
+let X = reshape(sin(arange(256 * 64) * 0.37 + 0.1), (256, 64));
+let y = minimum(floor(5.0 * (X[:, 0] + 1.0)), 9.0);
+fn loss(p, X, y) { cross_entropy(tanh(X @ p.w1 + p.b1) @ p.w2, y) }
+fn step(p, X, y) { tree_map(|q, g| q - 0.1 * g, p, grad(loss)(p, X, y)) }
+let fast = jit(step);
+let p = {w1: 0.1 * reshape(cos(arange(64 * 128) * 0.11), (64, 128)), b1: zeros((128,)),
+         w2: 0.1 * reshape(sin(arange(128 * 10) * 0.23), (128, 10))};
+let q = p;
+let same = true;
+for i in range(60) {
+    p = fast(p, X, y);
+    q = step(q, X, y);
+    same = same and all(p.w1 == q.w1) and all(p.b1 == q.b1) and all(p.w2 == q.w2);
+}
+print(same, jit_stats(fast).replays);
+";
+    let dir = std::env::temp_dir().join(format!("dp-jit-sharing-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("sharing.dp");
+    std::fs::write(&path, src).expect("write program");
+    let out = Command::new(DP)
+        .arg(&path)
+        .env("NO_COLOR", "1")
+        .env("DP_JIT_PROFILE", "1")
+        .env_remove("DP_NUM_THREADS")
+        .output()
+        .expect("run dp");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(stdout.trim(), "true 59", "{stderr}");
+    assert!(stderr.contains("jit profile of `step`"), "{stderr}");
+    assert!(
+        stderr.contains("runs on one thread (measured")
+            || stderr.contains("runs on two threads wherever a kernel splits (measured")
+            || stderr.contains("runs on two threads for the steps marked 2 (measured"),
+        "the plan never settled how it uses the second core:\n{stderr}"
+    );
+}

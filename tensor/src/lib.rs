@@ -61,6 +61,7 @@ pub use interrupt::INTERRUPTED;
 pub use keyed::Key;
 pub use memory::{check_memory, format_bytes, memory_limit, parse_size, set_memory_limit, MEMORY_ENV};
 pub use ops::{BinaryOp, ReduceOp, UnaryOp};
+pub use pool::{shared_jobs, sharing_possible, with_sharing};
 pub use pooling::PoolSpec;
 pub use rng::Rng;
 pub use scatter::UpdateMode;

@@ -13,6 +13,7 @@
 //! the worst case close to the serial time. If the helper is already in use
 //! (another thread, or a job asking for it again) the caller runs alone.
 
+use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock};
@@ -58,10 +59,52 @@ fn now_nanos() -> u64 {
     u64::try_from(epoch().elapsed().as_nanos()).unwrap_or(u64::MAX)
 }
 
-/// Whether splitting work with the helper is currently worthwhile: false for
-/// a while after the helper lagged far behind the caller in a shared job.
+/// Whether splitting work with the helper is currently worthwhile: false
+/// where this thread turned sharing off (see [`with_sharing`]) and for a
+/// while after the helper lagged far behind the caller in a shared job.
 pub(crate) fn helper_worthwhile() -> bool {
-    !single_threaded() && now_nanos() >= BACKOFF_UNTIL.load(Ordering::Relaxed)
+    SHARING.get() && !single_threaded() && now_nanos() >= BACKOFF_UNTIL.load(Ordering::Relaxed)
+}
+
+thread_local! {
+    /// Whether kernels started on this thread may share their work (see
+    /// [`with_sharing`]).
+    static SHARING: Cell<bool> = const { Cell::new(true) };
+    /// Jobs this thread has handed to the helper (see [`shared_jobs`]).
+    static SHARED_JOBS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Runs `f` with the kernels it starts on this thread allowed (`true`, the
+/// default) or not allowed (`false`) to share their work with the helper
+/// thread. Results are the same bits either way (every kernel cuts its work
+/// so that no element depends on the cut); only the time differs. Whether
+/// sharing pays depends on the machine as much as on the sizes: where data
+/// written by one core is slow to reach the other (some VMs' vCPUs, or
+/// cores on two sockets), a product of fresh operands ran slower on two
+/// threads than on one, so a caller that runs the same work again and again
+/// (a jit plan) measures both and keeps the faster.
+pub fn with_sharing<R>(allowed: bool, f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            SHARING.set(self.0);
+        }
+    }
+    let _restore = Restore(SHARING.replace(allowed));
+    f()
+}
+
+/// How many jobs this thread has handed to the helper so far: a caller
+/// compares two readings to learn whether some work shared anything (and
+/// so whether turning sharing off could change its time at all).
+pub fn shared_jobs() -> u64 {
+    SHARED_JOBS.get()
+}
+
+/// Whether work can be shared at all in this process: false when one
+/// thread was asked for (`DP_NUM_THREADS=1`).
+pub fn sharing_possible() -> bool {
+    !single_threaded()
 }
 
 /// Whether the user asked for one thread (`DP_NUM_THREADS=1`, read once):
@@ -204,6 +247,7 @@ pub(crate) fn for_each_piece(pieces: usize, f: impl Fn(usize) + Sync) {
         Some(p) if pieces > 1 && !p.taken.swap(true, Ordering::Acquire) => p,
         _ => return work(&mine),
     };
+    SHARED_JOBS.set(SHARED_JOBS.get() + 1);
     let help = || work(&helped);
     let job: JobRef = &help;
     let job_ptr = &job as *const JobRef as *mut JobRef<'static>;

@@ -20,6 +20,7 @@ mod plan;
 pub mod profile;
 mod program;
 mod result;
+mod sharing;
 pub mod signature;
 pub mod watch;
 

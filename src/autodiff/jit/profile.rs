@@ -33,6 +33,9 @@ pub struct Profile {
     steps: Vec<Step>,
     total: RefCell<Vec<Duration>>,
     runs: Cell<u64>,
+    /// The latest sharing decision: a sentence, and for each step whether
+    /// it runs on two threads (see `sharing`).
+    sharing: RefCell<Option<(String, Vec<bool>)>>,
 }
 
 impl Profile {
@@ -46,6 +49,12 @@ impl Profile {
     /// Counts one finished run.
     pub fn finish_run(&self) {
         self.runs.set(self.runs.get() + 1);
+    }
+
+    /// Records how the plan decided to share its steps' work: `summary`
+    /// for the header, `two_threads[k]` for step `k`'s row.
+    pub fn set_sharing(&self, summary: String, two_threads: Vec<bool>) {
+        *self.sharing.borrow_mut() = Some((summary, two_threads));
     }
 }
 
@@ -62,6 +71,7 @@ pub fn register(function: &str, steps: Vec<Step>) -> Rc<Profile> {
         total: RefCell::new(vec![Duration::ZERO; steps.len()]),
         steps,
         runs: Cell::new(0),
+        sharing: RefCell::new(None),
     });
     PLANS.with(|ps| ps.borrow_mut().push(p.clone()));
     p
@@ -85,7 +95,21 @@ pub fn report() -> Option<String> {
             per_run,
             p.steps.len()
         );
-        let _ = writeln!(out, "  {:>10}  {:>5}  {:<48}  at", "us/run", "%", "step");
+        let sharing = p.sharing.borrow();
+        if let Some((summary, _)) = &*sharing {
+            let _ = writeln!(out, "  {summary}");
+        }
+        let threads = |k: usize| match &*sharing {
+            Some((_, two)) => {
+                if two.get(k).copied().unwrap_or(false) {
+                    "2"
+                } else {
+                    "1"
+                }
+            }
+            None => "",
+        };
+        let _ = writeln!(out, "  {:>10}  {:>5}  {:>3}  {:<48}  at", "us/run", "%", "thr", "step");
         let mut order: Vec<usize> = (0..p.steps.len()).collect();
         order.sort_by(|&a, &b| total[b].cmp(&total[a]));
         for k in order {
@@ -96,7 +120,13 @@ pub fn report() -> Option<String> {
                 100.0 * total[k].as_secs_f64() / sum.as_secs_f64()
             };
             let s = &p.steps[k];
-            let _ = writeln!(out, "  {us:>10.2}  {share:>5.1}  {:<48}  {}", s.label, s.at);
+            let _ = writeln!(
+                out,
+                "  {us:>10.2}  {share:>5.1}  {:>3}  {:<48}  {}",
+                threads(k),
+                s.label,
+                s.at
+            );
         }
     }
     (!out.is_empty()).then_some(out)

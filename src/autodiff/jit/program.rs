@@ -20,6 +20,7 @@ use crate::value::{values_equal, Value};
 
 use super::native::NativeRun;
 use super::profile::{Profile, Step as ProfiledStep};
+use super::sharing::{RunKind, Sharing};
 use dp_tensor::{BinaryOp, FusedArg, FusedKernel, UnaryOp};
 use smallvec::SmallVec;
 use std::cell::RefCell;
@@ -155,6 +156,9 @@ pub struct Program {
     regs: RefCell<Vec<f64>>,
     /// Each instruction's time, under `DP_JIT_PROFILE`.
     profile: Option<Rc<Profile>>,
+    /// Which instructions share their work with the helper thread, tuned
+    /// on the first runs.
+    sharing: Sharing,
 }
 
 /// What memory planning makes of one run of a program, as `dp graph
@@ -545,7 +549,9 @@ impl Program {
             .map(|&(i, _, _)| i)
             .chain(results)
             .collect();
+        let sharing = Sharing::new(instrs.iter().map(|i| !matches!(i, Instr::Scalars(..))).collect());
         Program {
+            sharing,
             n_slots: nodes.len(),
             inputs,
             instrs,
@@ -629,14 +635,33 @@ impl Program {
                 slots[*slot as usize] = v.clone();
             }
         }
+        let kind = self.sharing.next_run();
+        let run_started = kind.timed().then(Instant::now);
         for (k, ins) in self.instrs.iter().enumerate() {
             let started = self.profile.as_ref().map(|_| Instant::now());
-            let diverged = self.step(ins, slots, regs)?;
+            let diverged = match kind {
+                RunKind::Fixed => self.step(ins, slots, regs)?,
+                RunKind::Settled if self.sharing.allowed(kind, k) => self.step(ins, slots, regs)?,
+                RunKind::Settled => dp_tensor::with_sharing(false, || self.step(ins, slots, regs))?,
+                RunKind::Tuning(setting) => {
+                    let (t, jobs) = (Instant::now(), dp_tensor::shared_jobs());
+                    let allowed = self.sharing.allowed(kind, k);
+                    let diverged = dp_tensor::with_sharing(allowed, || self.step(ins, slots, regs))?;
+                    self.sharing
+                        .step_done(setting, k, t.elapsed(), dp_tensor::shared_jobs() != jobs);
+                    diverged
+                }
+            };
             if let (Some(p), Some(t)) = (&self.profile, started) {
                 p.add(k, t.elapsed());
             }
             if let Some(node) = diverged {
                 return Ok(Outcome::Diverged(node));
+            }
+        }
+        if let Some(t) = run_started {
+            if let (Some(decision), Some(p)) = (self.sharing.run_done(kind, t.elapsed()), &self.profile) {
+                p.set_sharing(decision.summary, decision.two_threads);
             }
         }
         if let Some(p) = &self.profile {
