@@ -10,6 +10,9 @@ use super::driver::{APanel, MicroKernel};
 /// 6 rows (broadcast A values) by 8 columns (two 4-wide vectors of B).
 pub(crate) struct Avx2;
 
+/// How many rows of B ahead the kernel prefetches.
+const B_AHEAD: isize = 8;
+
 impl MicroKernel for Avx2 {
     const MR: usize = 6;
     const NR: usize = 8;
@@ -233,6 +236,9 @@ unsafe fn kernel<const R: usize, const ROWS: bool, const FULL: bool>(
         _mm_prefetch::<_MM_HINT_T0>(row.add(56));
     }
     for _ in 0..kc {
+        // B's rows a few iterations ahead, as in the AVX-512 kernel (one
+        // line per row here).
+        _mm_prefetch::<_MM_HINT_T0>(bp.wrapping_offset(B_AHEAD * rsb) as *const i8);
         let (b0, b1) = if FULL {
             (_mm256_loadu_pd(bp), _mm256_loadu_pd(bp.add(4)))
         } else {

@@ -8,6 +8,9 @@ use super::driver::{APanel, MicroKernel};
 /// 14 rows (broadcast A values) by 16 columns (two 8-wide vectors of B).
 pub(crate) struct Avx512;
 
+/// How many rows of B ahead the kernel prefetches (4-6 measured alike).
+const B_AHEAD: isize = 5;
+
 impl MicroKernel for Avx512 {
     const MR: usize = 14;
     const NR: usize = 16;
@@ -258,6 +261,14 @@ unsafe fn kernel<const R: usize, const ROWS: bool, const FULL: bool>(
         _mm_prefetch::<_MM_HINT_T0>(row.add(120));
     }
     for _ in 0..kc {
+        // B streams from L2 (the A micro-panel is the one kept in L1):
+        // asking for its rows a few iterations ahead measured 3 % faster
+        // at 256-2048² on a Xeon (the hardware prefetcher alone left the
+        // loads waiting). A prefetch past the panel's end is harmless
+        // (prefetches do not fault), hence the wrapping arithmetic.
+        let ahead = bp.wrapping_offset(B_AHEAD * rsb) as *const i8;
+        _mm_prefetch::<_MM_HINT_T0>(ahead);
+        _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(64));
         let (b0, b1) = if FULL {
             (_mm512_loadu_pd(bp), _mm512_loadu_pd(bp.add(8)))
         } else {
