@@ -105,12 +105,6 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             example: "floor(2.7)  # 2.0",
         }, Floor),
         (Decl {
-            sig: "round(x: tensor) -> tensor",
-            summary: "`x` rounded to the nearest integer, halves to the even neighbour like NumPy (as a float).",
-            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order. Its derivative is 0.",
-            example: "round(tensor([0.5, 1.5, 2.5]))  # tensor([0.0, 2.0, 2.0])",
-        }, Round),
-        (Decl {
             sig: "square(x: tensor) -> tensor",
             summary: "`x * x`, elementwise.",
             doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order.",
@@ -325,6 +319,38 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             let hi = numeric("clip", a.value(2))?;
             check_broadcast("clip", &a, &[&x, &lo, &hi])?;
             ops::binary(BinaryOp::Minimum, &ops::binary(BinaryOp::Maximum, &x, &lo)?, &hi)
+        },
+    );
+    register(
+        t,
+        Decl {
+            sig: "round(x: tensor, decimals: int = 0) -> tensor",
+            summary: "`x` rounded to the nearest integer, or to `decimals` decimal places, halves to the even neighbour like NumPy (as a float).",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order: its \
+                  derivative is 0. With `decimals` it computes what NumPy's `round` computes, to the bit: `x * 10**decimals` \
+                  rounded to an integer, then divided by `10**decimals`; a negative `decimals` rounds to tens, hundreds, ... \
+                  (`x / 10**-decimals` rounded, times `10**-decimals`). So, as in NumPy, a result can differ from Python's \
+                  `round` of a float (which rounds the float's exact decimal value) in the last place: `round(2.675, 2)` \
+                  is 2.68 here and in NumPy, 2.67 in Python (2.675 is stored as 2.67499999..., but `2.675 * 100` rounds \
+                  to 267.5); `round(0.125, 2)` is 0.12 (a half, to even).",
+            example: "round(tensor([0.5, 1.5, 2.5]));  # tensor([0.0, 2.0, 2.0])\nround(3.14159, 2);  # 3.14\nround(1234.5, -2)  # 1200.0",
+        },
+        |_, a| {
+            let x = numeric("round", a.value(0))?;
+            let decimals = a.int(1)?;
+            if decimals == 0 {
+                return ops::unary(UnaryOp::Round, &x);
+            }
+            // 10^|decimals| as NumPy forms it (exact up to 10^22; beyond
+            // 10^308 it is inf, and the result nan, as in NumPy).
+            let scale = Value::Float(10f64.powf(decimals.unsigned_abs() as f64));
+            if decimals > 0 {
+                let scaled = ops::binary(BinaryOp::Mul, &x, &scale)?;
+                ops::binary(BinaryOp::Div, &ops::unary(UnaryOp::Round, &scaled)?, &scale)
+            } else {
+                let scaled = ops::binary(BinaryOp::Div, &x, &scale)?;
+                ops::binary(BinaryOp::Mul, &ops::unary(UnaryOp::Round, &scaled)?, &scale)
+            }
         },
     );
     register(
