@@ -126,7 +126,7 @@ impl Sharing {
     /// there is nothing to tune.
     pub(super) fn new(candidate: Vec<bool>) -> Sharing {
         let n = candidate.len();
-        let tune = dp_tensor::sharing_possible() && candidate.iter().any(|&c| c);
+        let tune = dp_tensor::sharing_possible() && candidate.iter().any(|&c| c) && tuning_enabled();
         let mut state = State {
             phase: Phase::Fixed,
             allowed: vec![true; n],
@@ -280,6 +280,14 @@ impl Sharing {
             }
         }
     }
+}
+
+/// Whether plans tune their sharing: `DP_JIT_TUNE=0` (read once) leaves
+/// every step to the kernels' size thresholds, as plain code runs, to
+/// measure what the tuning gains.
+fn tuning_enabled() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("DP_JIT_TUNE").is_none_or(|v| v != "0"))
 }
 
 /// A settled decision, as the profile table shows it.
