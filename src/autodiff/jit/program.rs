@@ -636,7 +636,7 @@ impl Program {
             }
         }
         let kind = self.sharing.next_run();
-        let run_started = kind.timed().then(Instant::now);
+        let run_started = kind.timed().then(|| (Instant::now(), dp_tensor::shared_jobs()));
         for (k, ins) in self.instrs.iter().enumerate() {
             let started = self.profile.as_ref().map(|_| Instant::now());
             let diverged = match kind {
@@ -659,8 +659,9 @@ impl Program {
                 return Ok(Outcome::Diverged(node));
             }
         }
-        if let Some(t) = run_started {
-            if let (Some(decision), Some(p)) = (self.sharing.run_done(kind, t.elapsed()), &self.profile) {
+        if let Some((t, jobs)) = run_started {
+            let shared = dp_tensor::shared_jobs() != jobs;
+            if let (Some(decision), Some(p)) = (self.sharing.run_done(kind, t.elapsed(), shared), &self.profile) {
                 p.set_sharing(decision.summary, decision.two_threads);
             }
         }

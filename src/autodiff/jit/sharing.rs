@@ -184,19 +184,21 @@ impl Sharing {
         }
         let timed = s.timed();
         let column = usize::from(setting != Setting::Serial);
-        if timed && setting != Setting::Mixed {
+        // A step allowed to share that did not (the helper was backing off,
+        // say, or still starting) measured nothing about sharing.
+        if timed && setting != Setting::Mixed && (setting == Setting::Serial || shared) {
             if let Some(best) = s.step_best.get_mut(k) {
                 best[column] = best[column].min(spent);
             }
         }
     }
 
-    /// Records a completed run of `kind` that took `spent`, and moves the
-    /// tuning on; returns the decision when this run settled it (for the
-    /// `DP_JIT_PROFILE` table).
-    pub(super) fn run_done(&self, kind: RunKind, spent: Duration) -> Option<Decision> {
+    /// Records a completed run of `kind` that took `spent` (and handed work
+    /// to the helper if `shared`), and moves the tuning on; returns the
+    /// decision when this run settled it (for the `DP_JIT_PROFILE` table).
+    pub(super) fn run_done(&self, kind: RunKind, spent: Duration, shared: bool) -> Option<Decision> {
         let was_settled = matches!(self.state.borrow().phase, Phase::Settled { .. });
-        self.advance(kind, spent);
+        self.advance(kind, spent, shared);
         let s = self.state.borrow();
         match s.phase {
             Phase::Settled { .. } if !was_settled => {
@@ -228,10 +230,12 @@ impl Sharing {
         }
     }
 
-    fn advance(&self, kind: RunKind, spent: Duration) {
+    fn advance(&self, kind: RunKind, spent: Duration, shared: bool) {
         let mut s = self.state.borrow_mut();
         if let RunKind::Tuning(setting) = kind {
-            if s.timed() {
+            // As for steps: a run allowed to share that shared nothing is no
+            // sample of sharing.
+            if s.timed() && (setting == Setting::Serial || shared) {
                 let best = &mut s.run_best[setting.index()];
                 *best = (*best).min(spent);
             }
@@ -389,7 +393,7 @@ mod tests {
                 total += t;
                 s.step_done(setting, k, us(t), allowed);
             }
-            let _ = s.run_done(RunKind::Tuning(setting), us(total));
+            let _ = s.run_done(RunKind::Tuning(setting), us(total), setting != Setting::Serial);
         }
         None
     }
@@ -461,7 +465,7 @@ mod tests {
                 panic!("still tuning")
             };
             s.step_done(setting, 0, us(10), false);
-            let _ = s.run_done(RunKind::Tuning(setting), us(10));
+            let _ = s.run_done(RunKind::Tuning(setting), us(10), false);
         }
         assert_eq!(s.next_run(), RunKind::Fixed);
     }
@@ -477,13 +481,13 @@ mod tests {
         // Runs as fast as promised (or within noise) keep the decision...
         for _ in 0..3 * WINDOW {
             assert_eq!(s.next_run(), RunKind::Settled);
-            let _ = s.run_done(RunKind::Settled, us(70));
+            let _ = s.run_done(RunKind::Settled, us(70), true);
         }
         // ...a window whose best is far slower starts the tuning again, and
         // the new measurements decide.
         for _ in 0..WINDOW {
             assert_eq!(s.next_run(), RunKind::Settled);
-            let _ = s.run_done(RunKind::Settled, us(120));
+            let _ = s.run_done(RunKind::Settled, us(120), true);
         }
         assert!(matches!(s.next_run(), RunKind::Tuning(_)));
         let settled = tune(&s, 1, |set, _| if set == Setting::Shared { 120 } else { 100 });
