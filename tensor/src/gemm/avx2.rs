@@ -238,7 +238,7 @@ unsafe fn kernel<const R: usize, const ROWS: bool, const FULL: bool>(
     for _ in 0..kc {
         // B's rows a few iterations ahead, as in the AVX-512 kernel (one
         // line per row here).
-        _mm_prefetch::<_MM_HINT_T0>(bp.wrapping_offset(B_AHEAD * rsb) as *const i8);
+        _mm_prefetch::<_MM_HINT_T0>(bp.wrapping_offset(B_AHEAD.wrapping_mul(rsb)) as *const i8);
         let (b0, b1) = if FULL {
             (_mm256_loadu_pd(bp), _mm256_loadu_pd(bp.add(4)))
         } else {

@@ -266,7 +266,7 @@ unsafe fn kernel<const R: usize, const ROWS: bool, const FULL: bool>(
         // at 256-2048² on a Xeon (the hardware prefetcher alone left the
         // loads waiting). A prefetch past the panel's end is harmless
         // (prefetches do not fault), hence the wrapping arithmetic.
-        let ahead = bp.wrapping_offset(B_AHEAD * rsb) as *const i8;
+        let ahead = bp.wrapping_offset(B_AHEAD.wrapping_mul(rsb)) as *const i8;
         _mm_prefetch::<_MM_HINT_T0>(ahead);
         _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(64));
         let (b0, b1) = if FULL {
