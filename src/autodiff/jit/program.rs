@@ -549,7 +549,8 @@ impl Program {
             .map(|&(i, _, _)| i)
             .chain(results)
             .collect();
-        let sharing = Sharing::new(instrs.iter().map(|i| !matches!(i, Instr::Scalars(..))).collect());
+        let candidate: Vec<bool> = instrs.iter().map(|i| !matches!(i, Instr::Scalars(..))).collect();
+        let sharing = Sharing::new(&candidate);
         Program {
             sharing,
             n_slots: nodes.len(),

@@ -38,6 +38,13 @@ const GAIN: f64 = 0.95;
 /// than the best uniform one.
 const MIXED_GAIN: f64 = 0.98;
 
+/// Settled runs watched together: if the best of them is more than
+/// [`DRIFT`] times the tuned time, the plan is tuned again.
+const WINDOW: u32 = 32;
+
+/// See [`WINDOW`].
+const DRIFT: f64 = 1.25;
+
 /// One way of running the plan while it is being tuned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Setting {
@@ -103,10 +110,8 @@ struct State {
     /// Whether each step may share: the decision once settled, the mixed
     /// setting's proposal while comparing.
     allowed: Vec<bool>,
-    /// Whether each step can share at all (a value or fused instruction;
-    /// scalar runs never do).
-    candidate: Vec<bool>,
-    /// Whether each step handed work to the helper in a shared run.
+    /// Whether each step handed work to the helper in a shared run (never
+    /// a scalar run, which is why no separate list of candidates is kept).
     shared: Vec<bool>,
     /// Each step's best time with sharing off (0) and on (1).
     step_best: Vec<[Duration; 2]>,
@@ -126,13 +131,12 @@ impl Sharing {
     /// For a plan whose steps are `candidate` (true where a step runs a
     /// kernel that might share). With one thread, or no candidate step,
     /// there is nothing to tune.
-    pub(super) fn new(candidate: Vec<bool>) -> Sharing {
+    pub(super) fn new(candidate: &[bool]) -> Sharing {
         let n = candidate.len();
         let tune = dp_tensor::sharing_possible() && candidate.iter().any(|&c| c) && tuning_enabled();
         let mut state = State {
             phase: Phase::Fixed,
             allowed: vec![true; n],
-            candidate,
             shared: vec![false; n],
             step_best: Vec::new(),
             run_best: [Duration::MAX; 3],
@@ -310,13 +314,6 @@ pub(super) struct Decision {
     pub two_threads: Vec<bool>,
 }
 
-/// Settled runs watched together: if the best of them is more than
-/// [`DRIFT`] times the tuned time, the plan is tuned again.
-const WINDOW: u32 = 32;
-
-/// See [`WINDOW`].
-const DRIFT: f64 = 1.25;
-
 impl State {
     /// Whether the current tuning run is timed (the last of its block).
     fn timed(&self) -> bool {
@@ -339,14 +336,9 @@ impl State {
     /// setting if that made it faster; if the proposal is one of the
     /// uniform settings, there is nothing more to compare.
     fn propose(&mut self) {
-        for (((allowed, &[serial, shared]), &candidate), &did_share) in self
-            .allowed
-            .iter_mut()
-            .zip(&self.step_best)
-            .zip(&self.candidate)
-            .zip(&self.shared)
+        for ((allowed, &[serial, shared]), &did_share) in self.allowed.iter_mut().zip(&self.step_best).zip(&self.shared)
         {
-            *allowed = candidate && did_share && shared.as_secs_f64() < serial.as_secs_f64() * GAIN;
+            *allowed = did_share && shared.as_secs_f64() < serial.as_secs_f64() * GAIN;
         }
         let sharing: Vec<bool> = self
             .allowed
@@ -426,12 +418,23 @@ mod tests {
         vec![true; n]
     }
 
+    /// Drives `s` through a whole uniform phase in which no step shares.
+    fn uniform_runs_sharing_nothing(s: &Sharing, t: u64) {
+        for _ in 0..2 * ROUNDS * BLOCK {
+            let RunKind::Tuning(setting) = s.next_run() else {
+                panic!("still tuning")
+            };
+            s.step_done(setting, 0, us(t), false);
+            let _ = s.run_done(RunKind::Tuning(setting), us(t), false);
+        }
+    }
+
     #[test]
     fn keeps_sharing_where_it_is_faster_everywhere() {
         if !dp_tensor::sharing_possible() || !tuning_enabled() {
             return;
         }
-        let s = Sharing::new(candidates(3));
+        let s = Sharing::new(&candidates(3));
         let settled = tune(&s, 3, |set, _| if set == Setting::Shared { 60 } else { 100 });
         assert_eq!(settled, Some(vec![true; 3]));
     }
@@ -441,7 +444,7 @@ mod tests {
         if !dp_tensor::sharing_possible() || !tuning_enabled() {
             return;
         }
-        let s = Sharing::new(candidates(3));
+        let s = Sharing::new(&candidates(3));
         let settled = tune(&s, 3, |set, _| if set == Setting::Shared { 130 } else { 100 });
         assert_eq!(settled, Some(vec![false; 3]));
     }
@@ -451,7 +454,7 @@ mod tests {
         if !dp_tensor::sharing_possible() || !tuning_enabled() {
             return;
         }
-        let s = Sharing::new(candidates(2));
+        let s = Sharing::new(&candidates(2));
         // Step 0 gains from sharing, step 1 loses: the mixed run (60 + 100)
         // beats both uniform ones (60 + 150, 100 + 100).
         let settled = tune(&s, 2, |set, k| match (set, k) {
@@ -467,13 +470,13 @@ mod tests {
         if !dp_tensor::sharing_possible() || !tuning_enabled() {
             return;
         }
-        let s = Sharing::new(candidates(2));
+        let s = Sharing::new(&candidates(2));
         assert_eq!(tune(&s, 2, |_, _| 100), Some(vec![false; 2]));
     }
 
     #[test]
     fn settles_at_once_when_nothing_can_share() {
-        let s = Sharing::new(vec![false, false]);
+        let s = Sharing::new(&[false, false]);
         assert_eq!(s.next_run(), RunKind::Fixed);
         assert!(s.allowed(RunKind::Fixed, 0));
     }
@@ -483,14 +486,8 @@ mod tests {
         if !dp_tensor::sharing_possible() || !tuning_enabled() {
             return;
         }
-        let s = Sharing::new(candidates(2));
-        for _ in 0..2 * ROUNDS * BLOCK {
-            let RunKind::Tuning(setting) = s.next_run() else {
-                panic!("still tuning")
-            };
-            s.step_done(setting, 0, us(10), false);
-            let _ = s.run_done(RunKind::Tuning(setting), us(10), false);
-        }
+        let s = Sharing::new(&candidates(2));
+        uniform_runs_sharing_nothing(&s, 10);
         assert_eq!(s.next_run(), RunKind::Fixed);
     }
 
@@ -499,7 +496,7 @@ mod tests {
         if !dp_tensor::sharing_possible() || !tuning_enabled() {
             return;
         }
-        let s = Sharing::new(candidates(1));
+        let s = Sharing::new(&candidates(1));
         assert_eq!(
             tune(&s, 1, |set, _| if set == Setting::Shared { 60 } else { 100 }),
             Some(vec![true])
@@ -508,13 +505,7 @@ mod tests {
             let _ = s.run_done(RunKind::Settled, us(200), true);
         }
         // Tuning again while the helper backs off for whole runs: nothing shares.
-        for _ in 0..2 * ROUNDS * BLOCK {
-            let RunKind::Tuning(setting) = s.next_run() else {
-                panic!("still tuning")
-            };
-            s.step_done(setting, 0, us(100), false);
-            let _ = s.run_done(RunKind::Tuning(setting), us(100), false);
-        }
+        uniform_runs_sharing_nothing(&s, 100);
         assert_eq!(s.next_run(), RunKind::Settled);
         assert!(!s.allowed(RunKind::Settled, 0));
     }
@@ -524,7 +515,7 @@ mod tests {
         if !dp_tensor::sharing_possible() || !tuning_enabled() {
             return;
         }
-        let s = Sharing::new(candidates(1));
+        let s = Sharing::new(&candidates(1));
         let settled = tune(&s, 1, |set, _| if set == Setting::Shared { 60 } else { 100 });
         assert_eq!(settled, Some(vec![true]));
         // Runs as fast as promised (or within noise) keep the decision...
