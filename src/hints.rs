@@ -9,7 +9,7 @@ use crate::value::native::Args;
 use crate::value::signature::Signature;
 use crate::value::Value;
 
-/// Names from NumPy and PyTorch with the dp spelling of the same thing.
+/// Names from Python, NumPy and PyTorch with the dp spelling of the same thing.
 /// A target starting with `` ` `` is not a function name but advice to show
 /// as is (an operator); every other target must be a builtin, which the
 /// test `every_numpy_alias_names_a_builtin` checks.
@@ -45,7 +45,40 @@ const NUMPY_ALIASES: &[(&str, &str)] = &[
     ("multiply", "`a * b`"),
     ("divide", "`a / b`"),
     ("mm", "`a @ b`"),
+    ("True", "`true`"),
+    ("False", "`false`"),
+    ("None", "`none`"),
+    ("null", "`none`"),
+    ("nil", "`none`"),
 ];
+
+/// Words that open a definition or a branch in Python or JavaScript, with
+/// how dp writes the same thing. A program starting a statement with one
+/// of them fails to parse at the next token, where the generic report
+/// ("statements end with `;`") would mislead.
+const FOREIGN_KEYWORDS: &[(&str, &str)] = &[
+    ("def", "dp defines a function with `fn`: `fn name(a, b) { ... }`"),
+    ("function", "dp defines a function with `fn`: `fn name(a, b) { ... }`"),
+    ("func", "dp defines a function with `fn`: `fn name(a, b) { ... }`"),
+    (
+        "lambda",
+        "dp writes an anonymous function as `|x| x + 1` (or `|a, b| { ... }`)",
+    ),
+    ("elif", "dp writes `elif` as `else if`"),
+    ("var", "dp declares a variable with `let`: `let x = ...`"),
+    ("const", "dp declares a variable with `let`: `let x = ...`"),
+];
+
+/// The help line for `word` when it is a keyword of Python or JavaScript:
+/// the word just before a parse failure on the same line (`def f(x)`), or
+/// an unbound name (a `def` alone).
+pub fn foreign_keyword(word: &str) -> Option<&'static str> {
+    FOREIGN_KEYWORDS.iter().find(|(w, _)| *w == word).map(|(_, h)| *h)
+}
+
+/// The help line for a `:` where dp expects a block: Python's `if x:`.
+pub const COLON_BLOCK: &str =
+    "dp puts a block in braces, not after `:`: `if x > 0 { ... } else { ... }`, `for i in range(n) { ... }`";
 
 /// The help line for an unbound `name` that is the NumPy or PyTorch name of
 /// something dp has; `exists` says whether a name is bound (the suggested

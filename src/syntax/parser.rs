@@ -428,7 +428,15 @@ fn convert(e: ParseError<usize, Token, LexError>, file: FileId, src: &str, token
             )
             .at(Span::new(file, l, r))
             .with_label("unexpected here");
-            if wants_semi {
+            // The word just before, on the same line: `def f`, `elif x`.
+            let prev_word = prev
+                .filter(|(_, pe)| src.get(*pe..l).is_some_and(|gap| !gap.contains('\n')))
+                .and_then(|(ps, pe)| src.get(ps..pe));
+            if let Some(h) = prev_word.and_then(crate::hints::foreign_keyword) {
+                d = d.with_help(h);
+            } else if t == Token::Colon && expected.iter().any(|x| x == "\"{\"") {
+                d = d.with_help(crate::hints::COLON_BLOCK);
+            } else if wants_semi {
                 d = d.with_help("statements end with `;`");
             } else if expected.iter().any(|x| x == "ident") && !token_text(&t).is_empty() {
                 let word = token_text(&t);
