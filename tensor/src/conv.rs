@@ -12,10 +12,8 @@
 
 use crate::error::{checked_size, Result, TensorError};
 use crate::tensor::Tensor;
+use std::rc::Rc;
 
-/// Largest `col` buffer (in elements) built at once; bigger batches are
-/// processed in chunks of samples so the unfolded input stays bounded (32 MB).
-const COL_CHUNK: usize = 1 << 22;
 
 /// The static parameters of a 2-d convolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -143,10 +141,15 @@ impl Geom {
     fn p(&self) -> usize {
         self.oh * self.ow
     }
-    /// Samples per chunk, so that `col` stays under [`COL_CHUNK`] elements.
+    /// Samples per chunk: as many as keep `col` within a quarter of the L2
+    /// cache (at least one). The unfolded chunk is written by `im2col` and
+    /// read right after by the GEMM's packing; a chunk of the whole batch
+    /// (7 MB for 32 samples of 16x14x14 with 3x3 taps) went to memory and
+    /// back, and 32K-64K elements measured 20-25 % faster on a 2 MiB L2.
     fn chunk(&self) -> usize {
         let per = (self.groups * self.kg() * self.p()).max(1);
-        (COL_CHUNK / per).clamp(1, self.n.max(1))
+        let budget = crate::cache::caches().l2 / 4 / std::mem::size_of::<f64>();
+        (budget / per).clamp(1, self.n.max(1))
     }
 }
 
@@ -299,12 +302,31 @@ fn data_of(t: &Tensor) -> std::borrow::Cow<'_, [f64]> {
     }
 }
 
-/// The `col` matrix of a chunk as a `(groups, kg, nb * p)` tensor.
-fn unfold(x: &[f64], g: &Geom, n0: usize, nb: usize) -> Result<Tensor> {
-    let shape = [g.groups, g.kg(), nb * g.p()];
-    let mut col = crate::buffer::alloc_filled(&shape, 0.0)?;
-    im2col(x, g, n0, nb, &mut col);
-    Ok(Tensor::from_parts(col, shape.to_vec()))
+/// Calls `f(n0, nb, col)` for each chunk of samples `n0..n0 + nb` in order,
+/// with `col` the chunk's unfolded input as a `(groups, kg, nb * p)` tensor.
+/// One buffer serves every chunk (`im2col` writes all of it each time): a
+/// fresh zero-filled buffer per chunk cost as much as the unfolding.
+fn for_each_unfolded(x: &[f64], g: &Geom, mut f: impl FnMut(usize, usize, &Tensor) -> Result<()>) -> Result<()> {
+    let chunk = g.chunk();
+    let mut buf: Vec<f64> = Vec::new();
+    let mut n0 = 0;
+    while n0 < g.n {
+        let nb = chunk.min(g.n - n0);
+        let shape = [g.groups, g.kg(), nb * g.p()];
+        if buf.is_empty() {
+            buf = crate::buffer::alloc_filled(&shape, 0.0)?;
+        }
+        // Chunks only shrink (the last one), so this never grows the buffer.
+        buf.resize(shape.iter().product(), 0.0);
+        im2col(x, g, n0, nb, &mut buf);
+        let col = Tensor::from_parts(std::mem::take(&mut buf), shape.to_vec());
+        f(n0, nb, &col)?;
+        // `f` holds no view of `col` any more, unless it kept one: then the
+        // next chunk allocates its own buffer.
+        buf = Rc::try_unwrap(col.data).unwrap_or_default();
+        n0 += nb;
+    }
+    Ok(())
 }
 
 impl Tensor {
@@ -318,14 +340,11 @@ impl Tensor {
         let mut y = crate::buffer::alloc_filled(&g.out_shape(), 0.0)?;
         let x = data_of(self);
         let w = weight.contiguous().reshape(&[g.groups, g.og(), g.kg()])?;
-        let chunk = g.chunk();
-        let mut n0 = 0;
-        while n0 < g.n {
-            let nb = chunk.min(g.n - n0);
-            let prod = w.matmul(&unfold(&x, &g, n0, nb)?)?;
+        for_each_unfolded(&x, &g, |n0, nb, col| {
+            let prod = w.matmul(col)?;
             from_gemm_layout(&data_of(&prod), &g, n0, nb, &mut y);
-            n0 += nb;
-        }
+            Ok(())
+        })?;
         Ok(Tensor::from_parts(y, g.out_shape().to_vec()))
     }
 
@@ -362,17 +381,14 @@ impl Tensor {
         let xs = data_of(x);
         let gy = data_of(grad);
         let mut dw = crate::buffer::alloc_filled(weight_shape, 0.0)?;
-        let chunk = g.chunk();
-        let mut n0 = 0;
-        while n0 < g.n {
-            let nb = chunk.min(g.n - n0);
+        for_each_unfolded(&xs, &g, |n0, nb, col| {
             let gt = Tensor::from_parts(to_gemm_layout(&gy, &g, n0, nb), vec![g.groups, g.og(), nb * g.p()]);
-            let part = gt.matmul(&unfold(&xs, &g, n0, nb)?.transpose(&[0, 2, 1])?)?;
+            let part = gt.matmul(&col.transpose(&[0, 2, 1])?)?;
             for (d, s) in dw.iter_mut().zip(data_of(&part).iter()) {
                 *d += s;
             }
-            n0 += nb;
-        }
+            Ok(())
+        })?;
         Ok(Tensor::from_parts(dw, weight_shape.to_vec()))
     }
 }

@@ -242,3 +242,42 @@ fn pooling_rejects_bad_arguments_without_panicking() {
     )
     .is_err());
 }
+
+#[test]
+fn batches_run_in_cache_sized_chunks_with_each_sample_as_if_alone() {
+    // 7 samples of 16x12x12 with 3x3 taps unfold to 20736 elements each, so
+    // the batch runs in several chunks on any L2 of 2 MiB or less (a
+    // quarter of it is the chunk), the last one shorter when the chunk is
+    // 2, 3 or 4 samples. Each sample's output and input gradient must be
+    // those of the sample convolved alone, to the bit (each output element
+    // is the same sum in the same order); the weight gradient adds the
+    // chunks' parts, so only to rounding.
+    let s = spec([1, 1], [[1, 1], [1, 1]], [1, 1], 1);
+    let (n, xs, ws) = (7, [16, 12, 12], [8, 16, 3, 3]);
+    let x = fx(&[n, xs[0], xs[1], xs[2]]);
+    let w = fw(&ws);
+    let y = x.conv2d(&w, &s).unwrap();
+    let g = fc(y.shape());
+    let gx = Tensor::conv2d_input_grad(&g, &w, x.shape(), &s).unwrap();
+    let gw = Tensor::conv2d_weight_grad(&x, &g, &ws, &s).unwrap();
+    let sample = |t: &Tensor, i: usize| {
+        let per: usize = t.shape()[1..].iter().product();
+        let mut shape = t.shape().to_vec();
+        shape[0] = 1;
+        Tensor::from_vec(t.to_vec()[i * per..(i + 1) * per].to_vec(), &shape).unwrap()
+    };
+    let mut gw_sum = vec![0.0; gw.to_vec().len()];
+    for i in 0..n {
+        let (xi, gi) = (sample(&x, i), sample(&g, i));
+        assert_eq!(xi.conv2d(&w, &s).unwrap().to_vec(), sample(&y, i).to_vec(), "output of sample {i}");
+        let gxi = Tensor::conv2d_input_grad(&gi, &w, xi.shape(), &s).unwrap();
+        assert_eq!(gxi.to_vec(), sample(&gx, i).to_vec(), "input gradient of sample {i}");
+        let gwi = Tensor::conv2d_weight_grad(&xi, &gi, &ws, &s).unwrap();
+        for (acc, v) in gw_sum.iter_mut().zip(gwi.to_vec()) {
+            *acc += v;
+        }
+    }
+    for (a, b) in gw.to_vec().iter().zip(&gw_sum) {
+        close(*a, *b);
+    }
+}
