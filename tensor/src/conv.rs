@@ -11,9 +11,9 @@
 //! convolutions are 2-d ones with a height of 1 (the caller reshapes).
 
 use crate::error::{checked_size, Result, TensorError};
+use crate::pool::SharedMut;
 use crate::tensor::Tensor;
-use std::rc::Rc;
-
+use std::cell::Cell;
 
 /// The static parameters of a 2-d convolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -238,15 +238,17 @@ fn im2col(x: &[f64], g: &Geom, n0: usize, nb: usize, col: &mut [f64]) {
 }
 
 /// The adjoint of [`im2col`]: adds each element of `col` to the input
-/// position it was read from (`dx` is contiguous NCHW).
+/// position it was read from; `dx` holds samples `n0..n0 + nb` of the
+/// contiguous NCHW input gradient.
 fn col2im(col: &[f64], g: &Geom, n0: usize, nb: usize, dx: &mut [f64]) {
     let sw = g.spec.stride[1];
+    let base = n0 * g.c * g.h * g.w;
     for_each_run(
         g,
         n0,
         nb,
         |start, xrow, lo, hi, off| {
-            let first = (xrow as isize + (lo * sw) as isize + off) as usize;
+            let first = (xrow as isize + (lo * sw) as isize + off) as usize - base;
             let src = &col[start + lo..start + hi];
             if sw == 1 {
                 for (d, s) in dx[first..first + (hi - lo)].iter_mut().zip(src) {
@@ -263,10 +265,9 @@ fn col2im(col: &[f64], g: &Geom, n0: usize, nb: usize, dx: &mut [f64]) {
 }
 
 /// `(nb, O, P)` rows of an NCHW output (samples `n0..`) gathered into the
-/// GEMM layout `(groups, og, nb * p)`.
-fn to_gemm_layout(y: &[f64], g: &Geom, n0: usize, nb: usize) -> Vec<f64> {
+/// GEMM layout `(groups, og, nb * p)` in `out`.
+fn to_gemm_layout(y: &[f64], g: &Geom, n0: usize, nb: usize, out: &mut [f64]) {
     let (og, p) = (g.og(), g.p());
-    let mut out = vec![0.0; g.o * nb * p];
     for gi in 0..g.groups {
         for o in 0..og {
             for s in 0..nb {
@@ -276,17 +277,16 @@ fn to_gemm_layout(y: &[f64], g: &Geom, n0: usize, nb: usize) -> Vec<f64> {
             }
         }
     }
-    out
 }
 
-/// The inverse of [`to_gemm_layout`]: writes a `(groups, og, nb * p)` product
-/// into samples `n0..n0 + nb` of an NCHW output.
-fn from_gemm_layout(prod: &[f64], g: &Geom, n0: usize, nb: usize, y: &mut [f64]) {
+/// The inverse of [`to_gemm_layout`]: writes a `(groups, og, nb * p)`
+/// product into `y`, which holds samples `n0..n0 + nb` of an NCHW output.
+fn from_gemm_layout(prod: &[f64], g: &Geom, nb: usize, y: &mut [f64]) {
     let (og, p) = (g.og(), g.p());
     for gi in 0..g.groups {
         for o in 0..og {
             for s in 0..nb {
-                let dst = ((n0 + s) * g.o + gi * og + o) * p;
+                let dst = (s * g.o + gi * og + o) * p;
                 let src = ((gi * og + o) * nb + s) * p;
                 y[dst..dst + p].copy_from_slice(&prod[src..src + p]);
             }
@@ -302,31 +302,103 @@ fn data_of(t: &Tensor) -> std::borrow::Cow<'_, [f64]> {
     }
 }
 
-/// Calls `f(n0, nb, col)` for each chunk of samples `n0..n0 + nb` in order,
-/// with `col` the chunk's unfolded input as a `(groups, kg, nb * p)` tensor.
-/// One buffer serves every chunk (`im2col` writes all of it each time): a
-/// fresh zero-filled buffer per chunk cost as much as the unfolding.
-fn for_each_unfolded(x: &[f64], g: &Geom, mut f: impl FnMut(usize, usize, &Tensor) -> Result<()>) -> Result<()> {
+thread_local! {
+    /// This thread's two scratch buffers for a chunk (see [`for_each_chunk`]),
+    /// kept between chunks and calls: fresh zero-filled buffers per chunk
+    /// cost as much as the unfolding.
+    static SCRATCH: Cell<(Vec<f64>, Vec<f64>)> = const { Cell::new((Vec::new(), Vec::new())) };
+}
+
+/// Scratch buffers larger than this (elements, both together) are freed
+/// after their chunk rather than kept for the next call: only a sample
+/// whose unfolding alone exceeds the chunk budget needs them.
+const KEEP_SCRATCH: usize = 1 << 20;
+
+/// Calls `f(n0, nb, a, b)` for every chunk of samples `n0..n0 + nb` (see
+/// [`Geom::chunk`]), with scratch buffers `a` and `b` of `per[0] * nb` and
+/// `per[1] * nb` elements (their contents unspecified). With several chunks
+/// and a worthwhile helper the two threads share the chunks, each chunk
+/// running on one thread: its unfolded input and product stay in that
+/// core's cache, and the GEMMs inside do not split (a product of operands
+/// just written by one core, split between two, ran slower than on one
+/// here, so 2 threads were slower than 1 when the GEMMs shared). A
+/// chunk's results do not depend on the thread that computed it.
+fn for_each_chunk(g: &Geom, per: [usize; 2], f: impl Fn(usize, usize, &mut [f64], &mut [f64]) + Sync) -> Result<()> {
     let chunk = g.chunk();
-    let mut buf: Vec<f64> = Vec::new();
-    let mut n0 = 0;
-    while n0 < g.n {
+    // Checked against the element limit and the memory budget, as a
+    // tensor of that size would be.
+    for len in per {
+        checked_size(&[len, chunk])?;
+    }
+    let run = |i: usize| {
+        let n0 = i * chunk;
         let nb = chunk.min(g.n - n0);
-        let shape = [g.groups, g.kg(), nb * g.p()];
-        if buf.is_empty() {
-            buf = crate::buffer::alloc_filled(&shape, 0.0)?;
+        let (mut a, mut b) = SCRATCH.take();
+        a.resize(per[0] * nb, 0.0);
+        b.resize(per[1] * nb, 0.0);
+        f(n0, nb, &mut a, &mut b);
+        if a.capacity() + b.capacity() <= KEEP_SCRATCH {
+            SCRATCH.set((a, b));
         }
-        // Chunks only shrink (the last one), so this never grows the buffer.
-        buf.resize(shape.iter().product(), 0.0);
-        im2col(x, g, n0, nb, &mut buf);
-        let col = Tensor::from_parts(std::mem::take(&mut buf), shape.to_vec());
-        f(n0, nb, &col)?;
-        // `f` holds no view of `col` any more, unless it kept one: then the
-        // next chunk allocates its own buffer.
-        buf = Rc::try_unwrap(col.data).unwrap_or_default();
-        n0 += nb;
+    };
+    let pieces = g.n.div_ceil(chunk);
+    if crate::pool::should_share_pieces(pieces) {
+        crate::pool::for_each_piece(pieces, run);
+    } else {
+        (0..pieces).for_each(run);
     }
     Ok(())
+}
+
+/// `C = A @ B` for each group: `m x k` blocks of `a` (group stride `m * k`,
+/// strides `rsa`, `csa`), `k x n` blocks of `b` (group stride `k * n`,
+/// strides `rsb`, `csb`) and row-major `m x n` blocks of `c`.
+#[allow(clippy::too_many_arguments)]
+fn group_gemm(
+    groups: usize,
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f64],
+    rsa: isize,
+    csa: isize,
+    b: &[f64],
+    rsb: isize,
+    csb: isize,
+    c: &mut [f64],
+) {
+    assert!(a.len() >= groups * m * k && b.len() >= groups * k * n && c.len() >= groups * m * n);
+    for gi in 0..groups {
+        // SAFETY: the assertion keeps every group's blocks inside the slices
+        // (their strides address an m x k, k x n and m x n block), and `c`
+        // is a distinct `&mut` slice, so it aliases neither operand.
+        unsafe {
+            crate::linalg::gemm(
+                m,
+                k,
+                n,
+                a.as_ptr().add(gi * m * k),
+                rsa,
+                csa,
+                b.as_ptr().add(gi * k * n),
+                rsb,
+                csb,
+                c.as_mut_ptr().add(gi * m * n),
+                n as isize,
+                1,
+            );
+        }
+    }
+}
+
+/// The part of `buf` (one element per sample and `per` elements each)
+/// holding samples `n0..n0 + nb`, for a chunk running on either thread.
+///
+/// # Safety
+/// `buf` must address `n * per` elements, and no two live results may
+/// overlap (each chunk takes its own samples).
+unsafe fn samples<'a>(buf: &SharedMut<f64>, per: usize, n0: usize, nb: usize) -> &'a mut [f64] {
+    std::slice::from_raw_parts_mut(buf.get().add(n0 * per), nb * per)
 }
 
 impl Tensor {
@@ -339,11 +411,27 @@ impl Tensor {
         let g = Geom::new(&self.shape, &weight.shape, spec)?;
         let mut y = crate::buffer::alloc_filled(&g.out_shape(), 0.0)?;
         let x = data_of(self);
-        let w = weight.contiguous().reshape(&[g.groups, g.og(), g.kg()])?;
-        for_each_unfolded(&x, &g, |n0, nb, col| {
-            let prod = w.matmul(col)?;
-            from_gemm_layout(&data_of(&prod), &g, n0, nb, &mut y);
-            Ok(())
+        let w = weight.contiguous();
+        let w = data_of(&w);
+        let (og, kg, p) = (g.og(), g.kg(), g.p());
+        let ys = SharedMut(y.as_mut_ptr());
+        for_each_chunk(&g, [g.groups * kg * p, g.groups * og * p], |n0, nb, col, prod| {
+            im2col(&x, &g, n0, nb, col);
+            group_gemm(
+                g.groups,
+                og,
+                kg,
+                nb * p,
+                &w,
+                kg as isize,
+                1,
+                col,
+                (nb * p) as isize,
+                1,
+                prod,
+            );
+            // SAFETY: `y` has n samples of o * p elements; each chunk writes its own.
+            from_gemm_layout(prod, &g, nb, unsafe { samples(&ys, g.o * p, n0, nb) });
         })?;
         Ok(Tensor::from_parts(y, g.out_shape().to_vec()))
     }
@@ -356,20 +444,29 @@ impl Tensor {
         check_grad(grad, &g)?;
         let mut dx = crate::buffer::alloc_filled(input_shape, 0.0)?;
         let gy = data_of(grad);
-        // (groups, kg, og): the transposed view of each group's weight matrix.
-        let wt = weight
-            .contiguous()
-            .reshape(&[g.groups, g.og(), g.kg()])?
-            .transpose(&[0, 2, 1])?;
-        let chunk = g.chunk();
-        let mut n0 = 0;
-        while n0 < g.n {
-            let nb = chunk.min(g.n - n0);
-            let gt = Tensor::from_parts(to_gemm_layout(&gy, &g, n0, nb), vec![g.groups, g.og(), nb * g.p()]);
-            let col = wt.matmul(&gt)?;
-            col2im(&data_of(&col), &g, n0, nb, &mut dx);
-            n0 += nb;
-        }
+        let w = weight.contiguous();
+        let w = data_of(&w);
+        let (og, kg, p) = (g.og(), g.kg(), g.p());
+        let dxs = SharedMut(dx.as_mut_ptr());
+        for_each_chunk(&g, [g.groups * og * p, g.groups * kg * p], |n0, nb, gt, col| {
+            to_gemm_layout(&gy, &g, n0, nb, gt);
+            // Each group's weight matrix read transposed: (kg, og).
+            group_gemm(
+                g.groups,
+                kg,
+                og,
+                nb * p,
+                &w,
+                1,
+                kg as isize,
+                gt,
+                (nb * p) as isize,
+                1,
+                col,
+            );
+            // SAFETY: `dx` has n samples of c * h * w elements; each chunk adds to its own.
+            col2im(col, &g, n0, nb, unsafe { samples(&dxs, g.c * g.h * g.w, n0, nb) });
+        })?;
         Ok(Tensor::from_parts(dx, input_shape.to_vec()))
     }
 
@@ -380,15 +477,41 @@ impl Tensor {
         check_grad(grad, &g)?;
         let xs = data_of(x);
         let gy = data_of(grad);
+        let (og, kg, p) = (g.og(), g.kg(), g.p());
+        let len = g.groups * og * kg;
+        // Each chunk's part goes to its own slot, and the parts are added in
+        // chunk order afterwards: the sum of one thread's chunks in order, on
+        // any number of threads.
+        let chunks = g.n.div_ceil(g.chunk());
+        let mut parts = crate::buffer::alloc_filled(&[chunks, len], 0.0)?;
+        let ps = SharedMut(parts.as_mut_ptr());
+        let chunk = g.chunk();
+        for_each_chunk(&g, [g.groups * og * p, g.groups * kg * p], |n0, nb, gt, col| {
+            to_gemm_layout(&gy, &g, n0, nb, gt);
+            im2col(&xs, &g, n0, nb, col);
+            // SAFETY: `parts` has one slot of `len` elements per chunk.
+            let part = unsafe { samples(&ps, len, n0 / chunk, 1) };
+            // (og, nb p) @ (nb p, kg): the unfolded input read transposed.
+            group_gemm(
+                g.groups,
+                og,
+                nb * p,
+                kg,
+                gt,
+                (nb * p) as isize,
+                1,
+                col,
+                1,
+                (nb * p) as isize,
+                part,
+            );
+        })?;
         let mut dw = crate::buffer::alloc_filled(weight_shape, 0.0)?;
-        for_each_unfolded(&xs, &g, |n0, nb, col| {
-            let gt = Tensor::from_parts(to_gemm_layout(&gy, &g, n0, nb), vec![g.groups, g.og(), nb * g.p()]);
-            let part = gt.matmul(&col.transpose(&[0, 2, 1])?)?;
-            for (d, s) in dw.iter_mut().zip(data_of(&part).iter()) {
+        for part in parts.chunks_exact(len.max(1)) {
+            for (d, s) in dw.iter_mut().zip(part) {
                 *d += s;
             }
-            Ok(())
-        })?;
+        }
         Ok(Tensor::from_parts(dw, weight_shape.to_vec()))
     }
 }

@@ -25,7 +25,7 @@ pub(crate) fn takes_packed_gemm(m: usize, k: usize, n: usize) -> bool {
 /// All pointers and strides must address valid memory for the given sizes,
 /// and `c` must not alias `a` or `b`.
 #[allow(clippy::too_many_arguments)]
-unsafe fn gemm(
+pub(crate) unsafe fn gemm(
     m: usize,
     k: usize,
     n: usize,

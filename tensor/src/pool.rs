@@ -303,18 +303,18 @@ pub(crate) mod split_min {
 
 /// A raw pointer the pieces of one split job share; each piece touches only
 /// its own disjoint range of the pointee.
-struct SharedMut<T>(*mut T);
+pub(crate) struct SharedMut<T>(pub(crate) *mut T);
 
 impl<T> SharedMut<T> {
     /// The pointer (a method, so that closures capture the whole wrapper and
     /// its `Sync`, not the bare pointer field).
-    fn get(&self) -> *mut T {
+    pub(crate) fn get(&self) -> *mut T {
         self.0
     }
 }
 
-// SAFETY: the pointer is only used by `split_mut`, whose pieces are disjoint
-// subslices of one `&mut [T]` with `T: Send`.
+// SAFETY: every user (`split_mut`, `split_rows_mut`, the convolutions' chunks)
+// makes disjoint subslices of one `&mut [T]` with `T: Send`, one per piece.
 unsafe impl<T: Send> Sync for SharedMut<T> {}
 
 /// Whether work on `n` elements whose threshold is `min` should be split.
@@ -332,6 +332,23 @@ pub(crate) fn should_split(n: usize, min: usize) -> bool {
         }
     }
     n >= min && n > GRAIN && helper_worthwhile() && elementwise_sharing()
+}
+
+/// Whether `pieces` independent pieces of work, each costly on its own (a
+/// convolution's chunks of samples), should be shared with the helper.
+pub(crate) fn should_share_pieces(pieces: usize) -> bool {
+    #[cfg(test)]
+    match test_mode::MODE.get() {
+        test_mode::Mode::Normal => {}
+        test_mode::Mode::Serial => return false,
+        test_mode::Mode::Split => {
+            if pieces >= 2 {
+                test_mode::SPLITS.fetch_add(1, Ordering::Relaxed);
+            }
+            return pieces >= 2;
+        }
+    }
+    pieces >= 2 && helper_worthwhile()
 }
 
 /// Whether elementwise work may be shared: `DP_SPLIT_ELEMENTWISE=0` (read

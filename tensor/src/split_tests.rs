@@ -1,11 +1,12 @@
 //! Elementwise kernels split between the caller and the helper thread give
 //! exactly the serial kernels' bits: sizes around each split threshold and
 //! piece boundary, odd lengths, broadcasts, views, in-place variants and
-//! fused kernels, inputs sprinkled with special values.
+//! fused kernels, inputs sprinkled with special values; convolutions whose
+//! chunks of samples run on both threads.
 
 use crate::pool::test_mode::{with, Mode, SPLITS};
 use crate::pool::{split_min, GRAIN};
-use crate::{BinaryOp, FusedArg, FusedKernel, FusedOp, FusedOperand, FusedStep, Tensor, UnaryOp};
+use crate::{BinaryOp, ConvSpec, FusedArg, FusedKernel, FusedOp, FusedOperand, FusedStep, Tensor, UnaryOp};
 use std::sync::atomic::Ordering;
 
 /// Lengths around every threshold and piece boundary.
@@ -269,4 +270,26 @@ fn fused_kernels_fresh_reused_and_broadcast() {
             k.run(args, &shape).unwrap()
         });
     }
+}
+
+#[test]
+fn convolutions_sharing_their_chunks_of_samples() {
+    // 5 samples of 16x40x40 with 3x3 taps unfold to 230400 elements each:
+    // one sample per chunk on any L2 below 7 MiB, so 5 chunks to share.
+    let spec = ConvSpec {
+        stride: [1, 1],
+        padding: [[1, 1], [1, 1]],
+        dilation: [1, 1],
+        groups: 1,
+    };
+    let x = t(inputs(5 * 16 * 40 * 40, 7), &[5, 16, 40, 40]);
+    let w = t(inputs(8 * 16 * 9, 8), &[8, 16, 3, 3]);
+    let g = t(inputs(5 * 8 * 40 * 40, 9), &[5, 8, 40, 40]);
+    same("conv2d", true, || x.conv2d(&w, &spec).unwrap());
+    same("conv2d input gradient", true, || {
+        Tensor::conv2d_input_grad(&g, &w, x.shape(), &spec).unwrap()
+    });
+    same("conv2d weight gradient", true, || {
+        Tensor::conv2d_weight_grad(&x, &g, w.shape(), &spec).unwrap()
+    });
 }

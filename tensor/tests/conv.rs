@@ -269,7 +269,11 @@ fn batches_run_in_cache_sized_chunks_with_each_sample_as_if_alone() {
     let mut gw_sum = vec![0.0; gw.to_vec().len()];
     for i in 0..n {
         let (xi, gi) = (sample(&x, i), sample(&g, i));
-        assert_eq!(xi.conv2d(&w, &s).unwrap().to_vec(), sample(&y, i).to_vec(), "output of sample {i}");
+        assert_eq!(
+            xi.conv2d(&w, &s).unwrap().to_vec(),
+            sample(&y, i).to_vec(),
+            "output of sample {i}"
+        );
         let gxi = Tensor::conv2d_input_grad(&gi, &w, xi.shape(), &s).unwrap();
         assert_eq!(gxi.to_vec(), sample(&gx, i).to_vec(), "input gradient of sample {i}");
         let gwi = Tensor::conv2d_weight_grad(&xi, &gi, &ws, &s).unwrap();
