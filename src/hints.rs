@@ -55,7 +55,8 @@ const NUMPY_ALIASES: &[(&str, &str)] = &[
 /// Words that open a definition or a branch in Python or JavaScript, with
 /// how dp writes the same thing. A program starting a statement with one
 /// of them fails to parse at the next token, where the generic report
-/// ("statements end with `;`") would mislead.
+/// ("statements end with `;`") would mislead. They are legal dp names, so
+/// most get the hint only where they start a statement.
 const FOREIGN_KEYWORDS: &[(&str, &str)] = &[
     ("def", "dp defines a function with `fn`: `fn name(a, b) { ... }`"),
     ("function", "dp defines a function with `fn`: `fn name(a, b) { ... }`"),
@@ -69,11 +70,15 @@ const FOREIGN_KEYWORDS: &[(&str, &str)] = &[
     ("const", "dp declares a variable with `let`: `let x = ...`"),
 ];
 
-/// The help line for `word` when it is a keyword of Python or JavaScript:
-/// the word just before a parse failure on the same line (`def f(x)`), or
-/// an unbound name (a `def` alone).
-pub fn foreign_keyword(word: &str) -> Option<&'static str> {
-    FOREIGN_KEYWORDS.iter().find(|(w, _)| *w == word).map(|(_, h)| *h)
+/// The help line for `word` when it is a keyword of Python or JavaScript
+/// where it stands: `before` is the text of the token before it on the same
+/// line (`None` at the start of the input or of a line). `lambda` counts
+/// anywhere, the others where a statement starts (`def f(x)` and `} elif
+/// x`, but not `print(func x)`).
+pub fn foreign_keyword(word: &str, before: Option<&str>) -> Option<&'static str> {
+    let (_, help) = FOREIGN_KEYWORDS.iter().find(|(w, _)| *w == word)?;
+    let fits = word == "lambda" || matches!(before, None | Some(";" | "{" | "}"));
+    fits.then_some(*help)
 }
 
 /// The help line for a `:` where dp expects a block: Python's `if x:`.

@@ -279,10 +279,10 @@ impl<'a> Resolver<'a> {
             ));
         } else if let Some(h) = crate::hints::numpy_alias(name, |n| names.iter().any(|m| &**m == n)) {
             d = d.with_help(h);
-        } else if let Some(h) = crate::hints::foreign_keyword(name) {
-            d = d.with_help(h);
         } else if let Some(s) = did_you_mean(name, names.iter().map(|n| &**n)) {
             d = d.with_help(format!("did you mean `{s}`?"));
+        } else if let Some(h) = crate::hints::foreign_keyword(name, None) {
+            d = d.with_help(h);
         }
         self.errors.push(d);
     }

@@ -428,11 +428,20 @@ fn convert(e: ParseError<usize, Token, LexError>, file: FileId, src: &str, token
             )
             .at(Span::new(file, l, r))
             .with_label("unexpected here");
-            // The word just before, on the same line: `def f`, `elif x`.
-            let prev_word = prev
-                .filter(|(_, pe)| src.get(*pe..l).is_some_and(|gap| !gap.contains('\n')))
-                .and_then(|(ps, pe)| src.get(ps..pe));
-            if let Some(h) = prev_word.and_then(crate::hints::foreign_keyword) {
+            // The word just before, on the same line (`def f`, `elif x`), and
+            // the token before that word on its line, if any.
+            let same_line = |from: usize, to: usize| src.get(from..to).is_some_and(|gap| !gap.contains('\n'));
+            let foreign = prev.filter(|(_, pe)| same_line(*pe, l)).and_then(|(ps, pe)| {
+                // (Skipping the `;`s the parser put in, which span nothing.)
+                let before = tokens
+                    .iter()
+                    .rev()
+                    .find(|(start, end)| *end <= ps && start < end)
+                    .filter(|(_, end)| same_line(*end, ps))
+                    .and_then(|(bs, be)| src.get(*bs..*be));
+                crate::hints::foreign_keyword(src.get(ps..pe)?, before)
+            });
+            if let Some(h) = foreign {
                 d = d.with_help(h);
             } else if t == Token::Colon && expected.iter().any(|x| x == "\"{\"") {
                 d = d.with_help(crate::hints::COLON_BLOCK);

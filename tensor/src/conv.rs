@@ -14,6 +14,7 @@ use crate::error::{checked_size, Result, TensorError};
 use crate::pool::SharedMut;
 use crate::tensor::Tensor;
 use std::cell::Cell;
+use std::sync::Mutex;
 
 /// The static parameters of a 2-d convolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -141,15 +142,21 @@ impl Geom {
     fn p(&self) -> usize {
         self.oh * self.ow
     }
-    /// Samples per chunk: as many as keep `col` within a quarter of the L2
-    /// cache (at least one). The unfolded chunk is written by `im2col` and
-    /// read right after by the GEMM's packing; a chunk of the whole batch
-    /// (7 MB for 32 samples of 16x14x14 with 3x3 taps) went to memory and
-    /// back, and 32K-64K elements measured 20-25 % faster on a 2 MiB L2.
-    fn chunk(&self) -> usize {
-        let per = (self.groups * self.kg() * self.p()).max(1);
+    /// Samples per chunk when each sample needs `per` elements of scratch
+    /// (its unfolded input and its product): as many as keep them within a
+    /// quarter of the L2 cache (at least one). The unfolded chunk is written
+    /// by `im2col` and read right after by the GEMM's packing; a chunk of
+    /// the whole batch (7 MB for 32 samples of 16x14x14 with 3x3 taps) went
+    /// to memory and back, and 32K-64K elements measured 20-25 % faster on
+    /// a 2 MiB L2.
+    fn chunk(&self, per: usize) -> usize {
         let budget = crate::cache::caches().l2 / 4 / std::mem::size_of::<f64>();
-        (budget / per).clamp(1, self.n.max(1))
+        (budget / per.max(1)).clamp(1, self.n.max(1))
+    }
+
+    /// How many chunks of [`Geom::chunk`] samples the batch makes.
+    fn chunks(&self, per: usize) -> usize {
+        self.n.div_ceil(self.chunk(per))
     }
 }
 
@@ -309,45 +316,77 @@ thread_local! {
     static SCRATCH: Cell<(Vec<f64>, Vec<f64>)> = const { Cell::new((Vec::new(), Vec::new())) };
 }
 
-/// Scratch buffers larger than this (elements, both together) are freed
-/// after their chunk rather than kept for the next call: only a sample
-/// whose unfolding alone exceeds the chunk budget needs them.
+/// Chunks whose weight-gradient parts are computed before they are added:
+/// enough to keep both threads busy, few enough that the parts stay small.
+const ROUND: usize = 4;
+
+/// Scratch buffers above this many elements (both together) are not kept
+/// past the call that needed them: by the calling thread at its end, by the
+/// helper at its next chunk, which shrinks them to what it needs.
 const KEEP_SCRATCH: usize = 1 << 20;
 
-/// Calls `f(n0, nb, a, b)` for every chunk of samples `n0..n0 + nb` (see
-/// [`Geom::chunk`]), with scratch buffers `a` and `b` of `per[0] * nb` and
-/// `per[1] * nb` elements (their contents unspecified). With several chunks
-/// and a worthwhile helper the two threads share the chunks, each chunk
-/// running on one thread: its unfolded input and product stay in that
-/// core's cache, and the GEMMs inside do not split (a product of operands
-/// just written by one core, split between two, ran slower than on one
-/// here, so 2 threads were slower than 1 when the GEMMs shared). A
-/// chunk's results do not depend on the thread that computed it.
-fn for_each_chunk(g: &Geom, per: [usize; 2], f: impl Fn(usize, usize, &mut [f64], &mut [f64]) + Sync) -> Result<()> {
-    let chunk = g.chunk();
-    // Checked against the element limit and the memory budget, as a
-    // tensor of that size would be.
-    for len in per {
-        checked_size(&[len, chunk])?;
+/// `buf` resized to `per * nb` elements (contents unspecified: every user
+/// writes each element before reading it), after checking the size against
+/// the element limit and the memory budget as a tensor's, and with a
+/// refused allocation reported as an error.
+fn scratch(mut buf: Vec<f64>, per: usize, nb: usize) -> Result<Vec<f64>> {
+    let len = checked_size(&[per, nb])?;
+    if buf.capacity() > KEEP_SCRATCH && buf.capacity() > 2 * len {
+        buf = Vec::new();
     }
+    if len > buf.len() {
+        buf.try_reserve_exact(len - buf.len())
+            .map_err(|_| crate::memory::refused(len as u128 * 8, || "conv2d scratch".into()))?;
+    }
+    buf.resize(len, 0.0);
+    Ok(buf)
+}
+
+/// Calls `f(i, n0, nb, a, b)` for chunks `i` in `chunks` of [`Geom::chunk`]
+/// samples `n0..n0 + nb` each, with scratch buffers `a` and `b` of
+/// `per[0] * nb` and `per[1] * nb` elements (contents unspecified). With
+/// several chunks and a worthwhile helper the two threads share the
+/// chunks, each chunk running on one thread: its unfolded input and product
+/// stay in that core's cache, and the GEMMs inside do not split (a product
+/// of operands just written by one core, split between two, ran slower than
+/// on one here, so 2 threads were slower than 1 when the GEMMs shared). A
+/// chunk's results do not depend on the thread that computed it.
+fn for_each_chunk(
+    g: &Geom,
+    per: [usize; 2],
+    chunks: std::ops::Range<usize>,
+    f: impl Fn(usize, usize, usize, &mut [f64], &mut [f64]) + Sync,
+) -> Result<()> {
+    let chunk = g.chunk(per[0] + per[1]);
+    let failed: Mutex<Option<TensorError>> = Mutex::new(None);
     let run = |i: usize| {
         let n0 = i * chunk;
         let nb = chunk.min(g.n - n0);
-        let (mut a, mut b) = SCRATCH.take();
-        a.resize(per[0] * nb, 0.0);
-        b.resize(per[1] * nb, 0.0);
-        f(n0, nb, &mut a, &mut b);
-        if a.capacity() + b.capacity() <= KEEP_SCRATCH {
-            SCRATCH.set((a, b));
+        let (a, b) = SCRATCH.take();
+        match (scratch(a, per[0], nb), scratch(b, per[1], nb)) {
+            (Ok(mut a), Ok(mut b)) => {
+                f(i, n0, nb, &mut a, &mut b);
+                SCRATCH.set((a, b));
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                *failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+            }
         }
     };
-    let pieces = g.n.div_ceil(chunk);
+    let (start, pieces) = (chunks.start, chunks.len());
     if crate::pool::should_share_pieces(pieces) {
-        crate::pool::for_each_piece(pieces, run);
+        crate::pool::for_each_piece(pieces, |j| run(start + j));
     } else {
-        (0..pieces).for_each(run);
+        chunks.for_each(run);
     }
-    Ok(())
+    let (a, b) = SCRATCH.take();
+    if a.capacity() + b.capacity() <= KEEP_SCRATCH {
+        SCRATCH.set((a, b));
+    }
+    match failed.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
 /// `C = A @ B` for each group: `m x k` blocks of `a` (group stride `m * k`,
@@ -367,11 +406,30 @@ fn group_gemm(
     csb: isize,
     c: &mut [f64],
 ) {
+    // The elements a block's strides reach: within its dense block, so
+    // every group's blocks stay inside the slices.
+    let reach = |r: usize, c: usize, rs: isize, cs: isize| {
+        if r == 0 || c == 0 {
+            0
+        } else {
+            (r - 1) * rs.unsigned_abs() + (c - 1) * cs.unsigned_abs() + 1
+        }
+    };
+    assert!(
+        rsa >= 0
+            && csa >= 0
+            && rsb >= 0
+            && csb >= 0
+            && reach(m, k, rsa, csa) <= m * k
+            && reach(k, n, rsb, csb) <= k * n,
+        "group_gemm: strides beyond a block"
+    );
     assert!(a.len() >= groups * m * k && b.len() >= groups * k * n && c.len() >= groups * m * n);
     for gi in 0..groups {
-        // SAFETY: the assertion keeps every group's blocks inside the slices
-        // (their strides address an m x k, k x n and m x n block), and `c`
-        // is a distinct `&mut` slice, so it aliases neither operand.
+        // SAFETY: the assertions keep every group's blocks inside the slices
+        // (their non-negative strides reach no further than an m x k or
+        // k x n block), C's row-major blocks fill `c`, and `c` is a distinct
+        // `&mut` slice, so it aliases neither operand.
         unsafe {
             crate::linalg::gemm(
                 m,
@@ -415,7 +473,8 @@ impl Tensor {
         let w = data_of(&w);
         let (og, kg, p) = (g.og(), g.kg(), g.p());
         let ys = SharedMut(y.as_mut_ptr());
-        for_each_chunk(&g, [g.groups * kg * p, g.groups * og * p], |n0, nb, col, prod| {
+        let per = [g.groups * kg * p, g.groups * og * p];
+        for_each_chunk(&g, per, 0..g.chunks(per[0] + per[1]), |_, n0, nb, col, prod| {
             im2col(&x, &g, n0, nb, col);
             group_gemm(
                 g.groups,
@@ -448,7 +507,8 @@ impl Tensor {
         let w = data_of(&w);
         let (og, kg, p) = (g.og(), g.kg(), g.p());
         let dxs = SharedMut(dx.as_mut_ptr());
-        for_each_chunk(&g, [g.groups * og * p, g.groups * kg * p], |n0, nb, gt, col| {
+        let per = [g.groups * og * p, g.groups * kg * p];
+        for_each_chunk(&g, per, 0..g.chunks(per[0] + per[1]), |_, n0, nb, gt, col| {
             to_gemm_layout(&gy, &g, n0, nb, gt);
             // Each group's weight matrix read transposed: (kg, og).
             group_gemm(
@@ -479,38 +539,46 @@ impl Tensor {
         let gy = data_of(grad);
         let (og, kg, p) = (g.og(), g.kg(), g.p());
         let len = g.groups * og * kg;
-        // Each chunk's part goes to its own slot, and the parts are added in
-        // chunk order afterwards: the sum of one thread's chunks in order, on
-        // any number of threads.
-        let chunks = g.n.div_ceil(g.chunk());
-        let mut parts = crate::buffer::alloc_filled(&[chunks, len], 0.0)?;
-        let ps = SharedMut(parts.as_mut_ptr());
-        let chunk = g.chunk();
-        for_each_chunk(&g, [g.groups * og * p, g.groups * kg * p], |n0, nb, gt, col| {
-            to_gemm_layout(&gy, &g, n0, nb, gt);
-            im2col(&xs, &g, n0, nb, col);
-            // SAFETY: `parts` has one slot of `len` elements per chunk.
-            let part = unsafe { samples(&ps, len, n0 / chunk, 1) };
-            // (og, nb p) @ (nb p, kg): the unfolded input read transposed.
-            group_gemm(
-                g.groups,
-                og,
-                nb * p,
-                kg,
-                gt,
-                (nb * p) as isize,
-                1,
-                col,
-                1,
-                (nb * p) as isize,
-                part,
-            );
-        })?;
+        let per = [g.groups * og * p, g.groups * kg * p];
+        let chunks = g.chunks(per[0] + per[1]);
+        // Rounds of a few chunks, each chunk's part into its own slot, the
+        // slots added to `dw` in chunk order after each round: the sum one
+        // thread adding chunk after chunk forms, on any number of threads,
+        // with room for one round's parts only.
+        let round = ROUND.min(chunks.max(1));
+        let mut parts = crate::buffer::alloc_filled(&[round, len], 0.0)?;
         let mut dw = crate::buffer::alloc_filled(weight_shape, 0.0)?;
-        for part in parts.chunks_exact(len.max(1)) {
-            for (d, s) in dw.iter_mut().zip(part) {
-                *d += s;
+        let mut r0 = 0;
+        while r0 < chunks {
+            let r1 = (r0 + round).min(chunks);
+            let ps = SharedMut(parts.as_mut_ptr());
+            for_each_chunk(&g, per, r0..r1, |i, n0, nb, gt, col| {
+                to_gemm_layout(&gy, &g, n0, nb, gt);
+                im2col(&xs, &g, n0, nb, col);
+                // SAFETY: `parts` has `round` slots of `len` elements and
+                // `i - r0 < round`; each chunk of the round writes its own.
+                let part = unsafe { samples(&ps, len, i - r0, 1) };
+                // (og, nb p) @ (nb p, kg): the unfolded input read transposed.
+                group_gemm(
+                    g.groups,
+                    og,
+                    nb * p,
+                    kg,
+                    gt,
+                    (nb * p) as isize,
+                    1,
+                    col,
+                    1,
+                    (nb * p) as isize,
+                    part,
+                );
+            })?;
+            for part in parts.chunks_exact(len.max(1)).take(r1 - r0) {
+                for (d, s) in dw.iter_mut().zip(part) {
+                    *d += s;
+                }
             }
+            r0 = r1;
         }
         Ok(Tensor::from_parts(dw, weight_shape.to_vec()))
     }

@@ -250,8 +250,9 @@ fn batches_run_in_cache_sized_chunks_with_each_sample_as_if_alone() {
     // quarter of it is the chunk), the last one shorter when the chunk is
     // 2, 3 or 4 samples. Each sample's output and input gradient must be
     // those of the sample convolved alone, to the bit (each output element
-    // is the same sum in the same order); the weight gradient adds the
-    // chunks' parts, so only to rounding.
+    // is the same sum in the same order: the packed kernel's at these
+    // sizes); the weight gradient adds the chunks' parts, so only to
+    // rounding.
     let s = spec([1, 1], [[1, 1], [1, 1]], [1, 1], 1);
     let (n, xs, ws) = (7, [16, 12, 12], [8, 16, 3, 3]);
     let x = fx(&[n, xs[0], xs[1], xs[2]]);
