@@ -144,8 +144,8 @@ unsafe fn kernel_t<const N: usize, const FULL: bool>(
             lo[j] = _mm256_fmadd_pd(a0, bv, lo[j]);
             hi[j] = _mm256_fmadd_pd(a1, bv, hi[j]);
         }
-        ap = ap.offset(csa);
-        bp = bp.offset(rsb);
+        ap = ap.wrapping_offset(csa);
+        bp = bp.wrapping_offset(rsb);
     }
     // Column j of the tile: rows 0-3 in lo[j], rows 4-7 in hi[j].
     let mut tile = [[0.0f64; 8]; N];
@@ -256,18 +256,20 @@ unsafe fn kernel<const R: usize, const ROWS: bool, const FULL: bool>(
     // products) keep one step per trip: unrolled, the compiler loads A's
     // values early and spills them (16 ymm registers), 10-20 % slower.
     let unrolled = if ROWS { 0 } else { kc / 4 };
+    // The pointers advance with wrapping arithmetic: after the last step they
+    // may point past the operands' buffers (never read there).
     for _ in 0..unrolled {
         step(ap, bp, &mut c0, &mut c1);
         step(ap.offset(acs), bp.offset(rsb), &mut c0, &mut c1);
         step(ap.offset(2 * acs), bp.offset(2 * rsb), &mut c0, &mut c1);
         step(ap.offset(3 * acs), bp.offset(3 * rsb), &mut c0, &mut c1);
-        ap = ap.offset(4 * acs);
-        bp = bp.offset(4 * rsb);
+        ap = ap.wrapping_offset(4 * acs);
+        bp = bp.wrapping_offset(4 * rsb);
     }
     for _ in 4 * unrolled..kc {
         step(ap, bp, &mut c0, &mut c1);
-        ap = ap.offset(acs);
-        bp = bp.offset(rsb);
+        ap = ap.wrapping_offset(acs);
+        bp = bp.wrapping_offset(rsb);
     }
     for i in 0..R {
         if i < mr {
