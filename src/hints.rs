@@ -81,6 +81,12 @@ pub fn foreign_keyword(word: &str, before: Option<&str>) -> Option<&'static str>
     fits.then_some(*help)
 }
 
+/// Whether `help` is one of [`foreign_keyword`]'s lines (the parser then
+/// treats the rest of the line as echoes of that error).
+pub fn is_foreign_keyword_help(help: &str) -> bool {
+    FOREIGN_KEYWORDS.iter().any(|(_, h)| *h == help)
+}
+
 /// The help line for a `:` where dp expects a block: Python's `if x:`.
 pub const COLON_BLOCK: &str =
     "dp puts a block in braces, not after `:`: `if x > 0 { ... } else { ... }`, `for i in range(n) { ... }`";

@@ -266,8 +266,21 @@ pub fn parse(src: &str, file: FileId) -> ParseResult {
     // between it and the previous one kept.
     parse_diags.sort_by_key(|d| d.span.map_or(u32::MAX, |s| s.start));
     let mut last: Option<usize> = None;
+    // After a Python or JavaScript keyword (`} elif x < 0 { ... } else`), the
+    // rest of its line is Python too: its errors are all echoes.
+    let mut foreign_until: Option<usize> = None;
     parse_diags.retain(|d| {
         let at = d.span.map_or(usize::MAX, |s| s.start as usize);
+        if foreign_until.is_some_and(|end| at < end) {
+            return false;
+        }
+        if d.help.as_deref().is_some_and(crate::hints::is_foreign_keyword_help) {
+            foreign_until = Some(
+                src.get(at..)
+                    .and_then(|rest| rest.find('\n'))
+                    .map_or(src.len(), |i| at + i),
+            );
+        }
         // A missing `;` at a line end is an independent mistake: the
         // statement on the next line parses afresh, so each one is reported
         // (`dp check` then lists them all in one run).
