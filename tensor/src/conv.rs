@@ -389,23 +389,15 @@ fn for_each_chunk(
     }
 }
 
-/// `C = A @ B` for each group: `m x k` blocks of `a` (group stride `m * k`,
-/// strides `rsa`, `csa`), `k x n` blocks of `b` (group stride `k * n`,
-/// strides `rsb`, `csb`) and row-major `m x n` blocks of `c`.
-#[allow(clippy::too_many_arguments)]
-fn group_gemm(
-    groups: usize,
-    m: usize,
-    k: usize,
-    n: usize,
-    a: &[f64],
-    rsa: isize,
-    csa: isize,
-    b: &[f64],
-    rsb: isize,
-    csb: isize,
-    c: &mut [f64],
-) {
+/// One operand of [`group_gemm`]: its elements, and the row and column
+/// strides of each group's block.
+type Operand<'a> = (&'a [f64], isize, isize);
+
+/// `C = A @ B` for each group: `m x k` blocks of `a` (group stride `m * k`),
+/// `k x n` blocks of `b` (group stride `k * n`) and row-major `m x n`
+/// blocks of `c`.
+fn group_gemm(groups: usize, [m, k, n]: [usize; 3], a: Operand<'_>, b: Operand<'_>, c: &mut [f64]) {
+    let ((a, rsa, csa), (b, rsb, csb)) = (a, b);
     // The elements a block's strides reach: within its dense block, so
     // every group's blocks stay inside the slices.
     let reach = |r: usize, c: usize, rs: isize, cs: isize| {
@@ -449,14 +441,15 @@ fn group_gemm(
     }
 }
 
-/// The part of `buf` (one element per sample and `per` elements each)
-/// holding samples `n0..n0 + nb`, for a chunk running on either thread.
+/// Blocks `first..first + count` of `buf`, taken as consecutive blocks of
+/// `per` elements (a sample's output, or a chunk's part of the weight
+/// gradient), for a chunk running on either thread.
 ///
 /// # Safety
-/// `buf` must address `n * per` elements, and no two live results may
-/// overlap (each chunk takes its own samples).
-unsafe fn samples<'a>(buf: &SharedMut<f64>, per: usize, n0: usize, nb: usize) -> &'a mut [f64] {
-    std::slice::from_raw_parts_mut(buf.get().add(n0 * per), nb * per)
+/// `buf` must address at least `(first + count) * per` elements, and no
+/// two live results may overlap (each chunk takes its own blocks).
+unsafe fn blocks<'a>(buf: &SharedMut<f64>, per: usize, first: usize, count: usize) -> &'a mut [f64] {
+    std::slice::from_raw_parts_mut(buf.get().add(first * per), count * per)
 }
 
 impl Tensor {
@@ -476,21 +469,10 @@ impl Tensor {
         let per = [g.groups * kg * p, g.groups * og * p];
         for_each_chunk(&g, per, 0..g.chunks(per[0] + per[1]), |_, n0, nb, col, prod| {
             im2col(&x, &g, n0, nb, col);
-            group_gemm(
-                g.groups,
-                og,
-                kg,
-                nb * p,
-                &w,
-                kg as isize,
-                1,
-                col,
-                (nb * p) as isize,
-                1,
-                prod,
-            );
+            let width = (nb * p) as isize;
+            group_gemm(g.groups, [og, kg, nb * p], (&w, kg as isize, 1), (col, width, 1), prod);
             // SAFETY: `y` has n samples of o * p elements; each chunk writes its own.
-            from_gemm_layout(prod, &g, nb, unsafe { samples(&ys, g.o * p, n0, nb) });
+            from_gemm_layout(prod, &g, nb, unsafe { blocks(&ys, g.o * p, n0, nb) });
         })?;
         Ok(Tensor::from_parts(y, g.out_shape().to_vec()))
     }
@@ -511,21 +493,10 @@ impl Tensor {
         for_each_chunk(&g, per, 0..g.chunks(per[0] + per[1]), |_, n0, nb, gt, col| {
             to_gemm_layout(&gy, &g, n0, nb, gt);
             // Each group's weight matrix read transposed: (kg, og).
-            group_gemm(
-                g.groups,
-                kg,
-                og,
-                nb * p,
-                &w,
-                1,
-                kg as isize,
-                gt,
-                (nb * p) as isize,
-                1,
-                col,
-            );
+            let width = (nb * p) as isize;
+            group_gemm(g.groups, [kg, og, nb * p], (&w, 1, kg as isize), (gt, width, 1), col);
             // SAFETY: `dx` has n samples of c * h * w elements; each chunk adds to its own.
-            col2im(col, &g, n0, nb, unsafe { samples(&dxs, g.c * g.h * g.w, n0, nb) });
+            col2im(col, &g, n0, nb, unsafe { blocks(&dxs, g.c * g.h * g.w, n0, nb) });
         })?;
         Ok(Tensor::from_parts(dx, input_shape.to_vec()))
     }
@@ -557,21 +528,10 @@ impl Tensor {
                 im2col(&xs, &g, n0, nb, col);
                 // SAFETY: `parts` has `round` slots of `len` elements and
                 // `i - r0 < round`; each chunk of the round writes its own.
-                let part = unsafe { samples(&ps, len, i - r0, 1) };
+                let part = unsafe { blocks(&ps, len, i - r0, 1) };
                 // (og, nb p) @ (nb p, kg): the unfolded input read transposed.
-                group_gemm(
-                    g.groups,
-                    og,
-                    nb * p,
-                    kg,
-                    gt,
-                    (nb * p) as isize,
-                    1,
-                    col,
-                    1,
-                    (nb * p) as isize,
-                    part,
-                );
+                let width = (nb * p) as isize;
+                group_gemm(g.groups, [og, nb * p, kg], (gt, width, 1), (col, 1, width), part);
             })?;
             for part in parts.chunks_exact(len.max(1)).take(r1 - r0) {
                 for (d, s) in dw.iter_mut().zip(part) {

@@ -317,38 +317,40 @@ impl<T> SharedMut<T> {
 // makes disjoint subslices of one `&mut [T]` with `T: Send`, one per piece.
 unsafe impl<T: Send> Sync for SharedMut<T> {}
 
-/// Whether work on `n` elements whose threshold is `min` should be split.
-pub(crate) fn should_split(n: usize, min: usize) -> bool {
+/// The decision [`test_mode`] forces on this thread for work that could be
+/// shared when `possible` (counting the splits it forces), or `None` where
+/// the production rule decides.
+#[inline(always)]
+fn forced(possible: bool) -> Option<bool> {
     #[cfg(test)]
     match test_mode::MODE.get() {
-        test_mode::Mode::Normal => {}
-        test_mode::Mode::Serial => return false,
+        test_mode::Mode::Normal => None,
+        test_mode::Mode::Serial => Some(false),
         test_mode::Mode::Split => {
-            let split = n >= min && n > GRAIN;
-            if split {
+            if possible {
                 test_mode::SPLITS.fetch_add(1, Ordering::Relaxed);
             }
-            return split;
+            Some(possible)
         }
     }
-    n >= min && n > GRAIN && helper_worthwhile() && elementwise_sharing()
+    #[cfg(not(test))]
+    {
+        let _ = possible;
+        None
+    }
+}
+
+/// Whether work on `n` elements whose threshold is `min` should be split.
+pub(crate) fn should_split(n: usize, min: usize) -> bool {
+    let possible = n >= min && n > GRAIN;
+    forced(possible).unwrap_or_else(|| possible && helper_worthwhile() && elementwise_sharing())
 }
 
 /// Whether `pieces` independent pieces of work, each costly on its own (a
 /// convolution's chunks of samples), should be shared with the helper.
 pub(crate) fn should_share_pieces(pieces: usize) -> bool {
-    #[cfg(test)]
-    match test_mode::MODE.get() {
-        test_mode::Mode::Normal => {}
-        test_mode::Mode::Serial => return false,
-        test_mode::Mode::Split => {
-            if pieces >= 2 {
-                test_mode::SPLITS.fetch_add(1, Ordering::Relaxed);
-            }
-            return pieces >= 2;
-        }
-    }
-    pieces >= 2 && helper_worthwhile()
+    let possible = pieces >= 2;
+    forced(possible).unwrap_or_else(|| possible && helper_worthwhile())
 }
 
 /// Whether elementwise work may be shared: `DP_SPLIT_ELEMENTWISE=0` (read
