@@ -160,7 +160,9 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             summary: "How a function made by `jit` has run: calls traced, calls that ran a plan, whether it gave up.",
             doc: "A dict with `traces` (calls that traced `f` and kept a plan, or tried to), `replays` (calls \
                   that ran a plan without running `f`) and `jitted` (false once the function runs without jit \
-                  for good; the note printed then says why).",
+                  for good; the note printed then says why). A call made while an enclosing function is being \
+                  traced (inside another `jit`, or any call under `DP_JIT=all`) runs as part of that trace and \
+                  counts as neither, so under `DP_JIT=all` these counts can differ from a run without it.",
             example: "let f = jit(|x| x * x);\nf(1.0);\nf(2.0);\njit_stats(f)  # {jitted: true, replays: 1, traces: 1}",
         },
         |_, a| {

@@ -7,7 +7,7 @@ use crate::value::{values_equal, Value};
 use dp_tensor::{BinaryOp, UnaryOp};
 
 /// Python-style float modulo: the result has the sign of the divisor.
-fn float_mod(a: f64, b: f64) -> f64 {
+pub(crate) fn float_mod(a: f64, b: f64) -> f64 {
     let r = a % b;
     if r == 0.0 {
         // +0.0, as `a - b * floor(a / b)` (tensors, traced values) gives:
@@ -297,11 +297,7 @@ pub fn binary(op: BinOp, a: &Value, b: &Value) -> Result<Value, Diagnostic> {
             BinOp::Gt => kernel(BinaryOp::Gt),
             BinOp::Ge => kernel(BinaryOp::Ge),
             BinOp::FloorDiv => ops::unary(UnaryOp::Floor, &kernel(BinaryOp::Div)?),
-            BinOp::Mod => {
-                // a - b * floor(a / b): differentiable in a and b away from the jumps.
-                let q = ops::unary(UnaryOp::Floor, &kernel(BinaryOp::Div)?)?;
-                ops::sub(&ops::num(a), &ops::mul(&ops::num(b), &q)?)
-            }
+            BinOp::Mod => ops::apply(&Prim::FloatMod(crate::prim::FloatMod), &[ops::num(a), ops::num(b)]),
             BinOp::MatMul => matmul(a, b),
         };
         if scalar_comparison {

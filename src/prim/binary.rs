@@ -237,26 +237,33 @@ fn atan2_scale(y: &Value, x: &Value) -> R<Value> {
     div(&f(1.0), &add(&mul(x, x)?, &mul(y, y)?)?)
 }
 
+/// `op(a, b)` elementwise over two numbers broadcast together: a float for
+/// two floats, else a tensor. For the binary primitives without a kernel of
+/// their own in `dp_tensor`.
+fn zip_broadcast(v: &[Value], op: impl Fn(f64, f64) -> f64) -> R<Value> {
+    if let (Value::Float(a), Value::Float(b)) = (&v[0], &v[1]) {
+        return Ok(Value::Float(op(*a, *b)));
+    }
+    let (a, b) = (as_tensor(&v[0])?, as_tensor(&v[1])?);
+    let shape = dp_tensor::broadcast_shapes(a.shape(), b.shape()).ok_or_else(|| {
+        super::tensor_error(dp_tensor::TensorError::Invalid(format!(
+            "cannot broadcast shapes {} and {}",
+            dp_tensor::format_shape(a.shape()),
+            dp_tensor::format_shape(b.shape())
+        )))
+    })?;
+    let xs = te(a.broadcast_to(&shape))?.to_vec();
+    let ys = te(b.broadcast_to(&shape))?.to_vec();
+    let out: Vec<f64> = xs.iter().zip(&ys).map(|(a, b)| op(*a, *b)).collect();
+    Ok(from_tensor(te(Tensor::from_vec(out, &shape))?))
+}
+
 impl Primitive for Atan2 {
     fn name(&self) -> String {
         "atan2".into()
     }
     fn forward(&self, v: &[Value]) -> R<Value> {
-        if let (Value::Float(y), Value::Float(x)) = (&v[0], &v[1]) {
-            return Ok(Value::Float(y.atan2(*x)));
-        }
-        let (y, x) = (as_tensor(&v[0])?, as_tensor(&v[1])?);
-        let shape = dp_tensor::broadcast_shapes(y.shape(), x.shape()).ok_or_else(|| {
-            super::tensor_error(dp_tensor::TensorError::Invalid(format!(
-                "cannot broadcast shapes {} and {}",
-                dp_tensor::format_shape(y.shape()),
-                dp_tensor::format_shape(x.shape())
-            )))
-        })?;
-        let ys = te(y.broadcast_to(&shape))?.to_vec();
-        let xs = te(x.broadcast_to(&shape))?.to_vec();
-        let out: Vec<f64> = ys.iter().zip(&xs).map(|(a, b)| a.atan2(*b)).collect();
-        Ok(from_tensor(te(Tensor::from_vec(out, &shape))?))
+        zip_broadcast(v, f64::atan2)
     }
     // d atan2(y, x) = (x dy - y dx) / (x² + y²); at the origin both are nan, as in JAX.
     fn vjp(&self, v: &[Value], _out: &Value, g: &Value, needs: &[bool]) -> R<Vec<Option<Value>>> {
@@ -285,5 +292,58 @@ impl Primitive for Atan2 {
     }
     fn batch(&self, x: &[Value], batched: &[bool], _n: usize) -> R<Value> {
         super::batching::broadcasting(&Prim::Atan2(Atan2), x, batched)
+    }
+}
+
+/// Python's float `%`, elementwise with broadcasting: the remainder of the
+/// floored division, with the sign of the divisor (`-1 % 3 == 2`). Each
+/// element is computed as the interpreter computes a number's (see
+/// `ops::arith::float_mod`), so a tensor, a traced scalar (jit) and a plain
+/// float agree to the bit. `a - b * floor(a / b)`, which this replaced, is
+/// only the derivative's form: as a value it loses every digit where `a / b`
+/// is large (`[1e308] % 3.0` gave 0, not 2) and gives nan for an infinite
+/// divisor (`2 % inf` is 2).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FloatMod;
+
+impl FloatMod {
+    /// `floor(a / b)`: minus the derivative with respect to `b` (the
+    /// derivative with respect to `a` is 1), piecewise constant.
+    fn quotient(a: &Value, b: &Value) -> R<Value> {
+        ops::unary(dp_tensor::UnaryOp::Floor, &div(a, b)?)
+    }
+}
+
+impl Primitive for FloatMod {
+    fn name(&self) -> String {
+        "`%`".into()
+    }
+    fn forward(&self, v: &[Value]) -> R<Value> {
+        let num = |x: &Value| match x {
+            Value::Int(i) => Value::Float(*i as f64),
+            other => other.clone(),
+        };
+        zip_broadcast(&[num(&v[0]), num(&v[1])], crate::ops::arith::float_mod)
+    }
+    fn vjp(&self, v: &[Value], _out: &Value, g: &Value, needs: &[bool]) -> R<Vec<Option<Value>>> {
+        let (a, b) = (&v[0], &v[1]);
+        Ok(vec![
+            if needs[0] { Some(unbroadcast(g, a)?) } else { None },
+            if needs[1] {
+                Some(unbroadcast(&neg(&mul(g, &Self::quotient(a, b)?)?)?, b)?)
+            } else {
+                None
+            },
+        ])
+    }
+    fn jvp(&self, v: &[Value], t: &[Option<Value>], _out: &Value) -> R<Option<Value>> {
+        let (a, b) = (&v[0], &v[1]);
+        sum_terms(vec![
+            t[0].clone(),
+            term(&t[1], |tb| neg(&mul(tb, &Self::quotient(a, b)?)?))?,
+        ])
+    }
+    fn batch(&self, x: &[Value], batched: &[bool], _n: usize) -> R<Value> {
+        super::batching::broadcasting(&Prim::FloatMod(FloatMod), x, batched)
     }
 }

@@ -7,7 +7,7 @@
 //! family file, one variant here and one row in the macro. Both lists are
 //! exhaustive matches, so a primitive without rules does not compile.
 
-use super::binary::{Atan2, Binary, IntBinary, Where};
+use super::binary::{Atan2, Binary, FloatMod, IntBinary, Where};
 use super::conv::{Conv, Pool};
 use super::decomp::{Adjugate, AdjugateJvp, Cholesky, Det, LogAbsDet, Pinv, Solve, TriSolve};
 use super::elementwise::{IntPow, Unary};
@@ -44,6 +44,8 @@ pub enum Prim {
     Where(Where),
     /// `atan2(y, x)`.
     Atan2(Atan2),
+    /// Python's float `%`.
+    FloatMod(FloatMod),
     /// `sum`, `prod`, `max`, `min` over some axes.
     Reduce(Reduce),
     /// NumPy `matmul`.
@@ -123,6 +125,7 @@ macro_rules! each_prim {
             P::Random($p) => $body,
             P::Where($p) => $body,
             P::Atan2($p) => $body,
+            P::FloatMod($p) => $body,
             P::Reduce($p) => $body,
             P::MatMul($p) => $body,
             P::Transpose($p) => $body,

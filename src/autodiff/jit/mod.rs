@@ -183,7 +183,8 @@ impl Jitted {
                 (None, None) => format!(
                     "it was traced for {MAX_TRACES} different argument signatures (bools and strings among the \
                      arguments are part of a signature, as are the shapes of tensors, ints that decide \
-                     something: a loop count, an index, a shape, and random keys used other than to draw)"
+                     something: a loop count, an index, a shape, random keys used other than to draw, and \
+                     which function each function argument is: a closure made anew for each call is a new one)"
                 ),
             };
             self.give_up(why);

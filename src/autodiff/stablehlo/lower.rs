@@ -27,6 +27,11 @@ pub fn lower(e: &mut Emitter, prim: &Prim, args: &[V], out: &Ty) -> Lowered {
             let (y, x) = (e.broadcast(y, &out.shape), e.broadcast(x, &out.shape));
             Ok(elementwise(e, "atan2", &[y, x]))
         }
+        Prim::FloatMod(_) => {
+            let (a, b) = (e.f64(arg(0)?), e.f64(arg(1)?));
+            let (a, b) = (e.broadcast(a, &out.shape), e.broadcast(b, &out.shape));
+            Ok(python_mod(e, a, b))
+        }
         Prim::Where(_) => {
             let c = e.convert(arg(0)?, Elem::I1);
             let c = e.broadcast(c, &out.shape);
@@ -155,6 +160,31 @@ fn elementwise(e: &mut Emitter, name: &str, xs: &[V]) -> V {
 fn chlo(e: &mut Emitter, name: &str, x: V) -> V {
     let ty = x.ty.clone();
     e.op(&format!("chlo.{name} {} : {ty} -> {ty}", x.name), ty)
+}
+
+/// Python's float `%` of two f64 tensors of one shape: C's `fmod`
+/// (`stablehlo.remainder`), plus the divisor where the signs differ, and +0
+/// for a zero remainder (as `ops::arith::float_mod`).
+fn python_mod(e: &mut Emitter, a: V, b: V) -> V {
+    let r = elementwise(e, "remainder", &[a, b.clone()]);
+    let zero = e.full(0.0, &r.ty);
+    let r_negative = compare(e, "LT", r.clone(), zero.clone());
+    let b_negative = compare(e, "LT", b.clone(), zero.clone());
+    let signs_differ = elementwise(e, "xor", &[r_negative, b_negative]);
+    let nonzero = compare(e, "NE", r.clone(), zero.clone());
+    let shift = elementwise(e, "and", &[signs_differ, nonzero.clone()]);
+    let shifted = elementwise(e, "add", &[r.clone(), b]);
+    let adjusted = select(e, shift, shifted, r);
+    select(e, nonzero, adjusted, zero)
+}
+
+/// `stablehlo.select`: `a` where `c` (i1) holds, else `b` (both of one type).
+fn select(e: &mut Emitter, c: V, a: V, b: V) -> V {
+    let ty = a.ty.clone();
+    e.op(
+        &format!("stablehlo.select {}, {}, {} : {}, {ty}", c.name, a.name, b.name, c.ty),
+        ty,
+    )
 }
 
 fn compare(e: &mut Emitter, dir: &str, a: V, b: V) -> V {

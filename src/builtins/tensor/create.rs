@@ -130,28 +130,16 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
                 )
                 .at(a.span_at(2))
             })?;
-            let batched = |v: &Value| crate::autodiff::trace::is_batched(v);
-            if batched(a.value(0)) || batched(a.value(1)) {
-                return linspace_batched(a.value(0), a.value(1), n).map_err(|d| d.at(a.span));
-            }
-            let start = a.float(0)?;
-            let stop = a.float(1)?;
-            let plain = Value::Tensor(std::rc::Rc::new(te(Tensor::linspace(start, stop, n))?));
             let (sv, ev) = (a.value(0), a.value(1));
-            if !matches!(sv, Value::Dual(_)) && !matches!(ev, Value::Dual(_)) {
-                return Ok(plain);
+            let plain = |v: &Value| !matches!(v, Value::Dual(_)) && !crate::autodiff::trace::is_batched(v);
+            if !plain(sv) || !plain(ev) {
+                return linspace_traced(sv, ev, n).map_err(|d| d.at(a.span));
             }
-            // Differentiated end points: element i is start * (1 - w_i) + stop * w_i with w_i = i / (n - 1).
-            // Only the perturbations (x - stop_gradient(x)) are added, so the values stay exactly NumPy's.
-            let div = if n > 1 { (n - 1) as f64 } else { 1.0 };
-            let w = Value::Tensor(std::rc::Rc::new(te(Tensor::from_vec(
-                (0..n).map(|i| i as f64 / div).collect(),
-                &[n],
-            ))?));
-            let one_minus_w = ops::sub(&Value::Float(1.0), &w)?;
-            let ds = ops::mul(&ops::sub(&ops::reshape(sv, &[])?, &Value::Float(start))?, &one_minus_w)?;
-            let de = ops::mul(&ops::sub(&ops::reshape(ev, &[])?, &Value::Float(stop))?, &w)?;
-            ops::add(&ops::add(&plain, &ds)?, &de)
+            Ok(Value::Tensor(std::rc::Rc::new(te(Tensor::linspace(
+                a.float(0)?,
+                a.float(1)?,
+                n,
+            ))?)))
         },
     );
     register(
@@ -295,10 +283,14 @@ pub(super) fn rand_result(t: Tensor) -> Value {
     ops::from_tensor(t)
 }
 
-/// `linspace` with an end point batched by a running `vmap`, from primitives
-/// (which batch and differentiate): NumPy's `start + i * (stop - start) / (num - 1)`
-/// for all but the last value, which is `stop` itself.
-fn linspace_batched(start: &Value, stop: &Value, n: usize) -> R<Value> {
+/// `linspace` with an end point that is differentiated, traced (jit) or
+/// batched by a running `vmap`, from primitives (which differentiate, replay
+/// and batch): NumPy's `start + i * (stop - start) / (num - 1)` for all but
+/// the last value, which is `stop` itself, the same arithmetic as
+/// `Tensor::linspace` and so the same bits, also at infinite and signed-zero
+/// end points (adding `(x - stop_gradient(x)) * w` to the plain values, as
+/// before, gave nan for an infinite end and lost the sign of `-0.0`).
+fn linspace_traced(start: &Value, stop: &Value, n: usize) -> R<Value> {
     use crate::prim::te;
     let scalar = |v: &Value| ops::reshape(&ops::num(v), &[]);
     let (start, stop) = (scalar(start)?, scalar(stop)?);

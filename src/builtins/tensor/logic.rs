@@ -14,7 +14,10 @@ use std::rc::Rc;
 
 /// The element type name of a number, bool or tensor.
 pub(crate) fn dtype_name(v: &Value) -> Option<&'static str> {
-    Some(match v.strip() {
+    // `peek`, not `strip`: the element type is known from the trace (a plan's
+    // signature includes whether each tensor is bool), so under jit it is
+    // not a read of the elements.
+    Some(match v.peek() {
         Value::Bool(_) => "bool",
         Value::Int(_) => "int64",
         Value::Float(_) => "float64",
