@@ -593,6 +593,18 @@ proptest! {
         check("atan2", &prim_fun(Prim::Atan2(dp::prim::Atan2)), &[y, x], seed)?;
     }
 
+    /// Float `%` with both operands differentiated, away from its jumps: a / b
+    /// stays inside (1, 2) or (-2, -1), where the derivatives are 1 and
+    /// -floor(a / b).
+    #[test]
+    fn float_mod_op((sa, sb) in broadcast_pair(), negative in any::<bool>(), seed in any::<u64>()) {
+        let mut rng = Rng::new(seed);
+        let (lo, hi) = if negative { (-13.5, -7.6) } else { (7.6, 13.5) };
+        let a = uni(&mut rng, &sa, lo, hi);
+        let b = uni(&mut rng, &sb, 7.0, 7.5);
+        check("%", &prim_fun(Prim::FloatMod(dp::prim::FloatMod)), &[a, b], seed)?;
+    }
+
     /// The composed elementwise builtins of issue 11 (away from their kinks).
     #[test]
     fn composed_elementwise((sa, sb) in broadcast_pair(), seed in any::<u64>()) {
@@ -1625,6 +1637,7 @@ proptest! {
             check_batch(op.symbol(), &prim_fun(Prim::Binary(dp::prim::Binary(op))), &[xa.clone(), xb.clone()], &[axa, axb], out, n)?;
         }
         check_batch("atan2", &prim_fun(Prim::Atan2(dp::prim::Atan2)), &[xa.clone(), xb.clone()], &[axa, axb], out, n)?;
+        check_batch("%", &prim_fun(Prim::FloatMod(dp::prim::FloatMod)), &[xa.clone(), xb.clone()], &[axa, axb], out, n)?;
         let c = ops::raw(&Prim::Binary(dp::prim::Binary(BinaryOp::Gt)), &[xa.clone(), Value::Float(1.0)]).expect("compare");
         check_batch("where", &prim_fun(Prim::Where(dp::prim::Where)), &[c, xa.clone(), xb.clone()], &[axa, axa, axb], out, n)?;
     }

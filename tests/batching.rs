@@ -356,6 +356,14 @@ fn cases(p: &Shapes) -> Vec<Case> {
         &[true, true],
         Box::new(move |r| vec![uni(r, &sa1, -1.0, 1.0), uni(r, &sb1, 0.5, 2.0)]),
     ));
+    let (sa1, sb1) = (sa.clone(), sb.clone());
+    out.push(case(
+        "FloatMod",
+        "float %",
+        prim_fun(Prim::FloatMod(dp::prim::FloatMod)),
+        &[true, true],
+        Box::new(move |r| vec![uni(r, &sa1, -3.0, 3.0), uni(r, &sb1, 0.5, 2.0)]),
+    ));
     let special = [
         dp::prim::SpecialFn::Erf,
         dp::prim::SpecialFn::Erfc,

@@ -103,6 +103,22 @@ fn with_aux(jac: Value, aux: Option<Value>) -> Value {
     }
 }
 
+/// Checks that a block of the Jacobian, `n` rows (or columns) of `shape`,
+/// fits the memory budget before they are computed: they are all kept until
+/// joined, so a Jacobian too large for the budget (30000 x 30000 is 7 GB)
+/// was caught only at the join, after its parts had filled the memory (or
+/// an address-space limit aborted the process first).
+fn block_fits(fname: &str, n: usize, shape: &[usize]) -> R<()> {
+    let elements = shape.iter().fold(n as u128, |acc, &d| acc.saturating_mul(d as u128));
+    dp_tensor::check_memory(elements.saturating_mul(8), || {
+        format!(
+            "the `{fname}` Jacobian ({n} x {} elements)",
+            shape.iter().product::<usize>()
+        )
+    })
+    .map_err(ops::tensor_error)
+}
+
 /// `jacrev(f, argnums, has_aux)(args...)`: reverse mode, one backward pass per output element.
 pub fn jacrev_call(it: &mut Interp, f: &Value, opts: &DiffOpts, args: Args) -> R<Value> {
     let fname = "jacrev";
@@ -138,6 +154,11 @@ pub fn jacrev_call(it: &mut Interp, f: &Value, opts: &DiffOpts, args: Args) -> R
         }
         let ys = shape_of(yl);
         let n_out: usize = ys.iter().product();
+        for (x, id) in inp.leaves.iter().zip(&ids) {
+            if id.is_some() {
+                block_fits(fname, n_out, &shape_of(&num(x)))?;
+            }
+        }
         // rows[j]: the cotangents of input leaf j, one per output element, stacked: [n_out, *x shape].
         let mut rows = match node {
             Some(n) => match rev_rows_batched(it, &tape, n, &ys, &inp, &ids) {
@@ -290,6 +311,9 @@ fn fwd_cols_batched(it: &mut Interp, f: &Value, opts: &DiffOpts, args: &Args, j:
                 parts.resize(m + 1, Vec::new());
             }
             if is_differentiable(yl) {
+                if start == 0 {
+                    block_fits("jacfwd", n_in, &shape_of(yl))?;
+                }
                 parts[m].push(stacked(t.as_ref(), &batch.level, count, &shape_of(yl))?);
             }
             Ok(())
@@ -331,6 +355,9 @@ fn fwd_cols_looped(it: &mut Interp, f: &Value, opts: &DiffOpts, args: &Args, j: 
                 shapes.resize(m + 1, None);
             }
             if is_differentiable(yl) {
+                if e == 0 {
+                    block_fits("jacfwd", n_in, &shape_of(yl))?;
+                }
                 shapes[m] = Some(shape_of(yl));
                 parts[m].push(match t {
                     Some(t) => t,

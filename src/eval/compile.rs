@@ -1620,11 +1620,25 @@ fn index_global_computed(g: u32, x: ir::Expr, x_span: Span, k: ir::Expr, span: S
         return index_at(Operand::new(x), x_span, k, span);
     };
     let k_span = k.span;
-    let key_code = expr(k.clone());
-    let general = index_at(Operand::new(x), x_span, k, span);
+    // The key is compiled once and serves both paths: compiling it for each
+    // made `x[x[x[...]]]` on a global cost 2^depth compilations.
+    let key_code = expr(k);
+    let global = expr(x);
     code(move |i, f| {
         if !i.jit_watch.is_empty() {
-            return general.run(i, f);
+            // The general order (the global first, noted as read by the trace).
+            let v = global.run(i, f)?;
+            let key = key_code.run(i, f)?;
+            i.diff.set_span(span);
+            return match element(&v, &key) {
+                Some(found) => Ok(found.clone()),
+                None => Ok(crate::ops::index::index(
+                    &v,
+                    vec![crate::ops::index::Item::At(key, k_span)],
+                    x_span,
+                    span,
+                )?),
+            };
         }
         // The key is read where the code returned it, not moved out: a move
         // re-reads its just-written words with wide loads (a stall, see

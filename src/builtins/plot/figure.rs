@@ -66,6 +66,25 @@ impl Figure {
     }
 }
 
+/// Why an axis over `range` cannot be drawn, if it cannot: its length (on a
+/// log axis, the ratio of its ends) is larger than the largest float, and
+/// the drawing library's tick placement then never ends (it looped forever
+/// on `plot([1e308, -1e308])` and `plot([1e-200, 1e200], logy=true)`).
+pub fn axis_problem(axis: &str, range: (f64, f64), log: bool) -> Option<String> {
+    let (lo, hi) = range;
+    let (extent, what) = if log {
+        (hi / lo, "the ratio of its largest to its smallest value")
+    } else {
+        (hi - lo, "the distance between its smallest and largest value")
+    };
+    (!extent.is_finite()).then(|| {
+        format!(
+            "the {axis} axis cannot be drawn: {what} ({lo:e} to {hi:e}) is beyond the largest float; \
+             scale the values first"
+        )
+    })
+}
+
 /// The range of `values` (nonempty), widened if it is a single value: by
 /// a factor of 2 either way on a log axis, else by 0.5.
 fn span(values: impl Iterator<Item = f64>, log: bool) -> (f64, f64) {

@@ -11,7 +11,7 @@ use crate::diagnostics::{Diagnostic, ErrorKind, R};
 use crate::eval::Interp;
 use crate::syntax::span::Span;
 use crate::value::{quote, Value};
-use figure::{numbers, points, Figure, Histogram, Labels, Series, Style};
+use figure::{axis_problem, numbers, points, Figure, Histogram, Labels, Series, Style};
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -165,6 +165,11 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             logy,
             style,
         };
+        let ((x0, x1), (y0, y1)) = fig.bounds();
+        let problem = axis_problem("x", (x0, x1), logx).or_else(|| axis_problem("y", (y0, y1), logy));
+        if let Some(why) = problem {
+            return Err(Diagnostic::new(ErrorKind::Value, format!("`plot`: {why}")).at(fig_span));
+        }
         let file = a.str_as(6, "file")?;
         let svg = svg::figure(&fig).map_err(draw_error("plot", fig_span))?;
         write_svg(it, "plot", &file, &svg, a.span_at(6))?;
@@ -204,6 +209,9 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             );
         }
         let h = Histogram::new(&values, bins as usize, labels(&a, 2)?);
+        if let Some(why) = axis_problem("x", h.range, false) {
+            return Err(Diagnostic::new(ErrorKind::Value, format!("`hist`: {why}")).at(a.span_at(0)));
+        }
         let file = a.str_as(5, "file")?;
         let svg = svg::histogram(&h).map_err(draw_error("hist", a.span))?;
         write_svg(it, "hist", &file, &svg, a.span_at(5))?;

@@ -455,6 +455,17 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             if reps.iter().any(|&r| r < 0) {
                 return Err(err(ErrorKind::Value, "`repeat`: counts must be non-negative".into()).at(a.span_at(1)));
             }
+            // The result's size (and the index list's) is checked before the
+            // list is built: `repeat(ones(10), 10**12)` aborted on an 8 TB allocation.
+            let total = reps.iter().try_fold(0usize, |acc, &r| acc.checked_add(r as usize));
+            let mut out_shape = shape_of(&y);
+            out_shape[ax] = total.unwrap_or(usize::MAX);
+            let size = te(dp_tensor::checked_size(&out_shape)).map_err(at_param(&a, 1))?;
+            let bytes = (size as u128 + out_shape[ax] as u128) * 8;
+            te(dp_tensor::check_memory(bytes, || {
+                format!("`repeat`'s result of shape {}", dp_tensor::format_shape(&out_shape))
+            }))
+            .map_err(at_param(&a, 1))?;
             let idx: Vec<usize> = reps
                 .iter()
                 .enumerate()
