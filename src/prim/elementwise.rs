@@ -1,6 +1,6 @@
 //! Elementwise unary primitives: `Unary` (exp, log, relu, ...) and `IntPow` (`x ** n`).
 
-use super::rule_util::f;
+use super::rule_util::{f, value_of};
 use super::{as_tensor, from_tensor, Prim, Primitive, R};
 use crate::ops::{self, add, div, mul, neg, scale, sub, unbroadcast};
 use crate::value::Value;
@@ -14,9 +14,25 @@ fn un(op: UnaryOp, x: &Value) -> R<Value> {
     ops::unary(op, x)
 }
 
-/// `(1 - x)(1 + x)`, i.e. `1 - x²` without cancellation near `|x| = 1`.
+/// `1 - x²` with the value of `(1 - x)(1 + x)` (no cancellation near
+/// `|x| = 1`) and the derivatives of `1 - x * x`. The product's own
+/// derivative `-(1 + x) + (1 - x)` cancels to `-2x` with an absolute error
+/// (second derivatives of asin and acos 8e-8 off relatively at 1e-10), and
+/// at `x = ±1` the infinite cotangent of `1 / sqrt(0)` would meet its factor
+/// `1 ∓ x = 0` (`inf * 0`: nan where JAX has ±inf).
 fn one_minus_x2(x: &Value) -> R<Value> {
-    mul(&sub(&f(1.0), x)?, &add(&f(1.0), x)?)
+    let xc = crate::autodiff::trace::strip_diff(x);
+    let exact = mul(&sub(&f(1.0), &xc)?, &add(&f(1.0), &xc)?)?;
+    value_of(&sub(&f(1.0), &un(UnaryOp::Square, x)?)?, &exact)
+}
+
+/// `x² - 1` likewise: the value of `(x - 1)(x + 1)`, the derivatives of
+/// `x * x - 1` (`acosh''(1)` is -inf, as in JAX, not nan). At -1 the value
+/// is `+0 + -0 = +0`, the sign of `x * x - 1`.
+fn x2_minus_one(x: &Value) -> R<Value> {
+    let xc = crate::autodiff::trace::strip_diff(x);
+    let exact = mul(&sub(&xc, &f(1.0))?, &add(&xc, &f(1.0))?)?;
+    value_of(&sub(&un(UnaryOp::Square, x)?, &f(1.0))?, &exact)
 }
 
 /// The local derivative of a unary op at `x` with output `y`, as a value to
@@ -45,8 +61,10 @@ fn unary_derivative(op: UnaryOp, x: &Value, y: &Value) -> R<Option<Value>> {
         Sinh => un(Cosh, x)?,
         Cosh => un(Sinh, x)?,
         Asinh => un(Recip, &un(Sqrt, &add(&mul(x, x)?, &f(1.0))?)?)?,
-        // (x - 1)(x + 1) rather than x² - 1: no cancellation near the branch point.
-        Acosh => un(Recip, &un(Sqrt, &mul(&sub(x, &f(1.0))?, &add(x, &f(1.0))?)?)?)?,
+        // JAX's rule 1 / sqrt(x² - 1), which is real below -1 too (where acosh
+        // is nan): there it gives that value, and +inf at -1, where x² - 1 is +0
+        // (the product (x - 1)(x + 1) alone is -0, whose reciprocal root is -inf).
+        Acosh => un(Recip, &un(Sqrt, &x2_minus_one(x)?)?)?,
         Atanh => un(Recip, &one_minus_x2(x)?)?,
         Asin => un(Recip, &un(Sqrt, &one_minus_x2(x)?)?)?,
         Acos => neg(&un(Recip, &un(Sqrt, &one_minus_x2(x)?)?)?)?,

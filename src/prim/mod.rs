@@ -293,6 +293,30 @@ pub(crate) mod rule_util {
         Ok(acc)
     }
 
+    /// `Σ coefs[k] * z^k` by Horner's rule, written with recordable ops so
+    /// the polynomial can stand in for a function (a series branch) at every
+    /// order of differentiation.
+    pub fn horner(z: &Value, coefs: &[f64]) -> R<Value> {
+        let mut acc = f(0.0);
+        for &c in coefs.iter().rev() {
+            acc = ops::add(&ops::mul(&acc, z)?, &f(c))?;
+        }
+        Ok(acc)
+    }
+
+    /// `fast + (accurate - fast)` with the difference a constant to every
+    /// derivative: the value of `accurate` (up to the rounding of that sum,
+    /// none when the difference is exact) and the derivatives of `fast`, for
+    /// two spellings of one function that are each better at one of these.
+    /// Where the difference is not finite (`inf - inf`) it is left out, so
+    /// `fast` decides there.
+    pub fn value_of(fast: &Value, accurate: &Value) -> R<Value> {
+        use crate::autodiff::trace::strip_diff;
+        let d = ops::sub(&strip_diff(accurate), &strip_diff(fast))?;
+        let finite = ops::unary(dp_tensor::UnaryOp::IsFinite, &d)?;
+        ops::add(fast, &ops::where_(&finite, &d, &f(0.0))?)
+    }
+
     /// `k(t)` for a present tangent or cotangent; `None` stays zero.
     pub fn term(t: &Option<Value>, k: impl FnOnce(&Value) -> R<Value>) -> R<Option<Value>> {
         t.as_ref().map(k).transpose()

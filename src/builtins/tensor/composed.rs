@@ -94,7 +94,8 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
         Decl {
             sig: "sinc(x: tensor) -> tensor",
             summary: "The normalised sinc `sin(pi x) / (pi x)`, with `sinc(0) = 1`, elementwise.",
-            doc: "Differentiable to any order, also at 0 (where the derivatives are those of the Taylor series, as in JAX).",
+            doc: "Differentiable to any order. For `|x| < 1/pi` the value and derivatives are those of the Taylor series \
+                  (of degree 20), accurate to the last bits near 0 and exact at 0 (as JAX there).",
             example: "sinc(0.5)  # 0.6366...",
         },
         |_, a| sinc(&numeric("sinc", a.value(0))?),
@@ -254,27 +255,32 @@ pub(super) fn logaddexp(a: &Value, b: &Value) -> R<Value> {
     add(&shift, &ops::unary(UnaryOp::Log1p, &s)?)
 }
 
-/// `sin(pi x) / (pi x)`; at exactly 0 the even Taylor polynomial of degree
-/// 10 in `pi x` is used instead (value 1 there, and derivatives exact to the
-/// tenth order), the division being made safe so no nan leaks into them.
+/// `sin(pi x) / (pi x)`, and where `|pi x| < 1` its Taylor polynomial of
+/// degree 20 in `pi x` instead (value 1 at 0, derivatives exact there to the
+/// twentieth order, and to the last bits across the branch: the first term
+/// left out is below 1e-22). The quotient alone is exact in value but not in
+/// its derivatives, whose terms (`cos(u) / u`, `sin(u) / u²`, ...) cancel
+/// near 0 to a relative error near `eps / u²`: `grad(sinc)(1e-8)` was 29%
+/// off. Each branch reads a copy of `x` that is tame where the other is
+/// chosen (1 for the quotient, 0 for the polynomial), so neither leaks inf
+/// or nan into the derivatives; nan takes the quotient and stays nan.
 pub(super) fn sinc(x: &Value) -> R<Value> {
-    let is_zero = ops::binary(BinaryOp::Eq, x, &f(0.0))?;
-    let safe = ops::where_(&is_zero, &f(1.0), x)?;
-    let px = scale(&safe, PI)?;
+    use crate::prim::rule_util::horner;
+    let small = ops::binary(BinaryOp::Lt, &ops::unary(UnaryOp::Abs, x)?, &f(1.0 / PI))?;
+    let px = scale(&ops::where_(&small, &f(1.0), x)?, PI)?;
     let ratio = div(&ops::unary(UnaryOp::Sin, &px)?, &px)?;
-    // Σ (-1)^k u^(2k) / (2k + 1)!, Horner in u² = (pi x)².
-    let u = scale(x, PI)?;
-    let u2 = mul(&u, &u)?;
-    let mut poly = f(0.0);
-    let mut fact = [1.0f64; 6];
-    for (k, c) in fact.iter_mut().enumerate() {
-        *c = (1..=(2 * k + 1)).map(|i| i as f64).product::<f64>();
+    // Σ (-1)^k u^(2k) / (2k + 1)!, in u² = (pi x)².
+    let u = scale(&ops::where_(&small, x, &f(0.0))?, PI)?;
+    let mut coefs = [0.0f64; 11];
+    let mut term = 1.0;
+    for (k, c) in coefs.iter_mut().enumerate() {
+        if k > 0 {
+            term /= -(((2 * k) * (2 * k + 1)) as f64);
+        }
+        *c = term;
     }
-    for k in (0..6).rev() {
-        let coef = if k % 2 == 0 { 1.0 } else { -1.0 } / fact[k];
-        poly = add(&mul(&poly, &u2)?, &f(coef))?;
-    }
-    ops::where_(&is_zero, &poly, &ratio)
+    let poly = horner(&mul(&u, &u)?, &coefs)?;
+    ops::where_(&small, &poly, &ratio)
 }
 
 /// `isclose` of values batched by a running `vmap` (or computed by a

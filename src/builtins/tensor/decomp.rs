@@ -452,7 +452,7 @@ pub(super) fn register_least_squares(t: &mut HashMap<Rc<str>, Value>) {
                 sig: "i1(x: tensor) -> tensor",
                 summary: "The modified Bessel function of the first kind of order 1, `I1(x)`, elementwise.",
                 doc: "Odd (as `jax.scipy.special.i1`). Differentiable to any order: `i1' = i0 - i1 / x`, \
-                      its limit 1/2 at 0.",
+                      for `|x| <= 2` by its power series (1/2 at 0; accurate at every order near 0).",
                 example: "i1(1.0)  # 0.565159103992485",
             },
             SpecialFn::I1,
@@ -474,7 +474,7 @@ pub(super) fn register_least_squares(t: &mut HashMap<Rc<str>, Value>) {
                 summary:
                     "The exponentially scaled Bessel function `exp(-|x|) i1(x)`, elementwise (finite for every `x`).",
                 doc: "As `jax.scipy.special.i1e`. Differentiable to any order: \
-                      `i1e' = i0e - i1e (sign(x) + 1 / x)`, 1/2 at 0.",
+                      `i1e' = i0e - i1e (sign(x) + 1 / x)`, for `|x| <= 2` by the power series of `i1'` (1/2 at 0).",
                 example: "i1e(1.0)  # 0.20791041534970847",
             },
             SpecialFn::I1e,

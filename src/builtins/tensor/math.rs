@@ -137,13 +137,13 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
         (Decl {
             sig: "arccosh(x: tensor) -> tensor",
             summary: "The inverse hyperbolic cosine, elementwise (also `acosh`).",
-            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order. Below 1 the value is nan; at 1 the derivative is inf.",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order. Below 1 the value is nan; at 1 the derivative is inf, the second -inf. The derivative is JAX's `1 / sqrt(x² - 1)`, which is real (and inf at -1) also at or below -1.",
             example: "arccosh(1.0)  # 0.0",
         }, Acosh),
         (Decl {
             sig: "acosh(x: tensor) -> tensor",
             summary: "The inverse hyperbolic cosine, elementwise (also `arccosh`).",
-            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order. Below 1 the value is nan; at 1 the derivative is inf.",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order. Below 1 the value is nan; at 1 the derivative is inf, the second -inf. The derivative is JAX's `1 / sqrt(x² - 1)`, which is real (and inf at -1) also at or below -1.",
             example: "acosh(2.0)  # 1.3169...",
         }, Acosh),
         (Decl {
@@ -161,25 +161,25 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
         (Decl {
             sig: "arcsin(x: tensor) -> tensor",
             summary: "The inverse sine (radians), elementwise (also `asin`).",
-            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order. Outside [-1, 1] the value is nan; at ±1 the derivative is inf.",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order. Outside [-1, 1] the value is nan; at ±1 the derivative is inf, the second derivative ±inf (as JAX).",
             example: "arcsin(1.0)  # 1.5707...",
         }, Asin),
         (Decl {
             sig: "asin(x: tensor) -> tensor",
             summary: "The inverse sine (radians), elementwise (also `arcsin`).",
-            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order. Outside [-1, 1] the value is nan; at ±1 the derivative is inf.",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order. Outside [-1, 1] the value is nan; at ±1 the derivative is inf, the second derivative ±inf (as JAX).",
             example: "asin(0.0)  # 0.0",
         }, Asin),
         (Decl {
             sig: "arccos(x: tensor) -> tensor",
             summary: "The inverse cosine (radians), elementwise (also `acos`).",
-            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order. Outside [-1, 1] the value is nan; at ±1 the derivative is -inf.",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order. Outside [-1, 1] the value is nan; at ±1 the derivative is -inf, the second derivative ∓inf (as JAX).",
             example: "arccos(1.0)  # 0.0",
         }, Acos),
         (Decl {
             sig: "acos(x: tensor) -> tensor",
             summary: "The inverse cosine (radians), elementwise (also `arccos`).",
-            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order. Outside [-1, 1] the value is nan; at ±1 the derivative is -inf.",
+            doc: "Elementwise; a number gives a float, a tensor a tensor of the same shape. Differentiable to any order. Outside [-1, 1] the value is nan; at ±1 the derivative is -inf, the second derivative ∓inf (as JAX).",
             example: "acos(0.0)  # 1.5707...",
         }, Acos),
         (Decl {
