@@ -150,6 +150,18 @@ pub fn read_source(path: &Path, streams: bool) -> Result<String, FileError> {
     })
 }
 
+/// The text of a dp source file (script, import, `:load`), as
+/// [`read_source`] reads it, without a leading byte order mark: editors on
+/// Windows put one at the start of UTF-8 files, and it is no part of the
+/// program (nor visible in the editor, so columns count without it).
+pub fn read_program(path: &Path, streams: bool) -> Result<String, FileError> {
+    let mut text = read_source(path, streams)?;
+    if text.starts_with('\u{feff}') {
+        text.drain(..'\u{feff}'.len_utf8());
+    }
+    Ok(text)
+}
+
 /// Where the first invalid UTF-8 byte of `bytes` is, at offset `at`:
 /// "invalid byte 0xFF at line 3, column 5, byte offset 27". The column
 /// counts the characters before it on its line, plus one.

@@ -141,7 +141,7 @@ fn report(interp: &dp::Interp, errors: &[dp::Diagnostic], color: bool) {
 /// The text of a script. A FIFO or device is read too (`dp /dev/stdin`):
 /// Ctrl-C is not taken over yet, so it still ends a read that blocks.
 fn read(file: &Path) -> Result<String, u8> {
-    dp::files::read_source(file, true).map_err(|e| {
+    dp::files::read_program(file, true).map_err(|e| {
         dp::cli_io::err_line!("dp: cannot read {}: {}", file.display(), e.reason());
         2
     })

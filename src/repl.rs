@@ -278,7 +278,7 @@ impl Session {
             return r;
         }
         let path = self.dir.join(&arg);
-        let src = match crate::files::read_source(&path, false) {
+        let src = match crate::files::read_program(&path, false) {
             Ok(s) => s,
             Err(e) => {
                 r.stderr = format!("cannot read {}: {}\n", path.display(), e.reason());

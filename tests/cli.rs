@@ -237,6 +237,102 @@ fn check_reports_every_missing_semicolon_in_one_run() {
     assert_eq!(run.stderr.matches("Error:").count(), 3, "{}", run.stderr);
 }
 
+/// `dp check` looks into imports as running would, without running anything:
+/// an imported file's syntax error, an import cycle and a missing stdlib
+/// module are reported; a file that imports cleanly is "ok" and prints nothing.
+#[test]
+fn check_reports_errors_in_imports_without_running() {
+    let d = temp_dir("check-imports");
+    let check = |file: &Path| finish(spawn(Command::new(DP).arg("check").arg(file)), Duration::from_secs(30));
+    let headers = |stderr: &str| -> Vec<String> {
+        stderr
+            .lines()
+            .filter(|l| l.starts_with("Error:"))
+            .map(str::to_string)
+            .collect()
+    };
+    script(&d, "bad.dp", b"let x = (1, 2;\n");
+    let run = check(&script(&d, "imports_bad.dp", b"import \"bad.dp\" as b;\nprint(1);\n"));
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert_eq!(run.stdout, "");
+    assert_eq!(
+        headers(&run.stderr),
+        ["Error: syntax error: unexpected `;`, expected `)` or `,`"],
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("bad.dp:1:14"), "{}", run.stderr);
+    assert!(run.stderr.contains("while importing this"), "{}", run.stderr);
+
+    // A cycle through a file imported by the checked one.
+    script(&d, "c1.dp", b"import \"c2.dp\" as c;\n");
+    script(&d, "c2.dp", b"import \"c1.dp\" as c;\n");
+    let run = check(&script(&d, "cycle.dp", b"import \"c1.dp\" as c;\n"));
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    let h = headers(&run.stderr);
+    assert_eq!(h.len(), 1, "{}", run.stderr);
+    assert!(
+        h[0].starts_with("Error: import error: import cycle: "),
+        "{}",
+        run.stderr
+    );
+    let chain = h[0].trim_start_matches("Error: import error: import cycle: ");
+    let files: Vec<&str> = chain.split(" -> ").filter_map(|p| p.rsplit('/').next()).collect();
+    assert_eq!(files, ["c1.dp", "c2.dp", "c1.dp"], "{}", h[0]);
+    // The checked file itself takes part in cycles.
+    let run = check(&d.join("c1.dp"));
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(run.stderr.contains("import cycle"), "{}", run.stderr);
+
+    let run = check(&script(&d, "nope.dp", b"import nope;\nimport nn;\n"));
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert_eq!(
+        headers(&run.stderr),
+        ["Error: import error: no standard library module named `nope`"],
+        "{}",
+        run.stderr
+    );
+
+    // Clean imports (one saved with a byte order mark, one imported twice)
+    // are fine, and nothing runs: no output, no file written.
+    script(
+        &d,
+        "util.dp",
+        b"\xef\xbb\xbfsave(\"written.npy\", [1.0]);\nlet two = 2;\n",
+    );
+    script(&d, "mid.dp", b"import \"util.dp\" as u;\nprint(\"mid runs\");\n");
+    let good = script(
+        &d,
+        "good.dp",
+        b"import nn;\nimport \"mid.dp\" as m;\nimport \"util.dp\" as u;\nprint(u.two);\n",
+    );
+    let run = check(&good);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.stdout, format!("{}: ok\n", good.display()));
+    assert_eq!(run.stderr, "");
+    assert!(!d.join("written.npy").exists());
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+/// A script saved with a UTF-8 byte order mark runs and checks: the mark
+/// is no part of the program.
+#[test]
+fn a_byte_order_mark_at_the_start_of_a_script_is_skipped() {
+    let d = temp_dir("bom");
+    let file = script(&d, "bom.dp", b"\xef\xbb\xbfprint(1 + 1);\n");
+    let run = finish(spawn(Command::new(DP).arg(&file)), Duration::from_secs(30));
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.stdout, "2\n");
+    let run = finish(spawn(Command::new(DP).arg("check").arg(&file)), Duration::from_secs(30));
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    // Only at the start: elsewhere it is still a stray character.
+    let file = script(&d, "mid.dp", b"print(1);\n\xef\xbb\xbfprint(2);\n");
+    let run = finish(spawn(Command::new(DP).arg("check").arg(&file)), Duration::from_secs(30));
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(run.stderr.contains("unexpected character"), "{}", run.stderr);
+    let _ = std::fs::remove_dir_all(&d);
+}
+
 /// A program prints the same digits on AVX-512 and AVX2 machines, and on one
 /// thread or two: vector math, GEMM and reductions do the same operations in
 /// the same order on every instruction set with FMA (`DP_SIMD=avx2` runs the

@@ -28,7 +28,8 @@ static JIT_TOTALS: std::sync::Mutex<(usize, usize)> = std::sync::Mutex::new((0, 
 /// Runs one case, every function call jitted when `jit`; returns (stdout,
 /// rendered errors or None).
 fn run_case(path: &Path, jit: bool) -> (String, Option<String>) {
-    let src = std::fs::read_to_string(path).expect("case file is readable");
+    // Read as `dp` reads a script (a leading byte order mark is skipped).
+    let src = dp::files::read_program(path, false).expect("case file is readable");
     let cap = Capture::default();
     let mut interp = dp::Interp::new(Box::new(cap.clone()));
     if jit {

@@ -9,7 +9,7 @@
 use super::capture::{AdjointRef, Extended};
 use super::graph;
 use super::trace::{self, node_at, trace_input};
-use crate::diagnostics::{SourceMap, R};
+use crate::diagnostics::{Diagnostic, ErrorKind, SourceMap, R};
 use crate::eval::Interp;
 use crate::value::native::Args;
 use crate::value::object::Object;
@@ -118,6 +118,48 @@ impl TracedGraph {
                 Err(super::replay::diverged_error(&self.graph, &self.sources, node, &got))
             }
         }
+    }
+
+    /// When `args` do not give the graph as many inputs as it has, the
+    /// first argument that is (or holds) something other than a float or
+    /// tensor, with the report for it: that is the likelier mistake than the
+    /// count (`run_graph(g, "a")` gives a string, not zero inputs).
+    pub fn foreign_argument(&self, args: &[Value]) -> Option<(usize, Diagnostic)> {
+        let wanted = self.graph.inputs.len();
+        if Self::inputs_of(args).is_ok_and(|inputs| inputs.len() == wanted) {
+            return None;
+        }
+        let first_foreign = |a: &Value| {
+            let mut first = None;
+            let walked = tree::for_each_leaf(a, &mut |x| {
+                if first.is_none() && !is_differentiable(x) {
+                    first = Some(x.describe());
+                }
+            });
+            walked.ok().and(first)
+        };
+        let (k, a, leaf) = args
+            .iter()
+            .enumerate()
+            .find_map(|(k, a)| first_foreign(a).map(|leaf| (k, a, leaf)))?;
+        let (message, label) = match a.peek() {
+            Value::Tuple(_) | Value::Dict(_) => (
+                format!(
+                    "`run_graph` expects the graph's inputs to be floats or tensors, found {leaf} in a {}",
+                    a.type_name()
+                ),
+                format!("this {} holds {leaf}", a.type_name()),
+            ),
+            _ => (
+                format!("`run_graph` expects the graph's inputs to be floats or tensors, found {leaf}"),
+                format!("this is {leaf}"),
+            ),
+        };
+        let d = Diagnostic::new(ErrorKind::Type, message).with_label(label).with_note(format!(
+            "the graph has {wanted} input{}: the float and tensor leaves of the arguments, in the order they were traced",
+            if wanted == 1 { "" } else { "s" }
+        ));
+        Some((k, d))
     }
 
     /// The graph's inputs in `args`: their float and tensor leaves, in order.

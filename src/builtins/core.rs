@@ -170,6 +170,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
                     .with_label(format!("{} has more than 9223372036854775807 elements", x.repr()))
             })?,
             Value::Tensor(_) if !seen.is_empty() => seen[0] as i64,
+            Value::Tensor(_) => return Err(super::unsized_error("len").at(a.span_of(0))),
             other => {
                 return Err(
                     arg_type("len", "its argument", "a tuple, dict, string, range or tensor", other)

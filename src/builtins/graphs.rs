@@ -82,6 +82,9 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         },
         |_, a| {
             let g = graph_arg(&a, 0)?;
+            if let Some((k, d)) = g.foreign_argument(a.rest()) {
+                return Err(d.at(a.span_of(k + 1)));
+            }
             g.run(a.rest()).map_err(|d| d.at(a.args().span))
         },
     );

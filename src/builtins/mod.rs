@@ -18,7 +18,7 @@ pub mod trees;
 use crate::diagnostics::Diagnostic;
 use crate::eval::Interp;
 pub use crate::value::native::{
-    arg_type, bool_arg, declared, float_arg, func_arg, int_arg, native, str_arg, Args, Native, NativeFn,
+    arg_type, bool_arg, declared, float_arg, func_arg, int_arg, native, str_arg, unsized_error, Args, Native, NativeFn,
 };
 pub use crate::value::signature::{Call, Decl, Signature};
 use crate::value::Value;

@@ -47,8 +47,9 @@ fn items_of(fname: &str, v: &Value) -> R<Vec<Value>> {
     }
     if let Value::Tensor(t) = v.strip() {
         // A zero-size tensor can have a huge leading axis: one tuple entry per row.
-        if let Some(&rows) = t.shape().first() {
-            crate::value::tuple::check_len(rows as u128)?;
+        match t.shape().first() {
+            Some(&rows) => crate::value::tuple::check_len(rows as u128)?,
+            None => return Err(super::unsized_error(fname)),
         }
     }
     let items = iterate(v).map_err(|_| {
@@ -186,7 +187,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         },
         |_, a| match a.given(0) {
             None => Ok(Value::Tuple(Tuple::new())),
-            Some(x) => Ok(Value::tuple(items_of("tuple", x)?)),
+            Some(x) => Ok(Value::tuple(items_of("tuple", x).map_err(|d| d.at(a.span_of(0)))?)),
         },
     );
     register(

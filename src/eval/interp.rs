@@ -155,12 +155,32 @@ impl Interp {
         self.sources.render(d, color)
     }
 
-    /// Parses and resolves `src` as the main program's next chunk, without running it.
+    /// Parses and resolves `src` as the main program's next chunk, without
+    /// running it; so are the files it imports, and a missing module or an
+    /// import cycle is reported as running would report it.
     pub fn check_source(&mut self, name: &str, src: &str, dir: Option<PathBuf>) -> Result<(), Vec<Diagnostic>> {
         let file = self.sources.add(name, src);
         let ast = parser::parse(src, file)?;
         let module = Module::new(name, dir, file);
-        Resolver::new(&module, &self.builtins, src).program(&ast).map(|_| ())
+        let resolved = Resolver::new(&module, &self.builtins, src).program(&ast);
+        // As when running, the main file takes part in cycle detection.
+        let main_key = Path::new(name).canonicalize().ok().filter(|p| p.is_file());
+        if let Some(k) = &main_key {
+            self.importing.push((k.clone(), name.to_string()));
+        }
+        let mut errors = self.check_imports(&ast, &module, &mut Default::default());
+        if main_key.is_some() {
+            self.importing.pop();
+        }
+        // The imports come first in a file, and so do their reports.
+        if let Err(more) = resolved {
+            errors.extend(more);
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
     }
 
     /// The directory of the main script (against which its imports resolve):

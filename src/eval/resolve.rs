@@ -13,6 +13,9 @@ use std::rc::Rc;
 /// The deepest expression nesting accepted (deeper input is reported, not a stack overflow).
 const MAX_NESTING: usize = 20_000;
 
+/// The start of the report for an expression deeper than [`MAX_NESTING`].
+const TOO_DEEP: &str = "expression too deep";
+
 /// How many characters of a name a report quotes (a generated program may
 /// have a name a million characters long).
 const NAME_EXCERPT: usize = 60;
@@ -335,6 +338,52 @@ impl<'a> Resolver<'a> {
         }
     }
 
+    /// Reports a name bound twice by one binding: two parameters of one
+    /// function (`fn f(a, a)`), or two places of one pattern (`let (a, a)`).
+    /// Only one of the values could ever be read, so the program surely
+    /// means something else. `_` is exempt: it is the conventional name for
+    /// a value that is ignored (`let (_, l, _) = ...`, `|_, _| 0`).
+    fn check_duplicates<'p>(&mut self, patterns: impl IntoIterator<Item = &'p ast::Pattern>, params: bool) {
+        fn names<'p>(p: &'p ast::Pattern, out: &mut Vec<&'p ast::Ident>) {
+            match p {
+                ast::Pattern::Name(i) => out.push(i),
+                ast::Pattern::Tuple(ps, _) => ps.iter().for_each(|p| names(p, out)),
+                ast::Pattern::Dict(es, _) => es.iter().for_each(|(_, p)| names(p, out)),
+            }
+        }
+        let mut bound = Vec::new();
+        for p in patterns {
+            names(p, &mut bound);
+        }
+        // (A map, not a search of the earlier names: a generated program may
+        // have a pattern of a million names.)
+        let mut seen: HashMap<&str, Span> = HashMap::new();
+        for later in bound {
+            if &*later.name == "_" {
+                continue;
+            }
+            let Some(&first) = seen.get(&*later.name) else {
+                seen.insert(&later.name, later.span);
+                continue;
+            };
+            let shown = excerpt(&later.name, NAME_EXCERPT);
+            let d = if params {
+                Diagnostic::new(ErrorKind::Syntax, format!("duplicate parameter `{shown}`"))
+                    .at(later.span)
+                    .with_label("a second parameter of this name")
+                    .with_secondary(first, format!("`{shown}` is first a parameter here"))
+                    .with_help("give each parameter its own name")
+            } else {
+                Diagnostic::new(ErrorKind::Syntax, format!("`{shown}` is bound twice in one pattern"))
+                    .at(later.span)
+                    .with_label("a second binding of this name")
+                    .with_secondary(first, format!("`{shown}` is first bound here"))
+                    .with_help("give each part its own name (`_` for a part that is not used)")
+            };
+            self.errors.push(d);
+        }
+    }
+
     /// The parameter list as written, `(a, (b, c), lr=0.1)`, for printing the
     /// function; long defaults are elided.
     fn params_text(&self, params: &[ast::Param]) -> Rc<str> {
@@ -368,6 +417,7 @@ impl<'a> Resolver<'a> {
         let saved_nesting = self.nesting;
         let mut params = Vec::new();
         let params_text = self.params_text(&f.params);
+        self.check_duplicates(f.params.iter().map(|p| &p.pattern), true);
         for p in &f.params {
             let pattern = self.pattern(&p.pattern);
             let name = match &p.pattern {
@@ -440,6 +490,7 @@ impl<'a> Resolver<'a> {
                 }
                 let v = self.expr(e);
                 self.defining.truncate(depth);
+                self.check_duplicates([p], false);
                 ir::Stmt::Let(self.pattern(p), v)
             }
             S::Assign(n, e) => {
@@ -609,13 +660,21 @@ impl<'a> Resolver<'a> {
         self.nesting += 1;
         if self.nesting > MAX_NESTING {
             self.nesting -= 1;
-            if !self.errors.iter().any(|d| d.message.starts_with("expression nested")) {
+            if !self.errors.iter().any(|d| d.message.starts_with(TOO_DEEP)) {
+                // The tree is what is deep: a flat chain `a + b + c + ...` is
+                // a tree one level deeper per operator, and is resolved,
+                // compiled and run by recursion like any nesting.
                 self.errors.push(
                     Diagnostic::new(
                         ErrorKind::Syntax,
-                        format!("expression nested more than {MAX_NESTING} levels deep"),
+                        format!("{TOO_DEEP}: more than {MAX_NESTING} levels of nested or chained operations"),
                     )
-                    .at(e.span),
+                    .at(e.span)
+                    .with_label(format!("this part is more than {MAX_NESTING} levels down"))
+                    .with_help(
+                        "each operator of a chain like `a + b + c + ...` adds a level, as each bracket does: \
+                         add many terms up in a loop, or with `sum` over a tensor",
+                    ),
                 );
             }
             return ir::Expr {
@@ -698,6 +757,7 @@ impl<'a> Resolver<'a> {
             A::For(p, it, body) => {
                 let it = self.boxed(it);
                 self.scope().blocks.push(Vec::new());
+                self.check_duplicates([p], false);
                 let pat = self.pattern(p);
                 self.scope().loops += 1;
                 let body = Box::new(self.block(body));

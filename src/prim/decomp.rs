@@ -150,13 +150,12 @@ pub fn inv(a: &Value) -> R<Value> {
     solve(a, &ops::broadcast_to(&eye(last(a))?, &s)?).map_err(|d| renamed(d, "inv"))
 }
 
-/// A failure of the `solve` behind a composite, reported under the composite's name.
-fn renamed(mut d: crate::diagnostics::Diagnostic, name: &str) -> crate::diagnostics::Diagnostic {
-    if let Some(rest) = d
-        .message
-        .strip_prefix("`solve` failed")
-        .or(d.message.strip_prefix("`inv` failed"))
-    {
+/// A failure of the kernel behind a builtin (`solve` behind `inv`,
+/// `triangular_solve` behind its alias `solve_triangular`), reported under
+/// the name the user called.
+pub fn renamed(mut d: crate::diagnostics::Diagnostic, name: &str) -> crate::diagnostics::Diagnostic {
+    let kernels = ["`solve` failed", "`inv` failed", "`triangular_solve` failed"];
+    if let Some(rest) = kernels.iter().find_map(|k| d.message.strip_prefix(k)) {
         d.message = format!("`{name}` failed{rest}");
     }
     d

@@ -36,6 +36,22 @@ pub fn tokenize(src: &str, file: FileId) -> (Vec<(usize, Token, usize)>, Vec<Spa
                     tokens.push((l, Token::Float(i as f64), r.end));
                 }
             }
+            Ok(Token::Dot) if after_int(&tokens, r.start) && exponent_len(lex.remainder()) > 0 => {
+                // `1.e5`: not the field `e5` of the int 1, but a float written
+                // without a digit after the point. One error, and it stands as
+                // the float it was meant to be.
+                let exp_end = r.end + exponent_len(lex.remainder());
+                lex.bump(exp_end - r.end);
+                if let Some((l, Token::Int(_), _)) = tokens.pop() {
+                    let (int, exp) = (&src[l..r.start], &src[r.end..exp_end]);
+                    let value = format!("{int}.0{exp}").replace('_', "").parse::<f64>().unwrap_or(0.0);
+                    errors.push(SpannedLexError {
+                        error: LexError::DotExponent(int.to_string(), exp.to_string()),
+                        span: Span::new(file, l, exp_end),
+                    });
+                    tokens.push((l, Token::Float(value), exp_end));
+                }
+            }
             Ok(Token::FStr) => match super::fstring::expand(src, r.start, r.end) {
                 Ok(expanded) => tokens.extend(expanded),
                 Err((error, a, b)) => {
@@ -69,10 +85,34 @@ pub fn tokenize(src: &str, file: FileId) -> (Vec<(usize, Token, usize)>, Vec<Spa
     (tokens, errors)
 }
 
+/// Whether the last token is an integer ending at `at`.
+fn after_int(tokens: &[(usize, Token, usize)], at: usize) -> bool {
+    matches!(tokens.last(), Some((_, Token::Int(_), end)) if *end == at)
+}
+
+/// The length of the exponent (`e5`, `E-3`) at the start of `rest`, 0 when
+/// there is none. (No field or method of an int is named like one.)
+fn exponent_len(rest: &str) -> usize {
+    let b = rest.as_bytes();
+    if !matches!(b.first(), Some(b'e' | b'E')) {
+        return 0;
+    }
+    let sign = usize::from(matches!(b.get(1), Some(b'+' | b'-')));
+    let digits = b[1 + sign..].iter().take_while(|c| c.is_ascii_digit()).count();
+    // `1.e` or `1.ex` is a field name; `1.e5x` is too (an identifier).
+    let ident_follows = b
+        .get(1 + sign + digits)
+        .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_');
+    if digits == 0 || (sign == 0 && ident_follows) {
+        return 0;
+    }
+    1 + sign + digits
+}
+
 /// Whether a `.` at `at` directly ends an integer (`3.`) rather than starting a
 /// field or method name (`3.abs()`, `x.y`).
 fn is_trailing_dot(tokens: &[(usize, Token, usize)], at: usize, rest: &str) -> bool {
-    let after_int = matches!(tokens.last(), Some((_, Token::Int(_), end)) if *end == at);
+    let after_int = after_int(tokens, at);
     let name_follows = rest.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
     after_int && !name_follows
 }
@@ -97,6 +137,22 @@ mod tests {
         let (toks, errs) = kinds("3.abs()");
         assert!(errs.is_empty());
         assert_eq!(toks[..3], [Token::Int(3), Token::Dot, Token::Ident("abs".into())]);
+    }
+
+    #[test]
+    fn an_exponent_after_a_bare_point_is_one_error() {
+        for (src, value) in [("1.e5;", 1e5), ("2.E-3;", 2e-3), ("1_0.e+2;", 1e3)] {
+            let (toks, errs) = kinds(src);
+            assert_eq!(errs.len(), 1, "{src}");
+            assert!(matches!(errs[0], LexError::DotExponent(..)), "{src}");
+            assert_eq!(toks, vec![Token::Float(value), Token::Semi], "{src}");
+        }
+        // A name that is no exponent stays a field (`1.e` and `1.e5x` are fields, `1.exp()` a method).
+        for src in ["1.e;", "1.e5x;", "1.exp();"] {
+            let (toks, errs) = kinds(src);
+            assert!(errs.is_empty(), "{src}");
+            assert_eq!(toks[..2], [Token::Int(1), Token::Dot], "{src}");
+        }
     }
 
     #[test]

@@ -202,11 +202,14 @@ pub fn parse(src: &str, file: FileId) -> ParseResult {
                 LexError::TrailingDot(n) => d
                     .with_label("write a digit after the point")
                     .with_help(format!("write `{n}.0`")),
+                LexError::DotExponent(n, exp) => d
+                    .with_label("a float needs a digit after the point")
+                    .with_help(format!("write `{n}.0{exp}` or `{n}{exp}`")),
                 LexError::BadEscape(e) => d
                     .with_label(if e.starts_with("\\u") { "not a valid Unicode escape" } else { "unknown escape" })
                     .with_help(r#"the escapes are \n \t \r \0 \\ \" and \u{1F600} (1 to 6 hex digits)"#),
                 LexError::UnterminatedString => d
-                    .with_label("this string is not closed on its line")
+                    .with_label("this string is never closed")
                     .with_help(r#"add the closing `"`"#),
                 LexError::UnexpectedChar => d.with_label("no token starts with this character"),
                 LexError::IntTooLarge => d.with_label("does not fit in a 64-bit int").with_help(
@@ -386,6 +389,12 @@ fn misplaced_assign(file: FileId, src: &str, l: usize, r: usize, prev: Option<(u
         .filter(|(_, pe)| *pe == l)
         .and_then(|(ps, pe)| src.get(ps..pe))
         .filter(|p| ["+", "-", "*", "/", "//", "%", "**", "@"].contains(p));
+    if prev.and_then(|(ps, pe)| src.get(ps..pe)) == Some("let") {
+        return Diagnostic::new(ErrorKind::Syntax, "a name is missing after `let`")
+            .at(Span::new(file, l, r))
+            .with_label("expected the name to bind before this `=`")
+            .with_help("write `let NAME = value;`");
+    }
     if let (Some(op), Some((ps, _))) = (op, prev) {
         return Diagnostic::new(ErrorKind::Syntax, format!("dp has no `{op}=` operator"))
             .at(Span::new(file, ps, r))
@@ -434,6 +443,20 @@ fn convert(e: ParseError<usize, Token, LexError>, file: FileId, src: &str, token
             }
             if t == Token::Assign {
                 return misplaced_assign(file, src, l, r, prev);
+            }
+            // A `)` that spans nothing is the end of an f-string's `{...}`
+            // (see `syntax::fstring`): the user wrote no `)`, the expression
+            // inside the braces stops early.
+            if t == Token::RParen && l == r {
+                return Diagnostic::new(
+                    ErrorKind::Syntax,
+                    format!(
+                        "the expression in this f-string's `{{...}}` ends early, expected {}",
+                        expected_list(&expected)
+                    ),
+                )
+                .at(Span::new(file, l, (l + 1).min(len)))
+                .with_label("the expression ends here");
             }
             let mut d = Diagnostic::new(
                 ErrorKind::Syntax,

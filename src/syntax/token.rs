@@ -17,6 +17,9 @@ pub enum LexError {
     UnterminatedString,
     /// A number ending in a bare `.` such as `3.` (floats need a digit after the point).
     TrailingDot(String),
+    /// An int, a bare `.` and an exponent such as `1.e5` (the point needs a
+    /// digit after it): the int's text and the exponent's (`e5`).
+    DotExponent(String, String),
     /// A malformed f-string (an unclosed or empty `{}`), with what is wrong.
     BadFString(String),
     /// Comparison operators chained without parentheses (`a < b < c`), found by the parser.
@@ -36,6 +39,9 @@ impl fmt::Display for LexError {
             LexError::BadEscape(e) => write!(f, "invalid escape sequence `{e}` in string"),
             LexError::UnterminatedString => write!(f, "unterminated string literal: expected a closing `\"`"),
             LexError::TrailingDot(n) => write!(f, "`{n}.` is not a number: a float needs a digit after the point"),
+            LexError::DotExponent(n, exp) => {
+                write!(f, "`{n}.{exp}` is not a number: a float needs a digit after the point")
+            }
             LexError::BadFString(why) => write!(f, "invalid f-string: {why}"),
             LexError::ChainedComparison { .. } => write!(f, "comparison operators cannot be chained"),
         }

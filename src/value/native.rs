@@ -115,6 +115,17 @@ pub fn arg_type(fname: &str, what: &str, expected: &str, found: &Value) -> Diagn
     )
 }
 
+/// The error for asking `fname` for the length or the items of a 0-d
+/// tensor: a single number, not a sequence (numpy: "len() of unsized object").
+pub fn unsized_error(fname: &str) -> Diagnostic {
+    Diagnostic::new(
+        ErrorKind::Type,
+        format!("`{fname}`: a 0-d tensor has no length (it is a single number, not a sequence)"),
+    )
+    .with_label("this is a tensor of shape ()")
+    .with_help("`float(x)` gives its value as a number; `reshape(x, (1,))` makes it a 1-element tensor")
+}
+
 /// Reads an int argument (integral floats are accepted).
 pub fn int_arg(fname: &str, what: &str, v: &Value) -> Result<i64, Diagnostic> {
     crate::autodiff::vmap::require_unbatched(v, &format!("{what} of `{fname}`"))?;

@@ -97,8 +97,11 @@ pub fn shape_arg(fname: &str, v: &Value) -> R<Vec<usize>> {
     match v {
         Value::Tuple(t) => t.iter().map(one).collect(),
         Value::Tensor(t) if t.ndim() == 1 => t.to_vec().iter().map(|x| one(&Value::Float(*x))).collect(),
-        other => Ok(vec![one(other).map_err(|_| {
-            arg_type(fname, "the shape", "an int or a tuple of ints", other)
+        // A value that is no int at all is worded as a shape; a negative int
+        // keeps the message that says so (`zeros(-1)`).
+        other => Ok(vec![one(other).map_err(|e| match e.kind {
+            ErrorKind::Type => arg_type(fname, "the shape", "an int or a tuple of ints", other),
+            _ => e,
         })?]),
     }
 }

@@ -167,7 +167,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
                     unit_diagonal: flag(4, "unit_diagonal")?,
                     right_side: !flag(5, "left_side")?,
                 };
-                decomp::triangular_solve(&x, &y, opts).map_err(|d| d.at(a.span))
+                decomp::triangular_solve(&x, &y, opts).map_err(|d| decomp::renamed(d, name).at(a.span))
             },
         );
     }
