@@ -307,10 +307,21 @@ fn b2f(b: bool) -> f64 {
     }
 }
 
-/// NumPy `maximum`: NaN if either is NaN (branch-free so loops vectorise).
+/// `maximum` as XLA's (and IEEE 754-2019's `maximum`): NaN if either is NaN,
+/// and `-0.0 < +0.0`, so the result does not depend on the operands' order
+/// (`a >= b ? a : b` gave `maximum(-0.0, 0.0) = -0.0`; JAX gives 0.0).
+/// Branch-free so loops vectorise: equal operands are merged bitwise (the
+/// sign bit survives only if both are `-0.0`).
 #[inline]
 pub fn maximum(a: f64, b: f64) -> f64 {
-    let m = if a >= b { a } else { b };
+    let equal = f64::from_bits(a.to_bits() & b.to_bits());
+    let m = if a > b {
+        a
+    } else if b > a {
+        b
+    } else {
+        equal
+    };
     if a.is_nan() || b.is_nan() {
         a + b
     } else {
@@ -318,10 +329,18 @@ pub fn maximum(a: f64, b: f64) -> f64 {
     }
 }
 
-/// NumPy `minimum`: NaN if either is NaN (branch-free so loops vectorise).
+/// `minimum` as XLA's: NaN if either is NaN, and `-0.0 < +0.0` (see
+/// [`maximum`]; equal operands merged so the sign bit survives if either has it).
 #[inline]
 pub fn minimum(a: f64, b: f64) -> f64 {
-    let m = if a <= b { a } else { b };
+    let equal = f64::from_bits(a.to_bits() | b.to_bits());
+    let m = if a < b {
+        a
+    } else if b < a {
+        b
+    } else {
+        equal
+    };
     if a.is_nan() || b.is_nan() {
         a + b
     } else {

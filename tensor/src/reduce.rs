@@ -66,7 +66,7 @@ fn prod_slice(x: &[f64]) -> f64 {
 
 /// Max (or min) of a non-empty contiguous slice, NaN-propagating.
 fn extreme_slice(x: &[f64], is_max: bool) -> f64 {
-    crate::vreduce::extreme(x, is_max)
+    crate::vreduce::signed_zero(crate::vreduce::extreme(x, is_max), x, is_max)
 }
 
 /// Reduction of a non-empty contiguous slice.

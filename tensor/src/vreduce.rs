@@ -97,10 +97,30 @@ const XL: usize = 32;
 /// remainder loop then scans the whole slice).
 #[inline(always)]
 pub(crate) fn extreme_in<M: Mode>(x: &[f64], is_max: bool) -> f64 {
-    if x.len() >= XL {
-        return extreme_impl::<M>(x, is_max);
+    let m = if x.len() >= XL {
+        extreme_impl::<M>(x, is_max)
+    } else {
+        scan_rest(x[0], false, x, is_max)
+    };
+    signed_zero(m, x, is_max)
+}
+
+/// The extreme `m` of `x` with `-0.0 < +0.0`, as XLA's `max` and `min`
+/// reductions: the scans keep the first of equal elements, so a zero
+/// extreme gets its sign here (the maximum is `+0.0` if any element is, the
+/// minimum `-0.0` if any element is). A second look at `x` only when the
+/// extreme is zero.
+#[inline(always)]
+pub(crate) fn signed_zero(m: f64, x: &[f64], is_max: bool) -> f64 {
+    if m != 0.0 {
+        return m;
     }
-    scan_rest(x[0], false, x, is_max)
+    let wanted = if is_max { 0.0f64 } else { -0.0f64 };
+    if x.iter().any(|v| v.to_bits() == wanted.to_bits()) {
+        wanted
+    } else {
+        m
+    }
 }
 
 /// Continues a max (or min) scan from `m` over `rest`, one element at a

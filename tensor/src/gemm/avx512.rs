@@ -14,6 +14,7 @@ const B_AHEAD: isize = 5;
 impl MicroKernel for Avx512 {
     const MR: usize = 14;
     const NR: usize = 16;
+    const FEW_ROWS: usize = 96;
 
     fn rows(mr: usize) -> usize {
         // A last panel of few rows runs a shorter kernel rather than

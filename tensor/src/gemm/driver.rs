@@ -88,6 +88,17 @@ pub(crate) trait MicroKernel {
     /// measurements). The AVX-512 kernel does twice the work per line of B
     /// and gains nothing from packing it.
     const UNPACKED_B_MAX_STRIDE: usize = usize::MAX;
+    /// Rows of C up to which a B larger than [`UNPACKED_B_MAX`] (up to half
+    /// of L2) is read in place too, each B micro-panel then kept in L1
+    /// across the few row panels of A (the classic order); 0: never. With
+    /// 32 rows a packed element of B serves only 64 multiply-adds, too few
+    /// to repay its copy: on the AVX-512 Xeon (B in L2) 1 thread 32x144x784
+    /// 63 -> 74 GFLOP/s, 16x144x784 49 -> 61, 96x144x784 78 -> 82 (from 128
+    /// rows on packing wins), and 2 threads, where the shared packing also
+    /// synchronised, 32x144x784 80 -> 130, 16x144x784 57 -> 101, 64x576x196
+    /// 85 -> 124, 64x256x512 120 -> 150. The AVX2 kernel measured mixed
+    /// (64x512x96 54 -> 48, 48x800x64 52 -> 56) and keeps packing.
+    const FEW_ROWS: usize = 0;
     /// Most columns of C for which products take the transposed orientation
     /// (in column tiles of equal width, at most `T_COLS` each).
     const T_MAX_N: usize = Self::T_COLS;
@@ -447,12 +458,19 @@ unsafe fn gemm_blocked<K: MicroKernel>(p: &Product<'_>, bl: Blocking) {
         } else {
             bl.mc
         };
+        let b_readable = b.cs == 1 && b.rs.unsigned_abs() <= K::UNPACKED_B_MAX_STRIDE;
+        let few_rows = b_readable
+            && k * n > UNPACKED_B_MAX
+            && m <= K::FEW_ROWS
+            && k * n <= caches().l2 / 2 / std::mem::size_of::<f64>();
+        let b_in_place = b_readable && (k * n <= UNPACKED_B_MAX || few_rows);
         let nest = Nest {
             p: *p,
             bl,
             mc,
             a_packing,
-            unpacked_b: b.cs == 1 && k * n <= UNPACKED_B_MAX && b.rs.unsigned_abs() <= K::UNPACKED_B_MAX_STRIDE,
+            b_in_place,
+            b_in_l2: bl.b_in_l2 && !few_rows,
         };
         nest.run::<K>();
     }
@@ -530,7 +548,10 @@ struct Nest<'e> {
     mc: usize,
     a_packing: APacking,
     /// B is read in place (else packed in NR-wide panels, shared).
-    unpacked_b: bool,
+    b_in_place: bool,
+    /// Loop order inside a block ([`Blocking::b_in_l2`], unless B is in
+    /// place for [`MicroKernel::FEW_ROWS`]).
+    b_in_l2: bool,
 }
 
 impl Nest<'_> {
@@ -557,7 +578,7 @@ impl Nest<'_> {
         } else {
             0
         };
-        let b_len = if self.unpacked_b {
+        let b_len = if self.b_in_place {
             0
         } else {
             bl.nc.min(n.div_ceil(K::NR) * K::NR) * kcm
@@ -587,7 +608,7 @@ impl Nest<'_> {
                         };
                         // B in place (row stride b.rs, panel j at column j NR) or
                         // packed into NR-wide panels (row stride NR, panel j at j NR kc).
-                        let bblock = if self.unpacked_b {
+                        let bblock = if self.b_in_place {
                             bsrc
                         } else {
                             pack_b_block::<K>(self.p.parallel, kc, nc, bsrc, bp)
@@ -650,9 +671,9 @@ impl Nest<'_> {
                 kc,
                 in_place: self.a_packing == APacking::InPlace,
                 prepacked: self.a_packing == APacking::Hoisted,
-                unpacked_b: self.unpacked_b,
+                unpacked_b: self.b_in_place,
                 first,
-                b_in_l2: self.bl.b_in_l2,
+                b_in_l2: self.b_in_l2,
             };
             let asrc = Mat {
                 ptr: a.ptr.offset(ic as isize * a.rs + pc as isize * a.cs),
@@ -1118,6 +1139,9 @@ mod tests {
                 (23, 50, 14),
                 (19, 45, 4),
                 (300, 100, 20),
+                // B larger than UNPACKED_B_MAX read in place for few rows of C
+                // (where L2 holds it), in the classic order.
+                (45, 150, 260),
             ] {
                 check_bits::<K>(m, k, n, bl, 1);
             }
