@@ -9,7 +9,7 @@ use std::process::ExitCode;
 #[derive(Parser, Debug)]
 #[command(name = "dp", version, about, long_about = None, args_conflicts_with_subcommands = true, disable_help_subcommand = true)]
 struct Cli {
-    /// Run a snippet and print the value of its last expression.
+    /// Run a snippet and print the value of its last expression (words after it are its `args()`).
     #[arg(short = 'e', long = "eval", value_name = "CODE")]
     eval: Option<String>,
     #[command(subcommand)]
@@ -88,7 +88,8 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> u8 {
     let color = use_color();
     if let Some(code) = cli.eval {
-        return run_snippet(&code, color);
+        // Words after the snippet are its arguments (`dp -e 'print(args())' a b`).
+        return run_snippet(&code, cli.script, color);
     }
     match cli.command {
         Some(Command::Run { file, args }) => run_file(&file, args, color),
@@ -177,8 +178,9 @@ fn run_file(file: &Path, args: Vec<String>, color: bool) -> u8 {
     }
 }
 
-fn run_snippet(code: &str, color: bool) -> u8 {
+fn run_snippet(code: &str, args: Vec<String>, color: bool) -> u8 {
     let mut interp = dp::Interp::new(Box::new(std::io::BufWriter::new(std::io::stdout())));
+    interp.script_args = args;
     interp.flush_each_print = std::io::stdout().is_terminal();
     interp.progress.display = dp::progress::Display::for_stdout();
     // As in the REPL, a missing final `;` is added (`dp -e 'let x = 3'`).

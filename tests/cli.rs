@@ -362,3 +362,13 @@ fn results_do_not_depend_on_the_instruction_set_or_thread_count() {
     assert_eq!(run(None, "1"), best);
     assert_eq!(run(Some("avx2"), "1"), best);
 }
+
+#[test]
+fn words_after_a_snippet_are_its_arguments() {
+    let r = finish(
+        spawn(Command::new(DP).args(["-e", "print(args())", "a", "-b"])),
+        Duration::from_secs(60),
+    );
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert_eq!(r.stdout, "(\"a\", \"-b\")\n");
+}

@@ -546,14 +546,35 @@ mod tests {
         }
     }
 
-    /// Row maxima keep the first of equal signed zeros, as the lane kernel does.
+    /// Row extremes order -0.0 below +0.0 whatever the order of the
+    /// elements (as XLA's max and min), and NaN wins.
     #[test]
-    fn short_row_extremes_keep_signed_zeros_and_nan() {
+    fn short_row_extremes_order_signed_zeros_and_keep_nan() {
         let x = Tensor::from_vec(vec![-0.0, 0.0, 0.0, -0.0, f64::NAN, 1.0], &[3, 2]).unwrap();
         let m = x.reduce(ReduceOp::Max, &[1], false).unwrap().to_vec();
-        assert_eq!(m[0].to_bits(), (-0.0f64).to_bits());
+        assert_eq!(m[0].to_bits(), 0.0f64.to_bits());
         assert_eq!(m[1].to_bits(), 0.0f64.to_bits());
         assert!(m[2].is_nan());
+        let m = x.reduce(ReduceOp::Min, &[1], false).unwrap().to_vec();
+        assert_eq!(m[0].to_bits(), (-0.0f64).to_bits());
+        assert_eq!(m[1].to_bits(), (-0.0f64).to_bits());
+        assert!(m[2].is_nan());
+        // Along the outer axis (elementwise accumulation) and over long rows
+        // (the lane kernel) alike.
+        let m = x.reduce(ReduceOp::Max, &[0], false).unwrap().to_vec();
+        assert!(m[0].is_nan() && m[1] == 1.0);
+        let mut long = vec![-0.0; 70];
+        long[50] = 0.0;
+        let t = Tensor::from_vec(long.clone(), &[70]).unwrap();
+        assert_eq!(
+            t.reduce(ReduceOp::Max, &[0], false).unwrap().to_vec()[0].to_bits(),
+            0.0f64.to_bits()
+        );
+        let t = Tensor::from_vec(long.iter().map(|v| -v).collect(), &[70]).unwrap();
+        assert_eq!(
+            t.reduce(ReduceOp::Min, &[0], false).unwrap().to_vec()[0].to_bits(),
+            (-0.0f64).to_bits()
+        );
         let s = x.reduce(ReduceOp::Sum, &[0], false).unwrap().to_vec();
         assert!(s[0].is_nan() && s[1] == 1.0);
         // Sums of negative zeros start from +0.0, as before.
