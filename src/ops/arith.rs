@@ -10,8 +10,10 @@ use dp_tensor::{BinaryOp, UnaryOp};
 pub(crate) fn float_mod(a: f64, b: f64) -> f64 {
     let r = a % b;
     if r == 0.0 {
-        // +0.0, as `a - b * floor(a / b)` (tensors, traced values) gives:
-        // `-3.0 % 3.0` must not print `-0.0` in one path and `0.0` in the other.
+        // A zero remainder is +0.0 whatever the signs. Python gives it the
+        // divisor's sign (`3.0 % -3.0` is -0.0) and JAX the dividend's
+        // (`-3.0 % 3.0` is -0.0); they disagree, and a sign on a zero would
+        // only surprise. Tensors and traced values compute this same function.
         0.0
     } else if (r < 0.0) != (b < 0.0) {
         r + b

@@ -302,7 +302,7 @@ impl Primitive for Atan2 {
 /// float agree to the bit. `a - b * floor(a / b)`, which this replaced, is
 /// only the derivative's form: as a value it loses every digit where `a / b`
 /// is large (`[1e308] % 3.0` gave 0, not 2) and gives nan for an infinite
-/// divisor (`2 % inf` is 2).
+/// divisor (`2 % inf` is 2). A zero remainder is +0.0 (see `float_mod`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct FloatMod;
 

@@ -118,15 +118,22 @@ impl Geom {
     }
 
     /// For every output element, the flat input index of its window's first
-    /// maximum (`None` for a window with no real element).
+    /// maximum, `-0.0` counting below `+0.0` (`None` for a window with no
+    /// real element).
     fn argmax(&self, x: &[f64]) -> Vec<Option<usize>> {
         let mut idx = Vec::with_capacity(self.planes * self.oh * self.ow);
         self.for_each_window(|_, taps| {
             let mut best: Option<usize> = None;
             for &t in taps {
+                // Strictly greater keeps the first maximum; a NaN wins and stays;
+                // +0.0 beats -0.0, so the value is XLA's max (as `max` and `maximum`).
+                let wins = |b: usize| {
+                    x[t] > x[b]
+                        || x[t].is_nan() && !x[b].is_nan()
+                        || x[t] == 0.0 && x[b] == 0.0 && x[b].is_sign_negative() && x[t].is_sign_positive()
+                };
                 best = match best {
-                    // Strictly greater keeps the first maximum; a NaN wins and stays.
-                    Some(b) if !(x[t] > x[b] || x[t].is_nan() && !x[b].is_nan()) => Some(b),
+                    Some(b) if !wins(b) => Some(b),
                     _ => Some(t),
                 };
             }

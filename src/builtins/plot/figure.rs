@@ -92,7 +92,9 @@ fn span(values: impl Iterator<Item = f64>, log: bool) -> (f64, f64) {
     if lo < hi {
         (lo, hi)
     } else if log {
-        (lo / 2.0, hi * 2.0)
+        // Each side only as far as floats go (1.7e308 * 2 is inf, 5e-324 / 2 is 0).
+        let (down, up) = (lo / 2.0, hi * 2.0);
+        (if down > 0.0 { down } else { lo }, if up.is_finite() { up } else { hi })
     } else {
         // As NumPy's histogram does for a single value.
         (lo - 0.5, hi + 0.5)

@@ -297,6 +297,12 @@ fn linspace_traced(start: &Value, stop: &Value, n: usize) -> R<Value> {
     if n == 1 {
         return ops::reshape(&start, &[1]);
     }
+    // The size is checked before the step list is built, as the plain path's
+    // allocation is (`linspace(0.0, x, 10**15)` under grad aborted).
+    te(dp_tensor::checked_size(&[n]))?;
+    te(dp_tensor::check_memory(n as u128 * 8, || {
+        format!("`linspace`'s result of {n} elements")
+    }))?;
     let steps = Value::Tensor(std::rc::Rc::new(te(Tensor::from_vec(
         (0..n.saturating_sub(1)).map(|i| i as f64).collect(),
         &[n.saturating_sub(1)],

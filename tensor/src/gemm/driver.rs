@@ -12,8 +12,10 @@ use std::thread::LocalKey;
 /// a row-major A is a scalar transpose that cost a tenth of a 64x64 product.
 const UNPACKED_A_MAX: usize = 16 * 1024;
 /// Largest B (in elements) read in place instead of packed when its rows are
-/// contiguous: it then stays in L2 across the row panels of A, and for the
-/// small products of a training loop the copy cost a fifth of the time.
+/// contiguous, whatever the rows of C: it then stays in L2 across the row
+/// panels of A, and for the small products of a training loop the copy cost
+/// a fifth of the time. (For few rows of C a larger B is read in place too,
+/// see [`MicroKernel::FEW_ROWS`].)
 const UNPACKED_B_MAX: usize = 32 * 1024;
 /// Column panels of C up to which A is never packed (see [`a_in_place`]).
 const SKINNY_PANELS: usize = 4;
@@ -462,7 +464,8 @@ unsafe fn gemm_blocked<K: MicroKernel>(p: &Product<'_>, bl: Blocking) {
         let few_rows = b_readable
             && k * n > UNPACKED_B_MAX
             && m <= K::FEW_ROWS
-            && k * n <= caches().l2 / 2 / std::mem::size_of::<f64>();
+            // B's footprint (a strided B spans k row strides), not its size.
+            && k * n.max(b.rs.unsigned_abs()) <= caches().l2 / 2 / std::mem::size_of::<f64>();
         let b_in_place = b_readable && (k * n <= UNPACKED_B_MAX || few_rows);
         let nest = Nest {
             p: *p,
@@ -671,7 +674,7 @@ impl Nest<'_> {
                 kc,
                 in_place: self.a_packing == APacking::InPlace,
                 prepacked: self.a_packing == APacking::Hoisted,
-                unpacked_b: self.b_in_place,
+                b_in_place: self.b_in_place,
                 first,
                 b_in_l2: self.b_in_l2,
             };
@@ -776,7 +779,7 @@ struct Block {
     /// A is already packed at the space given to `run` (else `run` packs it).
     prepacked: bool,
     /// B is read in place (else it is packed in NR-wide panels).
-    unpacked_b: bool,
+    b_in_place: bool,
     /// Store into C instead of adding (the first depth block of `C = A B`).
     first: bool,
     /// Loop order (see [`Blocking::b_in_l2`]).
@@ -828,7 +831,7 @@ impl Block {
                 let mut jr = j0;
                 while jr < j1 {
                     let nr = K::NR.min(j1 - jr);
-                    let bpanel = if self.unpacked_b {
+                    let bpanel = if self.b_in_place {
                         b.ptr.add(jr)
                     } else {
                         b.ptr.add(jr * kc)
@@ -845,7 +848,7 @@ impl Block {
         let mut jr = j0;
         while jr < j1 {
             let nr = K::NR.min(j1 - jr);
-            let bpanel = if self.unpacked_b {
+            let bpanel = if self.b_in_place {
                 b.ptr.add(jr)
             } else {
                 b.ptr.add(jr * kc)
