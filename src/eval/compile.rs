@@ -1495,16 +1495,19 @@ fn element<'a>(v: &'a Value, key: &Value) -> Option<&'a Value> {
 }
 
 /// `x[k]` with a single index.
+/// `v[key]` by the general indexing code (any value, any key).
+fn index_general(v: &Value, key: Value, k_span: Span, x_span: Span, span: Span) -> Exec<Value> {
+    Ok(crate::ops::index::index(
+        v,
+        vec![crate::ops::index::Item::At(key, k_span)],
+        x_span,
+        span,
+    )?)
+}
+
 fn index_at(x: Operand, x_span: Span, k: ir::Expr, span: Span) -> Code {
     let k_span = k.span;
-    let general = move |v: &Value, key: &Value| -> Exec<Value> {
-        Ok(crate::ops::index::index(
-            v,
-            vec![crate::ops::index::Item::At(key.clone(), k_span)],
-            x_span,
-            span,
-        )?)
-    };
+    let general = move |v: &Value, key: &Value| index_general(v, key.clone(), k_span, x_span, span);
     // A local indexed by a constant or a local: both are read in place (such
     // a key cannot run code that rebinds the local).
     match (x, Operand::new(k)) {
@@ -1632,12 +1635,7 @@ fn index_global_computed(g: u32, x: ir::Expr, x_span: Span, k: ir::Expr, span: S
             i.diff.set_span(span);
             return match element(&v, &key) {
                 Some(found) => Ok(found.clone()),
-                None => Ok(crate::ops::index::index(
-                    &v,
-                    vec![crate::ops::index::Item::At(key, k_span)],
-                    x_span,
-                    span,
-                )?),
+                None => index_general(&v, key, k_span, x_span, span),
             };
         }
         // The key is read where the code returned it, not moved out: a move
@@ -1658,12 +1656,7 @@ fn index_global_computed(g: u32, x: ir::Expr, x_span: Span, k: ir::Expr, span: S
             unreachable!("the key was computed")
         };
         match f.module.get(g) {
-            Some(v) => Ok(crate::ops::index::index(
-                &v,
-                vec![crate::ops::index::Item::At(key, k_span)],
-                x_span,
-                span,
-            )?),
+            Some(v) => index_general(&v, key, k_span, x_span, span),
             None => Err(unbound_global_error(&name, x_span)),
         }
     })

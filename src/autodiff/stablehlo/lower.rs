@@ -39,13 +39,7 @@ pub fn lower(e: &mut Emitter, prim: &Prim, args: &[V], out: &Ty) -> Lowered {
             let a = e.broadcast(a, &out.shape);
             let b = e.convert(arg(2)?, out.elem);
             let b = e.broadcast(b, &out.shape);
-            Ok(e.op(
-                &format!(
-                    "stablehlo.select {}, {}, {} : {}, {}",
-                    c.name, a.name, b.name, c.ty, out
-                ),
-                out.clone(),
-            ))
+            Ok(select(e, c, a, b))
         }
         Prim::Reduce(r) => {
             let x = e.f64(arg(0)?);
@@ -578,14 +572,7 @@ fn gather_indices(e: &mut Emitter, idx: V, len: usize) -> V {
     let neg = compare(e, "LT", i.clone(), zero);
     let n = e.full(len as f64, &i.ty);
     let wrapped = elementwise(e, "add", &[i.clone(), n]);
-    let ty = i.ty.clone();
-    let fixed = e.op(
-        &format!(
-            "stablehlo.select {}, {}, {} : {}, {ty}",
-            neg.name, wrapped.name, i.name, neg.ty
-        ),
-        ty,
-    );
+    let fixed = select(e, neg, wrapped, i);
     let mut shape = fixed.ty.shape.clone();
     shape.push(1);
     e.reshape(fixed, &shape)
@@ -634,13 +621,7 @@ fn take_scatter(e: &mut Emitter, g: V, idx: V, axis: usize, shape: &[usize]) -> 
     let ones = e.full(1.0, &g.ty);
     let hits = scatter_add(e, zeros.clone(), &i, &ones, axis);
     let reached = compare(e, "NE", hits, zeros.clone());
-    e.op(
-        &format!(
-            "stablehlo.select {}, {}, {} : {}, {ty}",
-            reached.name, sums.name, zeros.name, reached.ty
-        ),
-        ty,
-    )
+    select(e, reached, sums, zeros)
 }
 
 /// `into` with the slices `g` (one per index of `i`, along `axis`) added at
