@@ -542,6 +542,10 @@ proptest! {
             let g = ok("compare", g)?;
             prop_assert!(g.iter().all(|v| data(v).iter().all(|x| *x == 0.0)));
         }
+        // Float `//` away from its jumps (a / b inside (1, 2)).
+        let a = uni(&mut rng, &sa, 7.6, 13.5);
+        let b = uni(&mut rng, &sb, 7.0, 7.5);
+        check("//", &prim_fun(Prim::FloatFloorDiv(dp::prim::FloatFloorDiv)), &[a, b], seed)?;
     }
 
     #[test]
@@ -1638,6 +1642,7 @@ proptest! {
         }
         check_batch("atan2", &prim_fun(Prim::Atan2(dp::prim::Atan2)), &[xa.clone(), xb.clone()], &[axa, axb], out, n)?;
         check_batch("%", &prim_fun(Prim::FloatMod(dp::prim::FloatMod)), &[xa.clone(), xb.clone()], &[axa, axb], out, n)?;
+        check_batch("//", &prim_fun(Prim::FloatFloorDiv(dp::prim::FloatFloorDiv)), &[xa.clone(), xb.clone()], &[axa, axb], out, n)?;
         let c = ops::raw(&Prim::Binary(dp::prim::Binary(BinaryOp::Gt)), &[xa.clone(), Value::Float(1.0)]).expect("compare");
         check_batch("where", &prim_fun(Prim::Where(dp::prim::Where)), &[c, xa.clone(), xb.clone()], &[axa, axa, axb], out, n)?;
     }

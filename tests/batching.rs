@@ -364,6 +364,14 @@ fn cases(p: &Shapes) -> Vec<Case> {
         &[true, true],
         Box::new(move |r| vec![uni(r, &sa1, -3.0, 3.0), uni(r, &sb1, 0.5, 2.0)]),
     ));
+    let (sa1, sb1) = (sa.clone(), sb.clone());
+    out.push(case(
+        "FloatFloorDiv",
+        "float //",
+        prim_fun(Prim::FloatFloorDiv(dp::prim::FloatFloorDiv)),
+        &[true, true],
+        Box::new(move |r| vec![uni(r, &sa1, -3.0, 3.0), uni(r, &sb1, 0.5, 2.0)]),
+    ));
     let special = [
         dp::prim::SpecialFn::Erf,
         dp::prim::SpecialFn::Erfc,

@@ -90,6 +90,7 @@ fn form(op: &Op) -> Form {
     let name = op.name().replace('`', "");
     match op {
         Op::Prim(Prim::FloatMod(_)) => Form::Infix("%", 2),
+        Op::Prim(Prim::FloatFloorDiv(_)) => Form::Infix("//", 2),
         Op::Prim(Prim::Binary(_)) | Op::Prim(Prim::IntPow(_)) => match name.as_str() {
             "+" => Form::Infix("+", 1),
             "-" => Form::Infix("-", 1),

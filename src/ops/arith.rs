@@ -22,6 +22,37 @@ pub(crate) fn float_mod(a: f64, b: f64) -> f64 {
     }
 }
 
+/// Python's float `//`: the floor of the exact quotient, computed from the
+/// exact remainder as CPython's `float_divmod` does, so that `a // b * b +
+/// a % b` gives back `a` up to one rounding. `floor(a / b)` rounds the
+/// quotient first: `1.0 // 0.1` was 10.0 (Python, NumPy and JAX give 9.0:
+/// 0.1 is a little more than a tenth), `inf // 3.0` inf (nan), `-2.0 // inf`
+/// -0.0 (-1.0). A zero divisor gives `a / b` (±inf, or nan for `0 // 0`) as
+/// NumPy does; Python raises, JAX gives nan.
+pub(crate) fn float_floor_div(a: f64, b: f64) -> f64 {
+    if b == 0.0 {
+        return a / b;
+    }
+    let r = a % b;
+    // `a - r` is an exact multiple of `b`, so this quotient is exact up to
+    // one rounding of the division.
+    let mut q = (a - r) / b;
+    if r != 0.0 && ((b < 0.0) != (r < 0.0)) {
+        q -= 1.0;
+    }
+    if q == 0.0 {
+        // The sign of the true quotient (`-0.5 // 2.0` took the branch above).
+        return 0.0f64.copysign(a / b);
+    }
+    let floor = q.floor();
+    // `q` is within a rounding of an integer: snap to the nearest one.
+    if q - floor > 0.5 {
+        floor + 1.0
+    } else {
+        floor
+    }
+}
+
 /// `op` on two plain floats, when it has a scalar result (`None` for `@`).
 #[inline(always)]
 pub fn float_fast(op: BinOp, a: f64, b: f64) -> Option<Value> {
@@ -31,7 +62,7 @@ pub fn float_fast(op: BinOp, a: f64, b: f64) -> Option<Value> {
         BinOp::Mul => Value::Float(a * b),
         BinOp::Div => Value::Float(a / b),
         BinOp::Pow => Value::Float(a.powf(b)),
-        BinOp::FloorDiv => Value::Float((a / b).floor()),
+        BinOp::FloorDiv => Value::Float(float_floor_div(a, b)),
         BinOp::Mod => Value::Float(float_mod(a, b)),
         BinOp::Eq => Value::Bool(a == b),
         BinOp::Ne => Value::Bool(a != b),
@@ -298,7 +329,10 @@ pub fn binary(op: BinOp, a: &Value, b: &Value) -> Result<Value, Diagnostic> {
             BinOp::Le => kernel(BinaryOp::Le),
             BinOp::Gt => kernel(BinaryOp::Gt),
             BinOp::Ge => kernel(BinaryOp::Ge),
-            BinOp::FloorDiv => ops::unary(UnaryOp::Floor, &kernel(BinaryOp::Div)?),
+            BinOp::FloorDiv => ops::apply(
+                &Prim::FloatFloorDiv(crate::prim::FloatFloorDiv),
+                &[ops::num(a), ops::num(b)],
+            ),
             BinOp::Mod => ops::apply(&Prim::FloatMod(crate::prim::FloatMod), &[ops::num(a), ops::num(b)]),
             BinOp::MatMul => matmul(a, b),
         };

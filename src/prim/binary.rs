@@ -307,10 +307,11 @@ impl Primitive for Atan2 {
 pub struct FloatMod;
 
 impl FloatMod {
-    /// `floor(a / b)`: minus the derivative with respect to `b` (the
-    /// derivative with respect to `a` is 1), piecewise constant.
+    /// `a // b`: minus the derivative with respect to `b` (the derivative
+    /// with respect to `a` is 1), piecewise constant. The exact floored
+    /// quotient, the one `a % b` subtracted (`floor(a / b)` can be one more).
     fn quotient(a: &Value, b: &Value) -> R<Value> {
-        ops::unary(dp_tensor::UnaryOp::Floor, &div(a, b)?)
+        ops::apply(&Prim::FloatFloorDiv(FloatFloorDiv), &[a.clone(), b.clone()])
     }
 }
 
@@ -345,5 +346,39 @@ impl Primitive for FloatMod {
     }
     fn batch(&self, x: &[Value], batched: &[bool], _n: usize) -> R<Value> {
         super::batching::broadcasting(&Prim::FloatMod(FloatMod), x, batched)
+    }
+}
+
+/// Python's float `//`, elementwise with broadcasting: the floor of the exact
+/// quotient (see `ops::arith::float_floor_div`), computed for each element as
+/// the interpreter computes a number's, so tensors, traced scalars (jit) and
+/// plain floats agree to the bit. `floor(a / b)`, which this replaced, rounds
+/// the quotient before the floor (`1.0 // 0.1` gave 10.0, not 9.0). Piecewise
+/// constant: zero derivative, as `floor`'s.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FloatFloorDiv;
+
+impl Primitive for FloatFloorDiv {
+    fn name(&self) -> String {
+        "`//`".into()
+    }
+    fn forward(&self, v: &[Value]) -> R<Value> {
+        let num = |x: &Value| match x {
+            Value::Int(i) => Value::Float(*i as f64),
+            other => other.clone(),
+        };
+        zip_broadcast(&[num(&v[0]), num(&v[1])], crate::ops::arith::float_floor_div)
+    }
+    fn zero_derivative(&self) -> bool {
+        true
+    }
+    fn vjp(&self, _x: &[Value], _y: &Value, _g: &Value, _needs: &[bool]) -> R<Vec<Option<Value>>> {
+        Ok(vec![None, None])
+    }
+    fn jvp(&self, _x: &[Value], _t: &[Option<Value>], _y: &Value) -> R<Option<Value>> {
+        Ok(None)
+    }
+    fn batch(&self, x: &[Value], batched: &[bool], _n: usize) -> R<Value> {
+        super::batching::broadcasting(&Prim::FloatFloorDiv(FloatFloorDiv), x, batched)
     }
 }

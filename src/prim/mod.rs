@@ -36,7 +36,7 @@ pub mod spectral;
 pub mod table;
 pub mod tridiagonal;
 
-pub use binary::{Atan2, Binary, FloatMod, IntBinary, Where};
+pub use binary::{Atan2, Binary, FloatFloorDiv, FloatMod, IntBinary, Where};
 pub use conv::{Conv, ConvRole, Pool, PoolRole};
 pub use decomp::{Adjugate, AdjugateJvp, Cholesky, Det, LogAbsDet, Pinv, Solve, TriSolve};
 pub use elementwise::{IntPow, Unary};

@@ -7,7 +7,7 @@
 //! family file, one variant here and one row in the macro. Both lists are
 //! exhaustive matches, so a primitive without rules does not compile.
 
-use super::binary::{Atan2, Binary, FloatMod, IntBinary, Where};
+use super::binary::{Atan2, Binary, FloatFloorDiv, FloatMod, IntBinary, Where};
 use super::conv::{Conv, Pool};
 use super::decomp::{Adjugate, AdjugateJvp, Cholesky, Det, LogAbsDet, Pinv, Solve, TriSolve};
 use super::elementwise::{IntPow, Unary};
@@ -46,6 +46,8 @@ pub enum Prim {
     Atan2(Atan2),
     /// Python's float `%`.
     FloatMod(FloatMod),
+    /// Float `//`.
+    FloatFloorDiv(FloatFloorDiv),
     /// `sum`, `prod`, `max`, `min` over some axes.
     Reduce(Reduce),
     /// NumPy `matmul`.
@@ -126,6 +128,7 @@ macro_rules! each_prim {
             P::Where($p) => $body,
             P::Atan2($p) => $body,
             P::FloatMod($p) => $body,
+            P::FloatFloorDiv($p) => $body,
             P::Reduce($p) => $body,
             P::MatMul($p) => $body,
             P::Transpose($p) => $body,

@@ -32,6 +32,11 @@ pub fn lower(e: &mut Emitter, prim: &Prim, args: &[V], out: &Ty) -> Lowered {
             let (a, b) = (e.broadcast(a, &out.shape), e.broadcast(b, &out.shape));
             Ok(python_mod(e, a, b))
         }
+        Prim::FloatFloorDiv(_) => {
+            let (a, b) = (e.f64(arg(0)?), e.f64(arg(1)?));
+            let (a, b) = (e.broadcast(a, &out.shape), e.broadcast(b, &out.shape));
+            Ok(python_floor_div(e, a, b))
+        }
         Prim::Where(_) => {
             let c = e.convert(arg(0)?, Elem::I1);
             let c = e.broadcast(c, &out.shape);
@@ -170,6 +175,39 @@ fn python_mod(e: &mut Emitter, a: V, b: V) -> V {
     let shifted = elementwise(e, "add", &[r.clone(), b]);
     let adjusted = select(e, shift, shifted, r);
     select(e, nonzero, adjusted, zero)
+}
+
+/// Python's float `//` from the exact remainder, step for step as
+/// `ops::arith::float_floor_div`: `(a - rem(a, b)) / b`, one less where the
+/// remainder's sign differs from `b`'s, snapped to the nearest integer (ties
+/// down), a zero with the sign of `a / b`, and `a / b` for a zero divisor.
+fn python_floor_div(e: &mut Emitter, a: V, b: V) -> V {
+    let r = elementwise(e, "remainder", &[a.clone(), b.clone()]);
+    let zero = e.full(0.0, &r.ty);
+    let one = e.full(1.0, &r.ty);
+    let half = e.full(0.5, &r.ty);
+    let exact = elementwise(e, "subtract", &[a.clone(), r.clone()]);
+    let q = elementwise(e, "divide", &[exact, b.clone()]);
+    let r_negative = compare(e, "LT", r.clone(), zero.clone());
+    let b_negative = compare(e, "LT", b.clone(), zero.clone());
+    let signs_differ = elementwise(e, "xor", &[r_negative, b_negative]);
+    let nonzero = compare(e, "NE", r, zero.clone());
+    let shift = elementwise(e, "and", &[signs_differ, nonzero]);
+    let lowered = elementwise(e, "subtract", &[q.clone(), one.clone()]);
+    let q = select(e, shift, lowered, q);
+    let floor = elementwise(e, "floor", &[q.clone()]);
+    let frac = elementwise(e, "subtract", &[q.clone(), floor.clone()]);
+    let up = compare(e, "GT", frac, half);
+    let raised = elementwise(e, "add", &[floor.clone(), one]);
+    let snapped = select(e, up, raised, floor);
+    // A zero quotient carries the sign of `a / b`: 0 * sign(a / b).
+    let ratio = elementwise(e, "divide", &[a, b.clone()]);
+    let sign = elementwise(e, "sign", &[ratio.clone()]);
+    let signed_zero = elementwise(e, "multiply", &[zero.clone(), sign]);
+    let q_zero = compare(e, "EQ", q, zero.clone());
+    let result = select(e, q_zero, signed_zero, snapped);
+    let b_zero = compare(e, "EQ", b, zero);
+    select(e, b_zero, ratio, result)
 }
 
 /// `stablehlo.select`: `a` where `c` (i1) holds, else `b` (both of one type).
