@@ -195,14 +195,14 @@ fn python_floor_div(e: &mut Emitter, a: V, b: V) -> V {
     let shift = elementwise(e, "and", &[signs_differ, nonzero]);
     let lowered = elementwise(e, "subtract", &[q.clone(), one.clone()]);
     let q = select(e, shift, lowered, q);
-    let floor = elementwise(e, "floor", &[q.clone()]);
+    let floor = elementwise(e, "floor", std::slice::from_ref(&q));
     let frac = elementwise(e, "subtract", &[q.clone(), floor.clone()]);
     let up = compare(e, "GT", frac, half);
     let raised = elementwise(e, "add", &[floor.clone(), one]);
     let snapped = select(e, up, raised, floor);
     // A zero quotient carries the sign of `a / b`: 0 * sign(a / b).
     let ratio = elementwise(e, "divide", &[a, b.clone()]);
-    let sign = elementwise(e, "sign", &[ratio.clone()]);
+    let sign = elementwise(e, "sign", std::slice::from_ref(&ratio));
     let signed_zero = elementwise(e, "multiply", &[zero.clone(), sign]);
     let q_zero = compare(e, "EQ", q, zero.clone());
     let result = select(e, q_zero, signed_zero, snapped);
