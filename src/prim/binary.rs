@@ -51,10 +51,14 @@ fn select_masks(op: BinaryOp, a: &Value, b: &Value) -> R<(Value, Value)> {
     Ok((add(&bin(wins_a, a, b)?, &tie)?, add(&bin(wins_b, a, b)?, &tie)?))
 }
 
-/// `d(a ** b)/da = b * a ** (b - 1)`, taken as exactly 0 where `b == 0`
-/// (`a ** 0` is the constant 1; JAX's rule gives `0 * 0 ** -1 = nan` at
-/// `a = 0`). `None`: zero everywhere. A constant `b == 1` gives the constant
-/// 1, so `x ** 1.0` has second derivative 0 and `x ** 2.0` has 2 at 0.
+/// `d(a ** b)/da = b * a ** (b - 1)`, taken as exactly 0 where `b == 0` and
+/// `a` is 0 or subnormal (JAX's rule gives `0 * 0 ** -1 = nan` there).
+/// `None`: zero everywhere. A constant `b == 1` gives the constant 1, so
+/// `x ** 1.0` has second derivative 0 and `x ** 2.0` has 2 at 0. Elsewhere at
+/// `b == 0` the product itself is 0 and keeps its derivative in `b`,
+/// `a ** -1`: `d/db d/da a ** b` is `1 / a` there, as `d/da d/db` is (the
+/// mask used to cover every `a`, and the Hessian of `x ** y` at `y = 0` was
+/// not symmetric).
 fn pow_da(a: &Value, b: &Value) -> R<Option<Value>> {
     if let Value::Float(e) = b {
         return Ok(match *e {
@@ -67,10 +71,15 @@ fn pow_da(a: &Value, b: &Value) -> R<Option<Value>> {
     if !has_zero {
         return Ok(Some(mul(b, &bin(BinaryOp::Pow, a, &sub(b, &f(1.0))?)?)?));
     }
-    // Where b == 0 the base is replaced by 1 before the power (so neither the
-    // value nor any derivative of the unused branch is inf or nan) and the
-    // result by 0: exact at every order, and the zero flows through `where`.
-    let is_zero = bin(BinaryOp::Eq, b, &f(0.0))?;
+    // Where b == 0 and `1 / a` would overflow, the base is replaced by 1
+    // before the power (so neither the value nor any derivative of the unused
+    // branch is inf or nan) and the result by 0; the zero flows through `where`.
+    let tiny_a = bin(
+        BinaryOp::Lt,
+        &ops::unary(dp_tensor::UnaryOp::Abs, a)?,
+        &f(f64::MIN_POSITIVE),
+    )?;
+    let is_zero = mul(&bin(BinaryOp::Eq, b, &f(0.0))?, &tiny_a)?;
     let safe_a = ops::where_(&is_zero, &f(1.0), a)?;
     let d = mul(b, &bin(BinaryOp::Pow, &safe_a, &sub(b, &f(1.0))?)?)?;
     Ok(Some(ops::where_(&is_zero, &f(0.0), &d)?))

@@ -4,7 +4,7 @@ use super::rule_util::{f, tangent_or_zero};
 use super::{as_tensor, from_tensor, te, Prim, Primitive, R};
 use crate::ops::{self, div, mul, shape_of, unbroadcast};
 use crate::value::Value;
-use dp_tensor::{BinaryOp, ReduceOp};
+use dp_tensor::{BinaryOp, ReduceOp, SliceSpec, Tensor, UnaryOp};
 use std::rc::Rc;
 
 /// A reduction over `axes` (`None`: all axes), keeping the reduced axes as
@@ -43,31 +43,20 @@ fn keep_reduced_dims(g: &Value, input_shape: &[usize], axes: &Option<Rc<[usize]>
 }
 
 /// `∂ prod(x) / ∂ x_i`, shaped like `x`: the product of the other elements of
-/// `x_i`'s group. Without zeros that is `y / x_i`; where `x` has a zero the
-/// exclusive products are formed explicitly (each group repeated with one
-/// element replaced by 1), which is exact at every order, as JAX is
-/// (`grad(prod)([2, 0, 3]) == [0, 6, 0]`, not `nan`).
+/// `x_i`'s group. That is `y / x_i` where the quotient is exact enough: no
+/// element is zero or infinite and `y` is a normal float. Elsewhere (a zero
+/// element, an infinite one, a product that overflowed or underflowed) it is
+/// formed as the exclusive products from the left times those from the right,
+/// as JAX does: `grad(prod)([2, 0, 3]) == [0, 6, 0]`, `grad(prod)([1e300,
+/// 1e300, 1e-300]) == [1, 1, inf]` (the quotient gave `[inf, inf, inf]`),
+/// `grad(prod)([2, inf]) == [inf, 2]`. Both forms use the ops users call, so
+/// they are differentiable at every order.
 fn prod_partials(x: &Value, y: &Value, axes: &Option<Rc<[usize]>>, keepdims: bool) -> R<Value> {
     let shape = shape_of(x);
     if shape.is_empty() {
         return Ok(f(1.0));
     }
-    let has_zero = match crate::autodiff::trace::traced_examples(x) {
-        // A value a running trace computed (every example's at once inside
-        // `vmap`, as plain code reads them): whether one is zero is a
-        // recorded test, read here, so it is a guard: a jit plan holds
-        // while that stays the same instead of reading every element.
-        // (Inside a rule the test is a float mask, outside it a bool.)
-        Some(whole) => {
-            let zeros = ops::sum(&ops::binary(BinaryOp::Eq, &whole, &f(0.0))?, None, false)?;
-            match ops::binary(BinaryOp::Gt, &zeros, &f(0.0))?.strip() {
-                Value::Bool(b) => *b,
-                other => as_tensor(other)?.item().is_some_and(|v| v != 0.0),
-            }
-        }
-        None => as_tensor(x.strip())?.to_vec().contains(&0.0),
-    };
-    if !has_zero {
+    if !quotient_unsafe(x, y)? {
         return div(&keep_reduced_dims(y, &shape, axes, keepdims)?, x);
     }
     let nd = shape.len();
@@ -82,17 +71,84 @@ fn prod_partials(x: &Value, y: &Value, axes: &Option<Rc<[usize]>>, keepdims: boo
         .collect();
     let rest: usize = perm[..nd - red.len()].iter().map(|&i| shape[i]).product();
     let n: usize = red.iter().map(|&i| shape[i]).product();
-    let xt = ops::reshape(&ops::transpose(x, &perm)?, &[rest, 1, n])?;
-    let eye = Value::Tensor(Rc::new(te(dp_tensor::Tensor::eye(n))?));
-    // Row i of each group: the group with its i-th element replaced by 1.
-    let rows = ops::where_(&eye, &f(1.0), &xt)?;
-    let others = super::apply(&Reduce::prim(ReduceOp::Prod, Some(Rc::from([2usize])), false), &[rows])?;
+    let xt = ops::reshape(&ops::transpose(x, &perm)?, &[rest, n])?;
+    let reversed = |v: &Value| super::apply(&columns(None, None, -1), std::slice::from_ref(v));
+    let left = exclusive_cumprod(&xt, rest, n)?;
+    let right = reversed(&exclusive_cumprod(&reversed(&xt)?, rest, n)?)?;
+    let others = mul(&left, &right)?;
     let permuted: Vec<usize> = perm.iter().map(|&i| shape[i]).collect();
     let mut inv = vec![0; nd];
     for (i, &p) in perm.iter().enumerate() {
         inv[p] = i;
     }
     ops::transpose(&ops::reshape(&others, &permuted)?, &inv)
+}
+
+/// Whether `y / x_i` may differ from the product of the other elements by
+/// more than a rounding: some `x_i` is zero or not finite, or some `y` is
+/// zero, subnormal, infinite or nan. For a value a running trace computed
+/// (every example's at once inside `vmap`, as plain code reads them) the test
+/// is recorded and read, so it is a guard: a jit plan holds while the answer
+/// stays the same instead of reading every element.
+fn quotient_unsafe(x: &Value, y: &Value) -> R<bool> {
+    let Some(wx) = crate::autodiff::trace::traced_examples(x) else {
+        let bad_x = as_tensor(x.strip())?
+            .to_vec()
+            .iter()
+            .any(|v| *v == 0.0 || !v.is_finite());
+        return Ok(bad_x || as_tensor(y.strip())?.to_vec().iter().any(|v| !v.is_normal()));
+    };
+    let wy = crate::autodiff::trace::traced_examples(y).unwrap_or_else(|| y.clone());
+    let count = |v: Value| ops::sum(&v, None, false);
+    let not_finite = |v: &Value| ops::where_(&ops::unary(UnaryOp::IsFinite, v)?, &f(0.0), &f(1.0));
+    let zero_x = count(ops::binary(BinaryOp::Eq, &wx, &f(0.0))?)?;
+    let tiny_y = count(ops::binary(
+        BinaryOp::Lt,
+        &ops::unary(UnaryOp::Abs, &wy)?,
+        &f(f64::MIN_POSITIVE),
+    )?)?;
+    let bad = ops::add(
+        &ops::add(&zero_x, &count(not_finite(&wx)?)?)?,
+        &ops::add(&tiny_y, &count(not_finite(&wy)?)?)?,
+    )?;
+    Ok(match ops::binary(BinaryOp::Gt, &bad, &f(0.0))?.strip() {
+        Value::Bool(b) => *b,
+        // Inside a rule the test is a float mask, outside it a bool.
+        other => as_tensor(other)?.item().is_some_and(|v| v != 0.0),
+    })
+}
+
+/// `x[:, start:stop:step]` of a 2-d value, as a primitive.
+fn columns(start: Option<i64>, stop: Option<i64>, step: i64) -> Prim {
+    let all = SliceSpec::Range {
+        start: None,
+        stop: None,
+        step: 1,
+    };
+    Prim::Slice(super::indexing::Slice(Rc::from([
+        all,
+        SliceSpec::Range { start, stop, step },
+    ])))
+}
+
+/// The exclusive running products along the last axis of a `[rest, n]`
+/// value: column `i` is the product of columns `0..i` (1 for column 0). The
+/// input shifted right by one column, then `log2(n)` steps of multiplying
+/// with a copy shifted by 1, 2, 4, ... columns (Hillis-Steele), so a few
+/// primitives whatever `n`, each differentiable.
+fn exclusive_cumprod(x: &Value, rest: usize, n: usize) -> R<Value> {
+    let ones = |k: usize| -> R<Value> { Ok(from_tensor(te(Tensor::full(&[rest, k], 1.0))?)) };
+    let shifted = |v: &Value, d: usize| -> R<Value> {
+        let kept = super::apply(&columns(None, Some((n - d) as i64), 1), std::slice::from_ref(v))?;
+        super::apply(&Prim::Concat(super::shape::Concat(1)), &[ones(d)?, kept])
+    };
+    let mut s = shifted(x, 1)?;
+    let mut d = 1;
+    while d < n {
+        s = mul(&s, &shifted(&s, d)?)?;
+        d *= 2;
+    }
+    Ok(s)
 }
 
 /// The share of the result each element of `x` gets for `max`/`min`: 1 over

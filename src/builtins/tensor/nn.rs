@@ -3,12 +3,12 @@
 //! differentiate to any order without rules of their own.
 
 use super::args::*;
-use super::reduce::{logsumexp, mean, reduce};
+use super::reduce::{log_sum_exp_shifted, mean, reduce, shifted_by_max};
 use crate::builtins::{int_arg, register, Decl};
 use crate::diagnostics::{Diagnostic, ErrorKind, R};
 use crate::ops::{self, as_tensor, shape_of};
 use crate::value::Value;
-use dp_tensor::{format_shape, ReduceOp, UnaryOp};
+use dp_tensor::{format_shape, ReduceOp};
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -44,11 +44,10 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             } else {
                 x
             };
-            let ls = log_softmax(&x, axis)?;
             if log {
-                Ok(ls)
+                log_softmax(&x, axis)
             } else {
-                ops::unary(UnaryOp::Exp, &ls)
+                softmax(&x, axis)
             }
         });
     }
@@ -104,8 +103,22 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
     );
 }
 
+/// `(x - m) - log(sum(exp(x - m)))` along `axis` for the maximum `m`, as
+/// JAX computes it. `x - logsumexp(x)` lost every digit of the result where
+/// `|x|` dwarfs it: `log_softmax([1e16, 1e16])` was `[0, 0]`, not `-log 2`, and
+/// a row of scores masked with -1e30 got softmax `[1, 1, 1]`.
 pub(super) fn log_softmax(x: &Value, axis: usize) -> R<Value> {
-    ops::sub(x, &logsumexp(x, Some(vec![axis]), true)?)
+    let axes = Some(vec![axis]);
+    let s = shifted_by_max(x, &axes)?;
+    ops::sub(&s.x, &log_sum_exp_shifted(&s, &axes)?)
+}
+
+/// `exp(x - m) / sum(exp(x - m))` along `axis` for the maximum `m` (JAX's form:
+/// a tie of two entries is exactly 0.5 each).
+fn softmax(x: &Value, axis: usize) -> R<Value> {
+    let axes = Some(vec![axis]);
+    let s = shifted_by_max(x, &axes)?;
+    ops::div(&s.exp, &reduce(&s.exp, ReduceOp::Sum, axes, true)?)
 }
 
 pub(super) fn one_hot(labels: &Value, n: usize) -> R<Value> {

@@ -284,8 +284,22 @@ pub fn var(x: &Value, axes: Option<Vec<usize>>, keepdims: bool) -> R<Value> {
     mean(&ops::mul(&d, &d)?, axes, keepdims)
 }
 
-/// `logsumexp(x, axis, keepdims)`, stable for large inputs.
-pub fn logsumexp(x: &Value, axes: Option<Vec<usize>>, keepdims: bool) -> R<Value> {
+/// `x` shifted by its maximum over `axes`, the exponentials of the shifted
+/// values, and the shift (with the reduced axes kept, size 1): the stable
+/// pieces of `logsumexp`, `log_softmax` and `softmax`. The shift is a
+/// constant (none of the three depends on it, so its derivative is not
+/// needed); a non-finite maximum shifts by 0.
+pub(crate) struct Shifted {
+    /// `x - shift`.
+    pub(crate) x: Value,
+    /// `exp(x - shift)`.
+    pub(crate) exp: Value,
+    /// The maximum over the axes, or 0 where it is not finite.
+    pub(crate) shift: Value,
+}
+
+/// [`Shifted`] of `x` over `axes` (all axes for `None`).
+pub(crate) fn shifted_by_max(x: &Value, axes: &Option<Vec<usize>>) -> R<Shifted> {
     let plain = crate::autodiff::trace::strip_diff(x);
     // The shift is a constant: logsumexp does not depend on it, so its derivative is not needed.
     // An empty reduction has no maximum; like JAX its logsumexp is -inf (log of an empty sum), so shift by 0.
@@ -304,9 +318,23 @@ pub fn logsumexp(x: &Value, axes: Option<Vec<usize>>, keepdims: bool) -> R<Value
         Value::Tensor(t) => Value::Tensor(std::rc::Rc::new(t.map(|v| if v.is_finite() { v } else { 0.0 }))),
         other => other,
     };
-    let e = ops::unary(UnaryOp::Exp, &ops::sub(x, &m)?)?;
-    let s = reduce(&e, ReduceOp::Sum, axes.clone(), true)?;
-    let r = ops::add(&ops::unary(UnaryOp::Log, &s)?, &m)?;
+    let shifted = ops::sub(x, &m)?;
+    Ok(Shifted {
+        exp: ops::unary(UnaryOp::Exp, &shifted)?,
+        x: shifted,
+        shift: m,
+    })
+}
+
+/// `log(sum(exp(x - shift)))` over `axes`, kept as size-1 axes.
+pub(crate) fn log_sum_exp_shifted(s: &Shifted, axes: &Option<Vec<usize>>) -> R<Value> {
+    ops::unary(UnaryOp::Log, &reduce(&s.exp, ReduceOp::Sum, axes.clone(), true)?)
+}
+
+/// `logsumexp(x, axis, keepdims)`, stable for large inputs.
+pub fn logsumexp(x: &Value, axes: Option<Vec<usize>>, keepdims: bool) -> R<Value> {
+    let s = shifted_by_max(x, &axes)?;
+    let r = ops::add(&log_sum_exp_shifted(&s, &axes)?, &s.shift)?;
     if keepdims {
         return Ok(r);
     }
