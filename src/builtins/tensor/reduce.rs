@@ -303,7 +303,7 @@ pub(crate) fn shifted_by_max(x: &Value, axes: &Option<Vec<usize>>) -> R<Shifted>
     let plain = crate::autodiff::trace::strip_diff(x);
     // The shift is a constant: logsumexp does not depend on it, so its derivative is not needed.
     // An empty reduction has no maximum; like JAX its logsumexp is -inf (log of an empty sum), so shift by 0.
-    let m = if count(&shape_of(x), &axes) == 0.0 {
+    let m = if count(&shape_of(x), axes) == 0.0 {
         Value::Float(0.0)
     } else {
         reduce(&plain, ReduceOp::Max, axes.clone(), true)?
