@@ -276,6 +276,17 @@ impl Value {
             Value::Dict(_) => "dict",
             Value::Func(_) | Value::Native(_) => "function",
             Value::Range(..) => "range",
+            // Inside `vmap` one example of a batched 1-d tensor is a number,
+            // as iterating over the tensor gives (`vmap(f)(xs)` is
+            // `stack([f(x) for x in xs])`, also for code that asks the type).
+            Value::Dual(_)
+                if crate::autodiff::trace::is_batched(self) && crate::autodiff::trace::shape_seen(self).is_empty() =>
+            {
+                match self.peek() {
+                    Value::Tensor(t) if t.is_bool() => "bool",
+                    _ => "float",
+                }
+            }
             Value::Dual(t) => t.primal.type_name(),
             Value::Key(_) => "key",
             Value::Object(o) => o.type_name(),
