@@ -762,6 +762,12 @@ proptest! {
         let pz: Vec<f64> = data(&p).iter().zip(zs).map(|(v, z)| if z < 0.4 { 0.0 } else { *v }).collect();
         let pz = match p { Value::Float(_) => Value::Float(pz[0]), _ => value(Tensor::from_vec(pz, &s).unwrap()) };
         check("prod with zeros", &prim_fun(dp::prim::Reduce::prim(ReduceOp::Prod, axes_rc.clone(), keep)), &[pz], seed)?;
+        if !s.is_empty() {
+            let axis = (seed % s.len() as u64) as usize;
+            for reverse in [false, true] {
+                check("cumsum", &prim_fun(Prim::Cumsum(dp::prim::Cumsum { axis, reverse })), std::slice::from_ref(&x), seed)?;
+            }
+        }
         if min_gap(&data(&x)) > 1e-3 {
             check("max", &prim_fun(dp::prim::Reduce::prim(ReduceOp::Max, axes_rc.clone(), keep)), std::slice::from_ref(&x), seed)?;
             check("min", &prim_fun(dp::prim::Reduce::prim(ReduceOp::Min, axes_rc, keep)), &[x], seed)?;

@@ -406,6 +406,18 @@ fn cases(p: &Shapes) -> Vec<Case> {
         &[false],
         Box::new(move |r| vec![uni(r, &s1, 0.5, 2.0)]),
     ));
+    let s1 = if s.is_empty() { vec![3] } else { s.clone() };
+    let cumsum = dp::prim::Cumsum {
+        axis: pick % s1.len(),
+        reverse: pick % 2 == 1,
+    };
+    out.push(case(
+        "Cumsum",
+        format!("{cumsum:?}"),
+        prim_fun(Prim::Cumsum(cumsum)),
+        &[false],
+        Box::new(move |r| vec![uni(r, &s1, 0.5, 2.0)]),
+    ));
     let perm: Vec<usize> = (0..s.len()).rev().collect();
     let s1 = s.clone();
     out.push(case(

@@ -17,6 +17,7 @@ use super::lu::Lu;
 use super::order::Order;
 use super::random::Random;
 use super::reduce::Reduce;
+use super::scan::Cumsum;
 use super::shape::{BroadcastTo, Concat, Reshape, Stack, SumTo, Transpose};
 use super::special::Special;
 use super::spectral::{Eigh, Qr, Svd};
@@ -50,6 +51,8 @@ pub enum Prim {
     FloatFloorDiv(FloatFloorDiv),
     /// `sum`, `prod`, `max`, `min` over some axes.
     Reduce(Reduce),
+    /// Running sums along an axis.
+    Cumsum(Cumsum),
     /// NumPy `matmul`.
     MatMul(MatMul),
     /// Axis permutation.
@@ -129,6 +132,7 @@ macro_rules! each_prim {
             P::Atan2($p) => $body,
             P::FloatMod($p) => $body,
             P::FloatFloorDiv($p) => $body,
+            P::Cumsum($p) => $body,
             P::Reduce($p) => $body,
             P::MatMul($p) => $body,
             P::Transpose($p) => $body,

@@ -320,7 +320,8 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
         },
         |_, a| {
             let (x, axis) = scan_input(&a)?;
-            scan(&x, axis, ops::add)
+            let sums = crate::prim::Prim::Cumsum(crate::prim::Cumsum { axis, reverse: false });
+            ops::apply(&sums, &[x])
         },
     );
     register(
@@ -333,7 +334,11 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
         },
         |_, a| {
             let (x, axis) = scan_input(&a)?;
-            scan(&x, axis, ops::mul)
+            match &x {
+                // Plain values: the kernel (the same products in the same order).
+                Value::Tensor(t) => Ok(ops::from_tensor(te(t.cumprod(axis))?)),
+                _ => scan(&x, axis, ops::mul),
+            }
         },
     );
     register(
