@@ -1,0 +1,16 @@
+import jax, jax.numpy as jnp, numpy as np, math
+jax.config.update("jax_enable_x64", True)
+r = lambda x: repr(float(x))
+def bce(z, y): return jnp.mean(-y*jax.nn.log_sigmoid(z) - (1-y)*jax.nn.log_sigmoid(-z))
+z = jnp.array([-800.0, -40.0, -1.0, 0.0, 1e-10, 3.0, 40.0, 800.0]); y = jnp.array([1.0, 0.0, 0.3, 1.0, 0.0, 1.0, 1.0, 0.0])
+print("bce", r(bce(z, y)), [r(v) for v in jax.grad(bce)(z, y)])
+print("bce0", [r(v) for v in jax.grad(bce)(jnp.zeros(2), jnp.array([1.0, 0.0]))])
+print("bce hess0", r(jax.grad(jax.grad(lambda t: bce(jnp.array([t]), jnp.array([1.0]))))(0.0)))
+L = jnp.array([[0.0, -jnp.inf, 1.0], [2.0, 0.5, -jnp.inf]]); lab = jnp.array([0, 1])
+def ce(L): lp = jax.nn.log_softmax(L); return -jnp.mean(jnp.take_along_axis(lp, lab[:, None], axis=-1))
+print("ce", r(ce(L)), jax.grad(ce)(L).tolist())
+def clip(g, m):
+    n = jnp.sqrt(jnp.sum(g*g)); return jnp.where(n < m, g, g / n * m)
+G = jnp.array([[3.0, 4.0], [0.0, 0.0], [0.3, 0.4], [6.0, -8.0]])
+print("clip", jax.vmap(lambda g: clip(g, 1.0))(G).tolist())
+print("clip grad", jax.grad(lambda g: jnp.sum(clip(g, 1.0) * jnp.array([1.0, 2.0])))(jnp.array([3.0, 4.0])).tolist())
