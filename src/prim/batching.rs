@@ -6,9 +6,12 @@
 //! on the values one level below the `vmap` (possibly tracers of enclosing
 //! levels) with `crate::ops`, so enclosing levels record what they do.
 
-use super::{apply, Prim, R};
+use super::indexing::Slice;
+use super::shape::Concat;
+use super::{apply, from_tensor, te, Prim, R};
 use crate::ops::{self, shape_of};
 use crate::value::Value;
+use dp_tensor::{SliceSpec, Tensor};
 
 /// The shape of one example of `x` (its shape without the leading axis when batched).
 pub fn example_shape(x: &Value, batched: bool) -> Vec<usize> {
@@ -89,4 +92,41 @@ pub fn move_axis(x: &Value, from: usize, to: usize) -> R<Value> {
         return Ok(x.clone());
     }
     ops::transpose(x, &move_axis_perm(nd, from, to))
+}
+
+/// The batching rule `rule` for a batch of no examples (`n = 0`), for rules
+/// that cannot run with `n = 0` themselves (a convolution with `0 * groups`
+/// groups, a result whose example shape is lost in a reshape of nothing).
+/// Every batched input gets one example of zeros, `rule` runs on that one
+/// example (`n = 1`) and none of its result is kept: the result has the
+/// right shape `[0, ...]`, and it is still computed from every input, so an
+/// enclosing `grad` sees them used and gets zero (not missing) gradients.
+pub fn with_no_examples(x: &[Value], batched: &[bool], rule: impl FnOnce(&[Value]) -> R<Value>) -> R<Value> {
+    let padded: Vec<Value> = x
+        .iter()
+        .zip(batched)
+        .map(|(v, b)| if *b { with_zero_example(v) } else { Ok(v.clone()) })
+        .collect::<R<_>>()?;
+    let y = rule(&padded)?;
+    let none = SliceSpec::Range {
+        start: Some(0),
+        stop: Some(0),
+        step: 1,
+    };
+    apply(
+        &Prim::Slice(Slice(std::iter::once(none).collect())),
+        std::slice::from_ref(&y),
+    )
+}
+
+/// A batched `x` of no examples (`[0, rest...]`) with one example of zeros
+/// appended: `[1, rest...]`.
+fn with_zero_example(x: &Value) -> R<Value> {
+    let mut s = shape_of(x);
+    match s.first_mut() {
+        Some(lead) => *lead = 1,
+        None => return Ok(x.clone()),
+    }
+    let zero = from_tensor(te(Tensor::zeros(&s))?);
+    apply(&Prim::Concat(Concat(0)), &[x.clone(), zero])
 }

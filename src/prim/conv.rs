@@ -14,7 +14,7 @@
 //! x)` (the VJP) and `max_gather(v, x)` (the JVP) are linear in their first
 //! argument and each other's transposes. Average pooling is linear.
 
-use super::batching::to_batched;
+use super::batching::{to_batched, with_no_examples};
 use super::rule_util::sum_terms;
 use super::{as_tensor, from_tensor, te, Prim, Primitive, R};
 use crate::ops;
@@ -127,6 +127,11 @@ impl Primitive for Conv {
     // channel axis and the convolution runs with `n * groups` groups, which
     // keeps example `i`'s channels apart from example `j`'s.
     fn batch(&self, x: &[Value], batched: &[bool], n: usize) -> R<Value> {
+        if n == 0 {
+            // `n * groups` would be 0 groups, and the result's example shape
+            // cannot be read back from a result of no elements.
+            return with_no_examples(x, batched, |x| self.batch(x, batched, 1));
+        }
         let into_n = matches!(self.role, ConvRole::Forward | ConvRole::InputGrad) && !batched[1];
         if into_n {
             let a = fold_leading(&x[0])?;
@@ -332,6 +337,11 @@ impl Primitive for Pool {
     }
     // Pooling works plane by plane: every argument folds its batch axis into N.
     fn batch(&self, x: &[Value], batched: &[bool], n: usize) -> R<Value> {
+        if n == 0 {
+            // The result's example shape cannot be read back from a result of
+            // no elements (see `unfold_leading`).
+            return with_no_examples(x, batched, |x| self.batch(x, batched, 1));
+        }
         let args: Vec<Value> = x
             .iter()
             .zip(batched)
