@@ -49,6 +49,9 @@ enum Command {
         optimized: bool,
         /// The script.
         file: PathBuf,
+        /// Arguments passed to the script (`args()`).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
     },
     /// Start the interactive REPL.
     Repl,
@@ -94,7 +97,12 @@ fn run(cli: Cli) -> u8 {
     match cli.command {
         Some(Command::Run { file, args }) => run_file(&file, args, color),
         Some(Command::Check { file }) => check_file(&file, color),
-        Some(Command::Graph { file, dot, optimized }) => graph_file(&file, dot, optimized, color),
+        Some(Command::Graph {
+            file,
+            dot,
+            optimized,
+            args,
+        }) => graph_file(&file, args, dot, optimized, color),
         Some(Command::Repl) => dp::repl::run(),
         Some(Command::Help { name, markdown }) => help(name.as_deref(), markdown),
         None => match cli.script.split_first() {
@@ -207,12 +215,14 @@ fn print_jit_profile() {
     }
 }
 
-fn graph_file(file: &Path, dot: bool, optimized: bool, color: bool) -> u8 {
+fn graph_file(file: &Path, args: Vec<String>, dot: bool, optimized: bool, color: bool) -> u8 {
     let src = match read(file) {
         Ok(s) => s,
         Err(code) => return code,
     };
     let mut interp = dp::Interp::new(Box::new(std::io::stderr()));
+    // The script runs as `dp FILE ARGS` runs it, its arguments included.
+    interp.script_args = args;
     interp.diff.start_capture();
     let dir = file.parent().map(Path::to_path_buf);
     if let Err(errors) = interp.run_source(&file.display().to_string(), &src, dir) {

@@ -372,3 +372,24 @@ fn words_after_a_snippet_are_its_arguments() {
     assert_eq!(r.code, Some(0), "{}", r.stderr);
     assert_eq!(r.stdout, "(\"a\", \"-b\")\n");
 }
+
+#[test]
+fn graph_passes_words_after_the_script_to_it() {
+    // `dp graph [--dot] [--optimized] FILE.dp [ARGS...]`: the script's
+    // `args()` are ARGS, as with `dp FILE.dp ARGS`; its output goes to stderr.
+    let d = temp_dir("graph-args");
+    let file = script(
+        &d,
+        "g.dp",
+        b"print(args());\nlet k = float(len(args()));\nprint(grad(|x| x * k)(3.0));\n",
+    );
+    for opts in [&[][..], &["--dot"][..], &["--optimized"][..]] {
+        let mut cmd = Command::new(DP);
+        cmd.arg("graph").args(opts).arg(&file).args(["foo", "--bar", "-x"]);
+        let r = finish(spawn(&mut cmd), Duration::from_secs(60));
+        assert_eq!(r.code, Some(0), "{opts:?}: {}", r.stderr);
+        assert_eq!(r.stderr, "(\"foo\", \"--bar\", \"-x\")\n3.0\n", "{opts:?}");
+        assert!(!r.stdout.is_empty(), "{opts:?}: no graph");
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}
