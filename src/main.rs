@@ -90,6 +90,12 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> u8 {
     let color = use_color();
+    let runs_code = !matches!(cli.command, Some(Command::Check { .. } | Command::Help { .. }));
+    if runs_code {
+        if let Err(code) = check_memory_setting() {
+            return code;
+        }
+    }
     if let Some(code) = cli.eval {
         // Words after the snippet are its arguments (`dp -e 'print(args())' a b`).
         return run_snippet(&code, cli.script, color);
@@ -139,6 +145,20 @@ fn help(name: Option<&str>, markdown: bool) -> u8 {
             1
         }
     }
+}
+
+/// Stops with a usage error (status 2) when `DP_MAX_MEMORY` is set but is
+/// not a memory size. The budget is otherwise read at the first tensor
+/// allocation, so a typo went unnoticed by a program that makes no tensor
+/// (`dp -e '1'`) and stopped the others at whatever line allocated first.
+fn check_memory_setting() -> Result<(), u8> {
+    if std::env::var_os(dp_tensor::MEMORY_ENV).is_none() {
+        return Ok(());
+    }
+    dp_tensor::memory_limit().map(|_| ()).map_err(|e| {
+        dp::cli_io::err_line!("dp: {e}");
+        2
+    })
 }
 
 fn report(interp: &dp::Interp, errors: &[dp::Diagnostic], color: bool) {

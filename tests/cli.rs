@@ -393,3 +393,51 @@ fn graph_passes_words_after_the_script_to_it() {
     }
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn a_malformed_memory_limit_is_reported_before_anything_runs() {
+    // Even a program that makes no tensor is told (it was silently ignored);
+    // the report names the variable and the accepted forms.
+    let d = temp_dir("max-memory");
+    let file = script(&d, "m.dp", b"print(\"ran\");\n");
+    let runs: [&[&str]; 4] = [&["-e", "print(1)"], &[], &["graph"], &["run"]];
+    for words in runs {
+        let mut cmd = Command::new(DP);
+        cmd.args(words).env("DP_MAX_MEMORY", "bogus");
+        if words.is_empty() || words[0] != "-e" {
+            cmd.arg(&file);
+        }
+        let r = finish(spawn(&mut cmd), Duration::from_secs(60));
+        assert_eq!(r.code, Some(2), "{words:?}: {}", r.stderr);
+        assert_eq!(r.stdout, "", "{words:?}");
+        assert!(
+            r.stderr.starts_with("dp: DP_MAX_MEMORY=\"bogus\" is not a memory size")
+                && r.stderr.contains("8G")
+                && r.stderr.contains("unlimited")
+                && r.stderr.lines().count() == 1,
+            "{words:?}: {}",
+            r.stderr
+        );
+    }
+    // The REPL too, before its first prompt.
+    let r = finish(
+        spawn(Command::new(DP).env("DP_MAX_MEMORY", "12 parsecs")),
+        Duration::from_secs(60),
+    );
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert!(r.stderr.contains("DP_MAX_MEMORY=\"12 parsecs\""), "{}", r.stderr);
+    // Well-formed settings run as before.
+    for ok in ["8G", "512Mi", "unlimited", "1000000"] {
+        let r = finish(
+            spawn(
+                Command::new(DP)
+                    .args(["-e", "print(sum(ones(10)))"])
+                    .env("DP_MAX_MEMORY", ok),
+            ),
+            Duration::from_secs(60),
+        );
+        assert_eq!(r.code, Some(0), "{ok}: {}", r.stderr);
+        assert_eq!(r.stdout, "10.0\n");
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}

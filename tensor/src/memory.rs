@@ -47,18 +47,24 @@ pub fn memory_limit() -> Result<usize> {
 
 #[cold]
 fn init_limit() -> Result<usize> {
+    // A malformed setting is not cached: every checked allocation reports
+    // it until it is fixed (a typo must not silently mean "no limit" or "the
+    // default"). Neither may a value that is not UTF-8.
     let limit = match std::env::var(MEMORY_ENV) {
-        Ok(s) => parse_size(&s).ok_or_else(|| {
-            // Not cached: every checked allocation reports it until it is fixed
-            // (a typo must not silently mean "no limit" or "the default").
-            TensorError::Invalid(format!(
-                "{MEMORY_ENV}={s:?} is not a memory size (write bytes with an optional K, M, G or T suffix, e.g. 8G, or `unlimited`)"
-            ))
-        })?,
-        Err(_) => default_limit(),
+        Ok(s) => parse_size(&s).ok_or_else(|| malformed(&s))?,
+        Err(std::env::VarError::NotUnicode(s)) => return Err(malformed(&s)),
+        Err(std::env::VarError::NotPresent) => default_limit(),
     };
     LIMIT.store(limit, Ordering::Relaxed);
     Ok(limit)
+}
+
+/// The error for a `DP_MAX_MEMORY` setting that is not a memory size,
+/// naming the forms [`parse_size`] accepts.
+fn malformed(setting: &dyn std::fmt::Debug) -> TensorError {
+    TensorError::Invalid(format!(
+        "{MEMORY_ENV}={setting:?} is not a memory size (write bytes with an optional K, M, G or T suffix, e.g. 8G, or `unlimited`)"
+    ))
 }
 
 /// Half the memory this process can get when the budget is
