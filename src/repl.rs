@@ -6,12 +6,12 @@
 //! multi-line input, completion and highlighting, so tests drive the very code
 //! the terminal uses.
 
-use crate::diagnostics::did_you_mean;
+use crate::diagnostics::{did_you_mean, Diagnostic};
 use crate::eval::{Interp, INTERRUPTED};
 use crate::syntax::lexer::tokenize;
 use crate::syntax::parser;
 use crate::syntax::token::{LexError, Token, KEYWORDS};
-use crate::value::Value;
+use crate::value::{Closure, Value};
 use logos::Logos;
 use rustyline::completion::{Completer, FilenameCompleter, Pair};
 use rustyline::config::{ColorMode, CompletionType, Config};
@@ -189,10 +189,22 @@ impl Session {
         self.run_in(name, src, self.dir.clone())
     }
 
-    /// Runs source text that is not an entry of its own (`:time` compiles
-    /// its closure this way); an error comes back rendered.
-    pub fn run_hidden(&mut self, name: &str, src: &str) -> Result<Option<Value>, String> {
-        self.run(name, src)
+    /// Compiles `text` as the next entry (`<repl:N>`, a missing final `;`
+    /// added as for any entry) into a function of no parameters, for
+    /// `:time` to run with [`Interp::run_body`]; an error comes back
+    /// rendered, exactly as the entry's own would be.
+    pub fn compile_entry(&mut self, text: &str) -> Result<Rc<Closure>, String> {
+        self.entries += 1;
+        let name = format!("<repl:{}>", self.entries);
+        let src = with_semicolon(text).unwrap_or_else(|| text.to_string());
+        self.interp
+            .compile_entry(&name, &src)
+            .map_err(|errors| errors.iter().map(|d| self.render(d)).collect())
+    }
+
+    /// A report as this session shows it (coloured when the session is).
+    pub fn render(&self, d: &Diagnostic) -> String {
+        self.interp.render(d, self.color)
     }
 
     /// Runs source text whose relative imports resolve against `dir`.

@@ -5,7 +5,6 @@
 
 use crate::eval::INTERRUPTED;
 use crate::repl::Session;
-use crate::value::native::Args;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -22,24 +21,17 @@ pub fn time_entry(session: &mut Session, expr: &str) -> Result<String, String> {
     if expr.trim().is_empty() {
         return Err("usage: :time EXPR (e.g. :time matmul(a, a))\n".into());
     }
-    // Wrapped in a closure so that it is parsed and resolved once, not per loop.
-    let src = format!("|| {{ {expr}\n}}");
-    let f = match session.run_hidden("<time>", &src)? {
-        Some(f) => f,
-        None => return Err("`:time` needs an expression\n".into()),
-    };
+    // Compiled once into a function, so that it is parsed and resolved once,
+    // not per loop; its errors are reported as the entry's own would be.
+    INTERRUPTED.store(false, Ordering::Relaxed);
+    let f = session.compile_entry(expr)?;
     let mut call = |n: usize| -> Result<Duration, String> {
         let start = Instant::now();
         for _ in 0..n {
-            let args = Args::positional(Vec::new(), crate::syntax::span::Span::default());
-            session
-                .interp
-                .call(&f, args)
-                .map_err(|d| session.interp.render(&d, false))?;
+            session.interp.run_body(&f).map_err(|d| session.render(&d))?;
         }
         Ok(start.elapsed())
     };
-    INTERRUPTED.store(false, Ordering::Relaxed);
     let first = call(1)?;
     let (loops, runs) = if first >= SLOW_CALL {
         (1, 2)

@@ -375,3 +375,79 @@ fn open_entries_get_the_continuation_prompt() {
         "the code lines up under both prompts"
     );
 }
+
+#[test]
+fn time_reports_errors_as_the_entry_itself_would() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // Each pair runs in two fresh sessions with the same entries before it,
+    // so the entry is `<repl:N>` with the same N in both.
+    let same = |before: &[&str], entry: &str| {
+        let (mut direct, _o1) = session();
+        let (mut timed, _o2) = session();
+        for b in before {
+            ok(&mut direct, b);
+            ok(&mut timed, b);
+        }
+        let want = err(&mut direct, entry);
+        let got = err(&mut timed, &format!(":time {entry}"));
+        assert_eq!(got, want, ":time {entry}");
+        assert!(!got.contains("lambda") && !got.contains("||"), "{got}");
+        got
+    };
+    // A runtime error: the user's text, no frame of a wrapper function.
+    let e = same(&[], "1 // 0");
+    assert!(e.contains("<repl:1>:1:6"), "{e}");
+    // A syntax error: at the user's line, not at a line of a wrapper.
+    let e = same(&["let a = 1"], "1 +");
+    assert!(e.contains("<repl:2>:1:"), "{e}");
+    // Inside a function: its frame stays, called at the user's text.
+    let e = same(&["fn f(x) { x // 0 }"], "f(1)");
+    assert!(e.contains("in `f`, called at <repl:2>:1:1"), "{e}");
+    same(&[], "nosuch + 1");
+    same(&[], "let q = 1; q.shape");
+    // Entries on several lines keep their own line numbers.
+    let e = same(&[], "let t = 1;\nt // 0");
+    assert!(e.contains("<repl:1>:2:"), "{e}");
+}
+
+#[test]
+fn ctrl_c_during_time_is_reported_as_in_the_entry() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // Stands for a long kernel during which Ctrl-C is pressed.
+    let with_kernel = || {
+        let (mut s, out) = session();
+        s.interp.builtins.insert(
+            "long_kernel".into(),
+            dp::builtins::native("long_kernel", |_, _| {
+                dp::eval::INTERRUPTED.store(true, Ordering::Relaxed);
+                Ok(dp::Value::Int(1))
+            }),
+        );
+        (s, out)
+    };
+    let (mut direct, _o1) = with_kernel();
+    let (mut timed, _o2) = with_kernel();
+    let want = err(&mut direct, "long_kernel() + 1");
+    let got = err(&mut timed, ":time long_kernel() + 1");
+    assert_eq!(got, want);
+    assert!(
+        got.contains("interrupted by Ctrl-C") && got.contains("<repl:1>:1:1"),
+        "{got}"
+    );
+    // Ctrl-C in a loop that `:time` runs: located in the user's text, with
+    // no frame of a wrapper function.
+    let (mut s, _out) = session();
+    let killer = std::thread::spawn(|| {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        dp::eval::INTERRUPTED.store(true, Ordering::Relaxed);
+    });
+    let e = err(&mut s, ":time let n = 0; while true { n = n + 1; }");
+    killer.join().unwrap();
+    assert!(e.contains("interrupted by Ctrl-C") && e.contains("<repl:1>:1:"), "{e}");
+    assert!(
+        !e.contains("Note") && !e.contains("lambda") && !e.contains("<main>"),
+        "{e}"
+    );
+    // The session goes on.
+    assert_eq!(ok(&mut s, "1 + 1"), "2\n");
+}

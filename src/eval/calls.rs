@@ -136,6 +136,28 @@ impl Interp {
         jitted.call(self, args)
     }
 
+    /// Runs the body of `c`, a function of no parameters made by
+    /// [`Interp::compile_entry`], as its entry would run: an error comes back
+    /// as the body raised it, with no frame for a call the user never wrote
+    /// (and so no call site to locate it by). A Ctrl-C from before the run
+    /// is reported without a location, as one at the end of a program is.
+    pub fn run_body(&mut self, c: &Rc<Closure>) -> Result<Value, Diagnostic> {
+        if INTERRUPTED.load(Ordering::Relaxed) {
+            return Err(Diagnostic::new(ErrorKind::Interrupted, "interrupted by Ctrl-C"));
+        }
+        self.with_frame(c, |i, frame| {
+            i.depth += 1;
+            let result = c.proto.body.run(i, frame);
+            i.depth -= 1;
+            match result {
+                Ok(v) => Ok(v),
+                Err(Flow::Err(d)) => Err(d),
+                Err(Flow::Return) => Ok(std::mem::replace(&mut i.returned, Value::None)),
+                Err(Flow::Break | Flow::Continue) => Ok(Value::None),
+            }
+        })
+    }
+
     /// Calls a function with positional arguments only.
     pub fn call_pos(&mut self, callee: &Value, pos: Vec<Value>, span: Span) -> Result<Value, Diagnostic> {
         self.call(callee, Args::positional(pos, span))

@@ -211,6 +211,48 @@ impl Interp {
         r
     }
 
+    /// Compiles `src`, a REPL entry, into a function of no parameters whose
+    /// body is the entry, without running it (`:time` calls it many times,
+    /// through [`Interp::run_body`]). The text is registered under `name`
+    /// as the user typed it, not wrapped in `|| { ... }` source: every
+    /// report, a syntax error included, quotes the user's text at the
+    /// user's positions.
+    pub fn compile_entry(&mut self, name: &str, src: &str) -> Result<Rc<Closure>, Vec<Diagnostic>> {
+        use crate::syntax::ast::{Block, Expr, ExprKind, FnDef, Program};
+        let file = self.sources.add(name, src);
+        let ast = parser::parse(src, file)?;
+        let span = Span::new(file, 0, src.len());
+        let body = Block {
+            stmts: ast.stmts,
+            tail: ast.tail.map(Box::new),
+            span,
+        };
+        let function = FnDef {
+            name: None,
+            params: Vec::new(),
+            body: Expr {
+                kind: ExprKind::Block(body),
+                span,
+            },
+            span,
+        };
+        let program = Program {
+            stmts: Vec::new(),
+            tail: Some(Expr {
+                kind: ExprKind::Lambda(Rc::new(function)),
+                span,
+            }),
+        };
+        let module = self.main.clone();
+        match self.resolve_and_run(name, src, &program, &module)? {
+            Some(Value::Func(c)) => Ok(c),
+            _ => Err(vec![Diagnostic::new(
+                ErrorKind::Value,
+                "internal error: an entry did not compile to a function",
+            )]),
+        }
+    }
+
     fn resolve_and_run(
         &mut self,
         name: &str,
