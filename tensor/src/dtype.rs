@@ -116,6 +116,8 @@ mod tests {
         assert!(m.broadcast_to(&[4, 2, 3]).unwrap().is_bool());
         assert!(m.take(&t(&[1.0], &[1]), 0).unwrap().is_bool());
         assert!(Tensor::concat(&[&m, &m], 0).unwrap().is_bool());
+        let u = m.unique_all().unwrap();
+        assert!(u.values.is_bool() && !u.counts.is_bool());
         assert!(!Tensor::concat(&[&m, &m.to_f64()], 0).unwrap().is_bool());
         let w = Tensor::where_(&m, &m, &m.to_f64()).unwrap();
         assert_eq!(w.dtype(), DType::F64);

@@ -197,8 +197,13 @@ impl Tensor {
             inverse[i] = g as f64;
         }
         let u = values.len();
+        let mut values = Tensor::from_parts(values, vec![u]);
+        // The distinct values of a bool tensor are bools (NumPy keeps the dtype).
+        if self.is_bool() {
+            values = values.marked_bool();
+        }
         Ok(Unique {
-            values: Tensor::from_parts(values, vec![u]),
+            values,
             indices: Tensor::from_parts(indices, vec![u]),
             inverse: Tensor::from_parts(inverse, vec![n]),
             counts: Tensor::from_parts(counts, vec![u]),

@@ -128,6 +128,40 @@ impl PadMode {
     }
 }
 
+/// The fill of `pad`'s constant mode, in the element type of the padded
+/// tensor: NumPy casts `constant_values` to the array's dtype, so a bool
+/// tensor stays bool and is padded with `false` (with `true` for any
+/// non-zero constant, NaN included, as `astype(bool)` reads it).
+#[derive(Clone, Copy)]
+enum PadConstant {
+    Float(f64),
+    Bool(bool),
+}
+
+impl PadConstant {
+    /// A block of `shape` filled with the constant.
+    fn block(self, shape: &[usize]) -> R<Tensor> {
+        Ok(match self {
+            PadConstant::Float(c) => te(Tensor::full(shape, c))?,
+            PadConstant::Bool(b) => te(Tensor::full(shape, f64::from(u8::from(b))))?.marked_bool(),
+        })
+    }
+}
+
+/// `pad`'s `constant_values` (argument 3) for the tensor `x`: a number, or
+/// a bool (`true` is 1.0 for a float tensor, as NumPy casts it).
+fn pad_constant(a: &crate::builtins::Call<'_>, x: &Value) -> R<PadConstant> {
+    let c = match a.value(3) {
+        Value::Bool(b) => f64::from(u8::from(*b)),
+        _ => a.float(3)?,
+    };
+    Ok(if super::dtype_name(x) == Some("bool") {
+        PadConstant::Bool(c != 0.0)
+    } else {
+        PadConstant::Float(c)
+    })
+}
+
 /// Swaps two axes.
 fn swapaxes(x: &Value, a: usize, b: usize) -> R<Value> {
     let mut perm: Vec<usize> = (0..shape_of(x).len()).collect();
@@ -303,13 +337,14 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
     register(
         t,
         Decl {
-            sig: "pad(x: tensor, pad_width: int | tuple, mode: str = \"constant\", constant_values: float = 0.0) -> tensor",
+            sig: "pad(x: tensor, pad_width: int | tuple, mode: str = \"constant\", constant_values: float | bool = 0.0) -> tensor",
             summary: "`x` extended before and after each axis: with `constant_values`, or by `mode` from its own elements (NumPy's `pad`).",
             doc: "`pad_width` is `n` (every side), `(before, after)` (every axis) or one `(before, after)` per axis. \
                   `mode` is `\"constant\"` (the default), `\"edge\"` (the edge element repeated), `\"reflect\"` \
                   (mirrored without repeating the edge: `[3, 2, | 1, 2, 3]`), `\"symmetric\"` (mirrored with the \
                   edge: `[2, 1, | 1, 2, 3]`) or `\"wrap\"` (periodic), with NumPy's results also for widths past \
-                  the axis length. Differentiable in `x` to any order (the modes other than constant gather from \
+                  the axis length. A bool tensor stays bool, padded with `false` (or `true` for a non-zero \
+                  constant, as NumPy casts it). Differentiable in `x` to any order (the modes other than constant gather from \
                   `x`, so the gradient adds up where an element was copied).",
             example: "pad(tensor([1.0, 2.0, 3.0]), (2, 1), mode=\"reflect\")  # tensor([3.0, 2.0, 1.0, 2.0, 3.0, 2.0])",
         },
@@ -336,7 +371,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
                 )
                 .at(a.span_at(2)));
             }
-            let c = a.float(3)?;
+            let c = pad_constant(&a, &x)?;
             let nd = shape_of(&x).len();
             let widths: Vec<(i64, i64)> = match a.value(1) {
                 Value::Tuple(t) if t.iter().all(|v| matches!(v, Value::Tuple(_))) => {
@@ -402,7 +437,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
                     if w > 0 {
                         let mut s = shape_of(&y);
                         s[ax] = w as usize;
-                        let block = Value::Tensor(Rc::new(te(Tensor::full(&s, c))?));
+                        let block = Value::Tensor(Rc::new(c.block(&s)?));
                         parts.push((before, block));
                     }
                 }

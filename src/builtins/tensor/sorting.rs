@@ -276,7 +276,8 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             doc: "As `numpy.unique`: with any of `return_index` (the flat index of each value's first occurrence), \
                   `return_inverse` (for each element of `x`, the index of its value; shaped like `x`) and \
                   `return_counts` (how often each value occurs) the result is a tuple of the values and the \
-                  requested extras, in that order; the extras are integral floats. Its size depends on the \
+                  requested extras, in that order; the values keep `x`'s dtype (a bool tensor gives bools), the \
+                  extras are integral floats. Its size depends on the \
                   values, so it has no derivative and does not work inside `vmap`.",
             example: "unique(tensor([3.0, 1.0, 3.0, 2.0]))  # tensor([1.0, 2.0, 3.0])",
         },

@@ -25,7 +25,8 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             summary: "For a vector `x`, the square matrix with `x` on diagonal `k`; for a matrix, its diagonal `k` as a vector (like NumPy).",
             doc: "Diagonal `k` holds the entries `[i, i + k]` (`k > 0` above the main diagonal, `k < 0` below). \
                   A vector of length n gives an (n + |k|) × (n + |k|) matrix; a diagonal that misses the matrix \
-                  is empty. For the diagonal of other axes of an n-d tensor use `diagonal`. Differentiable to any \
+                  is empty. A bool vector gives a bool matrix (`false` off the diagonal). For the diagonal of other \
+                  axes of an n-d tensor use `diagonal`. Differentiable to any \
                   order in `x`.",
             example: "diag(tensor([1.0, 2.0]));  # [[1, 0], [0, 2]]\ndiag(tensor([[1.0, 2.0], [3.0, 4.0]]), 1)  # [2.0]",
         },
@@ -89,7 +90,8 @@ fn register_triangles(t: &mut HashMap<Rc<str>, Value>) {
                 sig: "tril(x: tensor, k: int = 0) -> tensor",
                 summary: "The lower triangle of the matrix `x` (of each matrix in the last two axes): entries above diagonal `k` become 0.",
                 doc: "Keeps `x[..., i, j]` where `j <= i + k` (`k > 0` keeps diagonals above the main one, `k < 0` \
-                      drops more), like NumPy. The zeroed entries are zero even where `x` is inf or nan. \
+                      drops more), like NumPy. The zeroed entries are zero even where `x` is inf or nan (`false` in \
+                      a bool matrix, which stays bool). \
                       Differentiable to any order (the gradient is the same triangle of the incoming gradient).",
                 example: "tril(tensor([[1.0, 2.0], [3.0, 4.0]]))  # [[1, 0], [3, 4]]",
             },
@@ -100,7 +102,7 @@ fn register_triangles(t: &mut HashMap<Rc<str>, Value>) {
                 sig: "triu(x: tensor, k: int = 0) -> tensor",
                 summary: "The upper triangle of the matrix `x` (of each matrix in the last two axes): entries below diagonal `k` become 0.",
                 doc: "Keeps `x[..., i, j]` where `j >= i + k`, like NumPy. The zeroed entries are zero even where \
-                      `x` is inf or nan. Differentiable to any order.",
+                      `x` is inf or nan (`false` in a bool matrix, which stays bool). Differentiable to any order.",
                 example: "triu(tensor([[1.0, 2.0], [3.0, 4.0]]), 1)  # [[0, 2], [0, 0]]",
             },
             false,
@@ -133,7 +135,13 @@ fn register_triangles(t: &mut HashMap<Rc<str>, Value>) {
             // many when c is 0).
             let mask: Vec<f64> = (0..r * c).map(|p| f64::from(u8::from(keep(p / c, p % c)))).collect();
             let mask = te(Tensor::from_vec(mask, &[r, c]))?.marked_bool();
-            ops::where_(&Value::Tensor(Rc::new(mask)), &x, &Value::Float(0.0))
+            // NumPy's triangles keep the dtype: a bool matrix gets `false` outside.
+            let zero = if super::dtype_name(&x) == Some("bool") {
+                Value::Bool(false)
+            } else {
+                Value::Float(0.0)
+            };
+            ops::where_(&Value::Tensor(Rc::new(mask)), &x, &zero)
         });
     }
 }
@@ -223,8 +231,13 @@ fn vector_to_diag(a: &Call<'_>, x: Value, n: usize, k: i64) -> R<Value> {
         .checked_add(off_r.max(off_c))
         .filter(|m| m.checked_mul(*m).is_some_and(|mm| mm <= 1 << 26))
         .ok_or_else(too_large)?;
-    // Index n is an appended zero: every entry off the diagonal takes it.
-    let zero = Value::Tensor(Rc::new(te(Tensor::zeros(&[1]))?));
+    // Index n is an appended zero: every entry off the diagonal takes it
+    // (`false` for a bool vector, whose matrix stays bool as in NumPy).
+    let mut zero = te(Tensor::zeros(&[1]))?;
+    if super::dtype_name(&x) == Some("bool") {
+        zero = zero.marked_bool();
+    }
+    let zero = Value::Tensor(Rc::new(zero));
     let padded = ops::apply(&Prim::Concat(crate::prim::Concat(0)), &[x, zero])?;
     let mut idx = vec![n as f64; m * m];
     for p in 0..n {
