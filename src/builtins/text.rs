@@ -208,7 +208,10 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     let repr = Decl {
         sig: "repr(x) -> str",
         summary: "The text of `x` as a literal: strings are quoted.",
-        doc: "",
+        doc: "In a quoted string `\"`, `\\`, newlines and tabs are escaped, and so is, as `\\u{...}`, every \
+              character Python's `repr` escapes because it would not show as itself: controls, format \
+              characters such as U+200B (zero-width space) or U+202E (right-to-left override), spaces other \
+              than U+0020, line and paragraph separators, private-use and unassigned code points.",
         example: "repr(\"hi\")  # \"\\\"hi\\\"\"",
     };
     register(t, repr, |it, a| Ok(Value::str(a.value(0).repr_with(&it.print_options))));

@@ -10,6 +10,7 @@ pub mod signature;
 pub mod strings;
 pub mod tree;
 pub mod tuple;
+pub mod unprintable;
 
 use crate::autodiff::trace::Tracer;
 use crate::eval::compile::FnCode;
@@ -485,10 +486,12 @@ pub fn quote(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            // Every control character (C0, DEL and C1) and the line and
-            // paragraph separators, which would otherwise break or hide the
-            // line (as Python's repr escapes them).
-            c if c.is_control() || c == '\u{2028}' || c == '\u{2029}' => {
+            // Every character Python's repr escapes: controls, the line
+            // and paragraph separators (which break the line), format
+            // characters such as U+200B or U+202E (invisible, or reordering
+            // the text), spaces other than U+0020, private-use and
+            // unassigned code points; see `unprintable`.
+            c if !unprintable::is_printable(c) => {
                 let _ = write!(out, "\\u{{{:x}}}", c as u32);
             }
             c => out.push(c),
