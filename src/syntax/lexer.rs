@@ -66,6 +66,9 @@ pub fn tokenize(src: &str, file: FileId) -> (Vec<(usize, Token, usize)>, Vec<Spa
             Err(error) => {
                 let placeholder = match &error {
                     LexError::IntTooLarge => Some(Token::Int(0)),
+                    // Stands as the kind of number it was meant to be.
+                    LexError::MisplacedUnderscore(text) if text.contains(['.', 'e', 'E']) => Some(Token::Float(0.0)),
+                    LexError::MisplacedUnderscore(_) => Some(Token::Int(0)),
                     LexError::BadEscape(_) => {
                         // Underline just the bad escape, not the whole string.
                         if let Err((_, at)) = unescape(&src[r.start + 1..r.end.saturating_sub(1).max(r.start + 1)]) {
@@ -164,6 +167,31 @@ mod tests {
         let (toks, errs) = kinds("99999999999999999999 1");
         assert_eq!(toks, vec![Token::Int(0), Token::Int(1)]);
         assert_eq!(errs, vec![LexError::IntTooLarge]);
+    }
+
+    #[test]
+    fn a_misplaced_underscore_is_one_error_and_the_number_stands() {
+        for (src, tok) in [
+            ("1_;", Token::Int(0)),
+            ("1__0;", Token::Int(0)),
+            ("1_.5;", Token::Float(0.0)),
+        ] {
+            let (toks, errs) = tokenize(src, 0);
+            let text = &src[..src.len() - 1];
+            assert_eq!(
+                errs.iter().map(|e| e.error.clone()).collect::<Vec<_>>(),
+                vec![LexError::MisplacedUnderscore(text.into())]
+            );
+            assert_eq!(
+                errs[0].span.range(),
+                0..text.len(),
+                "{src}: the whole literal is underlined"
+            );
+            assert_eq!(
+                toks.into_iter().map(|t| t.1).collect::<Vec<_>>(),
+                vec![tok, Token::Semi]
+            );
+        }
     }
 
     #[test]

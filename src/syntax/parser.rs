@@ -212,6 +212,9 @@ pub fn parse(src: &str, file: FileId) -> ParseResult {
                     .with_label("this string is never closed")
                     .with_help(r#"add the closing `"`"#),
                 LexError::UnexpectedChar => d.with_label("no token starts with this character"),
+                LexError::MisplacedUnderscore(n) => d
+                    .with_label("each `_` must stand between two digits")
+                    .with_help(format!("write `{}`", n.replace('_', ""))),
                 LexError::IntTooLarge => d.with_label("does not fit in a 64-bit int").with_help(
                     "ints range from -9223372036854775808 to 9223372036854775807; use a float such as `1e20` beyond",
                 ),

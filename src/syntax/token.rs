@@ -20,6 +20,9 @@ pub enum LexError {
     /// An int, a bare `.` and an exponent such as `1.e5` (the point needs a
     /// digit after it): the int's text and the exponent's (`e5`).
     DotExponent(String, String),
+    /// A number with a `_` that does not stand between two digits (`1_`,
+    /// `1__0`, `1_.5`), as Python rejects them: the literal's text.
+    MisplacedUnderscore(String),
     /// A malformed f-string (an unclosed or empty `{}`), with what is wrong.
     BadFString(String),
     /// Comparison operators chained without parentheses (`a < b < c`), found by the parser.
@@ -42,21 +45,45 @@ impl fmt::Display for LexError {
             LexError::DotExponent(n, exp) => {
                 write!(f, "`{n}.{exp}` is not a number: a float needs a digit after the point")
             }
+            LexError::MisplacedUnderscore(n) => {
+                write!(f, "`{n}` is not a number: a digit must follow each `_` in a number")
+            }
             LexError::BadFString(why) => write!(f, "invalid f-string: {why}"),
             LexError::ChainedComparison { .. } => write!(f, "comparison operators cannot be chained"),
         }
     }
 }
 
+/// Checks that every `_` in a number stands between two digits, as in
+/// Python (`1_000`, `0.000_1`): the token patterns allow any run of them, so
+/// that `1_`, `1__0` and `1_.5` are reported as what they are rather than
+/// read as `1`, `10` and `1.5`.
+fn check_underscores(text: &str) -> Result<(), LexError> {
+    let b = text.as_bytes();
+    let digit_at = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
+    let misplaced = (0..b.len()).any(|i| b[i] == b'_' && !(i > 0 && digit_at(i - 1) && digit_at(i + 1)));
+    if misplaced {
+        Err(LexError::MisplacedUnderscore(text.to_string()))
+    } else {
+        Ok(())
+    }
+}
+
 fn parse_int(lex: &mut logos::Lexer<Token>) -> Result<i64, LexError> {
+    check_underscores(lex.slice())?;
     lex.slice()
         .replace('_', "")
         .parse::<i64>()
         .map_err(|_| LexError::IntTooLarge)
 }
 
-fn parse_float(lex: &mut logos::Lexer<Token>) -> Option<f64> {
-    lex.slice().replace('_', "").parse::<f64>().ok()
+fn parse_float(lex: &mut logos::Lexer<Token>) -> Result<f64, LexError> {
+    check_underscores(lex.slice())?;
+    // The patterns admit only text Rust parses (too large a literal is inf).
+    lex.slice()
+        .replace('_', "")
+        .parse::<f64>()
+        .map_err(|_| LexError::UnexpectedChar)
 }
 
 fn parse_string(lex: &mut logos::Lexer<Token>) -> Result<String, LexError> {
@@ -314,6 +341,20 @@ pub const KEYWORDS: &[&str] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn underscores_must_stand_between_digits() {
+        for ok in ["1_000", "1_0.0_1", "0.000_1", "1_0e5", ".5_5"] {
+            assert_eq!(check_underscores(ok), Ok(()), "{ok}");
+        }
+        for bad in ["1_", "1__0", "1_.5", "1.5_", "1_e5", "1.5_e3", ".5_"] {
+            assert_eq!(
+                check_underscores(bad),
+                Err(LexError::MisplacedUnderscore(bad.into())),
+                "{bad}"
+            );
+        }
+    }
 
     #[test]
     fn unescape_accepts_every_documented_escape() {
