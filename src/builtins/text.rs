@@ -146,6 +146,11 @@ fn format_one(v: &Value, spec: &str, opts: &PrintOptions) -> R<String> {
     })
 }
 
+/// The largest `threshold`, `edgeitems` and `linewidth` `print_options`
+/// accepts: far past any tensor or terminal, and small enough that sums of
+/// them cannot overflow in the layout.
+const MAX_PRINT_COUNT: usize = 1_000_000_000;
+
 /// The print options as the dict `print_options` returns.
 fn options_dict(o: &PrintOptions) -> Value {
     let int = |n: usize| Value::Int(i64::try_from(n).unwrap_or(i64::MAX));
@@ -236,10 +241,11 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         sig: "print_options(precision: int = none, threshold: int = none, edgeitems: int = none, \
               linewidth: int = none, suppress: bool = none, sign: str = none, reset: bool = false) -> dict",
         summary: "Sets how tensors print; returns the options now in force.",
-        doc: "`precision`: digits after the point (by default every element prints exactly enough \
-              to round-trip); `threshold`: summarise with `...` above this many elements (1000); \
+        doc: "`precision`: digits after the point, 0 to 1000 (by default every element prints exactly \
+              enough to round-trip); `threshold`: summarise with `...` above this many elements (1000); \
               `edgeitems`: elements shown at each end when summarising (3); `linewidth`: wrap rows \
-              longer than this (75); `suppress`: never switch to scientific notation for small \
+              longer than this (75); these three from 0 to 1000000000, and a value out of range is an \
+              error; `suppress`: never switch to scientific notation for small \
               numbers; `sign`: `\"-\"`, `\"+\"` or `\" \"` before positive numbers. Options not \
               given keep their value; `reset=true` restores the defaults first. Called with no \
               arguments it only reads the options.",
@@ -251,28 +257,31 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         } else {
             it.print_options.clone()
         };
-        let count = |i: usize, what: &str| -> R<Option<usize>> {
+        // Every count is checked against its range, never clamped: a
+        // precision beyond what the formatter can write is an error, not
+        // silently fewer digits than asked for.
+        let count = |i: usize, what: &str, max: usize| -> R<Option<usize>> {
             match a.opt_int_as(i, what)? {
                 None => Ok(None),
-                Some(n) if (0..=1_000_000_000).contains(&n) => Ok(Some(n as usize)),
+                Some(n) if usize::try_from(n).is_ok_and(|n| n <= max) => Ok(Some(n as usize)),
                 Some(n) => Err(Diagnostic::new(
                     ErrorKind::Value,
-                    format!("`print_options`: {what} must be between 0 and 1000000000, found {n}"),
+                    format!("`print_options`: {what} must be between 0 and {max}, found {n}"),
                 )
                 .at(a.span_at(i))),
             }
         };
         let given = |i: usize| a.given(i).is_some_and(|v| !matches!(v, Value::None));
         if given(0) {
-            o.precision = count(0, "precision")?.map(|p| p.min(dp_tensor::MAX_SPEC_DIGITS));
+            o.precision = count(0, "precision", dp_tensor::MAX_SPEC_DIGITS)?;
         }
-        if let Some(n) = count(1, "threshold")? {
+        if let Some(n) = count(1, "threshold", MAX_PRINT_COUNT)? {
             o.threshold = n;
         }
-        if let Some(n) = count(2, "edgeitems")? {
+        if let Some(n) = count(2, "edgeitems", MAX_PRINT_COUNT)? {
             o.edgeitems = n;
         }
-        if let Some(n) = count(3, "linewidth")? {
+        if let Some(n) = count(3, "linewidth", MAX_PRINT_COUNT)? {
             o.linewidth = n;
         }
         if given(4) {
