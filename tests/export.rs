@@ -111,7 +111,7 @@ const CASES: &[(&str, &str, &str)] = &[
                  + log1p(a) + expm1(x) + sin(x) * cos(x) + tan(x * 0.3) + reciprocal(a) + square(x)
                  + asin(x * 0.4) + acos(x * 0.4) + atanh(x * 0.4) + acosh(a + 1.0) + maximum(x, 0.1) + minimum(x, -0.1)
                  + atan2(x, a) + x / a - x ** 3 + x % 0.7 + (x * 1e5) % -0.3 + 2.5 % a
-                 + x // 0.1 + (x * 1e5) // -0.3 + 2.5 // a + x // inf)
+                 + x // 0.1 + (x * 1e5) // -0.3 + 2.5 // a + x // inf + cumsum(x * x))
          }
          let f = |x| (g(x), grad(g)(x));",
         "tensor([-1.3, -0.4, 0.0, 0.35, 0.9, 1.7])",

@@ -50,7 +50,11 @@ fn keep_reduced_dims(g: &Value, input_shape: &[usize], axes: &Option<Rc<[usize]>
 /// as JAX does: `grad(prod)([2, 0, 3]) == [0, 6, 0]`, `grad(prod)([1e300,
 /// 1e300, 1e-300]) == [1, 1, inf]` (the quotient gave `[inf, inf, inf]`),
 /// `grad(prod)([2, inf]) == [inf, 2]`. Both forms use the ops users call, so
-/// they are differentiable at every order.
+/// they are differentiable at every order. Forward mode multiplies each
+/// tangent by its partial, so a zero tangent meets an infinite partial of an
+/// overflowed product as nan: `jacfwd(prod)([1e300, 1e300, 1e-300])` is
+/// `[nan, nan, inf]` where `jacrev` (and JAX's tree-reduction JVP) give
+/// `[1, 1, inf]`.
 fn prod_partials(x: &Value, y: &Value, axes: &Option<Rc<[usize]>>, keepdims: bool) -> R<Value> {
     let shape = shape_of(x);
     if shape.is_empty() {
@@ -137,6 +141,9 @@ fn columns(start: Option<i64>, stop: Option<i64>, step: i64) -> Prim {
 /// with a copy shifted by 1, 2, 4, ... columns (Hillis-Steele), so a few
 /// primitives whatever `n`, each differentiable.
 fn exclusive_cumprod(x: &Value, rest: usize, n: usize) -> R<Value> {
+    if n == 0 {
+        return Ok(x.clone());
+    }
     let ones = |k: usize| -> R<Value> { Ok(from_tensor(te(Tensor::full(&[rest, k], 1.0))?)) };
     let shifted = |v: &Value, d: usize| -> R<Value> {
         let kept = super::apply(&columns(None, Some((n - d) as i64), 1), std::slice::from_ref(v))?;

@@ -281,7 +281,9 @@ impl Value {
             // as iterating over the tensor gives (`vmap(f)(xs)` is
             // `stack([f(x) for x in xs])`, also for code that asks the type).
             Value::Dual(_)
-                if crate::autodiff::trace::is_batched(self) && crate::autodiff::trace::shape_seen(self).is_empty() =>
+                if crate::autodiff::trace::is_batched(self)
+                    && crate::autodiff::trace::shape_seen(self).is_empty()
+                    && matches!(self.peek(), Value::Tensor(_)) =>
             {
                 match self.peek() {
                     Value::Tensor(t) if t.is_bool() => "bool",

@@ -120,6 +120,10 @@ pub fn lower(e: &mut Emitter, prim: &Prim, args: &[V], out: &Ty) -> Lowered {
         }
         Prim::Conv(c) => super::window::conv(e, c, arg(0)?, arg(1)?, out),
         Prim::Pool(p) => super::window::pool(e, p, args, out),
+        Prim::Cumsum(c) => {
+            let x = e.f64(arg(0)?);
+            Ok(super::window::cumsum(e, x, c.axis, c.reverse))
+        }
         _ => Err("StableHLO export has no rule for this operation yet".to_string()),
     }
 }

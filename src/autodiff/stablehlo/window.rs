@@ -263,6 +263,32 @@ fn reduce_window(e: &mut Emitter, x: &V, init: f64, op: &str, attrs: &str, out: 
     )
 }
 
+/// Running sums of `x` along `axis` (from the end when `reverse`), as JAX
+/// lowers `cumsum` on CPU: a `reduce_window` sum whose window spans the whole
+/// axis, padded by `n - 1` zeros before it (after it when reversed).
+pub fn cumsum(e: &mut Emitter, x: V, axis: usize, reverse: bool) -> V {
+    let shape = x.ty.shape.clone();
+    let n = shape[axis] as i64;
+    if n == 0 {
+        return x;
+    }
+    let rank = shape.len();
+    let window: Vec<i64> = (0..rank).map(|d| if d == axis { n } else { 1 }).collect();
+    let pads: Vec<String> = (0..rank)
+        .map(|d| match (d == axis, reverse) {
+            (false, _) => "[0, 0]".to_string(),
+            (true, false) => format!("[{}, 0]", n - 1),
+            (true, true) => format!("[0, {}]", n - 1),
+        })
+        .collect();
+    let attrs = format!(
+        "padding = dense<[{}]> : tensor<{rank}x2xi64>, window_dimensions = {}",
+        pads.join(", "),
+        i64s(&window)
+    );
+    reduce_window(e, &x, 0.0, "add", &attrs, &shape)
+}
+
 /// `v` padded with `value`: `low`/`high` elements before/after each axis
 /// (negative trims), `interior` between neighbours.
 fn pad(e: &mut Emitter, v: &V, value: f64, low: &[i64], high: &[i64], interior: &[i64]) -> V {
