@@ -39,9 +39,11 @@
 //!   numeric dtype NumPy writes (float, int, uint, bool, either byte order, C
 //!   or Fortran order) is read and converted to f64.
 //! - `load("x.npz")` rebuilds the tree from the dotted keys: each group of
-//!   keys becomes a dict, or a tuple (in numeric order) when all its key
-//!   segments are integers. Stored and deflated (`np.savez_compressed`)
-//!   archives are both read.
+//!   keys becomes a dict, or a tuple when all its key segments are integers,
+//!   each element at the position its key names. A position with no key is
+//!   `none`, as `save` leaves `none` elements out: `(a, none, b)` loads back
+//!   as written, not as `(a, b)` (a trailing `none` is lost). Stored and
+//!   deflated (`np.savez_compressed`) archives are both read.
 
 mod csv;
 mod npy;
@@ -156,7 +158,10 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         sig: "load(path: str)",
         summary: "Reads a `.npy` file as a tensor, or a `.npz` archive as the tree `save` wrote.",
         doc: "Any plain numeric dtype NumPy writes is converted to f64; a 0-d array gives a float. \
-              Compressed archives (`np.savez_compressed`) are read too.",
+              Compressed archives (`np.savez_compressed`) are read too. In an `.npz`, keys that are all \
+              integers make a tuple with each array at the position its key names, and `none` where no \
+              key names a position (`save` leaves `none` elements out, so `(a, none, b)` loads back as \
+              written); other keys make a dict (NumPy's `arr_0`, `arr_1`, ... are names).",
         example: "save(\"w.npy\", ones(3));\nload(\"w.npy\")  # tensor([1.0, 1.0, 1.0])",
     };
     register(t, load, |_: &mut Interp, a| {
@@ -554,7 +559,7 @@ fn load_npz(path: &str) -> R<Value> {
             .map_err(|why| bad(format!("member {}: {why}", quote(&excerpt(&name, CELL_EXCERPT)))))?;
         insert_key(&mut root, &key, value).map_err(bad)?;
     }
-    Ok(build(root))
+    build(root, &bad)
 }
 
 fn insert_key(root: &mut BTreeMap<String, Node>, key: &str, value: Value) -> Result<(), String> {
@@ -588,26 +593,74 @@ fn insert_key(root: &mut BTreeMap<String, Node>, key: &str, value: Value) -> Res
     Ok(())
 }
 
-/// Turns a group into a dict, or a tuple when every key is an integer.
-fn build(group: BTreeMap<String, Node>) -> Value {
+/// Turns a group into a dict, or a tuple when every key is an integer (a
+/// position). A position with no key is `none`: `save` leaves `none`
+/// elements out, so `(a, none, b)` is stored as `0` and `2` and must load
+/// back with `b` at position 2, not as `(a, b)`. `bad` reports a key the
+/// file should not hold.
+fn build(group: BTreeMap<String, Node>, bad: &dyn Fn(String) -> Diagnostic) -> R<Value> {
     let is_index = |k: &str| !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit());
     let node_value = |n: Node| match n {
-        Node::Leaf(v) => v,
-        Node::Group(g) => build(g),
+        Node::Leaf(v) => Ok(v),
+        Node::Group(g) => build(g, bad),
     };
-    if !group.is_empty() && group.keys().all(|k| is_index(k)) {
-        let mut items: Vec<(String, Node)> = group.into_iter().collect();
-        // Numeric order without overflow: compare digit strings by length after leading zeros.
-        items.sort_by(|(a, _), (b, _)| {
-            let (a, b) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
-            a.len().cmp(&b.len()).then_with(|| a.cmp(b))
-        });
-        Value::Tuple(items.into_iter().map(|(_, n)| node_value(n)).collect::<Tuple>())
-    } else {
+    if group.is_empty() || !group.keys().all(|k| is_index(k)) {
         let mut d = Dict::new();
         for (k, n) in group {
-            d.insert(Rc::from(k.as_str()), node_value(n));
+            d.insert(Rc::from(k.as_str()), node_value(n)?);
         }
-        Value::Dict(d)
+        return Ok(Value::Dict(d));
     }
+    let mut items = Vec::with_capacity(group.len());
+    for (k, n) in group {
+        let pos = tuple_position(&k).ok_or_else(|| {
+            bad(format!(
+                "the key {} names a tuple position past any tuple",
+                quote(&excerpt(&k, CELL_EXCERPT))
+            ))
+        })?;
+        items.push((pos, k, n));
+    }
+    items.sort_by_key(|(pos, _, _)| *pos);
+    if let Some(w) = items.windows(2).find(|w| w[0].0 == w[1].0) {
+        return Err(bad(format!(
+            "the keys {} and {} both name tuple position {}",
+            quote(&excerpt(&w[0].1, CELL_EXCERPT)),
+            quote(&excerpt(&w[1].1, CELL_EXCERPT)),
+            w[0].0
+        )));
+    }
+    // The positions are sorted and the group is not empty.
+    let (len, last_key) = items.last().map_or((0, ""), |(pos, k, _)| (pos + 1, k.as_str()));
+    // A gap is filled with `none`s: a hostile key such as `9999999999` must
+    // not build a tuple past the memory budget.
+    crate::value::tuple::check_len(len as u128).map_err(|d| {
+        d.with_note(format!(
+            "the .npz key {} names tuple position {}",
+            quote(&excerpt(last_key, CELL_EXCERPT)),
+            len - 1
+        ))
+    })?;
+    let mut out = Vec::new();
+    out.try_reserve_exact(len)
+        .map_err(|_| bad(format!("a tuple of {len} elements does not fit in memory")))?;
+    for (pos, _, n) in items {
+        out.resize(pos, Value::None);
+        out.push(node_value(n)?);
+    }
+    Ok(Value::Tuple(out.into_iter().collect::<Tuple>()))
+}
+
+/// The tuple position a key of digits names (leading zeros allowed, as
+/// NumPy writes none), `None` past any position a tuple can have.
+fn tuple_position(key: &str) -> Option<usize> {
+    let digits = key.trim_start_matches('0');
+    if digits.is_empty() {
+        return Some(0);
+    }
+    // 18 digits fit a u64; no tuple in memory has 10^18 elements.
+    if digits.len() > 18 {
+        return None;
+    }
+    digits.parse::<u64>().ok().and_then(|n| usize::try_from(n).ok())
 }
