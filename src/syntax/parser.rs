@@ -188,6 +188,7 @@ pub fn parse(src: &str, file: FileId) -> ParseResult {
         .filter(|t| matches!(t.1, Token::Semi | Token::RBrace))
         .map(|t| t.0)
         .collect();
+    let holes = fstring_holes(&tokens);
     let lex_ends: Vec<usize> = lex_errors.iter().map(|e| e.span.end as usize).collect();
     let mut diags: Vec<Diagnostic> =
         lex_errors
@@ -228,14 +229,14 @@ pub fn parse(src: &str, file: FileId) -> ParseResult {
     let recovered = recovered.into_inner();
     let mut parse_diags: Vec<Diagnostic> = recovered
         .into_iter()
-        .map(|r| convert(r.error, file, src, &token_spans))
+        .map(|r| convert(r.error, file, src, &token_spans, &holes))
         .collect();
     let program = match result {
         Ok(p) => Some(p),
         // The parser was given no more tokens: the end it ran into is not the file's.
         Err(_) if stopped_early => None,
         Err(e) => {
-            parse_diags.push(convert(e, file, src, &token_spans));
+            parse_diags.push(convert(e, file, src, &token_spans, &holes));
             None
         }
     };
@@ -416,7 +417,67 @@ fn misplaced_assign(file: FileId, src: &str, l: usize, r: usize, prev: Option<(u
     )
 }
 
-fn convert(e: ParseError<usize, Token, LexError>, file: FileId, src: &str, tokens: &[(usize, usize)]) -> Diagnostic {
+/// The tokens of one `{...}` of an f-string, as `syntax::fstring` expands
+/// it: a `(` and a `)` that span nothing around the expression's tokens.
+struct Hole {
+    tokens: Vec<(usize, Token, usize)>,
+}
+
+impl Hole {
+    /// Where the token starting at `at` stands in this hole: `None` outside
+    /// it or inside a bracket of the user's own, else whether a token of
+    /// the hole comes before it. At the top level the hole's `)` is one
+    /// the user never wrote, so "expected `)`" would misreport: after a
+    /// token the expression can be complete, and a token the parser does
+    /// not take is a second expression (`f"{x y}"`).
+    fn top_level(&self, at: usize) -> Option<bool> {
+        let (open, close) = (self.tokens.first()?, self.tokens.last()?);
+        if !(open.0..close.0).contains(&at) {
+            return None;
+        }
+        // The tokens before `at`, the hole's own `(` (the first) left out.
+        let before: Vec<&Token> = self.tokens[1..].iter().take_while(|t| t.0 < at).map(|t| &t.1).collect();
+        let depth = before.iter().fold(0i64, |d, t| match t {
+            Token::LParen | Token::LBracket | Token::LBrace => d + 1,
+            Token::RParen | Token::RBracket | Token::RBrace => d - 1,
+            _ => d,
+        });
+        (depth == 0).then_some(!before.is_empty())
+    }
+}
+
+/// The holes of the f-strings in `tokens`: each opens with a `,` and a `(`
+/// spanning nothing and closes at the next `)` spanning nothing (holes do
+/// not nest: they cannot hold `"`). Only f-strings make tokens of zero
+/// width, besides the `;`s put in by [`insert_optional_semicolons`], and
+/// only holes make a `,` of zero width.
+fn fstring_holes(tokens: &[(usize, Token, usize)]) -> Vec<Hole> {
+    let zero_width = |t: &(usize, Token, usize), k: &Token| t.0 == t.2 && t.1 == *k;
+    let mut holes = Vec::new();
+    let mut i = 1;
+    while i < tokens.len() {
+        if zero_width(&tokens[i], &Token::LParen) && zero_width(&tokens[i - 1], &Token::Comma) {
+            let Some(len) = tokens[i + 1..].iter().position(|t| zero_width(t, &Token::RParen)) else {
+                break;
+            };
+            let end = i + 1 + len;
+            holes.push(Hole {
+                tokens: tokens[i..=end].to_vec(),
+            });
+            i = end;
+        }
+        i += 1;
+    }
+    holes
+}
+
+fn convert(
+    e: ParseError<usize, Token, LexError>,
+    file: FileId,
+    src: &str,
+    tokens: &[(usize, usize)],
+    holes: &[Hole],
+) -> Diagnostic {
     let len = src.len();
     match e {
         ParseError::InvalidToken { location } => {
@@ -461,6 +522,23 @@ fn convert(e: ParseError<usize, Token, LexError>, file: FileId, src: &str, token
                 .at(Span::new(file, l, (l + 1).min(len)))
                 .with_label("the expression ends here");
             }
+            // A token after a complete expression in an f-string's `{...}`.
+            let in_hole = holes.iter().find_map(|h| h.top_level(l));
+            let closes_hole = |x: &String| x == "\")\"";
+            if in_hole == Some(true) && expected.iter().any(closes_hole) {
+                return Diagnostic::new(
+                    ErrorKind::Syntax,
+                    format!("unexpected {t} in an f-string's `{{...}}`: it holds one expression"),
+                )
+                .at(Span::new(file, l, r))
+                .with_label("the expression before this is complete")
+                .with_help("join them with an operator, or give each expression its own `{...}`");
+            }
+            // At the start of a hole the `)` the parser would take is the hole's own.
+            let expected: Vec<String> = match in_hole {
+                Some(false) => expected.into_iter().filter(|x| !closes_hole(x)).collect(),
+                _ => expected,
+            };
             let mut d = Diagnostic::new(
                 ErrorKind::Syntax,
                 format!("unexpected {t}, expected {}", expected_list(&expected)),
@@ -540,6 +618,28 @@ mod tests {
             errs[0].message
         );
         assert_eq!(errs[0].span.map(|s| s.start), Some(16));
+    }
+
+    #[test]
+    fn a_second_expression_in_an_fstring_hole_is_named_as_such() {
+        let first = |src: &str| {
+            let errs = parse(src, file()).err().unwrap_or_default();
+            assert_eq!(errs.len(), 1, "{src}");
+            (errs[0].message.clone(), errs[0].span.map(|s| s.start))
+        };
+        let hole = "in an f-string's `{...}`: it holds one expression";
+        assert_eq!(
+            first(r#"f"{x y}";"#),
+            (format!("unexpected identifier `y` {hole}"), Some(5))
+        );
+        assert_eq!(
+            first(r#"f"a {1} {2 3:.2}";"#).0,
+            format!("unexpected integer `3` {hole}")
+        );
+        // Within the user's own brackets the missing bracket is named; at
+        // the start of a hole its `)` is not offered.
+        assert!(first(r#"f"{(x y)}";"#).0.ends_with("expected `)`, `,` or an operator"));
+        assert_eq!(first(r#"f"{let}";"#).0, "unexpected `let`, expected an expression");
     }
 
     #[test]
