@@ -103,20 +103,39 @@ fn with_aux(jac: Value, aux: Option<Value>) -> Value {
     }
 }
 
-/// Checks that a block of the Jacobian, `n` rows (or columns) of `shape`,
-/// fits the memory budget before they are computed: they are all kept until
-/// joined, so a Jacobian too large for the budget (30000 x 30000 is 7 GB)
-/// was caught only at the join, after its parts had filled the memory (or
-/// an address-space limit aborted the process first).
-fn block_fits(fname: &str, n: usize, shape: &[usize]) -> R<()> {
-    let elements = shape.iter().fold(n as u128, |acc, &d| acc.saturating_mul(d as u128));
-    dp_tensor::check_memory(elements.saturating_mul(8), || {
-        format!(
-            "the `{fname}` Jacobian ({n} x {} elements)",
-            shape.iter().product::<usize>()
-        )
+/// Checks that the whole Jacobian fits the memory budget before its blocks
+/// are computed: every (output leaf, input leaf) block is kept until the
+/// result is assembled, so the budget must cover their sum, `n_out` output
+/// elements by `n_in` input elements in all (the element counts of the
+/// differentiable output leaves and of the differentiated input leaves). A
+/// check per block let a function of many leaves go far past the budget,
+/// as one per Jacobian once let a 30000 x 30000 Jacobian (7 GB) fill the
+/// memory before its parts were joined.
+fn jacobian_fits(fname: &str, n_out: &[usize], n_in: &[usize]) -> R<()> {
+    let total = |ns: &[usize]| ns.iter().map(|&n| n as u128).sum::<u128>();
+    let (rows, cols) = (total(n_out), total(n_in));
+    dp_tensor::check_memory(rows.saturating_mul(cols).saturating_mul(8), || {
+        let blocks = n_out.len() * n_in.len();
+        if blocks <= 1 {
+            format!("the `{fname}` Jacobian ({rows} x {cols} elements)")
+        } else {
+            format!(
+                "the `{fname}` Jacobian ({rows} x {cols} elements in {blocks} blocks: {} output leaves by {} input leaves)",
+                n_out.len(),
+                n_in.len()
+            )
+        }
     })
     .map_err(ops::tensor_error)
+}
+
+/// The element counts of the differentiable leaves among `leaves`.
+fn leaf_sizes<'a>(leaves: impl IntoIterator<Item = &'a Value>) -> Vec<usize> {
+    leaves
+        .into_iter()
+        .filter(|x| is_differentiable(x))
+        .map(|x| shape_of(&num(x)).iter().product())
+        .collect()
 }
 
 /// `jacrev(f, argnums, has_aux)(args...)`: reverse mode, one backward pass per output element.
@@ -142,6 +161,15 @@ pub fn jacrev_call(it: &mut Interp, f: &Value, opts: &DiffOpts, args: Args) -> R
     })?;
     let aux = aux.map(|a| unwrap_tree(&a, &level)).transpose()?;
     let tape = guard.finish();
+    // The whole Jacobian must fit before the first backward pass.
+    let n_in = leaf_sizes(
+        inp.leaves
+            .iter()
+            .zip(&ids)
+            .filter(|(_, id)| id.is_some())
+            .map(|(x, _)| x),
+    );
+    jacobian_fits(fname, &leaf_sizes(&tree::leaves(&y)?), &n_in)?;
     let mut m = 0;
     let jac = tree::map_leaves(&y, &mut |yl, _| {
         let node = out_nodes[m];
@@ -154,11 +182,6 @@ pub fn jacrev_call(it: &mut Interp, f: &Value, opts: &DiffOpts, args: Args) -> R
         }
         let ys = shape_of(yl);
         let n_out: usize = ys.iter().product();
-        for (x, id) in inp.leaves.iter().zip(&ids) {
-            if id.is_some() {
-                block_fits(fname, n_out, &shape_of(&num(x)))?;
-            }
-        }
         // rows[j]: the cotangents of input leaf j, one per output element, stacked: [n_out, *x shape].
         let mut rows = match node {
             Some(n) => match rev_rows_batched(it, &tape, n, &ys, &inp, &ids) {
@@ -290,7 +313,18 @@ fn read_tangents(out: &Value, level: &Rc<trace::Level>, push: &mut PushTangent<'
 
 /// [`Columns`] of input leaf `j` (value `x`) by forward passes over blocks
 /// of its elements, the block's basis tangents batched (`vmap` of the JVP).
-fn fwd_cols_batched(it: &mut Interp, f: &Value, opts: &DiffOpts, args: &Args, j: usize, x: &Value) -> R<Columns> {
+/// `all_in` are the element counts of all differentiated input leaves: the
+/// first pass, which gives the output's shapes, checks that the whole
+/// Jacobian fits before any other runs.
+fn fwd_cols_batched(
+    it: &mut Interp,
+    f: &Value,
+    opts: &DiffOpts,
+    args: &Args,
+    j: usize,
+    x: &Value,
+    all_in: &[usize],
+) -> R<Columns> {
     let xs = shape_of(x);
     let n_in: usize = xs.iter().product();
     let step = block_len(n_in);
@@ -311,13 +345,13 @@ fn fwd_cols_batched(it: &mut Interp, f: &Value, opts: &DiffOpts, args: &Args, j:
                 parts.resize(m + 1, Vec::new());
             }
             if is_differentiable(yl) {
-                if start == 0 {
-                    block_fits("jacfwd", n_in, &shape_of(yl))?;
-                }
                 parts[m].push(stacked(t.as_ref(), &batch.level, count, &shape_of(yl))?);
             }
             Ok(())
         })?;
+        if start == 0 {
+            jacobian_fits("jacfwd", &leaf_sizes(&tree::leaves(&y)?), all_in)?;
+        }
         if first.is_none() {
             first = Some((y, aux.map(|a| unwrap_tree(&a, &level)).transpose()?));
         }
@@ -337,7 +371,15 @@ fn fwd_cols_batched(it: &mut Interp, f: &Value, opts: &DiffOpts, args: &Args, j:
 
 /// [`fwd_cols_batched`] one input element at a time: the fallback when the
 /// forward pass cannot be batched (user code that branches on a tangent).
-fn fwd_cols_looped(it: &mut Interp, f: &Value, opts: &DiffOpts, args: &Args, j: usize, x: &Value) -> R<Columns> {
+fn fwd_cols_looped(
+    it: &mut Interp,
+    f: &Value,
+    opts: &DiffOpts,
+    args: &Args,
+    j: usize,
+    x: &Value,
+    all_in: &[usize],
+) -> R<Columns> {
     let xs = shape_of(x);
     let n_in: usize = xs.iter().product();
     let mut parts: Vec<Vec<Value>> = Vec::new();
@@ -355,9 +397,6 @@ fn fwd_cols_looped(it: &mut Interp, f: &Value, opts: &DiffOpts, args: &Args, j: 
                 shapes.resize(m + 1, None);
             }
             if is_differentiable(yl) {
-                if e == 0 {
-                    block_fits("jacfwd", n_in, &shape_of(yl))?;
-                }
                 shapes[m] = Some(shape_of(yl));
                 parts[m].push(match t {
                     Some(t) => t,
@@ -366,6 +405,9 @@ fn fwd_cols_looped(it: &mut Interp, f: &Value, opts: &DiffOpts, args: &Args, j: 
             }
             Ok(())
         })?;
+        if e == 0 {
+            jacobian_fits("jacfwd", &leaf_sizes(&tree::leaves(&y)?), all_in)?;
+        }
         if first.is_none() {
             first = Some((y, aux.map(|a| unwrap_tree(&a, &level)).transpose()?));
         }
@@ -389,13 +431,14 @@ pub fn jacfwd_call(it: &mut Interp, f: &Value, opts: &DiffOpts, args: Args) -> R
     // cols[j][m]: the tangents of output leaf m along each element of input leaf j, [*y shape, n_in].
     let mut cols: Vec<Vec<Value>> = vec![Vec::new(); inp.leaves.len()];
     let mut first: Option<(Value, Option<Value>)> = None;
+    let n_in = leaf_sizes(&inp.leaves);
     for (j, x) in inp.leaves.iter().enumerate() {
         if !is_differentiable(x) {
             continue;
         }
         let x = num(x);
-        let c = match fwd_cols_batched(it, f, opts, &args, j, &x) {
-            Err(d) if batching_failed(&d) => fwd_cols_looped(it, f, opts, &args, j, &x)?,
+        let c = match fwd_cols_batched(it, f, opts, &args, j, &x, &n_in) {
+            Err(d) if batching_failed(&d) => fwd_cols_looped(it, f, opts, &args, j, &x, &n_in)?,
             r => r?,
         };
         cols[j] = c.cols;
