@@ -329,11 +329,7 @@ impl Primitive for FloatMod {
         "`%`".into()
     }
     fn forward(&self, v: &[Value]) -> R<Value> {
-        let num = |x: &Value| match x {
-            Value::Int(i) => Value::Float(*i as f64),
-            other => other.clone(),
-        };
-        zip_broadcast(&[num(&v[0]), num(&v[1])], crate::ops::arith::float_mod)
+        zip_broadcast(&[ops::num(&v[0]), ops::num(&v[1])], crate::ops::arith::float_mod)
     }
     fn vjp(&self, v: &[Value], _out: &Value, g: &Value, needs: &[bool]) -> R<Vec<Option<Value>>> {
         let (a, b) = (&v[0], &v[1]);
@@ -372,11 +368,7 @@ impl Primitive for FloatFloorDiv {
         "`//`".into()
     }
     fn forward(&self, v: &[Value]) -> R<Value> {
-        let num = |x: &Value| match x {
-            Value::Int(i) => Value::Float(*i as f64),
-            other => other.clone(),
-        };
-        zip_broadcast(&[num(&v[0]), num(&v[1])], crate::ops::arith::float_floor_div)
+        zip_broadcast(&[ops::num(&v[0]), ops::num(&v[1])], crate::ops::arith::float_floor_div)
     }
     fn zero_derivative(&self) -> bool {
         true
