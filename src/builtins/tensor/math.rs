@@ -279,8 +279,8 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
         Decl {
             sig: "maximum(a: tensor, b: tensor) -> tensor",
             summary: "The larger of `a` and `b`, elementwise (broadcasting).",
-            doc: "Where they are equal the gradient goes to `a`. For the largest element of one tensor use `max`.",
-            example: "maximum(tensor([1.0, 5.0]), 3.0)  # tensor([3.0, 5.0])",
+            doc: "Where they are equal the derivative is split equally: half to `a`, half to `b` (as in JAX), in reverse and forward mode. For the largest element of one tensor use `max`.",
+            example: "maximum(tensor([1.0, 5.0]), 3.0)  # [3.0, 5.0]",
         },
         BinaryOp::Maximum,
     );
@@ -289,8 +289,8 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
         Decl {
             sig: "minimum(a: tensor, b: tensor) -> tensor",
             summary: "The smaller of `a` and `b`, elementwise (broadcasting).",
-            doc: "Where they are equal the gradient goes to `a`. For the smallest element of one tensor use `min`.",
-            example: "minimum(tensor([1.0, 5.0]), 3.0)  # tensor([1.0, 3.0])",
+            doc: "Where they are equal the derivative is split equally: half to `a`, half to `b` (as in JAX), in reverse and forward mode. For the smallest element of one tensor use `min`.",
+            example: "minimum(tensor([1.0, 5.0]), 3.0)  # [1.0, 3.0]",
         },
         BinaryOp::Minimum,
     );
