@@ -313,10 +313,10 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         }))
     });
     let assert = Decl {
-        sig: "assert(cond: bool | tensor, msg = none)",
+        sig: "assert(cond: bool | tensor, msg = \"\")",
         summary: "Stops the program with an assertion error when `cond` is false.",
-        doc: "A tensor condition holds when every element is non-zero. Without `msg` the report \
-              quotes the condition's source.",
+        doc: "A tensor condition holds when every element is non-zero. The report shows `msg` (any \
+              value, in its printed form); without it, or with `\"\"`, it quotes the condition's source.",
         example: "assert(1 + 1 == 2, \"arithmetic\")",
     };
     register(t, assert, |it: &mut Interp, a| {

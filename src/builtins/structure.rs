@@ -179,7 +179,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
     register(
         t,
         Decl {
-            sig: "tuple(x = none) -> tuple",
+            sig: "tuple(x = ()) -> tuple",
             summary:
                 "The items of a tuple, dict (its keys), range, string (its characters) or tensor (its rows) as a tuple.",
             doc: "`tuple()` is the empty tuple.",

@@ -424,6 +424,7 @@ fn split_top(s: &str) -> Vec<&str> {
 fn literal(d: &str) -> Option<Value> {
     Some(match d {
         "none" => Value::None,
+        "()" => Value::Tuple(Default::default()),
         "true" => Value::Bool(true),
         "false" => Value::Bool(false),
         _ if d.starts_with('"') && d.ends_with('"') && d.len() >= 2 => {
