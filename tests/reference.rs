@@ -1,8 +1,9 @@
 //! `docs/reference.md` is generated from the builtin declarations and the
 //! stdlib doc comments: this test fails when it is out of date, and
 //! `BLESS=1 cargo test --release --test reference` rewrites it. It also runs
-//! every builtin's example (each must run without error) and checks that
-//! every builtin is declared and documented.
+//! every builtin's example (each must run without error, and every result it
+//! states must be exactly what dp prints) and checks that every builtin is
+//! declared and documented.
 
 use std::path::Path;
 
@@ -44,25 +45,20 @@ fn check() {
         assert!(!sig.decl.example.is_empty(), "`{}` has no example", sig.name);
     }
 
-    // The examples run in a scratch folder (some write and read files).
+    // The examples run in a scratch folder (some write and read files), and
+    // each stated result must be exactly what dp prints.
     let dir = std::env::temp_dir().join(format!("dp-reference-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("create scratch folder");
     std::fs::write(dir.join("data.csv"), "x,y\n1,2\n3,4\n").expect("write data.csv");
     std::env::set_current_dir(&dir).expect("cd to scratch folder");
     let mut failures = Vec::new();
-    for sig in &sigs {
-        let mut interp = dp::Interp::new(Box::new(std::io::sink()));
-        let src = sig.decl.example;
-        if let Err(errors) = interp.run_source(&format!("<example of {}>", sig.name), src, Some(dir.clone())) {
-            let report: String = errors.iter().map(|d| interp.render(d, false)).collect();
-            failures.push(format!("example of `{}`:\n{src}\n{report}", sig.name));
-        }
-    }
-    for c in constants {
-        let mut interp = dp::Interp::new(Box::new(std::io::sink()));
-        if let Err(errors) = interp.run_source(&format!("<example of {}>", c.name), c.example, Some(dir.clone())) {
-            let report: String = errors.iter().map(|d| interp.render(d, false)).collect();
-            failures.push(format!("example of `{}`:\n{}\n{report}", c.name, c.example));
+    let examples = sigs
+        .iter()
+        .map(|s| (s.name, s.decl.example))
+        .chain(constants.iter().map(|c| (c.name, c.example)));
+    for (name, example) in examples {
+        if let Err(e) = run_example(name, example, &dir) {
+            failures.push(e);
         }
     }
     let _ = std::env::set_current_dir(root);
@@ -73,6 +69,130 @@ fn check() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// One piece of an example: its code, and the result stated for its last
+/// line (if that line has one) with the line number.
+struct Piece {
+    code: String,
+    stated: Option<(usize, String)>,
+}
+
+/// The byte index of the `#` that starts a comment on `line`, outside string
+/// literals.
+fn comment_start(line: &str) -> Option<usize> {
+    let mut in_str = false;
+    let mut escaped = false;
+    for (i, c) in line.char_indices() {
+        if in_str {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_str = false,
+                _ => {}
+            }
+        } else {
+            match c {
+                '"' => in_str = true,
+                '#' => return Some(i),
+                _ => {}
+            }
+        }
+    }
+    None
+}
+
+/// Splits an example into pieces at the lines that state a result. A
+/// comment after code on a line states the result of that line: what dp
+/// prints for it, as `dp -e` would (the output it prints, then its value
+/// unless `none`, strings quoted). A result of several lines goes on in
+/// comment lines whose `#` is in the same column. A comment on a line of its
+/// own is only a comment, but not right after a result (where it would be a
+/// continuation out of line).
+fn pieces(example: &str) -> Result<Vec<Piece>, String> {
+    let lines: Vec<&str> = example.lines().collect();
+    let mut out = Vec::new();
+    let mut code = String::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        let at = comment_start(line).filter(|&h| !line[..h].trim().is_empty());
+        let Some(h) = at else {
+            code.push_str(line);
+            code.push('\n');
+            i += 1;
+            continue;
+        };
+        let number = i + 1;
+        // The column of the `#`, in characters, and the text after `# `.
+        let col = line[..h].chars().count();
+        let text = |l: &str| l.chars().skip(col + 2).collect::<String>();
+        let mut stated = text(line);
+        i += 1;
+        while let Some(next) = lines.get(i) {
+            let lead: String = next.chars().take(col).collect();
+            let continues = lead.chars().count() == col && lead.trim().is_empty() && next.chars().nth(col) == Some('#');
+            if !continues {
+                break;
+            }
+            stated.push('\n');
+            stated.push_str(&text(next));
+            i += 1;
+        }
+        if lines.get(i).is_some_and(|l| l.trim_start().starts_with('#')) {
+            return Err(format!(
+                "line {}: a comment right after a stated result must continue it, its `#` in column {}",
+                i + 1,
+                col + 1
+            ));
+        }
+        // The line's own value is what `dp -e` would show: drop its `;`.
+        let last = line[..h].trim_end();
+        code.push_str(last.strip_suffix(';').unwrap_or(last));
+        code.push('\n');
+        out.push(Piece {
+            code: std::mem::take(&mut code),
+            stated: Some((number, stated)),
+        });
+    }
+    if !code.trim().is_empty() {
+        out.push(Piece { code, stated: None });
+    }
+    Ok(out)
+}
+
+/// Runs the example of `name` piece by piece in one interpreter and checks
+/// every stated result.
+fn run_example(name: &str, example: &str, dir: &Path) -> Result<(), String> {
+    let out = dp::SharedBuffer::default();
+    let mut interp = dp::Interp::new(Box::new(out.clone()));
+    let pieces = pieces(example).map_err(|e| format!("example of `{name}`, {e}:\n{example}\n"))?;
+    for piece in pieces {
+        out.take();
+        let value = interp
+            .run_source(&format!("<example of {name}>"), &piece.code, Some(dir.to_path_buf()))
+            .map_err(|errors| {
+                let report: String = errors.iter().map(|d| interp.render(d, false)).collect();
+                format!("example of `{name}`:\n{example}\n{report}")
+            })?;
+        let Some((line, stated)) = piece.stated else {
+            continue;
+        };
+        let mut printed = out.take();
+        if let Some(v) = value.filter(|v| !matches!(v, dp::Value::None)) {
+            if !printed.is_empty() && !printed.ends_with('\n') {
+                printed.push('\n');
+            }
+            printed.push_str(&v.repr_with(&interp.print_options));
+        }
+        let printed = printed.strip_suffix('\n').unwrap_or(&printed);
+        if printed != stated {
+            return Err(format!(
+                "example of `{name}`, line {line}: it states\n{stated}\nbut dp prints\n{printed}\n"
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[test]

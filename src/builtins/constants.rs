@@ -15,7 +15,8 @@ pub struct Constant {
     pub value: f64,
     /// One line: what it is.
     pub summary: &'static str,
-    /// A dp snippet that runs without error (the reference test runs it).
+    /// A dp snippet that runs without error, with the results it states exactly
+    /// as dp prints them (the reference test checks both; see `Decl::example`).
     pub example: &'static str,
 }
 
@@ -25,25 +26,25 @@ pub const CONSTANTS: &[Constant] = &[
         name: "e",
         value: std::f64::consts::E,
         summary: "Euler's number 2.718281828459045, the base of `exp` and `log` (`e == exp(1.0)`).",
-        example: "log(e)",
+        example: "log(e)  # 1.0",
     },
     Constant {
         name: "inf",
         value: f64::INFINITY,
         summary: "Positive infinity (IEEE-754), as `float(\"inf\")` gives; `-inf` is negative infinity.",
-        example: "print(inf, -inf, 1.0 / inf, isinf(-inf), max(tensor([1.0, inf])))",
+        example: "print(inf, -inf, 1.0 / inf, isinf(-inf), max(tensor([1.0, inf])))  # inf -inf 0.0 true inf",
     },
     Constant {
         name: "nan",
         value: f64::NAN,
         summary: "Not a number (IEEE-754 quiet nan), as `float(\"nan\")` gives; unequal to everything, itself included (test with `isnan`).",
-        example: "print(nan, nan == nan, isnan(nan))",
+        example: "print(nan, nan == nan, isnan(nan))  # nan false true",
     },
     Constant {
         name: "pi",
         value: std::f64::consts::PI,
         summary: "The ratio of a circle's circumference to its diameter, 3.141592653589793.",
-        example: "cos(pi)",
+        example: "cos(pi)  # -1.0",
     },
 ];
 

@@ -147,7 +147,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         summary: "Seconds on a monotonic clock, for timing code: subtract two readings.",
         doc: "The clock starts at an arbitrary point (the first call in the process) and never goes back, \
               so only differences mean anything. For careful timings use the REPL's `:time`.",
-        example: "let t0 = clock(); let s = sum(ones(1000)); let dt = clock() - t0;  # seconds",
+        example: "let t0 = clock();\nlet s = sum(ones(1000));\nlet seconds = clock() - t0;",
     };
     register(t, clock, |_, _| Ok(Value::Float(monotonic_seconds())));
     let len = Decl {

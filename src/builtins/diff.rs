@@ -59,7 +59,10 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             doc: "`pullback` takes a cotangent shaped like `f`'s output and returns a tuple with one \
                   cotangent per primal. With `has_aux=true`, `f` returns `(output, aux)` and `vjp` gives \
                   `(output, pullback, aux)`.",
-            example: "let (y, back) = vjp(|x| x * 2.0, tensor([1.0, 2.0]));\nback(ones(2))  # (tensor([2.0, 2.0]),)",
+            example: concat!(
+                "let (y, back) = vjp(|x| x * 2.0, tensor([1.0, 2.0]));\n",
+                "back(ones(2))  # ([2.0, 2.0],)",
+            ),
         },
         |it, a| {
             let f = a.func(0)?;
@@ -90,13 +93,19 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
                   `argnums` puts a tuple (one entry per argument) inside. With `has_aux=true`, `f` returns \
                   `(output, aux)` and the function gives `(jacobian, aux)`. Best when inputs are smaller \
                   than outputs.",
-            example: "jacfwd(|x| x * x)(tensor([1.0, 2.0]))  # diagonal 2, 4",
+            example: concat!(
+                "jacfwd(|x| x * x)(tensor([1.0, 2.0]))  # [[2.0, 0.0],\n",
+                "                                       #  [0.0, 4.0]]",
+            ),
         },
         Decl {
             sig: "jacrev(f: fn, argnums: int | tuple[int] = 0, has_aux: bool = false) -> fn",
             summary: "The Jacobian function of `f`, computed in reverse mode (one pass per output element).",
             doc: "Same result and structure as `jacfwd`; best when outputs are smaller than inputs.",
-            example: "jacrev(|x| x * x)(tensor([1.0, 2.0]))  # diagonal 2, 4",
+            example: concat!(
+                "jacrev(|x| x * x)(tensor([1.0, 2.0]))  # [[2.0, 0.0],\n",
+                "                                       #  [0.0, 4.0]]",
+            ),
         },
         Decl {
             sig: "hessian(f: fn, argnums: int | tuple[int] = 0, has_aux: bool = false) -> fn",
@@ -104,7 +113,10 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             doc: "For an input of shape `I` the Hessian has shape `I + I`; for a tree input, a tree of \
                   trees of blocks (`h.a.b` is the block of second derivatives in `a` and `b`). With \
                   `has_aux=true` the function gives `(hessian, aux)`.",
-            example: "hessian(|x| sum(x ** 3))(tensor([1.0, 2.0]))  # diagonal 6, 12",
+            example: concat!(
+                "hessian(|x| sum(x ** 3))(tensor([1.0, 2.0]))  # [[ 6.0,  0.0],\n",
+                "                                              #  [ 0.0, 12.0]]",
+            ),
         },
     ];
     for decl in jac_decls {
@@ -138,7 +150,10 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
                   tangent (as `jvp(f, primals, tangents)[1]`). `f` runs once, here: `f_jvp` replays the \
                   derivative rules of the recorded call without running `f` again (a call with a custom \
                   rule, `custom_jvp` or `checkpoint`, inside `f` makes each `f_jvp` run `f` under `jvp`).",
-            example: "let (y, f_jvp) = linearize(|x| sin(x), 0.5);\nf_jvp(2.0)  # 2 cos(0.5)",
+            example: concat!(
+                "let (y, f_jvp) = linearize(|x| sin(x), 0.5);\n",
+                "f_jvp(2.0)  # 1.7551651237807455",
+            ),
         },
         |it, a| {
             let f = a.func(0)?;
@@ -153,7 +168,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
             doc: "Equals `jvp(grad(f), primals, tangents)[1]` without forming the Hessian. For one \
                   primal the product is shaped like it; for several, a tuple with one product per \
                   primal (the gradient is taken in all of them).",
-            example: "hvp(|x| sum(x ** 3), (tensor([1.0, 2.0]),), (tensor([1.0, 0.0]),))  # [6, 0]",
+            example: "hvp(|x| sum(x ** 3), (tensor([1.0, 2.0]),), (tensor([1.0, 0.0]),))  # [6.0, 0.0]",
         },
         |it, a| {
             let f = a.func(0)?;
@@ -252,7 +267,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         summary: "Like `grad`, by central finite differences (to check gradients).",
         doc: "Each partial derivative is `(f(x + eps) - f(x - eps)) / (2 eps)`; `eps` must be positive \
               and finite.",
-        example: "numgrad(|x| x ** 2)(3.0)  # about 6.0",
+        example: "numgrad(|x| x ** 2)(3.0)  # 6.000000000838668",
     };
     register(t, numgrad, |_, a| {
         let f = a.func(0)?;

@@ -78,7 +78,10 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
                   run: no dp code, no re-recording of a backward pass — the lecture's reuse of the \
                   extended graph. The graph is what the function computed for the traced arguments: \
                   where the function chose a branch by their values, the graph keeps that branch.",
-            example: "let g = trace(grad(|x| x * sin(x)))(1.0);\nrun_graph(g, 2.0)  # = grad(|x| x * sin(x))(2.0)",
+            example: concat!(
+                "let g = trace(grad(|x| x * sin(x)))(1.0);\n",
+                "run_graph(g, 2.0)  # 0.0770037537313969",
+            ),
         },
         |_, a| {
             let g = graph_arg(&a, 0)?;

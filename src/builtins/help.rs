@@ -220,7 +220,9 @@ pub fn reference_markdown(builtins: &HashMap<Rc<str>, Value>) -> String {
          Every builtin function and every standard-library function, generated from their \
          declarations (`src/builtins/`) and doc comments (`stdlib/`). Do not edit by hand: \
          regenerate with `BLESS=1 cargo test --release --test reference` (or `dp help --markdown`).\n\
-         In the REPL, `:help NAME` shows the same text; in a program, `help(f)`.\n\n\
+         In the REPL, `:help NAME` shows the same text; in a program, `help(f)`. In the examples, a \
+         comment after code shows exactly what dp prints for that line (as `dp -e` would: its output, \
+         then its value unless `none`); the reference test checks every one.\n\n\
          ## Builtins\n\n",
     );
     let sigs = declarations(builtins);

@@ -125,7 +125,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
               working directory, as in Python; a script that reads a file beside itself builds its path \
               from `script_dir()` and so runs from any directory. For `dp -e` and the REPL it is the \
               directory they were started in (`.`).",
-        example: "let path = f\"{script_dir()}/data/digits.csv\";  # beside the script",
+        example: "# a file in the folder `data` beside the script\nlet path = f\"{script_dir()}/data/digits.csv\";",
     };
     register(t, script_dir, |it: &mut Interp, _| {
         let dir = it.main_dir().map(|d| d.display().to_string()).unwrap_or_default();
@@ -162,7 +162,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
               integers make a tuple with each array at the position its key names, and `none` where no \
               key names a position (`save` leaves `none` elements out, so `(a, none, b)` loads back as \
               written); other keys make a dict (NumPy's `arr_0`, `arr_1`, ... are names).",
-        example: "save(\"w.npy\", ones(3));\nload(\"w.npy\")  # tensor([1.0, 1.0, 1.0])",
+        example: concat!("save(\"w.npy\", ones(3));\n", "load(\"w.npy\")  # [1.0, 1.0, 1.0]",),
     };
     register(t, load, |_: &mut Interp, a| {
         let path = a.str_as(0, "the path").map_err(|d| d.at(a.span_of(0)))?;

@@ -29,7 +29,12 @@ pub struct Decl {
     pub summary: &'static str,
     /// A few lines more: arguments, edge cases, errors (may be empty).
     pub doc: &'static str,
-    /// A dp snippet that runs without error (a test runs every one).
+    /// A dp snippet that runs without error (a test runs every one). A `#`
+    /// comment after code on a line states that line's result exactly as
+    /// `dp -e` prints it (its output, then its value unless `none`), and the
+    /// test checks it; a result of several lines goes on in comment lines
+    /// whose `#` is in the same column. A comment on a line of its own is
+    /// free text.
     pub example: &'static str,
 }
 

@@ -242,7 +242,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             sig: "flip(x: tensor, axis: int | tuple[int] = none) -> tensor",
             summary: "`x` with the order of elements reversed along `axis` (all axes by default).",
             doc: "",
-            example: "flip(tensor([1.0, 2.0, 3.0]))  # tensor([3.0, 2.0, 1.0])",
+            example: "flip(tensor([1.0, 2.0, 3.0]))  # [3.0, 2.0, 1.0]",
         },
         |_, a| {
             let x = numeric("flip", a.value(0))?;
@@ -256,7 +256,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             sig: "roll(x: tensor, shift: int | tuple[int], axis: int | tuple[int] = none) -> tensor",
             summary: "`x` shifted cyclically by `shift` places along `axis` (the flattened `x` by default).",
             doc: "Elements shifted past the end come back at the start; `shift` and `axis` may be tuples of equal length.",
-            example: "roll(tensor([1.0, 2.0, 3.0]), 1)  # tensor([3.0, 1.0, 2.0])",
+            example: "roll(tensor([1.0, 2.0, 3.0]), 1)  # [3.0, 1.0, 2.0]",
         },
         |_, a| {
             let x = numeric("roll", a.value(0))?;
@@ -303,7 +303,10 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             sig: "rot90(x: tensor, k: int = 1, axes: tuple[int] = none) -> tensor",
             summary: "`x` rotated by 90 degrees `k` times in the plane of `axes` (counter-clockwise, as NumPy).",
             doc: "`axes` defaults to `(0, 1)`.",
-            example: "rot90(tensor([[1.0, 2.0], [3.0, 4.0]]))  # tensor([[2.0, 4.0], [1.0, 3.0]])",
+            example: concat!(
+                "rot90(tensor([[1.0, 2.0], [3.0, 4.0]]))  # [[2.0, 4.0],\n",
+                "                                         #  [1.0, 3.0]]",
+            ),
         },
         |_, a| {
             let x = numeric("rot90", a.value(0))?;
@@ -346,7 +349,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
                   the axis length. A bool tensor stays bool, padded with `false` (or `true` for a non-zero \
                   constant, as NumPy casts it). Differentiable in `x` to any order (the modes other than constant gather from \
                   `x`, so the gradient adds up where an element was copied).",
-            example: "pad(tensor([1.0, 2.0, 3.0]), (2, 1), mode=\"reflect\")  # tensor([3.0, 2.0, 1.0, 2.0, 3.0, 2.0])",
+            example: "pad(tensor([1.0, 2.0, 3.0]), (2, 1), mode=\"reflect\")  # [3.0, 2.0, 1.0, 2.0, 3.0, 2.0]",
         },
         |_, a| {
             let x = numeric("pad", a.value(0))?;
@@ -457,7 +460,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             sig: "repeat(x: tensor, repeats: int | tuple[int], axis: int = none) -> tensor",
             summary: "Each element of `x` repeated `repeats` times along `axis` (of the flattened `x` by default).",
             doc: "`repeats` is one count for all, or one count per element along the axis.",
-            example: "repeat(tensor([1.0, 2.0]), 2)  # tensor([1.0, 1.0, 2.0, 2.0])",
+            example: "repeat(tensor([1.0, 2.0]), 2)  # [1.0, 1.0, 2.0, 2.0]",
         },
         |_, a| {
             let x = numeric("repeat", a.value(0))?;
@@ -515,7 +518,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             sig: "tile(x: tensor, reps: int | tuple[int]) -> tensor",
             summary: "`x` repeated as a whole `reps` times along each axis, as NumPy's `tile`.",
             doc: "",
-            example: "tile(tensor([1.0, 2.0]), 2)  # tensor([1.0, 2.0, 1.0, 2.0])",
+            example: "tile(tensor([1.0, 2.0]), 2)  # [1.0, 2.0, 1.0, 2.0]",
         },
         |_, a| {
             let x = numeric("tile", a.value(0))?;
@@ -594,7 +597,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
                 sig: "split(x: tensor, indices_or_sections: int | tuple[int], axis: int = 0) -> tuple",
                 summary: "A tuple of pieces of `x` along `axis`: `n` equal sections, or cut at the given indices.",
                 doc: "An int that does not divide the axis length is an error (see `array_split`).",
-                example: "split(arange(6), 3)  # three tensors of 2",
+                example: "split(arange(6), 3)  # ([0.0, 1.0], [2.0, 3.0], [4.0, 5.0])",
             },
             0,
         ),
@@ -603,7 +606,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
                 sig: "array_split(x: tensor, indices_or_sections: int | tuple[int], axis: int = 0) -> tuple",
                 summary: "Like `split`, but `n` sections need not be equal: the first ones get one element more.",
                 doc: "",
-                example: "array_split(arange(5), 2)  # lengths 3 and 2",
+                example: "array_split(arange(5), 2)  # ([0.0, 1.0, 2.0], [3.0, 4.0])",
             },
             1,
         ),
@@ -612,7 +615,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
                 sig: "hsplit(x: tensor, indices_or_sections: int | tuple[int]) -> tuple",
                 summary: "`split` along axis 1 (axis 0 for a 1-d tensor).",
                 doc: "",
-                example: "hsplit(ones((2, 4)), 2)  # two (2, 2) tensors",
+                example: "map(shape, hsplit(ones((2, 4)), 2))  # ((2, 2), (2, 2))",
             },
             2,
         ),
@@ -621,7 +624,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
                 sig: "vsplit(x: tensor, indices_or_sections: int | tuple[int]) -> tuple",
                 summary: "`split` along axis 0 of a tensor with at least 2 dimensions.",
                 doc: "",
-                example: "vsplit(ones((4, 2)), 2)  # two (2, 2) tensors",
+                example: "map(shape, vsplit(ones((4, 2)), 2))  # ((2, 2), (2, 2))",
             },
             3,
         ),
@@ -679,7 +682,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
                 sig: "hstack(xs: tuple) -> tensor",
                 summary: "The tensors of `xs` joined along axis 1 (axis 0 when they are 1-d).",
                 doc: "",
-                example: "hstack((tensor([1.0]), tensor([2.0, 3.0])))  # tensor([1.0, 2.0, 3.0])",
+                example: "hstack((tensor([1.0]), tensor([2.0, 3.0])))  # [1.0, 2.0, 3.0]",
             },
             1,
         ),
@@ -738,7 +741,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
                 sig: "atleast_1d(*xs: tensor) -> tensor | tuple",
                 summary: "Each argument as a tensor with at least 1 dimension (a number becomes shape `(1,)`).",
                 doc: "One argument gives a tensor, several a tuple.",
-                example: "atleast_1d(2.0)  # tensor([2.0])",
+                example: "atleast_1d(2.0)  # [2.0]",
             },
             1,
         ),

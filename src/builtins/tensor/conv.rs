@@ -25,7 +25,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
                   `padding` is an int (both sides), a pair `(before, after)`, `\"valid\"` (none) or `\"same\"` (output length `ceil(W / stride)`, \
                   the odd element after, as in JAX). `dilation` spaces the kernel taps; `groups` splits the channels into independent groups. \
                   Differentiable in `x` and `w` to any order.",
-            example: "conv1d(reshape(arange(5.0), (1, 1, 5)), tensor([[[1.0, 0.0, -1.0]]]))  # tensor([[[-2.0, -2.0, -2.0]]])",
+            example: "conv1d(reshape(arange(5.0), (1, 1, 5)), tensor([[[1.0, 0.0, -1.0]]]))  # [[[-2.0, -2.0, -2.0]]]",
         },
         |_, a| conv_builtin(&a, 1),
     );
@@ -40,7 +40,12 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
                   a pair of pairs `((top, bottom), (left, right))`, `\"valid\"` or `\"same\"` (output `ceil(size / stride)`, the odd element \
                   after, as in JAX). `groups` splits the channels into independent groups (`groups = C` is a depthwise convolution). \
                   Computed by im2col and GEMM; differentiable in `x` and `w` to any order.",
-            example: "conv2d(ones((1, 1, 3, 3)), ones((2, 1, 2, 2)), padding=\"same\")[0, 0]  # tensor([[4.0, 4.0, 2.0], [4.0, 4.0, 2.0], [2.0, 2.0, 1.0]])",
+            example: concat!(
+                "let y = conv2d(ones((1, 1, 3, 3)), ones((2, 1, 2, 2)), padding=\"same\");\n",
+                "y[0, 0]  # [[4.0, 4.0, 2.0],\n",
+                "         #  [4.0, 4.0, 2.0],\n",
+                "         #  [2.0, 2.0, 1.0]]",
+            ),
         },
         |_, a| conv_builtin(&a, 2),
     );
@@ -48,28 +53,36 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
         (
             "max_pool1d(x: tensor, size: int | tuple, stride: int | tuple = none, padding: int | tuple | str = 0) -> tensor",
             "The largest element of each window of length `size` along the last axis of `x` `(N, C, W)`.",
-            "max_pool1d(tensor([[[1.0, 3.0, 2.0, 5.0]]]), 2)  # tensor([[[3.0, 5.0]]])",
+            "max_pool1d(tensor([[[1.0, 3.0, 2.0, 5.0]]]), 2)  # [[[3.0, 5.0]]]",
             1,
             true,
         ),
         (
             "max_pool2d(x: tensor, size: int | tuple, stride: int | tuple = none, padding: int | tuple | str = 0) -> tensor",
             "The largest element of each `size` window over the last two axes of `x` `(N, C, H, W)`.",
-            "max_pool2d(reshape(arange(16.0), (1, 1, 4, 4)), 2)  # tensor([[[[5.0, 7.0], [13.0, 15.0]]]])",
+            concat!(
+                "let x = reshape(arange(16.0), (1, 1, 4, 4));\n",
+                "max_pool2d(x, 2)  # [[[[ 5.0,  7.0],\n",
+                "                  #    [13.0, 15.0]]]]",
+            ),
             2,
             true,
         ),
         (
             "avg_pool1d(x: tensor, size: int | tuple, stride: int | tuple = none, padding: int | tuple | str = 0) -> tensor",
             "The mean of each window of length `size` along the last axis of `x` `(N, C, W)`.",
-            "avg_pool1d(tensor([[[1.0, 3.0, 2.0, 5.0]]]), 2)  # tensor([[[2.0, 3.5]]])",
+            "avg_pool1d(tensor([[[1.0, 3.0, 2.0, 5.0]]]), 2)  # [[[2.0, 3.5]]]",
             1,
             false,
         ),
         (
             "avg_pool2d(x: tensor, size: int | tuple, stride: int | tuple = none, padding: int | tuple | str = 0) -> tensor",
             "The mean of each `size` window over the last two axes of `x` `(N, C, H, W)`.",
-            "avg_pool2d(reshape(arange(16.0), (1, 1, 4, 4)), 2)  # tensor([[[[2.5, 4.5], [10.5, 12.5]]]])",
+            concat!(
+                "let x = reshape(arange(16.0), (1, 1, 4, 4));\n",
+                "avg_pool2d(x, 2)  # [[[[ 2.5,  4.5],\n",
+                "                  #    [10.5, 12.5]]]]",
+            ),
             2,
             false,
         ),

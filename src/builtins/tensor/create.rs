@@ -29,7 +29,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             sig: "ones(shape: shape) -> tensor",
             summary: "A tensor of ones of the given shape.",
             doc: "",
-            example: "ones(3)  # tensor([1.0, 1.0, 1.0])",
+            example: "ones(3)  # [1.0, 1.0, 1.0]",
         },
         1.0,
     );
@@ -94,7 +94,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             sig: "arange(start: float, stop: float = none, step: float = 1) -> tensor",
             summary: "Evenly spaced values from `start` up to (not including) `stop`; `arange(n)` is 0..n.",
             doc: "Like `numpy.arange`; the step must not be zero.",
-            example: "arange(0, 1, 0.25)  # tensor([0.0, 0.25, 0.5, 0.75])",
+            example: "arange(0, 1, 0.25)  # [0.0, 0.25, 0.5, 0.75]",
         },
         |_, a| {
             let bound = |i: usize| a.float_as(i, "a bound");
@@ -115,7 +115,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             sig: "linspace(start: float, stop: float, num: int = 50) -> tensor",
             summary: "`num` evenly spaced values from `start` to `stop`, both included.",
             doc: "Differentiable in `start` and `stop`.",
-            example: "linspace(0, 1, 5)  # tensor([0.0, 0.25, 0.5, 0.75, 1.0])",
+            example: "linspace(0, 1, 5)  # [0.0, 0.25, 0.5, 0.75, 1.0]",
         },
         |_, a| {
             let n = a
@@ -149,7 +149,10 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             summary: "An `n` by `m` matrix (`m = n` by default) with ones on the `k`-th diagonal, zeros elsewhere.",
             doc: "As `numpy.eye`: `k > 0` is a diagonal above the main one, `k < 0` below; a diagonal outside the \
                   matrix gives all zeros.",
-            example: "eye(2, 3, k=1)  # [[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]",
+            example: concat!(
+                "eye(2, 3, k=1)  # [[0.0, 1.0, 0.0],\n",
+                "                #  [0.0, 0.0, 1.0]]",
+            ),
         },
         |_, a| {
             let n = count_arg(&a, 0, "n")?;
@@ -167,7 +170,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             sig: "identity(n: int) -> tensor",
             summary: "The `n` by `n` identity matrix (`numpy.identity`; the same as `eye(n)`).",
             doc: "",
-            example: "identity(2)  # [[1.0, 0.0], [0.0, 1.0]]",
+            example: concat!("identity(2)  # [[1.0, 0.0],\n", "             #  [0.0, 1.0]]",),
         },
         |_, a| {
             let n = count_arg(&a, 0, "n")?;

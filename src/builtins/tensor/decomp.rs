@@ -23,7 +23,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             doc: "As NumPy 2: a 1-d `b` is one right-hand side; otherwise `b` is a stack of `(n, k)` \
                   matrices whose leading axes broadcast against `a`'s. A singular `a` is an error. \
                   Differentiable in `a` and `b`.",
-            example: "solve(tensor([[2.0, 0.0], [0.0, 4.0]]), tensor([2.0, 2.0]))  # tensor([1.0, 0.5])",
+            example: "solve(tensor([[2.0, 0.0], [0.0, 4.0]]), tensor([2.0, 2.0]))  # [1.0, 0.5]",
         },
         |_, a| {
             let x = numeric("solve", a.value(0))?;
@@ -37,7 +37,10 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             sig: "inv(a: tensor) -> tensor",
             summary: "The inverse of each square matrix in the last two axes.",
             doc: "A singular matrix is an error; prefer `solve(a, b)` to `inv(a) @ b`. Differentiable.",
-            example: "inv(tensor([[2.0, 0.0], [0.0, 4.0]]))  # tensor([[0.5, 0.0], [0.0, 0.25]])",
+            example: concat!(
+                "inv(tensor([[2.0, 0.0], [0.0, 4.0]]))  # [[0.5 , 0.0 ],\n",
+                "                                       #  [0.0 , 0.25]]",
+            ),
         },
         |_, a| {
             let x = numeric("inv", a.value(0))?;
@@ -67,7 +70,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             summary: "`(sign, logabsdet)` of each square matrix: `det = sign * exp(logabsdet)` without overflow.",
             doc: "A singular matrix gives `(0.0, -inf)`. `logabsdet` is differentiable (its gradient is \
                   `inv(a).T`); `sign` is piecewise constant.",
-            example: "slogdet(tensor([[1.0, 2.0], [3.0, 4.0]]))  # (-1.0, 0.6931471805599453)",
+            example: "slogdet(tensor([[1.0, 2.0], [3.0, 4.0]]))  # (-1.0, 0.6931471805599455)",
         },
         |_, a| {
             let x = numeric("slogdet", a.value(0))?;
@@ -85,7 +88,10 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
                   column (LAPACK's choice). Singular matrices factor without error. `l` and `u` are \
                   differentiable (JAX's rule, which needs the leading `k x k` block of `u` invertible); \
                   `p` is piecewise constant.",
-            example: "lu(tensor([[1.0, 2.0], [3.0, 4.0]]))[2]  # tensor([[3.0, 4.0], [0.0, 0.6666666666666667]])",
+            example: concat!(
+                "lu(tensor([[1.0, 2.0], [3.0, 4.0]]))[2]  # [[3.0               , 4.0               ],\n",
+                "                                         #  [0.0               , 0.6666666666666667]]",
+            ),
         },
         |_, a| {
             let x = numeric("lu", a.value(0))?;
@@ -102,7 +108,10 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
                   JAX), degree and scaling chosen from the largest 1-norm in the stack. Differentiable to any \
                   order (through the products and the `solve` it is made of, so the derivatives are JAX's). \
                   NaN or infinite entries give NaNs.",
-            example: "expm(tensor([[0.0, 1.0], [0.0, 0.0]]))  # tensor([[1.0, 1.0], [0.0, 1.0]])",
+            example: concat!(
+                "expm(tensor([[0.0, 1.0], [0.0, 0.0]]))  # [[1.0, 1.0],\n",
+                "                                        #  [0.0, 1.0]]",
+            ),
         },
         |_, a| {
             let x = numeric("expm", a.value(0))?;
@@ -118,10 +127,16 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
                   `dl[0]` and `du[m - 1]` are not read. `b` is `(..., m, n)` with the same leading axes. \
                   Thomas's algorithm (no pivoting: a zero pivot is an error; use `solve` on the dense \
                   matrix for systems that need pivoting). Differentiable in all four arguments.",
-            example: "tridiagonal_solve(tensor([0.0, 1.0]), tensor([2.0, 2.0]), tensor([1.0, 0.0]), tensor([[3.0], [3.0]]))  # tensor([[1.0], [1.0]])",
+            example: concat!(
+                "let (dl, d, du) = (tensor([0.0, 1.0]), tensor([2.0, 2.0]), tensor([1.0, 0.0]));\n",
+                "tridiagonal_solve(dl, d, du, tensor([[3.0], [3.0]]))  # [[1.0],\n",
+                "                                                      #  [1.0]]",
+            ),
         },
         |_, a| {
-            let v: Vec<Value> = (0..4).map(|i| numeric("tridiagonal_solve", a.value(i))).collect::<Result<_, _>>()?;
+            let v: Vec<Value> = (0..4)
+                .map(|i| numeric("tridiagonal_solve", a.value(i)))
+                .collect::<Result<_, _>>()?;
             crate::prim::tridiagonal::tridiagonal_solve(&v[0], &v[1], &v[2], &v[3]).map_err(|d| d.at(a.span))
         },
     );
@@ -132,7 +147,10 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             summary: "The lower triangular `l` with `l @ l.T == a`, for symmetric positive definite `a`.",
             doc: "Reads the lower triangle of `a`; a matrix that is not positive definite is an error. \
                   Differentiable (the derivative treats `a` as symmetric, as JAX does).",
-            example: "cholesky(tensor([[4.0, 2.0], [2.0, 2.0]]))  # tensor([[2.0, 0.0], [1.0, 1.0]])",
+            example: concat!(
+                "cholesky(tensor([[4.0, 2.0], [2.0, 2.0]]))  # [[2.0, 0.0],\n",
+                "                                            #  [1.0, 1.0]]",
+            ),
         },
         |_, a| {
             let x = numeric("cholesky", a.value(0))?;
@@ -151,11 +169,13 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             t,
             Decl {
                 sig,
-                summary: "The solution `x` of `op(a) @ x = b` for triangular `a` (`x @ op(a) = b` when `left_side=false`).",
+                summary:
+                    "The solution `x` of `op(a) @ x = b` for triangular `a` (`x @ op(a) = b` when `left_side=false`).",
                 doc: "`op(a)` is `a.T` when `trans`. Only the triangle named by `lower` is read (SciPy's \
                       default is the upper one), and not the diagonal when `unit_diagonal` (then taken as ones). \
                       `b` follows `solve`'s rules. A zero on the diagonal is an error. Differentiable in `a` and `b`.",
-                example: "solve_triangular(tensor([[2.0, 0.0], [1.0, 1.0]]), tensor([2.0, 3.0]), lower=true)  # tensor([1.0, 2.0])",
+                example:
+                    "solve_triangular(tensor([[2.0, 0.0], [1.0, 1.0]]), tensor([2.0, 3.0]), lower=true)  # [1.0, 2.0]",
             },
             move |_, a| {
                 let x = numeric(name, a.value(0))?;
@@ -182,7 +202,7 @@ pub(super) fn register_spectral(t: &mut HashMap<Rc<str>, Value>) {
             summary: "`(w, v)`: ascending eigenvalues and unit eigenvectors (columns of `v`) of symmetric `a`.",
             doc: "Reads the lower triangle. Each eigenvector's largest entry is positive. Differentiable \
                   where the eigenvalues are distinct (the derivative treats `a` as symmetric, as JAX does).",
-            example: "eigh(tensor([[2.0, 0.0], [0.0, 1.0]]))[0]  # tensor([1.0, 2.0])",
+            example: "eigh(tensor([[2.0, 0.0], [0.0, 1.0]]))[0]  # [1.0, 2.0]",
         },
         |_, a| {
             let x = numeric("eigh", a.value(0))?;
@@ -196,7 +216,7 @@ pub(super) fn register_spectral(t: &mut HashMap<Rc<str>, Value>) {
             sig: "eigvalsh(a: tensor) -> tensor",
             summary: "The ascending eigenvalues of symmetric `a` (lower triangle read).",
             doc: "Differentiable where the eigenvalues are distinct.",
-            example: "eigvalsh(tensor([[2.0, 1.0], [1.0, 2.0]]))  # tensor([1.0, 3.0])",
+            example: "eigvalsh(tensor([[2.0, 1.0], [1.0, 2.0]]))  # [0.9999999999999998, 2.999999999999999]",
         },
         |_, a| {
             let x = numeric("eigvalsh", a.value(0))?;
@@ -211,7 +231,7 @@ pub(super) fn register_spectral(t: &mut HashMap<Rc<str>, Value>) {
             doc: "With `compute_uv=false` only `s`. Each column of `u` has its largest entry positive. \
                   Differentiable where the singular values are distinct and non-zero; the vectors of a \
                   non-square matrix only with `full_matrices=false`.",
-            example: "svd(tensor([[3.0, 0.0], [0.0, -4.0]]))[1]  # tensor([4.0, 3.0])",
+            example: "svd(tensor([[3.0, 0.0], [0.0, -4.0]]))[1]  # [4.0, 3.0]",
         },
         |_, a| {
             let x = numeric("svd", a.value(0))?;
@@ -229,7 +249,7 @@ pub(super) fn register_spectral(t: &mut HashMap<Rc<str>, Value>) {
             sig: "svdvals(a: tensor) -> tensor",
             summary: "The singular values of `a`, descending.",
             doc: "Differentiable where they are distinct and non-zero.",
-            example: "svdvals(tensor([[3.0, 0.0], [0.0, -4.0]]))  # tensor([4.0, 3.0])",
+            example: "svdvals(tensor([[3.0, 0.0], [0.0, -4.0]]))  # [4.0, 3.0]",
         },
         |_, a| {
             let x = numeric("svdvals", a.value(0))?;
@@ -248,7 +268,10 @@ pub(super) fn register_spectral(t: &mut HashMap<Rc<str>, Value>) {
                   holds column indices (integral floats). Differentiable for `m >= n` in reduced mode and \
                   for square matrices (as JAX); with pivoting `q` and `r` differentiate as \
                   `qr(a[..., :, p])` with `p` held fixed (it is piecewise constant).",
-            example: "qr(tensor([[3.0, 0.0], [4.0, 5.0]]))[1]  # tensor([[-5.0, -4.0], [0.0, 3.0]])",
+            example: concat!(
+                "qr(tensor([[3.0, 0.0], [4.0, 5.0]]))[1]  # [[-5.0, -4.0],\n",
+                "                                         #  [ 0.0,  3.0]]",
+            ),
         },
         |_, a| {
             let x = numeric("qr", a.value(0))?;
@@ -323,7 +346,10 @@ pub(super) fn register_least_squares(t: &mut HashMap<Rc<str>, Value>) {
             summary: "The Moore-Penrose pseudo-inverse of each matrix in the last two axes (via the SVD).",
             doc: "Singular values at most `rcond * s_max` count as zero (`none`: NumPy's `1e-15`). \
                   Differentiable where the rank does not change (JAX's rule).",
-            example: "pinv(tensor([[2.0, 0.0], [0.0, 0.0]]))  # tensor([[0.5, 0.0], [0.0, 0.0]])",
+            example: concat!(
+                "pinv(tensor([[2.0, 0.0], [0.0, 0.0]]))  # [[0.5, 0.0],\n",
+                "                                        #  [0.0, 0.0]]",
+            ),
         },
         |_, a| {
             let x = numeric("pinv", a.value(0))?;
@@ -340,7 +366,7 @@ pub(super) fn register_least_squares(t: &mut HashMap<Rc<str>, Value>) {
                   column when `a` has full column rank and `m > n`, else it is empty; `s` are the singular \
                   values. `rcond` (`none`: `eps * max(m, n)`) cuts small singular values. `x` is \
                   `pinv(a) @ b`, differentiable in `a` and `b` where the rank does not change.",
-            example: "lstsq(tensor([[1.0], [1.0]]), tensor([1.0, 3.0]))[0]  # tensor([2.0])",
+            example: "lstsq(tensor([[1.0], [1.0]]), tensor([1.0, 3.0]))[0]  # [1.9999999999999996]",
         },
         |_, a| {
             let x = numeric("lstsq", a.value(0))?;
@@ -391,7 +417,10 @@ pub(super) fn register_least_squares(t: &mut HashMap<Rc<str>, Value>) {
             summary: "Each square matrix in the last two axes to the integer power `n` (by repeated squaring).",
             doc: "`n = 0` gives identities; a negative `n` powers `inv(a)` (a singular `a` is then an error). \
                   Differentiable.",
-            example: "matrix_power(tensor([[1.0, 1.0], [0.0, 1.0]]), 3)  # tensor([[1.0, 3.0], [0.0, 1.0]])",
+            example: concat!(
+                "matrix_power(tensor([[1.0, 1.0], [0.0, 1.0]]), 3)  # [[1.0, 3.0],\n",
+                "                                                   #  [0.0, 1.0]]",
+            ),
         },
         |_, a| {
             let x = numeric("matrix_power", a.value(0))?;
@@ -432,7 +461,7 @@ pub(super) fn register_least_squares(t: &mut HashMap<Rc<str>, Value>) {
                 sig: "digamma(x: tensor) -> tensor",
                 summary: "The digamma function `Γ'(x) / Γ(x)`, elementwise.",
                 doc: "Differentiable to any order (through the polygamma functions).",
-                example: "digamma(1.0)  # -0.5772156649015329",
+                example: "digamma(1.0)  # -0.577215664901533",
             },
             SpecialFn::Polygamma(0),
         ),

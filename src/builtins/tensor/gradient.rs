@@ -232,7 +232,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
                   default all axes, in the order given) picks the axes; each needs at least `edge_order + 1` \
                   samples. One axis gives a tensor shaped like `f`, several a tuple of them. Linear in `f`, \
                   and differentiable to any order in `f` and the spacings.",
-            example: "gradient(tensor([1.0, 4.0, 9.0, 16.0]))  # tensor([3.0, 4.0, 6.0, 7.0])",
+            example: "gradient(tensor([1.0, 4.0, 9.0, 16.0]))  # [3.0, 4.0, 6.0, 7.0]",
         },
         |_, a| {
             let y = numeric("gradient", a.value(0))?;

@@ -196,7 +196,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
                   `right` and `period`, with `jax.grad` of `jnp.interp`'s values: a point on a sample takes the \
                   slope of the interval to its right, and samples closer than 2^-104 (repeated ones) form an \
                   interval of width zero whose value is its left sample, with finite derivatives.",
-            example: "interp(tensor([0.5, 1.5, 3.0]), tensor([0.0, 1.0, 2.0]), tensor([0.0, 10.0, 0.0]))  # tensor([5.0, 5.0, 0.0])",
+            example: "interp(tensor([0.5, 1.5, 3.0]), tensor([0.0, 1.0, 2.0]), tensor([0.0, 10.0, 0.0]))  # [5.0, 5.0, 0.0]",
         },
         |_, a| {
             let x = numeric("interp", a.value(0))?;

@@ -57,7 +57,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
                   a tuple of strings in sorted order; for numbers, a tensor (as `unique`). The codes are a \
                   tensor of whole numbers of the column's shape, ready for `one_hot` or `cross_entropy`. \
                   Also `data.encode`.",
-            example: "encode_labels((\"b\", \"a\", \"b\"))  # (tensor([1.0, 0.0, 1.0]), (\"a\", \"b\"))",
+            example: "encode_labels((\"b\", \"a\", \"b\"))  # ([1.0, 0.0, 1.0], (\"a\", \"b\"))",
         },
         |_, a| {
             let column = a.value(0);

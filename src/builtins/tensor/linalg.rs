@@ -17,7 +17,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             sig: "matmul(a: tensor, b: tensor) -> tensor",
             summary: "The matrix product `a @ b` (batched over leading axes, vectors as in NumPy).",
             doc: "",
-            example: "matmul(eye(2), tensor([1.0, 2.0]))  # tensor([1.0, 2.0])",
+            example: "matmul(eye(2), tensor([1.0, 2.0]))  # [1.0, 2.0]",
         },
         |_, a| {
             let x = numeric("matmul", a.value(0))?;

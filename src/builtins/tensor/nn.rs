@@ -20,7 +20,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
                 sig: "softmax(x: tensor, axis: int = -1) -> tensor",
                 summary: "`exp(x) / sum(exp(x))` along `axis`, computed stably.",
                 doc: "",
-                example: "softmax(tensor([0.0, 0.0]))  # tensor([0.5, 0.5])",
+                example: "softmax(tensor([0.0, 0.0]))  # [0.5, 0.5]",
             },
             false,
         ),
@@ -57,7 +57,10 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             sig: "one_hot(labels: tensor, n: int) -> tensor",
             summary: "Rows of `n` zeros with a one at each label's index.",
             doc: "Labels must be integers in `0..n`.",
-            example: "one_hot(tensor([0, 2]), 3)  # tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])",
+            example: concat!(
+                "one_hot(tensor([0, 2]), 3)  # [[1.0, 0.0, 0.0],\n",
+                "                            #  [0.0, 0.0, 1.0]]",
+            ),
         },
         |_, a| {
             let l = numeric("one_hot", a.value(0))?;

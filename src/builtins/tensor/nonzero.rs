@@ -187,7 +187,10 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             summary: "The coordinates of the non-zero (true) elements, one row each: a `(count, ndim)` tensor.",
             doc: "Row-major order, as `numpy.argwhere`; integral floats with no derivative. Inside `vmap` give \
                   `size=` (rows past the count are `fill_value`, default 0), as `jax.numpy.argwhere`.",
-            example: "argwhere(tensor([[1.0, 0.0], [0.0, 2.0]]))  # [[0.0, 0.0], [1.0, 1.0]]",
+            example: concat!(
+                "argwhere(tensor([[1.0, 0.0], [0.0, 2.0]]))  # [[0.0, 0.0],\n",
+                "                                            #  [1.0, 1.0]]",
+            ),
         },
         |_, a| {
             let x = numeric(a.name(), a.value(0))?;

@@ -26,8 +26,11 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
                   The result's axes are the remaining axes of `a` then those of `b`. Computed as one matrix \
                   product after moving the summed axes together, so it is differentiable to any order and \
                   batches under `vmap`.",
-            example: "tensordot(ones((2, 3)), ones((3, 4)), 1);  # the matrix product, all 3.0\n\
-                      tensordot(ones((2, 3)), ones((3, 2)), ((0, 1), (1, 0)))  # 6.0",
+            example: concat!(
+                "tensordot(ones((2, 3)), ones((3, 4)), 1);  # [[3.0, 3.0, 3.0, 3.0],\n",
+                "                                           #  [3.0, 3.0, 3.0, 3.0]]\n",
+                "tensordot(ones((2, 3)), ones((3, 2)), ((0, 1), (1, 0)))  # 6.0",
+            ),
         },
         |_, a| {
             let x = numeric("tensordot", a.value(0))?;
@@ -45,7 +48,10 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             doc: "The shorter shape is padded with leading 1s; axis i of the result has length \
                   `a.shape[i] * b.shape[i]`. Written as a broadcast product and a reshape, so differentiable \
                   to any order in both arguments.",
-            example: "kron(eye(2), tensor([[1.0, 2.0]]))  # [[1, 2, 0, 0], [0, 0, 1, 2]]",
+            example: concat!(
+                "kron(eye(2), tensor([[1.0, 2.0]]))  # [[1.0, 2.0, 0.0, 0.0],\n",
+                "                                    #  [0.0, 0.0, 1.0, 2.0]]",
+            ),
         },
         |_, a| {
             let x = numeric("kron", a.value(0))?;
@@ -92,7 +98,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             doc: "The other axes broadcast. A 2-vector is a 3-vector with z = 0; when both are 2-vectors the \
                   result is the z component alone (that axis is dropped), as in NumPy. Written with `take`, \
                   products and `stack`, so differentiable to any order in both arguments.",
-            example: "cross(tensor([1.0, 0.0, 0.0]), tensor([0.0, 1.0, 0.0]))  # [0, 0, 1]",
+            example: "cross(tensor([1.0, 0.0, 0.0]), tensor([0.0, 1.0, 0.0]))  # [0.0, 0.0, 1.0]",
         },
         |_, a| {
             let x = numeric("cross", a.value(0))?;

@@ -18,7 +18,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             sig: "sum(x: tensor, axis: int | tuple[int] = none, keepdims: bool = false) -> tensor",
             summary: "The sum of the elements, over all axes or the given ones.",
             doc: "Negative axes count from the end; `keepdims=true` keeps reduced axes with size 1.",
-            example: "sum(ones((2, 3)), axis=0)  # tensor([2.0, 2.0, 2.0])",
+            example: "sum(ones((2, 3)), axis=0)  # [2.0, 2.0, 2.0]",
         },
         |x, a, k| reduce(x, ReduceOp::Sum, a, k),
     );
@@ -38,7 +38,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             sig: "max(x: tensor, axis: int | tuple[int] = none, keepdims: bool = false) -> tensor",
             summary: "The largest element, over all axes or the given ones.",
             doc: "For the larger of two values elementwise use `maximum`. Ties share the gradient equally.",
-            example: "max(tensor([[1.0, 5.0], [3.0, 2.0]]), axis=1)  # tensor([5.0, 3.0])",
+            example: "max(tensor([[1.0, 5.0], [3.0, 2.0]]), axis=1)  # [5.0, 3.0]",
         },
         |x, a, k| reduce(x, ReduceOp::Max, a, k),
     );
@@ -91,7 +91,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             sig: "logsumexp(x: tensor, axis: int | tuple[int] = none, keepdims: bool = false) -> tensor",
             summary: "`log(sum(exp(x)))`, computed stably, over all axes or the given ones.",
             doc: "",
-            example: "logsumexp(tensor([1000.0, 1000.0]))  # 1000.6931...",
+            example: "logsumexp(tensor([1000.0, 1000.0]))  # 1000.6931471805599",
         },
         logsumexp,
     );
@@ -151,7 +151,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
                 sig: "argmin(x: tensor, axis: int = none, keepdims: bool = false) -> int | tensor",
                 summary: "The index of the smallest element: of the flattened tensor (an int), or along `axis`.",
                 doc: "The first index wins ties.",
-                example: "argmin(tensor([[1.0, 0.0], [3.0, 4.0]]), axis=1)  # tensor([1.0, 0.0])",
+                example: "argmin(tensor([[1.0, 0.0], [3.0, 4.0]]), axis=1)  # [1.0, 0.0]",
             },
             false,
         ),

@@ -94,7 +94,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             sig: "flatten(x: tensor) -> tensor",
             summary: "`x` as a 1-d tensor.",
             doc: "",
-            example: "flatten(ones((2, 2)))  # tensor([1.0, 1.0, 1.0, 1.0])",
+            example: "flatten(ones((2, 2)))  # [1.0, 1.0, 1.0, 1.0]",
         },
         |_, a| {
             let x = numeric("flatten", a.value(0))?;
@@ -189,7 +189,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
                 sig: "concat(xs: tuple, axis: int = 0) -> tensor",
                 summary: "The tensors of `xs` joined along an existing axis.",
                 doc: "All other axes must agree.",
-                example: "concat((ones(2), zeros(3)))  # 5 elements",
+                example: "concat((ones(2), zeros(3)))  # [1.0, 1.0, 0.0, 0.0, 0.0]",
             },
             false,
         ),
@@ -230,7 +230,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             sig: "take(x: tensor, indices: tensor, axis: int = 0) -> tensor",
             summary: "The slices of `x` at `indices` along `axis` (gathering rows by default).",
             doc: "Indices must be integers; negative ones count from the end. The gradient adds into the taken slices.",
-            example: "take(tensor([10.0, 20.0, 30.0]), tensor([2, 0]))  # tensor([30.0, 10.0])",
+            example: "take(tensor([10.0, 20.0, 30.0]), tensor([2, 0]))  # [30.0, 10.0]",
         },
         |_, a| {
             let x = numeric("take", a.value(0))?;

@@ -176,7 +176,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             sig: "sort(x: tensor, axis: int = -1, descending: bool = false) -> tensor",
             summary: "The elements of `x` sorted along `axis`, ascending (NaNs last, as NumPy) or with `descending=true` descending (NaNs first).",
             doc: "Differentiable to any order: the gradient flows back to the position each element came from (ties keep their order, as a stable sort; `descending` as `jax.numpy.sort`).",
-            example: "sort(tensor([3.0, 1.0, 2.0]))  # tensor([1.0, 2.0, 3.0])",
+            example: "sort(tensor([3.0, 1.0, 2.0]))  # [1.0, 2.0, 3.0]",
         },
         |_, a| {
             let x = numeric("sort", a.value(0))?;
@@ -195,7 +195,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             doc: "A tensor of integral floats; no derivative. Both orders are stable as `jax.numpy.argsort`: \
                   equal elements keep their original order (so `descending=true` is not the reverse of the \
                   ascending order when there are ties).",
-            example: "argsort(tensor([3.0, 1.0, 2.0]))  # tensor([1.0, 2.0, 0.0])",
+            example: "argsort(tensor([3.0, 1.0, 2.0]))  # [1.0, 2.0, 0.0]",
         },
         |_, a| {
             let x = numeric("argsort", a.value(0))?;
@@ -214,7 +214,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
                   flattened `x`. dp returns the fully sorted lane (the same as `sort`): it meets NumPy's contract, \
                   which fixes only the `kth` positions and leaves the order on either side unspecified, so elements \
                   away from `kth` may stand elsewhere than in NumPy's result. Differentiable to any order, as `sort`.",
-            example: "partition(tensor([3.0, 4.0, 2.0, 1.0]), 2)  # tensor([1.0, 2.0, 3.0, 4.0])",
+            example: "partition(tensor([3.0, 4.0, 2.0, 1.0]), 2)  # [1.0, 2.0, 3.0, 4.0]",
         },
         |_, a| {
             let (x, axis) = partition_input(&a)?;
@@ -230,7 +230,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             summary: "The indices that `partition` `x` along `axis` (NumPy's `argpartition`).",
             doc: "As `partition`, dp returns a full (stable) sort order, `argsort`'s, which meets NumPy's contract. \
                   A tensor of integral floats; no derivative.",
-            example: "argpartition(tensor([3.0, 4.0, 2.0, 1.0]), 2)  # tensor([3.0, 2.0, 0.0, 1.0])",
+            example: "argpartition(tensor([3.0, 4.0, 2.0, 1.0]), 2)  # [3.0, 2.0, 0.0, 1.0]",
         },
         |_, a| {
             let (x, axis) = partition_input(&a)?;
@@ -243,7 +243,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             sig: "topk(x: tensor, k: int) -> tuple",
             summary: "The `k` largest elements along the last axis, descending, and their indices: `(values, indices)`.",
             doc: "As `jax.lax.top_k`: of equal elements the lower index comes first; NaN counts as the largest. The values are differentiable to any order (the gradient goes to the picked positions); the indices are integral floats.",
-            example: "topk(tensor([1.0, 4.0, 2.0, 3.0]), 2)  # (tensor([4.0, 3.0]), tensor([1.0, 3.0]))",
+            example: "topk(tensor([1.0, 4.0, 2.0, 3.0]), 2)  # ([4.0, 3.0], [1.0, 3.0])",
         },
         |_, a| {
             let x = numeric("topk", a.value(0))?;
@@ -279,7 +279,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
                   requested extras, in that order; the values keep `x`'s dtype (a bool tensor gives bools), the \
                   extras are integral floats. Its size depends on the \
                   values, so it has no derivative and does not work inside `vmap`.",
-            example: "unique(tensor([3.0, 1.0, 3.0, 2.0]))  # tensor([1.0, 2.0, 3.0])",
+            example: "unique(tensor([3.0, 1.0, 3.0, 2.0]))  # [1.0, 2.0, 3.0]",
         },
         |_, a| {
             let x = numeric("unique", a.value(0))?;
@@ -317,7 +317,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             sig: "cumsum(x: tensor, axis: int = none) -> tensor",
             summary: "Running sums along `axis` (of the flattened `x` when `axis` is none).",
             doc: "Differentiable to any order (the gradient is the reversed running sum of the cotangent).",
-            example: "cumsum(tensor([1.0, 2.0, 3.0]))  # tensor([1.0, 3.0, 6.0])",
+            example: "cumsum(tensor([1.0, 2.0, 3.0]))  # [1.0, 3.0, 6.0]",
         },
         |_, a| {
             let (x, axis) = scan_input(&a)?;
@@ -331,7 +331,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             sig: "cumprod(x: tensor, axis: int = none) -> tensor",
             summary: "Running products along `axis` (of the flattened `x` when `axis` is none).",
             doc: "Differentiable to any order, also where elements are zero (no division is involved).",
-            example: "cumprod(tensor([1.0, 2.0, 3.0]))  # tensor([1.0, 2.0, 6.0])",
+            example: "cumprod(tensor([1.0, 2.0, 3.0]))  # [1.0, 2.0, 6.0]",
         },
         |_, a| {
             let (x, axis) = scan_input(&a)?;
@@ -348,7 +348,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             sig: "diff(x: tensor, n: int = 1, axis: int = -1) -> tensor",
             summary: "The `n`-th forward difference `x[i + 1] - x[i]` along `axis` (as `numpy.diff`).",
             doc: "Each difference shortens `axis` by one. Differentiable to any order.",
-            example: "diff(tensor([1.0, 4.0, 9.0, 16.0]))  # tensor([3.0, 5.0, 7.0])",
+            example: "diff(tensor([1.0, 4.0, 9.0, 16.0]))  # [3.0, 5.0, 7.0]",
         },
         |_, a| {
             let mut x = numeric("diff", a.value(0))?;

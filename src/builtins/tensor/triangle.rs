@@ -28,7 +28,11 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
                   is empty. A bool vector gives a bool matrix (`false` off the diagonal). For the diagonal of other \
                   axes of an n-d tensor use `diagonal`. Differentiable to any \
                   order in `x`.",
-            example: "diag(tensor([1.0, 2.0]));  # [[1, 0], [0, 2]]\ndiag(tensor([[1.0, 2.0], [3.0, 4.0]]), 1)  # [2.0]",
+            example: concat!(
+                "diag(tensor([1.0, 2.0]));  # [[1.0, 0.0],\n",
+                "                           #  [0.0, 2.0]]\n",
+                "diag(tensor([[1.0, 2.0], [3.0, 4.0]]), 1)  # [2.0]",
+            ),
         },
         |_, a| {
             let x = numeric("diag", a.value(0))?;
@@ -93,7 +97,10 @@ fn register_triangles(t: &mut HashMap<Rc<str>, Value>) {
                       drops more), like NumPy. The zeroed entries are zero even where `x` is inf or nan (`false` in \
                       a bool matrix, which stays bool). \
                       Differentiable to any order (the gradient is the same triangle of the incoming gradient).",
-                example: "tril(tensor([[1.0, 2.0], [3.0, 4.0]]))  # [[1, 0], [3, 4]]",
+                example: concat!(
+                    "tril(tensor([[1.0, 2.0], [3.0, 4.0]]))  # [[1.0, 0.0],\n",
+                    "                                        #  [3.0, 4.0]]",
+                ),
             },
             true,
         ),
@@ -103,7 +110,10 @@ fn register_triangles(t: &mut HashMap<Rc<str>, Value>) {
                 summary: "The upper triangle of the matrix `x` (of each matrix in the last two axes): entries below diagonal `k` become 0.",
                 doc: "Keeps `x[..., i, j]` where `j >= i + k`, like NumPy. The zeroed entries are zero even where \
                       `x` is inf or nan (`false` in a bool matrix, which stays bool). Differentiable to any order.",
-                example: "triu(tensor([[1.0, 2.0], [3.0, 4.0]]), 1)  # [[0, 2], [0, 0]]",
+                example: concat!(
+                    "triu(tensor([[1.0, 2.0], [3.0, 4.0]]), 1)  # [[0.0, 2.0],\n",
+                    "                                           #  [0.0, 0.0]]",
+                ),
             },
             false,
         ),
