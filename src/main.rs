@@ -55,10 +55,12 @@ enum Command {
     },
     /// Start the interactive REPL.
     Repl,
-    /// Show the signature and documentation of a builtin (`dp help grad`) or
-    /// stdlib function (`dp help optim.adam`); without NAME, list the builtins.
+    /// Show the signature and documentation of a builtin (`dp help grad`), a
+    /// stdlib function (`dp help optim.adam`) or a stdlib module (`dp help
+    /// optim`); without NAME, list the builtins and modules; `dp help
+    /// --markdown` prints the whole reference (docs/reference.md).
     Help {
-        /// The function, e.g. `grad` or `nn.mlp`.
+        /// The function or module, e.g. `grad`, `nn.mlp` or `nn`.
         name: Option<String>,
         /// Print the whole reference (docs/reference.md) as Markdown.
         #[arg(long)]
@@ -133,6 +135,8 @@ fn help(name: Option<&str>, markdown: bool) -> u8 {
         for sig in dp::builtins::help::declarations(&builtins) {
             dp::cli_io::out_line!("  {:<16} {}", sig.name, sig.decl.summary);
         }
+        dp::cli_io::out_line!("Standard-library modules (`dp help NAME` for one's description and functions):");
+        dp::cli_io::out_line!("  {}", dp::stdlib::NAMES.join(" "));
         return 0;
     };
     match dp::builtins::help::help_for_name(&builtins, name) {

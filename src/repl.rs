@@ -44,7 +44,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     (":help", "show this help"),
     (
         ":help NAME",
-        "show a function's signature and documentation (e.g. :help grad, :help optim.adam)",
+        "show a function's or stdlib module's documentation (e.g. :help grad, :help optim.adam, :help optim)",
     ),
     (":load FILE", "run FILE in this session, keeping its bindings"),
     (
@@ -320,11 +320,16 @@ impl Session {
     }
 
     /// The help text of `name`: a function bound in this session (from its
-    /// leading `#` comment), a builtin, or a stdlib `module.function`.
+    /// leading `#` comment), a builtin, a stdlib module or a stdlib
+    /// `module.function`.
     pub fn help_for(&self, name: &str) -> Result<String, String> {
         match self.global(name) {
             Some(v @ (Value::Func(_) | Value::Native(_))) => {
                 Ok(crate::builtins::help::help_for_value(&self.interp, &v))
+            }
+            // `import nn;` binds the module as a dict: `:help nn` describes it.
+            Some(Value::Dict(_)) if crate::stdlib::source(name).is_some() => {
+                crate::builtins::help::help_for_name(&self.interp.builtins, name)
             }
             Some(other) => Err(format!("`{name}` is {}, not a function", other.describe())),
             None => crate::builtins::help::help_for_name(&self.interp.builtins, name),

@@ -217,4 +217,48 @@ fn help_shows_signature_and_doc() {
     assert!(pi.starts_with("pi = 3.141592653589793 (constant)\n"), "{pi}");
     let missing = dp::builtins::help::help_for_name(&builtins, "grd").unwrap_err();
     assert!(missing.contains("did you mean `grad`?"), "{missing}");
+    // A module: its whole description and every function, builtins it offers included.
+    let data = dp::builtins::help::help_for_name(&builtins, "data").expect("data is documented");
+    assert!(
+        data.starts_with("data: a standard-library module (`import data;`)\n"),
+        "{data}"
+    );
+    assert!(data.contains("to integer codes)."), "{data}");
+    assert!(
+        data.contains("data.batches(x, y, size, shuffle=false, key=none)"),
+        "{data}"
+    );
+    assert!(
+        data.contains("data.encode(column)  (the builtin `encode_labels`)"),
+        "{data}"
+    );
+    // A builtin a module offers under its own name.
+    let normal = dp::builtins::help::help_for_name(&builtins, "random.normal").expect("random.normal");
+    assert!(
+        normal.starts_with("`random.normal` is the builtin `normal`:\n\nnormal("),
+        "{normal}"
+    );
+    let near = dp::builtins::help::help_for_name(&builtins, "random.nrmal").unwrap_err();
+    assert!(near.contains("did you mean `random.normal`?"), "{near}");
+    // The reference has every module's whole description and its offered builtins.
+    let reference = dp::builtins::help::reference_markdown(&builtins);
+    for &module in dp::stdlib::NAMES {
+        let src = dp::stdlib::source(module).expect("module source");
+        let description = dp::builtins::help::module_description(src);
+        assert!(
+            description.ends_with('.'),
+            "the description of `{module}` ends mid-sentence: {description}"
+        );
+        assert!(
+            reference.contains(&format!("### {module}\n\n{description}\n\n")),
+            "{module}"
+        );
+        for (export, builtin) in dp::stdlib::builtin_exports(module) {
+            assert!(
+                reference.contains(&format!("#### {module}.{export}\n"))
+                    && reference.contains(&format!("(#{builtin})")),
+                "`{module}.{export}` is missing from the reference"
+            );
+        }
+    }
 }

@@ -246,6 +246,11 @@ fn help_name_and_completion_show_signatures() {
     );
     assert!(h.contains("Example:"), "{h}");
     assert!(ok(&mut s, ":help optim.adam").contains("One Adam step"));
+    // A module, imported (a dict in the session) or not, and a builtin it offers.
+    assert!(ok(&mut s, ":help optim").starts_with("optim: a standard-library module"));
+    ok(&mut s, "import data;");
+    assert!(ok(&mut s, ":help data").contains("data.encode(column)  (the builtin `encode_labels`)"));
+    assert!(ok(&mut s, ":help random.normal").starts_with("`random.normal` is the builtin `normal`"));
     // A user function's doc is the comment right above it.
     ok(&mut s, "# Doubles x.\nfn twice(x, k=2) { x * k }");
     assert_eq!(ok(&mut s, ":help twice"), "twice(x, k=2)\n\n  Doubles x.\n");

@@ -14,10 +14,10 @@ use std::rc::Rc;
 /// The declaration of `help` itself.
 pub const DECL: Decl = Decl {
     sig: "help(f: fn | str)",
-    summary: "Prints the signature and documentation of a function.",
+    summary: "Prints the signature and documentation of a function, or of a stdlib module named as a string.",
     doc: "Works for builtins, stdlib functions (`help(optim.adam)` after `import optim`, or \
-          `help(\"optim.adam\")`) and your own functions, whose doc is the `#` comment right above \
-          their `fn`.",
+          `help(\"optim.adam\")`), stdlib modules (`help(\"optim\")`: the module's description and \
+          its functions) and your own functions, whose doc is the `#` comment right above their `fn`.",
     example: "help(grad)",
 };
 
@@ -27,7 +27,7 @@ pub fn builtin(it: &mut Interp, a: Call<'_>) -> Result<Value, Diagnostic> {
         Value::Str(name) => help_for_name(&it.builtins, name).map_err(|msg| {
             Diagnostic::new(ErrorKind::Name, msg)
                 .at(a.span_of(0))
-                .with_label("no function of this name")
+                .with_label("no function or module of this name")
         })?,
         v @ (Value::Func(_) | Value::Native(_)) => help_for_value(it, v),
         other => {
@@ -152,8 +152,84 @@ pub fn help_for_value(it: &Interp, v: &Value) -> String {
     }
 }
 
-/// The help of the function called `name`: a builtin, or `module.function`
-/// of the standard library. `Err` says what was not found.
+/// The description of a stdlib module: the comment paragraph at the top of
+/// its source (every `#` line before the first blank or code line).
+pub fn module_description(src: &str) -> String {
+    let mut lines = Vec::new();
+    for line in src.lines() {
+        match line.trim_start().strip_prefix('#') {
+            Some(c) => lines.push(c.strip_prefix(' ').unwrap_or(c)),
+            None => break,
+        }
+    }
+    lines.join("\n")
+}
+
+/// The builtin that stdlib `module` offers as `func` (`random.normal` is
+/// the builtin `normal`), with its declaration.
+fn exported_builtin(
+    builtins: &HashMap<Rc<str>, Value>,
+    module: &str,
+    func: &str,
+) -> Option<(&'static str, Rc<Signature>)> {
+    let (_, builtin) = crate::stdlib::builtin_exports(module)
+        .iter()
+        .find(|(export, _)| *export == func)?;
+    match builtins.get(*builtin) {
+        Some(Value::Native(n)) => n.sig.clone().map(|sig| (*builtin, sig)),
+        _ => None,
+    }
+}
+
+/// The help of `func` in stdlib `module`: a function written in dp or a
+/// builtin the module offers under its own name.
+fn module_function_help(builtins: &HashMap<Rc<str>, Value>, module: &str, func: &str) -> Option<String> {
+    let src = crate::stdlib::source(module)?;
+    if let Some(doc) = module_docs(src).into_iter().find(|d| d.name == func) {
+        return Some(doc.help());
+    }
+    let (builtin, sig) = exported_builtin(builtins, module, func)?;
+    Some(format!(
+        "`{module}.{func}` is the builtin `{builtin}`:\n\n{}",
+        signature_help(&sig)
+    ))
+}
+
+/// The help of stdlib module `module`: its description and its functions.
+pub fn module_help(builtins: &HashMap<Rc<str>, Value>, module: &str) -> Option<String> {
+    let src = crate::stdlib::source(module)?;
+    let mut s = format!("{module}: a standard-library module (`import {module};`)\n\n");
+    for line in module_description(src).lines() {
+        let _ = writeln!(s, "  {line}");
+    }
+    let _ = writeln!(s, "\n  Functions (the help of one: `{module}.NAME`):");
+    for doc in module_docs(src) {
+        let _ = writeln!(s, "    {module}.{}", doc.header);
+    }
+    for (export, builtin) in crate::stdlib::builtin_exports(module) {
+        if let Some((_, sig)) = exported_builtin(builtins, module, export) {
+            let _ = writeln!(s, "    {module}.{export}{}  (the builtin `{builtin}`)", sig.short());
+        }
+    }
+    Some(s)
+}
+
+/// The names of the functions of stdlib `module`, its own and the builtins
+/// it offers.
+fn module_function_names(module: &str) -> Vec<String> {
+    let own = crate::stdlib::source(module).map(module_docs).unwrap_or_default();
+    own.into_iter()
+        .map(|d| d.name)
+        .chain(
+            crate::stdlib::builtin_exports(module)
+                .iter()
+                .map(|(e, _)| e.to_string()),
+        )
+        .collect()
+}
+
+/// The help of `name`: a builtin, a constant, a stdlib module, or
+/// `module.function` of the standard library. `Err` says what was not found.
 pub fn help_for_name(builtins: &HashMap<Rc<str>, Value>, name: &str) -> Result<String, String> {
     if let Some(Value::Native(n)) = builtins.get(name) {
         if let Some(sig) = &n.sig {
@@ -163,35 +239,38 @@ pub fn help_for_name(builtins: &HashMap<Rc<str>, Value>, name: &str) -> Result<S
     if let Some(c) = super::constants::find(name) {
         return Ok(super::constants::help(c));
     }
+    if let Some(text) = module_help(builtins, name) {
+        return Ok(text);
+    }
     if let Some((module, func)) = name.split_once('.') {
-        let Some(src) = crate::stdlib::source(module) else {
+        if crate::stdlib::source(module).is_none() {
             return Err(format!(
                 "there is no stdlib module `{module}` (the modules are {})",
                 crate::stdlib::NAMES.join(", ")
             ));
-        };
-        if let Some(doc) = module_docs(src).into_iter().find(|d| d.name == func) {
-            return Ok(doc.help());
+        }
+        if let Some(text) = module_function_help(builtins, module, func) {
+            return Ok(text);
         }
         // A function looked up in the wrong module: show it, saying where it is.
         for &other in crate::stdlib::NAMES {
-            let docs = crate::stdlib::source(other).map(module_docs).unwrap_or_default();
-            if let Some(doc) = docs.into_iter().find(|d| d.name == func) {
-                return Ok(format!(
-                    "note: `{func}` is in `{other}`, not `{module}`\n\n{}",
-                    doc.help()
-                ));
+            if let Some(text) = module_function_help(builtins, other, func) {
+                return Ok(format!("note: `{func}` is in `{other}`, not `{module}`\n\n{text}"));
             }
         }
-        let names: Vec<String> = module_docs(src).into_iter().map(|d| d.name).collect();
+        let names = module_function_names(module);
         let mut msg = format!("stdlib module `{module}` has no function `{func}`");
         if let Some(s) = did_you_mean(func, names.iter().map(String::as_str)) {
             let _ = write!(msg, "; did you mean `{module}.{s}`?");
         }
         return Err(msg);
     }
-    let mut msg = format!("no builtin named `{name}`");
-    if let Some(s) = did_you_mean(name, builtins.keys().map(|k| &**k)) {
+    let mut msg = format!("no builtin, constant or stdlib module named `{name}`");
+    let candidates = builtins
+        .keys()
+        .map(|k| &**k)
+        .chain(crate::stdlib::NAMES.iter().copied());
+    if let Some(s) = did_you_mean(name, candidates.filter(|k| !k.starts_with('$'))) {
         let _ = write!(msg, "; did you mean `{s}`?");
     }
     Err(msg)
@@ -256,14 +335,27 @@ pub fn reference_markdown(builtins: &HashMap<Rc<str>, Value>) -> String {
     for &module in crate::stdlib::NAMES {
         let src = crate::stdlib::source(module).unwrap_or("");
         let _ = write!(s, "### {module}\n\n");
-        // The module's own description is its first comment line.
-        if let Some(first) = src.lines().next().and_then(|l| l.strip_prefix("# ")) {
-            let _ = write!(s, "{first}\n\n");
+        // The module's own description is the comment paragraph at its top.
+        let description = module_description(src);
+        if !description.is_empty() {
+            let _ = write!(s, "{description}\n\n");
         }
         for doc in module_docs(src) {
             let _ = write!(s, "#### {module}.{}\n\n```\n{module}.{}\n```\n\n", doc.name, doc.header);
             if !doc.comment.is_empty() {
                 let _ = write!(s, "{}\n\n", doc.comment);
+            }
+        }
+        // Builtins the module offers under its own name (`random.normal`).
+        for (export, builtin) in crate::stdlib::builtin_exports(module) {
+            if let Some((_, sig)) = exported_builtin(builtins, module, export) {
+                let _ = write!(
+                    s,
+                    "#### {module}.{export}\n\n```\n{module}.{export}{}\n```\n\n\
+                     The builtin [`{builtin}`](#{builtin}), under this module's name. {}\n\n",
+                    sig.short(),
+                    sig.decl.summary
+                );
             }
         }
     }
