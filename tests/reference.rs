@@ -2,8 +2,8 @@
 //! stdlib doc comments: this test fails when it is out of date, and
 //! `BLESS=1 cargo test --release --test reference` rewrites it. It also runs
 //! every builtin's example (each must run without error, and every result it
-//! states must be exactly what dp prints) and checks that every builtin is
-//! declared and documented.
+//! states must be exactly what dp prints), checks that every builtin is
+//! declared and documented, and that the guide's index lists every builtin.
 
 use std::path::Path;
 
@@ -260,5 +260,57 @@ fn help_shows_signature_and_doc() {
                 "`{module}.{export}` is missing from the reference"
             );
         }
+    }
+}
+
+/// The guide's index of builtins (its last section) links every builtin,
+/// constant and stdlib module to its entry in the reference, and nothing else.
+#[test]
+fn guide_index_lists_every_builtin() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let guide = std::fs::read_to_string(root.join("docs/guide.md")).expect("read docs/guide.md");
+    let index = guide
+        .split_once("## 13. Index of builtins")
+        .expect("the guide has its index of builtins")
+        .1;
+    let mut linked = std::collections::BTreeSet::new();
+    let mut rest = index;
+    while let Some(at) = rest.find("[`") {
+        rest = &rest[at + 2..];
+        let Some((name, after)) = rest.split_once("`](") else {
+            break;
+        };
+        let target = after.split_once(')').map_or("", |(t, _)| t);
+        assert_eq!(
+            target,
+            format!("reference.md#{name}"),
+            "the index links `{name}` to `{target}`"
+        );
+        linked.insert(name.to_string());
+    }
+    let builtins = dp::builtins::all();
+    let mut known: std::collections::BTreeSet<String> = dp::builtins::help::declarations(&builtins)
+        .iter()
+        .map(|s| s.name.to_string())
+        .collect();
+    let missing: Vec<&String> = known.iter().filter(|n| !linked.contains(*n)).collect();
+    assert!(
+        missing.is_empty(),
+        "builtins missing from the guide's index: {missing:?}"
+    );
+    known.extend(dp::builtins::constants::CONSTANTS.iter().map(|c| c.name.to_string()));
+    known.extend(dp::stdlib::NAMES.iter().map(|m| m.to_string()));
+    let unknown: Vec<&String> = linked.iter().filter(|n| !known.contains(*n)).collect();
+    assert!(
+        unknown.is_empty(),
+        "the guide's index names what is not a builtin: {unknown:?}"
+    );
+    // Each target exists in the reference.
+    let reference = std::fs::read_to_string(root.join("docs/reference.md")).expect("read docs/reference.md");
+    for name in &linked {
+        assert!(
+            reference.contains(&format!("\n### {name}\n")),
+            "docs/reference.md has no entry `{name}`"
+        );
     }
 }
