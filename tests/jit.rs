@@ -1503,7 +1503,9 @@ fn scalar_expr(g: &mut Gen, depth: usize) -> String {
         9 => format!("({x}) * 3 - 2 / ({x})"),
         _ => {
             let y = scalar_expr(g, depth - 1);
-            match g.below(7) {
+            match g.below(9) {
+                7 => format!("({x}) % ({y})"),
+                8 => format!("({x}) // ({y})"),
                 0 => format!("({x}) + ({y})"),
                 1 => format!("({x}) - ({y})"),
                 2 => format!("({x}) * ({y})"),

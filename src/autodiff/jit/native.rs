@@ -68,6 +68,17 @@ extern "C" fn call_binary(op: u64, a: f64, b: f64) -> f64 {
     BinaryOp::ALL.get(op as usize).map_or(f64::NAN, |o| o.apply(a, b))
 }
 
+/// Python's float `a % b`, for the code to call (`op` is unused: the
+/// calling sequence is [`call_binary`]'s).
+extern "C" fn call_mod(_op: u64, a: f64, b: f64) -> f64 {
+    crate::ops::arith::float_mod(a, b)
+}
+
+/// Python's float `a // b`, as [`call_mod`].
+extern "C" fn call_floor_div(_op: u64, a: f64, b: f64) -> f64 {
+    crate::ops::arith::float_floor_div(a, b)
+}
+
 impl NativeRun {
     /// Compiles `code`; `None` where this machine has no code generator or
     /// the run cannot be encoded (register offsets past 2 GiB).
@@ -236,6 +247,16 @@ fn emit(code: &[ScalarInstr]) -> Option<Vec<u8>> {
                 let op = BinaryOp::ALL.iter().position(|&b| b == o)? as i64;
                 call_out(&mut ops, op, call_binary as *const () as i64);
             }
+            ScalarOp::Mod | ScalarOp::FloorDiv => {
+                load(&mut ops, 1, b);
+                load(&mut ops, 0, a);
+                let f = if s.op == ScalarOp::Mod {
+                    call_mod as *const ()
+                } else {
+                    call_floor_div as *const ()
+                };
+                call_out(&mut ops, 0, f as i64);
+            }
             ScalarOp::Check => {
                 // Bit for bit, as the loop compares; xmm0 keeps the previous result.
                 match a {
@@ -337,6 +358,8 @@ mod tests {
     /// the code's register-kept result is exercised in every position).
     fn program(rng: &mut Rng, n_in: u32, len: usize) -> Vec<ScalarInstr> {
         let fixed = [
+            ScalarOp::Mod,
+            ScalarOp::FloorDiv,
             ScalarOp::Add,
             ScalarOp::Sub,
             ScalarOp::Mul,

@@ -101,6 +101,10 @@ pub(super) enum ScalarOp {
     SubMul,
     Unary(UnaryOp),
     Binary(BinaryOp),
+    /// Python's float `a % b` (`ops::arith::float_mod`).
+    Mod,
+    /// Python's float `a // b` (`ops::arith::float_floor_div`).
+    FloorDiv,
     /// A guard: the run diverges at node `out` unless `a` holds the float in
     /// register `b` (the value the traced code saw), bit for bit.
     Check,
@@ -410,12 +414,14 @@ impl Program {
                 Prim::Binary(b) if node.inputs.len() == 2 => Some(ScalarOp::of_binary(b.0)),
                 // `x ** n` of a float is `powf(x, n)` (see `IntPow::forward`).
                 Prim::IntPow(_) if node.inputs.len() == 1 => Some(ScalarOp::Binary(BinaryOp::Pow)),
+                Prim::FloatMod(_) if node.inputs.len() == 2 => Some(ScalarOp::Mod),
+                Prim::FloatFloorDiv(_) if node.inputs.len() == 2 => Some(ScalarOp::FloorDiv),
                 _ => None,
             };
             // A constant operand's register: a float, or an int constant of a
-            // binary operator, which meets a float converted (`x ** 2`; see
-            // the binary primitive's `forward`).
-            let binary = matches!(prim, Prim::Binary(_));
+            // binary operator, which meets a float converted (`x ** 2`, `x % 2`;
+            // see the primitives' `forward`).
+            let binary = matches!(prim, Prim::Binary(_) | Prim::FloatMod(_) | Prim::FloatFloorDiv(_));
             let mut constant_reg = |v: &Value| match *v {
                 Value::Float(c) => Some(const_reg(&mut regs, c)),
                 Value::Int(c) if binary => Some(const_reg(&mut regs, c as f64)),
@@ -925,6 +931,8 @@ pub(super) fn run_scalars<const CHECKED: bool>(code: &[ScalarInstr], regs: &mut 
             ScalarOp::SubMul => c - a * b,
             ScalarOp::Unary(u) => u.apply(a),
             ScalarOp::Binary(op) => op.apply(a, b),
+            ScalarOp::Mod => crate::ops::arith::float_mod(a, b),
+            ScalarOp::FloorDiv => crate::ops::arith::float_floor_div(a, b),
             ScalarOp::Check => {
                 // Bit for bit: a read `-0.0` prints differently from `0.0`.
                 if a.to_bits() != b.to_bits() {
