@@ -63,11 +63,11 @@ pub(crate) fn no_leaf_error(i: usize, v: &Value) -> Diagnostic {
     Diagnostic::new(
         ErrorKind::Differentiation,
         format!(
-            "cannot differentiate with respect to argument {i}: it is {} and has no float or tensor leaf",
+            "cannot differentiate with respect to argument {i}: it is {} and has no float or float tensor leaf",
             v.describe()
         ),
     )
-    .with_help("ints, bools, strings and functions are not differentiable; pass floats (e.g. `2.0` rather than `2`)")
+    .with_help("ints, bools, bool tensors, strings and functions are not differentiable; pass floats (e.g. `2.0` rather than `2`)")
 }
 
 pub(crate) fn missing_arg(fname: &str, i: usize, n: usize) -> Diagnostic {

@@ -89,7 +89,7 @@ fn not_numeric(fname: &str, y: &Value) -> Diagnostic {
     Diagnostic::new(
         ErrorKind::Differentiation,
         format!(
-            "`{fname}` needs a function returning floats or tensors (or a tree of them), found {}",
+            "`{fname}` needs a function returning floats or float tensors (or a tree of them), found {}",
             y.describe()
         ),
     )

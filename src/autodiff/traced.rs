@@ -13,7 +13,7 @@ use crate::diagnostics::{Diagnostic, ErrorKind, SourceMap, R};
 use crate::eval::Interp;
 use crate::value::native::Args;
 use crate::value::object::Object;
-use crate::value::tree::{self, is_differentiable};
+use crate::value::tree::{self, is_array_leaf};
 use crate::value::Value;
 use std::any::Any;
 use std::rc::Rc;
@@ -57,7 +57,7 @@ pub struct Leaves {
 impl Leaves {
     /// Whether `x`, a leaf of the arguments, is an input.
     pub fn takes(self, x: &Value) -> bool {
-        is_differentiable(x)
+        is_array_leaf(x)
             || (self.ints && matches!(x.peek(), Value::Int(_)))
             || (self.keys && matches!(x.peek(), Value::Key(_)))
     }
@@ -66,7 +66,7 @@ impl Leaves {
     /// too once ints or keys are inputs, as it may be computed from them
     /// (`t + 1`, `fold_in(k, t)`, `key_split(k)[0]`, `key_randint(k, (), 0, 9)`).
     pub fn gives(self, x: &Value) -> bool {
-        is_differentiable(x)
+        is_array_leaf(x)
             || ((self.ints || self.keys) && matches!(x.peek(), Value::Int(_) | Value::Key(_)))
             || (self.computed_ints && matches!(x.peek(), Value::Int(_)))
     }
@@ -132,7 +132,7 @@ impl TracedGraph {
         let first_foreign = |a: &Value| {
             let mut first = None;
             let walked = tree::for_each_leaf(a, &mut |x| {
-                if first.is_none() && !is_differentiable(x) {
+                if first.is_none() && !is_array_leaf(x) {
                     first = Some(x.describe());
                 }
             });
@@ -167,7 +167,7 @@ impl TracedGraph {
         let mut inputs = Vec::new();
         for a in args {
             tree::for_each_leaf(a, &mut |x| {
-                if is_differentiable(x) {
+                if is_array_leaf(x) {
                     inputs.push(crate::ops::num(x));
                 }
             })?;

@@ -263,8 +263,22 @@ fn many_rec(
     }
 }
 
-/// Whether a leaf can be differentiated (a float or a tensor).
+/// Whether a leaf can be differentiated: a float or a float tensor. A bool
+/// tensor is data, as a bool is (JAX refuses bool inputs to `grad`): its
+/// entries have no neighbourhood to move in, and a gradient for it would be
+/// zero or not, depending on whether an operation kept it bool.
 pub fn is_differentiable(v: &Value) -> bool {
+    match v.peek() {
+        Value::Float(_) => true,
+        Value::Tensor(t) => !t.is_bool(),
+        _ => false,
+    }
+}
+
+/// Whether a leaf is numeric data a traced graph or a jit plan takes as an
+/// input or gives as an output: a float or a tensor of any dtype (a bool
+/// mask changes from call to call as a float tensor does).
+pub fn is_array_leaf(v: &Value) -> bool {
     matches!(v.peek(), Value::Float(_) | Value::Tensor(_))
 }
 
