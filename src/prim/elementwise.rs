@@ -76,6 +76,13 @@ fn unary_derivative(op: UnaryOp, x: &Value, y: &Value) -> R<Option<Value>> {
     }))
 }
 
+/// relu's derivative applied to `g`: `g` where `x > 0`, else 0, selected
+/// rather than multiplied by the 0/1 mask (JAX's rule): an infinite `g` where
+/// relu is flat (`sqrt(relu(x))` at `x < 0`) gives 0, not `inf * 0 = nan`.
+fn relu_select(x: &Value, g: &Value) -> R<Value> {
+    ops::where_(&ops::binary(BinaryOp::Gt, x, &f(0.0))?, g, &f(0.0))
+}
+
 impl Primitive for Unary {
     fn name(&self) -> String {
         self.0.name().into()
@@ -95,12 +102,18 @@ impl Primitive for Unary {
         }
     }
     fn vjp(&self, x: &[Value], y: &Value, g: &Value, _needs: &[bool]) -> R<Vec<Option<Value>>> {
+        if self.0 == UnaryOp::Relu {
+            return Ok(vec![Some(unbroadcast(&relu_select(&x[0], g)?, &x[0])?)]);
+        }
         Ok(vec![match unary_derivative(self.0, &x[0], y)? {
             Some(d) => Some(unbroadcast(&mul(g, &d)?, &x[0])?),
             None => None,
         }])
     }
     fn jvp(&self, x: &[Value], t: &[Option<Value>], y: &Value) -> R<Option<Value>> {
+        if let (UnaryOp::Relu, Some(tx)) = (self.0, &t[0]) {
+            return Ok(Some(relu_select(&x[0], tx)?));
+        }
         Ok(match (unary_derivative(self.0, &x[0], y)?, &t[0]) {
             (Some(d), Some(tx)) => Some(mul(tx, &d)?),
             _ => None,
