@@ -9,7 +9,7 @@
 //! height of 1 (the caller reshapes).
 //!
 //! The max-pool adjoints take the pooled input `x` itself and recompute each
-//! window's argmax from it, so no index tensor has to travel with the
+//! window's selected element (its first maximum) from it, so no index tensor has to travel with the
 //! gradient: [`Tensor::max_pool2d_scatter`] (the VJP, linear in the
 //! cotangent) and [`Tensor::max_pool2d_gather`] (the JVP, and the VJP of
 //! the scatter) are each other's transposes.
@@ -117,29 +117,40 @@ impl Geom {
         vec![x[0], x[1], self.oh, self.ow]
     }
 
-    /// For every output element, the flat input index of its window's first
-    /// maximum, `-0.0` counting below `+0.0` (`None` for a window with no
-    /// real element).
-    fn argmax(&self, x: &[f64]) -> Vec<Option<usize>> {
+    /// For every output element, the flat input index its window's
+    /// derivative goes to (`None` for a window with no real element): XLA's
+    /// `select_and_scatter` with `>=`, as JAX differentiates max pooling. The
+    /// first element is selected and kept while it compares `>=` the next, so
+    /// a tie (`-0.0` with `+0.0` too) goes to the first, and a NaN is passed
+    /// over by the element after it (`[nan, 1]` selects the 1, `[1, nan]` the NaN).
+    fn selected(&self, x: &[f64]) -> Vec<Option<usize>> {
         let mut idx = Vec::with_capacity(self.planes * self.oh * self.ow);
         self.for_each_window(|_, taps| {
             let mut best: Option<usize> = None;
             for &t in taps {
-                // Strictly greater keeps the first maximum; a NaN wins and stays;
-                // +0.0 beats -0.0, so the value is XLA's max (as `max` and `maximum`).
-                let wins = |b: usize| {
-                    x[t] > x[b]
-                        || x[t].is_nan() && !x[b].is_nan()
-                        || x[t] == 0.0 && x[b] == 0.0 && x[b].is_sign_negative() && x[t].is_sign_positive()
-                };
                 best = match best {
-                    Some(b) if !wins(b) => Some(b),
+                    Some(b) if x[b] >= x[t] => Some(b),
                     _ => Some(t),
                 };
             }
             idx.push(best);
         });
         idx
+    }
+}
+
+/// XLA's `max` of two floats: a NaN wins, and `+0.0` beats `-0.0`.
+fn xla_max(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else if a == b {
+        if a.is_sign_positive() {
+            a
+        } else {
+            b
+        }
+    } else {
+        a.max(b)
     }
 }
 
@@ -155,18 +166,22 @@ impl Tensor {
     /// Max pooling of an `(N, C, H, W)` tensor: the largest element of each
     /// window, `(N, C, OH, OW)`.
     pub fn max_pool2d(&self, spec: &PoolSpec) -> Result<Tensor> {
-        self.max_pool2d_gather(self, spec)
+        let g = Geom::new(&self.shape, spec, "max_pool2d")?;
+        let xs = data_of(self);
+        let mut out = Vec::with_capacity(g.planes * g.oh * g.ow);
+        g.for_each_window(|_, taps| out.push(taps.iter().fold(f64::NEG_INFINITY, |m, &t| xla_max(m, xs[t]))));
+        Ok(Tensor::from_parts(out, g.out_shape(&self.shape)))
     }
 
-    /// `self` (shaped like `x`) read at the first maximum of each pooling
-    /// window of `x`: the tangent of [`Tensor::max_pool2d`] at `x` in
+    /// `self` (shaped like `x`) read at the element of each pooling window
+    /// of `x` its derivative goes to (see `Geom::selected`): the tangent of [`Tensor::max_pool2d`] at `x` in
     /// direction `self`.
     pub fn max_pool2d_gather(&self, x: &Tensor, spec: &PoolSpec) -> Result<Tensor> {
         let g = Geom::new(&x.shape, spec, "max_pool2d")?;
         same_shape(self, &x.shape, "max_pool2d_gather")?;
         let (xs, vs) = (data_of(x), data_of(self));
         let out: Vec<f64> = g
-            .argmax(&xs)
+            .selected(&xs)
             .into_iter()
             .map(|i| i.map_or(f64::NEG_INFINITY, |i| vs[i]))
             .collect();
@@ -174,14 +189,15 @@ impl Tensor {
     }
 
     /// The gradient of [`Tensor::max_pool2d`] at `x`: each element of the
-    /// output cotangent `grad` added at its window's first maximum in zeros
+    /// output cotangent `grad` added at its window's selected element (see
+    /// `Geom::selected`: the first maximum, as JAX) in zeros
     /// shaped like `x`.
     pub fn max_pool2d_scatter(grad: &Tensor, x: &Tensor, spec: &PoolSpec) -> Result<Tensor> {
         let g = Geom::new(&x.shape, spec, "max_pool2d")?;
         same_shape(grad, &g.out_shape(&x.shape), "max_pool2d gradient")?;
         let gy = data_of(grad);
         let mut dx = crate::buffer::alloc_filled(&x.shape, 0.0)?;
-        for (o, i) in g.argmax(&data_of(x)).into_iter().enumerate() {
+        for (o, i) in g.selected(&data_of(x)).into_iter().enumerate() {
             if let Some(i) = i {
                 dx[i] += gy[o];
             }
