@@ -34,6 +34,11 @@ pub struct TracedGraph {
     pub result: Value,
     /// Which arguments were made inputs (and so which result leaves are outputs).
     pub leaves: Leaves,
+    /// The traced call's positional arguments with every input leaf
+    /// replaced by `0.0`: the other leaves (ints, strings, bools,
+    /// functions) are constants of the graph, which a later run must give
+    /// again (see [`TracedGraph::changed_argument`]).
+    pub traced_args: Vec<Value>,
 }
 
 /// Which leaves of the arguments a trace makes inputs of its graph, beyond
@@ -162,6 +167,58 @@ impl TracedGraph {
         Some((k, d))
     }
 
+    /// When `args` differ from the traced call's other than in their input
+    /// leaves (a different count, structure, int, string, bool or
+    /// function), the position of the first that does, with the report for
+    /// it: the graph computed with the traced value, so running it on
+    /// another would silently give the traced value's answer.
+    pub fn changed_argument(&self, args: &[Value]) -> Option<(usize, Diagnostic)> {
+        if args.len() != self.traced_args.len() {
+            let n = self.traced_args.len();
+            let d = Diagnostic::new(
+                ErrorKind::Type,
+                format!(
+                    "`run_graph` was given {} argument{} for a graph traced with {n}",
+                    args.len(),
+                    if args.len() == 1 { "" } else { "s" }
+                ),
+            );
+            // The first extra argument, or (too few) the call.
+            return Some((if args.len() > n { n } else { usize::MAX - 1 }, d));
+        }
+        let names = ["the traced argument", "this argument"];
+        self.traced_args
+            .iter()
+            .zip(args)
+            .enumerate()
+            .find_map(|(k, (traced, given))| {
+                let compared = tree::map_many_named(&[traced.clone(), given.clone()], &names, &mut |pair, path| {
+                    let (t, g) = (&pair[0], &pair[1]);
+                    if self.leaves.takes(t) || crate::autodiff::jit::signature::identical(t.peek(), g.peek()) {
+                        return Ok(Value::None);
+                    }
+                    let at = if path.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" at {}", tree::path_string(path))
+                    };
+                    Err(Diagnostic::new(
+                        ErrorKind::Value,
+                        format!(
+                            "argument {k} of `run_graph`{at} is {}, but the graph was traced with {}: \
+                         it computes with the traced value",
+                            short_repr(g),
+                            short_repr(t)
+                        ),
+                    )
+                    .with_help(
+                        "trace the function again for another value, or call `jit(f)`, which traces once per value",
+                    ))
+                });
+                compared.err().map(|d| (k, d))
+            })
+    }
+
     /// The graph's inputs in `args`: their float and tensor leaves, in order.
     pub fn inputs_of(args: &[Value]) -> R<Vec<Value>> {
         let mut inputs = Vec::new();
@@ -225,7 +282,29 @@ impl Object for TracedGraph {
 /// Runs `f` on `args` with every float and tensor leaf of the positional
 /// arguments (and the other leaves `leaves` takes) an input of a fresh
 /// recording level and returns the recorded graph.
+/// `v` as `repr` shows it, cut to a length that fits in a message.
+fn short_repr(v: &Value) -> String {
+    let r = v.repr();
+    match r.char_indices().nth(40) {
+        Some((cut, _)) => format!("{}...", &r[..cut]),
+        None => r,
+    }
+}
+
+/// `args` with every leaf that `leaves` takes as an input replaced by `0.0`.
+fn traced_arguments(args: &Args, leaves: Leaves) -> R<Vec<Value>> {
+    args.pos
+        .iter()
+        .map(|a| {
+            tree::map_leaves(a, &mut |x, _| {
+                Ok(if leaves.takes(x) { Value::Float(0.0) } else { x.clone() })
+            })
+        })
+        .collect()
+}
+
 pub fn trace_call(it: &mut Interp, f: &Value, name: String, args: Args, leaves: Leaves) -> R<TracedGraph> {
+    let traced_args = traced_arguments(&args, leaves)?;
     let (level, previous) = it.diff.begin_trace();
     let mut inputs = Vec::new();
     let mut call_args = args.clone();
@@ -277,5 +356,6 @@ pub fn trace_call(it: &mut Interp, f: &Value, name: String, args: Args, leaves: 
         optimized: Vec::new(),
         result,
         leaves,
+        traced_args,
     })
 }

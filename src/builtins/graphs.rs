@@ -73,8 +73,10 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         Decl {
             sig: "run_graph(g: graph, *args)",
             summary: "Runs a traced graph again on new arguments, without running the traced function.",
-            doc: "The arguments have the structure and shapes the graph was traced with; the result has \
-                  the structure of the traced function's result. Only the graph's primitive operations \
+            doc: "The arguments have the structure and shapes the graph was traced with, and the same ints, \
+                  strings, bools and functions (the same function, not an equal one): those are constants of \
+                  the graph, so another value is an error naming it (`jit(f)` traces once per value). The \
+                  result has the structure of the traced function's result. Only the graph's primitive operations \
                   run: no dp code, no re-recording of a backward pass — the lecture's reuse of the \
                   extended graph. The graph is what the function computed for the traced arguments: \
                   where the function chose a branch by their values, the graph keeps that branch.",
@@ -85,7 +87,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
         },
         |_, a| {
             let g = graph_arg(&a, 0)?;
-            if let Some((k, d)) = g.foreign_argument(a.rest()) {
+            if let Some((k, d)) = g.foreign_argument(a.rest()).or_else(|| g.changed_argument(a.rest())) {
                 return Err(d.at(a.span_of(k + 1)));
             }
             g.run(a.rest()).map_err(|d| d.at(a.args().span))
@@ -292,6 +294,7 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
                 optimized: passes.iter().map(|p| p.name().to_string()).collect(),
                 result: g.result.clone(),
                 leaves: g.leaves,
+                traced_args: g.traced_args.clone(),
             }
             .into_value())
         },
