@@ -8,7 +8,7 @@ use crate::ops::{self, as_tensor, num, shape_of};
 use crate::syntax::span::Span;
 use crate::value::native::{declared, native, Args};
 use crate::value::signature::Decl;
-use crate::value::tree::{self, is_differentiable, path_string};
+use crate::value::tree::{self, is_array_leaf, is_differentiable, path_string};
 use crate::value::Value;
 use dp_tensor::Tensor;
 use std::rc::Rc;
@@ -263,7 +263,7 @@ pub fn vjp_call(it: &mut Interp, f: &Value, primals: Vec<Value>, has_aux: bool, 
             let (yl, cl) = (&pair[0], &pair[1]);
             let node = out_nodes.get(k).copied().flatten();
             k += 1;
-            if is_differentiable(yl) {
+            if is_array_leaf(yl) {
                 if !matches!(cl.peek(), Value::Float(_) | Value::Int(_) | Value::Tensor(_)) {
                     // Caught here, not in the backward pass, so the report names the cotangent's leaf.
                     return Err(Diagnostic::new(
@@ -388,7 +388,7 @@ pub fn jvp_call(it: &mut Interp, f: &Value, primals: &Value, tangents: &Value, s
     let y = tree::map_leaves(&out, &mut |x, _| Ok(unwrap_level(x, &level)))?;
     let ty = tree::map_leaves(&out, &mut |x, _| match tangent_at(x, &level) {
         Some(t) => Ok(t),
-        None if is_differentiable(x) => ops::zeros_like(&unwrap_level(x, &level)),
+        None if is_array_leaf(x) => ops::zeros_like(&unwrap_level(x, &level)),
         None => Ok(Value::None),
     })?;
     Ok(Value::tuple([y, ty]))

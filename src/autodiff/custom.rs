@@ -17,7 +17,7 @@ use crate::eval::Interp;
 use crate::ops::{self, num, shape_of};
 use crate::syntax::span::Span;
 use crate::value::native::Args;
-use crate::value::tree::{self, is_differentiable, path_string};
+use crate::value::tree::{self, is_array_leaf, is_differentiable, path_string};
 use crate::value::Value;
 use std::rc::Rc;
 
@@ -125,7 +125,7 @@ fn short(v: &Value) -> String {
 fn diff_leaves(out: &Value) -> R<Vec<Value>> {
     Ok(tree::leaves(out)?
         .into_iter()
-        .filter(is_differentiable)
+        .filter(is_array_leaf)
         .map(|x| num(&x))
         .collect())
 }
@@ -134,7 +134,7 @@ fn diff_leaves(out: &Value) -> R<Vec<Value>> {
 fn replace_diff(out: &Value, new: Vec<Value>) -> R<Value> {
     let mut it = new.into_iter();
     tree::map_leaves(out, &mut |x, _| {
-        Ok(if is_differentiable(x) {
+        Ok(if is_array_leaf(x) {
             it.next().unwrap_or_else(|| x.clone())
         } else {
             x.clone()
@@ -217,7 +217,7 @@ pub fn custom_vjp_call(it: &mut Interp, f: &Value, fwd: &Value, bwd: &Value, nam
     let pullback = move |it: &mut Interp, gs: Vec<Option<Value>>| -> R<Vec<Option<Value>>> {
         let mut gs = gs.into_iter();
         let ct = tree::map_leaves(&out_tree, &mut |o, _| {
-            if !is_differentiable(o) {
+            if !is_array_leaf(o) {
                 return Ok(Value::None);
             }
             match gs.next().flatten() {
@@ -332,7 +332,7 @@ fn custom_vjp_forward(
     inner.start_transposing();
     let mut ids = Vec::new();
     let ct = tree::map_leaves(&out, &mut |o, _| {
-        if !is_differentiable(o) {
+        if !is_array_leaf(o) {
             return Ok(Value::None);
         }
         let (u, id) = leaf(&guard, ops::zeros_like(o)?);
@@ -353,7 +353,7 @@ fn custom_vjp_forward(
     let adj = backward(it, &tape, seeds)?;
     let mut touts = ids.iter().map(|id| adj.get(*id as usize).cloned().flatten());
     tree::map_leaves(&out, &mut |o, _| {
-        if !is_differentiable(o) {
+        if !is_array_leaf(o) {
             return Ok(o.clone());
         }
         Ok(match touts.next().flatten() {
@@ -423,7 +423,7 @@ pub fn custom_jvp_call(it: &mut Interp, f: &Value, rule: &Value, name: &str, arg
         let names = ["the output", "the tangent output"];
         return tree::map_many_named(&[out.clone(), tout.clone()], &names, &mut |pair, p| {
             let (o, t) = (&pair[0], &pair[1]);
-            if !is_differentiable(o) {
+            if !is_array_leaf(o) {
                 return Ok(o.clone());
             }
             Ok(match fits(name, "the JVP rule's tangent output", o, t, p)? {
@@ -489,7 +489,7 @@ pub fn custom_jvp_call(it: &mut Interp, f: &Value, rule: &Value, name: &str, arg
         let mut gs = gs.into_iter();
         let names = ["the output", "the tangent output"];
         tree::map_many_named(&[o.clone(), tout.clone()], &names, &mut |pair, p| {
-            if is_differentiable(&pair[0]) {
+            if is_array_leaf(&pair[0]) {
                 let g = gs.next().flatten();
                 fits(&name_s, "the JVP rule's tangent output", &pair[0], &pair[1], p)?;
                 if let (Some(g), Some(n)) = (g, node_at(&pair[1], &inner)) {
@@ -616,7 +616,7 @@ pub fn checkpoint_call(it: &mut Interp, f: &Value, name: &str, args: Args) -> R<
         let mut seeds = Vec::new();
         let mut gs = gs.into_iter();
         for o in tree::leaves(&out)? {
-            if is_differentiable(&trace::unwrap_level(&o, &inner)) {
+            if is_array_leaf(&trace::unwrap_level(&o, &inner)) {
                 if let (Some(g), Some(n)) = (gs.next().flatten(), node_at(&o, &inner)) {
                     seeds.push((n, g));
                 }

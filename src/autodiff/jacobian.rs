@@ -10,7 +10,7 @@ use crate::diagnostics::{Diagnostic, ErrorKind, R};
 use crate::eval::Interp;
 use crate::ops::{self, apply, num, shape_of, Prim};
 use crate::value::native::Args;
-use crate::value::tree::{self, is_differentiable};
+use crate::value::tree::{self, is_array_leaf, is_differentiable};
 use crate::value::Value;
 use dp_tensor::Tensor;
 use std::rc::Rc;
@@ -129,11 +129,12 @@ fn jacobian_fits(fname: &str, n_out: &[usize], n_in: &[usize]) -> R<()> {
     .map_err(ops::tensor_error)
 }
 
-/// The element counts of the differentiable leaves among `leaves`.
-fn leaf_sizes<'a>(leaves: impl IntoIterator<Item = &'a Value>) -> Vec<usize> {
+/// The element counts of the leaves among `leaves` that `keep` picks
+/// (differentiable inputs; outputs that carry a derivative).
+fn leaf_sizes<'a>(leaves: impl IntoIterator<Item = &'a Value>, keep: fn(&Value) -> bool) -> Vec<usize> {
     leaves
         .into_iter()
-        .filter(|x| is_differentiable(x))
+        .filter(|x| keep(x))
         .map(|x| shape_of(&num(x)).iter().product())
         .collect()
 }
@@ -168,13 +169,14 @@ pub fn jacrev_call(it: &mut Interp, f: &Value, opts: &DiffOpts, args: Args) -> R
             .zip(&ids)
             .filter(|(_, id)| id.is_some())
             .map(|(x, _)| x),
+        is_differentiable,
     );
-    jacobian_fits(fname, &leaf_sizes(&tree::leaves(&y)?), &n_in)?;
+    jacobian_fits(fname, &leaf_sizes(&tree::leaves(&y)?, is_array_leaf), &n_in)?;
     let mut m = 0;
     let jac = tree::map_leaves(&y, &mut |yl, _| {
         let node = out_nodes[m];
         m += 1;
-        if !is_differentiable(yl) {
+        if !is_array_leaf(yl) {
             return match yl.peek() {
                 Value::Int(_) | Value::Bool(_) | Value::None => Ok(Value::None),
                 _ => Err(not_numeric(fname, yl)),
@@ -344,13 +346,13 @@ fn fwd_cols_batched(
             if parts.len() <= m {
                 parts.resize(m + 1, Vec::new());
             }
-            if is_differentiable(yl) {
+            if is_array_leaf(yl) {
                 parts[m].push(stacked(t.as_ref(), &batch.level, count, &shape_of(yl))?);
             }
             Ok(())
         })?;
         if start == 0 {
-            jacobian_fits("jacfwd", &leaf_sizes(&tree::leaves(&y)?), all_in)?;
+            jacobian_fits("jacfwd", &leaf_sizes(&tree::leaves(&y)?, is_array_leaf), all_in)?;
         }
         if first.is_none() {
             first = Some((y, aux.map(|a| unwrap_tree(&a, &level)).transpose()?));
@@ -396,7 +398,7 @@ fn fwd_cols_looped(
                 parts.resize(m + 1, Vec::new());
                 shapes.resize(m + 1, None);
             }
-            if is_differentiable(yl) {
+            if is_array_leaf(yl) {
                 shapes[m] = Some(shape_of(yl));
                 parts[m].push(match t {
                     Some(t) => t,
@@ -406,7 +408,7 @@ fn fwd_cols_looped(
             Ok(())
         })?;
         if e == 0 {
-            jacobian_fits("jacfwd", &leaf_sizes(&tree::leaves(&y)?), all_in)?;
+            jacobian_fits("jacfwd", &leaf_sizes(&tree::leaves(&y)?, is_array_leaf), all_in)?;
         }
         if first.is_none() {
             first = Some((y, aux.map(|a| unwrap_tree(&a, &level)).transpose()?));
@@ -431,7 +433,7 @@ pub fn jacfwd_call(it: &mut Interp, f: &Value, opts: &DiffOpts, args: Args) -> R
     // cols[j][m]: the tangents of output leaf m along each element of input leaf j, [*y shape, n_in].
     let mut cols: Vec<Vec<Value>> = vec![Vec::new(); inp.leaves.len()];
     let mut first: Option<(Value, Option<Value>)> = None;
-    let n_in = leaf_sizes(&inp.leaves);
+    let n_in = leaf_sizes(&inp.leaves, is_differentiable);
     for (j, x) in inp.leaves.iter().enumerate() {
         if !is_differentiable(x) {
             continue;
@@ -455,7 +457,7 @@ pub fn jacfwd_call(it: &mut Interp, f: &Value, opts: &DiffOpts, args: Args) -> R
     let jac = tree::map_leaves(&y, &mut |yl, _| {
         let mi = m;
         m += 1;
-        if !is_differentiable(yl) {
+        if !is_array_leaf(yl) {
             return match yl.peek() {
                 Value::Int(_) | Value::Bool(_) | Value::None => Ok(Value::None),
                 _ => Err(not_numeric(fname, yl)),

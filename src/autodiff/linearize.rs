@@ -17,7 +17,7 @@ use crate::ops::{self, num, shape_of};
 use crate::syntax::span::Span;
 use crate::value::native::declared;
 use crate::value::signature::Decl;
-use crate::value::tree::{self, is_differentiable, path_string};
+use crate::value::tree::{self, is_array_leaf, is_differentiable, path_string};
 use crate::value::Value;
 use std::rc::Rc;
 
@@ -61,7 +61,7 @@ fn replay(rec: &Recording, tangents: Vec<Option<Value>>) -> R<Value> {
             Some(t) => Ok(t.clone()),
             None => ops::zeros_like(yl),
         },
-        None if is_differentiable(yl) => ops::zeros_like(yl),
+        None if is_array_leaf(yl) => ops::zeros_like(yl),
         None => Ok(Value::None),
     })
 }

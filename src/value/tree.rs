@@ -275,9 +275,11 @@ pub fn is_differentiable(v: &Value) -> bool {
     }
 }
 
-/// Whether a leaf is numeric data a traced graph or a jit plan takes as an
-/// input or gives as an output: a float or a tensor of any dtype (a bool
-/// mask changes from call to call as a float tensor does).
+/// Whether a leaf is numeric data: a float or a tensor of any dtype. A
+/// traced graph or a jit plan takes it as an input and gives it as an
+/// output (a bool mask changes from call to call as a float tensor does),
+/// and as a result of a differentiated function it carries a derivative (a
+/// zero one for a bool tensor: `jvp` gives it a tangent of zeros).
 pub fn is_array_leaf(v: &Value) -> bool {
     matches!(v.peek(), Value::Float(_) | Value::Tensor(_))
 }
