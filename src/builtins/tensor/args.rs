@@ -163,3 +163,40 @@ pub(super) fn tensor_value(v: &Value) -> R<Value> {
         other => other,
     })
 }
+
+/// Whether every value is a bool or a bool tensor (also one batched by
+/// `vmap` or traced by `jit`: `peek` looks through those wrappers).
+pub(super) fn all_bool(vals: &[&Value]) -> bool {
+    vals.iter().all(|v| crate::prim::is_bool(v.peek()))
+}
+
+/// `out` as a bool (tensor) when every input was one. The builtins that only
+/// pick among their inputs' elements (`maximum`, `clip`, `max`, ...) keep
+/// NumPy's dtype this way: the kernels compute in 0.0/1.0 and give floats,
+/// but a max of bools is a bool in NumPy (`np.maximum(b, c).dtype == bool`).
+pub(super) fn keep_bool(inputs: &[&Value], out: Value) -> R<Value> {
+    if !all_bool(inputs) {
+        return Ok(out);
+    }
+    Ok(match out {
+        Value::Float(f) => Value::Bool(f != 0.0),
+        Value::Tensor(t) if !t.is_bool() => Value::Tensor(std::rc::Rc::new((*t).clone().marked_bool())),
+        // Batched or traced: a comparison is a recorded primitive, so the
+        // conversion is batched and replayed like the rest.
+        Value::Dual(_) => traced_bool(&out)?,
+        other => other,
+    })
+}
+
+/// A batched or traced 0.0/1.0 value as a bool (tensor). A traced number
+/// becomes a `bool` by reading it (under `trace`/`jit` a guard of the graph,
+/// as `all` and `any` do); the comparison alone would give a float 0/1.
+fn traced_bool(out: &Value) -> R<Value> {
+    let r = crate::ops::binary(dp_tensor::BinaryOp::Ne, out, &Value::Float(0.0))?;
+    let number = matches!(out.peek(), Value::Float(_));
+    if !number || crate::autodiff::trace::is_batched(&r) {
+        return Ok(r);
+    }
+    let v = crate::ops::as_tensor(&r)?.item().unwrap_or(0.0);
+    Ok(Value::Bool(v != 0.0))
+}

@@ -37,7 +37,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
         t,
         Decl {
             sig: "zeros_like(x: tensor) -> tensor",
-            summary: "Zeros of `x`'s shape (a float for a number).",
+            summary: "Zeros of `x`'s shape (a float for a number); `false`s for a bool or bool tensor.",
             doc: "",
             example: "zeros_like(ones((2, 2)))",
         },
@@ -47,7 +47,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
         t,
         Decl {
             sig: "ones_like(x: tensor) -> tensor",
-            summary: "Ones of `x`'s shape (a float for a number).",
+            summary: "Ones of `x`'s shape (a float for a number); `true`s for a bool or bool tensor.",
             doc: "",
             example: "ones_like(zeros(3))",
         },
@@ -67,8 +67,8 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
     register(
         t,
         Decl {
-            sig: "full(shape: shape, value: float) -> tensor",
-            summary: "A tensor of the given shape filled with `value`.",
+            sig: "full(shape: shape, value: float | bool) -> tensor",
+            summary: "A tensor of the given shape filled with `value` (a bool tensor for a bool `value`).",
             doc: "",
             example: "full((2, 2), 7.0)",
         },
@@ -78,6 +78,11 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             if matches!(value, Value::Dual(_)) && crate::ops::shape_of(value).is_empty() {
                 // A differentiated or batched fill value: broadcasting it is recorded (and batched).
                 return ops::broadcast_to(&ops::reshape(value, &[])?, &shape);
+            }
+            // A bool fill gives a bool tensor, as `np.full(shape, True)`.
+            if let Value::Bool(b) = value {
+                let t = te(Tensor::full(&shape, f64::from(u8::from(*b)))).map_err(at_param(&a, 0))?;
+                return Ok(Value::Tensor(std::rc::Rc::new(t.marked_bool())));
             }
             let x = a.float_as(1, "the value").map_err(at_param(&a, 1))?;
             let plain = Value::Tensor(std::rc::Rc::new(te(Tensor::full(&shape, x)).map_err(at_param(&a, 0))?));
@@ -267,8 +272,14 @@ pub(super) fn like(t: &mut HashMap<Rc<str>, Value>, decl: Decl, fill: f64) {
         // Only the shape is used (`peek`: not a read of the elements, so a
         // rule may call it on tangents); under `vmap` the batch axes are
         // kept and stay batched, so each example gets its own.
+        // A bool's zeros and ones are `false` and `true`, as NumPy's
+        // `zeros_like` keeps the dtype.
         let plain = match x.peek() {
+            Value::Tensor(t) if t.is_bool() => {
+                Value::Tensor(std::rc::Rc::new(te(Tensor::full(t.shape(), fill))?.marked_bool()))
+            }
             Value::Tensor(t) => Value::Tensor(std::rc::Rc::new(te(Tensor::full(t.shape(), fill))?)),
+            Value::Bool(_) => Value::Bool(fill != 0.0),
             _ => Value::Float(fill),
         };
         Ok(crate::autodiff::trace::rewrap_batches(&x, plain))

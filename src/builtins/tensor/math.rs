@@ -318,7 +318,9 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             let lo = numeric("clip", a.value(1))?;
             let hi = numeric("clip", a.value(2))?;
             check_broadcast("clip", &a, &[&x, &lo, &hi])?;
-            ops::binary(BinaryOp::Minimum, &ops::binary(BinaryOp::Maximum, &x, &lo)?, &hi)
+            let out = ops::binary(BinaryOp::Minimum, &ops::binary(BinaryOp::Maximum, &x, &lo)?, &hi)?;
+            // Bools clipped to bool bounds stay bools, as in NumPy.
+            keep_bool(&[&x, &lo, &hi], out)
         },
     );
     register(
@@ -430,7 +432,12 @@ pub(super) fn binary_builtin(t: &mut HashMap<Rc<str>, Value>, decl: Decl, op: Bi
         if let (BinaryOp::Pow, Some(n @ Value::Int(_))) = (op, a.given(1)) {
             return ops::binary(op, &x, n);
         }
-        ops::binary(op, &x, &y)
+        let out = ops::binary(op, &x, &y)?;
+        // The larger or smaller of two bools is a bool, as in NumPy.
+        Ok(match op {
+            BinaryOp::Maximum | BinaryOp::Minimum => keep_bool(&[&x, &y], out)?,
+            _ => out,
+        })
     });
 }
 

@@ -40,7 +40,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             doc: "For the larger of two values elementwise use `maximum`. Ties share the gradient equally.",
             example: "max(tensor([[1.0, 5.0], [3.0, 2.0]]), axis=1)  # [5.0, 3.0]",
         },
-        |x, a, k| reduce(x, ReduceOp::Max, a, k),
+        |x, a, k| keep_bool(&[x], reduce(x, ReduceOp::Max, a, k)?),
     );
     reduction(
         t,
@@ -50,7 +50,7 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             doc: "For the smaller of two values elementwise use `minimum`.",
             example: "min(tensor([3.0, 1.0, 2.0]))  # 1.0",
         },
-        |x, a, k| reduce(x, ReduceOp::Min, a, k),
+        |x, a, k| keep_bool(&[x], reduce(x, ReduceOp::Min, a, k)?),
     );
     reduction(
         t,

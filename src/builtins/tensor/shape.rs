@@ -247,7 +247,8 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
         t,
         Decl {
             sig: "tolist(x: tensor) -> tuple",
-            summary: "The elements of `x` as nested tuples of floats (a float for a 0-d tensor).",
+            summary:
+                "The elements of `x` as nested tuples of floats (a float for a 0-d tensor); of bools for a bool tensor.",
             doc: "",
             example: "tolist(tensor([[1, 2], [3, 4]]))  # ((1.0, 2.0), (3.0, 4.0))",
         },
@@ -282,16 +283,24 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
             }
             crate::autodiff::vmap::require_unbatched(&xv, "`tolist`").map_err(|d| d.at(a.span))?;
             let x = as_tensor(&xv)?;
-            fn build(data: &[f64], shape: &[usize]) -> Value {
+            // A bool tensor's leaves are bools, as NumPy's `tolist` gives Python bools.
+            fn build(data: &[f64], shape: &[usize], bools: bool) -> Value {
                 match shape.split_first() {
-                    None => Value::Float(data.first().copied().unwrap_or(0.0)),
+                    None => {
+                        let v = data.first().copied().unwrap_or(0.0);
+                        if bools {
+                            Value::Bool(v != 0.0)
+                        } else {
+                            Value::Float(v)
+                        }
+                    }
                     Some((&n, rest)) => {
                         let step: usize = rest.iter().product();
-                        Value::tuple((0..n).map(|i| build(&data[i * step..], rest)))
+                        Value::tuple((0..n).map(|i| build(&data[i * step..], rest, bools)))
                     }
                 }
             }
-            Ok(build(&x.to_vec(), x.shape()))
+            Ok(build(&x.to_vec(), x.shape(), x.is_bool()))
         },
     );
     register(
