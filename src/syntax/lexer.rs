@@ -36,6 +36,20 @@ pub fn tokenize(src: &str, file: FileId) -> (Vec<(usize, Token, usize)>, Vec<Spa
                     tokens.push((l, Token::Float(i as f64), r.end));
                 }
             }
+            Ok(Token::Dot) if after_int(&tokens, r.start) && underscored_fraction_len(lex.remainder()) > 0 => {
+                // `1._5`: not the field `_5` of the int 1, but a float whose
+                // fraction starts with `_` (Python: invalid decimal literal).
+                // One error, and it stands as a float.
+                let end = r.end + underscored_fraction_len(lex.remainder());
+                lex.bump(end - r.end);
+                if let Some((l, Token::Int(_), _)) = tokens.pop() {
+                    errors.push(SpannedLexError {
+                        error: LexError::MisplacedUnderscore(src[l..end].to_string()),
+                        span: Span::new(file, l, end),
+                    });
+                    tokens.push((l, Token::Float(0.0), end));
+                }
+            }
             Ok(Token::Dot) if after_int(&tokens, r.start) && exponent_len(lex.remainder()) > 0 => {
                 // `1.e5`: not the field `e5` of the int 1, but a float written
                 // without a digit after the point. One error, and it stands as
@@ -101,7 +115,14 @@ fn exponent_len(rest: &str) -> usize {
         return 0;
     }
     let sign = usize::from(matches!(b.get(1), Some(b'+' | b'-')));
-    let digits = b[1 + sign..].iter().take_while(|c| c.is_ascii_digit()).count();
+    if !b.get(1 + sign).is_some_and(u8::is_ascii_digit) {
+        return 0;
+    }
+    // Digits with `_` separators, as in the exponent of any float.
+    let digits = b[1 + sign..]
+        .iter()
+        .take_while(|c| c.is_ascii_digit() || **c == b'_')
+        .count();
     // `1.e` or `1.ex` is a field name; `1.e5x` is too (an identifier).
     let ident_follows = b
         .get(1 + sign + digits)
@@ -110,6 +131,19 @@ fn exponent_len(rest: &str) -> usize {
         return 0;
     }
     1 + sign + digits
+}
+
+/// The length of a fraction that starts with `_` and a digit (`_5`, `_5e3`)
+/// at the start of `rest`, 0 when there is none: after an int and a point it
+/// is a malformed float, not a field name (no name starts `_` and a digit
+/// that a number would have).
+fn underscored_fraction_len(rest: &str) -> usize {
+    let b = rest.as_bytes();
+    if b.first() != Some(&b'_') || !b.get(1).is_some_and(u8::is_ascii_digit) {
+        return 0;
+    }
+    let digits = b.iter().take_while(|c| c.is_ascii_digit() || **c == b'_').count();
+    digits + exponent_len(&rest[digits..])
 }
 
 /// Whether a `.` at `at` directly ends an integer (`3.`) rather than starting a
@@ -144,7 +178,7 @@ mod tests {
 
     #[test]
     fn an_exponent_after_a_bare_point_is_one_error() {
-        for (src, value) in [("1.e5;", 1e5), ("2.E-3;", 2e-3), ("1_0.e+2;", 1e3)] {
+        for (src, value) in [("1.e5;", 1e5), ("2.E-3;", 2e-3), ("1_0.e+2;", 1e3), ("1.e1_0;", 1e10)] {
             let (toks, errs) = kinds(src);
             assert_eq!(errs.len(), 1, "{src}");
             assert!(matches!(errs[0], LexError::DotExponent(..)), "{src}");
@@ -175,6 +209,10 @@ mod tests {
             ("1_;", Token::Int(0)),
             ("1__0;", Token::Int(0)),
             ("1_.5;", Token::Float(0.0)),
+            ("1._5;", Token::Float(0.0)),
+            ("1._5e3;", Token::Float(0.0)),
+            ("1e_5;", Token::Float(0.0)),
+            ("1e5_;", Token::Float(0.0)),
         ] {
             let (toks, errs) = tokenize(src, 0);
             let text = &src[..src.len() - 1];

@@ -200,9 +200,12 @@ pub enum Token {
     Ident(String),
     #[regex(r"[0-9][0-9_]*", parse_int)]
     Int(i64),
-    #[regex(r"[0-9][0-9_]*\.[0-9][0-9_]*([eE][+-]?[0-9]+)?", parse_float)]
-    #[regex(r"\.[0-9][0-9_]*([eE][+-]?[0-9]+)?", parse_float)]
-    #[regex(r"[0-9][0-9_]*[eE][+-]?[0-9]+", parse_float)]
+    // Exponent digits take `_` separators too (`1e1_0`, as Python); the
+    // patterns admit any run of `[0-9_]` after the `e` so that `1e_5` and
+    // `1e5_` are one misplaced-underscore error, not an int and a name.
+    #[regex(r"[0-9][0-9_]*\.[0-9][0-9_]*([eE][+-]?[0-9_]+)?", parse_float)]
+    #[regex(r"\.[0-9][0-9_]*([eE][+-]?[0-9_]+)?", parse_float)]
+    #[regex(r"[0-9][0-9_]*[eE][+-]?[0-9_]+", parse_float)]
     Float(f64),
     /// An f-string, expanded by the lexer into a `format` call (see `syntax::fstring`).
     #[regex(r#"f"([^"\\]|\\.)*""#)]
@@ -344,10 +347,12 @@ mod tests {
 
     #[test]
     fn underscores_must_stand_between_digits() {
-        for ok in ["1_000", "1_0.0_1", "0.000_1", "1_0e5", ".5_5"] {
+        for ok in ["1_000", "1_0.0_1", "0.000_1", "1_0e5", ".5_5", "1e1_0", "1.5e-1_0"] {
             assert_eq!(check_underscores(ok), Ok(()), "{ok}");
         }
-        for bad in ["1_", "1__0", "1_.5", "1.5_", "1_e5", "1.5_e3", ".5_"] {
+        for bad in [
+            "1_", "1__0", "1_.5", "1.5_", "1_e5", "1.5_e3", ".5_", "1e_5", "1e5_", "1e+_5",
+        ] {
             assert_eq!(
                 check_underscores(bad),
                 Err(LexError::MisplacedUnderscore(bad.into())),
