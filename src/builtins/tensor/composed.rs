@@ -53,7 +53,9 @@ pub(super) fn register_family(t: &mut HashMap<Rc<str>, Value>) {
         Decl {
             sig: "logaddexp(a: tensor, b: tensor) -> tensor",
             summary: "`log(exp(a) + exp(b))`, computed stably, elementwise (broadcasting).",
-            doc: "Differentiable to any order; where `a == b` each gets half the gradient.",
+            doc: "Differentiable to any order; where `a == b` each gets half the gradient. Where an operand is `inf` the \
+                  derivative is 1 for each infinite operand and 0 for the other (JAX gives `exp(b)` for a finite `b` \
+                  there); where both are `-inf` it is nan, as in JAX.",
             example: "logaddexp(0.0, 0.0)  # 0.6931471805599453",
         },
         |_, a| {
@@ -232,7 +234,42 @@ pub(super) fn hypot(a: &Value, b: &Value) -> R<Value> {
 /// the small term keeps its full precision; the derivative is the exact
 /// `exp(a - m) / (exp(a - m) + exp(b - m))`, as `m` is a constant for
 /// differentiation.
+///
+/// Where the larger operand is `+inf` the result is `inf` with derivative 1
+/// for each infinite operand and 0 for the other (`grad` at `(inf, 1.0)` is
+/// `(1.0, 0.0)`, at `(inf, inf)` `(1.0, 1.0)` as in JAX): the shifted form
+/// would multiply `exp(inf)` by 0 there and give nan. That branch and the
+/// shifted one each read copies of the operands that are tame where the
+/// other is chosen, so neither leaks nan into the derivatives.
 pub(super) fn logaddexp(a: &Value, b: &Value) -> R<Value> {
+    use crate::autodiff::trace::strip_diff;
+    let m = ops::binary(BinaryOp::Maximum, &strip_diff(a), &strip_diff(b))?;
+    let pos_inf = ops::binary(BinaryOp::Eq, &m, &f(f64::INFINITY))?;
+    if !any_true(&pos_inf) {
+        return logaddexp_shifted(a, b);
+    }
+    let tame = |v: &Value| ops::where_(&pos_inf, &f(0.0), v);
+    let finite = logaddexp_shifted(&tame(a)?, &tame(b)?)?;
+    let infinite_part = |v: &Value| -> R<Value> {
+        let is_inf = ops::binary(BinaryOp::Eq, &strip_diff(v), &f(f64::INFINITY))?;
+        ops::where_(&is_inf, v, &f(0.0))
+    };
+    let infinite = add(&infinite_part(a)?, &infinite_part(b)?)?;
+    ops::where_(&pos_inf, &infinite, &finite)
+}
+
+/// Whether a plain bool (tensor) has a true element; a batched or traced
+/// one counts as having one, so the general path is taken (and recorded).
+fn any_true(v: &Value) -> bool {
+    match v {
+        Value::Bool(b) => *b,
+        Value::Tensor(t) => t.to_vec().iter().any(|&x| x != 0.0),
+        _ => true,
+    }
+}
+
+/// [`logaddexp`] away from `+inf`: the shifted form.
+fn logaddexp_shifted(a: &Value, b: &Value) -> R<Value> {
     let m = ops::binary(
         BinaryOp::Maximum,
         &crate::autodiff::trace::strip_diff(a),
