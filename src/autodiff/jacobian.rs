@@ -116,11 +116,16 @@ fn jacobian_fits(fname: &str, n_out: &[usize], n_in: &[usize]) -> R<()> {
     let (rows, cols) = (total(n_out), total(n_in));
     dp_tensor::check_memory(rows.saturating_mul(cols).saturating_mul(8), || {
         let blocks = n_out.len() * n_in.len();
+        let what = if fname == "hessian" {
+            "the Hessian from `hessian`".to_string()
+        } else {
+            format!("the `{fname}` Jacobian")
+        };
         if blocks <= 1 {
-            format!("the `{fname}` Jacobian ({rows} x {cols} elements)")
+            format!("{what} ({rows} x {cols} elements)")
         } else {
             format!(
-                "the `{fname}` Jacobian ({rows} x {cols} elements in {blocks} blocks: {} output leaves by {} input leaves)",
+                "{what} ({rows} x {cols} elements in {blocks} blocks: {} output leaves by {} input leaves)",
                 n_out.len(),
                 n_in.len()
             )
@@ -319,12 +324,12 @@ fn read_tangents(out: &Value, level: &Rc<trace::Level>, push: &mut PushTangent<'
 /// first pass, which gives the output's shapes, checks that the whole
 /// Jacobian fits before any other runs.
 fn fwd_cols_batched(
+    fname: &str,
     it: &mut Interp,
     f: &Value,
     opts: &DiffOpts,
     args: &Args,
-    j: usize,
-    x: &Value,
+    (j, x): (usize, &Value),
     all_in: &[usize],
 ) -> R<Columns> {
     let xs = shape_of(x);
@@ -341,7 +346,7 @@ fn fwd_cols_batched(
         let tangent = batched(&batch.level, basis_block(&xs, start, count)?);
         let call_args = replace_leaf(args, &opts.argnums, j, &dual(&level, x.clone(), tangent))?;
         let out = it.call(f, call_args)?;
-        let (out, aux) = split_aux("jacfwd", out, opts.has_aux)?;
+        let (out, aux) = split_aux(fname, out, opts.has_aux)?;
         let y = read_tangents(&out, &level, &mut |m, yl, t| {
             if parts.len() <= m {
                 parts.resize(m + 1, Vec::new());
@@ -352,7 +357,7 @@ fn fwd_cols_batched(
             Ok(())
         })?;
         if start == 0 {
-            jacobian_fits("jacfwd", &leaf_sizes(&tree::leaves(&y)?, is_array_leaf), all_in)?;
+            jacobian_fits(fname, &leaf_sizes(&tree::leaves(&y)?, is_array_leaf), all_in)?;
         }
         if first.is_none() {
             first = Some((y, aux.map(|a| unwrap_tree(&a, &level)).transpose()?));
@@ -374,12 +379,12 @@ fn fwd_cols_batched(
 /// [`fwd_cols_batched`] one input element at a time: the fallback when the
 /// forward pass cannot be batched (user code that branches on a tangent).
 fn fwd_cols_looped(
+    fname: &str,
     it: &mut Interp,
     f: &Value,
     opts: &DiffOpts,
     args: &Args,
-    j: usize,
-    x: &Value,
+    (j, x): (usize, &Value),
     all_in: &[usize],
 ) -> R<Columns> {
     let xs = shape_of(x);
@@ -392,7 +397,7 @@ fn fwd_cols_looped(
         let level = active.level.clone();
         let call_args = replace_leaf(args, &opts.argnums, j, &dual(&level, x.clone(), basis(&xs, e)?))?;
         let out = it.call(f, call_args)?;
-        let (out, aux) = split_aux("jacfwd", out, opts.has_aux)?;
+        let (out, aux) = split_aux(fname, out, opts.has_aux)?;
         let y = read_tangents(&out, &level, &mut |m, yl, t| {
             if parts.len() <= m {
                 parts.resize(m + 1, Vec::new());
@@ -408,7 +413,7 @@ fn fwd_cols_looped(
             Ok(())
         })?;
         if e == 0 {
-            jacobian_fits("jacfwd", &leaf_sizes(&tree::leaves(&y)?, is_array_leaf), all_in)?;
+            jacobian_fits(fname, &leaf_sizes(&tree::leaves(&y)?, is_array_leaf), all_in)?;
         }
         if first.is_none() {
             first = Some((y, aux.map(|a| unwrap_tree(&a, &level)).transpose()?));
@@ -428,7 +433,13 @@ fn fwd_cols_looped(
 /// `jacfwd(f, argnums, has_aux)(args...)`: forward mode, one batched pass
 /// per block of input elements (per element when the pass cannot be batched).
 pub fn jacfwd_call(it: &mut Interp, f: &Value, opts: &DiffOpts, args: Args) -> R<Value> {
-    let fname = "jacfwd";
+    jacfwd_named("jacfwd", it, f, opts, args)
+}
+
+/// [`jacfwd_call`] whose reports name `fname`: `hessian` is the forward
+/// Jacobian of `jacrev(f)`, and its errors (the budget check of the whole
+/// result above all) must say `hessian`, which the user called.
+pub fn jacfwd_named(fname: &str, it: &mut Interp, f: &Value, opts: &DiffOpts, args: Args) -> R<Value> {
     let inp = inputs(fname, &args, &opts.argnums)?;
     // cols[j][m]: the tangents of output leaf m along each element of input leaf j, [*y shape, n_in].
     let mut cols: Vec<Vec<Value>> = vec![Vec::new(); inp.leaves.len()];
@@ -439,8 +450,8 @@ pub fn jacfwd_call(it: &mut Interp, f: &Value, opts: &DiffOpts, args: Args) -> R
             continue;
         }
         let x = num(x);
-        let c = match fwd_cols_batched(it, f, opts, &args, j, &x, &n_in) {
-            Err(d) if batching_failed(&d) => fwd_cols_looped(it, f, opts, &args, j, &x, &n_in)?,
+        let c = match fwd_cols_batched(fname, it, f, opts, &args, (j, &x), &n_in) {
+            Err(d) if batching_failed(&d) => fwd_cols_looped(fname, it, f, opts, &args, (j, &x), &n_in)?,
             r => r?,
         };
         cols[j] = c.cols;

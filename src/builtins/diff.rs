@@ -136,7 +136,9 @@ pub fn register_all(t: &mut HashMap<Rc<str>, Value>) {
                     let inner = native(format!("jacrev({})", fn_name(&f)), move |it, args| {
                         jacobian::jacrev_call(it, &f2, &inner_opts, args)
                     });
-                    native(fname, move |it, args| jacobian::jacfwd_call(it, &inner, &opts, args))
+                    native(fname, move |it, args| {
+                        jacobian::jacfwd_named("hessian", it, &inner, &opts, args)
+                    })
                 }
             })
         });
