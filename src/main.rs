@@ -94,7 +94,7 @@ fn run(cli: Cli) -> u8 {
     let color = use_color();
     let runs_code = !matches!(cli.command, Some(Command::Check { .. } | Command::Help { .. }));
     if runs_code {
-        if let Err(code) = check_memory_setting() {
+        if let Err(code) = check_memory_setting().and_then(|()| check_settings()) {
             return code;
         }
     }
@@ -163,6 +163,25 @@ fn check_memory_setting() -> Result<(), u8> {
         dp::cli_io::err_line!("dp: {e}");
         2
     })
+}
+
+/// Stops with a usage error (status 2) when `DP_SIMD`, `DP_NUM_THREADS`
+/// or `DP_JIT` is set to a value they do not accept, as for
+/// `DP_MAX_MEMORY`: each is read where it is first needed, and an unknown
+/// value was silently taken as the default.
+fn check_settings() -> Result<(), u8> {
+    let checks = [
+        dp_tensor::check_simd_setting(),
+        dp_tensor::check_threads_setting(),
+        dp::autodiff::jit::check_jit_setting(),
+    ];
+    for check in checks {
+        if let Err(e) = check {
+            dp::cli_io::err_line!("dp: {e}");
+            return Err(2);
+        }
+    }
+    Ok(())
 }
 
 fn report(interp: &dp::Interp, errors: &[dp::Diagnostic], color: bool) {

@@ -441,3 +441,49 @@ fn a_malformed_memory_limit_is_reported_before_anything_runs() {
     }
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn malformed_simd_thread_and_jit_settings_are_reported_before_anything_runs() {
+    // DP_SIMD, DP_NUM_THREADS and DP_JIT silently took an unknown value as
+    // the default; now, as DP_MAX_MEMORY, the report names the variable, the
+    // value and what is accepted, and nothing runs.
+    let bad = [
+        ("DP_NUM_THREADS", "abc", "positive integer"),
+        ("DP_NUM_THREADS", "0", "positive integer"),
+        ("DP_JIT", "maybe", "write all, or off"),
+        ("DP_SIMD", "avx", "avx512, avx2 or generic"),
+    ];
+    for (var, value, accepted) in bad {
+        let r = finish(
+            spawn(Command::new(DP).args(["-e", "print(1)"]).env(var, value)),
+            Duration::from_secs(60),
+        );
+        assert_eq!(r.code, Some(2), "{var}={value}: {}", r.stderr);
+        assert_eq!(r.stdout, "", "{var}={value}");
+        assert!(
+            r.stderr.starts_with(&format!("dp: {var}=\"{value}\" is not"))
+                && r.stderr.contains(accepted)
+                && r.stderr.lines().count() == 1,
+            "{var}={value}: {}",
+            r.stderr
+        );
+    }
+    // The accepted values run as before.
+    let good = [
+        ("DP_NUM_THREADS", "1"),
+        ("DP_NUM_THREADS", "4"),
+        ("DP_JIT", "all"),
+        ("DP_JIT", "off"),
+        ("DP_SIMD", "generic"),
+        ("DP_SIMD", "avx2"),
+        ("DP_SIMD", "avx512"),
+    ];
+    for (var, value) in good {
+        let r = finish(
+            spawn(Command::new(DP).args(["-e", "print(sum(ones(10)))"]).env(var, value)),
+            Duration::from_secs(60),
+        );
+        assert_eq!(r.code, Some(0), "{var}={value}: {}", r.stderr);
+        assert_eq!(r.stdout, "10.0\n", "{var}={value}");
+    }
+}

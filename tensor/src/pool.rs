@@ -107,11 +107,33 @@ pub fn sharing_possible() -> bool {
     !single_threaded()
 }
 
+/// The environment variable that limits the kernels' threads.
+pub const THREADS_ENV: &str = "DP_NUM_THREADS";
+
 /// Whether the user asked for one thread (`DP_NUM_THREADS=1`, read once):
-/// then no work is ever shared with the helper.
+/// then no work is ever shared with the helper. A larger count changes
+/// nothing, as dp never uses more than two threads.
 pub(crate) fn single_threaded() -> bool {
     static ONE: OnceLock<bool> = OnceLock::new();
-    *ONE.get_or_init(|| std::env::var("DP_NUM_THREADS").is_ok_and(|v| v.trim() == "1"))
+    *ONE.get_or_init(|| std::env::var(THREADS_ENV).is_ok_and(|v| v.trim() == "1"))
+}
+
+/// Checks a `DP_NUM_THREADS` setting, if there is one: it must be a
+/// positive integer. `Err` names the variable, the value and what is
+/// accepted: the kernels read it when first used, so a typo must be caught
+/// when `dp` starts (it was silently taken as "two threads").
+pub fn check_threads_setting() -> std::result::Result<(), String> {
+    let bad = |v: &dyn std::fmt::Debug| {
+        format!(
+            "{THREADS_ENV}={v:?} is not a thread count (write a positive integer; 1 keeps every kernel on one thread)"
+        )
+    };
+    match std::env::var(THREADS_ENV) {
+        Err(std::env::VarError::NotPresent) => Ok(()),
+        Ok(v) if v.trim().parse::<u32>().is_ok_and(|n| n >= 1) => Ok(()),
+        Ok(v) => Err(bad(&v)),
+        Err(std::env::VarError::NotUnicode(v)) => Err(bad(&v)),
+    }
 }
 
 /// A job as the helper sees it: a pointer to a `&(dyn Fn() + Sync)` that

@@ -40,13 +40,37 @@ pub(crate) fn isa() -> Isa {
     }
 }
 
+/// The environment variable that caps the instruction set.
+pub const SIMD_ENV: &str = "DP_SIMD";
+
+/// The values `DP_SIMD` accepts.
+const SIMD_NAMES: [&str; 3] = ["avx512", "avx2", "generic"];
+
+/// Checks a `DP_SIMD` setting, if there is one: `Err` names the variable,
+/// the value and the accepted ones. The kernels read it when first used,
+/// so a typo must be caught when `dp` starts (it was silently ignored).
+pub fn check_simd_setting() -> std::result::Result<(), String> {
+    match std::env::var(SIMD_ENV) {
+        Err(std::env::VarError::NotPresent) => Ok(()),
+        Ok(v) if SIMD_NAMES.contains(&v.trim()) => Ok(()),
+        Ok(v) => Err(bad_simd(&v)),
+        Err(std::env::VarError::NotUnicode(v)) => Err(bad_simd(&v)),
+    }
+}
+
+/// The report for a `DP_SIMD` value that is no instruction set.
+fn bad_simd(v: &dyn std::fmt::Debug) -> String {
+    format!("{SIMD_ENV}={v:?} is not an instruction set (write avx512, avx2 or generic)")
+}
+
 /// The supported instruction set, capped by the `DP_SIMD` environment
 /// variable (`avx512`, `avx2` or `generic`): lets the AVX2 paths be tested
 /// and measured on an AVX-512 machine. A request above what the CPU
-/// supports, or an unknown name, is ignored.
+/// supports is ignored; `dp` refuses other names when it starts
+/// ([`check_simd_setting`]).
 fn probe() -> Isa {
     let best = probe_cpu();
-    let asked = match std::env::var("DP_SIMD").as_deref().map(str::trim) {
+    let asked = match std::env::var(SIMD_ENV).as_deref().map(str::trim) {
         Ok("generic") => Isa::Generic,
         Ok("avx2") => Isa::Avx2,
         _ => best,

@@ -315,9 +315,25 @@ impl JitAll {
     }
 }
 
+/// The environment variable that jits every call (`DP_JIT=all`).
+pub const JIT_ENV: &str = "DP_JIT";
+
 /// Whether `DP_JIT=all` is set: every call of a dp function goes through jit.
 pub fn all_from_env() -> bool {
-    std::env::var("DP_JIT").is_ok_and(|v| v == "all")
+    std::env::var(JIT_ENV).is_ok_and(|v| v.trim() == "all")
+}
+
+/// Checks a `DP_JIT` setting, if there is one: `all` (jit every call) or
+/// `off` (the default). `Err` names the variable, the value and the
+/// accepted ones; any other value was silently taken as `off`.
+pub fn check_jit_setting() -> Result<(), String> {
+    let bad = |v: &dyn std::fmt::Debug| format!("{JIT_ENV}={v:?} is not a jit mode (write all, or off)");
+    match std::env::var(JIT_ENV) {
+        Err(std::env::VarError::NotPresent) => Ok(()),
+        Ok(v) if matches!(v.trim(), "all" | "off") => Ok(()),
+        Ok(v) => Err(bad(&v)),
+        Err(std::env::VarError::NotUnicode(v)) => Err(bad(&v)),
+    }
 }
 
 /// Whether `DP_JIT=all` explains each function it stops jitting (set
