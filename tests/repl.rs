@@ -413,6 +413,26 @@ fn time_reports_errors_as_the_entry_itself_would() {
     // Entries on several lines keep their own line numbers.
     let e = same(&[], "let t = 1;\nt // 0");
     assert!(e.contains("<repl:1>:2:"), "{e}");
+    // `return` outside a function: the report a REPL line (and a script)
+    // gives; the entry's wrapper function used to accept it.
+    let e = same(&[], "return 3");
+    assert!(e.contains("`return` outside of a function"), "{e}");
+    same(&[], "if true { return 3; }");
+    same(&[], "if true { import optim; }");
+}
+
+#[test]
+fn time_accepts_what_a_repl_line_accepts() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // `import` was refused as "inside a block or function" (the wrapper).
+    let (mut s, _o) = session();
+    let t = ok(&mut s, ":time import optim");
+    assert!(t.contains("per loop"), "{t}");
+    let t = ok(&mut s, ":time import optim; optim.sgd");
+    assert!(t.contains("per loop"), "{t}");
+    // A `return` inside a function of the entry is the function's own.
+    let t = ok(&mut s, ":time (|| { return 3; })()");
+    assert!(t.contains("per loop"), "{t}");
 }
 
 #[test]

@@ -202,7 +202,7 @@ impl Interp {
         let module = self.main.clone();
         // Relative imports of this source resolve against its own directory.
         let previous_dir = dir.map(|d| module.replace_dir(Some(d)));
-        let r = self.resolve_and_run(name, src, &ast, &module);
+        let r = self.resolve_and_run(name, src, &ast, &module, false);
         if let Some(prev) = previous_dir {
             if prev.is_some() {
                 module.replace_dir(prev);
@@ -244,7 +244,7 @@ impl Interp {
             }),
         };
         let module = self.main.clone();
-        match self.resolve_and_run(name, src, &program, &module)? {
+        match self.resolve_and_run(name, src, &program, &module, true)? {
             Some(Value::Func(c)) => Ok(c),
             _ => Err(vec![Diagnostic::new(
                 ErrorKind::Value,
@@ -259,8 +259,11 @@ impl Interp {
         src: &str,
         ast: &crate::syntax::ast::Program,
         module: &Rc<Module>,
+        entry: bool,
     ) -> Result<Option<Value>, Vec<Diagnostic>> {
-        let program = compile::program(Resolver::new(module, &self.builtins, src).program(ast)?);
+        let resolver = Resolver::new(module, &self.builtins, src);
+        let resolver = if entry { resolver.for_repl_entry() } else { resolver };
+        let program = compile::program(resolver.program(ast)?);
         // The main file takes part in cycle detection: a module importing it back is a cycle.
         let main_key = Path::new(name).canonicalize().ok().filter(|p| p.is_file());
         if let Some(k) = &main_key {

@@ -84,6 +84,12 @@ pub struct Resolver<'a> {
     lambda_name: Option<Rc<str>>,
     /// Names bound by the `let`s whose values are being resolved (not yet visible).
     defining: Vec<Rc<str>>,
+    /// Resolving a REPL entry wrapped in a function of no parameters (for
+    /// `:time`): its body accepts what a REPL line accepts, so `import` is
+    /// allowed at its top and `return` is not, as at a script's top level.
+    entry: bool,
+    /// In entry mode, until the wrapper's body block is reached.
+    entry_body_pending: bool,
 }
 
 impl<'a> Resolver<'a> {
@@ -98,7 +104,27 @@ impl<'a> Resolver<'a> {
             nesting: 0,
             lambda_name: None,
             defining: Vec::new(),
+            entry: false,
+            entry_body_pending: false,
         }
+    }
+
+    /// The resolver for a REPL entry that [`Interp::compile_entry`] wrapped
+    /// in a function of no parameters: the wrapper's body is checked as a
+    /// REPL line (`import` allowed at its top, `return` reported as outside
+    /// a function), not as a function body.
+    ///
+    /// [`Interp::compile_entry`]: crate::eval::Interp::compile_entry
+    pub fn for_repl_entry(mut self) -> Resolver<'a> {
+        self.entry = true;
+        self.entry_body_pending = true;
+        self
+    }
+
+    /// Whether `return` here is outside any function of the user's: at the
+    /// top level, or in a REPL entry's wrapper (scope 1).
+    fn outside_functions(&self) -> bool {
+        self.scopes.len() == 1 || (self.entry && self.scopes.len() == 2)
     }
 
     /// Resolves a whole program, or returns every error found.
@@ -457,10 +483,12 @@ impl<'a> Resolver<'a> {
     }
 
     fn block(&mut self, b: &ast::Block) -> ir::Expr {
+        // A REPL entry's body is a top level: its imports are allowed.
+        let top = std::mem::take(&mut self.entry_body_pending);
         self.scope().blocks.push(Vec::new());
         let mut stmts = Vec::new();
         for s in &b.stmts {
-            if let Some(st) = self.stmt(s, false) {
+            if let Some(st) = self.stmt(s, top) {
                 stmts.push(st);
             }
         }
@@ -513,7 +541,7 @@ impl<'a> Resolver<'a> {
                 ir::Stmt::Fn(target, proto)
             }
             S::Return(e) => {
-                if self.scopes.len() == 1 {
+                if self.outside_functions() {
                     self.errors.push(
                         Diagnostic::new(ErrorKind::Syntax, "`return` outside of a function")
                             .at(s.span)
