@@ -1489,7 +1489,10 @@ fn scalar_expr(g: &mut Gen, depth: usize) -> String {
         };
     }
     let x = scalar_expr(g, depth - 1);
-    match g.below(19) {
+    match g.below(21) {
+        // relu's derivative and `where` select on registers.
+        19 => format!("relu({x})"),
+        20 => format!("where(({x}) > 0.5, {x}, -({x}))"),
         0 => format!("-({x})"),
         1 => format!("exp({x})"),
         2 => format!("log({x})"),

@@ -257,6 +257,26 @@ fn emit(code: &[ScalarInstr]) -> Option<Vec<u8>> {
                 };
                 call_out(&mut ops, 0, f as i64);
             }
+            ScalarOp::Select => {
+                // Every result is in the register file too (stored below), so
+                // the three operands load from there; a != 0.0 is "not equal,
+                // or unordered" (a NaN selects b, as the loop).
+                let (a, b, c) = (s.a as i32 * 8, s.b as i32 * 8, s.c as i32 * 8);
+                let (pick_b, done) = (ops.new_dynamic_label(), ops.new_dynamic_label());
+                dynasm!(ops
+                    ; .arch x64
+                    ; movsd xmm0, QWORD [rbx + a]
+                    ; xorpd xmm1, xmm1
+                    ; ucomisd xmm0, xmm1
+                    ; jne =>pick_b
+                    ; jp =>pick_b
+                    ; movsd xmm0, QWORD [rbx + c]
+                    ; jmp =>done
+                    ; =>pick_b
+                    ; movsd xmm0, QWORD [rbx + b]
+                    ; =>done
+                );
+            }
             ScalarOp::Check => {
                 // Bit for bit, as the loop compares; xmm0 keeps the previous result.
                 match a {
@@ -358,6 +378,7 @@ mod tests {
     /// the code's register-kept result is exercised in every position).
     fn program(rng: &mut Rng, n_in: u32, len: usize) -> Vec<ScalarInstr> {
         let fixed = [
+            ScalarOp::Select,
             ScalarOp::Mod,
             ScalarOp::FloorDiv,
             ScalarOp::Add,

@@ -105,6 +105,9 @@ pub(super) enum ScalarOp {
     Mod,
     /// Python's float `a // b` (`ops::arith::float_floor_div`).
     FloorDiv,
+    /// `where(a, b, c)` of floats: `b` where `a != 0.0` (a NaN too), else
+    /// `c`, as the tensor kernel picks (relu's derivative selects so).
+    Select,
     /// A guard: the run diverges at node `out` unless `a` holds the float in
     /// register `b` (the value the traced code saw), bit for bit.
     Check,
@@ -416,12 +419,16 @@ impl Program {
                 Prim::IntPow(_) if node.inputs.len() == 1 => Some(ScalarOp::Binary(BinaryOp::Pow)),
                 Prim::FloatMod(_) if node.inputs.len() == 2 => Some(ScalarOp::Mod),
                 Prim::FloatFloorDiv(_) if node.inputs.len() == 2 => Some(ScalarOp::FloorDiv),
+                Prim::Where(_) if node.inputs.len() == 3 => Some(ScalarOp::Select),
                 _ => None,
             };
             // A constant operand's register: a float, or an int constant of a
             // binary operator, which meets a float converted (`x ** 2`, `x % 2`;
             // see the primitives' `forward`).
-            let binary = matches!(prim, Prim::Binary(_) | Prim::FloatMod(_) | Prim::FloatFloorDiv(_));
+            let binary = matches!(
+                prim,
+                Prim::Binary(_) | Prim::FloatMod(_) | Prim::FloatFloorDiv(_) | Prim::Where(_)
+            );
             let mut constant_reg = |v: &Value| match *v {
                 Value::Float(c) => Some(const_reg(&mut regs, c)),
                 Value::Int(c) if binary => Some(const_reg(&mut regs, c as f64)),
@@ -446,7 +453,7 @@ impl Program {
                     op,
                     a: r[0],
                     b,
-                    c: b,
+                    c: r.get(2).copied().unwrap_or(b),
                     out: i as u32,
                 }));
                 if guard.is_some() {
@@ -811,7 +818,7 @@ fn fuse_products(steps: Vec<Step>, outputs: &[Operand]) -> Vec<Step> {
                 }
                 if matches!(
                     s.op,
-                    ScalarOp::MulAdd | ScalarOp::AddMul | ScalarOp::MulSub | ScalarOp::SubMul
+                    ScalarOp::MulAdd | ScalarOp::AddMul | ScalarOp::MulSub | ScalarOp::SubMul | ScalarOp::Select
                 ) {
                     note(s.c as usize);
                 }
@@ -933,6 +940,13 @@ pub(super) fn run_scalars<const CHECKED: bool>(code: &[ScalarInstr], regs: &mut 
             ScalarOp::Binary(op) => op.apply(a, b),
             ScalarOp::Mod => crate::ops::arith::float_mod(a, b),
             ScalarOp::FloorDiv => crate::ops::arith::float_floor_div(a, b),
+            ScalarOp::Select => {
+                if a != 0.0 {
+                    b
+                } else {
+                    c
+                }
+            }
             ScalarOp::Check => {
                 // Bit for bit: a read `-0.0` prints differently from `0.0`.
                 if a.to_bits() != b.to_bits() {
