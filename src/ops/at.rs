@@ -51,11 +51,13 @@ enum Method {
     Power,
 }
 
-const METHODS: [(&str, Method); 8] = [
+const METHODS: [(&str, Method); 9] = [
     ("set", Method::Update(UpdateMode::Set, false)),
     ("add", Method::Update(UpdateMode::Add, false)),
     ("subtract", Method::Update(UpdateMode::Add, true)),
     ("mul", Method::Update(UpdateMode::Mul, false)),
+    // JAX's name; `mul` is its alias there too.
+    ("multiply", Method::Update(UpdateMode::Mul, false)),
     ("divide", Method::Divide),
     ("power", Method::Power),
     ("min", Method::Update(UpdateMode::Min, false)),
