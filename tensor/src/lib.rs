@@ -37,6 +37,7 @@ mod reduce;
 mod rng;
 mod scan;
 mod scatter;
+mod setting;
 mod simd;
 mod sorting;
 mod special;
@@ -65,6 +66,7 @@ pub use pool::{check_threads_setting, shared_jobs, sharing_possible, with_sharin
 pub use pooling::PoolSpec;
 pub use rng::Rng;
 pub use scatter::UpdateMode;
+pub use setting::check_setting;
 pub use simd::{check_simd_setting, SIMD_ENV};
 pub use sorting::Unique;
 pub use special::{digamma, erf, erfc, erfcx, i0, i0e, i1, i1e, lgamma, polygamma};

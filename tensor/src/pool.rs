@@ -123,17 +123,11 @@ pub(crate) fn single_threaded() -> bool {
 /// accepted: the kernels read it when first used, so a typo must be caught
 /// when `dp` starts (it was silently taken as "two threads").
 pub fn check_threads_setting() -> std::result::Result<(), String> {
-    let bad = |v: &dyn std::fmt::Debug| {
-        format!(
-            "{THREADS_ENV}={v:?} is not a thread count (write a positive integer; 1 keeps every kernel on one thread)"
-        )
-    };
-    match std::env::var(THREADS_ENV) {
-        Err(std::env::VarError::NotPresent) => Ok(()),
-        Ok(v) if v.trim().parse::<u32>().is_ok_and(|n| n >= 1) => Ok(()),
-        Ok(v) => Err(bad(&v)),
-        Err(std::env::VarError::NotUnicode(v)) => Err(bad(&v)),
-    }
+    crate::setting::check_setting(
+        THREADS_ENV,
+        |v| v.parse::<u32>().is_ok_and(|n| n >= 1),
+        "is not a thread count (write a positive integer; 1 keeps every kernel on one thread)",
+    )
 }
 
 /// A job as the helper sees it: a pointer to a `&(dyn Fn() + Sync)` that

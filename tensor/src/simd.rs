@@ -50,17 +50,11 @@ const SIMD_NAMES: [&str; 3] = ["avx512", "avx2", "generic"];
 /// the value and the accepted ones. The kernels read it when first used,
 /// so a typo must be caught when `dp` starts (it was silently ignored).
 pub fn check_simd_setting() -> std::result::Result<(), String> {
-    match std::env::var(SIMD_ENV) {
-        Err(std::env::VarError::NotPresent) => Ok(()),
-        Ok(v) if SIMD_NAMES.contains(&v.trim()) => Ok(()),
-        Ok(v) => Err(bad_simd(&v)),
-        Err(std::env::VarError::NotUnicode(v)) => Err(bad_simd(&v)),
-    }
-}
-
-/// The report for a `DP_SIMD` value that is no instruction set.
-fn bad_simd(v: &dyn std::fmt::Debug) -> String {
-    format!("{SIMD_ENV}={v:?} is not an instruction set (write avx512, avx2 or generic)")
+    crate::setting::check_setting(
+        SIMD_ENV,
+        |v| SIMD_NAMES.contains(&v),
+        "is not an instruction set (write avx512, avx2 or generic)",
+    )
 }
 
 /// The supported instruction set, capped by the `DP_SIMD` environment

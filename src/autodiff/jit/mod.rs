@@ -327,13 +327,11 @@ pub fn all_from_env() -> bool {
 /// `off` (the default). `Err` names the variable, the value and the
 /// accepted ones; any other value was silently taken as `off`.
 pub fn check_jit_setting() -> Result<(), String> {
-    let bad = |v: &dyn std::fmt::Debug| format!("{JIT_ENV}={v:?} is not a jit mode (write all, or off)");
-    match std::env::var(JIT_ENV) {
-        Err(std::env::VarError::NotPresent) => Ok(()),
-        Ok(v) if matches!(v.trim(), "all" | "off") => Ok(()),
-        Ok(v) => Err(bad(&v)),
-        Err(std::env::VarError::NotUnicode(v)) => Err(bad(&v)),
-    }
+    dp_tensor::check_setting(
+        JIT_ENV,
+        |v| matches!(v, "all" | "off"),
+        "is not a jit mode (write all, or off)",
+    )
 }
 
 /// Whether `DP_JIT=all` explains each function it stops jitting (set
